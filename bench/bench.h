@@ -1,0 +1,113 @@
+/*
+ * bench: load generation for quell.
+ *
+ * `quell gen` (gen.c) writes a deterministic, skewed storm of Prometheus
+ * alerts: JSON lines or length-delimited quell.v1.Alert messages. The same
+ * options give byte-identical output on any machine (see gen.c's design note
+ * for the exact contract), so a benchmark run can be replayed and two runs
+ * compared.
+ *
+ * Two levels: gen_main() is the command (argv in, stdout out, exit code
+ * back); gen_new()/gen_next() hand out one message at a time to a test or a
+ * benchmark driver that produces them to Kafka itself.
+ *
+ * Nothing here is thread-safe: one gen_t per thread.
+ */
+#ifndef QUELL_BENCH_H
+#define QUELL_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../core/core.h"
+
+typedef enum {
+    GEN_JSON = 0,  /* one Alertmanager-style alert object per message */
+    GEN_PROTO = 1, /* one quell.v1.Alert per message */
+} gen_format_t;
+
+#define GEN_MAX_FINGERPRINTS (1u << 24) /* instance IPs are unique below this */
+
+typedef struct {
+    uint64_t alerts;        /* messages to produce (default 100000) */
+    uint64_t fingerprints;  /* K distinct label sets, 1..GEN_MAX_FINGERPRINTS (1000) */
+    uint64_t seed;          /* drives the occurrence sequence only (1) */
+    gen_format_t format;    /* GEN_JSON */
+    int64_t start_ms;       /* event time of the first alert, Unix ms > 0
+                             * (2026-01-01T00:00:00Z) */
+    int64_t spacing_ms;     /* event-time step between alerts, >= 0 (10) */
+    double resolve_share;   /* fraction of occurrences that are resolves, 0..1 (0.02) */
+} gen_opts_t;
+
+typedef struct gen gen_t;
+
+/* Fills every option with its default. */
+void gen_opts_defaults(gen_opts_t *opts);
+
+/* Parses gen's command line (argv[0] is the command name, skipped) over
+ * whatever `opts` holds. Options take "--name value" or "--name=value".
+ * Returns QERR_OK, or QERR_INVALID with a sentence in errbuf. Sets *help
+ * when --help was given (the other options are then not all checked). */
+qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *opts, bool *help,
+                      char *errbuf, size_t errlen);
+
+/* Writes the --help text. */
+void gen_usage(FILE *out);
+
+/* A generator for `opts` (copied). Builds the popularity table: 8 bytes of
+ * CDF plus 8 bytes of run state per fingerprint. Returns NULL with a
+ * sentence in errbuf when an option is out of range or memory runs out. */
+gen_t *gen_new(const gen_opts_t *opts, char *errbuf, size_t errlen);
+void gen_destroy(gen_t *g); /* safe on NULL */
+
+/* The next message: its bytes (owned by `g`, valid until the next call on
+ * `g`; unframed: no newline after JSON, no length prefix before protobuf),
+ * its event time (start_ms + n * spacing_ms for the n-th message) and the
+ * index of its fingerprint (0 is the most frequent; index i always has the
+ * same label set whatever the seed, alert count or format). Any out pointer
+ * may be NULL. Returns false once opts.alerts messages have been given. */
+bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms,
+              uint64_t *fp_index);
+
+/* Writes every remaining message to `out`, framed: JSON followed by '\n',
+ * protobuf preceded by its length as a protobuf varint (what protobuf's
+ * writeDelimitedTo produces). QERR_OK, or QERR_IO when a write failed. */
+qerr_t gen_write(gen_t *g, FILE *out);
+
+/* `quell gen`: argv[0] is "gen". Writes to stdout. Returns the process exit
+ * code: 0 ok (also after --help), 1 write failure, 2 usage error (message on
+ * stderr). */
+int gen_main(int argc, char **argv);
+
+/* ---- load: a storm into Kafka, waiting for quell -------------------- */
+
+typedef struct {
+    const char *brokers;
+    const char *topic;        /* quell's input topic */
+    const char *group;        /* quell's consumer group, whose commits are awaited */
+    const char *output_topic; /* counted: incidents produced during the run */
+    const char *dlq_topic;    /* counted: dead letters produced during the run */
+    uint64_t max_ahead;       /* produced but uncommitted messages, at most; 0 = no limit */
+    double rate;              /* alerts per second, 0 = as fast as possible */
+    bool wait;                /* wait until the group has committed everything */
+    int timeout_s;
+    gen_opts_t gen;
+} load_opts_t;
+
+typedef struct {
+    uint64_t produced, delivered, failed;
+    uint64_t incidents, dead_lettered;
+    double produce_seconds; /* first produce to last delivery */
+    double seconds;         /* first produce to everything committed */
+    char error[256];
+} load_result_t;
+
+/* Produces the storm described by `o->gen` and, with `o->wait`, returns
+ * once the group has committed all of it. 0, or -1 with res->error set. */
+int load_run(const load_opts_t *o, load_result_t *res);
+/* `quell load`: argv[0] is "load". Returns the process exit code. */
+int load_main(int argc, char **argv);
+
+#endif

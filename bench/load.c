@@ -1,0 +1,343 @@
+/*
+ * `quell load`: produces a storm into Kafka as a monitoring source would and
+ * waits until a quell consumer group has committed all of it — the driver
+ * for the demo, the benchmarks and the integration tests.
+ *
+ * Flow control: the embedded mock cluster keeps only ~5 MiB per partition,
+ * so a producer far ahead of the consumer makes it lose data. The loader
+ * watches the group's committed offsets and keeps at most `max_ahead`
+ * messages produced but not committed. Throughput is measured from the first
+ * produce to the moment the group has committed the last message, so it
+ * includes up to one auto-commit interval (1 s) of tail.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bench.h"
+
+typedef struct {
+    int32_t n;
+    int64_t *start; /* high watermark before the run */
+    int64_t *end;   /* high watermark after the run */
+} marks_t;
+
+static int32_t partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = -1;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, char *err,
+                      size_t errlen)
+{
+    if (!m->start) {
+        m->n = partition_count(rk, topic, 10000);
+        if (m->n <= 0) {
+            snprintf(err, errlen, "topic %s: no metadata (does it exist?)", topic);
+            return -1;
+        }
+        m->start = calloc((size_t)m->n, sizeof(int64_t));
+        m->end = calloc((size_t)m->n, sizeof(int64_t));
+    }
+    for (int32_t p = 0; p < m->n; p++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (e) {
+            snprintf(err, errlen, "topic %s[%d]: watermarks: %s", topic, (int)p, rd_kafka_err2str(e));
+            return -1;
+        }
+        (end ? m->end : m->start)[p] = hi;
+    }
+    return 0;
+}
+
+static int64_t marks_delta(const marks_t *m)
+{
+    int64_t d = 0;
+    for (int32_t p = 0; p < m->n; p++) d += m->end[p] - m->start[p];
+    return d;
+}
+
+static void marks_free(marks_t *m)
+{
+    free(m->start);
+    free(m->end);
+}
+
+/* Committed offsets of the group for every partition of the input topic;
+ * returns how many of the messages produced this run are committed (< 0 on
+ * error). `target` (optional) gives per-partition offsets to compare with:
+ * *all_done tells whether every partition reached it. */
+static int64_t committed_progress(rd_kafka_t *observer, const char *topic, const marks_t *in,
+                                  const int64_t *target, bool *all_done)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(in->n);
+    for (int32_t p = 0; p < in->n; p++) rd_kafka_topic_partition_list_add(l, topic, p);
+    int64_t done = -1;
+    if (rd_kafka_committed(observer, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        done = 0;
+        if (all_done) *all_done = true;
+        for (int32_t p = 0; p < in->n; p++) {
+            int64_t c = l->elems[p].offset;
+            if (c > in->start[p]) done += c - in->start[p];
+            if (all_done && target && c < target[p]) *all_done = false;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return done;
+}
+
+/* Waits until quell's group has taken every input partition (quell commits
+ * a partition's starting offset when it is assigned one), so a storm is
+ * not produced into topics nobody reads yet. */
+static bool wait_group_ready(rd_kafka_t *observer, const char *topic, const marks_t *in,
+                             int64_t deadline_ns)
+{
+    while (clock_mono_ns() < deadline_ns) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(in->n);
+        for (int32_t p = 0; p < in->n; p++) rd_kafka_topic_partition_list_add(l, topic, p);
+        bool ready = rd_kafka_committed(observer, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int32_t p = 0; ready && p < in->n; p++) ready = l->elems[p].offset >= 0;
+        rd_kafka_topic_partition_list_destroy(l);
+        if (ready) return true;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    load_result_t *res = opaque;
+    if (m->err) res->failed++;
+    else res->delivered++;
+}
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers, const char *group,
+                          load_result_t *res, char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", brokers, NULL, 0);
+    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
+    if (type == RD_KAFKA_PRODUCER) {
+        rd_kafka_conf_set(kc, "linger.ms", "5", NULL, 0);
+        /* As monitoring bridges do; it also keeps the mock cluster's
+         * per-partition byte retention from dropping a backlog. */
+        rd_kafka_conf_set(kc, "compression.codec", "lz4", NULL, 0);
+        rd_kafka_conf_set(kc, "enable.idempotence", "true", NULL, 0);
+        rd_kafka_conf_set(kc, "queue.buffering.max.messages", "500000", NULL, 0);
+        rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
+        rd_kafka_conf_set_opaque(kc, res);
+    } else {
+        rd_kafka_conf_set(kc, "group.id", group, NULL, 0);
+        rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, kc, errbuf, errlen);
+    if (!rk) rd_kafka_conf_destroy(kc);
+    return rk;
+}
+
+int load_run(const load_opts_t *o, load_result_t *res)
+{
+    int rc = -1;
+    marks_t in_marks = {0}, out_marks = {0}, dlq_marks = {0};
+    memset(res, 0, sizeof(*res));
+    rd_kafka_t *prod = client(RD_KAFKA_PRODUCER, o->brokers, NULL, res, res->error, sizeof(res->error));
+    rd_kafka_t *obs = client(RD_KAFKA_CONSUMER, o->brokers, o->group, res, res->error, sizeof(res->error));
+    gen_t *gen = NULL;
+    if (!prod || !obs) goto out;
+    char *err = res->error;
+    size_t errlen = sizeof(res->error);
+    if (marks_read(prod, o->topic, &in_marks, false, err, errlen) ||
+        (o->wait && (marks_read(prod, o->output_topic, &out_marks, false, err, errlen) ||
+                     marks_read(prod, o->dlq_topic, &dlq_marks, false, err, errlen))))
+        goto out;
+    gen = gen_new(&o->gen, res->error, sizeof(res->error));
+    if (!gen) goto out;
+
+    int64_t deadline = clock_mono_ns() + (int64_t)o->timeout_s * 1000000000;
+    if (o->wait && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
+        snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?", o->group);
+        goto out;
+    }
+    int64_t t0 = clock_mono_ns();
+    const void *buf;
+    size_t len;
+    int64_t event_ms;
+    uint64_t fp_index;
+    int64_t committed = 0;
+    while (gen_next(gen, &buf, &len, &event_ms, &fp_index)) {
+        for (;;) {
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_VALUE((void *)buf, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(event_ms),
+                RD_KAFKA_V_END);
+            if (!err) break;
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                snprintf(res->error, sizeof(res->error), "produce: %s", rd_kafka_err2str(err));
+                goto out;
+            }
+            rd_kafka_poll(prod, 10);
+        }
+        res->produced++;
+        rd_kafka_poll(prod, 0);
+        if (o->rate > 0) {
+            /* Pace against the clock, not per message, so bursts even out. */
+            int64_t due = t0 + (int64_t)((double)res->produced / o->rate * 1e9);
+            int64_t ahead = due - clock_mono_ns();
+            if (ahead > 1000000) {
+                struct timespec ts = {ahead / 1000000000, ahead % 1000000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        /* Flow control against the group's commits (see top). */
+        while (o->max_ahead && (int64_t)res->produced - committed > (int64_t)o->max_ahead) {
+            rd_kafka_poll(prod, 50);
+            int64_t c = committed_progress(obs, o->topic, &in_marks, NULL, NULL);
+            if (c >= 0) committed = c;
+            if (clock_mono_ns() > deadline) {
+                snprintf(res->error, sizeof(res->error),
+                         "timed out: %lld of %llu messages committed by group %s",
+                         (long long)committed, (unsigned long long)res->produced, o->group);
+                goto out;
+            }
+        }
+    }
+    rd_kafka_flush(prod, 60000);
+    res->produce_seconds = (double)(clock_mono_ns() - t0) / 1e9;
+    if (res->failed) {
+        snprintf(res->error, sizeof(res->error), "%llu messages failed delivery",
+                 (unsigned long long)res->failed);
+        goto out;
+    }
+    if (marks_read(prod, o->topic, &in_marks, true, err, errlen)) goto out;
+
+    if (o->wait) {
+        bool done = false;
+        while (!done) {
+            committed_progress(obs, o->topic, &in_marks, in_marks.end, &done);
+            if (done) break;
+            if (clock_mono_ns() > deadline) {
+                snprintf(res->error, sizeof(res->error),
+                         "timed out waiting for group %s to commit the storm", o->group);
+                goto out;
+            }
+            struct timespec ts = {0, 50000000};
+            nanosleep(&ts, NULL);
+        }
+        res->seconds = (double)(clock_mono_ns() - t0) / 1e9;
+        if (marks_read(prod, o->output_topic, &out_marks, true, err, errlen) ||
+            marks_read(prod, o->dlq_topic, &dlq_marks, true, err, errlen))
+            goto out;
+        res->incidents = (uint64_t)marks_delta(&out_marks);
+        res->dead_lettered = (uint64_t)marks_delta(&dlq_marks);
+    }
+    rc = 0;
+out:
+    gen_destroy(gen);
+    marks_free(&in_marks);
+    marks_free(&out_marks);
+    marks_free(&dlq_marks);
+    if (obs) rd_kafka_destroy(obs);
+    if (prod) rd_kafka_destroy(prod);
+    return rc;
+}
+
+static void load_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: quell load --brokers LIST [options]\n"
+            "  --topic T          input topic (alerts)\n"
+            "  --group G          quell's consumer group to wait for (quell)\n"
+            "  --output-topic T   incidents topic to count (incidents)\n"
+            "  --dlq-topic T      dead-letter topic to count (alerts-dlq)\n"
+            "  --max-ahead N      messages produced but not yet committed, at most (50000; 0 = no limit)\n"
+            "  --no-wait          produce only, do not wait for the group\n"
+            "  --rate R           alerts per second (as fast as possible)\n"
+            "  --timeout S        give up after S seconds (600)\n"
+            "  --json             print the result as JSON\n"
+            "  --alerts N --fingerprints K --seed S --format json|proto --resolve-share F\n"
+            "                     the storm, as for 'quell gen'\n");
+}
+
+int load_main(int argc, char **argv)
+{
+    load_opts_t o = {.topic = "alerts", .group = "quell", .output_topic = "incidents",
+                     .dlq_topic = "alerts-dlq", .max_ahead = 50000, .wait = true,
+                     .timeout_s = 600};
+    gen_opts_defaults(&o.gen);
+    bool json = false;
+    /* Options that are not the loader's describe the storm: gen parses them. */
+    char **gen_argv = calloc((size_t)argc + 1, sizeof(char *));
+    int gen_argc = 1;
+    gen_argv[0] = "gen";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) {
+            load_usage(stdout);
+            free(gen_argv);
+            return 0;
+        } else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--no-wait")) o.wait = false;
+        else if (!v) {
+            fprintf(stderr, "quell load: option %s needs a value\n", a);
+            free(gen_argv);
+            return 2;
+        } else if (!strcmp(a, "--brokers")) o.brokers = v, i++;
+        else if (!strcmp(a, "--topic")) o.topic = v, i++;
+        else if (!strcmp(a, "--group")) o.group = v, i++;
+        else if (!strcmp(a, "--output-topic")) o.output_topic = v, i++;
+        else if (!strcmp(a, "--dlq-topic")) o.dlq_topic = v, i++;
+        else if (!strcmp(a, "--max-ahead")) o.max_ahead = strtoull(v, NULL, 10), i++;
+        else if (!strcmp(a, "--timeout")) o.timeout_s = atoi(v), i++;
+        else if (!strcmp(a, "--rate")) o.rate = atof(v), i++;
+        else {
+            gen_argv[gen_argc++] = argv[i++];
+            gen_argv[gen_argc++] = argv[i];
+        }
+    }
+    char errbuf[256];
+    bool help = false;
+    qerr_t perr = gen_parse_args(gen_argc, gen_argv, &o.gen, &help, errbuf, sizeof(errbuf));
+    free(gen_argv);
+    if (perr != QERR_OK) {
+        fprintf(stderr, "quell load: %s\n", errbuf);
+        load_usage(stderr);
+        return 2;
+    }
+    if (!o.brokers) {
+        fprintf(stderr, "quell load: --brokers is required\n");
+        return 2;
+    }
+    load_result_t r;
+    int rc = load_run(&o, &r);
+    if (rc != 0) {
+        fprintf(stderr, "quell load: %s\n", r.error);
+        return 1;
+    }
+    double rate = r.seconds > 0 ? (double)r.produced / r.seconds : 0;
+    if (json)
+        printf("{\"produced\":%llu,\"produce_seconds\":%.3f,\"seconds\":%.3f,\"alerts_per_second\":%.0f,"
+               "\"incidents\":%llu,\"dead_lettered\":%llu}\n",
+               (unsigned long long)r.produced, r.produce_seconds, r.seconds, rate,
+               (unsigned long long)r.incidents, (unsigned long long)r.dead_lettered);
+    else
+        printf("produced %llu alerts in %.3f s; committed by group %s after %.3f s (%.0f alerts/s end to end); "
+               "%llu incidents out, %llu dead-lettered\n",
+               (unsigned long long)r.produced, r.produce_seconds, o.group, r.seconds, rate,
+               (unsigned long long)r.incidents, (unsigned long long)r.dead_lettered);
+    return 0;
+}

@@ -1,0 +1,849 @@
+/*
+ * Configuration: one table of keys (conf_keys[] below) is the single source
+ * for the defaults, the validation of a YAML file and the generated docs.
+ *
+ * - Each key has a dotted name ("kafka.brokers"), a type, its default and its
+ *   bounds as text in the key's own unit ("4MiB", "1s".."5m"), and the offset
+ *   of its field in conf_t. conf_defaults() parses the default texts with the
+ *   same code that parses the file, so a default can never be a value the
+ *   loader would reject, and the docs print exactly what is applied.
+ * - Sections ("kafka:") are not listed separately: a name is a section when
+ *   some key starts with "name.". The YAML is nested maps only; dotted keys
+ *   are refused so one setting has one spelling.
+ * - The file is read whole and loaded with libyaml's document API; nodes keep
+ *   their start marks, so every error is "FILE:LINE: message" (1-based).
+ *   The first error stops the load. Each assignment replaces the old value
+ *   only once the new one is complete, so after a failed load the conf_t is
+ *   still valid and freeable (defaults plus whatever was read).
+ * - Strings, lists and maps are heap copies, defaults included, so
+ *   conf_free() has one rule: free everything the table names, then zero.
+ *
+ * Threads: main() calls this before any thread starts. No state outside the
+ * caller's conf_t and the load context on the stack.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core.h"
+
+typedef enum {
+    CT_INT,      /* int field */
+    CT_COUNT,    /* size_t field, a plain integer */
+    CT_SIZE,     /* size_t field, bytes: an integer, optionally KiB/MiB/GiB */
+    CT_DURATION, /* int64_t field in ms, "1h30m" */
+    CT_STRING,   /* char * field, never empty */
+    CT_ENUM,     /* int-sized enum field; values "a|b|c", index = enum value */
+    CT_LIST,     /* strlist_t field; min/max bound the item count */
+    CT_MAP,      /* conf_kv_t * field plus a size_t count; max bounds the count */
+} conf_type_t;
+
+/* Per type: the name the docs print, and what a value looks like for
+ * "expected ..." errors. */
+static const struct { const char *doc, *expect; } type_info[] = {
+    [CT_INT] = {"int", "an integer"},
+    [CT_COUNT] = {"int", "an integer"},
+    [CT_SIZE] = {"size", "a size (bytes, or a number with KiB, MiB or GiB, e.g. 4MiB)"},
+    [CT_DURATION] = {"duration",
+                     "a duration (a number with a unit ms, s, m, h, d or w, e.g. 30s or 1h30m)"},
+    [CT_STRING] = {"string", "a string"},
+    [CT_ENUM] = {"enum", "one of the values"}, /* load_value() lists them */
+    [CT_LIST] = {"string list", "a list of strings"},
+    [CT_MAP] = {"string map", "a mapping of names to values"},
+};
+
+typedef struct {
+    const char *name;     /* dotted path in the YAML */
+    conf_type_t type;
+    const char *def;      /* default as text; lists comma-separated; maps "" */
+    const char *min;      /* bounds as text in the key's unit; both required */
+    const char *max;      /*   for numbers, optional counts for lists/maps */
+    const char *values;   /* CT_ENUM only */
+    size_t offset;        /* the field in conf_t */
+    size_t count_offset;  /* CT_MAP only: its size_t entry count */
+    const char *desc;     /* Markdown, no '|': it goes in a table cell */
+} conf_key_t;
+
+/* The enum values are matched by position in `values`, so the C enums must
+ * keep this numbering and be int-sized (they are stored through an int *). */
+_Static_assert(LOG_ERROR == 0 && LOG_WARN == 1 && LOG_INFO == 2 && LOG_DEBUG == 3, "log.level");
+_Static_assert(LOG_FMT_LOGFMT == 0 && LOG_FMT_JSON == 1, "log.format");
+_Static_assert(FP_XXH3 == 0 && FP_ALERTMANAGER == 1, "dedup.fingerprint");
+_Static_assert(sizeof(log_level_t) == sizeof(int) && sizeof(log_format_t) == sizeof(int) &&
+               sizeof(fingerprint_mode_t) == sizeof(int), "enums are stored as int");
+
+#define F(field) offsetof(conf_t, field)
+
+static const conf_key_t conf_keys[] = {
+    /* core */
+    {"workers", CT_INT, "0", "0", "256", NULL, F(workers), 0,
+     "Dedup worker threads; 0 = one per CPU core."},
+    {"ring_bytes", CT_SIZE, "4MiB", "64KiB", "1GiB", NULL, F(ring_bytes), 0,
+     "Capacity of each worker's input ring."},
+    /* log */
+    {"log.level", CT_ENUM, "info", NULL, NULL, "error|warn|info|debug", F(log.level), 0,
+     "Least severe level written."},
+    {"log.format", CT_ENUM, "logfmt", NULL, NULL, "logfmt|json", F(log.format), 0,
+     "Format of log lines on stderr."},
+    /* kafka */
+    {"kafka.brokers", CT_STRING, "embedded", NULL, NULL, NULL, F(kafka.brokers), 0,
+     "Bootstrap brokers (host:port,...); `embedded` starts an in-process mock cluster."},
+    {"kafka.group_id", CT_STRING, "quell", NULL, NULL, NULL, F(kafka.group_id), 0,
+     "Consumer group id."},
+    {"kafka.topics", CT_LIST, "alerts", "1", NULL, NULL, F(kafka.topics), 0,
+     "Topics alerts are consumed from."},
+    {"kafka.output_topic", CT_STRING, "incidents", NULL, NULL, NULL, F(kafka.output_topic), 0,
+     "Topic deduplicated incidents are produced to."},
+    {"kafka.dlq_topic", CT_STRING, "alerts-dlq", NULL, NULL, NULL, F(kafka.dlq_topic), 0,
+     "Dead-letter topic for messages that cannot be decoded."},
+    {"kafka.embedded_partitions", CT_INT, "8", "1", "256", NULL, F(kafka.embedded_partitions), 0,
+     "Partitions per topic of the embedded mock cluster."},
+    {"kafka.session_timeout", CT_DURATION, "10s", "1s", "5m", NULL, F(kafka.session_timeout_ms), 0,
+     "Consumer group session timeout."},
+    {"kafka.properties", CT_MAP, "", NULL, "1024", NULL, F(kafka.properties),
+     F(kafka.n_properties),
+     "librdkafka properties passed through as they are (e.g. `security.protocol`); "
+     "values are taken as text."},
+    /* ingest */
+    {"ingest.max_message_bytes", CT_SIZE, "1MiB", "1KiB", "64MiB", NULL,
+     F(ingest.max_message_bytes), 0, "Larger Kafka messages are dead-lettered."},
+    {"ingest.max_labels", CT_COUNT, "64", "1", "1024", NULL, F(ingest.max_labels), 0,
+     "Most labels an alert may carry."},
+    {"ingest.max_name_bytes", CT_SIZE, "256", "1", "65536", NULL, F(ingest.max_name_bytes), 0,
+     "Longest label or annotation name."},
+    {"ingest.max_value_bytes", CT_SIZE, "4KiB", "1", "1MiB", NULL, F(ingest.max_value_bytes), 0,
+     "Longest label value."},
+    {"ingest.max_annotation_bytes", CT_SIZE, "64KiB", "1", "16MiB", NULL,
+     F(ingest.max_annotation_bytes), 0, "Longest annotation value."},
+    /* dedup */
+    {"dedup.window", CT_DURATION, "5m", "1s", "30d", NULL, F(dedup.window_ms), 0,
+     "Repeats of a fingerprint within this window are folded into one incident."},
+    {"dedup.repeat_interval", CT_DURATION, "4h", "1s", "365d", NULL, F(dedup.repeat_interval_ms),
+     0, "A still-firing incident is re-sent after this long."},
+    {"dedup.max_fingerprints", CT_COUNT, "1000000", "1", "1000000000", NULL,
+     F(dedup.max_fingerprints), 0, "Fingerprints tracked at once, over all workers."},
+    {"dedup.fingerprint", CT_ENUM, "xxh3", NULL, NULL, "xxh3|alertmanager", F(dedup.fingerprint), 0,
+     "Fingerprint function; `alertmanager` matches Alertmanager's fingerprints."},
+    {"dedup.fingerprint_labels", CT_LIST, "", NULL, NULL, NULL, F(dedup.fingerprint_labels), 0,
+     "Labels that make the fingerprint; empty = all labels. Exclusive with `dedup.ignore_labels`."},
+    {"dedup.ignore_labels", CT_LIST, "", NULL, NULL, NULL, F(dedup.ignore_labels), 0,
+     "Labels left out of the fingerprint."},
+    {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
+     "Where open incidents are saved on shutdown and restored at start (memory store); "
+     "empty = not kept, so a restart re-forwards incidents still open."},
+};
+
+#undef F
+#define N_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+static const conf_key_t *key_find(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(conf_keys[i].name, name) == 0) return &conf_keys[i];
+    return NULL;
+}
+
+/* A section is any name some key continues with ".": nothing to list. */
+static bool is_section(const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strncmp(conf_keys[i].name, name, len) == 0 && conf_keys[i].name[len] == '.')
+            return true;
+    return false;
+}
+
+/* ---- value parsing ---------------------------------------------------- */
+
+/* Reads one or more digits; NULL when there are none or they overflow. */
+static const char *parse_digits(const char *s, int64_t *out)
+{
+    int64_t n = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        int d = *p - '0';
+        if (n > (INT64_MAX - d) / 10) return NULL;
+        n = n * 10 + d;
+    }
+    if (p == s) return NULL;
+    *out = n;
+    return p;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+    bool neg = (*s == '-');
+    int64_t n;
+    const char *end = parse_digits(s + neg, &n);
+    if (!end || *end) return -1;
+    *out = neg ? -n : n;
+    return 0;
+}
+
+/* Binary units only: "4MB" meaning 4,000,000 or 4 MiB is a guess we refuse. */
+static int parse_size(const char *s, int64_t *out)
+{
+    static const struct { const char *suffix; int64_t mul; } units[] = {
+        {"", 1}, {"KiB", 1LL << 10}, {"MiB", 1LL << 20}, {"GiB", 1LL << 30},
+    };
+    int64_t n;
+    const char *end = parse_digits(s, &n);
+    if (!end) return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) != 0) continue;
+        if (n > INT64_MAX / units[i].mul) return -1;
+        *out = n * units[i].mul;
+        return 0;
+    }
+    return -1;
+}
+
+/* Prometheus style: units from largest to smallest, each at most once. A bare
+ * number other than 0 is refused: "10" could mean seconds or milliseconds. */
+qerr_t conf_parse_duration_ms(const char *s, int64_t *out)
+{
+    static const struct { const char *unit; int64_t ms; } units[] = {
+        {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
+        {"m", 60000LL}, {"s", 1000LL}, {"ms", 1LL},
+    };
+    const size_t n_units = sizeof(units) / sizeof(units[0]);
+    if (!s || !out || !*s) return QERR_INVALID;
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return QERR_OK;
+    }
+    int64_t total = 0;
+    size_t next_rank = 0; /* index of the largest unit still allowed */
+    for (const char *p = s; *p;) {
+        int64_t n;
+        p = parse_digits(p, &n);
+        if (!p) return QERR_INVALID;
+        size_t best = n_units, best_len = 0; /* longest match: "ms" over "m" */
+        for (size_t i = 0; i < n_units; i++) {
+            size_t len = strlen(units[i].unit);
+            if (len > best_len && strncmp(p, units[i].unit, len) == 0) {
+                best = i;
+                best_len = len;
+            }
+        }
+        if (best == n_units || best < next_rank) return QERR_INVALID;
+        if (n > (INT64_MAX - total) / units[best].ms) return QERR_INVALID;
+        total += n * units[best].ms;
+        p += best_len;
+        next_rank = best + 1;
+    }
+    *out = total;
+    return QERR_OK;
+}
+
+static int parse_number(conf_type_t t, const char *s, int64_t *out)
+{
+    switch (t) {
+    case CT_SIZE: return parse_size(s, out);
+    case CT_DURATION: return conf_parse_duration_ms(s, out) == QERR_OK ? 0 : -1;
+    default: return parse_int(s, out);
+    }
+}
+
+/* Bounds are text in the key's unit so the docs print them as written. A
+ * bound that does not parse, or a number without both, is a table bug:
+ * conf_defaults() checks every key through here and aborts on it. */
+static int key_bounds(const conf_key_t *k, int64_t *lo, int64_t *hi)
+{
+    bool numeric = k->type <= CT_DURATION;
+    conf_type_t unit = numeric ? k->type : CT_COUNT;
+    *lo = numeric ? INT64_MIN : 0;
+    *hi = INT64_MAX;
+    if (numeric && (!k->min || !k->max)) return -1;
+    if (k->min && parse_number(unit, k->min, lo) != 0) return -1;
+    if (k->max && parse_number(unit, k->max, hi) != 0) return -1;
+    return 0;
+}
+
+/* Index of `s` in "a|b|c", or -1. */
+static int enum_index(const char *values, const char *s)
+{
+    size_t len = strlen(s);
+    int i = 0;
+    for (const char *v = values; v; i++) {
+        const char *bar = strchr(v, '|');
+        size_t vlen = bar ? (size_t)(bar - v) : strlen(v);
+        if (vlen == len && strncmp(v, s, len) == 0) return i;
+        v = bar ? bar + 1 : NULL;
+    }
+    return -1;
+}
+
+/* "a|b" -> "<q>a<q>, <q>b<q>": for error messages and the docs. */
+static void enum_join(const char *values, const char *quote, char *buf, size_t len)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (const char *v = values; v && pos < len;) {
+        const char *bar = strchr(v, '|');
+        int vlen = bar ? (int)(bar - v) : (int)strlen(v);
+        int w = snprintf(buf + pos, len - pos, "%s%s%.*s%s", pos ? ", " : "", quote, vlen, v,
+                         quote);
+        if (w < 0) break;
+        pos += (size_t)w;
+        v = bar ? bar + 1 : NULL;
+    }
+}
+
+/* ---- assigning values ------------------------------------------------- */
+
+static void list_free(strlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static void map_free(conf_kv_t **kv, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free((*kv)[i].key);
+        free((*kv)[i].value);
+    }
+    free(*kv);
+    *kv = NULL;
+    *n = 0;
+}
+
+/* Writes an error message for the caller to prefix with FILE:LINE: key. */
+__attribute__((format(printf, 3, 4)))
+static qerr_t bad(char *msg, size_t msglen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
+    return QERR_INVALID;
+}
+
+/* Parses `text` for a scalar key, checks its bounds and stores it. On error
+ * returns QERR_INVALID (or QERR_NOMEM) with a message in msg and leaves the
+ * field as it was. */
+static qerr_t set_scalar(conf_t *c, const conf_key_t *k, const char *text, char *msg,
+                         size_t msglen)
+{
+    void *field = (char *)c + k->offset;
+    int64_t v, lo, hi;
+    if (k->type == CT_STRING) {
+        /* An empty broker list, group or topic name is always a mistake;
+         * optional strings (a file path) say so with min "0". */
+        if (!*text && !(k->min && strcmp(k->min, "0") == 0))
+            return bad(msg, msglen, "must not be empty");
+        char *dup = strdup(text);
+        if (!dup) return QERR_NOMEM;
+        free(*(char **)field);
+        *(char **)field = dup;
+        return QERR_OK;
+    }
+    if (k->type == CT_ENUM) {
+        int idx = enum_index(k->values, text);
+        if (idx < 0) {
+            char allowed[128];
+            enum_join(k->values, "", allowed, sizeof(allowed));
+            return bad(msg, msglen, "\"%s\" is not one of: %s", text, allowed);
+        }
+        *(int *)field = idx;
+        return QERR_OK;
+    }
+    if (key_bounds(k, &lo, &hi) != 0) return bad(msg, msglen, "bad bounds in the key table");
+    if (parse_number(k->type, text, &v) != 0)
+        return bad(msg, msglen, "\"%s\" is not %s", text, type_info[k->type].expect);
+    /* The storage checks guard the casts even if a bound were too wide. */
+    if (v < lo || v > hi || (k->type == CT_INT && (v < INT_MIN || v > INT_MAX)) ||
+        ((k->type == CT_COUNT || k->type == CT_SIZE) && v < 0))
+        return bad(msg, msglen, "%s is out of range %s..%s", text, k->min, k->max);
+    switch (k->type) {
+    case CT_INT: *(int *)field = (int)v; break;
+    case CT_COUNT:
+    case CT_SIZE: *(size_t *)field = (size_t)v; break;
+    default: *(int64_t *)field = v; break;
+    }
+    return QERR_OK;
+}
+
+/* Checks a list's or map's size against the key's count bounds. */
+static bool count_ok(const conf_key_t *k, size_t n, char *msg, size_t msglen)
+{
+    int64_t lo, hi;
+    const char *one = k->type == CT_LIST ? "item" : "entry";
+    const char *many = k->type == CT_LIST ? "items" : "entries";
+    if (key_bounds(k, &lo, &hi) != 0) return bad(msg, msglen, "bad bounds in the key table") == 0;
+    if ((int64_t)n < lo)
+        return bad(msg, msglen, "needs at least %s %s", k->min, lo == 1 ? one : many) == 0;
+    if ((int64_t)n > hi) return bad(msg, msglen, "has more than %s %s", k->max, many) == 0;
+    return true;
+}
+
+/* Replaces a list field with `l` (taking it) once its size is checked. */
+static qerr_t set_list(conf_t *c, const conf_key_t *k, strlist_t *l, char *msg, size_t msglen)
+{
+    if (!count_ok(k, l->n, msg, msglen)) {
+        list_free(l);
+        return QERR_INVALID;
+    }
+    strlist_t *field = (strlist_t *)((char *)c + k->offset);
+    list_free(field);
+    *field = *l;
+    return QERR_OK;
+}
+
+/* Defaults write lists as "a,b"; the file uses YAML sequences. */
+static qerr_t set_list_text(conf_t *c, const conf_key_t *k, const char *text, char *msg,
+                            size_t msglen)
+{
+    strlist_t l = {0};
+    size_t n = *text ? 1 : 0;
+    for (const char *p = text; *p; p++) n += (*p == ',');
+    l.items = calloc(n ? n : 1, sizeof(char *));
+    if (!l.items) return QERR_NOMEM;
+    for (const char *p = text; *p && l.n < n;) {
+        size_t len = strcspn(p, ",");
+        if (!(l.items[l.n] = strndup(p, len))) {
+            list_free(&l);
+            return QERR_NOMEM;
+        }
+        l.n++;
+        p += len + (p[len] == ',');
+    }
+    return set_list(c, k, &l, msg, msglen);
+}
+
+/* ---- loading a file --------------------------------------------------- */
+
+typedef struct {
+    const char *path;
+    yaml_document_t *doc;
+    conf_t *c;
+    char *err;
+    size_t errlen;
+    size_t key_line[N_KEYS]; /* where each key was set; 0 = not in the file */
+} load_t;
+
+__attribute__((format(printf, 3, 4)))
+static qerr_t fail(load_t *ld, size_t line, const char *fmt, ...)
+{
+    if (ld->err && ld->errlen) {
+        int w = snprintf(ld->err, ld->errlen, "%s:%zu: ", ld->path, line);
+        if (w >= 0 && (size_t)w < ld->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(ld->err + w, ld->errlen - (size_t)w, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return QERR_INVALID;
+}
+
+static size_t node_line(const yaml_node_t *n)
+{
+    return n ? n->start_mark.line + 1 : 1;
+}
+
+static yaml_node_t *node_get(load_t *ld, yaml_node_item_t id)
+{
+    return yaml_document_get_node(ld->doc, id);
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    return n->type == YAML_MAPPING_NODE ? "a mapping"
+           : n->type == YAML_SEQUENCE_NODE ? "a list" : "a scalar";
+}
+
+/* A plain "~", "null" or nothing: YAML's null, as in "kafka:" with no keys. */
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = (const char *)n->data.scalar.value;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+           !strcmp(s, "NULL");
+}
+
+/* The text of a node that must be a non-null scalar; NULL once an error is
+ * reported, `what` naming the value. A NUL byte is refused because a C
+ * string would silently cut the value there. */
+static const char *scalar_text(load_t *ld, const yaml_node_t *n, const char *what,
+                               const char *expect)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        fail(ld, node_line(n), "%s: expected %s, got %s", what, expect, node_kind(n));
+    else if (is_null(n))
+        fail(ld, node_line(n), "%s: missing value", what);
+    else if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+        fail(ld, node_line(n), "%s: contains a NUL character", what);
+    else
+        return (const char *)n->data.scalar.value;
+    return NULL;
+}
+
+static qerr_t load_list(load_t *ld, const conf_key_t *k, yaml_node_t *v)
+{
+    strlist_t l = {0};
+    char msg[256], what[160];
+    qerr_t rc = QERR_OK;
+    if (!is_null(v) && v->type != YAML_SEQUENCE_NODE)
+        return fail(ld, node_line(v), "%s: expected %s, got %s", k->name, type_info[k->type].expect,
+                    node_kind(v));
+    if (v->type == YAML_SEQUENCE_NODE) {
+        yaml_node_item_t *it = v->data.sequence.items.start, *top = v->data.sequence.items.top;
+        if (!(l.items = calloc((size_t)(top - it) + 1, sizeof(char *)))) return QERR_NOMEM;
+        snprintf(what, sizeof(what), "%s item", k->name);
+        for (; it < top; it++) {
+            yaml_node_t *item = node_get(ld, *it);
+            const char *s = scalar_text(ld, item, what, "a string");
+            if (!s) { rc = QERR_INVALID; goto out; }
+            if (!*s) { rc = fail(ld, node_line(item), "%s: must not be empty", what); goto out; }
+            if (!(l.items[l.n++] = strdup(s))) { rc = QERR_NOMEM; goto out; }
+        }
+    }
+    rc = set_list(ld->c, k, &l, msg, sizeof(msg)); /* takes l, also on error */
+    return rc == QERR_INVALID ? fail(ld, node_line(v), "%s: %s", k->name, msg) : rc;
+out:
+    list_free(&l);
+    return rc;
+}
+
+static qerr_t load_map(load_t *ld, const conf_key_t *k, yaml_node_t *v)
+{
+    conf_kv_t *kv = NULL;
+    size_t n = 0;
+    char msg[256], what[320];
+    qerr_t rc = QERR_OK;
+    if (!is_null(v) && v->type != YAML_MAPPING_NODE)
+        return fail(ld, node_line(v), "%s: expected %s, got %s", k->name, type_info[k->type].expect,
+                    node_kind(v));
+    if (v->type == YAML_MAPPING_NODE) {
+        yaml_node_pair_t *p = v->data.mapping.pairs.start, *top = v->data.mapping.pairs.top;
+        /* Bound the count before the quadratic duplicate check below. */
+        if (!count_ok(k, (size_t)(top - p), msg, sizeof(msg)))
+            return fail(ld, node_line(v), "%s: %s", k->name, msg);
+        if (!(kv = calloc((size_t)(top - p) + 1, sizeof(*kv)))) return QERR_NOMEM;
+        for (; p < top; p++) {
+            yaml_node_t *kn = node_get(ld, p->key);
+            const char *key = scalar_text(ld, kn, k->name, "a string as name"), *val;
+            if (!key) { rc = QERR_INVALID; goto out; }
+            snprintf(what, sizeof(what), "%s.%s", k->name, key);
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(kv[i].key, key) == 0) {
+                    rc = fail(ld, node_line(kn), "duplicate key \"%s\"", what);
+                    goto out;
+                }
+            /* Any scalar is taken as its text: "true", "5", "0.5" go to
+             * librdkafka as written, and librdkafka validates them. */
+            val = scalar_text(ld, node_get(ld, p->value), what, "a scalar value");
+            if (!val) { rc = QERR_INVALID; goto out; }
+            conf_kv_t *e = &kv[n++];
+            e->key = strdup(key);
+            e->value = strdup(val);
+            if (!e->key || !e->value) { rc = QERR_NOMEM; goto out; }
+        }
+    }
+    conf_kv_t **field = (conf_kv_t **)((char *)ld->c + k->offset);
+    size_t *count = (size_t *)((char *)ld->c + k->count_offset);
+    map_free(field, count);
+    *field = kv;
+    *count = n;
+    return QERR_OK;
+out:
+    map_free(&kv, &n);
+    return rc;
+}
+
+static qerr_t load_value(load_t *ld, const conf_key_t *k, yaml_node_t *v)
+{
+    char msg[512], expect[160] = "one of: ";
+    if (k->type == CT_LIST) return load_list(ld, k, v);
+    if (k->type == CT_MAP) return load_map(ld, k, v);
+    if (k->type == CT_ENUM) enum_join(k->values, "", expect + 8, sizeof(expect) - 8);
+    const char *text = scalar_text(ld, v, k->name,
+                                   k->type == CT_ENUM ? expect : type_info[k->type].expect);
+    if (!text) return QERR_INVALID;
+    qerr_t rc = set_scalar(ld->c, k, text, msg, sizeof(msg));
+    return rc == QERR_INVALID ? fail(ld, node_line(v), "%s: %s", k->name, msg) : rc;
+}
+
+/* Edit distance counting a swap of neighbours as one edit (optimal string
+ * alignment): "levle" is one typo from "level". Long names get no hint. */
+static size_t edit_distance(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t rows[3][65]; /* rows i-2, i-1, i, used round-robin */
+    if (alen > 64 || blen > 64) return SIZE_MAX;
+    for (size_t j = 0; j <= blen; j++) rows[0][j] = j;
+    for (size_t i = 1; i <= alen; i++) {
+        size_t *cur = rows[i % 3], *up = rows[(i - 1) % 3], *up2 = rows[(i + 1) % 3];
+        cur[0] = i;
+        for (size_t j = 1; j <= blen; j++) {
+            size_t best = up[j - 1] + (a[i - 1] != b[j - 1]);
+            if (up[j] + 1 < best) best = up[j] + 1;
+            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                up2[j - 2] + 1 < best)
+                best = up2[j - 2] + 1;
+            cur[j] = best;
+        }
+    }
+    return rows[alen % 3][blen];
+}
+
+static qerr_t unknown_key(load_t *ld, size_t line, const char *name)
+{
+    const char *best = NULL;
+    size_t best_len = 0, best_dist = 3; /* hint within two edits only */
+    size_t len = strlen(name);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        /* Candidates: the key and each of its sections ("kafka"). */
+        const char *kn = conf_keys[i].name;
+        for (size_t clen = 1; clen <= strlen(kn); clen++) {
+            if (kn[clen] != '.' && kn[clen] != '\0') continue;
+            size_t d = edit_distance(name, len, kn, clen);
+            /* Two edits turn any three-letter name into another ("foo" into
+             * "log"): short names need the edits to be a minority. */
+            if (d < best_dist && 2 * d <= len) {
+                best = kn;
+                best_len = clen;
+                best_dist = d;
+            }
+        }
+    }
+    if (best)
+        return fail(ld, line, "unknown key \"%s\" (did you mean \"%.*s\"?)", name, (int)best_len,
+                    best);
+    return fail(ld, line, "unknown key \"%s\"", name);
+}
+
+static qerr_t walk_map(load_t *ld, yaml_node_t *map, const char *prefix)
+{
+    yaml_node_pair_t *start = map->data.mapping.pairs.start;
+    for (yaml_node_pair_t *p = start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node_get(ld, p->key), *vn = node_get(ld, p->value);
+        const char *key = scalar_text(ld, kn, prefix ? prefix : "key", "a string as key");
+        char name[256];
+        qerr_t rc;
+        if (!key) return QERR_INVALID;
+        snprintf(name, sizeof(name), "%s%s%s", prefix ? prefix : "", prefix ? "." : "", key);
+        /* Earlier keys of this map were checked to be scalars already. */
+        for (yaml_node_pair_t *q = start; q < p; q++) {
+            yaml_node_t *prev = node_get(ld, q->key);
+            if (strcmp((const char *)prev->data.scalar.value, key) == 0)
+                return fail(ld, node_line(kn), "duplicate key \"%s\"", name);
+        }
+        if (strchr(key, '.'))
+            return fail(ld, node_line(kn),
+                        "dotted key \"%s\": nest it instead (\"kafka:\" then \"brokers:\")", name);
+        const conf_key_t *k = key_find(name);
+        if (k) {
+            ld->key_line[k - conf_keys] = node_line(kn);
+            rc = load_value(ld, k, vn);
+        } else if (is_section(name)) {
+            if (is_null(vn)) continue; /* "kafka:" alone: all defaults */
+            if (vn->type != YAML_MAPPING_NODE)
+                return fail(ld, node_line(vn), "%s: expected a mapping of keys, got %s", name,
+                            node_kind(vn));
+            rc = walk_map(ld, vn, name);
+        } else {
+            rc = unknown_key(ld, node_line(kn), name);
+        }
+        if (rc != QERR_OK) return rc;
+    }
+    return QERR_OK;
+}
+
+/* Rules between keys, checked once the whole file is read. */
+static qerr_t check_cross(load_t *ld)
+{
+    const conf_key_t *fl = key_find("dedup.fingerprint_labels");
+    const conf_key_t *il = key_find("dedup.ignore_labels");
+    if (ld->c->dedup.fingerprint_labels.n && ld->c->dedup.ignore_labels.n) {
+        size_t a = ld->key_line[fl - conf_keys], b = ld->key_line[il - conf_keys];
+        return fail(ld, a > b ? a : (b ? b : 1),
+                    "dedup.fingerprint_labels and dedup.ignore_labels cannot both be set "
+                    "(fingerprint_labels already names every label used)");
+    }
+    return QERR_OK;
+}
+
+static size_t line_at_offset(const unsigned char *buf, size_t len, size_t offset)
+{
+    size_t line = 1;
+    for (size_t i = 0; i < offset && i < len; i++) line += (buf[i] == '\n');
+    return line;
+}
+
+static qerr_t yaml_error(load_t *ld, const yaml_parser_t *parser, const unsigned char *buf,
+                         size_t len)
+{
+    if (parser->error == YAML_MEMORY_ERROR) {
+        fail(ld, 1, "out of memory");
+        return QERR_NOMEM;
+    }
+    /* The reader (bad UTF-8) reports a byte offset, not a mark. */
+    if (parser->error == YAML_READER_ERROR)
+        return fail(ld, line_at_offset(buf, len, parser->problem_offset),
+                    "YAML reader error: %s", parser->problem ? parser->problem : "bad input");
+    /* The problem mark is where the parser gave up; the context mark, when
+     * on another line, is usually where the mistake is ("kafka" without a
+     * colon is noticed a line later), so name both. */
+    char where[48] = "";
+    if (parser->context && parser->context_mark.line != parser->problem_mark.line)
+        snprintf(where, sizeof(where), " at line %zu", parser->context_mark.line + 1);
+    return fail(ld, parser->problem_mark.line + 1, "YAML syntax error: %s%s%s%s%s",
+                parser->problem ? parser->problem : "unknown problem",
+                parser->context ? " (" : "", parser->context ? parser->context : "", where,
+                parser->context ? ")" : "");
+}
+
+static qerr_t load_buffer(load_t *ld, const unsigned char *buf, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    bool have_doc = false;
+    qerr_t rc;
+    if (!yaml_parser_initialize(&parser)) return QERR_NOMEM;
+    yaml_parser_set_input_string(&parser, buf, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = yaml_error(ld, &parser, buf, len);
+        goto out;
+    }
+    have_doc = true;
+    ld->doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root && !is_null(root)) { /* no root: empty or comments only */
+        if (root->type != YAML_MAPPING_NODE) {
+            rc = fail(ld, node_line(root), "the top level must be a mapping of keys, got %s",
+                      node_kind(root));
+            goto out;
+        }
+        if ((rc = walk_map(ld, root, NULL)) != QERR_OK) goto out;
+    }
+    /* A second document would be silently ignored: refuse it. */
+    if (!yaml_parser_load(&parser, &extra)) {
+        rc = yaml_error(ld, &parser, buf, len);
+        goto out;
+    }
+    size_t extra_line = yaml_document_get_root_node(&extra) ? extra.start_mark.line + 1 : 0;
+    yaml_document_delete(&extra);
+    if (extra_line) {
+        rc = fail(ld, extra_line, "only one YAML document is allowed");
+        goto out;
+    }
+    rc = check_cross(ld);
+out:
+    if (have_doc) yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Config files are small; the cap keeps a wrong path (/dev/zero, a log
+ * file) from being read into memory whole. */
+#define CONF_MAX_FILE_BYTES (1 << 20)
+
+qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen)
+{
+    load_t ld = {.path = path, .c = c, .err = errbuf, .errlen = errlen};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    qerr_t rc = QERR_OK;
+    if (errbuf && errlen) errbuf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+        return QERR_IO;
+    }
+    if (!(buf = malloc(CONF_MAX_FILE_BYTES + 1))) {
+        rc = QERR_NOMEM;
+        goto out;
+    }
+    len = fread(buf, 1, CONF_MAX_FILE_BYTES + 1, f);
+    if (ferror(f)) {
+        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: read error", path);
+        rc = QERR_IO;
+        goto out;
+    }
+    if (len > CONF_MAX_FILE_BYTES) {
+        rc = fail(&ld, 1, "larger than %d bytes; is this the config file?", CONF_MAX_FILE_BYTES);
+        goto out;
+    }
+    rc = load_buffer(&ld, buf, len);
+out:
+    if (rc == QERR_NOMEM && errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", path);
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* ---- defaults, free, docs --------------------------------------------- */
+
+void conf_defaults(conf_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const conf_key_t *k = &conf_keys[i];
+        char msg[256] = "";
+        qerr_t rc;
+        if (k->type == CT_LIST)
+            rc = set_list_text(c, k, k->def, msg, sizeof(msg));
+        else if (k->type == CT_MAP) /* maps start empty; count_ok checks the bounds */
+            rc = *k->def || !count_ok(k, 0, msg, sizeof(msg)) ? QERR_INVALID : QERR_OK;
+        else
+            rc = set_scalar(c, k, k->def, msg, sizeof(msg));
+        /* A default the table itself rejects is a programming error that
+         * test_conf catches, and out of memory this early leaves nothing to
+         * run: neither can be reported through this void call, so stop. */
+        if (rc != QERR_OK) {
+            fprintf(stderr, "conf: default of %s: %s\n", k->name,
+                    rc == QERR_NOMEM ? "out of memory" : msg);
+            abort();
+        }
+    }
+}
+
+void conf_free(conf_t *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const conf_key_t *k = &conf_keys[i];
+        void *field = (char *)c + k->offset;
+        if (k->type == CT_STRING) free(*(char **)field);
+        else if (k->type == CT_LIST) list_free(field);
+        else if (k->type == CT_MAP)
+            map_free(field, (size_t *)((char *)c + k->count_offset));
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+void conf_print_doc(FILE *out)
+{
+    fputs("| key | type | default | description |\n", out);
+    fputs("|---|---|---|---|\n", out);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const conf_key_t *k = &conf_keys[i];
+        char extra[256] = "";
+        fprintf(out, "| `%s` | %s | ", k->name, type_info[k->type].doc);
+        if (k->type == CT_LIST) fprintf(out, "`[%s]`", k->def);
+        else if (k->type == CT_MAP) fputs("`{}`", out);
+        else fprintf(out, "`%s`", k->def);
+        if (k->type == CT_ENUM) {
+            char vals[200];
+            enum_join(k->values, "`", vals, sizeof(vals));
+            snprintf(extra, sizeof(extra), " One of %s.", vals);
+        } else if (k->type <= CT_DURATION) {
+            snprintf(extra, sizeof(extra), " Range %s..%s.", k->min, k->max);
+        } else if (k->type == CT_LIST && k->min) {
+            snprintf(extra, sizeof(extra), " At least %s item%s.", k->min,
+                     strcmp(k->min, "1") ? "s" : "");
+        } else if (k->type == CT_MAP && k->max) {
+            snprintf(extra, sizeof(extra), " At most %s entries.", k->max);
+        }
+        fprintf(out, " | %s%s |\n", k->desc, extra);
+    }
+}

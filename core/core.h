@@ -1,0 +1,244 @@
+/*
+ * core: the shared runtime every stage uses — errors, logging, clocks,
+ * arenas, the lock-free ring between threads, and the configuration.
+ *
+ * Ownership rules are given per function. Nothing here keeps global state
+ * except the log level/format (set once at start, read by every thread).
+ */
+#ifndef QUELL_CORE_H
+#define QUELL_CORE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "types.h"
+
+#define QUELL_VERSION "0.1.0"
+
+#define CACHELINE 64
+
+/* ---- errors ----------------------------------------------------------- */
+
+typedef enum {
+    QERR_OK = 0,
+    QERR_INVALID = -1,   /* bad input or config: not retriable */
+    QERR_NOMEM = -2,
+    QERR_FULL = -3,      /* try again later: a ring or buffer is full */
+    QERR_IO = -4,        /* file or network failure: retriable */
+    QERR_KAFKA = -5,
+    QERR_DECODE = -6,    /* a message that cannot be decoded: dead-letter it */
+} qerr_t;
+
+const char *qerr_str(qerr_t err);
+
+/* ---- logging ---------------------------------------------------------- */
+
+typedef enum { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level_t;
+typedef enum { LOG_FMT_LOGFMT = 0, LOG_FMT_JSON } log_format_t;
+
+extern log_level_t log_level_current;
+
+void log_setup(log_level_t level, log_format_t format);
+int log_level_parse(const char *s, log_level_t *out);
+/* Thread-safe: one write(2) per line. `component` is e.g. "dedup". */
+void log_emit(log_level_t level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The level is checked before anything is formatted. */
+#define LOG_AT(lvl, comp, ...)                                                 \
+    do {                                                                       \
+        if ((lvl) <= log_level_current) log_emit((lvl), (comp), __VA_ARGS__);  \
+    } while (0)
+#define log_error(comp, ...) LOG_AT(LOG_ERROR, comp, __VA_ARGS__)
+#define log_warn(comp, ...) LOG_AT(LOG_WARN, comp, __VA_ARGS__)
+#define log_info(comp, ...) LOG_AT(LOG_INFO, comp, __VA_ARGS__)
+#define log_debug(comp, ...) LOG_AT(LOG_DEBUG, comp, __VA_ARGS__)
+
+/* Rate limit for repeated errors: true at most once per `interval_ms` per
+ * limiter; the number of suppressed calls is returned through `suppressed`.
+ * One limiter per call site, owned by one thread. */
+typedef struct {
+    int64_t last_ms;
+    uint64_t suppressed;
+} log_limit_t;
+bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed);
+
+/* ---- clocks ----------------------------------------------------------- */
+
+int64_t clock_wall_ms(void);   /* Unix time, ms */
+int64_t clock_mono_ns(void);   /* monotonic, for measuring durations */
+
+/* ---- arena ------------------------------------------------------------ */
+
+/* A bump allocator reset per message: decoding allocates without malloc per
+ * alert. Owned by one thread. Chunks are kept across resets. */
+typedef struct arena_chunk arena_chunk_t;
+typedef struct {
+    arena_chunk_t *head;
+    arena_chunk_t *current;
+    size_t chunk_bytes;
+} arena_t;
+
+void arena_init(arena_t *a, size_t chunk_bytes);
+void *arena_alloc(arena_t *a, size_t bytes); /* 16-byte aligned; NULL on OOM */
+char *arena_strndup(arena_t *a, const char *s, size_t len);
+void arena_reset(arena_t *a);
+void arena_free(arena_t *a);
+
+/* ---- ring ------------------------------------------------------------- */
+
+/* Single-producer single-consumer byte ring of variable-length records.
+ * The producer thread reserves space, writes a record in place and commits;
+ * the consumer thread peeks the oldest record, reads it in place and releases
+ * it. Lock-free (C11 acquire/release on the two indices); records are
+ * contiguous (a record that would straddle the end skips to the start). */
+typedef struct ring ring_t;
+
+ring_t *ring_new(size_t capacity_bytes); /* rounded up to a power of two */
+void ring_destroy(ring_t *r);
+size_t ring_max_record(const ring_t *r);
+/* Producer side. NULL when the ring has no room now (QERR_FULL semantics). */
+void *ring_reserve(ring_t *r, size_t len);
+void ring_commit(ring_t *r);
+/* Consumer side. NULL when empty. */
+void *ring_peek(ring_t *r, size_t *len);
+void ring_release(ring_t *r);
+size_t ring_used_bytes(const ring_t *r);
+/* Consumer side: blocks until a record is committed or `timeout_ms` passes
+ * (futex; the producer wakes it only when it is actually waiting). */
+void ring_wait_data(ring_t *r, int timeout_ms);
+/* Producer side: blocks until `len` bytes could be reserved or `timeout_ms`
+ * passes. Backpressure: the producer stops, nothing is dropped. */
+void ring_wait_room(ring_t *r, size_t len, int timeout_ms);
+
+/* Per-thread counters: written by their owner thread only, read by others.
+ * A relaxed load+store is enough (single writer) and costs no lock prefix. */
+static inline void stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline uint64_t stat_get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+/* ---- message tracking ------------------------------------------------ */
+
+/* At-least-once bookkeeping. Every consumed Kafka message gets a slot in its
+ * partition's track window holding the number of things still outstanding
+ * for it (alerts not yet decided, incidents or dead letters not yet
+ * acknowledged by the producer). Any thread finishing one of them calls
+ * track_done(); the consumer thread, which owns the window, advances past
+ * finished slots in offset order and stores the offset after the last one.
+ * So an offset is committed only when everything before it is finished. */
+struct msg_track {
+    _Atomic int32_t pending;
+    int64_t offset;
+};
+
+static inline void track_add(msg_track_t *t, int32_t n)
+{
+    atomic_fetch_add_explicit(&t->pending, n, memory_order_relaxed);
+}
+/* Any thread. */
+static inline void track_done(msg_track_t *t)
+{
+    if (t) atomic_fetch_sub_explicit(&t->pending, 1, memory_order_release);
+}
+
+typedef struct track_window track_window_t;
+track_window_t *track_window_new(size_t slots); /* power of two */
+void track_window_destroy(track_window_t *w);
+/* Owner thread. A slot for `offset` with `pending` = 1 (a hold the owner
+ * drops with track_done once it has handed every part out); NULL when the
+ * window is full (advance, or wait for workers). */
+msg_track_t *track_window_push(track_window_t *w, int64_t offset);
+/* Owner thread. Pops finished slots in order; returns true and the offset to
+ * commit (last finished + 1) when any was popped. */
+bool track_window_advance(track_window_t *w, int64_t *commit_offset);
+size_t track_window_inflight(const track_window_t *w);
+
+/* ---- alert records -------------------------------------------------- */
+
+/* How an alert crosses a ring: one flat record (header, label lengths,
+ * string bytes), written in place by ingest and read in place by a worker. */
+size_t alert_rec_size(const alert_t *a);
+void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track);
+/* Rebuilds a view of the record: strings point into `rec`, label arrays are
+ * allocated in `scratch`. */
+qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *out,
+                      msg_track_t **track);
+
+/* ---- configuration ---------------------------------------------------- */
+
+typedef struct {
+    char **items;
+    size_t n;
+} strlist_t;
+
+typedef struct {
+    char *key;
+    char *value;
+} conf_kv_t;
+
+typedef enum { FP_XXH3 = 0, FP_ALERTMANAGER } fingerprint_mode_t;
+
+typedef struct {
+    int workers;              /* 0 = one per core */
+    size_t ring_bytes;
+    struct {
+        log_level_t level;
+        log_format_t format;
+    } log;
+    struct {
+        char *brokers;        /* "embedded" starts the in-process mock cluster */
+        char *group_id;
+        strlist_t topics;
+        char *output_topic;
+        char *dlq_topic;
+        int embedded_partitions;
+        int64_t session_timeout_ms;
+        conf_kv_t *properties; /* passed to librdkafka as they are */
+        size_t n_properties;
+    } kafka;
+    struct {
+        size_t max_message_bytes;
+        size_t max_labels;
+        size_t max_name_bytes;
+        size_t max_value_bytes;
+        size_t max_annotation_bytes;
+    } ingest;
+    struct {
+        int64_t window_ms;
+        int64_t repeat_interval_ms;
+        size_t max_fingerprints;
+        fingerprint_mode_t fingerprint;
+        strlist_t fingerprint_labels;
+        strlist_t ignore_labels;
+        char *snapshot_file;  /* "" = none: open incidents do not survive a restart */
+    } dedup;
+} conf_t;
+
+/* Fills every key with its default. Free with conf_free(). */
+void conf_defaults(conf_t *c);
+/* Loads a YAML file over the defaults. On error returns QERR_INVALID and
+ * writes "FILE:LINE: message" into errbuf; `c` is then still valid (defaults
+ * plus whatever was read) and must be freed. */
+qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen);
+/* Parses a duration such as "250ms", "30s", "5m", "4h", "1d", "1h30m". */
+qerr_t conf_parse_duration_ms(const char *s, int64_t *out);
+void conf_free(conf_t *c);
+/* Every key with type, default and description, as a Markdown table. */
+void conf_print_doc(FILE *out);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* Writes 16 lowercase hex digits and a NUL into out[17]. */
+void hex16(uint64_t v, char out[17]);
+
+#endif

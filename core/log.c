@@ -1,0 +1,139 @@
+/*
+ * Logging, clocks and error strings: the small pieces every thread uses.
+ *
+ * A log line is formatted into a stack buffer and written with one write(2),
+ * so lines from different threads never interleave. The level and format are
+ * set once by main() before threads start and only read afterwards.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+log_level_t log_level_current = LOG_INFO;
+static log_format_t log_format_current = LOG_FMT_LOGFMT;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+const char *qerr_str(qerr_t err)
+{
+    switch (err) {
+    case QERR_OK: return "ok";
+    case QERR_INVALID: return "invalid";
+    case QERR_NOMEM: return "out of memory";
+    case QERR_FULL: return "full";
+    case QERR_IO: return "i/o error";
+    case QERR_KAFKA: return "kafka error";
+    case QERR_DECODE: return "undecodable message";
+    }
+    return "unknown error";
+}
+
+void log_setup(log_level_t level, log_format_t format)
+{
+    log_level_current = level;
+    log_format_current = format;
+}
+
+int log_level_parse(const char *s, log_level_t *out)
+{
+    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+        if (strcmp(s, level_names[i]) == 0) {
+            *out = (log_level_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Appends `s` to buf as a JSON string body (without quotes). */
+static size_t json_escape_into(char *buf, size_t cap, size_t pos, const char *s)
+{
+    for (; *s && pos + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            buf[pos++] = '\\';
+            buf[pos++] = (char)ch;
+        } else if (ch < 0x20) {
+            pos += (size_t)snprintf(buf + pos, cap - pos, "\\u%04x", ch);
+        } else {
+            buf[pos++] = (char)ch;
+        }
+    }
+    return pos;
+}
+
+void log_emit(log_level_t level, const char *component, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[64];
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+             tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+
+    char line[1400];
+    size_t pos;
+    if (log_format_current == LOG_FMT_JSON) {
+        pos = (size_t)snprintf(line, sizeof(line),
+                               "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"",
+                               when, level_names[level], component);
+        pos = json_escape_into(line, sizeof(line), pos, msg);
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"}\n");
+    } else {
+        pos = (size_t)snprintf(line, sizeof(line), "ts=%s level=%s component=%s msg=\"",
+                               when, level_names[level], component);
+        pos = json_escape_into(line, sizeof(line), pos, msg);
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"\n");
+    }
+    if (pos > sizeof(line)) pos = sizeof(line);
+    ssize_t ignored = write(STDERR_FILENO, line, pos);
+    (void)ignored;
+}
+
+bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed)
+{
+    int64_t now = clock_mono_ns() / 1000000;
+    if (lim->last_ms != 0 && now - lim->last_ms < interval_ms) {
+        lim->suppressed++;
+        return false;
+    }
+    lim->last_ms = now;
+    if (suppressed) *suppressed = lim->suppressed;
+    lim->suppressed = 0;
+    return true;
+}
+
+int64_t clock_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void hex16(uint64_t v, char out[17])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--) {
+        out[i] = digits[v & 0xf];
+        v >>= 4;
+    }
+    out[16] = '\0';
+}

@@ -1,0 +1,118 @@
+/*
+ * quell's command line: parses the subcommand and its options, loads the
+ * config, and hands over to the stage that does the work. Only main() exits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "../bench/bench.h"
+#include "core_int.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "quell %s: alert ingestion and dedup in front of on-call\n\n"
+            "usage:\n"
+            "  quell run [-c FILE] [--brokers LIST] [--log-level LEVEL]\n"
+            "      consume alerts, deduplicate, produce incidents; SIGTERM drains and commits\n"
+            "  quell check -c FILE       validate a config (FILE:LINE: message on error)\n"
+            "  quell config              print every config key, its default and meaning\n"
+            "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
+            "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"
+            "  quell version\n\n"
+            "'quell gen --help' and 'quell load --help' list their options.\n",
+            QUELL_VERSION);
+}
+
+static int load_config(conf_t *conf, const char *path)
+{
+    conf_defaults(conf);
+    if (!path) return 0;
+    char errbuf[1024];
+    if (conf_load(conf, path, errbuf, sizeof(errbuf)) != QERR_OK) {
+        fprintf(stderr, "%s\n", errbuf);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL, *brokers = NULL, *level = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) path = argv[++i];
+        else if (!strcmp(argv[i], "--brokers") && i + 1 < argc) brokers = argv[++i];
+        else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) level = argv[++i];
+        else {
+            fprintf(stderr, "quell run: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    conf_t conf;
+    if (load_config(&conf, path) != 0) {
+        conf_free(&conf);
+        return 1;
+    }
+    log_level_t lvl = conf.log.level;
+    if (level && log_level_parse(level, &lvl) != 0) {
+        fprintf(stderr, "quell run: --log-level must be error, warn, info or debug\n");
+        conf_free(&conf);
+        return 2;
+    }
+    log_setup(lvl, conf.log.format);
+    int rc = pipeline_run(&conf, brokers);
+    conf_free(&conf);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) path = argv[++i];
+        else if (!path && argv[i][0] != '-') path = argv[i];
+        else {
+            fprintf(stderr, "quell check: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "quell check: -c FILE is required\n");
+        return 2;
+    }
+    conf_t conf;
+    int rc = load_config(&conf, path) == 0 ? 0 : 1;
+    conf_free(&conf);
+    if (rc == 0) printf("%s: ok\n", path);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config")) {
+        conf_print_doc(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("quell %s (librdkafka %s)\n", QUELL_VERSION, rd_kafka_version_str());
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "quell: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,253 @@
+/*
+ * `quell run`: wires the stages top to bottom and runs them until SIGTERM.
+ *
+ *   [embedded mock cluster]  only when kafka.brokers is "embedded"
+ *   router      one producer + the router thread serving delivery reports
+ *   workers     N dedup threads, each with its ring and table
+ *   ingest      the consumer, in this (main) thread
+ *
+ * Shutdown is the reverse and loses nothing: ingest stops polling, waits
+ * until every consumed message is decided and delivered, commits and leaves
+ * the group; then workers stop (their rings are empty), the router flushes,
+ * and the dedup tables are saved to the snapshot file when one is set.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "../dedup/dedup.h"
+#include "../ingest/ingest.h"
+#include "../router/router.h"
+#include "core_int.h"
+
+static _Atomic bool stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_requested, true);
+}
+
+typedef struct {
+    router_t *router;
+    _Atomic bool stop;
+} router_thread_t;
+
+static void *router_main(void *arg)
+{
+    router_thread_t *rt = arg;
+    while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) router_poll(rt->router, 100);
+    return NULL;
+}
+
+static qerr_t forward_to_router(void *ctx, const alert_t *a, const incident_t *inc,
+                                msg_track_t *track)
+{
+    return router_forward(ctx, a, inc, track);
+}
+
+static qerr_t dead_letter_to_router(void *ctx, const rd_kafka_message_t *m, const char *reason,
+                                    const char *detail, msg_track_t *track)
+{
+    return router_dead_letter(ctx, m, reason, detail, track);
+}
+
+/* Starts librdkafka's mock cluster (real Kafka protocol over loopback TCP)
+ * and creates the topics. The handle owning it must outlive every client. */
+static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **owner,
+                                               char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
+    *owner = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, errlen);
+    if (!*owner) return NULL;
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(*owner, 1);
+    if (!mc) {
+        snprintf(errbuf, errlen, "cannot start the embedded mock cluster");
+        return NULL;
+    }
+    for (size_t i = 0; i < c->kafka.topics.n; i++)
+        rd_kafka_mock_topic_create(mc, c->kafka.topics.items[i], c->kafka.embedded_partitions, 1);
+    rd_kafka_mock_topic_create(mc, c->kafka.output_topic, c->kafka.embedded_partitions, 1);
+    rd_kafka_mock_topic_create(mc, c->kafka.dlq_topic, 1, 1);
+    return mc;
+}
+
+static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, size_t n,
+                          router_t *router)
+{
+    ingest_stats_t is;
+    ingest_stats(in, &is);
+    router_stats_t rs;
+    router_stats(router, &rs);
+    uint64_t decisions[DECISION__COUNT] = {0};
+    uint64_t last_ns = 0, tracked = 0, bytes = 0, evictions = 0, expirations = 0;
+    for (size_t i = 0; i < n; i++) {
+        dedup_worker_stats_t ws;
+        dedup_worker_stats(workers[i], &ws);
+        for (int k = 0; k < DECISION__COUNT; k++) decisions[k] += ws.decisions[k];
+        if (ws.last_decision_ns > last_ns) last_ns = ws.last_decision_ns;
+        tracked += ws.table.tracked;
+        bytes += ws.table.bytes;
+        evictions += ws.table.evictions;
+        expirations += ws.table.expirations;
+    }
+    uint64_t forwarded = decisions[DECISION_FORWARD_NEW] + decisions[DECISION_FORWARD_REPEAT] +
+                         decisions[DECISION_FORWARD_RESOLVED];
+    uint64_t decided = 0, bad = 0;
+    for (int k = 0; k < DECISION__COUNT; k++) decided += decisions[k];
+    for (int k = 0; k < DECODE__COUNT; k++) bad += is.decode_errors[k];
+    double secs = (is.first_message_ns && last_ns > is.first_message_ns)
+                      ? (double)(last_ns - is.first_message_ns) / 1e9 : 0;
+
+    fprintf(out, "quell run summary\n");
+    fprintf(out, "  messages consumed     %llu\n", (unsigned long long)is.messages);
+    fprintf(out, "  alerts in             %llu\n", (unsigned long long)is.alerts);
+    fprintf(out, "  alerts decided        %llu\n", (unsigned long long)decided);
+    fprintf(out, "  incidents out         %llu (new %llu, repeat %llu, resolved %llu; delivered %llu)\n",
+            (unsigned long long)forwarded, (unsigned long long)decisions[DECISION_FORWARD_NEW],
+            (unsigned long long)decisions[DECISION_FORWARD_REPEAT],
+            (unsigned long long)decisions[DECISION_FORWARD_RESOLVED],
+            (unsigned long long)rs.delivered);
+    fprintf(out, "  suppressed            %llu\n",
+            (unsigned long long)(decided - forwarded));
+    for (int k = DECISION_SUPPRESS_DUPLICATE; k < DECISION__COUNT; k++)
+        fprintf(out, "    %-20s%llu\n", decision_str((decision_kind_t)k),
+                (unsigned long long)decisions[k]);
+    fprintf(out, "  dead-lettered         %llu\n", (unsigned long long)bad);
+    for (int k = 1; k < DECODE__COUNT; k++)
+        if (is.decode_errors[k])
+            fprintf(out, "    %-20s%llu\n", decode_error_str((decode_error_t)k),
+                    (unsigned long long)is.decode_errors[k]);
+    if (is.offset_gaps)
+        fprintf(out, "  LOST (offset gaps)    %llu messages in %llu gaps\n",
+                (unsigned long long)is.offsets_skipped, (unsigned long long)is.offset_gaps);
+    if (decided)
+        fprintf(out, "  noise reduction       %.1f%% suppressed (%.1f alerts per incident)\n",
+                100.0 * (double)(decided - forwarded) / (double)decided,
+                forwarded ? (double)decided / (double)forwarded : 0.0);
+    fprintf(out, "  tracked fingerprints  %llu (%.1f bytes each; %llu expired, %llu evicted)\n",
+            (unsigned long long)tracked, tracked ? (double)bytes / (double)tracked : 0.0,
+            (unsigned long long)expirations, (unsigned long long)evictions);
+    if (secs > 0)
+        fprintf(out, "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
+                (double)decided / secs, secs);
+    fflush(out);
+}
+
+int pipeline_run(conf_t *conf, const char *brokers_override)
+{
+    int rc = 1;
+    char errbuf[512] = "";
+    rd_kafka_t *mock_owner = NULL;
+    rd_kafka_mock_cluster_t *mock = NULL;
+    router_t *router = NULL;
+    ingest_t *in = NULL;
+    size_t n_workers = conf->workers > 0 ? (size_t)conf->workers
+                                         : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_workers < 1) n_workers = 1;
+    dedup_worker_t **workers = calloc(n_workers, sizeof(*workers));
+    ring_t **rings = calloc(n_workers, sizeof(*rings));
+    dedup_table_t **tables = calloc(n_workers, sizeof(*tables));
+    router_thread_t rt = {0};
+    pthread_t router_thread;
+    bool router_started = false;
+    size_t started = 0;
+
+    const char *brokers = brokers_override ? brokers_override : conf->kafka.brokers;
+    bool embedded = strcmp(brokers, "embedded") == 0;
+    if (embedded) {
+        mock = embedded_start(conf, &mock_owner, errbuf, sizeof(errbuf));
+        if (!mock) goto out;
+        brokers = rd_kafka_mock_cluster_bootstraps(mock);
+        fprintf(stderr, "embedded kafka: %s\n", brokers);
+        fflush(stderr);
+    }
+
+    router = router_new(conf, brokers, errbuf, sizeof(errbuf));
+    if (!router) goto out;
+    rt.router = router;
+    if (pthread_create(&router_thread, NULL, router_main, &rt) != 0) goto out;
+    pthread_setname_np(router_thread, "quell-router");
+    router_started = true;
+
+    dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
+    size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
+    for (size_t i = 0; i < n_workers; i++) {
+        workers[i] = dedup_worker_new(&params, per_worker, conf->ring_bytes, forward_to_router, router);
+        if (!workers[i]) {
+            snprintf(errbuf, sizeof(errbuf), "cannot allocate dedup worker %zu", i);
+            goto out;
+        }
+        rings[i] = dedup_worker_ring(workers[i]);
+        tables[i] = dedup_worker_table(workers[i]);
+    }
+    if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
+        uint64_t loaded = 0;
+        if (dedup_snapshot_load(conf->dedup.snapshot_file, tables, n_workers, &loaded, errbuf,
+                                sizeof(errbuf)) != QERR_OK)
+            goto out;
+        log_info("dedup", "restored %llu open incidents from %s", (unsigned long long)loaded,
+                 conf->dedup.snapshot_file);
+    }
+    for (; started < n_workers; started++)
+        if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
+
+    ingest_opts_t io = {
+        .conf = conf, .brokers = brokers, .embedded = embedded,
+        .rings = rings, .n_rings = n_workers,
+        .fingerprint = {conf->dedup.fingerprint, &conf->dedup.fingerprint_labels,
+                        &conf->dedup.ignore_labels},
+        .dead_letter = dead_letter_to_router, .dead_letter_ctx = router,
+    };
+    in = ingest_new(&io, errbuf, sizeof(errbuf));
+    if (!in) goto out;
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
+             conf->kafka.group_id);
+
+    qerr_t err = ingest_run(in, &stop_requested);
+    for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
+    started = 0;
+    atomic_store(&rt.stop, true);
+    pthread_join(router_thread, NULL);
+    router_started = false;
+    if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
+        if (err == QERR_OK &&
+            dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers, errbuf,
+                                sizeof(errbuf)) != QERR_OK)
+            log_error("dedup", "snapshot not saved: %s", errbuf);
+        else if (err != QERR_OK)
+            log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");
+    }
+    errbuf[0] = '\0';
+    print_summary(stdout, in, workers, n_workers, router);
+    rc = err == QERR_OK ? 0 : 1;
+
+out:
+    if (errbuf[0]) log_error("core", "%s", errbuf);
+    if (in) ingest_destroy(in);
+    for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
+    if (router_started) {
+        atomic_store(&rt.stop, true);
+        pthread_join(router_thread, NULL);
+    }
+    router_destroy(router, 10000);
+    for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    free(workers);
+    free(rings);
+    free(tables);
+    if (mock) rd_kafka_mock_cluster_destroy(mock);
+    if (mock_owner) rd_kafka_destroy(mock_owner);
+    return rc;
+}

@@ -1,0 +1,168 @@
+/*
+ * SPSC byte ring of variable-length records, the only channel between an
+ * ingest thread and a dedup worker (and between a worker and the router).
+ *
+ * Invariants: `head` (next byte to write) is written only by the producer,
+ * `tail` (next byte to read) only by the consumer; both grow without bound
+ * and are reduced modulo the power-of-two capacity. A record is a 8-byte
+ * length header followed by the payload padded to 8 bytes, always contiguous:
+ * when it would cross the end of the buffer the producer writes a skip marker
+ * and starts at offset 0. Publishing uses release stores and reading uses
+ * acquire loads, so a consumer that sees the new head also sees the bytes.
+ */
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define RING_SKIP UINT64_MAX
+#define RING_HDR 8
+
+struct ring {
+    _Alignas(CACHELINE) _Atomic size_t head;
+    size_t head_reserved; /* producer-private: where the pending record ends */
+    size_t tail_cache;    /* producer's last view of tail, saves cache misses */
+    _Alignas(CACHELINE) _Atomic size_t tail;
+    size_t tail_next;     /* consumer-private: where the peeked record ends */
+    /* Sleep/wake: a waiter sets its flag, re-checks, then sleeps on the
+     * futex word; the other side bumps the word and wakes only if the flag
+     * is set, so the fast path is one relaxed load. */
+    _Alignas(CACHELINE) _Atomic uint32_t data_seq;
+    _Atomic uint32_t consumer_waiting;
+    _Atomic uint32_t room_seq;
+    _Atomic uint32_t producer_waiting;
+    _Alignas(CACHELINE) size_t mask;
+    size_t capacity;
+    unsigned char *buf;
+};
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+ring_t *ring_new(size_t capacity_bytes)
+{
+    size_t cap = 4096;
+    while (cap < capacity_bytes) cap <<= 1;
+    ring_t *r = aligned_alloc(CACHELINE, sizeof(*r));
+    if (!r) return NULL;
+    memset(r, 0, sizeof(*r));
+    r->buf = aligned_alloc(CACHELINE, cap);
+    if (!r->buf) {
+        free(r);
+        return NULL;
+    }
+    r->capacity = cap;
+    r->mask = cap - 1;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return r;
+}
+
+void ring_destroy(ring_t *r)
+{
+    if (!r) return;
+    free(r->buf);
+    free(r);
+}
+
+size_t ring_max_record(const ring_t *r) { return r->capacity / 2 - RING_HDR; }
+
+void *ring_reserve(ring_t *r, size_t len)
+{
+    size_t need = RING_HDR + pad8(len);
+    if (need > r->capacity / 2) return NULL;
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t off = head & r->mask;
+    size_t skip = 0;
+    if (off + need > r->capacity) skip = r->capacity - off; /* wrap to 0 */
+    size_t total = skip + need;
+    if (head + total - r->tail_cache > r->capacity) {
+        r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (head + total - r->tail_cache > r->capacity) return NULL;
+    }
+    if (skip) {
+        uint64_t marker = RING_SKIP;
+        memcpy(r->buf + off, &marker, sizeof(marker));
+        off = 0;
+    }
+    uint64_t hdr = len;
+    memcpy(r->buf + off, &hdr, sizeof(hdr));
+    r->head_reserved = head + total;
+    return r->buf + off + RING_HDR;
+}
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen, int timeout_ms)
+{
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+static void wake(_Atomic uint32_t *waiting, _Atomic uint32_t *seq)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(waiting, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(seq, 1, memory_order_release);
+        syscall(SYS_futex, (uint32_t *)seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
+void ring_commit(ring_t *r)
+{
+    atomic_store_explicit(&r->head, r->head_reserved, memory_order_release);
+    wake(&r->consumer_waiting, &r->data_seq);
+}
+
+void ring_wait_data(ring_t *r, int timeout_ms)
+{
+    uint32_t seen = atomic_load_explicit(&r->data_seq, memory_order_acquire);
+    atomic_store_explicit(&r->consumer_waiting, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&r->head, memory_order_seq_cst) ==
+        atomic_load_explicit(&r->tail, memory_order_relaxed))
+        futex_wait(&r->data_seq, seen, timeout_ms);
+    atomic_store_explicit(&r->consumer_waiting, 0, memory_order_relaxed);
+}
+
+void ring_wait_room(ring_t *r, size_t len, int timeout_ms)
+{
+    size_t need = RING_HDR + pad8(len) + RING_HDR + r->capacity / 2; /* worst case with a wrap */
+    if (need > r->capacity) need = r->capacity;
+    uint32_t seen = atomic_load_explicit(&r->room_seq, memory_order_acquire);
+    atomic_store_explicit(&r->producer_waiting, 1, memory_order_seq_cst);
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (head - atomic_load_explicit(&r->tail, memory_order_seq_cst) + need > r->capacity)
+        futex_wait(&r->room_seq, seen, timeout_ms);
+    atomic_store_explicit(&r->producer_waiting, 0, memory_order_relaxed);
+}
+
+void *ring_peek(ring_t *r, size_t *len)
+{
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (tail == head) return NULL;
+    size_t off = tail & r->mask;
+    uint64_t hdr;
+    memcpy(&hdr, r->buf + off, sizeof(hdr));
+    if (hdr == RING_SKIP) {
+        tail += r->capacity - off;
+        off = 0;
+        memcpy(&hdr, r->buf, sizeof(hdr));
+    }
+    *len = (size_t)hdr;
+    r->tail_next = tail + RING_HDR + pad8((size_t)hdr);
+    return r->buf + off + RING_HDR;
+}
+
+void ring_release(ring_t *r)
+{
+    atomic_store_explicit(&r->tail, r->tail_next, memory_order_release);
+    wake(&r->producer_waiting, &r->room_seq);
+}
+
+size_t ring_used_bytes(const ring_t *r)
+{
+    return atomic_load_explicit(&((ring_t *)r)->head, memory_order_relaxed) -
+           atomic_load_explicit(&((ring_t *)r)->tail, memory_order_relaxed);
+}

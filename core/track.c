@@ -1,0 +1,166 @@
+/*
+ * Track windows (offset bookkeeping) and alert records (the ring format).
+ *
+ * A track window is a circular array of slots, one per consumed message of a
+ * partition, in offset order. Only the consumer thread pushes and advances;
+ * other threads only decrement a slot's `pending` with release semantics,
+ * and the owner reads it with acquire, so a slot seen at zero has all its
+ * effects (incident delivered) visible.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+struct track_window {
+    msg_track_t *slots;
+    size_t mask;
+    size_t head; /* next slot to push */
+    size_t tail; /* oldest unfinished */
+};
+
+track_window_t *track_window_new(size_t slots)
+{
+    size_t cap = 16;
+    while (cap < slots) cap <<= 1;
+    track_window_t *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    w->slots = calloc(cap, sizeof(msg_track_t));
+    if (!w->slots) {
+        free(w);
+        return NULL;
+    }
+    w->mask = cap - 1;
+    return w;
+}
+
+void track_window_destroy(track_window_t *w)
+{
+    if (!w) return;
+    free(w->slots);
+    free(w);
+}
+
+msg_track_t *track_window_push(track_window_t *w, int64_t offset)
+{
+    if (w->head - w->tail > w->mask) return NULL;
+    msg_track_t *t = &w->slots[w->head & w->mask];
+    atomic_store_explicit(&t->pending, 1, memory_order_relaxed);
+    t->offset = offset;
+    w->head++;
+    return t;
+}
+
+bool track_window_advance(track_window_t *w, int64_t *commit_offset)
+{
+    bool moved = false;
+    while (w->tail != w->head) {
+        msg_track_t *t = &w->slots[w->tail & w->mask];
+        if (atomic_load_explicit(&t->pending, memory_order_acquire) != 0) break;
+        *commit_offset = t->offset + 1;
+        w->tail++;
+        moved = true;
+    }
+    return moved;
+}
+
+size_t track_window_inflight(const track_window_t *w) { return w->head - w->tail; }
+
+/* ---- alert records ----------------------------------------------------
+ * Layout (all little host-order integers, 8-byte aligned header):
+ *   rec_hdr_t, then u32 lengths: n_labels*2 + n_annotations*2 + 2 (url,
+ *   source), then the string bytes in the same order. */
+
+typedef struct {
+    msg_track_t *track;
+    uint64_t fingerprint;
+    int64_t starts_at_ms, ends_at_ms, event_time_ms;
+    uint32_t status, n_labels, n_annotations, pad;
+} rec_hdr_t;
+
+static size_t rec_nlens(const alert_t *a)
+{
+    return (size_t)a->n_labels * 2 + (size_t)a->n_annotations * 2 + 2;
+}
+
+size_t alert_rec_size(const alert_t *a)
+{
+    size_t bytes = sizeof(rec_hdr_t) + rec_nlens(a) * sizeof(uint32_t);
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        bytes += a->labels[i].name.len + a->labels[i].value.len;
+    for (uint32_t i = 0; i < a->n_annotations; i++)
+        bytes += a->annotations[i].name.len + a->annotations[i].value.len;
+    return bytes + a->generator_url.len + a->source.len;
+}
+
+static void put_str(uint32_t **lens, char **bytes, str_t s)
+{
+    *(*lens)++ = s.len;
+    if (s.len) memcpy(*bytes, s.ptr, s.len);
+    *bytes += s.len;
+}
+
+void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track)
+{
+    rec_hdr_t *h = dst;
+    h->track = track;
+    h->fingerprint = a->fingerprint;
+    h->starts_at_ms = a->starts_at_ms;
+    h->ends_at_ms = a->ends_at_ms;
+    h->event_time_ms = a->event_time_ms;
+    h->status = a->status;
+    h->n_labels = a->n_labels;
+    h->n_annotations = a->n_annotations;
+    h->pad = 0;
+    uint32_t *lens = (uint32_t *)(h + 1);
+    char *bytes = (char *)(lens + rec_nlens(a));
+    for (uint32_t i = 0; i < a->n_labels; i++) {
+        put_str(&lens, &bytes, a->labels[i].name);
+        put_str(&lens, &bytes, a->labels[i].value);
+    }
+    for (uint32_t i = 0; i < a->n_annotations; i++) {
+        put_str(&lens, &bytes, a->annotations[i].name);
+        put_str(&lens, &bytes, a->annotations[i].value);
+    }
+    put_str(&lens, &bytes, a->generator_url);
+    put_str(&lens, &bytes, a->source);
+}
+
+static str_t get_str(const uint32_t **lens, const char **bytes)
+{
+    str_t s = {*bytes, *(*lens)++};
+    *bytes += s.len;
+    return s;
+}
+
+qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *out,
+                      msg_track_t **track)
+{
+    if (len < sizeof(rec_hdr_t)) return QERR_INVALID;
+    const rec_hdr_t *h = rec;
+    memset(out, 0, sizeof(*out));
+    out->fingerprint = h->fingerprint;
+    out->starts_at_ms = h->starts_at_ms;
+    out->ends_at_ms = h->ends_at_ms;
+    out->event_time_ms = h->event_time_ms;
+    out->status = (alert_status_t)h->status;
+    out->n_labels = h->n_labels;
+    out->n_annotations = h->n_annotations;
+    out->labels = arena_alloc(scratch, sizeof(label_t) * (h->n_labels + 1));
+    out->annotations = arena_alloc(scratch, sizeof(label_t) * (h->n_annotations + 1));
+    if (!out->labels || !out->annotations) return QERR_NOMEM;
+    const uint32_t *lens = (const uint32_t *)(h + 1);
+    const char *bytes = (const char *)(lens + rec_nlens(out));
+    for (uint32_t i = 0; i < h->n_labels; i++) {
+        out->labels[i].name = get_str(&lens, &bytes);
+        out->labels[i].value = get_str(&lens, &bytes);
+    }
+    for (uint32_t i = 0; i < h->n_annotations; i++) {
+        out->annotations[i].name = get_str(&lens, &bytes);
+        out->annotations[i].value = get_str(&lens, &bytes);
+    }
+    out->generator_url = get_str(&lens, &bytes);
+    out->source = get_str(&lens, &bytes);
+    *track = h->track;
+    return QERR_OK;
+}

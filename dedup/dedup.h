@@ -1,0 +1,124 @@
+/*
+ * dedup: fingerprints alerts and decides, per fingerprint, whether an alert
+ * opens an incident, repeats it, resolves it, or is suppressed.
+ *
+ * The decision core (dedup_decide) is a pure function of (table, alert
+ * fingerprint and status, now): no clock is read, no I/O is done, so tests
+ * drive time and replaying the same input gives the same decisions. A table
+ * is owned by one worker thread; workers own disjoint fingerprint shards, so
+ * no table is ever shared and nothing on the decision path takes a lock.
+ */
+#ifndef QUELL_DEDUP_H
+#define QUELL_DEDUP_H
+
+#include "../core/core.h"
+
+/* ---- fingerprint ------------------------------------------------------ */
+
+/* The label filter and hash. `only` (fingerprint_labels) and `ignore`
+ * (ignore_labels) are mutually exclusive; both empty means all labels.
+ * With `only`, a listed label the alert lacks is hashed with an empty value
+ * (Alertmanager's SignatureForLabels). Labels must be sorted by name. */
+typedef struct {
+    fingerprint_mode_t mode;
+    const strlist_t *only;
+    const strlist_t *ignore;
+} dedup_fp_conf_t;
+
+/* Thread-safe (reads only). */
+uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels,
+                           uint32_t n_labels);
+
+/* ---- window table and decision core ----------------------------------- */
+
+typedef struct {
+    int64_t window_ms;          /* an incident stays open this long after its last occurrence */
+    int64_t repeat_interval_ms; /* a still-firing incident is re-forwarded this often */
+} dedup_params_t;
+
+typedef struct dedup_table dedup_table_t;
+
+typedef struct {
+    uint64_t tracked;     /* fingerprints held now */
+    uint64_t evictions;   /* open incidents dropped because the table was full */
+    uint64_t expirations; /* incidents closed because their window elapsed */
+    size_t bytes;         /* memory held by the table */
+} dedup_table_stats_t;
+
+/* `max_entries` bounds the table; when full, the fingerprint seen least
+ * recently is evicted. Returns NULL on OOM. */
+dedup_table_t *dedup_table_new(size_t max_entries);
+void dedup_table_destroy(dedup_table_t *t);
+
+/* Decides one alert and updates the table. Fills `out` with the incident as
+ * it stands afterwards (for suppressions too, so callers can count). */
+decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
+                             uint64_t fingerprint, alert_status_t status,
+                             int64_t now_ms, incident_t *out);
+
+void dedup_table_stats(const dedup_table_t *t, dedup_table_stats_t *out);
+
+/* Snapshot entries for persistence across a clean restart: calls `fn` for
+ * every open incident. */
+typedef struct {
+    uint64_t fingerprint;
+    int64_t first_seen_ms;
+    int64_t last_seen_ms;
+    int64_t last_forward_ms;
+    uint64_t count;
+} dedup_entry_t;
+void dedup_table_foreach(const dedup_table_t *t,
+                         void (*fn)(const dedup_entry_t *e, void *arg), void *arg);
+/* Inserts an entry as it was saved (no decision is made). */
+qerr_t dedup_table_restore(dedup_table_t *t, const dedup_entry_t *e);
+
+const char *decision_str(decision_kind_t k);
+
+/* ---- snapshot file ---------------------------------------------------- */
+
+/* Writes every table's entries to `path` atomically (temp file + rename).
+ * Called after the final offset commit, when no worker runs. */
+qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n,
+                           char *errbuf, size_t errlen);
+/* Loads `path` (a missing file is not an error) into the tables, each entry
+ * into tables[dedup_shard(fp, n)]. */
+qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n,
+                           uint64_t *loaded, char *errbuf, size_t errlen);
+
+/* Which worker owns a fingerprint. Uses the high bits: tables hash with the
+ * low ones, so shards stay evenly filled. */
+static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
+{
+    return (size_t)((fingerprint >> 40) % n_workers);
+}
+
+/* ---- worker ----------------------------------------------------------- */
+
+/* Called by a worker for every alert that must be forwarded. Returns
+ * QERR_FULL to ask the worker to wait and call again (backpressure). Takes
+ * over the worker's hold on `track`. */
+typedef qerr_t (*dedup_forward_fn)(void *ctx, const alert_t *a, const incident_t *inc,
+                                   msg_track_t *track);
+
+typedef struct dedup_worker dedup_worker_t;
+
+typedef struct {
+    uint64_t decisions[DECISION__COUNT];
+    uint64_t last_decision_ns; /* monotonic clock of the latest decision */
+    dedup_table_stats_t table;
+} dedup_worker_stats_t;
+
+/* The worker owns its ring (input) and table. */
+dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries,
+                                 size_t ring_bytes, dedup_forward_fn forward, void *ctx);
+qerr_t dedup_worker_start(dedup_worker_t *w);
+/* Processes what is left in the ring, then joins the thread. */
+void dedup_worker_stop(dedup_worker_t *w);
+void dedup_worker_destroy(dedup_worker_t *w);
+ring_t *dedup_worker_ring(dedup_worker_t *w);
+dedup_table_t *dedup_worker_table(dedup_worker_t *w);
+/* Any thread; counters are approximate while the worker runs, except the
+ * table figures, which are read only after stop. */
+void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
+
+#endif

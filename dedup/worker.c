@@ -1,0 +1,145 @@
+/*
+ * A dedup worker: one thread, one ring in, one table, one shard of the
+ * fingerprint space.
+ *
+ * Loop: take the oldest record from the ring, rebuild the alert in place
+ * (no copy: strings point into the ring), decide, and either hand it to the
+ * forward callback (which then owns the track hold) or release the hold
+ * right away. The record is released only after that, so the alert's bytes
+ * stay valid while the router formats them. Idle waits sleep on the ring's
+ * futex; a full sink makes the worker wait, which fills its ring, which
+ * stops ingest: backpressure all the way to Kafka, nothing dropped.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "dedup.h"
+
+struct dedup_worker {
+    dedup_params_t params;
+    dedup_table_t *table;
+    ring_t *ring;
+    dedup_forward_fn forward;
+    void *ctx;
+    pthread_t thread;
+    bool started;
+    arena_t scratch;
+    _Atomic bool stop;
+    _Alignas(CACHELINE) _Atomic uint64_t decisions[DECISION__COUNT];
+    _Atomic uint64_t last_decision_ns;
+};
+
+dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries,
+                                 size_t ring_bytes, dedup_forward_fn forward, void *ctx)
+{
+    dedup_worker_t *w = aligned_alloc(CACHELINE, sizeof(*w));
+    if (!w) return NULL;
+    *w = (dedup_worker_t){0};
+    w->params = *p;
+    w->forward = forward;
+    w->ctx = ctx;
+    arena_init(&w->scratch, 16 * 1024);
+    w->table = dedup_table_new(max_entries);
+    w->ring = ring_new(ring_bytes);
+    if (!w->table || !w->ring) {
+        dedup_worker_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void forward_blocking(dedup_worker_t *w, const alert_t *a, const incident_t *inc,
+                             msg_track_t *track)
+{
+    for (;;) {
+        qerr_t err = w->forward(w->ctx, a, inc, track);
+        if (err != QERR_FULL) {
+            /* Any other failure leaves the hold in place: the input offset
+             * is never committed, so a restart retries it. */
+            return;
+        }
+        struct timespec ts = {0, 1000000}; /* the sink's queue drains in ms */
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void process_one(dedup_worker_t *w, const void *rec, size_t len)
+{
+    alert_t a;
+    msg_track_t *track;
+    arena_reset(&w->scratch);
+    if (alert_rec_read(rec, len, &w->scratch, &a, &track) != QERR_OK) {
+        log_error("dedup", "corrupt ring record of %zu bytes", len);
+        return;
+    }
+    incident_t inc;
+    decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status,
+                                     a.event_time_ms, &inc);
+    stat_add(&w->decisions[k], 1);
+    if (DECISION_IS_FORWARD(k))
+        forward_blocking(w, &a, &inc, track);
+    else
+        track_done(track);
+}
+
+static void *worker_main(void *arg)
+{
+    dedup_worker_t *w = arg;
+    for (;;) {
+        size_t len;
+        void *rec = ring_peek(w->ring, &len);
+        if (rec) {
+            process_one(w, rec, len);
+            ring_release(w->ring);
+            atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
+                                  memory_order_relaxed);
+            continue;
+        }
+        if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
+            /* Re-check after seeing stop: a record committed just before it
+             * must still be decided. */
+            if (!ring_peek(w->ring, &len)) break;
+            continue;
+        }
+        ring_wait_data(w->ring, 100);
+    }
+    return NULL;
+}
+
+qerr_t dedup_worker_start(dedup_worker_t *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) return QERR_NOMEM;
+    pthread_setname_np(w->thread, "quell-dedup");
+    w->started = true;
+    return QERR_OK;
+}
+
+void dedup_worker_stop(dedup_worker_t *w)
+{
+    if (!w || !w->started) return;
+    atomic_store_explicit(&w->stop, true, memory_order_release);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void dedup_worker_destroy(dedup_worker_t *w)
+{
+    if (!w) return;
+    dedup_worker_stop(w);
+    dedup_table_destroy(w->table);
+    ring_destroy(w->ring);
+    arena_free(&w->scratch);
+    free(w);
+}
+
+ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }
+dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
+
+void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
+{
+    for (int i = 0; i < DECISION__COUNT; i++) out->decisions[i] = stat_get(&w->decisions[i]);
+    out->last_decision_ns = stat_get(&w->last_decision_ns);
+    if (!w->started) dedup_table_stats(w->table, &out->table);
+    else out->table = (dedup_table_stats_t){0};
+}

@@ -1,0 +1,441 @@
+/*
+ * The Kafka consumer adapter: one thread (the caller of ingest_run) polls the
+ * group, decodes, fingerprints and hands alerts to the dedup workers' rings.
+ *
+ * Offsets: enable.auto.offset.store=false. Each message gets a slot in its
+ * partition's track window; the slot is held until every alert of it is
+ * decided and every incident or dead letter it produced is acknowledged.
+ * This thread advances the windows in offset order and stores the offset
+ * after the last finished message; librdkafka's auto-commit then commits
+ * stored offsets only. A crash therefore re-reads, never skips.
+ *
+ * Rebalances (cooperative-sticky by default): on revoke, the revoked
+ * partitions are drained (their in-flight messages finish), their offsets
+ * stored and committed synchronously, and only then unassigned, so the next
+ * owner starts exactly where this one stopped.
+ *
+ * Gaps: the next offset of a partition should be the previous + 1. When it is
+ * not (retention deleted data this consumer had not read, an offset reset),
+ * the gap is logged and counted as loss rather than skipped silently.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingest.h"
+
+#define TRACK_SLOTS 65536
+#define DRAIN_TIMEOUT_MS 60000
+
+typedef struct {
+    char *topic;
+    int32_t partition;
+    track_window_t *window;
+    int64_t expected_offset; /* -1 until known */
+    int64_t stored_offset;   /* last offset handed to offsets_store */
+} part_state_t;
+
+struct ingest {
+    ingest_opts_t opts;
+    ingest_limits_t limits;
+    rd_kafka_t *rk;
+    part_state_t *parts;
+    size_t n_parts, cap_parts;
+    part_state_t *last_part; /* cache: consecutive messages share partitions */
+    arena_t arena;
+    log_limit_t err_log;
+    log_limit_t decode_log;
+    _Alignas(CACHELINE) _Atomic uint64_t messages;
+    _Atomic uint64_t alerts;
+    _Atomic uint64_t decode_errors[DECODE__COUNT];
+    _Atomic uint64_t offset_gaps;
+    _Atomic uint64_t offsets_skipped;
+    _Atomic uint64_t first_message_ns;
+};
+
+static part_state_t *part_find(ingest_t *in, const char *topic, int32_t partition)
+{
+    if (in->last_part && in->last_part->partition == partition &&
+        strcmp(in->last_part->topic, topic) == 0)
+        return in->last_part;
+    for (size_t i = 0; i < in->n_parts; i++) {
+        if (in->parts[i].partition == partition && strcmp(in->parts[i].topic, topic) == 0)
+            return in->last_part = &in->parts[i];
+    }
+    return NULL;
+}
+
+static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition)
+{
+    part_state_t *p = part_find(in, topic, partition);
+    if (p) return p;
+    if (in->n_parts == in->cap_parts) {
+        size_t ncap = in->cap_parts ? in->cap_parts * 2 : 16;
+        part_state_t *np = realloc(in->parts, ncap * sizeof(*np));
+        if (!np) return NULL;
+        in->parts = np;
+        in->cap_parts = ncap;
+        in->last_part = NULL;
+    }
+    p = &in->parts[in->n_parts];
+    p->window = track_window_new(TRACK_SLOTS);
+    p->topic = strdup(topic);
+    if (!p->window || !p->topic) {
+        track_window_destroy(p->window);
+        free(p->topic);
+        return NULL;
+    }
+    p->partition = partition;
+    p->expected_offset = -1;
+    p->stored_offset = -1;
+    in->n_parts++;
+    return p;
+}
+
+static void part_remove(ingest_t *in, part_state_t *p)
+{
+    track_window_destroy(p->window);
+    free(p->topic);
+    *p = in->parts[--in->n_parts];
+    in->last_part = NULL;
+}
+
+/* Advances one partition's window and stores its offset if it moved. */
+static void part_store(ingest_t *in, part_state_t *p)
+{
+    int64_t commit_offset;
+    if (!track_window_advance(p->window, &commit_offset)) return;
+    if (commit_offset == p->stored_offset) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = commit_offset;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(in->rk, l);
+    if (err && log_limit_allow(&in->err_log, 10000, NULL))
+        log_warn("ingest", "offsets_store %s[%d]@%lld: %s", p->topic, (int)p->partition,
+                 (long long)commit_offset, rd_kafka_err2str(err));
+    else
+        p->stored_offset = commit_offset;
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void store_all(ingest_t *in)
+{
+    for (size_t i = 0; i < in->n_parts; i++) part_store(in, &in->parts[i]);
+}
+
+static size_t inflight(ingest_t *in, part_state_t *only)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->n_parts; i++) {
+        if (only && &in->parts[i] != only) continue;
+        n += track_window_inflight(in->parts[i].window);
+    }
+    return n;
+}
+
+/* Waits until the given partition (or all, when NULL) has nothing in
+ * flight, storing offsets as they finish. Workers and the router keep
+ * running meanwhile; this thread only waits. */
+static bool drain(ingest_t *in, part_state_t *only)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)DRAIN_TIMEOUT_MS * 1000000;
+    for (;;) {
+        if (only) part_store(in, only);
+        else store_all(in);
+        if (inflight(in, only) == 0) return true;
+        if (clock_mono_ns() > deadline) return false;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void on_assign(ingest_t *in, rd_kafka_topic_partition_list_t *parts)
+{
+    /* Learn where each partition resumes so a gap at the very first fetch
+     * (committed data deleted by retention) is seen too. A partition the
+     * group never committed starts at the earliest retained offset; that
+     * start is committed right away, so it is durable and so tools (quell
+     * load, lag dashboards) can see the group owns the partition. */
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_topic_partition_list_t *starts = rd_kafka_topic_partition_list_new(parts->cnt);
+    bool have_committed = rd_kafka_committed(in->rk, committed, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state_t *p = part_add(in, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p) {
+            log_error("ingest", "out of memory tracking %s[%d]", parts->elems[i].topic,
+                      (int)parts->elems[i].partition);
+            continue;
+        }
+        int64_t lo, hi;
+        if (have_committed && committed->elems[i].offset >= 0) {
+            p->expected_offset = committed->elems[i].offset;
+        } else if (rd_kafka_query_watermark_offsets(in->rk, p->topic, p->partition, &lo, &hi,
+                                                    5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->expected_offset = lo;
+            rd_kafka_topic_partition_list_add(starts, p->topic, p->partition)->offset = lo;
+        }
+        log_debug("ingest", "assigned %s[%d] resuming at %lld", p->topic, (int)p->partition,
+                  (long long)p->expected_offset);
+    }
+    log_info("ingest", "assigned %d partitions (%d new to the group)", parts->cnt, starts->cnt);
+    if (starts->cnt) rd_kafka_commit(in->rk, starts, 1);
+    rd_kafka_topic_partition_list_destroy(starts);
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
+static void on_revoke(ingest_t *in, rd_kafka_topic_partition_list_t *parts, bool lost)
+{
+    rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state_t *p = part_find(in, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p) continue;
+        if (!drain(in, p))
+            log_error("ingest", "%s[%d]: in-flight messages not finished in %d ms; the next owner will re-read them",
+                      p->topic, (int)p->partition, DRAIN_TIMEOUT_MS);
+        if (p->stored_offset >= 0)
+            rd_kafka_topic_partition_list_add(commit, p->topic, p->partition)->offset = p->stored_offset;
+        part_remove(in, p);
+    }
+    if (!lost && commit->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(in->rk, commit, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_warn("ingest", "commit on revoke: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(commit);
+    log_info("ingest", "revoked %d partitions%s", parts->cnt, lost ? " (lost)" : "");
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ingest_t *in = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(in, parts);
+        if (cooperative) rd_kafka_incremental_assign(rk, parts);
+        else rd_kafka_assign(rk, parts);
+    } else {
+        on_revoke(in, parts, rd_kafka_assignment_lost(rk));
+        if (cooperative) rd_kafka_incremental_unassign(rk, parts);
+        else rd_kafka_assign(rk, NULL);
+    }
+}
+
+static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf, size_t errlen)
+{
+    return rd_kafka_conf_set(kc, k, v, errbuf, errlen) == RD_KAFKA_CONF_OK;
+}
+
+ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
+{
+    ingest_t *in = aligned_alloc(CACHELINE, sizeof(*in));
+    if (!in) return NULL;
+    *in = (ingest_t){0};
+    in->opts = *opts;
+    const conf_t *c = opts->conf;
+    in->limits = (ingest_limits_t){c->ingest.max_message_bytes, c->ingest.max_labels,
+                                   c->ingest.max_name_bytes, c->ingest.max_value_bytes,
+                                   c->ingest.max_annotation_bytes};
+    arena_init(&in->arena, 256 * 1024);
+
+    char session[32], heartbeat[32];
+    snprintf(session, sizeof(session), "%lld", (long long)c->kafka.session_timeout_ms);
+    snprintf(heartbeat, sizeof(heartbeat), "%lld", (long long)(c->kafka.session_timeout_ms / 3));
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    bool ok = set(kc, "bootstrap.servers", opts->brokers, errbuf, errlen) &&
+              set(kc, "group.id", c->kafka.group_id, errbuf, errlen) &&
+              set(kc, "enable.auto.offset.store", "false", errbuf, errlen) &&
+              set(kc, "enable.auto.commit", "true", errbuf, errlen) &&
+              set(kc, "auto.commit.interval.ms", "1000", errbuf, errlen) &&
+              set(kc, "auto.offset.reset", "earliest", errbuf, errlen) &&
+              set(kc, "partition.assignment.strategy", "cooperative-sticky", errbuf, errlen) &&
+              set(kc, "session.timeout.ms", session, errbuf, errlen) &&
+              set(kc, "heartbeat.interval.ms", heartbeat, errbuf, errlen) &&
+              /* An empty fetch on the mock cluster sleeps the whole wait. */
+              set(kc, "fetch.wait.max.ms", opts->embedded ? "10" : "100", errbuf, errlen);
+    for (size_t i = 0; ok && i < c->kafka.n_properties; i++)
+        ok = set(kc, c->kafka.properties[i].key, c->kafka.properties[i].value, errbuf, errlen);
+    if (!ok) {
+        rd_kafka_conf_destroy(kc);
+        ingest_destroy(in);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_opaque(kc, in);
+    in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, errlen);
+    if (!in->rk) {
+        ingest_destroy(in);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(in->rk);
+    rd_kafka_topic_partition_list_t *topics =
+        rd_kafka_topic_partition_list_new((int)c->kafka.topics.n);
+    for (size_t i = 0; i < c->kafka.topics.n; i++)
+        rd_kafka_topic_partition_list_add(topics, c->kafka.topics.items[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(in->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        snprintf(errbuf, errlen, "subscribe: %s", rd_kafka_err2str(err));
+        ingest_destroy(in);
+        return NULL;
+    }
+    return in;
+}
+
+void ingest_destroy(ingest_t *in)
+{
+    if (!in) return;
+    if (in->rk) rd_kafka_destroy(in->rk);
+    while (in->n_parts) part_remove(in, &in->parts[0]);
+    free(in->parts);
+    arena_free(&in->arena);
+    free(in);
+}
+
+static void dead_letter(ingest_t *in, const rd_kafka_message_t *m, msg_track_t *t,
+                        decode_error_t reason, const char *detail)
+{
+    stat_add(&in->decode_errors[reason], 1);
+    uint64_t quiet = 0;
+    if (log_limit_allow(&in->decode_log, 10000, &quiet))
+        log_warn("ingest", "%s[%d]@%lld to dead-letter topic: %s: %s (%llu more not logged)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+                 decode_error_str(reason), detail, (unsigned long long)quiet);
+    track_add(t, 1);
+    if (in->opts.dead_letter(in->opts.dead_letter_ctx, m, decode_error_str(reason), detail, t) != QERR_OK)
+        log_error("ingest", "could not dead-letter %s[%d]@%lld; its offset stays uncommitted",
+                  rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+}
+
+/* Copies one alert into its worker's ring, waiting while the ring is full. */
+static void hand_off(ingest_t *in, const alert_t *a, size_t size, msg_track_t *t)
+{
+    ring_t *ring = in->opts.rings[dedup_shard(a->fingerprint, in->opts.n_rings)];
+    void *dst;
+    while (!(dst = ring_reserve(ring, size))) ring_wait_room(ring, size, 100);
+    alert_rec_write(dst, a, t);
+    ring_commit(ring);
+}
+
+static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    part_state_t *p = part_find(in, topic, m->partition);
+    if (!p) p = part_add(in, topic, m->partition); /* assigned outside the callback */
+    if (!p) return;
+
+    if (p->expected_offset >= 0 && m->offset != p->expected_offset) {
+        if (m->offset > p->expected_offset) {
+            stat_add(&in->offset_gaps, 1);
+            stat_add(&in->offsets_skipped, (uint64_t)(m->offset - p->expected_offset));
+            log_error("ingest", "%s[%d]: offsets %lld..%lld were never consumed (deleted by retention or reset): %lld messages lost",
+                      topic, (int)m->partition, (long long)p->expected_offset,
+                      (long long)m->offset - 1, (long long)(m->offset - p->expected_offset));
+        }
+    }
+    p->expected_offset = m->offset + 1;
+
+    msg_track_t *t;
+    while (!(t = track_window_push(p->window, m->offset))) {
+        part_store(in, p);
+        if ((t = track_window_push(p->window, m->offset))) break;
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL); /* backpressure: workers are 64k messages behind */
+    }
+
+    if (!stat_get(&in->first_message_ns)) stat_add(&in->first_message_ns, (uint64_t)clock_mono_ns());
+    stat_add(&in->messages, 1);
+
+    rd_kafka_timestamp_type_t tstype;
+    int64_t event_ms = rd_kafka_message_timestamp(m, &tstype);
+    if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || event_ms <= 0) event_ms = clock_wall_ms();
+
+    ingest_format_t format = INGEST_FORMAT_AUTO;
+    rd_kafka_headers_t *hdrs;
+    const void *ct;
+    size_t ct_len;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        decode_error_t e = ingest_format_from_content_type(ct, ct_len, &format);
+        if (e != DECODE_OK) {
+            char detail[300];
+            snprintf(detail, sizeof(detail), "content-type \"%.*s\" is not one quell reads",
+                     (int)(ct_len > 200 ? 200 : ct_len), (const char *)ct);
+            dead_letter(in, m, t, e, detail);
+            track_done(t);
+            return;
+        }
+    }
+
+    char errbuf[512];
+    alert_t *alerts;
+    size_t n;
+    arena_reset(&in->arena);
+    decode_error_t e = ingest_decode(&in->arena, &in->limits, format, m->payload, m->len,
+                                     event_ms, &alerts, &n, errbuf, sizeof(errbuf));
+    if (e == DECODE_OK) {
+        /* Size every record first: a message goes to the workers whole or
+         * to the dead-letter topic whole, never in part. */
+        size_t max_rec = ring_max_record(in->opts.rings[0]);
+        size_t *sizes = arena_alloc(&in->arena, sizeof(size_t) * (n + 1));
+        for (size_t i = 0; i < n && e == DECODE_OK; i++) {
+            alerts[i].event_time_ms = event_ms;
+            alerts[i].fingerprint = dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels,
+                                                      alerts[i].n_labels);
+            sizes[i] = alert_rec_size(&alerts[i]);
+            if (sizes[i] > max_rec) {
+                e = DECODE_TOO_LARGE;
+                snprintf(errbuf, sizeof(errbuf), "alert %zu needs %zu bytes, more than a worker ring record (%zu): raise ring_bytes",
+                         i, sizes[i], max_rec);
+            }
+        }
+        if (e == DECODE_OK) {
+            track_add(t, (int32_t)n);
+            for (size_t i = 0; i < n; i++) hand_off(in, &alerts[i], sizes[i], t);
+            stat_add(&in->alerts, n);
+        }
+    }
+    if (e != DECODE_OK) dead_letter(in, m, t, e, errbuf);
+    track_done(t); /* drop this thread's hold */
+}
+
+qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
+{
+    int64_t last_store_ns = 0;
+    while (!atomic_load_explicit(stop, memory_order_acquire)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, 50);
+        int64_t now = clock_mono_ns();
+        if (now - last_store_ns > 20 * 1000000) {
+            store_all(in);
+            last_store_ns = now;
+        }
+        if (!m) continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                log_limit_allow(&in->err_log, 10000, NULL))
+                log_warn("ingest", "consumer: %s", rd_kafka_message_errstr(m));
+        } else {
+            handle_message(in, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+
+    log_info("ingest", "draining %zu in-flight messages", inflight(in, NULL));
+    bool drained = drain(in, NULL);
+    if (!drained) log_error("ingest", "drain timed out; uncommitted messages will be re-read");
+    rd_kafka_resp_err_t err = rd_kafka_commit(in->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("ingest", "final commit: %s", rd_kafka_err2str(err));
+    err = rd_kafka_consumer_close(in->rk);
+    if (err) log_warn("ingest", "close: %s", rd_kafka_err2str(err));
+    return drained ? QERR_OK : QERR_KAFKA;
+}
+
+void ingest_stats(ingest_t *in, ingest_stats_t *out)
+{
+    out->messages = stat_get(&in->messages);
+    out->alerts = stat_get(&in->alerts);
+    for (int i = 0; i < DECODE__COUNT; i++) out->decode_errors[i] = stat_get(&in->decode_errors[i]);
+    out->offset_gaps = stat_get(&in->offset_gaps);
+    out->offsets_skipped = stat_get(&in->offsets_skipped);
+    out->first_message_ns = stat_get(&in->first_message_ns);
+}

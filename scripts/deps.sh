@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages quell needs to build and test, only those
+# missing; silent when nothing is. Idempotent.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  librdkafka-dev libxxhash-dev libjemalloc-dev libhiredis-dev
+  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev
+  redis-server kcat
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test
+# (unit, fuzz smoke, integration against the embedded mock cluster and a
+# real Apache Kafka broker) and prints ctest's summary.
+# QUELL_SANITIZE=1 builds with ASan+UBSan into build-sanitize/ instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+if [[ ${QUELL_SANITIZE:-0} == 1 ]]; then
+  export QUELL_BUILD_DIR=build-sanitize
+  scripts/build.sh -DQUELL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+else
+  export QUELL_BUILD_DIR=build
+  scripts/build.sh
+fi
+# Fetch the real broker's jars before the clock of any test starts.
+scripts/kafka-local.sh fetch || echo "test: real Kafka unavailable; its tests will be skipped" >&2
+cd "$QUELL_BUILD_DIR"
+ctest --output-on-failure --timeout 900 "$@"

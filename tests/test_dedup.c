@@ -1,0 +1,204 @@
+/* The decision core over a driven clock: window expiry, repeats, resolves,
+ * eviction when full, out-of-order time, and snapshot round trips. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../dedup/dedup.h"
+#include "check.h"
+
+#define MIN 60000LL
+#define HOUR (60 * MIN)
+
+static const dedup_params_t P = {5 * MIN, 4 * HOUR};
+
+static decision_kind_t fire(dedup_table_t *t, uint64_t fp, int64_t now, incident_t *inc)
+{
+    return dedup_decide(t, &P, fp, ALERT_FIRING, now, inc);
+}
+
+static void test_window_and_count(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    CHECK_EQ_INT(fire(t, 1, 0, &inc), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(inc.count, 1);
+    CHECK_EQ_INT(fire(t, 1, 4 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
+    /* The window counts from the last occurrence, not the first. */
+    CHECK_EQ_INT(fire(t, 1, 8 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(inc.count, 3);
+    CHECK_EQ_INT(inc.first_seen_ms, 0);
+    CHECK_EQ_INT(inc.last_seen_ms, 8 * MIN);
+    /* Exactly `window` after the last occurrence is still inside it. */
+    CHECK_EQ_INT(fire(t, 1, 13 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
+    /* More than `window` of silence: the incident expired, a new one opens. */
+    CHECK_EQ_INT(fire(t, 1, 18 * MIN + 1, &inc), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(inc.count, 1);
+    CHECK_EQ_INT(inc.first_seen_ms, 18 * MIN + 1);
+    /* Other fingerprints are independent. */
+    CHECK_EQ_INT(fire(t, 2, 18 * MIN + 2, &inc), DECISION_FORWARD_NEW);
+    dedup_table_stats_t st;
+    dedup_table_stats(t, &st);
+    CHECK_EQ_INT(st.tracked, 2);
+    CHECK_EQ_INT(st.expirations, 1);
+    dedup_table_destroy(t);
+}
+
+static void test_repeat_interval(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    int64_t now = 0;
+    CHECK_EQ_INT(fire(t, 7, now, &inc), DECISION_FORWARD_NEW);
+    int repeats = 0, dups = 0;
+    /* Keep firing every minute for 9 hours: reminders at 4h and 8h. */
+    for (now = MIN; now <= 9 * HOUR; now += MIN) {
+        decision_kind_t k = fire(t, 7, now, &inc);
+        if (k == DECISION_FORWARD_REPEAT) {
+            repeats++;
+            CHECK(now == 4 * HOUR || now == 8 * HOUR);
+        } else if (k == DECISION_SUPPRESS_DUPLICATE) {
+            dups++;
+        }
+    }
+    CHECK_EQ_INT(repeats, 2);
+    CHECK_EQ_INT(dups, 9 * 60 - 2);
+    CHECK_EQ_INT(inc.count, 9 * 60 + 1);
+    dedup_table_destroy(t);
+}
+
+static void test_resolve(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    /* Resolved with nothing open: suppressed. */
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 0, &inc),
+                 DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
+    CHECK_EQ_INT(fire(t, 3, MIN, &inc), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(fire(t, 3, 2 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN, &inc), DECISION_FORWARD_RESOLVED);
+    CHECK_EQ_INT(inc.count, 3);
+    CHECK_EQ_INT(inc.first_seen_ms, MIN);
+    /* Once resolved it is closed: a second resolve is suppressed... */
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN + 1, &inc),
+                 DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
+    /* ...and firing again opens a new incident at once. */
+    CHECK_EQ_INT(fire(t, 3, 3 * MIN + 2, &inc), DECISION_FORWARD_NEW);
+    /* A resolve after the window expired finds nothing open. */
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 20 * MIN, &inc),
+                 DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
+    dedup_table_destroy(t);
+}
+
+static void test_out_of_order(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    CHECK_EQ_INT(fire(t, 9, 10 * MIN, &inc), DECISION_FORWARD_NEW);
+    /* An older event (another partition lagging) is a duplicate and does
+     * not move last_seen backwards. */
+    CHECK_EQ_INT(fire(t, 9, 2 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(inc.last_seen_ms, 10 * MIN);
+    dedup_table_destroy(t);
+}
+
+static void test_eviction(void)
+{
+    dedup_table_t *t = dedup_table_new(3);
+    incident_t inc;
+    fire(t, 1, 0, &inc);
+    fire(t, 2, 1, &inc);
+    fire(t, 3, 2, &inc);
+    fire(t, 1, 3, &inc); /* 1 becomes most recent: 2 is now least recent */
+    CHECK_EQ_INT(fire(t, 4, 4, &inc), DECISION_FORWARD_NEW);
+    dedup_table_stats_t st;
+    dedup_table_stats(t, &st);
+    CHECK_EQ_INT(st.tracked, 3);
+    CHECK_EQ_INT(st.evictions, 1);
+    CHECK_EQ_INT(fire(t, 1, 5, &inc), DECISION_SUPPRESS_DUPLICATE); /* kept */
+    CHECK_EQ_INT(fire(t, 3, 6, &inc), DECISION_SUPPRESS_DUPLICATE); /* kept */
+    CHECK_EQ_INT(fire(t, 2, 7, &inc), DECISION_FORWARD_NEW);        /* was evicted */
+    dedup_table_destroy(t);
+}
+
+static void test_many_and_growth(void)
+{
+    /* Growth and rehash with 200k fingerprints, then all duplicates. */
+    dedup_table_t *t = dedup_table_new(1000000);
+    incident_t inc;
+    uint64_t news = 0, dups = 0;
+    for (int round = 0; round < 2; round++)
+        for (uint64_t i = 0; i < 200000; i++) {
+            decision_kind_t k = fire(t, i * 0x9E3779B97F4A7C15ULL, round, &inc);
+            news += k == DECISION_FORWARD_NEW;
+            dups += k == DECISION_SUPPRESS_DUPLICATE;
+        }
+    CHECK_EQ_INT(news, 200000);
+    CHECK_EQ_INT(dups, 200000);
+    dedup_table_stats_t st;
+    dedup_table_stats(t, &st);
+    CHECK_EQ_INT(st.tracked, 200000);
+    CHECK(st.bytes / st.tracked < 128);
+    printf("bytes per tracked fingerprint: %.1f\n", (double)st.bytes / (double)st.tracked);
+    /* Everything expires lazily from the tail as time moves on. */
+    for (int i = 0; i < 200000; i++) fire(t, 1, 10 * MIN + i, &inc);
+    dedup_table_stats(t, &st);
+    CHECK_EQ_INT(st.tracked, 1);
+    dedup_table_destroy(t);
+}
+
+static void test_snapshot(void)
+{
+    char dir[] = "/tmp/quell-snap-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/state", dir);
+    dedup_table_t *a[2] = {dedup_table_new(100), dedup_table_new(100)};
+    incident_t inc;
+    for (uint64_t fp = 1; fp <= 50; fp++) {
+        uint64_t key = fp << 40; /* spread over shards */
+        fire(a[dedup_shard(key, 2)], key, (int64_t)fp, &inc);
+        fire(a[dedup_shard(key, 2)], key, (int64_t)fp + 1, &inc);
+    }
+    char err[256];
+    CHECK_EQ_INT(dedup_snapshot_save(path, a, 2, err, sizeof(err)), QERR_OK);
+    /* Restore into a different worker count: entries re-shard. */
+    dedup_table_t *b[3] = {dedup_table_new(100), dedup_table_new(100), dedup_table_new(100)};
+    uint64_t loaded = 0;
+    CHECK_EQ_INT(dedup_snapshot_load(path, b, 3, &loaded, err, sizeof(err)), QERR_OK);
+    CHECK_EQ_INT(loaded, 50);
+    for (uint64_t fp = 1; fp <= 50; fp++) {
+        uint64_t key = fp << 40;
+        CHECK_EQ_INT(fire(b[dedup_shard(key, 3)], key, (int64_t)fp + 2, &inc),
+                     DECISION_SUPPRESS_DUPLICATE);
+        CHECK_EQ_INT(inc.count, 3);
+        CHECK_EQ_INT(inc.first_seen_ms, (int64_t)fp);
+    }
+    /* A missing file is an empty start; a corrupt one is refused. */
+    snprintf(path, sizeof(path), "%s/none", dir);
+    CHECK_EQ_INT(dedup_snapshot_load(path, b, 3, &loaded, err, sizeof(err)), QERR_OK);
+    CHECK_EQ_INT(loaded, 0);
+    snprintf(path, sizeof(path), "%s/bad", dir);
+    FILE *f = fopen(path, "wb");
+    fputs("not a snapshot", f);
+    fclose(f);
+    CHECK_EQ_INT(dedup_snapshot_load(path, b, 3, &loaded, err, sizeof(err)), QERR_INVALID);
+    CHECK(strstr(err, "not a quell snapshot") != NULL);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/state", dir);
+    unlink(path);
+    rmdir(dir);
+    for (int i = 0; i < 2; i++) dedup_table_destroy(a[i]);
+    for (int i = 0; i < 3; i++) dedup_table_destroy(b[i]);
+}
+
+int main(void)
+{
+    test_window_and_count();
+    test_repeat_interval();
+    test_resolve();
+    test_out_of_order();
+    test_eviction();
+    test_many_and_growth();
+    test_snapshot();
+    return check_summary("dedup");
+}
