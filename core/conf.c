@@ -10,8 +10,12 @@
  * - Sections ("kafka:") are not listed separately: a name is a section when
  *   some key starts with "name.". The YAML is nested maps only; dotted keys
  *   are refused so one setting has one spelling.
- * - The file is read whole and loaded with libyaml's document API; nodes keep
- *   their start marks, so every error is "FILE:LINE: message" (1-based).
+ * - conf_load() reads the file whole and hands the bytes to
+ *   conf_load_buffer() (also tests/fuzz_conf.c's entry point), which loads
+ *   them with libyaml's document API; nodes keep their start marks, so every
+ *   error is "FILE:LINE: message" (1-based). Input is capped (1 MiB, 32
+ *   levels of nesting, 100 anchors) so a hostile file cannot keep libyaml
+ *   busy for minutes; see check_limits().
  *   The first error stops the load. Each assignment replaces the old value
  *   only once the new one is complete, so after a failed load the conf_t is
  *   still valid and freeable (defaults plus whatever was read).
@@ -702,12 +706,62 @@ static qerr_t yaml_error(load_t *ld, const yaml_parser_t *parser, const unsigned
                 parser->context ? ")" : "");
 }
 
+/* libyaml's work grows with the square of two things no config needs many
+ * of: nesting (its scanner visits every open flow level for each token, so a
+ * 1 MiB file of "[[[[..." takes it many minutes) and anchors (each new one is
+ * compared with all before it, each alias searched for among them). An event
+ * pass over the stream refuses those before the document is built. Stopping at
+ * the first event past a limit bounds the scanner too: it reads ahead of the
+ * events by at most one line or 1024 characters (a possible simple key).
+ * The depth counts block and flow collections alike; the schema needs 3. */
+#define CONF_MAX_DEPTH 32
+#define CONF_MAX_ANCHORS 100
+
+static qerr_t check_limits(load_t *ld, const unsigned char *buf, size_t len)
+{
+    yaml_parser_t parser;
+    size_t depth = 0, anchors = 0;
+    qerr_t rc = QERR_OK;
+    if (!yaml_parser_initialize(&parser)) return QERR_NOMEM;
+    yaml_parser_set_input_string(&parser, buf, len);
+    for (bool done = false; !done && rc == QERR_OK;) {
+        yaml_event_t ev;
+        /* A syntax error is left to the load, which meets the same events
+         * and so reads no further than this pass did. */
+        if (!yaml_parser_parse(&parser, &ev)) {
+            if (parser.error == YAML_MEMORY_ERROR) rc = yaml_error(ld, &parser, buf, len);
+            break;
+        }
+        size_t line = ev.start_mark.line + 1;
+        bool anchor = (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+                      (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor) ||
+                      (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor);
+        if (anchor && ++anchors > CONF_MAX_ANCHORS)
+            rc = fail(ld, line, "more than %d YAML anchors", CONF_MAX_ANCHORS);
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > CONF_MAX_DEPTH && rc == QERR_OK)
+                rc = fail(ld, line, "YAML nested deeper than %d levels", CONF_MAX_DEPTH);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_STREAM_END_EVENT: done = true; break;
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 static qerr_t load_buffer(load_t *ld, const unsigned char *buf, size_t len)
 {
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     bool have_doc = false;
     qerr_t rc;
+    if ((rc = check_limits(ld, buf, len)) != QERR_OK) return rc;
     if (!yaml_parser_initialize(&parser)) return QERR_NOMEM;
     yaml_parser_set_input_string(&parser, buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
@@ -744,12 +798,26 @@ out:
 }
 
 /* Config files are small; the cap keeps a wrong path (/dev/zero, a log
- * file) from being read into memory whole. */
+ * file) from being read into memory whole. conf_load() reads at most one byte
+ * more, so conf_load_buffer() sees the overflow and reports it. */
 #define CONF_MAX_FILE_BYTES (1 << 20)
+
+qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len, char *errbuf,
+                        size_t errlen)
+{
+    load_t ld = {.path = name, .c = c, .err = errbuf, .errlen = errlen};
+    qerr_t rc;
+    if (errbuf && errlen) errbuf[0] = '\0';
+    if (len > CONF_MAX_FILE_BYTES)
+        rc = fail(&ld, 1, "larger than %d bytes; is this the config file?", CONF_MAX_FILE_BYTES);
+    else
+        rc = load_buffer(&ld, (const unsigned char *)buf, len);
+    if (rc == QERR_NOMEM && errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", name);
+    return rc;
+}
 
 qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen)
 {
-    load_t ld = {.path = path, .c = c, .err = errbuf, .errlen = errlen};
     unsigned char *buf = NULL;
     size_t len = 0;
     qerr_t rc = QERR_OK;
@@ -760,6 +828,7 @@ qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen)
         return QERR_IO;
     }
     if (!(buf = malloc(CONF_MAX_FILE_BYTES + 1))) {
+        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", path);
         rc = QERR_NOMEM;
         goto out;
     }
@@ -769,13 +838,8 @@ qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen)
         rc = QERR_IO;
         goto out;
     }
-    if (len > CONF_MAX_FILE_BYTES) {
-        rc = fail(&ld, 1, "larger than %d bytes; is this the config file?", CONF_MAX_FILE_BYTES);
-        goto out;
-    }
-    rc = load_buffer(&ld, buf, len);
+    rc = conf_load_buffer(c, path, (const char *)buf, len, errbuf, errlen);
 out:
-    if (rc == QERR_NOMEM && errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", path);
     free(buf);
     fclose(f);
     return rc;
@@ -831,6 +895,7 @@ void conf_print_doc(FILE *out)
         fprintf(out, "| `%s` | %s | ", k->name, type_info[k->type].doc);
         if (k->type == CT_LIST) fprintf(out, "`[%s]`", k->def);
         else if (k->type == CT_MAP) fputs("`{}`", out);
+        else if (!*k->def) fputs("`\"\"`", out);
         else fprintf(out, "`%s`", k->def);
         if (k->type == CT_ENUM) {
             char vals[200];

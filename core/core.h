@@ -230,6 +230,11 @@ void conf_defaults(conf_t *c);
  * writes "FILE:LINE: message" into errbuf; `c` is then still valid (defaults
  * plus whatever was read) and must be freed. */
 qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen);
+/* Loads `len` bytes of YAML (not NUL-terminated) over the defaults: the same
+ * contract as conf_load(), including the 1 MiB limit; `name` is used in the
+ * "NAME:LINE: message" errors. The caller keeps `buf`. */
+qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len, char *errbuf,
+                        size_t errlen);
 /* Parses a duration such as "250ms", "30s", "5m", "4h", "1d", "1h30m". */
 qerr_t conf_parse_duration_ms(const char *s, int64_t *out);
 void conf_free(conf_t *c);

@@ -213,6 +213,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Reload is not built yet; until it is, a SIGHUP must not kill the
+     * process without a drain (its default action). */
+    signal(SIGHUP, SIG_IGN);
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 

@@ -57,6 +57,23 @@ static inline int check_summary(const char *name)
     return check_failures ? 1 : 0;
 }
 
+/* Reads a whole file, NUL-terminated; NULL if it cannot be read. The
+ * length (without the NUL) goes to *len when len is not NULL. */
+static inline char *check_read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    size_t got = buf ? fread(buf, 1, (size_t)n, fp) : 0;
+    if (buf) buf[got] = '\0';
+    if (len) *len = got;
+    fclose(fp);
+    return buf;
+}
+
 /* Where ../shared/data is: QUELL_SHARED_DATA, set by CMake for every test. */
 static inline const char *check_shared_data(void)
 {

@@ -581,6 +581,26 @@ static void test_print_doc(void)
     free(doc);
 }
 
+/* Hostile YAML is refused quickly instead of keeping libyaml busy. */
+static void test_input_limits(void)
+{
+    char body[128];
+    int n = snprintf(body, sizeof(body), "workers: ");
+    for (int i = 0; i < 33; i++) body[n++] = '[';
+    for (int i = 0; i < 33; i++) body[n++] = ']';
+    body[n++] = '\n';
+    CHECK(fails_bytes(body, (size_t)n, 1, "YAML nested deeper than 32 levels", false));
+
+    size_t cap = 4096, len = 0;
+    char *many = malloc(cap);
+    len += (size_t)snprintf(many + len, cap - len, "kafka:\n  properties:\n");
+    for (int i = 0; i < 101; i++)
+        len += (size_t)snprintf(many + len, cap - len, "    k%d: &a%d v\n", i, i);
+    /* Two header lines, then the 101st anchor is on line 103. */
+    CHECK(fails_bytes(many, len, 103, "more than 100 YAML anchors", false));
+    free(many);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmp_dir)) {
@@ -596,6 +616,7 @@ int main(void)
     test_sizes();
     test_did_you_mean();
     test_print_doc();
+    test_input_limits();
     CHECK_EQ_INT(rmdir(tmp_dir), 0); /* every file was removed */
     return check_summary("conf");
 }

@@ -665,20 +665,6 @@ static void test_content_type(void)
 
 /* ---- real payloads ----------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, fp);
-    buf[*len] = '\0';
-    fclose(fp);
-    return buf;
-}
-
 /* Alerts a body holds, counted independently with plain cJSON (malloc, no
  * arena: this also proves the hooks fall back for other cJSON users). -1
  * when the body is not a Prometheus shape at all. */
@@ -715,7 +701,7 @@ static int run_dir(const char *sub, int prometheus)
         if (de->d_name[0] == '.') continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         size_t len = 0;
-        char *buf = read_file(path, &len);
+        char *buf = check_read_file(path, &len);
         CHECK(buf != NULL);
         if (!buf) continue;
         files++;
@@ -764,7 +750,7 @@ static void test_payloads(void)
     wide.max_annotation_bytes = 64 * 1024;
     snprintf(path, sizeof(path), "%s/payloads/alertmanager/alerta__prometheus_v3_alert.json",
              check_shared_data());
-    char *buf = read_file(path, &len);
+    char *buf = check_read_file(path, &len);
     if (buf && decode_lim(&limits, INGEST_FORMAT_AUTO, buf, len) == DECODE_OK) {
         CHECK_EQ_INT(alerts[0].starts_at_ms, 1470047228008LL);
         CHECK_EQ_INT(alerts[0].ends_at_ms, 0);
@@ -776,13 +762,13 @@ static void test_payloads(void)
     free(buf);
     snprintf(path, sizeof(path), "%s/payloads/alertmanager/prometheus-msteams__card-grafana-inspired-payload.json",
              check_shared_data());
-    buf = read_file(path, &len);
+    buf = check_read_file(path, &len);
     CHECK(buf && decode_lim(&limits, INGEST_FORMAT_AUTO, buf, len) == DECODE_OK);
     if (buf) CHECK_EQ_INT(alerts[0].starts_at_ms, 1602426851279LL);
     free(buf);
     snprintf(path, sizeof(path), "%s/payloads/alertmanager/prometheus_bot__noGenURL.json",
              check_shared_data());
-    buf = read_file(path, &len);
+    buf = check_read_file(path, &len);
     CHECK(buf && decode_lim(&limits, INGEST_FORMAT_AUTO, buf, len) == DECODE_OK);
     if (buf) {
         CHECK_EQ_INT(n_alerts, 8);
@@ -794,7 +780,7 @@ static void test_payloads(void)
     free(buf);
     snprintf(path, sizeof(path), "%s/payloads/alertmanager/prometheus_bot__big_output.json",
              check_shared_data());
-    buf = read_file(path, &len);
+    buf = check_read_file(path, &len);
     CHECK(buf && decode_lim(&limits, INGEST_FORMAT_AUTO, buf, len) == DECODE_VALUE_TOO_LONG);
     CHECK(err_has("alert 0: annotation \"summary\": value is"));
     CHECK(buf && decode_lim(&wide, INGEST_FORMAT_AUTO, buf, len) == DECODE_OK);

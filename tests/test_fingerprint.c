@@ -8,20 +8,6 @@
 #include "../dedup/dedup.h"
 #include "check.h"
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static int label_cmp(const void *a, const void *b)
 {
     const label_t *x = a, *y = b;
@@ -57,7 +43,7 @@ static void test_conformance_vectors(void)
     char path[1024];
     snprintf(path, sizeof(path), "%s/conformance/alertmanager/fingerprint/fingerprint_vectors.json",
              check_shared_data());
-    char *text = read_file(path);
+    char *text = check_read_file(path, NULL);
     CHECK(text != NULL);
     if (!text) return;
     cJSON *doc = cJSON_Parse(text);
