@@ -269,7 +269,7 @@ static void load_usage(FILE *out)
             "  --group G          quell's consumer group to wait for (quell)\n"
             "  --output-topic T   incidents topic to count (incidents)\n"
             "  --dlq-topic T      dead-letter topic to count (alerts-dlq)\n"
-            "  --max-ahead N      messages produced but not yet committed, at most (50000; 0 = no limit)\n"
+            "  --max-ahead N      messages produced but not yet committed, at most (100000; 0 = no limit)\n"
             "  --no-wait          produce only, do not wait for the group\n"
             "  --rate R           alerts per second (as fast as possible)\n"
             "  --timeout S        give up after S seconds (600)\n"
@@ -281,7 +281,7 @@ static void load_usage(FILE *out)
 int load_main(int argc, char **argv)
 {
     load_opts_t o = {.topic = "alerts", .group = "quell", .output_topic = "incidents",
-                     .dlq_topic = "alerts-dlq", .max_ahead = 50000, .wait = true,
+                     .dlq_topic = "alerts-dlq", .max_ahead = 100000, .wait = true,
                      .timeout_s = 600};
     gen_opts_defaults(&o.gen);
     bool json = false;

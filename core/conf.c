@@ -107,6 +107,10 @@ static const conf_key_t conf_keys[] = {
      "Partitions per topic of the embedded mock cluster."},
     {"kafka.session_timeout", CT_DURATION, "10s", "1s", "5m", NULL, F(kafka.session_timeout_ms), 0,
      "Consumer group session timeout."},
+    {"kafka.commit_interval", CT_DURATION, "1s", "10ms", "1m", NULL,
+     F(kafka.commit_interval_ms), 0,
+     "How often offsets of fully delivered messages are committed; a crash re-reads at most this "
+     "much."},
     {"kafka.properties", CT_MAP, "", NULL, "1024", NULL, F(kafka.properties),
      F(kafka.n_properties),
      "librdkafka properties passed through as they are (e.g. `security.protocol`); "

@@ -203,6 +203,7 @@ typedef struct {
         char *dlq_topic;
         int embedded_partitions;
         int64_t session_timeout_ms;
+        int64_t commit_interval_ms;
         conf_kv_t *properties; /* passed to librdkafka as they are */
         size_t n_properties;
     } kafka;

@@ -74,7 +74,7 @@ size_t track_window_inflight(const track_window_t *w) { return w->head - w->tail
 typedef struct {
     msg_track_t *track;
     uint64_t fingerprint;
-    int64_t starts_at_ms, ends_at_ms, event_time_ms;
+    int64_t starts_at_ms, ends_at_ms, event_time_ms, watermark_ms;
     uint32_t status, n_labels, n_annotations, pad;
 } rec_hdr_t;
 
@@ -108,6 +108,7 @@ void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track)
     h->starts_at_ms = a->starts_at_ms;
     h->ends_at_ms = a->ends_at_ms;
     h->event_time_ms = a->event_time_ms;
+    h->watermark_ms = a->watermark_ms;
     h->status = a->status;
     h->n_labels = a->n_labels;
     h->n_annotations = a->n_annotations;
@@ -143,6 +144,7 @@ qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *ou
     out->starts_at_ms = h->starts_at_ms;
     out->ends_at_ms = h->ends_at_ms;
     out->event_time_ms = h->event_time_ms;
+    out->watermark_ms = h->watermark_ms;
     out->status = (alert_status_t)h->status;
     out->n_labels = h->n_labels;
     out->n_annotations = h->n_annotations;

@@ -41,6 +41,9 @@ typedef struct {
     int64_t starts_at_ms; /* Unix ms, 0 = unset */
     int64_t ends_at_ms;   /* Unix ms, 0 = unset */
     int64_t event_time_ms; /* the clock decisions use: Kafka timestamp, else arrival */
+    int64_t watermark_ms;  /* no partition still being read is behind this event
+                            * time, so incidents idle since before it minus the
+                            * window may be dropped (0 = unknown: drop none) */
     str_t generator_url;
     str_t source;
     uint64_t fingerprint;

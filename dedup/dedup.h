@@ -3,8 +3,9 @@
  * opens an incident, repeats it, resolves it, or is suppressed.
  *
  * The decision core (dedup_decide) is a pure function of (table, alert
- * fingerprint and status, now): no clock is read, no I/O is done, so tests
- * drive time and replaying the same input gives the same decisions. A table
+ * fingerprint and status, now, watermark): no clock is read, no I/O is
+ * done, so tests drive time and replaying the same input gives the same
+ * decisions. A table
  * is owned by one worker thread; workers own disjoint fingerprint shards, so
  * no table is ever shared and nothing on the decision path takes a lock.
  */
@@ -51,10 +52,17 @@ dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
 
 /* Decides one alert and updates the table. Fills `out` with the incident as
- * it stands afterwards (for suppressions too, so callers can count). */
+ * it stands afterwards (for suppressions too, so callers can count).
+ *
+ * `now_ms` is the alert's event time: it decides this fingerprint's window.
+ * Other fingerprints' incidents are only ever expired against
+ * `watermark_ms`, the event time no input partition is still behind. With
+ * several partitions read at different paces, one partition's clock must not
+ * close incidents whose own partition has not caught up yet: that would
+ * re-forward them. 0 means unknown (nothing is expired early). */
 decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
                              uint64_t fingerprint, alert_status_t status,
-                             int64_t now_ms, incident_t *out);
+                             int64_t now_ms, int64_t watermark_ms, incident_t *out);
 
 void dedup_table_stats(const dedup_table_t *t, dedup_table_stats_t *out);
 

@@ -6,8 +6,9 @@
  * them by fingerprint, and an intrusive doubly linked list keeps them in
  * order of last occurrence. That order gives both policies for free:
  *   - expiry: the least recently seen entry is at the tail, so a decision
- *     checks the tail and drops up to two expired entries — the table never
- *     fills with dead incidents and no periodic sweep thread is needed;
+ *     checks the tail and drops up to two entries expired against the
+ *     watermark (see dedup.h) — the table does not fill with dead incidents
+ *     and no periodic sweep thread is needed;
  *   - eviction: when the table is full the tail goes (documented as "least
  *     recently seen is evicted", counted).
  * Cost: 56 bytes per entry plus 4-8 bytes of bucket, ~64 bytes per tracked
@@ -136,11 +137,11 @@ static void rehash(dedup_table_t *t, uint32_t nb)
 
 /* Returns a free slot, evicting the least recently seen entry when full.
  * NIL only on OOM while growing. */
-static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t now_ms)
+static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t watermark_ms)
 {
     if (t->count >= t->max_entries) {
         uint32_t victim = t->lru_tail;
-        if (now_ms - t->entries[victim].last_seen_ms > p->window_ms) t->expirations++;
+        if (watermark_ms - t->entries[victim].last_seen_ms > p->window_ms) t->expirations++;
         else t->evictions++;
         remove_entry(t, victim);
     }
@@ -160,9 +161,10 @@ static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t n
     return t->entries_used++;
 }
 
-static uint32_t insert(dedup_table_t *t, const dedup_params_t *p, uint64_t fp, int64_t now_ms)
+static uint32_t insert(dedup_table_t *t, const dedup_params_t *p, uint64_t fp,
+                       int64_t watermark_ms)
 {
-    uint32_t i = alloc_entry(t, p, now_ms);
+    uint32_t i = alloc_entry(t, p, watermark_ms);
     if (i == NIL) return NIL;
     if (t->count + 1 > t->bucket_mask + 1 && t->bucket_mask < (1u << 30))
         rehash(t, (t->bucket_mask + 1) * 2);
@@ -177,11 +179,14 @@ static uint32_t insert(dedup_table_t *t, const dedup_params_t *p, uint64_t fp, i
     return i;
 }
 
-/* Drops up to `budget` expired entries from the LRU tail. */
-static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t now_ms, int budget)
+/* Drops up to `budget` entries expired against the watermark from the LRU
+ * tail. */
+static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t watermark_ms,
+                        int budget)
 {
+    if (watermark_ms <= 0) return;
     while (budget-- > 0 && t->lru_tail != NIL &&
-           now_ms - t->entries[t->lru_tail].last_seen_ms > p->window_ms) {
+           watermark_ms - t->entries[t->lru_tail].last_seen_ms > p->window_ms) {
         remove_entry(t, t->lru_tail);
         t->expirations++;
     }
@@ -198,9 +203,9 @@ static void fill_incident(incident_t *out, decision_kind_t kind, const entry_t *
 
 decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
                              uint64_t fingerprint, alert_status_t status,
-                             int64_t now_ms, incident_t *out)
+                             int64_t now_ms, int64_t watermark_ms, incident_t *out)
 {
-    expire_tail(t, p, now_ms, 2);
+    expire_tail(t, p, watermark_ms, 2);
     uint32_t i = lookup(t, fingerprint);
     if (i != NIL && now_ms - t->entries[i].last_seen_ms > p->window_ms) {
         remove_entry(t, i);
@@ -223,7 +228,7 @@ decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
     }
 
     if (i == NIL) {
-        i = insert(t, p, fingerprint, now_ms);
+        i = insert(t, p, fingerprint, watermark_ms);
         if (i == NIL) {
             /* Out of memory: forward untracked rather than lose the alert. */
             entry_t lone = {.fp = fingerprint, .first_seen_ms = now_ms,
@@ -277,7 +282,7 @@ qerr_t dedup_table_restore(dedup_table_t *t, const dedup_entry_t *in)
 {
     static const dedup_params_t never_expired = {INT64_MAX, INT64_MAX};
     uint32_t i = lookup(t, in->fingerprint);
-    if (i == NIL) i = insert(t, &never_expired, in->fingerprint, in->last_seen_ms);
+    if (i == NIL) i = insert(t, &never_expired, in->fingerprint, 0);
     if (i == NIL) return QERR_NOMEM;
     entry_t *e = &t->entries[i];
     e->first_seen_ms = in->first_seen_ms;

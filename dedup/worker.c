@@ -76,7 +76,7 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
     }
     incident_t inc;
     decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status,
-                                     a.event_time_ms, &inc);
+                                     a.event_time_ms, a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);

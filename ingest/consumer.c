@@ -14,6 +14,16 @@
  * stored and committed synchronously, and only then unassigned, so the next
  * owner starts exactly where this one stopped.
  *
+ * Watermark: dedup decides each fingerprint on its own event time, but an
+ * idle incident may only be dropped once no partition still being read is
+ * behind it. Each record carries the watermark: the oldest "newest event
+ * time" over the assigned partitions. A partition that delivered nothing
+ * yet holds everything back. Reaching a partition's end is not enough to
+ * leave it out — a producer backfilling history batches per partition, so
+ * the next batch of an "ended" partition can be older than what others
+ * already delivered — so only a partition idle at its end for
+ * IDLE_PARTITION_MS stops holding the watermark back.
+ *
  * Gaps: the next offset of a partition should be the previous + 1. When it is
  * not (retention deleted data this consumer had not read, an offset reset),
  * the gap is logged and counted as loss rather than skipped silently.
@@ -26,6 +36,7 @@
 
 #define TRACK_SLOTS 65536
 #define DRAIN_TIMEOUT_MS 60000
+#define IDLE_PARTITION_MS 5000
 
 typedef struct {
     char *topic;
@@ -33,6 +44,8 @@ typedef struct {
     track_window_t *window;
     int64_t expected_offset; /* -1 until known */
     int64_t stored_offset;   /* last offset handed to offsets_store */
+    int64_t newest_event_ms; /* 0 until a message arrived */
+    int64_t eof_since_ns;    /* monotonic time it reached its end; 0 = not at end */
 } part_state_t;
 
 struct ingest {
@@ -45,6 +58,7 @@ struct ingest {
     arena_t arena;
     log_limit_t err_log;
     log_limit_t decode_log;
+    int64_t watermark_ms;
     _Alignas(CACHELINE) _Atomic uint64_t messages;
     _Atomic uint64_t alerts;
     _Atomic uint64_t decode_errors[DECODE__COUNT];
@@ -88,6 +102,8 @@ static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition
     p->partition = partition;
     p->expected_offset = -1;
     p->stored_offset = -1;
+    p->newest_event_ms = 0;
+    p->eof_since_ns = 0;
     in->n_parts++;
     return p;
 }
@@ -120,6 +136,21 @@ static void part_store(ingest_t *in, part_state_t *p)
 static void store_all(ingest_t *in)
 {
     for (size_t i = 0; i < in->n_parts; i++) part_store(in, &in->parts[i]);
+}
+
+/* See the top of the file. Recomputed every few ms: a stale watermark is
+ * only smaller, which is the safe side. */
+static void update_watermark(ingest_t *in)
+{
+    int64_t lowest = INT64_MAX, newest = 0;
+    int64_t idle_before_ns = clock_mono_ns() - (int64_t)IDLE_PARTITION_MS * 1000000;
+    for (size_t i = 0; i < in->n_parts; i++) {
+        const part_state_t *p = &in->parts[i];
+        if (p->newest_event_ms > newest) newest = p->newest_event_ms;
+        bool idle = p->eof_since_ns && p->eof_since_ns < idle_before_ns;
+        if (!idle && p->newest_event_ms < lowest) lowest = p->newest_event_ms;
+    }
+    in->watermark_ms = lowest == INT64_MAX ? newest : lowest;
 }
 
 static size_t inflight(ingest_t *in, part_state_t *only)
@@ -237,7 +268,8 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
                                    c->ingest.max_annotation_bytes};
     arena_init(&in->arena, 256 * 1024);
 
-    char session[32], heartbeat[32];
+    char session[32], heartbeat[32], commit[32];
+    snprintf(commit, sizeof(commit), "%lld", (long long)c->kafka.commit_interval_ms);
     snprintf(session, sizeof(session), "%lld", (long long)c->kafka.session_timeout_ms);
     snprintf(heartbeat, sizeof(heartbeat), "%lld", (long long)(c->kafka.session_timeout_ms / 3));
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -245,8 +277,9 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
               set(kc, "group.id", c->kafka.group_id, errbuf, errlen) &&
               set(kc, "enable.auto.offset.store", "false", errbuf, errlen) &&
               set(kc, "enable.auto.commit", "true", errbuf, errlen) &&
-              set(kc, "auto.commit.interval.ms", "1000", errbuf, errlen) &&
+              set(kc, "auto.commit.interval.ms", commit, errbuf, errlen) &&
               set(kc, "auto.offset.reset", "earliest", errbuf, errlen) &&
+              set(kc, "enable.partition.eof", "true", errbuf, errlen) && /* for the watermark */
               set(kc, "partition.assignment.strategy", "cooperative-sticky", errbuf, errlen) &&
               set(kc, "session.timeout.ms", session, errbuf, errlen) &&
               set(kc, "heartbeat.interval.ms", heartbeat, errbuf, errlen) &&
@@ -333,6 +366,7 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
         }
     }
     p->expected_offset = m->offset + 1;
+    p->eof_since_ns = 0;
 
     msg_track_t *t;
     while (!(t = track_window_push(p->window, m->offset))) {
@@ -348,6 +382,11 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tstype;
     int64_t event_ms = rd_kafka_message_timestamp(m, &tstype);
     if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || event_ms <= 0) event_ms = clock_wall_ms();
+    if (event_ms > p->newest_event_ms) {
+        bool was_unknown = p->newest_event_ms == 0;
+        p->newest_event_ms = event_ms;
+        if (was_unknown) update_watermark(in);
+    }
 
     ingest_format_t format = INGEST_FORMAT_AUTO;
     rd_kafka_headers_t *hdrs;
@@ -379,6 +418,7 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
         size_t *sizes = arena_alloc(&in->arena, sizeof(size_t) * (n + 1));
         for (size_t i = 0; i < n && e == DECODE_OK; i++) {
             alerts[i].event_time_ms = event_ms;
+            alerts[i].watermark_ms = in->watermark_ms;
             alerts[i].fingerprint = dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels,
                                                       alerts[i].n_labels);
             sizes[i] = alert_rec_size(&alerts[i]);
@@ -406,12 +446,15 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
         int64_t now = clock_mono_ns();
         if (now - last_store_ns > 20 * 1000000) {
             store_all(in);
+            update_watermark(in);
             last_store_ns = now;
         }
         if (!m) continue;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
-                log_limit_allow(&in->err_log, 10000, NULL))
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            part_state_t *p = part_find(in, rd_kafka_topic_name(m->rkt), m->partition);
+            if (p && !p->eof_since_ns) p->eof_since_ns = clock_mono_ns();
+        } else if (m->err) {
+            if (log_limit_allow(&in->err_log, 10000, NULL))
                 log_warn("ingest", "consumer: %s", rd_kafka_message_errstr(m));
         } else {
             handle_message(in, m);

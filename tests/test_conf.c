@@ -535,7 +535,8 @@ static void test_print_doc(void)
     static const char *const keys[] = {
         "workers", "ring_bytes", "log.level", "log.format", "kafka.brokers", "kafka.group_id",
         "kafka.topics", "kafka.output_topic", "kafka.dlq_topic", "kafka.embedded_partitions",
-        "kafka.session_timeout", "kafka.properties", "ingest.max_message_bytes",
+        "kafka.session_timeout", "kafka.commit_interval", "kafka.properties",
+        "ingest.max_message_bytes",
         "ingest.max_labels", "ingest.max_name_bytes", "ingest.max_value_bytes",
         "ingest.max_annotation_bytes", "dedup.window", "dedup.repeat_interval",
         "dedup.max_fingerprints", "dedup.fingerprint", "dedup.fingerprint_labels",

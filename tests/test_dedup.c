@@ -13,7 +13,8 @@ static const dedup_params_t P = {5 * MIN, 4 * HOUR};
 
 static decision_kind_t fire(dedup_table_t *t, uint64_t fp, int64_t now, incident_t *inc)
 {
-    return dedup_decide(t, &P, fp, ALERT_FIRING, now, inc);
+    /* One partition: the watermark is the alert's own time. */
+    return dedup_decide(t, &P, fp, ALERT_FIRING, now, now, inc);
 }
 
 static void test_window_and_count(void)
@@ -71,20 +72,20 @@ static void test_resolve(void)
     dedup_table_t *t = dedup_table_new(100);
     incident_t inc;
     /* Resolved with nothing open: suppressed. */
-    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 0, &inc),
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 0, 0, &inc),
                  DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
     CHECK_EQ_INT(fire(t, 3, MIN, &inc), DECISION_FORWARD_NEW);
     CHECK_EQ_INT(fire(t, 3, 2 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
-    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN, &inc), DECISION_FORWARD_RESOLVED);
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN, 3 * MIN, &inc), DECISION_FORWARD_RESOLVED);
     CHECK_EQ_INT(inc.count, 3);
     CHECK_EQ_INT(inc.first_seen_ms, MIN);
     /* Once resolved it is closed: a second resolve is suppressed... */
-    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN + 1, &inc),
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN + 1, 3 * MIN + 1, &inc),
                  DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
     /* ...and firing again opens a new incident at once. */
     CHECK_EQ_INT(fire(t, 3, 3 * MIN + 2, &inc), DECISION_FORWARD_NEW);
     /* A resolve after the window expired finds nothing open. */
-    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 20 * MIN, &inc),
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 20 * MIN, 20 * MIN, &inc),
                  DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
     dedup_table_destroy(t);
 }
@@ -99,6 +100,41 @@ static void test_out_of_order(void)
     CHECK_EQ_INT(fire(t, 9, 2 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
     CHECK_EQ_INT(inc.last_seen_ms, 10 * MIN);
     dedup_table_destroy(t);
+}
+
+/* Two partitions read at different paces: alerts from the fast one (clock
+ * at 2 h) must not close an incident whose partition is still at minute 1.
+ * The watermark (the slowest partition's time) is what expiry may use. */
+static void test_partition_skew(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    CHECK_EQ_INT(dedup_decide(t, &P, 1, ALERT_FIRING, 0, 0, &inc), DECISION_FORWARD_NEW);
+    for (int i = 0; i < 10; i++)
+        dedup_decide(t, &P, 100 + (uint64_t)i, ALERT_FIRING, 2 * HOUR, MIN, &inc);
+    CHECK_EQ_INT(dedup_decide(t, &P, 1, ALERT_FIRING, 4 * MIN, 4 * MIN, &inc),
+                 DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(inc.count, 2);
+
+    /* Control: expiring against the fast partition's own clock would have
+     * re-opened fingerprint 1 as a new incident. */
+    dedup_table_t *u = dedup_table_new(100);
+    dedup_decide(u, &P, 1, ALERT_FIRING, 0, 0, &inc);
+    for (int i = 0; i < 10; i++)
+        dedup_decide(u, &P, 100 + (uint64_t)i, ALERT_FIRING, 2 * HOUR, 2 * HOUR, &inc);
+    CHECK_EQ_INT(dedup_decide(u, &P, 1, ALERT_FIRING, 4 * MIN, 4 * MIN, &inc),
+                 DECISION_FORWARD_NEW);
+    /* An unknown watermark expires nothing early. */
+    dedup_table_t *v = dedup_table_new(100);
+    dedup_decide(v, &P, 1, ALERT_FIRING, 0, 0, &inc);
+    for (int i = 0; i < 10; i++)
+        dedup_decide(v, &P, 100 + (uint64_t)i, ALERT_FIRING, 2 * HOUR, 0, &inc);
+    dedup_table_stats_t st;
+    dedup_table_stats(v, &st);
+    CHECK_EQ_INT(st.tracked, 11);
+    dedup_table_destroy(t);
+    dedup_table_destroy(u);
+    dedup_table_destroy(v);
 }
 
 static void test_eviction(void)
@@ -197,6 +233,7 @@ int main(void)
     test_repeat_interval();
     test_resolve();
     test_out_of_order();
+    test_partition_skew();
     test_eviction();
     test_many_and_growth();
     test_snapshot();

@@ -110,7 +110,7 @@ static void test_alert_record(void)
     label_t ann[1] = {{{"summary", 7}, {"full", 4}}};
     alert_t a = {.labels = labels, .n_labels = 2, .annotations = ann, .n_annotations = 1,
                  .status = ALERT_RESOLVED, .starts_at_ms = 5, .ends_at_ms = 9,
-                 .event_time_ms = 7, .generator_url = {"http://x", 8},
+                 .event_time_ms = 7, .watermark_ms = 6, .generator_url = {"http://x", 8},
                  .source = {"prom", 4}, .fingerprint = 0xabcdef};
     size_t n = alert_rec_size(&a);
     void *buf = malloc(n);
@@ -127,6 +127,7 @@ static void test_alert_record(void)
     CHECK(b.labels[1].value.len == 0);
     CHECK(b.annotations[0].value.len == 4 && memcmp(b.annotations[0].value.ptr, "full", 4) == 0);
     CHECK(b.status == ALERT_RESOLVED && b.ends_at_ms == 9 && b.event_time_ms == 7);
+    CHECK_EQ_INT(b.watermark_ms, 6);
     CHECK(b.fingerprint == 0xabcdef);
     CHECK(b.source.len == 4 && b.generator_url.len == 8);
     CHECK_EQ_INT(alert_rec_read(buf, 4, &ar, &b, &tb), QERR_INVALID);
