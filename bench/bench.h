@@ -31,14 +31,14 @@ typedef enum {
 #define GEN_MAX_FINGERPRINTS (1u << 24) /* instance IPs are unique below this */
 
 typedef struct {
-    uint64_t alerts;        /* messages to produce (default 100000) */
-    uint64_t fingerprints;  /* K distinct label sets, 1..GEN_MAX_FINGERPRINTS (1000) */
-    uint64_t seed;          /* drives the occurrence sequence only (1) */
-    gen_format_t format;    /* GEN_JSON */
-    int64_t start_ms;       /* event time of the first alert, Unix ms > 0
-                             * (2026-01-01T00:00:00Z) */
-    int64_t spacing_ms;     /* event-time step between alerts, >= 0 (10) */
-    double resolve_share;   /* fraction of occurrences that are resolves, 0..1 (0.02) */
+    uint64_t alerts;       /* messages to produce (default 100000) */
+    uint64_t fingerprints; /* K distinct label sets, 1..GEN_MAX_FINGERPRINTS (1000) */
+    uint64_t seed;         /* drives the occurrence sequence only (1) */
+    gen_format_t format;   /* GEN_JSON */
+    int64_t start_ms;      /* event time of the first alert, Unix ms > 0
+                            * (2026-01-01T00:00:00Z) */
+    int64_t spacing_ms;    /* event-time step between alerts, >= 0 (10) */
+    double resolve_share;  /* fraction of occurrences that are resolves, 0..1 (0.02) */
 } gen_opts_t;
 
 typedef struct gen gen_t;
@@ -50,8 +50,8 @@ void gen_opts_defaults(gen_opts_t *opts);
  * whatever `opts` holds. Options take "--name value" or "--name=value".
  * Returns QERR_OK, or QERR_INVALID with a sentence in errbuf. Sets *help
  * when --help was given (the other options are then not all checked). */
-qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *opts, bool *help,
-                      char *errbuf, size_t errlen);
+qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *opts, bool *help, char *errbuf,
+                      size_t errlen);
 
 /* Writes the --help text. */
 void gen_usage(FILE *out);
@@ -68,8 +68,7 @@ void gen_destroy(gen_t *g); /* safe on NULL */
  * index of its fingerprint (0 is the most frequent; index i always has the
  * same label set whatever the seed, alert count or format). Any out pointer
  * may be NULL. Returns false once opts.alerts messages have been given. */
-bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms,
-              uint64_t *fp_index);
+bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms, uint64_t *fp_index);
 
 /* Writes every remaining message to `out`, framed: JSON followed by '\n',
  * protobuf preceded by its length as a protobuf varint (what protobuf's

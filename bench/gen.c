@@ -42,19 +42,19 @@
 
 #include "quell/v1/alert.pb-c.h"
 
-#define DEFAULT_START_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define DEFAULT_START_MS     1767225600000LL /* 2026-01-01T00:00:00Z */
 #define FIRING_ENDS_AFTER_MS (4 * 60 * 1000LL)
-#define MAX_TIME_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
-#define HEADROOM 10                   /* room for a varint length prefix */
-#define SCRATCH_BYTES 4096
-#define SUMMARY_MAX 512
-#define DESCRIPTION_MAX 1536
+#define MAX_TIME_MS          253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define HEADROOM             10                /* room for a varint length prefix */
+#define SCRATCH_BYTES        4096
+#define SUMMARY_MAX          512
+#define DESCRIPTION_MAX      1536
 /* Bound on a rendered message: every value comes from the scratch buffer
  * (< SCRATCH_BYTES) or the tables (< 1 KiB together per alert); escaping
  * turns a byte into at most 6; keys and timestamps add < 1 KiB. */
-#define OUT_BYTES (6 * (SCRATCH_BYTES + 1024) + 1024 + HEADROOM + 1)
-#define WRITE_BYTES (256 * 1024)
-#define MAX_LABELS 9
+#define OUT_BYTES     (6 * (SCRATCH_BYTES + 1024) + 1024 + HEADROOM + 1)
+#define WRITE_BYTES   (256 * 1024)
+#define MAX_LABELS    9
 #define N_ANNOTATIONS 3
 
 #define PUT_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
@@ -69,17 +69,34 @@ typedef struct {
     bool has_pod;
 } source_t;
 
-enum { SRC_NODE, SRC_HOST, SRC_KSM, SRC_KUBELET, SRC_KSM_NODE, SRC_APP, SRC_NGINX, SRC_BLACKBOX,
-       SRC_PG, SRC_MYSQL, SRC_REDIS, SRC_KAFKA, SRC_ES, SRC_PROM, SRC_AM };
+enum {
+    SRC_NODE,
+    SRC_HOST,
+    SRC_KSM,
+    SRC_KUBELET,
+    SRC_KSM_NODE,
+    SRC_APP,
+    SRC_NGINX,
+    SRC_BLACKBOX,
+    SRC_PG,
+    SRC_MYSQL,
+    SRC_REDIS,
+    SRC_KAFKA,
+    SRC_ES,
+    SRC_PROM,
+    SRC_AM
+};
 
 static const source_t sources[] = {
     [SRC_NODE] = {"node", "node-exporter", "node-exporter", "monitoring", 9100, false},
     [SRC_HOST] = {"host", "node-exporter", "node-exporter", "monitoring", 9100, false},
     [SRC_KSM] = {"kubernetes", "kube-state-metrics", NULL, NULL, 8080, true},
     [SRC_KUBELET] = {"kubernetes", "kubelet", "kubelet", "kube-system", 10250, false},
-    [SRC_KSM_NODE] = {"kubernetes", "kube-state-metrics", "kube-state-metrics", "monitoring", 8080, false},
+    [SRC_KSM_NODE] = {"kubernetes", "kube-state-metrics", "kube-state-metrics", "monitoring", 8080,
+                      false},
     [SRC_APP] = {"general", NULL, NULL, NULL, 8080, true},
-    [SRC_NGINX] = {"nginx", "ingress-nginx", "ingress-nginx-controller", "ingress-nginx", 10254, true},
+    [SRC_NGINX] = {"nginx", "ingress-nginx", "ingress-nginx-controller", "ingress-nginx", 10254,
+                   true},
     [SRC_BLACKBOX] = {"blackbox", "blackbox", "blackbox-exporter", "monitoring", 443, false},
     [SRC_PG] = {"postgresql", "postgres-exporter", "postgresql", "databases", 9187, false},
     [SRC_MYSQL] = {"mysql", "mysqld-exporter", "mysql", "databases", 9104, false},
@@ -87,7 +104,8 @@ static const source_t sources[] = {
     [SRC_KAFKA] = {"kafka", "kafka-exporter", "kafka-exporter", "kafka", 9308, false},
     [SRC_ES] = {"elasticsearch", "elasticsearch-exporter", "elasticsearch", "logging", 9114, false},
     [SRC_PROM] = {"prometheus", "prometheus-k8s", "prometheus-k8s", "monitoring", 9090, false},
-    [SRC_AM] = {"alertmanager", "alertmanager-main", "alertmanager-main", "monitoring", 9093, false},
+    [SRC_AM] = {"alertmanager", "alertmanager-main", "alertmanager-main", "monitoring", 9093,
+                false},
 };
 
 /* Common Prometheus alerts, after kube-prometheus and awesome-prometheus-
@@ -101,46 +119,98 @@ typedef struct {
 } rule_t;
 
 static const rule_t rules[] = {
-    {"NodeFilesystemSpaceFillingUp", SRC_NODE, "Filesystem is predicted to run out of space within the next 24 hours", "Filesystem on /dev/nvme0n1p1 at %i has only 14.2% available space left and is filling up fast."},
-    {"NodeFilesystemAlmostOutOfSpace", SRC_NODE, "Filesystem has less than 5% space left", "Filesystem on /dev/sda1, mounted on /, at %i has only 3.9% available space left."},
-    {"NodeFilesystemFilesFillingUp", SRC_NODE, "Filesystem is predicted to run out of inodes within the next 24 hours", "Filesystem on /dev/sdb1 at %i has only 9.7% available inodes left and is filling up."},
-    {"NodeMemoryHighUtilization", SRC_NODE, "Host is running out of memory", "Memory is filling up at %i, has been above 90% for the last 15 minutes, is currently at 93.4%."},
-    {"NodeHighNumberConntrackEntriesUsed", SRC_NODE, "Number of conntrack are getting close to the limit", "%i has 83.1% of conntrack entries used on cluster %C."},
-    {"NodeClockNotSynchronising", SRC_NODE, "Clock not synchronising", "Clock at %i is not synchronising. Ensure NTP is configured on this host."},
-    {"NodeNetworkReceiveErrs", SRC_NODE, "Network interface is reporting many receive errors", "%i interface eth0 has encountered 412 receive errors in the last two minutes."},
-    {"HostHighCpuLoad", SRC_HOST, "Host high CPU load", "CPU load is > 80%\n  VALUE = 0.93\n  LABELS = map[instance:%i job:%j]"},
-    {"HostOutOfMemory", SRC_HOST, "Host out of memory", "Node memory is filling up (< 10% left)\n  VALUE = 7.81\n  LABELS = map[instance:%i job:%j]"},
-    {"HostOutOfDiskSpace", SRC_HOST, "Host out of disk space", "Disk is almost full (< 10% left)\n  VALUE = 6.2\n  LABELS = map[device:/dev/sda1 instance:%i]"},
-    {"HostUnusualDiskReadLatency", SRC_HOST, "Host unusual disk read latency", "Disk latency is growing (read operations > 100ms)\n  VALUE = 0.142\n  LABELS = map[instance:%i]"},
-    {"HostSystemdServiceCrashed", SRC_HOST, "Host systemd service crashed", "systemd service crashed\n  VALUE = 1\n  LABELS = map[instance:%i name:\"containerd.service\"]"},
-    {"HostOomKillDetected", SRC_HOST, "Host OOM kill detected", "OOM kill detected\n  VALUE = 1\n  LABELS = map[instance:%i job:%j]"},
-    {"KubePodCrashLooping", SRC_KSM, "Pod is crash looping", "Pod %n/%p (%c) is in waiting state (reason: \"CrashLoopBackOff\") on cluster %C."},
-    {"KubePodNotReady", SRC_KSM, "Pod has been in a non-ready state for more than 15 minutes", "Pod %n/%p has been in a non-ready state for longer than 15 minutes on cluster %C."},
-    {"KubeDeploymentReplicasMismatch", SRC_KSM, "Deployment has not matched the expected number of replicas", "Deployment %n/%s has not matched the expected number of replicas for 15 minutes."},
-    {"KubeDeploymentRolloutStuck", SRC_KSM, "Deployment rollout is not progressing", "Rollout of deployment %n/%s is not progressing for longer than 15 minutes on cluster %C."},
-    {"KubeContainerWaiting", SRC_KSM, "Pod container waiting longer than 1 hour", "pod/%p in namespace %n on container %c has been in waiting state for longer than 1 hour."},
-    {"KubeHpaMaxedOut", SRC_KSM, "HPA is running at max replicas", "HPA %n/%s has been running at max replicas for longer than 15 minutes on cluster %C."},
-    {"KubeJobFailed", SRC_KSM, "Job failed to complete", "Job %n/%s-migrate-29450160 failed to complete on cluster %C."},
-    {"KubePersistentVolumeFillingUp", SRC_KSM, "PersistentVolume is filling up", "The PersistentVolume claimed by data-%p in Namespace %n is only 2.7% free."},
-    {"CPUThrottlingHigh", SRC_KSM, "Processes experience elevated CPU throttling", "41% throttling of CPU in namespace %n for container %c in pod %p on cluster %C."},
-    {"KubernetesContainerOomKiller", SRC_KSM, "Kubernetes container oom killer", "Container %c in pod %n/%p has been OOMKilled 3 times in the last 10 minutes.\n  VALUE = 3"},
-    {"KubeletDown", SRC_KUBELET, "Target disappeared from Prometheus target discovery", "Kubelet %i has disappeared from Prometheus target discovery on cluster %C."},
-    {"KubeNodeNotReady", SRC_KSM_NODE, "Node is not ready", "Node %i has been unready for more than 15 minutes on cluster %C."},
-    {"HTTPHighErrorRate", SRC_APP, "High HTTP 5xx error rate", "Service %n/%s returns HTTP 5xx for 7.3% of requests on %i (threshold 5%)."},
-    {"HTTPHighLatency", SRC_APP, "High HTTP p99 latency", "p99 latency of %n/%s on %i is 2.41s (threshold 1s)."},
-    {"TargetDown", SRC_APP, "One or more targets are unreachable", "100% of the %j/%s targets in %n namespace are down."},
-    {"JvmMemoryFillingUp", SRC_APP, "JVM memory filling up", "JVM memory is filling up (> 80%)\n  VALUE = 0.87\n  LABELS = map[area:heap instance:%i job:%j]"},
-    {"NginxHighHttp4xxErrorRate", SRC_NGINX, "Nginx high HTTP 4xx error rate", "Too many HTTP requests with status 4xx (> 5%)\n  VALUE = 6.4\n  LABELS = map[pod:%p]"},
-    {"BlackboxProbeFailed", SRC_BLACKBOX, "Blackbox probe failed", "Probe failed\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
-    {"PostgresqlDown", SRC_PG, "Postgresql down", "Postgresql instance is down\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
-    {"PostgresqlTooManyConnections", SRC_PG, "Postgresql too many connections", "PostgreSQL instance has too many connections (> 80%).\n  VALUE = 91\n  LABELS = map[datname:\"orders\"]"},
-    {"MysqlDown", SRC_MYSQL, "MySQL down", "MySQL instance is down on %i\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
-    {"RedisDown", SRC_REDIS, "Redis down", "Redis instance is down\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
-    {"RedisOutOfConfiguredMaxmemory", SRC_REDIS, "Redis out of configured maxmemory", "Redis is running out of configured maxmemory (> 90%)\n  VALUE = 0.94"},
-    {"KafkaConsumerGroupLag", SRC_KAFKA, "Kafka consumer group lag", "Kafka consumer group \"quell\" has a lag of 182340 messages\n  VALUE = 182340"},
-    {"ElasticsearchClusterRed", SRC_ES, "Elasticsearch cluster red", "Elastic Cluster Red status\n  VALUE = 1\n  LABELS = map[cluster:\"logs-%C\" instance:%i]"},
-    {"PrometheusRuleFailures", SRC_PROM, "Prometheus is failing rule evaluations", "Prometheus %n/prometheus-k8s-0 at %i has failed to evaluate 12 rules in the last 5m."},
-    {"AlertmanagerFailedToSendAlerts", SRC_AM, "An Alertmanager instance failed to send notifications", "Alertmanager %n/alertmanager-main-1 failed to send 4.2% of notifications to slack."},
+    {"NodeFilesystemSpaceFillingUp", SRC_NODE,
+     "Filesystem is predicted to run out of space within the next 24 hours",
+     "Filesystem on /dev/nvme0n1p1 at %i has only 14.2% available space left and is filling up "
+     "fast."},
+    {"NodeFilesystemAlmostOutOfSpace", SRC_NODE, "Filesystem has less than 5% space left",
+     "Filesystem on /dev/sda1, mounted on /, at %i has only 3.9% available space left."},
+    {"NodeFilesystemFilesFillingUp", SRC_NODE,
+     "Filesystem is predicted to run out of inodes within the next 24 hours",
+     "Filesystem on /dev/sdb1 at %i has only 9.7% available inodes left and is filling up."},
+    {"NodeMemoryHighUtilization", SRC_NODE, "Host is running out of memory",
+     "Memory is filling up at %i, has been above 90% for the last 15 minutes, is currently at "
+     "93.4%."},
+    {"NodeHighNumberConntrackEntriesUsed", SRC_NODE,
+     "Number of conntrack are getting close to the limit",
+     "%i has 83.1% of conntrack entries used on cluster %C."},
+    {"NodeClockNotSynchronising", SRC_NODE, "Clock not synchronising",
+     "Clock at %i is not synchronising. Ensure NTP is configured on this host."},
+    {"NodeNetworkReceiveErrs", SRC_NODE, "Network interface is reporting many receive errors",
+     "%i interface eth0 has encountered 412 receive errors in the last two minutes."},
+    {"HostHighCpuLoad", SRC_HOST, "Host high CPU load",
+     "CPU load is > 80%\n  VALUE = 0.93\n  LABELS = map[instance:%i job:%j]"},
+    {"HostOutOfMemory", SRC_HOST, "Host out of memory",
+     "Node memory is filling up (< 10% left)\n  VALUE = 7.81\n  LABELS = map[instance:%i job:%j]"},
+    {"HostOutOfDiskSpace", SRC_HOST, "Host out of disk space",
+     "Disk is almost full (< 10% left)\n  VALUE = 6.2\n  LABELS = map[device:/dev/sda1 "
+     "instance:%i]"},
+    {"HostUnusualDiskReadLatency", SRC_HOST, "Host unusual disk read latency",
+     "Disk latency is growing (read operations > 100ms)\n  VALUE = 0.142\n  LABELS = "
+     "map[instance:%i]"},
+    {"HostSystemdServiceCrashed", SRC_HOST, "Host systemd service crashed",
+     "systemd service crashed\n  VALUE = 1\n  LABELS = map[instance:%i "
+     "name:\"containerd.service\"]"},
+    {"HostOomKillDetected", SRC_HOST, "Host OOM kill detected",
+     "OOM kill detected\n  VALUE = 1\n  LABELS = map[instance:%i job:%j]"},
+    {"KubePodCrashLooping", SRC_KSM, "Pod is crash looping",
+     "Pod %n/%p (%c) is in waiting state (reason: \"CrashLoopBackOff\") on cluster %C."},
+    {"KubePodNotReady", SRC_KSM, "Pod has been in a non-ready state for more than 15 minutes",
+     "Pod %n/%p has been in a non-ready state for longer than 15 minutes on cluster %C."},
+    {"KubeDeploymentReplicasMismatch", SRC_KSM,
+     "Deployment has not matched the expected number of replicas",
+     "Deployment %n/%s has not matched the expected number of replicas for 15 minutes."},
+    {"KubeDeploymentRolloutStuck", SRC_KSM, "Deployment rollout is not progressing",
+     "Rollout of deployment %n/%s is not progressing for longer than 15 minutes on cluster %C."},
+    {"KubeContainerWaiting", SRC_KSM, "Pod container waiting longer than 1 hour",
+     "pod/%p in namespace %n on container %c has been in waiting state for longer than 1 hour."},
+    {"KubeHpaMaxedOut", SRC_KSM, "HPA is running at max replicas",
+     "HPA %n/%s has been running at max replicas for longer than 15 minutes on cluster %C."},
+    {"KubeJobFailed", SRC_KSM, "Job failed to complete",
+     "Job %n/%s-migrate-29450160 failed to complete on cluster %C."},
+    {"KubePersistentVolumeFillingUp", SRC_KSM, "PersistentVolume is filling up",
+     "The PersistentVolume claimed by data-%p in Namespace %n is only 2.7% free."},
+    {"CPUThrottlingHigh", SRC_KSM, "Processes experience elevated CPU throttling",
+     "41% throttling of CPU in namespace %n for container %c in pod %p on cluster %C."},
+    {"KubernetesContainerOomKiller", SRC_KSM, "Kubernetes container oom killer",
+     "Container %c in pod %n/%p has been OOMKilled 3 times in the last 10 minutes.\n  VALUE = 3"},
+    {"KubeletDown", SRC_KUBELET, "Target disappeared from Prometheus target discovery",
+     "Kubelet %i has disappeared from Prometheus target discovery on cluster %C."},
+    {"KubeNodeNotReady", SRC_KSM_NODE, "Node is not ready",
+     "Node %i has been unready for more than 15 minutes on cluster %C."},
+    {"HTTPHighErrorRate", SRC_APP, "High HTTP 5xx error rate",
+     "Service %n/%s returns HTTP 5xx for 7.3% of requests on %i (threshold 5%)."},
+    {"HTTPHighLatency", SRC_APP, "High HTTP p99 latency",
+     "p99 latency of %n/%s on %i is 2.41s (threshold 1s)."},
+    {"TargetDown", SRC_APP, "One or more targets are unreachable",
+     "100% of the %j/%s targets in %n namespace are down."},
+    {"JvmMemoryFillingUp", SRC_APP, "JVM memory filling up",
+     "JVM memory is filling up (> 80%)\n  VALUE = 0.87\n  LABELS = map[area:heap instance:%i "
+     "job:%j]"},
+    {"NginxHighHttp4xxErrorRate", SRC_NGINX, "Nginx high HTTP 4xx error rate",
+     "Too many HTTP requests with status 4xx (> 5%)\n  VALUE = 6.4\n  LABELS = map[pod:%p]"},
+    {"BlackboxProbeFailed", SRC_BLACKBOX, "Blackbox probe failed",
+     "Probe failed\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
+    {"PostgresqlDown", SRC_PG, "Postgresql down",
+     "Postgresql instance is down\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
+    {"PostgresqlTooManyConnections", SRC_PG, "Postgresql too many connections",
+     "PostgreSQL instance has too many connections (> 80%).\n  VALUE = 91\n  LABELS = "
+     "map[datname:\"orders\"]"},
+    {"MysqlDown", SRC_MYSQL, "MySQL down",
+     "MySQL instance is down on %i\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
+    {"RedisDown", SRC_REDIS, "Redis down",
+     "Redis instance is down\n  VALUE = 0\n  LABELS = map[instance:%i job:%j]"},
+    {"RedisOutOfConfiguredMaxmemory", SRC_REDIS, "Redis out of configured maxmemory",
+     "Redis is running out of configured maxmemory (> 90%)\n  VALUE = 0.94"},
+    {"KafkaConsumerGroupLag", SRC_KAFKA, "Kafka consumer group lag",
+     "Kafka consumer group \"quell\" has a lag of 182340 messages\n  VALUE = 182340"},
+    {"ElasticsearchClusterRed", SRC_ES, "Elasticsearch cluster red",
+     "Elastic Cluster Red status\n  VALUE = 1\n  LABELS = map[cluster:\"logs-%C\" instance:%i]"},
+    {"PrometheusRuleFailures", SRC_PROM, "Prometheus is failing rule evaluations",
+     "Prometheus %n/prometheus-k8s-0 at %i has failed to evaluate 12 rules in the last 5m."},
+    {"AlertmanagerFailedToSendAlerts", SRC_AM,
+     "An Alertmanager instance failed to send notifications",
+     "Alertmanager %n/alertmanager-main-1 failed to send 4.2% of notifications to slack."},
 };
 
 typedef struct {
@@ -157,10 +227,11 @@ static const workload_t workloads[] = {
 };
 
 static const char *const clusters[] = {"prod-eu-west-1", "prod-us-east-1", "staging-eu-west-1"};
-static const char *const annotation_names[N_ANNOTATIONS] = {"description", "runbook_url", "summary"};
+static const char *const annotation_names[N_ANNOTATIONS] = {"description", "runbook_url",
+                                                            "summary"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define N_RULES COUNT(rules)
+#define N_RULES  COUNT(rules)
 
 /* ---- the generator ---------------------------------------------------- */
 
@@ -187,8 +258,8 @@ struct gen {
 };
 
 /* Writes the error sentence; returns false, for `return fail(...)`. */
-__attribute__((format(printf, 3, 4))) static bool fail(char *errbuf, size_t errlen,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool fail(char *errbuf, size_t errlen, const char *fmt,
+                                                       ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -254,9 +325,13 @@ static char *put_time(char *p, int64_t ms)
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     unsigned month = mp < 10 ? mp + 3 : mp - 9;
-    const unsigned field[7] = {(unsigned)(yoe + era * 400) + (month <= 2), month,
-                               doy - (153 * mp + 2) / 5 + 1, msec / 3600000, msec / 60000 % 60,
-                               msec / 1000 % 60, msec % 1000};
+    const unsigned field[7] = {(unsigned)(yoe + era * 400) + (month <= 2),
+                               month,
+                               doy - (153 * mp + 2) / 5 + 1,
+                               msec / 3600000,
+                               msec / 60000 % 60,
+                               msec / 1000 % 60,
+                               msec % 1000};
     static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
     for (int i = 0; i < 7; i++) {
         p = put_digits(p, field[i], width[i]);
@@ -299,7 +374,8 @@ static char *put_json_str(char *p, const char *s)
         unsigned char c = (unsigned char)s[run];
         *p++ = '\\';
         switch (c) {
-        case '"': case '\\': *p++ = (char)c; break;
+        case '"':
+        case '\\': *p++ = (char)c; break;
         case '\n': *p++ = 'n'; break;
         case '\t': *p++ = 't'; break;
         case '\r': *p++ = 'r'; break;
@@ -463,7 +539,8 @@ static size_t render_proto(gen_t *g)
     msg.labels = g->pb_label_ptrs;
     msg.n_annotations = N_ANNOTATIONS;
     msg.annotations = g->pb_label_ptrs + MAX_LABELS;
-    msg.status = g->resolved ? QUELL__V1__STATUS__STATUS_RESOLVED : QUELL__V1__STATUS__STATUS_FIRING;
+    msg.status =
+        g->resolved ? QUELL__V1__STATUS__STATUS_RESOLVED : QUELL__V1__STATUS__STATUS_FIRING;
     msg.starts_at_ms = g->starts_at_ms;
     msg.ends_at_ms = g->ends_at_ms;
     msg.generator_url = (char *)g->generator_url;
@@ -485,8 +562,7 @@ static uint64_t draw_index(gen_t *g)
     return lo;
 }
 
-bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms,
-              uint64_t *fp_index)
+bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms, uint64_t *fp_index)
 {
     if (g->emitted >= g->opts.alerts) return false;
     uint64_t idx = draw_index(g);
@@ -516,16 +592,24 @@ static const struct {
     [OPT_ALERTS] = {"--alerts", "N", "messages to write (default 100000)"},
     [OPT_FINGERPRINTS] = {"--fingerprints", "K", "distinct label sets, 1..16777216 (default 1000)"},
     [OPT_SEED] = {"--seed", "S", "PRNG seed, 0..2^64-1 (default 1)"},
-    [OPT_FORMAT] = {"--format", "json|proto", "JSON lines or varint-delimited quell.v1.Alert (default json)"},
-    [OPT_START] = {"--start", "TIME", "first event time, RFC 3339 or Unix ms (default 2026-01-01T00:00:00Z)"},
+    [OPT_FORMAT] = {"--format", "json|proto",
+                    "JSON lines or varint-delimited quell.v1.Alert (default json)"},
+    [OPT_START] = {"--start", "TIME",
+                   "first event time, RFC 3339 or Unix ms (default 2026-01-01T00:00:00Z)"},
     [OPT_SPACING] = {"--spacing-ms", "MS", "event-time step between alerts (default 10)"},
-    [OPT_RESOLVE] = {"--resolve-share", "F", "fraction of occurrences that are resolves, 0..1 (default 0.02)"},
+    [OPT_RESOLVE] = {"--resolve-share", "F",
+                     "fraction of occurrences that are resolves, 0..1 (default 0.02)"},
 };
 
 void gen_opts_defaults(gen_opts_t *o)
 {
-    *o = (gen_opts_t){.alerts = 100000, .fingerprints = 1000, .seed = 1, .format = GEN_JSON,
-                      .start_ms = DEFAULT_START_MS, .spacing_ms = 10, .resolve_share = 0.02};
+    *o = (gen_opts_t){.alerts = 100000,
+                      .fingerprints = 1000,
+                      .seed = 1,
+                      .format = GEN_JSON,
+                      .start_ms = DEFAULT_START_MS,
+                      .spacing_ms = 10,
+                      .resolve_share = 0.02};
 }
 
 void gen_usage(FILE *out)
@@ -627,7 +711,8 @@ static bool opts_check(const gen_opts_t *o, char *errbuf, size_t errlen)
     if (o->format != GEN_JSON && o->format != GEN_PROTO)
         return fail(errbuf, errlen, "--format must be json or proto");
     if (o->start_ms <= 0 || o->start_ms > MAX_TIME_MS)
-        return fail(errbuf, errlen, "--start must be after 1970-01-01T00:00:00Z, before year 10000");
+        return fail(errbuf, errlen,
+                    "--start must be after 1970-01-01T00:00:00Z, before year 10000");
     if (o->spacing_ms < 0) return fail(errbuf, errlen, "--spacing-ms must not be negative");
     if (!(o->resolve_share >= 0.0 && o->resolve_share <= 1.0)) /* NaN too */
         return fail(errbuf, errlen, "--resolve-share must be between 0 and 1");
@@ -637,8 +722,7 @@ static bool opts_check(const gen_opts_t *o, char *errbuf, size_t errlen)
     return true;
 }
 
-qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *o, bool *help, char *errbuf,
-                      size_t errlen)
+qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *o, bool *help, char *errbuf, size_t errlen)
 {
     *help = false;
     for (int i = 1; i < argc; i++) {
@@ -647,10 +731,11 @@ qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *o, bool *help, char *er
         uint64_t u = 0;
         bool ok = true;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return *help = true, QERR_OK;
-        while (opt < COUNT(options) && (strlen(options[opt].name) != name_len ||
-                                        strncmp(arg, options[opt].name, name_len)))
+        while (opt < COUNT(options) &&
+               (strlen(options[opt].name) != name_len || strncmp(arg, options[opt].name, name_len)))
             opt++;
-        if (opt == COUNT(options)) return fail(errbuf, errlen, "unknown option '%s'", arg), QERR_INVALID;
+        if (opt == COUNT(options))
+            return fail(errbuf, errlen, "unknown option '%s'", arg), QERR_INVALID;
         if (!eq && i + 1 == argc)
             return fail(errbuf, errlen, "%s needs a value", options[opt].name), QERR_INVALID;
         val = eq ? eq + 1 : argv[++i];
@@ -671,7 +756,8 @@ qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *o, bool *help, char *er
         }
         if (!ok)
             return fail(errbuf, errlen, "bad value '%s' for %s %s: %s", val, options[opt].name,
-                        options[opt].arg, options[opt].help), QERR_INVALID;
+                        options[opt].arg, options[opt].help),
+                   QERR_INVALID;
     }
     return opts_check(o, errbuf, errlen) ? QERR_OK : QERR_INVALID;
 }
@@ -708,7 +794,8 @@ gen_t *gen_new(const gen_opts_t *opts, char *errbuf, size_t errlen)
                  sources[rules[i].source].group, lower);
         snprintf(g->rule_url[i], sizeof g->rule_url[i],
                  "http://prometheus-k8s-0.prometheus-operated.monitoring.svc:9090/graph"
-                 "?g0.expr=ALERTS%%7Balertname%%3D%%22%s%%22%%7D&g0.tab=1", rules[i].alertname);
+                 "?g0.expr=ALERTS%%7Balertname%%3D%%22%s%%22%%7D&g0.tab=1",
+                 rules[i].alertname);
     }
     for (size_t i = 0; i < MAX_LABELS + N_ANNOTATIONS; i++) {
         quell__v1__label__init(&g->pb_labels[i]);
@@ -734,7 +821,7 @@ qerr_t gen_write(gen_t *g, FILE *out)
     size_t used = 0, len;
     while (gen_next(g, NULL, &len, NULL, NULL)) {
         unsigned char *start = g->out + HEADROOM;
-        size_t framed = len + 1; /* JSON: the '\n' render_json left */
+        size_t framed = len + 1;           /* JSON: the '\n' render_json left */
         if (g->opts.format == GEN_PROTO) { /* varint prefix in the headroom */
             unsigned char varint[HEADROOM];
             size_t n = 0;

@@ -54,7 +54,8 @@ static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, c
         int64_t lo, hi;
         rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
         if (e) {
-            snprintf(err, errlen, "topic %s[%d]: watermarks: %s", topic, (int)p, rd_kafka_err2str(e));
+            snprintf(err, errlen, "topic %s[%d]: watermarks: %s", topic, (int)p,
+                     rd_kafka_err2str(e));
             return -1;
         }
         (end ? m->end : m->start)[p] = hi;
@@ -121,8 +122,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     load_result_t *res = opaque;
-    if (m->err) res->failed++;
-    else res->delivered++;
+    if (m->err)
+        res->failed++;
+    else
+        res->delivered++;
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers, const char *group,
@@ -154,8 +157,10 @@ int load_run(const load_opts_t *o, load_result_t *res)
     int rc = -1;
     marks_t in_marks = {0}, out_marks = {0}, dlq_marks = {0};
     memset(res, 0, sizeof(*res));
-    rd_kafka_t *prod = client(RD_KAFKA_PRODUCER, o->brokers, NULL, res, res->error, sizeof(res->error));
-    rd_kafka_t *obs = client(RD_KAFKA_CONSUMER, o->brokers, o->group, res, res->error, sizeof(res->error));
+    rd_kafka_t *prod =
+        client(RD_KAFKA_PRODUCER, o->brokers, NULL, res, res->error, sizeof(res->error));
+    rd_kafka_t *obs =
+        client(RD_KAFKA_CONSUMER, o->brokers, o->group, res, res->error, sizeof(res->error));
     gen_t *gen = NULL;
     if (!prod || !obs) goto out;
     char *err = res->error;
@@ -169,7 +174,8 @@ int load_run(const load_opts_t *o, load_result_t *res)
 
     int64_t deadline = clock_mono_ns() + (int64_t)o->timeout_s * 1000000000;
     if (o->wait && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
-        snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?", o->group);
+        snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?",
+                 o->group);
         goto out;
     }
     int64_t t0 = clock_mono_ns();
@@ -187,9 +193,8 @@ int load_run(const load_opts_t *o, load_result_t *res)
              * partition, so runs decide identically. */
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_KEY(key, (size_t)key_len),
-                RD_KAFKA_V_VALUE((void *)buf, len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(event_ms),
-                RD_KAFKA_V_END);
+                RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_TIMESTAMP(event_ms), RD_KAFKA_V_END);
             if (!err) break;
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 snprintf(res->error, sizeof(res->error), "produce: %s", rd_kafka_err2str(err));
@@ -263,25 +268,29 @@ out:
 
 static void load_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: quell load --brokers LIST [options]\n"
-            "  --topic T          input topic (alerts)\n"
-            "  --group G          quell's consumer group to wait for (quell)\n"
-            "  --output-topic T   incidents topic to count (incidents)\n"
-            "  --dlq-topic T      dead-letter topic to count (alerts-dlq)\n"
-            "  --max-ahead N      messages produced but not yet committed, at most (100000; 0 = no limit)\n"
-            "  --no-wait          produce only, do not wait for the group\n"
-            "  --rate R           alerts per second (as fast as possible)\n"
-            "  --timeout S        give up after S seconds (600)\n"
-            "  --json             print the result as JSON\n"
-            "  --alerts N --fingerprints K --seed S --format json|proto --resolve-share F\n"
-            "                     the storm, as for 'quell gen'\n");
+    fprintf(out, "usage: quell load --brokers LIST [options]\n"
+                 "  --topic T          input topic (alerts)\n"
+                 "  --group G          quell's consumer group to wait for (quell)\n"
+                 "  --output-topic T   incidents topic to count (incidents)\n"
+                 "  --dlq-topic T      dead-letter topic to count (alerts-dlq)\n"
+                 "  --max-ahead N      messages produced but not yet committed, at most (100000; 0 "
+                 "= no limit)\n"
+                 "  --no-wait          produce only, do not wait for the group\n"
+                 "  --rate R           alerts per second (as fast as possible)\n"
+                 "  --timeout S        give up after S seconds (600)\n"
+                 "  --json             print the result as JSON\n"
+                 "  --alerts N --fingerprints K --seed S --format json|proto --resolve-share F\n"
+                 "                     the storm, as for 'quell gen'\n");
 }
 
 int load_main(int argc, char **argv)
 {
-    load_opts_t o = {.topic = "alerts", .group = "quell", .output_topic = "incidents",
-                     .dlq_topic = "alerts-dlq", .max_ahead = 100000, .wait = true,
+    load_opts_t o = {.topic = "alerts",
+                     .group = "quell",
+                     .output_topic = "incidents",
+                     .dlq_topic = "alerts-dlq",
+                     .max_ahead = 100000,
+                     .wait = true,
                      .timeout_s = 600};
     gen_opts_defaults(&o.gen);
     bool json = false;
@@ -296,20 +305,30 @@ int load_main(int argc, char **argv)
             load_usage(stdout);
             free(gen_argv);
             return 0;
-        } else if (!strcmp(a, "--json")) json = true;
-        else if (!strcmp(a, "--no-wait")) o.wait = false;
+        } else if (!strcmp(a, "--json"))
+            json = true;
+        else if (!strcmp(a, "--no-wait"))
+            o.wait = false;
         else if (!v) {
             fprintf(stderr, "quell load: option %s needs a value\n", a);
             free(gen_argv);
             return 2;
-        } else if (!strcmp(a, "--brokers")) o.brokers = v, i++;
-        else if (!strcmp(a, "--topic")) o.topic = v, i++;
-        else if (!strcmp(a, "--group")) o.group = v, i++;
-        else if (!strcmp(a, "--output-topic")) o.output_topic = v, i++;
-        else if (!strcmp(a, "--dlq-topic")) o.dlq_topic = v, i++;
-        else if (!strcmp(a, "--max-ahead")) o.max_ahead = strtoull(v, NULL, 10), i++;
-        else if (!strcmp(a, "--timeout")) o.timeout_s = atoi(v), i++;
-        else if (!strcmp(a, "--rate")) o.rate = atof(v), i++;
+        } else if (!strcmp(a, "--brokers"))
+            o.brokers = v, i++;
+        else if (!strcmp(a, "--topic"))
+            o.topic = v, i++;
+        else if (!strcmp(a, "--group"))
+            o.group = v, i++;
+        else if (!strcmp(a, "--output-topic"))
+            o.output_topic = v, i++;
+        else if (!strcmp(a, "--dlq-topic"))
+            o.dlq_topic = v, i++;
+        else if (!strcmp(a, "--max-ahead"))
+            o.max_ahead = strtoull(v, NULL, 10), i++;
+        else if (!strcmp(a, "--timeout"))
+            o.timeout_s = atoi(v), i++;
+        else if (!strcmp(a, "--rate"))
+            o.rate = atof(v), i++;
         else {
             gen_argv[gen_argc++] = argv[i++];
             gen_argv[gen_argc++] = argv[i];
@@ -342,12 +361,14 @@ int load_main(int argc, char **argv)
         return 0;
     }
     if (json)
-        printf("{\"produced\":%llu,\"produce_seconds\":%.3f,\"seconds\":%.3f,\"alerts_per_second\":%.0f,"
+        printf("{\"produced\":%llu,\"produce_seconds\":%.3f,\"seconds\":%.3f,\"alerts_per_second\":"
+               "%.0f,"
                "\"incidents\":%llu,\"dead_lettered\":%llu}\n",
                (unsigned long long)r.produced, r.produce_seconds, r.seconds, rate,
                (unsigned long long)r.incidents, (unsigned long long)r.dead_lettered);
     else
-        printf("produced %llu alerts in %.3f s; committed by group %s after %.3f s (%.0f alerts/s end to end); "
+        printf("produced %llu alerts in %.3f s; committed by group %s after %.3f s (%.0f alerts/s "
+               "end to end); "
                "%llu incidents out, %llu dead-lettered\n",
                (unsigned long long)r.produced, r.produce_seconds, o.group, r.seconds, rate,
                (unsigned long long)r.incidents, (unsigned long long)r.dead_lettered);

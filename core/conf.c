@@ -47,7 +47,9 @@ typedef enum {
 
 /* Per type: the name the docs print, and what a value looks like for
  * "expected ..." errors. */
-static const struct { const char *doc, *expect; } type_info[] = {
+static const struct {
+    const char *doc, *expect;
+} type_info[] = {
     [CT_INT] = {"int", "an integer"},
     [CT_COUNT] = {"int", "an integer"},
     [CT_SIZE] = {"size", "a size (bytes, or a number with KiB, MiB or GiB, e.g. 4MiB)"},
@@ -60,15 +62,15 @@ static const struct { const char *doc, *expect; } type_info[] = {
 };
 
 typedef struct {
-    const char *name;     /* dotted path in the YAML */
+    const char *name; /* dotted path in the YAML */
     conf_type_t type;
-    const char *def;      /* default as text; lists comma-separated; maps "" */
-    const char *min;      /* bounds as text in the key's unit; both required */
-    const char *max;      /*   for numbers, optional counts for lists/maps */
-    const char *values;   /* CT_ENUM only */
-    size_t offset;        /* the field in conf_t */
-    size_t count_offset;  /* CT_MAP only: its size_t entry count */
-    const char *desc;     /* Markdown, no '|': it goes in a table cell */
+    const char *def;     /* default as text; lists comma-separated; maps "" */
+    const char *min;     /* bounds as text in the key's unit; both required */
+    const char *max;     /*   for numbers, optional counts for lists/maps */
+    const char *values;  /* CT_ENUM only */
+    size_t offset;       /* the field in conf_t */
+    size_t count_offset; /* CT_MAP only: its size_t entry count */
+    const char *desc;    /* Markdown, no '|': it goes in a table cell */
 } conf_key_t;
 
 /* The enum values are matched by position in `values`, so the C enums must
@@ -77,7 +79,8 @@ _Static_assert(LOG_ERROR == 0 && LOG_WARN == 1 && LOG_INFO == 2 && LOG_DEBUG == 
 _Static_assert(LOG_FMT_LOGFMT == 0 && LOG_FMT_JSON == 1, "log.format");
 _Static_assert(FP_XXH3 == 0 && FP_ALERTMANAGER == 1, "dedup.fingerprint");
 _Static_assert(sizeof(log_level_t) == sizeof(int) && sizeof(log_format_t) == sizeof(int) &&
-               sizeof(fingerprint_mode_t) == sizeof(int), "enums are stored as int");
+                   sizeof(fingerprint_mode_t) == sizeof(int),
+               "enums are stored as int");
 
 #define F(field) offsetof(conf_t, field)
 
@@ -107,12 +110,10 @@ static const conf_key_t conf_keys[] = {
      "Partitions per topic of the embedded mock cluster."},
     {"kafka.session_timeout", CT_DURATION, "10s", "1s", "5m", NULL, F(kafka.session_timeout_ms), 0,
      "Consumer group session timeout."},
-    {"kafka.commit_interval", CT_DURATION, "1s", "10ms", "1m", NULL,
-     F(kafka.commit_interval_ms), 0,
+    {"kafka.commit_interval", CT_DURATION, "1s", "10ms", "1m", NULL, F(kafka.commit_interval_ms), 0,
      "How often offsets of fully delivered messages are committed; a crash re-reads at most this "
      "much."},
-    {"kafka.properties", CT_MAP, "", NULL, "1024", NULL, F(kafka.properties),
-     F(kafka.n_properties),
+    {"kafka.properties", CT_MAP, "", NULL, "1024", NULL, F(kafka.properties), F(kafka.n_properties),
      "librdkafka properties passed through as they are (e.g. `security.protocol`); "
      "values are taken as text."},
     /* ingest */
@@ -129,8 +130,8 @@ static const conf_key_t conf_keys[] = {
     /* dedup */
     {"dedup.window", CT_DURATION, "5m", "1s", "30d", NULL, F(dedup.window_ms), 0,
      "Repeats of a fingerprint within this window are folded into one incident."},
-    {"dedup.repeat_interval", CT_DURATION, "4h", "1s", "365d", NULL, F(dedup.repeat_interval_ms),
-     0, "A still-firing incident is re-sent after this long."},
+    {"dedup.repeat_interval", CT_DURATION, "4h", "1s", "365d", NULL, F(dedup.repeat_interval_ms), 0,
+     "A still-firing incident is re-sent after this long."},
     {"dedup.max_fingerprints", CT_COUNT, "1000000", "1", "1000000000", NULL,
      F(dedup.max_fingerprints), 0, "Fingerprints tracked at once, over all workers."},
     {"dedup.fingerprint", CT_ENUM, "xxh3", NULL, NULL, "xxh3|alertmanager", F(dedup.fingerprint), 0,
@@ -194,8 +195,14 @@ static int parse_int(const char *s, int64_t *out)
 /* Binary units only: "4MB" meaning 4,000,000 or 4 MiB is a guess we refuse. */
 static int parse_size(const char *s, int64_t *out)
 {
-    static const struct { const char *suffix; int64_t mul; } units[] = {
-        {"", 1}, {"KiB", 1LL << 10}, {"MiB", 1LL << 20}, {"GiB", 1LL << 30},
+    static const struct {
+        const char *suffix;
+        int64_t mul;
+    } units[] = {
+        {"", 1},
+        {"KiB", 1LL << 10},
+        {"MiB", 1LL << 20},
+        {"GiB", 1LL << 30},
     };
     int64_t n;
     const char *end = parse_digits(s, &n);
@@ -213,9 +220,12 @@ static int parse_size(const char *s, int64_t *out)
  * number other than 0 is refused: "10" could mean seconds or milliseconds. */
 qerr_t conf_parse_duration_ms(const char *s, int64_t *out)
 {
-    static const struct { const char *unit; int64_t ms; } units[] = {
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {
         {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
-        {"m", 60000LL}, {"s", 1000LL}, {"ms", 1LL},
+        {"m", 60000LL},        {"s", 1000LL},     {"ms", 1LL},
     };
     const size_t n_units = sizeof(units) / sizeof(units[0]);
     if (!s || !out || !*s) return QERR_INVALID;
@@ -293,8 +303,8 @@ static void enum_join(const char *values, const char *quote, char *buf, size_t l
     for (const char *v = values; v && pos < len;) {
         const char *bar = strchr(v, '|');
         int vlen = bar ? (int)(bar - v) : (int)strlen(v);
-        int w = snprintf(buf + pos, len - pos, "%s%s%.*s%s", pos ? ", " : "", quote, vlen, v,
-                         quote);
+        int w =
+            snprintf(buf + pos, len - pos, "%s%s%.*s%s", pos ? ", " : "", quote, vlen, v, quote);
         if (w < 0) break;
         pos += (size_t)w;
         v = bar ? bar + 1 : NULL;
@@ -323,8 +333,8 @@ static void map_free(conf_kv_t **kv, size_t *n)
 }
 
 /* Writes an error message for the caller to prefix with FILE:LINE: key. */
-__attribute__((format(printf, 3, 4)))
-static qerr_t bad(char *msg, size_t msglen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static qerr_t bad(char *msg, size_t msglen, const char *fmt,
+                                                        ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -336,8 +346,7 @@ static qerr_t bad(char *msg, size_t msglen, const char *fmt, ...)
 /* Parses `text` for a scalar key, checks its bounds and stores it. On error
  * returns QERR_INVALID (or QERR_NOMEM) with a message in msg and leaves the
  * field as it was. */
-static qerr_t set_scalar(conf_t *c, const conf_key_t *k, const char *text, char *msg,
-                         size_t msglen)
+static qerr_t set_scalar(conf_t *c, const conf_key_t *k, const char *text, char *msg, size_t msglen)
 {
     void *field = (char *)c + k->offset;
     int64_t v, lo, hi;
@@ -436,8 +445,8 @@ typedef struct {
     size_t key_line[N_KEYS]; /* where each key was set; 0 = not in the file */
 } load_t;
 
-__attribute__((format(printf, 3, 4)))
-static qerr_t fail(load_t *ld, size_t line, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static qerr_t fail(load_t *ld, size_t line, const char *fmt,
+                                                         ...)
 {
     if (ld->err && ld->errlen) {
         int w = snprintf(ld->err, ld->errlen, "%s:%zu: ", ld->path, line);
@@ -451,10 +460,7 @@ static qerr_t fail(load_t *ld, size_t line, const char *fmt, ...)
     return QERR_INVALID;
 }
 
-static size_t node_line(const yaml_node_t *n)
-{
-    return n ? n->start_mark.line + 1 : 1;
-}
+static size_t node_line(const yaml_node_t *n) { return n ? n->start_mark.line + 1 : 1; }
 
 static yaml_node_t *node_get(load_t *ld, yaml_node_item_t id)
 {
@@ -463,8 +469,9 @@ static yaml_node_t *node_get(load_t *ld, yaml_node_item_t id)
 
 static const char *node_kind(const yaml_node_t *n)
 {
-    return n->type == YAML_MAPPING_NODE ? "a mapping"
-           : n->type == YAML_SEQUENCE_NODE ? "a list" : "a scalar";
+    return n->type == YAML_MAPPING_NODE    ? "a mapping"
+           : n->type == YAML_SEQUENCE_NODE ? "a list"
+                                           : "a scalar";
 }
 
 /* A plain "~", "null" or nothing: YAML's null, as in "kafka:" with no keys. */
@@ -473,8 +480,7 @@ static bool is_null(const yaml_node_t *n)
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
     const char *s = (const char *)n->data.scalar.value;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 /* The text of a node that must be a non-null scalar; NULL once an error is
@@ -509,9 +515,18 @@ static qerr_t load_list(load_t *ld, const conf_key_t *k, yaml_node_t *v)
         for (; it < top; it++) {
             yaml_node_t *item = node_get(ld, *it);
             const char *s = scalar_text(ld, item, what, "a string");
-            if (!s) { rc = QERR_INVALID; goto out; }
-            if (!*s) { rc = fail(ld, node_line(item), "%s: must not be empty", what); goto out; }
-            if (!(l.items[l.n++] = strdup(s))) { rc = QERR_NOMEM; goto out; }
+            if (!s) {
+                rc = QERR_INVALID;
+                goto out;
+            }
+            if (!*s) {
+                rc = fail(ld, node_line(item), "%s: must not be empty", what);
+                goto out;
+            }
+            if (!(l.items[l.n++] = strdup(s))) {
+                rc = QERR_NOMEM;
+                goto out;
+            }
         }
     }
     rc = set_list(ld->c, k, &l, msg, sizeof(msg)); /* takes l, also on error */
@@ -539,7 +554,10 @@ static qerr_t load_map(load_t *ld, const conf_key_t *k, yaml_node_t *v)
         for (; p < top; p++) {
             yaml_node_t *kn = node_get(ld, p->key);
             const char *key = scalar_text(ld, kn, k->name, "a string as name"), *val;
-            if (!key) { rc = QERR_INVALID; goto out; }
+            if (!key) {
+                rc = QERR_INVALID;
+                goto out;
+            }
             snprintf(what, sizeof(what), "%s.%s", k->name, key);
             for (size_t i = 0; i < n; i++)
                 if (strcmp(kv[i].key, key) == 0) {
@@ -549,11 +567,17 @@ static qerr_t load_map(load_t *ld, const conf_key_t *k, yaml_node_t *v)
             /* Any scalar is taken as its text: "true", "5", "0.5" go to
              * librdkafka as written, and librdkafka validates them. */
             val = scalar_text(ld, node_get(ld, p->value), what, "a scalar value");
-            if (!val) { rc = QERR_INVALID; goto out; }
+            if (!val) {
+                rc = QERR_INVALID;
+                goto out;
+            }
             conf_kv_t *e = &kv[n++];
             e->key = strdup(key);
             e->value = strdup(val);
-            if (!e->key || !e->value) { rc = QERR_NOMEM; goto out; }
+            if (!e->key || !e->value) {
+                rc = QERR_NOMEM;
+                goto out;
+            }
         }
     }
     conf_kv_t **field = (conf_kv_t **)((char *)ld->c + k->offset);
@@ -573,8 +597,8 @@ static qerr_t load_value(load_t *ld, const conf_key_t *k, yaml_node_t *v)
     if (k->type == CT_LIST) return load_list(ld, k, v);
     if (k->type == CT_MAP) return load_map(ld, k, v);
     if (k->type == CT_ENUM) enum_join(k->values, "", expect + 8, sizeof(expect) - 8);
-    const char *text = scalar_text(ld, v, k->name,
-                                   k->type == CT_ENUM ? expect : type_info[k->type].expect);
+    const char *text =
+        scalar_text(ld, v, k->name, k->type == CT_ENUM ? expect : type_info[k->type].expect);
     if (!text) return QERR_INVALID;
     qerr_t rc = set_scalar(ld->c, k, text, msg, sizeof(msg));
     return rc == QERR_INVALID ? fail(ld, node_line(v), "%s: %s", k->name, msg) : rc;
@@ -696,8 +720,8 @@ static qerr_t yaml_error(load_t *ld, const yaml_parser_t *parser, const unsigned
     }
     /* The reader (bad UTF-8) reports a byte offset, not a mark. */
     if (parser->error == YAML_READER_ERROR)
-        return fail(ld, line_at_offset(buf, len, parser->problem_offset),
-                    "YAML reader error: %s", parser->problem ? parser->problem : "bad input");
+        return fail(ld, line_at_offset(buf, len, parser->problem_offset), "YAML reader error: %s",
+                    parser->problem ? parser->problem : "bad input");
     /* The problem mark is where the parser gave up; the context mark, when
      * on another line, is usually where the mistake is ("kafka" without a
      * colon is noticed a line later), so name both. */
@@ -705,9 +729,8 @@ static qerr_t yaml_error(load_t *ld, const yaml_parser_t *parser, const unsigned
     if (parser->context && parser->context_mark.line != parser->problem_mark.line)
         snprintf(where, sizeof(where), " at line %zu", parser->context_mark.line + 1);
     return fail(ld, parser->problem_mark.line + 1, "YAML syntax error: %s%s%s%s%s",
-                parser->problem ? parser->problem : "unknown problem",
-                parser->context ? " (" : "", parser->context ? parser->context : "", where,
-                parser->context ? ")" : "");
+                parser->problem ? parser->problem : "unknown problem", parser->context ? " (" : "",
+                parser->context ? parser->context : "", where, parser->context ? ")" : "");
 }
 
 /* libyaml's work grows with the square of two things no config needs many
@@ -718,7 +741,7 @@ static qerr_t yaml_error(load_t *ld, const yaml_parser_t *parser, const unsigned
  * the first event past a limit bounds the scanner too: it reads ahead of the
  * events by at most one line or 1024 characters (a possible simple key).
  * The depth counts block and flow collections alike; the schema needs 3. */
-#define CONF_MAX_DEPTH 32
+#define CONF_MAX_DEPTH   32
 #define CONF_MAX_ANCHORS 100
 
 static qerr_t check_limits(load_t *ld, const unsigned char *buf, size_t len)
@@ -881,8 +904,10 @@ void conf_free(conf_t *c)
     for (size_t i = 0; i < N_KEYS; i++) {
         const conf_key_t *k = &conf_keys[i];
         void *field = (char *)c + k->offset;
-        if (k->type == CT_STRING) free(*(char **)field);
-        else if (k->type == CT_LIST) list_free(field);
+        if (k->type == CT_STRING)
+            free(*(char **)field);
+        else if (k->type == CT_LIST)
+            list_free(field);
         else if (k->type == CT_MAP)
             map_free(field, (size_t *)((char *)c + k->count_offset));
     }
@@ -897,10 +922,14 @@ void conf_print_doc(FILE *out)
         const conf_key_t *k = &conf_keys[i];
         char extra[256] = "";
         fprintf(out, "| `%s` | %s | ", k->name, type_info[k->type].doc);
-        if (k->type == CT_LIST) fprintf(out, "`[%s]`", k->def);
-        else if (k->type == CT_MAP) fputs("`{}`", out);
-        else if (!*k->def) fputs("`\"\"`", out);
-        else fprintf(out, "`%s`", k->def);
+        if (k->type == CT_LIST)
+            fprintf(out, "`[%s]`", k->def);
+        else if (k->type == CT_MAP)
+            fputs("`{}`", out);
+        else if (!*k->def)
+            fputs("`\"\"`", out);
+        else
+            fprintf(out, "`%s`", k->def);
         if (k->type == CT_ENUM) {
             char vals[200];
             enum_join(k->values, "`", vals, sizeof(vals));

@@ -25,12 +25,12 @@
 
 typedef enum {
     QERR_OK = 0,
-    QERR_INVALID = -1,   /* bad input or config: not retriable */
+    QERR_INVALID = -1, /* bad input or config: not retriable */
     QERR_NOMEM = -2,
-    QERR_FULL = -3,      /* try again later: a ring or buffer is full */
-    QERR_IO = -4,        /* file or network failure: retriable */
+    QERR_FULL = -3, /* try again later: a ring or buffer is full */
+    QERR_IO = -4,   /* file or network failure: retriable */
     QERR_KAFKA = -5,
-    QERR_DECODE = -6,    /* a message that cannot be decoded: dead-letter it */
+    QERR_DECODE = -6, /* a message that cannot be decoded: dead-letter it */
 } qerr_t;
 
 const char *qerr_str(qerr_t err);
@@ -49,14 +49,20 @@ void log_emit(log_level_t level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The level is checked before anything is formatted. */
-#define LOG_AT(lvl, comp, ...)                                                 \
-    do {                                                                       \
-        if ((lvl) <= log_level_current) log_emit((lvl), (comp), __VA_ARGS__);  \
+#define LOG_AT(lvl, comp, ...)                                                                     \
+    do {                                                                                           \
+        if ((lvl) <= log_level_current) log_emit((lvl), (comp), __VA_ARGS__);                      \
     } while (0)
 #define log_error(comp, ...) LOG_AT(LOG_ERROR, comp, __VA_ARGS__)
-#define log_warn(comp, ...) LOG_AT(LOG_WARN, comp, __VA_ARGS__)
-#define log_info(comp, ...) LOG_AT(LOG_INFO, comp, __VA_ARGS__)
+#define log_warn(comp, ...)  LOG_AT(LOG_WARN, comp, __VA_ARGS__)
+#define log_info(comp, ...)  LOG_AT(LOG_INFO, comp, __VA_ARGS__)
 #define log_debug(comp, ...) LOG_AT(LOG_DEBUG, comp, __VA_ARGS__)
+
+/* librdkafka's log callback (rd_kafka_conf_set_log_cb) routed through
+ * log_emit, so its lines share quell's format, levels and stream. Called
+ * from librdkafka's threads. `rk` is a const rd_kafka_t *. */
+struct rd_kafka_s;
+void log_kafka_cb(const struct rd_kafka_s *rk, int syslog_level, const char *fac, const char *buf);
 
 /* Rate limit for repeated errors: true at most once per `interval_ms` per
  * limiter; the number of suppressed calls is returned through `suppressed`.
@@ -69,8 +75,8 @@ bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed
 
 /* ---- clocks ----------------------------------------------------------- */
 
-int64_t clock_wall_ms(void);   /* Unix time, ms */
-int64_t clock_mono_ns(void);   /* monotonic, for measuring durations */
+int64_t clock_wall_ms(void); /* Unix time, ms */
+int64_t clock_mono_ns(void); /* monotonic, for measuring durations */
 
 /* ---- arena ------------------------------------------------------------ */
 
@@ -189,14 +195,14 @@ typedef struct {
 typedef enum { FP_XXH3 = 0, FP_ALERTMANAGER } fingerprint_mode_t;
 
 typedef struct {
-    int workers;              /* 0 = one per core */
+    int workers; /* 0 = one per core */
     size_t ring_bytes;
     struct {
         log_level_t level;
         log_format_t format;
     } log;
     struct {
-        char *brokers;        /* "embedded" starts the in-process mock cluster */
+        char *brokers; /* "embedded" starts the in-process mock cluster */
         char *group_id;
         strlist_t topics;
         char *output_topic;
@@ -221,7 +227,7 @@ typedef struct {
         fingerprint_mode_t fingerprint;
         strlist_t fingerprint_labels;
         strlist_t ignore_labels;
-        char *snapshot_file;  /* "" = none: open incidents do not survive a restart */
+        char *snapshot_file; /* "" = none: open incidents do not survive a restart */
     } dedup;
 } conf_t;
 

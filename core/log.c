@@ -78,9 +78,9 @@ void log_emit(log_level_t level, const char *component, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char when[64];
-    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(ts.tv_nsec / 1000000));
 
     char line[1400];
     size_t pos;
@@ -91,14 +91,25 @@ void log_emit(log_level_t level, const char *component, const char *fmt, ...)
         pos = json_escape_into(line, sizeof(line), pos, msg);
         pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"}\n");
     } else {
-        pos = (size_t)snprintf(line, sizeof(line), "ts=%s level=%s component=%s msg=\"",
-                               when, level_names[level], component);
+        pos = (size_t)snprintf(line, sizeof(line), "ts=%s level=%s component=%s msg=\"", when,
+                               level_names[level], component);
         pos = json_escape_into(line, sizeof(line), pos, msg);
         pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"\n");
     }
     if (pos > sizeof(line)) pos = sizeof(line);
     ssize_t ignored = write(STDERR_FILENO, line, pos);
     (void)ignored;
+}
+
+void log_kafka_cb(const struct rd_kafka_s *rk, int syslog_level, const char *fac, const char *buf)
+{
+    (void)rk;
+    /* syslog levels: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug. */
+    log_level_t level = syslog_level <= 3   ? LOG_ERROR
+                        : syslog_level == 4 ? LOG_WARN
+                        : syslog_level <= 6 ? LOG_INFO
+                                            : LOG_DEBUG;
+    LOG_AT(level, "kafka", "%s: %s", fac, buf);
 }
 
 bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed)

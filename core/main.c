@@ -42,9 +42,12 @@ static int cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *brokers = NULL, *level = NULL;
     for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) path = argv[++i];
-        else if (!strcmp(argv[i], "--brokers") && i + 1 < argc) brokers = argv[++i];
-        else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) level = argv[++i];
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
+            brokers = argv[++i];
+        else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
+            level = argv[++i];
         else {
             fprintf(stderr, "quell run: unknown option \"%s\"\n", argv[i]);
             return 2;
@@ -71,8 +74,10 @@ static int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) path = argv[++i];
-        else if (!path && argv[i][0] != '-') path = argv[i];
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!path && argv[i][0] != '-')
+            path = argv[i];
         else {
             fprintf(stderr, "quell check: unknown option \"%s\"\n", argv[i]);
             return 2;

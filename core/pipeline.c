@@ -59,10 +59,11 @@ static qerr_t dead_letter_to_router(void *ctx, const rd_kafka_message_t *m, cons
 
 /* Starts librdkafka's mock cluster (real Kafka protocol over loopback TCP)
  * and creates the topics. The handle owning it must outlive every client. */
-static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **owner,
-                                               char *errbuf, size_t errlen)
+static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **owner, char *errbuf,
+                                               size_t errlen)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
     rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
     *owner = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, errlen);
     if (!*owner) return NULL;
@@ -103,19 +104,20 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
     for (int k = 0; k < DECISION__COUNT; k++) decided += decisions[k];
     for (int k = 0; k < DECODE__COUNT; k++) bad += is.decode_errors[k];
     double secs = (is.first_message_ns && last_ns > is.first_message_ns)
-                      ? (double)(last_ns - is.first_message_ns) / 1e9 : 0;
+                      ? (double)(last_ns - is.first_message_ns) / 1e9
+                      : 0;
 
     fprintf(out, "quell run summary\n");
     fprintf(out, "  messages consumed     %llu\n", (unsigned long long)is.messages);
     fprintf(out, "  alerts in             %llu\n", (unsigned long long)is.alerts);
     fprintf(out, "  alerts decided        %llu\n", (unsigned long long)decided);
-    fprintf(out, "  incidents out         %llu (new %llu, repeat %llu, resolved %llu; delivered %llu)\n",
+    fprintf(out,
+            "  incidents out         %llu (new %llu, repeat %llu, resolved %llu; delivered %llu)\n",
             (unsigned long long)forwarded, (unsigned long long)decisions[DECISION_FORWARD_NEW],
             (unsigned long long)decisions[DECISION_FORWARD_REPEAT],
             (unsigned long long)decisions[DECISION_FORWARD_RESOLVED],
             (unsigned long long)rs.delivered);
-    fprintf(out, "  suppressed            %llu\n",
-            (unsigned long long)(decided - forwarded));
+    fprintf(out, "  suppressed            %llu\n", (unsigned long long)(decided - forwarded));
     for (int k = DECISION_SUPPRESS_DUPLICATE; k < DECISION__COUNT; k++)
         fprintf(out, "    %-20s%llu\n", decision_str((decision_kind_t)k),
                 (unsigned long long)decisions[k]);
@@ -135,7 +137,8 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
             (unsigned long long)tracked, tracked ? (double)bytes / (double)tracked : 0.0,
             (unsigned long long)expirations, (unsigned long long)evictions);
     if (secs > 0)
-        fprintf(out, "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
+        fprintf(out,
+                "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
                 (double)decided / secs, secs);
     fflush(out);
 }
@@ -148,8 +151,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rd_kafka_mock_cluster_t *mock = NULL;
     router_t *router = NULL;
     ingest_t *in = NULL;
-    size_t n_workers = conf->workers > 0 ? (size_t)conf->workers
-                                         : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n_workers =
+        conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
     dedup_worker_t **workers = calloc(n_workers, sizeof(*workers));
     ring_t **rings = calloc(n_workers, sizeof(*rings));
@@ -179,7 +182,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
     size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
     for (size_t i = 0; i < n_workers; i++) {
-        workers[i] = dedup_worker_new(&params, per_worker, conf->ring_bytes, forward_to_router, router);
+        workers[i] =
+            dedup_worker_new(&params, per_worker, conf->ring_bytes, forward_to_router, router);
         if (!workers[i]) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate dedup worker %zu", i);
             goto out;
@@ -199,11 +203,15 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
 
     ingest_opts_t io = {
-        .conf = conf, .brokers = brokers, .embedded = embedded,
-        .rings = rings, .n_rings = n_workers,
+        .conf = conf,
+        .brokers = brokers,
+        .embedded = embedded,
+        .rings = rings,
+        .n_rings = n_workers,
         .fingerprint = {conf->dedup.fingerprint, &conf->dedup.fingerprint_labels,
                         &conf->dedup.ignore_labels},
-        .dead_letter = dead_letter_to_router, .dead_letter_ctx = router,
+        .dead_letter = dead_letter_to_router,
+        .dead_letter_ctx = router,
     };
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
@@ -226,9 +234,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     pthread_join(router_thread, NULL);
     router_started = false;
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
-        if (err == QERR_OK &&
-            dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers, errbuf,
-                                sizeof(errbuf)) != QERR_OK)
+        if (err == QERR_OK && dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers,
+                                                  errbuf, sizeof(errbuf)) != QERR_OK)
             log_error("dedup", "snapshot not saved: %s", errbuf);
         else if (err != QERR_OK)
             log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");

@@ -20,14 +20,14 @@
 #include "core.h"
 
 #define RING_SKIP UINT64_MAX
-#define RING_HDR 8
+#define RING_HDR  8
 
 struct ring {
     _Alignas(CACHELINE) _Atomic size_t head;
     size_t head_reserved; /* producer-private: where the pending record ends */
     size_t tail_cache;    /* producer's last view of tail, saves cache misses */
     _Alignas(CACHELINE) _Atomic size_t tail;
-    size_t tail_next;     /* consumer-private: where the peeked record ends */
+    size_t tail_next; /* consumer-private: where the peeked record ends */
     /* Sleep/wake: a waiter sets its flag, re-checks, then sleeps on the
      * futex word; the other side bumps the word and wakes only if the flag
      * is set, so the fast path is one relaxed load. */

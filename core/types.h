@@ -33,13 +33,13 @@ typedef enum {
 typedef struct msg_track msg_track_t;
 
 typedef struct {
-    label_t *labels;      /* sorted bytewise by name, names unique */
+    label_t *labels; /* sorted bytewise by name, names unique */
     uint32_t n_labels;
     label_t *annotations; /* in input order */
     uint32_t n_annotations;
     alert_status_t status;
-    int64_t starts_at_ms; /* Unix ms, 0 = unset */
-    int64_t ends_at_ms;   /* Unix ms, 0 = unset */
+    int64_t starts_at_ms;  /* Unix ms, 0 = unset */
+    int64_t ends_at_ms;    /* Unix ms, 0 = unset */
     int64_t event_time_ms; /* the clock decisions use: Kafka timestamp, else arrival */
     int64_t watermark_ms;  /* no partition still being read is behind this event
                             * time, so incidents idle since before it minus the
@@ -51,10 +51,10 @@ typedef struct {
 
 /* What a dedup worker decided for one alert. */
 typedef enum {
-    DECISION_FORWARD_NEW = 0,      /* first occurrence: a new incident */
-    DECISION_FORWARD_REPEAT,       /* still firing after repeat_interval */
-    DECISION_FORWARD_RESOLVED,     /* resolved while an incident was open */
-    DECISION_SUPPRESS_DUPLICATE,   /* folded into the open incident */
+    DECISION_FORWARD_NEW = 0,               /* first occurrence: a new incident */
+    DECISION_FORWARD_REPEAT,                /* still firing after repeat_interval */
+    DECISION_FORWARD_RESOLVED,              /* resolved while an incident was open */
+    DECISION_SUPPRESS_DUPLICATE,            /* folded into the open incident */
     DECISION_SUPPRESS_RESOLVED_NO_INCIDENT, /* resolved, nothing was open */
     DECISION__COUNT
 } decision_kind_t;
@@ -65,7 +65,7 @@ typedef enum {
 typedef struct {
     decision_kind_t kind;
     uint64_t fingerprint;
-    uint64_t count;        /* occurrences folded in, this one included */
+    uint64_t count; /* occurrences folded in, this one included */
     int64_t first_seen_ms;
     int64_t last_seen_ms;
 } incident_t;

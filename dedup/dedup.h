@@ -27,8 +27,7 @@ typedef struct {
 } dedup_fp_conf_t;
 
 /* Thread-safe (reads only). */
-uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels,
-                           uint32_t n_labels);
+uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels);
 
 /* ---- window table and decision core ----------------------------------- */
 
@@ -60,9 +59,9 @@ void dedup_table_destroy(dedup_table_t *t);
  * several partitions read at different paces, one partition's clock must not
  * close incidents whose own partition has not caught up yet: that would
  * re-forward them. 0 means unknown (nothing is expired early). */
-decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
-                             uint64_t fingerprint, alert_status_t status,
-                             int64_t now_ms, int64_t watermark_ms, incident_t *out);
+decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p, uint64_t fingerprint,
+                             alert_status_t status, int64_t now_ms, int64_t watermark_ms,
+                             incident_t *out);
 
 void dedup_table_stats(const dedup_table_t *t, dedup_table_stats_t *out);
 
@@ -75,8 +74,8 @@ typedef struct {
     int64_t last_forward_ms;
     uint64_t count;
 } dedup_entry_t;
-void dedup_table_foreach(const dedup_table_t *t,
-                         void (*fn)(const dedup_entry_t *e, void *arg), void *arg);
+void dedup_table_foreach(const dedup_table_t *t, void (*fn)(const dedup_entry_t *e, void *arg),
+                         void *arg);
 /* Inserts an entry as it was saved (no decision is made). */
 qerr_t dedup_table_restore(dedup_table_t *t, const dedup_entry_t *e);
 
@@ -86,12 +85,12 @@ const char *decision_str(decision_kind_t k);
 
 /* Writes every table's entries to `path` atomically (temp file + rename).
  * Called after the final offset commit, when no worker runs. */
-qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n,
-                           char *errbuf, size_t errlen);
+qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
+                           size_t errlen);
 /* Loads `path` (a missing file is not an error) into the tables, each entry
  * into tables[dedup_shard(fp, n)]. */
-qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n,
-                           uint64_t *loaded, char *errbuf, size_t errlen);
+qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,
+                           char *errbuf, size_t errlen);
 
 /* Which worker owns a fingerprint. Uses the high bits: tables hash with the
  * low ones, so shards stay evenly filled. */
@@ -117,8 +116,8 @@ typedef struct {
 } dedup_worker_stats_t;
 
 /* The worker owns its ring (input) and table. */
-dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries,
-                                 size_t ring_bytes, dedup_forward_fn forward, void *ctx);
+dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
+                                 dedup_forward_fn forward, void *ctx);
 qerr_t dedup_worker_start(dedup_worker_t *w);
 /* Processes what is left in the ring, then joins the thread. */
 void dedup_worker_stop(dedup_worker_t *w);

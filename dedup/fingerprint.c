@@ -18,7 +18,7 @@
 #include "dedup.h"
 
 #define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
+#define FNV_PRIME  1099511628211ULL
 
 typedef struct {
     fingerprint_mode_t mode;
@@ -63,8 +63,7 @@ static void hasher_label(fp_hasher_t *h, str_t name, str_t value)
 static bool strlist_has(const strlist_t *l, str_t s)
 {
     for (size_t i = 0; i < l->n; i++) {
-        if (strlen(l->items[i]) == s.len && memcmp(l->items[i], s.ptr, s.len) == 0)
-            return true;
+        if (strlen(l->items[i]) == s.len && memcmp(l->items[i], s.ptr, s.len) == 0) return true;
     }
     return false;
 }
@@ -81,8 +80,7 @@ static int str_cmp(str_t a, const char *b)
 /* Hashes only the listed names in sorted order, with "" for missing ones.
  * The list is small (a handful of names), so a selection by repeated
  * minimum avoids sorting config-owned memory. */
-static void hash_only(fp_hasher_t *h, const strlist_t *only, const label_t *labels,
-                      uint32_t n)
+static void hash_only(fp_hasher_t *h, const strlist_t *only, const label_t *labels, uint32_t n)
 {
     const char *prev = NULL;
     for (size_t round = 0; round < only->n; round++) {
@@ -106,8 +104,7 @@ static void hash_only(fp_hasher_t *h, const strlist_t *only, const label_t *labe
     }
 }
 
-uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels,
-                           uint32_t n_labels)
+uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels)
 {
     fp_hasher_t h;
     h.mode = fc->mode;

@@ -93,10 +93,14 @@ static uint32_t lookup(const dedup_table_t *t, uint64_t fp)
 static void lru_unlink(dedup_table_t *t, uint32_t i)
 {
     entry_t *e = &t->entries[i];
-    if (e->lru_prev != NIL) t->entries[e->lru_prev].lru_next = e->lru_next;
-    else t->lru_head = e->lru_next;
-    if (e->lru_next != NIL) t->entries[e->lru_next].lru_prev = e->lru_prev;
-    else t->lru_tail = e->lru_prev;
+    if (e->lru_prev != NIL)
+        t->entries[e->lru_prev].lru_next = e->lru_next;
+    else
+        t->lru_head = e->lru_next;
+    if (e->lru_next != NIL)
+        t->entries[e->lru_next].lru_prev = e->lru_prev;
+    else
+        t->lru_tail = e->lru_prev;
 }
 
 static void lru_push_front(dedup_table_t *t, uint32_t i)
@@ -141,8 +145,10 @@ static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t w
 {
     if (t->count >= t->max_entries) {
         uint32_t victim = t->lru_tail;
-        if (watermark_ms - t->entries[victim].last_seen_ms > p->window_ms) t->expirations++;
-        else t->evictions++;
+        if (watermark_ms - t->entries[victim].last_seen_ms > p->window_ms)
+            t->expirations++;
+        else
+            t->evictions++;
         remove_entry(t, victim);
     }
     if (t->free_head != NIL) {
@@ -161,8 +167,7 @@ static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t w
     return t->entries_used++;
 }
 
-static uint32_t insert(dedup_table_t *t, const dedup_params_t *p, uint64_t fp,
-                       int64_t watermark_ms)
+static uint32_t insert(dedup_table_t *t, const dedup_params_t *p, uint64_t fp, int64_t watermark_ms)
 {
     uint32_t i = alloc_entry(t, p, watermark_ms);
     if (i == NIL) return NIL;
@@ -181,8 +186,7 @@ static uint32_t insert(dedup_table_t *t, const dedup_params_t *p, uint64_t fp,
 
 /* Drops up to `budget` entries expired against the watermark from the LRU
  * tail. */
-static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t watermark_ms,
-                        int budget)
+static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t watermark_ms, int budget)
 {
     if (watermark_ms <= 0) return;
     while (budget-- > 0 && t->lru_tail != NIL &&
@@ -201,9 +205,9 @@ static void fill_incident(incident_t *out, decision_kind_t kind, const entry_t *
     out->last_seen_ms = e->last_seen_ms;
 }
 
-decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
-                             uint64_t fingerprint, alert_status_t status,
-                             int64_t now_ms, int64_t watermark_ms, incident_t *out)
+decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p, uint64_t fingerprint,
+                             alert_status_t status, int64_t now_ms, int64_t watermark_ms,
+                             incident_t *out)
 {
     expire_tail(t, p, watermark_ms, 2);
     uint32_t i = lookup(t, fingerprint);
@@ -231,8 +235,11 @@ decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p,
         i = insert(t, p, fingerprint, watermark_ms);
         if (i == NIL) {
             /* Out of memory: forward untracked rather than lose the alert. */
-            entry_t lone = {.fp = fingerprint, .first_seen_ms = now_ms,
-                            .last_seen_ms = now_ms, .last_forward_ms = now_ms, .count = 1};
+            entry_t lone = {.fp = fingerprint,
+                            .first_seen_ms = now_ms,
+                            .last_seen_ms = now_ms,
+                            .last_forward_ms = now_ms,
+                            .count = 1};
             fill_incident(out, DECISION_FORWARD_NEW, &lone);
             return out->kind;
         }
@@ -266,14 +273,14 @@ void dedup_table_stats(const dedup_table_t *t, dedup_table_stats_t *out)
                  sizeof(uint32_t) * ((size_t)t->bucket_mask + 1);
 }
 
-void dedup_table_foreach(const dedup_table_t *t,
-                         void (*fn)(const dedup_entry_t *e, void *arg), void *arg)
+void dedup_table_foreach(const dedup_table_t *t, void (*fn)(const dedup_entry_t *e, void *arg),
+                         void *arg)
 {
     /* Oldest first, so a restore rebuilds the same LRU order. */
     for (uint32_t i = t->lru_tail; i != NIL; i = t->entries[i].lru_prev) {
         const entry_t *e = &t->entries[i];
-        dedup_entry_t out = {e->fp, e->first_seen_ms, e->last_seen_ms,
-                             e->last_forward_ms, e->count};
+        dedup_entry_t out = {e->fp, e->first_seen_ms, e->last_seen_ms, e->last_forward_ms,
+                             e->count};
         fn(&out, arg);
     }
 }
@@ -318,8 +325,8 @@ static void write_entry(const dedup_entry_t *e, void *arg)
     fwrite(e, sizeof(*e), 1, f);
 }
 
-qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n,
-                           char *errbuf, size_t errlen)
+qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
+                           size_t errlen)
 {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -345,8 +352,8 @@ qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n,
     return QERR_OK;
 }
 
-qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n,
-                           uint64_t *loaded, char *errbuf, size_t errlen)
+qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,
+                           char *errbuf, size_t errlen)
 {
     *loaded = 0;
     FILE *f = fopen(path, "rb");

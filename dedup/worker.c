@@ -31,8 +31,8 @@ struct dedup_worker {
     _Atomic uint64_t last_decision_ns;
 };
 
-dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries,
-                                 size_t ring_bytes, dedup_forward_fn forward, void *ctx)
+dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
+                                 dedup_forward_fn forward, void *ctx)
 {
     dedup_worker_t *w = aligned_alloc(CACHELINE, sizeof(*w));
     if (!w) return NULL;
@@ -75,8 +75,8 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         return;
     }
     incident_t inc;
-    decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status,
-                                     a.event_time_ms, a.watermark_ms, &inc);
+    decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
+                                     a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);
@@ -152,6 +152,8 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
 {
     for (int i = 0; i < DECISION__COUNT; i++) out->decisions[i] = stat_get(&w->decisions[i]);
     out->last_decision_ns = stat_get(&w->last_decision_ns);
-    if (!w->started) dedup_table_stats(w->table, &out->table);
-    else out->table = (dedup_table_stats_t){0};
+    if (!w->started)
+        dedup_table_stats(w->table, &out->table);
+    else
+        out->table = (dedup_table_stats_t){0};
 }

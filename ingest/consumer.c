@@ -34,8 +34,8 @@
 
 #include "ingest.h"
 
-#define TRACK_SLOTS 65536
-#define DRAIN_TIMEOUT_MS 60000
+#define TRACK_SLOTS       65536
+#define DRAIN_TIMEOUT_MS  60000
 #define IDLE_PARTITION_MS 5000
 
 typedef struct {
@@ -170,8 +170,10 @@ static bool drain(ingest_t *in, part_state_t *only)
 {
     int64_t deadline = clock_mono_ns() + (int64_t)DRAIN_TIMEOUT_MS * 1000000;
     for (;;) {
-        if (only) part_store(in, only);
-        else store_all(in);
+        if (only)
+            part_store(in, only);
+        else
+            store_all(in);
         if (inflight(in, only) == 0) return true;
         if (clock_mono_ns() > deadline) return false;
         struct timespec ts = {0, 1000000};
@@ -188,7 +190,8 @@ static void on_assign(ingest_t *in, rd_kafka_topic_partition_list_t *parts)
      * load, lag dashboards) can see the group owns the partition. */
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_topic_partition_list_t *starts = rd_kafka_topic_partition_list_new(parts->cnt);
-    bool have_committed = rd_kafka_committed(in->rk, committed, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    bool have_committed =
+        rd_kafka_committed(in->rk, committed, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
     for (int i = 0; i < parts->cnt; i++) {
         part_state_t *p = part_add(in, parts->elems[i].topic, parts->elems[i].partition);
         if (!p) {
@@ -220,10 +223,13 @@ static void on_revoke(ingest_t *in, rd_kafka_topic_partition_list_t *parts, bool
         part_state_t *p = part_find(in, parts->elems[i].topic, parts->elems[i].partition);
         if (!p) continue;
         if (!drain(in, p))
-            log_error("ingest", "%s[%d]: in-flight messages not finished in %d ms; the next owner will re-read them",
+            log_error("ingest",
+                      "%s[%d]: in-flight messages not finished in %d ms; the next owner will "
+                      "re-read them",
                       p->topic, (int)p->partition, DRAIN_TIMEOUT_MS);
         if (p->stored_offset >= 0)
-            rd_kafka_topic_partition_list_add(commit, p->topic, p->partition)->offset = p->stored_offset;
+            rd_kafka_topic_partition_list_add(commit, p->topic, p->partition)->offset =
+                p->stored_offset;
         part_remove(in, p);
     }
     if (!lost && commit->cnt > 0) {
@@ -242,12 +248,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(in, parts);
-        if (cooperative) rd_kafka_incremental_assign(rk, parts);
-        else rd_kafka_assign(rk, parts);
+        if (cooperative)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
     } else {
         on_revoke(in, parts, rd_kafka_assignment_lost(rk));
-        if (cooperative) rd_kafka_incremental_unassign(rk, parts);
-        else rd_kafka_assign(rk, NULL);
+        if (cooperative)
+            rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
     }
 }
 
@@ -294,6 +304,7 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_opaque(kc, in);
+    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
     in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, errlen);
     if (!in->rk) {
         ingest_destroy(in);
@@ -334,7 +345,8 @@ static void dead_letter(ingest_t *in, const rd_kafka_message_t *m, msg_track_t *
                  rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
                  decode_error_str(reason), detail, (unsigned long long)quiet);
     track_add(t, 1);
-    if (in->opts.dead_letter(in->opts.dead_letter_ctx, m, decode_error_str(reason), detail, t) != QERR_OK)
+    if (in->opts.dead_letter(in->opts.dead_letter_ctx, m, decode_error_str(reason), detail, t) !=
+        QERR_OK)
         log_error("ingest", "could not dead-letter %s[%d]@%lld; its offset stays uncommitted",
                   rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
 }
@@ -360,7 +372,9 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
         if (m->offset > p->expected_offset) {
             stat_add(&in->offset_gaps, 1);
             stat_add(&in->offsets_skipped, (uint64_t)(m->offset - p->expected_offset));
-            log_error("ingest", "%s[%d]: offsets %lld..%lld were never consumed (deleted by retention or reset): %lld messages lost",
+            log_error("ingest",
+                      "%s[%d]: offsets %lld..%lld were never consumed (deleted by retention or "
+                      "reset): %lld messages lost",
                       topic, (int)m->partition, (long long)p->expected_offset,
                       (long long)m->offset - 1, (long long)(m->offset - p->expected_offset));
         }
@@ -376,7 +390,8 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
         nanosleep(&ts, NULL); /* backpressure: workers are 64k messages behind */
     }
 
-    if (!stat_get(&in->first_message_ns)) stat_add(&in->first_message_ns, (uint64_t)clock_mono_ns());
+    if (!stat_get(&in->first_message_ns))
+        stat_add(&in->first_message_ns, (uint64_t)clock_mono_ns());
     stat_add(&in->messages, 1);
 
     rd_kafka_timestamp_type_t tstype;
@@ -393,7 +408,8 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
     const void *ct;
     size_t ct_len;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
         decode_error_t e = ingest_format_from_content_type(ct, ct_len, &format);
         if (e != DECODE_OK) {
             char detail[300];
@@ -409,8 +425,8 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
     alert_t *alerts;
     size_t n;
     arena_reset(&in->arena);
-    decode_error_t e = ingest_decode(&in->arena, &in->limits, format, m->payload, m->len,
-                                     event_ms, &alerts, &n, errbuf, sizeof(errbuf));
+    decode_error_t e = ingest_decode(&in->arena, &in->limits, format, m->payload, m->len, event_ms,
+                                     &alerts, &n, errbuf, sizeof(errbuf));
     if (e == DECODE_OK) {
         /* Size every record first: a message goes to the workers whole or
          * to the dead-letter topic whole, never in part. */
@@ -419,12 +435,14 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
         for (size_t i = 0; i < n && e == DECODE_OK; i++) {
             alerts[i].event_time_ms = event_ms;
             alerts[i].watermark_ms = in->watermark_ms;
-            alerts[i].fingerprint = dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels,
-                                                      alerts[i].n_labels);
+            alerts[i].fingerprint =
+                dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels, alerts[i].n_labels);
             sizes[i] = alert_rec_size(&alerts[i]);
             if (sizes[i] > max_rec) {
                 e = DECODE_TOO_LARGE;
-                snprintf(errbuf, sizeof(errbuf), "alert %zu needs %zu bytes, more than a worker ring record (%zu): raise ring_bytes",
+                snprintf(errbuf, sizeof(errbuf),
+                         "alert %zu needs %zu bytes, more than a worker ring record (%zu): raise "
+                         "ring_bytes",
                          i, sizes[i], max_rec);
             }
         }

@@ -39,13 +39,20 @@
 #include "quell/v1/alert.pb-c.h"
 
 static const char *const error_names[DECODE__COUNT] = {
-    [DECODE_OK] = "ok",                   [DECODE_TOO_LARGE] = "too_large",
-    [DECODE_EMPTY] = "empty",             [DECODE_BAD_JSON] = "bad_json",
-    [DECODE_BAD_PROTO] = "bad_proto",     [DECODE_BAD_SHAPE] = "bad_shape",
-    [DECODE_NO_LABELS] = "no_labels",     [DECODE_TOO_MANY_LABELS] = "too_many_labels",
-    [DECODE_NAME_TOO_LONG] = "name_too_long", [DECODE_VALUE_TOO_LONG] = "value_too_long",
-    [DECODE_BAD_UTF8] = "bad_utf8",       [DECODE_BAD_LABEL_NAME] = "bad_label_name",
-    [DECODE_DUP_LABEL] = "duplicate_label", [DECODE_BAD_TIME] = "bad_time",
+    [DECODE_OK] = "ok",
+    [DECODE_TOO_LARGE] = "too_large",
+    [DECODE_EMPTY] = "empty",
+    [DECODE_BAD_JSON] = "bad_json",
+    [DECODE_BAD_PROTO] = "bad_proto",
+    [DECODE_BAD_SHAPE] = "bad_shape",
+    [DECODE_NO_LABELS] = "no_labels",
+    [DECODE_TOO_MANY_LABELS] = "too_many_labels",
+    [DECODE_NAME_TOO_LONG] = "name_too_long",
+    [DECODE_VALUE_TOO_LONG] = "value_too_long",
+    [DECODE_BAD_UTF8] = "bad_utf8",
+    [DECODE_BAD_LABEL_NAME] = "bad_label_name",
+    [DECODE_DUP_LABEL] = "duplicate_label",
+    [DECODE_BAD_TIME] = "bad_time",
     [DECODE_BAD_CONTENT_TYPE] = "bad_content_type",
 };
 
@@ -69,7 +76,7 @@ typedef struct {
     char *errbuf;
     size_t errlen;
     size_t alert_idx;
-    bool in_alert;          /* prefix errors with "alert N: " */
+    bool in_alert;           /* prefix errors with "alert N: " */
     bool json_syntax_failed; /* no JSON tree was built: AUTO may try protobuf */
 } dctx_t;
 
@@ -117,8 +124,8 @@ static const char *quote(quoted_t *q, const char *s, size_t len)
 /* ---- UTF-8 and label names -------------------------------------------- */
 
 #define UTF8_OK ((size_t)-1)
-#define ONES 0x0101010101010101ull /* SWAR: one bit per byte */
-#define HIGHS 0x8080808080808080ull
+#define ONES    0x0101010101010101ull /* SWAR: one bit per byte */
+#define HIGHS   0x8080808080808080ull
 
 /* Offset of the first byte that is not strict UTF-8 (Unicode 15, table 3-7:
  * no overlongs, no surrogates, nothing above U+10FFFF), or UTF8_OK. NUL is
@@ -149,12 +156,16 @@ static size_t utf8_invalid_at(const char *str, size_t len)
             need = 1;
         } else if (b >= 0xe0 && b <= 0xef) {
             need = 2;
-            if (b == 0xe0) lo = 0xa0;      /* overlong */
-            else if (b == 0xed) hi = 0x9f; /* surrogates */
+            if (b == 0xe0)
+                lo = 0xa0; /* overlong */
+            else if (b == 0xed)
+                hi = 0x9f; /* surrogates */
         } else if (b >= 0xf0 && b <= 0xf4) {
             need = 3;
-            if (b == 0xf0) lo = 0x90;      /* overlong */
-            else if (b == 0xf4) hi = 0x8f; /* > U+10FFFF */
+            if (b == 0xf0)
+                lo = 0x90; /* overlong */
+            else if (b == 0xf4)
+                hi = 0x8f; /* > U+10FFFF */
         } else {
             return i; /* continuation byte, 0xc0/0xc1 or 0xf5.. */
         }
@@ -185,8 +196,10 @@ static bool valid_label_name(const char *s, size_t len)
 static const char *utf8_why(char buf[64], const char *s, size_t at)
 {
     unsigned char b = (unsigned char)s[at];
-    if (b == 0) snprintf(buf, 64, "contains a NUL byte at offset %zu", at);
-    else snprintf(buf, 64, "is not valid UTF-8 (byte 0x%02x at offset %zu)", b, at);
+    if (b == 0)
+        snprintf(buf, 64, "contains a NUL byte at offset %zu", at);
+    else
+        snprintf(buf, 64, "is not valid UTF-8 (byte 0x%02x at offset %zu)", b, at);
     return buf;
 }
 
@@ -204,8 +217,10 @@ static decode_error_t check_pair(dctx_t *c, bool label, const char *name, size_t
         return fail(c, DECODE_NAME_TOO_LONG, "%s name \"%s\" is %zu bytes, limit %zu", kind,
                     quote(&q, name, nlen), nlen, c->lim.name);
     if (label && !valid_label_name(name, nlen))
-        return fail(c, DECODE_BAD_LABEL_NAME, "label name \"%s\" is not a valid Prometheus "
-                    "label name ([a-zA-Z_][a-zA-Z0-9_]*)", quote(&q, name, nlen));
+        return fail(c, DECODE_BAD_LABEL_NAME,
+                    "label name \"%s\" is not a valid Prometheus "
+                    "label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                    quote(&q, name, nlen));
     if (nlen == 0) return fail(c, DECODE_BAD_LABEL_NAME, "annotation name is empty");
     if (!label && (at = utf8_invalid_at(name, nlen)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "annotation name %s", utf8_why(why, name, at));
@@ -242,10 +257,7 @@ static int label_cmp(const label_t *a, const label_t *b)
     return (a->name.len > b->name.len) - (a->name.len < b->name.len);
 }
 
-static int label_qsort_cmp(const void *a, const void *b)
-{
-    return label_cmp(a, b);
-}
+static int label_qsort_cmp(const void *a, const void *b) { return label_cmp(a, b); }
 
 /* Insertion sort wins on the usual 5-30 labels (no call per comparison, and
  * senders often emit names already sorted); qsort bounds the worst case. */
@@ -286,8 +298,7 @@ static decode_error_t finish_labels(dctx_t *c, alert_t *a, label_t *l, size_t n)
     for (size_t i = 0; i < n; i++)
         if (l[i].value.len > 0) l[kept++] = l[i];
     if (kept == 0) {
-        if (n > 0)
-            return fail(c, DECODE_NO_LABELS, "no labels left: all %zu have empty values", n);
+        if (n > 0) return fail(c, DECODE_NO_LABELS, "no labels left: all %zu have empty values", n);
         return fail(c, DECODE_NO_LABELS, "no labels");
     }
     if (kept > c->lim.labels)
@@ -304,9 +315,12 @@ typedef enum { STATUS_DERIVE, STATUS_FIRING, STATUS_RESOLVED } status_hint_t;
  * time (resolved exactly at endsAt). */
 static void set_status(dctx_t *c, alert_t *a, status_hint_t hint)
 {
-    if (hint == STATUS_FIRING) a->status = ALERT_FIRING;
-    else if (hint == STATUS_RESOLVED) a->status = ALERT_RESOLVED;
-    else a->status = (a->ends_at_ms != 0 && a->ends_at_ms <= c->event_time_ms) ? ALERT_RESOLVED
+    if (hint == STATUS_FIRING)
+        a->status = ALERT_FIRING;
+    else if (hint == STATUS_RESOLVED)
+        a->status = ALERT_RESOLVED;
+    else
+        a->status = (a->ends_at_ms != 0 && a->ends_at_ms <= c->event_time_ms) ? ALERT_RESOLVED
                                                                               : ALERT_FIRING;
     a->event_time_ms = c->event_time_ms;
 }
@@ -398,10 +412,7 @@ bool ingest_parse_time(const char *s, size_t len, int64_t *ms_out)
 
 /* ---- content type ------------------------------------------------------ */
 
-static bool is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
+static bool is_ows(char ch) { return ch == ' ' || ch == '\t'; }
 
 static void trim(const char **s, size_t *len)
 {
@@ -454,10 +465,12 @@ decode_error_t ingest_format_from_content_type(const char *ct, size_t len, inges
             trim(&val, &val_len);
             if (val_len >= 2 && val[0] == '"' && val[val_len - 1] == '"') val++, val_len -= 2;
             if (eq_ci(name, name_len, "type")) {
-                if (eq_ci(val, val_len, "quell.v1.Alert")) fmt = INGEST_FORMAT_PROTO_ALERT;
+                if (eq_ci(val, val_len, "quell.v1.Alert"))
+                    fmt = INGEST_FORMAT_PROTO_ALERT;
                 else if (eq_ci(val, val_len, "quell.v1.AlertBatch"))
                     fmt = INGEST_FORMAT_PROTO_BATCH;
-                else return DECODE_BAD_CONTENT_TYPE;
+                else
+                    return DECODE_BAD_CONTENT_TYPE;
             }
         }
         p = next ? next + 1 : end;
@@ -609,13 +622,20 @@ static decode_error_t json_alert(dctx_t *c, const cJSON *obj, alert_t *a)
     for (const cJSON *f = obj->child; f; f = f->next) {
         const char *k = f->string;
         if (!k) continue;
-        if (strcmp(k, "labels") == 0) labels = f;
-        else if (strcmp(k, "annotations") == 0) annotations = f;
-        else if (strcmp(k, "startsAt") == 0) starts = f;
-        else if (strcmp(k, "endsAt") == 0) ends = f;
-        else if (strcmp(k, "generatorURL") == 0) url = f;
-        else if (strcmp(k, "status") == 0) status = f;
-        else if (strcmp(k, "source") == 0) source = f;
+        if (strcmp(k, "labels") == 0)
+            labels = f;
+        else if (strcmp(k, "annotations") == 0)
+            annotations = f;
+        else if (strcmp(k, "startsAt") == 0)
+            starts = f;
+        else if (strcmp(k, "endsAt") == 0)
+            ends = f;
+        else if (strcmp(k, "generatorURL") == 0)
+            url = f;
+        else if (strcmp(k, "status") == 0)
+            status = f;
+        else if (strcmp(k, "source") == 0)
+            source = f;
     }
 
     if (!labels || cJSON_IsNull(labels)) return fail(c, DECODE_NO_LABELS, "no \"labels\"");
@@ -641,8 +661,10 @@ static decode_error_t json_alert(dctx_t *c, const cJSON *obj, alert_t *a)
      * status object, and posted alerts none: both derive from endsAt. */
     status_hint_t hint = STATUS_DERIVE;
     if (status && cJSON_IsString(status)) {
-        if (strcasecmp(status->valuestring, "firing") == 0) hint = STATUS_FIRING;
-        else if (strcasecmp(status->valuestring, "resolved") == 0) hint = STATUS_RESOLVED;
+        if (strcasecmp(status->valuestring, "firing") == 0)
+            hint = STATUS_FIRING;
+        else if (strcasecmp(status->valuestring, "resolved") == 0)
+            hint = STATUS_RESOLVED;
         else
             return fail(c, DECODE_BAD_SHAPE, "status \"%s\" is neither \"firing\" nor \"resolved\"",
                         quote(&q, status->valuestring, strlen(status->valuestring)));
@@ -701,7 +723,8 @@ static decode_error_t json_decode(dctx_t *c, const char *buf, size_t len, alert_
         } else if (alerts && !labels) {
             return fail(c, DECODE_BAD_SHAPE, "\"alerts\" is %s, not an array", json_type(alerts));
         } else if (!labels) {
-            return fail(c, DECODE_BAD_SHAPE, "a JSON object with neither \"labels\" nor an "
+            return fail(c, DECODE_BAD_SHAPE,
+                        "a JSON object with neither \"labels\" nor an "
                         "\"alerts\" array is not a Prometheus alert or Alertmanager webhook");
         }
     } else {
@@ -818,8 +841,10 @@ static decode_error_t pb_decode(dctx_t *c, bool batch, const uint8_t *buf, size_
         /* protobuf-c says no more than "failed". No reason means "retry
          * later", so an arena out of memory is reported as too large. */
         if (heap.oom) return fail(c, DECODE_TOO_LARGE, "out of memory unpacking %zu bytes", len);
-        return fail(c, DECODE_BAD_PROTO, "not a valid %s protobuf message (%zu bytes, truncated "
-                    "or malformed)", batch ? "quell.v1.AlertBatch" : "quell.v1.Alert", len);
+        return fail(c, DECODE_BAD_PROTO,
+                    "not a valid %s protobuf message (%zu bytes, truncated "
+                    "or malformed)",
+                    batch ? "quell.v1.AlertBatch" : "quell.v1.Alert", len);
     }
     Quell__V1__Alert **ms = b ? b->alerts : &single;
     size_t n = b ? b->n_alerts : 1;
@@ -838,15 +863,11 @@ static decode_error_t pb_decode(dctx_t *c, bool batch, const uint8_t *buf, size_
 
 /* ---- entry point ------------------------------------------------------- */
 
-static size_t limit_or(size_t v, size_t cap)
-{
-    return v == 0 || v > cap ? cap : v;
-}
+static size_t limit_or(size_t v, size_t cap) { return v == 0 || v > cap ? cap : v; }
 
-decode_error_t ingest_decode(arena_t *arena, const ingest_limits_t *limits,
-                             ingest_format_t format, const void *buf, size_t len,
-                             int64_t event_time_ms, alert_t **alerts_out, size_t *n_out,
-                             char *errbuf, size_t errlen)
+decode_error_t ingest_decode(arena_t *arena, const ingest_limits_t *limits, ingest_format_t format,
+                             const void *buf, size_t len, int64_t event_time_ms,
+                             alert_t **alerts_out, size_t *n_out, char *errbuf, size_t errlen)
 {
     const ingest_limits_t none = {0};
     if (!limits) limits = &none;

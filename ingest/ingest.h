@@ -28,7 +28,7 @@ typedef struct {
 
 typedef enum {
     INGEST_FORMAT_AUTO = 0,
-    INGEST_FORMAT_JSON,        /* alert object, array of them, or webhook v4 */
+    INGEST_FORMAT_JSON, /* alert object, array of them, or webhook v4 */
     INGEST_FORMAT_PROTO_ALERT,
     INGEST_FORMAT_PROTO_BATCH,
 } ingest_format_t;
@@ -37,19 +37,19 @@ typedef enum {
  * header and the metrics label, so it stays short and stable. */
 typedef enum {
     DECODE_OK = 0,
-    DECODE_TOO_LARGE,      /* "too_large" */
-    DECODE_EMPTY,          /* "empty" */
-    DECODE_BAD_JSON,       /* "bad_json" */
-    DECODE_BAD_PROTO,      /* "bad_proto" */
-    DECODE_BAD_SHAPE,      /* "bad_shape": valid JSON, not an alert */
-    DECODE_NO_LABELS,      /* "no_labels" */
-    DECODE_TOO_MANY_LABELS,/* "too_many_labels" */
-    DECODE_NAME_TOO_LONG,  /* "name_too_long" */
-    DECODE_VALUE_TOO_LONG, /* "value_too_long" */
-    DECODE_BAD_UTF8,       /* "bad_utf8" */
-    DECODE_BAD_LABEL_NAME, /* "bad_label_name" */
-    DECODE_DUP_LABEL,      /* "duplicate_label" */
-    DECODE_BAD_TIME,       /* "bad_time" */
+    DECODE_TOO_LARGE,        /* "too_large" */
+    DECODE_EMPTY,            /* "empty" */
+    DECODE_BAD_JSON,         /* "bad_json" */
+    DECODE_BAD_PROTO,        /* "bad_proto" */
+    DECODE_BAD_SHAPE,        /* "bad_shape": valid JSON, not an alert */
+    DECODE_NO_LABELS,        /* "no_labels" */
+    DECODE_TOO_MANY_LABELS,  /* "too_many_labels" */
+    DECODE_NAME_TOO_LONG,    /* "name_too_long" */
+    DECODE_VALUE_TOO_LONG,   /* "value_too_long" */
+    DECODE_BAD_UTF8,         /* "bad_utf8" */
+    DECODE_BAD_LABEL_NAME,   /* "bad_label_name" */
+    DECODE_DUP_LABEL,        /* "duplicate_label" */
+    DECODE_BAD_TIME,         /* "bad_time" */
     DECODE_BAD_CONTENT_TYPE, /* "bad_content_type" */
     DECODE__COUNT
 } decode_error_t;
@@ -58,8 +58,7 @@ const char *decode_error_str(decode_error_t e);
 
 /* Maps a content-type header value to a format; unknown values give
  * DECODE_BAD_CONTENT_TYPE. NULL/empty means AUTO. */
-decode_error_t ingest_format_from_content_type(const char *ct, size_t len,
-                                               ingest_format_t *out);
+decode_error_t ingest_format_from_content_type(const char *ct, size_t len, ingest_format_t *out);
 
 /* Decodes one message into alerts allocated in `arena` (the alerts, their
  * label arrays and, where unescaping is needed, their strings; others point
@@ -69,10 +68,9 @@ decode_error_t ingest_format_from_content_type(const char *ct, size_t len,
  * On error returns the reason and writes a human sentence (with the alert
  * index and label name where relevant) into errbuf. The fingerprint field is
  * left 0: the caller fingerprints. Single-threaded per arena. */
-decode_error_t ingest_decode(arena_t *arena, const ingest_limits_t *limits,
-                             ingest_format_t format, const void *buf, size_t len,
-                             int64_t event_time_ms, alert_t **alerts_out,
-                             size_t *n_out, char *errbuf, size_t errlen);
+decode_error_t ingest_decode(arena_t *arena, const ingest_limits_t *limits, ingest_format_t format,
+                             const void *buf, size_t len, int64_t event_time_ms,
+                             alert_t **alerts_out, size_t *n_out, char *errbuf, size_t errlen);
 
 /* RFC 3339 / ISO 8601 timestamp ("2024-01-02T03:04:05.123456789+02:00",
  * "...Z") to Unix ms. "0001-01-01T00:00:00Z" gives 0 (unset). */
@@ -82,15 +80,14 @@ bool ingest_parse_time(const char *s, size_t len, int64_t *ms_out);
 
 /* Sends an undecodable message to the dead-letter topic; the track hold is
  * released when that produce is acknowledged. Consumer thread. */
-typedef qerr_t (*ingest_dead_letter_fn)(void *ctx, const rd_kafka_message_t *m,
-                                        const char *reason, const char *detail,
-                                        msg_track_t *track);
+typedef qerr_t (*ingest_dead_letter_fn)(void *ctx, const rd_kafka_message_t *m, const char *reason,
+                                        const char *detail, msg_track_t *track);
 
 typedef struct {
     const conf_t *conf;
-    const char *brokers;       /* overrides conf->kafka.brokers */
-    bool embedded;             /* tune fetch waits for the mock cluster */
-    ring_t **rings;            /* one per dedup worker, indexed by dedup_shard() */
+    const char *brokers; /* overrides conf->kafka.brokers */
+    bool embedded;       /* tune fetch waits for the mock cluster */
+    ring_t **rings;      /* one per dedup worker, indexed by dedup_shard() */
     size_t n_rings;
     dedup_fp_conf_t fingerprint;
     ingest_dead_letter_fn dead_letter;

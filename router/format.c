@@ -142,8 +142,7 @@ void router_format_time(int64_t unix_ms, char out[32])
     out[24] = '\0';
 }
 
-size_t router_format_incident_json(char *buf, size_t cap, const alert_t *a,
-                                   const incident_t *inc)
+size_t router_format_incident_json(char *buf, size_t cap, const alert_t *a, const incident_t *inc)
 {
     writer_t w = {buf, cap, 0};
     char fp[17];

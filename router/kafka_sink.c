@@ -40,18 +40,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     atomic_fetch_add_explicit(&r->retries, 1, memory_order_relaxed);
     uint64_t quiet = 0;
     if (log_limit_allow(&r->retry_log, 10000, &quiet))
-        log_error("router", "delivery to %s failed: %s; producing again (%llu more failures not logged)",
-                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
-                  (unsigned long long)quiet);
+        log_error("router",
+                  "delivery to %s failed: %s; producing again (%llu more failures not logged)",
+                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err), (unsigned long long)quiet);
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_headers_t *copy = NULL;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
         copy = rd_kafka_headers_copy(hdrs);
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)),
-        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(track),
-        RD_KAFKA_V_HEADERS(copy), RD_KAFKA_V_END);
+        rk, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(m->rkt)), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(track), RD_KAFKA_V_HEADERS(copy), RD_KAFKA_V_END);
     if (err) {
         /* Nowhere to put it: keep the track held so the offset is never
          * committed; a restart re-reads the input and tries again. */
@@ -85,7 +84,8 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
         const conf_kv_t *p = &conf->kafka.properties[i];
         if (strcmp(p->key, "group.id") == 0 || strncmp(p->key, "enable.auto", 11) == 0 ||
             strncmp(p->key, "auto.", 5) == 0 || strncmp(p->key, "fetch.", 6) == 0 ||
-            strncmp(p->key, "session.", 8) == 0 || strcmp(p->key, "partition.assignment.strategy") == 0)
+            strncmp(p->key, "session.", 8) == 0 ||
+            strcmp(p->key, "partition.assignment.strategy") == 0)
             continue;
         ok = set(kc, p->key, p->value, errbuf, errlen);
     }
@@ -96,6 +96,7 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
     }
     rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
     rd_kafka_conf_set_opaque(kc, r);
+    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
     r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, errlen);
     if (!r->rk) {
         router_destroy(r, 0);
@@ -117,8 +118,7 @@ void router_destroy(router_t *r, int timeout_ms)
     free(r);
 }
 
-qerr_t router_forward(router_t *r, const alert_t *a, const incident_t *inc,
-                      msg_track_t *track)
+qerr_t router_forward(router_t *r, const alert_t *a, const incident_t *inc, msg_track_t *track)
 {
     static _Thread_local char buf[FORMAT_BUF_BYTES];
     char *out = buf;
@@ -144,8 +144,8 @@ qerr_t router_forward(router_t *r, const alert_t *a, const incident_t *inc,
     return QERR_OK;
 }
 
-qerr_t router_dead_letter(router_t *r, const rd_kafka_message_t *msg,
-                          const char *reason, const char *detail, msg_track_t *track)
+qerr_t router_dead_letter(router_t *r, const rd_kafka_message_t *msg, const char *reason,
+                          const char *detail, msg_track_t *track)
 {
     rd_kafka_headers_t *src = NULL;
     rd_kafka_headers_t *hdrs;
@@ -163,12 +163,10 @@ qerr_t router_dead_letter(router_t *r, const rd_kafka_message_t *msg,
     rd_kafka_header_add(hdrs, "quell-source-offset", -1, num, -1);
     rd_kafka_resp_err_t err;
     for (;;) {
-        err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->dlq_topic),
-                                RD_KAFKA_V_KEY(msg->key, msg->key_len),
-                                RD_KAFKA_V_VALUE(msg->payload, msg->len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(track),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_TOPIC(r->dlq_topic), RD_KAFKA_V_KEY(msg->key, msg->key_len),
+            RD_KAFKA_V_VALUE(msg->payload, msg->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(track), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         /* Rare (dead letters are few): wait for the router thread to drain. */
         rd_kafka_poll(r->rk, 10);

@@ -50,11 +50,16 @@ static int utf8_ok(const char *str, uint32_t len)
     for (uint32_t i = 0; i < len;) {
         uint32_t cp = s[i], n = 0, min = 0;
         if (cp == 0) return 0;
-        if (cp < 0x80) n = 0;
-        else if ((cp & 0xe0) == 0xc0) n = 1, cp &= 0x1f, min = 0x80;
-        else if ((cp & 0xf0) == 0xe0) n = 2, cp &= 0x0f, min = 0x800;
-        else if ((cp & 0xf8) == 0xf0) n = 3, cp &= 0x07, min = 0x10000;
-        else return 0;
+        if (cp < 0x80)
+            n = 0;
+        else if ((cp & 0xe0) == 0xc0)
+            n = 1, cp &= 0x1f, min = 0x80;
+        else if ((cp & 0xf0) == 0xe0)
+            n = 2, cp &= 0x0f, min = 0x800;
+        else if ((cp & 0xf8) == 0xf0)
+            n = 3, cp &= 0x07, min = 0x10000;
+        else
+            return 0;
         if (len - i <= n) return 0;
         for (uint32_t k = 1; k <= n; k++) {
             if ((s[i + k] & 0xc0) != 0x80) return 0;
@@ -86,13 +91,15 @@ static void check_alerts(const alert_t *alerts, size_t n, const ingest_limits_t 
         for (uint32_t k = 0; k < a->n_labels; k++) {
             str_t name = a->labels[k].name, value = a->labels[k].value;
             if (!name_ok(name) || name.len > lim->max_name_bytes) violated("label name", i);
-            if (value.len == 0 || value.len > lim->max_value_bytes || !utf8_ok(value.ptr, value.len))
+            if (value.len == 0 || value.len > lim->max_value_bytes ||
+                !utf8_ok(value.ptr, value.len))
                 violated("label value", i);
             if (k > 0) {
                 str_t prev = a->labels[k - 1].name;
                 uint32_t m = prev.len < name.len ? prev.len : name.len;
                 int r = memcmp(prev.ptr, name.ptr, m);
-                if (r > 0 || (r == 0 && prev.len >= name.len)) violated("labels not sorted/unique", i);
+                if (r > 0 || (r == 0 && prev.len >= name.len))
+                    violated("labels not sorted/unique", i);
             }
         }
         for (uint32_t k = 0; k < a->n_annotations; k++) {
@@ -116,8 +123,8 @@ static void run(arena_t *arena, const ingest_limits_t *lim, ingest_format_t fmt,
     char err[256];
     alert_t *alerts = NULL;
     size_t n = 0;
-    decode_error_t r = ingest_decode(arena, lim, fmt, data, size, 1700000000000LL, &alerts, &n,
-                                     err, sizeof(err));
+    decode_error_t r =
+        ingest_decode(arena, lim, fmt, data, size, 1700000000000LL, &alerts, &n, err, sizeof(err));
     if ((unsigned)r >= DECODE__COUNT) violated("unknown reason", 0);
     if (r == DECODE_OK) {
         if (n > 0 && !alerts) violated("NULL alerts", 0);

@@ -167,10 +167,7 @@ static uint64_t rng(void) /* splitmix64 */
     return z ^ (z >> 31);
 }
 
-static size_t below(size_t n) /* uniform enough in [0, n); n > 0 */
-{
-    return (size_t)(rng() % n);
-}
+static size_t below(size_t n) /* uniform enough in [0, n); n > 0 */ { return (size_t)(rng() % n); }
 
 /* Bytes that matter to common parsers: structure, quotes, escapes, limits. */
 static const uint8_t interesting[] = {0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0xc0, 0xed, 0xf4,
@@ -278,17 +275,23 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "-runs=", 6) == 0) runs = strtoull(a + 6, NULL, 10);
-        else if (strncmp(a, "-max_total_time=", 16) == 0) max_seconds = strtod(a + 16, NULL);
-        else if (strncmp(a, "-seed=", 6) == 0) seed = strtoull(a + 6, NULL, 10);
-        else if (strncmp(a, "-max_len=", 9) == 0) max_len = strtoull(a + 9, NULL, 10);
+        if (strncmp(a, "-runs=", 6) == 0)
+            runs = strtoull(a + 6, NULL, 10);
+        else if (strncmp(a, "-max_total_time=", 16) == 0)
+            max_seconds = strtod(a + 16, NULL);
+        else if (strncmp(a, "-seed=", 6) == 0)
+            seed = strtoull(a + 6, NULL, 10);
+        else if (strncmp(a, "-max_len=", 9) == 0)
+            max_len = strtoull(a + 9, NULL, 10);
         else if (strncmp(a, "-artifact_prefix=", 17) == 0)
             snprintf(artifact_prefix, sizeof(artifact_prefix), "%s", a + 17);
-        else if (a[0] == '-') fprintf(stderr, "fuzz: ignoring unknown flag %s\n", a);
+        else if (a[0] == '-')
+            fprintf(stderr, "fuzz: ignoring unknown flag %s\n", a);
         else {
             struct stat st;
-            int r = stat(a, &st) != 0 ? -1 : S_ISDIR(st.st_mode) ? read_dir(a, &seeds)
-                                                                  : read_file(a, &seeds);
+            int r = stat(a, &st) != 0     ? -1
+                    : S_ISDIR(st.st_mode) ? read_dir(a, &seeds)
+                                          : read_file(a, &seeds);
             if (r != 0) {
                 fprintf(stderr, "fuzz: cannot read seed %s\n", a);
                 return 2;

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "../core/core.h"
+#include "check.h"
 
 static char tmp_dir[] = "/tmp/quell_test_conf_XXXXXX";
 static int tmp_seq;
@@ -126,45 +126,44 @@ static void test_defaults(void)
     conf_free(NULL);
 }
 
-static const char full_yaml[] =
-    "# every key set\n"
-    "workers: 4\n"
-    "ring_bytes: 8MiB\n"
-    "log:\n"
-    "  level: debug\n"
-    "  format: json\n"
-    "kafka:\n"
-    "  brokers: \"k1:9092,k2:9092\"\n"
-    "  group_id: quell-test\n"
-    "  topics: [alerts-a, alerts-b]\n"
-    "  output_topic: out\n"
-    "  dlq_topic: dlq\n"
-    "  embedded_partitions: 3\n"
-    "  session_timeout: 45s\n"
-    "  properties:\n"
-    "    security.protocol: SASL_SSL\n"
-    "    enable.idempotence: true\n"
-    "    linger.ms: 5\n"
-    "    \"queue.buffering.max.kbytes\": '1024'\n"
-    "    some.ratio: 0.50\n"
-    "    client.id: |-\n"
-    "      multi\n"
-    "      line\n"
-    "ingest:\n"
-    "  max_message_bytes: 2MiB\n"
-    "  max_labels: 32\n"
-    "  max_name_bytes: 128\n"
-    "  max_value_bytes: 1KiB\n"
-    "  max_annotation_bytes: 8KiB\n"
-    "dedup:\n"
-    "  window: 1h30m\n"
-    "  repeat_interval: 1d\n"
-    "  max_fingerprints: 5000\n"
-    "  fingerprint: alertmanager\n"
-    "  fingerprint_labels:\n"
-    "    - alertname\n"
-    "    - cluster\n"
-    "  ignore_labels: []\n";
+static const char full_yaml[] = "# every key set\n"
+                                "workers: 4\n"
+                                "ring_bytes: 8MiB\n"
+                                "log:\n"
+                                "  level: debug\n"
+                                "  format: json\n"
+                                "kafka:\n"
+                                "  brokers: \"k1:9092,k2:9092\"\n"
+                                "  group_id: quell-test\n"
+                                "  topics: [alerts-a, alerts-b]\n"
+                                "  output_topic: out\n"
+                                "  dlq_topic: dlq\n"
+                                "  embedded_partitions: 3\n"
+                                "  session_timeout: 45s\n"
+                                "  properties:\n"
+                                "    security.protocol: SASL_SSL\n"
+                                "    enable.idempotence: true\n"
+                                "    linger.ms: 5\n"
+                                "    \"queue.buffering.max.kbytes\": '1024'\n"
+                                "    some.ratio: 0.50\n"
+                                "    client.id: |-\n"
+                                "      multi\n"
+                                "      line\n"
+                                "ingest:\n"
+                                "  max_message_bytes: 2MiB\n"
+                                "  max_labels: 32\n"
+                                "  max_name_bytes: 128\n"
+                                "  max_value_bytes: 1KiB\n"
+                                "  max_annotation_bytes: 8KiB\n"
+                                "dedup:\n"
+                                "  window: 1h30m\n"
+                                "  repeat_interval: 1d\n"
+                                "  max_fingerprints: 5000\n"
+                                "  fingerprint: alertmanager\n"
+                                "  fingerprint_labels:\n"
+                                "    - alertname\n"
+                                "    - cluster\n"
+                                "  ignore_labels: []\n";
 
 static void test_full_file(void)
 {
@@ -205,9 +204,12 @@ static void test_full_file(void)
 
     /* kafka.properties: names with dots kept whole, values as written. */
     static const char *const want[][2] = {
-        {"security.protocol", "SASL_SSL"}, {"enable.idempotence", "true"},
-        {"linger.ms", "5"}, {"queue.buffering.max.kbytes", "1024"},
-        {"some.ratio", "0.50"}, {"client.id", "multi\nline"},
+        {"security.protocol", "SASL_SSL"},
+        {"enable.idempotence", "true"},
+        {"linger.ms", "5"},
+        {"queue.buffering.max.kbytes", "1024"},
+        {"some.ratio", "0.50"},
+        {"client.id", "multi\nline"},
     };
     size_t n_want = sizeof(want) / sizeof(want[0]);
     CHECK_EQ_INT(c.kafka.n_properties, n_want);
@@ -248,8 +250,7 @@ static void test_lists_and_maps(void)
     CHECK(fails_with("kafka:\n  topics: []\n", 2, "kafka.topics: needs at least 1 item"));
     CHECK(fails_with("kafka:\n  topics:\n", 2, "kafka.topics: needs at least 1 item"));
     CHECK(fails_with("kafka:\n  topics: [a, \"\"]\n", 2, "kafka.topics item: must not be empty"));
-    CHECK(fails_with("kafka:\n  topics:\n    - a\n    -\n", 4,
-                     "kafka.topics item: missing value"));
+    CHECK(fails_with("kafka:\n  topics:\n    - a\n    -\n", 4, "kafka.topics item: missing value"));
     CHECK(fails_with("kafka:\n  topics:\n    - a\n    - {x: 1}\n", 4,
                      "kafka.topics item: expected a string, got a mapping"));
     CHECK(fails_with("kafka:\n  topics: alerts\n", 2,
@@ -357,8 +358,8 @@ static void test_errors(void)
     CHECK(fails_with("kafka:\n  brokers:\n", 2, "kafka.brokers: missing value"));
     CHECK(fails_with("workers: ~\n", 1, "workers: missing value"));
     CHECK(fails_with("kafka:\n  group_id: \"\"\n", 2, "kafka.group_id: must not be empty"));
-    CHECK(fails_with("kafka:\n  brokers: \"a\\0b\"\n", 2,
-                     "kafka.brokers: contains a NUL character"));
+    CHECK(
+        fails_with("kafka:\n  brokers: \"a\\0b\"\n", 2, "kafka.brokers: contains a NUL character"));
 
     /* Rules between keys: the line of the later key. */
     CHECK(fails_with("dedup:\n  fingerprint_labels: [a]\n  window: 1m\n  ignore_labels: [b]\n", 4,
@@ -418,9 +419,9 @@ static void test_empty_and_missing(void)
     conf_free(&c);
 
     /* A failed load keeps what was read before the error, and frees. */
-    CHECK_EQ_INT(load_text(&c, "workers: 7\nkafka:\n  brokers: x\n  topics: []\n", err,
-                           sizeof(err)),
-                 QERR_INVALID);
+    CHECK_EQ_INT(
+        load_text(&c, "workers: 7\nkafka:\n  brokers: x\n  topics: []\n", err, sizeof(err)),
+        QERR_INVALID);
     CHECK_EQ_INT(c.workers, 7);
     CHECK_EQ_STR(c.kafka.brokers, "x");
     CHECK_EQ_INT(c.kafka.topics.n, 1);
@@ -438,7 +439,10 @@ static void test_empty_and_missing(void)
 
 static void test_durations(void)
 {
-    static const struct { const char *text; int64_t ms; } good[] = {
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } good[] = {
         {"0", 0},
         {"0s", 0},
         {"250ms", 250},
@@ -464,9 +468,31 @@ static void test_durations(void)
         CHECK_EQ_INT(ms, good[i].ms);
     }
     static const char *const bad[] = {
-        "", "10", "1", "00", "1x", "h", "ms", "1h30", "30m1h", "1h1h", "1s1m", "1ms1s",
-        "-1s", "+1s", " 1s", "1s ", "1.5h", "1H", "1 s", "1y", "1sm",
-        "9223372036854775808ms", "9223372036854776s", "15250284453w", "15250284452w1w",
+        "",
+        "10",
+        "1",
+        "00",
+        "1x",
+        "h",
+        "ms",
+        "1h30",
+        "30m1h",
+        "1h1h",
+        "1s1m",
+        "1ms1s",
+        "-1s",
+        "+1s",
+        " 1s",
+        "1s ",
+        "1.5h",
+        "1H",
+        "1 s",
+        "1y",
+        "1sm",
+        "9223372036854775808ms",
+        "9223372036854776s",
+        "15250284453w",
+        "15250284452w1w",
         "9223372036854775807ms1ms",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -482,9 +508,12 @@ static void test_durations(void)
 
 static void test_sizes(void)
 {
-    static const struct { const char *text; size_t bytes; } good[] = {
-        {"65536", 65536}, {"64KiB", 65536}, {"3MiB", 3 << 20}, {"1GiB", 1 << 30},
-        {"1048576", 1 << 20},
+    static const struct {
+        const char *text;
+        size_t bytes;
+    } good[] = {
+        {"65536", 65536},  {"64KiB", 65536},     {"3MiB", 3 << 20},
+        {"1GiB", 1 << 30}, {"1048576", 1 << 20},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         conf_t c;
@@ -494,8 +523,8 @@ static void test_sizes(void)
         CHECK_EQ_INT(c.ring_bytes, good[i].bytes);
         conf_free(&c);
     }
-    static const char *const bad[] = {"4MB", "4 MiB", "1.5MiB", "4mib", "-1", "MiB", "4M",
-                                      "99999999999GiB"};
+    static const char *const bad[] = {"4MB", "4 MiB", "1.5MiB", "4mib",
+                                      "-1",  "MiB",   "4M",     "99999999999GiB"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char body[64];
         snprintf(body, sizeof(body), "ring_bytes: %s\n", bad[i]);
@@ -533,13 +562,29 @@ static void test_did_you_mean(void)
 static void test_print_doc(void)
 {
     static const char *const keys[] = {
-        "workers", "ring_bytes", "log.level", "log.format", "kafka.brokers", "kafka.group_id",
-        "kafka.topics", "kafka.output_topic", "kafka.dlq_topic", "kafka.embedded_partitions",
-        "kafka.session_timeout", "kafka.commit_interval", "kafka.properties",
+        "workers",
+        "ring_bytes",
+        "log.level",
+        "log.format",
+        "kafka.brokers",
+        "kafka.group_id",
+        "kafka.topics",
+        "kafka.output_topic",
+        "kafka.dlq_topic",
+        "kafka.embedded_partitions",
+        "kafka.session_timeout",
+        "kafka.commit_interval",
+        "kafka.properties",
         "ingest.max_message_bytes",
-        "ingest.max_labels", "ingest.max_name_bytes", "ingest.max_value_bytes",
-        "ingest.max_annotation_bytes", "dedup.window", "dedup.repeat_interval",
-        "dedup.max_fingerprints", "dedup.fingerprint", "dedup.fingerprint_labels",
+        "ingest.max_labels",
+        "ingest.max_name_bytes",
+        "ingest.max_value_bytes",
+        "ingest.max_annotation_bytes",
+        "dedup.window",
+        "dedup.repeat_interval",
+        "dedup.max_fingerprints",
+        "dedup.fingerprint",
+        "dedup.fingerprint_labels",
         "dedup.ignore_labels",
         "dedup.snapshot_file",
     };

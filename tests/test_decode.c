@@ -4,9 +4,9 @@
  * ../shared/data/payloads (Alertmanager bodies must decode, other vendors'
  * bodies must be refused with a reason, never crash).
  */
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <pthread.h>
-#include <cjson/cJSON.h>
 
 #include "../core/core.h"
 #include "../ingest/ingest.h"
@@ -32,8 +32,8 @@ static decode_error_t decode_lim(const ingest_limits_t *lim, ingest_format_t fmt
                                  size_t len)
 {
     arena_reset(&arena);
-    decode_error_t r = ingest_decode(&arena, lim, fmt, buf, len, EVENT_MS, &alerts, &n_alerts,
-                                     err, sizeof(err));
+    decode_error_t r =
+        ingest_decode(&arena, lim, fmt, buf, len, EVENT_MS, &alerts, &n_alerts, err, sizeof(err));
     CHECK(r == DECODE_OK || err[0] != '\0'); /* every refusal says why */
     return r;
 }
@@ -43,10 +43,7 @@ static decode_error_t decode_fmt(ingest_format_t fmt, const char *s)
     return decode_lim(&limits, fmt, s, strlen(s));
 }
 
-static decode_error_t decode(const char *s)
-{
-    return decode_fmt(INGEST_FORMAT_AUTO, s);
-}
+static decode_error_t decode(const char *s) { return decode_fmt(INGEST_FORMAT_AUTO, s); }
 
 static int str_eq(str_t s, const char *lit)
 {
@@ -182,9 +179,11 @@ static void test_json_array_and_webhook(void)
     const char *v4 =
         "{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"X\\\"}\",\"truncatedAlerts\":0,"
         "\"status\":\"resolved\",\"receiver\":\"r\",\"groupLabels\":{\"alertname\":\"X\"},"
-        "\"commonLabels\":{\"alertname\":\"X\"},\"commonAnnotations\":{},\"externalURL\":\"http://am\","
+        "\"commonLabels\":{\"alertname\":\"X\"},\"commonAnnotations\":{},\"externalURL\":\"http://"
+        "am\","
         "\"alerts\":[{\"status\":\"resolved\",\"labels\":{\"alertname\":\"X\",\"i\":\"1\"},"
-        "\"annotations\":{},\"startsAt\":\"2023-11-14T21:00:00Z\",\"endsAt\":\"2023-11-14T22:00:00Z\","
+        "\"annotations\":{},\"startsAt\":\"2023-11-14T21:00:00Z\",\"endsAt\":\"2023-11-14T22:00:"
+        "00Z\","
         "\"generatorURL\":\"\",\"fingerprint\":\"0123456789abcdef\"},"
         "{\"status\":\"firing\",\"labels\":{\"alertname\":\"X\",\"i\":\"2\"},\"annotations\":{},"
         "\"startsAt\":\"2023-11-14T21:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\"}]}";
@@ -207,15 +206,18 @@ static void test_json_array_and_webhook(void)
 static void test_status(void)
 {
     /* endsAt set and <= event time: resolved, exactly at endsAt included. */
-    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"2023-11-14T22:13:19Z\"}"), DECODE_OK);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"2023-11-14T22:13:19Z\"}"),
+                 DECODE_OK);
     CHECK_EQ_INT(alerts[0].status, ALERT_RESOLVED);
-    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"2023-11-14T22:13:20Z\"}"), DECODE_OK);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"2023-11-14T22:13:20Z\"}"),
+                 DECODE_OK);
     CHECK_EQ_INT(alerts[0].status, ALERT_RESOLVED);
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"2023-11-14T22:13:20.001Z\"}"),
                  DECODE_OK);
     CHECK_EQ_INT(alerts[0].status, ALERT_FIRING);
     /* Alertmanager's zero time is "no end". */
-    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"0001-01-01T00:00:00Z\"}"), DECODE_OK);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"endsAt\":\"0001-01-01T00:00:00Z\"}"),
+                 DECODE_OK);
     CHECK_EQ_INT(alerts[0].status, ALERT_FIRING);
     /* An explicit status wins over endsAt, both ways. */
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"status\":\"firing\","
@@ -234,9 +236,10 @@ static void test_status(void)
 static void test_labels(void)
 {
     /* Bytewise: uppercase before '_' before lowercase; a prefix sorts first. */
-    CHECK_EQ_INT(decode("{\"labels\":{\"ab\":\"1\",\"a_\":\"2\",\"a\":\"3\",\"B\":\"4\",\"_x\":\"5\","
-                        "\"Z9\":\"6\"}}"),
-                 DECODE_OK);
+    CHECK_EQ_INT(
+        decode("{\"labels\":{\"ab\":\"1\",\"a_\":\"2\",\"a\":\"3\",\"B\":\"4\",\"_x\":\"5\","
+               "\"Z9\":\"6\"}}"),
+        DECODE_OK);
     const char *want[] = {"B", "Z9", "_x", "a", "a_", "ab"};
     CHECK_EQ_INT(alerts[0].n_labels, 6);
     for (int i = 0; i < 6; i++) CHECK(str_eq(alerts[0].labels[i].name, want[i]));
@@ -286,8 +289,9 @@ static void test_proto(void)
     CHECK(buf[0] == 0x0a);
 
     for (int f = 0; f < 2; f++) {
-        CHECK_EQ_INT(decode_lim(&limits, f ? INGEST_FORMAT_PROTO_ALERT : INGEST_FORMAT_AUTO, buf, n),
-                     DECODE_OK);
+        CHECK_EQ_INT(
+            decode_lim(&limits, f ? INGEST_FORMAT_PROTO_ALERT : INGEST_FORMAT_AUTO, buf, n),
+            DECODE_OK);
         CHECK_EQ_INT(n_alerts, 1);
         alert_t *a = &alerts[0];
         CHECK_EQ_INT(a->n_labels, 2); /* "empty" dropped */
@@ -390,7 +394,8 @@ static void test_proto(void)
     CHECK(str_eq(alerts[0].labels[0].value, "xzy"));
 
     /* JSON through an explicit protobuf format is refused, not guessed. */
-    CHECK_EQ_INT(decode_fmt(INGEST_FORMAT_PROTO_ALERT, "{\"labels\":{\"a\":\"b\"}}"), DECODE_BAD_PROTO);
+    CHECK_EQ_INT(decode_fmt(INGEST_FORMAT_PROTO_ALERT, "{\"labels\":{\"a\":\"b\"}}"),
+                 DECODE_BAD_PROTO);
     /* Garbage that is neither. */
     CHECK_EQ_INT(decode("\xff\xfe garbage"), DECODE_BAD_PROTO);
 }
@@ -406,7 +411,8 @@ static void test_errors(void)
     CHECK_EQ_INT(decode_lim(&small, INGEST_FORMAT_AUTO, js20, strlen(js20)), DECODE_TOO_LARGE);
     CHECK(err_has("message is 20 bytes, limit 16"));
     const char *junk = "\x01\x02\x03 not parsed at all";
-    CHECK_EQ_INT(decode_lim(&small, INGEST_FORMAT_PROTO_ALERT, junk, strlen(junk)), DECODE_TOO_LARGE);
+    CHECK_EQ_INT(decode_lim(&small, INGEST_FORMAT_PROTO_ALERT, junk, strlen(junk)),
+                 DECODE_TOO_LARGE);
     size_t huge = 3u << 20;
     char *h = malloc(huge);
     memset(h, ' ', huge);
@@ -442,7 +448,8 @@ static void test_errors(void)
     CHECK_EQ_INT(decode("{\"labels\":[\"a\",\"b\"]}"), DECODE_BAD_SHAPE);
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":5}}"), DECODE_BAD_SHAPE);
     CHECK(err_has("label \"a\": value is a number, not a string"));
-    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"annotations\":{\"n\":true}}"), DECODE_BAD_SHAPE);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"annotations\":{\"n\":true}}"),
+                 DECODE_BAD_SHAPE);
     CHECK(err_has("annotation \"n\""));
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"annotations\":\"x\"}"), DECODE_BAD_SHAPE);
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"status\":\"pending\"}"), DECODE_BAD_SHAPE);
@@ -474,7 +481,8 @@ static void test_errors(void)
     /* The sentence names the alert and the label. */
     char *big = malloc(40000);
     o = (size_t)snprintf(big, 40000, "[");
-    for (int i = 0; i < 3; i++) o += (size_t)snprintf(big + o, 40000 - o, "{\"labels\":{\"a\":\"%d\"}},", i);
+    for (int i = 0; i < 3; i++)
+        o += (size_t)snprintf(big + o, 40000 - o, "{\"labels\":{\"a\":\"%d\"}},", i);
     o += (size_t)snprintf(big + o, 40000 - o, "{\"labels\":{\"a\":\"b\",\"team\":\"");
     memset(big + o, 'x', 5000);
     o += 5000;
@@ -508,7 +516,8 @@ static void test_errors(void)
                  bad_utf8[i]);
         CHECK_EQ_INT(decode(js), DECODE_BAD_UTF8);
     }
-    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"generatorURL\":\"http://\xfe\"}"), DECODE_BAD_UTF8);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"generatorURL\":\"http://\xfe\"}"),
+                 DECODE_BAD_UTF8);
     CHECK(err_has("generatorURL"));
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"x\\u0000y\"}}"), DECODE_BAD_UTF8);
     CHECK(err_has("\\u0000"));
@@ -526,7 +535,8 @@ static void test_errors(void)
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"annotations\":{\"\":\"v\"}}"),
                  DECODE_BAD_LABEL_NAME);
     /* Annotation names are free text. */
-    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"annotations\":{\"Run book!\":\"v\"}}"), DECODE_OK);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"annotations\":{\"Run book!\":\"v\"}}"),
+                 DECODE_OK);
 
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"1\",\"b\":\"2\",\"a\":\"3\"}}"), DECODE_DUP_LABEL);
     CHECK(err_has("label \"a\" appears more than once"));
@@ -542,9 +552,9 @@ static void test_errors(void)
 
     /* NULL limits and NULL errbuf are allowed. */
     arena_reset(&arena);
-    CHECK_EQ_INT(ingest_decode(&arena, NULL, INGEST_FORMAT_AUTO, "{}", 2, 0, &alerts, &n_alerts,
-                               NULL, 0),
-                 DECODE_BAD_SHAPE);
+    CHECK_EQ_INT(
+        ingest_decode(&arena, NULL, INGEST_FORMAT_AUTO, "{}", 2, 0, &alerts, &n_alerts, NULL, 0),
+        DECODE_BAD_SHAPE);
     CHECK_EQ_STR(decode_error_str(DECODE_DUP_LABEL), "duplicate_label");
     CHECK_EQ_STR(decode_error_str(DECODE_BAD_CONTENT_TYPE), "bad_content_type");
     for (int e = 0; e < DECODE__COUNT; e++) CHECK(strcmp(decode_error_str(e), "unknown") != 0);
@@ -584,8 +594,8 @@ static void test_time(void)
         {"2023-11-14T24:00:00Z", 0, 0},
         {"2023-11-14T23:60:00Z", 0, 0},
         {"2023-11-14T23:59:60Z", 0, 0},
-        {"2023-11-14T22:13:20", 0, 0},       /* no zone */
-        {"2023-11-14T22:13:20+0000", 0, 0},  /* RFC 3339 needs the colon */
+        {"2023-11-14T22:13:20", 0, 0},      /* no zone */
+        {"2023-11-14T22:13:20+0000", 0, 0}, /* RFC 3339 needs the colon */
         {"2023-11-14T22:13:20+24:00", 0, 0},
         {"2023-11-14T22:13:20+05:60", 0, 0},
         {"2023-11-14T22:13:20.Z", 0, 0},
@@ -627,7 +637,8 @@ static void test_content_type(void)
         {"application/protobuf", DECODE_OK, INGEST_FORMAT_PROTO_ALERT},
         {"application/x-protobuf; type=quell.v1.Alert", DECODE_OK, INGEST_FORMAT_PROTO_ALERT},
         {"application/x-protobuf;type=quell.v1.AlertBatch", DECODE_OK, INGEST_FORMAT_PROTO_BATCH},
-        {"APPLICATION/PROTOBUF ; Type=\"quell.v1.alertbatch\" ", DECODE_OK, INGEST_FORMAT_PROTO_BATCH},
+        {"APPLICATION/PROTOBUF ; Type=\"quell.v1.alertbatch\" ", DECODE_OK,
+         INGEST_FORMAT_PROTO_BATCH},
         {"application/x-protobuf; charset=binary; type=quell.v1.AlertBatch", DECODE_OK,
          INGEST_FORMAT_PROTO_BATCH},
         {"application/x-protobuf; type=quell.v1.Incident", DECODE_BAD_CONTENT_TYPE, 0},
@@ -676,8 +687,10 @@ static int count_alerts(const char *buf)
         n = cJSON_GetArraySize(root);
     } else if (cJSON_IsObject(root)) {
         cJSON *alerts_item = cJSON_GetObjectItemCaseSensitive(root, "alerts");
-        if (cJSON_GetObjectItemCaseSensitive(root, "labels")) n = 1;
-        else if (cJSON_IsArray(alerts_item)) n = cJSON_GetArraySize(alerts_item);
+        if (cJSON_GetObjectItemCaseSensitive(root, "labels"))
+            n = 1;
+        else if (cJSON_IsArray(alerts_item))
+            n = cJSON_GetArraySize(alerts_item);
     }
     cJSON_Delete(root);
     return n;
@@ -723,7 +736,8 @@ static int run_dir(const char *sub, int prometheus)
             /* The same bytes forced to JSON decode the same. */
             CHECK_EQ_INT(decode_lim(&wide, INGEST_FORMAT_JSON, buf, len), DECODE_OK);
         } else if (want < 0) {
-            if (r != DECODE_BAD_SHAPE) fprintf(stderr, "  %s: %s (%s)\n", de->d_name, decode_error_str(r), err);
+            if (r != DECODE_BAD_SHAPE)
+                fprintf(stderr, "  %s: %s (%s)\n", de->d_name, decode_error_str(r), err);
             CHECK_EQ_INT(r, DECODE_BAD_SHAPE);
             CHECK(err_has("not a Prometheus alert"));
         } else {
@@ -760,7 +774,8 @@ static void test_payloads(void)
         CHECK(0);
     }
     free(buf);
-    snprintf(path, sizeof(path), "%s/payloads/alertmanager/prometheus-msteams__card-grafana-inspired-payload.json",
+    snprintf(path, sizeof(path),
+             "%s/payloads/alertmanager/prometheus-msteams__card-grafana-inspired-payload.json",
              check_shared_data());
     buf = check_read_file(path, &len);
     CHECK(buf && decode_lim(&limits, INGEST_FORMAT_AUTO, buf, len) == DECODE_OK);
@@ -791,7 +806,8 @@ static void test_payloads(void)
 /* Decoding reuses the arena's chunks: many messages, one arena. */
 static void test_arena_reuse(void)
 {
-    const char *js = "{\"alerts\":[{\"labels\":{\"a\":\"1\",\"b\":\"2\"}},{\"labels\":{\"c\":\"3\"}}]}";
+    const char *js =
+        "{\"alerts\":[{\"labels\":{\"a\":\"1\",\"b\":\"2\"}},{\"labels\":{\"c\":\"3\"}}]}";
     for (int i = 0; i < 10000; i++) {
         if (decode(js) != DECODE_OK || n_alerts != 2) {
             CHECK(0);
@@ -809,15 +825,16 @@ static void *decode_thread(void *arg)
     arena_t a;
     arena_init(&a, 4096);
     char js[128], e[256];
-    snprintf(js, sizeof(js), "[{\"labels\":{\"t\":\"%ld\",\"a\":\"x\"}},{\"labels\":{\"t\":\"%ld\"}}]",
-             id, id);
+    snprintf(js, sizeof(js),
+             "[{\"labels\":{\"t\":\"%ld\",\"a\":\"x\"}},{\"labels\":{\"t\":\"%ld\"}}]", id, id);
     for (int i = 0; i < 5000; i++) {
         alert_t *out;
         size_t n;
         arena_reset(&a);
         if (ingest_decode(&a, &limits, INGEST_FORMAT_AUTO, js, strlen(js), EVENT_MS, &out, &n, e,
                           sizeof(e)) != DECODE_OK ||
-            n != 2 || out[1].n_labels != 1 || (long)strtol(out[1].labels[0].value.ptr, NULL, 10) != id)
+            n != 2 || out[1].n_labels != 1 ||
+            (long)strtol(out[1].labels[0].value.ptr, NULL, 10) != id)
             bad++;
     }
     arena_free(&a);

@@ -6,7 +6,7 @@
 #include "../dedup/dedup.h"
 #include "check.h"
 
-#define MIN 60000LL
+#define MIN  60000LL
 #define HOUR (60 * MIN)
 
 static const dedup_params_t P = {5 * MIN, 4 * HOUR};
@@ -76,7 +76,8 @@ static void test_resolve(void)
                  DECISION_SUPPRESS_RESOLVED_NO_INCIDENT);
     CHECK_EQ_INT(fire(t, 3, MIN, &inc), DECISION_FORWARD_NEW);
     CHECK_EQ_INT(fire(t, 3, 2 * MIN, &inc), DECISION_SUPPRESS_DUPLICATE);
-    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN, 3 * MIN, &inc), DECISION_FORWARD_RESOLVED);
+    CHECK_EQ_INT(dedup_decide(t, &P, 3, ALERT_RESOLVED, 3 * MIN, 3 * MIN, &inc),
+                 DECISION_FORWARD_RESOLVED);
     CHECK_EQ_INT(inc.count, 3);
     CHECK_EQ_INT(inc.first_seen_ms, MIN);
     /* Once resolved it is closed: a second resolve is suppressed... */

@@ -28,8 +28,10 @@ int main(void)
         begin += strlen(begin_mark);
         *end = '\0';
         if (strcmp(begin, doc) != 0)
-            fprintf(stderr, "README.md's configuration table differs from `quell config`; "
-                            "paste this between the config-table markers:\n%s", doc);
+            fprintf(stderr,
+                    "README.md's configuration table differs from `quell config`; "
+                    "paste this between the config-table markers:\n%s",
+                    doc);
         CHECK_EQ_STR(begin, doc);
     }
     free(doc);

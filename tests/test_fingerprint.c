@@ -21,7 +21,8 @@ static uint32_t labels_from_json(const cJSON *obj, label_t *out)
 {
     uint32_t n = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, obj) {
+    cJSON_ArrayForEach(it, obj)
+    {
         out[n].name = (str_t){it->string, (uint32_t)strlen(it->string)};
         out[n].value = (str_t){it->valuestring, (uint32_t)strlen(it->valuestring)};
         n++;
@@ -50,7 +51,8 @@ static void test_conformance_vectors(void)
     CHECK(doc != NULL);
     int checked = 0;
     const cJSON *v;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItem(doc, "vectors")) {
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(doc, "vectors"))
+    {
         const char *fn = cJSON_GetObjectItem(v, "function")->valuestring;
         if (strstr(fn, "FastFingerprint")) continue; /* not an alert identity */
         label_t labels[16];
@@ -64,8 +66,8 @@ static void test_conformance_vectors(void)
         /* SignatureForLabels with an empty or nil list hashes nothing. */
         bool hash_nothing = strstr(fn, "SignatureForLabels") && only.n == 0;
         dedup_fp_conf_t fc = {FP_ALERTMANAGER, &only, &ignore};
-        uint64_t got = hash_nothing ? dedup_fingerprint(&fc, labels, 0)
-                                    : dedup_fingerprint(&fc, labels, n);
+        uint64_t got =
+            hash_nothing ? dedup_fingerprint(&fc, labels, 0) : dedup_fingerprint(&fc, labels, n);
         char hex[17];
         hex16(got, hex);
         const char *want = cJSON_GetObjectItem(v, "expected_hex")->valuestring;
@@ -76,7 +78,8 @@ static void test_conformance_vectors(void)
         checked++;
     }
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "prefix_vectors"), "cases")) {
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "prefix_vectors"), "cases"))
+    {
         label_t labels[16];
         uint32_t n = labels_from_json(cJSON_GetObjectItem(c, "labels"), labels);
         dedup_fp_conf_t fc = {FP_ALERTMANAGER, NULL, NULL};

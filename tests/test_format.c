@@ -19,10 +19,15 @@ static void test_incident_bytes(void)
 {
     label_t labels[2] = {{{"alertname", 9}, {"DiskFull", 8}}, {{"dev", 3}, {"sda1", 4}}};
     label_t ann[1] = {{{"summary", 7}, {"disk \"sda1\" is\n95%\x01 full", 24}}};
-    alert_t a = {.labels = labels, .n_labels = 2, .annotations = ann, .n_annotations = 1,
-                 .starts_at_ms = 1767225600000LL, .ends_at_ms = 0,
+    alert_t a = {.labels = labels,
+                 .n_labels = 2,
+                 .annotations = ann,
+                 .n_annotations = 1,
+                 .starts_at_ms = 1767225600000LL,
+                 .ends_at_ms = 0,
                  .generator_url = {"http://prom/graph?g0.expr=up", 28},
-                 .source = {"", 0}, .fingerprint = 0x5ffe595edddd2cfaULL};
+                 .source = {"", 0},
+                 .fingerprint = 0x5ffe595edddd2cfaULL};
     incident_t inc = {DECISION_FORWARD_NEW, 0x5ffe595edddd2cfaULL, 1, 1767225600000LL,
                       1767225600000LL};
     char buf[1024];

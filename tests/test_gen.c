@@ -20,7 +20,7 @@
 
 #define FOUR_MINUTES_MS (4 * 60 * 1000)
 /* fnv1a64 of the default output, 1000 alerts; see test_golden(). */
-#define GOLDEN_JSON 0xb9e18530920c19dcULL
+#define GOLDEN_JSON  0xb9e18530920c19dcULL
 #define GOLDEN_PROTO 0xd2ab7bdd155362acULL
 
 static gen_opts_t opts_with(uint64_t alerts, uint64_t fingerprints, uint64_t seed,
@@ -63,7 +63,8 @@ static int64_t parse_ts(const char *s)
     int ms, n = 0;
     if (!s || strlen(s) != 24 ||
         sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 || n != 24)
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 ||
+        n != 24)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -146,7 +147,8 @@ static void test_counts(void)
     buf = gen_bytes(&o, &len);
     size_t frames = 0, off = 0;
     uint64_t n;
-    for (size_t k; off < len && (k = read_varint((unsigned char *)buf + off, len - off, &n)); frames++)
+    for (size_t k; off < len && (k = read_varint((unsigned char *)buf + off, len - off, &n));
+         frames++)
         off += k + n;
     CHECK_EQ_INT(frames, 12345);
     CHECK_EQ_INT(off, len);
@@ -233,8 +235,10 @@ static void test_json(void)
         cJSON *name = cJSON_GetObjectItemCaseSensitive(labels, "alertname");
         cJSON *desc = cJSON_GetObjectItemCaseSensitive(ann, "description");
         const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "status"));
-        int64_t starts = parse_ts(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "startsAt")));
-        int64_t ends = parse_ts(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "endsAt")));
+        int64_t starts =
+            parse_ts(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "startsAt")));
+        int64_t ends =
+            parse_ts(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "endsAt")));
         if (!cJSON_IsObject(labels) || !cJSON_IsString(name) || !*name->valuestring ||
             !cJSON_IsString(desc) || !cJSON_GetObjectItemCaseSensitive(ann, "summary") ||
             !cJSON_GetObjectItemCaseSensitive(ann, "runbook_url") || !status ||
@@ -304,7 +308,8 @@ static void test_proto(void)
         cJSON *j = cJSON_ParseWithLength(msg, mlen);
         cJSON *jl = cJSON_GetObjectItemCaseSensitive(j, "labels");
         bool resolved = a->status == QUELL__V1__STATUS__STATUS_RESOLVED;
-        bad += a->n_labels < 5 || a->n_annotations != 3 || strcmp(a->labels[0]->name, "alertname") ||
+        bad += a->n_labels < 5 || a->n_annotations != 3 ||
+               strcmp(a->labels[0]->name, "alertname") ||
                (!resolved && a->status != QUELL__V1__STATUS__STATUS_FIRING) ||
                a->ends_at_ms != (resolved ? ev : ev + FOUR_MINUTES_MS) || a->starts_at_ms > ev ||
                !*a->generator_url;
@@ -312,11 +317,13 @@ static void test_proto(void)
             bad += strcmp(a->labels[i]->name, a->labels[i + 1]->name) >= 0;
         mismatch += cJSON_GetArraySize(jl) != (int)a->n_labels;
         for (size_t i = 0; i < a->n_labels; i++) {
-            const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(jl, a->labels[i]->name));
+            const char *v =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(jl, a->labels[i]->name));
             mismatch += !v || strcmp(v, a->labels[i]->value);
         }
-        mismatch += parse_ts(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "startsAt"))) !=
-                    a->starts_at_ms;
+        mismatch +=
+            parse_ts(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "startsAt"))) !=
+            a->starts_at_ms;
         cJSON_Delete(j);
         quell__v1__alert__free_unpacked(a, NULL);
     }
@@ -382,18 +389,33 @@ static void test_args(void)
     CHECK_EQ_INT(parse(&o, "--fingerprints", "16777216", NULL), QERR_OK);
 
     const char *bad[][2] = {
-        {"--alerts", "-1"},          {"--alerts", "1x"},          {"--alerts", ""},
-        {"--alerts", "18446744073709551616"}, {"--fingerprints", "0"}, {"--fingerprints", "16777217"},
-        {"--format", "xml"},         {"--resolve-share", "1.5"},  {"--resolve-share", "0,02"},
-        {"--resolve-share", "."},    {"--start", "2026-13-01T00:00:00Z"}, {"--start", "2025-02-29T00:00:00Z"},
-        {"--start", "2026-01-01 00:00:00Z"}, {"--start", "2026-01-01T00:00:00"}, {"--start", "0"},
-        {"--start", "2026-+1-01T00:00:00Z"}, {"--start", "2026-01-01T00:00:00+0:100"},
-        {"--start", "2026-01-01T00:00:00.Z"}, {"--spacing-ms", "-5"},      {"--bogus", "1"},            {"extra", NULL},
+        {"--alerts", "-1"},
+        {"--alerts", "1x"},
+        {"--alerts", ""},
+        {"--alerts", "18446744073709551616"},
+        {"--fingerprints", "0"},
+        {"--fingerprints", "16777217"},
+        {"--format", "xml"},
+        {"--resolve-share", "1.5"},
+        {"--resolve-share", "0,02"},
+        {"--resolve-share", "."},
+        {"--start", "2026-13-01T00:00:00Z"},
+        {"--start", "2025-02-29T00:00:00Z"},
+        {"--start", "2026-01-01 00:00:00Z"},
+        {"--start", "2026-01-01T00:00:00"},
+        {"--start", "0"},
+        {"--start", "2026-+1-01T00:00:00Z"},
+        {"--start", "2026-01-01T00:00:00+0:100"},
+        {"--start", "2026-01-01T00:00:00.Z"},
+        {"--spacing-ms", "-5"},
+        {"--bogus", "1"},
+        {"extra", NULL},
         {"--alerts", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         qerr_t rc = parse(&o, bad[i][0], bad[i][1], NULL);
-        if (rc != QERR_INVALID) fprintf(stderr, "accepted: %s %s\n", bad[i][0], bad[i][1] ? bad[i][1] : "");
+        if (rc != QERR_INVALID)
+            fprintf(stderr, "accepted: %s %s\n", bad[i][0], bad[i][1] ? bad[i][1] : "");
         CHECK_EQ_INT(rc, QERR_INVALID);
     }
     /* 10^12 alerts 10 ms apart would end after year 9999. */

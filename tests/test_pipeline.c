@@ -54,9 +54,11 @@ static int create_topic(env_t *env, const char *name, int partitions)
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         size_t n;
         const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
-        rc = (n == 1 && (rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_NO_ERROR ||
-                         rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
-                 ? 0 : -1;
+        rc = (n == 1 &&
+              (rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_NO_ERROR ||
+               rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+                 ? 0
+                 : -1;
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_queue_destroy(q);
@@ -254,8 +256,10 @@ static void check_one_incident_each(env_t *env, const scenario_t *s, size_t want
     qsort(in.fps, in.n, sizeof(uint64_t), cmp_u64);
     size_t distinct = 0, dups = 0;
     for (size_t i = 0; i < in.n; i++) {
-        if (i && in.fps[i] == in.fps[i - 1]) dups++;
-        else distinct++;
+        if (i && in.fps[i] == in.fps[i - 1])
+            dups++;
+        else
+            distinct++;
     }
     CHECK_EQ_INT(distinct, (long long)want);
     CHECK_EQ_INT(dups, 0);
@@ -265,9 +269,14 @@ static void check_one_incident_each(env_t *env, const scenario_t *s, size_t want
 
 static load_opts_t load_opts_for(env_t *env, const scenario_t *s)
 {
-    load_opts_t o = {.brokers = env->brokers, .topic = s->alerts, .group = s->group,
-                     .output_topic = s->incidents, .dlq_topic = s->dlq, .max_ahead = 20000,
-                     .wait = true, .timeout_s = 120 * env->time_scale};
+    load_opts_t o = {.brokers = env->brokers,
+                     .topic = s->alerts,
+                     .group = s->group,
+                     .output_topic = s->incidents,
+                     .dlq_topic = s->dlq,
+                     .max_ahead = 20000,
+                     .wait = true,
+                     .timeout_s = 120 * env->time_scale};
     gen_opts_defaults(&o.gen);
     o.gen.resolve_share = 0;
     return o;
@@ -307,8 +316,7 @@ typedef struct {
     uint64_t new, repeat, resolved;
 } expected_t;
 
-static expected_t reference_decisions(const gen_opts_t *opts, int64_t window_ms,
-                                      int64_t repeat_ms)
+static expected_t reference_decisions(const gen_opts_t *opts, int64_t window_ms, int64_t repeat_ms)
 {
     expected_t e = {0};
     int64_t *last_seen = calloc(opts->fingerprints, sizeof(int64_t));
@@ -329,7 +337,7 @@ static expected_t reference_decisions(const gen_opts_t *opts, int64_t window_ms,
         } else if (!open[i]) {
             open[i] = true;
             last_seen[i] = last_forward[i] = t;
-            e.new++;
+            e.new ++;
         } else {
             if (t > last_seen[i]) last_seen[i] = t;
             if (t - last_forward[i] >= repeat_ms) {
@@ -403,7 +411,8 @@ static void collect_dead(const rd_kafka_message_t *m, void *ctx)
     if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (rd_kafka_header_get_last(h, "quell-error", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR)
             snprintf(d->reasons[d->dead], 32, "%.*s", (int)n, (const char *)v);
-        if (rd_kafka_header_get_last(h, "quell-source-offset", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_header_get_last(h, "quell-source-offset", &v, &n) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
             d->with_source_offset++;
     }
     snprintf(d->values[d->dead], 64, "%.*s", (int)m->len, (const char *)m->payload);
@@ -433,11 +442,13 @@ static void test_dead_letters(env_t *env)
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
-    produce(p, s.alerts, "{\"labels\":{\"alertname\":\"A\"", NULL);        /* truncated */
-    produce(p, s.alerts, "{\"labels\":{}}", NULL);                          /* no labels */
+    produce(p, s.alerts, "{\"labels\":{\"alertname\":\"A\"", NULL);           /* truncated */
+    produce(p, s.alerts, "{\"labels\":{}}", NULL);                            /* no labels */
     produce(p, s.alerts, "{\"labels\":{\"alertname\":\"B\"}}", "text/plain"); /* content-type */
     produce(p, s.alerts, "{\"labels\":{\"alertname\":\"Good\",\"job\":\"x\"}}", NULL);
-    produce(p, s.alerts, "[{\"labels\":{\"alertname\":\"Good\",\"job\":\"x\"}},{\"labels\":{\"alertname\":\"Other\"}}]",
+    produce(p, s.alerts,
+            "[{\"labels\":{\"alertname\":\"Good\",\"job\":\"x\"}},{\"labels\":{\"alertname\":"
+            "\"Other\"}}]",
             "application/json");
     rd_kafka_flush(p, 10000);
     rd_kafka_destroy(p);
@@ -542,7 +553,8 @@ static int env_init(env_t *env, int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--bootstrap-file") == 0) {
         FILE *f = fopen(argv[2], "r");
         if (!f || !fgets(env->brokers, sizeof(env->brokers), f)) {
-            printf("SKIP: no real Kafka broker (%s missing: Java or Maven not installed)\n", argv[2]);
+            printf("SKIP: no real Kafka broker (%s missing: Java or Maven not installed)\n",
+                   argv[2]);
             if (f) fclose(f);
             rd_kafka_conf_destroy(kc);
             rmdir(env->dir);
@@ -557,7 +569,8 @@ static int env_init(env_t *env, int argc, char **argv)
     } else {
         env->admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
         env->mock = rd_kafka_mock_cluster_new(env->admin, 1);
-        snprintf(env->brokers, sizeof(env->brokers), "%s", rd_kafka_mock_cluster_bootstraps(env->mock));
+        snprintf(env->brokers, sizeof(env->brokers), "%s",
+                 rd_kafka_mock_cluster_bootstraps(env->mock));
         printf("mock cluster at %s\n", env->brokers);
     }
     return env->admin ? 0 : -1;

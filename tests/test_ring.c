@@ -108,10 +108,18 @@ static void test_alert_record(void)
 {
     label_t labels[2] = {{{"alertname", 9}, {"Disk\xc3\xa9", 6}}, {{"job", 3}, {"", 0}}};
     label_t ann[1] = {{{"summary", 7}, {"full", 4}}};
-    alert_t a = {.labels = labels, .n_labels = 2, .annotations = ann, .n_annotations = 1,
-                 .status = ALERT_RESOLVED, .starts_at_ms = 5, .ends_at_ms = 9,
-                 .event_time_ms = 7, .watermark_ms = 6, .generator_url = {"http://x", 8},
-                 .source = {"prom", 4}, .fingerprint = 0xabcdef};
+    alert_t a = {.labels = labels,
+                 .n_labels = 2,
+                 .annotations = ann,
+                 .n_annotations = 1,
+                 .status = ALERT_RESOLVED,
+                 .starts_at_ms = 5,
+                 .ends_at_ms = 9,
+                 .event_time_ms = 7,
+                 .watermark_ms = 6,
+                 .generator_url = {"http://x", 8},
+                 .source = {"prom", 4},
+                 .fingerprint = 0xabcdef};
     size_t n = alert_rec_size(&a);
     void *buf = malloc(n);
     msg_track_t t;
