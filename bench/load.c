@@ -38,10 +38,31 @@ static int32_t partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
     return n;
 }
 
+/* Creates `topic` (8 partitions, replication 1) when the cluster does not
+ * have it, so a storm can be loaded into a fresh broker; a topic created
+ * meanwhile by someone else is fine. */
+static void ensure_topic(rd_kafka_t *rk, const char *topic)
+{
+    if (partition_count(rk, topic, 5000) > 0) return;
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 8, 1, NULL, 0);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    /* Metadata lags creation by a moment. */
+    for (int i = 0; i < 50 && partition_count(rk, topic, 1000) <= 0; i++) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, char *err,
                       size_t errlen)
 {
     if (!m->start) {
+        ensure_topic(rk, topic);
         m->n = partition_count(rk, topic, 10000);
         if (m->n <= 0) {
             snprintf(err, errlen, "topic %s: no metadata (does it exist?)", topic);
@@ -52,7 +73,17 @@ static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, c
     }
     for (int32_t p = 0; p < m->n; p++) {
         int64_t lo, hi;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        rd_kafka_resp_err_t e;
+        /* A topic created a moment ago has no leader yet: wait for one. */
+        for (int tries = 0; tries < 100; tries++) {
+            e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+            if (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                break;
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
         if (e) {
             snprintf(err, errlen, "topic %s[%d]: watermarks: %s", topic, (int)p,
                      rd_kafka_err2str(e));

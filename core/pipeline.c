@@ -119,12 +119,12 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
             (unsigned long long)rs.delivered);
     fprintf(out, "  suppressed            %llu\n", (unsigned long long)(decided - forwarded));
     for (int k = DECISION_SUPPRESS_DUPLICATE; k < DECISION__COUNT; k++)
-        fprintf(out, "    %-20s%llu\n", decision_str((decision_kind_t)k),
+        fprintf(out, "    %-22s%llu\n", decision_str((decision_kind_t)k),
                 (unsigned long long)decisions[k]);
     fprintf(out, "  dead-lettered         %llu\n", (unsigned long long)bad);
     for (int k = 1; k < DECODE__COUNT; k++)
         if (is.decode_errors[k])
-            fprintf(out, "    %-20s%llu\n", decode_error_str((decode_error_t)k),
+            fprintf(out, "    %-22s%llu\n", decode_error_str((decode_error_t)k),
                     (unsigned long long)is.decode_errors[k]);
     if (is.offset_gaps)
         fprintf(out, "  LOST (offset gaps)    %llu messages in %llu gaps\n",
