@@ -33,15 +33,75 @@ static void on_signal(int sig)
     atomic_store(&stop_requested, true);
 }
 
+#define PROGRESS_INTERVAL_NS (30LL * 1000000000)
+
+/* What every stage counted, summed; read while they run (approximate) or
+ * after they stopped (exact, with the table figures). */
+typedef struct {
+    ingest_stats_t in;
+    router_stats_t out;
+    uint64_t decisions[DECISION__COUNT];
+    uint64_t decided, forwarded, dead_lettered;
+    uint64_t last_decision_ns;
+    uint64_t tracked, bytes, evictions, expirations;
+} totals_t;
+
+/* `stopped`: the workers have stopped, so their tables may be read. */
+static void gather_totals(ingest_t *in, dedup_worker_t **workers, size_t n, router_t *router,
+                          bool stopped, totals_t *t)
+{
+    *t = (totals_t){0};
+    ingest_stats(in, &t->in);
+    router_stats(router, &t->out);
+    for (size_t i = 0; i < n; i++) {
+        dedup_worker_stats_t ws;
+        dedup_worker_stats(workers[i], &ws);
+        for (int k = 0; k < DECISION__COUNT; k++) t->decisions[k] += ws.decisions[k];
+        if (ws.last_decision_ns > t->last_decision_ns) t->last_decision_ns = ws.last_decision_ns;
+        if (!stopped) continue;
+        dedup_table_stats_t ts;
+        dedup_table_stats(dedup_worker_table(workers[i]), &ts);
+        t->tracked += ts.tracked;
+        t->bytes += ts.bytes;
+        t->evictions += ts.evictions;
+        t->expirations += ts.expirations;
+    }
+    for (int k = 0; k < DECISION__COUNT; k++) {
+        t->decided += t->decisions[k];
+        if (DECISION_IS_FORWARD(k)) t->forwarded += t->decisions[k];
+    }
+    for (int k = 0; k < DECODE__COUNT; k++) t->dead_lettered += t->in.decode_errors[k];
+}
+
 typedef struct {
     router_t *router;
+    dedup_worker_t **workers;
+    size_t n_workers;
+    _Atomic(ingest_t *) ingest; /* set once the consumer exists */
     _Atomic bool stop;
 } router_thread_t;
 
+/* Serves delivery reports and, every 30 s, logs one progress line so an
+ * operator sees the pipeline move before metrics exist. */
 static void *router_main(void *arg)
 {
     router_thread_t *rt = arg;
-    while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) router_poll(rt->router, 100);
+    int64_t next_progress_ns = clock_mono_ns() + PROGRESS_INTERVAL_NS;
+    while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
+        router_poll(rt->router, 100);
+        ingest_t *in = atomic_load_explicit(&rt->ingest, memory_order_acquire);
+        if (!in || clock_mono_ns() < next_progress_ns) continue;
+        next_progress_ns += PROGRESS_INTERVAL_NS;
+        totals_t t;
+        gather_totals(in, rt->workers, rt->n_workers, rt->router, false, &t);
+        log_info("core",
+                 "progress: alerts_in=%llu decided=%llu forwarded=%llu delivered=%llu "
+                 "suppressed=%llu dead_lettered=%llu lost=%llu",
+                 (unsigned long long)t.in.alerts, (unsigned long long)t.decided,
+                 (unsigned long long)t.forwarded, (unsigned long long)t.out.delivered,
+                 (unsigned long long)(t.decided - t.forwarded), (unsigned long long)t.dead_lettered,
+                 (unsigned long long)t.in.offsets_skipped);
+    }
     return NULL;
 }
 
@@ -82,27 +142,15 @@ static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **own
 static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, size_t n,
                           router_t *router)
 {
-    ingest_stats_t is;
-    ingest_stats(in, &is);
-    router_stats_t rs;
-    router_stats(router, &rs);
-    uint64_t decisions[DECISION__COUNT] = {0};
-    uint64_t last_ns = 0, tracked = 0, bytes = 0, evictions = 0, expirations = 0;
-    for (size_t i = 0; i < n; i++) {
-        dedup_worker_stats_t ws;
-        dedup_worker_stats(workers[i], &ws);
-        for (int k = 0; k < DECISION__COUNT; k++) decisions[k] += ws.decisions[k];
-        if (ws.last_decision_ns > last_ns) last_ns = ws.last_decision_ns;
-        tracked += ws.table.tracked;
-        bytes += ws.table.bytes;
-        evictions += ws.table.evictions;
-        expirations += ws.table.expirations;
-    }
-    uint64_t forwarded = decisions[DECISION_FORWARD_NEW] + decisions[DECISION_FORWARD_REPEAT] +
-                         decisions[DECISION_FORWARD_RESOLVED];
-    uint64_t decided = 0, bad = 0;
-    for (int k = 0; k < DECISION__COUNT; k++) decided += decisions[k];
-    for (int k = 0; k < DECODE__COUNT; k++) bad += is.decode_errors[k];
+    totals_t t;
+    gather_totals(in, workers, n, router, true, &t);
+    const ingest_stats_t is = t.in;
+    const router_stats_t rs = t.out;
+    const uint64_t *decisions = t.decisions;
+    uint64_t decided = t.decided, forwarded = t.forwarded, bad = t.dead_lettered;
+    uint64_t tracked = t.tracked, bytes = t.bytes;
+    uint64_t evictions = t.evictions, expirations = t.expirations;
+    uint64_t last_ns = t.last_decision_ns;
     double secs = (is.first_message_ns && last_ns > is.first_message_ns)
                       ? (double)(last_ns - is.first_message_ns) / 1e9
                       : 0;
@@ -175,6 +223,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
     if (!router) goto out;
     rt.router = router;
+    rt.workers = workers;
+    rt.n_workers = n_workers;
     if (pthread_create(&router_thread, NULL, router_main, &rt) != 0) goto out;
     pthread_setname_np(router_thread, "quell-router");
     router_started = true;
@@ -215,6 +265,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     };
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
+    atomic_store_explicit(&rt.ingest, in, memory_order_release);
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -246,12 +297,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
-    if (in) ingest_destroy(in);
-    for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
+    /* The router thread reads the consumer's and workers' counters: it
+     * stops first. */
     if (router_started) {
         atomic_store(&rt.stop, true);
         pthread_join(router_thread, NULL);
     }
+    if (in) ingest_destroy(in);
+    for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
     free(workers);

@@ -112,7 +112,6 @@ typedef struct dedup_worker dedup_worker_t;
 typedef struct {
     uint64_t decisions[DECISION__COUNT];
     uint64_t last_decision_ns; /* monotonic clock of the latest decision */
-    dedup_table_stats_t table;
 } dedup_worker_stats_t;
 
 /* The worker owns its ring (input) and table. */
@@ -124,8 +123,9 @@ void dedup_worker_stop(dedup_worker_t *w);
 void dedup_worker_destroy(dedup_worker_t *w);
 ring_t *dedup_worker_ring(dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
-/* Any thread; counters are approximate while the worker runs, except the
- * table figures, which are read only after stop. */
+/* Any thread; approximate while the worker runs. The table's own figures
+ * come from dedup_table_stats(dedup_worker_table(w)), and only once the
+ * worker has stopped: the table belongs to its thread. */
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
 
 #endif

@@ -152,8 +152,4 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
 {
     for (int i = 0; i < DECISION__COUNT; i++) out->decisions[i] = stat_get(&w->decisions[i]);
     out->last_decision_ns = stat_get(&w->last_decision_ns);
-    if (!w->started)
-        dedup_table_stats(w->table, &out->table);
-    else
-        out->table = (dedup_table_stats_t){0};
 }
