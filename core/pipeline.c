@@ -43,7 +43,7 @@ typedef struct {
     uint64_t decisions[DECISION__COUNT];
     uint64_t decided, forwarded, dead_lettered;
     uint64_t last_decision_ns;
-    uint64_t tracked, bytes, evictions, expirations;
+    uint64_t tracked, slots, bytes, evictions, expirations;
 } totals_t;
 
 /* `stopped`: the workers have stopped, so their tables may be read. */
@@ -62,6 +62,7 @@ static void gather_totals(ingest_t *in, dedup_worker_t **workers, size_t n, rout
         dedup_table_stats_t ts;
         dedup_table_stats(dedup_worker_table(workers[i]), &ts);
         t->tracked += ts.tracked;
+        t->slots += ts.slots;
         t->bytes += ts.bytes;
         t->evictions += ts.evictions;
         t->expirations += ts.expirations;
@@ -144,50 +145,50 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
 {
     totals_t t;
     gather_totals(in, workers, n, router, true, &t);
-    const ingest_stats_t is = t.in;
-    const router_stats_t rs = t.out;
-    const uint64_t *decisions = t.decisions;
-    uint64_t decided = t.decided, forwarded = t.forwarded, bad = t.dead_lettered;
-    uint64_t tracked = t.tracked, bytes = t.bytes;
-    uint64_t evictions = t.evictions, expirations = t.expirations;
-    uint64_t last_ns = t.last_decision_ns;
-    double secs = (is.first_message_ns && last_ns > is.first_message_ns)
-                      ? (double)(last_ns - is.first_message_ns) / 1e9
+    const ingest_stats_t *is = &t.in;
+    uint64_t suppressed = t.decided - t.forwarded;
+    double secs = is->first_message_ns && t.last_decision_ns > is->first_message_ns
+                      ? (double)(t.last_decision_ns - is->first_message_ns) / 1e9
                       : 0;
 
     fprintf(out, "quell run summary\n");
-    fprintf(out, "  messages consumed     %llu\n", (unsigned long long)is.messages);
-    fprintf(out, "  alerts in             %llu\n", (unsigned long long)is.alerts);
-    fprintf(out, "  alerts decided        %llu\n", (unsigned long long)decided);
+    fprintf(out, "  messages consumed     %llu\n", (unsigned long long)is->messages);
+    fprintf(out, "  alerts in             %llu\n", (unsigned long long)is->alerts);
+    fprintf(out, "  alerts decided        %llu\n", (unsigned long long)t.decided);
     fprintf(out,
             "  incidents out         %llu (new %llu, repeat %llu, resolved %llu; delivered %llu)\n",
-            (unsigned long long)forwarded, (unsigned long long)decisions[DECISION_FORWARD_NEW],
-            (unsigned long long)decisions[DECISION_FORWARD_REPEAT],
-            (unsigned long long)decisions[DECISION_FORWARD_RESOLVED],
-            (unsigned long long)rs.delivered);
-    fprintf(out, "  suppressed            %llu\n", (unsigned long long)(decided - forwarded));
+            (unsigned long long)t.forwarded, (unsigned long long)t.decisions[DECISION_FORWARD_NEW],
+            (unsigned long long)t.decisions[DECISION_FORWARD_REPEAT],
+            (unsigned long long)t.decisions[DECISION_FORWARD_RESOLVED],
+            (unsigned long long)t.out.delivered);
+    fprintf(out, "  suppressed            %llu\n", (unsigned long long)suppressed);
     for (int k = DECISION_SUPPRESS_DUPLICATE; k < DECISION__COUNT; k++)
         fprintf(out, "    %-22s%llu\n", decision_str((decision_kind_t)k),
-                (unsigned long long)decisions[k]);
-    fprintf(out, "  dead-lettered         %llu\n", (unsigned long long)bad);
+                (unsigned long long)t.decisions[k]);
+    fprintf(out, "  dead-lettered         %llu\n", (unsigned long long)t.dead_lettered);
     for (int k = 1; k < DECODE__COUNT; k++)
-        if (is.decode_errors[k])
+        if (is->decode_errors[k])
             fprintf(out, "    %-22s%llu\n", decode_error_str((decode_error_t)k),
-                    (unsigned long long)is.decode_errors[k]);
-    if (is.offset_gaps)
+                    (unsigned long long)is->decode_errors[k]);
+    if (is->offset_gaps)
         fprintf(out, "  LOST (offset gaps)    %llu messages in %llu gaps\n",
-                (unsigned long long)is.offsets_skipped, (unsigned long long)is.offset_gaps);
-    if (decided)
+                (unsigned long long)is->offsets_skipped, (unsigned long long)is->offset_gaps);
+    if (t.decided)
         fprintf(out, "  noise reduction       %.1f%% suppressed (%.1f alerts per incident)\n",
-                100.0 * (double)(decided - forwarded) / (double)decided,
-                forwarded ? (double)decided / (double)forwarded : 0.0);
-    fprintf(out, "  tracked fingerprints  %llu (%.1f bytes each; %llu expired, %llu evicted)\n",
-            (unsigned long long)tracked, tracked ? (double)bytes / (double)tracked : 0.0,
-            (unsigned long long)expirations, (unsigned long long)evictions);
+                100.0 * (double)suppressed / (double)t.decided,
+                t.forwarded ? (double)t.decided / (double)t.forwarded : 0.0);
+    /* Cost per slot, not per fingerprint still tracked: the table keeps the
+     * slots it grew to after incidents expire. */
+    fprintf(out,
+            "  tracked fingerprints  %llu (table %.1f MiB, %.1f bytes per slot; %llu expired, "
+            "%llu evicted)\n",
+            (unsigned long long)t.tracked, (double)t.bytes / (1024.0 * 1024.0),
+            t.slots ? (double)t.bytes / (double)t.slots : 0.0, (unsigned long long)t.expirations,
+            (unsigned long long)t.evictions);
     if (secs > 0)
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
-                (double)decided / secs, secs);
+                (double)t.decided / secs, secs);
     fflush(out);
 }
 
@@ -258,11 +259,11 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         .embedded = embedded,
         .rings = rings,
         .n_rings = n_workers,
-        .fingerprint = {conf->dedup.fingerprint, &conf->dedup.fingerprint_labels,
-                        &conf->dedup.ignore_labels},
         .dead_letter = dead_letter_to_router,
         .dead_letter_ctx = router,
     };
+    dedup_fp_conf_init(&io.fingerprint, conf->dedup.fingerprint, &conf->dedup.fingerprint_labels,
+                       &conf->dedup.ignore_labels);
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);

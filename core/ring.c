@@ -127,7 +127,10 @@ void ring_wait_data(ring_t *r, int timeout_ms)
 
 void ring_wait_room(ring_t *r, size_t len, int timeout_ms)
 {
-    size_t need = RING_HDR + pad8(len) + RING_HDR + r->capacity / 2; /* worst case with a wrap */
+    /* A reserve needs the record plus, when it wraps, the skipped tail of
+     * the buffer, which is shorter than the record: twice the record is
+     * always enough, and waiting for more would stall the producer. */
+    size_t need = 2 * (RING_HDR + pad8(len));
     if (need > r->capacity) need = r->capacity;
     uint32_t seen = atomic_load_explicit(&r->room_seq, memory_order_acquire);
     atomic_store_explicit(&r->producer_waiting, 1, memory_order_seq_cst);

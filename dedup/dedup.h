@@ -19,12 +19,18 @@
 /* The label filter and hash. `only` (fingerprint_labels) and `ignore`
  * (ignore_labels) are mutually exclusive; both empty means all labels.
  * With `only`, a listed label the alert lacks is hashed with an empty value
- * (Alertmanager's SignatureForLabels). Labels must be sorted by name. */
+ * (Alertmanager's SignatureForLabels). Labels must be sorted by name, and
+ * both lists sorted bytewise: build it with dedup_fp_conf_init. */
 typedef struct {
     fingerprint_mode_t mode;
     const strlist_t *only;
     const strlist_t *ignore;
 } dedup_fp_conf_t;
+
+/* Sorts `only` and `ignore` in place (they stay owned by the caller, e.g.
+ * the config) and points `fc` at them. Call once at start, not per alert. */
+void dedup_fp_conf_init(dedup_fp_conf_t *fc, fingerprint_mode_t mode, strlist_t *only,
+                        strlist_t *ignore);
 
 /* Thread-safe (reads only). */
 uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels);
@@ -42,6 +48,7 @@ typedef struct {
     uint64_t tracked;     /* fingerprints held now */
     uint64_t evictions;   /* open incidents dropped because the table was full */
     uint64_t expirations; /* incidents closed because their window elapsed */
+    uint64_t slots;       /* entries allocated (grows by doubling, never shrinks) */
     size_t bytes;         /* memory held by the table */
 } dedup_table_stats_t;
 

@@ -12,6 +12,7 @@
  * one-shot path is much faster than streaming); label sets larger than the
  * buffer fall back to the streaming API.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -60,14 +61,6 @@ static void hasher_label(fp_hasher_t *h, str_t name, str_t value)
     hasher_feed(h, &sep, 1);
 }
 
-static bool strlist_has(const strlist_t *l, str_t s)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        if (strlen(l->items[i]) == s.len && memcmp(l->items[i], s.ptr, s.len) == 0) return true;
-    }
-    return false;
-}
-
 static int str_cmp(str_t a, const char *b)
 {
     size_t blen = strlen(b);
@@ -77,30 +70,46 @@ static int str_cmp(str_t a, const char *b)
     return a.len < blen ? -1 : a.len > blen;
 }
 
-/* Hashes only the listed names in sorted order, with "" for missing ones.
- * The list is small (a handful of names), so a selection by repeated
- * minimum avoids sorting config-owned memory. */
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void dedup_fp_conf_init(dedup_fp_conf_t *fc, fingerprint_mode_t mode, strlist_t *only,
+                        strlist_t *ignore)
+{
+    fc->mode = mode;
+    fc->only = only;
+    fc->ignore = ignore;
+    /* Sorted once here so every alert is a single merge walk. strcmp
+     * order is the bytewise order labels are sorted in. */
+    if (only && only->n) qsort(only->items, only->n, sizeof(char *), name_cmp);
+    if (ignore && ignore->n) qsort(ignore->items, ignore->n, sizeof(char *), name_cmp);
+}
+
+/* Hashes only the listed names (sorted), with "" for ones the alert lacks,
+ * walking both sorted lists together. A name listed twice counts once. */
 static void hash_only(fp_hasher_t *h, const strlist_t *only, const label_t *labels, uint32_t n)
 {
-    const char *prev = NULL;
-    for (size_t round = 0; round < only->n; round++) {
-        const char *next = NULL;
-        for (size_t i = 0; i < only->n; i++) {
-            const char *c = only->items[i];
-            if (prev && strcmp(c, prev) <= 0) continue;
-            if (!next || strcmp(c, next) < 0) next = c;
-        }
-        if (!next) break;
-        str_t name = {next, (uint32_t)strlen(next)};
+    uint32_t li = 0;
+    for (size_t j = 0; j < only->n; j++) {
+        const char *name = only->items[j];
+        if (j && strcmp(name, only->items[j - 1]) == 0) continue;
+        while (li < n && str_cmp(labels[li].name, name) < 0) li++;
         str_t value = {"", 0};
-        for (uint32_t i = 0; i < n; i++) {
-            if (str_cmp(labels[i].name, next) == 0) {
-                value = labels[i].value;
-                break;
-            }
-        }
-        hasher_label(h, name, value);
-        prev = next;
+        if (li < n && str_cmp(labels[li].name, name) == 0) value = labels[li].value;
+        hasher_label(h, (str_t){name, (uint32_t)strlen(name)}, value);
+    }
+}
+
+/* Hashes every label but the listed ones, walking both sorted lists. */
+static void hash_without(fp_hasher_t *h, const strlist_t *ignore, const label_t *labels, uint32_t n)
+{
+    size_t j = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        while (j < ignore->n && str_cmp(labels[i].name, ignore->items[j]) > 0) j++;
+        if (j < ignore->n && str_cmp(labels[i].name, ignore->items[j]) == 0) continue;
+        hasher_label(h, labels[i].name, labels[i].value);
     }
 }
 
@@ -112,15 +121,12 @@ uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uin
     h.xstate = NULL;
     h.used = 0;
 
-    if (fc->only && fc->only->n) {
+    if (fc->only && fc->only->n)
         hash_only(&h, fc->only, labels, n_labels);
-    } else {
-        bool filter = fc->ignore && fc->ignore->n;
-        for (uint32_t i = 0; i < n_labels; i++) {
-            if (filter && strlist_has(fc->ignore, labels[i].name)) continue;
-            hasher_label(&h, labels[i].name, labels[i].value);
-        }
-    }
+    else if (fc->ignore && fc->ignore->n)
+        hash_without(&h, fc->ignore, labels, n_labels);
+    else
+        for (uint32_t i = 0; i < n_labels; i++) hasher_label(&h, labels[i].name, labels[i].value);
 
     if (h.mode == FP_ALERTMANAGER) return h.fnv;
     if (h.xstate) {

@@ -269,6 +269,7 @@ void dedup_table_stats(const dedup_table_t *t, dedup_table_stats_t *out)
     out->tracked = t->count;
     out->evictions = t->evictions;
     out->expirations = t->expirations;
+    out->slots = t->entries_cap;
     out->bytes = sizeof(*t) + sizeof(entry_t) * (size_t)t->entries_cap +
                  sizeof(uint32_t) * ((size_t)t->bucket_mask + 1);
 }

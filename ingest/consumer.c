@@ -368,16 +368,14 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
     if (!p) p = part_add(in, topic, m->partition); /* assigned outside the callback */
     if (!p) return;
 
-    if (p->expected_offset >= 0 && m->offset != p->expected_offset) {
-        if (m->offset > p->expected_offset) {
-            stat_add(&in->offset_gaps, 1);
-            stat_add(&in->offsets_skipped, (uint64_t)(m->offset - p->expected_offset));
-            log_error("ingest",
-                      "%s[%d]: offsets %lld..%lld were never consumed (deleted by retention or "
-                      "reset): %lld messages lost",
-                      topic, (int)m->partition, (long long)p->expected_offset,
-                      (long long)m->offset - 1, (long long)(m->offset - p->expected_offset));
-        }
+    if (p->expected_offset >= 0 && m->offset > p->expected_offset) {
+        stat_add(&in->offset_gaps, 1);
+        stat_add(&in->offsets_skipped, (uint64_t)(m->offset - p->expected_offset));
+        log_error("ingest",
+                  "%s[%d]: offsets %lld..%lld were never consumed (deleted by retention or "
+                  "reset): %lld messages lost",
+                  topic, (int)m->partition, (long long)p->expected_offset, (long long)m->offset - 1,
+                  (long long)(m->offset - p->expected_offset));
     }
     p->expected_offset = m->offset + 1;
     p->eof_since_ns = 0;

@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "router.h"
 
@@ -168,8 +169,11 @@ qerr_t router_dead_letter(router_t *r, const rd_kafka_message_t *msg, const char
             RD_KAFKA_V_VALUE(msg->payload, msg->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(track), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-        /* Rare (dead letters are few): wait for the router thread to drain. */
-        rd_kafka_poll(r->rk, 10);
+        /* Rare (dead letters are few): wait for the router thread to drain
+         * the queue. Not rd_kafka_poll here: delivery reports must run on
+         * the router thread only (retry_log is that thread's). */
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
     if (err) {
         rd_kafka_headers_destroy(hdrs);

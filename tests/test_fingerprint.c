@@ -65,7 +65,8 @@ static void test_conformance_vectors(void)
         if (exc && cJSON_IsArray(exc)) ignore = list_from_json(exc, storage);
         /* SignatureForLabels with an empty or nil list hashes nothing. */
         bool hash_nothing = strstr(fn, "SignatureForLabels") && only.n == 0;
-        dedup_fp_conf_t fc = {FP_ALERTMANAGER, &only, &ignore};
+        dedup_fp_conf_t fc;
+        dedup_fp_conf_init(&fc, FP_ALERTMANAGER, &only, &ignore);
         uint64_t got =
             hash_nothing ? dedup_fingerprint(&fc, labels, 0) : dedup_fingerprint(&fc, labels, n);
         char hex[17];
@@ -138,18 +139,37 @@ static void test_xxh3_mode(void)
     /* ignore_labels drops a label; fingerprint_labels keeps only listed ones. */
     char *ign_items[] = {"severity"};
     strlist_t ign = {ign_items, 1};
-    dedup_fp_conf_t xi = {FP_XXH3, NULL, &ign};
+    dedup_fp_conf_t xi;
+    dedup_fp_conf_init(&xi, FP_XXH3, NULL, &ign);
     CHECK(dedup_fingerprint(&xi, a, 2) == reference_xxh3(a, 1));
     char *only_items[] = {"alertname"};
     strlist_t only = {only_items, 1};
-    dedup_fp_conf_t xo = {FP_XXH3, &only, NULL};
+    dedup_fp_conf_t xo;
+    dedup_fp_conf_init(&xo, FP_XXH3, &only, NULL);
     CHECK(dedup_fingerprint(&xo, a, 2) == reference_xxh3(a, 1));
     /* A listed label the alert lacks hashes as an empty value. */
     char *only2_items[] = {"zone", "alertname"};
     strlist_t only2 = {only2_items, 2};
-    dedup_fp_conf_t xo2 = {FP_XXH3, &only2, NULL};
+    dedup_fp_conf_t xo2;
+    dedup_fp_conf_init(&xo2, FP_XXH3, &only2, NULL); /* given unsorted: init sorts */
     label_t want[2] = {a[0], {{"zone", 4}, {"", 0}}};
     CHECK(dedup_fingerprint(&xo2, a, 2) == reference_xxh3(want, 2));
+
+    /* Both walks over lists interleaved with the labels, names the alert
+     * lacks on either side, and a name listed twice. */
+    label_t four[4] = {
+        {{"a", 1}, {"1", 1}}, {{"b", 1}, {"2", 1}}, {{"c", 1}, {"3", 1}}, {{"d", 1}, {"4", 1}}};
+    char *ign2_items[] = {"x", "d", "a", "0"};
+    strlist_t ign2 = {ign2_items, 4};
+    dedup_fp_conf_t xi2;
+    dedup_fp_conf_init(&xi2, FP_XXH3, NULL, &ign2);
+    CHECK(dedup_fingerprint(&xi2, four, 4) == reference_xxh3(four + 1, 2));
+    char *only3_items[] = {"c", "zz", "b", "c"};
+    strlist_t only3 = {only3_items, 4};
+    dedup_fp_conf_t xo3;
+    dedup_fp_conf_init(&xo3, FP_XXH3, &only3, NULL);
+    label_t want3[3] = {four[1], four[2], {{"zz", 2}, {"", 0}}};
+    CHECK(dedup_fingerprint(&xo3, four, 4) == reference_xxh3(want3, 3));
 }
 
 int main(void)
