@@ -43,6 +43,7 @@ typedef enum {
     CT_ENUM,     /* int-sized enum field; values "a|b|c", index = enum value */
     CT_LIST,     /* strlist_t field; min/max bound the item count */
     CT_MAP,      /* conf_kv_t * field plus a size_t count; max bounds the count */
+    CT_TREE,     /* conf_node_t * field: a section another module compiles */
 } conf_type_t;
 
 /* Per type: the name the docs print, and what a value looks like for
@@ -59,6 +60,7 @@ static const struct {
     [CT_ENUM] = {"enum", "one of the values"}, /* load_value() lists them */
     [CT_LIST] = {"string list", "a list of strings"},
     [CT_MAP] = {"string map", "a mapping of names to values"},
+    [CT_TREE] = {"section", "a mapping or a list"},
 };
 
 typedef struct {
@@ -143,6 +145,27 @@ static const conf_key_t conf_keys[] = {
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
      "empty = not kept, so a restart re-forwards incidents still open."},
+    /* structured sections, compiled by their modules */
+    {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
+     "Exclusion rules (see Rules in the README)."},
+    {"noise", CT_TREE, "", NULL, NULL, NULL, F(noise), 0,
+     "Flapping and transient-alert suppression (see Rules)."},
+    {"inhibit_rules", CT_TREE, "", NULL, NULL, NULL, F(inhibit_rules), 0,
+     "Inhibition rules, Alertmanager semantics (see Rules)."},
+    {"severity", CT_TREE, "", NULL, NULL, NULL, F(severity), 0,
+     "Mapping of source severities to SEV1..SEV5 (see Rules)."},
+    {"time_intervals", CT_TREE, "", NULL, NULL, NULL, F(time_intervals), 0,
+     "Named recurring time intervals rules refer to (see Rules)."},
+    {"route", CT_TREE, "", NULL, NULL, NULL, F(route), 0,
+     "The routing tree, Alertmanager's shape (see Routing in the README)."},
+    {"receivers", CT_TREE, "", NULL, NULL, NULL, F(receivers), 0,
+     "Receivers incidents are delivered to (see Routing)."},
+    {"runbooks", CT_TREE, "", NULL, NULL, NULL, F(runbooks), 0,
+     "Rules attaching runbook URLs to incidents (see Routing)."},
+    {"novelty", CT_TREE, "", NULL, NULL, NULL, F(novelty), 0,
+     "How never-seen-before incidents are flagged (see Routing)."},
+    {"urgency", CT_TREE, "", NULL, NULL, NULL, F(urgency), 0,
+     "Which incidents are high urgency (see Routing)."},
 };
 
 #undef F
@@ -591,9 +614,122 @@ out:
     return rc;
 }
 
+/* Aliases are expanded when a tree is copied, so a few anchors could stand
+ * for millions of nodes ("billion laughs"); a recursive alias, for a cycle.
+ * Both limits are far beyond a real config. */
+#define CONF_MAX_TREE_NODES 200000
+#define CONF_MAX_TREE_DEPTH 64
+
+static void tree_free_children(conf_node_t *n)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        tree_free_children(&n->items[i]);
+        if (n->keys) free(n->keys[i].text);
+    }
+    free(n->items);
+    free(n->keys);
+    free(n->text);
+}
+
+static void tree_free(conf_node_t **t)
+{
+    if (!*t) return;
+    tree_free_children(*t);
+    free(*t);
+    *t = NULL;
+}
+
+static qerr_t scalar_copy(load_t *ld, const yaml_node_t *y, conf_node_t *out)
+{
+    out->line = (uint32_t)y->start_mark.line + 1;
+    out->col = (uint32_t)y->start_mark.column + 1;
+    if (is_null(y)) {
+        out->kind = CONF_NODE_NULL;
+        out->text = strdup("");
+        return out->text ? QERR_OK : QERR_NOMEM;
+    }
+    out->kind = CONF_NODE_SCALAR;
+    if (strlen((const char *)y->data.scalar.value) != y->data.scalar.length)
+        return fail(ld, out->line, "contains a NUL character");
+    out->quoted = y->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                  y->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    out->text = strdup((const char *)y->data.scalar.value);
+    return out->text ? QERR_OK : QERR_NOMEM;
+}
+
+/* Copies a YAML node into `out` (zeroed by the caller), children first
+ * allocated then filled, so a failure leaves a tree tree_free_children can
+ * free. */
+static qerr_t tree_copy(load_t *ld, const yaml_node_t *y, conf_node_t *out, size_t depth,
+                        size_t *budget)
+{
+    if (depth > CONF_MAX_TREE_DEPTH || *budget == 0)
+        return fail(ld, node_line(y), "YAML aliases expand to more than %d nodes or %d levels",
+                    CONF_MAX_TREE_NODES, CONF_MAX_TREE_DEPTH);
+    (*budget)--;
+    out->line = (uint32_t)y->start_mark.line + 1;
+    out->col = (uint32_t)y->start_mark.column + 1;
+    if (y->type == YAML_SCALAR_NODE) return scalar_copy(ld, y, out);
+    if (y->type == YAML_SEQUENCE_NODE) {
+        yaml_node_item_t *it = y->data.sequence.items.start, *top = y->data.sequence.items.top;
+        out->kind = CONF_NODE_SEQ;
+        if (!(out->items = calloc((size_t)(top - it) + 1, sizeof(conf_node_t)))) return QERR_NOMEM;
+        for (; it < top; it++) {
+            qerr_t rc = tree_copy(ld, node_get(ld, *it), &out->items[out->n++], depth + 1, budget);
+            if (rc != QERR_OK) return rc;
+        }
+        return QERR_OK;
+    }
+    yaml_node_pair_t *p = y->data.mapping.pairs.start, *top = y->data.mapping.pairs.top;
+    size_t cap = (size_t)(top - p) + 1;
+    out->kind = CONF_NODE_MAP;
+    if (!(out->items = calloc(cap, sizeof(conf_node_t))) ||
+        !(out->keys = calloc(cap, sizeof(conf_node_t))))
+        return QERR_NOMEM;
+    for (; p < top; p++) {
+        yaml_node_t *kn = node_get(ld, p->key);
+        conf_node_t *key = &out->keys[out->n], *val = &out->items[out->n];
+        out->n++;
+        if (!scalar_text(ld, kn, "key", "a string as key")) return QERR_INVALID;
+        qerr_t rc = scalar_copy(ld, kn, key);
+        if (rc != QERR_OK) return rc;
+        for (size_t i = 0; i + 1 < out->n; i++)
+            if (strcmp(out->keys[i].text, key->text) == 0)
+                return fail(ld, key->line, "duplicate key \"%s\"", key->text);
+        if ((rc = tree_copy(ld, node_get(ld, p->value), val, depth + 1, budget)) != QERR_OK)
+            return rc;
+    }
+    return QERR_OK;
+}
+
+static qerr_t load_tree(load_t *ld, const conf_key_t *k, yaml_node_t *v)
+{
+    conf_node_t **field = (conf_node_t **)((char *)ld->c + k->offset);
+    size_t budget = CONF_MAX_TREE_NODES;
+    conf_node_t *t = calloc(1, sizeof(*t));
+    if (!t) return QERR_NOMEM;
+    qerr_t rc = tree_copy(ld, v, t, 0, &budget);
+    if (rc != QERR_OK) {
+        tree_free(&t);
+        return rc;
+    }
+    tree_free(field);
+    *field = t;
+    return QERR_OK;
+}
+
+const conf_node_t *conf_node_get(const conf_node_t *map, const char *key)
+{
+    if (!map || map->kind != CONF_NODE_MAP) return NULL;
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(map->keys[i].text, key) == 0) return &map->items[i];
+    return NULL;
+}
+
 static qerr_t load_value(load_t *ld, const conf_key_t *k, yaml_node_t *v)
 {
     char msg[512], expect[160] = "one of: ";
+    if (k->type == CT_TREE) return load_tree(ld, k, v);
     if (k->type == CT_LIST) return load_list(ld, k, v);
     if (k->type == CT_MAP) return load_map(ld, k, v);
     if (k->type == CT_ENUM) enum_join(k->values, "", expect + 8, sizeof(expect) - 8);
@@ -835,6 +971,10 @@ qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len
     load_t ld = {.path = name, .c = c, .err = errbuf, .errlen = errlen};
     qerr_t rc;
     if (errbuf && errlen) errbuf[0] = '\0';
+    char *path = strdup(name);
+    if (!path) return QERR_NOMEM;
+    free(c->path);
+    c->path = path;
     if (len > CONF_MAX_FILE_BYTES)
         rc = fail(&ld, 1, "larger than %d bytes; is this the config file?", CONF_MAX_FILE_BYTES);
     else
@@ -877,6 +1017,7 @@ out:
 void conf_defaults(conf_t *c)
 {
     memset(c, 0, sizeof(*c));
+    if (!(c->path = strdup(""))) abort(); /* see the abort below */
     for (size_t i = 0; i < N_KEYS; i++) {
         const conf_key_t *k = &conf_keys[i];
         char msg[256] = "";
@@ -885,6 +1026,8 @@ void conf_defaults(conf_t *c)
             rc = set_list_text(c, k, k->def, msg, sizeof(msg));
         else if (k->type == CT_MAP) /* maps start empty; count_ok checks the bounds */
             rc = *k->def || !count_ok(k, 0, msg, sizeof(msg)) ? QERR_INVALID : QERR_OK;
+        else if (k->type == CT_TREE) /* absent: NULL, as memset left it */
+            rc = *k->def ? QERR_INVALID : QERR_OK;
         else
             rc = set_scalar(c, k, k->def, msg, sizeof(msg));
         /* A default the table itself rejects is a programming error that
@@ -910,7 +1053,10 @@ void conf_free(conf_t *c)
             list_free(field);
         else if (k->type == CT_MAP)
             map_free(field, (size_t *)((char *)c + k->count_offset));
+        else if (k->type == CT_TREE)
+            tree_free(field);
     }
+    free(c->path);
     memset(c, 0, sizeof(*c));
 }
 
@@ -926,6 +1072,8 @@ void conf_print_doc(FILE *out)
             fprintf(out, "`[%s]`", k->def);
         else if (k->type == CT_MAP)
             fputs("`{}`", out);
+        else if (k->type == CT_TREE)
+            fputs("none", out);
         else if (!*k->def)
             fputs("`\"\"`", out);
         else

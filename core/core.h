@@ -194,6 +194,32 @@ typedef struct {
 
 typedef enum { FP_XXH3 = 0, FP_ALERTMANAGER } fingerprint_mode_t;
 
+/* A structured section (routes, receivers, rules) kept as a tree for the
+ * module that owns it to compile: conf.c checks only YAML shape and limits,
+ * the module checks meaning and reports "FILE:LINE:COL: message" with the
+ * positions kept here. Aliases are expanded (bounded); keys are unique. */
+typedef enum { CONF_NODE_NULL, CONF_NODE_SCALAR, CONF_NODE_MAP, CONF_NODE_SEQ } conf_node_kind_t;
+
+typedef struct conf_node conf_node_t;
+struct conf_node {
+    conf_node_kind_t kind;
+    uint32_t line, col; /* 1-based start of the node */
+    char *text;         /* SCALAR: the value ("" for NULL nodes, never NULL) */
+    bool quoted;        /* SCALAR written in quotes: "null" or "true" is then text */
+    size_t n;           /* MAP, SEQ: number of children */
+    conf_node_t *keys;  /* MAP: keys[i] (scalars) name items[i] */
+    conf_node_t *items; /* MAP, SEQ: the children */
+};
+
+/* The value under `key` in a MAP node; NULL when absent or `map` is not a
+ * map. */
+const conf_node_t *conf_node_get(const conf_node_t *map, const char *key);
+/* The key node naming items[i] of a MAP (for error positions). */
+static inline const conf_node_t *conf_node_key(const conf_node_t *map, size_t i)
+{
+    return &map->keys[i];
+}
+
 typedef struct {
     int workers; /* 0 = one per core */
     size_t ring_bytes;
@@ -229,6 +255,20 @@ typedef struct {
         strlist_t ignore_labels;
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
     } dedup;
+    /* Structured sections, NULL when absent from the file: compiled by the
+     * module that owns them (rules/ for the rule sections, router/ for the
+     * routing ones). */
+    conf_node_t *exclusions;     /* rules */
+    conf_node_t *noise;          /* rules */
+    conf_node_t *inhibit_rules;  /* rules */
+    conf_node_t *severity;       /* rules */
+    conf_node_t *time_intervals; /* rules: named recurring intervals */
+    conf_node_t *route;          /* router */
+    conf_node_t *receivers;      /* router */
+    conf_node_t *runbooks;       /* router */
+    conf_node_t *novelty;        /* router */
+    conf_node_t *urgency;        /* router */
+    char *path;                  /* the file loaded last ("" for defaults): prefixes errors */
 } conf_t;
 
 /* Fills every key with its default. Free with conf_free(). */

@@ -7,7 +7,8 @@ packages=(
   build-essential cmake pkg-config
   librdkafka-dev libxxhash-dev libjemalloc-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev
-  redis-server kcat
+  libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev
+  redis-server kcat prometheus
 )
 
 missing=()

@@ -587,6 +587,16 @@ static void test_print_doc(void)
         "dedup.fingerprint_labels",
         "dedup.ignore_labels",
         "dedup.snapshot_file",
+        "exclusions",
+        "noise",
+        "inhibit_rules",
+        "severity",
+        "time_intervals",
+        "route",
+        "receivers",
+        "runbooks",
+        "novelty",
+        "urgency",
     };
     const size_t n_keys = sizeof(keys) / sizeof(keys[0]);
     char *doc = NULL;
@@ -647,6 +657,64 @@ static void test_input_limits(void)
     free(many);
 }
 
+/* Structured sections are kept as trees with positions for their modules. */
+static void test_trees(void)
+{
+    conf_t c;
+    char err[1024];
+    const char *body = "route:\n"
+                       "  receiver: pager\n"
+                       "  routes:\n"
+                       "    - matchers: ['team=\"db\"']\n"
+                       "      continue: true\n"
+                       "    - {receiver: x, group_by: []}\n"
+                       "exclusions: &ex\n"
+                       "  - name: \"null\"\n"
+                       "    matchers: null\n"
+                       "receivers: *ex\n";
+    CHECK_EQ_INT(load_text(&c, body, err, sizeof(err)), QERR_OK);
+    CHECK(c.route && c.route->kind == CONF_NODE_MAP && c.route->n == 2);
+    CHECK(c.noise == NULL && c.urgency == NULL);
+    const conf_node_t *recv = conf_node_get(c.route, "receiver");
+    CHECK(recv && recv->kind == CONF_NODE_SCALAR && !strcmp(recv->text, "pager"));
+    CHECK(recv && recv->line == 2 && recv->col == 13);
+    CHECK(conf_node_get(c.route, "nope") == NULL && conf_node_get(recv, "x") == NULL);
+    const conf_node_t *routes = conf_node_get(c.route, "routes");
+    CHECK(routes && routes->kind == CONF_NODE_SEQ && routes->n == 2);
+    if (routes && routes->n == 2) {
+        const conf_node_t *m = conf_node_get(&routes->items[0], "matchers");
+        CHECK(m && m->kind == CONF_NODE_SEQ && m->n == 1 && m->items[0].quoted &&
+              !strcmp(m->items[0].text, "team=\"db\""));
+        CHECK(m && m->line == 4 && m->col == 17);
+        const conf_node_t *gb = conf_node_get(&routes->items[1], "group_by");
+        CHECK(gb && gb->kind == CONF_NODE_SEQ && gb->n == 0);
+        CHECK(!strcmp(conf_node_key(&routes->items[1], 0)->text, "receiver"));
+    }
+    /* The alias is a copy with the anchor's positions; quoted "null" is text. */
+    CHECK(c.receivers && c.receivers->kind == CONF_NODE_SEQ && c.receivers->n == 1);
+    if (c.exclusions && c.exclusions->n == 1) {
+        const conf_node_t *name = conf_node_get(&c.exclusions->items[0], "name");
+        const conf_node_t *m = conf_node_get(&c.exclusions->items[0], "matchers");
+        CHECK(name && name->kind == CONF_NODE_SCALAR && !strcmp(name->text, "null"));
+        CHECK(m && m->kind == CONF_NODE_NULL && !strcmp(m->text, ""));
+    }
+    CHECK(c.path && strstr(c.path, ".yaml"));
+    conf_free(&c);
+
+    CHECK(fails_with("route:\n  receiver: a\n  receiver: b\n", 3, "duplicate key \"receiver\""));
+    /* Aliases may not expand without bound. */
+    char big[4096];
+    size_t pos =
+        (size_t)snprintf(big, sizeof(big), "route:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 0; i < 7; i++)
+        pos += (size_t)snprintf(big + pos, sizeof(big) - pos,
+                                "  %c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n",
+                                'b' + i, 'b' + i, 'a' + i, 'a' + i, 'a' + i, 'a' + i, 'a' + i,
+                                'a' + i, 'a' + i, 'a' + i, 'a' + i, 'a' + i);
+    /* a..e copy within the budget; f runs out on one of the leaves of a. */
+    CHECK(fails_like(big, 2, "aliases expand to more than 200000 nodes"));
+}
+
 int main(void)
 {
     if (!mkdtemp(tmp_dir)) {
@@ -663,6 +731,7 @@ int main(void)
     test_did_you_mean();
     test_print_doc();
     test_input_limits();
+    test_trees();
     CHECK_EQ_INT(rmdir(tmp_dir), 0); /* every file was removed */
     return check_summary("conf");
 }
