@@ -10,6 +10,7 @@
 #ifndef QUELL_TYPES_H
 #define QUELL_TYPES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,11 @@ typedef enum {
     DECISION_FORWARD_RESOLVED,              /* resolved while an incident was open */
     DECISION_SUPPRESS_DUPLICATE,            /* folded into the open incident */
     DECISION_SUPPRESS_RESOLVED_NO_INCIDENT, /* resolved, nothing was open */
+    DECISION_SUPPRESS_EXCLUDED,             /* an exclusion rule matched (incident_t.rule) */
+    DECISION_SUPPRESS_FLAPPING,             /* held while it flips firing/resolved */
+    DECISION_SUPPRESS_TRANSIENT,            /* not yet seen often or long enough */
+    DECISION_SUPPRESS_INHIBITED,            /* an inhibit rule matched (incident_t.rule) */
+    DECISION_SUPPRESS_SEVERITY,             /* mapped to a severity that is dropped */
     DECISION__COUNT
 } decision_kind_t;
 
@@ -68,6 +74,11 @@ typedef struct {
     uint64_t count; /* occurrences folded in, this one included */
     int64_t first_seen_ms;
     int64_t last_seen_ms;
+    uint64_t incident_id; /* stable over re-forwards of one incident (0 = the fingerprint) */
+    const char *rule;     /* EXCLUDED/INHIBITED: the rule's name, owned by the rule set */
+    uint8_t severity;     /* 1..5 for SEV1..SEV5, 0 = unknown */
+    bool degraded;        /* decided without the shared store (it failed open) */
+    bool flapped;         /* forwarded once after flapping stopped */
 } incident_t;
 
 #endif

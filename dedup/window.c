@@ -198,11 +198,11 @@ static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t water
 
 static void fill_incident(incident_t *out, decision_kind_t kind, const entry_t *e)
 {
-    out->kind = kind;
-    out->fingerprint = e->fp;
-    out->count = e->count;
-    out->first_seen_ms = e->first_seen_ms;
-    out->last_seen_ms = e->last_seen_ms;
+    *out = (incident_t){.kind = kind,
+                        .fingerprint = e->fp,
+                        .count = e->count,
+                        .first_seen_ms = e->first_seen_ms,
+                        .last_seen_ms = e->last_seen_ms};
 }
 
 decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p, uint64_t fingerprint,
@@ -308,6 +308,11 @@ const char *decision_str(decision_kind_t k)
     case DECISION_FORWARD_RESOLVED: return "resolved";
     case DECISION_SUPPRESS_DUPLICATE: return "duplicate";
     case DECISION_SUPPRESS_RESOLVED_NO_INCIDENT: return "resolved_no_incident";
+    case DECISION_SUPPRESS_EXCLUDED: return "excluded";
+    case DECISION_SUPPRESS_FLAPPING: return "flapping";
+    case DECISION_SUPPRESS_TRANSIENT: return "transient";
+    case DECISION_SUPPRESS_INHIBITED: return "inhibited";
+    case DECISION_SUPPRESS_SEVERITY: return "severity";
     case DECISION__COUNT: break;
     }
     return "unknown";

@@ -28,8 +28,11 @@ static void test_incident_bytes(void)
                  .generator_url = {"http://prom/graph?g0.expr=up", 28},
                  .source = {"", 0},
                  .fingerprint = 0x5ffe595edddd2cfaULL};
-    incident_t inc = {DECISION_FORWARD_NEW, 0x5ffe595edddd2cfaULL, 1, 1767225600000LL,
-                      1767225600000LL};
+    incident_t inc = {.kind = DECISION_FORWARD_NEW,
+                      .fingerprint = 0x5ffe595edddd2cfaULL,
+                      .count = 1,
+                      .first_seen_ms = 1767225600000LL,
+                      .last_seen_ms = 1767225600000LL};
     char buf[1024];
     size_t n = router_format_incident_json(buf, sizeof(buf), &a, &inc);
     const char *want =
