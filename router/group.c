@@ -506,18 +506,22 @@ static void drop_resolved(group_t *g)
     }
     bool shrunk = w != g->n_entries;
     g->n_entries = w;
-    if (shrunk) index_rebuild(g); /* on OOM the old index stays: lookups
-                                   * then miss and re-add, still correct */
+    if (shrunk)
+        index_rebuild(g); /* on OOM the old index stays: lookups
+                           * then miss and re-add, still correct */
 }
 
 /* Returns false when the group closed (freed). */
 static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force)
 {
     size_t n_firing = 0;
-    for (size_t i = 0; i < g->n_entries; i++) n_firing += g->entries[i].alert->status != ALERT_RESOLVED;
+    for (size_t i = 0; i < g->n_entries; i++)
+        n_firing += g->entries[i].alert->status != ALERT_RESOLVED;
     if (n_firing == 0) {
-        if (g->notified) notify(gt, g, NOTIFY_RESOLVED, now_ms);
-        else release_all(gt, g);
+        if (g->notified)
+            notify(gt, g, NOTIFY_RESOLVED, now_ms);
+        else
+            release_all(gt, g);
         table_remove(gt, g);
         return false;
     }

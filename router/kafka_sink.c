@@ -249,11 +249,11 @@ qerr_t router_produce_tracked(router_t *r, const char *topic, const char *key, c
     }
     rd_kafka_resp_err_t err;
     for (int tries = 0;; tries++) {
-        err = rd_kafka_producev(
-            r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)((uintptr_t)h | 1)),
-            RD_KAFKA_V_END);
+        err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_OPAQUE((void *)((uintptr_t)h | 1)), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 100) break;
         rd_kafka_poll(r->rk, 10); /* this is the router thread: serving reports is ours */
     }

@@ -24,8 +24,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -55,6 +55,7 @@ struct job {
 
 typedef struct {
     job_t *head, *tail; /* waiting: FIFO, retries keep their place */
+    job_t *flying;      /* in flight (at most max_in_flight) */
     uint32_t in_flight;
     /* rate limit */
     int64_t window_start_ms;
@@ -255,8 +256,8 @@ static void digest_send(notifier_t *n, const receiver_t *rcv)
     rstate_t *s = &n->rs[rcv->index];
     if (!s->digest_count) return;
     char buf[2048];
-    size_t len = router_format_digest(buf, sizeof(buf), rcv, s->digest_count,
-                                      s->digest_examples, n->now_ms);
+    size_t len =
+        router_format_digest(buf, sizeof(buf), rcv, s->digest_count, s->digest_examples, n->now_ms);
     if (len >= sizeof(buf)) len = sizeof(buf) - 1;
     job_t *j = job_new(n, rcv, buf, len, 0, s->digest_tracks, s->n_digest_tracks);
     if (!j) return; /* retried at the next call: the digest state stays */
@@ -335,8 +336,8 @@ static void on_notification(void *ctx, const notification_t *note)
                                                  : router_format_jsonl;
     size_t len = 0;
     char *body = format_into(n, fn, rcv, note, &len);
-    job_t *j = body ? job_new(n, rcv, body, len, note->group_id, note->tracks, note->n_tracks)
-                    : NULL;
+    job_t *j =
+        body ? job_new(n, rcv, body, len, note->group_id, note->tracks, note->n_tracks) : NULL;
     if (!j) {
         /* Out of memory: the holds stay taken, so the input is re-read. */
         log_error("router", "out of memory queueing a notification for %s", rcv->name);
@@ -408,7 +409,10 @@ static bool start_http(notifier_t *n, job_t *j)
         j->easy = NULL;
         return false;
     }
-    n->rs[j->rcv->index].in_flight++;
+    rstate_t *s = &n->rs[j->rcv->index];
+    s->in_flight++;
+    j->next = s->flying;
+    s->flying = j;
     return true;
 }
 
@@ -473,7 +477,12 @@ static void reap(notifier_t *n)
         curl_multi_remove_handle(n->multi, m->easy_handle);
         curl_easy_cleanup(m->easy_handle);
         j->easy = NULL;
-        n->rs[j->rcv->index].in_flight--;
+        rstate_t *s = &n->rs[j->rcv->index];
+        s->in_flight--;
+        job_t **pp = &s->flying;
+        while (*pp != j) pp = &(*pp)->next;
+        *pp = j->next;
+        j->next = NULL;
         if (res == CURLE_OK && status >= 200 && status < 300) {
             n->stats.delivered[j->rcv->kind]++;
             int64_t lat = n->now_ms - j->created_ms;
@@ -539,20 +548,15 @@ void notifier_destroy(notifier_t *n)
             next = j->next;
             job_free(j); /* holds not released: the input is re-read */
         }
+        for (job_t *j = s->flying, *next; j; j = next) {
+            next = j->next;
+            if (j->easy) curl_multi_remove_handle(n->multi, j->easy);
+            job_free(j);
+        }
         if (s->file) fclose(s->file);
         free(s->digest_tracks);
     }
-    if (n->multi) {
-        CURL **easies = curl_multi_get_handles(n->multi);
-        for (size_t i = 0; easies && easies[i]; i++) {
-            job_t *j = NULL;
-            curl_easy_getinfo(easies[i], CURLINFO_PRIVATE, (char **)&j);
-            curl_multi_remove_handle(n->multi, easies[i]);
-            job_free(j);
-        }
-        curl_free(easies);
-        curl_multi_cleanup(n->multi);
-    }
+    if (n->multi) curl_multi_cleanup(n->multi);
     group_table_destroy(n->groups);
     novelty_destroy(n->novelty);
     free(n->rs);

@@ -94,7 +94,8 @@ size_t router_format_webhook(char *buf, size_t cap, const receiver_t *rcv, const
         const alert_t *a = n->alerts[i].alert;
         bool resolved = a->status == ALERT_RESOLVED;
         if (i) put(&w, ",", 1);
-        put_lit(&w, resolved ? "{\"status\":\"resolved\",\"labels\":" : "{\"status\":\"firing\",\"labels\":");
+        put_lit(&w, resolved ? "{\"status\":\"resolved\",\"labels\":"
+                             : "{\"status\":\"firing\",\"labels\":");
         put_labels(&w, a->labels, a->n_labels);
         put_lit(&w, ",\"annotations\":");
         put_labels(&w, a->annotations, a->n_annotations);
@@ -174,8 +175,7 @@ static size_t summary_text(const notification_t *n, char *out, size_t max)
 {
     writer_t w = {out, max + 1, 0};
     char head[64];
-    snprintf(head, sizeof(head), "[%s:%zu] ",
-             n->kind == NOTIFY_RESOLVED ? "RESOLVED" : "FIRING",
+    snprintf(head, sizeof(head), "[%s:%zu] ", n->kind == NOTIFY_RESOLVED ? "RESOLVED" : "FIRING",
              n->kind == NOTIFY_RESOLVED ? n->n_alerts : n->n_firing);
     put_lit(&w, head);
     const alert_t *a0 = n->n_alerts ? n->alerts[0].alert : NULL;
@@ -284,7 +284,10 @@ static void put_slack(writer_t *w, const char *s, size_t n)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *esc = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : NULL;
+        const char *esc = s[i] == '&'   ? "&amp;"
+                          : s[i] == '<' ? "&lt;"
+                          : s[i] == '>' ? "&gt;"
+                                        : NULL;
         if (!esc) continue;
         put(w, s + run, i - run);
         put_lit(w, esc);
@@ -456,8 +459,8 @@ size_t router_format_digest(char *buf, size_t cap, const receiver_t *rcv, uint64
         snprintf(dk, sizeof(dk), "quell-digest-%s", rcv->name);
         put_json_str(&w, dk, strlen(dk));
         put_lit(&w, ",\"payload\":{\"summary\":");
-        put_json_str(&w, text, strlen(text) < PAGERDUTY_SUMMARY_MAX ? strlen(text)
-                                                                    : PAGERDUTY_SUMMARY_MAX);
+        put_json_str(&w, text,
+                     strlen(text) < PAGERDUTY_SUMMARY_MAX ? strlen(text) : PAGERDUTY_SUMMARY_MAX);
         put_lit(&w, ",\"timestamp\":");
         put_time(&w, now_ms);
         put_lit(&w, ",\"severity\":\"warning\",\"source\":\"quell\"},\"client\":\"quell\"}");

@@ -45,7 +45,7 @@ struct routing {
     keyword_rule_t *keywords;
     size_t n_keywords;
     uint32_t urgency_high_up_to; /* SEV1..this is high */
-    matcher_set_t *urgency_high;  /* also high when it matches (NULL = none) */
+    matcher_set_t *urgency_high; /* also high when it matches (NULL = none) */
     int64_t novelty_window_ms;
     char **novelty_labels;
     size_t n_novelty_labels;
@@ -61,8 +61,8 @@ typedef struct {
 __attribute__((format(printf, 3, 4))) static qerr_t fail(compile_t *c, const conf_node_t *at,
                                                          const char *fmt, ...)
 {
-    int n = snprintf(c->errbuf, c->errlen, "%s:%u:%u: ", c->path, at ? at->line : 1,
-                     at ? at->col : 1);
+    int n =
+        snprintf(c->errbuf, c->errlen, "%s:%u:%u: ", c->path, at ? at->line : 1, at ? at->col : 1);
     if (n < 0 || (size_t)n >= c->errlen) return QERR_INVALID;
     va_list ap;
     va_start(ap, fmt);
@@ -71,8 +71,7 @@ __attribute__((format(printf, 3, 4))) static qerr_t fail(compile_t *c, const con
     return QERR_INVALID;
 }
 
-static qerr_t want_kind(compile_t *c, const conf_node_t *n, conf_node_kind_t kind,
-                        const char *what)
+static qerr_t want_kind(compile_t *c, const conf_node_t *n, conf_node_kind_t kind, const char *what)
 {
     if (n->kind == kind) return QERR_OK;
     static const char *names[] = {"null", "a scalar", "a map", "a list"};
@@ -312,7 +311,8 @@ static qerr_t compile_group_by(compile_t *c, const conf_node_t *v, route_t *r)
 static qerr_t set_label(route_t *r, const char *name, const char *value)
 {
     for (uint32_t i = 0; i < r->n_labels; i++) {
-        if (r->labels[i].name.len == strlen(name) && !memcmp(r->labels[i].name.ptr, name, strlen(name))) {
+        if (r->labels[i].name.len == strlen(name) &&
+            !memcmp(r->labels[i].name.ptr, name, strlen(name))) {
             char *v = strdup(value);
             if (!v) return QERR_NOMEM;
             free((char *)r->labels[i].value.ptr);
@@ -363,8 +363,8 @@ static qerr_t legacy_map(compile_t *c, const conf_node_t *v, route_t *r, bool re
             char *anchored = malloc(n);
             if (!anchored) return QERR_NOMEM;
             snprintf(anchored, n, "^(?:%s)$", val->text);
-            err = matcher_set_add(r->matchers, v->keys[i].text, MATCH_RE, anchored, msg,
-                                  sizeof(msg));
+            err =
+                matcher_set_add(r->matchers, v->keys[i].text, MATCH_RE, anchored, msg, sizeof(msg));
             free(anchored);
         } else {
             err = matcher_set_add(r->matchers, v->keys[i].text, MATCH_EQ, val->text, msg,
@@ -422,8 +422,8 @@ static char *matchers_key(const matcher_set_t *ms)
     return out;
 }
 
-static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *parent,
-                            size_t depth, route_t **out)
+static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *parent, size_t depth,
+                            route_t **out)
 {
     *out = NULL;
     if (depth > MAX_ROUTE_DEPTH)
@@ -716,8 +716,8 @@ qerr_t routing_compile(const conf_t *conf, routing_t **out, char *errbuf, size_t
     return QERR_OK;
 }
 
-static size_t match_route(const route_t *r, const label_t *labels, uint32_t n,
-                          const route_t **out, size_t cap, size_t found)
+static size_t match_route(const route_t *r, const label_t *labels, uint32_t n, const route_t **out,
+                          size_t cap, size_t found)
 {
     if (!matcher_set_matches(r->matchers, labels, n)) return found;
     size_t before = found;
@@ -776,8 +776,7 @@ static str_t find_label(const label_t *l, uint32_t n, const char *name)
     return (str_t){"", 0};
 }
 
-void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc,
-                    enrichment_t *out)
+void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc, enrichment_t *out)
 {
     *out = (enrichment_t){0};
     for (size_t i = 0; i < rt->n_runbooks && !out->runbook_url; i++)
@@ -792,9 +791,9 @@ void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc
                     contains_ci(sum, rt->keywords[i].words[j]))
                     out->runbook_url = rt->keywords[i].url;
     }
-    out->urgency_high = (inc->severity && inc->severity <= rt->urgency_high_up_to) ||
-                        (rt->urgency_high &&
-                         matcher_set_matches(rt->urgency_high, a->labels, a->n_labels));
+    out->urgency_high =
+        (inc->severity && inc->severity <= rt->urgency_high_up_to) ||
+        (rt->urgency_high && matcher_set_matches(rt->urgency_high, a->labels, a->n_labels));
 }
 
 /* ---- novelty ---------------------------------------------------------- */

@@ -48,13 +48,13 @@ typedef struct {
     char *name;
     receiver_kind_t kind;
     uint32_t index;
-    char *url;          /* webhook, slack, pagerduty (default PagerDuty's endpoint) */
-    char *routing_key;  /* pagerduty */
-    char *topic;        /* kafka (default kafka.output_topic) */
-    bool protobuf;      /* kafka: `format: protobuf` (default json) */
-    char *path;         /* file */
-    char *external_url; /* webhook: externalURL; links back to quell */
-    size_t max_alerts;  /* webhook: 0 = all */
+    char *url;                   /* webhook, slack, pagerduty (default PagerDuty's endpoint) */
+    char *routing_key;           /* pagerduty */
+    char *topic;                 /* kafka (default kafka.output_topic) */
+    bool protobuf;               /* kafka: `format: protobuf` (default json) */
+    char *path;                  /* file */
+    char *external_url;          /* webhook: externalURL; links back to quell */
+    size_t max_alerts;           /* webhook: 0 = all */
     uint32_t rate_limit_per_min; /* 0 = unlimited */
     int64_t timeout_ms;          /* per HTTP attempt */
     uint32_t max_retries;        /* attempts after the first */
@@ -188,8 +188,7 @@ size_t group_table_held(const group_table_t *gt);
 
 /* Each writes the receiver's request body into buf and returns the length
  * it needs, like snprintf (retry with a larger buffer when >= cap). */
-size_t router_format_webhook(char *buf, size_t cap, const receiver_t *rcv,
-                             const notification_t *n);
+size_t router_format_webhook(char *buf, size_t cap, const receiver_t *rcv, const notification_t *n);
 #define PAGERDUTY_SUMMARY_MAX 1024
 size_t router_format_pagerduty(char *buf, size_t cap, const receiver_t *rcv,
                                const notification_t *n);
@@ -208,7 +207,7 @@ typedef struct notifier notifier_t;
 
 typedef struct {
     const routing_t *routing; /* kept by the caller; outlives the notifier */
-    router_t *router; /* producer for kafka receivers and dead letters; NULL in tests */
+    router_t *router;         /* producer for kafka receivers and dead letters; NULL in tests */
     const char *dlq_topic;
     /* When set, dead letters go here instead of the topic (tests); the
      * notification's holds are released right after it returns. */
@@ -221,7 +220,7 @@ typedef struct {
 
 #define RECEIVER_KINDS 6
 typedef struct {
-    uint64_t alerts; /* incidents routed */
+    uint64_t alerts;                        /* incidents routed */
     uint64_t notifications[RECEIVER_KINDS]; /* group notifications, by receiver kind */
     uint64_t delivered[RECEIVER_KINDS];
     uint64_t retries, dead_lettered, rate_limited, digests;

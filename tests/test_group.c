@@ -46,11 +46,16 @@ static route_t test_route(char **group_by, size_t n, bool all)
 
 static alert_t mk(label_t *l, uint32_t n, uint64_t fp, bool resolved)
 {
-    return (alert_t){.labels = l, .n_labels = n, .fingerprint = fp,
+    return (alert_t){.labels = l,
+                     .n_labels = n,
+                     .fingerprint = fp,
                      .status = resolved ? ALERT_RESOLVED : ALERT_FIRING};
 }
 
-#define L(n, v) {{n, sizeof(n) - 1}, {v, sizeof(v) - 1}}
+#define L(n, v)                                                                                    \
+    {                                                                                              \
+        {n, sizeof(n) - 1}, { v, sizeof(v) - 1 }                                                   \
+    }
 
 static void test_timings(void)
 {
