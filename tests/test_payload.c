@@ -5,7 +5,10 @@
 #include "../router/router.h"
 #include "check.h"
 
-#define L(n, v) {{n, sizeof(n) - 1}, {v, sizeof(v) - 1}}
+#define L(n, v)                                                                                    \
+    {                                                                                              \
+        {n, sizeof(n) - 1}, { v, sizeof(v) - 1 }                                                   \
+    }
 
 static label_t l1[] = {L("alertname", "DiskFull"), L("instance", "db1:9100"), L("team", "db")};
 static label_t l2[] = {L("alertname", "DiskFull"), L("instance", "db2:9100"), L("team", "db")};
@@ -18,21 +21,35 @@ static const int64_t T = 1767225600000LL; /* 2026-01-01T00:00:00Z */
 static void sample(notification_t *n, notify_alert_t *na, alert_t *a, incident_t *inc,
                    route_t *route, notify_kind_t kind)
 {
-    a[0] = (alert_t){.labels = l1, .n_labels = 3, .annotations = an1, .n_annotations = 2,
-                     .starts_at_ms = T, .generator_url = {"http://prom/g", 13},
+    a[0] = (alert_t){.labels = l1,
+                     .n_labels = 3,
+                     .annotations = an1,
+                     .n_annotations = 2,
+                     .starts_at_ms = T,
+                     .generator_url = {"http://prom/g", 13},
                      .fingerprint = 0x1111222233334444ULL};
-    a[1] = (alert_t){.labels = l2, .n_labels = 3, .annotations = an2, .n_annotations = 2,
-                     .starts_at_ms = T + 1000, .fingerprint = 0xaaaabbbbccccddddULL};
-    inc[0] = (incident_t){.kind = DECISION_FORWARD_NEW, .count = 3, .first_seen_ms = T,
-                          .last_seen_ms = T + 5000, .severity = 2};
-    inc[1] = (incident_t){.kind = DECISION_FORWARD_NEW, .count = 1, .first_seen_ms = T + 1000,
-                          .last_seen_ms = T + 1000, .severity = 3};
+    a[1] = (alert_t){.labels = l2,
+                     .n_labels = 3,
+                     .annotations = an2,
+                     .n_annotations = 2,
+                     .starts_at_ms = T + 1000,
+                     .fingerprint = 0xaaaabbbbccccddddULL};
+    inc[0] = (incident_t){.kind = DECISION_FORWARD_NEW,
+                          .count = 3,
+                          .first_seen_ms = T,
+                          .last_seen_ms = T + 5000,
+                          .severity = 2};
+    inc[1] = (incident_t){.kind = DECISION_FORWARD_NEW,
+                          .count = 1,
+                          .first_seen_ms = T + 1000,
+                          .last_seen_ms = T + 1000,
+                          .severity = 3};
     if (kind == NOTIFY_RESOLVED) {
         a[0].status = a[1].status = ALERT_RESOLVED;
         a[0].ends_at_ms = a[1].ends_at_ms = T + 60000;
     }
-    na[0] = (notify_alert_t){&a[0], &inc[0], {.runbook_url = "https://rb/disk", .novel = true,
-                                              .urgency_high = true}};
+    na[0] = (notify_alert_t){
+        &a[0], &inc[0], {.runbook_url = "https://rb/disk", .novel = true, .urgency_high = true}};
     na[1] = (notify_alert_t){&a[1], &inc[1], {0}};
     *n = (notification_t){.kind = kind,
                           .route = route,
@@ -96,8 +113,8 @@ static void check_pd_schema(const cJSON *schema, const char *body)
     CHECK(doc != NULL);
     if (!doc) return;
     const cJSON *req = schema;
-    const char *steps[] = {"paths", "/enqueue", "post", "requestBody", "content",
-                           "application/json", "schema"};
+    const char *steps[] = {"paths",   "/enqueue",         "post",  "requestBody",
+                           "content", "application/json", "schema"};
     for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++)
         req = cJSON_GetObjectItem(req, steps[i]);
     CHECK(req != NULL);
@@ -105,11 +122,10 @@ static void check_pd_schema(const cJSON *schema, const char *body)
     cJSON_ArrayForEach(f, cJSON_GetObjectItem(req, "required"))
         CHECK(cJSON_GetObjectItem(doc, f->valuestring) != NULL);
     bool found = false;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItem(
-                              cJSON_GetObjectItem(cJSON_GetObjectItem(req, "properties"),
-                                                  "event_action"),
-                              "enum")) found |=
-        !strcmp(f->valuestring, cJSON_GetObjectItem(doc, "event_action")->valuestring);
+    cJSON_ArrayForEach(
+        f, cJSON_GetObjectItem(
+               cJSON_GetObjectItem(cJSON_GetObjectItem(req, "properties"), "event_action"), "enum"))
+        found |= !strcmp(f->valuestring, cJSON_GetObjectItem(doc, "event_action")->valuestring);
     CHECK(found);
     const cJSON *payload = cJSON_GetObjectItem(doc, "payload");
     if (payload) {
@@ -118,11 +134,10 @@ static void check_pd_schema(const cJSON *schema, const char *body)
         cJSON_ArrayForEach(f, cJSON_GetObjectItem(ps, "required"))
             CHECK(cJSON_IsString(cJSON_GetObjectItem(payload, f->valuestring)));
         found = false;
-        cJSON_ArrayForEach(f, cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
-                                                                          ps, "properties"),
-                                                                      "severity"),
-                                                  "enum")) found |=
-            !strcmp(f->valuestring, cJSON_GetObjectItem(payload, "severity")->valuestring);
+        cJSON_ArrayForEach(
+            f, cJSON_GetObjectItem(
+                   cJSON_GetObjectItem(cJSON_GetObjectItem(ps, "properties"), "severity"), "enum"))
+            found |= !strcmp(f->valuestring, cJSON_GetObjectItem(payload, "severity")->valuestring);
         CHECK(found);
         CHECK(strlen(cJSON_GetObjectItem(payload, "summary")->valuestring) <= 1024);
     }
@@ -151,7 +166,8 @@ static void test_pagerduty(void)
     const char *want =
         "{\"routing_key\":\"R0UT1NG\",\"event_action\":\"trigger\","
         "\"dedup_key\":\"quell-0123456789abcdef\",\"payload\":{\"summary\":\"[FIRING:2] DiskFull "
-        "team=db: disk 95% full\",\"timestamp\":\"2026-01-01T00:00:30.000Z\",\"severity\":\"error\","
+        "team=db: disk 95% "
+        "full\",\"timestamp\":\"2026-01-01T00:00:30.000Z\",\"severity\":\"error\","
         "\"source\":\"db1:9100\",\"custom_details\":{\"group_key\":\"{}/{team=\\\"db\\\"}:"
         "{alertname=\\\"DiskFull\\\", team=\\\"db\\\"}\",\"firing\":2,\"resolved\":0,\"folded\":4,"
         "\"novel\":true,\"urgency\":\"high\",\"group_labels\":{\"alertname\":\"DiskFull\","
