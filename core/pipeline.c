@@ -90,6 +90,7 @@ static void *router_main(void *arg)
     int64_t next_progress_ns = clock_mono_ns() + PROGRESS_INTERVAL_NS;
     while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
         router_poll(rt->router, 100);
+        if (atomic_load(&stop_requested)) router_drain(rt->router);
         ingest_t *in = atomic_load_explicit(&rt->ingest, memory_order_acquire);
         if (!in || clock_mono_ns() < next_progress_ns) continue;
         next_progress_ns += PROGRESS_INTERVAL_NS;
@@ -140,6 +141,23 @@ static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **own
     return mc;
 }
 
+/* With a `route:`: group notifications per receiver type and their fate. */
+static void print_routing_summary(FILE *out, const router_stats_t *rs)
+{
+    if (!rs->routing) return;
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
+                                                      "slack", "file",    "stdout"};
+    const notifier_stats_t *n = &rs->notify;
+    fprintf(out, "  notifications         %llu routed incidents\n", (unsigned long long)n->alerts);
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        if (n->notifications[k])
+            fprintf(out, "    %-22s%llu (delivered %llu)\n", kinds[k],
+                    (unsigned long long)n->notifications[k], (unsigned long long)n->delivered[k]);
+    fprintf(out, "    retries %llu, dead-lettered %llu, rate-limited %llu in %llu digests\n",
+            (unsigned long long)n->retries, (unsigned long long)n->dead_lettered,
+            (unsigned long long)n->rate_limited, (unsigned long long)n->digests);
+}
+
 static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, size_t n,
                           router_t *router)
 {
@@ -185,6 +203,7 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
             (unsigned long long)t.tracked, (double)t.bytes / (1024.0 * 1024.0),
             t.slots ? (double)t.bytes / (double)t.slots : 0.0, (unsigned long long)t.expirations,
             (unsigned long long)t.evictions);
+    print_routing_summary(out, &t.out);
     if (secs > 0)
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",

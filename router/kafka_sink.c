@@ -44,6 +44,7 @@ struct router {
     _Atomic size_t n_lanes;
     arena_t scratch;
     _Atomic bool draining;
+    bool drain_flushed; /* router thread */
     _Alignas(CACHELINE) _Atomic uint64_t produced;
     _Atomic uint64_t delivered;
     _Atomic uint64_t dead_lettered;
@@ -346,8 +347,13 @@ void router_poll(router_t *r, int timeout_ms)
     do {
         int64_t now = clock_wall_ms();
         size_t moved = lanes_drain(r, now);
-        if (atomic_load_explicit(&r->draining, memory_order_acquire))
+        /* Draining: what groups hold goes out now, not at their timers
+         * (walks every group, so only when something new came in). */
+        if (atomic_load_explicit(&r->draining, memory_order_acquire) &&
+            (moved || !r->drain_flushed)) {
             notifier_flush(r->notifier, now);
+            r->drain_flushed = true;
+        }
         notifier_run(r->notifier, now, moved ? 0 : 1);
         rd_kafka_poll(r->rk, 0);
     } while (clock_mono_ns() < end);
