@@ -98,4 +98,8 @@ qerr_t router_produce_tracked(router_t *r, const char *topic, const char *key, c
                               size_t len, const char *receiver, const char *reason,
                               msg_track_t *const *tracks, size_t n_tracks);
 
+/* One alert of a notification as a packed quell.v1.Incident, allocated in
+ * `scratch` (*out); returns its length, 0 on OOM. */
+size_t router_format_incident_proto(arena_t *scratch, const notify_alert_t *na, uint8_t **out);
+
 #endif

@@ -2,7 +2,8 @@
  * (required fields, enums) from the shared data. */
 #include <cjson/cJSON.h>
 
-#include "../router/router.h"
+#include "../router/router_int.h"
+#include "quell/v1/alert.pb-c.h"
 #include "check.h"
 
 #define L(n, v)                                                                                    \
@@ -244,8 +245,39 @@ static void test_slack_jsonl(void)
                       "service=\\\"x\\\"\"}\n");
 }
 
+static void test_protobuf(void)
+{
+    receiver_t rcv = {.name = "bus", .kind = RECV_KAFKA, .protobuf = true};
+    route_t route = {.receiver = &rcv};
+    notification_t n;
+    notify_alert_t na[2];
+    alert_t a[2];
+    incident_t inc[2];
+    sample(&n, na, a, inc, &route, NOTIFY_FIRING);
+    arena_t ar;
+    arena_init(&ar, 4096);
+    uint8_t *buf = NULL;
+    size_t len = router_format_incident_proto(&ar, &na[0], &buf);
+    CHECK(len > 0);
+    Quell__V1__Incident *pi = quell__v1__incident__unpack(NULL, len, buf);
+    CHECK(pi != NULL);
+    if (pi) {
+        CHECK_EQ_STR(pi->fingerprint, "1111222233334444");
+        CHECK_EQ_STR(pi->incident_id, "1111222233334444-1767225600000");
+        CHECK_EQ_STR(pi->kind, "new");
+        CHECK_EQ_INT(pi->count, 3);
+        CHECK_EQ_INT(pi->alert->n_labels, 3);
+        CHECK_EQ_STR(pi->alert->labels[1]->value, "db1:9100");
+        CHECK_EQ_STR(pi->alert->annotations[0]->value, "disk 95% full");
+        CHECK_EQ_INT(pi->alert->status, QUELL__V1__STATUS__STATUS_FIRING);
+        quell__v1__incident__free_unpacked(pi, NULL);
+    }
+    arena_free(&ar);
+}
+
 int main(void)
 {
+    test_protobuf();
     test_webhook();
     test_pagerduty();
     test_slack_jsonl();
