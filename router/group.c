@@ -220,7 +220,7 @@ group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, vo
 {
     group_table_t *gt = calloc(1, sizeof(*gt));
     if (!gt) return NULL;
-    gt->tick_ms = tick_ms > 0 ? tick_ms : 100;
+    gt->tick_ms = tick_ms > 0 ? tick_ms : 10;
     gt->cur_tick = now_ms / gt->tick_ms;
     for (size_t i = 0; i < WHEEL_SLOTS; i++) gt->slots[i].prev = gt->slots[i].next = &gt->slots[i];
     gt->n_buckets = 1024;

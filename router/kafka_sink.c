@@ -45,6 +45,7 @@ struct router {
     arena_t scratch;
     _Atomic bool draining;
     bool drain_flushed; /* router thread */
+    uint64_t id;        /* unique per process: names the lanes' owner */
     _Alignas(CACHELINE) _Atomic uint64_t produced;
     _Atomic uint64_t delivered;
     _Atomic uint64_t dead_lettered;
@@ -101,6 +102,8 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
     if (!r) return NULL;
     r->output_topic = strdup(conf->kafka.output_topic);
     r->dlq_topic = strdup(conf->kafka.dlq_topic);
+    static _Atomic uint64_t next_id = 1;
+    r->id = atomic_fetch_add(&next_id, 1);
     pthread_mutex_init(&r->lane_lock, NULL);
     arena_init(&r->scratch, 65536);
     r->lane_bytes = conf->ring_bytes;
@@ -178,16 +181,17 @@ void router_destroy(router_t *r, int timeout_ms)
  * forwards to one router for its life (workers do). */
 static ring_t *lane_get(router_t *r)
 {
-    static _Thread_local router_t *lane_owner;
+    /* By id, not address: a later router may reuse a freed one's. */
+    static _Thread_local uint64_t lane_owner;
     static _Thread_local ring_t *lane;
-    if (lane_owner == r && lane) return lane;
+    if (lane_owner == r->id && lane) return lane;
     pthread_mutex_lock(&r->lane_lock);
     size_t n = atomic_load_explicit(&r->n_lanes, memory_order_relaxed);
     ring_t *ring = n < MAX_LANES ? ring_new(r->lane_bytes) : NULL;
     if (ring) {
         r->lanes[n] = ring;
         atomic_store_explicit(&r->n_lanes, n + 1, memory_order_release);
-        lane_owner = r;
+        lane_owner = r->id;
         lane = ring;
     }
     pthread_mutex_unlock(&r->lane_lock);

@@ -339,8 +339,8 @@ static void dispatch_proto(notifier_t *n, const receiver_t *rcv, const notificat
         bool last = i + 1 == note->n_alerts;
         if (!len || !n->o.router ||
             router_produce_tracked(n->o.router, rcv->topic, key, buf, len, NULL, NULL,
-                                   last ? note->tracks : NULL, last ? note->n_tracks : 0) !=
-                QERR_OK) {
+                                   last ? note->tracks : NULL,
+                                   last ? note->n_tracks : 0) != QERR_OK) {
             /* The holds stay taken: the input is re-read after a restart. */
             log_error("router", "receiver %s: protobuf incident not produced; input offset held",
                       rcv->name);
@@ -418,6 +418,9 @@ static bool start_http(notifier_t *n, job_t *j)
     if (!j->headers) {
         j->headers = curl_slist_append(NULL, "Content-Type: application/json");
         j->headers = curl_slist_append(j->headers, "User-Agent: quell/" QUELL_VERSION);
+        /* No "Expect: 100-continue": curl would wait up to 1 s for it on
+         * bodies over 1 KiB, and receivers rarely answer it. */
+        j->headers = curl_slist_append(j->headers, "Expect:");
     }
     CURL *e = j->easy;
     curl_easy_setopt(e, CURLOPT_URL, j->rcv->url);

@@ -215,7 +215,7 @@ typedef struct {
                         const char *reason);
     void *dead_letter_ctx;
     int64_t now_ms;  /* the clock's start */
-    int64_t tick_ms; /* grouping timer resolution; 0 = 100 ms */
+    int64_t tick_ms; /* grouping timer resolution; 0 = 10 ms */
 } notifier_opts_t;
 
 #define RECEIVER_KINDS 6
