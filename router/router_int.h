@@ -18,7 +18,7 @@ typedef struct {
 
 static inline void put(writer_t *w, const char *s, size_t n)
 {
-    if (w->len < w->cap) {
+    if (n && w->len < w->cap) {
         size_t room = w->cap - w->len;
         memcpy(w->buf + w->len, s, n < room ? n : room);
     }
