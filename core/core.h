@@ -279,6 +279,8 @@ qerr_t http_route(http_server_t *s, const char *method, const char *path, int fl
 qerr_t http_ready_check(http_server_t *s, const char *name, http_check_fn fn, void *ctx);
 qerr_t http_server_start(http_server_t *s, char *errbuf, size_t errlen);
 uint16_t http_server_port(const http_server_t *s); /* the bound port, once started */
+/* quell_http_requests_total{handler,code}: answers so far. */
+void http_server_metrics(http_server_t *s, mbuf_t *b);
 /* Stops accepting, waits for running handlers, frees. */
 void http_server_destroy(http_server_t *s);
 /* Reads a bearer token file (trailing whitespace trimmed; empty refused).

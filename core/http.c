@@ -23,6 +23,12 @@
 #define MAX_ROUTES 16
 #define MAX_CHECKS 8
 
+/* Status codes counted per handler; anything else is "other". */
+static const unsigned counted_codes[] = {200, 202, 400, 401, 404, 405, 413, 500, 503};
+#define N_CODES (sizeof(counted_codes) / sizeof(counted_codes[0]) + 1)
+/* Pseudo-routes for what the server answers itself. */
+enum { R_HEALTHY = MAX_ROUTES, R_READY, R_UNKNOWN, N_COUNTED };
+
 typedef struct {
     char method[8];
     char path[64];
@@ -48,7 +54,39 @@ struct http_server {
     check_t checks[MAX_CHECKS];
     _Atomic size_t n_checks; /* checks may be added while serving */
     uint16_t port;
+    _Atomic uint64_t answered[N_COUNTED][N_CODES];
 };
+
+static void count_answer(http_server_t *s, size_t route, unsigned status)
+{
+    size_t c = 0;
+    while (c < N_CODES - 1 && counted_codes[c] != status) c++;
+    atomic_fetch_add_explicit(&s->answered[route][c], 1, memory_order_relaxed);
+}
+
+void http_server_metrics(http_server_t *s, mbuf_t *b)
+{
+    metrics_family(b, "quell_http_requests_total", "counter",
+                   "HTTP requests answered, by handler and status code.");
+    for (size_t r = 0; r < N_COUNTED; r++) {
+        if (r >= s->n_routes && r < MAX_ROUTES) continue;
+        const char *handler = r < MAX_ROUTES   ? s->routes[r].path
+                              : r == R_HEALTHY ? "/-/healthy"
+                              : r == R_READY   ? "/-/ready"
+                                               : "other";
+        for (size_t c = 0; c < N_CODES; c++) {
+            uint64_t v = atomic_load_explicit(&s->answered[r][c], memory_order_relaxed);
+            if (!v) continue;
+            char code[16];
+            if (c < N_CODES - 1)
+                snprintf(code, sizeof(code), "%u", counted_codes[c]);
+            else
+                snprintf(code, sizeof(code), "other");
+            metrics_sample(b, "quell_http_requests_total", (double)v, 2, "handler", handler, "code",
+                           code);
+        }
+    }
+}
 
 /* Per-connection request state between MHD's calls. */
 typedef struct {
@@ -185,9 +223,11 @@ qerr_t http_ready_check(http_server_t *s, const char *name, http_check_fn fn, vo
     return QERR_OK;
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
-                                 const char *content_type, const char *body, size_t len)
+static enum MHD_Result send_text(http_server_t *s, size_t route, struct MHD_Connection *conn,
+                                 unsigned status, const char *content_type, const char *body,
+                                 size_t len)
 {
+    count_answer(s, route, status);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
@@ -199,9 +239,10 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
     return ret;
 }
 
-static enum MHD_Result send_msg(struct MHD_Connection *conn, unsigned status, const char *msg)
+static enum MHD_Result send_msg(http_server_t *s, size_t route, struct MHD_Connection *conn,
+                                unsigned status, const char *msg)
 {
-    return send_text(conn, status, "text/plain; charset=utf-8", msg, strlen(msg));
+    return send_text(s, route, conn, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
 static void builtin_ready(http_server_t *s, http_resp_t *resp)
@@ -240,12 +281,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* First call: headers only. Anything refused now is refused
          * before the body is read. */
         bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-        if (get && !strcmp(url, "/-/healthy")) return send_msg(conn, 200, "OK\n");
+        if (get && !strcmp(url, "/-/healthy")) return send_msg(s, R_HEALTHY, conn, 200, "OK\n");
         if (get && !strcmp(url, "/-/ready")) {
             http_resp_t resp = {.status = 200};
             builtin_ready(s, &resp);
-            enum MHD_Result r =
-                send_msg(conn, (unsigned)resp.status, resp.body.buf ? resp.body.buf : "");
+            enum MHD_Result r = send_msg(s, R_READY, conn, (unsigned)resp.status,
+                                         resp.body.buf ? resp.body.buf : "");
             mbuf_free(&resp.body);
             return r;
         }
@@ -259,14 +300,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 route = &s->routes[i];
         }
         if (!route)
-            return path_known ? send_msg(conn, 405, "method not allowed\n")
-                              : send_msg(conn, 404, "not found\n");
+            return path_known ? send_msg(s, R_UNKNOWN, conn, 405, "method not allowed\n")
+                              : send_msg(s, R_UNKNOWN, conn, 404, "not found\n");
+        size_t ri = (size_t)(route - s->routes);
         if ((route->flags & HTTP_AUTH) && !authorized(s, conn))
-            return send_msg(conn, 401, "a valid bearer token is required\n");
+            return send_msg(s, ri, conn, 401, "a valid bearer token is required\n");
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_bytes)
-            return send_msg(conn, 413, "request body larger than http.max_request_bytes\n");
+            return send_msg(s, ri, conn, 413, "request body larger than http.max_request_bytes\n");
         st = calloc(1, sizeof(*st));
         if (!st) return MHD_NO;
         st->route = route;
@@ -292,17 +334,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->len += n;
         return MHD_YES;
     }
+    size_t ri = (size_t)(st->route - s->routes);
     if (st->too_large)
-        return send_msg(conn, 413, "request body larger than http.max_request_bytes\n");
+        return send_msg(s, ri, conn, 413, "request body larger than http.max_request_bytes\n");
     http_req_t req = {method, url, st->body ? st->body : "", st->len, conn};
     if (st->body) st->body[st->len] = '\0';
     http_resp_t resp = {.status = 200, .content_type = "text/plain; charset=utf-8"};
     st->route->fn(st->route->ctx, &req, &resp);
     enum MHD_Result r;
     if (resp.body.oom)
-        r = send_msg(conn, 500, "out of memory\n");
+        r = send_msg(s, ri, conn, 500, "out of memory\n");
     else
-        r = send_text(conn, (unsigned)resp.status, resp.content_type,
+        r = send_text(s, ri, conn, (unsigned)resp.status, resp.content_type,
                       resp.body.buf ? resp.body.buf : "", resp.body.len);
     mbuf_free(&resp.body);
     return r;
@@ -336,11 +379,11 @@ qerr_t http_server_start(http_server_t *s, char *errbuf, size_t errlen)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ERROR_LOG | MHD_USE_POLL;
     if (s->addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&s->addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                            s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER,
-                            on_mhd_log, NULL, MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                            on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!s->d) {
         snprintf(errbuf, errlen, "http.listen %s: cannot listen (address in use?)", s->listen);
         return QERR_IO;

@@ -159,6 +159,7 @@ void ops_write_metrics(ops_t *o, mbuf_t *b)
     decisions_metrics(o, b);
     router_metrics(o, b);
     intake_metrics(o, b);
+    if (o->http) http_server_metrics(o->http, b);
     metrics_reload_t r;
     metrics_reload_get(&r);
     metrics_family(b, "quell_config_reloads_total", "counter", "Config reloads, by result.");
