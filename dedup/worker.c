@@ -29,6 +29,7 @@ struct dedup_worker {
     _Atomic bool stop;
     _Alignas(CACHELINE) _Atomic uint64_t decisions[DECISION__COUNT];
     _Atomic uint64_t last_decision_ns;
+    hist_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
 };
 
 dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
@@ -41,6 +42,7 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     w->forward = forward;
     w->ctx = ctx;
     arena_init(&w->scratch, 16 * 1024);
+    hist_init(&w->latency);
     w->table = dedup_table_new(max_entries);
     w->ring = ring_new(ring_bytes);
     if (!w->table || !w->ring) {
@@ -82,6 +84,7 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         forward_blocking(w, &a, &inc, track);
     else
         track_done(track);
+    decision_latency_record(&w->latency, a.event_time_ms);
 }
 
 static void *worker_main(void *arg)
@@ -146,6 +149,7 @@ void dedup_worker_destroy(dedup_worker_t *w)
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }
+const hist_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
 dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
 
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
