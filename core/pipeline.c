@@ -190,6 +190,15 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
                 (double)t.decided / secs, secs);
+    static hist_t lat; /* ~8 KiB: not on the stack */
+    hist_init(&lat);
+    for (size_t i = 0; i < n; i++) hist_merge(&lat, dedup_worker_latency(workers[i]));
+    if (stat_get(&lat.count))
+        fprintf(out,
+                "  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms (Kafka timestamp "
+                "to decided)\n",
+                (double)hist_quantile(&lat, 0.5) / 1e6, (double)hist_quantile(&lat, 0.99) / 1e6,
+                (double)stat_get(&lat.max_ns) / 1e6);
     fflush(out);
 }
 

@@ -162,14 +162,16 @@ qerr_t dedup_worker_start(dedup_worker_t *w);
 void dedup_worker_stop(dedup_worker_t *w);
 void dedup_worker_destroy(dedup_worker_t *w);
 ring_t *dedup_worker_ring(dedup_worker_t *w);
+/* Decision latency: Kafka timestamp (event_time_ms) to the decision, the
+ * forward included. Meaningful when producers stamp messages with the time
+ * they send them; replayed storms stamped with old event times show their
+ * age. Any thread reads it (hist_merge). */
+const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
-/* Any thread: adds the worker's decision latency (wall clock at the decision
- * minus the alert's event time) into `out`. */
-void dedup_worker_latency(dedup_worker_t *w, hist_snapshot_t *out);
 /* Any thread: asks the worker for a copy of its noisy-alert sketch and waits
  * up to `timeout_ms` for it. Returns the entries copied into `out` (at most
  * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */

@@ -32,7 +32,7 @@ struct dedup_worker {
     _Atomic uint64_t last_decision_ns;
     _Atomic uint64_t tracked, evictions; /* published table figures */
     uint32_t since_publish;
-    hist_t latency;
+    hist_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
     /* Noisy-alert sketch: owned by the thread; a reader bumps top_req and
      * the thread copies the sketch into top_copy (under top_lock, taken only
      * then) and sets top_done. */
@@ -54,6 +54,7 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     w->forward = forward;
     w->ctx = ctx;
     arena_init(&w->scratch, 16 * 1024);
+    hist_init(&w->latency);
     w->table = dedup_table_new(max_entries);
     w->ring = ring_new(ring_bytes);
     w->top = top_sketch_new(DEDUP_TOP_K);
@@ -94,12 +95,12 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
     decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
                                      a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
-    hist_observe_ms(&w->latency, clock_wall_ms() - a.event_time_ms);
     top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);
     else
         track_done(track);
+    decision_latency_record(&w->latency, a.event_time_ms);
 }
 
 static void publish_table_stats(dedup_worker_t *w)
@@ -193,6 +194,7 @@ void dedup_worker_destroy(dedup_worker_t *w)
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }
+const hist_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
 dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
 
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
@@ -201,11 +203,6 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
     out->last_decision_ns = stat_get(&w->last_decision_ns);
     out->tracked = stat_get(&w->tracked);
     out->evictions = stat_get(&w->evictions);
-}
-
-void dedup_worker_latency(dedup_worker_t *w, hist_snapshot_t *out)
-{
-    hist_add_to(&w->latency, out);
 }
 
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)
