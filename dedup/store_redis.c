@@ -85,8 +85,10 @@ store_conn_t *store_conn_new(const store_conf_t *sc, const char *name)
     return c;
 }
 
-static void drop(store_conn_t *c, const char *why)
+static void drop(store_conn_t *c, const char *reason)
 {
+    char why[160]; /* `reason` may point into the context freed below */
+    snprintf(why, sizeof(why), "%s", reason);
     if (c->ctx) redisFree(c->ctx);
     c->ctx = NULL;
     c->n_queued = 0;
