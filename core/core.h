@@ -389,6 +389,16 @@ typedef struct {
         size_t max_request_bytes;
         size_t max_alerts;
     } http;
+    struct {
+        char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
+        char *prefix; /* Redis key prefix */
+        int64_t timeout_ms;
+        int on_error; /* store_on_error_t: 0 fail_open, 1 fail_closed */
+        int64_t lease_ms;
+        size_t batch;
+        int64_t cache_ms;
+        size_t cache_entries;
+    } store;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */

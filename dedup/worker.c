@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "dedup.h"
+#include "dedup_int.h"
 
 struct dedup_worker {
     dedup_params_t params;
@@ -28,6 +28,8 @@ struct dedup_worker {
     bool started;
     arena_t scratch;
     _Atomic bool stop;
+    store_worker_t *store; /* NULL: the memory store */
+    store_worker_stats_t store_stats;
     _Alignas(CACHELINE) _Atomic uint64_t decisions[DECISION__COUNT];
     _Atomic uint64_t last_decision_ns;
     _Atomic uint64_t tracked, evictions; /* published table figures */
@@ -122,9 +124,40 @@ static void serve_top_request(dedup_worker_t *w)
     atomic_store_explicit(&w->top_done, req, memory_order_release);
 }
 
+/* Shared-store mode: batches instead of single records, and outstanding
+ * forwards keep the thread awake (and from stopping) until confirmed. */
+static void *store_main(dedup_worker_t *w)
+{
+    int idle_spins = 0;
+    for (;;) {
+        bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
+        if (store_worker_step(w->store, w->ring, false)) {
+            idle_spins = 0;
+            continue;
+        }
+        if (idle_spins == 0)
+            atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
+                                  memory_order_relaxed);
+        size_t len;
+        if (stopping && !ring_peek(w->ring, &len)) {
+            store_worker_step(w->store, w->ring, true);
+            if (!store_worker_busy(w->store) && !ring_peek(w->ring, &len)) break;
+            continue;
+        }
+        if (idle_spins++ < 64) {
+            sched_yield();
+            continue;
+        }
+        ring_wait_data(w->ring, store_worker_busy(w->store) ? 1 : 100);
+        idle_spins = 0;
+    }
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     dedup_worker_t *w = arg;
+    if (w->store) return store_main(w);
     int idle_spins = 0;
     for (;;) {
         size_t len;
@@ -180,10 +213,18 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
+qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me)
+{
+    w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, w->decisions,
+                                &w->store_stats);
+    return w->store ? QERR_OK : QERR_NOMEM;
+}
+
 void dedup_worker_destroy(dedup_worker_t *w)
 {
     if (!w) return;
     dedup_worker_stop(w);
+    store_worker_destroy(w->store);
     dedup_table_destroy(w->table);
     ring_destroy(w->ring);
     top_sketch_destroy(w->top);
@@ -203,6 +244,14 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
     out->last_decision_ns = stat_get(&w->last_decision_ns);
     out->tracked = stat_get(&w->tracked);
     out->evictions = stat_get(&w->evictions);
+    const store_worker_stats_t *s = &w->store_stats;
+    out->store_round_trips = stat_get(&s->round_trips);
+    out->store_degraded = stat_get(&s->degraded);
+    out->store_conflicts = stat_get(&s->conflicts);
+    out->store_parked = stat_get(&s->parked);
+    out->store_takeovers = stat_get(&s->takeovers);
+    out->store_reseeded = stat_get(&s->reseeded);
+    out->store_local = stat_get(&s->local);
 }
 
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)
