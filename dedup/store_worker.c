@@ -129,7 +129,7 @@ struct store_worker {
     outstanding_t *out;
     size_t out_head, out_n;
     /* parked alerts */
-    parked_t *parked;
+    parked_t *parked, *parked_tail;
     size_t n_parked;
     int64_t next_park_ns;
 };
@@ -507,9 +507,9 @@ static void forward_one(store_worker_t *sw, item_t *it)
 
 static void park(store_worker_t *sw, item_t *it)
 {
+    bool again = it->parked_copy != NULL;
     parked_t *p = malloc(sizeof(*p));
     void *copy = it->parked_copy;
-    it->parked_copy = NULL;
     if (!copy) {
         copy = malloc(it->len);
         if (copy) memcpy(copy, it->rec, it->len);
@@ -517,7 +517,7 @@ static void park(store_worker_t *sw, item_t *it)
     if (!p || !copy) {
         /* Out of memory: forward rather than hold (never lose it). */
         free(p);
-        free(copy);
+        if (copy != it->parked_copy) free(copy);
         it->inc = (incident_t){.kind = DECISION_FORWARD_NEW,
                                .fingerprint = it->a.fingerprint,
                                .count = 1,
@@ -526,17 +526,22 @@ static void park(store_worker_t *sw, item_t *it)
                                .degraded = true};
         count_decision(sw, it->inc.kind);
         forward_one(sw, it);
+        free(it->parked_copy);
+        it->parked_copy = NULL;
         return;
     }
     p->rec = copy;
     p->len = it->len;
     p->next = NULL;
-    /* Append, so parked alerts come back in their order. */
-    parked_t **tail = &sw->parked;
-    while (*tail) tail = &(*tail)->next;
-    *tail = p;
+    it->parked_copy = NULL;
+    /* Appended, so parked alerts come back in their order. */
+    if (sw->parked)
+        sw->parked_tail->next = p;
+    else
+        sw->parked = p;
+    sw->parked_tail = p;
     sw->n_parked++;
-    stat_add(&sw->stats->parked, 1);
+    if (!again) stat_add(&sw->stats->parked, 1);
     if (sw->next_park_ns == 0) sw->next_park_ns = clock_mono_ns() + PARK_RECHECK_NS;
 }
 
