@@ -225,6 +225,33 @@ typedef struct {
     uint64_t reconnects; /* successful connects after the first */
 } store_conn_stats_t;
 void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out);
+/* ---- noisy-alert sketch ------------------------------------------------ */
+
+/* The k fingerprints a worker saw most (space-saving: counts are upper
+ * bounds, over by at most `error`), for `quell top`. One per worker, owned
+ * by its thread; copies leave through dedup_worker_top(). */
+#define TOP_LABEL_BYTES 232
+typedef struct {
+    uint64_t fingerprint;
+    uint64_t count; /* occurrences since it entered the sketch, plus `error` */
+    uint64_t error;
+    uint64_t suppressed;                 /* decisions that were not forwarded */
+    uint64_t incidents;                  /* new incidents opened */
+    uint64_t flaps;                      /* firing <-> resolved changes */
+    int64_t first_seen_ms, last_seen_ms; /* event time */
+    uint8_t last_status;
+    uint16_t labels_len;
+    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
+} top_entry_t;
+
+typedef struct top_sketch top_sketch_t;
+top_sketch_t *top_sketch_new(size_t k);
+void top_sketch_destroy(top_sketch_t *s);
+void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms);
+size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap);
+size_t top_sketch_capacity(const top_sketch_t *s);
+/* A label's value in an entry (NULL when absent or truncated away). */
+const char *top_entry_label(const top_entry_t *e, const char *name, size_t *len);
 
 /* ---- worker ----------------------------------------------------------- */
 
@@ -247,6 +274,11 @@ typedef struct {
     uint64_t store_takeovers; /* pending forwards of a dead instance re-forwarded */
     uint64_t store_reseeded;  /* entries Redis had lost, written back from the cache */
     uint64_t store_local;     /* decided from the L1 cache without Redis */
+    /* The table's figures as the worker last published them (every few
+     * hundred decisions and when idle): the table itself is never read from
+     * another thread while the worker runs. */
+    uint64_t tracked;
+    uint64_t evictions;
 } dedup_worker_stats_t;
 
 /* The worker owns its ring (input) and table. */
@@ -260,10 +292,20 @@ void dedup_worker_destroy(dedup_worker_t *w);
  * this instance's id, the same for every worker of the process. */
 qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me);
 ring_t *dedup_worker_ring(dedup_worker_t *w);
+/* Decision latency: Kafka timestamp (event_time_ms) to the decision, the
+ * forward included. Meaningful when producers stamp messages with the time
+ * they send them; replayed storms stamped with old event times show their
+ * age. Any thread reads it (hist_merge). */
+const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
+/* Any thread: asks the worker for a copy of its noisy-alert sketch and waits
+ * up to `timeout_ms` for it. Returns the entries copied into `out` (at most
+ * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
+#define DEDUP_TOP_K 512
+size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
 
 #endif

@@ -179,13 +179,20 @@ static store_conf_t conf_for(const char *prefix)
     return sc;
 }
 
+static void count_decided(void *ctx, const alert_t *a, decision_kind_t k)
+{
+    (void)a;
+    _Atomic uint64_t *decisions = ctx;
+    stat_add(&decisions[k], 1);
+}
+
 static void inst_init(inst_t *in, const store_conf_t *sc, uint64_t me)
 {
     memset(in, 0, sizeof(*in));
     in->ring = ring_new(1 << 20);
     in->fallback = dedup_table_new(10000);
-    in->sw = store_worker_new(sc, me, &P, in->fallback, sink_forward, &in->sink, in->decisions,
-                              &in->stats);
+    in->sw = store_worker_new(sc, me, &P, in->fallback, sink_forward, &in->sink, count_decided,
+                              in->decisions, &in->stats);
 }
 
 static void inst_destroy(inst_t *in)

@@ -67,6 +67,8 @@ static void scenario_init(env_t *env, scenario_t *s, const char *name, const cha
             "  dlq_topic: %s\n"
             "  session_timeout: 6s\n"
             "  commit_interval: 100ms\n"
+            "http:\n"
+            "  listen: \"\"\n" /* two instances on one host: no fixed port */
             "dedup:\n"
             "  window: 1h\n"
             "  repeat_interval: 24h\n"
