@@ -481,6 +481,24 @@ static void test_intake(env_t *env)
     cJSON_Delete(top);
     mbuf_free(&body);
     CHECK_EQ_INT(get(&q, "/api/v1/top?window=forever", TOKEN, NULL), 400);
+
+    /* quell top: the same report, printed with a rule per group. */
+    char cmd[600], out_path[200];
+    snprintf(out_path, sizeof(out_path), "%s/top.out", env->dir);
+    snprintf(cmd, sizeof(cmd), "%s top -c %s --url %s --by alertname,service --window 1d > %s",
+             getenv("QUELL_BIN"), q.conf_path, q.base, out_path);
+    CHECK_EQ_INT(system(cmd), 0);
+    char *report = check_read_file(out_path, NULL);
+    CHECK(report && strstr(report, "alertname=\"DiskFull\",service=\"db\""));
+    CHECK(report && strstr(report, "  - name: noisy-diskfull-db\n    matchers:\n"
+                                   "      - 'alertname=\"DiskFull\"'\n"
+                                   "      - 'service=\"db\"'\n"));
+    CHECK(report && strstr(report, "66.7% already suppressed"));
+    free(report);
+    /* Without the token (no -c), the API refuses. */
+    snprintf(cmd, sizeof(cmd), "%s top --url %s 2>/dev/null >/dev/null", getenv("QUELL_BIN"),
+             q.base);
+    CHECK(system(cmd) != 0);
 out:
     CHECK_EQ_INT(inst_stop(env, &q), 0);
     if (check_failures) dump_file(q.log_path);
