@@ -7,6 +7,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
@@ -301,12 +303,39 @@ static void test_server(void)
     CHECK(strstr(err, "host:port") != NULL);
 }
 
+/* Same key: one line per interval, then a count of what was held back. */
+static void test_log_limit(void)
+{
+    char path[] = "/tmp/quell-logtest-XXXXXX";
+    int fd = mkstemp(path);
+    int saved = dup(STDERR_FILENO);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    for (int i = 0; i < 5; i++) LOG_LIMITED(LOG_ERROR, "test", "key-a", 200, "broker down %d", i);
+    LOG_LIMITED(LOG_ERROR, "test", "key-b", 200, "other key");
+    struct timespec ts = {0, 250 * 1000000L};
+    nanosleep(&ts, NULL);
+    LOG_LIMITED(LOG_ERROR, "test", "key-a", 200, "broker down again");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    char *text = check_read_file(path, NULL);
+    unlink(path);
+    CHECK(text && strstr(text, "broker down 0"));
+    CHECK(text && !strstr(text, "broker down 1"));
+    CHECK(text && strstr(text, "other key"));
+    CHECK(text && strstr(text, "broker down again (suppressed 4 similar"));
+    free(text);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     test_exposition();
     test_sketch();
     test_token();
+    test_log_limit();
     test_pagerduty();
     test_server();
     curl_global_cleanup();
