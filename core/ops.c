@@ -23,7 +23,22 @@ struct ops {
     intake_t *intake;
     char *token;
     int64_t started_ms;
+    struct {
+        ops_metrics_fn fn;
+        void *ctx;
+    } extra[8];
+    _Atomic size_t n_extra;
 };
+
+qerr_t ops_add_metrics(ops_t *o, ops_metrics_fn fn, void *ctx)
+{
+    size_t n = atomic_load_explicit(&o->n_extra, memory_order_relaxed);
+    if (n == sizeof(o->extra) / sizeof(o->extra[0])) return QERR_INVALID;
+    o->extra[n].fn = fn;
+    o->extra[n].ctx = ctx;
+    atomic_store_explicit(&o->n_extra, n + 1, memory_order_release);
+    return QERR_OK;
+}
 
 /* ---- /metrics --------------------------------------------------------- */
 
@@ -160,6 +175,8 @@ void ops_write_metrics(ops_t *o, mbuf_t *b)
     router_metrics(o, b);
     intake_metrics(o, b);
     if (o->http) http_server_metrics(o->http, b);
+    size_t n_extra = atomic_load_explicit(&o->n_extra, memory_order_acquire);
+    for (size_t i = 0; i < n_extra; i++) o->extra[i].fn(o->extra[i].ctx, b);
     metrics_reload_t r;
     metrics_reload_get(&r);
     metrics_family(b, "quell_config_reloads_total", "counter", "Config reloads, by result.");

@@ -495,6 +495,20 @@ static void test_intake(env_t *env)
                                    "      - 'service=\"db\"'\n"));
     CHECK(report && strstr(report, "66.7% already suppressed"));
     free(report);
+    /* Kafka down: the intake answers 503 (after its 5 s publish timeout)
+     * instead of pretending; back up, it answers 200 again. */
+    CHECK_EQ_INT(rd_kafka_mock_broker_set_down(env->mock, 1), 0);
+    mbuf_free(&body);
+    CHECK_EQ_INT(
+        post(&q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Down\"}}]", TOKEN, &body), 503);
+    CHECK(body.buf && strstr(body.buf, "retry"));
+    CHECK_EQ_INT(rd_kafka_mock_broker_set_up(env->mock, 1), 0);
+    long st = 0;
+    for (int i = 0; i < 20 && st != 200; i++)
+        st = post(&q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Up\"}}]", TOKEN, NULL);
+    CHECK_EQ_INT(st, 200);
+    mbuf_free(&body);
+
     /* Without the token (no -c), the API refuses. */
     snprintf(cmd, sizeof(cmd), "%s top --url %s 2>/dev/null >/dev/null", getenv("QUELL_BIN"),
              q.base);
