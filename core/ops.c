@@ -89,13 +89,17 @@ static void ingest_metrics(ops_t *o, mbuf_t *b)
     metrics_family(b, "quell_messages_consumed_total", "counter", "Kafka messages consumed.");
     metrics_sample(b, "quell_messages_consumed_total", (double)is.messages, 0);
     metrics_family(b, "quell_alerts_received_total", "counter",
-                   "Alerts decoded from Kafka and handed to the dedup workers, by format.");
-    metrics_sample(b, "quell_alerts_received_total",
-                   (double)is.alerts_by_format[INGEST_FORMAT_JSON], 1, "format", "json");
-    metrics_sample(b, "quell_alerts_received_total",
-                   (double)(is.alerts_by_format[INGEST_FORMAT_PROTO_ALERT] +
-                            is.alerts_by_format[INGEST_FORMAT_PROTO_BATCH]),
-                   1, "format", "protobuf");
+                   "Alerts decoded and handed to the dedup workers, by source (kafka, or the "
+                   "HTTP intake that published them) and format.");
+    for (int src = 0; src < INGEST_SOURCE__COUNT; src++) {
+        const uint64_t *f = is.alerts_in[src];
+        const char *name = ingest_source_str((ingest_source_t)src);
+        metrics_sample(b, "quell_alerts_received_total", (double)f[INGEST_FORMAT_JSON], 2, "source",
+                       name, "format", "json");
+        metrics_sample(b, "quell_alerts_received_total",
+                       (double)(f[INGEST_FORMAT_PROTO_ALERT] + f[INGEST_FORMAT_PROTO_BATCH]), 2,
+                       "source", name, "format", "protobuf");
+    }
     metrics_family(b, "quell_decode_errors_total", "counter",
                    "Messages sent to the dead-letter topic, by reason.");
     for (int k = 1; k < DECODE__COUNT; k++)

@@ -425,6 +425,10 @@ static void test_intake(env_t *env)
         double fwd = metric(m, "quell_decisions_total", "decision=\"forward\"");
         double sup = metric(m, "quell_decisions_total", "decision=\"suppress\"");
         CHECK_EQ_INT(received, 9);
+        CHECK_EQ_INT(metric(m, "quell_alerts_received_total",
+                            "source=\"http_alertmanager\",format=\"json\""),
+                     4);
+        CHECK_EQ_INT(metric(m, "quell_alerts_received_total", "source=\"http_pagerduty\""), 5);
         CHECK_EQ_INT(decided, received);
         CHECK_EQ_INT(fwd + sup, decided);
         CHECK_EQ_INT(metric(m, "quell_decisions_total", "reason=\"new\""), 6);
