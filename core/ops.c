@@ -28,7 +28,16 @@ struct ops {
         void *ctx;
     } extra[8];
     _Atomic size_t n_extra;
+    _Atomic(ops_reasons_fn) reasons;
+    void *_Atomic reasons_ctx;
 };
+
+qerr_t ops_set_decision_reasons(ops_t *o, ops_reasons_fn fn, void *ctx)
+{
+    atomic_store_explicit(&o->reasons_ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&o->reasons, fn, memory_order_release);
+    return QERR_OK;
+}
 
 qerr_t ops_add_metrics(ops_t *o, ops_metrics_fn fn, void *ctx)
 {
@@ -57,10 +66,17 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
     }
     metrics_family(b, "quell_decisions_total", "counter",
                    "Alerts decided, by decision (forward, suppress) and reason.");
-    for (int k = 0; k < DECISION__COUNT; k++)
+    ops_reasons_fn reasons = atomic_load_explicit(&o->reasons, memory_order_acquire);
+    for (int k = 0; k < DECISION__COUNT; k++) {
+        if (reasons && (k == DECISION_SUPPRESS_EXCLUDED || k == DECISION_SUPPRESS_INHIBITED))
+            continue; /* per rule below */
         metrics_sample(b, "quell_decisions_total", (double)d[k], 2, "decision",
                        DECISION_IS_FORWARD(k) ? "forward" : "suppress", "reason",
                        decision_str((decision_kind_t)k));
+    }
+    if (reasons)
+        reasons(atomic_load_explicit(&o->reasons_ctx, memory_order_relaxed), b,
+                "quell_decisions_total");
     metrics_family(b, "quell_tracked_fingerprints", "gauge",
                    "Fingerprints held in the dedup tables (open incidents), as the workers last "
                    "published them.");
