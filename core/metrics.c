@@ -126,11 +126,15 @@ void metrics_sample(mbuf_t *b, const char *name, double value, int n_labels, ...
 const double hist_bounds_s[HIST_N_BOUNDS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                              1,     2.5,  5,     10,   30,  60,   300};
 
+/* hist_bounds_s in whole ms, for integer compares on the decision path. */
+static const int64_t hist_bounds_ms[HIST_N_BOUNDS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000};
+
 void hist_observe_ms(hist_t *h, int64_t ms)
 {
     if (ms < 0) ms = 0;
     int i = 0;
-    while (i < HIST_N_BOUNDS && (double)ms > hist_bounds_s[i] * 1000.0) i++;
+    while (i < HIST_N_BOUNDS && ms > hist_bounds_ms[i]) i++;
     stat_add(&h->buckets[i], 1);
     stat_add(&h->sum_ms, (uint64_t)ms);
 }
