@@ -8,4 +8,7 @@
  * exit code. `brokers_override` may be NULL. */
 int pipeline_run(conf_t *conf, const char *brokers_override);
 
+/* `quell top`: the noisy-alert report from a running instance. */
+int top_main(int argc, char **argv);
+
 #endif

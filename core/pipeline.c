@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -24,6 +25,7 @@
 #include "../ingest/ingest.h"
 #include "../router/router.h"
 #include "core_int.h"
+#include "ops.h"
 
 static _Atomic bool stop_requested;
 
@@ -208,7 +210,90 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
                 (double)t.decided / secs, secs);
+    static hist_t lat; /* ~8 KiB: not on the stack */
+    hist_init(&lat);
+    for (size_t i = 0; i < n; i++) hist_merge(&lat, dedup_worker_latency(workers[i]));
+    if (stat_get(&lat.count))
+        fprintf(out,
+                "  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms (Kafka timestamp "
+                "to decided)\n",
+                (double)hist_quantile(&lat, 0.5) / 1e6, (double)hist_quantile(&lat, 0.99) / 1e6,
+                (double)stat_get(&lat.max_ns) / 1e6);
     fflush(out);
+}
+
+/* Puts every worker on the shared store when store.url is not "memory".
+ * *shared tells the caller which it is. */
+static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
+                          dedup_worker_t **workers, size_t n, bool *shared, char *errbuf,
+                          size_t errlen)
+{
+    store_conf_t sc = {.prefix = conf->store.prefix,
+                       .timeout_ms = conf->store.timeout_ms,
+                       .on_error = (store_on_error_t)conf->store.on_error,
+                       .lease_ms = conf->store.lease_ms,
+                       .ttl_ms = store_ttl_ms(params, conf->store.lease_ms),
+                       .cache_ms = conf->store.cache_ms,
+                       .batch = conf->store.batch,
+                       .cache_entries = conf->store.cache_entries};
+    if (store_url_parse(conf->store.url, &sc, &(bool){false}, errbuf, errlen) != QERR_OK)
+        return QERR_INVALID;
+    *shared = strcmp(conf->store.url, "memory") != 0;
+    if (!*shared) return QERR_OK;
+    if (strlen(conf->store.prefix) > 100) {
+        snprintf(errbuf, errlen, "store.prefix: longer than 100 bytes");
+        return QERR_INVALID;
+    }
+    /* Identifies this process's pending forwards: a restart is another
+     * instance, so what the old one left pending is taken over. */
+    uint64_t me = 0;
+    while (me == 0)
+        if (getrandom(&me, sizeof(me), 0) != sizeof(me)) me = (uint64_t)clock_mono_ns();
+    for (size_t i = 0; i < n; i++)
+        if (dedup_worker_use_store(workers[i], &sc, me) != QERR_OK) {
+            snprintf(errbuf, errlen, "cannot allocate the store for dedup worker %zu", i);
+            return QERR_NOMEM;
+        }
+    log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
+             sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    return QERR_OK;
+}
+
+static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
+{
+    dedup_worker_stats_t t = {0};
+    uint64_t decided = 0;
+    for (size_t i = 0; i < n; i++) {
+        dedup_worker_stats_t ws;
+        dedup_worker_stats(workers[i], &ws);
+        for (int k = 0; k < DECISION__COUNT; k++) decided += ws.decisions[k];
+        t.store_round_trips += ws.store_round_trips;
+        t.store_degraded += ws.store_degraded;
+        t.store_conflicts += ws.store_conflicts;
+        t.store_parked += ws.store_parked;
+        t.store_takeovers += ws.store_takeovers;
+        t.store_reseeded += ws.store_reseeded;
+        t.store_local += ws.store_local;
+    }
+    fprintf(out, "  store round trips     %llu (%.4f per alert)\n",
+            (unsigned long long)t.store_round_trips,
+            decided ? (double)t.store_round_trips / (double)decided : 0.0);
+    fprintf(out, "  store cache hits      %llu\n", (unsigned long long)t.store_local);
+    fprintf(out, "  store degraded        %llu\n", (unsigned long long)t.store_degraded);
+    fprintf(out, "  store conflicts       %llu\n", (unsigned long long)t.store_conflicts);
+    fprintf(out, "  store parked          %llu\n", (unsigned long long)t.store_parked);
+    fprintf(out, "  store takeovers       %llu\n", (unsigned long long)t.store_takeovers);
+    fprintf(out, "  store reseeded        %llu\n", (unsigned long long)t.store_reseeded);
+    fflush(out);
+}
+
+/* The HTTP side (metrics, health, intake, top); NULL on error. */
+static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
+                      dedup_worker_t **workers, size_t n_workers, router_t *router,
+                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
+{
+    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
+    return ops_start(&st, errbuf, errlen);
 }
 
 int pipeline_run(conf_t *conf, const char *brokers_override)
@@ -219,6 +304,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rd_kafka_mock_cluster_t *mock = NULL;
     router_t *router = NULL;
     ingest_t *in = NULL;
+    ops_t *ops = NULL;
     size_t n_workers =
         conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
@@ -228,6 +314,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router_thread_t rt = {0};
     pthread_t router_thread;
     bool router_started = false;
+    bool shared_store = false;
     size_t started = 0;
 
     const char *brokers = brokers_override ? brokers_override : conf->kafka.brokers;
@@ -261,6 +348,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         rings[i] = dedup_worker_ring(workers[i]);
         tables[i] = dedup_worker_table(workers[i]);
     }
+    if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
+        QERR_OK)
+        goto out;
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         uint64_t loaded = 0;
         if (dedup_snapshot_load(conf->dedup.snapshot_file, tables, n_workers, &loaded, errbuf,
@@ -286,6 +376,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
+    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
+                  sizeof(errbuf));
+    if (!ops) goto out;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -299,6 +392,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    ops_stop(ops); /* no new intake while the rest stops */
+    ops = NULL;
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     started = 0;
     atomic_store(&rt.stop, true);
@@ -313,10 +408,12 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);
+    if (shared_store) print_store_summary(stdout, workers, n_workers);
     rc = err == QERR_OK ? 0 : 1;
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
+    ops_stop(ops);
     /* The router thread reads the consumer's and workers' counters: it
      * stops first. */
     if (router_started) {

@@ -163,8 +163,7 @@ static void dead_letter(notifier_t *n, job_t *j, const char *reason)
     }
     if (router_produce_tracked(n->o.router, n->o.dlq_topic, j->key, j->body, j->len, j->rcv->name,
                                reason, j->tracks, j->n_tracks) == QERR_OK) {
-        j->tracks = NULL; /* the producer owns them now */
-        j->n_tracks = 0;
+        j->n_tracks = 0; /* the producer holds them now (it copied the array) */
     } else {
         log_error("router", "dead letter for %s could not be produced; input offset held",
                   j->rcv->name);
@@ -238,8 +237,7 @@ static void dispatch(notifier_t *n, job_t *j)
         if (router_produce_tracked(n->o.router, rcv->topic, j->key, j->body, len, NULL, NULL,
                                    j->tracks, j->n_tracks) == QERR_OK) {
             n->stats.delivered[rcv->kind]++; /* handed over; the ack releases */
-            j->tracks = NULL;
-            j->n_tracks = 0;
+            j->n_tracks = 0;                 /* the producer copied them */
             job_free(j);
             n->waiting--;
         } else {
