@@ -296,6 +296,40 @@ static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
     return ops_start(&st, errbuf, errlen);
 }
 
+/* Routing groups are kept beside the dedup snapshot ("FILE.groups"), so a
+ * restart does not page open groups again; no snapshot file, no state. */
+static bool groups_path(const conf_t *conf, char *out, size_t cap)
+{
+    if (!conf->route || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file) return false;
+    snprintf(out, cap, "%s.groups", conf->dedup.snapshot_file);
+    return true;
+}
+
+static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, size_t errlen)
+{
+    char path[4096];
+    uint64_t loaded = 0;
+    if (!groups_path(conf, path, sizeof(path))) return true;
+    if (router_groups_load(router, path, &loaded, errbuf, errlen) != QERR_OK) return false;
+    if (loaded)
+        log_info("router", "restored %llu open groups from %s", (unsigned long long)loaded, path);
+    return true;
+}
+
+/* After the router thread stopped; only after a complete drain, like the
+ * dedup snapshot, so nothing half-sent is restored as sent. */
+static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
+{
+    char path[4096], errbuf[512];
+    if (!groups_path(conf, path, sizeof(path))) return;
+    if (drain != QERR_OK) {
+        log_warn("router", "drain incomplete: group state not saved");
+        return;
+    }
+    if (router_groups_save(router, path, errbuf, sizeof(errbuf)) != QERR_OK)
+        log_error("router", "%s", errbuf);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -328,7 +362,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
-    if (!router) goto out;
+    if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
     rt.router = router;
     rt.workers = workers;
     rt.n_workers = n_workers;
@@ -399,6 +433,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     atomic_store(&rt.stop, true);
     pthread_join(router_thread, NULL);
     router_started = false;
+    groups_keep(conf, router, err);
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         if (err == QERR_OK && dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers,
                                                   errbuf, sizeof(errbuf)) != QERR_OK)

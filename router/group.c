@@ -580,3 +580,144 @@ void group_table_flush(group_table_t *gt, int64_t now_ms)
         }
     }
 }
+
+/* ---- snapshot --------------------------------------------------------- */
+
+/* Groups survive a restart through a file: per group its route (id and
+ * key, so a changed config drops what no longer fits), notification state
+ * and alerts (the ring's alert record format). Holds are not saved: the
+ * shutdown drain has sent what groups held. Little-endian host layout:
+ * the file is for the same build on the same host, like the dedup one. */
+#define SNAP_MAGIC "QUELLGRP1\n"
+
+static bool wr(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n; }
+static bool rd(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
+
+qerr_t group_table_save(const group_table_t *gt, FILE *f)
+{
+    bool ok = wr(f, SNAP_MAGIC, strlen(SNAP_MAGIC));
+    uint64_t n = gt->n_groups;
+    ok = ok && wr(f, &n, sizeof(n));
+    void *rec = NULL;
+    size_t rec_cap = 0;
+    for (size_t b = 0; ok && b < gt->n_buckets; b++) {
+        for (const group_t *g = gt->buckets[b]; ok && g; g = g->hnext) {
+            uint32_t route_id = g->route->id, klen = (uint32_t)strlen(g->route->key);
+            uint64_t ne = g->n_entries;
+            uint8_t notified = g->notified, changed = g->changed;
+            ok = wr(f, &route_id, 4) && wr(f, &klen, 4) && wr(f, g->route->key, klen) &&
+                 wr(f, &g->last_notify_ms, 8) && wr(f, &g->folded, 8) && wr(f, &notified, 1) &&
+                 wr(f, &changed, 1) && wr(f, &ne, 8);
+            for (size_t i = 0; ok && i < g->n_entries; i++) {
+                const entry_t *e = &g->entries[i];
+                incident_t inc = e->inc;
+                inc.rule = NULL; /* a pointer into this process's rule set */
+                uint64_t len = alert_rec_size(e->alert);
+                if (len > rec_cap) {
+                    void *nr = realloc(rec, len);
+                    if (!nr) {
+                        ok = false;
+                        break;
+                    }
+                    rec = nr;
+                    rec_cap = len;
+                }
+                alert_rec_write(rec, e->alert, NULL);
+                uint8_t flags = (uint8_t)(e->sent | (e->enrich.novel ? 4 : 0) |
+                                          (e->enrich.urgency_high ? 8 : 0));
+                ok = wr(f, &flags, 1) && wr(f, &inc, sizeof(inc)) && wr(f, &len, 8) &&
+                     wr(f, rec, len);
+            }
+        }
+    }
+    free(rec);
+    return ok && fflush(f) == 0 ? QERR_OK : QERR_IO;
+}
+
+qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
+                        int64_t now_ms, uint64_t *loaded, uint64_t *dropped)
+{
+    char magic[sizeof(SNAP_MAGIC)];
+    uint64_t n;
+    *loaded = *dropped = 0;
+    if (!rd(f, magic, strlen(SNAP_MAGIC)) || memcmp(magic, SNAP_MAGIC, strlen(SNAP_MAGIC)) ||
+        !rd(f, &n, 8))
+        return QERR_INVALID;
+    arena_t scratch;
+    arena_init(&scratch, 65536);
+    char *buf = NULL, *key = NULL;
+    qerr_t err = QERR_OK;
+    for (uint64_t gi = 0; gi < n && err == QERR_OK; gi++) {
+        uint32_t route_id, klen;
+        int64_t last;
+        uint64_t folded, ne;
+        uint8_t notified, changed;
+        if (!rd(f, &route_id, 4) || !rd(f, &klen, 4) || klen > (1u << 20)) {
+            err = QERR_INVALID;
+            break;
+        }
+        free(key);
+        key = malloc(klen + 1);
+        if (!key || !rd(f, key, klen) || !rd(f, &last, 8) || !rd(f, &folded, 8) ||
+            !rd(f, &notified, 1) || !rd(f, &changed, 1) || !rd(f, &ne, 8)) {
+            err = QERR_INVALID;
+            break;
+        }
+        key[klen] = '\0';
+        /* The same route in the current config, or the group is dropped. */
+        const route_t *r =
+            route_id < n_routes && !strcmp(routes[route_id]->key, key) ? routes[route_id] : NULL;
+        group_t *g = NULL;
+        for (uint64_t i = 0; i < ne && err == QERR_OK; i++) {
+            uint8_t flags;
+            incident_t inc;
+            uint64_t len;
+            if (!rd(f, &flags, 1) || !rd(f, &inc, sizeof(inc)) || !rd(f, &len, 8) ||
+                len > (64u << 20)) {
+                err = QERR_INVALID;
+                break;
+            }
+            char *nb = realloc(buf, len ? len : 1);
+            if (!nb) {
+                err = QERR_NOMEM;
+                break;
+            }
+            buf = nb;
+            alert_t a;
+            msg_track_t *track;
+            arena_reset(&scratch);
+            if (!rd(f, buf, len) || alert_rec_read(buf, len, &scratch, &a, &track) != QERR_OK) {
+                err = QERR_INVALID;
+                break;
+            }
+            if (!r) continue;
+            enrichment_t en = {.novel = flags & 4, .urgency_high = flags & 8};
+            err = group_table_add(gt, r, &a, &inc, &en, NULL, now_ms);
+            if (err != QERR_OK) break;
+            uint32_t ng;
+            size_t kl = build_key(gt, r, &a, &ng);
+            uint64_t id = XXH3_64bits(gt->keybuf, kl);
+            for (g = gt->buckets[id & (gt->n_buckets - 1)]; g && g->id != id; g = g->hnext)
+                ;
+            entry_t *e = g ? entry_find(g, a.fingerprint) : NULL;
+            if (e) e->sent = flags & 3;
+        }
+        if (err != QERR_OK) break;
+        if (!g) {
+            (*dropped)++;
+            continue;
+        }
+        g->folded = folded;
+        g->notified = notified;
+        g->changed = changed;
+        g->last_notify_ms = last;
+        if (notified)
+            tw_insert(gt, &g->timer,
+                      changed ? last + r->group_interval_ms : last + r->repeat_interval_ms);
+        (*loaded)++;
+    }
+    free(buf);
+    free(key);
+    arena_free(&scratch);
+    return err;
+}

@@ -271,6 +271,20 @@ qerr_t router_produce_tracked(router_t *r, const char *topic, const char *key, c
     return QERR_OK;
 }
 
+qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t errlen)
+{
+    return r->notifier ? notifier_save_groups(r->notifier, path, errbuf, errlen) : QERR_OK;
+}
+
+qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
+                          size_t errlen)
+{
+    *loaded = 0;
+    return r->notifier
+               ? notifier_load_groups(r->notifier, path, clock_wall_ms(), loaded, errbuf, errlen)
+               : QERR_OK;
+}
+
 void router_drain(router_t *r) { atomic_store_explicit(&r->draining, true, memory_order_release); }
 
 qerr_t router_forward(router_t *r, const alert_t *a, const incident_t *inc, msg_track_t *track)

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -661,3 +662,51 @@ size_t notifier_pending(const notifier_t *n)
 size_t notifier_groups(const notifier_t *n) { return group_table_count(n->groups); }
 
 void notifier_stats(const notifier_t *n, notifier_stats_t *out) { *out = n->stats; }
+
+qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
+        return QERR_IO;
+    }
+    qerr_t err = group_table_save(n->groups, f);
+    if (fclose(f) != 0) err = QERR_IO;
+    if (err == QERR_OK && rename(tmp, path) != 0) err = QERR_IO;
+    if (err != QERR_OK) {
+        snprintf(errbuf, errlen, "%s: cannot write group state: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    return err;
+}
+
+qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
+                            char *errbuf, size_t errlen)
+{
+    *loaded = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return QERR_OK;
+        snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+        return QERR_IO;
+    }
+    size_t nr = routing_n_routes(n->rt);
+    const route_t **routes = calloc(nr + 1, sizeof(*routes));
+    if (!routes) {
+        fclose(f);
+        return QERR_NOMEM;
+    }
+    routing_walk(n->rt, routes, nr);
+    uint64_t dropped = 0;
+    qerr_t err = group_table_load(n->groups, f, routes, nr, now_ms, loaded, &dropped);
+    free(routes);
+    fclose(f);
+    if (err != QERR_OK)
+        snprintf(errbuf, errlen, "%s: damaged group state (%s)", path, qerr_str(err));
+    else if (dropped)
+        log_warn("router", "%llu groups in %s belong to routes no longer configured: dropped",
+                 (unsigned long long)dropped, path);
+    return err;
+}

@@ -184,6 +184,15 @@ size_t group_table_count(const group_table_t *gt);
 /* Holds carried by groups (not yet handed to a notification). */
 size_t group_table_held(const group_table_t *gt);
 
+/* Group state across restarts: writes every group (route, notification
+ * state, alerts) to `f`; holds are not saved (drain first). */
+qerr_t group_table_save(const group_table_t *gt, FILE *f);
+/* Reads what group_table_save wrote into an empty table. Groups whose route
+ * (id and key) is not in `routes` (routing_walk order) are dropped and
+ * counted. QERR_INVALID on a damaged file. */
+qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
+                        int64_t now_ms, uint64_t *loaded, uint64_t *dropped);
+
 /* ---- payloads (pure) -------------------------------------------------- */
 
 /* Each writes the receiver's request body into buf and returns the length
@@ -243,6 +252,11 @@ void notifier_flush(notifier_t *n, int64_t now_ms);
 /* Notifications queued, in flight or held in a digest. */
 size_t notifier_pending(const notifier_t *n);
 size_t notifier_groups(const notifier_t *n);
+/* Group state to/from `path` (see group_table_save); a missing file loads
+ * nothing. Errors as "PATH: message" in errbuf. */
+qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen);
+qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
+                            char *errbuf, size_t errlen);
 void notifier_stats(const notifier_t *n, notifier_stats_t *out);
 
 /* ---- Kafka sink ------------------------------------------------------- */
@@ -283,6 +297,11 @@ void router_poll(router_t *r, int timeout_ms);
 /* Any thread: shutdown has begun; the router thread sends what groups hold
  * without waiting for their timers, so every hold can be released. */
 void router_drain(router_t *r);
+/* Group state across restarts (no-ops without routing). Load before the
+ * router thread starts; save after it stopped. */
+qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t errlen);
+qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
+                          size_t errlen);
 void router_stats(router_t *r, router_stats_t *out);
 
 #endif

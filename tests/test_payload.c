@@ -3,8 +3,8 @@
 #include <cjson/cJSON.h>
 
 #include "../router/router_int.h"
-#include "quell/v1/alert.pb-c.h"
 #include "check.h"
+#include "quell/v1/alert.pb-c.h"
 
 #define L(n, v)                                                                                    \
     {                                                                                              \

@@ -634,6 +634,17 @@ static void test_routing(env_t *env)
     CHECK(summary_value(s.out_path, "notifications") > 0);
     free(fps);
     free(text);
+    /* Open groups are kept beside the dedup snapshot and restored, so a
+     * restart does not page them again. */
+    char groups[200];
+    snprintf(groups, sizeof(groups), "%s.groups", s.snapshot_path);
+    CHECK(access(groups, R_OK) == 0);
+    pid = quell_start(&s);
+    sleep_ms(1000);
+    CHECK_EQ_INT(quell_stop(env, pid), 0);
+    char *log = check_read_file(s.log_path, NULL);
+    CHECK(log && strstr(log, "open groups from") != NULL);
+    free(log);
     if (check_failures) dump_file(s.log_path);
 }
 
