@@ -62,6 +62,7 @@ typedef struct {
     bool have_round_trips, have_latency;
     double table_mib, bytes_per_slot, lat_p50_ms, lat_p99_ms, lat_max_ms;
     uint64_t peak_rss_kb;
+    double cpu_seconds; /* quell run's user + system time (the embedded broker included) */
 } run_result_t;
 
 /* ---- the sampler thread ------------------------------------------------ */
@@ -163,6 +164,22 @@ static char *wait_embedded(const char *dir, pid_t pid)
         nanosleep(&ts, NULL);
     }
     return NULL;
+}
+
+/* utime + stime of a live process, from /proc/PID/stat. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static uint64_t peak_rss_kb(pid_t pid)
@@ -361,6 +378,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     r->seconds = lr.seconds;
     r->alerts_per_s = lr.seconds > 0 ? (double)lr.produced / lr.seconds : 0;
     r->peak_rss_kb = peak_rss_kb(pid);
+    r->cpu_seconds = cpu_seconds(pid);
     /* The sampler talks to the embedded cluster, which stops with quell. */
     atomic_store(&sp.stop, true);
     pthread_join(sp.thread, NULL);
@@ -441,6 +459,7 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
                (unsigned long long)lat->decided);
     else
         printf("\"latency_ms\":null,");
+    printf("\"cpu_seconds\":%.2f,", r->cpu_seconds);
     printf("\"peak_rss_bytes\":%llu,\"tracked_fingerprints\":%llu,\"table_bytes\":%.0f,"
            "\"bytes_per_fingerprint\":%.1f,\"expired\":%llu,\"evicted\":%llu,",
            (unsigned long long)r->peak_rss_kb * 1024, (unsigned long long)r->tracked,
@@ -478,7 +497,8 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
     for (int k = 0; k < N_REASONS; k++)
         if (r->reasons[k])
             printf("    %-20s %llu\n", reason_names[k], (unsigned long long)r->reasons[k]);
-    printf("  peak RSS              %.1f MiB\n", (double)r->peak_rss_kb / 1024.0);
+    printf("  peak RSS              %.1f MiB; %.2f CPU seconds (embedded broker included)\n",
+           (double)r->peak_rss_kb / 1024.0, r->cpu_seconds);
     printf("  tracked fingerprints  %llu at exit, %.1f bytes per table slot (%llu expired, %llu "
            "evicted)\n",
            (unsigned long long)r->tracked, r->bytes_per_slot, (unsigned long long)r->expired,
