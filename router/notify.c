@@ -82,7 +82,11 @@ struct notifier {
     char *fmt;
     size_t fmt_cap;
     int64_t now_ms;
-    notifier_stats_t stats;
+    /* Written by the router thread only, read by any (metrics, progress). */
+    struct {
+        _Atomic uint64_t alerts, notifications[RECEIVER_KINDS], delivered[RECEIVER_KINDS];
+        _Atomic uint64_t retries, dead_lettered, rate_limited, digests, max_delivery_ms;
+    } stats;
     log_limit_t dead_letter_log;
     const route_t **matched;
     size_t matched_cap;
@@ -151,7 +155,7 @@ static void job_done(notifier_t *n, job_t *j)
  * ack, or at once through a test hook). */
 static void dead_letter(notifier_t *n, job_t *j, const char *reason)
 {
-    n->stats.dead_lettered++;
+    stat_add(&n->stats.dead_lettered, 1);
     log_limit_t *lim = &n->dead_letter_log;
     uint64_t quiet = 0;
     if (log_limit_allow(lim, 10000, &quiet))
@@ -162,7 +166,8 @@ static void dead_letter(notifier_t *n, job_t *j, const char *reason)
         job_done(n, j);
         return;
     }
-    if (router_produce_tracked(n->o.router, n->o.dlq_topic, j->key, j->body, j->len, j->rcv->name,
+    if (n->o.router &&
+        router_produce_tracked(n->o.router, n->o.dlq_topic, j->key, j->body, j->len, j->rcv->name,
                                reason, j->tracks, j->n_tracks) == QERR_OK) {
         j->n_tracks = 0; /* the producer holds them now (it copied the array) */
     } else {
@@ -221,7 +226,7 @@ static void dispatch(notifier_t *n, job_t *j)
     if (rcv->kind == RECV_STDOUT || rcv->kind == RECV_FILE) {
         FILE *fp = rcv->kind == RECV_STDOUT ? stdout : s->file;
         if (fp && fwrite(j->body, 1, j->len, fp) == j->len && fflush(fp) == 0) {
-            n->stats.delivered[rcv->kind]++;
+            stat_add(&n->stats.delivered[rcv->kind], 1);
             job_done(n, j);
         } else {
             dead_letter(n, j, "write failed");
@@ -237,8 +242,8 @@ static void dispatch(notifier_t *n, job_t *j)
         if (len && j->body[len - 1] == '\n') len--;
         if (router_produce_tracked(n->o.router, rcv->topic, j->key, j->body, len, NULL, NULL,
                                    j->tracks, j->n_tracks) == QERR_OK) {
-            n->stats.delivered[rcv->kind]++; /* handed over; the ack releases */
-            j->n_tracks = 0;                 /* the producer copied them */
+            stat_add(&n->stats.delivered[rcv->kind], 1); /* handed over; the ack releases */
+            j->n_tracks = 0;                             /* the producer copied them */
             job_free(j);
             n->waiting--;
         } else {
@@ -261,7 +266,7 @@ static void digest_send(notifier_t *n, const receiver_t *rcv)
     if (len >= sizeof(buf)) len = sizeof(buf) - 1;
     job_t *j = job_new(n, rcv, buf, len, 0, s->digest_tracks, s->n_digest_tracks);
     if (!j) return; /* retried at the next call: the digest state stays */
-    n->stats.digests++;
+    stat_add(&n->stats.digests, 1);
     s->digest_count = 0;
     s->n_digest_tracks = 0;
     s->digest_examples[0] = '\0';
@@ -306,7 +311,7 @@ static bool rate_limited(notifier_t *n, const receiver_t *rcv, const notificatio
            note->n_tracks * sizeof(msg_track_t *));
     s->n_digest_tracks += note->n_tracks;
     s->digest_count++;
-    n->stats.rate_limited++;
+    stat_add(&n->stats.rate_limited, 1);
     if (s->n_examples < DIGEST_EXAMPLES) {
         size_t used = strlen(s->digest_examples);
         char ex[160];
@@ -346,14 +351,14 @@ static void dispatch_proto(notifier_t *n, const receiver_t *rcv, const notificat
             return;
         }
     }
-    n->stats.delivered[rcv->kind]++;
+    stat_add(&n->stats.delivered[rcv->kind], 1);
 }
 
 static void on_notification(void *ctx, const notification_t *note)
 {
     notifier_t *n = ctx;
     const receiver_t *rcv = note->route->receiver;
-    n->stats.notifications[rcv->kind]++;
+    stat_add(&n->stats.notifications[rcv->kind], 1);
     if (rate_limited(n, rcv, note)) return;
     if (rcv->kind == RECV_KAFKA && rcv->protobuf) {
         dispatch_proto(n, rcv, note);
@@ -484,7 +489,7 @@ static void retry_or_dead_letter(notifier_t *n, job_t *j, bool retriable)
         dead_letter(n, j, why);
         return;
     }
-    n->stats.retries++;
+    stat_add(&n->stats.retries, 1);
     /* Exponential backoff with jitter in [0.5, 1.5) of the step, so
      * receivers coming back are not hit by every sender at once. */
     int64_t step = rcv->backoff_ms << (j->attempts - 1 < 20 ? j->attempts - 1 : 20);
@@ -516,9 +521,11 @@ static void reap(notifier_t *n)
         *pp = j->next;
         j->next = NULL;
         if (res == CURLE_OK && status >= 200 && status < 300) {
-            n->stats.delivered[j->rcv->kind]++;
+            stat_add(&n->stats.delivered[j->rcv->kind], 1);
             int64_t lat = n->now_ms - j->created_ms;
-            if (lat > n->stats.max_delivery_ms) n->stats.max_delivery_ms = lat;
+            if (lat > (int64_t)stat_get(&n->stats.max_delivery_ms))
+                atomic_store_explicit(&n->stats.max_delivery_ms, (uint64_t)lat,
+                                      memory_order_relaxed);
             job_done(n, j);
             continue;
         }
@@ -621,7 +628,7 @@ qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, m
         qerr_t e = group_table_add(n->groups, n->matched[i], a, inc, &en, track, now_ms);
         if (e != QERR_OK) err = e; /* that hold stays taken: re-read, never lost */
     }
-    n->stats.alerts++;
+    stat_add(&n->stats.alerts, 1);
     return err;
 }
 
@@ -661,7 +668,20 @@ size_t notifier_pending(const notifier_t *n)
 
 size_t notifier_groups(const notifier_t *n) { return group_table_count(n->groups); }
 
-void notifier_stats(const notifier_t *n, notifier_stats_t *out) { *out = n->stats; }
+/* Any thread. */
+void notifier_stats(const notifier_t *n, notifier_stats_t *out)
+{
+    out->alerts = stat_get(&n->stats.alerts);
+    for (int k = 0; k < RECEIVER_KINDS; k++) {
+        out->notifications[k] = stat_get(&n->stats.notifications[k]);
+        out->delivered[k] = stat_get(&n->stats.delivered[k]);
+    }
+    out->retries = stat_get(&n->stats.retries);
+    out->dead_lettered = stat_get(&n->stats.dead_lettered);
+    out->rate_limited = stat_get(&n->stats.rate_limited);
+    out->digests = stat_get(&n->stats.digests);
+    out->max_delivery_ms = (int64_t)stat_get(&n->stats.max_delivery_ms);
+}
 
 qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen)
 {
