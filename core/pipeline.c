@@ -23,14 +23,49 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "../rules/rules.h"
 #include "core_int.h"
 
 static _Atomic bool stop_requested;
+static _Atomic bool reload_requested;
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&stop_requested, true);
+}
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    atomic_store(&reload_requested, true);
+}
+
+/* A worker's view of the rules: the live set (entered per alert, so a
+ * reload is seen between alerts, never within one) and its decider. */
+typedef struct {
+    rules_live_t *live;
+    decider_t *decider;
+    size_t reader;
+} worker_rules_t;
+
+static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
+                                         incident_t *out)
+{
+    (void)table; /* the decider was built over this worker's table */
+    worker_rules_t *wr = ctx;
+    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
+    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
+    /* Suppressions name their rule (owned by rs) but are not forwarded;
+     * forwards carry no rule name: nothing outlives the set. */
+    rules_live_leave(wr->live, wr->reader);
+    return k;
+}
+
+static void log_rule_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_warn("rules", "%s", msg);
 }
 
 #define PROGRESS_INTERVAL_NS (30LL * 1000000000)
@@ -210,6 +245,23 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     pthread_t router_thread;
     bool router_started = false;
     size_t started = 0;
+    ruleset_t *rules = NULL;
+    rules_live_t *live = NULL;
+    rules_reloader_t *reloader = NULL;
+    inhibit_state_t *inhibit = NULL;
+    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+
+    /* Rules first: an invalid rule file stops the start before any
+     * connection is made. */
+    if (ruleset_compile(conf, log_rule_warning, NULL, &rules, errbuf, sizeof(errbuf)) != QERR_OK)
+        goto out;
+    live = rules_live_new(rules, n_workers);
+    inhibit = inhibit_state_new(65536);
+    if (!live || !inhibit || !wrules) {
+        ruleset_destroy(live ? NULL : rules);
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
+        goto out;
+    }
 
     const char *brokers = brokers_override ? brokers_override : conf->kafka.brokers;
     bool embedded = strcmp(brokers, "embedded") == 0;
@@ -241,6 +293,19 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         }
         rings[i] = dedup_worker_ring(workers[i]);
         tables[i] = dedup_worker_table(workers[i]);
+        decider_opts_t dopts = {
+            .dedup = params,
+            .fingerprint_covers_labels =
+                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
+            .cache_entries = 65536,
+            .noise_entries = per_worker * 2,
+        };
+        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i};
+        if (!wrules[i].decider) {
+            snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
+            goto out;
+        }
+        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
     }
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         uint64_t loaded = 0;
@@ -273,9 +338,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Reload is not built yet; until it is, a SIGHUP must not kill the
-     * process without a drain (its default action). */
-    signal(SIGHUP, SIG_IGN);
+    struct sigaction hup = {0};
+    hup.sa_handler = on_sighup;
+    sigaction(SIGHUP, &hup, NULL);
+    if (conf->path && *conf->path) {
+        reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested);
+        if (!reloader) log_warn("rules", "no reload thread: rules stay as loaded");
+    }
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 
@@ -307,7 +376,12 @@ out:
     if (in) ingest_destroy(in);
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
+    rules_reloader_stop(reloader);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
+    free(wrules);
+    rules_live_destroy(live);
+    inhibit_state_destroy(inhibit);
     free(workers);
     free(rings);
     free(tables);

@@ -130,6 +130,12 @@ void dedup_worker_stop(dedup_worker_t *w);
 void dedup_worker_destroy(dedup_worker_t *w);
 ring_t *dedup_worker_ring(dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
+/* Replaces dedup_decide for this worker: the composed decision (rules,
+ * then dedup_decide on `table`, then noise; rules/rules.h). Called on the
+ * worker's thread. Set before dedup_worker_start. */
+typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
+                                           incident_t *out);
+void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */

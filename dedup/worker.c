@@ -23,6 +23,8 @@ struct dedup_worker {
     ring_t *ring;
     dedup_forward_fn forward;
     void *ctx;
+    dedup_decide_fn decide; /* NULL: dedup_decide alone */
+    void *decide_ctx;
     pthread_t thread;
     bool started;
     arena_t scratch;
@@ -75,8 +77,9 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         return;
     }
     incident_t inc;
-    decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
-                                     a.watermark_ms, &inc);
+    decision_kind_t k = w->decide ? w->decide(w->decide_ctx, w->table, &a, &inc)
+                                  : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
+                                                 a.event_time_ms, a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);
@@ -143,6 +146,12 @@ void dedup_worker_destroy(dedup_worker_t *w)
     ring_destroy(w->ring);
     arena_free(&w->scratch);
     free(w);
+}
+
+void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
+{
+    w->decide = fn;
+    w->decide_ctx = ctx;
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }

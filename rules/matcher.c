@@ -153,8 +153,8 @@ qerr_t matcher_set_add(matcher_set_t *ms, const char *name, match_op_t op, const
 
 /* Labels are sorted bytewise by name (memcmp order, shorter first on a
  * common prefix): binary search. */
-static bool find_label(const label_t *labels, uint32_t n, const char *name, size_t name_len,
-                       const char **v, size_t *vlen)
+bool labels_get(const label_t *labels, uint32_t n, const char *name, size_t name_len,
+                const char **v, size_t *vlen)
 {
     uint32_t lo = 0, hi = n;
     while (lo < hi) {
@@ -184,7 +184,7 @@ bool matcher_set_matches(const matcher_set_t *ms, const label_t *labels, uint32_
         const matcher_t *m = &ms->v[i];
         const char *v;
         size_t vlen;
-        find_label(labels, n_labels, m->name, m->name_len, &v, &vlen);
+        labels_get(labels, n_labels, m->name, m->name_len, &v, &vlen);
         if (!matcher_matches_value(m, v, vlen)) return false;
     }
     return true;
