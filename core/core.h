@@ -180,6 +180,115 @@ void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track);
 qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *out,
                       msg_track_t **track);
 
+/* ---- metrics ---------------------------------------------------------- */
+
+/* A growable text buffer for HTTP bodies and the Prometheus exposition.
+ * Appends never fail loudly: on OOM `oom` is set and further text dropped,
+ * and the caller answers 500. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} mbuf_t;
+
+void mbuf_init(mbuf_t *b);
+void mbuf_free(mbuf_t *b);
+void mbuf_printf(mbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mbuf_append(mbuf_t *b, const char *s, size_t len);
+/* Appends `s` as the body of a JSON string (no quotes). */
+void mbuf_json_str(mbuf_t *b, const char *s, size_t len);
+
+/* Prometheus text format, version 0.0.4. A family header, then samples:
+ * metrics_sample(b, "quell_x_total", v, 2, "decision", "forward", "reason", "new")
+ * takes `n_labels` name/value pairs; values are escaped. */
+void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help);
+void metrics_sample(mbuf_t *b, const char *name, double value, int n_labels, ...);
+
+/* A latency histogram written by one thread (stat_add, no lock prefix) and
+ * summed by the scraper. Buckets are non-cumulative here; the exposition
+ * makes them cumulative. Bounds in seconds: HIST_BOUNDS_S. */
+#define HIST_N_BOUNDS 14
+extern const double hist_bounds_s[HIST_N_BOUNDS];
+typedef struct {
+    _Atomic uint64_t buckets[HIST_N_BOUNDS + 1]; /* last: above every bound (+Inf) */
+    _Atomic uint64_t sum_ms;
+} hist_t;
+typedef struct {
+    uint64_t buckets[HIST_N_BOUNDS + 1];
+    uint64_t sum_ms;
+} hist_snapshot_t;
+/* Owner thread only. Negative values (clock skew) count as 0. */
+void hist_observe_ms(hist_t *h, int64_t ms);
+/* Any thread: adds `h` into `out` (approximate while it is written). */
+void hist_add_to(const hist_t *h, hist_snapshot_t *out);
+void metrics_histogram(mbuf_t *b, const char *name, const char *help, const hist_snapshot_t *s);
+
+/* Config reloads, counted for /metrics. The reload code calls this; the
+ * counters are process-wide (like the log level) because a reload is. */
+void metrics_note_reload(bool ok);
+typedef struct {
+    uint64_t ok, failed;
+    int64_t last_ok_ms; /* Unix ms of the last successful load (the start counts) */
+    bool last_was_ok;
+} metrics_reload_t;
+void metrics_reload_get(metrics_reload_t *out);
+
+/* ---- HTTP server ------------------------------------------------------ */
+
+/* A small router over libmicrohttpd (one thread per connection, so a
+ * handler may block, e.g. until Kafka acknowledges). Handlers are pure
+ * request -> response functions; the server handles bodies, size limits,
+ * the bearer token and the built-in /-/healthy and /-/ready. */
+typedef struct http_server http_server_t;
+
+typedef struct {
+    const char *method; /* "GET", "POST" */
+    const char *path;
+    const char *body; /* NUL-terminated copy; body_len excludes the NUL */
+    size_t body_len;
+    void *conn; /* for http_req_header / http_req_query */
+} http_req_t;
+
+typedef struct {
+    int status;               /* 200 unless set */
+    const char *content_type; /* static string; "text/plain; charset=utf-8" unless set */
+    mbuf_t body;
+} http_resp_t;
+
+const char *http_req_header(const http_req_t *req, const char *name);
+const char *http_req_query(const http_req_t *req, const char *name);
+
+typedef void (*http_handler_fn)(void *ctx, const http_req_t *req, http_resp_t *resp);
+/* A readiness check: true when ready; otherwise writes why into `why`. */
+typedef bool (*http_check_fn)(void *ctx, char *why, size_t len);
+
+#define HTTP_AUTH 1 /* route flag: the bearer token is required when one is set */
+
+typedef struct {
+    const char *listen;       /* "host:port", "[v6]:port"; port 0 picks a free one */
+    const char *token;        /* NULL or "": no token */
+    size_t max_request_bytes; /* larger bodies get 413 */
+} http_opts_t;
+
+/* Creates the server (not listening yet): add routes and checks, then
+ * start. Not thread-safe before start; read-only after. */
+http_server_t *http_server_new(const http_opts_t *o, char *errbuf, size_t errlen);
+qerr_t http_route(http_server_t *s, const char *method, const char *path, int flags,
+                  http_handler_fn fn, void *ctx);
+/* May be called while serving, from one thread at a time (at most 8). */
+qerr_t http_ready_check(http_server_t *s, const char *name, http_check_fn fn, void *ctx);
+qerr_t http_server_start(http_server_t *s, char *errbuf, size_t errlen);
+uint16_t http_server_port(const http_server_t *s); /* the bound port, once started */
+/* quell_http_requests_total{handler,code}: answers so far. */
+void http_server_metrics(http_server_t *s, mbuf_t *b);
+/* Stops accepting, waits for running handlers, frees. */
+void http_server_destroy(http_server_t *s);
+/* Reads a bearer token file (trailing whitespace trimmed; empty refused).
+ * The caller frees *out. */
+qerr_t http_load_token(const char *path, char **out, char *errbuf, size_t errlen);
+/* Constant-time comparison of a presented token with the expected one. */
+bool http_token_equal(const char *got, size_t got_len, const char *want);
+
 /* ---- configuration ---------------------------------------------------- */
 
 typedef struct {
@@ -255,6 +364,12 @@ typedef struct {
         strlist_t ignore_labels;
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
     } dedup;
+    struct {
+        char *listen;          /* "" = no HTTP server */
+        char *auth_token_file; /* "" = no token */
+        size_t max_request_bytes;
+        size_t max_alerts;
+    } http;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */

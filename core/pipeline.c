@@ -25,6 +25,7 @@
 #include "../router/router.h"
 #include "../rules/rules.h"
 #include "core_int.h"
+#include "ops.h"
 
 static _Atomic bool stop_requested;
 static _Atomic bool reload_requested;
@@ -227,6 +228,15 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
     fflush(out);
 }
 
+/* The HTTP side (metrics, health, intake, top); NULL on error. */
+static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
+                      dedup_worker_t **workers, size_t n_workers, router_t *router,
+                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
+{
+    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
+    return ops_start(&st, errbuf, errlen);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -235,6 +245,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rd_kafka_mock_cluster_t *mock = NULL;
     router_t *router = NULL;
     ingest_t *in = NULL;
+    ops_t *ops = NULL;
     size_t n_workers =
         conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
@@ -332,6 +343,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
+    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
+                  sizeof(errbuf));
+    if (!ops) goto out;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -349,6 +363,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    ops_stop(ops); /* no new intake while the rest stops */
+    ops = NULL;
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     started = 0;
     atomic_store(&rt.stop, true);
@@ -367,6 +383,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
+    ops_stop(ops);
     /* The router thread reads the consumer's and workers' counters: it
      * stops first. */
     if (router_started) {

@@ -106,6 +106,34 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
     return (size_t)((fingerprint >> 40) % n_workers);
 }
 
+/* ---- noisy-alert sketch ------------------------------------------------ */
+
+/* The k fingerprints a worker saw most (space-saving: counts are upper
+ * bounds, over by at most `error`), for `quell top`. One per worker, owned
+ * by its thread; copies leave through dedup_worker_top(). */
+#define TOP_LABEL_BYTES 232
+typedef struct {
+    uint64_t fingerprint;
+    uint64_t count; /* occurrences since it entered the sketch, plus `error` */
+    uint64_t error;
+    uint64_t suppressed;                 /* decisions that were not forwarded */
+    uint64_t incidents;                  /* new incidents opened */
+    uint64_t flaps;                      /* firing <-> resolved changes */
+    int64_t first_seen_ms, last_seen_ms; /* event time */
+    uint8_t last_status;
+    uint16_t labels_len;
+    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
+} top_entry_t;
+
+typedef struct top_sketch top_sketch_t;
+top_sketch_t *top_sketch_new(size_t k);
+void top_sketch_destroy(top_sketch_t *s);
+void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms);
+size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap);
+size_t top_sketch_capacity(const top_sketch_t *s);
+/* A label's value in an entry (NULL when absent or truncated away). */
+const char *top_entry_label(const top_entry_t *e, const char *name, size_t *len);
+
 /* ---- worker ----------------------------------------------------------- */
 
 /* Called by a worker for every alert that must be forwarded. Returns
@@ -119,6 +147,11 @@ typedef struct dedup_worker dedup_worker_t;
 typedef struct {
     uint64_t decisions[DECISION__COUNT];
     uint64_t last_decision_ns; /* monotonic clock of the latest decision */
+    /* The table's figures as the worker last published them (every few
+     * hundred decisions and when idle): the table itself is never read from
+     * another thread while the worker runs. */
+    uint64_t tracked;
+    uint64_t evictions;
 } dedup_worker_stats_t;
 
 /* The worker owns its ring (input) and table. */
@@ -140,5 +173,13 @@ void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
+/* Any thread: adds the worker's decision latency (wall clock at the decision
+ * minus the alert's event time) into `out`. */
+void dedup_worker_latency(dedup_worker_t *w, hist_snapshot_t *out);
+/* Any thread: asks the worker for a copy of its noisy-alert sketch and waits
+ * up to `timeout_ms` for it. Returns the entries copied into `out` (at most
+ * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
+#define DEDUP_TOP_K 512
+size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
 
 #endif

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dedup.h"
@@ -31,6 +32,18 @@ struct dedup_worker {
     _Atomic bool stop;
     _Alignas(CACHELINE) _Atomic uint64_t decisions[DECISION__COUNT];
     _Atomic uint64_t last_decision_ns;
+    _Atomic uint64_t tracked, evictions; /* published table figures */
+    uint32_t since_publish;
+    hist_t latency;
+    /* Noisy-alert sketch: owned by the thread; a reader bumps top_req and
+     * the thread copies the sketch into top_copy (under top_lock, taken only
+     * then) and sets top_done. */
+    top_sketch_t *top;
+    _Alignas(CACHELINE) _Atomic uint64_t top_req;
+    _Atomic uint64_t top_done;
+    pthread_mutex_t top_lock;
+    top_entry_t *top_copy;
+    size_t top_copy_n;
 };
 
 dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
@@ -45,7 +58,10 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     arena_init(&w->scratch, 16 * 1024);
     w->table = dedup_table_new(max_entries);
     w->ring = ring_new(ring_bytes);
-    if (!w->table || !w->ring) {
+    w->top = top_sketch_new(DEDUP_TOP_K);
+    w->top_copy = calloc(DEDUP_TOP_K, sizeof(*w->top_copy));
+    pthread_mutex_init(&w->top_lock, NULL);
+    if (!w->table || !w->ring || !w->top || !w->top_copy) {
         dedup_worker_destroy(w);
         return NULL;
     }
@@ -81,10 +97,31 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
                                   : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
                                                  a.event_time_ms, a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
+    hist_observe_ms(&w->latency, clock_wall_ms() - a.event_time_ms);
+    top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);
     else
         track_done(track);
+}
+
+static void publish_table_stats(dedup_worker_t *w)
+{
+    dedup_table_stats_t ts;
+    dedup_table_stats(w->table, &ts);
+    atomic_store_explicit(&w->tracked, ts.tracked, memory_order_relaxed);
+    atomic_store_explicit(&w->evictions, ts.evictions, memory_order_relaxed);
+    w->since_publish = 0;
+}
+
+static void serve_top_request(dedup_worker_t *w)
+{
+    uint64_t req = atomic_load_explicit(&w->top_req, memory_order_acquire);
+    if (req == atomic_load_explicit(&w->top_done, memory_order_relaxed)) return;
+    pthread_mutex_lock(&w->top_lock);
+    w->top_copy_n = top_sketch_copy(w->top, w->top_copy, DEDUP_TOP_K);
+    pthread_mutex_unlock(&w->top_lock);
+    atomic_store_explicit(&w->top_done, req, memory_order_release);
 }
 
 static void *worker_main(void *arg)
@@ -98,11 +135,18 @@ static void *worker_main(void *arg)
             process_one(w, rec, len);
             ring_release(w->ring);
             idle_spins = 0;
+            if (++w->since_publish == 256) {
+                publish_table_stats(w);
+                serve_top_request(w);
+            }
             continue;
         }
-        if (idle_spins == 0)
+        if (idle_spins == 0) {
             atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
                                   memory_order_relaxed);
+            publish_table_stats(w);
+        }
+        serve_top_request(w);
         if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
             /* Re-check after seeing stop: a record committed just before it
              * must still be decided. */
@@ -144,6 +188,9 @@ void dedup_worker_destroy(dedup_worker_t *w)
     dedup_worker_stop(w);
     dedup_table_destroy(w->table);
     ring_destroy(w->ring);
+    top_sketch_destroy(w->top);
+    free(w->top_copy);
+    pthread_mutex_destroy(&w->top_lock);
     arena_free(&w->scratch);
     free(w);
 }
@@ -161,4 +208,27 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
 {
     for (int i = 0; i < DECISION__COUNT; i++) out->decisions[i] = stat_get(&w->decisions[i]);
     out->last_decision_ns = stat_get(&w->last_decision_ns);
+    out->tracked = stat_get(&w->tracked);
+    out->evictions = stat_get(&w->evictions);
+}
+
+void dedup_worker_latency(dedup_worker_t *w, hist_snapshot_t *out)
+{
+    hist_add_to(&w->latency, out);
+}
+
+size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)
+{
+    uint64_t want = atomic_fetch_add_explicit(&w->top_req, 1, memory_order_acq_rel) + 1;
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (atomic_load_explicit(&w->top_done, memory_order_acquire) < want) {
+        if (clock_mono_ns() > deadline) return 0;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&w->top_lock);
+    size_t n = w->top_copy_n < cap ? w->top_copy_n : cap;
+    memcpy(out, w->top_copy, n * sizeof(*out));
+    pthread_mutex_unlock(&w->top_lock);
+    return n;
 }

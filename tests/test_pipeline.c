@@ -90,6 +90,8 @@ static void scenario_init(env_t *env, scenario_t *s, const char *name, const cha
             "  output_topic: %s\n"
             "  dlq_topic: %s\n"
             "  session_timeout: 6s\n"
+            "http:\n"
+            "  listen: \"127.0.0.1:0\"\n" /* tests run side by side: any free port */
             "dedup:\n"
             "  window: %s\n"
             "  repeat_interval: %s\n"
