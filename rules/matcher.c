@@ -18,6 +18,21 @@ struct matcher_set {
     size_t n, cap;
 };
 
+/* The leading literal run of a Go regex that every match must start with:
+ * none when the pattern alternates anywhere (a top-level `|` would make it
+ * optional); a character followed by `*`, `?` or `{` is optional and ends
+ * the run before it. */
+static size_t literal_prefix(const char *re, size_t len)
+{
+    if (memchr(re, '|', len)) return 0;
+    size_t n = 0;
+    while (n < len && !strchr("\\.+*?()|[]{}^$", re[n]) && re[n] != '\0') n++;
+    if (n < len && n > 0 && (re[n] == '*' || re[n] == '?' || re[n] == '{')) n--;
+    /* never cut a UTF-8 sequence */
+    while (n > 0 && n < len && ((unsigned char)re[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
 qerr_t matcher_make(matcher_t *out, const char *name, size_t name_len, match_op_t op,
                     const char *value, size_t value_len, char *errbuf, size_t errlen)
 {
@@ -42,6 +57,7 @@ qerr_t matcher_make(matcher_t *out, const char *name, size_t name_len, match_op_
             matcher_free(out);
             return QERR_INVALID;
         }
+        out->prefix_len = literal_prefix(value, value_len);
     }
     return QERR_OK;
 }
@@ -201,6 +217,7 @@ bool matcher_set_get(const matcher_set_t *ms, size_t i, matcher_view_t *out)
     out->op = m->op;
     out->value = m->value;
     out->value_len = m->value_len;
+    out->prefix_len = m->prefix_len;
     return true;
 }
 

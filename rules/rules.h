@@ -63,6 +63,7 @@ typedef struct {
     match_op_t op;
     const char *value;
     size_t value_len;
+    size_t prefix_len; /* regexes: every match starts with value[0, prefix_len) */
 } matcher_view_t;
 bool matcher_set_get(const matcher_set_t *ms, size_t i, matcher_view_t *out);
 

@@ -19,6 +19,9 @@ typedef struct {
     char *value;
     size_t value_len;
     pcre2_code *re; /* MATCH_RE / MATCH_NRE only */
+    /* A literal every match starts with (from the regex's leading literal
+     * run, when it has no alternation): a cheap filter before PCRE2. */
+    size_t prefix_len;
 } matcher_t;
 
 /* A growable list, what the parsers produce. */
@@ -200,6 +203,10 @@ struct ruleset {
     size_t n_chain;
     uint32_t *unindexed;
     size_t n_unindexed;
+    /* Regex-only rules with a literal prefix are filed in the same index
+     * under hash(name, first PREFIX_KEY_MAX-or-fewer prefix bytes) with a
+     * different seed; bit L of prefix_lengths says length L is in use. */
+    uint8_t prefix_lengths;
     char **sev_labels;
     size_t n_sev_labels;
     sev_entry_t *sev_map;

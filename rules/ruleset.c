@@ -48,6 +48,12 @@ static uint64_t pair_hash(const char *name, size_t nl, const char *value, size_t
     return XXH3_64bits_withSeed(value, vl, XXH3_64bits(name, nl));
 }
 
+#define PREFIX_KEY_MAX 4
+static uint64_t prefix_hash(const char *name, size_t nl, const char *value, size_t vl)
+{
+    return XXH3_64bits_withSeed(value, vl, ~XXH3_64bits(name, nl));
+}
+
 /* ---- severity ----------------------------------------------------------- */
 
 static const struct {
@@ -407,6 +413,20 @@ static qerr_t build_index(ruleset_t *rs)
             filed = true;
             break;
         }
+        for (size_t m = 0; !filed && m < matcher_set_count(e->ms); m++) {
+            matcher_view_t v;
+            matcher_set_get(e->ms, m, &v);
+            if (v.op != MATCH_RE || v.prefix_len == 0) continue;
+            size_t l = v.prefix_len < PREFIX_KEY_MAX ? v.prefix_len : PREFIX_KEY_MAX;
+            uint64_t h = prefix_hash(v.name, v.name_len, v.value, l);
+            index_entry_t *c = &rs->chain[rs->n_chain];
+            c->h = h;
+            c->rule = (uint32_t)i;
+            c->next = rs->heads[h & rs->head_mask];
+            rs->heads[h & rs->head_mask] = (uint32_t)rs->n_chain++;
+            rs->prefix_lengths |= (uint8_t)(1u << l);
+            filed = true;
+        }
         if (!filed) rs->unindexed[rs->n_unindexed++] = (uint32_t)i;
     }
     /* unindexed was filled backwards */
@@ -670,6 +690,13 @@ static size_t static_matches(const ruleset_t *rs, const label_t *labels, uint32_
                                    labels[l].value.len);
             for (uint32_t c = rs->heads[h & rs->head_mask]; c != UINT32_MAX; c = rs->chain[c].next)
                 if (rs->chain[c].h == h) TAKE(rs->chain[c].rule);
+            for (size_t pl = 1; rs->prefix_lengths && pl <= PREFIX_KEY_MAX; pl++) {
+                if (!(rs->prefix_lengths & (1u << pl)) || labels[l].value.len < pl) continue;
+                h = prefix_hash(labels[l].name.ptr, labels[l].name.len, labels[l].value.ptr, pl);
+                for (uint32_t c = rs->heads[h & rs->head_mask]; c != UINT32_MAX;
+                     c = rs->chain[c].next)
+                    if (rs->chain[c].h == h) TAKE(rs->chain[c].rule);
+            }
         }
     }
     for (size_t u = 0; u < rs->n_unindexed; u++) TAKE(rs->unindexed[u]);

@@ -61,8 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             matcher_set_destroy(again);
         }
         /* Match a label set made of the input itself. */
-        label_t l[2] = {{{"a", 1}, {text, (uint32_t)(size / 2)}},
-                        {{text, (uint32_t)(size / 2)}, {text + size / 2, (uint32_t)(size - size / 2)}}};
+        label_t l[2] = {
+            {{"a", 1}, {text, (uint32_t)(size / 2)}},
+            {{text, (uint32_t)(size / 2)}, {text + size / 2, (uint32_t)(size - size / 2)}}};
         if (size / 2 > 1 && memcmp(text, "a", 1) > 0) (void)matcher_set_matches(ms, l, 2);
         (void)matcher_set_matches(ms, l, 1);
     }
