@@ -474,7 +474,7 @@ static void print_side_text(const side_t *s, const replay_t *r)
            (unsigned long long)s->by_kind[DECISION_FORWARD_RESOLVED]);
     reason_stat_t *sorted = malloc((s->reasons.n ? s->reasons.n : 1) * sizeof *sorted);
     if (sorted) {
-        memcpy(sorted, s->reasons.v, s->reasons.n * sizeof *sorted);
+        if (s->reasons.n) memcpy(sorted, s->reasons.v, s->reasons.n * sizeof *sorted);
         qsort(sorted, s->reasons.n, sizeof *sorted, reason_cmp);
         printf("  suppressed by reason:\n");
         for (size_t i = 0; i < s->reasons.n; i++) {
@@ -526,7 +526,7 @@ static void print_summary_json(const replay_t *r)
            (unsigned long long)s->suppressed, (unsigned long long)r->decode_errors);
     reason_stat_t *sorted = malloc((s->reasons.n ? s->reasons.n : 1) * sizeof *sorted);
     if (sorted) {
-        memcpy(sorted, s->reasons.v, s->reasons.n * sizeof *sorted);
+        if (s->reasons.n) memcpy(sorted, s->reasons.v, s->reasons.n * sizeof *sorted);
         qsort(sorted, s->reasons.n, sizeof *sorted, reason_cmp);
         for (size_t i = 0; i < s->reasons.n; i++) {
             if (i) printf(",");

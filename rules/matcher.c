@@ -110,7 +110,7 @@ static qerr_t set_take(matcher_set_t *ms, matcher_list_t *l)
         matcher_list_free(l);
         return QERR_NOMEM;
     }
-    memcpy(ms->v + ms->n, l->v, l->n * sizeof *l->v);
+    if (l->n) memcpy(ms->v + ms->n, l->v, l->n * sizeof *l->v);
     ms->n += l->n;
     free(l->v);
     l->v = NULL;
