@@ -325,6 +325,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         log_info("dedup", "restored %llu open incidents from %s", (unsigned long long)loaded,
                  conf->dedup.snapshot_file);
+        /* Inhibitors before the first target is decided. */
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (inhibit_state_load(inhibit, ipath, &loaded, errbuf, sizeof(errbuf)) != QERR_OK)
+            goto out;
+        if (loaded)
+            log_info("rules", "restored %llu firing inhibition sources from %s",
+                     (unsigned long long)loaded, ipath);
     }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
@@ -376,6 +384,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             log_error("dedup", "snapshot not saved: %s", errbuf);
         else if (err != QERR_OK)
             log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (err == QERR_OK && inhibit_state_save(inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK)
+            log_error("rules", "inhibition state not saved: %s", errbuf);
     }
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);

@@ -114,6 +114,79 @@ static uint64_t inhibit_key(const inhibit_rule_t *r, const label_t *labels, uint
     return h;
 }
 
+typedef struct {
+    uint64_t key;
+    int64_t until_src;
+    uint64_t fp_src;
+    int64_t until_both;
+    uint64_t fp_both;
+} inhibit_record_t;
+
+static const char inhibit_magic[8] = {'Q', 'U', 'E', 'L', 'L', 'I', 'N', '1'};
+
+qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) {
+        snprintf(errbuf, errlen, "%s: cannot write", tmp);
+        return QERR_IO;
+    }
+    uint64_t n = 0;
+    for (size_t i = 0; i <= s->mask; i++)
+        if (atomic_load(&s->slots[i].key)) n++;
+    bool ok = fwrite(inhibit_magic, 8, 1, fp) == 1 && fwrite(&n, 8, 1, fp) == 1;
+    for (size_t i = 0; ok && i <= s->mask; i++) {
+        inhibit_slot_t *sl = &s->slots[i];
+        inhibit_record_t r = {atomic_load(&sl->key), atomic_load(&sl->until_src),
+                              atomic_load(&sl->fp_src), atomic_load(&sl->until_both),
+                              atomic_load(&sl->fp_both)};
+        if (r.key) ok = fwrite(&r, sizeof r, 1, fp) == 1;
+    }
+    ok = fflush(fp) == 0 && ok;
+    ok = fclose(fp) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        snprintf(errbuf, errlen, "%s: cannot write", path);
+        return QERR_IO;
+    }
+    return QERR_OK;
+}
+
+qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded, char *errbuf,
+                          size_t errlen)
+{
+    *loaded = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return QERR_OK; /* first start */
+    char magic[8];
+    uint64_t n = 0;
+    qerr_t rc = QERR_OK;
+    if (fread(magic, 8, 1, fp) != 1 || memcmp(magic, inhibit_magic, 8) != 0 ||
+        fread(&n, 8, 1, fp) != 1) {
+        snprintf(errbuf, errlen, "%s: not an inhibition state file", path);
+        rc = QERR_INVALID;
+    }
+    for (uint64_t i = 0; rc == QERR_OK && i < n; i++) {
+        inhibit_record_t r;
+        if (fread(&r, sizeof r, 1, fp) != 1) {
+            snprintf(errbuf, errlen, "%s: truncated", path);
+            rc = QERR_INVALID;
+            break;
+        }
+        inhibit_slot_t *sl = inhibit_slot(s, r.key, true);
+        if (!sl) continue;
+        atomic_store(&sl->until_src, r.until_src);
+        atomic_store(&sl->fp_src, r.fp_src);
+        atomic_store(&sl->until_both, r.until_both);
+        atomic_store(&sl->fp_both, r.fp_both);
+        (*loaded)++;
+    }
+    fclose(fp);
+    return rc;
+}
+
 /* ---- noise table ------------------------------------------------------ */
 
 typedef struct {

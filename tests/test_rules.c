@@ -416,6 +416,33 @@ static void test_inhibition(void)
     CHECK_EQ_INT(send(&w2, rs, tgt, 3, 104, ALERT_FIRING, 7 * MIN, &inc),
                  DECISION_SUPPRESS_INHIBITED);
     CHECK_EQ_INT(send(&w2, rs, tgt, 3, 105, ALERT_FIRING, 12 * MIN, &inc), DECISION_FORWARD_NEW);
+    /* Across a (clean) restart: the firing source is saved and loaded, so
+     * the first target after the restart is already inhibited. */
+    send(&w1, rs, src, 3, 200, ALERT_FIRING, 20 * MIN, &inc);
+    char path[] = "/tmp/quell-inhibit-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(inhibit_state_save(inh, path, err, sizeof err) == QERR_OK);
+    inhibit_state_t *after = inhibit_state_new(1024);
+    uint64_t loaded = 0;
+    CHECK(inhibit_state_load(after, path, &loaded, err, sizeof err) == QERR_OK);
+    CHECK(loaded >= 1);
+    dec_t w3 = dec_new(after);
+    CHECK_EQ_INT(send(&w3, rs, tgt, 3, 106, ALERT_FIRING, 21 * MIN, &inc),
+                 DECISION_SUPPRESS_INHIBITED);
+    dec_free(&w3);
+    inhibit_state_destroy(after);
+    /* A missing file loads nothing; a foreign one is refused. */
+    after = inhibit_state_new(64);
+    CHECK(inhibit_state_load(after, "/nonexistent/quell", &loaded, err, sizeof err) == QERR_OK);
+    CHECK_EQ_INT(loaded, 0);
+    FILE *junk = fopen(path, "w");
+    fputs("not a state file", junk);
+    fclose(junk);
+    CHECK(inhibit_state_load(after, path, &loaded, err, sizeof err) == QERR_INVALID);
+    unlink(path);
+    inhibit_state_destroy(after);
     dec_free(&w1);
     dec_free(&w2);
     inhibit_state_destroy(inh);
