@@ -39,6 +39,15 @@ typedef struct {
                             * (2026-01-01T00:00:00Z) */
     int64_t spacing_ms;    /* event-time step between alerts, >= 0 (10) */
     double resolve_share;  /* fraction of occurrences that are resolves, 0..1 (0.02) */
+    /* Scenario shapes; all off by default (the output is then exactly what
+     * it was before they existed). */
+    int64_t duration_ms;         /* > 0: event times spread evenly over it (spacing ignored) */
+    double flap_share;           /* steady fingerprints that flip firing/resolved each time */
+    double transient_share;      /* occurrences of one-off fingerprints: fire, then resolve */
+    double excluded_share;       /* occurrences of Watchdog/InfoInhibitor (severity none) */
+    double flood_share;          /* occurrences from a new service once the flood runs */
+    double flood_start;          /* when the flood starts, as a fraction of the run (0.5) */
+    uint64_t flood_fingerprints; /* the new service's distinct label sets (500) */
 } gen_opts_t;
 
 typedef struct gen gen_t;
@@ -52,6 +61,15 @@ void gen_opts_defaults(gen_opts_t *opts);
  * when --help was given (the other options are then not all checked). */
 qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *opts, bool *help, char *errbuf,
                       size_t errlen);
+
+/* Reads the `gen:` section of a scenario file (bench/scenarios/\*.yaml: a
+ * map of gen option names without "--" to values) over `opts`, and, when
+ * `config` is not NULL, its `config:` text (a quell config, YAML, given as
+ * a block scalar; "" when absent; caller frees). QERR_OK, or QERR_INVALID
+ * with "FILE:LINE: message" in errbuf. `--scenario FILE` on gen's command
+ * line does the same at its position: later options override it. */
+qerr_t gen_load_scenario(const char *path, gen_opts_t *opts, char **config, char *errbuf,
+                         size_t errlen);
 
 /* Writes the --help text. */
 void gen_usage(FILE *out);

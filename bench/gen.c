@@ -84,7 +84,8 @@ enum {
     SRC_KAFKA,
     SRC_ES,
     SRC_PROM,
-    SRC_AM
+    SRC_AM,
+    SRC_GENERAL
 };
 
 static const source_t sources[] = {
@@ -106,6 +107,7 @@ static const source_t sources[] = {
     [SRC_PROM] = {"prometheus", "prometheus-k8s", "prometheus-k8s", "monitoring", 9090, false},
     [SRC_AM] = {"alertmanager", "alertmanager-main", "alertmanager-main", "monitoring", 9093,
                 false},
+    [SRC_GENERAL] = {"general", "prometheus-k8s", "prometheus-k8s", "monitoring", 9090, false},
 };
 
 /* Common Prometheus alerts, after kube-prometheus and awesome-prometheus-
@@ -211,7 +213,32 @@ static const rule_t rules[] = {
     {"AlertmanagerFailedToSendAlerts", SRC_AM,
      "An Alertmanager instance failed to send notifications",
      "Alertmanager %n/alertmanager-main-1 failed to send 4.2% of notifications to slack."},
+    /* Not drawn for the steady traffic (N_STEADY_RULES stops before them):
+     * kube-prometheus's always-firing severity=none alerts, which every
+     * installation routes to a null receiver, i.e. what exclusion rules
+     * drop. */
+    {"Watchdog", SRC_GENERAL,
+     "An alert that should always be firing to certify that Alertmanager is working properly.",
+     "This is an alert meant to ensure that the entire alerting pipeline is functional.\nThis "
+     "alert is always firing, therefore it should always be firing in Alertmanager\nand always "
+     "fire against a receiver."},
+    {"InfoInhibitor", SRC_GENERAL, "Info-level alert inhibition.",
+     "This is an alert that is used to inhibit info alerts.\nBy themselves, the info-level alerts "
+     "are sometimes very noisy, but they are relevant when combined with\nother alerts."},
 };
+#define N_STEADY_RULES (COUNT(rules) - 2)
+#define RULE_WATCHDOG  N_STEADY_RULES
+
+/* What a launch-day flood is made of: a new service's errors, crash loops
+ * and saturation, none of them critical (see fill_alert). */
+static const char *const flood_rule_names[] = {
+    "HTTPHighErrorRate",  "HTTPHighLatency",     "KubePodCrashLooping",
+    "KubePodNotReady",    "CPUThrottlingHigh",   "KubernetesContainerOomKiller",
+    "JvmMemoryFillingUp", "KubeContainerWaiting"};
+#define N_FLOOD_RULES         (sizeof(flood_rule_names) / sizeof(flood_rule_names[0]))
+#define FLOOD_NAMESPACE       "recommendations"
+#define FLOOD_SERVICE         "recommendations-v2"
+#define EXCLUDED_FINGERPRINTS 64 /* Watchdog/InfoInhibitor x clusters x replicas */
 
 typedef struct {
     const char *namespace, *service;
@@ -243,6 +270,19 @@ struct gen {
     double draw_scale;     /* total weight / 2^53 */
     double resolve_below;  /* a 53-bit draw below this makes a resolve */
     int64_t *run_start_ms; /* per index: startsAt of its open run, 0 = none */
+    /* families beyond the steady traffic (all zero by default, and then
+     * not one extra draw is made: the default output stays as it was) */
+    bool families;          /* any of the shares below is set */
+    double excluded_below;  /* family draw below this: an excluded alert */
+    double transient_below; /* ... below this (and not excluded): transient */
+    double flood_below;     /* ... below this, once the flood runs: flood */
+    double flap_below;      /* a steady index whose hash is below this flaps */
+    uint64_t flood_from;    /* first occurrence of the flood */
+    uint64_t flood_base, excluded_base, transient_base, transient_span;
+    uint64_t transient_seq;  /* transient fingerprints started so far */
+    uint64_t transient_open; /* index of the transient waiting for its resolve */
+    int64_t transient_start; /* its startsAt; 0 = none open */
+    size_t flood_rules[N_FLOOD_RULES];
     /* the alert being built; labels sorted by name */
     const char *label_name[MAX_LABELS], *label_value[MAX_LABELS];
     unsigned n_labels;
@@ -447,15 +487,31 @@ static char *expand(char *p, size_t max, const char *tmpl, const vars_t *v)
 /* The labels and annotations of index `idx`: a function of idx alone. The
  * instance "10.a.b.c:port" is a bijection of idx < 2^24, so it alone makes
  * the label sets of distinct indices distinct. */
-static void fill_alert(gen_t *g, uint64_t idx)
+typedef enum { FAM_STEADY, FAM_FLOOD, FAM_EXCLUDED, FAM_TRANSIENT } family_t;
+
+static const workload_t flood_workload = {FLOOD_NAMESPACE, FLOOD_SERVICE};
+
+/* Steady and transient indices draw any rule and workload; the flood is
+ * the new service's non-critical errors; excluded ones are Watchdog and
+ * InfoInhibitor with severity "none". The hashes come from the index
+ * within the family, so a family's label sets do not move with K. */
+static void fill_alert(gen_t *g, uint64_t idx, family_t fam, uint64_t fam_idx)
 {
     static const char pod_chars[] = "bcdfghjklmnpqrstvwxz2456789"; /* Kubernetes' */
-    uint64_t h1 = mix64(idx + 0x9e3779b97f4a7c15ULL), h2 = mix64(h1), h3 = mix64(h2);
-    size_t rule_index = h1 % N_RULES;
+    uint64_t salt = fam == FAM_STEADY || fam == FAM_TRANSIENT ? 0 : (uint64_t)fam << 56;
+    uint64_t h1 = mix64((fam == FAM_TRANSIENT ? idx : fam_idx) + 0x9e3779b97f4a7c15ULL + salt),
+             h2 = mix64(h1), h3 = mix64(h2);
+    size_t rule_index = fam == FAM_FLOOD      ? g->flood_rules[h1 % N_FLOOD_RULES]
+                        : fam == FAM_EXCLUDED ? RULE_WATCHDOG + (h1 & 1)
+                                              : h1 % N_STEADY_RULES;
     const rule_t *rule = &rules[rule_index];
     const source_t *src = &sources[rule->source];
-    const workload_t *wl = &workloads[(h1 >> 32) % COUNT(workloads)];
+    const workload_t *wl =
+        fam == FAM_FLOOD ? &flood_workload : &workloads[(h1 >> 32) % COUNT(workloads)];
     unsigned sev = (unsigned)(h2 & 0xff);
+    const char *severity = sev < 51 ? "critical" : sev < 217 ? "warning" : "info"; /* 20/65/15% */
+    if (fam == FAM_FLOOD) severity = sev < 179 ? "warning" : "info";               /* 70/30% */
+    if (fam == FAM_EXCLUDED) severity = "none";
     vars_t v = {.service = src->service ? src->service : wl->service,
                 .namespace = src->namespace ? src->namespace : wl->namespace,
                 .cluster = clusters[(h2 >> 8) % COUNT(clusters)]};
@@ -491,7 +547,7 @@ static void fill_alert(gen_t *g, uint64_t idx)
     LABEL("namespace", v.namespace);
     if (src->has_pod) LABEL("pod", v.pod);
     LABEL("service", v.service);
-    LABEL("severity", sev < 51 ? "critical" : sev < 217 ? "warning" : "info"); /* 20/65/15% */
+    LABEL("severity", severity);
 #undef LABEL
     g->n_labels = n;
     g->annotation_value[0] = p;
@@ -562,17 +618,73 @@ static uint64_t draw_index(gen_t *g)
     return lo;
 }
 
+/* Which family the next occurrence belongs to: one extra draw, made only
+ * when some family share is set. */
+static family_t draw_family(gen_t *g)
+{
+    if (!g->families) return FAM_STEADY;
+    double u = (double)(rng_next(&g->rng) >> 11);
+    if (u < g->excluded_below) return FAM_EXCLUDED;
+    if (u < g->transient_below) return FAM_TRANSIENT;
+    if (g->emitted >= g->flood_from && u < g->flood_below) return FAM_FLOOD;
+    return FAM_STEADY;
+}
+
+/* A transient fingerprint fires once and is resolved at the next transient
+ * draw: seen once, gone before anyone could act on it. */
+static uint64_t next_transient(gen_t *g, int64_t event_ms)
+{
+    uint64_t idx;
+    if (g->transient_start) {
+        idx = g->transient_open;
+        g->resolved = true;
+        g->starts_at_ms = g->transient_start;
+        g->transient_start = 0;
+    } else {
+        idx = g->transient_base + g->transient_seq++ % g->transient_span;
+        g->resolved = false;
+        g->starts_at_ms = g->transient_start = event_ms;
+        g->transient_open = idx;
+    }
+    g->ends_at_ms = g->resolved ? event_ms : event_ms + FIRING_ENDS_AFTER_MS;
+    return idx;
+}
+
+static int64_t event_time(const gen_t *g, uint64_t n)
+{
+    if (g->opts.duration_ms > 0) /* spread evenly; opts_check bounds the product */
+        return g->opts.start_ms + (int64_t)(n * (uint64_t)g->opts.duration_ms / g->opts.alerts);
+    return g->opts.start_ms + (int64_t)n * g->opts.spacing_ms;
+}
+
 bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms, uint64_t *fp_index)
 {
     if (g->emitted >= g->opts.alerts) return false;
-    uint64_t idx = draw_index(g);
-    int64_t event_ms = g->opts.start_ms + (int64_t)g->emitted++ * g->opts.spacing_ms;
-    int64_t *run = &g->run_start_ms[idx];
-    g->resolved = (double)(rng_next(&g->rng) >> 11) < g->resolve_below;
-    g->starts_at_ms = *run ? *run : event_ms;
-    g->ends_at_ms = g->resolved ? event_ms : event_ms + FIRING_ENDS_AFTER_MS;
-    *run = g->resolved ? 0 : g->starts_at_ms;
-    fill_alert(g, idx);
+    family_t fam = draw_family(g);
+    int64_t event_ms = event_time(g, g->emitted++);
+    uint64_t idx, fam_idx;
+    if (fam == FAM_TRANSIENT) {
+        fam_idx = idx = next_transient(g, event_ms);
+    } else {
+        if (fam == FAM_STEADY)
+            fam_idx = idx = draw_index(g);
+        else if (fam == FAM_FLOOD)
+            fam_idx = (rng_next(&g->rng) >> 11) % g->opts.flood_fingerprints,
+            idx = g->flood_base + fam_idx;
+        else
+            fam_idx = (rng_next(&g->rng) >> 11) % EXCLUDED_FINGERPRINTS,
+            idx = g->excluded_base + fam_idx;
+        int64_t *run = &g->run_start_ms[idx];
+        uint64_t r = rng_next(&g->rng) >> 11;
+        if (fam == FAM_STEADY && (double)(mix64(idx ^ 0x5bd1e995f1a9b3c7ULL) >> 11) < g->flap_below)
+            g->resolved = *run != 0; /* a flapper flips on every occurrence */
+        else
+            g->resolved = fam != FAM_EXCLUDED && (double)r < g->resolve_below;
+        g->starts_at_ms = *run ? *run : event_ms;
+        g->ends_at_ms = g->resolved ? event_ms : event_ms + FIRING_ENDS_AFTER_MS;
+        *run = g->resolved ? 0 : g->starts_at_ms;
+    }
+    fill_alert(g, idx, fam, fam_idx);
     size_t n = g->opts.format == GEN_JSON ? render_json(g) : render_proto(g);
     if (buf) *buf = g->out + HEADROOM;
     if (len) *len = n;
@@ -583,7 +695,23 @@ bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms, u
 
 /* ---- options ---------------------------------------------------------- */
 
-enum { OPT_ALERTS, OPT_FINGERPRINTS, OPT_SEED, OPT_FORMAT, OPT_START, OPT_SPACING, OPT_RESOLVE };
+enum {
+    OPT_ALERTS,
+    OPT_FINGERPRINTS,
+    OPT_SEED,
+    OPT_FORMAT,
+    OPT_START,
+    OPT_SPACING,
+    OPT_RESOLVE,
+    OPT_DURATION,
+    OPT_FLAP,
+    OPT_TRANSIENT,
+    OPT_EXCLUDED,
+    OPT_FLOOD,
+    OPT_FLOOD_START,
+    OPT_FLOOD_FPS,
+    OPT_SCENARIO
+};
 
 /* One table: the parser reads it and --help prints it. */
 static const struct {
@@ -599,6 +727,25 @@ static const struct {
     [OPT_SPACING] = {"--spacing-ms", "MS", "event-time step between alerts (default 10)"},
     [OPT_RESOLVE] = {"--resolve-share", "F",
                      "fraction of occurrences that are resolves, 0..1 (default 0.02)"},
+    [OPT_DURATION] = {"--duration", "D",
+                      "spread event times evenly over D (e.g. 1h; replaces --spacing-ms)"},
+    [OPT_FLAP] = {"--flap-share", "F",
+                  "fraction of fingerprints that flip firing/resolved every time (default 0)"},
+    [OPT_TRANSIENT] = {"--transient-share", "F",
+                       "fraction of occurrences from one-off fingerprints that fire once and "
+                       "resolve (default 0)"},
+    [OPT_EXCLUDED] = {"--excluded-share", "F",
+                      "fraction of occurrences of Watchdog/InfoInhibitor, severity none "
+                      "(default 0)"},
+    [OPT_FLOOD] = {"--flood-share", "F",
+                   "once the flood starts, fraction of occurrences from a new service's "
+                   "non-critical errors (default 0)"},
+    [OPT_FLOOD_START] = {"--flood-start", "F",
+                         "when the flood starts, as a fraction of the run (default 0.5)"},
+    [OPT_FLOOD_FPS] = {"--flood-fingerprints", "K",
+                       "distinct label sets of the new service (default 500)"},
+    [OPT_SCENARIO] = {"--scenario", "FILE",
+                      "read options from a scenario file's gen: section (bench/scenarios/)"},
 };
 
 void gen_opts_defaults(gen_opts_t *o)
@@ -609,7 +756,9 @@ void gen_opts_defaults(gen_opts_t *o)
                       .format = GEN_JSON,
                       .start_ms = DEFAULT_START_MS,
                       .spacing_ms = 10,
-                      .resolve_share = 0.02};
+                      .resolve_share = 0.02,
+                      .flood_start = 0.5,
+                      .flood_fingerprints = 500};
 }
 
 void gen_usage(FILE *out)
@@ -716,6 +865,26 @@ static bool opts_check(const gen_opts_t *o, char *errbuf, size_t errlen)
     if (o->spacing_ms < 0) return fail(errbuf, errlen, "--spacing-ms must not be negative");
     if (!(o->resolve_share >= 0.0 && o->resolve_share <= 1.0)) /* NaN too */
         return fail(errbuf, errlen, "--resolve-share must be between 0 and 1");
+    const double shares[] = {o->flap_share, o->transient_share, o->excluded_share, o->flood_share,
+                             o->flood_start};
+    for (size_t i = 0; i < COUNT(shares); i++)
+        if (!(shares[i] >= 0.0 && shares[i] <= 1.0))
+            return fail(errbuf, errlen,
+                        "every --*-share and --flood-start must be between 0 and 1");
+    if (o->transient_share + o->excluded_share + o->flood_share > 1.0)
+        return fail(errbuf, errlen,
+                    "--transient-share, --excluded-share and --flood-share add up to more than 1");
+    bool families = o->transient_share > 0 || o->excluded_share > 0 || o->flood_share > 0;
+    if (o->flood_fingerprints < 1 ||
+        (families && o->fingerprints + o->flood_fingerprints + EXCLUDED_FINGERPRINTS + 1024 >
+                         GEN_MAX_FINGERPRINTS))
+        return fail(errbuf, errlen,
+                    "--flood-fingerprints must be 1..%u minus --fingerprints minus 1088",
+                    GEN_MAX_FINGERPRINTS);
+    if (o->duration_ms < 0 || o->duration_ms > MAX_TIME_MS - FIRING_ENDS_AFTER_MS - o->start_ms ||
+        (o->alerts && __builtin_mul_overflow(o->alerts, (uint64_t)o->duration_ms, &span)))
+        return fail(errbuf, errlen, "--duration goes past year 9999 or is too long for --alerts");
+    if (o->duration_ms) return true;
     if (o->alerts && (__builtin_mul_overflow(o->alerts - 1, (uint64_t)o->spacing_ms, &span) ||
                       span > (uint64_t)(MAX_TIME_MS - FIRING_ENDS_AFTER_MS - o->start_ms)))
         return fail(errbuf, errlen, "--alerts times --spacing-ms goes past year 9999");
@@ -753,6 +922,18 @@ qerr_t gen_parse_args(int argc, char **argv, gen_opts_t *o, bool *help, char *er
             o->spacing_ms = (int64_t)u;
             break;
         case OPT_RESOLVE: ok = parse_fraction(val, &o->resolve_share); break;
+        case OPT_DURATION:
+            ok = conf_parse_duration_ms(val, &o->duration_ms) == QERR_OK && o->duration_ms > 0;
+            break;
+        case OPT_FLAP: ok = parse_fraction(val, &o->flap_share); break;
+        case OPT_TRANSIENT: ok = parse_fraction(val, &o->transient_share); break;
+        case OPT_EXCLUDED: ok = parse_fraction(val, &o->excluded_share); break;
+        case OPT_FLOOD: ok = parse_fraction(val, &o->flood_share); break;
+        case OPT_FLOOD_START: ok = parse_fraction(val, &o->flood_start); break;
+        case OPT_FLOOD_FPS: ok = parse_u64(val, &o->flood_fingerprints); break;
+        case OPT_SCENARIO:
+            if (gen_load_scenario(val, o, NULL, errbuf, errlen) != QERR_OK) return QERR_INVALID;
+            break;
         }
         if (!ok)
             return fail(errbuf, errlen, "bad value '%s' for %s %s: %s", val, options[opt].name,
@@ -772,7 +953,10 @@ gen_t *gen_new(const gen_opts_t *opts, char *errbuf, size_t errlen)
     if (!g) goto oom;
     g->opts = *opts;
     g->cdf = malloc(k * sizeof *g->cdf);
-    g->run_start_ms = calloc(k, sizeof *g->run_start_ms); /* pages in as touched */
+    /* Family indices follow the steady ones, below 2^24 (opts_check). */
+    bool families = opts->transient_share > 0 || opts->excluded_share > 0 || opts->flood_share > 0;
+    uint64_t all = k + (families ? opts->flood_fingerprints + EXCLUDED_FINGERPRINTS : 0);
+    g->run_start_ms = calloc(all, sizeof *g->run_start_ms); /* pages in as touched */
     if (!g->cdf || !g->run_start_ms) goto oom;
 
     double total = 0.0;
@@ -784,6 +968,19 @@ gen_t *gen_new(const gen_opts_t *opts, char *errbuf, size_t errlen)
     g->draw_scale = total * 0x1p-53;
     g->resolve_below = opts->resolve_share * 0x1p53;
     g->rng = opts->seed;
+    g->families = families;
+    g->excluded_below = opts->excluded_share * 0x1p53;
+    g->transient_below = (opts->excluded_share + opts->transient_share) * 0x1p53;
+    g->flood_below = (opts->excluded_share + opts->transient_share + opts->flood_share) * 0x1p53;
+    g->flap_below = opts->flap_share * 0x1p53;
+    g->flood_from = (uint64_t)(opts->flood_start * (double)opts->alerts);
+    g->flood_base = k;
+    g->excluded_base = k + opts->flood_fingerprints;
+    g->transient_base = all;
+    g->transient_span = GEN_MAX_FINGERPRINTS - all;
+    for (size_t i = 0; i < N_FLOOD_RULES; i++)
+        for (size_t r = 0; r < N_STEADY_RULES; r++)
+            if (!strcmp(rules[r].alertname, flood_rule_names[i])) g->flood_rules[i] = r;
 
     for (size_t i = 0; i < N_RULES; i++) {
         char lower[64] = "", *p = lower;

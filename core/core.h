@@ -133,6 +133,39 @@ static inline uint64_t stat_get(const _Atomic uint64_t *c)
     return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
 }
 
+/* ---- latency histogram ------------------------------------------------ */
+
+/* Log-linear histogram of durations in ns: exact below 16, then 16 buckets
+ * per power of two (at most 6.25% wide), up to 2^64. One writer thread
+ * records (relaxed single-writer stores, no lock prefix, no allocation);
+ * any thread may read or merge it while it is written (approximate), e.g.
+ * a dedup worker's decision latency read by the summary and /metrics. */
+#define HIST_SUB_BITS 4
+#define HIST_BUCKETS  ((64 - HIST_SUB_BITS + 1) << HIST_SUB_BITS)
+
+typedef struct {
+    _Alignas(CACHELINE) _Atomic uint64_t count;
+    _Atomic uint64_t sum_ns;
+    _Atomic uint64_t max_ns;
+    _Atomic uint64_t buckets[HIST_BUCKETS];
+} hist_t;
+
+void hist_init(hist_t *h);
+/* Owner thread only. */
+void hist_record(hist_t *h, uint64_t ns);
+/* Adds `src` into `dst` (dst owned by the caller; src may be being written). */
+void hist_merge(hist_t *dst, const hist_t *src);
+/* The value at quantile q (0..1): the upper bound of the bucket holding
+ * that rank, never above the maximum recorded. 0 when empty. */
+uint64_t hist_quantile(const hist_t *h, double q);
+/* Bucket i holds values in [hist_bucket_lower(i), hist_bucket_lower(i+1)). */
+uint64_t hist_bucket_lower(size_t i);
+size_t hist_bucket_of(uint64_t ns);
+
+/* Records wall clock now minus `event_time_ms` (a Kafka timestamp), 0 when
+ * the stamp is in the future (clock skew). */
+void decision_latency_record(hist_t *h, int64_t event_time_ms);
+
 /* ---- message tracking ------------------------------------------------ */
 
 /* At-least-once bookkeeping. Every consumed Kafka message gets a slot in its
@@ -204,24 +237,10 @@ void mbuf_json_str(mbuf_t *b, const char *s, size_t len);
 void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help);
 void metrics_sample(mbuf_t *b, const char *name, double value, int n_labels, ...);
 
-/* A latency histogram written by one thread (stat_add, no lock prefix) and
- * summed by the scraper. Buckets are non-cumulative here; the exposition
- * makes them cumulative. Bounds in seconds: HIST_BOUNDS_S. */
-#define HIST_N_BOUNDS 14
-extern const double hist_bounds_s[HIST_N_BOUNDS];
-typedef struct {
-    _Atomic uint64_t buckets[HIST_N_BOUNDS + 1]; /* last: above every bound (+Inf) */
-    _Atomic uint64_t sum_ms;
-} hist_t;
-typedef struct {
-    uint64_t buckets[HIST_N_BOUNDS + 1];
-    uint64_t sum_ms;
-} hist_snapshot_t;
-/* Owner thread only. Negative values (clock skew) count as 0. */
-void hist_observe_ms(hist_t *h, int64_t ms);
-/* Any thread: adds `h` into `out` (approximate while it is written). */
-void hist_add_to(const hist_t *h, hist_snapshot_t *out);
-void metrics_histogram(mbuf_t *b, const char *name, const char *help, const hist_snapshot_t *s);
+/* Writes a hist_t (ns, log-linear) as a Prometheus histogram in seconds with
+ * fixed bounds. A log-linear bucket straddling a bound counts above it, so
+ * the exposition errs towards slower by at most one bucket (6.25%). */
+void metrics_histogram(mbuf_t *b, const char *name, const char *help, const hist_t *h);
 
 /* Config reloads, counted for /metrics. The reload code calls this; the
  * counters are process-wide (like the log level) because a reload is. */
@@ -370,6 +389,16 @@ typedef struct {
         size_t max_request_bytes;
         size_t max_alerts;
     } http;
+    struct {
+        char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
+        char *prefix; /* Redis key prefix */
+        int64_t timeout_ms;
+        int on_error; /* store_on_error_t: 0 fail_open, 1 fail_closed */
+        int64_t lease_ms;
+        size_t batch;
+        int64_t cache_ms;
+        size_t cache_entries;
+    } store;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */

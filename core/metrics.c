@@ -123,38 +123,25 @@ void metrics_sample(mbuf_t *b, const char *name, double value, int n_labels, ...
 
 /* ---- histogram -------------------------------------------------------- */
 
-const double hist_bounds_s[HIST_N_BOUNDS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                             1,     2.5,  5,     10,   30,  60,   300};
+static const double hist_bounds_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5,    1,     2.5,    5,     10,   30,    60,   300};
 
-void hist_observe_ms(hist_t *h, int64_t ms)
-{
-    if (ms < 0) ms = 0;
-    int i = 0;
-    while (i < HIST_N_BOUNDS && (double)ms > hist_bounds_s[i] * 1000.0) i++;
-    stat_add(&h->buckets[i], 1);
-    stat_add(&h->sum_ms, (uint64_t)ms);
-}
-
-void hist_add_to(const hist_t *h, hist_snapshot_t *out)
-{
-    for (int i = 0; i <= HIST_N_BOUNDS; i++) out->buckets[i] += stat_get(&h->buckets[i]);
-    out->sum_ms += stat_get(&h->sum_ms);
-}
-
-void metrics_histogram(mbuf_t *b, const char *name, const char *help, const hist_snapshot_t *s)
+void metrics_histogram(mbuf_t *b, const char *name, const char *help, const hist_t *h)
 {
     metrics_family(b, name, "histogram", help);
     uint64_t cum = 0;
-    for (int i = 0; i <= HIST_N_BOUNDS; i++) {
-        cum += s->buckets[i];
-        char le[32];
-        if (i < HIST_N_BOUNDS)
-            snprintf(le, sizeof(le), "%g", hist_bounds_s[i]);
-        else
-            snprintf(le, sizeof(le), "+Inf");
-        mbuf_printf(b, "%s_bucket{le=\"%s\"} %llu\n", name, le, (unsigned long long)cum);
+    size_t i = 0;
+    for (size_t k = 0; k < sizeof(hist_bounds_s) / sizeof(hist_bounds_s[0]); k++) {
+        uint64_t bound_ns = (uint64_t)(hist_bounds_s[k] * 1e9);
+        /* Bucket i lies wholly at or under the bound when the next one starts past it. */
+        for (; i < HIST_BUCKETS && hist_bucket_lower(i + 1) <= bound_ns + 1; i++)
+            cum += stat_get(&h->buckets[i]);
+        mbuf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, hist_bounds_s[k],
+                    (unsigned long long)cum);
     }
-    mbuf_printf(b, "%s_sum %.3f\n%s_count %llu\n", name, (double)s->sum_ms / 1000.0, name,
+    for (; i < HIST_BUCKETS; i++) cum += stat_get(&h->buckets[i]);
+    mbuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    mbuf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, (double)stat_get(&h->sum_ns) / 1e9, name,
                 (unsigned long long)cum);
 }
 

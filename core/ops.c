@@ -31,14 +31,14 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
 {
     uint64_t d[DECISION__COUNT] = {0};
     uint64_t tracked = 0, evictions = 0;
-    hist_snapshot_t lat = {0};
+    hist_t *lat = calloc(1, sizeof(*lat)); /* ~8 KiB, and scrapes may run concurrently */
     for (size_t i = 0; i < o->st.n_workers; i++) {
         dedup_worker_stats_t ws;
         dedup_worker_stats(o->st.workers[i], &ws);
         for (int k = 0; k < DECISION__COUNT; k++) d[k] += ws.decisions[k];
         tracked += ws.tracked;
         evictions += ws.evictions;
-        dedup_worker_latency(o->st.workers[i], &lat);
+        if (lat) hist_merge(lat, dedup_worker_latency(o->st.workers[i]));
     }
     metrics_family(b, "quell_decisions_total", "counter",
                    "Alerts decided, by decision (forward, suppress) and reason.");
@@ -53,8 +53,11 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
     metrics_family(b, "quell_fingerprint_evictions_total", "counter",
                    "Open incidents dropped because a dedup table was full.");
     metrics_sample(b, "quell_fingerprint_evictions_total", (double)evictions, 0);
-    metrics_histogram(b, "quell_decision_latency_seconds",
-                      "Time from an alert's event time (Kafka timestamp) to its decision.", &lat);
+    if (lat)
+        metrics_histogram(b, "quell_decision_latency_seconds",
+                          "Time from an alert's event time (Kafka timestamp) to its decision.",
+                          lat);
+    free(lat);
     metrics_family(b, "quell_ring_used_bytes", "gauge", "Bytes waiting in each worker's ring.");
     for (size_t i = 0; i < o->st.n_workers; i++) {
         char w[24];

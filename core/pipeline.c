@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -225,6 +226,15 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
                 (double)t.decided / secs, secs);
+    static hist_t lat; /* ~8 KiB: not on the stack */
+    hist_init(&lat);
+    for (size_t i = 0; i < n; i++) hist_merge(&lat, dedup_worker_latency(workers[i]));
+    if (stat_get(&lat.count))
+        fprintf(out,
+                "  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms (Kafka timestamp "
+                "to decided)\n",
+                (double)hist_quantile(&lat, 0.5) / 1e6, (double)hist_quantile(&lat, 0.99) / 1e6,
+                (double)stat_get(&lat.max_ns) / 1e6);
     fflush(out);
 }
 
@@ -235,6 +245,71 @@ static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
 {
     ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
     return ops_start(&st, errbuf, errlen);
+}
+
+/* Puts every worker on the shared store when store.url is not "memory".
+ * *shared tells the caller which it is. */
+static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
+                          dedup_worker_t **workers, size_t n, bool *shared, char *errbuf,
+                          size_t errlen)
+{
+    store_conf_t sc = {.prefix = conf->store.prefix,
+                       .timeout_ms = conf->store.timeout_ms,
+                       .on_error = (store_on_error_t)conf->store.on_error,
+                       .lease_ms = conf->store.lease_ms,
+                       .ttl_ms = store_ttl_ms(params, conf->store.lease_ms),
+                       .cache_ms = conf->store.cache_ms,
+                       .batch = conf->store.batch,
+                       .cache_entries = conf->store.cache_entries};
+    if (store_url_parse(conf->store.url, &sc, &(bool){false}, errbuf, errlen) != QERR_OK)
+        return QERR_INVALID;
+    *shared = strcmp(conf->store.url, "memory") != 0;
+    if (!*shared) return QERR_OK;
+    if (strlen(conf->store.prefix) > 100) {
+        snprintf(errbuf, errlen, "store.prefix: longer than 100 bytes");
+        return QERR_INVALID;
+    }
+    /* Identifies this process's pending forwards: a restart is another
+     * instance, so what the old one left pending is taken over. */
+    uint64_t me = 0;
+    while (me == 0)
+        if (getrandom(&me, sizeof(me), 0) != sizeof(me)) me = (uint64_t)clock_mono_ns();
+    for (size_t i = 0; i < n; i++)
+        if (dedup_worker_use_store(workers[i], &sc, me) != QERR_OK) {
+            snprintf(errbuf, errlen, "cannot allocate the store for dedup worker %zu", i);
+            return QERR_NOMEM;
+        }
+    log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
+             sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    return QERR_OK;
+}
+
+static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
+{
+    dedup_worker_stats_t t = {0};
+    uint64_t decided = 0;
+    for (size_t i = 0; i < n; i++) {
+        dedup_worker_stats_t ws;
+        dedup_worker_stats(workers[i], &ws);
+        for (int k = 0; k < DECISION__COUNT; k++) decided += ws.decisions[k];
+        t.store_round_trips += ws.store_round_trips;
+        t.store_degraded += ws.store_degraded;
+        t.store_conflicts += ws.store_conflicts;
+        t.store_parked += ws.store_parked;
+        t.store_takeovers += ws.store_takeovers;
+        t.store_reseeded += ws.store_reseeded;
+        t.store_local += ws.store_local;
+    }
+    fprintf(out, "  store round trips     %llu (%.4f per alert)\n",
+            (unsigned long long)t.store_round_trips,
+            decided ? (double)t.store_round_trips / (double)decided : 0.0);
+    fprintf(out, "  store cache hits      %llu\n", (unsigned long long)t.store_local);
+    fprintf(out, "  store degraded        %llu\n", (unsigned long long)t.store_degraded);
+    fprintf(out, "  store conflicts       %llu\n", (unsigned long long)t.store_conflicts);
+    fprintf(out, "  store parked          %llu\n", (unsigned long long)t.store_parked);
+    fprintf(out, "  store takeovers       %llu\n", (unsigned long long)t.store_takeovers);
+    fprintf(out, "  store reseeded        %llu\n", (unsigned long long)t.store_reseeded);
+    fflush(out);
 }
 
 int pipeline_run(conf_t *conf, const char *brokers_override)
@@ -255,6 +330,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router_thread_t rt = {0};
     pthread_t router_thread;
     bool router_started = false;
+    bool shared_store = false;
     size_t started = 0;
     ruleset_t *rules = NULL;
     rules_live_t *live = NULL;
@@ -318,6 +394,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         }
         dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
     }
+    if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
+        QERR_OK)
+        goto out;
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         uint64_t loaded = 0;
         if (dedup_snapshot_load(conf->dedup.snapshot_file, tables, n_workers, &loaded, errbuf,
@@ -391,6 +470,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);
+    if (shared_store) print_store_summary(stdout, workers, n_workers);
     rc = err == QERR_OK ? 0 : 1;
 
 out:

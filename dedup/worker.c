@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "dedup.h"
+#include "dedup_int.h"
 
 struct dedup_worker {
     dedup_params_t params;
@@ -30,11 +30,13 @@ struct dedup_worker {
     bool started;
     arena_t scratch;
     _Atomic bool stop;
+    store_worker_t *store; /* NULL: the memory store */
+    store_worker_stats_t store_stats;
     _Alignas(CACHELINE) _Atomic uint64_t decisions[DECISION__COUNT];
     _Atomic uint64_t last_decision_ns;
     _Atomic uint64_t tracked, evictions; /* published table figures */
     uint32_t since_publish;
-    hist_t latency;
+    hist_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
     /* Noisy-alert sketch: owned by the thread; a reader bumps top_req and
      * the thread copies the sketch into top_copy (under top_lock, taken only
      * then) and sets top_done. */
@@ -56,6 +58,7 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     w->forward = forward;
     w->ctx = ctx;
     arena_init(&w->scratch, 16 * 1024);
+    hist_init(&w->latency);
     w->table = dedup_table_new(max_entries);
     w->ring = ring_new(ring_bytes);
     w->top = top_sketch_new(DEDUP_TOP_K);
@@ -97,12 +100,12 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
                                   : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
                                                  a.event_time_ms, a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
-    hist_observe_ms(&w->latency, clock_wall_ms() - a.event_time_ms);
     top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);
     else
         track_done(track);
+    decision_latency_record(&w->latency, a.event_time_ms);
 }
 
 static void publish_table_stats(dedup_worker_t *w)
@@ -124,9 +127,40 @@ static void serve_top_request(dedup_worker_t *w)
     atomic_store_explicit(&w->top_done, req, memory_order_release);
 }
 
+/* Shared-store mode: batches instead of single records, and outstanding
+ * forwards keep the thread awake (and from stopping) until confirmed. */
+static void *store_main(dedup_worker_t *w)
+{
+    int idle_spins = 0;
+    for (;;) {
+        bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
+        if (store_worker_step(w->store, w->ring, false)) {
+            idle_spins = 0;
+            continue;
+        }
+        if (idle_spins == 0)
+            atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
+                                  memory_order_relaxed);
+        size_t len;
+        if (stopping && !ring_peek(w->ring, &len)) {
+            store_worker_step(w->store, w->ring, true);
+            if (!store_worker_busy(w->store) && !ring_peek(w->ring, &len)) break;
+            continue;
+        }
+        if (idle_spins++ < 64) {
+            sched_yield();
+            continue;
+        }
+        ring_wait_data(w->ring, store_worker_busy(w->store) ? 1 : 100);
+        idle_spins = 0;
+    }
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     dedup_worker_t *w = arg;
+    if (w->store) return store_main(w);
     int idle_spins = 0;
     for (;;) {
         size_t len;
@@ -182,10 +216,18 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
+qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me)
+{
+    w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, w->decisions,
+                                &w->store_stats);
+    return w->store ? QERR_OK : QERR_NOMEM;
+}
+
 void dedup_worker_destroy(dedup_worker_t *w)
 {
     if (!w) return;
     dedup_worker_stop(w);
+    store_worker_destroy(w->store);
     dedup_table_destroy(w->table);
     ring_destroy(w->ring);
     top_sketch_destroy(w->top);
@@ -202,6 +244,7 @@ void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }
+const hist_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
 dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
 
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
@@ -210,11 +253,14 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
     out->last_decision_ns = stat_get(&w->last_decision_ns);
     out->tracked = stat_get(&w->tracked);
     out->evictions = stat_get(&w->evictions);
-}
-
-void dedup_worker_latency(dedup_worker_t *w, hist_snapshot_t *out)
-{
-    hist_add_to(&w->latency, out);
+    const store_worker_stats_t *s = &w->store_stats;
+    out->store_round_trips = stat_get(&s->round_trips);
+    out->store_degraded = stat_get(&s->degraded);
+    out->store_conflicts = stat_get(&s->conflicts);
+    out->store_parked = stat_get(&s->parked);
+    out->store_takeovers = stat_get(&s->takeovers);
+    out->store_reseeded = stat_get(&s->reseeded);
+    out->store_local = stat_get(&s->local);
 }
 
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../bench/bench.h"
 #include "check.h"
@@ -431,6 +432,108 @@ static void test_args(void)
     gen_destroy(NULL);
 }
 
+/* The scenario families: the flood is the new service's non-critical
+ * alerts and starts where asked; excluded alerts are Watchdog/InfoInhibitor
+ * with severity none; a transient fires once and its resolve comes next;
+ * a flapper alternates; and the shipped scenario files load. */
+static void test_families(void)
+{
+    gen_opts_t o = opts_with(20000, 500, 9, GEN_JSON);
+    o.flood_share = 0.5;
+    o.flood_start = 0.5;
+    o.flood_fingerprints = 40;
+    o.excluded_share = 0.1;
+    o.transient_share = 0.1;
+    o.flap_share = 0.2;
+    o.duration_ms = 3600 * 1000;
+    char err[256] = "";
+    gen_t *g = gen_new(&o, err, sizeof err);
+    CHECK(g != NULL);
+    if (!g) return;
+    const void *buf;
+    size_t len;
+    int64_t t, last_t = 0;
+    uint64_t idx, n = 0, flood_early = 0, flood_late = 0, excluded = 0, flood_critical = 0;
+    uint64_t transient_fire = 0, transient_resolve = 0, open_transient = UINT64_MAX;
+    uint64_t pairs_ok = 0, flood_idx_bad = 0;
+    while (gen_next(g, &buf, &len, &t, &idx)) {
+        cJSON *a = cJSON_ParseWithLength(buf, len);
+        const char *svc =
+            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "labels"), "service"));
+        const char *sev =
+            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "labels"), "severity"));
+        const char *name = cJSON_GetStringValue(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(a, "labels"), "alertname"));
+        bool resolved = !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(a, "status")), "resolved");
+        CHECK(t >= last_t && t < o.start_ms + o.duration_ms);
+        last_t = t;
+        if (svc && !strcmp(svc, "recommendations-v2")) {
+            *(n < 10000 ? &flood_early : &flood_late) += 1;
+            flood_critical += !strcmp(sev, "critical");
+            flood_idx_bad += idx < 500 || idx >= 540;
+        }
+        if (!strcmp(sev, "none")) {
+            excluded++;
+            CHECK(!strcmp(name, "Watchdog") || !strcmp(name, "InfoInhibitor"));
+            CHECK(!resolved);
+        }
+        if (idx >= 500 + 40 + 64) { /* transient */
+            if (resolved) {
+                transient_resolve++;
+                pairs_ok += idx == open_transient;
+                open_transient = UINT64_MAX;
+            } else {
+                transient_fire++;
+                CHECK(open_transient == UINT64_MAX);
+                open_transient = idx;
+            }
+        }
+        cJSON_Delete(a);
+        n++;
+    }
+    gen_destroy(g);
+    CHECK_EQ_INT(n, 20000);
+    CHECK_EQ_INT(flood_early, 0);
+    CHECK(flood_late > 4000 && flood_late < 6000); /* 50% of the second half */
+    CHECK_EQ_INT(flood_critical, 0);
+    CHECK_EQ_INT(flood_idx_bad, 0);
+    CHECK(excluded > 1500 && excluded < 2500);
+    CHECK(transient_fire > 900 && transient_fire <= transient_resolve + 1);
+    CHECK_EQ_INT(pairs_ok, transient_resolve);
+
+    /* The shipped scenarios load and describe what their names say. */
+    const char *src = getenv("QUELL_SOURCE_DIR");
+    const char *names[] = {"launch-day", "steady", "cardinality"};
+    for (size_t i = 0; src && i < 3; i++) {
+        char path[1024], *config = NULL;
+        snprintf(path, sizeof path, "%s/bench/scenarios/%s.yaml", src, names[i]);
+        gen_opts_defaults(&o);
+        CHECK_EQ_INT(gen_load_scenario(path, &o, &config, err, sizeof err), QERR_OK);
+        if (*err) fprintf(stderr, "%s\n", err);
+        CHECK(config && strstr(config, "dedup:"));
+        CHECK(o.alerts >= 1000000 && o.duration_ms > 0);
+        if (i == 0) CHECK(o.flood_share > 0 && o.excluded_share > 0);
+        if (i == 2) CHECK(o.fingerprints >= 1000000);
+        free(config);
+    }
+    /* A scenario is refused with its file and line; later options win. */
+    char path[] = "/tmp/quell-scenario-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("gen:\n  alerts: 10\n  flood-share: 2\n", f);
+    fclose(f);
+    gen_opts_defaults(&o);
+    CHECK_EQ_INT(gen_load_scenario(path, &o, NULL, err, sizeof err), QERR_INVALID);
+    CHECK(strstr(err, path) && strstr(err, ":1: gen:"));
+    f = fopen(path, "w");
+    fputs("gen:\n  alerts: 10\n  seed: 5\n", f);
+    fclose(f);
+    CHECK_EQ_INT(parse(&o, "--scenario", path, "--alerts=7"), QERR_OK);
+    CHECK(o.alerts == 7 && o.seed == 5);
+    CHECK_EQ_INT(parse(&o, "--flood-share", "0.6", "--transient-share=0.5"), QERR_INVALID);
+    unlink(path);
+}
+
 int main(void)
 {
     test_determinism();
@@ -441,5 +544,6 @@ int main(void)
     test_proto();
     test_resolve_share();
     test_args();
+    test_families();
     return check_summary("gen");
 }

@@ -1,0 +1,87 @@
+/*
+ * hist: the log-linear latency histogram (see core.h).
+ *
+ * Bucket of v: below 2^SUB, v itself; above, the octave (position of the
+ * top bit) and the SUB bits under it. So every bucket is at most 1/16 of
+ * its lower bound wide, and the table is a fixed ~8 KiB: no allocation,
+ * no resizing, a record is a shift, a count-leading-zeros and three
+ * relaxed adds.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+
+void hist_init(hist_t *h) { memset(h, 0, sizeof *h); }
+
+size_t hist_bucket_of(uint64_t v)
+{
+    if (v < (1u << HIST_SUB_BITS)) return (size_t)v;
+    unsigned top = 63u - (unsigned)__builtin_clzll(v); /* >= HIST_SUB_BITS */
+    unsigned shift = top - HIST_SUB_BITS;
+    return ((size_t)(shift + 1) << HIST_SUB_BITS) |
+           (size_t)((v >> shift) & ((1u << HIST_SUB_BITS) - 1));
+}
+
+uint64_t hist_bucket_lower(size_t i)
+{
+    if (i >= HIST_BUCKETS) return UINT64_MAX;
+    if (i < (1u << HIST_SUB_BITS)) return i;
+    unsigned shift = (unsigned)(i >> HIST_SUB_BITS) - 1;
+    uint64_t mantissa = (1u << HIST_SUB_BITS) | (i & ((1u << HIST_SUB_BITS) - 1));
+    return mantissa << shift;
+}
+
+void hist_record(hist_t *h, uint64_t ns)
+{
+    stat_add(&h->buckets[hist_bucket_of(ns)], 1);
+    stat_add(&h->count, 1);
+    stat_add(&h->sum_ns, ns);
+    if (ns > stat_get(&h->max_ns)) atomic_store_explicit(&h->max_ns, ns, memory_order_relaxed);
+}
+
+void hist_merge(hist_t *dst, const hist_t *src)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        uint64_t c = stat_get(&src->buckets[i]);
+        if (!c) continue;
+        stat_add(&dst->buckets[i], c);
+        n += c;
+    }
+    /* The buckets, not src->count, so quantiles stay consistent with them
+     * while src is being written. */
+    stat_add(&dst->count, n);
+    stat_add(&dst->sum_ns, stat_get(&src->sum_ns));
+    uint64_t m = stat_get(&src->max_ns);
+    if (m > stat_get(&dst->max_ns)) atomic_store_explicit(&dst->max_ns, m, memory_order_relaxed);
+}
+
+uint64_t hist_quantile(const hist_t *h, double q)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) n += stat_get(&h->buckets[i]);
+    if (!n) return 0;
+    if (q < 0) q = 0;
+    if (q > 1) q = 1;
+    uint64_t rank = (uint64_t)(q * (double)n + 0.5), seen = 0, max = stat_get(&h->max_ns);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += stat_get(&h->buckets[i]);
+        if (seen >= rank) {
+            uint64_t upper = i + 1 < HIST_BUCKETS ? hist_bucket_lower(i + 1) - 1 : UINT64_MAX;
+            return upper < max ? upper : max;
+        }
+    }
+    return max;
+}
+
+void decision_latency_record(hist_t *h, int64_t event_time_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t d = now_ns - event_time_ms * 1000000;
+    hist_record(h, d > 0 ? (uint64_t)d : 0);
+}
