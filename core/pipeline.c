@@ -49,6 +49,7 @@ typedef struct {
     rules_live_t *live;
     decider_t *decider;
     size_t reader;
+    const ruleset_t *batch; /* shared-store mode: held for one batch */
 } worker_rules_t;
 
 static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
@@ -63,6 +64,26 @@ static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const 
     rules_live_leave(wr->live, wr->reader);
     return k;
 }
+
+/* Shared-store mode: the rules run before the store decides, with one rule
+ * set held for the whole batch. */
+static void rules_batch_begin(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = rules_live_enter(wr->live, wr->reader);
+}
+static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
+{
+    worker_rules_t *wr = ctx;
+    return decider_rules(wr->decider, wr->batch, a, out);
+}
+static void rules_batch_end(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = NULL;
+    rules_live_leave(wr->live, wr->reader);
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end};
 
 static void log_rule_warning(void *ctx, const char *msg)
 {
@@ -387,12 +408,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
-        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i};
+        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
         if (!wrules[i].decider) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
         }
         dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
+        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
     }
     if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
         QERR_OK)

@@ -26,6 +26,8 @@ struct dedup_worker {
     void *ctx;
     dedup_decide_fn decide; /* NULL: dedup_decide alone */
     void *decide_ctx;
+    const dedup_rules_hook_t *rules_hook; /* shared-store mode */
+    void *rules_ctx;
     pthread_t thread;
     bool started;
     arena_t scratch;
@@ -220,6 +222,7 @@ qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_
 {
     w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, w->decisions,
                                 &w->store_stats);
+    if (w->store && w->rules_hook) store_worker_set_rules(w->store, w->rules_hook, w->rules_ctx);
     return w->store ? QERR_OK : QERR_NOMEM;
 }
 
@@ -235,6 +238,13 @@ void dedup_worker_destroy(dedup_worker_t *w)
     pthread_mutex_destroy(&w->top_lock);
     arena_free(&w->scratch);
     free(w);
+}
+
+void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx)
+{
+    w->rules_hook = h;
+    w->rules_ctx = ctx;
+    if (w->store) store_worker_set_rules(w->store, h, ctx);
 }
 
 void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)

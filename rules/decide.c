@@ -260,62 +260,67 @@ static void fill_suppressed(incident_t *out, const alert_t *a, decision_kind_t k
     out->severity = sev;
 }
 
+bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out)
+{
+    int64_t now = a->event_time_ms;
+    memset(out, 0, sizeof *out);
+    if (!rs) return false;
+    /* 1. inhibition sources, whatever becomes of the alert itself */
+    for (size_t i = 0; d->inhibit && i < rs->n_inh; i++) {
+        const inhibit_rule_t *r = &rs->inh[i];
+        if (!matcher_set_matches(r->src, a->labels, a->n_labels)) continue;
+        bool both = matcher_set_matches(r->tgt, a->labels, a->n_labels);
+        inhibit_slot_t *sl = inhibit_slot(d->inhibit, inhibit_key(r, a->labels, a->n_labels), true);
+        if (!sl) continue;
+        _Atomic int64_t *until = both ? &sl->until_both : &sl->until_src;
+        _Atomic uint64_t *fp = both ? &sl->fp_both : &sl->fp_src;
+        if (a->status == ALERT_FIRING) {
+            atomic_store_explicit(fp, a->fingerprint, memory_order_relaxed);
+            atomic_max64(until, now + d->o.dedup.window_ms);
+        } else if (atomic_load_explicit(fp, memory_order_relaxed) == a->fingerprint) {
+            /* The source that armed it resolved. Another source with the
+             * same equal labels re-arms it on its next occurrence. */
+            atomic_store_explicit(until, 0, memory_order_relaxed);
+        }
+    }
+    /* 2. exclusions and severity (cached), then inhibition */
+    rules_verdict_t v;
+    uint64_t key = a->fingerprint;
+    if (!d->o.fingerprint_covers_labels) {
+        key = 0x51u;
+        for (uint32_t i = 0; i < a->n_labels; i++) {
+            key = XXH3_64bits_withSeed(a->labels[i].name.ptr, a->labels[i].name.len, key);
+            key = XXH3_64bits_withSeed(a->labels[i].value.ptr, a->labels[i].value.len, ~key);
+        }
+    }
+    ruleset_eval_cached(rs, d->cache, key, a->labels, a->n_labels, now, &v);
+    out->severity = v.severity;
+    if (v.suppress) {
+        fill_suppressed(out, a, v.kind, v.rule, v.severity);
+        return true;
+    }
+    for (size_t i = 0; d->inhibit && i < rs->n_inh; i++) {
+        const inhibit_rule_t *r = &rs->inh[i];
+        if (!matcher_set_matches(r->tgt, a->labels, a->n_labels)) continue;
+        inhibit_slot_t *sl =
+            inhibit_slot(d->inhibit, inhibit_key(r, a->labels, a->n_labels), false);
+        if (!sl) continue;
+        bool both = matcher_set_matches(r->src, a->labels, a->n_labels);
+        bool inhibited = atomic_load_explicit(&sl->until_src, memory_order_relaxed) > now;
+        if (!both) inhibited |= atomic_load_explicit(&sl->until_both, memory_order_relaxed) > now;
+        if (inhibited) {
+            fill_suppressed(out, a, DECISION_SUPPRESS_INHIBITED, r->name, v.severity);
+            return true;
+        }
+    }
+    return false;
+}
+
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out)
 {
     int64_t now = a->event_time_ms;
-    uint8_t sev = 0;
-    if (rs) {
-        /* 1. inhibition sources, whatever becomes of the alert itself */
-        for (size_t i = 0; d->inhibit && i < rs->n_inh; i++) {
-            const inhibit_rule_t *r = &rs->inh[i];
-            if (!matcher_set_matches(r->src, a->labels, a->n_labels)) continue;
-            bool both = matcher_set_matches(r->tgt, a->labels, a->n_labels);
-            inhibit_slot_t *sl =
-                inhibit_slot(d->inhibit, inhibit_key(r, a->labels, a->n_labels), true);
-            if (!sl) continue;
-            _Atomic int64_t *until = both ? &sl->until_both : &sl->until_src;
-            _Atomic uint64_t *fp = both ? &sl->fp_both : &sl->fp_src;
-            if (a->status == ALERT_FIRING) {
-                atomic_store_explicit(fp, a->fingerprint, memory_order_relaxed);
-                atomic_max64(until, now + d->o.dedup.window_ms);
-            } else if (atomic_load_explicit(fp, memory_order_relaxed) == a->fingerprint) {
-                /* The source that armed it resolved. Another source with
-                 * the same equal labels re-arms it on its next occurrence. */
-                atomic_store_explicit(until, 0, memory_order_relaxed);
-            }
-        }
-        /* 2. rules */
-        rules_verdict_t v;
-        uint64_t key = a->fingerprint;
-        if (!d->o.fingerprint_covers_labels) {
-            key = 0x51u;
-            for (uint32_t i = 0; i < a->n_labels; i++) {
-                key = XXH3_64bits_withSeed(a->labels[i].name.ptr, a->labels[i].name.len, key);
-                key = XXH3_64bits_withSeed(a->labels[i].value.ptr, a->labels[i].value.len, ~key);
-            }
-        }
-        ruleset_eval_cached(rs, d->cache, key, a->labels, a->n_labels, now, &v);
-        sev = v.severity;
-        if (v.suppress) {
-            fill_suppressed(out, a, v.kind, v.rule, sev);
-            return v.kind;
-        }
-        for (size_t i = 0; d->inhibit && i < rs->n_inh; i++) {
-            const inhibit_rule_t *r = &rs->inh[i];
-            if (!matcher_set_matches(r->tgt, a->labels, a->n_labels)) continue;
-            inhibit_slot_t *sl =
-                inhibit_slot(d->inhibit, inhibit_key(r, a->labels, a->n_labels), false);
-            if (!sl) continue;
-            bool both = matcher_set_matches(r->src, a->labels, a->n_labels);
-            bool inhibited = atomic_load_explicit(&sl->until_src, memory_order_relaxed) > now;
-            if (!both)
-                inhibited |= atomic_load_explicit(&sl->until_both, memory_order_relaxed) > now;
-            if (inhibited) {
-                fill_suppressed(out, a, DECISION_SUPPRESS_INHIBITED, r->name, sev);
-                return DECISION_SUPPRESS_INHIBITED;
-            }
-        }
-    }
+    if (decider_rules(d, rs, a, out)) return out->kind;
+    uint8_t sev = out->severity;
     /* 3. dedup */
     decision_kind_t k =
         dedup_decide(d->table, &d->o.dedup, a->fingerprint, a->status, now, a->watermark_ms, out);

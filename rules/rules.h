@@ -170,6 +170,11 @@ void decider_destroy(decider_t *d);
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a,
                                incident_t *out);
 
+/* The rule half alone (steps 1 and 2), for the shared-store mode where the
+ * store decides dedup: true when a rule suppresses the alert (`out`
+ * filled); else false with out->severity set. */
+bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out);
+
 /* The reason string of a decision: "new", "repeat", "resolved",
  * "duplicate", "excluded:<rule>", "flapping", "transient",
  * "inhibited:<rule>", "severity". Writes into buf. */

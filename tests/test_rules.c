@@ -449,6 +449,106 @@ static void test_inhibition(void)
     ruleset_destroy(rs);
 }
 
+/* ---- the worker, both modes ------------------------------------------------ */
+
+typedef struct {
+    const ruleset_t *rs;
+    decider_t *d;
+    _Atomic int forwards;
+} hook_ctx_t;
+
+static qerr_t count_forward(void *ctx, const alert_t *a, const incident_t *inc, msg_track_t *t)
+{
+    (void)a;
+    (void)inc;
+    hook_ctx_t *h = ctx;
+    atomic_fetch_add(&h->forwards, 1);
+    track_done(t);
+    return QERR_OK;
+}
+static decision_kind_t hook_decide(void *ctx, dedup_table_t *t, const alert_t *a, incident_t *o)
+{
+    (void)t;
+    hook_ctx_t *h = ctx;
+    return decider_decide(h->d, h->rs, a, o);
+}
+static void hook_begin(void *ctx) { (void)ctx; }
+static void hook_end(void *ctx) { (void)ctx; }
+static bool hook_pre(void *ctx, const alert_t *a, incident_t *o)
+{
+    hook_ctx_t *h = ctx;
+    return decider_rules(h->d, h->rs, a, o);
+}
+static const dedup_rules_hook_t test_hook = {hook_begin, hook_pre, hook_end};
+
+/* The worker applies the rules in memory mode (the whole decision) and in
+ * shared-store mode (the rule half before the store; here the store is
+ * unreachable and fails open to the local table). */
+static void test_worker_modes(void)
+{
+    char err[512];
+    ruleset_t *rs =
+        compile("exclusions:\n  - {name: dev, matchers: ['env=\"dev\"']}\n", err, sizeof err);
+    CHECK(rs != NULL);
+    if (!rs) return;
+    for (int mode = 0; mode < 2; mode++) {
+        dedup_params_t p = {5 * MIN, 4 * HOUR};
+        hook_ctx_t h = {rs, NULL, 0};
+        dedup_worker_t *w = dedup_worker_new(&p, 1000, 1 << 20, count_forward, &h);
+        CHECK(w != NULL);
+        if (!w) break;
+        decider_opts_t o = {p, true, 256, 256};
+        h.d = decider_new(&o, dedup_worker_table(w), NULL);
+        dedup_worker_set_decider(w, hook_decide, &h);
+        dedup_worker_set_rules_hook(w, &test_hook, &h);
+        if (mode == 1) {
+            store_conf_t sc = {.prefix = "t",
+                               .timeout_ms = 50,
+                               .on_error = STORE_FAIL_OPEN,
+                               .lease_ms = 1000,
+                               .ttl_ms = store_ttl_ms(&p, 1000),
+                               .cache_ms = 100,
+                               .batch = 64,
+                               .cache_entries = 1024};
+            CHECK(store_url_parse("redis://127.0.0.1:1", &sc, &(bool){false}, err, sizeof err) ==
+                  QERR_OK);
+            CHECK(dedup_worker_use_store(w, &sc, 7) == QERR_OK);
+        }
+        CHECK(dedup_worker_start(w) == QERR_OK);
+        const char *envs[] = {"prod", "dev", "dev", "stage"};
+        for (int i = 0; i < 4; i++) {
+            label_t l[] = {{S("alertname"), S("X")}, {S("env"), S(envs[i])}};
+            alert_t a = {0};
+            a.labels = l;
+            a.n_labels = 2;
+            a.fingerprint = 1000 + (uint64_t)i;
+            a.event_time_ms = a.watermark_ms = MONDAY + i;
+            size_t len = alert_rec_size(&a);
+            void *rec;
+            while (!(rec = ring_reserve(dedup_worker_ring(w), len))) usleep(1000);
+            alert_rec_write(rec, &a, NULL);
+            ring_commit(dedup_worker_ring(w));
+        }
+        dedup_worker_stats_t st;
+        for (int waited = 0; waited < 5000; waited += 10) {
+            dedup_worker_stats(w, &st);
+            uint64_t total = 0;
+            for (int k = 0; k < DECISION__COUNT; k++) total += st.decisions[k];
+            if (total == 4) break;
+            usleep(10000);
+        }
+        dedup_worker_stop(w);
+        dedup_worker_stats(w, &st);
+        if (st.decisions[DECISION_SUPPRESS_EXCLUDED] != 2) fprintf(stderr, "  mode %d\n", mode);
+        CHECK_EQ_INT(st.decisions[DECISION_SUPPRESS_EXCLUDED], 2);
+        CHECK_EQ_INT(st.decisions[DECISION_FORWARD_NEW], 2);
+        CHECK_EQ_INT(atomic_load(&h.forwards), 2);
+        dedup_worker_destroy(w);
+        decider_destroy(h.d);
+    }
+    ruleset_destroy(rs);
+}
+
 /* ---- reload under load ---------------------------------------------------- */
 
 typedef struct {
@@ -557,6 +657,7 @@ int main(void)
     test_flapping();
     test_transient();
     test_inhibition();
+    test_worker_modes();
     test_reload_under_load();
     return check_summary("test_rules");
 }
