@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "../bench/bench.h"
+#include "../router/router.h"
 #include "core_int.h"
 
 static void usage(FILE *out)
@@ -93,6 +94,20 @@ static int cmd_run(int argc, char **argv)
     return rc;
 }
 
+/* The routing sections are compiled by the router; their errors carry
+ * FILE:LINE:COL like the loader's. */
+static int check_routing(const conf_t *conf)
+{
+    char errbuf[1024];
+    routing_t *rt = NULL;
+    if (routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK) {
+        fprintf(stderr, "%s\n", errbuf);
+        return 1;
+    }
+    routing_destroy(rt);
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
@@ -113,6 +128,7 @@ static int cmd_check(int argc, char **argv)
     conf_t conf;
     int rc = load_config(&conf, path) == 0 ? 0 : 1;
     if (rc == 0) rc = check_rules(&conf);
+    if (rc == 0) rc = check_routing(&conf);
     conf_free(&conf);
     if (rc == 0) printf("%s: ok\n", path);
     return rc;
