@@ -24,15 +24,71 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "../rules/rules.h"
 #include "core_int.h"
 #include "ops.h"
 
 static _Atomic bool stop_requested;
+static _Atomic bool reload_requested;
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&stop_requested, true);
+}
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    atomic_store(&reload_requested, true);
+}
+
+/* A worker's view of the rules: the live set (entered per alert, so a
+ * reload is seen between alerts, never within one) and its decider. */
+typedef struct {
+    rules_live_t *live;
+    decider_t *decider;
+    size_t reader;
+    const ruleset_t *batch; /* shared-store mode: held for one batch */
+} worker_rules_t;
+
+static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
+                                         incident_t *out)
+{
+    (void)table; /* the decider was built over this worker's table */
+    worker_rules_t *wr = ctx;
+    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
+    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
+    /* Suppressions name their rule (owned by rs) but are not forwarded;
+     * forwards carry no rule name: nothing outlives the set. */
+    rules_live_leave(wr->live, wr->reader);
+    return k;
+}
+
+/* Shared-store mode: the rules run before the store decides, with one rule
+ * set held for the whole batch. */
+static void rules_batch_begin(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = rules_live_enter(wr->live, wr->reader);
+}
+static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
+{
+    worker_rules_t *wr = ctx;
+    return decider_rules(wr->decider, wr->batch, a, out);
+}
+static void rules_batch_end(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = NULL;
+    rules_live_leave(wr->live, wr->reader);
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end};
+
+static void log_rule_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_warn("rules", "%s", msg);
 }
 
 #define PROGRESS_INTERVAL_NS (30LL * 1000000000)
@@ -350,6 +406,23 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     bool router_started = false;
     bool shared_store = false;
     size_t started = 0;
+    ruleset_t *rules = NULL;
+    rules_live_t *live = NULL;
+    rules_reloader_t *reloader = NULL;
+    inhibit_state_t *inhibit = NULL;
+    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+
+    /* Rules first: an invalid rule file stops the start before any
+     * connection is made. */
+    if (ruleset_compile(conf, log_rule_warning, NULL, &rules, errbuf, sizeof(errbuf)) != QERR_OK)
+        goto out;
+    live = rules_live_new(rules, n_workers);
+    inhibit = inhibit_state_new(65536);
+    if (!live || !inhibit || !wrules) {
+        ruleset_destroy(live ? NULL : rules);
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
+        goto out;
+    }
 
     const char *brokers = brokers_override ? brokers_override : conf->kafka.brokers;
     bool embedded = strcmp(brokers, "embedded") == 0;
@@ -381,6 +454,20 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         }
         rings[i] = dedup_worker_ring(workers[i]);
         tables[i] = dedup_worker_table(workers[i]);
+        decider_opts_t dopts = {
+            .dedup = params,
+            .fingerprint_covers_labels =
+                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
+            .cache_entries = 65536,
+            .noise_entries = per_worker * 2,
+        };
+        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
+        if (!wrules[i].decider) {
+            snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
+            goto out;
+        }
+        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
+        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
     }
     if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
         QERR_OK)
@@ -392,6 +479,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         log_info("dedup", "restored %llu open incidents from %s", (unsigned long long)loaded,
                  conf->dedup.snapshot_file);
+        /* Inhibitors before the first target is decided. */
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (inhibit_state_load(inhibit, ipath, &loaded, errbuf, sizeof(errbuf)) != QERR_OK)
+            goto out;
+        if (loaded)
+            log_info("rules", "restored %llu firing inhibition sources from %s",
+                     (unsigned long long)loaded, ipath);
     }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
@@ -419,9 +514,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Reload is not built yet; until it is, a SIGHUP must not kill the
-     * process without a drain (its default action). */
-    signal(SIGHUP, SIG_IGN);
+    struct sigaction hup = {0};
+    hup.sa_handler = on_sighup;
+    sigaction(SIGHUP, &hup, NULL);
+    if (conf->path && *conf->path) {
+        reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested);
+        if (!reloader) log_warn("rules", "no reload thread: rules stay as loaded");
+    }
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 
@@ -440,6 +539,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             log_error("dedup", "snapshot not saved: %s", errbuf);
         else if (err != QERR_OK)
             log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (err == QERR_OK && inhibit_state_save(inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK)
+            log_error("rules", "inhibition state not saved: %s", errbuf);
     }
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);
@@ -458,7 +561,12 @@ out:
     if (in) ingest_destroy(in);
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
+    rules_reloader_stop(reloader);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
+    free(wrules);
+    rules_live_destroy(live);
+    inhibit_state_destroy(inhibit);
     free(workers);
     free(rings);
     free(tables);
