@@ -187,6 +187,37 @@ static void ingest_metrics(ops_t *o, mbuf_t *b)
     free(lag);
 }
 
+/* With a `route:`: group notifications by receiver type and their fate. */
+static void routing_metrics(const notifier_stats_t *n, mbuf_t *b)
+{
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
+                                                      "slack", "file",    "stdout"};
+    metrics_family(b, "quell_routed_incidents_total", "counter",
+                   "Incidents the routing tree took (forwarded decisions, with a route:).");
+    metrics_sample(b, "quell_routed_incidents_total", (double)n->alerts, 0);
+    metrics_family(b, "quell_notifications_total", "counter",
+                   "Group notifications, by receiver type.");
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        metrics_sample(b, "quell_notifications_total", (double)n->notifications[k], 1,
+                       "receiver_type", kinds[k]);
+    metrics_family(b, "quell_notifications_delivered_total", "counter",
+                   "Group notifications delivered (HTTP 2xx, written, handed to Kafka).");
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        metrics_sample(b, "quell_notifications_delivered_total", (double)n->delivered[k], 1,
+                       "receiver_type", kinds[k]);
+    metrics_family(b, "quell_notification_retries_total", "counter",
+                   "HTTP notification attempts that failed and were retried.");
+    metrics_sample(b, "quell_notification_retries_total", (double)n->retries, 0);
+    metrics_family(b, "quell_notifications_dead_lettered_total", "counter",
+                   "Notifications that could not be delivered: sent to the dead-letter topic.");
+    metrics_sample(b, "quell_notifications_dead_lettered_total", (double)n->dead_lettered, 0);
+    metrics_family(b, "quell_notifications_rate_limited_total", "counter",
+                   "Notifications folded into a rate-limit digest.");
+    metrics_sample(b, "quell_notifications_rate_limited_total", (double)n->rate_limited, 0);
+    metrics_family(b, "quell_notification_digests_total", "counter", "Rate-limit digests sent.");
+    metrics_sample(b, "quell_notification_digests_total", (double)n->digests, 0);
+}
+
 static void router_metrics(ops_t *o, mbuf_t *b)
 {
     router_stats_t rs;
@@ -203,6 +234,7 @@ static void router_metrics(ops_t *o, mbuf_t *b)
     metrics_family(b, "quell_dead_lettered_total", "counter",
                    "Messages produced to the dead-letter topic.");
     metrics_sample(b, "quell_dead_lettered_total", (double)rs.dead_lettered, 0);
+    if (rs.routing) routing_metrics(&rs.notify, b);
 }
 
 static void intake_metrics(ops_t *o, mbuf_t *b)
