@@ -105,7 +105,11 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
         fprintf(out, "%s%s", first ? "" : ",", b->valuestring);
         first = false;
     }
-    fprintf(out, "; %d groups seen in the window; counts since \"since\")\n\n", n);
+    bool windowed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "windowed"));
+    fprintf(out, "; %d groups)\n%s\n\n", n,
+            windowed ? "counts are over the window, in 5-minute steps"
+                     : "windows over 2h: counts run from \"since\", when quell began tracking each "
+                       "alert");
     if (n == 0) {
         fprintf(out, "nothing seen in the window\n");
         return;
