@@ -398,12 +398,6 @@ typedef struct {
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
     } dedup;
     struct {
-        char *listen;          /* "" = no HTTP server */
-        char *auth_token_file; /* "" = no token */
-        size_t max_request_bytes;
-        size_t max_alerts;
-    } http;
-    struct {
         char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
         char *prefix; /* Redis key prefix */
         int64_t timeout_ms;
@@ -413,6 +407,12 @@ typedef struct {
         int64_t cache_ms;
         size_t cache_entries;
     } store;
+    struct {
+        char *listen;          /* "" = no HTTP server */
+        char *auth_token_file; /* "" = no token */
+        size_t max_request_bytes;
+        size_t max_alerts;
+    } http;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */

@@ -24,8 +24,11 @@ static void usage(FILE *out)
             "  quell config              print every config key, its default and meaning\n"
             "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
             "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"
+            "  quell bench --scenario FILE [options]\n"
+            "      run a scenario through the pipeline: alerts/s, latency, noise reduction\n"
             "  quell version\n\n"
-            "'quell gen --help' and 'quell load --help' list their options.\n",
+            "'quell gen --help', 'quell load --help' and 'quell bench --help' list their "
+            "options.\n",
             QUELL_VERSION);
 }
 
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1, "/proc/self/exe");
     if (!strcmp(cmd, "config")) {
         conf_print_doc(stdout);
         return 0;
