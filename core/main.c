@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "../bench/bench.h"
+#include "../router/router.h"
 #include "core_int.h"
 
 static void usage(FILE *out)
@@ -20,7 +21,11 @@ static void usage(FILE *out)
             "      consume alerts, deduplicate, produce incidents; SIGTERM drains and commits\n"
             "  quell top [-c FILE] [--url URL] [--window 1h] [--by alertname,service]\n"
             "      the noisiest alerts of a running quell, with a suggested rule for each\n"
-            "  quell check -c FILE       validate a config (FILE:LINE: message on error)\n"
+            "  quell check -c FILE       validate a config and its rules (FILE:LINE:COL: message)\n"
+            "  quell replay -c FILE [--candidate FILE2] [--format text|json] INPUT...\n"
+            "      run recorded alerts through the decision core offline; diff a rule change\n"
+            "  quell explain -c FILE ALERT.json\n"
+            "      the alert's fingerprint and every rule it matches, and why\n"
             "  quell config              print every config key, its default and meaning\n"
             "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
             "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"
@@ -89,6 +94,20 @@ static int cmd_run(int argc, char **argv)
     return rc;
 }
 
+/* The routing sections are compiled by the router; their errors carry
+ * FILE:LINE:COL like the loader's. */
+static int check_routing(const conf_t *conf)
+{
+    char errbuf[1024];
+    routing_t *rt = NULL;
+    if (routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK) {
+        fprintf(stderr, "%s\n", errbuf);
+        return 1;
+    }
+    routing_destroy(rt);
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
@@ -108,6 +127,8 @@ static int cmd_check(int argc, char **argv)
     }
     conf_t conf;
     int rc = load_config(&conf, path) == 0 ? 0 : 1;
+    if (rc == 0) rc = check_rules(&conf);
+    if (rc == 0) rc = check_routing(&conf);
     conf_free(&conf);
     if (rc == 0) printf("%s: ok\n", path);
     return rc;
@@ -122,6 +143,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay")) return replay_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
