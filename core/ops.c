@@ -335,6 +335,7 @@ static bool ready_store(void *ctx, char *why, size_t len)
 typedef struct {
     char *key; /* the group's label values joined by \x1f */
     const top_entry_t *e;
+    top_counts_t c; /* over the window */
 } keyed_t;
 
 typedef struct {
@@ -391,9 +392,14 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
     }
     for (size_t i = 0; i < o->st.n_workers; i++)
         n += dedup_worker_top(o->st.workers[i], entries + n, cap - n, 1000);
-    int64_t since = clock_wall_ms() - window_ms;
+    int64_t now = clock_wall_ms(), since = now - window_ms;
+    bool windowed = true;
     for (size_t i = 0; i < n; i++) {
         if (entries[i].last_seen_ms < since) continue;
+        top_counts_t c;
+        top_entry_window(&entries[i], now, window_ms, &c);
+        windowed = c.windowed;
+        if (c.count == 0) continue;
         mbuf_t k;
         mbuf_init(&k);
         for (size_t j = 0; j < n_by; j++) {
@@ -403,7 +409,7 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
             mbuf_append(&k, v ? v : "", vl);
         }
         if (!k.buf) mbuf_append(&k, "", 0);
-        keyed[n_keyed++] = (keyed_t){k.buf, &entries[i]};
+        keyed[n_keyed++] = (keyed_t){k.buf, &entries[i], c};
     }
     qsort(keyed, n_keyed, sizeof(*keyed), cmp_key);
     for (size_t i = 0; i < n_keyed; i++) {
@@ -411,11 +417,12 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
             groups[n_groups++] = (group_t){.key = keyed[i].key, .first_seen_ms = INT64_MAX};
         group_t *g = &groups[n_groups - 1];
         const top_entry_t *e = keyed[i].e;
-        g->count += e->count;
-        g->error += e->error;
-        g->suppressed += e->suppressed;
-        g->incidents += e->incidents;
-        g->flaps += e->flaps;
+        const top_counts_t *c = &keyed[i].c;
+        g->count += c->count;
+        g->error += c->windowed ? 0 : e->error;
+        g->suppressed += c->suppressed;
+        g->incidents += c->incidents;
+        g->flaps += c->flaps;
         g->fingerprints++;
         if (e->first_seen_ms < g->first_seen_ms) g->first_seen_ms = e->first_seen_ms;
         if (e->last_seen_ms > g->last_seen_ms) g->last_seen_ms = e->last_seen_ms;
@@ -430,7 +437,8 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
         mbuf_json_str(b, by[j], strlen(by[j]));
         mbuf_append(b, "\"", 1);
     }
-    mbuf_printf(b, "],\"fingerprints_sampled\":%zu,\"groups\":[", n_keyed);
+    mbuf_printf(b, "],\"windowed\":%s,\"fingerprints_sampled\":%zu,\"groups\":[",
+                windowed ? "true" : "false", n_keyed);
     for (size_t i = 0; i < n_groups && (long)i < limit; i++) {
         const group_t *g = &groups[i];
         mbuf_printf(b, "%s{\"labels\":{", i ? "," : "");
