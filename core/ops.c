@@ -507,7 +507,22 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "http: too many routes");
         goto fail;
     }
-    if (http_server_start(o->http, errbuf, errlen) != QERR_OK) goto fail;
+    if (http_server_start(o->http, errbuf, errlen) != QERR_OK) {
+        /* Several instances on one host with the default config must all
+         * run: only an address the operator chose is worth refusing to
+         * start for. Without the server, quell still decides and delivers. */
+        if (strcmp(c->http.listen, HTTP_DEFAULT_LISTEN) != 0) goto fail;
+        log_warn("http",
+                 "%s; running without the HTTP server (set http.listen to choose an "
+                 "address)",
+                 errbuf);
+        http_server_destroy(o->http);
+        intake_destroy(o->intake);
+        o->http = NULL;
+        o->intake = NULL;
+        errbuf[0] = '\0';
+        return o;
+    }
     log_info("http", "listening on %s (port %u)%s", c->http.listen,
              (unsigned)http_server_port(o->http), o->token ? ", token required" : "");
     return o;
