@@ -56,6 +56,8 @@ typedef struct {
  * recently is evicted. Returns NULL on OOM. */
 dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
+/* Forgets every entry (keeps the memory). */
+void dedup_table_clear(dedup_table_t *t);
 
 /* Decides one alert and updates the table. Fills `out` with the incident as
  * it stands afterwards (for suppressions too, so callers can count).

@@ -75,6 +75,7 @@ typedef struct {
     bool done;
     bool fallback;
     bool reseed_checked;
+    bool from_redis; /* base was read from Redis in this batch */
     uint64_t delta;
     int64_t delta_last_seen;
     unsigned char desired[STORE_ENTRY_BYTES];
@@ -133,6 +134,7 @@ struct store_worker {
     parked_t *parked, *parked_tail;
     size_t n_parked;
     int64_t next_park_ns;
+    bool was_down; /* Redis failed since the fallback table was last cleared */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -393,6 +395,7 @@ static void group_to_l1(store_worker_t *sw, group_t *gr, const unsigned char *bl
 /* Takes a reply for a group that was read or lost its CAS. */
 static void group_rebase(store_worker_t *sw, group_t *gr, const store_result_t *r)
 {
+    gr->from_redis = true;
     if (r->cur_len == 0) {
         if (gr->known_expected && !gr->reseed_checked) {
             /* We knew an entry Redis no longer has (restarted empty, or
@@ -442,7 +445,10 @@ static bool run_groups(store_worker_t *sw)
                 pending++;
             } else {
                 gr->done = true;
-                group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
+                /* Nothing to write. Only what Redis just said may refresh
+                 * the cache; a cached base must not keep itself fresh. */
+                if (gr->from_redis)
+                    group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
             }
         }
         if (pending == 0) return true;
@@ -550,6 +556,7 @@ static void park(store_worker_t *sw, item_t *it)
 
 static void decide_fallback(store_worker_t *sw, item_t *it)
 {
+    sw->was_down = true;
     decision_kind_t k = dedup_decide(sw->fallback, &sw->params, it->a.fingerprint, it->a.status,
                                      it->a.event_time_ms, it->a.watermark_ms, &it->inc);
     if (DECISION_IS_FORWARD(k)) {
@@ -723,6 +730,13 @@ bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
     }
     if (sw->n_items) {
         bool redis = store_conn_ready(sw->conn);
+        if (redis && sw->was_down) {
+            /* Back from an outage: what the fallback table decided alone
+             * is stale now (other instances went on); the next outage
+             * starts it afresh rather than suppress on old state. */
+            dedup_table_clear(sw->fallback);
+            sw->was_down = false;
+        }
         for (size_t i = 0; i < sw->n_items; i++) {
             item_t *it = &sw->items[i];
             load_item(sw, it);

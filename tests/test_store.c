@@ -74,6 +74,22 @@ static void test_decide_parity(void)
     dedup_table_destroy(t);
 }
 
+/* The fail-open table is cleared when Redis is back: nothing stale stays. */
+static void test_table_clear(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    for (uint64_t fp = 1; fp <= 50; fp++) dedup_decide(t, &P, fp, ALERT_FIRING, 10, 10, &inc);
+    dedup_table_clear(t);
+    dedup_table_stats_t st;
+    dedup_table_stats(t, &st);
+    CHECK_EQ_INT(st.tracked, 0);
+    for (uint64_t fp = 1; fp <= 120; fp++)
+        CHECK_EQ_INT(dedup_decide(t, &P, fp, ALERT_FIRING, 20, 20, &inc), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(dedup_decide(t, &P, 120, ALERT_FIRING, 21, 21, &inc), DECISION_SUPPRESS_DUPLICATE);
+    dedup_table_destroy(t);
+}
+
 static void test_pending_rules(void)
 {
     store_entry_t e = {0};
@@ -462,6 +478,7 @@ int main(void)
 {
     test_entry_roundtrip();
     test_decide_parity();
+    test_table_clear();
     test_pending_rules();
     test_url();
     if (!redis_local_available()) {
