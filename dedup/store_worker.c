@@ -432,6 +432,12 @@ static bool run_groups(store_worker_t *sw)
 {
     for (int round = 0; round < MAX_ROUNDS; round++) {
         sw->ctx.wall_ms = clock_wall_ms();
+        /* Counts of evicted cache slots go first in the pipeline: a group
+         * deciding the same fingerprint below must see its last occurrence,
+         * or it would take the incident for expired. */
+        size_t pre = sw->n_evicted;
+        for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
+        sw->n_evicted = 0;
         size_t pending = 0;
         for (size_t g = 0; g < sw->n_groups; g++) {
             group_t *gr = &sw->groups[g];
@@ -443,20 +449,25 @@ static bool run_groups(store_worker_t *sw)
                 store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL,
                               gr->desired);
                 pending++;
+            } else if (!gr->from_redis) {
+                /* Nothing to write, but decided on a cached or guessed base
+                 * (a resolve of "nothing", say): no CAS checks that, so
+                 * read what Redis holds and decide again. */
+                gr->need_read = true;
+                store_get_add(sw->conn, gr->fp);
+                pending++;
             } else {
                 gr->done = true;
-                /* Nothing to write. Only what Redis just said may refresh
-                 * the cache; a cached base must not keep itself fresh. */
-                if (gr->from_redis)
-                    group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
+                group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
             }
         }
-        if (pending == 0) return true;
-        ensure_results(sw, pending);
-        if (store_run(sw->conn, sw->results, pending) != QERR_OK) return false;
+        if (pending + pre == 0) return true;
+        ensure_results(sw, pending + pre);
+        if (store_run(sw->conn, sw->results, pending + pre) != QERR_OK) return false;
         stat_add(&sw->stats->round_trips, 1);
+        if (pending == 0) return true;
         int64_t now_ns = clock_mono_ns();
-        size_t r = 0;
+        size_t r = pre;
         for (size_t g = 0; g < sw->n_groups; g++) {
             group_t *gr = &sw->groups[g];
             if (gr->done) continue;

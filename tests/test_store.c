@@ -460,6 +460,41 @@ static void test_redis_restart(void)
     inst_destroy(&in);
 }
 
+/* Many fingerprints through a small cache (evictions with unflushed
+ * counts), resolves and expiries: the same decisions as the memory table. */
+static void test_parity_through_redis(int64_t cache_ms)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "t-parity%lld:", (long long)cache_ms);
+    store_conf_t sc = conf_for(prefix);
+    sc.cache_entries = 1024;
+    sc.cache_ms = cache_ms;
+    static inst_t in;
+    inst_init(&in, &sc, 61);
+    dedup_table_t *t = dedup_table_new(100000);
+    uint64_t want[DECISION__COUNT] = {0};
+    uint64_t seed = 99;
+    int64_t now = 1000;
+    for (int round = 0; round < 40; round++) {
+        for (int i = 0; i < 2000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            /* Skewed: a few hot fingerprints, many cold ones. */
+            uint64_t r = seed >> 33;
+            uint64_t fp = (r % 4 == 0) ? 1 + (r >> 8) % 8 : 100 + (r >> 8) % 6000;
+            alert_status_t st = ((seed >> 20) % 20) == 0 ? ALERT_RESOLVED : ALERT_FIRING;
+            now += 200;
+            incident_t inc;
+            want[dedup_decide(t, &P, fp * 0x9e3779b97f4a7c15ULL, st, now, 0, &inc)]++;
+            push(&in, fp * 0x9e3779b97f4a7c15ULL, st, now);
+        }
+        drain(&in);
+    }
+    for (int k = 0; k < DECISION__COUNT; k++) CHECK_EQ_INT(in.decisions[k], want[k]);
+    CHECK(cache_ms == 0 || in.stats.local > 0);
+    dedup_table_destroy(t);
+    inst_destroy(&in);
+}
+
 static void test_ttl(void)
 {
     redisContext *c = redis_local_client(&redis);
@@ -494,6 +529,8 @@ int main(void)
     test_race();
     test_takeover();
     test_redis_restart();
+    test_parity_through_redis(1000);
+    test_parity_through_redis(0);
     test_ttl();
     redis_local_stop(&redis);
     return check_summary("store");
