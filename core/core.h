@@ -73,6 +73,20 @@ typedef struct {
 } log_limit_t;
 bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed);
 
+/* Rate limit by message key, from any thread: a line with `key` is written
+ * at most once per `interval_ms`; the next one written says how many
+ * similar lines were suppressed meanwhile. Keys hash into a fixed table
+ * (keys sharing a slot share the limit). For errors that can repeat in a
+ * storm (a broker down, a client sending junk). */
+void log_emit_limited(log_level_t level, const char *component, const char *key,
+                      int64_t interval_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define LOG_LIMITED(lvl, comp, key, interval_ms, ...)                                              \
+    do {                                                                                           \
+        if ((lvl) <= log_level_current)                                                            \
+            log_emit_limited((lvl), (comp), (key), (interval_ms), __VA_ARGS__);                    \
+    } while (0)
+
 /* ---- clocks ----------------------------------------------------------- */
 
 int64_t clock_wall_ms(void); /* Unix time, ms */

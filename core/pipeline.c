@@ -24,15 +24,71 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "../rules/rules.h"
 #include "core_int.h"
 #include "ops.h"
 
 static _Atomic bool stop_requested;
+static _Atomic bool reload_requested;
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&stop_requested, true);
+}
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    atomic_store(&reload_requested, true);
+}
+
+/* A worker's view of the rules: the live set (entered per alert, so a
+ * reload is seen between alerts, never within one) and its decider. */
+typedef struct {
+    rules_live_t *live;
+    decider_t *decider;
+    size_t reader;
+    const ruleset_t *batch; /* shared-store mode: held for one batch */
+} worker_rules_t;
+
+static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
+                                         incident_t *out)
+{
+    (void)table; /* the decider was built over this worker's table */
+    worker_rules_t *wr = ctx;
+    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
+    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
+    /* Suppressions name their rule (owned by rs) but are not forwarded;
+     * forwards carry no rule name: nothing outlives the set. */
+    rules_live_leave(wr->live, wr->reader);
+    return k;
+}
+
+/* Shared-store mode: the rules run before the store decides, with one rule
+ * set held for the whole batch. */
+static void rules_batch_begin(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = rules_live_enter(wr->live, wr->reader);
+}
+static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
+{
+    worker_rules_t *wr = ctx;
+    return decider_rules(wr->decider, wr->batch, a, out);
+}
+static void rules_batch_end(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = NULL;
+    rules_live_leave(wr->live, wr->reader);
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end};
+
+static void log_rule_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_warn("rules", "%s", msg);
 }
 
 #define PROGRESS_INTERVAL_NS (30LL * 1000000000)
@@ -92,6 +148,7 @@ static void *router_main(void *arg)
     int64_t next_progress_ns = clock_mono_ns() + PROGRESS_INTERVAL_NS;
     while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
         router_poll(rt->router, 100);
+        if (atomic_load(&stop_requested)) router_drain(rt->router);
         ingest_t *in = atomic_load_explicit(&rt->ingest, memory_order_acquire);
         if (!in || clock_mono_ns() < next_progress_ns) continue;
         next_progress_ns += PROGRESS_INTERVAL_NS;
@@ -142,6 +199,23 @@ static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **own
     return mc;
 }
 
+/* With a `route:`: group notifications per receiver type and their fate. */
+static void print_routing_summary(FILE *out, const router_stats_t *rs)
+{
+    if (!rs->routing) return;
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
+                                                      "slack", "file",    "stdout"};
+    const notifier_stats_t *n = &rs->notify;
+    fprintf(out, "  notifications         %llu routed incidents\n", (unsigned long long)n->alerts);
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        if (n->notifications[k])
+            fprintf(out, "    %-22s%llu (delivered %llu)\n", kinds[k],
+                    (unsigned long long)n->notifications[k], (unsigned long long)n->delivered[k]);
+    fprintf(out, "    retries %llu, dead-lettered %llu, rate-limited %llu in %llu digests\n",
+            (unsigned long long)n->retries, (unsigned long long)n->dead_lettered,
+            (unsigned long long)n->rate_limited, (unsigned long long)n->digests);
+}
+
 static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, size_t n,
                           router_t *router)
 {
@@ -187,6 +261,7 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
             (unsigned long long)t.tracked, (double)t.bytes / (1024.0 * 1024.0),
             t.slots ? (double)t.bytes / (double)t.slots : 0.0, (unsigned long long)t.expirations,
             (unsigned long long)t.evictions);
+    print_routing_summary(out, &t.out);
     if (secs > 0)
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
@@ -277,6 +352,40 @@ static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
     return ops_start(&st, errbuf, errlen);
 }
 
+/* Routing groups are kept beside the dedup snapshot ("FILE.groups"), so a
+ * restart does not page open groups again; no snapshot file, no state. */
+static bool groups_path(const conf_t *conf, char *out, size_t cap)
+{
+    if (!conf->route || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file) return false;
+    snprintf(out, cap, "%s.groups", conf->dedup.snapshot_file);
+    return true;
+}
+
+static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, size_t errlen)
+{
+    char path[4096];
+    uint64_t loaded = 0;
+    if (!groups_path(conf, path, sizeof(path))) return true;
+    if (router_groups_load(router, path, &loaded, errbuf, errlen) != QERR_OK) return false;
+    if (loaded)
+        log_info("router", "restored %llu open groups from %s", (unsigned long long)loaded, path);
+    return true;
+}
+
+/* After the router thread stopped; only after a complete drain, like the
+ * dedup snapshot, so nothing half-sent is restored as sent. */
+static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
+{
+    char path[4096], errbuf[512];
+    if (!groups_path(conf, path, sizeof(path))) return;
+    if (drain != QERR_OK) {
+        log_warn("router", "drain incomplete: group state not saved");
+        return;
+    }
+    if (router_groups_save(router, path, errbuf, sizeof(errbuf)) != QERR_OK)
+        log_error("router", "%s", errbuf);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -297,6 +406,23 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     bool router_started = false;
     bool shared_store = false;
     size_t started = 0;
+    ruleset_t *rules = NULL;
+    rules_live_t *live = NULL;
+    rules_reloader_t *reloader = NULL;
+    inhibit_state_t *inhibit = NULL;
+    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+
+    /* Rules first: an invalid rule file stops the start before any
+     * connection is made. */
+    if (ruleset_compile(conf, log_rule_warning, NULL, &rules, errbuf, sizeof(errbuf)) != QERR_OK)
+        goto out;
+    live = rules_live_new(rules, n_workers);
+    inhibit = inhibit_state_new(65536);
+    if (!live || !inhibit || !wrules) {
+        ruleset_destroy(live ? NULL : rules);
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
+        goto out;
+    }
 
     const char *brokers = brokers_override ? brokers_override : conf->kafka.brokers;
     bool embedded = strcmp(brokers, "embedded") == 0;
@@ -309,7 +435,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
-    if (!router) goto out;
+    if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
     rt.router = router;
     rt.workers = workers;
     rt.n_workers = n_workers;
@@ -328,6 +454,20 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         }
         rings[i] = dedup_worker_ring(workers[i]);
         tables[i] = dedup_worker_table(workers[i]);
+        decider_opts_t dopts = {
+            .dedup = params,
+            .fingerprint_covers_labels =
+                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
+            .cache_entries = 65536,
+            .noise_entries = per_worker * 2,
+        };
+        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
+        if (!wrules[i].decider) {
+            snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
+            goto out;
+        }
+        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
+        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
     }
     if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
         QERR_OK)
@@ -339,6 +479,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         log_info("dedup", "restored %llu open incidents from %s", (unsigned long long)loaded,
                  conf->dedup.snapshot_file);
+        /* Inhibitors before the first target is decided. */
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (inhibit_state_load(inhibit, ipath, &loaded, errbuf, sizeof(errbuf)) != QERR_OK)
+            goto out;
+        if (loaded)
+            log_info("rules", "restored %llu firing inhibition sources from %s",
+                     (unsigned long long)loaded, ipath);
     }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
@@ -366,9 +514,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Reload is not built yet; until it is, a SIGHUP must not kill the
-     * process without a drain (its default action). */
-    signal(SIGHUP, SIG_IGN);
+    struct sigaction hup = {0};
+    hup.sa_handler = on_sighup;
+    sigaction(SIGHUP, &hup, NULL);
+    if (conf->path && *conf->path) {
+        reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested);
+        if (!reloader) log_warn("rules", "no reload thread: rules stay as loaded");
+    }
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 
@@ -380,12 +532,17 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     atomic_store(&rt.stop, true);
     pthread_join(router_thread, NULL);
     router_started = false;
+    groups_keep(conf, router, err);
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         if (err == QERR_OK && dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers,
                                                   errbuf, sizeof(errbuf)) != QERR_OK)
             log_error("dedup", "snapshot not saved: %s", errbuf);
         else if (err != QERR_OK)
             log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (err == QERR_OK && inhibit_state_save(inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK)
+            log_error("rules", "inhibition state not saved: %s", errbuf);
     }
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);
@@ -404,7 +561,12 @@ out:
     if (in) ingest_destroy(in);
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
+    rules_reloader_stop(reloader);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
+    free(wrules);
+    rules_live_destroy(live);
+    inhibit_state_destroy(inhibit);
     free(workers);
     free(rings);
     free(tables);

@@ -233,6 +233,8 @@ void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out);
  * bounds, over by at most `error`), for `quell top`. One per worker, owned
  * by its thread; copies leave through dedup_worker_top(). */
 #define TOP_LABEL_BYTES 232
+#define TOP_BUCKET_MS   (5 * 60 * 1000)
+#define TOP_BUCKETS     24 /* 2 h of 5-minute buckets */
 typedef struct {
     uint64_t fingerprint;
     uint64_t count; /* occurrences since it entered the sketch, plus `error` */
@@ -244,7 +246,22 @@ typedef struct {
     uint8_t last_status;
     uint16_t labels_len;
     char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
+    /* The same counts per TOP_BUCKET_MS of event time, for the last
+     * TOP_BUCKETS of them (ring indexed by epoch % TOP_BUCKETS; `epoch` is
+     * the newest one written), so a report can ask for "the last hour". */
+    int64_t epoch;
+    uint32_t b_count[TOP_BUCKETS], b_suppressed[TOP_BUCKETS], b_incidents[TOP_BUCKETS],
+        b_flaps[TOP_BUCKETS];
 } top_entry_t;
+
+/* Counts of one entry over a window ending now: bucketed (5-minute
+ * granularity) for windows up to TOP_BUCKETS * TOP_BUCKET_MS, else the
+ * totals since the entry entered the sketch (`windowed` false). */
+typedef struct {
+    uint64_t count, suppressed, incidents, flaps;
+    bool windowed;
+} top_counts_t;
+void top_entry_window(const top_entry_t *e, int64_t now_ms, int64_t window_ms, top_counts_t *out);
 
 typedef struct top_sketch top_sketch_t;
 top_sketch_t *top_sketch_new(size_t k);
@@ -300,6 +317,24 @@ ring_t *dedup_worker_ring(dedup_worker_t *w);
  * age. Any thread reads it (hist_merge). */
 const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
+/* Replaces dedup_decide for this worker: the composed decision (rules,
+ * then dedup_decide on `table`, then noise; rules/rules.h). Called on the
+ * worker's thread. Set before dedup_worker_start. */
+typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
+                                           incident_t *out);
+void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
+/* Shared-store mode decides dedup in batches inside the store worker, so
+ * only the rule half of the composed decision runs there: `pre` before the
+ * store is asked (true: suppressed by a rule, `out` filled, the store is not
+ * touched). batch_begin/batch_end bracket each batch, so a rule reload
+ * never splits one. Noise control does not run in this mode yet. Set
+ * before dedup_worker_start; `h` must outlive the worker. */
+typedef struct {
+    void (*batch_begin)(void *ctx);
+    bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
+    void (*batch_end)(void *ctx);
+} dedup_rules_hook_t;
+void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */

@@ -20,6 +20,8 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
                                  store_decided_fn decided, void *decided_ctx,
                                  store_worker_stats_t *stats);
 void store_worker_destroy(store_worker_t *sw);
+/* The rule half of the composed decision (dedup.h), run per batch. */
+void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, void *ctx);
 /* Decides up to a batch of records from `ring` (releasing them) and serves
  * confirmations, parked alerts and count flushes. Returns true when it did
  * any work; `stopping` makes it wait for every outstanding forward. */

@@ -51,7 +51,16 @@ typedef struct {
     int64_t delta_last_seen;
 } l1_slot_t;
 
-typedef enum { IT_LOCAL, IT_GROUP, IT_DECIDED, IT_PARK, IT_FALLBACK, IT_SKIP } item_state_t;
+/* IT_RULED: suppressed by a rule before the store was asked. */
+typedef enum {
+    IT_LOCAL,
+    IT_GROUP,
+    IT_DECIDED,
+    IT_PARK,
+    IT_FALLBACK,
+    IT_SKIP,
+    IT_RULED
+} item_state_t;
 
 typedef struct {
     const void *rec; /* the record: in the batch buffer, or a parked copy */
@@ -135,7 +144,25 @@ struct store_worker {
     size_t n_parked;
     int64_t next_park_ns;
     bool was_down; /* Redis failed since the fallback table was last cleared */
+    /* the rule half of the composed decision (NULL: none) */
+    const dedup_rules_hook_t *rules;
+    void *rules_ctx;
 };
+
+void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, void *ctx)
+{
+    sw->rules = h;
+    sw->rules_ctx = ctx;
+}
+
+/* A rule suppressed it: counted, its input released, the store untouched. */
+static void act_ruled(store_worker_t *sw, item_t *it)
+{
+    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
+    track_done(it->track);
+    free(it->parked_copy);
+    it->parked_copy = NULL;
+}
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -581,6 +608,10 @@ static void act(store_worker_t *sw)
     for (size_t i = 0; i < sw->n_items; i++) {
         item_t *it = &sw->items[i];
         if (it->state == IT_SKIP) continue;
+        if (it->state == IT_RULED) {
+            act_ruled(sw, it);
+            continue;
+        }
         if (it->group >= 0 && sw->groups[it->group].fallback) it->state = IT_FALLBACK;
         if (it->state == IT_FALLBACK) decide_fallback(sw, it);
         if (it->state == IT_PARK) {
@@ -687,7 +718,7 @@ static void reset_batch(store_worker_t *sw)
     arena_reset(&sw->scratch);
 }
 
-bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
+static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
 {
     reset_batch(sw);
     int64_t now_ns = clock_mono_ns();
@@ -752,6 +783,10 @@ bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
             item_t *it = &sw->items[i];
             load_item(sw, it);
             if (it->state == IT_SKIP) continue;
+            if (sw->rules && sw->rules->pre(sw->rules_ctx, &it->a, &it->inc)) {
+                it->state = IT_RULED;
+                continue;
+            }
             if (!redis) {
                 it->state = IT_FALLBACK;
                 continue;
@@ -781,6 +816,10 @@ bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
                         continue;
                     }
                     if (it->state == IT_SKIP) continue;
+                    if (it->state == IT_RULED) {
+                        act_ruled(sw, it);
+                        continue;
+                    }
                     if (it->state == IT_DECIDED && !sw->groups[it->group].fallback) {
                         /* Written to Redis already: act on it. */
                         count_decision(sw, it);
@@ -801,6 +840,15 @@ bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
     }
     poll_outstanding(sw, stopping);
     flush_dirty(sw, stopping);
+    return worked;
+}
+
+bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
+{
+    /* One rule set for the whole batch: a reload lands between batches. */
+    if (sw->rules) sw->rules->batch_begin(sw->rules_ctx);
+    bool worked = step(sw, ring, stopping);
+    if (sw->rules) sw->rules->batch_end(sw->rules_ctx);
     return worked;
 }
 

@@ -24,6 +24,10 @@ struct dedup_worker {
     ring_t *ring;
     dedup_forward_fn forward;
     void *ctx;
+    dedup_decide_fn decide; /* NULL: dedup_decide alone */
+    void *decide_ctx;
+    const dedup_rules_hook_t *rules_hook; /* shared-store mode */
+    void *rules_ctx;
     pthread_t thread;
     bool started;
     arena_t scratch;
@@ -94,8 +98,9 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         return;
     }
     incident_t inc;
-    decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
-                                     a.watermark_ms, &inc);
+    decision_kind_t k = w->decide ? w->decide(w->decide_ctx, w->table, &a, &inc)
+                                  : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
+                                                 a.event_time_ms, a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
@@ -229,6 +234,7 @@ qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_
 {
     w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, store_decided, w,
                                 &w->store_stats);
+    if (w->store && w->rules_hook) store_worker_set_rules(w->store, w->rules_hook, w->rules_ctx);
     return w->store ? QERR_OK : QERR_NOMEM;
 }
 
@@ -244,6 +250,19 @@ void dedup_worker_destroy(dedup_worker_t *w)
     pthread_mutex_destroy(&w->top_lock);
     arena_free(&w->scratch);
     free(w);
+}
+
+void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx)
+{
+    w->rules_hook = h;
+    w->rules_ctx = ctx;
+    if (w->store) store_worker_set_rules(w->store, h, ctx);
+}
+
+void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
+{
+    w->decide = fn;
+    w->decide_ctx = ctx;
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }

@@ -18,6 +18,21 @@ struct matcher_set {
     size_t n, cap;
 };
 
+/* The leading literal run of a Go regex that every match must start with:
+ * none when the pattern alternates anywhere (a top-level `|` would make it
+ * optional); a character followed by `*`, `?` or `{` is optional and ends
+ * the run before it. */
+static size_t literal_prefix(const char *re, size_t len)
+{
+    if (memchr(re, '|', len)) return 0;
+    size_t n = 0;
+    while (n < len && !strchr("\\.+*?()|[]{}^$", re[n]) && re[n] != '\0') n++;
+    if (n < len && n > 0 && (re[n] == '*' || re[n] == '?' || re[n] == '{')) n--;
+    /* never cut a UTF-8 sequence */
+    while (n > 0 && n < len && ((unsigned char)re[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
 qerr_t matcher_make(matcher_t *out, const char *name, size_t name_len, match_op_t op,
                     const char *value, size_t value_len, char *errbuf, size_t errlen)
 {
@@ -42,6 +57,7 @@ qerr_t matcher_make(matcher_t *out, const char *name, size_t name_len, match_op_
             matcher_free(out);
             return QERR_INVALID;
         }
+        out->prefix_len = literal_prefix(value, value_len);
     }
     return QERR_OK;
 }
@@ -94,7 +110,7 @@ static qerr_t set_take(matcher_set_t *ms, matcher_list_t *l)
         matcher_list_free(l);
         return QERR_NOMEM;
     }
-    memcpy(ms->v + ms->n, l->v, l->n * sizeof *l->v);
+    if (l->n) memcpy(ms->v + ms->n, l->v, l->n * sizeof *l->v);
     ms->n += l->n;
     free(l->v);
     l->v = NULL;
@@ -153,8 +169,8 @@ qerr_t matcher_set_add(matcher_set_t *ms, const char *name, match_op_t op, const
 
 /* Labels are sorted bytewise by name (memcmp order, shorter first on a
  * common prefix): binary search. */
-static bool find_label(const label_t *labels, uint32_t n, const char *name, size_t name_len,
-                       const char **v, size_t *vlen)
+bool labels_get(const label_t *labels, uint32_t n, const char *name, size_t name_len,
+                const char **v, size_t *vlen)
 {
     uint32_t lo = 0, hi = n;
     while (lo < hi) {
@@ -184,7 +200,7 @@ bool matcher_set_matches(const matcher_set_t *ms, const label_t *labels, uint32_
         const matcher_t *m = &ms->v[i];
         const char *v;
         size_t vlen;
-        find_label(labels, n_labels, m->name, m->name_len, &v, &vlen);
+        labels_get(labels, n_labels, m->name, m->name_len, &v, &vlen);
         if (!matcher_matches_value(m, v, vlen)) return false;
     }
     return true;
@@ -201,6 +217,7 @@ bool matcher_set_get(const matcher_set_t *ms, size_t i, matcher_view_t *out)
     out->op = m->op;
     out->value = m->value;
     out->value_len = m->value_len;
+    out->prefix_len = m->prefix_len;
     return true;
 }
 

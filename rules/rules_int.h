@@ -19,6 +19,9 @@ typedef struct {
     char *value;
     size_t value_len;
     pcre2_code *re; /* MATCH_RE / MATCH_NRE only */
+    /* A literal every match starts with (from the regex's leading literal
+     * run, when it has no alternation): a cheap filter before PCRE2. */
+    size_t prefix_len;
 } matcher_t;
 
 /* A growable list, what the parsers produce. */
@@ -101,5 +104,124 @@ char *go_regex_to_pcre2(const char *re, size_t len, size_t *out_len, char *errbu
 pcre2_code *go_regex_compile_anchored(const char *re, size_t len, char *errbuf, size_t errlen);
 /* Matches a compiled regex; -1 when the match limit was hit. Thread-safe. */
 int go_regex_match(const pcre2_code *code, const char *s, size_t len);
+
+/* ---- time zones and intervals (timeint.c) -------------------------- */
+
+typedef struct tz_zone tz_zone_t;
+tz_zone_t *tz_zone_load(const char *name, char *errbuf, size_t errlen); /* "UTC", "Local", IANA */
+void tz_zone_free(tz_zone_t *z);
+int32_t tz_offset(const tz_zone_t *z, int64_t unix_s); /* NULL zone = UTC */
+
+typedef struct {
+    int year, month, mday, wday; /* month 1..12, wday 0 = Sunday */
+    int minute_of_day;
+    int mdays; /* days in this month */
+} local_tm_t;
+void local_time(const tz_zone_t *z, int64_t now_ms, local_tm_t *out);
+
+/* Zones loaded once per rule set, shared by its intervals. */
+typedef struct zone_cache zone_cache_t;
+zone_cache_t *zone_cache_new(void);
+void zone_cache_destroy(zone_cache_t *zc);
+const tz_zone_t *zone_cache_get(zone_cache_t *zc, const char *name, char *errbuf, size_t errlen);
+
+typedef struct {
+    int32_t (*times)[2]; /* [start, end) minutes of day */
+    size_t n_times;
+    uint8_t weekdays; /* bit per day (0 = Sunday); 0 = any */
+    uint32_t months;  /* bits 1..12; 0 = any */
+    int32_t (*mdays)[2];
+    size_t n_mdays;
+    int32_t (*years)[2];
+    size_t n_years;
+    const tz_zone_t *zone; /* NULL = UTC; owned by the zone cache */
+} time_interval_t;
+
+qerr_t time_interval_compile(const conf_node_t *node, const char *path, zone_cache_t *zones,
+                             time_interval_t *out, char *errbuf, size_t errlen);
+void time_interval_free(time_interval_t *ti);
+bool time_interval_contains(const time_interval_t *ti, int64_t now_ms);
+
+/* ---- rule set internals (ruleset.c) -------------------------------- */
+
+typedef struct {
+    char *name;
+    time_interval_t *v;
+    size_t n;
+} named_intervals_t;
+
+typedef struct {
+    char *name, *owner, *comment;
+    uint32_t line, col;
+    matcher_set_t *ms;
+    int64_t starts_ms, ends_ms; /* 0 = open */
+    time_interval_t *inl;       /* inline intervals (owned) */
+    size_t n_inl;
+    const named_intervals_t **named; /* by name (owned by the rule set) */
+    size_t n_named;
+} exclusion_t;
+
+typedef struct {
+    char *name;
+    matcher_set_t *src, *tgt;
+    char **equal;
+    size_t n_equal;
+    uint64_t name_hash; /* keys the shared inhibition state: survives reloads */
+} inhibit_rule_t;
+
+typedef struct {
+    uint32_t flap_threshold; /* 0 = off */
+    int64_t flap_window_ms;
+    uint64_t min_count;      /* 0 = off */
+    int64_t min_duration_ms; /* 0 = off */
+} noise_params_t;
+
+typedef struct {
+    uint64_t h;
+    uint32_t rule;
+    uint32_t next; /* UINT32_MAX ends a chain */
+} index_entry_t;
+
+typedef struct {
+    char *value; /* lower case */
+    uint8_t sev;
+} sev_entry_t;
+
+struct ruleset {
+    uint64_t generation;
+    char *path;
+    zone_cache_t *zones;
+    named_intervals_t *ivs;
+    size_t n_ivs;
+    exclusion_t *ex;
+    size_t n_ex;
+    /* Equality index: each exclusion with a non-empty `name="value"` matcher
+     * is filed once under hash(name, value); the rest are always tried. */
+    uint32_t *heads;
+    size_t head_mask;
+    index_entry_t *chain;
+    size_t n_chain;
+    uint32_t *unindexed;
+    size_t n_unindexed;
+    /* Regex-only rules with a literal prefix are filed in the same index
+     * under hash(name, first PREFIX_KEY_MAX-or-fewer prefix bytes) with a
+     * different seed; bit L of prefix_lengths says length L is in use. */
+    uint8_t prefix_lengths;
+    char **sev_labels;
+    size_t n_sev_labels;
+    sev_entry_t *sev_map;
+    size_t n_sev_map;
+    uint8_t sev_drop; /* bit per SEV number */
+    uint8_t sev_default;
+    inhibit_rule_t *inh;
+    size_t n_inh;
+    noise_params_t noise;
+};
+
+/* Label value lookup in a sorted label array ("" when absent). */
+bool labels_get(const label_t *labels, uint32_t n, const char *name, size_t name_len,
+                const char **v, size_t *vlen);
+uint8_t ruleset_severity(const ruleset_t *rs, const label_t *labels, uint32_t n);
+bool exclusion_active(const exclusion_t *e, int64_t now_ms);
 
 #endif

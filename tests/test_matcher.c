@@ -426,6 +426,60 @@ static void test_go_regex_syntax(void)
     }
 }
 
+/* quell's own table, on top of Alertmanager's: escapes, empty values,
+ * unicode, unquoted values, =~"" and lists, through the public API. */
+static void test_own_table(void)
+{
+    static const struct {
+        const char *in;
+        int n; /* -1: refused */
+        const char *name, *op, *value; /* the first matcher */
+    } cases[] = {
+        {"a=\"\"", 1, "a", "=", ""},
+        {"a=~\"\"", 1, "a", "=~", ""},
+        {"a!~\"\"", 1, "a", "!~", ""},
+        {"a=", 1, "a", "=", ""},
+        {"a=b", 1, "a", "=", "b"},
+        {"a=\"x\\ny\"", 1, "a", "=", "x\ny"},
+        {"a=\"q\\\"q\"", 1, "a", "=", "q\"q"},
+        {"a=\"b\\\\s\"", 1, "a", "=", "b\\s"},
+        {"{\"a b\"=\"\\t\"}", 1, "a b", "=", "\t"},
+        {"{\"\u00e9t\u00e9\"=\"\u2603\"}", 1, "\u00e9t\u00e9", "=", "\u2603"},
+        {"service=caf\u00e9", 1, "service", "=", "caf\u00e9"},
+        {"a=1,b!=2,c=~3.*,d!~4", 4, "a", "=", "1"},
+        {"{a=\"1\", b=~\"x|y\",}", 2, "a", "=", "1"},
+        {"  a = 1 ,  b = 2  ", 2, "a", "=", "1"},
+        {"a=\"1,2\"", 1, "a", "=", "1,2"},
+        {"", 0, NULL, NULL, NULL},
+        {"{}", 0, NULL, NULL, NULL},
+        {"a", -1, NULL, NULL, NULL},
+        {"=b", -1, NULL, NULL, NULL},
+        {"a==", 1, "a", "=", "="},
+        {"a=~\"[\"", -1, NULL, NULL, NULL},
+        {"a=~\"(a)\\\\1\"", -1, NULL, NULL, NULL},
+        {"a=~\"x(?=y)\"", -1, NULL, NULL, NULL},
+        {"a=\"unterminated", -1, NULL, NULL, NULL},
+        {"{a=\"b\"", 1, "a", "=", "b"}, /* classic: braces trimmed one at a time */
+        {"a=\xff", -1, NULL, NULL, NULL},  /* not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        matcher_set_t *ms = matcher_set_new();
+        char err[256] = "";
+        qerr_t rc = matcher_set_parse(ms, cases[i].in, err, sizeof err);
+        bool ok = cases[i].n < 0 ? rc == QERR_INVALID
+                                 : rc == QERR_OK && (int)matcher_set_count(ms) == cases[i].n;
+        if (ok && cases[i].n > 0) {
+            matcher_view_t v;
+            matcher_set_get(ms, 0, &v);
+            ok = strcmp(v.name, cases[i].name) == 0 && strcmp(v.value, cases[i].value) == 0 &&
+                 v.op == op_of(cases[i].op);
+        }
+        if (!ok) fprintf(stderr, "  own table: '%s' (%s)\n", cases[i].in, err);
+        CHECK(ok);
+        matcher_set_destroy(ms);
+    }
+}
+
 static void test_set_api(void)
 {
     char err[256];
@@ -530,6 +584,7 @@ int main(void)
     }
     every_file_loaded();
     test_go_regex_syntax();
+    test_own_table();
     test_set_api();
     test_from_node();
     return check_summary("test_matcher");
