@@ -490,7 +490,9 @@ static bool run_groups(store_worker_t *sw)
         }
         if (pending + pre == 0) return true;
         ensure_results(sw, pending + pre);
-        if (store_run(sw->conn, sw->results, pending + pre) != QERR_OK) return false;
+        qerr_t err = store_run(sw->conn, sw->results, pending + pre);
+        if (err == QERR_FULL) continue; /* scripts reloaded: the same round again */
+        if (err != QERR_OK) return false;
         stat_add(&sw->stats->round_trips, 1);
         if (pending == 0) return true;
         int64_t now_ns = clock_mono_ns();
@@ -638,14 +640,15 @@ static void poll_outstanding(store_worker_t *sw, bool wait_all)
 {
     for (;;) {
         msg_track_t *release[CONFIRM_BATCH_MAX];
-        size_t n_release = 0;
+        const outstanding_t *confirm[CONFIRM_BATCH_MAX];
+        size_t n_release = 0, n_confirm = 0;
         bool up = store_conn_ready(sw->conn);
         while (sw->out_n && n_release < CONFIRM_BATCH_MAX) {
             outstanding_t *o = &sw->out[sw->out_head];
             if (!o->failed && atomic_load_explicit(&o->delivery.pending, memory_order_acquire) != 0)
                 break;
             if (!o->failed) {
-                if (up && o->seq) store_confirm_add(sw->conn, o->fp, o->seq, o->incident_id);
+                if (up && o->seq) confirm[n_confirm++] = o; /* stays valid: not reused yet */
                 release[n_release++] = o->input;
                 l1_slot_t *s = l1_find(sw, o->fp);
                 if (s && s->known && s->view.pending && s->view.seq == o->seq &&
@@ -658,14 +661,20 @@ static void poll_outstanding(store_worker_t *sw, bool wait_all)
             sw->out_head = (sw->out_head + 1) % OUTSTANDING_MAX;
             sw->out_n--;
         }
-        size_t q = store_queued(sw->conn);
-        if (q) {
-            ensure_results(sw, q);
-            if (store_run(sw->conn, sw->results, q) == QERR_OK)
-                stat_add(&sw->stats->round_trips, 1);
-            /* A failed confirm leaves the entry pending: once its lease
-             * ends another decision re-forwards it under the same id,
-             * which receivers deduplicate. The delivery did happen. */
+        /* Twice at most: once more after a NOSCRIPT reload. A failed
+         * confirm leaves the entry pending: once its lease ends another
+         * decision re-forwards it under the same id, which receivers
+         * deduplicate. The delivery did happen. */
+        for (int attempt = 0; n_confirm && attempt < 2; attempt++) {
+            for (size_t i = 0; i < n_confirm; i++)
+                store_confirm_add(sw->conn, confirm[i]->fp, confirm[i]->seq,
+                                  confirm[i]->incident_id);
+            ensure_results(sw, n_confirm);
+            qerr_t err = store_run(sw->conn, sw->results, n_confirm);
+            if (err != QERR_FULL) {
+                if (err == QERR_OK) stat_add(&sw->stats->round_trips, 1);
+                break;
+            }
         }
         for (size_t i = 0; i < n_release; i++) track_done(release[i]);
         if (!wait_all || sw->out_n == 0) return;
