@@ -169,6 +169,7 @@ static void collect(const rd_kafka_message_t *m, incidents_t *in)
     r->fp = fp && cJSON_IsString(fp) ? strtoull(fp->valuestring, NULL, 16) : 0;
     snprintf(r->id, sizeof(r->id), "%s", id && cJSON_IsString(id) ? id->valuestring : "");
     if (!kind || !cJSON_IsString(kind) || strcmp(kind->valuestring, "new") != 0) in->not_new++;
+    if (cJSON_IsTrue(cJSON_GetObjectItem(j, "degraded"))) in->degraded++;
     cJSON_Delete(j);
 }
 
@@ -467,6 +468,7 @@ static void test_redis_outage(env_t *env)
     CHECK_EQ_INT(t.distinct, (long long)want); /* nothing lost */
     CHECK(degraded > 0);                       /* the outage was seen, and counted */
     CHECK((long long)t.dups <= 2 * degraded);  /* duplicates bounded by it */
+    CHECK_EQ_INT(in.degraded, degraded);       /* and marked on the incidents */
     CHECK_EQ_INT(summary_value(env, &s, "a", "alerts decided"), 30000);
     /* Recovered without a restart: Redis holds the incidents again. */
     char log[200];
