@@ -145,17 +145,6 @@ static const conf_key_t conf_keys[] = {
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
      "empty = not kept, so a restart re-forwards incidents still open."},
-    /* http */
-    {"http.listen", CT_STRING, "127.0.0.1:9095", "0", NULL, NULL, F(http.listen), 0,
-     "Address of the HTTP server (`/metrics`, `/-/healthy`, `/-/ready`, the alert intake, "
-     "`/api/v1/top`); `host:port`, `[v6]:port`; empty = no HTTP server."},
-    {"http.auth_token_file", CT_STRING, "", "0", NULL, NULL, F(http.auth_token_file), 0,
-     "File holding a bearer token the intake and API endpoints require; empty = none. "
-     "`/metrics` and the health endpoints never need it."},
-    {"http.max_request_bytes", CT_SIZE, "4MiB", "1KiB", "256MiB", NULL, F(http.max_request_bytes),
-     0, "Larger request bodies are refused with 413."},
-    {"http.max_alerts", CT_COUNT, "10000", "1", "1000000", NULL, F(http.max_alerts), 0,
-     "Most alerts one `POST /api/v2/alerts` may carry (413 above)."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "
@@ -178,6 +167,17 @@ static const conf_key_t conf_keys[] = {
      "`0ms` asks every time."},
     {"store.cache_entries", CT_COUNT, "65536", "1024", "100000000", NULL, F(store.cache_entries), 0,
      "Fingerprints each worker's cache of Redis answers holds."},
+    /* http */
+    {"http.listen", CT_STRING, "127.0.0.1:9095", "0", NULL, NULL, F(http.listen), 0,
+     "Address of the HTTP server (`/metrics`, `/-/healthy`, `/-/ready`, the alert intake, "
+     "`/api/v1/top`); `host:port`, `[v6]:port`; empty = no HTTP server."},
+    {"http.auth_token_file", CT_STRING, "", "0", NULL, NULL, F(http.auth_token_file), 0,
+     "File holding a bearer token the intake and API endpoints require; empty = none. "
+     "`/metrics` and the health endpoints never need it."},
+    {"http.max_request_bytes", CT_SIZE, "4MiB", "1KiB", "256MiB", NULL, F(http.max_request_bytes),
+     0, "Larger request bodies are refused with 413."},
+    {"http.max_alerts", CT_COUNT, "10000", "1", "1000000", NULL, F(http.max_alerts), 0,
+     "Most alerts one `POST /api/v2/alerts` may carry (413 above)."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
      "Exclusion rules (see Rules in the README)."},

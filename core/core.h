@@ -73,6 +73,20 @@ typedef struct {
 } log_limit_t;
 bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed);
 
+/* Rate limit by message key, from any thread: a line with `key` is written
+ * at most once per `interval_ms`; the next one written says how many
+ * similar lines were suppressed meanwhile. Keys hash into a fixed table
+ * (keys sharing a slot share the limit). For errors that can repeat in a
+ * storm (a broker down, a client sending junk). */
+void log_emit_limited(log_level_t level, const char *component, const char *key,
+                      int64_t interval_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define LOG_LIMITED(lvl, comp, key, interval_ms, ...)                                              \
+    do {                                                                                           \
+        if ((lvl) <= log_level_current)                                                            \
+            log_emit_limited((lvl), (comp), (key), (interval_ms), __VA_ARGS__);                    \
+    } while (0)
+
 /* ---- clocks ----------------------------------------------------------- */
 
 int64_t clock_wall_ms(void); /* Unix time, ms */
@@ -384,12 +398,6 @@ typedef struct {
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
     } dedup;
     struct {
-        char *listen;          /* "" = no HTTP server */
-        char *auth_token_file; /* "" = no token */
-        size_t max_request_bytes;
-        size_t max_alerts;
-    } http;
-    struct {
         char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
         char *prefix; /* Redis key prefix */
         int64_t timeout_ms;
@@ -399,6 +407,12 @@ typedef struct {
         int64_t cache_ms;
         size_t cache_entries;
     } store;
+    struct {
+        char *listen;          /* "" = no HTTP server */
+        char *auth_token_file; /* "" = no token */
+        size_t max_request_bytes;
+        size_t max_alerts;
+    } http;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */

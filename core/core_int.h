@@ -13,5 +13,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override);
 int replay_main(int argc, char **argv);
 int explain_main(int argc, char **argv);
 int check_rules(const conf_t *conf);
+/* `quell top`: the noisy-alert report from a running instance. */
+int top_main(int argc, char **argv);
 
 #endif

@@ -371,7 +371,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n') msg[--n] = '\0';
-    log_warn("http", "%s", msg);
+    LOG_LIMITED(LOG_WARN, "http", "mhd", 10000, "%s", msg);
 }
 
 qerr_t http_server_start(http_server_t *s, char *errbuf, size_t errlen)

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -15,8 +16,10 @@ static void usage(FILE *out)
     fprintf(out,
             "quell %s: alert ingestion and dedup in front of on-call\n\n"
             "usage:\n"
-            "  quell run [-c FILE] [--brokers LIST] [--log-level LEVEL]\n"
+            "  quell run [-c FILE] [--brokers LIST] [--log-level LEVEL] [--pid-file FILE]\n"
             "      consume alerts, deduplicate, produce incidents; SIGTERM drains and commits\n"
+            "  quell top [-c FILE] [--url URL] [--window 1h] [--by alertname,service]\n"
+            "      the noisiest alerts of a running quell, with a suggested rule for each\n"
             "  quell check -c FILE       validate a config and its rules (FILE:LINE:COL: message)\n"
             "  quell replay -c FILE [--candidate FILE2] [--format text|json] INPUT...\n"
             "      run recorded alerts through the decision core offline; diff a rule change\n"
@@ -44,7 +47,7 @@ static int load_config(conf_t *conf, const char *path)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *path = NULL, *brokers = NULL, *level = NULL;
+    const char *path = NULL, *brokers = NULL, *level = NULL, *pid_file = NULL;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
@@ -52,6 +55,8 @@ static int cmd_run(int argc, char **argv)
             brokers = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
             level = argv[++i];
+        else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc)
+            pid_file = argv[++i];
         else {
             fprintf(stderr, "quell run: unknown option \"%s\"\n", argv[i]);
             return 2;
@@ -69,7 +74,18 @@ static int cmd_run(int argc, char **argv)
         return 2;
     }
     log_setup(lvl, conf.log.format);
+    /* Only when asked: under systemd the unit knows the pid already. */
+    if (pid_file) {
+        FILE *f = fopen(pid_file, "w");
+        if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "quell run: cannot write --pid-file %s\n", pid_file);
+            conf_free(&conf);
+            return 1;
+        }
+    }
+    metrics_note_reload(true); /* the first load counts as a successful one */
     int rc = pipeline_run(&conf, brokers);
+    if (pid_file) unlink(pid_file);
     conf_free(&conf);
     return rc;
 }
@@ -112,6 +128,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config")) {
         conf_print_doc(stdout);
         return 0;

@@ -12,8 +12,11 @@
  * become `reason` values ("excluded:<rule>"): bounded by the config.
  */
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stddef.h>
 
 #include "ops.h"
 
@@ -23,7 +26,36 @@ struct ops {
     intake_t *intake;
     char *token;
     int64_t started_ms;
+    struct {
+        ops_metrics_fn fn;
+        void *ctx;
+    } extra[8];
+    _Atomic size_t n_extra;
+    _Atomic(ops_reasons_fn) reasons;
+    void *_Atomic reasons_ctx;
+    /* Shared store: a connection of its own for the readiness probe, used
+     * by one HTTP thread at a time. */
+    store_conf_t store_conf;
+    store_conn_t *store;
+    pthread_mutex_t store_lock;
 };
+
+qerr_t ops_set_decision_reasons(ops_t *o, ops_reasons_fn fn, void *ctx)
+{
+    atomic_store_explicit(&o->reasons_ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&o->reasons, fn, memory_order_release);
+    return QERR_OK;
+}
+
+qerr_t ops_add_metrics(ops_t *o, ops_metrics_fn fn, void *ctx)
+{
+    size_t n = atomic_load_explicit(&o->n_extra, memory_order_relaxed);
+    if (n == sizeof(o->extra) / sizeof(o->extra[0])) return QERR_INVALID;
+    o->extra[n].fn = fn;
+    o->extra[n].ctx = ctx;
+    atomic_store_explicit(&o->n_extra, n + 1, memory_order_release);
+    return QERR_OK;
+}
 
 /* ---- /metrics --------------------------------------------------------- */
 
@@ -31,6 +63,7 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
 {
     uint64_t d[DECISION__COUNT] = {0};
     uint64_t tracked = 0, evictions = 0;
+    dedup_worker_stats_t st = {0};
     hist_t *lat = calloc(1, sizeof(*lat)); /* ~8 KiB, and scrapes may run concurrently */
     for (size_t i = 0; i < o->st.n_workers; i++) {
         dedup_worker_stats_t ws;
@@ -38,14 +71,28 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
         for (int k = 0; k < DECISION__COUNT; k++) d[k] += ws.decisions[k];
         tracked += ws.tracked;
         evictions += ws.evictions;
+        st.store_round_trips += ws.store_round_trips;
+        st.store_degraded += ws.store_degraded;
+        st.store_conflicts += ws.store_conflicts;
+        st.store_parked += ws.store_parked;
+        st.store_takeovers += ws.store_takeovers;
+        st.store_reseeded += ws.store_reseeded;
+        st.store_local += ws.store_local;
         if (lat) hist_merge(lat, dedup_worker_latency(o->st.workers[i]));
     }
     metrics_family(b, "quell_decisions_total", "counter",
                    "Alerts decided, by decision (forward, suppress) and reason.");
-    for (int k = 0; k < DECISION__COUNT; k++)
+    ops_reasons_fn reasons = atomic_load_explicit(&o->reasons, memory_order_acquire);
+    for (int k = 0; k < DECISION__COUNT; k++) {
+        if (reasons && (k == DECISION_SUPPRESS_EXCLUDED || k == DECISION_SUPPRESS_INHIBITED))
+            continue; /* per rule below */
         metrics_sample(b, "quell_decisions_total", (double)d[k], 2, "decision",
                        DECISION_IS_FORWARD(k) ? "forward" : "suppress", "reason",
                        decision_str((decision_kind_t)k));
+    }
+    if (reasons)
+        reasons(atomic_load_explicit(&o->reasons_ctx, memory_order_relaxed), b,
+                "quell_decisions_total");
     metrics_family(b, "quell_tracked_fingerprints", "gauge",
                    "Fingerprints held in the dedup tables (open incidents), as the workers last "
                    "published them.");
@@ -58,6 +105,32 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
                           "Time from an alert's event time (Kafka timestamp) to its decision.",
                           lat);
     free(lat);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } store_counters[] = {
+        {"quell_store_round_trips_total", "Round trips to the shared store (Redis).",
+         offsetof(dedup_worker_stats_t, store_round_trips)},
+        {"quell_store_degraded_total",
+         "Alerts decided locally because the shared store failed (store.on_error fail_open).",
+         offsetof(dedup_worker_stats_t, store_degraded)},
+        {"quell_store_conflicts_total", "Compare-and-sets lost to another instance.",
+         offsetof(dedup_worker_stats_t, store_conflicts)},
+        {"quell_store_parked_total", "Alerts held while another instance delivered their incident.",
+         offsetof(dedup_worker_stats_t, store_parked)},
+        {"quell_store_takeovers_total", "Pending forwards of a dead instance re-forwarded.",
+         offsetof(dedup_worker_stats_t, store_takeovers)},
+        {"quell_store_reseeded_total", "Entries the store had lost, written back from the cache.",
+         offsetof(dedup_worker_stats_t, store_reseeded)},
+        {"quell_store_cache_hits_total",
+         "Alerts decided from the local cache without a round trip.",
+         offsetof(dedup_worker_stats_t, store_local)},
+    };
+    for (size_t i = 0; i < sizeof(store_counters) / sizeof(store_counters[0]); i++) {
+        metrics_family(b, store_counters[i].name, "counter", store_counters[i].help);
+        metrics_sample(b, store_counters[i].name,
+                       (double)*(const uint64_t *)((const char *)&st + store_counters[i].off), 0);
+    }
     metrics_family(b, "quell_ring_used_bytes", "gauge", "Bytes waiting in each worker's ring.");
     for (size_t i = 0; i < o->st.n_workers; i++) {
         char w[24];
@@ -77,13 +150,17 @@ static void ingest_metrics(ops_t *o, mbuf_t *b)
     metrics_family(b, "quell_messages_consumed_total", "counter", "Kafka messages consumed.");
     metrics_sample(b, "quell_messages_consumed_total", (double)is.messages, 0);
     metrics_family(b, "quell_alerts_received_total", "counter",
-                   "Alerts decoded from Kafka and handed to the dedup workers, by format.");
-    metrics_sample(b, "quell_alerts_received_total",
-                   (double)is.alerts_by_format[INGEST_FORMAT_JSON], 1, "format", "json");
-    metrics_sample(b, "quell_alerts_received_total",
-                   (double)(is.alerts_by_format[INGEST_FORMAT_PROTO_ALERT] +
-                            is.alerts_by_format[INGEST_FORMAT_PROTO_BATCH]),
-                   1, "format", "protobuf");
+                   "Alerts decoded and handed to the dedup workers, by source (kafka, or the "
+                   "HTTP intake that published them) and format.");
+    for (int src = 0; src < INGEST_SOURCE__COUNT; src++) {
+        const uint64_t *f = is.alerts_in[src];
+        const char *name = ingest_source_str((ingest_source_t)src);
+        metrics_sample(b, "quell_alerts_received_total", (double)f[INGEST_FORMAT_JSON], 2, "source",
+                       name, "format", "json");
+        metrics_sample(b, "quell_alerts_received_total",
+                       (double)(f[INGEST_FORMAT_PROTO_ALERT] + f[INGEST_FORMAT_PROTO_BATCH]), 2,
+                       "source", name, "format", "protobuf");
+    }
     metrics_family(b, "quell_decode_errors_total", "counter",
                    "Messages sent to the dead-letter topic, by reason.");
     for (int k = 1; k < DECODE__COUNT; k++)
@@ -163,6 +240,8 @@ void ops_write_metrics(ops_t *o, mbuf_t *b)
     router_metrics(o, b);
     intake_metrics(o, b);
     if (o->http) http_server_metrics(o->http, b);
+    size_t n_extra = atomic_load_explicit(&o->n_extra, memory_order_acquire);
+    for (size_t i = 0; i < n_extra; i++) o->extra[i].fn(o->extra[i].ctx, b);
     metrics_reload_t r;
     metrics_reload_get(&r);
     metrics_family(b, "quell_config_reloads_total", "counter", "Config reloads, by result.");
@@ -196,14 +275,25 @@ static bool ready_kafka(void *ctx, char *why, size_t len)
     return false;
 }
 
-/* The memory store is this process: it answers while the process does. A
- * shared store registers its own check through ops_http(). */
-static bool ready_memory_store(void *ctx, char *why, size_t len)
+/* The memory store is this process: it answers while the process does.
+ * Redis must answer a real command (a GET), not merely be connected: a
+ * connection can outlive the server. After a failure the connection backs
+ * off, so a probe during an outage answers at once. */
+static bool ready_store(void *ctx, char *why, size_t len)
 {
-    (void)ctx;
-    (void)why;
-    (void)len;
-    return true;
+    ops_t *o = ctx;
+    if (!o->store) return true;
+    pthread_mutex_lock(&o->store_lock);
+    bool ok = store_conn_ready(o->store);
+    if (ok) {
+        store_result_t r;
+        store_get_add(o->store, 0);
+        ok = store_run(o->store, &r, 1) == QERR_OK;
+    }
+    pthread_mutex_unlock(&o->store_lock);
+    if (!ok)
+        snprintf(why, len, "redis %s:%d does not answer", o->store_conf.host, o->store_conf.port);
+    return ok;
 }
 
 /* ---- /api/v1/top ------------------------------------------------------ */
@@ -349,7 +439,16 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
     o->st = *st;
     o->started_ms = clock_wall_ms();
     const conf_t *c = st->conf;
+    pthread_mutex_init(&o->store_lock, NULL);
     if (!c->http.listen || !*c->http.listen) return o;
+    bool memory = true;
+    o->store_conf = (store_conf_t){.prefix = c->store.prefix, .timeout_ms = c->store.timeout_ms};
+    if (store_url_parse(c->store.url, &o->store_conf, &memory, errbuf, errlen) != QERR_OK)
+        goto fail;
+    if (!memory && !(o->store = store_conn_new(&o->store_conf, "ready"))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
     if (c->http.auth_token_file && *c->http.auth_token_file &&
         http_load_token(c->http.auth_token_file, &o->token, errbuf, errlen) != QERR_OK)
         goto fail;
@@ -364,7 +463,7 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
             QERR_OK ||
         http_route(o->http, "POST", "/v2/enqueue", 0, intake_pagerduty, o->intake) != QERR_OK ||
         http_ready_check(o->http, "kafka", ready_kafka, o) != QERR_OK ||
-        http_ready_check(o->http, "store", ready_memory_store, o) != QERR_OK) {
+        http_ready_check(o->http, "store", ready_store, o) != QERR_OK) {
         snprintf(errbuf, errlen, "http: too many routes");
         goto fail;
     }
@@ -384,6 +483,8 @@ void ops_stop(ops_t *o)
     if (!o) return;
     http_server_destroy(o->http);
     intake_destroy(o->intake);
+    store_conn_destroy(o->store);
+    pthread_mutex_destroy(&o->store_lock);
     free(o->token);
     free(o);
 }

@@ -259,15 +259,6 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
     fflush(out);
 }
 
-/* The HTTP side (metrics, health, intake, top); NULL on error. */
-static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
-                      dedup_worker_t **workers, size_t n_workers, router_t *router,
-                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
-{
-    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
-    return ops_start(&st, errbuf, errlen);
-}
-
 /* Puts every worker on the shared store when store.url is not "memory".
  * *shared tells the caller which it is. */
 static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
@@ -331,6 +322,15 @@ static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
     fprintf(out, "  store takeovers       %llu\n", (unsigned long long)t.store_takeovers);
     fprintf(out, "  store reseeded        %llu\n", (unsigned long long)t.store_reseeded);
     fflush(out);
+}
+
+/* The HTTP side (metrics, health, intake, top); NULL on error. */
+static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
+                      dedup_worker_t **workers, size_t n_workers, router_t *router,
+                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
+{
+    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
+    return ops_start(&st, errbuf, errlen);
 }
 
 int pipeline_run(conf_t *conf, const char *brokers_override)

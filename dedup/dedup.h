@@ -106,33 +106,6 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
     return (size_t)((fingerprint >> 40) % n_workers);
 }
 
-/* ---- noisy-alert sketch ------------------------------------------------ */
-
-/* The k fingerprints a worker saw most (space-saving: counts are upper
- * bounds, over by at most `error`), for `quell top`. One per worker, owned
- * by its thread; copies leave through dedup_worker_top(). */
-#define TOP_LABEL_BYTES 232
-typedef struct {
-    uint64_t fingerprint;
-    uint64_t count; /* occurrences since it entered the sketch, plus `error` */
-    uint64_t error;
-    uint64_t suppressed;                 /* decisions that were not forwarded */
-    uint64_t incidents;                  /* new incidents opened */
-    uint64_t flaps;                      /* firing <-> resolved changes */
-    int64_t first_seen_ms, last_seen_ms; /* event time */
-    uint8_t last_status;
-    uint16_t labels_len;
-    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
-} top_entry_t;
-
-typedef struct top_sketch top_sketch_t;
-top_sketch_t *top_sketch_new(size_t k);
-void top_sketch_destroy(top_sketch_t *s);
-void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms);
-size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap);
-size_t top_sketch_capacity(const top_sketch_t *s);
-/* A label's value in an entry (NULL when absent or truncated away). */
-const char *top_entry_label(const top_entry_t *e, const char *name, size_t *len);
 /* ---- shared store (Redis) ---------------------------------------------
  * Several quell instances share their windows through one Redis. The
  * decision stays in C and pure (store_decide over a store_entry_t); Redis
@@ -252,6 +225,33 @@ typedef struct {
     uint64_t reconnects; /* successful connects after the first */
 } store_conn_stats_t;
 void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out);
+/* ---- noisy-alert sketch ------------------------------------------------ */
+
+/* The k fingerprints a worker saw most (space-saving: counts are upper
+ * bounds, over by at most `error`), for `quell top`. One per worker, owned
+ * by its thread; copies leave through dedup_worker_top(). */
+#define TOP_LABEL_BYTES 232
+typedef struct {
+    uint64_t fingerprint;
+    uint64_t count; /* occurrences since it entered the sketch, plus `error` */
+    uint64_t error;
+    uint64_t suppressed;                 /* decisions that were not forwarded */
+    uint64_t incidents;                  /* new incidents opened */
+    uint64_t flaps;                      /* firing <-> resolved changes */
+    int64_t first_seen_ms, last_seen_ms; /* event time */
+    uint8_t last_status;
+    uint16_t labels_len;
+    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
+} top_entry_t;
+
+typedef struct top_sketch top_sketch_t;
+top_sketch_t *top_sketch_new(size_t k);
+void top_sketch_destroy(top_sketch_t *s);
+void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms);
+size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap);
+size_t top_sketch_capacity(const top_sketch_t *s);
+/* A label's value in an entry (NULL when absent or truncated away). */
+const char *top_entry_label(const top_entry_t *e, const char *name, size_t *len);
 
 /* ---- worker ----------------------------------------------------------- */
 
@@ -266,11 +266,6 @@ typedef struct dedup_worker dedup_worker_t;
 typedef struct {
     uint64_t decisions[DECISION__COUNT];
     uint64_t last_decision_ns; /* monotonic clock of the latest decision */
-    /* The table's figures as the worker last published them (every few
-     * hundred decisions and when idle): the table itself is never read from
-     * another thread while the worker runs. */
-    uint64_t tracked;
-    uint64_t evictions;
     /* shared store only (zero with the memory store) */
     uint64_t store_round_trips;
     uint64_t store_degraded;  /* decided locally because Redis failed (fail_open) */
@@ -279,6 +274,11 @@ typedef struct {
     uint64_t store_takeovers; /* pending forwards of a dead instance re-forwarded */
     uint64_t store_reseeded;  /* entries Redis had lost, written back from the cache */
     uint64_t store_local;     /* decided from the L1 cache without Redis */
+    /* The table's figures as the worker last published them (every few
+     * hundred decisions and when idle): the table itself is never read from
+     * another thread while the worker runs. */
+    uint64_t tracked;
+    uint64_t evictions;
 } dedup_worker_stats_t;
 
 /* The worker owns its ring (input) and table. */

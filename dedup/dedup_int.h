@@ -11,9 +11,14 @@ typedef struct {
     _Atomic uint64_t round_trips, degraded, conflicts, parked, takeovers, reseeded, local;
 } store_worker_stats_t;
 
+/* Called on the worker thread for every decision (counters, top sketch,
+ * latency), before a forward is handed to the sink. */
+typedef void (*store_decided_fn)(void *ctx, const alert_t *a, decision_kind_t k);
+
 store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedup_params_t *p,
                                  dedup_table_t *fallback, dedup_forward_fn forward, void *ctx,
-                                 _Atomic uint64_t *decisions, store_worker_stats_t *stats);
+                                 store_decided_fn decided, void *decided_ctx,
+                                 store_worker_stats_t *stats);
 void store_worker_destroy(store_worker_t *sw);
 /* The rule half of the composed decision (dedup.h), run per batch. */
 void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, void *ctx);

@@ -112,7 +112,8 @@ struct store_worker {
     dedup_table_t *fallback;
     dedup_forward_fn forward;
     void *fctx;
-    _Atomic uint64_t *decisions;
+    store_decided_fn decided;
+    void *decided_ctx;
     store_worker_stats_t *stats;
     arena_t scratch;
     /* batch */
@@ -138,7 +139,7 @@ struct store_worker {
     outstanding_t *out;
     size_t out_head, out_n;
     /* parked alerts */
-    parked_t *parked;
+    parked_t *parked, *parked_tail;
     size_t n_parked;
     int64_t next_park_ns;
     /* the rule half of the composed decision (NULL: none) */
@@ -155,7 +156,7 @@ void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, voi
 /* A rule suppressed it: counted, its input released, the store untouched. */
 static void act_ruled(store_worker_t *sw, item_t *it)
 {
-    stat_add(&sw->decisions[it->inc.kind], 1);
+    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
     track_done(it->track);
     free(it->parked_copy);
     it->parked_copy = NULL;
@@ -170,7 +171,8 @@ static void *xrealloc(void *p, size_t n)
 
 store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedup_params_t *p,
                                  dedup_table_t *fallback, dedup_forward_fn forward, void *ctx,
-                                 _Atomic uint64_t *decisions, store_worker_stats_t *stats)
+                                 store_decided_fn decided, void *decided_ctx,
+                                 store_worker_stats_t *stats)
 {
     store_worker_t *sw = calloc(1, sizeof(*sw));
     if (!sw) return NULL;
@@ -180,7 +182,8 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
     sw->fallback = fallback;
     sw->forward = forward;
     sw->fctx = ctx;
-    sw->decisions = decisions;
+    sw->decided = decided;
+    sw->decided_ctx = decided_ctx;
     sw->stats = stats;
     arena_init(&sw->scratch, 64 * 1024);
     size_t slots = 1024;
@@ -496,9 +499,9 @@ static bool run_groups(store_worker_t *sw)
 
 /* ---- acting on decisions ------------------------------------------------ */
 
-static void count_decision(store_worker_t *sw, decision_kind_t k)
+static void count_decision(store_worker_t *sw, const item_t *it)
 {
-    stat_add(&sw->decisions[k], 1);
+    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
 }
 
 static void poll_outstanding(store_worker_t *sw, bool wait_all);
@@ -534,9 +537,9 @@ static void forward_one(store_worker_t *sw, item_t *it)
 
 static void park(store_worker_t *sw, item_t *it)
 {
+    bool again = it->parked_copy != NULL;
     parked_t *p = malloc(sizeof(*p));
     void *copy = it->parked_copy;
-    it->parked_copy = NULL;
     if (!copy) {
         copy = malloc(it->len);
         if (copy) memcpy(copy, it->rec, it->len);
@@ -544,26 +547,31 @@ static void park(store_worker_t *sw, item_t *it)
     if (!p || !copy) {
         /* Out of memory: forward rather than hold (never lose it). */
         free(p);
-        free(copy);
+        if (copy != it->parked_copy) free(copy);
         it->inc = (incident_t){.kind = DECISION_FORWARD_NEW,
                                .fingerprint = it->a.fingerprint,
                                .count = 1,
                                .first_seen_ms = it->a.event_time_ms,
                                .last_seen_ms = it->a.event_time_ms,
                                .degraded = true};
-        count_decision(sw, it->inc.kind);
+        count_decision(sw, it);
         forward_one(sw, it);
+        free(it->parked_copy);
+        it->parked_copy = NULL;
         return;
     }
     p->rec = copy;
     p->len = it->len;
     p->next = NULL;
-    /* Append, so parked alerts come back in their order. */
-    parked_t **tail = &sw->parked;
-    while (*tail) tail = &(*tail)->next;
-    *tail = p;
+    it->parked_copy = NULL;
+    /* Appended, so parked alerts come back in their order. */
+    if (sw->parked)
+        sw->parked_tail->next = p;
+    else
+        sw->parked = p;
+    sw->parked_tail = p;
     sw->n_parked++;
-    stat_add(&sw->stats->parked, 1);
+    if (!again) stat_add(&sw->stats->parked, 1);
     if (sw->next_park_ns == 0) sw->next_park_ns = clock_mono_ns() + PARK_RECHECK_NS;
 }
 
@@ -594,7 +602,7 @@ static void act(store_worker_t *sw)
         }
         if (it->state == IT_LOCAL) stat_add(&sw->stats->local, 1);
         decision_kind_t k = it->inc.kind;
-        count_decision(sw, k);
+        count_decision(sw, it);
         if (DECISION_IS_FORWARD(k)) {
             if (it->state == IT_DECIDED && it->takeover) stat_add(&sw->stats->takeovers, 1);
             forward_one(sw, it);
@@ -777,7 +785,7 @@ static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
                 for (size_t i = 0; i < sw->n_items; i++) {
                     item_t *it = &sw->items[i];
                     if (it->state == IT_LOCAL) {
-                        count_decision(sw, it->inc.kind);
+                        count_decision(sw, it);
                         stat_add(&sw->stats->local, 1);
                         track_done(it->track);
                         continue;
@@ -789,7 +797,7 @@ static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
                     }
                     if (it->state == IT_DECIDED && !sw->groups[it->group].fallback) {
                         /* Written to Redis already: act on it. */
-                        count_decision(sw, it->inc.kind);
+                        count_decision(sw, it);
                         if (DECISION_IS_FORWARD(it->inc.kind))
                             forward_one(sw, it);
                         else

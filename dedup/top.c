@@ -15,10 +15,17 @@
 
 #include "dedup.h"
 
+/* Heap nodes carry their count, so sifting compares without touching the
+ * (large) entries: a repeat costs a few cache lines, not one per level. */
+typedef struct {
+    uint64_t count;
+    uint32_t idx;
+} hnode_t;
+
 struct top_sketch {
     size_t k, n;
     top_entry_t *entries;
-    uint32_t *heap;  /* entry indices, min count on top */
+    hnode_t *heap;   /* min count on top */
     uint32_t *hpos;  /* entry index -> heap position */
     uint32_t *index; /* fingerprint slots: entry index + 1, 0 = empty */
     size_t index_mask;
@@ -84,14 +91,14 @@ static void index_remove(top_sketch_t *s, size_t i)
 
 static void heap_swap(top_sketch_t *s, size_t a, size_t b)
 {
-    uint32_t t = s->heap[a];
+    hnode_t t = s->heap[a];
     s->heap[a] = s->heap[b];
     s->heap[b] = t;
-    s->hpos[s->heap[a]] = (uint32_t)a;
-    s->hpos[s->heap[b]] = (uint32_t)b;
+    s->hpos[s->heap[a].idx] = (uint32_t)a;
+    s->hpos[s->heap[b].idx] = (uint32_t)b;
 }
 
-static uint64_t hcount(const top_sketch_t *s, size_t pos) { return s->entries[s->heap[pos]].count; }
+static uint64_t hcount(const top_sketch_t *s, size_t pos) { return s->heap[pos].count; }
 
 static void sift_down(top_sketch_t *s, size_t pos)
 {
@@ -142,18 +149,19 @@ void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_
         e = &s->entries[ei];
         e->count++;
         if (e->last_status != (uint8_t)a->status) e->flaps++;
+        s->heap[s->hpos[ei]].count = e->count;
         sift_down(s, s->hpos[ei]);
     } else {
         uint32_t ei;
         uint64_t base = 0;
         if (s->n < s->k) {
             ei = (uint32_t)s->n;
-            s->heap[s->n] = ei;
+            s->heap[s->n] = (hnode_t){1, ei};
             s->hpos[ei] = (uint32_t)s->n;
             s->n++;
         } else {
-            ei = s->heap[0];
-            base = s->entries[ei].count;
+            ei = s->heap[0].idx;
+            base = s->heap[0].count;
             index_remove(s, index_find(s, s->entries[ei].fingerprint));
             slot = index_find(s, a->fingerprint); /* the removal may have moved slots */
         }
@@ -164,6 +172,7 @@ void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_
                            .first_seen_ms = now_ms};
         e->labels_len = pack_labels(e->labels, a);
         s->index[slot] = ei + 1;
+        s->heap[s->hpos[ei]].count = e->count;
         if (base)
             sift_down(s, 0);
         else

@@ -138,11 +138,15 @@ static void *store_main(dedup_worker_t *w)
         bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
         if (store_worker_step(w->store, w->ring, false)) {
             idle_spins = 0;
+            serve_top_request(w);
             continue;
         }
-        if (idle_spins == 0)
+        if (idle_spins == 0) {
             atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
                                   memory_order_relaxed);
+            publish_table_stats(w); /* the fail-open table */
+        }
+        serve_top_request(w);
         size_t len;
         if (stopping && !ring_peek(w->ring, &len)) {
             store_worker_step(w->store, w->ring, true);
@@ -218,9 +222,17 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
+static void store_decided(void *ctx, const alert_t *a, decision_kind_t k)
+{
+    dedup_worker_t *w = ctx;
+    stat_add(&w->decisions[k], 1);
+    top_sketch_add(w->top, a, k, a->event_time_ms);
+    decision_latency_record(&w->latency, a->event_time_ms);
+}
+
 qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me)
 {
-    w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, w->decisions,
+    w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, store_decided, w,
                                 &w->store_stats);
     if (w->store && w->rules_hook) store_worker_set_rules(w->store, w->rules_hook, w->rules_ctx);
     return w->store ? QERR_OK : QERR_NOMEM;
@@ -261,8 +273,6 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
 {
     for (int i = 0; i < DECISION__COUNT; i++) out->decisions[i] = stat_get(&w->decisions[i]);
     out->last_decision_ns = stat_get(&w->last_decision_ns);
-    out->tracked = stat_get(&w->tracked);
-    out->evictions = stat_get(&w->evictions);
     const store_worker_stats_t *s = &w->store_stats;
     out->store_round_trips = stat_get(&s->round_trips);
     out->store_degraded = stat_get(&s->degraded);
@@ -271,6 +281,8 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
     out->store_takeovers = stat_get(&s->takeovers);
     out->store_reseeded = stat_get(&s->reseeded);
     out->store_local = stat_get(&s->local);
+    out->tracked = stat_get(&w->tracked);
+    out->evictions = stat_get(&w->evictions);
 }
 
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)

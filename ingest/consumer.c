@@ -67,7 +67,7 @@ struct ingest {
     _Atomic uint64_t offset_gaps;
     _Atomic uint64_t offsets_skipped;
     _Atomic uint64_t first_message_ns;
-    _Atomic uint64_t alerts_by_format[INGEST_FORMAT__COUNT];
+    _Atomic uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT];
     _Atomic int32_t assigned; /* partitions held now */
     /* Consumer lag per partition from librdkafka's statistics, replaced
      * whole on every statistics event (consumer thread); read by scrapes. */
@@ -470,12 +470,16 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
     }
 
     ingest_format_t format = INGEST_FORMAT_AUTO;
-    rd_kafka_headers_t *hdrs;
+    ingest_source_t source = INGEST_SOURCE_KAFKA;
+    rd_kafka_headers_t *hdrs = NULL;
     const void *ct;
     size_t ct_len;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = NULL;
+    if (hdrs &&
+        rd_kafka_header_get_last(hdrs, "quell-source", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        source = ingest_source_from_header(ct, ct_len);
+    if (hdrs && rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
         decode_error_t e = ingest_format_from_content_type(ct, ct_len, &format);
         if (e != DECODE_OK) {
             char detail[300];
@@ -516,7 +520,7 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
             track_add(t, (int32_t)n);
             for (size_t i = 0; i < n; i++) hand_off(in, &alerts[i], sizes[i], t);
             stat_add(&in->alerts, n);
-            stat_add(&in->alerts_by_format[ingest_format_of(format, m->payload, m->len)], n);
+            stat_add(&in->alerts_in[source][ingest_format_of(format, m->payload, m->len)], n);
         }
     }
     if (e != DECODE_OK) dead_letter(in, m, t, e, errbuf);
@@ -566,7 +570,8 @@ void ingest_stats(ingest_t *in, ingest_stats_t *out)
     out->offset_gaps = stat_get(&in->offset_gaps);
     out->offsets_skipped = stat_get(&in->offsets_skipped);
     out->first_message_ns = stat_get(&in->first_message_ns);
-    for (int i = 0; i < INGEST_FORMAT__COUNT; i++)
-        out->alerts_by_format[i] = stat_get(&in->alerts_by_format[i]);
+    for (int s = 0; s < INGEST_SOURCE__COUNT; s++)
+        for (int f = 0; f < INGEST_FORMAT__COUNT; f++)
+            out->alerts_in[s][f] = stat_get(&in->alerts_in[s][f]);
     out->assigned_partitions = atomic_load_explicit(&in->assigned, memory_order_relaxed);
 }

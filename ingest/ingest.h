@@ -41,6 +41,17 @@ typedef enum {
 ingest_format_t ingest_format_of(ingest_format_t format, const void *buf, size_t len);
 const char *ingest_format_str(ingest_format_t f); /* "json", "protobuf" */
 
+/* Where a message came from, for metrics: the HTTP intake marks what it
+ * publishes with a `quell-source` header; anything else is "kafka". */
+typedef enum {
+    INGEST_SOURCE_KAFKA = 0,
+    INGEST_SOURCE_ALERTMANAGER, /* quell-source: http:alertmanager */
+    INGEST_SOURCE_PAGERDUTY,    /* quell-source: http:pagerduty */
+    INGEST_SOURCE__COUNT
+} ingest_source_t;
+ingest_source_t ingest_source_from_header(const void *value, size_t len);
+const char *ingest_source_str(ingest_source_t s); /* "kafka", "http_alertmanager", ... */
+
 /* Why a message was refused; the string form goes into the dead-letter
  * header and the metrics label, so it stays short and stable. */
 typedef enum {
@@ -109,8 +120,8 @@ typedef struct {
     uint64_t offset_gaps;      /* times the next offset was not the expected one */
     uint64_t offsets_skipped;  /* messages never seen because of those gaps */
     uint64_t first_message_ns; /* monotonic clock of the first message */
-    uint64_t alerts_by_format[INGEST_FORMAT__COUNT];
-    int32_t assigned_partitions; /* held now (readiness) */
+    uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT]; /* by source, format */
+    int32_t assigned_partitions;                                    /* held now (readiness) */
 } ingest_stats_t;
 
 /* Consumer lag of one assigned partition, from librdkafka's statistics

@@ -199,6 +199,12 @@ static rd_kafka_resp_err_t publish(intake_t *it, intake_api_t api, const out_msg
 
 static void am_fail(intake_t *it, http_resp_t *resp, int status, const char *msg)
 {
+    if (status != 503)
+        LOG_LIMITED(LOG_WARN, "intake", "alertmanager-refused", 10000,
+                    "refused POST /api/v2/alerts with %d: %s", status, msg);
+    else
+        LOG_LIMITED(LOG_ERROR, "intake", "alertmanager-unavailable", 10000,
+                    "POST /api/v2/alerts: %s", msg);
     resp->status = status;
     mbuf_printf(&resp->body, "%s\n", msg);
     count(it, INTAKE_API_ALERTMANAGER, status);
@@ -287,6 +293,8 @@ out:
 static void pd_answer(intake_t *it, http_resp_t *resp, int status, const char *pd_status,
                       const char *message, const char *error)
 {
+    LOG_LIMITED(LOG_WARN, "intake", "pagerduty-refused", 10000,
+                "refused POST /v2/enqueue with %d: %s", status, error);
     resp->status = status;
     resp->content_type = "application/json";
     mbuf_printf(&resp->body, "{\"status\":\"");

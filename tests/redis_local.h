@@ -27,7 +27,10 @@ typedef struct {
 
 static redis_local_t *redis_local_atexit_ref;
 
-static bool redis_local_available(void) { return system("redis-server --version >/dev/null 2>&1") == 0; }
+static bool redis_local_available(void)
+{
+    return system("redis-server --version >/dev/null 2>&1") == 0;
+}
 
 static int redis_local_free_port(void)
 {

@@ -25,6 +25,11 @@
 
 #include "../core/core.h"
 #include "check.h"
+/* Only part of the redis-server fixture is used here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "redis_local.h"
+#pragma GCC diagnostic pop
 
 #define TOKEN "s3cret-token"
 
@@ -160,7 +165,7 @@ static int create_topic(env_t *env, const char *name, int partitions)
     return rd_kafka_mock_topic_create(env->mock, name, partitions, 1) ? -1 : 0;
 }
 
-static void inst_init(env_t *env, inst_t *q, const char *name, bool token)
+static void inst_init(env_t *env, inst_t *q, const char *name, bool token, const char *extra)
 {
     *q = (inst_t){0};
     snprintf(q->alerts, sizeof(q->alerts), "%s-alerts", name);
@@ -199,8 +204,10 @@ static void inst_init(env_t *env, inst_t *q, const char *name, bool token)
             "  max_alerts: 50\n"
             "dedup:\n"
             "  window: 1h\n"
-            "  repeat_interval: 24h\n",
-            env->brokers, q->group, q->alerts, q->incidents, q->dlq, token_path);
+            "  repeat_interval: 24h\n"
+            "%s",
+            env->brokers, q->group, q->alerts, q->incidents, q->dlq, token_path,
+            extra ? extra : "");
     fclose(f);
 }
 
@@ -300,7 +307,7 @@ static long long topic_count(env_t *env, const char *topic)
 static void test_intake(env_t *env)
 {
     inst_t q;
-    inst_init(env, &q, "intake", true);
+    inst_init(env, &q, "intake", true, NULL);
     if (!inst_start(env, &q)) {
         CHECK(!"quell did not log its HTTP port");
         goto out;
@@ -425,6 +432,10 @@ static void test_intake(env_t *env)
         double fwd = metric(m, "quell_decisions_total", "decision=\"forward\"");
         double sup = metric(m, "quell_decisions_total", "decision=\"suppress\"");
         CHECK_EQ_INT(received, 9);
+        CHECK_EQ_INT(metric(m, "quell_alerts_received_total",
+                            "source=\"http_alertmanager\",format=\"json\""),
+                     4);
+        CHECK_EQ_INT(metric(m, "quell_alerts_received_total", "source=\"http_pagerduty\""), 5);
         CHECK_EQ_INT(decided, received);
         CHECK_EQ_INT(fwd + sup, decided);
         CHECK_EQ_INT(metric(m, "quell_decisions_total", "reason=\"new\""), 6);
@@ -481,6 +492,38 @@ static void test_intake(env_t *env)
     cJSON_Delete(top);
     mbuf_free(&body);
     CHECK_EQ_INT(get(&q, "/api/v1/top?window=forever", TOKEN, NULL), 400);
+
+    /* quell top: the same report, printed with a rule per group. */
+    char cmd[600], out_path[200];
+    snprintf(out_path, sizeof(out_path), "%s/top.out", env->dir);
+    snprintf(cmd, sizeof(cmd), "%s top -c %s --url %s --by alertname,service --window 1d > %s",
+             getenv("QUELL_BIN"), q.conf_path, q.base, out_path);
+    CHECK_EQ_INT(system(cmd), 0);
+    char *report = check_read_file(out_path, NULL);
+    CHECK(report && strstr(report, "alertname=\"DiskFull\",service=\"db\""));
+    CHECK(report && strstr(report, "  - name: noisy-diskfull-db\n    matchers:\n"
+                                   "      - 'alertname=\"DiskFull\"'\n"
+                                   "      - 'service=\"db\"'\n"));
+    CHECK(report && strstr(report, "66.7% already suppressed"));
+    free(report);
+    /* Kafka down: the intake answers 503 (after its 5 s publish timeout)
+     * instead of pretending; back up, it answers 200 again. */
+    CHECK_EQ_INT(rd_kafka_mock_broker_set_down(env->mock, 1), 0);
+    mbuf_free(&body);
+    CHECK_EQ_INT(
+        post(&q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Down\"}}]", TOKEN, &body), 503);
+    CHECK(body.buf && strstr(body.buf, "retry"));
+    CHECK_EQ_INT(rd_kafka_mock_broker_set_up(env->mock, 1), 0);
+    long st = 0;
+    for (int i = 0; i < 20 && st != 200; i++)
+        st = post(&q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Up\"}}]", TOKEN, NULL);
+    CHECK_EQ_INT(st, 200);
+    mbuf_free(&body);
+
+    /* Without the token (no -c), the API refuses. */
+    snprintf(cmd, sizeof(cmd), "%s top --url %s 2>/dev/null >/dev/null", getenv("QUELL_BIN"),
+             q.base);
+    CHECK(system(cmd) != 0);
 out:
     CHECK_EQ_INT(inst_stop(env, &q), 0);
     if (check_failures) dump_file(q.log_path);
@@ -509,7 +552,7 @@ static void test_prometheus(env_t *env)
         return;
     }
     inst_t q;
-    inst_init(env, &q, "prom", true);
+    inst_init(env, &q, "prom", true, NULL);
     pid_t ppid = 0;
     char prom_log[160];
     snprintf(prom_log, sizeof(prom_log), "%s/prometheus.log", env->dir);
@@ -604,6 +647,49 @@ out:
     }
 }
 
+/* Readiness follows the shared store: ready with Redis up, 503 naming the
+ * store once it is gone, ready again when it is back. */
+static void test_store_readiness(env_t *env)
+{
+    if (!redis_local_available()) {
+        printf("SKIP store readiness: redis-server not installed\n");
+        return;
+    }
+    redis_local_t r = {0};
+    inst_t q = {0};
+    if (redis_local_start(&r) != 0) {
+        CHECK(!"redis-server did not start");
+        return;
+    }
+    char extra[128];
+    snprintf(extra, sizeof(extra), "store:\n  url: \"redis://127.0.0.1:%d\"\n", r.port);
+    inst_init(env, &q, "store", false, extra);
+    if (!inst_start(env, &q)) {
+        CHECK(!"quell did not start");
+        goto out;
+    }
+    CHECK(wait_ready(env, &q));
+    redis_local_kill(&r, SIGTERM);
+    mbuf_t body;
+    mbuf_init(&body);
+    long st = 0;
+    for (int i = 0; i < 50 && st != 503; i++) {
+        mbuf_free(&body);
+        st = get(&q, "/-/ready", NULL, &body);
+        if (st != 503) sleep_ms(100);
+    }
+    CHECK_EQ_INT(st, 503);
+    CHECK(body.buf && strstr(body.buf, "store: redis 127.0.0.1:"));
+    CHECK_EQ_INT(get(&q, "/-/healthy", NULL, NULL), 200); /* alive, just not ready */
+    mbuf_free(&body);
+    CHECK_EQ_INT(redis_local_start(&r), 0);
+    CHECK(wait_ready(env, &q));
+out:
+    CHECK_EQ_INT(inst_stop(env, &q), 0);
+    redis_local_stop(&r);
+    if (check_failures) dump_file(q.log_path);
+}
+
 int main(void)
 {
     env_t env = {0};
@@ -623,10 +709,11 @@ int main(void)
                  rd_kafka_mock_cluster_bootstraps(env.mock));
         rd_kafka_conf_t *rc = rd_kafka_conf_new();
         rd_kafka_conf_set(rc, "bootstrap.servers", env.brokers, NULL, 0);
-        rd_kafka_conf_set(rc, "log_level", "3", NULL, 0);
+        rd_kafka_conf_set(rc, "log_level", "0", NULL, 0); /* the broker goes down on purpose */
         env.reader = rd_kafka_new(RD_KAFKA_PRODUCER, rc, errbuf, sizeof(errbuf));
         test_intake(&env);
         test_prometheus(&env);
+        test_store_readiness(&env);
         if (env.reader) rd_kafka_destroy(env.reader);
         rd_kafka_mock_cluster_destroy(env.mock);
     }

@@ -626,7 +626,12 @@ static void test_reload_under_load(void)
     _Atomic bool req = false;
     rules_reloader_t *rl = rules_reloader_start(live, path, 20, &req);
     sleep(1); /* mtime granularity: make the next write a visible change */
-    write_version(path, 41);
+    /* As config tools do it: a temp file renamed over the old one (a file
+     * rewritten in place can be seen half written by any reader). */
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    write_version(tmp, 41);
+    CHECK(rename(tmp, path) == 0);
     uint64_t ok = 0, bad = 0;
     for (int i = 0; i < 300 && ok == 0; i++) {
         usleep(10000);

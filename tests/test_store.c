@@ -179,13 +179,20 @@ static store_conf_t conf_for(const char *prefix)
     return sc;
 }
 
+static void count_decided(void *ctx, const alert_t *a, decision_kind_t k)
+{
+    (void)a;
+    _Atomic uint64_t *decisions = ctx;
+    stat_add(&decisions[k], 1);
+}
+
 static void inst_init(inst_t *in, const store_conf_t *sc, uint64_t me)
 {
     memset(in, 0, sizeof(*in));
     in->ring = ring_new(1 << 20);
     in->fallback = dedup_table_new(10000);
-    in->sw = store_worker_new(sc, me, &P, in->fallback, sink_forward, &in->sink, in->decisions,
-                              &in->stats);
+    in->sw = store_worker_new(sc, me, &P, in->fallback, sink_forward, &in->sink, count_decided,
+                              in->decisions, &in->stats);
 }
 
 static void inst_destroy(inst_t *in)
@@ -250,7 +257,8 @@ static void test_window_and_repeat_redis(void)
     CHECK_EQ_INT(in.sink.n, n0);
     CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], 3);
     /* Every 4 h of firing a reminder, same incident id. */
-    for (int64_t t = 14 * MIN; t <= 4 * HOUR + 13 * MIN; t += 4 * MIN) push(&in, 1, ALERT_FIRING, t);
+    for (int64_t t = 14 * MIN; t <= 4 * HOUR + 13 * MIN; t += 4 * MIN)
+        push(&in, 1, ALERT_FIRING, t);
     drain(&in);
     CHECK_EQ_INT(in.sink.n, n0 + 1);
     CHECK_EQ_INT(last_kind(&in, n0), DECISION_FORWARD_REPEAT);
@@ -354,8 +362,8 @@ static void test_race(void)
     pthread_barrier_destroy(&bar);
     CHECK_EQ_INT(a.sink.n + b.sink.n, 500);
     CHECK_EQ_INT(a.decisions[DECISION_FORWARD_NEW] + b.decisions[DECISION_FORWARD_NEW], 500);
-    CHECK_EQ_INT(a.decisions[DECISION_SUPPRESS_DUPLICATE] + b.decisions[DECISION_SUPPRESS_DUPLICATE],
-                 2500);
+    CHECK_EQ_INT(
+        a.decisions[DECISION_SUPPRESS_DUPLICATE] + b.decisions[DECISION_SUPPRESS_DUPLICATE], 2500);
     CHECK(a.stats.conflicts + b.stats.conflicts + a.stats.parked + b.stats.parked > 0);
     CHECK_EQ_INT(a.stats.degraded + b.stats.degraded, 0);
     inst_destroy(&a);
@@ -424,7 +432,7 @@ static void test_redis_restart(void)
     for (size_t i = 0; i < in.n_tracks; i++) CHECK_EQ_INT(atomic_load(&in.tracks[i].pending), 0);
 
     CHECK_EQ_INT(redis_local_start(&redis), 0); /* same port, empty */
-    struct timespec ts = {6, 0};                 /* the longest reconnect backoff */
+    struct timespec ts = {6, 0};                /* the longest reconnect backoff */
     nanosleep(&ts, NULL);
     size_t n0 = in.sink.n;
     uint64_t deg0 = in.stats.degraded;
