@@ -79,7 +79,9 @@ static void *reloader_main(void *arg)
         if (!asked && !changed) continue;
         r->settling = false;
         char err[1024];
-        if (rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK) {
+        bool ok = rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK;
+        metrics_note_reload(ok); /* quell_config_reloads_total on /metrics */
+        if (ok) {
             atomic_fetch_add(&r->reloads, 1);
             log_info("rules", "rules reloaded from %s (%s), generation %llu", r->path,
                      asked ? "SIGHUP" : "file changed",
