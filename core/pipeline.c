@@ -85,6 +85,23 @@ static void rules_batch_end(void *ctx)
 }
 static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end};
 
+/* The rules' metrics, through the ops hooks (scrape threads). */
+typedef struct {
+    rules_live_t *live;
+    rules_reloader_t *reloader;
+    inhibit_state_t *inhibit;
+} rules_metrics_t;
+static void rules_reasons(void *ctx, mbuf_t *b, const char *name)
+{
+    rules_metrics_t *m = ctx;
+    rules_metrics_reasons(m->live, b, name);
+}
+static void rules_families(void *ctx, mbuf_t *b)
+{
+    rules_metrics_t *m = ctx;
+    rules_metrics_write(m->live, m->reloader, m->inhibit, b);
+}
+
 static void log_rule_warning(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -521,6 +538,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested);
         if (!reloader) log_warn("rules", "no reload thread: rules stay as loaded");
     }
+    rules_metrics_t rmetrics = {live, reloader, inhibit};
+    ops_set_decision_reasons(ops, rules_reasons, &rmetrics);
+    ops_add_metrics(ops, rules_families, &rmetrics);
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 

@@ -20,6 +20,7 @@
  *             min_duration (either suffices); it is then forwarded as new.
  *             Resolved before that, it is never shown.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -296,6 +297,9 @@ bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident
     ruleset_eval_cached(rs, d->cache, key, a->labels, a->n_labels, now, &v);
     out->severity = v.severity;
     if (v.suppress) {
+        if (v.kind == DECISION_SUPPRESS_EXCLUDED) /* the rule set's one mutable field */
+            atomic_fetch_add_explicit(&((exclusion_t *)&rs->ex[v.rule_index])->hits, 1,
+                                      memory_order_relaxed);
         fill_suppressed(out, a, v.kind, v.rule, v.severity);
         return true;
     }
@@ -309,6 +313,7 @@ bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident
         bool inhibited = atomic_load_explicit(&sl->until_src, memory_order_relaxed) > now;
         if (!both) inhibited |= atomic_load_explicit(&sl->until_both, memory_order_relaxed) > now;
         if (inhibited) {
+            atomic_fetch_add_explicit(&((inhibit_rule_t *)r)->hits, 1, memory_order_relaxed);
             fill_suppressed(out, a, DECISION_SUPPRESS_INHIBITED, r->name, v.severity);
             return true;
         }
@@ -422,20 +427,22 @@ typedef struct {
 
 struct rules_live {
     _Atomic(ruleset_t *) current;
-    size_t n;
+    size_t n; /* readers; slot n is the shared one */
     live_slot_t *slots;
+    pthread_mutex_t any; /* guards slot n */
 };
 
 rules_live_t *rules_live_new(ruleset_t *initial, size_t n_readers)
 {
     rules_live_t *l = calloc(1, sizeof *l);
     if (!l) return NULL;
-    l->slots = aligned_alloc(CACHELINE, (n_readers ? n_readers : 1) * sizeof *l->slots);
+    l->slots = aligned_alloc(CACHELINE, (n_readers + 1) * sizeof *l->slots);
     if (!l->slots) {
         free(l);
         return NULL;
     }
-    for (size_t i = 0; i < n_readers; i++) atomic_init(&l->slots[i].held, NULL);
+    for (size_t i = 0; i <= n_readers; i++) atomic_init(&l->slots[i].held, NULL);
+    pthread_mutex_init(&l->any, NULL);
     l->n = n_readers;
     atomic_init(&l->current, initial);
     return l;
@@ -445,6 +452,7 @@ void rules_live_destroy(rules_live_t *l)
 {
     if (!l) return;
     ruleset_destroy(atomic_load(&l->current));
+    pthread_mutex_destroy(&l->any);
     free(l->slots);
     free(l);
 }
@@ -468,13 +476,64 @@ void rules_live_leave(rules_live_t *l, size_t r)
 void rules_live_swap(rules_live_t *l, ruleset_t *next)
 {
     ruleset_t *old = atomic_exchange_explicit(&l->current, next, memory_order_seq_cst);
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; i <= l->n; i++) {
         while (atomic_load_explicit(&l->slots[i].held, memory_order_seq_cst) == old) {
             struct timespec ts = {0, 100000}; /* a reader holds it for one alert */
             nanosleep(&ts, NULL);
         }
     }
+    ruleset_carry_hits(old, next);
     ruleset_destroy(old);
+}
+
+const ruleset_t *rules_live_enter_any(rules_live_t *l)
+{
+    pthread_mutex_lock(&l->any);
+    return rules_live_enter(l, l->n);
+}
+
+void rules_live_leave_any(rules_live_t *l)
+{
+    rules_live_leave(l, l->n);
+    pthread_mutex_unlock(&l->any);
+}
+
+void rules_metrics_reasons(rules_live_t *l, mbuf_t *b, const char *family)
+{
+    const ruleset_t *rs = rules_live_enter_any(l);
+    char reason[600];
+    for (size_t i = 0; rs && i < rs->n_ex; i++) {
+        snprintf(reason, sizeof reason, "excluded:%s", rs->ex[i].name);
+        metrics_sample(b, family,
+                       (double)atomic_load_explicit(&rs->ex[i].hits, memory_order_relaxed), 2,
+                       "decision", "suppress", "reason", reason);
+    }
+    for (size_t i = 0; rs && i < rs->n_inh; i++) {
+        snprintf(reason, sizeof reason, "inhibited:%s", rs->inh[i].name);
+        metrics_sample(b, family,
+                       (double)atomic_load_explicit(&rs->inh[i].hits, memory_order_relaxed), 2,
+                       "decision", "suppress", "reason", reason);
+    }
+    rules_live_leave_any(l);
+}
+
+void rules_metrics_write(rules_live_t *l, rules_reloader_t *r, inhibit_state_t *inh, mbuf_t *b)
+{
+    (void)r; /* reloads are counted in quell_config_reloads_total (metrics_note_reload) */
+    const ruleset_t *rs = rules_live_enter_any(l);
+    metrics_family(b, "quell_rules_generation", "gauge",
+                   "Generation of the live rule set (changes on every successful reload).");
+    metrics_sample(b, "quell_rules_generation", rs ? (double)rs->generation : 0, 0);
+    metrics_family(b, "quell_rules", "gauge", "Rules in the live rule set, by kind.");
+    metrics_sample(b, "quell_rules", rs ? (double)rs->n_ex : 0, 1, "kind", "exclusion");
+    metrics_sample(b, "quell_rules", rs ? (double)rs->n_inh : 0, 1, "kind", "inhibit");
+    rules_live_leave_any(l);
+    metrics_family(b, "quell_regex_match_limit_total", "counter",
+                   "Regex matches cut off by the PCRE2 match limit (counted as not matching).");
+    metrics_sample(b, "quell_regex_match_limit_total", (double)matcher_regex_limit_hits(), 0);
+    metrics_family(b, "quell_inhibit_sources_dropped_total", "counter",
+                   "Firing inhibition sources not recorded because the shared table was full.");
+    metrics_sample(b, "quell_inhibit_sources_dropped_total", (double)inhibit_state_dropped(inh), 0);
 }
 
 uint64_t rules_live_generation(rules_live_t *l)

@@ -5,8 +5,10 @@
  * does not is refused: the old rules stay, the error is logged and counted.
  * Only the rule sections take effect; other keys need a restart.
  *
- * Thread: its own, polling every poll_ms (a stat(2) per poll). The
- * request flag may be set from a signal handler.
+ * Thread: its own, polling every poll_ms (a stat(2) per poll); a file
+ * change is acted on once the file has stayed unchanged for one poll (so a
+ * half-written file is not loaded). The request flag may be set from a
+ * signal handler.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@ struct rules_reloader {
     pthread_t thread;
     struct timespec mtime;
     off_t size;
+    bool settling; /* changed at the last poll: reload once it stays put */
     _Atomic uint64_t reloads, failures;
 };
 
@@ -65,10 +68,20 @@ static void *reloader_main(void *arg)
         struct timespec ts = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         bool asked = r->request && atomic_exchange(r->request, false);
-        bool changed = file_changed(r);
+        /* A file being written (truncated, half there) must not be loaded:
+         * an empty file is a valid config without rules. So a change is
+         * acted on only once a whole poll interval passed without another. */
+        if (file_changed(r)) {
+            r->settling = true;
+            if (!asked) continue;
+        }
+        bool changed = r->settling;
         if (!asked && !changed) continue;
+        r->settling = false;
         char err[1024];
-        if (rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK) {
+        bool ok = rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK;
+        metrics_note_reload(ok); /* quell_config_reloads_total on /metrics */
+        if (ok) {
             atomic_fetch_add(&r->reloads, 1);
             metrics_note_reload(true); /* quell_config_reloads_total and friends */
             log_info("rules", "rules reloaded from %s (%s), generation %llu", r->path,

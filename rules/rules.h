@@ -98,6 +98,7 @@ typedef struct {
     bool suppress;
     decision_kind_t kind; /* DECISION_SUPPRESS_EXCLUDED or _SEVERITY when suppress */
     const char *rule;     /* the exclusion's name; owned by the rule set */
+    uint32_t rule_index;  /* the exclusion's position in the file */
     uint8_t severity;     /* 1..5 (SEV1..SEV5), 0 = unknown */
 } rules_verdict_t;
 
@@ -182,6 +183,8 @@ const char *decision_reason(const incident_t *inc, char *buf, size_t cap);
 
 /* ---- reload ------------------------------------------------------------ */
 
+typedef struct rules_reloader rules_reloader_t;
+
 /* The live rule set: workers read it per alert, reload swaps it. A worker
  * sees the old or the new set for a whole alert, never a mix; the old set
  * is freed only once no worker still holds it (hazard slot per reader). */
@@ -195,6 +198,19 @@ void rules_live_leave(rules_live_t *l, size_t r);
  * reader holds the old set, frees it. */
 void rules_live_swap(rules_live_t *l, ruleset_t *next);
 uint64_t rules_live_generation(rules_live_t *l);
+/* Any thread, for rare readers such as a metrics scrape: one extra slot
+ * guarded by a mutex. */
+const ruleset_t *rules_live_enter_any(rules_live_t *l);
+void rules_live_leave_any(rules_live_t *l);
+
+/* Metrics. Samples of `family` (quell_decisions_total) per rule:
+ * decision="suppress", reason="excluded:<name>" / "inhibited:<name>"
+ * (cardinality bounded by the config). Any thread. */
+void rules_metrics_reasons(rules_live_t *l, mbuf_t *b, const char *family);
+/* quell_rules_generation, quell_rules{kind}, quell_regex_match_limit_total,
+ * quell_inhibit_sources_dropped_total. Reloads are counted in ops'
+ * quell_config_reloads_total. `r`, `inh` may be NULL. */
+void rules_metrics_write(rules_live_t *l, rules_reloader_t *r, inhibit_state_t *inh, mbuf_t *b);
 
 /* Loads `path`, compiles its rule sections and swaps them in. On error
  * (invalid file) the live set is untouched and errbuf says why. */
@@ -202,7 +218,6 @@ qerr_t rules_reload_now(rules_live_t *live, const char *path, char *errbuf, size
 
 /* A thread that reloads when *request is set (e.g. by a SIGHUP handler;
  * may be NULL) or when the file's mtime/size changes, every poll_ms. */
-typedef struct rules_reloader rules_reloader_t;
 rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int64_t poll_ms,
                                        _Atomic bool *request);
 void rules_reloader_stop(rules_reloader_t *r); /* NULL-safe */

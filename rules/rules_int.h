@@ -159,6 +159,10 @@ typedef struct {
     size_t n_inl;
     const named_intervals_t **named; /* by name (owned by the rule set) */
     size_t n_named;
+    /* Alerts it suppressed: the one mutable field of a rule set (workers
+     * add, the metrics scrape reads; carried over to the next set on
+     * reload, by name). */
+    _Atomic uint64_t hits;
 } exclusion_t;
 
 typedef struct {
@@ -166,7 +170,8 @@ typedef struct {
     matcher_set_t *src, *tgt;
     char **equal;
     size_t n_equal;
-    uint64_t name_hash; /* keys the shared inhibition state: survives reloads */
+    uint64_t name_hash;    /* keys the shared inhibition state: survives reloads */
+    _Atomic uint64_t hits; /* like exclusion_t.hits */
 } inhibit_rule_t;
 
 typedef struct {
@@ -223,5 +228,6 @@ bool labels_get(const label_t *labels, uint32_t n, const char *name, size_t name
                 const char **v, size_t *vlen);
 uint8_t ruleset_severity(const ruleset_t *rs, const label_t *labels, uint32_t n);
 bool exclusion_active(const exclusion_t *e, int64_t now_ms);
+void ruleset_carry_hits(ruleset_t *from, ruleset_t *to);
 
 #endif

