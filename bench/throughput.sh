@@ -19,7 +19,7 @@ BIN=${QUELL_BIN:-build/quell}
 work=$(mktemp -d)
 pid=""
 trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-printf 'kafka:\n  embedded_partitions: 16\n  commit_interval: 100ms\n' >"$work/quell.yaml"
+printf 'kafka:\n  embedded_partitions: 16\n  commit_interval: 100ms\nhttp:\n  listen: "127.0.0.1:0"\n' >"$work/quell.yaml"
 
 one_run() { # format -> prints "alerts_per_s incidents rss_kb lost"
   local format=$1

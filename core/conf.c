@@ -145,6 +145,39 @@ static const conf_key_t conf_keys[] = {
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
      "empty = not kept, so a restart re-forwards incidents still open."},
+    /* store */
+    {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
+     "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "
+     "every instance of the consumer group (see Running several instances)."},
+    {"store.prefix", CT_STRING, "quell:", NULL, NULL, NULL, F(store.prefix), 0,
+     "Prefix of the Redis keys (one per fingerprint); give each deployment its own."},
+    {"store.timeout", CT_DURATION, "50ms", "1ms", "10s", NULL, F(store.timeout_ms), 0,
+     "Longest a Redis connect or round trip may take before the store counts as failed."},
+    {"store.on_error", CT_ENUM, "fail_open", NULL, NULL, "fail_open|fail_closed", F(store.on_error),
+     0,
+     "When Redis fails: `fail_open` decides on the worker's own table and forwards, marked "
+     "`degraded`; `fail_closed` holds alerts (offsets uncommitted) until Redis is back."},
+    {"store.lease", CT_DURATION, "30s", "1s", "1h", NULL, F(store.lease_ms), 0,
+     "How long a forward not yet confirmed delivered stays its instance's; after that another "
+     "instance re-forwards it under the same incident id."},
+    {"store.batch", CT_COUNT, "256", "1", "65536", NULL, F(store.batch), 0,
+     "Alerts a worker decides per Redis round trip, at most."},
+    {"store.cache", CT_DURATION, "1s", "0ms", "1m", NULL, F(store.cache_ms), 0,
+     "How long a worker trusts what Redis answered to suppress duplicates without asking again; "
+     "`0ms` asks every time."},
+    {"store.cache_entries", CT_COUNT, "65536", "1024", "100000000", NULL, F(store.cache_entries), 0,
+     "Fingerprints each worker's cache of Redis answers holds."},
+    /* http */
+    {"http.listen", CT_STRING, HTTP_DEFAULT_LISTEN, "0", NULL, NULL, F(http.listen), 0,
+     "Address of the HTTP server (`/metrics`, `/-/healthy`, `/-/ready`, the alert intake, "
+     "`/api/v1/top`); `host:port`, `[v6]:port`; empty = no HTTP server."},
+    {"http.auth_token_file", CT_STRING, "", "0", NULL, NULL, F(http.auth_token_file), 0,
+     "File holding a bearer token the intake and API endpoints require; empty = none. "
+     "`/metrics` and the health endpoints never need it."},
+    {"http.max_request_bytes", CT_SIZE, "4MiB", "1KiB", "256MiB", NULL, F(http.max_request_bytes),
+     0, "Larger request bodies are refused with 413."},
+    {"http.max_alerts", CT_COUNT, "10000", "1", "1000000", NULL, F(http.max_alerts), 0,
+     "Most alerts one `POST /api/v2/alerts` may carry (413 above)."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
      "Exclusion rules (see Rules in the README)."},

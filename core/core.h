@@ -73,6 +73,20 @@ typedef struct {
 } log_limit_t;
 bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed);
 
+/* Rate limit by message key, from any thread: a line with `key` is written
+ * at most once per `interval_ms`; the next one written says how many
+ * similar lines were suppressed meanwhile. Keys hash into a fixed table
+ * (keys sharing a slot share the limit). For errors that can repeat in a
+ * storm (a broker down, a client sending junk). */
+void log_emit_limited(log_level_t level, const char *component, const char *key,
+                      int64_t interval_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define LOG_LIMITED(lvl, comp, key, interval_ms, ...)                                              \
+    do {                                                                                           \
+        if ((lvl) <= log_level_current)                                                            \
+            log_emit_limited((lvl), (comp), (key), (interval_ms), __VA_ARGS__);                    \
+    } while (0)
+
 /* ---- clocks ----------------------------------------------------------- */
 
 int64_t clock_wall_ms(void); /* Unix time, ms */
@@ -220,6 +234,101 @@ void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track);
 qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *out,
                       msg_track_t **track);
 
+/* ---- metrics ---------------------------------------------------------- */
+
+/* A growable text buffer for HTTP bodies and the Prometheus exposition.
+ * Appends never fail loudly: on OOM `oom` is set and further text dropped,
+ * and the caller answers 500. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} mbuf_t;
+
+void mbuf_init(mbuf_t *b);
+void mbuf_free(mbuf_t *b);
+void mbuf_printf(mbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mbuf_append(mbuf_t *b, const char *s, size_t len);
+/* Appends `s` as the body of a JSON string (no quotes). */
+void mbuf_json_str(mbuf_t *b, const char *s, size_t len);
+
+/* Prometheus text format, version 0.0.4. A family header, then samples:
+ * metrics_sample(b, "quell_x_total", v, 2, "decision", "forward", "reason", "new")
+ * takes `n_labels` name/value pairs; values are escaped. */
+void metrics_family(mbuf_t *b, const char *name, const char *type, const char *help);
+void metrics_sample(mbuf_t *b, const char *name, double value, int n_labels, ...);
+
+/* Writes a hist_t (ns, log-linear) as a Prometheus histogram in seconds with
+ * fixed bounds. A log-linear bucket straddling a bound counts above it, so
+ * the exposition errs towards slower by at most one bucket (6.25%). */
+void metrics_histogram(mbuf_t *b, const char *name, const char *help, const hist_t *h);
+
+/* Config reloads, counted for /metrics. The reload code calls this; the
+ * counters are process-wide (like the log level) because a reload is. */
+void metrics_note_reload(bool ok);
+typedef struct {
+    uint64_t ok, failed;
+    int64_t last_ok_ms; /* Unix ms of the last successful load (the start counts) */
+    bool last_was_ok;
+} metrics_reload_t;
+void metrics_reload_get(metrics_reload_t *out);
+
+/* ---- HTTP server ------------------------------------------------------ */
+
+/* A small router over libmicrohttpd (one thread per connection, so a
+ * handler may block, e.g. until Kafka acknowledges). Handlers are pure
+ * request -> response functions; the server handles bodies, size limits,
+ * the bearer token and the built-in /-/healthy and /-/ready. */
+typedef struct http_server http_server_t;
+
+typedef struct {
+    const char *method; /* "GET", "POST" */
+    const char *path;
+    const char *body; /* NUL-terminated copy; body_len excludes the NUL */
+    size_t body_len;
+    void *conn; /* for http_req_header / http_req_query */
+} http_req_t;
+
+typedef struct {
+    int status;               /* 200 unless set */
+    const char *content_type; /* static string; "text/plain; charset=utf-8" unless set */
+    mbuf_t body;
+} http_resp_t;
+
+const char *http_req_header(const http_req_t *req, const char *name);
+const char *http_req_query(const http_req_t *req, const char *name);
+
+typedef void (*http_handler_fn)(void *ctx, const http_req_t *req, http_resp_t *resp);
+/* A readiness check: true when ready; otherwise writes why into `why`. */
+typedef bool (*http_check_fn)(void *ctx, char *why, size_t len);
+
+#define HTTP_AUTH 1 /* route flag: the bearer token is required when one is set */
+
+typedef struct {
+    const char *listen;       /* "host:port", "[v6]:port"; port 0 picks a free one */
+    const char *token;        /* NULL or "": no token */
+    size_t max_request_bytes; /* larger bodies get 413 */
+} http_opts_t;
+
+/* Creates the server (not listening yet): add routes and checks, then
+ * start. Not thread-safe before start; read-only after. */
+http_server_t *http_server_new(const http_opts_t *o, char *errbuf, size_t errlen);
+qerr_t http_route(http_server_t *s, const char *method, const char *path, int flags,
+                  http_handler_fn fn, void *ctx);
+/* May be called while serving, from one thread at a time (at most 8). */
+qerr_t http_ready_check(http_server_t *s, const char *name, http_check_fn fn, void *ctx);
+qerr_t http_server_start(http_server_t *s, char *errbuf, size_t errlen);
+uint16_t http_server_port(const http_server_t *s); /* the bound port, once started */
+/* quell_http_requests_total{handler,code}: answers so far. */
+void http_server_metrics(http_server_t *s, mbuf_t *b);
+/* Stops accepting, waits for running handlers, frees. */
+void http_server_destroy(http_server_t *s);
+/* Reads a bearer token file (trailing whitespace trimmed; empty refused).
+ * The caller frees *out. */
+qerr_t http_load_token(const char *path, char **out, char *errbuf, size_t errlen);
+/* Constant-time comparison of a presented token with the expected one. */
+bool http_token_equal(const char *got, size_t got_len, const char *want);
+
 /* ---- configuration ---------------------------------------------------- */
 
 typedef struct {
@@ -260,6 +369,9 @@ static inline const conf_node_t *conf_node_key(const conf_node_t *map, size_t i)
     return &map->keys[i];
 }
 
+/* The HTTP server's address unless the config names one. */
+#define HTTP_DEFAULT_LISTEN "127.0.0.1:9095"
+
 typedef struct {
     int workers; /* 0 = one per core */
     size_t ring_bytes;
@@ -295,6 +407,22 @@ typedef struct {
         strlist_t ignore_labels;
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
     } dedup;
+    struct {
+        char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
+        char *prefix; /* Redis key prefix */
+        int64_t timeout_ms;
+        int on_error; /* store_on_error_t: 0 fail_open, 1 fail_closed */
+        int64_t lease_ms;
+        size_t batch;
+        int64_t cache_ms;
+        size_t cache_entries;
+    } store;
+    struct {
+        char *listen;          /* "" = no HTTP server */
+        char *auth_token_file; /* "" = no token */
+        size_t max_request_bytes;
+        size_t max_alerts;
+    } http;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */

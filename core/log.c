@@ -101,6 +101,40 @@ void log_emit(log_level_t level, const char *component, const char *fmt, ...)
     (void)ignored;
 }
 
+#define LIMIT_SLOTS 256
+
+static struct {
+    _Atomic int64_t last_ms;
+    _Atomic uint64_t suppressed;
+} limit_slots[LIMIT_SLOTS];
+
+void log_emit_limited(log_level_t level, const char *component, const char *key,
+                      int64_t interval_ms, const char *fmt, ...)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over component and key */
+    for (const char *p = component; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    __typeof__(limit_slots[0]) *slot = &limit_slots[h % LIMIT_SLOTS];
+    int64_t now = clock_mono_ns() / 1000000 + 1; /* never 0: 0 means "never written" */
+    int64_t last = atomic_load_explicit(&slot->last_ms, memory_order_relaxed);
+    if ((last && now - last < interval_ms) ||
+        !atomic_compare_exchange_strong(&slot->last_ms, &last, now)) {
+        atomic_fetch_add_explicit(&slot->suppressed, 1, memory_order_relaxed);
+        return;
+    }
+    uint64_t quiet = atomic_exchange_explicit(&slot->suppressed, 0, memory_order_relaxed);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (quiet)
+        log_emit(level, component, "%s (suppressed %llu similar in the last %llds)", msg,
+                 (unsigned long long)quiet, (long long)((now - last) / 1000));
+    else
+        log_emit(level, component, "%s", msg);
+}
+
 void log_kafka_cb(const struct rd_kafka_s *rk, int syslog_level, const char *fac, const char *buf)
 {
     (void)rk;
@@ -109,7 +143,12 @@ void log_kafka_cb(const struct rd_kafka_s *rk, int syslog_level, const char *fac
                         : syslog_level == 4 ? LOG_WARN
                         : syslog_level <= 6 ? LOG_INFO
                                             : LOG_DEBUG;
-    LOG_AT(level, "kafka", "%s: %s", fac, buf);
+    /* A broker that is down makes librdkafka repeat the same complaint
+     * every few hundred ms per connection: one line per facility per 10 s. */
+    if (level <= LOG_WARN)
+        LOG_LIMITED(level, "kafka", fac, 10000, "%s: %s", fac, buf);
+    else
+        LOG_AT(level, "kafka", "%s: %s", fac, buf);
 }
 
 bool log_limit_allow(log_limit_t *lim, int64_t interval_ms, uint64_t *suppressed)

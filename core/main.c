@@ -4,10 +4,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "../bench/bench.h"
+#include "../router/router.h"
 #include "core_int.h"
 
 static void usage(FILE *out)
@@ -15,9 +17,15 @@ static void usage(FILE *out)
     fprintf(out,
             "quell %s: alert ingestion and dedup in front of on-call\n\n"
             "usage:\n"
-            "  quell run [-c FILE] [--brokers LIST] [--log-level LEVEL]\n"
+            "  quell run [-c FILE] [--brokers LIST] [--log-level LEVEL] [--pid-file FILE]\n"
             "      consume alerts, deduplicate, produce incidents; SIGTERM drains and commits\n"
-            "  quell check -c FILE       validate a config (FILE:LINE: message on error)\n"
+            "  quell top [-c FILE] [--url URL] [--window 1h] [--by alertname,service]\n"
+            "      the noisiest alerts of a running quell, with a suggested rule for each\n"
+            "  quell check -c FILE       validate a config and its rules (FILE:LINE:COL: message)\n"
+            "  quell replay -c FILE [--candidate FILE2] [--format text|json] INPUT...\n"
+            "      run recorded alerts through the decision core offline; diff a rule change\n"
+            "  quell explain -c FILE ALERT.json\n"
+            "      the alert's fingerprint and every rule it matches, and why\n"
             "  quell config              print every config key, its default and meaning\n"
             "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
             "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"
@@ -43,7 +51,7 @@ static int load_config(conf_t *conf, const char *path)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *path = NULL, *brokers = NULL, *level = NULL;
+    const char *path = NULL, *brokers = NULL, *level = NULL, *pid_file = NULL;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
@@ -51,6 +59,8 @@ static int cmd_run(int argc, char **argv)
             brokers = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
             level = argv[++i];
+        else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc)
+            pid_file = argv[++i];
         else {
             fprintf(stderr, "quell run: unknown option \"%s\"\n", argv[i]);
             return 2;
@@ -68,9 +78,34 @@ static int cmd_run(int argc, char **argv)
         return 2;
     }
     log_setup(lvl, conf.log.format);
+    /* Only when asked: under systemd the unit knows the pid already. */
+    if (pid_file) {
+        FILE *f = fopen(pid_file, "w");
+        if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "quell run: cannot write --pid-file %s\n", pid_file);
+            conf_free(&conf);
+            return 1;
+        }
+    }
+    metrics_note_reload(true); /* the first load counts as a successful one */
     int rc = pipeline_run(&conf, brokers);
+    if (pid_file) unlink(pid_file);
     conf_free(&conf);
     return rc;
+}
+
+/* The routing sections are compiled by the router; their errors carry
+ * FILE:LINE:COL like the loader's. */
+static int check_routing(const conf_t *conf)
+{
+    char errbuf[1024];
+    routing_t *rt = NULL;
+    if (routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK) {
+        fprintf(stderr, "%s\n", errbuf);
+        return 1;
+    }
+    routing_destroy(rt);
+    return 0;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -92,6 +127,8 @@ static int cmd_check(int argc, char **argv)
     }
     conf_t conf;
     int rc = load_config(&conf, path) == 0 ? 0 : 1;
+    if (rc == 0) rc = check_rules(&conf);
+    if (rc == 0) rc = check_routing(&conf);
     conf_free(&conf);
     if (rc == 0) printf("%s: ok\n", path);
     return rc;
@@ -106,8 +143,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay")) return replay_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1, "/proc/self/exe");
     if (!strcmp(cmd, "config")) {
         conf_print_doc(stdout);

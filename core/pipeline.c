@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -23,14 +24,71 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "../rules/rules.h"
 #include "core_int.h"
+#include "ops.h"
 
 static _Atomic bool stop_requested;
+static _Atomic bool reload_requested;
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&stop_requested, true);
+}
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    atomic_store(&reload_requested, true);
+}
+
+/* A worker's view of the rules: the live set (entered per alert, so a
+ * reload is seen between alerts, never within one) and its decider. */
+typedef struct {
+    rules_live_t *live;
+    decider_t *decider;
+    size_t reader;
+    const ruleset_t *batch; /* shared-store mode: held for one batch */
+} worker_rules_t;
+
+static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
+                                         incident_t *out)
+{
+    (void)table; /* the decider was built over this worker's table */
+    worker_rules_t *wr = ctx;
+    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
+    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
+    /* Suppressions name their rule (owned by rs) but are not forwarded;
+     * forwards carry no rule name: nothing outlives the set. */
+    rules_live_leave(wr->live, wr->reader);
+    return k;
+}
+
+/* Shared-store mode: the rules run before the store decides, with one rule
+ * set held for the whole batch. */
+static void rules_batch_begin(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = rules_live_enter(wr->live, wr->reader);
+}
+static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
+{
+    worker_rules_t *wr = ctx;
+    return decider_rules(wr->decider, wr->batch, a, out);
+}
+static void rules_batch_end(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    wr->batch = NULL;
+    rules_live_leave(wr->live, wr->reader);
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end};
+
+static void log_rule_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_warn("rules", "%s", msg);
 }
 
 #define PROGRESS_INTERVAL_NS (30LL * 1000000000)
@@ -90,6 +148,7 @@ static void *router_main(void *arg)
     int64_t next_progress_ns = clock_mono_ns() + PROGRESS_INTERVAL_NS;
     while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
         router_poll(rt->router, 100);
+        if (atomic_load(&stop_requested)) router_drain(rt->router);
         ingest_t *in = atomic_load_explicit(&rt->ingest, memory_order_acquire);
         if (!in || clock_mono_ns() < next_progress_ns) continue;
         next_progress_ns += PROGRESS_INTERVAL_NS;
@@ -140,6 +199,23 @@ static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **own
     return mc;
 }
 
+/* With a `route:`: group notifications per receiver type and their fate. */
+static void print_routing_summary(FILE *out, const router_stats_t *rs)
+{
+    if (!rs->routing) return;
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
+                                                      "slack", "file",    "stdout"};
+    const notifier_stats_t *n = &rs->notify;
+    fprintf(out, "  notifications         %llu routed incidents\n", (unsigned long long)n->alerts);
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        if (n->notifications[k])
+            fprintf(out, "    %-22s%llu (delivered %llu)\n", kinds[k],
+                    (unsigned long long)n->notifications[k], (unsigned long long)n->delivered[k]);
+    fprintf(out, "    retries %llu, dead-lettered %llu, rate-limited %llu in %llu digests\n",
+            (unsigned long long)n->retries, (unsigned long long)n->dead_lettered,
+            (unsigned long long)n->rate_limited, (unsigned long long)n->digests);
+}
+
 static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, size_t n,
                           router_t *router)
 {
@@ -185,6 +261,7 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
             (unsigned long long)t.tracked, (double)t.bytes / (1024.0 * 1024.0),
             t.slots ? (double)t.bytes / (double)t.slots : 0.0, (unsigned long long)t.expirations,
             (unsigned long long)t.evictions);
+    print_routing_summary(out, &t.out);
     if (secs > 0)
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
@@ -201,6 +278,114 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
     fflush(out);
 }
 
+/* Puts every worker on the shared store when store.url is not "memory".
+ * *shared tells the caller which it is. */
+static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
+                          dedup_worker_t **workers, size_t n, bool *shared, char *errbuf,
+                          size_t errlen)
+{
+    store_conf_t sc = {.prefix = conf->store.prefix,
+                       .timeout_ms = conf->store.timeout_ms,
+                       .on_error = (store_on_error_t)conf->store.on_error,
+                       .lease_ms = conf->store.lease_ms,
+                       .ttl_ms = store_ttl_ms(params, conf->store.lease_ms),
+                       .cache_ms = conf->store.cache_ms,
+                       .batch = conf->store.batch,
+                       .cache_entries = conf->store.cache_entries};
+    if (store_url_parse(conf->store.url, &sc, &(bool){false}, errbuf, errlen) != QERR_OK)
+        return QERR_INVALID;
+    *shared = strcmp(conf->store.url, "memory") != 0;
+    if (!*shared) return QERR_OK;
+    if (strlen(conf->store.prefix) > 100) {
+        snprintf(errbuf, errlen, "store.prefix: longer than 100 bytes");
+        return QERR_INVALID;
+    }
+    /* Identifies this process's pending forwards: a restart is another
+     * instance, so what the old one left pending is taken over. */
+    uint64_t me = 0;
+    while (me == 0)
+        if (getrandom(&me, sizeof(me), 0) != sizeof(me)) me = (uint64_t)clock_mono_ns();
+    for (size_t i = 0; i < n; i++)
+        if (dedup_worker_use_store(workers[i], &sc, me) != QERR_OK) {
+            snprintf(errbuf, errlen, "cannot allocate the store for dedup worker %zu", i);
+            return QERR_NOMEM;
+        }
+    log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
+             sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    return QERR_OK;
+}
+
+static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
+{
+    dedup_worker_stats_t t = {0};
+    uint64_t decided = 0;
+    for (size_t i = 0; i < n; i++) {
+        dedup_worker_stats_t ws;
+        dedup_worker_stats(workers[i], &ws);
+        for (int k = 0; k < DECISION__COUNT; k++) decided += ws.decisions[k];
+        t.store_round_trips += ws.store_round_trips;
+        t.store_degraded += ws.store_degraded;
+        t.store_conflicts += ws.store_conflicts;
+        t.store_parked += ws.store_parked;
+        t.store_takeovers += ws.store_takeovers;
+        t.store_reseeded += ws.store_reseeded;
+        t.store_local += ws.store_local;
+    }
+    fprintf(out, "  store round trips     %llu (%.4f per alert)\n",
+            (unsigned long long)t.store_round_trips,
+            decided ? (double)t.store_round_trips / (double)decided : 0.0);
+    fprintf(out, "  store cache hits      %llu\n", (unsigned long long)t.store_local);
+    fprintf(out, "  store degraded        %llu\n", (unsigned long long)t.store_degraded);
+    fprintf(out, "  store conflicts       %llu\n", (unsigned long long)t.store_conflicts);
+    fprintf(out, "  store parked          %llu\n", (unsigned long long)t.store_parked);
+    fprintf(out, "  store takeovers       %llu\n", (unsigned long long)t.store_takeovers);
+    fprintf(out, "  store reseeded        %llu\n", (unsigned long long)t.store_reseeded);
+    fflush(out);
+}
+
+/* The HTTP side (metrics, health, intake, top); NULL on error. */
+static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
+                      dedup_worker_t **workers, size_t n_workers, router_t *router,
+                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
+{
+    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
+    return ops_start(&st, errbuf, errlen);
+}
+
+/* Routing groups are kept beside the dedup snapshot ("FILE.groups"), so a
+ * restart does not page open groups again; no snapshot file, no state. */
+static bool groups_path(const conf_t *conf, char *out, size_t cap)
+{
+    if (!conf->route || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file) return false;
+    snprintf(out, cap, "%s.groups", conf->dedup.snapshot_file);
+    return true;
+}
+
+static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, size_t errlen)
+{
+    char path[4096];
+    uint64_t loaded = 0;
+    if (!groups_path(conf, path, sizeof(path))) return true;
+    if (router_groups_load(router, path, &loaded, errbuf, errlen) != QERR_OK) return false;
+    if (loaded)
+        log_info("router", "restored %llu open groups from %s", (unsigned long long)loaded, path);
+    return true;
+}
+
+/* After the router thread stopped; only after a complete drain, like the
+ * dedup snapshot, so nothing half-sent is restored as sent. */
+static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
+{
+    char path[4096], errbuf[512];
+    if (!groups_path(conf, path, sizeof(path))) return;
+    if (drain != QERR_OK) {
+        log_warn("router", "drain incomplete: group state not saved");
+        return;
+    }
+    if (router_groups_save(router, path, errbuf, sizeof(errbuf)) != QERR_OK)
+        log_error("router", "%s", errbuf);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -209,6 +394,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rd_kafka_mock_cluster_t *mock = NULL;
     router_t *router = NULL;
     ingest_t *in = NULL;
+    ops_t *ops = NULL;
     size_t n_workers =
         conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
@@ -218,7 +404,25 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router_thread_t rt = {0};
     pthread_t router_thread;
     bool router_started = false;
+    bool shared_store = false;
     size_t started = 0;
+    ruleset_t *rules = NULL;
+    rules_live_t *live = NULL;
+    rules_reloader_t *reloader = NULL;
+    inhibit_state_t *inhibit = NULL;
+    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+
+    /* Rules first: an invalid rule file stops the start before any
+     * connection is made. */
+    if (ruleset_compile(conf, log_rule_warning, NULL, &rules, errbuf, sizeof(errbuf)) != QERR_OK)
+        goto out;
+    live = rules_live_new(rules, n_workers);
+    inhibit = inhibit_state_new(65536);
+    if (!live || !inhibit || !wrules) {
+        ruleset_destroy(live ? NULL : rules);
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
+        goto out;
+    }
 
     const char *brokers = brokers_override ? brokers_override : conf->kafka.brokers;
     bool embedded = strcmp(brokers, "embedded") == 0;
@@ -231,7 +435,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
-    if (!router) goto out;
+    if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
     rt.router = router;
     rt.workers = workers;
     rt.n_workers = n_workers;
@@ -250,7 +454,24 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         }
         rings[i] = dedup_worker_ring(workers[i]);
         tables[i] = dedup_worker_table(workers[i]);
+        decider_opts_t dopts = {
+            .dedup = params,
+            .fingerprint_covers_labels =
+                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
+            .cache_entries = 65536,
+            .noise_entries = per_worker * 2,
+        };
+        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
+        if (!wrules[i].decider) {
+            snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
+            goto out;
+        }
+        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
+        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
     }
+    if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
+        QERR_OK)
+        goto out;
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         uint64_t loaded = 0;
         if (dedup_snapshot_load(conf->dedup.snapshot_file, tables, n_workers, &loaded, errbuf,
@@ -258,6 +479,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         log_info("dedup", "restored %llu open incidents from %s", (unsigned long long)loaded,
                  conf->dedup.snapshot_file);
+        /* Inhibitors before the first target is decided. */
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (inhibit_state_load(inhibit, ipath, &loaded, errbuf, sizeof(errbuf)) != QERR_OK)
+            goto out;
+        if (loaded)
+            log_info("rules", "restored %llu firing inhibition sources from %s",
+                     (unsigned long long)loaded, ipath);
     }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
@@ -276,37 +505,53 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
+    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
+                  sizeof(errbuf));
+    if (!ops) goto out;
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Reload is not built yet; until it is, a SIGHUP must not kill the
-     * process without a drain (its default action). */
-    signal(SIGHUP, SIG_IGN);
+    struct sigaction hup = {0};
+    hup.sa_handler = on_sighup;
+    sigaction(SIGHUP, &hup, NULL);
+    if (conf->path && *conf->path) {
+        reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested);
+        if (!reloader) log_warn("rules", "no reload thread: rules stay as loaded");
+    }
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    ops_stop(ops); /* no new intake while the rest stops */
+    ops = NULL;
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     started = 0;
     atomic_store(&rt.stop, true);
     pthread_join(router_thread, NULL);
     router_started = false;
+    groups_keep(conf, router, err);
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         if (err == QERR_OK && dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers,
                                                   errbuf, sizeof(errbuf)) != QERR_OK)
             log_error("dedup", "snapshot not saved: %s", errbuf);
         else if (err != QERR_OK)
             log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");
+        char ipath[4096];
+        snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
+        if (err == QERR_OK && inhibit_state_save(inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK)
+            log_error("rules", "inhibition state not saved: %s", errbuf);
     }
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);
+    if (shared_store) print_store_summary(stdout, workers, n_workers);
     rc = err == QERR_OK ? 0 : 1;
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
+    ops_stop(ops);
     /* The router thread reads the consumer's and workers' counters: it
      * stops first. */
     if (router_started) {
@@ -316,7 +561,12 @@ out:
     if (in) ingest_destroy(in);
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
+    rules_reloader_stop(reloader);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
+    free(wrules);
+    rules_live_destroy(live);
+    inhibit_state_destroy(inhibit);
     free(workers);
     free(rings);
     free(tables);

@@ -106,6 +106,170 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
     return (size_t)((fingerprint >> 40) % n_workers);
 }
 
+/* ---- shared store (Redis) ---------------------------------------------
+ * Several quell instances share their windows through one Redis. The
+ * decision stays in C and pure (store_decide over a store_entry_t); Redis
+ * only holds one opaque, versioned 64-byte entry per fingerprint and swaps
+ * it atomically (a Lua compare-and-set on the whole value, loaded once and
+ * called with EVALSHA). A forward is written as *pending* (incident id,
+ * owner instance, lease) and confirmed only once the sink has delivered it;
+ * a pending entry whose lease ran out (its owner died) is taken over by the
+ * next instance that decides that fingerprint, which re-forwards it with the
+ * same incident id. store_redis.c is the adapter; store.c the pure part. */
+
+typedef enum { STORE_FAIL_OPEN = 0, STORE_FAIL_CLOSED } store_on_error_t;
+
+typedef struct {
+    char host[256];
+    int port;
+    int db;
+    const char *prefix;        /* key prefix, e.g. "quell:" */
+    int64_t timeout_ms;        /* per round trip and connect */
+    store_on_error_t on_error; /* fail_open: decide locally, mark degraded */
+    int64_t lease_ms;          /* a pending forward is its owner's this long */
+    int64_t ttl_ms;            /* key TTL: window + margin (store_ttl_ms) */
+    int64_t cache_ms;          /* an entry Redis answered is trusted this long */
+    size_t batch;              /* alerts decided per round trip, at most */
+    size_t cache_entries;      /* per-worker L1 cache slots */
+} store_conf_t;
+
+/* Parses "redis://HOST[:PORT][/DB]" into `sc`; "memory" returns QERR_OK and
+ * sets *is_memory. */
+qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char *errbuf,
+                       size_t errlen);
+/* TTL of a key: twice the window (event time may lag the wall clock), plus
+ * the lease and a minute, so an open incident never expires in Redis first. */
+int64_t store_ttl_ms(const dedup_params_t *p, int64_t lease_ms);
+
+/* What Redis holds per fingerprint, decoded. */
+typedef struct {
+    bool open;              /* an incident is open */
+    bool pending;           /* its last forward is not confirmed delivered */
+    uint8_t pending_kind;   /* decision_kind_t of that forward */
+    uint32_t seq;           /* forwards so far (matches confirms to forwards) */
+    uint64_t incident_id;   /* stable over the incident's re-forwards */
+    uint64_t owner;         /* instance holding the pending forward */
+    int64_t lease_until_ms; /* wall clock */
+    int64_t first_seen_ms;  /* event time, like the memory table */
+    int64_t last_seen_ms;
+    int64_t last_forward_ms;
+    uint64_t count;
+} store_entry_t;
+
+#define STORE_ENTRY_BYTES  64
+#define STORE_ENTRY_FORMAT 1 /* byte 1 of the blob; bump when fields are added */
+void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES]);
+/* false when `len` bytes are not an entry this build understands. */
+bool store_entry_decode(const void *buf, size_t len, store_entry_t *e);
+
+typedef enum {
+    STORE_DECIDED = 0, /* `out` holds the decision; the entry may have changed */
+    STORE_PARK,        /* another live instance is delivering this incident: hold
+                        * the alert (offset uncommitted) and decide again later */
+} store_outcome_t;
+
+typedef struct {
+    uint64_t me;     /* this instance's id (random per process start) */
+    int64_t wall_ms; /* now, wall clock: leases are real time */
+    int64_t lease_ms;
+} store_ctx_t;
+
+/* Pure: decides one alert against `e` (zeroed = no entry) exactly like
+ * dedup_decide does against the memory table, and applies the pending/lease
+ * rules above. Forwards leave `e` pending, owned by ctx->me. */
+store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const store_ctx_t *ctx,
+                             uint64_t fingerprint, alert_status_t status, int64_t now_ms,
+                             incident_t *out);
+
+/* One connection to Redis, owned by one thread. */
+typedef struct store_conn store_conn_t;
+store_conn_t *store_conn_new(const store_conf_t *sc, const char *name);
+void store_conn_destroy(store_conn_t *c);
+/* Connects (or reconnects after the backoff); false while Redis is away. */
+bool store_conn_ready(store_conn_t *c);
+bool store_conn_up(const store_conn_t *c);
+
+/* A pipelined batch of compare-and-sets: queue them, then run the batch in
+ * one round trip. `expected` NULL = the key must be absent. */
+void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
+                   const unsigned char desired[STORE_ENTRY_BYTES]);
+/* Plain reads in the same batch. */
+void store_get_add(store_conn_t *c, uint64_t fp);
+/* Marks the pending forward (seq, incident id) delivered, if still pending. */
+void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id);
+/* Adds occurrences suppressed locally: count += delta, last_seen = max. */
+void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms);
+
+typedef enum {
+    STORE_R_OK = 0,   /* CAS applied / confirm or touch done */
+    STORE_R_CONFLICT, /* CAS lost: `cur` holds the entry now (absent: cur_len 0) */
+    STORE_R_VALUE,    /* GET: `cur` holds the entry (absent: cur_len 0) */
+} store_result_kind_t;
+
+typedef struct {
+    store_result_kind_t kind;
+    unsigned char cur[STORE_ENTRY_BYTES];
+    size_t cur_len;
+} store_result_t;
+
+/* Sends everything queued and reads one result per command, in order. On
+ * failure (timeout, connection lost, error reply) returns QERR_IO: the
+ * connection is dropped and retried after a backoff; nothing was decided. */
+qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n);
+size_t store_queued(const store_conn_t *c);
+
+typedef struct {
+    uint64_t round_trips;
+    uint64_t commands;
+    uint64_t errors;     /* failed round trips */
+    uint64_t reconnects; /* successful connects after the first */
+} store_conn_stats_t;
+void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out);
+/* ---- noisy-alert sketch ------------------------------------------------ */
+
+/* The k fingerprints a worker saw most (space-saving: counts are upper
+ * bounds, over by at most `error`), for `quell top`. One per worker, owned
+ * by its thread; copies leave through dedup_worker_top(). */
+#define TOP_LABEL_BYTES 232
+#define TOP_BUCKET_MS   (5 * 60 * 1000)
+#define TOP_BUCKETS     24 /* 2 h of 5-minute buckets */
+typedef struct {
+    uint64_t fingerprint;
+    uint64_t count; /* occurrences since it entered the sketch, plus `error` */
+    uint64_t error;
+    uint64_t suppressed;                 /* decisions that were not forwarded */
+    uint64_t incidents;                  /* new incidents opened */
+    uint64_t flaps;                      /* firing <-> resolved changes */
+    int64_t first_seen_ms, last_seen_ms; /* event time */
+    uint8_t last_status;
+    uint16_t labels_len;
+    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
+    /* The same counts per TOP_BUCKET_MS of event time, for the last
+     * TOP_BUCKETS of them (ring indexed by epoch % TOP_BUCKETS; `epoch` is
+     * the newest one written), so a report can ask for "the last hour". */
+    int64_t epoch;
+    uint32_t b_count[TOP_BUCKETS], b_suppressed[TOP_BUCKETS], b_incidents[TOP_BUCKETS],
+        b_flaps[TOP_BUCKETS];
+} top_entry_t;
+
+/* Counts of one entry over a window ending now: bucketed (5-minute
+ * granularity) for windows up to TOP_BUCKETS * TOP_BUCKET_MS, else the
+ * totals since the entry entered the sketch (`windowed` false). */
+typedef struct {
+    uint64_t count, suppressed, incidents, flaps;
+    bool windowed;
+} top_counts_t;
+void top_entry_window(const top_entry_t *e, int64_t now_ms, int64_t window_ms, top_counts_t *out);
+
+typedef struct top_sketch top_sketch_t;
+top_sketch_t *top_sketch_new(size_t k);
+void top_sketch_destroy(top_sketch_t *s);
+void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms);
+size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap);
+size_t top_sketch_capacity(const top_sketch_t *s);
+/* A label's value in an entry (NULL when absent or truncated away). */
+const char *top_entry_label(const top_entry_t *e, const char *name, size_t *len);
+
 /* ---- worker ----------------------------------------------------------- */
 
 /* Called by a worker for every alert that must be forwarded. Returns
@@ -119,6 +283,19 @@ typedef struct dedup_worker dedup_worker_t;
 typedef struct {
     uint64_t decisions[DECISION__COUNT];
     uint64_t last_decision_ns; /* monotonic clock of the latest decision */
+    /* shared store only (zero with the memory store) */
+    uint64_t store_round_trips;
+    uint64_t store_degraded;  /* decided locally because Redis failed (fail_open) */
+    uint64_t store_conflicts; /* compare-and-sets lost to another instance */
+    uint64_t store_parked;    /* alerts held while another instance delivered */
+    uint64_t store_takeovers; /* pending forwards of a dead instance re-forwarded */
+    uint64_t store_reseeded;  /* entries Redis had lost, written back from the cache */
+    uint64_t store_local;     /* decided from the L1 cache without Redis */
+    /* The table's figures as the worker last published them (every few
+     * hundred decisions and when idle): the table itself is never read from
+     * another thread while the worker runs. */
+    uint64_t tracked;
+    uint64_t evictions;
 } dedup_worker_stats_t;
 
 /* The worker owns its ring (input) and table. */
@@ -128,6 +305,9 @@ qerr_t dedup_worker_start(dedup_worker_t *w);
 /* Processes what is left in the ring, then joins the thread. */
 void dedup_worker_stop(dedup_worker_t *w);
 void dedup_worker_destroy(dedup_worker_t *w);
+/* Makes the worker decide against the shared store (before start). `me` is
+ * this instance's id, the same for every worker of the process. */
+qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me);
 ring_t *dedup_worker_ring(dedup_worker_t *w);
 /* Decision latency: Kafka timestamp (event_time_ms) to the decision, the
  * forward included. Meaningful when producers stamp messages with the time
@@ -135,9 +315,32 @@ ring_t *dedup_worker_ring(dedup_worker_t *w);
  * age. Any thread reads it (hist_merge). */
 const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
+/* Replaces dedup_decide for this worker: the composed decision (rules,
+ * then dedup_decide on `table`, then noise; rules/rules.h). Called on the
+ * worker's thread. Set before dedup_worker_start. */
+typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
+                                           incident_t *out);
+void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
+/* Shared-store mode decides dedup in batches inside the store worker, so
+ * only the rule half of the composed decision runs there: `pre` before the
+ * store is asked (true: suppressed by a rule, `out` filled, the store is not
+ * touched). batch_begin/batch_end bracket each batch, so a rule reload
+ * never splits one. Noise control does not run in this mode yet. Set
+ * before dedup_worker_start; `h` must outlive the worker. */
+typedef struct {
+    void (*batch_begin)(void *ctx);
+    bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
+    void (*batch_end)(void *ctx);
+} dedup_rules_hook_t;
+void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
+/* Any thread: asks the worker for a copy of its noisy-alert sketch and waits
+ * up to `timeout_ms` for it. Returns the entries copied into `out` (at most
+ * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
+#define DEDUP_TOP_K 512
+size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
 
 #endif

@@ -13,9 +13,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#include "dedup.h"
+#include "dedup_int.h"
 
 struct dedup_worker {
     dedup_params_t params;
@@ -23,13 +24,30 @@ struct dedup_worker {
     ring_t *ring;
     dedup_forward_fn forward;
     void *ctx;
+    dedup_decide_fn decide; /* NULL: dedup_decide alone */
+    void *decide_ctx;
+    const dedup_rules_hook_t *rules_hook; /* shared-store mode */
+    void *rules_ctx;
     pthread_t thread;
     bool started;
     arena_t scratch;
     _Atomic bool stop;
+    store_worker_t *store; /* NULL: the memory store */
+    store_worker_stats_t store_stats;
     _Alignas(CACHELINE) _Atomic uint64_t decisions[DECISION__COUNT];
     _Atomic uint64_t last_decision_ns;
+    _Atomic uint64_t tracked, evictions; /* published table figures */
+    uint32_t since_publish;
     hist_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
+    /* Noisy-alert sketch: owned by the thread; a reader bumps top_req and
+     * the thread copies the sketch into top_copy (under top_lock, taken only
+     * then) and sets top_done. */
+    top_sketch_t *top;
+    _Alignas(CACHELINE) _Atomic uint64_t top_req;
+    _Atomic uint64_t top_done;
+    pthread_mutex_t top_lock;
+    top_entry_t *top_copy;
+    size_t top_copy_n;
 };
 
 dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
@@ -45,7 +63,10 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     hist_init(&w->latency);
     w->table = dedup_table_new(max_entries);
     w->ring = ring_new(ring_bytes);
-    if (!w->table || !w->ring) {
+    w->top = top_sketch_new(DEDUP_TOP_K);
+    w->top_copy = calloc(DEDUP_TOP_K, sizeof(*w->top_copy));
+    pthread_mutex_init(&w->top_lock, NULL);
+    if (!w->table || !w->ring || !w->top || !w->top_copy) {
         dedup_worker_destroy(w);
         return NULL;
     }
@@ -77,9 +98,11 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         return;
     }
     incident_t inc;
-    decision_kind_t k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
-                                     a.watermark_ms, &inc);
+    decision_kind_t k = w->decide ? w->decide(w->decide_ctx, w->table, &a, &inc)
+                                  : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
+                                                 a.event_time_ms, a.watermark_ms, &inc);
     stat_add(&w->decisions[k], 1);
+    top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
         forward_blocking(w, &a, &inc, track);
     else
@@ -87,9 +110,63 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
     decision_latency_record(&w->latency, a.event_time_ms);
 }
 
+static void publish_table_stats(dedup_worker_t *w)
+{
+    dedup_table_stats_t ts;
+    dedup_table_stats(w->table, &ts);
+    atomic_store_explicit(&w->tracked, ts.tracked, memory_order_relaxed);
+    atomic_store_explicit(&w->evictions, ts.evictions, memory_order_relaxed);
+    w->since_publish = 0;
+}
+
+static void serve_top_request(dedup_worker_t *w)
+{
+    uint64_t req = atomic_load_explicit(&w->top_req, memory_order_acquire);
+    if (req == atomic_load_explicit(&w->top_done, memory_order_relaxed)) return;
+    pthread_mutex_lock(&w->top_lock);
+    w->top_copy_n = top_sketch_copy(w->top, w->top_copy, DEDUP_TOP_K);
+    pthread_mutex_unlock(&w->top_lock);
+    atomic_store_explicit(&w->top_done, req, memory_order_release);
+}
+
+/* Shared-store mode: batches instead of single records, and outstanding
+ * forwards keep the thread awake (and from stopping) until confirmed. */
+static void *store_main(dedup_worker_t *w)
+{
+    int idle_spins = 0;
+    for (;;) {
+        bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
+        if (store_worker_step(w->store, w->ring, false)) {
+            idle_spins = 0;
+            serve_top_request(w);
+            continue;
+        }
+        if (idle_spins == 0) {
+            atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
+                                  memory_order_relaxed);
+            publish_table_stats(w); /* the fail-open table */
+        }
+        serve_top_request(w);
+        size_t len;
+        if (stopping && !ring_peek(w->ring, &len)) {
+            store_worker_step(w->store, w->ring, true);
+            if (!store_worker_busy(w->store) && !ring_peek(w->ring, &len)) break;
+            continue;
+        }
+        if (idle_spins++ < 64) {
+            sched_yield();
+            continue;
+        }
+        ring_wait_data(w->ring, store_worker_busy(w->store) ? 1 : 100);
+        idle_spins = 0;
+    }
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     dedup_worker_t *w = arg;
+    if (w->store) return store_main(w);
     int idle_spins = 0;
     for (;;) {
         size_t len;
@@ -98,11 +175,18 @@ static void *worker_main(void *arg)
             process_one(w, rec, len);
             ring_release(w->ring);
             idle_spins = 0;
+            if (++w->since_publish == 256) {
+                publish_table_stats(w);
+                serve_top_request(w);
+            }
             continue;
         }
-        if (idle_spins == 0)
+        if (idle_spins == 0) {
             atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
                                   memory_order_relaxed);
+            publish_table_stats(w);
+        }
+        serve_top_request(w);
         if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
             /* Re-check after seeing stop: a record committed just before it
              * must still be decided. */
@@ -138,14 +222,47 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
+static void store_decided(void *ctx, const alert_t *a, decision_kind_t k)
+{
+    dedup_worker_t *w = ctx;
+    stat_add(&w->decisions[k], 1);
+    top_sketch_add(w->top, a, k, a->event_time_ms);
+    decision_latency_record(&w->latency, a->event_time_ms);
+}
+
+qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me)
+{
+    w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, store_decided, w,
+                                &w->store_stats);
+    if (w->store && w->rules_hook) store_worker_set_rules(w->store, w->rules_hook, w->rules_ctx);
+    return w->store ? QERR_OK : QERR_NOMEM;
+}
+
 void dedup_worker_destroy(dedup_worker_t *w)
 {
     if (!w) return;
     dedup_worker_stop(w);
+    store_worker_destroy(w->store);
     dedup_table_destroy(w->table);
     ring_destroy(w->ring);
+    top_sketch_destroy(w->top);
+    free(w->top_copy);
+    pthread_mutex_destroy(&w->top_lock);
     arena_free(&w->scratch);
     free(w);
+}
+
+void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx)
+{
+    w->rules_hook = h;
+    w->rules_ctx = ctx;
+    if (w->store) store_worker_set_rules(w->store, h, ctx);
+}
+
+void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
+{
+    w->decide = fn;
+    w->decide_ctx = ctx;
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }
@@ -156,4 +273,30 @@ void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)
 {
     for (int i = 0; i < DECISION__COUNT; i++) out->decisions[i] = stat_get(&w->decisions[i]);
     out->last_decision_ns = stat_get(&w->last_decision_ns);
+    const store_worker_stats_t *s = &w->store_stats;
+    out->store_round_trips = stat_get(&s->round_trips);
+    out->store_degraded = stat_get(&s->degraded);
+    out->store_conflicts = stat_get(&s->conflicts);
+    out->store_parked = stat_get(&s->parked);
+    out->store_takeovers = stat_get(&s->takeovers);
+    out->store_reseeded = stat_get(&s->reseeded);
+    out->store_local = stat_get(&s->local);
+    out->tracked = stat_get(&w->tracked);
+    out->evictions = stat_get(&w->evictions);
+}
+
+size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)
+{
+    uint64_t want = atomic_fetch_add_explicit(&w->top_req, 1, memory_order_acq_rel) + 1;
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (atomic_load_explicit(&w->top_done, memory_order_acquire) < want) {
+        if (clock_mono_ns() > deadline) return 0;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&w->top_lock);
+    size_t n = w->top_copy_n < cap ? w->top_copy_n : cap;
+    memcpy(out, w->top_copy, n * sizeof(*out));
+    pthread_mutex_unlock(&w->top_lock);
+    return n;
 }

@@ -28,6 +28,8 @@
  * not (retention deleted data this consumer had not read, an offset reset),
  * the gap is logged and counted as loss rather than skipped silently.
  */
+#include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,6 +69,13 @@ struct ingest {
     _Atomic uint64_t offset_gaps;
     _Atomic uint64_t offsets_skipped;
     _Atomic uint64_t first_message_ns;
+    _Atomic uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT];
+    _Atomic int32_t assigned; /* partitions held now */
+    /* Consumer lag per partition from librdkafka's statistics, replaced
+     * whole on every statistics event (consumer thread); read by scrapes. */
+    pthread_mutex_t lag_lock;
+    ingest_lag_t *lag;
+    size_t n_lag;
 };
 
 static part_state_t *part_find(ingest_t *in, const char *topic, int32_t partition)
@@ -220,6 +229,7 @@ static void on_assign(ingest_t *in, rd_kafka_topic_partition_list_t *parts)
         log_debug("ingest", "assigned %s[%d] resuming at %lld", p->topic, (int)p->partition,
                   (long long)p->expected_offset);
     }
+    atomic_store_explicit(&in->assigned, (int32_t)in->n_parts, memory_order_relaxed);
     log_info("ingest", "assigned %d partitions (%d new to the group)", parts->cnt, starts->cnt);
     if (starts->cnt) rd_kafka_commit(in->rk, starts, 1);
     rd_kafka_topic_partition_list_destroy(starts);
@@ -248,6 +258,7 @@ static void on_revoke(ingest_t *in, rd_kafka_topic_partition_list_t *parts, bool
             log_warn("ingest", "commit on revoke: %s", rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(commit);
+    atomic_store_explicit(&in->assigned, (int32_t)in->n_parts, memory_order_relaxed);
     log_info("ingest", "revoked %d partitions%s", parts->cnt, lost ? " (lost)" : "");
 }
 
@@ -271,6 +282,57 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* librdkafka's statistics JSON: topics.T.partitions.P.consumer_lag. Only
+ * partitions this consumer fetches report a lag >= 0. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    (void)rk;
+    ingest_t *in = opaque;
+    cJSON *root = cJSON_ParseWithLength(json, json_len);
+    if (!root) return 0;
+    ingest_lag_t *lag = NULL;
+    size_t n = 0, cap = 0;
+    const cJSON *topic;
+    cJSON_ArrayForEach(topic, cJSON_GetObjectItemCaseSensitive(root, "topics"))
+    {
+        const cJSON *part;
+        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(topic, "partitions"))
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(part, "partition");
+            const cJSON *l = cJSON_GetObjectItemCaseSensitive(part, "consumer_lag");
+            if (!cJSON_IsNumber(id) || id->valueint < 0 || !cJSON_IsNumber(l) || l->valuedouble < 0)
+                continue;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                ingest_lag_t *nl = realloc(lag, ncap * sizeof(*nl));
+                if (!nl) break;
+                lag = nl;
+                cap = ncap;
+            }
+            snprintf(lag[n].topic, sizeof(lag[n].topic), "%s", topic->string);
+            lag[n].partition = id->valueint;
+            lag[n].lag = (int64_t)l->valuedouble;
+            n++;
+        }
+    }
+    cJSON_Delete(root);
+    pthread_mutex_lock(&in->lag_lock);
+    free(in->lag);
+    in->lag = lag;
+    in->n_lag = n;
+    pthread_mutex_unlock(&in->lag_lock);
+    return 0; /* librdkafka frees json */
+}
+
+size_t ingest_lag(ingest_t *in, ingest_lag_t *out, size_t cap)
+{
+    pthread_mutex_lock(&in->lag_lock);
+    size_t n = in->n_lag < cap ? in->n_lag : cap;
+    if (n) memcpy(out, in->lag, n * sizeof(*out));
+    pthread_mutex_unlock(&in->lag_lock);
+    return n;
+}
+
 static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf, size_t errlen)
 {
     return rd_kafka_conf_set(kc, k, v, errbuf, errlen) == RD_KAFKA_CONF_OK;
@@ -287,6 +349,7 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
                                    c->ingest.max_name_bytes, c->ingest.max_value_bytes,
                                    c->ingest.max_annotation_bytes};
     arena_init(&in->arena, 256 * 1024);
+    pthread_mutex_init(&in->lag_lock, NULL);
 
     char session[32], heartbeat[32], commit[32];
     snprintf(commit, sizeof(commit), "%lld", (long long)c->kafka.commit_interval_ms);
@@ -304,7 +367,9 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
               set(kc, "session.timeout.ms", session, errbuf, errlen) &&
               set(kc, "heartbeat.interval.ms", heartbeat, errbuf, errlen) &&
               /* An empty fetch on the mock cluster sleeps the whole wait. */
-              set(kc, "fetch.wait.max.ms", opts->embedded ? "10" : "100", errbuf, errlen);
+              set(kc, "fetch.wait.max.ms", opts->embedded ? "10" : "100", errbuf, errlen) &&
+              /* consumer lag for /metrics; kafka.properties may change it */
+              set(kc, "statistics.interval.ms", "5000", errbuf, errlen);
     for (size_t i = 0; ok && i < c->kafka.n_properties; i++)
         ok = set(kc, c->kafka.properties[i].key, c->kafka.properties[i].value, errbuf, errlen);
     if (!ok) {
@@ -313,6 +378,7 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
     rd_kafka_conf_set_opaque(kc, in);
     rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
     in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, errlen);
@@ -341,6 +407,8 @@ void ingest_destroy(ingest_t *in)
     if (in->rk) rd_kafka_destroy(in->rk);
     while (in->n_parts) part_remove(in, &in->parts[0]);
     free(in->parts);
+    free(in->lag);
+    pthread_mutex_destroy(&in->lag_lock);
     arena_free(&in->arena);
     free(in);
 }
@@ -413,12 +481,16 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
     }
 
     ingest_format_t format = INGEST_FORMAT_AUTO;
-    rd_kafka_headers_t *hdrs;
+    ingest_source_t source = INGEST_SOURCE_KAFKA;
+    rd_kafka_headers_t *hdrs = NULL;
     const void *ct;
     size_t ct_len;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = NULL;
+    if (hdrs &&
+        rd_kafka_header_get_last(hdrs, "quell-source", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        source = ingest_source_from_header(ct, ct_len);
+    if (hdrs && rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
         decode_error_t e = ingest_format_from_content_type(ct, ct_len, &format);
         if (e != DECODE_OK) {
             char detail[300];
@@ -459,6 +531,7 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
             track_add(t, (int32_t)n);
             for (size_t i = 0; i < n; i++) hand_off(in, &alerts[i], sizes[i], t);
             stat_add(&in->alerts, n);
+            stat_add(&in->alerts_in[source][ingest_format_of(format, m->payload, m->len)], n);
         }
     }
     if (e != DECODE_OK) dead_letter(in, m, t, e, errbuf);
@@ -516,4 +589,8 @@ void ingest_stats(ingest_t *in, ingest_stats_t *out)
     out->offset_gaps = stat_get(&in->offset_gaps);
     out->offsets_skipped = stat_get(&in->offsets_skipped);
     out->first_message_ns = stat_get(&in->first_message_ns);
+    for (int s = 0; s < INGEST_SOURCE__COUNT; s++)
+        for (int f = 0; f < INGEST_FORMAT__COUNT; f++)
+            out->alerts_in[s][f] = stat_get(&in->alerts_in[s][f]);
+    out->assigned_partitions = atomic_load_explicit(&in->assigned, memory_order_relaxed);
 }

@@ -61,6 +61,34 @@ const char *decode_error_str(decode_error_t e)
     return (unsigned)e < DECODE__COUNT ? error_names[e] : "unknown";
 }
 
+ingest_format_t ingest_format_of(ingest_format_t format, const void *buf, size_t len)
+{
+    if (format != INGEST_FORMAT_AUTO) return format;
+    const unsigned char *p = buf;
+    size_t i = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+    return i < len && (p[i] == '{' || p[i] == '[') ? INGEST_FORMAT_JSON : INGEST_FORMAT_PROTO_ALERT;
+}
+
+ingest_source_t ingest_source_from_header(const void *value, size_t len)
+{
+    if (len == 17 && memcmp(value, "http:alertmanager", 17) == 0) return INGEST_SOURCE_ALERTMANAGER;
+    if (len == 14 && memcmp(value, "http:pagerduty", 14) == 0) return INGEST_SOURCE_PAGERDUTY;
+    return INGEST_SOURCE_KAFKA;
+}
+
+const char *ingest_source_str(ingest_source_t s)
+{
+    return s == INGEST_SOURCE_ALERTMANAGER ? "http_alertmanager"
+           : s == INGEST_SOURCE_PAGERDUTY  ? "http_pagerduty"
+                                           : "kafka";
+}
+
+const char *ingest_format_str(ingest_format_t f)
+{
+    return f == INGEST_FORMAT_JSON ? "json" : f == INGEST_FORMAT_AUTO ? "auto" : "protobuf";
+}
+
 /* ---- per-call context and error text ---------------------------------- */
 
 /* Limits with 0 ("not configured") replaced by the largest value the output

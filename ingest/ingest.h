@@ -31,7 +31,26 @@ typedef enum {
     INGEST_FORMAT_JSON, /* alert object, array of them, or webhook v4 */
     INGEST_FORMAT_PROTO_ALERT,
     INGEST_FORMAT_PROTO_BATCH,
+    INGEST_FORMAT__COUNT
 } ingest_format_t;
+
+/* The format a message was read as: `format` when a content-type named it,
+ * else what AUTO picks (JSON when it starts with '{' or '[' after blanks,
+ * protobuf otherwise; a batch and a single alert are both "protobuf" here).
+ * For metrics labels. */
+ingest_format_t ingest_format_of(ingest_format_t format, const void *buf, size_t len);
+const char *ingest_format_str(ingest_format_t f); /* "json", "protobuf" */
+
+/* Where a message came from, for metrics: the HTTP intake marks what it
+ * publishes with a `quell-source` header; anything else is "kafka". */
+typedef enum {
+    INGEST_SOURCE_KAFKA = 0,
+    INGEST_SOURCE_ALERTMANAGER, /* quell-source: http:alertmanager */
+    INGEST_SOURCE_PAGERDUTY,    /* quell-source: http:pagerduty */
+    INGEST_SOURCE__COUNT
+} ingest_source_t;
+ingest_source_t ingest_source_from_header(const void *value, size_t len);
+const char *ingest_source_str(ingest_source_t s); /* "kafka", "http_alertmanager", ... */
 
 /* Why a message was refused; the string form goes into the dead-letter
  * header and the metrics label, so it stays short and stable. */
@@ -101,7 +120,18 @@ typedef struct {
     uint64_t offset_gaps;      /* times the next offset was not the expected one */
     uint64_t offsets_skipped;  /* messages never seen because of those gaps */
     uint64_t first_message_ns; /* monotonic clock of the first message */
+    uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT]; /* by source, format */
+    int32_t assigned_partitions;                                    /* held now (readiness) */
 } ingest_stats_t;
+
+/* Consumer lag of one assigned partition, from librdkafka's statistics
+ * (refreshed every statistics.interval.ms, 5 s unless kafka.properties
+ * says otherwise). */
+typedef struct {
+    char topic[128];
+    int32_t partition;
+    int64_t lag;
+} ingest_lag_t;
 
 typedef struct ingest ingest_t;
 
@@ -113,5 +143,53 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop);
 void ingest_destroy(ingest_t *in);
 /* Any thread; approximate while running. */
 void ingest_stats(ingest_t *in, ingest_stats_t *out);
+/* Any thread: copies at most `cap` lag figures; returns how many. */
+size_t ingest_lag(ingest_t *in, ingest_lag_t *out, size_t cap);
+
+/* ---- HTTP intake ------------------------------------------------------ */
+
+/* POST /api/v2/alerts (Alertmanager's postable alerts) and POST /v2/enqueue
+ * (PagerDuty Events API v2): validated whole with the decoder above, then
+ * published to the first input topic; answered once Kafka acknowledged.
+ * The handlers are http_handler_fn's for core's HTTP server. */
+typedef struct intake intake_t;
+
+typedef enum { INTAKE_API_ALERTMANAGER = 0, INTAKE_API_PAGERDUTY, INTAKE_API__COUNT } intake_api_t;
+typedef enum {
+    INTAKE_CODE_200 = 0,
+    INTAKE_CODE_202,
+    INTAKE_CODE_400,
+    INTAKE_CODE_401,
+    INTAKE_CODE_413,
+    INTAKE_CODE_503,
+    INTAKE_CODE__COUNT
+} intake_code_t;
+
+typedef struct {
+    uint64_t requests[INTAKE_API__COUNT][INTAKE_CODE__COUNT]; /* answered, by status */
+    uint64_t alerts[INTAKE_API__COUNT];                       /* published and acknowledged */
+} intake_stats_t;
+
+/* `token`: the bearer token (NULL: none). The Alertmanager route relies on
+ * the server's HTTP_AUTH; the PagerDuty handler checks it itself, accepting
+ * a routing_key equal to it too. `fp` must outlive the intake. */
+intake_t *intake_new(const conf_t *conf, const char *brokers, const dedup_fp_conf_t *fp,
+                     const char *token, char *errbuf, size_t errlen);
+/* Flushes (bounded) and frees; the HTTP server must be stopped first. */
+void intake_destroy(intake_t *it);
+void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp);
+void intake_pagerduty(void *ctx, const http_req_t *req, http_resp_t *resp);
+void intake_stats(intake_t *it, intake_stats_t *out);
+const char *intake_api_str(intake_api_t a);
+int intake_code_value(intake_code_t c);
+
+/* Pure: a PagerDuty event to the alert JSON quell publishes for it
+ * (labels alertname="pagerduty" and dedup_key, the rest as annotations;
+ * resolve -> status resolved). `dedup_key` receives the event's key, or a
+ * new random one for a trigger without. On QERR_INVALID, `pd_status` is
+ * PagerDuty's status text ("invalid event", "Unrecognized object") and
+ * errbuf the reason. The caller frees *alert_json with cJSON_free. */
+qerr_t intake_pd_to_alert(const char *body, size_t len, char **alert_json, char *dedup_key,
+                          size_t key_cap, const char **pd_status, char *errbuf, size_t errlen);
 
 #endif

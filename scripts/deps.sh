@@ -8,7 +8,7 @@ packages=(
   librdkafka-dev libxxhash-dev libjemalloc-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev
   libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev
-  redis-server kcat prometheus
+  redis-server kcat prometheus wrk
 )
 
 missing=()

@@ -1,0 +1,859 @@
+/*
+ * `quell replay` and `quell explain`: recorded alerts through the same
+ * decision core the workers run (decider_decide: rules, dedup, noise),
+ * offline, in one thread, in input order.
+ *
+ * Determinism: the output is a function of the config, the candidate and
+ * the input bytes only. Event time comes from the input (a line's
+ * "receivedAt", else 1 ms after the previous line, starting from the first
+ * line's receivedAt or startsAt); no clock is read; tables are sized from
+ * the config; output order is input order, and summaries sort by count
+ * then name. So the same input gives the same bytes.
+ *
+ * Inputs: JSON lines as `quell gen` writes them, or a file holding one JSON
+ * document (an Alertmanager webhook payload, an alert array). A line that
+ * cannot be decoded is reported on stderr with FILE:LINE and counted, never
+ * silently skipped.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "../ingest/ingest.h"
+#include "../rules/rules.h"
+#include "core_int.h"
+
+#define SAMPLES 3
+
+typedef struct {
+    char *name; /* reason, e.g. "excluded:dev" */
+    uint64_t alerts, fingerprints;
+    char *samples[SAMPLES];
+    uint64_t sample_fp[SAMPLES];
+    size_t n_samples;
+    uint64_t *fps; /* distinct fingerprints seen (small sets) */
+    size_t n_fps, cap_fps;
+} reason_stat_t;
+
+typedef struct {
+    reason_stat_t *v;
+    size_t n;
+} reason_table_t;
+
+typedef struct {
+    char *labels;
+    char *reason_was, *reason_now;
+    uint8_t severity;
+    uint64_t fp;
+    int64_t at_ms;
+} diff_item_t;
+
+typedef struct {
+    const char *label;
+    conf_t conf;
+    ruleset_t *rs;
+    dedup_table_t *table;
+    inhibit_state_t *inhibit;
+    decider_t *decider;
+    reason_table_t reasons;
+    uint64_t forwarded, suppressed, by_kind[DECISION__COUNT];
+    diff_item_t *incidents; /* first few forwarded, for the text output */
+    size_t n_incidents;
+} side_t;
+
+typedef struct {
+    side_t base, cand;
+    bool has_cand, json;
+    dedup_fp_conf_t fpc;
+    ingest_limits_t limits;
+    arena_t arena;
+    uint64_t alerts_in, decode_errors;
+    uint64_t *fps;
+    size_t n_fps, cap_fps;
+    diff_item_t *newly_suppressed, *newly_forwarded;
+    size_t n_ns, n_nf, cap_ns, cap_nf;
+    uint64_t count_ns, count_nf;
+    int64_t last_time;
+    bool have_time;
+} replay_t;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static bool fp_insert(uint64_t **v, size_t *n, size_t *cap, uint64_t fp)
+{
+    /* Linear for small sets is fine for sample counting; the global set
+     * uses the sorted insert below. */
+    size_t lo = 0, hi = *n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((*v)[mid] < fp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < *n && (*v)[lo] == fp) return false;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        uint64_t *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv) return false;
+        *v = nv;
+        *cap = nc;
+    }
+    memmove(*v + lo + 1, *v + lo, (*n - lo) * sizeof **v);
+    (*v)[lo] = fp;
+    (*n)++;
+    return true;
+}
+
+static char *render_labels(const alert_t *a)
+{
+    size_t cap = 2;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        cap += a->labels[i].name.len + a->labels[i].value.len * 2 + 6;
+    char *s = malloc(cap + 1);
+    if (!s) return NULL;
+    size_t o = 0;
+    s[o++] = '{';
+    for (uint32_t i = 0; i < a->n_labels; i++) {
+        if (i) {
+            s[o++] = ',';
+            s[o++] = ' ';
+        }
+        memcpy(s + o, a->labels[i].name.ptr, a->labels[i].name.len);
+        o += a->labels[i].name.len;
+        s[o++] = '=';
+        s[o++] = '"';
+        for (uint32_t k = 0; k < a->labels[i].value.len; k++) {
+            char c = a->labels[i].value.ptr[k];
+            if (c == '"' || c == '\\') s[o++] = '\\';
+            s[o++] = c == '\n' ? ' ' : c;
+        }
+        s[o++] = '"';
+    }
+    s[o++] = '}';
+    s[o] = '\0';
+    return s;
+}
+
+static void fmt_time(int64_t ms, char *buf, size_t cap)
+{
+    time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03dZ", (int)(((ms % 1000) + 1000) % 1000));
+}
+
+static reason_stat_t *reason_get(reason_table_t *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->v[i].name, name)) return &t->v[i];
+    reason_stat_t *v = realloc(t->v, (t->n + 1) * sizeof *v);
+    if (!v) return NULL;
+    t->v = v;
+    memset(&v[t->n], 0, sizeof *v);
+    v[t->n].name = strdup(name);
+    return &v[t->n++];
+}
+
+static int reason_cmp(const void *a, const void *b)
+{
+    const reason_stat_t *x = a, *y = b;
+    if (x->alerts != y->alerts) return x->alerts < y->alerts ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+static void reasons_free(reason_table_t *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].name);
+        for (size_t k = 0; k < t->v[i].n_samples; k++) free(t->v[i].samples[k]);
+        free(t->v[i].fps);
+    }
+    free(t->v);
+}
+
+static void diff_push(diff_item_t **v, size_t *n, size_t *cap, diff_item_t it)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        diff_item_t *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv) {
+            free(it.labels);
+            free(it.reason_was);
+            free(it.reason_now);
+            return;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = it;
+}
+
+static void diff_free(diff_item_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].labels);
+        free(v[i].reason_was);
+        free(v[i].reason_now);
+    }
+    free(v);
+}
+
+/* ---- sides -------------------------------------------------------------- */
+
+static void warn_stderr(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static int side_open(side_t *s, const char *path, bool quiet)
+{
+    char err[1024];
+    conf_defaults(&s->conf);
+    if (conf_load(&s->conf, path, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    if (ruleset_compile(&s->conf, quiet ? NULL : warn_stderr, NULL, &s->rs, err, sizeof err) !=
+        QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    s->table = dedup_table_new(s->conf.dedup.max_fingerprints);
+    s->inhibit = inhibit_state_new(65536);
+    decider_opts_t o = {
+        .dedup = {s->conf.dedup.window_ms, s->conf.dedup.repeat_interval_ms},
+        .fingerprint_covers_labels =
+            s->conf.dedup.fingerprint_labels.n == 0 && s->conf.dedup.ignore_labels.n == 0,
+        .cache_entries = 65536,
+        .noise_entries = s->conf.dedup.max_fingerprints,
+    };
+    s->decider = s->table && s->inhibit ? decider_new(&o, s->table, s->inhibit) : NULL;
+    if (!s->decider) {
+        fprintf(stderr, "quell replay: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void side_close(side_t *s)
+{
+    decider_destroy(s->decider);
+    dedup_table_destroy(s->table);
+    inhibit_state_destroy(s->inhibit);
+    ruleset_destroy(s->rs);
+    conf_free(&s->conf);
+    reasons_free(&s->reasons);
+    diff_free(s->incidents, s->n_incidents);
+}
+
+/* Decides one alert on one side; returns the reason (in buf). */
+static const char *side_decide(side_t *s, const alert_t *a, incident_t *inc, char *buf, size_t cap)
+{
+    decision_kind_t k = decider_decide(s->decider, s->rs, a, inc);
+    s->by_kind[k]++;
+    const char *reason = decision_reason(inc, buf, cap);
+    if (DECISION_IS_FORWARD(k)) {
+        s->forwarded++;
+        if (s->n_incidents < 10) {
+            diff_item_t it = {render_labels(a), NULL,           strdup(reason),
+                              inc->severity,    a->fingerprint, a->event_time_ms};
+            size_t capn = s->n_incidents;
+            diff_push(&s->incidents, &s->n_incidents, &capn, it);
+        }
+        return reason;
+    }
+    s->suppressed++;
+    reason_stat_t *r = reason_get(&s->reasons, reason);
+    if (!r) return reason;
+    r->alerts++;
+    if (fp_insert(&r->fps, &r->n_fps, &r->cap_fps, a->fingerprint)) {
+        r->fingerprints++;
+        if (r->n_samples < SAMPLES) {
+            r->sample_fp[r->n_samples] = a->fingerprint;
+            r->samples[r->n_samples++] = render_labels(a);
+        }
+    }
+    return reason;
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void decide_alert(replay_t *r, alert_t *a)
+{
+    a->fingerprint = dedup_fingerprint(&r->fpc, a->labels, a->n_labels);
+    a->watermark_ms = a->event_time_ms;
+    r->alerts_in++;
+    fp_insert(&r->fps, &r->n_fps, &r->cap_fps, a->fingerprint);
+    incident_t bi, ci;
+    char bbuf[300], cbuf[300];
+    const char *breason = side_decide(&r->base, a, &bi, bbuf, sizeof bbuf);
+    const char *creason = breason;
+    bool bfwd = DECISION_IS_FORWARD(bi.kind), cfwd = bfwd;
+    if (r->has_cand) {
+        creason = side_decide(&r->cand, a, &ci, cbuf, sizeof cbuf);
+        cfwd = DECISION_IS_FORWARD(ci.kind);
+        if (bfwd != cfwd) {
+            diff_item_t it = {render_labels(a), strdup(breason),
+                              strdup(creason),  ci.severity ? ci.severity : bi.severity,
+                              a->fingerprint,   a->event_time_ms};
+            if (bfwd) {
+                r->count_ns++;
+                diff_push(&r->newly_suppressed, &r->n_ns, &r->cap_ns, it);
+            } else {
+                r->count_nf++;
+                diff_push(&r->newly_forwarded, &r->n_nf, &r->cap_nf, it);
+            }
+        }
+    }
+    if (r->json) {
+        char hex[17];
+        hex16(a->fingerprint, hex);
+        printf("{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":", hex,
+               cfwd ? "forward" : "suppress");
+        json_str(stdout, creason);
+        if (r->has_cand && (bfwd != cfwd || strcmp(breason, creason))) {
+            printf(",\"was\":{\"decision\":\"%s\",\"reason\":", bfwd ? "forward" : "suppress");
+            json_str(stdout, breason);
+            printf("}");
+        }
+        printf("}\n");
+    }
+}
+
+/* The event time of a JSON document: its "receivedAt", else (first one
+ * only) the first alert's startsAt; else 1 ms after the previous one. */
+static int64_t event_time_of(replay_t *r, const char *text, size_t len)
+{
+    int64_t t = 0;
+    bool found = false;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (j) {
+        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
+        if (cJSON_IsString(ra) && ingest_parse_time(ra->valuestring, strlen(ra->valuestring), &t))
+            found = true;
+        if (!found && !r->have_time) {
+            const cJSON *first = j;
+            const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(j, "alerts");
+            if (cJSON_IsArray(alerts)) first = cJSON_GetArrayItem(alerts, 0);
+            if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
+            const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
+            if (cJSON_IsString(sa) &&
+                ingest_parse_time(sa->valuestring, strlen(sa->valuestring), &t) && t)
+                found = true;
+        }
+        cJSON_Delete(j);
+    }
+    if (!found) t = r->have_time ? r->last_time + 1 : 0;
+    r->last_time = t;
+    r->have_time = true;
+    return t;
+}
+
+static void replay_bytes(replay_t *r, const char *file, size_t line, ingest_format_t format,
+                         const char *text, size_t len, int64_t t)
+{
+    arena_reset(&r->arena);
+    alert_t *alerts = NULL;
+    size_t n = 0;
+    char err[512];
+    decode_error_t e =
+        ingest_decode(&r->arena, &r->limits, format, text, len, t, &alerts, &n, err, sizeof err);
+    if (e != DECODE_OK) {
+        r->decode_errors++;
+        fprintf(stderr, "%s:%zu: not decoded (%s): %s\n", file, line, decode_error_str(e), err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        alerts[i].event_time_ms = t;
+        decide_alert(r, &alerts[i]);
+    }
+}
+
+static void replay_doc(replay_t *r, const char *file, size_t line, const char *text, size_t len)
+{
+    replay_bytes(r, file, line, INGEST_FORMAT_JSON, text, len, event_time_of(r, text, len));
+}
+
+/* ---- kafka:TOPIC ---------------------------------------------------------- */
+
+typedef struct {
+    char *bytes;
+    size_t len;
+    int64_t ts;
+    int32_t partition;
+    int64_t offset;
+    ingest_format_t format;
+} kmsg_t;
+
+static int kmsg_cmp(const void *a, const void *b)
+{
+    const kmsg_t *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Reads every partition of the topic from its low to its high watermark
+ * (what is there when replay starts), then decides the messages in
+ * (timestamp, partition, offset) order: the same topic contents give the
+ * same output. Event time is the message timestamp, as in `quell run`. */
+static int replay_kafka(replay_t *r, const char *topic, const char *brokers)
+{
+    if (!brokers) {
+        fprintf(stderr, "quell replay: kafka:%s needs --brokers\n", topic);
+        return -1;
+    }
+    char err[512];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof err) ||
+        rd_kafka_conf_set(kc, "group.id", "quell-replay", err, sizeof err) ||
+        rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err)) {
+        fprintf(stderr, "quell replay: %s\n", err);
+        rd_kafka_conf_destroy(kc);
+        return -1;
+    }
+    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "quell replay: %s\n", err);
+        return -1;
+    }
+    int rc = -1;
+    kmsg_t *msgs = NULL;
+    size_t n = 0, cap = 0;
+    int64_t *high = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].err) {
+        fprintf(stderr, "quell replay: kafka:%s: no such topic or no metadata\n", topic);
+        goto out;
+    }
+    int np = md->topics[0].partition_cnt;
+    high = calloc((size_t)(np > 0 ? np : 1), sizeof *high);
+    parts = rd_kafka_topic_partition_list_new(np > 0 ? np : 1);
+    if (!high || !parts) goto out;
+    int remaining = 0;
+    for (int p = 0; p < np; p++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
+            fprintf(stderr, "quell replay: kafka:%s[%d]: no watermarks\n", topic, p);
+            goto out;
+        }
+        high[p] = hi;
+        if (hi > lo) {
+            rd_kafka_topic_partition_list_add(parts, topic, p)->offset = lo;
+            remaining++;
+        }
+    }
+    if (rd_kafka_assign(rk, parts)) goto out;
+    int64_t deadline = clock_mono_ns() + 60LL * 1000000000;
+    while (remaining > 0 && clock_mono_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < high[m->partition]) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 1024;
+                kmsg_t *nm = realloc(msgs, nc * sizeof *nm);
+                if (!nm) {
+                    rd_kafka_message_destroy(m);
+                    break;
+                }
+                msgs = nm;
+                cap = nc;
+            }
+            kmsg_t *k = &msgs[n++];
+            k->bytes = malloc(m->len ? m->len : 1);
+            if (k->bytes && m->len) memcpy(k->bytes, m->payload, m->len);
+            k->len = k->bytes ? m->len : 0;
+            k->ts = rd_kafka_message_timestamp(m, NULL);
+            k->partition = m->partition;
+            k->offset = m->offset;
+            k->format = INGEST_FORMAT_AUTO;
+            rd_kafka_headers_t *h;
+            const void *v;
+            size_t vl;
+            if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(h, "content-type", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                ingest_format_from_content_type(v, vl, &k->format);
+            if (m->offset + 1 >= high[m->partition]) remaining--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (remaining > 0) {
+        fprintf(stderr, "quell replay: kafka:%s: not all partitions read within 60 s\n", topic);
+        goto out;
+    }
+    if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
+    char where[300];
+    snprintf(where, sizeof where, "kafka:%s", topic);
+    for (size_t i = 0; i < n; i++)
+        replay_bytes(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts);
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++) free(msgs[i].bytes);
+    free(msgs);
+    free(high);
+    if (parts) rd_kafka_topic_partition_list_destroy(parts);
+    if (md) rd_kafka_metadata_destroy(md);
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static int replay_file(replay_t *r, const char *path, const char *brokers)
+{
+    if (!strncmp(path, "kafka:", 6)) return replay_kafka(r, path + 6, brokers);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "quell replay: cannot open %s\n", path);
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 > cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(fp);
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0) break;
+    }
+    fclose(fp);
+    if (!buf) return 0;
+    buf[len] = '\0';
+    /* One JSON document (webhook payload, array), or JSON lines. */
+    const char *end = NULL;
+    cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+    bool one_doc = whole != NULL;
+    if (one_doc) {
+        while (end && end < buf + len &&
+               (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+            end++;
+        one_doc = end == buf + len;
+    }
+    cJSON_Delete(whole);
+    if (one_doc) {
+        replay_doc(r, path, 1, buf, len);
+    } else {
+        size_t line = 0;
+        for (char *p = buf; p < buf + len;) {
+            char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+            size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+            line++;
+            size_t s = 0;
+            while (s < l && (p[s] == ' ' || p[s] == '\r' || p[s] == '\t')) s++;
+            if (s < l) replay_doc(r, path, line, p, l);
+            p += l + 1;
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static int diff_cmp(const void *a, const void *b)
+{
+    const diff_item_t *x = a, *y = b;
+    /* critical first: SEV1..SEV5, unknown last; then input order */
+    int sx = x->severity ? x->severity : 9, sy = y->severity ? y->severity : 9;
+    if (sx != sy) return sx - sy;
+    return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms ? 1 : 0;
+}
+
+static void print_side_text(const side_t *s, const replay_t *r)
+{
+    printf("%s: %llu alerts in, %llu incidents out", s->label, (unsigned long long)r->alerts_in,
+           (unsigned long long)s->forwarded);
+    if (r->alerts_in)
+        printf(" (%.1f%% suppressed)", 100.0 * (double)s->suppressed / (double)r->alerts_in);
+    printf("\n  forwarded: %llu new, %llu repeat, %llu resolved\n",
+           (unsigned long long)s->by_kind[DECISION_FORWARD_NEW],
+           (unsigned long long)s->by_kind[DECISION_FORWARD_REPEAT],
+           (unsigned long long)s->by_kind[DECISION_FORWARD_RESOLVED]);
+    reason_stat_t *sorted = malloc((s->reasons.n ? s->reasons.n : 1) * sizeof *sorted);
+    if (sorted) {
+        if (s->reasons.n) memcpy(sorted, s->reasons.v, s->reasons.n * sizeof *sorted);
+        qsort(sorted, s->reasons.n, sizeof *sorted, reason_cmp);
+        printf("  suppressed by reason:\n");
+        for (size_t i = 0; i < s->reasons.n; i++) {
+            printf("    %-32s %8llu alerts, %6llu fingerprints\n", sorted[i].name,
+                   (unsigned long long)sorted[i].alerts,
+                   (unsigned long long)sorted[i].fingerprints);
+            if (strncmp(sorted[i].name, "excluded:", 9) &&
+                strncmp(sorted[i].name, "inhibited:", 10) && strcmp(sorted[i].name, "severity") &&
+                strcmp(sorted[i].name, "flapping") && strcmp(sorted[i].name, "transient"))
+                continue; /* samples for rules, not for plain dedup */
+            for (size_t k = 0; k < sorted[i].n_samples; k++) {
+                char hex[17];
+                hex16(sorted[i].sample_fp[k], hex);
+                printf("      e.g. %s %s\n", hex, sorted[i].samples[k]);
+            }
+        }
+        free(sorted);
+    }
+    if (s->n_incidents) {
+        printf("  first incidents forwarded:\n");
+        for (size_t i = 0; i < s->n_incidents; i++) {
+            char ts[40], hex[17];
+            fmt_time(s->incidents[i].at_ms, ts, sizeof ts);
+            hex16(s->incidents[i].fp, hex);
+            printf("    %s %-8s %s %s\n", ts, s->incidents[i].reason_now, hex,
+                   s->incidents[i].labels);
+        }
+    }
+}
+
+static void print_diff_text(const char *title, diff_item_t *v, size_t n, uint64_t count)
+{
+    qsort(v, n, sizeof *v, diff_cmp);
+    printf("  %s: %llu alerts\n", title, (unsigned long long)count);
+    for (size_t i = 0; i < n && i < 20; i++) {
+        char sev[8] = "SEV?";
+        if (v[i].severity) snprintf(sev, sizeof sev, "SEV%u", v[i].severity);
+        printf("    %s %s (was %s, now %s)\n", sev, v[i].labels, v[i].reason_was, v[i].reason_now);
+    }
+    if (n > 20) printf("    ... %zu more\n", n - 20);
+}
+
+static void print_summary_json(const replay_t *r)
+{
+    const side_t *s = r->has_cand ? &r->cand : &r->base;
+    printf("{\"summary\":{\"alerts_in\":%llu,\"fingerprints\":%zu,\"incidents_out\":%llu,"
+           "\"suppressed\":%llu,\"decode_errors\":%llu,\"by_reason\":{",
+           (unsigned long long)r->alerts_in, r->n_fps, (unsigned long long)s->forwarded,
+           (unsigned long long)s->suppressed, (unsigned long long)r->decode_errors);
+    reason_stat_t *sorted = malloc((s->reasons.n ? s->reasons.n : 1) * sizeof *sorted);
+    if (sorted) {
+        if (s->reasons.n) memcpy(sorted, s->reasons.v, s->reasons.n * sizeof *sorted);
+        qsort(sorted, s->reasons.n, sizeof *sorted, reason_cmp);
+        for (size_t i = 0; i < s->reasons.n; i++) {
+            if (i) printf(",");
+            json_str(stdout, sorted[i].name);
+            printf(":{\"alerts\":%llu,\"fingerprints\":%llu}", (unsigned long long)sorted[i].alerts,
+                   (unsigned long long)sorted[i].fingerprints);
+        }
+        free(sorted);
+    }
+    printf("},\"forwarded\":{\"new\":%llu,\"repeat\":%llu,\"resolved\":%llu}",
+           (unsigned long long)s->by_kind[DECISION_FORWARD_NEW],
+           (unsigned long long)s->by_kind[DECISION_FORWARD_REPEAT],
+           (unsigned long long)s->by_kind[DECISION_FORWARD_RESOLVED]);
+    if (r->has_cand)
+        printf(",\"newly_suppressed\":%llu,\"newly_forwarded\":%llu",
+               (unsigned long long)r->count_ns, (unsigned long long)r->count_nf);
+    printf("}}\n");
+}
+
+static void replay_usage(FILE *out)
+{
+    fprintf(out, "usage: quell replay -c FILE [--candidate FILE2] [--format text|json]\n"
+                 "                    [--brokers LIST] INPUT...\n"
+                 "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
+                 "         event time, else lines are 1 ms apart), one JSON document (an\n"
+                 "         Alertmanager webhook payload), or kafka:TOPIC (with --brokers: the\n"
+                 "         topic as it is now, in timestamp order).\n");
+}
+
+int replay_main(int argc, char **argv)
+{
+    const char *path = NULL, *cand = NULL, *format = "text", *brokers = NULL;
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    size_t n_inputs = 0;
+    int rc = 2;
+    replay_t r = {0};
+    r.base.label = "current rules";
+    r.cand.label = "candidate rules";
+    if (!inputs) return 1;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(argv[i], "--candidate") && i + 1 < argc)
+            cand = argv[++i];
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc)
+            format = argv[++i];
+        else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
+            brokers = argv[++i];
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            replay_usage(stdout);
+            free(inputs);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "quell replay: unknown option \"%s\"\n", argv[i]);
+            replay_usage(stderr);
+            goto out;
+        } else
+            inputs[n_inputs++] = argv[i];
+    }
+    if (!path || !n_inputs || (strcmp(format, "text") && strcmp(format, "json"))) {
+        replay_usage(stderr);
+        goto out;
+    }
+    rc = 1;
+    r.json = !strcmp(format, "json");
+    r.has_cand = cand != NULL;
+    if (side_open(&r.base, path, r.json) != 0) goto out;
+    if (cand && side_open(&r.cand, cand, r.json) != 0) goto out;
+    dedup_fp_conf_init(&r.fpc, r.base.conf.dedup.fingerprint, &r.base.conf.dedup.fingerprint_labels,
+                       &r.base.conf.dedup.ignore_labels);
+    const conf_t *c = &r.base.conf;
+    r.limits = (ingest_limits_t){c->ingest.max_message_bytes, c->ingest.max_labels,
+                                 c->ingest.max_name_bytes, c->ingest.max_value_bytes,
+                                 c->ingest.max_annotation_bytes};
+    arena_init(&r.arena, 256 * 1024);
+    for (size_t i = 0; i < n_inputs; i++)
+        if (replay_file(&r, inputs[i], brokers) != 0) goto out_arena;
+    if (r.json) {
+        print_summary_json(&r);
+    } else {
+        printf("replay of %zu input%s: %llu alerts, %zu fingerprints", n_inputs,
+               n_inputs == 1 ? "" : "s", (unsigned long long)r.alerts_in, r.n_fps);
+        if (r.decode_errors) printf(", %llu not decoded", (unsigned long long)r.decode_errors);
+        printf("\n");
+        print_side_text(&r.base, &r);
+        if (r.has_cand) {
+            print_side_text(&r.cand, &r);
+            printf("candidate change (%s -> %s):\n", path, cand);
+            print_diff_text("newly suppressed", r.newly_suppressed, r.n_ns, r.count_ns);
+            print_diff_text("newly let through", r.newly_forwarded, r.n_nf, r.count_nf);
+        }
+    }
+    rc = 0;
+out_arena:
+    arena_free(&r.arena);
+out:
+    side_close(&r.base);
+    if (cand) side_close(&r.cand);
+    diff_free(r.newly_suppressed, r.n_ns);
+    diff_free(r.newly_forwarded, r.n_nf);
+    free(r.fps);
+    free(inputs);
+    fflush(stdout);
+    return rc;
+}
+
+/* ---- explain -------------------------------------------------------------- */
+
+int explain_main(int argc, char **argv)
+{
+    const char *path = NULL, *alert_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!alert_path && argv[i][0] != '-')
+            alert_path = argv[i];
+        else {
+            fprintf(stderr, "quell explain: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!path || !alert_path) {
+        fprintf(stderr, "usage: quell explain -c FILE ALERT.json\n");
+        return 2;
+    }
+    side_t s = {0};
+    int rc = 1;
+    size_t len = 0;
+    char *text = NULL;
+    arena_t arena;
+    arena_init(&arena, 64 * 1024);
+    if (side_open(&s, path, false) != 0) goto out;
+    FILE *fp = fopen(alert_path, "rb");
+    if (!fp) {
+        fprintf(stderr, "quell explain: cannot open %s\n", alert_path);
+        goto out;
+    }
+    text = malloc(1 << 20);
+    if (text) len = fread(text, 1, 1 << 20, fp);
+    fclose(fp);
+    if (!text) goto out;
+    const conf_t *c = &s.conf;
+    ingest_limits_t limits = {c->ingest.max_message_bytes, c->ingest.max_labels,
+                              c->ingest.max_name_bytes, c->ingest.max_value_bytes,
+                              c->ingest.max_annotation_bytes};
+    replay_t tr = {0};
+    int64_t now = event_time_of(&tr, text, len);
+    alert_t *alerts = NULL;
+    size_t n = 0;
+    char err[512];
+    decode_error_t e = ingest_decode(&arena, &limits, INGEST_FORMAT_JSON, text, len, now, &alerts,
+                                     &n, err, sizeof err);
+    if (e != DECODE_OK) {
+        fprintf(stderr, "%s: not decoded (%s): %s\n", alert_path, decode_error_str(e), err);
+        goto out;
+    }
+    dedup_fp_conf_t fpc;
+    dedup_fp_conf_init(&fpc, s.conf.dedup.fingerprint, &s.conf.dedup.fingerprint_labels,
+                       &s.conf.dedup.ignore_labels);
+    for (size_t i = 0; i < n; i++) {
+        alert_t *a = &alerts[i];
+        a->fingerprint = dedup_fingerprint(&fpc, a->labels, a->n_labels);
+        char hex[17], ts[40];
+        hex16(a->fingerprint, hex);
+        fmt_time(now, ts, sizeof ts);
+        char *labels = render_labels(a);
+        printf("alert %zu: fingerprint %s, %s, evaluated at %s\n  labels %s\n", i + 1, hex,
+               a->status == ALERT_FIRING ? "firing" : "resolved", ts, labels ? labels : "");
+        free(labels);
+        ruleset_explain(s.rs, a->labels, a->n_labels, now, stdout);
+        a->event_time_ms = now;
+        a->watermark_ms = now;
+        incident_t inc;
+        char rb[300];
+        decider_decide(s.decider, s.rs, a, &inc);
+        printf("decision (as the first alert of its incident): %s (%s)\n",
+               DECISION_IS_FORWARD(inc.kind) ? "forward" : "suppress",
+               decision_reason(&inc, rb, sizeof rb));
+        printf("routes: not evaluated here (the router's routing tree decides receivers)\n");
+    }
+    rc = 0;
+out:
+    free(text);
+    arena_free(&arena);
+    side_close(&s);
+    return rc;
+}
+
+/* `quell check`: the rule sections compile too; warnings do not fail. */
+int check_rules(const conf_t *conf)
+{
+    char err[1024];
+    ruleset_t *rs = NULL;
+    if (ruleset_compile(conf, warn_stderr, NULL, &rs, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    ruleset_destroy(rs);
+    return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * The shared store's pure part: the entry Redis holds per fingerprint (a
+ * fixed little-endian blob) and the decision over it. No I/O, no clock.
+ *
+ * Blob layout, format 1 (64 bytes; the Lua scripts in store_redis.c know
+ * the offsets of flags, seq+id, last_seen and count, nothing else):
+ *   0 'Q'   1 format   2 flags (1 open, 2 pending)   3 pending kind
+ *   4 seq u32   8 incident id   16 owner   24 lease until (wall ms)
+ *   32 first seen   40 last seen   48 last forward   56 count
+ * A later format appends fields (issue 4's noise counters, say) and bumps
+ * byte 1; an older build reading a newer blob refuses it (decode false) and
+ * the worker fails open for that fingerprint rather than overwrite it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup.h"
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES])
+{
+    out[0] = 'Q';
+    out[1] = STORE_ENTRY_FORMAT;
+    out[2] = (unsigned char)((e->open ? 1 : 0) | (e->pending ? 2 : 0));
+    out[3] = e->pending_kind;
+    for (int i = 0; i < 4; i++) out[4 + i] = (unsigned char)(e->seq >> (8 * i));
+    put64(out + 8, e->incident_id);
+    put64(out + 16, e->owner);
+    put64(out + 24, (uint64_t)e->lease_until_ms);
+    put64(out + 32, (uint64_t)e->first_seen_ms);
+    put64(out + 40, (uint64_t)e->last_seen_ms);
+    put64(out + 48, (uint64_t)e->last_forward_ms);
+    put64(out + 56, e->count);
+}
+
+bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
+{
+    const unsigned char *p = buf;
+    if (len != STORE_ENTRY_BYTES || p[0] != 'Q' || p[1] != STORE_ENTRY_FORMAT) return false;
+    *e = (store_entry_t){0};
+    e->open = p[2] & 1;
+    e->pending = (p[2] & 2) != 0;
+    e->pending_kind = p[3];
+    e->seq = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+    e->incident_id = get64(p + 8);
+    e->owner = get64(p + 16);
+    e->lease_until_ms = (int64_t)get64(p + 24);
+    e->first_seen_ms = (int64_t)get64(p + 32);
+    e->last_seen_ms = (int64_t)get64(p + 40);
+    e->last_forward_ms = (int64_t)get64(p + 48);
+    e->count = get64(p + 56);
+    return true;
+}
+
+/* An incident's id: the fingerprint and its first occurrence, mixed
+ * (splitmix64), so a new incident of the same fingerprint gets a new id and
+ * re-forwards of one incident keep theirs. Never 0 (0 means "unset"). */
+static uint64_t incident_id_of(uint64_t fp, int64_t first_seen_ms)
+{
+    uint64_t z = fp ^ ((uint64_t)first_seen_ms * 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z ? z : 1;
+}
+
+static void fill(incident_t *out, decision_kind_t kind, uint64_t fp, const store_entry_t *e)
+{
+    *out = (incident_t){.kind = kind,
+                        .fingerprint = fp,
+                        .count = e->count,
+                        .first_seen_ms = e->first_seen_ms,
+                        .last_seen_ms = e->last_seen_ms,
+                        .incident_id = e->incident_id};
+}
+
+/* The window rules of dedup_decide (window.c), over one entry. Kept in
+ * step with it by tests/test_store.c, which runs both on the same input. */
+static decision_kind_t decide_window(store_entry_t *e, const dedup_params_t *p, uint64_t fp,
+                                     alert_status_t status, int64_t now_ms, incident_t *out)
+{
+    if (e->open && now_ms - e->last_seen_ms > p->window_ms) e->open = false;
+    if (status == ALERT_RESOLVED) {
+        if (!e->open) {
+            store_entry_t none = {.first_seen_ms = now_ms, .last_seen_ms = now_ms};
+            fill(out, DECISION_SUPPRESS_RESOLVED_NO_INCIDENT, fp, &none);
+            return out->kind;
+        }
+        e->count++;
+        if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
+        e->open = false;
+        fill(out, DECISION_FORWARD_RESOLVED, fp, e);
+        return out->kind;
+    }
+    if (!e->open) {
+        e->open = true;
+        e->first_seen_ms = e->last_seen_ms = e->last_forward_ms = now_ms;
+        e->count = 1;
+        e->incident_id = incident_id_of(fp, now_ms);
+        fill(out, DECISION_FORWARD_NEW, fp, e);
+        return out->kind;
+    }
+    e->count++;
+    if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
+    decision_kind_t kind = DECISION_SUPPRESS_DUPLICATE;
+    if (now_ms - e->last_forward_ms >= p->repeat_interval_ms) {
+        e->last_forward_ms = now_ms;
+        kind = DECISION_FORWARD_REPEAT;
+    }
+    fill(out, kind, fp, e);
+    return kind;
+}
+
+store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const store_ctx_t *ctx,
+                             uint64_t fingerprint, alert_status_t status, int64_t now_ms,
+                             incident_t *out)
+{
+    bool foreign = e->pending && e->owner != ctx->me;
+    if (foreign && e->lease_until_ms > ctx->wall_ms) return STORE_PARK;
+    decision_kind_t pending_kind = (decision_kind_t)e->pending_kind;
+    decision_kind_t k = decide_window(e, p, fingerprint, status, now_ms, out);
+    if (foreign && DECISION_IS_FORWARD(pending_kind)) {
+        /* Its owner died before the delivery was confirmed: whatever this
+         * occurrence would be on its own, the undelivered forward goes out
+         * again, under the same incident id. */
+        if (k == DECISION_SUPPRESS_DUPLICATE && pending_kind != DECISION_FORWARD_RESOLVED) {
+            k = pending_kind;
+            out->kind = k;
+        } else if (k == DECISION_SUPPRESS_RESOLVED_NO_INCIDENT &&
+                   pending_kind == DECISION_FORWARD_RESOLVED) {
+            k = DECISION_FORWARD_RESOLVED;
+            fill(out, k, fingerprint, e);
+        }
+    }
+    if (DECISION_IS_FORWARD(k)) {
+        e->pending = true;
+        e->pending_kind = (uint8_t)k;
+        e->owner = ctx->me;
+        e->lease_until_ms = ctx->wall_ms + ctx->lease_ms;
+        e->seq++;
+    }
+    return STORE_DECIDED;
+}
+
+int64_t store_ttl_ms(const dedup_params_t *p, int64_t lease_ms)
+{
+    return 2 * p->window_ms + lease_ms + 60000;
+}
+
+qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char *errbuf,
+                       size_t errlen)
+{
+    *is_memory = strcmp(url, "memory") == 0;
+    if (*is_memory) return QERR_OK;
+    static const char scheme[] = "redis://";
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+        snprintf(errbuf, errlen, "store.url: \"%s\" is neither memory nor redis://HOST:PORT/DB",
+                 url);
+        return QERR_INVALID;
+    }
+    const char *h = url + sizeof(scheme) - 1;
+    size_t hl = strcspn(h, ":/");
+    if (hl == 0 || hl >= sizeof(sc->host)) {
+        snprintf(errbuf, errlen, "store.url: \"%s\" has no host", url);
+        return QERR_INVALID;
+    }
+    memcpy(sc->host, h, hl);
+    sc->host[hl] = '\0';
+    sc->port = 6379;
+    sc->db = 0;
+    const char *p = h + hl;
+    char *end;
+    if (*p == ':') {
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || port < 1 || port > 65535) {
+            snprintf(errbuf, errlen, "store.url: \"%s\" has a bad port", url);
+            return QERR_INVALID;
+        }
+        sc->port = (int)port;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        long db = strtol(p + 1, &end, 10);
+        if (end == p + 1 || *end || db < 0 || db > 65535) {
+            snprintf(errbuf, errlen, "store.url: \"%s\" has a bad database number", url);
+            return QERR_INVALID;
+        }
+        sc->db = (int)db;
+        p = end;
+    } else if (*p == '/') {
+        p++;
+    }
+    if (*p) {
+        snprintf(errbuf, errlen, "store.url: unexpected \"%s\" in \"%s\"", p, url);
+        return QERR_INVALID;
+    }
+    return QERR_OK;
+}

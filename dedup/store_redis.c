@@ -1,0 +1,314 @@
+/*
+ * The shared store's Redis adapter: one hiredis connection per thread,
+ * commands queued with redisAppendCommandArgv (no printf formatting on the
+ * hot path) and sent as one pipeline per store_run(), i.e. one round trip.
+ *
+ * Three Lua scripts, loaded with SCRIPT LOAD on every (re)connect and called
+ * with EVALSHA; a NOSCRIPT reply (Redis restarted, SCRIPT FLUSH) fails the
+ * round trip, and the reconnect that follows loads them again:
+ *   cas      set the key to ARGV[2] (PX ttl) iff it holds exactly ARGV[1]
+ *            ("" = absent), else return what it holds: the atomic step that
+ *            makes two instances deciding one fingerprint agree;
+ *   confirm  clear the pending flag iff the entry is still pending for this
+ *            forward (seq + incident id), keeping the TTL;
+ *   touch    fold suppressed occurrences in (count += n, last_seen = max)
+ *            and renew the TTL; a no-op when the key is gone or of another
+ *            format.
+ * Failures: a round trip that errs or exceeds store.timeout drops the
+ * connection; reconnects back off from 100 ms to 5 s. Up/down changes are
+ * logged once each.
+ */
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup.h"
+
+static const char cas_lua[] = "local cur = redis.call('GET', KEYS[1]) "
+                              "if (cur or '') == ARGV[1] then "
+                              "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+                              "if cur then return cur end return 0";
+
+static const char confirm_lua[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if not cur or #cur ~= 64 or string.byte(cur, 2) ~= 1 then return 0 end "
+    "local f = string.byte(cur, 3) "
+    "if f % 4 < 2 or string.sub(cur, 5, 16) ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], string.sub(cur, 1, 2) .. string.char(f - 2) .. "
+    "string.sub(cur, 4), 'KEEPTTL') return 1";
+
+static const char touch_lua[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if not cur or #cur ~= 64 or string.byte(cur, 2) ~= 1 then return 0 end "
+    "local ls = struct.unpack('<l', cur, 41) local n = struct.unpack('<L', cur, 57) "
+    "local nls = tonumber(ARGV[2]) if ls > nls then nls = ls end "
+    "redis.call('SET', KEYS[1], string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
+    "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[1])), 'PX', ARGV[3]) "
+    "return 1";
+
+enum { SCRIPT_CAS, SCRIPT_CONFIRM, SCRIPT_TOUCH, N_SCRIPTS };
+static const char *const scripts[N_SCRIPTS] = {cas_lua, confirm_lua, touch_lua};
+
+#define MAX_PREFIX 128
+#define KEY_BYTES  (MAX_PREFIX + 16)
+
+typedef enum { CMD_CAS, CMD_GET, CMD_CONFIRM, CMD_TOUCH } cmd_kind_t;
+
+struct store_conn {
+    store_conf_t conf;
+    char prefix[MAX_PREFIX];
+    size_t prefix_len;
+    char name[32];
+    redisContext *ctx;
+    char sha[N_SCRIPTS][41];
+    char ttl[24];
+    int64_t next_attempt_ns;
+    int64_t backoff_ms;
+    bool ever_up;
+    bool logged_down;
+    cmd_kind_t *kinds; /* queued commands, in order */
+    size_t n_queued, cap_queued;
+    store_conn_stats_t stats;
+};
+
+store_conn_t *store_conn_new(const store_conf_t *sc, const char *name)
+{
+    store_conn_t *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->conf = *sc;
+    snprintf(c->prefix, sizeof(c->prefix), "%s", sc->prefix ? sc->prefix : "");
+    c->prefix_len = strlen(c->prefix);
+    c->conf.prefix = c->prefix;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    snprintf(c->ttl, sizeof(c->ttl), "%lld", (long long)sc->ttl_ms);
+    c->backoff_ms = 100;
+    return c;
+}
+
+static void drop(store_conn_t *c, const char *reason)
+{
+    char why[160]; /* `reason` may point into the context freed below */
+    snprintf(why, sizeof(why), "%s", reason);
+    if (c->ctx) redisFree(c->ctx);
+    c->ctx = NULL;
+    c->n_queued = 0;
+    c->stats.errors++;
+    c->next_attempt_ns = clock_mono_ns() + c->backoff_ms * 1000000;
+    c->backoff_ms = c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2;
+    if (!c->logged_down) {
+        log_error("store", "%s: redis %s:%d unavailable (%s); %s until it is back", c->name,
+                  c->conf.host, c->conf.port, why,
+                  c->conf.on_error == STORE_FAIL_OPEN ? "deciding locally (fail_open)"
+                                                      : "holding alerts (fail_closed)");
+        c->logged_down = true;
+    }
+}
+
+void store_conn_destroy(store_conn_t *c)
+{
+    if (!c) return;
+    if (c->ctx) redisFree(c->ctx);
+    free(c->kinds);
+    free(c);
+}
+
+static struct timeval tv_of(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+static bool connect_now(store_conn_t *c)
+{
+    c->ctx = redisConnectWithTimeout(c->conf.host, c->conf.port, tv_of(c->conf.timeout_ms));
+    if (!c->ctx || c->ctx->err) {
+        drop(c, c->ctx ? c->ctx->errstr : "out of memory");
+        return false;
+    }
+    redisSetTimeout(c->ctx, tv_of(c->conf.timeout_ms));
+    redisReply *r;
+    if (c->conf.db) {
+        r = redisCommand(c->ctx, "SELECT %d", c->conf.db);
+        bool ok = r && r->type == REDIS_REPLY_STATUS;
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            drop(c, "SELECT failed");
+            return false;
+        }
+    }
+    for (int i = 0; i < N_SCRIPTS; i++) {
+        r = redisCommand(c->ctx, "SCRIPT LOAD %s", scripts[i]);
+        bool ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok) memcpy(c->sha[i], r->str, 41);
+        char why[160];
+        snprintf(why, sizeof(why), "SCRIPT LOAD: %.140s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->ctx->errstr);
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            drop(c, why);
+            return false;
+        }
+    }
+    if (c->ever_up) c->stats.reconnects++;
+    if (c->logged_down)
+        log_info("store", "%s: redis %s:%d reachable again; shared decisions resumed", c->name,
+                 c->conf.host, c->conf.port);
+    c->ever_up = true;
+    c->logged_down = false;
+    c->backoff_ms = 100;
+    return true;
+}
+
+bool store_conn_ready(store_conn_t *c)
+{
+    if (c->ctx) return true;
+    if (clock_mono_ns() < c->next_attempt_ns) return false;
+    return connect_now(c);
+}
+
+bool store_conn_up(const store_conn_t *c) { return c->ctx != NULL; }
+
+static void push_kind(store_conn_t *c, cmd_kind_t k)
+{
+    if (c->n_queued == c->cap_queued) {
+        size_t ncap = c->cap_queued ? c->cap_queued * 2 : 256;
+        cmd_kind_t *nk = realloc(c->kinds, ncap * sizeof(*nk));
+        if (!nk) abort(); /* a few KiB: nothing sensible is left to do */
+        c->kinds = nk;
+        c->cap_queued = ncap;
+    }
+    c->kinds[c->n_queued++] = k;
+}
+
+static size_t key_of(const store_conn_t *c, uint64_t fp, char out[KEY_BYTES])
+{
+    memcpy(out, c->prefix, c->prefix_len);
+    hex16(fp, out + c->prefix_len);
+    return c->prefix_len + 16;
+}
+
+static void evalsha(store_conn_t *c, int script, uint64_t fp, int nargs, const char **args,
+                    const size_t *lens)
+{
+    char key[KEY_BYTES + 1];
+    const char *argv[8] = {"EVALSHA", c->sha[script], "1", key};
+    size_t argvlen[8] = {7, 40, 1, key_of(c, fp, key)};
+    for (int i = 0; i < nargs; i++) {
+        argv[4 + i] = args[i];
+        argvlen[4 + i] = lens[i];
+    }
+    if (c->ctx) redisAppendCommandArgv(c->ctx, 4 + nargs, argv, argvlen);
+}
+
+void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
+                   const unsigned char desired[STORE_ENTRY_BYTES])
+{
+    const char *args[3] = {expected ? (const char *)expected : "", (const char *)desired, c->ttl};
+    size_t lens[3] = {expected ? STORE_ENTRY_BYTES : 0, STORE_ENTRY_BYTES, strlen(c->ttl)};
+    evalsha(c, SCRIPT_CAS, fp, 3, args, lens);
+    push_kind(c, CMD_CAS);
+}
+
+void store_get_add(store_conn_t *c, uint64_t fp)
+{
+    char key[KEY_BYTES + 1];
+    const char *argv[2] = {"GET", key};
+    size_t argvlen[2] = {3, key_of(c, fp, key)};
+    if (c->ctx) redisAppendCommandArgv(c->ctx, 2, argv, argvlen);
+    push_kind(c, CMD_GET);
+}
+
+void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id)
+{
+    unsigned char id[12];
+    for (int i = 0; i < 4; i++) id[i] = (unsigned char)(seq >> (8 * i));
+    for (int i = 0; i < 8; i++) id[4 + i] = (unsigned char)(incident_id >> (8 * i));
+    const char *args[1] = {(const char *)id};
+    size_t lens[1] = {12};
+    evalsha(c, SCRIPT_CONFIRM, fp, 1, args, lens);
+    push_kind(c, CMD_CONFIRM);
+}
+
+void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms)
+{
+    char d[24], ls[24];
+    int dl = snprintf(d, sizeof(d), "%llu", (unsigned long long)delta);
+    int lsl = snprintf(ls, sizeof(ls), "%lld", (long long)last_seen_ms);
+    const char *args[3] = {d, ls, c->ttl};
+    size_t lens[3] = {(size_t)dl, (size_t)lsl, strlen(c->ttl)};
+    evalsha(c, SCRIPT_TOUCH, fp, 3, args, lens);
+    push_kind(c, CMD_TOUCH);
+}
+
+size_t store_queued(const store_conn_t *c) { return c->n_queued; }
+
+static bool take_value(const redisReply *r, store_result_t *out)
+{
+    if (r->type == REDIS_REPLY_NIL || (r->type == REDIS_REPLY_INTEGER && r->integer == 0)) {
+        out->cur_len = 0;
+        return true;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len > STORE_ENTRY_BYTES) {
+        /* Another format or garbage under our prefix: report it as an
+         * unreadable entry (cur_len without a decodable blob). */
+        out->cur_len = r->type == REDIS_REPLY_STRING ? (size_t)STORE_ENTRY_BYTES + 1 : 0;
+        return r->type == REDIS_REPLY_STRING;
+    }
+    memcpy(out->cur, r->str, (size_t)r->len);
+    out->cur_len = (size_t)r->len;
+    return true;
+}
+
+qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
+{
+    size_t queued = c->n_queued;
+    c->n_queued = 0;
+    if (queued == 0) return QERR_OK;
+    if (!c->ctx || n < queued) {
+        if (c->ctx) drop(c, "result buffer too small");
+        return QERR_IO;
+    }
+    c->stats.round_trips++;
+    c->stats.commands += queued;
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK || !r) {
+            drop(c, c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+            return QERR_IO;
+        }
+        store_result_t *out = &results[i];
+        bool ok = true;
+        if (r->type == REDIS_REPLY_ERROR) {
+            char why[160];
+            snprintf(why, sizeof(why), "%.150s", r->str);
+            freeReplyObject(r);
+            /* The rest of the pipeline's replies are still on the socket:
+             * dropping the connection discards them with it. */
+            drop(c, why);
+            return QERR_IO;
+        }
+        switch (c->kinds[i]) {
+        case CMD_CAS:
+            if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+                out->kind = STORE_R_OK;
+            } else {
+                out->kind = STORE_R_CONFLICT;
+                ok = take_value(r, out);
+            }
+            break;
+        case CMD_GET:
+            out->kind = STORE_R_VALUE;
+            ok = take_value(r, out);
+            break;
+        case CMD_CONFIRM:
+        case CMD_TOUCH: out->kind = STORE_R_OK; break;
+        }
+        freeReplyObject(r);
+        if (!ok) {
+            drop(c, "unexpected reply");
+            return QERR_IO;
+        }
+    }
+    return QERR_OK;
+}
+
+void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out) { *out = c->stats; }

@@ -1,0 +1,833 @@
+/*
+ * A dedup worker in shared-store mode: decides batches of alerts against
+ * Redis with one pipelined round trip per batch (two or three when another
+ * instance raced it), keeping Redis off the path whenever it can.
+ *
+ * Per batch (up to store.batch records drained from the ring):
+ *  1. L1: each worker caches what Redis last answered per fingerprint. An
+ *     alert whose cached entry is younger than store.cache and which the
+ *     cache alone decides as a duplicate (or a resolve of nothing) is
+ *     decided right there; its count and last occurrence are folded into
+ *     Redis later by one pipelined `touch` per fingerprint every
+ *     store.cache / 2.
+ *  2. Every other alert joins its fingerprint's group. Each group is decided
+ *     in C on its base entry (the cached one, or "absent" for a fingerprint
+ *     never seen: optimistic, so a new fingerprint costs one script call)
+ *     and written with a compare-and-set; a lost CAS returns the entry that
+ *     won, and the group is decided again on it. All groups go in one
+ *     pipeline per round.
+ *  3. Results are acted on in input order: forwards go to the sink with a
+ *     worker-owned delivery track; the input message's track is released
+ *     only after the sink delivered AND Redis was told (confirm), so a crash
+ *     anywhere in between leaves the offset uncommitted and the entry
+ *     pending, and the replay or the next occurrence re-forwards it.
+ * Alerts for an incident another live instance is still delivering are
+ * parked (a heap copy of the record, its offset held) and decided again
+ * every 100 ms, until it is confirmed or its lease runs out.
+ * When Redis fails (error, timeout, down), fail_open decides the batch on
+ * the worker's own memory table and marks forwards degraded; fail_closed
+ * holds the batch and retries until Redis is back (backpressure).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dedup_int.h"
+
+#define PARK_RECHECK_NS   (100LL * 1000000)
+#define OUTSTANDING_MAX   65536
+#define MAX_ROUNDS        6
+#define CONFIRM_BATCH_MAX 1024
+
+typedef struct {
+    uint64_t fp;
+    bool used;
+    bool known; /* blob holds what Redis had; else Redis had no entry */
+    bool dirty; /* delta not yet folded into Redis */
+    unsigned char blob[STORE_ENTRY_BYTES];
+    store_entry_t view; /* blob plus the local delta */
+    int64_t fresh_until_ns;
+    uint64_t delta;
+    int64_t delta_last_seen;
+} l1_slot_t;
+
+/* IT_RULED: suppressed by a rule before the store was asked. */
+typedef enum {
+    IT_LOCAL,
+    IT_GROUP,
+    IT_DECIDED,
+    IT_PARK,
+    IT_FALLBACK,
+    IT_SKIP,
+    IT_RULED
+} item_state_t;
+
+typedef struct {
+    const void *rec; /* the record: in the batch buffer, or a parked copy */
+    size_t len;
+    void *parked_copy; /* owned when this item came back from the park list */
+    alert_t a;
+    msg_track_t *track;
+    item_state_t state;
+    int group;
+    uint32_t seq;  /* the entry's forward count after this decision */
+    bool takeover; /* re-forwards a dead instance's undelivered forward */
+    incident_t inc;
+} item_t;
+
+typedef struct {
+    uint64_t fp;
+    bool known_expected; /* expected blob valid (else: expect absent) */
+    unsigned char expected[STORE_ENTRY_BYTES];
+    store_entry_t base;
+    bool need_read;
+    bool done;
+    bool fallback;
+    bool reseed_checked;
+    uint64_t delta;
+    int64_t delta_last_seen;
+    unsigned char desired[STORE_ENTRY_BYTES];
+    int first_item, last_item; /* range in items[] (items of other groups interleave) */
+} group_t;
+
+typedef struct {
+    msg_track_t delivery; /* handed to the sink; 0 pending = delivered */
+    msg_track_t *input;
+    uint64_t fp, incident_id;
+    uint32_t seq;
+    bool failed; /* the sink refused it: keep the input held, confirm nothing */
+} outstanding_t;
+
+typedef struct parked {
+    struct parked *next;
+    void *rec;
+    size_t len;
+} parked_t;
+
+struct store_worker {
+    store_conf_t conf;
+    dedup_params_t params;
+    store_ctx_t ctx;
+    store_conn_t *conn;
+    dedup_table_t *fallback;
+    dedup_forward_fn forward;
+    void *fctx;
+    store_decided_fn decided;
+    void *decided_ctx;
+    store_worker_stats_t *stats;
+    arena_t scratch;
+    /* batch */
+    unsigned char *buf;
+    size_t buf_len, buf_cap;
+    item_t *items;
+    size_t n_items, cap_items;
+    group_t *groups;
+    size_t n_groups, cap_groups;
+    int32_t *group_index; /* open addressing over groups by fp, per batch */
+    size_t group_mask;
+    store_result_t *results;
+    size_t cap_results;
+    /* L1 */
+    l1_slot_t *l1;
+    size_t l1_mask;
+    uint64_t *dirty_fps; /* fingerprints with a delta (may repeat; stale ones skipped) */
+    size_t n_dirty, cap_dirty;
+    l1_slot_t *evicted; /* deltas of evicted slots, for the next flush */
+    size_t n_evicted, cap_evicted;
+    int64_t next_flush_ns;
+    /* forwards awaiting delivery, FIFO */
+    outstanding_t *out;
+    size_t out_head, out_n;
+    /* parked alerts */
+    parked_t *parked, *parked_tail;
+    size_t n_parked;
+    int64_t next_park_ns;
+    /* the rule half of the composed decision (NULL: none) */
+    const dedup_rules_hook_t *rules;
+    void *rules_ctx;
+};
+
+void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, void *ctx)
+{
+    sw->rules = h;
+    sw->rules_ctx = ctx;
+}
+
+/* A rule suppressed it: counted, its input released, the store untouched. */
+static void act_ruled(store_worker_t *sw, item_t *it)
+{
+    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
+    track_done(it->track);
+    free(it->parked_copy);
+    it->parked_copy = NULL;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q) abort(); /* batch-sized buffers: nothing sensible is left to do */
+    return q;
+}
+
+store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedup_params_t *p,
+                                 dedup_table_t *fallback, dedup_forward_fn forward, void *ctx,
+                                 store_decided_fn decided, void *decided_ctx,
+                                 store_worker_stats_t *stats)
+{
+    store_worker_t *sw = calloc(1, sizeof(*sw));
+    if (!sw) return NULL;
+    sw->conf = *sc;
+    sw->params = *p;
+    sw->ctx = (store_ctx_t){.me = me, .lease_ms = sc->lease_ms};
+    sw->fallback = fallback;
+    sw->forward = forward;
+    sw->fctx = ctx;
+    sw->decided = decided;
+    sw->decided_ctx = decided_ctx;
+    sw->stats = stats;
+    arena_init(&sw->scratch, 64 * 1024);
+    size_t slots = 1024;
+    while (slots < sc->cache_entries) slots <<= 1;
+    sw->l1 = calloc(slots, sizeof(*sw->l1));
+    sw->l1_mask = slots - 1;
+    sw->out = malloc(OUTSTANDING_MAX * sizeof(outstanding_t));
+    sw->conn = store_conn_new(sc, "dedup");
+    if (!sw->l1 || !sw->out || !sw->conn) {
+        store_worker_destroy(sw);
+        return NULL;
+    }
+    return sw;
+}
+
+void store_worker_destroy(store_worker_t *sw)
+{
+    if (!sw) return;
+    while (sw->parked) {
+        parked_t *p = sw->parked;
+        sw->parked = p->next;
+        free(p->rec);
+        free(p);
+    }
+    store_conn_destroy(sw->conn);
+    arena_free(&sw->scratch);
+    free(sw->buf);
+    free(sw->items);
+    free(sw->groups);
+    free(sw->group_index);
+    free(sw->results);
+    free(sw->l1);
+    free(sw->dirty_fps);
+    free(sw->evicted);
+    free(sw->out);
+    free(sw);
+}
+
+/* ---- L1 ---------------------------------------------------------------- */
+
+static size_t l1_home(const store_worker_t *sw, uint64_t fp)
+{
+    return (size_t)((fp ^ (fp >> 31)) & sw->l1_mask);
+}
+
+static l1_slot_t *l1_find(store_worker_t *sw, uint64_t fp)
+{
+    size_t i = l1_home(sw, fp);
+    for (int k = 0; k < 2; k++) {
+        l1_slot_t *s = &sw->l1[(i + (size_t)k) & sw->l1_mask];
+        if (s->used && s->fp == fp) return s;
+    }
+    return NULL;
+}
+
+static void mark_dirty(store_worker_t *sw, l1_slot_t *s)
+{
+    if (s->dirty) return;
+    s->dirty = true;
+    if (sw->n_dirty == sw->cap_dirty) {
+        sw->cap_dirty = sw->cap_dirty ? sw->cap_dirty * 2 : 1024;
+        sw->dirty_fps = xrealloc(sw->dirty_fps, sw->cap_dirty * sizeof(uint64_t));
+    }
+    sw->dirty_fps[sw->n_dirty++] = s->fp;
+}
+
+static void flush_one(store_worker_t *sw, l1_slot_t *s)
+{
+    store_touch_add(sw->conn, s->fp, s->delta, s->delta_last_seen);
+    if (s->known) {
+        /* What the touch makes of the blob, so the next CAS expects it. */
+        store_entry_t e;
+        if (store_entry_decode(s->blob, STORE_ENTRY_BYTES, &e)) {
+            e.count += s->delta;
+            if (s->delta_last_seen > e.last_seen_ms) e.last_seen_ms = s->delta_last_seen;
+            store_entry_encode(&e, s->blob);
+        }
+    }
+    s->delta = 0;
+    s->dirty = false;
+}
+
+/* The slot for `fp`, claimed if absent (evicting the less fresh of two;
+ * an evicted delta is queued for the next flush round first). */
+static l1_slot_t *l1_claim(store_worker_t *sw, uint64_t fp)
+{
+    l1_slot_t *s = l1_find(sw, fp);
+    if (s) return s;
+    size_t i = l1_home(sw, fp);
+    l1_slot_t *a = &sw->l1[i], *b = &sw->l1[(i + 1) & sw->l1_mask];
+    s = !a->used ? a : !b->used ? b : a->fresh_until_ns <= b->fresh_until_ns ? a : b;
+    if (s->used && s->dirty && s->delta) {
+        /* Not queued on the connection here: a round may be mid-flight. */
+        if (sw->n_evicted == sw->cap_evicted) {
+            sw->cap_evicted = sw->cap_evicted ? sw->cap_evicted * 2 : 256;
+            sw->evicted = xrealloc(sw->evicted, sw->cap_evicted * sizeof(l1_slot_t));
+        }
+        sw->evicted[sw->n_evicted++] = *s;
+    }
+    *s = (l1_slot_t){.fp = fp, .used = true};
+    return s;
+}
+
+/* ---- batch assembly ----------------------------------------------------- */
+
+static item_t *new_item(store_worker_t *sw)
+{
+    if (sw->n_items == sw->cap_items) {
+        sw->cap_items = sw->cap_items ? sw->cap_items * 2 : 256;
+        sw->items = xrealloc(sw->items, sw->cap_items * sizeof(item_t));
+    }
+    item_t *it = &sw->items[sw->n_items++];
+    *it = (item_t){.group = -1};
+    return it;
+}
+
+static int group_of(store_worker_t *sw, uint64_t fp, bool create)
+{
+    size_t i = (size_t)(fp ^ (fp >> 29)) & sw->group_mask;
+    for (;; i = (i + 1) & sw->group_mask) {
+        int32_t g = sw->group_index[i];
+        if (g < 0) break;
+        if (sw->groups[g].fp == fp) return g;
+    }
+    if (!create) return -1;
+    int g = (int)sw->n_groups++;
+    sw->group_index[i] = g;
+    group_t *gr = &sw->groups[g];
+    *gr = (group_t){.fp = fp, .first_item = -1};
+    l1_slot_t *s = l1_find(sw, fp);
+    if (s && s->known) {
+        gr->known_expected = true;
+        memcpy(gr->expected, s->blob, STORE_ENTRY_BYTES);
+        if (!store_entry_decode(s->blob, STORE_ENTRY_BYTES, &gr->base)) gr->need_read = true;
+    }
+    if (s && s->dirty) {
+        /* The group's write carries the locally folded occurrences. */
+        gr->delta = s->delta;
+        gr->delta_last_seen = s->delta_last_seen;
+        s->delta = 0;
+        s->dirty = false;
+    }
+    return g;
+}
+
+static void add_item_to_group(store_worker_t *sw, size_t idx, bool need_read)
+{
+    item_t *it = &sw->items[idx];
+    int g = group_of(sw, it->a.fingerprint, true);
+    group_t *gr = &sw->groups[g];
+    if (need_read) gr->need_read = true;
+    if (gr->first_item < 0) gr->first_item = (int)idx;
+    gr->last_item = (int)idx;
+    it->group = g;
+    it->state = IT_GROUP;
+}
+
+/* Tries to decide from L1 alone. */
+static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
+{
+    if (sw->conf.cache_ms <= 0) return false;
+    l1_slot_t *s = l1_find(sw, it->a.fingerprint);
+    if (!s || now_ns >= s->fresh_until_ns) return false;
+    store_entry_t e = s->view;
+    if (store_decide(&e, &sw->params, &sw->ctx, it->a.fingerprint, it->a.status,
+                     it->a.event_time_ms, &it->inc) != STORE_DECIDED)
+        return false;
+    if (it->inc.kind == DECISION_SUPPRESS_RESOLVED_NO_INCIDENT) {
+        it->state = IT_LOCAL;
+        return true;
+    }
+    if (it->inc.kind != DECISION_SUPPRESS_DUPLICATE) return false;
+    s->delta += e.count - s->view.count;
+    if (e.last_seen_ms > s->delta_last_seen) s->delta_last_seen = e.last_seen_ms;
+    s->view = e;
+    mark_dirty(sw, s);
+    it->state = IT_LOCAL;
+    return true;
+}
+
+/* ---- the Redis rounds --------------------------------------------------- */
+
+/* Decides every item of group `g` in order on its base; true when the
+ * entry changed and must be written. */
+static bool decide_group(store_worker_t *sw, group_t *gr)
+{
+    store_entry_t e = gr->base;
+    if (gr->delta) {
+        e.count += gr->delta;
+        if (gr->delta_last_seen > e.last_seen_ms) e.last_seen_ms = gr->delta_last_seen;
+    }
+    for (int i = gr->first_item; i <= gr->last_item; i++) {
+        item_t *it = &sw->items[i];
+        if (it->group != (int)(gr - sw->groups)) continue;
+        bool foreign_expired =
+            e.pending && e.owner != sw->ctx.me && e.lease_until_ms <= sw->ctx.wall_ms;
+        if (store_decide(&e, &sw->params, &sw->ctx, gr->fp, it->a.status, it->a.event_time_ms,
+                         &it->inc) == STORE_PARK) {
+            it->state = IT_PARK;
+        } else {
+            it->state = IT_DECIDED;
+            it->seq = e.seq;
+            it->takeover = foreign_expired && DECISION_IS_FORWARD(it->inc.kind);
+        }
+    }
+    store_entry_encode(&e, gr->desired);
+    if (!gr->known_expected) {
+        /* Nothing there and nothing to write (e.g. a resolve of nothing). */
+        store_entry_t none = {0};
+        unsigned char nb[STORE_ENTRY_BYTES];
+        store_entry_encode(&none, nb);
+        return memcmp(nb, gr->desired, STORE_ENTRY_BYTES) != 0;
+    }
+    return memcmp(gr->expected, gr->desired, STORE_ENTRY_BYTES) != 0;
+}
+
+static void group_to_l1(store_worker_t *sw, group_t *gr, const unsigned char *blob, bool known,
+                        int64_t now_ns)
+{
+    l1_slot_t *s = l1_claim(sw, gr->fp);
+    s->known = known;
+    if (known) {
+        memcpy(s->blob, blob, STORE_ENTRY_BYTES);
+        if (!store_entry_decode(blob, STORE_ENTRY_BYTES, &s->view)) {
+            s->used = false;
+            return;
+        }
+    } else {
+        s->view = (store_entry_t){0};
+    }
+    s->fresh_until_ns = now_ns + sw->conf.cache_ms * 1000000;
+}
+
+/* Takes a reply for a group that was read or lost its CAS. */
+static void group_rebase(store_worker_t *sw, group_t *gr, const store_result_t *r)
+{
+    if (r->cur_len == 0) {
+        if (gr->known_expected && !gr->reseed_checked) {
+            /* We knew an entry Redis no longer has (restarted empty, or
+             * flushed): decide on what we knew and write it back, rather
+             * than open the incident again. */
+            gr->reseed_checked = true;
+            stat_add(&sw->stats->reseeded, 1);
+            store_entry_decode(gr->expected, STORE_ENTRY_BYTES, &gr->base);
+        } else {
+            gr->base = (store_entry_t){0};
+        }
+        gr->known_expected = false;
+        return;
+    }
+    if (r->cur_len != STORE_ENTRY_BYTES || !store_entry_decode(r->cur, r->cur_len, &gr->base)) {
+        /* Not ours to overwrite (another format): decide it locally. */
+        gr->fallback = true;
+        gr->done = true;
+        return;
+    }
+    gr->known_expected = true;
+    memcpy(gr->expected, r->cur, STORE_ENTRY_BYTES);
+}
+
+static void ensure_results(store_worker_t *sw, size_t n)
+{
+    if (sw->cap_results >= n) return;
+    sw->cap_results = n * 2;
+    sw->results = xrealloc(sw->results, sw->cap_results * sizeof(store_result_t));
+}
+
+/* Runs rounds until every group is decided and written, or Redis fails. */
+static bool run_groups(store_worker_t *sw)
+{
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+        sw->ctx.wall_ms = clock_wall_ms();
+        size_t pending = 0;
+        for (size_t g = 0; g < sw->n_groups; g++) {
+            group_t *gr = &sw->groups[g];
+            if (gr->done) continue;
+            if (gr->need_read) {
+                store_get_add(sw->conn, gr->fp);
+                pending++;
+            } else if (decide_group(sw, gr)) {
+                store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL,
+                              gr->desired);
+                pending++;
+            } else {
+                gr->done = true;
+                group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
+            }
+        }
+        if (pending == 0) return true;
+        ensure_results(sw, pending);
+        if (store_run(sw->conn, sw->results, pending) != QERR_OK) return false;
+        stat_add(&sw->stats->round_trips, 1);
+        int64_t now_ns = clock_mono_ns();
+        size_t r = 0;
+        for (size_t g = 0; g < sw->n_groups; g++) {
+            group_t *gr = &sw->groups[g];
+            if (gr->done) continue;
+            const store_result_t *res = &sw->results[r++];
+            if (res->kind == STORE_R_VALUE) {
+                gr->need_read = false;
+                group_rebase(sw, gr, res);
+            } else if (res->kind == STORE_R_OK) {
+                gr->done = true;
+                group_to_l1(sw, gr, gr->desired, true, now_ns);
+            } else {
+                stat_add(&sw->stats->conflicts, 1);
+                group_rebase(sw, gr, res);
+            }
+        }
+    }
+    return false;
+}
+
+/* ---- acting on decisions ------------------------------------------------ */
+
+static void count_decision(store_worker_t *sw, const item_t *it)
+{
+    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
+}
+
+static void poll_outstanding(store_worker_t *sw, bool wait_all);
+
+static void forward_one(store_worker_t *sw, item_t *it)
+{
+    while (sw->out_n == OUTSTANDING_MAX) {
+        poll_outstanding(sw, false);
+        if (sw->out_n == OUTSTANDING_MAX) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    outstanding_t *o = &sw->out[(sw->out_head + sw->out_n) % OUTSTANDING_MAX];
+    *o = (outstanding_t){.input = it->track,
+                         .fp = it->a.fingerprint,
+                         .incident_id = it->inc.incident_id,
+                         .failed = false};
+    atomic_init(&o->delivery.pending, 1);
+    o->seq = it->state == IT_DECIDED ? it->seq : 0; /* 0: nothing to confirm in Redis */
+    sw->out_n++;
+    for (;;) {
+        qerr_t err = sw->forward(sw->fctx, &it->a, &it->inc, &o->delivery);
+        if (err == QERR_OK) return;
+        if (err != QERR_FULL) {
+            o->failed = true;
+            return;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void park(store_worker_t *sw, item_t *it)
+{
+    bool again = it->parked_copy != NULL;
+    parked_t *p = malloc(sizeof(*p));
+    void *copy = it->parked_copy;
+    if (!copy) {
+        copy = malloc(it->len);
+        if (copy) memcpy(copy, it->rec, it->len);
+    }
+    if (!p || !copy) {
+        /* Out of memory: forward rather than hold (never lose it). */
+        free(p);
+        if (copy != it->parked_copy) free(copy);
+        it->inc = (incident_t){.kind = DECISION_FORWARD_NEW,
+                               .fingerprint = it->a.fingerprint,
+                               .count = 1,
+                               .first_seen_ms = it->a.event_time_ms,
+                               .last_seen_ms = it->a.event_time_ms,
+                               .degraded = true};
+        count_decision(sw, it);
+        forward_one(sw, it);
+        free(it->parked_copy);
+        it->parked_copy = NULL;
+        return;
+    }
+    p->rec = copy;
+    p->len = it->len;
+    p->next = NULL;
+    it->parked_copy = NULL;
+    /* Appended, so parked alerts come back in their order. */
+    if (sw->parked)
+        sw->parked_tail->next = p;
+    else
+        sw->parked = p;
+    sw->parked_tail = p;
+    sw->n_parked++;
+    if (!again) stat_add(&sw->stats->parked, 1);
+    if (sw->next_park_ns == 0) sw->next_park_ns = clock_mono_ns() + PARK_RECHECK_NS;
+}
+
+static void decide_fallback(store_worker_t *sw, item_t *it)
+{
+    decision_kind_t k = dedup_decide(sw->fallback, &sw->params, it->a.fingerprint, it->a.status,
+                                     it->a.event_time_ms, it->a.watermark_ms, &it->inc);
+    if (DECISION_IS_FORWARD(k)) {
+        it->inc.degraded = true;
+        stat_add(&sw->stats->degraded, 1);
+    }
+}
+
+static void act(store_worker_t *sw)
+{
+    for (size_t i = 0; i < sw->n_items; i++) {
+        item_t *it = &sw->items[i];
+        if (it->state == IT_SKIP) continue;
+        if (it->state == IT_RULED) {
+            act_ruled(sw, it);
+            continue;
+        }
+        if (it->group >= 0 && sw->groups[it->group].fallback) it->state = IT_FALLBACK;
+        if (it->state == IT_FALLBACK) decide_fallback(sw, it);
+        if (it->state == IT_PARK) {
+            park(sw, it);
+            continue;
+        }
+        if (it->state == IT_LOCAL) stat_add(&sw->stats->local, 1);
+        decision_kind_t k = it->inc.kind;
+        count_decision(sw, it);
+        if (DECISION_IS_FORWARD(k)) {
+            if (it->state == IT_DECIDED && it->takeover) stat_add(&sw->stats->takeovers, 1);
+            forward_one(sw, it);
+        } else {
+            track_done(it->track);
+        }
+        free(it->parked_copy);
+        it->parked_copy = NULL;
+    }
+}
+
+/* ---- confirmations and flushes ------------------------------------------ */
+
+static void poll_outstanding(store_worker_t *sw, bool wait_all)
+{
+    for (;;) {
+        msg_track_t *release[CONFIRM_BATCH_MAX];
+        size_t n_release = 0;
+        bool up = store_conn_ready(sw->conn);
+        while (sw->out_n && n_release < CONFIRM_BATCH_MAX) {
+            outstanding_t *o = &sw->out[sw->out_head];
+            if (!o->failed && atomic_load_explicit(&o->delivery.pending, memory_order_acquire) != 0)
+                break;
+            if (!o->failed) {
+                if (up && o->seq) store_confirm_add(sw->conn, o->fp, o->seq, o->incident_id);
+                release[n_release++] = o->input;
+                l1_slot_t *s = l1_find(sw, o->fp);
+                if (s && s->known && s->view.pending && s->view.seq == o->seq &&
+                    s->view.owner == sw->ctx.me) {
+                    /* What confirm makes of it, so the next CAS expects it. */
+                    s->view.pending = false;
+                    s->blob[2] &= (unsigned char)~2u;
+                }
+            }
+            sw->out_head = (sw->out_head + 1) % OUTSTANDING_MAX;
+            sw->out_n--;
+        }
+        size_t q = store_queued(sw->conn);
+        if (q) {
+            ensure_results(sw, q);
+            if (store_run(sw->conn, sw->results, q) == QERR_OK)
+                stat_add(&sw->stats->round_trips, 1);
+            /* A failed confirm leaves the entry pending: once its lease
+             * ends another decision re-forwards it under the same id,
+             * which receivers deduplicate. The delivery did happen. */
+        }
+        for (size_t i = 0; i < n_release; i++) track_done(release[i]);
+        if (!wait_all || sw->out_n == 0) return;
+        if (n_release == 0) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void flush_dirty(store_worker_t *sw, bool force)
+{
+    int64_t now = clock_mono_ns();
+    if (!force && now < sw->next_flush_ns) return;
+    sw->next_flush_ns = now + (sw->conf.cache_ms > 1 ? sw->conf.cache_ms / 2 : 1) * 1000000;
+    if ((sw->n_dirty == 0 && sw->n_evicted == 0) || !store_conn_ready(sw->conn)) return;
+    for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
+    sw->n_evicted = 0;
+    for (size_t i = 0; i < sw->n_dirty; i++) {
+        l1_slot_t *s = l1_find(sw, sw->dirty_fps[i]);
+        if (s && s->dirty && s->delta) flush_one(sw, s);
+        if (s) s->dirty = false;
+    }
+    sw->n_dirty = 0;
+    size_t q = store_queued(sw->conn);
+    if (!q) return;
+    ensure_results(sw, q);
+    if (store_run(sw->conn, sw->results, q) == QERR_OK) stat_add(&sw->stats->round_trips, 1);
+    /* Lost counts on failure: only the count and last-seen figures of
+     * suppressed duplicates, never a decision. */
+}
+
+/* ---- the step ------------------------------------------------------------ */
+
+static void load_item(store_worker_t *sw, item_t *it)
+{
+    if (alert_rec_read(it->rec, it->len, &sw->scratch, &it->a, &it->track) != QERR_OK) {
+        log_error("dedup", "corrupt ring record of %zu bytes", it->len);
+        it->state = IT_SKIP;
+        it->track = NULL;
+    }
+}
+
+static void reset_batch(store_worker_t *sw)
+{
+    sw->n_items = 0;
+    sw->n_groups = 0;
+    sw->buf_len = 0;
+    if (sw->group_index) memset(sw->group_index, 0xff, (sw->group_mask + 1) * sizeof(int32_t));
+    arena_reset(&sw->scratch);
+}
+
+static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
+{
+    reset_batch(sw);
+    int64_t now_ns = clock_mono_ns();
+    /* Parked alerts first: they are older than anything in the ring. */
+    size_t from_park = 0;
+    if (sw->parked && (now_ns >= sw->next_park_ns || stopping)) {
+        parked_t *p = sw->parked;
+        sw->parked = NULL;
+        sw->n_parked = 0;
+        sw->next_park_ns = 0;
+        while (p) {
+            parked_t *next = p->next;
+            item_t *it = new_item(sw);
+            it->rec = p->rec;
+            it->len = p->len;
+            it->parked_copy = p->rec;
+            free(p);
+            p = next;
+            from_park++;
+        }
+    }
+    /* Records are copied out of the ring so it can be released at once:
+     * the batch outlives a single peek. */
+    size_t len;
+    void *rec;
+    size_t copied = 0;
+    while (copied < sw->conf.batch && (rec = ring_peek(ring, &len))) {
+        if (sw->buf_len + len > sw->buf_cap) {
+            if (copied) break; /* a buffer realloc would move earlier records */
+            sw->buf_cap = len > 1024 * 1024 ? len : 1024 * 1024;
+            sw->buf = xrealloc(sw->buf, sw->buf_cap);
+        }
+        memcpy(sw->buf + sw->buf_len, rec, len);
+        item_t *it = new_item(sw);
+        it->rec = sw->buf + sw->buf_len;
+        it->len = len;
+        sw->buf_len += (len + 15) & ~(size_t)15;
+        if (sw->buf_len > sw->buf_cap) sw->buf_len = sw->buf_cap;
+        ring_release(ring);
+        copied++;
+    }
+    bool worked = sw->n_items > 0;
+    if (sw->n_items > sw->cap_groups) {
+        size_t cap = 64;
+        while (cap < sw->n_items) cap <<= 1;
+        sw->groups = xrealloc(sw->groups, cap * sizeof(group_t));
+        sw->group_index = xrealloc(sw->group_index, 2 * cap * sizeof(int32_t));
+        sw->cap_groups = cap;
+        sw->group_mask = 2 * cap - 1;
+        memset(sw->group_index, 0xff, 2 * cap * sizeof(int32_t));
+    }
+    if (sw->n_items) {
+        bool redis = store_conn_ready(sw->conn);
+        for (size_t i = 0; i < sw->n_items; i++) {
+            item_t *it = &sw->items[i];
+            load_item(sw, it);
+            if (it->state == IT_SKIP) continue;
+            if (sw->rules && sw->rules->pre(sw->rules_ctx, &it->a, &it->inc)) {
+                it->state = IT_RULED;
+                continue;
+            }
+            if (!redis) {
+                it->state = IT_FALLBACK;
+                continue;
+            }
+            if (i >= from_park && group_of(sw, it->a.fingerprint, false) < 0 &&
+                decide_local(sw, it, now_ns))
+                continue;
+            add_item_to_group(sw, i, i < from_park);
+        }
+        if (redis && sw->n_groups && !run_groups(sw)) {
+            for (size_t g = 0; g < sw->n_groups; g++)
+                if (!sw->groups[g].done) sw->groups[g].fallback = true;
+        }
+        if (sw->conf.on_error == STORE_FAIL_CLOSED) {
+            bool blocked = false;
+            for (size_t i = 0; i < sw->n_items && !blocked; i++)
+                blocked = sw->items[i].state == IT_FALLBACK ||
+                          (sw->items[i].group >= 0 && sw->groups[sw->items[i].group].fallback);
+            if (blocked) {
+                /* Hold everything: park the whole batch and retry later. */
+                for (size_t i = 0; i < sw->n_items; i++) {
+                    item_t *it = &sw->items[i];
+                    if (it->state == IT_LOCAL) {
+                        count_decision(sw, it);
+                        stat_add(&sw->stats->local, 1);
+                        track_done(it->track);
+                        continue;
+                    }
+                    if (it->state == IT_SKIP) continue;
+                    if (it->state == IT_RULED) {
+                        act_ruled(sw, it);
+                        continue;
+                    }
+                    if (it->state == IT_DECIDED && !sw->groups[it->group].fallback) {
+                        /* Written to Redis already: act on it. */
+                        count_decision(sw, it);
+                        if (DECISION_IS_FORWARD(it->inc.kind))
+                            forward_one(sw, it);
+                        else
+                            track_done(it->track);
+                        free(it->parked_copy);
+                        continue;
+                    }
+                    park(sw, it);
+                }
+                poll_outstanding(sw, stopping);
+                return worked;
+            }
+        }
+        act(sw);
+    }
+    poll_outstanding(sw, stopping);
+    flush_dirty(sw, stopping);
+    return worked;
+}
+
+bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
+{
+    /* One rule set for the whole batch: a reload lands between batches. */
+    if (sw->rules) sw->rules->batch_begin(sw->rules_ctx);
+    bool worked = step(sw, ring, stopping);
+    if (sw->rules) sw->rules->batch_end(sw->rules_ctx);
+    return worked;
+}
+
+bool store_worker_busy(const store_worker_t *sw)
+{
+    return sw->out_n > 0 || sw->parked != NULL || sw->n_dirty > 0 || sw->n_evicted > 0;
+}

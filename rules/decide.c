@@ -1,0 +1,484 @@
+/*
+ * The composed decision: rules, then dedup, then noise — the one function
+ * the dedup worker and `quell replay` both call.
+ *
+ * State it is handed, and who owns it:
+ *   - the dedup table: the worker's (one thread);
+ *   - the rule cache and the noise table: this decider's (one thread);
+ *     fingerprints are sharded to workers, so a fingerprint's noise state
+ *     is always on the worker that decides it;
+ *   - the inhibition state: shared by all workers, lock-free (below).
+ *
+ * Noise semantics (over event time, no timers):
+ *   flapping  a firing<->resolved change is a flip; flips are counted from
+ *             the first flip of a window of W; N flips within it hold the
+ *             fingerprint (every alert suppressed, reason `flapping`) until
+ *             an alert arrives W after the last flip: that one is
+ *             forwarded once, with incident.flapped set.
+ *   transient a new incident is held back (reason `transient`) until it
+ *             has been seen min_count times or has kept firing for
+ *             min_duration (either suffices); it is then forwarded as new.
+ *             Resolved before that, it is never shown.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "rules_int.h"
+
+/* ---- inhibition state ------------------------------------------------- */
+
+typedef struct {
+    _Atomic uint64_t key; /* 0 = empty; never removed (expired entries stay) */
+    /* Sources matching only the source side, and sources matching both
+     * sides (Alertmanager: those cannot inhibit a target that also matches
+     * both, so an alert never inhibits itself). Each: fires until `until`. */
+    _Atomic int64_t until_src;
+    _Atomic uint64_t fp_src;
+    _Atomic int64_t until_both;
+    _Atomic uint64_t fp_both;
+} inhibit_slot_t;
+
+struct inhibit_state {
+    inhibit_slot_t *slots;
+    size_t mask;
+    _Atomic uint64_t dropped;
+};
+
+#define INHIBIT_PROBES 64
+
+inhibit_state_t *inhibit_state_new(size_t slots)
+{
+    size_t n = 64;
+    while (n < slots) n *= 2;
+    inhibit_state_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->slots = calloc(n, sizeof *s->slots);
+    if (!s->slots) {
+        free(s);
+        return NULL;
+    }
+    s->mask = n - 1;
+    return s;
+}
+
+void inhibit_state_destroy(inhibit_state_t *s)
+{
+    if (!s) return;
+    free(s->slots);
+    free(s);
+}
+
+uint64_t inhibit_state_dropped(const inhibit_state_t *s)
+{
+    return s ? atomic_load_explicit(&((inhibit_state_t *)s)->dropped, memory_order_relaxed) : 0;
+}
+
+static inhibit_slot_t *inhibit_slot(inhibit_state_t *s, uint64_t key, bool create)
+{
+    if (key == 0) key = 1;
+    for (size_t i = 0; i < INHIBIT_PROBES; i++) {
+        inhibit_slot_t *sl = &s->slots[(key + i) & s->mask];
+        uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+        if (k == key) return sl;
+        if (k == 0) {
+            if (!create) return NULL;
+            uint64_t expect = 0;
+            if (atomic_compare_exchange_strong(&sl->key, &expect, key)) return sl;
+            if (expect == key) return sl;
+        }
+    }
+    if (create) atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+    return NULL;
+}
+
+static void atomic_max64(_Atomic int64_t *p, int64_t v)
+{
+    int64_t cur = atomic_load_explicit(p, memory_order_relaxed);
+    while (cur < v && !atomic_compare_exchange_weak(p, &cur, v)) {
+    }
+}
+
+/* (rule, values of the equal labels); a missing label counts as "", like
+ * Alertmanager. */
+static uint64_t inhibit_key(const inhibit_rule_t *r, const label_t *labels, uint32_t n)
+{
+    uint64_t h = r->name_hash;
+    for (size_t i = 0; i < r->n_equal; i++) {
+        const char *v;
+        size_t vl;
+        labels_get(labels, n, r->equal[i], strlen(r->equal[i]), &v, &vl);
+        h = XXH3_64bits_withSeed(v, vl, h ^ (i + 1) * 0x9E3779B97F4A7C15ull);
+    }
+    return h;
+}
+
+typedef struct {
+    uint64_t key;
+    int64_t until_src;
+    uint64_t fp_src;
+    int64_t until_both;
+    uint64_t fp_both;
+} inhibit_record_t;
+
+static const char inhibit_magic[8] = {'Q', 'U', 'E', 'L', 'L', 'I', 'N', '1'};
+
+qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) {
+        snprintf(errbuf, errlen, "%s: cannot write", tmp);
+        return QERR_IO;
+    }
+    uint64_t n = 0;
+    for (size_t i = 0; i <= s->mask; i++)
+        if (atomic_load(&s->slots[i].key)) n++;
+    bool ok = fwrite(inhibit_magic, 8, 1, fp) == 1 && fwrite(&n, 8, 1, fp) == 1;
+    for (size_t i = 0; ok && i <= s->mask; i++) {
+        inhibit_slot_t *sl = &s->slots[i];
+        inhibit_record_t r = {atomic_load(&sl->key), atomic_load(&sl->until_src),
+                              atomic_load(&sl->fp_src), atomic_load(&sl->until_both),
+                              atomic_load(&sl->fp_both)};
+        if (r.key) ok = fwrite(&r, sizeof r, 1, fp) == 1;
+    }
+    ok = fflush(fp) == 0 && ok;
+    ok = fclose(fp) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        snprintf(errbuf, errlen, "%s: cannot write", path);
+        return QERR_IO;
+    }
+    return QERR_OK;
+}
+
+qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded, char *errbuf,
+                          size_t errlen)
+{
+    *loaded = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return QERR_OK; /* first start */
+    char magic[8];
+    uint64_t n = 0;
+    qerr_t rc = QERR_OK;
+    if (fread(magic, 8, 1, fp) != 1 || memcmp(magic, inhibit_magic, 8) != 0 ||
+        fread(&n, 8, 1, fp) != 1) {
+        snprintf(errbuf, errlen, "%s: not an inhibition state file", path);
+        rc = QERR_INVALID;
+    }
+    for (uint64_t i = 0; rc == QERR_OK && i < n; i++) {
+        inhibit_record_t r;
+        if (fread(&r, sizeof r, 1, fp) != 1) {
+            snprintf(errbuf, errlen, "%s: truncated", path);
+            rc = QERR_INVALID;
+            break;
+        }
+        inhibit_slot_t *sl = inhibit_slot(s, r.key, true);
+        if (!sl) continue;
+        atomic_store(&sl->until_src, r.until_src);
+        atomic_store(&sl->fp_src, r.fp_src);
+        atomic_store(&sl->until_both, r.until_both);
+        atomic_store(&sl->fp_both, r.fp_both);
+        (*loaded)++;
+    }
+    fclose(fp);
+    return rc;
+}
+
+/* ---- noise table ------------------------------------------------------ */
+
+typedef struct {
+    uint64_t fp; /* 0 = empty */
+    int64_t window_start_ms;
+    int64_t last_flip_ms;
+    uint32_t flips;
+    uint8_t last_status;
+    bool seen, held, pending;
+} noise_slot_t;
+
+struct decider {
+    decider_opts_t o;
+    dedup_table_t *table;
+    inhibit_state_t *inhibit;
+    rules_cache_t *cache;
+    noise_slot_t *noise;
+    size_t noise_mask;
+};
+
+decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit)
+{
+    decider_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->o = *opts;
+    d->table = table;
+    d->inhibit = inhibit;
+    if (opts->cache_entries && !(d->cache = rules_cache_new(opts->cache_entries))) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void decider_destroy(decider_t *d)
+{
+    if (!d) return;
+    rules_cache_destroy(d->cache);
+    free(d->noise);
+    free(d);
+}
+
+static noise_slot_t *noise_slot(decider_t *d, uint64_t fp)
+{
+    if (!d->noise) {
+        size_t n = 1024;
+        while (n < d->o.noise_entries) n *= 2;
+        d->noise = calloc(n, sizeof *d->noise);
+        if (!d->noise) return NULL;
+        d->noise_mask = n - 1;
+    }
+    /* Direct-mapped: a collision restarts the older fingerprint's noise
+     * state (it is then treated as new to noise control). */
+    noise_slot_t *s = &d->noise[(fp * 0x9E3779B97F4A7C15ull >> 17) & d->noise_mask];
+    if (s->fp != fp) {
+        memset(s, 0, sizeof *s);
+        s->fp = fp;
+    }
+    return s;
+}
+
+static void fill_suppressed(incident_t *out, const alert_t *a, decision_kind_t k, const char *rule,
+                            uint8_t sev)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = k;
+    out->fingerprint = a->fingerprint;
+    out->incident_id = a->fingerprint;
+    out->first_seen_ms = out->last_seen_ms = a->event_time_ms;
+    out->rule = rule;
+    out->severity = sev;
+}
+
+bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out)
+{
+    int64_t now = a->event_time_ms;
+    memset(out, 0, sizeof *out);
+    if (!rs) return false;
+    /* 1. inhibition sources, whatever becomes of the alert itself */
+    for (size_t i = 0; d->inhibit && i < rs->n_inh; i++) {
+        const inhibit_rule_t *r = &rs->inh[i];
+        if (!matcher_set_matches(r->src, a->labels, a->n_labels)) continue;
+        bool both = matcher_set_matches(r->tgt, a->labels, a->n_labels);
+        inhibit_slot_t *sl = inhibit_slot(d->inhibit, inhibit_key(r, a->labels, a->n_labels), true);
+        if (!sl) continue;
+        _Atomic int64_t *until = both ? &sl->until_both : &sl->until_src;
+        _Atomic uint64_t *fp = both ? &sl->fp_both : &sl->fp_src;
+        if (a->status == ALERT_FIRING) {
+            atomic_store_explicit(fp, a->fingerprint, memory_order_relaxed);
+            atomic_max64(until, now + d->o.dedup.window_ms);
+        } else if (atomic_load_explicit(fp, memory_order_relaxed) == a->fingerprint) {
+            /* The source that armed it resolved. Another source with the
+             * same equal labels re-arms it on its next occurrence. */
+            atomic_store_explicit(until, 0, memory_order_relaxed);
+        }
+    }
+    /* 2. exclusions and severity (cached), then inhibition */
+    rules_verdict_t v;
+    uint64_t key = a->fingerprint;
+    if (!d->o.fingerprint_covers_labels) {
+        key = 0x51u;
+        for (uint32_t i = 0; i < a->n_labels; i++) {
+            key = XXH3_64bits_withSeed(a->labels[i].name.ptr, a->labels[i].name.len, key);
+            key = XXH3_64bits_withSeed(a->labels[i].value.ptr, a->labels[i].value.len, ~key);
+        }
+    }
+    ruleset_eval_cached(rs, d->cache, key, a->labels, a->n_labels, now, &v);
+    out->severity = v.severity;
+    if (v.suppress) {
+        fill_suppressed(out, a, v.kind, v.rule, v.severity);
+        return true;
+    }
+    for (size_t i = 0; d->inhibit && i < rs->n_inh; i++) {
+        const inhibit_rule_t *r = &rs->inh[i];
+        if (!matcher_set_matches(r->tgt, a->labels, a->n_labels)) continue;
+        inhibit_slot_t *sl =
+            inhibit_slot(d->inhibit, inhibit_key(r, a->labels, a->n_labels), false);
+        if (!sl) continue;
+        bool both = matcher_set_matches(r->src, a->labels, a->n_labels);
+        bool inhibited = atomic_load_explicit(&sl->until_src, memory_order_relaxed) > now;
+        if (!both) inhibited |= atomic_load_explicit(&sl->until_both, memory_order_relaxed) > now;
+        if (inhibited) {
+            fill_suppressed(out, a, DECISION_SUPPRESS_INHIBITED, r->name, v.severity);
+            return true;
+        }
+    }
+    return false;
+}
+
+decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out)
+{
+    int64_t now = a->event_time_ms;
+    if (decider_rules(d, rs, a, out)) return out->kind;
+    uint8_t sev = out->severity;
+    /* 3. dedup */
+    decision_kind_t k =
+        dedup_decide(d->table, &d->o.dedup, a->fingerprint, a->status, now, a->watermark_ms, out);
+    out->severity = sev;
+    out->rule = NULL;
+    if (!rs) return k;
+    /* 4. noise */
+    const noise_params_t *np = &rs->noise;
+    bool flap_on = np->flap_threshold > 0, transient_on = np->min_count || np->min_duration_ms;
+    if (!flap_on && !transient_on) return k;
+    noise_slot_t *st = noise_slot(d, a->fingerprint);
+    if (!st) return k; /* no memory for noise state: fail open */
+    uint8_t status = (uint8_t)a->status;
+    if (flap_on) {
+        bool released = false;
+        if (st->held && now - st->last_flip_ms >= np->flap_window_ms) {
+            st->held = false;
+            st->flips = 0;
+            released = true;
+        }
+        if (st->seen && status != st->last_status) {
+            if (st->flips == 0 || now - st->window_start_ms > np->flap_window_ms) {
+                st->window_start_ms = now;
+                st->flips = 0;
+            }
+            st->flips++;
+            st->last_flip_ms = now;
+            if (st->flips >= np->flap_threshold) {
+                st->held = true;
+                released = false;
+            }
+        }
+        st->seen = true;
+        st->last_status = status;
+        if (st->held) {
+            out->kind = k = DECISION_SUPPRESS_FLAPPING;
+            return k;
+        }
+        if (released) {
+            /* One incident saying it flapped, whatever dedup thought. */
+            if (k == DECISION_SUPPRESS_DUPLICATE) k = DECISION_FORWARD_REPEAT;
+            if (k == DECISION_SUPPRESS_RESOLVED_NO_INCIDENT) k = DECISION_FORWARD_RESOLVED;
+            out->kind = k;
+            out->flapped = true;
+            st->pending = false;
+            return k;
+        }
+    }
+    st->seen = true;
+    st->last_status = status;
+    if (transient_on) {
+        bool enough =
+            (np->min_count && out->count >= np->min_count) ||
+            (np->min_duration_ms && out->last_seen_ms - out->first_seen_ms >= np->min_duration_ms);
+        if (k == DECISION_FORWARD_NEW) {
+            st->pending = !enough;
+        } else if (st->pending &&
+                   (k == DECISION_SUPPRESS_DUPLICATE || k == DECISION_FORWARD_REPEAT)) {
+            if (enough) {
+                st->pending = false;
+                k = DECISION_FORWARD_NEW;
+            }
+        } else if (st->pending && k == DECISION_FORWARD_RESOLVED) {
+            st->pending = false;
+            k = DECISION_SUPPRESS_TRANSIENT;
+        }
+        if (st->pending) k = DECISION_SUPPRESS_TRANSIENT;
+        out->kind = k;
+    }
+    return k;
+}
+
+const char *decision_reason(const incident_t *inc, char *buf, size_t cap)
+{
+    switch (inc->kind) {
+    case DECISION_FORWARD_NEW: return "new";
+    case DECISION_FORWARD_REPEAT: return "repeat";
+    case DECISION_FORWARD_RESOLVED:
+    case DECISION_SUPPRESS_RESOLVED_NO_INCIDENT: return "resolved";
+    case DECISION_SUPPRESS_DUPLICATE: return "duplicate";
+    case DECISION_SUPPRESS_EXCLUDED:
+        snprintf(buf, cap, "excluded:%s", inc->rule ? inc->rule : "");
+        return buf;
+    case DECISION_SUPPRESS_INHIBITED:
+        snprintf(buf, cap, "inhibited:%s", inc->rule ? inc->rule : "");
+        return buf;
+    case DECISION_SUPPRESS_FLAPPING: return "flapping";
+    case DECISION_SUPPRESS_TRANSIENT: return "transient";
+    case DECISION_SUPPRESS_SEVERITY: return "severity";
+    default: return "unknown";
+    }
+}
+
+/* ---- live rule set ------------------------------------------------------ */
+
+typedef struct {
+    _Alignas(CACHELINE) _Atomic(const ruleset_t *) held;
+} live_slot_t;
+
+struct rules_live {
+    _Atomic(ruleset_t *) current;
+    size_t n;
+    live_slot_t *slots;
+};
+
+rules_live_t *rules_live_new(ruleset_t *initial, size_t n_readers)
+{
+    rules_live_t *l = calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->slots = aligned_alloc(CACHELINE, (n_readers ? n_readers : 1) * sizeof *l->slots);
+    if (!l->slots) {
+        free(l);
+        return NULL;
+    }
+    for (size_t i = 0; i < n_readers; i++) atomic_init(&l->slots[i].held, NULL);
+    l->n = n_readers;
+    atomic_init(&l->current, initial);
+    return l;
+}
+
+void rules_live_destroy(rules_live_t *l)
+{
+    if (!l) return;
+    ruleset_destroy(atomic_load(&l->current));
+    free(l->slots);
+    free(l);
+}
+
+const ruleset_t *rules_live_enter(rules_live_t *l, size_t r)
+{
+    for (;;) {
+        ruleset_t *p = atomic_load_explicit(&l->current, memory_order_acquire);
+        atomic_store_explicit(&l->slots[r].held, p, memory_order_seq_cst);
+        /* Re-check: a swap between the load and the publication would
+         * otherwise free what this reader is about to use. */
+        if (atomic_load_explicit(&l->current, memory_order_seq_cst) == p) return p;
+    }
+}
+
+void rules_live_leave(rules_live_t *l, size_t r)
+{
+    atomic_store_explicit(&l->slots[r].held, NULL, memory_order_release);
+}
+
+void rules_live_swap(rules_live_t *l, ruleset_t *next)
+{
+    ruleset_t *old = atomic_exchange_explicit(&l->current, next, memory_order_seq_cst);
+    for (size_t i = 0; i < l->n; i++) {
+        while (atomic_load_explicit(&l->slots[i].held, memory_order_seq_cst) == old) {
+            struct timespec ts = {0, 100000}; /* a reader holds it for one alert */
+            nanosleep(&ts, NULL);
+        }
+    }
+    ruleset_destroy(old);
+}
+
+uint64_t rules_live_generation(rules_live_t *l)
+{
+    ruleset_t *p = atomic_load_explicit(&l->current, memory_order_acquire);
+    return p ? ruleset_generation(p) : 0;
+}

@@ -1,0 +1,260 @@
+/* quell replay / explain / check through the real binary, on files written
+ * under a temporary directory: determinism byte for byte, the JSON
+ * contract, a crafted candidate diff, receivedAt event times, every
+ * Alertmanager payload in ../shared/data, and rule errors in check. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char dir[] = "/tmp/quell-replay-XXXXXX";
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[8192], out_path[256], err_path[256];
+    snprintf(out_path, sizeof(out_path), "%s/out", dir);
+    snprintf(err_path, sizeof(err_path), "%s/err", dir);
+    snprintf(cmd, sizeof(cmd), "cd %s && %s %s >%s 2>%s", dir, getenv("QUELL_BIN"), args, out_path,
+             err_path);
+    int status = system(cmd);
+    *out = check_read_file(out_path, NULL);
+    *err = check_read_file(err_path, NULL);
+    unlink(out_path);
+    unlink(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void write_text(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+static const char *BASE = "dedup:\n  window: 5m\n"
+                          "exclusions:\n"
+                          "  - name: staging\n"
+                          "    matchers: ['cluster=~\"staging.*\"']\n"
+                          "    owner: sre\n"
+                          "    ends_at: 2030-01-01T00:00:00Z\n"
+                          "severity:\n  map:\n    SEV1: [critical]\n    SEV3: [warning]\n"
+                          "    SEV5: [none]\n";
+static const char *CAND = "dedup:\n  window: 5m\n"
+                          "exclusions:\n"
+                          "  - name: db\n"
+                          "    matchers: ['service=\"db\"']\n"
+                          "    owner: sre\n"
+                          "    ends_at: 2030-01-01T00:00:00Z\n"
+                          "severity:\n  map:\n    SEV1: [critical]\n    SEV3: [warning]\n"
+                          "    SEV5: [none]\n";
+
+static void test_determinism_and_json(void)
+{
+    char *out, *err, *out2, *err2;
+    write_text("base.yaml", BASE);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s gen --alerts 5000 --fingerprints 200 --seed 7 > %s/storm.jsonl",
+             getenv("QUELL_BIN"), dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay -c base.yaml --format json storm.jsonl", &out, &err), 0);
+    CHECK_EQ_INT(run("replay -c base.yaml --format json storm.jsonl", &out2, &err2), 0);
+    CHECK(out && out2 && strcmp(out, out2) == 0); /* byte for byte */
+    CHECK_EQ_INT(count_lines(out), 5001);
+    CHECK(strstr(out, "{\"fingerprint\":\"") == out);
+    CHECK(strstr(out, "\"reason\":\"excluded:staging\"") != NULL);
+    CHECK(strstr(out, "\"reason\":\"new\"") != NULL);
+    CHECK(strstr(out, "\"reason\":\"duplicate\"") != NULL);
+    const char *sum = strstr(out, "{\"summary\":{\"alerts_in\":5000,");
+    CHECK(sum != NULL);
+    /* the summary adds up: forwarded + suppressed = alerts in */
+    unsigned long long in = 0, inc = 0, sup = 0;
+    if (sum)
+        sscanf(sum,
+               "{\"summary\":{\"alerts_in\":%llu,\"fingerprints\":%*u,\"incidents_out\":%llu,"
+               "\"suppressed\":%llu",
+               &in, &inc, &sup);
+    CHECK_EQ_INT(in, 5000);
+    CHECK_EQ_INT(inc + sup, 5000);
+    int fwd = 0;
+    for (const char *p = out; (p = strstr(p, "\"decision\":\"forward\"")); p++) fwd++;
+    CHECK_EQ_INT(fwd, inc);
+    free(out);
+    free(err);
+    free(out2);
+    free(err2);
+    /* Text output is deterministic too, and names the rule with samples. */
+    CHECK_EQ_INT(run("replay -c base.yaml storm.jsonl", &out, &err), 0);
+    CHECK_EQ_INT(run("replay -c base.yaml storm.jsonl", &out2, &err2), 0);
+    CHECK(out && out2 && strcmp(out, out2) == 0);
+    CHECK(strstr(out, "excluded:staging") != NULL && strstr(out, "e.g. ") != NULL);
+    CHECK(strstr(out, "5000 alerts") != NULL);
+    free(out);
+    free(err);
+    free(out2);
+    free(err2);
+}
+
+/* A crafted change: the candidate drops the staging exclusion and adds one
+ * for service="db". Expected: db alerts newly suppressed (critical first),
+ * staging alerts newly let through. */
+static void test_candidate_diff(void)
+{
+    write_text("base.yaml", BASE);
+    write_text("cand.yaml", CAND);
+    write_text(
+        "crafted.jsonl",
+        "{\"labels\":{\"alertname\":\"A\",\"service\":\"db\",\"severity\":\"warning\"},"
+        "\"receivedAt\":\"2026-01-01T00:00:00Z\"}\n"
+        "{\"labels\":{\"alertname\":\"B\",\"service\":\"db\",\"severity\":\"critical\"},"
+        "\"receivedAt\":\"2026-01-01T00:00:01Z\"}\n"
+        "{\"labels\":{\"alertname\":\"C\",\"cluster\":\"staging-1\",\"severity\":\"warning\"},"
+        "\"receivedAt\":\"2026-01-01T00:00:02Z\"}\n"
+        "{\"labels\":{\"alertname\":\"D\",\"service\":\"web\"}}\n"
+        "{\"labels\":{\"alertname\":\"E\",\"severity\":\"none\"}}\n"
+        "{\"labels\":{\"alertname\":\"A\",\"service\":\"db\",\"severity\":\"warning\"},"
+        "\"receivedAt\":\"2026-01-01T00:01:00Z\"}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay -c base.yaml --candidate cand.yaml crafted.jsonl", &out, &err), 0);
+    CHECK(out != NULL);
+    if (!out) return;
+    const char *ns = strstr(out, "newly suppressed: 2 alerts");
+    const char *nf = strstr(out, "newly let through: 1 alerts");
+    CHECK(ns != NULL && nf != NULL);
+    if (ns && nf) {
+        /* critical first */
+        const char *b = strstr(ns, "alertname=\"B\""), *a = strstr(ns, "alertname=\"A\"");
+        CHECK(b && a && b < a && a < nf);
+        CHECK(strstr(ns, "SEV1 {alertname=\"B\"") != NULL);
+        CHECK(strstr(nf, "alertname=\"C\"") != NULL);
+        CHECK(strstr(nf, "was excluded:staging, now new") != NULL);
+    }
+    /* E is SEV5: dropped on both sides */
+    CHECK(strstr(out, "severity ") != NULL);
+    free(out);
+    free(err);
+    /* JSON with a candidate: each line says what changed. */
+    CHECK_EQ_INT(
+        run("replay -c base.yaml --candidate cand.yaml --format json crafted.jsonl", &out, &err),
+        0);
+    CHECK_EQ_INT(count_lines(out), 7);
+    CHECK(strstr(out, "\"reason\":\"excluded:db\",\"was\":{\"decision\":\"forward\",\"reason\":"
+                      "\"new\"}") != NULL);
+    CHECK(strstr(out, "\"reason\":\"severity\"") != NULL);
+    CHECK(strstr(out, "\"newly_suppressed\":2,\"newly_forwarded\":1") != NULL);
+    free(out);
+    free(err);
+}
+
+static void test_event_time(void)
+{
+    /* Without receivedAt lines are 1 ms apart: a 5m window folds them; with
+     * receivedAt an hour apart, each opens a new incident. */
+    write_text("w.yaml", "dedup:\n  window: 5m\n");
+    write_text("t1.jsonl", "{\"labels\":{\"a\":\"1\"}}\n{\"labels\":{\"a\":\"1\"}}\n");
+    write_text("t2.jsonl", "{\"labels\":{\"a\":\"1\"},\"receivedAt\":\"2026-01-01T00:00:00Z\"}\n"
+                           "{\"labels\":{\"a\":\"1\"},\"receivedAt\":\"2026-01-01T01:00:00Z\"}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay -c w.yaml --format json t1.jsonl", &out, &err), 0);
+    CHECK(strstr(out, "\"reason\":\"duplicate\"") != NULL);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("replay -c w.yaml --format json t2.jsonl", &out, &err), 0);
+    CHECK(strstr(out, "\"reason\":\"duplicate\"") == NULL);
+    CHECK(strstr(out, "\"incidents_out\":2") != NULL);
+    free(out);
+    free(err);
+    /* A line that is not an alert is reported with FILE:LINE, not skipped
+     * silently. */
+    write_text("bad.jsonl", "{\"labels\":{\"a\":\"1\"}}\nnot json\n");
+    CHECK_EQ_INT(run("replay -c w.yaml bad.jsonl", &out, &err), 0);
+    CHECK(strstr(err, "bad.jsonl:2: not decoded") != NULL);
+    CHECK(strstr(out, "1 not decoded") != NULL);
+    free(out);
+    free(err);
+}
+
+static void test_payloads(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/payloads/alertmanager", check_shared_data());
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    if (!d) return;
+    write_text("w.yaml", "dedup:\n  window: 5m\n");
+    struct dirent *de;
+    int files = 0, alerts_total = 0;
+    while ((de = readdir(d))) {
+        if (!strstr(de->d_name, ".json")) continue;
+        char args[2048];
+        snprintf(args, sizeof args, "replay -c w.yaml --format json %s/%s", path, de->d_name);
+        char *out, *err;
+        int rc = run(args, &out, &err);
+        CHECK_EQ_INT(rc, 0);
+        unsigned long long in = 0;
+        const char *s = out ? strstr(out, "{\"summary\":{\"alerts_in\":") : NULL;
+        if (s) sscanf(s, "{\"summary\":{\"alerts_in\":%llu", &in);
+        if (!s || in == 0) fprintf(stderr, "  %s: %s", de->d_name, err ? err : "");
+        CHECK(s != NULL && in > 0);
+        alerts_total += (int)in;
+        files++;
+        free(out);
+        free(err);
+    }
+    closedir(d);
+    printf("replayed %d Alertmanager payload files, %d alerts\n", files, alerts_total);
+    CHECK(files >= 10);
+}
+
+static void test_check_and_explain(void)
+{
+    char *out, *err;
+    write_text("bad-rule.yaml", "exclusions:\n  - name: x\n    matchers: ['a=~\"(\"']\n");
+    CHECK_EQ_INT(run("check -c bad-rule.yaml", &out, &err), 1);
+    CHECK(strstr(err, "bad-rule.yaml:3:") != NULL);
+    free(out);
+    free(err);
+    write_text("warn.yaml", "exclusions:\n  - name: everything\n    matchers: []\n");
+    CHECK_EQ_INT(run("check -c warn.yaml", &out, &err), 0); /* warnings don't fail */
+    CHECK(strstr(err, "warn.yaml:3:") != NULL && strstr(err, "matches every alert") != NULL);
+    CHECK(strstr(err, "no owner") != NULL && strstr(err, "no end") != NULL);
+    free(out);
+    free(err);
+    write_text("base.yaml", BASE);
+    write_text("alert.json", "{\"labels\":{\"alertname\":\"X\",\"cluster\":\"staging-2\","
+                             "\"severity\":\"critical\"},\"startsAt\":\"2026-03-01T10:00:00Z\"}");
+    CHECK_EQ_INT(run("explain -c base.yaml alert.json", &out, &err), 0);
+    CHECK(strstr(out, "fingerprint ") != NULL);
+    CHECK(strstr(out, "exclusion staging") != NULL && strstr(out, "ACTIVE now") != NULL);
+    CHECK(strstr(out, "severity: SEV1") != NULL);
+    CHECK(strstr(out, "suppress (excluded:staging)") != NULL);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("replay -c base.yaml", &out, &err), 2); /* no input */
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    test_determinism_and_json();
+    test_candidate_diff();
+    test_event_time();
+    test_payloads();
+    test_check_and_explain();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    return check_summary("test_replay");
+}

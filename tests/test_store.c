@@ -1,0 +1,483 @@
+/*
+ * The shared store: the pure parts (entry blob, decision parity with the
+ * memory table, URL parsing) and the store worker against a real
+ * redis-server started here on a free loopback port: window expiry and
+ * repeats with a driven event clock, two instances racing on the same
+ * fingerprints, takeover of a dead instance's pending forward, Redis killed
+ * and restarted, and a TTL on every key.
+ */
+#include <pthread.h>
+
+#include "../dedup/dedup_int.h"
+#include "check.h"
+#include "redis_local.h"
+
+#define MIN  60000LL
+#define HOUR (60 * MIN)
+
+static const dedup_params_t P = {5 * MIN, 4 * HOUR};
+static redis_local_t redis;
+
+/* ---- pure ---------------------------------------------------------------- */
+
+static void test_entry_roundtrip(void)
+{
+    store_entry_t e = {.open = true,
+                       .pending = true,
+                       .pending_kind = DECISION_FORWARD_REPEAT,
+                       .seq = 0x01020304,
+                       .incident_id = 0x1122334455667788ULL,
+                       .owner = 42,
+                       .lease_until_ms = 1700000000123,
+                       .first_seen_ms = 1700000000000,
+                       .last_seen_ms = 1700000001000,
+                       .last_forward_ms = 1700000000500,
+                       .count = 99};
+    unsigned char b[STORE_ENTRY_BYTES];
+    store_entry_encode(&e, b);
+    store_entry_t d;
+    CHECK(store_entry_decode(b, sizeof(b), &d));
+    CHECK(memcmp(&e, &d, sizeof(e)) == 0);
+    CHECK(!store_entry_decode(b, sizeof(b) - 1, &d));
+    b[1] = STORE_ENTRY_FORMAT + 1; /* a newer format is not overwritten */
+    CHECK(!store_entry_decode(b, sizeof(b), &d));
+}
+
+/* store_decide and dedup_decide agree on every decision of a random
+ * stream (one instance, no pending foreign entries). */
+static void test_decide_parity(void)
+{
+    dedup_table_t *t = dedup_table_new(1000);
+    store_entry_t entries[16] = {{0}};
+    store_ctx_t ctx = {.me = 1, .wall_ms = 1000, .lease_ms = 30000};
+    uint64_t seed = 7;
+    int64_t now = 1000;
+    int forwards = 0;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        int f = (int)((seed >> 33) % 16);
+        alert_status_t st = ((seed >> 20) % 10) == 0 ? ALERT_RESOLVED : ALERT_FIRING;
+        now += (int64_t)((seed >> 40) % (2 * MIN));
+        incident_t a, b;
+        decision_kind_t k1 = dedup_decide(t, &P, (uint64_t)f + 100, st, now, 0, &a);
+        CHECK_EQ_INT(store_decide(&entries[f], &P, &ctx, (uint64_t)f + 100, st, now, &b),
+                     STORE_DECIDED);
+        if (k1 != b.kind || a.count != b.count || a.first_seen_ms != b.first_seen_ms) {
+            CHECK_EQ_INT(k1, b.kind);
+            CHECK_EQ_INT(a.count, b.count);
+            break;
+        }
+        if (DECISION_IS_FORWARD(k1)) forwards++;
+        entries[f].pending = false; /* delivered */
+    }
+    CHECK(forwards > 100);
+    dedup_table_destroy(t);
+}
+
+static void test_pending_rules(void)
+{
+    store_entry_t e = {0};
+    store_ctx_t a = {.me = 1, .wall_ms = 1000, .lease_ms = 5000};
+    store_ctx_t b = {.me = 2, .wall_ms = 2000, .lease_ms = 5000};
+    incident_t inc;
+    CHECK_EQ_INT(store_decide(&e, &P, &a, 9, ALERT_FIRING, 100, &inc), STORE_DECIDED);
+    CHECK_EQ_INT(inc.kind, DECISION_FORWARD_NEW);
+    uint64_t id = inc.incident_id;
+    CHECK(id != 0);
+    CHECK(e.pending && e.owner == 1 && e.lease_until_ms == 6000);
+    /* The owner's own duplicates are suppressed while it delivers. */
+    store_entry_t own = e;
+    CHECK_EQ_INT(store_decide(&own, &P, &a, 9, ALERT_FIRING, 200, &inc), STORE_DECIDED);
+    CHECK_EQ_INT(inc.kind, DECISION_SUPPRESS_DUPLICATE);
+    /* Another instance waits while the lease runs... */
+    store_entry_t other = e;
+    CHECK_EQ_INT(store_decide(&other, &P, &b, 9, ALERT_FIRING, 200, &inc), STORE_PARK);
+    CHECK(memcmp(&other, &e, sizeof(e)) == 0);
+    /* ...and takes over once it ran out: the same incident, forwarded. */
+    b.wall_ms = 7000;
+    CHECK_EQ_INT(store_decide(&other, &P, &b, 9, ALERT_FIRING, 300, &inc), STORE_DECIDED);
+    CHECK_EQ_INT(inc.kind, DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(inc.incident_id, id);
+    CHECK_EQ_INT(inc.count, 2);
+    CHECK(other.owner == 2 && other.seq == 2);
+    /* Confirmed: others just suppress. */
+    other.pending = false;
+    CHECK_EQ_INT(store_decide(&other, &P, &a, 9, ALERT_FIRING, 400, &inc), STORE_DECIDED);
+    CHECK_EQ_INT(inc.kind, DECISION_SUPPRESS_DUPLICATE);
+}
+
+static void test_url(void)
+{
+    store_conf_t sc = {0};
+    bool mem;
+    char err[256];
+    CHECK_EQ_INT(store_url_parse("memory", &sc, &mem, err, sizeof(err)), QERR_OK);
+    CHECK(mem);
+    CHECK_EQ_INT(store_url_parse("redis://r1.example:6380/3", &sc, &mem, err, sizeof(err)),
+                 QERR_OK);
+    CHECK(!mem);
+    CHECK_EQ_STR(sc.host, "r1.example");
+    CHECK_EQ_INT(sc.port, 6380);
+    CHECK_EQ_INT(sc.db, 3);
+    CHECK_EQ_INT(store_url_parse("redis://h", &sc, &mem, err, sizeof(err)), QERR_OK);
+    CHECK_EQ_INT(sc.port, 6379);
+    CHECK_EQ_INT(sc.db, 0);
+    CHECK_EQ_INT(store_url_parse("redis://h:0/1", &sc, &mem, err, sizeof(err)), QERR_INVALID);
+    CHECK_EQ_INT(store_url_parse("redis://h:1/x", &sc, &mem, err, sizeof(err)), QERR_INVALID);
+    CHECK_EQ_INT(store_url_parse("http://h", &sc, &mem, err, sizeof(err)), QERR_INVALID);
+    CHECK(strstr(err, "store.url") != NULL);
+}
+
+/* ---- a store worker driven by hand ---------------------------------------- */
+
+typedef struct {
+    uint64_t fp;
+    decision_kind_t kind;
+    uint64_t incident_id;
+    bool degraded;
+    msg_track_t *delivery;
+} fwd_t;
+
+typedef struct {
+    fwd_t fwd[4096];
+    size_t n;
+    bool hold; /* do not deliver (the instance "dies" before delivery) */
+} sink_t;
+
+static qerr_t sink_forward(void *ctx, const alert_t *a, const incident_t *inc, msg_track_t *track)
+{
+    sink_t *s = ctx;
+    if (s->n < 4096)
+        s->fwd[s->n++] = (fwd_t){a->fingerprint, inc->kind, inc->incident_id, inc->degraded, track};
+    if (!s->hold) track_done(track);
+    return QERR_OK;
+}
+
+typedef struct {
+    store_worker_t *sw;
+    ring_t *ring;
+    dedup_table_t *fallback;
+    _Atomic uint64_t decisions[DECISION__COUNT];
+    store_worker_stats_t stats;
+    sink_t sink;
+    msg_track_t tracks[4096];
+    size_t n_tracks;
+} inst_t;
+
+static store_conf_t conf_for(const char *prefix)
+{
+    store_conf_t sc = {.prefix = prefix,
+                       .timeout_ms = 500,
+                       .on_error = STORE_FAIL_OPEN,
+                       .lease_ms = 1000,
+                       .cache_ms = 1000,
+                       .batch = 64,
+                       .cache_entries = 1024};
+    sc.ttl_ms = store_ttl_ms(&P, sc.lease_ms);
+    snprintf(sc.host, sizeof(sc.host), "127.0.0.1");
+    sc.port = redis.port;
+    return sc;
+}
+
+static void count_decided(void *ctx, const alert_t *a, decision_kind_t k)
+{
+    (void)a;
+    _Atomic uint64_t *decisions = ctx;
+    stat_add(&decisions[k], 1);
+}
+
+static void inst_init(inst_t *in, const store_conf_t *sc, uint64_t me)
+{
+    memset(in, 0, sizeof(*in));
+    in->ring = ring_new(1 << 20);
+    in->fallback = dedup_table_new(10000);
+    in->sw = store_worker_new(sc, me, &P, in->fallback, sink_forward, &in->sink, count_decided,
+                              in->decisions, &in->stats);
+}
+
+static void inst_destroy(inst_t *in)
+{
+    store_worker_destroy(in->sw);
+    ring_destroy(in->ring);
+    dedup_table_destroy(in->fallback);
+}
+
+/* Puts one alert in the ring; returns its input track. */
+static msg_track_t *push(inst_t *in, uint64_t fp, alert_status_t st, int64_t now)
+{
+    label_t l = {{"alertname", 9}, {"A", 1}};
+    alert_t a = {.labels = &l,
+                 .n_labels = 1,
+                 .status = st,
+                 .event_time_ms = now,
+                 .watermark_ms = now,
+                 .fingerprint = fp};
+    msg_track_t *t = &in->tracks[in->n_tracks++ % 4096];
+    atomic_init(&t->pending, 1);
+    size_t size = alert_rec_size(&a);
+    alert_rec_write(ring_reserve(in->ring, size), &a, t);
+    ring_commit(in->ring);
+    return t;
+}
+
+/* Steps until the ring is empty and nothing is outstanding (bounded). */
+static void drain(inst_t *in)
+{
+    size_t len;
+    for (int i = 0; i < 5000; i++) {
+        store_worker_step(in->sw, in->ring, false);
+        if (!ring_peek(in->ring, &len) && !store_worker_busy(in->sw)) return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(!"drain timed out");
+}
+
+static decision_kind_t last_kind(inst_t *in, uint64_t before_n)
+{
+    return in->sink.n > before_n ? in->sink.fwd[in->sink.n - 1].kind : DECISION__COUNT;
+}
+
+static void test_window_and_repeat_redis(void)
+{
+    store_conf_t sc = conf_for("t-window:");
+    sc.cache_ms = 0; /* every decision goes to Redis */
+    inst_t in;
+    inst_init(&in, &sc, 11);
+    size_t n0 = in.sink.n;
+    push(&in, 1, ALERT_FIRING, 0);
+    drain(&in);
+    CHECK_EQ_INT(last_kind(&in, n0), DECISION_FORWARD_NEW);
+    uint64_t id = in.sink.fwd[in.sink.n - 1].incident_id;
+    n0 = in.sink.n;
+    push(&in, 1, ALERT_FIRING, 4 * MIN);
+    push(&in, 1, ALERT_FIRING, 8 * MIN);
+    push(&in, 1, ALERT_FIRING, 13 * MIN); /* exactly window after the last: inside */
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, n0);
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], 3);
+    /* Every 4 h of firing a reminder, same incident id. */
+    for (int64_t t = 14 * MIN; t <= 4 * HOUR + 13 * MIN; t += 4 * MIN)
+        push(&in, 1, ALERT_FIRING, t);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, n0 + 1);
+    CHECK_EQ_INT(last_kind(&in, n0), DECISION_FORWARD_REPEAT);
+    CHECK_EQ_INT(in.sink.fwd[in.sink.n - 1].incident_id, id);
+    /* More than a window of silence: a new incident with a new id. */
+    n0 = in.sink.n;
+    push(&in, 1, ALERT_FIRING, 5 * HOUR);
+    drain(&in);
+    CHECK_EQ_INT(last_kind(&in, n0), DECISION_FORWARD_NEW);
+    CHECK(in.sink.fwd[in.sink.n - 1].incident_id != id);
+    /* Resolved closes; a resolve of nothing is suppressed. */
+    n0 = in.sink.n;
+    push(&in, 1, ALERT_RESOLVED, 5 * HOUR + 1);
+    push(&in, 1, ALERT_RESOLVED, 5 * HOUR + 2);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, n0 + 1);
+    CHECK_EQ_INT(in.sink.fwd[n0].kind, DECISION_FORWARD_RESOLVED);
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_RESOLVED_NO_INCIDENT], 1);
+    CHECK(in.stats.round_trips > 0);
+    CHECK_EQ_INT(in.stats.degraded, 0);
+    inst_destroy(&in);
+
+    /* A second instance sees the same state: Redis, not the process,
+     * holds the window. */
+    inst_t other;
+    sc.cache_ms = 1000;
+    inst_init(&other, &sc, 12);
+    push(&other, 1, ALERT_FIRING, 5 * HOUR + 3); /* closed above: new */
+    push(&other, 1, ALERT_FIRING, 5 * HOUR + 4);
+    drain(&other);
+    CHECK_EQ_INT(other.sink.n, 1);
+    CHECK_EQ_INT(other.sink.fwd[0].kind, DECISION_FORWARD_NEW);
+    inst_destroy(&other);
+}
+
+/* L1: a flood of one fingerprint costs Redis nothing once cached. */
+static void test_cache(void)
+{
+    store_conf_t sc = conf_for("t-cache:");
+    inst_t in;
+    inst_init(&in, &sc, 21);
+    push(&in, 5, ALERT_FIRING, 1000);
+    drain(&in);
+    uint64_t rt = in.stats.round_trips;
+    for (int i = 0; i < 2000; i++) {
+        push(&in, 5, ALERT_FIRING, 1000 + i);
+        if (i % 500 == 499) store_worker_step(in.sw, in.ring, false);
+    }
+    while (ring_used_bytes(in.ring)) store_worker_step(in.sw, in.ring, false);
+    CHECK_EQ_INT(in.sink.n, 1);
+    CHECK_EQ_INT(in.stats.local, 2000);
+    CHECK(in.stats.round_trips - rt <= 1); /* at most the count flush */
+    /* The counts reach Redis with the flush (forced when stopping). */
+    store_worker_step(in.sw, in.ring, true);
+    redisContext *c = redis_local_client(&redis);
+    redisReply *r = redisCommand(c, "GET t-cache:%016llx", 5ULL);
+    store_entry_t e = {0};
+    CHECK(r && r->type == REDIS_REPLY_STRING && store_entry_decode(r->str, (size_t)r->len, &e));
+    CHECK_EQ_INT(e.count, 2001);
+    CHECK_EQ_INT(e.last_seen_ms, 2999);
+    CHECK(!e.pending); /* confirmed after delivery */
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    inst_destroy(&in);
+}
+
+typedef struct {
+    inst_t *in;
+    pthread_barrier_t *bar;
+} race_arg_t;
+
+static void *race_main(void *arg)
+{
+    race_arg_t *ra = arg;
+    pthread_barrier_wait(ra->bar);
+    drain(ra->in);
+    return NULL;
+}
+
+/* Two instances decide the same 500 fingerprints at the same instant: one
+ * forward each, not two. */
+static void test_race(void)
+{
+    store_conf_t sc = conf_for("t-race:");
+    static inst_t a, b;
+    inst_init(&a, &sc, 31);
+    inst_init(&b, &sc, 32);
+    for (int round = 0; round < 3; round++)
+        for (uint64_t fp = 1; fp <= 500; fp++) {
+            push(&a, fp, ALERT_FIRING, 1000 + round);
+            push(&b, fp, ALERT_FIRING, 1000 + round);
+        }
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    race_arg_t ra = {&a, &bar}, rb = {&b, &bar};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race_main, &ra);
+    pthread_create(&tb, NULL, race_main, &rb);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&bar);
+    CHECK_EQ_INT(a.sink.n + b.sink.n, 500);
+    CHECK_EQ_INT(a.decisions[DECISION_FORWARD_NEW] + b.decisions[DECISION_FORWARD_NEW], 500);
+    CHECK_EQ_INT(
+        a.decisions[DECISION_SUPPRESS_DUPLICATE] + b.decisions[DECISION_SUPPRESS_DUPLICATE], 2500);
+    CHECK(a.stats.conflicts + b.stats.conflicts + a.stats.parked + b.stats.parked > 0);
+    CHECK_EQ_INT(a.stats.degraded + b.stats.degraded, 0);
+    inst_destroy(&a);
+    inst_destroy(&b);
+}
+
+/* An instance dies between decision and delivery: its input stays
+ * uncommitted, the replay reaches another instance, which waits out the
+ * lease and forwards the same incident id. */
+static void test_takeover(void)
+{
+    store_conf_t sc = conf_for("t-takeover:");
+    inst_t dead, live;
+    inst_init(&dead, &sc, 41);
+    dead.sink.hold = true;
+    msg_track_t *t = push(&dead, 77, ALERT_FIRING, 5000);
+    for (int i = 0; i < 20; i++) store_worker_step(dead.sw, dead.ring, false);
+    CHECK_EQ_INT(dead.sink.n, 1);
+    uint64_t id = dead.sink.fwd[0].incident_id;
+    CHECK_EQ_INT(atomic_load(&t->pending), 1); /* offset never committed */
+    /* "kill -9": the worker vanishes without confirming anything. */
+
+    inst_init(&live, &sc, 42);
+    int64_t t0 = clock_mono_ns();
+    msg_track_t *replay = push(&live, 77, ALERT_FIRING, 5000);
+    store_worker_step(live.sw, live.ring, false);
+    CHECK_EQ_INT(live.sink.n, 0); /* parked while the lease runs */
+    CHECK_EQ_INT(atomic_load(&replay->pending), 1);
+    drain(&live);
+    CHECK_EQ_INT(live.sink.n, 1);
+    CHECK_EQ_INT(live.sink.fwd[0].kind, DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(live.sink.fwd[0].incident_id, id);
+    CHECK(clock_mono_ns() - t0 >= 900LL * 1000000); /* it did wait for the lease */
+    CHECK_EQ_INT(atomic_load(&replay->pending), 0);
+    CHECK_EQ_INT(live.stats.takeovers, 1);
+    inst_destroy(&live);
+    store_worker_destroy(dead.sw); /* what is left of it */
+    ring_destroy(dead.ring);
+    dedup_table_destroy(dead.fallback);
+}
+
+/* Redis killed: decisions fail open (forwards marked degraded, counted),
+ * nothing is lost; restarted empty: the worker reconnects by itself and
+ * writes back what it knew instead of opening those incidents again. */
+static void test_redis_restart(void)
+{
+    store_conf_t sc = conf_for("t-restart:");
+    sc.timeout_ms = 100;
+    sc.cache_ms = 0;
+    inst_t in;
+    inst_init(&in, &sc, 51);
+    for (uint64_t fp = 1; fp <= 50; fp++) push(&in, fp, ALERT_FIRING, 1000);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 50);
+
+    redis_local_kill(&redis, SIGKILL);
+    for (uint64_t fp = 1; fp <= 60; fp++) push(&in, fp, ALERT_FIRING, 2000);
+    drain(&in);
+    /* Nothing lost: the 10 new fingerprints went out, degraded; the 50
+     * known ones went out once more at most (the fallback table is fresh). */
+    size_t degraded = 0;
+    for (size_t i = 50; i < in.sink.n; i++) degraded += in.sink.fwd[i].degraded;
+    CHECK_EQ_INT(in.sink.n - 50, degraded);
+    CHECK(in.sink.n >= 60 && in.sink.n <= 110);
+    CHECK_EQ_INT(in.stats.degraded, degraded);
+    for (size_t i = 0; i < in.n_tracks; i++) CHECK_EQ_INT(atomic_load(&in.tracks[i].pending), 0);
+
+    CHECK_EQ_INT(redis_local_start(&redis), 0); /* same port, empty */
+    struct timespec ts = {6, 0};                /* the longest reconnect backoff */
+    nanosleep(&ts, NULL);
+    size_t n0 = in.sink.n;
+    uint64_t deg0 = in.stats.degraded;
+    for (uint64_t fp = 1; fp <= 50; fp++) push(&in, fp, ALERT_FIRING, 3000);
+    drain(&in);
+    CHECK_EQ_INT(in.stats.degraded, deg0); /* recovered without a restart */
+    CHECK_EQ_INT(in.sink.n, n0);           /* known incidents written back, not re-opened */
+    CHECK_EQ_INT(in.stats.reseeded, 50);
+    inst_destroy(&in);
+}
+
+static void test_ttl(void)
+{
+    redisContext *c = redis_local_client(&redis);
+    long long no_ttl = 0;
+    long long n = redis_local_count_keys(c, "t-", &no_ttl);
+    CHECK(n >= 50);
+    CHECK_EQ_INT(no_ttl, 0);
+    redisReply *r = redisCommand(c, "PTTL t-restart:%016llx", 1ULL);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 2 * P.window_ms &&
+          r->integer <= store_ttl_ms(&P, 1000));
+    if (r) freeReplyObject(r);
+    redisFree(c);
+}
+
+int main(void)
+{
+    test_entry_roundtrip();
+    test_decide_parity();
+    test_pending_rules();
+    test_url();
+    if (!redis_local_available()) {
+        printf("SKIP: redis-server not installed\n");
+        return check_failures ? 1 : 77;
+    }
+    if (redis_local_start(&redis) != 0) {
+        fprintf(stderr, "cannot start redis-server\n");
+        return 1;
+    }
+    test_window_and_repeat_redis();
+    test_cache();
+    test_race();
+    test_takeover();
+    test_redis_restart();
+    test_ttl();
+    redis_local_stop(&redis);
+    return check_summary("store");
+}

@@ -1,0 +1,520 @@
+/*
+ * Several `quell run` processes sharing one Redis (started here on a free
+ * loopback port), one consumer group, the mock cluster in this process (so
+ * it outlives the quell processes):
+ *   - a storm spread over every partition (the same fingerprint reaches
+ *     both instances at once): exactly one incident per fingerprint;
+ *   - kill -9 of an instance while its forwards are decided but not
+ *     delivered: another instance delivers them, same incident ids;
+ *   - Redis killed mid-stream and restarted empty: nothing lost,
+ *     duplicates bounded by the degraded decisions and counted, the store
+ *     back in use without a restart;
+ *   - every key has a TTL.
+ */
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+
+#include "../bench/bench.h"
+#include "../dedup/dedup.h"
+#include "check.h"
+#include "redis_local.h"
+
+typedef struct {
+    char brokers[256];
+    rd_kafka_t *admin;
+    rd_kafka_mock_cluster_t *mock;
+    char dir[64];
+    int time_scale;
+    char prefix[64];
+} env_t;
+
+typedef struct {
+    char name[32];
+    char alerts[96], incidents[96], dlq[96], group[96], key_prefix[96];
+    char conf_path[160];
+} scenario_t;
+
+static redis_local_t redis;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void scenario_init(env_t *env, scenario_t *s, const char *name, const char *extra)
+{
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    snprintf(s->alerts, sizeof(s->alerts), "%s-%s-alerts", env->prefix, name);
+    snprintf(s->incidents, sizeof(s->incidents), "%s-%s-incidents", env->prefix, name);
+    snprintf(s->dlq, sizeof(s->dlq), "%s-%s-dlq", env->prefix, name);
+    snprintf(s->group, sizeof(s->group), "%s-%s-group", env->prefix, name);
+    snprintf(s->key_prefix, sizeof(s->key_prefix), "%s-%s:", env->prefix, name);
+    snprintf(s->conf_path, sizeof(s->conf_path), "%s/%s.yaml", env->dir, name);
+    CHECK_EQ_INT(rd_kafka_mock_topic_create(env->mock, s->alerts, 4, 1), 0);
+    CHECK_EQ_INT(rd_kafka_mock_topic_create(env->mock, s->incidents, 4, 1), 0);
+    CHECK_EQ_INT(rd_kafka_mock_topic_create(env->mock, s->dlq, 1, 1), 0);
+    FILE *f = fopen(s->conf_path, "w");
+    fprintf(f,
+            "workers: 2\n"
+            "kafka:\n"
+            "  brokers: \"%s\"\n"
+            "  group_id: %s\n"
+            "  topics: [%s]\n"
+            "  output_topic: %s\n"
+            "  dlq_topic: %s\n"
+            "  session_timeout: 6s\n"
+            "  commit_interval: 100ms\n"
+            "http:\n"
+            "  listen: \"\"\n" /* two instances on one host: no fixed port */
+            "dedup:\n"
+            "  window: 1h\n"
+            "  repeat_interval: 24h\n"
+            "store:\n"
+            "  url: redis://127.0.0.1:%d/0\n"
+            "  prefix: \"%s\"\n"
+            "  timeout: 200ms\n"
+            "  lease: 2s\n"
+            "%s",
+            env->brokers, s->group, s->alerts, s->incidents, s->dlq, redis.port, s->key_prefix,
+            extra ? extra : "");
+    fclose(f);
+}
+
+static pid_t quell_start(env_t *env, const scenario_t *s, const char *instance)
+{
+    char out[200], log[200];
+    snprintf(out, sizeof(out), "%s/%s-%s.out", env->dir, s->name, instance);
+    snprintf(log, sizeof(log), "%s/%s-%s.log", env->dir, s->name, instance);
+    const char *bin = getenv("QUELL_BIN");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *o = freopen(out, "a", stdout);
+        FILE *e = freopen(log, "a", stderr);
+        (void)o;
+        (void)e;
+        execl(bin, "quell", "run", "-c", s->conf_path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int quell_stop(env_t *env, pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int waited = 0; waited < 60000 * env->time_scale; waited += 20) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static long long summary_value(env_t *env, const scenario_t *s, const char *instance,
+                               const char *name)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s-%s.out", env->dir, s->name, instance);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512];
+    long long v = -1;
+    while (fgets(line, sizeof(line), f)) {
+        char *p = strstr(line, name);
+        if (p && p == line + strspn(line, " ")) v = atoll(p + strlen(name));
+    }
+    fclose(f);
+    return v;
+}
+
+static void dump_logs(env_t *env, const scenario_t *s)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "tail -n 30 %s/%s-*.log %s/%s-*.out >&2", env->dir, s->name,
+             env->dir, s->name);
+    if (system(cmd) != 0) fprintf(stderr, "(no logs)\n");
+}
+
+/* ---- incidents out ------------------------------------------------------ */
+
+typedef struct {
+    uint64_t fp;
+    char id[64];
+} inc_rec_t;
+
+typedef struct {
+    inc_rec_t *v;
+    size_t n, cap;
+    size_t not_new, degraded;
+} incidents_t;
+
+static void collect(const rd_kafka_message_t *m, incidents_t *in)
+{
+    cJSON *j = cJSON_ParseWithLength(m->payload, m->len);
+    const cJSON *fp = cJSON_GetObjectItem(j, "fingerprint");
+    const cJSON *id = cJSON_GetObjectItem(j, "incident_id");
+    const cJSON *kind = cJSON_GetObjectItem(j, "kind");
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 1024;
+        in->v = realloc(in->v, in->cap * sizeof(inc_rec_t));
+    }
+    inc_rec_t *r = &in->v[in->n++];
+    r->fp = fp && cJSON_IsString(fp) ? strtoull(fp->valuestring, NULL, 16) : 0;
+    snprintf(r->id, sizeof(r->id), "%s", id && cJSON_IsString(id) ? id->valuestring : "");
+    if (!kind || !cJSON_IsString(kind) || strcmp(kind->valuestring, "new") != 0) in->not_new++;
+    cJSON_Delete(j);
+}
+
+static int consume_all(env_t *env, const char *topic, incidents_t *in)
+{
+    char errbuf[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
+    rd_kafka_conf_set(kc, "group.id", "quell-test-reader", NULL, 0);
+    rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    int64_t remaining = 0;
+    for (int p = 0; p < 4; p++) {
+        int64_t lo, hi;
+        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        remaining += hi - lo;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int n = 0;
+    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
+    while (remaining > 0 && clock_mono_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m) continue;
+        if (!m->err) {
+            collect(m, in);
+            n++;
+            remaining--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return remaining == 0 ? n : -1;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const inc_rec_t *x = a, *y = b;
+    if (x->fp != y->fp) return x->fp < y->fp ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+typedef struct {
+    size_t distinct, dups, ids_differ;
+} tally_t;
+
+static tally_t tally(incidents_t *in)
+{
+    tally_t t = {0};
+    qsort(in->v, in->n, sizeof(inc_rec_t), cmp_rec);
+    for (size_t i = 0; i < in->n; i++) {
+        if (i && in->v[i].fp == in->v[i - 1].fp) {
+            t.dups++;
+            if (strcmp(in->v[i].id, in->v[i - 1].id) != 0) t.ids_differ++;
+        } else {
+            t.distinct++;
+        }
+    }
+    return t;
+}
+
+static size_t distinct_in_storm(const gen_opts_t *opts)
+{
+    char err[256];
+    gen_t *g = gen_new(opts, err, sizeof(err));
+    unsigned char *seen = calloc(opts->fingerprints, 1);
+    size_t distinct = 0;
+    uint64_t idx;
+    while (gen_next(g, NULL, NULL, NULL, &idx))
+        if (!seen[idx]) {
+            seen[idx] = 1;
+            distinct++;
+        }
+    free(seen);
+    gen_destroy(g);
+    return distinct;
+}
+
+/* Produces the storm round-robin over the 4 partitions, unkeyed: the same
+ * fingerprint reaches every partition, hence both instances. */
+static void produce_spread(env_t *env, const char *topic, const gen_opts_t *opts)
+{
+    char errbuf[256], err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
+    rd_kafka_conf_set(kc, "linger.ms", "5", NULL, 0);
+    /* The mock cluster keeps ~5 MiB per partition: compressed, the whole
+     * storm fits before anyone reads it. */
+    rd_kafka_conf_set(kc, "compression.codec", "lz4", NULL, 0);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
+    gen_t *g = gen_new(opts, err, sizeof(err));
+    const void *buf;
+    size_t len;
+    int64_t t;
+    uint64_t idx, i = 0;
+    while (gen_next(g, &buf, &len, &t, &idx)) {
+        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % 4)),
+                                 RD_KAFKA_V_VALUE((void *)buf, len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(t),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(p, 10);
+        i++;
+    }
+    CHECK_EQ_INT(rd_kafka_flush(p, 30000), 0);
+    gen_destroy(g);
+    rd_kafka_destroy(p);
+}
+
+static load_opts_t load_opts_for(env_t *env, const scenario_t *s)
+{
+    load_opts_t o = {.brokers = env->brokers,
+                     .topic = s->alerts,
+                     .group = s->group,
+                     .output_topic = s->incidents,
+                     .dlq_topic = s->dlq,
+                     .max_ahead = 20000,
+                     .wait = true,
+                     .timeout_s = 120 * env->time_scale};
+    gen_opts_defaults(&o.gen);
+    o.gen.resolve_share = 0;
+    return o;
+}
+
+/* Waits until the group has committed everything produced to the topic. */
+static void wait_committed(env_t *env, const scenario_t *s)
+{
+    load_opts_t o = load_opts_for(env, s);
+    o.gen.alerts = 0;
+    load_result_t r;
+    int rc = load_run(&o, &r);
+    if (rc) fprintf(stderr, "load: %s\n", r.error);
+    CHECK_EQ_INT(rc, 0);
+}
+
+static void check_ttls(const scenario_t *s, long long want_at_least)
+{
+    redisContext *c = redis_local_client(&redis);
+    long long no_ttl = 0;
+    long long n = redis_local_count_keys(c, s->key_prefix, &no_ttl);
+    CHECK(n >= want_at_least);
+    CHECK_EQ_INT(no_ttl, 0);
+    redisFree(c);
+}
+
+/* ---- scenarios ------------------------------------------------------------ */
+
+static void test_two_instances(env_t *env)
+{
+    scenario_t s;
+    scenario_init(env, &s, "atomic", NULL);
+    gen_opts_t g;
+    gen_opts_defaults(&g);
+    g.alerts = 20000;
+    g.fingerprints = 1500;
+    g.resolve_share = 0;
+    pid_t a = quell_start(env, &s, "a");
+    pid_t b = quell_start(env, &s, "b");
+    /* Both in the group, two partitions each, before the storm. */
+    char la[200], lb[200];
+    snprintf(la, sizeof(la), "%s/%s-a.log", env->dir, s.name);
+    snprintf(lb, sizeof(lb), "%s/%s-b.log", env->dir, s.name);
+    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
+    for (bool both = false; !both && clock_mono_ns() < deadline; sleep_ms(50)) {
+        char *ta = check_read_file(la, NULL), *tb = check_read_file(lb, NULL);
+        both =
+            ta && tb && strstr(ta, "assigned 2 partitions") && strstr(tb, "assigned 2 partitions");
+        free(ta);
+        free(tb);
+    }
+    produce_spread(env, s.alerts, &g);
+    wait_committed(env, &s);
+    CHECK_EQ_INT(quell_stop(env, a), 0);
+    CHECK_EQ_INT(quell_stop(env, b), 0);
+    size_t want = distinct_in_storm(&g);
+    incidents_t in = {0};
+    CHECK_EQ_INT(consume_all(env, s.incidents, &in), (long long)want);
+    tally_t t = tally(&in);
+    CHECK_EQ_INT(t.distinct, (long long)want);
+    CHECK_EQ_INT(t.dups, 0);
+    CHECK_EQ_INT(in.not_new, 0);
+    /* Both did decide, and both did the work of deciding together. */
+    long long da = summary_value(env, &s, "a", "alerts decided");
+    long long db = summary_value(env, &s, "b", "alerts decided");
+    CHECK(da > 0 && db > 0);
+    CHECK_EQ_INT(da + db, 20000);
+    CHECK_EQ_INT(summary_value(env, &s, "a", "store degraded") +
+                     summary_value(env, &s, "b", "store degraded"),
+                 0);
+    check_ttls(&s, (long long)want);
+    free(in.v);
+    if (check_failures) dump_logs(env, &s);
+}
+
+static long long pending_in_redis(const scenario_t *s)
+{
+    redisContext *c = redis_local_client(&redis);
+    long long pending = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 1000", cursor, s->key_prefix);
+        if (!r || r->type != REDIS_REPLY_ARRAY) break;
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            redisReply *v = redisCommand(c, "GET %b", r->element[1]->element[i]->str,
+                                         (size_t)r->element[1]->element[i]->len);
+            store_entry_t e;
+            if (v && v->type == REDIS_REPLY_STRING &&
+                store_entry_decode(v->str, (size_t)v->len, &e) && e.pending)
+                pending++;
+            if (v) freeReplyObject(v);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    redisFree(c);
+    return pending;
+}
+
+static void test_kill9(env_t *env)
+{
+    scenario_t s;
+    scenario_init(env, &s, "kill9", NULL);
+    load_opts_t o = load_opts_for(env, &s);
+    o.gen.alerts = 5000;
+    o.gen.fingerprints = 300;
+    produce_spread(env, s.alerts, &o.gen);
+    /* Deliveries of incidents fail (retriably) for a while: the decisions
+     * are in Redis, pending, and nothing is delivered yet. */
+    rd_kafka_resp_err_t errs[200];
+    for (int i = 0; i < 200; i++) errs[i] = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS;
+    rd_kafka_mock_push_request_errors_array(env->mock, 0 /* Produce */, 200, errs);
+    pid_t a = quell_start(env, &s, "a");
+    long long pending = 0;
+    int64_t deadline = clock_mono_ns() + 30LL * 1000000000 * env->time_scale;
+    while ((pending = pending_in_redis(&s)) < 50 && clock_mono_ns() < deadline) sleep_ms(20);
+    CHECK(pending >= 50);
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    pid_t b = quell_start(env, &s, "b");
+    wait_committed(env, &s);
+    CHECK_EQ_INT(quell_stop(env, b), 0);
+    size_t want = distinct_in_storm(&o.gen);
+    incidents_t in = {0};
+    CHECK(consume_all(env, s.incidents, &in) >= (long long)want);
+    tally_t t = tally(&in);
+    CHECK_EQ_INT(t.distinct, (long long)want); /* every incident delivered */
+    CHECK_EQ_INT(t.ids_differ, 0);             /* any repeat has the same incident id */
+    CHECK_EQ_INT(in.not_new, 0);
+    CHECK(summary_value(env, &s, "b", "store takeovers") > 0);
+    CHECK_EQ_INT(pending_in_redis(&s), 0); /* everything confirmed in the end */
+    check_ttls(&s, (long long)want);
+    free(in.v);
+    if (check_failures) dump_logs(env, &s);
+}
+
+typedef struct {
+    load_opts_t opts;
+    load_result_t result;
+    int rc;
+} load_thread_t;
+
+static void *load_thread(void *arg)
+{
+    load_thread_t *lt = arg;
+    lt->rc = load_run(&lt->opts, &lt->result);
+    return NULL;
+}
+
+static void test_redis_outage(env_t *env)
+{
+    scenario_t s;
+    scenario_init(env, &s, "outage", "  cache: 200ms\n");
+    load_thread_t lt = {.opts = load_opts_for(env, &s)};
+    lt.opts.gen.alerts = 30000;
+    lt.opts.gen.fingerprints = 2000;
+    lt.opts.rate = 6000; /* ~5 s of traffic */
+    pid_t a = quell_start(env, &s, "a");
+    sleep_ms(1000);
+    pthread_t th;
+    pthread_create(&th, NULL, load_thread, &lt);
+    sleep_ms(1500);
+    redis_local_kill(&redis, SIGKILL);
+    sleep_ms(1000);
+    CHECK_EQ_INT(redis_local_start(&redis), 0); /* same port, empty */
+    pthread_join(th, NULL);
+    if (lt.rc) fprintf(stderr, "load: %s\n", lt.result.error);
+    CHECK_EQ_INT(lt.rc, 0);
+    CHECK_EQ_INT(quell_stop(env, a), 0);
+    size_t want = distinct_in_storm(&lt.opts.gen);
+    incidents_t in = {0};
+    int n = consume_all(env, s.incidents, &in);
+    tally_t t = tally(&in);
+    long long degraded = summary_value(env, &s, "a", "store degraded");
+    CHECK_EQ_INT(t.distinct, (long long)want); /* nothing lost */
+    CHECK(degraded > 0);                       /* the outage was seen, and counted */
+    CHECK((long long)t.dups <= 2 * degraded);  /* duplicates bounded by it */
+    CHECK_EQ_INT(summary_value(env, &s, "a", "alerts decided"), 30000);
+    /* Recovered without a restart: Redis holds the incidents again. */
+    char log[200];
+    snprintf(log, sizeof(log), "%s/%s-a.log", env->dir, s.name);
+    char *text = check_read_file(log, NULL);
+    CHECK(text && strstr(text, "reachable again"));
+    free(text);
+    check_ttls(&s, 1);
+    printf("outage: %zu fingerprints, %d incidents out, %zu duplicates, %lld degraded\n", want, n,
+           t.dups, degraded);
+    free(in.v);
+    if (check_failures) dump_logs(env, &s);
+}
+
+int main(void)
+{
+    if (!redis_local_available()) {
+        printf("SKIP: redis-server not installed\n");
+        return 77;
+    }
+    env_t env = {0};
+    const char *scale = getenv("QUELL_TIME_SCALE");
+    env.time_scale = scale && atoi(scale) > 0 ? atoi(scale) : 1;
+    snprintf(env.prefix, sizeof(env.prefix), "s%d-%lld", (int)getpid(),
+             (long long)(clock_wall_ms() % 100000));
+    snprintf(env.dir, sizeof(env.dir), "/tmp/quell-st-XXXXXX");
+    CHECK(mkdtemp(env.dir) != NULL);
+    CHECK_EQ_INT(redis_local_start(&redis), 0);
+    char errbuf[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
+    env.admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
+    env.mock = rd_kafka_mock_cluster_new(env.admin, 1);
+    snprintf(env.brokers, sizeof(env.brokers), "%s", rd_kafka_mock_cluster_bootstraps(env.mock));
+    if (!check_failures) {
+        test_two_instances(&env);
+        test_kill9(&env);
+        test_redis_outage(&env);
+    }
+    rd_kafka_mock_cluster_destroy(env.mock);
+    rd_kafka_destroy(env.admin);
+    redis_local_stop(&redis);
+    if (!check_failures) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", env.dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", env.dir);
+    } else {
+        fprintf(stderr, "logs kept in %s\n", env.dir);
+    }
+    return check_summary("store pipeline");
+}
