@@ -110,6 +110,10 @@ typedef struct {
     double rate;              /* alerts per second, 0 = as fast as possible */
     bool wait;                /* wait until the group has committed everything */
     int timeout_s;
+    bool stamp_now; /* Kafka timestamp = the time of sending, not the event time:
+                     * decision latency is then measurable (dedup then runs on
+                     * the wall clock, not the scenario's event times) */
+    int linger_ms;  /* producer linger.ms; 0 = librdkafka's default of 5 */
     gen_opts_t gen;
 } load_opts_t;
 
@@ -126,5 +130,23 @@ typedef struct {
 int load_run(const load_opts_t *o, load_result_t *res);
 /* `quell load`: argv[0] is "load". Returns the process exit code. */
 int load_main(int argc, char **argv);
+/* Creates `topic` (8 partitions) when the cluster lacks it. 0, or -1 with
+ * a sentence in errbuf. */
+int load_ensure_topic(const char *brokers, const char *topic, char *errbuf, size_t errlen);
+
+/* Kafka figures a benchmark samples while a storm runs: messages in the
+ * input topic, committed by the group, and in the output topic, all
+ * counted from when load_sampler_new() was called. */
+typedef struct load_sampler load_sampler_t;
+load_sampler_t *load_sampler_new(const char *brokers, const char *topic, const char *group,
+                                 const char *output_topic, char *errbuf, size_t errlen);
+int load_sampler_read(load_sampler_t *s, uint64_t *in, uint64_t *committed, uint64_t *out);
+void load_sampler_destroy(load_sampler_t *s);
+
+/* ---- bench: `quell bench` ------------------------------------------- */
+
+/* `quell bench --scenario FILE ...`: argv[0] is "bench"; `self` is the
+ * quell binary to spawn `quell run` from. Returns the process exit code. */
+int bench_main(int argc, char **argv, const char *self);
 
 #endif

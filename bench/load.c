@@ -160,13 +160,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers, const char *group,
-                          load_result_t *res, char *errbuf, size_t errlen)
+                          int linger_ms, load_result_t *res, char *errbuf, size_t errlen)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set(kc, "bootstrap.servers", brokers, NULL, 0);
     rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
     if (type == RD_KAFKA_PRODUCER) {
-        rd_kafka_conf_set(kc, "linger.ms", "5", NULL, 0);
+        char linger[16];
+        snprintf(linger, sizeof linger, "%d", linger_ms > 0 ? linger_ms : 5);
+        rd_kafka_conf_set(kc, "linger.ms", linger, NULL, 0);
         /* As monitoring bridges do; it also keeps the mock cluster's
          * per-partition byte retention from dropping a backlog. */
         rd_kafka_conf_set(kc, "compression.codec", "lz4", NULL, 0);
@@ -188,10 +190,10 @@ int load_run(const load_opts_t *o, load_result_t *res)
     int rc = -1;
     marks_t in_marks = {0}, out_marks = {0}, dlq_marks = {0};
     memset(res, 0, sizeof(*res));
-    rd_kafka_t *prod =
-        client(RD_KAFKA_PRODUCER, o->brokers, NULL, res, res->error, sizeof(res->error));
+    rd_kafka_t *prod = client(RD_KAFKA_PRODUCER, o->brokers, NULL, o->linger_ms, res, res->error,
+                              sizeof(res->error));
     rd_kafka_t *obs =
-        client(RD_KAFKA_CONSUMER, o->brokers, o->group, res, res->error, sizeof(res->error));
+        client(RD_KAFKA_CONSUMER, o->brokers, o->group, 0, res, res->error, sizeof(res->error));
     gen_t *gen = NULL;
     if (!prod || !obs) goto out;
     char *err = res->error;
@@ -225,7 +227,7 @@ int load_run(const load_opts_t *o, load_result_t *res)
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_KEY(key, (size_t)key_len),
                 RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_TIMESTAMP(event_ms), RD_KAFKA_V_END);
+                RD_KAFKA_V_TIMESTAMP(o->stamp_now ? clock_wall_ms() : event_ms), RD_KAFKA_V_END);
             if (!err) break;
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 snprintf(res->error, sizeof(res->error), "produce: %s", rd_kafka_err2str(err));
@@ -295,6 +297,62 @@ out:
     if (obs) rd_kafka_destroy(obs);
     if (prod) rd_kafka_destroy(prod);
     return rc;
+}
+
+int load_ensure_topic(const char *brokers, const char *topic, char *errbuf, size_t errlen)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, brokers, NULL, 0, NULL, errbuf, errlen);
+    if (!rk) return -1;
+    ensure_topic(rk, topic);
+    int32_t n = partition_count(rk, topic, 10000);
+    rd_kafka_destroy(rk);
+    if (n <= 0) snprintf(errbuf, errlen, "topic %s could not be created", topic);
+    return n > 0 ? 0 : -1;
+}
+
+struct load_sampler {
+    rd_kafka_t *rk;
+    const char *topic, *output_topic;
+    marks_t in, out;
+};
+
+load_sampler_t *load_sampler_new(const char *brokers, const char *topic, const char *group,
+                                 const char *output_topic, char *errbuf, size_t errlen)
+{
+    load_sampler_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->topic = topic;
+    s->output_topic = output_topic;
+    s->rk = client(RD_KAFKA_CONSUMER, brokers, group, 0, NULL, errbuf, errlen);
+    if (!s->rk || marks_read(s->rk, topic, &s->in, false, errbuf, errlen) ||
+        marks_read(s->rk, output_topic, &s->out, false, errbuf, errlen)) {
+        load_sampler_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+int load_sampler_read(load_sampler_t *s, uint64_t *in, uint64_t *committed, uint64_t *out)
+{
+    char err[256];
+    if (marks_read(s->rk, s->topic, &s->in, true, err, sizeof err) ||
+        marks_read(s->rk, s->output_topic, &s->out, true, err, sizeof err))
+        return -1;
+    int64_t c = committed_progress(s->rk, s->topic, &s->in, NULL, NULL);
+    if (c < 0) return -1;
+    *in = (uint64_t)marks_delta(&s->in);
+    *out = (uint64_t)marks_delta(&s->out);
+    *committed = (uint64_t)c;
+    return 0;
+}
+
+void load_sampler_destroy(load_sampler_t *s)
+{
+    if (!s) return;
+    if (s->rk) rd_kafka_destroy(s->rk);
+    marks_free(&s->in);
+    marks_free(&s->out);
+    free(s);
 }
 
 static void load_usage(FILE *out)

@@ -168,7 +168,7 @@ static const conf_key_t conf_keys[] = {
     {"store.cache_entries", CT_COUNT, "65536", "1024", "100000000", NULL, F(store.cache_entries), 0,
      "Fingerprints each worker's cache of Redis answers holds."},
     /* http */
-    {"http.listen", CT_STRING, "127.0.0.1:9095", "0", NULL, NULL, F(http.listen), 0,
+    {"http.listen", CT_STRING, HTTP_DEFAULT_LISTEN, "0", NULL, NULL, F(http.listen), 0,
      "Address of the HTTP server (`/metrics`, `/-/healthy`, `/-/ready`, the alert intake, "
      "`/api/v1/top`); `host:port`, `[v6]:port`; empty = no HTTP server."},
     {"http.auth_token_file", CT_STRING, "", "0", NULL, NULL, F(http.auth_token_file), 0,

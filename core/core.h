@@ -362,6 +362,9 @@ static inline const conf_node_t *conf_node_key(const conf_node_t *map, size_t i)
     return &map->keys[i];
 }
 
+/* The HTTP server's address unless the config names one. */
+#define HTTP_DEFAULT_LISTEN "127.0.0.1:9095"
+
 typedef struct {
     int workers; /* 0 = one per core */
     size_t ring_bytes;

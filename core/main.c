@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "../bench/bench.h"
+#include "../router/router.h"
 #include "core_int.h"
 
 static void usage(FILE *out)
@@ -28,8 +29,11 @@ static void usage(FILE *out)
             "  quell config              print every config key, its default and meaning\n"
             "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
             "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"
+            "  quell bench --scenario FILE [options]\n"
+            "      run a scenario through the pipeline: alerts/s, latency, noise reduction\n"
             "  quell version\n\n"
-            "'quell gen --help' and 'quell load --help' list their options.\n",
+            "'quell gen --help', 'quell load --help' and 'quell bench --help' list their "
+            "options.\n",
             QUELL_VERSION);
 }
 
@@ -90,6 +94,20 @@ static int cmd_run(int argc, char **argv)
     return rc;
 }
 
+/* The routing sections are compiled by the router; their errors carry
+ * FILE:LINE:COL like the loader's. */
+static int check_routing(const conf_t *conf)
+{
+    char errbuf[1024];
+    routing_t *rt = NULL;
+    if (routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK) {
+        fprintf(stderr, "%s\n", errbuf);
+        return 1;
+    }
+    routing_destroy(rt);
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
@@ -110,6 +128,7 @@ static int cmd_check(int argc, char **argv)
     conf_t conf;
     int rc = load_config(&conf, path) == 0 ? 0 : 1;
     if (rc == 0) rc = check_rules(&conf);
+    if (rc == 0) rc = check_routing(&conf);
     conf_free(&conf);
     if (rc == 0) printf("%s: ok\n", path);
     return rc;
@@ -129,6 +148,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1, "/proc/self/exe");
     if (!strcmp(cmd, "config")) {
         conf_print_doc(stdout);
         return 0;

@@ -187,6 +187,37 @@ static void ingest_metrics(ops_t *o, mbuf_t *b)
     free(lag);
 }
 
+/* With a `route:`: group notifications by receiver type and their fate. */
+static void routing_metrics(const notifier_stats_t *n, mbuf_t *b)
+{
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
+                                                      "slack", "file",    "stdout"};
+    metrics_family(b, "quell_routed_incidents_total", "counter",
+                   "Incidents the routing tree took (forwarded decisions, with a route:).");
+    metrics_sample(b, "quell_routed_incidents_total", (double)n->alerts, 0);
+    metrics_family(b, "quell_notifications_total", "counter",
+                   "Group notifications, by receiver type.");
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        metrics_sample(b, "quell_notifications_total", (double)n->notifications[k], 1,
+                       "receiver_type", kinds[k]);
+    metrics_family(b, "quell_notifications_delivered_total", "counter",
+                   "Group notifications delivered (HTTP 2xx, written, handed to Kafka).");
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        metrics_sample(b, "quell_notifications_delivered_total", (double)n->delivered[k], 1,
+                       "receiver_type", kinds[k]);
+    metrics_family(b, "quell_notification_retries_total", "counter",
+                   "HTTP notification attempts that failed and were retried.");
+    metrics_sample(b, "quell_notification_retries_total", (double)n->retries, 0);
+    metrics_family(b, "quell_notifications_dead_lettered_total", "counter",
+                   "Notifications that could not be delivered: sent to the dead-letter topic.");
+    metrics_sample(b, "quell_notifications_dead_lettered_total", (double)n->dead_lettered, 0);
+    metrics_family(b, "quell_notifications_rate_limited_total", "counter",
+                   "Notifications folded into a rate-limit digest.");
+    metrics_sample(b, "quell_notifications_rate_limited_total", (double)n->rate_limited, 0);
+    metrics_family(b, "quell_notification_digests_total", "counter", "Rate-limit digests sent.");
+    metrics_sample(b, "quell_notification_digests_total", (double)n->digests, 0);
+}
+
 static void router_metrics(ops_t *o, mbuf_t *b)
 {
     router_stats_t rs;
@@ -203,6 +234,7 @@ static void router_metrics(ops_t *o, mbuf_t *b)
     metrics_family(b, "quell_dead_lettered_total", "counter",
                    "Messages produced to the dead-letter topic.");
     metrics_sample(b, "quell_dead_lettered_total", (double)rs.dead_lettered, 0);
+    if (rs.routing) routing_metrics(&rs.notify, b);
 }
 
 static void intake_metrics(ops_t *o, mbuf_t *b)
@@ -303,6 +335,7 @@ static bool ready_store(void *ctx, char *why, size_t len)
 typedef struct {
     char *key; /* the group's label values joined by \x1f */
     const top_entry_t *e;
+    top_counts_t c; /* over the window */
 } keyed_t;
 
 typedef struct {
@@ -359,9 +392,14 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
     }
     for (size_t i = 0; i < o->st.n_workers; i++)
         n += dedup_worker_top(o->st.workers[i], entries + n, cap - n, 1000);
-    int64_t since = clock_wall_ms() - window_ms;
+    int64_t now = clock_wall_ms(), since = now - window_ms;
+    bool windowed = true;
     for (size_t i = 0; i < n; i++) {
         if (entries[i].last_seen_ms < since) continue;
+        top_counts_t c;
+        top_entry_window(&entries[i], now, window_ms, &c);
+        windowed = c.windowed;
+        if (c.count == 0) continue;
         mbuf_t k;
         mbuf_init(&k);
         for (size_t j = 0; j < n_by; j++) {
@@ -371,7 +409,7 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
             mbuf_append(&k, v ? v : "", vl);
         }
         if (!k.buf) mbuf_append(&k, "", 0);
-        keyed[n_keyed++] = (keyed_t){k.buf, &entries[i]};
+        keyed[n_keyed++] = (keyed_t){k.buf, &entries[i], c};
     }
     qsort(keyed, n_keyed, sizeof(*keyed), cmp_key);
     for (size_t i = 0; i < n_keyed; i++) {
@@ -379,11 +417,12 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
             groups[n_groups++] = (group_t){.key = keyed[i].key, .first_seen_ms = INT64_MAX};
         group_t *g = &groups[n_groups - 1];
         const top_entry_t *e = keyed[i].e;
-        g->count += e->count;
-        g->error += e->error;
-        g->suppressed += e->suppressed;
-        g->incidents += e->incidents;
-        g->flaps += e->flaps;
+        const top_counts_t *c = &keyed[i].c;
+        g->count += c->count;
+        g->error += c->windowed ? 0 : e->error;
+        g->suppressed += c->suppressed;
+        g->incidents += c->incidents;
+        g->flaps += c->flaps;
         g->fingerprints++;
         if (e->first_seen_ms < g->first_seen_ms) g->first_seen_ms = e->first_seen_ms;
         if (e->last_seen_ms > g->last_seen_ms) g->last_seen_ms = e->last_seen_ms;
@@ -398,7 +437,8 @@ static void on_top(void *ctx, const http_req_t *req, http_resp_t *resp)
         mbuf_json_str(b, by[j], strlen(by[j]));
         mbuf_append(b, "\"", 1);
     }
-    mbuf_printf(b, "],\"fingerprints_sampled\":%zu,\"groups\":[", n_keyed);
+    mbuf_printf(b, "],\"windowed\":%s,\"fingerprints_sampled\":%zu,\"groups\":[",
+                windowed ? "true" : "false", n_keyed);
     for (size_t i = 0; i < n_groups && (long)i < limit; i++) {
         const group_t *g = &groups[i];
         mbuf_printf(b, "%s{\"labels\":{", i ? "," : "");
@@ -467,7 +507,22 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "http: too many routes");
         goto fail;
     }
-    if (http_server_start(o->http, errbuf, errlen) != QERR_OK) goto fail;
+    if (http_server_start(o->http, errbuf, errlen) != QERR_OK) {
+        /* Several instances on one host with the default config must all
+         * run: only an address the operator chose is worth refusing to
+         * start for. Without the server, quell still decides and delivers. */
+        if (strcmp(c->http.listen, HTTP_DEFAULT_LISTEN) != 0) goto fail;
+        log_warn("http",
+                 "%s; running without the HTTP server (set http.listen to choose an "
+                 "address)",
+                 errbuf);
+        http_server_destroy(o->http);
+        intake_destroy(o->intake);
+        o->http = NULL;
+        o->intake = NULL;
+        errbuf[0] = '\0';
+        return o;
+    }
     log_info("http", "listening on %s (port %u)%s", c->http.listen,
              (unsigned)http_server_port(o->http), o->token ? ", token required" : "");
     return o;

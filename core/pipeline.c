@@ -165,6 +165,7 @@ static void *router_main(void *arg)
     int64_t next_progress_ns = clock_mono_ns() + PROGRESS_INTERVAL_NS;
     while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
         router_poll(rt->router, 100);
+        if (atomic_load(&stop_requested)) router_drain(rt->router);
         ingest_t *in = atomic_load_explicit(&rt->ingest, memory_order_acquire);
         if (!in || clock_mono_ns() < next_progress_ns) continue;
         next_progress_ns += PROGRESS_INTERVAL_NS;
@@ -215,6 +216,23 @@ static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **own
     return mc;
 }
 
+/* With a `route:`: group notifications per receiver type and their fate. */
+static void print_routing_summary(FILE *out, const router_stats_t *rs)
+{
+    if (!rs->routing) return;
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
+                                                      "slack", "file",    "stdout"};
+    const notifier_stats_t *n = &rs->notify;
+    fprintf(out, "  notifications         %llu routed incidents\n", (unsigned long long)n->alerts);
+    for (int k = 0; k < RECEIVER_KINDS; k++)
+        if (n->notifications[k])
+            fprintf(out, "    %-22s%llu (delivered %llu)\n", kinds[k],
+                    (unsigned long long)n->notifications[k], (unsigned long long)n->delivered[k]);
+    fprintf(out, "    retries %llu, dead-lettered %llu, rate-limited %llu in %llu digests\n",
+            (unsigned long long)n->retries, (unsigned long long)n->dead_lettered,
+            (unsigned long long)n->rate_limited, (unsigned long long)n->digests);
+}
+
 static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, size_t n,
                           router_t *router)
 {
@@ -260,6 +278,7 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
             (unsigned long long)t.tracked, (double)t.bytes / (1024.0 * 1024.0),
             t.slots ? (double)t.bytes / (double)t.slots : 0.0, (unsigned long long)t.expirations,
             (unsigned long long)t.evictions);
+    print_routing_summary(out, &t.out);
     if (secs > 0)
         fprintf(out,
                 "  throughput            %.0f alerts/s (first message to last decision, %.3f s)\n",
@@ -350,6 +369,40 @@ static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
     return ops_start(&st, errbuf, errlen);
 }
 
+/* Routing groups are kept beside the dedup snapshot ("FILE.groups"), so a
+ * restart does not page open groups again; no snapshot file, no state. */
+static bool groups_path(const conf_t *conf, char *out, size_t cap)
+{
+    if (!conf->route || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file) return false;
+    snprintf(out, cap, "%s.groups", conf->dedup.snapshot_file);
+    return true;
+}
+
+static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, size_t errlen)
+{
+    char path[4096];
+    uint64_t loaded = 0;
+    if (!groups_path(conf, path, sizeof(path))) return true;
+    if (router_groups_load(router, path, &loaded, errbuf, errlen) != QERR_OK) return false;
+    if (loaded)
+        log_info("router", "restored %llu open groups from %s", (unsigned long long)loaded, path);
+    return true;
+}
+
+/* After the router thread stopped; only after a complete drain, like the
+ * dedup snapshot, so nothing half-sent is restored as sent. */
+static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
+{
+    char path[4096], errbuf[512];
+    if (!groups_path(conf, path, sizeof(path))) return;
+    if (drain != QERR_OK) {
+        log_warn("router", "drain incomplete: group state not saved");
+        return;
+    }
+    if (router_groups_save(router, path, errbuf, sizeof(errbuf)) != QERR_OK)
+        log_error("router", "%s", errbuf);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -399,7 +452,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
-    if (!router) goto out;
+    if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
     rt.router = router;
     rt.workers = workers;
     rt.n_workers = n_workers;
@@ -499,6 +552,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     atomic_store(&rt.stop, true);
     pthread_join(router_thread, NULL);
     router_started = false;
+    groups_keep(conf, router, err);
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         if (err == QERR_OK && dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers,
                                                   errbuf, sizeof(errbuf)) != QERR_OK)

@@ -73,6 +73,20 @@ static void print_matcher(FILE *out, const char *name, const char *value)
     fprintf(out, "\"'\n");
 }
 
+/* "45s", "12m", "3h20m", "2d4h": an age for the report. */
+static void format_age(int64_t ms, char *out, size_t cap)
+{
+    int64_t s = ms < 0 ? 0 : ms / 1000;
+    if (s < 60)
+        snprintf(out, cap, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(out, cap, "%lldm", (long long)(s / 60));
+    else if (s < 86400)
+        snprintf(out, cap, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else
+        snprintf(out, cap, "%lldd%lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
 static double num(const cJSON *o, const char *k)
 {
     return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k));
@@ -91,21 +105,30 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
         fprintf(out, "%s%s", first ? "" : ",", b->valuestring);
         first = false;
     }
-    fprintf(out, "; %d groups)\n\n", n);
+    bool windowed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "windowed"));
+    fprintf(out, "; %d groups)\n%s\n\n", n,
+            windowed ? "counts are over the window, in 5-minute steps"
+                     : "windows over 2h: counts run from \"since\", when quell began tracking each "
+                       "alert");
     if (n == 0) {
         fprintf(out, "nothing seen in the window\n");
         return;
     }
-    fprintf(out, "%4s %12s %11s %10s %8s %6s  %s\n", "#", "occurrences", "suppressed", "incidents",
-            "flaps", "fps", "group");
+    /* Counts run from when quell first saw the group's alerts (the sketch
+     * holds each fingerprint from then on): "since" says how long ago. */
+    fprintf(out, "%4s %12s %11s %10s %8s %6s %8s  %s\n", "#", "occurrences", "suppressed",
+            "incidents", "flaps", "fps", "since", "group");
+    int64_t now_ms = clock_wall_ms();
     int i = 0;
     const cJSON *g;
     cJSON_ArrayForEach(g, groups)
     {
         double occ = num(g, "occurrences"), sup = num(g, "suppressed");
-        fprintf(out, "%4d %12.0f %10.1f%% %10.0f %8.0f %6.0f  ", ++i, occ,
+        char since[32];
+        format_age(now_ms - (int64_t)num(g, "first_seen_ms"), since, sizeof(since));
+        fprintf(out, "%4d %12.0f %10.1f%% %10.0f %8.0f %6.0f %8s  ", ++i, occ,
                 occ > 0 ? 100.0 * sup / occ : 0.0, num(g, "incidents"), num(g, "flaps"),
-                num(g, "fingerprints"));
+                num(g, "fingerprints"), since);
         const cJSON *l;
         first = true;
         cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(g, "labels"))

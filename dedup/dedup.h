@@ -231,6 +231,8 @@ void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out);
  * bounds, over by at most `error`), for `quell top`. One per worker, owned
  * by its thread; copies leave through dedup_worker_top(). */
 #define TOP_LABEL_BYTES 232
+#define TOP_BUCKET_MS   (5 * 60 * 1000)
+#define TOP_BUCKETS     24 /* 2 h of 5-minute buckets */
 typedef struct {
     uint64_t fingerprint;
     uint64_t count; /* occurrences since it entered the sketch, plus `error` */
@@ -242,7 +244,22 @@ typedef struct {
     uint8_t last_status;
     uint16_t labels_len;
     char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
+    /* The same counts per TOP_BUCKET_MS of event time, for the last
+     * TOP_BUCKETS of them (ring indexed by epoch % TOP_BUCKETS; `epoch` is
+     * the newest one written), so a report can ask for "the last hour". */
+    int64_t epoch;
+    uint32_t b_count[TOP_BUCKETS], b_suppressed[TOP_BUCKETS], b_incidents[TOP_BUCKETS],
+        b_flaps[TOP_BUCKETS];
 } top_entry_t;
+
+/* Counts of one entry over a window ending now: bucketed (5-minute
+ * granularity) for windows up to TOP_BUCKETS * TOP_BUCKET_MS, else the
+ * totals since the entry entered the sketch (`windowed` false). */
+typedef struct {
+    uint64_t count, suppressed, incidents, flaps;
+    bool windowed;
+} top_counts_t;
+void top_entry_window(const top_entry_t *e, int64_t now_ms, int64_t window_ms, top_counts_t *out);
 
 typedef struct top_sketch top_sketch_t;
 top_sketch_t *top_sketch_new(size_t k);

@@ -10,6 +10,7 @@
  * open-addressing index finds a fingerprint's counter. Memory is fixed at
  * creation; one sketch per worker, owned by its thread.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,15 +141,53 @@ static uint16_t pack_labels(char *dst, const alert_t *a)
     return (uint16_t)pos;
 }
 
+/* Moves an entry's bucket ring to `epoch`, zeroing the buckets it skips;
+ * returns the bucket for `epoch`, or -1 when it is older than the ring. */
+static int bucket_for(top_entry_t *e, int64_t epoch)
+{
+    if (epoch > e->epoch) {
+        int64_t skip = epoch - e->epoch;
+        if (skip > TOP_BUCKETS) skip = TOP_BUCKETS;
+        for (int64_t i = 0; i < skip; i++) {
+            int b = (int)((epoch - i) % TOP_BUCKETS);
+            e->b_count[b] = e->b_suppressed[b] = e->b_incidents[b] = e->b_flaps[b] = 0;
+        }
+        e->epoch = epoch;
+    }
+    if (epoch < 0 || e->epoch - epoch >= TOP_BUCKETS) return -1; /* late event: totals only */
+    return (int)(epoch % TOP_BUCKETS);
+}
+
+void top_entry_window(const top_entry_t *e, int64_t now_ms, int64_t window_ms, top_counts_t *out)
+{
+    if (window_ms > (int64_t)TOP_BUCKETS * TOP_BUCKET_MS) {
+        *out = (top_counts_t){e->count - e->error, e->suppressed, e->incidents, e->flaps, false};
+        return;
+    }
+    *out = (top_counts_t){.windowed = true};
+    int64_t now_epoch = now_ms / TOP_BUCKET_MS;
+    int64_t n = (window_ms + TOP_BUCKET_MS - 1) / TOP_BUCKET_MS;
+    for (int64_t ep = now_epoch - n + 1; ep <= now_epoch; ep++) {
+        if (ep < 0 || ep > e->epoch || e->epoch - ep >= TOP_BUCKETS) continue;
+        int b = (int)(ep % TOP_BUCKETS);
+        out->count += e->b_count[b];
+        out->suppressed += e->b_suppressed[b];
+        out->incidents += e->b_incidents[b];
+        out->flaps += e->b_flaps[b];
+    }
+}
+
 void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms)
 {
     size_t slot = index_find(s, a->fingerprint);
     top_entry_t *e;
+    bool flapped = false;
     if (s->index[slot]) {
         uint32_t ei = s->index[slot] - 1;
         e = &s->entries[ei];
         e->count++;
-        if (e->last_status != (uint8_t)a->status) e->flaps++;
+        flapped = e->last_status != (uint8_t)a->status;
+        if (flapped) e->flaps++;
         s->heap[s->hpos[ei]].count = e->count;
         sift_down(s, s->hpos[ei]);
     } else {
@@ -166,10 +205,18 @@ void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_
             slot = index_find(s, a->fingerprint); /* the removal may have moved slots */
         }
         e = &s->entries[ei];
-        *e = (top_entry_t){.fingerprint = a->fingerprint,
-                           .count = base + 1,
-                           .error = base,
-                           .first_seen_ms = now_ms};
+        /* Field by field: the entry is large, and its labels are rewritten
+         * just below anyway. */
+        memset(e, 0, offsetof(top_entry_t, labels));
+        e->fingerprint = a->fingerprint;
+        e->count = base + 1;
+        e->error = base;
+        e->first_seen_ms = now_ms;
+        e->epoch = now_ms / TOP_BUCKET_MS;
+        memset(e->b_count, 0, sizeof(e->b_count));
+        memset(e->b_suppressed, 0, sizeof(e->b_suppressed));
+        memset(e->b_incidents, 0, sizeof(e->b_incidents));
+        memset(e->b_flaps, 0, sizeof(e->b_flaps));
         e->labels_len = pack_labels(e->labels, a);
         s->index[slot] = ei + 1;
         s->heap[s->hpos[ei]].count = e->count;
@@ -179,9 +226,16 @@ void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_
             sift_up(s, s->hpos[ei]);
     }
     e->last_status = (uint8_t)a->status;
-    e->last_seen_ms = now_ms;
+    if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
     if (!DECISION_IS_FORWARD(k)) e->suppressed++;
     if (k == DECISION_FORWARD_NEW) e->incidents++;
+    int b = bucket_for(e, now_ms / TOP_BUCKET_MS);
+    if (b >= 0) {
+        e->b_count[b]++;
+        if (!DECISION_IS_FORWARD(k)) e->b_suppressed[b]++;
+        if (k == DECISION_FORWARD_NEW) e->b_incidents[b]++;
+        if (flapped) e->b_flaps[b]++;
+    }
 }
 
 size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap)

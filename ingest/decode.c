@@ -10,10 +10,11 @@
  * Memory: nothing here calls malloc per alert. cJSON allocates per node, so
  * its hooks (installed once, process-wide) allocate from a thread-local arena
  * while ingest_decode() parses and fall back to malloc/free otherwise, which
- * keeps any other cJSON user in the process working. protobuf-c gets an arena
- * allocator directly. Every string of the result points into the arena
- * (cJSON and protobuf-c both copy), never into `buf`; the arena must outlive
- * the alerts. Trees are never freed: the caller resets the arena.
+ * keeps any other cJSON user in the process working. Protobuf is read by a
+ * wire-format reader of our own (see "protobuf" below) whose strings point
+ * into `buf`; cJSON's strings are copies in the arena. Both the arena and
+ * `buf` must outlive the alerts. Trees are never freed: the caller resets
+ * the arena.
  *
  * Threads: any number of threads may decode at once, each with its own arena.
  * The only shared state is cJSON's hook table (written once, under
@@ -36,7 +37,6 @@
 #include <cjson/cJSON.h>
 
 #include "ingest.h"
-#include "quell/v1/alert.pb-c.h"
 
 static const char *const error_names[DECODE__COUNT] = {
     [DECODE_OK] = "ok",
@@ -778,81 +778,197 @@ static decode_error_t json_decode(dctx_t *c, const char *buf, size_t len, alert_
 
 /* ---- protobuf ---------------------------------------------------------- */
 
-/* protobuf-c keeps strings as C strings and so loses the length of one with a
- * NUL inside. Each allocation therefore carries its size just before it: a
- * string of n bytes was allocated as n + 1, which gives its true length and
- * lets check_*() refuse an embedded NUL instead of truncating at it. */
-#define PB_MAGIC 0x71756c6c70623031ull /* "qullpb01" */
+/* A wire-format reader for quell.v1.Alert and AlertBatch, straight into
+ * alert_t: strings point into `buf` (they carry their length, so a NUL
+ * inside is seen and refused by check_*() rather than cutting the string),
+ * and the only allocations are the alert and label arrays. It accepts what
+ * protobuf-c's generated unpacker accepts (unknown fields skipped, the last
+ * of a repeated scalar wins, 10-byte varints, open enums) and refuses what
+ * it refuses (truncation, a known field with the wrong wire type, groups,
+ * field number 0), with the same precedence: every alert of a message is
+ * read before any is checked, so a malformed message is bad_proto whatever
+ * its first alert holds. protobuf-c cost ~5 allocations and copies per
+ * label; this is the ingest thread's hottest loop (see bench/). */
 
 typedef struct {
-    arena_t *arena;
-    bool oom;
-} pb_heap_t;
+    const uint8_t *p, *end;
+} pbr_t;
 
-static void *pb_alloc(void *data, size_t size)
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+static bool pb_varint(pbr_t *r, uint64_t *v)
 {
-    pb_heap_t *h = data;
-    uint64_t *p = size <= SIZE_MAX - 16 ? arena_alloc(h->arena, size + 16) : NULL;
-    if (!p) {
-        h->oom = true;
-        return NULL;
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 70 && r->p < r->end; shift += 7) {
+        uint8_t b = *r->p++;
+        if (shift < 64) x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
     }
-    p[0] = size;
-    p[1] = PB_MAGIC;
-    return p + 2;
+    return false;
 }
 
-static void pb_free(void *data, void *ptr)
+/* The next field's number and wire type; false at the end or on a bad tag. */
+static bool pb_tag(pbr_t *r, uint32_t *field, unsigned *wt, bool *bad)
 {
-    (void)data; /* the arena is reset as a whole */
-    (void)ptr;
+    uint64_t tag;
+    *bad = false;
+    if (r->p == r->end) return false;
+    if (!pb_varint(r, &tag) || tag >> 3 == 0 || tag >> 3 > 0x1fffffff) return !(*bad = true);
+    *field = (uint32_t)(tag >> 3);
+    *wt = (unsigned)(tag & 7);
+    return true;
 }
 
-static size_t pb_strlen(const char *s)
+static bool pb_bytes(pbr_t *r, pbr_t *sub)
 {
-    /* Absent fields point at protobuf-c's static "" (the field default). */
-    if (!s || s == protobuf_c_empty_string) return 0;
-    const uint64_t *h = (const uint64_t *)(const void *)s - 2;
-    if (h[1] != PB_MAGIC || h[0] == 0) return strlen(s);
-    return (size_t)h[0] - 1;
+    uint64_t n;
+    if (!pb_varint(r, &n) || n > (uint64_t)(r->end - r->p)) return false;
+    sub->p = r->p;
+    sub->end = r->p + n;
+    r->p += n;
+    return true;
 }
 
-static decode_error_t pb_labels(dctx_t *c, Quell__V1__Label **in, size_t n, label_t **out,
-                                bool annotations)
+static bool pb_skip(pbr_t *r, unsigned wt)
+{
+    uint64_t v;
+    pbr_t sub;
+    size_t n = wt == WT_I64 ? 8 : 4;
+    switch (wt) {
+    case WT_VARINT: return pb_varint(r, &v);
+    case WT_LEN: return pb_bytes(r, &sub);
+    case WT_I64:
+    case WT_I32:
+        if ((size_t)(r->end - r->p) < n) return false;
+        r->p += n;
+        return true;
+    default: return false; /* groups (3, 4) and 6, 7: protobuf-c refuses them too */
+    }
+}
+
+static str_t pb_str(const pbr_t *sub)
+{
+    return (str_t){(const char *)sub->p, (uint32_t)(sub->end - sub->p)};
+}
+
+/* A quell.v1.Label: name = 1, value = 2. */
+static bool pb_label(pbr_t r, label_t *out)
+{
+    uint32_t f;
+    unsigned wt;
+    bool bad;
+    *out = (label_t){{"", 0}, {"", 0}};
+    while (pb_tag(&r, &f, &wt, &bad)) {
+        pbr_t sub;
+        if (f == 1 || f == 2) {
+            if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+            if (f == 1)
+                out->name = pb_str(&sub);
+            else
+                out->value = pb_str(&sub);
+        } else if (!pb_skip(&r, wt)) {
+            return false;
+        }
+    }
+    return !bad;
+}
+
+/* One Alert as read, before any check. */
+typedef struct {
+    label_t *labels, *annotations;
+    uint32_t n_labels, n_annotations;
+    int32_t status;
+    int64_t starts_at_ms, ends_at_ms;
+    str_t generator_url, source;
+} pb_alert_t;
+
+/* Reads an Alert in two passes: count the labels and annotations (and
+ * check the framing), then fill arrays of exactly that size. */
+static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
+{
+    uint32_t f;
+    unsigned wt;
+    bool bad;
+    uint64_t v;
+    size_t nl = 0, na = 0;
+    *a = (pb_alert_t){.generator_url = {"", 0}, .source = {"", 0}};
+    pbr_t r = msg;
+    while (pb_tag(&r, &f, &wt, &bad)) {
+        pbr_t sub;
+        switch (f) {
+        case 1:
+        case 2:
+        case 6:
+        case 7:
+            if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+            if (f == 1) nl++;
+            if (f == 2) na++;
+            if (f == 6) a->generator_url = pb_str(&sub);
+            if (f == 7) a->source = pb_str(&sub);
+            break;
+        case 3:
+        case 4:
+        case 5:
+            if (wt != WT_VARINT || !pb_varint(&r, &v)) return false;
+            if (f == 3) a->status = (int32_t)v;
+            if (f == 4) a->starts_at_ms = (int64_t)v;
+            if (f == 5) a->ends_at_ms = (int64_t)v;
+            break;
+        default:
+            if (!pb_skip(&r, wt)) return false;
+        }
+    }
+    if (bad) return false;
+    a->labels = arena_array(c, nl, sizeof(label_t));
+    a->annotations = arena_array(c, na, sizeof(label_t));
+    if ((nl && !a->labels) || (na && !a->annotations)) return !(*oom = true);
+    r = msg;
+    while (pb_tag(&r, &f, &wt, &bad)) {
+        pbr_t sub;
+        if (f == 1 || f == 2) {
+            if (!pb_bytes(&r, &sub)) return false; /* framing checked above: never */
+            label_t *l = f == 1 ? &a->labels[a->n_labels++] : &a->annotations[a->n_annotations++];
+            if (!pb_label(sub, l)) return false;
+        } else {
+            pb_skip(&r, wt);
+        }
+    }
+    return true;
+}
+
+static decode_error_t pb_check_pairs(dctx_t *c, const label_t *l, size_t n, bool label)
 {
     decode_error_t r;
-    label_t *l = arena_array(c, n, sizeof(label_t));
-    if (n && !l) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu labels", n);
-    for (size_t i = 0; i < n; i++) {
-        const char *name = in[i]->name, *val = in[i]->value;
-        size_t nlen = pb_strlen(name), vlen = pb_strlen(val);
-        if ((r = check_pair(c, !annotations, name, nlen, val, vlen))) return r;
-        l[i] = (label_t){{name, (uint32_t)nlen}, {val, (uint32_t)vlen}};
-    }
-    *out = l;
+    for (size_t i = 0; i < n; i++)
+        if ((r = check_pair(c, label, l[i].name.ptr, l[i].name.len, l[i].value.ptr,
+                            l[i].value.len)))
+            return r;
     return DECODE_OK;
 }
 
-static decode_error_t pb_alert(dctx_t *c, const Quell__V1__Alert *m, alert_t *a)
+static decode_error_t pb_alert(dctx_t *c, const pb_alert_t *m, alert_t *a)
 {
     decode_error_t r;
-    label_t *l = NULL;
     memset(a, 0, sizeof(*a));
-    if ((r = pb_labels(c, m->labels, m->n_labels, &l, false))) return r;
-    if ((r = finish_labels(c, a, l, m->n_labels))) return r;
-    if ((r = pb_labels(c, m->annotations, m->n_annotations, &a->annotations, true))) return r;
-    a->n_annotations = (uint32_t)m->n_annotations;
-    if ((r = check_text(c, "generator_url", m->generator_url, pb_strlen(m->generator_url),
+    if ((r = pb_check_pairs(c, m->labels, m->n_labels, true))) return r;
+    if ((r = finish_labels(c, a, m->labels, m->n_labels))) return r;
+    if ((r = pb_check_pairs(c, m->annotations, m->n_annotations, false))) return r;
+    a->annotations = m->annotations;
+    a->n_annotations = m->n_annotations;
+    if ((r = check_text(c, "generator_url", m->generator_url.ptr, m->generator_url.len,
                         &a->generator_url)))
         return r;
-    if ((r = check_text(c, "source", m->source, pb_strlen(m->source), &a->source))) return r;
+    if ((r = check_text(c, "source", m->source.ptr, m->source.len, &a->source))) return r;
     a->starts_at_ms = m->starts_at_ms;
     a->ends_at_ms = m->ends_at_ms;
     /* proto3 enums are open: a value from a newer schema derives like
      * UNSPECIFIED rather than refusing the alert. */
-    status_hint_t hint = m->status == QUELL__V1__STATUS__STATUS_FIRING     ? STATUS_FIRING
-                         : m->status == QUELL__V1__STATUS__STATUS_RESOLVED ? STATUS_RESOLVED
-                                                                           : STATUS_DERIVE;
+    status_hint_t hint = m->status == 1   ? STATUS_FIRING   /* STATUS_FIRING */
+                         : m->status == 2 ? STATUS_RESOLVED /* STATUS_RESOLVED */
+                                          : STATUS_DERIVE;
     set_status(c, a, hint);
     return DECODE_OK;
 }
@@ -861,32 +977,54 @@ static decode_error_t pb_decode(dctx_t *c, bool batch, const uint8_t *buf, size_
                                 alert_t **out, size_t *n_out)
 {
     decode_error_t r;
-    pb_heap_t heap = {c->arena, false};
-    ProtobufCAllocator alloc = {pb_alloc, pb_free, &heap};
-    Quell__V1__AlertBatch *b = batch ? quell__v1__alert_batch__unpack(&alloc, len, buf) : NULL;
-    Quell__V1__Alert *single = batch ? NULL : quell__v1__alert__unpack(&alloc, len, buf);
-    if (!b && !single) {
-        /* protobuf-c says no more than "failed". No reason means "retry
-         * later", so an arena out of memory is reported as too large. */
-        if (heap.oom) return fail(c, DECODE_TOO_LARGE, "out of memory unpacking %zu bytes", len);
-        return fail(c, DECODE_BAD_PROTO,
-                    "not a valid %s protobuf message (%zu bytes, truncated "
-                    "or malformed)",
-                    batch ? "quell.v1.AlertBatch" : "quell.v1.Alert", len);
+    pbr_t msg = {buf, buf + len}, rd = msg;
+    size_t n = 1;
+    uint32_t f;
+    unsigned wt;
+    bool bad = false, oom = false;
+    if (batch) { /* AlertBatch: alerts = 15; count them, checking the framing */
+        n = 0;
+        while (pb_tag(&rd, &f, &wt, &bad)) {
+            if (f == 15 && wt != WT_LEN) goto malformed;
+            n += f == 15;
+            if (!pb_skip(&rd, wt)) goto malformed;
+        }
+        if (bad) goto malformed;
     }
-    Quell__V1__Alert **ms = b ? b->alerts : &single;
-    size_t n = b ? b->n_alerts : 1;
+    pb_alert_t *ms = arena_array(c, n, sizeof(pb_alert_t));
     alert_t *alerts = arena_array(c, n, sizeof(alert_t));
-    if (n && !alerts) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu alerts", n);
+    if (n && (!ms || !alerts)) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu alerts", n);
+    if (!batch) {
+        if (!pb_read_alert(c, msg, &ms[0], &oom)) goto malformed;
+    } else {
+        size_t i = 0;
+        rd = msg;
+        while (pb_tag(&rd, &f, &wt, &bad)) {
+            pbr_t sub;
+            if (f != 15) {
+                pb_skip(&rd, wt);
+                continue;
+            }
+            if (!pb_bytes(&rd, &sub) || !pb_read_alert(c, sub, &ms[i++], &oom)) goto malformed;
+        }
+    }
     c->in_alert = true;
     for (size_t i = 0; i < n; i++) {
         c->alert_idx = i;
-        if ((r = pb_alert(c, ms[i], &alerts[i]))) return r;
+        if ((r = pb_alert(c, &ms[i], &alerts[i]))) return r;
     }
     c->in_alert = false;
     *out = alerts;
     *n_out = n;
     return DECODE_OK;
+malformed:
+    /* No reason means "retry later", so an arena out of memory is reported
+     * as too large. */
+    if (oom) return fail(c, DECODE_TOO_LARGE, "out of memory decoding %zu bytes", len);
+    return fail(c, DECODE_BAD_PROTO,
+                "not a valid %s protobuf message (%zu bytes, truncated "
+                "or malformed)",
+                batch ? "quell.v1.AlertBatch" : "quell.v1.Alert", len);
 }
 
 /* ---- entry point ------------------------------------------------------- */

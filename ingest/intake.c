@@ -14,10 +14,12 @@
  * some alerts twice, which dedup folds.
  *
  * Handlers run on the HTTP server's connection threads, several at once;
- * the producer is shared and each request waits for its own delivery
- * reports, serving the producer's queue itself while it waits.
+ * the producer is shared. One poller thread serves its delivery reports;
+ * each request sleeps on its own condition variable until the last of its
+ * messages is reported, so an answer leaves as soon as Kafka acknowledged.
  */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -38,14 +40,20 @@ struct intake {
     size_t max_alerts;
     _Atomic uint64_t requests[INTAKE_API__COUNT][INTAKE_CODE__COUNT];
     _Atomic uint64_t alerts[INTAKE_API__COUNT];
+    pthread_t poller;
+    bool poller_started;
+    _Atomic bool stop;
 };
 
-/* One request's outstanding messages; on the heap because a delivery
- * report may in theory outlive a request that gave up waiting. */
+/* One request's outstanding messages. The poller changes `pending` only
+ * under `mu` and signals with it held, so once the request sees 0 under
+ * `mu` no report touches it any more and it may go. */
 typedef struct {
-    _Atomic int pending;
-    _Atomic int failed;
-    _Atomic int first_err; /* rd_kafka_resp_err_t */
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    int pending;
+    int failed;
+    rd_kafka_resp_err_t first_err;
 } publish_t;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -54,12 +62,20 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)opaque;
     publish_t *p = m->_private;
     if (!p) return;
+    pthread_mutex_lock(&p->mu);
     if (m->err) {
-        int zero = 0;
-        atomic_compare_exchange_strong(&p->first_err, &zero, (int)m->err);
-        atomic_fetch_add(&p->failed, 1);
+        if (!p->first_err) p->first_err = m->err;
+        p->failed++;
     }
-    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    if (--p->pending == 0) pthread_cond_signal(&p->done);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *poller_main(void *arg)
+{
+    intake_t *it = arg;
+    while (!atomic_load_explicit(&it->stop, memory_order_acquire)) rd_kafka_poll(it->rk, 50);
+    return NULL;
 }
 
 static bool kset(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf, size_t errlen)
@@ -86,7 +102,7 @@ intake_t *intake_new(const conf_t *conf, const char *brokers, const dedup_fp_con
     bool ok = kset(kc, "bootstrap.servers", brokers, errbuf, errlen) &&
               kset(kc, "enable.idempotence", "true", errbuf, errlen) &&
               kset(kc, "acks", "all", errbuf, errlen) &&
-              kset(kc, "linger.ms", "2", errbuf, errlen) &&
+              kset(kc, "linger.ms", "1", errbuf, errlen) &&
               kset(kc, "message.timeout.ms", timeout, errbuf, errlen);
     for (size_t i = 0; ok && i < conf->kafka.n_properties; i++) {
         const conf_kv_t *p = &conf->kafka.properties[i];
@@ -110,12 +126,23 @@ intake_t *intake_new(const conf_t *conf, const char *brokers, const dedup_fp_con
         intake_destroy(it);
         return NULL;
     }
+    if (pthread_create(&it->poller, NULL, poller_main, it) != 0) {
+        snprintf(errbuf, errlen, "intake: cannot start the delivery report thread");
+        intake_destroy(it);
+        return NULL;
+    }
+    pthread_setname_np(it->poller, "quell-intake");
+    it->poller_started = true;
     return it;
 }
 
 void intake_destroy(intake_t *it)
 {
     if (!it) return;
+    if (it->poller_started) {
+        atomic_store_explicit(&it->stop, true, memory_order_release);
+        pthread_join(it->poller, NULL);
+    }
     if (it->rk) {
         rd_kafka_flush(it->rk, PUBLISH_TIMEOUT_MS);
         rd_kafka_destroy(it->rk);
@@ -161,15 +188,18 @@ typedef struct {
 static rd_kafka_resp_err_t publish(intake_t *it, intake_api_t api, const out_msg_t *msgs, size_t n,
                                    int *failed_out)
 {
-    publish_t *p = calloc(1, sizeof(*p));
-    if (!p) return RD_KAFKA_RESP_ERR__FAIL;
+    publish_t p = {.pending = 0};
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.done, NULL);
     int64_t deadline = clock_mono_ns() + (int64_t)PUBLISH_TIMEOUT_MS * 1000000;
     const char *ct = "application/json";
     const char *src = api == INTAKE_API_ALERTMANAGER ? "http:alertmanager" : "http:pagerduty";
     size_t produced = 0;
     rd_kafka_resp_err_t err = 0;
     for (; produced < n; produced++) {
-        atomic_fetch_add(&p->pending, 1);
+        pthread_mutex_lock(&p.mu);
+        p.pending++;
+        pthread_mutex_unlock(&p.mu);
         for (;;) {
             err = rd_kafka_producev(it->rk, RD_KAFKA_V_TOPIC(it->topic),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -177,20 +207,27 @@ static rd_kafka_resp_err_t publish(intake_t *it, intake_api_t api, const out_msg
                                     RD_KAFKA_V_KEY(msgs[produced].key, 16),
                                     RD_KAFKA_V_HEADER("content-type", ct, (ssize_t)strlen(ct)),
                                     RD_KAFKA_V_HEADER("quell-source", src, (ssize_t)strlen(src)),
-                                    RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+                                    RD_KAFKA_V_OPAQUE(&p), RD_KAFKA_V_END);
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clock_mono_ns() > deadline) break;
-            rd_kafka_poll(it->rk, 5); /* the local queue drains as the broker acks */
+            struct timespec ts = {0, 2000000}; /* the queue drains as the broker acks */
+            nanosleep(&ts, NULL);
         }
         if (err) {
-            atomic_fetch_sub(&p->pending, 1);
+            pthread_mutex_lock(&p.mu);
+            p.pending--;
+            pthread_mutex_unlock(&p.mu);
             break;
         }
     }
-    /* Every produced message gets its report within message.timeout.ms. */
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) rd_kafka_poll(it->rk, 5);
-    if (!err) err = (rd_kafka_resp_err_t)atomic_load(&p->first_err);
-    *failed_out = atomic_load(&p->failed) + (int)(n - produced);
-    free(p);
+    /* Every produced message gets its report within message.timeout.ms, so
+     * this wait ends; the request must not return before it does. */
+    pthread_mutex_lock(&p.mu);
+    while (p.pending > 0) pthread_cond_wait(&p.done, &p.mu);
+    if (!err) err = p.first_err;
+    *failed_out = p.failed + (int)(n - produced);
+    pthread_mutex_unlock(&p.mu);
+    pthread_cond_destroy(&p.done);
+    pthread_mutex_destroy(&p.mu);
     if (!err && produced) atomic_fetch_add_explicit(&it->alerts[api], n, memory_order_relaxed);
     return err;
 }

@@ -9,19 +9,43 @@
  * at most once per 10 s), so the input offset is not committed until the
  * broker really has the incident — at-least-once, never at-most-once.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "router.h"
+#include "router_int.h"
 
 #define FORMAT_BUF_BYTES 65536
+#define MAX_LANES        256
+#define LANE_BATCH       4096 /* records taken per lane per poll: fairness */
+
+typedef struct {
+    size_t n;
+    msg_track_t *tracks[];
+} held_t;
+
+typedef struct {
+    incident_t inc;
+    /* then the alert record (alert_rec_write) */
+} lane_hdr_t;
 
 struct router {
     rd_kafka_t *rk;
     char *output_topic;
     char *dlq_topic;
     log_limit_t retry_log; /* touched only from delivery reports (router thread) */
+    /* routing: NULL without a `route:` */
+    routing_t *routing;
+    notifier_t *notifier;
+    size_t lane_bytes;
+    pthread_mutex_t lane_lock; /* registration only */
+    ring_t *lanes[MAX_LANES];
+    _Atomic size_t n_lanes;
+    arena_t scratch;
+    _Atomic bool draining;
+    bool drain_flushed; /* router thread */
+    uint64_t id;        /* unique per process: names the lanes' owner */
     _Alignas(CACHELINE) _Atomic uint64_t produced;
     _Atomic uint64_t delivered;
     _Atomic uint64_t dead_lettered;
@@ -33,6 +57,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     router_t *r = opaque;
     msg_track_t *track = m->_private;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if ((uintptr_t)track & 1) {
+            held_t *h = (held_t *)((uintptr_t)track & ~(uintptr_t)1);
+            for (size_t i = 0; i < h->n; i++) track_done(h->tracks[i]);
+            free(h);
+            return;
+        }
         if (strcmp(rd_kafka_topic_name(m->rkt), r->dlq_topic) != 0)
             atomic_fetch_add_explicit(&r->delivered, 1, memory_order_relaxed);
         track_done(track);
@@ -72,6 +102,15 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
     if (!r) return NULL;
     r->output_topic = strdup(conf->kafka.output_topic);
     r->dlq_topic = strdup(conf->kafka.dlq_topic);
+    static _Atomic uint64_t next_id = 1;
+    r->id = atomic_fetch_add(&next_id, 1);
+    pthread_mutex_init(&r->lane_lock, NULL);
+    arena_init(&r->scratch, 65536);
+    r->lane_bytes = conf->ring_bytes;
+    if (routing_compile(conf, &r->routing, errbuf, errlen) != QERR_OK) {
+        router_destroy(r, 0);
+        return NULL;
+    }
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     bool ok = set(kc, "bootstrap.servers", brokers, errbuf, errlen) &&
               set(kc, "linger.ms", "5", errbuf, errlen) &&
@@ -103,24 +142,154 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
         router_destroy(r, 0);
         return NULL;
     }
+    if (r->routing) {
+        notifier_opts_t no = {.routing = r->routing,
+                              .router = r,
+                              .dlq_topic = r->dlq_topic,
+                              .now_ms = clock_wall_ms()};
+        r->notifier = notifier_new(&no, errbuf, errlen);
+        if (!r->notifier) {
+            router_destroy(r, 0);
+            return NULL;
+        }
+    }
     return r;
 }
 
 void router_destroy(router_t *r, int timeout_ms)
 {
     if (!r) return;
+    if (r->notifier) {
+        /* What is still queued keeps its holds: re-read after a restart. */
+        notifier_destroy(r->notifier);
+    }
     if (r->rk) {
         if (rd_kafka_flush(r->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_error("router", "%d messages not delivered at shutdown", rd_kafka_outq_len(r->rk));
         rd_kafka_destroy(r->rk);
     }
+    routing_destroy(r->routing);
+    for (size_t i = 0; i < atomic_load(&r->n_lanes); i++) ring_destroy(r->lanes[i]);
+    pthread_mutex_destroy(&r->lane_lock);
+    arena_free(&r->scratch);
     free(r->output_topic);
     free(r->dlq_topic);
     free(r);
 }
 
+/* The calling thread's lane, registered on its first call. A thread
+ * forwards to one router for its life (workers do). */
+static ring_t *lane_get(router_t *r)
+{
+    /* By id, not address: a later router may reuse a freed one's. */
+    static _Thread_local uint64_t lane_owner;
+    static _Thread_local ring_t *lane;
+    if (lane_owner == r->id && lane) return lane;
+    pthread_mutex_lock(&r->lane_lock);
+    size_t n = atomic_load_explicit(&r->n_lanes, memory_order_relaxed);
+    ring_t *ring = n < MAX_LANES ? ring_new(r->lane_bytes) : NULL;
+    if (ring) {
+        r->lanes[n] = ring;
+        atomic_store_explicit(&r->n_lanes, n + 1, memory_order_release);
+        lane_owner = r->id;
+        lane = ring;
+    }
+    pthread_mutex_unlock(&r->lane_lock);
+    return ring;
+}
+
+static qerr_t lane_push(router_t *r, const alert_t *a, const incident_t *inc, msg_track_t *track)
+{
+    ring_t *ring = lane_get(r);
+    if (!ring) return QERR_NOMEM;
+    size_t len = sizeof(lane_hdr_t) + alert_rec_size(a);
+    if (len > ring_max_record(ring)) {
+        log_error("router", "incident of %zu bytes exceeds the lane (ring_bytes)", len);
+        return QERR_INVALID;
+    }
+    lane_hdr_t *h = ring_reserve(ring, len);
+    if (!h) return QERR_FULL;
+    h->inc = *inc;
+    alert_rec_write(h + 1, a, track);
+    ring_commit(ring);
+    return QERR_OK;
+}
+
+/* Router thread: moves what the workers handed over into the notifier. */
+static size_t lanes_drain(router_t *r, int64_t now_ms)
+{
+    size_t n = atomic_load_explicit(&r->n_lanes, memory_order_acquire), moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *rec;
+        size_t len;
+        for (size_t k = 0; k < LANE_BATCH && (rec = ring_peek(r->lanes[i], &len)); k++) {
+            const lane_hdr_t *h = rec;
+            alert_t a;
+            msg_track_t *track = NULL;
+            arena_reset(&r->scratch);
+            if (alert_rec_read(h + 1, len - sizeof(*h), &r->scratch, &a, &track) == QERR_OK &&
+                notifier_submit(r->notifier, &a, &h->inc, track, now_ms) != QERR_OK)
+                log_error("router", "out of memory routing an incident; input offset held");
+            ring_release(r->lanes[i]);
+            moved++;
+        }
+    }
+    return moved;
+}
+
+qerr_t router_produce_tracked(router_t *r, const char *topic, const char *key, const void *value,
+                              size_t len, const char *receiver, const char *reason,
+                              msg_track_t *const *tracks, size_t n_tracks)
+{
+    held_t *h = malloc(sizeof(*h) + (n_tracks ? n_tracks : 1) * sizeof(msg_track_t *));
+    if (!h) return QERR_NOMEM;
+    h->n = n_tracks;
+    if (n_tracks) memcpy(h->tracks, tracks, n_tracks * sizeof(*tracks));
+    rd_kafka_headers_t *hdrs = NULL;
+    if (reason) {
+        hdrs = rd_kafka_headers_new(3);
+        rd_kafka_header_add(hdrs, "quell-error", -1, "delivery_failed", -1);
+        rd_kafka_header_add(hdrs, "quell-error-detail", -1, reason, -1);
+        if (receiver) rd_kafka_header_add(hdrs, "quell-receiver", -1, receiver, -1);
+    }
+    rd_kafka_resp_err_t err;
+    for (int tries = 0;; tries++) {
+        err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_OPAQUE((void *)((uintptr_t)h | 1)), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 100) break;
+        rd_kafka_poll(r->rk, 10); /* this is the router thread: serving reports is ours */
+    }
+    if (err) {
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        free(h);
+        log_error("router", "produce to %s: %s", topic, rd_kafka_err2str(err));
+        return QERR_KAFKA;
+    }
+    return QERR_OK;
+}
+
+qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t errlen)
+{
+    return r->notifier ? notifier_save_groups(r->notifier, path, errbuf, errlen) : QERR_OK;
+}
+
+qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
+                          size_t errlen)
+{
+    *loaded = 0;
+    return r->notifier
+               ? notifier_load_groups(r->notifier, path, clock_wall_ms(), loaded, errbuf, errlen)
+               : QERR_OK;
+}
+
+void router_drain(router_t *r) { atomic_store_explicit(&r->draining, true, memory_order_release); }
+
 qerr_t router_forward(router_t *r, const alert_t *a, const incident_t *inc, msg_track_t *track)
 {
+    if (r->routing) return lane_push(r, a, inc, track);
     static _Thread_local char buf[FORMAT_BUF_BYTES];
     char *out = buf;
     size_t len = router_format_incident_json(buf, sizeof(buf), a, inc);
@@ -184,7 +353,29 @@ qerr_t router_dead_letter(router_t *r, const rd_kafka_message_t *msg, const char
     return QERR_OK;
 }
 
-void router_poll(router_t *r, int timeout_ms) { rd_kafka_poll(r->rk, timeout_ms); }
+void router_poll(router_t *r, int timeout_ms)
+{
+    if (!r->notifier) {
+        rd_kafka_poll(r->rk, timeout_ms);
+        return;
+    }
+    /* Short waits: workers hand incidents over without waking this thread,
+     * so a 1 ms poll bounds the latency routing adds. */
+    int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    do {
+        int64_t now = clock_wall_ms();
+        size_t moved = lanes_drain(r, now);
+        /* Draining: what groups hold goes out now, not at their timers
+         * (walks every group, so only when something new came in). */
+        if (atomic_load_explicit(&r->draining, memory_order_acquire) &&
+            (moved || !r->drain_flushed)) {
+            notifier_flush(r->notifier, now);
+            r->drain_flushed = true;
+        }
+        notifier_run(r->notifier, now, moved ? 0 : 1);
+        rd_kafka_poll(r->rk, 0);
+    } while (clock_mono_ns() < end);
+}
 
 void router_stats(router_t *r, router_stats_t *out)
 {
@@ -192,4 +383,9 @@ void router_stats(router_t *r, router_stats_t *out)
     out->delivered = atomic_load_explicit(&r->delivered, memory_order_relaxed);
     out->dead_lettered = atomic_load_explicit(&r->dead_lettered, memory_order_relaxed);
     out->retries = atomic_load_explicit(&r->retries, memory_order_relaxed);
+    out->routing = r->notifier != NULL;
+    if (r->notifier)
+        notifier_stats(r->notifier, &out->notify);
+    else
+        memset(&out->notify, 0, sizeof(out->notify));
 }

@@ -80,14 +80,15 @@ static void *reloader_main(void *arg)
         r->settling = false;
         char err[1024];
         bool ok = rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK;
-        metrics_note_reload(ok); /* quell_config_reloads_total on /metrics */
         if (ok) {
             atomic_fetch_add(&r->reloads, 1);
+            metrics_note_reload(true); /* quell_config_reloads_total and friends */
             log_info("rules", "rules reloaded from %s (%s), generation %llu", r->path,
                      asked ? "SIGHUP" : "file changed",
                      (unsigned long long)rules_live_generation(r->live));
         } else {
             atomic_fetch_add(&r->failures, 1);
+            metrics_note_reload(false);
             log_error("rules", "reload refused, the previous rules stay: %s", err);
         }
     }

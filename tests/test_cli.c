@@ -52,6 +52,18 @@ static void test_check(void)
     free(out);
     free(err);
 
+    /* The routing sections are checked too, with their column. */
+    char route[256];
+    snprintf(route, sizeof(route), "%s/route.yaml", dir);
+    write_text(route, "route:\n  receiver: pager\nreceivers:\n  - {name: oncall, type: stdout}\n");
+    snprintf(args, sizeof(args), "check -c %s", route);
+    CHECK_EQ_INT(run(args, &out, &err), 1);
+    snprintf(want, sizeof(want), "%s:2:13: unknown receiver \"pager\"", route);
+    CHECK(err && strncmp(err, want, strlen(want)) == 0);
+    free(out);
+    free(err);
+    snprintf(want, sizeof(want), "%s:2: unknown key \"kafka.brokerz\"", bad);
+
     /* `run` refuses the same file before touching Kafka. */
     snprintf(args, sizeof(args), "run -c %s", bad);
     CHECK_EQ_INT(run(args, &out, &err), 1);
@@ -60,6 +72,7 @@ static void test_check(void)
     free(err);
     unlink(good);
     unlink(bad);
+    unlink(route);
 }
 
 static void test_gen_and_usage(void)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <pthread.h>
 
+#include "../bench/bench.h"
 #include "../core/core.h"
 #include "../ingest/ingest.h"
 #include "check.h"
@@ -853,9 +854,119 @@ static void test_threads(void)
     }
 }
 
+/* The wire reader against protobuf-c's generated unpacker, on quell gen's
+ * storms and on mutations of them (bit flips, truncations, spliced bytes,
+ * batches): protobuf-c refuses exactly what decodes as bad_proto, and what
+ * both accept carries the same labels, annotations, times and status. */
+static bool same_str(str_t s, const char *c)
+{
+    return c && strlen(c) == s.len && memcmp(s.ptr, c, s.len) == 0;
+}
+
+static void differential_one(const uint8_t *buf, size_t len, bool batch, uint64_t *agreed,
+                             uint64_t *refused)
+{
+    ProtobufCMessage *m = batch ? (ProtobufCMessage *)quell__v1__alert_batch__unpack(NULL, len, buf)
+                                : (ProtobufCMessage *)quell__v1__alert__unpack(NULL, len, buf);
+    decode_error_t r =
+        decode_lim(NULL, batch ? INGEST_FORMAT_PROTO_BATCH : INGEST_FORMAT_PROTO_ALERT, buf, len);
+    CHECK_EQ_INT(m == NULL, r == DECODE_BAD_PROTO);
+    if (m && r == DECODE_OK) {
+        Quell__V1__Alert *single = batch ? NULL : (Quell__V1__Alert *)m, **as = &single;
+        size_t n = 1;
+        if (batch)
+            as = ((Quell__V1__AlertBatch *)m)->alerts, n = ((Quell__V1__AlertBatch *)m)->n_alerts;
+        CHECK_EQ_INT(n, n_alerts);
+        for (size_t i = 0; i < n && i < n_alerts; i++) {
+            const alert_t *a = &alerts[i];
+            size_t kept = 0;
+            for (size_t k = 0; k < as[i]->n_labels; k++) {
+                bool found = false;
+                for (uint32_t j = 0; j < a->n_labels; j++)
+                    found |= same_str(a->labels[j].name, as[i]->labels[k]->name) &&
+                             same_str(a->labels[j].value, as[i]->labels[k]->value);
+                kept += *as[i]->labels[k]->value != '\0';
+                CHECK(found || *as[i]->labels[k]->value == '\0');
+            }
+            CHECK_EQ_INT(kept, a->n_labels);
+            CHECK_EQ_INT(as[i]->n_annotations, a->n_annotations);
+            for (size_t k = 0; k < as[i]->n_annotations && k < a->n_annotations; k++)
+                CHECK(same_str(a->annotations[k].name, as[i]->annotations[k]->name) &&
+                      same_str(a->annotations[k].value, as[i]->annotations[k]->value));
+            CHECK(same_str(a->generator_url, as[i]->generator_url));
+            CHECK(a->starts_at_ms == as[i]->starts_at_ms && a->ends_at_ms == as[i]->ends_at_ms);
+            if (as[i]->status == 1) CHECK_EQ_INT(a->status, ALERT_FIRING);
+            if (as[i]->status == 2) CHECK_EQ_INT(a->status, ALERT_RESOLVED);
+        }
+        (*agreed)++;
+    }
+    *refused += r == DECODE_BAD_PROTO;
+    if (m) protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void test_proto_differential(void)
+{
+    gen_opts_t o;
+    gen_opts_defaults(&o);
+    o.alerts = 3000;
+    o.format = GEN_PROTO;
+    o.flood_share = 0.3;
+    o.transient_share = 0.1;
+    o.excluded_share = 0.1;
+    char e[256];
+    gen_t *g = gen_new(&o, e, sizeof e);
+    const void *msg;
+    size_t len;
+    uint64_t rng = 12345, agreed = 0, refused = 0;
+    static uint8_t buf[1 << 16], batch[1 << 17];
+    size_t batch_len = 0;
+    while (g && gen_next(g, &msg, &len, NULL, NULL)) {
+        if (len > sizeof buf / 2) continue;
+        differential_one(msg, len, false, &agreed, &refused);
+        for (int k = 0; k < 4; k++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t m = len, at = (rng >> 33) % len;
+            memcpy(buf, msg, len);
+            switch ((rng >> 20) % 4) {
+            case 0: buf[at] ^= (uint8_t)(1u << ((rng >> 8) % 8)); break;
+            case 1: m = at; break;
+            case 2: buf[at] = (uint8_t)(rng >> 40); break;
+            case 3: /* a varint-looking run or a wild tag spliced in */
+                memmove(buf + at + 3, buf + at, len - at);
+                memcpy(buf + at, (rng >> 12) & 1 ? "\xff\xff\x7f" : "\x3a\x02\x0a", 3);
+                m = len + 3;
+                break;
+            }
+            differential_one(buf, m, false, &agreed, &refused);
+        }
+        /* AlertBatch: field 15, length-delimited, a few alerts at a time. */
+        if (batch_len + len + 8 < sizeof batch) {
+            batch[batch_len++] = 0x7a;
+            for (size_t v = len;; v >>= 7) {
+                batch[batch_len++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+                if (v < 0x80) break;
+            }
+            memcpy(batch + batch_len, msg, len);
+            batch_len += len;
+        }
+        if (batch_len > 4000) {
+            differential_one(batch, batch_len, true, &agreed, &refused);
+            differential_one(batch, batch_len - 1, true, &agreed, &refused);
+            batch_len = 0;
+        }
+    }
+    gen_destroy(g);
+    fprintf(stderr,
+            "decode: protobuf reader agrees with protobuf-c: %llu accepted alike, %llu "
+            "refused alike\n",
+            (unsigned long long)agreed, (unsigned long long)refused);
+    CHECK(agreed > 3000 && refused > 1000);
+}
+
 int main(void)
 {
     arena_init(&arena, 64 * 1024);
+    test_proto_differential();
     test_json_object();
     test_json_array_and_webhook();
     test_status();

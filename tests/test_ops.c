@@ -111,6 +111,54 @@ static void test_sketch(void)
     top_sketch_destroy(s);
 }
 
+/* Per-window counts over a driven clock: 5-minute buckets, 2 hours. */
+static void test_sketch_window(void)
+{
+    const int64_t M = 60 * 1000, T0 = 1000LL * 24 * 3600 * 1000; /* a bucket boundary */
+    top_sketch_t *s = top_sketch_new(8);
+    label_t l = {{"alertname", 9}, {"A", 1}};
+    alert_t a = {.labels = &l, .n_labels = 1, .fingerprint = 42, .status = ALERT_FIRING};
+    /* 10 at T0 (1 new, 9 duplicates), 5 at T0+30m, 3 at T0+100m with one
+     * flap, 1 late one from before T0 (totals only if older than 2 h). */
+    for (int i = 0; i < 10; i++)
+        top_sketch_add(s, &a, i ? DECISION_SUPPRESS_DUPLICATE : DECISION_FORWARD_NEW, T0 + i);
+    for (int i = 0; i < 5; i++) top_sketch_add(s, &a, DECISION_SUPPRESS_DUPLICATE, T0 + 30 * M);
+    a.status = ALERT_RESOLVED;
+    top_sketch_add(s, &a, DECISION_FORWARD_RESOLVED, T0 + 100 * M);
+    a.status = ALERT_FIRING;
+    top_sketch_add(s, &a, DECISION_FORWARD_NEW, T0 + 100 * M + 1);
+    top_sketch_add(s, &a, DECISION_SUPPRESS_DUPLICATE, T0 + 101 * M);
+    top_sketch_add(s, &a, DECISION_SUPPRESS_DUPLICATE, T0 - 130 * M); /* too late for buckets */
+    top_entry_t e;
+    CHECK_EQ_INT(top_sketch_copy(s, &e, 1), 1);
+    top_counts_t c;
+    int64_t now = T0 + 102 * M;
+    top_entry_window(&e, now, 5 * M, &c); /* bucket of T0+100m..105m */
+    CHECK(c.windowed);
+    CHECK_EQ_INT(c.count, 3);
+    CHECK_EQ_INT(c.incidents, 1);
+    CHECK_EQ_INT(c.flaps, 2);
+    CHECK_EQ_INT(c.suppressed, 1);
+    top_entry_window(&e, now, 75 * M, &c); /* from T0+30m */
+    CHECK_EQ_INT(c.count, 8);
+    top_entry_window(&e, now, 2 * 60 * M, &c); /* everything in the ring */
+    CHECK_EQ_INT(c.count, 18);
+    CHECK_EQ_INT(c.suppressed, 15);
+    CHECK_EQ_INT(c.incidents, 2);
+    top_entry_window(&e, now, 3 * 60 * M, &c); /* past the ring: totals */
+    CHECK(!c.windowed);
+    CHECK_EQ_INT(c.count, 19);
+    /* Hours later, the buckets have rolled: nothing in the last 30 minutes. */
+    top_entry_window(&e, T0 + 300 * M, 30 * M, &c);
+    CHECK_EQ_INT(c.count, 0);
+    /* A new event rolls the ring and zeroes the skipped buckets. */
+    top_sketch_add(s, &a, DECISION_SUPPRESS_DUPLICATE, T0 + 300 * M);
+    top_sketch_copy(s, &e, 1);
+    top_entry_window(&e, T0 + 300 * M, 2 * 60 * M, &c);
+    CHECK_EQ_INT(c.count, 1);
+    top_sketch_destroy(s);
+}
+
 static void test_token(void)
 {
     CHECK(http_token_equal("abc", 3, "abc"));
@@ -338,6 +386,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     test_exposition();
     test_sketch();
+    test_sketch_window();
     test_token();
     test_log_limit();
     test_pagerduty();

@@ -1,0 +1,657 @@
+/*
+ * `quell bench`: a scenario through the real pipeline, with figures.
+ *
+ * Each run starts a fresh `quell run` (this binary, embedded mock cluster
+ * unless --brokers is given) with the scenario's config, pours the storm
+ * in with load_run() as fast as the producer goes, waits until quell's
+ * group has committed all of it, reads quell's peak RSS, stops it with
+ * SIGTERM and parses its run summary. Throughput is the loader's: first
+ * produce to the last offset committed (so it includes up to one commit
+ * interval, 100 ms, of tail); quell's own figure (first message consumed
+ * to last decision) is reported beside it.
+ *
+ * Decision latency needs Kafka timestamps that say when a message was
+ * sent, while the throughput runs stamp the scenario's event times (dedup
+ * windows run on them). So latency comes from one more run, paced at half
+ * the median throughput (--latency-rate), whose messages carry the time
+ * they were sent and whose producer does not linger.
+ *
+ * While a run goes, a sampler reads the topics' high watermarks and the
+ * group's commits every 250 ms: a progress bar on a terminal, and with
+ * --out DIR a CSV time series (seconds, alerts in, decided, incidents out).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_RUNS      15
+#define N_REASONS     7
+#define SAMPLE_MS     250
+#define EMBEDDED_PART 16
+
+static const char *const reason_names[N_REASONS] = {
+    "duplicate", "resolved_no_incident", "excluded", "flapping", "transient", "inhibited",
+    "severity"};
+
+typedef struct {
+    const char *scenario, *brokers, *store, *out_dir, *self;
+    const char *format_name;
+    int workers, runs, timeout_s;
+    double latency_rate; /* < 0: half the median throughput; 0: no latency run */
+    bool json, keep;
+    gen_opts_t gen;
+    char *config; /* the scenario's config text */
+    char name[128];
+} bench_opts_t;
+
+/* What one run of `quell run` reported, plus what the loader measured. */
+typedef struct {
+    double alerts_per_s, quell_alerts_per_s, seconds;
+    uint64_t produced, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
+    uint64_t delivered, suppressed, reasons[N_REASONS], dead_lettered, lost;
+    uint64_t tracked, expired, evicted, round_trips;
+    bool have_round_trips, have_latency;
+    double table_mib, bytes_per_slot, lat_p50_ms, lat_p99_ms, lat_max_ms;
+    uint64_t peak_rss_kb;
+    double cpu_seconds; /* quell run's user + system time (the embedded broker included) */
+} run_result_t;
+
+/* ---- the sampler thread ------------------------------------------------ */
+
+typedef struct {
+    load_sampler_t *s;
+    FILE *csv;
+    bool tty;
+    int run, runs;
+    uint64_t total;
+    int64_t t0_ns;
+    _Atomic bool stop;
+    pthread_t thread;
+} sampler_t;
+
+static void *sampler_main(void *arg)
+{
+    sampler_t *sp = arg;
+    uint64_t last_in = 0, last_out = 0;
+    double last_t = 0;
+    for (;;) {
+        bool stopping = atomic_load(&sp->stop);
+        uint64_t in, committed, out;
+        if (load_sampler_read(sp->s, &in, &committed, &out) == 0) {
+            double t = (double)(clock_mono_ns() - sp->t0_ns) / 1e9, dt = t - last_t;
+            if (sp->csv && dt > 0) {
+                fprintf(sp->csv, "%.3f,%llu,%llu,%llu,%.0f,%.0f\n", t, (unsigned long long)in,
+                        (unsigned long long)committed, (unsigned long long)out,
+                        (double)(in - last_in) / dt, (double)(out - last_out) / dt);
+                fflush(sp->csv);
+            }
+            if (sp->tty) {
+                int width = 30, done = sp->total ? (int)(committed * width / sp->total) : 0;
+                char bar[64];
+                for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
+                bar[width] = '\0';
+                fprintf(stderr, "\r  run %d/%d [%s] %3d%%  %llu in, %llu decided, %llu incidents ",
+                        sp->run, sp->runs, bar, sp->total ? (int)(committed * 100 / sp->total) : 0,
+                        (unsigned long long)in, (unsigned long long)committed,
+                        (unsigned long long)out);
+            }
+            last_in = in, last_out = out, last_t = t;
+        }
+        if (stopping) break;
+        struct timespec ts = {0, SAMPLE_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (sp->tty) fputs("\r\033[K", stderr);
+    return NULL;
+}
+
+/* ---- spawning quell run ---------------------------------------------- */
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static pid_t spawn_run(const bench_opts_t *o, const char *dir, const char *brokers)
+{
+    char cfg[600], out[600], err[600];
+    snprintf(cfg, sizeof cfg, "%s/quell.yaml", dir);
+    snprintf(out, sizeof out, "%s/summary", dir);
+    snprintf(err, sizeof err, "%s/log", dir);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+        fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fo < 0 || fe < 0) _exit(127);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    if (brokers)
+        execl(o->self, o->self, "run", "-c", cfg, "--brokers", brokers, (char *)NULL);
+    else
+        execl(o->self, o->self, "run", "-c", cfg, (char *)NULL);
+    _exit(127);
+}
+
+/* The embedded cluster's address from quell's log; NULL if quell died or
+ * did not say within 30 s. */
+static char *wait_embedded(const char *dir, pid_t pid)
+{
+    char path[600], line[512];
+    snprintf(path, sizeof path, "%s/log", dir);
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f))
+            if (!strncmp(line, "embedded kafka: ", 16)) {
+                fclose(f);
+                line[strcspn(line, "\r\n")] = '\0';
+                return strdup(line + 16);
+            }
+        if (f) fclose(f);
+        if (waitpid(pid, NULL, WNOHANG) == pid) return NULL;
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* utime + stime of a live process, from /proc/PID/stat. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static uint64_t peak_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    uint64_t kb = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu", (unsigned long long *)&kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+/* SIGTERM, then up to 60 s for the drain; SIGKILL after that. Returns the
+ * exit status as waitpid gives it, -1 if it had to be killed. */
+static int stop_run(pid_t pid)
+{
+    int status = 0;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+/* ---- the summary ------------------------------------------------------ */
+
+static bool field(const char *line, const char *key, unsigned long long *v)
+{
+    size_t n = strlen(key);
+    return !strncmp(line, key, n) && sscanf(line + n, " %llu", v) == 1;
+}
+
+static int parse_summary(const char *dir, run_result_t *r)
+{
+    char path[600], line[512];
+    snprintf(path, sizeof path, "%s/summary", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    bool seen = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v, a, b, c, d;
+        double x, y, z;
+        seen |= !strncmp(line, "quell run summary", 17);
+        if (field(line, "  alerts in", &v))
+            r->alerts_in = v;
+        else if (field(line, "  alerts decided", &v))
+            r->decided = v;
+        else if (sscanf(line,
+                        "  incidents out %llu (new %llu, repeat %llu, resolved %llu; delivered "
+                        "%llu)",
+                        &v, &a, &b, &c, &d) == 5)
+            r->incidents = v, r->inc_new = a, r->inc_repeat = b, r->inc_resolved = c,
+            r->delivered = d;
+        else if (field(line, "  suppressed", &v))
+            r->suppressed = v;
+        else if (field(line, "  dead-lettered", &v))
+            r->dead_lettered = v;
+        else if (field(line, "  LOST (offset gaps)", &v))
+            r->lost = v;
+        else if (sscanf(line,
+                        "  tracked fingerprints %llu (table %lf MiB, %lf bytes per slot; %llu "
+                        "expired, %llu evicted)",
+                        &v, &x, &y, &a, &b) == 5)
+            r->tracked = v, r->table_mib = x, r->bytes_per_slot = y, r->expired = a, r->evicted = b;
+        else if (sscanf(line, "  throughput %lf alerts/s", &x) == 1)
+            r->quell_alerts_per_s = x;
+        else if (sscanf(line, "  decision latency p50 %lf ms, p99 %lf ms, max %lf ms", &x, &y,
+                        &z) == 3)
+            r->lat_p50_ms = x, r->lat_p99_ms = y, r->lat_max_ms = z, r->have_latency = true;
+        else if (strstr(line, "round trips")) {
+            /* The Redis store's line, whatever its wording: its first
+             * number is the total. */
+            const char *p = line + strcspn(line, "0123456789");
+            if (*p && sscanf(p, "%llu", &v) == 1) r->round_trips = v, r->have_round_trips = true;
+        } else
+            for (int k = 0; k < N_REASONS; k++) {
+                char key[40];
+                snprintf(key, sizeof key, "    %s", reason_names[k]);
+                if (field(line, key, &v)) r->reasons[k] = v;
+            }
+    }
+    fclose(f);
+    return seen ? 0 : -1;
+}
+
+/* ---- one run ----------------------------------------------------------- */
+
+static int one_run(const bench_opts_t *o, int run, bool latency, double rate, run_result_t *r,
+                   char *err, size_t errlen)
+{
+    char dir[] = "/tmp/quell-bench-XXXXXX", cfg[600];
+    int rc = -1;
+    pid_t pid = -1;
+    char *embedded = NULL;
+    sampler_t sp = {0};
+    bool sampling = false;
+    memset(r, 0, sizeof *r);
+    if (!mkdtemp(dir)) return snprintf(err, errlen, "mkdtemp: %s", strerror(errno)), -1;
+
+    /* Own topics and group, so a shared broker's other traffic and older
+     * runs stay out of the figures. */
+    char group[48], topic[80], output[80], dlq[80];
+    snprintf(group, sizeof group, "quell-bench-%d-%d", (int)getpid(), run);
+    snprintf(topic, sizeof topic, "%s-alerts", group);
+    snprintf(output, sizeof output, "%s-incidents", group);
+    snprintf(dlq, sizeof dlq, "%s-dlq", group);
+    size_t cap = strlen(o->config) + 1024;
+    char *text = malloc(cap);
+    int n = snprintf(text, cap,
+                     "kafka:\n  embedded_partitions: %d\n  commit_interval: 100ms\n"
+                     "  group_id: %s\n  topics: [%s]\n  output_topic: %s\n  dlq_topic: %s\n",
+                     EMBEDDED_PART, group, topic, output, dlq);
+    if (o->workers > 0) n += snprintf(text + n, cap - (size_t)n, "workers: %d\n", o->workers);
+    if (o->store && strcmp(o->store, "memory"))
+        n += snprintf(text + n, cap - (size_t)n, "store:\n  url: %s\n", o->store);
+    snprintf(text + n, cap - (size_t)n, "%s", o->config);
+    snprintf(cfg, sizeof cfg, "%s/quell.yaml", dir);
+    int wr = write_file(cfg, text);
+    free(text);
+    if (wr != 0) {
+        snprintf(err, errlen, "%.400s: cannot write", cfg);
+        goto out;
+    }
+    if (o->brokers) {
+        const char *topics[] = {topic, output, dlq};
+        for (int i = 0; i < 3; i++)
+            if (load_ensure_topic(o->brokers, topics[i], err, errlen)) goto out;
+    }
+
+    pid = spawn_run(o, dir, o->brokers);
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto out;
+    }
+    const char *brokers = o->brokers;
+    if (!brokers) {
+        embedded = wait_embedded(dir, pid);
+        if (!embedded) {
+            snprintf(err, errlen, "quell run did not start (see %s/log)", dir);
+            goto out;
+        }
+        brokers = embedded;
+    }
+
+    load_opts_t lo = {.brokers = brokers,
+                      .topic = topic,
+                      .group = group,
+                      .output_topic = output,
+                      .dlq_topic = dlq,
+                      /* the mock cluster keeps ~5 MiB per partition: see load.c */
+                      .max_ahead = 200000,
+                      .wait = true,
+                      .timeout_s = o->timeout_s,
+                      .rate = latency ? rate : 0,
+                      .stamp_now = latency,
+                      .linger_ms = latency ? 1 : 0,
+                      .gen = o->gen};
+    if (latency && lo.gen.alerts > (uint64_t)(rate * 10) && rate * 10 >= 1000)
+        lo.gen.alerts = (uint64_t)(rate * 10); /* ten seconds are plenty */
+
+    sp.s = load_sampler_new(brokers, topic, group, output, err, errlen);
+    if (!sp.s) goto out;
+    sp.tty = !o->json && isatty(2);
+    sp.run = run + 1;
+    sp.runs = o->runs + (o->latency_rate != 0);
+    sp.total = lo.gen.alerts;
+    sp.t0_ns = clock_mono_ns();
+    if (o->out_dir && !latency) {
+        char csv[700];
+        snprintf(csv, sizeof csv, "%s/%s-%s-run%d.csv", o->out_dir, o->name, o->format_name,
+                 run + 1);
+        sp.csv = fopen(csv, "w");
+        if (!sp.csv) {
+            snprintf(err, errlen, "%.400s: %s", csv, strerror(errno));
+            goto out;
+        }
+        fputs("seconds,alerts_in,alerts_decided,incidents_out,alerts_in_per_s,incidents_out_per_"
+              "s\n",
+              sp.csv);
+    }
+    if (pthread_create(&sp.thread, NULL, sampler_main, &sp) != 0) goto out;
+    sampling = true;
+
+    load_result_t lr;
+    if (load_run(&lo, &lr) != 0) {
+        snprintf(err, errlen, "load: %s (quell's log: %s/log)", lr.error, dir);
+        goto out;
+    }
+    r->produced = lr.produced;
+    r->seconds = lr.seconds;
+    r->alerts_per_s = lr.seconds > 0 ? (double)lr.produced / lr.seconds : 0;
+    r->peak_rss_kb = peak_rss_kb(pid);
+    r->cpu_seconds = cpu_seconds(pid);
+    /* The sampler talks to the embedded cluster, which stops with quell. */
+    atomic_store(&sp.stop, true);
+    pthread_join(sp.thread, NULL);
+    sampling = false;
+    load_sampler_destroy(sp.s);
+    sp.s = NULL;
+    int status = stop_run(pid);
+    pid = -1;
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "quell run did not stop cleanly (see %s/log)", dir);
+        goto out;
+    }
+    if (parse_summary(dir, r) != 0) {
+        snprintf(err, errlen, "no run summary in %s/summary", dir);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (sampling) {
+        atomic_store(&sp.stop, true);
+        pthread_join(sp.thread, NULL);
+    }
+    if (sp.csv) fclose(sp.csv);
+    load_sampler_destroy(sp.s);
+    if (pid > 0) stop_run(pid);
+    free(embedded);
+    if (rc == 0 && !o->keep) {
+        const char *files[] = {"quell.yaml", "summary", "log"};
+        for (int i = 0; i < 3; i++) {
+            char p[700];
+            snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+            unlink(p);
+        }
+        rmdir(dir);
+    }
+    return rc;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, int med,
+                       const run_result_t *lat, double lat_rate)
+{
+    const run_result_t *r = &runs[med];
+    printf("{\"scenario\":\"%s\",\"format\":\"%s\",\"brokers\":\"%s\",\"store\":\"%s\","
+           "\"workers\":%d,\"runs\":%d,\"alerts\":%llu,",
+           o->name, o->format_name, o->brokers ? o->brokers : "embedded",
+           o->store ? o->store : "memory", o->workers, n, (unsigned long long)o->gen.alerts);
+    printf("\"alerts_per_second\":%.0f,\"alerts_per_second_runs\":[", r->alerts_per_s);
+    for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", runs[i].alerts_per_s);
+    printf("],\"quell_alerts_per_second\":%.0f,\"seconds\":%.3f,", r->quell_alerts_per_s,
+           r->seconds);
+    printf("\"produced\":%llu,\"alerts_in\":%llu,\"alerts_decided\":%llu,\"incidents_out\":%llu,"
+           "\"incidents_new\":%llu,\"incidents_repeat\":%llu,\"incidents_resolved\":%llu,"
+           "\"incidents_delivered\":%llu,\"suppressed\":%llu,",
+           (unsigned long long)r->produced, (unsigned long long)r->alerts_in,
+           (unsigned long long)r->decided, (unsigned long long)r->incidents,
+           (unsigned long long)r->inc_new, (unsigned long long)r->inc_repeat,
+           (unsigned long long)r->inc_resolved, (unsigned long long)r->delivered,
+           (unsigned long long)r->suppressed);
+    printf("\"suppressed_pct\":%.2f,\"alerts_per_incident\":%.2f,\"suppressed_by_reason\":{",
+           r->decided ? 100.0 * (double)r->suppressed / (double)r->decided : 0.0,
+           r->incidents ? (double)r->decided / (double)r->incidents : 0.0);
+    for (int k = 0; k < N_REASONS; k++)
+        printf("%s\"%s\":%llu", k ? "," : "", reason_names[k], (unsigned long long)r->reasons[k]);
+    printf("},\"dead_lettered\":%llu,\"lost\":%llu,", (unsigned long long)r->dead_lettered,
+           (unsigned long long)r->lost);
+    if (lat && lat->have_latency)
+        printf("\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"rate\":%.0f,"
+               "\"alerts\":%llu},",
+               lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate,
+               (unsigned long long)lat->decided);
+    else
+        printf("\"latency_ms\":null,");
+    printf("\"cpu_seconds\":%.2f,", r->cpu_seconds);
+    printf("\"peak_rss_bytes\":%llu,\"tracked_fingerprints\":%llu,\"table_bytes\":%.0f,"
+           "\"bytes_per_fingerprint\":%.1f,\"expired\":%llu,\"evicted\":%llu,",
+           (unsigned long long)r->peak_rss_kb * 1024, (unsigned long long)r->tracked,
+           r->table_mib * 1024 * 1024, r->bytes_per_slot, (unsigned long long)r->expired,
+           (unsigned long long)r->evicted);
+    if (r->have_round_trips && r->decided)
+        printf("\"store_round_trips_per_alert\":%.4f}\n",
+               (double)r->round_trips / (double)r->decided);
+    else
+        printf("\"store_round_trips_per_alert\":null}\n");
+}
+
+static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, int med,
+                       const run_result_t *lat, double lat_rate)
+{
+    const run_result_t *r = &runs[med];
+    printf("quell bench: %s, %s, %llu alerts, %s store, %s, %d run%s\n", o->name, o->format_name,
+           (unsigned long long)o->gen.alerts, o->store ? o->store : "memory",
+           o->brokers ? o->brokers : "embedded broker", n, n == 1 ? "" : "s");
+    printf("  alerts/s (median)     %.0f  (runs:", r->alerts_per_s);
+    for (int i = 0; i < n; i++) printf(" %.0f", runs[i].alerts_per_s);
+    printf("; quell's own first-consumed-to-last-decided: %.0f)\n", r->quell_alerts_per_s);
+    if (lat && lat->have_latency)
+        printf("  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms at %.0f alerts/s\n",
+               lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate);
+    printf("  alerts in             %llu (decided %llu, dead-lettered %llu, lost %llu)\n",
+           (unsigned long long)r->alerts_in, (unsigned long long)r->decided,
+           (unsigned long long)r->dead_lettered, (unsigned long long)r->lost);
+    printf("  incidents out         %llu (new %llu, repeat %llu, resolved %llu)\n",
+           (unsigned long long)r->incidents, (unsigned long long)r->inc_new,
+           (unsigned long long)r->inc_repeat, (unsigned long long)r->inc_resolved);
+    printf("  noise reduction       %.1f alerts per incident, %.1f%% suppressed\n",
+           r->incidents ? (double)r->decided / (double)r->incidents : 0.0,
+           r->decided ? 100.0 * (double)r->suppressed / (double)r->decided : 0.0);
+    for (int k = 0; k < N_REASONS; k++)
+        if (r->reasons[k])
+            printf("    %-20s %llu\n", reason_names[k], (unsigned long long)r->reasons[k]);
+    printf("  peak RSS              %.1f MiB; %.2f CPU seconds (embedded broker included)\n",
+           (double)r->peak_rss_kb / 1024.0, r->cpu_seconds);
+    printf("  tracked fingerprints  %llu at exit, %.1f bytes per table slot (%llu expired, %llu "
+           "evicted)\n",
+           (unsigned long long)r->tracked, r->bytes_per_slot, (unsigned long long)r->expired,
+           (unsigned long long)r->evicted);
+    if (r->have_round_trips && r->decided)
+        printf("  store round trips     %.4f per alert\n",
+               (double)r->round_trips / (double)r->decided);
+}
+
+/* ---- command line ------------------------------------------------------ */
+
+static void bench_usage(FILE *out)
+{
+    fputs("usage: quell bench --scenario FILE [options]\n"
+          "Runs a scenario (bench/scenarios/*.yaml) through `quell run` and reports\n"
+          "alerts/s, decision latency, incidents out, noise reduction and memory.\n\n"
+          "  --scenario FILE       the storm and the config to run it with (required)\n"
+          "  --brokers LIST        a Kafka cluster (default: quell's embedded mock cluster)\n"
+          "  --store URL           window store: memory (default) or redis://HOST:PORT/DB\n"
+          "  --format json|proto   the storm's encoding (default json)\n"
+          "  --workers N           dedup workers (default: one per core)\n"
+          "  --runs N              throughput runs; the median is reported (default 3)\n"
+          "  --latency-rate R      alerts/s of the latency run (default: half the median;\n"
+          "                        0 = no latency run)\n"
+          "  --json                one JSON object on stdout\n"
+          "  --out DIR             a CSV time series per run into DIR\n"
+          "  --timeout S           give up a run after S seconds (600)\n"
+          "  --keep                keep each run's directory (config, summary, log)\n"
+          "  --alerts N, --seed S, ...  any `quell gen` option, over the scenario's\n",
+          out);
+}
+
+int bench_main(int argc, char **argv, const char *self)
+{
+    bench_opts_t o = {.self = self, .runs = 3, .timeout_s = 600, .latency_rate = -1};
+    char err[512] = "";
+    char **gen_argv = calloc((size_t)argc + 1, sizeof(char *));
+    int gen_argc = 1, rc = 2;
+    const char *format = "json";
+    gen_argv[0] = "gen";
+    gen_opts_defaults(&o.gen);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "--json"))
+            o.json = true;
+        else if (!strcmp(a, "--keep"))
+            o.keep = true;
+        else if (!v) {
+            fprintf(stderr, "quell bench: %s needs a value\n", a);
+            goto out;
+        } else if (!strcmp(a, "--scenario"))
+            o.scenario = v, i++;
+        else if (!strcmp(a, "--brokers"))
+            o.brokers = strcmp(v, "embedded") ? v : NULL, i++;
+        else if (!strcmp(a, "--store"))
+            o.store = v, i++;
+        else if (!strcmp(a, "--format"))
+            format = v, i++;
+        else if (!strcmp(a, "--workers"))
+            o.workers = atoi(v), i++;
+        else if (!strcmp(a, "--runs"))
+            o.runs = atoi(v), i++;
+        else if (!strcmp(a, "--latency-rate"))
+            o.latency_rate = atof(v), i++;
+        else if (!strcmp(a, "--out"))
+            o.out_dir = v, i++;
+        else if (!strcmp(a, "--timeout"))
+            o.timeout_s = atoi(v), i++;
+        else if (!strncmp(a, "--", 2)) {
+            gen_argv[gen_argc++] = argv[i++];
+            gen_argv[gen_argc++] = argv[i];
+        } else {
+            fprintf(stderr, "quell bench: unexpected argument \"%s\"\n", a);
+            goto out;
+        }
+    }
+    if (!o.scenario) {
+        fprintf(stderr, "quell bench: --scenario FILE is required\n");
+        goto out;
+    }
+    if (strcmp(format, "json") && strcmp(format, "proto")) {
+        fprintf(stderr, "quell bench: --format must be json or proto\n");
+        goto out;
+    }
+    if (o.runs < 1 || o.runs > MAX_RUNS || o.workers < 0 || o.timeout_s < 1 ||
+        o.latency_rate < -1) {
+        fprintf(stderr,
+                "quell bench: --runs must be 1..%d; --workers, --timeout and "
+                "--latency-rate must be positive\n",
+                MAX_RUNS);
+        goto out;
+    }
+    if (o.store && strcmp(o.store, "memory") && strncmp(o.store, "redis://", 8)) {
+        fprintf(stderr, "quell bench: --store must be memory or redis://HOST:PORT/DB\n");
+        goto out;
+    }
+    if (gen_load_scenario(o.scenario, &o.gen, &o.config, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "quell bench: %s\n", err);
+        goto out;
+    }
+    bool help = false;
+    if (gen_parse_args(gen_argc, gen_argv, &o.gen, &help, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "quell bench: %s\n", err);
+        goto out;
+    }
+    o.gen.format = strcmp(format, "proto") ? GEN_JSON : GEN_PROTO;
+    o.format_name = format;
+    const char *base = strrchr(o.scenario, '/');
+    snprintf(o.name, sizeof o.name, "%s", base ? base + 1 : o.scenario);
+    o.name[strcspn(o.name, ".")] = '\0';
+    if (o.out_dir && mkdir(o.out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "quell bench: %s: %s\n", o.out_dir, strerror(errno));
+        rc = 1;
+        goto out;
+    }
+
+    run_result_t runs[MAX_RUNS], lat = {0};
+    double rates[MAX_RUNS];
+    rc = 1;
+    for (int i = 0; i < o.runs; i++) {
+        if (one_run(&o, i, false, 0, &runs[i], err, sizeof err) != 0) {
+            fprintf(stderr, "quell bench: run %d: %s\n", i + 1, err);
+            goto out;
+        }
+        rates[i] = runs[i].alerts_per_s;
+        if (!o.json)
+            fprintf(stderr, "  run %d/%d: %.0f alerts/s\n", i + 1, o.runs, runs[i].alerts_per_s);
+    }
+    qsort(rates, (size_t)o.runs, sizeof *rates, cmp_double);
+    double median = rates[o.runs / 2];
+    int med = 0;
+    for (int i = 0; i < o.runs; i++)
+        if (runs[i].alerts_per_s == median) med = i;
+    double lat_rate = o.latency_rate < 0 ? median / 2 : o.latency_rate;
+    bool have_lat = false;
+    if (lat_rate >= 1) {
+        if (one_run(&o, o.runs, true, lat_rate, &lat, err, sizeof err) != 0) {
+            fprintf(stderr, "quell bench: latency run: %s\n", err);
+            goto out;
+        }
+        have_lat = true;
+    }
+    if (o.json)
+        print_json(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate);
+    else
+        print_text(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate);
+    rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+    free(gen_argv);
+    free(o.config);
+    return rc;
+}

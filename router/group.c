@@ -1,0 +1,723 @@
+/*
+ * Grouping: alerts of one route with equal group_by label values form one
+ * group, and a group's notifications follow Alertmanager's timing:
+ *
+ *   - the first notification group_wait after the group was created;
+ *   - after a change (a new alert, or one whose status differs from what
+ *     was last notified) an update, but not sooner than group_interval
+ *     after the previous notification;
+ *   - when nothing changed for repeat_interval, a reminder;
+ *   - when every alert is resolved, one resolved notification, then the
+ *     group closes (a group resolved before its first notification closes
+ *     silently: nobody was paged, so there is nothing to resolve).
+ *
+ * Pure and single-threaded over a driven clock (the caller passes now_ms):
+ * the router thread in production, the test in tests. Each group has one
+ * timer, on a hashed timer wheel (intrusive list per slot): adding,
+ * moving and firing a timer is O(1), and a tick visits one slot, so a
+ * million idle groups cost a few hundred list steps per tick, never a walk
+ * over every group (Alertmanager's 30 s maintenance pause).
+ *
+ * At-least-once: a group carries the input holds (msg_track_t) of the
+ * alerts that changed it until its next notification, which takes them
+ * over; an alert that changes nothing already notified is released at
+ * once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "router.h"
+
+#define WHEEL_SLOTS 4096 /* power of two */
+
+typedef struct tw_node tw_node_t;
+struct tw_node {
+    tw_node_t *prev, *next;
+    int64_t due_ms;
+};
+
+enum { SENT_NONE = 0, SENT_FIRING, SENT_RESOLVED };
+
+typedef struct {
+    alert_t *alert; /* owned deep copy: one allocation */
+    incident_t inc;
+    enrichment_t enrich;
+    uint8_t sent; /* what the last notification said about it */
+} entry_t;
+
+typedef struct group group_t;
+struct group {
+    tw_node_t timer; /* first: a timer node is its group */
+    group_t *hnext;
+    uint64_t id;
+    const route_t *route;
+    char *key;
+    label_t *labels; /* point into label_bytes */
+    uint32_t n_labels;
+    char *label_bytes;
+    entry_t *entries;
+    size_t n_entries, cap_entries;
+    uint32_t *index; /* fingerprint -> entry + 1, open addressing; 0 = empty */
+    size_t index_cap;
+    msg_track_t **tracks;
+    size_t n_tracks, cap_tracks;
+    uint64_t folded;
+    int64_t last_notify_ms;
+    bool notified; /* a firing notification went out */
+    bool changed;
+};
+
+struct group_table {
+    tw_node_t slots[WHEEL_SLOTS]; /* sentinels */
+    int64_t tick_ms;
+    int64_t cur_tick; /* last tick processed */
+    group_t **buckets;
+    size_t n_buckets;
+    size_t n_groups;
+    size_t held;
+    notify_fn fn;
+    void *ctx;
+    /* scratch for notifications */
+    notify_alert_t *scratch;
+    size_t scratch_cap;
+    char *keybuf;
+    size_t keybuf_cap;
+};
+
+/* ---- timer wheel ------------------------------------------------------ */
+
+static void tw_unlink(tw_node_t *n)
+{
+    if (!n->prev) return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+static void tw_insert(group_table_t *gt, tw_node_t *n, int64_t due_ms)
+{
+    tw_unlink(n);
+    n->due_ms = due_ms;
+    int64_t tick = due_ms / gt->tick_ms;
+    /* A tick already processed would only be seen a revolution later. */
+    if (tick <= gt->cur_tick) tick = gt->cur_tick + 1;
+    tw_node_t *head = &gt->slots[tick & (WHEEL_SLOTS - 1)];
+    n->next = head->next;
+    n->prev = head;
+    head->next->prev = n;
+    head->next = n;
+}
+
+/* ---- alert copies ----------------------------------------------------- */
+
+static alert_t *alert_clone(const alert_t *a)
+{
+    size_t bytes = sizeof(alert_t) + sizeof(label_t) * (a->n_labels + a->n_annotations);
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        bytes += a->labels[i].name.len + a->labels[i].value.len;
+    for (uint32_t i = 0; i < a->n_annotations; i++)
+        bytes += a->annotations[i].name.len + a->annotations[i].value.len;
+    bytes += a->generator_url.len + a->source.len + 1;
+    alert_t *c = malloc(bytes);
+    if (!c) return NULL;
+    *c = *a;
+    c->labels = (label_t *)(c + 1);
+    c->annotations = c->labels + a->n_labels;
+    char *p = (char *)(c->annotations + a->n_annotations);
+#define COPY(dst, src)                                                                             \
+    do {                                                                                           \
+        (dst).ptr = p;                                                                             \
+        (dst).len = (src).len;                                                                     \
+        if ((src).len) memcpy(p, (src).ptr, (src).len);                                            \
+        p += (src).len;                                                                            \
+    } while (0)
+    for (uint32_t i = 0; i < a->n_labels; i++) {
+        COPY(c->labels[i].name, a->labels[i].name);
+        COPY(c->labels[i].value, a->labels[i].value);
+    }
+    for (uint32_t i = 0; i < a->n_annotations; i++) {
+        COPY(c->annotations[i].name, a->annotations[i].name);
+        COPY(c->annotations[i].value, a->annotations[i].value);
+    }
+    COPY(c->generator_url, a->generator_url);
+    COPY(c->source, a->source);
+#undef COPY
+    return c;
+}
+
+/* ---- group keys ------------------------------------------------------- */
+
+static bool keybuf_put(group_table_t *gt, size_t *len, const char *s, size_t n)
+{
+    if (*len + n + 1 > gt->keybuf_cap) {
+        size_t cap = gt->keybuf_cap ? gt->keybuf_cap : 256;
+        while (cap < *len + n + 1) cap *= 2;
+        char *b = realloc(gt->keybuf, cap);
+        if (!b) return false;
+        gt->keybuf = b;
+        gt->keybuf_cap = cap;
+    }
+    memcpy(gt->keybuf + *len, s, n);
+    *len += n;
+    gt->keybuf[*len] = '\0';
+    return true;
+}
+
+static bool keybuf_quoted(group_table_t *gt, size_t *len, str_t s)
+{
+    bool ok = keybuf_put(gt, len, "\"", 1);
+    for (uint32_t i = 0; ok && i < s.len; i++) {
+        char c = s.ptr[i];
+        if (c == '"' || c == '\\') ok = keybuf_put(gt, len, "\\", 1);
+        if (c == '\n')
+            ok = ok && keybuf_put(gt, len, "\\n", 2);
+        else
+            ok = ok && keybuf_put(gt, len, &c, 1);
+    }
+    return ok && keybuf_put(gt, len, "\"", 1);
+}
+
+static bool wanted(const route_t *r, str_t name, size_t *gi)
+{
+    if (r->group_by_all) return true;
+    /* Both sides are sorted: advance the group_by cursor. */
+    while (*gi < r->n_group_by) {
+        size_t gl = strlen(r->group_by[*gi]);
+        size_t m = gl < name.len ? gl : name.len;
+        int c = memcmp(r->group_by[*gi], name.ptr, m);
+        if (c == 0) c = gl < name.len ? -1 : gl > name.len ? 1 : 0;
+        if (c == 0) return true;
+        if (c > 0) return false;
+        (*gi)++;
+    }
+    return false;
+}
+
+/* Builds "ROUTEKEY:{a=\"1\", b=\"2\"}" into gt->keybuf; returns its length
+ * and the number of group labels, 0 on OOM. */
+static size_t build_key(group_table_t *gt, const route_t *r, const alert_t *a, uint32_t *n_group)
+{
+    size_t len = 0;
+    *n_group = 0;
+    if (!keybuf_put(gt, &len, r->key, strlen(r->key)) || !keybuf_put(gt, &len, ":{", 2)) return 0;
+    size_t gi = 0;
+    for (uint32_t i = 0; i < a->n_labels; i++) {
+        if (!wanted(r, a->labels[i].name, &gi)) continue;
+        if ((*n_group && !keybuf_put(gt, &len, ", ", 2)) ||
+            !keybuf_put(gt, &len, a->labels[i].name.ptr, a->labels[i].name.len) ||
+            !keybuf_put(gt, &len, "=", 1) || !keybuf_quoted(gt, &len, a->labels[i].value))
+            return 0;
+        (*n_group)++;
+    }
+    return keybuf_put(gt, &len, "}", 1) ? len : 0;
+}
+
+/* ---- table ------------------------------------------------------------ */
+
+group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, void *ctx)
+{
+    group_table_t *gt = calloc(1, sizeof(*gt));
+    if (!gt) return NULL;
+    gt->tick_ms = tick_ms > 0 ? tick_ms : 10;
+    gt->cur_tick = now_ms / gt->tick_ms;
+    for (size_t i = 0; i < WHEEL_SLOTS; i++) gt->slots[i].prev = gt->slots[i].next = &gt->slots[i];
+    gt->n_buckets = 1024;
+    gt->buckets = calloc(gt->n_buckets, sizeof(*gt->buckets));
+    gt->fn = fn;
+    gt->ctx = ctx;
+    if (!gt->buckets) {
+        free(gt);
+        return NULL;
+    }
+    return gt;
+}
+
+static void group_free(group_t *g)
+{
+    for (size_t i = 0; i < g->n_entries; i++) free(g->entries[i].alert);
+    free(g->entries);
+    free(g->index);
+    free(g->tracks);
+    free(g->key);
+    free(g->labels);
+    free(g->label_bytes);
+    free(g);
+}
+
+void group_table_destroy(group_table_t *gt)
+{
+    if (!gt) return;
+    for (size_t b = 0; b < gt->n_buckets; b++) {
+        for (group_t *g = gt->buckets[b], *next; g; g = next) {
+            next = g->hnext;
+            group_free(g);
+        }
+    }
+    free(gt->buckets);
+    free(gt->scratch);
+    free(gt->keybuf);
+    free(gt);
+}
+
+size_t group_table_count(const group_table_t *gt) { return gt->n_groups; }
+size_t group_table_held(const group_table_t *gt) { return gt->held; }
+
+static void table_grow(group_table_t *gt)
+{
+    size_t nb = gt->n_buckets * 2;
+    group_t **b = calloc(nb, sizeof(*b));
+    if (!b) return; /* chains get longer; still correct */
+    for (size_t i = 0; i < gt->n_buckets; i++) {
+        for (group_t *g = gt->buckets[i], *next; g; g = next) {
+            next = g->hnext;
+            g->hnext = b[g->id & (nb - 1)];
+            b[g->id & (nb - 1)] = g;
+        }
+    }
+    free(gt->buckets);
+    gt->buckets = b;
+    gt->n_buckets = nb;
+}
+
+static void table_remove(group_table_t *gt, group_t *g)
+{
+    group_t **pp = &gt->buckets[g->id & (gt->n_buckets - 1)];
+    while (*pp != g) pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    tw_unlink(&g->timer);
+    gt->n_groups--;
+    group_free(g);
+}
+
+static group_t *group_create(group_table_t *gt, const route_t *r, const alert_t *a, size_t keylen,
+                             uint32_t n_group, uint64_t id, int64_t now_ms)
+{
+    group_t *g = calloc(1, sizeof(*g));
+    if (!g) return NULL;
+    g->id = id;
+    g->route = r;
+    g->key = malloc(keylen + 1);
+    size_t bytes = 1;
+    size_t gi = 0;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        if (wanted(r, a->labels[i].name, &gi))
+            bytes += a->labels[i].name.len + a->labels[i].value.len;
+    g->label_bytes = malloc(bytes);
+    g->labels = calloc(n_group + 1, sizeof(label_t));
+    if (!g->key || !g->label_bytes || !g->labels) {
+        group_free(g);
+        return NULL;
+    }
+    memcpy(g->key, gt->keybuf, keylen + 1);
+    char *p = g->label_bytes;
+    gi = 0;
+    for (uint32_t i = 0; i < a->n_labels; i++) {
+        if (!wanted(r, a->labels[i].name, &gi)) continue;
+        label_t *l = &g->labels[g->n_labels++];
+        memcpy(p, a->labels[i].name.ptr, a->labels[i].name.len);
+        l->name = (str_t){p, a->labels[i].name.len};
+        p += a->labels[i].name.len;
+        memcpy(p, a->labels[i].value.ptr, a->labels[i].value.len);
+        l->value = (str_t){p, a->labels[i].value.len};
+        p += a->labels[i].value.len;
+    }
+    size_t b = id & (gt->n_buckets - 1);
+    g->hnext = gt->buckets[b];
+    gt->buckets[b] = g;
+    gt->n_groups++;
+    tw_insert(gt, &g->timer, now_ms + r->group_wait_ms);
+    if (gt->n_groups > gt->n_buckets) table_grow(gt);
+    return g;
+}
+
+static uint32_t *index_slot(group_t *g, uint64_t fp)
+{
+    size_t mask = g->index_cap - 1;
+    for (size_t i = (size_t)(fp * 0x9E3779B97F4A7C15ULL >> 32) & mask;; i = (i + 1) & mask) {
+        uint32_t e = g->index[i];
+        if (!e || g->entries[e - 1].alert->fingerprint == fp) return &g->index[i];
+    }
+}
+
+static bool index_rebuild(group_t *g)
+{
+    size_t cap = 16;
+    while (cap < g->n_entries * 2 + 2) cap *= 2;
+    uint32_t *idx = calloc(cap, sizeof(*idx));
+    if (!idx) return false;
+    free(g->index);
+    g->index = idx;
+    g->index_cap = cap;
+    for (size_t i = 0; i < g->n_entries; i++)
+        *index_slot(g, g->entries[i].alert->fingerprint) = (uint32_t)(i + 1);
+    return true;
+}
+
+static entry_t *entry_find(group_t *g, uint64_t fp)
+{
+    if (!g->index_cap) return NULL;
+    uint32_t e = *index_slot(g, fp);
+    return e ? &g->entries[e - 1] : NULL;
+}
+
+static bool hold(group_table_t *gt, group_t *g, msg_track_t *track)
+{
+    if (!track) return true;
+    if (g->n_tracks == g->cap_tracks) {
+        size_t cap = g->cap_tracks ? g->cap_tracks * 2 : 4;
+        msg_track_t **t = realloc(g->tracks, cap * sizeof(*t));
+        if (!t) return false;
+        g->tracks = t;
+        g->cap_tracks = cap;
+    }
+    g->tracks[g->n_tracks++] = track;
+    gt->held++;
+    return true;
+}
+
+static void mark_changed(group_table_t *gt, group_t *g, int64_t now_ms)
+{
+    g->changed = true;
+    if (!g->notified) return; /* the first notification is at group_wait */
+    int64_t due = g->last_notify_ms + g->route->group_interval_ms;
+    if (due < now_ms) due = now_ms;
+    if (due < g->timer.due_ms || !g->timer.prev) tw_insert(gt, &g->timer, due);
+}
+
+qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a,
+                       const incident_t *inc, const enrichment_t *en, msg_track_t *track,
+                       int64_t now_ms)
+{
+    uint32_t n_group;
+    size_t keylen = build_key(gt, route, a, &n_group);
+    if (!keylen) return QERR_NOMEM;
+    uint64_t id = XXH3_64bits(gt->keybuf, keylen);
+    group_t *g = gt->buckets[id & (gt->n_buckets - 1)];
+    while (g && (g->id != id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
+    if (!g) g = group_create(gt, route, a, keylen, n_group, id, now_ms);
+    if (!g) return QERR_NOMEM;
+
+    alert_t *copy = alert_clone(a);
+    if (!copy) return QERR_NOMEM;
+    g->folded += 1;
+    uint8_t status = a->status == ALERT_RESOLVED ? SENT_RESOLVED : SENT_FIRING;
+    entry_t *e = entry_find(g, a->fingerprint);
+    if (!e) {
+        if (g->n_entries == g->cap_entries) {
+            size_t cap = g->cap_entries ? g->cap_entries * 2 : 4;
+            entry_t *ne = realloc(g->entries, cap * sizeof(*ne));
+            if (!ne) {
+                free(copy);
+                return QERR_NOMEM;
+            }
+            g->entries = ne;
+            g->cap_entries = cap;
+        }
+        e = &g->entries[g->n_entries++];
+        *e = (entry_t){.alert = copy};
+        if (g->n_entries * 2 + 2 > g->index_cap) {
+            if (!index_rebuild(g)) {
+                g->n_entries--;
+                free(copy);
+                return QERR_NOMEM;
+            }
+        } else {
+            *index_slot(g, a->fingerprint) = (uint32_t)g->n_entries;
+        }
+    } else {
+        free(e->alert);
+        e->alert = copy;
+    }
+    e->inc = *inc;
+    if (en) e->enrich = *en;
+    if (e->sent == status && !g->changed) {
+        /* Already notified in this state: folded in, nothing new to say. */
+        track_done(track);
+        return QERR_OK;
+    }
+    if (!hold(gt, g, track)) return QERR_NOMEM;
+    if (e->sent != status) mark_changed(gt, g, now_ms);
+    return QERR_OK;
+}
+
+/* ---- notifications ---------------------------------------------------- */
+
+static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms)
+{
+    if (gt->scratch_cap < g->n_entries) {
+        notify_alert_t *s = realloc(gt->scratch, g->n_entries * sizeof(*s));
+        if (!s) return; /* retried at the next tick: the group keeps its holds */
+        gt->scratch = s;
+        gt->scratch_cap = g->n_entries;
+    }
+    size_t n = 0, n_firing = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < g->n_entries; i++) {
+            entry_t *e = &g->entries[i];
+            bool firing = e->alert->status != ALERT_RESOLVED;
+            if (firing != (pass == 0)) continue;
+            gt->scratch[n++] = (notify_alert_t){e->alert, &e->inc, e->enrich};
+            n_firing += firing;
+        }
+    }
+    notification_t note = {
+        .kind = kind,
+        .route = g->route,
+        .group_key = g->key,
+        .group_id = g->id,
+        .group_labels = g->labels,
+        .n_group_labels = g->n_labels,
+        .alerts = gt->scratch,
+        .n_alerts = n,
+        .n_firing = n_firing,
+        .folded = g->folded,
+        .tracks = g->tracks,
+        .n_tracks = g->n_tracks,
+        .now_ms = now_ms,
+    };
+    gt->fn(gt->ctx, &note);
+    gt->held -= g->n_tracks;
+    g->n_tracks = 0;
+    g->last_notify_ms = now_ms;
+    g->changed = false;
+}
+
+static void release_all(group_table_t *gt, group_t *g)
+{
+    for (size_t i = 0; i < g->n_tracks; i++) track_done(g->tracks[i]);
+    gt->held -= g->n_tracks;
+    g->n_tracks = 0;
+}
+
+/* After a firing notification: resolved alerts were told, so they leave. */
+static void drop_resolved(group_t *g)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < g->n_entries; i++) {
+        entry_t *e = &g->entries[i];
+        if (e->alert->status == ALERT_RESOLVED) {
+            free(e->alert);
+            continue;
+        }
+        e->sent = SENT_FIRING;
+        g->entries[w++] = *e;
+    }
+    bool shrunk = w != g->n_entries;
+    g->n_entries = w;
+    if (shrunk)
+        index_rebuild(g); /* on OOM the old index stays: lookups
+                           * then miss and re-add, still correct */
+}
+
+/* Returns false when the group closed (freed). */
+static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force)
+{
+    size_t n_firing = 0;
+    for (size_t i = 0; i < g->n_entries; i++)
+        n_firing += g->entries[i].alert->status != ALERT_RESOLVED;
+    if (n_firing == 0) {
+        if (g->notified)
+            notify(gt, g, NOTIFY_RESOLVED, now_ms);
+        else
+            release_all(gt, g);
+        table_remove(gt, g);
+        return false;
+    }
+    const route_t *r = g->route;
+    if (g->changed || !g->notified) {
+        notify(gt, g, NOTIFY_FIRING, now_ms);
+        g->notified = true;
+        drop_resolved(g);
+    } else if (!force && now_ms - g->last_notify_ms >= r->repeat_interval_ms) {
+        notify(gt, g, NOTIFY_REMINDER, now_ms);
+    }
+    tw_insert(gt, &g->timer, g->last_notify_ms + r->repeat_interval_ms);
+    return true;
+}
+
+static void fire_slot(group_table_t *gt, tw_node_t *head, int64_t now_ms)
+{
+    /* Detach the slot: firing may put timers back into it. */
+    tw_node_t list = *head;
+    if (list.next == head) return;
+    list.next->prev = &list;
+    list.prev->next = &list;
+    head->next = head->prev = head;
+    while (list.next != &list) {
+        tw_node_t *n = list.next;
+        tw_unlink(n);
+        if (n->due_ms <= now_ms)
+            group_fire(gt, (group_t *)n, now_ms, false);
+        else
+            tw_insert(gt, n, n->due_ms);
+    }
+}
+
+void group_table_advance(group_table_t *gt, int64_t now_ms)
+{
+    int64_t target = now_ms / gt->tick_ms;
+    if (target <= gt->cur_tick) return;
+    if (target - gt->cur_tick >= WHEEL_SLOTS) {
+        /* Far behind (a driven clock jumped): one pass over every slot. */
+        gt->cur_tick = target;
+        for (size_t i = 0; i < WHEEL_SLOTS; i++) fire_slot(gt, &gt->slots[i], now_ms);
+        return;
+    }
+    while (gt->cur_tick < target) {
+        gt->cur_tick++;
+        fire_slot(gt, &gt->slots[gt->cur_tick & (WHEEL_SLOTS - 1)], now_ms);
+    }
+}
+
+void group_table_flush(group_table_t *gt, int64_t now_ms)
+{
+    for (size_t b = 0; b < gt->n_buckets; b++) {
+        for (group_t *g = gt->buckets[b], *next; g; g = next) {
+            next = g->hnext;
+            if (g->changed || !g->notified || g->n_tracks) group_fire(gt, g, now_ms, true);
+        }
+    }
+}
+
+/* ---- snapshot --------------------------------------------------------- */
+
+/* Groups survive a restart through a file: per group its route (id and
+ * key, so a changed config drops what no longer fits), notification state
+ * and alerts (the ring's alert record format). Holds are not saved: the
+ * shutdown drain has sent what groups held. Little-endian host layout:
+ * the file is for the same build on the same host, like the dedup one. */
+#define SNAP_MAGIC "QUELLGRP1\n"
+
+static bool wr(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n; }
+static bool rd(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
+
+qerr_t group_table_save(const group_table_t *gt, FILE *f)
+{
+    bool ok = wr(f, SNAP_MAGIC, strlen(SNAP_MAGIC));
+    uint64_t n = gt->n_groups;
+    ok = ok && wr(f, &n, sizeof(n));
+    void *rec = NULL;
+    size_t rec_cap = 0;
+    for (size_t b = 0; ok && b < gt->n_buckets; b++) {
+        for (const group_t *g = gt->buckets[b]; ok && g; g = g->hnext) {
+            uint32_t route_id = g->route->id, klen = (uint32_t)strlen(g->route->key);
+            uint64_t ne = g->n_entries;
+            uint8_t notified = g->notified, changed = g->changed;
+            ok = wr(f, &route_id, 4) && wr(f, &klen, 4) && wr(f, g->route->key, klen) &&
+                 wr(f, &g->last_notify_ms, 8) && wr(f, &g->folded, 8) && wr(f, &notified, 1) &&
+                 wr(f, &changed, 1) && wr(f, &ne, 8);
+            for (size_t i = 0; ok && i < g->n_entries; i++) {
+                const entry_t *e = &g->entries[i];
+                incident_t inc = e->inc;
+                inc.rule = NULL; /* a pointer into this process's rule set */
+                uint64_t len = alert_rec_size(e->alert);
+                if (len > rec_cap) {
+                    void *nr = realloc(rec, len);
+                    if (!nr) {
+                        ok = false;
+                        break;
+                    }
+                    rec = nr;
+                    rec_cap = len;
+                }
+                alert_rec_write(rec, e->alert, NULL);
+                uint8_t flags = (uint8_t)(e->sent | (e->enrich.novel ? 4 : 0) |
+                                          (e->enrich.urgency_high ? 8 : 0));
+                ok = wr(f, &flags, 1) && wr(f, &inc, sizeof(inc)) && wr(f, &len, 8) &&
+                     wr(f, rec, len);
+            }
+        }
+    }
+    free(rec);
+    return ok && fflush(f) == 0 ? QERR_OK : QERR_IO;
+}
+
+qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
+                        int64_t now_ms, uint64_t *loaded, uint64_t *dropped)
+{
+    char magic[sizeof(SNAP_MAGIC)];
+    uint64_t n;
+    *loaded = *dropped = 0;
+    if (!rd(f, magic, strlen(SNAP_MAGIC)) || memcmp(magic, SNAP_MAGIC, strlen(SNAP_MAGIC)) ||
+        !rd(f, &n, 8))
+        return QERR_INVALID;
+    arena_t scratch;
+    arena_init(&scratch, 65536);
+    char *buf = NULL, *key = NULL;
+    qerr_t err = QERR_OK;
+    for (uint64_t gi = 0; gi < n && err == QERR_OK; gi++) {
+        uint32_t route_id, klen;
+        int64_t last;
+        uint64_t folded, ne;
+        uint8_t notified, changed;
+        if (!rd(f, &route_id, 4) || !rd(f, &klen, 4) || klen > (1u << 20)) {
+            err = QERR_INVALID;
+            break;
+        }
+        free(key);
+        key = malloc(klen + 1);
+        if (!key || !rd(f, key, klen) || !rd(f, &last, 8) || !rd(f, &folded, 8) ||
+            !rd(f, &notified, 1) || !rd(f, &changed, 1) || !rd(f, &ne, 8)) {
+            err = QERR_INVALID;
+            break;
+        }
+        key[klen] = '\0';
+        /* The same route in the current config, or the group is dropped. */
+        const route_t *r =
+            route_id < n_routes && !strcmp(routes[route_id]->key, key) ? routes[route_id] : NULL;
+        group_t *g = NULL;
+        for (uint64_t i = 0; i < ne && err == QERR_OK; i++) {
+            uint8_t flags;
+            incident_t inc;
+            uint64_t len;
+            if (!rd(f, &flags, 1) || !rd(f, &inc, sizeof(inc)) || !rd(f, &len, 8) ||
+                len > (64u << 20)) {
+                err = QERR_INVALID;
+                break;
+            }
+            char *nb = realloc(buf, len ? len : 1);
+            if (!nb) {
+                err = QERR_NOMEM;
+                break;
+            }
+            buf = nb;
+            alert_t a;
+            msg_track_t *track;
+            arena_reset(&scratch);
+            if (!rd(f, buf, len) || alert_rec_read(buf, len, &scratch, &a, &track) != QERR_OK) {
+                err = QERR_INVALID;
+                break;
+            }
+            if (!r) continue;
+            enrichment_t en = {.novel = flags & 4, .urgency_high = flags & 8};
+            err = group_table_add(gt, r, &a, &inc, &en, NULL, now_ms);
+            if (err != QERR_OK) break;
+            uint32_t ng;
+            size_t kl = build_key(gt, r, &a, &ng);
+            uint64_t id = XXH3_64bits(gt->keybuf, kl);
+            for (g = gt->buckets[id & (gt->n_buckets - 1)]; g && g->id != id; g = g->hnext)
+                ;
+            entry_t *e = g ? entry_find(g, a.fingerprint) : NULL;
+            if (e) e->sent = flags & 3;
+        }
+        if (err != QERR_OK) break;
+        if (!g) {
+            (*dropped)++;
+            continue;
+        }
+        g->folded = folded;
+        g->notified = notified;
+        g->changed = changed;
+        g->last_notify_ms = last;
+        if (notified)
+            tw_insert(gt, &g->timer,
+                      changed ? last + r->group_interval_ms : last + r->repeat_interval_ms);
+        (*loaded)++;
+    }
+    free(buf);
+    free(key);
+    arena_free(&scratch);
+    return err;
+}

@@ -1,0 +1,141 @@
+/* `quell bench` through the real binary on a tiny scenario: one throughput
+ * run and one latency run on the embedded cluster, --json and --out. The
+ * figures must agree with each other (every alert in is decided, incidents
+ * plus suppressions make the decisions, the reasons add up); how fast is
+ * never asserted. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char dir[] = "/tmp/quell-bench-cli-XXXXXX";
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[2048], out_path[256], err_path[256];
+    snprintf(out_path, sizeof(out_path), "%s/out", dir);
+    snprintf(err_path, sizeof(err_path), "%s/err", dir);
+    snprintf(cmd, sizeof(cmd), "timeout 150 %s %s >%s 2>%s", getenv("QUELL_BIN"), args, out_path,
+             err_path);
+    int status = system(cmd);
+    *out = check_read_file(out_path, NULL);
+    *err = check_read_file(err_path, NULL);
+    unlink(out_path);
+    unlink(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    CHECK(cJSON_IsNumber(v));
+    if (!cJSON_IsNumber(v)) fprintf(stderr, "missing number %s\n", key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static void test_usage(void)
+{
+    char *out, *err;
+    CHECK_EQ_INT(run("bench", &out, &err), 2);
+    CHECK(err && strstr(err, "--scenario"));
+    free(out), free(err);
+    CHECK_EQ_INT(run("bench --scenario /nonexistent.yaml", &out, &err), 2);
+    CHECK(err && strstr(err, "/nonexistent.yaml"));
+    free(out), free(err);
+    CHECK_EQ_INT(run("bench --help", &out, &err), 0);
+    CHECK(out && strstr(out, "--store URL"));
+    free(out), free(err);
+}
+
+static void test_tiny_scenario(void)
+{
+    char scenario[300], csv_dir[300], args[1200], *out, *err;
+    snprintf(scenario, sizeof scenario, "%s/tiny.yaml", dir);
+    snprintf(csv_dir, sizeof csv_dir, "%s/csv", dir);
+    FILE *f = fopen(scenario, "w");
+    fputs("description: tiny\ngen:\n  alerts: 4000\n  fingerprints: 300\n  seed: 5\n"
+          "  duration: 10m\n  flood-share: 0.5\n  flood-fingerprints: 20\n"
+          "  transient-share: 0.05\n  excluded-share: 0.02\n"
+          "config: |\n  dedup:\n    window: 5m\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "bench --scenario %s --runs 1 --workers 2 --format proto --latency-rate 2000 "
+             "--json --out %s",
+             scenario, csv_dir);
+    int rc = run(args, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0) fprintf(stderr, "quell bench: %s\n", err ? err : "");
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    CHECK(j != NULL);
+    if (j) {
+        double in = num(j, "alerts_in"), decided = num(j, "alerts_decided"),
+               incidents = num(j, "incidents_out"), suppressed = num(j, "suppressed");
+        CHECK_EQ_INT((long long)num(j, "alerts"), 4000);
+        CHECK_EQ_INT((long long)num(j, "produced"), 4000);
+        CHECK_EQ_INT((long long)in, 4000);
+        CHECK_EQ_INT((long long)decided, 4000);
+        CHECK(incidents >= 1 && incidents <= in);
+        CHECK_EQ_INT((long long)(incidents + suppressed), (long long)decided);
+        CHECK_EQ_INT((long long)(num(j, "incidents_new") + num(j, "incidents_repeat") +
+                                 num(j, "incidents_resolved")),
+                     (long long)incidents);
+        CHECK_EQ_INT((long long)num(j, "incidents_delivered"), (long long)incidents);
+        const cJSON *reasons = cJSON_GetObjectItem(j, "suppressed_by_reason"), *r;
+        double sum = 0;
+        cJSON_ArrayForEach(r, reasons) sum += r->valuedouble;
+        CHECK_EQ_INT((long long)sum, (long long)suppressed);
+        double pct = num(j, "suppressed_pct");
+        CHECK(pct > 0 && pct < 100 && fabs(pct - 100 * suppressed / decided) < 0.01);
+        CHECK(num(j, "alerts_per_second") > 0);
+        CHECK_EQ_INT((long long)num(j, "dead_lettered"), 0);
+        CHECK_EQ_INT((long long)num(j, "lost"), 0);
+        CHECK(num(j, "peak_rss_bytes") > 1 << 20);
+        CHECK(num(j, "bytes_per_fingerprint") > 0);
+        const cJSON *lat = cJSON_GetObjectItem(j, "latency_ms");
+        CHECK(cJSON_IsObject(lat));
+        if (cJSON_IsObject(lat)) {
+            double p50 = num(lat, "p50"), p99 = num(lat, "p99"), max = num(lat, "max");
+            /* Sent-time stamps: well under a minute, ordered. */
+            CHECK(p50 >= 0 && p50 <= p99 && p99 <= max && max < 60000);
+            CHECK_EQ_INT((long long)num(lat, "rate"), 2000);
+        }
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "store_round_trips_per_alert")));
+    }
+    cJSON_Delete(j);
+    free(out), free(err);
+
+    /* The time series: header, then cumulative counts that never go down
+     * and end with everything in. */
+    char csv[400];
+    snprintf(csv, sizeof csv, "%s/tiny-proto-run1.csv", csv_dir);
+    char *text = check_read_file(csv, NULL);
+    CHECK(text && !strncmp(text, "seconds,alerts_in,alerts_decided,incidents_out", 46));
+    unsigned long long last_in = 0, last_dec = 0, in, dec, inc;
+    int rows = 0;
+    for (char *line = text ? strchr(text, '\n') : NULL; line && line[1];
+         line = strchr(line + 1, '\n')) {
+        double t;
+        if (sscanf(line + 1, "%lf,%llu,%llu,%llu", &t, &in, &dec, &inc) != 4) break;
+        CHECK(in >= last_in && dec >= last_dec && dec <= 4000 && in <= 4000);
+        last_in = in, last_dec = dec, rows++;
+    }
+    CHECK(rows >= 2);
+    CHECK_EQ_INT(last_in, 4000);
+    free(text);
+    unlink(csv);
+    rmdir(csv_dir);
+    unlink(scenario);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    test_usage();
+    test_tiny_scenario();
+    rmdir(dir);
+    return check_summary("bench_cli");
+}

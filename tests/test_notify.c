@@ -1,0 +1,405 @@
+/* The notifier end to end against a local HTTP receiver (libmicrohttpd on
+ * a free loopback port, started and stopped here): exact payloads, retries
+ * on 500 and timeouts, Retry-After, no retry on 400, dead-lettering, the
+ * rate-limit digest, and nothing lost while the receiver is down. Holds
+ * (msg_track_t) must be released exactly when delivered or dead-lettered. */
+#include <pthread.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "../router/router.h"
+#include "check.h"
+
+#define MAX_REQ 64
+
+/* ---- the receiver ----------------------------------------------------- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    struct MHD_Daemon *d;
+    uint16_t port;
+    int n_req;
+    char *body[MAX_REQ];
+    int64_t at_ms[MAX_REQ];
+    char content_type[64];
+    /* script: status for request i (0 = 200 from then on) */
+    int status[MAX_REQ];
+    int retry_after_s[MAX_REQ];
+    int delay_ms[MAX_REQ];
+} server_t;
+
+typedef struct {
+    char *buf;
+    size_t len;
+} upload_t;
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **state)
+{
+    (void)url, (void)method, (void)version;
+    server_t *s = cls;
+    upload_t *u = *state;
+    if (!u) {
+        *state = calloc(1, sizeof(upload_t));
+        return MHD_YES;
+    }
+    if (*size) {
+        u->buf = realloc(u->buf, u->len + *size + 1);
+        memcpy(u->buf + u->len, data, *size);
+        u->len += *size;
+        u->buf[u->len] = '\0';
+        *size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&s->mu);
+    int i = s->n_req < MAX_REQ ? s->n_req++ : MAX_REQ - 1;
+    s->body[i] = u->buf ? u->buf : strdup("");
+    s->at_ms[i] = clock_wall_ms();
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    snprintf(s->content_type, sizeof(s->content_type), "%s", ct ? ct : "");
+    int status = s->status[i] ? s->status[i] : 200;
+    int ra = s->retry_after_s[i], delay = s->delay_ms[i];
+    pthread_mutex_unlock(&s->mu);
+    free(u);
+    *state = NULL;
+    if (delay) {
+        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(2, "ok", MHD_RESPMEM_PERSISTENT);
+    if (ra) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", ra);
+        MHD_add_response_header(r, "Retry-After", v);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bool server_start(server_t *s, uint16_t port)
+{
+    s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, port,
+                            NULL, NULL, handle, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+                            MHD_OPTION_END);
+    if (!s->d) return false;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    return s->port != 0;
+}
+
+static void server_stop(server_t *s)
+{
+    if (s->d) MHD_stop_daemon(s->d);
+    s->d = NULL;
+}
+
+static void server_free(server_t *s)
+{
+    server_stop(s);
+    for (int i = 0; i < MAX_REQ; i++) free(s->body[i]);
+    pthread_mutex_destroy(&s->mu);
+}
+
+static int requests(server_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->n_req;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* ---- the notifier under test ----------------------------------------- */
+
+typedef struct {
+    int n;
+    char reason[8][256];
+    char body[8][4096];
+} dlq_t;
+
+static void on_dead_letter(void *ctx, const receiver_t *rcv, const char *body, size_t len,
+                           const char *reason)
+{
+    (void)rcv;
+    dlq_t *d = ctx;
+    if (d->n < 8) {
+        snprintf(d->reason[d->n], sizeof(d->reason[0]), "%s", reason);
+        snprintf(d->body[d->n], sizeof(d->body[0]), "%.*s", (int)len, body);
+    }
+    d->n++;
+}
+
+typedef struct {
+    conf_t conf;
+    routing_t *rt;
+    notifier_t *n;
+    dlq_t dlq;
+    int64_t skew_ms; /* added to the wall clock: lets a test jump a minute */
+} rig_t;
+
+static bool rig_new(rig_t *r, const char *yaml)
+{
+    memset(r, 0, sizeof(*r));
+    char err[512] = "";
+    conf_defaults(&r->conf);
+    if (conf_load_buffer(&r->conf, "t.yml", yaml, strlen(yaml), err, sizeof(err)) != QERR_OK ||
+        routing_compile(&r->conf, &r->rt, err, sizeof(err)) != QERR_OK || !r->rt) {
+        fprintf(stderr, "config: %s\n", err);
+        return false;
+    }
+    notifier_opts_t o = {.routing = r->rt,
+                         .dead_letter = on_dead_letter,
+                         .dead_letter_ctx = &r->dlq,
+                         .now_ms = clock_wall_ms(),
+                         .tick_ms = 10};
+    r->n = notifier_new(&o, err, sizeof(err));
+    return r->n != NULL;
+}
+
+static void rig_free(rig_t *r)
+{
+    notifier_destroy(r->n);
+    routing_destroy(r->rt);
+    conf_free(&r->conf);
+}
+
+static int64_t now(rig_t *r) { return clock_wall_ms() + r->skew_ms; }
+
+static double scale(void)
+{
+    const char *s = getenv("QUELL_TIME_SCALE");
+    return s ? atof(s) : 1.0;
+}
+
+/* Runs the notifier until cond() or the deadline. */
+#define RUN_UNTIL(r, cond, ms)                                                                     \
+    do {                                                                                           \
+        int64_t dl_ = clock_wall_ms() + (int64_t)((ms)*scale());                                   \
+        while (!(cond) && clock_wall_ms() < dl_) notifier_run((r)->n, now(r), 5);                  \
+    } while (0)
+
+#define L(n, v)                                                                                    \
+    {                                                                                              \
+        {n, sizeof(n) - 1}, { v, sizeof(v) - 1 }                                                   \
+    }
+
+static void submit(rig_t *r, const char *id, uint64_t fp, msg_track_t *t)
+{
+    label_t l[] = {L("alertname", "Down"), {{"id", 2}, {id, (uint32_t)strlen(id)}}};
+    label_t ann[] = {L("summary", "it is down")};
+    alert_t a = {.labels = l,
+                 .n_labels = 2,
+                 .annotations = ann,
+                 .n_annotations = 1,
+                 .fingerprint = fp,
+                 .starts_at_ms = 1767225600000LL};
+    incident_t inc = {.kind = DECISION_FORWARD_NEW,
+                      .count = 1,
+                      .fingerprint = fp,
+                      .first_seen_ms = 1767225600000LL,
+                      .last_seen_ms = 1767225600000LL,
+                      .severity = 1};
+    CHECK(notifier_submit(r->n, &a, &inc, t, now(r)) == QERR_OK);
+}
+
+static char *config(const char *type, uint16_t port, const char *extra)
+{
+    static char buf[2048];
+    snprintf(buf, sizeof(buf),
+             "route:\n  receiver: rx\n  group_by: [id]\n  group_wait: 0s\n  group_interval: 1s\n"
+             "receivers:\n  - name: rx\n    type: %s\n    url: http://127.0.0.1:%u/hook\n"
+             "    routing_key: KEY\n    timeout: 500ms\n%s%s",
+             type, port, strstr(extra, "backoff") ? "" : "    backoff: 20ms\n", extra);
+    return buf;
+}
+
+static void test_exact_payload_and_retry_on_500(void)
+{
+    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = {500, 500}};
+    CHECK(server_start(&s, 0));
+    rig_t r;
+    CHECK(rig_new(&r, config("webhook", s.port, "")));
+    msg_track_t t = {.pending = 1};
+    submit(&r, "a", 0x42, &t);
+    RUN_UNTIL(&r, atomic_load(&t.pending) == 0, 5000);
+    CHECK_EQ_INT(t.pending, 0);
+    CHECK_EQ_INT(requests(&s), 3);
+    CHECK_EQ_STR(s.content_type, "application/json");
+    const char *want =
+        "{\"receiver\":\"rx\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\","
+        "\"labels\":{\"alertname\":\"Down\",\"id\":\"a\"},\"annotations\":{\"summary\":\"it is "
+        "down\"},\"startsAt\":\"2026-01-01T00:00:00.000Z\",\"endsAt\":\"0001-01-01T00:00:00Z\","
+        "\"generatorURL\":\"\",\"fingerprint\":\"0000000000000042\"}],\"groupLabels\":{\"id\":"
+        "\"a\"},\"commonLabels\":{\"alertname\":\"Down\",\"id\":\"a\"},\"commonAnnotations\":{"
+        "\"summary\":\"it is down\"},\"externalURL\":\"\",\"version\":\"4\",\"groupKey\":\"{}:{id="
+        "\\\"a\\\"}\",\"truncatedAlerts\":0}";
+    CHECK_EQ_STR(s.body[2], want);
+    CHECK_EQ_STR(s.body[0], want); /* retries send the same bytes */
+    notifier_stats_t st;
+    notifier_stats(r.n, &st);
+    CHECK_EQ_INT(st.retries, 2);
+    CHECK_EQ_INT(st.delivered[RECV_WEBHOOK], 1);
+    CHECK_EQ_INT(r.dlq.n, 0);
+    rig_free(&r);
+    server_free(&s);
+}
+
+static void test_timeout_and_retry_after(void)
+{
+    /* First answer comes after the 500 ms timeout; the second is a 429
+     * asking for 1 s; the third succeeds. */
+    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                  .delay_ms = {1500},
+                  .status = {200, 429},
+                  .retry_after_s = {0, 1}};
+    CHECK(server_start(&s, 0));
+    rig_t r;
+    CHECK(rig_new(&r, config("pagerduty", s.port, "")));
+    msg_track_t t = {.pending = 1};
+    submit(&r, "b", 0x43, &t);
+    RUN_UNTIL(&r, atomic_load(&t.pending) == 0, 8000);
+    CHECK_EQ_INT(t.pending, 0);
+    CHECK_EQ_INT(requests(&s), 3);
+    CHECK(s.at_ms[2] - s.at_ms[1] >= 950); /* Retry-After: 1, not the 20 ms backoff */
+    CHECK(strstr(s.body[2], "\"event_action\":\"trigger\"") != NULL);
+    CHECK(strstr(s.body[2], "\"severity\":\"critical\"") != NULL);
+    CHECK_EQ_INT(r.dlq.n, 0);
+    rig_free(&r);
+    server_free(&s);
+}
+
+static void test_dead_letters(void)
+{
+    /* 400: not retried. 503 forever: dead-lettered after max_retries. */
+    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = {400, 503, 503, 503}};
+    CHECK(server_start(&s, 0));
+    rig_t r;
+    CHECK(rig_new(&r, config("slack", s.port, "    max_retries: 2\n    max_in_flight: 1\n")));
+    msg_track_t t1 = {.pending = 1}, t2 = {.pending = 1};
+    submit(&r, "c", 0x44, &t1);
+    RUN_UNTIL(&r, atomic_load(&t1.pending) == 0, 5000);
+    submit(&r, "d", 0x45, &t2);
+    RUN_UNTIL(&r, atomic_load(&t2.pending) == 0, 5000);
+    CHECK_EQ_INT(t1.pending, 0);
+    CHECK_EQ_INT(t2.pending, 0);
+    CHECK_EQ_INT(requests(&s), 4);
+    CHECK_EQ_INT(r.dlq.n, 2);
+    CHECK_EQ_STR(r.dlq.reason[0], "HTTP 400 after 1 attempt");
+    CHECK_EQ_STR(r.dlq.reason[1], "HTTP 503 after 3 attempts");
+    CHECK(strncmp(r.dlq.body[1], "{\"text\":\":red_circle: *[FIRING:1] Down* `id=d`", 46) == 0);
+    rig_free(&r);
+    server_free(&s);
+}
+
+static void test_rate_limit_digest(void)
+{
+    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK(server_start(&s, 0));
+    rig_t r;
+    CHECK(rig_new(&r, config("webhook", s.port, "    rate_limit: 2\n")));
+    msg_track_t t[5];
+    const char *ids[] = {"1", "2", "3", "4", "5"};
+    for (int i = 0; i < 5; i++) {
+        t[i] = (msg_track_t){.pending = 1};
+        submit(&r, ids[i], 0x100 + (uint64_t)i, &t[i]);
+    }
+    RUN_UNTIL(&r, requests(&s) >= 2 && notifier_pending(r.n) == 1, 3000);
+    RUN_UNTIL(&r, 0, 200); /* nothing more goes out within the minute */
+    CHECK_EQ_INT(requests(&s), 2);
+    int held = 0;
+    for (int i = 0; i < 5; i++) held += atomic_load(&t[i].pending);
+    CHECK_EQ_INT(held, 3); /* folded into the digest, not dropped */
+    r.skew_ms = 61000;     /* the minute ends */
+    RUN_UNTIL(&r, requests(&s) >= 3 && notifier_pending(r.n) == 0, 3000);
+    CHECK_EQ_INT(requests(&s), 3);
+    CHECK(strstr(s.body[2], "3 more notifications for receiver rx held back by its rate limit "
+                            "(2 per minute)") != NULL);
+    held = 0;
+    for (int i = 0; i < 5; i++) held += atomic_load(&t[i].pending);
+    CHECK_EQ_INT(held, 0);
+    notifier_stats_t st;
+    notifier_stats(r.n, &st);
+    CHECK_EQ_INT(st.rate_limited, 3);
+    CHECK_EQ_INT(st.digests, 1);
+    rig_free(&r);
+    server_free(&s);
+}
+
+static void test_receiver_down_a_while(void)
+{
+    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK(server_start(&s, 0));
+    uint16_t port = s.port;
+    server_stop(&s); /* down: connections refused */
+    rig_t r;
+    if (!rig_new(&r, config("webhook", port, "    max_retries: 30\n    backoff: 50ms\n"))) {
+        CHECK(0);
+        return;
+    }
+    enum { N = 10 };
+    msg_track_t t[N];
+    for (int i = 0; i < N; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "%d", i);
+        t[i] = (msg_track_t){.pending = 1};
+        submit(&r, id, 0x200 + (uint64_t)i, &t[i]);
+    }
+    RUN_UNTIL(&r, 0, 1000);
+    int held = 0;
+    for (int i = 0; i < N; i++) held += atomic_load(&t[i].pending);
+    CHECK_EQ_INT(held, N); /* nothing acknowledged while it is down */
+    CHECK(server_start(&s, port));
+    RUN_UNTIL(&r, notifier_pending(r.n) == 0, 10000);
+    held = 0;
+    for (int i = 0; i < N; i++) held += atomic_load(&t[i].pending);
+    CHECK_EQ_INT(held, 0);
+    CHECK_EQ_INT(requests(&s), N);
+    CHECK_EQ_INT(r.dlq.n, 0);
+    rig_free(&r);
+    server_free(&s);
+}
+
+static void test_file_and_continue(void)
+{
+    char path[] = "/tmp/quell-notify-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "route:\n  receiver: f\n  group_wait: 0s\n  routes:\n"
+             "    - matchers: ['alertname=\"Down\"']\n      receiver: f\n      continue: true\n"
+             "    - matchers: ['id=~\"[0-9]+\"']\n      receiver: f\n      group_by: [id]\n"
+             "receivers:\n  - {name: f, type: file, path: '%s'}\n",
+             path);
+    rig_t r;
+    CHECK(rig_new(&r, yaml));
+    msg_track_t t = {.pending = 1};
+    submit(&r, "7", 0x300, &t);
+    /* Two routes matched: one hold each, both released once written. */
+    CHECK_EQ_INT(t.pending, 2);
+    RUN_UNTIL(&r, atomic_load(&t.pending) == 0, 3000);
+    CHECK_EQ_INT(t.pending, 0);
+    char *text = check_read_file(path, NULL);
+    int lines = 0;
+    for (char *p = text; p && *p; p++) lines += *p == '\n';
+    CHECK_EQ_INT(lines, 2);
+    CHECK(text && strstr(text, "\"group_key\":\"{}/{alertname=\\\"Down\\\"}:{}\"") != NULL);
+    CHECK(text && strstr(text, "\"group_key\":\"{}/{id=~\\\"[0-9]+\\\"}:{id=\\\"7\\\"}\"") != NULL);
+    free(text);
+    rig_free(&r);
+    unlink(path);
+}
+
+int main(void)
+{
+    test_exact_payload_and_retry_on_500();
+    test_timeout_and_retry_after();
+    test_dead_letters();
+    test_rate_limit_digest();
+    test_receiver_down_a_while();
+    test_file_and_continue();
+    return check_summary("test_notify");
+}
