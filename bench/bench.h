@@ -41,12 +41,14 @@ typedef struct {
     double resolve_share;  /* fraction of occurrences that are resolves, 0..1 (0.02) */
     /* Scenario shapes; all off by default (the output is then exactly what
      * it was before they existed). */
-    int64_t duration_ms;         /* > 0: event times spread evenly over it (spacing ignored) */
-    double flap_share;           /* steady fingerprints that flip firing/resolved each time */
-    double transient_share;      /* occurrences of one-off fingerprints: fire, then resolve */
-    double excluded_share;       /* occurrences of Watchdog/InfoInhibitor (severity none) */
-    double flood_share;          /* occurrences from a new service once the flood runs */
-    double flood_start;          /* when the flood starts, as a fraction of the run (0.5) */
+    int64_t duration_ms;    /* > 0: event times spread evenly over it (spacing ignored) */
+    double flap_share;      /* steady fingerprints that flip firing/resolved each time */
+    double transient_share; /* non-flood occurrences of one-off fingerprints: fire, resolve */
+    double excluded_share;  /* non-flood occurrences of Watchdog/InfoInhibitor (severity none) */
+    double flood_share;     /* occurrences from a new service once the flood runs; the
+                             * flood comes on top: with --duration the others keep their
+                             * rate */
+    double flood_start;     /* when the flood starts, as a fraction of the run (0.5) */
     uint64_t flood_fingerprints; /* the new service's distinct label sets (500) */
 } gen_opts_t;
 

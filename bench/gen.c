@@ -276,8 +276,10 @@ struct gen {
     double excluded_below;  /* family draw below this: an excluded alert */
     double transient_below; /* ... below this (and not excluded): transient */
     double flood_below;     /* ... below this, once the flood runs: flood */
+    double flood_rescale;   /* 1 / (1 - flood share): the other families' draw */
     double flap_below;      /* a steady index whose hash is below this flaps */
     uint64_t flood_from;    /* first occurrence of the flood */
+    int64_t flood_at_ms;    /* its offset in event time (--duration only; 0 = even) */
     uint64_t flood_base, excluded_base, transient_base, transient_span;
     uint64_t transient_seq;  /* transient fingerprints started so far */
     uint64_t transient_open; /* index of the transient waiting for its resolve */
@@ -624,9 +626,12 @@ static family_t draw_family(gen_t *g)
 {
     if (!g->families) return FAM_STEADY;
     double u = (double)(rng_next(&g->rng) >> 11);
+    if (g->emitted >= g->flood_from && g->flood_below > 0) {
+        if (u < g->flood_below) return FAM_FLOOD;
+        u = (u - g->flood_below) * g->flood_rescale; /* the rest is the usual traffic */
+    }
     if (u < g->excluded_below) return FAM_EXCLUDED;
     if (u < g->transient_below) return FAM_TRANSIENT;
-    if (g->emitted >= g->flood_from && u < g->flood_below) return FAM_FLOOD;
     return FAM_STEADY;
 }
 
@@ -650,11 +655,19 @@ static uint64_t next_transient(gen_t *g, int64_t event_ms)
     return idx;
 }
 
+/* With --duration, occurrences are spread evenly over it; with a flood
+ * too, the flood comes on top of the steady traffic: the steady part keeps
+ * its rate, so occurrences come 1/(1 - flood share) times as fast once the
+ * flood runs (g->flood_at_ms is where it starts in event time). */
 static int64_t event_time(const gen_t *g, uint64_t n)
 {
-    if (g->opts.duration_ms > 0) /* spread evenly; opts_check bounds the product */
-        return g->opts.start_ms + (int64_t)(n * (uint64_t)g->opts.duration_ms / g->opts.alerts);
-    return g->opts.start_ms + (int64_t)n * g->opts.spacing_ms;
+    uint64_t total = g->opts.alerts, d = (uint64_t)g->opts.duration_ms;
+    if (!d) return g->opts.start_ms + (int64_t)n * g->opts.spacing_ms;
+    if (!g->flood_at_ms || g->flood_from == 0 || g->flood_from >= total)
+        return g->opts.start_ms + (int64_t)(n * d / total); /* opts_check bounds n * d */
+    uint64_t t0 = (uint64_t)g->flood_at_ms, n0 = g->flood_from;
+    if (n < n0) return g->opts.start_ms + (int64_t)(n * t0 / n0);
+    return g->opts.start_ms + (int64_t)(t0 + (n - n0) * (d - t0) / (total - n0));
 }
 
 bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms, uint64_t *fp_index)
@@ -679,7 +692,8 @@ bool gen_next(gen_t *g, const void **buf, size_t *len, int64_t *event_time_ms, u
         if (fam == FAM_STEADY && (double)(mix64(idx ^ 0x5bd1e995f1a9b3c7ULL) >> 11) < g->flap_below)
             g->resolved = *run != 0; /* a flapper flips on every occurrence */
         else
-            g->resolved = fam != FAM_EXCLUDED && (double)r < g->resolve_below;
+            g->resolved =
+                fam == FAM_STEADY && (double)r < g->resolve_below; /* floods keep firing */
         g->starts_at_ms = *run ? *run : event_ms;
         g->ends_at_ms = g->resolved ? event_ms : event_ms + FIRING_ENDS_AFTER_MS;
         *run = g->resolved ? 0 : g->starts_at_ms;
@@ -732,11 +746,11 @@ static const struct {
     [OPT_FLAP] = {"--flap-share", "F",
                   "fraction of fingerprints that flip firing/resolved every time (default 0)"},
     [OPT_TRANSIENT] = {"--transient-share", "F",
-                       "fraction of occurrences from one-off fingerprints that fire once and "
-                       "resolve (default 0)"},
+                       "fraction of the non-flood occurrences from one-off fingerprints that "
+                       "fire once and resolve (default 0)"},
     [OPT_EXCLUDED] = {"--excluded-share", "F",
-                      "fraction of occurrences of Watchdog/InfoInhibitor, severity none "
-                      "(default 0)"},
+                      "fraction of the non-flood occurrences of Watchdog/InfoInhibitor, "
+                      "severity none (default 0)"},
     [OPT_FLOOD] = {"--flood-share", "F",
                    "once the flood starts, fraction of occurrences from a new service's "
                    "non-critical errors (default 0)"},
@@ -871,9 +885,8 @@ static bool opts_check(const gen_opts_t *o, char *errbuf, size_t errlen)
         if (!(shares[i] >= 0.0 && shares[i] <= 1.0))
             return fail(errbuf, errlen,
                         "every --*-share and --flood-start must be between 0 and 1");
-    if (o->transient_share + o->excluded_share + o->flood_share > 1.0)
-        return fail(errbuf, errlen,
-                    "--transient-share, --excluded-share and --flood-share add up to more than 1");
+    if (o->transient_share + o->excluded_share > 1.0)
+        return fail(errbuf, errlen, "--transient-share and --excluded-share add up to more than 1");
     bool families = o->transient_share > 0 || o->excluded_share > 0 || o->flood_share > 0;
     if (o->flood_fingerprints < 1 ||
         (families && o->fingerprints + o->flood_fingerprints + EXCLUDED_FINGERPRINTS + 1024 >
@@ -971,9 +984,17 @@ gen_t *gen_new(const gen_opts_t *opts, char *errbuf, size_t errlen)
     g->families = families;
     g->excluded_below = opts->excluded_share * 0x1p53;
     g->transient_below = (opts->excluded_share + opts->transient_share) * 0x1p53;
-    g->flood_below = (opts->excluded_share + opts->transient_share + opts->flood_share) * 0x1p53;
+    g->flood_below = opts->flood_share * 0x1p53;
+    g->flood_rescale = opts->flood_share < 1 ? 1.0 / (1.0 - opts->flood_share) : 0.0;
     g->flap_below = opts->flap_share * 0x1p53;
     g->flood_from = (uint64_t)(opts->flood_start * (double)opts->alerts);
+    if (opts->duration_ms && opts->flood_share > 0 && opts->flood_share < 1 && g->flood_from &&
+        g->flood_from < opts->alerts) {
+        /* Steady rate n0 / t0 before and (N - n0)(1 - f) / (D - t0) after. */
+        double n0 = (double)g->flood_from, rest = (double)(opts->alerts - g->flood_from);
+        double t0 = (double)opts->duration_ms / (1.0 + rest * (1.0 - opts->flood_share) / n0);
+        g->flood_at_ms = (int64_t)t0;
+    }
     g->flood_base = k;
     g->excluded_base = k + opts->flood_fingerprints;
     g->transient_base = all;

@@ -123,7 +123,14 @@ void ring_destroy(ring_t *r);
 size_t ring_max_record(const ring_t *r);
 /* Producer side. NULL when the ring has no room now (QERR_FULL semantics). */
 void *ring_reserve(ring_t *r, size_t len);
-void ring_commit(ring_t *r);
+void ring_commit(ring_t *r); /* ring_commit_local + ring_publish */
+/* Batching: commit_local keeps the record for the producer's next publish,
+ * which hands every record committed since to the consumer with one
+ * release store and at most one wake (saves a fence and a shared cache
+ * line per record). The producer must publish before it blocks on
+ * anything the consumer's progress decides; ring_wait_room publishes. */
+void ring_commit_local(ring_t *r);
+void ring_publish(ring_t *r);
 /* Consumer side. NULL when empty. */
 void *ring_peek(ring_t *r, size_t *len);
 void ring_release(ring_t *r);

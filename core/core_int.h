@@ -8,12 +8,12 @@
  * exit code. `brokers_override` may be NULL. */
 int pipeline_run(conf_t *conf, const char *brokers_override);
 
-/* `quell top`: the noisy-alert report from a running instance. */
-int top_main(int argc, char **argv);
 /* core/replay.c: `quell replay`, `quell explain`, and the rule part of
  * `quell check` (1 on error, 0 otherwise; warnings go to stderr). */
 int replay_main(int argc, char **argv);
 int explain_main(int argc, char **argv);
 int check_rules(const conf_t *conf);
+/* `quell top`: the noisy-alert report from a running instance. */
+int top_main(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@
 struct ring {
     _Alignas(CACHELINE) _Atomic size_t head;
     size_t head_reserved; /* producer-private: where the pending record ends */
+    size_t head_local;    /* producer-private: end of the records committed so
+                           * far, published to the consumer or not */
     size_t tail_cache;    /* producer's last view of tail, saves cache misses */
     _Alignas(CACHELINE) _Atomic size_t tail;
     size_t tail_next; /* consumer-private: where the peeked record ends */
@@ -74,7 +76,7 @@ void *ring_reserve(ring_t *r, size_t len)
 {
     size_t need = RING_HDR + pad8(len);
     if (need > r->capacity / 2) return NULL;
-    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t head = r->head_local;
     size_t off = head & r->mask;
     size_t skip = 0;
     if (off + need > r->capacity) skip = r->capacity - off; /* wrap to 0 */
@@ -109,10 +111,19 @@ static void wake(_Atomic uint32_t *waiting, _Atomic uint32_t *seq)
     }
 }
 
+void ring_commit_local(ring_t *r) { r->head_local = r->head_reserved; }
+
+void ring_publish(ring_t *r)
+{
+    if (atomic_load_explicit(&r->head, memory_order_relaxed) == r->head_local) return;
+    atomic_store_explicit(&r->head, r->head_local, memory_order_release);
+    wake(&r->consumer_waiting, &r->data_seq);
+}
+
 void ring_commit(ring_t *r)
 {
-    atomic_store_explicit(&r->head, r->head_reserved, memory_order_release);
-    wake(&r->consumer_waiting, &r->data_seq);
+    ring_commit_local(r);
+    ring_publish(r);
 }
 
 void ring_wait_data(ring_t *r, int timeout_ms)
@@ -132,9 +143,10 @@ void ring_wait_room(ring_t *r, size_t len, int timeout_ms)
      * always enough, and waiting for more would stall the producer. */
     size_t need = 2 * (RING_HDR + pad8(len));
     if (need > r->capacity) need = r->capacity;
+    ring_publish(r); /* the consumer frees room only from what it can see */
     uint32_t seen = atomic_load_explicit(&r->room_seq, memory_order_acquire);
     atomic_store_explicit(&r->producer_waiting, 1, memory_order_seq_cst);
-    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t head = r->head_local;
     if (head - atomic_load_explicit(&r->tail, memory_order_seq_cst) + need > r->capacity)
         futex_wait(&r->room_seq, seen, timeout_ms);
     atomic_store_explicit(&r->producer_waiting, 0, memory_order_relaxed);

@@ -56,6 +56,8 @@ typedef struct {
  * recently is evicted. Returns NULL on OOM. */
 dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
+/* Forgets every entry (keeps the memory). */
+void dedup_table_clear(dedup_table_t *t);
 
 /* Decides one alert and updates the table. Fills `out` with the incident as
  * it stands afterwards (for suppressions too, so callers can count).
@@ -214,7 +216,9 @@ typedef struct {
 
 /* Sends everything queued and reads one result per command, in order. On
  * failure (timeout, connection lost, error reply) returns QERR_IO: the
- * connection is dropped and retried after a backoff; nothing was decided. */
+ * connection is dropped and retried after a backoff; nothing was decided.
+ * QERR_FULL: Redis had lost the scripts (NOSCRIPT), no script ran, they are
+ * loaded again: queue the same commands and run again. */
 qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n);
 size_t store_queued(const store_conn_t *c);
 

@@ -117,6 +117,25 @@ static struct timeval tv_of(int64_t ms)
     return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 }
 
+/* SCRIPT LOAD of every script (on connect, and after a NOSCRIPT). */
+static bool load_scripts(store_conn_t *c)
+{
+    for (int i = 0; i < N_SCRIPTS; i++) {
+        redisReply *r = redisCommand(c->ctx, "SCRIPT LOAD %s", scripts[i]);
+        bool ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok) memcpy(c->sha[i], r->str, 41);
+        char why[160];
+        snprintf(why, sizeof(why), "SCRIPT LOAD: %.140s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->ctx->errstr);
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            drop(c, why);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool connect_now(store_conn_t *c)
 {
     c->ctx = redisConnectWithTimeout(c->conf.host, c->conf.port, tv_of(c->conf.timeout_ms));
@@ -135,19 +154,7 @@ static bool connect_now(store_conn_t *c)
             return false;
         }
     }
-    for (int i = 0; i < N_SCRIPTS; i++) {
-        r = redisCommand(c->ctx, "SCRIPT LOAD %s", scripts[i]);
-        bool ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-        if (ok) memcpy(c->sha[i], r->str, 41);
-        char why[160];
-        snprintf(why, sizeof(why), "SCRIPT LOAD: %.140s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->ctx->errstr);
-        if (r) freeReplyObject(r);
-        if (!ok) {
-            drop(c, why);
-            return false;
-        }
-    }
+    if (!load_scripts(c)) return false;
     if (c->ever_up) c->stats.reconnects++;
     if (c->logged_down)
         log_info("store", "%s: redis %s:%d reachable again; shared decisions resumed", c->name,
@@ -269,6 +276,7 @@ qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
     }
     c->stats.round_trips++;
     c->stats.commands += queued;
+    bool noscript = false;
     for (size_t i = 0; i < queued; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK || !r) {
@@ -277,6 +285,14 @@ qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
         }
         store_result_t *out = &results[i];
         bool ok = true;
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            /* The scripts are gone (SCRIPT FLUSH, or a restart this
+             * connection did not notice): no script ran, so the batch can
+             * simply be sent again once they are loaded. */
+            noscript = true;
+            freeReplyObject(r);
+            continue;
+        }
         if (r->type == REDIS_REPLY_ERROR) {
             char why[160];
             snprintf(why, sizeof(why), "%.150s", r->str);
@@ -307,6 +323,10 @@ qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
             drop(c, "unexpected reply");
             return QERR_IO;
         }
+    }
+    if (noscript) {
+        log_warn("store", "%s: redis answered NOSCRIPT; scripts loaded again", c->name);
+        return load_scripts(c) ? QERR_FULL : QERR_IO;
     }
     return QERR_OK;
 }

@@ -84,6 +84,7 @@ typedef struct {
     bool done;
     bool fallback;
     bool reseed_checked;
+    bool from_redis; /* base was read from Redis in this batch */
     uint64_t delta;
     int64_t delta_last_seen;
     unsigned char desired[STORE_ENTRY_BYTES];
@@ -142,6 +143,7 @@ struct store_worker {
     parked_t *parked, *parked_tail;
     size_t n_parked;
     int64_t next_park_ns;
+    bool was_down; /* Redis failed since the fallback table was last cleared */
     /* the rule half of the composed decision (NULL: none) */
     const dedup_rules_hook_t *rules;
     void *rules_ctx;
@@ -420,6 +422,7 @@ static void group_to_l1(store_worker_t *sw, group_t *gr, const unsigned char *bl
 /* Takes a reply for a group that was read or lost its CAS. */
 static void group_rebase(store_worker_t *sw, group_t *gr, const store_result_t *r)
 {
+    gr->from_redis = true;
     if (r->cur_len == 0) {
         if (gr->known_expected && !gr->reseed_checked) {
             /* We knew an entry Redis no longer has (restarted empty, or
@@ -456,6 +459,12 @@ static bool run_groups(store_worker_t *sw)
 {
     for (int round = 0; round < MAX_ROUNDS; round++) {
         sw->ctx.wall_ms = clock_wall_ms();
+        /* Counts of evicted cache slots go first in the pipeline: a group
+         * deciding the same fingerprint below must see its last occurrence,
+         * or it would take the incident for expired. */
+        size_t pre = sw->n_evicted;
+        for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
+        sw->n_evicted = 0;
         size_t pending = 0;
         for (size_t g = 0; g < sw->n_groups; g++) {
             group_t *gr = &sw->groups[g];
@@ -467,17 +476,27 @@ static bool run_groups(store_worker_t *sw)
                 store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL,
                               gr->desired);
                 pending++;
+            } else if (!gr->from_redis) {
+                /* Nothing to write, but decided on a cached or guessed base
+                 * (a resolve of "nothing", say): no CAS checks that, so
+                 * read what Redis holds and decide again. */
+                gr->need_read = true;
+                store_get_add(sw->conn, gr->fp);
+                pending++;
             } else {
                 gr->done = true;
                 group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
             }
         }
-        if (pending == 0) return true;
-        ensure_results(sw, pending);
-        if (store_run(sw->conn, sw->results, pending) != QERR_OK) return false;
+        if (pending + pre == 0) return true;
+        ensure_results(sw, pending + pre);
+        qerr_t err = store_run(sw->conn, sw->results, pending + pre);
+        if (err == QERR_FULL) continue; /* scripts reloaded: the same round again */
+        if (err != QERR_OK) return false;
         stat_add(&sw->stats->round_trips, 1);
+        if (pending == 0) return true;
         int64_t now_ns = clock_mono_ns();
-        size_t r = 0;
+        size_t r = pre;
         for (size_t g = 0; g < sw->n_groups; g++) {
             group_t *gr = &sw->groups[g];
             if (gr->done) continue;
@@ -577,6 +596,7 @@ static void park(store_worker_t *sw, item_t *it)
 
 static void decide_fallback(store_worker_t *sw, item_t *it)
 {
+    sw->was_down = true;
     decision_kind_t k = dedup_decide(sw->fallback, &sw->params, it->a.fingerprint, it->a.status,
                                      it->a.event_time_ms, it->a.watermark_ms, &it->inc);
     if (DECISION_IS_FORWARD(k)) {
@@ -620,14 +640,15 @@ static void poll_outstanding(store_worker_t *sw, bool wait_all)
 {
     for (;;) {
         msg_track_t *release[CONFIRM_BATCH_MAX];
-        size_t n_release = 0;
+        const outstanding_t *confirm[CONFIRM_BATCH_MAX];
+        size_t n_release = 0, n_confirm = 0;
         bool up = store_conn_ready(sw->conn);
         while (sw->out_n && n_release < CONFIRM_BATCH_MAX) {
             outstanding_t *o = &sw->out[sw->out_head];
             if (!o->failed && atomic_load_explicit(&o->delivery.pending, memory_order_acquire) != 0)
                 break;
             if (!o->failed) {
-                if (up && o->seq) store_confirm_add(sw->conn, o->fp, o->seq, o->incident_id);
+                if (up && o->seq) confirm[n_confirm++] = o; /* stays valid: not reused yet */
                 release[n_release++] = o->input;
                 l1_slot_t *s = l1_find(sw, o->fp);
                 if (s && s->known && s->view.pending && s->view.seq == o->seq &&
@@ -640,14 +661,20 @@ static void poll_outstanding(store_worker_t *sw, bool wait_all)
             sw->out_head = (sw->out_head + 1) % OUTSTANDING_MAX;
             sw->out_n--;
         }
-        size_t q = store_queued(sw->conn);
-        if (q) {
-            ensure_results(sw, q);
-            if (store_run(sw->conn, sw->results, q) == QERR_OK)
-                stat_add(&sw->stats->round_trips, 1);
-            /* A failed confirm leaves the entry pending: once its lease
-             * ends another decision re-forwards it under the same id,
-             * which receivers deduplicate. The delivery did happen. */
+        /* Twice at most: once more after a NOSCRIPT reload. A failed
+         * confirm leaves the entry pending: once its lease ends another
+         * decision re-forwards it under the same id, which receivers
+         * deduplicate. The delivery did happen. */
+        for (int attempt = 0; n_confirm && attempt < 2; attempt++) {
+            for (size_t i = 0; i < n_confirm; i++)
+                store_confirm_add(sw->conn, confirm[i]->fp, confirm[i]->seq,
+                                  confirm[i]->incident_id);
+            ensure_results(sw, n_confirm);
+            qerr_t err = store_run(sw->conn, sw->results, n_confirm);
+            if (err != QERR_FULL) {
+                if (err == QERR_OK) stat_add(&sw->stats->round_trips, 1);
+                break;
+            }
         }
         for (size_t i = 0; i < n_release; i++) track_done(release[i]);
         if (!wait_all || sw->out_n == 0) return;
@@ -754,6 +781,13 @@ static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
     }
     if (sw->n_items) {
         bool redis = store_conn_ready(sw->conn);
+        if (redis && sw->was_down) {
+            /* Back from an outage: what the fallback table decided alone
+             * is stale now (other instances went on); the next outage
+             * starts it afresh rather than suppress on old state. */
+            dedup_table_clear(sw->fallback);
+            sw->was_down = false;
+        }
         for (size_t i = 0; i < sw->n_items; i++) {
             item_t *it = &sw->items[i];
             load_item(sw, it);

@@ -83,6 +83,15 @@ void dedup_table_destroy(dedup_table_t *t)
     free(t);
 }
 
+void dedup_table_clear(dedup_table_t *t)
+{
+    memset(t->buckets, 0xff, sizeof(uint32_t) * ((size_t)t->bucket_mask + 1));
+    t->entries_used = 0;
+    t->free_head = NIL;
+    t->count = 0;
+    t->lru_head = t->lru_tail = NIL;
+}
+
 static uint32_t lookup(const dedup_table_t *t, uint64_t fp)
 {
     uint32_t i = t->buckets[bucket_of(t, fp)];

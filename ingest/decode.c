@@ -163,6 +163,14 @@ static size_t utf8_invalid_at(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
+    /* Fastest path: 32 ASCII bytes without NUL, one branch (annotations
+     * are long and nearly always ASCII). */
+    for (; i + 32 <= len; i += 32) {
+        uint64_t w[4], acc = 0;
+        memcpy(w, s + i, 32);
+        for (int k = 0; k < 4; k++) acc |= w[k] | ((w[k] - ONES) & ~w[k]);
+        if (acc & HIGHS) break;
+    }
     while (i < len) {
         if (i + 8 <= len) { /* fast path: 8 ASCII bytes, none of them NUL */
             uint64_t w;

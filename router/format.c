@@ -97,6 +97,9 @@ size_t router_format_incident_json(char *buf, size_t cap, const alert_t *a, cons
     put_time(&w, inc->first_seen_ms);
     put_lit(&w, ",\"last_seen\":");
     put_time(&w, inc->last_seen_ms);
+    /* Only when set: decided without the shared store (it failed open), so
+     * another instance may have forwarded the same incident. */
+    if (inc->degraded) put_lit(&w, ",\"degraded\":true");
     put(&w, "}", 1);
     if (cap) buf[w.len < cap ? w.len : cap - 1] = '\0';
     return w.len;

@@ -74,6 +74,22 @@ static void test_decide_parity(void)
     dedup_table_destroy(t);
 }
 
+/* The fail-open table is cleared when Redis is back: nothing stale stays. */
+static void test_table_clear(void)
+{
+    dedup_table_t *t = dedup_table_new(100);
+    incident_t inc;
+    for (uint64_t fp = 1; fp <= 50; fp++) dedup_decide(t, &P, fp, ALERT_FIRING, 10, 10, &inc);
+    dedup_table_clear(t);
+    dedup_table_stats_t st;
+    dedup_table_stats(t, &st);
+    CHECK_EQ_INT(st.tracked, 0);
+    for (uint64_t fp = 1; fp <= 120; fp++)
+        CHECK_EQ_INT(dedup_decide(t, &P, fp, ALERT_FIRING, 20, 20, &inc), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(dedup_decide(t, &P, 120, ALERT_FIRING, 21, 21, &inc), DECISION_SUPPRESS_DUPLICATE);
+    dedup_table_destroy(t);
+}
+
 static void test_pending_rules(void)
 {
     store_entry_t e = {0};
@@ -444,6 +460,105 @@ static void test_redis_restart(void)
     inst_destroy(&in);
 }
 
+/* SCRIPT FLUSH under a running worker: the scripts are loaded again and
+ * the batch is sent again, nothing degraded. */
+static void test_noscript(void)
+{
+    store_conf_t sc = conf_for("t-noscript:");
+    sc.cache_ms = 0;
+    inst_t in;
+    inst_init(&in, &sc, 71);
+    for (uint64_t fp = 1; fp <= 20; fp++) push(&in, fp, ALERT_FIRING, 1000);
+    drain(&in);
+    redisContext *c = redis_local_client(&redis);
+    redisReply *r = redisCommand(c, "SCRIPT FLUSH");
+    CHECK(r && r->type == REDIS_REPLY_STATUS);
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    for (uint64_t fp = 1; fp <= 40; fp++) push(&in, fp, ALERT_FIRING, 2000);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 40); /* 20 first, then the 20 new ones */
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], 20);
+    CHECK_EQ_INT(in.stats.degraded, 0);
+    inst_destroy(&in);
+}
+
+/* fail_closed: while Redis is away nothing is decided and nothing is
+ * committed; once it is back, everything is, exactly once. */
+static void test_fail_closed(void)
+{
+    store_conf_t sc = conf_for("t-closed:");
+    sc.on_error = STORE_FAIL_CLOSED;
+    sc.timeout_ms = 100;
+    sc.cache_ms = 0; /* a cached duplicate would not need Redis at all */
+    static inst_t in;
+    inst_init(&in, &sc, 81);
+    push(&in, 1, ALERT_FIRING, 1000);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 1);
+    redis_local_kill(&redis, SIGKILL);
+    msg_track_t *held[3];
+    held[0] = push(&in, 1, ALERT_FIRING, 2000); /* a duplicate */
+    held[1] = push(&in, 2, ALERT_FIRING, 2000); /* new */
+    held[2] = push(&in, 3, ALERT_FIRING, 2000); /* new */
+    for (int i = 0; i < 50; i++) {
+        store_worker_step(in.sw, in.ring, false);
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_INT(in.sink.n, 1); /* nothing forwarded... */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(atomic_load(&held[i]->pending), 1); /* ...or committed */
+    CHECK(store_worker_busy(in.sw));
+    CHECK_EQ_INT(redis_local_start(&redis), 0);
+    int64_t deadline = clock_mono_ns() + 15LL * 1000000000;
+    while (store_worker_busy(in.sw) && clock_mono_ns() < deadline) {
+        store_worker_step(in.sw, in.ring, false);
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_INT(in.sink.n, 3); /* 2 and 3 opened; 1 was... */
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(atomic_load(&held[i]->pending), 0);
+    CHECK_EQ_INT(in.stats.degraded, 0);
+    CHECK_EQ_INT(in.stats.reseeded, 1); /* ...a duplicate of what the cache knew */
+    inst_destroy(&in);
+}
+
+/* Many fingerprints through a small cache (evictions with unflushed
+ * counts), resolves and expiries: the same decisions as the memory table. */
+static void test_parity_through_redis(int64_t cache_ms)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "t-parity%lld:", (long long)cache_ms);
+    store_conf_t sc = conf_for(prefix);
+    sc.cache_entries = 1024;
+    sc.cache_ms = cache_ms;
+    static inst_t in;
+    inst_init(&in, &sc, 61);
+    dedup_table_t *t = dedup_table_new(100000);
+    uint64_t want[DECISION__COUNT] = {0};
+    uint64_t seed = 99;
+    int64_t now = 1000;
+    for (int round = 0; round < 40; round++) {
+        for (int i = 0; i < 2000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            /* Skewed: a few hot fingerprints, many cold ones. */
+            uint64_t r = seed >> 33;
+            uint64_t fp = (r % 4 == 0) ? 1 + (r >> 8) % 8 : 100 + (r >> 8) % 6000;
+            alert_status_t st = ((seed >> 20) % 20) == 0 ? ALERT_RESOLVED : ALERT_FIRING;
+            now += 200;
+            incident_t inc;
+            want[dedup_decide(t, &P, fp * 0x9e3779b97f4a7c15ULL, st, now, 0, &inc)]++;
+            push(&in, fp * 0x9e3779b97f4a7c15ULL, st, now);
+        }
+        drain(&in);
+    }
+    for (int k = 0; k < DECISION__COUNT; k++) CHECK_EQ_INT(in.decisions[k], want[k]);
+    CHECK(cache_ms == 0 || in.stats.local > 0);
+    dedup_table_destroy(t);
+    inst_destroy(&in);
+}
+
 static void test_ttl(void)
 {
     redisContext *c = redis_local_client(&redis);
@@ -451,7 +566,7 @@ static void test_ttl(void)
     long long n = redis_local_count_keys(c, "t-", &no_ttl);
     CHECK(n >= 50);
     CHECK_EQ_INT(no_ttl, 0);
-    redisReply *r = redisCommand(c, "PTTL t-restart:%016llx", 1ULL);
+    redisReply *r = redisCommand(c, "PTTL t-closed:%016llx", 2ULL);
     CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 2 * P.window_ms &&
           r->integer <= store_ttl_ms(&P, 1000));
     if (r) freeReplyObject(r);
@@ -462,6 +577,7 @@ int main(void)
 {
     test_entry_roundtrip();
     test_decide_parity();
+    test_table_clear();
     test_pending_rules();
     test_url();
     if (!redis_local_available()) {
@@ -477,6 +593,10 @@ int main(void)
     test_race();
     test_takeover();
     test_redis_restart();
+    test_noscript();
+    test_fail_closed();
+    test_parity_through_redis(1000);
+    test_parity_through_redis(0);
     test_ttl();
     redis_local_stop(&redis);
     return check_summary("store");

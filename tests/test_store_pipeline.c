@@ -169,6 +169,7 @@ static void collect(const rd_kafka_message_t *m, incidents_t *in)
     r->fp = fp && cJSON_IsString(fp) ? strtoull(fp->valuestring, NULL, 16) : 0;
     snprintf(r->id, sizeof(r->id), "%s", id && cJSON_IsString(id) ? id->valuestring : "");
     if (!kind || !cJSON_IsString(kind) || strcmp(kind->valuestring, "new") != 0) in->not_new++;
+    if (cJSON_IsTrue(cJSON_GetObjectItem(j, "degraded"))) in->degraded++;
     cJSON_Delete(j);
 }
 
@@ -467,6 +468,7 @@ static void test_redis_outage(env_t *env)
     CHECK_EQ_INT(t.distinct, (long long)want); /* nothing lost */
     CHECK(degraded > 0);                       /* the outage was seen, and counted */
     CHECK((long long)t.dups <= 2 * degraded);  /* duplicates bounded by it */
+    CHECK_EQ_INT(in.degraded, degraded);       /* and marked on the incidents */
     CHECK_EQ_INT(summary_value(env, &s, "a", "alerts decided"), 30000);
     /* Recovered without a restart: Redis holds the incidents again. */
     char log[200];
@@ -478,6 +480,98 @@ static void test_redis_outage(env_t *env)
     printf("outage: %zu fingerprints, %d incidents out, %zu duplicates, %lld degraded\n", want, n,
            t.dups, degraded);
     free(in.v);
+    if (check_failures) dump_logs(env, &s);
+}
+
+/* What quell must decide, worked out independently (as in test_pipeline):
+ * per fingerprint, a window from the last occurrence, a reminder every
+ * repeat interval, resolved closes. */
+typedef struct {
+    uint64_t new, repeat, resolved;
+} expected_t;
+
+static expected_t reference_decisions(const gen_opts_t *opts, int64_t window_ms, int64_t repeat_ms)
+{
+    expected_t e = {0};
+    int64_t *last_seen = calloc(opts->fingerprints, sizeof(int64_t));
+    int64_t *last_forward = calloc(opts->fingerprints, sizeof(int64_t));
+    bool *open = calloc(opts->fingerprints, sizeof(bool));
+    char err[256];
+    gen_t *g = gen_new(opts, err, sizeof(err));
+    const void *buf;
+    size_t len;
+    int64_t t;
+    uint64_t i;
+    while (gen_next(g, &buf, &len, &t, &i)) {
+        bool resolved = memmem(buf, len, "\"status\":\"resolved\"", 19) != NULL;
+        if (open[i] && t - last_seen[i] > window_ms) open[i] = false;
+        if (resolved) {
+            if (open[i]) e.resolved++;
+            open[i] = false;
+        } else if (!open[i]) {
+            open[i] = true;
+            last_seen[i] = last_forward[i] = t;
+            e.new ++;
+        } else {
+            if (t > last_seen[i]) last_seen[i] = t;
+            if (t - last_forward[i] >= repeat_ms) {
+                last_forward[i] = t;
+                e.repeat++;
+            }
+        }
+    }
+    gen_destroy(g);
+    free(last_seen);
+    free(last_forward);
+    free(open);
+    return e;
+}
+
+/* Windows that expire, reminders and resolves decided through Redis (cache,
+ * batches and count flushes included) equal the reference exactly. */
+static void test_window_semantics(env_t *env)
+{
+    scenario_t s;
+    scenario_init(env, &s, "window", NULL);
+    /* scenario_init wrote 1h/24h; this scenario needs 5m/30m. */
+    char *text = check_read_file(s.conf_path, NULL);
+    char *w = strstr(text, "window: 1h"), *r = strstr(text, "repeat_interval: 24h");
+    FILE *f = fopen(s.conf_path, "w");
+    fprintf(f, "%.*swindow: 5m\n  repeat_interval: 30m%s", (int)(w - text), text,
+            r + strlen("repeat_interval: 24h"));
+    fclose(f);
+    free(text);
+    load_opts_t o = load_opts_for(env, &s);
+    o.gen.alerts = 30000;
+    o.gen.fingerprints = 500;
+    o.gen.spacing_ms = 200; /* 100 minutes of event time */
+    o.gen.resolve_share = 0.05;
+    pid_t a = quell_start(env, &s, "a");
+    load_result_t res;
+    int rc = load_run(&o, &res);
+    if (rc) fprintf(stderr, "load: %s\n", res.error);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(quell_stop(env, a), 0);
+    expected_t e = reference_decisions(&o.gen, 5 * 60000, 30 * 60000);
+    CHECK(e.new > 500 && e.repeat > 0 && e.resolved > 0);
+    char path[200], line[512];
+    snprintf(path, sizeof(path), "%s/%s-a.out", env->dir, s.name);
+    f = fopen(path, "r");
+    bool found = false;
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long long total, n, rp, rs;
+        if (sscanf(line, "  incidents out %llu (new %llu, repeat %llu, resolved %llu", &total, &n,
+                   &rp, &rs) == 4) {
+            CHECK_EQ_INT(n, (long long)e.new);
+            CHECK_EQ_INT(rp, (long long)e.repeat);
+            CHECK_EQ_INT(rs, (long long)e.resolved);
+            found = true;
+        }
+    }
+    if (f) fclose(f);
+    CHECK(found);
+    CHECK(summary_value(env, &s, "a", "store cache hits") > 0);
+    CHECK_EQ_INT(summary_value(env, &s, "a", "store degraded"), 0);
     if (check_failures) dump_logs(env, &s);
 }
 
@@ -503,6 +597,7 @@ int main(void)
     snprintf(env.brokers, sizeof(env.brokers), "%s", rd_kafka_mock_cluster_bootstraps(env.mock));
     if (!check_failures) {
         test_two_instances(&env);
+        test_window_semantics(&env);
         test_kill9(&env);
         test_redis_outage(&env);
     }
