@@ -806,6 +806,9 @@ int explain_main(int argc, char **argv)
                               c->ingest.max_annotation_bytes};
     replay_t tr = {0};
     int64_t now = event_time_of(&tr, text, len);
+    /* An alert without a time is asked about as of now: exclusion windows
+     * and time intervals then answer "what happens if it fires today". */
+    if (now == 0) now = clock_wall_ms();
     alert_t *alerts = NULL;
     size_t n = 0;
     char err[512];
