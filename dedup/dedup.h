@@ -90,6 +90,46 @@ qerr_t dedup_table_restore(dedup_table_t *t, const dedup_entry_t *e);
 
 const char *decision_str(decision_kind_t k);
 
+/* ---- noise control ----------------------------------------------------
+ * The stage after dedup (issue 4's noise rules), as a pure function over a
+ * per-fingerprint state, so the memory decider (rules/decide.c) and the
+ * shared store (store_decide, state inside the Redis entry) run the same
+ * code. Over event time, no timers:
+ *   flapping  a firing<->resolved change is a flip; flips are counted from
+ *             the first flip of a window of W; N flips within it hold the
+ *             fingerprint (reason `flapping`) until an alert arrives W after
+ *             the last flip: that one is forwarded once, `flapped` set.
+ *   transient a new incident is held back (reason `transient`) until seen
+ *             min_count times or firing for min_duration (either suffices);
+ *             it is then forwarded as new. Resolved before, never shown. */
+typedef struct {
+    uint32_t flap_threshold; /* 0 = off */
+    int64_t flap_window_ms;
+    uint64_t min_count;      /* 0 = off */
+    int64_t min_duration_ms; /* 0 = off */
+} dedup_noise_t;
+
+typedef struct {
+    int64_t window_start_ms; /* first flip of the current flap window */
+    int64_t last_flip_ms;
+    uint32_t flips;
+    uint8_t last_status; /* alert_status_t of the previous alert */
+    bool seen;           /* last_status is valid */
+    bool held;           /* held as flapping */
+    bool pending;        /* a new incident held as transient */
+} dedup_noise_state_t;
+
+static inline bool dedup_noise_on(const dedup_noise_t *np)
+{
+    return np && (np->flap_threshold > 0 || np->min_count || np->min_duration_ms);
+}
+
+/* Applies noise control to the dedup decision `k` (with `out` as dedup
+ * filled it) and returns the final decision (also in out->kind). */
+decision_kind_t dedup_noise_apply(dedup_noise_state_t *st, const dedup_noise_t *np,
+                                  alert_status_t status, int64_t now_ms, decision_kind_t k,
+                                  incident_t *out);
+
 /* ---- snapshot file ---------------------------------------------------- */
 
 /* Writes every table's entries to `path` atomically (temp file + rename).

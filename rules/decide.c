@@ -9,16 +9,8 @@
  *     is always on the worker that decides it;
  *   - the inhibition state: shared by all workers, lock-free (below).
  *
- * Noise semantics (over event time, no timers):
- *   flapping  a firing<->resolved change is a flip; flips are counted from
- *             the first flip of a window of W; N flips within it hold the
- *             fingerprint (every alert suppressed, reason `flapping`) until
- *             an alert arrives W after the last flip: that one is
- *             forwarded once, with incident.flapped set.
- *   transient a new incident is held back (reason `transient`) until it
- *             has been seen min_count times or has kept firing for
- *             min_duration (either suffices); it is then forwarded as new.
- *             Resolved before that, it is never shown.
+ * Noise semantics are dedup_noise_apply's (dedup.h); here the state lives
+ * in this decider's noise table, in shared-store mode in the Redis entry.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -192,11 +184,7 @@ qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded
 
 typedef struct {
     uint64_t fp; /* 0 = empty */
-    int64_t window_start_ms;
-    int64_t last_flip_ms;
-    uint32_t flips;
-    uint8_t last_status;
-    bool seen, held, pending;
+    dedup_noise_state_t st;
 } noise_slot_t;
 
 struct decider {
@@ -332,70 +320,12 @@ decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t 
     out->severity = sev;
     out->rule = NULL;
     if (!rs) return k;
-    /* 4. noise */
+    /* 4. noise (dedup's pure core: the shared store runs the same) */
     const noise_params_t *np = &rs->noise;
-    bool flap_on = np->flap_threshold > 0, transient_on = np->min_count || np->min_duration_ms;
-    if (!flap_on && !transient_on) return k;
-    noise_slot_t *st = noise_slot(d, a->fingerprint);
-    if (!st) return k; /* no memory for noise state: fail open */
-    uint8_t status = (uint8_t)a->status;
-    if (flap_on) {
-        bool released = false;
-        if (st->held && now - st->last_flip_ms >= np->flap_window_ms) {
-            st->held = false;
-            st->flips = 0;
-            released = true;
-        }
-        if (st->seen && status != st->last_status) {
-            if (st->flips == 0 || now - st->window_start_ms > np->flap_window_ms) {
-                st->window_start_ms = now;
-                st->flips = 0;
-            }
-            st->flips++;
-            st->last_flip_ms = now;
-            if (st->flips >= np->flap_threshold) {
-                st->held = true;
-                released = false;
-            }
-        }
-        st->seen = true;
-        st->last_status = status;
-        if (st->held) {
-            out->kind = k = DECISION_SUPPRESS_FLAPPING;
-            return k;
-        }
-        if (released) {
-            /* One incident saying it flapped, whatever dedup thought. */
-            if (k == DECISION_SUPPRESS_DUPLICATE) k = DECISION_FORWARD_REPEAT;
-            if (k == DECISION_SUPPRESS_RESOLVED_NO_INCIDENT) k = DECISION_FORWARD_RESOLVED;
-            out->kind = k;
-            out->flapped = true;
-            st->pending = false;
-            return k;
-        }
-    }
-    st->seen = true;
-    st->last_status = status;
-    if (transient_on) {
-        bool enough =
-            (np->min_count && out->count >= np->min_count) ||
-            (np->min_duration_ms && out->last_seen_ms - out->first_seen_ms >= np->min_duration_ms);
-        if (k == DECISION_FORWARD_NEW) {
-            st->pending = !enough;
-        } else if (st->pending &&
-                   (k == DECISION_SUPPRESS_DUPLICATE || k == DECISION_FORWARD_REPEAT)) {
-            if (enough) {
-                st->pending = false;
-                k = DECISION_FORWARD_NEW;
-            }
-        } else if (st->pending && k == DECISION_FORWARD_RESOLVED) {
-            st->pending = false;
-            k = DECISION_SUPPRESS_TRANSIENT;
-        }
-        if (st->pending) k = DECISION_SUPPRESS_TRANSIENT;
-        out->kind = k;
-    }
-    return k;
+    if (!dedup_noise_on(np)) return k;
+    noise_slot_t *sl = noise_slot(d, a->fingerprint);
+    if (!sl) return k; /* no memory for noise state: fail open */
+    return dedup_noise_apply(&sl->st, np, a->status, now, k, out);
 }
 
 const char *decision_reason(const incident_t *inc, char *buf, size_t cap)

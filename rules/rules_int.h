@@ -174,12 +174,9 @@ typedef struct {
     _Atomic uint64_t hits; /* like exclusion_t.hits */
 } inhibit_rule_t;
 
-typedef struct {
-    uint32_t flap_threshold; /* 0 = off */
-    int64_t flap_window_ms;
-    uint64_t min_count;      /* 0 = off */
-    int64_t min_duration_ms; /* 0 = off */
-} noise_params_t;
+/* The noise section: dedup's noise core runs it (dedup.h), in memory and
+ * in the shared store alike. */
+typedef dedup_noise_t noise_params_t;
 
 typedef struct {
     uint64_t h;
