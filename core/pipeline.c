@@ -83,7 +83,13 @@ static void rules_batch_end(void *ctx)
     wr->batch = NULL;
     rules_live_leave(wr->live, wr->reader);
 }
-static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end};
+static const dedup_noise_t *rules_noise(void *ctx)
+{
+    worker_rules_t *wr = ctx;
+    return wr->batch ? ruleset_noise(wr->batch) : NULL;
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
+                                                    rules_noise};
 
 /* The rules' metrics, through the ops hooks (scrape threads). */
 typedef struct {

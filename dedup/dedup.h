@@ -196,13 +196,20 @@ typedef struct {
     int64_t last_seen_ms;
     int64_t last_forward_ms;
     uint64_t count;
+    dedup_noise_state_t noise; /* noise control's state (format 2) */
 } store_entry_t;
 
-#define STORE_ENTRY_BYTES  64
-#define STORE_ENTRY_FORMAT 1 /* byte 1 of the blob; bump when fields are added */
+#define STORE_ENTRY_BYTES  88 /* format 2 */
+#define STORE_ENTRY_FORMAT 2  /* byte 1 of the blob; bump when fields are added */
+/* Format 1 (64 bytes, no noise state) is still read: store_entry_upgrade
+ * (and the Lua scripts) turn it into format 2 with the noise state zeroed. */
+#define STORE_ENTRY_BYTES_V1 64
 void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES]);
 /* false when `len` bytes are not an entry this build understands. */
 bool store_entry_decode(const void *buf, size_t len, store_entry_t *e);
+/* A format-1 blob rewritten as format 2 (what the cas script compares
+ * against); false, and nothing written, for anything else. */
+bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_ENTRY_BYTES]);
 
 typedef enum {
     STORE_DECIDED = 0, /* `out` holds the decision; the entry may have changed */
@@ -214,11 +221,14 @@ typedef struct {
     uint64_t me;     /* this instance's id (random per process start) */
     int64_t wall_ms; /* now, wall clock: leases are real time */
     int64_t lease_ms;
+    const dedup_noise_t *noise; /* noise rules in force; NULL = none */
 } store_ctx_t;
 
 /* Pure: decides one alert against `e` (zeroed = no entry) exactly like
- * dedup_decide does against the memory table, and applies the pending/lease
- * rules above. Forwards leave `e` pending, owned by ctx->me. */
+ * dedup_decide then dedup_noise_apply (with ctx->noise) do in memory, and
+ * applies the pending/lease rules above. Only a final forward leaves `e`
+ * pending, owned by ctx->me: a noise hold writes its state, never a
+ * pending forward. */
 store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const store_ctx_t *ctx,
                              uint64_t fingerprint, alert_status_t status, int64_t now_ms,
                              incident_t *out);
@@ -366,15 +376,19 @@ typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, cons
                                            incident_t *out);
 void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
 /* Shared-store mode decides dedup in batches inside the store worker, so
- * only the rule half of the composed decision runs there: `pre` before the
+ * the rule half of the composed decision runs there: `pre` before the
  * store is asked (true: suppressed by a rule, `out` filled, the store is not
  * touched). batch_begin/batch_end bracket each batch, so a rule reload
- * never splits one. Noise control does not run in this mode yet. Set
- * before dedup_worker_start; `h` must outlive the worker. */
+ * never splits one. `noise` (may be NULL) gives the noise rules of the
+ * batch's rule set (valid until batch_end; NULL = none): the store decision
+ * applies them over the noise state kept in the shared entry, so instances
+ * agree on flapping and transient holds. Set before dedup_worker_start;
+ * `h` must outlive the worker. */
 typedef struct {
     void (*batch_begin)(void *ctx);
     bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
     void (*batch_end)(void *ctx);
+    const dedup_noise_t *(*noise)(void *ctx);
 } dedup_rules_hook_t;
 void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx);
 /* Any thread; approximate while the worker runs. The table's own figures

@@ -2,14 +2,20 @@
  * The shared store's pure part: the entry Redis holds per fingerprint (a
  * fixed little-endian blob) and the decision over it. No I/O, no clock.
  *
- * Blob layout, format 1 (64 bytes; the Lua scripts in store_redis.c know
+ * Blob layout, format 2 (88 bytes; the Lua scripts in store_redis.c know
  * the offsets of flags, seq+id, last_seen and count, nothing else):
- *   0 'Q'   1 format   2 flags (1 open, 2 pending)   3 pending kind
- *   4 seq u32   8 incident id   16 owner   24 lease until (wall ms)
- *   32 first seen   40 last seen   48 last forward   56 count
- * A later format appends fields (issue 4's noise counters, say) and bumps
- * byte 1; an older build reading a newer blob refuses it (decode false) and
- * the worker fails open for that fingerprint rather than overwrite it.
+ *   0 'Q'   1 format   2 flags (1 open, 2 pending; noise: 4 seen, 8 held,
+ *   16 transient pending)   3 pending kind   4 seq u32   8 incident id
+ *   16 owner   24 lease until (wall ms)   32 first seen   40 last seen
+ *   48 last forward   56 count
+ *   64 flap window start   72 last flip   80 flips u32   84 last status
+ *   85..87 zero
+ * Format 1 is the first 64 bytes alone (no noise state): it is read as
+ * format 2 with the noise state zeroed (store_entry_upgrade; the scripts do
+ * the same), and rewritten as format 2 by the next decision. A later format
+ * appends fields and bumps byte 1; an older build reading a newer blob
+ * refuses it (decode false) and the worker fails open for that fingerprint
+ * rather than overwrite it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +37,8 @@ void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BY
 {
     out[0] = 'Q';
     out[1] = STORE_ENTRY_FORMAT;
-    out[2] = (unsigned char)((e->open ? 1 : 0) | (e->pending ? 2 : 0));
+    out[2] = (unsigned char)((e->open ? 1 : 0) | (e->pending ? 2 : 0) | (e->noise.seen ? 4 : 0) |
+                             (e->noise.held ? 8 : 0) | (e->noise.pending ? 16 : 0));
     out[3] = e->pending_kind;
     for (int i = 0; i < 4; i++) out[4 + i] = (unsigned char)(e->seq >> (8 * i));
     put64(out + 8, e->incident_id);
@@ -41,11 +48,32 @@ void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BY
     put64(out + 40, (uint64_t)e->last_seen_ms);
     put64(out + 48, (uint64_t)e->last_forward_ms);
     put64(out + 56, e->count);
+    put64(out + 64, (uint64_t)e->noise.window_start_ms);
+    put64(out + 72, (uint64_t)e->noise.last_flip_ms);
+    for (int i = 0; i < 4; i++) out[80 + i] = (unsigned char)(e->noise.flips >> (8 * i));
+    out[84] = e->noise.last_status;
+    out[85] = out[86] = out[87] = 0;
+}
+
+bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_ENTRY_BYTES])
+{
+    const unsigned char *p = buf;
+    if (len != STORE_ENTRY_BYTES_V1 || p[0] != 'Q' || p[1] != 1) return false;
+    memcpy(out, p, STORE_ENTRY_BYTES_V1);
+    out[1] = STORE_ENTRY_FORMAT;
+    out[2] &= 3; /* format 1 had no noise flags */
+    memset(out + STORE_ENTRY_BYTES_V1, 0, STORE_ENTRY_BYTES - STORE_ENTRY_BYTES_V1);
+    return true;
 }
 
 bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
 {
+    unsigned char up[STORE_ENTRY_BYTES];
     const unsigned char *p = buf;
+    if (store_entry_upgrade(buf, len, up)) {
+        p = up;
+        len = STORE_ENTRY_BYTES;
+    }
     if (len != STORE_ENTRY_BYTES || p[0] != 'Q' || p[1] != STORE_ENTRY_FORMAT) return false;
     *e = (store_entry_t){0};
     e->open = p[2] & 1;
@@ -59,6 +87,14 @@ bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
     e->last_seen_ms = (int64_t)get64(p + 40);
     e->last_forward_ms = (int64_t)get64(p + 48);
     e->count = get64(p + 56);
+    e->noise.seen = (p[2] & 4) != 0;
+    e->noise.held = (p[2] & 8) != 0;
+    e->noise.pending = (p[2] & 16) != 0;
+    e->noise.window_start_ms = (int64_t)get64(p + 64);
+    e->noise.last_flip_ms = (int64_t)get64(p + 72);
+    e->noise.flips =
+        (uint32_t)p[80] | (uint32_t)p[81] << 8 | (uint32_t)p[82] << 16 | (uint32_t)p[83] << 24;
+    e->noise.last_status = p[84];
     return true;
 }
 
@@ -129,6 +165,10 @@ store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const st
     if (foreign && e->lease_until_ms > ctx->wall_ms) return STORE_PARK;
     decision_kind_t pending_kind = (decision_kind_t)e->pending_kind;
     decision_kind_t k = decide_window(e, p, fingerprint, status, now_ms, out);
+    /* Noise before the pending rules: a hold must not leave a pending
+     * forward, and a release is a forward like any other. */
+    if (dedup_noise_on(ctx->noise))
+        k = dedup_noise_apply(&e->noise, ctx->noise, status, now_ms, k, out);
     if (foreign && DECISION_IS_FORWARD(pending_kind)) {
         /* Its owner died before the delivery was confirmed: whatever this
          * occurrence would be on its own, the undelivered forward goes out
@@ -143,6 +183,11 @@ store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const st
         }
     }
     if (DECISION_IS_FORWARD(k)) {
+        /* The confirm matches (seq, incident id) against the entry: a
+         * forward noise made of a resolve of nothing (a flapping alert
+         * released) carries the incident it closed. */
+        if (!e->incident_id) e->incident_id = incident_id_of(fingerprint, now_ms);
+        out->incident_id = e->incident_id;
         e->pending = true;
         e->pending_kind = (uint8_t)k;
         e->owner = ctx->me;

@@ -14,6 +14,9 @@
  *   touch    fold suppressed occurrences in (count += n, last_seen = max)
  *            and renew the TTL; a no-op when the key is gone or of another
  *            format.
+ * Entries are format 2 (88 bytes, dedup plus noise state); format-1
+ * entries (64 bytes, written before noise state was shared) are read as
+ * format 2 with no noise state, by C and by the scripts alike.
  * Failures: a round trip that errs or exceeds store.timeout drops the
  * connection; reconnects back off from 100 ms to 5 s. Up/down changes are
  * logged once each.
@@ -24,14 +27,26 @@
 
 #include "dedup.h"
 
-static const char cas_lua[] = "local cur = redis.call('GET', KEYS[1]) "
-                              "if (cur or '') == ARGV[1] then "
-                              "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
-                              "if cur then return cur end return 0";
+/* An entry the scripts understand: format 1 (64 bytes) or format 2 (88,
+ * the same first 64 bytes plus noise state; store.c). */
+#define LUA_ENTRY_OK                                                                               \
+    "(#cur == 64 and string.byte(cur, 2) == 1 or #cur == 88 and string.byte(cur, 2) == 2)"
+
+/* A format-1 entry is compared (and returned) as format 2, the way C reads
+ * it (store_entry_upgrade), so a CAS against what C was given can succeed
+ * and rewrite it as format 2. */
+static const char cas_lua[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur and #cur == 64 and string.byte(cur, 1) == 81 and string.byte(cur, 2) == 1 then "
+    "  cur = 'Q' .. string.char(2, string.byte(cur, 3) % 4) .. string.sub(cur, 4) .. "
+    "string.rep(string.char(0), 24) end "
+    "if (cur or '') == ARGV[1] then "
+    "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+    "if cur then return cur end return 0";
 
 static const char confirm_lua[] =
     "local cur = redis.call('GET', KEYS[1]) "
-    "if not cur or #cur ~= 64 or string.byte(cur, 2) ~= 1 then return 0 end "
+    "if not cur or not " LUA_ENTRY_OK " then return 0 end "
     "local f = string.byte(cur, 3) "
     "if f % 4 < 2 or string.sub(cur, 5, 16) ~= ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], string.sub(cur, 1, 2) .. string.char(f - 2) .. "
@@ -39,11 +54,12 @@ static const char confirm_lua[] =
 
 static const char touch_lua[] =
     "local cur = redis.call('GET', KEYS[1]) "
-    "if not cur or #cur ~= 64 or string.byte(cur, 2) ~= 1 then return 0 end "
+    "if not cur or not " LUA_ENTRY_OK " then return 0 end "
     "local ls = struct.unpack('<l', cur, 41) local n = struct.unpack('<L', cur, 57) "
     "local nls = tonumber(ARGV[2]) if ls > nls then nls = ls end "
     "redis.call('SET', KEYS[1], string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
-    "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[1])), 'PX', ARGV[3]) "
+    "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[1])) .. "
+    "string.sub(cur, 65), 'PX', ARGV[3]) "
     "return 1";
 
 enum { SCRIPT_CAS, SCRIPT_CONFIRM, SCRIPT_TOUCH, N_SCRIPTS };
@@ -252,6 +268,10 @@ static bool take_value(const redisReply *r, store_result_t *out)
 {
     if (r->type == REDIS_REPLY_NIL || (r->type == REDIS_REPLY_INTEGER && r->integer == 0)) {
         out->cur_len = 0;
+        return true;
+    }
+    if (r->type == REDIS_REPLY_STRING && store_entry_upgrade(r->str, (size_t)r->len, out->cur)) {
+        out->cur_len = STORE_ENTRY_BYTES; /* a format-1 entry (GET), read as format 2 */
         return true;
     }
     if (r->type != REDIS_REPLY_STRING || r->len > STORE_ENTRY_BYTES) {

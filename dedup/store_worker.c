@@ -346,6 +346,13 @@ static void add_item_to_group(store_worker_t *sw, size_t idx, bool need_read)
     it->state = IT_GROUP;
 }
 
+static bool noise_same(const dedup_noise_state_t *a, const dedup_noise_state_t *b)
+{
+    return a->window_start_ms == b->window_start_ms && a->last_flip_ms == b->last_flip_ms &&
+           a->flips == b->flips && a->last_status == b->last_status && a->seen == b->seen &&
+           a->held == b->held && a->pending == b->pending;
+}
+
 /* Tries to decide from L1 alone. */
 static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
 {
@@ -356,6 +363,9 @@ static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
     if (store_decide(&e, &sw->params, &sw->ctx, it->a.fingerprint, it->a.status,
                      it->a.event_time_ms, &it->inc) != STORE_DECIDED)
         return false;
+    /* Only count and last occurrence are folded in later (touch): a
+     * decision that moved the noise state (a flip, say) is written now. */
+    if (!noise_same(&e.noise, &s->view.noise)) return false;
     if (it->inc.kind == DECISION_SUPPRESS_RESOLVED_NO_INCIDENT) {
         it->state = IT_LOCAL;
         return true;
@@ -858,8 +868,12 @@ static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
 bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
 {
     /* One rule set for the whole batch: a reload lands between batches. */
-    if (sw->rules) sw->rules->batch_begin(sw->rules_ctx);
+    if (sw->rules) {
+        sw->rules->batch_begin(sw->rules_ctx);
+        sw->ctx.noise = sw->rules->noise ? sw->rules->noise(sw->rules_ctx) : NULL;
+    }
     bool worked = step(sw, ring, stopping);
+    sw->ctx.noise = NULL; /* it points into the rule set released below */
     if (sw->rules) sw->rules->batch_end(sw->rules_ctx);
     return worked;
 }

@@ -92,6 +92,8 @@ void ruleset_destroy(ruleset_t *rs); /* NULL-safe */
 uint64_t ruleset_generation(const ruleset_t *rs);
 size_t ruleset_exclusion_count(const ruleset_t *rs);
 size_t ruleset_inhibit_count(const ruleset_t *rs);
+/* The noise section (all zero: off), owned by the rule set. */
+const dedup_noise_t *ruleset_noise(const ruleset_t *rs);
 
 /* What the label-and-time rules say about one alert. */
 typedef struct {

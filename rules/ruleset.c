@@ -702,6 +702,7 @@ void ruleset_carry_hits(ruleset_t *from, ruleset_t *to)
 uint64_t ruleset_generation(const ruleset_t *rs) { return rs->generation; }
 size_t ruleset_exclusion_count(const ruleset_t *rs) { return rs ? rs->n_ex : 0; }
 size_t ruleset_inhibit_count(const ruleset_t *rs) { return rs ? rs->n_inh : 0; }
+const dedup_noise_t *ruleset_noise(const ruleset_t *rs) { return rs ? &rs->noise : NULL; }
 
 /* ---- evaluation -------------------------------------------------------- */
 

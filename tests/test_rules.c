@@ -493,7 +493,7 @@ static bool hook_pre(void *ctx, const alert_t *a, incident_t *o)
     hook_ctx_t *h = ctx;
     return decider_rules(h->d, h->rs, a, o);
 }
-static const dedup_rules_hook_t test_hook = {hook_begin, hook_pre, hook_end};
+static const dedup_rules_hook_t test_hook = {hook_begin, hook_pre, hook_end, NULL};
 
 /* The worker applies the rules in memory mode (the whole decision) and in
  * shared-store mode (the rule half before the store; here the store is
