@@ -151,7 +151,8 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
 /* ---- shared store (Redis) ---------------------------------------------
  * Several quell instances share their windows through one Redis. The
  * decision stays in C and pure (store_decide over a store_entry_t); Redis
- * only holds one opaque, versioned 64-byte entry per fingerprint and swaps
+ * only holds one opaque, versioned 88-byte entry per fingerprint (dedup
+ * window and noise state) and swaps
  * it atomically (a Lua compare-and-set on the whole value, loaded once and
  * called with EVALSHA). A forward is written as *pending* (incident id,
  * owner instance, lease) and confirmed only once the sink has delivered it;
