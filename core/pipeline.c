@@ -304,8 +304,8 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
 /* Puts every worker on the shared store when store.url is not "memory".
  * *shared tells the caller which it is. */
 static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
-                          dedup_worker_t **workers, size_t n, bool *shared, char *errbuf,
-                          size_t errlen)
+                          dedup_worker_t **workers, size_t n, bool *shared, store_conf_t *out,
+                          char *errbuf, size_t errlen)
 {
     store_conf_t sc = {.prefix = conf->store.prefix,
                        .timeout_ms = conf->store.timeout_ms,
@@ -335,6 +335,7 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
         }
     log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
              sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    *out = sc;
     return QERR_OK;
 }
 
@@ -433,6 +434,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_live_t *live = NULL;
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
+    inhibit_sync_t *isync = NULL;
     worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
 
     /* Rules first: an invalid rule file stops the start before any
@@ -492,8 +494,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
         dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
     }
-    if (store_setup(conf, &params, workers, n_workers, &shared_store, errbuf, sizeof(errbuf)) !=
-        QERR_OK)
+    store_conf_t store_conf;
+    if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,
+                    sizeof(errbuf)) != QERR_OK)
         goto out;
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         uint64_t loaded = 0;
@@ -510,6 +513,22 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         if (loaded)
             log_info("rules", "restored %llu firing inhibition sources from %s",
                      (unsigned long long)loaded, ipath);
+    }
+    if (shared_store) {
+        /* Firing inhibitors of every instance, read before the first
+         * target is decided (after a crash too), then kept in step. */
+        isync = inhibit_sync_new(inhibit, &store_conf, 50, conf->store.cache_ms);
+        if (!isync) {
+            snprintf(errbuf, sizeof(errbuf), "cannot allocate the inhibition sync");
+            goto out;
+        }
+        if (inhibit_sync_now(isync) != QERR_OK)
+            log_warn("rules", "firing inhibitors not read from redis yet: targets are decided on "
+                              "what this instance knows until it answers");
+        if (inhibit_sync_run(isync) != QERR_OK) {
+            snprintf(errbuf, sizeof(errbuf), "cannot start the inhibition sync thread");
+            goto out;
+        }
     }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
@@ -592,6 +611,7 @@ out:
     for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
     free(wrules);
     rules_live_destroy(live);
+    inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);
     free(workers);
     free(rings);

@@ -31,12 +31,18 @@ typedef struct {
     _Atomic uint64_t fp_src;
     _Atomic int64_t until_both;
     _Atomic uint64_t fp_both;
+    /* Shared mode only: event time of each half's last change (the newest
+     * wins when instances' states are merged) and whether this instance
+     * changed it since the last push (inhibit_sync.c). */
+    _Atomic int64_t at_src, at_both;
+    _Atomic bool dirty;
 } inhibit_slot_t;
 
 struct inhibit_state {
     inhibit_slot_t *slots;
     size_t mask;
     _Atomic uint64_t dropped;
+    bool shared; /* set before any worker runs */
 };
 
 #define INHIBIT_PROBES 64
@@ -180,6 +186,44 @@ qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded
     return rc;
 }
 
+/* ---- sharing (the wire side is inhibit_sync.c) --------------------- */
+
+void inhibit_state_share(inhibit_state_t *s) { s->shared = true; }
+
+size_t inhibit_state_take_dirty(inhibit_state_t *s, size_t *cursor, inhibit_wire_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *cursor <= s->mask && n < cap; (*cursor)++) {
+        inhibit_slot_t *sl = &s->slots[*cursor];
+        if (!atomic_load_explicit(&sl->dirty, memory_order_acquire)) continue;
+        /* Cleared before reading: a change made meanwhile marks it again. */
+        atomic_store_explicit(&sl->dirty, false, memory_order_seq_cst);
+        out[n++] = (inhibit_wire_t){atomic_load(&sl->key),       atomic_load(&sl->at_src),
+                                    atomic_load(&sl->until_src), atomic_load(&sl->fp_src),
+                                    atomic_load(&sl->at_both),   atomic_load(&sl->until_both),
+                                    atomic_load(&sl->fp_both)};
+    }
+    return n;
+}
+
+void inhibit_state_merge(inhibit_state_t *s, const inhibit_wire_t *w)
+{
+    inhibit_slot_t *sl = inhibit_slot(s, w->key, true);
+    if (!sl) return;
+    /* Per half, the newer change wins; a worker changing the slot at the
+     * same moment re-marks it dirty and its change is pushed next. */
+    int64_t at = atomic_load(&sl->at_src);
+    if (w->at_src > at && atomic_compare_exchange_strong(&sl->at_src, &at, w->at_src)) {
+        atomic_store(&sl->fp_src, w->fp_src);
+        atomic_store(&sl->until_src, w->until_src);
+    }
+    at = atomic_load(&sl->at_both);
+    if (w->at_both > at && atomic_compare_exchange_strong(&sl->at_both, &at, w->at_both)) {
+        atomic_store(&sl->fp_both, w->fp_both);
+        atomic_store(&sl->until_both, w->until_both);
+    }
+}
+
 /* ---- noise table ------------------------------------------------------ */
 
 typedef struct {
@@ -263,6 +307,7 @@ bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident
         if (!sl) continue;
         _Atomic int64_t *until = both ? &sl->until_both : &sl->until_src;
         _Atomic uint64_t *fp = both ? &sl->fp_both : &sl->fp_src;
+        bool changed = true;
         if (a->status == ALERT_FIRING) {
             atomic_store_explicit(fp, a->fingerprint, memory_order_relaxed);
             atomic_max64(until, now + d->o.dedup.window_ms);
@@ -270,6 +315,12 @@ bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident
             /* The source that armed it resolved. Another source with the
              * same equal labels re-arms it on its next occurrence. */
             atomic_store_explicit(until, 0, memory_order_relaxed);
+        } else {
+            changed = false;
+        }
+        if (changed && d->inhibit->shared) {
+            atomic_max64(both ? &sl->at_both : &sl->at_src, now);
+            atomic_store_explicit(&sl->dirty, true, memory_order_release);
         }
     }
     /* 2. exclusions and severity (cached), then inhibition */

@@ -144,6 +144,51 @@ qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, si
 qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded, char *errbuf,
                           size_t errlen);
 
+/* Shared mode (store.url is Redis): the firing sources of every instance
+ * meet in one Redis hash, `PREFIX + "inhibit"`, one field per (rule,
+ * values of the equal labels), so a source seen by one instance inhibits
+ * targets decided by another. Each half of a slot (source-only, both
+ * sides) carries the event time of its last change; merging keeps the
+ * newer. */
+typedef struct {
+    uint64_t key;
+    int64_t at_src, until_src;
+    uint64_t fp_src;
+    int64_t at_both, until_both;
+    uint64_t fp_both;
+} inhibit_wire_t;
+#define INHIBIT_WIRE_BYTES 64 /* the record plus the wall clock of its last push */
+/* Before any worker runs: from now on changes are marked for a push. */
+void inhibit_state_share(inhibit_state_t *s);
+/* Slots changed since last taken, from *cursor on (start at 0; done when
+ * it returns less than cap). One thread (the sync thread). */
+size_t inhibit_state_take_dirty(inhibit_state_t *s, size_t *cursor, inhibit_wire_t *out,
+                                size_t cap);
+/* Folds another instance's record in (newer change per half wins). */
+void inhibit_state_merge(inhibit_state_t *s, const inhibit_wire_t *w);
+
+/* The sync: at start, reads what Redis has (so inhibitors are known before
+ * the first target is decided, also after a crash), then a thread pushes
+ * local changes every push_ms and reads every instance's every pull_ms
+ * (one HGETALL: the hash holds only firing sources, not fingerprints).
+ * Fields no instance pushed for `sc->ttl_ms` (wall clock) are pruned; the hash itself expires after
+ * ttl_ms without writes. Redis away: logged once, each instance goes on with what it knows and
+ * catches up. */
+typedef struct inhibit_sync inhibit_sync_t;
+inhibit_sync_t *inhibit_sync_new(inhibit_state_t *s, const store_conf_t *sc, int64_t push_ms,
+                                 int64_t pull_ms);
+/* One push then one pull, on the caller's thread (before the thread runs,
+ * or in tests). QERR_IO when Redis did not answer. */
+qerr_t inhibit_sync_now(inhibit_sync_t *y);
+qerr_t inhibit_sync_run(inhibit_sync_t *y); /* starts the thread */
+/* Stops the thread after a last push. NULL-safe. */
+void inhibit_sync_destroy(inhibit_sync_t *y);
+typedef struct {
+    uint64_t pushes, pulls, errors;
+    uint64_t fields; /* sources in Redis at the last pull */
+} inhibit_sync_stats_t;
+void inhibit_sync_stats(inhibit_sync_t *y, inhibit_sync_stats_t *out);
+
 /* Per worker (or per replay): the decision core that both the dedup worker
  * and `quell replay` run, so they cannot disagree:
  *   1. inhibition sources are recorded (a suppressed alert still inhibits,

@@ -482,6 +482,143 @@ static void test_format1_in_redis(void)
     ruleset_destroy(rs);
 }
 
+/* ---- firing inhibitors through Redis --------------------------------------- */
+
+typedef struct {
+    inhibit_state_t *st;
+    inhibit_sync_t *sync;
+    decider_t *d;
+    dedup_table_t *t;
+} inh_inst_t;
+
+static store_conf_t inh_conf(const char *prefix)
+{
+    store_conf_t sc = {.prefix = prefix, .timeout_ms = 500, .ttl_ms = store_ttl_ms(&P, 1000)};
+    snprintf(sc.host, sizeof sc.host, "127.0.0.1");
+    sc.port = redis.port;
+    return sc;
+}
+
+static void inh_init(inh_inst_t *x, const char *prefix)
+{
+    x->st = inhibit_state_new(1024);
+    store_conf_t sc = inh_conf(prefix);
+    x->sync = inhibit_sync_new(x->st, &sc, 20, 50);
+    x->t = dedup_table_new(1000);
+    decider_opts_t o = {P, true, 0, 1024};
+    x->d = decider_new(&o, x->t, x->st);
+}
+
+static void inh_destroy(inh_inst_t *x)
+{
+    inhibit_sync_destroy(x->sync);
+    decider_destroy(x->d);
+    dedup_table_destroy(x->t);
+    inhibit_state_destroy(x->st);
+}
+
+/* The rule half of one alert on instance x: its decision kind, or
+ * DECISION__COUNT when no rule suppressed it. */
+static decision_kind_t inh_decide(inh_inst_t *x, const ruleset_t *rs, const char *name,
+                                  const char *sev, const char *instance, uint64_t fp,
+                                  alert_status_t st, int64_t at_min)
+{
+    label_t l[3] = {{{"alertname", 9}, {name, strlen(name)}},
+                    {{"instance", 8}, {instance, strlen(instance)}},
+                    {{"severity", 8}, {sev, strlen(sev)}}};
+    alert_t a = {.labels = l,
+                 .n_labels = 3,
+                 .status = st,
+                 .event_time_ms = T0 + at_min * MIN,
+                 .watermark_ms = T0 + at_min * MIN,
+                 .fingerprint = fp};
+    incident_t inc;
+    return decider_rules(x->d, rs, &a, &inc) ? inc.kind : DECISION__COUNT;
+}
+
+static void test_inhibit_shared(void)
+{
+    ruleset_t *rs = compile("inhibit_rules:\n"
+                            "  - name: node-down\n"
+                            "    source_matchers: ['alertname=\"NodeDown\"']\n"
+                            "    target_matchers: ['severity=\"warning\"']\n"
+                            "    equal: [instance]\n");
+    CHECK(rs != NULL);
+    if (!rs) return;
+    static inh_inst_t a, b, c;
+    inh_init(&a, "t-inh:");
+    inh_init(&b, "t-inh:");
+    CHECK_EQ_INT(inhibit_sync_now(a.sync), QERR_OK);
+    CHECK_EQ_INT(inhibit_sync_now(b.sync), QERR_OK);
+    const decision_kind_t INH = DECISION_SUPPRESS_INHIBITED, NONE = DECISION__COUNT;
+    /* A source fires on a: once a pushed and b pulled, b inhibits its
+     * targets with the same instance, not others. */
+    CHECK_EQ_INT(inh_decide(&a, rs, "NodeDown", "critical", "n1", 1, ALERT_FIRING, 0), NONE);
+    CHECK_EQ_INT(inh_decide(&b, rs, "Disk", "warning", "n1", 2, ALERT_FIRING, 1), NONE);
+    CHECK_EQ_INT(inhibit_sync_now(a.sync), QERR_OK);
+    CHECK_EQ_INT(inhibit_sync_now(b.sync), QERR_OK);
+    CHECK_EQ_INT(inh_decide(&b, rs, "Disk", "warning", "n1", 2, ALERT_FIRING, 2), INH);
+    CHECK_EQ_INT(inh_decide(&b, rs, "Disk", "warning", "n2", 3, ALERT_FIRING, 2), NONE);
+    /* A fresh instance (a restart, after a crash too) knows it before its
+     * first target. */
+    inh_init(&c, "t-inh:");
+    CHECK_EQ_INT(inhibit_sync_now(c.sync), QERR_OK);
+    CHECK_EQ_INT(inh_decide(&c, rs, "Disk", "warning", "n1", 2, ALERT_FIRING, 3), INH);
+    /* The source resolves on b (another instance than the one that saw it
+     * fire): every instance stops inhibiting. */
+    CHECK_EQ_INT(inh_decide(&b, rs, "NodeDown", "critical", "n1", 1, ALERT_RESOLVED, 4), NONE);
+    CHECK_EQ_INT(inhibit_sync_now(b.sync), QERR_OK);
+    CHECK_EQ_INT(inhibit_sync_now(a.sync), QERR_OK);
+    CHECK_EQ_INT(inhibit_sync_now(c.sync), QERR_OK);
+    CHECK_EQ_INT(inh_decide(&a, rs, "Disk", "warning", "n1", 2, ALERT_FIRING, 5), NONE);
+    CHECK_EQ_INT(inh_decide(&c, rs, "Disk", "warning", "n1", 2, ALERT_FIRING, 5), NONE);
+    /* An alert matching both sides does not inhibit its like on another
+     * instance, but does inhibit a plain target. */
+    CHECK_EQ_INT(inh_decide(&a, rs, "NodeDown", "warning", "n3", 9, ALERT_FIRING, 6), NONE);
+    CHECK_EQ_INT(inhibit_sync_now(a.sync), QERR_OK);
+    CHECK_EQ_INT(inhibit_sync_now(b.sync), QERR_OK);
+    CHECK_EQ_INT(inh_decide(&b, rs, "NodeDown", "warning", "n3", 10, ALERT_FIRING, 7), NONE);
+    CHECK_EQ_INT(inh_decide(&b, rs, "Disk", "warning", "n3", 11, ALERT_FIRING, 7), INH);
+    /* With the threads running: a source on a reaches b by itself. */
+    CHECK_EQ_INT(inhibit_sync_run(a.sync), QERR_OK);
+    CHECK_EQ_INT(inhibit_sync_run(b.sync), QERR_OK);
+    CHECK_EQ_INT(inh_decide(&a, rs, "NodeDown", "critical", "n4", 12, ALERT_FIRING, 8), NONE);
+    bool seen = false;
+    for (int i = 0; i < 500 && !seen; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        seen = inh_decide(&b, rs, "Disk", "warning", "n4", 13, ALERT_FIRING, 9) == INH;
+    }
+    CHECK(seen);
+    inhibit_sync_stats_t ys;
+    inhibit_sync_stats(b.sync, &ys);
+    CHECK(ys.pulls > 0 && ys.errors == 0 && ys.fields >= 2);
+    /* A source that stopped firing long ago is pruned from Redis. */
+    redisContext *rc = redis_local_client(&redis);
+    unsigned char old[INHIBIT_WIRE_BYTES] = {0};
+    old[8] = 1; /* at_src = 1, until 0: long over */
+    redisReply *r = redisCommand(rc, "HSET t-inh:inhibit %s %b", "00000000000000aa", old,
+                                 (size_t)INHIBIT_WIRE_BYTES);
+    if (r) freeReplyObject(r);
+    bool pruned = false;
+    for (int i = 0; i < 500 && !pruned; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        r = redisCommand(rc, "HEXISTS t-inh:inhibit 00000000000000aa");
+        pruned = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+        if (r) freeReplyObject(r);
+    }
+    CHECK(pruned);
+    r = redisCommand(rc, "PTTL t-inh:inhibit");
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0);
+    if (r) freeReplyObject(r);
+    redisFree(rc);
+    inh_destroy(&a);
+    inh_destroy(&b);
+    inh_destroy(&c);
+    ruleset_destroy(rs);
+}
+
 int main(void)
 {
     test_entry_format2();
@@ -502,6 +639,7 @@ int main(void)
     test_random_batched(0);
     test_random_batched(1000);
     test_format1_in_redis();
+    test_inhibit_shared();
     /* Every key written, format 1 or 2, keeps a TTL. */
     redisContext *c = redis_local_client(&redis);
     long long no_ttl = 0;
