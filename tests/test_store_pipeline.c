@@ -4,6 +4,8 @@
  * it outlives the quell processes):
  *   - a storm spread over every partition (the same fingerprint reaches
  *     both instances at once): exactly one incident per fingerprint;
+ *   - the same with `noise.min_count: 3`: the count is shared, so exactly
+ *     the fingerprints seen 3 times are forwarded, once each;
  *   - kill -9 of an instance while its forwards are decided but not
  *     delivered: another instance delivers them, same incident ids;
  *   - Redis killed mid-stream and restarted empty: nothing lost,
@@ -319,6 +321,25 @@ static void check_ttls(const scenario_t *s, long long want_at_least)
 
 /* ---- scenarios ------------------------------------------------------------ */
 
+/* Starts instances a and b and waits until both are in the group, two
+ * partitions each, so the storm that follows reaches both. */
+static void start_two(env_t *env, const scenario_t *s, pid_t *a, pid_t *b)
+{
+    *a = quell_start(env, s, "a");
+    *b = quell_start(env, s, "b");
+    char la[200], lb[200];
+    snprintf(la, sizeof(la), "%s/%s-a.log", env->dir, s->name);
+    snprintf(lb, sizeof(lb), "%s/%s-b.log", env->dir, s->name);
+    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
+    for (bool both = false; !both && clock_mono_ns() < deadline; sleep_ms(50)) {
+        char *ta = check_read_file(la, NULL), *tb = check_read_file(lb, NULL);
+        both =
+            ta && tb && strstr(ta, "assigned 2 partitions") && strstr(tb, "assigned 2 partitions");
+        free(ta);
+        free(tb);
+    }
+}
+
 static void test_two_instances(env_t *env)
 {
     scenario_t s;
@@ -328,20 +349,8 @@ static void test_two_instances(env_t *env)
     g.alerts = 20000;
     g.fingerprints = 1500;
     g.resolve_share = 0;
-    pid_t a = quell_start(env, &s, "a");
-    pid_t b = quell_start(env, &s, "b");
-    /* Both in the group, two partitions each, before the storm. */
-    char la[200], lb[200];
-    snprintf(la, sizeof(la), "%s/%s-a.log", env->dir, s.name);
-    snprintf(lb, sizeof(lb), "%s/%s-b.log", env->dir, s.name);
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    for (bool both = false; !both && clock_mono_ns() < deadline; sleep_ms(50)) {
-        char *ta = check_read_file(la, NULL), *tb = check_read_file(lb, NULL);
-        both =
-            ta && tb && strstr(ta, "assigned 2 partitions") && strstr(tb, "assigned 2 partitions");
-        free(ta);
-        free(tb);
-    }
+    pid_t a, b;
+    start_two(env, &s, &a, &b);
     produce_spread(env, s.alerts, &g);
     wait_committed(env, &s);
     CHECK_EQ_INT(quell_stop(env, a), 0);
@@ -362,6 +371,53 @@ static void test_two_instances(env_t *env)
                      summary_value(env, &s, "b", "store degraded"),
                  0);
     check_ttls(&s, (long long)want);
+    free(in.v);
+    if (check_failures) dump_logs(env, &s);
+}
+
+/* Transient suppression across instances: `min_count: 3`, the storm spread
+ * so every fingerprint's occurrences reach both instances. The count lives
+ * in the shared entry: a fingerprint seen 3 times or more is forwarded
+ * exactly once (as new), one seen less is never forwarded. */
+static void test_transient_two_instances(env_t *env)
+{
+    scenario_t s;
+    scenario_init(env, &s, "transient", "noise:\n  min_count: 3\n");
+    gen_opts_t g;
+    gen_opts_defaults(&g);
+    g.alerts = 6000;
+    g.fingerprints = 3000;
+    g.resolve_share = 0;
+    pid_t a, b;
+    start_two(env, &s, &a, &b);
+    produce_spread(env, s.alerts, &g);
+    wait_committed(env, &s);
+    CHECK_EQ_INT(quell_stop(env, a), 0);
+    CHECK_EQ_INT(quell_stop(env, b), 0);
+    /* Which fingerprints reach 3 occurrences. */
+    char err[256];
+    gen_t *gg = gen_new(&g, err, sizeof(err));
+    uint32_t *count = calloc(g.fingerprints, sizeof *count);
+    uint64_t idx;
+    size_t want = 0, held = 0;
+    while (gen_next(gg, NULL, NULL, NULL, &idx)) count[idx]++;
+    for (size_t i = 0; i < g.fingerprints; i++) {
+        want += count[i] >= 3;
+        held += count[i] > 0 && count[i] < 3;
+    }
+    free(count);
+    gen_destroy(gg);
+    CHECK(want > 0 && held > 0);
+    incidents_t in = {0};
+    CHECK_EQ_INT(consume_all(env, s.incidents, &in), (long long)want);
+    tally_t t = tally(&in);
+    CHECK_EQ_INT(t.distinct, (long long)want);
+    CHECK_EQ_INT(t.dups, 0);
+    CHECK_EQ_INT(in.not_new, 0);
+    long long da = summary_value(env, &s, "a", "alerts decided");
+    long long db = summary_value(env, &s, "b", "alerts decided");
+    CHECK(da > 0 && db > 0);
+    CHECK_EQ_INT(da + db, 6000);
     free(in.v);
     if (check_failures) dump_logs(env, &s);
 }
@@ -597,6 +653,7 @@ int main(void)
     snprintf(env.brokers, sizeof(env.brokers), "%s", rd_kafka_mock_cluster_bootstraps(env.mock));
     if (!check_failures) {
         test_two_instances(&env);
+        test_transient_two_instances(&env);
         test_window_semantics(&env);
         test_kill9(&env);
         test_redis_outage(&env);
