@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "../bench/bench.h"
 
 void harness_sleep_ms(int ms);
@@ -19,6 +21,13 @@ pid_t harness_quell_start(const char *conf_path, const char *out_path, const cha
 /* SIGTERM, then waits up to `timeout_ms` for the drain (SIGKILL after).
  * Returns the exit code; -1 when it was killed or died of a signal. */
 int harness_quell_stop(pid_t pid, int timeout_ms);
+
+/* Reads every message of `topic` (all its partitions) from the beginning
+ * to the end it had when called, calling `fn` for each. Returns how many
+ * were read, or -1 when the end was not reached within `timeout_ms`. */
+typedef void (*harness_consume_fn)(const rd_kafka_message_t *m, void *ctx);
+int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
+                        harness_consume_fn fn, void *ctx);
 
 /* The value of a "  name   N" line of quell's run summary; -1 if absent. */
 long long harness_summary_value(const char *path, const char *name);

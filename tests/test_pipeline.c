@@ -96,49 +96,10 @@ static void scenario_init(env_t *env, scenario_t *s, const char *name, const cha
     fclose(f);
 }
 
-typedef void (*consume_fn)(const rd_kafka_message_t *m, void *ctx);
-
 /* Reads every message of `topic` from the beginning to its end. */
-static int consume_all(env_t *env, const char *topic, consume_fn fn, void *ctx)
+static int consume_all(env_t *env, const char *topic, harness_consume_fn fn, void *ctx)
 {
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
-    rd_kafka_conf_set(kc, "group.id", "quell-test-reader", NULL, 0);
-    rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
-    rd_kafka_conf_set(kc, "fetch.wait.max.ms", "10", NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
-    int np = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-    int64_t remaining = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo, hi;
-        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        remaining += hi - lo;
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    int n = 0;
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    while (remaining > 0 && clock_mono_ns() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m) continue;
-        if (!m->err) {
-            fn(m, ctx);
-            n++;
-            remaining--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return remaining == 0 ? n : -1;
+    return harness_consume_all(env->brokers, topic, 60000 * env->time_scale, fn, ctx);
 }
 
 typedef struct {
