@@ -43,6 +43,7 @@ struct inhibit_sync {
     redisContext *ctx;
     char sha[41];
     bool logged_down;
+    int64_t retry_ns; /* no reconnect before (1 s after a failure) */
     pthread_t thread;
     bool running;
     _Atomic bool stop;
@@ -82,10 +83,13 @@ static void wire_decode(const unsigned char *p, inhibit_wire_t *w)
                           get64(p + 48)};
 }
 
-static void down(inhibit_sync_t *y, const char *why)
+static void down(inhibit_sync_t *y, const char *reason)
 {
+    char why[160]; /* `reason` may point into the context freed below */
+    snprintf(why, sizeof why, "%s", reason);
     if (y->ctx) redisFree(y->ctx);
     y->ctx = NULL;
+    y->retry_ns = clock_mono_ns() + 1000000000LL;
     atomic_fetch_add(&y->errors, 1);
     if (!y->logged_down)
         log_warn("rules",
@@ -98,6 +102,7 @@ static void down(inhibit_sync_t *y, const char *why)
 static bool connect_now(inhibit_sync_t *y)
 {
     if (y->ctx) return true;
+    if (clock_mono_ns() < y->retry_ns) return false;
     struct timeval tv = {y->conf.timeout_ms / 1000, (y->conf.timeout_ms % 1000) * 1000};
     y->ctx = redisConnectWithTimeout(y->conf.host, y->conf.port, tv);
     if (!y->ctx || y->ctx->err) {
