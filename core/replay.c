@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "../ingest/ingest.h"
+#include "../router/router.h"
 #include "../rules/rules.h"
 #include "core_int.h"
 
@@ -783,6 +784,7 @@ int explain_main(int argc, char **argv)
         return 2;
     }
     side_t s = {0};
+    routing_t *routes = NULL;
     int rc = 1;
     size_t len = 0;
     char *text = NULL;
@@ -804,6 +806,9 @@ int explain_main(int argc, char **argv)
                               c->ingest.max_annotation_bytes};
     replay_t tr = {0};
     int64_t now = event_time_of(&tr, text, len);
+    /* An alert without a time is asked about as of now: exclusion windows
+     * and time intervals then answer "what happens if it fires today". */
+    if (now == 0) now = clock_wall_ms();
     alert_t *alerts = NULL;
     size_t n = 0;
     char err[512];
@@ -816,6 +821,10 @@ int explain_main(int argc, char **argv)
     dedup_fp_conf_t fpc;
     dedup_fp_conf_init(&fpc, s.conf.dedup.fingerprint, &s.conf.dedup.fingerprint_labels,
                        &s.conf.dedup.ignore_labels);
+    if (routing_compile(&s.conf, &routes, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         alert_t *a = &alerts[i];
         a->fingerprint = dedup_fingerprint(&fpc, a->labels, a->n_labels);
@@ -835,10 +844,30 @@ int explain_main(int argc, char **argv)
         printf("decision (as the first alert of its incident): %s (%s)\n",
                DECISION_IS_FORWARD(inc.kind) ? "forward" : "suppress",
                decision_reason(&inc, rb, sizeof rb));
-        printf("routes: not evaluated here (the router's routing tree decides receivers)\n");
+        if (!routes) {
+            printf("routes: none configured (incidents go to kafka.output_topic)\n");
+        } else {
+            const route_t *matched[64];
+            size_t nm = routing_match(routes, a->labels, a->n_labels, matched, 64);
+            for (size_t k = 0; k < nm && k < 64; k++) {
+                printf("route %s -> receiver %s", matched[k]->key,
+                       matched[k]->receiver ? matched[k]->receiver->name : "(none)");
+                if (matched[k]->group_by_all) {
+                    printf(", group_by [...]");
+                } else if (matched[k]->n_group_by) {
+                    printf(", group_by [");
+                    for (size_t g = 0; g < matched[k]->n_group_by; g++)
+                        printf("%s%s", g ? ", " : "", matched[k]->group_by[g]);
+                    printf("]");
+                }
+                printf("%s\n", matched[k]->cont ? " (continue)" : "");
+            }
+            if (!nm) printf("routes: none matches\n");
+        }
     }
     rc = 0;
 out:
+    routing_destroy(routes);
     free(text);
     arena_free(&arena);
     side_close(&s);

@@ -184,6 +184,9 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
     sw->fallback = fallback;
     sw->forward = forward;
     sw->fctx = ctx;
+    /* Whatever the table holds now (a snapshot restored at start) is not
+     * what Redis says: cleared on the first batch Redis answers. */
+    sw->was_down = true;
     sw->decided = decided;
     sw->decided_ctx = decided_ctx;
     sw->stats = stats;

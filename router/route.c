@@ -126,6 +126,91 @@ static qerr_t dup_scalar(compile_t *c, const conf_node_t *n, const char *what, c
     return *out ? QERR_OK : QERR_NOMEM;
 }
 
+#define N_RECEIVER_KINDS (sizeof(receiver_kinds) / sizeof(*receiver_kinds))
+
+static int receiver_kind_of(const char *name, size_t len)
+{
+    for (size_t t = 0; t < N_RECEIVER_KINDS; t++)
+        if (strlen(receiver_kinds[t]) == len && !strncmp(receiver_kinds[t], name, len))
+            return (int)t;
+    return -1;
+}
+
+/* One setting of a receiver. Returns 1 when `key` is not a setting. */
+static int receiver_field(compile_t *c, receiver_t *r, const conf_node_t *k, const conf_node_t *v)
+{
+    const char *key = k->text;
+    uint64_t u;
+    qerr_t err = QERR_OK;
+    if (!strcmp(key, "url") || !strcmp(key, "api_url")) /* api_url: Alertmanager's Slack */
+        err = dup_scalar(c, v, key, &r->url);
+    else if (!strcmp(key, "routing_key"))
+        err = dup_scalar(c, v, "routing_key", &r->routing_key);
+    else if (!strcmp(key, "topic"))
+        err = dup_scalar(c, v, "topic", &r->topic);
+    else if (!strcmp(key, "path"))
+        err = dup_scalar(c, v, "path", &r->path);
+    else if (!strcmp(key, "external_url"))
+        err = dup_scalar(c, v, "external_url", &r->external_url);
+    else if (!strcmp(key, "format")) {
+        if (want_kind(c, v, CONF_NODE_SCALAR, "format") != QERR_OK) return QERR_INVALID;
+        if (strcmp(v->text, "json") && strcmp(v->text, "protobuf"))
+            return fail(c, v, "format must be json or protobuf");
+        r->protobuf = !strcmp(v->text, "protobuf");
+    } else if (!strcmp(key, "max_alerts")) {
+        err = get_uint(c, v, "max_alerts", 1000000, &u);
+        r->max_alerts = u;
+    } else if (!strcmp(key, "rate_limit")) {
+        err = get_uint(c, v, "rate_limit (notifications per minute)", 1000000, &u);
+        r->rate_limit_per_min = (uint32_t)u;
+    } else if (!strcmp(key, "max_retries")) {
+        err = get_uint(c, v, "max_retries", 100, &u);
+        r->max_retries = (uint32_t)u;
+    } else if (!strcmp(key, "max_in_flight")) {
+        err = get_uint(c, v, "max_in_flight", 1024, &u);
+        r->max_in_flight = (uint32_t)(u ? u : 1);
+    } else if (!strcmp(key, "timeout"))
+        err = get_duration(c, v, "timeout", false, &r->timeout_ms);
+    else if (!strcmp(key, "backoff"))
+        err = get_duration(c, v, "backoff", false, &r->backoff_ms);
+    else if (!strcmp(key, "send_resolved")) {
+        /* Alertmanager's; quell always sends the resolved notification. */
+        bool b = true;
+        err = get_bool(c, v, "send_resolved", &b);
+        if (err == QERR_OK && !b)
+            return fail(c, v,
+                        "send_resolved: false is not supported (resolved notifications "
+                        "are always sent)");
+    } else
+        return 1;
+    return err;
+}
+
+/* The settings in a nested form: `webhook: {url: ...}`, or Alertmanager's
+ * `webhook_configs: [{url: ...}]` with one entry. */
+static qerr_t receiver_nested(compile_t *c, receiver_t *r, const conf_node_t *k,
+                              const conf_node_t *v, bool am_list)
+{
+    if (am_list) {
+        if (v->kind != CONF_NODE_SEQ || v->n != 1)
+            return fail(c, v, "%s: one entry per receiver (make one receiver for each)", k->text);
+        v = &v->items[0];
+    }
+    if (v->kind == CONF_NODE_NULL) return QERR_OK; /* `stdout:` alone */
+    if (want_kind(c, v, CONF_NODE_MAP, k->text) != QERR_OK) return QERR_INVALID;
+    for (size_t i = 0; i < v->n; i++) {
+        int rc = receiver_field(c, r, conf_node_key(v, i), &v->items[i]);
+        if (rc == 1)
+            return fail(c, conf_node_key(v, i), "unknown %s key \"%s\"", k->text,
+                        conf_node_key(v, i)->text);
+        if (rc != QERR_OK) return (qerr_t)rc;
+    }
+    return QERR_OK;
+}
+
+/* A receiver names its kind one of three ways: `type: webhook` with the
+ * settings beside it, `webhook: {settings}`, or Alertmanager's
+ * `webhook_configs: [{settings}]`, so existing configs carry over. */
 static qerr_t compile_receiver(compile_t *c, const conf_t *conf, const conf_node_t *m,
                                receiver_t *r)
 {
@@ -138,66 +223,42 @@ static qerr_t compile_receiver(compile_t *c, const conf_t *conf, const conf_node
     for (size_t i = 0; i < m->n; i++) {
         const conf_node_t *k = conf_node_key(m, i), *v = &m->items[i];
         const char *key = k->text;
+        size_t klen = strlen(key);
+        bool am_list = klen > 8 && !strcmp(key + klen - 8, "_configs");
+        int kind = receiver_kind_of(key, am_list ? klen - 8 : klen);
         qerr_t err = QERR_OK;
-        uint64_t u;
-        if (!strcmp(key, "name"))
+        if (!strcmp(key, "name")) {
             err = dup_scalar(c, v, "name", &r->name);
-        else if (!strcmp(key, "type")) {
-            kind_node = v;
-            if (want_kind(c, v, CONF_NODE_SCALAR, "type") != QERR_OK) return QERR_INVALID;
-            size_t t = 0;
-            while (t < sizeof(receiver_kinds) / sizeof(*receiver_kinds) &&
-                   strcmp(receiver_kinds[t], v->text) != 0)
-                t++;
-            if (t == sizeof(receiver_kinds) / sizeof(*receiver_kinds))
-                return fail(c, v,
-                            "unknown receiver type \"%s\" (kafka, webhook, pagerduty, slack, "
-                            "file, stdout)",
-                            v->text);
-            r->kind = (receiver_kind_t)t;
-        } else if (!strcmp(key, "url"))
-            err = dup_scalar(c, v, "url", &r->url);
-        else if (!strcmp(key, "routing_key"))
-            err = dup_scalar(c, v, "routing_key", &r->routing_key);
-        else if (!strcmp(key, "topic"))
-            err = dup_scalar(c, v, "topic", &r->topic);
-        else if (!strcmp(key, "path"))
-            err = dup_scalar(c, v, "path", &r->path);
-        else if (!strcmp(key, "external_url"))
-            err = dup_scalar(c, v, "external_url", &r->external_url);
-        else if (!strcmp(key, "format")) {
-            if (want_kind(c, v, CONF_NODE_SCALAR, "format") != QERR_OK) return QERR_INVALID;
-            if (strcmp(v->text, "json") && strcmp(v->text, "protobuf"))
-                return fail(c, v, "format must be json or protobuf");
-            r->protobuf = !strcmp(v->text, "protobuf");
-        } else if (!strcmp(key, "max_alerts")) {
-            err = get_uint(c, v, "max_alerts", 1000000, &u);
-            r->max_alerts = u;
-        } else if (!strcmp(key, "rate_limit")) {
-            err = get_uint(c, v, "rate_limit (notifications per minute)", 1000000, &u);
-            r->rate_limit_per_min = (uint32_t)u;
-        } else if (!strcmp(key, "max_retries")) {
-            err = get_uint(c, v, "max_retries", 100, &u);
-            r->max_retries = (uint32_t)u;
-        } else if (!strcmp(key, "max_in_flight")) {
-            err = get_uint(c, v, "max_in_flight", 1024, &u);
-            r->max_in_flight = (uint32_t)(u ? u : 1);
-        } else if (!strcmp(key, "timeout"))
-            err = get_duration(c, v, "timeout", false, &r->timeout_ms);
-        else if (!strcmp(key, "backoff"))
-            err = get_duration(c, v, "backoff", false, &r->backoff_ms);
-        else if (!strcmp(key, "webhook_configs") || !strcmp(key, "pagerduty_configs") ||
-                 !strcmp(key, "slack_configs"))
-            return fail(c, k,
-                        "\"%s\": quell receivers have one `type:` each (webhook, pagerduty, "
-                        "slack, kafka, file, stdout) with their keys inline",
-                        key);
-        else
-            return fail(c, k, "unknown receiver key \"%s\"", key);
+        } else if (!strcmp(key, "type") || kind >= 0) {
+            if (kind_node)
+                return fail(c, k, "a receiver has one kind; it was already given at line %u",
+                            kind_node->line);
+            kind_node = k;
+            if (kind < 0) {
+                if (want_kind(c, v, CONF_NODE_SCALAR, "type") != QERR_OK) return QERR_INVALID;
+                kind = receiver_kind_of(v->text, strlen(v->text));
+                if (kind < 0)
+                    return fail(c, v,
+                                "unknown receiver type \"%s\" (kafka, webhook, pagerduty, slack, "
+                                "file, stdout)",
+                                v->text);
+            } else {
+                err = receiver_nested(c, r, k, v, am_list);
+            }
+            r->kind = (receiver_kind_t)kind;
+        } else {
+            int rc = receiver_field(c, r, k, v);
+            if (rc == 1) return fail(c, k, "unknown receiver key \"%s\"", key);
+            err = (qerr_t)rc;
+        }
         if (err != QERR_OK) return err;
     }
     if (!r->name || !*r->name) return fail(c, m, "a receiver needs a `name:`");
-    if (!kind_node) return fail(c, m, "receiver \"%s\" needs a `type:`", r->name);
+    if (!kind_node)
+        return fail(c, m,
+                    "receiver \"%s\" needs a kind: `type: webhook` (or kafka, pagerduty, slack, "
+                    "file, stdout), `webhook: {url: ...}` or `webhook_configs: [{url: ...}]`",
+                    r->name);
     switch (r->kind) {
     case RECV_WEBHOOK:
     case RECV_SLACK:

@@ -80,7 +80,6 @@ static void *reloader_main(void *arg)
         r->settling = false;
         char err[1024];
         bool ok = rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK;
-        metrics_note_reload(ok); /* quell_config_reloads_total on /metrics */
         if (ok) {
             atomic_fetch_add(&r->reloads, 1);
             metrics_note_reload(true); /* quell_config_reloads_total and friends */

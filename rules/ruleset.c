@@ -137,11 +137,24 @@ static qerr_t compile_severity(ruleset_t *rs, const conf_node_t *n, const char *
         rs->n_sev_labels = 1;
     }
     if (map) {
-        if (map->kind != CONF_NODE_MAP) FAIL_AT(map, "severity.map must map SEV1..SEV5 to lists");
+        if (map->kind != CONF_NODE_MAP)
+            FAIL_AT(map, "severity.map must map SEV1..SEV5 to lists of source values");
         for (size_t k = 0; k < map->n; k++) {
             const conf_node_t *key = conf_node_key(map, k), *v = &map->items[k];
             int sev = parse_sev(key->text);
-            if (sev < 0) FAIL_AT(key, "\"%s\" is not one of SEV1..SEV5", key->text);
+            /* Either direction reads naturally, so both are taken: SEV3 to
+             * source values, or a source value to its SEV ("warning: SEV3"). */
+            if (sev < 0 && v->kind == CONF_NODE_SCALAR && parse_sev(v->text) > 0) {
+                for (size_t j = 0; j < rs->n_sev_map; j++)
+                    if (!strcasecmp(rs->sev_map[j].value, key->text))
+                        FAIL_AT(key, "\"%s\" is mapped twice", key->text);
+                if (sev_add(rs, key->text, (uint8_t)parse_sev(v->text)))
+                    FAIL_AT(v, "out of memory");
+                continue;
+            }
+            if (sev < 0)
+                FAIL_AT(key, "\"%s\" is neither SEV1..SEV5 nor a source severity mapped to one",
+                        key->text);
             if (v->kind == CONF_NODE_SCALAR) {
                 if (sev_add(rs, v->text, (uint8_t)sev)) FAIL_AT(v, "out of memory");
                 continue;

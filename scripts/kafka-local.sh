@@ -186,7 +186,14 @@ case "${1:-}" in
            echo "kafka-local: SKIP: java or mvn not installed; real-Kafka tests will be skipped" >&2
            exit 0
          fi
-         need_tools java setsid nohup; start ;;
+         need_tools java setsid nohup
+         # A free port can be taken by someone else between the probe and the
+         # broker's bind ("Unable to start acceptor"): try fresh ports again.
+         for attempt in 1 2 3; do
+           (start) && exit 0
+           echo "kafka-local: attempt $attempt failed; retrying on other ports" >&2
+         done
+         exit 1 ;;
   stop)  [[ $# -eq 2 ]] || die "usage: $0 stop DIR"; stop "$2" ;;
   *) die "usage: $0 {fetch | start DIR | stop DIR}" ;;
 esac

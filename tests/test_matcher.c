@@ -432,7 +432,7 @@ static void test_own_table(void)
 {
     static const struct {
         const char *in;
-        int n; /* -1: refused */
+        int n;                         /* -1: refused */
         const char *name, *op, *value; /* the first matcher */
     } cases[] = {
         {"a=\"\"", 1, "a", "=", ""},
@@ -459,8 +459,8 @@ static void test_own_table(void)
         {"a=~\"(a)\\\\1\"", -1, NULL, NULL, NULL},
         {"a=~\"x(?=y)\"", -1, NULL, NULL, NULL},
         {"a=\"unterminated", -1, NULL, NULL, NULL},
-        {"{a=\"b\"", 1, "a", "=", "b"}, /* classic: braces trimmed one at a time */
-        {"a=\xff", -1, NULL, NULL, NULL},  /* not UTF-8 */
+        {"{a=\"b\"", 1, "a", "=", "b"},   /* classic: braces trimmed one at a time */
+        {"a=\xff", -1, NULL, NULL, NULL}, /* not UTF-8 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         matcher_set_t *ms = matcher_set_new();

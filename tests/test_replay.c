@@ -240,6 +240,19 @@ static void test_check_and_explain(void)
     CHECK(strstr(out, "suppress (excluded:staging)") != NULL);
     free(out);
     free(err);
+    /* With a routing tree: the routes it goes to. */
+    char routed[4096];
+    snprintf(routed, sizeof routed,
+             "%sroute:\n  receiver: all\n  group_by: [alertname]\n  routes:\n"
+             "    - matchers: ['severity=\"critical\"']\n      receiver: pager\n"
+             "receivers:\n  - {name: all, type: stdout}\n  - {name: pager, type: stdout}\n",
+             BASE);
+    write_text("routed.yaml", routed);
+    CHECK_EQ_INT(run("explain -c routed.yaml alert.json", &out, &err), 0);
+    CHECK(out && strstr(out, "-> receiver pager") != NULL);
+    if (out && !strstr(out, "-> receiver pager")) fprintf(stderr, "%s%s", out, err ? err : "");
+    free(out);
+    free(err);
     CHECK_EQ_INT(run("replay -c base.yaml", &out, &err), 2); /* no input */
     free(out);
     free(err);

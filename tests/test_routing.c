@@ -207,6 +207,44 @@ static void test_errors(void)
                   "defined twice"));
 }
 
+/* The three ways to name a receiver's kind compile to the same receiver. */
+static void test_receiver_forms(void)
+{
+    static const char *const forms[] = {
+        "  - {name: a, type: webhook, url: 'http://h/x', max_alerts: 5}\n",
+        "  - name: a\n    webhook: {url: 'http://h/x', max_alerts: 5}\n",
+        "  - name: a\n    webhook_configs:\n      - url: 'http://h/x'\n        max_alerts: 5\n"
+        "        send_resolved: true\n",
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "route:\n  receiver: a\nreceivers:\n%s", forms[i]);
+        conf_t c;
+        conf_defaults(&c);
+        char err[512] = "";
+        routing_t *rt = NULL;
+        qerr_t e = conf_load_buffer(&c, "q.yml", yaml, strlen(yaml), err, sizeof(err));
+        if (e == QERR_OK) e = routing_compile(&c, &rt, err, sizeof(err));
+        if (e != QERR_OK) fprintf(stderr, "form %zu: %s\n", i, err);
+        CHECK_EQ_INT(e, QERR_OK);
+        CHECK(rt && routing_n_receivers(rt) == 1);
+        if (rt && routing_n_receivers(rt) == 1) {
+            const receiver_t *r = routing_receiver(rt, 0);
+            CHECK(r->kind == RECV_WEBHOOK && r->max_alerts == 5 && !strcmp(r->url, "http://h/x"));
+        }
+        routing_destroy(rt);
+        conf_free(&c);
+    }
+    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    slack_configs:\n"
+                  "      - api_url: 'http://h/s'\n    type: stdout\n",
+                  "q.yml:7:5: a receiver has one kind; it was already given at line 5"));
+    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs: []\n",
+                  "q.yml:5:22: webhook_configs: one entry per receiver"));
+    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook: {colour: red}\n",
+                  "q.yml:5:15: unknown webhook key \"colour\""));
+    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n", "needs a kind"));
+}
+
 static void test_enrichment(void)
 {
     const char *yaml = "route:\n  receiver: a\n"
@@ -257,6 +295,7 @@ int main(void)
 {
     test_conformance();
     test_errors();
+    test_receiver_forms();
     test_enrichment();
     return check_summary("test_routing");
 }

@@ -157,6 +157,18 @@ static void test_severity(void)
     CHECK_EQ_INT(ruleset_severity(rs, e, 1), 5);
     CHECK_EQ_STR(verdict_of(rs, e, 1, 0), "pass");
     ruleset_destroy(rs);
+    /* The map read the other way round: a source value to its SEV. */
+    rs =
+        compile("severity:\n  map: {critical: SEV1, Info: SEV5, warning: sev3}\n", err, sizeof err);
+    CHECK(rs != NULL);
+    if (!rs) return;
+    label_t f[] = {{S("severity"), S("info")}};
+    CHECK_EQ_INT(ruleset_severity(rs, f, 1), 5);
+    CHECK_EQ_STR(verdict_of(rs, f, 1, 0), "severity");
+    label_t g[] = {{S("severity"), S("WARNING")}};
+    CHECK_EQ_INT(ruleset_severity(rs, g, 1), 3);
+    CHECK_EQ_STR(verdict_of(rs, g, 1, 0), "pass");
+    ruleset_destroy(rs);
 }
 
 static void test_errors_and_warnings(void)
@@ -176,6 +188,8 @@ static void test_errors_and_warnings(void)
         {"exclusions:\n  - name: a\n    time_intervals:\n      - weekdays: [funday]\n",
          "unknown weekday"},
         {"severity:\n  map:\n    SEV9: [x]\n", "r.yaml:3:5: "},
+        {"severity:\n  map:\n    critical: [x]\n", "r.yaml:3:5: \"critical\" is neither"},
+        {"severity:\n  map: {warn: SEV3, Warn: SEV4}\n", "r.yaml:2:21: \"Warn\" is mapped twice"},
         {"inhibit_rules:\n  - equal: ['not a label']\n", "not a valid label name"},
         {"noise:\n  flapping: {threshold: 1, window: 5m}\n", "threshold"},
         {"noise:\n  min_duration: soon\n", "r.yaml:2:17: "},
