@@ -25,6 +25,7 @@
 
 #include "../core/core.h"
 #include "check.h"
+#include "harness.h"
 /* Only part of the redis-server fixture is used here. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -49,12 +50,6 @@ typedef struct {
     int port;
     char base[64];
 } inst_t;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void dump_file(const char *path)
 {
@@ -224,21 +219,10 @@ static int logged_port(const char *log_path)
 
 static bool inst_start(env_t *env, inst_t *q)
 {
-    const char *bin = getenv("QUELL_BIN");
-    fflush(stdout);
-    fflush(stderr);
-    q->pid = fork();
-    if (q->pid == 0) {
-        FILE *o = freopen(q->out_path, "a", stdout);
-        FILE *e = freopen(q->log_path, "a", stderr);
-        (void)o;
-        (void)e;
-        execl(bin, "quell", "run", "-c", q->conf_path, (char *)NULL);
-        _exit(127);
-    }
+    q->pid = harness_quell_start(q->conf_path, q->out_path, q->log_path);
     for (int waited = 0; waited < 10000 * env->time_scale; waited += 20) {
         if ((q->port = logged_port(q->log_path))) break;
-        sleep_ms(20);
+        harness_sleep_ms(20);
     }
     snprintf(q->base, sizeof(q->base), "http://127.0.0.1:%d", q->port);
     return q->port > 0;
@@ -247,26 +231,16 @@ static bool inst_start(env_t *env, inst_t *q)
 static int inst_stop(env_t *env, inst_t *q)
 {
     if (q->pid <= 0) return -1;
-    kill(q->pid, SIGTERM);
-    for (int waited = 0; waited < 60000 * env->time_scale; waited += 20) {
-        int status;
-        if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
-            q->pid = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        sleep_ms(20);
-    }
-    kill(q->pid, SIGKILL);
-    waitpid(q->pid, NULL, 0);
+    int rc = harness_quell_stop(q->pid, 60000 * env->time_scale);
     q->pid = 0;
-    return -1;
+    return rc;
 }
 
 static bool wait_ready(env_t *env, inst_t *q)
 {
     for (int waited = 0; waited < 30000 * env->time_scale; waited += 100) {
         if (get(q, "/-/ready", NULL, NULL) == 200) return true;
-        sleep_ms(100);
+        harness_sleep_ms(100);
     }
     return false;
 }
@@ -284,7 +258,7 @@ static char *wait_settled(env_t *env, inst_t *q, double want_received)
             metric(m, "quell_incidents_delivered_total", NULL) ==
                 metric(m, "quell_decisions_total", "decision=\"forward\""))
             return m;
-        sleep_ms(100);
+        harness_sleep_ms(100);
     }
     return m;
 }
@@ -361,7 +335,7 @@ static void test_intake(env_t *env)
     huge[70 * 1024 - 1] = '\0';
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", huge, TOKEN, NULL), 413);
     free(huge);
-    sleep_ms(200);
+    harness_sleep_ms(200);
     CHECK_EQ_INT(topic_count(env, q.alerts), 0);
 
     /* Valid: 200 once published, one message per alert. */
@@ -465,7 +439,7 @@ static void test_intake(env_t *env)
         char *s = scrape(&q);
         lag_seen = s && strstr(s, "quell_kafka_consumer_lag_messages{topic=\"intake-alerts\"");
         free(s);
-        if (!lag_seen) sleep_ms(100);
+        if (!lag_seen) harness_sleep_ms(100);
     }
     CHECK(lag_seen);
 
@@ -616,7 +590,7 @@ static void test_prometheus(env_t *env)
         char *m = scrape(&q);
         got = m ? metric(m, "quell_intake_alerts_total", "api=\"alertmanager\"") : 0;
         free(m);
-        sleep_ms(200);
+        harness_sleep_ms(200);
     }
     CHECK(got >= 4);
     kill(ppid, SIGTERM);
@@ -676,7 +650,7 @@ static void test_store_readiness(env_t *env)
     for (int i = 0; i < 50 && st != 503; i++) {
         mbuf_free(&body);
         st = get(&q, "/-/ready", NULL, &body);
-        if (st != 503) sleep_ms(100);
+        if (st != 503) harness_sleep_ms(100);
     }
     CHECK_EQ_INT(st, 503);
     CHECK(body.buf && strstr(body.buf, "store: redis 127.0.0.1:"));

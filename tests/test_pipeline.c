@@ -20,6 +20,7 @@
 
 #include "../bench/bench.h"
 #include "check.h"
+#include "harness.h"
 
 typedef struct {
     char brokers[256];
@@ -35,12 +36,6 @@ typedef struct {
     char alerts[96], incidents[96], dlq[96], group[96];
     char conf_path[160], log_path[160], out_path[160], snapshot_path[160];
 } scenario_t;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int create_topic(env_t *env, const char *name, int partitions)
 {
@@ -101,105 +96,10 @@ static void scenario_init(env_t *env, scenario_t *s, const char *name, const cha
     fclose(f);
 }
 
-static pid_t quell_start(const scenario_t *s)
-{
-    const char *bin = getenv("QUELL_BIN");
-    fflush(stdout); /* or the child would write our buffered output again */
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *out = freopen(s->out_path, "a", stdout);
-        FILE *err = freopen(s->log_path, "a", stderr);
-        (void)out;
-        (void)err;
-        execl(bin, "quell", "run", "-c", s->conf_path, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* SIGTERM, then wait for the drain; returns the exit code (-1: killed). */
-static int quell_stop(env_t *env, pid_t pid)
-{
-    kill(pid, SIGTERM);
-    for (int waited = 0; waited < 60000 * env->time_scale; waited += 20) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        sleep_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
-static void dump_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[1024];
-    while (fgets(line, sizeof(line), f)) fputs(line, stderr);
-    fclose(f);
-}
-
-/* The value of a "  name   N" line of quell's summary; -1 if absent. */
-static long long summary_value(const char *path, const char *name)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[512];
-    long long v = -1;
-    while (fgets(line, sizeof(line), f)) {
-        char *p = strstr(line, name);
-        if (p && p == line + strspn(line, " ")) v = atoll(p + strlen(name));
-    }
-    fclose(f);
-    return v;
-}
-
-typedef void (*consume_fn)(const rd_kafka_message_t *m, void *ctx);
-
 /* Reads every message of `topic` from the beginning to its end. */
-static int consume_all(env_t *env, const char *topic, consume_fn fn, void *ctx)
+static int consume_all(env_t *env, const char *topic, harness_consume_fn fn, void *ctx)
 {
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
-    rd_kafka_conf_set(kc, "group.id", "quell-test-reader", NULL, 0);
-    rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
-    rd_kafka_conf_set(kc, "fetch.wait.max.ms", "10", NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
-    int np = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-    int64_t remaining = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo, hi;
-        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        remaining += hi - lo;
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    int n = 0;
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    while (remaining > 0 && clock_mono_ns() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m) continue;
-        if (!m->err) {
-            fn(m, ctx);
-            n++;
-            remaining--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return remaining == 0 ? n : -1;
+    return harness_consume_all(env->brokers, topic, 60000 * env->time_scale, fn, ctx);
 }
 
 typedef struct {
@@ -231,25 +131,18 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Distinct fingerprints in `opts`'s storm, counted by the generator itself. */
-static size_t distinct_in_storm(const gen_opts_t *opts)
+/* Exactly one incident per distinct firing fingerprint, nothing else. */
+static pid_t quell_start(const scenario_t *s)
 {
-    char err[256];
-    gen_t *g = gen_new(opts, err, sizeof(err));
-    unsigned char *seen = calloc(opts->fingerprints, 1);
-    size_t distinct = 0;
-    uint64_t idx;
-    while (gen_next(g, NULL, NULL, NULL, &idx))
-        if (!seen[idx]) {
-            seen[idx] = 1;
-            distinct++;
-        }
-    free(seen);
-    gen_destroy(g);
-    return distinct;
+    return harness_quell_start(s->conf_path, s->out_path, s->log_path);
 }
 
-/* Exactly one incident per distinct firing fingerprint, nothing else. */
+/* SIGTERM, then wait for the drain; returns the exit code (-1: killed). */
+static int quell_stop(env_t *env, pid_t pid)
+{
+    return harness_quell_stop(pid, 60000 * env->time_scale);
+}
+
 static void check_one_incident_each(env_t *env, const scenario_t *s, size_t want)
 {
     incidents_t in = {0};
@@ -300,61 +193,20 @@ static void test_storm(env_t *env, gen_format_t format)
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(r.produced, 20000);
     CHECK_EQ_INT(quell_stop(env, pid), 0);
-    size_t want = distinct_in_storm(&o.gen);
+    size_t want = harness_distinct_in_storm(&o.gen);
     CHECK(want > 100);
     CHECK_EQ_INT(r.incidents, (long long)want);
     check_one_incident_each(env, &s, want);
     /* quell's own counters agree with what Kafka saw. */
-    CHECK_EQ_INT(summary_value(s.out_path, "alerts in"), 20000);
-    CHECK_EQ_INT(summary_value(s.out_path, "alerts decided"), 20000);
-    CHECK_EQ_INT(summary_value(s.out_path, "duplicate"), 20000 - (long long)want);
-    if (check_failures) dump_file(s.log_path);
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "alerts in"), 20000);
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "alerts decided"), 20000);
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "duplicate"), 20000 - (long long)want);
+    if (check_failures) harness_dump_file(s.log_path);
 }
 
 /* What quell must decide for a storm, worked out independently from the
  * rules in the README: per fingerprint, a window from the last occurrence,
  * a reminder every repeat interval, resolved closes. */
-typedef struct {
-    uint64_t new, repeat, resolved;
-} expected_t;
-
-static expected_t reference_decisions(const gen_opts_t *opts, int64_t window_ms, int64_t repeat_ms)
-{
-    expected_t e = {0};
-    int64_t *last_seen = calloc(opts->fingerprints, sizeof(int64_t));
-    int64_t *last_forward = calloc(opts->fingerprints, sizeof(int64_t));
-    bool *open = calloc(opts->fingerprints, sizeof(bool));
-    char err[256];
-    gen_t *g = gen_new(opts, err, sizeof(err));
-    const void *buf;
-    size_t len;
-    int64_t t;
-    uint64_t i;
-    while (gen_next(g, &buf, &len, &t, &i)) {
-        bool resolved = memmem(buf, len, "\"status\":\"resolved\"", 19) != NULL;
-        if (open[i] && t - last_seen[i] > window_ms) open[i] = false;
-        if (resolved) {
-            if (open[i]) e.resolved++;
-            open[i] = false;
-        } else if (!open[i]) {
-            open[i] = true;
-            last_seen[i] = last_forward[i] = t;
-            e.new ++;
-        } else {
-            if (t > last_seen[i]) last_seen[i] = t;
-            if (t - last_forward[i] >= repeat_ms) {
-                last_forward[i] = t;
-                e.repeat++;
-            }
-        }
-    }
-    gen_destroy(g);
-    free(last_seen);
-    free(last_forward);
-    free(open);
-    return e;
-}
-
 /* Windows that expire, reminders and resolves, across 4 partitions read at
  * their own pace: quell's decisions equal the reference exactly (the
  * watermark keeps one partition's clock from closing another's incidents). */
@@ -373,11 +225,11 @@ static void test_window_semantics(env_t *env)
     if (rc) fprintf(stderr, "load: %s\n", r.error);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(quell_stop(env, pid), 0);
-    expected_t e = reference_decisions(&o.gen, 5 * 60000, 30 * 60000);
+    harness_expected_t e = harness_reference_decisions(&o.gen, 5 * 60000, 30 * 60000);
     CHECK(e.new > 500 && e.repeat > 0 && e.resolved > 0); /* every rule is exercised */
     long long forwarded = (long long)(e.new + e.repeat + e.resolved);
     CHECK_EQ_INT(r.incidents, forwarded);
-    CHECK_EQ_INT(summary_value(s.out_path, "incidents out"), forwarded);
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "incidents out"), forwarded);
     FILE *f = fopen(s.out_path, "r");
     char buf[512];
     bool found = false;
@@ -393,7 +245,7 @@ static void test_window_semantics(env_t *env)
     }
     if (f) fclose(f);
     CHECK(found);
-    if (check_failures) dump_file(s.log_path);
+    if (check_failures) harness_dump_file(s.log_path);
 }
 
 typedef struct {
@@ -474,8 +326,8 @@ static void test_dead_letters(env_t *env)
     incidents_t in = {0};
     CHECK_EQ_INT(consume_all(env, s.incidents, collect_incident, &in), 2); /* Good, Other */
     free(in.fps);
-    CHECK_EQ_INT(summary_value(s.out_path, "dead-lettered"), 3);
-    if (check_failures) dump_file(s.log_path);
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "dead-lettered"), 3);
+    if (check_failures) harness_dump_file(s.log_path);
 }
 
 /* Rules in the running pipeline: an exclusion suppresses, and a SIGHUP
@@ -497,7 +349,7 @@ static bool log_has(const char *path, const char *what, int timeout_ms)
         bool found = text && strstr(text, what);
         free(text);
         if (found) return true;
-        sleep_ms(50);
+        harness_sleep_ms(50);
     }
     return false;
 }
@@ -568,7 +420,7 @@ static void test_rules_and_reload(env_t *env)
         if (check_failures) fprintf(stderr, "replay output:\n%s\n", out);
     }
     free(first);
-    if (check_failures) dump_file(s.log_path);
+    if (check_failures) harness_dump_file(s.log_path);
 }
 
 /* Messages of `topic` the group has committed so far (partitions 0..3). */
@@ -618,9 +470,9 @@ static void test_restart(env_t *env)
     pthread_create(&t, NULL, load_thread, &lt);
     /* Stop once quell has committed part of the storm, mid-stream. */
     int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    while (committed_total(env, &s) < 5000 && clock_mono_ns() < deadline) sleep_ms(50);
+    while (committed_total(env, &s) < 5000 && clock_mono_ns() < deadline) harness_sleep_ms(50);
     CHECK_EQ_INT(quell_stop(env, pid), 0);
-    long long first_run = summary_value(s.out_path, "alerts in");
+    long long first_run = harness_summary_value(s.out_path, "alerts in");
     pid = quell_start(&s);
     pthread_join(t, NULL);
     if (lt.rc) fprintf(stderr, "load: %s\n", lt.result.error);
@@ -628,9 +480,9 @@ static void test_restart(env_t *env)
     CHECK_EQ_INT(quell_stop(env, pid), 0);
     /* It really was mid-stream: the first run saw part of the storm. */
     CHECK(first_run > 0 && first_run < 40000);
-    size_t want = distinct_in_storm(&lt.opts.gen);
+    size_t want = harness_distinct_in_storm(&lt.opts.gen);
     check_one_incident_each(env, &s, want);
-    if (check_failures) dump_file(s.log_path);
+    if (check_failures) harness_dump_file(s.log_path);
 }
 
 static int env_init(env_t *env, int argc, char **argv)
@@ -699,7 +551,7 @@ static void test_routing(env_t *env)
     if (rc) fprintf(stderr, "load: %s\n", r.error);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(quell_stop(env, pid), 0);
-    size_t want = distinct_in_storm(&o.gen);
+    size_t want = harness_distinct_in_storm(&o.gen);
     char *text = check_read_file(notes, NULL);
     CHECK(text != NULL);
     uint64_t *fps = calloc(want + 1, sizeof(uint64_t));
@@ -724,7 +576,7 @@ static void test_routing(env_t *env)
     }
     CHECK_EQ_INT(n_fps, want);
     CHECK(lines > 0 && lines < want); /* grouped: fewer notifications than incidents */
-    CHECK(summary_value(s.out_path, "notifications") > 0);
+    CHECK(harness_summary_value(s.out_path, "notifications") > 0);
     free(fps);
     free(text);
     /* Open groups are kept beside the dedup snapshot and restored, so a
@@ -733,12 +585,12 @@ static void test_routing(env_t *env)
     snprintf(groups, sizeof(groups), "%s.groups", s.snapshot_path);
     CHECK(access(groups, R_OK) == 0);
     pid = quell_start(&s);
-    sleep_ms(1000);
+    harness_sleep_ms(1000);
     CHECK_EQ_INT(quell_stop(env, pid), 0);
     char *log = check_read_file(s.log_path, NULL);
     CHECK(log && strstr(log, "open groups from") != NULL);
     free(log);
-    if (check_failures) dump_file(s.log_path);
+    if (check_failures) harness_dump_file(s.log_path);
 }
 
 static void env_destroy(env_t *env)

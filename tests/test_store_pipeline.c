@@ -19,6 +19,7 @@
 #include "../bench/bench.h"
 #include "../dedup/dedup.h"
 #include "check.h"
+#include "harness.h"
 #include "redis_local.h"
 
 typedef struct {
@@ -37,12 +38,6 @@ typedef struct {
 } scenario_t;
 
 static redis_local_t redis;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void scenario_init(env_t *env, scenario_t *s, const char *name, const char *extra)
 {
@@ -83,55 +78,31 @@ static void scenario_init(env_t *env, scenario_t *s, const char *name, const cha
     fclose(f);
 }
 
+static void out_paths(env_t *env, const scenario_t *s, const char *instance, char out[200],
+                      char log[200])
+{
+    snprintf(out, 200, "%s/%s-%s.out", env->dir, s->name, instance);
+    snprintf(log, 200, "%s/%s-%s.log", env->dir, s->name, instance);
+}
+
 static pid_t quell_start(env_t *env, const scenario_t *s, const char *instance)
 {
     char out[200], log[200];
-    snprintf(out, sizeof(out), "%s/%s-%s.out", env->dir, s->name, instance);
-    snprintf(log, sizeof(log), "%s/%s-%s.log", env->dir, s->name, instance);
-    const char *bin = getenv("QUELL_BIN");
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *o = freopen(out, "a", stdout);
-        FILE *e = freopen(log, "a", stderr);
-        (void)o;
-        (void)e;
-        execl(bin, "quell", "run", "-c", s->conf_path, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
+    out_paths(env, s, instance, out, log);
+    return harness_quell_start(s->conf_path, out, log);
 }
 
 static int quell_stop(env_t *env, pid_t pid)
 {
-    kill(pid, SIGTERM);
-    for (int waited = 0; waited < 60000 * env->time_scale; waited += 20) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        sleep_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    return harness_quell_stop(pid, 60000 * env->time_scale);
 }
 
 static long long summary_value(env_t *env, const scenario_t *s, const char *instance,
                                const char *name)
 {
-    char path[200];
-    snprintf(path, sizeof(path), "%s/%s-%s.out", env->dir, s->name, instance);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[512];
-    long long v = -1;
-    while (fgets(line, sizeof(line), f)) {
-        char *p = strstr(line, name);
-        if (p && p == line + strspn(line, " ")) v = atoll(p + strlen(name));
-    }
-    fclose(f);
-    return v;
+    char out[200], log[200];
+    out_paths(env, s, instance, out, log);
+    return harness_summary_value(out, name);
 }
 
 static void dump_logs(env_t *env, const scenario_t *s)
@@ -173,39 +144,11 @@ static void collect(const rd_kafka_message_t *m, incidents_t *in)
     cJSON_Delete(j);
 }
 
+static void collect_fn(const rd_kafka_message_t *m, void *ctx) { collect(m, ctx); }
+
 static int consume_all(env_t *env, const char *topic, incidents_t *in)
 {
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
-    rd_kafka_conf_set(kc, "group.id", "quell-test-reader", NULL, 0);
-    rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-    int64_t remaining = 0;
-    for (int p = 0; p < 4; p++) {
-        int64_t lo, hi;
-        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        remaining += hi - lo;
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    int n = 0;
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    while (remaining > 0 && clock_mono_ns() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m) continue;
-        if (!m->err) {
-            collect(m, in);
-            n++;
-            remaining--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return remaining == 0 ? n : -1;
+    return harness_consume_all(env->brokers, topic, 60000 * env->time_scale, collect_fn, in);
 }
 
 static int cmp_rec(const void *a, const void *b)
@@ -232,23 +175,6 @@ static tally_t tally(incidents_t *in)
         }
     }
     return t;
-}
-
-static size_t distinct_in_storm(const gen_opts_t *opts)
-{
-    char err[256];
-    gen_t *g = gen_new(opts, err, sizeof(err));
-    unsigned char *seen = calloc(opts->fingerprints, 1);
-    size_t distinct = 0;
-    uint64_t idx;
-    while (gen_next(g, NULL, NULL, NULL, &idx))
-        if (!seen[idx]) {
-            seen[idx] = 1;
-            distinct++;
-        }
-    free(seen);
-    gen_destroy(g);
-    return distinct;
 }
 
 /* Produces the storm round-robin over the 4 partitions, unkeyed: the same
@@ -335,7 +261,7 @@ static void test_two_instances(env_t *env)
     snprintf(la, sizeof(la), "%s/%s-a.log", env->dir, s.name);
     snprintf(lb, sizeof(lb), "%s/%s-b.log", env->dir, s.name);
     int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    for (bool both = false; !both && clock_mono_ns() < deadline; sleep_ms(50)) {
+    for (bool both = false; !both && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
         char *ta = check_read_file(la, NULL), *tb = check_read_file(lb, NULL);
         both =
             ta && tb && strstr(ta, "assigned 2 partitions") && strstr(tb, "assigned 2 partitions");
@@ -346,7 +272,7 @@ static void test_two_instances(env_t *env)
     wait_committed(env, &s);
     CHECK_EQ_INT(quell_stop(env, a), 0);
     CHECK_EQ_INT(quell_stop(env, b), 0);
-    size_t want = distinct_in_storm(&g);
+    size_t want = harness_distinct_in_storm(&g);
     incidents_t in = {0};
     CHECK_EQ_INT(consume_all(env, s.incidents, &in), (long long)want);
     tally_t t = tally(&in);
@@ -406,14 +332,15 @@ static void test_kill9(env_t *env)
     pid_t a = quell_start(env, &s, "a");
     long long pending = 0;
     int64_t deadline = clock_mono_ns() + 30LL * 1000000000 * env->time_scale;
-    while ((pending = pending_in_redis(&s)) < 50 && clock_mono_ns() < deadline) sleep_ms(20);
+    while ((pending = pending_in_redis(&s)) < 50 && clock_mono_ns() < deadline)
+        harness_sleep_ms(20);
     CHECK(pending >= 50);
     kill(a, SIGKILL);
     waitpid(a, NULL, 0);
     pid_t b = quell_start(env, &s, "b");
     wait_committed(env, &s);
     CHECK_EQ_INT(quell_stop(env, b), 0);
-    size_t want = distinct_in_storm(&o.gen);
+    size_t want = harness_distinct_in_storm(&o.gen);
     incidents_t in = {0};
     CHECK(consume_all(env, s.incidents, &in) >= (long long)want);
     tally_t t = tally(&in);
@@ -449,18 +376,18 @@ static void test_redis_outage(env_t *env)
     lt.opts.gen.fingerprints = 2000;
     lt.opts.rate = 6000; /* ~5 s of traffic */
     pid_t a = quell_start(env, &s, "a");
-    sleep_ms(1000);
+    harness_sleep_ms(1000);
     pthread_t th;
     pthread_create(&th, NULL, load_thread, &lt);
-    sleep_ms(1500);
+    harness_sleep_ms(1500);
     redis_local_kill(&redis, SIGKILL);
-    sleep_ms(1000);
+    harness_sleep_ms(1000);
     CHECK_EQ_INT(redis_local_start(&redis), 0); /* same port, empty */
     pthread_join(th, NULL);
     if (lt.rc) fprintf(stderr, "load: %s\n", lt.result.error);
     CHECK_EQ_INT(lt.rc, 0);
     CHECK_EQ_INT(quell_stop(env, a), 0);
-    size_t want = distinct_in_storm(&lt.opts.gen);
+    size_t want = harness_distinct_in_storm(&lt.opts.gen);
     incidents_t in = {0};
     int n = consume_all(env, s.incidents, &in);
     tally_t t = tally(&in);
@@ -486,47 +413,6 @@ static void test_redis_outage(env_t *env)
 /* What quell must decide, worked out independently (as in test_pipeline):
  * per fingerprint, a window from the last occurrence, a reminder every
  * repeat interval, resolved closes. */
-typedef struct {
-    uint64_t new, repeat, resolved;
-} expected_t;
-
-static expected_t reference_decisions(const gen_opts_t *opts, int64_t window_ms, int64_t repeat_ms)
-{
-    expected_t e = {0};
-    int64_t *last_seen = calloc(opts->fingerprints, sizeof(int64_t));
-    int64_t *last_forward = calloc(opts->fingerprints, sizeof(int64_t));
-    bool *open = calloc(opts->fingerprints, sizeof(bool));
-    char err[256];
-    gen_t *g = gen_new(opts, err, sizeof(err));
-    const void *buf;
-    size_t len;
-    int64_t t;
-    uint64_t i;
-    while (gen_next(g, &buf, &len, &t, &i)) {
-        bool resolved = memmem(buf, len, "\"status\":\"resolved\"", 19) != NULL;
-        if (open[i] && t - last_seen[i] > window_ms) open[i] = false;
-        if (resolved) {
-            if (open[i]) e.resolved++;
-            open[i] = false;
-        } else if (!open[i]) {
-            open[i] = true;
-            last_seen[i] = last_forward[i] = t;
-            e.new ++;
-        } else {
-            if (t > last_seen[i]) last_seen[i] = t;
-            if (t - last_forward[i] >= repeat_ms) {
-                last_forward[i] = t;
-                e.repeat++;
-            }
-        }
-    }
-    gen_destroy(g);
-    free(last_seen);
-    free(last_forward);
-    free(open);
-    return e;
-}
-
 /* Windows that expire, reminders and resolves decided through Redis (cache,
  * batches and count flushes included) equal the reference exactly. */
 static void test_window_semantics(env_t *env)
@@ -552,7 +438,7 @@ static void test_window_semantics(env_t *env)
     if (rc) fprintf(stderr, "load: %s\n", res.error);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(quell_stop(env, a), 0);
-    expected_t e = reference_decisions(&o.gen, 5 * 60000, 30 * 60000);
+    harness_expected_t e = harness_reference_decisions(&o.gen, 5 * 60000, 30 * 60000);
     CHECK(e.new > 500 && e.repeat > 0 && e.resolved > 0);
     char path[200], line[512];
     snprintf(path, sizeof(path), "%s/%s-a.out", env->dir, s.name);

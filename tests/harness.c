@@ -1,0 +1,171 @@
+/* See harness.h. */
+#include "harness.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+void harness_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+pid_t harness_quell_start(const char *conf_path, const char *out_path, const char *log_path)
+{
+    const char *bin = getenv("QUELL_BIN");
+    fflush(stdout); /* or the child would write our buffered output again */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *out = freopen(out_path, "a", stdout);
+        FILE *err = freopen(log_path, "a", stderr);
+        (void)out;
+        (void)err;
+        execl(bin, "quell", "run", "-c", conf_path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int harness_quell_stop(pid_t pid, int timeout_ms)
+{
+    kill(pid, SIGTERM);
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        harness_sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+long long harness_summary_value(const char *path, const char *name)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512];
+    long long v = -1;
+    while (fgets(line, sizeof(line), f)) {
+        char *p = strstr(line, name);
+        if (p && p == line + strspn(line, " ")) v = atoll(p + strlen(name));
+    }
+    fclose(f);
+    return v;
+}
+
+void harness_dump_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[1024];
+    while (fgets(line, sizeof(line), f)) fputs(line, stderr);
+    fclose(f);
+}
+
+size_t harness_distinct_in_storm(const gen_opts_t *opts)
+{
+    char err[256];
+    gen_t *g = gen_new(opts, err, sizeof(err));
+    unsigned char *seen = calloc(opts->fingerprints, 1);
+    size_t distinct = 0;
+    uint64_t idx;
+    while (g && seen && gen_next(g, NULL, NULL, NULL, &idx))
+        if (!seen[idx]) {
+            seen[idx] = 1;
+            distinct++;
+        }
+    free(seen);
+    gen_destroy(g);
+    return distinct;
+}
+
+harness_expected_t harness_reference_decisions(const gen_opts_t *opts, int64_t window_ms,
+                                               int64_t repeat_ms)
+{
+    harness_expected_t e = {0};
+    int64_t *last_seen = calloc(opts->fingerprints, sizeof(int64_t));
+    int64_t *last_forward = calloc(opts->fingerprints, sizeof(int64_t));
+    bool *open = calloc(opts->fingerprints, sizeof(bool));
+    char err[256];
+    gen_t *g = gen_new(opts, err, sizeof(err));
+    const void *buf;
+    size_t len;
+    int64_t t;
+    uint64_t i;
+    while (g && last_seen && last_forward && open && gen_next(g, &buf, &len, &t, &i)) {
+        bool resolved = memmem(buf, len, "\"status\":\"resolved\"", 19) != NULL;
+        if (open[i] && t - last_seen[i] > window_ms) open[i] = false;
+        if (resolved) {
+            if (open[i]) e.resolved++;
+            open[i] = false;
+        } else if (!open[i]) {
+            open[i] = true;
+            last_seen[i] = last_forward[i] = t;
+            e.new ++;
+        } else {
+            if (t > last_seen[i]) last_seen[i] = t;
+            if (t - last_forward[i] >= repeat_ms) {
+                last_forward[i] = t;
+                e.repeat++;
+            }
+        }
+    }
+    gen_destroy(g);
+    free(last_seen);
+    free(last_forward);
+    free(open);
+    return e;
+}
+
+int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
+                        harness_consume_fn fn, void *ctx)
+{
+    char errbuf[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", brokers, NULL, 0);
+    rd_kafka_conf_set(kc, "group.id", "quell-test-reader", NULL, 0);
+    rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_conf_set(kc, "fetch.wait.max.ms", "10", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+    int np = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+    int64_t remaining = 0;
+    for (int p = 0; p < np; p++) {
+        int64_t lo, hi;
+        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        remaining += hi - lo;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int n = 0;
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (remaining > 0 && clock_mono_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m) continue;
+        if (!m->err) {
+            fn(m, ctx);
+            n++;
+            remaining--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return remaining == 0 ? n : -1;
+}
