@@ -497,8 +497,9 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
     for (int k = 0; k < N_REASONS; k++)
         if (r->reasons[k])
             printf("    %-20s %llu\n", reason_names[k], (unsigned long long)r->reasons[k]);
-    printf("  peak RSS              %.1f MiB; %.2f CPU seconds (embedded broker included)\n",
-           (double)r->peak_rss_kb / 1024.0, r->cpu_seconds);
+    printf("  peak RSS              %.1f MiB; %.2f CPU seconds%s\n",
+           (double)r->peak_rss_kb / 1024.0, r->cpu_seconds,
+           o->brokers ? "" : " (embedded broker included)");
     printf("  tracked fingerprints  %llu at exit, %.1f bytes per table slot (%llu expired, %llu "
            "evicted)\n",
            (unsigned long long)r->tracked, r->bytes_per_slot, (unsigned long long)r->expired,

@@ -134,16 +134,22 @@ static void serve_top_request(dedup_worker_t *w)
 static void *store_main(dedup_worker_t *w)
 {
     int idle_spins = 0;
+    bool decided = false; /* since last_decision_ns was stamped */
     for (;;) {
         bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
         if (store_worker_step(w->store, w->ring, false)) {
             idle_spins = 0;
+            decided = true;
             serve_top_request(w);
             continue;
         }
         if (idle_spins == 0) {
-            atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
-                                  memory_order_relaxed);
+            /* Only after decisions: an idle wake-up must not move the
+             * summary's "last decision" (its throughput) later. */
+            if (decided)
+                atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
+                                      memory_order_relaxed);
+            decided = false;
             publish_table_stats(w); /* the fail-open table */
         }
         serve_top_request(w);
@@ -168,6 +174,7 @@ static void *worker_main(void *arg)
     dedup_worker_t *w = arg;
     if (w->store) return store_main(w);
     int idle_spins = 0;
+    bool decided = false; /* since last_decision_ns was stamped */
     for (;;) {
         size_t len;
         void *rec = ring_peek(w->ring, &len);
@@ -175,6 +182,7 @@ static void *worker_main(void *arg)
             process_one(w, rec, len);
             ring_release(w->ring);
             idle_spins = 0;
+            decided = true;
             if (++w->since_publish == 256) {
                 publish_table_stats(w);
                 serve_top_request(w);
@@ -182,8 +190,10 @@ static void *worker_main(void *arg)
             continue;
         }
         if (idle_spins == 0) {
-            atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
-                                  memory_order_relaxed);
+            if (decided) /* not on an idle wake-up: see store_main */
+                atomic_store_explicit(&w->last_decision_ns, (uint64_t)clock_mono_ns(),
+                                      memory_order_relaxed);
+            decided = false;
             publish_table_stats(w);
         }
         serve_top_request(w);

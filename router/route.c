@@ -557,9 +557,16 @@ static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *p
             err = get_duration(c, v, "group_interval", false, &r->group_interval_ms);
         else if (!strcmp(key, "repeat_interval"))
             err = get_duration(c, v, "repeat_interval", false, &r->repeat_interval_ms);
-        else if (!strcmp(key, "dedup_window"))
+        else if (!strcmp(key, "dedup_window")) {
             err = get_duration(c, v, "dedup_window", false, &r->dedup_window_ms);
-        else if (!strcmp(key, "labels")) {
+            /* Said aloud, not silently ignored: the workers decide before
+             * routing, with the one dedup.window. */
+            if (err == QERR_OK)
+                log_warn("router",
+                         "%s:%u:%u: dedup_window is parsed but not applied yet; dedup.window "
+                         "decides every fingerprint",
+                         c->path, v->line, v->col);
+        } else if (!strcmp(key, "labels")) {
             if (want_kind(c, v, CONF_NODE_MAP, "labels") != QERR_OK) return QERR_INVALID;
             for (size_t j = 0; j < v->n && err == QERR_OK; j++) {
                 if (want_kind(c, &v->items[j], CONF_NODE_SCALAR, "a label value") != QERR_OK)

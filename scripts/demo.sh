@@ -3,13 +3,15 @@
 # embedded default (an in-process Kafka mock cluster, memory store), pours a
 # deterministic alert storm into it the way a monitoring source would, then
 # stops quell with SIGTERM and shows what it did: alerts in, incidents out,
-# suppressed by reason, throughput.
-#   ALERTS=500000 FINGERPRINTS=5000 FORMAT=proto scripts/demo.sh
+# suppressed by reason, throughput. The storm and the rules are the
+# launch-day scenario's (bench/scenarios/launch-day.yaml): a new service
+# floods on-call on top of steady traffic, with an exclusion and noise rules.
+#   ALERTS=500000 FORMAT=proto scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ALERTS=${ALERTS:-200000}
-FINGERPRINTS=${FINGERPRINTS:-2000}
 FORMAT=${FORMAT:-json}
+SCENARIO=bench/scenarios/launch-day.yaml
 
 scripts/deps.sh
 echo "building..."
@@ -23,7 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-build/quell run >"$work/summary.txt" 2>"$work/quell.log" &
+# The scenario's `config: |` block is quell's config for it.
+sed -n '/^config: |/,$p' "$SCENARIO" | sed '1d; s/^  //' >"$work/quell.yaml"
+echo "config (from $SCENARIO):"
+sed 's/^/  /' "$work/quell.yaml"
+build/quell run -c "$work/quell.yaml" >"$work/summary.txt" 2>"$work/quell.log" &
 quell_pid=$!
 for _ in $(seq 1 100); do
   brokers=$(sed -n 's/^embedded kafka: //p' "$work/quell.log")
@@ -34,8 +40,8 @@ done
 [[ -n $brokers ]] || { echo "quell did not start" >&2; cat "$work/quell.log" >&2; exit 1; }
 echo "quell run: embedded Kafka at $brokers (produce to topic 'alerts', e.g. kcat -b $brokers -t alerts -P)"
 
-echo "storm: $ALERTS $FORMAT alerts over $FINGERPRINTS fingerprints (Zipf-skewed, 2% resolves), 10 ms apart in event time"
-build/quell load --brokers "$brokers" --alerts "$ALERTS" --fingerprints "$FINGERPRINTS" --format "$FORMAT"
+echo "storm: $ALERTS $FORMAT alerts of the launch-day scenario (an hour of event time)"
+build/quell load --brokers "$brokers" --scenario "$SCENARIO" --alerts "$ALERTS" --format "$FORMAT"
 
 echo "first incidents on topic 'incidents':"
 if command -v kcat >/dev/null; then
