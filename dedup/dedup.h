@@ -151,7 +151,7 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
 /* ---- shared store (Redis) ---------------------------------------------
  * Several quell instances share their windows through one Redis. The
  * decision stays in C and pure (store_decide over a store_entry_t); Redis
- * only holds one opaque, versioned 88-byte entry per fingerprint (dedup
+ * only holds one opaque, versioned 96-byte entry per fingerprint (dedup
  * window and noise state) and swaps
  * it atomically (a Lua compare-and-set on the whole value, loaded once and
  * called with EVALSHA). A forward is written as *pending* (incident id,
@@ -198,9 +198,13 @@ typedef struct {
     int64_t last_forward_ms;
     uint64_t count;
     dedup_noise_state_t noise; /* noise control's state (format 2) */
+    /* Incident id of the pending forward (format 2): a noise hold may open
+     * a new incident (new incident_id) while a forward of the previous one
+     * still awaits its confirm, which matches (seq, pending_id). */
+    uint64_t pending_id;
 } store_entry_t;
 
-#define STORE_ENTRY_BYTES  88 /* format 2 */
+#define STORE_ENTRY_BYTES  96 /* format 2 */
 #define STORE_ENTRY_FORMAT 2  /* byte 1 of the blob; bump when fields are added */
 /* Format 1 (64 bytes, no noise state) is still read: store_entry_upgrade
  * (and the Lua scripts) turn it into format 2 with the noise state zeroed. */

@@ -2,20 +2,19 @@
  * The shared store's pure part: the entry Redis holds per fingerprint (a
  * fixed little-endian blob) and the decision over it. No I/O, no clock.
  *
- * Blob layout, format 2 (88 bytes; the Lua scripts in store_redis.c know
+ * Blob layout, format 2 (96 bytes; the Lua scripts in store_redis.c know
  * the offsets of flags, seq+id, last_seen and count, nothing else):
  *   0 'Q'   1 format   2 flags (1 open, 2 pending; noise: 4 seen, 8 held,
  *   16 transient pending)   3 pending kind   4 seq u32   8 incident id
  *   16 owner   24 lease until (wall ms)   32 first seen   40 last seen
  *   48 last forward   56 count
  *   64 flap window start   72 last flip   80 flips u32   84 last status
- *   85..87 zero
+ *   85..87 zero   88 pending forward's incident id (confirm matches it)
  * Format 1 is the first 64 bytes alone (no noise state): it is read as
- * format 2 with the noise state zeroed (store_entry_upgrade; the scripts do
- * the same), and rewritten as format 2 by the next decision. A later format
- * appends fields and bumps byte 1; an older build reading a newer blob
- * refuses it (decode false) and the worker fails open for that fingerprint
- * rather than overwrite it.
+ * format 2 with the noise state zeroed and the pending id = incident id (store_entry_upgrade; the
+ * scripts do the same), and rewritten as format 2 by the next decision. A later format appends
+ * fields and bumps byte 1; an older build reading a newer blob refuses it (decode false) and the
+ * worker fails open for that fingerprint rather than overwrite it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +52,7 @@ void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BY
     for (int i = 0; i < 4; i++) out[80 + i] = (unsigned char)(e->noise.flips >> (8 * i));
     out[84] = e->noise.last_status;
     out[85] = out[86] = out[87] = 0;
+    put64(out + 88, e->pending_id);
 }
 
 bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_ENTRY_BYTES])
@@ -63,6 +63,7 @@ bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_EN
     out[1] = STORE_ENTRY_FORMAT;
     out[2] &= 3; /* format 1 had no noise flags */
     memset(out + STORE_ENTRY_BYTES_V1, 0, STORE_ENTRY_BYTES - STORE_ENTRY_BYTES_V1);
+    memcpy(out + 88, p + 8, 8); /* format 1 confirmed by (seq, incident id) */
     return true;
 }
 
@@ -95,6 +96,7 @@ bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
     e->noise.flips =
         (uint32_t)p[80] | (uint32_t)p[81] << 8 | (uint32_t)p[82] << 16 | (uint32_t)p[83] << 24;
     e->noise.last_status = p[84];
+    e->pending_id = get64(p + 88);
     return true;
 }
 
@@ -187,7 +189,7 @@ store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const st
          * forward noise made of a resolve of nothing (a flapping alert
          * released) carries the incident it closed. */
         if (!e->incident_id) e->incident_id = incident_id_of(fingerprint, now_ms);
-        out->incident_id = e->incident_id;
+        out->incident_id = e->pending_id = e->incident_id;
         e->pending = true;
         e->pending_kind = (uint8_t)k;
         e->owner = ctx->me;

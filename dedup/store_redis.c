@@ -14,7 +14,7 @@
  *   touch    fold suppressed occurrences in (count += n, last_seen = max)
  *            and renew the TTL; a no-op when the key is gone or of another
  *            format.
- * Entries are format 2 (88 bytes, dedup plus noise state); format-1
+ * Entries are format 2 (96 bytes, dedup plus noise state); format-1
  * entries (64 bytes, written before noise state was shared) are read as
  * format 2 with no noise state, by C and by the scripts alike.
  * Failures: a round trip that errs or exceeds store.timeout drops the
@@ -27,10 +27,10 @@
 
 #include "dedup.h"
 
-/* An entry the scripts understand: format 1 (64 bytes) or format 2 (88,
- * the same first 64 bytes plus noise state; store.c). */
+/* An entry the scripts understand: format 1 (64 bytes) or format 2 (96,
+ * the same first 64 bytes plus noise state and the pending id; store.c). */
 #define LUA_ENTRY_OK                                                                               \
-    "(#cur == 64 and string.byte(cur, 2) == 1 or #cur == 88 and string.byte(cur, 2) == 2)"
+    "(#cur == 64 and string.byte(cur, 2) == 1 or #cur == 96 and string.byte(cur, 2) == 2)"
 
 /* A format-1 entry is compared (and returned) as format 2, the way C reads
  * it (store_entry_upgrade), so a CAS against what C was given can succeed
@@ -39,7 +39,7 @@ static const char cas_lua[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if cur and #cur == 64 and string.byte(cur, 1) == 81 and string.byte(cur, 2) == 1 then "
     "  cur = 'Q' .. string.char(2, string.byte(cur, 3) % 4) .. string.sub(cur, 4) .. "
-    "string.rep(string.char(0), 24) end "
+    "string.rep(string.char(0), 24) .. string.sub(cur, 9, 16) end "
     "if (cur or '') == ARGV[1] then "
     "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
     "if cur then return cur end return 0";
@@ -48,7 +48,9 @@ static const char confirm_lua[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if not cur or not " LUA_ENTRY_OK " then return 0 end "
     "local f = string.byte(cur, 3) "
-    "if f % 4 < 2 or string.sub(cur, 5, 16) ~= ARGV[1] then return 0 end "
+    "local id = string.sub(cur, 5, 16) "
+    "if #cur == 96 then id = string.sub(cur, 5, 8) .. string.sub(cur, 89, 96) end "
+    "if f % 4 < 2 or id ~= ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], string.sub(cur, 1, 2) .. string.char(f - 2) .. "
     "string.sub(cur, 4), 'KEEPTTL') return 1";
 
