@@ -169,3 +169,20 @@ int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
     rd_kafka_destroy(rk);
     return remaining == 0 ? n : -1;
 }
+
+bool harness_summary_incidents(const char *path, harness_expected_t *out)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    bool found = false;
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long long total, n, rp, rs;
+        if (sscanf(line, "  incidents out %llu (new %llu, repeat %llu, resolved %llu", &total, &n,
+                   &rp, &rs) == 4) {
+            *out = (harness_expected_t){n, rp, rs};
+            found = true;
+        }
+    }
+    if (f) fclose(f);
+    return found;
+}

@@ -6,6 +6,7 @@
 #ifndef QUELL_TEST_HARNESS_H
 #define QUELL_TEST_HARNESS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,5 +46,8 @@ typedef struct {
 } harness_expected_t;
 harness_expected_t harness_reference_decisions(const gen_opts_t *opts, int64_t window_ms,
                                                int64_t repeat_ms);
+/* Reads quell's "incidents out N (new A, repeat B, resolved C" summary
+ * line into *out; false when the file has none. */
+bool harness_summary_incidents(const char *path, harness_expected_t *out);
 
 #endif

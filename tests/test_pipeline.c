@@ -230,21 +230,11 @@ static void test_window_semantics(env_t *env)
     long long forwarded = (long long)(e.new + e.repeat + e.resolved);
     CHECK_EQ_INT(r.incidents, forwarded);
     CHECK_EQ_INT(harness_summary_value(s.out_path, "incidents out"), forwarded);
-    FILE *f = fopen(s.out_path, "r");
-    char buf[512];
-    bool found = false;
-    while (f && fgets(buf, sizeof(buf), f)) {
-        unsigned long long total, n, rp, rs;
-        if (sscanf(buf, "  incidents out %llu (new %llu, repeat %llu, resolved %llu", &total, &n,
-                   &rp, &rs) == 4) {
-            CHECK_EQ_INT(n, (long long)e.new);
-            CHECK_EQ_INT(rp, (long long)e.repeat);
-            CHECK_EQ_INT(rs, (long long)e.resolved);
-            found = true;
-        }
-    }
-    if (f) fclose(f);
-    CHECK(found);
+    harness_expected_t got = {0};
+    CHECK(harness_summary_incidents(s.out_path, &got));
+    CHECK_EQ_INT(got.new, (long long)e.new);
+    CHECK_EQ_INT(got.repeat, (long long)e.repeat);
+    CHECK_EQ_INT(got.resolved, (long long)e.resolved);
     if (check_failures) harness_dump_file(s.log_path);
 }
 

@@ -496,22 +496,13 @@ static void test_window_semantics(env_t *env)
     CHECK_EQ_INT(quell_stop(env, a), 0);
     harness_expected_t e = harness_reference_decisions(&o.gen, 5 * 60000, 30 * 60000);
     CHECK(e.new > 500 && e.repeat > 0 && e.resolved > 0);
-    char path[200], line[512];
+    char path[200];
     snprintf(path, sizeof(path), "%s/%s-a.out", env->dir, s.name);
-    f = fopen(path, "r");
-    bool found = false;
-    while (f && fgets(line, sizeof(line), f)) {
-        unsigned long long total, n, rp, rs;
-        if (sscanf(line, "  incidents out %llu (new %llu, repeat %llu, resolved %llu", &total, &n,
-                   &rp, &rs) == 4) {
-            CHECK_EQ_INT(n, (long long)e.new);
-            CHECK_EQ_INT(rp, (long long)e.repeat);
-            CHECK_EQ_INT(rs, (long long)e.resolved);
-            found = true;
-        }
-    }
-    if (f) fclose(f);
-    CHECK(found);
+    harness_expected_t got = {0};
+    CHECK(harness_summary_incidents(path, &got));
+    CHECK_EQ_INT(got.new, (long long)e.new);
+    CHECK_EQ_INT(got.repeat, (long long)e.repeat);
+    CHECK_EQ_INT(got.resolved, (long long)e.resolved);
     CHECK(summary_value(env, &s, "a", "store cache hits") > 0);
     CHECK_EQ_INT(summary_value(env, &s, "a", "store degraded"), 0);
     if (check_failures) dump_logs(env, &s);
