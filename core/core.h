@@ -183,9 +183,11 @@ uint64_t hist_quantile(const hist_t *h, double q);
 uint64_t hist_bucket_lower(size_t i);
 size_t hist_bucket_of(uint64_t ns);
 
-/* Records wall clock now minus `event_time_ms` (a Kafka timestamp), 0 when
- * the stamp is in the future (clock skew). */
-void decision_latency_record(hist_t *h, int64_t event_time_ms);
+/* Records `now_ns` (wall clock) minus `event_time_ms` (a Kafka timestamp),
+ * 0 when the stamp is in the future (clock skew). */
+void decision_latency_record(hist_t *h, int64_t now_ns, int64_t event_time_ms);
+/* Unix time in ns (CLOCK_REALTIME). */
+int64_t clock_wall_ns(void);
 
 /* ---- message tracking ------------------------------------------------ */
 

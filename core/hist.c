@@ -77,11 +77,15 @@ uint64_t hist_quantile(const hist_t *h, double q)
     return max;
 }
 
-void decision_latency_record(hist_t *h, int64_t event_time_ms)
+int64_t clock_wall_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void decision_latency_record(hist_t *h, int64_t now_ns, int64_t event_time_ms)
+{
     int64_t d = now_ns - event_time_ms * 1000000;
     hist_record(h, d > 0 ? (uint64_t)d : 0);
 }

@@ -61,25 +61,13 @@ qerr_t ops_add_metrics(ops_t *o, ops_metrics_fn fn, void *ctx)
 
 static void decisions_metrics(ops_t *o, mbuf_t *b)
 {
-    uint64_t d[DECISION__COUNT] = {0};
-    uint64_t tracked = 0, evictions = 0;
-    dedup_worker_stats_t st = {0};
+    dedup_worker_stats_t st;
+    dedup_workers_stats_sum(o->st.workers, o->st.n_workers, &st);
+    const uint64_t *d = st.decisions;
+    uint64_t tracked = st.tracked, evictions = st.evictions;
     hist_t *lat = calloc(1, sizeof(*lat)); /* ~8 KiB, and scrapes may run concurrently */
-    for (size_t i = 0; i < o->st.n_workers; i++) {
-        dedup_worker_stats_t ws;
-        dedup_worker_stats(o->st.workers[i], &ws);
-        for (int k = 0; k < DECISION__COUNT; k++) d[k] += ws.decisions[k];
-        tracked += ws.tracked;
-        evictions += ws.evictions;
-        st.store_round_trips += ws.store_round_trips;
-        st.store_degraded += ws.store_degraded;
-        st.store_conflicts += ws.store_conflicts;
-        st.store_parked += ws.store_parked;
-        st.store_takeovers += ws.store_takeovers;
-        st.store_reseeded += ws.store_reseeded;
-        st.store_local += ws.store_local;
-        if (lat) hist_merge(lat, dedup_worker_latency(o->st.workers[i]));
-    }
+    for (size_t i = 0; lat && i < o->st.n_workers; i++)
+        hist_merge(lat, dedup_worker_latency(o->st.workers[i]));
     metrics_family(b, "quell_decisions_total", "counter",
                    "Alerts decided, by decision (forward, suppress) and reason.");
     ops_reasons_fn reasons = atomic_load_explicit(&o->reasons, memory_order_acquire);

@@ -134,12 +134,11 @@ static void gather_totals(ingest_t *in, dedup_worker_t **workers, size_t n, rout
     *t = (totals_t){0};
     ingest_stats(in, &t->in);
     router_stats(router, &t->out);
-    for (size_t i = 0; i < n; i++) {
-        dedup_worker_stats_t ws;
-        dedup_worker_stats(workers[i], &ws);
-        for (int k = 0; k < DECISION__COUNT; k++) t->decisions[k] += ws.decisions[k];
-        if (ws.last_decision_ns > t->last_decision_ns) t->last_decision_ns = ws.last_decision_ns;
-        if (!stopped) continue;
+    dedup_worker_stats_t ws;
+    dedup_workers_stats_sum(workers, n, &ws);
+    memcpy(t->decisions, ws.decisions, sizeof(t->decisions));
+    t->last_decision_ns = ws.last_decision_ns;
+    for (size_t i = 0; stopped && i < n; i++) {
         dedup_table_stats_t ts;
         dedup_table_stats(dedup_worker_table(workers[i]), &ts);
         t->tracked += ts.tracked;
@@ -349,20 +348,10 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
 
 static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
 {
-    dedup_worker_stats_t t = {0};
+    dedup_worker_stats_t t;
+    dedup_workers_stats_sum(workers, n, &t);
     uint64_t decided = 0;
-    for (size_t i = 0; i < n; i++) {
-        dedup_worker_stats_t ws;
-        dedup_worker_stats(workers[i], &ws);
-        for (int k = 0; k < DECISION__COUNT; k++) decided += ws.decisions[k];
-        t.store_round_trips += ws.store_round_trips;
-        t.store_degraded += ws.store_degraded;
-        t.store_conflicts += ws.store_conflicts;
-        t.store_parked += ws.store_parked;
-        t.store_takeovers += ws.store_takeovers;
-        t.store_reseeded += ws.store_reseeded;
-        t.store_local += ws.store_local;
-    }
+    for (int k = 0; k < DECISION__COUNT; k++) decided += t.decisions[k];
     fprintf(out, "  store round trips     %llu (%.4f per alert)\n",
             (unsigned long long)t.store_round_trips,
             decided ? (double)t.store_round_trips / (double)decided : 0.0);

@@ -400,6 +400,8 @@ void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h,
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out);
+/* The same, summed over `n` workers (last_decision_ns: the latest). */
+void dedup_workers_stats_sum(dedup_worker_t **w, size_t n, dedup_worker_stats_t *out);
 /* Any thread: asks the worker for a copy of its noisy-alert sketch and waits
  * up to `timeout_ms` for it. Returns the entries copied into `out` (at most
  * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
