@@ -116,6 +116,13 @@ typedef struct {
                      * decision latency is then measurable (dedup then runs on
                      * the wall clock, not the scenario's event times) */
     int linger_ms;  /* producer linger.ms; 0 = librdkafka's default of 5 */
+    /* Backlog mode: when set, the whole storm is produced first (no flow
+     * control: the cluster must hold it), then this is called (it starts
+     * the consumer), and `seconds` runs from the group's first assignment
+     * to everything committed: the consumer alone drains a backlog, as
+     * after an outage or a storm that outran it. Non-zero aborts. */
+    int (*loaded)(void *ctx);
+    void *loaded_ctx;
     gen_opts_t gen;
 } load_opts_t;
 
@@ -123,7 +130,8 @@ typedef struct {
     uint64_t produced, delivered, failed;
     uint64_t incidents, dead_lettered;
     double produce_seconds; /* first produce to last delivery */
-    double seconds;         /* first produce to everything committed */
+    double seconds;         /* first produce (backlog mode: the group's assignment) to
+                             * everything committed */
     char error[256];
 } load_result_t;
 

@@ -1,14 +1,21 @@
 /*
  * `quell bench`: a scenario through the real pipeline, with figures.
  *
- * Each run starts a fresh `quell run` (this binary, embedded mock cluster
- * unless --brokers is given) with the scenario's config, pours the storm
- * in with load_run() as fast as the producer goes, waits until quell's
- * group has committed all of it, reads quell's peak RSS, stops it with
- * SIGTERM and parses its run summary. Throughput is the loader's: first
- * produce to the last offset committed (so it includes up to one commit
- * interval, 100 ms, of tail); quell's own figure (first message consumed
- * to last decision) is reported beside it.
+ * Each run starts a fresh `quell run` (this binary) with the scenario's
+ * config, waits until quell's group has committed the whole storm, reads
+ * quell's peak RSS, stops it with SIGTERM and parses its run summary.
+ *
+ * Two modes. Backlog (default): the storm is produced first, into a mock
+ * cluster this process holds (or --brokers), then quell starts and drains
+ * it; throughput runs from the group's assignment to the last offset
+ * committed (so it includes up to one commit interval, 100 ms, of tail).
+ * That is quell's own capacity, and the situation a storm creates: a
+ * backlog to work through. Live (--live): quell runs with its embedded
+ * cluster and the storm is poured in as fast as the producer goes; on a
+ * small machine the producer then takes much of the CPU, so this measures
+ * the pair. Throughput runs from the first produce to the last commit.
+ * quell's own figure (first message consumed to last decision) is
+ * reported beside either.
  *
  * Decision latency needs Kafka timestamps that say when a message was
  * sent, while the throughput runs stamp the scenario's event times (dedup
@@ -31,12 +38,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "bench.h"
 
 #define MAX_RUNS      15
 #define N_REASONS     7
 #define SAMPLE_MS     250
 #define EMBEDDED_PART 16
+/* The mock cluster keeps ~5 MiB (compressed) per partition and drops the
+ * oldest batches beyond it: a 2M-alert storm needs ~40 partitions in
+ * protobuf, ~60 in JSON. */
+#define BACKLOG_PART 96
 
 static const char *const reason_names[N_REASONS] = {
     "duplicate", "resolved_no_incident", "excluded", "flapping", "transient", "inhibited",
@@ -48,6 +62,7 @@ typedef struct {
     int workers, runs, timeout_s;
     double latency_rate; /* < 0: half the median throughput; 0: no latency run */
     bool json, keep;
+    bool live; /* produce while quell consumes; default: drain a preloaded backlog */
     gen_opts_t gen;
     char *config; /* the scenario's config text */
     char name[128];
@@ -271,6 +286,58 @@ static int parse_summary(const char *dir, run_result_t *r)
     return seen ? 0 : -1;
 }
 
+/* ---- backlog mode ------------------------------------------------------ */
+
+/* Backlog runs need the storm in the broker before quell starts, so with
+ * no --brokers the bench process holds librdkafka's mock cluster itself
+ * (quell's embedded cluster would die with each quell run) and quell runs
+ * against it with --brokers: same protocol, same partitions, and quell's
+ * CPU figure is then quell's alone. */
+typedef struct {
+    rd_kafka_t *owner;
+    rd_kafka_mock_cluster_t *mc;
+} mock_t;
+
+static const char *mock_start(mock_t *m, const char *const topics[3], char *err, size_t errlen)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
+    m->owner = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, errlen);
+    if (!m->owner) {
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    m->mc = rd_kafka_mock_cluster_new(m->owner, 1);
+    if (!m->mc) {
+        snprintf(err, errlen, "cannot start a mock cluster");
+        return NULL;
+    }
+    rd_kafka_mock_topic_create(m->mc, topics[0], BACKLOG_PART, 1);
+    rd_kafka_mock_topic_create(m->mc, topics[1], EMBEDDED_PART, 1);
+    rd_kafka_mock_topic_create(m->mc, topics[2], 1, 1);
+    return rd_kafka_mock_cluster_bootstraps(m->mc);
+}
+
+static void mock_stop(mock_t *m)
+{
+    if (m->mc) rd_kafka_mock_cluster_destroy(m->mc);
+    if (m->owner) rd_kafka_destroy(m->owner);
+    *m = (mock_t){0};
+}
+
+typedef struct {
+    const bench_opts_t *o;
+    const char *dir, *brokers;
+    pid_t pid;
+} spawn_ctx_t;
+
+static int spawn_loaded(void *arg)
+{
+    spawn_ctx_t *sc = arg;
+    sc->pid = spawn_run(sc->o, sc->dir, sc->brokers);
+    return sc->pid > 0 ? 0 : -1;
+}
+
 /* ---- one run ----------------------------------------------------------- */
 
 static int one_run(const bench_opts_t *o, int run, bool latency, double rate, run_result_t *r,
@@ -280,6 +347,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     int rc = -1;
     pid_t pid = -1;
     char *embedded = NULL;
+    mock_t mock = {0};
     sampler_t sp = {0};
     bool sampling = false;
     memset(r, 0, sizeof *r);
@@ -315,12 +383,20 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
             if (load_ensure_topic(o->brokers, topics[i], err, errlen)) goto out;
     }
 
-    pid = spawn_run(o, dir, o->brokers);
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto out;
-    }
+    bool backlog = !latency && !o->live;
     const char *brokers = o->brokers;
+    spawn_ctx_t sc = {.o = o, .dir = dir, .pid = -1};
+    if (backlog) {
+        const char *topics[3] = {topic, output, dlq};
+        if (!brokers && !(brokers = mock_start(&mock, topics, err, errlen))) goto out;
+        sc.brokers = brokers;
+    } else {
+        pid = spawn_run(o, dir, o->brokers);
+        if (pid < 0) {
+            snprintf(err, errlen, "fork: %s", strerror(errno));
+            goto out;
+        }
+    }
     if (!brokers) {
         embedded = wait_embedded(dir, pid);
         if (!embedded) {
@@ -341,7 +417,9 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
                       .timeout_s = o->timeout_s,
                       .rate = latency ? rate : 0,
                       .stamp_now = latency,
-                      .linger_ms = latency ? 1 : 0,
+                      .linger_ms = latency ? 1 : backlog ? 100 : 0,
+                      .loaded = backlog ? spawn_loaded : NULL,
+                      .loaded_ctx = &sc,
                       .gen = o->gen};
     if (latency && lo.gen.alerts > (uint64_t)(rate * 10) && rate * 10 >= 1000)
         lo.gen.alerts = (uint64_t)(rate * 10); /* ten seconds are plenty */
@@ -370,7 +448,9 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     sampling = true;
 
     load_result_t lr;
-    if (load_run(&lo, &lr) != 0) {
+    int lrc = load_run(&lo, &lr);
+    if (backlog) pid = sc.pid;
+    if (lrc != 0) {
         snprintf(err, errlen, "load: %s (quell's log: %s/log)", lr.error, dir);
         goto out;
     }
@@ -395,6 +475,15 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
         snprintf(err, errlen, "no run summary in %s/summary", dir);
         goto out;
     }
+    if (r->alerts_in + r->dead_lettered < r->produced) {
+        snprintf(err, errlen,
+                 "quell read %llu of %llu messages: the cluster dropped part of the storm "
+                 "(the mock cluster keeps ~5 MiB per partition; use fewer --alerts or "
+                 "--brokers)",
+                 (unsigned long long)(r->alerts_in + r->dead_lettered),
+                 (unsigned long long)r->produced);
+        goto out;
+    }
     rc = 0;
 out:
     if (sampling) {
@@ -404,6 +493,7 @@ out:
     if (sp.csv) fclose(sp.csv);
     load_sampler_destroy(sp.s);
     if (pid > 0) stop_run(pid);
+    mock_stop(&mock);
     free(embedded);
     if (rc == 0 && !o->keep) {
         const char *files[] = {"quell.yaml", "summary", "log"};
@@ -430,9 +520,10 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
 {
     const run_result_t *r = &runs[med];
     printf("{\"scenario\":\"%s\",\"format\":\"%s\",\"brokers\":\"%s\",\"store\":\"%s\","
-           "\"workers\":%d,\"runs\":%d,\"alerts\":%llu,",
+           "\"mode\":\"%s\",\"workers\":%d,\"runs\":%d,\"alerts\":%llu,",
            o->name, o->format_name, o->brokers ? o->brokers : "embedded",
-           o->store ? o->store : "memory", o->workers, n, (unsigned long long)o->gen.alerts);
+           o->store ? o->store : "memory", o->live ? "live" : "backlog", o->workers, n,
+           (unsigned long long)o->gen.alerts);
     printf("\"alerts_per_second\":%.0f,\"alerts_per_second_runs\":[", r->alerts_per_s);
     for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", runs[i].alerts_per_s);
     printf("],\"quell_alerts_per_second\":%.0f,\"seconds\":%.3f,", r->quell_alerts_per_s,
@@ -476,9 +567,10 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
                        const run_result_t *lat, double lat_rate)
 {
     const run_result_t *r = &runs[med];
-    printf("quell bench: %s, %s, %llu alerts, %s store, %s, %d run%s\n", o->name, o->format_name,
-           (unsigned long long)o->gen.alerts, o->store ? o->store : "memory",
-           o->brokers ? o->brokers : "embedded broker", n, n == 1 ? "" : "s");
+    printf("quell bench: %s, %s, %llu alerts, %s store, %s, %s, %d run%s\n", o->name,
+           o->format_name, (unsigned long long)o->gen.alerts, o->store ? o->store : "memory",
+           o->brokers ? o->brokers : o->live ? "embedded broker" : "mock cluster",
+           o->live ? "live (producer alongside)" : "backlog drained", n, n == 1 ? "" : "s");
     printf("  alerts/s (median)     %.0f  (runs:", r->alerts_per_s);
     for (int i = 0; i < n; i++) printf(" %.0f", runs[i].alerts_per_s);
     printf("; quell's own first-consumed-to-last-decided: %.0f)\n", r->quell_alerts_per_s);
@@ -499,7 +591,7 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
             printf("    %-20s %llu\n", reason_names[k], (unsigned long long)r->reasons[k]);
     printf("  peak RSS              %.1f MiB; %.2f CPU seconds%s\n",
            (double)r->peak_rss_kb / 1024.0, r->cpu_seconds,
-           o->brokers ? "" : " (embedded broker included)");
+           o->brokers || !o->live ? "" : " (embedded broker included)");
     printf("  tracked fingerprints  %llu at exit, %.1f bytes per table slot (%llu expired, %llu "
            "evicted)\n",
            (unsigned long long)r->tracked, r->bytes_per_slot, (unsigned long long)r->expired,
@@ -522,6 +614,9 @@ static void bench_usage(FILE *out)
           "  --format json|proto   the storm's encoding (default json)\n"
           "  --workers N           dedup workers (default: one per core)\n"
           "  --runs N              throughput runs; the median is reported (default 3)\n"
+          "  --live                produce while quell consumes (the producer shares the\n"
+          "                        machine); default: preload the storm, then time quell\n"
+          "                        draining it from its group's assignment to the last commit\n"
           "  --latency-rate R      alerts/s of the latency run (default: half the median;\n"
           "                        0 = no latency run)\n"
           "  --json                one JSON object on stdout\n"
@@ -551,6 +646,8 @@ int bench_main(int argc, char **argv, const char *self)
             o.json = true;
         else if (!strcmp(a, "--keep"))
             o.keep = true;
+        else if (!strcmp(a, "--live"))
+            o.live = true;
         else if (!v) {
             fprintf(stderr, "quell bench: %s needs a value\n", a);
             goto out;

@@ -206,7 +206,7 @@ int load_run(const load_opts_t *o, load_result_t *res)
     if (!gen) goto out;
 
     int64_t deadline = clock_mono_ns() + (int64_t)o->timeout_s * 1000000000;
-    if (o->wait && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
+    if (o->wait && !o->loaded && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
         snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?",
                  o->group);
         goto out;
@@ -247,7 +247,8 @@ int load_run(const load_opts_t *o, load_result_t *res)
             }
         }
         /* Flow control against the group's commits (see top). */
-        while (o->max_ahead && (int64_t)res->produced - committed > (int64_t)o->max_ahead) {
+        while (!o->loaded && o->max_ahead &&
+               (int64_t)res->produced - committed > (int64_t)o->max_ahead) {
             rd_kafka_poll(prod, 50);
             int64_t c = committed_progress(obs, o->topic, &in_marks, NULL, NULL);
             if (c >= 0) committed = c;
@@ -268,6 +269,18 @@ int load_run(const load_opts_t *o, load_result_t *res)
     }
     if (marks_read(prod, o->topic, &in_marks, true, err, errlen)) goto out;
 
+    if (o->loaded) {
+        if (o->loaded(o->loaded_ctx) != 0) {
+            snprintf(res->error, sizeof(res->error), "the consumer did not start");
+            goto out;
+        }
+        if (o->wait && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
+            snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?",
+                     o->group);
+            goto out;
+        }
+        t0 = clock_mono_ns();
+    }
     if (o->wait) {
         bool done = false;
         while (!done) {

@@ -142,6 +142,18 @@ void ring_wait_data(ring_t *r, int timeout_ms);
  * passes. Backpressure: the producer stops, nothing is dropped. */
 void ring_wait_room(ring_t *r, size_t len, int timeout_ms);
 
+/* A consumer reading several rings (a dedup worker fed by several ingest
+ * threads) sleeps on one bell they all ring on publish, instead of on one
+ * ring while another fills. Set before either side runs. */
+typedef struct {
+    _Alignas(CACHELINE) _Atomic uint32_t seq;
+    _Atomic uint32_t waiting;
+} ring_bell_t;
+void ring_set_bell(ring_t *r, ring_bell_t *bell);
+/* Blocks until one of `rings` (all ringing `bell`) has a record or
+ * `timeout_ms` passes. */
+void ring_bell_wait(ring_bell_t *bell, ring_t *const *rings, size_t n, int timeout_ms);
+
 /* Per-thread counters: written by their owner thread only, read by others.
  * A relaxed load+store is enough (single writer) and costs no lock prefix. */
 static inline void stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -235,6 +247,14 @@ void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track);
  * allocated in `scratch`. */
 qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *out,
                       msg_track_t **track);
+/* A watermark tick: a record holding only the watermark, which an ingest
+ * thread sends down each of its rings while it has nothing else to send,
+ * so a worker reading several rings knows how far each has come (see
+ * dedup_inputs_peek). Alert records are always longer. */
+#define ALERT_REC_TICK_BYTES 8
+void alert_rec_write_tick(void *dst, int64_t watermark_ms);
+int64_t alert_rec_watermark(const void *rec, size_t len);      /* alert or tick */
+void alert_rec_set_watermark(void *rec, int64_t watermark_ms); /* alert records only */
 
 /* ---- metrics ---------------------------------------------------------- */
 
@@ -394,6 +414,7 @@ typedef struct {
         size_t n_properties;
     } kafka;
     struct {
+        int threads; /* decoding threads, the consumer's included; 0 = one per core */
         size_t max_message_bytes;
         size_t max_labels;
         size_t max_name_bytes;

@@ -123,9 +123,8 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
     for (size_t i = 0; i < o->st.n_workers; i++) {
         char w[24];
         snprintf(w, sizeof(w), "%zu", i);
-        metrics_sample(b, "quell_ring_used_bytes",
-                       (double)ring_used_bytes(dedup_worker_ring(o->st.workers[i])), 1, "worker",
-                       w);
+        metrics_sample(b, "quell_ring_used_bytes", (double)dedup_worker_ring_used(o->st.workers[i]),
+                       1, "worker", w);
     }
     metrics_family(b, "quell_ring_capacity_bytes", "gauge", "Capacity of each worker's ring.");
     metrics_sample(b, "quell_ring_capacity_bytes", (double)o->st.conf->ring_bytes, 0);

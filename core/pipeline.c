@@ -419,8 +419,12 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     size_t n_workers =
         conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
+    size_t n_lanes = conf->ingest.threads > 0 ? (size_t)conf->ingest.threads
+                                              : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_lanes < 1) n_lanes = 1;
+    if (n_lanes > DEDUP_MAX_INPUTS) n_lanes = DEDUP_MAX_INPUTS;
     dedup_worker_t **workers = calloc(n_workers, sizeof(*workers));
-    ring_t **rings = calloc(n_workers, sizeof(*rings));
+    ring_t **rings = calloc(n_workers * n_lanes, sizeof(*rings));
     dedup_table_t **tables = calloc(n_workers, sizeof(*tables));
     router_thread_t rt = {0};
     pthread_t router_thread;
@@ -475,6 +479,11 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         }
         rings[i] = dedup_worker_ring(workers[i]);
+        for (size_t l = 1; l < n_lanes; l++)
+            if (!(rings[l * n_workers + i] = dedup_worker_add_ring(workers[i], conf->ring_bytes))) {
+                snprintf(errbuf, sizeof(errbuf), "cannot allocate dedup worker %zu's rings", i);
+                goto out;
+            }
         tables[i] = dedup_worker_table(workers[i]);
         decider_opts_t dopts = {
             .dedup = params,
@@ -536,6 +545,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         .embedded = embedded,
         .rings = rings,
         .n_rings = n_workers,
+        .n_lanes = n_lanes,
         .dead_letter = dead_letter_to_router,
         .dead_letter_ctx = router,
     };

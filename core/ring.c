@@ -37,7 +37,8 @@ struct ring {
     _Atomic uint32_t consumer_waiting;
     _Atomic uint32_t room_seq;
     _Atomic uint32_t producer_waiting;
-    _Alignas(CACHELINE) size_t mask;
+    _Alignas(CACHELINE) ring_bell_t *bell; /* NULL: data_seq/consumer_waiting */
+    size_t mask;
     size_t capacity;
     unsigned char *buf;
 };
@@ -117,7 +118,28 @@ void ring_publish(ring_t *r)
 {
     if (atomic_load_explicit(&r->head, memory_order_relaxed) == r->head_local) return;
     atomic_store_explicit(&r->head, r->head_local, memory_order_release);
-    wake(&r->consumer_waiting, &r->data_seq);
+    if (r->bell)
+        wake(&r->bell->waiting, &r->bell->seq);
+    else
+        wake(&r->consumer_waiting, &r->data_seq);
+}
+
+void ring_set_bell(ring_t *r, ring_bell_t *bell) { r->bell = bell; }
+
+static bool ring_empty_seq_cst(ring_t *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_seq_cst) ==
+           atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
+void ring_bell_wait(ring_bell_t *bell, ring_t *const *rings, size_t n, int timeout_ms)
+{
+    uint32_t seen = atomic_load_explicit(&bell->seq, memory_order_acquire);
+    atomic_store_explicit(&bell->waiting, 1, memory_order_seq_cst);
+    bool empty = true;
+    for (size_t i = 0; empty && i < n; i++) empty = ring_empty_seq_cst(rings[i]);
+    if (empty) futex_wait(&bell->seq, seen, timeout_ms);
+    atomic_store_explicit(&bell->waiting, 0, memory_order_relaxed);
 }
 
 void ring_commit(ring_t *r)
@@ -130,9 +152,7 @@ void ring_wait_data(ring_t *r, int timeout_ms)
 {
     uint32_t seen = atomic_load_explicit(&r->data_seq, memory_order_acquire);
     atomic_store_explicit(&r->consumer_waiting, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&r->head, memory_order_seq_cst) ==
-        atomic_load_explicit(&r->tail, memory_order_relaxed))
-        futex_wait(&r->data_seq, seen, timeout_ms);
+    if (ring_empty_seq_cst(r)) futex_wait(&r->data_seq, seen, timeout_ms);
     atomic_store_explicit(&r->consumer_waiting, 0, memory_order_relaxed);
 }
 

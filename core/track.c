@@ -166,3 +166,25 @@ qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *ou
     *track = h->track;
     return QERR_OK;
 }
+
+void alert_rec_write_tick(void *dst, int64_t watermark_ms)
+{
+    memcpy(dst, &watermark_ms, sizeof(watermark_ms));
+}
+
+int64_t alert_rec_watermark(const void *rec, size_t len)
+{
+    int64_t wm;
+    if (len == ALERT_REC_TICK_BYTES)
+        memcpy(&wm, rec, sizeof(wm));
+    else
+        wm = ((const rec_hdr_t *)rec)->watermark_ms;
+    return wm;
+}
+
+void alert_rec_set_watermark(void *rec, int64_t watermark_ms)
+{
+    ((rec_hdr_t *)rec)->watermark_ms = watermark_ms;
+}
+
+_Static_assert(sizeof(rec_hdr_t) > ALERT_REC_TICK_BYTES, "a tick must not look like an alert");

@@ -357,9 +357,13 @@ typedef struct {
     uint64_t evictions;
 } dedup_worker_stats_t;
 
-/* The worker owns its ring (input) and table. */
+/* The worker owns its input rings and table. It starts with one ring;
+ * each further ingest thread gets its own (dedup_worker_add_ring, before
+ * start): rings are single-producer. */
+#define DEDUP_MAX_INPUTS 16
 dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
                                  dedup_forward_fn forward, void *ctx);
+ring_t *dedup_worker_add_ring(dedup_worker_t *w, size_t ring_bytes); /* NULL: too many */
 qerr_t dedup_worker_start(dedup_worker_t *w);
 /* Processes what is left in the ring, then joins the thread. */
 void dedup_worker_stop(dedup_worker_t *w);
@@ -367,7 +371,8 @@ void dedup_worker_destroy(dedup_worker_t *w);
 /* Makes the worker decide against the shared store (before start). `me` is
  * this instance's id, the same for every worker of the process. */
 qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me);
-ring_t *dedup_worker_ring(dedup_worker_t *w);
+ring_t *dedup_worker_ring(dedup_worker_t *w);           /* the first input ring */
+size_t dedup_worker_ring_used(const dedup_worker_t *w); /* bytes queued, all rings */
 /* Decision latency: Kafka timestamp (event_time_ms) to the decision, the
  * forward included. Meaningful when producers stamp messages with the time
  * they send them; replayed storms stamped with old event times show their

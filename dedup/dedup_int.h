@@ -5,6 +5,28 @@
 
 #include "dedup.h"
 
+/* A worker's input: one ring per ingest thread, all ringing one bell.
+ *
+ * Each record carries the watermark its ingest thread stamped when the
+ * consumer read it; stamps grow along one ring. With several rings the
+ * worker may see a record before an older one still queued on another
+ * ring, so the watermark it decides with is the lowest of the latest
+ * stamps seen on every ring: whatever a ring still holds was stamped at
+ * least that. Idle ingest threads send ticks (ALERT_REC_TICK_BYTES) so an
+ * idle ring does not hold the watermark back; dedup_inputs_peek consumes
+ * them. With one ring this is the record's own stamp. */
+typedef struct {
+    ring_t *rings[DEDUP_MAX_INPUTS];
+    int64_t stamp[DEDUP_MAX_INPUTS]; /* latest watermark stamp seen per ring; 0 = none */
+    size_t n;
+    ring_bell_t bell;
+} dedup_inputs_t;
+
+/* The oldest alert record of ring `i` with its watermark lowered as above,
+ * or NULL when the ring holds none. Release it with ring_release(). */
+void *dedup_inputs_peek(dedup_inputs_t *in, size_t i, size_t *len);
+bool dedup_inputs_empty(dedup_inputs_t *in); /* consumes ticks */
+
 typedef struct store_worker store_worker_t;
 
 typedef struct {
@@ -22,10 +44,11 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
 void store_worker_destroy(store_worker_t *sw);
 /* The rule half of the composed decision (dedup.h), run per batch. */
 void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, void *ctx);
-/* Decides up to a batch of records from `ring` (releasing them) and serves
- * confirmations, parked alerts and count flushes. Returns true when it did
- * any work; `stopping` makes it wait for every outstanding forward. */
-bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping);
+/* Decides up to a batch of records from `in` (releasing them; each ring's
+ * records stay in their order) and serves confirmations, parked alerts
+ * and count flushes. Returns true when it did any work; `stopping` makes
+ * it wait for every outstanding forward. */
+bool store_worker_step(store_worker_t *sw, dedup_inputs_t *in, bool stopping);
 /* Whether something is still outstanding (forwards to confirm, parked
  * alerts, counts to flush): the worker must not sleep long nor stop yet. */
 bool store_worker_busy(const store_worker_t *sw);

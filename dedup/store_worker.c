@@ -111,6 +111,7 @@ struct store_worker {
     store_ctx_t ctx;
     store_conn_t *conn;
     dedup_table_t *fallback;
+    size_t ring_turn; /* which input ring the next batch starts at */
     dedup_forward_fn forward;
     void *fctx;
     store_decided_fn decided;
@@ -740,7 +741,7 @@ static void reset_batch(store_worker_t *sw)
     arena_reset(&sw->scratch);
 }
 
-static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
+static bool step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
 {
     reset_batch(sw);
     int64_t now_ns = clock_mono_ns();
@@ -767,20 +768,32 @@ static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
     size_t len;
     void *rec;
     size_t copied = 0;
-    while (copied < sw->conf.batch && (rec = ring_peek(ring, &len))) {
-        if (sw->buf_len + len > sw->buf_cap) {
-            if (copied) break; /* a buffer realloc would move earlier records */
-            sw->buf_cap = len > 1024 * 1024 ? len : 1024 * 1024;
-            sw->buf = xrealloc(sw->buf, sw->buf_cap);
+    bool buf_full = false;
+    /* Each batch starts at the next ring, so a busy one cannot starve
+     * the others. */
+    sw->ring_turn++;
+    for (size_t r = 0; r < in->n && !buf_full; r++) {
+        size_t which = (sw->ring_turn + r) % in->n;
+        ring_t *ring = in->rings[which];
+        while (copied < sw->conf.batch && (rec = dedup_inputs_peek(in, which, &len))) {
+            if (sw->buf_len + len > sw->buf_cap) {
+                /* a buffer realloc would move earlier records */
+                if (copied) {
+                    buf_full = true;
+                    break;
+                }
+                sw->buf_cap = len > 1024 * 1024 ? len : 1024 * 1024;
+                sw->buf = xrealloc(sw->buf, sw->buf_cap);
+            }
+            memcpy(sw->buf + sw->buf_len, rec, len);
+            item_t *it = new_item(sw);
+            it->rec = sw->buf + sw->buf_len;
+            it->len = len;
+            sw->buf_len += (len + 15) & ~(size_t)15;
+            if (sw->buf_len > sw->buf_cap) sw->buf_len = sw->buf_cap;
+            ring_release(ring);
+            copied++;
         }
-        memcpy(sw->buf + sw->buf_len, rec, len);
-        item_t *it = new_item(sw);
-        it->rec = sw->buf + sw->buf_len;
-        it->len = len;
-        sw->buf_len += (len + 15) & ~(size_t)15;
-        if (sw->buf_len > sw->buf_cap) sw->buf_len = sw->buf_cap;
-        ring_release(ring);
-        copied++;
     }
     bool worked = sw->n_items > 0;
     if (sw->n_items > sw->cap_groups) {
@@ -865,14 +878,14 @@ static bool step(store_worker_t *sw, ring_t *ring, bool stopping)
     return worked;
 }
 
-bool store_worker_step(store_worker_t *sw, ring_t *ring, bool stopping)
+bool store_worker_step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
 {
     /* One rule set for the whole batch: a reload lands between batches. */
     if (sw->rules) {
         sw->rules->batch_begin(sw->rules_ctx);
         sw->ctx.noise = sw->rules->noise ? sw->rules->noise(sw->rules_ctx) : NULL;
     }
-    bool worked = step(sw, ring, stopping);
+    bool worked = step(sw, in, stopping);
     sw->ctx.noise = NULL; /* it points into the rule set released below */
     if (sw->rules) sw->rules->batch_end(sw->rules_ctx);
     return worked;

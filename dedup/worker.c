@@ -21,7 +21,7 @@
 struct dedup_worker {
     dedup_params_t params;
     dedup_table_t *table;
-    ring_t *ring;
+    dedup_inputs_t in; /* one ring per ingest thread */
     dedup_forward_fn forward;
     void *ctx;
     dedup_decide_fn decide; /* NULL: dedup_decide alone */
@@ -67,16 +67,27 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     arena_init(&w->scratch, 16 * 1024);
     hist_init(&w->latency);
     w->table = dedup_table_new(max_entries);
-    w->ring = ring_new(ring_bytes);
     w->top = top_sketch_new(DEDUP_TOP_K);
     w->top_copy = calloc(DEDUP_TOP_K, sizeof(*w->top_copy));
     pthread_mutex_init(&w->top_lock, NULL);
-    if (!w->table || !w->ring || !w->top || !w->top_copy) {
+    if (!w->table || !dedup_worker_add_ring(w, ring_bytes) || !w->top || !w->top_copy) {
         dedup_worker_destroy(w);
         return NULL;
     }
     return w;
 }
+
+ring_t *dedup_worker_add_ring(dedup_worker_t *w, size_t ring_bytes)
+{
+    if (w->in.n == DEDUP_MAX_INPUTS) return NULL;
+    ring_t *r = ring_new(ring_bytes);
+    if (!r) return NULL;
+    ring_set_bell(r, &w->in.bell);
+    w->in.rings[w->in.n++] = r;
+    return r;
+}
+
+static bool rings_empty(dedup_worker_t *w) { return dedup_inputs_empty(&w->in); }
 
 static void forward_blocking(dedup_worker_t *w, const alert_t *a, const incident_t *inc,
                              msg_track_t *track)
@@ -150,7 +161,7 @@ static void *store_main(dedup_worker_t *w)
     bool decided = false; /* since last_decision_ns was stamped */
     for (;;) {
         bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
-        if (store_worker_step(w->store, w->ring, false)) {
+        if (store_worker_step(w->store, &w->in, false)) {
             idle_spins = 0;
             decided = true;
             serve_top_request(w);
@@ -167,17 +178,16 @@ static void *store_main(dedup_worker_t *w)
             publish_table_stats(w); /* the fail-open table */
         }
         serve_top_request(w);
-        size_t len;
-        if (stopping && !ring_peek(w->ring, &len)) {
-            store_worker_step(w->store, w->ring, true);
-            if (!store_worker_busy(w->store) && !ring_peek(w->ring, &len)) break;
+        if (stopping && rings_empty(w)) {
+            store_worker_step(w->store, &w->in, true);
+            if (!store_worker_busy(w->store) && rings_empty(w)) break;
             continue;
         }
         if (idle_spins++ < 64) {
             sched_yield();
             continue;
         }
-        ring_wait_data(w->ring, store_worker_busy(w->store) ? 1 : 100);
+        ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, store_worker_busy(w->store) ? 1 : 100);
         idle_spins = 0;
     }
     return NULL;
@@ -190,17 +200,24 @@ static void *worker_main(void *arg)
     int idle_spins = 0;
     bool decided = false; /* since last_decision_ns was stamped */
     for (;;) {
-        size_t len;
-        void *rec = ring_peek(w->ring, &len);
-        if (rec) {
-            process_one(w, rec, len);
-            ring_release(w->ring);
+        /* Up to a burst from each input ring in turn: each ring's records
+         * stay in order (one ingest thread's order), and none starves. */
+        size_t len, done = 0;
+        for (size_t i = 0; i < w->in.n; i++) {
+            ring_t *ring = w->in.rings[i];
+            void *rec;
+            for (int k = 0; k < 64 && (rec = dedup_inputs_peek(&w->in, i, &len)); k++, done++) {
+                process_one(w, rec, len);
+                ring_release(ring);
+                if (++w->since_publish == 256) {
+                    publish_table_stats(w);
+                    serve_top_request(w);
+                }
+            }
+        }
+        if (done) {
             idle_spins = 0;
             decided = true;
-            if (++w->since_publish == 256) {
-                publish_table_stats(w);
-                serve_top_request(w);
-            }
             continue;
         }
         if (idle_spins == 0) {
@@ -215,7 +232,7 @@ static void *worker_main(void *arg)
         if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
             /* Re-check after seeing stop: a record committed just before it
              * must still be decided. */
-            if (!ring_peek(w->ring, &len)) break;
+            if (rings_empty(w)) break;
             continue;
         }
         /* Under load the next record is microseconds away: yield a few
@@ -225,7 +242,7 @@ static void *worker_main(void *arg)
             sched_yield();
             continue;
         }
-        ring_wait_data(w->ring, 100);
+        ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, 100);
         idle_spins = 0;
     }
     return NULL;
@@ -269,7 +286,7 @@ void dedup_worker_destroy(dedup_worker_t *w)
     dedup_worker_stop(w);
     store_worker_destroy(w->store);
     dedup_table_destroy(w->table);
-    ring_destroy(w->ring);
+    for (size_t i = 0; i < w->in.n; i++) ring_destroy(w->in.rings[i]);
     top_sketch_destroy(w->top);
     free(w->top_copy);
     pthread_mutex_destroy(&w->top_lock);
@@ -290,7 +307,13 @@ void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
     w->decide_ctx = ctx;
 }
 
-ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->ring; }
+ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->in.rings[0]; }
+size_t dedup_worker_ring_used(const dedup_worker_t *w)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < w->in.n; i++) used += ring_used_bytes(w->in.rings[i]);
+    return used;
+}
 const hist_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
 dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
 

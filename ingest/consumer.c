@@ -30,9 +30,12 @@
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <xxhash.h>
 
 #include "ingest.h"
 
@@ -40,10 +43,42 @@
 #define DRAIN_TIMEOUT_MS  60000
 #define IDLE_PARTITION_MS 5000
 #define PUBLISH_EVERY     32 /* messages: bounds the wait a batch adds (~30 us) */
+/* Messages taken from librdkafka per call: one queue lock and wake-up per
+ * batch instead of per message (rd_kafka_consumer_poll cost ~1.5 us a
+ * message on this machine, the batch call ~0.6 us). */
+#define CONSUME_BATCH       256
+#define LANE_JOB_RING_BYTES (4 * 1024 * 1024) /* ~100,000 messages queued per lane */
+
+/* An ingest lane decodes, fingerprints and hands off the messages of the
+ * partitions it is given, into its own ring to each worker (rings are
+ * single-producer). Lane 0 is the consumer thread itself; lanes 1.. are
+ * threads fed by the consumer thread over a job ring. A partition always
+ * goes to the same lane, so its messages keep their order. */
+typedef struct {
+    rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick */
+    msg_track_t *t;
+    int64_t event_ms, watermark_ms;
+} job_t;
+
+typedef struct {
+    ingest_t *in;
+    ring_t **rings; /* to each worker, indexed by dedup_shard() */
+    ring_t *jobs;   /* from the consumer thread; NULL for lane 0 */
+    arena_t arena;
+    unsigned unpublished; /* records committed since the last publish */
+    log_limit_t decode_log;
+    pthread_t thread;
+    bool started;
+    _Atomic bool stop;
+    _Alignas(CACHELINE) _Atomic uint64_t alerts;
+    _Atomic uint64_t decode_errors[DECODE__COUNT];
+    _Atomic uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT];
+} lane_t;
 
 typedef struct {
     char *topic;
     int32_t partition;
+    lane_t *lane;
     track_window_t *window;
     int64_t expected_offset; /* -1 until known */
     int64_t stored_offset;   /* last offset handed to offsets_store */
@@ -55,21 +90,20 @@ struct ingest {
     ingest_opts_t opts;
     ingest_limits_t limits;
     rd_kafka_t *rk;
+    rd_kafka_queue_t *queue; /* the consumer queue, read in batches */
+    unsigned rebalances;     /* bumped by every rebalance callback */
     part_state_t *parts;
     size_t n_parts, cap_parts;
     part_state_t *last_part; /* cache: consecutive messages share partitions */
-    arena_t arena;
+    lane_t *lanes;
+    size_t n_lanes;
     log_limit_t err_log;
-    log_limit_t decode_log;
     int64_t watermark_ms;
     unsigned unpublished; /* messages handed off since the last publish_all */
     _Alignas(CACHELINE) _Atomic uint64_t messages;
-    _Atomic uint64_t alerts;
-    _Atomic uint64_t decode_errors[DECODE__COUNT];
     _Atomic uint64_t offset_gaps;
     _Atomic uint64_t offsets_skipped;
     _Atomic uint64_t first_message_ns;
-    _Atomic uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT];
     _Atomic int32_t assigned; /* partitions held now */
     /* Consumer lag per partition from librdkafka's statistics, replaced
      * whole on every statistics event (consumer thread); read by scrapes. */
@@ -111,6 +145,7 @@ static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition
         return NULL;
     }
     p->partition = partition;
+    p->lane = &in->lanes[(XXH3_64bits(topic, strlen(topic)) + (uint64_t)partition) % in->n_lanes];
     p->expected_offset = -1;
     p->stored_offset = -1;
     p->newest_event_ms = 0;
@@ -144,11 +179,48 @@ static void part_store(ingest_t *in, part_state_t *p)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Hands every record written since the last publish to the workers. */
+static void lane_publish(lane_t *l)
+{
+    for (size_t i = 0; i < l->in->opts.n_rings; i++) ring_publish(l->rings[i]);
+    l->unpublished = 0;
+}
+
+/* Consumer thread: hands every record and job written since the last
+ * publish to the workers (lane 0) and to the other lanes. */
 static void publish_all(ingest_t *in)
 {
-    for (size_t i = 0; i < in->opts.n_rings; i++) ring_publish(in->opts.rings[i]);
+    lane_publish(&in->lanes[0]);
+    for (size_t i = 1; i < in->n_lanes; i++) ring_publish(in->lanes[i].jobs);
     in->unpublished = 0;
+}
+
+/* Sends the watermark down every ring of the lane (dedup_inputs_peek):
+ * after everything the lane handed off before, so a worker knows this
+ * ring holds nothing stamped lower. A full ring gets none: it is not
+ * idle. */
+static void lane_tick(lane_t *l, int64_t watermark_ms)
+{
+    for (size_t i = 0; i < l->in->opts.n_rings; i++) {
+        void *dst = ring_reserve(l->rings[i], ALERT_REC_TICK_BYTES);
+        if (!dst) continue;
+        alert_rec_write_tick(dst, watermark_ms);
+        ring_commit_local(l->rings[i]);
+    }
+    lane_publish(l);
+}
+
+/* Consumer thread: every few ms, each lane ticks (the others through
+ * their job rings, behind the jobs already queued). */
+static void tick_all(ingest_t *in)
+{
+    lane_tick(&in->lanes[0], in->watermark_ms);
+    for (size_t i = 1; i < in->n_lanes; i++) {
+        job_t *j = ring_reserve(in->lanes[i].jobs, sizeof(*j));
+        if (!j) continue;
+        *j = (job_t){NULL, NULL, 0, in->watermark_ms};
+        ring_commit_local(in->lanes[i].jobs);
+    }
+    publish_all(in);
 }
 
 static void store_all(ingest_t *in)
@@ -266,6 +338,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     ingest_t *in = opaque;
+    in->rebalances++;
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(in, parts);
@@ -348,8 +421,25 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
     in->limits = (ingest_limits_t){c->ingest.max_message_bytes, c->ingest.max_labels,
                                    c->ingest.max_name_bytes, c->ingest.max_value_bytes,
                                    c->ingest.max_annotation_bytes};
-    arena_init(&in->arena, 256 * 1024);
     pthread_mutex_init(&in->lag_lock, NULL);
+    in->n_lanes = opts->n_lanes ? opts->n_lanes : 1;
+    in->lanes = calloc(in->n_lanes, sizeof(*in->lanes));
+    if (!in->lanes) {
+        snprintf(errbuf, errlen, "out of memory");
+        ingest_destroy(in);
+        return NULL;
+    }
+    for (size_t i = 0; i < in->n_lanes; i++) {
+        lane_t *l = &in->lanes[i];
+        l->in = in;
+        l->rings = opts->rings + i * opts->n_rings;
+        arena_init(&l->arena, 256 * 1024);
+        if (i > 0 && !(l->jobs = ring_new(LANE_JOB_RING_BYTES))) {
+            snprintf(errbuf, errlen, "out of memory");
+            ingest_destroy(in);
+            return NULL;
+        }
+    }
 
     char session[32], heartbeat[32], commit[32];
     snprintf(commit, sizeof(commit), "%lld", (long long)c->kafka.commit_interval_ms);
@@ -369,7 +459,15 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
               /* An empty fetch on the mock cluster sleeps the whole wait. */
               set(kc, "fetch.wait.max.ms", opts->embedded ? "10" : "100", errbuf, errlen) &&
               /* consumer lag for /metrics; kafka.properties may change it */
-              set(kc, "statistics.interval.ms", "5000", errbuf, errlen);
+              set(kc, "statistics.interval.ms", "5000", errbuf, errlen) &&
+              /* librdkafka (before 2.1) stops fetching for a whole second
+               * once the consumer queue holds queued.min.messages — counted
+               * over all partitions, since they forward to one queue — so
+               * with the default 100,000 a consumer draining a backlog at a
+               * few hundred thousand alerts/s idles a third of the time.
+               * The byte bound (256 MiB) is what limits memory. */
+              set(kc, "queued.min.messages", "1000000", errbuf, errlen) &&
+              set(kc, "queued.max.messages.kbytes", "262144", errbuf, errlen);
     for (size_t i = 0; ok && i < c->kafka.n_properties; i++)
         ok = set(kc, c->kafka.properties[i].key, c->kafka.properties[i].value, errbuf, errlen);
     if (!ok) {
@@ -387,6 +485,12 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
         return NULL;
     }
     rd_kafka_poll_set_consumer(in->rk);
+    in->queue = rd_kafka_queue_get_consumer(in->rk);
+    if (!in->queue) {
+        snprintf(errbuf, errlen, "no consumer queue");
+        ingest_destroy(in);
+        return NULL;
+    }
     rd_kafka_topic_partition_list_t *topics =
         rd_kafka_topic_partition_list_new((int)c->kafka.topics.n);
     for (size_t i = 0; i < c->kafka.topics.n; i++)
@@ -404,21 +508,27 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
 void ingest_destroy(ingest_t *in)
 {
     if (!in) return;
+    if (in->queue) rd_kafka_queue_destroy(in->queue);
     if (in->rk) rd_kafka_destroy(in->rk);
     while (in->n_parts) part_remove(in, &in->parts[0]);
     free(in->parts);
     free(in->lag);
     pthread_mutex_destroy(&in->lag_lock);
-    arena_free(&in->arena);
+    for (size_t i = 0; in->lanes && i < in->n_lanes; i++) {
+        arena_free(&in->lanes[i].arena);
+        ring_destroy(in->lanes[i].jobs);
+    }
+    free(in->lanes);
     free(in);
 }
 
-static void dead_letter(ingest_t *in, const rd_kafka_message_t *m, msg_track_t *t,
+static void dead_letter(lane_t *l, const rd_kafka_message_t *m, msg_track_t *t,
                         decode_error_t reason, const char *detail)
 {
-    stat_add(&in->decode_errors[reason], 1);
+    ingest_t *in = l->in;
+    stat_add(&l->decode_errors[reason], 1);
     uint64_t quiet = 0;
-    if (log_limit_allow(&in->decode_log, 10000, &quiet))
+    if (log_limit_allow(&l->decode_log, 10000, &quiet))
         log_warn("ingest", "%s[%d]@%lld to dead-letter topic: %s: %s (%llu more not logged)",
                  rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
                  decode_error_str(reason), detail, (unsigned long long)quiet);
@@ -430,21 +540,92 @@ static void dead_letter(ingest_t *in, const rd_kafka_message_t *m, msg_track_t *
 }
 
 /* Copies one alert into its worker's ring, waiting while the ring is full. */
-static void hand_off(ingest_t *in, const alert_t *a, size_t size, msg_track_t *t)
+static void hand_off(lane_t *l, const alert_t *a, size_t size, msg_track_t *t)
 {
-    ring_t *ring = in->opts.rings[dedup_shard(a->fingerprint, in->opts.n_rings)];
+    ring_t *ring = l->rings[dedup_shard(a->fingerprint, l->in->opts.n_rings)];
     void *dst;
     while (!(dst = ring_reserve(ring, size))) ring_wait_room(ring, size, 100);
     alert_rec_write(dst, a, t);
-    ring_commit_local(ring); /* published by ingest_run, in batches */
+    ring_commit_local(ring); /* published by the lane, in batches */
 }
 
-static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
+/* Decodes one message on its lane: its alerts go to the workers whole, or
+ * the message goes to the dead-letter topic whole; the lane's hold on the
+ * track is dropped at the end. */
+static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *t, int64_t event_ms,
+                           int64_t watermark_ms)
+{
+    ingest_t *in = l->in;
+    ingest_format_t format = INGEST_FORMAT_AUTO;
+    ingest_source_t source = INGEST_SOURCE_KAFKA;
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *ct;
+    size_t ct_len;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = NULL;
+    if (hdrs &&
+        rd_kafka_header_get_last(hdrs, "quell-source", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        source = ingest_source_from_header(ct, ct_len);
+    if (hdrs && rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+        decode_error_t e = ingest_format_from_content_type(ct, ct_len, &format);
+        if (e != DECODE_OK) {
+            char detail[300];
+            snprintf(detail, sizeof(detail), "content-type \"%.*s\" is not one quell reads",
+                     (int)(ct_len > 200 ? 200 : ct_len), (const char *)ct);
+            dead_letter(l, m, t, e, detail);
+            track_done(t);
+            return;
+        }
+    }
+
+    char errbuf[512];
+    alert_t *alerts;
+    size_t n;
+    arena_reset(&l->arena);
+    decode_error_t e = ingest_decode(&l->arena, &in->limits, format, m->payload, m->len, event_ms,
+                                     &alerts, &n, errbuf, sizeof(errbuf));
+    if (e == DECODE_OK) {
+        /* Size every record first: a message goes to the workers whole or
+         * to the dead-letter topic whole, never in part. */
+        size_t max_rec = ring_max_record(l->rings[0]);
+        size_t *sizes = arena_alloc(&l->arena, sizeof(size_t) * (n + 1));
+        for (size_t i = 0; i < n && e == DECODE_OK; i++) {
+            alerts[i].event_time_ms = event_ms;
+            alerts[i].watermark_ms = watermark_ms;
+            alerts[i].fingerprint =
+                dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels, alerts[i].n_labels);
+            sizes[i] = alert_rec_size(&alerts[i]);
+            if (sizes[i] > max_rec) {
+                e = DECODE_TOO_LARGE;
+                snprintf(errbuf, sizeof(errbuf),
+                         "alert %zu needs %zu bytes, more than a worker ring record (%zu): raise "
+                         "ring_bytes",
+                         i, sizes[i], max_rec);
+            }
+        }
+        if (e == DECODE_OK) {
+            track_add(t, (int32_t)n);
+            for (size_t i = 0; i < n; i++) hand_off(l, &alerts[i], sizes[i], t);
+            stat_add(&l->alerts, n);
+            stat_add(&l->alerts_in[source][ingest_format_of(format, m->payload, m->len)], n);
+        }
+    }
+    if (e != DECODE_OK) dead_letter(l, m, t, e, errbuf);
+    track_done(t); /* drop this thread's hold */
+}
+
+/* `revoked_meanwhile`: a rebalance ran inside the batch call that returned
+ * this message, after it was fetched. A message of a partition no longer
+ * held is then left to its next owner, which starts at the committed
+ * offset: handling it here would store an offset for a partition this
+ * member does not own. Returns true when another lane took `m` over. */
+static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_meanwhile)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_state_t *p = part_find(in, topic, m->partition);
+    if (!p && revoked_meanwhile) return false;
     if (!p) p = part_add(in, topic, m->partition); /* assigned outside the callback */
-    if (!p) return;
+    if (!p) return false;
 
     if (p->expected_offset >= 0 && m->offset > p->expected_offset) {
         stat_add(&in->offset_gaps, 1);
@@ -480,93 +661,127 @@ static void handle_message(ingest_t *in, const rd_kafka_message_t *m)
         if (was_unknown) update_watermark(in);
     }
 
-    ingest_format_t format = INGEST_FORMAT_AUTO;
-    ingest_source_t source = INGEST_SOURCE_KAFKA;
-    rd_kafka_headers_t *hdrs = NULL;
-    const void *ct;
-    size_t ct_len;
-    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = NULL;
-    if (hdrs &&
-        rd_kafka_header_get_last(hdrs, "quell-source", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        source = ingest_source_from_header(ct, ct_len);
-    if (hdrs && rd_kafka_header_get_last(hdrs, "content-type", &ct, &ct_len) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR) {
-        decode_error_t e = ingest_format_from_content_type(ct, ct_len, &format);
-        if (e != DECODE_OK) {
-            char detail[300];
-            snprintf(detail, sizeof(detail), "content-type \"%.*s\" is not one quell reads",
-                     (int)(ct_len > 200 ? 200 : ct_len), (const char *)ct);
-            dead_letter(in, m, t, e, detail);
-            track_done(t);
-            return;
-        }
+    if (p->lane->jobs == NULL) {
+        decode_message(p->lane, m, t, event_ms, in->watermark_ms);
+        return false;
     }
+    /* Another lane decodes it: the message goes over whole, and that lane
+     * destroys it. */
+    ring_t *jobs = p->lane->jobs;
+    job_t *j = ring_reserve(jobs, sizeof(*j));
+    if (!j) {
+        publish_all(in); /* nothing waits on this thread while it waits */
+        while (!(j = ring_reserve(jobs, sizeof(*j)))) ring_wait_room(jobs, sizeof(*j), 100);
+    }
+    *j = (job_t){m, t, event_ms, in->watermark_ms};
+    ring_commit_local(jobs);
+    return true;
+}
 
-    char errbuf[512];
-    alert_t *alerts;
-    size_t n;
-    arena_reset(&in->arena);
-    decode_error_t e = ingest_decode(&in->arena, &in->limits, format, m->payload, m->len, event_ms,
-                                     &alerts, &n, errbuf, sizeof(errbuf));
-    if (e == DECODE_OK) {
-        /* Size every record first: a message goes to the workers whole or
-         * to the dead-letter topic whole, never in part. */
-        size_t max_rec = ring_max_record(in->opts.rings[0]);
-        size_t *sizes = arena_alloc(&in->arena, sizeof(size_t) * (n + 1));
-        for (size_t i = 0; i < n && e == DECODE_OK; i++) {
-            alerts[i].event_time_ms = event_ms;
-            alerts[i].watermark_ms = in->watermark_ms;
-            alerts[i].fingerprint =
-                dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels, alerts[i].n_labels);
-            sizes[i] = alert_rec_size(&alerts[i]);
-            if (sizes[i] > max_rec) {
-                e = DECODE_TOO_LARGE;
-                snprintf(errbuf, sizeof(errbuf),
-                         "alert %zu needs %zu bytes, more than a worker ring record (%zu): raise "
-                         "ring_bytes",
-                         i, sizes[i], max_rec);
+static void *lane_main(void *arg)
+{
+    lane_t *l = arg;
+    int idle_spins = 0;
+    for (;;) {
+        size_t len;
+        const job_t *jp = ring_peek(l->jobs, &len);
+        if (jp) {
+            job_t j = *jp;
+            ring_release(l->jobs);
+            if (!j.m) {
+                lane_tick(l, j.watermark_ms);
+                continue;
             }
+            decode_message(l, j.m, j.t, j.event_ms, j.watermark_ms);
+            rd_kafka_message_destroy(j.m);
+            if (++l->unpublished >= PUBLISH_EVERY) lane_publish(l);
+            idle_spins = 0;
+            continue;
         }
-        if (e == DECODE_OK) {
-            track_add(t, (int32_t)n);
-            for (size_t i = 0; i < n; i++) hand_off(in, &alerts[i], sizes[i], t);
-            stat_add(&in->alerts, n);
-            stat_add(&in->alerts_in[source][ingest_format_of(format, m->payload, m->len)], n);
+        if (l->unpublished) lane_publish(l);
+        if (atomic_load_explicit(&l->stop, memory_order_acquire)) {
+            if (!ring_peek(l->jobs, &len)) break;
+            continue;
         }
+        /* As the workers do: under load the next job is microseconds away. */
+        if (idle_spins++ < 64) {
+            sched_yield();
+            continue;
+        }
+        ring_wait_data(l->jobs, 100);
+        idle_spins = 0;
     }
-    if (e != DECODE_OK) dead_letter(in, m, t, e, errbuf);
-    track_done(t); /* drop this thread's hold */
+    return NULL;
+}
+
+static qerr_t lanes_start(ingest_t *in)
+{
+    for (size_t i = 1; i < in->n_lanes; i++) {
+        lane_t *l = &in->lanes[i];
+        if (pthread_create(&l->thread, NULL, lane_main, l) != 0) return QERR_NOMEM;
+        pthread_setname_np(l->thread, "quell-ingest");
+        l->started = true;
+    }
+    return QERR_OK;
+}
+
+/* After the drain: the lanes' job rings are empty by then. */
+static void lanes_stop(ingest_t *in)
+{
+    for (size_t i = 1; i < in->n_lanes; i++) {
+        lane_t *l = &in->lanes[i];
+        if (!l->started) continue;
+        atomic_store_explicit(&l->stop, true, memory_order_release);
+        pthread_join(l->thread, NULL);
+        l->started = false;
+    }
 }
 
 qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
 {
     int64_t last_store_ns = 0;
+    rd_kafka_message_t *batch[CONSUME_BATCH];
+    if (lanes_start(in) != QERR_OK) {
+        log_error("ingest", "cannot start the ingest threads");
+        lanes_stop(in);
+        return QERR_NOMEM;
+    }
     while (!atomic_load_explicit(stop, memory_order_acquire)) {
         /* Records reach the workers in batches: published every
          * PUBLISH_EVERY messages, and before this thread may block. */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, in->unpublished ? 0 : 50);
-        if (!m && in->unpublished) {
-            publish_all(in);
-            m = rd_kafka_consumer_poll(in->rk, 50);
+        unsigned rebalances = in->rebalances;
+        ssize_t got = rd_kafka_consume_batch_queue(in->queue, 0, batch, CONSUME_BATCH);
+        if (got <= 0) {
+            /* Nothing queued: publish, then wait for one message. Not a
+             * batch call with a timeout: that waits for a full batch. */
+            if (in->unpublished) publish_all(in);
+            rebalances = in->rebalances;
+            batch[0] = rd_kafka_consumer_poll(in->rk, 50);
+            got = batch[0] != NULL;
         }
+        bool revoked_meanwhile = rebalances != in->rebalances;
         int64_t now = clock_mono_ns();
         if (now - last_store_ns > 20 * 1000000) {
             store_all(in);
             update_watermark(in);
+            tick_all(in);
             last_store_ns = now;
         }
-        if (!m) continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            part_state_t *p = part_find(in, rd_kafka_topic_name(m->rkt), m->partition);
-            if (p && !p->eof_since_ns) p->eof_since_ns = clock_mono_ns();
-        } else if (m->err) {
-            if (log_limit_allow(&in->err_log, 10000, NULL))
-                log_warn("ingest", "consumer: %s", rd_kafka_message_errstr(m));
-        } else {
-            handle_message(in, m);
-            if (++in->unpublished >= PUBLISH_EVERY) publish_all(in);
+        for (ssize_t i = 0; i < got; i++) {
+            rd_kafka_message_t *m = batch[i];
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                part_state_t *p = part_find(in, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p && !p->eof_since_ns) p->eof_since_ns = now;
+            } else if (m->err) {
+                if (log_limit_allow(&in->err_log, 10000, NULL))
+                    log_warn("ingest", "consumer: %s", rd_kafka_message_errstr(m));
+            } else {
+                bool taken = handle_message(in, m, revoked_meanwhile);
+                if (++in->unpublished >= PUBLISH_EVERY) publish_all(in);
+                if (taken) continue;
+            }
+            rd_kafka_message_destroy(m);
         }
-        rd_kafka_message_destroy(m);
     }
     publish_all(in);
 
@@ -578,19 +793,25 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
         log_warn("ingest", "final commit: %s", rd_kafka_err2str(err));
     err = rd_kafka_consumer_close(in->rk);
     if (err) log_warn("ingest", "close: %s", rd_kafka_err2str(err));
+    lanes_stop(in);
     return drained ? QERR_OK : QERR_KAFKA;
 }
 
 void ingest_stats(ingest_t *in, ingest_stats_t *out)
 {
+    *out = (ingest_stats_t){0};
     out->messages = stat_get(&in->messages);
-    out->alerts = stat_get(&in->alerts);
-    for (int i = 0; i < DECODE__COUNT; i++) out->decode_errors[i] = stat_get(&in->decode_errors[i]);
+    for (size_t l = 0; l < in->n_lanes; l++) {
+        const lane_t *ln = &in->lanes[l];
+        out->alerts += stat_get(&ln->alerts);
+        for (int i = 0; i < DECODE__COUNT; i++)
+            out->decode_errors[i] += stat_get(&ln->decode_errors[i]);
+        for (int s = 0; s < INGEST_SOURCE__COUNT; s++)
+            for (int f = 0; f < INGEST_FORMAT__COUNT; f++)
+                out->alerts_in[s][f] += stat_get(&ln->alerts_in[s][f]);
+    }
     out->offset_gaps = stat_get(&in->offset_gaps);
     out->offsets_skipped = stat_get(&in->offsets_skipped);
     out->first_message_ns = stat_get(&in->first_message_ns);
-    for (int s = 0; s < INGEST_SOURCE__COUNT; s++)
-        for (int f = 0; f < INGEST_FORMAT__COUNT; f++)
-            out->alerts_in[s][f] = stat_get(&in->alerts_in[s][f]);
     out->assigned_partitions = atomic_load_explicit(&in->assigned, memory_order_relaxed);
 }

@@ -98,7 +98,7 @@ bool ingest_parse_time(const char *s, size_t len, int64_t *ms_out);
 /* ---- consumer -------------------------------------------------------- */
 
 /* Sends an undecodable message to the dead-letter topic; the track hold is
- * released when that produce is acknowledged. Consumer thread. */
+ * released when that produce is acknowledged. Any ingest thread. */
 typedef qerr_t (*ingest_dead_letter_fn)(void *ctx, const rd_kafka_message_t *m, const char *reason,
                                         const char *detail, msg_track_t *track);
 
@@ -106,8 +106,13 @@ typedef struct {
     const conf_t *conf;
     const char *brokers; /* overrides conf->kafka.brokers */
     bool embedded;       /* tune fetch waits for the mock cluster */
-    ring_t **rings;      /* one per dedup worker, indexed by dedup_shard() */
+    /* n_lanes × n_rings rings: lane L's ring to the worker of shard S is
+     * rings[L * n_rings + S] (dedup_shard()). Lane 0 is the consumer
+     * thread; each further lane is an ingest thread decoding the
+     * partitions given to it. */
+    ring_t **rings;
     size_t n_rings;
+    size_t n_lanes; /* 0 = 1 */
     dedup_fp_conf_t fingerprint;
     ingest_dead_letter_fn dead_letter;
     void *dead_letter_ctx;

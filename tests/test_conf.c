@@ -575,6 +575,7 @@ static void test_print_doc(void)
         "kafka.session_timeout",
         "kafka.commit_interval",
         "kafka.properties",
+        "ingest.threads",
         "ingest.max_message_bytes",
         "ingest.max_labels",
         "ingest.max_name_bytes",

@@ -12,6 +12,13 @@
 #include "check.h"
 #include "redis_local.h"
 
+/* One input ring, as a worker fed by one ingest thread has. */
+static bool step_ring(store_worker_t *sw, ring_t *ring, bool stopping)
+{
+    dedup_inputs_t in = {.rings = {ring}, .n = 1};
+    return store_worker_step(sw, &in, stopping);
+}
+
 #define MIN  60000LL
 #define HOUR (60 * MIN)
 
@@ -241,7 +248,7 @@ static void drain(inst_t *in)
 {
     size_t len;
     for (int i = 0; i < 5000; i++) {
-        store_worker_step(in->sw, in->ring, false);
+        step_ring(in->sw, in->ring, false);
         if (!ring_peek(in->ring, &len) && !store_worker_busy(in->sw)) return;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
@@ -321,14 +328,14 @@ static void test_cache(void)
     uint64_t rt = in.stats.round_trips;
     for (int i = 0; i < 2000; i++) {
         push(&in, 5, ALERT_FIRING, 1000 + i);
-        if (i % 500 == 499) store_worker_step(in.sw, in.ring, false);
+        if (i % 500 == 499) step_ring(in.sw, in.ring, false);
     }
-    while (ring_used_bytes(in.ring)) store_worker_step(in.sw, in.ring, false);
+    while (ring_used_bytes(in.ring)) step_ring(in.sw, in.ring, false);
     CHECK_EQ_INT(in.sink.n, 1);
     CHECK_EQ_INT(in.stats.local, 2000);
     CHECK(in.stats.round_trips - rt <= 1); /* at most the count flush */
     /* The counts reach Redis with the flush (forced when stopping). */
-    store_worker_step(in.sw, in.ring, true);
+    step_ring(in.sw, in.ring, true);
     redisContext *c = redis_local_client(&redis);
     redisReply *r = redisCommand(c, "GET t-cache:%016llx", 5ULL);
     store_entry_t e = {0};
@@ -396,7 +403,7 @@ static void test_takeover(void)
     inst_init(&dead, &sc, 41);
     dead.sink.hold = true;
     msg_track_t *t = push(&dead, 77, ALERT_FIRING, 5000);
-    for (int i = 0; i < 20; i++) store_worker_step(dead.sw, dead.ring, false);
+    for (int i = 0; i < 20; i++) step_ring(dead.sw, dead.ring, false);
     CHECK_EQ_INT(dead.sink.n, 1);
     uint64_t id = dead.sink.fwd[0].incident_id;
     CHECK_EQ_INT(atomic_load(&t->pending), 1); /* offset never committed */
@@ -405,7 +412,7 @@ static void test_takeover(void)
     inst_init(&live, &sc, 42);
     int64_t t0 = clock_mono_ns();
     msg_track_t *replay = push(&live, 77, ALERT_FIRING, 5000);
-    store_worker_step(live.sw, live.ring, false);
+    step_ring(live.sw, live.ring, false);
     CHECK_EQ_INT(live.sink.n, 0); /* parked while the lease runs */
     CHECK_EQ_INT(atomic_load(&replay->pending), 1);
     drain(&live);
@@ -502,7 +509,7 @@ static void test_fail_closed(void)
     held[1] = push(&in, 2, ALERT_FIRING, 2000); /* new */
     held[2] = push(&in, 3, ALERT_FIRING, 2000); /* new */
     for (int i = 0; i < 50; i++) {
-        store_worker_step(in.sw, in.ring, false);
+        step_ring(in.sw, in.ring, false);
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }
@@ -513,7 +520,7 @@ static void test_fail_closed(void)
     CHECK_EQ_INT(redis_local_start(&redis), 0);
     int64_t deadline = clock_mono_ns() + 15LL * 1000000000;
     while (store_worker_busy(in.sw) && clock_mono_ns() < deadline) {
-        store_worker_step(in.sw, in.ring, false);
+        step_ring(in.sw, in.ring, false);
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }

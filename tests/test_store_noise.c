@@ -13,6 +13,13 @@
 #include "check.h"
 #include "redis_local.h"
 
+/* One input ring, as a worker fed by one ingest thread has. */
+static bool step_ring(store_worker_t *sw, ring_t *ring, bool stopping)
+{
+    dedup_inputs_t in = {.rings = {ring}, .n = 1};
+    return store_worker_step(sw, &in, stopping);
+}
+
 #define MIN  60000LL
 #define HOUR (60 * MIN)
 #define T0   1700000000000LL
@@ -230,7 +237,7 @@ static void drain(inst_t *in)
 {
     size_t len;
     for (int i = 0; i < 5000; i++) {
-        store_worker_step(in->sw, in->ring, false);
+        step_ring(in->sw, in->ring, false);
         if (!ring_peek(in->ring, &len) && !store_worker_busy(in->sw)) return;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
