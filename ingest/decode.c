@@ -624,7 +624,7 @@ static bool json_number_char(char ch)
  * number's value is ever used here, only its type, so a copy of the text
  * with every number-syntax run outside strings written as "0" and blanks
  * (same length: offsets hold) parses as the original should. Runs that are
- * not JSON numbers (01, +1, .5) stay, and stay refused. NULL: out of memory. */
+ * not JSON numbers (01, 1., +1) stay, and stay refused. NULL: out of memory. */
 static char *json_zero_numbers(const char *buf, size_t len)
 {
     char *t = malloc(len ? len : 1);
@@ -656,6 +656,23 @@ static char *json_zero_numbers(const char *buf, size_t len)
     return t;
 }
 
+/* The first raw tab, CR or LF inside a string (JSON wants them escaped;
+ * cJSON took them, and json_precheck() lets them pass as whitespace), or
+ * len. */
+static size_t json_raw_control_at(const char *buf, size_t len)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (in_str && ch < 0x20) return i;
+        if (in_str && ch == '\\')
+            i++;
+        else if (ch == '"')
+            in_str = !in_str;
+    }
+    return len;
+}
+
 static decode_error_t json_refused(dctx_t *c, jd_status_t st, const char *why, const char *buf,
                                    size_t len)
 {
@@ -680,8 +697,12 @@ static decode_error_t json_refused(dctx_t *c, jd_status_t st, const char *why, c
                         (unsigned char)buf[at], at);
         return fail(c, DECODE_BAD_UTF8, "JSON text is not valid UTF-8");
     }
-    /* What cJSON takes and JSON does not: 01, +1, .5, 1., numbers beyond
-     * 64-bit integers or doubles. */
+    if (st == JD_RAW_CONTROL && (at = json_raw_control_at(buf, len)) != len)
+        return fail(c, DECODE_BAD_JSON,
+                    "invalid JSON: unescaped 0x%02x inside a string at byte %zu",
+                    (unsigned char)buf[at], at);
+    /* What cJSON took and JSON does not: 01, 1., -01.e5 as numbers; a \u
+     * escape without 4 hex digits (cJSON read U+0000). */
     return fail(c, DECODE_BAD_JSON, "invalid JSON: %s", why ? why : "refused by the parser");
 }
 

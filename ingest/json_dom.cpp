@@ -101,6 +101,7 @@ extern "C" jd_status_t jd_parse(const char *buf, size_t len, jd_val_t *root,
     case simdjson::SUCCESS: to_val(e, root); return JD_OK;
     case simdjson::UTF8_ERROR: return JD_BAD_UTF8;
     case simdjson::NUMBER_ERROR: return JD_BAD_NUMBER;
+    case simdjson::UNESCAPED_CHARS: return JD_RAW_CONTROL;
     case simdjson::DEPTH_ERROR: return JD_TOO_DEEP;
     case simdjson::MEMALLOC:
     case simdjson::CAPACITY: return JD_NO_MEMORY;

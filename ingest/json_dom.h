@@ -30,9 +30,10 @@ typedef enum { JD_NULL = 0, JD_BOOL, JD_NUMBER, JD_STRING, JD_ARRAY, JD_OBJECT }
 typedef enum {
     JD_OK = 0,
     JD_SYNTAX,
-    JD_BAD_UTF8,   /* the text is not UTF-8 (simdjson validates all of it) */
-    JD_BAD_NUMBER, /* not JSON number syntax, or beyond 64-bit integers / doubles */
-    JD_TOO_DEEP,   /* nested deeper than JD_MAX_DEPTH */
+    JD_BAD_UTF8,    /* the text is not UTF-8 (simdjson validates all of it) */
+    JD_BAD_NUMBER,  /* not JSON number syntax, or beyond 64-bit integers / doubles */
+    JD_RAW_CONTROL, /* a byte < 0x20 inside a string, not escaped */
+    JD_TOO_DEEP,    /* nested deeper than JD_MAX_DEPTH */
     JD_NO_MEMORY
 } jd_status_t;
 
