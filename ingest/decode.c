@@ -793,7 +793,11 @@ static decode_error_t json_text(dctx_t *c, const char *field, const jd_val_t *v,
 }
 
 /* The members of a "labels" or "annotations" object, checked, in input
- * order, their strings copied into one arena block. */
+ * order, their strings copied into the arena. simdjson unescapes an
+ * object's strings one after the other into its string buffer, so the span
+ * from the lowest to the highest byte of them is about their total size:
+ * then one copy of the span and rebased pointers (a copy per string was a
+ * sixth of the decode time); per string otherwise (never seen). */
 static decode_error_t json_pairs(dctx_t *c, bool label, const jd_val_t *obj, label_t **out,
                                  size_t *n_out)
 {
@@ -804,6 +808,7 @@ static decode_error_t json_pairs(dctx_t *c, bool label, const jd_val_t *obj, lab
     jd_member_t *m = json_members(c, obj);
     label_t *l = arena_array(c, n, sizeof(label_t));
     if (n && (!m || !l)) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
+    const char *lo = NULL, *hi = NULL;
     for (size_t i = 0; i < n; i++) {
         const jd_member_t *e = &m[i];
         if (e->val.type != JD_STRING)
@@ -812,18 +817,36 @@ static decode_error_t json_pairs(dctx_t *c, bool label, const jd_val_t *obj, lab
         if ((r = check_pair(c, label, e->key, e->key_len, e->val.u.str.ptr, e->val.u.str.len)))
             return r;
         bytes += e->key_len + e->val.u.str.len;
+        const char *k = e->key, *v = e->val.u.str.ptr;
+        if (!lo || k < lo) lo = k;
+        if (v < lo) lo = v;
+        if (!hi || k + e->key_len > hi) hi = k + e->key_len;
+        if (v + e->val.u.str.len > hi) hi = v + e->val.u.str.len;
     }
-    char *s = bytes ? arena_alloc(c->arena, bytes) : NULL;
-    if (bytes && !s) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
-    for (size_t i = 0; i < n; i++) {
-        const jd_member_t *e = &m[i];
-        size_t nlen = e->key_len, vlen = e->val.u.str.len;
-        memcpy(s, e->key, nlen);
-        l[i].name = (str_t){nlen ? s : "", (uint32_t)nlen};
-        s += nlen;
-        memcpy(s, e->val.u.str.ptr, vlen);
-        l[i].value = (str_t){vlen ? s : "", (uint32_t)vlen};
-        s += vlen;
+    size_t span = n ? (size_t)(hi - lo) : 0;
+    bool one_copy = span <= bytes + 16 * n + 64;
+    size_t size = one_copy ? span : bytes;
+    char *s = size ? arena_alloc(c->arena, size) : NULL;
+    if (size && !s) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
+    if (one_copy) {
+        if (span) memcpy(s, lo, span);
+        for (size_t i = 0; i < n; i++) {
+            const jd_member_t *e = &m[i];
+            size_t nlen = e->key_len, vlen = e->val.u.str.len;
+            l[i].name = (str_t){nlen ? s + (e->key - lo) : "", (uint32_t)nlen};
+            l[i].value = (str_t){vlen ? s + (e->val.u.str.ptr - lo) : "", (uint32_t)vlen};
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const jd_member_t *e = &m[i];
+            size_t nlen = e->key_len, vlen = e->val.u.str.len;
+            memcpy(s, e->key, nlen);
+            l[i].name = (str_t){nlen ? s : "", (uint32_t)nlen};
+            s += nlen;
+            memcpy(s, e->val.u.str.ptr, vlen);
+            l[i].value = (str_t){vlen ? s : "", (uint32_t)vlen};
+            s += vlen;
+        }
     }
     *out = l;
     *n_out = n;
