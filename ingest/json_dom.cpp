@@ -4,10 +4,11 @@
  * One parser per thread (ingest consumers and HTTP intake threads decode at
  * once). The parser keeps its buffers between messages, so the steady state
  * allocates nothing; a parser grown past KEEP_BYTES by one big message is
- * dropped by jd_release() so a single 1 MiB body does not pin ~10x that per
+ * dropped by jd_release() so a single 1 MiB body does not pin ~15x that per
  * thread for good. Only the error-code API is used and every entry point is
  * noexcept: nothing throws into C.
  */
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <type_traits>
@@ -24,7 +25,8 @@ static_assert(std::is_trivially_copyable<dom::element>::value, "dom::element is 
 
 namespace {
 
-constexpr size_t KEEP_BYTES = 1 << 20;
+constexpr size_t MIN_CAPACITY = 4096;
+constexpr size_t KEEP_BYTES = 256 * 1024;
 
 thread_local dom::parser parser;
 
@@ -90,10 +92,16 @@ extern "C" jd_status_t jd_parse(const char *buf, size_t len, jd_val_t *root,
                                 const char **why) noexcept
 {
     simdjson::error_code err = simdjson::SUCCESS;
-    /* A fresh parser gets cJSON's depth limit before its first document;
-     * later growth keeps it (ensure_capacity passes max_depth() on). */
-    if (parser.capacity() == 0)
-        err = parser.allocate(len < 64 * 1024 ? 64 * 1024 : len, JD_MAX_DEPTH);
+    /* Grown here rather than by simdjson, which would size it to each
+     * larger document exactly and, on a fresh parser, with its own depth
+     * limit: doubling, from a small start (the HTTP intake has a thread per
+     * connection, and a parser costs ~15 bytes per byte of capacity). */
+    size_t cap = parser.capacity();
+    if (cap == 0 || len > cap) {
+        cap = std::max({len, 2 * cap, MIN_CAPACITY});
+        err = parser.allocate(cap, JD_MAX_DEPTH);
+        if (!err) err = parser.doc.allocate(cap);
+    }
     dom::element e;
     if (!err) err = parser.parse(buf, len, true).get(e); /* true: copy into a padded buffer */
     if (why) *why = simdjson::error_message(err);
