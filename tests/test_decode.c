@@ -707,9 +707,8 @@ static void test_content_type(void)
 
 /* ---- real payloads ----------------------------------------------------- */
 
-/* Alerts a body holds, counted independently with plain cJSON (malloc, no
- * arena: this also proves the hooks fall back for other cJSON users). -1
- * when the body is not a Prometheus shape at all. */
+/* Alerts a body holds, counted independently with plain cJSON. -1 when the
+ * body is not a Prometheus shape at all. */
 static int count_alerts(const char *buf)
 {
     cJSON *root = cJSON_Parse(buf);
@@ -847,9 +846,9 @@ static void test_arena_reuse(void)
     }
 }
 
-/* Decoders on several threads at once, each with its own arena: the cJSON
- * hooks pick the arena per thread. Meanwhile the main thread uses cJSON the
- * ordinary way (malloc/free through the same hooks). */
+/* Decoders on several threads at once, each with its own arena (and its
+ * own simdjson parser). Meanwhile the main thread uses cJSON the ordinary
+ * way, as other modules do. */
 static void *decode_thread(void *arg)
 {
     long id = (long)arg, bad = 0;
