@@ -7,19 +7,17 @@
  * through check_pair() and finish_labels(), so a JSON alert and its protobuf
  * twin give the same alert_t or the same refusal.
  *
- * Memory: nothing here calls malloc per alert. cJSON allocates per node, so
- * its hooks (installed once, process-wide) allocate from a thread-local arena
- * while ingest_decode() parses and fall back to malloc/free otherwise, which
- * keeps any other cJSON user in the process working. Protobuf is read by a
- * wire-format reader of our own (see "protobuf" below) whose strings point
- * into `buf`; cJSON's strings are copies in the arena. Both the arena and
- * `buf` must outlive the alerts. Trees are never freed: the caller resets
- * the arena.
+ * Memory: nothing here calls malloc per alert. JSON is parsed by simdjson's
+ * DOM parser (json_dom.cpp, one per thread, buffers kept between messages);
+ * the strings the alerts keep are copied out of it into the arena. Protobuf
+ * is read by a wire-format reader of our own (see "protobuf" below) whose
+ * strings point into `buf`. Both the arena and `buf` must outlive the
+ * alerts; the caller resets the arena.
  *
- * Threads: any number of threads may decode at once, each with its own arena.
- * The only shared state is cJSON's hook table (written once, under
- * pthread_once) and cJSON's global error position, which cJSON writes on every
- * parse and we never read (the position comes from return_parse_end): a
+ * Threads: any number of threads may decode at once, each with its own arena
+ * (the JSON parser is thread-local). Only a refused JSON text goes through
+ * cJSON (to say where it is wrong), whose global error position is written on
+ * every parse and never read (the position comes from return_parse_end): a
  * benign race that ThreadSanitizer reports inside cJSON_ParseWithLengthOpts.
  *
  * Invariants of a DECODE_OK result: every alert has >= 1 label; labels are
@@ -28,7 +26,6 @@
  * and within the limits. Error messages number alerts from 0, as in the
  * input array ("alert 3" is alerts[3]).
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +34,7 @@
 #include <cjson/cJSON.h>
 
 #include "ingest.h"
+#include "json_dom.h"
 
 static const char *const error_names[DECODE__COUNT] = {
     [DECODE_OK] = "ok",
@@ -106,6 +104,7 @@ typedef struct {
     size_t alert_idx;
     bool in_alert;           /* prefix errors with "alert N: " */
     bool json_syntax_failed; /* no JSON tree was built: AUTO may try protobuf */
+    bool text_is_utf8;       /* strings come from a validating parser: skip the UTF-8 scan */
 } dctx_t;
 
 static decode_error_t __attribute__((format(printf, 3, 4)))
@@ -214,16 +213,22 @@ static size_t utf8_invalid_at(const char *str, size_t len)
     return UTF8_OK;
 }
 
-/* Legacy Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. */
+/* Legacy Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. A table: one load
+ * per byte instead of five compares (names are checked on every alert). */
+enum { NAME_FIRST = 1, NAME_NEXT = 2 };
+static const unsigned char name_chars[256] = {
+    ['a' ... 'z'] = NAME_FIRST | NAME_NEXT,
+    ['A' ... 'Z'] = NAME_FIRST | NAME_NEXT,
+    ['_'] = NAME_FIRST | NAME_NEXT,
+    ['0' ... '9'] = NAME_NEXT,
+};
+
 static bool valid_label_name(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-              (i > 0 && ch >= '0' && ch <= '9')))
-            return false;
-    }
-    return len > 0;
+    if (len == 0 || !(name_chars[(unsigned char)s[0]] & NAME_FIRST)) return false;
+    for (size_t i = 1; i < len; i++)
+        if (!(name_chars[(unsigned char)s[i]] & NAME_NEXT)) return false;
+    return true;
 }
 
 /* ---- validation shared by both formats -------------------------------- */
@@ -258,12 +263,12 @@ static decode_error_t check_pair(dctx_t *c, bool label, const char *name, size_t
                     "label name ([a-zA-Z_][a-zA-Z0-9_]*)",
                     quote(&q, name, nlen));
     if (nlen == 0) return fail(c, DECODE_BAD_LABEL_NAME, "annotation name is empty");
-    if (!label && (at = utf8_invalid_at(name, nlen)) != UTF8_OK)
+    if (!label && !c->text_is_utf8 && (at = utf8_invalid_at(name, nlen)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "annotation name %s", utf8_why(why, name, at));
     if (vlen > vmax)
         return fail(c, DECODE_VALUE_TOO_LONG, "%s \"%s\": value is %zu bytes, limit %zu", kind,
                     quote(&q, name, nlen), vlen, vmax);
-    if ((at = utf8_invalid_at(val, vlen)) != UTF8_OK)
+    if (!c->text_is_utf8 && (at = utf8_invalid_at(val, vlen)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "%s \"%s\": value %s", kind, quote(&q, name, nlen),
                     utf8_why(why, val, at));
     return DECODE_OK;
@@ -278,7 +283,7 @@ static decode_error_t check_text(dctx_t *c, const char *field, const char *s, si
     if (len > c->lim.annotation)
         return fail(c, DECODE_VALUE_TOO_LONG, "%s is %zu bytes, limit %zu", field, len,
                     c->lim.annotation);
-    if ((at = utf8_invalid_at(s, len)) != UTF8_OK)
+    if (!c->text_is_utf8 && (at = utf8_invalid_at(s, len)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "%s %s", field, utf8_why(why, s, at));
     out->ptr = s;
     out->len = (uint32_t)len;
@@ -287,6 +292,9 @@ static decode_error_t check_text(dctx_t *c, const char *field, const char *s, si
 
 static int label_cmp(const label_t *a, const label_t *b)
 {
+    /* Names mostly differ in their first byte: no memcmp() call then. */
+    if (a->name.len && b->name.len && a->name.ptr[0] != b->name.ptr[0])
+        return (unsigned char)a->name.ptr[0] - (unsigned char)b->name.ptr[0];
     uint32_t n = a->name.len < b->name.len ? a->name.len : b->name.len;
     int r = memcmp(a->name.ptr, b->name.ptr, n);
     if (r) return r;
@@ -323,12 +331,18 @@ static void sort_labels(label_t *l, size_t n)
 static decode_error_t finish_labels(dctx_t *c, alert_t *a, label_t *l, size_t n)
 {
     quoted_t q;
-    sort_labels(l, n);
-    for (size_t i = 1; i < n; i++) {
-        if (l[i].name.len == l[i - 1].name.len &&
-            memcmp(l[i].name.ptr, l[i - 1].name.ptr, l[i].name.len) == 0)
-            return fail(c, DECODE_DUP_LABEL, "label \"%s\" appears more than once",
-                        quote(&q, l[i].name.ptr, l[i].name.len));
+    /* Senders mostly emit names sorted: strictly ascending means sorted and
+     * unique, one comparison per label. */
+    size_t asc = 1;
+    while (asc < n && label_cmp(&l[asc - 1], &l[asc]) < 0) asc++;
+    if (asc < n) {
+        sort_labels(l, n);
+        for (size_t i = 1; i < n; i++) {
+            if (l[i].name.len == l[i - 1].name.len &&
+                memcmp(l[i].name.ptr, l[i - 1].name.ptr, l[i].name.len) == 0)
+                return fail(c, DECODE_DUP_LABEL, "label \"%s\" appears more than once",
+                            quote(&q, l[i].name.ptr, l[i].name.len));
+        }
     }
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
@@ -517,42 +531,23 @@ decode_error_t ingest_format_from_content_type(const char *ct, size_t len, inges
 
 /* ---- JSON -------------------------------------------------------------- */
 
-/* Set only while this thread is inside cJSON_ParseWithLengthOpts(). */
-static _Thread_local arena_t *json_arena;
-static _Thread_local bool json_oom;
-static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
-
-static void *json_malloc(size_t size)
-{
-    arena_t *a = json_arena;
-    if (!a) return malloc(size);
-    void *p = arena_alloc(a, size);
-    if (!p) json_oom = true;
-    return p;
-}
-
-/* Inside a parse every pointer cJSON frees (a failed parse deletes its partial
- * tree) came from the arena, which is reset as a whole later. */
-static void json_free(void *p)
-{
-    if (!json_arena) free(p);
-}
-
-static void json_hooks_install(void)
-{
-    cJSON_Hooks hooks = {json_malloc, json_free};
-    cJSON_InitHooks(&hooks);
-}
+/* simdjson (through json_dom.h) parses and validates: JSON syntax, UTF-8 of
+ * the whole text, escapes and surrogate pairs, depth. Its strings are
+ * unescaped into the thread's parser and copied into the arena here for the
+ * alerts to keep. It reports what went wrong, not where, so a refused text is
+ * parsed a second time, by cJSON, only to say where (the messages of the
+ * cJSON decoder this replaced); what is refused is simdjson's verdict. */
 
 static bool json_ws(unsigned char ch)
 {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
 }
 
-/* cJSON is lenient where a dead-letter decision must not be: it takes every
- * byte <= 0x20 for whitespace, copies raw control bytes into strings, and
- * turns \u0000 into a NUL that would cut a C string (and so a label value)
- * short. One pass refuses all three. */
+/* Refuses raw control bytes (simdjson does too, but this names the byte)
+ * and \u0000, which is valid JSON but would put a NUL into a label value:
+ * strings end up as C strings in places (protobuf-c, headers), where it
+ * would cut the value short and merge distinct alerts. For a refused text;
+ * an accepted one needs only json_nul_escape_at(). */
 static decode_error_t json_precheck(dctx_t *c, const unsigned char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -578,110 +573,335 @@ static decode_error_t json_precheck(dctx_t *c, const unsigned char *p, size_t le
     return DECODE_OK;
 }
 
-static const char *json_type(const cJSON *v)
+/* The offset of the first \u0000 escape from the backslash `bs` on, or len:
+ * on a text simdjson accepted, the one thing json_precheck() would still
+ * refuse. There every backslash starts an escape and none of the bytes it
+ * escapes is a backslash, so jumping from one to the next keeps the parity
+ * (and memchr() jumps faster than the precheck's 8-byte steps). */
+static size_t json_nul_escape_at(const char *buf, size_t len, const char *bs)
 {
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
+    const char *end = buf + len;
+    while (bs) {
+        if (end - bs >= 6 && memcmp(bs + 1, "u0000", 5) == 0) return (size_t)(bs - buf);
+        bs += 2;
+        bs = bs < end ? memchr(bs, '\\', (size_t)(end - bs)) : NULL;
+    }
+    return len;
+}
+
+/* Where cJSON stops reading `buf`: 1 and *at for a syntax error, 2 and *at
+ * for data after the value, 0 if it reads it all. The refusal path only;
+ * cJSON's tree is malloc'd and freed here. cJSON before 1.7.18 reads a byte
+ * past an unterminated buffer (CVE-2023-53154), hence the terminated copy. */
+static int json_locate(const char *buf, size_t len, size_t *at)
+{
+    char *text = malloc(len + 1);
+    *at = 0;
+    if (!text) return 0;
+    memcpy(text, buf, len);
+    text[len] = '\0';
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    int where = 0;
+    if (!root) {
+        where = 1;
+        *at = end ? (size_t)(end - text) : 0;
+    } else {
+        cJSON_Delete(root);
+        for (const char *p = end; p < text + len; p++) {
+            if (!json_ws((unsigned char)*p)) {
+                where = 2;
+                *at = (size_t)(p - text);
+                break;
+            }
+        }
+    }
+    free(text);
+    return where;
+}
+
+/* A JSON number lexeme (RFC 8259 section 6), exactly. */
+static bool json_number_syntax(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else {
+        if (i >= n || s[i] < '1' || s[i] > '9') return false;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    if (i < n && s[i] == '.') {
+        if (++i >= n || s[i] < '0' || s[i] > '9') return false;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= n || s[i] < '0' || s[i] > '9') return false;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    return i == n;
+}
+
+static bool json_number_char(char ch)
+{
+    return (ch >= '0' && ch <= '9') || ch == '-' || ch == '+' || ch == '.' || ch == 'e' ||
+           ch == 'E';
+}
+
+/* simdjson refuses numbers it cannot hold (integers beyond 64 bits, 1e999)
+ * where JSON, Go and cJSON read them; real webhook bodies carry such
+ * numbers in fields quell ignores ("groupKey": 43434343434343434343). No
+ * number's value is ever used here, only its type, so a copy of the text
+ * with every number-syntax run outside strings written as "0" and blanks
+ * (same length: offsets hold) parses as the original should. Runs that are
+ * not JSON numbers (01, 1., +1) stay, and stay refused. NULL: out of memory. */
+static char *json_zero_numbers(const char *buf, size_t len)
+{
+    char *t = malloc(len ? len : 1);
+    if (!t) return NULL;
+    memcpy(t, buf, len);
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = t[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        if (ch == '"') {
+            in_str = true;
+            continue;
+        }
+        if (!json_number_char(ch)) continue;
+        size_t j = i;
+        while (j < len && json_number_char(t[j])) j++;
+        if (json_number_syntax(t + i, j - i)) {
+            t[i] = '0';
+            memset(t + i + 1, ' ', j - i - 1);
+        }
+        i = j - 1;
+    }
+    return t;
+}
+
+/* The first raw tab, CR or LF inside a string (JSON wants them escaped;
+ * cJSON took them, and json_precheck() lets them pass as whitespace), or
+ * len. */
+static size_t json_raw_control_at(const char *buf, size_t len)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (in_str && ch < 0x20) return i;
+        if (in_str && ch == '\\')
+            i++;
+        else if (ch == '"')
+            in_str = !in_str;
+    }
+    return len;
+}
+
+static decode_error_t json_refused(dctx_t *c, jd_status_t st, const char *why, const char *buf,
+                                   size_t len)
+{
+    decode_error_t r;
+    size_t at;
+    c->json_syntax_failed = true;
+    if ((r = json_precheck(c, (const unsigned char *)buf, len))) return r;
+    if (st == JD_NO_MEMORY)
+        return fail(c, DECODE_TOO_LARGE, "out of memory parsing %zu bytes of JSON", len);
+    switch (json_locate(buf, len, &at)) {
+    case 1: return fail(c, DECODE_BAD_JSON, "invalid JSON near byte %zu", at);
+    case 2: return fail(c, DECODE_BAD_JSON, "unexpected data after the JSON value at byte %zu", at);
+    }
+    if (st == JD_BAD_UTF8) {
+        /* Well-formed apart from its encoding: not a syntax failure, as
+         * when cJSON read it and the field checks refused it. */
+        c->json_syntax_failed = false;
+        at = utf8_invalid_at(buf, len);
+        if (at != UTF8_OK)
+            return fail(c, DECODE_BAD_UTF8,
+                        "JSON text is not valid UTF-8 (byte 0x%02x at byte %zu)",
+                        (unsigned char)buf[at], at);
+        return fail(c, DECODE_BAD_UTF8, "JSON text is not valid UTF-8");
+    }
+    if (st == JD_RAW_CONTROL && (at = json_raw_control_at(buf, len)) != len)
+        return fail(c, DECODE_BAD_JSON,
+                    "invalid JSON: unescaped 0x%02x inside a string at byte %zu",
+                    (unsigned char)buf[at], at);
+    /* What cJSON took and JSON does not: 01, 1., -01.e5 as numbers; a \u
+     * escape without 4 hex digits (cJSON read U+0000). */
+    return fail(c, DECODE_BAD_JSON, "invalid JSON: %s", why ? why : "refused by the parser");
+}
+
+static const char *json_type(const jd_val_t *v)
+{
+    switch (v->type) {
+    case JD_STRING: return "a string";
+    case JD_NUMBER: return "a number";
+    case JD_BOOL: return "a boolean";
+    case JD_NULL: return "null";
+    case JD_ARRAY: return "an array";
+    case JD_OBJECT: return "an object";
+    }
     return "invalid";
 }
 
-static size_t json_count(const cJSON *v)
+static bool json_key_is(const jd_member_t *m, const char *key, size_t key_len)
 {
-    size_t n = 0;
-    for (const cJSON *e = v ? v->child : NULL; e; e = e->next) n++;
-    return n;
+    return m->key_len == key_len && memcmp(m->key, key, key_len) == 0;
+}
+#define KEY_IS(m, lit) json_key_is((m), lit, sizeof(lit) - 1)
+
+/* The members of an object in the arena (they live as long as the alerts
+ * do, which is cheaper than a second pass to size a scratch buffer). */
+static jd_member_t *json_members(dctx_t *c, const jd_val_t *obj)
+{
+    jd_member_t *m = arena_array(c, obj->n, sizeof(jd_member_t));
+    if (m) jd_members(obj, m);
+    return m;
 }
 
-static decode_error_t json_time(dctx_t *c, const char *field, const cJSON *v, int64_t *out)
+static str_t json_copy(dctx_t *c, const char *s, size_t len)
+{
+    if (len == 0) return (str_t){"", 0};
+    char *p = arena_alloc(c->arena, len);
+    if (!p) return (str_t){NULL, 0};
+    memcpy(p, s, len);
+    return (str_t){p, (uint32_t)len};
+}
+
+static decode_error_t json_time(dctx_t *c, const char *field, const jd_val_t *v, int64_t *out)
 {
     quoted_t q;
     *out = 0;
-    if (!v || cJSON_IsNull(v)) return DECODE_OK;
-    if (!cJSON_IsString(v))
+    if (!v || v->type == JD_NULL) return DECODE_OK;
+    if (v->type != JD_STRING)
         return fail(c, DECODE_BAD_TIME, "%s is %s, not an RFC 3339 string", field, json_type(v));
-    size_t len = strlen(v->valuestring);
-    if (!ingest_parse_time(v->valuestring, len, out))
+    if (!ingest_parse_time(v->u.str.ptr, v->u.str.len, out))
         return fail(c, DECODE_BAD_TIME, "%s \"%s\" is not an RFC 3339 timestamp", field,
-                    quote(&q, v->valuestring, len));
+                    quote(&q, v->u.str.ptr, v->u.str.len));
     return DECODE_OK;
 }
 
-static decode_error_t json_text(dctx_t *c, const char *field, const cJSON *v, str_t *out)
+static decode_error_t json_text(dctx_t *c, const char *field, const jd_val_t *v, str_t *out)
 {
+    decode_error_t r;
     out->ptr = "";
     out->len = 0;
-    if (!v || cJSON_IsNull(v)) return DECODE_OK;
-    if (!cJSON_IsString(v))
+    if (!v || v->type == JD_NULL) return DECODE_OK;
+    if (v->type != JD_STRING)
         return fail(c, DECODE_BAD_SHAPE, "%s is %s, not a string", field, json_type(v));
-    return check_text(c, field, v->valuestring, strlen(v->valuestring), out);
+    if ((r = check_text(c, field, v->u.str.ptr, v->u.str.len, out))) return r;
+    *out = json_copy(c, v->u.str.ptr, v->u.str.len);
+    if (!out->ptr) return fail(c, DECODE_TOO_LARGE, "out of memory for %s", field);
+    return DECODE_OK;
 }
 
-/* The members of a "labels" or "annotations" object, checked, in input order. */
-static decode_error_t json_pairs(dctx_t *c, bool label, const cJSON *obj, label_t **out,
+/* The members of a "labels" or "annotations" object, checked, in input
+ * order, their strings copied into the arena. simdjson unescapes an
+ * object's strings one after the other into its string buffer, so the span
+ * from the lowest to the highest byte of them is about their total size:
+ * then one copy of the span and rebased pointers (a copy per string was a
+ * sixth of the decode time); per string otherwise (never seen). */
+static decode_error_t json_pairs(dctx_t *c, bool label, const jd_val_t *obj, label_t **out,
                                  size_t *n_out)
 {
     const char *kind = label ? "label" : "annotation";
     quoted_t q;
     decode_error_t r;
-    size_t n = json_count(obj), i = 0;
+    size_t n = obj->n, bytes = 0;
+    jd_member_t *m = json_members(c, obj);
     label_t *l = arena_array(c, n, sizeof(label_t));
-    if (n && !l) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
-    for (const cJSON *e = obj->child; e; e = e->next, i++) {
-        size_t nlen = strlen(e->string);
-        if (!cJSON_IsString(e))
+    if (n && (!m || !l)) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
+    const char *lo = NULL, *hi = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const jd_member_t *e = &m[i];
+        if (e->val.type != JD_STRING)
             return fail(c, DECODE_BAD_SHAPE, "%s \"%s\": value is %s, not a string", kind,
-                        quote(&q, e->string, nlen), json_type(e));
-        size_t vlen = strlen(e->valuestring);
-        if ((r = check_pair(c, label, e->string, nlen, e->valuestring, vlen))) return r;
-        l[i] = (label_t){{e->string, (uint32_t)nlen}, {e->valuestring, (uint32_t)vlen}};
+                        quote(&q, e->key, e->key_len), json_type(&e->val));
+        if ((r = check_pair(c, label, e->key, e->key_len, e->val.u.str.ptr, e->val.u.str.len)))
+            return r;
+        bytes += e->key_len + e->val.u.str.len;
+        const char *k = e->key, *v = e->val.u.str.ptr;
+        if (!lo || k < lo) lo = k;
+        if (v < lo) lo = v;
+        if (!hi || k + e->key_len > hi) hi = k + e->key_len;
+        if (v + e->val.u.str.len > hi) hi = v + e->val.u.str.len;
+    }
+    size_t span = n ? (size_t)(hi - lo) : 0;
+    bool one_copy = span <= bytes + 16 * n + 64;
+    size_t size = one_copy ? span : bytes;
+    char *s = size ? arena_alloc(c->arena, size) : NULL;
+    if (size && !s) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
+    if (one_copy) {
+        if (span) memcpy(s, lo, span);
+        for (size_t i = 0; i < n; i++) {
+            const jd_member_t *e = &m[i];
+            size_t nlen = e->key_len, vlen = e->val.u.str.len;
+            l[i].name = (str_t){nlen ? s + (e->key - lo) : "", (uint32_t)nlen};
+            l[i].value = (str_t){vlen ? s + (e->val.u.str.ptr - lo) : "", (uint32_t)vlen};
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const jd_member_t *e = &m[i];
+            size_t nlen = e->key_len, vlen = e->val.u.str.len;
+            memcpy(s, e->key, nlen);
+            l[i].name = (str_t){nlen ? s : "", (uint32_t)nlen};
+            s += nlen;
+            memcpy(s, e->val.u.str.ptr, vlen);
+            l[i].value = (str_t){vlen ? s : "", (uint32_t)vlen};
+            s += vlen;
+        }
     }
     *out = l;
     *n_out = n;
     return DECODE_OK;
 }
 
-static decode_error_t json_alert(dctx_t *c, const cJSON *obj, alert_t *a)
+/* One alert; `m`: the object's members when the caller has them already. */
+static decode_error_t json_alert(dctx_t *c, const jd_val_t *obj, const jd_member_t *m, alert_t *a)
 {
     quoted_t q;
     decode_error_t r;
-    if (!cJSON_IsObject(obj))
+    if (obj->type != JD_OBJECT)
         return fail(c, DECODE_BAD_SHAPE, "is %s, not an alert object", json_type(obj));
+    if (!m && !(m = json_members(c, obj)) && obj->n)
+        return fail(c, DECODE_TOO_LARGE, "out of memory for %zu members", obj->n);
 
     /* One pass over the keys; a repeated key takes the last value, as Go's
      * encoding/json (and so Alertmanager) does. */
-    const cJSON *labels = NULL, *annotations = NULL, *starts = NULL, *ends = NULL, *url = NULL,
-                *status = NULL, *source = NULL;
-    for (const cJSON *f = obj->child; f; f = f->next) {
-        const char *k = f->string;
-        if (!k) continue;
-        if (strcmp(k, "labels") == 0)
-            labels = f;
-        else if (strcmp(k, "annotations") == 0)
-            annotations = f;
-        else if (strcmp(k, "startsAt") == 0)
-            starts = f;
-        else if (strcmp(k, "endsAt") == 0)
-            ends = f;
-        else if (strcmp(k, "generatorURL") == 0)
-            url = f;
-        else if (strcmp(k, "status") == 0)
-            status = f;
-        else if (strcmp(k, "source") == 0)
-            source = f;
+    const jd_val_t *labels = NULL, *annotations = NULL, *starts = NULL, *ends = NULL, *url = NULL,
+                   *status = NULL, *source = NULL;
+    for (size_t i = 0; i < obj->n; i++) {
+        const jd_member_t *f = &m[i];
+        if (KEY_IS(f, "labels"))
+            labels = &f->val;
+        else if (KEY_IS(f, "annotations"))
+            annotations = &f->val;
+        else if (KEY_IS(f, "startsAt"))
+            starts = &f->val;
+        else if (KEY_IS(f, "endsAt"))
+            ends = &f->val;
+        else if (KEY_IS(f, "generatorURL"))
+            url = &f->val;
+        else if (KEY_IS(f, "status"))
+            status = &f->val;
+        else if (KEY_IS(f, "source"))
+            source = &f->val;
     }
 
-    if (!labels || cJSON_IsNull(labels)) return fail(c, DECODE_NO_LABELS, "no \"labels\"");
-    if (!cJSON_IsObject(labels))
+    if (!labels || labels->type == JD_NULL) return fail(c, DECODE_NO_LABELS, "no \"labels\"");
+    if (labels->type != JD_OBJECT)
         return fail(c, DECODE_BAD_SHAPE, "\"labels\" is %s, not an object", json_type(labels));
     label_t *l;
     size_t n;
     if ((r = json_pairs(c, true, labels, &l, &n)) || (r = finish_labels(c, a, l, n))) return r;
-    if (annotations && !cJSON_IsNull(annotations)) {
-        if (!cJSON_IsObject(annotations))
+    if (annotations && annotations->type != JD_NULL) {
+        if (annotations->type != JD_OBJECT)
             return fail(c, DECODE_BAD_SHAPE, "\"annotations\" is %s, not an object",
                         json_type(annotations));
         if ((r = json_pairs(c, false, annotations, &a->annotations, &n))) return r;
@@ -696,65 +916,42 @@ static decode_error_t json_alert(dctx_t *c, const cJSON *obj, alert_t *a)
     /* Webhook bodies say "firing"/"resolved"; API v2 gettable alerts carry a
      * status object, and posted alerts none: both derive from endsAt. */
     status_hint_t hint = STATUS_DERIVE;
-    if (status && cJSON_IsString(status)) {
-        if (strcasecmp(status->valuestring, "firing") == 0)
+    if (status && status->type == JD_STRING) {
+        const char *s = status->u.str.ptr;
+        size_t len = status->u.str.len;
+        if (len == 6 && strncasecmp(s, "firing", 6) == 0)
             hint = STATUS_FIRING;
-        else if (strcasecmp(status->valuestring, "resolved") == 0)
+        else if (len == 8 && strncasecmp(s, "resolved", 8) == 0)
             hint = STATUS_RESOLVED;
         else
             return fail(c, DECODE_BAD_SHAPE, "status \"%s\" is neither \"firing\" nor \"resolved\"",
-                        quote(&q, status->valuestring, strlen(status->valuestring)));
-    } else if (status && !cJSON_IsNull(status) && !cJSON_IsObject(status)) {
+                        quote(&q, s, len));
+    } else if (status && status->type != JD_NULL && status->type != JD_OBJECT) {
         return fail(c, DECODE_BAD_SHAPE, "status is %s, not a string", json_type(status));
     }
     set_status(c, a, hint);
     return DECODE_OK;
 }
 
-static decode_error_t json_decode(dctx_t *c, const char *buf, size_t len, alert_t **out,
-                                  size_t *n_out)
+/* The top-level shapes: one alert object, an array of them, or a webhook
+ * body (an object with an "alerts" array and no "labels"). */
+static decode_error_t json_walk(dctx_t *c, const jd_val_t *root, alert_t **out, size_t *n_out)
 {
     decode_error_t r;
-    if ((r = json_precheck(c, (const unsigned char *)buf, len))) {
-        c->json_syntax_failed = true;
-        return r;
-    }
-    /* cJSON before 1.7.18 reads a byte past an unterminated buffer
-     * (CVE-2023-53154; Debian backports the fix to 1.7.15). Parsing a
-     * NUL-terminated copy makes any version safe for one memcpy. */
-    char *text = arena_alloc(c->arena, len + 1);
-    if (!text) return fail(c, DECODE_TOO_LARGE, "out of memory copying %zu bytes of JSON", len);
-    memcpy(text, buf, len);
-    text[len] = '\0';
-    buf = text;
-    pthread_once(&json_hooks_once, json_hooks_install);
-    const char *end = NULL;
-    json_arena = c->arena;
-    json_oom = false;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    json_arena = NULL;
-    if (!root) {
-        c->json_syntax_failed = true;
-        if (json_oom)
-            return fail(c, DECODE_TOO_LARGE, "out of memory parsing %zu bytes of JSON", len);
-        return fail(c, DECODE_BAD_JSON, "invalid JSON near byte %zu",
-                    end ? (size_t)(end - buf) : (size_t)0);
-    }
-    for (const char *p = end; p < buf + len; p++) {
-        if (!json_ws((unsigned char)*p)) {
-            c->json_syntax_failed = true;
-            return fail(c, DECODE_BAD_JSON, "unexpected data after the JSON value at byte %zu",
-                        (size_t)(p - buf));
-        }
-    }
-
-    const cJSON *items = NULL; /* an array of alerts, or NULL for one alert */
-    if (cJSON_IsArray(root)) {
+    const jd_val_t *items = NULL; /* an array of alerts, or NULL for one alert */
+    const jd_member_t *members = NULL;
+    if (root->type == JD_ARRAY) {
         items = root;
-    } else if (cJSON_IsObject(root)) {
-        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
-        const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(root, "alerts");
-        if (!labels && cJSON_IsArray(alerts)) {
+    } else if (root->type == JD_OBJECT) {
+        if (!(members = json_members(c, root)) && root->n)
+            return fail(c, DECODE_TOO_LARGE, "out of memory for %zu members", root->n);
+        /* The first of each key decides the shape (cJSON's lookup did). */
+        const jd_val_t *labels = NULL, *alerts = NULL;
+        for (size_t i = 0; i < root->n; i++) {
+            if (!labels && KEY_IS(&members[i], "labels")) labels = &members[i].val;
+            if (!alerts && KEY_IS(&members[i], "alerts")) alerts = &members[i].val;
+        }
+        if (!labels && alerts && alerts->type == JD_ARRAY) {
             items = alerts; /* webhook body, any version */
         } else if (alerts && !labels) {
             return fail(c, DECODE_BAD_SHAPE, "\"alerts\" is %s, not an array", json_type(alerts));
@@ -768,20 +965,58 @@ static decode_error_t json_decode(dctx_t *c, const char *buf, size_t len, alert_
                     json_type(root));
     }
 
-    size_t n = items ? json_count(items) : 1;
+    size_t n = items ? items->n : 1;
     alert_t *alerts = arena_array(c, n, sizeof(alert_t));
-    if (n && !alerts) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu alerts", n);
-    const cJSON *e = items ? items->child : root;
+    jd_val_t *vals = items ? arena_array(c, n, sizeof(jd_val_t)) : NULL;
+    if (n && (!alerts || (items && !vals)))
+        return fail(c, DECODE_TOO_LARGE, "out of memory for %zu alerts", n);
+    if (items) jd_items(items, vals);
     c->in_alert = true;
-    for (size_t i = 0; i < n; i++, e = e->next) {
+    for (size_t i = 0; i < n; i++) {
         c->alert_idx = i;
         memset(&alerts[i], 0, sizeof(alerts[i]));
-        if ((r = json_alert(c, e, &alerts[i]))) return r;
+        if ((r = items ? json_alert(c, &vals[i], NULL, &alerts[i])
+                       : json_alert(c, root, members, &alerts[i])))
+            return r;
     }
     c->in_alert = false;
     *out = alerts;
     *n_out = n;
     return DECODE_OK;
+}
+
+static decode_error_t json_decode(dctx_t *c, const char *buf, size_t len, alert_t **out,
+                                  size_t *n_out)
+{
+    /* cJSON skipped a UTF-8 byte order mark and so does this (simdjson
+     * would refuse it); error offsets still count from buf. */
+    size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    const char *why = NULL, *bs;
+    size_t at;
+    jd_val_t root;
+    jd_status_t st = jd_parse(buf + bom, len - bom, &root, &why);
+    if (st == JD_BAD_NUMBER) {
+        char *zeroed = json_zero_numbers(buf + bom, len - bom);
+        if (zeroed) {
+            st = jd_parse(zeroed, len - bom, &root, &why); /* it copies: free at once */
+            free(zeroed);
+        }
+    }
+    decode_error_t r;
+    if (st != JD_OK) {
+        r = json_refused(c, st, why, buf, len);
+    } else if ((bs = memchr(buf, '\\', len)) && (at = json_nul_escape_at(buf, len, bs)) != len) {
+        c->json_syntax_failed = true; /* refused before any tree, as before */
+        r = fail(c, DECODE_BAD_UTF8, "\\u0000 at byte %zu: NUL characters are not accepted", at);
+    } else {
+        /* Every string simdjson gives out is valid UTF-8 and, with \u0000
+         * refused just above, free of NUL: check_pair() need not look. */
+        c->text_is_utf8 = true;
+        r = json_walk(c, &root, out, n_out);
+        c->text_is_utf8 = false;
+    }
+    jd_release();
+    return r;
 }
 
 /* ---- protobuf ---------------------------------------------------------- */

@@ -80,13 +80,14 @@ const char *decode_error_str(decode_error_t e);
 decode_error_t ingest_format_from_content_type(const char *ct, size_t len, ingest_format_t *out);
 
 /* Decodes one message into alerts allocated in `arena` (the alerts, their
- * label arrays and, where unescaping is needed, their strings; others point
- * into `buf`, which must outlive the alerts). Labels come out sorted bytewise
+ * label arrays and a JSON message's strings; a protobuf message's strings
+ * point into `buf`, which must outlive the alerts). Labels come out sorted bytewise
  * by name. `event_time_ms` is the decision clock for this message: it also
  * decides status (a set endsAt <= event time means resolved).
  * On error returns the reason and writes a human sentence (with the alert
  * index and label name where relevant) into errbuf. The fingerprint field is
- * left 0: the caller fingerprints. Single-threaded per arena. */
+ * left 0: the caller fingerprints. Single-threaded per arena; any number
+ * of threads at once (each keeps its own JSON parser between calls). */
 decode_error_t ingest_decode(arena_t *arena, const ingest_limits_t *limits, ingest_format_t format,
                              const void *buf, size_t len, int64_t event_time_ms,
                              alert_t **alerts_out, size_t *n_out, char *errbuf, size_t errlen);

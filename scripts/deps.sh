@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libxxhash-dev libjemalloc-dev libhiredis-dev
-  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev
+  libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev libsimdjson-dev
   libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev
   redis-server kcat prometheus wrk
 )

@@ -517,9 +517,39 @@ static void test_errors(void)
                  bad_utf8[i]);
         CHECK_EQ_INT(decode(js), DECODE_BAD_UTF8);
     }
+    /* The parser validates the whole text, so the sentence gives the
+     * offset in the message rather than the field; and invalid UTF-8 in a
+     * field quell ignores is refused too (JSON text must be UTF-8). */
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"generatorURL\":\"http://\xfe\"}"),
                  DECODE_BAD_UTF8);
-    CHECK(err_has("generatorURL"));
+    CHECK(err_has("byte 0xfe at byte 43"));
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"groupKey\":\"\xc3\"}"), DECODE_BAD_UTF8);
+    /* Numbers: their values are never used, so any JSON number passes where
+     * quell ignores it, also beyond 64 bits (real webhook bodies have
+     * "groupKey": 43434343434343434343); what is not JSON number syntax is
+     * bad JSON, as in Go. */
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"k\":[43434343434343434343,-1e999,0.5e-3]}"),
+                 DECODE_OK);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"k\":01}"), DECODE_BAD_JSON);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"k\":+1}"), DECODE_BAD_JSON);
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"b\"},\"k\":1.}"), DECODE_BAD_JSON);
+    CHECK(err_has("number"));
+    CHECK_EQ_INT(decode("{\"labels\":{\"a\":18446744073709551616}}"), DECODE_BAD_SHAPE);
+    CHECK(err_has("label \"a\": value is a number, not a string"));
+    /* A byte order mark is skipped; error offsets still count it. */
+    CHECK_EQ_INT(decode("\xef\xbb\xbf{\"labels\":{\"a\":\"b\"}}"), DECODE_OK);
+    CHECK_EQ_INT(decode("\xef\xbb\xbf{\"labels\":{\"a\":\"b\"}} x"), DECODE_BAD_JSON);
+    CHECK(err_has("after the JSON value at byte 24"));
+    /* Nesting: 1,000 levels parse (cJSON's limit, kept), deeper is refused
+     * without recursion trouble, however deep. */
+    static char deep[2 * 100000 + 64];
+    for (int levels = 999; levels <= 100000; levels = levels == 1001 ? 100000 : levels + 1) {
+        size_t o2 = (size_t)snprintf(deep, sizeof deep, "{\"labels\":{\"a\":\"b\"},\"x\":");
+        memset(deep + o2, '[', (size_t)levels - 1);
+        memset(deep + o2 + levels - 1, ']', (size_t)levels - 1);
+        snprintf(deep + o2 + 2 * (levels - 1), sizeof deep - o2 - 2 * (levels - 1), "}");
+        CHECK_EQ_INT(decode(deep), levels <= 1000 ? DECODE_OK : DECODE_BAD_JSON);
+    }
     CHECK_EQ_INT(decode("{\"labels\":{\"a\":\"x\\u0000y\"}}"), DECODE_BAD_UTF8);
     CHECK(err_has("\\u0000"));
     /* An escaped backslash before "u0000" is text, not an escape. */
@@ -677,9 +707,8 @@ static void test_content_type(void)
 
 /* ---- real payloads ----------------------------------------------------- */
 
-/* Alerts a body holds, counted independently with plain cJSON (malloc, no
- * arena: this also proves the hooks fall back for other cJSON users). -1
- * when the body is not a Prometheus shape at all. */
+/* Alerts a body holds, counted independently with plain cJSON. -1 when the
+ * body is not a Prometheus shape at all. */
 static int count_alerts(const char *buf)
 {
     cJSON *root = cJSON_Parse(buf);
@@ -817,9 +846,9 @@ static void test_arena_reuse(void)
     }
 }
 
-/* Decoders on several threads at once, each with its own arena: the cJSON
- * hooks pick the arena per thread. Meanwhile the main thread uses cJSON the
- * ordinary way (malloc/free through the same hooks). */
+/* Decoders on several threads at once, each with its own arena (and its
+ * own simdjson parser). Meanwhile the main thread uses cJSON the ordinary
+ * way, as other modules do. */
 static void *decode_thread(void *arg)
 {
     long id = (long)arg, bad = 0;
