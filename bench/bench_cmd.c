@@ -417,7 +417,9 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
                       .timeout_s = o->timeout_s,
                       .rate = latency ? rate : 0,
                       .stamp_now = latency,
-                      .linger_ms = latency ? 1 : backlog ? 100 : 0,
+                      .linger_ms = latency   ? 1
+                                   : backlog ? 100
+                                             : 0,
                       .loaded = backlog ? spawn_loaded : NULL,
                       .loaded_ctx = &sc,
                       .gen = o->gen};
@@ -516,7 +518,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, int med,
-                       const run_result_t *lat, double lat_rate)
+                       const run_result_t *lat, double lat_rate, double live_rate)
 {
     const run_result_t *r = &runs[med];
     printf("{\"scenario\":\"%s\",\"format\":\"%s\",\"brokers\":\"%s\",\"store\":\"%s\","
@@ -528,6 +530,10 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
     for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", runs[i].alerts_per_s);
     printf("],\"quell_alerts_per_second\":%.0f,\"seconds\":%.3f,", r->quell_alerts_per_s,
            r->seconds);
+    if (live_rate > 0)
+        printf("\"live_alerts_per_second\":%.0f,", live_rate);
+    else
+        printf("\"live_alerts_per_second\":null,");
     printf("\"produced\":%llu,\"alerts_in\":%llu,\"alerts_decided\":%llu,\"incidents_out\":%llu,"
            "\"incidents_new\":%llu,\"incidents_repeat\":%llu,\"incidents_resolved\":%llu,"
            "\"incidents_delivered\":%llu,\"suppressed\":%llu,",
@@ -564,16 +570,21 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
 }
 
 static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, int med,
-                       const run_result_t *lat, double lat_rate)
+                       const run_result_t *lat, double lat_rate, double live_rate)
 {
     const run_result_t *r = &runs[med];
     printf("quell bench: %s, %s, %llu alerts, %s store, %s, %s, %d run%s\n", o->name,
            o->format_name, (unsigned long long)o->gen.alerts, o->store ? o->store : "memory",
-           o->brokers ? o->brokers : o->live ? "embedded broker" : "mock cluster",
+           o->brokers ? o->brokers
+           : o->live  ? "embedded broker"
+                      : "mock cluster",
            o->live ? "live (producer alongside)" : "backlog drained", n, n == 1 ? "" : "s");
     printf("  alerts/s (median)     %.0f  (runs:", r->alerts_per_s);
     for (int i = 0; i < n; i++) printf(" %.0f", runs[i].alerts_per_s);
     printf("; quell's own first-consumed-to-last-decided: %.0f)\n", r->quell_alerts_per_s);
+    if (live_rate > 0)
+        printf("  alerts/s, live        %.0f  (one run, the storm produced on the same machine)\n",
+               live_rate);
     if (lat && lat->have_latency)
         printf("  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms at %.0f alerts/s\n",
                lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate);
@@ -612,12 +623,13 @@ static void bench_usage(FILE *out)
           "  --brokers LIST        a Kafka cluster (default: quell's embedded mock cluster)\n"
           "  --store URL           window store: memory (default) or redis://HOST:PORT/DB\n"
           "  --format json|proto   the storm's encoding (default json)\n"
-          "  --workers N           dedup workers (default: one per core)\n"
+          "  --workers N           dedup workers (default: half the cores)\n"
           "  --runs N              throughput runs; the median is reported (default 3)\n"
           "  --live                produce while quell consumes (the producer shares the\n"
           "                        machine); default: preload the storm, then time quell\n"
           "                        draining it from its group's assignment to the last commit\n"
-          "  --latency-rate R      alerts/s of the latency run (default: half the median;\n"
+          "  --latency-rate R      alerts/s of the latency run, which is live (default: half\n"
+          "                        the live rate, from one more live run unless --live;\n"
           "                        0 = no latency run)\n"
           "  --json                one JSON object on stdout\n"
           "  --out DIR             a CSV time series per run into DIR\n"
@@ -734,7 +746,23 @@ int bench_main(int argc, char **argv, const char *self)
     int med = 0;
     for (int i = 0; i < o.runs; i++)
         if (runs[i].alerts_per_s == median) med = i;
-    double lat_rate = o.latency_rate < 0 ? median / 2 : o.latency_rate;
+    /* Latency needs the storm sent live. In backlog mode the default pace
+     * is half of what quell sustains live, measured by one more run: half
+     * the backlog rate could not be produced on the same machine. */
+    double live_rate = 0;
+    if (!o.live && o.latency_rate < 0) {
+        bench_opts_t lo = o;
+        lo.live = true;
+        lo.out_dir = NULL;
+        run_result_t lr;
+        if (one_run(&lo, o.runs, false, 0, &lr, err, sizeof err) != 0) {
+            fprintf(stderr, "quell bench: live run: %s\n", err);
+            goto out;
+        }
+        live_rate = lr.alerts_per_s;
+        if (!o.json) fprintf(stderr, "  live run: %.0f alerts/s\n", live_rate);
+    }
+    double lat_rate = o.latency_rate >= 0 ? o.latency_rate : o.live ? median / 2 : live_rate / 2;
     bool have_lat = false;
     if (lat_rate >= 1) {
         if (one_run(&o, o.runs, true, lat_rate, &lat, err, sizeof err) != 0) {
@@ -744,9 +772,9 @@ int bench_main(int argc, char **argv, const char *self)
         have_lat = true;
     }
     if (o.json)
-        print_json(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate);
+        print_json(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate, live_rate);
     else
-        print_text(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate);
+        print_text(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate, live_rate);
     rc = fflush(stdout) == 0 ? 0 : 1;
 out:
     free(gen_argv);

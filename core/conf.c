@@ -89,7 +89,8 @@ _Static_assert(sizeof(log_level_t) == sizeof(int) && sizeof(log_format_t) == siz
 static const conf_key_t conf_keys[] = {
     /* core */
     {"workers", CT_INT, "0", "0", "256", NULL, F(workers), 0,
-     "Dedup worker threads; 0 = one per CPU core."},
+     "Dedup worker threads; 0 = half the CPU cores, at least one (a decision costs a fraction "
+     "of decoding the alert, see ingest.threads)."},
     {"ring_bytes", CT_SIZE, "4MiB", "64KiB", "1GiB", NULL, F(ring_bytes), 0,
      "Capacity of each worker's input ring."},
     /* log */

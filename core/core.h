@@ -395,7 +395,7 @@ static inline const conf_node_t *conf_node_key(const conf_node_t *map, size_t i)
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:9095"
 
 typedef struct {
-    int workers; /* 0 = one per core */
+    int workers; /* 0 = half the cores, at least one */
     size_t ring_bytes;
     struct {
         log_level_t level;

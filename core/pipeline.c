@@ -417,7 +417,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     ingest_t *in = NULL;
     ops_t *ops = NULL;
     size_t n_workers =
-        conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+        conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN) / 2;
     if (n_workers < 1) n_workers = 1;
     size_t n_lanes = conf->ingest.threads > 0 ? (size_t)conf->ingest.threads
                                               : (size_t)sysconf(_SC_NPROCESSORS_ONLN);

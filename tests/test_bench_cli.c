@@ -91,6 +91,10 @@ static void test_tiny_scenario(void)
         double pct = num(j, "suppressed_pct");
         CHECK(pct > 0 && pct < 100 && fabs(pct - 100 * suppressed / decided) < 0.01);
         CHECK(num(j, "alerts_per_second") > 0);
+        /* The default: quell drains the storm preloaded into the cluster. */
+        const cJSON *mode = cJSON_GetObjectItem(j, "mode");
+        CHECK(cJSON_IsString(mode) && !strcmp(mode->valuestring, "backlog"));
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "live_alerts_per_second")));
         CHECK_EQ_INT((long long)num(j, "dead_lettered"), 0);
         CHECK_EQ_INT((long long)num(j, "lost"), 0);
         CHECK(num(j, "peak_rss_bytes") > 1 << 20);
