@@ -49,8 +49,10 @@
 #define EMBEDDED_PART 16
 /* The mock cluster keeps ~5 MiB (compressed) per partition and drops the
  * oldest batches beyond it: a 2M-alert storm needs ~40 partitions in
- * protobuf, ~60 in JSON. */
-#define BACKLOG_PART 96
+ * protobuf, ~60 in JSON. A run that loses messages that way is run again
+ * with twice the partitions, up to BACKLOG_PART_MAX. */
+#define BACKLOG_PART     96
+#define BACKLOG_PART_MAX 768
 
 static const char *const reason_names[N_REASONS] = {
     "duplicate", "resolved_no_incident", "excluded", "flapping", "transient", "inhibited",
@@ -62,7 +64,8 @@ typedef struct {
     int workers, runs, timeout_s;
     double latency_rate; /* < 0: half the median throughput; 0: no latency run */
     bool json, keep;
-    bool live; /* produce while quell consumes; default: drain a preloaded backlog */
+    bool live;         /* produce while quell consumes; default: drain a preloaded backlog */
+    int backlog_parts; /* partitions of the backlog's input topic on the mock cluster */
     gen_opts_t gen;
     char *config; /* the scenario's config text */
     char name[128];
@@ -75,6 +78,7 @@ typedef struct {
     uint64_t delivered, suppressed, reasons[N_REASONS], dead_lettered, lost;
     uint64_t tracked, expired, evicted, round_trips;
     bool have_round_trips, have_latency;
+    bool dropped; /* the cluster lost part of the storm (mock retention) */
     double table_mib, bytes_per_slot, lat_p50_ms, lat_p99_ms, lat_max_ms;
     uint64_t peak_rss_kb;
     double cpu_seconds; /* quell run's user + system time (the embedded broker included) */
@@ -298,7 +302,8 @@ typedef struct {
     rd_kafka_mock_cluster_t *mc;
 } mock_t;
 
-static const char *mock_start(mock_t *m, const char *const topics[3], char *err, size_t errlen)
+static const char *mock_start(mock_t *m, int parts, const char *const topics[3], char *err,
+                              size_t errlen)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
@@ -312,7 +317,7 @@ static const char *mock_start(mock_t *m, const char *const topics[3], char *err,
         snprintf(err, errlen, "cannot start a mock cluster");
         return NULL;
     }
-    rd_kafka_mock_topic_create(m->mc, topics[0], BACKLOG_PART, 1);
+    rd_kafka_mock_topic_create(m->mc, topics[0], parts, 1);
     rd_kafka_mock_topic_create(m->mc, topics[1], EMBEDDED_PART, 1);
     rd_kafka_mock_topic_create(m->mc, topics[2], 1, 1);
     return rd_kafka_mock_cluster_bootstraps(m->mc);
@@ -368,7 +373,10 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
                      EMBEDDED_PART, group, topic, output, dlq);
     if (o->workers > 0) n += snprintf(text + n, cap - (size_t)n, "workers: %d\n", o->workers);
     if (o->store && strcmp(o->store, "memory"))
-        n += snprintf(text + n, cap - (size_t)n, "store:\n  url: %s\n", o->store);
+        /* Own keys too: a run must not find the windows an earlier run of
+         * the same storm left in Redis. */
+        n += snprintf(text + n, cap - (size_t)n, "store:\n  url: %s\n  prefix: '%s:'\n", o->store,
+                      group);
     snprintf(text + n, cap - (size_t)n, "%s", o->config);
     snprintf(cfg, sizeof cfg, "%s/quell.yaml", dir);
     int wr = write_file(cfg, text);
@@ -388,7 +396,8 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     spawn_ctx_t sc = {.o = o, .dir = dir, .pid = -1};
     if (backlog) {
         const char *topics[3] = {topic, output, dlq};
-        if (!brokers && !(brokers = mock_start(&mock, topics, err, errlen))) goto out;
+        if (!brokers && !(brokers = mock_start(&mock, o->backlog_parts, topics, err, errlen)))
+            goto out;
         sc.brokers = brokers;
     } else {
         pid = spawn_run(o, dir, o->brokers);
@@ -478,6 +487,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
         goto out;
     }
     if (r->alerts_in + r->dead_lettered < r->produced) {
+        r->dropped = true;
         snprintf(err, errlen,
                  "quell read %llu of %llu messages: the cluster dropped part of the storm "
                  "(the mock cluster keeps ~5 MiB per partition; use fewer --alerts or "
@@ -641,7 +651,11 @@ static void bench_usage(FILE *out)
 
 int bench_main(int argc, char **argv, const char *self)
 {
-    bench_opts_t o = {.self = self, .runs = 3, .timeout_s = 600, .latency_rate = -1};
+    bench_opts_t o = {.self = self,
+                      .runs = 3,
+                      .timeout_s = 600,
+                      .latency_rate = -1,
+                      .backlog_parts = BACKLOG_PART};
     char err[512] = "";
     char **gen_argv = calloc((size_t)argc + 1, sizeof(char *));
     int gen_argc = 1, rc = 2;
@@ -733,7 +747,17 @@ int bench_main(int argc, char **argv, const char *self)
     double rates[MAX_RUNS];
     rc = 1;
     for (int i = 0; i < o.runs; i++) {
-        if (one_run(&o, i, false, 0, &runs[i], err, sizeof err) != 0) {
+        int orc;
+        while ((orc = one_run(&o, i, false, 0, &runs[i], err, sizeof err)) != 0 &&
+               runs[i].dropped && !o.brokers && o.backlog_parts < BACKLOG_PART_MAX) {
+            o.backlog_parts *= 2;
+            if (!o.json)
+                fprintf(stderr,
+                        "  run %d: the mock cluster dropped part of the storm; again with %d "
+                        "partitions\n",
+                        i + 1, o.backlog_parts);
+        }
+        if (orc != 0) {
             fprintf(stderr, "quell bench: run %d: %s\n", i + 1, err);
             goto out;
         }
