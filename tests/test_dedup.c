@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../dedup/dedup.h"
+#include "../dedup/dedup_int.h"
 #include "check.h"
 
 #define MIN  60000LL
@@ -232,6 +232,72 @@ static void test_snapshot(void)
     for (int i = 0; i < 3; i++) dedup_table_destroy(b[i]);
 }
 
+/* Ring `i` gets an alert record stamped `wm`. */
+static void put_alert(ring_t *r, uint64_t fp, int64_t wm)
+{
+    label_t l = {{"alertname", 9}, {"x", 1}};
+    alert_t a = {.labels = &l, .n_labels = 1, .fingerprint = fp, .watermark_ms = wm};
+    void *dst = ring_reserve(r, alert_rec_size(&a));
+    alert_rec_write(dst, &a, NULL);
+    ring_commit(r);
+}
+
+static void put_tick(ring_t *r, int64_t wm)
+{
+    alert_rec_write_tick(ring_reserve(r, ALERT_REC_TICK_BYTES), wm);
+    ring_commit(r);
+}
+
+static int64_t peek_wm(dedup_inputs_t *in, size_t i, uint64_t *fp)
+{
+    size_t len;
+    void *rec = dedup_inputs_peek(in, i, &len);
+    if (!rec) return -1;
+    arena_t scratch;
+    arena_init(&scratch, 4096);
+    alert_t a;
+    msg_track_t *t;
+    CHECK_EQ_INT(alert_rec_read(rec, len, &scratch, &a, &t), QERR_OK);
+    *fp = a.fingerprint;
+    arena_free(&scratch);
+    ring_release(in->rings[i]);
+    return a.watermark_ms;
+}
+
+/* A worker fed by two ingest lanes decides with the lowest stamp either
+ * has shown: an alert read later from one lane must not let the table
+ * expire incidents an older alert still queued in the other needs. */
+static void test_inputs_watermark(void)
+{
+    dedup_inputs_t in = {.n = 2};
+    in.rings[0] = ring_new(1 << 16);
+    in.rings[1] = ring_new(1 << 16);
+    uint64_t fp = 0;
+    put_alert(in.rings[0], 1, 1000);
+    /* Ring 1 has shown nothing: nothing may expire yet. */
+    CHECK_EQ_INT(peek_wm(&in, 0, &fp), 0);
+    CHECK_EQ_INT(fp, 1);
+    put_tick(in.rings[1], 800);
+    put_alert(in.rings[0], 2, 1200);
+    /* The tick is consumed with ring 1's peek, which finds no alert. */
+    CHECK_EQ_INT(peek_wm(&in, 1, &fp), -1);
+    CHECK_EQ_INT(peek_wm(&in, 0, &fp), 800);
+    CHECK_EQ_INT(fp, 2);
+    put_alert(in.rings[1], 3, 1500);
+    CHECK_EQ_INT(peek_wm(&in, 1, &fp), 1200); /* ring 0's latest stamp is lower now */
+    put_tick(in.rings[0], 2000);
+    CHECK(dedup_inputs_empty(&in)); /* ticks only */
+    put_alert(in.rings[1], 4, 2500);
+    CHECK_EQ_INT(peek_wm(&in, 1, &fp), 2000);
+    /* One ring: the record's own stamp, as before lanes. */
+    dedup_inputs_t one = {.n = 1};
+    one.rings[0] = in.rings[0];
+    put_alert(one.rings[0], 5, 3000);
+    CHECK_EQ_INT(peek_wm(&one, 0, &fp), 3000);
+    ring_destroy(in.rings[0]);
+    ring_destroy(in.rings[1]);
+}
+
 int main(void)
 {
     test_window_and_count();
@@ -242,5 +308,6 @@ int main(void)
     test_eviction();
     test_many_and_growth();
     test_snapshot();
+    test_inputs_watermark();
     return check_summary("dedup");
 }
