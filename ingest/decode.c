@@ -178,6 +178,12 @@ static size_t utf8_invalid_at(const char *str, size_t len)
                 i += 8;
                 continue;
             }
+        } else {
+            /* The tail, most of a short label name or value: the same test
+             * on the bytes left, padded with 0x01 (ASCII, not NUL). */
+            uint64_t w = ONES;
+            memcpy(&w, s + i, len - i);
+            if (((w | ((w - ONES) & ~w)) & HIGHS) == 0) return UTF8_OK;
         }
         unsigned char b = s[i];
         if (b == 0) return i;
