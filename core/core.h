@@ -149,7 +149,7 @@ typedef struct {
     _Alignas(CACHELINE) _Atomic uint32_t seq;
     _Atomic uint32_t waiting;
 } ring_bell_t;
-void ring_set_bell(ring_t *r, ring_bell_t *bell);
+void ring_set_bell(ring_t *r, ring_bell_t *bell); /* then wait with ring_bell_wait only */
 /* Blocks until one of `rings` (all ringing `bell`) has a record or
  * `timeout_ms` passes. */
 void ring_bell_wait(ring_bell_t *bell, ring_t *const *rings, size_t n, int timeout_ms);
