@@ -44,6 +44,7 @@
 #include "bench.h"
 
 #define MAX_RUNS      15
+#define MAX_PROPS     16
 #define N_REASONS     7
 #define SAMPLE_MS     250
 #define EMBEDDED_PART 16
@@ -66,6 +67,10 @@ typedef struct {
     bool json, keep;
     bool live;         /* produce while quell consumes; default: drain a preloaded backlog */
     int backlog_parts; /* partitions of the backlog's input topic on the mock cluster */
+    /* --kafka-property K=V: passed to quell run's kafka.properties (a
+     * scenario's config cannot hold a kafka: section, the bench writes it) */
+    const char *props[MAX_PROPS];
+    int n_props;
     gen_opts_t gen;
     char *config; /* the scenario's config text */
     char name[128];
@@ -366,11 +371,18 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     snprintf(output, sizeof output, "%s-incidents", group);
     snprintf(dlq, sizeof dlq, "%s-dlq", group);
     size_t cap = strlen(o->config) + 1024;
+    for (int i = 0; i < o->n_props; i++) cap += strlen(o->props[i]) + 16;
     char *text = malloc(cap);
     int n = snprintf(text, cap,
                      "kafka:\n  embedded_partitions: %d\n  commit_interval: 100ms\n"
                      "  group_id: %s\n  topics: [%s]\n  output_topic: %s\n  dlq_topic: %s\n",
                      EMBEDDED_PART, group, topic, output, dlq);
+    if (o->n_props) n += snprintf(text + n, cap - (size_t)n, "  properties:\n");
+    for (int i = 0; i < o->n_props; i++) {
+        const char *eq = strchr(o->props[i], '=');
+        n += snprintf(text + n, cap - (size_t)n, "    %.*s: '%s'\n", (int)(eq - o->props[i]),
+                      o->props[i], eq + 1);
+    }
     if (o->workers > 0) n += snprintf(text + n, cap - (size_t)n, "workers: %d\n", o->workers);
     if (o->store && strcmp(o->store, "memory"))
         /* Own keys too: a run must not find the windows an earlier run of
@@ -641,6 +653,8 @@ static void bench_usage(FILE *out)
           "  --latency-rate R      alerts/s of the latency run, which is live (default: half\n"
           "                        the live rate, from one more live run unless --live;\n"
           "                        0 = no latency run)\n"
+          "  --kafka-property K=V  a librdkafka property for quell's consumer and producer\n"
+          "                        (kafka.properties), repeatable\n"
           "  --json                one JSON object on stdout\n"
           "  --out DIR             a CSV time series per run into DIR\n"
           "  --timeout S           give up a run after S seconds (600)\n"
@@ -693,7 +707,16 @@ int bench_main(int argc, char **argv, const char *self)
             o.latency_rate = atof(v), i++;
         else if (!strcmp(a, "--out"))
             o.out_dir = v, i++;
-        else if (!strcmp(a, "--timeout"))
+        else if (!strcmp(a, "--kafka-property")) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || strchr(v, '\'') || strchr(v, '\n') || o.n_props == MAX_PROPS) {
+                fprintf(stderr,
+                        "quell bench: --kafka-property takes KEY=VALUE (at most %d, no quotes)\n",
+                        MAX_PROPS);
+                goto out;
+            }
+            o.props[o.n_props++] = v, i++;
+        } else if (!strcmp(a, "--timeout"))
             o.timeout_s = atoi(v), i++;
         else if (!strncmp(a, "--", 2)) {
             gen_argv[gen_argc++] = argv[i++];

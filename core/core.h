@@ -109,6 +109,21 @@ char *arena_strndup(arena_t *a, const char *s, size_t len);
 void arena_reset(arena_t *a);
 void arena_free(arena_t *a);
 
+/* ---- fixed-width little-endian fields ---------------------------------- */
+
+/* For values stored outside the process (Redis entries and hashes), so they
+ * read the same whatever the host's byte order. */
+static inline void le64_put(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint64_t le64_get(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
 /* ---- ring ------------------------------------------------------------- */
 
 /* Single-producer single-consumer byte ring of variable-length records.

@@ -21,17 +21,6 @@
 
 #include "dedup.h"
 
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
 void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES])
 {
     out[0] = 'Q';
@@ -40,19 +29,19 @@ void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BY
                              (e->noise.held ? 8 : 0) | (e->noise.pending ? 16 : 0));
     out[3] = e->pending_kind;
     for (int i = 0; i < 4; i++) out[4 + i] = (unsigned char)(e->seq >> (8 * i));
-    put64(out + 8, e->incident_id);
-    put64(out + 16, e->owner);
-    put64(out + 24, (uint64_t)e->lease_until_ms);
-    put64(out + 32, (uint64_t)e->first_seen_ms);
-    put64(out + 40, (uint64_t)e->last_seen_ms);
-    put64(out + 48, (uint64_t)e->last_forward_ms);
-    put64(out + 56, e->count);
-    put64(out + 64, (uint64_t)e->noise.window_start_ms);
-    put64(out + 72, (uint64_t)e->noise.last_flip_ms);
+    le64_put(out + 8, e->incident_id);
+    le64_put(out + 16, e->owner);
+    le64_put(out + 24, (uint64_t)e->lease_until_ms);
+    le64_put(out + 32, (uint64_t)e->first_seen_ms);
+    le64_put(out + 40, (uint64_t)e->last_seen_ms);
+    le64_put(out + 48, (uint64_t)e->last_forward_ms);
+    le64_put(out + 56, e->count);
+    le64_put(out + 64, (uint64_t)e->noise.window_start_ms);
+    le64_put(out + 72, (uint64_t)e->noise.last_flip_ms);
     for (int i = 0; i < 4; i++) out[80 + i] = (unsigned char)(e->noise.flips >> (8 * i));
     out[84] = e->noise.last_status;
     out[85] = out[86] = out[87] = 0;
-    put64(out + 88, e->pending_id);
+    le64_put(out + 88, e->pending_id);
 }
 
 bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_ENTRY_BYTES])
@@ -81,22 +70,22 @@ bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
     e->pending = (p[2] & 2) != 0;
     e->pending_kind = p[3];
     e->seq = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-    e->incident_id = get64(p + 8);
-    e->owner = get64(p + 16);
-    e->lease_until_ms = (int64_t)get64(p + 24);
-    e->first_seen_ms = (int64_t)get64(p + 32);
-    e->last_seen_ms = (int64_t)get64(p + 40);
-    e->last_forward_ms = (int64_t)get64(p + 48);
-    e->count = get64(p + 56);
+    e->incident_id = le64_get(p + 8);
+    e->owner = le64_get(p + 16);
+    e->lease_until_ms = (int64_t)le64_get(p + 24);
+    e->first_seen_ms = (int64_t)le64_get(p + 32);
+    e->last_seen_ms = (int64_t)le64_get(p + 40);
+    e->last_forward_ms = (int64_t)le64_get(p + 48);
+    e->count = le64_get(p + 56);
     e->noise.seen = (p[2] & 4) != 0;
     e->noise.held = (p[2] & 8) != 0;
     e->noise.pending = (p[2] & 16) != 0;
-    e->noise.window_start_ms = (int64_t)get64(p + 64);
-    e->noise.last_flip_ms = (int64_t)get64(p + 72);
+    e->noise.window_start_ms = (int64_t)le64_get(p + 64);
+    e->noise.last_flip_ms = (int64_t)le64_get(p + 72);
     e->noise.flips =
         (uint32_t)p[80] | (uint32_t)p[81] << 8 | (uint32_t)p[82] << 16 | (uint32_t)p[83] << 24;
     e->noise.last_status = p[84];
-    e->pending_id = get64(p + 88);
+    e->pending_id = le64_get(p + 88);
     return true;
 }
 

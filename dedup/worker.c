@@ -87,8 +87,6 @@ ring_t *dedup_worker_add_ring(dedup_worker_t *w, size_t ring_bytes)
     return r;
 }
 
-static bool rings_empty(dedup_worker_t *w) { return dedup_inputs_empty(&w->in); }
-
 static void forward_blocking(dedup_worker_t *w, const alert_t *a, const incident_t *inc,
                              msg_track_t *track)
 {
@@ -178,9 +176,9 @@ static void *store_main(dedup_worker_t *w)
             publish_table_stats(w); /* the fail-open table */
         }
         serve_top_request(w);
-        if (stopping && rings_empty(w)) {
+        if (stopping && dedup_inputs_empty(&w->in)) {
             store_worker_step(w->store, &w->in, true);
-            if (!store_worker_busy(w->store) && rings_empty(w)) break;
+            if (!store_worker_busy(w->store) && dedup_inputs_empty(&w->in)) break;
             continue;
         }
         if (idle_spins++ < 64) {
@@ -232,7 +230,7 @@ static void *worker_main(void *arg)
         if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
             /* Re-check after seeing stop: a record committed just before it
              * must still be decided. */
-            if (rings_empty(w)) break;
+            if (dedup_inputs_empty(&w->in)) break;
             continue;
         }
         /* Under load the next record is microseconds away: yield a few

@@ -52,35 +52,24 @@ struct inhibit_sync {
     size_t n_retry;
 };
 
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
 static void wire_encode(const inhibit_wire_t *w, int64_t wall_ms,
                         unsigned char out[INHIBIT_WIRE_BYTES])
 {
-    put64(out + 56, (uint64_t)wall_ms);
-    put64(out, w->key);
-    put64(out + 8, (uint64_t)w->at_src);
-    put64(out + 16, (uint64_t)w->until_src);
-    put64(out + 24, w->fp_src);
-    put64(out + 32, (uint64_t)w->at_both);
-    put64(out + 40, (uint64_t)w->until_both);
-    put64(out + 48, w->fp_both);
+    le64_put(out + 56, (uint64_t)wall_ms);
+    le64_put(out, w->key);
+    le64_put(out + 8, (uint64_t)w->at_src);
+    le64_put(out + 16, (uint64_t)w->until_src);
+    le64_put(out + 24, w->fp_src);
+    le64_put(out + 32, (uint64_t)w->at_both);
+    le64_put(out + 40, (uint64_t)w->until_both);
+    le64_put(out + 48, w->fp_both);
 }
 
 static void wire_decode(const unsigned char *p, inhibit_wire_t *w)
 {
-    *w = (inhibit_wire_t){get64(p),      (int64_t)get64(p + 8),  (int64_t)get64(p + 16),
-                          get64(p + 24), (int64_t)get64(p + 32), (int64_t)get64(p + 40),
-                          get64(p + 48)};
+    *w = (inhibit_wire_t){le64_get(p),      (int64_t)le64_get(p + 8),  (int64_t)le64_get(p + 16),
+                          le64_get(p + 24), (int64_t)le64_get(p + 32), (int64_t)le64_get(p + 40),
+                          le64_get(p + 48)};
 }
 
 static void down(inhibit_sync_t *y, const char *reason)
@@ -211,7 +200,7 @@ static bool pull(inhibit_sync_t *y)
         if (v->type != REDIS_REPLY_STRING || v->len != INHIBIT_WIRE_BYTES) continue;
         inhibit_wire_t w;
         wire_decode((const unsigned char *)v->str, &w);
-        if ((int64_t)get64((const unsigned char *)v->str + 56) + y->conf.ttl_ms < wall) {
+        if ((int64_t)le64_get((const unsigned char *)v->str + 56) + y->conf.ttl_ms < wall) {
             /* No instance has pushed it for a TTL (a source re-pushes on
              * every occurrence): pruned, so the hash stays as small as what
              * fires. */

@@ -45,6 +45,10 @@ static void test_usage(void)
     CHECK_EQ_INT(run("bench --scenario /nonexistent.yaml", &out, &err), 2);
     CHECK(err && strstr(err, "/nonexistent.yaml"));
     free(out), free(err);
+    CHECK_EQ_INT(run("bench --scenario x.yaml --kafka-property queued.min.messages", &out, &err),
+                 2);
+    CHECK(err && strstr(err, "KEY=VALUE"));
+    free(out), free(err);
     CHECK_EQ_INT(run("bench --help", &out, &err), 0);
     CHECK(out && strstr(out, "--store URL"));
     free(out), free(err);

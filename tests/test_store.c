@@ -11,13 +11,7 @@
 #include "../dedup/dedup_int.h"
 #include "check.h"
 #include "redis_local.h"
-
-/* One input ring, as a worker fed by one ingest thread has. */
-static bool step_ring(store_worker_t *sw, ring_t *ring, bool stopping)
-{
-    dedup_inputs_t in = {.rings = {ring}, .n = 1};
-    return store_worker_step(sw, &in, stopping);
-}
+#include "store_step.h"
 
 #define MIN  60000LL
 #define HOUR (60 * MIN)
