@@ -8,6 +8,7 @@
 #define QUELL_CHECK_H
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,36 @@ static inline int check_summary(const char *name)
 {
     printf("%s: %d checks passed, %d failed\n", name, check_passes, check_failures);
     return check_failures ? 1 : 0;
+}
+
+/* Strict UTF-8 by decoding code points, written independently of
+ * ingest/decode.c (which checks byte ranges), so the two agree only if both
+ * are right. `allow_nul`: whether U+0000 counts as valid. */
+static inline bool check_utf8_strict(const void *str, size_t len, bool allow_nul)
+{
+    const unsigned char *s = str;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = s[i], n = 0, min = 0;
+        if (cp == 0 && !allow_nul) return false;
+        if (cp < 0x80)
+            n = 0;
+        else if ((cp & 0xe0) == 0xc0)
+            n = 1, cp &= 0x1f, min = 0x80;
+        else if ((cp & 0xf0) == 0xe0)
+            n = 2, cp &= 0x0f, min = 0x800;
+        else if ((cp & 0xf8) == 0xf0)
+            n = 3, cp &= 0x07, min = 0x10000;
+        else
+            return false;
+        if (len - i <= n) return false;
+        for (uint32_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += n + 1;
+    }
+    return true;
 }
 
 /* Reads a whole file, NUL-terminated; NULL if it cannot be read. The

@@ -42,34 +42,8 @@ static void violated(const char *what, size_t alert)
     abort();
 }
 
-/* Strict UTF-8 by decoding code points (decode.c uses byte ranges instead,
- * so the two disagree only if one is wrong). NUL is refused by contract. */
-static int utf8_ok(const char *str, uint32_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    for (uint32_t i = 0; i < len;) {
-        uint32_t cp = s[i], n = 0, min = 0;
-        if (cp == 0) return 0;
-        if (cp < 0x80)
-            n = 0;
-        else if ((cp & 0xe0) == 0xc0)
-            n = 1, cp &= 0x1f, min = 0x80;
-        else if ((cp & 0xf0) == 0xe0)
-            n = 2, cp &= 0x0f, min = 0x800;
-        else if ((cp & 0xf8) == 0xf0)
-            n = 3, cp &= 0x07, min = 0x10000;
-        else
-            return 0;
-        if (len - i <= n) return 0;
-        for (uint32_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-        i += n + 1;
-    }
-    return 1;
-}
+/* NUL is refused by contract. */
+static bool utf8_ok(const char *str, uint32_t len) { return check_utf8_strict(str, len, false); }
 
 static int name_ok(str_t s)
 {

@@ -57,30 +57,7 @@ static uint64_t n_same_ok, n_same_refused, n_utf8_diff, n_number_diff, n_raw_dif
     n_failed;
 
 /* Strict UTF-8 by decoding code points, independent of decode.c. */
-static bool utf8_ok(const unsigned char *s, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        uint32_t cp = s[i], n = 0, min = 0;
-        if (cp < 0x80)
-            n = 0;
-        else if ((cp & 0xe0) == 0xc0)
-            n = 1, cp &= 0x1f, min = 0x80;
-        else if ((cp & 0xf0) == 0xe0)
-            n = 2, cp &= 0x0f, min = 0x800;
-        else if ((cp & 0xf8) == 0xf0)
-            n = 3, cp &= 0x07, min = 0x10000;
-        else
-            return false;
-        if (len - i <= n) return false;
-        for (uint32_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += n + 1;
-    }
-    return true;
-}
+static bool utf8_ok(const unsigned char *s, size_t len) { return check_utf8_strict(s, len, true); }
 
 static bool same_str(str_t a, str_t b)
 {
