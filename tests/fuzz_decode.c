@@ -18,6 +18,7 @@
 
 #include "../core/core.h"
 #include "../ingest/ingest.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
