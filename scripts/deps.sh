@@ -17,9 +17,15 @@ for p in "${packages[@]}"; do
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
-echo "deps: installing ${missing[*]}" >&2
+# apt's own output goes to a log; one line says what is installed, and the
+# log's tail is shown only when apt fails.
+log=${TMPDIR:-/tmp}/quell-deps.log
+echo "deps: installing ${missing[*]} (apt's output: $log)" >&2
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq >&2
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  echo "deps: apt-get failed; the end of $log:" >&2
+  tail -n 20 "$log" >&2
+  exit 1
+fi

@@ -16,4 +16,15 @@ fi
 # Fetch the real broker's jars before the clock of any test starts.
 scripts/kafka-local.sh fetch || echo "test: real Kafka unavailable; its tests will be skipped" >&2
 cd "$QUELL_BUILD_DIR"
-ctest --output-on-failure --timeout 900 "$@"
+rc=0
+ctest --output-on-failure --timeout 900 "$@" || rc=$?
+# Checks that could not run here (no ../shared/data, no redis-server, no
+# Java for the real broker) print one "SKIP" line each; say how many and why.
+log=Testing/Temporary/LastTest.log
+if [[ -f $log ]] && grep -qE '^SKIP[ :]' "$log"; then
+  echo "test: $(grep -cE '^SKIP[ :]' "$log") checks skipped:"
+  grep -E '^SKIP[ :]' "$log" | sed -E 's/^SKIP:? */  /'
+else
+  echo "test: no check skipped"
+fi
+exit "$rc"

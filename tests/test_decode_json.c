@@ -275,8 +275,11 @@ static int walk(const char *dir, int depth)
 
 static void test_shared_data(void)
 {
-    int files = walk(check_shared_data(), 0);
-    fprintf(stderr, "decode_json: %d JSON files under %s\n", files, check_shared_data());
+    char root[1024];
+    if (!CHECK_DATA(root, "payloads")) return;
+    snprintf(root, sizeof root, "%s", check_test_data());
+    int files = walk(root, 0);
+    fprintf(stderr, "decode_json: %d JSON files under %s\n", files, root);
     CHECK(files >= 40);
 }
 
@@ -339,7 +342,11 @@ int main(void)
             (unsigned long long)n_raw_diff, (unsigned long long)n_escape_diff,
             (unsigned long long)n_failed);
     CHECK_EQ_INT(n_failed, 0);
-    CHECK(n_same_ok > 4000 && n_same_refused > 25000);
+    /* Most agreements come from mutating the shared payloads. */
+    if (check_data_present())
+        CHECK(n_same_ok > 4000 && n_same_refused > 25000);
+    else
+        CHECK(n_same_ok > 4000 && n_same_refused > 10000);
     arena_free(&arena_new);
     arena_free(&arena_ref);
     return check_summary("decode_json");

@@ -42,8 +42,7 @@ static strlist_t list_from_json(const cJSON *arr, char **storage)
 static void test_conformance_vectors(void)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/conformance/alertmanager/fingerprint/fingerprint_vectors.json",
-             check_shared_data());
+    if (!CHECK_DATA(path, "conformance/alertmanager/fingerprint/fingerprint_vectors.json")) return;
     char *text = check_read_file(path, NULL);
     CHECK(text != NULL);
     if (!text) return;

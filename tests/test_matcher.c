@@ -72,8 +72,9 @@ static void expect_parse(parse_fn fn, const char *what, const char *input, bool 
 static cJSON *load(const char *file)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/conformance/alertmanager/matchers/%s", check_shared_data(),
-             file);
+    char rel[256];
+    snprintf(rel, sizeof rel, "conformance/alertmanager/matchers/%s", file);
+    if (!CHECK_DATA(path, rel)) return NULL;
     char *text = check_read_file(path, NULL);
     if (!text) {
         fprintf(stderr, "cannot read %s\n", path);
@@ -315,7 +316,7 @@ static void every_file_loaded(void)
                                         "utf8_lexer_tokens.json",
                                         "utf8_parse_matchers.json"};
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/conformance/alertmanager/matchers", check_shared_data());
+    if (!CHECK_DATA(dir, "conformance/alertmanager/matchers")) return;
     DIR *d = opendir(dir);
     CHECK(d != NULL);
     if (!d) return;
@@ -576,8 +577,9 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         checked_in_file = 0;
-        int before = check_failures;
+        int before = check_failures, skipped_before = check_skips;
         files[i].fn();
+        if (check_skips > skipped_before) continue; /* no shared data here */
         printf("%s: %d cases checked, %d failed\n", files[i].name, checked_in_file,
                check_failures - before);
         CHECK(checked_in_file > 0);

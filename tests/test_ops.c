@@ -182,8 +182,7 @@ static void test_pagerduty(void)
     const char *status;
     char key[256], err[256];
     char path[512];
-    snprintf(path, sizeof(path), "%s/payloads/pagerduty/pd-api-schema__trigger_event_example.json",
-             check_shared_data());
+    if (!CHECK_DATA(path, "payloads/pagerduty/pd-api-schema__trigger_event_example.json")) return;
     char *ev = check_read_file(path, NULL);
     CHECK(ev != NULL);
     cJSON *a = ev ? pd(ev, &status, key, err) : NULL;

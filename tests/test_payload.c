@@ -150,8 +150,7 @@ static void check_pd_schema(const cJSON *schema, const char *body)
 static void test_pagerduty(void)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/payloads/pagerduty/pd-api-schema__events-v2-openapiv3.json",
-             check_shared_data());
+    if (!CHECK_DATA(path, "payloads/pagerduty/pd-api-schema__events-v2-openapiv3.json")) return;
     char *text = check_read_file(path, NULL);
     CHECK(text != NULL);
     cJSON *schema = cJSON_Parse(text ? text : "{}");

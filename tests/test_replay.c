@@ -187,7 +187,7 @@ static void test_event_time(void)
 static void test_payloads(void)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/payloads/alertmanager", check_shared_data());
+    if (!CHECK_DATA(path, "payloads/alertmanager")) return;
     DIR *d = opendir(path);
     CHECK(d != NULL);
     if (!d) return;

@@ -94,8 +94,7 @@ static void check_route(const cJSON *want, const route_t *got, const char *origi
 static void test_conformance(void)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/conformance/alertmanager/routing/route_match_cases.json",
-             check_shared_data());
+    if (!CHECK_DATA(path, "conformance/alertmanager/routing/route_match_cases.json")) return;
     char *text = check_read_file(path, NULL);
     CHECK(text != NULL);
     if (!text) return;
