@@ -12,7 +12,13 @@
 #ifndef QUELL_DEDUP_H
 #define QUELL_DEDUP_H
 
-#include "../core/core.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/hist.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/ring.h"
+#include "../core/track.h"
 
 /* ---- fingerprint ------------------------------------------------------ */
 
@@ -412,5 +418,9 @@ void dedup_workers_stats_sum(dedup_worker_t **w, size_t n, dedup_worker_stats_t 
  * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
 #define DEDUP_TOP_K 512
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
+
+/* The rule half of the decision (matchers, exclusions, severity, inhibition,
+ * noise rules, time intervals, reload) has its own section file. */
+#include "rules.h"
 
 #endif

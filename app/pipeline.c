@@ -24,9 +24,7 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../rules/rules.h"
-#include "core_int.h"
-#include "ops.h"
+#include "app.h"
 
 static _Atomic bool stop_requested;
 static _Atomic bool reload_requested;
