@@ -1131,3 +1131,36 @@ void conf_print_doc(FILE *out)
         fprintf(out, " | %s%s |\n", k->desc, extra);
     }
 }
+
+/* ---- positioned errors for section compilers ---------------------------- */
+
+qerr_t conf_vfail_at(char *errbuf, size_t errlen, const char *path, const conf_node_t *at,
+                     const char *fmt, va_list ap)
+{
+    int n = snprintf(errbuf, errlen, "%s:%u:%u: ", path ? path : "", at ? at->line : 1,
+                     at ? at->col : 1);
+    if (n >= 0 && (size_t)n < errlen) vsnprintf(errbuf + n, errlen - (size_t)n, fmt, ap);
+    return QERR_INVALID;
+}
+
+qerr_t conf_fail_at(char *errbuf, size_t errlen, const char *path, const conf_node_t *at,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    conf_vfail_at(errbuf, errlen, path, at, fmt, ap);
+    va_end(ap);
+    return QERR_INVALID;
+}
+
+void conf_warn_at(char *buf, size_t len, const char *path, const conf_node_t *at, const char *fmt,
+                  ...)
+{
+    int n = snprintf(buf, len, "%s:%u:%u: warning: ", path ? path : "", at ? at->line : 1,
+                     at ? at->col : 1);
+    if (n < 0 || (size_t)n >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
+}
