@@ -61,6 +61,10 @@ static const char *const reason_names[N_REASONS] = {
 
 typedef struct {
     const char *scenario, *brokers, *store, *out_dir, *self;
+    /* --baseline BIN / --baseline-store URL: every run is paired with a run
+     * of that binary (default: this one) and store (default: --store), back
+     * to back, and the report gives candidate/baseline ratios. */
+    const char *baseline_bin, *baseline_store;
     const char *format_name;
     int workers, runs, timeout_s;
     double latency_rate; /* < 0: half the median throughput; 0: no latency run */
@@ -531,7 +535,29 @@ out:
     return rc;
 }
 
-/* ---- report ------------------------------------------------------------- */
+/* ---- series of runs ------------------------------------------------------ */
+
+/* One throughput run; a run the mock cluster dropped part of is run again
+ * with twice the partitions (o->backlog_parts grows). */
+static int run_retry(bench_opts_t *o, int run, run_result_t *r, char *err, size_t errlen)
+{
+    int orc;
+    while ((orc = one_run(o, run, false, 0, r, err, errlen)) != 0 && r->dropped && !o->brokers &&
+           o->backlog_parts < BACKLOG_PART_MAX) {
+        o->backlog_parts *= 2;
+        if (!o->json)
+            fprintf(stderr,
+                    "  run %d: the mock cluster dropped part of the storm; again with %d "
+                    "partitions\n",
+                    run % MAX_RUNS + 1, o->backlog_parts);
+    }
+    return orc;
+}
+
+static double cpu_us_per_alert(const run_result_t *r)
+{
+    return r->decided ? r->cpu_seconds * 1e6 / (double)r->decided : 0;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -539,8 +565,71 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Medians over a series, each taken on its own (the run with the median
+ * rate need not have the median CPU). */
+typedef struct {
+    int med; /* the run with the median alerts/s */
+    double alerts_per_s, cpu_us_per_alert, peak_rss_mib;
+} run_stats_t;
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static run_stats_t run_stats(const run_result_t *runs, int n)
+{
+    run_stats_t st = {0};
+    double v[MAX_RUNS];
+    for (int i = 0; i < n; i++) v[i] = runs[i].alerts_per_s;
+    st.alerts_per_s = median_of(v, n);
+    for (int i = 0; i < n; i++)
+        if (runs[i].alerts_per_s == st.alerts_per_s) st.med = i;
+    for (int i = 0; i < n; i++) v[i] = cpu_us_per_alert(&runs[i]);
+    st.cpu_us_per_alert = median_of(v, n);
+    for (int i = 0; i < n; i++) v[i] = (double)runs[i].peak_rss_kb / 1024.0;
+    st.peak_rss_mib = median_of(v, n);
+    return st;
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+static void print_json_baseline(const bench_opts_t *bo, const run_result_t *base, int n,
+                                const run_stats_t *bst, const run_stats_t *st)
+{
+    printf(",\"baseline\":{\"binary\":\"%s\",\"store\":\"%s\",\"alerts_per_second\":%.0f,"
+           "\"alerts_per_second_runs\":[",
+           bo->self, bo->store ? bo->store : "memory", bst->alerts_per_s);
+    for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", base[i].alerts_per_s);
+    printf("],\"cpu_us_per_alert\":%.3f,\"peak_rss_mib\":%.1f,\"incidents_out\":%llu},",
+           bst->cpu_us_per_alert, bst->peak_rss_mib, (unsigned long long)base[bst->med].incidents);
+    printf("\"ratio\":{\"alerts_per_second\":%.3f,\"cpu_per_alert\":%.3f,\"peak_rss\":%.3f}",
+           ratio(st->alerts_per_s, bst->alerts_per_s),
+           ratio(st->cpu_us_per_alert, bst->cpu_us_per_alert),
+           ratio(st->peak_rss_mib, bst->peak_rss_mib));
+}
+
+static void print_text_baseline(const bench_opts_t *bo, const run_result_t *base, int n,
+                                const run_stats_t *bst, const run_stats_t *st)
+{
+    printf("  baseline              %s, %s store\n", bo->self, bo->store ? bo->store : "memory");
+    printf("    alerts/s (median)   %.0f  (runs:", bst->alerts_per_s);
+    for (int i = 0; i < n; i++) printf(" %.0f", base[i].alerts_per_s);
+    printf(")\n    CPU per alert       %.3f us (median); peak RSS %.1f MiB (median); %llu "
+           "incidents out\n",
+           bst->cpu_us_per_alert, bst->peak_rss_mib, (unsigned long long)base[bst->med].incidents);
+    printf("  this / baseline       alerts/s %.3fx, CPU per alert %.3fx, peak RSS %.3fx\n",
+           ratio(st->alerts_per_s, bst->alerts_per_s),
+           ratio(st->cpu_us_per_alert, bst->cpu_us_per_alert),
+           ratio(st->peak_rss_mib, bst->peak_rss_mib));
+}
+
+/* ---- report ------------------------------------------------------------- */
+
 static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, int med,
-                       const run_result_t *lat, double lat_rate, double live_rate)
+                       const run_result_t *lat, double lat_rate, double live_rate,
+                       const run_stats_t *st)
 {
     const run_result_t *r = &runs[med];
     printf("{\"scenario\":\"%s\",\"format\":\"%s\",\"brokers\":\"%s\",\"store\":\"%s\","
@@ -578,21 +667,23 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
                (unsigned long long)lat->decided);
     else
         printf("\"latency_ms\":null,");
-    printf("\"cpu_seconds\":%.2f,", r->cpu_seconds);
+    printf("\"cpu_seconds\":%.2f,\"cpu_us_per_alert\":%.3f,\"peak_rss_mib\":%.1f,", r->cpu_seconds,
+           st->cpu_us_per_alert, st->peak_rss_mib);
     printf("\"peak_rss_bytes\":%llu,\"tracked_fingerprints\":%llu,\"table_bytes\":%.0f,"
            "\"bytes_per_fingerprint\":%.1f,\"expired\":%llu,\"evicted\":%llu,",
            (unsigned long long)r->peak_rss_kb * 1024, (unsigned long long)r->tracked,
            r->table_mib * 1024 * 1024, r->bytes_per_slot, (unsigned long long)r->expired,
            (unsigned long long)r->evicted);
     if (r->have_round_trips && r->decided)
-        printf("\"store_round_trips_per_alert\":%.4f}\n",
+        printf("\"store_round_trips_per_alert\":%.4f",
                (double)r->round_trips / (double)r->decided);
     else
-        printf("\"store_round_trips_per_alert\":null}\n");
+        printf("\"store_round_trips_per_alert\":null");
 }
 
 static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, int med,
-                       const run_result_t *lat, double lat_rate, double live_rate)
+                       const run_result_t *lat, double lat_rate, double live_rate,
+                       const run_stats_t *st)
 {
     const run_result_t *r = &runs[med];
     printf("quell bench: %s, %s, %llu alerts, %s store, %s, %s, %d run%s\n", o->name,
@@ -625,6 +716,8 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
     printf("  peak RSS              %.1f MiB; %.2f CPU seconds%s\n",
            (double)r->peak_rss_kb / 1024.0, r->cpu_seconds,
            o->brokers || !o->live ? "" : " (embedded broker included)");
+    printf("  medians over the runs CPU per alert %.3f us, peak RSS %.1f MiB\n",
+           st->cpu_us_per_alert, st->peak_rss_mib);
     printf("  tracked fingerprints  %llu at exit, %.1f bytes per table slot (%llu expired, %llu "
            "evicted)\n",
            (unsigned long long)r->tracked, r->bytes_per_slot, (unsigned long long)r->expired,
@@ -653,6 +746,11 @@ static void bench_usage(FILE *out)
           "  --latency-rate R      alerts/s of the latency run, which is live (default: half\n"
           "                        the live rate, from one more live run unless --live;\n"
           "                        0 = no latency run)\n"
+          "  --baseline BIN        pair every run with one of another quell binary, back to\n"
+          "                        back (alternating which goes first), and report the\n"
+          "                        ratios of the medians (alerts/s, CPU per alert, RSS)\n"
+          "  --baseline-store URL  the baseline runs use this store (e.g. memory beside\n"
+          "                        --store redis://...); with or without --baseline\n"
           "  --kafka-property K=V  a librdkafka property for quell's consumer and producer\n"
           "                        (kafka.properties), repeatable\n"
           "  --json                one JSON object on stdout\n"
@@ -697,6 +795,10 @@ int bench_main(int argc, char **argv, const char *self)
             o.brokers = strcmp(v, "embedded") ? v : NULL, i++;
         else if (!strcmp(a, "--store"))
             o.store = v, i++;
+        else if (!strcmp(a, "--baseline"))
+            o.baseline_bin = v, i++;
+        else if (!strcmp(a, "--baseline-store"))
+            o.baseline_store = v, i++;
         else if (!strcmp(a, "--format"))
             format = v, i++;
         else if (!strcmp(a, "--workers"))
@@ -742,6 +844,15 @@ int bench_main(int argc, char **argv, const char *self)
                 MAX_RUNS);
         goto out;
     }
+    if (o.baseline_store && strcmp(o.baseline_store, "memory") &&
+        strncmp(o.baseline_store, "redis://", 8)) {
+        fprintf(stderr, "quell bench: --baseline-store must be memory or redis://HOST:PORT/DB\n");
+        goto out;
+    }
+    if (o.baseline_bin && access(o.baseline_bin, X_OK) != 0) {
+        fprintf(stderr, "quell bench: --baseline %s: not an executable\n", o.baseline_bin);
+        goto out;
+    }
     if (o.store && strcmp(o.store, "memory") && strncmp(o.store, "redis://", 8)) {
         fprintf(stderr, "quell bench: --store must be memory or redis://HOST:PORT/DB\n");
         goto out;
@@ -766,33 +877,36 @@ int bench_main(int argc, char **argv, const char *self)
         goto out;
     }
 
-    run_result_t runs[MAX_RUNS], lat = {0};
-    double rates[MAX_RUNS];
+    run_result_t runs[MAX_RUNS], base_runs[MAX_RUNS], lat = {0};
+    bool paired = o.baseline_bin || o.baseline_store;
+    bench_opts_t bo = o;
+    if (o.baseline_bin) bo.self = o.baseline_bin;
+    if (o.baseline_store) bo.store = o.baseline_store;
+    bo.out_dir = NULL;
     rc = 1;
     for (int i = 0; i < o.runs; i++) {
-        int orc;
-        while ((orc = one_run(&o, i, false, 0, &runs[i], err, sizeof err)) != 0 &&
-               runs[i].dropped && !o.brokers && o.backlog_parts < BACKLOG_PART_MAX) {
-            o.backlog_parts *= 2;
+        /* Paired runs alternate which goes first, so a machine getting
+         * busier or quieter over the invocation weighs on both alike. */
+        for (int k = 0; k < (paired ? 2 : 1); k++) {
+            bool is_base = paired && (k == 0) == (i % 2 == 0);
+            bench_opts_t *ro = is_base ? &bo : &o;
+            run_result_t *rr = is_base ? &base_runs[i] : &runs[i];
+            bo.backlog_parts = o.backlog_parts;
+            if (run_retry(ro, is_base ? MAX_RUNS + i : i, rr, err, sizeof err) != 0) {
+                fprintf(stderr, "quell bench: %srun %d: %s\n", is_base ? "baseline " : "", i + 1,
+                        err);
+                goto out;
+            }
+            o.backlog_parts = ro->backlog_parts;
             if (!o.json)
-                fprintf(stderr,
-                        "  run %d: the mock cluster dropped part of the storm; again with %d "
-                        "partitions\n",
-                        i + 1, o.backlog_parts);
+                fprintf(stderr, "  %srun %d/%d: %.0f alerts/s, %.2f us CPU per alert\n",
+                        is_base ? "baseline " : "", i + 1, o.runs, rr->alerts_per_s,
+                        cpu_us_per_alert(rr));
         }
-        if (orc != 0) {
-            fprintf(stderr, "quell bench: run %d: %s\n", i + 1, err);
-            goto out;
-        }
-        rates[i] = runs[i].alerts_per_s;
-        if (!o.json)
-            fprintf(stderr, "  run %d/%d: %.0f alerts/s\n", i + 1, o.runs, runs[i].alerts_per_s);
     }
-    qsort(rates, (size_t)o.runs, sizeof *rates, cmp_double);
-    double median = rates[o.runs / 2];
-    int med = 0;
-    for (int i = 0; i < o.runs; i++)
-        if (runs[i].alerts_per_s == median) med = i;
+    run_stats_t st = run_stats(runs, o.runs), bst = {0};
+    if (paired) bst = run_stats(base_runs, o.runs);
+    int med = st.med;
     /* Latency needs the storm sent live. In backlog mode the default pace
      * is half of what quell sustains live, measured by one more run: half
      * the backlog rate could not be produced on the same machine. */
@@ -809,7 +923,7 @@ int bench_main(int argc, char **argv, const char *self)
         live_rate = lr.alerts_per_s;
         if (!o.json) fprintf(stderr, "  live run: %.0f alerts/s\n", live_rate);
     }
-    double lat_rate = o.latency_rate >= 0 ? o.latency_rate : o.live ? median / 2 : live_rate / 2;
+    double lat_rate = o.latency_rate >= 0 ? o.latency_rate : o.live ? st.alerts_per_s / 2 : live_rate / 2;
     bool have_lat = false;
     if (lat_rate >= 1) {
         if (one_run(&o, o.runs, true, lat_rate, &lat, err, sizeof err) != 0) {
@@ -818,10 +932,14 @@ int bench_main(int argc, char **argv, const char *self)
         }
         have_lat = true;
     }
-    if (o.json)
-        print_json(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate, live_rate);
-    else
-        print_text(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate, live_rate);
+    if (o.json) {
+        print_json(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate, live_rate, &st);
+        if (paired) print_json_baseline(&bo, base_runs, o.runs, &bst, &st);
+        printf("}\n");
+    } else {
+        print_text(&o, runs, o.runs, med, have_lat ? &lat : NULL, lat_rate, live_rate, &st);
+        if (paired) print_text_baseline(&bo, base_runs, o.runs, &bst, &st);
+    }
     rc = fflush(stdout) == 0 ? 0 : 1;
 out:
     free(gen_argv);

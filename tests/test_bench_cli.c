@@ -139,11 +139,55 @@ static void test_tiny_scenario(void)
     unlink(scenario);
 }
 
+/* --baseline: each run paired with one of another binary (here the same
+ * one), and the ratios of the medians reported. */
+static void test_baseline(void)
+{
+    char scenario[300], args[1200], *out, *err;
+    snprintf(scenario, sizeof scenario, "%s/pair.yaml", dir);
+    FILE *f = fopen(scenario, "w");
+    fputs("description: pair\ngen:\n  alerts: 2000\n  fingerprints: 100\n  seed: 7\n"
+          "  duration: 10m\nconfig: |\n  dedup:\n    window: 5m\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "bench --scenario %s --runs 2 --format proto --latency-rate 0 --json "
+             "--baseline %s --baseline-store memory",
+             scenario, getenv("QUELL_BIN"));
+    int rc = run(args, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0) fprintf(stderr, "quell bench: %s\n", err ? err : "");
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    CHECK(j != NULL);
+    if (j) {
+        const cJSON *b = cJSON_GetObjectItem(j, "baseline"), *ratio = cJSON_GetObjectItem(j, "ratio");
+        CHECK(cJSON_IsObject(b) && cJSON_IsObject(ratio));
+        if (cJSON_IsObject(b) && cJSON_IsObject(ratio)) {
+            CHECK(num(b, "alerts_per_second") > 0);
+            CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "alerts_per_second_runs")), 2);
+            /* Same binary, same storm: about the same incidents (a resolve
+             * may fall before or after another partition's watermark). */
+            double bi = num(b, "incidents_out"), ci = num(j, "incidents_out");
+            CHECK(bi > 0 && fabs(bi - ci) <= 0.05 * ci);
+            CHECK(num(ratio, "alerts_per_second") > 0 && num(ratio, "cpu_per_alert") > 0 &&
+                  num(ratio, "peak_rss") > 0);
+        }
+        CHECK(num(j, "cpu_us_per_alert") > 0);
+    }
+    cJSON_Delete(j);
+    free(out), free(err);
+    CHECK_EQ_INT(run("bench --scenario x.yaml --baseline /nonexistent/quell", &out, &err), 2);
+    CHECK(err && strstr(err, "/nonexistent/quell"));
+    free(out), free(err);
+    unlink(scenario);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     test_usage();
     test_tiny_scenario();
+    test_baseline();
     rmdir(dir);
     return check_summary("bench_cli");
 }
