@@ -1,22 +1,38 @@
 /*
  * Track windows (offset bookkeeping) and alert records (the ring format).
  *
- * A track window is a circular array of slots, one per consumed message of a
- * partition, in offset order. Only the consumer thread pushes and advances;
- * other threads only decrement a slot's `pending` with release semantics,
- * and the owner reads it with acquire, so a slot seen at zero has all its
- * effects (incident delivered) visible.
+ * A track window is a queue of slots, one per consumed message of a
+ * partition, in offset order, kept in chunks of up to TRACK_CHUNK_SLOTS
+ * allocated as messages arrive and freed once every slot in them is
+ * finished: a window costs what is in flight, not its bound (a partition
+ * reading a backlog used to touch a whole 1 MiB window; 96 of them were
+ * 32 MiB of a run's peak RSS). Slots never move, so other threads may
+ * hold a slot's address until they finish it. Only the consumer thread
+ * pushes and advances; other threads only decrement a slot's `pending`
+ * with release semantics, and the owner reads it with acquire, so a slot
+ * seen at zero has all its effects (incident delivered) visible, and
+ * nothing touches it afterwards.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "track.h"
 
+#define TRACK_CHUNK_SLOTS 1024 /* 16 KiB */
+
+typedef struct track_chunk {
+    struct track_chunk *next; /* towards the newest */
+    msg_track_t slots[];
+} track_chunk_t;
+
 struct track_window {
-    msg_track_t *slots;
-    size_t mask;
-    size_t head; /* next slot to push */
-    size_t tail; /* oldest unfinished */
+    track_chunk_t *oldest; /* holds slot `tail`; NULL when nothing is held */
+    track_chunk_t *newest; /* holds slot `head - 1` */
+    track_chunk_t *spare;  /* one finished chunk kept for the next */
+    size_t max_slots;      /* in flight at most */
+    size_t chunk_slots;    /* a power of two dividing max_slots */
+    size_t head;           /* slots pushed so far */
+    size_t tail;           /* slots finished so far */
 };
 
 track_window_t *track_window_new(size_t slots)
@@ -25,26 +41,40 @@ track_window_t *track_window_new(size_t slots)
     while (cap < slots) cap <<= 1;
     track_window_t *w = calloc(1, sizeof(*w));
     if (!w) return NULL;
-    w->slots = calloc(cap, sizeof(msg_track_t));
-    if (!w->slots) {
-        free(w);
-        return NULL;
-    }
-    w->mask = cap - 1;
+    w->max_slots = cap;
+    w->chunk_slots = cap < TRACK_CHUNK_SLOTS ? cap : TRACK_CHUNK_SLOTS;
     return w;
 }
 
 void track_window_destroy(track_window_t *w)
 {
     if (!w) return;
-    free(w->slots);
+    for (track_chunk_t *c = w->oldest, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(w->spare);
     free(w);
 }
 
 msg_track_t *track_window_push(track_window_t *w, int64_t offset)
 {
-    if (w->head - w->tail > w->mask) return NULL;
-    msg_track_t *t = &w->slots[w->head & w->mask];
+    if (w->head - w->tail >= w->max_slots) return NULL;
+    size_t pos = w->head & (w->chunk_slots - 1);
+    if (pos == 0) {
+        track_chunk_t *c = w->spare;
+        if (c)
+            w->spare = NULL;
+        else if (!(c = malloc(sizeof(*c) + w->chunk_slots * sizeof(msg_track_t))))
+            return NULL; /* the caller waits as on a full window */
+        c->next = NULL;
+        if (w->newest)
+            w->newest->next = c;
+        else
+            w->oldest = c;
+        w->newest = c;
+    }
+    msg_track_t *t = &w->newest->slots[pos];
     atomic_store_explicit(&t->pending, 1, memory_order_relaxed);
     t->offset = offset;
     w->head++;
@@ -55,11 +85,20 @@ bool track_window_advance(track_window_t *w, int64_t *commit_offset)
 {
     bool moved = false;
     while (w->tail != w->head) {
-        msg_track_t *t = &w->slots[w->tail & w->mask];
+        msg_track_t *t = &w->oldest->slots[w->tail & (w->chunk_slots - 1)];
         if (atomic_load_explicit(&t->pending, memory_order_acquire) != 0) break;
         *commit_offset = t->offset + 1;
         w->tail++;
         moved = true;
+        if ((w->tail & (w->chunk_slots - 1)) == 0) { /* every slot of the chunk finished */
+            track_chunk_t *done = w->oldest;
+            w->oldest = done->next;
+            if (!w->oldest) w->newest = NULL; /* the next push starts a chunk */
+            if (w->spare)
+                free(done);
+            else
+                w->spare = done;
+        }
     }
     return moved;
 }

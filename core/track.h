@@ -37,7 +37,10 @@ static inline void track_done(msg_track_t *t)
 }
 
 typedef struct track_window track_window_t;
-track_window_t *track_window_new(size_t slots); /* power of two */
+/* At most `slots` (rounded up to a power of two, at least 16) in flight;
+ * memory is taken in chunks as messages arrive and given back as they
+ * finish. */
+track_window_t *track_window_new(size_t slots);
 void track_window_destroy(track_window_t *w);
 /* Owner thread. A slot for `offset` with `pending` = 1 (a hold the owner
  * drops with track_done once it has handed every part out); NULL when the

@@ -104,6 +104,35 @@ static void test_track_window(void)
     track_window_destroy(w);
 }
 
+/* A window larger than a chunk: slots stay where they are while chunks
+ * come and go, and commits stay in offset order across chunk edges. */
+static void test_track_window_chunks(void)
+{
+    enum { MAX = 4096, N = 2500 };
+    track_window_t *w = track_window_new(MAX);
+    static msg_track_t *slots[MAX];
+    int64_t off = -1;
+    for (int round = 0; round < 5; round++) {
+        int64_t first = (int64_t)round * N;
+        for (int i = 0; i < N; i++) {
+            slots[i] = track_window_push(w, first + i);
+            CHECK(slots[i] != NULL);
+            for (int j = i - 3; j >= 0 && j < i; j++) CHECK(slots[j] != slots[i]);
+        }
+        /* Finish from the newest down: nothing moves until the oldest. */
+        for (int i = N - 1; i > 0; i--) track_done(slots[i]);
+        CHECK(!track_window_advance(w, &off));
+        CHECK_EQ_INT(track_window_inflight(w), N);
+        track_done(slots[0]);
+        CHECK(track_window_advance(w, &off));
+        CHECK_EQ_INT(off, first + N);
+        CHECK_EQ_INT(track_window_inflight(w), 0);
+    }
+    for (int i = 0; i < MAX; i++) CHECK(track_window_push(w, i) != NULL);
+    CHECK(track_window_push(w, MAX) == NULL); /* full at its bound */
+    track_window_destroy(w); /* frees the chunks still held */
+}
+
 static void test_alert_record(void)
 {
     label_t labels[2] = {{{"alertname", 9}, {"Disk\xc3\xa9", 6}}, {{"job", 3}, {"", 0}}};
@@ -148,6 +177,7 @@ int main(void)
     test_spsc();
     test_full_and_limits();
     test_track_window();
+    test_track_window_chunks();
     test_alert_record();
     return check_summary("ring");
 }
