@@ -28,13 +28,23 @@ typedef struct {
     dedup_noise_state_t st;
 } noise_slot_t;
 
+/* The noise table is direct-mapped over 2x the fingerprints a worker may
+ * track (2M slots, 64 MiB by default), but it is stored in leaves of
+ * NOISE_LEAF_SLOTS allocated on first use: fingerprints hash to random
+ * slots, so a flat calloc'd table had most of its pages touched by a few
+ * thousand fingerprints (launch-day's 20,000 label sets: ~45 MiB of RSS);
+ * leaves cost 256 bytes each (plus malloc's 16 and 8 in the index: a
+ * table with every leaf used costs ~10% more than the flat one). Which
+ * slot a fingerprint gets, and so every decision, is the same as before. */
+#define NOISE_LEAF_SLOTS 8
+
 struct decider {
     decider_opts_t o;
     dedup_table_t *table;
     inhibit_state_t *inhibit;
     rules_cache_t *cache;
-    noise_slot_t *noise;
-    size_t noise_mask;
+    noise_slot_t **noise; /* leaves, NULL until used */
+    size_t noise_mask;    /* over slots */
 };
 
 decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit)
@@ -55,6 +65,7 @@ void decider_destroy(decider_t *d)
 {
     if (!d) return;
     rules_cache_destroy(d->cache);
+    for (size_t i = 0; d->noise && i <= d->noise_mask / NOISE_LEAF_SLOTS; i++) free(d->noise[i]);
     free(d->noise);
     free(d);
 }
@@ -64,13 +75,16 @@ static noise_slot_t *noise_slot(decider_t *d, uint64_t fp)
     if (!d->noise) {
         size_t n = 1024;
         while (n < d->o.noise_entries) n *= 2;
-        d->noise = calloc(n, sizeof *d->noise);
+        d->noise = calloc(n / NOISE_LEAF_SLOTS, sizeof *d->noise);
         if (!d->noise) return NULL;
         d->noise_mask = n - 1;
     }
     /* Direct-mapped: a collision restarts the older fingerprint's noise
      * state (it is then treated as new to noise control). */
-    noise_slot_t *s = &d->noise[(fp * 0x9E3779B97F4A7C15ull >> 17) & d->noise_mask];
+    size_t slot = (fp * 0x9E3779B97F4A7C15ull >> 17) & d->noise_mask;
+    noise_slot_t **leaf = &d->noise[slot / NOISE_LEAF_SLOTS];
+    if (!*leaf && !(*leaf = calloc(NOISE_LEAF_SLOTS, sizeof **leaf))) return NULL;
+    noise_slot_t *s = &(*leaf)[slot % NOISE_LEAF_SLOTS];
     if (s->fp != fp) {
         memset(s, 0, sizeof *s);
         s->fp = fp;
