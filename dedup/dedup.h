@@ -278,7 +278,9 @@ void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
 void store_get_add(store_conn_t *c, uint64_t fp);
 /* Marks the pending forward (seq, incident id) delivered, if still pending. */
 void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id);
-/* Adds occurrences suppressed locally: count += delta, last_seen = max. */
+/* Adds occurrences suppressed locally: count += delta, last_seen = max.
+ * Consecutive confirms (or touches) are sent as one command of up to 128
+ * fingerprints, with one result: size results by store_queued(). */
 void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms);
 
 typedef enum {
@@ -299,7 +301,7 @@ typedef struct {
  * QERR_FULL: Redis had lost the scripts (NOSCRIPT), no script ran, they are
  * loaded again: queue the same commands and run again. */
 qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n);
-size_t store_queued(const store_conn_t *c);
+size_t store_queued(const store_conn_t *c); /* commands store_run will send */
 
 typedef struct {
     uint64_t round_trips;

@@ -9,9 +9,9 @@
  *   cas      set the key to ARGV[2] (PX ttl) iff it holds exactly ARGV[1]
  *            ("" = absent), else return what it holds: the atomic step that
  *            makes two instances deciding one fingerprint agree;
- *   confirm  clear the pending flag iff the entry is still pending for this
+ *   confirm  (per key) clear the pending flag iff the entry is still pending for this
  *            forward (seq + incident id), keeping the TTL;
- *   touch    fold suppressed occurrences in (count += n, last_seen = max)
+ *   touch    (per key) fold suppressed occurrences in (count += n, last_seen = max)
  *            and renew the TTL; a no-op when the key is gone or of another
  *            format.
  * Entries are format 2 (96 bytes, dedup plus noise state); format-1
@@ -44,31 +44,49 @@ static const char cas_lua[] =
     "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
     "if cur then return cur end return 0";
 
+/* confirm and touch take any number of keys (ARGV: one id per key for
+ * confirm; a count and a last-seen per key, then the TTL, for touch): the
+ * adapter sends one call per MULTI_KEYS fingerprints rather than one per
+ * fingerprint. Touches were ~70% of the script calls of a launch-day run
+ * (231,801 EVALSHA at 9.25 us each in Redis for 2M alerts); a call's
+ * fixed cost (dispatch, the script's invocation, the reply) is now paid
+ * once per batch. Each key is handled exactly as the one-key scripts did. */
 static const char confirm_lua[] =
-    "local cur = redis.call('GET', KEYS[1]) "
-    "if not cur or not " LUA_ENTRY_OK " then return 0 end "
-    "local f = string.byte(cur, 3) "
-    "local id = string.sub(cur, 5, 16) "
-    "if #cur == 96 then id = string.sub(cur, 5, 8) .. string.sub(cur, 89, 96) end "
-    "if f % 4 < 2 or id ~= ARGV[1] then return 0 end "
-    "redis.call('SET', KEYS[1], string.sub(cur, 1, 2) .. string.char(f - 2) .. "
-    "string.sub(cur, 4), 'KEEPTTL') return 1";
+    "local done = 0 "
+    "for i = 1, #KEYS do "
+    "  local cur = redis.call('GET', KEYS[i]) "
+    "  if cur and " LUA_ENTRY_OK " then "
+    "    local f = string.byte(cur, 3) "
+    "    local id = string.sub(cur, 5, 16) "
+    "    if #cur == 96 then id = string.sub(cur, 5, 8) .. string.sub(cur, 89, 96) end "
+    "    if f % 4 >= 2 and id == ARGV[i] then "
+    "      redis.call('SET', KEYS[i], string.sub(cur, 1, 2) .. string.char(f - 2) .. "
+    "string.sub(cur, 4), 'KEEPTTL') done = done + 1 end "
+    "  end "
+    "end "
+    "return done";
 
 static const char touch_lua[] =
-    "local cur = redis.call('GET', KEYS[1]) "
-    "if not cur or not " LUA_ENTRY_OK " then return 0 end "
-    "local ls = struct.unpack('<l', cur, 41) local n = struct.unpack('<L', cur, 57) "
-    "local nls = tonumber(ARGV[2]) if ls > nls then nls = ls end "
-    "redis.call('SET', KEYS[1], string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
-    "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[1])) .. "
-    "string.sub(cur, 65), 'PX', ARGV[3]) "
-    "return 1";
+    "local done, ttl = 0, ARGV[#ARGV] "
+    "for i = 1, #KEYS do "
+    "  local cur = redis.call('GET', KEYS[i]) "
+    "  if cur and " LUA_ENTRY_OK " then "
+    "    local ls = struct.unpack('<l', cur, 41) local n = struct.unpack('<L', cur, 57) "
+    "    local nls = tonumber(ARGV[2 * i]) if ls > nls then nls = ls end "
+    "    redis.call('SET', KEYS[i], string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
+    "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[2 * i - 1])) .. "
+    "string.sub(cur, 65), 'PX', ttl) done = done + 1 "
+    "  end "
+    "end "
+    "return done";
 
 enum { SCRIPT_CAS, SCRIPT_CONFIRM, SCRIPT_TOUCH, N_SCRIPTS };
 static const char *const scripts[N_SCRIPTS] = {cas_lua, confirm_lua, touch_lua};
 
 #define MAX_PREFIX 128
 #define KEY_BYTES  (MAX_PREFIX + 16)
+#define MULTI_KEYS 128 /* fingerprints per confirm or touch call */
+#define MULTI_ARG  24  /* bytes of one per-key argument: an id (12) or a number */
 
 typedef enum { CMD_CAS, CMD_GET, CMD_CONFIRM, CMD_TOUCH } cmd_kind_t;
 
@@ -86,6 +104,15 @@ struct store_conn {
     bool logged_down;
     cmd_kind_t *kinds; /* queued commands, in order */
     size_t n_queued, cap_queued;
+    /* The confirm or touch call being gathered (multi_n keys of script
+     * multi_script); sent when full, and before any other command is
+     * queued or the pipeline runs, so commands keep their order. */
+    int multi_script;
+    size_t multi_n;
+    char multi_key[MULTI_KEYS][KEY_BYTES];
+    size_t multi_key_len[MULTI_KEYS];
+    char multi_arg[MULTI_KEYS][2][MULTI_ARG];
+    size_t multi_arg_len[MULTI_KEYS][2];
     store_conn_stats_t stats;
 };
 
@@ -110,6 +137,7 @@ static void drop(store_conn_t *c, const char *reason)
     if (c->ctx) redisFree(c->ctx);
     c->ctx = NULL;
     c->n_queued = 0;
+    c->multi_n = 0;
     c->stats.errors++;
     c->next_attempt_ns = clock_mono_ns() + c->backoff_ms * 1000000;
     c->backoff_ms = c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2;
@@ -211,9 +239,12 @@ static size_t key_of(const store_conn_t *c, uint64_t fp, char out[KEY_BYTES])
     return c->prefix_len + 16;
 }
 
+static void multi_send(store_conn_t *c);
+
 static void evalsha(store_conn_t *c, int script, uint64_t fp, int nargs, const char **args,
                     const size_t *lens)
 {
+    multi_send(c);
     char key[KEY_BYTES + 1];
     const char *argv[8] = {"EVALSHA", c->sha[script], "1", key};
     size_t argvlen[8] = {7, 40, 1, key_of(c, fp, key)};
@@ -235,6 +266,7 @@ void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
 
 void store_get_add(store_conn_t *c, uint64_t fp)
 {
+    multi_send(c);
     char key[KEY_BYTES + 1];
     const char *argv[2] = {"GET", key};
     size_t argvlen[2] = {3, key_of(c, fp, key)};
@@ -242,29 +274,64 @@ void store_get_add(store_conn_t *c, uint64_t fp)
     push_kind(c, CMD_GET);
 }
 
+/* Sends the gathered confirm or touch call: EVALSHA sha N key... then
+ * each key's arguments (and touch's TTL). */
+static void multi_send(store_conn_t *c)
+{
+    size_t n = c->multi_n;
+    if (n == 0) return;
+    c->multi_n = 0;
+    size_t per_key = c->multi_script == SCRIPT_TOUCH ? 2 : 1;
+    const char *argv[3 + MULTI_KEYS * 3 + 1];
+    size_t argvlen[3 + MULTI_KEYS * 3 + 1];
+    char numkeys[16];
+    size_t k = 0;
+    argv[k] = "EVALSHA", argvlen[k++] = 7;
+    argv[k] = c->sha[c->multi_script], argvlen[k++] = 40;
+    argv[k] = numkeys, argvlen[k++] = (size_t)snprintf(numkeys, sizeof(numkeys), "%zu", n);
+    for (size_t i = 0; i < n; i++) argv[k] = c->multi_key[i], argvlen[k++] = c->multi_key_len[i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < per_key; j++)
+            argv[k] = c->multi_arg[i][j], argvlen[k++] = c->multi_arg_len[i][j];
+    if (c->multi_script == SCRIPT_TOUCH) argv[k] = c->ttl, argvlen[k++] = strlen(c->ttl);
+    if (c->ctx) redisAppendCommandArgv(c->ctx, (int)k, argv, argvlen);
+    push_kind(c, c->multi_script == SCRIPT_TOUCH ? CMD_TOUCH : CMD_CONFIRM);
+}
+
+/* The next key of a confirm or touch call; its arguments are filled in by
+ * the caller. */
+static size_t multi_add(store_conn_t *c, int script, uint64_t fp)
+{
+    if (c->multi_n && (c->multi_script != script || c->multi_n == MULTI_KEYS)) multi_send(c);
+    c->multi_script = script;
+    size_t i = c->multi_n++;
+    c->multi_key_len[i] = key_of(c, fp, c->multi_key[i]);
+    return i;
+}
+
 void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id)
 {
-    unsigned char id[12];
-    for (int i = 0; i < 4; i++) id[i] = (unsigned char)(seq >> (8 * i));
-    for (int i = 0; i < 8; i++) id[4 + i] = (unsigned char)(incident_id >> (8 * i));
-    const char *args[1] = {(const char *)id};
-    size_t lens[1] = {12};
-    evalsha(c, SCRIPT_CONFIRM, fp, 1, args, lens);
-    push_kind(c, CMD_CONFIRM);
+    size_t i = multi_add(c, SCRIPT_CONFIRM, fp);
+    unsigned char *id = (unsigned char *)c->multi_arg[i][0];
+    for (int b = 0; b < 4; b++) id[b] = (unsigned char)(seq >> (8 * b));
+    for (int b = 0; b < 8; b++) id[4 + b] = (unsigned char)(incident_id >> (8 * b));
+    c->multi_arg_len[i][0] = 12;
 }
 
 void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms)
 {
-    char d[24], ls[24];
-    int dl = snprintf(d, sizeof(d), "%llu", (unsigned long long)delta);
-    int lsl = snprintf(ls, sizeof(ls), "%lld", (long long)last_seen_ms);
-    const char *args[3] = {d, ls, c->ttl};
-    size_t lens[3] = {(size_t)dl, (size_t)lsl, strlen(c->ttl)};
-    evalsha(c, SCRIPT_TOUCH, fp, 3, args, lens);
-    push_kind(c, CMD_TOUCH);
+    size_t i = multi_add(c, SCRIPT_TOUCH, fp);
+    c->multi_arg_len[i][0] = (size_t)snprintf(c->multi_arg[i][0], MULTI_ARG, "%llu",
+                                              (unsigned long long)delta);
+    c->multi_arg_len[i][1] = (size_t)snprintf(c->multi_arg[i][1], MULTI_ARG, "%lld",
+                                              (long long)last_seen_ms);
 }
 
-size_t store_queued(const store_conn_t *c) { return c->n_queued; }
+size_t store_queued(const store_conn_t *c)
+{
+    /* Counted as sent: a gathered call is one more. */
+    return c->n_queued + (c->multi_n > 0);
+}
 
 static bool take_value(const redisReply *r, store_result_t *out)
 {
@@ -289,6 +356,7 @@ static bool take_value(const redisReply *r, store_result_t *out)
 
 qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
 {
+    multi_send(c);
     size_t queued = c->n_queued;
     c->n_queued = 0;
     if (queued == 0) return QERR_OK;

@@ -476,9 +476,9 @@ static bool run_groups(store_worker_t *sw)
         /* Counts of evicted cache slots go first in the pipeline: a group
          * deciding the same fingerprint below must see its last occurrence,
          * or it would take the incident for expired. */
-        size_t pre = sw->n_evicted;
         for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
         sw->n_evicted = 0;
+        size_t pre = store_queued(sw->conn); /* results: one per call of up to 128 touches */
         size_t pending = 0;
         for (size_t g = 0; g < sw->n_groups; g++) {
             group_t *gr = &sw->groups[g];
