@@ -165,7 +165,7 @@ static const conf_key_t conf_keys[] = {
     {"store.lease", CT_DURATION, "30s", "1s", "1h", NULL, F(store.lease_ms), 0,
      "How long a forward not yet confirmed delivered stays its instance's; after that another "
      "instance re-forwards it under the same incident id."},
-    {"store.batch", CT_COUNT, "256", "1", "65536", NULL, F(store.batch), 0,
+    {"store.batch", CT_COUNT, "1024", "1", "65536", NULL, F(store.batch), 0,
      "Alerts a worker decides per Redis round trip, at most."},
     {"store.cache", CT_DURATION, "1s", "0ms", "1m", NULL, F(store.cache_ms), 0,
      "How long a worker trusts what Redis answered to suppress duplicates without asking again; "
