@@ -149,6 +149,10 @@ static const conf_key_t conf_keys[] = {
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
      "empty = not kept, so a restart re-forwards incidents still open."},
+    {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL,
+     F(dedup.snapshot_interval_ms), 0,
+     "How often the snapshot file is also written while running (memory store), so a crash "
+     "re-sends at most the incidents opened since; `0s` = only at a clean stop."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "

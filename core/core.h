@@ -444,6 +444,7 @@ typedef struct {
         strlist_t fingerprint_labels;
         strlist_t ignore_labels;
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
+        int64_t snapshot_interval_ms; /* periodic snapshots; 0 = only at a clean stop */
     } dedup;
     struct {
         char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */

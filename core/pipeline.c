@@ -407,6 +407,36 @@ static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
         log_error("router", "%s", errbuf);
 }
 
+static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
+static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed(ctx, t); }
+
+/* Memory store with a snapshot file: written every snapshot_interval too
+ * (dedup/snapshot.c), so kill -9 re-pages only what opened since. */
+static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
+                                          dedup_worker_t **workers, size_t n_workers)
+{
+    char errbuf[256];
+    if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
+        conf->dedup.snapshot_interval_ms <= 0)
+        return NULL;
+    snapshot_barrier_t b = {barrier_request, barrier_passed, in};
+    snapshot_writer_t *s = snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+                                                 conf->dedup.snapshot_interval_ms, &b, errbuf,
+                                                 sizeof(errbuf));
+    if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
+    return s;
+}
+
+static void snapshots_stop(snapshot_writer_t *s)
+{
+    if (!s) return;
+    snapshot_writer_stats_t st;
+    snapshot_writer_stats(s, &st);
+    snapshot_writer_stop(s);
+    log_info("dedup", "periodic snapshots: %llu written, %llu not", (unsigned long long)st.writes,
+             (unsigned long long)st.failures);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -436,6 +466,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
+    snapshot_writer_t *snapshots = NULL;
     worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
 
     /* Rules first: an invalid rule file stops the start before any
@@ -554,6 +585,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
+    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers);
     ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;
@@ -577,6 +609,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    snapshots_stop(snapshots); /* before the workers: it waits on them */
+    snapshots = NULL;
     ops_stop(ops); /* no new intake while the rest stops */
     ops = NULL;
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
@@ -603,6 +637,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
+    snapshots_stop(snapshots);
     ops_stop(ops);
     /* The router thread reads the consumer's and workers' counters: it
      * stops first. */

@@ -132,6 +132,8 @@ decision_kind_t dedup_noise_apply(dedup_noise_state_t *st, const dedup_noise_t *
 
 /* ---- snapshot file ---------------------------------------------------- */
 
+#define DEDUP_SNAPSHOT_MAGIC "QUELLSN1" /* first 8 bytes of the file (layout: window.c) */
+
 /* Writes every table's entries to `path` atomically (temp file + rename).
  * Called after the final offset commit, when no worker runs. */
 qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
@@ -140,6 +142,45 @@ qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, c
  * into tables[dedup_shard(fp, n)]. */
 qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,
                            char *errbuf, size_t errlen);
+
+/* Writes `n_parts` arrays of entries to `path` in the layout above,
+ * atomically (temp file + fsync + rename): a reader sees the previous
+ * file or this one, whole. */
+qerr_t dedup_snapshot_write(const char *path, dedup_entry_t *const *parts, const size_t *counts,
+                            size_t n_parts, char *errbuf, size_t errlen);
+
+/* Periodic snapshots while the pipeline runs (snapshot.c). The barrier is
+ * how the writer learns that every forward decided before a copy was taken
+ * has been delivered: `request` returns a ticket, `passed` says whether
+ * everything handed to the pipeline before the request is finished. Both
+ * are called from the writer's thread. */
+typedef struct {
+    uint64_t (*request)(void *ctx);
+    bool (*passed)(void *ctx, uint64_t ticket);
+    void *ctx;
+} snapshot_barrier_t;
+
+typedef struct snapshot_writer snapshot_writer_t;
+typedef struct dedup_worker dedup_worker_t; /* the worker section below */
+
+typedef struct {
+    uint64_t writes;       /* snapshots written */
+    uint64_t failures;     /* not written: I/O error, a copy or the barrier timed out */
+    uint64_t last_entries; /* entries in the latest one */
+    int64_t last_write_ms; /* wall clock of the latest one; 0 = none yet */
+} snapshot_writer_stats_t;
+
+/* Starts a thread writing `path` every `interval_ms` from copies the
+ * workers hand over (dedup_worker_copy_table). `workers` must outlive the
+ * writer and run the memory store. NULL with errbuf set on failure. */
+snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
+                                         size_t n_workers, int64_t interval_ms,
+                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         size_t errlen);
+/* Stops and joins the thread (a write under way is finished or abandoned,
+ * never left half-renamed); safe on NULL. Call before the workers stop. */
+void snapshot_writer_stop(snapshot_writer_t *s);
+void snapshot_writer_stats(snapshot_writer_t *s, snapshot_writer_stats_t *out);
 
 /* Which worker owns a fingerprint. Uses the high bits: tables hash with the
  * low ones, so shards stay evenly filled. */
@@ -412,5 +453,11 @@ void dedup_workers_stats_sum(dedup_worker_t **w, size_t n, dedup_worker_stats_t 
  * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
 #define DEDUP_TOP_K 512
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
+/* Any thread: asks a memory-store worker for a copy of its table's entries
+ * and waits up to `timeout_ms` (or until *cancel) for it. Returns a malloc'd
+ * array the caller frees, *n entries; NULL when the worker did not answer
+ * (or ran out of memory) — an empty table gives a non-NULL array. */
+dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout_ms,
+                                       const _Atomic bool *cancel);
 
 #endif

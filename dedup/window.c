@@ -332,39 +332,40 @@ const char *decision_str(decision_kind_t k)
  * dedup_entry_t in host byte order (the file is for the same host's next
  * start, not an exchange format). */
 
-static const char snapshot_magic[8] = {'Q', 'U', 'E', 'L', 'L', 'S', 'N', '1'};
+typedef struct {
+    dedup_entry_t *v;
+    size_t n;
+} entries_t;
 
-static void write_entry(const dedup_entry_t *e, void *arg)
+static void collect_entry(const dedup_entry_t *e, void *arg)
 {
-    FILE *f = arg;
-    fwrite(e, sizeof(*e), 1, f);
+    entries_t *c = arg;
+    c->v[c->n++] = *e;
 }
 
+/* The layout is written in one place, dedup_snapshot_write (snapshot.c),
+ * which the periodic writer uses too. */
 qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
                            size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-        return QERR_IO;
+    qerr_t err = QERR_NOMEM;
+    dedup_entry_t **parts = calloc(n ? n : 1, sizeof(*parts));
+    size_t *counts = calloc(n ? n : 1, sizeof(*counts));
+    if (!parts || !counts) goto out;
+    for (size_t i = 0; i < n; i++) {
+        entries_t c = {malloc(((size_t)tables[i]->count + 1) * sizeof(dedup_entry_t)), 0};
+        if (!c.v) goto out;
+        dedup_table_foreach(tables[i], collect_entry, &c);
+        parts[i] = c.v;
+        counts[i] = c.n;
     }
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += tables[i]->count;
-    fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
-    fwrite(&total, sizeof(total), 1, f);
-    for (size_t i = 0; i < n; i++) dedup_table_foreach(tables[i], write_entry, f);
-    bool ok = !ferror(f);
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return QERR_IO;
-    }
-    return QERR_OK;
+    err = dedup_snapshot_write(path, parts, counts, n, errbuf, errlen);
+out:
+    if (err == QERR_NOMEM) snprintf(errbuf, errlen, "%s: out of memory", path);
+    for (size_t i = 0; parts && i < n; i++) free(parts[i]);
+    free(parts);
+    free(counts);
+    return err;
 }
 
 qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,
@@ -380,7 +381,7 @@ qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, u
     qerr_t err = QERR_OK;
     char magic[8];
     uint64_t total;
-    if (fread(magic, sizeof(magic), 1, f) != 1 || memcmp(magic, snapshot_magic, 8) != 0 ||
+    if (fread(magic, sizeof(magic), 1, f) != 1 || memcmp(magic, DEDUP_SNAPSHOT_MAGIC, 8) != 0 ||
         fread(&total, sizeof(total), 1, f) != 1) {
         snprintf(errbuf, errlen, "%s: not a quell snapshot", path);
         err = QERR_INVALID;

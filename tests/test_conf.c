@@ -588,6 +588,7 @@ static void test_print_doc(void)
         "dedup.fingerprint_labels",
         "dedup.ignore_labels",
         "dedup.snapshot_file",
+        "dedup.snapshot_interval",
         "store.url",
         "store.prefix",
         "store.timeout",
