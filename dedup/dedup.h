@@ -12,7 +12,13 @@
 #ifndef QUELL_DEDUP_H
 #define QUELL_DEDUP_H
 
-#include "../core/core.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/hist.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/ring.h"
+#include "../core/track.h"
 
 /* ---- fingerprint ------------------------------------------------------ */
 
@@ -58,6 +64,24 @@ dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
 /* Forgets every entry (keeps the memory). */
 void dedup_table_clear(dedup_table_t *t);
+
+/* One fingerprint's window: the state the window rules read and write,
+ * wherever it is kept (a memory table slot, a shared-store entry). */
+typedef struct {
+    bool open; /* an incident is open */
+    uint64_t incident_id;
+    int64_t first_seen_ms;
+    int64_t last_seen_ms;
+    int64_t last_forward_ms;
+    uint64_t count;
+} window_state_t;
+
+/* The window rules, the only copy (decision.c): one occurrence at `now_ms`
+ * (event time) against one fingerprint's state. Pure. */
+decision_kind_t window_decide(window_state_t *w, const dedup_params_t *p, uint64_t fp,
+                              alert_status_t status, int64_t now_ms, incident_t *out);
+/* An incident's id: stable over its re-forwards, new for a new incident. */
+uint64_t window_incident_id(uint64_t fp, int64_t first_seen_ms);
 
 /* Decides one alert and updates the table. Fills `out` with the incident as
  * it stands afterwards (for suppressions too, so callers can count).
@@ -132,7 +156,7 @@ decision_kind_t dedup_noise_apply(dedup_noise_state_t *st, const dedup_noise_t *
 
 /* ---- snapshot file ---------------------------------------------------- */
 
-#define DEDUP_SNAPSHOT_MAGIC "QUELLSN1" /* first 8 bytes of the file (layout: window.c) */
+#define DEDUP_SNAPSHOT_MAGIC "QUELLSN1" /* the file's first 8 bytes (layout: window.c) */
 
 /* Writes every table's entries to `path` atomically (temp file + rename).
  * Called after the final offset commit, when no worker runs. */
@@ -420,28 +444,8 @@ size_t dedup_worker_ring_used(const dedup_worker_t *w); /* bytes queued, all rin
  * age. Any thread reads it (hist_merge). */
 const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
-/* Replaces dedup_decide for this worker: the composed decision (rules,
- * then dedup_decide on `table`, then noise; rules/rules.h). Called on the
- * worker's thread. Set before dedup_worker_start. */
-typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
-                                           incident_t *out);
-void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
-/* Shared-store mode decides dedup in batches inside the store worker, so
- * the rule half of the composed decision runs there: `pre` before the
- * store is asked (true: suppressed by a rule, `out` filled, the store is not
- * touched). batch_begin/batch_end bracket each batch, so a rule reload
- * never splits one. `noise` (may be NULL) gives the noise rules of the
- * batch's rule set (valid until batch_end; NULL = none): the store decision
- * applies them over the noise state kept in the shared entry, so instances
- * agree on flapping and transient holds. Set before dedup_worker_start;
- * `h` must outlive the worker. */
-typedef struct {
-    void (*batch_begin)(void *ctx);
-    bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
-    void (*batch_end)(void *ctx);
-    const dedup_noise_t *(*noise)(void *ctx);
-} dedup_rules_hook_t;
-void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx);
+/* The worker decides with the rules (dedup_worker_use_rules, rules.h);
+ * without them, with the window alone. */
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
@@ -459,5 +463,9 @@ size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int tim
  * (or ran out of memory) — an empty table gives a non-NULL array. */
 dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout_ms,
                                        const _Atomic bool *cancel);
+
+/* The rule half of the decision (matchers, exclusions, severity, inhibition,
+ * noise rules, time intervals, reload) has its own section file. */
+#include "rules.h"
 
 #endif

@@ -24,7 +24,8 @@
  * snapshot is published meanwhile (the previous one stays), counted in
  * `failures` and logged.
  *
- * Writes are atomic: temp file, fsync, rename (dedup_snapshot_write).
+ * Writes are atomic: temp file, fsync, rename (file_replace), in the layout
+ * dedup_snapshot_save writes at a clean stop (window.c).
  * Threads: one writer thread; stop joins it and must come before the
  * workers stop (the final snapshot at shutdown is written by the caller,
  * after the drain, as before).
@@ -56,32 +57,29 @@ struct snapshot_writer {
     log_limit_t fail_log;
 };
 
+typedef struct {
+    dedup_entry_t *const *parts;
+    const size_t *counts;
+    size_t n_parts;
+} entry_parts_t;
+
+static qerr_t write_parts(FILE *f, void *ctx)
+{
+    const entry_parts_t *ep = ctx;
+    uint64_t total = 0;
+    for (size_t i = 0; i < ep->n_parts; i++) total += ep->counts[i];
+    fwrite(DEDUP_SNAPSHOT_MAGIC, 8, 1, f);
+    fwrite(&total, sizeof(total), 1, f);
+    for (size_t i = 0; i < ep->n_parts; i++)
+        if (ep->counts[i]) fwrite(ep->parts[i], sizeof(dedup_entry_t), ep->counts[i], f);
+    return QERR_OK;
+}
+
 qerr_t dedup_snapshot_write(const char *path, dedup_entry_t *const *parts, const size_t *counts,
                             size_t n_parts, char *errbuf, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-        return QERR_IO;
-    }
-    uint64_t total = 0;
-    for (size_t i = 0; i < n_parts; i++) total += counts[i];
-    fwrite(DEDUP_SNAPSHOT_MAGIC, 8, 1, f);
-    fwrite(&total, sizeof(total), 1, f);
-    for (size_t i = 0; i < n_parts; i++)
-        if (counts[i]) fwrite(parts[i], sizeof(dedup_entry_t), counts[i], f);
-    bool ok = !ferror(f);
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return QERR_IO;
-    }
-    return QERR_OK;
+    entry_parts_t ep = {parts, counts, n_parts};
+    return file_replace(path, write_parts, &ep, errbuf, errlen);
 }
 
 static bool stopping(snapshot_writer_t *s) { return atomic_load(&s->stop); }

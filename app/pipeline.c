@@ -24,9 +24,7 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../rules/rules.h"
-#include "core_int.h"
-#include "ops.h"
+#include "app.h"
 
 static _Atomic bool stop_requested;
 static _Atomic bool reload_requested;
@@ -42,54 +40,6 @@ static void on_sighup(int sig)
     (void)sig;
     atomic_store(&reload_requested, true);
 }
-
-/* A worker's view of the rules: the live set (entered per alert, so a
- * reload is seen between alerts, never within one) and its decider. */
-typedef struct {
-    rules_live_t *live;
-    decider_t *decider;
-    size_t reader;
-    const ruleset_t *batch; /* shared-store mode: held for one batch */
-} worker_rules_t;
-
-static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
-                                         incident_t *out)
-{
-    (void)table; /* the decider was built over this worker's table */
-    worker_rules_t *wr = ctx;
-    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
-    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
-    /* Suppressions name their rule (owned by rs) but are not forwarded;
-     * forwards carry no rule name: nothing outlives the set. */
-    rules_live_leave(wr->live, wr->reader);
-    return k;
-}
-
-/* Shared-store mode: the rules run before the store decides, with one rule
- * set held for the whole batch. */
-static void rules_batch_begin(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    wr->batch = rules_live_enter(wr->live, wr->reader);
-}
-static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
-{
-    worker_rules_t *wr = ctx;
-    return decider_rules(wr->decider, wr->batch, a, out);
-}
-static void rules_batch_end(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    wr->batch = NULL;
-    rules_live_leave(wr->live, wr->reader);
-}
-static const dedup_noise_t *rules_noise(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    return wr->batch ? ruleset_noise(wr->batch) : NULL;
-}
-static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
-                                                    rules_noise};
 
 /* The rules' metrics, through the ops hooks (scrape threads). */
 typedef struct {
@@ -467,7 +417,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
     snapshot_writer_t *snapshots = NULL;
-    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+    decider_t **deciders = calloc(n_workers, sizeof(*deciders));
 
     /* Rules first: an invalid rule file stops the start before any
      * connection is made. */
@@ -475,7 +425,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         goto out;
     live = rules_live_new(rules, n_workers);
     inhibit = inhibit_state_new(65536);
-    if (!live || !inhibit || !wrules) {
+    if (!live || !inhibit || !deciders) {
         ruleset_destroy(live ? NULL : rules);
         snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
         goto out;
@@ -523,13 +473,12 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
-        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
-        if (!wrules[i].decider) {
+        deciders[i] = decider_new(&dopts, tables[i], inhibit);
+        if (!deciders[i]) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
         }
-        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
-        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
+        dedup_worker_use_rules(workers[i], live, deciders[i], i);
     }
     store_conf_t store_conf;
     if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,
@@ -650,8 +599,8 @@ out:
     router_destroy(router, 10000);
     rules_reloader_stop(reloader);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
-    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
-    free(wrules);
+    for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
+    free(deciders);
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);

@@ -12,8 +12,13 @@
 #ifndef QUELL_RULES_H
 #define QUELL_RULES_H
 
-#include "../core/core.h"
-#include "../dedup/dedup.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/track.h"
+#include "../core/types.h"
+#include "dedup.h"
 
 /* ---- matchers --------------------------------------------------------- */
 
@@ -269,5 +274,11 @@ rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int
                                        _Atomic bool *request);
 void rules_reloader_stop(rules_reloader_t *r); /* NULL-safe */
 void rules_reloader_counts(rules_reloader_t *r, uint64_t *reloads, uint64_t *failures);
+
+/* The worker decides with the rules: per alert, reader `reader`'s view of
+ * `live`, then `d` (built over dedup_worker_table(w)) in memory mode; per
+ * batch, the rule half before the shared store in store mode. The worker
+ * keeps neither; both must outlive it. Before dedup_worker_start. */
+void dedup_worker_use_rules(dedup_worker_t *w, rules_live_t *live, decider_t *d, size_t reader);
 
 #endif
