@@ -272,8 +272,8 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
                        .cache_ms = conf->store.cache_ms,
                        .batch = conf->store.batch,
                        .cache_entries = conf->store.cache_entries};
-    if (store_url_parse(conf->store.url, &sc, &(bool){false}, errbuf, errlen) != QERR_OK)
-        return QERR_INVALID;
+    qerr_t err = store_conf_connection(conf, &sc, &(bool){false}, errbuf, errlen);
+    if (err != QERR_OK) return err;
     *shared = strcmp(conf->store.url, "memory") != 0;
     if (!*shared) return QERR_OK;
     if (strlen(conf->store.prefix) > 100) {
@@ -290,8 +290,10 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
             snprintf(errbuf, errlen, "cannot allocate the store for dedup worker %zu", i);
             return QERR_NOMEM;
         }
-    log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
-             sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    char where[300];
+    log_info("store", "shared windows in redis %s db %d%s, prefix \"%s\", instance %016llx",
+             store_conf_where(&sc, where, sizeof(where)), sc.db, sc.password[0] ? " (AUTH)" : "",
+             sc.prefix, (unsigned long long)me);
     *out = sc;
     return QERR_OK;
 }

@@ -112,6 +112,9 @@ typedef struct {
         size_t batch;
         int64_t cache_ms;
         size_t cache_entries;
+        char *password_file; /* "" = the URL's password, if any */
+        strlist_t sentinels; /* "host:port" each; empty = store.url names the server */
+        char *master_name;   /* the master the sentinels are asked for */
     } store;
     struct {
         char *listen;          /* "" = no HTTP server */

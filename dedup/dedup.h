@@ -227,10 +227,24 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
 
 typedef enum { STORE_FAIL_OPEN = 0, STORE_FAIL_CLOSED } store_on_error_t;
 
+#define STORE_MAX_SENTINELS 8
+
+typedef struct {
+    char host[256];
+    int port;
+} store_addr_t;
+
 typedef struct {
     char host[256];
     int port;
     int db;
+    char user[128];     /* ACL user ("" = AUTH with the password alone) */
+    char password[512]; /* "" = no AUTH */
+    /* With sentinels, host:port above is unused: the master is asked for
+     * on every connect (redis_conn.c). */
+    store_addr_t sentinels[STORE_MAX_SENTINELS];
+    size_t n_sentinels;
+    char master_name[128];
     const char *prefix;        /* key prefix, e.g. "quell:" */
     int64_t timeout_ms;        /* per round trip and connect */
     store_on_error_t on_error; /* fail_open: decide locally, mark degraded */
@@ -245,6 +259,30 @@ typedef struct {
  * sets *is_memory. */
 qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char *errbuf,
                        size_t errlen);
+/* The connection part of `sc` from the config: store.url (with
+ * "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", percent-escapes decoded),
+ * store.password_file, store.sentinels and store.master_name. The other
+ * fields of `sc` are left alone. */
+qerr_t store_conf_connection(const conf_t *c, store_conf_t *sc, bool *is_memory, char *errbuf,
+                             size_t errlen);
+
+/* ---- one Redis connection helper (redis_conn.c) ------------------------
+ * Every Redis user in quell (the store workers, the inhibition sync, the
+ * readiness probe) connects through redis_open: master discovery through
+ * Sentinel, AUTH, SELECT, timeouts. Returns a connected hiredis context
+ * (a redisContext *, typed void * so this header needs no hiredis), which
+ * the caller frees with redisFree, and "host:port" of the server in
+ * `addr`; NULL with errbuf set when no master answered. Any thread; no
+ * shared state. */
+void *redis_open(const store_conf_t *sc, char *addr, size_t addrlen, char *errbuf, size_t errlen);
+/* Whether an error reply means "this is not (or no longer) the master":
+ * READONLY, MASTERDOWN, LOADING... The caller drops the connection; the
+ * next redis_open asks the sentinels again. */
+bool redis_error_is_failover(const char *err);
+/* Where the store lives, for log lines: "mymaster (sentinel)" or
+ * "host:port". */
+const char *store_conf_where(const store_conf_t *sc, char *buf, size_t len);
+
 /* TTL of a key: twice the window (event time may lag the wall clock), plus
  * the lease and a minute, so an open incident never expires in Redis first. */
 int64_t store_ttl_ms(const dedup_params_t *p, int64_t lease_ms);
