@@ -621,6 +621,12 @@ qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, m
     enrichment_t en;
     routing_enrich(n->rt, a, inc, &en);
     en.novel = inc->kind == DECISION_FORWARD_NEW && novelty_check(n->novelty, a, now_ms);
+    /* New to this process: with the shared store, novel only if no other
+     * instance saw it first (Redis unavailable: the local answer stands). */
+    if (en.novel && n->o.novelty_shared &&
+        novelty_shared_claim(n->o.novelty_shared, novelty_signature(n->novelty, a),
+                             novelty_window_ms(n->novelty)) == 0)
+        en.novel = false;
     /* One hold per route: each group releases its own. */
     if (track && found > 1) track_add(track, (int32_t)found - 1);
     qerr_t err = QERR_OK;

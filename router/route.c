@@ -931,7 +931,9 @@ static void novelty_grow(novelty_t *nv)
     free(old.seen_ms);
 }
 
-bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms)
+int64_t novelty_window_ms(const novelty_t *nv) { return nv->rt->novelty_window_ms; }
+
+uint64_t novelty_signature(const novelty_t *nv, const alert_t *a)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     str_t name = find_label(a->labels, a->n_labels, "alertname");
@@ -941,7 +943,12 @@ bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms)
         h = fnv(h, "\xff", 1);
         h = fnv(h, v.ptr, v.len);
     }
-    if (!h) h = 1;
+    return h ? h : 1;
+}
+
+bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms)
+{
+    uint64_t h = novelty_signature(nv, a);
     if ((nv->used + 1) * 4 > nv->cap * 3) novelty_grow(nv);
     size_t s = novelty_slot(nv, h);
     bool novel = !nv->keys[s] || now_ms - nv->seen_ms[s] > nv->rt->novelty_window_ms;

@@ -123,13 +123,18 @@ void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc
                     enrichment_t *out);
 
 /* Novelty: whether alertname + the configured labels were seen within
- * novelty.days. In memory for the process (not yet in the store): a
- * restart forgets what was seen. One thread. */
+ * novelty.days. In memory for the process; with the Redis store, a
+ * signature new to the process is also claimed there (notify.c), so
+ * instances agree. One thread. */
 typedef struct novelty novelty_t;
 novelty_t *novelty_new(const routing_t *rt);
 void novelty_destroy(novelty_t *nv);
 /* True when the signature was not seen in the window; records it. */
 bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms);
+/* The signature novelty_check looks up (never 0), and novelty.days in ms:
+ * what the shared store is asked with (router/novelty_shared.c). */
+uint64_t novelty_signature(const novelty_t *nv, const alert_t *a);
+int64_t novelty_window_ms(const novelty_t *nv);
 
 /* ---- the router thread -------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "../dedup/dedup.h"
 #include "router.h"
 
 /* ---- grouping (pure, driven clock) ------------------------------------ */
@@ -113,7 +114,19 @@ typedef struct {
     void *dead_letter_ctx;
     int64_t now_ms;  /* the clock's start */
     int64_t tick_ms; /* grouping timer resolution; 0 = 10 ms */
+    /* Shared-store mode: novelty is claimed in Redis (novelty_shared.c);
+     * NULL = this process's memory only. Owned by the caller. */
+    struct novelty_shared *novelty_shared;
 } notifier_opts_t;
+
+/* Novelty claimed through Redis (novelty_shared.c). Router thread only. */
+typedef struct novelty_shared novelty_shared_t;
+/* `sc`: the store's connection settings; keys are PREFIXnovel:SIG. */
+novelty_shared_t *novelty_shared_new(const store_conf_t *sc, const char *prefix);
+void novelty_shared_destroy(novelty_shared_t *ns);
+/* 1: no instance saw `sig` within window_ms (now claimed, novel); 0: one
+ * did; -1: Redis unavailable, decide locally. */
+int novelty_shared_claim(novelty_shared_t *ns, uint64_t sig, int64_t window_ms);
 
 /* Everything below runs on one thread (the router thread), with now_ms
  * from the caller's clock (wall clock in production, driven in tests). */
