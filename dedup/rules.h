@@ -76,6 +76,22 @@ bool matcher_set_get(const matcher_set_t *ms, size_t i, matcher_view_t *out);
  * as not matching, so a rule never suppresses on an undecided match). */
 uint64_t matcher_regex_limit_hits(void);
 
+/* ---- named time intervals ---------------------------------------------- */
+
+/* The config's `time_intervals:` (Alertmanager's named intervals) on their
+ * own, for the routing tree's mute_time_intervals/active_time_intervals
+ * (timeint_set.c). Immutable: any thread. */
+typedef struct time_interval_set time_interval_set_t;
+/* An empty set when the config has none. QERR_INVALID with
+ * "FILE:LINE:COL: message" on a bad section. */
+qerr_t time_interval_set_compile(const conf_t *conf, time_interval_set_t **out, char *errbuf,
+                                 size_t errlen);
+void time_interval_set_destroy(time_interval_set_t *s); /* NULL-safe */
+/* The index of NAME, -1 when the set has none of that name. */
+int time_interval_set_find(const time_interval_set_t *s, const char *name);
+/* Whether `now_ms` lies in any interval of entry `idx`. */
+bool time_interval_set_contains(const time_interval_set_t *s, int idx, int64_t now_ms);
+
 /* ---- rule sets -------------------------------------------------------- */
 
 /* The compiled rule sections (exclusions, severity, inhibit_rules, noise,

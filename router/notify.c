@@ -543,6 +543,12 @@ static void reap(notifier_t *n)
 
 /* ---- public ----------------------------------------------------------- */
 
+static bool route_muted(void *ctx, const route_t *r, int64_t now_ms)
+{
+    const notifier_t *n = ctx;
+    return routing_route_muted(n->rt, r, now_ms);
+}
+
 notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
 {
     static _Atomic bool curl_ready;
@@ -557,6 +563,7 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
     n->n_rs = routing_n_receivers(n->rt);
     n->rs = calloc(n->n_rs + 1, sizeof(*n->rs));
     n->groups = group_table_new(o->now_ms, o->tick_ms, on_notification, n);
+    if (n->groups) group_table_set_mute(n->groups, route_muted, n);
     n->novelty = novelty_new(n->rt);
     n->multi = curl_multi_init();
     if (!n->rs || !n->groups || !n->novelty || !n->multi) {

@@ -49,6 +49,7 @@ struct routing {
     int64_t novelty_window_ms;
     char **novelty_labels;
     size_t n_novelty_labels;
+    time_interval_set_t *intervals; /* `time_intervals:`, for route muting */
 };
 
 typedef struct {
@@ -333,6 +334,8 @@ static void route_free(route_t *r)
         free((char *)r->labels[i].value.ptr);
     }
     free(r->labels);
+    free(r->mute_intervals);
+    free(r->active_intervals);
     free((char *)r->key);
     free(r->children);
     free(r);
@@ -480,6 +483,38 @@ static char *matchers_key(const matcher_set_t *ms)
     return out;
 }
 
+/* A list of names of `time_intervals:` entries, resolved to indices. */
+static qerr_t interval_names(compile_t *c, const conf_node_t *v, const char *what, int **out,
+                             size_t *n_out)
+{
+    if (want_kind(c, v, CONF_NODE_SEQ, what) != QERR_OK) return QERR_INVALID;
+    free(*out);
+    *n_out = 0;
+    *out = calloc(v->n ? v->n : 1, sizeof(int));
+    if (!*out) return QERR_NOMEM;
+    for (size_t i = 0; i < v->n; i++) {
+        const conf_node_t *it = &v->items[i];
+        if (want_kind(c, it, CONF_NODE_SCALAR, "a time interval name") != QERR_OK)
+            return QERR_INVALID;
+        int idx = time_interval_set_find(c->rt->intervals, it->text);
+        if (idx < 0)
+            return fail(c, it, "%s: no time interval named \"%s\" in time_intervals", what,
+                        it->text);
+        (*out)[(*n_out)++] = idx;
+    }
+    return QERR_OK;
+}
+
+bool routing_route_muted(const routing_t *rt, const route_t *r, int64_t now_ms)
+{
+    for (size_t i = 0; i < r->n_mute_intervals; i++)
+        if (time_interval_set_contains(rt->intervals, r->mute_intervals[i], now_ms)) return true;
+    if (r->n_active_intervals == 0) return false;
+    for (size_t i = 0; i < r->n_active_intervals; i++)
+        if (time_interval_set_contains(rt->intervals, r->active_intervals[i], now_ms)) return false;
+    return true;
+}
+
 static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *parent, size_t depth,
                             route_t **out)
 {
@@ -570,8 +605,13 @@ static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *p
                     return QERR_INVALID;
                 err = set_label(r, v->keys[j].text, v->items[j].text);
             }
-        } else if (!strcmp(key, "mute_time_intervals") || !strcmp(key, "active_time_intervals"))
-            return fail(c, k, "\"%s\" on routes is not supported yet", key);
+        } else if (!strcmp(key, "mute_time_intervals") || !strcmp(key, "active_time_intervals")) {
+            bool mute = key[0] == 'm';
+            err = interval_names(c, v, key, mute ? &r->mute_intervals : &r->active_intervals,
+                                 mute ? &r->n_mute_intervals : &r->n_active_intervals);
+            if (err == QERR_OK && !parent)
+                return fail(c, k, "the root route cannot have %s", key);
+        }
         else
             return fail(c, k, "unknown route key \"%s\"", key);
         if (err != QERR_OK) return err;
@@ -727,6 +767,7 @@ static qerr_t compile_novelty_urgency(compile_t *c, const conf_t *conf)
 void routing_destroy(routing_t *rt)
 {
     if (!rt) return;
+    time_interval_set_destroy(rt->intervals);
     for (size_t i = 0; i < rt->n_routes; i++) route_free(rt->routes[i]);
     free(rt->routes);
     for (size_t i = 0; i < rt->n_receivers; i++) {
@@ -769,6 +810,7 @@ qerr_t routing_compile(const conf_t *conf, routing_t **out, char *errbuf, size_t
     if (!c.rt) return QERR_NOMEM;
     route_t *root = NULL;
     qerr_t err = compile_receivers(&c, conf);
+    if (err == QERR_OK) err = time_interval_set_compile(conf, &c.rt->intervals, errbuf, errlen);
     if (err == QERR_OK) err = compile_route(&c, conf->route, NULL, 0, &root);
     if (err == QERR_OK) err = compile_runbooks(&c, conf->runbooks);
     if (err == QERR_OK) err = compile_novelty_urgency(&c, conf);

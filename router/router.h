@@ -81,6 +81,10 @@ struct route {
     int64_t dedup_window_ms; /* `dedup_window:`; 0 = dedup.window_ms */
     label_t *labels;         /* `labels:` merged over the parents', sorted */
     uint32_t n_labels;
+    /* mute_time_intervals / active_time_intervals: indices into the
+     * routing's named intervals; not inherited (Alertmanager). */
+    int *mute_intervals, *active_intervals;
+    size_t n_mute_intervals, n_active_intervals;
     /* private */
     struct matcher_set *matchers;
     route_t **children;
@@ -103,6 +107,11 @@ void routing_destroy(routing_t *rt);
  * itself the match. Writes up to `cap` and returns how many there are. */
 size_t routing_match(const routing_t *rt, const label_t *labels, uint32_t n_labels,
                      const route_t **out, size_t cap);
+/* Alertmanager's time muting: true when `now_ms` is in one of the route's
+ * mute_time_intervals, or the route has active_time_intervals and `now_ms`
+ * is in none of them (mute wins over active). A muted route sends no
+ * notification; grouping goes on (group.c). Any thread. */
+bool routing_route_muted(const routing_t *rt, const route_t *r, int64_t now_ms);
 /* Every route, depth-first pre-order; returns the count. */
 size_t routing_walk(const routing_t *rt, const route_t **out, size_t cap);
 size_t routing_n_receivers(const routing_t *rt);

@@ -50,6 +50,10 @@ typedef struct group_table group_table_t;
 
 /* `tick_ms`: timer wheel resolution (timers fire up to one tick late). */
 group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, void *ctx);
+/* Route muting (routing_route_muted): asked when a group's timer fires;
+ * a muted flush sends nothing (group.c). NULL = never muted. */
+typedef bool (*group_muted_fn)(void *ctx, const route_t *r, int64_t now_ms);
+void group_table_set_mute(group_table_t *gt, group_muted_fn fn, void *ctx);
 /* Frees every group. Holds still in groups are not released: their input
  * is re-read after a restart (at-least-once). */
 void group_table_destroy(group_table_t *gt);
