@@ -359,6 +359,42 @@ static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
         log_error("router", "%s", errbuf);
 }
 
+/* A route's dedup_window, for the workers (memory store): the window of
+ * the first route the alert goes to, when it sets one. Worker threads; the
+ * routing tree is read only. */
+static int64_t route_window(void *ctx, const alert_t *a)
+{
+    const routing_t *rt = ctx;
+    const route_t *first[1];
+    if (routing_match(rt, a->labels, a->n_labels, first, 1) == 0) return 0;
+    return first[0]->dedup_window_ms;
+}
+
+/* Compiles the routing tree for the workers when a route sets
+ * dedup_window; *keep_ms gets the longest window in use. NULL otherwise
+ * (and with the Redis store, which decides with dedup.window: said once). */
+static routing_t *route_windows(const conf_t *conf, int64_t *keep_ms)
+{
+    char errbuf[512];
+    routing_t *rt = NULL;
+    if (!conf->route || routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK || !rt)
+        return NULL; /* the router compiled it already: it reported any error */
+    const route_t *routes[4096];
+    size_t n = routing_walk(rt, routes, 4096);
+    int64_t longest = 0;
+    for (size_t i = 0; i < n && i < 4096; i++)
+        if (routes[i]->dedup_window_ms > longest) longest = routes[i]->dedup_window_ms;
+    if (longest == 0 || strcmp(conf->store.url, "memory") != 0) {
+        if (longest)
+            log_warn("dedup", "a route's dedup_window is not applied with the Redis store: "
+                              "dedup.window decides every fingerprint");
+        routing_destroy(rt);
+        return NULL;
+    }
+    *keep_ms = longest;
+    return rt;
+}
+
 static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
 static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed(ctx, t); }
 
@@ -419,6 +455,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
     snapshot_writer_t *snapshots = NULL;
+    routing_t *windows = NULL; /* routes' dedup_window, for the workers */
     decider_t **deciders = calloc(n_workers, sizeof(*deciders));
 
     /* Rules first: an invalid rule file stops the start before any
@@ -453,6 +490,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router_started = true;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
+    int64_t keep_ms = 0;
+    windows = route_windows(conf, &keep_ms);
     size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
     for (size_t i = 0; i < n_workers; i++) {
         workers[i] =
@@ -479,6 +518,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         if (!deciders[i]) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
+        }
+        if (windows) {
+            decider_set_window(deciders[i], route_window, windows);
+            dedup_table_set_keep(tables[i], keep_ms);
         }
         dedup_worker_use_rules(workers[i], live, deciders[i], i);
     }
@@ -603,6 +646,7 @@ out:
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
     for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
     free(deciders);
+    routing_destroy(windows); /* after the workers: they read it */
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);

@@ -64,6 +64,11 @@ dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
 /* Forgets every entry (keeps the memory). */
 void dedup_table_clear(dedup_table_t *t);
+/* Idle entries are expired by the watermark sweep (decisions of other
+ * fingerprints) only after max(window_ms, keep_ms): set it to the longest
+ * window alerts may be decided with (routes' dedup_window), so a longer
+ * per-alert window is never cut short. 0 (the default) = window_ms. */
+void dedup_table_set_keep(dedup_table_t *t, int64_t keep_ms);
 
 /* One fingerprint's window: the state the window rules read and write,
  * wherever it is kept (a memory table slot, a shared-store entry). */

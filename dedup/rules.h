@@ -235,6 +235,12 @@ typedef struct {
  * (then inhibit rules never match) and is shared. */
 decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit);
 void decider_destroy(decider_t *d);
+/* Per-alert dedup window (a route's dedup_window): `fn` returns it, or 0
+ * for opts->dedup.window_ms. Called on the decider's thread. The table's
+ * keep (dedup_table_set_keep) must cover every window it returns. Set
+ * before the first decision. */
+typedef int64_t (*decider_window_fn)(void *ctx, const alert_t *a);
+void decider_set_window(decider_t *d, decider_window_fn fn, void *ctx);
 /* Decides one alert at its event time. `rs` may be NULL (no rules). */
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a,
                                incident_t *out);

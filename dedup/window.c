@@ -47,6 +47,7 @@ struct dedup_table {
     uint32_t count;
     uint32_t lru_head, lru_tail;
     uint64_t evictions, expirations;
+    int64_t keep_ms; /* dedup_table_set_keep */
 };
 
 static uint32_t bucket_of(const dedup_table_t *t, uint64_t fp)
@@ -149,13 +150,20 @@ static void rehash(dedup_table_t *t, uint32_t nb)
     }
 }
 
+static int64_t keep_ms(const dedup_table_t *t, const dedup_params_t *p)
+{
+    return t->keep_ms > p->window_ms ? t->keep_ms : p->window_ms;
+}
+
+void dedup_table_set_keep(dedup_table_t *t, int64_t keep_ms) { t->keep_ms = keep_ms; }
+
 /* Returns a free slot, evicting the least recently seen entry when full.
  * NIL only on OOM while growing. */
 static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t watermark_ms)
 {
     if (t->count >= t->max_entries) {
         uint32_t victim = t->lru_tail;
-        if (watermark_ms - t->entries[victim].last_seen_ms > p->window_ms)
+        if (watermark_ms - t->entries[victim].last_seen_ms > keep_ms(t, p))
             t->expirations++;
         else
             t->evictions++;
@@ -200,7 +208,7 @@ static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t water
 {
     if (watermark_ms <= 0) return;
     while (budget-- > 0 && t->lru_tail != NIL &&
-           watermark_ms - t->entries[t->lru_tail].last_seen_ms > p->window_ms) {
+           watermark_ms - t->entries[t->lru_tail].last_seen_ms > keep_ms(t, p)) {
         remove_entry(t, t->lru_tail);
         t->expirations++;
     }

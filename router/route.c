@@ -590,14 +590,8 @@ static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *p
         else if (!strcmp(key, "repeat_interval"))
             err = get_duration(c, v, "repeat_interval", false, &r->repeat_interval_ms);
         else if (!strcmp(key, "dedup_window")) {
+            /* Applied by the dedup workers (app/pipeline.c: route_window). */
             err = get_duration(c, v, "dedup_window", false, &r->dedup_window_ms);
-            /* Said aloud, not silently ignored: the workers decide before
-             * routing, with the one dedup.window. */
-            if (err == QERR_OK)
-                log_warn("router",
-                         "%s:%u:%u: dedup_window is parsed but not applied yet; dedup.window "
-                         "decides every fingerprint",
-                         c->path, v->line, v->col);
         } else if (!strcmp(key, "labels")) {
             if (want_kind(c, v, CONF_NODE_MAP, "labels") != QERR_OK) return QERR_INVALID;
             for (size_t j = 0; j < v->n && err == QERR_OK; j++) {
