@@ -358,6 +358,11 @@ static void on_notification(void *ctx, const notification_t *note)
 {
     notifier_t *n = ctx;
     const receiver_t *rcv = note->route->receiver;
+    if (n->o.group_shared && !group_shared_gate(n->o.group_shared, note)) {
+        /* Another instance covers it: nothing to deliver. */
+        for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
+        return;
+    }
     stat_add(&n->stats.notifications[rcv->kind], 1);
     if (rate_limited(n, rcv, note)) return;
     if (rcv->kind == RECV_KAFKA && rcv->protobuf) {

@@ -40,6 +40,7 @@ struct router {
     routing_t *routing;
     notifier_t *notifier;
     novelty_shared_t *novelty_shared; /* Redis store only */
+    group_shared_t *group_shared;     /* Redis store only */
     size_t lane_bytes;
     pthread_mutex_t lane_lock; /* registration only */
     ring_t *lanes[MAX_LANES];
@@ -159,7 +160,8 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
             router_destroy(r, 0);
             return NULL;
         }
-        if (!memory && !(r->novelty_shared = novelty_shared_new(&sc, conf->store.prefix))) {
+        if (!memory && (!(r->novelty_shared = novelty_shared_new(&sc, conf->store.prefix)) ||
+                        !(r->group_shared = group_shared_new(&sc, conf->store.prefix)))) {
             snprintf(errbuf, errlen, "out of memory");
             router_destroy(r, 0);
             return NULL;
@@ -169,7 +171,8 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
                               .produce_ctx = r,
                               .dlq_topic = r->dlq_topic,
                               .now_ms = clock_wall_ms(),
-                              .novelty_shared = r->novelty_shared};
+                              .novelty_shared = r->novelty_shared,
+                              .group_shared = r->group_shared};
         r->notifier = notifier_new(&no, errbuf, errlen);
         if (!r->notifier) {
             router_destroy(r, 0);
@@ -187,6 +190,7 @@ void router_destroy(router_t *r, int timeout_ms)
         notifier_destroy(r->notifier);
     }
     novelty_shared_destroy(r->novelty_shared);
+    group_shared_destroy(r->group_shared);
     if (r->rk) {
         if (rd_kafka_flush(r->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_error("router", "%d messages not delivered at shutdown", rd_kafka_outq_len(r->rk));

@@ -121,7 +121,19 @@ typedef struct {
     /* Shared-store mode: novelty is claimed in Redis (novelty_shared.c);
      * NULL = this process's memory only. Owned by the caller. */
     struct novelty_shared *novelty_shared;
+    /* Shared-store mode: reminders and resolved notifications are agreed
+     * between instances (group_shared.c); NULL = this process alone. */
+    struct group_shared *group_shared;
 } notifier_opts_t;
+
+/* Groups agreed through Redis (group_shared.c). Router thread only. */
+typedef struct group_shared group_shared_t;
+group_shared_t *group_shared_new(const store_conf_t *sc, const char *prefix);
+void group_shared_destroy(group_shared_t *gs);
+/* Records what `note` tells and says whether to send it: false when
+ * another instance covers it (a reminder sent lately, a group still
+ * firing elsewhere). Redis unavailable: true. */
+bool group_shared_gate(group_shared_t *gs, const notification_t *note);
 
 /* Novelty claimed through Redis (novelty_shared.c). Router thread only. */
 typedef struct novelty_shared novelty_shared_t;
