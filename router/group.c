@@ -81,6 +81,8 @@ struct group_table {
     void *ctx;
     group_muted_fn muted; /* NULL: routes are never muted */
     void *muted_ctx;
+    group_hold_fn hold; /* NULL: a firing notification goes when due */
+    void *hold_ctx;
     /* scratch for notifications */
     notify_alert_t *scratch;
     size_t scratch_cap;
@@ -519,6 +521,12 @@ void group_table_set_mute(group_table_t *gt, group_muted_fn fn, void *ctx)
     gt->muted_ctx = ctx;
 }
 
+void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx)
+{
+    gt->hold = fn;
+    gt->hold_ctx = ctx;
+}
+
 /* A flush while the route is muted (Alertmanager's time muting): nothing
  * is sent and nothing is marked sent. Resolved alerts leave the group (a
  * muted route never tells them; if every alert resolved, the group closes
@@ -570,6 +578,13 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
     }
     const route_t *r = g->route;
     if (g->changed || !g->notified) {
+        /* Another instance notified this group lately (group_shared.c):
+         * wait for its group_interval, holds kept. Not at shutdown. */
+        int64_t until = gt->hold && !force ? gt->hold(gt->hold_ctx, r, g->id, now_ms) : 0;
+        if (until > now_ms) {
+            tw_insert(gt, &g->timer, until);
+            return true;
+        }
         notify(gt, g, NOTIFY_FIRING, now_ms);
         g->notified = true;
         drop_resolved(g);

@@ -10,7 +10,12 @@
  * notification leaves, one script call on PREFIXgrp:GROUPID:
  *   - records the notification's alerts (field = fingerprint, value "f"
  *     firing / "r" resolved) and, for a sent one, the time (field "_t");
- *   - FIRING: always sent;
+ *   - FIRING: always sent once due; before it, group_shared_hold claims
+ *     the group's firing slot (group.c asks): when another instance sent
+ *     one within group_interval, the group waits until that has passed
+ *     (holds kept), so the instances together send at most one firing
+ *     notification per group_interval, as one Alertmanager would (each
+ *     listing the alerts its instance decided);
  *   - REMINDER: sent only if no instance notified this group within 90%
  *     of repeat_interval (the instances' timers drift apart by their own
  *     notification times), else skipped;
@@ -46,11 +51,21 @@ static const char gate_lua[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
     "return send";
 
+/* The firing slot: at most one firing notification per group_interval
+ * over all instances. Returns 0 (claimed: _t = now) or when it frees. */
+static const char hold_lua[] =
+    "local now, gi = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
+    "if last > 0 and now - last < gi then return last + gi end "
+    "redis.call('HSET', KEYS[1], '_t', ARGV[1]) "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+    "return 0";
+
 struct group_shared {
     store_conf_t conf;
     char prefix[128];
     redisContext *ctx;
-    char sha[41];
+    char sha[41], hold_sha[41];
     int64_t retry_ns;
     bool logged_down;
     char **argv;
@@ -102,10 +117,13 @@ static bool ready(group_shared_t *gs)
         down(gs, errbuf);
         return false;
     }
-    redisReply *r = redisCommand(gs->ctx, "SCRIPT LOAD %s", gate_lua);
-    bool ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-    if (ok) memcpy(gs->sha, r->str, 41);
-    if (r) freeReplyObject(r);
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++) {
+        redisReply *r = redisCommand(gs->ctx, "SCRIPT LOAD %s", i ? hold_lua : gate_lua);
+        ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok) memcpy(i ? gs->hold_sha : gs->sha, r->str, 41);
+        if (r) freeReplyObject(r);
+    }
     if (!ok) {
         down(gs, "SCRIPT LOAD failed");
         return false;
@@ -169,4 +187,29 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note)
     bool send = r->integer != 0;
     freeReplyObject(r);
     return send;
+}
+
+int64_t group_shared_hold(group_shared_t *gs, const route_t *r, uint64_t group_id, int64_t now_ms)
+{
+    if (!ready(gs)) return 0;
+    char key[200], now[24], gi[24], ttl[24];
+    snprintf(key, sizeof(key), "%s%016llx", gs->prefix, (unsigned long long)group_id);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(gi, sizeof(gi), "%lld", (long long)r->group_interval_ms);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(2 * r->repeat_interval_ms + 3600000));
+    redisReply *rep = redisCommand(gs->ctx, "EVALSHA %s 1 %s %s %s %s", gs->hold_sha, key, now,
+                                   gi, ttl);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s",
+                 rep && rep->type == REDIS_REPLY_ERROR
+                     ? rep->str
+                     : (gs->ctx->errstr[0] ? gs->ctx->errstr : "no reply"));
+        if (rep) freeReplyObject(rep);
+        down(gs, why);
+        return 0;
+    }
+    int64_t until = rep->integer;
+    freeReplyObject(rep);
+    return until;
 }

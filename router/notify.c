@@ -554,6 +554,12 @@ static bool route_muted(void *ctx, const route_t *r, int64_t now_ms)
     return routing_route_muted(n->rt, r, now_ms);
 }
 
+static int64_t group_hold(void *ctx, const route_t *r, uint64_t group_id, int64_t now_ms)
+{
+    const notifier_t *n = ctx;
+    return group_shared_hold(n->o.group_shared, r, group_id, now_ms);
+}
+
 notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
 {
     static _Atomic bool curl_ready;
@@ -569,6 +575,7 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
     n->rs = calloc(n->n_rs + 1, sizeof(*n->rs));
     n->groups = group_table_new(o->now_ms, o->tick_ms, on_notification, n);
     if (n->groups) group_table_set_mute(n->groups, route_muted, n);
+    if (n->groups && o->group_shared) group_table_set_hold(n->groups, group_hold, n);
     n->novelty = novelty_new(n->rt);
     n->multi = curl_multi_init();
     if (!n->rs || !n->groups || !n->novelty || !n->multi) {

@@ -54,6 +54,11 @@ group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, vo
  * a muted flush sends nothing (group.c). NULL = never muted. */
 typedef bool (*group_muted_fn)(void *ctx, const route_t *r, int64_t now_ms);
 void group_table_set_mute(group_table_t *gt, group_muted_fn fn, void *ctx);
+/* Before a firing notification (first or update): 0 to send it now, or a
+ * later time to look again (another instance notified the group within
+ * group_interval; group_shared.c). NULL = always now. */
+typedef int64_t (*group_hold_fn)(void *ctx, const route_t *r, uint64_t group_id, int64_t now_ms);
+void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx);
 /* Frees every group. Holds still in groups are not released: their input
  * is re-read after a restart (at-least-once). */
 void group_table_destroy(group_table_t *gt);
@@ -134,6 +139,10 @@ void group_shared_destroy(group_shared_t *gs);
  * another instance covers it (a reminder sent lately, a group still
  * firing elsewhere). Redis unavailable: true. */
 bool group_shared_gate(group_shared_t *gs, const notification_t *note);
+/* Claims the group's next firing notification: 0 when no instance sent
+ * one within the route's group_interval (now this one's), else the time
+ * it may. Redis unavailable: 0. */
+int64_t group_shared_hold(group_shared_t *gs, const route_t *r, uint64_t group_id, int64_t now_ms);
 
 /* Novelty claimed through Redis (novelty_shared.c). Router thread only. */
 typedef struct novelty_shared novelty_shared_t;
