@@ -48,7 +48,8 @@
  * message on this machine, the batch call ~0.6 us). */
 #define CONSUME_BATCH       256
 #define LANE_JOB_RING_BYTES (1024 * 1024) /* ~25,000 messages queued per lane */
-#define NUDGE_INTERVAL_MS   5 /* at most this often: see nudge_fetch() */
+#define NUDGE_INTERVAL_MS   5     /* at most this often: see nudge_fetch() */
+#define NUDGE_MIN_LAG       10000 /* messages known to be waiting, over all partitions */
 
 /* An ingest lane decodes, fingerprints and hands off the messages of the
  * partitions it is given, into its own ring to each worker (rings are
@@ -326,12 +327,17 @@ static bool drain(ingest_t *in, part_state_t *only)
  * (the high watermark of its last fetch is past what this consumer read),
  * this asks the leaders of those partitions for their end offsets: one
  * ListOffsets per broker, answered in well under a millisecond, at most
- * every NUDGE_INTERVAL_MS. Consumer thread; it had nothing to do anyway. */
+ * every NUDGE_INTERVAL_MS. Only when NUDGE_MIN_LAG messages are known to
+ * wait: a consumer keeping up with live traffic has a fetch in flight
+ * anyway, and must not stop for a request to a busy broker (the call
+ * blocks this thread up to NUDGE_TIMEOUT_MS). Consumer thread. */
+#define NUDGE_TIMEOUT_MS 100
 static void nudge_fetch(ingest_t *in, int64_t now_ns)
 {
     if (now_ns - in->last_nudge_ns < (int64_t)NUDGE_INTERVAL_MS * 1000000) return;
     in->last_nudge_ns = now_ns;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    int64_t lag = 0;
     for (size_t i = 0; i < in->n_parts; i++) {
         part_state_t *p = &in->parts[i];
         int64_t lo, hi;
@@ -340,11 +346,13 @@ static void nudge_fetch(ingest_t *in, int64_t now_ns)
                 RD_KAFKA_RESP_ERR_NO_ERROR ||
             hi <= p->expected_offset)
             continue;
+        lag += hi - p->expected_offset;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
     }
-    if (l->cnt > 0) {
+    if (lag >= NUDGE_MIN_LAG) {
         stat_add(&in->fetch_nudges, 1);
-        rd_kafka_offsets_for_times(in->rk, l, 1000); /* the answer is not needed */
+        /* the answer is not needed: the request is what wakes the broker */
+        rd_kafka_offsets_for_times(in->rk, l, NUDGE_TIMEOUT_MS);
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
