@@ -19,6 +19,7 @@
 #include <xxhash.h>
 
 #include "rules_int.h"
+#include "silence.h"
 
 /* ---- inhibition state ------------------------------------------------- */
 
@@ -335,6 +336,19 @@ bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident
     }
     ruleset_eval_cached(rs, d->cache, key, a->labels, a->n_labels, now, &v);
     out->severity = v.severity;
+    /* Silences: run-time exclusions, after the config's own (which name
+     * the rule first when both match). The wall clock when live, like
+     * Alertmanager: an alert decided after the silence was set is silenced
+     * whatever its event time. */
+    if (silences_count(rs->silences) && !(v.suppress && v.kind == DECISION_SUPPRESS_EXCLUDED)) {
+        int64_t snow = d->o.silence_wall_clock ? clock_wall_ms() : now;
+        const char *sid = silences_match(rs->silences, a->labels, a->n_labels, snow);
+        if (sid) {
+            fill_suppressed(out, a, DECISION_SUPPRESS_EXCLUDED, sid, v.severity);
+            out->silenced = true;
+            return true;
+        }
+    }
     if (v.suppress) {
         if (v.kind == DECISION_SUPPRESS_EXCLUDED) /* the rule set's one mutable field */
             atomic_fetch_add_explicit(&((exclusion_t *)&rs->ex[v.rule_index])->hits, 1,
@@ -388,7 +402,8 @@ const char *decision_reason(const incident_t *inc, char *buf, size_t cap)
     case DECISION_SUPPRESS_RESOLVED_NO_INCIDENT: return "resolved";
     case DECISION_SUPPRESS_DUPLICATE: return "duplicate";
     case DECISION_SUPPRESS_EXCLUDED:
-        snprintf(buf, cap, "excluded:%s", inc->rule ? inc->rule : "");
+        snprintf(buf, cap, "%s:%s", inc->silenced ? "silenced" : "excluded",
+                 inc->rule ? inc->rule : "");
         return buf;
     case DECISION_SUPPRESS_INHIBITED:
         snprintf(buf, cap, "inhibited:%s", inc->rule ? inc->rule : "");
@@ -411,6 +426,11 @@ struct rules_live {
     size_t n; /* readers; slot n is the shared one */
     live_slot_t *slots;
     pthread_mutex_t any; /* guards slot n */
+    /* Writers (reload, the silencer) one at a time, so a reload keeps the
+     * silences and a silence change keeps the reloaded rules. Never taken
+     * by a reader. */
+    pthread_mutex_t writer;
+    silences_t *silences; /* carried into every new generation */
 };
 
 rules_live_t *rules_live_new(ruleset_t *initial, size_t n_readers)
@@ -424,6 +444,7 @@ rules_live_t *rules_live_new(ruleset_t *initial, size_t n_readers)
     }
     for (size_t i = 0; i <= n_readers; i++) atomic_init(&l->slots[i].held, NULL);
     pthread_mutex_init(&l->any, NULL);
+    pthread_mutex_init(&l->writer, NULL);
     l->n = n_readers;
     atomic_init(&l->current, initial);
     return l;
@@ -433,7 +454,9 @@ void rules_live_destroy(rules_live_t *l)
 {
     if (!l) return;
     ruleset_destroy(atomic_load(&l->current));
+    silences_release(l->silences);
     pthread_mutex_destroy(&l->any);
+    pthread_mutex_destroy(&l->writer);
     free(l->slots);
     free(l);
 }
@@ -454,7 +477,7 @@ void rules_live_leave(rules_live_t *l, size_t r)
     atomic_store_explicit(&l->slots[r].held, NULL, memory_order_release);
 }
 
-void rules_live_swap(rules_live_t *l, ruleset_t *next)
+static void swap_locked(rules_live_t *l, ruleset_t *next)
 {
     ruleset_t *old = atomic_exchange_explicit(&l->current, next, memory_order_seq_cst);
     for (size_t i = 0; i <= l->n; i++) {
@@ -465,6 +488,38 @@ void rules_live_swap(rules_live_t *l, ruleset_t *next)
     }
     ruleset_carry_hits(old, next);
     ruleset_destroy(old);
+}
+
+void rules_live_swap(rules_live_t *l, ruleset_t *next)
+{
+    pthread_mutex_lock(&l->writer);
+    if (next && !next->silences) next->silences = silences_ref(l->silences);
+    swap_locked(l, next);
+    pthread_mutex_unlock(&l->writer);
+}
+
+void rules_live_set_silences(rules_live_t *l, silences_t *s)
+{
+    pthread_mutex_lock(&l->writer);
+    silences_release(l->silences);
+    l->silences = silences_ref(s);
+    ruleset_t *cur = atomic_load(&l->current);
+    ruleset_t *next = cur ? ruleset_share(cur) : NULL;
+    if (next) {
+        next->silences = silences_ref(s);
+        swap_locked(l, next);
+    } else if (cur) {
+        log_error("rules", "out of memory publishing silences");
+    }
+    pthread_mutex_unlock(&l->writer);
+}
+
+silences_t *rules_live_silences(rules_live_t *l)
+{
+    pthread_mutex_lock(&l->writer);
+    silences_t *s = silences_ref(l->silences);
+    pthread_mutex_unlock(&l->writer);
+    return s;
 }
 
 const ruleset_t *rules_live_enter_any(rules_live_t *l)
@@ -495,6 +550,7 @@ void rules_metrics_reasons(rules_live_t *l, mbuf_t *b, const char *family)
                        (double)atomic_load_explicit(&rs->inh[i].hits, memory_order_relaxed), 2,
                        "decision", "suppress", "reason", reason);
     }
+    if (rs) silences_metrics_reasons(rs->silences, b, family);
     rules_live_leave_any(l);
 }
 

@@ -208,6 +208,8 @@ typedef struct {
                                        rule cache; otherwise a hash of all labels does */
     size_t cache_entries;           /* rule cache; 0 = no cache */
     size_t noise_entries;           /* noise state slots (allocated on first use) */
+    bool silence_wall_clock;        /* silences judged at the wall clock (live), else at
+                                       the alert's event time (replay) */
 } decider_opts_t;
 
 /* `table` stays owned by the caller (the worker); `inhibit` may be NULL
@@ -224,7 +226,7 @@ decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t 
 bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out);
 
 /* The reason string of a decision: "new", "repeat", "resolved",
- * "duplicate", "excluded:<rule>", "flapping", "transient",
+ * "duplicate", "excluded:<rule>", "silenced:<silence id>", "flapping", "transient",
  * "inhibited:<rule>", "severity". Writes into buf. */
 const char *decision_reason(const incident_t *inc, char *buf, size_t cap);
 

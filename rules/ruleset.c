@@ -21,6 +21,7 @@
 
 #include "../ingest/ingest.h"
 #include "rules_int.h"
+#include "silence.h"
 
 static _Atomic uint64_t next_generation = 1;
 
@@ -594,6 +595,11 @@ static qerr_t compile_noise(ruleset_t *rs, const conf_node_t *n, const char *pat
 void ruleset_destroy(ruleset_t *rs)
 {
     if (!rs) return;
+    silences_release(rs->silences);
+    if (rs->body_moved) { /* its rules live on in the next generation */
+        free(rs);
+        return;
+    }
     for (size_t i = 0; i < rs->n_ex; i++) {
         exclusion_t *e = &rs->ex[i];
         free(e->name);
@@ -682,7 +688,7 @@ static int ex_name_cmp(const void *a, const void *b)
  * by any worker. O(n log n): 10,000 rules carry over in milliseconds. */
 void ruleset_carry_hits(ruleset_t *from, ruleset_t *to)
 {
-    if (!from || !to) return;
+    if (!from || !to || from->ex == to->ex) return; /* a shared body keeps its own counts */
     exclusion_t **sorted = malloc((from->n_ex ? from->n_ex : 1) * sizeof *sorted);
     if (!sorted) return;
     for (size_t i = 0; i < from->n_ex; i++) sorted[i] = &from->ex[i];
@@ -909,4 +915,24 @@ void ruleset_explain(const ruleset_t *rs, const label_t *labels, uint32_t n_labe
             v.kind == DECISION_SUPPRESS_EXCLUDED   ? v.rule
             : v.kind == DECISION_SUPPRESS_SEVERITY ? " severity"
                                                    : "");
+}
+
+ruleset_t *ruleset_share(ruleset_t *cur)
+{
+    ruleset_t *rs = malloc(sizeof *rs);
+    if (!rs) return NULL;
+    *rs = *cur;
+    rs->generation = atomic_fetch_add(&next_generation, 1);
+    rs->silences = NULL;
+    rs->body_moved = false;
+    cur->body_moved = true;
+    return rs;
+}
+
+const silences_t *ruleset_silences(const ruleset_t *rs) { return rs ? rs->silences : NULL; }
+
+void ruleset_attach_silences(ruleset_t *rs, silences_t *s)
+{
+    silences_release(rs->silences);
+    rs->silences = silences_ref(s);
 }
