@@ -182,6 +182,19 @@ static const conf_key_t conf_keys[] = {
      0, "Larger request bodies are refused with 413."},
     {"http.max_alerts", CT_COUNT, "10000", "1", "1000000", NULL, F(http.max_alerts), 0,
      "Most alerts one `POST /api/v2/alerts` may carry (413 above)."},
+    /* silences and the decision log */
+    {"silences.file", CT_STRING, "", "0", NULL, NULL, F(silences.file), 0,
+     "Where silences set over the API are kept (memory store; written atomically on every "
+     "change, read at start); empty = `dedup.snapshot_file` + `.silences`, or not kept when "
+     "that is empty too. With the Redis store they live in Redis."},
+    {"silences.retention", CT_DURATION, "120h", "1m", "365d", NULL, F(silences.retention_ms), 0,
+     "How long an expired silence is still listed (Alertmanager's `--data.retention`)."},
+    {"decisions.topic", CT_STRING, "", "0", NULL, NULL, F(decisions.topic), 0,
+     "Kafka topic that gets one JSON record per decision (fingerprint, labels, decision, "
+     "reason, rule or silence id, incident id, times); empty = off."},
+    {"decisions.recent", CT_COUNT, "1024", "0", "1000000", NULL, F(decisions.recent), 0,
+     "Recent decisions each worker keeps in memory for `quell explain --fingerprint`, "
+     "`/api/v1/explain` and `GET /api/v2/alerts`; 0 = none."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
      "Exclusion rules (see Rules in the README)."},

@@ -20,7 +20,7 @@
 
 #include "core.h"
 
-#define MAX_ROUTES 16
+#define MAX_ROUTES 32
 #define MAX_CHECKS 8
 
 /* Status codes counted per handler; anything else is "other". */
@@ -104,6 +104,28 @@ const char *http_req_header(const http_req_t *req, const char *name)
 const char *http_req_query(const http_req_t *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct {
+    const char *name;
+    const char **out;
+    size_t cap, n;
+} query_all_t;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    query_all_t *q = cls;
+    if (key && value && !strcmp(key, q->name) && q->n < q->cap) q->out[q->n++] = value;
+    return MHD_YES;
+}
+
+size_t http_req_query_all(const http_req_t *req, const char *name, const char **out, size_t cap)
+{
+    query_all_t q = {name, out, cap, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    return q.n;
 }
 
 bool http_token_equal(const char *got, size_t got_len, const char *want)
@@ -293,7 +315,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const route_t *route = NULL;
         bool path_known = false;
         for (size_t i = 0; i < s->n_routes; i++) {
-            if (strcmp(s->routes[i].path, url) != 0) continue;
+            const char *rp = s->routes[i].path;
+            size_t rl = strlen(rp);
+            bool prefix = rl && rp[rl - 1] == '*'; /* "/api/v2/silence/" + star: an id follows */
+            if (prefix ? strncmp(rp, url, rl - 1) != 0 || !url[rl - 1] : strcmp(rp, url) != 0)
+                continue;
             path_known = true;
             if (!strcmp(s->routes[i].method, method) ||
                 (!strcmp(method, "HEAD") && !strcmp(s->routes[i].method, "GET")))

@@ -26,6 +26,8 @@ static void usage(FILE *out)
             "      run recorded alerts through the decision core offline; diff a rule change\n"
             "  quell explain -c FILE ALERT.json\n"
             "      the alert's fingerprint and every rule it matches, and why\n"
+            "  quell explain [-c FILE] [--url URL] --fingerprint FP\n"
+            "      a running quell's recent decisions on FP: decision, reason, incident\n"
             "  quell config              print every config key, its default and meaning\n"
             "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
             "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"

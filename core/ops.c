@@ -494,6 +494,10 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "http: too many routes");
         goto fail;
     }
+    if (st->add_routes && st->add_routes(st->routes_ctx, o->http) != QERR_OK) {
+        snprintf(errbuf, errlen, "http: too many routes");
+        goto fail;
+    }
     if (http_server_start(o->http, errbuf, errlen) != QERR_OK) {
         /* Several instances on one host with the default config must all
          * run: only an address the operator chose is worth refusing to

@@ -24,6 +24,7 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "../app/api_v2.h"
 #include "../rules/rules.h"
 #include "core_int.h"
 #include "ops.h"
@@ -50,6 +51,8 @@ typedef struct {
     decider_t *decider;
     size_t reader;
     const ruleset_t *batch; /* shared-store mode: held for one batch */
+    declog_t *declog;       /* NULL or off: no decision log */
+    char rule[64];          /* the suppressing rule's name, copied out of the set */
 } worker_rules_t;
 
 static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
@@ -60,9 +63,23 @@ static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const 
     const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
     decision_kind_t k = decider_decide(wr->decider, rs, a, out);
     /* Suppressions name their rule (owned by rs) but are not forwarded;
-     * forwards carry no rule name: nothing outlives the set. */
+     * forwards carry no rule name: nothing outlives the set. The name is
+     * copied for whoever reads the incident after the set is left. */
+    if (out->rule) {
+        snprintf(wr->rule, sizeof wr->rule, "%s", out->rule);
+        out->rule = wr->rule;
+    }
+    if (declog_on(wr->declog)) declog_note(wr->declog, wr->reader, a, out);
     rules_live_leave(wr->live, wr->reader);
     return k;
+}
+
+/* Shared-store mode: every decision, on the worker's thread, the batch's
+ * rule set held. */
+static void log_decided(void *ctx, const alert_t *a, const incident_t *inc)
+{
+    worker_rules_t *wr = ctx;
+    declog_note(wr->declog, wr->reader, a, inc);
 }
 
 /* Shared-store mode: the rules run before the store decides, with one rule
@@ -107,6 +124,8 @@ static void rules_families(void *ctx, mbuf_t *b)
     rules_metrics_t *m = ctx;
     rules_metrics_write(m->live, m->reloader, m->inhibit, b);
 }
+
+static void declog_families(void *ctx, mbuf_t *b) { declog_metrics(ctx, b); }
 
 static void log_rule_warning(void *ctx, const char *msg)
 {
@@ -367,9 +386,9 @@ static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
 /* The HTTP side (metrics, health, intake, top); NULL on error. */
 static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
                       dedup_worker_t **workers, size_t n_workers, router_t *router,
-                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
+                      const dedup_fp_conf_t *fp, api_v2_t *api, char *errbuf, size_t errlen)
 {
-    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
+    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp, api_v2_routes, api};
     return ops_start(&st, errbuf, errlen);
 }
 
@@ -436,6 +455,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
+    silencer_t *silencer = NULL;
+    declog_t *declog = NULL;
+    api_v2_t *api = NULL;
     worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
 
     /* Rules first: an invalid rule file stops the start before any
@@ -469,6 +491,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     pthread_setname_np(router_thread, "quell-router");
     router_started = true;
 
+    declog_opts_t dlo = {n_workers, conf->decisions.recent, conf->decisions.topic, conf, brokers};
+    if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
+
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
     size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
     for (size_t i = 0; i < n_workers; i++) {
@@ -491,14 +516,17 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
                 conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
+            .silence_wall_clock = true,
         };
-        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
+        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL,
+                                     declog, ""};
         if (!wrules[i].decider) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
         }
         dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
         dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
+        if (declog_on(declog)) dedup_worker_set_decided_hook(workers[i], log_decided, &wrules[i]);
     }
     store_conf_t store_conf;
     if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,
@@ -536,6 +564,26 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         }
     }
+    /* Silences before the first alert is decided: a restart (or another
+     * instance) never lets through what a silence covers. */
+    char spath[4096] = "";
+    if (conf->silences.file && *conf->silences.file)
+        snprintf(spath, sizeof spath, "%s", conf->silences.file);
+    else if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file)
+        snprintf(spath, sizeof spath, "%s.silences", conf->dedup.snapshot_file);
+    silencer_opts_t so = {.file = spath,
+                          .redis = shared_store ? &store_conf : NULL,
+                          .retention_ms = conf->silences.retention_ms,
+                          .poll_ms = conf->store.cache_ms / 2,
+                          .live = live};
+    if (!(silencer = silencer_new(&so, errbuf, sizeof(errbuf))) ||
+        silencer_run(silencer) != QERR_OK)
+        goto out;
+    api = api_v2_new(&(api_v2_opts_t){conf, silencer, declog, live});
+    if (!api) {
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the API");
+        goto out;
+    }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
 
@@ -554,7 +602,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
-    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
+    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, api, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;
 
@@ -573,6 +621,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_metrics_t rmetrics = {live, reloader, inhibit};
     ops_set_decision_reasons(ops, rules_reasons, &rmetrics);
     ops_add_metrics(ops, rules_families, &rmetrics);
+    ops_add_metrics(ops, declog_families, declog);
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 
@@ -614,7 +663,10 @@ out:
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
     rules_reloader_stop(reloader);
+    silencer_destroy(silencer);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    declog_destroy(declog);
+    api_v2_destroy(api);
     for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
     free(wrules);
     rules_live_destroy(live);

@@ -24,6 +24,7 @@
 
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "../app/api_v2.h"
 #include "../rules/rules.h"
 #include "core_int.h"
 
@@ -224,6 +225,22 @@ static int side_open(side_t *s, const char *path, bool quiet)
         QERR_OK) {
         fprintf(stderr, "%s\n", err);
         return -1;
+    }
+    /* The silences `quell run` keeps beside the snapshot (memory store),
+     * judged at each alert's event time. */
+    char spath[4096] = "";
+    if (s->conf.silences.file && *s->conf.silences.file)
+        snprintf(spath, sizeof spath, "%s", s->conf.silences.file);
+    else if (s->conf.dedup.snapshot_file && *s->conf.dedup.snapshot_file)
+        snprintf(spath, sizeof spath, "%s.silences", s->conf.dedup.snapshot_file);
+    if (spath[0]) {
+        silences_t *sil = silences_load_file(spath, err, sizeof err);
+        if (!sil) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+        ruleset_attach_silences(s->rs, sil);
+        silences_release(sil);
     }
     s->table = dedup_table_new(s->conf.dedup.max_fingerprints);
     s->inhibit = inhibit_state_new(65536);
@@ -768,10 +785,14 @@ out:
 
 int explain_main(int argc, char **argv)
 {
-    const char *path = NULL, *alert_path = NULL;
+    const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
+        else if (!strcmp(argv[i], "--fingerprint") && i + 1 < argc)
+            fp_hex = argv[++i];
+        else if (!strcmp(argv[i], "--url") && i + 1 < argc)
+            url = argv[++i];
         else if (!alert_path && argv[i][0] != '-')
             alert_path = argv[i];
         else {
@@ -779,8 +800,23 @@ int explain_main(int argc, char **argv)
             return 2;
         }
     }
+    if (fp_hex) {
+        /* Why was FP (not) paged: the running quell's recent decisions. */
+        conf_t c;
+        conf_defaults(&c);
+        char err[1024];
+        if (path && conf_load(&c, path, err, sizeof err) != QERR_OK) {
+            fprintf(stderr, "%s\n", err);
+            conf_free(&c);
+            return 1;
+        }
+        int rc = api_explain_fingerprint(&c, url, fp_hex);
+        conf_free(&c);
+        return rc;
+    }
     if (!path || !alert_path) {
-        fprintf(stderr, "usage: quell explain -c FILE ALERT.json\n");
+        fprintf(stderr, "usage: quell explain -c FILE ALERT.json\n"
+                        "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n");
         return 2;
     }
     side_t s = {0};

@@ -385,6 +385,12 @@ dedup_table_t *dedup_worker_table(dedup_worker_t *w);
 typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
                                            incident_t *out);
 void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
+/* Shared-store mode: called on the worker's thread with every decision the
+ * store path reaches (the memory path's decider sees its own), while the
+ * batch's rule set is held, so inc->rule is valid during the call. Set
+ * before the worker starts. */
+typedef void (*dedup_decided_fn)(void *ctx, const alert_t *a, const incident_t *inc);
+void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn, void *ctx);
 /* Shared-store mode decides dedup in batches inside the store worker, so
  * the rule half of the composed decision runs there: `pre` before the
  * store is asked (true: suppressed by a rule, `out` filled, the store is not

@@ -35,7 +35,7 @@ typedef struct {
 
 /* Called on the worker thread for every decision (counters, top sketch,
  * latency), before a forward is handed to the sink. */
-typedef void (*store_decided_fn)(void *ctx, const alert_t *a, decision_kind_t k);
+typedef void (*store_decided_fn)(void *ctx, const alert_t *a, const incident_t *inc);
 
 store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedup_params_t *p,
                                  dedup_table_t *fallback, dedup_forward_fn forward, void *ctx,

@@ -26,6 +26,8 @@ struct dedup_worker {
     void *ctx;
     dedup_decide_fn decide; /* NULL: dedup_decide alone */
     void *decide_ctx;
+    dedup_decided_fn on_decided; /* shared-store mode: every decision (the decision log) */
+    void *on_decided_ctx;
     const dedup_rules_hook_t *rules_hook; /* shared-store mode */
     void *rules_ctx;
     pthread_t thread;
@@ -262,9 +264,11 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
-static void store_decided(void *ctx, const alert_t *a, decision_kind_t k)
+static void store_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
     dedup_worker_t *w = ctx;
+    decision_kind_t k = inc->kind;
+    if (w->on_decided) w->on_decided(w->on_decided_ctx, a, inc);
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, a, k, a->event_time_ms);
     decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms);
@@ -297,6 +301,12 @@ void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h,
     w->rules_hook = h;
     w->rules_ctx = ctx;
     if (w->store) store_worker_set_rules(w->store, h, ctx);
+}
+
+void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn, void *ctx)
+{
+    w->on_decided = fn;
+    w->on_decided_ctx = ctx;
 }
 
 void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)

@@ -475,8 +475,10 @@ int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
     if (st == 200) {
         out->len = 0;
         mbuf_printf(out, "{\"silenceID\":\"%s\"}", rec.id);
-        log_info("silence", "silence %s set by \"%s\" (%zu matchers) until %lld", rec.id,
-                 rec.created_by, rec.n_m, (long long)rec.ends_ms);
+        char until[40];
+        silence_format_time(rec.ends_ms, until);
+        log_info("silence", "silence %s set by \"%s\" (%zu matchers) until %s", rec.id,
+                 rec.created_by, rec.n_m, until);
     }
 out:
     matcher_set_destroy(ms);

@@ -157,10 +157,11 @@ static qerr_t sink_forward(void *ctx, const alert_t *a, const incident_t *inc, m
     return QERR_OK;
 }
 
-static void on_decided(void *ctx, const alert_t *a, decision_kind_t k)
+static void on_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
     (void)ctx;
     (void)a;
+    decision_kind_t k = inc->kind;
     if (n_decided < LOG_MAX) decided_log[n_decided++] = k;
 }
 
