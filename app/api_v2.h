@@ -1,7 +1,7 @@
 /*
  * Alertmanager's API v2 on quell's HTTP server, so amtool, Grafana's
  * Alertmanager data source and karma can talk to `quell run` (docs/api.md
- * says what works): silences (rules/silence.h), the alerts quell holds
+ * says what works): silences (dedup/silence.h), the alerts quell holds
  * open (from the decision log's recent decisions), status and receivers;
  * plus /api/v1/explain?fingerprint=FP.
  */

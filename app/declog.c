@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "../dedup/dedup.h"
-#include "../rules/rules.h"
+#include "../dedup/rules.h"
 #include "declog.h"
 
 typedef struct {

@@ -25,6 +25,7 @@
  * Threads: main() calls this before any thread starts. No state outside the
  * caller's conf_t and the load context on the stack.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,7 +33,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "core.h"
+#include "conf.h"
 
 typedef enum {
     CT_INT,      /* int field */

@@ -23,7 +23,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "../ingest/ingest.h"
 #include "silence_int.h"
 
 /* ---- time ------------------------------------------------------------- */
@@ -180,7 +179,7 @@ void srec_json(const srec_t *r, int64_t now_ms, bool with_status, mbuf_t *b)
 static qerr_t json_time(const cJSON *o, const char *key, int64_t *out, char *errbuf, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(v) || !ingest_parse_time(v->valuestring, strlen(v->valuestring), out)) {
+    if (!cJSON_IsString(v) || !time_parse_rfc3339(v->valuestring, strlen(v->valuestring), out)) {
         snprintf(errbuf, errlen, "%s in body must be of type date-time: \"%s\"", key,
                  cJSON_IsString(v) ? v->valuestring : "");
         return QERR_INVALID;
@@ -218,7 +217,7 @@ int srec_from_json(const cJSON *o, srec_t *r, char *errbuf, size_t errlen)
         json_time(o, "endsAt", &r->ends_ms, errbuf, errlen))
         return 422;
     const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "updatedAt");
-    if (cJSON_IsString(up)) ingest_parse_time(up->valuestring, strlen(up->valuestring), &r->updated_ms);
+    if (cJSON_IsString(up)) time_parse_rfc3339(up->valuestring, strlen(up->valuestring), &r->updated_ms);
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(o, "createdBy");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(o, "comment");
     if (!cJSON_IsString(cb) || !cJSON_IsString(cm)) {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../rules/rules.h"
+#include "../dedup/dedup.h"
 #include "router_int.h"
 
 #define DEFAULT_GROUP_WAIT_MS      (30 * 1000LL)

@@ -10,7 +10,7 @@
 
 #include "../bench/bench.h"
 #include "../router/router.h"
-#include "core_int.h"
+#include "app.h"
 
 static void usage(FILE *out)
 {

@@ -24,9 +24,9 @@
 
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../app/api_v2.h"
-#include "../rules/rules.h"
-#include "core_int.h"
+#include "../dedup/dedup.h"
+#include "api_v2.h"
+#include "app.h"
 
 #define SAMPLES 3
 
@@ -368,7 +368,7 @@ static int64_t event_time_of(replay_t *r, const char *text, size_t len)
     cJSON *j = cJSON_ParseWithLength(text, len);
     if (j) {
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
-        if (cJSON_IsString(ra) && ingest_parse_time(ra->valuestring, strlen(ra->valuestring), &t))
+        if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
             found = true;
         if (!found && !r->have_time) {
             const cJSON *first = j;
@@ -377,7 +377,7 @@ static int64_t event_time_of(replay_t *r, const char *text, size_t len)
             if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
             const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
             if (cJSON_IsString(sa) &&
-                ingest_parse_time(sa->valuestring, strlen(sa->valuestring), &t) && t)
+                time_parse_rfc3339(sa->valuestring, strlen(sa->valuestring), &t) && t)
                 found = true;
         }
         cJSON_Delete(j);

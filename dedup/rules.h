@@ -12,8 +12,13 @@
 #ifndef QUELL_RULES_H
 #define QUELL_RULES_H
 
-#include "../core/core.h"
-#include "../dedup/dedup.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/track.h"
+#include "../core/types.h"
+#include "dedup.h"
 
 /* ---- matchers --------------------------------------------------------- */
 
@@ -208,14 +213,15 @@ typedef struct {
                                        rule cache; otherwise a hash of all labels does */
     size_t cache_entries;           /* rule cache; 0 = no cache */
     size_t noise_entries;           /* noise state slots (allocated on first use) */
-    bool silence_wall_clock;        /* silences judged at the wall clock (live), else at
-                                       the alert's event time (replay) */
 } decider_opts_t;
 
 /* `table` stays owned by the caller (the worker); `inhibit` may be NULL
  * (then inhibit rules never match) and is shared. */
 decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit);
 void decider_destroy(decider_t *d);
+/* Silences are judged at the wall clock (`quell run`, like Alertmanager)
+ * instead of the alert's event time (replay, the default). Before use. */
+void decider_silence_wall_clock(decider_t *d, bool wall);
 /* Decides one alert at its event time. `rs` may be NULL (no rules). */
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a,
                                incident_t *out);

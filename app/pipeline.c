@@ -24,10 +24,8 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../app/api_v2.h"
-#include "../rules/rules.h"
-#include "core_int.h"
-#include "ops.h"
+#include "api_v2.h"
+#include "app.h"
 
 static _Atomic bool stop_requested;
 static _Atomic bool reload_requested;
@@ -516,10 +514,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
                 conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
-            .silence_wall_clock = true,
         };
         wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL,
                                      declog, ""};
+        if (wrules[i].decider) decider_silence_wall_clock(wrules[i].decider, true);
         if (!wrules[i].decider) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "../ingest/ingest.h"
 #include "rules_int.h"
 #include "silence.h"
 
@@ -304,7 +303,7 @@ static bool matches_everything(const matcher_set_t *ms)
 static qerr_t parse_time_node(const conf_node_t *v, const char *path, int64_t *out, char *errbuf,
                               size_t errlen)
 {
-    if (v->kind != CONF_NODE_SCALAR || !ingest_parse_time(v->text, strlen(v->text), out) || !*out)
+    if (v->kind != CONF_NODE_SCALAR || !time_parse_rfc3339(v->text, strlen(v->text), out) || !*out)
         FAIL_AT(v, "\"%s\" is not an RFC 3339 time such as 2026-01-02T15:04:05Z", v->text);
     return QERR_OK;
 }
