@@ -162,6 +162,23 @@ static bool id_of(const mbuf_t *b, char out[40])
     return strlen(out) == 36;
 }
 
+typedef struct {
+    const char *reason;
+    int silenced, records;
+} found_t;
+
+static void on_decision(const rd_kafka_message_t *m, void *ctx)
+{
+    found_t *f = ctx;
+    f->records++;
+    char buf[4096];
+    size_t n = m->len < sizeof buf - 1 ? m->len : sizeof buf - 1;
+    memcpy(buf, m->payload, n);
+    buf[n] = '\0';
+    if (strstr(buf, f->reason) && strstr(buf, "\"fingerprint\":") && strstr(buf, "\"labels\":{"))
+        f->silenced++;
+}
+
 static const char *alert_test = "[{\"labels\":{\"alertname\":\"Test\",\"instance\":\"db1\"}}]";
 
 static void silence_body(char *out, size_t cap, const char *id, const char *matchers,
@@ -181,7 +198,8 @@ static void silence_body(char *out, size_t cap, const char *id, const char *matc
 static void test_single(void)
 {
     char extra[256];
-    snprintf(extra, sizeof extra, "dedup:\n  snapshot_file: %s/state\n", dir);
+    snprintf(extra, sizeof extra,
+             "dedup:\n  snapshot_file: %s/state\ndecisions:\n  topic: quell-decisions\n", dir);
     inst_t q = {0};
     if (!inst_start(&q, "single", extra)) {
         CHECK(!"quell run did not become ready");
@@ -249,10 +267,40 @@ static void test_single(void)
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts?filter=alertname%3D%22Test%22", NULL, true, &b),
                  200);
     const char *fp = b.buf ? strstr(b.buf, "\"fingerprint\":\"") : NULL;
-    char path[128] = "/api/v1/explain?fingerprint=";
-    if (fp) strncat(path, fp + 15, 16);
+    char fph[17] = "0000000000000000";
+    if (fp) snprintf(fph, sizeof fph, "%.16s", fp + 15);
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/explain?fingerprint=%s", fph);
     CHECK_EQ_INT(http_do("GET", &q, path, NULL, true, &b), 200);
     CHECK(contains(&b, reason) && contains(&b, "\"decision\":\"suppress\""));
+
+    /* quell explain --fingerprint asks the running quell. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s explain -c %s --fingerprint %s", getenv("QUELL_BIN"), q.conf,
+             fph);
+    FILE *ex = popen(cmd, "r");
+    mbuf_t exo = {0};
+    char line[1024];
+    while (ex && fgets(line, sizeof line, ex)) mbuf_append(&exo, line, strlen(line));
+    mbuf_append(&exo, "", 1);
+    CHECK(ex && pclose(ex) == 0);
+    CHECK(contains(&exo, reason) && contains(&exo, "suppress"));
+    mbuf_free(&exo);
+    /* The decision log topic has the record too (decisions.topic). */
+    char brokers[128] = "";
+    char *log = check_read_file(q.log, NULL);
+    const char *eb = log ? strstr(log, "embedded kafka: ") : NULL;
+    if (eb) sscanf(eb + 16, "%127s", brokers);
+    free(log);
+    CHECK(brokers[0] != '\0');
+    found_t found = {reason, 0, 0};
+    for (int t = 0; t < 100 && brokers[0] && !found.silenced; t++) {
+        found.records = 0;
+        harness_consume_all(brokers, "quell-decisions", 10000, on_decision, &found);
+        if (!found.silenced) harness_sleep_ms(100);
+    }
+    CHECK(found.silenced > 0);
+    CHECK(found.records >= 2); /* Test (silenced) and Other (forwarded) */
 
     /* Alertmanager's answers to bad input. */
     char sb[1024];
