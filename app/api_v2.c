@@ -302,19 +302,6 @@ static bool seen_add(list_t *l, uint64_t fp)
     }
 }
 
-/* The record's labels back as label_t (they were written sorted). */
-static uint32_t labels_parse(cJSON *o, label_t *out, uint32_t cap)
-{
-    uint32_t n = 0;
-    for (cJSON *it = o ? o->child : NULL; it && n < cap; it = it->next) {
-        if (!cJSON_IsString(it)) continue;
-        out[n].name = (str_t){it->string, (uint32_t)strlen(it->string)};
-        out[n].value = (str_t){it->valuestring, (uint32_t)strlen(it->valuestring)};
-        n++;
-    }
-    return n;
-}
-
 static bool list_one(void *ctx, const declog_rec_t *r)
 {
     list_t *l = ctx;
@@ -324,9 +311,8 @@ static bool list_one(void *ctx, const declog_rec_t *r)
                 k != DECISION_SUPPRESS_RESOLVED_NO_INCIDENT &&
                 r->decided_ms + l->a->o.conf->dedup.window_ms > l->now;
     if (!open) return true;
-    cJSON *labels = cJSON_Parse(r->labels_json);
-    label_t lv[256];
-    uint32_t nl = labels_parse(labels, lv, 256);
+    label_t lv[512];
+    uint32_t nl = declog_rec_labels(r, false, lv, 512); /* sorted, as the alert's were */
     bool keep = !l->filter || matcher_set_matches(l->filter, lv, nl);
     label_t rl = {{"receiver", 8}, {l->a->receiver, (uint32_t)strlen(l->a->receiver)}};
     if (keep && l->receiver) keep = matcher_set_matches(l->receiver, &rl, 1);
@@ -344,7 +330,8 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         char fp[17], t[40];
         hex16(r->fingerprint, fp);
         if (l->n++) mbuf_append(b, ",", 1);
-        mbuf_printf(b, "{\"annotations\":%s", r->annotations_json[0] ? r->annotations_json : "{}");
+        mbuf_append(b, "{\"annotations\":", 15);
+        declog_rec_labels_json(r, true, b);
         int64_t end = r->ends_ms ? r->ends_ms : r->event_ms + l->a->o.conf->dedup.window_ms;
         fmt_time(end, t);
         mbuf_printf(b, ",\"endsAt\":\"%s\",\"fingerprint\":\"%s\",\"receivers\":[{\"name\":", t, fp);
@@ -359,10 +346,11 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         fmt_time(r->decided_ms, t);
         mbuf_printf(b, ",\"updatedAt\":\"%s\",\"generatorURL\":", t);
         json_string(b, r->generator_url);
-        mbuf_printf(b, ",\"labels\":%s}", r->labels_json);
+        mbuf_append(b, ",\"labels\":", 10);
+        declog_rec_labels_json(r, false, b);
+        mbuf_append(b, "}", 1);
     }
     mbuf_free(&sb);
-    cJSON_Delete(labels);
     return true;
 }
 

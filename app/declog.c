@@ -29,7 +29,7 @@ typedef struct {
 typedef struct {
     slot_t *slots;
     _Atomic uint64_t head; /* records written so far */
-    _Alignas(CACHELINE) declog_rec_t scratch; /* the record being built */
+    declog_rec_t scratch; /* the record being built (no ring) */
     mbuf_t json;                             /* the topic's payload */
 } wring_t;
 
@@ -131,45 +131,82 @@ void declog_destroy(declog_t *d)
 
 bool declog_on(const declog_t *d) { return d && (d->recent || d->rk); }
 
-/* Appends `"name":"value"` pairs as a JSON object, cut to fit `cap`. */
-static size_t labels_json(char *out, size_t cap, const label_t *l, uint32_t n, bool *cut)
+/* Packs label pairs as "name\0value\0"; whole pairs only. */
+static uint16_t pack(char *out, size_t cap, const label_t *l, uint32_t n, bool *cut)
 {
     size_t len = 0;
-    *cut = false;
-    if (cap < 3) return 0;
-    out[len++] = '{';
+    uint16_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
-        /* worst case: every byte escaped as \u00XX */
-        size_t need = 6 + 6 * (size_t)l[i].name.len + 6 * (size_t)l[i].value.len;
-        if (len + need + 2 > cap) {
+        size_t need = (size_t)l[i].name.len + l[i].value.len + 2;
+        if (len + need > cap) {
             *cut = true;
             break;
         }
-        if (i) out[len++] = ',';
-        out[len++] = '"';
-        for (int part = 0; part < 2; part++) {
-            const str_t *s = part ? &l[i].value : &l[i].name;
-            for (uint32_t k = 0; k < s->len; k++) {
-                unsigned char c = (unsigned char)s->ptr[k];
-                if (c == '"' || c == '\\') {
-                    out[len++] = '\\';
-                    out[len++] = (char)c;
-                } else if (c < 0x20) {
-                    len += (size_t)snprintf(out + len, 7, "\\u%04x", c);
-                } else {
-                    out[len++] = (char)c;
-                }
-            }
-            if (!part) {
-                memcpy(out + len, "\":\"", 3);
-                len += 3;
-            }
-        }
-        out[len++] = '"';
+        memcpy(out + len, l[i].name.ptr, l[i].name.len);
+        len += l[i].name.len;
+        out[len++] = '\0';
+        memcpy(out + len, l[i].value.ptr, l[i].value.len);
+        len += l[i].value.len;
+        out[len++] = '\0';
+        k++;
     }
-    out[len++] = '}';
-    out[len] = '\0';
-    return len;
+    return k;
+}
+
+uint32_t declog_rec_labels(const declog_rec_t *r, bool annotations, label_t *out, uint32_t cap)
+{
+    const char *p = annotations ? r->annotations : r->labels;
+    uint32_t n = annotations ? r->n_annotations : r->n_labels;
+    if (n > cap) n = cap;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t nl = strlen(p);
+        out[i].name = (str_t){p, (uint32_t)nl};
+        p += nl + 1;
+        size_t vl = strlen(p);
+        out[i].value = (str_t){p, (uint32_t)vl};
+        p += vl + 1;
+    }
+    return n;
+}
+
+void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b)
+{
+    label_t l[512];
+    uint32_t n = declog_rec_labels(r, annotations, l, 512);
+    mbuf_append(b, "{", 1);
+    for (uint32_t i = 0; i < n; i++) {
+        mbuf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+        mbuf_json_str(b, l[i].name.ptr, l[i].name.len);
+        mbuf_append(b, "\":\"", 3);
+        mbuf_json_str(b, l[i].value.ptr, l[i].value.len);
+        mbuf_append(b, "\"", 1);
+    }
+    mbuf_append(b, "}", 1);
+}
+
+static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
+{
+    r->fingerprint = a->fingerprint;
+    r->incident_id = inc->incident_id;
+    r->event_ms = a->event_time_ms;
+    r->decided_ms = clock_wall_ms();
+    r->starts_ms = a->starts_at_ms;
+    r->ends_ms = a->ends_at_ms;
+    r->first_seen_ms = inc->first_seen_ms;
+    r->kind = (uint8_t)inc->kind;
+    r->firing = a->status == ALERT_FIRING;
+    r->silenced = inc->silenced;
+    r->labels_cut = false;
+    const char *reason = decision_reason(inc, r->reason, sizeof r->reason);
+    if (reason != r->reason) snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->n_labels = pack(r->labels, sizeof r->labels, a->labels, a->n_labels, &r->labels_cut);
+    bool cut = false;
+    r->n_annotations =
+        pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
+    size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
+                                                                    : sizeof r->generator_url - 1;
+    memcpy(r->generator_url, a->generator_url.ptr, gl);
+    r->generator_url[gl] = '\0';
 }
 
 void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
@@ -177,35 +214,20 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
     if (!d || !d->rings) return;
     wring_t *ring = &d->rings[w];
     declog_rec_t *r = &ring->scratch;
-    r->fingerprint = a->fingerprint;
-    r->incident_id = inc->incident_id;
-    r->event_ms = a->event_time_ms;
-    r->decided_ms = clock_wall_ms();
-    r->starts_ms = a->starts_at_ms;
-    r->ends_ms = a->ends_at_ms;
-    r->kind = (uint8_t)inc->kind;
-    r->firing = a->status == ALERT_FIRING;
-    r->silenced = inc->silenced;
-    r->first_seen_ms = inc->first_seen_ms;
-    const char *reason = decision_reason(inc, r->reason, sizeof r->reason);
-    if (reason != r->reason) snprintf(r->reason, sizeof r->reason, "%s", reason);
-    labels_json(r->labels_json, sizeof r->labels_json, a->labels, a->n_labels, &r->labels_cut);
-    bool cut;
-    labels_json(r->annotations_json, sizeof r->annotations_json, a->annotations,
-                a->n_annotations, &cut);
-    size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
-                                                                    : sizeof r->generator_url - 1;
-    memcpy(r->generator_url, a->generator_url.ptr, gl);
-    r->generator_url[gl] = '\0';
     if (d->recent) {
+        /* Written in place: the slot's sequence is odd meanwhile, so a
+         * reader copying it drops the copy. */
         uint64_t h = atomic_load_explicit(&ring->head, memory_order_relaxed);
         slot_t *s = &ring->slots[h % d->recent];
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-        atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed); /* odd: being written */
+        atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
-        memcpy(&s->r, r, sizeof *r);
+        fill(&s->r, a, inc);
         atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
         atomic_store_explicit(&ring->head, h + 1, memory_order_release);
+        r = &s->r; /* only this thread writes it */
+    } else {
+        fill(r, a, inc);
     }
     if (d->rkt) {
         ring->json.len = 0;
@@ -265,10 +287,11 @@ void declog_rec_json(const declog_rec_t *r, mbuf_t *b)
     hex16(r->fingerprint, fp);
     bool fwd = DECISION_IS_FORWARD((decision_kind_t)r->kind);
     const char *colon = strchr(r->reason, ':');
-    mbuf_printf(b, "{\"fingerprint\":\"%s\",\"labels\":%s,\"status\":\"%s\",\"decision\":\"%s\","
-                   "\"kind\":\"%s\",\"reason\":\"",
-                fp, r->labels_json, r->firing ? "firing" : "resolved",
-                fwd ? "forward" : "suppress", decision_str((decision_kind_t)r->kind));
+    mbuf_printf(b, "{\"fingerprint\":\"%s\",\"labels\":", fp);
+    declog_rec_labels_json(r, false, b);
+    mbuf_printf(b, ",\"status\":\"%s\",\"decision\":\"%s\",\"kind\":\"%s\",\"reason\":\"",
+                r->firing ? "firing" : "resolved", fwd ? "forward" : "suppress",
+                decision_str((decision_kind_t)r->kind));
     mbuf_json_str(b, r->reason, strlen(r->reason));
     mbuf_append(b, "\"", 1);
     if (colon) {

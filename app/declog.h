@@ -11,9 +11,10 @@
 
 typedef struct declog declog_t;
 
-/* One decision as kept in the ring. Strings are NUL-terminated and cut at
- * their field's size (labels_json ends with "...}" when cut: the record
- * says so with `labels_cut`). */
+/* One decision as kept in the ring. Labels and annotations are packed as
+ * "name\0value\0" pairs (a copy, no formatting on the hot path), cut at
+ * whole pairs when they do not fit (`labels_cut`); the other strings are
+ * NUL-terminated and cut at their field's size. */
 typedef struct {
     uint64_t fingerprint, incident_id;
     int64_t event_ms;   /* the alert's event time */
@@ -25,10 +26,17 @@ typedef struct {
     bool silenced;
     bool labels_cut;
     char reason[96];    /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
-    char labels_json[1024];
-    char annotations_json[512];
+    uint16_t n_labels, n_annotations;
+    char labels[1024];
+    char annotations[512];
     char generator_url[256];
 } declog_rec_t;
+
+/* The record's labels (or annotations) back as label_t, pointing into it;
+ * at most `cap`. Returns how many. */
+uint32_t declog_rec_labels(const declog_rec_t *r, bool annotations, label_t *out, uint32_t cap);
+/* ... and as a JSON object. */
+void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b);
 
 typedef struct {
     size_t workers;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "silence_int.h"
 
@@ -267,6 +268,11 @@ void silences_release(silences_t *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
     for (size_t i = 0; i < s->n; i++) matcher_set_destroy(s->v[i].ms);
+    for (size_t i = 0; i < s->n_names; i++) free(s->names[i]);
+    free(s->names);
+    free(s->heads);
+    free(s->chain);
+    free(s->unindexed);
     free(s->v);
     free(s);
 }
@@ -279,17 +285,77 @@ silences_t *silences_ref(silences_t *s)
 
 size_t silences_count(const silences_t *s) { return s ? s->n : 0; }
 
+static uint64_t idx_hash(const char *name, size_t nl, const char *value, size_t vl)
+{
+    return XXH3_64bits_withSeed(value, vl, XXH3_64bits(name, nl));
+}
+
+static bool try_one(const silences_t *s, uint32_t i, const label_t *labels, uint32_t n_labels,
+                    int64_t now_ms)
+{
+    const csilence_t *c = &s->v[i];
+    return c->starts_ms <= now_ms && now_ms < c->ends_ms &&
+           matcher_set_matches(c->ms, labels, n_labels);
+}
+
 const char *silences_match(const silences_t *s, const label_t *labels, uint32_t n_labels,
                            int64_t now_ms)
 {
-    for (size_t i = 0; s && i < s->n; i++) {
-        csilence_t *c = &((silences_t *)s)->v[i];
-        if (c->starts_ms > now_ms || c->ends_ms <= now_ms) continue;
-        if (!matcher_set_matches(c->ms, labels, n_labels)) continue;
-        atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
-        return c->id;
+    if (!s || !s->n) return NULL;
+    /* The first silence in list order that matches, from the candidates
+     * the index gives and the unindexed ones. */
+    uint32_t best = UINT32_MAX;
+    for (size_t k = 0; k < s->n_names; k++) {
+        const char *v;
+        size_t vl;
+        if (!labels_get(labels, n_labels, s->names[k], strlen(s->names[k]), &v, &vl) || !vl)
+            continue;
+        uint64_t h = idx_hash(s->names[k], strlen(s->names[k]), v, vl);
+        for (uint32_t e = s->heads[h & s->head_mask]; e != UINT32_MAX; e = s->chain[e].next)
+            if (s->chain[e].h == h && s->chain[e].sil < best &&
+                try_one(s, s->chain[e].sil, labels, n_labels, now_ms))
+                best = s->chain[e].sil;
     }
-    return NULL;
+    for (size_t k = 0; k < s->n_unindexed && s->unindexed[k] < best; k++)
+        if (try_one(s, s->unindexed[k], labels, n_labels, now_ms)) best = s->unindexed[k];
+    if (best == UINT32_MAX) return NULL;
+    csilence_t *c = &((silences_t *)s)->v[best];
+    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+    return c->id;
+}
+
+/* Files every silence under its first non-empty equality matcher. */
+static qerr_t build_index(silences_t *s)
+{
+    size_t slots = 16;
+    while (slots < 2 * s->n) slots *= 2;
+    s->heads = malloc(slots * sizeof *s->heads);
+    s->chain = malloc((s->n ? s->n : 1) * sizeof *s->chain);
+    s->unindexed = malloc((s->n ? s->n : 1) * sizeof *s->unindexed);
+    s->names = calloc(s->n ? s->n : 1, sizeof *s->names);
+    if (!s->heads || !s->chain || !s->unindexed || !s->names) return QERR_NOMEM;
+    s->head_mask = slots - 1;
+    memset(s->heads, 0xff, slots * sizeof *s->heads);
+    for (uint32_t i = 0; i < s->n; i++) {
+        matcher_view_t m;
+        bool filed = false;
+        for (size_t k = 0; !filed && matcher_set_get(s->v[i].ms, k, &m); k++) {
+            if (m.op != MATCH_EQ || !m.value_len) continue;
+            size_t j = 0;
+            while (j < s->n_names &&
+                   !(strlen(s->names[j]) == m.name_len && !memcmp(s->names[j], m.name, m.name_len)))
+                j++;
+            if (j == s->n_names && !(s->names[s->n_names++] = strndup(m.name, m.name_len)))
+                return QERR_NOMEM;
+            uint64_t h = idx_hash(m.name, m.name_len, m.value, m.value_len);
+            sidx_entry_t *e = &s->chain[s->n_chain];
+            *e = (sidx_entry_t){h, i, s->heads[h & s->head_mask]};
+            s->heads[h & s->head_mask] = (uint32_t)s->n_chain++;
+            filed = true;
+        }
+        if (!filed) s->unindexed[s->n_unindexed++] = i;
+    }
+    return QERR_OK;
 }
 
 void silences_match_all_json(const silences_t *s, const label_t *labels, uint32_t n_labels,
@@ -347,6 +413,10 @@ silences_t *silences_build(const srec_t *recs, size_t n, int64_t now_ms, const s
             if (!strcmp(prev->v[k].id, c->id))
                 atomic_store(&c->hits, atomic_load(&prev->v[k].hits));
         s->n++;
+    }
+    if (build_index(s) != QERR_OK) {
+        silences_release(s);
+        return NULL;
     }
     return s;
 }

@@ -44,10 +44,28 @@ typedef struct {
     _Atomic uint64_t hits;
 } csilence_t;
 
+/* The equality index (like the rule set's for exclusions): a silence with
+ * a non-empty `name="value"` matcher is filed once under hash(name, value),
+ * so an alert tries only the silences its own label values can match, plus
+ * those without such a matcher. */
+typedef struct {
+    uint64_t h;
+    uint32_t sil;
+    uint32_t next; /* UINT32_MAX ends a chain */
+} sidx_entry_t;
+
 struct silences {
     _Atomic long refs;
     csilence_t *v;
     size_t n;
+    char **names; /* distinct names the index files under */
+    size_t n_names;
+    uint32_t *heads;
+    size_t head_mask;
+    sidx_entry_t *chain;
+    size_t n_chain;
+    uint32_t *unindexed;
+    size_t n_unindexed;
 };
 
 silences_t *silences_build(const srec_t *recs, size_t n, int64_t now_ms, const silences_t *prev);

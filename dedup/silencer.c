@@ -514,11 +514,11 @@ static int state_rank(const srec_t *r, int64_t now)
     return st[0] == 'a' ? 0 : st[0] == 'p' ? 1 : 2;
 }
 
-static int64_t g_sort_now;
-static int cmp_silence(const void *a, const void *b)
+static int cmp_silence(const void *a, const void *b, void *now_ms)
 {
     const srec_t *x = *(const srec_t *const *)a, *y = *(const srec_t *const *)b;
-    int rx = state_rank(x, g_sort_now), ry = state_rank(y, g_sort_now);
+    int64_t now = *(const int64_t *)now_ms;
+    int rx = state_rank(x, now), ry = state_rank(y, now);
     if (rx != ry) return rx - ry;
     int64_t kx = rx == 1 ? x->starts_ms : x->ends_ms, ky = rx == 1 ? y->starts_ms : y->ends_ms;
     if (rx == 2) return kx < ky ? 1 : kx > ky ? -1 : 0; /* expired: most recent first */
@@ -552,8 +552,7 @@ int silencer_list(silencer_t *s, const char *const *filters, size_t n_filters, m
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++)
         if (filter_match(&s->recs[i], f, n_filters)) sorted[k++] = &s->recs[i];
-    g_sort_now = now; /* under lock: one sort at a time */
-    qsort(sorted, k, sizeof *sorted, cmp_silence);
+    qsort_r(sorted, k, sizeof *sorted, cmp_silence, &now);
     mbuf_append(out, "[", 1);
     for (size_t i = 0; i < k; i++) {
         if (i) mbuf_append(out, ",", 1);

@@ -368,6 +368,29 @@ static void test_single(void)
     snprintf(want, sizeof want, "\"silencedBy\":[\"%s\"],\"state\":\"suppressed\"", kept);
     CHECK(wait_for(&q, "/api/v2/alerts?filter=alertname%3D%22Kept%22", want, 20000));
     inst_stop(&q);
+
+    /* Offline, replay and explain read the same file and name the silence
+     * (judged at the alert's event time). */
+    char in[128], ts[32], alert[256];
+    time_format_rfc3339(clock_wall_ms(), ts);
+    snprintf(alert, sizeof alert,
+             "{\"labels\":{\"alertname\":\"Kept\"},\"startsAt\":\"%s\"}\n", ts);
+    snprintf(in, sizeof in, "%s/kept.json", dir);
+    write_file(in, alert);
+    snprintf(want, sizeof want, "silenced:%s", kept);
+    const char *modes[] = {"replay", "explain"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s -c %s %s 2>&1", getenv("QUELL_BIN"), modes[i], q.conf, in);
+        FILE *p = popen(cmd, "r");
+        mbuf_t o = {0};
+        char line[1024];
+        while (p && fgets(line, sizeof line, p)) mbuf_append(&o, line, strlen(line));
+        mbuf_append(&o, "", 1);
+        if (p) pclose(p);
+        if (!contains(&o, want)) fprintf(stderr, "quell %s:\n%s\n", modes[i], o.buf);
+        CHECK(contains(&o, want));
+        mbuf_free(&o);
+    }
 out:
     mbuf_free(&b);
     mbuf_free(&am);
