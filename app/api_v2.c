@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "../router/router.h"
 #include "api_v2.h"
 
 struct api_v2 {
@@ -24,6 +25,7 @@ struct api_v2 {
     char cluster_name[40];
     char *original; /* config.original: an Alertmanager config derived from quell's */
     const char *receiver; /* the routing tree's root receiver */
+    routing_t *routes;    /* NULL: no `route:`, one implicit receiver */
 };
 
 static void fmt_time(int64_t ms, char out[40])
@@ -163,6 +165,11 @@ api_v2_t *api_v2_new(const api_v2_opts_t *o)
     hex16(h, hex);
     snprintf(a->cluster_name, sizeof a->cluster_name, "quell-%s", hex);
     a->original = config_original(o->conf, a->receiver);
+    char err[512];
+    if (routing_compile(o->conf, &a->routes, err, sizeof err) != QERR_OK) {
+        log_warn("api", "alerts are listed without their receivers: %s", err);
+        a->routes = NULL;
+    }
     return a;
 }
 
@@ -170,6 +177,7 @@ void api_v2_destroy(api_v2_t *a)
 {
     if (!a) return;
     free(a->original);
+    routing_destroy(a->routes);
     free(a);
 }
 
@@ -277,17 +285,31 @@ static void on_silence_delete(void *ctx, const http_req_t *req, http_resp_t *res
 
 /* ---- alerts ---------------------------------------------------------------- */
 
+/* One group of GET /api/v2/alerts/groups: a route and the values of its
+ * group_by labels, as Alertmanager's dispatcher makes them. */
+typedef struct {
+    const route_t *route; /* NULL: no routing tree (one implicit receiver) */
+    char *key;            /* route id + the group labels' JSON */
+    mbuf_t labels;        /* the group labels as a JSON object */
+    mbuf_t alerts;
+    size_t n;
+} group_t;
+
 typedef struct {
     api_v2_t *a;
     int64_t now;
     silences_t *sil;
-    matcher_set_t *filter; /* NULL = all */
+    matcher_set_t *filter;   /* NULL = all */
     matcher_set_t *receiver; /* receiver=~RE, NULL = all */
     bool want_silenced, want_inhibited, want_active;
     uint64_t *seen; /* fingerprints already listed (latest decision wins) */
     size_t seen_mask;
-    mbuf_t *out;
+    bool groups;
+    mbuf_t *out; /* the alerts list */
     size_t n;
+    group_t *g;
+    size_t n_g, cap_g;
+    bool oom;
 } list_t;
 
 static bool seen_add(list_t *l, uint64_t fp)
@@ -302,6 +324,71 @@ static bool seen_add(list_t *l, uint64_t fp)
     }
 }
 
+static const char *receiver_name(const api_v2_t *a, const route_t *r)
+{
+    return r && r->receiver ? r->receiver->name : a->receiver;
+}
+
+/* The group labels of an alert on route r: its group_by labels (all with
+ * `[...]`), as a JSON object. */
+static void group_labels(const route_t *r, const label_t *lv, uint32_t nl, mbuf_t *b)
+{
+    mbuf_append(b, "{", 1);
+    bool first = true;
+    for (uint32_t i = 0; r && i < nl; i++) {
+        bool in = r->group_by_all;
+        for (size_t k = 0; !in && k < r->n_group_by; k++)
+            in = strlen(r->group_by[k]) == lv[i].name.len &&
+                 !memcmp(r->group_by[k], lv[i].name.ptr, lv[i].name.len);
+        if (!in) continue;
+        mbuf_append(b, first ? "\"" : ",\"", first ? 1 : 2);
+        mbuf_json_str(b, lv[i].name.ptr, lv[i].name.len);
+        mbuf_append(b, "\":\"", 3);
+        mbuf_json_str(b, lv[i].value.ptr, lv[i].value.len);
+        mbuf_append(b, "\"", 1);
+        first = false;
+    }
+    mbuf_append(b, "}", 1);
+}
+
+static void add_to_group(list_t *l, const route_t *r, const label_t *lv, uint32_t nl,
+                         const mbuf_t *alert)
+{
+    mbuf_t gl = {0};
+    group_labels(r, lv, nl, &gl);
+    char head[24];
+    snprintf(head, sizeof head, "%u:", r ? r->id : 0);
+    size_t i = 0;
+    for (; i < l->n_g; i++)
+        if (!strncmp(l->g[i].key, head, strlen(head)) && gl.buf &&
+            !strcmp(l->g[i].key + strlen(head), gl.buf))
+            break;
+    if (i == l->n_g) {
+        if (l->n_g == l->cap_g) {
+            size_t nc = l->cap_g ? l->cap_g * 2 : 16;
+            group_t *ng = realloc(l->g, nc * sizeof *ng);
+            if (!ng) {
+                l->oom = true;
+                mbuf_free(&gl);
+                return;
+            }
+            l->g = ng;
+            l->cap_g = nc;
+        }
+        group_t *g = &l->g[l->n_g++];
+        *g = (group_t){.route = r};
+        size_t kl = strlen(head) + gl.len + 1;
+        g->key = malloc(kl);
+        if (g->key) snprintf(g->key, kl, "%s%s", head, gl.buf ? gl.buf : "");
+        g->labels = gl;
+        gl = (mbuf_t){0};
+    }
+    group_t *g = &l->g[i];
+    if (g->n++) mbuf_append(&g->alerts, ",", 1);
+    mbuf_append(&g->alerts, alert->buf, alert->len);
+    mbuf_free(&gl);
+}
+
 static bool list_one(void *ctx, const declog_rec_t *r)
 {
     list_t *l = ctx;
@@ -313,32 +400,53 @@ static bool list_one(void *ctx, const declog_rec_t *r)
     if (!open) return true;
     label_t lv[512];
     uint32_t nl = declog_rec_labels(r, false, lv, 512); /* sorted, as the alert's were */
-    bool keep = !l->filter || matcher_set_matches(l->filter, lv, nl);
-    label_t rl = {{"receiver", 8}, {l->a->receiver, (uint32_t)strlen(l->a->receiver)}};
-    if (keep && l->receiver) keep = matcher_set_matches(l->receiver, &rl, 1);
+    if (l->filter && !matcher_set_matches(l->filter, lv, nl)) return true;
+    /* Its receivers: the routes it matches (Alertmanager's order). */
+    const route_t *routes[16];
+    size_t nr = l->a->routes ? routing_match(l->a->routes, lv, nl, routes, 16) : 0;
+    if (nr > 16) nr = 16;
+    if (nr == 0) routes[nr++] = NULL;
+    if (l->receiver) {
+        bool any = false;
+        for (size_t i = 0; i < nr && !any; i++) {
+            const char *name = receiver_name(l->a, routes[i]);
+            label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
+            any = matcher_set_matches(l->receiver, &rl, 1);
+        }
+        if (!any) return true;
+    }
     mbuf_t sb = {0};
     silences_match_all_json(l->sil, lv, nl, l->now, &sb);
     bool silenced = sb.len > 2;
     bool inhibited = k == DECISION_SUPPRESS_INHIBITED;
     bool excluded = k == DECISION_SUPPRESS_EXCLUDED && !r->silenced;
     bool suppressed = silenced || inhibited || excluded;
+    bool keep = true;
     if (silenced && !l->want_silenced) keep = false;
     if (inhibited && !l->want_inhibited) keep = false;
     if (!suppressed && !l->want_active) keep = false;
     if (keep) {
-        mbuf_t *b = l->out;
+        mbuf_t one = {0}, *b = &one;
         char fp[17], t[40];
         hex16(r->fingerprint, fp);
-        if (l->n++) mbuf_append(b, ",", 1);
         mbuf_append(b, "{\"annotations\":", 15);
         declog_rec_labels_json(r, true, b);
         int64_t end = r->ends_ms ? r->ends_ms : r->event_ms + l->a->o.conf->dedup.window_ms;
         fmt_time(end, t);
-        mbuf_printf(b, ",\"endsAt\":\"%s\",\"fingerprint\":\"%s\",\"receivers\":[{\"name\":", t, fp);
-        json_string(b, l->a->receiver);
+        mbuf_printf(b, ",\"endsAt\":\"%s\",\"fingerprint\":\"%s\",\"receivers\":[", t, fp);
+        for (size_t i = 0; i < nr; i++) {
+            const char *name = receiver_name(l->a, routes[i]);
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = !strcmp(name, receiver_name(l->a, routes[j]));
+            if (dup) continue;
+            mbuf_append(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+            json_string(b, name);
+            mbuf_append(b, "}", 1);
+        }
         fmt_time(r->starts_ms ? r->starts_ms : r->first_seen_ms ? r->first_seen_ms : r->event_ms,
                  t);
-        mbuf_printf(b, "}],\"startsAt\":\"%s\",\"status\":{\"inhibitedBy\":[", t);
+        mbuf_printf(b, "],\"startsAt\":\"%s\",\"status\":{\"inhibitedBy\":[", t);
         if (inhibited) json_string(b, strchr(r->reason, ':') ? strchr(r->reason, ':') + 1 : "");
         mbuf_append(b, "],\"silencedBy\":", 15);
         mbuf_append(b, sb.buf, sb.len);
@@ -349,6 +457,14 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         mbuf_append(b, ",\"labels\":", 10);
         declog_rec_labels_json(r, false, b);
         mbuf_append(b, "}", 1);
+        if (one.oom) l->oom = true;
+        if (l->groups) {
+            for (size_t i = 0; i < nr; i++) add_to_group(l, routes[i], lv, nl, &one);
+        } else {
+            if (l->n++) mbuf_append(l->out, ",", 1);
+            mbuf_append(l->out, one.buf, one.len);
+        }
+        mbuf_free(&one);
     }
     mbuf_free(&sb);
     return true;
@@ -405,33 +521,35 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
     if (!(l.seen = calloc(slots, sizeof *l.seen))) goto oom;
     l.seen_mask = slots - 1;
     l.sil = a->o.live ? rules_live_silences(a->o.live) : NULL;
-    mbuf_t alerts = {0};
-    l.out = &alerts;
+    l.groups = groups;
+    l.out = &resp->body;
+    mbuf_t *b = &resp->body;
+    mbuf_append(b, "[", 1);
     declog_each(a->o.declog, list_one, &l);
     silences_release(l.sil);
-    mbuf_t *b = &resp->body;
-    if (!groups) {
-        mbuf_append(b, "[", 1);
-        mbuf_append(b, alerts.buf, alerts.len);
-        mbuf_append(b, "]", 1);
-    } else if (l.n) {
-        /* One group per receiver, as Alertmanager's default route (no
-         * group_by) makes. */
-        mbuf_append(b, "[{\"alerts\":[", 12);
-        mbuf_append(b, alerts.buf, alerts.len);
-        mbuf_append(b, "],\"labels\":{},\"receiver\":{\"name\":", 33);
-        json_string(b, a->receiver);
-        mbuf_append(b, "}}]", 3);
-    } else {
-        mbuf_append(b, "[]", 2);
+    for (size_t i = 0; groups && i < l.n_g; i++) {
+        group_t *g = &l.g[i];
+        mbuf_append(b, i ? ",{\"alerts\":[" : "{\"alerts\":[", i ? 12 : 11);
+        mbuf_append(b, g->alerts.buf, g->alerts.len);
+        mbuf_append(b, "],\"labels\":", 11);
+        mbuf_append(b, g->labels.buf, g->labels.len);
+        mbuf_append(b, ",\"receiver\":{\"name\":", 20);
+        json_string(b, receiver_name(a, g->route));
+        mbuf_append(b, "}}", 2);
     }
-    if (alerts.oom) b->oom = true;
-    mbuf_free(&alerts);
+    mbuf_append(b, "]", 1);
+    if (l.oom) b->oom = true;
     set_json(resp, 200);
     goto out;
 oom:
     resp->body.oom = true;
 out:
+    for (size_t i = 0; i < l.n_g; i++) {
+        free(l.g[i].key);
+        mbuf_free(&l.g[i].labels);
+        mbuf_free(&l.g[i].alerts);
+    }
+    free(l.g);
     free(l.seen);
     matcher_set_destroy(l.filter);
     matcher_set_destroy(l.receiver);
