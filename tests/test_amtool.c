@@ -197,9 +197,13 @@ static void silence_body(char *out, size_t cap, const char *id, const char *matc
 
 static void test_single(void)
 {
-    char extra[256];
+    char extra[1024];
     snprintf(extra, sizeof extra,
-             "dedup:\n  snapshot_file: %s/state\ndecisions:\n  topic: quell-decisions\n", dir);
+             "dedup:\n  snapshot_file: %s/state\ndecisions:\n  topic: quell-decisions\n"
+             "route:\n  receiver: team\n  group_by: [alertname]\n  routes:\n"
+             "    - matchers: ['alertname=\"Test\"']\n      receiver: maint-team\n"
+             "receivers:\n  - {name: team, type: stdout}\n  - {name: maint-team, type: stdout}\n",
+             dir);
     inst_t q = {0};
     if (!inst_start(&q, "single", extra)) {
         CHECK(!"quell run did not become ready");
@@ -248,14 +252,19 @@ static void test_single(void)
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts?silenced=false", NULL, true, &b), 200);
     CHECK(contains(&b, "Other") && !contains(&b, "\"Test\""));
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts/groups", NULL, true, &b), 200);
-    CHECK(contains(&b, "\"alerts\":[") && contains(&b, "\"receiver\":{\"name\":"));
+    CHECK(contains(&b, "\"labels\":{\"alertname\":\"Test\"},\"receiver\":{\"name\":\"maint-team\"}"));
+    CHECK(contains(&b, "\"labels\":{\"alertname\":\"Other\"},\"receiver\":{\"name\":\"team\"}"));
+    CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts?receiver=maint-.*", NULL, true, &b), 200);
+    CHECK(contains(&b, "\"Test\"") && !contains(&b, "Other"));
+    CHECK_EQ_INT(http_do("GET", &q, "/api/v2/receivers", NULL, true, &b), 200);
+    CHECK(contains(&b, "{\"name\":\"team\"},{\"name\":\"maint-team\"}"));
     if (have_amtool) {
         CHECK_EQ_INT(amtool(&q, "alert query", &am), 0);
         CHECK(contains(&am, "Other") && !contains(&am, "Test"));
         CHECK_EQ_INT(amtool(&q, "alert query -s", &am), 0);
         CHECK(contains(&am, "Test") && contains(&am, "suppressed"));
         CHECK_EQ_INT(amtool(&q, "config routes test alertname=Test", &am), 0);
-        CHECK(contains(&am, "incidents")); /* the root receiver: kafka.output_topic */
+        CHECK(contains(&am, "maint-team")); /* the derived config's routing tree */
     } else {
         printf("SKIP amtool alert query, config routes test: amtool not installed\n");
         check_skips++;
