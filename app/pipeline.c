@@ -42,69 +42,19 @@ static void on_sighup(int sig)
     atomic_store(&reload_requested, true);
 }
 
-/* A worker's view of the rules: the live set (entered per alert, so a
- * reload is seen between alerts, never within one) and its decider. */
+/* The decision log's view of one worker. */
 typedef struct {
-    rules_live_t *live;
-    decider_t *decider;
-    size_t reader;
-    const ruleset_t *batch; /* shared-store mode: held for one batch */
-    declog_t *declog;       /* NULL or off: no decision log */
-    char rule[64];          /* the suppressing rule's name, copied out of the set */
-} worker_rules_t;
+    declog_t *declog;
+    size_t worker;
+} worker_log_t;
 
-static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
-                                         incident_t *out)
-{
-    (void)table; /* the decider was built over this worker's table */
-    worker_rules_t *wr = ctx;
-    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
-    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
-    /* Suppressions name their rule (owned by rs) but are not forwarded;
-     * forwards carry no rule name: nothing outlives the set. The name is
-     * copied for whoever reads the incident after the set is left. */
-    if (out->rule) {
-        snprintf(wr->rule, sizeof wr->rule, "%s", out->rule);
-        out->rule = wr->rule;
-    }
-    if (declog_on(wr->declog)) declog_note(wr->declog, wr->reader, a, out);
-    rules_live_leave(wr->live, wr->reader);
-    return k;
-}
-
-/* Shared-store mode: every decision, on the worker's thread, the batch's
- * rule set held. */
 static void log_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
-    worker_rules_t *wr = ctx;
-    declog_note(wr->declog, wr->reader, a, inc);
+    worker_log_t *wl = ctx;
+    declog_note(wl->declog, wl->worker, a, inc);
 }
 
-/* Shared-store mode: the rules run before the store decides, with one rule
- * set held for the whole batch. */
-static void rules_batch_begin(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    wr->batch = rules_live_enter(wr->live, wr->reader);
-}
-static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
-{
-    worker_rules_t *wr = ctx;
-    return decider_rules(wr->decider, wr->batch, a, out);
-}
-static void rules_batch_end(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    wr->batch = NULL;
-    rules_live_leave(wr->live, wr->reader);
-}
-static const dedup_noise_t *rules_noise(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    return wr->batch ? ruleset_noise(wr->batch) : NULL;
-}
-static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
-                                                    rules_noise};
+static void declog_families(void *ctx, mbuf_t *b) { declog_metrics(ctx, b); }
 
 /* The rules' metrics, through the ops hooks (scrape threads). */
 typedef struct {
@@ -122,8 +72,6 @@ static void rules_families(void *ctx, mbuf_t *b)
     rules_metrics_t *m = ctx;
     rules_metrics_write(m->live, m->reloader, m->inhibit, b);
 }
-
-static void declog_families(void *ctx, mbuf_t *b) { declog_metrics(ctx, b); }
 
 static void log_rule_warning(void *ctx, const char *msg)
 {
@@ -453,10 +401,11 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
+    decider_t **deciders = calloc(n_workers, sizeof(*deciders));
     silencer_t *silencer = NULL;
     declog_t *declog = NULL;
     api_v2_t *api = NULL;
-    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+    worker_log_t *wlogs = calloc(n_workers, sizeof(*wlogs));
 
     /* Rules first: an invalid rule file stops the start before any
      * connection is made. */
@@ -464,7 +413,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         goto out;
     live = rules_live_new(rules, n_workers);
     inhibit = inhibit_state_new(65536);
-    if (!live || !inhibit || !wrules) {
+    if (!live || !inhibit || !deciders || !wlogs) {
         ruleset_destroy(live ? NULL : rules);
         snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
         goto out;
@@ -515,16 +464,15 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
-        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL,
-                                     declog, ""};
-        if (wrules[i].decider) decider_silence_wall_clock(wrules[i].decider, true);
-        if (!wrules[i].decider) {
+        deciders[i] = decider_new(&dopts, tables[i], inhibit);
+        if (!deciders[i]) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
         }
-        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
-        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
-        if (declog_on(declog)) dedup_worker_set_decided_hook(workers[i], log_decided, &wrules[i]);
+        decider_silence_wall_clock(deciders[i], true); /* like Alertmanager */
+        dedup_worker_use_rules(workers[i], live, deciders[i], i);
+        wlogs[i] = (worker_log_t){declog, i};
+        if (declog_on(declog)) dedup_worker_set_decided_hook(workers[i], log_decided, &wlogs[i]);
     }
     store_conf_t store_conf;
     if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,
@@ -665,8 +613,9 @@ out:
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
     declog_destroy(declog);
     api_v2_destroy(api);
-    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
-    free(wrules);
+    free(wlogs);
+    for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
+    free(deciders);
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define QUELL_VERSION "0.1.0"
 
@@ -58,6 +59,14 @@ static inline uint64_t le64_get(const unsigned char *p)
 
 /* Writes 16 lowercase hex digits and a NUL into out[17]. */
 void hex16(uint64_t v, char out[17]);
+
+/* ---- files (core/file.c) ----------------------------------------------- */
+
+/* Replaces `path` atomically: `write` fills PATH.tmp, which is flushed,
+ * fsynced and renamed over PATH. On any failure PATH is left as it was, the
+ * temporary file is removed and errbuf says why. */
+qerr_t file_replace(const char *path, qerr_t (*write)(FILE *f, void *ctx), void *ctx, char *errbuf,
+                    size_t errlen);
 
 /* ---- calendar (core/civil.c) ------------------------------------------ */
 

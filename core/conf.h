@@ -5,6 +5,7 @@
 #ifndef QUELL_CONF_H
 #define QUELL_CONF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,17 @@ struct conf_node {
 /* The value under `key` in a MAP node; NULL when absent or `map` is not a
  * map. */
 const conf_node_t *conf_node_get(const conf_node_t *map, const char *key);
+
+/* The one way a module that compiles a section reports a problem in it:
+ * "PATH:LINE:COL: message" into errbuf (LINE:COL of `at`, 1:1 when NULL).
+ * conf_fail_at returns QERR_INVALID, so `return conf_fail_at(...)` reads as
+ * what it does; conf_warn_at writes "PATH:LINE:COL: warning: message". */
+qerr_t conf_fail_at(char *errbuf, size_t errlen, const char *path, const conf_node_t *at,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+qerr_t conf_vfail_at(char *errbuf, size_t errlen, const char *path, const conf_node_t *at,
+                     const char *fmt, va_list ap);
+void conf_warn_at(char *buf, size_t len, const char *path, const conf_node_t *at, const char *fmt,
+                  ...) __attribute__((format(printf, 5, 6)));
 /* The key node naming items[i] of a MAP (for error positions). */
 static inline const conf_node_t *conf_node_key(const conf_node_t *map, size_t i)
 {

@@ -37,6 +37,7 @@ typedef struct {
     int flags;
     http_handler_fn fn;
     void *ctx;
+    size_t counted_as; /* the first route of this path: one series per handler */
 } route_t;
 
 typedef struct {
@@ -72,6 +73,7 @@ void http_server_metrics(http_server_t *s, mbuf_t *b)
                    "HTTP requests answered, by handler and status code.");
     for (size_t r = 0; r < N_COUNTED; r++) {
         if (r >= s->n_routes && r < MAX_ROUTES) continue;
+        if (r < MAX_ROUTES && s->routes[r].counted_as != r) continue; /* counted with its path */
         const char *handler = r < MAX_ROUTES   ? s->routes[r].path
                               : r == R_HEALTHY ? "/-/healthy"
                               : r == R_READY   ? "/-/ready"
@@ -224,7 +226,13 @@ qerr_t http_route(http_server_t *s, const char *method, const char *path, int fl
     if (s->n_routes == MAX_ROUTES || strlen(method) >= sizeof(s->routes[0].method) ||
         strlen(path) >= sizeof(s->routes[0].path))
         return QERR_INVALID;
-    route_t *r = &s->routes[s->n_routes++];
+    route_t *r = &s->routes[s->n_routes];
+    r->counted_as = s->n_routes++;
+    for (size_t i = 0; i < r->counted_as; i++)
+        if (!strcmp(s->routes[i].path, path)) {
+            r->counted_as = i;
+            break;
+        }
     snprintf(r->method, sizeof(r->method), "%s", method);
     snprintf(r->path, sizeof(r->path), "%s", path);
     r->flags = flags;
@@ -330,7 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!route)
             return path_known ? send_msg(s, R_UNKNOWN, conn, 405, "method not allowed\n")
                               : send_msg(s, R_UNKNOWN, conn, 404, "not found\n");
-        size_t ri = (size_t)(route - s->routes);
+        size_t ri = route->counted_as;
         if ((route->flags & HTTP_AUTH) && !authorized(s, conn))
             return send_msg(s, ri, conn, 401, "a valid bearer token is required\n");
         const char *cl =
@@ -362,7 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->len += n;
         return MHD_YES;
     }
-    size_t ri = (size_t)(st->route - s->routes);
+    size_t ri = st->route->counted_as;
     if (st->too_large)
         return send_msg(s, ri, conn, 413, "request body larger than http.max_request_bytes\n");
     http_req_t req = {method, url, st->body ? st->body : "", st->len, conn};

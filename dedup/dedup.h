@@ -403,34 +403,13 @@ size_t dedup_worker_ring_used(const dedup_worker_t *w); /* bytes queued, all rin
  * age. Any thread reads it (hist_merge). */
 const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
-/* Replaces dedup_decide for this worker: the composed decision (rules,
- * then dedup_decide on `table`, then noise; rules/rules.h). Called on the
- * worker's thread. Set before dedup_worker_start. */
-typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
-                                           incident_t *out);
-void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
-/* Shared-store mode: called on the worker's thread with every decision the
- * store path reaches (the memory path's decider sees its own), while the
- * batch's rule set is held, so inc->rule is valid during the call. Set
- * before the worker starts. */
+/* The worker decides with the rules (dedup_worker_use_rules, rules.h);
+ * without them, with the window alone. */
+/* Called on the worker's thread with every decision (the decision log),
+ * while the rule set it was decided with is held, so inc->rule is valid
+ * during the call. Set before the worker starts. */
 typedef void (*dedup_decided_fn)(void *ctx, const alert_t *a, const incident_t *inc);
 void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn, void *ctx);
-/* Shared-store mode decides dedup in batches inside the store worker, so
- * the rule half of the composed decision runs there: `pre` before the
- * store is asked (true: suppressed by a rule, `out` filled, the store is not
- * touched). batch_begin/batch_end bracket each batch, so a rule reload
- * never splits one. `noise` (may be NULL) gives the noise rules of the
- * batch's rule set (valid until batch_end; NULL = none): the store decision
- * applies them over the noise state kept in the shared entry, so instances
- * agree on flapping and transient holds. Set before dedup_worker_start;
- * `h` must outlive the worker. */
-typedef struct {
-    void (*batch_begin)(void *ctx);
-    bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
-    void (*batch_end)(void *ctx);
-    const dedup_noise_t *(*noise)(void *ctx);
-} dedup_rules_hook_t;
-void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */

@@ -114,15 +114,9 @@ typedef struct {
 
 static const char inhibit_magic[8] = {'Q', 'U', 'E', 'L', 'L', 'I', 'N', '1'};
 
-qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, size_t errlen)
+static qerr_t write_inhibit(FILE *fp, void *ctx)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        snprintf(errbuf, errlen, "%s: cannot write", tmp);
-        return QERR_IO;
-    }
+    inhibit_state_t *s = ctx;
     uint64_t n = 0;
     for (size_t i = 0; i <= s->mask; i++)
         if (atomic_load(&s->slots[i].key)) n++;
@@ -134,14 +128,12 @@ qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, si
                               atomic_load(&sl->fp_both)};
         if (r.key) ok = fwrite(&r, sizeof r, 1, fp) == 1;
     }
-    ok = fflush(fp) == 0 && ok;
-    ok = fclose(fp) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        snprintf(errbuf, errlen, "%s: cannot write", path);
-        return QERR_IO;
-    }
-    return QERR_OK;
+    return ok ? QERR_OK : QERR_IO;
+}
+
+qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, size_t errlen)
+{
+    return file_replace(path, write_inhibit, s, errbuf, errlen);
 }
 
 qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded, char *errbuf,

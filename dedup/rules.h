@@ -278,4 +278,10 @@ rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int
 void rules_reloader_stop(rules_reloader_t *r); /* NULL-safe */
 void rules_reloader_counts(rules_reloader_t *r, uint64_t *reloads, uint64_t *failures);
 
+/* The worker decides with the rules: per alert, reader `reader`'s view of
+ * `live`, then `d` (built over dedup_worker_table(w)) in memory mode; per
+ * batch, the rule half before the shared store in store mode. The worker
+ * keeps neither; both must outlive it. Before dedup_worker_start. */
+void dedup_worker_use_rules(dedup_worker_t *w, rules_live_t *live, decider_t *d, size_t reader);
+
 #endif

@@ -226,13 +226,7 @@ static const char *const month_names[] = {"january",   "february", "march",    "
                                           "may",       "june",     "july",     "august",
                                           "september", "october",  "november", "december"};
 
-#define FAIL_AT(node, ...)                                                                         \
-    do {                                                                                           \
-        int o_ = snprintf(errbuf, errlen, "%s:%u:%u: ", path, (node)->line, (node)->col);          \
-        if (o_ >= 0 && (size_t)o_ < errlen)                                                        \
-            snprintf(errbuf + o_, errlen - (size_t)o_, __VA_ARGS__);                               \
-        return QERR_INVALID;                                                                       \
-    } while (0)
+#define FAIL_AT(node, ...) return conf_fail_at(errbuf, errlen, path, (node), __VA_ARGS__)
 
 static bool parse_int(const char *s, int *out)
 {

@@ -317,31 +317,27 @@ static void write_entry(const dedup_entry_t *e, void *arg)
     fwrite(e, sizeof(*e), 1, f);
 }
 
+typedef struct {
+    dedup_table_t **tables;
+    size_t n;
+} snapshot_tables_t;
+
+static qerr_t write_snapshot(FILE *f, void *ctx)
+{
+    const snapshot_tables_t *st = ctx;
+    uint64_t total = 0;
+    for (size_t i = 0; i < st->n; i++) total += st->tables[i]->count;
+    fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
+    fwrite(&total, sizeof(total), 1, f);
+    for (size_t i = 0; i < st->n; i++) dedup_table_foreach(st->tables[i], write_entry, f);
+    return QERR_OK;
+}
+
 qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
                            size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-        return QERR_IO;
-    }
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += tables[i]->count;
-    fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
-    fwrite(&total, sizeof(total), 1, f);
-    for (size_t i = 0; i < n; i++) dedup_table_foreach(tables[i], write_entry, f);
-    bool ok = !ferror(f);
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return QERR_IO;
-    }
-    return QERR_OK;
+    snapshot_tables_t st = {tables, n};
+    return file_replace(path, write_snapshot, &st, errbuf, errlen);
 }
 
 qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,

@@ -24,12 +24,15 @@ struct dedup_worker {
     dedup_inputs_t in; /* one ring per ingest thread */
     dedup_forward_fn forward;
     void *ctx;
-    dedup_decide_fn decide; /* NULL: dedup_decide alone */
-    void *decide_ctx;
-    dedup_decided_fn on_decided; /* shared-store mode: every decision (the decision log) */
+    /* The rules' view: NULL decider = the window alone. */
+    struct {
+        rules_live_t *live;
+        decider_t *decider;
+        size_t reader;
+        const ruleset_t *batch; /* shared-store mode: held for one batch */
+    } rules;
+    dedup_decided_fn on_decided; /* every decision (the decision log); NULL = none */
     void *on_decided_ctx;
-    const dedup_rules_hook_t *rules_hook; /* shared-store mode */
-    void *rules_ctx;
     pthread_t thread;
     bool started;
     arena_t scratch;
@@ -122,9 +125,21 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         return;
     }
     incident_t inc;
-    decision_kind_t k = w->decide ? w->decide(w->decide_ctx, w->table, &a, &inc)
-                                  : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
-                                                 a.event_time_ms, a.watermark_ms, &inc);
+    decision_kind_t k;
+    if (w->rules.decider) {
+        /* Entered per alert, so a reload is seen between alerts, never
+         * within one. Suppressions name their rule (owned by the set) but
+         * are not forwarded; forwards carry no rule name: nothing outlives
+         * the set. */
+        const ruleset_t *rs = rules_live_enter(w->rules.live, w->rules.reader);
+        k = decider_decide(w->rules.decider, rs, &a, &inc);
+        if (w->on_decided) w->on_decided(w->on_decided_ctx, &a, &inc);
+        rules_live_leave(w->rules.live, w->rules.reader);
+    } else {
+        k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
+                         a.watermark_ms, &inc);
+        if (w->on_decided) w->on_decided(w->on_decided_ctx, &a, &inc);
+    }
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
@@ -264,11 +279,37 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
+/* Shared-store mode: the rules run before the store decides, with one rule
+ * set held for the whole batch. */
+static void rules_batch_begin(void *ctx)
+{
+    dedup_worker_t *w = ctx;
+    w->rules.batch = rules_live_enter(w->rules.live, w->rules.reader);
+}
+static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
+{
+    dedup_worker_t *w = ctx;
+    return decider_rules(w->rules.decider, w->rules.batch, a, out);
+}
+static void rules_batch_end(void *ctx)
+{
+    dedup_worker_t *w = ctx;
+    w->rules.batch = NULL;
+    rules_live_leave(w->rules.live, w->rules.reader);
+}
+static const dedup_noise_t *rules_noise(void *ctx)
+{
+    dedup_worker_t *w = ctx;
+    return w->rules.batch ? ruleset_noise(w->rules.batch) : NULL;
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
+                                                    rules_noise};
+
 static void store_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
     dedup_worker_t *w = ctx;
     decision_kind_t k = inc->kind;
-    if (w->on_decided) w->on_decided(w->on_decided_ctx, a, inc);
+    if (w->on_decided) w->on_decided(w->on_decided_ctx, a, inc); /* the batch's set is held */
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, a, k, a->event_time_ms);
     decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms);
@@ -278,7 +319,7 @@ qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_
 {
     w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, store_decided, w,
                                 &w->store_stats);
-    if (w->store && w->rules_hook) store_worker_set_rules(w->store, w->rules_hook, w->rules_ctx);
+    if (w->store && w->rules.decider) store_worker_set_rules(w->store, &store_rules_hook, w);
     return w->store ? QERR_OK : QERR_NOMEM;
 }
 
@@ -296,23 +337,18 @@ void dedup_worker_destroy(dedup_worker_t *w)
     free(w);
 }
 
-void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx)
-{
-    w->rules_hook = h;
-    w->rules_ctx = ctx;
-    if (w->store) store_worker_set_rules(w->store, h, ctx);
-}
-
 void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn, void *ctx)
 {
     w->on_decided = fn;
     w->on_decided_ctx = ctx;
 }
 
-void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
+void dedup_worker_use_rules(dedup_worker_t *w, rules_live_t *live, decider_t *d, size_t reader)
 {
-    w->decide = fn;
-    w->decide_ctx = ctx;
+    w->rules.live = live;
+    w->rules.decider = d;
+    w->rules.reader = reader;
+    if (w->store) store_worker_set_rules(w->store, &store_rules_hook, w);
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->in.rings[0]; }

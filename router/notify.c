@@ -683,23 +683,11 @@ void notifier_stats(const notifier_t *n, notifier_stats_t *out)
     out->max_delivery_ms = (int64_t)stat_get(&n->stats.max_delivery_ms);
 }
 
+static qerr_t write_groups(FILE *f, void *ctx) { return group_table_save(ctx, f); }
+
 qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-        return QERR_IO;
-    }
-    qerr_t err = group_table_save(n->groups, f);
-    if (fclose(f) != 0) err = QERR_IO;
-    if (err == QERR_OK && rename(tmp, path) != 0) err = QERR_IO;
-    if (err != QERR_OK) {
-        snprintf(errbuf, errlen, "%s: cannot write group state: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    return err;
+    return file_replace(path, write_groups, n->groups, errbuf, errlen);
 }
 
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,

@@ -152,7 +152,7 @@ static void check_one_incident_each(env_t *env, const scenario_t *s, size_t want
     incidents_t in = {0};
     int n = consume_all(env, s->incidents, collect_incident, &in);
     CHECK_EQ_INT(n, (long long)want);
-    qsort(in.fps, in.n, sizeof(uint64_t), cmp_u64);
+    if (in.n) qsort(in.fps, in.n, sizeof(uint64_t), cmp_u64);
     size_t distinct = 0, dups = 0;
     for (size_t i = 0; i < in.n; i++) {
         if (i && in.fps[i] == in.fps[i - 1])
@@ -209,7 +209,7 @@ static void test_storm(env_t *env, gen_format_t format)
 }
 
 /* What quell must decide for a storm, worked out independently from the
- * rules in the README: per fingerprint, a window from the last occurrence,
+ * rules in docs/dedup.md: per fingerprint, a window from the last occurrence,
  * a reminder every repeat interval, resolved closes. */
 /* Windows that expire, reminders and resolves, across 4 partitions read at
  * their own pace: quell's decisions equal the reference exactly (the
