@@ -294,6 +294,76 @@ out:
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* ---- the guarantee: decided after the answer = silenced ------------------------ */
+
+typedef struct {
+    rules_live_t *live;
+    _Atomic bool answered, stop;
+    _Atomic uint64_t after, escaped;
+} racer_t;
+
+/* A worker deciding as fast as it can. A decision that began after the
+ * POST answered (the flag read before entering the live set) must be
+ * silenced. */
+static void *racer_main(void *arg)
+{
+    racer_t *r = arg;
+    dedup_table_t *table = dedup_table_new(1000);
+    decider_opts_t dopts = {{5 * MIN, 240 * MIN}, true, 256, 256};
+    decider_t *d = decider_new(&dopts, table, NULL);
+    decider_silence_wall_clock(d, true);
+    label_t test[] = {{S("alertname"), S("Race")}};
+    uint64_t fp = 1;
+    while (!atomic_load(&r->stop)) {
+        bool after = atomic_load(&r->answered);
+        alert_t a = {0};
+        a.labels = test;
+        a.n_labels = 1;
+        a.fingerprint = fp++;
+        a.event_time_ms = a.watermark_ms = 1; /* an old event time: the wall clock decides */
+        incident_t inc;
+        const ruleset_t *rs = rules_live_enter(r->live, 0);
+        decision_kind_t k = decider_decide(d, rs, &a, &inc);
+        rules_live_leave(r->live, 0);
+        if (after) {
+            atomic_fetch_add(&r->after, 1);
+            if (k != DECISION_SUPPRESS_EXCLUDED || !inc.silenced) atomic_fetch_add(&r->escaped, 1);
+        }
+    }
+    decider_destroy(d);
+    dedup_table_destroy(table);
+    return NULL;
+}
+
+static void test_no_escape(void)
+{
+    for (int round = 0; round < 20; round++) {
+        racer_t r = {.live = rules_live_new(empty_rules(), 1)};
+        silencer_opts_t o = {.retention_ms = 60 * MIN, .poll_ms = 100, .live = r.live};
+        char err[256];
+        silencer_t *s = silencer_new(&o, err, sizeof err);
+        pthread_t th;
+        pthread_create(&th, NULL, racer_main, &r);
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        int64_t now = clock_wall_ms();
+        char *b = body(NULL, "[{\"name\":\"alertname\",\"value\":\"Race\",\"isRegex\":false}]",
+                       now, now + 60 * MIN);
+        mbuf_t out = {0};
+        CHECK_EQ_INT(post(s, b, &out), 200);
+        atomic_store(&r.answered, true);
+        nanosleep(&ts, NULL);
+        atomic_store(&r.stop, true);
+        pthread_join(th, NULL);
+        CHECK(atomic_load(&r.after) > 0);
+        CHECK_EQ_INT(atomic_load(&r.escaped), 0);
+        free(b);
+        mbuf_free(&out);
+        silencer_destroy(s);
+        rules_live_destroy(r.live);
+    }
+}
+
 /* ---- shared: two instances, one Redis ------------------------------------------ */
 
 static void test_shared_redis(void)
@@ -388,6 +458,7 @@ int main(void)
     log_setup(LOG_WARN, LOG_FMT_LOGFMT);
     test_validation();
     test_decisions_and_file();
+    test_no_escape();
     test_shared_redis();
     return check_summary("silence");
 }
