@@ -517,7 +517,7 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
         }
     }
     size_t slots = 1024;
-    while (slots < 2 * (a->o.conf->decisions.recent * 64 + 1)) slots *= 2;
+    while (slots < 2 * declog_capacity(a->o.declog)) slots *= 2;
     if (!(l.seen = calloc(slots, sizeof *l.seen))) goto oom;
     l.seen_mask = slots - 1;
     l.sil = a->o.live ? rules_live_silences(a->o.live) : NULL;

@@ -131,6 +131,8 @@ void declog_destroy(declog_t *d)
 
 bool declog_on(const declog_t *d) { return d && (d->recent || d->rk); }
 
+size_t declog_capacity(const declog_t *d) { return d ? d->recent * d->n_workers : 0; }
+
 /* Packs label pairs as "name\0value\0"; whole pairs only. */
 static uint16_t pack(char *out, size_t cap, const label_t *l, uint32_t n, bool *cut)
 {

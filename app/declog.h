@@ -52,6 +52,8 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen);
 /* Flushes the topic (up to 5 s) and frees. NULL-safe. */
 void declog_destroy(declog_t *d);
 bool declog_on(const declog_t *d);
+/* Records the rings hold at most, over all workers. */
+size_t declog_capacity(const declog_t *d);
 
 /* Worker `w`'s thread only: records one decision. Never blocks: a full
  * producer queue drops the record from the topic (counted). */

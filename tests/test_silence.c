@@ -352,7 +352,9 @@ static void test_no_escape(void)
         mbuf_t out = {0};
         CHECK_EQ_INT(post(s, b, &out), 200);
         atomic_store(&r.answered, true);
-        nanosleep(&ts, NULL);
+        /* Until the racer has decided a few after the answer (it may not
+         * be scheduled for a while on a loaded machine), 10 s at most. */
+        for (int i = 0; i < 5000 && atomic_load(&r.after) < 100; i++) nanosleep(&ts, NULL);
         atomic_store(&r.stop, true);
         pthread_join(th, NULL);
         CHECK(atomic_load(&r.after) > 0);
