@@ -25,11 +25,11 @@ typedef struct {
     bool firing;
     bool silenced;
     bool labels_cut;
-    char reason[96];    /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
+    char reason[80];    /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
     uint16_t n_labels, n_annotations;
-    char labels[1024];
-    char annotations[512];
-    char generator_url[256];
+    char labels[640];
+    char annotations[192];
+    char generator_url[128];
 } declog_rec_t;
 
 /* The record's labels (or annotations) back as label_t, pointing into it;
