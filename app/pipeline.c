@@ -287,8 +287,8 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
                        .cache_ms = conf->store.cache_ms,
                        .batch = conf->store.batch,
                        .cache_entries = conf->store.cache_entries};
-    if (store_url_parse(conf->store.url, &sc, &(bool){false}, errbuf, errlen) != QERR_OK)
-        return QERR_INVALID;
+    qerr_t err = store_conf_connection(conf, &sc, &(bool){false}, errbuf, errlen);
+    if (err != QERR_OK) return err;
     *shared = strcmp(conf->store.url, "memory") != 0;
     if (!*shared) return QERR_OK;
     if (strlen(conf->store.prefix) > 100) {
@@ -305,8 +305,10 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
             snprintf(errbuf, errlen, "cannot allocate the store for dedup worker %zu", i);
             return QERR_NOMEM;
         }
-    log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
-             sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    char where[300];
+    log_info("store", "shared windows in redis %s db %d%s, prefix \"%s\", instance %016llx",
+             store_conf_where(&sc, where, sizeof(where)), sc.db, sc.password[0] ? " (AUTH)" : "",
+             sc.prefix, (unsigned long long)me);
     *out = sc;
     return QERR_OK;
 }
@@ -372,6 +374,72 @@ static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
         log_error("router", "%s", errbuf);
 }
 
+/* A route's dedup_window, for the workers (memory store): the window of
+ * the first route the alert goes to, when it sets one. Worker threads; the
+ * routing tree is read only. */
+static int64_t route_window(void *ctx, const alert_t *a)
+{
+    const routing_t *rt = ctx;
+    const route_t *first[1];
+    if (routing_match(rt, a->labels, a->n_labels, first, 1) == 0) return 0;
+    return first[0]->dedup_window_ms;
+}
+
+/* Compiles the routing tree for the workers when a route sets
+ * dedup_window; *keep_ms gets the longest window in use. NULL otherwise
+ * (and with the Redis store, which decides with dedup.window: said once). */
+static routing_t *route_windows(const conf_t *conf, int64_t *keep_ms)
+{
+    char errbuf[512];
+    routing_t *rt = NULL;
+    if (!conf->route || routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK || !rt)
+        return NULL; /* the router compiled it already: it reported any error */
+    const route_t *routes[4096];
+    size_t n = routing_walk(rt, routes, 4096);
+    int64_t longest = 0;
+    for (size_t i = 0; i < n && i < 4096; i++)
+        if (routes[i]->dedup_window_ms > longest) longest = routes[i]->dedup_window_ms;
+    if (longest == 0 || strcmp(conf->store.url, "memory") != 0) {
+        if (longest)
+            log_warn("dedup", "a route's dedup_window is not applied with the Redis store: "
+                              "dedup.window decides every fingerprint");
+        routing_destroy(rt);
+        return NULL;
+    }
+    *keep_ms = longest;
+    return rt;
+}
+
+static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
+static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed(ctx, t); }
+
+/* Memory store with a snapshot file: written every snapshot_interval too
+ * (dedup/snapshot.c), so kill -9 re-pages only what opened since. */
+static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
+                                          dedup_worker_t **workers, size_t n_workers)
+{
+    char errbuf[256];
+    if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
+        conf->dedup.snapshot_interval_ms <= 0)
+        return NULL;
+    snapshot_barrier_t b = {barrier_request, barrier_passed, in};
+    snapshot_writer_t *s = snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+                                                 conf->dedup.snapshot_interval_ms, &b, errbuf,
+                                                 sizeof(errbuf));
+    if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
+    return s;
+}
+
+static void snapshots_stop(snapshot_writer_t *s)
+{
+    if (!s) return;
+    snapshot_writer_stats_t st;
+    snapshot_writer_stats(s, &st);
+    snapshot_writer_stop(s);
+    log_info("dedup", "periodic snapshots: %llu written, %llu not", (unsigned long long)st.writes,
+             (unsigned long long)st.failures);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -401,6 +469,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
+    snapshot_writer_t *snapshots = NULL;
+    routing_t *windows = NULL; /* routes' dedup_window, for the workers */
     decider_t **deciders = calloc(n_workers, sizeof(*deciders));
     silencer_t *silencer = NULL;
     declog_t *declog = NULL;
@@ -442,6 +512,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
+    int64_t keep_ms = 0;
+    windows = route_windows(conf, &keep_ms);
     size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
     for (size_t i = 0; i < n_workers; i++) {
         workers[i] =
@@ -470,6 +542,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         }
         decider_silence_wall_clock(deciders[i], true); /* like Alertmanager */
+        if (windows) {
+            decider_set_window(deciders[i], route_window, windows);
+            dedup_table_set_keep(tables[i], keep_ms);
+        }
         dedup_worker_use_rules(workers[i], live, deciders[i], i);
         wlogs[i] = (worker_log_t){declog, i};
         if (declog_on(declog)) dedup_worker_set_decided_hook(workers[i], log_decided, &wlogs[i]);
@@ -548,6 +624,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
+    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers);
     ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, api, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;
@@ -572,6 +649,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    snapshots_stop(snapshots); /* before the workers: it waits on them */
+    snapshots = NULL;
     ops_stop(ops); /* no new intake while the rest stops */
     ops = NULL;
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
@@ -598,6 +677,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
+    snapshots_stop(snapshots);
     ops_stop(ops);
     /* The router thread reads the consumer's and workers' counters: it
      * stops first. */
@@ -616,6 +696,7 @@ out:
     free(wlogs);
     for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
     free(deciders);
+    routing_destroy(windows); /* after the workers: they read it */
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);

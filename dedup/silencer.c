@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "silence_int.h"
 
@@ -167,6 +166,13 @@ static qerr_t read_file(const char *path, srec_t **out, size_t *n, char *errbuf,
     return rc;
 }
 
+static qerr_t write_buf(FILE *f, void *ctx)
+{
+    const mbuf_t *b = ctx;
+    return fwrite(b->buf, 1, b->len, f) == b->len ? QERR_OK : QERR_IO;
+}
+
+/* The whole list, through file_replace (temporary file, fsync, rename). */
 static qerr_t write_file(silencer_t *s)
 {
     if (!s->file) return QERR_OK;
@@ -177,19 +183,11 @@ static qerr_t write_file(silencer_t *s)
         srec_json(&s->recs[i], 0, false, &b);
     }
     mbuf_append(&b, "]\n", 2);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", s->file);
-    FILE *f = b.oom ? NULL : fopen(tmp, "wb");
-    bool ok = f && fwrite(b.buf, 1, b.len, f) == b.len;
-    if (f) ok = fflush(f) == 0 && fdatasync(fileno(f)) == 0 && ok;
-    if (f) ok = fclose(f) == 0 && ok;
-    ok = ok && rename(tmp, s->file) == 0;
-    if (!ok) {
-        remove(tmp);
-        log_error("silence", "%s: cannot write the silences", s->file);
-    }
+    char err[512] = "out of memory";
+    qerr_t rc = b.oom ? QERR_NOMEM : file_replace(s->file, write_buf, &b, err, sizeof err);
+    if (rc != QERR_OK) log_error("silence", "%s: the silences are not saved: %s", s->file, err);
     mbuf_free(&b);
-    return ok ? QERR_OK : QERR_IO;
+    return rc;
 }
 
 silences_t *silences_load_file(const char *path, char *errbuf, size_t errlen)
@@ -208,9 +206,11 @@ silences_t *silences_load_file(const char *path, char *errbuf, size_t errlen)
 
 static void redis_down(silencer_t *s, const char *why)
 {
-    if (!s->logged_down)
-        log_warn("silence", "redis %s:%d unavailable (%s): silences are re-read when it answers",
-                 s->redis.host, s->redis.port, why);
+    if (!s->logged_down) {
+        char where[300];
+        log_warn("silence", "redis %s unavailable (%s): silences are re-read when it answers",
+                 store_conf_where(&s->redis, where, sizeof where), why);
+    }
     s->logged_down = true;
     if (s->ctx) redisFree(s->ctx);
     s->ctx = NULL;
@@ -219,21 +219,13 @@ static void redis_down(silencer_t *s, const char *why)
 static bool redis_up(silencer_t *s)
 {
     if (s->ctx) return true;
-    struct timeval tv = {s->redis.timeout_ms / 1000, (s->redis.timeout_ms % 1000) * 1000};
-    s->ctx = redisConnectWithTimeout(s->redis.host, s->redis.port, tv);
-    if (!s->ctx || s->ctx->err) {
-        redis_down(s, s->ctx ? s->ctx->errstr : "out of memory");
+    char err[256];
+    /* redis_conn.c: Sentinel, AUTH, SELECT and timeouts, like every Redis
+     * user in quell. */
+    s->ctx = redis_open(&s->redis, NULL, 0, err, sizeof err);
+    if (!s->ctx) {
+        redis_down(s, err);
         return false;
-    }
-    redisSetTimeout(s->ctx, tv);
-    if (s->redis.db) {
-        redisReply *r = redisCommand(s->ctx, "SELECT %d", s->redis.db);
-        bool ok = r && r->type == REDIS_REPLY_STATUS;
-        if (r) freeReplyObject(r);
-        if (!ok) {
-            redis_down(s, "SELECT failed");
-            return false;
-        }
     }
     if (s->logged_down) log_info("silence", "redis reachable again");
     s->logged_down = false;
