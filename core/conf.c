@@ -193,6 +193,9 @@ static const conf_key_t conf_keys[] = {
      "Mapping of source severities to SEV1..SEV5 (see Rules)."},
     {"time_intervals", CT_TREE, "", NULL, NULL, NULL, F(time_intervals), 0,
      "Named recurring time intervals rules refer to (see Rules)."},
+    {"grouping", CT_TREE, "", NULL, NULL, NULL, F(grouping), 0,
+     "Rules folding alerts into one fingerprint by a subset of their labels, ids in values "
+     "normalised (see Grouping in docs/tuning.md); read at start, not on reload."},
     {"route", CT_TREE, "", NULL, NULL, NULL, F(route), 0,
      "The routing tree, Alertmanager's shape (see Routing in the README)."},
     {"receivers", CT_TREE, "", NULL, NULL, NULL, F(receivers), 0,

@@ -25,6 +25,12 @@ typedef struct {
     fingerprint_mode_t mode;
     const strlist_t *only;
     const strlist_t *ignore;
+    /* Optional (NULL = none): replaces the fingerprint of alerts a
+     * grouping rule folds (rules/group.c's fp_grouping_regroup, set by
+     * whoever wires stages; dedup does not depend on rules). Thread-safe
+     * reads only; `regroup_ctx` outlives every user of this struct. */
+    uint64_t (*regroup)(const void *ctx, const label_t *labels, uint32_t n_labels, uint64_t fp);
+    const void *regroup_ctx;
 } dedup_fp_conf_t;
 
 /* Sorts `only` and `ignore` in place (they stay owned by the caller, e.g.

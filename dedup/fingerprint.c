@@ -81,6 +81,8 @@ void dedup_fp_conf_init(dedup_fp_conf_t *fc, fingerprint_mode_t mode, strlist_t 
     fc->mode = mode;
     fc->only = only;
     fc->ignore = ignore;
+    fc->regroup = NULL;
+    fc->regroup_ctx = NULL;
     /* Sorted once here so every alert is a single merge walk. strcmp
      * order is the bytewise order labels are sorted in. */
     if (only && only->n) qsort(only->items, only->n, sizeof(char *), name_cmp);
@@ -128,11 +130,14 @@ uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uin
     else
         for (uint32_t i = 0; i < n_labels; i++) hasher_label(&h, labels[i].name, labels[i].value);
 
-    if (h.mode == FP_ALERTMANAGER) return h.fnv;
-    if (h.xstate) {
-        uint64_t v = XXH3_64bits_digest(h.xstate);
+    uint64_t v;
+    if (h.mode == FP_ALERTMANAGER) {
+        v = h.fnv;
+    } else if (h.xstate) {
+        v = XXH3_64bits_digest(h.xstate);
         XXH3_freeState(h.xstate);
-        return v;
+    } else {
+        v = XXH3_64bits(h.buf, h.used);
     }
-    return XXH3_64bits(h.buf, h.used);
+    return fc->regroup ? fc->regroup(fc->regroup_ctx, labels, n_labels, v) : v;
 }
