@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "../app/tuning.h"
 #include "../bench/bench.h"
 #include "../router/router.h"
 #include "core_int.h"
@@ -24,6 +25,8 @@ static void usage(FILE *out)
             "  quell check -c FILE       validate a config and its rules (FILE:LINE:COL: message)\n"
             "  quell replay -c FILE [--candidate FILE2] [--format text|json] INPUT...\n"
             "      run recorded alerts through the decision core offline; diff a rule change\n"
+            "  quell suggest [-c FILE] [--map LABEL=COLUMN,...] INPUT...\n"
+            "      propose rules (grouping, severity, noise, window) from recorded traffic\n"
             "  quell explain -c FILE ALERT.json\n"
             "      the alert's fingerprint and every rule it matches, and why\n"
             "  quell config              print every config key, its default and meaning\n"
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay")) return replay_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "suggest")) return suggest_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);

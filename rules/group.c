@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <xxhash.h>
 
 #include "group.h"
@@ -69,11 +70,31 @@ static void put(char *out, size_t cap, size_t *o, const char *t, size_t n)
         if (*o + 1 < cap) out[*o] = t[k];
 }
 
+/* "CVE-YYYY-N..." at i: the length, else 0. A CVE id names a class of
+ * attack, not an instance: it is kept. */
+static size_t cve_at(const char *s, size_t len, size_t i)
+{
+    if (len - i < 10 || strncasecmp(s + i, "CVE-", 4)) return 0;
+    size_t p = i + 4;
+    for (size_t k = 0; k < 4; k++, p++)
+        if (!is_digit(s[p])) return 0;
+    if (p >= len || s[p] != '-') return 0;
+    size_t d = ++p;
+    while (p < len && is_digit(s[p])) p++;
+    return p > d && (p == len || !is_alnum(s[p])) ? p - i : 0;
+}
+
 size_t id_normalize(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         bool word_start = i == 0 || !is_alnum(s[i - 1]);
+        size_t cve = word_start ? cve_at(s, len, i) : 0;
+        if (cve) {
+            put(out, cap, &o, &s[i], cve);
+            i += cve;
+            continue;
+        }
         if (word_start && uuid_at(s, len, i)) {
             put(out, cap, &o, "<uuid>", 6);
             i += 36;
@@ -86,25 +107,33 @@ size_t id_normalize(const char *s, size_t len, char *out, size_t cap)
         }
         /* A word: [A-Za-z0-9]+ */
         size_t e = i;
-        bool all_hex = true, has_digit = false;
+        bool all_hex = true, has_digit = false, has_letter = false;
         while (e < len && is_alnum(s[e])) {
             all_hex &= is_hex(s[e]);
             has_digit |= is_digit(s[e]);
+            has_letter |= !is_digit(s[e]);
             e++;
         }
         bool zero_x = e - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X');
         if (zero_x) {
             for (size_t k = i + 2; k < e; k++) zero_x &= is_hex(s[k]);
         }
-        if (zero_x || (all_hex && has_digit && e - i >= 8)) {
+        if (zero_x || (all_hex && has_digit && has_letter && e - i >= 8)) {
             put(out, cap, &o, "<hex>", 5);
             i = e;
             continue;
         }
+        /* Digit runs of 3 or more, or making the whole word: "job 8812",
+         * "cell 7"; short runs inside a word ("SSLv3", "Win32", "host42")
+         * name a kind of thing more often than an instance. */
         for (size_t k = i; k < e;) {
             if (is_digit(s[k])) {
+                size_t d = k;
                 while (k < e && is_digit(s[k])) k++;
-                put(out, cap, &o, "<n>", 3);
+                if (k - d >= 3 || (d == i && k == e))
+                    put(out, cap, &o, "<n>", 3);
+                else
+                    put(out, cap, &o, &s[d], k - d);
             } else {
                 put(out, cap, &o, &s[k], 1);
                 k++;

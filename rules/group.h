@@ -46,9 +46,12 @@ uint64_t fp_grouping_regroup(const void *ctx, const label_t *labels, uint32_t n_
 void fp_grouping_attach(const fp_grouping_t *g, dedup_fp_conf_t *fc);
 
 /* Writes `s` with ids replaced: a UUID by "<uuid>", a word of 8 or more
- * hex digits with at least one decimal digit (or 0x-prefixed) by "<hex>",
- * every other run of decimal digits by "<n>". Returns the length the
- * result needs (like snprintf); `out` is NUL-terminated when cap > 0. */
+ * hex digits with both a decimal digit and a letter (or 0x-prefixed) by
+ * "<hex>",
+ * a run of 3 or more decimal digits, or a word of digits only, by "<n>".
+ * CVE ids (CVE-2021-44228) are kept: they name a kind of attack. Returns
+ * the length the result needs (like snprintf); `out` is NUL-terminated
+ * when cap > 0. */
 size_t id_normalize(const char *s, size_t len, char *out, size_t cap);
 
 #endif
