@@ -165,7 +165,7 @@ bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
         *ms_out = (int64_t)v;
         return true;
     }
-    if (ingest_parse_time(s, len, ms_out)) return true;
+    if (time_parse_rfc3339(s, len, ms_out)) return true;
     /* "YYYY-MM-DD HH:MM:SS[.f]" without a zone (UTC), "+HHMM" offsets. */
     if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T')) return false;
     char b[80];
@@ -197,7 +197,7 @@ bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
             }
         }
     }
-    return ingest_parse_time(b, o, ms_out);
+    return time_parse_rfc3339(b, o, ms_out);
 }
 
 static int64_t next_time(recorded_t *r, bool found, int64_t t)
@@ -634,7 +634,7 @@ static int64_t prom_time(recorded_t *r, const char *text, size_t len)
     cJSON *j = cJSON_ParseWithLength(text, len);
     if (j) {
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
-        if (cJSON_IsString(ra) && ingest_parse_time(ra->valuestring, strlen(ra->valuestring), &t))
+        if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
             found = true;
         if (!found && !r->have_time) {
             const cJSON *first = j;
@@ -643,7 +643,7 @@ static int64_t prom_time(recorded_t *r, const char *text, size_t len)
             if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
             const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
             if (cJSON_IsString(sa) &&
-                ingest_parse_time(sa->valuestring, strlen(sa->valuestring), &t) && t)
+                time_parse_rfc3339(sa->valuestring, strlen(sa->valuestring), &t) && t)
                 found = true;
         }
         cJSON_Delete(j);

@@ -37,8 +37,8 @@
 #include <time.h>
 
 #include "../dedup/dedup.h"
-#include "../rules/group.h"
-#include "../rules/rules.h"
+#include "../dedup/group.h"
+#include "../dedup/rules.h"
 #include "recorded.h"
 #include "tuning.h"
 

@@ -7,7 +7,7 @@
 #ifndef QUELL_APP_TUNING_H
 #define QUELL_APP_TUNING_H
 
-#include "../rules/group.h"
+#include "../dedup/group.h"
 
 int suggest_main(int argc, char **argv);
 

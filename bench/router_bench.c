@@ -25,7 +25,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <microhttpd.h>
 
-#include "../router/router.h"
+#include "../router/router_int.h"
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *data,

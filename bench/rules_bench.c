@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../rules/rules.h"
+#include "../dedup/dedup.h"
 
 static ruleset_t *make_rules(size_t n)
 {

@@ -1,6 +1,6 @@
 /*
  * quell-timeline: a scenario's alerts in vs incidents out per event-time
- * bucket, for the README's plot. Runs the storm through the same decode,
+ * bucket, for the plot in docs/performance.md. Runs the storm through the same decode,
  * fingerprint and decision core `quell run` uses, in one thread and in
  * event-time order (one table, watermark = event time: what one partition
  * gives), with the scenario's dedup settings. Deterministic: the same

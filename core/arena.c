@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "arena.h"
 
 struct arena_chunk {
     arena_chunk_t *next;

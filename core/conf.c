@@ -25,6 +25,7 @@
  * Threads: main() calls this before any thread starts. No state outside the
  * caller's conf_t and the load context on the stack.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,7 +33,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "core.h"
+#include "conf.h"
 
 typedef enum {
     CT_INT,      /* int field */
@@ -184,28 +185,28 @@ static const conf_key_t conf_keys[] = {
      "Most alerts one `POST /api/v2/alerts` may carry (413 above)."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
-     "Exclusion rules (see Rules in the README)."},
+     "Exclusion rules (see docs/rules.md)."},
     {"noise", CT_TREE, "", NULL, NULL, NULL, F(noise), 0,
-     "Flapping and transient-alert suppression (see Rules)."},
+     "Flapping and transient-alert suppression (see docs/rules.md)."},
     {"inhibit_rules", CT_TREE, "", NULL, NULL, NULL, F(inhibit_rules), 0,
-     "Inhibition rules, Alertmanager semantics (see Rules)."},
+     "Inhibition rules, Alertmanager semantics (see docs/rules.md)."},
     {"severity", CT_TREE, "", NULL, NULL, NULL, F(severity), 0,
-     "Mapping of source severities to SEV1..SEV5 (see Rules)."},
+     "Mapping of source severities to SEV1..SEV5 (see docs/rules.md)."},
     {"time_intervals", CT_TREE, "", NULL, NULL, NULL, F(time_intervals), 0,
-     "Named recurring time intervals rules refer to (see Rules)."},
+     "Named recurring time intervals rules refer to (see docs/rules.md)."},
     {"grouping", CT_TREE, "", NULL, NULL, NULL, F(grouping), 0,
      "Rules folding alerts into one fingerprint by a subset of their labels, ids in values "
-     "normalised (see Grouping in docs/tuning.md); read at start, not on reload."},
+     "normalised (see docs/tuning.md); read at start, not on reload."},
     {"route", CT_TREE, "", NULL, NULL, NULL, F(route), 0,
-     "The routing tree, Alertmanager's shape (see Routing in the README)."},
+     "The routing tree, Alertmanager's shape (see docs/routing.md)."},
     {"receivers", CT_TREE, "", NULL, NULL, NULL, F(receivers), 0,
-     "Receivers incidents are delivered to (see Routing)."},
+     "Receivers incidents are delivered to (see docs/routing.md)."},
     {"runbooks", CT_TREE, "", NULL, NULL, NULL, F(runbooks), 0,
-     "Rules attaching runbook URLs to incidents (see Routing)."},
+     "Rules attaching runbook URLs to incidents (see docs/routing.md)."},
     {"novelty", CT_TREE, "", NULL, NULL, NULL, F(novelty), 0,
-     "How never-seen-before incidents are flagged (see Routing)."},
+     "How never-seen-before incidents are flagged (see docs/routing.md)."},
     {"urgency", CT_TREE, "", NULL, NULL, NULL, F(urgency), 0,
-     "Which incidents are high urgency (see Routing)."},
+     "Which incidents are high urgency (see docs/routing.md)."},
 };
 
 #undef F
@@ -1132,4 +1133,37 @@ void conf_print_doc(FILE *out)
         }
         fprintf(out, " | %s%s |\n", k->desc, extra);
     }
+}
+
+/* ---- positioned errors for section compilers ---------------------------- */
+
+qerr_t conf_vfail_at(char *errbuf, size_t errlen, const char *path, const conf_node_t *at,
+                     const char *fmt, va_list ap)
+{
+    int n = snprintf(errbuf, errlen, "%s:%u:%u: ", path ? path : "", at ? at->line : 1,
+                     at ? at->col : 1);
+    if (n >= 0 && (size_t)n < errlen) vsnprintf(errbuf + n, errlen - (size_t)n, fmt, ap);
+    return QERR_INVALID;
+}
+
+qerr_t conf_fail_at(char *errbuf, size_t errlen, const char *path, const conf_node_t *at,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    conf_vfail_at(errbuf, errlen, path, at, fmt, ap);
+    va_end(ap);
+    return QERR_INVALID;
+}
+
+void conf_warn_at(char *buf, size_t len, const char *path, const conf_node_t *at, const char *fmt,
+                  ...)
+{
+    int n = snprintf(buf, len, "%s:%u:%u: warning: ", path ? path : "", at ? at->line : 1,
+                     at ? at->col : 1);
+    if (n < 0 || (size_t)n >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
+#include "hist.h"
 
 void hist_init(hist_t *h) { memset(h, 0, sizeof *h); }
 

@@ -11,6 +11,7 @@
  * registered check (Kafka assigned, the store answers, ...) and answers 503
  * naming the ones that fail.
  */
+#include <stdio.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -18,7 +19,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core.h"
+#include "log.h"
+#include "http.h"
 
 #define MAX_ROUTES 16
 #define MAX_CHECKS 8

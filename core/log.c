@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "log.h"
 
 log_level_t log_level_current = LOG_INFO;
 static log_format_t log_format_current = LOG_FMT_LOGFMT;

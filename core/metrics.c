@@ -7,10 +7,12 @@
  * (stat_add) and the scrape sums them, so recording a metric never takes a
  * lock or a shared cache line on the alert path.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "metrics.h"
 
 /* ---- text buffer ------------------------------------------------------ */
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "ring.h"
 
 #define RING_SKIP UINT64_MAX
 #define RING_HDR  8

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "track.h"
 
 struct track_window {
     msg_track_t *slots;

@@ -12,7 +12,13 @@
 #ifndef QUELL_DEDUP_H
 #define QUELL_DEDUP_H
 
-#include "../core/core.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/hist.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/ring.h"
+#include "../core/track.h"
 
 /* ---- fingerprint ------------------------------------------------------ */
 
@@ -26,9 +32,8 @@ typedef struct {
     const strlist_t *only;
     const strlist_t *ignore;
     /* Optional (NULL = none): replaces the fingerprint of alerts a
-     * grouping rule folds (rules/group.c's fp_grouping_regroup, set by
-     * whoever wires stages; dedup does not depend on rules). Thread-safe
-     * reads only; `regroup_ctx` outlives every user of this struct. */
+     * grouping rule folds (group.h: fp_grouping_attach). Thread-safe reads
+     * only; `regroup_ctx` outlives every user of this struct. */
     uint64_t (*regroup)(const void *ctx, const label_t *labels, uint32_t n_labels, uint64_t fp);
     const void *regroup_ctx;
 } dedup_fp_conf_t;
@@ -64,6 +69,24 @@ dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
 /* Forgets every entry (keeps the memory). */
 void dedup_table_clear(dedup_table_t *t);
+
+/* One fingerprint's window: the state the window rules read and write,
+ * wherever it is kept (a memory table slot, a shared-store entry). */
+typedef struct {
+    bool open; /* an incident is open */
+    uint64_t incident_id;
+    int64_t first_seen_ms;
+    int64_t last_seen_ms;
+    int64_t last_forward_ms;
+    uint64_t count;
+} window_state_t;
+
+/* The window rules, the only copy (decision.c): one occurrence at `now_ms`
+ * (event time) against one fingerprint's state. Pure. */
+decision_kind_t window_decide(window_state_t *w, const dedup_params_t *p, uint64_t fp,
+                              alert_status_t status, int64_t now_ms, incident_t *out);
+/* An incident's id: stable over its re-forwards, new for a new incident. */
+uint64_t window_incident_id(uint64_t fp, int64_t first_seen_ms);
 
 /* Decides one alert and updates the table. Fills `out` with the incident as
  * it stands afterwards (for suppressions too, so callers can count).
@@ -418,5 +441,9 @@ void dedup_workers_stats_sum(dedup_worker_t **w, size_t n, dedup_worker_stats_t 
  * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
 #define DEDUP_TOP_K 512
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
+
+/* The rule half of the decision (matchers, exclusions, severity, inhibition,
+ * noise rules, time intervals, reload) has its own section file. */
+#include "rules.h"
 
 #endif

@@ -89,18 +89,6 @@ bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
     return true;
 }
 
-/* An incident's id: the fingerprint and its first occurrence, mixed
- * (splitmix64), so a new incident of the same fingerprint gets a new id and
- * re-forwards of one incident keep theirs. Never 0 (0 means "unset"). */
-static uint64_t incident_id_of(uint64_t fp, int64_t first_seen_ms)
-{
-    uint64_t z = fp ^ ((uint64_t)first_seen_ms * 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return z ? z : 1;
-}
-
 static void fill(incident_t *out, decision_kind_t kind, uint64_t fp, const store_entry_t *e)
 {
     *out = (incident_t){.kind = kind,
@@ -111,41 +99,20 @@ static void fill(incident_t *out, decision_kind_t kind, uint64_t fp, const store
                         .incident_id = e->incident_id};
 }
 
-/* The window rules of dedup_decide (window.c), over one entry. Kept in
- * step with it by tests/test_store.c, which runs both on the same input. */
+/* The window rules (decision.c) over the entry's window fields. */
 static decision_kind_t decide_window(store_entry_t *e, const dedup_params_t *p, uint64_t fp,
                                      alert_status_t status, int64_t now_ms, incident_t *out)
 {
-    if (e->open && now_ms - e->last_seen_ms > p->window_ms) e->open = false;
-    if (status == ALERT_RESOLVED) {
-        if (!e->open) {
-            store_entry_t none = {.first_seen_ms = now_ms, .last_seen_ms = now_ms};
-            fill(out, DECISION_SUPPRESS_RESOLVED_NO_INCIDENT, fp, &none);
-            return out->kind;
-        }
-        e->count++;
-        if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
-        e->open = false;
-        fill(out, DECISION_FORWARD_RESOLVED, fp, e);
-        return out->kind;
-    }
-    if (!e->open) {
-        e->open = true;
-        e->first_seen_ms = e->last_seen_ms = e->last_forward_ms = now_ms;
-        e->count = 1;
-        e->incident_id = incident_id_of(fp, now_ms);
-        fill(out, DECISION_FORWARD_NEW, fp, e);
-        return out->kind;
-    }
-    e->count++;
-    if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
-    decision_kind_t kind = DECISION_SUPPRESS_DUPLICATE;
-    if (now_ms - e->last_forward_ms >= p->repeat_interval_ms) {
-        e->last_forward_ms = now_ms;
-        kind = DECISION_FORWARD_REPEAT;
-    }
-    fill(out, kind, fp, e);
-    return kind;
+    window_state_t w = {e->open,          e->incident_id,     e->first_seen_ms,
+                        e->last_seen_ms,  e->last_forward_ms, e->count};
+    decision_kind_t k = window_decide(&w, p, fp, status, now_ms, out);
+    e->open = w.open;
+    e->incident_id = w.incident_id;
+    e->first_seen_ms = w.first_seen_ms;
+    e->last_seen_ms = w.last_seen_ms;
+    e->last_forward_ms = w.last_forward_ms;
+    e->count = w.count;
+    return k;
 }
 
 store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const store_ctx_t *ctx,
@@ -177,7 +144,7 @@ store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const st
         /* The confirm matches (seq, incident id) against the entry: a
          * forward noise made of a resolve of nothing (a flapping alert
          * released) carries the incident it closed. */
-        if (!e->incident_id) e->incident_id = incident_id_of(fingerprint, now_ms);
+        if (!e->incident_id) e->incident_id = window_incident_id(fingerprint, now_ms);
         out->incident_id = e->pending_id = e->incident_id;
         e->pending = true;
         e->pending_kind = (uint8_t)k;

@@ -1,5 +1,6 @@
 /*
- * The in-memory window table and the decision core.
+ * The in-memory window table: one slot per open incident. The window rules
+ * themselves are decision.c's (window_decide); this file keeps the slots.
  *
  * One table per worker thread, never shared. Entries live in one array that
  * grows by doubling up to the bound; a bucket array of 32-bit indices chains
@@ -205,71 +206,47 @@ static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t water
     }
 }
 
-static void fill_incident(incident_t *out, decision_kind_t kind, const entry_t *e)
-{
-    *out = (incident_t){.kind = kind,
-                        .fingerprint = e->fp,
-                        .count = e->count,
-                        .first_seen_ms = e->first_seen_ms,
-                        .last_seen_ms = e->last_seen_ms};
-}
-
 decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p, uint64_t fingerprint,
                              alert_status_t status, int64_t now_ms, int64_t watermark_ms,
                              incident_t *out)
 {
     expire_tail(t, p, watermark_ms, 2);
     uint32_t i = lookup(t, fingerprint);
-    if (i != NIL && now_ms - t->entries[i].last_seen_ms > p->window_ms) {
-        remove_entry(t, i);
-        t->expirations++;
-        i = NIL;
+    /* A slot is an open incident; the window rules (decision.c) run over a
+     * copy of it and the table follows what they did to it. */
+    window_state_t w = {0};
+    if (i != NIL) {
+        const entry_t *e = &t->entries[i];
+        w = (window_state_t){true,          window_incident_id(fingerprint, e->first_seen_ms),
+                             e->first_seen_ms, e->last_seen_ms,
+                             e->last_forward_ms, e->count};
     }
-
-    if (status == ALERT_RESOLVED) {
-        if (i == NIL) {
-            entry_t none = {.fp = fingerprint, .first_seen_ms = now_ms, .last_seen_ms = now_ms};
-            fill_incident(out, DECISION_SUPPRESS_RESOLVED_NO_INCIDENT, &none);
-            return out->kind;
+    decision_kind_t kind = window_decide(&w, p, fingerprint, status, now_ms, out);
+    if (!w.open) {
+        if (i != NIL) {
+            /* resolved, or expired before this occurrence */
+            if (status != ALERT_RESOLVED || kind == DECISION_SUPPRESS_RESOLVED_NO_INCIDENT)
+                t->expirations++;
+            remove_entry(t, i);
         }
-        entry_t *e = &t->entries[i];
-        e->count++;
-        if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
-        fill_incident(out, DECISION_FORWARD_RESOLVED, e);
-        remove_entry(t, i);
-        return out->kind;
+        return kind;
     }
-
-    if (i == NIL) {
+    if (i == NIL || kind == DECISION_FORWARD_NEW) {
+        if (i != NIL) { /* expired, then opened anew: a fresh slot at the front */
+            remove_entry(t, i);
+            t->expirations++;
+        }
         i = insert(t, p, fingerprint, watermark_ms);
-        if (i == NIL) {
-            /* Out of memory: forward untracked rather than lose the alert. */
-            entry_t lone = {.fp = fingerprint,
-                            .first_seen_ms = now_ms,
-                            .last_seen_ms = now_ms,
-                            .last_forward_ms = now_ms,
-                            .count = 1};
-            fill_incident(out, DECISION_FORWARD_NEW, &lone);
-            return out->kind;
-        }
-        entry_t *e = &t->entries[i];
-        e->first_seen_ms = e->last_seen_ms = e->last_forward_ms = now_ms;
-        e->count = 1;
-        fill_incident(out, DECISION_FORWARD_NEW, e);
-        return out->kind;
+        if (i == NIL) return kind; /* out of memory: forwarded untracked, not lost */
+    } else {
+        lru_unlink(t, i);
+        lru_push_front(t, i);
     }
-
     entry_t *e = &t->entries[i];
-    e->count++;
-    if (now_ms > e->last_seen_ms) e->last_seen_ms = now_ms;
-    lru_unlink(t, i);
-    lru_push_front(t, i);
-    decision_kind_t kind = DECISION_SUPPRESS_DUPLICATE;
-    if (now_ms - e->last_forward_ms >= p->repeat_interval_ms) {
-        e->last_forward_ms = now_ms;
-        kind = DECISION_FORWARD_REPEAT;
-    }
-    fill_incident(out, kind, e);
+    e->first_seen_ms = w.first_seen_ms;
+    e->last_seen_ms = w.last_seen_ms;
+    e->last_forward_ms = w.last_forward_ms;
+    e->count = w.count;
     return kind;
 }
 
@@ -340,31 +317,27 @@ static void write_entry(const dedup_entry_t *e, void *arg)
     fwrite(e, sizeof(*e), 1, f);
 }
 
+typedef struct {
+    dedup_table_t **tables;
+    size_t n;
+} snapshot_tables_t;
+
+static qerr_t write_snapshot(FILE *f, void *ctx)
+{
+    const snapshot_tables_t *st = ctx;
+    uint64_t total = 0;
+    for (size_t i = 0; i < st->n; i++) total += st->tables[i]->count;
+    fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
+    fwrite(&total, sizeof(total), 1, f);
+    for (size_t i = 0; i < st->n; i++) dedup_table_foreach(st->tables[i], write_entry, f);
+    return QERR_OK;
+}
+
 qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
                            size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-        return QERR_IO;
-    }
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += tables[i]->count;
-    fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
-    fwrite(&total, sizeof(total), 1, f);
-    for (size_t i = 0; i < n; i++) dedup_table_foreach(tables[i], write_entry, f);
-    bool ok = !ferror(f);
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return QERR_IO;
-    }
-    return QERR_OK;
+    snapshot_tables_t st = {tables, n};
+    return file_replace(path, write_snapshot, &st, errbuf, errlen);
 }
 
 qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,

@@ -388,84 +388,6 @@ static void *arena_array(dctx_t *c, size_t n, size_t size)
     return arena_alloc(c->arena, n * size);
 }
 
-/* ---- timestamps -------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil): no timegm(), so no TZ or locale dependence. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char *s, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* Go's zero time.Time, which Alertmanager writes for "no end". */
-#define GO_ZERO_TIME_MS (-62135596800000LL)
-
-bool ingest_parse_time(const char *s, size_t len, int64_t *ms_out)
-{
-    /* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
-    if (!s || len < 20) return false;
-    if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
-        s[16] != ':')
-        return false;
-    int year = digits(s, 4), mon = digits(s + 5, 2), day = digits(s + 8, 2);
-    int hour = digits(s + 11, 2), min = digits(s + 14, 2), sec = digits(s + 17, 2);
-    if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 ||
-        min > 59 || sec < 0 || sec > 59) /* no leap second: Go refuses :60 too */
-        return false;
-    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (day > mdays[mon - 1] + (mon == 2 && leap)) return false;
-
-    size_t i = 19;
-    int64_t frac_ms = 0;
-    if (i < len && s[i] == '.') {
-        size_t start = ++i;
-        while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (i - start < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-            i++;
-        }
-        size_t n = i - start;
-        if (n == 0) return false;
-        for (; n < 3; n++) frac_ms *= 10; /* ".5" is 500 ms; digits past ms truncate */
-    }
-    int64_t offset_s = 0;
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        if (len - i < 6 || s[i + 3] != ':') return false;
-        int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
-        if (oh < 0 || oh > 23 || om < 0 || om > 59) return false;
-        offset_s = (int64_t)oh * 3600 + om * 60;
-        if (s[i] == '-') offset_s = -offset_s;
-        i += 6;
-    } else {
-        return false;
-    }
-    if (i != len) return false;
-
-    int64_t secs = days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hour * 3600 +
-                   min * 60 + sec - offset_s;
-    int64_t ms = secs * 1000 + frac_ms;
-    /* Any spelling of Go's zero instant means "unset". */
-    *ms_out = ms == GO_ZERO_TIME_MS ? 0 : ms;
-    return true;
-}
-
 /* ---- content type ------------------------------------------------------ */
 
 static bool is_ows(char ch) { return ch == ' ' || ch == '\t'; }
@@ -787,7 +709,7 @@ static decode_error_t json_time(dctx_t *c, const char *field, const jd_val_t *v,
     if (!v || v->type == JD_NULL) return DECODE_OK;
     if (v->type != JD_STRING)
         return fail(c, DECODE_BAD_TIME, "%s is %s, not an RFC 3339 string", field, json_type(v));
-    if (!ingest_parse_time(v->u.str.ptr, v->u.str.len, out))
+    if (!time_parse_rfc3339(v->u.str.ptr, v->u.str.len, out))
         return fail(c, DECODE_BAD_TIME, "%s \"%s\" is not an RFC 3339 timestamp", field,
                     quote(&q, v->u.str.ptr, v->u.str.len));
     return DECODE_OK;

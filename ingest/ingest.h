@@ -13,7 +13,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "../core/core.h"
+#include "../core/arena.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/hist.h"
+#include "../core/http.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/track.h"
 #include "../dedup/dedup.h"
 
 /* ---- decoder ---------------------------------------------------------- */
@@ -91,10 +98,6 @@ decode_error_t ingest_format_from_content_type(const char *ct, size_t len, inges
 decode_error_t ingest_decode(arena_t *arena, const ingest_limits_t *limits, ingest_format_t format,
                              const void *buf, size_t len, int64_t event_time_ms,
                              alert_t **alerts_out, size_t *n_out, char *errbuf, size_t errlen);
-
-/* RFC 3339 / ISO 8601 timestamp ("2024-01-02T03:04:05.123456789+02:00",
- * "...Z") to Unix ms. "0001-01-01T00:00:00Z" gives 0 (unset). */
-bool ingest_parse_time(const char *s, size_t len, int64_t *ms_out);
 
 /* ---- consumer -------------------------------------------------------- */
 

@@ -28,7 +28,7 @@
 
 #include <xxhash.h>
 
-#include "router.h"
+#include "router_int.h"
 
 #define WHEEL_SLOTS 4096 /* power of two */
 

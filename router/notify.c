@@ -166,8 +166,8 @@ static void dead_letter(notifier_t *n, job_t *j, const char *reason)
         job_done(n, j);
         return;
     }
-    if (n->o.router &&
-        router_produce_tracked(n->o.router, n->o.dlq_topic, j->key, j->body, j->len, j->rcv->name,
+    if (n->o.produce &&
+        n->o.produce(n->o.produce_ctx, n->o.dlq_topic, j->key, j->body, j->len, j->rcv->name,
                                reason, j->tracks, j->n_tracks) == QERR_OK) {
         j->n_tracks = 0; /* the producer holds them now (it copied the array) */
     } else {
@@ -234,13 +234,13 @@ static void dispatch(notifier_t *n, job_t *j)
         return;
     }
     if (rcv->kind == RECV_KAFKA) {
-        if (!n->o.router) {
+        if (!n->o.produce) {
             dead_letter(n, j, "no Kafka producer");
             return;
         }
         size_t len = j->len;
         if (len && j->body[len - 1] == '\n') len--;
-        if (router_produce_tracked(n->o.router, rcv->topic, j->key, j->body, len, NULL, NULL,
+        if (n->o.produce(n->o.produce_ctx, rcv->topic, j->key, j->body, len, NULL, NULL,
                                    j->tracks, j->n_tracks) == QERR_OK) {
             stat_add(&n->stats.delivered[rcv->kind], 1); /* handed over; the ack releases */
             j->n_tracks = 0;                             /* the producer copied them */
@@ -341,8 +341,8 @@ static void dispatch_proto(notifier_t *n, const receiver_t *rcv, const notificat
         uint8_t *buf = NULL;
         size_t len = router_format_incident_proto(&n->scratch, &note->alerts[i], &buf);
         bool last = i + 1 == note->n_alerts;
-        if (!len || !n->o.router ||
-            router_produce_tracked(n->o.router, rcv->topic, key, buf, len, NULL, NULL,
+        if (!len || !n->o.produce ||
+            n->o.produce(n->o.produce_ctx, rcv->topic, key, buf, len, NULL, NULL,
                                    last ? note->tracks : NULL,
                                    last ? note->n_tracks : 0) != QERR_OK) {
             /* The holds stay taken: the input is re-read after a restart. */
@@ -683,23 +683,11 @@ void notifier_stats(const notifier_t *n, notifier_stats_t *out)
     out->max_delivery_ms = (int64_t)stat_get(&n->stats.max_delivery_ms);
 }
 
+static qerr_t write_groups(FILE *f, void *ctx) { return group_table_save(ctx, f); }
+
 qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-        return QERR_IO;
-    }
-    qerr_t err = group_table_save(n->groups, f);
-    if (fclose(f) != 0) err = QERR_IO;
-    if (err == QERR_OK && rename(tmp, path) != 0) err = QERR_IO;
-    if (err != QERR_OK) {
-        snprintf(errbuf, errlen, "%s: cannot write group state: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    return err;
+    return file_replace(path, write_groups, n->groups, errbuf, errlen);
 }
 
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../rules/rules.h"
+#include "../dedup/dedup.h"
 #include "router_int.h"
 
 #define DEFAULT_GROUP_WAIT_MS      (30 * 1000LL)
@@ -61,12 +61,9 @@ typedef struct {
 __attribute__((format(printf, 3, 4))) static qerr_t fail(compile_t *c, const conf_node_t *at,
                                                          const char *fmt, ...)
 {
-    int n =
-        snprintf(c->errbuf, c->errlen, "%s:%u:%u: ", c->path, at ? at->line : 1, at ? at->col : 1);
-    if (n < 0 || (size_t)n >= c->errlen) return QERR_INVALID;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->errbuf + n, c->errlen - (size_t)n, fmt, ap);
+    conf_vfail_at(c->errbuf, c->errlen, c->path, at, fmt, ap);
     va_end(ap);
     return QERR_INVALID;
 }

@@ -21,12 +21,16 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "../core/core.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/hist.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/track.h"
+#include "../core/types.h"
 
 /* ---- formatting (pure) ------------------------------------------------ */
 
-/* RFC 3339 UTC with milliseconds: "2026-01-01T00:00:00.000Z"; out[32]. */
-void router_format_time(int64_t unix_ms, char out[32]);
 
 /* Writes the incident JSON object (no newline) into buf; returns the length
  * it needs, like snprintf: retry with a larger buffer when >= cap. */
@@ -127,105 +131,9 @@ void novelty_destroy(novelty_t *nv);
 /* True when the signature was not seen in the window; records it. */
 bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms);
 
-/* ---- grouping (pure, driven clock) ------------------------------------ */
-
-typedef enum {
-    NOTIFY_FIRING = 0, /* first notification, or an update after a change */
-    NOTIFY_REMINDER,   /* nothing changed for repeat_interval */
-    NOTIFY_RESOLVED,   /* every alert resolved: the last one; the group closes */
-} notify_kind_t;
-
-typedef struct {
-    const alert_t *alert; /* the latest occurrence */
-    const incident_t *inc;
-    enrichment_t enrich;
-} notify_alert_t;
-
-/* One group notification: views valid only during the callback. */
-typedef struct {
-    notify_kind_t kind;
-    const route_t *route;
-    const char *group_key; /* Alertmanager's: route key + ":" + group labels */
-    uint64_t group_id;     /* hash of group_key: stable per group */
-    const label_t *group_labels;
-    uint32_t n_group_labels;
-    const notify_alert_t *alerts; /* firing first, then resolved */
-    size_t n_alerts;
-    size_t n_firing;
-    uint64_t folded; /* occurrences folded into the group so far */
-    /* The input holds this notification carries: the callee owns them and
-     * calls track_done() on each once delivered or dead-lettered. */
-    msg_track_t *const *tracks;
-    size_t n_tracks;
-    int64_t now_ms;
-} notification_t;
-
-typedef void (*notify_fn)(void *ctx, const notification_t *n);
-
-typedef struct group_table group_table_t;
-
-/* `tick_ms`: timer wheel resolution (timers fire up to one tick late). */
-group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, void *ctx);
-/* Frees every group. Holds still in groups are not released: their input
- * is re-read after a restart (at-least-once). */
-void group_table_destroy(group_table_t *gt);
-/* Adds an alert to its group on `route`, creating the group. Takes over one
- * hold on `track` (may be NULL): released at once when the alert changes
- * nothing already notified, else carried by the next notification. */
-qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a,
-                       const incident_t *inc, const enrichment_t *en, msg_track_t *track,
-                       int64_t now_ms);
-/* Fires every timer due at `now_ms` (calls fn for each notification). */
-void group_table_advance(group_table_t *gt, int64_t now_ms);
-/* Sends what every group has pending now, without waiting for its timer
- * (shutdown: so the holds can be released and offsets committed). */
-void group_table_flush(group_table_t *gt, int64_t now_ms);
-size_t group_table_count(const group_table_t *gt);
-/* Holds carried by groups (not yet handed to a notification). */
-size_t group_table_held(const group_table_t *gt);
-
-/* Group state across restarts: writes every group (route, notification
- * state, alerts) to `f`; holds are not saved (drain first). */
-qerr_t group_table_save(const group_table_t *gt, FILE *f);
-/* Reads what group_table_save wrote into an empty table. Groups whose route
- * (id and key) is not in `routes` (routing_walk order) are dropped and
- * counted. QERR_INVALID on a damaged file. */
-qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
-                        int64_t now_ms, uint64_t *loaded, uint64_t *dropped);
-
-/* ---- payloads (pure) -------------------------------------------------- */
-
-/* Each writes the receiver's request body into buf and returns the length
- * it needs, like snprintf (retry with a larger buffer when >= cap). */
-size_t router_format_webhook(char *buf, size_t cap, const receiver_t *rcv, const notification_t *n);
-#define PAGERDUTY_SUMMARY_MAX 1024
-size_t router_format_pagerduty(char *buf, size_t cap, const receiver_t *rcv,
-                               const notification_t *n);
-size_t router_format_slack(char *buf, size_t cap, const receiver_t *rcv, const notification_t *n);
-/* One JSON object per line (file, stdout, kafka json), with the newline. */
-size_t router_format_jsonl(char *buf, size_t cap, const receiver_t *rcv, const notification_t *n);
-/* Rate-limit digest: "N more notifications for receiver R ..." as the
- * receiver's own payload type. */
-size_t router_format_digest(char *buf, size_t cap, const receiver_t *rcv, uint64_t n_more,
-                            const char *examples, int64_t now_ms);
-
-/* ---- notifier (router thread) ---------------------------------------- */
+/* ---- the router thread -------------------------------------------------- */
 
 typedef struct router router_t;
-typedef struct notifier notifier_t;
-
-typedef struct {
-    const routing_t *routing; /* kept by the caller; outlives the notifier */
-    router_t *router;         /* producer for kafka receivers and dead letters; NULL in tests */
-    const char *dlq_topic;
-    /* When set, dead letters go here instead of the topic (tests); the
-     * notification's holds are released right after it returns. */
-    void (*dead_letter)(void *ctx, const receiver_t *rcv, const char *body, size_t len,
-                        const char *reason);
-    void *dead_letter_ctx;
-    int64_t now_ms;  /* the clock's start */
-    int64_t tick_ms; /* grouping timer resolution; 0 = 10 ms */
-} notifier_opts_t;
 
 #define RECEIVER_KINDS 6
 typedef struct {
@@ -235,29 +143,6 @@ typedef struct {
     uint64_t retries, dead_lettered, rate_limited, digests;
     int64_t max_delivery_ms;
 } notifier_stats_t;
-
-/* Everything below runs on one thread (the router thread), with now_ms
- * from the caller's clock (wall clock in production, driven in tests). */
-notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen);
-/* Jobs still queued are freed without releasing their holds. */
-void notifier_destroy(notifier_t *n);
-/* Routes and groups one incident; takes over one hold on `track`. */
-qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, msg_track_t *track,
-                       int64_t now_ms);
-/* Fires due group timers, starts due HTTP requests, completes finished
- * ones; waits up to wait_ms for network activity. */
-void notifier_run(notifier_t *n, int64_t now_ms, int wait_ms);
-/* Sends every group's pending notification and digest now (shutdown). */
-void notifier_flush(notifier_t *n, int64_t now_ms);
-/* Notifications queued, in flight or held in a digest. */
-size_t notifier_pending(const notifier_t *n);
-size_t notifier_groups(const notifier_t *n);
-/* Group state to/from `path` (see group_table_save); a missing file loads
- * nothing. Errors as "PATH: message" in errbuf. */
-qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen);
-qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
-                            char *errbuf, size_t errlen);
-void notifier_stats(const notifier_t *n, notifier_stats_t *out);
 
 /* ---- Kafka sink ------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
  * reference for test_decode_json's differential test. Test-only; the
  * protobuf reader, the content-type map and the dispatch are left out, and
  * the timestamp parser is kept as a private copy so that later changes to
- * ingest_parse_time() are checked against it too. Copied from main at
+ * time_parse_rfc3339() are checked against it too. Copied from main at
  * 9d3e06f, with ingest_decode() reduced to its JSON path (ref_decode_json).
  */
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * libFuzzer target for ingest/decode.c: every parser of untrusted message
  * bytes and headers. Each input goes through ingest_decode() in AUTO mode and
  * in each explicit format, under roomy and under tight limits, and through
- * ingest_parse_time() and ingest_format_from_content_type(). Crashes and
+ * time_parse_rfc3339() and ingest_format_from_content_type(). Crashes and
  * memory errors are the sanitizers' to find; on top of that every DECODE_OK
  * result is checked against the contract in ingest.h (sorted unique valid
  * labels, limits, UTF-8) with code independent of decode.c, and a violation
@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run(&arena, &roomy, INGEST_FORMAT_PROTO_BATCH, data, size);
 
     int64_t ms;
-    if (ingest_parse_time((const char *)data, size, &ms) &&
+    if (time_parse_rfc3339((const char *)data, size, &ms) &&
         (ms < -62167219200000LL || ms > 253402300799999LL)) /* years 0000-9999 */
         violated("timestamp out of range", 0);
 

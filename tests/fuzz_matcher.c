@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for rules/: the matcher parsers (classic, UTF-8 and the
+ * libFuzzer target for dedup/matcher*.c: the matcher parsers (classic, UTF-8 and the
  * fallback combination) and the Go-regex-to-PCRE2 translation, on
  * untrusted text. Crashes and memory errors are the sanitizers' to find; on
  * top of that the contract in rules.h is checked and a violation aborts:
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../rules/rules_int.h"
+#include "../dedup/rules_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -146,10 +146,24 @@ int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
     int64_t remaining = 0;
     for (int p = 0; p < np; p++) {
-        int64_t lo, hi;
-        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        /* A loaded broker (a real one beside other work) may time out or
+         * answer "not ready" a while: ask again rather than count 0. */
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        for (int tries = 0; err != RD_KAFKA_RESP_ERR_NO_ERROR && tries < 6; tries++)
+            err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "harness: watermarks of %s[%d]: %s\n", topic, p, rd_kafka_err2str(err));
+            remaining = -1;
+            break;
+        }
         remaining += hi - lo;
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (remaining < 0) {
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+        return -1;
     }
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);

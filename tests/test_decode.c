@@ -639,7 +639,7 @@ static void test_time(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         int64_t ms = 12345;
-        bool ok = ingest_parse_time(cases[i].s, strlen(cases[i].s), &ms);
+        bool ok = time_parse_rfc3339(cases[i].s, strlen(cases[i].s), &ms);
         if (ok != (bool)cases[i].ok || (ok && ms != cases[i].ms))
             fprintf(stderr, "  time case \"%s\": ok=%d ms=%lld\n", cases[i].s, ok, (long long)ms);
         CHECK_EQ_INT(ok, cases[i].ok);
@@ -647,7 +647,7 @@ static void test_time(void)
     }
     /* The length bounds the parse: no NUL needed. */
     int64_t ms;
-    CHECK(ingest_parse_time("2023-11-14T22:13:20Zxxxx", 20, &ms));
+    CHECK(time_parse_rfc3339("2023-11-14T22:13:20Zxxxx", 20, &ms));
     CHECK_EQ_INT(ms, 1700000000000LL);
 }
 

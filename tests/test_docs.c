@@ -1,5 +1,6 @@
-/* The README's configuration table is what `quell config` prints: the key
- * table is the single source, and this keeps the README from drifting. */
+/* docs/configuration.md's table is what `quell config` prints: the key
+ * table is the single source, and this keeps the reference from drifting. */
+
 #include <stdlib.h>
 
 #include "../core/core.h"
@@ -9,7 +10,7 @@ int main(void)
 {
     const char *src = getenv("QUELL_SOURCE_DIR");
     char path[1024];
-    snprintf(path, sizeof(path), "%s/README.md", src ? src : "..");
+    snprintf(path, sizeof(path), "%s/docs/configuration.md", src ? src : "..");
     char *readme = check_read_file(path, NULL);
     CHECK(readme != NULL);
     if (!readme) return check_summary("docs");
@@ -29,7 +30,7 @@ int main(void)
         *end = '\0';
         if (strcmp(begin, doc) != 0)
             fprintf(stderr,
-                    "README.md's configuration table differs from `quell config`; "
+                    "docs/configuration.md's table differs from `quell config`; "
                     "paste this between the config-table markers:\n%s",
                     doc);
         CHECK_EQ_STR(begin, doc);

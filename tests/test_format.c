@@ -1,17 +1,17 @@
 /* The exact bytes the output topic receives for an incident. */
 #include <cjson/cJSON.h>
 
-#include "../router/router.h"
+#include "../router/router_int.h"
 #include "check.h"
 
 static void test_time(void)
 {
     char t[32];
-    router_format_time(0, t);
+    time_format_rfc3339(0, t);
     CHECK_EQ_STR(t, "1970-01-01T00:00:00.000Z");
-    router_format_time(1767225600123LL, t);
+    time_format_rfc3339(1767225600123LL, t);
     CHECK_EQ_STR(t, "2026-01-01T00:00:00.123Z");
-    router_format_time(-1, t);
+    time_format_rfc3339(-1, t);
     CHECK_EQ_STR(t, "1969-12-31T23:59:59.999Z");
 }
 

@@ -1,5 +1,5 @@
 /* Grouping under a driven clock: Alertmanager's timings, holds, closing. */
-#include "../router/router.h"
+#include "../router/router_int.h"
 #include "check.h"
 
 #define S 1000LL

@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 
-#include "../rules/rules_int.h"
+#include "../dedup/rules_int.h"
 #include "check.h"
 
 static int checked_in_file;

@@ -8,7 +8,7 @@
 
 #include <microhttpd.h>
 
-#include "../router/router.h"
+#include "../router/router_int.h"
 #include "check.h"
 
 #define MAX_REQ 64

@@ -209,7 +209,7 @@ static void test_storm(env_t *env, gen_format_t format)
 }
 
 /* What quell must decide for a storm, worked out independently from the
- * rules in the README: per fingerprint, a window from the last occurrence,
+ * rules in docs/dedup.md: per fingerprint, a window from the last occurrence,
  * a reminder every repeat interval, resolved closes. */
 /* Windows that expire, reminders and resolves, across 4 partitions read at
  * their own pace: quell's decisions equal the reference exactly (the

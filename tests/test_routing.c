@@ -4,7 +4,7 @@
  * plus config errors with positions. */
 #include <cjson/cJSON.h>
 
-#include "../router/router.h"
+#include "../router/router_int.h"
 #include "check.h"
 
 static const char *const receivers[] = {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../rules/rules_int.h"
+#include "../dedup/rules_int.h"
 #include "check.h"
 
 #define MIN  60000LL

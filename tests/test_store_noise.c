@@ -5,11 +5,11 @@
  * no pending forward) and, against a real redis-server on a free loopback
  * port with a driven event clock: two store workers with different instance
  * ids taking turns on the same fingerprints decide exactly as one memory
- * decider (rules/decide.c) does, on scripted cases and on a random stream;
+ * decider (dedup/decide.c) does, on scripted cases and on a random stream;
  * a format-1 entry left by an older build is read and rewritten.
  */
 #include "../dedup/dedup_int.h"
-#include "../rules/rules.h"
+#include "../dedup/dedup.h"
 #include "check.h"
 #include "redis_local.h"
 #include "store_step.h"

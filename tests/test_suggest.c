@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../rules/group.h"
+#include "../dedup/group.h"
 #include "check.h"
 #include "ids_storm.h"
 

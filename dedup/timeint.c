@@ -153,21 +153,6 @@ int32_t tz_offset(const tz_zone_t *z, int64_t unix_s)
     return z->off_after[lo];
 }
 
-/* Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + (*m <= 2));
-}
-
 static int days_in_month(int y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -181,7 +166,7 @@ void local_time(const tz_zone_t *z, int64_t now_ms, local_tm_t *out)
     int64_t l = s + tz_offset(z, s);
     int64_t days = l >= 0 ? l / 86400 : (l - 86399) / 86400;
     int64_t sod = l - days * 86400;
-    civil_from_days(days, &out->year, &out->month, &out->mday);
+    time_civil_from_days(days, &out->year, &out->month, &out->mday);
     out->wday = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
     out->minute_of_day = (int)(sod / 60);
     out->mdays = days_in_month(out->year, out->month);
@@ -241,13 +226,7 @@ static const char *const month_names[] = {"january",   "february", "march",    "
                                           "may",       "june",     "july",     "august",
                                           "september", "october",  "november", "december"};
 
-#define FAIL_AT(node, ...)                                                                         \
-    do {                                                                                           \
-        int o_ = snprintf(errbuf, errlen, "%s:%u:%u: ", path, (node)->line, (node)->col);          \
-        if (o_ >= 0 && (size_t)o_ < errlen)                                                        \
-            snprintf(errbuf + o_, errlen - (size_t)o_, __VA_ARGS__);                               \
-        return QERR_INVALID;                                                                       \
-    } while (0)
+#define FAIL_AT(node, ...) return conf_fail_at(errbuf, errlen, path, (node), __VA_ARGS__)
 
 static bool parse_int(const char *s, int *out)
 {

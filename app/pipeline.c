@@ -24,10 +24,8 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../rules/group.h"
-#include "../rules/rules.h"
-#include "core_int.h"
-#include "ops.h"
+#include "../dedup/group.h"
+#include "app.h"
 
 static _Atomic bool stop_requested;
 static _Atomic bool reload_requested;

@@ -24,11 +24,11 @@
 
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../app/recorded.h"
-#include "../app/tuning.h"
-#include "../rules/group.h"
-#include "../rules/rules.h"
-#include "core_int.h"
+#include "../dedup/group.h"
+#include "../dedup/dedup.h"
+#include "app.h"
+#include "recorded.h"
+#include "tuning.h"
 
 #define SAMPLES 3
 
@@ -376,7 +376,7 @@ static int64_t event_time_of(replay_t *r, const char *text, size_t len)
     cJSON *j = cJSON_ParseWithLength(text, len);
     if (j) {
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
-        if (cJSON_IsString(ra) && ingest_parse_time(ra->valuestring, strlen(ra->valuestring), &t))
+        if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
             found = true;
         if (!found && !r->have_time) {
             const cJSON *first = j;
@@ -385,7 +385,7 @@ static int64_t event_time_of(replay_t *r, const char *text, size_t len)
             if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
             const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
             if (cJSON_IsString(sa) &&
-                ingest_parse_time(sa->valuestring, strlen(sa->valuestring), &t) && t)
+                time_parse_rfc3339(sa->valuestring, strlen(sa->valuestring), &t) && t)
                 found = true;
         }
         cJSON_Delete(j);

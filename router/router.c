@@ -1,5 +1,5 @@
 /*
- * The Kafka sink: one librdkafka producer shared by every worker
+ * The router: routes, the notifier it feeds, and the Kafka sink — one librdkafka producer shared by every worker
  * (rd_kafka_producev is thread-safe) and served by the router thread, which
  * calls router_poll() to run delivery reports.
  *
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/ring.h"
 #include "router_int.h"
 
 #define FORMAT_BUF_BYTES 65536
@@ -96,6 +97,13 @@ static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf,
     return rd_kafka_conf_set(kc, k, v, errbuf, errlen) == RD_KAFKA_CONF_OK;
 }
 
+static qerr_t produce_for_notifier(void *ctx, const char *topic, const char *key,
+                                   const void *value, size_t len, const char *receiver,
+                                   const char *reason, msg_track_t *const *tracks, size_t n_tracks)
+{
+    return router_produce_tracked(ctx, topic, key, value, len, receiver, reason, tracks, n_tracks);
+}
+
 router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size_t errlen)
 {
     router_t *r = calloc(1, sizeof(*r));
@@ -144,7 +152,8 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
     }
     if (r->routing) {
         notifier_opts_t no = {.routing = r->routing,
-                              .router = r,
+                              .produce = produce_for_notifier,
+                              .produce_ctx = r,
                               .dlq_topic = r->dlq_topic,
                               .now_ms = clock_wall_ms()};
         r->notifier = notifier_new(&no, errbuf, errlen);

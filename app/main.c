@@ -8,10 +8,10 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "../app/tuning.h"
+#include "tuning.h"
 #include "../bench/bench.h"
 #include "../router/router.h"
-#include "core_int.h"
+#include "app.h"
 
 static void usage(FILE *out)
 {

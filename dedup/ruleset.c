@@ -19,27 +19,18 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "../ingest/ingest.h"
 #include "group.h"
 #include "rules_int.h"
 
 static _Atomic uint64_t next_generation = 1;
 
-#define FAIL_AT(node, ...)                                                                         \
-    do {                                                                                           \
-        int o_ = snprintf(errbuf, errlen, "%s:%u:%u: ", path, (node)->line, (node)->col);          \
-        if (o_ >= 0 && (size_t)o_ < errlen)                                                        \
-            snprintf(errbuf + o_, errlen - (size_t)o_, __VA_ARGS__);                               \
-        return QERR_INVALID;                                                                       \
-    } while (0)
+#define FAIL_AT(node, ...) return conf_fail_at(errbuf, errlen, path, (node), __VA_ARGS__)
 
 #define WARN_AT(node, ...)                                                                         \
     do {                                                                                           \
         if (warn) {                                                                                \
             char w_[1024];                                                                         \
-            int o_ =                                                                               \
-                snprintf(w_, sizeof w_, "%s:%u:%u: warning: ", path, (node)->line, (node)->col);   \
-            snprintf(w_ + o_, sizeof w_ - (size_t)o_, __VA_ARGS__);                                \
+            conf_warn_at(w_, sizeof w_, path, (node), __VA_ARGS__);                                \
             warn(warn_ctx, w_);                                                                    \
         }                                                                                          \
     } while (0)
@@ -304,7 +295,7 @@ static bool matches_everything(const matcher_set_t *ms)
 static qerr_t parse_time_node(const conf_node_t *v, const char *path, int64_t *out, char *errbuf,
                               size_t errlen)
 {
-    if (v->kind != CONF_NODE_SCALAR || !ingest_parse_time(v->text, strlen(v->text), out) || !*out)
+    if (v->kind != CONF_NODE_SCALAR || !time_parse_rfc3339(v->text, strlen(v->text), out) || !*out)
         FAIL_AT(v, "\"%s\" is not an RFC 3339 time such as 2026-01-02T15:04:05Z", v->text);
     return QERR_OK;
 }
@@ -577,7 +568,7 @@ static qerr_t compile_noise(ruleset_t *rs, const conf_node_t *n, const char *pat
                     strcmp(conf_node_key(v, j)->text, "window"))
                     FAIL_AT(conf_node_key(v, j), "unknown flapping key \"%s\" (threshold, window)",
                             conf_node_key(v, j)->text);
-            uint64_t t;
+            uint64_t t = 0;
             if ((rc = count_node(th, path, &t, errbuf, errlen))) return rc;
             if (t < 2 || t > 1000) FAIL_AT(th, "threshold must be between 2 and 1000");
             rs->noise.flap_threshold = (uint32_t)t;
@@ -646,9 +637,7 @@ qerr_t ruleset_compile(const conf_t *conf, rules_warn_fn warn, void *warn_ctx, r
     const conf_node_t *ex = conf->exclusions;
     if (ex) {
         if (ex->kind != CONF_NODE_SEQ) {
-            snprintf(errbuf, errlen, "%s:%u:%u: exclusions must be a list", path, ex->line,
-                     ex->col);
-            rc = QERR_INVALID;
+            rc = conf_fail_at(errbuf, errlen, path, ex, "exclusions must be a list");
             goto fail;
         }
         rs->ex = calloc(ex->n ? ex->n : 1, sizeof *rs->ex);

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "../router/router.h"
-#include "core_int.h"
+#include "app.h"
 
 static void top_usage(FILE *out)
 {
@@ -141,8 +141,8 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
 
     char ends[32], today[32];
     int64_t now = clock_wall_ms();
-    router_format_time(now + 7LL * 86400 * 1000, ends);
-    router_format_time(now, today);
+    time_format_rfc3339(now + 7LL * 86400 * 1000, ends);
+    time_format_rfc3339(now, today);
     today[10] = '\0';
     fprintf(out,
             "\nsuggested rules (try them with: quell replay -c CURRENT --candidate NEW INPUT);\n"

@@ -12,8 +12,13 @@
 #ifndef QUELL_RULES_H
 #define QUELL_RULES_H
 
-#include "../core/core.h"
-#include "../dedup/dedup.h"
+#include "../core/common.h"
+#include "../core/conf.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "../core/track.h"
+#include "../core/types.h"
+#include "dedup.h"
 
 /* ---- matchers --------------------------------------------------------- */
 

@@ -231,18 +231,14 @@ qerr_t matcher_set_from_node(matcher_set_t *ms, const conf_node_t *node, const c
         items = node->items;
         n = node->n;
     } else if (node->kind != CONF_NODE_SCALAR) {
-        snprintf(errbuf, errlen, "%s:%u:%u: matchers must be a string or a list of strings", path,
-                 node->line, node->col);
-        return QERR_INVALID;
+        return conf_fail_at(errbuf, errlen, path, node,
+                            "matchers must be a string or a list of strings");
     }
     for (size_t i = 0; i < n; i++) {
         const conf_node_t *it = &items[i];
         if (it->kind != CONF_NODE_SCALAR) {
-            snprintf(errbuf, errlen,
-                     "%s:%u:%u: a matcher must be a string such as "
-                     "'severity=\"critical\"'",
-                     path, it->line, it->col);
-            return QERR_INVALID;
+            return conf_fail_at(errbuf, errlen, path, it,
+                                "a matcher must be a string such as 'severity=\"critical\"'");
         }
         size_t col = 1;
         char why[512];

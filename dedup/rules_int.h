@@ -227,4 +227,13 @@ uint8_t ruleset_severity(const ruleset_t *rs, const label_t *labels, uint32_t n)
 bool exclusion_active(const exclusion_t *e, int64_t now_ms);
 void ruleset_carry_hits(ruleset_t *from, ruleset_t *to);
 
+/* The decider's two questions to the inhibition state (inhibit.c), from any
+ * worker: an alert matching rule r's source side (`both`: its target side
+ * too) arms or, resolved, disarms it; and whether it mutes an alert matching
+ * its target side now. */
+void inhibit_state_source(inhibit_state_t *s, const inhibit_rule_t *r, const alert_t *a, bool both,
+                          int64_t now_ms, int64_t window_ms);
+bool inhibit_state_mutes(inhibit_state_t *s, const inhibit_rule_t *r, const alert_t *a, bool both,
+                         int64_t now_ms);
+
 #endif

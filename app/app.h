@@ -1,16 +1,31 @@
 /*
- * Private to core/: the operator's side of `quell run` — the HTTP server
- * with /metrics, the health endpoints, the intake and /api/v1/top — wired
- * to the running stages. pipeline.c starts it once every stage exists and
- * stops it before tearing them down.
+ * app: the program. main() dispatches the commands; pipeline.c wires the
+ * stages of `quell run` top to bottom; ops.c is the operator's side of it
+ * (the HTTP server with /metrics, health, the intake and /api/v1/top);
+ * replay.c, top.c are the offline and reporting commands. This header is
+ * what those files call in each other; no stage includes it.
  */
-#ifndef QUELL_OPS_H
-#define QUELL_OPS_H
+#ifndef QUELL_APP_H
+#define QUELL_APP_H
 
+#include "../core/core.h"
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "core.h"
+
+/* Runs until SIGTERM/SIGINT, then drains and commits. Returns the process
+ * exit code. `brokers_override` may be NULL. */
+int pipeline_run(conf_t *conf, const char *brokers_override);
+
+/* replay.c: `quell replay`, `quell explain`, and the rule part of
+ * `quell check` (1 on error, 0 otherwise; warnings go to stderr). */
+int replay_main(int argc, char **argv);
+int explain_main(int argc, char **argv);
+int check_rules(const conf_t *conf);
+/* `quell top`: the noisy-alert report from a running instance. */
+int top_main(int argc, char **argv);
+
+/* ---- ops: the HTTP side of `quell run` ---- */
 
 typedef struct ops ops_t;
 

@@ -18,7 +18,8 @@
 
 #include <stddef.h>
 
-#include "ops.h"
+#include "app.h"
+
 
 struct ops {
     ops_stages_t st;

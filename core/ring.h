@@ -1,0 +1,58 @@
+/*
+ * core/ring.h: the lock-free single-producer single-consumer ring that
+ * carries records between threads, and the bell a consumer of several
+ * rings sleeps on.
+ */
+#ifndef QUELL_RING_H
+#define QUELL_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* Single-producer single-consumer byte ring of variable-length records.
+ * The producer thread reserves space, writes a record in place and commits;
+ * the consumer thread peeks the oldest record, reads it in place and releases
+ * it. Lock-free (C11 acquire/release on the two indices); records are
+ * contiguous (a record that would straddle the end skips to the start). */
+typedef struct ring ring_t;
+
+ring_t *ring_new(size_t capacity_bytes); /* rounded up to a power of two */
+void ring_destroy(ring_t *r);
+size_t ring_max_record(const ring_t *r);
+/* Producer side. NULL when the ring has no room now (QERR_FULL semantics). */
+void *ring_reserve(ring_t *r, size_t len);
+void ring_commit(ring_t *r); /* ring_commit_local + ring_publish */
+/* Batching: commit_local keeps the record for the producer's next publish,
+ * which hands every record committed since to the consumer with one
+ * release store and at most one wake (saves a fence and a shared cache
+ * line per record). The producer must publish before it blocks on
+ * anything the consumer's progress decides; ring_wait_room publishes. */
+void ring_commit_local(ring_t *r);
+void ring_publish(ring_t *r);
+/* Consumer side. NULL when empty. */
+void *ring_peek(ring_t *r, size_t *len);
+void ring_release(ring_t *r);
+size_t ring_used_bytes(const ring_t *r);
+/* Consumer side: blocks until a record is committed or `timeout_ms` passes
+ * (futex; the producer wakes it only when it is actually waiting). */
+void ring_wait_data(ring_t *r, int timeout_ms);
+/* Producer side: blocks until `len` bytes could be reserved or `timeout_ms`
+ * passes. Backpressure: the producer stops, nothing is dropped. */
+void ring_wait_room(ring_t *r, size_t len, int timeout_ms);
+
+/* A consumer reading several rings (a dedup worker fed by several ingest
+ * threads) sleeps on one bell they all ring on publish, instead of on one
+ * ring while another fills. Set before either side runs. */
+typedef struct {
+    _Alignas(CACHELINE) _Atomic uint32_t seq;
+    _Atomic uint32_t waiting;
+} ring_bell_t;
+void ring_set_bell(ring_t *r, ring_bell_t *bell); /* then wait with ring_bell_wait only */
+/* Blocks until one of `rings` (all ringing `bell`) has a record or
+ * `timeout_ms` passes. */
+void ring_bell_wait(ring_bell_t *bell, ring_t *const *rings, size_t n, int timeout_ms);
+
+#endif
