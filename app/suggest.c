@@ -160,6 +160,17 @@ typedef struct {
     intern_t names, families, sev_values;
     const char *sev_label; /* the label severities are read from */
     family_t *fam;
+    /* Per (family, label name): whether the label has one value on every
+     * alert of the family. Such labels go into a fold's `by`: they cost no
+     * folding and keep, say, a category new to a phase apart. */
+    intern_t label_names;
+    struct fl_slot {
+        uint64_t key; /* family << 32 | name id, + 1; 0 = empty */
+        uint64_t value_hash;
+        uint64_t count;
+        bool varies;
+    } *fl;
+    size_t fl_mask, fl_n;
     recorded_t *reader;
 } suggest_t;
 
@@ -419,6 +430,35 @@ static bool is_uint(const char *s)
     return true;
 }
 
+static size_t constant_labels(const suggest_t *s, uint32_t family, const char **out, size_t cap);
+
+/* A duration as the config writes it: "90s", "5m", "4h", "7d". */
+static void fmt_duration(int64_t ms, char *out, size_t cap)
+{
+    if (ms % 86400000 == 0)
+        snprintf(out, cap, "%lldd", (long long)(ms / 86400000));
+    else if (ms % 3600000 == 0)
+        snprintf(out, cap, "%lldh", (long long)(ms / 3600000));
+    else if (ms % 60000 == 0)
+        snprintf(out, cap, "%lldm", (long long)(ms / 60000));
+    else if (ms % 1000 == 0)
+        snprintf(out, cap, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, cap, "%lldms", (long long)ms);
+}
+
+/* `by` of a fold: alertname, the severity label, and the labels constant
+ * over the family (or over most families, for the catch-all rule). */
+static void by_labels(const suggest_t *s, uint32_t family, char *out, size_t cap)
+{
+    const char *c[32];
+    size_t n = constant_labels(s, family, c, 32);
+    int o = snprintf(out, cap, "[alertname, %s", s->sev_label);
+    for (size_t i = 0; i < n && o > 0 && (size_t)o < cap; i++)
+        o += snprintf(out + o, cap - (size_t)o, ", %s", c[i]);
+    if (o > 0 && (size_t)o < cap) snprintf(out + o, cap - (size_t)o, "]");
+}
+
 /* The proposed sections (only those the base does not write; those it
  * does are commented out, to merge by hand). */
 static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
@@ -428,9 +468,12 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
         const char *c = base_has(s, "dedup") ? "# " : "";
         if (*c) sb_printf(b, "# (the current config has a dedup section: merge these by hand)\n");
         sb_printf(b, "%sdedup:\n", c);
-        sb_printf(b, "%s  window: %s           # was %lldms: the shortest step reaching the target\n",
-                  c, ladder[p->step].window, (long long)s->base.dedup.window_ms);
-        sb_printf(b, "%s  repeat_interval: %s\n", c, ladder[p->step].repeat);
+        char was_w[32], was_r[32];
+        fmt_duration(s->base.dedup.window_ms, was_w, sizeof was_w);
+        fmt_duration(s->base.dedup.repeat_interval_ms, was_r, sizeof was_r);
+        sb_printf(b, "%s  window: %s            # was %s: the shortest step reaching the target\n",
+                  c, ladder[p->step].window, was_w);
+        sb_printf(b, "%s  repeat_interval: %s   # was %s\n", c, ladder[p->step].repeat, was_r);
     }
     if (p->severity_map) {
         const char *c = base_has(s, "severity") ? "# " : "";
@@ -462,13 +505,10 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
     if (p->n_folds || p->fold_all) {
         const char *c = base_has(s, "grouping") ? "# " : "";
         sb_printf(b, "%sgrouping:\n", c);
-        char by[300];
-        if (strcmp(s->sev_label, "alertname"))
-            snprintf(by, sizeof by, "[alertname, %s]", s->sev_label);
-        else
-            snprintf(by, sizeof by, "[alertname]");
+        char by[1024];
         for (size_t i = 0; i < p->n_folds; i++) {
             const fold_t *f = &p->folds[i];
+            by_labels(s, f->family, by, sizeof by);
             const char *norm = s->families.v[f->family];
             const family_t *fm = &s->fam[f->family];
             char sl[64];
@@ -499,6 +539,7 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
                       (unsigned long long)fm->raw_names, (unsigned long long)fm->incidents_now);
         }
         if (p->fold_all) {
+            by_labels(s, UINT32_MAX, by, sizeof by);
             sb_printf(b, "%s  - name: fold-by-alertname   # every other alert: one incident per name\n",
                       c);
             sb_printf(b, "%s    matchers: ['alertname=~\".+\"']\n", c);
@@ -605,6 +646,91 @@ static void analyse(suggest_t *s, uint64_t *episodes, uint64_t *short_episodes)
 }
 
 /* Most alerts first, then by name: a total order, so output is stable. */
+static struct fl_slot *fl_get(suggest_t *s, uint32_t family, uint32_t name)
+{
+    if (s->fl_n * 2 >= s->fl_mask) {
+        size_t nm = s->fl_mask ? (s->fl_mask + 1) * 2 : 1024;
+        struct fl_slot *nv = calloc(nm, sizeof *nv);
+        if (!nv) return NULL;
+        for (size_t i = 0; s->fl && i <= s->fl_mask; i++) {
+            if (!s->fl[i].key) continue;
+            size_t p = (s->fl[i].key * 0x9E3779B97F4A7C15ull >> 20) & (nm - 1);
+            while (nv[p].key) p = (p + 1) & (nm - 1);
+            nv[p] = s->fl[i];
+        }
+        free(s->fl);
+        s->fl = nv;
+        s->fl_mask = nm - 1;
+    }
+    uint64_t key = ((uint64_t)family << 32 | name) + 1;
+    size_t p = (key * 0x9E3779B97F4A7C15ull >> 20) & s->fl_mask;
+    while (s->fl[p].key && s->fl[p].key != key) p = (p + 1) & s->fl_mask;
+    if (!s->fl[p].key) {
+        s->fl[p].key = key;
+        s->fl_n++;
+    }
+    return &s->fl[p];
+}
+
+static const struct fl_slot *fl_find(const suggest_t *s, uint32_t family, uint32_t name)
+{
+    if (!s->fl) return NULL;
+    uint64_t key = ((uint64_t)family << 32 | name) + 1;
+    size_t p = (key * 0x9E3779B97F4A7C15ull >> 20) & s->fl_mask;
+    while (s->fl[p].key && s->fl[p].key != key) p = (p + 1) & s->fl_mask;
+    return s->fl[p].key ? &s->fl[p] : NULL;
+}
+
+static void track_constant_labels(suggest_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const rec_t *r = &s->recs[i];
+        for (uint32_t k = 0; k < r->n_labels; k++) {
+            uint32_t name = intern(&s->label_names, r->labels[k].name.ptr, r->labels[k].name.len);
+            struct fl_slot *sl = name == UINT32_MAX ? NULL : fl_get(s, r->family, name);
+            if (!sl) continue;
+            uint64_t h = str_hash(r->labels[k].value.ptr, r->labels[k].value.len);
+            if (sl->count && sl->value_hash != h) sl->varies = true;
+            sl->value_hash = h;
+            sl->count++;
+        }
+    }
+}
+
+/* Label names (besides alertname and the severity label) that keep one
+ * value on every alert of `family`; or, for family UINT32_MAX, on every
+ * alert of at least 90% of the families carrying them. Sorted. */
+static size_t constant_labels(const suggest_t *s, uint32_t family, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t name = 0; name < s->label_names.n && n < cap; name++) {
+        const char *ln = s->label_names.v[name];
+        if (!strcmp(ln, "alertname") || !strcmp(ln, s->sev_label)) continue;
+        bool keep;
+        if (family != UINT32_MAX) {
+            const struct fl_slot *sl = fl_find(s, family, name);
+            keep = sl && !sl->varies && sl->count == s->fam[family].alerts;
+        } else {
+            size_t with = 0, varying = 0;
+            for (uint32_t f = 0; f < s->families.n; f++) {
+                const struct fl_slot *sl = fl_find(s, f, name);
+                if (!sl) continue;
+                with++;
+                varying += sl->varies || sl->count != s->fam[f].alerts;
+            }
+            keep = with && varying * 10 <= with;
+        }
+        if (keep) out[n++] = ln;
+    }
+    for (size_t i = 1; i < n; i++) /* few: insertion sort */
+        for (size_t j = i; j && strcmp(out[j - 1], out[j]) > 0; j--) {
+            const char *t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
 static int fam_cmp(const void *x, const void *y, void *ctx)
 {
     const suggest_t *s = ctx;
@@ -648,7 +774,7 @@ static void usage(FILE *out)
             "  writes a config proposing rules: grouping, severity, noise, dedup.window, and with\n"
             "  --exclusions exclusions. Check it with `quell replay -c FILE --candidate OUT "
             "INPUT...`.\n"
-            "  --target N      alerts per incident to aim for (default 100)\n"
+            "  --target N      alerts per incident to aim for (default 60)\n"
             "  --owner NAME    owner written on every proposed rule (default unassigned)\n"
             "  --expires D     exclusions end D after the last recorded alert (default 30d)\n"
             "  --exclusions    also propose exclusions of low-severity noisy groups\n"
@@ -662,7 +788,7 @@ int suggest_main(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *map = NULL, *out_path = NULL;
-    plan_t p = {.target = 100, .owner = "unassigned", .expires_ms = 30 * 86400000LL, .top = 10,
+    plan_t p = {.target = 60, .owner = "unassigned", .expires_ms = 30 * 86400000LL, .top = 10,
                 .id_variants = 3, .fold_min = 3, .max_rules = 25, .step = -1};
     suggest_t s;
     memset(&s, 0, sizeof s);
@@ -762,6 +888,7 @@ int suggest_main(int argc, char **argv)
     }
     uint64_t episodes = 0, short_episodes = 0;
     analyse(&s, &episodes, &short_episodes);
+    track_constant_labels(&s);
     now.fam_forwarded = calloc(s.families.n, sizeof *now.fam_forwarded);
     e.fam_forwarded = calloc(s.families.n, sizeof *e.fam_forwarded);
     best.fam_forwarded = calloc(s.families.n, sizeof *best.fam_forwarded);
@@ -938,6 +1065,8 @@ out:
     intern_free(&s.names);
     intern_free(&s.families);
     intern_free(&s.sev_values);
+    intern_free(&s.label_names);
+    free(s.fl);
     recorded_destroy(s.reader);
     fp_grouping_destroy(s.base_grouping);
     ruleset_destroy(s.base_rs);
