@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,9 +33,26 @@ struct recorded {
     ingest_limits_t limits;
     arena_t arena;
     uint64_t errors;
+    uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     int64_t last_time;
     bool have_time;
 };
+
+/* A problem with one row: the first REPORT_MAX of a file go to stderr as
+ * FILE:LINE: message, the rest are counted and summed up at its end. */
+#define REPORT_MAX 20
+static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+{
+    if (r->reported++ >= REPORT_MAX) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s:%zu: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
 
 /* ---- setup -------------------------------------------------------------- */
 
@@ -142,6 +160,81 @@ uint64_t recorded_errors(const recorded_t *r) { return r->errors; }
 
 /* ---- time --------------------------------------------------------------- */
 
+/* Reads 1..max digits at *i. */
+static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int *digits)
+{
+    long v = 0;
+    int n = 0;
+    while (*i < len && n < max && isdigit((unsigned char)s[*i])) v = v * 10 + (s[(*i)++] - '0'), n++;
+    *out = v;
+    if (digits) *digits = n;
+    return n > 0;
+}
+
+/* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
+ * or '-', then h:m:s[.frac] and an optional zone (Z, UTC, GMT, +HH:MM,
+ * +HHMM; none = UTC); or M/D/Y-h:m:s[.frac] and M/D-h:m:s[.frac] (Suricata
+ * and Snort fast.log; no year = 1970, only order matters then). */
+static bool loose_time(const char *s, size_t len, int64_t *ms_out)
+{
+    size_t i = 0;
+    long a, b, c = -1, y, mo, d, h, mi, sec;
+    int da;
+    if (!num_at(s, len, &i, 4, &a, &da) || i >= len || (s[i] != '-' && s[i] != '/')) return false;
+    char sep = s[i++];
+    if (!num_at(s, len, &i, 2, &b, NULL)) return false;
+    if (i + 1 < len && s[i] == sep && isdigit((unsigned char)s[i + 1])) {
+        i++;
+        int dc;
+        if (!num_at(s, len, &i, 4, &c, &dc)) return false;
+        if (dc == 2 && da != 4) c += 2000; /* M/D/YY */
+    }
+    if (da == 4) {
+        if (c < 0) return false;
+        y = a, mo = b, d = c;
+    } else if (sep == '/') {
+        mo = a, d = b, y = c < 0 ? 1970 : c;
+    } else {
+        return false;
+    }
+    if (i >= len || (s[i] != 'T' && s[i] != ' ' && s[i] != '-')) return false;
+    while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-')) i++;
+    if (!num_at(s, len, &i, 2, &h, NULL) || i >= len || s[i++] != ':' ||
+        !num_at(s, len, &i, 2, &mi, NULL) || i >= len || s[i++] != ':' ||
+        !num_at(s, len, &i, 2, &sec, NULL))
+        return false;
+    long frac_ms = 0;
+    if (i < len && (s[i] == '.' || s[i] == ',')) {
+        i++;
+        int n = 0;
+        while (i < len && isdigit((unsigned char)s[i])) {
+            if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
+            n++, i++;
+        }
+        if (!n) return false;
+        for (; n < 3; n++) frac_ms *= 10;
+    }
+    while (i < len && s[i] == ' ') i++;
+    long offset_s = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
+        i += 3;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1;
+        long oh, om = 0;
+        if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
+        if (i < len && s[i] == ':') i++;
+        if (i < len) num_at(s, len, &i, 2, &om, NULL);
+        offset_s = sign * (oh * 3600 + om * 60);
+    }
+    if (i != len) return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+    int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *ms_out = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+    return true;
+}
+
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
 {
     while (len && isspace((unsigned char)*s)) s++, len--;
@@ -166,38 +259,7 @@ bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
         return true;
     }
     if (time_parse_rfc3339(s, len, ms_out)) return true;
-    /* "YYYY-MM-DD HH:MM:SS[.f]" without a zone (UTC), "+HHMM" offsets. */
-    if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T')) return false;
-    char b[80];
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) b[o++] = i == 10 ? 'T' : s[i];
-    size_t z = 19;
-    if (z < o && b[z] == '.')
-        for (z++; z < o && isdigit((unsigned char)b[z]); z++) {
-        }
-    if (z == o) {
-        b[o++] = 'Z';
-    } else if ((b[z] == '+' || b[z] == '-') && o - z == 5) {
-        memmove(b + z + 4, b + z + 3, 2);
-        b[z + 3] = ':';
-        o++;
-    } else if (b[z] == ' ' && o - z >= 2 && (b[z + 1] == 'Z' || b[z + 1] == '+' ||
-                                              b[z + 1] == '-' || !strncmp(b + z + 1, "UTC", 3))) {
-        /* "... UTC", " +0000" */
-        if (!strncmp(b + z + 1, "UTC", 3) && o - z == 4) {
-            b[z] = 'Z';
-            o = z + 1;
-        } else {
-            memmove(b + z, b + z + 1, o - z - 1);
-            o--;
-            if (o - z == 5) {
-                memmove(b + z + 4, b + z + 3, 2);
-                b[z + 3] = ':';
-                o++;
-            }
-        }
-    }
-    return time_parse_rfc3339(b, o, ms_out);
+    return loose_time(s, len, ms_out);
 }
 
 static int64_t next_time(recorded_t *r, bool found, int64_t t)
@@ -250,6 +312,7 @@ typedef struct {
     uint32_t n;
     bool have_time, resolved, bad_time;
     int64_t time_ms;
+    char bad_time_text[64];
 } row_t;
 
 static bool status_resolved(const char *v, size_t len)
@@ -268,10 +331,15 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
 {
     if (special && !strcmp(name, "time")) {
         if (!vlen) return;
-        if (recorded_parse_time(v, vlen, &row->time_ms))
+        if (recorded_parse_time(v, vlen, &row->time_ms)) {
             row->have_time = true;
-        else
+        } else {
             row->bad_time = true;
+            snprintf(row->bad_time_text, sizeof row->bad_time_text, "%.*s",
+                     (int)(vlen > 40 ? 40 : vlen), v);
+            for (char *c = row->bad_time_text; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == '"') *c = '?';
+        }
         return;
     }
     if (special && !strcmp(name, "status")) {
@@ -293,13 +361,15 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
                      void *ctx)
 {
     if (row->bad_time) {
-        r->errors++;
-        fprintf(stderr, "%s:%zu: not read: the time field is not a time quell reads\n", file, line);
-        return;
+        /* Kept: a week of alerts with an odd time format is still worth
+         * tuning on, in file order. */
+        r->bad_times++;
+        report(r, file, line, "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
+               row->bad_time_text);
     }
     if (!row->n) {
         r->errors++;
-        fprintf(stderr, "%s:%zu: not read: no labels (no mapped field has a value)\n", file, line);
+        report(r, file, line, "not read: no labels (no mapped field has a value)");
         return;
     }
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
@@ -486,7 +556,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         row.have_time = row.resolved = row.bad_time = false;
         if (nf != nh) {
             r->errors++;
-            fprintf(stderr, "%s:%zu: not read: %zu fields, the header has %zu\n", file, at, nf, nh);
+            report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh);
             continue;
         }
         if (r->has_map) {
@@ -524,7 +594,7 @@ static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, 
     cJSON *j = cJSON_ParseWithLength(text, len);
     if (!j || !cJSON_IsObject(j)) {
         r->errors++;
-        fprintf(stderr, "%s:%zu: not read: not a JSON object\n", file, line);
+        report(r, file, line, "not read: not a JSON object");
         cJSON_Delete(j);
         return;
     }
@@ -663,7 +733,7 @@ static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest
         ingest_decode(&r->arena, &r->limits, format, text, len, t, &alerts, &n, err, sizeof err);
     if (e != DECODE_OK) {
         r->errors++;
-        fprintf(stderr, "%s:%zu: not decoded (%s): %s\n", file, line, decode_error_str(e), err);
+        report(r, file, line, "not decoded (%s): %s", decode_error_str(e), err);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -690,7 +760,7 @@ static void read_proto(recorded_t *r, const char *file, const char *buf, size_t 
         rec++;
         if (n > len - p) {
             r->errors++;
-            fprintf(stderr, "%s:%zu: not decoded: record %zu is truncated\n", file, rec, rec);
+            report(r, file, rec, "not decoded: record %zu is truncated", rec);
             return;
         }
         decode_and_emit(r, file, rec, INGEST_FORMAT_PROTO_ALERT, buf + p, (size_t)n,
@@ -765,6 +835,7 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
         return -1;
     }
     kind_t kind = sniff(buf, len);
+    r->reported = r->bad_times = 0;
     if (kind == KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
     } else if (kind == KIND_PROTO) {
@@ -801,6 +872,12 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
             }
         }
     }
+    if (r->reported > REPORT_MAX)
+        fprintf(stderr, "%s: %llu more problems not listed\n", path,
+                (unsigned long long)(r->reported - REPORT_MAX));
+    if (r->bad_times)
+        fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", path,
+                (unsigned long long)r->bad_times);
     free(buf);
     return 0;
 }
