@@ -459,6 +459,16 @@ static void by_labels(const suggest_t *s, uint32_t family, char *out, size_t cap
     if (o > 0 && (size_t)o < cap) snprintf(out + o, cap - (size_t)o, "]");
 }
 
+/* Numbers in numeric order, then words bytewise. */
+static int sev_value_cmp(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+    bool na = is_uint(a), nb = is_uint(b);
+    if (na != nb) return na ? -1 : 1;
+    if (na && strlen(a) != strlen(b)) return strlen(a) < strlen(b) ? -1 : 1;
+    return strcmp(a, b);
+}
+
 /* The proposed sections (only those the base does not write; those it
  * does are commented out, to merge by hand). */
 static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
@@ -481,8 +491,12 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
         sb_printf(b, "%s  labels: [%s]\n", c, s->sev_label);
         sb_printf(b, "%s  map: {", c);
         bool first = true;
-        for (size_t i = 0; i < s->sev_values.n; i++) {
-            const char *v = s->sev_values.v[i];
+        const char **vals = malloc((s->sev_values.n ? s->sev_values.n : 1) * sizeof *vals);
+        size_t nv = 0;
+        for (size_t i = 0; vals && i < s->sev_values.n; i++) vals[nv++] = s->sev_values.v[i];
+        qsort(vals, nv, sizeof *vals, sev_value_cmp);
+        for (size_t i = 0; i < nv; i++) {
+            const char *v = vals[i];
             int sev = 0;
             if (is_uint(v)) {
                 long x = strtol(v, NULL, 10);
@@ -500,6 +514,7 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
             sb_printf(b, "\": SEV%d", sev);
             first = false;
         }
+        free(vals);
         sb_printf(b, "}\n%s  drop: []\n", c);
     }
     if (p->n_folds || p->fold_all) {
