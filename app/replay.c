@@ -319,7 +319,7 @@ static void json_str(FILE *out, const char *s)
 
 static void decide_alert(replay_t *r, alert_t *a)
 {
-    a->fingerprint = dedup_fingerprint(&r->base.fpc, a->labels, a->n_labels);
+    a->fingerprint = dedup_fingerprint_alert(&r->base.fpc, a);
     uint64_t base_fp = a->fingerprint;
     a->watermark_ms = a->event_time_ms;
     r->alerts_in++;
@@ -330,7 +330,7 @@ static void decide_alert(replay_t *r, alert_t *a)
     const char *creason = breason;
     bool bfwd = DECISION_IS_FORWARD(bi.kind), cfwd = bfwd;
     if (r->has_cand) {
-        a->fingerprint = dedup_fingerprint(&r->cand.fpc, a->labels, a->n_labels);
+        a->fingerprint = dedup_fingerprint_alert(&r->cand.fpc, a);
         creason = side_decide(&r->cand, a, &ci, cbuf, sizeof cbuf);
         cfwd = DECISION_IS_FORWARD(ci.kind);
         if (bfwd != cfwd) {
@@ -881,7 +881,7 @@ int explain_main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         alert_t *a = &alerts[i];
-        a->fingerprint = dedup_fingerprint(&s.fpc, a->labels, a->n_labels);
+        a->fingerprint = dedup_fingerprint_alert(&s.fpc, a);
         char hex[17], ts[40];
         hex16(a->fingerprint, hex);
         fmt_time(now, ts, sizeof ts);

@@ -269,7 +269,7 @@ static int evaluate(const suggest_t *s, const conf_t *conf, eval_t *out)
         a.n_labels = r->n_labels;
         a.status = r->status;
         a.event_time_ms = a.watermark_ms = a.starts_at_ms = r->t;
-        a.fingerprint = dedup_fingerprint(&fpc, r->labels, r->n_labels);
+        a.fingerprint = dedup_fingerprint_alert(&fpc, &a);
         incident_t inc;
         if (DECISION_IS_FORWARD(decider_decide(d, rs, &a, &inc))) {
             out->forwarded++;
@@ -971,12 +971,14 @@ int suggest_main(int argc, char **argv)
 
     /* evaluate: drop what would silence a family, then climb the ladder */
     char lost[512] = "";
+    bool noise_dropped = false;
     sbuf_t notes = {0};
     if (run_plan(&s, &p, &e, &text) != 0) goto out;
     if ((p.flapping || p.min_duration) && !keeps_every_family(&s, &now, &e, &p, lost, sizeof lost)) {
         sb_printf(&notes, "# noise rules not proposed: they would leave \"%s\" with no incident\n",
                   lost);
         p.flapping = p.min_duration = false;
+        noise_dropped = true;
         if (run_plan(&s, &p, &e, &text) != 0) goto out;
     }
     if ((p.n_folds || p.fold_all) && !keeps_every_family(&s, &now, &e, &p, lost, sizeof lost)) {
@@ -1046,7 +1048,7 @@ int suggest_main(int argc, char **argv)
         if (fm->worst_sev) sb_printf(&o, ", SEV%u at worst", fm->worst_sev);
         sb_printf(&o, "\n");
     }
-    if (!p.flapping && !p.min_duration)
+    if (!p.flapping && !p.min_duration && !noise_dropped)
         sb_printf(&o, "# noise: not proposed (%s); min_count never is: it hides the one-off alert "
                       "a new incident starts with\n",
                   episodes ? "status flips and short incidents are rare"

@@ -43,8 +43,13 @@ typedef struct {
 void dedup_fp_conf_init(dedup_fp_conf_t *fc, fingerprint_mode_t mode, strlist_t *only,
                         strlist_t *ignore);
 
-/* Thread-safe (reads only). */
+/* Thread-safe (reads only). The fingerprint of a label set: for partition
+ * keys and label-set counts. */
 uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels);
+/* The fingerprint an alert is decided under: dedup_fingerprint, except that
+ * the resolve of an alert a grouping rule folds gets one of its own (so it
+ * never closes the incident of the group). Thread-safe. */
+uint64_t dedup_fingerprint_alert(const dedup_fp_conf_t *fc, const alert_t *a);
 
 /* ---- window table and decision core ----------------------------------- */
 

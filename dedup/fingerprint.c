@@ -115,7 +115,8 @@ static void hash_without(fp_hasher_t *h, const strlist_t *ignore, const label_t 
     }
 }
 
-uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels)
+static uint64_t fingerprint_plain(const dedup_fp_conf_t *fc, const label_t *labels,
+                                  uint32_t n_labels)
 {
     fp_hasher_t h;
     h.mode = fc->mode;
@@ -139,5 +140,24 @@ uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uin
     } else {
         v = XXH3_64bits(h.buf, h.used);
     }
+    return v;
+}
+
+uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels)
+{
+    uint64_t v = fingerprint_plain(fc, labels, n_labels);
     return fc->regroup ? fc->regroup(fc->regroup_ctx, labels, n_labels, v) : v;
+}
+
+uint64_t dedup_fingerprint_alert(const dedup_fp_conf_t *fc, const alert_t *a)
+{
+    uint64_t v = fingerprint_plain(fc, a->labels, a->n_labels);
+    if (!fc->regroup) return v;
+    uint64_t g = fc->regroup(fc->regroup_ctx, a->labels, a->n_labels, v);
+    /* A folded member's resolve gets a fingerprint of its own, with no
+     * incident open: it is suppressed as `resolved` and never closes the
+     * group's incident, which other members may still be firing; the group
+     * closes when none has fired for dedup.window. */
+    if (g != v && a->status == ALERT_RESOLVED) g = XXH3_64bits_withSeed(&g, sizeof g, 0x7265736fu);
+    return g;
 }

@@ -593,7 +593,7 @@ static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *
             alerts[i].event_time_ms = event_ms;
             alerts[i].watermark_ms = watermark_ms;
             alerts[i].fingerprint =
-                dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels, alerts[i].n_labels);
+                dedup_fingerprint_alert(&in->opts.fingerprint, &alerts[i]);
             sizes[i] = alert_rec_size(&alerts[i]);
             if (sizes[i] > max_rec) {
                 e = DECODE_TOO_LARGE;
