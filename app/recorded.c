@@ -834,6 +834,14 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
         fprintf(stderr, "quell: cannot open %s\n", path);
         return -1;
     }
+    recorded_read_buffer(r, path, buf, len, fn, ctx);
+    free(buf);
+    return 0;
+}
+
+void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                          void *ctx)
+{
     kind_t kind = sniff(buf, len);
     r->reported = r->bad_times = 0;
     if (kind == KIND_CSV) {
@@ -878,6 +886,4 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
     if (r->bad_times)
         fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", path,
                 (unsigned long long)r->bad_times);
-    free(buf);
-    return 0;
 }

@@ -54,6 +54,12 @@ bool recorded_wants(const recorded_t *r, const char *path);
 /* Reads one file. Returns 0, or -1 when it cannot be opened (stderr says). */
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx);
 
+/* The same on bytes in memory: `buf` holds `len` bytes and a NUL after
+ * them, and is modified (CSV fields are unquoted in place). `path` names
+ * it in messages. */
+void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                          void *ctx);
+
 uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
 
 /* Event time from text as the mapping reads it; false when unparsable. */
