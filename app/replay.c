@@ -666,7 +666,7 @@ static void print_side_text(const side_t *s, const replay_t *r)
 
 static void print_diff_text(const char *title, diff_item_t *v, size_t n, uint64_t count)
 {
-    qsort(v, n, sizeof *v, diff_cmp);
+    if (n) qsort(v, n, sizeof *v, diff_cmp); /* v is NULL when nothing changed */
     printf("  %s: %llu alerts\n", title, (unsigned long long)count);
     for (size_t i = 0; i < n && i < 20; i++) {
         char sev[8] = "SEV?";
