@@ -794,7 +794,7 @@ static void usage(FILE *out)
             "  --expires D     exclusions end D after the last recorded alert (default 30d)\n"
             "  --exclusions    also propose exclusions of low-severity noisy groups\n"
             "  --top N         noisiest groups listed in the report (default 10)\n"
-            "  --id-variants N raw names a normalised name needs to fold by it (default 3)\n"
+            "  --id-variants N raw names a normalised name needs to fold by it (default 10)\n"
             "  --fold-min N    label sets an alert name needs to fold by name (default 3)\n");
 }
 
@@ -804,7 +804,7 @@ int suggest_main(int argc, char **argv)
     size_t n_inputs = 0;
     const char *map = NULL, *out_path = NULL;
     plan_t p = {.target = 60, .owner = "unassigned", .expires_ms = 30 * 86400000LL, .top = 10,
-                .id_variants = 3, .fold_min = 3, .max_rules = 25, .step = -1};
+                .id_variants = 10, .fold_min = 3, .max_rules = 25, .step = -1};
     suggest_t s;
     memset(&s, 0, sizeof s);
     conf_defaults(&s.base);

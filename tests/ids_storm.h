@@ -118,6 +118,10 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
         "GPL SNMP public access udp",
         "ET INFO Packed Executable Download",
         "SURICATA STREAM 3way handshake wrong seq wrong ack",
+        /* names with a number that is part of the signature, not an id:
+         * a third one is new in phase 3 and must stay apart */
+        "ET CINS Active Threat Intelligence Poor Reputation IP group 12",
+        "ET CINS Active Threat Intelligence Poor Reputation IP group 31",
     };
     static const char *const bg_cats[] = {"Potential Corporate Privacy Violation",
                                           "Misc activity", "Generic Protocol Command Decode",
@@ -125,7 +129,7 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
     size_t nbg = sizeof bg_names / sizeof *bg_names;
     for (size_t i = 0; i < nbg; i++)
         ids_add(st, bg_names[i], bg_cats[i % 4], 3 - (i % 5 == 0), 0, t0, t0 + span,
-                100 + ids_below(&r, 400), (unsigned)(k * (800 + ids_below(&r, 1200))), 0,
+                100 + ids_below(&r, 400), (unsigned)(k * (700 + ids_below(&r, 1100))), 0,
                 2000000 + (unsigned)i);
     /* names with ids in them: one family each, many raw names */
     ids_add(st, "SURICATA STREAM reassembly overlap flow", "Generic Protocol Command Decode", 3, 0,
@@ -136,7 +140,7 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
             (unsigned)(k * 1500), 3, 2100366);
     /* attack phases */
     static const struct {
-        const char *names[3];
+        const char *names[4];
         const char *cat;
         int prio;
     } phases[5] = {
@@ -150,7 +154,8 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
          "Attempted Administrator Privilege Gain",
          1},
         {{"ET TROJAN Cobalt Strike Beacon Observed", "ET MALWARE Possible Meterpreter session",
-          "ET TROJAN DNS Query to Known C2 Domain"},
+          "ET TROJAN DNS Query to Known C2 Domain",
+          "ET CINS Active Threat Intelligence Poor Reputation IP group 58"},
          "A Network Trojan was detected",
          1},
         {{"ET EXPLOIT Possible ETERNALBLUE MS17-010 Echo Response",
@@ -167,7 +172,7 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
     for (int p = 0; p < 5; p++) {
         int64_t s = t0 + phase_at[p] * H + ids_below(&r, 1800000);
         st->phase_start_ms[p + 1] = s;
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4 && phases[p].names[i]; i++) {
             bool rare = i == 2 && p % 2 == 1; /* a rare critical: two alerts */
             unsigned n = rare ? 2 : (unsigned)(k * (300 + ids_below(&r, 1200)));
             ids_add(st, phases[p].names[i], phases[p].cat, phases[p].prio, p + 1,
