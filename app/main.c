@@ -137,6 +137,14 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+/* jemalloc, the process allocator (CMakeLists.txt), reads this at start:
+ * freed pages go back to the system after 1 s instead of 10. Draining a
+ * backlog frees librdkafka's fetch buffers as fast as it makes them, and
+ * the default decay kept tens of MiB of them resident (launch-day backlog:
+ * peak RSS 591 -> 534 MiB with this alone). MALLOC_CONF still overrides it;
+ * without jemalloc (sanitizer builds) nothing reads it. */
+const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
