@@ -303,6 +303,7 @@ static bool ready_store(void *ctx, char *why, size_t len)
 {
     ops_t *o = ctx;
     if (!o->store) return true;
+    char where[300];
     pthread_mutex_lock(&o->store_lock);
     bool ok = store_conn_ready(o->store);
     if (ok) {
@@ -312,7 +313,8 @@ static bool ready_store(void *ctx, char *why, size_t len)
     }
     pthread_mutex_unlock(&o->store_lock);
     if (!ok)
-        snprintf(why, len, "redis %s:%d does not answer", o->store_conf.host, o->store_conf.port);
+        snprintf(why, len, "redis %s does not answer",
+                 store_conf_where(&o->store_conf, where, sizeof(where)));
     return ok;
 }
 
@@ -471,7 +473,7 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
     if (!c->http.listen || !*c->http.listen) return o;
     bool memory = true;
     o->store_conf = (store_conf_t){.prefix = c->store.prefix, .timeout_ms = c->store.timeout_ms};
-    if (store_url_parse(c->store.url, &o->store_conf, &memory, errbuf, errlen) != QERR_OK)
+    if (store_conf_connection(c, &o->store_conf, &memory, errbuf, errlen) != QERR_OK)
         goto fail;
     if (!memory && !(o->store = store_conn_new(&o->store_conf, "ready"))) {
         snprintf(errbuf, errlen, "out of memory");

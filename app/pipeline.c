@@ -42,54 +42,6 @@ static void on_sighup(int sig)
     atomic_store(&reload_requested, true);
 }
 
-/* A worker's view of the rules: the live set (entered per alert, so a
- * reload is seen between alerts, never within one) and its decider. */
-typedef struct {
-    rules_live_t *live;
-    decider_t *decider;
-    size_t reader;
-    const ruleset_t *batch; /* shared-store mode: held for one batch */
-} worker_rules_t;
-
-static decision_kind_t decide_with_rules(void *ctx, dedup_table_t *table, const alert_t *a,
-                                         incident_t *out)
-{
-    (void)table; /* the decider was built over this worker's table */
-    worker_rules_t *wr = ctx;
-    const ruleset_t *rs = rules_live_enter(wr->live, wr->reader);
-    decision_kind_t k = decider_decide(wr->decider, rs, a, out);
-    /* Suppressions name their rule (owned by rs) but are not forwarded;
-     * forwards carry no rule name: nothing outlives the set. */
-    rules_live_leave(wr->live, wr->reader);
-    return k;
-}
-
-/* Shared-store mode: the rules run before the store decides, with one rule
- * set held for the whole batch. */
-static void rules_batch_begin(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    wr->batch = rules_live_enter(wr->live, wr->reader);
-}
-static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
-{
-    worker_rules_t *wr = ctx;
-    return decider_rules(wr->decider, wr->batch, a, out);
-}
-static void rules_batch_end(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    wr->batch = NULL;
-    rules_live_leave(wr->live, wr->reader);
-}
-static const dedup_noise_t *rules_noise(void *ctx)
-{
-    worker_rules_t *wr = ctx;
-    return wr->batch ? ruleset_noise(wr->batch) : NULL;
-}
-static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
-                                                    rules_noise};
-
 /* The rules' metrics, through the ops hooks (scrape threads). */
 typedef struct {
     rules_live_t *live;
@@ -321,8 +273,8 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
                        .cache_ms = conf->store.cache_ms,
                        .batch = conf->store.batch,
                        .cache_entries = conf->store.cache_entries};
-    if (store_url_parse(conf->store.url, &sc, &(bool){false}, errbuf, errlen) != QERR_OK)
-        return QERR_INVALID;
+    qerr_t err = store_conf_connection(conf, &sc, &(bool){false}, errbuf, errlen);
+    if (err != QERR_OK) return err;
     *shared = strcmp(conf->store.url, "memory") != 0;
     if (!*shared) return QERR_OK;
     if (strlen(conf->store.prefix) > 100) {
@@ -339,8 +291,10 @@ static qerr_t store_setup(const conf_t *conf, const dedup_params_t *params,
             snprintf(errbuf, errlen, "cannot allocate the store for dedup worker %zu", i);
             return QERR_NOMEM;
         }
-    log_info("store", "shared windows in redis %s:%d db %d, prefix \"%s\", instance %016llx",
-             sc.host, sc.port, sc.db, sc.prefix, (unsigned long long)me);
+    char where[300];
+    log_info("store", "shared windows in redis %s db %d%s, prefix \"%s\", instance %016llx",
+             store_conf_where(&sc, where, sizeof(where)), sc.db, sc.password[0] ? " (AUTH)" : "",
+             sc.prefix, (unsigned long long)me);
     *out = sc;
     return QERR_OK;
 }
@@ -406,6 +360,72 @@ static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
         log_error("router", "%s", errbuf);
 }
 
+/* A route's dedup_window, for the workers (memory store): the window of
+ * the first route the alert goes to, when it sets one. Worker threads; the
+ * routing tree is read only. */
+static int64_t route_window(void *ctx, const alert_t *a)
+{
+    const routing_t *rt = ctx;
+    const route_t *first[1];
+    if (routing_match(rt, a->labels, a->n_labels, first, 1) == 0) return 0;
+    return first[0]->dedup_window_ms;
+}
+
+/* Compiles the routing tree for the workers when a route sets
+ * dedup_window; *keep_ms gets the longest window in use. NULL otherwise
+ * (and with the Redis store, which decides with dedup.window: said once). */
+static routing_t *route_windows(const conf_t *conf, int64_t *keep_ms)
+{
+    char errbuf[512];
+    routing_t *rt = NULL;
+    if (!conf->route || routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK || !rt)
+        return NULL; /* the router compiled it already: it reported any error */
+    const route_t *routes[4096];
+    size_t n = routing_walk(rt, routes, 4096);
+    int64_t longest = 0;
+    for (size_t i = 0; i < n && i < 4096; i++)
+        if (routes[i]->dedup_window_ms > longest) longest = routes[i]->dedup_window_ms;
+    if (longest == 0 || strcmp(conf->store.url, "memory") != 0) {
+        if (longest)
+            log_warn("dedup", "a route's dedup_window is not applied with the Redis store: "
+                              "dedup.window decides every fingerprint");
+        routing_destroy(rt);
+        return NULL;
+    }
+    *keep_ms = longest;
+    return rt;
+}
+
+static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
+static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed(ctx, t); }
+
+/* Memory store with a snapshot file: written every snapshot_interval too
+ * (dedup/snapshot.c), so kill -9 re-pages only what opened since. */
+static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
+                                          dedup_worker_t **workers, size_t n_workers)
+{
+    char errbuf[256];
+    if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
+        conf->dedup.snapshot_interval_ms <= 0)
+        return NULL;
+    snapshot_barrier_t b = {barrier_request, barrier_passed, in};
+    snapshot_writer_t *s = snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+                                                 conf->dedup.snapshot_interval_ms, &b, errbuf,
+                                                 sizeof(errbuf));
+    if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
+    return s;
+}
+
+static void snapshots_stop(snapshot_writer_t *s)
+{
+    if (!s) return;
+    snapshot_writer_stats_t st;
+    snapshot_writer_stats(s, &st);
+    snapshot_writer_stop(s);
+    log_info("dedup", "periodic snapshots: %llu written, %llu not", (unsigned long long)st.writes,
+             (unsigned long long)st.failures);
+}
+
 int pipeline_run(conf_t *conf, const char *brokers_override)
 {
     int rc = 1;
@@ -436,7 +456,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
-    worker_rules_t *wrules = calloc(n_workers, sizeof(*wrules));
+    snapshot_writer_t *snapshots = NULL;
+    routing_t *windows = NULL; /* routes' dedup_window, for the workers */
+    decider_t **deciders = calloc(n_workers, sizeof(*deciders));
 
     /* Rules first: an invalid rule file stops the start before any
      * connection is made. */
@@ -444,7 +466,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         goto out;
     live = rules_live_new(rules, n_workers);
     inhibit = inhibit_state_new(65536);
-    if (!live || !inhibit || !wrules) {
+    if (!live || !inhibit || !deciders) {
         ruleset_destroy(live ? NULL : rules);
         snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
         goto out;
@@ -470,6 +492,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router_started = true;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
+    int64_t keep_ms = 0;
+    windows = route_windows(conf, &keep_ms);
     size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
     for (size_t i = 0; i < n_workers; i++) {
         workers[i] =
@@ -493,13 +517,16 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
-        wrules[i] = (worker_rules_t){live, decider_new(&dopts, tables[i], inhibit), i, NULL};
-        if (!wrules[i].decider) {
+        deciders[i] = decider_new(&dopts, tables[i], inhibit);
+        if (!deciders[i]) {
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
         }
-        dedup_worker_set_decider(workers[i], decide_with_rules, &wrules[i]);
-        dedup_worker_set_rules_hook(workers[i], &store_rules_hook, &wrules[i]);
+        if (windows) {
+            decider_set_window(deciders[i], route_window, windows);
+            dedup_table_set_keep(tables[i], keep_ms);
+        }
+        dedup_worker_use_rules(workers[i], live, deciders[i], i);
     }
     store_conf_t store_conf;
     if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,
@@ -558,6 +585,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
+    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers);
     ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;
@@ -581,6 +609,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    snapshots_stop(snapshots); /* before the workers: it waits on them */
+    snapshots = NULL;
     ops_stop(ops); /* no new intake while the rest stops */
     ops = NULL;
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
@@ -607,6 +637,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
 out:
     if (errbuf[0]) log_error("core", "%s", errbuf);
+    snapshots_stop(snapshots);
     ops_stop(ops);
     /* The router thread reads the consumer's and workers' counters: it
      * stops first. */
@@ -619,8 +650,9 @@ out:
     router_destroy(router, 10000);
     rules_reloader_stop(reloader);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
-    for (size_t i = 0; wrules && i < n_workers; i++) decider_destroy(wrules[i].decider);
-    free(wrules);
+    for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
+    free(deciders);
+    routing_destroy(windows); /* after the workers: they read it */
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);

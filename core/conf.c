@@ -150,6 +150,10 @@ static const conf_key_t conf_keys[] = {
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
      "empty = not kept, so a restart re-forwards incidents still open."},
+    {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL,
+     F(dedup.snapshot_interval_ms), 0,
+     "How often the snapshot file is also written while running (memory store), so a crash "
+     "re-sends at most the incidents opened since; `0s` = only at a clean stop."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "
@@ -172,6 +176,15 @@ static const conf_key_t conf_keys[] = {
      "`0ms` asks every time."},
     {"store.cache_entries", CT_COUNT, "65536", "1024", "100000000", NULL, F(store.cache_entries), 0,
      "Fingerprints each worker's cache of Redis answers holds."},
+    {"store.password_file", CT_STRING, "", "0", NULL, NULL, F(store.password_file), 0,
+     "File holding the Redis password (AUTH; with a user in `store.url`, ACL `AUTH user pass`); "
+     "overrides a password in the URL. Empty = the URL's, if any."},
+    {"store.sentinels", CT_LIST, "", NULL, NULL, NULL, F(store.sentinels), 0,
+     "Redis Sentinels (`host:port`, ...) asked for the master of `store.master_name`, again "
+     "after every lost connection or READONLY reply (failover); `store.url` then gives only the "
+     "user, password and database. Empty = `store.url` names the server."},
+    {"store.master_name", CT_STRING, "", "0", NULL, NULL, F(store.master_name), 0,
+     "The master name the sentinels monitor (required with `store.sentinels`)."},
     /* http */
     {"http.listen", CT_STRING, HTTP_DEFAULT_LISTEN, "0", NULL, NULL, F(http.listen), 0,
      "Address of the HTTP server (`/metrics`, `/-/healthy`, `/-/ready`, the alert intake, "

@@ -101,6 +101,7 @@ typedef struct {
         strlist_t fingerprint_labels;
         strlist_t ignore_labels;
         char *snapshot_file; /* "" = none: open incidents do not survive a restart */
+        int64_t snapshot_interval_ms; /* periodic snapshots; 0 = only at a clean stop */
     } dedup;
     struct {
         char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
@@ -111,6 +112,9 @@ typedef struct {
         size_t batch;
         int64_t cache_ms;
         size_t cache_entries;
+        char *password_file; /* "" = the URL's password, if any */
+        strlist_t sentinels; /* "host:port" each; empty = store.url names the server */
+        char *master_name;   /* the master the sentinels are asked for */
     } store;
     struct {
         char *listen;          /* "" = no HTTP server */

@@ -35,7 +35,15 @@ struct decider {
     rules_cache_t *cache;
     noise_slot_t *noise;
     size_t noise_mask, noise_used;
+    decider_window_fn window_for; /* NULL: o.dedup.window_ms for every alert */
+    void *window_ctx;
 };
+
+void decider_set_window(decider_t *d, decider_window_fn fn, void *ctx)
+{
+    d->window_for = fn;
+    d->window_ctx = ctx;
+}
 
 decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit)
 {
@@ -187,9 +195,14 @@ decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t 
     int64_t now = a->event_time_ms;
     if (decider_rules(d, rs, a, out)) return out->kind;
     uint8_t sev = out->severity;
-    /* 3. dedup */
+    /* 3. dedup, with the alert's route's window when it has one */
+    dedup_params_t p = d->o.dedup;
+    if (d->window_for) {
+        int64_t w = d->window_for(d->window_ctx, a);
+        if (w > 0) p.window_ms = w;
+    }
     decision_kind_t k =
-        dedup_decide(d->table, &d->o.dedup, a->fingerprint, a->status, now, a->watermark_ms, out);
+        dedup_decide(d->table, &p, a->fingerprint, a->status, now, a->watermark_ms, out);
     out->severity = sev;
     out->rule = NULL;
     if (!rs) return k;

@@ -74,6 +74,11 @@ dedup_table_t *dedup_table_new(size_t max_entries);
 void dedup_table_destroy(dedup_table_t *t);
 /* Forgets every entry (keeps the memory). */
 void dedup_table_clear(dedup_table_t *t);
+/* Idle entries are expired by the watermark sweep (decisions of other
+ * fingerprints) only after max(window_ms, keep_ms): set it to the longest
+ * window alerts may be decided with (routes' dedup_window), so a longer
+ * per-alert window is never cut short. 0 (the default) = window_ms. */
+void dedup_table_set_keep(dedup_table_t *t, int64_t keep_ms);
 
 /* One fingerprint's window: the state the window rules read and write,
  * wherever it is kept (a memory table slot, a shared-store entry). */
@@ -166,6 +171,8 @@ decision_kind_t dedup_noise_apply(dedup_noise_state_t *st, const dedup_noise_t *
 
 /* ---- snapshot file ---------------------------------------------------- */
 
+#define DEDUP_SNAPSHOT_MAGIC "QUELLSN1" /* the file's first 8 bytes (layout: window.c) */
+
 /* Writes every table's entries to `path` atomically (temp file + rename).
  * Called after the final offset commit, when no worker runs. */
 qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, char *errbuf,
@@ -174,6 +181,45 @@ qerr_t dedup_snapshot_save(const char *path, dedup_table_t **tables, size_t n, c
  * into tables[dedup_shard(fp, n)]. */
 qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, uint64_t *loaded,
                            char *errbuf, size_t errlen);
+
+/* Writes `n_parts` arrays of entries to `path` in the layout above,
+ * atomically (temp file + fsync + rename): a reader sees the previous
+ * file or this one, whole. */
+qerr_t dedup_snapshot_write(const char *path, dedup_entry_t *const *parts, const size_t *counts,
+                            size_t n_parts, char *errbuf, size_t errlen);
+
+/* Periodic snapshots while the pipeline runs (snapshot.c). The barrier is
+ * how the writer learns that every forward decided before a copy was taken
+ * has been delivered: `request` returns a ticket, `passed` says whether
+ * everything handed to the pipeline before the request is finished. Both
+ * are called from the writer's thread. */
+typedef struct {
+    uint64_t (*request)(void *ctx);
+    bool (*passed)(void *ctx, uint64_t ticket);
+    void *ctx;
+} snapshot_barrier_t;
+
+typedef struct snapshot_writer snapshot_writer_t;
+typedef struct dedup_worker dedup_worker_t; /* the worker section below */
+
+typedef struct {
+    uint64_t writes;       /* snapshots written */
+    uint64_t failures;     /* not written: I/O error, a copy or the barrier timed out */
+    uint64_t last_entries; /* entries in the latest one */
+    int64_t last_write_ms; /* wall clock of the latest one; 0 = none yet */
+} snapshot_writer_stats_t;
+
+/* Starts a thread writing `path` every `interval_ms` from copies the
+ * workers hand over (dedup_worker_copy_table). `workers` must outlive the
+ * writer and run the memory store. NULL with errbuf set on failure. */
+snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
+                                         size_t n_workers, int64_t interval_ms,
+                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         size_t errlen);
+/* Stops and joins the thread (a write under way is finished or abandoned,
+ * never left half-renamed); safe on NULL. Call before the workers stop. */
+void snapshot_writer_stop(snapshot_writer_t *s);
+void snapshot_writer_stats(snapshot_writer_t *s, snapshot_writer_stats_t *out);
 
 /* Which worker owns a fingerprint. Uses the high bits: tables hash with the
  * low ones, so shards stay evenly filled. */
@@ -196,10 +242,24 @@ static inline size_t dedup_shard(uint64_t fingerprint, size_t n_workers)
 
 typedef enum { STORE_FAIL_OPEN = 0, STORE_FAIL_CLOSED } store_on_error_t;
 
+#define STORE_MAX_SENTINELS 8
+
+typedef struct {
+    char host[256];
+    int port;
+} store_addr_t;
+
 typedef struct {
     char host[256];
     int port;
     int db;
+    char user[128];     /* ACL user ("" = AUTH with the password alone) */
+    char password[512]; /* "" = no AUTH */
+    /* With sentinels, host:port above is unused: the master is asked for
+     * on every connect (redis_conn.c). */
+    store_addr_t sentinels[STORE_MAX_SENTINELS];
+    size_t n_sentinels;
+    char master_name[128];
     const char *prefix;        /* key prefix, e.g. "quell:" */
     int64_t timeout_ms;        /* per round trip and connect */
     store_on_error_t on_error; /* fail_open: decide locally, mark degraded */
@@ -214,6 +274,30 @@ typedef struct {
  * sets *is_memory. */
 qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char *errbuf,
                        size_t errlen);
+/* The connection part of `sc` from the config: store.url (with
+ * "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", percent-escapes decoded),
+ * store.password_file, store.sentinels and store.master_name. The other
+ * fields of `sc` are left alone. */
+qerr_t store_conf_connection(const conf_t *c, store_conf_t *sc, bool *is_memory, char *errbuf,
+                             size_t errlen);
+
+/* ---- one Redis connection helper (redis_conn.c) ------------------------
+ * Every Redis user in quell (the store workers, the inhibition sync, the
+ * readiness probe) connects through redis_open: master discovery through
+ * Sentinel, AUTH, SELECT, timeouts. Returns a connected hiredis context
+ * (a redisContext *, typed void * so this header needs no hiredis), which
+ * the caller frees with redisFree, and "host:port" of the server in
+ * `addr`; NULL with errbuf set when no master answered. Any thread; no
+ * shared state. */
+void *redis_open(const store_conf_t *sc, char *addr, size_t addrlen, char *errbuf, size_t errlen);
+/* Whether an error reply means "this is not (or no longer) the master":
+ * READONLY, MASTERDOWN, LOADING... The caller drops the connection; the
+ * next redis_open asks the sentinels again. */
+bool redis_error_is_failover(const char *err);
+/* Where the store lives, for log lines: "mymaster (sentinel)" or
+ * "host:port". */
+const char *store_conf_where(const store_conf_t *sc, char *buf, size_t len);
+
 /* TTL of a key: twice the window (event time may lag the wall clock), plus
  * the lease and a minute, so an open incident never expires in Redis first. */
 int64_t store_ttl_ms(const dedup_params_t *p, int64_t lease_ms);
@@ -413,28 +497,8 @@ size_t dedup_worker_ring_used(const dedup_worker_t *w); /* bytes queued, all rin
  * age. Any thread reads it (hist_merge). */
 const hist_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
-/* Replaces dedup_decide for this worker: the composed decision (rules,
- * then dedup_decide on `table`, then noise; rules/rules.h). Called on the
- * worker's thread. Set before dedup_worker_start. */
-typedef decision_kind_t (*dedup_decide_fn)(void *ctx, dedup_table_t *table, const alert_t *a,
-                                           incident_t *out);
-void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx);
-/* Shared-store mode decides dedup in batches inside the store worker, so
- * the rule half of the composed decision runs there: `pre` before the
- * store is asked (true: suppressed by a rule, `out` filled, the store is not
- * touched). batch_begin/batch_end bracket each batch, so a rule reload
- * never splits one. `noise` (may be NULL) gives the noise rules of the
- * batch's rule set (valid until batch_end; NULL = none): the store decision
- * applies them over the noise state kept in the shared entry, so instances
- * agree on flapping and transient holds. Set before dedup_worker_start;
- * `h` must outlive the worker. */
-typedef struct {
-    void (*batch_begin)(void *ctx);
-    bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
-    void (*batch_end)(void *ctx);
-    const dedup_noise_t *(*noise)(void *ctx);
-} dedup_rules_hook_t;
-void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx);
+/* The worker decides with the rules (dedup_worker_use_rules, rules.h);
+ * without them, with the window alone. */
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */
@@ -446,6 +510,12 @@ void dedup_workers_stats_sum(dedup_worker_t **w, size_t n, dedup_worker_stats_t 
  * `cap`; DEDUP_TOP_K per worker); 0 when the worker did not answer. */
 #define DEDUP_TOP_K 512
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms);
+/* Any thread: asks a memory-store worker for a copy of its table's entries
+ * and waits up to `timeout_ms` (or until *cancel) for it. Returns a malloc'd
+ * array the caller frees, *n entries; NULL when the worker did not answer
+ * (or ran out of memory) — an empty table gives a non-NULL array. */
+dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout_ms,
+                                       const _Atomic bool *cancel);
 
 /* The rule half of the decision (matchers, exclusions, severity, inhibition,
  * noise rules, time intervals, reload) has its own section file. */

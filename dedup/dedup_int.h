@@ -43,6 +43,21 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
                                  store_worker_stats_t *stats);
 void store_worker_destroy(store_worker_t *sw);
 /* The rule half of the composed decision (dedup.h), run per batch. */
+/* Shared-store mode decides dedup in batches inside the store worker, so
+ * the rule half of the composed decision runs there: `pre` before the
+ * store is asked (true: suppressed by a rule, `out` filled, the store is not
+ * touched). batch_begin/batch_end bracket each batch, so a rule reload
+ * never splits one. `noise` (may be NULL) gives the noise rules of the
+ * batch's rule set (valid until batch_end; NULL = none): the store decision
+ * applies them over the noise state kept in the shared entry, so instances
+ * agree on flapping and transient holds. worker.c implements it over the
+ * worker's live rule set. */
+typedef struct {
+    void (*batch_begin)(void *ctx);
+    bool (*pre)(void *ctx, const alert_t *a, incident_t *out);
+    void (*batch_end)(void *ctx);
+    const dedup_noise_t *(*noise)(void *ctx);
+} dedup_rules_hook_t;
 void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, void *ctx);
 /* Decides up to a batch of records from `in` (releasing them; each ring's
  * records stay in their order) and serves confirmations, parked alerts

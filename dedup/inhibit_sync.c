@@ -74,7 +74,7 @@ static void wire_decode(const unsigned char *p, inhibit_wire_t *w)
 
 static void down(inhibit_sync_t *y, const char *reason)
 {
-    char why[160]; /* `reason` may point into the context freed below */
+    char why[160], where[300]; /* `reason` may point into the context freed below */
     snprintf(why, sizeof why, "%s", reason);
     if (y->ctx) redisFree(y->ctx);
     y->ctx = NULL;
@@ -82,9 +82,9 @@ static void down(inhibit_sync_t *y, const char *reason)
     atomic_fetch_add(&y->errors, 1);
     if (!y->logged_down)
         log_warn("rules",
-                 "inhibition sources: redis %s:%d unavailable (%s); sharing resumes "
+                 "inhibition sources: redis %s unavailable (%s); sharing resumes "
                  "when it is back",
-                 y->conf.host, y->conf.port, why);
+                 store_conf_where(&y->conf, where, sizeof where), why);
     y->logged_down = true;
 }
 
@@ -92,28 +92,18 @@ static bool connect_now(inhibit_sync_t *y)
 {
     if (y->ctx) return true;
     if (clock_mono_ns() < y->retry_ns) return false;
-    struct timeval tv = {y->conf.timeout_ms / 1000, (y->conf.timeout_ms % 1000) * 1000};
-    y->ctx = redisConnectWithTimeout(y->conf.host, y->conf.port, tv);
-    if (!y->ctx || y->ctx->err) {
-        down(y, y->ctx ? y->ctx->errstr : "out of memory");
+    char errbuf[256];
+    y->ctx = redis_open(&y->conf, NULL, 0, errbuf, sizeof(errbuf)); /* redis_conn.c */
+    if (!y->ctx) {
+        down(y, errbuf);
         return false;
     }
-    redisSetTimeout(y->ctx, tv);
-    redisReply *r = NULL;
-    bool ok = true;
-    if (y->conf.db) {
-        r = redisCommand(y->ctx, "SELECT %d", y->conf.db);
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        if (r) freeReplyObject(r);
-    }
-    if (ok) {
-        r = redisCommand(y->ctx, "SCRIPT LOAD %s", merge_lua);
-        ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-        if (ok) memcpy(y->sha, r->str, 41);
-        if (r) freeReplyObject(r);
-    }
+    redisReply *r = redisCommand(y->ctx, "SCRIPT LOAD %s", merge_lua);
+    bool ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+    if (ok) memcpy(y->sha, r->str, 41);
+    if (r) freeReplyObject(r);
     if (!ok) {
-        down(y, "SELECT or SCRIPT LOAD failed");
+        down(y, "SCRIPT LOAD failed");
         return false;
     }
     if (y->logged_down) log_info("rules", "inhibition sources: redis reachable again");

@@ -76,6 +76,22 @@ bool matcher_set_get(const matcher_set_t *ms, size_t i, matcher_view_t *out);
  * as not matching, so a rule never suppresses on an undecided match). */
 uint64_t matcher_regex_limit_hits(void);
 
+/* ---- named time intervals ---------------------------------------------- */
+
+/* The config's `time_intervals:` (Alertmanager's named intervals) on their
+ * own, for the routing tree's mute_time_intervals/active_time_intervals
+ * (timeint_set.c). Immutable: any thread. */
+typedef struct time_interval_set time_interval_set_t;
+/* An empty set when the config has none. QERR_INVALID with
+ * "FILE:LINE:COL: message" on a bad section. */
+qerr_t time_interval_set_compile(const conf_t *conf, time_interval_set_t **out, char *errbuf,
+                                 size_t errlen);
+void time_interval_set_destroy(time_interval_set_t *s); /* NULL-safe */
+/* The index of NAME, -1 when the set has none of that name. */
+int time_interval_set_find(const time_interval_set_t *s, const char *name);
+/* Whether `now_ms` lies in any interval of entry `idx`. */
+bool time_interval_set_contains(const time_interval_set_t *s, int idx, int64_t now_ms);
+
 /* ---- rule sets -------------------------------------------------------- */
 
 /* The compiled rule sections (exclusions, severity, inhibit_rules, noise,
@@ -219,6 +235,12 @@ typedef struct {
  * (then inhibit rules never match) and is shared. */
 decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit);
 void decider_destroy(decider_t *d);
+/* Per-alert dedup window (a route's dedup_window): `fn` returns it, or 0
+ * for opts->dedup.window_ms. Called on the decider's thread. The table's
+ * keep (dedup_table_set_keep) must cover every window it returns. Set
+ * before the first decision. */
+typedef int64_t (*decider_window_fn)(void *ctx, const alert_t *a);
+void decider_set_window(decider_t *d, decider_window_fn fn, void *ctx);
 /* Decides one alert at its event time. `rs` may be NULL (no rules). */
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a,
                                incident_t *out);
@@ -274,5 +296,11 @@ rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int
                                        _Atomic bool *request);
 void rules_reloader_stop(rules_reloader_t *r); /* NULL-safe */
 void rules_reloader_counts(rules_reloader_t *r, uint64_t *reloads, uint64_t *failures);
+
+/* The worker decides with the rules: per alert, reader `reader`'s view of
+ * `live`, then `d` (built over dedup_worker_table(w)) in memory mode; per
+ * batch, the rule half before the shared store in store mode. The worker
+ * keeps neither; both must outlive it. Before dedup_worker_start. */
+void dedup_worker_use_rules(dedup_worker_t *w, rules_live_t *live, decider_t *d, size_t reader);
 
 #endif

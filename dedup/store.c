@@ -160,6 +160,32 @@ int64_t store_ttl_ms(const dedup_params_t *p, int64_t lease_ms)
     return 2 * p->window_ms + lease_ms + 60000;
 }
 
+/* Decodes %XX escapes of s[0..len) into out (NUL-terminated); false on a
+ * bad escape, a NUL byte or when it does not fit. */
+static bool url_unescape(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            unsigned v;
+            char hex[3] = {0};
+            if (i + 2 >= len) return false;
+            hex[0] = s[i + 1];
+            hex[1] = s[i + 2];
+            char *end;
+            v = (unsigned)strtoul(hex, &end, 16);
+            if (end != hex + 2 || v == 0) return false;
+            ch = (char)v;
+            i += 2;
+        }
+        if (o + 1 >= cap) return false;
+        out[o++] = ch;
+    }
+    out[o] = '\0';
+    return true;
+}
+
 qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char *errbuf,
                        size_t errlen)
 {
@@ -172,6 +198,25 @@ qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char 
         return QERR_INVALID;
     }
     const char *h = url + sizeof(scheme) - 1;
+    sc->user[0] = sc->password[0] = '\0';
+    const char *at = memchr(h, '@', strcspn(h, "/"));
+    if (at) {
+        /* USER:PASSWORD@ or :PASSWORD@ (Redis's URI scheme); %XX escapes
+         * let either hold any byte. */
+        const char *colon = memchr(h, ':', (size_t)(at - h));
+        if (!colon) {
+            snprintf(errbuf, errlen,
+                     "store.url: write the credentials as USER:PASSWORD@ or :PASSWORD@");
+            return QERR_INVALID;
+        }
+        if (!url_unescape(h, (size_t)(colon - h), sc->user, sizeof(sc->user)) ||
+            !url_unescape(colon + 1, (size_t)(at - colon - 1), sc->password,
+                          sizeof(sc->password))) {
+            snprintf(errbuf, errlen, "store.url: bad %%-escape or over-long user or password");
+            return QERR_INVALID;
+        }
+        h = at + 1;
+    }
     size_t hl = strcspn(h, ":/");
     if (hl == 0 || hl >= sizeof(sc->host)) {
         snprintf(errbuf, errlen, "store.url: \"%s\" has no host", url);

@@ -19,7 +19,10 @@
  * format 2 with no noise state, by C and by the scripts alike.
  * Failures: a round trip that errs or exceeds store.timeout drops the
  * connection; reconnects back off from 100 ms to 5 s. Up/down changes are
- * logged once each.
+ * logged once each. Connections are opened by redis_open (redis_conn.c:
+ * AUTH, Sentinel, SELECT); an error reply such as READONLY (the master was
+ * demoted by a failover) drops the connection like any error, and the
+ * reconnect asks the sentinels for the new master.
  */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -77,6 +80,8 @@ struct store_conn {
     char prefix[MAX_PREFIX];
     size_t prefix_len;
     char name[32];
+    char where[300]; /* store_conf_where, for logs */
+    char addr[300];  /* host:port of the server connected to last */
     redisContext *ctx;
     char sha[N_SCRIPTS][41];
     char ttl[24];
@@ -98,6 +103,7 @@ store_conn_t *store_conn_new(const store_conf_t *sc, const char *name)
     c->prefix_len = strlen(c->prefix);
     c->conf.prefix = c->prefix;
     snprintf(c->name, sizeof(c->name), "%s", name);
+    store_conf_where(sc, c->where, sizeof(c->where));
     snprintf(c->ttl, sizeof(c->ttl), "%lld", (long long)sc->ttl_ms);
     c->backoff_ms = 100;
     return c;
@@ -112,10 +118,13 @@ static void drop(store_conn_t *c, const char *reason)
     c->n_queued = 0;
     c->stats.errors++;
     c->next_attempt_ns = clock_mono_ns() + c->backoff_ms * 1000000;
-    c->backoff_ms = c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2;
+    /* With sentinels a failover is the likely cause and ends in a second
+     * or two: retry (ask the sentinels) at least every second. */
+    int64_t cap_ms = c->conf.n_sentinels ? 1000 : 5000;
+    c->backoff_ms = c->backoff_ms * 2 > cap_ms ? cap_ms : c->backoff_ms * 2;
     if (!c->logged_down) {
-        log_error("store", "%s: redis %s:%d unavailable (%s); %s until it is back", c->name,
-                  c->conf.host, c->conf.port, why,
+        log_error("store", "%s: redis %s unavailable (%s); %s until it is back", c->name,
+                  c->where, why,
                   c->conf.on_error == STORE_FAIL_OPEN ? "deciding locally (fail_open)"
                                                       : "holding alerts (fail_closed)");
         c->logged_down = true;
@@ -128,11 +137,6 @@ void store_conn_destroy(store_conn_t *c)
     if (c->ctx) redisFree(c->ctx);
     free(c->kinds);
     free(c);
-}
-
-static struct timeval tv_of(int64_t ms)
-{
-    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 }
 
 /* SCRIPT LOAD of every script (on connect, and after a NOSCRIPT). */
@@ -156,27 +160,17 @@ static bool load_scripts(store_conn_t *c)
 
 static bool connect_now(store_conn_t *c)
 {
-    c->ctx = redisConnectWithTimeout(c->conf.host, c->conf.port, tv_of(c->conf.timeout_ms));
-    if (!c->ctx || c->ctx->err) {
-        drop(c, c->ctx ? c->ctx->errstr : "out of memory");
+    char errbuf[256];
+    c->ctx = redis_open(&c->conf, c->addr, sizeof(c->addr), errbuf, sizeof(errbuf));
+    if (!c->ctx) {
+        drop(c, errbuf);
         return false;
-    }
-    redisSetTimeout(c->ctx, tv_of(c->conf.timeout_ms));
-    redisReply *r;
-    if (c->conf.db) {
-        r = redisCommand(c->ctx, "SELECT %d", c->conf.db);
-        bool ok = r && r->type == REDIS_REPLY_STATUS;
-        if (r) freeReplyObject(r);
-        if (!ok) {
-            drop(c, "SELECT failed");
-            return false;
-        }
     }
     if (!load_scripts(c)) return false;
     if (c->ever_up) c->stats.reconnects++;
     if (c->logged_down)
-        log_info("store", "%s: redis %s:%d reachable again; shared decisions resumed", c->name,
-                 c->conf.host, c->conf.port);
+        log_info("store", "%s: redis %s reachable again (%s); shared decisions resumed", c->name,
+                 c->where, c->addr);
     c->ever_up = true;
     c->logged_down = false;
     c->backoff_ms = 100;

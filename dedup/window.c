@@ -47,6 +47,7 @@ struct dedup_table {
     uint32_t count;
     uint32_t lru_head, lru_tail;
     uint64_t evictions, expirations;
+    int64_t keep_ms; /* dedup_table_set_keep */
 };
 
 static uint32_t bucket_of(const dedup_table_t *t, uint64_t fp)
@@ -149,13 +150,20 @@ static void rehash(dedup_table_t *t, uint32_t nb)
     }
 }
 
+static int64_t keep_ms(const dedup_table_t *t, const dedup_params_t *p)
+{
+    return t->keep_ms > p->window_ms ? t->keep_ms : p->window_ms;
+}
+
+void dedup_table_set_keep(dedup_table_t *t, int64_t keep_ms) { t->keep_ms = keep_ms; }
+
 /* Returns a free slot, evicting the least recently seen entry when full.
  * NIL only on OOM while growing. */
 static uint32_t alloc_entry(dedup_table_t *t, const dedup_params_t *p, int64_t watermark_ms)
 {
     if (t->count >= t->max_entries) {
         uint32_t victim = t->lru_tail;
-        if (watermark_ms - t->entries[victim].last_seen_ms > p->window_ms)
+        if (watermark_ms - t->entries[victim].last_seen_ms > keep_ms(t, p))
             t->expirations++;
         else
             t->evictions++;
@@ -200,7 +208,7 @@ static void expire_tail(dedup_table_t *t, const dedup_params_t *p, int64_t water
 {
     if (watermark_ms <= 0) return;
     while (budget-- > 0 && t->lru_tail != NIL &&
-           watermark_ms - t->entries[t->lru_tail].last_seen_ms > p->window_ms) {
+           watermark_ms - t->entries[t->lru_tail].last_seen_ms > keep_ms(t, p)) {
         remove_entry(t, t->lru_tail);
         t->expirations++;
     }
@@ -309,8 +317,6 @@ const char *decision_str(decision_kind_t k)
  * dedup_entry_t in host byte order (the file is for the same host's next
  * start, not an exchange format). */
 
-static const char snapshot_magic[8] = {'Q', 'U', 'E', 'L', 'L', 'S', 'N', '1'};
-
 static void write_entry(const dedup_entry_t *e, void *arg)
 {
     FILE *f = arg;
@@ -327,7 +333,7 @@ static qerr_t write_snapshot(FILE *f, void *ctx)
     const snapshot_tables_t *st = ctx;
     uint64_t total = 0;
     for (size_t i = 0; i < st->n; i++) total += st->tables[i]->count;
-    fwrite(snapshot_magic, sizeof(snapshot_magic), 1, f);
+    fwrite(DEDUP_SNAPSHOT_MAGIC, 8, 1, f);
     fwrite(&total, sizeof(total), 1, f);
     for (size_t i = 0; i < st->n; i++) dedup_table_foreach(st->tables[i], write_entry, f);
     return QERR_OK;
@@ -353,7 +359,7 @@ qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, u
     qerr_t err = QERR_OK;
     char magic[8];
     uint64_t total;
-    if (fread(magic, sizeof(magic), 1, f) != 1 || memcmp(magic, snapshot_magic, 8) != 0 ||
+    if (fread(magic, sizeof(magic), 1, f) != 1 || memcmp(magic, DEDUP_SNAPSHOT_MAGIC, 8) != 0 ||
         fread(&total, sizeof(total), 1, f) != 1) {
         snprintf(errbuf, errlen, "%s: not a quell snapshot", path);
         err = QERR_INVALID;

@@ -24,10 +24,13 @@ struct dedup_worker {
     dedup_inputs_t in; /* one ring per ingest thread */
     dedup_forward_fn forward;
     void *ctx;
-    dedup_decide_fn decide; /* NULL: dedup_decide alone */
-    void *decide_ctx;
-    const dedup_rules_hook_t *rules_hook; /* shared-store mode */
-    void *rules_ctx;
+    /* The rules' view: NULL decider = the window alone. */
+    struct {
+        rules_live_t *live;
+        decider_t *decider;
+        size_t reader;
+        const ruleset_t *batch; /* shared-store mode: held for one batch */
+    } rules;
     pthread_t thread;
     bool started;
     arena_t scratch;
@@ -53,6 +56,15 @@ struct dedup_worker {
     pthread_mutex_t top_lock;
     top_entry_t *top_copy;
     size_t top_copy_n;
+    /* Table copies for the periodic snapshot (snapshot.c), the same way:
+     * a reader bumps snap_req, the thread copies its entries into a buffer
+     * it allocates, parks it in snap_copy under snap_lock and sets
+     * snap_done. A copy nobody collected is freed by the next one. */
+    _Alignas(CACHELINE) _Atomic uint64_t snap_req;
+    _Atomic uint64_t snap_done;
+    pthread_mutex_t snap_lock;
+    dedup_entry_t *snap_copy;
+    size_t snap_copy_n;
 };
 
 dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, size_t ring_bytes,
@@ -70,6 +82,7 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     w->top = top_sketch_new(DEDUP_TOP_K);
     w->top_copy = calloc(DEDUP_TOP_K, sizeof(*w->top_copy));
     pthread_mutex_init(&w->top_lock, NULL);
+    pthread_mutex_init(&w->snap_lock, NULL);
     if (!w->table || !dedup_worker_add_ring(w, ring_bytes) || !w->top || !w->top_copy) {
         dedup_worker_destroy(w);
         return NULL;
@@ -120,9 +133,19 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         return;
     }
     incident_t inc;
-    decision_kind_t k = w->decide ? w->decide(w->decide_ctx, w->table, &a, &inc)
-                                  : dedup_decide(w->table, &w->params, a.fingerprint, a.status,
-                                                 a.event_time_ms, a.watermark_ms, &inc);
+    decision_kind_t k;
+    if (w->rules.decider) {
+        /* Entered per alert, so a reload is seen between alerts, never
+         * within one. Suppressions name their rule (owned by the set) but
+         * are not forwarded; forwards carry no rule name: nothing outlives
+         * the set. */
+        const ruleset_t *rs = rules_live_enter(w->rules.live, w->rules.reader);
+        k = decider_decide(w->rules.decider, rs, &a, &inc);
+        rules_live_leave(w->rules.live, w->rules.reader);
+    } else {
+        k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
+                         a.watermark_ms, &inc);
+    }
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, &a, k, a.event_time_ms);
     if (DECISION_IS_FORWARD(k))
@@ -149,6 +172,41 @@ static void serve_top_request(dedup_worker_t *w)
     w->top_copy_n = top_sketch_copy(w->top, w->top_copy, DEDUP_TOP_K);
     pthread_mutex_unlock(&w->top_lock);
     atomic_store_explicit(&w->top_done, req, memory_order_release);
+}
+
+typedef struct {
+    dedup_entry_t *v;
+    size_t n;
+} snap_fill_t;
+
+static void snap_fill(const dedup_entry_t *e, void *arg)
+{
+    snap_fill_t *f = arg;
+    f->v[f->n++] = *e;
+}
+
+/* Worker thread, between records: one pass over the table (~40 bytes an
+ * entry copied; a few ms for 100,000 entries), no lock held meanwhile. */
+static void serve_snapshot_request(dedup_worker_t *w)
+{
+    uint64_t req = atomic_load_explicit(&w->snap_req, memory_order_acquire);
+    if (req == atomic_load_explicit(&w->snap_done, memory_order_relaxed)) return;
+    dedup_table_stats_t ts;
+    dedup_table_stats(w->table, &ts);
+    snap_fill_t f = {malloc((ts.tracked ? ts.tracked : 1) * sizeof(dedup_entry_t)), 0};
+    if (f.v) dedup_table_foreach(w->table, snap_fill, &f);
+    pthread_mutex_lock(&w->snap_lock);
+    free(w->snap_copy);
+    w->snap_copy = f.v; /* NULL: out of memory, the reader sees no copy */
+    w->snap_copy_n = f.n;
+    pthread_mutex_unlock(&w->snap_lock);
+    atomic_store_explicit(&w->snap_done, req, memory_order_release);
+}
+
+static void serve_requests(dedup_worker_t *w)
+{
+    serve_top_request(w);
+    serve_snapshot_request(w);
 }
 
 /* Shared-store mode: batches instead of single records, and outstanding
@@ -209,7 +267,7 @@ static void *worker_main(void *arg)
                 ring_release(ring);
                 if (++w->since_publish == 256) {
                     publish_table_stats(w);
-                    serve_top_request(w);
+                    serve_requests(w);
                 }
             }
         }
@@ -226,7 +284,7 @@ static void *worker_main(void *arg)
             w->wall_age = 0; /* the next decision reads the clock afresh */
             publish_table_stats(w);
         }
-        serve_top_request(w);
+        serve_requests(w);
         if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
             /* Re-check after seeing stop: a record committed just before it
              * must still be decided. */
@@ -262,6 +320,32 @@ void dedup_worker_stop(dedup_worker_t *w)
     w->started = false;
 }
 
+/* Shared-store mode: the rules run before the store decides, with one rule
+ * set held for the whole batch. */
+static void rules_batch_begin(void *ctx)
+{
+    dedup_worker_t *w = ctx;
+    w->rules.batch = rules_live_enter(w->rules.live, w->rules.reader);
+}
+static bool rules_pre(void *ctx, const alert_t *a, incident_t *out)
+{
+    dedup_worker_t *w = ctx;
+    return decider_rules(w->rules.decider, w->rules.batch, a, out);
+}
+static void rules_batch_end(void *ctx)
+{
+    dedup_worker_t *w = ctx;
+    w->rules.batch = NULL;
+    rules_live_leave(w->rules.live, w->rules.reader);
+}
+static const dedup_noise_t *rules_noise(void *ctx)
+{
+    dedup_worker_t *w = ctx;
+    return w->rules.batch ? ruleset_noise(w->rules.batch) : NULL;
+}
+static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
+                                                    rules_noise};
+
 static void store_decided(void *ctx, const alert_t *a, decision_kind_t k)
 {
     dedup_worker_t *w = ctx;
@@ -274,7 +358,7 @@ qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_
 {
     w->store = store_worker_new(sc, me, &w->params, w->table, w->forward, w->ctx, store_decided, w,
                                 &w->store_stats);
-    if (w->store && w->rules_hook) store_worker_set_rules(w->store, w->rules_hook, w->rules_ctx);
+    if (w->store && w->rules.decider) store_worker_set_rules(w->store, &store_rules_hook, w);
     return w->store ? QERR_OK : QERR_NOMEM;
 }
 
@@ -288,21 +372,18 @@ void dedup_worker_destroy(dedup_worker_t *w)
     top_sketch_destroy(w->top);
     free(w->top_copy);
     pthread_mutex_destroy(&w->top_lock);
+    free(w->snap_copy);
+    pthread_mutex_destroy(&w->snap_lock);
     arena_free(&w->scratch);
     free(w);
 }
 
-void dedup_worker_set_rules_hook(dedup_worker_t *w, const dedup_rules_hook_t *h, void *ctx)
+void dedup_worker_use_rules(dedup_worker_t *w, rules_live_t *live, decider_t *d, size_t reader)
 {
-    w->rules_hook = h;
-    w->rules_ctx = ctx;
-    if (w->store) store_worker_set_rules(w->store, h, ctx);
-}
-
-void dedup_worker_set_decider(dedup_worker_t *w, dedup_decide_fn fn, void *ctx)
-{
-    w->decide = fn;
-    w->decide_ctx = ctx;
+    w->rules.live = live;
+    w->rules.decider = d;
+    w->rules.reader = reader;
+    if (w->store) store_worker_set_rules(w->store, &store_rules_hook, w);
 }
 
 ring_t *dedup_worker_ring(dedup_worker_t *w) { return w->in.rings[0]; }
@@ -365,4 +446,24 @@ size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int tim
     memcpy(out, w->top_copy, n * sizeof(*out));
     pthread_mutex_unlock(&w->top_lock);
     return n;
+}
+
+dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout_ms,
+                                       const _Atomic bool *cancel)
+{
+    *n = 0;
+    uint64_t want = atomic_fetch_add_explicit(&w->snap_req, 1, memory_order_acq_rel) + 1;
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (atomic_load_explicit(&w->snap_done, memory_order_acquire) < want) {
+        if (clock_mono_ns() > deadline || (cancel && atomic_load(cancel))) return NULL;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&w->snap_lock);
+    dedup_entry_t *v = w->snap_copy;
+    *n = w->snap_copy_n;
+    w->snap_copy = NULL;
+    w->snap_copy_n = 0;
+    pthread_mutex_unlock(&w->snap_lock);
+    return v;
 }

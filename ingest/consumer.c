@@ -90,6 +90,8 @@ typedef struct {
     int64_t stored_offset;   /* last offset handed to offsets_store */
     int64_t newest_event_ms; /* 0 until a message arrived */
     int64_t eof_since_ns;    /* monotonic time it reached its end; 0 = not at end */
+    uint64_t pushed;         /* messages given a track slot so far */
+    uint64_t barrier_at;     /* `pushed` when the barrier being served was raised */
 } part_state_t;
 
 struct ingest {
@@ -116,6 +118,11 @@ struct ingest {
     pthread_mutex_t lag_lock;
     ingest_lag_t *lag;
     size_t n_lag;
+    /* Delivery barrier (ingest_barrier_request): raised by any thread,
+     * served by the consumer thread, which owns the track windows. */
+    _Alignas(CACHELINE) _Atomic uint64_t barrier_req;
+    _Atomic uint64_t barrier_done;
+    uint64_t barrier_serving; /* consumer thread */
 };
 
 static part_state_t *part_find(ingest_t *in, const char *topic, int32_t partition)
@@ -156,6 +163,7 @@ static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition
     p->stored_offset = -1;
     p->newest_event_ms = 0;
     p->eof_since_ns = 0;
+    p->pushed = p->barrier_at = 0; /* nothing of it was handed out before */
     in->n_parts++;
     return p;
 }
@@ -257,6 +265,37 @@ static size_t inflight(ingest_t *in, part_state_t *only)
         n += track_window_inflight(in->parts[i].window);
     }
     return n;
+}
+
+/* Consumer thread, every few ms. A new request notes how many messages
+ * each partition has handed out; the barrier passes once that many are
+ * finished (decided, delivered) on every partition. A partition revoked
+ * meanwhile was drained first, one assigned meanwhile handed nothing out
+ * before the request. */
+static void barrier_serve(ingest_t *in)
+{
+    uint64_t req = atomic_load_explicit(&in->barrier_req, memory_order_acquire);
+    if (req != in->barrier_serving) {
+        for (size_t i = 0; i < in->n_parts; i++) in->parts[i].barrier_at = in->parts[i].pushed;
+        in->barrier_serving = req;
+    }
+    if (atomic_load_explicit(&in->barrier_done, memory_order_relaxed) == in->barrier_serving)
+        return;
+    for (size_t i = 0; i < in->n_parts; i++) {
+        const part_state_t *p = &in->parts[i];
+        if (p->pushed - track_window_inflight(p->window) < p->barrier_at) return;
+    }
+    atomic_store_explicit(&in->barrier_done, in->barrier_serving, memory_order_release);
+}
+
+uint64_t ingest_barrier_request(ingest_t *in)
+{
+    return atomic_fetch_add_explicit(&in->barrier_req, 1, memory_order_acq_rel) + 1;
+}
+
+bool ingest_barrier_passed(ingest_t *in, uint64_t ticket)
+{
+    return atomic_load_explicit(&in->barrier_done, memory_order_acquire) >= ticket;
 }
 
 /* Waits until the given partition (or all, when NULL) has nothing in
@@ -665,6 +704,7 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL); /* backpressure: workers are 16k messages behind */
     }
+    p->pushed++;
 
     if (!stat_get(&in->first_message_ns))
         stat_add(&in->first_message_ns, (uint64_t)clock_mono_ns());
@@ -783,6 +823,7 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
             store_all(in);
             update_watermark(in);
             tick_all(in);
+            barrier_serve(in);
             last_store_ns = now;
         }
         for (ssize_t i = 0; i < got; i++) {

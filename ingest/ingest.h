@@ -154,6 +154,13 @@ void ingest_destroy(ingest_t *in);
 void ingest_stats(ingest_t *in, ingest_stats_t *out);
 /* Any thread: copies at most `cap` lag figures; returns how many. */
 size_t ingest_lag(ingest_t *in, ingest_lag_t *out, size_t cap);
+/* Delivery barrier, any thread: request returns a ticket; passed(ticket)
+ * becomes true once every message this consumer had handed to the workers
+ * when the request was made is finished (every alert decided, every
+ * incident and dead letter delivered). Served by ingest_run's thread
+ * within a few tens of ms once that holds; never while it is not running. */
+uint64_t ingest_barrier_request(ingest_t *in);
+bool ingest_barrier_passed(ingest_t *in, uint64_t ticket);
 
 /* ---- HTTP intake ------------------------------------------------------ */
 

@@ -79,6 +79,10 @@ struct group_table {
     size_t held;
     notify_fn fn;
     void *ctx;
+    group_muted_fn muted; /* NULL: routes are never muted */
+    void *muted_ctx;
+    group_hold_fn hold; /* NULL: a firing notification goes when due */
+    void *hold_ctx;
     /* scratch for notifications */
     notify_alert_t *scratch;
     size_t scratch_cap;
@@ -511,9 +515,56 @@ static void drop_resolved(group_t *g)
                            * then miss and re-add, still correct */
 }
 
+void group_table_set_mute(group_table_t *gt, group_muted_fn fn, void *ctx)
+{
+    gt->muted = fn;
+    gt->muted_ctx = ctx;
+}
+
+void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx)
+{
+    gt->hold = fn;
+    gt->hold_ctx = ctx;
+}
+
+/* A flush while the route is muted (Alertmanager's time muting): nothing
+ * is sent and nothing is marked sent. Resolved alerts leave the group (a
+ * muted route never tells them; if every alert resolved, the group closes
+ * silently); the holds are released, since a mute may last hours and the
+ * input offsets must move on. The group is looked at again every
+ * group_interval; the first flush after the mute sends what changed (or a
+ * reminder when one is due). Returns false when the group closed. */
+static bool group_muted(group_table_t *gt, group_t *g, int64_t now_ms)
+{
+    release_all(gt, g);
+    bool changed = g->changed;
+    size_t w = 0;
+    for (size_t i = 0; i < g->n_entries; i++) {
+        entry_t *e = &g->entries[i];
+        if (e->alert->status == ALERT_RESOLVED) {
+            changed |= e->sent == SENT_FIRING; /* told firing, now gone */
+            free(e->alert);
+            continue;
+        }
+        changed |= e->sent != SENT_FIRING;
+        g->entries[w++] = *e;
+    }
+    bool shrunk = w != g->n_entries;
+    g->n_entries = w;
+    if (w == 0) {
+        table_remove(gt, g);
+        return false;
+    }
+    if (shrunk) index_rebuild(g);
+    g->changed = changed;
+    tw_insert(gt, &g->timer, now_ms + g->route->group_interval_ms);
+    return true;
+}
+
 /* Returns false when the group closed (freed). */
 static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force)
 {
+    if (gt->muted && gt->muted(gt->muted_ctx, g->route, now_ms)) return group_muted(gt, g, now_ms);
     size_t n_firing = 0;
     for (size_t i = 0; i < g->n_entries; i++)
         n_firing += g->entries[i].alert->status != ALERT_RESOLVED;
@@ -527,6 +578,13 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
     }
     const route_t *r = g->route;
     if (g->changed || !g->notified) {
+        /* Another instance notified this group lately (group_shared.c):
+         * wait for its group_interval, holds kept. Not at shutdown. */
+        int64_t until = gt->hold && !force ? gt->hold(gt->hold_ctx, r, g->id, now_ms) : 0;
+        if (until > now_ms) {
+            tw_insert(gt, &g->timer, until);
+            return true;
+        }
         notify(gt, g, NOTIFY_FIRING, now_ms);
         g->notified = true;
         drop_resolved(g);

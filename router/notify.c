@@ -358,6 +358,11 @@ static void on_notification(void *ctx, const notification_t *note)
 {
     notifier_t *n = ctx;
     const receiver_t *rcv = note->route->receiver;
+    if (n->o.group_shared && !group_shared_gate(n->o.group_shared, note)) {
+        /* Another instance covers it: nothing to deliver. */
+        for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
+        return;
+    }
     stat_add(&n->stats.notifications[rcv->kind], 1);
     if (rate_limited(n, rcv, note)) return;
     if (rcv->kind == RECV_KAFKA && rcv->protobuf) {
@@ -543,6 +548,18 @@ static void reap(notifier_t *n)
 
 /* ---- public ----------------------------------------------------------- */
 
+static bool route_muted(void *ctx, const route_t *r, int64_t now_ms)
+{
+    const notifier_t *n = ctx;
+    return routing_route_muted(n->rt, r, now_ms);
+}
+
+static int64_t group_hold(void *ctx, const route_t *r, uint64_t group_id, int64_t now_ms)
+{
+    const notifier_t *n = ctx;
+    return group_shared_hold(n->o.group_shared, r, group_id, now_ms);
+}
+
 notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
 {
     static _Atomic bool curl_ready;
@@ -557,6 +574,8 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
     n->n_rs = routing_n_receivers(n->rt);
     n->rs = calloc(n->n_rs + 1, sizeof(*n->rs));
     n->groups = group_table_new(o->now_ms, o->tick_ms, on_notification, n);
+    if (n->groups) group_table_set_mute(n->groups, route_muted, n);
+    if (n->groups && o->group_shared) group_table_set_hold(n->groups, group_hold, n);
     n->novelty = novelty_new(n->rt);
     n->multi = curl_multi_init();
     if (!n->rs || !n->groups || !n->novelty || !n->multi) {
@@ -621,6 +640,12 @@ qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, m
     enrichment_t en;
     routing_enrich(n->rt, a, inc, &en);
     en.novel = inc->kind == DECISION_FORWARD_NEW && novelty_check(n->novelty, a, now_ms);
+    /* New to this process: with the shared store, novel only if no other
+     * instance saw it first (Redis unavailable: the local answer stands). */
+    if (en.novel && n->o.novelty_shared &&
+        novelty_shared_claim(n->o.novelty_shared, novelty_signature(n->novelty, a),
+                             novelty_window_ms(n->novelty)) == 0)
+        en.novel = false;
     /* One hold per route: each group releases its own. */
     if (track && found > 1) track_add(track, (int32_t)found - 1);
     qerr_t err = QERR_OK;

@@ -49,6 +49,7 @@ struct routing {
     int64_t novelty_window_ms;
     char **novelty_labels;
     size_t n_novelty_labels;
+    time_interval_set_t *intervals; /* `time_intervals:`, for route muting */
 };
 
 typedef struct {
@@ -333,6 +334,8 @@ static void route_free(route_t *r)
         free((char *)r->labels[i].value.ptr);
     }
     free(r->labels);
+    free(r->mute_intervals);
+    free(r->active_intervals);
     free((char *)r->key);
     free(r->children);
     free(r);
@@ -480,6 +483,38 @@ static char *matchers_key(const matcher_set_t *ms)
     return out;
 }
 
+/* A list of names of `time_intervals:` entries, resolved to indices. */
+static qerr_t interval_names(compile_t *c, const conf_node_t *v, const char *what, int **out,
+                             size_t *n_out)
+{
+    if (want_kind(c, v, CONF_NODE_SEQ, what) != QERR_OK) return QERR_INVALID;
+    free(*out);
+    *n_out = 0;
+    *out = calloc(v->n ? v->n : 1, sizeof(int));
+    if (!*out) return QERR_NOMEM;
+    for (size_t i = 0; i < v->n; i++) {
+        const conf_node_t *it = &v->items[i];
+        if (want_kind(c, it, CONF_NODE_SCALAR, "a time interval name") != QERR_OK)
+            return QERR_INVALID;
+        int idx = time_interval_set_find(c->rt->intervals, it->text);
+        if (idx < 0)
+            return fail(c, it, "%s: no time interval named \"%s\" in time_intervals", what,
+                        it->text);
+        (*out)[(*n_out)++] = idx;
+    }
+    return QERR_OK;
+}
+
+bool routing_route_muted(const routing_t *rt, const route_t *r, int64_t now_ms)
+{
+    for (size_t i = 0; i < r->n_mute_intervals; i++)
+        if (time_interval_set_contains(rt->intervals, r->mute_intervals[i], now_ms)) return true;
+    if (r->n_active_intervals == 0) return false;
+    for (size_t i = 0; i < r->n_active_intervals; i++)
+        if (time_interval_set_contains(rt->intervals, r->active_intervals[i], now_ms)) return false;
+    return true;
+}
+
 static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *parent, size_t depth,
                             route_t **out)
 {
@@ -555,14 +590,8 @@ static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *p
         else if (!strcmp(key, "repeat_interval"))
             err = get_duration(c, v, "repeat_interval", false, &r->repeat_interval_ms);
         else if (!strcmp(key, "dedup_window")) {
+            /* Applied by the dedup workers (app/pipeline.c: route_window). */
             err = get_duration(c, v, "dedup_window", false, &r->dedup_window_ms);
-            /* Said aloud, not silently ignored: the workers decide before
-             * routing, with the one dedup.window. */
-            if (err == QERR_OK)
-                log_warn("router",
-                         "%s:%u:%u: dedup_window is parsed but not applied yet; dedup.window "
-                         "decides every fingerprint",
-                         c->path, v->line, v->col);
         } else if (!strcmp(key, "labels")) {
             if (want_kind(c, v, CONF_NODE_MAP, "labels") != QERR_OK) return QERR_INVALID;
             for (size_t j = 0; j < v->n && err == QERR_OK; j++) {
@@ -570,8 +599,13 @@ static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *p
                     return QERR_INVALID;
                 err = set_label(r, v->keys[j].text, v->items[j].text);
             }
-        } else if (!strcmp(key, "mute_time_intervals") || !strcmp(key, "active_time_intervals"))
-            return fail(c, k, "\"%s\" on routes is not supported yet", key);
+        } else if (!strcmp(key, "mute_time_intervals") || !strcmp(key, "active_time_intervals")) {
+            bool mute = key[0] == 'm';
+            err = interval_names(c, v, key, mute ? &r->mute_intervals : &r->active_intervals,
+                                 mute ? &r->n_mute_intervals : &r->n_active_intervals);
+            if (err == QERR_OK && !parent)
+                return fail(c, k, "the root route cannot have %s", key);
+        }
         else
             return fail(c, k, "unknown route key \"%s\"", key);
         if (err != QERR_OK) return err;
@@ -727,6 +761,7 @@ static qerr_t compile_novelty_urgency(compile_t *c, const conf_t *conf)
 void routing_destroy(routing_t *rt)
 {
     if (!rt) return;
+    time_interval_set_destroy(rt->intervals);
     for (size_t i = 0; i < rt->n_routes; i++) route_free(rt->routes[i]);
     free(rt->routes);
     for (size_t i = 0; i < rt->n_receivers; i++) {
@@ -769,6 +804,7 @@ qerr_t routing_compile(const conf_t *conf, routing_t **out, char *errbuf, size_t
     if (!c.rt) return QERR_NOMEM;
     route_t *root = NULL;
     qerr_t err = compile_receivers(&c, conf);
+    if (err == QERR_OK) err = time_interval_set_compile(conf, &c.rt->intervals, errbuf, errlen);
     if (err == QERR_OK) err = compile_route(&c, conf->route, NULL, 0, &root);
     if (err == QERR_OK) err = compile_runbooks(&c, conf->runbooks);
     if (err == QERR_OK) err = compile_novelty_urgency(&c, conf);
@@ -931,7 +967,9 @@ static void novelty_grow(novelty_t *nv)
     free(old.seen_ms);
 }
 
-bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms)
+int64_t novelty_window_ms(const novelty_t *nv) { return nv->rt->novelty_window_ms; }
+
+uint64_t novelty_signature(const novelty_t *nv, const alert_t *a)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     str_t name = find_label(a->labels, a->n_labels, "alertname");
@@ -941,7 +979,12 @@ bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms)
         h = fnv(h, "\xff", 1);
         h = fnv(h, v.ptr, v.len);
     }
-    if (!h) h = 1;
+    return h ? h : 1;
+}
+
+bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms)
+{
+    uint64_t h = novelty_signature(nv, a);
     if ((nv->used + 1) * 4 > nv->cap * 3) novelty_grow(nv);
     size_t s = novelty_slot(nv, h);
     bool novel = !nv->keys[s] || now_ms - nv->seen_ms[s] > nv->rt->novelty_window_ms;

@@ -39,6 +39,8 @@ struct router {
     /* routing: NULL without a `route:` */
     routing_t *routing;
     notifier_t *notifier;
+    novelty_shared_t *novelty_shared; /* Redis store only */
+    group_shared_t *group_shared;     /* Redis store only */
     size_t lane_bytes;
     pthread_mutex_t lane_lock; /* registration only */
     ring_t *lanes[MAX_LANES];
@@ -151,11 +153,26 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
         return NULL;
     }
     if (r->routing) {
+        /* Redis store: novelty is shared through it too. */
+        store_conf_t sc = {.timeout_ms = conf->store.timeout_ms};
+        bool memory = true;
+        if (store_conf_connection(conf, &sc, &memory, errbuf, errlen) != QERR_OK) {
+            router_destroy(r, 0);
+            return NULL;
+        }
+        if (!memory && (!(r->novelty_shared = novelty_shared_new(&sc, conf->store.prefix)) ||
+                        !(r->group_shared = group_shared_new(&sc, conf->store.prefix)))) {
+            snprintf(errbuf, errlen, "out of memory");
+            router_destroy(r, 0);
+            return NULL;
+        }
         notifier_opts_t no = {.routing = r->routing,
                               .produce = produce_for_notifier,
                               .produce_ctx = r,
                               .dlq_topic = r->dlq_topic,
-                              .now_ms = clock_wall_ms()};
+                              .now_ms = clock_wall_ms(),
+                              .novelty_shared = r->novelty_shared,
+                              .group_shared = r->group_shared};
         r->notifier = notifier_new(&no, errbuf, errlen);
         if (!r->notifier) {
             router_destroy(r, 0);
@@ -172,6 +189,8 @@ void router_destroy(router_t *r, int timeout_ms)
         /* What is still queued keeps its holds: re-read after a restart. */
         notifier_destroy(r->notifier);
     }
+    novelty_shared_destroy(r->novelty_shared);
+    group_shared_destroy(r->group_shared);
     if (r->rk) {
         if (rd_kafka_flush(r->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_error("router", "%d messages not delivered at shutdown", rd_kafka_outq_len(r->rk));

@@ -81,6 +81,10 @@ struct route {
     int64_t dedup_window_ms; /* `dedup_window:`; 0 = dedup.window_ms */
     label_t *labels;         /* `labels:` merged over the parents', sorted */
     uint32_t n_labels;
+    /* mute_time_intervals / active_time_intervals: indices into the
+     * routing's named intervals; not inherited (Alertmanager). */
+    int *mute_intervals, *active_intervals;
+    size_t n_mute_intervals, n_active_intervals;
     /* private */
     struct matcher_set *matchers;
     route_t **children;
@@ -103,6 +107,11 @@ void routing_destroy(routing_t *rt);
  * itself the match. Writes up to `cap` and returns how many there are. */
 size_t routing_match(const routing_t *rt, const label_t *labels, uint32_t n_labels,
                      const route_t **out, size_t cap);
+/* Alertmanager's time muting: true when `now_ms` is in one of the route's
+ * mute_time_intervals, or the route has active_time_intervals and `now_ms`
+ * is in none of them (mute wins over active). A muted route sends no
+ * notification; grouping goes on (group.c). Any thread. */
+bool routing_route_muted(const routing_t *rt, const route_t *r, int64_t now_ms);
 /* Every route, depth-first pre-order; returns the count. */
 size_t routing_walk(const routing_t *rt, const route_t **out, size_t cap);
 size_t routing_n_receivers(const routing_t *rt);
@@ -123,13 +132,18 @@ void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc
                     enrichment_t *out);
 
 /* Novelty: whether alertname + the configured labels were seen within
- * novelty.days. In memory for the process (not yet in the store): a
- * restart forgets what was seen. One thread. */
+ * novelty.days. In memory for the process; with the Redis store, a
+ * signature new to the process is also claimed there (notify.c), so
+ * instances agree. One thread. */
 typedef struct novelty novelty_t;
 novelty_t *novelty_new(const routing_t *rt);
 void novelty_destroy(novelty_t *nv);
 /* True when the signature was not seen in the window; records it. */
 bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms);
+/* The signature novelty_check looks up (never 0), and novelty.days in ms:
+ * what the shared store is asked with (router/novelty_shared.c). */
+uint64_t novelty_signature(const novelty_t *nv, const alert_t *a);
+int64_t novelty_window_ms(const novelty_t *nv);
 
 /* ---- the router thread -------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "../dedup/dedup.h"
 #include "router.h"
 
 /* ---- grouping (pure, driven clock) ------------------------------------ */
@@ -49,6 +50,15 @@ typedef struct group_table group_table_t;
 
 /* `tick_ms`: timer wheel resolution (timers fire up to one tick late). */
 group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, void *ctx);
+/* Route muting (routing_route_muted): asked when a group's timer fires;
+ * a muted flush sends nothing (group.c). NULL = never muted. */
+typedef bool (*group_muted_fn)(void *ctx, const route_t *r, int64_t now_ms);
+void group_table_set_mute(group_table_t *gt, group_muted_fn fn, void *ctx);
+/* Before a firing notification (first or update): 0 to send it now, or a
+ * later time to look again (another instance notified the group within
+ * group_interval; group_shared.c). NULL = always now. */
+typedef int64_t (*group_hold_fn)(void *ctx, const route_t *r, uint64_t group_id, int64_t now_ms);
+void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx);
 /* Frees every group. Holds still in groups are not released: their input
  * is re-read after a restart (at-least-once). */
 void group_table_destroy(group_table_t *gt);
@@ -113,7 +123,35 @@ typedef struct {
     void *dead_letter_ctx;
     int64_t now_ms;  /* the clock's start */
     int64_t tick_ms; /* grouping timer resolution; 0 = 10 ms */
+    /* Shared-store mode: novelty is claimed in Redis (novelty_shared.c);
+     * NULL = this process's memory only. Owned by the caller. */
+    struct novelty_shared *novelty_shared;
+    /* Shared-store mode: reminders and resolved notifications are agreed
+     * between instances (group_shared.c); NULL = this process alone. */
+    struct group_shared *group_shared;
 } notifier_opts_t;
+
+/* Groups agreed through Redis (group_shared.c). Router thread only. */
+typedef struct group_shared group_shared_t;
+group_shared_t *group_shared_new(const store_conf_t *sc, const char *prefix);
+void group_shared_destroy(group_shared_t *gs);
+/* Records what `note` tells and says whether to send it: false when
+ * another instance covers it (a reminder sent lately, a group still
+ * firing elsewhere). Redis unavailable: true. */
+bool group_shared_gate(group_shared_t *gs, const notification_t *note);
+/* Claims the group's next firing notification: 0 when no instance sent
+ * one within the route's group_interval (now this one's), else the time
+ * it may. Redis unavailable: 0. */
+int64_t group_shared_hold(group_shared_t *gs, const route_t *r, uint64_t group_id, int64_t now_ms);
+
+/* Novelty claimed through Redis (novelty_shared.c). Router thread only. */
+typedef struct novelty_shared novelty_shared_t;
+/* `sc`: the store's connection settings; keys are PREFIXnovel:SIG. */
+novelty_shared_t *novelty_shared_new(const store_conf_t *sc, const char *prefix);
+void novelty_shared_destroy(novelty_shared_t *ns);
+/* 1: no instance saw `sig` within window_ms (now claimed, novel); 0: one
+ * did; -1: Redis unavailable, decide locally. */
+int novelty_shared_claim(novelty_shared_t *ns, uint64_t sig, int64_t window_ms);
 
 /* Everything below runs on one thread (the router thread), with now_ms
  * from the caller's clock (wall clock in production, driven in tests). */

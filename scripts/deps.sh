@@ -10,6 +10,9 @@ packages=(
   libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev
   redis-server kcat prometheus wrk
 )
+# redis-server also runs as Redis Sentinel (`redis-server FILE --sentinel`,
+# what test_sentinel starts); Debian's redis-sentinel package only adds a
+# service unit for it, so it is not needed here.
 
 missing=()
 for p in "${packages[@]}"; do

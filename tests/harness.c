@@ -137,28 +137,48 @@ int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
     rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
     rd_kafka_conf_set(kc, "fetch.wait.max.ms", "10", NULL, 0);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
-    const struct rd_kafka_metadata *md;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
-    int np = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
+    /* A real broker may answer a topic's metadata with an error (leader
+     * not available yet, a stale controller view) and no partitions for a
+     * while; that is not "the topic is empty". */
+    int np = 0;
+    for (int tries = 0; np == 0 && tries < 20; tries++) {
+        const struct rd_kafka_metadata *md;
+        if (tries) harness_sleep_ms(250);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        if (md->topic_cnt == 1 && !md->topics[0].err) np = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
     rd_kafka_topic_destroy(rkt);
+    if (np == 0) {
+        fprintf(stderr, "harness: no partitions for %s\n", topic);
+        rd_kafka_destroy(rk);
+        return -1;
+    }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-    int64_t remaining = 0;
-    for (int p = 0; p < np; p++) {
-        /* A loaded broker (a real one beside other work) may time out or
-         * answer "not ready" a while: ask again rather than count 0. */
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        for (int tries = 0; err != RD_KAFKA_RESP_ERR_NO_ERROR && tries < 6; tries++)
-            err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            fprintf(stderr, "harness: watermarks of %s[%d]: %s\n", topic, p, rd_kafka_err2str(err));
-            remaining = -1;
-            break;
-        }
-        remaining += hi - lo;
+    for (int p = 0; p < np; p++)
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    /* An empty answer is asked again for a second: a broker that just
+     * elected a leader may report nothing yet. */
+    int64_t remaining = 0;
+    for (int round = 0; remaining == 0 && round < 5; round++) {
+        if (round) harness_sleep_ms(200);
+        for (int p = 0; p < np; p++) {
+            /* A loaded broker (a real one beside other work) may time out
+             * or answer "not ready" a while: ask again rather than count 0. */
+            int64_t lo = 0, hi = 0;
+            rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+            for (int tries = 0; err != RD_KAFKA_RESP_ERR_NO_ERROR && tries < 6; tries++)
+                err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+            if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                fprintf(stderr, "harness: watermarks of %s[%d]: %s\n", topic, p,
+                        rd_kafka_err2str(err));
+                remaining = -1;
+                break;
+            }
+            remaining += hi - lo;
+        }
+        if (remaining < 0) break;
     }
     if (remaining < 0) {
         rd_kafka_topic_partition_list_destroy(l);

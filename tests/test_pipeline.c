@@ -152,7 +152,7 @@ static void check_one_incident_each(env_t *env, const scenario_t *s, size_t want
     incidents_t in = {0};
     int n = consume_all(env, s->incidents, collect_incident, &in);
     CHECK_EQ_INT(n, (long long)want);
-    qsort(in.fps, in.n, sizeof(uint64_t), cmp_u64);
+    if (in.n) qsort(in.fps, in.n, sizeof(uint64_t), cmp_u64);
     size_t distinct = 0, dups = 0;
     for (size_t i = 0; i < in.n; i++) {
         if (i && in.fps[i] == in.fps[i - 1])

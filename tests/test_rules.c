@@ -466,8 +466,6 @@ static void test_inhibition(void)
 /* ---- the worker, both modes ------------------------------------------------ */
 
 typedef struct {
-    const ruleset_t *rs;
-    decider_t *d;
     _Atomic int forwards;
 } hook_ctx_t;
 
@@ -480,20 +478,6 @@ static qerr_t count_forward(void *ctx, const alert_t *a, const incident_t *inc, 
     track_done(t);
     return QERR_OK;
 }
-static decision_kind_t hook_decide(void *ctx, dedup_table_t *t, const alert_t *a, incident_t *o)
-{
-    (void)t;
-    hook_ctx_t *h = ctx;
-    return decider_decide(h->d, h->rs, a, o);
-}
-static void hook_begin(void *ctx) { (void)ctx; }
-static void hook_end(void *ctx) { (void)ctx; }
-static bool hook_pre(void *ctx, const alert_t *a, incident_t *o)
-{
-    hook_ctx_t *h = ctx;
-    return decider_rules(h->d, h->rs, a, o);
-}
-static const dedup_rules_hook_t test_hook = {hook_begin, hook_pre, hook_end, NULL};
 
 /* The worker applies the rules in memory mode (the whole decision) and in
  * shared-store mode (the rule half before the store; here the store is
@@ -505,16 +489,16 @@ static void test_worker_modes(void)
         compile("exclusions:\n  - {name: dev, matchers: ['env=\"dev\"']}\n", err, sizeof err);
     CHECK(rs != NULL);
     if (!rs) return;
+    rules_live_t *live = rules_live_new(rs, 1);
     for (int mode = 0; mode < 2; mode++) {
         dedup_params_t p = {5 * MIN, 4 * HOUR};
-        hook_ctx_t h = {rs, NULL, 0};
+        hook_ctx_t h = {0};
         dedup_worker_t *w = dedup_worker_new(&p, 1000, 1 << 20, count_forward, &h);
         CHECK(w != NULL);
         if (!w) break;
         decider_opts_t o = {p, true, 256, 256};
-        h.d = decider_new(&o, dedup_worker_table(w), NULL);
-        dedup_worker_set_decider(w, hook_decide, &h);
-        dedup_worker_set_rules_hook(w, &test_hook, &h);
+        decider_t *d = decider_new(&o, dedup_worker_table(w), NULL);
+        dedup_worker_use_rules(w, live, d, 0);
         if (mode == 1) {
             store_conf_t sc = {.prefix = "t",
                                .timeout_ms = 50,
@@ -558,9 +542,9 @@ static void test_worker_modes(void)
         CHECK_EQ_INT(st.decisions[DECISION_FORWARD_NEW], 2);
         CHECK_EQ_INT(atomic_load(&h.forwards), 2);
         dedup_worker_destroy(w);
-        decider_destroy(h.d);
+        decider_destroy(d);
     }
-    ruleset_destroy(rs);
+    rules_live_destroy(live);
 }
 
 /* Per-rule counts for /metrics survive a reload (carried over by name). */

@@ -1,0 +1,213 @@
+/*
+ * Periodic snapshots of the memory store, so a crash (kill -9, OOM kill,
+ * power to the process lost) re-pages only what opened since the last one.
+ *
+ * Design. Workers own their tables and nothing on the decision path takes a
+ * lock, so the writer never reads a table: every `interval` it asks each
+ * worker for a copy (dedup_worker_copy_table; the worker copies between two
+ * records, ~40 bytes an entry, then carries on) and writes the copies to one
+ * file from this thread, off the hot path. One file rather than a shard
+ * file per worker: the start-up load (dedup_snapshot_load) re-shards by
+ * fingerprint, so the worker count may change between runs.
+ *
+ * Consistency with Kafka offsets. A copy may hold an incident whose
+ * forward is decided but not yet delivered. Restored after a crash, that
+ * entry would make the re-read alert a duplicate and the incident would be
+ * lost. So after the copies the writer raises a barrier (the consumer
+ * notes, per partition, how many messages it has handed out, and reports
+ * once all of them are finished: decided and delivered) and renames the
+ * file into place only then. Every entry in a published snapshot has been
+ * delivered, so restoring it never hides a page; an incident opened after
+ * the copy is absent and is paged again once after a crash. Hence: after
+ * kill -9, duplicates <= incidents opened since the last copy; lost = 0.
+ * A forward that never completes (a sink down) holds the barrier: no new
+ * snapshot is published meanwhile (the previous one stays), counted in
+ * `failures` and logged.
+ *
+ * Writes are atomic: temp file, fsync, rename (file_replace), in the layout
+ * dedup_snapshot_save writes at a clean stop (window.c).
+ * Threads: one writer thread; stop joins it and must come before the
+ * workers stop (the final snapshot at shutdown is written by the caller,
+ * after the drain, as before).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedup.h"
+
+#define COPY_TIMEOUT_MS    5000
+#define BARRIER_TIMEOUT_MS 30000
+
+struct snapshot_writer {
+    char *path;
+    dedup_worker_t **workers;
+    size_t n_workers;
+    int64_t interval_ms;
+    snapshot_barrier_t barrier;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards nothing but the stop wait */
+    pthread_cond_t cond;
+    _Atomic bool stop;
+    _Atomic uint64_t writes, failures, last_entries;
+    _Atomic int64_t last_write_ms;
+    log_limit_t fail_log;
+};
+
+typedef struct {
+    dedup_entry_t *const *parts;
+    const size_t *counts;
+    size_t n_parts;
+} entry_parts_t;
+
+static qerr_t write_parts(FILE *f, void *ctx)
+{
+    const entry_parts_t *ep = ctx;
+    uint64_t total = 0;
+    for (size_t i = 0; i < ep->n_parts; i++) total += ep->counts[i];
+    fwrite(DEDUP_SNAPSHOT_MAGIC, 8, 1, f);
+    fwrite(&total, sizeof(total), 1, f);
+    for (size_t i = 0; i < ep->n_parts; i++)
+        if (ep->counts[i]) fwrite(ep->parts[i], sizeof(dedup_entry_t), ep->counts[i], f);
+    return QERR_OK;
+}
+
+qerr_t dedup_snapshot_write(const char *path, dedup_entry_t *const *parts, const size_t *counts,
+                            size_t n_parts, char *errbuf, size_t errlen)
+{
+    entry_parts_t ep = {parts, counts, n_parts};
+    return file_replace(path, write_parts, &ep, errbuf, errlen);
+}
+
+static bool stopping(snapshot_writer_t *s) { return atomic_load(&s->stop); }
+
+/* One snapshot: copies, barrier, write. false (and nothing renamed) when
+ * any step did not finish. */
+static bool write_once(snapshot_writer_t *s)
+{
+    bool ok = false;
+    const char *why = "stopping";
+    char errbuf[512] = "";
+    dedup_entry_t **parts = calloc(s->n_workers, sizeof(*parts));
+    size_t *counts = calloc(s->n_workers, sizeof(*counts));
+    if (!parts || !counts) {
+        why = "out of memory";
+        goto out;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < s->n_workers; i++) {
+        parts[i] = dedup_worker_copy_table(s->workers[i], &counts[i], COPY_TIMEOUT_MS, &s->stop);
+        if (!parts[i]) {
+            why = "a worker did not hand over its table";
+            goto out;
+        }
+        total += counts[i];
+    }
+    /* Everything in the copies was decided from records the consumer
+     * handed out before this request. */
+    uint64_t ticket = s->barrier.request(s->barrier.ctx);
+    int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
+    while (!s->barrier.passed(s->barrier.ctx, ticket)) {
+        if (stopping(s)) goto out;
+        if (clock_mono_ns() > deadline) {
+            why = "forwards decided before the copy were not delivered in 30 s";
+            goto out;
+        }
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    if (dedup_snapshot_write(s->path, parts, counts, s->n_workers, errbuf, sizeof(errbuf)) !=
+        QERR_OK) {
+        why = errbuf;
+        goto out;
+    }
+    atomic_store(&s->last_entries, total);
+    atomic_store(&s->last_write_ms, clock_wall_ms());
+    atomic_fetch_add(&s->writes, 1);
+    ok = true;
+out:
+    if (!ok && !stopping(s)) {
+        atomic_fetch_add(&s->failures, 1);
+        if (log_limit_allow(&s->fail_log, 60000, NULL))
+            log_warn("dedup", "periodic snapshot not written (%s); the previous one stays", why);
+    }
+    for (size_t i = 0; parts && i < s->n_workers; i++) free(parts[i]);
+    free(parts);
+    free(counts);
+    return ok;
+}
+
+static void *writer_main(void *arg)
+{
+    snapshot_writer_t *s = arg;
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t ns = until.tv_nsec + (s->interval_ms % 1000) * 1000000;
+        until.tv_sec += s->interval_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_mutex_lock(&s->lock);
+        while (!stopping(s) && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT) {
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (stopping(s)) break;
+        write_once(s);
+    }
+    return NULL;
+}
+
+snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
+                                         size_t n_workers, int64_t interval_ms,
+                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         size_t errlen)
+{
+    snapshot_writer_t *s = calloc(1, sizeof(*s));
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        snprintf(errbuf, errlen, "cannot allocate the snapshot writer");
+        return NULL;
+    }
+    s->workers = workers;
+    s->n_workers = n_workers;
+    s->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+    s->barrier = *barrier;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+        snprintf(errbuf, errlen, "cannot start the snapshot thread");
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
+        free(s->path);
+        free(s);
+        return NULL;
+    }
+    pthread_setname_np(s->thread, "quell-snapshot");
+    return s;
+}
+
+void snapshot_writer_stop(snapshot_writer_t *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->stop, true);
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s->path);
+    free(s);
+}
+
+void snapshot_writer_stats(snapshot_writer_t *s, snapshot_writer_stats_t *out)
+{
+    *out = (snapshot_writer_stats_t){0};
+    if (!s) return;
+    out->writes = atomic_load(&s->writes);
+    out->failures = atomic_load(&s->failures);
+    out->last_entries = atomic_load(&s->last_entries);
+    out->last_write_ms = atomic_load(&s->last_write_ms);
+}

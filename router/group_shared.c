@@ -1,0 +1,215 @@
+/*
+ * Routing groups across instances (Redis store): what each instance told
+ * about a group is recorded in one shared hash per group, so that N
+ * instances of one consumer group send one reminder per repeat_interval
+ * and one resolved notification per group, not one each.
+ *
+ * Each instance still groups what it decided (the Redis store makes every
+ * fingerprint one instance's), so a FIRING notification is sent by the
+ * instance that has the change, listing its alerts. Before any
+ * notification leaves, one script call on PREFIXgrp:GROUPID:
+ *   - records the notification's alerts (field = fingerprint, value "f"
+ *     firing / "r" resolved) and, for a sent one, the time (field "_t");
+ *   - FIRING: always sent once due; before it, group_shared_hold claims
+ *     the group's firing slot (group.c asks): when another instance sent
+ *     one within group_interval, the group waits until that has passed
+ *     (holds kept), so the instances together send at most one firing
+ *     notification per group_interval, as one Alertmanager would (each
+ *     listing the alerts its instance decided);
+ *   - REMINDER: sent only if no instance notified this group within 90%
+ *     of repeat_interval (the instances' timers drift apart by their own
+ *     notification times), else skipped;
+ *   - RESOLVED: sent only when no alert of the group is still firing on
+ *     any instance (then the hash is deleted); otherwise skipped, and the
+ *     last instance to resolve sends it.
+ * The hash expires 2 x repeat_interval + 1 h after its last write, so a
+ * dead instance's firing alerts cannot hold a group's resolved forever.
+ * A skipped notification releases its holds (nothing to deliver). Redis
+ * unavailable: everything is sent, as before (a duplicate, never a miss).
+ *
+ * Threads: the router thread only. Connections through redis_open.
+ */
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router_int.h"
+
+static const char gate_lua[] =
+    "local kind, now, rep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) "
+    "for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+    "local send = 1 "
+    "if kind == 'm' then "
+    "  local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
+    "  if now - last < rep * 0.9 then send = 0 end "
+    "elseif kind == 'x' then "
+    "  for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
+    "    if v == 'f' then send = 0 break end end "
+    "  if send == 1 then redis.call('DEL', KEYS[1]) return 1 end "
+    "end "
+    "if send == 1 then redis.call('HSET', KEYS[1], '_t', ARGV[2]) end "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
+    "return send";
+
+/* The firing slot: at most one firing notification per group_interval
+ * over all instances. Returns 0 (claimed: _t = now) or when it frees. */
+static const char hold_lua[] =
+    "local now, gi = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
+    "if last > 0 and now - last < gi then return last + gi end "
+    "redis.call('HSET', KEYS[1], '_t', ARGV[1]) "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+    "return 0";
+
+struct group_shared {
+    store_conf_t conf;
+    char prefix[128];
+    redisContext *ctx;
+    char sha[41], hold_sha[41];
+    int64_t retry_ns;
+    bool logged_down;
+    char **argv;
+    size_t *lens;
+    size_t cap;
+    char *fields; /* 17 bytes per alert: hex fingerprint + NUL */
+};
+
+group_shared_t *group_shared_new(const store_conf_t *sc, const char *prefix)
+{
+    group_shared_t *gs = calloc(1, sizeof(*gs));
+    if (!gs) return NULL;
+    gs->conf = *sc;
+    snprintf(gs->prefix, sizeof(gs->prefix), "%sgrp:", prefix ? prefix : "");
+    gs->conf.prefix = gs->prefix;
+    return gs;
+}
+
+void group_shared_destroy(group_shared_t *gs)
+{
+    if (!gs) return;
+    if (gs->ctx) redisFree(gs->ctx);
+    free(gs->argv);
+    free(gs->lens);
+    free(gs->fields);
+    free(gs);
+}
+
+static void down(group_shared_t *gs, const char *why)
+{
+    char where[300];
+    if (gs->ctx) redisFree(gs->ctx);
+    gs->ctx = NULL;
+    gs->retry_ns = clock_mono_ns() + 1000000000LL;
+    if (!gs->logged_down)
+        log_warn("router",
+                 "groups: redis %s unavailable (%.150s); every instance notifies its own groups",
+                 store_conf_where(&gs->conf, where, sizeof(where)), why);
+    gs->logged_down = true;
+}
+
+static bool ready(group_shared_t *gs)
+{
+    if (gs->ctx) return true;
+    if (clock_mono_ns() < gs->retry_ns) return false;
+    char errbuf[256];
+    gs->ctx = redis_open(&gs->conf, NULL, 0, errbuf, sizeof(errbuf));
+    if (!gs->ctx) {
+        down(gs, errbuf);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++) {
+        redisReply *r = redisCommand(gs->ctx, "SCRIPT LOAD %s", i ? hold_lua : gate_lua);
+        ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
+        if (ok) memcpy(i ? gs->hold_sha : gs->sha, r->str, 41);
+        if (r) freeReplyObject(r);
+    }
+    if (!ok) {
+        down(gs, "SCRIPT LOAD failed");
+        return false;
+    }
+    if (gs->logged_down) log_info("router", "groups: redis reachable again");
+    gs->logged_down = false;
+    return true;
+}
+
+static bool grow(group_shared_t *gs, size_t need)
+{
+    if (need <= gs->cap) return true;
+    size_t cap = need * 2;
+    char **a = realloc(gs->argv, cap * sizeof(*a));
+    if (a) gs->argv = a;
+    size_t *l = realloc(gs->lens, cap * sizeof(*l));
+    if (l) gs->lens = l;
+    char *f = realloc(gs->fields, cap * 17);
+    if (f) gs->fields = f;
+    if (!a || !l || !f) return false;
+    gs->cap = cap;
+    return true;
+}
+
+bool group_shared_gate(group_shared_t *gs, const notification_t *note)
+{
+    if (!ready(gs)) return true;
+    size_t argc = 8 + 2 * note->n_alerts;
+    if (!grow(gs, argc)) return true;
+    char key[200], now[24], rep[24], ttl[24];
+    char kind = note->kind == NOTIFY_REMINDER ? 'm' : note->kind == NOTIFY_RESOLVED ? 'x' : 'f';
+    snprintf(key, sizeof(key), "%s%016llx", gs->prefix, (unsigned long long)note->group_id);
+    snprintf(now, sizeof(now), "%lld", (long long)note->now_ms);
+    snprintf(rep, sizeof(rep), "%lld", (long long)note->route->repeat_interval_ms);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(2 * note->route->repeat_interval_ms + 3600000));
+    char kind_s[2] = {kind, 0};
+    const char *head[] = {"EVALSHA", gs->sha, "1", key, kind_s, now, rep, ttl};
+    size_t n = 0;
+    for (; n < 8; n++) {
+        gs->argv[n] = (char *)head[n];
+        gs->lens[n] = strlen(head[n]);
+    }
+    for (size_t i = 0; i < note->n_alerts; i++) {
+        char *f = gs->fields + 17 * i;
+        snprintf(f, 17, "%016llx", (unsigned long long)note->alerts[i].alert->fingerprint);
+        gs->argv[n] = f;
+        gs->lens[n++] = 16;
+        gs->argv[n] = note->alerts[i].alert->status == ALERT_RESOLVED ? "r" : "f";
+        gs->lens[n++] = 1;
+    }
+    redisReply *r = redisCommandArgv(gs->ctx, (int)n, (const char **)gs->argv, gs->lens);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                   : (gs->ctx->errstr[0] ? gs->ctx->errstr : "no reply"));
+        if (r) freeReplyObject(r);
+        down(gs, why); /* NOSCRIPT too: the reconnect loads it again */
+        return true;
+    }
+    bool send = r->integer != 0;
+    freeReplyObject(r);
+    return send;
+}
+
+int64_t group_shared_hold(group_shared_t *gs, const route_t *r, uint64_t group_id, int64_t now_ms)
+{
+    if (!ready(gs)) return 0;
+    char key[200], now[24], gi[24], ttl[24];
+    snprintf(key, sizeof(key), "%s%016llx", gs->prefix, (unsigned long long)group_id);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(gi, sizeof(gi), "%lld", (long long)r->group_interval_ms);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(2 * r->repeat_interval_ms + 3600000));
+    redisReply *rep = redisCommand(gs->ctx, "EVALSHA %s 1 %s %s %s %s", gs->hold_sha, key, now,
+                                   gi, ttl);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s",
+                 rep && rep->type == REDIS_REPLY_ERROR
+                     ? rep->str
+                     : (gs->ctx->errstr[0] ? gs->ctx->errstr : "no reply"));
+        if (rep) freeReplyObject(rep);
+        down(gs, why);
+        return 0;
+    }
+    int64_t until = rep->integer;
+    freeReplyObject(rep);
+    return until;
+}
