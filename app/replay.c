@@ -720,7 +720,8 @@ static void print_summary_json(const replay_t *r)
            (unsigned long long)s->by_kind[DECISION_FORWARD_REPEAT],
            (unsigned long long)s->by_kind[DECISION_FORWARD_RESOLVED]);
     if (r->has_cand)
-        printf(",\"newly_suppressed\":%llu,\"newly_forwarded\":%llu",
+        printf(",\"incidents_out_current\":%llu,\"newly_suppressed\":%llu,\"newly_forwarded\":%llu",
+               (unsigned long long)r->base.forwarded,
                (unsigned long long)r->count_ns, (unsigned long long)r->count_nf);
     printf("}}\n");
 }
@@ -890,6 +891,10 @@ int explain_main(int argc, char **argv)
                a->status == ALERT_FIRING ? "firing" : "resolved", ts, labels ? labels : "");
         free(labels);
         ruleset_explain(s.rs, a->labels, a->n_labels, now, stdout);
+        int g = fp_grouping_match(s.grouping, a->labels, a->n_labels);
+        if (g >= 0)
+            printf("grouping: rule %s folds it (the fingerprint above is the group's)\n",
+                   fp_grouping_name(s.grouping, (size_t)g));
         a->event_time_ms = now;
         a->watermark_ms = now;
         incident_t inc;

@@ -359,6 +359,17 @@ static void test_storm(void)
     free(sig);
     free(fw);
 
+    /* explain names the grouping rule that folds an alert */
+    char alert[256];
+    snprintf(alert, sizeof alert, "%s/alert.json", dir);
+    write_text(alert, "{\"labels\":{\"alertname\":\"GPL ICMP_INFO PING id 12345\","
+                      "\"severity\":\"3\",\"instance\":\"10.9.9.9\"}}");
+    snprintf(args, sizeof args, "explain -c %s %s", sug, alert);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "grouping: rule fold-ids-gpl-icmp-info-ping-id-n folds it"));
+    free(out);
+    free(err);
+
     /* the candidate report: the gain, and the critical alert a suggestion
      * hides listed first */
     snprintf(args, sizeof args, "replay -c %s --candidate %s --map %s %s", empty, sug, map, storm);
