@@ -8,7 +8,7 @@
 #ifndef QUELL_API_V2_H
 #define QUELL_API_V2_H
 
-#include "../dedup/silence.h"
+#include "../dedup/dedup.h"
 #include "declog.h"
 
 typedef struct api_v2 api_v2_t;

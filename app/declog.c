@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "../dedup/dedup.h"
-#include "../dedup/rules.h"
 #include "declog.h"
 
 typedef struct {

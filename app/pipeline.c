@@ -466,6 +466,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     size_t started = 0;
     ruleset_t *rules = NULL;
     rules_live_t *live = NULL;
+    fp_grouping_t *grouping = NULL;
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
@@ -532,7 +533,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         decider_opts_t dopts = {
             .dedup = params,
             .fingerprint_covers_labels =
-                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
+                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0 &&
+                !conf->grouping,
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
@@ -621,6 +623,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     };
     dedup_fp_conf_init(&io.fingerprint, conf->dedup.fingerprint, &conf->dedup.fingerprint_labels,
                        &conf->dedup.ignore_labels);
+    if (fp_grouping_compile(conf, NULL, NULL, &grouping, errbuf, sizeof(errbuf)) != QERR_OK)
+        goto out;
+    fp_grouping_attach(grouping, &io.fingerprint);
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
@@ -700,6 +705,7 @@ out:
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);
+    fp_grouping_destroy(grouping); /* after ingest and ops: their fingerprints use it */
     free(workers);
     free(rings);
     free(tables);

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "../app/declog.h"
-#include "../dedup/silence.h"
+#include "../dedup/dedup.h"
 
 #define N_FP 10000
 #define N_LABELS 9

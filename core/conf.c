@@ -220,6 +220,9 @@ static const conf_key_t conf_keys[] = {
      "Mapping of source severities to SEV1..SEV5 (see docs/rules.md)."},
     {"time_intervals", CT_TREE, "", NULL, NULL, NULL, F(time_intervals), 0,
      "Named recurring time intervals rules refer to (see docs/rules.md)."},
+    {"grouping", CT_TREE, "", NULL, NULL, NULL, F(grouping), 0,
+     "Rules folding alerts into one fingerprint by a subset of their labels, ids in values "
+     "normalised (see docs/tuning.md); read at start, not on reload."},
     {"route", CT_TREE, "", NULL, NULL, NULL, F(route), 0,
      "The routing tree, Alertmanager's shape (see docs/routing.md)."},
     {"receivers", CT_TREE, "", NULL, NULL, NULL, F(receivers), 0,

@@ -138,6 +138,7 @@ typedef struct {
     conf_node_t *inhibit_rules;  /* rules */
     conf_node_t *severity;       /* rules */
     conf_node_t *time_intervals; /* rules: named recurring intervals */
+    conf_node_t *grouping;       /* rules: fold-by-labels fingerprints (dedup/group.c) */
     conf_node_t *route;          /* router */
     conf_node_t *receivers;      /* router */
     conf_node_t *runbooks;       /* router */

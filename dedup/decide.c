@@ -35,7 +35,7 @@ struct decider {
     inhibit_state_t *inhibit;
     rules_cache_t *cache;
     noise_slot_t *noise;
-    size_t noise_mask;
+    size_t noise_mask, noise_used;
     bool silence_wall_clock;
     decider_window_fn window_for; /* NULL: o.dedup.window_ms for every alert */
     void *window_ctx;
@@ -71,23 +71,71 @@ void decider_destroy(decider_t *d)
     free(d);
 }
 
+/* The noise table: open addressing, a fingerprint in one of NOISE_PROBES
+ * slots from its home. It starts small and doubles while more than half
+ * full, up to the first power of two >= noise_entries, so memory follows the
+ * fingerprints that use noise control (20,000 of them take 2 MiB, not the
+ * 64 MiB a table sized for a million did, touched page by page). At the
+ * cap, a fingerprint whose probe window is full restarts the state in its
+ * home slot (it is then treated as new to noise control). */
+#define NOISE_PROBES 8
+#define NOISE_FIRST_SLOTS 4096
+
+static size_t noise_home(uint64_t key, size_t mask)
+{
+    return (size_t)(key * 0x9E3779B97F4A7C15ull >> 17) & mask;
+}
+
+static size_t noise_cap(const decider_t *d)
+{
+    size_t n = NOISE_FIRST_SLOTS;
+    while (n < d->o.noise_entries) n *= 2;
+    return n;
+}
+
+static bool noise_grow(decider_t *d, size_t slots)
+{
+    noise_slot_t *nv = calloc(slots, sizeof *nv);
+    if (!nv) return false;
+    size_t mask = slots - 1, used = 0;
+    for (size_t i = 0; d->noise && i <= d->noise_mask; i++) {
+        if (!d->noise[i].fp) continue;
+        size_t h = noise_home(d->noise[i].fp, mask);
+        for (size_t p = 0; p < NOISE_PROBES; p++)
+            if (!nv[(h + p) & mask].fp) {
+                nv[(h + p) & mask] = d->noise[i];
+                used++;
+                break;
+            }
+    }
+    free(d->noise);
+    d->noise = nv;
+    d->noise_mask = mask;
+    d->noise_used = used;
+    return true;
+}
+
 static noise_slot_t *noise_slot(decider_t *d, uint64_t fp)
 {
-    if (!d->noise) {
-        size_t n = 1024;
-        while (n < d->o.noise_entries) n *= 2;
-        d->noise = calloc(n, sizeof *d->noise);
-        if (!d->noise) return NULL;
-        d->noise_mask = n - 1;
-    }
-    /* Direct-mapped: a collision restarts the older fingerprint's noise
-     * state (it is then treated as new to noise control). */
-    noise_slot_t *s = &d->noise[(fp * 0x9E3779B97F4A7C15ull >> 17) & d->noise_mask];
-    if (s->fp != fp) {
+    uint64_t key = fp ? fp : 1; /* 0 marks an empty slot */
+    size_t cap = noise_cap(d);
+    if (!d->noise && !noise_grow(d, cap < NOISE_FIRST_SLOTS ? cap : NOISE_FIRST_SLOTS)) return NULL;
+    for (;;) {
+        size_t slots = d->noise_mask + 1, h = noise_home(key, d->noise_mask);
+        noise_slot_t *empty = NULL;
+        for (size_t p = 0; p < NOISE_PROBES; p++) {
+            noise_slot_t *s = &d->noise[(h + p) & d->noise_mask];
+            if (s->fp == key) return s;
+            if (!s->fp && !empty) empty = s;
+        }
+        if ((!empty || d->noise_used * 2 >= slots) && slots < cap && noise_grow(d, slots * 2))
+            continue;
+        noise_slot_t *s = empty ? empty : &d->noise[h];
+        if (empty) d->noise_used++;
         memset(s, 0, sizeof *s);
-        s->fp = fp;
+        s->fp = key;
+        return s;
     }
-    return s;
 }
 
 static void fill_suppressed(incident_t *out, const alert_t *a, decision_kind_t k, const char *rule,

@@ -31,6 +31,11 @@ typedef struct {
     fingerprint_mode_t mode;
     const strlist_t *only;
     const strlist_t *ignore;
+    /* Optional (NULL = none): replaces the fingerprint of alerts a
+     * grouping rule folds (group.h: fp_grouping_attach). Thread-safe reads
+     * only; `regroup_ctx` outlives every user of this struct. */
+    uint64_t (*regroup)(const void *ctx, const label_t *labels, uint32_t n_labels, uint64_t fp);
+    const void *regroup_ctx;
 } dedup_fp_conf_t;
 
 /* Sorts `only` and `ignore` in place (they stay owned by the caller, e.g.
@@ -38,8 +43,13 @@ typedef struct {
 void dedup_fp_conf_init(dedup_fp_conf_t *fc, fingerprint_mode_t mode, strlist_t *only,
                         strlist_t *ignore);
 
-/* Thread-safe (reads only). */
+/* Thread-safe (reads only). The fingerprint of a label set: for partition
+ * keys and label-set counts. */
 uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels);
+/* The fingerprint an alert is decided under: dedup_fingerprint, except that
+ * the resolve of an alert a grouping rule folds gets one of its own (so it
+ * never closes the incident of the group). Thread-safe. */
+uint64_t dedup_fingerprint_alert(const dedup_fp_conf_t *fc, const alert_t *a);
 
 /* ---- window table and decision core ----------------------------------- */
 
@@ -512,8 +522,12 @@ size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int tim
 dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout_ms,
                                        const _Atomic bool *cancel);
 
-/* The rule half of the decision (matchers, exclusions, severity, inhibition,
- * noise rules, time intervals, reload) has its own section file. */
+/* dedup's API goes on in section files, included here so that other
+ * folders include this header only: the rule half of the decision
+ * (matchers, exclusions, severity, inhibition, noise rules, time intervals,
+ * reload), silences, and grouping rules. */
+#include "group.h"
 #include "rules.h"
+#include "silence.h"
 
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "group.h"
 #include "rules_int.h"
 #include "silence.h"
 
@@ -654,6 +655,11 @@ qerr_t ruleset_compile(const conf_t *conf, rules_warn_fn warn, void *warn_ctx, r
     if ((rc = compile_severity(rs, conf->severity, path, errbuf, errlen))) goto fail;
     if ((rc = compile_inhibit(rs, conf->inhibit_rules, path, errbuf, errlen))) goto fail;
     if ((rc = compile_noise(rs, conf->noise, path, errbuf, errlen))) goto fail;
+    /* grouping is applied where fingerprints are made (group.h); checked here
+     * so `quell check` and a reload refuse a bad section too */
+    fp_grouping_t *grouping = NULL;
+    if ((rc = fp_grouping_compile(conf, warn, warn_ctx, &grouping, errbuf, errlen))) goto fail;
+    fp_grouping_destroy(grouping);
     if ((rc = build_index(rs))) goto oom;
     *out = rs;
     return QERR_OK;

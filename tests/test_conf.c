@@ -613,6 +613,7 @@ static void test_print_doc(void)
         "inhibit_rules",
         "severity",
         "time_intervals",
+        "grouping",
         "route",
         "receivers",
         "runbooks",
