@@ -20,7 +20,7 @@
 #include <xxhash.h>
 
 #include "rules_int.h"
-#include "silence.h"
+#include "dedup.h"
 
 /* ---- noise table ------------------------------------------------------ */
 

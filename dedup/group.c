@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <xxhash.h>
 
-#include "group.h"
+#include "dedup.h"
 #include "rules_int.h"
 
 #define FAIL_AT(node, ...)                                                                         \

@@ -18,10 +18,13 @@
  * sharding: it is computed where fingerprints are (ingest, replay), from
  * the config read at start; a reload does not change it.
  */
+/* A section of dedup's API: dedup.h includes it at its end, so whichever
+ * header comes first, dedup.h's types are there. */
+#include "dedup.h"
+
 #ifndef QUELL_RULES_GROUP_H
 #define QUELL_RULES_GROUP_H
 
-#include "rules.h"
 
 typedef struct fp_grouping fp_grouping_t;
 

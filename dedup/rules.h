@@ -9,6 +9,10 @@
  * (^(?:RE)$), a missing label matching as "". Regexes are RE2/Go syntax,
  * translated to PCRE2 (JIT) and refused where Go would refuse them.
  */
+/* A section of dedup's API: dedup.h includes it at its end, so whichever
+ * header comes first, dedup.h's types are there. */
+#include "dedup.h"
+
 #ifndef QUELL_RULES_H
 #define QUELL_RULES_H
 
@@ -18,7 +22,6 @@
 #include "../core/metrics.h"
 #include "../core/track.h"
 #include "../core/types.h"
-#include "dedup.h"
 
 /* ---- matchers --------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "rules.h"
+#include "dedup.h"
 
 /* One compiled matcher. Strings are NUL-terminated copies (lengths kept:
  * a quoted "\x00" makes an embedded NUL possible). */

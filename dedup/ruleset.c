@@ -19,9 +19,9 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "group.h"
+#include "dedup.h"
 #include "rules_int.h"
-#include "silence.h"
+
 
 static _Atomic uint64_t next_generation = 1;
 

@@ -12,10 +12,13 @@
  * are kept `retention` and then dropped. The clock is the wall clock when
  * quell runs (like Alertmanager) and the alert's event time in replay.
  */
+/* A section of dedup's API: dedup.h includes it at its end, so whichever
+ * header comes first, dedup.h's types are there. */
+#include "dedup.h"
+
 #ifndef QUELL_SILENCE_H
 #define QUELL_SILENCE_H
 
-#include "rules.h"
 
 /* ---- the compiled set the hot path reads ------------------------------ */
 

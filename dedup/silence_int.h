@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "rules_int.h"
-#include "silence.h"
+#include "dedup.h"
 
 /* One matcher as the API writes it. */
 typedef struct {
