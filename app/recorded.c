@@ -697,7 +697,7 @@ static bool read_if_flat(recorded_t *r, const char *file, size_t line, const cha
 
 /* ---- Prometheus JSON and protobuf ---------------------------------------- */
 
-static int64_t prom_time(recorded_t *r, const char *text, size_t len)
+bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64_t *out)
 {
     int64_t t = 0;
     bool found = false;
@@ -706,7 +706,7 @@ static int64_t prom_time(recorded_t *r, const char *text, size_t len)
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
         if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
             found = true;
-        if (!found && !r->have_time) {
+        if (!found && with_starts_at) {
             const cJSON *first = j;
             const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(j, "alerts");
             if (cJSON_IsArray(alerts)) first = cJSON_GetArrayItem(alerts, 0);
@@ -718,6 +718,14 @@ static int64_t prom_time(recorded_t *r, const char *text, size_t len)
         }
         cJSON_Delete(j);
     }
+    *out = t;
+    return found;
+}
+
+static int64_t prom_time(recorded_t *r, const char *text, size_t len)
+{
+    int64_t t;
+    bool found = recorded_json_time(text, len, !r->have_time, &t);
     return next_time(r, found, t);
 }
 
@@ -771,33 +779,6 @@ static void read_proto(recorded_t *r, const char *file, const char *buf, size_t 
 
 /* ---- files ---------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) break;
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    *len_out = len;
-    return buf;
-}
-
 typedef enum { KIND_JSON, KIND_PROTO, KIND_CSV } kind_t;
 
 static kind_t sniff(const char *buf, size_t len)
@@ -829,7 +810,7 @@ bool recorded_wants(const recorded_t *r, const char *path)
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
 {
     size_t len = 0;
-    char *buf = slurp(path, &len);
+    char *buf = file_read_all(path, &len);
     if (!buf) {
         fprintf(stderr, "quell: cannot open %s\n", path);
         return -1;

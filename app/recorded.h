@@ -63,6 +63,10 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
 uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
 
 /* Event time from text as the mapping reads it; false when unparsable. */
+/* The event time of a Prometheus/Alertmanager JSON document: its
+ * "receivedAt", else (when `with_starts_at`) its first alert's startsAt.
+ * False when it has neither; *out is then 0. */
+bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64_t *out);
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out);
 
 #endif

@@ -15,6 +15,7 @@
  * cannot be decoded is reported on stderr with FILE:LINE and counted, never
  * silently skipped.
  */
+#include <errno.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,25 +388,8 @@ static void decide_alert(replay_t *r, alert_t *a)
  * only) the first alert's startsAt; else 1 ms after the previous one. */
 static int64_t event_time_of(replay_t *r, const char *text, size_t len)
 {
-    int64_t t = 0;
-    bool found = false;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (j) {
-        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
-        if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
-            found = true;
-        if (!found && !r->have_time) {
-            const cJSON *first = j;
-            const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(j, "alerts");
-            if (cJSON_IsArray(alerts)) first = cJSON_GetArrayItem(alerts, 0);
-            if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
-            const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
-            if (cJSON_IsString(sa) &&
-                time_parse_rfc3339(sa->valuestring, strlen(sa->valuestring), &t) && t)
-                found = true;
-        }
-        cJSON_Delete(j);
-    }
+    int64_t t;
+    bool found = recorded_json_time(text, len, !r->have_time, &t);
     if (!found) t = r->have_time ? r->last_time + 1 : 0;
     r->last_time = t;
     r->have_time = true;
@@ -572,31 +556,12 @@ static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
     if (!strncmp(path, "kafka:", 6)) return replay_kafka(r, path + 6, brokers);
     if (recorded_wants(r->rec, path)) return recorded_read(r->rec, path, replay_recorded_cb, r);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        fprintf(stderr, "quell replay: cannot open %s\n", path);
+    size_t len = 0;
+    char *buf = file_read_all(path, &len);
+    if (!buf) {
+        fprintf(stderr, "quell replay: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return -1;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) break;
-    }
-    fclose(fp);
-    if (!buf) return 0;
-    buf[len] = '\0';
     /* One JSON document (webhook payload, array), or JSON lines. */
     const char *end = NULL;
     cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
