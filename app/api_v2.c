@@ -23,7 +23,7 @@ struct api_v2 {
     api_v2_opts_t o;
     int64_t started_ms;
     char cluster_name[40];
-    char *original; /* config.original: an Alertmanager config derived from quell's */
+    char *original;       /* config.original: an Alertmanager config derived from quell's */
     const char *receiver; /* the routing tree's root receiver */
     routing_t *routes;    /* NULL: no `route:`, one implicit receiver */
 };
@@ -444,7 +444,9 @@ static bool list_one(void *ctx, const declog_rec_t *r)
             json_string(b, name);
             mbuf_append(b, "}", 1);
         }
-        fmt_time(r->starts_ms ? r->starts_ms : r->first_seen_ms ? r->first_seen_ms : r->event_ms,
+        fmt_time(r->starts_ms       ? r->starts_ms
+                 : r->first_seen_ms ? r->first_seen_ms
+                                    : r->event_ms,
                  t);
         mbuf_printf(b, "],\"startsAt\":\"%s\",\"status\":{\"inhibitedBy\":[", t);
         if (inhibited) json_string(b, strchr(r->reason, ':') ? strchr(r->reason, ':') + 1 : "");
@@ -475,9 +477,12 @@ static bool bool_param(const http_req_t *req, const char *name, bool def, bool *
     const char *v = http_req_query(req, name);
     *out = def;
     if (!v) return true;
-    if (!strcmp(v, "true")) *out = true;
-    else if (!strcmp(v, "false")) *out = false;
-    else return false;
+    if (!strcmp(v, "true"))
+        *out = true;
+    else if (!strcmp(v, "false"))
+        *out = false;
+    else
+        return false;
     return true;
 }
 

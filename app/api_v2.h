@@ -14,10 +14,10 @@
 typedef struct api_v2 api_v2_t;
 
 typedef struct {
-    const conf_t *conf;    /* outlives the API */
-    silencer_t *silencer;  /* NULL: the silence routes answer 503 */
-    declog_t *declog;      /* NULL: no alerts are listed */
-    rules_live_t *live;    /* silencedBy of listed alerts */
+    const conf_t *conf;   /* outlives the API */
+    silencer_t *silencer; /* NULL: the silence routes answer 503 */
+    declog_t *declog;     /* NULL: no alerts are listed */
+    rules_live_t *live;   /* silencedBy of listed alerts */
 } api_v2_opts_t;
 
 api_v2_t *api_v2_new(const api_v2_opts_t *o);

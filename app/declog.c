@@ -28,8 +28,8 @@ typedef struct {
 typedef struct {
     slot_t *slots;
     _Atomic uint64_t head; /* records written so far */
-    declog_rec_t scratch; /* the record being built (no ring) */
-    mbuf_t json;                             /* the topic's payload */
+    declog_rec_t scratch;  /* the record being built (no ring) */
+    mbuf_t json;           /* the topic's payload */
 } wring_t;
 
 struct declog {
@@ -205,7 +205,7 @@ static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
     r->n_annotations =
         pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
     size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
-                                                                    : sizeof r->generator_url - 1;
+                                                                   : sizeof r->generator_url - 1;
     memcpy(r->generator_url, a->generator_url.ptr, gl);
     r->generator_url[gl] = '\0';
 }
@@ -235,9 +235,8 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
         declog_rec_json(r, &ring->json);
         char key[17];
         hex16(a->fingerprint, key);
-        if (ring->json.oom ||
-            rd_kafka_produce(d->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, ring->json.buf,
-                             ring->json.len, key, 16, NULL) != 0)
+        if (ring->json.oom || rd_kafka_produce(d->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                               ring->json.buf, ring->json.len, key, 16, NULL) != 0)
             atomic_fetch_add_explicit(&d->dropped, 1, memory_order_relaxed);
         else
             atomic_fetch_add_explicit(&d->produced, 1, memory_order_relaxed);
@@ -312,8 +311,8 @@ void declog_metrics(declog_t *d, mbuf_t *b)
 {
     metrics_family(b, "quell_decision_log_records_total", "counter",
                    "Decision records produced to decisions.topic, or dropped (queue full).");
-    metrics_sample(b, "quell_decision_log_records_total",
-                   d ? (double)atomic_load(&d->produced) : 0, 1, "result", "produced");
-    metrics_sample(b, "quell_decision_log_records_total",
-                   d ? (double)atomic_load(&d->dropped) : 0, 1, "result", "dropped");
+    metrics_sample(b, "quell_decision_log_records_total", d ? (double)atomic_load(&d->produced) : 0,
+                   1, "result", "produced");
+    metrics_sample(b, "quell_decision_log_records_total", d ? (double)atomic_load(&d->dropped) : 0,
+                   1, "result", "dropped");
 }

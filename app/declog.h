@@ -21,11 +21,11 @@ typedef struct {
     int64_t decided_ms; /* wall clock */
     int64_t starts_ms, ends_ms;
     int64_t first_seen_ms; /* with the fingerprint, the incident id */
-    uint8_t kind;       /* decision_kind_t */
+    uint8_t kind;          /* decision_kind_t */
     bool firing;
     bool silenced;
     bool labels_cut;
-    char reason[80];    /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
+    char reason[80]; /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
     uint16_t n_labels, n_annotations;
     char labels[640];
     char annotations[192];

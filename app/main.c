@@ -8,10 +8,10 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "tuning.h"
 #include "../bench/bench.h"
 #include "../router/router.h"
 #include "app.h"
+#include "tuning.h"
 
 static void usage(FILE *out)
 {

@@ -20,7 +20,6 @@
 
 #include "app.h"
 
-
 struct ops {
     ops_stages_t st;
     http_server_t *http;
@@ -473,8 +472,7 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
     if (!c->http.listen || !*c->http.listen) return o;
     bool memory = true;
     o->store_conf = (store_conf_t){.prefix = c->store.prefix, .timeout_ms = c->store.timeout_ms};
-    if (store_conf_connection(c, &o->store_conf, &memory, errbuf, errlen) != QERR_OK)
-        goto fail;
+    if (store_conf_connection(c, &o->store_conf, &memory, errbuf, errlen) != QERR_OK) goto fail;
     if (!memory && !(o->store = store_conn_new(&o->store_conf, "ready"))) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;

@@ -165,7 +165,8 @@ static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int
 {
     long v = 0;
     int n = 0;
-    while (*i < len && n < max && isdigit((unsigned char)s[*i])) v = v * 10 + (s[(*i)++] - '0'), n++;
+    while (*i < len && n < max && isdigit((unsigned char)s[*i]))
+        v = v * 10 + (s[(*i)++] - '0'), n++;
     *out = v;
     if (digits) *digits = n;
     return n > 0;
@@ -242,8 +243,7 @@ bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
     if (!len || len > 60) return false;
     /* Unix seconds, ms, us or ns, by magnitude; a fraction is allowed. */
     bool numeric = true;
-    for (size_t i = 0; i < len; i++)
-        numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
+    for (size_t i = 0; i < len; i++) numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
     if (numeric) {
         char tmp[64];
         memcpy(tmp, s, len);
@@ -317,7 +317,7 @@ typedef struct {
 
 static bool status_resolved(const char *v, size_t len)
 {
-    static const char *const words[] = {"resolved", "ok",       "cleared",  "clear", "closed",
+    static const char *const words[] = {"resolved",  "ok",       "cleared",  "clear", "closed",
                                         "recovered", "recovery", "inactive", "normal"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strlen(words[i]) == len && !strncasecmp(words[i], v, len)) return true;
@@ -364,7 +364,8 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
         /* Kept: a week of alerts with an odd time format is still worth
          * tuning on, in file order. */
         r->bad_times++;
-        report(r, file, line, "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
+        report(r, file, line,
+               "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
                row->bad_time_text);
     }
     if (!row->n) {
@@ -375,7 +376,8 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */
     for (uint32_t i = 0; i < row->n; i++)
-        if (!k || label_cmp(&row->labels[k - 1], &row->labels[i])) row->labels[k++] = row->labels[i];
+        if (!k || label_cmp(&row->labels[k - 1], &row->labels[i]))
+            row->labels[k++] = row->labels[i];
     row->n = k;
     if (row->n > r->limits.max_labels) row->n = (uint32_t)r->limits.max_labels;
     alert_t a;
@@ -419,7 +421,8 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
             for (size_t i = 0; i < n && roles[r] < 0; i++) {
                 bool taken = false;
                 for (int q = 0; q < r; q++) taken |= roles[q] == (int)i;
-                if (!taken && names[i] && !strcasecmp(names[i], role_names[r][k])) roles[r] = (int)i;
+                if (!taken && names[i] && !strcasecmp(names[i], role_names[r][k]))
+                    roles[r] = (int)i;
             }
     }
 }
@@ -684,8 +687,8 @@ static void read_flat_json(recorded_t *r, const char *file, size_t line, const c
 }
 
 /* A JSON line that is not Alertmanager-shaped (no "labels", no "alerts"). */
-static bool read_if_flat(recorded_t *r, const char *file, size_t line, const char *text,
-                         size_t len, recorded_fn fn, void *ctx)
+static bool read_if_flat(recorded_t *r, const char *file, size_t line, const char *text, size_t len,
+                         recorded_fn fn, void *ctx)
 {
     cJSON *j = cJSON_ParseWithLength(text, len);
     bool flat = j && cJSON_IsObject(j) && !cJSON_GetObjectItemCaseSensitive(j, "labels") &&
@@ -752,8 +755,8 @@ static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest
     }
 }
 
-static void read_proto(recorded_t *r, const char *file, const char *buf, size_t len,
-                       recorded_fn fn, void *ctx)
+static void read_proto(recorded_t *r, const char *file, const char *buf, size_t len, recorded_fn fn,
+                       void *ctx)
 {
     size_t p = 0, rec = 0;
     while (p < len) {
@@ -840,8 +843,8 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
         }
         cJSON_Delete(whole);
         if (one_doc && !r->has_map) {
-            decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len),
-                            false, fn, ctx);
+            decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len), false,
+                            fn, ctx);
         } else {
             size_t line = 0;
             for (char *p = buf; p < buf + len;) {
@@ -854,8 +857,8 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
                     if (r->has_map)
                         read_mapped_json_line(r, path, line, p, l, fn, ctx);
                     else if (!read_if_flat(r, path, line, p, l, fn, ctx))
-                        decode_and_emit(r, path, line, INGEST_FORMAT_JSON, p, l,
-                                        prom_time(r, p, l), false, fn, ctx);
+                        decode_and_emit(r, path, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l),
+                                        false, fn, ctx);
                 }
                 p += l + 1;
             }

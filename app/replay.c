@@ -15,17 +15,17 @@
  * cannot be decoded is reported on stderr with FILE:LINE and counted, never
  * silently skipped.
  */
-#include <errno.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../dedup/dedup.h"
 #include "api_v2.h"
 #include "app.h"
 #include "recorded.h"
@@ -61,7 +61,7 @@ typedef struct {
     const char *label;
     conf_t conf;
     ruleset_t *rs;
-    dedup_fp_conf_t fpc;    /* this side's fingerprint: dedup.* and grouping */
+    dedup_fp_conf_t fpc;     /* this side's fingerprint: dedup.* and grouping */
     fp_grouping_t *grouping; /* NULL: none */
     dedup_table_t *table;
     inhibit_state_t *inhibit;
@@ -261,9 +261,8 @@ static int side_open(side_t *s, const char *path, bool quiet)
     s->inhibit = inhibit_state_new(65536);
     decider_opts_t o = {
         .dedup = {s->conf.dedup.window_ms, s->conf.dedup.repeat_interval_ms},
-        .fingerprint_covers_labels =
-            s->conf.dedup.fingerprint_labels.n == 0 && s->conf.dedup.ignore_labels.n == 0 &&
-            !s->grouping,
+        .fingerprint_covers_labels = s->conf.dedup.fingerprint_labels.n == 0 &&
+                                     s->conf.dedup.ignore_labels.n == 0 && !s->grouping,
         .cache_entries = 65536,
         .noise_entries = s->conf.dedup.max_fingerprints,
     };
@@ -296,8 +295,8 @@ static const char *side_decide(side_t *s, const alert_t *a, incident_t *inc, cha
     if (DECISION_IS_FORWARD(k)) {
         s->forwarded++;
         if (s->n_incidents < 10) {
-            diff_item_t it = {render_labels(a), NULL,           strdup(reason),
-                              inc->severity,    a->fingerprint, a->event_time_ms, NULL};
+            diff_item_t it = {render_labels(a), NULL, strdup(reason), inc->severity, a->fingerprint,
+                              a->event_time_ms, NULL};
             size_t capn = s->n_incidents;
             diff_push(&s->incidents, &s->n_incidents, &capn, it);
         }
@@ -702,8 +701,8 @@ static void print_summary_json(const replay_t *r)
            (unsigned long long)s->by_kind[DECISION_FORWARD_RESOLVED]);
     if (r->has_cand)
         printf(",\"incidents_out_current\":%llu,\"newly_suppressed\":%llu,\"newly_forwarded\":%llu",
-               (unsigned long long)r->base.forwarded,
-               (unsigned long long)r->count_ns, (unsigned long long)r->count_nf);
+               (unsigned long long)r->base.forwarded, (unsigned long long)r->count_ns,
+               (unsigned long long)r->count_nf);
     printf("}}\n");
 }
 
@@ -837,8 +836,9 @@ int explain_main(int argc, char **argv)
         return rc;
     }
     if (!path || !alert_path) {
-        fprintf(stderr, "usage: quell explain -c FILE ALERT.json\n"
-                        "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n");
+        fprintf(stderr,
+                "usage: quell explain -c FILE ALERT.json\n"
+                "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n");
         return 2;
     }
     side_t s = {0};

@@ -132,8 +132,8 @@ typedef struct {
     uint32_t n_labels;
     alert_status_t status;
     int64_t t;
-    uint32_t family;   /* normalised alert name */
-    uint32_t raw_name; /* alert name as written */
+    uint32_t family;    /* normalised alert name */
+    uint32_t raw_name;  /* alert name as written */
     uint32_t sev_value; /* interned value of the severity label ("" if none) */
     uint64_t fp;        /* the current config's fingerprint */
 } rec_t;
@@ -167,7 +167,7 @@ typedef struct {
         uint64_t value_hash;
         uint64_t count;
         bool varies;
-    } *fl;
+    } * fl;
     size_t fl_mask, fl_n;
     recorded_t *reader;
 } suggest_t;
@@ -307,10 +307,10 @@ typedef struct {
 } step_t;
 
 static const step_t ladder[] = {
-    {5 * 60000LL, 4 * 3600000LL, "5m", "4h"},        {15 * 60000LL, 4 * 3600000LL, "15m", "4h"},
-    {30 * 60000LL, 8 * 3600000LL, "30m", "8h"},      {3600000LL, 12 * 3600000LL, "1h", "12h"},
-    {2 * 3600000LL, 24 * 3600000LL, "2h", "24h"},    {4 * 3600000LL, 24 * 3600000LL, "4h", "24h"},
-    {8 * 3600000LL, 48 * 3600000LL, "8h", "48h"},    {24 * 3600000LL, 7 * 86400000LL, "24h", "7d"},
+    {5 * 60000LL, 4 * 3600000LL, "5m", "4h"},     {15 * 60000LL, 4 * 3600000LL, "15m", "4h"},
+    {30 * 60000LL, 8 * 3600000LL, "30m", "8h"},   {3600000LL, 12 * 3600000LL, "1h", "12h"},
+    {2 * 3600000LL, 24 * 3600000LL, "2h", "24h"}, {4 * 3600000LL, 24 * 3600000LL, "4h", "24h"},
+    {8 * 3600000LL, 48 * 3600000LL, "8h", "48h"}, {24 * 3600000LL, 7 * 86400000LL, "24h", "7d"},
 };
 #define N_STEPS (sizeof ladder / sizeof *ladder)
 
@@ -508,7 +508,8 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
             }
             if (!sev) continue;
             sb_printf(b, "%s\"", first ? "" : ", ");
-            for (const char *q = v; *q; q++) sb_printf(b, *q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
+            for (const char *q = v; *q; q++)
+                sb_printf(b, *q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
             sb_printf(b, "\": SEV%d", sev);
             first = false;
         }
@@ -553,8 +554,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
         }
         if (p->fold_all) {
             by_labels(s, UINT32_MAX, by, sizeof by);
-            sb_printf(b, "%s  - name: fold-by-alertname   # every other alert: one incident per name\n",
-                      c);
+            sb_printf(
+                b, "%s  - name: fold-by-alertname   # every other alert: one incident per name\n",
+                c);
             sb_printf(b, "%s    matchers: ['alertname=~\".+\"']\n", c);
             sb_printf(b, "%s    by: %s\n%s    owner: %s\n", c, by, c, p->owner);
             sb_printf(b,
@@ -633,7 +635,8 @@ static void analyse(suggest_t *s, uint64_t *episodes, uint64_t *short_episodes)
     /* label sets per family; status flips and fire->resolve episodes */
     fpref_t *refs = malloc((s->n ? s->n : 1) * sizeof *refs);
     if (!refs) return;
-    for (size_t i = 0; i < s->n; i++) refs[i] = (fpref_t){s->recs[i].fp, s->recs[i].family, (uint32_t)i};
+    for (size_t i = 0; i < s->n; i++)
+        refs[i] = (fpref_t){s->recs[i].fp, s->recs[i].family, (uint32_t)i};
     qsort(refs, s->n, sizeof *refs, fpref_cmp);
     for (size_t i = 0; i < s->n;) {
         size_t j = i;
@@ -801,8 +804,14 @@ int suggest_main(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *map = NULL, *out_path = NULL;
-    plan_t p = {.target = 60, .owner = "unassigned", .expires_ms = 30 * 86400000LL, .top = 10,
-                .id_variants = 10, .fold_min = 3, .max_rules = 25, .step = -1};
+    plan_t p = {.target = 60,
+                .owner = "unassigned",
+                .expires_ms = 30 * 86400000LL,
+                .top = 10,
+                .id_variants = 10,
+                .fold_min = 3,
+                .max_rules = 25,
+                .step = -1};
     suggest_t s;
     memset(&s, 0, sizeof s);
     conf_defaults(&s.base);
@@ -872,8 +881,7 @@ int suggest_main(int argc, char **argv)
         FILE *fp = fopen(s.base_path, "rb");
         if (fp) {
             s.base_text = calloc(1, 1 << 20);
-            if (s.base_text && fread(s.base_text, 1, (1 << 20) - 1, fp) == 0)
-                s.base_text[0] = '\0';
+            if (s.base_text && fread(s.base_text, 1, (1 << 20) - 1, fp) == 0) s.base_text[0] = '\0';
             fclose(fp);
         }
     }
@@ -922,7 +930,8 @@ int suggest_main(int argc, char **argv)
             with++;
             if (is_uint(v)) numeric++;
         }
-        for (size_t f = 0; f < s.families.n; f++) ranked += s.fam[f].worst_sev ? s.fam[f].alerts : 0;
+        for (size_t f = 0; f < s.families.n; f++)
+            ranked += s.fam[f].worst_sev ? s.fam[f].alerts : 0;
         p.severity_map = with && numeric * 2 >= with && ranked * 2 < s.n;
     }
     /* families by alerts */
@@ -972,7 +981,8 @@ int suggest_main(int argc, char **argv)
     bool noise_dropped = false;
     sbuf_t notes = {0};
     if (run_plan(&s, &p, &e, &text) != 0) goto out;
-    if ((p.flapping || p.min_duration) && !keeps_every_family(&s, &now, &e, &p, lost, sizeof lost)) {
+    if ((p.flapping || p.min_duration) &&
+        !keeps_every_family(&s, &now, &e, &p, lost, sizeof lost)) {
         sb_printf(&notes, "# noise rules not proposed: they would leave \"%s\" with no incident\n",
                   lost);
         p.flapping = p.min_duration = false;
@@ -980,7 +990,8 @@ int suggest_main(int argc, char **argv)
         if (run_plan(&s, &p, &e, &text) != 0) goto out;
     }
     if ((p.n_folds || p.fold_all) && !keeps_every_family(&s, &now, &e, &p, lost, sizeof lost)) {
-        sb_printf(&notes, "# grouping not proposed: it would leave \"%s\" with no incident\n", lost);
+        sb_printf(&notes, "# grouping not proposed: it would leave \"%s\" with no incident\n",
+                  lost);
         p.n_folds = 0;
         p.fold_all = false;
         if (run_plan(&s, &p, &e, &text) != 0) goto out;
@@ -1016,8 +1027,9 @@ int suggest_main(int argc, char **argv)
     sb_printf(&o, "\n# current config (%s): %llu incidents, %.1f alerts per incident\n",
               s.base_path ? s.base_path : "defaults", (unsigned long long)now.forwarded,
               now.forwarded ? (double)s.n / (double)now.forwarded : 0.0);
-    sb_printf(&o, "# with this proposal:   %llu incidents, %.1f alerts per incident (%.1fx fewer; "
-                  "target %.0f)\n",
+    sb_printf(&o,
+              "# with this proposal:   %llu incidents, %.1f alerts per incident (%.1fx fewer; "
+              "target %.0f)\n",
               (unsigned long long)e.forwarded,
               e.forwarded ? (double)s.n / (double)e.forwarded : 0.0,
               e.forwarded ? (double)now.forwarded / (double)e.forwarded : 0.0, p.target);
@@ -1029,8 +1041,9 @@ int suggest_main(int argc, char **argv)
         fam_now += now.fam_forwarded[f] > 0;
         fam_kept += now.fam_forwarded[f] > 0 && e.fam_forwarded[f] > 0;
     }
-    sb_printf(&o, "# alert names (ids normalised) opening an incident: %llu now, %llu of them "
-                  "still%s\n",
+    sb_printf(&o,
+              "# alert names (ids normalised) opening an incident: %llu now, %llu of them "
+              "still%s\n",
               (unsigned long long)fam_now, (unsigned long long)fam_kept,
               p.n_excluded ? " (the rest excluded below)" : "");
     sb_printf(&o, "# noisiest groups (alert name with ids normalised: alerts, label sets, raw "
@@ -1047,8 +1060,9 @@ int suggest_main(int argc, char **argv)
         sb_printf(&o, "\n");
     }
     if (!p.flapping && !p.min_duration && !noise_dropped)
-        sb_printf(&o, "# noise: not proposed (%s); min_count never is: it hides the one-off alert "
-                      "a new incident starts with\n",
+        sb_printf(&o,
+                  "# noise: not proposed (%s); min_count never is: it hides the one-off alert "
+                  "a new incident starts with\n",
                   episodes ? "status flips and short incidents are rare"
                            : "the traffic carries no resolves");
     if (notes.s) sb_printf(&o, "%s", notes.s);

@@ -15,7 +15,7 @@
 #include "../app/declog.h"
 #include "../dedup/dedup.h"
 
-#define N_FP 10000
+#define N_FP     10000
 #define N_LABELS 9
 
 static label_t labels[N_FP][N_LABELS];

@@ -100,7 +100,7 @@ typedef struct {
         fingerprint_mode_t fingerprint;
         strlist_t fingerprint_labels;
         strlist_t ignore_labels;
-        char *snapshot_file; /* "" = none: open incidents do not survive a restart */
+        char *snapshot_file;          /* "" = none: open incidents do not survive a restart */
         int64_t snapshot_interval_ms; /* periodic snapshots; 0 = only at a clean stop */
     } dedup;
     struct {

@@ -11,16 +11,16 @@
  * registered check (Kafka assigned, the store answers, ...) and answers 503
  * naming the ones that fail.
  */
-#include <stdio.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "log.h"
 #include "http.h"
+#include "log.h"
 
 #define MAX_ROUTES 32
 #define MAX_CHECKS 8

@@ -216,7 +216,8 @@ static qerr_t compile_rule(fp_grouping_t *g, const conf_node_t *it, const char *
         const conf_node_t *x = &by->items[i];
         if (x->kind != CONF_NODE_SCALAR || !label_name_valid_utf8(x->text, strlen(x->text)) ||
             !x->text[0])
-            FAIL_AT(x, "by: \"%s\" is not a label name", x->kind == CONF_NODE_SCALAR ? x->text : "");
+            FAIL_AT(x, "by: \"%s\" is not a label name",
+                    x->kind == CONF_NODE_SCALAR ? x->text : "");
         bool dup = false;
         for (size_t j = 0; j < r->n_by; j++) dup |= !strcmp(r->by[j], x->text);
         if (dup) continue;

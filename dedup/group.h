@@ -25,7 +25,6 @@
 #ifndef QUELL_RULES_GROUP_H
 #define QUELL_RULES_GROUP_H
 
-
 typedef struct fp_grouping fp_grouping_t;
 
 /* Compiles conf->grouping. *out is NULL when the section is absent or

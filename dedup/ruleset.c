@@ -22,7 +22,6 @@
 #include "dedup.h"
 #include "rules_int.h"
 
-
 static _Atomic uint64_t next_generation = 1;
 
 #define FAIL_AT(node, ...) return conf_fail_at(errbuf, errlen, path, (node), __VA_ARGS__)

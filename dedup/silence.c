@@ -92,10 +92,9 @@ void silence_new_id(char out[40])
     }
     b[6] = (b[6] & 0x0f) | 0x40; /* a version 4 UUID, as Alertmanager's ids are */
     b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, 40,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* Compiles the record's matchers; Alertmanager's validation messages. */
@@ -218,7 +217,8 @@ int srec_from_json(const cJSON *o, srec_t *r, char *errbuf, size_t errlen)
         json_time(o, "endsAt", &r->ends_ms, errbuf, errlen))
         return 422;
     const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "updatedAt");
-    if (cJSON_IsString(up)) time_parse_rfc3339(up->valuestring, strlen(up->valuestring), &r->updated_ms);
+    if (cJSON_IsString(up))
+        time_parse_rfc3339(up->valuestring, strlen(up->valuestring), &r->updated_ms);
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(o, "createdBy");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(o, "comment");
     if (!cJSON_IsString(cb) || !cJSON_IsString(cm)) {
@@ -244,7 +244,9 @@ int srec_from_json(const cJSON *o, srec_t *r, char *errbuf, size_t errlen)
         const cJSON *eq = cJSON_GetObjectItemCaseSensitive(m, "isEqual");
         if (!cJSON_IsString(nm) || !cJSON_IsString(vl) || !cJSON_IsBool(re)) {
             snprintf(errbuf, errlen, "matchers.%d.%s in body is required", i,
-                     !cJSON_IsString(nm) ? "name" : !cJSON_IsString(vl) ? "value" : "isRegex");
+                     !cJSON_IsString(nm)   ? "name"
+                     : !cJSON_IsString(vl) ? "value"
+                                           : "isRegex");
             srec_free(r);
             return 422;
         }
@@ -378,9 +380,8 @@ void silences_metrics_reasons(const silences_t *s, mbuf_t *b, const char *family
     char reason[64];
     for (size_t i = 0; s && i < s->n; i++) {
         snprintf(reason, sizeof reason, "silenced:%s", s->v[i].id);
-        metrics_sample(b, family,
-                       (double)atomic_load_explicit(&s->v[i].hits, memory_order_relaxed), 2,
-                       "decision", "suppress", "reason", reason);
+        metrics_sample(b, family, (double)atomic_load_explicit(&s->v[i].hits, memory_order_relaxed),
+                       2, "decision", "suppress", "reason", reason);
     }
 }
 

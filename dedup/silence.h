@@ -19,7 +19,6 @@
 #ifndef QUELL_SILENCE_H
 #define QUELL_SILENCE_H
 
-
 /* ---- the compiled set the hot path reads ------------------------------ */
 
 /* Immutable once built; reference counted (every rule-set generation that
@@ -58,11 +57,11 @@ void ruleset_attach_silences(ruleset_t *rs, silences_t *s);
 typedef struct silencer silencer_t;
 
 typedef struct {
-    const char *file;           /* memory store: where silences are kept; NULL/"" = not kept */
-    const store_conf_t *redis;  /* shared store: NULL = memory */
-    int64_t retention_ms;       /* expired silences are kept this long */
-    int64_t poll_ms;            /* Redis: how often the version key is read */
-    rules_live_t *live;         /* where new generations are published; may be NULL (tests) */
+    const char *file;          /* memory store: where silences are kept; NULL/"" = not kept */
+    const store_conf_t *redis; /* shared store: NULL = memory */
+    int64_t retention_ms;      /* expired silences are kept this long */
+    int64_t poll_ms;           /* Redis: how often the version key is read */
+    rules_live_t *live;        /* where new generations are published; may be NULL (tests) */
 } silencer_opts_t;
 
 /* Loads what the file or Redis holds and publishes it. NULL with errbuf on

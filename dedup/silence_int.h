@@ -6,8 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "rules_int.h"
 #include "dedup.h"
+#include "rules_int.h"
 
 /* One matcher as the API writes it. */
 typedef struct {

@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "silenceID");
         if (!cJSON_IsString(id)) violated("200 without silenceID", data, size);
         mbuf_t got = {0};
-        if (silencer_get(s, id->valuestring, &got) != 200) violated("accepted but not found", data, size);
+        if (silencer_get(s, id->valuestring, &got) != 200)
+            violated("accepted but not found", data, size);
         cJSON *o = cJSON_ParseWithLength(got.buf, got.len);
         srec_t r;
         char err[512];

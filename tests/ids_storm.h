@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#define IDS_PHASES 6 /* 0 = background, 1..5 attack phases */
+#define IDS_PHASES   6 /* 0 = background, 1..5 attack phases */
 #define IDS_MAX_SIGS 64
 
 typedef struct {
@@ -123,8 +123,8 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
         "ET CINS Active Threat Intelligence Poor Reputation IP group 12",
         "ET CINS Active Threat Intelligence Poor Reputation IP group 31",
     };
-    static const char *const bg_cats[] = {"Potential Corporate Privacy Violation",
-                                          "Misc activity", "Generic Protocol Command Decode",
+    static const char *const bg_cats[] = {"Potential Corporate Privacy Violation", "Misc activity",
+                                          "Generic Protocol Command Decode",
                                           "Not Suspicious Traffic"};
     size_t nbg = sizeof bg_names / sizeof *bg_names;
     for (size_t i = 0; i < nbg; i++)
@@ -144,8 +144,8 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
         const char *cat;
         int prio;
     } phases[5] = {
-        {{"ET SCAN Nmap Scripting Engine User-Agent Detected",
-          "ET SCAN Potential SSH Scan", "ET SCAN Suspicious inbound to mySQL port 3306"},
+        {{"ET SCAN Nmap Scripting Engine User-Agent Detected", "ET SCAN Potential SSH Scan",
+          "ET SCAN Suspicious inbound to mySQL port 3306"},
          "Detection of a Network Scan",
          2},
         {{"ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)",
@@ -163,7 +163,8 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
           "ET POLICY SMB2 NT Create AndX Request For an Executable File"},
          "Attempted User Privilege Gain",
          1},
-        {{"ET POLICY Large DNS TXT Response Outbound", "ET INFO Possible Data Exfiltration via HTTP POST",
+        {{"ET POLICY Large DNS TXT Response Outbound",
+          "ET INFO Possible Data Exfiltration via HTTP POST",
           "ET TROJAN Exfiltration over FTP to External Host"},
          "Potentially Bad Traffic",
          2},
@@ -175,9 +176,9 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
         for (int i = 0; i < 4 && phases[p].names[i]; i++) {
             bool rare = i == 2 && p % 2 == 1; /* a rare critical: two alerts */
             unsigned n = rare ? 2 : (unsigned)(k * (300 + ids_below(&r, 1200)));
-            ids_add(st, phases[p].names[i], phases[p].cat, phases[p].prio, p + 1,
-                    s + i * 600000, s + (rare ? 1 : 3) * H + i * 600000, rare ? 1 : 50 + ids_below(&r, 400), n,
-                    0, 2030000 + (unsigned)(p * 10 + i));
+            ids_add(st, phases[p].names[i], phases[p].cat, phases[p].prio, p + 1, s + i * 600000,
+                    s + (rare ? 1 : 3) * H + i * 600000, rare ? 1 : 50 + ids_below(&r, 400), n, 0,
+                    2030000 + (unsigned)(p * 10 + i));
         }
     }
     /* events: steady arrivals plus bursts (a tenth of the alerts within two minutes) */
@@ -191,7 +192,8 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
         int64_t len = g->end_ms - g->start_ms;
         unsigned bursts = g->alerts >= 100 ? 1 + ids_below(&r, 6) : 0;
         int64_t burst_at[8];
-        for (unsigned b = 0; b < bursts; b++) burst_at[b] = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
+        for (unsigned b = 0; b < bursts; b++)
+            burst_at[b] = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
         for (unsigned a = 0; a < g->alerts; a++) {
             int64_t t;
             if (a == 0)
@@ -201,8 +203,8 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
             else
                 t = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
             if (t >= g->end_ms) t = g->end_ms - 1;
-            ev[n++] = (ids_event_t){t, (uint16_t)i, ids_below(&r, g->sources),
-                                    ids_below(&r, 600), ids_below(&r, 5000)};
+            ev[n++] = (ids_event_t){t, (uint16_t)i, ids_below(&r, g->sources), ids_below(&r, 600),
+                                    ids_below(&r, 5000)};
         }
     }
     qsort(ev, n, sizeof *ev, ids_event_cmp);

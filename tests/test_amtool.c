@@ -118,9 +118,10 @@ static void inst_stop(inst_t *q)
 static int amtool(const inst_t *q, const char *args, mbuf_t *out)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "amtool --alertmanager.url=%s --http.config.file=%s/amtool-http.yaml %s 2>%s/amtool.err",
-             q->base, dir, args, dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "amtool --alertmanager.url=%s --http.config.file=%s/amtool-http.yaml %s 2>%s/amtool.err",
+        q->base, dir, args, dir);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     out->len = 0;
@@ -181,8 +182,8 @@ static void on_decision(const rd_kafka_message_t *m, void *ctx)
 
 static const char *alert_test = "[{\"labels\":{\"alertname\":\"Test\",\"instance\":\"db1\"}}]";
 
-static void silence_body(char *out, size_t cap, const char *id, const char *matchers,
-                         int64_t start, int64_t end)
+static void silence_body(char *out, size_t cap, const char *id, const char *matchers, int64_t start,
+                         int64_t end)
 {
     char s[32], e[32];
     time_format_rfc3339(start, s);
@@ -239,8 +240,8 @@ static void test_single(void)
         CHECK_EQ_INT(http_do("POST", &q, "/api/v2/silences", sb, true, &b), 200);
         CHECK(id_of(&b, id));
         CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts", alert_test, true, &b), 200);
-        CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Other\"}}]",
-                             true, &b),
+        CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts",
+                             "[{\"labels\":{\"alertname\":\"Other\"}}]", true, &b),
                      200);
     }
     /* The silenced alert is listed suppressed, the other active. */
@@ -252,7 +253,8 @@ static void test_single(void)
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts?silenced=false", NULL, true, &b), 200);
     CHECK(contains(&b, "Other") && !contains(&b, "\"Test\""));
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts/groups", NULL, true, &b), 200);
-    CHECK(contains(&b, "\"labels\":{\"alertname\":\"Test\"},\"receiver\":{\"name\":\"maint-team\"}"));
+    CHECK(
+        contains(&b, "\"labels\":{\"alertname\":\"Test\"},\"receiver\":{\"name\":\"maint-team\"}"));
     CHECK(contains(&b, "\"labels\":{\"alertname\":\"Other\"},\"receiver\":{\"name\":\"team\"}"));
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/alerts?receiver=maint-.*", NULL, true, &b), 200);
     CHECK(contains(&b, "\"Test\"") && !contains(&b, "Other"));
@@ -325,11 +327,11 @@ static void test_single(void)
     silence_body(sb, sizeof sb, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
                  "[{\"name\":\"a\",\"value\":\"b\",\"isRegex\":false}]", now, now + 60000);
     CHECK_EQ_INT(http_do("POST", &q, "/api/v2/silences", sb, true, &b), 404);
-    CHECK_EQ_INT(http_do("GET", &q, "/api/v2/silence/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", NULL,
+    CHECK_EQ_INT(
+        http_do("GET", &q, "/api/v2/silence/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", NULL, true, &b),
+        404);
+    CHECK_EQ_INT(http_do("DELETE", &q, "/api/v2/silence/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", NULL,
                          true, &b),
-                 404);
-    CHECK_EQ_INT(http_do("DELETE", &q, "/api/v2/silence/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
-                         NULL, true, &b),
                  404);
     CHECK_EQ_INT(http_do("GET", &q, "/api/v2/silences?filter=a%3D~%22(", NULL, true, &b), 400);
 
@@ -349,8 +351,9 @@ static void test_single(void)
     snprintf(p3, sizeof p3, "/api/v2/silence/%s", id);
     CHECK_EQ_INT(http_do("GET", &q, p3, NULL, true, &b), 200);
     CHECK(contains(&b, "\"state\":\"expired\""));
-    silence_body(sb, sizeof sb, NULL, "[{\"name\":\"alertname\",\"value\":\"Kept\",\"isRegex\":false}]",
-                 now, now + 3600000);
+    silence_body(sb, sizeof sb, NULL,
+                 "[{\"name\":\"alertname\",\"value\":\"Kept\",\"isRegex\":false}]", now,
+                 now + 3600000);
     CHECK_EQ_INT(http_do("POST", &q, "/api/v2/silences", sb, true, &b), 200);
     char kept[40] = "";
     CHECK(id_of(&b, kept));
@@ -371,9 +374,9 @@ static void test_single(void)
     snprintf(p3, sizeof p3, "/api/v2/silence/%s", id);
     CHECK_EQ_INT(http_do("GET", &q, p3, NULL, true, &b), 200);
     CHECK(contains(&b, "\"state\":\"expired\""));
-    CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Kept\"}}]",
-                         true, &b),
-                 200);
+    CHECK_EQ_INT(
+        http_do("POST", &q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Kept\"}}]", true, &b),
+        200);
     snprintf(want, sizeof want, "\"silencedBy\":[\"%s\"],\"state\":\"suppressed\"", kept);
     CHECK(wait_for(&q, "/api/v2/alerts?filter=alertname%3D%22Kept%22", want, 20000));
     inst_stop(&q);
@@ -382,8 +385,8 @@ static void test_single(void)
      * (judged at the alert's event time). */
     char in[128], ts[32], alert[256];
     time_format_rfc3339(clock_wall_ms(), ts);
-    snprintf(alert, sizeof alert,
-             "{\"labels\":{\"alertname\":\"Kept\"},\"startsAt\":\"%s\"}\n", ts);
+    snprintf(alert, sizeof alert, "{\"labels\":{\"alertname\":\"Kept\"},\"startsAt\":\"%s\"}\n",
+             ts);
     snprintf(in, sizeof in, "%s/kept.json", dir);
     write_file(in, alert);
     snprintf(want, sizeof want, "silenced:%s", kept);

@@ -70,8 +70,8 @@ static ruleset_t *empty_rules(void)
     return rs;
 }
 
-static decision_kind_t decide(decider_t *d, rules_live_t *live, label_t *l, uint32_t n,
-                              uint64_t fp, int64_t now, incident_t *inc, char *reason, size_t cap)
+static decision_kind_t decide(decider_t *d, rules_live_t *live, label_t *l, uint32_t n, uint64_t fp,
+                              int64_t now, incident_t *inc, char *reason, size_t cap)
 {
     alert_t a = {0};
     a.labels = l;
@@ -347,8 +347,8 @@ static void test_no_escape(void)
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
         int64_t now = clock_wall_ms();
-        char *b = body(NULL, "[{\"name\":\"alertname\",\"value\":\"Race\",\"isRegex\":false}]",
-                       now, now + 60 * MIN);
+        char *b = body(NULL, "[{\"name\":\"alertname\",\"value\":\"Race\",\"isRegex\":false}]", now,
+                       now + 60 * MIN);
         mbuf_t out = {0};
         CHECK_EQ_INT(post(s, b, &out), 200);
         atomic_store(&r.answered, true);

@@ -8,8 +8,8 @@
  * decider (dedup/decide.c) does, on scripted cases and on a random stream;
  * a format-1 entry left by an older build is read and rewritten.
  */
-#include "../dedup/dedup_int.h"
 #include "../dedup/dedup.h"
+#include "../dedup/dedup_int.h"
 #include "check.h"
 #include "redis_local.h"
 #include "store_step.h"

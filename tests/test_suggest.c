@@ -193,10 +193,11 @@ static void keep_row(void *ctx, alert_t *a)
     if (s->n == 16) return;
     size_t o = 0;
     for (uint32_t i = 0; i < a->n_labels; i++)
-        o += (size_t)snprintf(s->rows[s->n] + o, sizeof s->rows[0] - o, "%s%.*s=%.*s",
-                              i ? " " : "", (int)a->labels[i].name.len, a->labels[i].name.ptr,
+        o += (size_t)snprintf(s->rows[s->n] + o, sizeof s->rows[0] - o, "%s%.*s=%.*s", i ? " " : "",
+                              (int)a->labels[i].name.len, a->labels[i].name.ptr,
                               (int)a->labels[i].value.len, a->labels[i].value.ptr);
-    if (a->status == ALERT_RESOLVED) snprintf(s->rows[s->n] + o, sizeof s->rows[0] - o, " RESOLVED");
+    if (a->status == ALERT_RESOLVED)
+        snprintf(s->rows[s->n] + o, sizeof s->rows[0] - o, " RESOLVED");
     s->t[s->n++] = a->event_time_ms;
 }
 
@@ -218,7 +219,8 @@ static void test_csv(void)
     CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
     CHECK_EQ_INT(s.n, 3);
     CHECK_EQ_STR(s.rows[0], "Node=ne-1 alertname=Link down; port 7 severity=major");
-    CHECK_EQ_STR(s.rows[1], "Node=ne-2 alertname=Says \"hi\"\nacross lines severity=minor RESOLVED");
+    CHECK_EQ_STR(s.rows[1],
+                 "Node=ne-2 alertname=Says \"hi\"\nacross lines severity=minor RESOLVED");
     CHECK_EQ_STR(s.rows[2], "Node=ne-3 alertname=Fan");
     CHECK_EQ_INT(s.t[1] - s.t[0], 5000);
     CHECK_EQ_INT(recorded_errors(r), 0);
@@ -337,7 +339,8 @@ static void test_storm(void)
             size_t sig_forwards = 0;
             for (size_t i = 0; i < n_rows; i++)
                 if (fw[i] && sig_matches(sig[i], st.sig[s].name)) sig_forwards++;
-            if (!sig_forwards) fprintf(stderr, "phase %d: \"%s\" never forwarded\n", p, st.sig[s].name);
+            if (!sig_forwards)
+                fprintf(stderr, "phase %d: \"%s\" never forwarded\n", p, st.sig[s].name);
             CHECK(sig_forwards >= 1); /* every signature new in the phase opens an incident */
             phase_forwards += sig_forwards;
         }
