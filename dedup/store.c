@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dedup.h"
+#include "dedup_int.h"
 
 void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES])
 {
