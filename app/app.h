@@ -37,6 +37,10 @@ typedef struct {
     size_t n_workers;
     router_t *router;
     const dedup_fp_conf_t *fingerprint; /* must outlive the ops */
+    /* More routes (the Alertmanager API v2, app/api_v2.c), added before the
+     * server starts; NULL = none. */
+    qerr_t (*add_routes)(void *ctx, http_server_t *s);
+    void *routes_ctx;
 } ops_stages_t;
 
 /* Starts the HTTP server when http.listen is set (else returns an ops that

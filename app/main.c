@@ -11,6 +11,7 @@
 #include "../bench/bench.h"
 #include "../router/router.h"
 #include "app.h"
+#include "tuning.h"
 
 static void usage(FILE *out)
 {
@@ -24,8 +25,12 @@ static void usage(FILE *out)
             "  quell check -c FILE       validate a config and its rules (FILE:LINE:COL: message)\n"
             "  quell replay -c FILE [--candidate FILE2] [--format text|json] INPUT...\n"
             "      run recorded alerts through the decision core offline; diff a rule change\n"
+            "  quell suggest [-c FILE] [--map LABEL=COLUMN,...] INPUT...\n"
+            "      propose rules (grouping, severity, noise, window) from recorded traffic\n"
             "  quell explain -c FILE ALERT.json\n"
             "      the alert's fingerprint and every rule it matches, and why\n"
+            "  quell explain [-c FILE] [--url URL] --fingerprint FP\n"
+            "      a running quell's recent decisions on FP: decision, reason, incident\n"
             "  quell config              print every config key, its default and meaning\n"
             "  quell gen [options]       write a deterministic, skewed alert storm to stdout\n"
             "  quell load [options]      produce a storm into Kafka and wait until quell has it\n"
@@ -134,6 +139,14 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+/* jemalloc, the process allocator (CMakeLists.txt), reads this at start:
+ * freed pages go back to the system after 1 s instead of 10. Draining a
+ * backlog frees librdkafka's fetch buffers as fast as it makes them, and
+ * the default decay kept tens of MiB of them resident (launch-day backlog:
+ * peak RSS 591 -> 534 MiB with this alone). MALLOC_CONF still overrides it;
+ * without jemalloc (sanitizer builds) nothing reads it. */
+const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -144,6 +157,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay")) return replay_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "suggest")) return suggest_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return explain_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return gen_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);

@@ -20,7 +20,6 @@
 
 #include "app.h"
 
-
 struct ops {
     ops_stages_t st;
     http_server_t *http;
@@ -37,8 +36,7 @@ struct ops {
     /* Shared store: a connection of its own for the readiness probe, used
      * by one HTTP thread at a time. */
     store_conf_t store_conf;
-    store_conn_t *store;
-    pthread_mutex_t store_lock;
+    store_probe_t *store;
 };
 
 qerr_t ops_set_decision_reasons(ops_t *o, ops_reasons_fn fn, void *ctx)
@@ -304,14 +302,7 @@ static bool ready_store(void *ctx, char *why, size_t len)
     ops_t *o = ctx;
     if (!o->store) return true;
     char where[300];
-    pthread_mutex_lock(&o->store_lock);
-    bool ok = store_conn_ready(o->store);
-    if (ok) {
-        store_result_t r;
-        store_get_add(o->store, 0);
-        ok = store_run(o->store, &r, 1) == QERR_OK;
-    }
-    pthread_mutex_unlock(&o->store_lock);
+    bool ok = store_probe_ready(o->store);
     if (!ok)
         snprintf(why, len, "redis %s does not answer",
                  store_conf_where(&o->store_conf, where, sizeof(where)));
@@ -469,13 +460,11 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
     o->st = *st;
     o->started_ms = clock_wall_ms();
     const conf_t *c = st->conf;
-    pthread_mutex_init(&o->store_lock, NULL);
     if (!c->http.listen || !*c->http.listen) return o;
     bool memory = true;
     o->store_conf = (store_conf_t){.prefix = c->store.prefix, .timeout_ms = c->store.timeout_ms};
-    if (store_conf_connection(c, &o->store_conf, &memory, errbuf, errlen) != QERR_OK)
-        goto fail;
-    if (!memory && !(o->store = store_conn_new(&o->store_conf, "ready"))) {
+    if (store_conf_connection(c, &o->store_conf, &memory, errbuf, errlen) != QERR_OK) goto fail;
+    if (!memory && !(o->store = store_probe_new(&o->store_conf))) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
@@ -494,6 +483,10 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
         http_route(o->http, "POST", "/v2/enqueue", 0, intake_pagerduty, o->intake) != QERR_OK ||
         http_ready_check(o->http, "kafka", ready_kafka, o) != QERR_OK ||
         http_ready_check(o->http, "store", ready_store, o) != QERR_OK) {
+        snprintf(errbuf, errlen, "http: too many routes");
+        goto fail;
+    }
+    if (st->add_routes && st->add_routes(st->routes_ctx, o->http) != QERR_OK) {
         snprintf(errbuf, errlen, "http: too many routes");
         goto fail;
     }
@@ -528,8 +521,7 @@ void ops_stop(ops_t *o)
     if (!o) return;
     http_server_destroy(o->http);
     intake_destroy(o->intake);
-    store_conn_destroy(o->store);
-    pthread_mutex_destroy(&o->store_lock);
+    store_probe_destroy(o->store);
     free(o->token);
     free(o);
 }

@@ -24,6 +24,7 @@
 #include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
+#include "api_v2.h"
 #include "app.h"
 
 static _Atomic bool stop_requested;
@@ -40,6 +41,20 @@ static void on_sighup(int sig)
     (void)sig;
     atomic_store(&reload_requested, true);
 }
+
+/* The decision log's view of one worker. */
+typedef struct {
+    declog_t *declog;
+    size_t worker;
+} worker_log_t;
+
+static void log_decided(void *ctx, const alert_t *a, const incident_t *inc)
+{
+    worker_log_t *wl = ctx;
+    declog_note(wl->declog, wl->worker, a, inc);
+}
+
+static void declog_families(void *ctx, mbuf_t *b) { declog_metrics(ctx, b); }
 
 /* The rules' metrics, through the ops hooks (scrape threads). */
 typedef struct {
@@ -322,9 +337,9 @@ static void print_store_summary(FILE *out, dedup_worker_t **workers, size_t n)
 /* The HTTP side (metrics, health, intake, top); NULL on error. */
 static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
                       dedup_worker_t **workers, size_t n_workers, router_t *router,
-                      const dedup_fp_conf_t *fp, char *errbuf, size_t errlen)
+                      const dedup_fp_conf_t *fp, api_v2_t *api, char *errbuf, size_t errlen)
 {
-    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp};
+    ops_stages_t st = {conf, brokers, in, workers, n_workers, router, fp, api_v2_routes, api};
     return ops_start(&st, errbuf, errlen);
 }
 
@@ -454,12 +469,17 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     size_t started = 0;
     ruleset_t *rules = NULL;
     rules_live_t *live = NULL;
+    fp_grouping_t *grouping = NULL;
     rules_reloader_t *reloader = NULL;
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
     snapshot_writer_t *snapshots = NULL;
     routing_t *windows = NULL; /* routes' dedup_window, for the workers */
     decider_t **deciders = calloc(n_workers, sizeof(*deciders));
+    silencer_t *silencer = NULL;
+    declog_t *declog = NULL;
+    api_v2_t *api = NULL;
+    worker_log_t *wlogs = calloc(n_workers, sizeof(*wlogs));
 
     /* Rules first: an invalid rule file stops the start before any
      * connection is made. */
@@ -467,7 +487,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         goto out;
     live = rules_live_new(rules, n_workers);
     inhibit = inhibit_state_new(65536);
-    if (!live || !inhibit || !deciders) {
+    if (!live || !inhibit || !deciders || !wlogs) {
         ruleset_destroy(live ? NULL : rules);
         snprintf(errbuf, sizeof(errbuf), "cannot allocate the rule set");
         goto out;
@@ -492,6 +512,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     pthread_setname_np(router_thread, "quell-router");
     router_started = true;
 
+    declog_opts_t dlo = {n_workers, conf->decisions.recent, conf->decisions.topic, conf, brokers};
+    if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
+
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
     int64_t keep_ms = 0;
     windows = route_windows(conf, &keep_ms);
@@ -513,7 +536,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         decider_opts_t dopts = {
             .dedup = params,
             .fingerprint_covers_labels =
-                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0,
+                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0 &&
+                !conf->grouping,
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
@@ -522,11 +546,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             snprintf(errbuf, sizeof(errbuf), "cannot allocate decider %zu", i);
             goto out;
         }
+        decider_silence_wall_clock(deciders[i], true); /* like Alertmanager */
         if (windows) {
             decider_set_window(deciders[i], route_window, windows);
             dedup_table_set_keep(tables[i], keep_ms);
         }
         dedup_worker_use_rules(workers[i], live, deciders[i], i);
+        wlogs[i] = (worker_log_t){declog, i};
+        if (declog_on(declog)) dedup_worker_set_decided_hook(workers[i], log_decided, &wlogs[i]);
     }
     store_conf_t store_conf;
     if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,
@@ -564,6 +591,26 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         }
     }
+    /* Silences before the first alert is decided: a restart (or another
+     * instance) never lets through what a silence covers. */
+    char spath[4096] = "";
+    if (conf->silences.file && *conf->silences.file)
+        snprintf(spath, sizeof spath, "%s", conf->silences.file);
+    else if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file)
+        snprintf(spath, sizeof spath, "%s.silences", conf->dedup.snapshot_file);
+    silencer_opts_t so = {.file = spath,
+                          .redis = shared_store ? &store_conf : NULL,
+                          .retention_ms = conf->silences.retention_ms,
+                          .poll_ms = conf->store.cache_ms / 2,
+                          .live = live};
+    if (!(silencer = silencer_new(&so, errbuf, sizeof(errbuf))) ||
+        silencer_run(silencer) != QERR_OK)
+        goto out;
+    api = api_v2_new(&(api_v2_opts_t){conf, silencer, declog, live});
+    if (!api) {
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the API");
+        goto out;
+    }
     for (; started < n_workers; started++)
         if (dedup_worker_start(workers[started]) != QERR_OK) goto out;
 
@@ -579,11 +626,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     };
     dedup_fp_conf_init(&io.fingerprint, conf->dedup.fingerprint, &conf->dedup.fingerprint_labels,
                        &conf->dedup.ignore_labels);
+    if (fp_grouping_compile(conf, NULL, NULL, &grouping, errbuf, sizeof(errbuf)) != QERR_OK)
+        goto out;
+    fp_grouping_attach(grouping, &io.fingerprint);
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
     snapshots = snapshots_start(conf, shared_store, in, workers, n_workers);
-    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, errbuf,
+    ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, api, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;
 
@@ -602,6 +652,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     rules_metrics_t rmetrics = {live, reloader, inhibit};
     ops_set_decision_reasons(ops, rules_reasons, &rmetrics);
     ops_add_metrics(ops, rules_families, &rmetrics);
+    ops_add_metrics(ops, declog_families, declog);
     log_info("core", "running: %zu workers, brokers %s, group %s", n_workers, brokers,
              conf->kafka.group_id);
 
@@ -646,13 +697,18 @@ out:
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
     router_destroy(router, 10000);
     rules_reloader_stop(reloader);
+    silencer_destroy(silencer);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
+    declog_destroy(declog);
+    api_v2_destroy(api);
+    free(wlogs);
     for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
     free(deciders);
     routing_destroy(windows); /* after the workers: they read it */
     rules_live_destroy(live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);
+    fp_grouping_destroy(grouping); /* after ingest and ops: their fingerprints use it */
     free(workers);
     free(rings);
     free(tables);

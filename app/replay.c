@@ -16,16 +16,20 @@
  * silently skipped.
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "../dedup/dedup.h"
 #include "../ingest/ingest.h"
 #include "../router/router.h"
-#include "../dedup/dedup.h"
+#include "api_v2.h"
 #include "app.h"
+#include "recorded.h"
+#include "tuning.h"
 
 #define SAMPLES 3
 
@@ -50,12 +54,15 @@ typedef struct {
     uint8_t severity;
     uint64_t fp;
     int64_t at_ms;
+    char *change; /* newly suppressed: the candidate's change that did it (tuning.h) */
 } diff_item_t;
 
 typedef struct {
     const char *label;
     conf_t conf;
     ruleset_t *rs;
+    dedup_fp_conf_t fpc;     /* this side's fingerprint: dedup.* and grouping */
+    fp_grouping_t *grouping; /* NULL: none */
     dedup_table_t *table;
     inhibit_state_t *inhibit;
     decider_t *decider;
@@ -68,7 +75,7 @@ typedef struct {
 typedef struct {
     side_t base, cand;
     bool has_cand, json;
-    dedup_fp_conf_t fpc;
+    recorded_t *rec; /* CSV and --map inputs */
     ingest_limits_t limits;
     arena_t arena;
     uint64_t alerts_in, decode_errors;
@@ -186,6 +193,7 @@ static void diff_push(diff_item_t **v, size_t *n, size_t *cap, diff_item_t it)
             free(it.labels);
             free(it.reason_was);
             free(it.reason_now);
+            free(it.change);
             return;
         }
         *v = nv;
@@ -200,6 +208,7 @@ static void diff_free(diff_item_t *v, size_t n)
         free(v[i].labels);
         free(v[i].reason_was);
         free(v[i].reason_now);
+        free(v[i].change);
     }
     free(v);
 }
@@ -225,12 +234,35 @@ static int side_open(side_t *s, const char *path, bool quiet)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
+    /* The silences `quell run` keeps beside the snapshot (memory store),
+     * judged at each alert's event time. */
+    char spath[4096] = "";
+    if (s->conf.silences.file && *s->conf.silences.file)
+        snprintf(spath, sizeof spath, "%s", s->conf.silences.file);
+    else if (s->conf.dedup.snapshot_file && *s->conf.dedup.snapshot_file)
+        snprintf(spath, sizeof spath, "%s.silences", s->conf.dedup.snapshot_file);
+    if (spath[0]) {
+        silences_t *sil = silences_load_file(spath, err, sizeof err);
+        if (!sil) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+        ruleset_attach_silences(s->rs, sil);
+        silences_release(sil);
+    }
+    if (fp_grouping_compile(&s->conf, NULL, NULL, &s->grouping, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    dedup_fp_conf_init(&s->fpc, s->conf.dedup.fingerprint, &s->conf.dedup.fingerprint_labels,
+                       &s->conf.dedup.ignore_labels);
+    fp_grouping_attach(s->grouping, &s->fpc);
     s->table = dedup_table_new(s->conf.dedup.max_fingerprints);
     s->inhibit = inhibit_state_new(65536);
     decider_opts_t o = {
         .dedup = {s->conf.dedup.window_ms, s->conf.dedup.repeat_interval_ms},
-        .fingerprint_covers_labels =
-            s->conf.dedup.fingerprint_labels.n == 0 && s->conf.dedup.ignore_labels.n == 0,
+        .fingerprint_covers_labels = s->conf.dedup.fingerprint_labels.n == 0 &&
+                                     s->conf.dedup.ignore_labels.n == 0 && !s->grouping,
         .cache_entries = 65536,
         .noise_entries = s->conf.dedup.max_fingerprints,
     };
@@ -248,6 +280,7 @@ static void side_close(side_t *s)
     dedup_table_destroy(s->table);
     inhibit_state_destroy(s->inhibit);
     ruleset_destroy(s->rs);
+    fp_grouping_destroy(s->grouping);
     conf_free(&s->conf);
     reasons_free(&s->reasons);
     diff_free(s->incidents, s->n_incidents);
@@ -262,8 +295,8 @@ static const char *side_decide(side_t *s, const alert_t *a, incident_t *inc, cha
     if (DECISION_IS_FORWARD(k)) {
         s->forwarded++;
         if (s->n_incidents < 10) {
-            diff_item_t it = {render_labels(a), NULL,           strdup(reason),
-                              inc->severity,    a->fingerprint, a->event_time_ms};
+            diff_item_t it = {render_labels(a), NULL, strdup(reason), inc->severity, a->fingerprint,
+                              a->event_time_ms, NULL};
             size_t capn = s->n_incidents;
             diff_push(&s->incidents, &s->n_incidents, &capn, it);
         }
@@ -302,7 +335,8 @@ static void json_str(FILE *out, const char *s)
 
 static void decide_alert(replay_t *r, alert_t *a)
 {
-    a->fingerprint = dedup_fingerprint(&r->fpc, a->labels, a->n_labels);
+    a->fingerprint = dedup_fingerprint_alert(&r->base.fpc, a);
+    uint64_t base_fp = a->fingerprint;
     a->watermark_ms = a->event_time_ms;
     r->alerts_in++;
     fp_insert(&r->fps, &r->n_fps, &r->cap_fps, a->fingerprint);
@@ -312,12 +346,19 @@ static void decide_alert(replay_t *r, alert_t *a)
     const char *creason = breason;
     bool bfwd = DECISION_IS_FORWARD(bi.kind), cfwd = bfwd;
     if (r->has_cand) {
+        a->fingerprint = dedup_fingerprint_alert(&r->cand.fpc, a);
         creason = side_decide(&r->cand, a, &ci, cbuf, sizeof cbuf);
         cfwd = DECISION_IS_FORWARD(ci.kind);
         if (bfwd != cfwd) {
-            diff_item_t it = {render_labels(a), strdup(breason),
-                              strdup(creason),  ci.severity ? ci.severity : bi.severity,
-                              a->fingerprint,   a->event_time_ms};
+            diff_item_t it = {render_labels(a),
+                              strdup(breason),
+                              strdup(creason),
+                              ci.severity ? ci.severity : bi.severity,
+                              a->fingerprint,
+                              a->event_time_ms,
+                              bfwd ? tuning_change_of(&r->base.conf, &r->cand.conf,
+                                                      r->cand.grouping, a, base_fp, creason)
+                                   : NULL};
             if (bfwd) {
                 r->count_ns++;
                 diff_push(&r->newly_suppressed, &r->n_ns, &r->cap_ns, it);
@@ -346,25 +387,8 @@ static void decide_alert(replay_t *r, alert_t *a)
  * only) the first alert's startsAt; else 1 ms after the previous one. */
 static int64_t event_time_of(replay_t *r, const char *text, size_t len)
 {
-    int64_t t = 0;
-    bool found = false;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (j) {
-        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
-        if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
-            found = true;
-        if (!found && !r->have_time) {
-            const cJSON *first = j;
-            const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(j, "alerts");
-            if (cJSON_IsArray(alerts)) first = cJSON_GetArrayItem(alerts, 0);
-            if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
-            const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
-            if (cJSON_IsString(sa) &&
-                time_parse_rfc3339(sa->valuestring, strlen(sa->valuestring), &t) && t)
-                found = true;
-        }
-        cJSON_Delete(j);
-    }
+    int64_t t;
+    bool found = recorded_json_time(text, len, !r->have_time, &t);
     if (!found) t = r->have_time ? r->last_time + 1 : 0;
     r->last_time = t;
     r->have_time = true;
@@ -390,6 +414,8 @@ static void replay_bytes(replay_t *r, const char *file, size_t line, ingest_form
         decide_alert(r, &alerts[i]);
     }
 }
+
+static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
 
 static void replay_doc(replay_t *r, const char *file, size_t line, const char *text, size_t len)
 {
@@ -528,31 +554,13 @@ out:
 static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
     if (!strncmp(path, "kafka:", 6)) return replay_kafka(r, path + 6, brokers);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        fprintf(stderr, "quell replay: cannot open %s\n", path);
+    if (recorded_wants(r->rec, path)) return recorded_read(r->rec, path, replay_recorded_cb, r);
+    size_t len = 0;
+    char *buf = file_read_all(path, &len);
+    if (!buf) {
+        fprintf(stderr, "quell replay: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return -1;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) break;
-    }
-    fclose(fp);
-    if (!buf) return 0;
-    buf[len] = '\0';
     /* One JSON document (webhook payload, array), or JSON lines. */
     const char *end = NULL;
     cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
@@ -638,7 +646,7 @@ static void print_side_text(const side_t *s, const replay_t *r)
 
 static void print_diff_text(const char *title, diff_item_t *v, size_t n, uint64_t count)
 {
-    qsort(v, n, sizeof *v, diff_cmp);
+    if (n) qsort(v, n, sizeof *v, diff_cmp); /* v is NULL when nothing changed */
     printf("  %s: %llu alerts\n", title, (unsigned long long)count);
     for (size_t i = 0; i < n && i < 20; i++) {
         char sev[8] = "SEV?";
@@ -646,6 +654,26 @@ static void print_diff_text(const char *title, diff_item_t *v, size_t n, uint64_
         printf("    %s %s (was %s, now %s)\n", sev, v[i].labels, v[i].reason_was, v[i].reason_now);
     }
     if (n > 20) printf("    ... %zu more\n", n - 20);
+}
+
+/* The gain of the candidate, and per change what it newly hides. */
+static void print_gain(const replay_t *r)
+{
+    uint64_t b = r->base.forwarded, c = r->cand.forwarded;
+    printf("  gain: %llu -> %llu incidents out", (unsigned long long)b, (unsigned long long)c);
+    if (c && b >= c)
+        printf(" (%.1fx fewer)", (double)b / (double)c);
+    else if (b < c)
+        printf(" (%llu more)", (unsigned long long)(c - b));
+    printf("; alerts per incident %.1f -> %.1f\n", b ? (double)r->alerts_in / (double)b : 0.0,
+           c ? (double)r->alerts_in / (double)c : 0.0);
+    tuning_hidden_t *h = malloc((r->n_ns ? r->n_ns : 1) * sizeof *h);
+    if (!h) return;
+    for (size_t i = 0; i < r->n_ns; i++)
+        h[i] = (tuning_hidden_t){r->newly_suppressed[i].change, r->newly_suppressed[i].severity,
+                                 r->newly_suppressed[i].labels, r->newly_suppressed[i].at_ms};
+    tuning_print_changes(stdout, h, r->n_ns);
+    free(h);
 }
 
 static void print_summary_json(const replay_t *r)
@@ -672,24 +700,26 @@ static void print_summary_json(const replay_t *r)
            (unsigned long long)s->by_kind[DECISION_FORWARD_REPEAT],
            (unsigned long long)s->by_kind[DECISION_FORWARD_RESOLVED]);
     if (r->has_cand)
-        printf(",\"newly_suppressed\":%llu,\"newly_forwarded\":%llu",
-               (unsigned long long)r->count_ns, (unsigned long long)r->count_nf);
+        printf(",\"incidents_out_current\":%llu,\"newly_suppressed\":%llu,\"newly_forwarded\":%llu",
+               (unsigned long long)r->base.forwarded, (unsigned long long)r->count_ns,
+               (unsigned long long)r->count_nf);
     printf("}}\n");
 }
 
 static void replay_usage(FILE *out)
 {
     fprintf(out, "usage: quell replay -c FILE [--candidate FILE2] [--format text|json]\n"
-                 "                    [--brokers LIST] INPUT...\n"
+                 "                    [--brokers LIST] [--map LABEL=COLUMN,...] INPUT...\n"
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
                  "         Alertmanager webhook payload), or kafka:TOPIC (with --brokers: the\n"
-                 "         topic as it is now, in timestamp order).\n");
+                 "         topic as it is now, in timestamp order), CSV, or with --map JSON\n"
+                 "         lines of any shape (see docs/tuning.md).\n");
 }
 
 int replay_main(int argc, char **argv)
 {
-    const char *path = NULL, *cand = NULL, *format = "text", *brokers = NULL;
+    const char *path = NULL, *cand = NULL, *format = "text", *brokers = NULL, *map = NULL;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     int rc = 2;
@@ -706,6 +736,8 @@ int replay_main(int argc, char **argv)
             format = argv[++i];
         else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
             brokers = argv[++i];
+        else if (!strcmp(argv[i], "--map") && i + 1 < argc)
+            map = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             replay_usage(stdout);
             free(inputs);
@@ -726,8 +758,11 @@ int replay_main(int argc, char **argv)
     r.has_cand = cand != NULL;
     if (side_open(&r.base, path, r.json) != 0) goto out;
     if (cand && side_open(&r.cand, cand, r.json) != 0) goto out;
-    dedup_fp_conf_init(&r.fpc, r.base.conf.dedup.fingerprint, &r.base.conf.dedup.fingerprint_labels,
-                       &r.base.conf.dedup.ignore_labels);
+    char merr[512];
+    if (!(r.rec = recorded_new(&r.base.conf, map, merr, sizeof merr))) {
+        fprintf(stderr, "quell replay: %s\n", merr);
+        goto out;
+    }
     const conf_t *c = &r.base.conf;
     r.limits = (ingest_limits_t){c->ingest.max_message_bytes, c->ingest.max_labels,
                                  c->ingest.max_name_bytes, c->ingest.max_value_bytes,
@@ -735,6 +770,7 @@ int replay_main(int argc, char **argv)
     arena_init(&r.arena, 256 * 1024);
     for (size_t i = 0; i < n_inputs; i++)
         if (replay_file(&r, inputs[i], brokers) != 0) goto out_arena;
+    r.decode_errors += recorded_errors(r.rec);
     if (r.json) {
         print_summary_json(&r);
     } else {
@@ -746,6 +782,7 @@ int replay_main(int argc, char **argv)
         if (r.has_cand) {
             print_side_text(&r.cand, &r);
             printf("candidate change (%s -> %s):\n", path, cand);
+            print_gain(&r);
             print_diff_text("newly suppressed", r.newly_suppressed, r.n_ns, r.count_ns);
             print_diff_text("newly let through", r.newly_forwarded, r.n_nf, r.count_nf);
         }
@@ -758,6 +795,7 @@ out:
     if (cand) side_close(&r.cand);
     diff_free(r.newly_suppressed, r.n_ns);
     diff_free(r.newly_forwarded, r.n_nf);
+    recorded_destroy(r.rec);
     free(r.fps);
     free(inputs);
     fflush(stdout);
@@ -768,10 +806,14 @@ out:
 
 int explain_main(int argc, char **argv)
 {
-    const char *path = NULL, *alert_path = NULL;
+    const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
+        else if (!strcmp(argv[i], "--fingerprint") && i + 1 < argc)
+            fp_hex = argv[++i];
+        else if (!strcmp(argv[i], "--url") && i + 1 < argc)
+            url = argv[++i];
         else if (!alert_path && argv[i][0] != '-')
             alert_path = argv[i];
         else {
@@ -779,8 +821,24 @@ int explain_main(int argc, char **argv)
             return 2;
         }
     }
+    if (fp_hex) {
+        /* Why was FP (not) paged: the running quell's recent decisions. */
+        conf_t c;
+        conf_defaults(&c);
+        char err[1024];
+        if (path && conf_load(&c, path, err, sizeof err) != QERR_OK) {
+            fprintf(stderr, "%s\n", err);
+            conf_free(&c);
+            return 1;
+        }
+        int rc = api_explain_fingerprint(&c, url, fp_hex);
+        conf_free(&c);
+        return rc;
+    }
     if (!path || !alert_path) {
-        fprintf(stderr, "usage: quell explain -c FILE ALERT.json\n");
+        fprintf(stderr,
+                "usage: quell explain -c FILE ALERT.json\n"
+                "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n");
         return 2;
     }
     side_t s = {0};
@@ -818,16 +876,13 @@ int explain_main(int argc, char **argv)
         fprintf(stderr, "%s: not decoded (%s): %s\n", alert_path, decode_error_str(e), err);
         goto out;
     }
-    dedup_fp_conf_t fpc;
-    dedup_fp_conf_init(&fpc, s.conf.dedup.fingerprint, &s.conf.dedup.fingerprint_labels,
-                       &s.conf.dedup.ignore_labels);
     if (routing_compile(&s.conf, &routes, err, sizeof err) != QERR_OK) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         alert_t *a = &alerts[i];
-        a->fingerprint = dedup_fingerprint(&fpc, a->labels, a->n_labels);
+        a->fingerprint = dedup_fingerprint_alert(&s.fpc, a);
         char hex[17], ts[40];
         hex16(a->fingerprint, hex);
         fmt_time(now, ts, sizeof ts);
@@ -836,6 +891,10 @@ int explain_main(int argc, char **argv)
                a->status == ALERT_FIRING ? "firing" : "resolved", ts, labels ? labels : "");
         free(labels);
         ruleset_explain(s.rs, a->labels, a->n_labels, now, stdout);
+        int g = fp_grouping_match(s.grouping, a->labels, a->n_labels);
+        if (g >= 0)
+            printf("grouping: rule %s folds it (the fingerprint above is the group's)\n",
+                   fp_grouping_name(s.grouping, (size_t)g));
         a->event_time_ms = now;
         a->watermark_ms = now;
         incident_t inc;

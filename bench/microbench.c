@@ -63,7 +63,7 @@ static void storm_free(storm_t *s)
 static void run(const char *name, const storm_t *s)
 {
     ingest_limits_t lim = {1 << 20, 64, 256, 4096, 65536};
-    dedup_fp_conf_t fc = {FP_XXH3, NULL, NULL};
+    dedup_fp_conf_t fc = {FP_XXH3, NULL, NULL, NULL, NULL};
     dedup_params_t params = {5 * 60000, 4 * 3600000};
     dedup_table_t *table = dedup_table_new(1000000);
     ring_t *ring = ring_new(1 << 22);

@@ -196,6 +196,19 @@ static const conf_key_t conf_keys[] = {
      0, "Larger request bodies are refused with 413."},
     {"http.max_alerts", CT_COUNT, "10000", "1", "1000000", NULL, F(http.max_alerts), 0,
      "Most alerts one `POST /api/v2/alerts` may carry (413 above)."},
+    /* silences and the decision log */
+    {"silences.file", CT_STRING, "", "0", NULL, NULL, F(silences.file), 0,
+     "Where silences set over the API are kept (memory store; written atomically on every "
+     "change, read at start); empty = `dedup.snapshot_file` + `.silences`, or not kept when "
+     "that is empty too. With the Redis store they live in Redis."},
+    {"silences.retention", CT_DURATION, "120h", "1m", "365d", NULL, F(silences.retention_ms), 0,
+     "How long an expired silence is still listed (Alertmanager's `--data.retention`)."},
+    {"decisions.topic", CT_STRING, "", "0", NULL, NULL, F(decisions.topic), 0,
+     "Kafka topic that gets one JSON record per decision (fingerprint, labels, decision, "
+     "reason, rule or silence id, incident id, times); empty = off."},
+    {"decisions.recent", CT_COUNT, "1024", "0", "1000000", NULL, F(decisions.recent), 0,
+     "Recent decisions each worker keeps in memory for `quell explain --fingerprint`, "
+     "`/api/v1/explain` and `GET /api/v2/alerts`; 0 = none."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
      "Exclusion rules (see docs/rules.md)."},
@@ -207,6 +220,9 @@ static const conf_key_t conf_keys[] = {
      "Mapping of source severities to SEV1..SEV5 (see docs/rules.md)."},
     {"time_intervals", CT_TREE, "", NULL, NULL, NULL, F(time_intervals), 0,
      "Named recurring time intervals rules refer to (see docs/rules.md)."},
+    {"grouping", CT_TREE, "", NULL, NULL, NULL, F(grouping), 0,
+     "Rules folding alerts into one fingerprint by a subset of their labels, ids in values "
+     "normalised (see docs/tuning.md); read at start, not on reload."},
     {"route", CT_TREE, "", NULL, NULL, NULL, F(route), 0,
      "The routing tree, Alertmanager's shape (see docs/routing.md)."},
     {"receivers", CT_TREE, "", NULL, NULL, NULL, F(receivers), 0,

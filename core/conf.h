@@ -100,7 +100,7 @@ typedef struct {
         fingerprint_mode_t fingerprint;
         strlist_t fingerprint_labels;
         strlist_t ignore_labels;
-        char *snapshot_file; /* "" = none: open incidents do not survive a restart */
+        char *snapshot_file;          /* "" = none: open incidents do not survive a restart */
         int64_t snapshot_interval_ms; /* periodic snapshots; 0 = only at a clean stop */
     } dedup;
     struct {
@@ -122,6 +122,14 @@ typedef struct {
         size_t max_request_bytes;
         size_t max_alerts;
     } http;
+    struct {
+        char *file; /* "" = dedup.snapshot_file + ".silences" */
+        int64_t retention_ms;
+    } silences;
+    struct {
+        char *topic;   /* "" = no decision log topic */
+        size_t recent; /* per worker, for explain and GET /api/v2/alerts */
+    } decisions;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the
      * routing ones). */
@@ -130,6 +138,7 @@ typedef struct {
     conf_node_t *inhibit_rules;  /* rules */
     conf_node_t *severity;       /* rules */
     conf_node_t *time_intervals; /* rules: named recurring intervals */
+    conf_node_t *grouping;       /* rules: fold-by-labels fingerprints (dedup/group.c) */
     conf_node_t *route;          /* router */
     conf_node_t *receivers;      /* router */
     conf_node_t *runbooks;       /* router */

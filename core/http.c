@@ -11,18 +11,18 @@
  * registered check (Kafka assigned, the store answers, ...) and answers 503
  * naming the ones that fail.
  */
-#include <stdio.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "log.h"
 #include "http.h"
+#include "log.h"
 
-#define MAX_ROUTES 16
+#define MAX_ROUTES 32
 #define MAX_CHECKS 8
 
 /* Status codes counted per handler; anything else is "other". */
@@ -37,6 +37,7 @@ typedef struct {
     int flags;
     http_handler_fn fn;
     void *ctx;
+    size_t counted_as; /* the first route of this path: one series per handler */
 } route_t;
 
 typedef struct {
@@ -72,6 +73,7 @@ void http_server_metrics(http_server_t *s, mbuf_t *b)
                    "HTTP requests answered, by handler and status code.");
     for (size_t r = 0; r < N_COUNTED; r++) {
         if (r >= s->n_routes && r < MAX_ROUTES) continue;
+        if (r < MAX_ROUTES && s->routes[r].counted_as != r) continue; /* counted with its path */
         const char *handler = r < MAX_ROUTES   ? s->routes[r].path
                               : r == R_HEALTHY ? "/-/healthy"
                               : r == R_READY   ? "/-/ready"
@@ -106,6 +108,28 @@ const char *http_req_header(const http_req_t *req, const char *name)
 const char *http_req_query(const http_req_t *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct {
+    const char *name;
+    const char **out;
+    size_t cap, n;
+} query_all_t;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    query_all_t *q = cls;
+    if (key && value && !strcmp(key, q->name) && q->n < q->cap) q->out[q->n++] = value;
+    return MHD_YES;
+}
+
+size_t http_req_query_all(const http_req_t *req, const char *name, const char **out, size_t cap)
+{
+    query_all_t q = {name, out, cap, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    return q.n;
 }
 
 bool http_token_equal(const char *got, size_t got_len, const char *want)
@@ -202,7 +226,13 @@ qerr_t http_route(http_server_t *s, const char *method, const char *path, int fl
     if (s->n_routes == MAX_ROUTES || strlen(method) >= sizeof(s->routes[0].method) ||
         strlen(path) >= sizeof(s->routes[0].path))
         return QERR_INVALID;
-    route_t *r = &s->routes[s->n_routes++];
+    route_t *r = &s->routes[s->n_routes];
+    r->counted_as = s->n_routes++;
+    for (size_t i = 0; i < r->counted_as; i++)
+        if (!strcmp(s->routes[i].path, path)) {
+            r->counted_as = i;
+            break;
+        }
     snprintf(r->method, sizeof(r->method), "%s", method);
     snprintf(r->path, sizeof(r->path), "%s", path);
     r->flags = flags;
@@ -295,7 +325,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const route_t *route = NULL;
         bool path_known = false;
         for (size_t i = 0; i < s->n_routes; i++) {
-            if (strcmp(s->routes[i].path, url) != 0) continue;
+            const char *rp = s->routes[i].path;
+            size_t rl = strlen(rp);
+            bool prefix = rl && rp[rl - 1] == '*'; /* "/api/v2/silence/" + star: an id follows */
+            if (prefix ? strncmp(rp, url, rl - 1) != 0 || !url[rl - 1] : strcmp(rp, url) != 0)
+                continue;
             path_known = true;
             if (!strcmp(s->routes[i].method, method) ||
                 (!strcmp(method, "HEAD") && !strcmp(s->routes[i].method, "GET")))
@@ -304,7 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!route)
             return path_known ? send_msg(s, R_UNKNOWN, conn, 405, "method not allowed\n")
                               : send_msg(s, R_UNKNOWN, conn, 404, "not found\n");
-        size_t ri = (size_t)(route - s->routes);
+        size_t ri = route->counted_as;
         if ((route->flags & HTTP_AUTH) && !authorized(s, conn))
             return send_msg(s, ri, conn, 401, "a valid bearer token is required\n");
         const char *cl =
@@ -336,7 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->len += n;
         return MHD_YES;
     }
-    size_t ri = (size_t)(st->route - s->routes);
+    size_t ri = st->route->counted_as;
     if (st->too_large)
         return send_msg(s, ri, conn, 413, "request body larger than http.max_request_bytes\n");
     http_req_t req = {method, url, st->body ? st->body : "", st->len, conn};

@@ -34,12 +34,18 @@ typedef struct {
 
 const char *http_req_header(const http_req_t *req, const char *name);
 const char *http_req_query(const http_req_t *req, const char *name);
+/* Every value of a repeated query parameter (`?filter=a&filter=b`), in
+ * order, at most `cap`; returns how many. */
+size_t http_req_query_all(const http_req_t *req, const char *name, const char **out, size_t cap);
 
 typedef void (*http_handler_fn)(void *ctx, const http_req_t *req, http_resp_t *resp);
 /* A readiness check: true when ready; otherwise writes why into `why`. */
 typedef bool (*http_check_fn)(void *ctx, char *why, size_t len);
 
 #define HTTP_AUTH 1 /* route flag: the bearer token is required when one is set */
+/* A route path ending in '*' matches every longer path with that prefix
+ * (e.g. "/api/v2/silence/" then a star); the handler reads the rest from
+ * req->path. */
 
 typedef struct {
     const char *listen;       /* "host:port", "[v6]:port"; port 0 picks a free one */

@@ -79,6 +79,7 @@ typedef struct {
     uint8_t severity;     /* 1..5 for SEV1..SEV5, 0 = unknown */
     bool degraded;        /* decided without the shared store (it failed open) */
     bool flapped;         /* forwarded once after flapping stopped */
+    bool silenced;        /* EXCLUDED by a silence: `rule` is its id */
 } incident_t;
 
 #endif

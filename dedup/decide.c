@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 #include "rules_int.h"
+#include "dedup.h"
 
 /* ---- noise table ------------------------------------------------------ */
 
@@ -28,26 +29,19 @@ typedef struct {
     dedup_noise_state_t st;
 } noise_slot_t;
 
-/* The noise table is direct-mapped over 2x the fingerprints a worker may
- * track (2M slots, 64 MiB by default), but it is stored in leaves of
- * NOISE_LEAF_SLOTS allocated on first use: fingerprints hash to random
- * slots, so a flat calloc'd table had most of its pages touched by a few
- * thousand fingerprints (launch-day's 20,000 label sets: ~45 MiB of RSS);
- * leaves cost 256 bytes each (plus malloc's 16 and 8 in the index: a
- * table with every leaf used costs ~10% more than the flat one). Which
- * slot a fingerprint gets, and so every decision, is the same as before. */
-#define NOISE_LEAF_SLOTS 8
-
 struct decider {
     decider_opts_t o;
     dedup_table_t *table;
     inhibit_state_t *inhibit;
     rules_cache_t *cache;
-    noise_slot_t **noise; /* leaves, NULL until used */
-    size_t noise_mask;    /* over slots */
+    noise_slot_t *noise;
+    size_t noise_mask, noise_used;
+    bool silence_wall_clock;
     decider_window_fn window_for; /* NULL: o.dedup.window_ms for every alert */
     void *window_ctx;
 };
+
+void decider_silence_wall_clock(decider_t *d, bool wall) { d->silence_wall_clock = wall; }
 
 void decider_set_window(decider_t *d, decider_window_fn fn, void *ctx)
 {
@@ -73,31 +67,75 @@ void decider_destroy(decider_t *d)
 {
     if (!d) return;
     rules_cache_destroy(d->cache);
-    for (size_t i = 0; d->noise && i <= d->noise_mask / NOISE_LEAF_SLOTS; i++) free(d->noise[i]);
     free(d->noise);
     free(d);
 }
 
+/* The noise table: open addressing, a fingerprint in one of NOISE_PROBES
+ * slots from its home. It starts small and doubles while more than half
+ * full, up to the first power of two >= noise_entries, so memory follows the
+ * fingerprints that use noise control (20,000 of them take 2 MiB, not the
+ * 64 MiB a table sized for a million did, touched page by page). At the
+ * cap, a fingerprint whose probe window is full restarts the state in its
+ * home slot (it is then treated as new to noise control). */
+#define NOISE_PROBES 8
+#define NOISE_FIRST_SLOTS 4096
+
+static size_t noise_home(uint64_t key, size_t mask)
+{
+    return (size_t)(key * 0x9E3779B97F4A7C15ull >> 17) & mask;
+}
+
+static size_t noise_cap(const decider_t *d)
+{
+    size_t n = NOISE_FIRST_SLOTS;
+    while (n < d->o.noise_entries) n *= 2;
+    return n;
+}
+
+static bool noise_grow(decider_t *d, size_t slots)
+{
+    noise_slot_t *nv = calloc(slots, sizeof *nv);
+    if (!nv) return false;
+    size_t mask = slots - 1, used = 0;
+    for (size_t i = 0; d->noise && i <= d->noise_mask; i++) {
+        if (!d->noise[i].fp) continue;
+        size_t h = noise_home(d->noise[i].fp, mask);
+        for (size_t p = 0; p < NOISE_PROBES; p++)
+            if (!nv[(h + p) & mask].fp) {
+                nv[(h + p) & mask] = d->noise[i];
+                used++;
+                break;
+            }
+    }
+    free(d->noise);
+    d->noise = nv;
+    d->noise_mask = mask;
+    d->noise_used = used;
+    return true;
+}
+
 static noise_slot_t *noise_slot(decider_t *d, uint64_t fp)
 {
-    if (!d->noise) {
-        size_t n = 1024;
-        while (n < d->o.noise_entries) n *= 2;
-        d->noise = calloc(n / NOISE_LEAF_SLOTS, sizeof *d->noise);
-        if (!d->noise) return NULL;
-        d->noise_mask = n - 1;
-    }
-    /* Direct-mapped: a collision restarts the older fingerprint's noise
-     * state (it is then treated as new to noise control). */
-    size_t slot = (fp * 0x9E3779B97F4A7C15ull >> 17) & d->noise_mask;
-    noise_slot_t **leaf = &d->noise[slot / NOISE_LEAF_SLOTS];
-    if (!*leaf && !(*leaf = calloc(NOISE_LEAF_SLOTS, sizeof **leaf))) return NULL;
-    noise_slot_t *s = &(*leaf)[slot % NOISE_LEAF_SLOTS];
-    if (s->fp != fp) {
+    uint64_t key = fp ? fp : 1; /* 0 marks an empty slot */
+    size_t cap = noise_cap(d);
+    if (!d->noise && !noise_grow(d, cap < NOISE_FIRST_SLOTS ? cap : NOISE_FIRST_SLOTS)) return NULL;
+    for (;;) {
+        size_t slots = d->noise_mask + 1, h = noise_home(key, d->noise_mask);
+        noise_slot_t *empty = NULL;
+        for (size_t p = 0; p < NOISE_PROBES; p++) {
+            noise_slot_t *s = &d->noise[(h + p) & d->noise_mask];
+            if (s->fp == key) return s;
+            if (!s->fp && !empty) empty = s;
+        }
+        if ((!empty || d->noise_used * 2 >= slots) && slots < cap && noise_grow(d, slots * 2))
+            continue;
+        noise_slot_t *s = empty ? empty : &d->noise[h];
+        if (empty) d->noise_used++;
         memset(s, 0, sizeof *s);
-        s->fp = fp;
+        s->fp = key;
+        return s;
     }
-    return s;
 }
 
 static void fill_suppressed(incident_t *out, const alert_t *a, decision_kind_t k, const char *rule,
@@ -136,6 +174,19 @@ bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident
     }
     ruleset_eval_cached(rs, d->cache, key, a->labels, a->n_labels, now, &v);
     out->severity = v.severity;
+    /* Silences: run-time exclusions, after the config's own (which name
+     * the rule first when both match). The wall clock when live, like
+     * Alertmanager: an alert decided after the silence was set is silenced
+     * whatever its event time. */
+    if (silences_count(rs->silences) && !(v.suppress && v.kind == DECISION_SUPPRESS_EXCLUDED)) {
+        int64_t snow = d->silence_wall_clock ? clock_wall_ms() : now;
+        const char *sid = silences_match(rs->silences, a->labels, a->n_labels, snow);
+        if (sid) {
+            fill_suppressed(out, a, DECISION_SUPPRESS_EXCLUDED, sid, v.severity);
+            out->silenced = true;
+            return true;
+        }
+    }
     if (v.suppress) {
         if (v.kind == DECISION_SUPPRESS_EXCLUDED) /* the rule set's one mutable field */
             atomic_fetch_add_explicit(&((exclusion_t *)&rs->ex[v.rule_index])->hits, 1,
@@ -189,7 +240,8 @@ const char *decision_reason(const incident_t *inc, char *buf, size_t cap)
     case DECISION_SUPPRESS_RESOLVED_NO_INCIDENT: return "resolved";
     case DECISION_SUPPRESS_DUPLICATE: return "duplicate";
     case DECISION_SUPPRESS_EXCLUDED:
-        snprintf(buf, cap, "excluded:%s", inc->rule ? inc->rule : "");
+        snprintf(buf, cap, "%s:%s", inc->silenced ? "silenced" : "excluded",
+                 inc->rule ? inc->rule : "");
         return buf;
     case DECISION_SUPPRESS_INHIBITED:
         snprintf(buf, cap, "inhibited:%s", inc->rule ? inc->rule : "");
@@ -212,6 +264,11 @@ struct rules_live {
     size_t n; /* readers; slot n is the shared one */
     live_slot_t *slots;
     pthread_mutex_t any; /* guards slot n */
+    /* Writers (reload, the silencer) one at a time, so a reload keeps the
+     * silences and a silence change keeps the reloaded rules. Never taken
+     * by a reader. */
+    pthread_mutex_t writer;
+    silences_t *silences; /* carried into every new generation */
 };
 
 rules_live_t *rules_live_new(ruleset_t *initial, size_t n_readers)
@@ -225,6 +282,7 @@ rules_live_t *rules_live_new(ruleset_t *initial, size_t n_readers)
     }
     for (size_t i = 0; i <= n_readers; i++) atomic_init(&l->slots[i].held, NULL);
     pthread_mutex_init(&l->any, NULL);
+    pthread_mutex_init(&l->writer, NULL);
     l->n = n_readers;
     atomic_init(&l->current, initial);
     return l;
@@ -234,7 +292,9 @@ void rules_live_destroy(rules_live_t *l)
 {
     if (!l) return;
     ruleset_destroy(atomic_load(&l->current));
+    silences_release(l->silences);
     pthread_mutex_destroy(&l->any);
+    pthread_mutex_destroy(&l->writer);
     free(l->slots);
     free(l);
 }
@@ -255,7 +315,7 @@ void rules_live_leave(rules_live_t *l, size_t r)
     atomic_store_explicit(&l->slots[r].held, NULL, memory_order_release);
 }
 
-void rules_live_swap(rules_live_t *l, ruleset_t *next)
+static void swap_locked(rules_live_t *l, ruleset_t *next)
 {
     ruleset_t *old = atomic_exchange_explicit(&l->current, next, memory_order_seq_cst);
     for (size_t i = 0; i <= l->n; i++) {
@@ -266,6 +326,38 @@ void rules_live_swap(rules_live_t *l, ruleset_t *next)
     }
     ruleset_carry_hits(old, next);
     ruleset_destroy(old);
+}
+
+void rules_live_swap(rules_live_t *l, ruleset_t *next)
+{
+    pthread_mutex_lock(&l->writer);
+    if (next && !next->silences) next->silences = silences_ref(l->silences);
+    swap_locked(l, next);
+    pthread_mutex_unlock(&l->writer);
+}
+
+void rules_live_set_silences(rules_live_t *l, silences_t *s)
+{
+    pthread_mutex_lock(&l->writer);
+    silences_release(l->silences);
+    l->silences = silences_ref(s);
+    ruleset_t *cur = atomic_load(&l->current);
+    ruleset_t *next = cur ? ruleset_share(cur) : NULL;
+    if (next) {
+        next->silences = silences_ref(s);
+        swap_locked(l, next);
+    } else if (cur) {
+        log_error("rules", "out of memory publishing silences");
+    }
+    pthread_mutex_unlock(&l->writer);
+}
+
+silences_t *rules_live_silences(rules_live_t *l)
+{
+    pthread_mutex_lock(&l->writer);
+    silences_t *s = silences_ref(l->silences);
+    pthread_mutex_unlock(&l->writer);
+    return s;
 }
 
 const ruleset_t *rules_live_enter_any(rules_live_t *l)
@@ -296,6 +388,7 @@ void rules_metrics_reasons(rules_live_t *l, mbuf_t *b, const char *family)
                        (double)atomic_load_explicit(&rs->inh[i].hits, memory_order_relaxed), 2,
                        "decision", "suppress", "reason", reason);
     }
+    if (rs) silences_metrics_reasons(rs->silences, b, family);
     rules_live_leave_any(l);
 }
 

@@ -1,5 +1,7 @@
-/* dedup's internal seam between the worker thread (worker.c) and its
- * shared-store mode (store_worker.c). Not part of the module's API. */
+/* dedup's internal seams: between the worker thread (worker.c) and its
+ * shared-store mode (store_worker.c), and the Redis adapter (the entry
+ * format, the pure store decision, the pipelined connection) that only
+ * dedup's files and its tests use. Not part of the module's API. */
 #ifndef QUELL_DEDUP_INT_H
 #define QUELL_DEDUP_INT_H
 
@@ -35,7 +37,7 @@ typedef struct {
 
 /* Called on the worker thread for every decision (counters, top sketch,
  * latency), before a forward is handed to the sink. */
-typedef void (*store_decided_fn)(void *ctx, const alert_t *a, decision_kind_t k);
+typedef void (*store_decided_fn)(void *ctx, const alert_t *a, const incident_t *inc);
 
 store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedup_params_t *p,
                                  dedup_table_t *fallback, dedup_forward_fn forward, void *ctx,
@@ -67,5 +69,110 @@ bool store_worker_step(store_worker_t *sw, dedup_inputs_t *in, bool stopping);
 /* Whether something is still outstanding (forwards to confirm, parked
  * alerts, counts to flush): the worker must not sleep long nor stop yet. */
 bool store_worker_busy(const store_worker_t *sw);
+
+/* ---- the Redis adapter (store.c, store_redis.c) ---------------------- */
+
+/* What Redis holds per fingerprint, decoded. */
+typedef struct {
+    bool open;              /* an incident is open */
+    bool pending;           /* its last forward is not confirmed delivered */
+    uint8_t pending_kind;   /* decision_kind_t of that forward */
+    uint32_t seq;           /* forwards so far (matches confirms to forwards) */
+    uint64_t incident_id;   /* stable over the incident's re-forwards */
+    uint64_t owner;         /* instance holding the pending forward */
+    int64_t lease_until_ms; /* wall clock */
+    int64_t first_seen_ms;  /* event time, like the memory table */
+    int64_t last_seen_ms;
+    int64_t last_forward_ms;
+    uint64_t count;
+    dedup_noise_state_t noise; /* noise control's state (format 2) */
+    /* Incident id of the pending forward (format 2): a noise hold may open
+     * a new incident (new incident_id) while a forward of the previous one
+     * still awaits its confirm, which matches (seq, pending_id). */
+    uint64_t pending_id;
+} store_entry_t;
+
+#define STORE_ENTRY_BYTES  96 /* format 2 */
+#define STORE_ENTRY_FORMAT 2  /* byte 1 of the blob; bump when fields are added */
+/* Format 1 (64 bytes, no noise state) is still read: store_entry_upgrade
+ * (and the Lua scripts) turn it into format 2 with the noise state zeroed. */
+#define STORE_ENTRY_BYTES_V1 64
+void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES]);
+/* false when `len` bytes are not an entry this build understands. */
+bool store_entry_decode(const void *buf, size_t len, store_entry_t *e);
+/* A format-1 blob rewritten as format 2 (what the cas script compares
+ * against); false, and nothing written, for anything else. */
+bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_ENTRY_BYTES]);
+
+typedef enum {
+    STORE_DECIDED = 0, /* `out` holds the decision; the entry may have changed */
+    STORE_PARK,        /* another live instance is delivering this incident: hold
+                        * the alert (offset uncommitted) and decide again later */
+} store_outcome_t;
+
+typedef struct {
+    uint64_t me;     /* this instance's id (random per process start) */
+    int64_t wall_ms; /* now, wall clock: leases are real time */
+    int64_t lease_ms;
+    const dedup_noise_t *noise; /* noise rules in force; NULL = none */
+} store_ctx_t;
+
+/* Pure: decides one alert against `e` (zeroed = no entry) exactly like
+ * dedup_decide then dedup_noise_apply (with ctx->noise) do in memory, and
+ * applies the pending/lease rules above. Only a final forward leaves `e`
+ * pending, owned by ctx->me: a noise hold writes its state, never a
+ * pending forward. */
+store_outcome_t store_decide(store_entry_t *e, const dedup_params_t *p, const store_ctx_t *ctx,
+                             uint64_t fingerprint, alert_status_t status, int64_t now_ms,
+                             incident_t *out);
+
+/* One connection to Redis, owned by one thread. */
+typedef struct store_conn store_conn_t;
+store_conn_t *store_conn_new(const store_conf_t *sc, const char *name);
+void store_conn_destroy(store_conn_t *c);
+/* Connects (or reconnects after the backoff); false while Redis is away. */
+bool store_conn_ready(store_conn_t *c);
+bool store_conn_up(const store_conn_t *c);
+
+/* A pipelined batch of compare-and-sets: queue them, then run the batch in
+ * one round trip. `expected` NULL = the key must be absent. */
+void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
+                   const unsigned char desired[STORE_ENTRY_BYTES]);
+/* Plain reads in the same batch. */
+void store_get_add(store_conn_t *c, uint64_t fp);
+/* Marks the pending forward (seq, incident id) delivered, if still pending. */
+void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id);
+/* Adds occurrences suppressed locally: count += delta, last_seen = max.
+ * Consecutive confirms (or touches) are sent as one command of up to 128
+ * fingerprints, with one result: size results by store_queued(). */
+void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms);
+
+typedef enum {
+    STORE_R_OK = 0,   /* CAS applied / confirm or touch done */
+    STORE_R_CONFLICT, /* CAS lost: `cur` holds the entry now (absent: cur_len 0) */
+    STORE_R_VALUE,    /* GET: `cur` holds the entry (absent: cur_len 0) */
+} store_result_kind_t;
+
+typedef struct {
+    store_result_kind_t kind;
+    unsigned char cur[STORE_ENTRY_BYTES];
+    size_t cur_len;
+} store_result_t;
+
+/* Sends everything queued and reads one result per command, in order. On
+ * failure (timeout, connection lost, error reply) returns QERR_IO: the
+ * connection is dropped and retried after a backoff; nothing was decided.
+ * QERR_FULL: Redis had lost the scripts (NOSCRIPT), no script ran, they are
+ * loaded again: queue the same commands and run again. */
+qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n);
+size_t store_queued(const store_conn_t *c); /* commands store_run will send */
+
+typedef struct {
+    uint64_t round_trips;
+    uint64_t commands;
+    uint64_t errors;     /* failed round trips */
+    uint64_t reconnects; /* successful connects after the first */
+} store_conn_stats_t;
+void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out);
 
 #endif

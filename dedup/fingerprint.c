@@ -81,6 +81,8 @@ void dedup_fp_conf_init(dedup_fp_conf_t *fc, fingerprint_mode_t mode, strlist_t 
     fc->mode = mode;
     fc->only = only;
     fc->ignore = ignore;
+    fc->regroup = NULL;
+    fc->regroup_ctx = NULL;
     /* Sorted once here so every alert is a single merge walk. strcmp
      * order is the bytewise order labels are sorted in. */
     if (only && only->n) qsort(only->items, only->n, sizeof(char *), name_cmp);
@@ -113,7 +115,8 @@ static void hash_without(fp_hasher_t *h, const strlist_t *ignore, const label_t 
     }
 }
 
-uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels)
+static uint64_t fingerprint_plain(const dedup_fp_conf_t *fc, const label_t *labels,
+                                  uint32_t n_labels)
 {
     fp_hasher_t h;
     h.mode = fc->mode;
@@ -128,11 +131,33 @@ uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uin
     else
         for (uint32_t i = 0; i < n_labels; i++) hasher_label(&h, labels[i].name, labels[i].value);
 
-    if (h.mode == FP_ALERTMANAGER) return h.fnv;
-    if (h.xstate) {
-        uint64_t v = XXH3_64bits_digest(h.xstate);
+    uint64_t v;
+    if (h.mode == FP_ALERTMANAGER) {
+        v = h.fnv;
+    } else if (h.xstate) {
+        v = XXH3_64bits_digest(h.xstate);
         XXH3_freeState(h.xstate);
-        return v;
+    } else {
+        v = XXH3_64bits(h.buf, h.used);
     }
-    return XXH3_64bits(h.buf, h.used);
+    return v;
+}
+
+uint64_t dedup_fingerprint(const dedup_fp_conf_t *fc, const label_t *labels, uint32_t n_labels)
+{
+    uint64_t v = fingerprint_plain(fc, labels, n_labels);
+    return fc->regroup ? fc->regroup(fc->regroup_ctx, labels, n_labels, v) : v;
+}
+
+uint64_t dedup_fingerprint_alert(const dedup_fp_conf_t *fc, const alert_t *a)
+{
+    uint64_t v = fingerprint_plain(fc, a->labels, a->n_labels);
+    if (!fc->regroup) return v;
+    uint64_t g = fc->regroup(fc->regroup_ctx, a->labels, a->n_labels, v);
+    /* A folded member's resolve gets a fingerprint of its own, with no
+     * incident open: it is suppressed as `resolved` and never closes the
+     * group's incident, which other members may still be firing; the group
+     * closes when none has fired for dedup.window. */
+    if (g != v && a->status == ALERT_RESOLVED) g = XXH3_64bits_withSeed(&g, sizeof g, 0x7265736fu);
+    return g;
 }

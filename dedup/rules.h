@@ -9,6 +9,10 @@
  * (^(?:RE)$), a missing label matching as "". Regexes are RE2/Go syntax,
  * translated to PCRE2 (JIT) and refused where Go would refuse them.
  */
+/* A section of dedup's API: dedup.h includes it at its end, so whichever
+ * header comes first, dedup.h's types are there. */
+#include "dedup.h"
+
 #ifndef QUELL_RULES_H
 #define QUELL_RULES_H
 
@@ -18,7 +22,6 @@
 #include "../core/metrics.h"
 #include "../core/track.h"
 #include "../core/types.h"
-#include "dedup.h"
 
 /* ---- matchers --------------------------------------------------------- */
 
@@ -235,6 +238,9 @@ typedef struct {
  * (then inhibit rules never match) and is shared. */
 decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit_state_t *inhibit);
 void decider_destroy(decider_t *d);
+/* Silences are judged at the wall clock (`quell run`, like Alertmanager)
+ * instead of the alert's event time (replay, the default). Before use. */
+void decider_silence_wall_clock(decider_t *d, bool wall);
 /* Per-alert dedup window (a route's dedup_window): `fn` returns it, or 0
  * for opts->dedup.window_ms. Called on the decider's thread. The table's
  * keep (dedup_table_set_keep) must cover every window it returns. Set
@@ -251,7 +257,7 @@ decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t 
 bool decider_rules(decider_t *d, const ruleset_t *rs, const alert_t *a, incident_t *out);
 
 /* The reason string of a decision: "new", "repeat", "resolved",
- * "duplicate", "excluded:<rule>", "flapping", "transient",
+ * "duplicate", "excluded:<rule>", "silenced:<silence id>", "flapping", "transient",
  * "inhibited:<rule>", "severity". Writes into buf. */
 const char *decision_reason(const incident_t *inc, char *buf, size_t cap);
 

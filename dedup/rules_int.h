@@ -8,7 +8,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "rules.h"
+#include "dedup.h"
 
 /* One compiled matcher. Strings are NUL-terminated copies (lengths kept:
  * a quoted "\x00" makes an embedded NUL possible). */
@@ -218,7 +218,17 @@ struct ruleset {
     inhibit_rule_t *inh;
     size_t n_inh;
     noise_params_t noise;
+    /* Run-time silences (silence.h): one reference, NULL = none. A new
+     * silence list is published as a shell generation sharing everything
+     * above with the previous set (ruleset_share), which then owns it. */
+    struct silences *silences;
+    bool body_moved; /* destroy frees only the shell and its silences */
 };
+
+/* A new generation with the same compiled rules as `cur` (moved into it:
+ * `cur` keeps using them until freed, then frees only its shell). NULL on
+ * OOM. One writer at a time (rules_live's writer lock). */
+ruleset_t *ruleset_share(ruleset_t *cur);
 
 /* Label value lookup in a sorted label array ("" when absent). */
 bool labels_get(const label_t *labels, uint32_t n, const char *name, size_t name_len,

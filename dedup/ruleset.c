@@ -19,6 +19,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "dedup.h"
 #include "rules_int.h"
 
 static _Atomic uint64_t next_generation = 1;
@@ -585,6 +586,11 @@ static qerr_t compile_noise(ruleset_t *rs, const conf_node_t *n, const char *pat
 void ruleset_destroy(ruleset_t *rs)
 {
     if (!rs) return;
+    silences_release(rs->silences);
+    if (rs->body_moved) { /* its rules live on in the next generation */
+        free(rs);
+        return;
+    }
     for (size_t i = 0; i < rs->n_ex; i++) {
         exclusion_t *e = &rs->ex[i];
         free(e->name);
@@ -648,6 +654,11 @@ qerr_t ruleset_compile(const conf_t *conf, rules_warn_fn warn, void *warn_ctx, r
     if ((rc = compile_severity(rs, conf->severity, path, errbuf, errlen))) goto fail;
     if ((rc = compile_inhibit(rs, conf->inhibit_rules, path, errbuf, errlen))) goto fail;
     if ((rc = compile_noise(rs, conf->noise, path, errbuf, errlen))) goto fail;
+    /* grouping is applied where fingerprints are made (group.h); checked here
+     * so `quell check` and a reload refuse a bad section too */
+    fp_grouping_t *grouping = NULL;
+    if ((rc = fp_grouping_compile(conf, warn, warn_ctx, &grouping, errbuf, errlen))) goto fail;
+    fp_grouping_destroy(grouping);
     if ((rc = build_index(rs))) goto oom;
     *out = rs;
     return QERR_OK;
@@ -671,7 +682,7 @@ static int ex_name_cmp(const void *a, const void *b)
  * by any worker. O(n log n): 10,000 rules carry over in milliseconds. */
 void ruleset_carry_hits(ruleset_t *from, ruleset_t *to)
 {
-    if (!from || !to) return;
+    if (!from || !to || from->ex == to->ex) return; /* a shared body keeps its own counts */
     exclusion_t **sorted = malloc((from->n_ex ? from->n_ex : 1) * sizeof *sorted);
     if (!sorted) return;
     for (size_t i = 0; i < from->n_ex; i++) sorted[i] = &from->ex[i];
@@ -898,4 +909,24 @@ void ruleset_explain(const ruleset_t *rs, const label_t *labels, uint32_t n_labe
             v.kind == DECISION_SUPPRESS_EXCLUDED   ? v.rule
             : v.kind == DECISION_SUPPRESS_SEVERITY ? " severity"
                                                    : "");
+}
+
+ruleset_t *ruleset_share(ruleset_t *cur)
+{
+    ruleset_t *rs = malloc(sizeof *rs);
+    if (!rs) return NULL;
+    *rs = *cur;
+    rs->generation = atomic_fetch_add(&next_generation, 1);
+    rs->silences = NULL;
+    rs->body_moved = false;
+    cur->body_moved = true;
+    return rs;
+}
+
+const silences_t *ruleset_silences(const ruleset_t *rs) { return rs ? rs->silences : NULL; }
+
+void ruleset_attach_silences(ruleset_t *rs, silences_t *s)
+{
+    silences_release(rs->silences);
+    rs->silences = silences_ref(s);
 }

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dedup.h"
+#include "dedup_int.h"
 
 void store_entry_encode(const store_entry_t *e, unsigned char out[STORE_ENTRY_BYTES])
 {
@@ -103,8 +103,8 @@ static void fill(incident_t *out, decision_kind_t kind, uint64_t fp, const store
 static decision_kind_t decide_window(store_entry_t *e, const dedup_params_t *p, uint64_t fp,
                                      alert_status_t status, int64_t now_ms, incident_t *out)
 {
-    window_state_t w = {e->open,          e->incident_id,     e->first_seen_ms,
-                        e->last_seen_ms,  e->last_forward_ms, e->count};
+    window_state_t w = {e->open,         e->incident_id,     e->first_seen_ms,
+                        e->last_seen_ms, e->last_forward_ms, e->count};
     decision_kind_t k = window_decide(&w, p, fp, status, now_ms, out);
     e->open = w.open;
     e->incident_id = w.incident_id;

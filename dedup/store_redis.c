@@ -25,10 +25,11 @@
  * reconnect asks the sentinels for the new master.
  */
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dedup.h"
+#include "dedup_int.h"
 
 /* An entry the scripts understand: format 1 (64 bytes) or format 2 (96,
  * the same first 64 bytes plus noise state and the pending id; store.c). */
@@ -416,3 +417,43 @@ qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
 }
 
 void store_conn_stats(const store_conn_t *c, store_conn_stats_t *out) { *out = c->stats; }
+
+/* ---- readiness probe ----------------------------------------------------- */
+
+struct store_probe {
+    pthread_mutex_t lock; /* the HTTP server's threads probe concurrently */
+    store_conn_t *conn;
+};
+
+store_probe_t *store_probe_new(const store_conf_t *sc)
+{
+    store_probe_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    if (!(p->conn = store_conn_new(sc, "ready"))) {
+        store_probe_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+bool store_probe_ready(store_probe_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool ok = store_conn_ready(p->conn);
+    if (ok) {
+        store_result_t r;
+        store_get_add(p->conn, 0);
+        ok = store_run(p->conn, &r, 1) == QERR_OK;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+void store_probe_destroy(store_probe_t *p)
+{
+    if (!p) return;
+    store_conn_destroy(p->conn);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

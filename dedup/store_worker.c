@@ -159,7 +159,7 @@ void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, voi
 /* A rule suppressed it: counted, its input released, the store untouched. */
 static void act_ruled(store_worker_t *sw, item_t *it)
 {
-    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
+    sw->decided(sw->decided_ctx, &it->a, &it->inc);
     track_done(it->track);
     free(it->parked_copy);
     it->parked_copy = NULL;
@@ -534,7 +534,7 @@ static bool run_groups(store_worker_t *sw)
 
 static void count_decision(store_worker_t *sw, const item_t *it)
 {
-    sw->decided(sw->decided_ctx, &it->a, it->inc.kind);
+    sw->decided(sw->decided_ctx, &it->a, &it->inc);
 }
 
 static void poll_outstanding(store_worker_t *sw, bool wait_all);

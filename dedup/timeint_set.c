@@ -21,7 +21,8 @@ struct time_interval_set {
 static qerr_t compile_one(time_interval_set_t *s, const conf_node_t *it, const char *path,
                           char *errbuf, size_t errlen)
 {
-    const conf_node_t *name = conf_node_get(it, "name"), *list = conf_node_get(it, "time_intervals");
+    const conf_node_t *name = conf_node_get(it, "name"),
+                      *list = conf_node_get(it, "time_intervals");
     if (it->kind != CONF_NODE_MAP || !name || name->kind != CONF_NODE_SCALAR || !name->text[0])
         FAIL_AT(it, "a named time interval needs a name");
     if (!list) FAIL_AT(it, "time interval \"%s\" needs time_intervals", name->text);
@@ -36,7 +37,8 @@ static qerr_t compile_one(time_interval_set_t *s, const conf_node_t *it, const c
     s->n_ivs++; /* freed by the destroy even when incomplete */
     if (!ni->name || !ni->v) FAIL_AT(it, "out of memory");
     for (size_t i = 0; i < list->n; i++) {
-        qerr_t rc = time_interval_compile(&list->items[i], path, s->zones, &ni->v[i], errbuf, errlen);
+        qerr_t rc =
+            time_interval_compile(&list->items[i], path, s->zones, &ni->v[i], errbuf, errlen);
         if (rc) return rc;
         ni->n++;
     }

@@ -225,9 +225,12 @@ decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p, uint64_t
     window_state_t w = {0};
     if (i != NIL) {
         const entry_t *e = &t->entries[i];
-        w = (window_state_t){true,          window_incident_id(fingerprint, e->first_seen_ms),
-                             e->first_seen_ms, e->last_seen_ms,
-                             e->last_forward_ms, e->count};
+        w = (window_state_t){true,
+                             window_incident_id(fingerprint, e->first_seen_ms),
+                             e->first_seen_ms,
+                             e->last_seen_ms,
+                             e->last_forward_ms,
+                             e->count};
     }
     decision_kind_t kind = window_decide(&w, p, fingerprint, status, now_ms, out);
     if (!w.open) {

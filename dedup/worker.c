@@ -31,6 +31,8 @@ struct dedup_worker {
         size_t reader;
         const ruleset_t *batch; /* shared-store mode: held for one batch */
     } rules;
+    dedup_decided_fn on_decided; /* every decision (the decision log); NULL = none */
+    void *on_decided_ctx;
     pthread_t thread;
     bool started;
     arena_t scratch;
@@ -141,10 +143,12 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
          * the set. */
         const ruleset_t *rs = rules_live_enter(w->rules.live, w->rules.reader);
         k = decider_decide(w->rules.decider, rs, &a, &inc);
+        if (w->on_decided) w->on_decided(w->on_decided_ctx, &a, &inc);
         rules_live_leave(w->rules.live, w->rules.reader);
     } else {
         k = dedup_decide(w->table, &w->params, a.fingerprint, a.status, a.event_time_ms,
                          a.watermark_ms, &inc);
+        if (w->on_decided) w->on_decided(w->on_decided_ctx, &a, &inc);
     }
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, &a, k, a.event_time_ms);
@@ -346,9 +350,11 @@ static const dedup_noise_t *rules_noise(void *ctx)
 static const dedup_rules_hook_t store_rules_hook = {rules_batch_begin, rules_pre, rules_batch_end,
                                                     rules_noise};
 
-static void store_decided(void *ctx, const alert_t *a, decision_kind_t k)
+static void store_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
     dedup_worker_t *w = ctx;
+    decision_kind_t k = inc->kind;
+    if (w->on_decided) w->on_decided(w->on_decided_ctx, a, inc); /* the batch's set is held */
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, a, k, a->event_time_ms);
     decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms);
@@ -376,6 +382,12 @@ void dedup_worker_destroy(dedup_worker_t *w)
     pthread_mutex_destroy(&w->snap_lock);
     arena_free(&w->scratch);
     free(w);
+}
+
+void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn, void *ctx)
+{
+    w->on_decided = fn;
+    w->on_decided_ctx = ctx;
 }
 
 void dedup_worker_use_rules(dedup_worker_t *w, rules_live_t *live, decider_t *d, size_t reader)

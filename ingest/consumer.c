@@ -39,7 +39,7 @@
 
 #include "ingest.h"
 
-#define TRACK_SLOTS       65536
+#define TRACK_SLOTS       16384 /* per partition, 16 bytes each: 256 KiB when full */
 #define DRAIN_TIMEOUT_MS  60000
 #define IDLE_PARTITION_MS 5000
 #define PUBLISH_EVERY     32 /* messages: bounds the wait a batch adds (~30 us) */
@@ -47,9 +47,15 @@
  * batch instead of per message (rd_kafka_consumer_poll cost ~1.5 us a
  * message on this machine, the batch call ~0.6 us). */
 #define CONSUME_BATCH       256
-#define LANE_JOB_RING_BYTES (1024 * 1024) /* ~25,000 messages queued per lane */
-#define NUDGE_INTERVAL_MS   5     /* at most this often: see nudge_fetch() */
-#define NUDGE_MIN_LAG       10000 /* messages known to be waiting, over all partitions */
+/* Messages handed to a lane and not yet decoded stay librdkafka's (their
+ * fetch buffers too) outside its queue bound: 1 MiB of jobs is ~25,000
+ * messages, ~60 ms of decoding, enough to keep a lane busy. */
+#define LANE_JOB_RING_BYTES (1024 * 1024)
+/* librdkafka's consumer queue bound (queued.max.messages.kbytes), see
+ * ingest_new. */
+#define QUEUE_KBYTES      "32768"
+#define NUDGE_INTERVAL_MS 5     /* at most this often: see nudge_fetch() */
+#define NUDGE_MIN_LAG     10000 /* messages known to be waiting, over all partitions */
 
 /* An ingest lane decodes, fingerprints and hands off the messages of the
  * partitions it is given, into its own ring to each worker (rings are
@@ -545,17 +551,24 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
               set(kc, "fetch.wait.max.ms", opts->embedded ? "10" : "100", errbuf, errlen) &&
               /* consumer lag for /metrics; kafka.properties may change it */
               set(kc, "statistics.interval.ms", "5000", errbuf, errlen) &&
-              /* librdkafka (before 2.1) stops fetching until its next
-               * service round, up to a second, once the consumer queue
-               * holds queued.min.messages or queued.max.messages.kbytes —
-               * counted over all partitions, since they forward to one
-               * queue. nudge_fetch() wakes it when the queue runs dry, so
-               * the byte bound can be small: 32 MiB is ~100,000 protobuf
-               * alerts, a tenth of a second of draining, and keeps a
-               * backlog's peak RSS under 256 MiB (it was 568 MiB at
-               * 256 MiB). The message bound stays out of the way. */
+              /* The consumer queue (all partitions forward to it) is
+               * bounded in bytes; with librdkafka's per-message overhead it
+               * is most of quell's memory while it drains a backlog. A full
+               * queue stops fetching until the broker thread next wakes:
+               * before librdkafka 2.1 up to a second (it does not wake when
+               * the application drains the queue; nudge_fetch() wakes it),
+               * from 2.1 on fetch.queue.backoff.ms, set below when it
+               * exists. With the wake-ups the bound can be small: 32 MiB is
+               * ~100,000 protobuf alerts, a tenth of a second of draining
+               * (launch-day backlog: peak RSS 176 MiB, 573 MiB with the
+               * 256 MiB of before, at the same rate). The message count
+               * bound stays out of the way. */
               set(kc, "queued.min.messages", "1000000", errbuf, errlen) &&
-              set(kc, "queued.max.messages.kbytes", "32768", errbuf, errlen);
+              set(kc, "queued.max.messages.kbytes", QUEUE_KBYTES, errbuf, errlen) &&
+              /* one fetch response may overshoot the bound by this much */
+              set(kc, "fetch.max.bytes", "8388608", errbuf, errlen);
+    char ignored[256]; /* librdkafka before 2.1 does not know it */
+    (void)rd_kafka_conf_set(kc, "fetch.queue.backoff.ms", "10", ignored, sizeof ignored);
     for (size_t i = 0; ok && i < c->kafka.n_properties; i++)
         ok = set(kc, c->kafka.properties[i].key, c->kafka.properties[i].value, errbuf, errlen);
     if (!ok) {
@@ -681,7 +694,7 @@ static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *
             alerts[i].event_time_ms = event_ms;
             alerts[i].watermark_ms = watermark_ms;
             alerts[i].fingerprint =
-                dedup_fingerprint(&in->opts.fingerprint, alerts[i].labels, alerts[i].n_labels);
+                dedup_fingerprint_alert(&in->opts.fingerprint, &alerts[i]);
             sizes[i] = alert_rec_size(&alerts[i]);
             if (sizes[i] > max_rec) {
                 e = DECODE_TOO_LARGE;
@@ -733,7 +746,7 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
         if ((t = track_window_push(p->window, m->offset))) break;
         publish_all(in);
         struct timespec ts = {0, 200000};
-        nanosleep(&ts, NULL); /* backpressure: workers are 64k messages behind */
+        nanosleep(&ts, NULL); /* backpressure: workers are 16k messages behind */
     }
     p->pushed++;
 

@@ -53,13 +53,12 @@ static const char gate_lua[] =
 
 /* The firing slot: at most one firing notification per group_interval
  * over all instances. Returns 0 (claimed: _t = now) or when it frees. */
-static const char hold_lua[] =
-    "local now, gi = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-    "local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
-    "if last > 0 and now - last < gi then return last + gi end "
-    "redis.call('HSET', KEYS[1], '_t', ARGV[1]) "
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
-    "return 0";
+static const char hold_lua[] = "local now, gi = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+                               "local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
+                               "if last > 0 and now - last < gi then return last + gi end "
+                               "redis.call('HSET', KEYS[1], '_t', ARGV[1]) "
+                               "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+                               "return 0";
 
 struct group_shared {
     store_conf_t conf;
@@ -178,8 +177,9 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note)
     if (!r || r->type != REDIS_REPLY_INTEGER) {
         char why[160];
         snprintf(why, sizeof(why), "%s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str
-                                                   : (gs->ctx->errstr[0] ? gs->ctx->errstr : "no reply"));
+                 r && r->type == REDIS_REPLY_ERROR
+                     ? r->str
+                     : (gs->ctx->errstr[0] ? gs->ctx->errstr : "no reply"));
         if (r) freeReplyObject(r);
         down(gs, why); /* NOSCRIPT too: the reconnect loads it again */
         return true;
@@ -197,8 +197,8 @@ int64_t group_shared_hold(group_shared_t *gs, const route_t *r, uint64_t group_i
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(gi, sizeof(gi), "%lld", (long long)r->group_interval_ms);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)(2 * r->repeat_interval_ms + 3600000));
-    redisReply *rep = redisCommand(gs->ctx, "EVALSHA %s 1 %s %s %s %s", gs->hold_sha, key, now,
-                                   gi, ttl);
+    redisReply *rep =
+        redisCommand(gs->ctx, "EVALSHA %s 1 %s %s %s %s", gs->hold_sha, key, now, gi, ttl);
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         char why[160];
         snprintf(why, sizeof(why), "%s",

@@ -166,9 +166,8 @@ static void dead_letter(notifier_t *n, job_t *j, const char *reason)
         job_done(n, j);
         return;
     }
-    if (n->o.produce &&
-        n->o.produce(n->o.produce_ctx, n->o.dlq_topic, j->key, j->body, j->len, j->rcv->name,
-                               reason, j->tracks, j->n_tracks) == QERR_OK) {
+    if (n->o.produce && n->o.produce(n->o.produce_ctx, n->o.dlq_topic, j->key, j->body, j->len,
+                                     j->rcv->name, reason, j->tracks, j->n_tracks) == QERR_OK) {
         j->n_tracks = 0; /* the producer holds them now (it copied the array) */
     } else {
         log_error("router", "dead letter for %s could not be produced; input offset held",
@@ -240,8 +239,8 @@ static void dispatch(notifier_t *n, job_t *j)
         }
         size_t len = j->len;
         if (len && j->body[len - 1] == '\n') len--;
-        if (n->o.produce(n->o.produce_ctx, rcv->topic, j->key, j->body, len, NULL, NULL,
-                                   j->tracks, j->n_tracks) == QERR_OK) {
+        if (n->o.produce(n->o.produce_ctx, rcv->topic, j->key, j->body, len, NULL, NULL, j->tracks,
+                         j->n_tracks) == QERR_OK) {
             stat_add(&n->stats.delivered[rcv->kind], 1); /* handed over; the ack releases */
             j->n_tracks = 0;                             /* the producer copied them */
             job_free(j);
@@ -343,8 +342,7 @@ static void dispatch_proto(notifier_t *n, const receiver_t *rcv, const notificat
         bool last = i + 1 == note->n_alerts;
         if (!len || !n->o.produce ||
             n->o.produce(n->o.produce_ctx, rcv->topic, key, buf, len, NULL, NULL,
-                                   last ? note->tracks : NULL,
-                                   last ? note->n_tracks : 0) != QERR_OK) {
+                         last ? note->tracks : NULL, last ? note->n_tracks : 0) != QERR_OK) {
             /* The holds stay taken: the input is re-read after a restart. */
             log_error("router", "receiver %s: protobuf incident not produced; input offset held",
                       rcv->name);

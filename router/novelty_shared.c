@@ -90,7 +90,9 @@ int novelty_shared_claim(novelty_shared_t *ns, uint64_t sig, int64_t window_ms)
     } else {
         char why[160];
         snprintf(why, sizeof(why), "%s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : (ns->ctx->errstr[0] ? ns->ctx->errstr : "no reply"));
+                 r && r->type == REDIS_REPLY_ERROR
+                     ? r->str
+                     : (ns->ctx->errstr[0] ? ns->ctx->errstr : "no reply"));
         if (r) freeReplyObject(r);
         down(ns, why);
         return -1;

@@ -603,10 +603,8 @@ static qerr_t compile_route(compile_t *c, const conf_node_t *m, const route_t *p
             bool mute = key[0] == 'm';
             err = interval_names(c, v, key, mute ? &r->mute_intervals : &r->active_intervals,
                                  mute ? &r->n_mute_intervals : &r->n_active_intervals);
-            if (err == QERR_OK && !parent)
-                return fail(c, k, "the root route cannot have %s", key);
-        }
-        else
+            if (err == QERR_OK && !parent) return fail(c, k, "the root route cannot have %s", key);
+        } else
             return fail(c, k, "unknown route key \"%s\"", key);
         if (err != QERR_OK) return err;
     }

@@ -1,7 +1,7 @@
 /*
- * The router: routes, the notifier it feeds, and the Kafka sink — one librdkafka producer shared by every worker
- * (rd_kafka_producev is thread-safe) and served by the router thread, which
- * calls router_poll() to run delivery reports.
+ * The router: routes, the notifier it feeds, and the Kafka sink — one librdkafka producer shared by
+ * every worker (rd_kafka_producev is thread-safe) and served by the router thread, which calls
+ * router_poll() to run delivery reports.
  *
  * Delivery contract: a message's opaque is the msg_track_t of the input
  * message it came from. Success releases it. Failure never drops it: the
@@ -99,9 +99,9 @@ static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf,
     return rd_kafka_conf_set(kc, k, v, errbuf, errlen) == RD_KAFKA_CONF_OK;
 }
 
-static qerr_t produce_for_notifier(void *ctx, const char *topic, const char *key,
-                                   const void *value, size_t len, const char *receiver,
-                                   const char *reason, msg_track_t *const *tracks, size_t n_tracks)
+static qerr_t produce_for_notifier(void *ctx, const char *topic, const char *key, const void *value,
+                                   size_t len, const char *receiver, const char *reason,
+                                   msg_track_t *const *tracks, size_t n_tracks)
 {
     return router_produce_tracked(ctx, topic, key, value, len, receiver, reason, tracks, n_tracks);
 }

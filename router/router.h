@@ -31,7 +31,6 @@
 
 /* ---- formatting (pure) ------------------------------------------------ */
 
-
 /* Writes the incident JSON object (no newline) into buf; returns the length
  * it needs, like snprintf: retry with a larger buffer when >= cap. */
 size_t router_format_incident_json(char *buf, size_t cap, const alert_t *a, const incident_t *inc);

@@ -106,14 +106,13 @@ size_t router_format_digest(char *buf, size_t cap, const receiver_t *rcv, uint64
 
 typedef struct notifier notifier_t;
 
-
 typedef struct {
     const routing_t *routing; /* kept by the caller; outlives the notifier */
     /* The producer for kafka receivers and dead letters (the router's): it
      * holds `tracks` until the broker has the message. NULL in tests. */
-    qerr_t (*produce)(void *ctx, const char *topic, const char *key, const void *value,
-                      size_t len, const char *receiver, const char *reason,
-                      msg_track_t *const *tracks, size_t n_tracks);
+    qerr_t (*produce)(void *ctx, const char *topic, const char *key, const void *value, size_t len,
+                      const char *receiver, const char *reason, msg_track_t *const *tracks,
+                      size_t n_tracks);
     void *produce_ctx;
     const char *dlq_topic;
     /* When set, dead letters go here instead of the topic (tests); the

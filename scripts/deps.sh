@@ -3,12 +3,14 @@
 # missing; silent when nothing is. Idempotent.
 set -euo pipefail
 
+# prometheus-alertmanager brings amtool, which test_amtool drives against
+# quell's Alertmanager API (its daemon is not used).
 packages=(
   build-essential cmake pkg-config
   librdkafka-dev libxxhash-dev libjemalloc-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev libsimdjson-dev
   libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev
-  redis-server kcat prometheus wrk
+  redis-server kcat prometheus wrk prometheus-alertmanager
 )
 # redis-server also runs as Redis Sentinel (`redis-server FILE --sentinel`,
 # what test_sentinel starts); Debian's redis-sentinel package only adds a

@@ -209,7 +209,8 @@ static uint64_t *snapshot_read(const char *path, size_t *n, int64_t *age_ms)
     qsort(fps, *n, sizeof(*fps), cmp_u64);
     struct stat st;
     if (stat(path, &st) == 0)
-        *age_ms = clock_wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+        *age_ms =
+            clock_wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
     return fps;
 }
 

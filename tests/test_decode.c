@@ -802,7 +802,8 @@ static void test_payloads(void)
         CHECK(0);
     }
     free(buf);
-    CHECK_DATA(path, "payloads/alertmanager/prometheus-msteams__card-grafana-inspired-payload.json");
+    CHECK_DATA(path,
+               "payloads/alertmanager/prometheus-msteams__card-grafana-inspired-payload.json");
     buf = check_read_file(path, &len);
     CHECK(buf && decode_lim(&limits, INGEST_FORMAT_AUTO, buf, len) == DECODE_OK);
     if (buf) CHECK_EQ_INT(alerts[0].starts_at_ms, 1602426851279LL);

@@ -82,7 +82,7 @@ static void test_conformance_vectors(void)
     {
         label_t labels[16];
         uint32_t n = labels_from_json(cJSON_GetObjectItem(c, "labels"), labels);
-        dedup_fp_conf_t fc = {FP_ALERTMANAGER, NULL, NULL};
+        dedup_fp_conf_t fc = {FP_ALERTMANAGER, NULL, NULL, NULL, NULL};
         char hex[17];
         hex16(dedup_fingerprint(&fc, labels, n), hex);
         CHECK(strncmp(hex, cJSON_GetObjectItem(c, "expected_hex_prefix")->valuestring, 7) == 0);
@@ -97,7 +97,7 @@ static void test_issue_vectors(void)
 {
     label_t a[2] = {{{"alertname", 9}, {"alert1", 6}}, {{"severity", 8}, {"critical", 8}}};
     label_t b[2] = {{{"job", 3}, {"foo", 3}}, {{"severity", 8}, {"warning", 7}}};
-    dedup_fp_conf_t am = {FP_ALERTMANAGER, NULL, NULL};
+    dedup_fp_conf_t am = {FP_ALERTMANAGER, NULL, NULL, NULL, NULL};
     char hex[17];
     hex16(dedup_fingerprint(&am, a, 2), hex);
     CHECK_EQ_STR(hex, "0223b772b51c29e1");
@@ -123,7 +123,7 @@ static uint64_t reference_xxh3(const label_t *l, uint32_t n)
 
 static void test_xxh3_mode(void)
 {
-    dedup_fp_conf_t x = {FP_XXH3, NULL, NULL};
+    dedup_fp_conf_t x = {FP_XXH3, NULL, NULL, NULL, NULL};
     label_t a[2] = {{{"alertname", 9}, {"alert1", 6}}, {{"severity", 8}, {"critical", 8}}};
     CHECK(dedup_fingerprint(&x, a, 2) == reference_xxh3(a, 2));
     /* A label set larger than the one-shot buffer takes the streaming path. */

@@ -26,9 +26,9 @@
 #include "redis_local.h"
 #pragma GCC diagnostic pop
 
-#define N          3
-#define REPEAT_MS  4000
-#define PARTITIONS 6
+#define N                 3
+#define REPEAT_MS         4000
+#define PARTITIONS        6
 #define GROUP_INTERVAL_MS 1000
 
 typedef struct {
@@ -64,8 +64,8 @@ static void read_notes(const char *path, int instance, notes_t *out)
         char *nl = strchr(l, '\n');
         if (nl) *nl = '\0';
         cJSON *j = cJSON_Parse(l);
-        const cJSON *key = cJSON_GetObjectItem(j, "group_key"), *kind = cJSON_GetObjectItem(j, "kind"),
-                    *t = cJSON_GetObjectItem(j, "time");
+        const cJSON *key = cJSON_GetObjectItem(j, "group_key"),
+                    *kind = cJSON_GetObjectItem(j, "kind"), *t = cJSON_GetObjectItem(j, "time");
         if (cJSON_IsString(key) && cJSON_IsString(kind) && cJSON_IsString(t)) {
             if (out->n == out->cap) {
                 out->cap = out->cap ? out->cap * 2 : 256;
@@ -251,8 +251,7 @@ int main(void)
     }
     qsort(notes.fps, notes.n_fps, sizeof(*notes.fps), cmp_u64);
     size_t distinct = 0;
-    for (size_t i = 0; i < notes.n_fps; i++)
-        distinct += i == 0 || notes.fps[i] != notes.fps[i - 1];
+    for (size_t i = 0; i < notes.n_fps; i++) distinct += i == 0 || notes.fps[i] != notes.fps[i - 1];
     CHECK(groups > 5);
     CHECK(reminders > 0);
     CHECK_EQ_INT(close_reminders, 0);

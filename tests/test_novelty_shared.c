@@ -49,8 +49,7 @@ static void read_notifications(const char *path, seen_list_t *out)
                 out->v = realloc(out->v, out->cap * sizeof(*out->v));
             }
             seen_t *s = &out->v[out->n++];
-            snprintf(s->name, sizeof(s->name), "%s",
-                     cJSON_IsString(name) ? name->valuestring : "");
+            snprintf(s->name, sizeof(s->name), "%s", cJSON_IsString(name) ? name->valuestring : "");
             s->fp = cJSON_IsString(fp) ? strtoull(fp->valuestring, NULL, 16) : 0;
             s->novel = cJSON_IsTrue(cJSON_GetObjectItem(a, "novel"));
         }

@@ -13,30 +13,29 @@
 #define M (60 * S)
 #define H (60 * M)
 
-static const char base[] =
-    "time_intervals:\n"
-    "  - name: nights\n"
-    "    time_intervals:\n"
-    "      - times: [{start_time: '00:00', end_time: '06:00'}]\n"
-    "  - name: office\n"
-    "    time_intervals:\n"
-    "      - weekdays: ['monday:friday']\n"
-    "        times: [{start_time: '09:00', end_time: '17:00'}]\n"
-    "receivers:\n"
-    "  - {name: a, type: stdout}\n"
-    "route:\n"
-    "  receiver: a\n"
-    "  group_wait: 30s\n"
-    "  group_interval: 5m\n"
-    "  repeat_interval: 4h\n"
-    "  routes:\n"
-    "    - matchers: ['team=\"db\"']\n"
-    "      mute_time_intervals: [nights]\n"
-    "      routes:\n"
-    "        - matchers: ['sub=\"x\"']\n"
-    "    - matchers: ['team=\"web\"']\n"
-    "      active_time_intervals: [office]\n"
-    "      mute_time_intervals: [nights]\n";
+static const char base[] = "time_intervals:\n"
+                           "  - name: nights\n"
+                           "    time_intervals:\n"
+                           "      - times: [{start_time: '00:00', end_time: '06:00'}]\n"
+                           "  - name: office\n"
+                           "    time_intervals:\n"
+                           "      - weekdays: ['monday:friday']\n"
+                           "        times: [{start_time: '09:00', end_time: '17:00'}]\n"
+                           "receivers:\n"
+                           "  - {name: a, type: stdout}\n"
+                           "route:\n"
+                           "  receiver: a\n"
+                           "  group_wait: 30s\n"
+                           "  group_interval: 5m\n"
+                           "  repeat_interval: 4h\n"
+                           "  routes:\n"
+                           "    - matchers: ['team=\"db\"']\n"
+                           "      mute_time_intervals: [nights]\n"
+                           "      routes:\n"
+                           "        - matchers: ['sub=\"x\"']\n"
+                           "    - matchers: ['team=\"web\"']\n"
+                           "      active_time_intervals: [office]\n"
+                           "      mute_time_intervals: [nights]\n";
 
 static routing_t *compile(const char *yaml, conf_t *c, char *err, size_t errlen)
 {
@@ -50,7 +49,8 @@ static routing_t *compile(const char *yaml, conf_t *c, char *err, size_t errlen)
 /* Unix ms of a UTC date and time. */
 static int64_t at(int y, int mo, int d, int h, int mi)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
     return (int64_t)timegm(&tm) * 1000;
 }
 
@@ -69,7 +69,7 @@ static void test_compile_and_semantics(void)
     int64_t mon_03 = at(2026, 12, 7, 3, 0), mon_10 = at(2026, 12, 7, 10, 0),
             mon_20 = at(2026, 12, 7, 20, 0), sat_10 = at(2026, 12, 5, 10, 0);
     CHECK(!routing_route_muted(rt, root, mon_03));
-    CHECK(routing_route_muted(rt, db, mon_03));  /* in `nights` */
+    CHECK(routing_route_muted(rt, db, mon_03)); /* in `nights` */
     CHECK(!routing_route_muted(rt, db, mon_10));
     CHECK(!routing_route_muted(rt, dbx, mon_03)); /* not inherited */
     CHECK(routing_route_muted(rt, web, mon_20));  /* outside `office` */

@@ -23,7 +23,10 @@ static int64_t window_of(void *ctx, const alert_t *a)
     return 0;
 }
 
-#define S(s) {s, sizeof(s) - 1}
+#define S(s)                                                                                       \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
 
 static decision_kind_t decide(decider_t *d, const char *team, uint64_t fp, int64_t t)
 {

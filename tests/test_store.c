@@ -196,9 +196,10 @@ static store_conf_t conf_for(const char *prefix)
     return sc;
 }
 
-static void count_decided(void *ctx, const alert_t *a, decision_kind_t k)
+static void count_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
     (void)a;
+    decision_kind_t k = inc->kind;
     _Atomic uint64_t *decisions = ctx;
     stat_add(&decisions[k], 1);
 }

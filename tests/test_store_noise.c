@@ -8,8 +8,8 @@
  * decider (dedup/decide.c) does, on scripted cases and on a random stream;
  * a format-1 entry left by an older build is read and rewritten.
  */
-#include "../dedup/dedup_int.h"
 #include "../dedup/dedup.h"
+#include "../dedup/dedup_int.h"
 #include "check.h"
 #include "redis_local.h"
 #include "store_step.h"
@@ -157,10 +157,11 @@ static qerr_t sink_forward(void *ctx, const alert_t *a, const incident_t *inc, m
     return QERR_OK;
 }
 
-static void on_decided(void *ctx, const alert_t *a, decision_kind_t k)
+static void on_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
     (void)ctx;
     (void)a;
+    decision_kind_t k = inc->kind;
     if (n_decided < LOG_MAX) decided_log[n_decided++] = k;
 }
 

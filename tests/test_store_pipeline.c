@@ -20,6 +20,7 @@
 
 #include "../bench/bench.h"
 #include "../dedup/dedup.h"
+#include "../dedup/dedup_int.h"
 #include "check.h"
 #include "harness.h"
 #include "redis_local.h"

@@ -1,0 +1,696 @@
+/*
+ * The Alertmanager API v2 (api_v2.h), answered as Alertmanager 0.25 does:
+ * the paths, status codes and JSON field names of its OpenAPI spec
+ * (api/v2/openapi.yaml). Errors are JSON strings (400, 500), 404 bodies
+ * are empty, missing required fields get go-swagger's 422
+ * {"code":602,"message":...}.
+ *
+ * Threads: HTTP connection threads. Silences go through the silencer (its
+ * own mutex); alerts are read from the decision log's rings (lock-free
+ * copies), never from a worker's table.
+ */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "../router/router.h"
+#include "api_v2.h"
+
+struct api_v2 {
+    api_v2_opts_t o;
+    int64_t started_ms;
+    char cluster_name[40];
+    char *original;       /* config.original: an Alertmanager config derived from quell's */
+    const char *receiver; /* the routing tree's root receiver */
+    routing_t *routes;    /* NULL: no `route:`, one implicit receiver */
+};
+
+static void fmt_time(int64_t ms, char out[40])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    memcpy(out, buf, 39);
+    out[39] = '\0';
+}
+
+static void json_string(mbuf_t *b, const char *s)
+{
+    mbuf_append(b, "\"", 1);
+    mbuf_json_str(b, s, strlen(s));
+    mbuf_append(b, "\"", 1);
+}
+
+/* ---- config.original: what an Alertmanager would make of quell's routing.
+ * Only keys Alertmanager knows are written, so amtool can load it. */
+
+static void yaml_scalar(mbuf_t *b, const char *s)
+{
+    json_string(b, s); /* a JSON string is a valid YAML double-quoted scalar */
+}
+
+static void yaml_route(mbuf_t *b, const conf_node_t *r, int indent)
+{
+    static const char *const keys[] = {"receiver", "continue", "group_wait", "group_interval",
+                                       "repeat_interval"};
+    bool first = true;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const conf_node_t *v = conf_node_get(r, keys[k]);
+        if (!v || v->kind != CONF_NODE_SCALAR) continue;
+        mbuf_printf(b, "%*s%s%s: ", first ? 0 : indent, "", "", keys[k]);
+        if (!strcmp(keys[k], "continue"))
+            mbuf_printf(b, "%s\n", v->text);
+        else
+            yaml_scalar(b, v->text), mbuf_append(b, "\n", 1);
+        first = false;
+    }
+    static const char *const lists[] = {"group_by", "matchers"};
+    for (size_t k = 0; k < 2; k++) {
+        const conf_node_t *v = conf_node_get(r, lists[k]);
+        if (!v) continue;
+        mbuf_printf(b, "%*s%s: [", first ? 0 : indent, "", lists[k]);
+        first = false;
+        if (v->kind == CONF_NODE_SCALAR) yaml_scalar(b, v->text);
+        for (size_t i = 0; v->kind == CONF_NODE_SEQ && i < v->n; i++) {
+            if (i) mbuf_append(b, ", ", 2);
+            yaml_scalar(b, v->items[i].text);
+        }
+        mbuf_append(b, "]\n", 2);
+    }
+    static const char *const maps[] = {"match", "match_re"};
+    for (size_t k = 0; k < 2; k++) {
+        const conf_node_t *v = conf_node_get(r, maps[k]);
+        if (!v || v->kind != CONF_NODE_MAP) continue;
+        mbuf_printf(b, "%*s%s: {", first ? 0 : indent, "", maps[k]);
+        first = false;
+        for (size_t i = 0; i < v->n; i++) {
+            if (i) mbuf_append(b, ", ", 2);
+            yaml_scalar(b, v->keys[i].text);
+            mbuf_append(b, ": ", 2);
+            yaml_scalar(b, v->items[i].text);
+        }
+        mbuf_append(b, "}\n", 2);
+    }
+    const conf_node_t *sub = conf_node_get(r, "routes");
+    if (sub && sub->kind == CONF_NODE_SEQ && sub->n) {
+        mbuf_printf(b, "%*sroutes:\n", first ? 0 : indent, "");
+        for (size_t i = 0; i < sub->n; i++) {
+            mbuf_printf(b, "%*s- ", indent, "");
+            yaml_route(b, &sub->items[i], indent + 2);
+        }
+    }
+    if (first) mbuf_append(b, "{}\n", 3);
+}
+
+static char *config_original(const conf_t *c, const char *receiver)
+{
+    mbuf_t b = {0};
+    mbuf_append(&b, "# Derived by quell from its routing: only keys Alertmanager knows.\n", 67);
+    mbuf_append(&b, "route:\n  ", 9);
+    if (c->route && c->route->kind == CONF_NODE_MAP) {
+        if (!conf_node_get(c->route, "receiver")) {
+            mbuf_append(&b, "receiver: ", 10);
+            yaml_scalar(&b, receiver);
+            mbuf_append(&b, "\n  ", 3);
+        }
+        yaml_route(&b, c->route, 2);
+    } else {
+        mbuf_append(&b, "receiver: ", 10);
+        yaml_scalar(&b, receiver);
+        mbuf_append(&b, "\n", 1);
+    }
+    mbuf_append(&b, "receivers:\n", 11);
+    bool any = false;
+    for (size_t i = 0; c->receivers && c->receivers->kind == CONF_NODE_SEQ && i < c->receivers->n;
+         i++) {
+        const conf_node_t *n = conf_node_get(&c->receivers->items[i], "name");
+        if (!n) continue;
+        mbuf_append(&b, "- name: ", 8);
+        yaml_scalar(&b, n->text);
+        mbuf_append(&b, "\n", 1);
+        any = true;
+    }
+    if (!any) {
+        mbuf_append(&b, "- name: ", 8);
+        yaml_scalar(&b, receiver);
+        mbuf_append(&b, "\n", 1);
+    }
+    if (b.oom) {
+        mbuf_free(&b);
+        return NULL;
+    }
+    return b.buf;
+}
+
+api_v2_t *api_v2_new(const api_v2_opts_t *o)
+{
+    api_v2_t *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->o = *o;
+    a->started_ms = clock_wall_ms();
+    const conf_node_t *r = o->conf->route ? conf_node_get(o->conf->route, "receiver") : NULL;
+    a->receiver = r && r->kind == CONF_NODE_SCALAR ? r->text : o->conf->kafka.output_topic;
+    /* Stable over restarts: this host and this listen address. */
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    XXH64_hash_t h = XXH3_64bits_withSeed(host, strlen(host), 0x9E3779B97F4A7C15ull);
+    h = XXH3_64bits_withSeed(o->conf->http.listen, strlen(o->conf->http.listen), h);
+    char hex[17];
+    hex16(h, hex);
+    snprintf(a->cluster_name, sizeof a->cluster_name, "quell-%s", hex);
+    a->original = config_original(o->conf, a->receiver);
+    char err[512];
+    if (routing_compile(o->conf, &a->routes, err, sizeof err) != QERR_OK) {
+        log_warn("api", "alerts are listed without their receivers: %s", err);
+        a->routes = NULL;
+    }
+    return a;
+}
+
+void api_v2_destroy(api_v2_t *a)
+{
+    if (!a) return;
+    free(a->original);
+    routing_destroy(a->routes);
+    free(a);
+}
+
+static void set_json(http_resp_t *resp, int status)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+}
+
+/* ---- status, receivers -------------------------------------------------- */
+
+static void on_status(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    (void)req;
+    api_v2_t *a = ctx;
+    char up[40];
+    fmt_time(a->started_ms, up);
+    mbuf_t *b = &resp->body;
+    mbuf_append(b, "{\"cluster\":{\"name\":", 19);
+    json_string(b, a->cluster_name);
+    mbuf_append(b, ",\"status\":\"ready\",\"peers\":[{\"name\":", 35);
+    json_string(b, a->cluster_name);
+    mbuf_append(b, ",\"address\":", 11);
+    json_string(b, a->o.conf->http.listen);
+    mbuf_append(b, "}]},\"config\":{\"original\":", 25);
+    json_string(b, a->original ? a->original : "");
+    mbuf_printf(b,
+                "},\"uptime\":\"%s\",\"versionInfo\":{\"branch\":\"quell\",\"buildDate\":\"\","
+                "\"buildUser\":\"quell\",\"goVersion\":\"none (C)\",\"revision\":\"quell\","
+                "\"version\":\"%s\"}}",
+                up, QUELL_VERSION);
+    set_json(resp, 200);
+}
+
+static void on_receivers(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    (void)req;
+    api_v2_t *a = ctx;
+    const conf_t *c = a->o.conf;
+    mbuf_t *b = &resp->body;
+    mbuf_append(b, "[", 1);
+    bool any = false;
+    for (size_t i = 0; c->receivers && c->receivers->kind == CONF_NODE_SEQ && i < c->receivers->n;
+         i++) {
+        const conf_node_t *n = conf_node_get(&c->receivers->items[i], "name");
+        if (!n) continue;
+        mbuf_append(b, any ? ",{\"name\":" : "{\"name\":", any ? 9 : 8);
+        json_string(b, n->text);
+        mbuf_append(b, "}", 1);
+        any = true;
+    }
+    if (!any) {
+        mbuf_append(b, "{\"name\":", 8);
+        json_string(b, a->receiver);
+        mbuf_append(b, "}", 1);
+    }
+    mbuf_append(b, "]", 1);
+    set_json(resp, 200);
+}
+
+/* ---- silences ------------------------------------------------------------ */
+
+static bool silencer_there(api_v2_t *a, http_resp_t *resp)
+{
+    if (a->o.silencer) return true;
+    mbuf_append(&resp->body, "\"silences are not available\"", 28);
+    set_json(resp, 503);
+    return false;
+}
+
+static void on_silences_get(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    api_v2_t *a = ctx;
+    if (!silencer_there(a, resp)) return;
+    const char *filters[16];
+    size_t n = http_req_query_all(req, "filter", filters, 16);
+    set_json(resp, silencer_list(a->o.silencer, filters, n, &resp->body));
+}
+
+static void on_silences_post(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    api_v2_t *a = ctx;
+    if (!silencer_there(a, resp)) return;
+    set_json(resp, silencer_post(a->o.silencer, req->body, req->body_len, &resp->body));
+}
+
+static const char *silence_id(const http_req_t *req)
+{
+    return req->path + strlen("/api/v2/silence/");
+}
+
+static void on_silence_get(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    api_v2_t *a = ctx;
+    if (!silencer_there(a, resp)) return;
+    set_json(resp, silencer_get(a->o.silencer, silence_id(req), &resp->body));
+}
+
+static void on_silence_delete(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    api_v2_t *a = ctx;
+    if (!silencer_there(a, resp)) return;
+    set_json(resp, silencer_expire(a->o.silencer, silence_id(req), &resp->body));
+}
+
+/* ---- alerts ---------------------------------------------------------------- */
+
+/* One group of GET /api/v2/alerts/groups: a route and the values of its
+ * group_by labels, as Alertmanager's dispatcher makes them. */
+typedef struct {
+    const route_t *route; /* NULL: no routing tree (one implicit receiver) */
+    char *key;            /* route id + the group labels' JSON */
+    mbuf_t labels;        /* the group labels as a JSON object */
+    mbuf_t alerts;
+    size_t n;
+} group_t;
+
+typedef struct {
+    api_v2_t *a;
+    int64_t now;
+    silences_t *sil;
+    matcher_set_t *filter;   /* NULL = all */
+    matcher_set_t *receiver; /* receiver=~RE, NULL = all */
+    bool want_silenced, want_inhibited, want_active;
+    uint64_t *seen; /* fingerprints already listed (latest decision wins) */
+    size_t seen_mask;
+    bool groups;
+    mbuf_t *out; /* the alerts list */
+    size_t n;
+    group_t *g;
+    size_t n_g, cap_g;
+    bool oom;
+} list_t;
+
+static bool seen_add(list_t *l, uint64_t fp)
+{
+    if (!fp) fp = 1;
+    for (size_t i = fp & l->seen_mask;; i = (i + 1) & l->seen_mask) {
+        if (l->seen[i] == fp) return false;
+        if (!l->seen[i]) {
+            l->seen[i] = fp;
+            return true;
+        }
+    }
+}
+
+static const char *receiver_name(const api_v2_t *a, const route_t *r)
+{
+    return r && r->receiver ? r->receiver->name : a->receiver;
+}
+
+/* The group labels of an alert on route r: its group_by labels (all with
+ * `[...]`), as a JSON object. */
+static void group_labels(const route_t *r, const label_t *lv, uint32_t nl, mbuf_t *b)
+{
+    mbuf_append(b, "{", 1);
+    bool first = true;
+    for (uint32_t i = 0; r && i < nl; i++) {
+        bool in = r->group_by_all;
+        for (size_t k = 0; !in && k < r->n_group_by; k++)
+            in = strlen(r->group_by[k]) == lv[i].name.len &&
+                 !memcmp(r->group_by[k], lv[i].name.ptr, lv[i].name.len);
+        if (!in) continue;
+        mbuf_append(b, first ? "\"" : ",\"", first ? 1 : 2);
+        mbuf_json_str(b, lv[i].name.ptr, lv[i].name.len);
+        mbuf_append(b, "\":\"", 3);
+        mbuf_json_str(b, lv[i].value.ptr, lv[i].value.len);
+        mbuf_append(b, "\"", 1);
+        first = false;
+    }
+    mbuf_append(b, "}", 1);
+}
+
+static void add_to_group(list_t *l, const route_t *r, const label_t *lv, uint32_t nl,
+                         const mbuf_t *alert)
+{
+    mbuf_t gl = {0};
+    group_labels(r, lv, nl, &gl);
+    char head[24];
+    snprintf(head, sizeof head, "%u:", r ? r->id : 0);
+    size_t i = 0;
+    for (; i < l->n_g; i++)
+        if (!strncmp(l->g[i].key, head, strlen(head)) && gl.buf &&
+            !strcmp(l->g[i].key + strlen(head), gl.buf))
+            break;
+    if (i == l->n_g) {
+        if (l->n_g == l->cap_g) {
+            size_t nc = l->cap_g ? l->cap_g * 2 : 16;
+            group_t *ng = realloc(l->g, nc * sizeof *ng);
+            if (!ng) {
+                l->oom = true;
+                mbuf_free(&gl);
+                return;
+            }
+            l->g = ng;
+            l->cap_g = nc;
+        }
+        group_t *g = &l->g[l->n_g++];
+        *g = (group_t){.route = r};
+        size_t kl = strlen(head) + gl.len + 1;
+        g->key = malloc(kl);
+        if (g->key) snprintf(g->key, kl, "%s%s", head, gl.buf ? gl.buf : "");
+        g->labels = gl;
+        gl = (mbuf_t){0};
+    }
+    group_t *g = &l->g[i];
+    if (g->n++) mbuf_append(&g->alerts, ",", 1);
+    mbuf_append(&g->alerts, alert->buf, alert->len);
+    mbuf_free(&gl);
+}
+
+static bool list_one(void *ctx, const declog_rec_t *r)
+{
+    list_t *l = ctx;
+    if (!seen_add(l, r->fingerprint)) return true; /* an older decision of a listed one */
+    decision_kind_t k = (decision_kind_t)r->kind;
+    bool open = r->firing && k != DECISION_FORWARD_RESOLVED &&
+                k != DECISION_SUPPRESS_RESOLVED_NO_INCIDENT &&
+                r->decided_ms + l->a->o.conf->dedup.window_ms > l->now;
+    if (!open) return true;
+    label_t lv[512];
+    uint32_t nl = declog_rec_labels(r, false, lv, 512); /* sorted, as the alert's were */
+    if (l->filter && !matcher_set_matches(l->filter, lv, nl)) return true;
+    /* Its receivers: the routes it matches (Alertmanager's order). */
+    const route_t *routes[16];
+    size_t nr = l->a->routes ? routing_match(l->a->routes, lv, nl, routes, 16) : 0;
+    if (nr > 16) nr = 16;
+    if (nr == 0) routes[nr++] = NULL;
+    if (l->receiver) {
+        bool any = false;
+        for (size_t i = 0; i < nr && !any; i++) {
+            const char *name = receiver_name(l->a, routes[i]);
+            label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
+            any = matcher_set_matches(l->receiver, &rl, 1);
+        }
+        if (!any) return true;
+    }
+    mbuf_t sb = {0};
+    silences_match_all_json(l->sil, lv, nl, l->now, &sb);
+    bool silenced = sb.len > 2;
+    bool inhibited = k == DECISION_SUPPRESS_INHIBITED;
+    bool excluded = k == DECISION_SUPPRESS_EXCLUDED && !r->silenced;
+    bool suppressed = silenced || inhibited || excluded;
+    bool keep = true;
+    if (silenced && !l->want_silenced) keep = false;
+    if (inhibited && !l->want_inhibited) keep = false;
+    if (!suppressed && !l->want_active) keep = false;
+    if (keep) {
+        mbuf_t one = {0}, *b = &one;
+        char fp[17], t[40];
+        hex16(r->fingerprint, fp);
+        mbuf_append(b, "{\"annotations\":", 15);
+        declog_rec_labels_json(r, true, b);
+        int64_t end = r->ends_ms ? r->ends_ms : r->event_ms + l->a->o.conf->dedup.window_ms;
+        fmt_time(end, t);
+        mbuf_printf(b, ",\"endsAt\":\"%s\",\"fingerprint\":\"%s\",\"receivers\":[", t, fp);
+        for (size_t i = 0; i < nr; i++) {
+            const char *name = receiver_name(l->a, routes[i]);
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = !strcmp(name, receiver_name(l->a, routes[j]));
+            if (dup) continue;
+            mbuf_append(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+            json_string(b, name);
+            mbuf_append(b, "}", 1);
+        }
+        fmt_time(r->starts_ms       ? r->starts_ms
+                 : r->first_seen_ms ? r->first_seen_ms
+                                    : r->event_ms,
+                 t);
+        mbuf_printf(b, "],\"startsAt\":\"%s\",\"status\":{\"inhibitedBy\":[", t);
+        if (inhibited) json_string(b, strchr(r->reason, ':') ? strchr(r->reason, ':') + 1 : "");
+        mbuf_append(b, "],\"silencedBy\":", 15);
+        mbuf_append(b, sb.buf, sb.len);
+        mbuf_printf(b, ",\"state\":\"%s\"}", suppressed ? "suppressed" : "active");
+        fmt_time(r->decided_ms, t);
+        mbuf_printf(b, ",\"updatedAt\":\"%s\",\"generatorURL\":", t);
+        json_string(b, r->generator_url);
+        mbuf_append(b, ",\"labels\":", 10);
+        declog_rec_labels_json(r, false, b);
+        mbuf_append(b, "}", 1);
+        if (one.oom) l->oom = true;
+        if (l->groups) {
+            for (size_t i = 0; i < nr; i++) add_to_group(l, routes[i], lv, nl, &one);
+        } else {
+            if (l->n++) mbuf_append(l->out, ",", 1);
+            mbuf_append(l->out, one.buf, one.len);
+        }
+        mbuf_free(&one);
+    }
+    mbuf_free(&sb);
+    return true;
+}
+
+static bool bool_param(const http_req_t *req, const char *name, bool def, bool *out)
+{
+    const char *v = http_req_query(req, name);
+    *out = def;
+    if (!v) return true;
+    if (!strcmp(v, "true"))
+        *out = true;
+    else if (!strcmp(v, "false"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, bool groups)
+{
+    list_t l = {.a = a, .now = clock_wall_ms()};
+    const char *filters[16];
+    size_t nf = http_req_query_all(req, "filter", filters, 16);
+    char why[400];
+    bool unprocessed;
+    if (!bool_param(req, "silenced", true, &l.want_silenced) ||
+        !bool_param(req, "inhibited", true, &l.want_inhibited) ||
+        !bool_param(req, "active", true, &l.want_active) ||
+        !bool_param(req, "unprocessed", true, &unprocessed)) {
+        mbuf_append(&resp->body, "\"bad boolean parameter\"", 23);
+        set_json(resp, 400);
+        return;
+    }
+    if (nf && !(l.filter = matcher_set_new())) goto oom;
+    for (size_t i = 0; i < nf; i++)
+        if (matcher_set_parse(l.filter, filters[i], why, sizeof why) != QERR_OK) {
+            mbuf_printf(&resp->body, "\"bad matcher format: ");
+            mbuf_json_str(&resp->body, filters[i], strlen(filters[i]));
+            mbuf_append(&resp->body, "\"", 1);
+            set_json(resp, 400);
+            goto out;
+        }
+    const char *rcv = http_req_query(req, "receiver");
+    if (rcv && *rcv) {
+        if (!(l.receiver = matcher_set_new())) goto oom;
+        if (matcher_set_add(l.receiver, "receiver", MATCH_RE, rcv, why, sizeof why) != QERR_OK) {
+            mbuf_printf(&resp->body, "\"failed to parse receiver param: ");
+            mbuf_json_str(&resp->body, why, strlen(why));
+            mbuf_append(&resp->body, "\"", 1);
+            set_json(resp, 400);
+            goto out;
+        }
+    }
+    size_t slots = 1024;
+    while (slots < 2 * declog_capacity(a->o.declog)) slots *= 2;
+    if (!(l.seen = calloc(slots, sizeof *l.seen))) goto oom;
+    l.seen_mask = slots - 1;
+    l.sil = a->o.live ? rules_live_silences(a->o.live) : NULL;
+    l.groups = groups;
+    l.out = &resp->body;
+    mbuf_t *b = &resp->body;
+    mbuf_append(b, "[", 1);
+    declog_each(a->o.declog, list_one, &l);
+    silences_release(l.sil);
+    for (size_t i = 0; groups && i < l.n_g; i++) {
+        group_t *g = &l.g[i];
+        mbuf_append(b, i ? ",{\"alerts\":[" : "{\"alerts\":[", i ? 12 : 11);
+        mbuf_append(b, g->alerts.buf, g->alerts.len);
+        mbuf_append(b, "],\"labels\":", 11);
+        mbuf_append(b, g->labels.buf, g->labels.len);
+        mbuf_append(b, ",\"receiver\":{\"name\":", 20);
+        json_string(b, receiver_name(a, g->route));
+        mbuf_append(b, "}}", 2);
+    }
+    mbuf_append(b, "]", 1);
+    if (l.oom) b->oom = true;
+    set_json(resp, 200);
+    goto out;
+oom:
+    resp->body.oom = true;
+out:
+    for (size_t i = 0; i < l.n_g; i++) {
+        free(l.g[i].key);
+        mbuf_free(&l.g[i].labels);
+        mbuf_free(&l.g[i].alerts);
+    }
+    free(l.g);
+    free(l.seen);
+    matcher_set_destroy(l.filter);
+    matcher_set_destroy(l.receiver);
+}
+
+static void on_alerts_get(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    list_alerts(ctx, req, resp, false);
+}
+
+static void on_groups_get(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    list_alerts(ctx, req, resp, true);
+}
+
+/* ---- explain ---------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t fp;
+    mbuf_t *out;
+    size_t n;
+} explain_t;
+
+static bool explain_one(void *ctx, const declog_rec_t *r)
+{
+    explain_t *e = ctx;
+    if (r->fingerprint != e->fp) return true;
+    if (e->n++) mbuf_append(e->out, ",\n", 2);
+    declog_rec_json(r, e->out);
+    return true;
+}
+
+static void on_explain(void *ctx, const http_req_t *req, http_resp_t *resp)
+{
+    api_v2_t *a = ctx;
+    const char *fp = http_req_query(req, "fingerprint");
+    char *end = NULL;
+    uint64_t v = fp ? strtoull(fp, &end, 16) : 0;
+    if (!fp || strlen(fp) != 16 || *end) {
+        mbuf_append(&resp->body, "\"fingerprint: 16 hex digits expected\"", 37);
+        set_json(resp, 400);
+        return;
+    }
+    explain_t e = {v, &resp->body, 0};
+    mbuf_append(&resp->body, "[", 1);
+    declog_each(a->o.declog, explain_one, &e);
+    mbuf_append(&resp->body, "]\n", 2);
+    set_json(resp, 200);
+}
+
+qerr_t api_v2_routes(void *api, http_server_t *s)
+{
+    api_v2_t *a = api;
+    if (http_route(s, "GET", "/api/v2/status", HTTP_AUTH, on_status, a) ||
+        http_route(s, "GET", "/api/v2/receivers", HTTP_AUTH, on_receivers, a) ||
+        http_route(s, "GET", "/api/v2/silences", HTTP_AUTH, on_silences_get, a) ||
+        http_route(s, "POST", "/api/v2/silences", HTTP_AUTH, on_silences_post, a) ||
+        http_route(s, "GET", "/api/v2/silence/*", HTTP_AUTH, on_silence_get, a) ||
+        http_route(s, "DELETE", "/api/v2/silence/*", HTTP_AUTH, on_silence_delete, a) ||
+        http_route(s, "GET", "/api/v2/alerts", HTTP_AUTH, on_alerts_get, a) ||
+        http_route(s, "GET", "/api/v2/alerts/groups", HTTP_AUTH, on_groups_get, a) ||
+        http_route(s, "GET", "/api/v1/explain", HTTP_AUTH, on_explain, a))
+        return QERR_INVALID;
+    return QERR_OK;
+}
+
+/* ---- quell explain --fingerprint ------------------------------------------------ */
+
+static size_t gather(char *p, size_t size, size_t n, void *ctx)
+{
+    mbuf_append(ctx, p, size * n);
+    return size * n;
+}
+
+int api_explain_fingerprint(const conf_t *conf, const char *url, const char *fp)
+{
+    char u[1024], auth[4200] = "";
+    if (url)
+        snprintf(u, sizeof u, "%s/api/v1/explain?fingerprint=%s", url, fp);
+    else
+        snprintf(u, sizeof u, "http://%s/api/v1/explain?fingerprint=%s",
+                 conf->http.listen[0] ? conf->http.listen : HTTP_DEFAULT_LISTEN, fp);
+    if (conf->http.auth_token_file && *conf->http.auth_token_file) {
+        char *tok = NULL, err[512];
+        if (http_load_token(conf->http.auth_token_file, &tok, err, sizeof err) != QERR_OK) {
+            fprintf(stderr, "quell explain: %s\n", err);
+            return 1;
+        }
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+        free(tok);
+    }
+    CURL *c = curl_easy_init();
+    if (!c) return 1;
+    mbuf_t body = {0};
+    struct curl_slist *h = auth[0] ? curl_slist_append(NULL, auth) : NULL;
+    curl_easy_setopt(c, CURLOPT_URL, u);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, gather);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    int exit_code = 1;
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "quell explain: %s: %s (is quell run serving there?)\n", u,
+                curl_easy_strerror(rc));
+    } else if (status != 200) {
+        fprintf(stderr, "quell explain: %s answered %ld: %.*s\n", u, status, (int)body.len,
+                body.buf ? body.buf : "");
+    } else {
+        cJSON *arr = cJSON_ParseWithLength(body.buf, body.len);
+        int n = cJSON_GetArraySize(arr);
+        if (n == 0) {
+            printf("fingerprint %s: no recent decision (decisions.recent per worker are kept)\n",
+                   fp);
+        }
+        for (int i = 0; i < n; i++) {
+            cJSON *r = cJSON_GetArrayItem(arr, i);
+            const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(r, "decided_at"));
+            const char *ev = cJSON_GetStringValue(cJSON_GetObjectItem(r, "event_time"));
+            const char *dec = cJSON_GetStringValue(cJSON_GetObjectItem(r, "decision"));
+            const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(r, "reason"));
+            const char *inc = cJSON_GetStringValue(cJSON_GetObjectItem(r, "incident_id"));
+            const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(r, "status"));
+            char *labels = cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "labels"));
+            printf("%s  %-8s %-8s reason=%s%s%s event_time=%s labels=%s\n", at ? at : "?",
+                   dec ? dec : "?", st ? st : "?", why ? why : "?", inc ? " incident=" : "",
+                   inc ? inc : "", ev ? ev : "null", labels ? labels : "{}");
+            free(labels);
+        }
+        cJSON_Delete(arr);
+        exit_code = 0;
+    }
+    mbuf_free(&body);
+    return exit_code;
+}

@@ -1,0 +1,33 @@
+/*
+ * Alertmanager's API v2 on quell's HTTP server, so amtool, Grafana's
+ * Alertmanager data source and karma can talk to `quell run` (docs/api.md
+ * says what works): silences (dedup/silence.h), the alerts quell holds
+ * open (from the decision log's recent decisions), status and receivers;
+ * plus /api/v1/explain?fingerprint=FP.
+ */
+#ifndef QUELL_API_V2_H
+#define QUELL_API_V2_H
+
+#include "../dedup/dedup.h"
+#include "declog.h"
+
+typedef struct api_v2 api_v2_t;
+
+typedef struct {
+    const conf_t *conf;   /* outlives the API */
+    silencer_t *silencer; /* NULL: the silence routes answer 503 */
+    declog_t *declog;     /* NULL: no alerts are listed */
+    rules_live_t *live;   /* silencedBy of listed alerts */
+} api_v2_opts_t;
+
+api_v2_t *api_v2_new(const api_v2_opts_t *o);
+void api_v2_destroy(api_v2_t *a); /* after the HTTP server stopped; NULL-safe */
+/* Registers the routes (ops_stages_t.add_routes). */
+qerr_t api_v2_routes(void *api, http_server_t *s);
+
+/* `quell explain --fingerprint FP`: asks a running quell (http.listen of
+ * `conf`, or `url`) for its recent decisions on FP and prints them.
+ * Returns the process exit code. */
+int api_explain_fingerprint(const conf_t *conf, const char *url, const char *fp);
+
+#endif

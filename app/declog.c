@@ -1,0 +1,318 @@
+/*
+ * The decision log (declog.h).
+ *
+ * Rings: one per worker, written only by its worker thread, read by HTTP
+ * threads. Each slot is a seqlock (odd while written): a reader copies the
+ * record and keeps it only when the sequence was even and unchanged, so
+ * the writer never waits and the reader never sees half a record. The
+ * worker pays for formatting the labels as JSON and one copy per
+ * decision; `quell bench` measured it (README, Operating).
+ *
+ * Topic: the record is produced with its own producer (librdkafka copies
+ * the payload; a full queue drops and counts, the hot path never blocks);
+ * a thread serves the producer's callbacks.
+ */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dedup/dedup.h"
+#include "declog.h"
+
+typedef struct {
+    _Atomic uint64_t seq;
+    declog_rec_t r;
+} slot_t;
+
+typedef struct {
+    slot_t *slots;
+    _Atomic uint64_t head; /* records written so far */
+    declog_rec_t scratch;  /* the record being built (no ring) */
+    mbuf_t json;           /* the topic's payload */
+} wring_t;
+
+struct declog {
+    size_t n_workers, recent;
+    wring_t *rings;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    pthread_t poller;
+    bool polling;
+    _Atomic bool stop;
+    _Atomic uint64_t produced, dropped;
+};
+
+static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf, size_t errlen)
+{
+    return rd_kafka_conf_set(kc, k, v, errbuf, errlen) == RD_KAFKA_CONF_OK;
+}
+
+static void *poll_main(void *arg)
+{
+    declog_t *d = arg;
+    while (!atomic_load(&d->stop)) rd_kafka_poll(d->rk, 100);
+    return NULL;
+}
+
+declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
+{
+    declog_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->n_workers = o->workers;
+    d->recent = o->recent;
+    if (d->recent) {
+        d->rings = calloc(o->workers, sizeof *d->rings);
+        if (!d->rings) goto oom;
+        for (size_t i = 0; i < o->workers; i++)
+            if (!(d->rings[i].slots = calloc(d->recent, sizeof(slot_t)))) goto oom;
+    } else if (o->topic && *o->topic) {
+        d->rings = calloc(o->workers, sizeof *d->rings); /* scratch records only */
+        if (!d->rings) goto oom;
+    }
+    if (o->topic && *o->topic) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        bool ok = set(kc, "bootstrap.servers", o->brokers, errbuf, errlen) &&
+                  set(kc, "linger.ms", "20", errbuf, errlen) &&
+                  set(kc, "compression.codec", "lz4", errbuf, errlen) &&
+                  set(kc, "queue.buffering.max.messages", "1000000", errbuf, errlen);
+        for (size_t i = 0; ok && o->conf && i < o->conf->kafka.n_properties; i++) {
+            const conf_kv_t *p = &o->conf->kafka.properties[i];
+            if (!strcmp(p->key, "group.id") || !strncmp(p->key, "enable.auto", 11) ||
+                !strncmp(p->key, "auto.", 5) || !strncmp(p->key, "fetch.", 6) ||
+                !strncmp(p->key, "session.", 8) || !strcmp(p->key, "partition.assignment.strategy"))
+                continue;
+            ok = set(kc, p->key, p->value, errbuf, errlen);
+        }
+        if (!ok) {
+            rd_kafka_conf_destroy(kc);
+            goto fail;
+        }
+        rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
+        char why[256];
+        d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, why, sizeof why);
+        if (!d->rk) {
+            rd_kafka_conf_destroy(kc);
+            snprintf(errbuf, errlen, "decisions.topic: %s", why);
+            goto fail;
+        }
+        d->rkt = rd_kafka_topic_new(d->rk, o->topic, NULL);
+        if (!d->rkt || pthread_create(&d->poller, NULL, poll_main, d) != 0) goto oom;
+        d->polling = true;
+    }
+    return d;
+oom:
+    snprintf(errbuf, errlen, "out of memory allocating the decision log");
+fail:
+    declog_destroy(d);
+    return NULL;
+}
+
+void declog_destroy(declog_t *d)
+{
+    if (!d) return;
+    if (d->polling) {
+        atomic_store(&d->stop, true);
+        pthread_join(d->poller, NULL);
+    }
+    if (d->rk) {
+        rd_kafka_flush(d->rk, 5000);
+        if (d->rkt) rd_kafka_topic_destroy(d->rkt);
+        rd_kafka_destroy(d->rk);
+    }
+    for (size_t i = 0; d->rings && i < d->n_workers; i++) {
+        free(d->rings[i].slots);
+        mbuf_free(&d->rings[i].json);
+    }
+    free(d->rings);
+    free(d);
+}
+
+bool declog_on(const declog_t *d) { return d && (d->recent || d->rk); }
+
+size_t declog_capacity(const declog_t *d) { return d ? d->recent * d->n_workers : 0; }
+
+/* Packs label pairs as "name\0value\0"; whole pairs only. */
+static uint16_t pack(char *out, size_t cap, const label_t *l, uint32_t n, bool *cut)
+{
+    size_t len = 0;
+    uint16_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t need = (size_t)l[i].name.len + l[i].value.len + 2;
+        if (len + need > cap) {
+            *cut = true;
+            break;
+        }
+        memcpy(out + len, l[i].name.ptr, l[i].name.len);
+        len += l[i].name.len;
+        out[len++] = '\0';
+        memcpy(out + len, l[i].value.ptr, l[i].value.len);
+        len += l[i].value.len;
+        out[len++] = '\0';
+        k++;
+    }
+    return k;
+}
+
+uint32_t declog_rec_labels(const declog_rec_t *r, bool annotations, label_t *out, uint32_t cap)
+{
+    const char *p = annotations ? r->annotations : r->labels;
+    uint32_t n = annotations ? r->n_annotations : r->n_labels;
+    if (n > cap) n = cap;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t nl = strlen(p);
+        out[i].name = (str_t){p, (uint32_t)nl};
+        p += nl + 1;
+        size_t vl = strlen(p);
+        out[i].value = (str_t){p, (uint32_t)vl};
+        p += vl + 1;
+    }
+    return n;
+}
+
+void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b)
+{
+    label_t l[512];
+    uint32_t n = declog_rec_labels(r, annotations, l, 512);
+    mbuf_append(b, "{", 1);
+    for (uint32_t i = 0; i < n; i++) {
+        mbuf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+        mbuf_json_str(b, l[i].name.ptr, l[i].name.len);
+        mbuf_append(b, "\":\"", 3);
+        mbuf_json_str(b, l[i].value.ptr, l[i].value.len);
+        mbuf_append(b, "\"", 1);
+    }
+    mbuf_append(b, "}", 1);
+}
+
+static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
+{
+    r->fingerprint = a->fingerprint;
+    r->incident_id = inc->incident_id;
+    r->event_ms = a->event_time_ms;
+    r->decided_ms = clock_wall_ms();
+    r->starts_ms = a->starts_at_ms;
+    r->ends_ms = a->ends_at_ms;
+    r->first_seen_ms = inc->first_seen_ms;
+    r->kind = (uint8_t)inc->kind;
+    r->firing = a->status == ALERT_FIRING;
+    r->silenced = inc->silenced;
+    r->labels_cut = false;
+    const char *reason = decision_reason(inc, r->reason, sizeof r->reason);
+    if (reason != r->reason) snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->n_labels = pack(r->labels, sizeof r->labels, a->labels, a->n_labels, &r->labels_cut);
+    bool cut = false;
+    r->n_annotations =
+        pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
+    size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
+                                                                   : sizeof r->generator_url - 1;
+    memcpy(r->generator_url, a->generator_url.ptr, gl);
+    r->generator_url[gl] = '\0';
+}
+
+void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
+{
+    if (!d || !d->rings) return;
+    wring_t *ring = &d->rings[w];
+    declog_rec_t *r = &ring->scratch;
+    if (d->recent) {
+        /* Written in place: the slot's sequence is odd meanwhile, so a
+         * reader copying it drops the copy. */
+        uint64_t h = atomic_load_explicit(&ring->head, memory_order_relaxed);
+        slot_t *s = &ring->slots[h % d->recent];
+        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+        atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        fill(&s->r, a, inc);
+        atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+        atomic_store_explicit(&ring->head, h + 1, memory_order_release);
+        r = &s->r; /* only this thread writes it */
+    } else {
+        fill(r, a, inc);
+    }
+    if (d->rkt) {
+        ring->json.len = 0;
+        declog_rec_json(r, &ring->json);
+        char key[17];
+        hex16(a->fingerprint, key);
+        if (ring->json.oom || rd_kafka_produce(d->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                               ring->json.buf, ring->json.len, key, 16, NULL) != 0)
+            atomic_fetch_add_explicit(&d->dropped, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&d->produced, 1, memory_order_relaxed);
+    }
+}
+
+void declog_each(declog_t *d, declog_fn fn, void *ctx)
+{
+    if (!d || !d->recent) return;
+    declog_rec_t *copy = malloc(sizeof *copy);
+    if (!copy) return;
+    for (size_t w = 0; w < d->n_workers; w++) {
+        wring_t *ring = &d->rings[w];
+        uint64_t h = atomic_load_explicit(&ring->head, memory_order_acquire);
+        uint64_t n = h < d->recent ? h : d->recent;
+        for (uint64_t i = 1; i <= n; i++) {
+            slot_t *s = &ring->slots[(h - i) % d->recent];
+            uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+            if (s1 & 1) continue;
+            memcpy(copy, &s->r, sizeof *copy);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&s->seq, memory_order_relaxed) != s1) continue;
+            if (!fn(ctx, copy)) {
+                free(copy);
+                return;
+            }
+        }
+    }
+    free(copy);
+}
+
+static void json_time(mbuf_t *b, const char *key, int64_t ms)
+{
+    if (!ms) {
+        mbuf_printf(b, ",\"%s\":null", key);
+        return;
+    }
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    mbuf_printf(b, ",\"%s\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", key, tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void declog_rec_json(const declog_rec_t *r, mbuf_t *b)
+{
+    char fp[17];
+    hex16(r->fingerprint, fp);
+    bool fwd = DECISION_IS_FORWARD((decision_kind_t)r->kind);
+    const char *colon = strchr(r->reason, ':');
+    mbuf_printf(b, "{\"fingerprint\":\"%s\",\"labels\":", fp);
+    declog_rec_labels_json(r, false, b);
+    mbuf_printf(b, ",\"status\":\"%s\",\"decision\":\"%s\",\"kind\":\"%s\",\"reason\":\"",
+                r->firing ? "firing" : "resolved", fwd ? "forward" : "suppress",
+                decision_str((decision_kind_t)r->kind));
+    mbuf_json_str(b, r->reason, strlen(r->reason));
+    mbuf_append(b, "\"", 1);
+    if (colon) {
+        mbuf_printf(b, ",\"%s\":\"", r->silenced ? "silence_id" : "rule");
+        mbuf_json_str(b, colon + 1, strlen(colon + 1));
+        mbuf_append(b, "\"", 1);
+    }
+    if (fwd || r->kind == DECISION_SUPPRESS_DUPLICATE)
+        mbuf_printf(b, ",\"incident_id\":\"%s-%lld\"", fp, (long long)r->first_seen_ms);
+    json_time(b, "event_time", r->event_ms);
+    json_time(b, "decided_at", r->decided_ms);
+    if (r->labels_cut) mbuf_append(b, ",\"labels_cut\":true", 18);
+    mbuf_append(b, "}", 1);
+}
+
+void declog_metrics(declog_t *d, mbuf_t *b)
+{
+    metrics_family(b, "quell_decision_log_records_total", "counter",
+                   "Decision records produced to decisions.topic, or dropped (queue full).");
+    metrics_sample(b, "quell_decision_log_records_total", d ? (double)atomic_load(&d->produced) : 0,
+                   1, "result", "produced");
+    metrics_sample(b, "quell_decision_log_records_total", d ? (double)atomic_load(&d->dropped) : 0,
+                   1, "result", "dropped");
+}

@@ -1,0 +1,74 @@
+/*
+ * The decision log: every decision a worker reaches, kept in a bounded
+ * ring of recent decisions per worker (what `quell explain --fingerprint`,
+ * /api/v1/explain and GET /api/v2/alerts answer from) and, when
+ * decisions.topic is set, produced as one JSON record to that topic.
+ */
+#ifndef QUELL_DECLOG_H
+#define QUELL_DECLOG_H
+
+#include "../core/core.h"
+
+typedef struct declog declog_t;
+
+/* One decision as kept in the ring. Labels and annotations are packed as
+ * "name\0value\0" pairs (a copy, no formatting on the hot path), cut at
+ * whole pairs when they do not fit (`labels_cut`); the other strings are
+ * NUL-terminated and cut at their field's size. */
+typedef struct {
+    uint64_t fingerprint, incident_id;
+    int64_t event_ms;   /* the alert's event time */
+    int64_t decided_ms; /* wall clock */
+    int64_t starts_ms, ends_ms;
+    int64_t first_seen_ms; /* with the fingerprint, the incident id */
+    uint8_t kind;          /* decision_kind_t */
+    bool firing;
+    bool silenced;
+    bool labels_cut;
+    char reason[80]; /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
+    uint16_t n_labels, n_annotations;
+    char labels[640];
+    char annotations[192];
+    char generator_url[128];
+} declog_rec_t;
+
+/* The record's labels (or annotations) back as label_t, pointing into it;
+ * at most `cap`. Returns how many. */
+uint32_t declog_rec_labels(const declog_rec_t *r, bool annotations, label_t *out, uint32_t cap);
+/* ... and as a JSON object. */
+void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b);
+
+typedef struct {
+    size_t workers;
+    size_t recent;      /* records per worker; 0 = no ring */
+    const char *topic;  /* NULL/"" = no topic */
+    const conf_t *conf; /* brokers' properties for the topic's producer */
+    const char *brokers;
+} declog_opts_t;
+
+/* NULL with errbuf on error; a log with neither ring nor topic is valid
+ * and costs one branch per decision. */
+declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen);
+/* Flushes the topic (up to 5 s) and frees. NULL-safe. */
+void declog_destroy(declog_t *d);
+bool declog_on(const declog_t *d);
+/* Records the rings hold at most, over all workers. */
+size_t declog_capacity(const declog_t *d);
+
+/* Worker `w`'s thread only: records one decision. Never blocks: a full
+ * producer queue drops the record from the topic (counted). */
+void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc);
+
+/* Any thread: calls fn for every record still in the rings (newest of each
+ * worker first); a record being overwritten is skipped. Stops when fn
+ * returns false. */
+typedef bool (*declog_fn)(void *ctx, const declog_rec_t *r);
+void declog_each(declog_t *d, declog_fn fn, void *ctx);
+
+/* The record as the topic carries it (one JSON object, no newline). */
+void declog_rec_json(const declog_rec_t *r, mbuf_t *b);
+
+/* quell_decision_log_* families. Any thread. */
+void declog_metrics(declog_t *d, mbuf_t *b);
+
+#endif

@@ -1,0 +1,873 @@
+/*
+ * Recorded traffic readers (see recorded.h): Prometheus JSON, protobuf,
+ * and CSV / JSON lines through a column mapping.
+ *
+ * Design: every reader ends in one alert_t built in a per-row arena (labels
+ * sorted bytewise, names unique, empty values dropped as Prometheus does)
+ * handed to the caller's callback, so `suggest` and `replay` see recorded
+ * CSV exactly as they see alerts off Kafka. The input is read whole into
+ * memory (recorded traffic of a week is tens of MB). Output and errors are
+ * a function of the bytes only: no clock is read.
+ */
+#include "recorded.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ingest/ingest.h"
+
+#define MAX_MAP 64
+
+typedef struct {
+    char *label;  /* target label ("time", "status" special) */
+    char *source; /* column name or dotted JSON path */
+} map_entry_t;
+
+struct recorded {
+    map_entry_t map[MAX_MAP];
+    size_t n_map;
+    bool has_map;
+    ingest_limits_t limits;
+    arena_t arena;
+    uint64_t errors;
+    uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
+    int64_t last_time;
+    bool have_time;
+};
+
+/* A problem with one row: the first REPORT_MAX of a file go to stderr as
+ * FILE:LINE: message, the rest are counted and summed up at its end. */
+#define REPORT_MAX 20
+static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+{
+    if (r->reported++ >= REPORT_MAX) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s:%zu: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static bool label_name_ok(const char *s)
+{
+    if (!s[0] || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
+    return true;
+}
+
+/* A column name made into a label name: other bytes become '_', a leading
+ * digit gets a '_' before it. */
+static char *label_safe(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = malloc(n + 2);
+    if (!o) return NULL;
+    size_t k = 0;
+    if (!n || isdigit((unsigned char)s[0])) o[k++] = '_';
+    for (size_t i = 0; i < n; i++)
+        o[k++] = isalnum((unsigned char)s[i]) || s[i] == '_' ? s[i] : '_';
+    o[k] = '\0';
+    return o;
+}
+
+recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf, size_t errlen)
+{
+    recorded_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    r->limits = (ingest_limits_t){conf->ingest.max_message_bytes, conf->ingest.max_labels,
+                                  conf->ingest.max_name_bytes, conf->ingest.max_value_bytes,
+                                  conf->ingest.max_annotation_bytes};
+    arena_init(&r->arena, 64 * 1024);
+    if (!map_spec) return r;
+    r->has_map = true;
+    char *spec = strdup(map_spec), *save = NULL;
+    if (!spec) goto oom;
+    for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t tl = strlen(tok);
+        while (tl && tok[tl - 1] == ' ') tok[--tl] = '\0';
+        if (!tl) continue;
+        if (r->n_map == MAX_MAP) {
+            snprintf(errbuf, errlen, "--map: more than %d entries", MAX_MAP);
+            goto fail;
+        }
+        char *eq = strchr(tok, '=');
+        map_entry_t *m = &r->map[r->n_map];
+        if (eq) {
+            *eq = '\0';
+            m->label = strdup(tok);
+            m->source = strdup(eq + 1);
+        } else {
+            m->label = label_safe(tok);
+            m->source = strdup(tok);
+        }
+        r->n_map++;
+        if (!m->label || !m->source) goto oom;
+        if (!m->source[0]) {
+            snprintf(errbuf, errlen, "--map: \"%s=\" names no column", m->label);
+            goto fail;
+        }
+        if (!label_name_ok(m->label)) {
+            snprintf(errbuf, errlen, "--map: \"%s\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                     m->label);
+            goto fail;
+        }
+        for (size_t i = 0; i + 1 < r->n_map; i++)
+            if (!strcmp(r->map[i].label, m->label)) {
+                snprintf(errbuf, errlen, "--map: label \"%s\" is mapped twice", m->label);
+                goto fail;
+            }
+    }
+    free(spec);
+    if (!r->n_map) {
+        snprintf(errbuf, errlen, "--map: no entries (expected LABEL=COLUMN,...)");
+        recorded_destroy(r);
+        return NULL;
+    }
+    return r;
+oom:
+    snprintf(errbuf, errlen, "out of memory");
+fail:
+    free(spec);
+    recorded_destroy(r);
+    return NULL;
+}
+
+void recorded_destroy(recorded_t *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n_map; i++) {
+        free(r->map[i].label);
+        free(r->map[i].source);
+    }
+    arena_free(&r->arena);
+    free(r);
+}
+
+uint64_t recorded_errors(const recorded_t *r) { return r->errors; }
+
+/* ---- time --------------------------------------------------------------- */
+
+/* Reads 1..max digits at *i. */
+static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int *digits)
+{
+    long v = 0;
+    int n = 0;
+    while (*i < len && n < max && isdigit((unsigned char)s[*i]))
+        v = v * 10 + (s[(*i)++] - '0'), n++;
+    *out = v;
+    if (digits) *digits = n;
+    return n > 0;
+}
+
+/* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
+ * or '-', then h:m:s[.frac] and an optional zone (Z, UTC, GMT, +HH:MM,
+ * +HHMM; none = UTC); or M/D/Y-h:m:s[.frac] and M/D-h:m:s[.frac] (Suricata
+ * and Snort fast.log; no year = 1970, only order matters then). */
+static bool loose_time(const char *s, size_t len, int64_t *ms_out)
+{
+    size_t i = 0;
+    long a, b, c = -1, y, mo, d, h, mi, sec;
+    int da;
+    if (!num_at(s, len, &i, 4, &a, &da) || i >= len || (s[i] != '-' && s[i] != '/')) return false;
+    char sep = s[i++];
+    if (!num_at(s, len, &i, 2, &b, NULL)) return false;
+    if (i + 1 < len && s[i] == sep && isdigit((unsigned char)s[i + 1])) {
+        i++;
+        int dc;
+        if (!num_at(s, len, &i, 4, &c, &dc)) return false;
+        if (dc == 2 && da != 4) c += 2000; /* M/D/YY */
+    }
+    if (da == 4) {
+        if (c < 0) return false;
+        y = a, mo = b, d = c;
+    } else if (sep == '/') {
+        mo = a, d = b, y = c < 0 ? 1970 : c;
+    } else {
+        return false;
+    }
+    if (i >= len || (s[i] != 'T' && s[i] != ' ' && s[i] != '-')) return false;
+    while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-')) i++;
+    if (!num_at(s, len, &i, 2, &h, NULL) || i >= len || s[i++] != ':' ||
+        !num_at(s, len, &i, 2, &mi, NULL) || i >= len || s[i++] != ':' ||
+        !num_at(s, len, &i, 2, &sec, NULL))
+        return false;
+    long frac_ms = 0;
+    if (i < len && (s[i] == '.' || s[i] == ',')) {
+        i++;
+        int n = 0;
+        while (i < len && isdigit((unsigned char)s[i])) {
+            if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
+            n++, i++;
+        }
+        if (!n) return false;
+        for (; n < 3; n++) frac_ms *= 10;
+    }
+    while (i < len && s[i] == ' ') i++;
+    long offset_s = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
+        i += 3;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1;
+        long oh, om = 0;
+        if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
+        if (i < len && s[i] == ':') i++;
+        if (i < len) num_at(s, len, &i, 2, &om, NULL);
+        offset_s = sign * (oh * 3600 + om * 60);
+    }
+    if (i != len) return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+    int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *ms_out = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+    return true;
+}
+
+bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
+{
+    while (len && isspace((unsigned char)*s)) s++, len--;
+    while (len && isspace((unsigned char)s[len - 1])) len--;
+    if (!len || len > 60) return false;
+    /* Unix seconds, ms, us or ns, by magnitude; a fraction is allowed. */
+    bool numeric = true;
+    for (size_t i = 0; i < len; i++) numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
+    if (numeric) {
+        char tmp[64];
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        double v = strtod(tmp, NULL);
+        if (v < 1e11)
+            v *= 1000.0;
+        else if (v >= 1e17)
+            v /= 1e6;
+        else if (v >= 1e14)
+            v /= 1e3;
+        *ms_out = (int64_t)v;
+        return true;
+    }
+    if (time_parse_rfc3339(s, len, ms_out)) return true;
+    return loose_time(s, len, ms_out);
+}
+
+static int64_t next_time(recorded_t *r, bool found, int64_t t)
+{
+    if (!found) t = r->have_time ? r->last_time + 1 : 0;
+    r->last_time = t;
+    r->have_time = true;
+    return t;
+}
+
+/* ---- building an alert from (label, value) pairs ----------------------- */
+
+static int label_cmp(const void *a, const void *b)
+{
+    const label_t *x = a, *y = b;
+    size_t n = x->name.len < y->name.len ? x->name.len : y->name.len;
+    int c = memcmp(x->name.ptr, y->name.ptr, n);
+    if (c) return c;
+    return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
+}
+
+/* Invalid UTF-8 bytes become '?': recorded exports are not always clean,
+ * and a label value must be valid UTF-8. */
+static void utf8_clean(char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = n && i + n <= len && !(n == 2 && c < 0xC2);
+        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
+        if (ok && n == 3) {
+            unsigned c1 = (unsigned char)s[i + 1];
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+        }
+        if (ok && n == 4) {
+            unsigned c1 = (unsigned char)s[i + 1];
+            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90) && c <= 0xF4;
+        }
+        if (!ok) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
+typedef struct {
+    label_t labels[MAX_MAP > 256 ? MAX_MAP : 256];
+    uint32_t n;
+    bool have_time, resolved, bad_time;
+    int64_t time_ms;
+    char bad_time_text[64];
+} row_t;
+
+static bool status_resolved(const char *v, size_t len)
+{
+    static const char *const words[] = {"resolved",  "ok",       "cleared",  "clear", "closed",
+                                        "recovered", "recovery", "inactive", "normal"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (strlen(words[i]) == len && !strncasecmp(words[i], v, len)) return true;
+    return false;
+}
+
+/* Adds label `name` = value (copied into the arena); "time" and "status"
+ * are read instead when `special`. */
+static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, size_t vlen,
+                    bool special)
+{
+    if (special && !strcmp(name, "time")) {
+        if (!vlen) return;
+        if (recorded_parse_time(v, vlen, &row->time_ms)) {
+            row->have_time = true;
+        } else {
+            row->bad_time = true;
+            snprintf(row->bad_time_text, sizeof row->bad_time_text, "%.*s",
+                     (int)(vlen > 40 ? 40 : vlen), v);
+            for (char *c = row->bad_time_text; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == '"') *c = '?';
+        }
+        return;
+    }
+    if (special && !strcmp(name, "status")) {
+        row->resolved = status_resolved(v, vlen);
+        return;
+    }
+    while (vlen && isspace((unsigned char)*v)) v++, vlen--;
+    while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
+    if (!vlen || row->n >= sizeof row->labels / sizeof *row->labels) return;
+    if (vlen > r->limits.max_value_bytes) vlen = r->limits.max_value_bytes;
+    char *nv = arena_strndup(&r->arena, v, vlen);
+    char *nn = arena_strndup(&r->arena, name, strlen(name));
+    if (!nv || !nn) return;
+    utf8_clean(nv, vlen);
+    row->labels[row->n++] = (label_t){{nn, (uint32_t)strlen(nn)}, {nv, (uint32_t)vlen}};
+}
+
+static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
+                     void *ctx)
+{
+    if (row->bad_time) {
+        /* Kept: a week of alerts with an odd time format is still worth
+         * tuning on, in file order. */
+        r->bad_times++;
+        report(r, file, line,
+               "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
+               row->bad_time_text);
+    }
+    if (!row->n) {
+        r->errors++;
+        report(r, file, line, "not read: no labels (no mapped field has a value)");
+        return;
+    }
+    qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
+    uint32_t k = 0; /* names unique: the first of equal names stays */
+    for (uint32_t i = 0; i < row->n; i++)
+        if (!k || label_cmp(&row->labels[k - 1], &row->labels[i]))
+            row->labels[k++] = row->labels[i];
+    row->n = k;
+    if (row->n > r->limits.max_labels) row->n = (uint32_t)r->limits.max_labels;
+    alert_t a;
+    memset(&a, 0, sizeof a);
+    a.labels = row->labels;
+    a.n_labels = row->n;
+    a.status = row->resolved ? ALERT_RESOLVED : ALERT_FIRING;
+    a.event_time_ms = next_time(r, row->have_time, row->time_ms);
+    a.starts_at_ms = a.event_time_ms;
+    fn(ctx, &a);
+}
+
+/* ---- without a mapping: guessing the roles of fields ---------------------- */
+
+/* Field names (label-safe, case-insensitive) that play a role when no
+ * mapping is given, most specific first. */
+static const char *const role_names[][24] = {
+    /* alertname */
+    {"alertname", "alert_signature", "signature", "alert_name", "rule_name", "rulename", "rule",
+     "alarm_name", "alarmname", "alarm", "check_name", "check", "event_name", "msg", "title",
+     "alert", "name", "summary", NULL},
+    /* severity */
+    {"severity", "alert_severity", "priority", "perceived_severity", "perceivedseverity", "sev",
+     "level", "criticality", "urgency", NULL},
+    /* time */
+    {"time", "timestamp", "_timestamp", "ts", "datetime", "event_time", "eventtime", "alarm_time",
+     "created_at", "start_time", "date", NULL},
+    /* status */
+    {"status", "state", "alarm_state", NULL},
+};
+enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
+static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
+
+/* For each role, the index of the field playing it (-1: none). `names`
+ * are label-safe. */
+static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
+{
+    for (int r = 0; r < ROLE__COUNT; r++) {
+        roles[r] = -1;
+        for (size_t k = 0; role_names[r][k] && roles[r] < 0; k++)
+            for (size_t i = 0; i < n && roles[r] < 0; i++) {
+                bool taken = false;
+                for (int q = 0; q < r; q++) taken |= roles[q] == (int)i;
+                if (!taken && names[i] && !strcasecmp(names[i], role_names[r][k]))
+                    roles[r] = (int)i;
+            }
+    }
+}
+
+/* One row of (label-safe name, value) fields, roles guessed. */
+static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
+                            const size_t *lens, size_t n, const int roles[ROLE__COUNT])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i]) continue;
+        int role = -1;
+        for (int q = 0; q < ROLE__COUNT; q++)
+            if (roles[q] == (int)i) role = q;
+        if (role >= 0)
+            row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
+        else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity"))
+            row_add(r, row, names[i], vals[i], lens[i], false);
+    }
+}
+
+/* ---- CSV ---------------------------------------------------------------- */
+
+/* One record from *p (RFC 4180: quoted fields may hold the delimiter,
+ * newlines and "" for a quote). Fields are unquoted in place; returns the
+ * count, at most cap. *lines counts the newlines consumed. */
+static size_t csv_record(char **p, char *end, char delim, char **f, size_t *fl, size_t cap,
+                         size_t *lines)
+{
+    size_t n = 0;
+    char *s = *p;
+    for (;;) {
+        char *out = s, *start = s;
+        if (s < end && *s == '"') {
+            s++;
+            for (;;) {
+                if (s >= end) break;
+                if (*s == '"') {
+                    if (s + 1 < end && s[1] == '"') {
+                        *out++ = '"';
+                        s += 2;
+                        continue;
+                    }
+                    s++;
+                    break;
+                }
+                if (*s == '\n') (*lines)++;
+                *out++ = *s++;
+            }
+            while (s < end && *s != delim && *s != '\n') s++; /* junk after the quote */
+        } else {
+            while (s < end && *s != delim && *s != '\n') s++;
+            out = s;
+        }
+        size_t len = (size_t)(out - start);
+        if (len && start[len - 1] == '\r' && (s >= end || *s == '\n')) len--;
+        if (n < cap) {
+            f[n] = start;
+            fl[n] = len;
+        }
+        n++;
+        if (s < end && *s == delim) {
+            s++;
+            continue;
+        }
+        if (s < end) { /* '\n' */
+            s++;
+            (*lines)++;
+        }
+        break;
+    }
+    *p = s;
+    return n < cap ? n : cap;
+}
+
+static char csv_delimiter(const char *s, const char *end)
+{
+    static const char cands[] = {',', '\t', ';', '|'};
+    size_t best = 0;
+    char d = ',';
+    for (size_t c = 0; c < sizeof cands; c++) {
+        size_t n = 0;
+        bool q = false;
+        for (const char *p = s; p < end && (*p != '\n' || q); p++) {
+            if (*p == '"') q = !q;
+            if (!q && *p == cands[c]) n++;
+        }
+        if (n > best) best = n, d = cands[c];
+    }
+    return d;
+}
+
+#define MAX_COLS 256
+
+static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
+                     void *ctx)
+{
+    char *p = buf, *end = buf + len;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+    char delim = csv_delimiter(p, end);
+    char *f[MAX_COLS];
+    size_t fl[MAX_COLS], lines = 0;
+    size_t nh = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    char *header[MAX_COLS];
+    for (size_t i = 0; i < nh; i++) header[i] = strndup(f[i], fl[i]);
+    /* Which column feeds which label (-1: none). */
+    int src_of_map[MAX_MAP];
+    char *auto_names[MAX_COLS] = {0};
+    int roles[ROLE__COUNT];
+    if (r->has_map) {
+        for (size_t m = 0; m < r->n_map; m++) {
+            src_of_map[m] = -1;
+            for (size_t i = 0; i < nh && src_of_map[m] < 0; i++)
+                if (header[i] && !strcmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
+            for (size_t i = 0; i < nh && src_of_map[m] < 0; i++)
+                if (header[i] && !strcasecmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
+            if (src_of_map[m] < 0)
+                fprintf(stderr, "%s:1: warning: --map: no column \"%s\" (label %s stays unset)\n",
+                        file, r->map[m].source, r->map[m].label);
+        }
+    } else {
+        for (size_t i = 0; i < nh; i++) auto_names[i] = header[i] ? label_safe(header[i]) : NULL;
+        guess_roles(auto_names, nh, roles);
+    }
+    size_t line = 1 + lines;
+    while (p < end) {
+        size_t at = line + 1;
+        lines = 0;
+        size_t nf = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+        line += lines ? lines : 1;
+        if (nf == 1 && fl[0] == 0) continue; /* blank line */
+        arena_reset(&r->arena);
+        row_t row;
+        row.n = 0;
+        row.have_time = row.resolved = row.bad_time = false;
+        if (nf != nh) {
+            r->errors++;
+            report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh);
+            continue;
+        }
+        if (r->has_map) {
+            for (size_t m = 0; m < r->n_map; m++)
+                if (src_of_map[m] >= 0)
+                    row_add(r, &row, r->map[m].label, f[src_of_map[m]], fl[src_of_map[m]], true);
+        } else {
+            row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nf, roles);
+        }
+        row_emit(r, &row, file, at, fn, ctx);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        free(header[i]);
+        free(auto_names[i]);
+    }
+}
+
+/* ---- mapped JSON lines --------------------------------------------------- */
+
+static const cJSON *json_path(const cJSON *j, const char *path)
+{
+    const cJSON *direct = cJSON_GetObjectItemCaseSensitive(j, path);
+    if (direct) return direct;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL;
+    for (char *seg = strtok_r(buf, ".", &save); seg && j; seg = strtok_r(NULL, ".", &save))
+        j = cJSON_GetObjectItemCaseSensitive(j, seg);
+    return j;
+}
+
+static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, const char *text,
+                                  size_t len, recorded_fn fn, void *ctx)
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j || !cJSON_IsObject(j)) {
+        r->errors++;
+        report(r, file, line, "not read: not a JSON object");
+        cJSON_Delete(j);
+        return;
+    }
+    arena_reset(&r->arena);
+    row_t row;
+    row.n = 0;
+    row.have_time = row.resolved = row.bad_time = false;
+    for (size_t m = 0; m < r->n_map; m++) {
+        const cJSON *v = json_path(j, r->map[m].source);
+        char num[64];
+        if (cJSON_IsString(v)) {
+            row_add(r, &row, r->map[m].label, v->valuestring, strlen(v->valuestring), true);
+        } else if (cJSON_IsNumber(v)) {
+            double d = v->valuedouble;
+            if (d == (double)(long long)d)
+                snprintf(num, sizeof num, "%lld", (long long)d);
+            else
+                snprintf(num, sizeof num, "%.17g", d);
+            row_add(r, &row, r->map[m].label, num, strlen(num), true);
+        } else if (cJSON_IsBool(v)) {
+            const char *s = cJSON_IsTrue(v) ? "true" : "false";
+            row_add(r, &row, r->map[m].label, s, strlen(s), true);
+        }
+    }
+    cJSON_Delete(j);
+    row_emit(r, &row, file, line, fn, ctx);
+}
+
+/* Any JSON object without a mapping: its scalar fields, nested ones named
+ * with '_' (alert.signature -> alert_signature), roles guessed. */
+#define MAX_FLAT 128
+typedef struct {
+    char *names[MAX_FLAT];
+    const char *vals[MAX_FLAT];
+    size_t lens[MAX_FLAT];
+    char nums[MAX_FLAT][32];
+    size_t n;
+} flat_t;
+
+static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
+{
+    for (const cJSON *c = j->child; c && fl->n < MAX_FLAT; c = c->next) {
+        if (!c->string) continue;
+        char path[256];
+        int pl = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "_" : "", c->string);
+        if (pl < 0 || (size_t)pl >= sizeof path) continue; /* absurdly deep names: skipped */
+        if (cJSON_IsObject(c)) {
+            if (depth < 4) flatten(fl, c, path, depth + 1);
+            continue;
+        }
+        size_t i = fl->n;
+        if (cJSON_IsString(c)) {
+            fl->vals[i] = c->valuestring;
+        } else if (cJSON_IsNumber(c)) {
+            double d = c->valuedouble;
+            if (d == (double)(long long)d)
+                snprintf(fl->nums[i], sizeof fl->nums[i], "%lld", (long long)d);
+            else
+                snprintf(fl->nums[i], sizeof fl->nums[i], "%.17g", d);
+            fl->vals[i] = fl->nums[i];
+        } else if (cJSON_IsBool(c)) {
+            fl->vals[i] = cJSON_IsTrue(c) ? "true" : "false";
+        } else {
+            continue;
+        }
+        if (!(fl->names[i] = label_safe(path))) continue;
+        fl->lens[i] = strlen(fl->vals[i]);
+        fl->n++;
+    }
+}
+
+static void read_flat_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                           recorded_fn fn, void *ctx)
+{
+    flat_t fl;
+    fl.n = 0;
+    flatten(&fl, j, "", 0);
+    int roles[ROLE__COUNT];
+    guess_roles(fl.names, fl.n, roles);
+    arena_reset(&r->arena);
+    row_t row;
+    row.n = 0;
+    row.have_time = row.resolved = row.bad_time = false;
+    row_from_fields(r, &row, fl.names, fl.vals, fl.lens, fl.n, roles);
+    for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
+    row_emit(r, &row, file, line, fn, ctx);
+}
+
+/* A JSON line that is not Alertmanager-shaped (no "labels", no "alerts"). */
+static bool read_if_flat(recorded_t *r, const char *file, size_t line, const char *text, size_t len,
+                         recorded_fn fn, void *ctx)
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    bool flat = j && cJSON_IsObject(j) && !cJSON_GetObjectItemCaseSensitive(j, "labels") &&
+                !cJSON_GetObjectItemCaseSensitive(j, "alerts");
+    if (flat) read_flat_json(r, file, line, j, fn, ctx);
+    cJSON_Delete(j);
+    return flat;
+}
+
+/* ---- Prometheus JSON and protobuf ---------------------------------------- */
+
+bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64_t *out)
+{
+    int64_t t = 0;
+    bool found = false;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (j) {
+        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(j, "receivedAt");
+        if (cJSON_IsString(ra) && time_parse_rfc3339(ra->valuestring, strlen(ra->valuestring), &t))
+            found = true;
+        if (!found && with_starts_at) {
+            const cJSON *first = j;
+            const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(j, "alerts");
+            if (cJSON_IsArray(alerts)) first = cJSON_GetArrayItem(alerts, 0);
+            if (cJSON_IsArray(j)) first = cJSON_GetArrayItem(j, 0);
+            const cJSON *sa = first ? cJSON_GetObjectItemCaseSensitive(first, "startsAt") : NULL;
+            if (cJSON_IsString(sa) &&
+                time_parse_rfc3339(sa->valuestring, strlen(sa->valuestring), &t) && t)
+                found = true;
+        }
+        cJSON_Delete(j);
+    }
+    *out = t;
+    return found;
+}
+
+static int64_t prom_time(recorded_t *r, const char *text, size_t len)
+{
+    int64_t t;
+    bool found = recorded_json_time(text, len, !r->have_time, &t);
+    return next_time(r, found, t);
+}
+
+static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
+                            const char *text, size_t len, int64_t t, bool time_from_alert,
+                            recorded_fn fn, void *ctx)
+{
+    arena_reset(&r->arena);
+    alert_t *alerts = NULL;
+    size_t n = 0;
+    char err[512];
+    decode_error_t e =
+        ingest_decode(&r->arena, &r->limits, format, text, len, t, &alerts, &n, err, sizeof err);
+    if (e != DECODE_OK) {
+        r->errors++;
+        report(r, file, line, "not decoded (%s): %s", decode_error_str(e), err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        alerts[i].event_time_ms = t;
+        if (time_from_alert && alerts[i].starts_at_ms)
+            alerts[i].event_time_ms = next_time(r, true, alerts[i].starts_at_ms);
+        fn(ctx, &alerts[i]);
+    }
+}
+
+static void read_proto(recorded_t *r, const char *file, const char *buf, size_t len, recorded_fn fn,
+                       void *ctx)
+{
+    size_t p = 0, rec = 0;
+    while (p < len) {
+        uint64_t n = 0;
+        int shift = 0;
+        while (p < len && shift < 64) {
+            unsigned char c = (unsigned char)buf[p++];
+            n |= (uint64_t)(c & 0x7F) << shift;
+            shift += 7;
+            if (!(c & 0x80)) break;
+        }
+        rec++;
+        if (n > len - p) {
+            r->errors++;
+            report(r, file, rec, "not decoded: record %zu is truncated", rec);
+            return;
+        }
+        decode_and_emit(r, file, rec, INGEST_FORMAT_PROTO_ALERT, buf + p, (size_t)n,
+                        next_time(r, false, 0), true, fn, ctx);
+        p += n;
+    }
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+typedef enum { KIND_JSON, KIND_PROTO, KIND_CSV } kind_t;
+
+static kind_t sniff(const char *buf, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3;
+    while (i < len && isspace((unsigned char)buf[i])) i++;
+    if (i < len && (buf[i] == '{' || buf[i] == '[')) return KIND_JSON;
+    /* Text (printable ASCII or UTF-8 in the first bytes) is CSV. */
+    for (size_t k = i; k < len && k < i + 512; k++) {
+        unsigned char c = (unsigned char)buf[k];
+        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return KIND_PROTO;
+    }
+    return len ? KIND_CSV : KIND_JSON;
+}
+
+bool recorded_wants(const recorded_t *r, const char *path)
+{
+    if (!strncmp(path, "kafka:", 6)) return false;
+    if (r->has_map) return true;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return false;
+    char head[512];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    return sniff(head, n) == KIND_CSV;
+}
+
+int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
+{
+    size_t len = 0;
+    char *buf = file_read_all(path, &len);
+    if (!buf) {
+        fprintf(stderr, "quell: cannot open %s\n", path);
+        return -1;
+    }
+    recorded_read_buffer(r, path, buf, len, fn, ctx);
+    free(buf);
+    return 0;
+}
+
+void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                          void *ctx)
+{
+    kind_t kind = sniff(buf, len);
+    r->reported = r->bad_times = 0;
+    if (kind == KIND_CSV) {
+        read_csv(r, path, buf, len, fn, ctx);
+    } else if (kind == KIND_PROTO) {
+        read_proto(r, path, buf, len, fn, ctx);
+    } else {
+        /* One JSON document, or JSON lines. */
+        const char *end = NULL;
+        cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+        bool one_doc = whole != NULL;
+        if (one_doc) {
+            while (end && end < buf + len && isspace((unsigned char)*end)) end++;
+            one_doc = end == buf + len;
+        }
+        cJSON_Delete(whole);
+        if (one_doc && !r->has_map) {
+            decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len), false,
+                            fn, ctx);
+        } else {
+            size_t line = 0;
+            for (char *p = buf; p < buf + len;) {
+                char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+                line++;
+                size_t s = 0;
+                while (s < l && isspace((unsigned char)p[s])) s++;
+                if (s < l) {
+                    if (r->has_map)
+                        read_mapped_json_line(r, path, line, p, l, fn, ctx);
+                    else if (!read_if_flat(r, path, line, p, l, fn, ctx))
+                        decode_and_emit(r, path, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l),
+                                        false, fn, ctx);
+                }
+                p += l + 1;
+            }
+        }
+    }
+    if (r->reported > REPORT_MAX)
+        fprintf(stderr, "%s: %llu more problems not listed\n", path,
+                (unsigned long long)(r->reported - REPORT_MAX));
+    if (r->bad_times)
+        fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", path,
+                (unsigned long long)r->bad_times);
+}

@@ -1,0 +1,453 @@
+/* The tuning loop on recorded traffic: grouping rules (rules/group.c), id
+ * normalisation, and `quell suggest` + `quell replay` through the real
+ * binary on generated IDS storms (ids_storm.h): the proposal shrinks the
+ * storm at least 50x, every attack phase still opens an incident, and the
+ * candidate report lists the critical alert a suggestion hides first. */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../app/recorded.h"
+#include "../dedup/group.h"
+#include "check.h"
+#include "ids_storm.h"
+
+static char dir[] = "/tmp/quell-suggest-XXXXXX";
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[4096], out_path[256], err_path[256];
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", getenv("QUELL_BIN"), args, out_path, err_path);
+    int status = system(cmd);
+    *out = check_read_file(out_path, NULL);
+    *err = check_read_file(err_path, NULL);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- normalisation and grouping rules ----------------------------------- */
+
+static void test_normalize(void)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"DiskFull", "DiskFull"},
+        {"job 8812 failed", "job <n> failed"},
+        {"cell 7 down", "cell <n> down"},
+        {"SSLv3 on host42", "SSLv3 on host42"},
+        {"flow 0x1f3a0c9d reset", "flow <hex> reset"},
+        {"backup-2026010203 done", "backup-<n> done"},
+        {"session 3f2504e0-4f89-41d3-9a0c-0305e82c3301 resumed", "session <uuid> resumed"},
+        {"commit deadbeef12 pushed", "commit <hex> pushed"},
+        {"ET EXPLOIT log4j (CVE-2021-44228)", "ET EXPLOIT log4j (CVE-2021-44228)"},
+        {"[1:2010935:3] ET SCAN", "[<n>:<n>:<n>] ET SCAN"},
+        {"Win32 deadbeef", "Win32 deadbeef"},
+    };
+    char out[200];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = id_normalize(cases[i].in, strlen(cases[i].in), out, sizeof out);
+        CHECK_EQ_STR(out, cases[i].want);
+        CHECK_EQ_INT(n, strlen(cases[i].want));
+    }
+    /* truncation reports the full length, like snprintf */
+    CHECK_EQ_INT(id_normalize("job 8812 failed", 15, out, 4), strlen("job <n> failed"));
+    CHECK_EQ_STR(out, "job");
+}
+
+static qerr_t load(conf_t *c, const char *yaml, char *err, size_t errlen)
+{
+    conf_defaults(c);
+    return conf_load_buffer(c, "g.yaml", yaml, strlen(yaml), err, errlen);
+}
+
+static void test_grouping_rules(void)
+{
+    conf_t c;
+    char err[512];
+    fp_grouping_t *g = NULL;
+    CHECK_EQ_INT(load(&c,
+                      "grouping:\n"
+                      "  - name: ids\n"
+                      "    matchers: ['alertname=~\"job [0-9]+ failed\"']\n"
+                      "    by: [alertname]\n"
+                      "    normalize: [alertname]\n"
+                      "    owner: batch\n"
+                      "  - name: by-name\n"
+                      "    by: [alertname, severity]\n"
+                      "    owner: sre\n",
+                      err, sizeof err),
+                 QERR_OK);
+    CHECK_EQ_INT(fp_grouping_compile(&c, NULL, NULL, &g, err, sizeof err), QERR_OK);
+    CHECK_EQ_INT(fp_grouping_count(g), 2);
+    dedup_fp_conf_t fc;
+    dedup_fp_conf_init(&fc, FP_XXH3, NULL, NULL);
+    uint64_t plain_a, plain_b;
+    label_t a[] = {{{"alertname", 9}, {"DiskFull", 8}},
+                   {{"instance", 8}, {"db-1", 4}},
+                   {{"severity", 8}, {"critical", 8}}};
+    label_t b[] = {{{"alertname", 9}, {"DiskFull", 8}},
+                   {{"instance", 8}, {"db-2", 4}},
+                   {{"severity", 8}, {"critical", 8}}};
+    label_t w[] = {{{"alertname", 9}, {"DiskFull", 8}},
+                   {{"instance", 8}, {"db-2", 4}},
+                   {{"severity", 8}, {"warning", 7}}};
+    label_t j1[] = {{{"alertname", 9}, {"job 8812 failed", 15}}, {{"instance", 8}, {"a", 1}}};
+    label_t j2[] = {{{"alertname", 9}, {"job 9913 failed", 15}}, {{"instance", 8}, {"b", 1}}};
+    plain_a = dedup_fingerprint(&fc, a, 3);
+    plain_b = dedup_fingerprint(&fc, b, 3);
+    CHECK(plain_a != plain_b);
+    fp_grouping_attach(g, &fc);
+    /* one name on many hosts: one fingerprint; a different severity stays apart */
+    CHECK(dedup_fingerprint(&fc, a, 3) == dedup_fingerprint(&fc, b, 3));
+    CHECK(dedup_fingerprint(&fc, a, 3) != dedup_fingerprint(&fc, w, 3));
+    /* ids in names fold by the first rule */
+    CHECK_EQ_INT(fp_grouping_match(g, j1, 2), 0);
+    CHECK(dedup_fingerprint(&fc, j1, 2) == dedup_fingerprint(&fc, j2, 2));
+    /* a folded member's resolve never lands on the group's incident;
+     * without grouping, firing and resolved share one fingerprint (below) */
+    alert_t fa = {.labels = a, .n_labels = 3, .status = ALERT_FIRING};
+    alert_t ra = fa;
+    ra.status = ALERT_RESOLVED;
+    CHECK(dedup_fingerprint_alert(&fc, &fa) == dedup_fingerprint(&fc, a, 3));
+    CHECK(dedup_fingerprint_alert(&fc, &ra) != dedup_fingerprint_alert(&fc, &fa));
+    fp_grouping_attach(NULL, &fc);
+    CHECK(dedup_fingerprint(&fc, a, 3) == plain_a);
+    CHECK(dedup_fingerprint_alert(&fc, &ra) == plain_a);
+    fp_grouping_destroy(g);
+    conf_free(&c);
+
+    /* errors name file:line:col */
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"grouping:\n  - name: x\n", "g.yaml:2:5: grouping rule \"x\" needs by"},
+        {"grouping:\n  - name: x\n    by: [a]\n    normalize: [b]\n",
+         "g.yaml:4:17: normalize: \"b\" is not one of this rule's by labels"},
+        {"grouping:\n  - name: x\n    by: [a]\n    colour: red\n",
+         "g.yaml:4:5: unknown grouping key \"colour\""},
+        {"grouping: {name: x}\n", "g.yaml:1:11: grouping must be a list"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ_INT(load(&c, bad[i].yaml, err, sizeof err), QERR_OK);
+        g = NULL;
+        CHECK_EQ_INT(fp_grouping_compile(&c, NULL, NULL, &g, err, sizeof err), QERR_INVALID);
+        if (strncmp(err, bad[i].want, strlen(bad[i].want)))
+            fprintf(stderr, "got: %s\nwant: %s\n", err, bad[i].want);
+        CHECK(!strncmp(err, bad[i].want, strlen(bad[i].want)));
+        CHECK(g == NULL);
+        conf_free(&c);
+    }
+}
+
+/* ---- reading recorded traffic --------------------------------------------- */
+
+static void test_times(void)
+{
+    static const struct {
+        const char *in;
+        int64_t want;
+    } ok[] = {
+        {"2026-03-02T10:00:01Z", 1772445601000LL},
+        {"2026-03-02T10:00:01.250+01:00", 1772442001250LL},
+        {"2026-03-02T10:00:01.123456+0000", 1772445601123LL}, /* Suricata EVE */
+        {"2026-03-02 10:00:01", 1772445601000LL},
+        {"2026/03/02 10:00:01.5 UTC", 1772445601500LL},
+        {"03/02/2026-10:00:01.123456", 1772445601123LL}, /* fast.log */
+        {"1772445601", 1772445601000LL},
+        {"1772445601.25", 1772445601250LL},
+        {"1772445601000", 1772445601000LL},
+        {" 2026-03-02T10:00:01Z ", 1772445601000LL},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        int64_t t = -1;
+        bool got = recorded_parse_time(ok[i].in, strlen(ok[i].in), &t);
+        if (!got || t != ok[i].want) fprintf(stderr, "time \"%s\": %lld\n", ok[i].in, (long long)t);
+        CHECK(got && t == ok[i].want);
+    }
+    static const char *const bad[] = {"yesterday", "2026-13-02 10:00:01", "10:00:01", "",
+                                      "2026-03-02T10:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t t;
+        CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
+    }
+}
+
+typedef struct {
+    char rows[16][300];
+    int64_t t[16];
+    size_t n;
+} seen_t;
+
+static void keep_row(void *ctx, alert_t *a)
+{
+    seen_t *s = ctx;
+    if (s->n == 16) return;
+    size_t o = 0;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        o += (size_t)snprintf(s->rows[s->n] + o, sizeof s->rows[0] - o, "%s%.*s=%.*s", i ? " " : "",
+                              (int)a->labels[i].name.len, a->labels[i].name.ptr,
+                              (int)a->labels[i].value.len, a->labels[i].value.ptr);
+    if (a->status == ALERT_RESOLVED)
+        snprintf(s->rows[s->n] + o, sizeof s->rows[0] - o, " RESOLVED");
+    s->t[s->n++] = a->event_time_ms;
+}
+
+/* CSV quoting, roles guessed without a mapping, a mapping picking columns. */
+static void test_csv(void)
+{
+    char path[256], err[200];
+    snprintf(path, sizeof path, "%s/alarms.csv", dir);
+    write_text(path, "Time;Alarm Name;Perceived Severity;Node;State\r\n"
+                     "2026-03-02 10:00:00;\"Link down; port 7\";major;ne-1;active\r\n"
+                     "2026-03-02 10:00:05;\"Says \"\"hi\"\"\nacross lines\";minor;ne-2;cleared\r\n"
+                     "\r\n"
+                     "2026-03-02 10:00:09;Fan;;ne-3;active\r\n");
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, err, sizeof err);
+    seen_t s = {0};
+    CHECK(r && recorded_wants(r, path));
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_STR(s.rows[0], "Node=ne-1 alertname=Link down; port 7 severity=major");
+    CHECK_EQ_STR(s.rows[1],
+                 "Node=ne-2 alertname=Says \"hi\"\nacross lines severity=minor RESOLVED");
+    CHECK_EQ_STR(s.rows[2], "Node=ne-3 alertname=Fan");
+    CHECK_EQ_INT(s.t[1] - s.t[0], 5000);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    r = recorded_new(&c, "alertname=Alarm Name,instance=Node,time=Time", err, sizeof err);
+    memset(&s, 0, sizeof s);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_STR(s.rows[0], "alertname=Link down; port 7 instance=ne-1");
+    recorded_destroy(r);
+
+    static const char *const bad_maps[] = {"", "a=", "1x=y", "a=b,a=c"};
+    for (size_t i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
+        err[0] = '\0';
+        CHECK(recorded_new(&c, bad_maps[i], err, sizeof err) == NULL);
+        CHECK(!strncmp(err, "--map: ", 7));
+    }
+    conf_free(&c);
+}
+
+/* ---- the storm ------------------------------------------------------------ */
+
+/* The signature of each data row of the CSV the generator wrote (its
+ * second field, quoted), in order. */
+static char **csv_signatures(const char *path, size_t *n)
+{
+    char *text = check_read_file(path, NULL);
+    size_t cap = 1024, k = 0;
+    char **v = malloc(cap * sizeof *v);
+    char *line = text ? strchr(text, '\n') : NULL; /* skip the header */
+    while (line && line[1]) {
+        line++;
+        char *q = strchr(line, '"'), *e = q ? strchr(q + 1, '"') : NULL;
+        if (!q || !e) break;
+        if (k == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+        v[k++] = strndup(q + 1, (size_t)(e - q - 1));
+        line = strchr(e, '\n');
+    }
+    free(text);
+    *n = k;
+    return v;
+}
+
+/* Which rows were forwarded, from replay's --format json lines. */
+static bool *forwarded_rows(const char *out, size_t n, size_t *forwards)
+{
+    bool *fw = calloc(n ? n : 1, sizeof *fw);
+    size_t i = 0;
+    *forwards = 0;
+    for (const char *p = out; p && *p && i < n; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, "{\"fingerprint\"", 14)) continue;
+        const char *d = strstr(p, "\"decision\":\"");
+        fw[i] = d && !strncmp(d + 12, "forward", 7);
+        *forwards += fw[i];
+        i++;
+    }
+    return fw;
+}
+
+static bool sig_matches(const char *row_sig, const char *sig)
+{
+    size_t l = strlen(sig);
+    return !strncmp(row_sig, sig, l) && (row_sig[l] == '\0' || row_sig[l] == ' ');
+}
+
+static void test_storm(void)
+{
+    ids_storm_t st;
+    char storm[256], sug[256], empty[256], args[2048];
+    snprintf(storm, sizeof storm, "%s/storm.csv", dir);
+    snprintf(sug, sizeof sug, "%s/suggested.yaml", dir);
+    snprintf(empty, sizeof empty, "%s/defaults.yaml", dir);
+    write_text(empty, "# the defaults\n");
+    CHECK_EQ_INT(ids_storm_write(&st, storm, false, 15, 45000), 0);
+    CHECK(st.alerts > 40000 && st.alerts < 50000);
+    const char *map = "alertname=signature,category,severity=priority,instance=src_ip,dest_ip,"
+                      "time=timestamp";
+    char *out, *err;
+    snprintf(args, sizeof args, "suggest --map %s --owner secops -o %s %s", map, sug, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    if (err && *err) fprintf(stderr, "suggest: %s\n", err);
+    free(err);
+    char *yaml = check_read_file(sug, NULL);
+    CHECK(yaml && strstr(yaml, "grouping:"));
+    CHECK(yaml && strstr(yaml, "normalize: [alertname]"));
+    CHECK(yaml && strstr(yaml, "owner: secops"));
+    CHECK(yaml && !strstr(yaml, "min_count:")); /* would hide one-off attack alerts */
+    if (yaml) fputs(yaml, stdout);
+    free(yaml);
+
+    /* what quell check accepts */
+    snprintf(args, sizeof args, "check -c %s", sug);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    free(err);
+
+    /* replay with the proposal: >= 50x, every phase still opens incidents */
+    snprintf(args, sizeof args, "replay -c %s --map %s --format json %s", sug, map, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    size_t n_rows, forwards;
+    char **sig = csv_signatures(storm, &n_rows);
+    CHECK_EQ_INT(n_rows, st.alerts);
+    bool *fw = forwarded_rows(out, n_rows, &forwards);
+    free(out);
+    free(err);
+    double ratio = forwards ? (double)n_rows / (double)forwards : 0;
+    printf("storm: %zu alerts, %zu incidents: %.1fx\n", n_rows, forwards, ratio);
+    CHECK(ratio >= 50);
+    for (int p = 1; p < IDS_PHASES; p++) {
+        size_t phase_forwards = 0;
+        for (size_t s = 0; s < st.n_sig; s++) {
+            if (st.sig[s].phase != p) continue;
+            size_t sig_forwards = 0;
+            for (size_t i = 0; i < n_rows; i++)
+                if (fw[i] && sig_matches(sig[i], st.sig[s].name)) sig_forwards++;
+            if (!sig_forwards)
+                fprintf(stderr, "phase %d: \"%s\" never forwarded\n", p, st.sig[s].name);
+            CHECK(sig_forwards >= 1); /* every signature new in the phase opens an incident */
+            phase_forwards += sig_forwards;
+        }
+        CHECK(phase_forwards >= 1);
+    }
+    /* the first alert of each phase is forwarded the moment it arrives */
+    for (int p = 1; p < IDS_PHASES; p++) {
+        size_t first = n_rows;
+        for (size_t s = 0; s < st.n_sig && first == n_rows; s++)
+            if (st.sig[s].phase == p)
+                for (size_t i = 0; i < n_rows; i++)
+                    if (sig_matches(sig[i], st.sig[s].name)) {
+                        first = i;
+                        break;
+                    }
+        CHECK(first < n_rows && fw[first]);
+    }
+    for (size_t i = 0; i < n_rows; i++) free(sig[i]);
+    free(sig);
+    free(fw);
+
+    /* explain names the grouping rule that folds an alert */
+    char alert[256];
+    snprintf(alert, sizeof alert, "%s/alert.json", dir);
+    write_text(alert, "{\"labels\":{\"alertname\":\"GPL ICMP_INFO PING id 12345\","
+                      "\"severity\":\"3\",\"instance\":\"10.9.9.9\"}}");
+    snprintf(args, sizeof args, "explain -c %s %s", sug, alert);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "grouping: rule fold-ids-gpl-icmp-info-ping-id-n folds it"));
+    free(out);
+    free(err);
+
+    /* the candidate report: the gain, and the critical alert a suggestion
+     * hides listed first */
+    snprintf(args, sizeof args, "replay -c %s --candidate %s --map %s %s", empty, sug, map, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    const char *gain = out ? strstr(out, "  gain: ") : NULL;
+    CHECK(gain != NULL);
+    const char *changes = out ? strstr(out, "what each change newly hides") : NULL;
+    CHECK(changes && strstr(changes, "\n    grouping fold-"));
+    const char *first_change = changes ? strstr(changes, "\n    ") : NULL;
+    CHECK(first_change && strstr(first_change, "most severe SEV1") &&
+          strstr(first_change, "most severe SEV1") < strchr(first_change + 1, '\n'));
+    const char *ns = out ? strstr(out, "  newly suppressed: ") : NULL;
+    const char *first_hidden = ns ? strchr(ns, '\n') : NULL;
+    CHECK(first_hidden && !strncmp(first_hidden, "\n    SEV1 ", 10));
+    if (out && (!first_hidden || strncmp(first_hidden, "\n    SEV1 ", 10))) fputs(out, stderr);
+    free(out);
+    free(err);
+}
+
+/* Suricata EVE JSON lines through a dotted --map; a bad row is reported as
+ * FILE:LINE and counted, and the rest is still read. */
+static void test_eve_json(void)
+{
+    ids_storm_t st;
+    char storm[256], sug[256], args[2048];
+    snprintf(storm, sizeof storm, "%s/eve.json", dir);
+    snprintf(sug, sizeof sug, "%s/eve.yaml", dir);
+    CHECK_EQ_INT(ids_storm_write(&st, storm, true, 7, 9000), 0);
+    FILE *f = fopen(storm, "a");
+    fputs("{\"timestamp\":\"yesterday\",\"alert\":{\"signature\":\"x\"}}\n[1, 2]\n", f);
+    fclose(f);
+    const char *map = "alertname=alert.signature,category=alert.category,severity=alert.severity,"
+                      "instance=src_ip,time=timestamp";
+    char *out, *err;
+    snprintf(args, sizeof args, "suggest --map %s -o %s %s", map, sug, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    char want[300];
+    snprintf(want, sizeof want, "%s:%zu: warning: time \"yesterday\" not read", storm,
+             st.alerts + 1);
+    CHECK(err && strstr(err, want));
+    snprintf(want, sizeof want, "%s:%zu: not read: not a JSON object", storm, st.alerts + 2);
+    CHECK(err && strstr(err, want));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "replay -c %s --map %s --format json %s", sug, map, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "\"decode_errors\":1"));
+    size_t forwards;
+    bool *fw = forwarded_rows(out, st.alerts + 1, &forwards);
+    printf("eve storm: %zu alerts, %zu incidents: %.1fx\n", st.alerts, forwards,
+           forwards ? (double)st.alerts / (double)forwards : 0.0);
+    CHECK(forwards > 0 && st.alerts / forwards >= 10);
+    free(fw);
+    free(out);
+    free(err);
+
+    /* a bad mapping is refused */
+    snprintf(args, sizeof args, "suggest --map 'alert name=x' %s", storm);
+    CHECK_EQ_INT(run(args, &out, &err), 1);
+    CHECK(err && strstr(err, "--map: \"alert name\" is not a label name"));
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    test_normalize();
+    test_grouping_rules();
+    test_times();
+    test_csv();
+    test_storm();
+    test_eve_json();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return check_summary("test_suggest");
+}
