@@ -848,6 +848,14 @@ size_t routing_n_receivers(const routing_t *rt) { return rt->n_receivers; }
 const receiver_t *routing_receiver(const routing_t *rt, size_t i) { return &rt->receivers[i]; }
 size_t routing_n_routes(const routing_t *rt) { return rt->n_routes; }
 
+int64_t routing_max_dedup_window_ms(const routing_t *rt)
+{
+    int64_t longest = 0;
+    for (size_t i = 0; rt && i < rt->n_routes; i++)
+        if (rt->routes[i]->dedup_window_ms > longest) longest = rt->routes[i]->dedup_window_ms;
+    return longest;
+}
+
 /* ---- enrichment ------------------------------------------------------- */
 
 static bool contains_ci(str_t hay, const char *needle)
