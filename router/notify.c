@@ -721,6 +721,13 @@ void notifier_stats(const notifier_t *n, notifier_stats_t *out)
     notifier_counters_read(n->st, out);
 }
 
+void notifier_carry_novelty(notifier_t *to, const notifier_t *from)
+{
+    if (!novelty_carry(to->novelty, from->novelty))
+        log_warn("router", "out of memory carrying novelty over a reload: seen signatures may "
+                           "be novel once more");
+}
+
 bool notifier_holds(notifier_t *n, const alert_t *a)
 {
     size_t found;

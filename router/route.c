@@ -937,6 +937,26 @@ void novelty_destroy(novelty_t *nv)
     free(nv);
 }
 
+bool novelty_carry(novelty_t *to, const novelty_t *from)
+{
+    uint64_t *keys = malloc(from->cap * sizeof(uint64_t));
+    int64_t *seen = malloc(from->cap * sizeof(int64_t));
+    if (!keys || !seen) {
+        free(keys);
+        free(seen);
+        return false;
+    }
+    memcpy(keys, from->keys, from->cap * sizeof(uint64_t));
+    memcpy(seen, from->seen_ms, from->cap * sizeof(int64_t));
+    free(to->keys);
+    free(to->seen_ms);
+    to->keys = keys;
+    to->seen_ms = seen;
+    to->cap = from->cap;
+    to->used = from->used;
+    return true;
+}
+
 static uint64_t fnv(uint64_t h, const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;

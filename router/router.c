@@ -298,6 +298,7 @@ static void follow_generation(router_t *r, int64_t now_ms)
                   next ? "out of memory" : errbuf);
         return;
     }
+    notifier_carry_novelty(next, r->notifier);
     *t = (retired_t){r->retired, r->notifier, was};
     r->retired = t;
     r->notifier = next;

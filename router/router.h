@@ -164,6 +164,11 @@ void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc
 typedef struct novelty novelty_t;
 novelty_t *novelty_new(const routing_t *rt);
 void novelty_destroy(novelty_t *nv);
+/* A reload: `to` (the new routing's) starts with what `from` saw, so a
+ * signature seen before is not novel again. Signatures of labels the new
+ * routing no longer uses never match and age out. False on OOM (`to`
+ * unchanged). */
+bool novelty_carry(novelty_t *to, const novelty_t *from);
 /* True when the signature was not seen in the window; records it. */
 bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms);
 /* The signature novelty_check looks up (never 0), and novelty.days in ms:

@@ -193,6 +193,8 @@ void notifier_stats(const notifier_t *n, notifier_stats_t *out);
  * keeps such an alert with the retired notifier so its group can resolve
  * and close where it was notified. */
 bool notifier_holds(notifier_t *n, const alert_t *a);
+/* A reload: `to` starts with the novelty signatures `from` saw. */
+void notifier_carry_novelty(notifier_t *to, const notifier_t *from);
 
 typedef struct {
     char *buf;
