@@ -37,6 +37,7 @@ typedef struct {
 struct routing {
     route_t **routes; /* pre-order; routes[0] is the root */
     size_t n_routes, cap_routes;
+    int64_t max_dedup_window_ms; /* the longest route dedup_window, 0 = none */
     receiver_t *receivers;
     size_t n_receivers;
     /* enrichment */
@@ -811,6 +812,9 @@ qerr_t routing_compile(const conf_t *conf, routing_t **out, char *errbuf, size_t
         routing_destroy(c.rt);
         return err;
     }
+    for (size_t i = 0; i < c.rt->n_routes; i++)
+        if (c.rt->routes[i]->dedup_window_ms > c.rt->max_dedup_window_ms)
+            c.rt->max_dedup_window_ms = c.rt->routes[i]->dedup_window_ms;
     *out = c.rt;
     return QERR_OK;
 }
@@ -850,10 +854,7 @@ size_t routing_n_routes(const routing_t *rt) { return rt->n_routes; }
 
 int64_t routing_max_dedup_window_ms(const routing_t *rt)
 {
-    int64_t longest = 0;
-    for (size_t i = 0; rt && i < rt->n_routes; i++)
-        if (rt->routes[i]->dedup_window_ms > longest) longest = rt->routes[i]->dedup_window_ms;
-    return longest;
+    return rt ? rt->max_dedup_window_ms : 0; /* per alert on the workers: computed at compile */
 }
 
 /* ---- enrichment ------------------------------------------------------- */
