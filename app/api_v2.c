@@ -342,8 +342,8 @@ typedef struct {
 
 typedef struct {
     api_v2_t *a;
-    const routing_t *routes;     /* this request's routing generation */
-    const char *root_receiver;   /* and its root receiver */
+    const routing_t *routes;   /* this request's routing generation */
+    const char *root_receiver; /* and its root receiver */
     int64_t now;
     silences_t *sil;
     matcher_set_t *filter;   /* NULL = all */
@@ -484,8 +484,7 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         for (size_t i = 0; i < nr; i++) {
             const char *name = receiver_name(l, routes[i]);
             bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++)
-                dup = !strcmp(name, receiver_name(l, routes[j]));
+            for (size_t j = 0; j < i && !dup; j++) dup = !strcmp(name, receiver_name(l, routes[j]));
             if (dup) continue;
             mbuf_append(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
             json_string(b, name);

@@ -426,8 +426,7 @@ typedef struct {
     void *view;
 } routing_next_t;
 
-static qerr_t routing_prepare(void *ctx, const conf_t *c, void **out, char *errbuf,
-                              size_t errlen)
+static qerr_t routing_prepare(void *ctx, const conf_t *c, void **out, char *errbuf, size_t errlen)
 {
     routing_reload_t *rr = ctx;
     routing_t *rt = NULL;
@@ -453,8 +452,9 @@ static qerr_t routing_prepare(void *ctx, const conf_t *c, void **out, char *errb
     }
     int64_t longest = routing_max_dedup_window_ms(rt);
     if (rr->windows && longest > rr->keep_ms)
-        log_warn("router", "a route's dedup_window (%lld ms) is longer than the longest at start "
-                           "(%lld ms): it is cut to that until a restart",
+        log_warn("router",
+                 "a route's dedup_window (%lld ms) is longer than the longest at start "
+                 "(%lld ms): it is cut to that until a restart",
                  (long long)longest, (long long)rr->keep_ms);
     *next = (routing_next_t){rt, view};
     *out = next;
@@ -489,9 +489,9 @@ static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store,
         conf->dedup.snapshot_interval_ms <= 0)
         return NULL;
     snapshot_barrier_t b = {barrier_request, barrier_passed, in};
-    snapshot_writer_t *s = snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
-                                                 conf->dedup.snapshot_interval_ms, &b, errbuf,
-                                                 sizeof(errbuf));
+    snapshot_writer_t *s =
+        snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+                              conf->dedup.snapshot_interval_ms, &b, errbuf, sizeof(errbuf));
     if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
     return s;
 }
@@ -538,7 +538,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     inhibit_sync_t *isync = NULL;
     snapshot_writer_t *snapshots = NULL;
     routing_live_t *routing_live = NULL; /* routing generations (reloads) */
-    route_windows_t windows = {0};     /* routes' dedup_window, for the workers */
+    route_windows_t windows = {0};       /* routes' dedup_window, for the workers */
     bool use_windows = false;
     decider_t **deciders = calloc(n_workers, sizeof(*deciders));
     silencer_t *silencer = NULL;
@@ -570,7 +570,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
     if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
-    routing_live = routing_live_new(router_routing(router), api_v2_view_new(conf), api_v2_view_free);
+    routing_live =
+        routing_live_new(router_routing(router), api_v2_view_new(conf), api_v2_view_free);
     if (!routing_live || !routing_live_current(routing_live)->view) {
         snprintf(errbuf, sizeof(errbuf), "cannot allocate the routing generations");
         goto out;
@@ -606,9 +607,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         tables[i] = dedup_worker_table(workers[i]);
         decider_opts_t dopts = {
             .dedup = params,
-            .fingerprint_covers_labels =
-                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0 &&
-                !conf->grouping,
+            .fingerprint_covers_labels = conf->dedup.fingerprint_labels.n == 0 &&
+                                         conf->dedup.ignore_labels.n == 0 && !conf->grouping,
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };

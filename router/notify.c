@@ -242,7 +242,7 @@ static void dispatch(notifier_t *n, job_t *j)
         if (n->o.produce(n->o.produce_ctx, rcv->topic, j->key, j->body, len, NULL, NULL, j->tracks,
                          j->n_tracks) == QERR_OK) {
             stat_add(&n->st->delivered[rcv->kind], 1); /* handed over; the ack releases */
-            j->n_tracks = 0;                             /* the producer copied them */
+            j->n_tracks = 0;                           /* the producer copied them */
             job_free(j);
             n->waiting--;
         } else {
@@ -527,8 +527,7 @@ static void reap(notifier_t *n)
             stat_add(&n->st->delivered[j->rcv->kind], 1);
             int64_t lat = n->now_ms - j->created_ms;
             if (lat > (int64_t)stat_get(&n->st->max_delivery_ms))
-                atomic_store_explicit(&n->st->max_delivery_ms, (uint64_t)lat,
-                                      memory_order_relaxed);
+                atomic_store_explicit(&n->st->max_delivery_ms, (uint64_t)lat, memory_order_relaxed);
             job_done(n, j);
             continue;
         }

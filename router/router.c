@@ -51,8 +51,8 @@ struct router {
     routing_live_t *live;
     uint64_t generation;
     retired_t *retired;
-    notifier_opts_t notifier_opts;  /* template for each generation's notifier */
-    notifier_counters_t counters;   /* every generation's, so reloads never reset them */
+    notifier_opts_t notifier_opts;    /* template for each generation's notifier */
+    notifier_counters_t counters;     /* every generation's, so reloads never reset them */
     novelty_shared_t *novelty_shared; /* Redis store only */
     group_shared_t *group_shared;     /* Redis store only */
     size_t lane_bytes;

@@ -157,8 +157,8 @@ static void post_alert(const char *name, bool resolved)
 {
     char body[512], t[40];
     time_format_rfc3339(clock_wall_ms() - 1000, t);
-    snprintf(body, sizeof body, "[{\"labels\":{\"alertname\":\"%s\",\"team\":\"db\"}%s%s%s}]",
-             name, resolved ? ",\"endsAt\":\"" : "", resolved ? t : "", resolved ? "\"" : "");
+    snprintf(body, sizeof body, "[{\"labels\":{\"alertname\":\"%s\",\"team\":\"db\"}%s%s%s}]", name,
+             resolved ? ",\"endsAt\":\"" : "", resolved ? t : "", resolved ? "\"" : "");
     mbuf_t b = {0};
     CHECK_EQ_INT(http_do("POST", "/api/v2/alerts", body, &b), 200);
     mbuf_free(&b);
