@@ -7,7 +7,10 @@
  *
  * Threads: HTTP connection threads. Silences go through the silencer (its
  * own mutex); alerts are read from the decision log's rings (lock-free
- * copies), never from a worker's table.
+ * copies), never from a worker's table. The routing and what is derived
+ * from the config (config.original, the root receiver) come from the
+ * current routing generation (routing_live_t, no lock), read once per
+ * request, so a reload (SIGHUP) shows at the next request.
  */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -19,13 +22,19 @@
 #include "../router/router.h"
 #include "api_v2.h"
 
+/* What the API derives from one config (a routing generation's view). */
+typedef struct {
+    char *original; /* config.original: an Alertmanager config derived from quell's */
+    char *receiver; /* the routing tree's root receiver */
+} api_view_t;
+
 struct api_v2 {
     api_v2_opts_t o;
     int64_t started_ms;
     char cluster_name[40];
-    char *original;       /* config.original: an Alertmanager config derived from quell's */
-    const char *receiver; /* the routing tree's root receiver */
-    routing_t *routes;    /* NULL: no `route:`, one implicit receiver */
+    /* Without o.routing: the config's, fixed. */
+    api_view_t *own_view;
+    routing_t *own_routes; /* NULL: no `route:`, one implicit receiver */
 };
 
 static void fmt_time(int64_t ms, char out[40])
@@ -148,14 +157,47 @@ static char *config_original(const conf_t *c, const char *receiver)
     return b.buf;
 }
 
+void *api_v2_view_new(const conf_t *c)
+{
+    api_view_t *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    const conf_node_t *r = c->route ? conf_node_get(c->route, "receiver") : NULL;
+    v->receiver = strdup(r && r->kind == CONF_NODE_SCALAR ? r->text : c->kafka.output_topic);
+    v->original = v->receiver ? config_original(c, v->receiver) : NULL;
+    if (!v->original) {
+        api_v2_view_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void api_v2_view_free(void *view)
+{
+    api_view_t *v = view;
+    if (!v) return;
+    free(v->original);
+    free(v->receiver);
+    free(v);
+}
+
+/* The routing and view to answer one request with. */
+static const api_view_t *view_of(const api_v2_t *a, const routing_t **routes)
+{
+    if (!a->o.routing) {
+        *routes = a->own_routes;
+        return a->own_view;
+    }
+    const routing_gen_t *g = routing_live_current(a->o.routing);
+    *routes = g->routing;
+    return g->view;
+}
+
 api_v2_t *api_v2_new(const api_v2_opts_t *o)
 {
     api_v2_t *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->o = *o;
     a->started_ms = clock_wall_ms();
-    const conf_node_t *r = o->conf->route ? conf_node_get(o->conf->route, "receiver") : NULL;
-    a->receiver = r && r->kind == CONF_NODE_SCALAR ? r->text : o->conf->kafka.output_topic;
     /* Stable over restarts: this host and this listen address. */
     char host[256] = "";
     gethostname(host, sizeof host - 1);
@@ -164,11 +206,15 @@ api_v2_t *api_v2_new(const api_v2_opts_t *o)
     char hex[17];
     hex16(h, hex);
     snprintf(a->cluster_name, sizeof a->cluster_name, "quell-%s", hex);
-    a->original = config_original(o->conf, a->receiver);
+    if (o->routing) return a;
+    if (!(a->own_view = api_v2_view_new(o->conf))) {
+        free(a);
+        return NULL;
+    }
     char err[512];
-    if (routing_compile(o->conf, &a->routes, err, sizeof err) != QERR_OK) {
+    if (routing_compile(o->conf, &a->own_routes, err, sizeof err) != QERR_OK) {
         log_warn("api", "alerts are listed without their receivers: %s", err);
-        a->routes = NULL;
+        a->own_routes = NULL;
     }
     return a;
 }
@@ -176,8 +222,8 @@ api_v2_t *api_v2_new(const api_v2_opts_t *o)
 void api_v2_destroy(api_v2_t *a)
 {
     if (!a) return;
-    free(a->original);
-    routing_destroy(a->routes);
+    api_v2_view_free(a->own_view);
+    routing_destroy(a->own_routes);
     free(a);
 }
 
@@ -203,7 +249,9 @@ static void on_status(void *ctx, const http_req_t *req, http_resp_t *resp)
     mbuf_append(b, ",\"address\":", 11);
     json_string(b, a->o.conf->http.listen);
     mbuf_append(b, "}]},\"config\":{\"original\":", 25);
-    json_string(b, a->original ? a->original : "");
+    const routing_t *routes;
+    const api_view_t *v = view_of(a, &routes);
+    json_string(b, v && v->original ? v->original : "");
     mbuf_printf(b,
                 "},\"uptime\":\"%s\",\"versionInfo\":{\"branch\":\"quell\",\"buildDate\":\"\","
                 "\"buildUser\":\"quell\",\"goVersion\":\"none (C)\",\"revision\":\"quell\","
@@ -216,22 +264,19 @@ static void on_receivers(void *ctx, const http_req_t *req, http_resp_t *resp)
 {
     (void)req;
     api_v2_t *a = ctx;
-    const conf_t *c = a->o.conf;
+    const routing_t *routes;
+    const api_view_t *v = view_of(a, &routes);
     mbuf_t *b = &resp->body;
     mbuf_append(b, "[", 1);
-    bool any = false;
-    for (size_t i = 0; c->receivers && c->receivers->kind == CONF_NODE_SEQ && i < c->receivers->n;
-         i++) {
-        const conf_node_t *n = conf_node_get(&c->receivers->items[i], "name");
-        if (!n) continue;
-        mbuf_append(b, any ? ",{\"name\":" : "{\"name\":", any ? 9 : 8);
-        json_string(b, n->text);
+    size_t n = routes ? routing_n_receivers(routes) : 0;
+    for (size_t i = 0; i < n; i++) {
+        mbuf_append(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+        json_string(b, routing_receiver(routes, i)->name);
         mbuf_append(b, "}", 1);
-        any = true;
     }
-    if (!any) {
+    if (!n) {
         mbuf_append(b, "{\"name\":", 8);
-        json_string(b, a->receiver);
+        json_string(b, v ? v->receiver : "");
         mbuf_append(b, "}", 1);
     }
     mbuf_append(b, "]", 1);
@@ -297,6 +342,8 @@ typedef struct {
 
 typedef struct {
     api_v2_t *a;
+    const routing_t *routes;   /* this request's routing generation */
+    const char *root_receiver; /* and its root receiver */
     int64_t now;
     silences_t *sil;
     matcher_set_t *filter;   /* NULL = all */
@@ -324,9 +371,9 @@ static bool seen_add(list_t *l, uint64_t fp)
     }
 }
 
-static const char *receiver_name(const api_v2_t *a, const route_t *r)
+static const char *receiver_name(const list_t *l, const route_t *r)
 {
-    return r && r->receiver ? r->receiver->name : a->receiver;
+    return r && r->receiver ? r->receiver->name : l->root_receiver;
 }
 
 /* The group labels of an alert on route r: its group_by labels (all with
@@ -403,13 +450,13 @@ static bool list_one(void *ctx, const declog_rec_t *r)
     if (l->filter && !matcher_set_matches(l->filter, lv, nl)) return true;
     /* Its receivers: the routes it matches (Alertmanager's order). */
     const route_t *routes[16];
-    size_t nr = l->a->routes ? routing_match(l->a->routes, lv, nl, routes, 16) : 0;
+    size_t nr = l->routes ? routing_match(l->routes, lv, nl, routes, 16) : 0;
     if (nr > 16) nr = 16;
     if (nr == 0) routes[nr++] = NULL;
     if (l->receiver) {
         bool any = false;
         for (size_t i = 0; i < nr && !any; i++) {
-            const char *name = receiver_name(l->a, routes[i]);
+            const char *name = receiver_name(l, routes[i]);
             label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
             any = matcher_set_matches(l->receiver, &rl, 1);
         }
@@ -435,10 +482,9 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         fmt_time(end, t);
         mbuf_printf(b, ",\"endsAt\":\"%s\",\"fingerprint\":\"%s\",\"receivers\":[", t, fp);
         for (size_t i = 0; i < nr; i++) {
-            const char *name = receiver_name(l->a, routes[i]);
+            const char *name = receiver_name(l, routes[i]);
             bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++)
-                dup = !strcmp(name, receiver_name(l->a, routes[j]));
+            for (size_t j = 0; j < i && !dup; j++) dup = !strcmp(name, receiver_name(l, routes[j]));
             if (dup) continue;
             mbuf_append(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
             json_string(b, name);
@@ -489,6 +535,8 @@ static bool bool_param(const http_req_t *req, const char *name, bool def, bool *
 static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, bool groups)
 {
     list_t l = {.a = a, .now = clock_wall_ms()};
+    const api_view_t *v = view_of(a, &l.routes);
+    l.root_receiver = v ? v->receiver : "";
     const char *filters[16];
     size_t nf = http_req_query_all(req, "filter", filters, 16);
     char why[400];
@@ -539,7 +587,7 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
         mbuf_append(b, "],\"labels\":", 11);
         mbuf_append(b, g->labels.buf, g->labels.len);
         mbuf_append(b, ",\"receiver\":{\"name\":", 20);
-        json_string(b, receiver_name(a, g->route));
+        json_string(b, receiver_name(&l, g->route));
         mbuf_append(b, "}}", 2);
     }
     mbuf_append(b, "]", 1);

@@ -18,7 +18,15 @@ typedef struct {
     silencer_t *silencer; /* NULL: the silence routes answer 503 */
     declog_t *declog;     /* NULL: no alerts are listed */
     rules_live_t *live;   /* silencedBy of listed alerts */
+    /* The routing generations (receivers, groups, config.original), with
+     * views made by api_v2_view_new; NULL: conf's, compiled here, fixed. */
+    struct routing_live *routing;
 } api_v2_opts_t;
+
+/* What the API shows of one config's routing (config.original, the root
+ * receiver), for routing_live_publish; NULL on OOM. Any thread. */
+void *api_v2_view_new(const conf_t *conf);
+void api_v2_view_free(void *view); /* NULL-safe */
 
 api_v2_t *api_v2_new(const api_v2_opts_t *o);
 void api_v2_destroy(api_v2_t *a); /* after the HTTP server stopped; NULL-safe */

@@ -378,39 +378,105 @@ static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
 }
 
 /* A route's dedup_window, for the workers (memory store): the window of
- * the first route the alert goes to, when it sets one. Worker threads; the
- * routing tree is read only. */
+ * the first route the alert goes to in the current routing generation,
+ * when it sets one, at most keep_ms (what the tables keep, fixed at
+ * start). Worker threads: one acquire load, no lock; generations are kept
+ * until exit (router/route_live.c). */
+typedef struct {
+    routing_live_t *live;
+    int64_t keep_ms;
+} route_windows_t;
+
 static int64_t route_window(void *ctx, const alert_t *a)
 {
-    const routing_t *rt = ctx;
+    const route_windows_t *w = ctx;
+    const routing_t *rt = routing_live_current(w->live)->routing;
     const route_t *first[1];
-    if (routing_match(rt, a->labels, a->n_labels, first, 1) == 0) return 0;
-    return first[0]->dedup_window_ms;
+    if (!rt || routing_max_dedup_window_ms(rt) == 0 ||
+        routing_match(rt, a->labels, a->n_labels, first, 1) == 0)
+        return 0;
+    int64_t ms = first[0]->dedup_window_ms;
+    return ms < w->keep_ms ? ms : w->keep_ms;
 }
 
-/* Compiles the routing tree for the workers when a route sets
- * dedup_window; *keep_ms gets the longest window in use. NULL otherwise
- * (and with the Redis store, which decides with dedup.window: said once). */
-static routing_t *route_windows(const conf_t *conf, int64_t *keep_ms)
+/* Whether the workers ask the routing for a window: with routing and the
+ * memory store (the Redis store decides with dedup.window: said once).
+ * *keep_ms gets what the tables keep: the longest window at start. */
+static bool route_windows(const conf_t *conf, const routing_t *rt, int64_t *keep_ms)
 {
-    char errbuf[512];
-    routing_t *rt = NULL;
-    if (!conf->route || routing_compile(conf, &rt, errbuf, sizeof(errbuf)) != QERR_OK || !rt)
-        return NULL; /* the router compiled it already: it reported any error */
-    const route_t *routes[4096];
-    size_t n = routing_walk(rt, routes, 4096);
-    int64_t longest = 0;
-    for (size_t i = 0; i < n && i < 4096; i++)
-        if (routes[i]->dedup_window_ms > longest) longest = routes[i]->dedup_window_ms;
-    if (longest == 0 || strcmp(conf->store.url, "memory") != 0) {
+    int64_t longest = routing_max_dedup_window_ms(rt);
+    if (!rt) return false;
+    if (strcmp(conf->store.url, "memory") != 0) {
         if (longest)
             log_warn("dedup", "a route's dedup_window is not applied with the Redis store: "
                               "dedup.window decides every fingerprint");
-        routing_destroy(rt);
-        return NULL;
+        return false;
     }
-    *keep_ms = longest;
-    return rt;
+    *keep_ms = longest > conf->dedup.window_ms ? longest : conf->dedup.window_ms;
+    return true;
+}
+
+/* ---- reload of the routing sections (reload thread) ---------------------- */
+
+typedef struct {
+    routing_live_t *live;
+    int64_t keep_ms; /* route_windows_t's: longer route windows are cut to it */
+    bool windows;
+} routing_reload_t;
+
+typedef struct {
+    routing_t *rt;
+    void *view;
+} routing_next_t;
+
+static qerr_t routing_prepare(void *ctx, const conf_t *c, void **out, char *errbuf, size_t errlen)
+{
+    routing_reload_t *rr = ctx;
+    routing_t *rt = NULL;
+    qerr_t rc = routing_compile(c, &rt, errbuf, errlen);
+    if (rc != QERR_OK) return rc;
+    bool had = routing_live_current(rr->live)->routing != NULL;
+    if (!rt != !had) {
+        /* The router forwards to Kafka or to the notifier from how it
+         * started; switching needs a restart. */
+        snprintf(errbuf, errlen, "%s: `route:` %s: that needs a restart", c->path,
+                 had ? "removed" : "added");
+        routing_destroy(rt);
+        return QERR_INVALID;
+    }
+    routing_next_t *next = calloc(1, sizeof *next);
+    void *view = api_v2_view_new(c);
+    if (!next || !view) {
+        free(next);
+        api_v2_view_free(view);
+        routing_destroy(rt);
+        snprintf(errbuf, errlen, "out of memory reloading the routing");
+        return QERR_NOMEM;
+    }
+    int64_t longest = routing_max_dedup_window_ms(rt);
+    if (rr->windows && longest > rr->keep_ms)
+        log_warn("router",
+                 "a route's dedup_window (%lld ms) is longer than the longest at start "
+                 "(%lld ms): it is cut to that until a restart",
+                 (long long)longest, (long long)rr->keep_ms);
+    *next = (routing_next_t){rt, view};
+    *out = next;
+    return QERR_OK;
+}
+
+static void routing_commit(void *ctx, void *prepared)
+{
+    routing_reload_t *rr = ctx;
+    routing_next_t *next = prepared;
+    uint64_t gen = 0;
+    if (routing_live_publish(rr->live, next->rt, next->view, &gen) != QERR_OK) {
+        log_error("router", "out of memory publishing the reloaded routing; the previous stays");
+        routing_destroy(next->rt);
+        api_v2_view_free(next->view);
+    } else {
+        log_info("router", "routing generation %llu published", (unsigned long long)gen);
+    }
+    free(next);
 }
 
 static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
@@ -426,9 +492,9 @@ static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store,
         conf->dedup.snapshot_interval_ms <= 0)
         return NULL;
     snapshot_barrier_t b = {barrier_request, barrier_passed, in};
-    snapshot_writer_t *s = snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
-                                                 conf->dedup.snapshot_interval_ms, &b, errbuf,
-                                                 sizeof(errbuf));
+    snapshot_writer_t *s =
+        snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+                              conf->dedup.snapshot_interval_ms, &b, errbuf, sizeof(errbuf));
     if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
     return s;
 }
@@ -474,7 +540,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     inhibit_state_t *inhibit = NULL;
     inhibit_sync_t *isync = NULL;
     snapshot_writer_t *snapshots = NULL;
-    routing_t *windows = NULL; /* routes' dedup_window, for the workers */
+    routing_live_t *routing_live = NULL; /* routing generations (reloads) */
+    route_windows_t windows = {0};       /* routes' dedup_window, for the workers */
+    bool use_windows = false;
     decider_t **deciders = calloc(n_workers, sizeof(*deciders));
     silencer_t *silencer = NULL;
     declog_t *declog = NULL;
@@ -505,6 +573,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
     if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
+    routing_live =
+        routing_live_new(router_routing(router), api_v2_view_new(conf), api_v2_view_free);
+    if (!routing_live || !routing_live_current(routing_live)->view) {
+        snprintf(errbuf, sizeof(errbuf), "cannot allocate the routing generations");
+        goto out;
+    }
+    router_follow(router, routing_live);
     rt.router = router;
     rt.workers = workers;
     rt.n_workers = n_workers;
@@ -516,8 +591,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
-    int64_t keep_ms = 0;
-    windows = route_windows(conf, &keep_ms);
+    windows.live = routing_live;
+    use_windows = route_windows(conf, router_routing(router), &windows.keep_ms);
     size_t per_worker = (conf->dedup.max_fingerprints + n_workers - 1) / n_workers;
     for (size_t i = 0; i < n_workers; i++) {
         workers[i] =
@@ -535,9 +610,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         tables[i] = dedup_worker_table(workers[i]);
         decider_opts_t dopts = {
             .dedup = params,
-            .fingerprint_covers_labels =
-                conf->dedup.fingerprint_labels.n == 0 && conf->dedup.ignore_labels.n == 0 &&
-                !conf->grouping,
+            .fingerprint_covers_labels = conf->dedup.fingerprint_labels.n == 0 &&
+                                         conf->dedup.ignore_labels.n == 0 && !conf->grouping,
             .cache_entries = 65536,
             .noise_entries = per_worker * 2,
         };
@@ -547,9 +621,9 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
             goto out;
         }
         decider_silence_wall_clock(deciders[i], true); /* like Alertmanager */
-        if (windows) {
-            decider_set_window(deciders[i], route_window, windows);
-            dedup_table_set_keep(tables[i], keep_ms);
+        if (use_windows) {
+            decider_set_window(deciders[i], route_window, &windows);
+            dedup_table_set_keep(tables[i], windows.keep_ms);
         }
         dedup_worker_use_rules(workers[i], live, deciders[i], i);
         wlogs[i] = (worker_log_t){declog, i};
@@ -606,7 +680,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     if (!(silencer = silencer_new(&so, errbuf, sizeof(errbuf))) ||
         silencer_run(silencer) != QERR_OK)
         goto out;
-    api = api_v2_new(&(api_v2_opts_t){conf, silencer, declog, live});
+    api = api_v2_new(&(api_v2_opts_t){conf, silencer, declog, live, routing_live});
     if (!api) {
         snprintf(errbuf, sizeof(errbuf), "cannot allocate the API");
         goto out;
@@ -642,12 +716,14 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    routing_reload_t routing_reload = {routing_live, windows.keep_ms, use_windows};
+    reload_hook_t routing_hook = {routing_prepare, routing_commit, &routing_reload};
     struct sigaction hup = {0};
     hup.sa_handler = on_sighup;
     sigaction(SIGHUP, &hup, NULL);
     if (conf->path && *conf->path) {
-        reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested);
-        if (!reloader) log_warn("rules", "no reload thread: rules stay as loaded");
+        reloader = rules_reloader_start(live, conf->path, 1000, &reload_requested, &routing_hook);
+        if (!reloader) log_warn("rules", "no reload thread: rules and routing stay as loaded");
     }
     rules_metrics_t rmetrics = {live, reloader, inhibit};
     ops_set_decision_reasons(ops, rules_reasons, &rmetrics);
@@ -695,8 +771,8 @@ out:
     }
     if (in) ingest_destroy(in);
     for (size_t i = 0; i < started; i++) dedup_worker_stop(workers[i]);
+    rules_reloader_stop(reloader); /* before the routing generations: it publishes them */
     router_destroy(router, 10000);
-    rules_reloader_stop(reloader);
     silencer_destroy(silencer);
     for (size_t i = 0; i < n_workers; i++) dedup_worker_destroy(workers[i]);
     declog_destroy(declog);
@@ -704,8 +780,11 @@ out:
     free(wlogs);
     for (size_t i = 0; deciders && i < n_workers; i++) decider_destroy(deciders[i]);
     free(deciders);
-    routing_destroy(windows); /* after the workers: they read it */
+
     rules_live_destroy(live);
+    /* After the router, workers, API and reloader: all read it. The first
+     * generation's tree was the router's (freed with it, unread since). */
+    routing_live_destroy(routing_live);
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);
     fp_grouping_destroy(grouping); /* after ingest and ops: their fingerprints use it */

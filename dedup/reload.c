@@ -3,7 +3,10 @@
  * file is loaded and its rule sections compiled on this thread; a set that
  * compiles replaces the live one atomically (rules_live_swap), one that
  * does not is refused: the old rules stay, the error is logged and counted.
- * Only the rule sections take effect; other keys need a restart.
+ * A reload_hook_t adds the sections other stages own (the routing, wired
+ * by app/pipeline.c): compiled here too, the whole config is refused when
+ * either part fails, and published after the rules. Other keys need a
+ * restart.
  *
  * Thread: its own, polling every poll_ms (a stat(2) per poll); a file
  * change is acted on once the file has stayed unchanged for one poll (so a
@@ -23,6 +26,8 @@ struct rules_reloader {
     char *path;
     int64_t poll_ms;
     _Atomic bool *request;
+    reload_hook_t hook;
+    bool has_hook;
     _Atomic bool stop;
     pthread_t thread;
     struct timespec mtime;
@@ -37,17 +42,29 @@ static void log_warning(void *ctx, const char *msg)
     log_warn("rules", "%s", msg);
 }
 
-qerr_t rules_reload_now(rules_live_t *live, const char *path, char *errbuf, size_t errlen)
+qerr_t rules_reload_with(rules_live_t *live, const char *path, const reload_hook_t *hook,
+                         char *errbuf, size_t errlen)
 {
     conf_t c;
     conf_defaults(&c);
     qerr_t rc = conf_load(&c, path, errbuf, errlen);
     ruleset_t *rs = NULL;
+    void *prepared = NULL;
     if (rc == QERR_OK) rc = ruleset_compile(&c, log_warning, NULL, &rs, errbuf, errlen);
+    if (rc == QERR_OK && hook) rc = hook->prepare(hook->ctx, &c, &prepared, errbuf, errlen);
     conf_free(&c);
-    if (rc != QERR_OK) return rc;
+    if (rc != QERR_OK) {
+        ruleset_destroy(rs);
+        return rc;
+    }
     rules_live_swap(live, rs);
+    if (hook) hook->commit(hook->ctx, prepared);
     return QERR_OK;
+}
+
+qerr_t rules_reload_now(rules_live_t *live, const char *path, char *errbuf, size_t errlen)
+{
+    return rules_reload_with(live, path, NULL, errbuf, errlen);
 }
 
 static bool file_changed(rules_reloader_t *r)
@@ -79,7 +96,8 @@ static void *reloader_main(void *arg)
         if (!asked && !changed) continue;
         r->settling = false;
         char err[1024];
-        bool ok = rules_reload_now(r->live, r->path, err, sizeof err) == QERR_OK;
+        bool ok = rules_reload_with(r->live, r->path, r->has_hook ? &r->hook : NULL, err,
+                                    sizeof err) == QERR_OK;
         if (ok) {
             atomic_fetch_add(&r->reloads, 1);
             metrics_note_reload(true); /* quell_config_reloads_total and friends */
@@ -89,14 +107,14 @@ static void *reloader_main(void *arg)
         } else {
             atomic_fetch_add(&r->failures, 1);
             metrics_note_reload(false);
-            log_error("rules", "reload refused, the previous rules stay: %s", err);
+            log_error("rules", "reload refused, the previous rules and routing stay: %s", err);
         }
     }
     return NULL;
 }
 
 rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int64_t poll_ms,
-                                       _Atomic bool *request)
+                                       _Atomic bool *request, const reload_hook_t *hook)
 {
     rules_reloader_t *r = calloc(1, sizeof *r);
     if (!r) return NULL;
@@ -104,6 +122,10 @@ rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int
     r->path = strdup(path);
     r->poll_ms = poll_ms > 0 ? poll_ms : 1000;
     r->request = request;
+    if (hook) {
+        r->hook = *hook;
+        r->has_hook = true;
+    }
     if (!r->path) goto fail;
     file_changed(r); /* the version already loaded */
     if (pthread_create(&r->thread, NULL, reloader_main, r) != 0) goto fail;

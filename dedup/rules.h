@@ -292,14 +292,31 @@ void rules_metrics_reasons(rules_live_t *l, mbuf_t *b, const char *family);
  * quell_config_reloads_total. `r`, `inh` may be NULL. */
 void rules_metrics_write(rules_live_t *l, rules_reloader_t *r, inhibit_state_t *inh, mbuf_t *b);
 
-/* Loads `path`, compiles its rule sections and swaps them in. On error
- * (invalid file) the live set is untouched and errbuf says why. */
+/* The rest of a reload, for sections dedup does not own (the routing,
+ * app/pipeline.c): `prepare` compiles them from the loaded config into
+ * *out (QERR_INVALID with "FILE:LINE:COL: message" refuses the whole
+ * reload: neither rules nor these change; prepare runs after the rules
+ * compiled, so a prepared *out is always committed); `commit` publishes
+ * *out once the rules are swapped in and takes ownership. Reload
+ * thread. */
+typedef struct {
+    qerr_t (*prepare)(void *ctx, const conf_t *c, void **out, char *errbuf, size_t errlen);
+    void (*commit)(void *ctx, void *prepared);
+    void *ctx;
+} reload_hook_t;
+
+/* Loads `path`, compiles its rule sections (and the hook's, when `hook`
+ * is not NULL) and swaps them in. On error (invalid file) nothing changes
+ * and errbuf says why. */
 qerr_t rules_reload_now(rules_live_t *live, const char *path, char *errbuf, size_t errlen);
+qerr_t rules_reload_with(rules_live_t *live, const char *path, const reload_hook_t *hook,
+                         char *errbuf, size_t errlen);
 
 /* A thread that reloads when *request is set (e.g. by a SIGHUP handler;
- * may be NULL) or when the file's mtime/size changes, every poll_ms. */
+ * may be NULL) or when the file's mtime/size changes, every poll_ms.
+ * `hook` (copied; may be NULL) reloads more than the rules. */
 rules_reloader_t *rules_reloader_start(rules_live_t *live, const char *path, int64_t poll_ms,
-                                       _Atomic bool *request);
+                                       _Atomic bool *request, const reload_hook_t *hook);
 void rules_reloader_stop(rules_reloader_t *r); /* NULL-safe */
 void rules_reloader_counts(rules_reloader_t *r, uint64_t *reloads, uint64_t *failures);
 

@@ -448,6 +448,17 @@ qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a
 
 /* ---- notifications ---------------------------------------------------- */
 
+bool group_table_has(group_table_t *gt, const route_t *route, const alert_t *a)
+{
+    uint32_t n_group;
+    size_t keylen = build_key(gt, route, a, &n_group);
+    if (!keylen) return false;
+    uint64_t id = XXH3_64bits(gt->keybuf, keylen);
+    group_t *g = gt->buckets[id & (gt->n_buckets - 1)];
+    while (g && (g->id != id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
+    return g && entry_find(g, a->fingerprint);
+}
+
 static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms)
 {
     if (gt->scratch_cap < g->n_entries) {

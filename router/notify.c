@@ -82,11 +82,11 @@ struct notifier {
     char *fmt;
     size_t fmt_cap;
     int64_t now_ms;
-    /* Written by the router thread only, read by any (metrics, progress). */
-    struct {
-        _Atomic uint64_t alerts, notifications[RECEIVER_KINDS], delivered[RECEIVER_KINDS];
-        _Atomic uint64_t retries, dead_lettered, rate_limited, digests, max_delivery_ms;
-    } stats;
+    /* Written by the router thread only, read by any (metrics, progress):
+     * o.counters when given (shared by a router's routing generations),
+     * else own_counters. */
+    notifier_counters_t own_counters;
+    notifier_counters_t *st;
     log_limit_t dead_letter_log;
     const route_t **matched;
     size_t matched_cap;
@@ -155,7 +155,7 @@ static void job_done(notifier_t *n, job_t *j)
  * ack, or at once through a test hook). */
 static void dead_letter(notifier_t *n, job_t *j, const char *reason)
 {
-    stat_add(&n->stats.dead_lettered, 1);
+    stat_add(&n->st->dead_lettered, 1);
     log_limit_t *lim = &n->dead_letter_log;
     uint64_t quiet = 0;
     if (log_limit_allow(lim, 10000, &quiet))
@@ -225,7 +225,7 @@ static void dispatch(notifier_t *n, job_t *j)
     if (rcv->kind == RECV_STDOUT || rcv->kind == RECV_FILE) {
         FILE *fp = rcv->kind == RECV_STDOUT ? stdout : s->file;
         if (fp && fwrite(j->body, 1, j->len, fp) == j->len && fflush(fp) == 0) {
-            stat_add(&n->stats.delivered[rcv->kind], 1);
+            stat_add(&n->st->delivered[rcv->kind], 1);
             job_done(n, j);
         } else {
             dead_letter(n, j, "write failed");
@@ -241,8 +241,8 @@ static void dispatch(notifier_t *n, job_t *j)
         if (len && j->body[len - 1] == '\n') len--;
         if (n->o.produce(n->o.produce_ctx, rcv->topic, j->key, j->body, len, NULL, NULL, j->tracks,
                          j->n_tracks) == QERR_OK) {
-            stat_add(&n->stats.delivered[rcv->kind], 1); /* handed over; the ack releases */
-            j->n_tracks = 0;                             /* the producer copied them */
+            stat_add(&n->st->delivered[rcv->kind], 1); /* handed over; the ack releases */
+            j->n_tracks = 0;                           /* the producer copied them */
             job_free(j);
             n->waiting--;
         } else {
@@ -265,7 +265,7 @@ static void digest_send(notifier_t *n, const receiver_t *rcv)
     if (len >= sizeof(buf)) len = sizeof(buf) - 1;
     job_t *j = job_new(n, rcv, buf, len, 0, s->digest_tracks, s->n_digest_tracks);
     if (!j) return; /* retried at the next call: the digest state stays */
-    stat_add(&n->stats.digests, 1);
+    stat_add(&n->st->digests, 1);
     s->digest_count = 0;
     s->n_digest_tracks = 0;
     s->digest_examples[0] = '\0';
@@ -310,7 +310,7 @@ static bool rate_limited(notifier_t *n, const receiver_t *rcv, const notificatio
            note->n_tracks * sizeof(msg_track_t *));
     s->n_digest_tracks += note->n_tracks;
     s->digest_count++;
-    stat_add(&n->stats.rate_limited, 1);
+    stat_add(&n->st->rate_limited, 1);
     if (s->n_examples < DIGEST_EXAMPLES) {
         size_t used = strlen(s->digest_examples);
         char ex[160];
@@ -349,7 +349,7 @@ static void dispatch_proto(notifier_t *n, const receiver_t *rcv, const notificat
             return;
         }
     }
-    stat_add(&n->stats.delivered[rcv->kind], 1);
+    stat_add(&n->st->delivered[rcv->kind], 1);
 }
 
 static void on_notification(void *ctx, const notification_t *note)
@@ -361,7 +361,7 @@ static void on_notification(void *ctx, const notification_t *note)
         for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
         return;
     }
-    stat_add(&n->stats.notifications[rcv->kind], 1);
+    stat_add(&n->st->notifications[rcv->kind], 1);
     if (rate_limited(n, rcv, note)) return;
     if (rcv->kind == RECV_KAFKA && rcv->protobuf) {
         dispatch_proto(n, rcv, note);
@@ -492,7 +492,7 @@ static void retry_or_dead_letter(notifier_t *n, job_t *j, bool retriable)
         dead_letter(n, j, why);
         return;
     }
-    stat_add(&n->stats.retries, 1);
+    stat_add(&n->st->retries, 1);
     /* Exponential backoff with jitter in [0.5, 1.5) of the step, so
      * receivers coming back are not hit by every sender at once. */
     int64_t step = rcv->backoff_ms << (j->attempts - 1 < 20 ? j->attempts - 1 : 20);
@@ -524,11 +524,10 @@ static void reap(notifier_t *n)
         *pp = j->next;
         j->next = NULL;
         if (res == CURLE_OK && status >= 200 && status < 300) {
-            stat_add(&n->stats.delivered[j->rcv->kind], 1);
+            stat_add(&n->st->delivered[j->rcv->kind], 1);
             int64_t lat = n->now_ms - j->created_ms;
-            if (lat > (int64_t)stat_get(&n->stats.max_delivery_ms))
-                atomic_store_explicit(&n->stats.max_delivery_ms, (uint64_t)lat,
-                                      memory_order_relaxed);
+            if (lat > (int64_t)stat_get(&n->st->max_delivery_ms))
+                atomic_store_explicit(&n->st->max_delivery_ms, (uint64_t)lat, memory_order_relaxed);
             job_done(n, j);
             continue;
         }
@@ -566,6 +565,7 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
     if (!n) return NULL;
     n->o = *o;
     n->rt = o->routing;
+    n->st = o->counters ? o->counters : &n->own_counters;
     n->now_ms = o->now_ms;
     n->rng = (uint64_t)clock_mono_ns() | 1;
     arena_init(&n->scratch, 65536);
@@ -623,18 +623,26 @@ void notifier_destroy(notifier_t *n)
     free(n);
 }
 
+/* The routes `a` goes to, into n->matched; false on OOM. */
+static bool match_routes(notifier_t *n, const alert_t *a, size_t *found)
+{
+    *found = routing_match(n->rt, a->labels, a->n_labels, n->matched, n->matched_cap);
+    if (*found > n->matched_cap) {
+        const route_t **m = realloc(n->matched, *found * sizeof(*m));
+        if (!m) return false;
+        n->matched = m;
+        n->matched_cap = *found;
+        routing_match(n->rt, a->labels, a->n_labels, n->matched, n->matched_cap);
+    }
+    return true;
+}
+
 qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, msg_track_t *track,
                        int64_t now_ms)
 {
     n->now_ms = now_ms;
-    size_t found = routing_match(n->rt, a->labels, a->n_labels, n->matched, n->matched_cap);
-    if (found > n->matched_cap) {
-        const route_t **m = realloc(n->matched, found * sizeof(*m));
-        if (!m) return QERR_NOMEM;
-        n->matched = m;
-        n->matched_cap = found;
-        routing_match(n->rt, a->labels, a->n_labels, n->matched, n->matched_cap);
-    }
+    size_t found;
+    if (!match_routes(n, a, &found)) return QERR_NOMEM;
     enrichment_t en;
     routing_enrich(n->rt, a, inc, &en);
     en.novel = inc->kind == DECISION_FORWARD_NEW && novelty_check(n->novelty, a, now_ms);
@@ -651,7 +659,7 @@ qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, m
         qerr_t e = group_table_add(n->groups, n->matched[i], a, inc, &en, track, now_ms);
         if (e != QERR_OK) err = e; /* that hold stays taken: re-read, never lost */
     }
-    stat_add(&n->stats.alerts, 1);
+    stat_add(&n->st->alerts, 1);
     return err;
 }
 
@@ -692,18 +700,40 @@ size_t notifier_pending(const notifier_t *n)
 size_t notifier_groups(const notifier_t *n) { return group_table_count(n->groups); }
 
 /* Any thread. */
+void notifier_counters_read(const notifier_counters_t *c, notifier_stats_t *out)
+{
+    out->alerts = stat_get(&c->alerts);
+    for (int k = 0; k < RECEIVER_KINDS; k++) {
+        out->notifications[k] = stat_get(&c->notifications[k]);
+        out->delivered[k] = stat_get(&c->delivered[k]);
+    }
+    out->retries = stat_get(&c->retries);
+    out->dead_lettered = stat_get(&c->dead_lettered);
+    out->rate_limited = stat_get(&c->rate_limited);
+    out->digests = stat_get(&c->digests);
+    out->max_delivery_ms = (int64_t)stat_get(&c->max_delivery_ms);
+}
+
+/* Any thread. */
 void notifier_stats(const notifier_t *n, notifier_stats_t *out)
 {
-    out->alerts = stat_get(&n->stats.alerts);
-    for (int k = 0; k < RECEIVER_KINDS; k++) {
-        out->notifications[k] = stat_get(&n->stats.notifications[k]);
-        out->delivered[k] = stat_get(&n->stats.delivered[k]);
-    }
-    out->retries = stat_get(&n->stats.retries);
-    out->dead_lettered = stat_get(&n->stats.dead_lettered);
-    out->rate_limited = stat_get(&n->stats.rate_limited);
-    out->digests = stat_get(&n->stats.digests);
-    out->max_delivery_ms = (int64_t)stat_get(&n->stats.max_delivery_ms);
+    notifier_counters_read(n->st, out);
+}
+
+void notifier_carry_novelty(notifier_t *to, const notifier_t *from)
+{
+    if (!novelty_carry(to->novelty, from->novelty))
+        log_warn("router", "out of memory carrying novelty over a reload: seen signatures may "
+                           "be novel once more");
+}
+
+bool notifier_holds(notifier_t *n, const alert_t *a)
+{
+    size_t found;
+    if (!match_routes(n, a, &found)) return false; /* OOM: the current routing takes it */
+    for (size_t i = 0; i < found; i++)
+        if (group_table_has(n->groups, n->matched[i], a)) return true;
+    return false;
 }
 
 static qerr_t write_groups(FILE *f, void *ctx) { return group_table_save(ctx, f); }

@@ -37,6 +37,7 @@ typedef struct {
 struct routing {
     route_t **routes; /* pre-order; routes[0] is the root */
     size_t n_routes, cap_routes;
+    int64_t max_dedup_window_ms; /* the longest route dedup_window, 0 = none */
     receiver_t *receivers;
     size_t n_receivers;
     /* enrichment */
@@ -811,6 +812,9 @@ qerr_t routing_compile(const conf_t *conf, routing_t **out, char *errbuf, size_t
         routing_destroy(c.rt);
         return err;
     }
+    for (size_t i = 0; i < c.rt->n_routes; i++)
+        if (c.rt->routes[i]->dedup_window_ms > c.rt->max_dedup_window_ms)
+            c.rt->max_dedup_window_ms = c.rt->routes[i]->dedup_window_ms;
     *out = c.rt;
     return QERR_OK;
 }
@@ -847,6 +851,11 @@ size_t routing_walk(const routing_t *rt, const route_t **out, size_t cap)
 size_t routing_n_receivers(const routing_t *rt) { return rt->n_receivers; }
 const receiver_t *routing_receiver(const routing_t *rt, size_t i) { return &rt->receivers[i]; }
 size_t routing_n_routes(const routing_t *rt) { return rt->n_routes; }
+
+int64_t routing_max_dedup_window_ms(const routing_t *rt)
+{
+    return rt ? rt->max_dedup_window_ms : 0; /* per alert on the workers: computed at compile */
+}
 
 /* ---- enrichment ------------------------------------------------------- */
 
@@ -927,6 +936,26 @@ void novelty_destroy(novelty_t *nv)
     free(nv->keys);
     free(nv->seen_ms);
     free(nv);
+}
+
+bool novelty_carry(novelty_t *to, const novelty_t *from)
+{
+    uint64_t *keys = malloc(from->cap * sizeof(uint64_t));
+    int64_t *seen = malloc(from->cap * sizeof(int64_t));
+    if (!keys || !seen) {
+        free(keys);
+        free(seen);
+        return false;
+    }
+    memcpy(keys, from->keys, from->cap * sizeof(uint64_t));
+    memcpy(seen, from->seen_ms, from->cap * sizeof(int64_t));
+    free(to->keys);
+    free(to->seen_ms);
+    to->keys = keys;
+    to->seen_ms = seen;
+    to->cap = from->cap;
+    to->used = from->used;
+    return true;
 }
 
 static uint64_t fnv(uint64_t h, const char *p, size_t n)

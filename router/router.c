@@ -31,6 +31,13 @@ typedef struct {
     /* then the alert record (alert_rec_write) */
 } lane_hdr_t;
 
+typedef struct retired retired_t;
+struct retired {
+    retired_t *next;
+    notifier_t *notifier;
+    uint64_t generation;
+};
+
 struct router {
     rd_kafka_t *rk;
     char *output_topic;
@@ -38,7 +45,14 @@ struct router {
     log_limit_t retry_log; /* touched only from delivery reports (router thread) */
     /* routing: NULL without a `route:` */
     routing_t *routing;
-    notifier_t *notifier;
+    notifier_t *notifier; /* the current routing generation's (router thread) */
+    /* Reloads (router_follow): notifiers of earlier generations that still
+     * have open groups or deliveries, newest first. Router thread only. */
+    routing_live_t *live;
+    uint64_t generation;
+    retired_t *retired;
+    notifier_opts_t notifier_opts;    /* template for each generation's notifier */
+    notifier_counters_t counters;     /* every generation's, so reloads never reset them */
     novelty_shared_t *novelty_shared; /* Redis store only */
     group_shared_t *group_shared;     /* Redis store only */
     size_t lane_bytes;
@@ -166,14 +180,16 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
             router_destroy(r, 0);
             return NULL;
         }
-        notifier_opts_t no = {.routing = r->routing,
-                              .produce = produce_for_notifier,
-                              .produce_ctx = r,
-                              .dlq_topic = r->dlq_topic,
-                              .now_ms = clock_wall_ms(),
-                              .novelty_shared = r->novelty_shared,
-                              .group_shared = r->group_shared};
-        r->notifier = notifier_new(&no, errbuf, errlen);
+        r->notifier_opts = (notifier_opts_t){.routing = r->routing,
+                                             .produce = produce_for_notifier,
+                                             .produce_ctx = r,
+                                             .dlq_topic = r->dlq_topic,
+                                             .now_ms = clock_wall_ms(),
+                                             .novelty_shared = r->novelty_shared,
+                                             .group_shared = r->group_shared,
+                                             .counters = &r->counters};
+        r->generation = 1;
+        r->notifier = notifier_new(&r->notifier_opts, errbuf, errlen);
         if (!r->notifier) {
             router_destroy(r, 0);
             return NULL;
@@ -185,9 +201,12 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
 void router_destroy(router_t *r, int timeout_ms)
 {
     if (!r) return;
-    if (r->notifier) {
-        /* What is still queued keeps its holds: re-read after a restart. */
-        notifier_destroy(r->notifier);
+    /* What is still queued keeps its holds: re-read after a restart. */
+    notifier_destroy(r->notifier);
+    for (retired_t *t = r->retired, *next; t; t = next) {
+        next = t->next;
+        notifier_destroy(t->notifier);
+        free(t);
     }
     novelty_shared_destroy(r->novelty_shared);
     group_shared_destroy(r->group_shared);
@@ -243,6 +262,72 @@ static qerr_t lane_push(router_t *r, const alert_t *a, const incident_t *inc, ms
     return QERR_OK;
 }
 
+/* Router thread. The notifier an incident goes to: a retired generation's
+ * when one of its open groups holds the alert (so that group sees the
+ * alert resolve and closes where it was notified), else the current. */
+static notifier_t *notifier_for(router_t *r, const alert_t *a)
+{
+    for (retired_t *t = r->retired; t; t = t->next)
+        if (notifier_holds(t->notifier, a)) return t->notifier;
+    return r->notifier;
+}
+
+/* Router thread, between polls: a new routing generation gets its own
+ * notifier; the previous one is retired (keeps its groups, timers and
+ * deliveries until they are done). Like Alertmanager, which rebuilds its
+ * dispatcher on reload, except that open groups are not re-dispatched:
+ * they finish on the route that notified them. */
+static void follow_generation(router_t *r, int64_t now_ms)
+{
+    const routing_gen_t *g = routing_live_current(r->live);
+    if (g->generation == r->generation) return;
+    uint64_t was = r->generation;
+    r->generation = g->generation; /* a failure below is not retried every poll */
+    if (!g->routing) return;       /* refused by the reload (route: removed) */
+    notifier_opts_t o = r->notifier_opts;
+    o.routing = g->routing;
+    o.now_ms = now_ms;
+    char errbuf[256];
+    notifier_t *next = notifier_new(&o, errbuf, sizeof errbuf);
+    retired_t *t = calloc(1, sizeof *t);
+    if (!next || !t) {
+        notifier_destroy(next);
+        free(t);
+        log_error("router", "routing generation %llu not used, generation %llu stays: %s",
+                  (unsigned long long)g->generation, (unsigned long long)was,
+                  next ? "out of memory" : errbuf);
+        return;
+    }
+    notifier_carry_novelty(next, r->notifier);
+    *t = (retired_t){r->retired, r->notifier, was};
+    r->retired = t;
+    r->notifier = next;
+    r->drain_flushed = false;
+    log_info("router", "routing generation %llu in use; generation %llu keeps %zu open groups",
+             (unsigned long long)g->generation, (unsigned long long)was,
+             notifier_groups(t->notifier));
+}
+
+/* Router thread: runs the retired notifiers and frees those with no group
+ * and nothing queued, in flight or in a digest. */
+static void run_retired(router_t *r, int64_t now_ms, bool flush)
+{
+    for (retired_t **pp = &r->retired; *pp;) {
+        retired_t *t = *pp;
+        if (flush) notifier_flush(t->notifier, now_ms);
+        notifier_run(t->notifier, now_ms, 0);
+        if (notifier_groups(t->notifier) || notifier_pending(t->notifier)) {
+            pp = &t->next;
+            continue;
+        }
+        log_info("router", "routing generation %llu retired: its groups closed",
+                 (unsigned long long)t->generation);
+        *pp = t->next;
+        notifier_destroy(t->notifier);
+        free(t);
+    }
+}
+
 /* Router thread: moves what the workers handed over into the notifier. */
 static size_t lanes_drain(router_t *r, int64_t now_ms)
 {
@@ -256,7 +341,7 @@ static size_t lanes_drain(router_t *r, int64_t now_ms)
             msg_track_t *track = NULL;
             arena_reset(&r->scratch);
             if (alert_rec_read(h + 1, len - sizeof(*h), &r->scratch, &a, &track) == QERR_OK &&
-                notifier_submit(r->notifier, &a, &h->inc, track, now_ms) != QERR_OK)
+                notifier_submit(notifier_for(r, &a), &a, &h->inc, track, now_ms) != QERR_OK)
                 log_error("router", "out of memory routing an incident; input offset held");
             ring_release(r->lanes[i]);
             moved++;
@@ -312,6 +397,10 @@ qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char 
                ? notifier_load_groups(r->notifier, path, clock_wall_ms(), loaded, errbuf, errlen)
                : QERR_OK;
 }
+
+const routing_t *router_routing(const router_t *r) { return r->routing; }
+
+void router_follow(router_t *r, routing_live_t *live) { r->live = live; }
 
 void router_drain(router_t *r) { atomic_store_explicit(&r->draining, true, memory_order_release); }
 
@@ -392,14 +481,17 @@ void router_poll(router_t *r, int timeout_ms)
     int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
     do {
         int64_t now = clock_wall_ms();
+        if (r->live) follow_generation(r, now);
         size_t moved = lanes_drain(r, now);
         /* Draining: what groups hold goes out now, not at their timers
          * (walks every group, so only when something new came in). */
-        if (atomic_load_explicit(&r->draining, memory_order_acquire) &&
-            (moved || !r->drain_flushed)) {
+        bool flush = atomic_load_explicit(&r->draining, memory_order_acquire) &&
+                     (moved || !r->drain_flushed);
+        if (flush) {
             notifier_flush(r->notifier, now);
             r->drain_flushed = true;
         }
+        if (r->retired) run_retired(r, now, flush);
         notifier_run(r->notifier, now, moved ? 0 : 1);
         rd_kafka_poll(r->rk, 0);
     } while (clock_mono_ns() < end);
@@ -411,9 +503,11 @@ void router_stats(router_t *r, router_stats_t *out)
     out->delivered = atomic_load_explicit(&r->delivered, memory_order_relaxed);
     out->dead_lettered = atomic_load_explicit(&r->dead_lettered, memory_order_relaxed);
     out->retries = atomic_load_explicit(&r->retries, memory_order_relaxed);
-    out->routing = r->notifier != NULL;
-    if (r->notifier)
-        notifier_stats(r->notifier, &out->notify);
+    /* From the router's counters, never a notifier: the router thread
+     * frees retired notifiers while this runs on another thread. */
+    out->routing = r->routing != NULL;
+    if (r->routing)
+        notifier_counters_read(&r->counters, &out->notify);
     else
         memset(&out->notify, 0, sizeof(out->notify));
 }

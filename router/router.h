@@ -117,6 +117,33 @@ size_t routing_n_receivers(const routing_t *rt);
 const receiver_t *routing_receiver(const routing_t *rt, size_t i);
 size_t routing_n_routes(const routing_t *rt);
 
+/* ---- routing generations (route_live.c; any thread) ------------------ */
+
+/* The routing a (re)load published. `routing` is NULL when the config has
+ * no `route:`; `view` is what the HTTP API derived from the same config
+ * (app/api_v2.c), or NULL. */
+typedef struct {
+    uint64_t generation; /* 1 = as loaded at start, +1 per reload */
+    const routing_t *routing;
+    void *view;
+} routing_gen_t;
+
+typedef struct routing_live routing_live_t;
+/* `initial` is borrowed (the router's own, which outlives every reader);
+ * `view` is owned and freed with view_free (may be NULL). */
+routing_live_t *routing_live_new(const routing_t *initial, void *view, void (*view_free)(void *));
+/* Makes rt (owned from now on, may be NULL) and view the current
+ * generation. One writer at a time (a mutex readers never take). */
+qerr_t routing_live_publish(routing_live_t *l, routing_t *rt, void *view, uint64_t *generation);
+/* The current generation: one acquire load, no lock. What it points to
+ * stays valid until routing_live_destroy (generations are kept until
+ * exit, see route_live.c). */
+const routing_gen_t *routing_live_current(routing_live_t *l);
+/* After every reader stopped. */
+void routing_live_destroy(routing_live_t *l);
+/* The longest `dedup_window` of any route, 0 = none. */
+int64_t routing_max_dedup_window_ms(const routing_t *rt);
+
 /* ---- enrichment (pure) ------------------------------------------------ */
 
 typedef struct {
@@ -137,6 +164,11 @@ void routing_enrich(const routing_t *rt, const alert_t *a, const incident_t *inc
 typedef struct novelty novelty_t;
 novelty_t *novelty_new(const routing_t *rt);
 void novelty_destroy(novelty_t *nv);
+/* A reload: `to` (the new routing's) starts with what `from` saw, so a
+ * signature seen before is not novel again. Signatures of labels the new
+ * routing no longer uses never match and age out. False on OOM (`to`
+ * unchanged). */
+bool novelty_carry(novelty_t *to, const novelty_t *from);
 /* True when the signature was not seen in the window; records it. */
 bool novelty_check(novelty_t *nv, const alert_t *a, int64_t now_ms);
 /* The signature novelty_check looks up (never 0), and novelty.days in ms:
@@ -172,6 +204,16 @@ typedef struct {
  * routing sections and the notifier. `brokers` overrides
  * conf->kafka.brokers. */
 router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size_t errlen);
+/* The routing compiled at start (NULL without `route:`); owned by the
+ * router. */
+const routing_t *router_routing(const router_t *r);
+/* Before the router thread starts: the router thread follows `live`
+ * (which must outlive the router thread). When a new generation appears,
+ * between two polls, it starts a notifier for it: new incidents are
+ * routed by the new tree; a group already open keeps its route, its
+ * receiver and the incidents of its alerts in the retired notifier until
+ * it closes and its deliveries are done, then that notifier is freed. */
+void router_follow(router_t *r, routing_live_t *live);
 /* Flushes outstanding messages (waits up to `timeout_ms`) then frees. */
 void router_destroy(router_t *r, int timeout_ms);
 

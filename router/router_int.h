@@ -74,6 +74,9 @@ void group_table_advance(group_table_t *gt, int64_t now_ms);
  * (shutdown: so the holds can be released and offsets committed). */
 void group_table_flush(group_table_t *gt, int64_t now_ms);
 size_t group_table_count(const group_table_t *gt);
+/* Whether the group of `a` on `route` exists and has an entry for a's
+ * fingerprint (open or resolved but not yet notified). */
+bool group_table_has(group_table_t *gt, const route_t *route, const alert_t *a);
 /* Holds carried by groups (not yet handed to a notification). */
 size_t group_table_held(const group_table_t *gt);
 
@@ -106,6 +109,13 @@ size_t router_format_digest(char *buf, size_t cap, const receiver_t *rcv, uint64
 
 typedef struct notifier notifier_t;
 
+/* A notifier's counters. Written by the router thread, read by any. */
+typedef struct {
+    _Atomic uint64_t alerts, notifications[RECEIVER_KINDS], delivered[RECEIVER_KINDS];
+    _Atomic uint64_t retries, dead_lettered, rate_limited, digests, max_delivery_ms;
+} notifier_counters_t;
+void notifier_counters_read(const notifier_counters_t *c, notifier_stats_t *out);
+
 typedef struct {
     const routing_t *routing; /* kept by the caller; outlives the notifier */
     /* The producer for kafka receivers and dead letters (the router's): it
@@ -128,6 +138,10 @@ typedef struct {
     /* Shared-store mode: reminders and resolved notifications are agreed
      * between instances (group_shared.c); NULL = this process alone. */
     struct group_shared *group_shared;
+    /* Where the counters go: the router passes one set to every routing
+     * generation's notifier, so a reload does not reset them. NULL = the
+     * notifier's own. Outlives the notifier. */
+    notifier_counters_t *counters;
 } notifier_opts_t;
 
 /* Groups agreed through Redis (group_shared.c). Router thread only. */
@@ -174,6 +188,13 @@ qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
                             char *errbuf, size_t errlen);
 void notifier_stats(const notifier_t *n, notifier_stats_t *out);
+/* Whether one of this notifier's groups (on the routes `a` matches in its
+ * routing) holds an alert with a's fingerprint: after a reload, the router
+ * keeps such an alert with the retired notifier so its group can resolve
+ * and close where it was notified. */
+bool notifier_holds(notifier_t *n, const alert_t *a);
+/* A reload: `to` starts with the novelty signatures `from` saw. */
+void notifier_carry_novelty(notifier_t *to, const notifier_t *from);
 
 typedef struct {
     char *buf;

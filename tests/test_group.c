@@ -73,6 +73,12 @@ static void test_timings(void)
     CHECK(group_table_add(gt, &r, &a1, &inc, NULL, &t1, t0) == QERR_OK);
     CHECK_EQ_INT(group_table_count(gt), 1);
     CHECK_EQ_INT(group_table_held(gt), 1);
+    /* What a reload asks (notifier_holds): is this alert in a group? */
+    label_t l3[] = {L("alertname", "Cpu"), L("host", "a")};
+    alert_t a3 = mk(l3, 2, 1, false);
+    CHECK(group_table_has(gt, &r, &a1));
+    CHECK(!group_table_has(gt, &r, &a2)); /* same group, another fingerprint */
+    CHECK(!group_table_has(gt, &r, &a3)); /* same fingerprint, no such group */
     group_table_advance(gt, t0 + 29 * S);
     CHECK_EQ_INT(s.calls, 0);
     CHECK_EQ_INT(t1.pending, 1);
@@ -130,6 +136,7 @@ static void test_timings(void)
     CHECK_EQ_INT(s.kind[4], NOTIFY_RESOLVED);
     CHECK_EQ_INT(s.n_alerts[4], 1);
     CHECK_EQ_INT(group_table_count(gt), 0);
+    CHECK(!group_table_has(gt, &r, &a2)); /* closed: a retired notifier can go */
     CHECK_EQ_INT(t5.pending, 0);
     CHECK_EQ_INT(group_table_held(gt), 0);
     group_table_destroy(gt);

@@ -659,7 +659,7 @@ static void test_reload_under_load(void)
     }
     /* The reloader thread: a file change is picked up. */
     _Atomic bool req = false;
-    rules_reloader_t *rl = rules_reloader_start(live, path, 20, &req);
+    rules_reloader_t *rl = rules_reloader_start(live, path, 20, &req, NULL);
     sleep(1); /* mtime granularity: make the next write a visible change */
     /* As config tools do it: a temp file renamed over the old one (a file
      * rewritten in place can be seen half written by any reader). */
