@@ -217,7 +217,8 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
     fprintf(out, "quell run summary\n");
     fprintf(out, "  messages consumed     %llu\n", (unsigned long long)is->messages);
     if (is->fetch_nudges)
-        fprintf(out, "  fetch wake-ups        %llu (librdkafka's queue ran dry with more to fetch)\n",
+        fprintf(out,
+                "  fetch wake-ups        %llu (librdkafka's queue ran dry with more to fetch)\n",
                 (unsigned long long)is->fetch_nudges);
     fprintf(out, "  alerts in             %llu\n", (unsigned long long)is->alerts);
     fprintf(out, "  alerts decided        %llu\n", (unsigned long long)t.decided);

@@ -675,8 +675,7 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
            r->table_mib * 1024 * 1024, r->bytes_per_slot, (unsigned long long)r->expired,
            (unsigned long long)r->evicted);
     if (r->have_round_trips && r->decided)
-        printf("\"store_round_trips_per_alert\":%.4f",
-               (double)r->round_trips / (double)r->decided);
+        printf("\"store_round_trips_per_alert\":%.4f", (double)r->round_trips / (double)r->decided);
     else
         printf("\"store_round_trips_per_alert\":null");
 }
@@ -923,7 +922,9 @@ int bench_main(int argc, char **argv, const char *self)
         live_rate = lr.alerts_per_s;
         if (!o.json) fprintf(stderr, "  live run: %.0f alerts/s\n", live_rate);
     }
-    double lat_rate = o.latency_rate >= 0 ? o.latency_rate : o.live ? st.alerts_per_s / 2 : live_rate / 2;
+    double lat_rate = o.latency_rate >= 0 ? o.latency_rate
+                      : o.live            ? st.alerts_per_s / 2
+                                          : live_rate / 2;
     bool have_lat = false;
     if (lat_rate >= 1) {
         if (one_run(&o, o.runs, true, lat_rate, &lat, err, sizeof err) != 0) {

@@ -25,10 +25,10 @@
  * Threads: main() calls this before any thread starts. No state outside the
  * caller's conf_t and the load context on the stack.
  */
-#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -150,8 +150,8 @@ static const conf_key_t conf_keys[] = {
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
      "empty = not kept, so a restart re-forwards incidents still open."},
-    {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL,
-     F(dedup.snapshot_interval_ms), 0,
+    {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL, F(dedup.snapshot_interval_ms),
+     0,
      "How often the snapshot file is also written while running (memory store), so a crash "
      "re-sends at most the incidents opened since; `0s` = only at a clean stop."},
     /* store */

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "rules_int.h"
 #include "dedup.h"
+#include "rules_int.h"
 
 /* ---- noise table ------------------------------------------------------ */
 
@@ -78,7 +78,7 @@ void decider_destroy(decider_t *d)
  * 64 MiB a table sized for a million did, touched page by page). At the
  * cap, a fingerprint whose probe window is full restarts the state in its
  * home slot (it is then treated as new to noise control). */
-#define NOISE_PROBES 8
+#define NOISE_PROBES      8
 #define NOISE_FIRST_SLOTS 4096
 
 static size_t noise_home(uint64_t key, size_t mask)

@@ -433,7 +433,8 @@ dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout
  * folders include this header only: the rule half of the decision
  * (matchers, exclusions, severity, inhibition, noise rules, time intervals,
  * reload), silences, and grouping rules. */
-#include "rules.h" /* first: the other two use its types */
+#include "rules.h" /* first: grouping and silences use its types */
+
 #include "group.h"
 #include "silence.h"
 

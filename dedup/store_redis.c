@@ -152,8 +152,8 @@ static void drop(store_conn_t *c, const char *reason)
     int64_t cap_ms = c->conf.n_sentinels ? 1000 : 5000;
     c->backoff_ms = c->backoff_ms * 2 > cap_ms ? cap_ms : c->backoff_ms * 2;
     if (!c->logged_down) {
-        log_error("store", "%s: redis %s unavailable (%s); %s until it is back", c->name,
-                  c->where, why,
+        log_error("store", "%s: redis %s unavailable (%s); %s until it is back", c->name, c->where,
+                  why,
                   c->conf.on_error == STORE_FAIL_OPEN ? "deciding locally (fail_open)"
                                                       : "holding alerts (fail_closed)");
         c->logged_down = true;
@@ -316,10 +316,10 @@ void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t inci
 void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms)
 {
     size_t i = multi_add(c, SCRIPT_TOUCH, fp);
-    c->multi_arg_len[i][0] = (size_t)snprintf(c->multi_arg[i][0], MULTI_ARG, "%llu",
-                                              (unsigned long long)delta);
-    c->multi_arg_len[i][1] = (size_t)snprintf(c->multi_arg[i][1], MULTI_ARG, "%lld",
-                                              (long long)last_seen_ms);
+    c->multi_arg_len[i][0] =
+        (size_t)snprintf(c->multi_arg[i][0], MULTI_ARG, "%llu", (unsigned long long)delta);
+    c->multi_arg_len[i][1] =
+        (size_t)snprintf(c->multi_arg[i][1], MULTI_ARG, "%lld", (long long)last_seen_ms);
 }
 
 size_t store_queued(const store_conn_t *c)

@@ -46,7 +46,7 @@
 /* Messages taken from librdkafka per call: one queue lock and wake-up per
  * batch instead of per message (rd_kafka_consumer_poll cost ~1.5 us a
  * message on this machine, the batch call ~0.6 us). */
-#define CONSUME_BATCH       256
+#define CONSUME_BATCH 256
 /* Messages handed to a lane and not yet decoded stay librdkafka's (their
  * fetch buffers too) outside its queue bound: 1 MiB of jobs is ~25,000
  * messages, ~60 ms of decoding, enough to keep a lane busy. */
@@ -693,8 +693,7 @@ static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *
         for (size_t i = 0; i < n && e == DECODE_OK; i++) {
             alerts[i].event_time_ms = event_ms;
             alerts[i].watermark_ms = watermark_ms;
-            alerts[i].fingerprint =
-                dedup_fingerprint_alert(&in->opts.fingerprint, &alerts[i]);
+            alerts[i].fingerprint = dedup_fingerprint_alert(&in->opts.fingerprint, &alerts[i]);
             sizes[i] = alert_rec_size(&alerts[i]);
             if (sizes[i] > max_rec) {
                 e = DECODE_TOO_LARGE;

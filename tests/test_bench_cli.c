@@ -160,7 +160,8 @@ static void test_baseline(void)
     cJSON *j = out ? cJSON_Parse(out) : NULL;
     CHECK(j != NULL);
     if (j) {
-        const cJSON *b = cJSON_GetObjectItem(j, "baseline"), *ratio = cJSON_GetObjectItem(j, "ratio");
+        const cJSON *b = cJSON_GetObjectItem(j, "baseline"),
+                    *ratio = cJSON_GetObjectItem(j, "ratio");
         CHECK(cJSON_IsObject(b) && cJSON_IsObject(ratio));
         if (cJSON_IsObject(b) && cJSON_IsObject(ratio)) {
             CHECK(num(b, "alerts_per_second") > 0);

@@ -130,7 +130,7 @@ static void test_track_window_chunks(void)
     }
     for (int i = 0; i < MAX; i++) CHECK(track_window_push(w, i) != NULL);
     CHECK(track_window_push(w, MAX) == NULL); /* full at its bound */
-    track_window_destroy(w); /* frees the chunks still held */
+    track_window_destroy(w);                  /* frees the chunks still held */
 }
 
 static void test_alert_record(void)
