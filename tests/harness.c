@@ -127,6 +127,48 @@ harness_expected_t harness_reference_decisions(const gen_opts_t *opts, int64_t w
     return e;
 }
 
+int harness_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void *harness_load_thread(void *arg)
+{
+    harness_load_t *lt = arg;
+    lt->rc = load_run(&lt->opts, &lt->result);
+    return NULL;
+}
+
+int harness_mock_start(harness_mock_t *m, const char *prefix, int alert_partitions)
+{
+    char errbuf[256], topic[128];
+    *m = (harness_mock_t){0};
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
+    if (!(m->admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf)))) return -1;
+    if (!(m->mock = rd_kafka_mock_cluster_new(m->admin, 1))) return -1;
+    snprintf(m->brokers, sizeof(m->brokers), "%s", rd_kafka_mock_cluster_bootstraps(m->mock));
+    static const struct {
+        const char *suffix;
+        int partitions;
+    } topics[] = {{"alerts", 0}, {"incidents", 4}, {"dlq", 1}};
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+        snprintf(topic, sizeof(topic), "%s-%s", prefix, topics[i].suffix);
+        int np = topics[i].partitions ? topics[i].partitions : alert_partitions;
+        if (rd_kafka_mock_topic_create(m->mock, topic, np, 1) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return -1;
+    }
+    return 0;
+}
+
+void harness_mock_stop(harness_mock_t *m)
+{
+    if (m->mock) rd_kafka_mock_cluster_destroy(m->mock);
+    if (m->admin) rd_kafka_destroy(m->admin);
+    *m = (harness_mock_t){0};
+}
+
 int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
                         harness_consume_fn fn, void *ctx)
 {

@@ -11,10 +11,24 @@
 #include <sys/types.h>
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "../bench/bench.h"
 
 void harness_sleep_ms(int ms);
+
+/* qsort order of uint64_t values. */
+int harness_cmp_u64(const void *a, const void *b);
+
+/* A storm produced from another thread while a test acts on quell:
+ * pthread_create(&t, NULL, harness_load_thread, &load), then join; `rc`
+ * and `result` are load_run's. */
+typedef struct {
+    load_opts_t opts;
+    load_result_t result;
+    int rc;
+} harness_load_t;
+void *harness_load_thread(void *arg);
 
 /* Starts `$QUELL_BIN run -c conf_path` with stdout appended to out_path and
  * stderr to log_path; returns its pid. */
@@ -22,6 +36,17 @@ pid_t harness_quell_start(const char *conf_path, const char *out_path, const cha
 /* SIGTERM, then waits up to `timeout_ms` for the drain (SIGKILL after).
  * Returns the exit code; -1 when it was killed or died of a signal. */
 int harness_quell_stop(pid_t pid, int timeout_ms);
+
+/* A librdkafka mock cluster of one broker, held by the test process (so it
+ * outlives quell's restarts), with PREFIX-alerts (`alert_partitions`),
+ * PREFIX-incidents (4) and PREFIX-dlq (1). 0 on success. */
+typedef struct {
+    rd_kafka_t *admin;
+    rd_kafka_mock_cluster_t *mock;
+    char brokers[256];
+} harness_mock_t;
+int harness_mock_start(harness_mock_t *m, const char *prefix, int alert_partitions);
+void harness_mock_stop(harness_mock_t *m);
 
 /* Reads every message of `topic` (all its partitions) from the beginning
  * to the end it had when called, calling `fn` for each. Returns how many

@@ -73,12 +73,6 @@ static void collect(const rd_kafka_message_t *m, void *ctx)
     cJSON_Delete(j);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct {
     int run;
     int32_t part;
@@ -128,7 +122,7 @@ static size_t distinct(const uint64_t *v, size_t n)
 {
     uint64_t *s = malloc((n + 1) * sizeof(*s));
     memcpy(s, v, n * sizeof(*s));
-    qsort(s, n, sizeof(*s), cmp_u64);
+    qsort(s, n, sizeof(*s), harness_cmp_u64);
     size_t d = 0;
     for (size_t i = 0; i < n; i++) d += i == 0 || s[i] != s[i - 1];
     free(s);
@@ -140,9 +134,10 @@ static size_t repeats_of_earlier(const uint64_t *v, size_t from, size_t to)
 {
     uint64_t *s = malloc((from + 1) * sizeof(*s));
     memcpy(s, v, from * sizeof(*s));
-    qsort(s, from, sizeof(*s), cmp_u64);
+    qsort(s, from, sizeof(*s), harness_cmp_u64);
     size_t n = 0;
-    for (size_t i = from; i < to; i++) n += bsearch(&v[i], s, from, sizeof(*s), cmp_u64) != NULL;
+    for (size_t i = from; i < to; i++)
+        n += bsearch(&v[i], s, from, sizeof(*s), harness_cmp_u64) != NULL;
     free(s);
     return n;
 }
@@ -175,19 +170,6 @@ static void write_conf(env_t *env, int64_t interval_ms)
     fclose(f);
 }
 
-typedef struct {
-    load_opts_t opts;
-    load_result_t result;
-    int rc;
-} load_thread_t;
-
-static void *load_thread(void *arg)
-{
-    load_thread_t *lt = arg;
-    lt->rc = load_run(&lt->opts, &lt->result);
-    return NULL;
-}
-
 /* The fingerprints in the snapshot file now (sorted), and its age in ms. */
 static uint64_t *snapshot_read(const char *path, size_t *n, int64_t *age_ms)
 {
@@ -206,7 +188,7 @@ static uint64_t *snapshot_read(const char *path, size_t *n, int64_t *age_ms)
         CHECK_EQ_INT(*n, total);
     }
     fclose(f);
-    qsort(fps, *n, sizeof(*fps), cmp_u64);
+    qsort(fps, *n, sizeof(*fps), harness_cmp_u64);
     struct stat st;
     if (stat(path, &st) == 0)
         *age_ms =
@@ -216,7 +198,7 @@ static uint64_t *snapshot_read(const char *path, size_t *n, int64_t *age_ms)
 
 static bool in_sorted(const uint64_t *s, size_t n, uint64_t v)
 {
-    return bsearch(&v, s, n, sizeof(*s), cmp_u64) != NULL;
+    return bsearch(&v, s, n, sizeof(*s), harness_cmp_u64) != NULL;
 }
 
 /* Distinct fingerprints of v[from..to) not in the sorted set s. */
@@ -259,21 +241,15 @@ int main(void)
     CHECK(mkdtemp(env.dir) != NULL);
     snprintf(env.conf, sizeof(env.conf), "%s/quell.yaml", env.dir);
     snprintf(env.snap, sizeof(env.snap), "%s/dedup.snapshot", env.dir);
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
-    rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(admin, 1);
-    snprintf(env.brokers, sizeof(env.brokers), "%s", rd_kafka_mock_cluster_bootstraps(mock));
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "crash-alerts", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "crash-incidents", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "crash-dlq", 1, 1), 0);
+    harness_mock_t kafka;
+    CHECK_EQ_INT(harness_mock_start(&kafka, "crash", 4), 0);
+    snprintf(env.brokers, sizeof(env.brokers), "%s", kafka.brokers);
     write_conf(&env, INTERVAL_MS);
 
     /* ~60 s of alerts at 2,000/s (the 10 crashes and restarts take ~55 s);
      * with 60,000 label sets (skewed) new incidents keep opening all
      * through. */
-    load_thread_t lt = {0};
+    harness_load_t lt = {0};
     lt.opts = (load_opts_t){.brokers = env.brokers,
                             .topic = "crash-alerts",
                             .group = "crash",
@@ -289,7 +265,7 @@ int main(void)
 
     pid_t pid = start_run(&env, 0);
     pthread_t th;
-    pthread_create(&th, NULL, load_thread, &lt);
+    pthread_create(&th, NULL, harness_load_thread, &lt);
     srand((unsigned)getpid());
     size_t seen_at[CRASHES + 1], snap_n[CRASHES], cum_bound[CRASHES], run_bound[CRASHES];
     uint64_t *snap[CRASHES];
@@ -308,7 +284,7 @@ int main(void)
         /* Every snapshot entry was delivered before the kill. */
         uint64_t *sent = malloc((out.n + 1) * sizeof(*sent));
         memcpy(sent, out.fp, out.n * sizeof(*sent));
-        qsort(sent, out.n, sizeof(*sent), cmp_u64);
+        qsort(sent, out.n, sizeof(*sent), harness_cmp_u64);
         size_t undelivered = 0;
         for (size_t i = 0; i < snap_n[k]; i++) undelivered += !in_sorted(sent, out.n, snap[k][i]);
         CHECK_EQ_INT(undelivered, 0);
@@ -353,8 +329,7 @@ int main(void)
     free(out.fp);
     free(out.part);
     free(out.off);
-    rd_kafka_mock_cluster_destroy(mock);
-    rd_kafka_destroy(admin);
+    harness_mock_stop(&kafka);
     if (!check_failures) {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", env.dir);

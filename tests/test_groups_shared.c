@@ -106,12 +106,6 @@ static int cmp_note(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void produce(const char *brokers, const gen_opts_t *g)
 {
     load_opts_t o = {.brokers = brokers,
@@ -140,16 +134,9 @@ int main(void)
     snprintf(dir, sizeof(dir), "/tmp/quell-gs-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
     CHECK_EQ_INT(redis_local_start(&redis), 0);
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
-    rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(admin, 1);
-    char brokers[256];
-    snprintf(brokers, sizeof(brokers), "%s", rd_kafka_mock_cluster_bootstraps(mock));
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "gs-alerts", PARTITIONS, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "gs-incidents", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "gs-dlq", 1, 1), 0);
+    harness_mock_t kafka;
+    CHECK_EQ_INT(harness_mock_start(&kafka, "gs", PARTITIONS), 0);
+    const char *brokers = kafka.brokers;
 
     char conf[N][160], out[N][160], log[N][160], file[N][160];
     pid_t pid[N];
@@ -249,7 +236,7 @@ int main(void)
         groups++;
         i = j;
     }
-    qsort(notes.fps, notes.n_fps, sizeof(*notes.fps), cmp_u64);
+    qsort(notes.fps, notes.n_fps, sizeof(*notes.fps), harness_cmp_u64);
     size_t distinct = 0;
     for (size_t i = 0; i < notes.n_fps; i++) distinct += i == 0 || notes.fps[i] != notes.fps[i - 1];
     CHECK(groups > 5);
@@ -265,8 +252,7 @@ int main(void)
            groups, N, firing, close_firing, reminders, close_reminders, bad_resolved, distinct);
     free(notes.v);
     free(notes.fps);
-    rd_kafka_mock_cluster_destroy(mock);
-    rd_kafka_destroy(admin);
+    harness_mock_stop(&kafka);
     redis_local_stop(&redis);
     if (!check_failures) {
         char cmd[128];

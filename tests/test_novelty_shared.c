@@ -78,16 +78,9 @@ int main(void)
     snprintf(dir, sizeof(dir), "/tmp/quell-nov-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
     CHECK_EQ_INT(redis_local_start(&redis), 0);
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
-    rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(admin, 1);
-    char brokers[256];
-    snprintf(brokers, sizeof(brokers), "%s", rd_kafka_mock_cluster_bootstraps(mock));
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "nv-alerts", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "nv-incidents", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "nv-dlq", 1, 1), 0);
+    harness_mock_t kafka;
+    CHECK_EQ_INT(harness_mock_start(&kafka, "nv", 4), 0);
+    const char *brokers = kafka.brokers;
 
     const char *names[2] = {"a", "b"};
     char conf[2][160], out[2][160], log[2][160], notes[2][160];
@@ -188,8 +181,7 @@ int main(void)
     printf("novelty: %zu alertnames over 2 instances, each novel exactly once: %s\n", names_n,
            wrong ? "no" : "yes");
     free(seen.v);
-    rd_kafka_mock_cluster_destroy(mock);
-    rd_kafka_destroy(admin);
+    harness_mock_stop(&kafka);
     redis_local_stop(&redis);
     if (!check_failures) {
         char cmd[128];

@@ -129,12 +129,6 @@ static void collect_incident(const rd_kafka_message_t *m, void *ctx)
     cJSON_Delete(j);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Exactly one incident per distinct firing fingerprint, nothing else. */
 static pid_t quell_start(const scenario_t *s)
 {
@@ -152,7 +146,7 @@ static void check_one_incident_each(env_t *env, const scenario_t *s, size_t want
     incidents_t in = {0};
     int n = consume_all(env, s->incidents, collect_incident, &in);
     CHECK_EQ_INT(n, (long long)want);
-    if (in.n) qsort(in.fps, in.n, sizeof(uint64_t), cmp_u64);
+    if (in.n) qsort(in.fps, in.n, sizeof(uint64_t), harness_cmp_u64);
     size_t distinct = 0, dups = 0;
     for (size_t i = 0; i < in.n; i++) {
         if (i && in.fps[i] == in.fps[i - 1])
@@ -436,32 +430,19 @@ static long long committed_total(env_t *env, const scenario_t *s)
     return total;
 }
 
-typedef struct {
-    load_opts_t opts;
-    load_result_t result;
-    int rc;
-} load_thread_t;
-
-static void *load_thread(void *arg)
-{
-    load_thread_t *lt = arg;
-    lt->rc = load_run(&lt->opts, &lt->result);
-    return NULL;
-}
-
 /* SIGTERM while alerts are flowing, then a restart: every fingerprint is
  * forwarded exactly once over the two runs and nothing is lost. */
 static void test_restart(env_t *env)
 {
     scenario_t s;
     scenario_init(env, &s, "restart", "1h", "24h");
-    load_thread_t lt = {.opts = load_opts_for(env, &s)};
+    harness_load_t lt = {.opts = load_opts_for(env, &s)};
     lt.opts.gen.alerts = 40000;
     lt.opts.gen.fingerprints = 3000;
     lt.opts.rate = 15000; /* ~2.7 s of traffic */
     pid_t pid = quell_start(&s);
     pthread_t t;
-    pthread_create(&t, NULL, load_thread, &lt);
+    pthread_create(&t, NULL, harness_load_thread, &lt);
     /* Stop once quell has committed part of the storm, mid-stream. */
     int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
     while (committed_total(env, &s) < 5000 && clock_mono_ns() < deadline) harness_sleep_ms(50);

@@ -201,25 +201,6 @@ static void collect(const rd_kafka_message_t *m, void *ctx)
     cJSON_Delete(j);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct {
-    load_opts_t opts;
-    load_result_t result;
-    int rc;
-} load_thread_t;
-
-static void *load_thread(void *arg)
-{
-    load_thread_t *lt = arg;
-    lt->rc = load_run(&lt->opts, &lt->result);
-    return NULL;
-}
-
 /* Wall ms of a log line's ts=... (UTC). */
 static int64_t line_ms(const char *line)
 {
@@ -256,16 +237,9 @@ static void back_times(const char *log, int64_t after_ms, int64_t *first, int64_
 
 static void test_failover(void)
 {
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
-    rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(admin, 1);
-    char brokers[256];
-    snprintf(brokers, sizeof(brokers), "%s", rd_kafka_mock_cluster_bootstraps(mock));
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "fo-alerts", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "fo-incidents", 4, 1), 0);
-    CHECK_EQ_INT(rd_kafka_mock_topic_create(mock, "fo-dlq", 1, 1), 0);
+    harness_mock_t kafka;
+    CHECK_EQ_INT(harness_mock_start(&kafka, "fo", 4), 0);
+    const char *brokers = kafka.brokers;
     char conf[160], out[160], log[160];
     snprintf(conf, sizeof(conf), "%s/quell.yaml", dir);
     snprintf(out, sizeof(out), "%s/quell.out", dir);
@@ -296,7 +270,7 @@ static void test_failover(void)
             brokers, ACL_USER, servers[2].port);
     fclose(f);
 
-    load_thread_t lt = {0};
+    harness_load_t lt = {0};
     lt.opts = (load_opts_t){.brokers = brokers,
                             .topic = "fo-alerts",
                             .group = "fo",
@@ -318,7 +292,7 @@ static void test_failover(void)
         free(t);
     }
     pthread_t th;
-    pthread_create(&th, NULL, load_thread, &lt);
+    pthread_create(&th, NULL, harness_load_thread, &lt);
     harness_sleep_ms(2500);
     int64_t killed_ms = clock_wall_ms();
     kill(servers[0].pid, SIGKILL); /* the master, mid-storm */
@@ -335,7 +309,7 @@ static void test_failover(void)
     snprintf(sc.sentinels[0].host, sizeof(sc.sentinels[0].host), "127.0.0.1");
     sc.sentinels[0].port = servers[2].port;
     snprintf(sc.password, sizeof(sc.password), "%s", PASSWORD);
-    char addr[64] = "";
+    char addr[64] = "", errbuf[256];
     redisContext *c = redis_open(&sc, addr, sizeof(addr), errbuf, sizeof(errbuf));
     CHECK(c != NULL);
     char want_addr[64];
@@ -345,7 +319,7 @@ static void test_failover(void)
 
     fps_t got = {0};
     CHECK(harness_consume_all(brokers, "fo-incidents", 60000, collect, &got) > 0);
-    qsort(got.fp, got.n, sizeof(*got.fp), cmp_u64);
+    qsort(got.fp, got.n, sizeof(*got.fp), harness_cmp_u64);
     size_t distinct = 0;
     for (size_t i = 0; i < got.n; i++) distinct += i == 0 || got.fp[i] != got.fp[i - 1];
     size_t want = harness_distinct_in_storm(&lt.opts.gen);
@@ -368,8 +342,7 @@ static void test_failover(void)
            want, got.n, dups, degraded, (long long)(first - killed_ms),
            (long long)(last - killed_ms));
     free(got.fp);
-    rd_kafka_mock_cluster_destroy(mock);
-    rd_kafka_destroy(admin);
+    harness_mock_stop(&kafka);
     if (check_failures) harness_dump_file(log);
 }
 

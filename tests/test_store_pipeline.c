@@ -411,31 +411,18 @@ static void test_kill9(env_t *env)
     if (check_failures) dump_logs(env, &s);
 }
 
-typedef struct {
-    load_opts_t opts;
-    load_result_t result;
-    int rc;
-} load_thread_t;
-
-static void *load_thread(void *arg)
-{
-    load_thread_t *lt = arg;
-    lt->rc = load_run(&lt->opts, &lt->result);
-    return NULL;
-}
-
 static void test_redis_outage(env_t *env)
 {
     scenario_t s;
     scenario_init(env, &s, "outage", "  cache: 200ms\n");
-    load_thread_t lt = {.opts = load_opts_for(env, &s)};
+    harness_load_t lt = {.opts = load_opts_for(env, &s)};
     lt.opts.gen.alerts = 30000;
     lt.opts.gen.fingerprints = 2000;
     lt.opts.rate = 6000; /* ~5 s of traffic */
     pid_t a = quell_start(env, &s, "a");
     harness_sleep_ms(1000);
     pthread_t th;
-    pthread_create(&th, NULL, load_thread, &lt);
+    pthread_create(&th, NULL, harness_load_thread, &lt);
     harness_sleep_ms(1500);
     redis_local_kill(&redis, SIGKILL);
     harness_sleep_ms(1000);
