@@ -24,6 +24,8 @@
 
 /* ---- noise table ------------------------------------------------------ */
 
+#define NOISE_FIRST_SLOTS 4096
+
 typedef struct {
     uint64_t fp; /* 0 = empty */
     dedup_noise_state_t st;
@@ -36,6 +38,7 @@ struct decider {
     rules_cache_t *cache;
     noise_slot_t *noise;
     size_t noise_mask, noise_used;
+    size_t noise_cap; /* slots the noise table may grow to (noise_entries, rounded up) */
     bool silence_wall_clock;
     decider_window_fn window_for; /* NULL: o.dedup.window_ms for every alert */
     void *window_ctx;
@@ -56,6 +59,8 @@ decider_t *decider_new(const decider_opts_t *opts, dedup_table_t *table, inhibit
     d->o = *opts;
     d->table = table;
     d->inhibit = inhibit;
+    d->noise_cap = NOISE_FIRST_SLOTS;
+    while (d->noise_cap < opts->noise_entries) d->noise_cap *= 2;
     if (opts->cache_entries && !(d->cache = rules_cache_new(opts->cache_entries))) {
         free(d);
         return NULL;
@@ -78,19 +83,11 @@ void decider_destroy(decider_t *d)
  * 64 MiB a table sized for a million did, touched page by page). At the
  * cap, a fingerprint whose probe window is full restarts the state in its
  * home slot (it is then treated as new to noise control). */
-#define NOISE_PROBES      8
-#define NOISE_FIRST_SLOTS 4096
+#define NOISE_PROBES 8
 
 static size_t noise_home(uint64_t key, size_t mask)
 {
     return (size_t)(key * 0x9E3779B97F4A7C15ull >> 17) & mask;
-}
-
-static size_t noise_cap(const decider_t *d)
-{
-    size_t n = NOISE_FIRST_SLOTS;
-    while (n < d->o.noise_entries) n *= 2;
-    return n;
 }
 
 static bool noise_grow(decider_t *d, size_t slots)
@@ -118,8 +115,8 @@ static bool noise_grow(decider_t *d, size_t slots)
 static noise_slot_t *noise_slot(decider_t *d, uint64_t fp)
 {
     uint64_t key = fp ? fp : 1; /* 0 marks an empty slot */
-    size_t cap = noise_cap(d);
-    if (!d->noise && !noise_grow(d, cap < NOISE_FIRST_SLOTS ? cap : NOISE_FIRST_SLOTS)) return NULL;
+    size_t cap = d->noise_cap;
+    if (!d->noise && !noise_grow(d, NOISE_FIRST_SLOTS)) return NULL;
     for (;;) {
         size_t slots = d->noise_mask + 1, h = noise_home(key, d->noise_mask);
         noise_slot_t *empty = NULL;
