@@ -399,10 +399,11 @@ qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_
 ring_t *dedup_worker_ring(dedup_worker_t *w);           /* the first input ring */
 size_t dedup_worker_ring_used(const dedup_worker_t *w); /* bytes queued, all rings */
 /* Decision latency: Kafka timestamp (event_time_ms) to the decision, the
- * forward included. Meaningful when producers stamp messages with the time
- * they send them; replayed storms stamped with old event times show their
- * age. Any thread reads it (hist_merge). */
-const hist_t *dedup_worker_latency(const dedup_worker_t *w);
+ * forward included, and its split at the moment quell took the message
+ * (decision_latency_t). Meaningful when producers stamp messages with the
+ * time they send them; replayed storms stamped with old event times show
+ * their age. Any thread reads it (decision_latency_merge). */
+const decision_latency_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
 /* The worker decides with the rules (dedup_worker_use_rules, rules.h);
  * without them, with the window alone. */

@@ -48,7 +48,7 @@ struct dedup_worker {
      * costs about as much as a cache-hit decision. */
     int64_t wall_ns;
     uint32_t wall_age;
-    hist_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
+    decision_latency_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
     /* Noisy-alert sketch: owned by the thread; a reader bumps top_req and
      * the thread copies the sketch into top_copy (under top_lock, taken only
      * then) and sets top_done. */
@@ -79,7 +79,7 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     w->forward = forward;
     w->ctx = ctx;
     arena_init(&w->scratch, 16 * 1024);
-    hist_init(&w->latency);
+    decision_latency_init(&w->latency);
     w->table = dedup_table_new(max_entries);
     w->top = top_sketch_new(DEDUP_TOP_K);
     w->top_copy = calloc(DEDUP_TOP_K, sizeof(*w->top_copy));
@@ -156,7 +156,7 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         forward_blocking(w, &a, &inc, track);
     else
         track_done(track);
-    decision_latency_record(&w->latency, worker_wall_ns(w), a.event_time_ms);
+    decision_latency_record(&w->latency, worker_wall_ns(w), a.event_time_ms, a.received_ns);
 }
 
 static void publish_table_stats(dedup_worker_t *w)
@@ -357,7 +357,7 @@ static void store_decided(void *ctx, const alert_t *a, const incident_t *inc)
     if (w->on_decided) w->on_decided(w->on_decided_ctx, a, inc); /* the batch's set is held */
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, a, k, a->event_time_ms);
-    decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms);
+    decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms, a->received_ns);
 }
 
 qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me)
@@ -405,7 +405,7 @@ size_t dedup_worker_ring_used(const dedup_worker_t *w)
     for (size_t i = 0; i < w->in.n; i++) used += ring_used_bytes(w->in.rings[i]);
     return used;
 }
-const hist_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
+const decision_latency_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
 dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
 
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)

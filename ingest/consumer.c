@@ -66,6 +66,7 @@ typedef struct {
     rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick */
     msg_track_t *t;
     int64_t event_ms, watermark_ms;
+    int64_t received_ns; /* wall clock when the consumer thread took it */
 } job_t;
 
 typedef struct {
@@ -235,7 +236,7 @@ static void tick_all(ingest_t *in)
     for (size_t i = 1; i < in->n_lanes; i++) {
         job_t *j = ring_reserve(in->lanes[i].jobs, sizeof(*j));
         if (!j) continue;
-        *j = (job_t){NULL, NULL, 0, in->watermark_ms};
+        *j = (job_t){NULL, NULL, 0, in->watermark_ms, 0};
         ring_commit_local(in->lanes[i].jobs);
     }
     publish_all(in);
@@ -654,7 +655,7 @@ static void hand_off(lane_t *l, const alert_t *a, size_t size, msg_track_t *t)
  * the message goes to the dead-letter topic whole; the lane's hold on the
  * track is dropped at the end. */
 static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *t, int64_t event_ms,
-                           int64_t watermark_ms)
+                           int64_t watermark_ms, int64_t received_ns)
 {
     ingest_t *in = l->in;
     ingest_format_t format = INGEST_FORMAT_AUTO;
@@ -693,6 +694,7 @@ static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *
         for (size_t i = 0; i < n && e == DECODE_OK; i++) {
             alerts[i].event_time_ms = event_ms;
             alerts[i].watermark_ms = watermark_ms;
+            alerts[i].received_ns = received_ns;
             alerts[i].fingerprint = dedup_fingerprint_alert(&in->opts.fingerprint, &alerts[i]);
             sizes[i] = alert_rec_size(&alerts[i]);
             if (sizes[i] > max_rec) {
@@ -719,7 +721,8 @@ static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *
  * held is then left to its next owner, which starts at the committed
  * offset: handling it here would store an offset for a partition this
  * member does not own. Returns true when another lane took `m` over. */
-static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_meanwhile)
+static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_meanwhile,
+                           int64_t received_ns)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_state_t *p = part_find(in, topic, m->partition);
@@ -763,7 +766,7 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
     }
 
     if (p->lane->jobs == NULL) {
-        decode_message(p->lane, m, t, event_ms, in->watermark_ms);
+        decode_message(p->lane, m, t, event_ms, in->watermark_ms, received_ns);
         return false;
     }
     /* Another lane decodes it: the message goes over whole, and that lane
@@ -774,7 +777,7 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
         publish_all(in); /* nothing waits on this thread while it waits */
         while (!(j = ring_reserve(jobs, sizeof(*j)))) ring_wait_room(jobs, sizeof(*j), 100);
     }
-    *j = (job_t){m, t, event_ms, in->watermark_ms};
+    *j = (job_t){m, t, event_ms, in->watermark_ms, received_ns};
     ring_commit_local(jobs);
     return true;
 }
@@ -793,7 +796,7 @@ static void *lane_main(void *arg)
                 lane_tick(l, j.watermark_ms);
                 continue;
             }
-            decode_message(l, j.m, j.t, j.event_ms, j.watermark_ms);
+            decode_message(l, j.m, j.t, j.event_ms, j.watermark_ms, j.received_ns);
             rd_kafka_message_destroy(j.m);
             if (++l->unpublished >= PUBLISH_EVERY) lane_publish(l);
             idle_spins = 0;
@@ -864,6 +867,10 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
         }
         bool revoked_meanwhile = rebalances != in->rebalances;
         int64_t now = clock_mono_ns();
+        /* One stamp for the batch: all of it was taken at this moment.
+         * Time spent before, in librdkafka's queue, counts as the Kafka
+         * path's (decision_latency_t). */
+        int64_t received_ns = got > 0 ? clock_wall_ns() : 0;
         if (now - last_store_ns > 20 * 1000000) {
             store_all(in);
             update_watermark(in);
@@ -880,7 +887,7 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
                 if (log_limit_allow(&in->err_log, 10000, NULL))
                     log_warn("ingest", "consumer: %s", rd_kafka_message_errstr(m));
             } else {
-                bool taken = handle_message(in, m, revoked_meanwhile);
+                bool taken = handle_message(in, m, revoked_meanwhile, received_ns);
                 if (++in->unpublished >= PUBLISH_EVERY) publish_all(in);
                 if (taken) continue;
             }

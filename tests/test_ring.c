@@ -167,7 +167,24 @@ static void test_alert_record(void)
     CHECK_EQ_INT(b.watermark_ms, 6);
     CHECK(b.fingerprint == 0xabcdef);
     CHECK(b.source.len == 4 && b.generator_url.len == 8);
+    CHECK_EQ_INT(b.received_ns, 0); /* not from Kafka */
     CHECK_EQ_INT(alert_rec_read(buf, 4, &ar, &b, &tb), QERR_INVALID);
+
+    /* The moment the consumer took the message travels to the worker, to
+     * the microsecond, when it is less than 71 minutes after the stamp. */
+    a.event_time_ms = 1765000000000;
+    a.received_ns = a.event_time_ms * 1000000 + 1234567891;
+    alert_rec_write(buf, &a, &t);
+    CHECK_EQ_INT(alert_rec_read(buf, n, &ar, &b, &tb), QERR_OK);
+    CHECK_EQ_INT(b.received_ns, a.event_time_ms * 1000000 + 1234567000);
+    a.received_ns = a.event_time_ms * 1000000 + 72LL * 60 * 1000000000; /* a replayed stamp */
+    alert_rec_write(buf, &a, &t);
+    CHECK_EQ_INT(alert_rec_read(buf, n, &ar, &b, &tb), QERR_OK);
+    CHECK_EQ_INT(b.received_ns, 0);
+    a.received_ns = a.event_time_ms * 1000000 - 5000000; /* before its stamp (skew) */
+    alert_rec_write(buf, &a, &t);
+    CHECK_EQ_INT(alert_rec_read(buf, n, &ar, &b, &tb), QERR_OK);
+    CHECK_EQ_INT(b.received_ns, 0);
     arena_free(&ar);
     free(buf);
 }
