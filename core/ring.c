@@ -142,6 +142,21 @@ void ring_bell_wait(ring_bell_t *bell, ring_t *const *rings, size_t n, int timeo
     atomic_store_explicit(&bell->waiting, 0, memory_order_relaxed);
 }
 
+bool ring_spin_any(ring_t *const *rings, size_t n, int64_t spin_ns)
+{
+    int64_t until = clock_mono_ns() + spin_ns;
+    do {
+        for (size_t i = 0; i < n; i++)
+            if (atomic_load_explicit(&rings[i]->head, memory_order_relaxed) !=
+                atomic_load_explicit(&rings[i]->tail, memory_order_relaxed))
+                return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause(); /* lets the sibling hyperthread run */
+#endif
+    } while (clock_mono_ns() < until);
+    return false;
+}
+
 void ring_commit(ring_t *r)
 {
     ring_commit_local(r);

@@ -7,6 +7,7 @@
 #define QUELL_RING_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,15 @@ void ring_wait_data(ring_t *r, int timeout_ms);
 /* Producer side: blocks until `len` bytes could be reserved or `timeout_ms`
  * passes. Backpressure: the producer stops, nothing is dropped. */
 void ring_wait_room(ring_t *r, size_t len, int timeout_ms);
+
+/* Consumer side: polls `rings` for a record for up to `spin_ns` without
+ * giving up the CPU, before a caller sleeps: under load the next batch is
+ * microseconds away, and catching it saves a futex wake. Not sched_yield:
+ * with other work runnable every yield is a context switch (measured:
+ * ~16,000 a second per idle thread at 45,000 alerts/s, 64 yields per idle
+ * spell), CPU the broker and the producers on the same cores need. True
+ * when one has a record. */
+bool ring_spin_any(ring_t *const *rings, size_t n, int64_t spin_ns);
 
 /* A consumer reading several rings (a dedup worker fed by several ingest
  * threads) sleeps on one bell they all ring on publish, instead of on one

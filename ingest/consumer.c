@@ -30,7 +30,6 @@
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +53,7 @@
 /* librdkafka's consumer queue bound (queued.max.messages.kbytes), see
  * ingest_new. */
 #define QUEUE_KBYTES      "32768"
+#define IDLE_SPIN_NS      50000 /* an idle lane polls its job ring this long, then sleeps */
 #define NUDGE_INTERVAL_MS 5     /* at most this often: see nudge_fetch() */
 #define NUDGE_MIN_LAG     10000 /* messages known to be waiting, over all partitions */
 
@@ -841,11 +841,9 @@ static void *lane_main(void *arg)
             if (!ring_peek(l->jobs, &len)) break;
             continue;
         }
-        /* As the workers do: under load the next job is microseconds away. */
-        if (idle_spins++ < 64) {
-            sched_yield();
-            continue;
-        }
+        /* As the workers do (dedup/worker.c): under load the next job is
+         * microseconds away. */
+        if (idle_spins++ == 0 && ring_spin_any(&l->jobs, 1, IDLE_SPIN_NS)) continue;
         ring_wait_data(l->jobs, 100);
         idle_spins = 0;
     }

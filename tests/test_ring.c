@@ -189,6 +189,29 @@ static void test_alert_record(void)
     free(buf);
 }
 
+/* An idle consumer's poll before it sleeps: it sees a published record in
+ * any of its rings, not one only committed locally, and gives up on empty
+ * rings (the time it spins is not asserted). */
+static void test_spin_any(void)
+{
+    ring_t *rings[2] = {ring_new(4096), ring_new(4096)};
+    CHECK(!ring_spin_any(rings, 2, 0));
+    CHECK(!ring_spin_any(rings, 2, 20000));
+    void *p = ring_reserve(rings[1], 16);
+    CHECK(p != NULL);
+    ring_commit_local(rings[1]);
+    CHECK(!ring_spin_any(rings, 2, 1000)); /* not published yet */
+    ring_publish(rings[1]);
+    CHECK(ring_spin_any(rings, 2, 0));
+    CHECK(!ring_spin_any(rings, 1, 0)); /* the other ring is still empty */
+    size_t len;
+    CHECK(ring_peek(rings[1], &len) != NULL && len == 16);
+    ring_release(rings[1]);
+    CHECK(!ring_spin_any(rings, 2, 0));
+    ring_destroy(rings[0]);
+    ring_destroy(rings[1]);
+}
+
 int main(void)
 {
     test_spsc();
@@ -196,5 +219,6 @@ int main(void)
     test_track_window();
     test_track_window_chunks();
     test_alert_record();
+    test_spin_any();
     return check_summary("ring");
 }
