@@ -30,6 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <cjson/cJSON.h>
 
@@ -162,6 +165,24 @@ static size_t utf8_invalid_at(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
+#ifdef __SSE2__
+    /* Fastest path: 32 ASCII bytes without NUL, one branch (annotations
+     * are long and nearly always ASCII). A byte >= 0x80 or a NUL (compared
+     * equal to zero: 0xff) sets its lane's top bit; SSE2 is part of every
+     * x86-64, so this needs no CPU check. It took a tenth of the ingest
+     * threads' time as 64-bit words. */
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 32 <= len; i += 32) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+        __m128i nul = _mm_or_si128(_mm_cmpeq_epi8(a, zero), _mm_cmpeq_epi8(b, zero));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), nul))) break;
+    }
+    if (i + 16 <= len) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        if (!_mm_movemask_epi8(_mm_or_si128(a, _mm_cmpeq_epi8(a, zero)))) i += 16;
+    }
+#else
     /* Fastest path: 32 ASCII bytes without NUL, one branch (annotations
      * are long and nearly always ASCII). */
     for (; i + 32 <= len; i += 32) {
@@ -170,6 +191,7 @@ static size_t utf8_invalid_at(const char *str, size_t len)
         for (int k = 0; k < 4; k++) acc |= w[k] | ((w[k] - ONES) & ~w[k]);
         if (acc & HIGHS) break;
     }
+#endif
     while (i < len) {
         if (i + 8 <= len) { /* fast path: 8 ASCII bytes, none of them NUL */
             uint64_t w;
@@ -967,7 +989,7 @@ typedef struct {
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
-static bool pb_varint(pbr_t *r, uint64_t *v)
+static bool pb_varint_long(pbr_t *r, uint64_t *v)
 {
     uint64_t x = 0;
     for (unsigned shift = 0; shift < 70 && r->p < r->end; shift += 7) {
@@ -979,6 +1001,16 @@ static bool pb_varint(pbr_t *r, uint64_t *v)
         }
     }
     return false;
+}
+
+/* Tags and lengths below 128 are one byte: nearly all of an alert's. */
+static inline bool pb_varint(pbr_t *r, uint64_t *v)
+{
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return true;
+    }
+    return pb_varint_long(r, v);
 }
 
 /* The next field's number and wire type; false at the end or on a bad tag. */
@@ -1056,6 +1088,11 @@ typedef struct {
     str_t generator_url, source;
 } pb_alert_t;
 
+/* Label and annotation submessages remembered by the first pass of
+ * pb_read_alert, so the second reads them without walking the alert again;
+ * an alert with more takes the walk. */
+#define PB_PAIRS_SEEN 64
+
 /* Reads an Alert in two passes: count the labels and annotations (and
  * check the framing), then fill arrays of exactly that size. */
 static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
@@ -1065,6 +1102,8 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
     bool bad;
     uint64_t v;
     size_t nl = 0, na = 0;
+    pbr_t seen[PB_PAIRS_SEEN];
+    bool seen_is_label[PB_PAIRS_SEEN];
     *a = (pb_alert_t){.generator_url = {"", 0}, .source = {"", 0}};
     pbr_t r = msg;
     while (pb_tag(&r, &f, &wt, &bad)) {
@@ -1075,6 +1114,10 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
         case 6:
         case 7:
             if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+            if (f <= 2 && nl + na < PB_PAIRS_SEEN) {
+                seen[nl + na] = sub;
+                seen_is_label[nl + na] = f == 1;
+            }
             if (f == 1) nl++;
             if (f == 2) na++;
             if (f == 6) a->generator_url = pb_str(&sub);
@@ -1096,6 +1139,14 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
     a->labels = arena_array(c, nl, sizeof(label_t));
     a->annotations = arena_array(c, na, sizeof(label_t));
     if ((nl && !a->labels) || (na && !a->annotations)) return !(*oom = true);
+    if (nl + na <= PB_PAIRS_SEEN) {
+        for (size_t i = 0; i < nl + na; i++) {
+            label_t *l =
+                seen_is_label[i] ? &a->labels[a->n_labels++] : &a->annotations[a->n_annotations++];
+            if (!pb_label(seen[i], l)) return false;
+        }
+        return true;
+    }
     r = msg;
     while (pb_tag(&r, &f, &wt, &bad)) {
         pbr_t sub;
