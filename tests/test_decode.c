@@ -1008,38 +1008,61 @@ static void test_proto_differential(void)
     CHECK(agreed > 3000 && refused > 1000);
 }
 
-/* Every offset of a long annotation value, so each path of the UTF-8 check
- * (32 and 16 bytes at a time, 8 at a time, the tail) meets the bad byte:
- * a lone continuation byte and a NUL are refused wherever they are, and a
- * two-byte character straddling any boundary is accepted. By hand:
- * Alert{labels: [a="x"], annotations: [d=V]}, V 70 bytes. */
+/* Every offset of annotation values of every length up to 70, so each path
+ * of the UTF-8 check (16-byte blocks read past the value inside the
+ * message, 32 and 16 bytes at a time, 8 at a time, the tail) meets the bad
+ * byte: a lone continuation byte and a NUL are refused wherever they are,
+ * and a two-byte character straddling any boundary is accepted. By hand:
+ * Alert{labels: [a="x"], annotations: [d=V]}, then, in half the runs, a
+ * generatorURL holding "é" within 16 bytes of V's end, which the blocks
+ * read past V must not count. */
 static void test_utf8_every_offset(void)
 {
-    enum { VLEN = 70 };
-    const uint8_t head[] = {0x0a, 0x06,         0x0a, 0x01, 'a', 0x12, 0x01, 'x', /* label a="x" */
-                            0x12, 3 + 2 + VLEN, 0x0a, 0x01, 'd', 0x12, VLEN};
-    uint8_t msg[sizeof(head) + VLEN];
-    memcpy(msg, head, sizeof(head));
-    uint8_t *v = msg + sizeof(head);
-    size_t len = sizeof(head) + VLEN;
-    int wrong = 0;
-    for (size_t at = 0; at < VLEN; at++) {
-        memset(v, 'a', VLEN);
-        v[at] = 0x80;
-        wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
-        v[at] = 0x00;
-        wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
-        if (at + 1 < VLEN) {
-            v[at] = 0xc3; /* U+00E9 */
-            v[at + 1] = 0xa9;
+    static const uint8_t url[] = {0x32, 20,  'h', 't', 't', 'p', ':', '/', 0xc3, 0xa9, 'x',
+                                  'x',  'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x',  'x',  'x'};
+    uint8_t msg[8 + 7 + 127 + sizeof(url)];
+    int wrong = 0, runs = 0;
+    for (int with_url = 0; with_url < 2; with_url++) {
+        for (size_t vlen = 1; vlen <= 70; vlen++) {
+            const uint8_t head[] = {0x0a,         0x06,
+                                    0x0a,         0x01,
+                                    'a',          0x12,
+                                    0x01,         'x', /* a="x" */
+                                    0x12,         (uint8_t)(3 + 2 + vlen),
+                                    0x0a,         0x01,
+                                    'd',          0x12,
+                                    (uint8_t)vlen};
+            memcpy(msg, head, sizeof(head));
+            uint8_t *v = msg + sizeof(head);
+            size_t len = sizeof(head) + vlen;
+            if (with_url) {
+                memcpy(msg + len, url, sizeof(url));
+                len += sizeof(url);
+            }
+            for (size_t at = 0; at < vlen; at++) {
+                memset(v, 'a', vlen);
+                v[at] = 0x80;
+                wrong +=
+                    decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
+                v[at] = 0x00;
+                wrong +=
+                    decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
+                if (at + 1 < vlen) {
+                    v[at] = 0xc3; /* U+00E9 */
+                    v[at + 1] = 0xa9;
+                    wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_OK;
+                    v[at + 1] = 'a'; /* a lead byte without its continuation */
+                    wrong +=
+                        decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
+                }
+                runs++;
+            }
+            memset(v, 'a', vlen);
             wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_OK;
-            v[at + 1] = 'a'; /* a lead byte without its continuation */
-            wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
         }
     }
+    CHECK(runs > 4000);
     CHECK_EQ_INT(wrong, 0);
-    memset(v, 'a', VLEN);
-    CHECK_EQ_INT(decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len), DECODE_OK);
 }
 
 int main(void)
