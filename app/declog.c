@@ -204,7 +204,7 @@ void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b)
 }
 
 /* Everything but the labels, which a fingerprint keeps, and the run. */
-static void fill_decision(declog_rec_t *r, const alert_t *a, const incident_t *inc)
+static void fill_decision(declog_rec_t *r, const alert_t *a, const incident_t *inc, bool fresh)
 {
     r->fingerprint = a->fingerprint;
     r->incident_id = inc->incident_id;
@@ -216,24 +216,30 @@ static void fill_decision(declog_rec_t *r, const alert_t *a, const incident_t *i
     r->kind = (uint8_t)inc->kind;
     r->firing = a->status == ALERT_FIRING;
     r->silenced = inc->silenced;
+    bool cut = false;
+    r->n_annotations =
+        pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
+    size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
+                                                                   : sizeof r->generator_url - 1;
+    /* A run's reason is the same (same kind, rule and silence), and its
+     * generatorURL nearly always: neither is rewritten then. */
+    if (fresh || r->generator_url[gl] != '\0' ||
+        (gl && memcmp(r->generator_url, a->generator_url.ptr, gl))) {
+        if (gl) memcpy(r->generator_url, a->generator_url.ptr, gl);
+        r->generator_url[gl] = '\0';
+    }
+    if (!fresh) return;
     const char *reason = decision_reason(inc, r->reason, sizeof r->reason);
     if (reason != r->reason) { /* a constant word: no printf per decision */
         size_t n = strnlen(reason, sizeof r->reason - 1);
         memcpy(r->reason, reason, n);
         r->reason[n] = '\0';
     }
-    bool cut = false;
-    r->n_annotations =
-        pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
-    size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
-                                                                   : sizeof r->generator_url - 1;
-    memcpy(r->generator_url, a->generator_url.ptr, gl);
-    r->generator_url[gl] = '\0';
 }
 
 static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
 {
-    fill_decision(r, a, inc);
+    fill_decision(r, a, inc, true);
     r->times = 1;
     r->rule = inc->rule;
     r->labels_cut = false;
@@ -261,7 +267,7 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
         atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
         if (update) {
-            fill_decision(&s->r, a, inc);
+            fill_decision(&s->r, a, inc, false);
             s->r.times++;
         } else {
             fill(&s->r, a, inc);

@@ -41,6 +41,8 @@ static size_t count_all(declog_t *d)
     return n;
 }
 
+static const char *note_url = "";
+
 static void note(declog_t *d, uint64_t fp, decision_kind_t kind, const char *rule, int64_t event_ms,
                  const char *value)
 {
@@ -53,6 +55,7 @@ static void note(declog_t *d, uint64_t fp, decision_kind_t kind, const char *rul
                  .n_labels = 1,
                  .annotations = ann,
                  .n_annotations = 1,
+                 .generator_url = {note_url, (uint32_t)strlen(note_url)},
                  .event_time_ms = event_ms,
                  .status = ALERT_FIRING};
     incident_t inc = {.kind = kind, .fingerprint = fp, .rule = rule, .first_seen_ms = 1000};
@@ -81,12 +84,31 @@ static void test_runs(void)
     CHECK_EQ_INT(c.got[2].kind, DECISION_FORWARD_NEW);
     CHECK_EQ_INT(c.got[2].times, 1);
 
+    /* A run keeps the latest generatorURL, longer or shorter. */
+    note_url = "http://prometheus:9090/graph?g0.expr=up";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    note_url = "http://p/";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 3);
+    CHECK_EQ_STR(c.got[0].generator_url, "http://p/");
+    CHECK_EQ_STR(c.got[0].reason, "flapping");
+    CHECK_EQ_STR(c.got[1].reason, "duplicate");
+    note_url = "http://prometheus:9090/graph?g0.expr=up";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 3);
+    CHECK_EQ_STR(c.got[0].generator_url, "http://prometheus:9090/graph?g0.expr=up");
+    CHECK_EQ_INT(c.got[0].times, 4);
+    note_url = "";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    records_of(d, 7, &c);
+    CHECK_EQ_STR(c.got[0].generator_url, "");
+
     /* Another fingerprint in between ends nothing: runs are per
      * fingerprint. A different rule is a different decision. */
     note(d, 9, DECISION_SUPPRESS_DUPLICATE, NULL, 8, "b");
     note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 9, "a");
     CHECK_EQ_INT(records_of(d, 7, &c), 3);
-    CHECK_EQ_INT(c.got[0].times, 2);
+    CHECK_EQ_INT(c.got[0].times, 6);
     static const char rule_a[] = "a", rule_b[] = "b";
     note(d, 9, DECISION_SUPPRESS_EXCLUDED, rule_a, 10, "b");
     note(d, 9, DECISION_SUPPRESS_EXCLUDED, rule_a, 11, "b");
