@@ -1082,30 +1082,29 @@ static bool pb_skip(pbr_t *r, unsigned wt)
     }
 }
 
-static str_t pb_str(const pbr_t *sub)
-{
-    return (str_t){(const char *)sub->p, (uint32_t)(sub->end - sub->p)};
-}
-
 /* A quell.v1.Label: name = 1, value = 2. */
 static bool pb_label(pbr_t r, label_t *out)
 {
     uint32_t f;
     unsigned wt;
     bool bad;
-    *out = (label_t){{"", 0}, {"", 0}};
+    uint64_t n;
+    str_t name = {"", 0}, value = {"", 0};
     while (pb_tag(&r, &f, &wt, &bad)) {
-        pbr_t sub;
         if (f == 1 || f == 2) {
-            if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+            if (wt != WT_LEN || !pb_varint(&r, &n) || n > (uint64_t)(r.end - r.p)) return false;
+            str_t s = {(const char *)r.p, (uint32_t)n};
+            r.p += n;
             if (f == 1)
-                out->name = pb_str(&sub);
+                name = s;
             else
-                out->value = pb_str(&sub);
+                value = s;
         } else if (!pb_skip(&r, wt)) {
             return false;
         }
     }
+    out->name = name;
+    out->value = value;
     return !bad;
 }
 
@@ -1132,27 +1131,33 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
     bool bad;
     uint64_t v;
     size_t nl = 0, na = 0;
-    pbr_t seen[PB_PAIRS_SEEN];
+    /* Start and length as scalars: a pbr_t copied into the array right
+     * after pb_bytes() wrote it stalled on store forwarding. */
+    const uint8_t *seen_at[PB_PAIRS_SEEN];
+    uint32_t seen_len[PB_PAIRS_SEEN];
     bool seen_is_label[PB_PAIRS_SEEN];
     *a = (pb_alert_t){.generator_url = {"", 0}, .source = {"", 0}};
     pbr_t r = msg;
     while (pb_tag(&r, &f, &wt, &bad)) {
-        pbr_t sub;
         switch (f) {
         case 1:
         case 2:
         case 6:
-        case 7:
-            if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+        case 7: {
+            if (wt != WT_LEN || !pb_varint(&r, &v) || v > (uint64_t)(r.end - r.p)) return false;
+            const uint8_t *at = r.p;
+            r.p += v;
             if (f <= 2 && nl + na < PB_PAIRS_SEEN) {
-                seen[nl + na] = sub;
+                seen_at[nl + na] = at;
+                seen_len[nl + na] = (uint32_t)v;
                 seen_is_label[nl + na] = f == 1;
             }
             if (f == 1) nl++;
             if (f == 2) na++;
-            if (f == 6) a->generator_url = pb_str(&sub);
-            if (f == 7) a->source = pb_str(&sub);
+            if (f == 6) a->generator_url = (str_t){(const char *)at, (uint32_t)v};
+            if (f == 7) a->source = (str_t){(const char *)at, (uint32_t)v};
             break;
+        }
         case 3:
         case 4:
         case 5:
@@ -1173,7 +1178,7 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
         for (size_t i = 0; i < nl + na; i++) {
             label_t *l =
                 seen_is_label[i] ? &a->labels[a->n_labels++] : &a->annotations[a->n_annotations++];
-            if (!pb_label(seen[i], l)) return false;
+            if (!pb_label((pbr_t){seen_at[i], seen_at[i] + seen_len[i]}, l)) return false;
         }
         return true;
     }
