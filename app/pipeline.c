@@ -391,13 +391,7 @@ typedef struct {
 static int64_t route_window(void *ctx, const alert_t *a)
 {
     const route_windows_t *w = ctx;
-    const routing_t *rt = routing_live_current(w->live)->routing;
-    const route_t *first[1];
-    if (!rt || routing_max_dedup_window_ms(rt) == 0 ||
-        routing_match(rt, a->labels, a->n_labels, first, 1) == 0)
-        return 0;
-    int64_t ms = first[0]->dedup_window_ms;
-    return ms < w->keep_ms ? ms : w->keep_ms;
+    return routing_dedup_window_ms(routing_live_current(w->live)->routing, a, w->keep_ms);
 }
 
 /* Whether the workers ask the routing for a window: with routing and the
