@@ -480,7 +480,8 @@ static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed
 /* Memory store with a snapshot file: written every snapshot_interval too
  * (dedup/snapshot.c), so kill -9 re-pages only what opened since. */
 static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
-                                          dedup_worker_t **workers, size_t n_workers)
+                                          dedup_worker_t **workers, size_t n_workers,
+                                          inhibit_state_t *inhibit)
 {
     char errbuf[256];
     if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
@@ -488,7 +489,7 @@ static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store,
         return NULL;
     snapshot_barrier_t b = {barrier_request, barrier_passed, in};
     snapshot_writer_t *s =
-        snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+        snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers, inhibit,
                               conf->dedup.snapshot_interval_ms, &b, errbuf, sizeof(errbuf));
     if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
     return s;
@@ -701,7 +702,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
-    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers);
+    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers, inhibit);
     ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, api, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;
