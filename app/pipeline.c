@@ -406,13 +406,7 @@ typedef struct {
 static int64_t route_window(void *ctx, const alert_t *a)
 {
     const route_windows_t *w = ctx;
-    const routing_t *rt = routing_live_current(w->live)->routing;
-    const route_t *first[1];
-    if (!rt || routing_max_dedup_window_ms(rt) == 0 ||
-        routing_match(rt, a->labels, a->n_labels, first, 1) == 0)
-        return 0;
-    int64_t ms = first[0]->dedup_window_ms;
-    return ms < w->keep_ms ? ms : w->keep_ms;
+    return routing_dedup_window_ms(routing_live_current(w->live)->routing, a, w->keep_ms);
 }
 
 /* Whether the workers ask the routing for a window: with routing and the
@@ -501,7 +495,8 @@ static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed
 /* Memory store with a snapshot file: written every snapshot_interval too
  * (dedup/snapshot.c), so kill -9 re-pages only what opened since. */
 static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
-                                          dedup_worker_t **workers, size_t n_workers)
+                                          dedup_worker_t **workers, size_t n_workers,
+                                          inhibit_state_t *inhibit)
 {
     char errbuf[256];
     if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
@@ -509,7 +504,7 @@ static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store,
         return NULL;
     snapshot_barrier_t b = {barrier_request, barrier_passed, in};
     snapshot_writer_t *s =
-        snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers,
+        snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers, inhibit,
                               conf->dedup.snapshot_interval_ms, &b, errbuf, sizeof(errbuf));
     if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
     return s;
@@ -722,7 +717,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
-    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers);
+    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers, inhibit);
     ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, api, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;

@@ -66,6 +66,8 @@ typedef struct {
     dedup_table_t *table;
     inhibit_state_t *inhibit;
     decider_t *decider;
+    routing_t *routes; /* routes' dedup_window; NULL: none */
+    int64_t keep_ms;   /* what the table keeps: the longest window */
     reason_table_t reasons;
     uint64_t forwarded, suppressed, by_kind[DECISION__COUNT];
     diff_item_t *incidents; /* first few forwarded, for the text output */
@@ -221,6 +223,12 @@ static void warn_stderr(void *ctx, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
+static int64_t side_window(void *ctx, const alert_t *a)
+{
+    const side_t *s = ctx;
+    return routing_dedup_window_ms(s->routes, a, s->keep_ms);
+}
+
 static int side_open(side_t *s, const char *path, bool quiet)
 {
     char err[1024];
@@ -271,6 +279,17 @@ static int side_open(side_t *s, const char *path, bool quiet)
         fprintf(stderr, "quell replay: out of memory\n");
         return -1;
     }
+    /* A route's dedup_window, as `quell run` decides with it. */
+    if (routing_compile(&s->conf, &s->routes, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int64_t longest = routing_max_dedup_window_ms(s->routes);
+    if (longest) {
+        s->keep_ms = longest > s->conf.dedup.window_ms ? longest : s->conf.dedup.window_ms;
+        dedup_table_set_keep(s->table, s->keep_ms);
+        decider_set_window(s->decider, side_window, s);
+    }
     return 0;
 }
 
@@ -281,6 +300,7 @@ static void side_close(side_t *s)
     inhibit_state_destroy(s->inhibit);
     ruleset_destroy(s->rs);
     fp_grouping_destroy(s->grouping);
+    routing_destroy(s->routes);
     conf_free(&s->conf);
     reasons_free(&s->reasons);
     diff_free(s->incidents, s->n_incidents);

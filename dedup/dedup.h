@@ -209,13 +209,15 @@ typedef struct {
     int64_t last_write_ms; /* wall clock of the latest one; 0 = none yet */
 } snapshot_writer_stats_t;
 
+typedef struct inhibit_state inhibit_state_t; /* rules.h */
 /* Starts a thread writing `path` every `interval_ms` from copies the
- * workers hand over (dedup_worker_copy_table). `workers` must outlive the
- * writer and run the memory store. NULL with errbuf set on failure. */
+ * workers hand over (dedup_worker_copy_table), and `inhibit` (may be NULL)
+ * as PATH.inhibit after it. `workers` must outlive the writer and run the
+ * memory store. NULL with errbuf set on failure. */
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
-                                         size_t n_workers, int64_t interval_ms,
-                                         const snapshot_barrier_t *barrier, char *errbuf,
-                                         size_t errlen);
+                                         size_t n_workers, inhibit_state_t *inhibit,
+                                         int64_t interval_ms, const snapshot_barrier_t *barrier,
+                                         char *errbuf, size_t errlen);
 /* Stops and joins the thread (a write under way is finished or abandoned,
  * never left half-renamed); safe on NULL. Call before the workers stop. */
 void snapshot_writer_stop(snapshot_writer_t *s);
