@@ -118,10 +118,6 @@ static void forward_blocking(dedup_worker_t *w, const alert_t *a, const incident
 }
 
 #define WALL_CLOCK_EVERY 32
-/* How long an idle worker polls its rings before it sleeps: a batch
- * published every PUBLISH_EVERY messages (consumer.c) is ~30 us apart
- * while ingest keeps up with a backlog. */
-#define IDLE_SPIN_NS 50000
 
 static int64_t worker_wall_ns(dedup_worker_t *w)
 {
@@ -263,6 +259,8 @@ static void *worker_main(void *arg)
     if (w->store) return store_main(w);
     int idle_spins = 0;
     bool decided = false; /* since last_decision_ns was stamped */
+    ring_idle_t idle;
+    ring_idle_init(&idle);
     for (;;) {
         /* Up to a burst from each input ring in turn: each ring's records
          * stay in order (one ingest thread's order), and none starves. */
@@ -299,10 +297,13 @@ static void *worker_main(void *arg)
             if (dedup_inputs_empty(&w->in)) break;
             continue;
         }
-        /* Under load the next record is microseconds away: poll for it a
-         * moment before sleeping, which saves a futex wake per batch. */
-        if (idle_spins++ == 0 && ring_spin_any(w->in.rings, w->in.n, IDLE_SPIN_NS)) continue;
+        /* While ingest drains a backlog the next record is microseconds
+         * away: poll for it a moment before sleeping, which saves a futex
+         * wake per batch (ring_idle_t: only then). */
+        if (idle_spins++ == 0 && ring_idle_poll(&idle, w->in.rings, w->in.n)) continue;
+        ring_idle_sleeping(&idle);
         ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, 100);
+        ring_idle_woke(&idle);
         idle_spins = 0;
     }
     return NULL;

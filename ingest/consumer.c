@@ -53,7 +53,6 @@
 /* librdkafka's consumer queue bound (queued.max.messages.kbytes), see
  * ingest_new. */
 #define QUEUE_KBYTES      "32768"
-#define IDLE_SPIN_NS      50000 /* an idle lane polls its job ring this long, then sleeps */
 #define NUDGE_INTERVAL_MS 5     /* at most this often: see nudge_fetch() */
 #define NUDGE_MIN_LAG     10000 /* messages known to be waiting, over all partitions */
 
@@ -826,6 +825,8 @@ static void *lane_main(void *arg)
 {
     lane_t *l = arg;
     int idle_spins = 0;
+    ring_idle_t idle;
+    ring_idle_init(&idle);
     for (;;) {
         size_t len;
         const job_t *jp = ring_peek(l->jobs, &len);
@@ -849,8 +850,10 @@ static void *lane_main(void *arg)
         }
         /* As the workers do (dedup/worker.c): under load the next job is
          * microseconds away. */
-        if (idle_spins++ == 0 && ring_spin_any(&l->jobs, 1, IDLE_SPIN_NS)) continue;
+        if (idle_spins++ == 0 && ring_idle_poll(&idle, &l->jobs, 1)) continue;
+        ring_idle_sleeping(&idle);
         ring_wait_data(l->jobs, 100);
+        ring_idle_woke(&idle);
         idle_spins = 0;
     }
     return NULL;

@@ -4,6 +4,7 @@
  * record round trip. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../core/core.h"
 #include "check.h"
@@ -208,6 +209,24 @@ static void test_spin_any(void)
     CHECK(ring_peek(rings[1], &len) != NULL && len == 16);
     ring_release(rings[1]);
     CHECK(!ring_spin_any(rings, 2, 0));
+
+    /* Polling only while sleeps are short: after a long one a waiting
+     * record is left to the sleep (which returns at once), after a short
+     * one it is polled for again. */
+    ring_idle_t idle;
+    ring_idle_init(&idle);
+    p = ring_reserve(rings[0], 8);
+    ring_commit(rings[0]);
+    CHECK(ring_idle_poll(&idle, rings, 2));
+    ring_idle_sleeping(&idle);
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+    ring_idle_woke(&idle);
+    CHECK(!ring_idle_poll(&idle, rings, 2));
+    ring_idle_sleeping(&idle);
+    idle.asleep_ns += 1000000000; /* woken at once, however busy the machine */
+    ring_idle_woke(&idle);
+    CHECK(ring_idle_poll(&idle, rings, 2));
     ring_destroy(rings[0]);
     ring_destroy(rings[1]);
 }
