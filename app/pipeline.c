@@ -218,8 +218,9 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
     fprintf(out, "  messages consumed     %llu\n", (unsigned long long)is->messages);
     if (is->fetch_nudges)
         fprintf(out,
-                "  fetch wake-ups        %llu (librdkafka's queue ran dry with more to fetch)\n",
-                (unsigned long long)is->fetch_nudges);
+                "  fetch wake-ups        %llu (librdkafka's queue ran dry with more to fetch; "
+                "waited %.1f ms)\n",
+                (unsigned long long)is->fetch_nudges, (double)is->fetch_wait_ns / 1e6);
     fprintf(out, "  alerts in             %llu\n", (unsigned long long)is->alerts);
     fprintf(out, "  alerts decided        %llu\n", (unsigned long long)t.decided);
     fprintf(out,

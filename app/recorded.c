@@ -396,12 +396,29 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
  * mapping is given, most specific first. */
 static const char *const role_names[][24] = {
     /* alertname */
-    {"alertname", "alert_signature", "signature", "alert_name", "rule_name", "rulename", "rule",
-     "alarm_name", "alarmname", "alarm", "check_name", "check", "event_name", "msg", "title",
-     "alert", "name", "summary", NULL},
+    {"alertname",
+     "alert_signature",
+     "signature",
+     "alert_name",
+     "rule_name",
+     "rulename",
+     "rule_description",
+     "rule",
+     "alarm_name",
+     "alarmname",
+     "alarm",
+     "check_name",
+     "check",
+     "event_name",
+     "msg",
+     "title",
+     "alert",
+     "name",
+     "summary",
+     NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "perceivedseverity", "sev",
-     "level", "criticality", "urgency", NULL},
+     "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
     {"time", "timestamp", "_timestamp", "ts", "datetime", "event_time", "eventtime", "alarm_time",
      "created_at", "start_time", "date", NULL},
@@ -798,18 +815,6 @@ static kind_t sniff(const char *buf, size_t len)
     return len ? KIND_CSV : KIND_JSON;
 }
 
-bool recorded_wants(const recorded_t *r, const char *path)
-{
-    if (!strncmp(path, "kafka:", 6)) return false;
-    if (r->has_map) return true;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return false;
-    char head[512];
-    size_t n = fread(head, 1, sizeof head, fp);
-    fclose(fp);
-    return sniff(head, n) == KIND_CSV;
-}
-
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
 {
     size_t len = 0;
@@ -843,8 +848,10 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
         }
         cJSON_Delete(whole);
         if (one_doc && !r->has_map) {
-            decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len), false,
-                            fn, ctx);
+            /* One flat object (a one-line EVE or Wazuh file) is a row. */
+            if (!read_if_flat(r, path, 1, buf, len, fn, ctx))
+                decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len),
+                                false, fn, ctx);
         } else {
             size_t line = 0;
             for (char *p = buf; p < buf + len;) {

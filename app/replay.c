@@ -86,8 +86,6 @@ typedef struct {
     diff_item_t *newly_suppressed, *newly_forwarded;
     size_t n_ns, n_nf, cap_ns, cap_nf;
     uint64_t count_ns, count_nf;
-    int64_t last_time;
-    bool have_time;
 } replay_t;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -403,18 +401,6 @@ static void decide_alert(replay_t *r, alert_t *a)
     }
 }
 
-/* The event time of a JSON document: its "receivedAt", else (first one
- * only) the first alert's startsAt; else 1 ms after the previous one. */
-static int64_t event_time_of(replay_t *r, const char *text, size_t len)
-{
-    int64_t t;
-    bool found = recorded_json_time(text, len, !r->have_time, &t);
-    if (!found) t = r->have_time ? r->last_time + 1 : 0;
-    r->last_time = t;
-    r->have_time = true;
-    return t;
-}
-
 static void replay_bytes(replay_t *r, const char *file, size_t line, ingest_format_t format,
                          const char *text, size_t len, int64_t t)
 {
@@ -436,11 +422,6 @@ static void replay_bytes(replay_t *r, const char *file, size_t line, ingest_form
 }
 
 static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
-
-static void replay_doc(replay_t *r, const char *file, size_t line, const char *text, size_t len)
-{
-    replay_bytes(r, file, line, INGEST_FORMAT_JSON, text, len, event_time_of(r, text, len));
-}
 
 /* ---- kafka:TOPIC ---------------------------------------------------------- */
 
@@ -571,43 +552,13 @@ out:
     return rc;
 }
 
+/* A file goes through the recorded-traffic readers (app/recorded.c), so
+ * replay reads exactly what `quell suggest` reads: JSON documents and lines
+ * of any shape, protobuf, CSV. */
 static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
     if (!strncmp(path, "kafka:", 6)) return replay_kafka(r, path + 6, brokers);
-    if (recorded_wants(r->rec, path)) return recorded_read(r->rec, path, replay_recorded_cb, r);
-    size_t len = 0;
-    char *buf = file_read_all(path, &len);
-    if (!buf) {
-        fprintf(stderr, "quell replay: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    /* One JSON document (webhook payload, array), or JSON lines. */
-    const char *end = NULL;
-    cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-    bool one_doc = whole != NULL;
-    if (one_doc) {
-        while (end && end < buf + len &&
-               (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-            end++;
-        one_doc = end == buf + len;
-    }
-    cJSON_Delete(whole);
-    if (one_doc) {
-        replay_doc(r, path, 1, buf, len);
-    } else {
-        size_t line = 0;
-        for (char *p = buf; p < buf + len;) {
-            char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-            size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-            line++;
-            size_t s = 0;
-            while (s < l && (p[s] == ' ' || p[s] == '\r' || p[s] == '\t')) s++;
-            if (s < l) replay_doc(r, path, line, p, l);
-            p += l + 1;
-        }
-    }
-    free(buf);
-    return 0;
+    return recorded_read(r->rec, path, replay_recorded_cb, r);
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -882,8 +833,8 @@ int explain_main(int argc, char **argv)
     ingest_limits_t limits = {c->ingest.max_message_bytes, c->ingest.max_labels,
                               c->ingest.max_name_bytes, c->ingest.max_value_bytes,
                               c->ingest.max_annotation_bytes};
-    replay_t tr = {0};
-    int64_t now = event_time_of(&tr, text, len);
+    int64_t now = 0;
+    recorded_json_time(text, len, true, &now); /* receivedAt, else startsAt */
     /* An alert without a time is asked about as of now: exclusion windows
      * and time intervals then answer "what happens if it fires today". */
     if (now == 0) now = clock_wall_ms();

@@ -117,6 +117,7 @@ struct ingest {
     _Atomic uint64_t offset_gaps;
     _Atomic uint64_t offsets_skipped;
     _Atomic uint64_t fetch_nudges;
+    _Atomic uint64_t fetch_wait_ns; /* consumer thread idle after a nudge */
     _Atomic uint64_t first_message_ns;
     _Atomic int32_t assigned; /* partitions held now */
     /* Consumer lag per partition from librdkafka's statistics, replaced
@@ -341,11 +342,12 @@ static bool drain(ingest_t *in, part_state_t *only)
  * anyway, and must not stop for a request to a busy broker (the call
  * blocks this thread up to NUDGE_TIMEOUT_MS). Consumer thread. */
 #define NUDGE_TIMEOUT_MS 100
-static void nudge_fetch(ingest_t *in, int64_t now_ns)
+
+/* Messages known to wait in the partitions this consumer reads (from the
+ * high watermarks of their last fetches), and those partitions in `l`
+ * when given. Consumer thread. */
+static int64_t known_lag(ingest_t *in, rd_kafka_topic_partition_list_t *l)
 {
-    if (now_ns - in->last_nudge_ns < (int64_t)NUDGE_INTERVAL_MS * 1000000) return;
-    in->last_nudge_ns = now_ns;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     int64_t lag = 0;
     for (size_t i = 0; i < in->n_parts; i++) {
         part_state_t *p = &in->parts[i];
@@ -356,14 +358,25 @@ static void nudge_fetch(ingest_t *in, int64_t now_ns)
             hi <= p->expected_offset)
             continue;
         lag += hi - p->expected_offset;
-        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
+        if (l)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
     }
-    if (lag >= NUDGE_MIN_LAG) {
+    return lag;
+}
+
+static bool nudge_fetch(ingest_t *in, int64_t now_ns)
+{
+    if (now_ns - in->last_nudge_ns < (int64_t)NUDGE_INTERVAL_MS * 1000000) return false;
+    in->last_nudge_ns = now_ns;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    bool nudged = known_lag(in, l) >= NUDGE_MIN_LAG;
+    if (nudged) {
         stat_add(&in->fetch_nudges, 1);
         /* the answer is not needed: the request is what wakes the broker */
         rd_kafka_offsets_for_times(in->rk, l, NUDGE_TIMEOUT_MS);
     }
     rd_kafka_topic_partition_list_destroy(l);
+    return nudged;
 }
 
 /* Commits where a partition new to the group starts (see on_assign). */
@@ -901,10 +914,12 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
              * stopped fetching, then wait for one message. Not a batch
              * call with a timeout: that waits for a full batch. */
             if (in->unpublished) publish_all(in);
-            nudge_fetch(in, clock_mono_ns());
+            int64_t dry_ns = clock_mono_ns();
+            bool nudged = nudge_fetch(in, dry_ns);
             rebalances = in->rebalances;
             batch[0] = rd_kafka_consumer_poll(in->rk, 50);
             got = batch[0] != NULL;
+            if (nudged) stat_add(&in->fetch_wait_ns, (uint64_t)(clock_mono_ns() - dry_ns));
         }
         bool revoked_meanwhile = rebalances != in->rebalances;
         int64_t now = clock_mono_ns();
@@ -966,6 +981,7 @@ void ingest_stats(ingest_t *in, ingest_stats_t *out)
     out->offset_gaps = stat_get(&in->offset_gaps);
     out->offsets_skipped = stat_get(&in->offsets_skipped);
     out->fetch_nudges = stat_get(&in->fetch_nudges);
+    out->fetch_wait_ns = stat_get(&in->fetch_wait_ns);
     out->first_message_ns = stat_get(&in->first_message_ns);
     out->assigned_partitions = atomic_load_explicit(&in->assigned, memory_order_relaxed);
 }

@@ -218,6 +218,34 @@ static void test_route_window(void)
     free(err);
 }
 
+/* replay reads what suggest reads (app/recorded.c): a varint-delimited
+ * protobuf file as `quell gen --format proto` writes it, and JSON lines of
+ * another shape (Suricata EVE) without --map. */
+static void test_inputs_as_suggest(void)
+{
+    char cmd[1024], *out, *err;
+    write_text("w5.yaml", "dedup:\n  window: 5m\n");
+    snprintf(cmd, sizeof cmd,
+             "%s gen --alerts 3000 --fingerprints 100 --seed 11 --format proto > %s/storm.pb",
+             getenv("QUELL_BIN"), dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay -c w5.yaml --format json storm.pb", &out, &err), 0);
+    CHECK(out && strstr(out, "\"alerts_in\":3000,") != NULL);
+    CHECK(err && strstr(err, "not decoded") == NULL);
+    free(out);
+    free(err);
+    write_text("eve.json", "{\"timestamp\":\"2026-03-02T10:00:01.1+0000\",\"src_ip\":\"10.0.0.1\","
+                           "\"alert\":{\"signature\":\"ET SCAN Nmap\",\"severity\":2}}\n"
+                           "{\"timestamp\":\"2026-03-02T10:00:02.1+0000\",\"src_ip\":\"10.0.0.1\","
+                           "\"alert\":{\"signature\":\"ET SCAN Nmap\",\"severity\":2}}\n");
+    CHECK_EQ_INT(run("replay -c w5.yaml --format json eve.json", &out, &err), 0);
+    CHECK(out && strstr(out, "\"alerts_in\":2,") != NULL);
+    CHECK(out && strstr(out, "\"reason\":\"duplicate\"") != NULL); /* same labels, 1 s apart */
+    CHECK(err && strstr(err, "not decoded") == NULL);
+    free(out);
+    free(err);
+}
+
 static void test_payloads(void)
 {
     char path[1024];
@@ -299,6 +327,7 @@ int main(void)
     test_candidate_diff();
     test_event_time();
     test_route_window();
+    test_inputs_as_suggest();
     test_payloads();
     test_check_and_explain();
     char cmd[512];
