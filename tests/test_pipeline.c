@@ -408,6 +408,15 @@ static void test_rules_and_reload(env_t *env)
         if (check_failures) fprintf(stderr, "replay output:\n%s\n", out);
     }
     free(first);
+    /* quell suggest reads the inputs replay takes, the topic included. */
+    snprintf(cmd, sizeof cmd, "%s suggest -c %s --brokers '%s' kafka:%s 2>>%s", getenv("QUELL_BIN"),
+             s.conf_path, env->brokers, s.alerts, s.log_path);
+    FILE *pp = popen(cmd, "r");
+    char out[16384] = "";
+    size_t got = pp ? fread(out, 1, sizeof out - 1, pp) : 0;
+    out[got] = '\0';
+    CHECK_EQ_INT(pp ? WEXITSTATUS(pclose(pp)) : -1, 0);
+    CHECK(strstr(out, "# quell suggest: 5 alerts from 1 input") != NULL);
     if (check_failures) harness_dump_file(s.log_path);
 }
 
