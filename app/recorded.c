@@ -55,6 +55,17 @@ static void report(recorded_t *r, const char *file, size_t line, const char *fmt
     va_end(ap);
 }
 
+/* After an input: how many problems were not listed, times not read. */
+static void report_tail(recorded_t *r, const char *where)
+{
+    if (r->reported > REPORT_MAX)
+        fprintf(stderr, "%s: %llu more problems not listed\n", where,
+                (unsigned long long)(r->reported - REPORT_MAX));
+    if (r->bad_times)
+        fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", where,
+                (unsigned long long)r->bad_times);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static bool label_name_ok(const char *s)
@@ -929,9 +940,11 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
+    r->reported = r->bad_times = 0;
     for (size_t i = 0; i < n; i++)
         decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
                         false, fn, ctx);
+    report_tail(r, where);
     rc = 0;
 out:
     for (size_t i = 0; i < n; i++) free(msgs[i].bytes);
@@ -1001,10 +1014,5 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
             }
         }
     }
-    if (r->reported > REPORT_MAX)
-        fprintf(stderr, "%s: %llu more problems not listed\n", path,
-                (unsigned long long)(r->reported - REPORT_MAX));
-    if (r->bad_times)
-        fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", path,
-                (unsigned long long)r->bad_times);
+    report_tail(r, path);
 }
