@@ -46,6 +46,14 @@ typedef void (*recorded_fn)(void *ctx, alert_t *a);
 recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf, size_t errlen);
 void recorded_destroy(recorded_t *r); /* NULL-safe */
 
+/* Reads every partition of a topic from its low to its high watermark
+ * (what is there when the call starts), then decodes the messages in
+ * (timestamp, partition, offset) order as `quell run` does: the format from
+ * their content-type header, event time their timestamp. The same topic
+ * contents give the same alerts. -1 when it cannot (stderr says). */
+int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, recorded_fn fn,
+                        void *ctx);
+
 /* Reads one file. Returns 0, or -1 when it cannot be opened (stderr says). */
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx);
 

@@ -401,163 +401,15 @@ static void decide_alert(replay_t *r, alert_t *a)
     }
 }
 
-static void replay_bytes(replay_t *r, const char *file, size_t line, ingest_format_t format,
-                         const char *text, size_t len, int64_t t)
-{
-    arena_reset(&r->arena);
-    alert_t *alerts = NULL;
-    size_t n = 0;
-    char err[512];
-    decode_error_t e =
-        ingest_decode(&r->arena, &r->limits, format, text, len, t, &alerts, &n, err, sizeof err);
-    if (e != DECODE_OK) {
-        r->decode_errors++;
-        fprintf(stderr, "%s:%zu: not decoded (%s): %s\n", file, line, decode_error_str(e), err);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        alerts[i].event_time_ms = t;
-        decide_alert(r, &alerts[i]);
-    }
-}
-
 static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
 
-/* ---- kafka:TOPIC ---------------------------------------------------------- */
-
-typedef struct {
-    char *bytes;
-    size_t len;
-    int64_t ts;
-    int32_t partition;
-    int64_t offset;
-    ingest_format_t format;
-} kmsg_t;
-
-static int kmsg_cmp(const void *a, const void *b)
-{
-    const kmsg_t *x = a, *y = b;
-    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-/* Reads every partition of the topic from its low to its high watermark
- * (what is there when replay starts), then decides the messages in
- * (timestamp, partition, offset) order: the same topic contents give the
- * same output. Event time is the message timestamp, as in `quell run`. */
-static int replay_kafka(replay_t *r, const char *topic, const char *brokers)
-{
-    if (!brokers) {
-        fprintf(stderr, "quell replay: kafka:%s needs --brokers\n", topic);
-        return -1;
-    }
-    char err[512];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof err) ||
-        rd_kafka_conf_set(kc, "group.id", "quell-replay", err, sizeof err) ||
-        rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err)) {
-        fprintf(stderr, "quell replay: %s\n", err);
-        rd_kafka_conf_destroy(kc);
-        return -1;
-    }
-    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "quell replay: %s\n", err);
-        return -1;
-    }
-    int rc = -1;
-    kmsg_t *msgs = NULL;
-    size_t n = 0, cap = 0;
-    int64_t *high = NULL;
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        md->topic_cnt != 1 || md->topics[0].err) {
-        fprintf(stderr, "quell replay: kafka:%s: no such topic or no metadata\n", topic);
-        goto out;
-    }
-    int np = md->topics[0].partition_cnt;
-    high = calloc((size_t)(np > 0 ? np : 1), sizeof *high);
-    parts = rd_kafka_topic_partition_list_new(np > 0 ? np : 1);
-    if (!high || !parts) goto out;
-    int remaining = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
-            fprintf(stderr, "quell replay: kafka:%s[%d]: no watermarks\n", topic, p);
-            goto out;
-        }
-        high[p] = hi;
-        if (hi > lo) {
-            rd_kafka_topic_partition_list_add(parts, topic, p)->offset = lo;
-            remaining++;
-        }
-    }
-    if (rd_kafka_assign(rk, parts)) goto out;
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000;
-    while (remaining > 0 && clock_mono_ns() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
-        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < high[m->partition]) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 1024;
-                kmsg_t *nm = realloc(msgs, nc * sizeof *nm);
-                if (!nm) {
-                    rd_kafka_message_destroy(m);
-                    break;
-                }
-                msgs = nm;
-                cap = nc;
-            }
-            kmsg_t *k = &msgs[n++];
-            k->bytes = malloc(m->len ? m->len : 1);
-            if (k->bytes && m->len) memcpy(k->bytes, m->payload, m->len);
-            k->len = k->bytes ? m->len : 0;
-            k->ts = rd_kafka_message_timestamp(m, NULL);
-            k->partition = m->partition;
-            k->offset = m->offset;
-            k->format = INGEST_FORMAT_AUTO;
-            rd_kafka_headers_t *h;
-            const void *v;
-            size_t vl;
-            if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                rd_kafka_header_get_last(h, "content-type", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR)
-                ingest_format_from_content_type(v, vl, &k->format);
-            if (m->offset + 1 >= high[m->partition]) remaining--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    if (remaining > 0) {
-        fprintf(stderr, "quell replay: kafka:%s: not all partitions read within 60 s\n", topic);
-        goto out;
-    }
-    if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
-    char where[300];
-    snprintf(where, sizeof where, "kafka:%s", topic);
-    for (size_t i = 0; i < n; i++)
-        replay_bytes(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts);
-    rc = 0;
-out:
-    for (size_t i = 0; i < n; i++) free(msgs[i].bytes);
-    free(msgs);
-    free(high);
-    if (parts) rd_kafka_topic_partition_list_destroy(parts);
-    if (md) rd_kafka_metadata_destroy(md);
-    if (rkt) rd_kafka_topic_destroy(rkt);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return rc;
-}
-
-/* A file goes through the recorded-traffic readers (app/recorded.c), so
+/* Inputs go through the recorded-traffic readers (app/recorded.c), so
  * replay reads exactly what `quell suggest` reads: JSON documents and lines
- * of any shape, protobuf, CSV. */
+ * of any shape, protobuf, CSV, and kafka:TOPIC. */
 static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
-    if (!strncmp(path, "kafka:", 6)) return replay_kafka(r, path + 6, brokers);
+    if (!strncmp(path, "kafka:", 6))
+        return recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r);
     return recorded_read(r->rec, path, replay_recorded_cb, r);
 }
 
@@ -683,9 +535,10 @@ static void replay_usage(FILE *out)
                  "                    [--brokers LIST] [--map LABEL=COLUMN,...] INPUT...\n"
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
-                 "         Alertmanager webhook payload), or kafka:TOPIC (with --brokers: the\n"
-                 "         topic as it is now, in timestamp order), CSV, or with --map JSON\n"
-                 "         lines of any shape (see docs/tuning.md).\n");
+                 "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
+                 "         lines of any other shape (roles guessed, or named with --map), or\n"
+                 "         kafka:TOPIC (with --brokers: the topic as it is now, in timestamp\n"
+                 "         order). What `quell suggest` reads (see docs/tuning.md).\n");
 }
 
 int replay_main(int argc, char **argv)

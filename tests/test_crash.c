@@ -355,9 +355,11 @@ int main(void)
         free(snap[k]);
     }
     CHECK(total_dups <= sum_bound);
+    size_t delivered = distinct(out.fp, out.n);
     printf("crash: %d kills, %zu fingerprints, %zu incidents out, %zu duplicates "
-           "(%.1f per crash, worst %zu; opened since the last snapshot, summed: %zu), 0 lost\n",
-           CRASHES, want, out.n, total_dups, (double)total_dups / CRASHES, worst, sum_bound);
+           "(%.1f per crash, worst %zu; opened since the last snapshot, summed: %zu), %zu lost\n",
+           CRASHES, want, out.n, total_dups, (double)total_dups / CRASHES, worst, sum_bound,
+           want > delivered ? want - delivered : 0);
     free(out.fp);
     free(out.part);
     free(out.off);

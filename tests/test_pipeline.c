@@ -386,6 +386,16 @@ static bool log_has(const char *path, const char *what, int timeout_ms)
     return false;
 }
 
+/* Runs a shell command; its stdout (cut at cap - 1 bytes) in out, its exit
+ * status returned (-1 when it could not run). */
+static int run_capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *pp = popen(cmd, "r");
+    size_t got = pp ? fread(out, 1, cap - 1, pp) : 0;
+    out[got] = '\0';
+    return pp ? WEXITSTATUS(pclose(pp)) : -1;
+}
+
 static void test_rules_and_reload(env_t *env)
 {
     scenario_t s;
@@ -436,11 +446,8 @@ static void test_rules_and_reload(env_t *env)
     snprintf(cmd, sizeof cmd, "%s replay -c %s --brokers '%s' --format json kafka:%s 2>>%s",
              getenv("QUELL_BIN"), s.conf_path, env->brokers, s.alerts, s.log_path);
     for (int round = 0; round < 2; round++) {
-        FILE *pp = popen(cmd, "r");
-        char out[8192] = "";
-        size_t got = pp ? fread(out, 1, sizeof out - 1, pp) : 0;
-        out[got] = '\0';
-        CHECK_EQ_INT(pp ? WEXITSTATUS(pclose(pp)) : -1, 0);
+        char out[8192];
+        CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
         CHECK(strstr(out, "\"alerts_in\":5,") != NULL);
         CHECK(strstr(out, "\"incidents_out\":2,") != NULL);
         CHECK(strstr(out, "\"excluded:no-c\":{\"alerts\":1,") != NULL);
@@ -452,6 +459,12 @@ static void test_rules_and_reload(env_t *env)
         if (check_failures) fprintf(stderr, "replay output:\n%s\n", out);
     }
     free(first);
+    /* quell suggest reads the inputs replay takes, the topic included. */
+    snprintf(cmd, sizeof cmd, "%s suggest -c %s --brokers '%s' kafka:%s 2>>%s", getenv("QUELL_BIN"),
+             s.conf_path, env->brokers, s.alerts, s.log_path);
+    char out[16384];
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    CHECK(strstr(out, "# quell suggest: 5 alerts from 1 input") != NULL);
     if (check_failures) harness_dump_file(s.log_path);
 }
 
