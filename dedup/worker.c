@@ -268,14 +268,16 @@ static void *worker_main(void *arg)
         for (size_t i = 0; i < w->in.n; i++) {
             ring_t *ring = w->in.rings[i];
             void *rec;
-            for (int k = 0; k < 64 && (rec = dedup_inputs_peek(&w->in, i, &len)); k++, done++) {
+            int k = 0;
+            for (; k < 64 && (rec = dedup_inputs_peek(&w->in, i, &len)); k++, done++) {
                 process_one(w, rec, len);
-                ring_release(ring);
+                ring_release_quiet(ring);
                 if (++w->since_publish == 256) {
                     publish_table_stats(w);
                     serve_requests(w);
                 }
             }
+            if (k) ring_wake_producer(ring);
         }
         if (done) {
             idle_spins = 0;

@@ -845,17 +845,21 @@ static void *lane_main(void *arg)
         const job_t *jp = ring_peek(l->jobs, &len);
         if (jp) {
             job_t j = *jp;
-            ring_release(l->jobs);
+            ring_release_quiet(l->jobs); /* the consumer thread is woken per batch */
             if (!j.m) {
                 lane_tick(l, j.watermark_ms);
                 continue;
             }
             decode_message(l, j.m, j.t, j.event_ms, j.watermark_ms, j.received_ns);
             rd_kafka_message_destroy(j.m);
-            if (++l->unpublished >= PUBLISH_EVERY) lane_publish(l);
+            if (++l->unpublished >= PUBLISH_EVERY) {
+                lane_publish(l);
+                ring_wake_producer(l->jobs);
+            }
             idle_spins = 0;
             continue;
         }
+        ring_wake_producer(l->jobs);
         if (l->unpublished) lane_publish(l);
         if (atomic_load_explicit(&l->stop, memory_order_acquire)) {
             if (!ring_peek(l->jobs, &len)) break;
