@@ -165,6 +165,12 @@ typedef struct {
  * QERR_FULL: Redis had lost the scripts (NOSCRIPT), no script ran, they are
  * loaded again: queue the same commands and run again. */
 qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n);
+/* store_run in two halves, so the caller can work while Redis answers:
+ * store_send writes everything queued (QERR_IO: the connection is dropped,
+ * nothing was decided); store_recv then reads the results as store_run
+ * does. Nothing may be queued in between. */
+qerr_t store_send(store_conn_t *c);
+qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n);
 size_t store_queued(const store_conn_t *c); /* commands store_run will send */
 
 typedef struct {

@@ -398,9 +398,31 @@ static bool take_result(cmd_kind_t kind, const redisReply *r, store_result_t *ou
     return false;
 }
 
-qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
+qerr_t store_send(store_conn_t *c)
 {
     multi_send(c);
+    if (c->n_calls == 0) return QERR_OK;
+    if (!c->ctx) {
+        c->n_queued = c->n_calls = 0;
+        return QERR_IO;
+    }
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c->ctx, &done) != REDIS_OK) {
+            drop(c, c->ctx->errstr[0] ? c->ctx->errstr : "write failed");
+            return QERR_IO;
+        }
+    return QERR_OK;
+}
+
+qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n)
+{
+    qerr_t err = store_send(c);
+    return err == QERR_OK ? store_recv(c, results, n) : err;
+}
+
+qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n)
+{
     size_t queued = c->n_queued, n_calls = c->n_calls;
     c->n_queued = 0;
     c->n_calls = 0;
