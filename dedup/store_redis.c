@@ -16,7 +16,10 @@
  *            and renew the TTL; a no-op when the key is gone or of another
  *            format.
  * Each takes up to MULTI_KEYS keys per call: consecutive commands of one
- * script queued on a connection are sent as one call.
+ * script queued on a connection are sent as one call. A CAS expecting the
+ * key absent (a fingerprint new to this worker) is a plain
+ * `SET key desired NX GET PX ttl` instead, on Redis >= 7.0 (INFO server
+ * on connect): the same atomic step without the script.
  * Entries are format 2 (96 bytes, dedup plus noise state); format-1
  * entries (64 bytes, written before noise state was shared) are read as
  * format 2 with no noise state, by C and by the scripts alike.
@@ -112,10 +115,12 @@ static const char *const scripts[N_SCRIPTS] = {cas_lua, confirm_lua, touch_lua};
 
 /* What one result is (one per key of a cas call, one per confirm or
  * touch call). */
-typedef enum { CMD_CAS, CMD_GET, CMD_CONFIRM, CMD_TOUCH } cmd_kind_t;
+typedef enum { CMD_CAS, CMD_GET, CMD_CONFIRM, CMD_TOUCH, CMD_SET_NX } cmd_kind_t;
 
-/* One call sent: its results are kinds[first .. first + n); a cas call
- * answers an array of n, a confirm or touch call one count (n = 1). */
+/* One call sent: it fills the results slots[first .. first + n) (indices
+ * in the order the commands were queued; a CAS sent as SET NX answers
+ * before the cas call it was queued with); a cas call answers an array of
+ * n, the others one reply (n = 1). */
 typedef struct {
     uint32_t first, n;
     bool array;
@@ -135,10 +140,17 @@ struct store_conn {
     int64_t backoff_ms;
     bool ever_up;
     bool logged_down;
-    cmd_kind_t *kinds; /* results of the calls sent, in order */
+    /* A CAS expecting the key absent goes as a plain SET NX GET (Redis >=
+     * 7.0: SET with both NX and GET) rather than through the script: ~1.7
+     * against ~3.4 us of Redis CPU per key, and every new fingerprint is
+     * one. */
+    bool set_nx_get;
+    cmd_kind_t *kinds; /* what each queued result is, in queued order */
     size_t n_queued, cap_queued;
     call_t *calls; /* calls sent, in order */
     size_t n_calls, cap_calls;
+    uint32_t *slots; /* the results of the calls, in the order they answer */
+    size_t n_slots, cap_slots;
     /* The call being gathered (multi_n keys of script multi_script); sent
      * when full, and before a call of another script is queued or the
      * pipeline runs, so commands keep their order. multi_kind: each key's
@@ -176,6 +188,7 @@ static void drop(store_conn_t *c, const char *reason)
     c->ctx = NULL;
     c->n_queued = 0;
     c->n_calls = 0;
+    c->n_slots = 0;
     c->multi_n = 0;
     c->stats.errors++;
     c->next_attempt_ns = clock_mono_ns() + c->backoff_ms * 1000000;
@@ -198,6 +211,7 @@ void store_conn_destroy(store_conn_t *c)
     if (c->ctx) redisFree(c->ctx);
     free(c->kinds);
     free(c->calls);
+    free(c->slots);
     free(c);
 }
 
@@ -220,6 +234,19 @@ static bool load_scripts(store_conn_t *c)
     return true;
 }
 
+/* The server's major version from INFO server (0 when unknown). */
+static int server_major(store_conn_t *c)
+{
+    redisReply *r = redisCommand(c->ctx, "INFO server");
+    int major = 0;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        const char *v = strstr(r->str, "redis_version:");
+        if (v) major = atoi(v + 14);
+    }
+    if (r) freeReplyObject(r);
+    return major;
+}
+
 static bool connect_now(store_conn_t *c)
 {
     char errbuf[256];
@@ -229,6 +256,7 @@ static bool connect_now(store_conn_t *c)
         return false;
     }
     if (!load_scripts(c)) return false;
+    c->set_nx_get = server_major(c) >= 7;
     if (c->ever_up) c->stats.reconnects++;
     if (c->logged_down)
         log_info("store", "%s: redis %s reachable again (%s); shared decisions resumed", c->name,
@@ -264,39 +292,75 @@ static size_t key_of(const store_conn_t *c, uint64_t fp, char out[KEY_BYTES])
     return c->prefix_len + 16;
 }
 
+/* A call sent, answering results `first` .. `first + n - 1` of the queue. */
+static void call_push(store_conn_t *c, size_t first, size_t n, bool array)
+{
+    if (c->n_calls == c->cap_calls) c->calls = grow(c->calls, &c->cap_calls, sizeof(*c->calls));
+    while (c->n_slots + n > c->cap_slots)
+        c->slots = grow(c->slots, &c->cap_slots, sizeof(uint32_t));
+    c->calls[c->n_calls++] =
+        (call_t){.first = (uint32_t)c->n_slots, .n = (uint32_t)n, .array = array};
+    for (size_t i = 0; i < n; i++) c->slots[c->n_slots++] = (uint32_t)(first + i);
+}
+
 /* Sends the gathered call: EVALSHA sha N key... then each key's arguments
- * (then the TTL for cas and touch). */
+ * (then the TTL for cas and touch). CASes expecting an absent key go
+ * first, each as SET key desired NX GET PX ttl, when the server has it. */
 static void multi_send(store_conn_t *c)
 {
     size_t n = c->multi_n;
     if (n == 0) return;
     c->multi_n = 0;
     int script = c->multi_script;
+    size_t results = script == SCRIPT_CAS ? n : 1, base = c->n_queued;
+    while (c->n_queued + results > c->cap_queued)
+        c->kinds = grow(c->kinds, &c->cap_queued, sizeof(*c->kinds));
+    c->n_queued += results;
+    if (script != SCRIPT_CAS) c->kinds[base] = script == SCRIPT_TOUCH ? CMD_TOUCH : CMD_CONFIRM;
     size_t per_key = script == SCRIPT_CONFIRM ? 1 : 2;
     const char *argv[3 + MULTI_KEYS * 3 + 1];
     size_t argvlen[3 + MULTI_KEYS * 3 + 1];
+    bool in_call[MULTI_KEYS];
+    size_t n_call = 0;
+    for (size_t i = 0; i < n; i++) {
+        in_call[i] = true;
+        if (script == SCRIPT_CAS) c->kinds[base + i] = c->multi_kind[i];
+        if (script != SCRIPT_CAS || !c->set_nx_get || c->multi_kind[i] != CMD_CAS ||
+            c->multi_arg_len[i][0] != 0) {
+            n_call++;
+            continue;
+        }
+        in_call[i] = false;
+        c->kinds[base + i] = CMD_SET_NX;
+        const char *sv[7] = {"SET", c->multi_key[i], c->multi_arg[i][1], "NX", "GET", "PX", c->ttl};
+        size_t sl[7] = {3, c->multi_key_len[i], c->multi_arg_len[i][1], 2, 3, 2, strlen(c->ttl)};
+        if (c->ctx) redisAppendCommandArgv(c->ctx, 7, sv, sl);
+        call_push(c, base + i, 1, false);
+    }
+    if (n_call == 0) return;
     char numkeys[16];
     size_t k = 0;
     argv[k] = "EVALSHA", argvlen[k++] = 7;
     argv[k] = c->sha[script], argvlen[k++] = 40;
-    argv[k] = numkeys, argvlen[k++] = (size_t)snprintf(numkeys, sizeof(numkeys), "%zu", n);
-    for (size_t i = 0; i < n; i++) argv[k] = c->multi_key[i], argvlen[k++] = c->multi_key_len[i];
+    argv[k] = numkeys, argvlen[k++] = (size_t)snprintf(numkeys, sizeof(numkeys), "%zu", n_call);
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < per_key; j++)
+        if (in_call[i]) argv[k] = c->multi_key[i], argvlen[k++] = c->multi_key_len[i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; in_call[i] && j < per_key; j++)
             argv[k] = c->multi_arg[i][j], argvlen[k++] = c->multi_arg_len[i][j];
     if (script != SCRIPT_CONFIRM) argv[k] = c->ttl, argvlen[k++] = strlen(c->ttl);
     if (c->ctx) redisAppendCommandArgv(c->ctx, (int)k, argv, argvlen);
-    size_t results = script == SCRIPT_CAS ? n : 1;
-    while (c->n_queued + results > c->cap_queued)
-        c->kinds = grow(c->kinds, &c->cap_queued, sizeof(*c->kinds));
+    if (script != SCRIPT_CAS) {
+        call_push(c, base, 1, false);
+        return;
+    }
     if (c->n_calls == c->cap_calls) c->calls = grow(c->calls, &c->cap_calls, sizeof(*c->calls));
-    c->calls[c->n_calls++] = (call_t){
-        .first = (uint32_t)c->n_queued, .n = (uint32_t)results, .array = script == SCRIPT_CAS};
-    if (script == SCRIPT_CAS)
-        memcpy(c->kinds + c->n_queued, c->multi_kind, n * sizeof(*c->kinds));
-    else
-        c->kinds[c->n_queued] = script == SCRIPT_TOUCH ? CMD_TOUCH : CMD_CONFIRM;
-    c->n_queued += results;
+    while (c->n_slots + n_call > c->cap_slots)
+        c->slots = grow(c->slots, &c->cap_slots, sizeof(uint32_t));
+    c->calls[c->n_calls++] =
+        (call_t){.first = (uint32_t)c->n_slots, .n = (uint32_t)n_call, .array = true};
+    for (size_t i = 0; i < n; i++)
+        if (in_call[i]) c->slots[c->n_slots++] = (uint32_t)(base + i);
 }
 
 /* The next key of the call being gathered; its arguments are filled in by
@@ -392,6 +456,14 @@ static bool take_result(cmd_kind_t kind, const redisReply *r, store_result_t *ou
         out->kind = STORE_R_CONFLICT;
         return take_value(r, out);
     case CMD_GET: out->kind = STORE_R_VALUE; return take_value(r, out);
+    case CMD_SET_NX:
+        /* nil: it was absent and is written; else what it holds, unwritten */
+        if (r->type == REDIS_REPLY_NIL) {
+            out->kind = STORE_R_OK;
+            return true;
+        }
+        out->kind = STORE_R_CONFLICT;
+        return r->type == REDIS_REPLY_STRING && take_value(r, out);
     case CMD_CONFIRM:
     case CMD_TOUCH: out->kind = STORE_R_OK; return r->type == REDIS_REPLY_INTEGER;
     }
@@ -403,7 +475,7 @@ qerr_t store_send(store_conn_t *c)
     multi_send(c);
     if (c->n_calls == 0) return QERR_OK;
     if (!c->ctx) {
-        c->n_queued = c->n_calls = 0;
+        c->n_queued = c->n_calls = c->n_slots = 0;
         return QERR_IO;
     }
     int done = 0;
@@ -426,6 +498,7 @@ qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n)
     size_t queued = c->n_queued, n_calls = c->n_calls;
     c->n_queued = 0;
     c->n_calls = 0;
+    c->n_slots = 0;
     if (n_calls == 0) return QERR_OK;
     if (!c->ctx || n < queued) {
         if (c->ctx) drop(c, "result buffer too small");
@@ -443,9 +516,12 @@ qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n)
         }
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             /* The scripts are gone (SCRIPT FLUSH, or a restart this
-             * connection did not notice): no script ran, so the batch can
-             * simply be sent again once they are loaded. */
+             * connection did not notice): no script ran, so their keys can
+             * simply be sent again once they are loaded. A SET NX of the
+             * same pipeline did run: its result stands. */
             noscript = true;
+            for (size_t k = 0; k < call->n; k++)
+                results[c->slots[call->first + k]].kind = STORE_R_RETRY;
             freeReplyObject(r);
             continue;
         }
@@ -459,13 +535,13 @@ qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n)
             return QERR_IO;
         }
         bool ok = true;
+        const uint32_t *slot = c->slots + call->first;
         if (call->array) {
             ok = r->type == REDIS_REPLY_ARRAY && r->elements == call->n;
             for (size_t k = 0; ok && k < call->n; k++)
-                ok = take_result(c->kinds[call->first + k], r->element[k],
-                                 &results[call->first + k]);
+                ok = take_result(c->kinds[slot[k]], r->element[k], &results[slot[k]]);
         } else {
-            ok = take_result(c->kinds[call->first], r, &results[call->first]);
+            ok = take_result(c->kinds[slot[0]], r, &results[slot[0]]);
         }
         freeReplyObject(r);
         if (!ok) {

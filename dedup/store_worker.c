@@ -605,19 +605,21 @@ static qerr_t round_recv(store_worker_t *sw, batch_t *b)
     b->sent = false;
     qerr_t err = store_recv(sw->conn, sw->results, b->pre + b->pending);
     if (err == QERR_FULL) {
-        /* No script ran: the confirms go again with the next round. */
+        /* No script ran: the confirms go again with the next round, and
+         * so do the groups' scripts (a SET NX did run: taken below). */
         sw->n_confirms_sent = sw->n_releases_sent = 0;
-        return err;
+    } else {
+        confirms_done(sw);
+        if (err != QERR_OK) return err;
+        stat_add(&sw->stats->round_trips, 1);
     }
-    confirms_done(sw);
-    if (err != QERR_OK) return err;
-    stat_add(&sw->stats->round_trips, 1);
     int64_t now_ns = clock_mono_ns();
     size_t r = b->pre;
     for (size_t g = 0; g < b->n_groups && r < b->pre + b->pending; g++) {
         group_t *gr = &b->groups[g];
         if (gr->done) continue;
         const store_result_t *res = &sw->results[r++];
+        if (res->kind == STORE_R_RETRY) continue;
         if (res->kind == STORE_R_VALUE) {
             gr->need_read = false;
             group_rebase(sw, gr, res);
@@ -629,7 +631,7 @@ static qerr_t round_recv(store_worker_t *sw, batch_t *b)
             group_rebase(sw, gr, res);
         }
     }
-    return QERR_OK;
+    return err;
 }
 
 /* Runs b's rounds (from the one on the wire, if any) until every group is
