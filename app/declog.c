@@ -4,9 +4,13 @@
  * Rings: one per worker, written only by its worker thread, read by HTTP
  * threads. Each slot is a seqlock (odd while written): a reader copies the
  * record and keeps it only when the sequence was even and unchanged, so
- * the writer never waits and the reader never sees half a record. The
- * worker pays for formatting the labels as JSON and one copy per
- * decision; `quell bench` measured it (README, Operating).
+ * the writer never waits and the reader never sees half a record. A
+ * fingerprint whose latest record in the ring holds the same decision has
+ * that record updated in place (a run: `times`), so a ring holds the
+ * decisions of many more alerts, and explain shows a fingerprint's
+ * changes of decision rather than its latest duplicates. The
+ * worker pays one copy of the decision (and, for a new record, of the
+ * labels) per decision; `quell bench` measured it (docs/performance.md).
  *
  * Topic: the record is produced with its own producer (librdkafka copies
  * the payload; a full queue drops and counts, the hot path never blocks);
@@ -27,6 +31,14 @@ typedef struct {
 
 typedef struct {
     slot_t *slots;
+    /* Where a fingerprint's latest record is: head position + 1 (0: none),
+     * by a hash of the fingerprint, direct-mapped. When that record holds
+     * the same decision it is updated in place (see the top), which skips
+     * re-packing the labels, the bulk of a record's cost. A collision only
+     * costs a new record: readers take the newest record of a
+     * fingerprint. */
+    uint64_t *where;
+    size_t where_mask;
     _Atomic uint64_t head; /* records written so far */
     declog_rec_t scratch;  /* the record being built (no ring) */
     mbuf_t json;           /* the topic's payload */
@@ -64,8 +76,13 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
     if (d->recent) {
         d->rings = calloc(o->workers, sizeof *d->rings);
         if (!d->rings) goto oom;
-        for (size_t i = 0; i < o->workers; i++)
+        size_t where = 4;
+        while (where < 4 * d->recent) where *= 2;
+        for (size_t i = 0; i < o->workers; i++) {
             if (!(d->rings[i].slots = calloc(d->recent, sizeof(slot_t)))) goto oom;
+            if (!(d->rings[i].where = calloc(where, sizeof(uint64_t)))) goto oom;
+            d->rings[i].where_mask = where - 1;
+        }
     } else if (o->topic && *o->topic) {
         d->rings = calloc(o->workers, sizeof *d->rings); /* scratch records only */
         if (!d->rings) goto oom;
@@ -122,6 +139,7 @@ void declog_destroy(declog_t *d)
     }
     for (size_t i = 0; d->rings && i < d->n_workers; i++) {
         free(d->rings[i].slots);
+        free(d->rings[i].where);
         mbuf_free(&d->rings[i].json);
     }
     free(d->rings);
@@ -185,7 +203,8 @@ void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b)
     mbuf_append(b, "}", 1);
 }
 
-static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
+/* Everything but the labels, which a fingerprint keeps, and the run. */
+static void fill_decision(declog_rec_t *r, const alert_t *a, const incident_t *inc, bool fresh)
 {
     r->fingerprint = a->fingerprint;
     r->incident_id = inc->incident_id;
@@ -197,17 +216,34 @@ static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
     r->kind = (uint8_t)inc->kind;
     r->firing = a->status == ALERT_FIRING;
     r->silenced = inc->silenced;
-    r->labels_cut = false;
-    const char *reason = decision_reason(inc, r->reason, sizeof r->reason);
-    if (reason != r->reason) snprintf(r->reason, sizeof r->reason, "%s", reason);
-    r->n_labels = pack(r->labels, sizeof r->labels, a->labels, a->n_labels, &r->labels_cut);
     bool cut = false;
     r->n_annotations =
         pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
     size_t gl = a->generator_url.len < sizeof r->generator_url - 1 ? a->generator_url.len
                                                                    : sizeof r->generator_url - 1;
-    memcpy(r->generator_url, a->generator_url.ptr, gl);
-    r->generator_url[gl] = '\0';
+    /* A run's reason is the same (same kind, rule and silence), and its
+     * generatorURL nearly always: neither is rewritten then. */
+    if (fresh || r->generator_url[gl] != '\0' ||
+        (gl && memcmp(r->generator_url, a->generator_url.ptr, gl))) {
+        if (gl) memcpy(r->generator_url, a->generator_url.ptr, gl);
+        r->generator_url[gl] = '\0';
+    }
+    if (!fresh) return;
+    const char *reason = decision_reason(inc, r->reason, sizeof r->reason);
+    if (reason != r->reason) { /* a constant word: no printf per decision */
+        size_t n = strnlen(reason, sizeof r->reason - 1);
+        memcpy(r->reason, reason, n);
+        r->reason[n] = '\0';
+    }
+}
+
+static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
+{
+    fill_decision(r, a, inc, true);
+    r->times = 1;
+    r->rule = inc->rule;
+    r->labels_cut = false;
+    r->n_labels = pack(r->labels, sizeof r->labels, a->labels, a->n_labels, &r->labels_cut);
 }
 
 void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
@@ -219,13 +255,26 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
         /* Written in place: the slot's sequence is odd meanwhile, so a
          * reader copying it drops the copy. */
         uint64_t h = atomic_load_explicit(&ring->head, memory_order_relaxed);
-        slot_t *s = &ring->slots[h % d->recent];
+        uint64_t fp = a->fingerprint;
+        uint64_t *where = &ring->where[(fp ^ (fp >> 31)) & ring->where_mask];
+        uint64_t at = *where ? *where - 1 : h;
+        const declog_rec_t *last = &ring->slots[at % d->recent].r;
+        bool update = *where && h - at < d->recent && last->fingerprint == fp &&
+                      last->kind == (uint8_t)inc->kind && last->silenced == inc->silenced &&
+                      last->rule == inc->rule;
+        slot_t *s = &ring->slots[(update ? at : h) % d->recent];
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
         atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
-        fill(&s->r, a, inc);
+        if (update) {
+            fill_decision(&s->r, a, inc, false);
+            s->r.times++;
+        } else {
+            fill(&s->r, a, inc);
+            *where = h + 1;
+        }
         atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
-        atomic_store_explicit(&ring->head, h + 1, memory_order_release);
+        if (!update) atomic_store_explicit(&ring->head, h + 1, memory_order_release);
         r = &s->r; /* only this thread writes it */
     } else {
         fill(r, a, inc);
@@ -303,6 +352,7 @@ void declog_rec_json(const declog_rec_t *r, mbuf_t *b)
         mbuf_printf(b, ",\"incident_id\":\"%s-%lld\"", fp, (long long)r->first_seen_ms);
     json_time(b, "event_time", r->event_ms);
     json_time(b, "decided_at", r->decided_ms);
+    if (r->times > 1) mbuf_printf(b, ",\"times\":%llu", (unsigned long long)r->times);
     if (r->labels_cut) mbuf_append(b, ",\"labels_cut\":true", 18);
     mbuf_append(b, "}", 1);
 }

@@ -11,7 +11,10 @@
 
 typedef struct declog declog_t;
 
-/* One decision as kept in the ring. Labels and annotations are packed as
+/* One decision as kept in the ring: a run of the same decision on one
+ * fingerprint (same kind, same rule) is one record, updated in place, with
+ * the latest alert's fields and `times` the length of the run. Labels and
+ * annotations are packed as
  * "name\0value\0" pairs (a copy, no formatting on the hot path), cut at
  * whole pairs when they do not fit (`labels_cut`); the other strings are
  * NUL-terminated and cut at their field's size. */
@@ -21,6 +24,8 @@ typedef struct {
     int64_t decided_ms; /* wall clock */
     int64_t starts_ms, ends_ms;
     int64_t first_seen_ms; /* with the fingerprint, the incident id */
+    uint64_t times;        /* decisions in this run, this one included */
+    const void *rule;      /* incident_t.rule of the run: compared, never read */
     uint8_t kind;          /* decision_kind_t */
     bool firing;
     bool silenced;

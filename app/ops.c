@@ -64,9 +64,10 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
     dedup_workers_stats_sum(o->st.workers, o->st.n_workers, &st);
     const uint64_t *d = st.decisions;
     uint64_t tracked = st.tracked, evictions = st.evictions;
-    hist_t *lat = calloc(1, sizeof(*lat)); /* ~8 KiB, and scrapes may run concurrently */
+    /* ~24 KiB, and scrapes may run concurrently */
+    decision_latency_t *lat = calloc(1, sizeof(*lat));
     for (size_t i = 0; lat && i < o->st.n_workers; i++)
-        hist_merge(lat, dedup_worker_latency(o->st.workers[i]));
+        decision_latency_merge(lat, dedup_worker_latency(o->st.workers[i]));
     metrics_family(b, "quell_decisions_total", "counter",
                    "Alerts decided, by decision (forward, suppress) and reason.");
     ops_reasons_fn reasons = atomic_load_explicit(&o->reasons, memory_order_acquire);
@@ -87,10 +88,21 @@ static void decisions_metrics(ops_t *o, mbuf_t *b)
     metrics_family(b, "quell_fingerprint_evictions_total", "counter",
                    "Open incidents dropped because a dedup table was full.");
     metrics_sample(b, "quell_fingerprint_evictions_total", (double)evictions, 0);
-    if (lat)
+    if (lat) {
         metrics_histogram(b, "quell_decision_latency_seconds",
                           "Time from an alert's event time (Kafka timestamp) to its decision.",
-                          lat);
+                          &lat->decided);
+        metrics_histogram(b, "quell_consume_latency_seconds",
+                          "Time from an alert's Kafka timestamp to quell taking its message from "
+                          "librdkafka: the producer's batching, the broker, the fetch, "
+                          "librdkafka's queue (the Kafka path's share of the decision latency).",
+                          &lat->consumed);
+        metrics_histogram(b, "quell_pipeline_latency_seconds",
+                          "Time from quell taking an alert's message from librdkafka to its "
+                          "decision: decoding, the rings, a worker's wake-up, the rules (quell's "
+                          "share of the decision latency).",
+                          &lat->in_quell);
+    }
     free(lat);
     static const struct {
         const char *name, *help;

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,17 @@ static void report(recorded_t *r, const char *file, size_t line, const char *fmt
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+/* After an input: how many problems were not listed, times not read. */
+static void report_tail(recorded_t *r, const char *where)
+{
+    if (r->reported > REPORT_MAX)
+        fprintf(stderr, "%s: %llu more problems not listed\n", where,
+                (unsigned long long)(r->reported - REPORT_MAX));
+    if (r->bad_times)
+        fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", where,
+                (unsigned long long)r->bad_times);
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -396,12 +408,29 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
  * mapping is given, most specific first. */
 static const char *const role_names[][24] = {
     /* alertname */
-    {"alertname", "alert_signature", "signature", "alert_name", "rule_name", "rulename", "rule",
-     "alarm_name", "alarmname", "alarm", "check_name", "check", "event_name", "msg", "title",
-     "alert", "name", "summary", NULL},
+    {"alertname",
+     "alert_signature",
+     "signature",
+     "alert_name",
+     "rule_name",
+     "rulename",
+     "rule_description",
+     "rule",
+     "alarm_name",
+     "alarmname",
+     "alarm",
+     "check_name",
+     "check",
+     "event_name",
+     "msg",
+     "title",
+     "alert",
+     "name",
+     "summary",
+     NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "perceivedseverity", "sev",
-     "level", "criticality", "urgency", NULL},
+     "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
     {"time", "timestamp", "_timestamp", "ts", "datetime", "event_time", "eventtime", "alarm_time",
      "created_at", "start_time", "date", NULL},
@@ -798,16 +827,135 @@ static kind_t sniff(const char *buf, size_t len)
     return len ? KIND_CSV : KIND_JSON;
 }
 
-bool recorded_wants(const recorded_t *r, const char *path)
+/* ---- kafka:TOPIC ---------------------------------------------------------- */
+
+typedef struct {
+    char *bytes;
+    size_t len;
+    int64_t ts;
+    int32_t partition;
+    int64_t offset;
+    ingest_format_t format;
+} kmsg_t;
+
+static int kmsg_cmp(const void *a, const void *b)
 {
-    if (!strncmp(path, "kafka:", 6)) return false;
-    if (r->has_map) return true;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return false;
-    char head[512];
-    size_t n = fread(head, 1, sizeof head, fp);
-    fclose(fp);
-    return sniff(head, n) == KIND_CSV;
+    const kmsg_t *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* recorded.h. Messages are copied out, then sorted: the order librdkafka
+ * interleaves partitions in is not the same from one read to the next. */
+int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, recorded_fn fn,
+                        void *ctx)
+{
+    if (!brokers) {
+        fprintf(stderr, "quell: kafka:%s needs --brokers\n", topic);
+        return -1;
+    }
+    char err[512];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof err) ||
+        rd_kafka_conf_set(kc, "group.id", "quell-recorded", err, sizeof err) ||
+        rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err)) {
+        fprintf(stderr, "quell: %s\n", err);
+        rd_kafka_conf_destroy(kc);
+        return -1;
+    }
+    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "quell: %s\n", err);
+        return -1;
+    }
+    int rc = -1;
+    kmsg_t *msgs = NULL;
+    size_t n = 0, cap = 0;
+    int64_t *high = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].err) {
+        fprintf(stderr, "quell: kafka:%s: no such topic or no metadata\n", topic);
+        goto out;
+    }
+    int np = md->topics[0].partition_cnt;
+    high = calloc((size_t)(np > 0 ? np : 1), sizeof *high);
+    parts = rd_kafka_topic_partition_list_new(np > 0 ? np : 1);
+    if (!high || !parts) goto out;
+    int remaining = 0;
+    for (int p = 0; p < np; p++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
+            fprintf(stderr, "quell: kafka:%s[%d]: no watermarks\n", topic, p);
+            goto out;
+        }
+        high[p] = hi;
+        if (hi > lo) {
+            rd_kafka_topic_partition_list_add(parts, topic, p)->offset = lo;
+            remaining++;
+        }
+    }
+    if (rd_kafka_assign(rk, parts)) goto out;
+    int64_t deadline = clock_mono_ns() + 60LL * 1000000000;
+    while (remaining > 0 && clock_mono_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < high[m->partition]) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 1024;
+                kmsg_t *nm = realloc(msgs, nc * sizeof *nm);
+                if (!nm) {
+                    rd_kafka_message_destroy(m);
+                    break;
+                }
+                msgs = nm;
+                cap = nc;
+            }
+            kmsg_t *k = &msgs[n++];
+            k->bytes = malloc(m->len ? m->len : 1);
+            if (k->bytes && m->len) memcpy(k->bytes, m->payload, m->len);
+            k->len = k->bytes ? m->len : 0;
+            k->ts = rd_kafka_message_timestamp(m, NULL);
+            k->partition = m->partition;
+            k->offset = m->offset;
+            k->format = INGEST_FORMAT_AUTO;
+            rd_kafka_headers_t *h;
+            const void *v;
+            size_t vl;
+            if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(h, "content-type", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                ingest_format_from_content_type(v, vl, &k->format);
+            if (m->offset + 1 >= high[m->partition]) remaining--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (remaining > 0) {
+        fprintf(stderr, "quell: kafka:%s: not all partitions read within 60 s\n", topic);
+        goto out;
+    }
+    if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
+    char where[300];
+    snprintf(where, sizeof where, "kafka:%s", topic);
+    r->reported = r->bad_times = 0;
+    for (size_t i = 0; i < n; i++)
+        decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
+                        false, fn, ctx);
+    report_tail(r, where);
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++) free(msgs[i].bytes);
+    free(msgs);
+    free(high);
+    if (parts) rd_kafka_topic_partition_list_destroy(parts);
+    if (md) rd_kafka_metadata_destroy(md);
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
 }
 
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
@@ -843,8 +991,10 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
         }
         cJSON_Delete(whole);
         if (one_doc && !r->has_map) {
-            decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len), false,
-                            fn, ctx);
+            /* One flat object (a one-line EVE or Wazuh file) is a row. */
+            if (!read_if_flat(r, path, 1, buf, len, fn, ctx))
+                decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len),
+                                false, fn, ctx);
         } else {
             size_t line = 0;
             for (char *p = buf; p < buf + len;) {
@@ -864,10 +1014,5 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
             }
         }
     }
-    if (r->reported > REPORT_MAX)
-        fprintf(stderr, "%s: %llu more problems not listed\n", path,
-                (unsigned long long)(r->reported - REPORT_MAX));
-    if (r->bad_times)
-        fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", path,
-                (unsigned long long)r->bad_times);
+    report_tail(r, path);
 }

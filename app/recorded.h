@@ -46,10 +46,13 @@ typedef void (*recorded_fn)(void *ctx, alert_t *a);
 recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf, size_t errlen);
 void recorded_destroy(recorded_t *r); /* NULL-safe */
 
-/* True when `path` should be read by this module rather than as
- * Prometheus JSON: a mapping was given, or the file is neither JSON nor
- * binary (CSV). */
-bool recorded_wants(const recorded_t *r, const char *path);
+/* Reads every partition of a topic from its low to its high watermark
+ * (what is there when the call starts), then decodes the messages in
+ * (timestamp, partition, offset) order as `quell run` does: the format from
+ * their content-type header, event time their timestamp. The same topic
+ * contents give the same alerts. -1 when it cannot (stderr says). */
+int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, recorded_fn fn,
+                        void *ctx);
 
 /* Reads one file. Returns 0, or -1 when it cannot be opened (stderr says). */
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx);
@@ -62,11 +65,11 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
 
 uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
 
-/* Event time from text as the mapping reads it; false when unparsable. */
 /* The event time of a Prometheus/Alertmanager JSON document: its
  * "receivedAt", else (when `with_starts_at`) its first alert's startsAt.
  * False when it has neither; *out is then 0. */
 bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64_t *out);
+/* Event time from text as the mapping reads it; false when unparsable. */
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out);
 
 #endif

@@ -66,6 +66,8 @@ typedef struct {
     dedup_table_t *table;
     inhibit_state_t *inhibit;
     decider_t *decider;
+    routing_t *routes; /* routes' dedup_window; NULL: none */
+    int64_t keep_ms;   /* what the table keeps: the longest window */
     reason_table_t reasons;
     uint64_t forwarded, suppressed, by_kind[DECISION__COUNT];
     diff_item_t *incidents; /* first few forwarded, for the text output */
@@ -84,8 +86,6 @@ typedef struct {
     diff_item_t *newly_suppressed, *newly_forwarded;
     size_t n_ns, n_nf, cap_ns, cap_nf;
     uint64_t count_ns, count_nf;
-    int64_t last_time;
-    bool have_time;
 } replay_t;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -221,6 +221,12 @@ static void warn_stderr(void *ctx, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
+static int64_t side_window(void *ctx, const alert_t *a)
+{
+    const side_t *s = ctx;
+    return routing_dedup_window_ms(s->routes, a, s->keep_ms);
+}
+
 static int side_open(side_t *s, const char *path, bool quiet)
 {
     char err[1024];
@@ -271,6 +277,17 @@ static int side_open(side_t *s, const char *path, bool quiet)
         fprintf(stderr, "quell replay: out of memory\n");
         return -1;
     }
+    /* A route's dedup_window, as `quell run` decides with it. */
+    if (routing_compile(&s->conf, &s->routes, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int64_t longest = routing_max_dedup_window_ms(s->routes);
+    if (longest) {
+        s->keep_ms = longest > s->conf.dedup.window_ms ? longest : s->conf.dedup.window_ms;
+        dedup_table_set_keep(s->table, s->keep_ms);
+        decider_set_window(s->decider, side_window, s);
+    }
     return 0;
 }
 
@@ -281,6 +298,7 @@ static void side_close(side_t *s)
     inhibit_state_destroy(s->inhibit);
     ruleset_destroy(s->rs);
     fp_grouping_destroy(s->grouping);
+    routing_destroy(s->routes);
     conf_free(&s->conf);
     reasons_free(&s->reasons);
     diff_free(s->incidents, s->n_incidents);
@@ -383,211 +401,16 @@ static void decide_alert(replay_t *r, alert_t *a)
     }
 }
 
-/* The event time of a JSON document: its "receivedAt", else (first one
- * only) the first alert's startsAt; else 1 ms after the previous one. */
-static int64_t event_time_of(replay_t *r, const char *text, size_t len)
-{
-    int64_t t;
-    bool found = recorded_json_time(text, len, !r->have_time, &t);
-    if (!found) t = r->have_time ? r->last_time + 1 : 0;
-    r->last_time = t;
-    r->have_time = true;
-    return t;
-}
-
-static void replay_bytes(replay_t *r, const char *file, size_t line, ingest_format_t format,
-                         const char *text, size_t len, int64_t t)
-{
-    arena_reset(&r->arena);
-    alert_t *alerts = NULL;
-    size_t n = 0;
-    char err[512];
-    decode_error_t e =
-        ingest_decode(&r->arena, &r->limits, format, text, len, t, &alerts, &n, err, sizeof err);
-    if (e != DECODE_OK) {
-        r->decode_errors++;
-        fprintf(stderr, "%s:%zu: not decoded (%s): %s\n", file, line, decode_error_str(e), err);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        alerts[i].event_time_ms = t;
-        decide_alert(r, &alerts[i]);
-    }
-}
-
 static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
 
-static void replay_doc(replay_t *r, const char *file, size_t line, const char *text, size_t len)
-{
-    replay_bytes(r, file, line, INGEST_FORMAT_JSON, text, len, event_time_of(r, text, len));
-}
-
-/* ---- kafka:TOPIC ---------------------------------------------------------- */
-
-typedef struct {
-    char *bytes;
-    size_t len;
-    int64_t ts;
-    int32_t partition;
-    int64_t offset;
-    ingest_format_t format;
-} kmsg_t;
-
-static int kmsg_cmp(const void *a, const void *b)
-{
-    const kmsg_t *x = a, *y = b;
-    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-/* Reads every partition of the topic from its low to its high watermark
- * (what is there when replay starts), then decides the messages in
- * (timestamp, partition, offset) order: the same topic contents give the
- * same output. Event time is the message timestamp, as in `quell run`. */
-static int replay_kafka(replay_t *r, const char *topic, const char *brokers)
-{
-    if (!brokers) {
-        fprintf(stderr, "quell replay: kafka:%s needs --brokers\n", topic);
-        return -1;
-    }
-    char err[512];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof err) ||
-        rd_kafka_conf_set(kc, "group.id", "quell-replay", err, sizeof err) ||
-        rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err)) {
-        fprintf(stderr, "quell replay: %s\n", err);
-        rd_kafka_conf_destroy(kc);
-        return -1;
-    }
-    rd_kafka_conf_set_log_cb(kc, log_kafka_cb);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "quell replay: %s\n", err);
-        return -1;
-    }
-    int rc = -1;
-    kmsg_t *msgs = NULL;
-    size_t n = 0, cap = 0;
-    int64_t *high = NULL;
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        md->topic_cnt != 1 || md->topics[0].err) {
-        fprintf(stderr, "quell replay: kafka:%s: no such topic or no metadata\n", topic);
-        goto out;
-    }
-    int np = md->topics[0].partition_cnt;
-    high = calloc((size_t)(np > 0 ? np : 1), sizeof *high);
-    parts = rd_kafka_topic_partition_list_new(np > 0 ? np : 1);
-    if (!high || !parts) goto out;
-    int remaining = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
-            fprintf(stderr, "quell replay: kafka:%s[%d]: no watermarks\n", topic, p);
-            goto out;
-        }
-        high[p] = hi;
-        if (hi > lo) {
-            rd_kafka_topic_partition_list_add(parts, topic, p)->offset = lo;
-            remaining++;
-        }
-    }
-    if (rd_kafka_assign(rk, parts)) goto out;
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000;
-    while (remaining > 0 && clock_mono_ns() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
-        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < high[m->partition]) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 1024;
-                kmsg_t *nm = realloc(msgs, nc * sizeof *nm);
-                if (!nm) {
-                    rd_kafka_message_destroy(m);
-                    break;
-                }
-                msgs = nm;
-                cap = nc;
-            }
-            kmsg_t *k = &msgs[n++];
-            k->bytes = malloc(m->len ? m->len : 1);
-            if (k->bytes && m->len) memcpy(k->bytes, m->payload, m->len);
-            k->len = k->bytes ? m->len : 0;
-            k->ts = rd_kafka_message_timestamp(m, NULL);
-            k->partition = m->partition;
-            k->offset = m->offset;
-            k->format = INGEST_FORMAT_AUTO;
-            rd_kafka_headers_t *h;
-            const void *v;
-            size_t vl;
-            if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                rd_kafka_header_get_last(h, "content-type", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR)
-                ingest_format_from_content_type(v, vl, &k->format);
-            if (m->offset + 1 >= high[m->partition]) remaining--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    if (remaining > 0) {
-        fprintf(stderr, "quell replay: kafka:%s: not all partitions read within 60 s\n", topic);
-        goto out;
-    }
-    if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
-    char where[300];
-    snprintf(where, sizeof where, "kafka:%s", topic);
-    for (size_t i = 0; i < n; i++)
-        replay_bytes(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts);
-    rc = 0;
-out:
-    for (size_t i = 0; i < n; i++) free(msgs[i].bytes);
-    free(msgs);
-    free(high);
-    if (parts) rd_kafka_topic_partition_list_destroy(parts);
-    if (md) rd_kafka_metadata_destroy(md);
-    if (rkt) rd_kafka_topic_destroy(rkt);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return rc;
-}
-
+/* Inputs go through the recorded-traffic readers (app/recorded.c), so
+ * replay reads exactly what `quell suggest` reads: JSON documents and lines
+ * of any shape, protobuf, CSV, and kafka:TOPIC. */
 static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
-    if (!strncmp(path, "kafka:", 6)) return replay_kafka(r, path + 6, brokers);
-    if (recorded_wants(r->rec, path)) return recorded_read(r->rec, path, replay_recorded_cb, r);
-    size_t len = 0;
-    char *buf = file_read_all(path, &len);
-    if (!buf) {
-        fprintf(stderr, "quell replay: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    /* One JSON document (webhook payload, array), or JSON lines. */
-    const char *end = NULL;
-    cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-    bool one_doc = whole != NULL;
-    if (one_doc) {
-        while (end && end < buf + len &&
-               (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-            end++;
-        one_doc = end == buf + len;
-    }
-    cJSON_Delete(whole);
-    if (one_doc) {
-        replay_doc(r, path, 1, buf, len);
-    } else {
-        size_t line = 0;
-        for (char *p = buf; p < buf + len;) {
-            char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-            size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-            line++;
-            size_t s = 0;
-            while (s < l && (p[s] == ' ' || p[s] == '\r' || p[s] == '\t')) s++;
-            if (s < l) replay_doc(r, path, line, p, l);
-            p += l + 1;
-        }
-    }
-    free(buf);
-    return 0;
+    if (!strncmp(path, "kafka:", 6))
+        return recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r);
+    return recorded_read(r->rec, path, replay_recorded_cb, r);
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -712,9 +535,10 @@ static void replay_usage(FILE *out)
                  "                    [--brokers LIST] [--map LABEL=COLUMN,...] INPUT...\n"
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
-                 "         Alertmanager webhook payload), or kafka:TOPIC (with --brokers: the\n"
-                 "         topic as it is now, in timestamp order), CSV, or with --map JSON\n"
-                 "         lines of any shape (see docs/tuning.md).\n");
+                 "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
+                 "         lines of any other shape (roles guessed, or named with --map), or\n"
+                 "         kafka:TOPIC (with --brokers: the topic as it is now, in timestamp\n"
+                 "         order). What `quell suggest` reads (see docs/tuning.md).\n");
 }
 
 int replay_main(int argc, char **argv)
@@ -862,8 +686,8 @@ int explain_main(int argc, char **argv)
     ingest_limits_t limits = {c->ingest.max_message_bytes, c->ingest.max_labels,
                               c->ingest.max_name_bytes, c->ingest.max_value_bytes,
                               c->ingest.max_annotation_bytes};
-    replay_t tr = {0};
-    int64_t now = event_time_of(&tr, text, len);
+    int64_t now = 0;
+    recorded_json_time(text, len, true, &now); /* receivedAt, else startsAt */
     /* An alert without a time is asked about as of now: exclusion windows
      * and time intervals then answer "what happens if it fires today". */
     if (now == 0) now = clock_wall_ms();

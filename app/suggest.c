@@ -784,9 +784,10 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: quell suggest [-c FILE] [--map LABEL=COLUMN,...] [--target N] [--owner NAME]\n"
-            "                     [--expires DURATION] [--exclusions] [--top N] [-o FILE] "
-            "INPUT...\n"
-            "  Reads recorded alerts (as replay does, plus CSV and JSON lines through --map) and\n"
+            "                     [--expires DURATION] [--exclusions] [--top N] [-o FILE]\n"
+            "                     [--brokers LIST] INPUT...\n"
+            "  Reads recorded alerts, the inputs replay takes (files of JSON, protobuf or CSV;\n"
+            "  kafka:TOPIC with --brokers), and\n"
             "  writes a config proposing rules: grouping, severity, noise, dedup.window, and with\n"
             "  --exclusions exclusions. Check it with `quell replay -c FILE --candidate OUT "
             "INPUT...`.\n"
@@ -803,7 +804,7 @@ int suggest_main(int argc, char **argv)
 {
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
-    const char *map = NULL, *out_path = NULL;
+    const char *map = NULL, *out_path = NULL, *brokers = NULL;
     plan_t p = {.target = 60,
                 .owner = "unassigned",
                 .expires_ms = 30 * 86400000LL,
@@ -828,6 +829,8 @@ int suggest_main(int argc, char **argv)
             s.base_path = argv[++i];
         else if (!strcmp(a, "--map") && has)
             map = argv[++i];
+        else if (!strcmp(a, "--brokers") && has)
+            brokers = argv[++i];
         else if (!strcmp(a, "-o") && has)
             out_path = argv[++i];
         else if (!strcmp(a, "--owner") && has)
@@ -902,7 +905,10 @@ int suggest_main(int argc, char **argv)
      * reading: keep both until then) */
     s.sev_label = "severity";
     for (size_t i = 0; i < n_inputs; i++)
-        if (recorded_read(s.reader, inputs[i], keep_alert, &s) != 0) goto out;
+        if ((!strncmp(inputs[i], "kafka:", 6)
+                 ? recorded_read_kafka(s.reader, inputs[i] + 6, brokers, keep_alert, &s)
+                 : recorded_read(s.reader, inputs[i], keep_alert, &s)) != 0)
+            goto out;
     if (!s.n) {
         fprintf(stderr, "quell suggest: no alerts read\n");
         goto out;

@@ -130,8 +130,12 @@ typedef struct {
     uint64_t produced, delivered, failed;
     uint64_t incidents, dead_lettered;
     double produce_seconds; /* first produce to last delivery */
-    double seconds;         /* first produce (backlog mode: the group's assignment) to
-                             * everything committed */
+    /* Each delivered message's produce call to the broker's ack (the
+     * loader's linger, the request, the broker's append): the part of a
+     * decision latency that is the loader's and the broker's write path. */
+    hist_t ack_latency;
+    double seconds; /* first produce (backlog mode: the group's assignment) to
+                     * everything committed */
     char error[256];
 } load_result_t;
 

@@ -86,9 +86,16 @@ typedef struct {
     uint64_t produced, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
     uint64_t delivered, suppressed, reasons[N_REASONS], dead_lettered, lost;
     uint64_t tracked, expired, evicted, round_trips;
-    bool have_round_trips, have_latency;
+    bool have_round_trips, have_latency, have_split;
     bool dropped; /* the cluster lost part of the storm (mock retention) */
     double table_mib, bytes_per_slot, lat_p50_ms, lat_p99_ms, lat_max_ms;
+    /* The decision latency's split where quell took the message
+     * (decision_latency_t): [0] Kafka timestamp to consumed, [1] consumed
+     * to decided; p50, p99, max each. */
+    double lat_split_ms[2][3];
+    /* The loader's produce call to the broker's ack (load_result_t), p50,
+     * p99, max: the first part of lat_split_ms[0]. */
+    double ack_ms[3];
     uint64_t peak_rss_kb;
     double cpu_seconds; /* quell run's user + system time (the embedded broker included) */
 } run_result_t;
@@ -283,6 +290,13 @@ static int parse_summary(const char *dir, run_result_t *r)
         else if (sscanf(line, "  decision latency p50 %lf ms, p99 %lf ms, max %lf ms", &x, &y,
                         &z) == 3)
             r->lat_p50_ms = x, r->lat_p99_ms = y, r->lat_max_ms = z, r->have_latency = true;
+        else if (sscanf(line, "    to consumed p50 %lf ms, p99 %lf ms, max %lf ms", &x, &y, &z) ==
+                 3)
+            r->lat_split_ms[0][0] = x, r->lat_split_ms[0][1] = y, r->lat_split_ms[0][2] = z;
+        else if (sscanf(line, "    consumed to decided p50 %lf ms, p99 %lf ms, max %lf ms", &x, &y,
+                        &z) == 3)
+            r->lat_split_ms[1][0] = x, r->lat_split_ms[1][1] = y, r->lat_split_ms[1][2] = z,
+            r->have_split = true;
         else if (strstr(line, "round trips")) {
             /* The Redis store's line, whatever its wording: its first
              * number is the total. */
@@ -483,6 +497,9 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     }
     r->produced = lr.produced;
     r->seconds = lr.seconds;
+    r->ack_ms[0] = (double)hist_quantile(&lr.ack_latency, 0.5) / 1e6;
+    r->ack_ms[1] = (double)hist_quantile(&lr.ack_latency, 0.99) / 1e6;
+    r->ack_ms[2] = (double)stat_get(&lr.ack_latency.max_ns) / 1e6;
     r->alerts_per_s = lr.seconds > 0 ? (double)lr.produced / lr.seconds : 0;
     r->peak_rss_kb = peak_rss_kb(pid);
     r->cpu_seconds = cpu_seconds(pid);
@@ -660,12 +677,19 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
         printf("%s\"%s\":%llu", k ? "," : "", reason_names[k], (unsigned long long)r->reasons[k]);
     printf("},\"dead_lettered\":%llu,\"lost\":%llu,", (unsigned long long)r->dead_lettered,
            (unsigned long long)r->lost);
-    if (lat && lat->have_latency)
+    if (lat && lat->have_latency) {
         printf("\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"rate\":%.0f,"
-               "\"alerts\":%llu},",
+               "\"alerts\":%llu",
                lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate,
                (unsigned long long)lat->decided);
-    else
+        static const char *const share[2] = {"to_consumed", "consumed_to_decided"};
+        for (int i = 0; lat->have_split && i < 2; i++)
+            printf(",\"%s\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", share[i],
+                   lat->lat_split_ms[i][0], lat->lat_split_ms[i][1], lat->lat_split_ms[i][2]);
+        printf(",\"loader_produce_to_ack\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+               lat->ack_ms[0], lat->ack_ms[1], lat->ack_ms[2]);
+        printf("},");
+    } else
         printf("\"latency_ms\":null,");
     printf("\"cpu_seconds\":%.2f,\"cpu_us_per_alert\":%.3f,\"peak_rss_mib\":%.1f,", r->cpu_seconds,
            st->cpu_us_per_alert, st->peak_rss_mib);
@@ -700,6 +724,16 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
     if (lat && lat->have_latency)
         printf("  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms at %.0f alerts/s\n",
                lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate);
+    if (lat && lat->have_split) {
+        printf("    to consumed         p50 %.3f ms, p99 %.3f ms, max %.3f ms (producer, broker, "
+               "fetch)\n",
+               lat->lat_split_ms[0][0], lat->lat_split_ms[0][1], lat->lat_split_ms[0][2]);
+        printf("    consumed to decided p50 %.3f ms, p99 %.3f ms, max %.3f ms (quell)\n",
+               lat->lat_split_ms[1][0], lat->lat_split_ms[1][1], lat->lat_split_ms[1][2]);
+    }
+    if (lat && lat->have_latency)
+        printf("    loader's produce to broker ack p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+               lat->ack_ms[0], lat->ack_ms[1], lat->ack_ms[2]);
     printf("  alerts in             %llu (decided %llu, dead-lettered %llu, lost %llu)\n",
            (unsigned long long)r->alerts_in, (unsigned long long)r->decided,
            (unsigned long long)r->dead_lettered, (unsigned long long)r->lost);

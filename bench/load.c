@@ -153,10 +153,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     load_result_t *res = opaque;
-    if (m->err)
+    if (m->err) {
         res->failed++;
-    else
-        res->delivered++;
+        return;
+    }
+    res->delivered++;
+    int64_t us = rd_kafka_message_latency(m);
+    if (us >= 0) hist_record(&res->ack_latency, (uint64_t)us * 1000);
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers, const char *group,

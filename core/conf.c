@@ -207,7 +207,8 @@ static const conf_key_t conf_keys[] = {
      "Kafka topic that gets one JSON record per decision (fingerprint, labels, decision, "
      "reason, rule or silence id, incident id, times); empty = off."},
     {"decisions.recent", CT_COUNT, "1024", "0", "1000000", NULL, F(decisions.recent), 0,
-     "Recent decisions each worker keeps in memory for `quell explain --fingerprint`, "
+     "Decision records each worker keeps in memory (a run of the same decision on one "
+     "fingerprint is one record, with its count) for `quell explain --fingerprint`, "
      "`/api/v1/explain` and `GET /api/v2/alerts`; 0 = none."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,

@@ -84,8 +84,30 @@ int64_t clock_wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void decision_latency_record(hist_t *h, int64_t now_ns, int64_t event_time_ms)
+void decision_latency_init(decision_latency_t *l)
 {
-    int64_t d = now_ns - event_time_ms * 1000000;
-    hist_record(h, d > 0 ? (uint64_t)d : 0);
+    hist_init(&l->decided);
+    hist_init(&l->consumed);
+    hist_init(&l->in_quell);
+}
+
+void decision_latency_record(decision_latency_t *l, int64_t now_ns, int64_t event_time_ms,
+                             int64_t received_ns)
+{
+    int64_t stamp_ns = event_time_ms * 1000000;
+    int64_t total = now_ns - stamp_ns;
+    if (total < 0) total = 0;
+    /* The split point, kept inside [stamp, now] so the shares add up. */
+    int64_t split_ns = received_ns > stamp_ns ? received_ns : stamp_ns;
+    if (split_ns > stamp_ns + total) split_ns = stamp_ns + total;
+    hist_record(&l->decided, (uint64_t)total);
+    hist_record(&l->consumed, (uint64_t)(split_ns - stamp_ns));
+    hist_record(&l->in_quell, (uint64_t)(stamp_ns + total - split_ns));
+}
+
+void decision_latency_merge(decision_latency_t *dst, const decision_latency_t *src)
+{
+    hist_merge(&dst->decided, &src->decided);
+    hist_merge(&dst->consumed, &src->consumed);
+    hist_merge(&dst->in_quell, &src->in_quell);
 }

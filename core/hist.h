@@ -38,8 +38,26 @@ uint64_t hist_quantile(const hist_t *h, double q);
 uint64_t hist_bucket_lower(size_t i);
 size_t hist_bucket_of(uint64_t ns);
 
-/* Records `now_ns` (wall clock) minus `event_time_ms` (a Kafka timestamp),
- * 0 when the stamp is in the future (clock skew). */
-void decision_latency_record(hist_t *h, int64_t now_ns, int64_t event_time_ms);
+/* Decision latency, whole and in its two shares, so an SRE can tell the
+ * Kafka path's part from quell's: `decided` runs from the alert's Kafka
+ * timestamp to its decision; `consumed` from the timestamp to quell taking
+ * the message from librdkafka (the producer's batching, the broker, the
+ * fetch, librdkafka's queue); `in_quell` from there to the decision
+ * (decode, the rings, a worker's wake-up, the rules). Every alert lands in
+ * all three, so the counts are equal and, per alert, decided = consumed +
+ * in_quell exactly (so are the sums). One writer, as for hist_t. */
+typedef struct {
+    hist_t decided, consumed, in_quell;
+} decision_latency_t;
+
+void decision_latency_init(decision_latency_t *l);
+/* `now_ns` (wall clock) against `event_time_ms` (a Kafka timestamp) and
+ * `received_ns` (wall clock when quell took the message; 0 or earlier than
+ * the stamp: unknown, the whole latency counts as quell's). A stamp in the
+ * future (clock skew) counts 0; a stale `now_ns` (read before the message
+ * arrived) clamps the in-quell share to 0. */
+void decision_latency_record(decision_latency_t *l, int64_t now_ns, int64_t event_time_ms,
+                             int64_t received_ns);
+void decision_latency_merge(decision_latency_t *dst, const decision_latency_t *src);
 
 #endif

@@ -142,6 +142,38 @@ void ring_bell_wait(ring_bell_t *bell, ring_t *const *rings, size_t n, int timeo
     atomic_store_explicit(&bell->waiting, 0, memory_order_relaxed);
 }
 
+bool ring_spin_any(ring_t *const *rings, size_t n, int64_t spin_ns)
+{
+    int64_t until = clock_mono_ns() + spin_ns;
+    do {
+        for (size_t i = 0; i < n; i++)
+            if (atomic_load_explicit(&rings[i]->head, memory_order_relaxed) !=
+                atomic_load_explicit(&rings[i]->tail, memory_order_relaxed))
+                return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause(); /* lets the sibling hyperthread run */
+#endif
+    } while (clock_mono_ns() < until);
+    return false;
+}
+
+#define IDLE_POLL_NS  50000  /* catches the next batch while a backlog drains */
+#define IDLE_SHORT_NS 200000 /* a sleep shorter than this: records come fast */
+
+void ring_idle_init(ring_idle_t *idle) { *idle = (ring_idle_t){.poll = true}; }
+
+bool ring_idle_poll(ring_idle_t *idle, ring_t *const *rings, size_t n)
+{
+    return idle->poll && ring_spin_any(rings, n, IDLE_POLL_NS);
+}
+
+void ring_idle_sleeping(ring_idle_t *idle) { idle->asleep_ns = clock_mono_ns(); }
+
+void ring_idle_woke(ring_idle_t *idle)
+{
+    idle->poll = clock_mono_ns() - idle->asleep_ns < IDLE_SHORT_NS;
+}
+
 void ring_commit(ring_t *r)
 {
     ring_commit_local(r);

@@ -114,8 +114,19 @@ typedef struct {
     msg_track_t *track;
     uint64_t fingerprint;
     int64_t starts_at_ms, ends_at_ms, event_time_ms, watermark_ms;
-    uint32_t status, n_labels, n_annotations, pad;
+    uint32_t status, n_labels, n_annotations;
+    /* received_ns - event_time_ms, in µs: the header's spare 4 bytes carry
+     * the latency split for free. 0: unknown, or more than 71 minutes (a
+     * replayed storm's old timestamps, whose latency means nothing). */
+    uint32_t received_after_us;
 } rec_hdr_t;
+
+static uint32_t received_after_us(const alert_t *a)
+{
+    int64_t us = a->received_ns / 1000 - a->event_time_ms * 1000;
+    if (a->received_ns <= 0 || us <= 0 || us > UINT32_MAX) return 0;
+    return (uint32_t)us;
+}
 
 static size_t rec_nlens(const alert_t *a)
 {
@@ -151,7 +162,7 @@ void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track)
     h->status = a->status;
     h->n_labels = a->n_labels;
     h->n_annotations = a->n_annotations;
-    h->pad = 0;
+    h->received_after_us = received_after_us(a);
     uint32_t *lens = (uint32_t *)(h + 1);
     char *bytes = (char *)(lens + rec_nlens(a));
     for (uint32_t i = 0; i < a->n_labels; i++) {
@@ -187,6 +198,8 @@ qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *ou
     out->status = (alert_status_t)h->status;
     out->n_labels = h->n_labels;
     out->n_annotations = h->n_annotations;
+    out->received_ns =
+        h->received_after_us ? (h->event_time_ms * 1000 + h->received_after_us) * 1000 : 0;
     out->labels = arena_alloc(scratch, sizeof(label_t) * (h->n_labels + 1));
     out->annotations = arena_alloc(scratch, sizeof(label_t) * (h->n_annotations + 1));
     if (!out->labels || !out->annotations) return QERR_NOMEM;

@@ -45,6 +45,9 @@ typedef struct {
     int64_t watermark_ms;  /* no partition still being read is behind this event
                             * time, so incidents idle since before it minus the
                             * window may be dropped (0 = unknown: drop none) */
+    int64_t received_ns;   /* wall clock when quell took its Kafka message, for the
+                            * latency split (0 = unknown); carried in ring records
+                            * to within a microsecond */
     str_t generator_url;
     str_t source;
     uint64_t fingerprint;

@@ -209,13 +209,15 @@ typedef struct {
     int64_t last_write_ms; /* wall clock of the latest one; 0 = none yet */
 } snapshot_writer_stats_t;
 
+typedef struct inhibit_state inhibit_state_t; /* rules.h */
 /* Starts a thread writing `path` every `interval_ms` from copies the
- * workers hand over (dedup_worker_copy_table). `workers` must outlive the
- * writer and run the memory store. NULL with errbuf set on failure. */
+ * workers hand over (dedup_worker_copy_table), and `inhibit` (may be NULL)
+ * as PATH.inhibit after it. `workers` must outlive the writer and run the
+ * memory store. NULL with errbuf set on failure. */
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
-                                         size_t n_workers, int64_t interval_ms,
-                                         const snapshot_barrier_t *barrier, char *errbuf,
-                                         size_t errlen);
+                                         size_t n_workers, inhibit_state_t *inhibit,
+                                         int64_t interval_ms, const snapshot_barrier_t *barrier,
+                                         char *errbuf, size_t errlen);
 /* Stops and joins the thread (a write under way is finished or abandoned,
  * never left half-renamed); safe on NULL. Call before the workers stop. */
 void snapshot_writer_stop(snapshot_writer_t *s);
@@ -399,10 +401,11 @@ qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_
 ring_t *dedup_worker_ring(dedup_worker_t *w);           /* the first input ring */
 size_t dedup_worker_ring_used(const dedup_worker_t *w); /* bytes queued, all rings */
 /* Decision latency: Kafka timestamp (event_time_ms) to the decision, the
- * forward included. Meaningful when producers stamp messages with the time
- * they send them; replayed storms stamped with old event times show their
- * age. Any thread reads it (hist_merge). */
-const hist_t *dedup_worker_latency(const dedup_worker_t *w);
+ * forward included, and its split at the moment quell took the message
+ * (decision_latency_t). Meaningful when producers stamp messages with the
+ * time they send them; replayed storms stamped with old event times show
+ * their age. Any thread reads it (decision_latency_merge). */
+const decision_latency_t *dedup_worker_latency(const dedup_worker_t *w);
 dedup_table_t *dedup_worker_table(dedup_worker_t *w);
 /* The worker decides with the rules (dedup_worker_use_rules, rules.h);
  * without them, with the window alone. */

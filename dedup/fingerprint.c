@@ -52,9 +52,21 @@ static void hasher_feed(fp_hasher_t *h, const void *data, size_t len)
     XXH3_64bits_update(h->xstate, data, len);
 }
 
-static void hasher_label(fp_hasher_t *h, str_t name, str_t value)
+static inline void hasher_label(fp_hasher_t *h, str_t name, str_t value)
 {
     static const unsigned char sep = 0xFF;
+    size_t need = (size_t)name.len + value.len + 2;
+    if (h->mode != FP_ALERTMANAGER && !h->xstate && h->used + need <= sizeof(h->buf)) {
+        /* The usual case, one label straight into the buffer. */
+        unsigned char *p = h->buf + h->used;
+        memcpy(p, name.ptr, name.len);
+        p[name.len] = sep;
+        p += name.len + 1;
+        memcpy(p, value.ptr, value.len);
+        p[value.len] = sep;
+        h->used += need;
+        return;
+    }
     hasher_feed(h, name.ptr, name.len);
     hasher_feed(h, &sep, 1);
     hasher_feed(h, value.ptr, value.len);

@@ -114,20 +114,24 @@ typedef struct {
 
 static const char inhibit_magic[8] = {'Q', 'U', 'E', 'L', 'L', 'I', 'N', '1'};
 
+/* Workers may add sources meanwhile (the periodic snapshot): the records
+ * are gathered first, so the count written is the records that follow. */
 static qerr_t write_inhibit(FILE *fp, void *ctx)
 {
     inhibit_state_t *s = ctx;
+    inhibit_record_t *recs = malloc((s->mask + 1) * sizeof *recs);
+    if (!recs) return QERR_NOMEM;
     uint64_t n = 0;
-    for (size_t i = 0; i <= s->mask; i++)
-        if (atomic_load(&s->slots[i].key)) n++;
-    bool ok = fwrite(inhibit_magic, 8, 1, fp) == 1 && fwrite(&n, 8, 1, fp) == 1;
-    for (size_t i = 0; ok && i <= s->mask; i++) {
+    for (size_t i = 0; i <= s->mask; i++) {
         inhibit_slot_t *sl = &s->slots[i];
         inhibit_record_t r = {atomic_load(&sl->key), atomic_load(&sl->until_src),
                               atomic_load(&sl->fp_src), atomic_load(&sl->until_both),
                               atomic_load(&sl->fp_both)};
-        if (r.key) ok = fwrite(&r, sizeof r, 1, fp) == 1;
+        if (r.key) recs[n++] = r;
     }
+    bool ok = fwrite(inhibit_magic, 8, 1, fp) == 1 && fwrite(&n, 8, 1, fp) == 1 &&
+              (n == 0 || fwrite(recs, sizeof *recs, n, fp) == n);
+    free(recs);
     return ok ? QERR_OK : QERR_IO;
 }
 

@@ -155,15 +155,15 @@ void ruleset_explain(const ruleset_t *rs, const label_t *labels, uint32_t n_labe
  * (a source and its targets may live on different workers). Lock-free:
  * open addressing with atomic slots; keyed by (rule name, values of the
  * `equal` labels), so it survives reloads that keep a rule's name. In
- * memory, saved across clean restarts (below); after a crash a source is
- * known again when it next fires. */
+ * memory, saved with the dedup snapshot (every snapshot_interval and at a
+ * clean stop), so a restart, after a crash too, knows its sources. */
 typedef struct inhibit_state inhibit_state_t;
 inhibit_state_t *inhibit_state_new(size_t slots); /* rounded up to a power of two */
 void inhibit_state_destroy(inhibit_state_t *s);
 uint64_t inhibit_state_dropped(const inhibit_state_t *s); /* sources not stored: table full */
-/* Firing sources across a clean restart (beside the dedup snapshot), so
- * inhibitors are known before the first target is decided. Save when no
- * worker runs; a missing file loads nothing. Atomic (temp file + rename). */
+/* Firing sources across a restart (beside the dedup snapshot), so
+ * inhibitors are known before the first target is decided. Workers may run
+ * meanwhile; a missing file loads nothing. Atomic (temp file + rename). */
 qerr_t inhibit_state_save(inhibit_state_t *s, const char *path, char *errbuf, size_t errlen);
 qerr_t inhibit_state_load(inhibit_state_t *s, const char *path, uint64_t *loaded, char *errbuf,
                           size_t errlen);

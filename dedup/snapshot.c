@@ -46,6 +46,7 @@ struct snapshot_writer {
     char *path;
     dedup_worker_t **workers;
     size_t n_workers;
+    inhibit_state_t *inhibit; /* saved beside, as PATH.inhibit; NULL: none */
     int64_t interval_ms;
     snapshot_barrier_t barrier;
     pthread_t thread;
@@ -124,6 +125,18 @@ static bool write_once(snapshot_writer_t *s)
         why = errbuf;
         goto out;
     }
+    /* The firing inhibition sources too, so a restart after a crash
+     * mutes targets at once instead of when their source next fires. They
+     * are read now, after the barrier: a source recorded here whose alert
+     * is re-read after a crash fires again, the same state. */
+    if (s->inhibit) {
+        char ipath[4096];
+        snprintf(ipath, sizeof ipath, "%s.inhibit", s->path);
+        if (inhibit_state_save(s->inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK) {
+            why = errbuf;
+            goto out;
+        }
+    }
     atomic_store(&s->last_entries, total);
     atomic_store(&s->last_write_ms, clock_wall_ms());
     atomic_fetch_add(&s->writes, 1);
@@ -160,9 +173,9 @@ static void *writer_main(void *arg)
 }
 
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
-                                         size_t n_workers, int64_t interval_ms,
-                                         const snapshot_barrier_t *barrier, char *errbuf,
-                                         size_t errlen)
+                                         size_t n_workers, inhibit_state_t *inhibit,
+                                         int64_t interval_ms, const snapshot_barrier_t *barrier,
+                                         char *errbuf, size_t errlen)
 {
     snapshot_writer_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->path = strdup(path))) {
@@ -172,6 +185,7 @@ snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **work
     }
     s->workers = workers;
     s->n_workers = n_workers;
+    s->inhibit = inhibit;
     s->interval_ms = interval_ms > 0 ? interval_ms : 1000;
     s->barrier = *barrier;
     pthread_mutex_init(&s->lock, NULL);

@@ -48,7 +48,7 @@ struct dedup_worker {
      * costs about as much as a cache-hit decision. */
     int64_t wall_ns;
     uint32_t wall_age;
-    hist_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
+    decision_latency_t latency; /* Kafka timestamp to decided (forward handed to the sink) */
     /* Noisy-alert sketch: owned by the thread; a reader bumps top_req and
      * the thread copies the sketch into top_copy (under top_lock, taken only
      * then) and sets top_done. */
@@ -79,7 +79,7 @@ dedup_worker_t *dedup_worker_new(const dedup_params_t *p, size_t max_entries, si
     w->forward = forward;
     w->ctx = ctx;
     arena_init(&w->scratch, 16 * 1024);
-    hist_init(&w->latency);
+    decision_latency_init(&w->latency);
     w->table = dedup_table_new(max_entries);
     w->top = top_sketch_new(DEDUP_TOP_K);
     w->top_copy = calloc(DEDUP_TOP_K, sizeof(*w->top_copy));
@@ -156,7 +156,7 @@ static void process_one(dedup_worker_t *w, const void *rec, size_t len)
         forward_blocking(w, &a, &inc, track);
     else
         track_done(track);
-    decision_latency_record(&w->latency, worker_wall_ns(w), a.event_time_ms);
+    decision_latency_record(&w->latency, worker_wall_ns(w), a.event_time_ms, a.received_ns);
 }
 
 static void publish_table_stats(dedup_worker_t *w)
@@ -259,6 +259,8 @@ static void *worker_main(void *arg)
     if (w->store) return store_main(w);
     int idle_spins = 0;
     bool decided = false; /* since last_decision_ns was stamped */
+    ring_idle_t idle;
+    ring_idle_init(&idle);
     for (;;) {
         /* Up to a burst from each input ring in turn: each ring's records
          * stay in order (one ingest thread's order), and none starves. */
@@ -295,14 +297,13 @@ static void *worker_main(void *arg)
             if (dedup_inputs_empty(&w->in)) break;
             continue;
         }
-        /* Under load the next record is microseconds away: yield a few
-         * times before sleeping, which saves a futex wake per record and
-         * gives the core to ingest when it needs it. */
-        if (idle_spins++ < 64) {
-            sched_yield();
-            continue;
-        }
+        /* While ingest drains a backlog the next record is microseconds
+         * away: poll for it a moment before sleeping, which saves a futex
+         * wake per batch (ring_idle_t: only then). */
+        if (idle_spins++ == 0 && ring_idle_poll(&idle, w->in.rings, w->in.n)) continue;
+        ring_idle_sleeping(&idle);
         ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, 100);
+        ring_idle_woke(&idle);
         idle_spins = 0;
     }
     return NULL;
@@ -357,7 +358,7 @@ static void store_decided(void *ctx, const alert_t *a, const incident_t *inc)
     if (w->on_decided) w->on_decided(w->on_decided_ctx, a, inc); /* the batch's set is held */
     stat_add(&w->decisions[k], 1);
     top_sketch_add(w->top, a, k, a->event_time_ms);
-    decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms);
+    decision_latency_record(&w->latency, worker_wall_ns(w), a->event_time_ms, a->received_ns);
 }
 
 qerr_t dedup_worker_use_store(dedup_worker_t *w, const store_conf_t *sc, uint64_t me)
@@ -405,7 +406,7 @@ size_t dedup_worker_ring_used(const dedup_worker_t *w)
     for (size_t i = 0; i < w->in.n; i++) used += ring_used_bytes(w->in.rings[i]);
     return used;
 }
-const hist_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
+const decision_latency_t *dedup_worker_latency(const dedup_worker_t *w) { return &w->latency; }
 dedup_table_t *dedup_worker_table(dedup_worker_t *w) { return w->table; }
 
 void dedup_worker_stats(dedup_worker_t *w, dedup_worker_stats_t *out)

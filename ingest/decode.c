@@ -30,6 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <cjson/cJSON.h>
 
@@ -105,6 +108,9 @@ typedef struct {
     bool in_alert;           /* prefix errors with "alert N: " */
     bool json_syntax_failed; /* no JSON tree was built: AUTO may try protobuf */
     bool text_is_utf8;       /* strings come from a validating parser: skip the UTF-8 scan */
+    /* Strings point into the message up to here (protobuf): the UTF-8 scan
+     * may read whole 16-byte blocks past a string's end, not past this. */
+    const unsigned char *readable_end;
 } dctx_t;
 
 static decode_error_t __attribute__((format(printf, 3, 4)))
@@ -162,6 +168,24 @@ static size_t utf8_invalid_at(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
+#ifdef __SSE2__
+    /* Fastest path: 32 ASCII bytes without NUL, one branch (annotations
+     * are long and nearly always ASCII). A byte >= 0x80 or a NUL (compared
+     * equal to zero: 0xff) sets its lane's top bit; SSE2 is part of every
+     * x86-64, so this needs no CPU check. It took a tenth of the ingest
+     * threads' time as 64-bit words. */
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 32 <= len; i += 32) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+        __m128i nul = _mm_or_si128(_mm_cmpeq_epi8(a, zero), _mm_cmpeq_epi8(b, zero));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), nul))) break;
+    }
+    if (i + 16 <= len) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        if (!_mm_movemask_epi8(_mm_or_si128(a, _mm_cmpeq_epi8(a, zero)))) i += 16;
+    }
+#else
     /* Fastest path: 32 ASCII bytes without NUL, one branch (annotations
      * are long and nearly always ASCII). */
     for (; i + 32 <= len; i += 32) {
@@ -170,6 +194,7 @@ static size_t utf8_invalid_at(const char *str, size_t len)
         for (int k = 0; k < 4; k++) acc |= w[k] | ((w[k] - ONES) & ~w[k]);
         if (acc & HIGHS) break;
     }
+#endif
     while (i < len) {
         if (i + 8 <= len) { /* fast path: 8 ASCII bytes, none of them NUL */
             uint64_t w;
@@ -217,6 +242,33 @@ static size_t utf8_invalid_at(const char *str, size_t len)
         i += need + 1;
     }
     return UTF8_OK;
+}
+
+/* utf8_invalid_at() for a string inside the message: most label values
+ * are shorter than 32 bytes, where the call, the word loop and the tail
+ * cost more than the check. Here whole 16-byte blocks are tested while they
+ * end inside the message, the bytes past the string masked off; the first
+ * block with a byte to look at goes to the full check. */
+static inline size_t utf8_check(const dctx_t *c, const char *str, size_t len)
+{
+#ifdef __SSE2__
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len && c->readable_end && (size_t)(c->readable_end - (s + i)) >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+        if (len - i < 16) m &= (1u << (len - i)) - 1;
+        if (m) break;
+        i += 16;
+    }
+    if (i >= len) return UTF8_OK;
+    size_t at = utf8_invalid_at(str + i, len - i);
+    return at == UTF8_OK ? UTF8_OK : i + at;
+#else
+    (void)c;
+    return utf8_invalid_at(str, len);
+#endif
 }
 
 /* Legacy Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. A table: one load
@@ -269,12 +321,12 @@ static decode_error_t check_pair(dctx_t *c, bool label, const char *name, size_t
                     "label name ([a-zA-Z_][a-zA-Z0-9_]*)",
                     quote(&q, name, nlen));
     if (nlen == 0) return fail(c, DECODE_BAD_LABEL_NAME, "annotation name is empty");
-    if (!label && !c->text_is_utf8 && (at = utf8_invalid_at(name, nlen)) != UTF8_OK)
+    if (!label && !c->text_is_utf8 && (at = utf8_check(c, name, nlen)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "annotation name %s", utf8_why(why, name, at));
     if (vlen > vmax)
         return fail(c, DECODE_VALUE_TOO_LONG, "%s \"%s\": value is %zu bytes, limit %zu", kind,
                     quote(&q, name, nlen), vlen, vmax);
-    if (!c->text_is_utf8 && (at = utf8_invalid_at(val, vlen)) != UTF8_OK)
+    if (!c->text_is_utf8 && (at = utf8_check(c, val, vlen)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "%s \"%s\": value %s", kind, quote(&q, name, nlen),
                     utf8_why(why, val, at));
     return DECODE_OK;
@@ -289,7 +341,7 @@ static decode_error_t check_text(dctx_t *c, const char *field, const char *s, si
     if (len > c->lim.annotation)
         return fail(c, DECODE_VALUE_TOO_LONG, "%s is %zu bytes, limit %zu", field, len,
                     c->lim.annotation);
-    if (!c->text_is_utf8 && (at = utf8_invalid_at(s, len)) != UTF8_OK)
+    if (!c->text_is_utf8 && (at = utf8_check(c, s, len)) != UTF8_OK)
         return fail(c, DECODE_BAD_UTF8, "%s %s", field, utf8_why(why, s, at));
     out->ptr = s;
     out->len = (uint32_t)len;
@@ -967,7 +1019,7 @@ typedef struct {
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
-static bool pb_varint(pbr_t *r, uint64_t *v)
+static bool pb_varint_long(pbr_t *r, uint64_t *v)
 {
     uint64_t x = 0;
     for (unsigned shift = 0; shift < 70 && r->p < r->end; shift += 7) {
@@ -979,6 +1031,16 @@ static bool pb_varint(pbr_t *r, uint64_t *v)
         }
     }
     return false;
+}
+
+/* Tags and lengths below 128 are one byte: nearly all of an alert's. */
+static inline bool pb_varint(pbr_t *r, uint64_t *v)
+{
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return true;
+    }
+    return pb_varint_long(r, v);
 }
 
 /* The next field's number and wire type; false at the end or on a bad tag. */
@@ -1020,30 +1082,29 @@ static bool pb_skip(pbr_t *r, unsigned wt)
     }
 }
 
-static str_t pb_str(const pbr_t *sub)
-{
-    return (str_t){(const char *)sub->p, (uint32_t)(sub->end - sub->p)};
-}
-
 /* A quell.v1.Label: name = 1, value = 2. */
 static bool pb_label(pbr_t r, label_t *out)
 {
     uint32_t f;
     unsigned wt;
     bool bad;
-    *out = (label_t){{"", 0}, {"", 0}};
+    uint64_t n;
+    str_t name = {"", 0}, value = {"", 0};
     while (pb_tag(&r, &f, &wt, &bad)) {
-        pbr_t sub;
         if (f == 1 || f == 2) {
-            if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+            if (wt != WT_LEN || !pb_varint(&r, &n) || n > (uint64_t)(r.end - r.p)) return false;
+            str_t s = {(const char *)r.p, (uint32_t)n};
+            r.p += n;
             if (f == 1)
-                out->name = pb_str(&sub);
+                name = s;
             else
-                out->value = pb_str(&sub);
+                value = s;
         } else if (!pb_skip(&r, wt)) {
             return false;
         }
     }
+    out->name = name;
+    out->value = value;
     return !bad;
 }
 
@@ -1056,6 +1117,11 @@ typedef struct {
     str_t generator_url, source;
 } pb_alert_t;
 
+/* Label and annotation submessages remembered by the first pass of
+ * pb_read_alert, so the second reads them without walking the alert again;
+ * an alert with more takes the walk. */
+#define PB_PAIRS_SEEN 64
+
 /* Reads an Alert in two passes: count the labels and annotations (and
  * check the framing), then fill arrays of exactly that size. */
 static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
@@ -1065,21 +1131,33 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
     bool bad;
     uint64_t v;
     size_t nl = 0, na = 0;
+    /* Start and length as scalars: a pbr_t copied into the array right
+     * after pb_bytes() wrote it stalled on store forwarding. */
+    const uint8_t *seen_at[PB_PAIRS_SEEN];
+    uint32_t seen_len[PB_PAIRS_SEEN];
+    bool seen_is_label[PB_PAIRS_SEEN];
     *a = (pb_alert_t){.generator_url = {"", 0}, .source = {"", 0}};
     pbr_t r = msg;
     while (pb_tag(&r, &f, &wt, &bad)) {
-        pbr_t sub;
         switch (f) {
         case 1:
         case 2:
         case 6:
-        case 7:
-            if (wt != WT_LEN || !pb_bytes(&r, &sub)) return false;
+        case 7: {
+            if (wt != WT_LEN || !pb_varint(&r, &v) || v > (uint64_t)(r.end - r.p)) return false;
+            const uint8_t *at = r.p;
+            r.p += v;
+            if (f <= 2 && nl + na < PB_PAIRS_SEEN) {
+                seen_at[nl + na] = at;
+                seen_len[nl + na] = (uint32_t)v;
+                seen_is_label[nl + na] = f == 1;
+            }
             if (f == 1) nl++;
             if (f == 2) na++;
-            if (f == 6) a->generator_url = pb_str(&sub);
-            if (f == 7) a->source = pb_str(&sub);
+            if (f == 6) a->generator_url = (str_t){(const char *)at, (uint32_t)v};
+            if (f == 7) a->source = (str_t){(const char *)at, (uint32_t)v};
             break;
+        }
         case 3:
         case 4:
         case 5:
@@ -1096,6 +1174,14 @@ static bool pb_read_alert(dctx_t *c, pbr_t msg, pb_alert_t *a, bool *oom)
     a->labels = arena_array(c, nl, sizeof(label_t));
     a->annotations = arena_array(c, na, sizeof(label_t));
     if ((nl && !a->labels) || (na && !a->annotations)) return !(*oom = true);
+    if (nl + na <= PB_PAIRS_SEEN) {
+        for (size_t i = 0; i < nl + na; i++) {
+            label_t *l =
+                seen_is_label[i] ? &a->labels[a->n_labels++] : &a->annotations[a->n_annotations++];
+            if (!pb_label((pbr_t){seen_at[i], seen_at[i] + seen_len[i]}, l)) return false;
+        }
+        return true;
+    }
     r = msg;
     while (pb_tag(&r, &f, &wt, &bad)) {
         pbr_t sub;
@@ -1149,6 +1235,7 @@ static decode_error_t pb_decode(dctx_t *c, bool batch, const uint8_t *buf, size_
 {
     decode_error_t r;
     pbr_t msg = {buf, buf + len}, rd = msg;
+    c->readable_end = buf + len;
     size_t n = 1;
     uint32_t f;
     unsigned wt;

@@ -129,6 +129,7 @@ typedef struct {
     uint64_t offset_gaps;      /* times the next offset was not the expected one */
     uint64_t offsets_skipped;  /* messages never seen because of those gaps */
     uint64_t fetch_nudges;     /* brokers woken to fetch again (consumer.c, nudge_fetch) */
+    uint64_t fetch_wait_ns;    /* the consumer's wait for those fetches, messages behind */
     uint64_t first_message_ns; /* monotonic clock of the first message */
     uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT]; /* by source, format */
     int32_t assigned_partitions;                                    /* held now (readiness) */

@@ -857,6 +857,16 @@ int64_t routing_max_dedup_window_ms(const routing_t *rt)
     return rt ? rt->max_dedup_window_ms : 0; /* per alert on the workers: computed at compile */
 }
 
+int64_t routing_dedup_window_ms(const routing_t *rt, const alert_t *a, int64_t keep_ms)
+{
+    const route_t *first[1];
+    if (!rt || rt->max_dedup_window_ms == 0 ||
+        routing_match(rt, a->labels, a->n_labels, first, 1) == 0)
+        return 0;
+    int64_t ms = first[0]->dedup_window_ms;
+    return ms < keep_ms ? ms : keep_ms;
+}
+
 /* ---- enrichment ------------------------------------------------------- */
 
 static bool contains_ci(str_t hay, const char *needle)

@@ -143,6 +143,11 @@ const routing_gen_t *routing_live_current(routing_live_t *l);
 void routing_live_destroy(routing_live_t *l);
 /* The longest `dedup_window` of any route, 0 = none. */
 int64_t routing_max_dedup_window_ms(const routing_t *rt);
+/* The window an alert is deduplicated with: the `dedup_window` of the first
+ * route it goes to, at most `keep_ms` (what the dedup table keeps); 0 when
+ * that route sets none (then dedup.window). What `quell run` (memory store)
+ * and `quell replay` decide with. */
+int64_t routing_dedup_window_ms(const routing_t *rt, const alert_t *a, int64_t keep_ms);
 
 /* ---- enrichment (pure) ------------------------------------------------ */
 

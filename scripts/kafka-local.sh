@@ -117,7 +117,10 @@ start() {
   port=$(free_port); cport=$(free_port "$port")
 
   # Internal topics get few partitions and the cleaner a tiny buffer (default 128 MiB)
-  # so the broker fits in a small heap and comes up fast.
+  # so the broker fits in a small heap and comes up fast. No time retention: replayed
+  # storms (quell load, quell bench's backlog runs) carry event times months old as
+  # their Kafka timestamps, and the 7-day default deleted them within the first
+  # retention check, before quell had read them.
   cat >"$DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
@@ -138,6 +141,7 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=2
 log.cleaner.dedupe.buffer.size=8388608
+log.retention.ms=-1
 EOF
   # WARN overall, but the server lifecycle at INFO: we wait for its "started" line.
   cat >"$DIR/log4j.properties" <<EOF

@@ -980,6 +980,27 @@ static void test_proto_differential(void)
         }
     }
     gen_destroy(g);
+    /* Around the reader's 64 remembered pairs: at, just over and far over,
+     * the reader walking the alert a second time past it. */
+    static char names[2][64][8];
+    kv_t kv[2][64];
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < 64; i++) {
+            snprintf(names[w][i], sizeof names[w][i], "%c%02d", w ? 'd' : 'l', i);
+            kv[w][i] = (kv_t){names[w][i], names[w][63 - i]};
+        }
+    const size_t shapes[][2] = {{40, 24}, {41, 24}, {64, 64}, {1, 63}, {64, 1}};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        Quell__V1__Alert m;
+        pb_fill(&m, kv[0], shapes[k][0], kv[1], shapes[k][1]);
+        size_t n = pb_pack(&m, buf, sizeof buf);
+        uint64_t before = agreed;
+        differential_one(buf, n, false, &agreed, &refused);
+        CHECK(agreed == before + 1);
+        CHECK_EQ_INT(n_alerts, 1);
+        CHECK_EQ_INT(alerts[0].n_labels, shapes[k][0]);
+        CHECK_EQ_INT(alerts[0].n_annotations, shapes[k][1]);
+    }
     fprintf(stderr,
             "decode: protobuf reader agrees with protobuf-c: %llu accepted alike, %llu "
             "refused alike\n",
@@ -987,10 +1008,68 @@ static void test_proto_differential(void)
     CHECK(agreed > 3000 && refused > 1000);
 }
 
+/* Every offset of annotation values of every length up to 70, so each path
+ * of the UTF-8 check (16-byte blocks read past the value inside the
+ * message, 32 and 16 bytes at a time, 8 at a time, the tail) meets the bad
+ * byte: a lone continuation byte and a NUL are refused wherever they are,
+ * and a two-byte character straddling any boundary is accepted. By hand:
+ * Alert{labels: [a="x"], annotations: [d=V]}, then, in half the runs, a
+ * generatorURL holding "é" within 16 bytes of V's end, which the blocks
+ * read past V must not count. */
+static void test_utf8_every_offset(void)
+{
+    static const uint8_t url[] = {0x32, 20,  'h', 't', 't', 'p', ':', '/', 0xc3, 0xa9, 'x',
+                                  'x',  'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x',  'x',  'x'};
+    uint8_t msg[8 + 7 + 127 + sizeof(url)];
+    int wrong = 0, runs = 0;
+    for (int with_url = 0; with_url < 2; with_url++) {
+        for (size_t vlen = 1; vlen <= 70; vlen++) {
+            const uint8_t head[] = {0x0a,         0x06,
+                                    0x0a,         0x01,
+                                    'a',          0x12,
+                                    0x01,         'x', /* a="x" */
+                                    0x12,         (uint8_t)(3 + 2 + vlen),
+                                    0x0a,         0x01,
+                                    'd',          0x12,
+                                    (uint8_t)vlen};
+            memcpy(msg, head, sizeof(head));
+            uint8_t *v = msg + sizeof(head);
+            size_t len = sizeof(head) + vlen;
+            if (with_url) {
+                memcpy(msg + len, url, sizeof(url));
+                len += sizeof(url);
+            }
+            for (size_t at = 0; at < vlen; at++) {
+                memset(v, 'a', vlen);
+                v[at] = 0x80;
+                wrong +=
+                    decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
+                v[at] = 0x00;
+                wrong +=
+                    decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
+                if (at + 1 < vlen) {
+                    v[at] = 0xc3; /* U+00E9 */
+                    v[at + 1] = 0xa9;
+                    wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_OK;
+                    v[at + 1] = 'a'; /* a lead byte without its continuation */
+                    wrong +=
+                        decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_BAD_UTF8;
+                }
+                runs++;
+            }
+            memset(v, 'a', vlen);
+            wrong += decode_lim(&limits, INGEST_FORMAT_PROTO_ALERT, msg, len) != DECODE_OK;
+        }
+    }
+    CHECK(runs > 4000);
+    CHECK_EQ_INT(wrong, 0);
+}
+
 int main(void)
 {
     arena_init(&arena, 64 * 1024);
     test_proto_differential();
+    test_utf8_every_offset();
     test_json_object();
     test_json_array_and_webhook();
     test_status();

@@ -1,5 +1,6 @@
 /* core/hist.c: bucket bounds hold every value, quantiles land within a
- * bucket's width of the exact ones, merging adds, the maximum clamps. */
+ * bucket's width of the exact ones, merging adds, the maximum clamps; the
+ * decision latency's two shares add up to the whole, alert by alert. */
 #include <stdlib.h>
 
 #include "../core/core.h"
@@ -57,9 +58,43 @@ static void test_quantiles(void)
     free(v);
 }
 
+static void test_latency_split(void)
+{
+    static decision_latency_t l, merged;
+    decision_latency_init(&l);
+    decision_latency_init(&merged);
+    const int64_t stamp_ms = 1765000000000, stamp_ns = stamp_ms * 1000000;
+    /* taken 2 ms after the stamp, decided 300 µs later */
+    decision_latency_record(&l, stamp_ns + 2300000, stamp_ms, stamp_ns + 2000000);
+    CHECK_EQ_INT(stat_get(&l.decided.sum_ns), 2300000);
+    CHECK_EQ_INT(stat_get(&l.consumed.sum_ns), 2000000);
+    CHECK_EQ_INT(stat_get(&l.in_quell.sum_ns), 300000);
+    /* unknown arrival: all of it is quell's */
+    decision_latency_record(&l, stamp_ns + 1000, stamp_ms, 0);
+    CHECK_EQ_INT(stat_get(&l.consumed.max_ns), 2000000);
+    CHECK_EQ_INT(stat_get(&l.in_quell.sum_ns), 301000);
+    /* a stale decision clock (read before the message came): quell's share
+     * is 0, the Kafka path's is the whole */
+    decision_latency_record(&l, stamp_ns + 5000, stamp_ms, stamp_ns + 9000);
+    CHECK_EQ_INT(stat_get(&l.consumed.sum_ns), 2005000);
+    /* a stamp in the future (skew): 0 everywhere */
+    decision_latency_record(&l, stamp_ns - 7000, stamp_ms, stamp_ns - 3000);
+    CHECK_EQ_INT(stat_get(&l.decided.sum_ns), 2306000);
+    CHECK_EQ_INT(stat_get(&l.consumed.sum_ns) + stat_get(&l.in_quell.sum_ns), 2306000);
+    CHECK_EQ_INT(stat_get(&l.decided.count), 4);
+    CHECK_EQ_INT(stat_get(&l.consumed.count), 4);
+    CHECK_EQ_INT(stat_get(&l.in_quell.count), 4);
+    decision_latency_merge(&merged, &l);
+    decision_latency_merge(&merged, &l);
+    CHECK_EQ_INT(stat_get(&merged.in_quell.count), 8);
+    CHECK_EQ_INT(stat_get(&merged.consumed.sum_ns), 2 * 2005000);
+    CHECK_EQ_INT(stat_get(&merged.decided.max_ns), 2300000);
+}
+
 int main(void)
 {
     test_buckets();
     test_quantiles();
+    test_latency_split();
     return check_summary("hist");
 }

@@ -447,6 +447,14 @@ static void test_intake(env_t *env)
         CHECK_EQ_INT(metric(m, "quell_incidents_delivered_total", NULL), fwd);
         CHECK_EQ_INT(metric(m, "quell_decision_latency_seconds_count", NULL), decided);
         CHECK_EQ_INT(metric(m, "quell_decision_latency_seconds_bucket", "le=\"+Inf\""), decided);
+        /* Its split where quell took each message: every alert in both
+         * shares, which add up to the whole (sums printed to the µs). */
+        CHECK_EQ_INT(metric(m, "quell_consume_latency_seconds_count", NULL), decided);
+        CHECK_EQ_INT(metric(m, "quell_pipeline_latency_seconds_count", NULL), decided);
+        double whole = metric(m, "quell_decision_latency_seconds_sum", NULL);
+        double parts = metric(m, "quell_consume_latency_seconds_sum", NULL) +
+                       metric(m, "quell_pipeline_latency_seconds_sum", NULL);
+        CHECK(whole > 0 && parts > whole - 3e-6 && parts < whole + 3e-6);
         CHECK_EQ_INT(metric(m, "quell_intake_alerts_total", "api=\"alertmanager\""), 4);
         CHECK_EQ_INT(metric(m, "quell_intake_alerts_total", "api=\"pagerduty\""), 5);
         CHECK_EQ_INT(metric(m, "quell_intake_requests_total", "code=\"401\""), 1);

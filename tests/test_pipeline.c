@@ -202,6 +202,50 @@ static void test_storm(env_t *env, gen_format_t format)
     if (check_failures) harness_dump_file(s.log_path);
 }
 
+/* One "    NAME p50 X ms, p99 Y ms, max Z ms" line of the run summary's
+ * decision latency (NAME "decision latency" or one of its shares). */
+static bool summary_latency(const char *path, const char *name, double v[3])
+{
+    FILE *f = fopen(path, "r");
+    char line[512], fmt[160];
+    snprintf(fmt, sizeof fmt, " %s p50 %%lf ms, p99 %%lf ms, max %%lf ms", name);
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = sscanf(line, fmt, &v[0], &v[1], &v[2]) == 3;
+    if (f) fclose(f);
+    return found;
+}
+
+/* Messages stamped when sent: the summary gives the decision latency and
+ * its split where quell took each message, and neither share exceeds the
+ * whole at any quantile (per alert, each is a part of it). */
+static void test_latency_split(env_t *env)
+{
+    scenario_t s;
+    scenario_init(env, &s, "latency", "1h", "24h");
+    pid_t pid = quell_start(&s);
+    load_opts_t o = load_opts_for(env, &s);
+    o.gen.alerts = 5000;
+    o.gen.fingerprints = 200;
+    o.stamp_now = true;
+    o.rate = 5000;
+    load_result_t r;
+    int rc = load_run(&o, &r);
+    if (rc) fprintf(stderr, "load: %s\n", r.error);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(quell_stop(env, pid), 0);
+    double whole[3], consumed[3], in_quell[3];
+    CHECK(summary_latency(s.out_path, "decision latency", whole));
+    CHECK(summary_latency(s.out_path, "to consumed", consumed));
+    CHECK(summary_latency(s.out_path, "consumed to decided", in_quell));
+    for (int i = 0; i < 3; i++) {
+        CHECK(consumed[i] <= whole[i]);
+        CHECK(in_quell[i] <= whole[i]);
+    }
+    CHECK(whole[2] > 0);
+    if (check_failures) harness_dump_file(s.out_path);
+}
+
 /* What quell must decide for a storm, worked out independently from the
  * rules in docs/dedup.md: per fingerprint, a window from the last occurrence,
  * a reminder every repeat interval, resolved closes. */
@@ -342,6 +386,16 @@ static bool log_has(const char *path, const char *what, int timeout_ms)
     return false;
 }
 
+/* Runs a shell command; its stdout (cut at cap - 1 bytes) in out, its exit
+ * status returned (-1 when it could not run). */
+static int run_capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *pp = popen(cmd, "r");
+    size_t got = pp ? fread(out, 1, cap - 1, pp) : 0;
+    out[got] = '\0';
+    return pp ? WEXITSTATUS(pclose(pp)) : -1;
+}
+
 static void test_rules_and_reload(env_t *env)
 {
     scenario_t s;
@@ -392,11 +446,8 @@ static void test_rules_and_reload(env_t *env)
     snprintf(cmd, sizeof cmd, "%s replay -c %s --brokers '%s' --format json kafka:%s 2>>%s",
              getenv("QUELL_BIN"), s.conf_path, env->brokers, s.alerts, s.log_path);
     for (int round = 0; round < 2; round++) {
-        FILE *pp = popen(cmd, "r");
-        char out[8192] = "";
-        size_t got = pp ? fread(out, 1, sizeof out - 1, pp) : 0;
-        out[got] = '\0';
-        CHECK_EQ_INT(pp ? WEXITSTATUS(pclose(pp)) : -1, 0);
+        char out[8192];
+        CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
         CHECK(strstr(out, "\"alerts_in\":5,") != NULL);
         CHECK(strstr(out, "\"incidents_out\":2,") != NULL);
         CHECK(strstr(out, "\"excluded:no-c\":{\"alerts\":1,") != NULL);
@@ -408,6 +459,12 @@ static void test_rules_and_reload(env_t *env)
         if (check_failures) fprintf(stderr, "replay output:\n%s\n", out);
     }
     free(first);
+    /* quell suggest reads the inputs replay takes, the topic included. */
+    snprintf(cmd, sizeof cmd, "%s suggest -c %s --brokers '%s' kafka:%s 2>>%s", getenv("QUELL_BIN"),
+             s.conf_path, env->brokers, s.alerts, s.log_path);
+    char out[16384];
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    CHECK(strstr(out, "# quell suggest: 5 alerts from 1 input") != NULL);
     if (check_failures) harness_dump_file(s.log_path);
 }
 
@@ -590,6 +647,7 @@ int main(int argc, char **argv)
     if (rc) return check_summary("pipeline");
     test_storm(&env, GEN_JSON);
     test_storm(&env, GEN_PROTO);
+    test_latency_split(&env);
     test_window_semantics(&env);
     test_dead_letters(&env);
     test_rules_and_reload(&env);

@@ -184,6 +184,68 @@ static void test_event_time(void)
     free(err);
 }
 
+/* A route's dedup_window decides in replay as in `quell run`: db's 15m
+ * window folds an alert 10 minutes later, web's 1m window opens a new
+ * incident 2 minutes later, the rest keeps dedup.window (5m). */
+static void test_route_window(void)
+{
+    write_text("rw.yaml", "dedup:\n  window: 5m\n"
+                          "route:\n  receiver: out\n  routes:\n"
+                          "    - matchers: ['team=\"db\"']\n      dedup_window: 15m\n"
+                          "    - matchers: ['team=\"web\"']\n      dedup_window: 1m\n"
+                          "receivers:\n  - name: out\n    type: stdout\n");
+    write_text("rw.jsonl",
+               "{\"labels\":{\"team\":\"db\"},\"receivedAt\":\"2026-01-01T00:00:00Z\"}\n"
+               "{\"labels\":{\"team\":\"web\"},\"receivedAt\":\"2026-01-01T00:00:00Z\"}\n"
+               "{\"labels\":{\"team\":\"ops\"},\"receivedAt\":\"2026-01-01T00:00:00Z\"}\n"
+               "{\"labels\":{\"team\":\"web\"},\"receivedAt\":\"2026-01-01T00:02:00Z\"}\n"
+               "{\"labels\":{\"team\":\"ops\"},\"receivedAt\":\"2026-01-01T00:02:00Z\"}\n"
+               "{\"labels\":{\"team\":\"db\"},\"receivedAt\":\"2026-01-01T00:10:00Z\"}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay -c rw.yaml --format json rw.jsonl", &out, &err), 0);
+    static const char *want[] = {"new", "new", "new", "new", "duplicate", "duplicate"};
+    const char *line = out;
+    for (size_t i = 0; i < 6 && line; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "\"reason\":\"%s\"", want[i]);
+        const char *eol = strchr(line, '\n');
+        const char *hit = strstr(line, key);
+        if (!hit || (eol && hit > eol)) fprintf(stderr, "  line %zu: want %s\n", i + 1, want[i]);
+        CHECK(hit && (!eol || hit < eol));
+        line = eol ? eol + 1 : NULL;
+    }
+    free(out);
+    free(err);
+}
+
+/* replay reads what suggest reads (app/recorded.c): a varint-delimited
+ * protobuf file as `quell gen --format proto` writes it, and JSON lines of
+ * another shape (Suricata EVE) without --map. */
+static void test_inputs_as_suggest(void)
+{
+    char cmd[1024], *out, *err;
+    write_text("w5.yaml", "dedup:\n  window: 5m\n");
+    snprintf(cmd, sizeof cmd,
+             "%s gen --alerts 3000 --fingerprints 100 --seed 11 --format proto > %s/storm.pb",
+             getenv("QUELL_BIN"), dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay -c w5.yaml --format json storm.pb", &out, &err), 0);
+    CHECK(out && strstr(out, "\"alerts_in\":3000,") != NULL);
+    CHECK(err && strstr(err, "not decoded") == NULL);
+    free(out);
+    free(err);
+    write_text("eve.json", "{\"timestamp\":\"2026-03-02T10:00:01.1+0000\",\"src_ip\":\"10.0.0.1\","
+                           "\"alert\":{\"signature\":\"ET SCAN Nmap\",\"severity\":2}}\n"
+                           "{\"timestamp\":\"2026-03-02T10:00:02.1+0000\",\"src_ip\":\"10.0.0.1\","
+                           "\"alert\":{\"signature\":\"ET SCAN Nmap\",\"severity\":2}}\n");
+    CHECK_EQ_INT(run("replay -c w5.yaml --format json eve.json", &out, &err), 0);
+    CHECK(out && strstr(out, "\"alerts_in\":2,") != NULL);
+    CHECK(out && strstr(out, "\"reason\":\"duplicate\"") != NULL); /* same labels, 1 s apart */
+    CHECK(err && strstr(err, "not decoded") == NULL);
+    free(out);
+    free(err);
+}
+
 static void test_payloads(void)
 {
     char path[1024];
@@ -264,6 +326,8 @@ int main(void)
     test_determinism_and_json();
     test_candidate_diff();
     test_event_time();
+    test_route_window();
+    test_inputs_as_suggest();
     test_payloads();
     test_check_and_explain();
     char cmd[512];

@@ -4,6 +4,7 @@
  * record round trip. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../core/core.h"
 #include "check.h"
@@ -167,9 +168,67 @@ static void test_alert_record(void)
     CHECK_EQ_INT(b.watermark_ms, 6);
     CHECK(b.fingerprint == 0xabcdef);
     CHECK(b.source.len == 4 && b.generator_url.len == 8);
+    CHECK_EQ_INT(b.received_ns, 0); /* not from Kafka */
     CHECK_EQ_INT(alert_rec_read(buf, 4, &ar, &b, &tb), QERR_INVALID);
+
+    /* The moment the consumer took the message travels to the worker, to
+     * the microsecond, when it is less than 71 minutes after the stamp. */
+    a.event_time_ms = 1765000000000;
+    a.received_ns = a.event_time_ms * 1000000 + 1234567891;
+    alert_rec_write(buf, &a, &t);
+    CHECK_EQ_INT(alert_rec_read(buf, n, &ar, &b, &tb), QERR_OK);
+    CHECK_EQ_INT(b.received_ns, a.event_time_ms * 1000000 + 1234567000);
+    a.received_ns = a.event_time_ms * 1000000 + 72LL * 60 * 1000000000; /* a replayed stamp */
+    alert_rec_write(buf, &a, &t);
+    CHECK_EQ_INT(alert_rec_read(buf, n, &ar, &b, &tb), QERR_OK);
+    CHECK_EQ_INT(b.received_ns, 0);
+    a.received_ns = a.event_time_ms * 1000000 - 5000000; /* before its stamp (skew) */
+    alert_rec_write(buf, &a, &t);
+    CHECK_EQ_INT(alert_rec_read(buf, n, &ar, &b, &tb), QERR_OK);
+    CHECK_EQ_INT(b.received_ns, 0);
     arena_free(&ar);
     free(buf);
+}
+
+/* An idle consumer's poll before it sleeps: it sees a published record in
+ * any of its rings, not one only committed locally, and gives up on empty
+ * rings (the time it spins is not asserted). */
+static void test_spin_any(void)
+{
+    ring_t *rings[2] = {ring_new(4096), ring_new(4096)};
+    CHECK(!ring_spin_any(rings, 2, 0));
+    CHECK(!ring_spin_any(rings, 2, 20000));
+    void *p = ring_reserve(rings[1], 16);
+    CHECK(p != NULL);
+    ring_commit_local(rings[1]);
+    CHECK(!ring_spin_any(rings, 2, 1000)); /* not published yet */
+    ring_publish(rings[1]);
+    CHECK(ring_spin_any(rings, 2, 0));
+    CHECK(!ring_spin_any(rings, 1, 0)); /* the other ring is still empty */
+    size_t len;
+    CHECK(ring_peek(rings[1], &len) != NULL && len == 16);
+    ring_release(rings[1]);
+    CHECK(!ring_spin_any(rings, 2, 0));
+
+    /* Polling only while sleeps are short: after a long one a waiting
+     * record is left to the sleep (which returns at once), after a short
+     * one it is polled for again. */
+    ring_idle_t idle;
+    ring_idle_init(&idle);
+    p = ring_reserve(rings[0], 8);
+    ring_commit(rings[0]);
+    CHECK(ring_idle_poll(&idle, rings, 2));
+    ring_idle_sleeping(&idle);
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+    ring_idle_woke(&idle);
+    CHECK(!ring_idle_poll(&idle, rings, 2));
+    ring_idle_sleeping(&idle);
+    idle.asleep_ns += 1000000000; /* woken at once, however busy the machine */
+    ring_idle_woke(&idle);
+    CHECK(ring_idle_poll(&idle, rings, 2));
+    ring_destroy(rings[0]);
+    ring_destroy(rings[1]);
 }
 
 int main(void)
@@ -179,5 +238,6 @@ int main(void)
     test_track_window();
     test_track_window_chunks();
     test_alert_record();
+    test_spin_any();
     return check_summary("ring");
 }

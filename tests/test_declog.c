@@ -1,0 +1,190 @@
+/*
+ * The decision log's rings (app/declog.c): runs of one decision on one
+ * fingerprint kept as one record with its count, a change of decision as a
+ * new record, the ring's bound, and readers copying records while the
+ * worker rewrites them in place (never half a record).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../app/declog.h"
+#include "../dedup/dedup.h"
+#include "check.h"
+
+typedef struct {
+    uint64_t fp;
+    declog_rec_t got[16];
+    size_t n;
+} collect_t;
+
+static bool collect(void *ctx, const declog_rec_t *r)
+{
+    collect_t *c = ctx;
+    if (r->fingerprint == c->fp && c->n < 16) c->got[c->n++] = *r;
+    return true;
+}
+
+static size_t records_of(declog_t *d, uint64_t fp, collect_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->fp = fp;
+    declog_each(d, collect, c);
+    return c->n;
+}
+
+static size_t count_all(declog_t *d)
+{
+    collect_t c = {0};
+    size_t n = 0;
+    for (uint64_t fp = 0; fp < 64; fp++) n += records_of(d, fp, &c);
+    return n;
+}
+
+static const char *note_url = "";
+
+static void note(declog_t *d, uint64_t fp, decision_kind_t kind, const char *rule, int64_t event_ms,
+                 const char *value)
+{
+    label_t labels[1] = {{{"host", 4}, {value, (uint32_t)strlen(value)}}};
+    char desc[32];
+    snprintf(desc, sizeof desc, "%lld", (long long)event_ms);
+    label_t ann[1] = {{{"description", 11}, {desc, (uint32_t)strlen(desc)}}};
+    alert_t a = {.fingerprint = fp,
+                 .labels = labels,
+                 .n_labels = 1,
+                 .annotations = ann,
+                 .n_annotations = 1,
+                 .generator_url = {note_url, (uint32_t)strlen(note_url)},
+                 .event_time_ms = event_ms,
+                 .status = ALERT_FIRING};
+    incident_t inc = {.kind = kind, .fingerprint = fp, .rule = rule, .first_seen_ms = 1000};
+    declog_note(d, 0, &a, &inc);
+}
+
+static void test_runs(void)
+{
+    declog_opts_t o = {.workers = 1, .recent = 8};
+    char err[256];
+    declog_t *d = declog_new(&o, err, sizeof err);
+    CHECK(d != NULL);
+    collect_t c;
+    note(d, 7, DECISION_FORWARD_NEW, NULL, 1, "a");
+    for (int i = 2; i <= 6; i++) note(d, 7, DECISION_SUPPRESS_DUPLICATE, NULL, i, "a");
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 7, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 3); /* newest first */
+    CHECK_EQ_INT(c.got[0].kind, DECISION_SUPPRESS_FLAPPING);
+    CHECK_EQ_INT(c.got[0].times, 1);
+    CHECK_EQ_INT(c.got[1].kind, DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(c.got[1].times, 5);
+    CHECK_EQ_INT(c.got[1].event_ms, 6); /* the run's latest alert */
+    CHECK(strcmp(c.got[1].annotations, "description") == 0 &&
+          strcmp(c.got[1].annotations + 12, "6") == 0);
+    CHECK(strcmp(c.got[1].labels, "host") == 0 && strcmp(c.got[1].labels + 5, "a") == 0);
+    CHECK_EQ_INT(c.got[2].kind, DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(c.got[2].times, 1);
+
+    /* A run keeps the latest generatorURL, longer or shorter. */
+    note_url = "http://prometheus:9090/graph?g0.expr=up";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    note_url = "http://p/";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 3);
+    CHECK_EQ_STR(c.got[0].generator_url, "http://p/");
+    CHECK_EQ_STR(c.got[0].reason, "flapping");
+    CHECK_EQ_STR(c.got[1].reason, "duplicate");
+    note_url = "http://prometheus:9090/graph?g0.expr=up";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 3);
+    CHECK_EQ_STR(c.got[0].generator_url, "http://prometheus:9090/graph?g0.expr=up");
+    CHECK_EQ_INT(c.got[0].times, 4);
+    note_url = "";
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 8, "a");
+    records_of(d, 7, &c);
+    CHECK_EQ_STR(c.got[0].generator_url, "");
+
+    /* Another fingerprint in between ends nothing: runs are per
+     * fingerprint. A different rule is a different decision. */
+    note(d, 9, DECISION_SUPPRESS_DUPLICATE, NULL, 8, "b");
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 9, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 3);
+    CHECK_EQ_INT(c.got[0].times, 6);
+    static const char rule_a[] = "a", rule_b[] = "b";
+    note(d, 9, DECISION_SUPPRESS_EXCLUDED, rule_a, 10, "b");
+    note(d, 9, DECISION_SUPPRESS_EXCLUDED, rule_a, 11, "b");
+    note(d, 9, DECISION_SUPPRESS_EXCLUDED, rule_b, 12, "b");
+    CHECK_EQ_INT(records_of(d, 9, &c), 3);
+    CHECK_EQ_INT(c.got[0].times, 1);
+    CHECK_EQ_INT(c.got[1].times, 2);
+
+    /* The ring is bounded: 8 records, the oldest go first, and a run whose
+     * record left the ring starts a new one. */
+    for (uint64_t fp = 20; fp < 28; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, 20, "c");
+    CHECK_EQ_INT(count_all(d), 8);
+    CHECK_EQ_INT(records_of(d, 7, &c), 0);
+    note(d, 7, DECISION_SUPPRESS_FLAPPING, NULL, 30, "a");
+    CHECK_EQ_INT(records_of(d, 7, &c), 1);
+    CHECK_EQ_INT(c.got[0].times, 1);
+    declog_destroy(d);
+}
+
+/* The worker rewrites records in place while readers copy them: a copy is
+ * whole, its fields from one write (event_ms = 1000 * times + fp, and the
+ * description annotation says the same). */
+typedef struct {
+    declog_t *d;
+    _Atomic bool stop;
+    uint64_t copies, torn;
+} reader_t;
+
+static bool check_whole(void *ctx, const declog_rec_t *r)
+{
+    reader_t *rd = ctx;
+    char want[32];
+    snprintf(want, sizeof want, "%lld", (long long)r->event_ms);
+    rd->copies++;
+    if (r->event_ms != (int64_t)(1000 * r->times + r->fingerprint) ||
+        strcmp(r->annotations + 12, want) != 0)
+        rd->torn++;
+    return true;
+}
+
+static void *read_main(void *arg)
+{
+    reader_t *rd = arg;
+    while (!atomic_load(&rd->stop)) declog_each(rd->d, check_whole, rd);
+    return NULL;
+}
+
+static void test_readers_see_whole_records(void)
+{
+    declog_opts_t o = {.workers = 1, .recent = 16};
+    char err[256];
+    reader_t rd = {.d = declog_new(&o, err, sizeof err)};
+    CHECK(rd.d != NULL);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, read_main, &rd) == 0);
+    uint64_t times[4] = {0};
+    for (int i = 0; i < 400000; i++) {
+        uint64_t fp = (uint64_t)(i % 4);
+        times[fp]++;
+        note(rd.d, fp, DECISION_SUPPRESS_DUPLICATE, NULL, (int64_t)(1000 * times[fp] + fp), "x");
+    }
+    atomic_store(&rd.stop, true);
+    pthread_join(t, NULL);
+    fprintf(stderr, "declog: %llu records copied during 400000 in-place updates, %llu torn\n",
+            (unsigned long long)rd.copies, (unsigned long long)rd.torn);
+    CHECK(rd.copies > 0);
+    CHECK_EQ_INT(rd.torn, 0);
+    collect_t c;
+    CHECK_EQ_INT(records_of(rd.d, 3, &c), 1);
+    CHECK_EQ_INT(c.got[0].times, 100000);
+    declog_destroy(rd.d);
+}
+
+int main(void)
+{
+    test_runs();
+    test_readers_see_whole_records();
+    return check_summary("test_declog");
+}
