@@ -546,8 +546,8 @@ static void confirms_done(store_worker_t *sw)
 {
     for (size_t i = 0; i < sw->n_releases_sent; i++) track_done(sw->releases[i]);
     size_t nc = sw->n_confirms - sw->n_confirms_sent, nr = sw->n_releases - sw->n_releases_sent;
-    memmove(sw->confirms, sw->confirms + sw->n_confirms_sent, nc * sizeof(*sw->confirms));
-    memmove(sw->releases, sw->releases + sw->n_releases_sent, nr * sizeof(*sw->releases));
+    if (nc) memmove(sw->confirms, sw->confirms + sw->n_confirms_sent, nc * sizeof(*sw->confirms));
+    if (nr) memmove(sw->releases, sw->releases + sw->n_releases_sent, nr * sizeof(*sw->releases));
     sw->n_confirms = nc;
     sw->n_releases = nr;
     sw->n_confirms_sent = sw->n_releases_sent = 0;
