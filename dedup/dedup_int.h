@@ -151,6 +151,7 @@ typedef enum {
     STORE_R_OK = 0,   /* CAS applied / confirm or touch done */
     STORE_R_CONFLICT, /* CAS lost: `cur` holds the entry now (absent: cur_len 0) */
     STORE_R_VALUE,    /* GET: `cur` holds the entry (absent: cur_len 0) */
+    STORE_R_RETRY,    /* not run (its script was missing, QERR_FULL): send it again */
 } store_result_kind_t;
 
 typedef struct {
@@ -159,12 +160,21 @@ typedef struct {
     size_t cur_len;
 } store_result_t;
 
-/* Sends everything queued and reads one result per command, in order. On
- * failure (timeout, connection lost, error reply) returns QERR_IO: the
- * connection is dropped and retried after a backoff; nothing was decided.
- * QERR_FULL: Redis had lost the scripts (NOSCRIPT), no script ran, they are
- * loaded again: queue the same commands and run again. */
+/* Sends everything queued and reads one result per command, in the order
+ * they were queued (a CAS expecting the key absent goes as SET NX GET on
+ * Redis >= 7.0; its result is where it was queued). On failure (timeout,
+ * connection lost, error reply) returns QERR_IO: the connection is dropped
+ * and retried after a backoff; nothing was decided. QERR_FULL: Redis had
+ * lost the scripts (NOSCRIPT), no script ran (their results are
+ * STORE_R_RETRY; a SET NX did run and its result stands), they are loaded
+ * again: queue the commands not done again and run again. */
 qerr_t store_run(store_conn_t *c, store_result_t *results, size_t n);
+/* store_run in two halves, so the caller can work while Redis answers:
+ * store_send writes everything queued (QERR_IO: the connection is dropped,
+ * nothing was decided); store_recv then reads the results as store_run
+ * does. Nothing may be queued in between. */
+qerr_t store_send(store_conn_t *c);
+qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n);
 size_t store_queued(const store_conn_t *c); /* commands store_run will send */
 
 typedef struct {

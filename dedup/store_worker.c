@@ -3,7 +3,7 @@
  * Redis with one pipelined round trip per batch (two or three when another
  * instance raced it), keeping Redis off the path whenever it can.
  *
- * Per batch (up to store.batch records drained from the ring):
+ * Per batch (up to store.batch records drained from the rings):
  *  1. L1: each worker caches what Redis last answered per fingerprint. An
  *     alert whose cached entry is younger than store.cache and which the
  *     cache alone decides as a duplicate (or a resolve of nothing) is
@@ -15,7 +15,10 @@
  *     never seen: optimistic, so a new fingerprint costs one script call)
  *     and written with a compare-and-set; a lost CAS returns the entry that
  *     won, and the group is decided again on it. All groups go in one
- *     pipeline per round.
+ *     pipeline per round, behind the confirms of forwards delivered since
+ *     the last round and the count flushes due then: one round trip per
+ *     batch in the common case, not one for the groups and one for the
+ *     confirms.
  *  3. Results are acted on in input order: forwards go to the sink with a
  *     worker-owned delivery track; the input message's track is released
  *     only after the sink delivered AND Redis was told (confirm), so a crash
@@ -85,6 +88,7 @@ typedef struct {
     bool fallback;
     bool reseed_checked;
     bool from_redis; /* base was read from Redis in this batch */
+    bool loaded;     /* base taken from L1 (when its first round is queued) */
     uint64_t delta;
     int64_t delta_last_seen;
     unsigned char desired[STORE_ENTRY_BYTES];
@@ -98,6 +102,30 @@ typedef struct {
     uint32_t seq;
     bool failed; /* the sink refused it: keep the input held, confirm nothing */
 } outstanding_t;
+
+/* One batch: the records it copied, their items and groups. */
+typedef struct {
+    arena_t scratch; /* the items' decoded alerts */
+    unsigned char *buf;
+    size_t buf_len, buf_cap;
+    item_t *items;
+    size_t n_items, cap_items;
+    size_t from_park; /* items[0..from_park) came back from the park list */
+    group_t *groups;
+    size_t n_groups, cap_groups;
+    int32_t *group_index; /* open addressing over groups by fp */
+    size_t group_mask;
+    bool redis;          /* Redis was up when it was drained */
+    bool sent;           /* a round is on the wire, its answers unread */
+    int rounds;          /* rounds run so far */
+    size_t pre, pending; /* results of the round sent: flushes + confirms, groups */
+} batch_t;
+
+/* A delivered forward whose confirm rides the next round. */
+typedef struct {
+    uint64_t fp, incident_id;
+    uint32_t seq;
+} confirm_t;
 
 typedef struct parked {
     struct parked *next;
@@ -117,16 +145,7 @@ struct store_worker {
     store_decided_fn decided;
     void *decided_ctx;
     store_worker_stats_t *stats;
-    arena_t scratch;
-    /* batch */
-    unsigned char *buf;
-    size_t buf_len, buf_cap;
-    item_t *items;
-    size_t n_items, cap_items;
-    group_t *groups;
-    size_t n_groups, cap_groups;
-    int32_t *group_index; /* open addressing over groups by fp, per batch */
-    size_t group_mask;
+    batch_t batch;
     store_result_t *results;
     size_t cap_results;
     /* L1 */
@@ -140,6 +159,13 @@ struct store_worker {
     /* forwards awaiting delivery, FIFO */
     outstanding_t *out;
     size_t out_head, out_n;
+    /* Delivered forwards: confirms for Redis, and the inputs released once
+     * the round carrying the confirms is answered. n_*_sent of them are in
+     * the round on the wire. */
+    confirm_t *confirms;
+    size_t n_confirms, cap_confirms, n_confirms_sent;
+    msg_track_t **releases;
+    size_t n_releases, cap_releases, n_releases_sent;
     /* parked alerts */
     parked_t *parked, *parked_tail;
     size_t n_parked;
@@ -191,7 +217,7 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
     sw->decided = decided;
     sw->decided_ctx = decided_ctx;
     sw->stats = stats;
-    arena_init(&sw->scratch, 64 * 1024);
+    arena_init(&sw->batch.scratch, 64 * 1024);
     size_t slots = 1024;
     while (slots < sc->cache_entries) slots <<= 1;
     sw->l1 = calloc(slots, sizeof(*sw->l1));
@@ -215,11 +241,13 @@ void store_worker_destroy(store_worker_t *sw)
         free(p);
     }
     store_conn_destroy(sw->conn);
-    arena_free(&sw->scratch);
-    free(sw->buf);
-    free(sw->items);
-    free(sw->groups);
-    free(sw->group_index);
+    arena_free(&sw->batch.scratch);
+    free(sw->batch.buf);
+    free(sw->batch.items);
+    free(sw->batch.groups);
+    free(sw->batch.group_index);
+    free(sw->confirms);
+    free(sw->releases);
     free(sw->results);
     free(sw->l1);
     free(sw->dirty_fps);
@@ -272,15 +300,28 @@ static void flush_one(store_worker_t *sw, l1_slot_t *s)
     s->dirty = false;
 }
 
-/* The slot for `fp`, claimed if absent (evicting the less fresh of two;
- * an evicted delta is queued for the next flush round first). */
+/* Of two used slots, whether `a` is worth more than `b`: an open
+ * incident's entry over a closed one (a resolved or one-off alert rarely
+ * comes back, a firing one does, and a fingerprint missing from L1 costs
+ * a CAS that expects it absent and is lost: a second round for the whole
+ * batch), then the fresher. */
+static bool l1_keep_first(const l1_slot_t *a, const l1_slot_t *b)
+{
+    bool ao = a->known && a->view.open, bo = b->known && b->view.open;
+    if (ao != bo) return ao;
+    return a->fresh_until_ns > b->fresh_until_ns;
+}
+
+/* The slot for `fp`, claimed if absent (evicting the one of two that
+ * l1_keep_first values less; an evicted delta is queued for the next
+ * flush round first). */
 static l1_slot_t *l1_claim(store_worker_t *sw, uint64_t fp)
 {
     l1_slot_t *s = l1_find(sw, fp);
     if (s) return s;
     size_t i = l1_home(sw, fp);
     l1_slot_t *a = &sw->l1[i], *b = &sw->l1[(i + 1) & sw->l1_mask];
-    s = !a->used ? a : !b->used ? b : a->fresh_until_ns <= b->fresh_until_ns ? a : b;
+    s = !a->used ? a : !b->used ? b : l1_keep_first(a, b) ? b : a;
     if (s->used && s->dirty && s->delta) {
         /* Not queued on the connection here: a round may be mid-flight. */
         if (sw->n_evicted == sw->cap_evicted) {
@@ -295,30 +336,40 @@ static l1_slot_t *l1_claim(store_worker_t *sw, uint64_t fp)
 
 /* ---- batch assembly ----------------------------------------------------- */
 
-static item_t *new_item(store_worker_t *sw)
+static item_t *new_item(batch_t *b)
 {
-    if (sw->n_items == sw->cap_items) {
-        sw->cap_items = sw->cap_items ? sw->cap_items * 2 : 256;
-        sw->items = xrealloc(sw->items, sw->cap_items * sizeof(item_t));
+    if (b->n_items == b->cap_items) {
+        b->cap_items = b->cap_items ? b->cap_items * 2 : 256;
+        b->items = xrealloc(b->items, b->cap_items * sizeof(item_t));
     }
-    item_t *it = &sw->items[sw->n_items++];
+    item_t *it = &b->items[b->n_items++];
     *it = (item_t){.group = -1};
     return it;
 }
 
-static int group_of(store_worker_t *sw, uint64_t fp, bool create)
+static int group_of(batch_t *b, uint64_t fp, bool create)
 {
-    size_t i = (size_t)(fp ^ (fp >> 29)) & sw->group_mask;
-    for (;; i = (i + 1) & sw->group_mask) {
-        int32_t g = sw->group_index[i];
+    if (!b->group_index) return -1;
+    size_t i = (size_t)(fp ^ (fp >> 29)) & b->group_mask;
+    for (;; i = (i + 1) & b->group_mask) {
+        int32_t g = b->group_index[i];
         if (g < 0) break;
-        if (sw->groups[g].fp == fp) return g;
+        if (b->groups[g].fp == fp) return g;
     }
     if (!create) return -1;
-    int g = (int)sw->n_groups++;
-    sw->group_index[i] = g;
-    group_t *gr = &sw->groups[g];
-    *gr = (group_t){.fp = fp, .first_item = -1};
+    int g = (int)b->n_groups++;
+    b->group_index[i] = g;
+    b->groups[g] = (group_t){.fp = fp, .first_item = -1};
+    return g;
+}
+
+/* The group's base: what L1 holds for its fingerprint, and the
+ * occurrences folded locally so far, which its write carries. Taken when
+ * the group's first round is queued, behind that round's count flushes. */
+static void group_load(store_worker_t *sw, group_t *gr)
+{
+    gr->loaded = true;
+    uint64_t fp = gr->fp;
     l1_slot_t *s = l1_find(sw, fp);
     if (s && s->known) {
         gr->known_expected = true;
@@ -332,14 +383,13 @@ static int group_of(store_worker_t *sw, uint64_t fp, bool create)
         s->delta = 0;
         s->dirty = false;
     }
-    return g;
 }
 
-static void add_item_to_group(store_worker_t *sw, size_t idx, bool need_read)
+static void add_item_to_group(batch_t *b, size_t idx, bool need_read)
 {
-    item_t *it = &sw->items[idx];
-    int g = group_of(sw, it->a.fingerprint, true);
-    group_t *gr = &sw->groups[g];
+    item_t *it = &b->items[idx];
+    int g = group_of(b, it->a.fingerprint, true);
+    group_t *gr = &b->groups[g];
     if (need_read) gr->need_read = true;
     if (gr->first_item < 0) gr->first_item = (int)idx;
     gr->last_item = (int)idx;
@@ -384,7 +434,7 @@ static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
 
 /* Decides every item of group `g` in order on its base; true when the
  * entry changed and must be written. */
-static bool decide_group(store_worker_t *sw, group_t *gr)
+static bool decide_group(store_worker_t *sw, batch_t *b, group_t *gr)
 {
     store_entry_t e = gr->base;
     if (gr->delta) {
@@ -392,8 +442,8 @@ static bool decide_group(store_worker_t *sw, group_t *gr)
         if (gr->delta_last_seen > e.last_seen_ms) e.last_seen_ms = gr->delta_last_seen;
     }
     for (int i = gr->first_item; i <= gr->last_item; i++) {
-        item_t *it = &sw->items[i];
-        if (it->group != (int)(gr - sw->groups)) continue;
+        item_t *it = &b->items[i];
+        if (it->group != (int)(gr - b->groups)) continue;
         bool foreign_expired =
             e.pending && e.owner != sw->ctx.me && e.lease_until_ms <= sw->ctx.wall_ms;
         if (store_decide(&e, &sw->params, &sw->ctx, gr->fp, it->a.status, it->a.event_time_ms,
@@ -468,66 +518,135 @@ static void ensure_results(store_worker_t *sw, size_t n)
     sw->results = xrealloc(sw->results, sw->cap_results * sizeof(store_result_t));
 }
 
-/* Runs rounds until every group is decided and written, or Redis fails. */
-static bool run_groups(store_worker_t *sw)
+static void flush_dirty(store_worker_t *sw);
+
+/* Queues what rides in front of a round's groups: the counts of evicted
+ * cache slots (first: a group deciding the same fingerprint below must see
+ * its last occurrence, or it would take the incident for expired), the
+ * periodic count flush when due, and the confirms of delivered forwards.
+ * Returns the number of results they take. */
+static size_t queue_pre(store_worker_t *sw)
 {
-    for (int round = 0; round < MAX_ROUNDS; round++) {
-        sw->ctx.wall_ms = clock_wall_ms();
-        /* Counts of evicted cache slots go first in the pipeline: a group
-         * deciding the same fingerprint below must see its last occurrence,
-         * or it would take the incident for expired. */
-        for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
-        sw->n_evicted = 0;
-        size_t pre = store_queued(sw->conn); /* results: one per call of up to 128 touches */
-        size_t pending = 0;
-        for (size_t g = 0; g < sw->n_groups; g++) {
-            group_t *gr = &sw->groups[g];
-            if (gr->done) continue;
-            if (gr->need_read) {
-                store_get_add(sw->conn, gr->fp);
-                pending++;
-            } else if (decide_group(sw, gr)) {
-                store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL,
-                              gr->desired);
-                pending++;
-            } else if (!gr->from_redis) {
-                /* Nothing to write, but decided on a cached or guessed base
-                 * (a resolve of "nothing", say): no CAS checks that, so
-                 * read what Redis holds and decide again. */
-                gr->need_read = true;
-                store_get_add(sw->conn, gr->fp);
-                pending++;
-            } else {
-                gr->done = true;
-                group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
-            }
-        }
-        if (pending + pre == 0) return true;
-        ensure_results(sw, pending + pre);
-        qerr_t err = store_run(sw->conn, sw->results, pending + pre);
-        if (err == QERR_FULL) continue; /* scripts reloaded: the same round again */
-        if (err != QERR_OK) return false;
-        stat_add(&sw->stats->round_trips, 1);
-        if (pending == 0) return true;
-        int64_t now_ns = clock_mono_ns();
-        size_t r = pre;
-        for (size_t g = 0; g < sw->n_groups; g++) {
-            group_t *gr = &sw->groups[g];
-            if (gr->done) continue;
-            const store_result_t *res = &sw->results[r++];
-            if (res->kind == STORE_R_VALUE) {
-                gr->need_read = false;
-                group_rebase(sw, gr, res);
-            } else if (res->kind == STORE_R_OK) {
-                gr->done = true;
-                group_to_l1(sw, gr, gr->desired, true, now_ns);
-            } else {
-                stat_add(&sw->stats->conflicts, 1);
-                group_rebase(sw, gr, res);
-            }
+    for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
+    sw->n_evicted = 0;
+    if (clock_mono_ns() >= sw->next_flush_ns) flush_dirty(sw);
+    for (size_t i = 0; i < sw->n_confirms; i++)
+        store_confirm_add(sw->conn, sw->confirms[i].fp, sw->confirms[i].seq,
+                          sw->confirms[i].incident_id);
+    sw->n_confirms_sent = sw->n_confirms;
+    sw->n_releases_sent = sw->n_releases;
+    return store_queued(sw->conn); /* results: one per call of up to 128 touches or confirms */
+}
+
+/* The round carrying the confirms was answered (or failed: a failed
+ * confirm leaves the entry pending; once its lease ends another decision
+ * re-forwards it under the same id, which receivers deduplicate. The
+ * delivery did happen.) Releases their inputs. */
+static void confirms_done(store_worker_t *sw)
+{
+    for (size_t i = 0; i < sw->n_releases_sent; i++) track_done(sw->releases[i]);
+    size_t nc = sw->n_confirms - sw->n_confirms_sent, nr = sw->n_releases - sw->n_releases_sent;
+    if (nc) memmove(sw->confirms, sw->confirms + sw->n_confirms_sent, nc * sizeof(*sw->confirms));
+    if (nr) memmove(sw->releases, sw->releases + sw->n_releases_sent, nr * sizeof(*sw->releases));
+    sw->n_confirms = nc;
+    sw->n_releases = nr;
+    sw->n_confirms_sent = sw->n_releases_sent = 0;
+}
+
+/* Queues and sends the next round of batch `b` (the groups not done yet,
+ * behind queue_pre's commands) without reading the answers. False when
+ * nothing needed Redis (every group done without it) or Redis failed
+ * (b->sent stays false; the caller decides the rest without Redis). */
+static bool round_send(store_worker_t *sw, batch_t *b)
+{
+    sw->ctx.wall_ms = clock_wall_ms();
+    size_t pre = queue_pre(sw);
+    size_t pending = 0;
+    for (size_t g = 0; g < b->n_groups; g++) {
+        group_t *gr = &b->groups[g];
+        if (gr->done) continue;
+        if (!gr->loaded) group_load(sw, gr);
+        if (gr->need_read) {
+            store_get_add(sw->conn, gr->fp);
+            pending++;
+        } else if (decide_group(sw, b, gr)) {
+            store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL, gr->desired);
+            pending++;
+        } else if (!gr->from_redis) {
+            /* Nothing to write, but decided on a cached or guessed base
+             * (a resolve of "nothing", say): no CAS checks that, so
+             * read what Redis holds and decide again. */
+            gr->need_read = true;
+            store_get_add(sw->conn, gr->fp);
+            pending++;
+        } else {
+            gr->done = true;
+            group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
         }
     }
-    return false;
+    b->pre = pre;
+    b->pending = pending;
+    b->rounds++;
+    if (pre + pending == 0) return false;
+    ensure_results(sw, pre + pending);
+    if (store_send(sw->conn) != QERR_OK) {
+        confirms_done(sw);
+        return false;
+    }
+    b->sent = true;
+    return true;
+}
+
+/* Reads the answers of b's round on the wire. Returns QERR_OK (groups
+ * still pending get another round), QERR_FULL (the scripts were loaded
+ * again: run the round again) or QERR_IO. */
+static qerr_t round_recv(store_worker_t *sw, batch_t *b)
+{
+    b->sent = false;
+    qerr_t err = store_recv(sw->conn, sw->results, b->pre + b->pending);
+    if (err == QERR_FULL) {
+        /* No script ran: the confirms go again with the next round, and
+         * so do the groups' scripts (a SET NX did run: taken below). */
+        sw->n_confirms_sent = sw->n_releases_sent = 0;
+    } else {
+        confirms_done(sw);
+        if (err != QERR_OK) return err;
+        stat_add(&sw->stats->round_trips, 1);
+    }
+    int64_t now_ns = clock_mono_ns();
+    size_t r = b->pre;
+    for (size_t g = 0; g < b->n_groups && r < b->pre + b->pending; g++) {
+        group_t *gr = &b->groups[g];
+        if (gr->done) continue;
+        const store_result_t *res = &sw->results[r++];
+        if (res->kind == STORE_R_RETRY) continue;
+        if (res->kind == STORE_R_VALUE) {
+            gr->need_read = false;
+            group_rebase(sw, gr, res);
+        } else if (res->kind == STORE_R_OK) {
+            gr->done = true;
+            group_to_l1(sw, gr, gr->desired, true, now_ns);
+        } else {
+            stat_add(&sw->stats->conflicts, 1);
+            group_rebase(sw, gr, res);
+        }
+    }
+    return err;
+}
+
+/* Runs b's rounds (from the one on the wire, if any) until every group is
+ * decided and written; groups still open when Redis fails, or after
+ * MAX_ROUNDS, are decided without it (fallback). */
+static void run_groups(store_worker_t *sw, batch_t *b)
+{
+    for (;;) {
+        if (!b->sent) {
+            if (b->rounds >= MAX_ROUNDS || !round_send(sw, b)) break;
+        }
+        if (round_recv(sw, b) == QERR_IO) break;
+    }
+    for (size_t g = 0; g < b->n_groups; g++)
+        if (!b->groups[g].done) b->groups[g].fallback = true;
 }
 
 /* ---- acting on decisions ------------------------------------------------ */
@@ -619,16 +738,16 @@ static void decide_fallback(store_worker_t *sw, item_t *it)
     }
 }
 
-static void act(store_worker_t *sw)
+static void act(store_worker_t *sw, batch_t *b)
 {
-    for (size_t i = 0; i < sw->n_items; i++) {
-        item_t *it = &sw->items[i];
+    for (size_t i = 0; i < b->n_items; i++) {
+        item_t *it = &b->items[i];
         if (it->state == IT_SKIP) continue;
         if (it->state == IT_RULED) {
             act_ruled(sw, it);
             continue;
         }
-        if (it->group >= 0 && sw->groups[it->group].fallback) it->state = IT_FALLBACK;
+        if (it->group >= 0 && b->groups[it->group].fallback) it->state = IT_FALLBACK;
         if (it->state == IT_FALLBACK) decide_fallback(sw, it);
         if (it->state == IT_PARK) {
             park(sw, it);
@@ -648,105 +767,181 @@ static void act(store_worker_t *sw)
     }
 }
 
+/* fail_closed and Redis failed for part of `b`: hold everything that was
+ * not written to Redis (park the rest of the batch and retry later). */
+static void act_held(store_worker_t *sw, batch_t *b)
+{
+    for (size_t i = 0; i < b->n_items; i++) {
+        item_t *it = &b->items[i];
+        if (it->state == IT_LOCAL) {
+            count_decision(sw, it);
+            stat_add(&sw->stats->local, 1);
+            track_done(it->track);
+            continue;
+        }
+        if (it->state == IT_SKIP) continue;
+        if (it->state == IT_RULED) {
+            act_ruled(sw, it);
+            continue;
+        }
+        if (it->state == IT_DECIDED && !b->groups[it->group].fallback) {
+            /* Written to Redis already: act on it. */
+            count_decision(sw, it);
+            if (DECISION_IS_FORWARD(it->inc.kind))
+                forward_one(sw, it);
+            else
+                track_done(it->track);
+            free(it->parked_copy);
+            it->parked_copy = NULL;
+            continue;
+        }
+        park(sw, it);
+    }
+}
+
+/* Finishes batch `b`: its remaining rounds, then acts on every decision in
+ * input order. Nothing is on the wire afterwards. */
+static void finish(store_worker_t *sw, batch_t *b)
+{
+    if (b->n_groups) run_groups(sw, b);
+    if (sw->conf.on_error == STORE_FAIL_CLOSED) {
+        bool blocked = false;
+        for (size_t i = 0; i < b->n_items && !blocked; i++)
+            blocked = b->items[i].state == IT_FALLBACK ||
+                      (b->items[i].group >= 0 && b->groups[b->items[i].group].fallback);
+        if (blocked) {
+            act_held(sw, b);
+            return;
+        }
+    }
+    act(sw, b);
+}
+
 /* ---- confirmations and flushes ------------------------------------------ */
+
+static void *grow(void *p, size_t *cap, size_t size)
+{
+    *cap = *cap ? *cap * 2 : 256;
+    return xrealloc(p, *cap * size);
+}
+
+/* Takes the delivered forwards off the FIFO (in order): their confirms
+ * and inputs wait for the next round. No I/O. */
+static size_t collect_delivered(store_worker_t *sw)
+{
+    size_t n = 0;
+    while (sw->out_n) {
+        outstanding_t *o = &sw->out[sw->out_head];
+        if (!o->failed && atomic_load_explicit(&o->delivery.pending, memory_order_acquire) != 0)
+            break;
+        if (!o->failed) {
+            if (o->seq) {
+                if (sw->n_confirms == sw->cap_confirms)
+                    sw->confirms = grow(sw->confirms, &sw->cap_confirms, sizeof(confirm_t));
+                sw->confirms[sw->n_confirms++] =
+                    (confirm_t){.fp = o->fp, .incident_id = o->incident_id, .seq = o->seq};
+            }
+            if (sw->n_releases == sw->cap_releases)
+                sw->releases = grow(sw->releases, &sw->cap_releases, sizeof(msg_track_t *));
+            sw->releases[sw->n_releases++] = o->input;
+            l1_slot_t *s = l1_find(sw, o->fp);
+            if (s && s->known && s->view.pending && s->view.seq == o->seq &&
+                s->view.owner == sw->ctx.me) {
+                /* What confirm makes of it, so the next CAS expects it. */
+                s->view.pending = false;
+                s->blob[2] &= (unsigned char)~2u;
+            }
+        }
+        sw->out_head = (sw->out_head + 1) % OUTSTANDING_MAX;
+        sw->out_n--;
+        n++;
+    }
+    return n;
+}
+
+/* A round of its own for the confirms and count flushes that wait (when no
+ * batch round carries them). Nothing may be on the wire. Redis down: the
+ * inputs are released without confirms (see confirms_done). */
+static void run_pre(store_worker_t *sw)
+{
+    if (!store_conn_ready(sw->conn)) {
+        sw->n_confirms_sent = sw->n_confirms;
+        sw->n_releases_sent = sw->n_releases;
+        confirms_done(sw);
+        return;
+    }
+    /* Twice at most: once more after a NOSCRIPT reload. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t q = queue_pre(sw);
+        ensure_results(sw, q);
+        qerr_t err = store_run(sw->conn, sw->results, q);
+        if (err == QERR_OK && q) stat_add(&sw->stats->round_trips, 1);
+        if (err != QERR_FULL) break;
+        if (attempt == 1) break;
+        sw->n_confirms_sent = sw->n_releases_sent = 0;
+    }
+    confirms_done(sw);
+}
 
 static void poll_outstanding(store_worker_t *sw, bool wait_all)
 {
     for (;;) {
-        msg_track_t *release[CONFIRM_BATCH_MAX];
-        const outstanding_t *confirm[CONFIRM_BATCH_MAX];
-        size_t n_release = 0, n_confirm = 0;
-        bool up = store_conn_ready(sw->conn);
-        while (sw->out_n && n_release < CONFIRM_BATCH_MAX) {
-            outstanding_t *o = &sw->out[sw->out_head];
-            if (!o->failed && atomic_load_explicit(&o->delivery.pending, memory_order_acquire) != 0)
-                break;
-            if (!o->failed) {
-                if (up && o->seq) confirm[n_confirm++] = o; /* stays valid: not reused yet */
-                release[n_release++] = o->input;
-                l1_slot_t *s = l1_find(sw, o->fp);
-                if (s && s->known && s->view.pending && s->view.seq == o->seq &&
-                    s->view.owner == sw->ctx.me) {
-                    /* What confirm makes of it, so the next CAS expects it. */
-                    s->view.pending = false;
-                    s->blob[2] &= (unsigned char)~2u;
-                }
-            }
-            sw->out_head = (sw->out_head + 1) % OUTSTANDING_MAX;
-            sw->out_n--;
-        }
-        /* Twice at most: once more after a NOSCRIPT reload. A failed
-         * confirm leaves the entry pending: once its lease ends another
-         * decision re-forwards it under the same id, which receivers
-         * deduplicate. The delivery did happen. */
-        for (int attempt = 0; n_confirm && attempt < 2; attempt++) {
-            for (size_t i = 0; i < n_confirm; i++)
-                store_confirm_add(sw->conn, confirm[i]->fp, confirm[i]->seq,
-                                  confirm[i]->incident_id);
-            ensure_results(sw, n_confirm);
-            qerr_t err = store_run(sw->conn, sw->results, n_confirm);
-            if (err != QERR_FULL) {
-                if (err == QERR_OK) stat_add(&sw->stats->round_trips, 1);
-                break;
-            }
-        }
-        for (size_t i = 0; i < n_release; i++) track_done(release[i]);
+        size_t n = collect_delivered(sw);
+        if (sw->n_releases) run_pre(sw);
         if (!wait_all || sw->out_n == 0) return;
-        if (n_release == 0) {
+        if (n == 0) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
     }
 }
 
-static void flush_dirty(store_worker_t *sw, bool force)
+/* Queues a touch for every fingerprint with occurrences folded locally
+ * (every store.cache / 2). Lost counts on failure: only the count and
+ * last-seen figures of suppressed duplicates, never a decision. */
+static void flush_dirty(store_worker_t *sw)
 {
     int64_t now = clock_mono_ns();
-    if (!force && now < sw->next_flush_ns) return;
     sw->next_flush_ns = now + (sw->conf.cache_ms > 1 ? sw->conf.cache_ms / 2 : 1) * 1000000;
-    if ((sw->n_dirty == 0 && sw->n_evicted == 0) || !store_conn_ready(sw->conn)) return;
-    for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
-    sw->n_evicted = 0;
     for (size_t i = 0; i < sw->n_dirty; i++) {
         l1_slot_t *s = l1_find(sw, sw->dirty_fps[i]);
         if (s && s->dirty && s->delta) flush_one(sw, s);
         if (s) s->dirty = false;
     }
     sw->n_dirty = 0;
-    size_t q = store_queued(sw->conn);
-    if (!q) return;
-    ensure_results(sw, q);
-    if (store_run(sw->conn, sw->results, q) == QERR_OK) stat_add(&sw->stats->round_trips, 1);
-    /* Lost counts on failure: only the count and last-seen figures of
-     * suppressed duplicates, never a decision. */
 }
 
 /* ---- the step ------------------------------------------------------------ */
 
-static void load_item(store_worker_t *sw, item_t *it)
+static void load_item(store_worker_t *sw, batch_t *b, item_t *it)
 {
-    if (alert_rec_read(it->rec, it->len, &sw->scratch, &it->a, &it->track) != QERR_OK) {
+    if (alert_rec_read(it->rec, it->len, &b->scratch, &it->a, &it->track) != QERR_OK) {
         log_error("dedup", "corrupt ring record of %zu bytes", it->len);
         it->state = IT_SKIP;
         it->track = NULL;
     }
+    (void)sw;
 }
 
-static void reset_batch(store_worker_t *sw)
+static void reset_batch(batch_t *b)
 {
-    sw->n_items = 0;
-    sw->n_groups = 0;
-    sw->buf_len = 0;
-    if (sw->group_index) memset(sw->group_index, 0xff, (sw->group_mask + 1) * sizeof(int32_t));
-    arena_reset(&sw->scratch);
+    b->n_items = 0;
+    b->n_groups = 0;
+    b->buf_len = 0;
+    b->from_park = 0;
+    b->rounds = 0;
+    b->sent = false;
+    if (b->group_index) memset(b->group_index, 0xff, (b->group_mask + 1) * sizeof(int32_t));
+    arena_reset(&b->scratch);
 }
 
-static bool step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
+/* Drains up to a batch of records into `b` (parked ones first) and
+ * decides what L1 and the rules alone can; the rest is grouped. */
+static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool stopping)
 {
-    reset_batch(sw);
+    reset_batch(b);
     int64_t now_ns = clock_mono_ns();
     /* Parked alerts first: they are older than anything in the ring. */
-    size_t from_park = 0;
     if (sw->parked && (now_ns >= sw->next_park_ns || stopping)) {
         parked_t *p = sw->parked;
         sw->parked = NULL;
@@ -754,13 +949,13 @@ static bool step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
         sw->next_park_ns = 0;
         while (p) {
             parked_t *next = p->next;
-            item_t *it = new_item(sw);
+            item_t *it = new_item(b);
             it->rec = p->rec;
             it->len = p->len;
             it->parked_copy = p->rec;
             free(p);
             p = next;
-            from_park++;
+            b->from_park++;
         }
     }
     /* Records are copied out of the ring so it can be released at once:
@@ -776,105 +971,79 @@ static bool step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
         size_t which = (sw->ring_turn + r) % in->n;
         ring_t *ring = in->rings[which];
         while (copied < sw->conf.batch && (rec = dedup_inputs_peek(in, which, &len))) {
-            if (sw->buf_len + len > sw->buf_cap) {
+            if (b->buf_len + len > b->buf_cap) {
                 /* a buffer realloc would move earlier records */
                 if (copied) {
                     buf_full = true;
                     break;
                 }
-                sw->buf_cap = len > 1024 * 1024 ? len : 1024 * 1024;
-                sw->buf = xrealloc(sw->buf, sw->buf_cap);
+                b->buf_cap = len > 1024 * 1024 ? len : 1024 * 1024;
+                b->buf = xrealloc(b->buf, b->buf_cap);
             }
-            memcpy(sw->buf + sw->buf_len, rec, len);
-            item_t *it = new_item(sw);
-            it->rec = sw->buf + sw->buf_len;
+            memcpy(b->buf + b->buf_len, rec, len);
+            item_t *it = new_item(b);
+            it->rec = b->buf + b->buf_len;
             it->len = len;
-            sw->buf_len += (len + 15) & ~(size_t)15;
-            if (sw->buf_len > sw->buf_cap) sw->buf_len = sw->buf_cap;
+            b->buf_len += (len + 15) & ~(size_t)15;
+            if (b->buf_len > b->buf_cap) b->buf_len = b->buf_cap;
             ring_release(ring);
             copied++;
         }
     }
-    bool worked = sw->n_items > 0;
-    if (sw->n_items > sw->cap_groups) {
+    if (b->n_items > b->cap_groups) {
         size_t cap = 64;
-        while (cap < sw->n_items) cap <<= 1;
-        sw->groups = xrealloc(sw->groups, cap * sizeof(group_t));
-        sw->group_index = xrealloc(sw->group_index, 2 * cap * sizeof(int32_t));
-        sw->cap_groups = cap;
-        sw->group_mask = 2 * cap - 1;
-        memset(sw->group_index, 0xff, 2 * cap * sizeof(int32_t));
+        while (cap < b->n_items) cap <<= 1;
+        b->groups = xrealloc(b->groups, cap * sizeof(group_t));
+        b->group_index = xrealloc(b->group_index, 2 * cap * sizeof(int32_t));
+        b->cap_groups = cap;
+        b->group_mask = 2 * cap - 1;
+        memset(b->group_index, 0xff, 2 * cap * sizeof(int32_t));
     }
-    if (sw->n_items) {
-        bool redis = store_conn_ready(sw->conn);
-        if (redis && sw->was_down) {
-            /* Back from an outage: what the fallback table decided alone
-             * is stale now (other instances went on); the next outage
-             * starts it afresh rather than suppress on old state. */
-            dedup_table_clear(sw->fallback);
-            sw->was_down = false;
-        }
-        for (size_t i = 0; i < sw->n_items; i++) {
-            item_t *it = &sw->items[i];
-            load_item(sw, it);
-            if (it->state == IT_SKIP) continue;
-            if (sw->rules && sw->rules->pre(sw->rules_ctx, &it->a, &it->inc)) {
-                it->state = IT_RULED;
-                continue;
-            }
-            if (!redis) {
-                it->state = IT_FALLBACK;
-                continue;
-            }
-            if (i >= from_park && group_of(sw, it->a.fingerprint, false) < 0 &&
-                decide_local(sw, it, now_ns))
-                continue;
-            add_item_to_group(sw, i, i < from_park);
-        }
-        if (redis && sw->n_groups && !run_groups(sw)) {
-            for (size_t g = 0; g < sw->n_groups; g++)
-                if (!sw->groups[g].done) sw->groups[g].fallback = true;
-        }
-        if (sw->conf.on_error == STORE_FAIL_CLOSED) {
-            bool blocked = false;
-            for (size_t i = 0; i < sw->n_items && !blocked; i++)
-                blocked = sw->items[i].state == IT_FALLBACK ||
-                          (sw->items[i].group >= 0 && sw->groups[sw->items[i].group].fallback);
-            if (blocked) {
-                /* Hold everything: park the whole batch and retry later. */
-                for (size_t i = 0; i < sw->n_items; i++) {
-                    item_t *it = &sw->items[i];
-                    if (it->state == IT_LOCAL) {
-                        count_decision(sw, it);
-                        stat_add(&sw->stats->local, 1);
-                        track_done(it->track);
-                        continue;
-                    }
-                    if (it->state == IT_SKIP) continue;
-                    if (it->state == IT_RULED) {
-                        act_ruled(sw, it);
-                        continue;
-                    }
-                    if (it->state == IT_DECIDED && !sw->groups[it->group].fallback) {
-                        /* Written to Redis already: act on it. */
-                        count_decision(sw, it);
-                        if (DECISION_IS_FORWARD(it->inc.kind))
-                            forward_one(sw, it);
-                        else
-                            track_done(it->track);
-                        free(it->parked_copy);
-                        continue;
-                    }
-                    park(sw, it);
-                }
-                poll_outstanding(sw, stopping);
-                return worked;
-            }
-        }
-        act(sw);
+    if (b->n_items == 0) return false;
+    b->redis = store_conn_ready(sw->conn);
+    if (b->redis && sw->was_down) {
+        /* Back from an outage: what the fallback table decided alone
+         * is stale now (other instances went on); the next outage
+         * starts it afresh rather than suppress on old state. */
+        dedup_table_clear(sw->fallback);
+        sw->was_down = false;
     }
-    poll_outstanding(sw, stopping);
-    flush_dirty(sw, stopping);
+    for (size_t i = 0; i < b->n_items; i++) {
+        item_t *it = &b->items[i];
+        load_item(sw, b, it);
+        if (it->state == IT_SKIP) continue;
+        if (sw->rules && sw->rules->pre(sw->rules_ctx, &it->a, &it->inc)) {
+            it->state = IT_RULED;
+            continue;
+        }
+        if (!b->redis) {
+            it->state = IT_FALLBACK;
+            continue;
+        }
+        uint64_t fp = it->a.fingerprint;
+        if (i >= b->from_park && group_of(b, fp, false) < 0 && decide_local(sw, it, now_ns))
+            continue;
+        add_item_to_group(b, i, i < b->from_park);
+    }
+    return true;
+}
+
+/* One step: a batch drained, decided (its rounds carry the confirms of
+ * the forwards delivered since the last round) and acted on; confirms and
+ * count flushes that no round carried get a round of their own. */
+static bool step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
+{
+    batch_t *b = &sw->batch;
+    bool worked = assemble(sw, b, in, stopping);
+    collect_delivered(sw);
+    if (b->n_items) finish(sw, b);
+    bool flush_due = clock_mono_ns() >= sw->next_flush_ns && (sw->n_dirty || sw->n_evicted);
+    if (sw->n_releases || flush_due) run_pre(sw);
+    if (stopping) {
+        poll_outstanding(sw, true);
+        flush_dirty(sw);
+        run_pre(sw);
+    }
     return worked;
 }
 
@@ -893,5 +1062,6 @@ bool store_worker_step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
 
 bool store_worker_busy(const store_worker_t *sw)
 {
-    return sw->out_n > 0 || sw->parked != NULL || sw->n_dirty > 0 || sw->n_evicted > 0;
+    return sw->out_n > 0 || sw->parked != NULL || sw->n_dirty > 0 || sw->n_evicted > 0 ||
+           sw->n_releases > 0;
 }
