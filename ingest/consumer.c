@@ -343,11 +343,11 @@ static bool drain(ingest_t *in, part_state_t *only)
  * blocks this thread up to NUDGE_TIMEOUT_MS). Consumer thread. */
 #define NUDGE_TIMEOUT_MS 100
 
-/* Messages known to wait in the partitions this consumer reads (from the
- * high watermarks of their last fetches), and those partitions in `l`
- * when given. Consumer thread. */
-static int64_t known_lag(ingest_t *in, rd_kafka_topic_partition_list_t *l)
+static bool nudge_fetch(ingest_t *in, int64_t now_ns)
 {
+    if (now_ns - in->last_nudge_ns < (int64_t)NUDGE_INTERVAL_MS * 1000000) return false;
+    in->last_nudge_ns = now_ns;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     int64_t lag = 0;
     for (size_t i = 0; i < in->n_parts; i++) {
         part_state_t *p = &in->parts[i];
@@ -358,18 +358,9 @@ static int64_t known_lag(ingest_t *in, rd_kafka_topic_partition_list_t *l)
             hi <= p->expected_offset)
             continue;
         lag += hi - p->expected_offset;
-        if (l)
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
     }
-    return lag;
-}
-
-static bool nudge_fetch(ingest_t *in, int64_t now_ns)
-{
-    if (now_ns - in->last_nudge_ns < (int64_t)NUDGE_INTERVAL_MS * 1000000) return false;
-    in->last_nudge_ns = now_ns;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
-    bool nudged = known_lag(in, l) >= NUDGE_MIN_LAG;
+    bool nudged = lag >= NUDGE_MIN_LAG;
     if (nudged) {
         stat_add(&in->fetch_nudges, 1);
         /* the answer is not needed: the request is what wakes the broker */

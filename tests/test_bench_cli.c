@@ -28,6 +28,18 @@ static int run(const char *args, char **out, char **err)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* `quell ARGS` that must succeed and print one JSON object: the object
+ * (NULL, with a failed check, when it did not). */
+static cJSON *run_json(const char *args, char **out, char **err)
+{
+    int rc = run(args, out, err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0) fprintf(stderr, "quell bench: %s\n", *err ? *err : "");
+    cJSON *j = *out ? cJSON_Parse(*out) : NULL;
+    CHECK(j != NULL);
+    return j;
+}
+
 static double num(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItem(o, key);
@@ -70,11 +82,7 @@ static void test_tiny_scenario(void)
              "bench --scenario %s --runs 1 --workers 2 --format proto --latency-rate 2000 "
              "--json --out %s",
              scenario, csv_dir);
-    int rc = run(args, &out, &err);
-    CHECK_EQ_INT(rc, 0);
-    if (rc != 0) fprintf(stderr, "quell bench: %s\n", err ? err : "");
-    cJSON *j = out ? cJSON_Parse(out) : NULL;
-    CHECK(j != NULL);
+    cJSON *j = run_json(args, &out, &err);
     if (j) {
         double in = num(j, "alerts_in"), decided = num(j, "alerts_decided"),
                incidents = num(j, "incidents_out"), suppressed = num(j, "suppressed");
@@ -154,11 +162,7 @@ static void test_baseline(void)
              "bench --scenario %s --runs 2 --format proto --latency-rate 0 --json "
              "--baseline %s --baseline-store memory",
              scenario, getenv("QUELL_BIN"));
-    int rc = run(args, &out, &err);
-    CHECK_EQ_INT(rc, 0);
-    if (rc != 0) fprintf(stderr, "quell bench: %s\n", err ? err : "");
-    cJSON *j = out ? cJSON_Parse(out) : NULL;
-    CHECK(j != NULL);
+    cJSON *j = run_json(args, &out, &err);
     if (j) {
         const cJSON *b = cJSON_GetObjectItem(j, "baseline"),
                     *ratio = cJSON_GetObjectItem(j, "ratio");

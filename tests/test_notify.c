@@ -6,110 +6,10 @@
 #include <pthread.h>
 #include <time.h>
 
-#include <microhttpd.h>
 
 #include "../router/router_int.h"
 #include "check.h"
-
-#define MAX_REQ 64
-
-/* ---- the receiver ----------------------------------------------------- */
-
-typedef struct {
-    pthread_mutex_t mu;
-    struct MHD_Daemon *d;
-    uint16_t port;
-    int n_req;
-    char *body[MAX_REQ];
-    int64_t at_ms[MAX_REQ];
-    char content_type[64];
-    /* script: status for request i (0 = 200 from then on) */
-    int status[MAX_REQ];
-    int retry_after_s[MAX_REQ];
-    int delay_ms[MAX_REQ];
-} server_t;
-
-typedef struct {
-    char *buf;
-    size_t len;
-} upload_t;
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *data,
-                              size_t *size, void **state)
-{
-    (void)url, (void)method, (void)version;
-    server_t *s = cls;
-    upload_t *u = *state;
-    if (!u) {
-        *state = calloc(1, sizeof(upload_t));
-        return MHD_YES;
-    }
-    if (*size) {
-        u->buf = realloc(u->buf, u->len + *size + 1);
-        memcpy(u->buf + u->len, data, *size);
-        u->len += *size;
-        u->buf[u->len] = '\0';
-        *size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&s->mu);
-    int i = s->n_req < MAX_REQ ? s->n_req++ : MAX_REQ - 1;
-    s->body[i] = u->buf ? u->buf : strdup("");
-    s->at_ms[i] = clock_wall_ms();
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    snprintf(s->content_type, sizeof(s->content_type), "%s", ct ? ct : "");
-    int status = s->status[i] ? s->status[i] : 200;
-    int ra = s->retry_after_s[i], delay = s->delay_ms[i];
-    pthread_mutex_unlock(&s->mu);
-    free(u);
-    *state = NULL;
-    if (delay) {
-        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    struct MHD_Response *r = MHD_create_response_from_buffer(2, "ok", MHD_RESPMEM_PERSISTENT);
-    if (ra) {
-        char v[16];
-        snprintf(v, sizeof(v), "%d", ra);
-        MHD_add_response_header(r, "Retry-After", v);
-    }
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static bool server_start(server_t *s, uint16_t port)
-{
-    s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, port,
-                            NULL, NULL, handle, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-                            MHD_OPTION_END);
-    if (!s->d) return false;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
-    return s->port != 0;
-}
-
-static void server_stop(server_t *s)
-{
-    if (s->d) MHD_stop_daemon(s->d);
-    s->d = NULL;
-}
-
-static void server_free(server_t *s)
-{
-    server_stop(s);
-    for (int i = 0; i < MAX_REQ; i++) free(s->body[i]);
-    pthread_mutex_destroy(&s->mu);
-}
-
-static int requests(server_t *s)
-{
-    pthread_mutex_lock(&s->mu);
-    int n = s->n_req;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
+#include "webhook_sink.h"
 
 /* ---- the notifier under test ----------------------------------------- */
 
@@ -217,15 +117,15 @@ static char *config(const char *type, uint16_t port, const char *extra)
 
 static void test_exact_payload_and_retry_on_500(void)
 {
-    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = {500, 500}};
-    CHECK(server_start(&s, 0));
+    webhook_sink_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = {500, 500}};
+    CHECK(webhook_sink_start(&s, 0));
     rig_t r;
     CHECK(rig_new(&r, config("webhook", s.port, "")));
     msg_track_t t = {.pending = 1};
     submit(&r, "a", 0x42, &t);
     RUN_UNTIL(&r, atomic_load(&t.pending) == 0, 5000);
     CHECK_EQ_INT(t.pending, 0);
-    CHECK_EQ_INT(requests(&s), 3);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 3);
     CHECK_EQ_STR(s.content_type, "application/json");
     const char *want =
         "{\"receiver\":\"rx\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\","
@@ -243,38 +143,38 @@ static void test_exact_payload_and_retry_on_500(void)
     CHECK_EQ_INT(st.delivered[RECV_WEBHOOK], 1);
     CHECK_EQ_INT(r.dlq.n, 0);
     rig_free(&r);
-    server_free(&s);
+    webhook_sink_free(&s);
 }
 
 static void test_timeout_and_retry_after(void)
 {
     /* First answer comes after the 500 ms timeout; the second is a 429
      * asking for 1 s; the third succeeds. */
-    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER,
-                  .delay_ms = {1500},
-                  .status = {200, 429},
-                  .retry_after_s = {0, 1}};
-    CHECK(server_start(&s, 0));
+    webhook_sink_t s = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                        .delay_ms = {1500},
+                        .status = {200, 429},
+                        .retry_after_s = {0, 1}};
+    CHECK(webhook_sink_start(&s, 0));
     rig_t r;
     CHECK(rig_new(&r, config("pagerduty", s.port, "")));
     msg_track_t t = {.pending = 1};
     submit(&r, "b", 0x43, &t);
     RUN_UNTIL(&r, atomic_load(&t.pending) == 0, 8000);
     CHECK_EQ_INT(t.pending, 0);
-    CHECK_EQ_INT(requests(&s), 3);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 3);
     CHECK(s.at_ms[2] - s.at_ms[1] >= 950); /* Retry-After: 1, not the 20 ms backoff */
     CHECK(strstr(s.body[2], "\"event_action\":\"trigger\"") != NULL);
     CHECK(strstr(s.body[2], "\"severity\":\"critical\"") != NULL);
     CHECK_EQ_INT(r.dlq.n, 0);
     rig_free(&r);
-    server_free(&s);
+    webhook_sink_free(&s);
 }
 
 static void test_dead_letters(void)
 {
     /* 400: not retried. 503 forever: dead-lettered after max_retries. */
-    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = {400, 503, 503, 503}};
-    CHECK(server_start(&s, 0));
+    webhook_sink_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = {400, 503, 503, 503}};
+    CHECK(webhook_sink_start(&s, 0));
     rig_t r;
     CHECK(rig_new(&r, config("slack", s.port, "    max_retries: 2\n    max_in_flight: 1\n")));
     msg_track_t t1 = {.pending = 1}, t2 = {.pending = 1};
@@ -284,19 +184,19 @@ static void test_dead_letters(void)
     RUN_UNTIL(&r, atomic_load(&t2.pending) == 0, 5000);
     CHECK_EQ_INT(t1.pending, 0);
     CHECK_EQ_INT(t2.pending, 0);
-    CHECK_EQ_INT(requests(&s), 4);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 4);
     CHECK_EQ_INT(r.dlq.n, 2);
     CHECK_EQ_STR(r.dlq.reason[0], "HTTP 400 after 1 attempt");
     CHECK_EQ_STR(r.dlq.reason[1], "HTTP 503 after 3 attempts");
     CHECK(strncmp(r.dlq.body[1], "{\"text\":\":red_circle: *[FIRING:1] Down* `id=d`", 46) == 0);
     rig_free(&r);
-    server_free(&s);
+    webhook_sink_free(&s);
 }
 
 static void test_rate_limit_digest(void)
 {
-    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    CHECK(server_start(&s, 0));
+    webhook_sink_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK(webhook_sink_start(&s, 0));
     rig_t r;
     CHECK(rig_new(&r, config("webhook", s.port, "    rate_limit: 2\n")));
     msg_track_t t[5];
@@ -305,15 +205,15 @@ static void test_rate_limit_digest(void)
         t[i] = (msg_track_t){.pending = 1};
         submit(&r, ids[i], 0x100 + (uint64_t)i, &t[i]);
     }
-    RUN_UNTIL(&r, requests(&s) >= 2 && notifier_pending(r.n) == 1, 3000);
+    RUN_UNTIL(&r, webhook_sink_requests(&s) >= 2 && notifier_pending(r.n) == 1, 3000);
     RUN_UNTIL(&r, 0, 200); /* nothing more goes out within the minute */
-    CHECK_EQ_INT(requests(&s), 2);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 2);
     int held = 0;
     for (int i = 0; i < 5; i++) held += atomic_load(&t[i].pending);
     CHECK_EQ_INT(held, 3); /* folded into the digest, not dropped */
     r.skew_ms = 61000;     /* the minute ends */
-    RUN_UNTIL(&r, requests(&s) >= 3 && notifier_pending(r.n) == 0, 3000);
-    CHECK_EQ_INT(requests(&s), 3);
+    RUN_UNTIL(&r, webhook_sink_requests(&s) >= 3 && notifier_pending(r.n) == 0, 3000);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 3);
     CHECK(strstr(s.body[2], "3 more notifications for receiver rx held back by its rate limit "
                             "(2 per minute)") != NULL);
     held = 0;
@@ -324,15 +224,15 @@ static void test_rate_limit_digest(void)
     CHECK_EQ_INT(st.rate_limited, 3);
     CHECK_EQ_INT(st.digests, 1);
     rig_free(&r);
-    server_free(&s);
+    webhook_sink_free(&s);
 }
 
 static void test_receiver_down_a_while(void)
 {
-    server_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    CHECK(server_start(&s, 0));
+    webhook_sink_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK(webhook_sink_start(&s, 0));
     uint16_t port = s.port;
-    server_stop(&s); /* down: connections refused */
+    webhook_sink_stop(&s); /* down: connections refused */
     rig_t r;
     if (!rig_new(&r, config("webhook", port, "    max_retries: 30\n    backoff: 50ms\n"))) {
         CHECK(0);
@@ -350,15 +250,15 @@ static void test_receiver_down_a_while(void)
     int held = 0;
     for (int i = 0; i < N; i++) held += atomic_load(&t[i].pending);
     CHECK_EQ_INT(held, N); /* nothing acknowledged while it is down */
-    CHECK(server_start(&s, port));
+    CHECK(webhook_sink_start(&s, port));
     RUN_UNTIL(&r, notifier_pending(r.n) == 0, 10000);
     held = 0;
     for (int i = 0; i < N; i++) held += atomic_load(&t[i].pending);
     CHECK_EQ_INT(held, 0);
-    CHECK_EQ_INT(requests(&s), N);
+    CHECK_EQ_INT(webhook_sink_requests(&s), N);
     CHECK_EQ_INT(r.dlq.n, 0);
     rig_free(&r);
-    server_free(&s);
+    webhook_sink_free(&s);
 }
 
 static void test_file_and_continue(void)

@@ -19,92 +19,15 @@
 #include <string.h>
 #include <time.h>
 
-#include <microhttpd.h>
 
 #include "../core/core.h"
 #include "check.h"
 #include "harness.h"
+#include "webhook_sink.h"
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "redis_local.h" /* redis_local_free_port */
 #pragma GCC diagnostic pop
-
-#define MAX_REQ 256
-
-typedef struct {
-    pthread_mutex_t mu;
-    struct MHD_Daemon *d;
-    uint16_t port;
-    int n_req;
-    char *body[MAX_REQ];
-} server_t;
-
-typedef struct {
-    char *buf;
-    size_t len;
-} upload_t;
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *data,
-                              size_t *size, void **state)
-{
-    (void)url, (void)method, (void)version;
-    server_t *s = cls;
-    upload_t *u = *state;
-    if (!u) {
-        *state = calloc(1, sizeof(upload_t));
-        return MHD_YES;
-    }
-    if (*size) {
-        u->buf = realloc(u->buf, u->len + *size + 1);
-        memcpy(u->buf + u->len, data, *size);
-        u->len += *size;
-        u->buf[u->len] = '\0';
-        *size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&s->mu);
-    if (s->n_req < MAX_REQ)
-        s->body[s->n_req++] = u->buf ? u->buf : strdup("");
-    else
-        free(u->buf);
-    pthread_mutex_unlock(&s->mu);
-    free(u);
-    *state = NULL;
-    struct MHD_Response *r = MHD_create_response_from_buffer(2, "ok", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static bool server_start(server_t *s)
-{
-    pthread_mutex_init(&s->mu, NULL);
-    s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, handle, s, MHD_OPTION_END);
-    if (!s->d) return false;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
-    return s->port != 0;
-}
-
-static void server_stop(server_t *s)
-{
-    if (s->d) MHD_stop_daemon(s->d);
-    for (int i = 0; i < s->n_req; i++) free(s->body[i]);
-    pthread_mutex_destroy(&s->mu);
-}
-
-/* Requests whose body contains every one of a, b (b may be NULL). */
-static int received(server_t *s, const char *a, const char *b)
-{
-    int n = 0;
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->n_req; i++)
-        if (strstr(s->body[i], a) && (!b || strstr(s->body[i], b))) n++;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
 {
@@ -207,8 +130,8 @@ int main(void)
     char out[128], log[128];
     snprintf(out, sizeof out, "%s/quell.out", dir);
     snprintf(log, sizeof log, "%s/quell.log", dir);
-    server_t a = {0}, b = {0};
-    CHECK(server_start(&a) && server_start(&b));
+    webhook_sink_t a = {.mu = PTHREAD_MUTEX_INITIALIZER}, b = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK(webhook_sink_start(&a, 0) && webhook_sink_start(&b, 0));
     http_port = redis_local_free_port();
     write_config("A", a.port, b.port);
     pid_t pid = harness_quell_start(conf_path, out, log);
@@ -222,8 +145,8 @@ int main(void)
 
     /* Generation 1: to A. */
     post_alert("Before1", false);
-    WAIT_UNTIL(received(&a, "Before1", NULL) > 0, 15000);
-    CHECK_EQ_INT(received(&a, "Before1", NULL), 1);
+    WAIT_UNTIL(webhook_sink_matching(&a, "Before1", NULL) > 0, 15000);
+    CHECK_EQ_INT(webhook_sink_matching(&a, "Before1", NULL), 1);
     long long ok0 = reloads("success"), failed0 = reloads("failure");
     CHECK(ok0 >= 1 && failed0 >= 0);
 
@@ -236,12 +159,12 @@ int main(void)
     CHECK_EQ_INT(http_do("GET", "/api/v2/status", NULL, &m), 200);
     CHECK(m.buf && strstr(m.buf, "receiver: \\\"B\\\""));
     post_alert("After1", false);
-    WAIT_UNTIL(received(&b, "After1", NULL) > 0, 10000);
-    CHECK_EQ_INT(received(&b, "After1", NULL), 1);
+    WAIT_UNTIL(webhook_sink_matching(&b, "After1", NULL) > 0, 10000);
+    CHECK_EQ_INT(webhook_sink_matching(&b, "After1", NULL), 1);
     /* Before1's group was notified on A's route: it resolves there. */
     post_alert("Before1", true);
-    WAIT_UNTIL(received(&a, "Before1", "\"status\":\"resolved\"") > 0, 10000);
-    CHECK_EQ_INT(received(&a, "Before1", "\"status\":\"resolved\""), 1);
+    WAIT_UNTIL(webhook_sink_matching(&a, "Before1", "\"status\":\"resolved\"") > 0, 10000);
+    CHECK_EQ_INT(webhook_sink_matching(&a, "Before1", "\"status\":\"resolved\""), 1);
 
     /* A routing that does not compile is refused as a whole. */
     char tmp[160];
@@ -263,8 +186,8 @@ int main(void)
     CHECK(reloads("failure") > failed0);
     CHECK_EQ_INT(reloads("success"), ok1);
     post_alert("After2", false);
-    WAIT_UNTIL(received(&b, "After2", NULL) > 0, 10000);
-    CHECK_EQ_INT(received(&b, "After2", NULL), 1);
+    WAIT_UNTIL(webhook_sink_matching(&b, "After2", NULL) > 0, 10000);
+    CHECK_EQ_INT(webhook_sink_matching(&b, "After2", NULL), 1);
 
     CHECK_EQ_INT(harness_quell_stop(pid, 30000), 0);
     /* The refusal names the place in the file. */
@@ -277,11 +200,11 @@ int main(void)
         if (strstr(line, "reload refused") && strstr(line, where)) named = true;
     if (lf) fclose(lf);
     CHECK(named);
-    CHECK_EQ_INT(received(&a, "After", NULL), 0);
+    CHECK_EQ_INT(webhook_sink_matching(&a, "After", NULL), 0);
     if (check_failures) harness_dump_file(log);
     mbuf_free(&m);
-    server_stop(&a);
-    server_stop(&b);
+    webhook_sink_free(&a);
+    webhook_sink_free(&b);
     if (!check_failures) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
