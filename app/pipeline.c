@@ -361,7 +361,9 @@ static ops_t *ops_for(const conf_t *conf, const char *brokers, ingest_t *in,
 }
 
 /* Routing groups are kept beside the dedup snapshot ("FILE.groups"), so a
- * restart does not page open groups again; no snapshot file, no state. */
+ * restart does not page open groups again and still resolves them; no
+ * snapshot file, no state. Written with every periodic snapshot (see
+ * snapshots_start) and at a clean stop. */
 static bool groups_path(const conf_t *conf, char *out, size_t cap)
 {
     if (!conf->route || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file) return false;
@@ -380,8 +382,11 @@ static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, s
     return true;
 }
 
-/* After the router thread stopped; only after a complete drain, like the
- * dedup snapshot, so nothing half-sent is restored as sent. */
+/* After the router thread stopped, before the dedup snapshot (the order
+ * the periodic write keeps too: groups newer than the table cost at most
+ * a duplicate, the reverse a lost resolved notification). Only after a
+ * complete drain, like the dedup snapshot: the periodic groups file
+ * stays then, and pairs with the periodic table file left in place. */
 static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
 {
     char path[4096], errbuf[512];
@@ -493,19 +498,30 @@ static void routing_commit(void *ctx, void *prepared)
 static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
 static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed(ctx, t); }
 
+/* The routing groups for a periodic snapshot: the router thread writes
+ * them into memory between two polls (router_groups_snapshot); 5 s is
+ * many polls, so a miss means a router thread stuck, not busy. */
+static qerr_t groups_cut(void *ctx, char **buf, size_t *len, const _Atomic bool *stop)
+{
+    return router_groups_snapshot(ctx, buf, len, 5000, stop);
+}
+
 /* Memory store with a snapshot file: written every snapshot_interval too
- * (dedup/snapshot.c), so kill -9 re-pages only what opened since. */
+ * (dedup/snapshot.c), with the routing groups beside it (FILE.groups), so
+ * kill -9 re-pages only what opened since and loses no group. */
 static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
                                           dedup_worker_t **workers, size_t n_workers,
-                                          inhibit_state_t *inhibit)
+                                          inhibit_state_t *inhibit, router_t *router)
 {
-    char errbuf[256];
+    char errbuf[256], gpath[4096];
     if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
         conf->dedup.snapshot_interval_ms <= 0)
         return NULL;
     snapshot_barrier_t b = {barrier_request, barrier_passed, in};
+    snapshot_beside_t groups = {".groups", groups_cut, router};
     snapshot_writer_t *s =
         snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers, inhibit,
+                              groups_path(conf, gpath, sizeof gpath) ? &groups : NULL,
                               conf->dedup.snapshot_interval_ms, &b, errbuf, sizeof(errbuf));
     if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
     return s;
@@ -718,7 +734,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     in = ingest_new(&io, errbuf, sizeof(errbuf));
     if (!in) goto out;
     atomic_store_explicit(&rt.ingest, in, memory_order_release);
-    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers, inhibit);
+    snapshots = snapshots_start(conf, shared_store, in, workers, n_workers, inhibit, router);
     ops = ops_for(conf, brokers, in, workers, n_workers, router, &io.fingerprint, api, errbuf,
                   sizeof(errbuf));
     if (!ops) goto out;

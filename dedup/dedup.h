@@ -199,6 +199,17 @@ typedef struct {
     void *ctx;
 } snapshot_barrier_t;
 
+/* A file another stage keeps beside the snapshot (PATH + `suffix`), part
+ * of every periodic write: `cut` is called on the writer's thread once the
+ * barrier passed and returns the file's bytes (*buf malloc'd, freed by the
+ * writer; NULL = an empty file) or an error (nothing of this write is
+ * published then). The routing groups (PATH.groups) are one. */
+typedef struct {
+    const char *suffix;
+    qerr_t (*cut)(void *ctx, char **buf, size_t *len, const _Atomic bool *stop);
+    void *ctx;
+} snapshot_beside_t;
+
 typedef struct snapshot_writer snapshot_writer_t;
 typedef struct dedup_worker dedup_worker_t; /* the worker section below */
 
@@ -211,13 +222,15 @@ typedef struct {
 
 typedef struct inhibit_state inhibit_state_t; /* rules.h */
 /* Starts a thread writing `path` every `interval_ms` from copies the
- * workers hand over (dedup_worker_copy_table), and `inhibit` (may be NULL)
- * as PATH.inhibit after it. `workers` must outlive the writer and run the
- * memory store. NULL with errbuf set on failure. */
+ * workers hand over (dedup_worker_copy_table), `beside` (may be NULL;
+ * copied, its ctx must outlive the writer) before it and `inhibit` (may be
+ * NULL) as PATH.inhibit after it. `workers` must outlive the writer and run
+ * the memory store. NULL with errbuf set on failure. */
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
                                          size_t n_workers, inhibit_state_t *inhibit,
-                                         int64_t interval_ms, const snapshot_barrier_t *barrier,
-                                         char *errbuf, size_t errlen);
+                                         const snapshot_beside_t *beside, int64_t interval_ms,
+                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         size_t errlen);
 /* Stops and joins the thread (a write under way is finished or abandoned,
  * never left half-renamed); safe on NULL. Call before the workers stop. */
 void snapshot_writer_stop(snapshot_writer_t *s);

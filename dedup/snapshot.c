@@ -24,6 +24,10 @@
  * snapshot is published meanwhile (the previous one stays), counted in
  * `failures` and logged.
  *
+ * Files kept beside it (snapshot_beside_t: the routing groups, PATH.groups)
+ * are cut after the barrier and renamed before the table file; see
+ * write_once for why that order loses nothing.
+ *
  * Writes are atomic: temp file, fsync, rename (file_replace), in the layout
  * dedup_snapshot_save writes at a clean stop (window.c).
  * Threads: one writer thread; stop joins it and must come before the
@@ -47,6 +51,7 @@ struct snapshot_writer {
     dedup_worker_t **workers;
     size_t n_workers;
     inhibit_state_t *inhibit; /* saved beside, as PATH.inhibit; NULL: none */
+    snapshot_beside_t beside; /* cut == NULL: none */
     int64_t interval_ms;
     snapshot_barrier_t barrier;
     pthread_t thread;
@@ -85,6 +90,17 @@ qerr_t dedup_snapshot_write(const char *path, dedup_entry_t *const *parts, const
 
 static bool stopping(snapshot_writer_t *s) { return atomic_load(&s->stop); }
 
+typedef struct {
+    const char *buf;
+    size_t len;
+} bytes_t;
+
+static qerr_t write_bytes(FILE *f, void *ctx)
+{
+    const bytes_t *b = ctx;
+    return !b->len || fwrite(b->buf, 1, b->len, f) == b->len ? QERR_OK : QERR_IO;
+}
+
 /* One snapshot: copies, barrier, write. false (and nothing renamed) when
  * any step did not finish. */
 static bool write_once(snapshot_writer_t *s)
@@ -119,6 +135,41 @@ static bool write_once(snapshot_writer_t *s)
         }
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
+    }
+    /* The file beside (routing groups) comes next: cut now, renamed
+     * before the table file. Why this order loses nothing after kill -9:
+     *
+     * - Cut after the barrier: every incident in the copies has been
+     *   delivered, so its group notification is confirmed and the groups
+     *   say so (no re-page for it). A notification still unconfirmed at
+     *   the cut carries only input handed out after the barrier request,
+     *   hence decided after the copies: its offset is not committed, the
+     *   restored table does not hold that decision, the re-read alert is
+     *   forwarded again, and the group (saved as not sent, router/group.c)
+     *   sends it again. At least once.
+     * - Renamed first: a crash between the renames leaves groups newer
+     *   than the table, which only costs duplicates (an alert re-read
+     *   against the older table folds into a group that already told it).
+     *   The other way round, the table would restore an incident as
+     *   notified whose group is not in the file: its resolved
+     *   notification would be lost. So a failed groups write publishes
+     *   neither; the previous pair stays. */
+    char *beside = NULL;
+    size_t beside_len = 0;
+    if (s->beside.cut) {
+        qerr_t err = s->beside.cut(s->beside.ctx, &beside, &beside_len, &s->stop);
+        char bpath[4096];
+        snprintf(bpath, sizeof bpath, "%s%s", s->path, s->beside.suffix);
+        if (err == QERR_OK)
+            err = file_replace(bpath, write_bytes, &(bytes_t){beside, beside_len}, errbuf,
+                               sizeof(errbuf));
+        else
+            snprintf(errbuf, sizeof(errbuf), "%.400s not cut (%s)", bpath, qerr_str(err));
+        free(beside);
+        if (err != QERR_OK) {
+            why = errbuf;
+            goto out;
+        }
     }
     if (dedup_snapshot_write(s->path, parts, counts, s->n_workers, errbuf, sizeof(errbuf)) !=
         QERR_OK) {
@@ -174,8 +225,9 @@ static void *writer_main(void *arg)
 
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
                                          size_t n_workers, inhibit_state_t *inhibit,
-                                         int64_t interval_ms, const snapshot_barrier_t *barrier,
-                                         char *errbuf, size_t errlen)
+                                         const snapshot_beside_t *beside, int64_t interval_ms,
+                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         size_t errlen)
 {
     snapshot_writer_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->path = strdup(path))) {
@@ -186,6 +238,7 @@ snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **work
     s->workers = workers;
     s->n_workers = n_workers;
     s->inhibit = inhibit;
+    if (beside) s->beside = *beside;
     s->interval_ms = interval_ms > 0 ? interval_ms : 1000;
     s->barrier = *barrier;
     pthread_mutex_init(&s->lock, NULL);

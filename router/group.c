@@ -22,6 +22,18 @@
  * alerts that changed it until its next notification, which takes them
  * over; an alert that changes nothing already notified is released at
  * once.
+ *
+ * Delivery seen by the group (group_table_track_delivery; the notifier
+ * turns it on): each notification also carries one unit of the group's
+ * own counter (`ack`, a msg_track_t no consumer window owns), released by
+ * every path that releases input holds: delivered, dead-lettered, acked
+ * by the broker. So `ack.pending` counts the group's notifications not yet
+ * confirmed, without a callback or a lookup on the delivery path. A save
+ * (group_table_save) writes a group with one unconfirmed as not sent
+ * (changed, resolved alerts it dropped put back), so a restart after a
+ * crash sends it again: a possible duplicate, never a lost page. A group
+ * that closes while one is unconfirmed waits on `closing` (the delivery
+ * still points at its counter) and is saved from there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +79,13 @@ struct group {
     int64_t last_notify_ms;
     bool notified; /* a firing notification went out */
     bool changed;
+    /* Delivery tracking (gt->track_delivery): notifications not yet
+     * confirmed hold units of `ack`; the rest is the state as of the last
+     * time none was (see settle()). */
+    msg_track_t ack;
+    int64_t acked_last_ms; /* last_notify_ms when last none was pending */
+    entry_t *told;         /* resolved entries dropped since then */
+    size_t n_told, cap_told;
 };
 
 struct group_table {
@@ -83,6 +102,9 @@ struct group_table {
     void *muted_ctx;
     group_hold_fn hold; /* NULL: a firing notification goes when due */
     void *hold_ctx;
+    bool track_delivery;
+    group_t *closing; /* closed while a notification was unconfirmed (hnext) */
+    size_t n_closing;
     /* scratch for notifications */
     notify_alert_t *scratch;
     size_t scratch_cap;
@@ -238,9 +260,17 @@ group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, vo
     return gt;
 }
 
+static void told_clear(group_t *g)
+{
+    for (size_t i = 0; i < g->n_told; i++) free(g->told[i].alert);
+    g->n_told = 0;
+}
+
 static void group_free(group_t *g)
 {
     for (size_t i = 0; i < g->n_entries; i++) free(g->entries[i].alert);
+    told_clear(g);
+    free(g->told);
     free(g->entries);
     free(g->index);
     free(g->tracks);
@@ -253,6 +283,12 @@ static void group_free(group_t *g)
 void group_table_destroy(group_table_t *gt)
 {
     if (!gt) return;
+    /* Deliveries still pointing at a closing group's counter are the
+     * notifier's, freed before this without touching it. */
+    for (group_t *g = gt->closing, *next; g; g = next) {
+        next = g->hnext;
+        group_free(g);
+    }
     for (size_t b = 0; b < gt->n_buckets; b++) {
         for (group_t *g = gt->buckets[b], *next; g; g = next) {
             next = g->hnext;
@@ -285,6 +321,11 @@ static void table_grow(group_table_t *gt)
     gt->n_buckets = nb;
 }
 
+static bool unconfirmed(const group_t *g)
+{
+    return atomic_load_explicit(&g->ack.pending, memory_order_acquire) > 0;
+}
+
 static void table_remove(group_table_t *gt, group_t *g)
 {
     group_t **pp = &gt->buckets[g->id & (gt->n_buckets - 1)];
@@ -292,7 +333,38 @@ static void table_remove(group_table_t *gt, group_t *g)
     *pp = g->hnext;
     tw_unlink(&g->timer);
     gt->n_groups--;
+    if (unconfirmed(g)) {
+        /* A delivery still holds &g->ack: keep the group until it is
+         * confirmed (closing_sweep), and save it meanwhile. */
+        g->hnext = gt->closing;
+        gt->closing = g;
+        gt->n_closing++;
+        return;
+    }
     group_free(g);
+}
+
+/* Frees the closing groups whose last notification was confirmed. */
+static void closing_sweep(group_table_t *gt)
+{
+    for (group_t **pp = &gt->closing; *pp;) {
+        group_t *g = *pp;
+        if (unconfirmed(g)) {
+            pp = &g->hnext;
+            continue;
+        }
+        *pp = g->hnext;
+        gt->n_closing--;
+        group_free(g);
+    }
+}
+
+void group_table_track_delivery(group_table_t *gt) { gt->track_delivery = true; }
+
+size_t group_table_closing(group_table_t *gt)
+{
+    closing_sweep(gt);
+    return gt->n_closing;
 }
 
 static group_t *group_create(group_table_t *gt, const route_t *r, const alert_t *a, size_t keylen,
@@ -366,16 +438,22 @@ static entry_t *entry_find(group_t *g, uint64_t fp)
     return e ? &g->entries[e - 1] : NULL;
 }
 
+/* Room for one more track in g->tracks. */
+static bool tracks_room(group_t *g)
+{
+    if (g->n_tracks < g->cap_tracks) return true;
+    size_t cap = g->cap_tracks ? g->cap_tracks * 2 : 4;
+    msg_track_t **t = realloc(g->tracks, cap * sizeof(*t));
+    if (!t) return false;
+    g->tracks = t;
+    g->cap_tracks = cap;
+    return true;
+}
+
 static bool hold(group_table_t *gt, group_t *g, msg_track_t *track)
 {
     if (!track) return true;
-    if (g->n_tracks == g->cap_tracks) {
-        size_t cap = g->cap_tracks ? g->cap_tracks * 2 : 4;
-        msg_track_t **t = realloc(g->tracks, cap * sizeof(*t));
-        if (!t) return false;
-        g->tracks = t;
-        g->cap_tracks = cap;
-    }
+    if (!tracks_room(g)) return false;
     g->tracks[g->n_tracks++] = track;
     gt->held++;
     return true;
@@ -448,15 +526,23 @@ qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a
 
 /* ---- notifications ---------------------------------------------------- */
 
+static group_t *group_find(group_table_t *gt, const route_t *route, const alert_t *a);
+
 bool group_table_has(group_table_t *gt, const route_t *route, const alert_t *a)
 {
-    uint32_t n_group;
-    size_t keylen = build_key(gt, route, a, &n_group);
-    if (!keylen) return false;
-    uint64_t id = XXH3_64bits(gt->keybuf, keylen);
-    group_t *g = gt->buckets[id & (gt->n_buckets - 1)];
-    while (g && (g->id != id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
+    group_t *g = group_find(gt, route, a);
     return g && entry_find(g, a->fingerprint);
+}
+
+/* Delivery tracking: when none of g's notifications is unconfirmed, its
+ * current state is what receivers have; remember it. Called before each
+ * notification, so the remembered state is at worst older (a duplicate
+ * after a crash), never newer, than what was confirmed. */
+static void settle(group_t *g)
+{
+    if (unconfirmed(g)) return;
+    g->acked_last_ms = g->last_notify_ms;
+    told_clear(g);
 }
 
 static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms)
@@ -466,6 +552,16 @@ static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t no
         if (!s) return; /* retried at the next tick: the group keeps its holds */
         gt->scratch = s;
         gt->scratch_cap = g->n_entries;
+    }
+    size_t n_holds = g->n_tracks;
+    if (gt->track_delivery) {
+        if (!tracks_room(g)) return;
+        settle(g);
+        /* One unit of the group's counter rides with the input holds:
+         * released where they are, so the group learns of the delivery
+         * without a callback (see the note at the top). */
+        track_add(&g->ack, 1);
+        g->tracks[g->n_tracks++] = &g->ack;
     }
     size_t n = 0, n_firing = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -493,7 +589,7 @@ static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t no
         .now_ms = now_ms,
     };
     gt->fn(gt->ctx, &note);
-    gt->held -= g->n_tracks;
+    gt->held -= n_holds;
     g->n_tracks = 0;
     g->last_notify_ms = now_ms;
     g->changed = false;
@@ -506,14 +602,29 @@ static void release_all(group_table_t *gt, group_t *g)
     g->n_tracks = 0;
 }
 
+/* Keeps a resolved entry a notification dropped until that notification
+ * is confirmed: a save puts it back (told firing, not told resolved). */
+static bool told_keep(group_t *g, const entry_t *e)
+{
+    if (g->n_told == g->cap_told) {
+        size_t cap = g->cap_told ? g->cap_told * 2 : 4;
+        entry_t *t = realloc(g->told, cap * sizeof(*t));
+        if (!t) return false; /* a save then misses it: that alert's re-read tells it */
+        g->told = t;
+        g->cap_told = cap;
+    }
+    g->told[g->n_told++] = *e;
+    return true;
+}
+
 /* After a firing notification: resolved alerts were told, so they leave. */
-static void drop_resolved(group_t *g)
+static void drop_resolved(group_table_t *gt, group_t *g)
 {
     size_t w = 0;
     for (size_t i = 0; i < g->n_entries; i++) {
         entry_t *e = &g->entries[i];
         if (e->alert->status == ALERT_RESOLVED) {
-            free(e->alert);
+            if (!(gt->track_delivery && unconfirmed(g) && told_keep(g, e))) free(e->alert);
             continue;
         }
         e->sent = SENT_FIRING;
@@ -598,7 +709,7 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
         }
         notify(gt, g, NOTIFY_FIRING, now_ms);
         g->notified = true;
-        drop_resolved(g);
+        drop_resolved(gt, g);
     } else if (!force && now_ms - g->last_notify_ms >= r->repeat_interval_ms) {
         notify(gt, g, NOTIFY_REMINDER, now_ms);
     }
@@ -626,6 +737,7 @@ static void fire_slot(group_table_t *gt, tw_node_t *head, int64_t now_ms)
 
 void group_table_advance(group_table_t *gt, int64_t now_ms)
 {
+    if (gt->closing) closing_sweep(gt);
     int64_t target = now_ms / gt->tick_ms;
     if (target <= gt->cur_tick) return;
     if (target - gt->cur_tick >= WHEEL_SLOTS) {
@@ -655,52 +767,93 @@ void group_table_flush(group_table_t *gt, int64_t now_ms)
 /* Groups survive a restart through a file: per group its route (id and
  * key, so a changed config drops what no longer fits), notification state
  * and alerts (the ring's alert record format). Holds are not saved: the
- * shutdown drain has sent what groups held. Little-endian host layout:
+ * input they stand for is not committed, so it is read again after a
+ * restart and folds into the restored group. Little-endian host layout:
  * the file is for the same build on the same host, like the dedup one. */
 #define SNAP_MAGIC "QUELLGRP1\n"
 
 static bool wr(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n; }
 static bool rd(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
 
-qerr_t group_table_save(const group_table_t *gt, FILE *f)
+typedef struct {
+    void *rec;
+    size_t cap;
+} rec_buf_t;
+
+static bool write_entry(FILE *f, const entry_t *e, rec_buf_t *rb)
 {
-    bool ok = wr(f, SNAP_MAGIC, strlen(SNAP_MAGIC));
-    uint64_t n = gt->n_groups;
-    ok = ok && wr(f, &n, sizeof(n));
-    void *rec = NULL;
-    size_t rec_cap = 0;
-    for (size_t b = 0; ok && b < gt->n_buckets; b++) {
-        for (const group_t *g = gt->buckets[b]; ok && g; g = g->hnext) {
-            uint32_t route_id = g->route->id, klen = (uint32_t)strlen(g->route->key);
-            uint64_t ne = g->n_entries;
-            uint8_t notified = g->notified, changed = g->changed;
-            ok = wr(f, &route_id, 4) && wr(f, &klen, 4) && wr(f, g->route->key, klen) &&
-                 wr(f, &g->last_notify_ms, 8) && wr(f, &g->folded, 8) && wr(f, &notified, 1) &&
-                 wr(f, &changed, 1) && wr(f, &ne, 8);
-            for (size_t i = 0; ok && i < g->n_entries; i++) {
-                const entry_t *e = &g->entries[i];
-                incident_t inc = e->inc;
-                inc.rule = NULL; /* a pointer into this process's rule set */
-                uint64_t len = alert_rec_size(e->alert);
-                if (len > rec_cap) {
-                    void *nr = realloc(rec, len);
-                    if (!nr) {
-                        ok = false;
-                        break;
-                    }
-                    rec = nr;
-                    rec_cap = len;
-                }
-                alert_rec_write(rec, e->alert, NULL);
-                uint8_t flags = (uint8_t)(e->sent | (e->enrich.novel ? 4 : 0) |
-                                          (e->enrich.urgency_high ? 8 : 0));
-                ok = wr(f, &flags, 1) && wr(f, &inc, sizeof(inc)) && wr(f, &len, 8) &&
-                     wr(f, rec, len);
-            }
-        }
+    incident_t inc = e->inc;
+    inc.rule = NULL; /* a pointer into this process's rule set */
+    uint64_t len = alert_rec_size(e->alert);
+    if (len > rb->cap) {
+        void *nr = realloc(rb->rec, len);
+        if (!nr) return false;
+        rb->rec = nr;
+        rb->cap = len;
     }
-    free(rec);
-    return ok && fflush(f) == 0 ? QERR_OK : QERR_IO;
+    alert_rec_write(rb->rec, e->alert, NULL);
+    uint8_t flags =
+        (uint8_t)(e->sent | (e->enrich.novel ? 4 : 0) | (e->enrich.urgency_high ? 8 : 0));
+    return wr(f, &flags, 1) && wr(f, &inc, sizeof(inc)) && wr(f, &len, 8) && wr(f, rb->rec, len);
+}
+
+/* A group with a notification its receiver has not confirmed is written
+ * as if that notification was not sent: `changed`, so the restored group
+ * sends an update (or, all resolved, its resolved notification) at its
+ * first tick past the last confirmed one + group_interval; the resolved
+ * alerts it dropped put back first (a later entry for the same
+ * fingerprint wins at load). `notified` stays: a firing notification that
+ * may have reached the receiver must be followed by its resolved one. */
+static bool write_group(FILE *f, const group_t *g, rec_buf_t *rb)
+{
+    bool pending = unconfirmed(g);
+    uint32_t route_id = g->route->id, klen = (uint32_t)strlen(g->route->key);
+    int64_t last = pending ? g->acked_last_ms : g->last_notify_ms;
+    uint64_t ne = g->n_entries + (pending ? g->n_told : 0);
+    uint8_t notified = g->notified, changed = pending || g->changed;
+    bool ok = wr(f, &route_id, 4) && wr(f, &klen, 4) && wr(f, g->route->key, klen) &&
+              wr(f, &last, 8) && wr(f, &g->folded, 8) && wr(f, &notified, 1) &&
+              wr(f, &changed, 1) && wr(f, &ne, 8);
+    for (size_t i = 0; ok && pending && i < g->n_told; i++) ok = write_entry(f, &g->told[i], rb);
+    for (size_t i = 0; ok && i < g->n_entries; i++) ok = write_entry(f, &g->entries[i], rb);
+    return ok;
+}
+
+qerr_t group_table_save(const group_table_t *const *gts, size_t n_tables, FILE *f)
+{
+    uint64_t n = 0;
+    for (size_t t = 0; t < n_tables; t++) {
+        n += gts[t]->n_groups;
+        for (const group_t *g = gts[t]->closing; g; g = g->hnext) n += unconfirmed(g);
+    }
+    bool ok = wr(f, SNAP_MAGIC, strlen(SNAP_MAGIC)) && wr(f, &n, sizeof(n));
+    rec_buf_t rb = {0};
+    uint64_t written = 0;
+    for (size_t t = 0; ok && t < n_tables; t++) {
+        const group_table_t *gt = gts[t];
+        /* Closing ones first: an open group with the same key (opened
+         * since) is written after, so its state wins at load. */
+        for (const group_t *g = gt->closing; ok && g; g = g->hnext)
+            if (unconfirmed(g)) ok = write_group(f, g, &rb) && ++written;
+        for (size_t b = 0; ok && b < gt->n_buckets; b++)
+            for (const group_t *g = gt->buckets[b]; ok && g; g = g->hnext)
+                ok = write_group(f, g, &rb) && ++written;
+    }
+    free(rb.rec);
+    /* A closing group confirmed between the count and the walk would make
+     * them differ: not on one thread, but a file that lies is refused. */
+    return ok && written == n && fflush(f) == 0 ? QERR_OK : QERR_IO;
+}
+
+static group_t *group_find(group_table_t *gt, const route_t *route, const alert_t *a)
+{
+    uint32_t n_group;
+    size_t keylen = build_key(gt, route, a, &n_group);
+    if (!keylen) return NULL;
+    uint64_t id = XXH3_64bits(gt->keybuf, keylen);
+    group_t *g = gt->buckets[id & (gt->n_buckets - 1)];
+    while (g && (g->id != id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
+    return g;
 }
 
 qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
@@ -737,6 +890,7 @@ qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes
         const route_t *r =
             route_id < n_routes && !strcmp(routes[route_id]->key, key) ? routes[route_id] : NULL;
         group_t *g = NULL;
+        bool existed = false; /* a group of the same key came earlier in the file */
         for (uint64_t i = 0; i < ne && err == QERR_OK; i++) {
             uint8_t flags;
             incident_t inc;
@@ -760,14 +914,11 @@ qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes
                 break;
             }
             if (!r) continue;
+            if (i == 0) existed = group_find(gt, r, &a) != NULL;
             enrichment_t en = {.novel = flags & 4, .urgency_high = flags & 8};
             err = group_table_add(gt, r, &a, &inc, &en, NULL, now_ms);
             if (err != QERR_OK) break;
-            uint32_t ng;
-            size_t kl = build_key(gt, r, &a, &ng);
-            uint64_t id = XXH3_64bits(gt->keybuf, kl);
-            for (g = gt->buckets[id & (gt->n_buckets - 1)]; g && g->id != id; g = g->hnext)
-                ;
+            g = group_find(gt, r, &a);
             entry_t *e = g ? entry_find(g, a.fingerprint) : NULL;
             if (e) e->sent = flags & 3;
         }
@@ -776,14 +927,24 @@ qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes
             (*dropped)++;
             continue;
         }
-        g->folded = folded;
-        g->notified = notified;
-        g->changed = changed;
-        g->last_notify_ms = last;
-        if (notified)
+        g->folded = folded > g->folded ? folded : g->folded;
+        if (existed) {
+            /* Merged with the earlier one (a group that was closing and
+             * one opened since): whatever either still has to say. */
+            g->notified |= notified;
+            g->changed |= changed;
+            if (last > g->last_notify_ms) g->last_notify_ms = last;
+        } else {
+            g->notified = notified;
+            g->changed = changed;
+            g->last_notify_ms = last;
+        }
+        g->acked_last_ms = g->last_notify_ms;
+        if (g->notified)
             tw_insert(gt, &g->timer,
-                      changed ? last + r->group_interval_ms : last + r->repeat_interval_ms);
-        (*loaded)++;
+                      g->changed ? g->last_notify_ms + r->group_interval_ms
+                                 : g->last_notify_ms + r->repeat_interval_ms);
+        (*loaded) += !existed;
     }
     free(buf);
     free(key);

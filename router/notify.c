@@ -573,6 +573,10 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
     n->rs = calloc(n->n_rs + 1, sizeof(*n->rs));
     n->groups = group_table_new(o->now_ms, o->tick_ms, on_notification, n);
     if (n->groups) group_table_set_mute(n->groups, route_muted, n);
+    /* Every path here releases a notification's holds when it is
+     * delivered or dead-lettered (never before): so the groups can tell
+     * what receivers have for a save (FILE.groups). */
+    if (n->groups) group_table_track_delivery(n->groups);
     if (n->groups && o->group_shared) group_table_set_hold(n->groups, group_hold, n);
     n->novelty = novelty_new(n->rt);
     n->multi = curl_multi_init();
@@ -736,12 +740,28 @@ bool notifier_holds(notifier_t *n, const alert_t *a)
     return false;
 }
 
-static qerr_t write_groups(FILE *f, void *ctx) { return group_table_save(ctx, f); }
+qerr_t notifier_write_groups(notifier_t *const *ns, size_t n, FILE *f)
+{
+    const group_table_t **gts = calloc(n ? n : 1, sizeof(*gts));
+    if (!gts) return QERR_NOMEM;
+    for (size_t i = 0; i < n; i++) gts[i] = ns[i]->groups;
+    qerr_t err = group_table_save(gts, n, f);
+    free(gts);
+    return err;
+}
+
+static qerr_t write_groups(FILE *f, void *ctx)
+{
+    notifier_t *n = ctx;
+    return notifier_write_groups(&n, 1, f);
+}
 
 qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen)
 {
-    return file_replace(path, write_groups, n->groups, errbuf, errlen);
+    return file_replace(path, write_groups, n, errbuf, errlen);
 }
+
+size_t notifier_closing(notifier_t *n) { return group_table_closing(n->groups); }
 
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
                             char *errbuf, size_t errlen)

@@ -62,7 +62,16 @@ struct router {
     arena_t scratch;
     _Atomic bool draining;
     bool drain_flushed; /* router thread */
-    uint64_t id;        /* unique per process: names the lanes' owner */
+    /* Groups for a periodic snapshot (router_groups_snapshot): a ticket
+     * asked by the snapshot thread, served by the router thread between
+     * two polls. `cut` is written by the router thread before it stores
+     * `served` (release) and read by the asker after it loads it
+     * (acquire); the asker frees it. One asker at a time. */
+    _Atomic uint64_t cut_asked, cut_served;
+    char *cut;
+    size_t cut_len;
+    qerr_t cut_err;
+    uint64_t id; /* unique per process: names the lanes' owner */
     _Alignas(CACHELINE) _Atomic uint64_t produced;
     _Atomic uint64_t delivered;
     _Atomic uint64_t dead_lettered;
@@ -201,6 +210,14 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
 void router_destroy(router_t *r, int timeout_ms)
 {
     if (!r) return;
+    /* The producer first: a delivery report releases a notification's
+     * holds, one of which is its group's (group.c), so no report may run
+     * once the notifiers are freed. */
+    if (r->rk) {
+        if (rd_kafka_flush(r->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_error("router", "%d messages not delivered at shutdown", rd_kafka_outq_len(r->rk));
+        rd_kafka_destroy(r->rk);
+    }
     /* What is still queued keeps its holds: re-read after a restart. */
     notifier_destroy(r->notifier);
     for (retired_t *t = r->retired, *next; t; t = next) {
@@ -208,13 +225,9 @@ void router_destroy(router_t *r, int timeout_ms)
         notifier_destroy(t->notifier);
         free(t);
     }
+    free(r->cut);
     novelty_shared_destroy(r->novelty_shared);
     group_shared_destroy(r->group_shared);
-    if (r->rk) {
-        if (rd_kafka_flush(r->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            log_error("router", "%d messages not delivered at shutdown", rd_kafka_outq_len(r->rk));
-        rd_kafka_destroy(r->rk);
-    }
     routing_destroy(r->routing);
     for (size_t i = 0; i < atomic_load(&r->n_lanes); i++) ring_destroy(r->lanes[i]);
     pthread_mutex_destroy(&r->lane_lock);
@@ -316,7 +329,10 @@ static void run_retired(router_t *r, int64_t now_ms, bool flush)
         retired_t *t = *pp;
         if (flush) notifier_flush(t->notifier, now_ms);
         notifier_run(t->notifier, now_ms, 0);
-        if (notifier_groups(t->notifier) || notifier_pending(t->notifier)) {
+        /* A closing group's last notification may still be with the
+         * producer, which releases the group's own hold on its ack. */
+        if (notifier_groups(t->notifier) || notifier_pending(t->notifier) ||
+            notifier_closing(t->notifier)) {
             pp = &t->next;
             continue;
         }
@@ -384,9 +400,67 @@ qerr_t router_produce_tracked(router_t *r, const char *topic, const char *key, c
     return QERR_OK;
 }
 
+/* Every routing generation's groups, oldest first: a retired one's groups
+ * are restored when their route is still in the config at the restart,
+ * and the current generation's, written last, win a key both have. */
+static qerr_t groups_write(FILE *f, void *ctx)
+{
+    router_t *r = ctx;
+    size_t n = 1;
+    for (retired_t *t = r->retired; t; t = t->next) n++;
+    notifier_t **ns = calloc(n, sizeof(*ns));
+    if (!ns) return QERR_NOMEM;
+    size_t i = n;
+    ns[--i] = r->notifier;
+    for (retired_t *t = r->retired; t; t = t->next) ns[--i] = t->notifier; /* newest first */
+    qerr_t err = notifier_write_groups(ns, n, f);
+    free(ns);
+    return err;
+}
+
 qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t errlen)
 {
-    return r->notifier ? notifier_save_groups(r->notifier, path, errbuf, errlen) : QERR_OK;
+    return r->notifier ? file_replace(path, groups_write, r, errbuf, errlen) : QERR_OK;
+}
+
+/* Router thread, between two polls: serves a snapshot's ask. Into memory
+ * (a copy of the groups as bytes, tens of bytes of header per group plus
+ * its alerts): the disk write and fsync are the snapshot thread's, so the
+ * router thread never waits on the disk. */
+static void groups_cut_serve(router_t *r)
+{
+    uint64_t asked = atomic_load_explicit(&r->cut_asked, memory_order_acquire);
+    if (asked == atomic_load_explicit(&r->cut_served, memory_order_relaxed)) return;
+    free(r->cut); /* an earlier cut its asker gave up on */
+    r->cut = NULL;
+    r->cut_len = 0;
+    FILE *f = open_memstream(&r->cut, &r->cut_len);
+    r->cut_err = f ? groups_write(f, r) : QERR_NOMEM;
+    if (f && fclose(f) != 0 && r->cut_err == QERR_OK) r->cut_err = QERR_NOMEM;
+    atomic_store_explicit(&r->cut_served, asked, memory_order_release);
+}
+
+qerr_t router_groups_snapshot(router_t *r, char **buf, size_t *len, int timeout_ms,
+                              const _Atomic bool *stop)
+{
+    *buf = NULL;
+    *len = 0;
+    if (!r->notifier) return QERR_OK;
+    uint64_t ticket = atomic_fetch_add_explicit(&r->cut_asked, 1, memory_order_acq_rel) + 1;
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (atomic_load_explicit(&r->cut_served, memory_order_acquire) < ticket) {
+        if ((stop && atomic_load(stop)) || clock_mono_ns() > deadline) return QERR_IO;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    /* Served, and the router thread does not touch `cut` until the next
+     * ask, which only this (one) asker makes. */
+    if (r->cut_err != QERR_OK) return r->cut_err;
+    *buf = r->cut;
+    *len = r->cut_len;
+    r->cut = NULL;
+    r->cut_len = 0;
+    return QERR_OK;
 }
 
 qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
@@ -493,6 +567,8 @@ void router_poll(router_t *r, int timeout_ms)
         }
         if (r->retired) run_retired(r, now, flush);
         notifier_run(r->notifier, now, moved ? 0 : 1);
+        /* After the run: a notification it confirmed is written as sent. */
+        groups_cut_serve(r);
         rd_kafka_poll(r->rk, 0);
     } while (clock_mono_ns() < end);
 }

@@ -243,8 +243,18 @@ void router_poll(router_t *r, int timeout_ms);
  * without waiting for their timers, so every hold can be released. */
 void router_drain(router_t *r);
 /* Group state across restarts (no-ops without routing). Load before the
- * router thread starts; save after it stopped. */
+ * router thread starts; save after it stopped. Every routing generation's
+ * groups are saved; a notification its receiver has not confirmed is
+ * saved as not sent, so a restart sends it again (router/group.c). */
 qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t errlen);
+/* The same bytes while the router thread runs, for the periodic snapshot:
+ * asks the router thread to write its groups into memory between two
+ * polls (nothing on its path takes a lock) and waits up to `timeout_ms`,
+ * or until *stop. One caller at a time (the snapshot thread). On QERR_OK
+ * *buf (malloc'd, the caller frees; NULL without routing) holds *len
+ * bytes; QERR_IO when the router thread did not answer in time. */
+qerr_t router_groups_snapshot(router_t *r, char **buf, size_t *len, int timeout_ms,
+                              const _Atomic bool *stop);
 qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
                           size_t errlen);
 void router_stats(router_t *r, router_stats_t *out);

@@ -80,9 +80,23 @@ bool group_table_has(group_table_t *gt, const route_t *route, const alert_t *a);
 /* Holds carried by groups (not yet handed to a notification). */
 size_t group_table_held(const group_table_t *gt);
 
+/* Delivery tracking: each notification carries one more hold, the group's
+ * own, released with the others when the receiver confirms it (delivered,
+ * dead-lettered, acked by the broker). A save then writes a notification
+ * not yet confirmed as not sent. The notifier turns it on; a table whose
+ * callback does not release holds must not. */
+void group_table_track_delivery(group_table_t *gt);
+/* Groups closed (resolved, or muted away) whose last notification is not
+ * confirmed yet: kept, since the delivery points at them, and saved. */
+size_t group_table_closing(group_table_t *gt);
+
 /* Group state across restarts: writes every group (route, notification
- * state, alerts) to `f`; holds are not saved (drain first). */
-qerr_t group_table_save(const group_table_t *gt, FILE *f);
+ * state, alerts) of `gts` to `f`, a notification not yet confirmed as not
+ * sent (see group_table_track_delivery). Input holds are not saved: their
+ * input is not committed, so it is read again after a restart. Safe at
+ * any point between two calls on the table's thread, not only after a
+ * drain. */
+qerr_t group_table_save(const group_table_t *const *gts, size_t n_tables, FILE *f);
 /* Reads what group_table_save wrote into an empty table. Groups whose route
  * (id and key) is not in `routes` (routing_walk order) are dropped and
  * counted. QERR_INVALID on a damaged file. */
@@ -185,6 +199,11 @@ size_t notifier_groups(const notifier_t *n);
 /* Group state to/from `path` (see group_table_save); a missing file loads
  * nothing. Errors as "PATH: message" in errbuf. */
 qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen);
+/* The groups of `ns` (oldest routing generation first) into `f`. */
+qerr_t notifier_write_groups(notifier_t *const *ns, size_t n, FILE *f);
+/* Closed groups whose last notification is not confirmed yet (see
+ * group_table_closing): a retired notifier is kept while it has any. */
+size_t notifier_closing(notifier_t *n);
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
                             char *errbuf, size_t errlen);
 void notifier_stats(const notifier_t *n, notifier_stats_t *out);

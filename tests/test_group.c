@@ -212,7 +212,7 @@ static void test_snapshot(void)
     group_table_advance(gt, 31 * S);
     CHECK_EQ_INT(s.calls, 2);
     FILE *f = tmpfile();
-    CHECK(group_table_save(gt, f) == QERR_OK);
+    CHECK(group_table_save((const group_table_t *const[]){gt}, 1, f) == QERR_OK);
     group_table_destroy(gt);
 
     /* A restart: both groups come back as notified, so nothing is sent
