@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <time.h>
 
-
 #include "../router/router_int.h"
 #include "check.h"
 #include "webhook_sink.h"
@@ -101,6 +100,22 @@ static void submit(rig_t *r, const char *id, uint64_t fp, msg_track_t *t)
                       .first_seen_ms = 1767225600000LL,
                       .last_seen_ms = 1767225600000LL,
                       .severity = 1};
+    CHECK(notifier_submit(r->n, &a, &inc, t, now(r)) == QERR_OK);
+}
+
+static void submit_status(rig_t *r, const char *id, uint64_t fp, msg_track_t *t, bool resolved)
+{
+    label_t l[] = {L("alertname", "Down"), {{"id", 2}, {id, (uint32_t)strlen(id)}}};
+    alert_t a = {.labels = l,
+                 .n_labels = 2,
+                 .fingerprint = fp,
+                 .status = resolved ? ALERT_RESOLVED : ALERT_FIRING,
+                 .starts_at_ms = 1767225600000LL};
+    incident_t inc = {.kind = resolved ? DECISION_FORWARD_RESOLVED : DECISION_FORWARD_NEW,
+                      .count = 1,
+                      .fingerprint = fp,
+                      .first_seen_ms = 1767225600000LL,
+                      .last_seen_ms = 1767225600000LL};
     CHECK(notifier_submit(r->n, &a, &inc, t, now(r)) == QERR_OK);
 }
 
@@ -293,6 +308,84 @@ static void test_file_and_continue(void)
     unlink(path);
 }
 
+/* Group state saved while a notification is with its receiver (FILE.groups
+ * is written every snapshot_interval, not only after a drain): restored,
+ * that notification is sent again, since quell cannot know it arrived; a
+ * notification the receiver confirmed before the save is not. */
+static int restore_and_run(const char *yaml, const char *path, webhook_sink_t *s, int want_req,
+                           int run_ms)
+{
+    rig_t r;
+    char err[512] = "";
+    uint64_t loaded = 0;
+    if (!rig_new(&r, yaml)) return -1;
+    CHECK(notifier_load_groups(r.n, path, now(&r), &loaded, err, sizeof err) == QERR_OK);
+    CHECK_EQ_INT(loaded, 1);
+    RUN_UNTIL(&r, webhook_sink_requests(s) >= want_req, run_ms);
+    RUN_UNTIL(&r, notifier_pending(r.n) == 0, 3000);
+    rig_free(&r);
+    return webhook_sink_requests(s);
+}
+
+static void test_saved_in_flight_sent_again(void)
+{
+    /* Requests 0 and 1 are answered after 1.5 s: in flight for that long. */
+    webhook_sink_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .delay_ms = {1500, 1500}};
+    CHECK(webhook_sink_start(&s, 0));
+    char dir[] = "/tmp/quell-notify-groups-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char firing[128], resolved[128], confirmed[128], yaml[1024], err[512] = "";
+    snprintf(firing, sizeof firing, "%s/firing.groups", dir);
+    snprintf(resolved, sizeof resolved, "%s/resolved.groups", dir);
+    snprintf(confirmed, sizeof confirmed, "%s/confirmed.groups", dir);
+    snprintf(yaml, sizeof yaml,
+             "route:\n  receiver: rx\n  group_by: [id]\n  group_wait: 0s\n  group_interval: 1s\n"
+             "  repeat_interval: 1h\n"
+             "receivers:\n  - name: rx\n    type: webhook\n    url: http://127.0.0.1:%u/hook\n"
+             "    timeout: 10s\n",
+             s.port);
+    rig_t r;
+    CHECK(rig_new(&r, yaml));
+    msg_track_t t1 = {.pending = 1}, t2 = {.pending = 1};
+    submit_status(&r, "x", 0x500, &t1, false);
+    RUN_UNTIL(&r, webhook_sink_requests(&s) >= 1, 3000);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 1);
+    CHECK_EQ_INT(atomic_load(&t1.pending), 1); /* in flight */
+    CHECK(notifier_save_groups(r.n, firing, err, sizeof err) == QERR_OK);
+    RUN_UNTIL(&r, atomic_load(&t1.pending) == 0, 5000);
+    CHECK_EQ_INT(atomic_load(&t1.pending), 0); /* delivered */
+    CHECK(notifier_save_groups(r.n, confirmed, err, sizeof err) == QERR_OK);
+    /* Resolved: the group closes as its notification goes out, still in
+     * flight when saved. */
+    submit_status(&r, "x", 0x500, &t2, true);
+    RUN_UNTIL(&r, webhook_sink_requests(&s) >= 2, 5000);
+    CHECK_EQ_INT(webhook_sink_requests(&s), 2);
+    CHECK_EQ_INT(atomic_load(&t2.pending), 1);
+    CHECK_EQ_INT(notifier_groups(r.n), 0);
+    CHECK(notifier_save_groups(r.n, resolved, err, sizeof err) == QERR_OK);
+    RUN_UNTIL(&r, atomic_load(&t2.pending) == 0, 5000);
+    CHECK_EQ_INT(atomic_load(&t2.pending), 0);
+    rig_free(&r);
+
+    /* Restored from the save taken while the firing one was in flight:
+     * sent again, promptly (not a repeat_interval later). */
+    CHECK_EQ_INT(restore_and_run(yaml, firing, &s, 3, 5000), 3);
+    CHECK(s.body[2] && strstr(s.body[2], "\"status\":\"firing\"") &&
+          strstr(s.body[2], "\"groupKey\":\"{}:{id=\\\"x\\\"}\""));
+    /* From the one taken while the resolved one was in flight: the group is
+     * back and resolves again. */
+    CHECK_EQ_INT(restore_and_run(yaml, resolved, &s, 4, 5000), 4);
+    CHECK(s.body[3] && strstr(s.body[3], "\"status\":\"resolved\""));
+    /* From the one taken once the firing one was confirmed: nothing to
+     * send again (its reminder is an hour away). */
+    CHECK_EQ_INT(restore_and_run(yaml, confirmed, &s, 5, 1500), 4);
+    unlink(firing);
+    unlink(resolved);
+    unlink(confirmed);
+    rmdir(dir);
+    webhook_sink_free(&s);
+}
+
 int main(void)
 {
     test_exact_payload_and_retry_on_500();
@@ -301,5 +394,6 @@ int main(void)
     test_rate_limit_digest();
     test_receiver_down_a_while();
     test_file_and_continue();
+    test_saved_in_flight_sent_again();
     return check_summary("test_notify");
 }
