@@ -518,7 +518,9 @@ static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store,
         conf->dedup.snapshot_interval_ms <= 0)
         return NULL;
     snapshot_barrier_t b = {barrier_request, barrier_passed, in};
-    snapshot_beside_t groups = {".groups", groups_cut, router};
+    /* With routing every forward goes to a group, and the groups file
+     * carries what is not delivered: no delivery barrier (snapshot.c). */
+    snapshot_beside_t groups = {".groups", groups_cut, router, true};
     snapshot_writer_t *s =
         snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers, inhibit,
                               groups_path(conf, gpath, sizeof gpath) ? &groups : NULL,

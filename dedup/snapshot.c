@@ -24,9 +24,12 @@
  * snapshot is published meanwhile (the previous one stays), counted in
  * `failures` and logged.
  *
- * Files kept beside it (snapshot_beside_t: the routing groups, PATH.groups)
- * are cut after the barrier and renamed before the table file; see
- * write_once for why that order loses nothing.
+ * With routing, the groups (snapshot_beside_t, PATH.groups) are cut after
+ * the copies and renamed before the table file, and they replace the
+ * barrier: an incident in the copies whose notification is not delivered
+ * is in a group as not sent, and a restart sends it. So a receiver that is
+ * down, or a group_interval of minutes, does not stop the snapshots. See
+ * write_once for the order.
  *
  * Writes are atomic: temp file, fsync, rename (file_replace), in the layout
  * dedup_snapshot_save writes at a clean stop (window.c).
@@ -124,10 +127,12 @@ static bool write_once(snapshot_writer_t *s)
         total += counts[i];
     }
     /* Everything in the copies was decided from records the consumer
-     * handed out before this request. */
-    uint64_t ticket = s->barrier.request(s->barrier.ctx);
+     * handed out before this request. Not needed when the file beside
+     * carries what is not delivered yet (see below). */
+    bool barrier = !(s->beside.cut && s->beside.carries_undelivered);
+    uint64_t ticket = barrier ? s->barrier.request(s->barrier.ctx) : 0;
     int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
-    while (!s->barrier.passed(s->barrier.ctx, ticket)) {
+    while (barrier && !s->barrier.passed(s->barrier.ctx, ticket)) {
         if (stopping(s)) goto out;
         if (clock_mono_ns() > deadline) {
             why = "forwards decided before the copy were not delivered in 30 s";
@@ -137,22 +142,28 @@ static bool write_once(snapshot_writer_t *s)
         nanosleep(&ts, NULL);
     }
     /* The file beside (routing groups) comes next: cut now, renamed
-     * before the table file. Why this order loses nothing after kill -9:
+     * before the table file. Why this loses nothing after kill -9, with
+     * the offsets committed as before (once what a message produced is
+     * delivered), so after a restart everything not delivered is read
+     * again and decided against the restored table:
      *
-     * - Cut after the barrier: every incident in the copies has been
-     *   delivered, so its group notification is confirmed and the groups
-     *   say so (no re-page for it). A notification still unconfirmed at
-     *   the cut carries only input handed out after the barrier request,
-     *   hence decided after the copies: its offset is not committed, the
-     *   restored table does not hold that decision, the re-read alert is
-     *   forwarded again, and the group (saved as not sent, router/group.c)
-     *   sends it again. At least once.
+     * - Cut after the copies: the router routes everything its lanes hold
+     *   before it cuts, and every forward decided before a copy was in a
+     *   lane by then, so each incident in the table file is in a group:
+     *   delivered (written as sent: not paged again), waiting for its
+     *   group_wait/group_interval (written as pending), or with a receiver
+     *   that has not confirmed it (written as not sent, router/group.c).
+     *   The last two are sent after the restart. The re-read alert is a
+     *   duplicate against the restored table, which is right: its group
+     *   already holds it. An incident decided after the copies is not in
+     *   the table: re-read, it is forwarded again and folds into its
+     *   group (a duplicate page at worst). At least once, never lost.
      * - Renamed first: a crash between the renames leaves groups newer
      *   than the table, which only costs duplicates (an alert re-read
      *   against the older table folds into a group that already told it).
      *   The other way round, the table would restore an incident as
-     *   notified whose group is not in the file: its resolved
-     *   notification would be lost. So a failed groups write publishes
+     *   decided whose group is not in the file: its notification, or its
+     *   resolved one, would be lost. So a failed groups write publishes
      *   neither; the previous pair stays. */
     char *beside = NULL;
     size_t beside_len = 0;
@@ -178,7 +189,7 @@ static bool write_once(snapshot_writer_t *s)
     }
     /* The firing inhibition sources too, so a restart after a crash
      * mutes targets at once instead of when their source next fires. They
-     * are read now, after the barrier: a source recorded here whose alert
+     * are read now, after the copies: a source recorded here whose alert
      * is re-read after a crash fires again, the same state. */
     if (s->inhibit) {
         char ipath[4096];

@@ -344,14 +344,17 @@ static void run_retired(router_t *r, int64_t now_ms, bool flush)
     }
 }
 
-/* Router thread: moves what the workers handed over into the notifier. */
-static size_t lanes_drain(router_t *r, int64_t now_ms)
+/* Router thread: moves what the workers handed over into the notifier,
+ * at most `batch` records per lane. *emptied (may be NULL): every lane was
+ * seen empty, so all that was in them when this started is routed. */
+static size_t lanes_drain(router_t *r, int64_t now_ms, size_t batch, bool *emptied)
 {
     size_t n = atomic_load_explicit(&r->n_lanes, memory_order_acquire), moved = 0;
+    if (emptied) *emptied = true;
     for (size_t i = 0; i < n; i++) {
-        void *rec;
-        size_t len;
-        for (size_t k = 0; k < LANE_BATCH && (rec = ring_peek(r->lanes[i], &len)); k++) {
+        void *rec = NULL;
+        size_t len, k = 0;
+        for (; k < batch && (rec = ring_peek(r->lanes[i], &len)); k++) {
             const lane_hdr_t *h = rec;
             alert_t a;
             msg_track_t *track = NULL;
@@ -362,6 +365,7 @@ static size_t lanes_drain(router_t *r, int64_t now_ms)
             ring_release(r->lanes[i]);
             moved++;
         }
+        if (emptied && k == batch) *emptied = false;
     }
     return moved;
 }
@@ -423,14 +427,24 @@ qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t er
     return r->notifier ? file_replace(path, groups_write, r, errbuf, errlen) : QERR_OK;
 }
 
-/* Router thread, between two polls: serves a snapshot's ask. Into memory
- * (a copy of the groups as bytes, tens of bytes of header per group plus
- * its alerts): the disk write and fsync are the snapshot thread's, so the
- * router thread never waits on the disk. */
-static void groups_cut_serve(router_t *r)
+/* Router thread, between two polls: serves a snapshot's ask. First every
+ * lane is drained until seen empty: the snapshot thread asks after it took
+ * the workers' table copies, and a worker hands a forward to its lane
+ * before it takes the next record, so then every incident in the copies
+ * is in a group (pending, in flight or confirmed), which is what lets the
+ * snapshot skip the delivery barrier (dedup/snapshot.c). Into memory (the
+ * groups as bytes, tens of bytes of header per group plus its alerts):
+ * the disk write and fsync are the snapshot thread's, so the router thread
+ * never waits on the disk. */
+static void groups_cut_serve(router_t *r, int64_t now_ms)
 {
     uint64_t asked = atomic_load_explicit(&r->cut_asked, memory_order_acquire);
     if (asked == atomic_load_explicit(&r->cut_served, memory_order_relaxed)) return;
+    bool emptied = false;
+    /* Bounded: workers faster than this thread would keep a lane full;
+     * then the cut waits for a later poll (the asker's timeout bounds it). */
+    lanes_drain(r, now_ms, 1u << 20, &emptied);
+    if (!emptied) return;
     free(r->cut); /* an earlier cut its asker gave up on */
     r->cut = NULL;
     r->cut_len = 0;
@@ -556,7 +570,7 @@ void router_poll(router_t *r, int timeout_ms)
     do {
         int64_t now = clock_wall_ms();
         if (r->live) follow_generation(r, now);
-        size_t moved = lanes_drain(r, now);
+        size_t moved = lanes_drain(r, now, LANE_BATCH, NULL);
         /* Draining: what groups hold goes out now, not at their timers
          * (walks every group, so only when something new came in). */
         bool flush = atomic_load_explicit(&r->draining, memory_order_acquire) &&
@@ -568,7 +582,7 @@ void router_poll(router_t *r, int timeout_ms)
         if (r->retired) run_retired(r, now, flush);
         notifier_run(r->notifier, now, moved ? 0 : 1);
         /* After the run: a notification it confirmed is written as sent. */
-        groups_cut_serve(r);
+        groups_cut_serve(r, now);
         rd_kafka_poll(r->rk, 0);
     } while (clock_mono_ns() < end);
 }

@@ -250,9 +250,11 @@ qerr_t router_groups_save(router_t *r, const char *path, char *errbuf, size_t er
 /* The same bytes while the router thread runs, for the periodic snapshot:
  * asks the router thread to write its groups into memory between two
  * polls (nothing on its path takes a lock) and waits up to `timeout_ms`,
- * or until *stop. One caller at a time (the snapshot thread). On QERR_OK
- * *buf (malloc'd, the caller frees; NULL without routing) holds *len
- * bytes; QERR_IO when the router thread did not answer in time. */
+ * or until *stop. Every incident forwarded before the call is in them
+ * (the router thread first routes all its lanes hold). One caller at a
+ * time (the snapshot thread). On QERR_OK *buf (malloc'd, the caller frees;
+ * NULL without routing) holds *len bytes; QERR_IO when the router thread
+ * did not answer in time. */
 qerr_t router_groups_snapshot(router_t *r, char **buf, size_t *len, int timeout_ms,
                               const _Atomic bool *stop);
 qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
