@@ -343,6 +343,9 @@ static void groups_across_kill(env_t *env)
             "  group_wait: 100ms\n"
             "  group_interval: 500ms\n"
             "  repeat_interval: 1h\n"
+            "  routes:\n"
+            "    - matchers: ['alertname=\"GroupC\"']\n"
+            "      group_wait: 4s\n"
             "receivers:\n"
             "  - name: hook\n"
             "    type: webhook\n"
@@ -380,17 +383,32 @@ static void groups_across_kill(env_t *env)
     produce_alert(p, "GroupB", true);
     WAIT_FOR(webhook_sink_requests(&sink) > hung, 15000);
     CHECK(webhook_sink_matching(&sink, "GroupB", "\"status\":\"resolved\"") == 1);
-    harness_sleep_ms(600); /* periodic snapshots run meanwhile */
+    int64_t hung_ms = clock_wall_ms();
+    /* GroupC opens; its route's group_wait (4 s) is still running at the
+     * kill. The snapshots go on while GroupB's receiver has not answered
+     * (no delivery barrier with routing): the files on disk at the kill
+     * hold GroupC pending and GroupB's resolved one as not sent. */
+    produce_alert(p, "GroupC", false);
+    WAIT_FOR(file_holds(groups, "GroupC", &mtime) && mtime > hung_ms + 200, 10000);
+    CHECK(file_holds(groups, "GroupC", &mtime) && mtime > hung_ms + 200);
+    int64_t table_mtime = -1;
+    file_holds(snap, "", &table_mtime);
+    CHECK(table_mtime > hung_ms + 200);
+    int c_before = webhook_sink_matching(&sink, "GroupC", NULL);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 
     pid = start_named(env, conf, "groups", 1);
     produce_alert(p, "GroupA", true);
     WAIT_FOR(webhook_sink_matching(&sink, "GroupA", "\"status\":\"resolved\"") > 0 &&
-                 webhook_sink_matching(&sink, "GroupB", "\"status\":\"resolved\"") > 1,
+                 webhook_sink_matching(&sink, "GroupB", "\"status\":\"resolved\"") > 1 &&
+                 webhook_sink_matching(&sink, "GroupC", "\"status\":\"firing\"") > 0,
              30000);
     int a_resolved = webhook_sink_matching(&sink, "GroupA", "\"status\":\"resolved\"");
     int b_resolved = webhook_sink_matching(&sink, "GroupB", "\"status\":\"resolved\"");
+    int c_firing = webhook_sink_matching(&sink, "GroupC", "\"status\":\"firing\"");
+    /* Waiting for its group_wait at the kill: notified after it. */
+    CHECK(c_firing >= 1);
     /* Open before the kill: resolved after it, once. */
     CHECK_EQ_INT(a_resolved, 1);
     /* In flight at the kill: sent again after it (at least once). */
@@ -400,8 +418,9 @@ static void groups_across_kill(env_t *env)
     CHECK_EQ_INT(webhook_sink_matching(&sink, "GroupB", "\"status\":\"firing\""), 1);
     CHECK_EQ_INT(harness_quell_stop(pid, 30000 * env->time_scale), 0);
     printf("groups across kill -9: GroupA resolved %d (want 1), GroupB resolved %d (want >= 2: "
-           "one unanswered at the kill), %d requests in all\n",
-           a_resolved, b_resolved, webhook_sink_requests(&sink));
+           "one unanswered at the kill), GroupC firing %d (want >= 1; %d before the kill), %d "
+           "requests in all\n",
+           a_resolved, b_resolved, c_firing, c_before, webhook_sink_requests(&sink));
     webhook_sink_free(&sink);
     rd_kafka_destroy(p);
     harness_mock_stop(&k);
