@@ -152,8 +152,9 @@ static const conf_key_t conf_keys[] = {
      "empty = not kept, so a restart re-forwards incidents still open."},
     {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL, F(dedup.snapshot_interval_ms),
      0,
-     "How often the snapshot file is also written while running (memory store), so a crash "
-     "re-sends at most the incidents opened since; `0s` = only at a clean stop."},
+     "How often the snapshot file (with FILE.inhibit, and FILE.groups with a `route:`) is "
+     "also written while running (memory store), so a crash re-sends at most the incidents "
+     "opened since and loses no open group; `0s` = only at a clean stop."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "
