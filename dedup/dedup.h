@@ -202,11 +202,12 @@ typedef struct {
 /* A file another stage keeps beside the snapshot (PATH + `suffix`), part
  * of every periodic write, renamed before the table file: `cut` is called
  * on the writer's thread after the copies (and the barrier, if any) and
- * returns the file's bytes (*buf malloc'd, freed by the writer; NULL = an
- * empty file) or an error (nothing of this write is published then). The
- * routing groups (PATH.groups) are one. `carries_undelivered`: the cut
- * holds every forward decided before it that is not delivered yet, and a
- * restart sends those: the delivery barrier is then skipped. */
+ * returns the file's bytes (*buf malloc'd, freed by the writer; NULL =
+ * nothing to write, the file is left as it is) or an error (nothing of
+ * this write is published then). The routing groups (PATH.groups) are
+ * one. `carries_undelivered`: the cut holds every forward decided before
+ * it that is not delivered yet, and a restart sends those: the delivery
+ * barrier is then skipped. */
 typedef struct {
     const char *suffix;
     qerr_t (*cut)(void *ctx, char **buf, size_t *len, const _Atomic bool *stop);

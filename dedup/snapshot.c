@@ -171,11 +171,11 @@ static bool write_once(snapshot_writer_t *s)
         qerr_t err = s->beside.cut(s->beside.ctx, &beside, &beside_len, &s->stop);
         char bpath[4096];
         snprintf(bpath, sizeof bpath, "%s%s", s->path, s->beside.suffix);
-        if (err == QERR_OK)
+        if (err != QERR_OK)
+            snprintf(errbuf, sizeof(errbuf), "%.400s not cut (%s)", bpath, qerr_str(err));
+        else if (beside) /* NULL: nothing of its own to keep */
             err = file_replace(bpath, write_bytes, &(bytes_t){beside, beside_len}, errbuf,
                                sizeof(errbuf));
-        else
-            snprintf(errbuf, sizeof(errbuf), "%.400s not cut (%s)", bpath, qerr_str(err));
         free(beside);
         if (err != QERR_OK) {
             why = errbuf;
