@@ -609,7 +609,7 @@ static bool told_keep(group_t *g, const entry_t *e)
     if (g->n_told == g->cap_told) {
         size_t cap = g->cap_told ? g->cap_told * 2 : 4;
         entry_t *t = realloc(g->told, cap * sizeof(*t));
-        if (!t) return false; /* a save then misses it: that alert's re-read tells it */
+        if (!t) return false; /* out of memory: a save then misses it */
         g->told = t;
         g->cap_told = cap;
     }
