@@ -116,6 +116,10 @@ typedef struct {
                      * decision latency is then measurable (dedup then runs on
                      * the wall clock, not the scenario's event times) */
     int linger_ms;  /* producer linger.ms; 0 = librdkafka's default of 5 */
+    /* Alerts per Kafka message, as a bridge that batches sends them: 1 (or
+     * 0) = one alert per message; N = a quell.v1.AlertBatch (proto) or a
+     * JSON array of up to N alerts, one partition's in order. */
+    unsigned batch;
     /* Backlog mode: when set, the whole storm is produced first (no flow
      * control: the cluster must hold it), then this is called (it starts
      * the consumer), and `seconds` runs from the group's first assignment

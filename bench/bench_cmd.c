@@ -71,6 +71,7 @@ typedef struct {
     bool json, keep;
     bool live;         /* produce while quell consumes; default: drain a preloaded backlog */
     int backlog_parts; /* partitions of the backlog's input topic on the mock cluster */
+    unsigned batch;    /* alerts per Kafka message (load_opts_t.batch) */
     /* --kafka-property K=V: passed to quell run's kafka.properties (a
      * scenario's config cannot hold a kafka: section, the bench writes it) */
     const char *props[MAX_PROPS];
@@ -83,7 +84,7 @@ typedef struct {
 /* What one run of `quell run` reported, plus what the loader measured. */
 typedef struct {
     double alerts_per_s, quell_alerts_per_s, seconds;
-    uint64_t produced, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
+    uint64_t produced, messages, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
     uint64_t delivered, suppressed, reasons[N_REASONS], dead_lettered, lost;
     uint64_t tracked, expired, evicted, round_trips;
     bool have_round_trips, have_latency, have_split;
@@ -266,6 +267,8 @@ static int parse_summary(const char *dir, run_result_t *r)
         seen |= !strncmp(line, "quell run summary", 17);
         if (field(line, "  alerts in", &v))
             r->alerts_in = v;
+        else if (field(line, "  messages consumed", &v))
+            r->messages = v;
         else if (field(line, "  alerts decided", &v))
             r->decided = v;
         else if (sscanf(line,
@@ -461,6 +464,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
                                              : 0,
                       .loaded = backlog ? spawn_loaded : NULL,
                       .loaded_ctx = &sc,
+                      .batch = o->batch,
                       .gen = o->gen};
     if (latency && lo.gen.alerts > (uint64_t)(rate * 10) && rate * 10 >= 1000)
         lo.gen.alerts = (uint64_t)(rate * 10); /* ten seconds are plenty */
@@ -548,6 +552,8 @@ out:
             unlink(p);
         }
         rmdir(dir);
+    } else if (o->keep && !o->json) {
+        fprintf(stderr, "  kept %s\n", dir);
     }
     return rc;
 }
@@ -650,10 +656,10 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
 {
     const run_result_t *r = &runs[med];
     printf("{\"scenario\":\"%s\",\"format\":\"%s\",\"brokers\":\"%s\",\"store\":\"%s\","
-           "\"mode\":\"%s\",\"workers\":%d,\"runs\":%d,\"alerts\":%llu,",
+           "\"mode\":\"%s\",\"workers\":%d,\"runs\":%d,\"alerts\":%llu,\"batch\":%u,",
            o->name, o->format_name, o->brokers ? o->brokers : "embedded",
            o->store ? o->store : "memory", o->live ? "live" : "backlog", o->workers, n,
-           (unsigned long long)o->gen.alerts);
+           (unsigned long long)o->gen.alerts, o->batch > 1 ? o->batch : 1);
     printf("\"alerts_per_second\":%.0f,\"alerts_per_second_runs\":[", r->alerts_per_s);
     for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", runs[i].alerts_per_s);
     printf("],\"quell_alerts_per_second\":%.0f,\"seconds\":%.3f,", r->quell_alerts_per_s,
@@ -662,14 +668,15 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
         printf("\"live_alerts_per_second\":%.0f,", live_rate);
     else
         printf("\"live_alerts_per_second\":null,");
-    printf("\"produced\":%llu,\"alerts_in\":%llu,\"alerts_decided\":%llu,\"incidents_out\":%llu,"
+    printf("\"produced\":%llu,\"messages_in\":%llu,\"alerts_in\":%llu,\"alerts_decided\":%llu,"
+           "\"incidents_out\":%llu,"
            "\"incidents_new\":%llu,\"incidents_repeat\":%llu,\"incidents_resolved\":%llu,"
            "\"incidents_delivered\":%llu,\"suppressed\":%llu,",
-           (unsigned long long)r->produced, (unsigned long long)r->alerts_in,
-           (unsigned long long)r->decided, (unsigned long long)r->incidents,
-           (unsigned long long)r->inc_new, (unsigned long long)r->inc_repeat,
-           (unsigned long long)r->inc_resolved, (unsigned long long)r->delivered,
-           (unsigned long long)r->suppressed);
+           (unsigned long long)r->produced, (unsigned long long)r->messages,
+           (unsigned long long)r->alerts_in, (unsigned long long)r->decided,
+           (unsigned long long)r->incidents, (unsigned long long)r->inc_new,
+           (unsigned long long)r->inc_repeat, (unsigned long long)r->inc_resolved,
+           (unsigned long long)r->delivered, (unsigned long long)r->suppressed);
     printf("\"suppressed_pct\":%.2f,\"alerts_per_incident\":%.2f,\"suppressed_by_reason\":{",
            r->decided ? 100.0 * (double)r->suppressed / (double)r->decided : 0.0,
            r->incidents ? (double)r->decided / (double)r->incidents : 0.0);
@@ -709,8 +716,10 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
                        const run_stats_t *st)
 {
     const run_result_t *r = &runs[med];
-    printf("quell bench: %s, %s, %llu alerts, %s store, %s, %s, %d run%s\n", o->name,
-           o->format_name, (unsigned long long)o->gen.alerts, o->store ? o->store : "memory",
+    char batch[48] = "";
+    if (o->batch > 1) snprintf(batch, sizeof(batch), " (up to %u per message)", o->batch);
+    printf("quell bench: %s, %s, %llu alerts%s, %s store, %s, %s, %d run%s\n", o->name,
+           o->format_name, (unsigned long long)o->gen.alerts, batch, o->store ? o->store : "memory",
            o->brokers ? o->brokers
            : o->live  ? "embedded broker"
                       : "mock cluster",
@@ -784,6 +793,8 @@ static void bench_usage(FILE *out)
           "                        ratios of the medians (alerts/s, CPU per alert, RSS)\n"
           "  --baseline-store URL  the baseline runs use this store (e.g. memory beside\n"
           "                        --store redis://...); with or without --baseline\n"
+          "  --batch N             alerts per Kafka message, as a batching bridge sends them\n"
+          "                        (a quell.v1.AlertBatch, or a JSON array; default 1)\n"
           "  --kafka-property K=V  a librdkafka property for quell's consumer and producer\n"
           "                        (kafka.properties), repeatable\n"
           "  --json                one JSON object on stdout\n"
@@ -838,6 +849,8 @@ int bench_main(int argc, char **argv, const char *self)
             o.workers = atoi(v), i++;
         else if (!strcmp(a, "--runs"))
             o.runs = atoi(v), i++;
+        else if (!strcmp(a, "--batch"))
+            o.batch = (unsigned)strtoul(v, NULL, 10), i++;
         else if (!strcmp(a, "--latency-rate"))
             o.latency_rate = atof(v), i++;
         else if (!strcmp(a, "--out"))
@@ -867,6 +880,10 @@ int bench_main(int argc, char **argv, const char *self)
     }
     if (strcmp(format, "json") && strcmp(format, "proto")) {
         fprintf(stderr, "quell bench: --format must be json or proto\n");
+        goto out;
+    }
+    if (o.batch > 100000) {
+        fprintf(stderr, "quell bench: --batch must be 1..100000\n");
         goto out;
     }
     if (o.runs < 1 || o.runs > MAX_RUNS || o.workers < 0 || o.timeout_s < 1 ||
