@@ -371,7 +371,35 @@ static bool groups_path(const conf_t *conf, char *out, size_t cap)
     return true;
 }
 
-static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, size_t errlen)
+/* The firing alerts of the restored groups, as dedup entries. */
+typedef struct {
+    dedup_entry_t *v;
+    size_t n, cap;
+    bool oom;
+} group_firing_t;
+
+static void keep_firing(void *ctx, const incident_t *inc)
+{
+    group_firing_t *gf = ctx;
+    if (gf->n == gf->cap) {
+        size_t cap = gf->cap ? gf->cap * 2 : 64;
+        dedup_entry_t *v = realloc(gf->v, cap * sizeof(*v));
+        if (!v) {
+            gf->oom = true;
+            return;
+        }
+        gf->v = v;
+        gf->cap = cap;
+    }
+    gf->v[gf->n++] = (dedup_entry_t){.fingerprint = inc->fingerprint,
+                                     .first_seen_ms = inc->first_seen_ms,
+                                     .last_seen_ms = inc->last_seen_ms,
+                                     .last_forward_ms = inc->last_seen_ms,
+                                     .count = inc->count};
+}
+
+static bool groups_restore(const conf_t *conf, router_t *router, group_firing_t *firing,
+                           char *errbuf, size_t errlen)
 {
     char path[4096];
     uint64_t loaded = 0;
@@ -379,7 +407,33 @@ static bool groups_restore(const conf_t *conf, router_t *router, char *errbuf, s
     if (router_groups_load(router, path, &loaded, errbuf, errlen) != QERR_OK) return false;
     if (loaded)
         log_info("router", "restored %llu open groups from %s", (unsigned long long)loaded, path);
+    router_groups_firing(router, keep_firing, firing);
+    if (firing->oom) {
+        snprintf(errbuf, errlen, "out of memory reading the restored groups");
+        return false;
+    }
     return true;
+}
+
+/* The groups file is cut after the table copies (dedup/snapshot.c), so it
+ * can hold a firing alert the table file does not: one decided between the
+ * copy and the cut whose offset was committed. Left out of the table, its
+ * resolve would be suppressed as resolved_no_incident and its group would
+ * never send its resolved notification. So the groups' firing alerts go
+ * into the tables first, and the table file, loaded next, overwrites the
+ * ones it has (its state is the dedup's own). */
+static qerr_t groups_firing_to_tables(group_firing_t *firing, dedup_table_t **tables,
+                                      size_t n_workers)
+{
+    qerr_t err = QERR_OK;
+    for (size_t i = 0; i < firing->n && err == QERR_OK; i++)
+        err = dedup_table_restore(tables[dedup_shard(firing->v[i].fingerprint, n_workers)],
+                                  &firing->v[i]);
+    if (firing->n)
+        log_info("dedup", "%zu firing alerts of the restored groups kept open", firing->n);
+    free(firing->v);
+    *firing = (group_firing_t){0};
+    return err;
 }
 
 /* After the router thread stopped, before the dedup snapshot (the order
@@ -578,6 +632,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     declog_t *declog = NULL;
     api_v2_t *api = NULL;
     worker_log_t *wlogs = calloc(n_workers, sizeof(*wlogs));
+    group_firing_t firing = {0}; /* restored groups' alerts, for the tables */
 
     /* Rules first: an invalid rule file stops the start before any
      * connection is made. */
@@ -602,7 +657,7 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     }
 
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
-    if (!router || !groups_restore(conf, router, errbuf, sizeof(errbuf))) goto out;
+    if (!router || !groups_restore(conf, router, &firing, errbuf, sizeof(errbuf))) goto out;
     routing_live =
         routing_live_new(router_routing(router), api_v2_view_new(conf), api_v2_view_free);
     if (!routing_live || !routing_live_current(routing_live)->view) {
@@ -665,6 +720,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         goto out;
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
         uint64_t loaded = 0;
+        if (!shared_store && groups_firing_to_tables(&firing, tables, n_workers) != QERR_OK) {
+            snprintf(errbuf, sizeof(errbuf), "out of memory restoring the groups' alerts");
+            goto out;
+        }
         if (dedup_snapshot_load(conf->dedup.snapshot_file, tables, n_workers, &loaded, errbuf,
                                 sizeof(errbuf)) != QERR_OK)
             goto out;
@@ -818,6 +877,7 @@ out:
     inhibit_sync_destroy(isync); /* after the workers: pushes their last changes */
     inhibit_state_destroy(inhibit);
     fp_grouping_destroy(grouping); /* after ingest and ops: their fingerprints use it */
+    free(firing.v);
     free(workers);
     free(rings);
     free(tables);

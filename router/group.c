@@ -845,6 +845,15 @@ qerr_t group_table_save(const group_table_t *const *gts, size_t n_tables, FILE *
     return ok && written == n && fflush(f) == 0 ? QERR_OK : QERR_IO;
 }
 
+void group_table_foreach_firing(const group_table_t *gt,
+                                void (*fn)(void *ctx, const incident_t *inc), void *ctx)
+{
+    for (size_t b = 0; b < gt->n_buckets; b++)
+        for (const group_t *g = gt->buckets[b]; g; g = g->hnext)
+            for (size_t i = 0; i < g->n_entries; i++)
+                if (g->entries[i].alert->status != ALERT_RESOLVED) fn(ctx, &g->entries[i].inc);
+}
+
 static group_t *group_find(group_table_t *gt, const route_t *route, const alert_t *a)
 {
     uint32_t n_group;

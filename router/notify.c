@@ -763,6 +763,11 @@ qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_
 
 size_t notifier_closing(notifier_t *n) { return group_table_closing(n->groups); }
 
+void notifier_foreach_firing(notifier_t *n, void (*fn)(void *ctx, const incident_t *inc), void *ctx)
+{
+    group_table_foreach_firing(n->groups, fn, ctx);
+}
+
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
                             char *errbuf, size_t errlen)
 {

@@ -486,6 +486,11 @@ qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char 
                : QERR_OK;
 }
 
+void router_groups_firing(router_t *r, void (*fn)(void *ctx, const incident_t *inc), void *ctx)
+{
+    if (r->notifier) notifier_foreach_firing(r->notifier, fn, ctx);
+}
+
 const routing_t *router_routing(const router_t *r) { return r->routing; }
 
 void router_follow(router_t *r, routing_live_t *live) { r->live = live; }

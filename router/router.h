@@ -259,6 +259,9 @@ qerr_t router_groups_snapshot(router_t *r, char **buf, size_t *len, int timeout_
                               const _Atomic bool *stop);
 qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char *errbuf,
                           size_t errlen);
+/* The incident of every firing alert in the groups router_groups_load
+ * restored: before the router thread starts. */
+void router_groups_firing(router_t *r, void (*fn)(void *ctx, const incident_t *inc), void *ctx);
 void router_stats(router_t *r, router_stats_t *out);
 
 #endif

@@ -97,6 +97,9 @@ size_t group_table_closing(group_table_t *gt);
  * any point between two calls on the table's thread, not only after a
  * drain. */
 qerr_t group_table_save(const group_table_t *const *gts, size_t n_tables, FILE *f);
+/* Calls fn with the incident of every firing alert in an open group. */
+void group_table_foreach_firing(const group_table_t *gt,
+                                void (*fn)(void *ctx, const incident_t *inc), void *ctx);
 /* Reads what group_table_save wrote into an empty table. Groups whose route
  * (id and key) is not in `routes` (routing_walk order) are dropped and
  * counted. QERR_INVALID on a damaged file. */
@@ -204,6 +207,8 @@ qerr_t notifier_write_groups(notifier_t *const *ns, size_t n, FILE *f);
 /* Closed groups whose last notification is not confirmed yet (see
  * group_table_closing): a retired notifier is kept while it has any. */
 size_t notifier_closing(notifier_t *n);
+void notifier_foreach_firing(notifier_t *n, void (*fn)(void *ctx, const incident_t *inc),
+                             void *ctx);
 qerr_t notifier_load_groups(notifier_t *n, const char *path, int64_t now_ms, uint64_t *loaded,
                             char *errbuf, size_t errlen);
 void notifier_stats(const notifier_t *n, notifier_stats_t *out);
