@@ -158,13 +158,16 @@ static bool write_once(snapshot_writer_t *s)
      *   already holds it. An incident decided after the copies is not in
      *   the table: re-read, it is forwarded again and folds into its
      *   group (a duplicate page at worst). At least once, never lost.
-     * - Renamed first: a crash between the renames leaves groups newer
-     *   than the table, which only costs duplicates (an alert re-read
-     *   against the older table folds into a group that already told it).
-     *   The other way round, the table would restore an incident as
-     *   decided whose group is not in the file: its notification, or its
-     *   resolved one, would be lost. So a failed groups write publishes
-     *   neither; the previous pair stays. */
+     * - So the groups are always newer than the table: they can hold a
+     *   firing alert decided after the copy whose offset was committed.
+     *   The start loads the groups' firing alerts into the tables before
+     *   the table file (app/pipeline.c), so its resolve is forwarded, not
+     *   suppressed as resolved_no_incident. Renamed first for the same
+     *   reason: a crash between the renames leaves groups newer than the
+     *   table, which that covers, while a table newer than its groups
+     *   would restore an incident as decided whose group is not in the
+     *   file: its notification, or its resolved one, would be lost. So a
+     *   failed groups write publishes neither; the previous pair stays. */
     char *beside = NULL;
     size_t beside_len = 0;
     if (s->beside.cut) {
