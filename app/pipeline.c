@@ -439,9 +439,9 @@ static qerr_t groups_firing_to_tables(group_firing_t *firing, dedup_table_t **ta
 /* After the router thread stopped, before the dedup snapshot (the order
  * the periodic write keeps too: groups newer than the table are reconciled
  * at start, see groups_firing_to_tables; the reverse would lose a resolved
- * notification). Only after a
- * complete drain, like the dedup snapshot: the periodic groups file
- * stays then, and pairs with the periodic table file left in place. */
+ * notification). Only after a complete drain, like the dedup snapshot:
+ * else the periodic groups file stays, paired with the periodic table
+ * file left in place. */
 static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
 {
     char path[4096], errbuf[512];
