@@ -148,9 +148,11 @@ typedef struct {
 int load_run(const load_opts_t *o, load_result_t *res);
 /* `quell load`: argv[0] is "load". Returns the process exit code. */
 int load_main(int argc, char **argv);
-/* Creates `topic` (8 partitions) when the cluster lacks it. 0, or -1 with
- * a sentence in errbuf. */
-int load_ensure_topic(const char *brokers, const char *topic, char *errbuf, size_t errlen);
+/* Creates `topic` (8 partitions) when the cluster lacks it; append_time:
+ * message.timestamp.type=LogAppendTime. 0, or -1 with a sentence in
+ * errbuf. */
+int load_ensure_topic(const char *brokers, const char *topic, bool append_time, char *errbuf,
+                      size_t errlen);
 
 /* Kafka figures a benchmark samples while a storm runs: messages in the
  * input topic, committed by the group, and in the output topic, all

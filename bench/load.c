@@ -40,11 +40,13 @@ static int32_t partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
 
 /* Creates `topic` (8 partitions, replication 1) when the cluster does not
  * have it, so a storm can be loaded into a fresh broker; a topic created
- * meanwhile by someone else is fine. */
-static void ensure_topic(rd_kafka_t *rk, const char *topic)
+ * meanwhile by someone else is fine. append_time: its messages carry the
+ * broker's append time (LogAppendTime) instead of the producer's. */
+static void ensure_topic(rd_kafka_t *rk, const char *topic, bool append_time)
 {
     if (partition_count(rk, topic, 5000) > 0) return;
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 8, 1, NULL, 0);
+    if (append_time) rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime");
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -62,7 +64,7 @@ static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, c
                       size_t errlen)
 {
     if (!m->start) {
-        ensure_topic(rk, topic);
+        ensure_topic(rk, topic, false);
         m->n = partition_count(rk, topic, 10000);
         if (m->n <= 0) {
             snprintf(err, errlen, "topic %s: no metadata (does it exist?)", topic);
@@ -406,11 +408,12 @@ out:
     return rc;
 }
 
-int load_ensure_topic(const char *brokers, const char *topic, char *errbuf, size_t errlen)
+int load_ensure_topic(const char *brokers, const char *topic, bool append_time, char *errbuf,
+                      size_t errlen)
 {
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, brokers, NULL, 0, NULL, errbuf, errlen);
     if (!rk) return -1;
-    ensure_topic(rk, topic);
+    ensure_topic(rk, topic, append_time);
     int32_t n = partition_count(rk, topic, 10000);
     rd_kafka_destroy(rk);
     if (n <= 0) snprintf(errbuf, errlen, "topic %s could not be created", topic);

@@ -339,14 +339,14 @@ static bool drain(ingest_t *in, part_state_t *only)
  * when the queue has run dry while a partition is known to hold more
  * (the high watermark of its last fetch is past what this consumer read),
  * this asks the leaders of those partitions for their end offsets: one
- * ListOffsets per broker, answered in well under a millisecond, at most
- * every NUDGE_INTERVAL_MS. Only when NUDGE_MIN_LAG messages are known to
- * wait, or fewer but the queue has been dry for NUDGE_DRY_MS (the end of
- * a backlog; messages that each carry many alerts): a consumer keeping up
- * with live traffic has a fetch in flight anyway, answered within
- * fetch.wait.max.ms, and must not stop for a request to a busy broker (the
- * call blocks this thread up to NUDGE_TIMEOUT_MS). Consumer thread. */
-#define NUDGE_TIMEOUT_MS 100
+ * ListOffsets per broker, at most every NUDGE_INTERVAL_MS. The answer is
+ * not needed, so the call does not wait for it (timeout 0: the requests
+ * go out, the call returns, and librdkafka drops the late answer, its
+ * callback seeing ERR__DESTROY, as it was written to). Only when
+ * NUDGE_MIN_LAG messages are known to wait, or fewer but the queue has
+ * been dry for NUDGE_DRY_MS (the end of a backlog; messages that each
+ * carry many alerts): a consumer keeping up with live traffic has a fetch
+ * in flight anyway, answered within fetch.wait.max.ms. Consumer thread. */
 
 static bool nudge_fetch(ingest_t *in, int64_t now_ns, int64_t min_lag)
 {
@@ -368,8 +368,8 @@ static bool nudge_fetch(ingest_t *in, int64_t now_ns, int64_t min_lag)
     bool nudged = lag > 0 && lag >= min_lag;
     if (nudged) {
         stat_add(&in->fetch_nudges, 1);
-        /* the answer is not needed: the request is what wakes the broker */
-        rd_kafka_offsets_for_times(in->rk, l, NUDGE_TIMEOUT_MS);
+        /* the request is what wakes the broker: see above */
+        rd_kafka_offsets_for_times(in->rk, l, 0);
     }
     rd_kafka_topic_partition_list_destroy(l);
     return nudged;

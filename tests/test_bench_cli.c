@@ -61,6 +61,9 @@ static void test_usage(void)
                  2);
     CHECK(err && strstr(err, "KEY=VALUE"));
     free(out), free(err);
+    CHECK_EQ_INT(run("bench --scenario x.yaml --append-time", &out, &err), 2);
+    CHECK(err && strstr(err, "--append-time needs --brokers"));
+    free(out), free(err);
     CHECK_EQ_INT(run("bench --help", &out, &err), 0);
     CHECK(out && strstr(out, "--store URL"));
     free(out), free(err);
