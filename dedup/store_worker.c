@@ -404,16 +404,36 @@ static bool noise_same(const dedup_noise_state_t *a, const dedup_noise_state_t *
            a->held == b->held && a->pending == b->pending;
 }
 
-/* Tries to decide from L1 alone. */
+/* Whether `after` differs from `before` only as a touch changes an entry
+ * (count up, last occurrence not earlier): then the decision can be folded
+ * into Redis later with the other occurrences. Every field of
+ * store_entry_t is compared: one added there must be added here. */
+static bool touch_only(const store_entry_t *before, const store_entry_t *after)
+{
+    return after->count >= before->count && after->last_seen_ms >= before->last_seen_ms &&
+           after->open == before->open && after->pending == before->pending &&
+           after->pending_kind == before->pending_kind && after->seq == before->seq &&
+           after->incident_id == before->incident_id && after->owner == before->owner &&
+           after->lease_until_ms == before->lease_until_ms &&
+           after->first_seen_ms == before->first_seen_ms &&
+           after->last_forward_ms == before->last_forward_ms &&
+           after->pending_id == before->pending_id && noise_same(&after->noise, &before->noise);
+}
+
+/* Tries to decide from L1 alone: a suppression that changes nothing but
+ * the count and last occurrence (a duplicate, or an occurrence of a
+ * fingerprint held as flapping that does not flip it). A transient hold
+ * is not: its release depends on the count every instance adds to. */
 static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
 {
     if (sw->conf.cache_ms <= 0) return false;
     l1_slot_t *s = l1_find(sw, it->a.fingerprint);
-    if (!s || now_ns >= s->fresh_until_ns) return false;
+    if (!s || now_ns >= s->fresh_until_ns || s->view.noise.pending) return false;
     store_entry_t e = s->view;
     if (store_decide(&e, &sw->params, &sw->ctx, it->a.fingerprint, it->a.status,
                      it->a.event_time_ms, &it->inc) != STORE_DECIDED)
         return false;
+    if (DECISION_IS_FORWARD(it->inc.kind)) return false;
     /* Only count and last occurrence are folded in later (touch): a
      * decision that moved the noise state (a flip, say) is written now. */
     if (!noise_same(&e.noise, &s->view.noise)) return false;
@@ -421,7 +441,7 @@ static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
         it->state = IT_LOCAL;
         return true;
     }
-    if (it->inc.kind != DECISION_SUPPRESS_DUPLICATE) return false;
+    if (!touch_only(&s->view, &e)) return false;
     s->delta += e.count - s->view.count;
     if (e.last_seen_ms > s->delta_last_seen) s->delta_last_seen = e.last_seen_ms;
     s->view = e;
