@@ -156,6 +156,12 @@ struct store_worker {
     l1_slot_t *evicted; /* deltas of evicted slots, for the next flush */
     size_t n_evicted, cap_evicted;
     int64_t next_flush_ns;
+    /* The periodic flush's touches on the wire: their fingerprints in
+     * order, the index of the first one's result, and when they were
+     * queued (the answers renew L1 from then). */
+    uint64_t *touched;
+    size_t n_touched, cap_touched, touched_first;
+    int64_t touched_at_ns;
     /* forwards awaiting delivery, FIFO */
     outstanding_t *out;
     size_t out_head, out_n;
@@ -252,6 +258,7 @@ void store_worker_destroy(store_worker_t *sw)
     free(sw->l1);
     free(sw->dirty_fps);
     free(sw->evicted);
+    free(sw->touched);
     free(sw->out);
     free(sw);
 }
@@ -541,21 +548,52 @@ static void ensure_results(store_worker_t *sw, size_t n)
 static void flush_dirty(store_worker_t *sw);
 
 /* Queues what rides in front of a round's groups: the counts of evicted
- * cache slots (first: a group deciding the same fingerprint below must see
- * its last occurrence, or it would take the incident for expired), the
- * periodic count flush when due, and the confirms of delivered forwards.
- * Returns the number of results they take. */
+ * cache slots (in front of the groups: a group deciding the same
+ * fingerprint below must see its last occurrence, or it would take the
+ * incident for expired), the confirms of delivered forwards, then the
+ * periodic count flush when due (behind the confirms: its answers renew
+ * L1, and must not show a delivered forward still pending). Returns the
+ * number of results they take. */
 static size_t queue_pre(store_worker_t *sw)
 {
     for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
     sw->n_evicted = 0;
-    if (clock_mono_ns() >= sw->next_flush_ns) flush_dirty(sw);
     for (size_t i = 0; i < sw->n_confirms; i++)
         store_confirm_add(sw->conn, sw->confirms[i].fp, sw->confirms[i].seq,
                           sw->confirms[i].incident_id);
     sw->n_confirms_sent = sw->n_confirms;
     sw->n_releases_sent = sw->n_releases;
-    return store_queued(sw->conn); /* results: one per call of up to 128 touches or confirms */
+    if (clock_mono_ns() >= sw->next_flush_ns) flush_dirty(sw);
+    /* results: one per call of up to 128 confirms, one per touch */
+    return store_queued(sw->conn);
+}
+
+/* The periodic flush's touches were answered (in `results`, where
+ * flush_dirty queued them): each answer is what Redis holds now, the
+ * occurrences folded in, so the slot takes it and is fresh for another
+ * store.cache, like a slot a CAS just wrote. Without this a fingerprint
+ * suppressed from L1 for longer than store.cache went to Redis once per
+ * store.cache anyway: a CAS that only re-read what the touch had written.
+ * (The staleness stays bounded: what a slot shows is never older than
+ * store.cache.) A slot whose key is gone is left stale, so its next
+ * occurrence asks Redis (and writes back what it knew: reseed). */
+static void touches_answered(store_worker_t *sw, const store_result_t *results)
+{
+    for (size_t i = 0; i < sw->n_touched; i++) {
+        const store_result_t *r = &results[sw->touched_first + i];
+        if (r->kind != STORE_R_VALUE) continue; /* not run (NOSCRIPT) */
+        l1_slot_t *s = l1_find(sw, sw->touched[i]);
+        if (!s || !s->known || s->dirty) continue;
+        store_entry_t e;
+        if (r->cur_len != STORE_ENTRY_BYTES || !store_entry_decode(r->cur, r->cur_len, &e)) {
+            s->fresh_until_ns = 0;
+            continue;
+        }
+        memcpy(s->blob, r->cur, STORE_ENTRY_BYTES);
+        s->view = e;
+        s->fresh_until_ns = sw->touched_at_ns + sw->conf.cache_ms * 1000000;
+    }
+    sw->n_touched = 0;
 }
 
 /* The round carrying the confirms was answered (or failed: a failed
@@ -611,6 +649,7 @@ static bool round_send(store_worker_t *sw, batch_t *b)
     ensure_results(sw, pre + pending);
     if (store_send(sw->conn) != QERR_OK) {
         confirms_done(sw);
+        sw->n_touched = 0;
         return false;
     }
     b->sent = true;
@@ -630,9 +669,13 @@ static qerr_t round_recv(store_worker_t *sw, batch_t *b)
         sw->n_confirms_sent = sw->n_releases_sent = 0;
     } else {
         confirms_done(sw);
-        if (err != QERR_OK) return err;
+        if (err != QERR_OK) {
+            sw->n_touched = 0;
+            return err;
+        }
         stat_add(&sw->stats->round_trips, 1);
     }
+    touches_answered(sw, sw->results); /* before the groups: theirs are newer */
     int64_t now_ns = clock_mono_ns();
     size_t r = b->pre;
     for (size_t g = 0; g < b->n_groups && r < b->pre + b->pending; g++) {
@@ -887,6 +930,7 @@ static void run_pre(store_worker_t *sw)
     if (!store_conn_ready(sw->conn)) {
         sw->n_confirms_sent = sw->n_confirms;
         sw->n_releases_sent = sw->n_releases;
+        sw->n_touched = 0; /* never answered */
         confirms_done(sw);
         return;
     }
@@ -896,6 +940,10 @@ static void run_pre(store_worker_t *sw)
         ensure_results(sw, q);
         qerr_t err = store_run(sw->conn, sw->results, q);
         if (err == QERR_OK && q) stat_add(&sw->stats->round_trips, 1);
+        if (err == QERR_OK || err == QERR_FULL)
+            touches_answered(sw, sw->results);
+        else
+            sw->n_touched = 0;
         if (err != QERR_FULL) break;
         if (attempt == 1) break;
         sw->n_confirms_sent = sw->n_releases_sent = 0;
@@ -923,9 +971,17 @@ static void flush_dirty(store_worker_t *sw)
 {
     int64_t now = clock_mono_ns();
     sw->next_flush_ns = now + (sw->conf.cache_ms > 1 ? sw->conf.cache_ms / 2 : 1) * 1000000;
+    sw->n_touched = 0;
+    sw->touched_first = store_queued(sw->conn);
+    sw->touched_at_ns = now;
     for (size_t i = 0; i < sw->n_dirty; i++) {
         l1_slot_t *s = l1_find(sw, sw->dirty_fps[i]);
-        if (s && s->dirty && s->delta) flush_one(sw, s);
+        if (s && s->dirty && s->delta) {
+            flush_one(sw, s);
+            if (sw->n_touched == sw->cap_touched)
+                sw->touched = grow(sw->touched, &sw->cap_touched, sizeof(uint64_t));
+            sw->touched[sw->n_touched++] = s->fp;
+        }
         if (s) s->dirty = false;
     }
     sw->n_dirty = 0;

@@ -464,6 +464,71 @@ static void test_cache_keeps_open(void)
     inst_destroy(&in);
 }
 
+/* The count flush's answers are what Redis holds: L1 takes them. Another
+ * instance resolves an incident this one has cached as open; until its
+ * next flush this one suppresses the next occurrence from its cache (the
+ * documented store.cache staleness), after it the occurrence opens a new
+ * incident at once, its CAS expecting what the touch answered. (Before,
+ * the cache kept its own guess, open, until store.cache ran out.) */
+static void test_touch_answers(void)
+{
+    store_conf_t sc = conf_for("t-answer:");
+    sc.cache_ms = 600000; /* no flush but the forced one; nothing goes stale */
+    static inst_t a, b;
+    inst_init(&a, &sc, 41);
+    inst_init(&b, &sc, 42);
+    push(&a, 9, ALERT_FIRING, 1000);
+    drain(&a);
+    push(&b, 9, ALERT_RESOLVED, 1001);
+    drain(&b);
+    CHECK(a.sink.n == 1 && b.sink.n == 1 && b.sink.fwd[0].kind == DECISION_FORWARD_RESOLVED);
+    push(&a, 9, ALERT_FIRING, 1002); /* cached as open: a duplicate, counted */
+    while (ring_used_bytes(a.ring)) step_ring(a.sw, a.ring, false);
+    CHECK_EQ_INT(a.sink.n, 1);
+    CHECK_EQ_INT(a.stats.local, 1);
+    step_ring(a.sw, a.ring, true); /* the flush: its answer says closed */
+    uint64_t conflicts = a.stats.conflicts;
+    push(&a, 9, ALERT_FIRING, 1003);
+    drain(&a);
+    CHECK_EQ_INT(a.sink.n, 2);
+    CHECK_EQ_INT(last_kind(&a, 1), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(a.stats.conflicts, conflicts);
+    inst_destroy(&a);
+    inst_destroy(&b);
+}
+
+/* A fingerprint suppressed from L1 without a pause stays cached: each
+ * count flush (every store.cache / 2) renews its slot, so its occurrences
+ * never go to Redis after the first, however long the flood lasts (before:
+ * one CAS per store.cache, each costing a key of a script call). The
+ * occurrences are paced over 3.5 x store.cache: the cache's expiry is
+ * what is tested, so time has to pass; a stall of a whole store.cache
+ * between two steps would cost one CAS, which the bound allows. */
+static void test_cache_renewed(void)
+{
+    store_conf_t sc = conf_for("t-renew:");
+    sc.cache_ms = 1000;
+    inst_t in;
+    inst_init(&in, &sc, 43);
+    push(&in, 11, ALERT_FIRING, 1000);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 1);
+    uint64_t local = in.stats.local;
+    int64_t until = clock_mono_ns() + 3500LL * 1000000;
+    int n = 0;
+    while (clock_mono_ns() < until) {
+        push(&in, 11, ALERT_FIRING, 1001 + n++);
+        step_ring(in.sw, in.ring, false);
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 1);
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], (uint64_t)n);
+    CHECK((uint64_t)n - (in.stats.local - local) <= 1); /* without renewal: 3 or more */
+    inst_destroy(&in);
+}
+
 /* An instance dies between decision and delivery: its input stays
  * uncommitted, the replay reaches another instance, which waits out the
  * lease and forwards the same incident id. */
@@ -672,6 +737,8 @@ int main(void)
     test_race("t-race-wide:", 1024);
     test_confirms_ride();
     test_cache_keeps_open();
+    test_touch_answers();
+    test_cache_renewed();
     test_takeover();
     test_redis_restart();
     test_noscript();

@@ -537,6 +537,10 @@ static void test_format1_in_redis(void)
     store_result_t res[1];
     CHECK(store_run(conn, res, 1) == QERR_OK);
     store_conn_destroy(conn);
+    /* ...and answers what it wrote, read as format 2 */
+    CHECK(res[0].kind == STORE_R_VALUE && res[0].cur_len == STORE_ENTRY_BYTES &&
+          store_entry_decode(res[0].cur, res[0].cur_len, &d) && d.count == 6 &&
+          d.last_seen_ms == T0 + 3 * MIN);
     r = redisCommand(c, "GET t-v1:%016llx", 78ULL);
     CHECK(r && r->type == REDIS_REPLY_STRING && r->len == 64 &&
           store_entry_decode(r->str, 64, &d) && d.count == 6 && d.last_seen_ms == T0 + 3 * MIN);
