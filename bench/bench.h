@@ -116,6 +116,10 @@ typedef struct {
                      * decision latency is then measurable (dedup then runs on
                      * the wall clock, not the scenario's event times) */
     int linger_ms;  /* producer linger.ms; 0 = librdkafka's default of 5 */
+    /* Alerts per Kafka message, as a bridge that batches sends them: 1 (or
+     * 0) = one alert per message; N = a quell.v1.AlertBatch (proto) or a
+     * JSON array of up to N alerts, one partition's in order. */
+    unsigned batch;
     /* Backlog mode: when set, the whole storm is produced first (no flow
      * control: the cluster must hold it), then this is called (it starts
      * the consumer), and `seconds` runs from the group's first assignment
@@ -144,9 +148,11 @@ typedef struct {
 int load_run(const load_opts_t *o, load_result_t *res);
 /* `quell load`: argv[0] is "load". Returns the process exit code. */
 int load_main(int argc, char **argv);
-/* Creates `topic` (8 partitions) when the cluster lacks it. 0, or -1 with
- * a sentence in errbuf. */
-int load_ensure_topic(const char *brokers, const char *topic, char *errbuf, size_t errlen);
+/* Creates `topic` (8 partitions) when the cluster lacks it; append_time:
+ * message.timestamp.type=LogAppendTime. 0, or -1 with a sentence in
+ * errbuf. */
+int load_ensure_topic(const char *brokers, const char *topic, bool append_time, char *errbuf,
+                      size_t errlen);
 
 /* Kafka figures a benchmark samples while a storm runs: messages in the
  * input topic, committed by the group, and in the output topic, all

@@ -71,6 +71,8 @@ typedef struct {
     bool json, keep;
     bool live;         /* produce while quell consumes; default: drain a preloaded backlog */
     int backlog_parts; /* partitions of the backlog's input topic on the mock cluster */
+    unsigned batch;    /* alerts per Kafka message (load_opts_t.batch) */
+    bool append_time;  /* --append-time: the latency run's topic is LogAppendTime */
     /* --kafka-property K=V: passed to quell run's kafka.properties (a
      * scenario's config cannot hold a kafka: section, the bench writes it) */
     const char *props[MAX_PROPS];
@@ -83,7 +85,7 @@ typedef struct {
 /* What one run of `quell run` reported, plus what the loader measured. */
 typedef struct {
     double alerts_per_s, quell_alerts_per_s, seconds;
-    uint64_t produced, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
+    uint64_t produced, messages, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
     uint64_t delivered, suppressed, reasons[N_REASONS], dead_lettered, lost;
     uint64_t tracked, expired, evicted, round_trips;
     bool have_round_trips, have_latency, have_split;
@@ -266,6 +268,8 @@ static int parse_summary(const char *dir, run_result_t *r)
         seen |= !strncmp(line, "quell run summary", 17);
         if (field(line, "  alerts in", &v))
             r->alerts_in = v;
+        else if (field(line, "  messages consumed", &v))
+            r->messages = v;
         else if (field(line, "  alerts decided", &v))
             r->decided = v;
         else if (sscanf(line,
@@ -418,7 +422,9 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     if (o->brokers) {
         const char *topics[] = {topic, output, dlq};
         for (int i = 0; i < 3; i++)
-            if (load_ensure_topic(o->brokers, topics[i], err, errlen)) goto out;
+            if (load_ensure_topic(o->brokers, topics[i], latency && o->append_time && i == 0, err,
+                                  errlen))
+                goto out;
     }
 
     bool backlog = !latency && !o->live;
@@ -461,6 +467,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
                                              : 0,
                       .loaded = backlog ? spawn_loaded : NULL,
                       .loaded_ctx = &sc,
+                      .batch = o->batch,
                       .gen = o->gen};
     if (latency && lo.gen.alerts > (uint64_t)(rate * 10) && rate * 10 >= 1000)
         lo.gen.alerts = (uint64_t)(rate * 10); /* ten seconds are plenty */
@@ -548,6 +555,8 @@ out:
             unlink(p);
         }
         rmdir(dir);
+    } else if (o->keep && !o->json) {
+        fprintf(stderr, "  kept %s\n", dir);
     }
     return rc;
 }
@@ -650,10 +659,10 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
 {
     const run_result_t *r = &runs[med];
     printf("{\"scenario\":\"%s\",\"format\":\"%s\",\"brokers\":\"%s\",\"store\":\"%s\","
-           "\"mode\":\"%s\",\"workers\":%d,\"runs\":%d,\"alerts\":%llu,",
+           "\"mode\":\"%s\",\"workers\":%d,\"runs\":%d,\"alerts\":%llu,\"batch\":%u,",
            o->name, o->format_name, o->brokers ? o->brokers : "embedded",
            o->store ? o->store : "memory", o->live ? "live" : "backlog", o->workers, n,
-           (unsigned long long)o->gen.alerts);
+           (unsigned long long)o->gen.alerts, o->batch > 1 ? o->batch : 1);
     printf("\"alerts_per_second\":%.0f,\"alerts_per_second_runs\":[", r->alerts_per_s);
     for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", runs[i].alerts_per_s);
     printf("],\"quell_alerts_per_second\":%.0f,\"seconds\":%.3f,", r->quell_alerts_per_s,
@@ -662,14 +671,15 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
         printf("\"live_alerts_per_second\":%.0f,", live_rate);
     else
         printf("\"live_alerts_per_second\":null,");
-    printf("\"produced\":%llu,\"alerts_in\":%llu,\"alerts_decided\":%llu,\"incidents_out\":%llu,"
+    printf("\"produced\":%llu,\"messages_in\":%llu,\"alerts_in\":%llu,\"alerts_decided\":%llu,"
+           "\"incidents_out\":%llu,"
            "\"incidents_new\":%llu,\"incidents_repeat\":%llu,\"incidents_resolved\":%llu,"
            "\"incidents_delivered\":%llu,\"suppressed\":%llu,",
-           (unsigned long long)r->produced, (unsigned long long)r->alerts_in,
-           (unsigned long long)r->decided, (unsigned long long)r->incidents,
-           (unsigned long long)r->inc_new, (unsigned long long)r->inc_repeat,
-           (unsigned long long)r->inc_resolved, (unsigned long long)r->delivered,
-           (unsigned long long)r->suppressed);
+           (unsigned long long)r->produced, (unsigned long long)r->messages,
+           (unsigned long long)r->alerts_in, (unsigned long long)r->decided,
+           (unsigned long long)r->incidents, (unsigned long long)r->inc_new,
+           (unsigned long long)r->inc_repeat, (unsigned long long)r->inc_resolved,
+           (unsigned long long)r->delivered, (unsigned long long)r->suppressed);
     printf("\"suppressed_pct\":%.2f,\"alerts_per_incident\":%.2f,\"suppressed_by_reason\":{",
            r->decided ? 100.0 * (double)r->suppressed / (double)r->decided : 0.0,
            r->incidents ? (double)r->decided / (double)r->incidents : 0.0);
@@ -679,9 +689,9 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
            (unsigned long long)r->lost);
     if (lat && lat->have_latency) {
         printf("\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"rate\":%.0f,"
-               "\"alerts\":%llu",
+               "\"alerts\":%llu,\"from\":\"%s\"",
                lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate,
-               (unsigned long long)lat->decided);
+               (unsigned long long)lat->decided, o->append_time ? "append" : "produce");
         static const char *const share[2] = {"to_consumed", "consumed_to_decided"};
         for (int i = 0; lat->have_split && i < 2; i++)
             printf(",\"%s\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", share[i],
@@ -709,8 +719,10 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
                        const run_stats_t *st)
 {
     const run_result_t *r = &runs[med];
-    printf("quell bench: %s, %s, %llu alerts, %s store, %s, %s, %d run%s\n", o->name,
-           o->format_name, (unsigned long long)o->gen.alerts, o->store ? o->store : "memory",
+    char batch[48] = "";
+    if (o->batch > 1) snprintf(batch, sizeof(batch), " (up to %u per message)", o->batch);
+    printf("quell bench: %s, %s, %llu alerts%s, %s store, %s, %s, %d run%s\n", o->name,
+           o->format_name, (unsigned long long)o->gen.alerts, batch, o->store ? o->store : "memory",
            o->brokers ? o->brokers
            : o->live  ? "embedded broker"
                       : "mock cluster",
@@ -722,12 +734,13 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
         printf("  alerts/s, live        %.0f  (one run, the storm produced on the same machine)\n",
                live_rate);
     if (lat && lat->have_latency)
-        printf("  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms at %.0f alerts/s\n",
-               lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate);
+        printf("  decision latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms at %.0f alerts/s%s\n",
+               lat->lat_p50_ms, lat->lat_p99_ms, lat->lat_max_ms, lat_rate,
+               o->append_time ? ", from the broker's append" : "");
     if (lat && lat->have_split) {
-        printf("    to consumed         p50 %.3f ms, p99 %.3f ms, max %.3f ms (producer, broker, "
-               "fetch)\n",
-               lat->lat_split_ms[0][0], lat->lat_split_ms[0][1], lat->lat_split_ms[0][2]);
+        printf("    to consumed         p50 %.3f ms, p99 %.3f ms, max %.3f ms (%s)\n",
+               lat->lat_split_ms[0][0], lat->lat_split_ms[0][1], lat->lat_split_ms[0][2],
+               o->append_time ? "broker, fetch" : "producer, broker, fetch");
         printf("    consumed to decided p50 %.3f ms, p99 %.3f ms, max %.3f ms (quell)\n",
                lat->lat_split_ms[1][0], lat->lat_split_ms[1][1], lat->lat_split_ms[1][2]);
     }
@@ -784,6 +797,12 @@ static void bench_usage(FILE *out)
           "                        ratios of the medians (alerts/s, CPU per alert, RSS)\n"
           "  --baseline-store URL  the baseline runs use this store (e.g. memory beside\n"
           "                        --store redis://...); with or without --baseline\n"
+          "  --append-time         with --brokers: the latency run's input topic stamps\n"
+          "                        messages when the broker appends them (LogAppendTime),\n"
+          "                        so latency runs from the broker having the alert; the\n"
+          "                        write path before it is the loader's produce to ack\n"
+          "  --batch N             alerts per Kafka message, as a batching bridge sends them\n"
+          "                        (a quell.v1.AlertBatch, or a JSON array; default 1)\n"
           "  --kafka-property K=V  a librdkafka property for quell's consumer and producer\n"
           "                        (kafka.properties), repeatable\n"
           "  --json                one JSON object on stdout\n"
@@ -819,6 +838,8 @@ int bench_main(int argc, char **argv, const char *self)
             o.keep = true;
         else if (!strcmp(a, "--live"))
             o.live = true;
+        else if (!strcmp(a, "--append-time"))
+            o.append_time = true;
         else if (!v) {
             fprintf(stderr, "quell bench: %s needs a value\n", a);
             goto out;
@@ -838,6 +859,8 @@ int bench_main(int argc, char **argv, const char *self)
             o.workers = atoi(v), i++;
         else if (!strcmp(a, "--runs"))
             o.runs = atoi(v), i++;
+        else if (!strcmp(a, "--batch"))
+            o.batch = (unsigned)strtoul(v, NULL, 10), i++;
         else if (!strcmp(a, "--latency-rate"))
             o.latency_rate = atof(v), i++;
         else if (!strcmp(a, "--out"))
@@ -861,12 +884,20 @@ int bench_main(int argc, char **argv, const char *self)
             goto out;
         }
     }
+    if (o.append_time && !o.brokers) {
+        fprintf(stderr, "quell bench: --append-time needs --brokers (a real Kafka cluster)\n");
+        goto out;
+    }
     if (!o.scenario) {
         fprintf(stderr, "quell bench: --scenario FILE is required\n");
         goto out;
     }
     if (strcmp(format, "json") && strcmp(format, "proto")) {
         fprintf(stderr, "quell bench: --format must be json or proto\n");
+        goto out;
+    }
+    if (o.batch > 100000) {
+        fprintf(stderr, "quell bench: --batch must be 1..100000\n");
         goto out;
     }
     if (o.runs < 1 || o.runs > MAX_RUNS || o.workers < 0 || o.timeout_s < 1 ||

@@ -40,11 +40,13 @@ static int32_t partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
 
 /* Creates `topic` (8 partitions, replication 1) when the cluster does not
  * have it, so a storm can be loaded into a fresh broker; a topic created
- * meanwhile by someone else is fine. */
-static void ensure_topic(rd_kafka_t *rk, const char *topic)
+ * meanwhile by someone else is fine. append_time: its messages carry the
+ * broker's append time (LogAppendTime) instead of the producer's. */
+static void ensure_topic(rd_kafka_t *rk, const char *topic, bool append_time)
 {
     if (partition_count(rk, topic, 5000) > 0) return;
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 8, 1, NULL, 0);
+    if (append_time) rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime");
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -62,7 +64,7 @@ static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, c
                       size_t errlen)
 {
     if (!m->start) {
-        ensure_topic(rk, topic);
+        ensure_topic(rk, topic, false);
         m->n = partition_count(rk, topic, 10000);
         if (m->n <= 0) {
             snprintf(err, errlen, "topic %s: no metadata (does it exist?)", topic);
@@ -162,6 +164,69 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (us >= 0) hist_record(&res->ack_latency, (uint64_t)us * 1000);
 }
 
+/* Batches (load_opts_t.batch): one open message per partition, keyed
+ * alerts placed as librdkafka would place them one by one, so one
+ * fingerprint's alerts stay in order on one partition. */
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+    unsigned alerts;
+    int64_t first_ms; /* the batch's Kafka timestamp */
+} batch_t;
+
+static bool batch_add(batch_t *b, gen_format_t format, const void *alert, size_t len, int64_t ts)
+{
+    size_t need = b->len + len + 16;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 64 * 1024;
+        while (cap < need) cap *= 2;
+        unsigned char *nb = realloc(b->buf, cap);
+        if (!nb) return false;
+        b->buf = nb, b->cap = cap;
+    }
+    if (!b->alerts) b->first_ms = ts;
+    if (format == GEN_PROTO) { /* AlertBatch.alerts = 15: tag, length, the Alert */
+        b->buf[b->len++] = 0x7a;
+        for (size_t v = len;; v >>= 7) {
+            b->buf[b->len++] = (unsigned char)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+            if (v < 0x80) break;
+        }
+    } else {
+        b->buf[b->len++] = b->alerts ? ',' : '[';
+    }
+    memcpy(b->buf + b->len, alert, len);
+    b->len += len;
+    b->alerts++;
+    return true;
+}
+
+static rd_kafka_resp_err_t produce(rd_kafka_t *prod, const load_opts_t *o, int32_t partition,
+                                   const void *key, size_t key_len, const void *buf, size_t len,
+                                   int64_t ts)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)buf, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
+        rd_kafka_poll(prod, 10);
+    }
+}
+
+/* Sends a partition's open batch, if any. */
+static rd_kafka_resp_err_t batch_flush(rd_kafka_t *prod, const load_opts_t *o, batch_t *b,
+                                       int32_t partition, uint64_t *messages)
+{
+    if (!b->alerts) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (o->gen.format == GEN_JSON) b->buf[b->len++] = ']';
+    rd_kafka_resp_err_t err = produce(prod, o, partition, NULL, 0, b->buf, b->len,
+                                      o->stamp_now ? clock_wall_ms() : b->first_ms);
+    b->len = 0, b->alerts = 0;
+    if (!err) (*messages)++;
+    return err;
+}
+
 static rd_kafka_t *client(rd_kafka_type_t type, const char *brokers, const char *group,
                           int linger_ms, load_result_t *res, char *errbuf, size_t errlen)
 {
@@ -198,6 +263,8 @@ int load_run(const load_opts_t *o, load_result_t *res)
     rd_kafka_t *obs =
         client(RD_KAFKA_CONSUMER, o->brokers, o->group, 0, res, res->error, sizeof(res->error));
     gen_t *gen = NULL;
+    batch_t *batches = NULL;
+    int32_t n_parts = 0;
     if (!prod || !obs) goto out;
     char *err = res->error;
     size_t errlen = sizeof(res->error);
@@ -220,23 +287,38 @@ int load_run(const load_opts_t *o, load_result_t *res)
     int64_t event_ms;
     uint64_t fp_index;
     int64_t committed = 0;
+    uint64_t messages = 0;
+    rd_kafka_resp_err_t perr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (o->batch > 1) {
+        n_parts = partition_count(prod, o->topic, 10000);
+        if (n_parts <= 0 || !(batches = calloc((size_t)n_parts, sizeof(*batches)))) {
+            snprintf(res->error, sizeof(res->error), "topic %s: no partitions", o->topic);
+            goto out;
+        }
+    }
     while (gen_next(gen, &buf, &len, &event_ms, &fp_index)) {
         char key[24];
         int key_len = snprintf(key, sizeof(key), "%llu", (unsigned long long)fp_index);
-        for (;;) {
-            /* Keyed by fingerprint, as a source keying by alert identity
-             * would: one fingerprint's alerts stay in order on one
-             * partition, so runs decide identically. */
-            rd_kafka_resp_err_t err = rd_kafka_producev(
-                prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_KEY(key, (size_t)key_len),
-                RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_TIMESTAMP(o->stamp_now ? clock_wall_ms() : event_ms), RD_KAFKA_V_END);
-            if (!err) break;
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                snprintf(res->error, sizeof(res->error), "produce: %s", rd_kafka_err2str(err));
+        int64_t ts = o->stamp_now ? clock_wall_ms() : event_ms;
+        /* Keyed by fingerprint, as a source keying by alert identity
+         * would: one fingerprint's alerts stay in order on one partition,
+         * so runs decide identically. */
+        if (!batches) {
+            perr = produce(prod, o, RD_KAFKA_PARTITION_UA, key, (size_t)key_len, buf, len, ts);
+            messages += !perr;
+        } else {
+            int32_t p = rd_kafka_msg_partitioner_consistent_random(NULL, key, (size_t)key_len,
+                                                                   n_parts, NULL, NULL);
+            if (!batch_add(&batches[p], o->gen.format, buf, len, ts)) {
+                snprintf(res->error, sizeof(res->error), "out of memory");
                 goto out;
             }
-            rd_kafka_poll(prod, 10);
+            if (batches[p].alerts >= o->batch)
+                perr = batch_flush(prod, o, &batches[p], p, &messages);
+        }
+        if (perr) {
+            snprintf(res->error, sizeof(res->error), "produce: %s", rd_kafka_err2str(perr));
+            goto out;
         }
         res->produced++;
         rd_kafka_poll(prod, 0);
@@ -245,13 +327,16 @@ int load_run(const load_opts_t *o, load_result_t *res)
             int64_t due = t0 + (int64_t)((double)res->produced / o->rate * 1e9);
             int64_t ahead = due - clock_mono_ns();
             if (ahead > 1000000) {
+                /* a batching bridge sends what it has before it waits */
+                for (int32_t p = 0; batches && p < n_parts && !perr; p++)
+                    perr = batch_flush(prod, o, &batches[p], p, &messages);
                 struct timespec ts = {ahead / 1000000000, ahead % 1000000000};
                 nanosleep(&ts, NULL);
             }
         }
         /* Flow control against the group's commits (see top). */
         while (!o->loaded && o->max_ahead &&
-               (int64_t)res->produced - committed > (int64_t)o->max_ahead) {
+               (int64_t)messages - committed > (int64_t)o->max_ahead) {
             rd_kafka_poll(prod, 50);
             int64_t c = committed_progress(obs, o->topic, &in_marks, NULL, NULL);
             if (c >= 0) committed = c;
@@ -262,6 +347,12 @@ int load_run(const load_opts_t *o, load_result_t *res)
                 goto out;
             }
         }
+    }
+    for (int32_t p = 0; batches && p < n_parts && !perr; p++)
+        perr = batch_flush(prod, o, &batches[p], p, &messages);
+    if (perr) {
+        snprintf(res->error, sizeof(res->error), "produce: %s", rd_kafka_err2str(perr));
+        goto out;
     }
     rd_kafka_flush(prod, 60000);
     res->produce_seconds = (double)(clock_mono_ns() - t0) / 1e9;
@@ -306,6 +397,8 @@ int load_run(const load_opts_t *o, load_result_t *res)
     }
     rc = 0;
 out:
+    for (int32_t p = 0; batches && p < n_parts; p++) free(batches[p].buf);
+    free(batches);
     gen_destroy(gen);
     marks_free(&in_marks);
     marks_free(&out_marks);
@@ -315,11 +408,12 @@ out:
     return rc;
 }
 
-int load_ensure_topic(const char *brokers, const char *topic, char *errbuf, size_t errlen)
+int load_ensure_topic(const char *brokers, const char *topic, bool append_time, char *errbuf,
+                      size_t errlen)
 {
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, brokers, NULL, 0, NULL, errbuf, errlen);
     if (!rk) return -1;
-    ensure_topic(rk, topic);
+    ensure_topic(rk, topic, append_time);
     int32_t n = partition_count(rk, topic, 10000);
     rd_kafka_destroy(rk);
     if (n <= 0) snprintf(errbuf, errlen, "topic %s could not be created", topic);
@@ -382,6 +476,8 @@ static void load_usage(FILE *out)
                  "= no limit)\n"
                  "  --no-wait          produce only, do not wait for the group\n"
                  "  --rate R           alerts per second (as fast as possible)\n"
+                 "  --batch N          alerts per message: a quell.v1.AlertBatch or a JSON array,\n"
+                 "                     one partition's alerts in order (1)\n"
                  "  --timeout S        give up after S seconds (600)\n"
                  "  --json             print the result as JSON\n"
                  "  --alerts N --fingerprints K --seed S --format json|proto --resolve-share F\n"
@@ -434,6 +530,8 @@ int load_main(int argc, char **argv)
             o.timeout_s = atoi(v), i++;
         else if (!strcmp(a, "--rate"))
             o.rate = atof(v), i++;
+        else if (!strcmp(a, "--batch"))
+            o.batch = (unsigned)strtoul(v, NULL, 10), i++;
         else {
             gen_argv[gen_argc++] = argv[i++];
             gen_argv[gen_argc++] = argv[i];

@@ -55,6 +55,7 @@
 #define QUEUE_KBYTES      "32768"
 #define NUDGE_INTERVAL_MS 5     /* at most this often: see nudge_fetch() */
 #define NUDGE_MIN_LAG     10000 /* messages known to be waiting, over all partitions */
+#define NUDGE_DRY_MS      20    /* then any lag: see nudge_fetch() */
 
 /* An ingest lane decodes, fingerprints and hands off the messages of the
  * partitions it is given, into its own ring to each worker (rings are
@@ -113,6 +114,8 @@ struct ingest {
     int64_t watermark_ms;
     unsigned unpublished; /* messages handed off since the last publish_all */
     int64_t last_nudge_ns;
+    int64_t dry_since_ns; /* the queue has been empty since; 0 = it is not */
+    size_t queue_peak;    /* longest consumer queue since the last nudge */
     _Alignas(CACHELINE) _Atomic uint64_t messages;
     _Atomic uint64_t offset_gaps;
     _Atomic uint64_t offsets_skipped;
@@ -336,14 +339,16 @@ static bool drain(ingest_t *in, part_state_t *only)
  * when the queue has run dry while a partition is known to hold more
  * (the high watermark of its last fetch is past what this consumer read),
  * this asks the leaders of those partitions for their end offsets: one
- * ListOffsets per broker, answered in well under a millisecond, at most
- * every NUDGE_INTERVAL_MS. Only when NUDGE_MIN_LAG messages are known to
- * wait: a consumer keeping up with live traffic has a fetch in flight
- * anyway, and must not stop for a request to a busy broker (the call
- * blocks this thread up to NUDGE_TIMEOUT_MS). Consumer thread. */
-#define NUDGE_TIMEOUT_MS 100
+ * ListOffsets per broker, at most every NUDGE_INTERVAL_MS. The answer is
+ * not needed, so the call does not wait for it (timeout 0: the requests
+ * go out, the call returns, and librdkafka drops the late answer, its
+ * callback seeing ERR__DESTROY, as it was written to). Only when
+ * NUDGE_MIN_LAG messages are known to wait, or fewer but the queue has
+ * been dry for NUDGE_DRY_MS (the end of a backlog; messages that each
+ * carry many alerts): a consumer keeping up with live traffic has a fetch
+ * in flight anyway, answered within fetch.wait.max.ms. Consumer thread. */
 
-static bool nudge_fetch(ingest_t *in, int64_t now_ns)
+static bool nudge_fetch(ingest_t *in, int64_t now_ns, int64_t min_lag)
 {
     if (now_ns - in->last_nudge_ns < (int64_t)NUDGE_INTERVAL_MS * 1000000) return false;
     in->last_nudge_ns = now_ns;
@@ -360,14 +365,30 @@ static bool nudge_fetch(ingest_t *in, int64_t now_ns)
         lag += hi - p->expected_offset;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
     }
-    bool nudged = lag >= NUDGE_MIN_LAG;
+    bool nudged = lag > 0 && lag >= min_lag;
     if (nudged) {
         stat_add(&in->fetch_nudges, 1);
-        /* the answer is not needed: the request is what wakes the broker */
-        rd_kafka_offsets_for_times(in->rk, l, NUDGE_TIMEOUT_MS);
+        /* the request is what wakes the broker: see above */
+        rd_kafka_offsets_for_times(in->rk, l, 0);
     }
     rd_kafka_topic_partition_list_destroy(l);
     return nudged;
+}
+
+/* The wake-up above, before the queue runs dry: once what is queued is
+ * down to a quarter of its longest since the last wake-up, the fetch (a
+ * round trip and the decompression of up to fetch.max.bytes) overlaps
+ * the draining of the rest instead of following it. Consumer thread, after
+ * a full batch (a partial one means the queue is dry anyway). */
+#define NUDGE_EARLY_MIN 1024 /* queued messages: below it, wait for dry */
+
+static void nudge_early(ingest_t *in, int64_t now_ns)
+{
+    size_t queued = rd_kafka_queue_length(in->queue);
+    if (queued > in->queue_peak) in->queue_peak = queued;
+    if (in->queue_peak < NUDGE_EARLY_MIN || queued > in->queue_peak / 4) return;
+    /* lag counts what is queued too: only when the broker has more */
+    if (nudge_fetch(in, now_ns, (int64_t)queued + 1)) in->queue_peak = 0;
 }
 
 /* Commits where a partition new to the group starts (see on_assign). */
@@ -910,14 +931,18 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
              * call with a timeout: that waits for a full batch. */
             if (in->unpublished) publish_all(in);
             int64_t dry_ns = clock_mono_ns();
-            bool nudged = nudge_fetch(in, dry_ns);
+            if (!in->dry_since_ns) in->dry_since_ns = dry_ns;
+            bool dry_long = dry_ns - in->dry_since_ns >= (int64_t)NUDGE_DRY_MS * 1000000;
+            bool nudged = nudge_fetch(in, dry_ns, dry_long ? 1 : NUDGE_MIN_LAG);
             rebalances = in->rebalances;
             batch[0] = rd_kafka_consumer_poll(in->rk, 50);
             got = batch[0] != NULL;
+            if (got) in->dry_since_ns = 0;
             if (nudged) stat_add(&in->fetch_wait_ns, (uint64_t)(clock_mono_ns() - dry_ns));
         }
         bool revoked_meanwhile = rebalances != in->rebalances;
         int64_t now = clock_mono_ns();
+        if (got == CONSUME_BATCH) nudge_early(in, now);
         /* One stamp for the batch: all of it was taken at this moment.
          * Time spent before, in librdkafka's queue, counts as the Kafka
          * path's (decision_latency_t). */

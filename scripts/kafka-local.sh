@@ -112,7 +112,12 @@ start() {
   # Always a fresh broker: old data would carry a stale cluster id and old test topics.
   rm -rf "$DIR/data" "$DIR/kafka.log" "$DIR/stdout.log" "$DIR/bootstrap" "$DIR/kafka.pid"
   local port cport cid pid="" deadline cp="$LIBS/*"
-  local jvm=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
+  # QUELL_KAFKA_GC=zgc: the broker collects with ZGC (pauses under a millisecond,
+  # some CPU more) instead of G1, whose 15-30 ms young pauses are the tail of
+  # decision latency measured through this broker (docs/performance.md).
+  local gc=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20)
+  [[ ${QUELL_KAFKA_GC:-g1} == zgc ]] && gc=(-XX:+UseZGC)
+  local jvm=("${gc[@]}" -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
              "-Dlog4j.configuration=file:$DIR/log4j.properties")
   port=$(free_port); cport=$(free_port "$port")
 

@@ -61,6 +61,9 @@ static void test_usage(void)
                  2);
     CHECK(err && strstr(err, "KEY=VALUE"));
     free(out), free(err);
+    CHECK_EQ_INT(run("bench --scenario x.yaml --append-time", &out, &err), 2);
+    CHECK(err && strstr(err, "--append-time needs --brokers"));
+    free(out), free(err);
     CHECK_EQ_INT(run("bench --help", &out, &err), 0);
     CHECK(out && strstr(out, "--store URL"));
     free(out), free(err);
@@ -187,12 +190,59 @@ static void test_baseline(void)
     unlink(scenario);
 }
 
+/* --batch N: a bridge's batches, N alerts per Kafka message (AlertBatch
+ * or a JSON array, one partition's alerts in order). Every alert is in and
+ * decided once, in about a tenth of the messages, and the storm decides
+ * as it does one alert per message (same fingerprints, same order). A
+ * batch's alerts share its Kafka timestamp, the event time dedup goes by,
+ * so the storm is dense: a batch spans seconds of a 5-minute window. */
+static void test_batch(void)
+{
+    char scenario[300], args[1200], *out, *err;
+    snprintf(scenario, sizeof scenario, "%s/batch.yaml", dir);
+    FILE *f = fopen(scenario, "w");
+    fputs("description: batch\ngen:\n  alerts: 3000\n  fingerprints: 200\n  seed: 9\n"
+          "  duration: 1m\n  flood-share: 0.3\nconfig: |\n  dedup:\n    window: 5m\n",
+          f);
+    fclose(f);
+    double incidents[3] = {0};
+    const char *formats[] = {"proto", "json", "proto"};
+    const int batches[] = {10, 10, 1};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args,
+                 "bench --scenario %s --runs 1 --format %s --latency-rate 0 --json --batch %d",
+                 scenario, formats[i], batches[i]);
+        cJSON *j = run_json(args, &out, &err);
+        if (j) {
+            CHECK_EQ_INT((long long)num(j, "produced"), 3000);
+            CHECK_EQ_INT((long long)num(j, "alerts_in"), 3000);
+            CHECK_EQ_INT((long long)num(j, "alerts_decided"), 3000);
+            CHECK_EQ_INT((long long)num(j, "dead_lettered"), 0);
+            CHECK_EQ_INT((long long)num(j, "batch"), batches[i]);
+            double messages = num(j, "messages_in");
+            if (batches[i] == 1)
+                CHECK_EQ_INT((long long)messages, 3000);
+            else /* each partition's last batch may be short */
+                CHECK(messages >= 300 && messages < 300 + 96);
+            incidents[i] = num(j, "incidents_out");
+        }
+        cJSON_Delete(j);
+        free(out), free(err);
+    }
+    CHECK(incidents[2] > 0 && incidents[0] == incidents[2] && incidents[1] == incidents[2]);
+    CHECK_EQ_INT(run("bench --scenario x.yaml --batch 1000000", &out, &err), 2);
+    CHECK(err && strstr(err, "--batch"));
+    free(out), free(err);
+    unlink(scenario);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     test_usage();
     test_tiny_scenario();
     test_baseline();
+    test_batch();
     rmdir(dir);
     return check_summary("bench_cli");
 }

@@ -6,6 +6,8 @@
 #   bench/compare/alertmanager.sh [SCENARIO] [ALERTS]
 #       (defaults: bench/scenarios/launch-day.yaml 200000)
 #   env: BATCH=1000 alerts per POST, CLIENTS=4 parallel posters,
+#        QUELL_BATCH=1 alerts per Kafka message for quell (`quell bench
+#        --batch`: JSON arrays, as Alertmanager gets them),
 #        QUELL_BIN=build/quell, AM_BIN=/usr/bin/prometheus-alertmanager
 #
 # The storm is `quell gen --scenario SCENARIO --alerts ALERTS` with event
@@ -36,6 +38,7 @@ cd "$(dirname "$0")/../.."
 SCENARIO=${1:-bench/scenarios/launch-day.yaml}
 ALERTS=${2:-200000}
 BATCH=${BATCH:-1000}
+QUELL_BATCH=${QUELL_BATCH:-1}
 CLIENTS=${CLIENTS:-4}
 QUELL=${QUELL_BIN:-build/quell}
 AM=${AM_BIN:-/usr/bin/prometheus-alertmanager}
@@ -90,7 +93,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-echo "storm: $(basename "$SCENARIO" .yaml), $ALERTS alerts; Alertmanager $("$AM" --version 2>&1 | head -1 | awk '{print $3}'): $CLIENTS clients x $BATCH alerts per POST" >&2
+echo "storm: $(basename "$SCENARIO" .yaml), $ALERTS alerts; quell: $QUELL_BATCH per Kafka message; Alertmanager $("$AM" --version 2>&1 | head -1 | awk '{print $3}'): $CLIENTS clients x $BATCH alerts per POST" >&2
 read -r am_alerts am_secs < <(python3 "$TOOLS" post "http://127.0.0.1:$amport/api/v2/alerts" \
   "$work/storm.jsonl" "$BATCH" "$CLIENTS")
 am_cpu_post=$(cpu_seconds "$ampid")
@@ -110,8 +113,9 @@ kill "$ampid"
 wait "$ampid" 2>/dev/null || true
 ampid=""
 
-"$QUELL" bench "${gen_args[@]}" --format json --runs 1 --latency-rate 0 --json >"$work/quell.json"
-"$QUELL" bench "${gen_args[@]}" --format json --runs 1 --latency-rate 0 --live --json \
+"$QUELL" bench "${gen_args[@]}" --format json --batch "$QUELL_BATCH" --runs 1 --latency-rate 0 \
+  --json >"$work/quell.json"
+"$QUELL" bench "${gen_args[@]}" --format json --batch "$QUELL_BATCH" --runs 1 --latency-rate 0 --live --json \
   >"$work/quell-live.json"
 python3 - "$work/quell.json" "$work/quell-live.json" "$ALERTS" "$am_alerts" "$am_secs" "$am_notifications" \
   "$am_notified_alerts" "$am_cpu_post" "$am_cpu" "$am_rss" <<'PY'
