@@ -1064,6 +1064,7 @@ static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool st
     for (size_t r = 0; r < in->n && !buf_full; r++) {
         size_t which = (sw->ring_turn + r) % in->n;
         ring_t *ring = in->rings[which];
+        size_t quiet = 0; /* released since the producer was last woken */
         while (copied < sw->conf.batch && (rec = dedup_inputs_peek(in, which, &len))) {
             if (b->buf_len + len > b->buf_cap) {
                 /* a buffer realloc would move earlier records */
@@ -1080,9 +1081,17 @@ static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool st
             it->len = len;
             b->buf_len += (len + 15) & ~(size_t)15;
             if (b->buf_len > b->buf_cap) b->buf_len = b->buf_cap;
-            ring_release(ring);
+            /* Quietly, waking a waiting producer once per 64 records as
+             * the memory worker does: the wake-up check's full fence on
+             * every record was ~6% of this thread (perf, launch-day). */
+            ring_release_quiet(ring);
+            if (++quiet == 64) {
+                ring_wake_producer(ring);
+                quiet = 0;
+            }
             copied++;
         }
+        if (quiet) ring_wake_producer(ring);
     }
     if (b->n_items > b->cap_groups) {
         size_t cap = 64;
