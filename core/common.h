@@ -28,6 +28,9 @@ typedef enum {
 const char *qerr_str(qerr_t err);
 
 int64_t clock_wall_ms(void); /* Unix time, ms */
+/* Unix time, ms, to the kernel's tick (1-4 ms behind at most): a load, not
+ * a clock read, for stamps taken per alert that people read. */
+int64_t clock_wall_coarse_ms(void);
 int64_t clock_mono_ns(void); /* monotonic, for measuring durations */
 /* Unix time in ns (CLOCK_REALTIME). */
 int64_t clock_wall_ns(void);

@@ -185,6 +185,11 @@ static const conf_key_t conf_keys[] = {
      "user, password and database. Empty = `store.url` names the server."},
     {"store.master_name", CT_STRING, "", "0", NULL, NULL, F(store.master_name), 0,
      "The master name the sentinels monitor (required with `store.sentinels`)."},
+    {"store.sentinel_password_file", CT_STRING, "", "0", NULL, NULL,
+     F(store.sentinel_password_file), 0,
+     "File holding the password the sentinels require (their `requirepass`), sent as AUTH "
+     "before asking them for the master; empty = the sentinels take no AUTH. Needs "
+     "`store.sentinels`."},
     /* http */
     {"http.listen", CT_STRING, HTTP_DEFAULT_LISTEN, "0", NULL, NULL, F(http.listen), 0,
      "Address of the HTTP server (`/metrics`, `/-/healthy`, `/-/ready`, the alert intake, "

@@ -112,9 +112,10 @@ typedef struct {
         size_t batch;
         int64_t cache_ms;
         size_t cache_entries;
-        char *password_file; /* "" = the URL's password, if any */
-        strlist_t sentinels; /* "host:port" each; empty = store.url names the server */
-        char *master_name;   /* the master the sentinels are asked for */
+        char *password_file;          /* "" = the URL's password, if any */
+        strlist_t sentinels;          /* "host:port" each; empty = store.url names the server */
+        char *master_name;            /* the master the sentinels are asked for */
+        char *sentinel_password_file; /* "" = the sentinels take no AUTH */
     } store;
     struct {
         char *listen;          /* "" = no HTTP server */

@@ -260,6 +260,7 @@ typedef struct {
     /* With sentinels, host:port above is unused: the master is asked for
      * on every connect (redis_conn.c). */
     store_addr_t sentinels[STORE_MAX_SENTINELS];
+    char sentinel_password[512]; /* "" = no AUTH to the sentinels */
     size_t n_sentinels;
     char master_name[128];
     const char *prefix;        /* key prefix, e.g. "quell:" */
@@ -278,7 +279,8 @@ qerr_t store_url_parse(const char *url, store_conf_t *sc, bool *is_memory, char 
                        size_t errlen);
 /* The connection part of `sc` from the config: store.url (with
  * "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", percent-escapes decoded),
- * store.password_file, store.sentinels and store.master_name. The other
+ * store.password_file, store.sentinels, store.master_name and
+ * store.sentinel_password_file. The other
  * fields of `sc` are left alone. */
 qerr_t store_conf_connection(const conf_t *c, store_conf_t *sc, bool *is_memory, char *errbuf,
                              size_t errlen);

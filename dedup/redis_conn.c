@@ -47,6 +47,19 @@ static redisContext *connect_to(const char *host, int port, int64_t timeout_ms, 
     return c;
 }
 
+/* Runs one setup command; false with errbuf set unless the reply is of
+ * the wanted type. */
+static bool setup_cmd(redisContext *c, redisReply *r, int want, const char *what, char *errbuf,
+                      size_t errlen)
+{
+    bool ok = r && r->type == want;
+    if (!ok)
+        snprintf(errbuf, errlen, "%s: %.150s", what,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : (r ? "unexpected reply" : c->errstr));
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
 /* Asks the sentinels for the master's address; false when none knew. */
 static bool ask_sentinels(const store_conf_t *sc, char *host, size_t hostlen, int *port,
                           char *errbuf, size_t errlen)
@@ -55,6 +68,14 @@ static bool ask_sentinels(const store_conf_t *sc, char *host, size_t hostlen, in
         const store_addr_t *s = &sc->sentinels[i];
         redisContext *c = connect_to(s->host, s->port, sc->timeout_ms, errbuf, errlen);
         if (!c) continue;
+        char what[300];
+        snprintf(what, sizeof(what), "sentinel %s:%d: AUTH", s->host, s->port);
+        if (sc->sentinel_password[0] &&
+            !setup_cmd(c, redisCommand(c, "AUTH %s", sc->sentinel_password), REDIS_REPLY_STATUS,
+                       what, errbuf, errlen)) {
+            redisFree(c);
+            continue;
+        }
         redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", sc->master_name);
         bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                   r->element[0]->type == REDIS_REPLY_STRING &&
@@ -72,19 +93,6 @@ static bool ask_sentinels(const store_conf_t *sc, char *host, size_t hostlen, in
         if (ok) return true;
     }
     return false;
-}
-
-/* Runs one setup command; false with errbuf set unless the reply is of
- * the wanted type. */
-static bool setup_cmd(redisContext *c, redisReply *r, int want, const char *what, char *errbuf,
-                      size_t errlen)
-{
-    bool ok = r && r->type == want;
-    if (!ok)
-        snprintf(errbuf, errlen, "%s: %.150s", what,
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : (r ? "unexpected reply" : c->errstr));
-    if (r) freeReplyObject(r);
-    return ok;
 }
 
 void *redis_open(const store_conf_t *sc, char *addr, size_t addrlen, char *errbuf, size_t errlen)
@@ -155,30 +163,45 @@ static bool parse_addr(const char *s, store_addr_t *out)
     return true;
 }
 
+_Static_assert(sizeof(((store_conf_t *)0)->password) == 512 &&
+                   sizeof(((store_conf_t *)0)->sentinel_password) == 512,
+               "read_secret fills 512 bytes");
+
+/* A password from a file (`key` names the setting for errors): trailing
+ * whitespace dropped; nothing done when `path` is empty. `out` holds 512. */
+static qerr_t read_secret(const char *key, const char *path, char out[512], char *errbuf,
+                          size_t errlen)
+{
+    if (!path || !*path) return QERR_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errbuf, errlen, "%s %s: cannot be read", key, path);
+        return QERR_IO;
+    }
+    char buf[512 + 1];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && strchr("\r\n \t", buf[n - 1])) buf[--n] = '\0';
+    if (n == 0 || n >= 512 || memchr(buf, '\0', n)) {
+        snprintf(errbuf, errlen, "%s %s: %s", key, path, n ? "longer than 511 bytes" : "empty");
+        return QERR_INVALID;
+    }
+    memcpy(out, buf, n + 1); /* n < 512, checked above */
+    return QERR_OK;
+}
+
 qerr_t store_conf_connection(const conf_t *c, store_conf_t *sc, bool *is_memory, char *errbuf,
                              size_t errlen)
 {
     qerr_t err = store_url_parse(c->store.url, sc, is_memory, errbuf, errlen);
     if (err != QERR_OK || *is_memory) return err;
-    if (c->store.password_file && *c->store.password_file) {
-        FILE *f = fopen(c->store.password_file, "rb");
-        if (!f) {
-            snprintf(errbuf, errlen, "store.password_file %s: cannot be read",
-                     c->store.password_file);
-            return QERR_IO;
-        }
-        char buf[sizeof(sc->password) + 1];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        while (n && strchr("\r\n \t", buf[n - 1])) buf[--n] = '\0';
-        if (n == 0 || n >= sizeof(sc->password) || memchr(buf, '\0', n)) {
-            snprintf(errbuf, errlen, "store.password_file %s: %s", c->store.password_file,
-                     n ? "longer than 511 bytes" : "empty");
-            return QERR_INVALID;
-        }
-        memcpy(sc->password, buf, n + 1); /* n < sizeof(sc->password), checked above */
-    }
+    sc->sentinel_password[0] = '\0';
+    if ((err = read_secret("store.password_file", c->store.password_file, sc->password, errbuf,
+                           errlen)) != QERR_OK ||
+        (err = read_secret("store.sentinel_password_file", c->store.sentinel_password_file,
+                           sc->sentinel_password, errbuf, errlen)) != QERR_OK)
+        return err;
     sc->n_sentinels = 0;
     if (c->store.sentinels.n > STORE_MAX_SENTINELS) {
         snprintf(errbuf, errlen, "store.sentinels: at most %d", STORE_MAX_SENTINELS);
@@ -199,6 +222,10 @@ qerr_t store_conf_connection(const conf_t *c, store_conf_t *sc, bool *is_memory,
     }
     if (!sc->n_sentinels && *name) {
         snprintf(errbuf, errlen, "store.master_name needs store.sentinels");
+        return QERR_INVALID;
+    }
+    if (!sc->n_sentinels && sc->sentinel_password[0]) {
+        snprintf(errbuf, errlen, "store.sentinel_password_file needs store.sentinels");
         return QERR_INVALID;
     }
     if (strlen(name) >= sizeof(sc->master_name)) {

@@ -600,6 +600,7 @@ static void test_print_doc(void)
         "store.password_file",
         "store.sentinels",
         "store.master_name",
+        "store.sentinel_password_file",
         "http.listen",
         "http.auth_token_file",
         "http.max_request_bytes",

@@ -5,7 +5,10 @@
  *     store.password_file, parsed;
  *   - redis_open against a server with requirepass and an ACL user: the
  *     right credentials connect, wrong ones are refused with the reason;
- *   - `quell run` with an ACL user, the master found through a sentinel,
+ *   - store.sentinel_password_file: a sentinel with requirepass answers
+ *     only after AUTH (refused without it, with the reason);
+ *   - `quell run` with an ACL user, the master found through a sentinel
+ *     that requires a password,
  *     a storm going on: the master is killed (SIGKILL) mid-storm, the
  *     sentinel promotes the replica, quell asks again and carries on.
  *     Every fingerprint is forwarded (0 lost); duplicates are counted and
@@ -30,9 +33,10 @@
 #include "redis_local.h"
 #pragma GCC diagnostic pop
 
-#define PASSWORD "s3cret pass"
-#define ACL_USER "quell"
-#define ACL_PASS "q:pw@1"
+#define PASSWORD      "s3cret pass"
+#define ACL_USER      "quell"
+#define ACL_PASS      "q:pw@1"
+#define SENTINEL_PASS "sentinel pw"
 
 typedef struct {
     pid_t pid;
@@ -137,9 +141,20 @@ static void test_url_credentials(void)
     CHECK_EQ_INT(sc.n_sentinels, 2);
     CHECK_EQ_STR(sc.sentinels[1].host, "[::1]");
     CHECK_EQ_INT(sc.sentinels[1].port, 26380);
+    CHECK_EQ_STR(sc.sentinel_password, "");
+    c.store.sentinel_password_file = pwfile; /* the sentinels' own */
+    CHECK_EQ_INT(store_conf_connection(&c, &sc, &mem, err, sizeof(err)), QERR_OK);
+    CHECK_EQ_STR(sc.sentinel_password, "from file");
+    c.store.sentinels = (strlist_t){NULL, 0};
+    c.store.master_name = "";
+    CHECK_EQ_INT(store_conf_connection(&c, &sc, &mem, err, sizeof(err)), QERR_INVALID);
+    CHECK(strstr(err, "store.sentinel_password_file needs store.sentinels") != NULL);
+    c.store.sentinel_password_file = "";
+    c.store.sentinels = (strlist_t){items, 2};
     c.store.master_name = "";
     CHECK_EQ_INT(store_conf_connection(&c, &sc, &mem, err, sizeof(err)), QERR_INVALID);
     CHECK(strstr(err, "store.master_name") != NULL);
+    c.store.master_name = "qm";
     char *bad[1] = {"nohostport"};
     c.store.sentinels = (strlist_t){bad, 1};
     c.store.master_name = "qm";
@@ -178,6 +193,26 @@ static void test_auth(void)
     snprintf(sc.password, sizeof(sc.password), "%s", ACL_PASS);
     CHECK(opens(&sc, err, sizeof(err)));
     if (check_failures) fprintf(stderr, "auth: %s\n", err);
+}
+
+/* The sentinel requires a password of its own: asked without it, it
+ * answers NOAUTH and no master is found; with it, the master is. */
+static void test_sentinel_auth(void)
+{
+    store_conf_t sc = {.timeout_ms = 1000, .n_sentinels = 1};
+    snprintf(sc.sentinels[0].host, sizeof(sc.sentinels[0].host), "127.0.0.1");
+    sc.sentinels[0].port = servers[2].port;
+    snprintf(sc.master_name, sizeof(sc.master_name), "qm");
+    snprintf(sc.password, sizeof(sc.password), "%s", PASSWORD);
+    char err[256] = "";
+    CHECK(!opens(&sc, err, sizeof(err)));
+    CHECK(strstr(err, "NOAUTH") != NULL || strstr(err, "AUTH") != NULL);
+    snprintf(sc.sentinel_password, sizeof(sc.sentinel_password), "wrong");
+    CHECK(!opens(&sc, err, sizeof(err)));
+    CHECK(strstr(err, "sentinel 127.0.0.1:") != NULL && strstr(err, "AUTH") != NULL);
+    snprintf(sc.sentinel_password, sizeof(sc.sentinel_password), "%s", SENTINEL_PASS);
+    CHECK(opens(&sc, err, sizeof(err)));
+    if (check_failures) fprintf(stderr, "sentinel auth: %s\n", err);
 }
 
 /* ---- failover mid-storm -------------------------------------------------- */
@@ -264,10 +299,16 @@ static void test_failover(void)
             "  url: \"redis://%s:q%%3Apw%%401@ignored:1/0\"\n" /* ACL_PASS, %-escaped */
             "  sentinels: [\"127.0.0.1:%d\"]\n"
             "  master_name: qm\n"
+            "  sentinel_password_file: \"%s/sentinel-pw\"\n"
             "  prefix: \"fo:\"\n"
             "  timeout: 200ms\n"
             "  lease: 2s\n",
-            brokers, ACL_USER, servers[2].port);
+            brokers, ACL_USER, servers[2].port, dir);
+    fclose(f);
+    char pw[160];
+    snprintf(pw, sizeof(pw), "%s/sentinel-pw", dir);
+    f = fopen(pw, "w");
+    fputs(SENTINEL_PASS "\n", f);
     fclose(f);
 
     harness_load_t lt = {0};
@@ -309,6 +350,7 @@ static void test_failover(void)
     snprintf(sc.sentinels[0].host, sizeof(sc.sentinels[0].host), "127.0.0.1");
     sc.sentinels[0].port = servers[2].port;
     snprintf(sc.password, sizeof(sc.password), "%s", PASSWORD);
+    snprintf(sc.sentinel_password, sizeof(sc.sentinel_password), "%s", SENTINEL_PASS);
     char addr[64] = "", errbuf[256];
     redisContext *c = redis_open(&sc, addr, sizeof(addr), errbuf, sizeof(errbuf));
     CHECK(c != NULL);
@@ -363,6 +405,7 @@ int main(void)
         server_start(&servers[1], "replica", data_conf(body, sizeof(body), servers[0].port), false),
         0);
     snprintf(body, sizeof(body),
+             "requirepass \"" SENTINEL_PASS "\"\n"
              "sentinel monitor qm 127.0.0.1 %d 1\n"
              "sentinel auth-pass qm %s\n"
              "sentinel down-after-milliseconds qm 1000\n"
@@ -370,6 +413,7 @@ int main(void)
              servers[0].port, "\"" PASSWORD "\"");
     CHECK_EQ_INT(server_start(&servers[2], "sentinel", body, true), 0);
     if (!check_failures) test_auth();
+    if (!check_failures) test_sentinel_auth();
     if (!check_failures) test_failover();
     servers_kill_all();
     if (!check_failures) {
