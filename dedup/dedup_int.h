@@ -143,14 +143,17 @@ void store_get_add(store_conn_t *c, uint64_t fp);
 /* Marks the pending forward (seq, incident id) delivered, if still pending. */
 void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id);
 /* Adds occurrences suppressed locally: count += delta, last_seen = max.
- * Consecutive confirms (or touches) are sent as one command of up to 128
- * fingerprints, with one result: size results by store_queued(). */
+ * Its result is STORE_R_VALUE with the entry the touch wrote (cur_len 0:
+ * no entry there, nothing written). Consecutive confirms (or touches) are
+ * sent as one command of up to 128 fingerprints: confirms with one result
+ * per command, touches one per fingerprint; size results by
+ * store_queued(). */
 void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms);
 
 typedef enum {
-    STORE_R_OK = 0,   /* CAS applied / confirm or touch done */
+    STORE_R_OK = 0,   /* CAS applied / confirm done */
     STORE_R_CONFLICT, /* CAS lost: `cur` holds the entry now (absent: cur_len 0) */
-    STORE_R_VALUE,    /* GET: `cur` holds the entry (absent: cur_len 0) */
+    STORE_R_VALUE,    /* GET or touch: `cur` holds the entry (absent: cur_len 0) */
     STORE_R_RETRY,    /* not run (its script was missing, QERR_FULL): send it again */
 } store_result_kind_t;
 

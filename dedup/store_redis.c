@@ -13,8 +13,9 @@
  *   confirm  (per key) clear the pending flag iff the entry is still pending for this
  *            forward (seq + incident id), keeping the TTL;
  *   touch    (per key) fold suppressed occurrences in (count += n, last_seen = max)
- *            and renew the TTL; a no-op when the key is gone or of another
- *            format.
+ *            and renew the TTL, answering the entry it wrote (the worker's
+ *            cache takes it as what Redis holds now); a no-op answering 0
+ *            when the key is gone or of another format.
  * Each takes up to MULTI_KEYS keys per call: consecutive commands of one
  * script queued on a connection are sent as one call. A CAS expecting the
  * key absent (a fingerprint new to this worker) is a plain
@@ -70,7 +71,8 @@ static const char cas_lua[] =
 /* confirm and touch take any number of keys (ARGV: one id per key for
  * confirm; a count and a last-seen per key, then the TTL, for touch): the
  * adapter sends one call per MULTI_KEYS fingerprints rather than one per
- * fingerprint. Touches were ~70% of the script calls of a launch-day run
+ * fingerprint. confirm answers how many it cleared; touch one element per
+ * key, like cas: the entry written, or 0. Touches were ~70% of the script calls of a launch-day run
  * (231,801 EVALSHA at 9.25 us each in Redis for 2M alerts); a call's
  * fixed cost (dispatch, the script's invocation, the reply) is now paid
  * once per batch. Each key is handled exactly as the one-key scripts did. */
@@ -90,18 +92,20 @@ static const char confirm_lua[] =
     "return done";
 
 static const char touch_lua[] =
-    "local done, ttl = 0, ARGV[#ARGV] "
+    "local out, ttl = {}, ARGV[#ARGV] "
     "for i = 1, #KEYS do "
     "  local cur = redis.call('GET', KEYS[i]) "
+    "  out[i] = 0 "
     "  if cur and " LUA_ENTRY_OK " then "
     "    local ls = struct.unpack('<l', cur, 41) local n = struct.unpack('<L', cur, 57) "
     "    local nls = tonumber(ARGV[2 * i]) if ls > nls then nls = ls end "
-    "    redis.call('SET', KEYS[i], string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
+    "    out[i] = string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
     "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[2 * i - 1])) .. "
-    "string.sub(cur, 65), 'PX', ttl) done = done + 1 "
+    "string.sub(cur, 65) "
+    "    redis.call('SET', KEYS[i], out[i], 'PX', ttl) "
     "  end "
     "end "
-    "return done";
+    "return out";
 
 enum { SCRIPT_CAS, SCRIPT_CONFIRM, SCRIPT_TOUCH, N_SCRIPTS };
 static const char *const scripts[N_SCRIPTS] = {cas_lua, confirm_lua, touch_lua};
@@ -113,14 +117,14 @@ static const char *const scripts[N_SCRIPTS] = {cas_lua, confirm_lua, touch_lua};
  * a number (touch). */
 #define MULTI_ARG STORE_ENTRY_BYTES
 
-/* What one result is (one per key of a cas call, one per confirm or
- * touch call). */
+/* What one result is (one per key of a cas or touch call, one per
+ * confirm call). */
 typedef enum { CMD_CAS, CMD_GET, CMD_CONFIRM, CMD_TOUCH, CMD_SET_NX } cmd_kind_t;
 
 /* One call sent: it fills the results slots[first .. first + n) (indices
  * in the order the commands were queued; a CAS sent as SET NX answers
- * before the cas call it was queued with); a cas call answers an array of
- * n, the others one reply (n = 1). */
+ * before the cas call it was queued with); a cas or touch call answers an
+ * array of n, the others one reply (n = 1). */
 typedef struct {
     uint32_t first, n;
     bool array;
@@ -312,11 +316,11 @@ static void multi_send(store_conn_t *c)
     if (n == 0) return;
     c->multi_n = 0;
     int script = c->multi_script;
-    size_t results = script == SCRIPT_CAS ? n : 1, base = c->n_queued;
+    size_t results = script == SCRIPT_CONFIRM ? 1 : n, base = c->n_queued;
     while (c->n_queued + results > c->cap_queued)
         c->kinds = grow(c->kinds, &c->cap_queued, sizeof(*c->kinds));
     c->n_queued += results;
-    if (script != SCRIPT_CAS) c->kinds[base] = script == SCRIPT_TOUCH ? CMD_TOUCH : CMD_CONFIRM;
+    if (script == SCRIPT_CONFIRM) c->kinds[base] = CMD_CONFIRM;
     size_t per_key = script == SCRIPT_CONFIRM ? 1 : 2;
     const char *argv[3 + MULTI_KEYS * 3 + 1];
     size_t argvlen[3 + MULTI_KEYS * 3 + 1];
@@ -325,6 +329,7 @@ static void multi_send(store_conn_t *c)
     for (size_t i = 0; i < n; i++) {
         in_call[i] = true;
         if (script == SCRIPT_CAS) c->kinds[base + i] = c->multi_kind[i];
+        if (script == SCRIPT_TOUCH) c->kinds[base + i] = CMD_TOUCH;
         if (script != SCRIPT_CAS || !c->set_nx_get || c->multi_kind[i] != CMD_CAS ||
             c->multi_arg_len[i][0] != 0) {
             n_call++;
@@ -350,7 +355,7 @@ static void multi_send(store_conn_t *c)
             argv[k] = c->multi_arg[i][j], argvlen[k++] = c->multi_arg_len[i][j];
     if (script != SCRIPT_CONFIRM) argv[k] = c->ttl, argvlen[k++] = strlen(c->ttl);
     if (c->ctx) redisAppendCommandArgv(c->ctx, (int)k, argv, argvlen);
-    if (script != SCRIPT_CAS) {
+    if (script == SCRIPT_CONFIRM) {
         call_push(c, base, 1, false);
         return;
     }
@@ -417,7 +422,7 @@ void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_
 size_t store_queued(const store_conn_t *c)
 {
     /* Counted as sent: the gathered call's results too. */
-    size_t gathered = c->multi_n == 0 ? 0 : c->multi_script == SCRIPT_CAS ? c->multi_n : 1;
+    size_t gathered = c->multi_n == 0 ? 0 : c->multi_script == SCRIPT_CONFIRM ? 1 : c->multi_n;
     return c->n_queued + gathered;
 }
 
@@ -442,8 +447,8 @@ static bool take_value(const redisReply *r, store_result_t *out)
     return true;
 }
 
-/* One result of kind `kind` from reply `r` (an element of a cas call's
- * array, or a confirm or touch call's count); false when `r` is not a
+/* One result of kind `kind` from reply `r` (an element of a cas or touch
+ * call's array, or a confirm call's count); false when `r` is not a
  * reply that kind has. */
 static bool take_result(cmd_kind_t kind, const redisReply *r, store_result_t *out)
 {
@@ -464,8 +469,8 @@ static bool take_result(cmd_kind_t kind, const redisReply *r, store_result_t *ou
         }
         out->kind = STORE_R_CONFLICT;
         return r->type == REDIS_REPLY_STRING && take_value(r, out);
-    case CMD_CONFIRM:
-    case CMD_TOUCH: out->kind = STORE_R_OK; return r->type == REDIS_REPLY_INTEGER;
+    case CMD_TOUCH: out->kind = STORE_R_VALUE; return take_value(r, out);
+    case CMD_CONFIRM: out->kind = STORE_R_OK; return r->type == REDIS_REPLY_INTEGER;
     }
     return false;
 }

@@ -41,6 +41,13 @@
 #define OUTSTANDING_MAX   65536
 #define MAX_ROUNDS        6
 #define CONFIRM_BATCH_MAX 1024
+/* L1 is set-associative: a fingerprint may sit in any of the L1_WAYS
+ * slots of its set, whose fingerprints share one cache line (l1_tag). Two
+ * ways (a fingerprint's home slot or the next) lost ~3,000 fingerprints
+ * per launch-day run that came back (~50,000 fingerprints in 65,536
+ * slots), each a CAS expecting it absent, lost: a second round trip for
+ * its batch (half the run's round trips). */
+#define L1_WAYS 8
 
 typedef struct {
     uint64_t fp;
@@ -150,12 +157,19 @@ struct store_worker {
     size_t cap_results;
     /* L1 */
     l1_slot_t *l1;
+    uint64_t *l1_tag; /* l1[i].fp for every slot, a set per cache line */
     size_t l1_mask;
     uint64_t *dirty_fps; /* fingerprints with a delta (may repeat; stale ones skipped) */
     size_t n_dirty, cap_dirty;
     l1_slot_t *evicted; /* deltas of evicted slots, for the next flush */
     size_t n_evicted, cap_evicted;
     int64_t next_flush_ns;
+    /* The periodic flush's touches on the wire: their fingerprints in
+     * order, the index of the first one's result, and when they were
+     * queued (the answers renew L1 from then). */
+    uint64_t *touched;
+    size_t n_touched, cap_touched, touched_first;
+    int64_t touched_at_ns;
     /* forwards awaiting delivery, FIFO */
     outstanding_t *out;
     size_t out_head, out_n;
@@ -221,10 +235,12 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
     size_t slots = 1024;
     while (slots < sc->cache_entries) slots <<= 1;
     sw->l1 = calloc(slots, sizeof(*sw->l1));
+    sw->l1_tag = aligned_alloc(L1_WAYS * sizeof(uint64_t), slots * sizeof(uint64_t));
+    if (sw->l1_tag) memset(sw->l1_tag, 0, slots * sizeof(uint64_t));
     sw->l1_mask = slots - 1;
     sw->out = malloc(OUTSTANDING_MAX * sizeof(outstanding_t));
     sw->conn = store_conn_new(sc, "dedup");
-    if (!sw->l1 || !sw->out || !sw->conn) {
+    if (!sw->l1 || !sw->l1_tag || !sw->out || !sw->conn) {
         store_worker_destroy(sw);
         return NULL;
     }
@@ -250,26 +266,27 @@ void store_worker_destroy(store_worker_t *sw)
     free(sw->releases);
     free(sw->results);
     free(sw->l1);
+    free(sw->l1_tag);
     free(sw->dirty_fps);
     free(sw->evicted);
+    free(sw->touched);
     free(sw->out);
     free(sw);
 }
 
 /* ---- L1 ---------------------------------------------------------------- */
 
-static size_t l1_home(const store_worker_t *sw, uint64_t fp)
+/* The first slot of fp's set. */
+static size_t l1_set(const store_worker_t *sw, uint64_t fp)
 {
-    return (size_t)((fp ^ (fp >> 31)) & sw->l1_mask);
+    return (size_t)((fp ^ (fp >> 31)) & sw->l1_mask & ~(size_t)(L1_WAYS - 1));
 }
 
 static l1_slot_t *l1_find(store_worker_t *sw, uint64_t fp)
 {
-    size_t i = l1_home(sw, fp);
-    for (int k = 0; k < 2; k++) {
-        l1_slot_t *s = &sw->l1[(i + (size_t)k) & sw->l1_mask];
-        if (s->used && s->fp == fp) return s;
-    }
+    size_t set = l1_set(sw, fp);
+    for (size_t k = 0; k < L1_WAYS; k++)
+        if (sw->l1_tag[set + k] == fp && sw->l1[set + k].used) return &sw->l1[set + k];
     return NULL;
 }
 
@@ -312,16 +329,24 @@ static bool l1_keep_first(const l1_slot_t *a, const l1_slot_t *b)
     return a->fresh_until_ns > b->fresh_until_ns;
 }
 
-/* The slot for `fp`, claimed if absent (evicting the one of two that
- * l1_keep_first values less; an evicted delta is queued for the next
- * flush round first). */
+/* The slot for `fp`, claimed if absent (a free one of its set, else
+ * evicting the one l1_keep_first values least; an evicted delta is queued
+ * for the next flush round first). */
 static l1_slot_t *l1_claim(store_worker_t *sw, uint64_t fp)
 {
     l1_slot_t *s = l1_find(sw, fp);
     if (s) return s;
-    size_t i = l1_home(sw, fp);
-    l1_slot_t *a = &sw->l1[i], *b = &sw->l1[(i + 1) & sw->l1_mask];
-    s = !a->used ? a : !b->used ? b : l1_keep_first(a, b) ? b : a;
+    size_t set = l1_set(sw, fp), victim = set;
+    for (size_t k = 0; k < L1_WAYS; k++) {
+        l1_slot_t *c = &sw->l1[set + k];
+        if (!c->used) {
+            victim = set + k;
+            break;
+        }
+        if (l1_keep_first(&sw->l1[victim], c)) victim = set + k;
+    }
+    sw->l1_tag[victim] = fp;
+    s = &sw->l1[victim];
     if (s->used && s->dirty && s->delta) {
         /* Not queued on the connection here: a round may be mid-flight. */
         if (sw->n_evicted == sw->cap_evicted) {
@@ -404,16 +429,36 @@ static bool noise_same(const dedup_noise_state_t *a, const dedup_noise_state_t *
            a->held == b->held && a->pending == b->pending;
 }
 
-/* Tries to decide from L1 alone. */
+/* Whether `after` differs from `before` only as a touch changes an entry
+ * (count up, last occurrence not earlier): then the decision can be folded
+ * into Redis later with the other occurrences. Every field of
+ * store_entry_t is compared: one added there must be added here. */
+static bool touch_only(const store_entry_t *before, const store_entry_t *after)
+{
+    return after->count >= before->count && after->last_seen_ms >= before->last_seen_ms &&
+           after->open == before->open && after->pending == before->pending &&
+           after->pending_kind == before->pending_kind && after->seq == before->seq &&
+           after->incident_id == before->incident_id && after->owner == before->owner &&
+           after->lease_until_ms == before->lease_until_ms &&
+           after->first_seen_ms == before->first_seen_ms &&
+           after->last_forward_ms == before->last_forward_ms &&
+           after->pending_id == before->pending_id && noise_same(&after->noise, &before->noise);
+}
+
+/* Tries to decide from L1 alone: a suppression that changes nothing but
+ * the count and last occurrence (a duplicate, or an occurrence of a
+ * fingerprint held as flapping that does not flip it). A transient hold
+ * is not: its release depends on the count every instance adds to. */
 static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
 {
     if (sw->conf.cache_ms <= 0) return false;
     l1_slot_t *s = l1_find(sw, it->a.fingerprint);
-    if (!s || now_ns >= s->fresh_until_ns) return false;
+    if (!s || now_ns >= s->fresh_until_ns || s->view.noise.pending) return false;
     store_entry_t e = s->view;
     if (store_decide(&e, &sw->params, &sw->ctx, it->a.fingerprint, it->a.status,
                      it->a.event_time_ms, &it->inc) != STORE_DECIDED)
         return false;
+    if (DECISION_IS_FORWARD(it->inc.kind)) return false;
     /* Only count and last occurrence are folded in later (touch): a
      * decision that moved the noise state (a flip, say) is written now. */
     if (!noise_same(&e.noise, &s->view.noise)) return false;
@@ -421,7 +466,7 @@ static bool decide_local(store_worker_t *sw, item_t *it, int64_t now_ns)
         it->state = IT_LOCAL;
         return true;
     }
-    if (it->inc.kind != DECISION_SUPPRESS_DUPLICATE) return false;
+    if (!touch_only(&s->view, &e)) return false;
     s->delta += e.count - s->view.count;
     if (e.last_seen_ms > s->delta_last_seen) s->delta_last_seen = e.last_seen_ms;
     s->view = e;
@@ -521,21 +566,52 @@ static void ensure_results(store_worker_t *sw, size_t n)
 static void flush_dirty(store_worker_t *sw);
 
 /* Queues what rides in front of a round's groups: the counts of evicted
- * cache slots (first: a group deciding the same fingerprint below must see
- * its last occurrence, or it would take the incident for expired), the
- * periodic count flush when due, and the confirms of delivered forwards.
- * Returns the number of results they take. */
+ * cache slots (in front of the groups: a group deciding the same
+ * fingerprint below must see its last occurrence, or it would take the
+ * incident for expired), the confirms of delivered forwards, then the
+ * periodic count flush when due (behind the confirms: its answers renew
+ * L1, and must not show a delivered forward still pending). Returns the
+ * number of results they take. */
 static size_t queue_pre(store_worker_t *sw)
 {
     for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
     sw->n_evicted = 0;
-    if (clock_mono_ns() >= sw->next_flush_ns) flush_dirty(sw);
     for (size_t i = 0; i < sw->n_confirms; i++)
         store_confirm_add(sw->conn, sw->confirms[i].fp, sw->confirms[i].seq,
                           sw->confirms[i].incident_id);
     sw->n_confirms_sent = sw->n_confirms;
     sw->n_releases_sent = sw->n_releases;
-    return store_queued(sw->conn); /* results: one per call of up to 128 touches or confirms */
+    if (clock_mono_ns() >= sw->next_flush_ns) flush_dirty(sw);
+    /* results: one per call of up to 128 confirms, one per touch */
+    return store_queued(sw->conn);
+}
+
+/* The periodic flush's touches were answered (in `results`, where
+ * flush_dirty queued them): each answer is what Redis holds now, the
+ * occurrences folded in, so the slot takes it and is fresh for another
+ * store.cache, like a slot a CAS just wrote. Without this a fingerprint
+ * suppressed from L1 for longer than store.cache went to Redis once per
+ * store.cache anyway: a CAS that only re-read what the touch had written.
+ * (The staleness stays bounded: what a slot shows is never older than
+ * store.cache.) A slot whose key is gone is left stale, so its next
+ * occurrence asks Redis (and writes back what it knew: reseed). */
+static void touches_answered(store_worker_t *sw, const store_result_t *results)
+{
+    for (size_t i = 0; i < sw->n_touched; i++) {
+        const store_result_t *r = &results[sw->touched_first + i];
+        if (r->kind != STORE_R_VALUE) continue; /* not run (NOSCRIPT) */
+        l1_slot_t *s = l1_find(sw, sw->touched[i]);
+        if (!s || !s->known || s->dirty) continue;
+        store_entry_t e;
+        if (r->cur_len != STORE_ENTRY_BYTES || !store_entry_decode(r->cur, r->cur_len, &e)) {
+            s->fresh_until_ns = 0;
+            continue;
+        }
+        memcpy(s->blob, r->cur, STORE_ENTRY_BYTES);
+        s->view = e;
+        s->fresh_until_ns = sw->touched_at_ns + sw->conf.cache_ms * 1000000;
+    }
+    sw->n_touched = 0;
 }
 
 /* The round carrying the confirms was answered (or failed: a failed
@@ -591,6 +667,7 @@ static bool round_send(store_worker_t *sw, batch_t *b)
     ensure_results(sw, pre + pending);
     if (store_send(sw->conn) != QERR_OK) {
         confirms_done(sw);
+        sw->n_touched = 0;
         return false;
     }
     b->sent = true;
@@ -610,9 +687,13 @@ static qerr_t round_recv(store_worker_t *sw, batch_t *b)
         sw->n_confirms_sent = sw->n_releases_sent = 0;
     } else {
         confirms_done(sw);
-        if (err != QERR_OK) return err;
+        if (err != QERR_OK) {
+            sw->n_touched = 0;
+            return err;
+        }
         stat_add(&sw->stats->round_trips, 1);
     }
+    touches_answered(sw, sw->results); /* before the groups: theirs are newer */
     int64_t now_ns = clock_mono_ns();
     size_t r = b->pre;
     for (size_t g = 0; g < b->n_groups && r < b->pre + b->pending; g++) {
@@ -867,6 +948,7 @@ static void run_pre(store_worker_t *sw)
     if (!store_conn_ready(sw->conn)) {
         sw->n_confirms_sent = sw->n_confirms;
         sw->n_releases_sent = sw->n_releases;
+        sw->n_touched = 0; /* never answered */
         confirms_done(sw);
         return;
     }
@@ -876,6 +958,10 @@ static void run_pre(store_worker_t *sw)
         ensure_results(sw, q);
         qerr_t err = store_run(sw->conn, sw->results, q);
         if (err == QERR_OK && q) stat_add(&sw->stats->round_trips, 1);
+        if (err == QERR_OK || err == QERR_FULL)
+            touches_answered(sw, sw->results);
+        else
+            sw->n_touched = 0;
         if (err != QERR_FULL) break;
         if (attempt == 1) break;
         sw->n_confirms_sent = sw->n_releases_sent = 0;
@@ -903,9 +989,17 @@ static void flush_dirty(store_worker_t *sw)
 {
     int64_t now = clock_mono_ns();
     sw->next_flush_ns = now + (sw->conf.cache_ms > 1 ? sw->conf.cache_ms / 2 : 1) * 1000000;
+    sw->n_touched = 0;
+    sw->touched_first = store_queued(sw->conn);
+    sw->touched_at_ns = now;
     for (size_t i = 0; i < sw->n_dirty; i++) {
         l1_slot_t *s = l1_find(sw, sw->dirty_fps[i]);
-        if (s && s->dirty && s->delta) flush_one(sw, s);
+        if (s && s->dirty && s->delta) {
+            flush_one(sw, s);
+            if (sw->n_touched == sw->cap_touched)
+                sw->touched = grow(sw->touched, &sw->cap_touched, sizeof(uint64_t));
+            sw->touched[sw->n_touched++] = s->fp;
+        }
         if (s) s->dirty = false;
     }
     sw->n_dirty = 0;
@@ -970,6 +1064,7 @@ static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool st
     for (size_t r = 0; r < in->n && !buf_full; r++) {
         size_t which = (sw->ring_turn + r) % in->n;
         ring_t *ring = in->rings[which];
+        size_t quiet = 0; /* released since the producer was last woken */
         while (copied < sw->conf.batch && (rec = dedup_inputs_peek(in, which, &len))) {
             if (b->buf_len + len > b->buf_cap) {
                 /* a buffer realloc would move earlier records */
@@ -986,9 +1081,17 @@ static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool st
             it->len = len;
             b->buf_len += (len + 15) & ~(size_t)15;
             if (b->buf_len > b->buf_cap) b->buf_len = b->buf_cap;
-            ring_release(ring);
+            /* Quietly, waking a waiting producer once per 64 records as
+             * the memory worker does: the wake-up check's full fence on
+             * every record was ~6% of this thread (perf, launch-day). */
+            ring_release_quiet(ring);
+            if (++quiet == 64) {
+                ring_wake_producer(ring);
+                quiet = 0;
+            }
             copied++;
         }
+        if (quiet) ring_wake_producer(ring);
     }
     if (b->n_items > b->cap_groups) {
         size_t cap = 64;

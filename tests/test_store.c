@@ -464,6 +464,163 @@ static void test_cache_keeps_open(void)
     inst_destroy(&in);
 }
 
+typedef struct {
+    inst_t *in;
+    ring_t *ring;
+    int n;
+    _Atomic int produced;
+    _Atomic bool stop;
+    int stalls; /* waits for room that ran into their timeout */
+} feeder_t;
+
+static void *feeder_main(void *arg)
+{
+    feeder_t *f = arg;
+    label_t l = {{"alertname", 9}, {"A", 1}};
+    for (int i = 0; i < f->n && !atomic_load(&f->stop); i++) {
+        alert_t a = {.labels = &l,
+                     .n_labels = 1,
+                     .status = ALERT_FIRING,
+                     .event_time_ms = 1000 + i,
+                     .watermark_ms = 1000 + i,
+                     .fingerprint = 13};
+        msg_track_t *t = &f->in->tracks[i % 4096];
+        atomic_init(&t->pending, 1);
+        size_t size = alert_rec_size(&a);
+        void *p;
+        while (!(p = ring_reserve(f->ring, size)) && !atomic_load(&f->stop)) {
+            int64_t t0 = clock_mono_ns();
+            ring_wait_room(f->ring, size, 2000);
+            if (clock_mono_ns() - t0 >= 1500LL * 1000000) f->stalls++;
+        }
+        if (!p) break;
+        alert_rec_write(p, &a, t);
+        ring_commit(f->ring);
+        atomic_store(&f->produced, i + 1);
+    }
+    return NULL;
+}
+
+/* The worker releases the records it copies quietly and wakes a producer
+ * waiting for room once per 64 records and at the end of each ring's
+ * burst: an ingest thread blocked on a full ring (4 KiB here, a few
+ * dozen records) is never left waiting for its timeout. */
+static void test_producer_woken(void)
+{
+    store_conf_t sc = conf_for("t-woken:");
+    sc.batch = 1024;
+    static inst_t in;
+    inst_init(&in, &sc, 45);
+    ring_t *small = ring_new(4096);
+    feeder_t f = {.in = &in, .ring = small, .n = 1000};
+    pthread_t th;
+    pthread_create(&th, NULL, feeder_main, &f);
+    size_t len;
+    int64_t deadline = clock_mono_ns() + 20LL * 1000000000;
+    while (clock_mono_ns() < deadline &&
+           (atomic_load(&f.produced) < f.n || ring_peek(small, &len) || store_worker_busy(in.sw)))
+        if (!step_ring(in.sw, small, false)) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    atomic_store(&f.stop, true);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(atomic_load(&f.produced), 1000);
+    CHECK_EQ_INT(in.sink.n, 1);
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], 999);
+    CHECK_EQ_INT(f.stalls, 0);
+    inst_destroy(&in);
+    ring_destroy(small);
+}
+
+/* Fingerprints that fit the cache stay in it: of 512 open incidents in a
+ * cache of 1,024 slots (8-way sets), 4 are pushed out by others of their
+ * set; with two candidate slots per fingerprint 78 were. Each one pushed
+ * out costs its batch a CAS expecting it absent, lost, and a second round
+ * trip. */
+static void test_cache_sets(void)
+{
+    store_conf_t sc = conf_for("t-sets:");
+    sc.cache_ms = 4000; /* flushed within the drain */
+    inst_t in;
+    inst_init(&in, &sc, 44);
+    for (uint64_t i = 1; i <= 512; i++) push(&in, spread_fp(100000 + i), ALERT_FIRING, 1000);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 512);
+    uint64_t local = in.stats.local, conflicts = in.stats.conflicts;
+    for (uint64_t i = 1; i <= 512; i++) push(&in, spread_fp(100000 + i), ALERT_FIRING, 1001);
+    drain(&in);
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], 512);
+    CHECK_EQ_INT(in.stats.local - local + in.stats.conflicts - conflicts, 512);
+    CHECK(in.stats.conflicts - conflicts <= 8);
+    inst_destroy(&in);
+}
+
+/* The count flush's answers are what Redis holds: L1 takes them. Another
+ * instance resolves an incident this one has cached as open; until its
+ * next flush this one suppresses the next occurrence from its cache (the
+ * documented store.cache staleness), after it the occurrence opens a new
+ * incident at once, its CAS expecting what the touch answered. (Before,
+ * the cache kept its own guess, open, until store.cache ran out.) */
+static void test_touch_answers(void)
+{
+    store_conf_t sc = conf_for("t-answer:");
+    sc.cache_ms = 600000; /* no flush but the forced one; nothing goes stale */
+    static inst_t a, b;
+    inst_init(&a, &sc, 41);
+    inst_init(&b, &sc, 42);
+    push(&a, 9, ALERT_FIRING, 1000);
+    drain(&a);
+    push(&b, 9, ALERT_RESOLVED, 1001);
+    drain(&b);
+    CHECK(a.sink.n == 1 && b.sink.n == 1 && b.sink.fwd[0].kind == DECISION_FORWARD_RESOLVED);
+    push(&a, 9, ALERT_FIRING, 1002); /* cached as open: a duplicate, counted */
+    while (ring_used_bytes(a.ring)) step_ring(a.sw, a.ring, false);
+    CHECK_EQ_INT(a.sink.n, 1);
+    CHECK_EQ_INT(a.stats.local, 1);
+    step_ring(a.sw, a.ring, true); /* the flush: its answer says closed */
+    uint64_t conflicts = a.stats.conflicts;
+    push(&a, 9, ALERT_FIRING, 1003);
+    drain(&a);
+    CHECK_EQ_INT(a.sink.n, 2);
+    CHECK_EQ_INT(last_kind(&a, 1), DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(a.stats.conflicts, conflicts);
+    inst_destroy(&a);
+    inst_destroy(&b);
+}
+
+/* A fingerprint suppressed from L1 without a pause stays cached: each
+ * count flush (every store.cache / 2) renews its slot, so its occurrences
+ * never go to Redis after the first, however long the flood lasts (before:
+ * one CAS per store.cache, each costing a key of a script call). The
+ * occurrences are paced over 3.5 x store.cache: the cache's expiry is
+ * what is tested, so time has to pass; a stall of a whole store.cache
+ * between two steps would cost one CAS, which the bound allows. */
+static void test_cache_renewed(void)
+{
+    store_conf_t sc = conf_for("t-renew:");
+    sc.cache_ms = 1000;
+    inst_t in;
+    inst_init(&in, &sc, 43);
+    push(&in, 11, ALERT_FIRING, 1000);
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 1);
+    uint64_t local = in.stats.local;
+    int64_t until = clock_mono_ns() + 3500LL * 1000000;
+    int n = 0;
+    while (clock_mono_ns() < until) {
+        push(&in, 11, ALERT_FIRING, 1001 + n++);
+        step_ring(in.sw, in.ring, false);
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    drain(&in);
+    CHECK_EQ_INT(in.sink.n, 1);
+    CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], (uint64_t)n);
+    CHECK((uint64_t)n - (in.stats.local - local) <= 1); /* without renewal: 3 or more */
+    inst_destroy(&in);
+}
+
 /* An instance dies between decision and delivery: its input stays
  * uncommitted, the replay reaches another instance, which waits out the
  * lease and forwards the same incident id. */
@@ -672,6 +829,10 @@ int main(void)
     test_race("t-race-wide:", 1024);
     test_confirms_ride();
     test_cache_keeps_open();
+    test_cache_sets();
+    test_producer_woken();
+    test_touch_answers();
+    test_cache_renewed();
     test_takeover();
     test_redis_restart();
     test_noscript();

@@ -446,6 +446,44 @@ static void test_random_batched(int64_t cache_ms)
     ruleset_destroy(rs);
 }
 
+/* An alert held as flapping keeps firing without flipping: those
+ * occurrences change only the entry's count and last occurrence, so they
+ * are decided from the cache like duplicates (no CAS each), and their
+ * count still reaches Redis. */
+static void test_flapping_held_local(void)
+{
+    ruleset_t *rs = compile("noise:\n  flapping: {threshold: 3, window: 10m}\n");
+    CHECK(rs != NULL);
+    if (!rs) return;
+    static inst_t in;
+    inst_init(&in, "t-held:", 3000, 301, rs);
+    n_decided = n_fwd = 0;
+    /* firing, resolved, firing, resolved (third flip: held), firing */
+    for (int i = 0; i < 5; i++) push(&in, 7, i % 2 ? ALERT_RESOLVED : ALERT_FIRING, T0 + i * MIN);
+    drain(&in);
+    CHECK_EQ_INT(decided_log[3], DECISION_SUPPRESS_FLAPPING);
+    CHECK_EQ_INT(decided_log[4], DECISION_SUPPRESS_FLAPPING);
+    uint64_t local = in.stats.local, rt = in.stats.round_trips;
+    for (int i = 1; i <= 100; i++) push(&in, 7, ALERT_FIRING, T0 + 4 * MIN + i);
+    drain(&in);
+    CHECK_EQ_INT(n_decided, 105);
+    for (size_t i = 5; i < n_decided; i++) CHECK_EQ_INT(decided_log[i], DECISION_SUPPRESS_FLAPPING);
+    CHECK_EQ_INT(in.stats.local - local, 100);
+    CHECK(in.stats.round_trips - rt <= 1); /* the count flush, not a round per batch */
+    step_ring(in.sw, in.ring, true);
+    redisContext *c = redis_local_client(&redis);
+    redisReply *r = redisCommand(c, "GET t-held:%016llx", 7ULL);
+    store_entry_t e = {0};
+    CHECK(r && r->type == REDIS_REPLY_STRING && store_entry_decode(r->str, (size_t)r->len, &e));
+    CHECK(e.noise.held && e.open);
+    CHECK_EQ_INT(e.count, 101); /* the incident the fifth alert opened, and the 100 */
+    CHECK_EQ_INT(e.last_seen_ms, T0 + 4 * MIN + 100);
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    inst_destroy(&in);
+    ruleset_destroy(rs);
+}
+
 /* An entry an older build wrote (format 1, 64 bytes) is read, confirmed,
  * touched and rewritten as format 2 (96 bytes) with its incident kept. */
 static void test_format1_in_redis(void)
@@ -499,6 +537,10 @@ static void test_format1_in_redis(void)
     store_result_t res[1];
     CHECK(store_run(conn, res, 1) == QERR_OK);
     store_conn_destroy(conn);
+    /* ...and answers what it wrote, read as format 2 */
+    CHECK(res[0].kind == STORE_R_VALUE && res[0].cur_len == STORE_ENTRY_BYTES &&
+          store_entry_decode(res[0].cur, res[0].cur_len, &d) && d.count == 6 &&
+          d.last_seen_ms == T0 + 3 * MIN);
     r = redisCommand(c, "GET t-v1:%016llx", 78ULL);
     CHECK(r && r->type == REDIS_REPLY_STRING && r->len == 64 &&
           store_entry_decode(r->str, 64, &d) && d.count == 6 && d.last_seen_ms == T0 + 3 * MIN);
@@ -664,6 +706,7 @@ int main(void)
     test_random_split();
     test_random_batched(0);
     test_random_batched(1000);
+    test_flapping_held_local();
     test_format1_in_redis();
     test_inhibit_shared();
     /* Every key written, format 1 or 2, keeps a TTL. */
