@@ -47,9 +47,15 @@
  * message on this machine, the batch call ~0.6 us). */
 #define CONSUME_BATCH 256
 /* Messages handed to a lane and not yet decoded stay librdkafka's (their
- * fetch buffers too) outside its queue bound: 1 MiB of jobs is ~25,000
- * messages, ~60 ms of decoding, enough to keep a lane busy. */
+ * fetch buffers too) outside its queue bound. A job takes ring room for an
+ * eighth of its message besides itself, so the ring bounds their bytes,
+ * not only their count: 1 MiB is ~15,000 one-alert messages (~25 ms of
+ * decoding, enough to keep a lane busy) and ~8 MiB of payload whatever
+ * the message size (messages of 16 batched alerts: ~2,000; counted alone,
+ * 25,000 of them took 100 MiB). */
 #define LANE_JOB_RING_BYTES (1024 * 1024)
+#define JOB_WEIGHT_SHIFT    3           /* ring room per message byte: 1/8 */
+#define JOB_WEIGHT_MAX      (64 * 1024) /* a huge message weighs this much */
 /* librdkafka's consumer queue bound (queued.max.messages.kbytes), see
  * ingest_new. */
 #define QUEUE_KBYTES      "32768"
@@ -836,10 +842,12 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
     /* Another lane decodes it: the message goes over whole, and that lane
      * destroys it. */
     ring_t *jobs = p->lane->jobs;
-    job_t *j = ring_reserve(jobs, sizeof(*j));
+    size_t weight = m->len >> JOB_WEIGHT_SHIFT, room;
+    room = sizeof(job_t) + (weight < JOB_WEIGHT_MAX ? weight : JOB_WEIGHT_MAX);
+    job_t *j = ring_reserve(jobs, room);
     if (!j) {
         publish_all(in); /* nothing waits on this thread while it waits */
-        while (!(j = ring_reserve(jobs, sizeof(*j)))) ring_wait_room(jobs, sizeof(*j), 100);
+        while (!(j = ring_reserve(jobs, room))) ring_wait_room(jobs, room, 100);
     }
     *j = (job_t){m, t, event_ms, in->watermark_ms, received_ns};
     ring_commit_local(jobs);
