@@ -306,6 +306,34 @@ static bool file_holds(const char *path, const char *what, int64_t *mtime_ms)
         while (!(cond) && clock_mono_ns() < dl_) harness_sleep_ms(20);                             \
     } while (0)
 
+/* The routing tests' config up to its route: one worker, one lane, the
+ * memory store snapshotting every `interval_ms`; the caller writes the
+ * route and receivers and closes the file. */
+static FILE *groups_conf_begin(const char *path, const char *brokers, const char *group,
+                               const char *snap, int interval_ms)
+{
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "workers: 1\n"
+            "kafka:\n"
+            "  brokers: \"%s\"\n"
+            "  group_id: %s\n"
+            "  topics: [groups-alerts]\n"
+            "  output_topic: groups-incidents\n"
+            "  dlq_topic: groups-dlq\n"
+            "  session_timeout: 4s\n"
+            "  commit_interval: 200ms\n"
+            "ingest:\n  threads: 1\n"
+            "http:\n  listen: \"\"\n"
+            "dedup:\n"
+            "  window: 1h\n"
+            "  repeat_interval: 24h\n"
+            "  snapshot_file: %s\n"
+            "  snapshot_interval: %dms\n",
+            brokers, group, snap, interval_ms);
+    return f;
+}
+
 static void groups_across_kill(env_t *env)
 {
     harness_mock_t k;
@@ -321,24 +349,8 @@ static void groups_across_kill(env_t *env)
     snprintf(conf, sizeof conf, "%s/groups.yaml", env->dir);
     snprintf(snap, sizeof snap, "%s/groups.snapshot", env->dir);
     snprintf(groups, sizeof groups, "%s.groups", snap);
-    FILE *f = fopen(conf, "w");
+    FILE *f = groups_conf_begin(conf, k.brokers, "groups", snap, 200);
     fprintf(f,
-            "workers: 1\n"
-            "kafka:\n"
-            "  brokers: \"%s\"\n"
-            "  group_id: groups\n"
-            "  topics: [groups-alerts]\n"
-            "  output_topic: groups-incidents\n"
-            "  dlq_topic: groups-dlq\n"
-            "  session_timeout: 4s\n"
-            "  commit_interval: 200ms\n"
-            "ingest:\n  threads: 1\n"
-            "http:\n  listen: \"\"\n"
-            "dedup:\n"
-            "  window: 1h\n"
-            "  repeat_interval: 24h\n"
-            "  snapshot_file: %s\n"
-            "  snapshot_interval: 200ms\n"
             "route:\n"
             "  receiver: hook\n"
             "  group_by: [alertname]\n"
@@ -353,7 +365,7 @@ static void groups_across_kill(env_t *env)
             "    type: webhook\n"
             "    url: http://127.0.0.1:%u/hook\n"
             "    timeout: 120s\n",
-            k.brokers, snap, sink.port);
+            sink.port);
     fclose(f);
 
     pid_t pid = start_named(env, conf, "groups", 0);
@@ -506,24 +518,8 @@ static void groups_storm(env_t *env)
     char conf[160], snap[160];
     snprintf(conf, sizeof conf, "%s/storm.yaml", env->dir);
     snprintf(snap, sizeof snap, "%s/storm.snapshot", env->dir);
-    FILE *f = fopen(conf, "w");
+    FILE *f = groups_conf_begin(conf, k.brokers, "storm", snap, 100);
     fprintf(f,
-            "workers: 1\n"
-            "kafka:\n"
-            "  brokers: \"%s\"\n"
-            "  group_id: storm\n"
-            "  topics: [groups-alerts]\n"
-            "  output_topic: groups-incidents\n"
-            "  dlq_topic: groups-dlq\n"
-            "  session_timeout: 4s\n"
-            "  commit_interval: 200ms\n"
-            "ingest:\n  threads: 1\n"
-            "http:\n  listen: \"\"\n"
-            "dedup:\n"
-            "  window: 1h\n"
-            "  repeat_interval: 24h\n"
-            "  snapshot_file: %s\n"
-            "  snapshot_interval: 100ms\n"
             "route:\n"
             "  receiver: hook\n"
             "  group_by: [alertname]\n"
@@ -534,7 +530,7 @@ static void groups_storm(env_t *env)
             "  - name: hook\n"
             "    type: webhook\n"
             "    url: http://127.0.0.1:%u/hook\n",
-            k.brokers, snap, sink.port);
+            sink.port);
     fclose(f);
 
     /* 60 alerts fire and then resolve over ~12 s; each kill comes 1-2 s
