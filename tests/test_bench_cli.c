@@ -48,6 +48,16 @@ static double num(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
+/* DIR/NAME.yaml: a scenario whose gen: section is `gen` (its first
+ * line's indentation is the caller's) and whose config is a 5m window. */
+static void scenario_write(char *path, size_t cap, const char *name, const char *gen)
+{
+    snprintf(path, cap, "%s/%s.yaml", dir, name);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "description: %s\ngen:\n  %sconfig: |\n  dedup:\n    window: 5m\n", name, gen);
+    fclose(f);
+}
+
 static void test_usage(void)
 {
     char *out, *err;
@@ -72,15 +82,11 @@ static void test_usage(void)
 static void test_tiny_scenario(void)
 {
     char scenario[300], csv_dir[300], args[1200], *out, *err;
-    snprintf(scenario, sizeof scenario, "%s/tiny.yaml", dir);
+    scenario_write(scenario, sizeof scenario, "tiny",
+                   "alerts: 4000\n  fingerprints: 300\n  seed: 5\n"
+                   "  duration: 10m\n  flood-share: 0.5\n  flood-fingerprints: 20\n"
+                   "  transient-share: 0.05\n  excluded-share: 0.02\n");
     snprintf(csv_dir, sizeof csv_dir, "%s/csv", dir);
-    FILE *f = fopen(scenario, "w");
-    fputs("description: tiny\ngen:\n  alerts: 4000\n  fingerprints: 300\n  seed: 5\n"
-          "  duration: 10m\n  flood-share: 0.5\n  flood-fingerprints: 20\n"
-          "  transient-share: 0.05\n  excluded-share: 0.02\n"
-          "config: |\n  dedup:\n    window: 5m\n",
-          f);
-    fclose(f);
     snprintf(args, sizeof args,
              "bench --scenario %s --runs 1 --workers 2 --format proto --latency-rate 2000 "
              "--json --out %s",
@@ -155,12 +161,8 @@ static void test_tiny_scenario(void)
 static void test_baseline(void)
 {
     char scenario[300], args[1200], *out, *err;
-    snprintf(scenario, sizeof scenario, "%s/pair.yaml", dir);
-    FILE *f = fopen(scenario, "w");
-    fputs("description: pair\ngen:\n  alerts: 2000\n  fingerprints: 100\n  seed: 7\n"
-          "  duration: 10m\nconfig: |\n  dedup:\n    window: 5m\n",
-          f);
-    fclose(f);
+    scenario_write(scenario, sizeof scenario, "pair",
+                   "alerts: 2000\n  fingerprints: 100\n  seed: 7\n  duration: 10m\n");
     snprintf(args, sizeof args,
              "bench --scenario %s --runs 2 --format proto --latency-rate 0 --json "
              "--baseline %s --baseline-store memory",
@@ -199,12 +201,9 @@ static void test_baseline(void)
 static void test_batch(void)
 {
     char scenario[300], args[1200], *out, *err;
-    snprintf(scenario, sizeof scenario, "%s/batch.yaml", dir);
-    FILE *f = fopen(scenario, "w");
-    fputs("description: batch\ngen:\n  alerts: 3000\n  fingerprints: 200\n  seed: 9\n"
-          "  duration: 1m\n  flood-share: 0.3\nconfig: |\n  dedup:\n    window: 5m\n",
-          f);
-    fclose(f);
+    scenario_write(scenario, sizeof scenario, "batch",
+                   "alerts: 3000\n  fingerprints: 200\n  seed: 9\n  duration: 1m\n"
+                   "  flood-share: 0.3\n");
     double incidents[3] = {0};
     const char *formats[] = {"proto", "json", "proto"};
     const int batches[] = {10, 10, 1};
