@@ -636,6 +636,7 @@ static void confirms_done(store_worker_t *sw)
 static bool round_send(store_worker_t *sw, batch_t *b)
 {
     sw->ctx.wall_ms = clock_wall_ms();
+    int64_t now_ns = clock_mono_ns(); /* the round's: one clock read, not one per group */
     size_t pre = queue_pre(sw);
     size_t pending = 0;
     for (size_t g = 0; g < b->n_groups; g++) {
@@ -657,7 +658,7 @@ static bool round_send(store_worker_t *sw, batch_t *b)
             pending++;
         } else {
             gr->done = true;
-            group_to_l1(sw, gr, gr->expected, gr->known_expected, clock_mono_ns());
+            group_to_l1(sw, gr, gr->expected, gr->known_expected, now_ns);
         }
     }
     b->pre = pre;

@@ -219,6 +219,8 @@ static void *store_main(dedup_worker_t *w)
 {
     int idle_spins = 0;
     bool decided = false; /* since last_decision_ns was stamped */
+    ring_idle_t idle;
+    ring_idle_init(&idle);
     for (;;) {
         bool stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
         if (store_worker_step(w->store, &w->in, false)) {
@@ -243,11 +245,23 @@ static void *store_main(dedup_worker_t *w)
             if (!store_worker_busy(w->store) && dedup_inputs_empty(&w->in)) break;
             continue;
         }
-        if (idle_spins++ < 64) {
-            sched_yield();
+        if (store_worker_busy(w->store)) {
+            /* Round trips in flight: their answers wake nothing, so look
+             * again soon. */
+            if (idle_spins++ < 64) {
+                sched_yield();
+                continue;
+            }
+            ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, 1);
+            idle_spins = 0;
             continue;
         }
-        ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, store_worker_busy(w->store) ? 1 : 100);
+        /* Nothing in flight: as worker_main, poll only while records come
+         * fast (ring_idle_t), else sleep at once. */
+        if (idle_spins++ == 0 && ring_idle_poll(&idle, w->in.rings, w->in.n)) continue;
+        ring_idle_sleeping(&idle);
+        ring_bell_wait(&w->in.bell, w->in.rings, w->in.n, 100);
+        ring_idle_woke(&idle);
         idle_spins = 0;
     }
     return NULL;

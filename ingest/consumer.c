@@ -371,7 +371,7 @@ static bool nudge_fetch(ingest_t *in, int64_t now_ns, int64_t min_lag)
         lag += hi - p->expected_offset;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = -1; /* latest */
     }
-    bool nudged = lag > 0 && lag >= min_lag;
+    bool nudged = lag >= min_lag; /* min_lag >= 1 */
     if (nudged) {
         stat_add(&in->fetch_nudges, 1);
         /* the request is what wakes the broker: see above */

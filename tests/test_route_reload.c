@@ -19,7 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "../core/core.h"
 #include "check.h"
 #include "harness.h"
