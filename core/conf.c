@@ -116,7 +116,8 @@ static const conf_key_t conf_keys[] = {
      "Consumer group session timeout."},
     {"kafka.commit_interval", CT_DURATION, "1s", "10ms", "1m", NULL, F(kafka.commit_interval_ms), 0,
      "How often offsets of fully delivered messages are committed; a crash re-reads at most this "
-     "much."},
+     "much (with periodic snapshots, what the last one does not cover: see "
+     "dedup.snapshot_interval)."},
     {"kafka.properties", CT_MAP, "", NULL, "1024", NULL, F(kafka.properties), F(kafka.n_properties),
      "librdkafka properties passed through as they are (e.g. `security.protocol`); "
      "values are taken as text."},
@@ -154,7 +155,8 @@ static const conf_key_t conf_keys[] = {
      0,
      "How often the snapshot file (with FILE.inhibit, and FILE.groups with a `route:`) is "
      "also written while running (memory store), so a crash re-sends at most the incidents "
-     "opened since and loses no open group; `0s` = only at a clean stop."},
+     "opened since and loses no open group; offsets are committed only as far as the last one "
+     "written covers, so they trail by about this much; `0s` = only at a clean stop."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "
