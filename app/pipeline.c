@@ -685,7 +685,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     pthread_setname_np(router_thread, "quell-router");
     router_started = true;
 
-    declog_opts_t dlo = {n_workers, conf->decisions.recent, conf->decisions.topic, conf, brokers};
+    declog_opts_t dlo = {n_workers,
+                         conf->decisions.recent,
+                         conf->decisions.recent ? conf->decisions.open : 0,
+                         conf->dedup.window_ms,
+                         conf->decisions.topic,
+                         conf,
+                         brokers};
     if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
