@@ -329,8 +329,11 @@ typedef struct {
 
 static bool status_resolved(const char *v, size_t len)
 {
-    static const char *const words[] = {"resolved",  "ok",       "cleared",  "clear", "closed",
-                                        "recovered", "recovery", "inactive", "normal"};
+    /* What a check that passed, a host back up (Pingdom, Nagios) or a
+     * PagerDuty "resolve" event say: each closes what a failure opened. */
+    static const char *const words[] = {
+        "resolved", "resolve", "ok", "cleared", "clear",     "closed",     "recovered", "recovery",
+        "inactive", "normal",  "up", "success", "succeeded", "successful", "pass",      "passed"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strlen(words[i]) == len && !strncasecmp(words[i], v, len)) return true;
     return false;
@@ -427,15 +430,17 @@ static const char *const role_names[][24] = {
      "alert",
      "name",
      "summary",
+     "job_name", /* cron and batch check logs */
+     "job",
      NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "perceivedseverity", "sev",
      "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
     {"time", "timestamp", "_timestamp", "ts", "datetime", "event_time", "eventtime", "alarm_time",
-     "created_at", "start_time", "date", NULL},
-    /* status */
-    {"status", "state", "alarm_state", NULL},
+     "created_at", "start_time", "occurred_at", "received_at", "finished_at", "date", NULL},
+    /* status: a check's result, PagerDuty's event_action, Pingdom's current_state */
+    {"status", "state", "alarm_state", "current_state", "event_action", "result", "outcome", NULL},
 };
 enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
 static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
@@ -620,16 +625,10 @@ static const cJSON *json_path(const cJSON *j, const char *path)
     return j;
 }
 
-static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, const char *text,
-                                  size_t len, recorded_fn fn, void *ctx)
+/* One object through the mapping: a row. */
+static void read_mapped_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                             recorded_fn fn, void *ctx)
 {
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j || !cJSON_IsObject(j)) {
-        r->errors++;
-        report(r, file, line, "not read: not a JSON object");
-        cJSON_Delete(j);
-        return;
-    }
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
@@ -651,7 +650,6 @@ static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, 
             row_add(r, &row, r->map[m].label, s, strlen(s), true);
         }
     }
-    cJSON_Delete(j);
     row_emit(r, &row, file, line, fn, ctx);
 }
 
@@ -713,18 +711,6 @@ static void read_flat_json(recorded_t *r, const char *file, size_t line, const c
     row_from_fields(r, &row, fl.names, fl.vals, fl.lens, fl.n, roles);
     for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
     row_emit(r, &row, file, line, fn, ctx);
-}
-
-/* A JSON line that is not Alertmanager-shaped (no "labels", no "alerts"). */
-static bool read_if_flat(recorded_t *r, const char *file, size_t line, const char *text, size_t len,
-                         recorded_fn fn, void *ctx)
-{
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    bool flat = j && cJSON_IsObject(j) && !cJSON_GetObjectItemCaseSensitive(j, "labels") &&
-                !cJSON_GetObjectItemCaseSensitive(j, "alerts");
-    if (flat) read_flat_json(r, file, line, j, fn, ctx);
-    cJSON_Delete(j);
-    return flat;
 }
 
 /* ---- Prometheus JSON and protobuf ---------------------------------------- */
@@ -806,6 +792,158 @@ static void read_proto(recorded_t *r, const char *file, const char *buf, size_t 
         decode_and_emit(r, file, rec, INGEST_FORMAT_PROTO_ALERT, buf + p, (size_t)n,
                         next_time(r, false, 0), true, fn, ctx);
         p += n;
+    }
+}
+
+/* ---- JSON documents ------------------------------------------------------- */
+
+/* Alertmanager-shaped: an alert ("labels"), a webhook payload ("alerts"),
+ * or an array of alerts. These go through the ingest decoder. */
+static bool prom_shaped(const cJSON *j)
+{
+    if (cJSON_IsArray(j)) j = j->child;
+    return cJSON_IsObject(j) && (cJSON_GetObjectItemCaseSensitive(j, "labels") ||
+                                 cJSON_GetObjectItemCaseSensitive(j, "alerts"));
+}
+
+/* Whether an object is one record itself: a mapped source resolves on it,
+ * or (no mapping) a field names the alert. */
+static bool json_is_row(const recorded_t *r, const cJSON *j)
+{
+    if (r->has_map) {
+        for (size_t m = 0; m < r->n_map; m++)
+            if (json_path(j, r->map[m].source)) return true;
+        return false;
+    }
+    flat_t fl;
+    fl.n = 0;
+    flatten(&fl, j, "", 0);
+    int roles[ROLE__COUNT];
+    guess_roles(fl.names, fl.n, roles);
+    for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
+    return roles[ROLE_NAME] >= 0;
+}
+
+/* The records of an export wrapper ({"messages": [...]}, {"events": [...]},
+ * {"hits": {"hits": [...]}}): the first array of objects among its fields,
+ * or their fields'. NULL when there is none. */
+static const cJSON *json_records(const cJSON *j, int depth)
+{
+    for (const cJSON *c = j->child; c; c = c->next)
+        if (cJSON_IsArray(c) && cJSON_IsObject(c->child)) return c;
+    if (depth > 0)
+        for (const cJSON *c = j->child; c; c = c->next) {
+            const cJSON *inner = cJSON_IsObject(c) ? json_records(c, depth - 1) : NULL;
+            if (inner) return inner;
+        }
+    return NULL;
+}
+
+static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
+                            const char *text, size_t len, int64_t t, bool time_from_alert,
+                            recorded_fn fn, void *ctx);
+static int64_t prom_time(recorded_t *r, const char *text, size_t len);
+
+/* One JSON value of the input, starting at `line`: an object is a row (or,
+ * an export wrapper that is no row itself, its records); an array is its
+ * elements, each read so. Alertmanager-shaped values without a mapping go
+ * through the ingest decoder, as `quell run` reads them; `text` is the
+ * value's bytes when it is the top-level one (NULL for nested values,
+ * which are printed again for the decoder). `depth` bounds the unwrapping. */
+static void read_json_value(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                            const char *text, size_t len, int depth, recorded_fn fn, void *ctx)
+{
+    if (!r->has_map && prom_shaped(j)) {
+        char *printed = text ? NULL : cJSON_PrintUnformatted(j);
+        if (!text && !printed) return;
+        const char *t = text ? text : printed;
+        size_t tl = text ? len : strlen(printed);
+        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, t, tl, prom_time(r, t, tl), false, fn,
+                        ctx);
+        free(printed);
+        return;
+    }
+    if (cJSON_IsArray(j)) {
+        if (depth <= 0) {
+            r->errors++;
+            report(r, file, line, "not read: arrays nested too deep");
+            return;
+        }
+        bool any_object = false;
+        for (const cJSON *e = j->child; e; e = e->next) any_object |= cJSON_IsObject(e);
+        if (j->child && !any_object) { /* [1, 2]: a line that is no record */
+            r->errors++;
+            report(r, file, line, "not read: not a JSON object");
+            return;
+        }
+        for (const cJSON *e = j->child; e; e = e->next) {
+            if (cJSON_IsObject(e)) {
+                read_json_value(r, file, line, e, NULL, 0, depth - 1, fn, ctx);
+            } else {
+                r->errors++;
+                report(r, file, line, "not read: an array element that is not a JSON object");
+            }
+        }
+        return;
+    }
+    if (!cJSON_IsObject(j)) {
+        r->errors++;
+        report(r, file, line, "not read: not a JSON object");
+        return;
+    }
+    const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1) : NULL;
+    if (records)
+        read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
+    else if (r->has_map)
+        read_mapped_json(r, file, line, j, fn, ctx);
+    else
+        read_flat_json(r, file, line, j, fn, ctx);
+}
+
+/* JSON text: one document, JSON lines, or documents one after another
+ * however they are laid out (pretty-printed, as jq prints them). A stretch
+ * that does not parse is skipped to the end of its line and reported. One
+ * document filling the whole input is a file, not a Kafka message, so
+ * ingest.max_message_bytes does not apply to it. */
+static void read_json_text(recorded_t *r, const char *file, const char *buf, size_t len,
+                           recorded_fn fn, void *ctx)
+{
+    const char *p = buf, *end = buf + len;
+    size_t line = 1;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+    bool first = true;
+    while (p < end) {
+        while (p < end && isspace((unsigned char)*p)) line += *p++ == '\n';
+        if (p >= end) break;
+        const char *doc_end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &doc_end, false);
+        if (!j || !doc_end || doc_end <= p) {
+            cJSON_Delete(j);
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            if (r->has_map) {
+                r->errors++;
+                report(r, file, line, "not read: not a JSON object");
+            } else {
+                /* the decoder's reason (bad_json, bad_utf8, ...) */
+                decode_and_emit(r, file, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l), false,
+                                fn, ctx);
+            }
+            p += l;
+            first = false;
+            continue;
+        }
+        const char *rest = doc_end;
+        while (rest < end && isspace((unsigned char)*rest)) rest++;
+        size_t saved_max = r->limits.max_message_bytes;
+        if (first && rest == end && (size_t)(doc_end - p) > saved_max)
+            r->limits.max_message_bytes = (size_t)(doc_end - p);
+        read_json_value(r, file, line, j, p, (size_t)(doc_end - p), 2, fn, ctx);
+        r->limits.max_message_bytes = saved_max;
+        cJSON_Delete(j);
+        for (const char *c = p; c < doc_end; c++) line += *c == '\n';
+        p = doc_end;
+        first = false;
     }
 }
 
@@ -981,38 +1119,7 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     } else if (kind == KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {
-        /* One JSON document, or JSON lines. */
-        const char *end = NULL;
-        cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-        bool one_doc = whole != NULL;
-        if (one_doc) {
-            while (end && end < buf + len && isspace((unsigned char)*end)) end++;
-            one_doc = end == buf + len;
-        }
-        cJSON_Delete(whole);
-        if (one_doc && !r->has_map) {
-            /* One flat object (a one-line EVE or Wazuh file) is a row. */
-            if (!read_if_flat(r, path, 1, buf, len, fn, ctx))
-                decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len),
-                                false, fn, ctx);
-        } else {
-            size_t line = 0;
-            for (char *p = buf; p < buf + len;) {
-                char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-                line++;
-                size_t s = 0;
-                while (s < l && isspace((unsigned char)p[s])) s++;
-                if (s < l) {
-                    if (r->has_map)
-                        read_mapped_json_line(r, path, line, p, l, fn, ctx);
-                    else if (!read_if_flat(r, path, line, p, l, fn, ctx))
-                        decode_and_emit(r, path, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l),
-                                        false, fn, ctx);
-                }
-                p += l + 1;
-            }
-        }
+        read_json_text(r, path, buf, len, fn, ctx);
     }
     report_tail(r, path);
 }

@@ -8,16 +8,19 @@
  *   - varint-delimited protobuf `quell.v1.Alert`s (`quell gen --format
  *     proto`): event time from startsAt, else 1 ms after the previous;
  *   - CSV (or TSV, ';' or '|' separated; delimiter from the header line,
- *     RFC 4180 quoting) and, with a column mapping, JSON lines of any flat
- *     or nested objects (IDS alerts, telecom alarms, cron check logs).
+ *     RFC 4180 quoting) and JSON of any flat or nested objects (IDS
+ *     alerts, telecom alarms, cron check logs): one per line, pretty-printed
+ *     one after another, in one array, or in an export wrapper's array
+ *     ({"messages": [...]}).
  *
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted
  * SOURCE such as alert.signature walks nested JSON objects) or SOURCE alone
  * (a label of that name). Two targets are special: `time` is the event time
  * (RFC 3339, "YYYY-MM-DD HH:MM:SS[.f]" UTC, offsets with or without colon,
- * or Unix seconds/ms/us/ns), and `status` (resolved, ok, cleared, clear,
- * closed, recovered, inactive, normal -> resolved; anything else firing).
+ * or Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
+ * clear, closed, recovered, inactive, normal, up, success, passed ... ->
+ * resolved; anything else firing).
  * With a mapping only mapped fields become labels. Without one, CSV
  * columns and the scalar fields of JSON objects that are not Alertmanager-
  * shaped (nested names joined with '_': alert.signature is

@@ -201,6 +201,12 @@ static void keep_row(void *ctx, alert_t *a)
     s->t[s->n++] = a->event_time_ms;
 }
 
+static void count_row(void *ctx, alert_t *a)
+{
+    (void)a;
+    (*(size_t *)ctx)++;
+}
+
 /* CSV quoting, roles guessed without a mapping, a mapping picking columns. */
 static void test_csv(void)
 {
@@ -252,12 +258,122 @@ static void test_csv(void)
     }
     recorded_destroy(r);
 
+    /* A cron check log and PagerDuty events, roles guessed: a run that
+     * succeeded, a host back up and a PagerDuty "resolve" close what the
+     * failure opened; they are not alerts of their own. */
+    snprintf(path, sizeof path, "%s/cron.csv", dir);
+    write_text(path, "finished_at,job,host,result\n"
+                     "1772445600,backup,db-1,failed\n"
+                     "1772449200,backup,db-1,success\n"
+                     "1772449260,ping,web-1,up\n");
+    r = recorded_new(&c, NULL, err, sizeof err);
+    memset(&s, 0, sizeof s);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_STR(s.rows[0], "alertname=backup host=db-1");
+    CHECK_EQ_STR(s.rows[1], "alertname=backup host=db-1 RESOLVED");
+    CHECK_EQ_STR(s.rows[2], "alertname=ping host=web-1 RESOLVED");
+    recorded_destroy(r);
+    snprintf(path, sizeof path, "%s/pd.json", dir);
+    write_text(path,
+               "{\"routing_key\":\"k\",\"dedup_key\":\"srv01/HTTP\",\"event_action\":"
+               "\"trigger\",\"payload\":{\"summary\":\"HTTP down\",\"severity\":\"critical\"}}\n"
+               "{\"routing_key\":\"k\",\"dedup_key\":\"srv01/HTTP\",\"event_action\":"
+               "\"resolve\",\"payload\":{\"summary\":\"HTTP down\",\"severity\":\"critical\"}}\n");
+    r = recorded_new(&c, "alertname=payload.summary,dedup_key,status=event_action", err,
+                     sizeof err);
+    memset(&s, 0, sizeof s);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_STR(s.rows[0], "alertname=HTTP down dedup_key=srv01/HTTP");
+    CHECK_EQ_STR(s.rows[1], "alertname=HTTP down dedup_key=srv01/HTTP RESOLVED");
+    recorded_destroy(r);
+
     static const char *const bad_maps[] = {"", "a=", "1x=y", "a=b,a=c"};
     for (size_t i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
         err[0] = '\0';
         CHECK(recorded_new(&c, bad_maps[i], err, sizeof err) == NULL);
         CHECK(!strncmp(err, "--map: ", 7));
     }
+    conf_free(&c);
+}
+
+/* JSON exports as tools write them, not only JSON lines: one array of
+ * records (pretty-printed, as jq or a UI export writes it), a wrapper
+ * object holding the records ({"messages": [...]}, {"hits": {"hits":
+ * [...]}}), objects one after another over several lines, and one
+ * document bigger than a Kafka message may be. Every record is read, with
+ * and without a mapping; a bad stretch is reported with its line. */
+static void test_json_documents(void)
+{
+    char path[256], err[200];
+    conf_t c;
+    conf_defaults(&c);
+    static const struct {
+        const char *text;
+        size_t want;
+    } docs[] = {
+        {"[\n {\"time\": \"2026-03-02T10:00:00Z\", \"signature\": \"ET SCAN a\"},\n"
+         " {\"time\": \"2026-03-02T10:00:01Z\", \"signature\": \"ET SCAN b\"}\n]\n",
+         2},
+        {"{\"messages\": [{\"time\": \"2026-03-02T10:00:00Z\", \"signature\": \"x\"},"
+         "{\"time\": \"2026-03-02T10:00:01Z\", \"signature\": \"y\"}]}",
+         2},
+        {"{\"took\": 3, \"hits\": {\"total\": 1, \"hits\": [{\"time\": \"2026-03-02T10:00:00Z\","
+         " \"signature\": \"z\"}]}}",
+         1},
+        {"{\n  \"time\": \"2026-03-02T10:00:00Z\",\n  \"signature\": \"p\"\n}\n"
+         "{\n  \"time\": \"2026-03-02T10:00:02Z\",\n  \"signature\": \"q\"\n}\n",
+         2},
+    };
+    for (int mapped = 0; mapped < 2; mapped++)
+        for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+            snprintf(path, sizeof path, "%s/doc%zu.json", dir, i);
+            write_text(path, docs[i].text);
+            recorded_t *r =
+                recorded_new(&c, mapped ? "alertname=signature,time=time" : NULL, err, sizeof err);
+            seen_t s = {0};
+            CHECK(r != NULL);
+            CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+            if (s.n != docs[i].want || recorded_errors(r))
+                fprintf(stderr, "json document %zu (mapped %d): %zu rows, %llu errors\n", i, mapped,
+                        s.n, (unsigned long long)recorded_errors(r));
+            CHECK_EQ_INT(s.n, docs[i].want);
+            CHECK_EQ_INT(recorded_errors(r), 0);
+            if (s.n >= 1) CHECK(!strncmp(s.rows[0], "alertname=", 10));
+            if (s.n >= 2) CHECK(s.t[1] > s.t[0]);
+            recorded_destroy(r);
+        }
+
+    /* one array of 20,000 records, 1.3 MB: more than ingest.max_message_bytes */
+    snprintf(path, sizeof path, "%s/big.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("[", f);
+    for (int i = 0; i < 20000; i++)
+        fprintf(
+            f,
+            "%s{\"ts\":%lld,\"signature\":\"ET SCAN Potential SSH Scan\",\"src\":\"10.0.%d.%d\"}",
+            i ? ",\n" : "", 1772445600000LL + i * 1000LL, i / 250, i % 250);
+    fputs("]\n", f);
+    fclose(f);
+    recorded_t *r = recorded_new(&c, NULL, err, sizeof err);
+    size_t n = 0;
+    CHECK_EQ_INT(recorded_read(r, path, count_row, &n), 0);
+    CHECK_EQ_INT(n, 20000);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    /* a stretch that is no JSON between good lines: reported, counted, the rest read */
+    snprintf(path, sizeof path, "%s/mixed.json", dir);
+    write_text(path, "{\"signature\":\"a\"}\n{\"signature\": oops}\n{\"signature\":\"b\"}\n");
+    r = recorded_new(&c, "alertname=signature", err, sizeof err);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(recorded_errors(r), 1);
+    recorded_destroy(r);
     conf_free(&c);
 }
 
@@ -462,6 +578,7 @@ int main(void)
     test_grouping_rules();
     test_times();
     test_csv();
+    test_json_documents();
     test_storm();
     test_eve_json();
     char cmd[300];
