@@ -580,12 +580,13 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         for (size_t i = 0; i < nh; i++) auto_names[i] = header[i] ? label_safe(header[i]) : NULL;
         guess_roles(auto_names, nh, roles);
     }
-    size_t line = 1 + lines;
+    size_t line = 1 + lines; /* the line the next row starts on */
     while (p < end) {
-        size_t at = line + 1;
+        size_t at = line;
         lines = 0;
         size_t nf = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
         line += lines ? lines : 1;
+        size_t last_line = at + lines - (lines && p[-1] == '\n');
         if (nf == 1 && fl[0] == 0) continue; /* blank line */
         arena_reset(&r->arena);
         row_t row;
@@ -593,7 +594,13 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         row.have_time = row.resolved = row.bad_time = false;
         if (nf != nh) {
             r->errors++;
-            report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh);
+            if (last_line > at) /* a quote left open swallows the rows after it */
+                report(r, file, at,
+                       "not read: %zu fields, the header has %zu (the row spans lines %zu-%zu: a "
+                       "quote not closed?)",
+                       nf, nh, at, last_line);
+            else
+                report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh);
             continue;
         }
         if (r->has_map) {

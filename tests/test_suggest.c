@@ -300,6 +300,40 @@ static void test_csv(void)
     conf_free(&c);
 }
 
+/* Problems in a CSV name the line the row starts on, counting the lines a
+ * quoted field spans; a quote left open says which lines it swallowed. */
+static void test_csv_problem_lines(void)
+{
+    char path[256], defaults[256], args[1024], want[400];
+    snprintf(path, sizeof path, "%s/lines.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/lines.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "time,signature,host\n"          /* 1 */
+                     "1772445600,ET SCAN a\n"         /* 2: a field short */
+                     "1772445601,\"ET SCAN\nb\",h2\n" /* 3-4 */
+                     "yesterday,ET SCAN c,h3\n"       /* 5: a bad time */
+                     "1772445603,ET SCAN d,h4,x\n"    /* 6: a field too many */
+                     "1772445604,\"ET SCAN e,h5\n"    /* 7: a quote not closed... */
+                     "1772445605,ET SCAN f,h6\n");    /* 8: ...swallows this */
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    static const char *const lines[] = {
+        ":2: not read: 2 fields, the header has 3",
+        ":5: warning: time \"yesterday\" not read",
+        ":6: not read: 4 fields, the header has 3",
+        ":7: not read: 2 fields, the header has 3 (the row spans lines 7-8: a quote not closed?)",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        snprintf(want, sizeof want, "%s%s", path, lines[i]);
+        if (!err || !strstr(err, want)) fprintf(stderr, "want \"%s\" in:\n%s", want, err ? err : "");
+        CHECK(err && strstr(err, want));
+    }
+    CHECK(out && strstr(out, "2 alerts, 2 fingerprints, 3 not decoded"));
+    free(out);
+    free(err);
+}
+
 /* JSON exports as tools write them, not only JSON lines: one array of
  * records (pretty-printed, as jq or a UI export writes it), a wrapper
  * object holding the records ({"messages": [...]}, {"hits": {"hits":
@@ -579,6 +613,7 @@ int main(void)
     test_times();
     test_csv();
     test_json_documents();
+    test_csv_problem_lines();
     test_storm();
     test_eve_json();
     char cmd[300];
