@@ -311,7 +311,7 @@ static void utf8_clean(char *s, size_t len)
             unsigned c1 = (unsigned char)s[i + 1];
             ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90) && c <= 0xF4;
         }
-        if (!ok) {
+        if (!ok || c == 0) { /* a NUL too: values are printed as C strings */
             s[i++] = '?';
             continue;
         }
@@ -529,6 +529,53 @@ static size_t csv_record(char **p, char *end, char delim, char **f, size_t *fl, 
     }
     *p = s;
     return n < cap ? n : cap;
+}
+
+/* UTF-16 text (Excel's "Unicode text" export, Windows alarm tools) as
+ * UTF-8: a malloc'd, NUL-terminated copy and its length, or NULL when
+ * `buf` does not open with a UTF-16 byte order mark. A surrogate without
+ * its pair becomes '?'. */
+static char *utf16_to_utf8(const char *buf, size_t len, size_t *out_len)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    if (len < 2 || !((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) return NULL;
+    bool little = b[0] == 0xFF;
+    char *o = malloc(len / 2 * 3 + 1); /* a unit: at most 3 bytes; a pair: 4 */
+    if (!o) return NULL;
+    size_t k = 0;
+    for (size_t i = 2; i + 1 < len; i += 2) {
+        uint32_t cp = little ? (uint32_t)(b[i] | b[i + 1] << 8) : (uint32_t)(b[i] << 8 | b[i + 1]);
+        if (cp >= 0xD800 && cp < 0xE000) {
+            uint32_t lo = 0;
+            if (cp < 0xDC00 && i + 3 < len)
+                lo = little ? (uint32_t)(b[i + 2] | b[i + 3] << 8)
+                            : (uint32_t)(b[i + 2] << 8 | b[i + 3]);
+            if (lo >= 0xDC00 && lo < 0xE000) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 2;
+            } else {
+                cp = '?';
+            }
+        }
+        if (cp < 0x80) {
+            o[k++] = (char)cp;
+        } else if (cp < 0x800) {
+            o[k++] = (char)(0xC0 | cp >> 6);
+            o[k++] = (char)(0x80 | (cp & 63));
+        } else if (cp < 0x10000) {
+            o[k++] = (char)(0xE0 | cp >> 12);
+            o[k++] = (char)(0x80 | (cp >> 6 & 63));
+            o[k++] = (char)(0x80 | (cp & 63));
+        } else {
+            o[k++] = (char)(0xF0 | cp >> 18);
+            o[k++] = (char)(0x80 | (cp >> 12 & 63));
+            o[k++] = (char)(0x80 | (cp >> 6 & 63));
+            o[k++] = (char)(0x80 | (cp & 63));
+        }
+    }
+    o[k] = '\0';
+    *out_len = k;
+    return o;
 }
 
 static char csv_delimiter(const char *s, const char *end)
@@ -964,7 +1011,16 @@ static kind_t sniff(const char *buf, size_t len)
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3;
     while (i < len && isspace((unsigned char)buf[i])) i++;
     if (i < len && (buf[i] == '{' || buf[i] == '[')) return KIND_JSON;
-    /* Text (printable ASCII or UTF-8 in the first bytes) is CSV. */
+    /* A first line of 3 or more bytes without control characters is a CSV
+     * header, whatever comes after it (a stray NUL in a row is the row's
+     * problem): a varint-delimited Alert has its field tag 0x0a ('\n')
+     * right after a one- or two-byte length. */
+    size_t k = i;
+    while (k < len && k < i + 512 && buf[k] != '\n' &&
+           ((unsigned char)buf[k] >= 0x20 || buf[k] == '\t' || buf[k] == '\r'))
+        k++;
+    if (k - i >= 3 && (k == len || buf[k] == '\n' || k == i + 512)) return KIND_CSV;
+    /* Otherwise, text (printable ASCII or UTF-8 in the first bytes) is CSV. */
     for (size_t k = i; k < len && k < i + 512; k++) {
         unsigned char c = (unsigned char)buf[k];
         if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return KIND_PROTO;
@@ -1119,6 +1175,9 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
 void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
                           void *ctx)
 {
+    size_t utf8_len = 0;
+    char *utf8 = utf16_to_utf8(buf, len, &utf8_len);
+    if (utf8) buf = utf8, len = utf8_len;
     kind_t kind = sniff(buf, len);
     r->reported = r->bad_times = 0;
     if (kind == KIND_CSV) {
@@ -1129,4 +1188,5 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
         read_json_text(r, path, buf, len, fn, ctx);
     }
     report_tail(r, path);
+    free(utf8);
 }

@@ -326,12 +326,74 @@ static void test_csv_problem_lines(void)
     };
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
         snprintf(want, sizeof want, "%s%s", path, lines[i]);
-        if (!err || !strstr(err, want)) fprintf(stderr, "want \"%s\" in:\n%s", want, err ? err : "");
+        if (!err || !strstr(err, want))
+            fprintf(stderr, "want \"%s\" in:\n%s", want, err ? err : "");
         CHECK(err && strstr(err, want));
     }
     CHECK(out && strstr(out, "2 alerts, 2 fingerprints, 3 not decoded"));
     free(out);
     free(err);
+}
+
+/* UTF-16 text with its byte order mark (Excel's "Unicode text", Windows
+ * alarm exporters), little- and big-endian, is read as the UTF-8 it
+ * spells; a NUL byte in a value becomes '?'. */
+static void test_utf16(void)
+{
+    static const char text[] =
+        "Time\tAlarm Name\tNode\r\n"
+        "2026-03-02 10:00:00\tLink down \xc3\xa9t\xc3\xa9 \xf0\x9f\x94\xa5\tne-1\r\n";
+    char path[256], err[200];
+    conf_t c;
+    conf_defaults(&c);
+    for (int big_endian = 0; big_endian < 2; big_endian++) {
+        snprintf(path, sizeof path, "%s/utf16-%d.txt", dir, big_endian);
+        FILE *f = fopen(path, "wb");
+        fputs(big_endian ? "\xfe\xff" : "\xff\xfe", f);
+        /* the UTF-8 above as UTF-16 code units (one surrogate pair) */
+        for (const unsigned char *p = (const unsigned char *)text; *p;) {
+            uint32_t cp = *p++;
+            if (cp >= 0xF0) {
+                cp = (cp & 7u) << 18 | (p[0] & 63u) << 12 | (p[1] & 63u) << 6 | (p[2] & 63u);
+                p += 3;
+            } else if (cp >= 0xC0) {
+                cp = (cp & 31u) << 6 | (p[0] & 63u);
+                p += 1;
+            }
+            unsigned units[2] = {cp, 0};
+            int n = 1;
+            if (cp >= 0x10000) {
+                units[0] = 0xD800 + ((cp - 0x10000) >> 10);
+                units[1] = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+                n = 2;
+            }
+            for (int k = 0; k < n; k++) {
+                unsigned char hi = (unsigned char)(units[k] >> 8), lo = (unsigned char)units[k];
+                fputc(big_endian ? hi : lo, f);
+                fputc(big_endian ? lo : hi, f);
+            }
+        }
+        fclose(f);
+        recorded_t *r = recorded_new(&c, NULL, err, sizeof err);
+        seen_t s = {0};
+        CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+        CHECK_EQ_INT(s.n, 1);
+        CHECK_EQ_STR(s.rows[0], "Node=ne-1 alertname=Link down \xc3\xa9t\xc3\xa9 \xf0\x9f\x94\xa5");
+        CHECK_EQ_INT(s.t[0], 1772445600000LL);
+        CHECK_EQ_INT(recorded_errors(r), 0);
+        recorded_destroy(r);
+    }
+    snprintf(path, sizeof path, "%s/nul.csv", dir);
+    FILE *f = fopen(path, "wb");
+    fwrite("signature,host\nET SCAN a\0b,h1\n", 1, 31, f);
+    fclose(f);
+    recorded_t *r = recorded_new(&c, NULL, err, sizeof err);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN a?b host=h1");
+    recorded_destroy(r);
+    conf_free(&c);
 }
 
 /* JSON exports as tools write them, not only JSON lines: one array of
@@ -614,6 +676,7 @@ int main(void)
     test_csv();
     test_json_documents();
     test_csv_problem_lines();
+    test_utf16();
     test_storm();
     test_eve_json();
     char cmd[300];
