@@ -480,8 +480,9 @@ static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const
 /* ---- CSV ---------------------------------------------------------------- */
 
 /* One record from *p (RFC 4180: quoted fields may hold the delimiter,
- * newlines and "" for a quote). Fields are unquoted in place; returns the
- * count, at most cap. *lines counts the newlines consumed. */
+ * newlines and "" for a quote). Fields are unquoted in place; returns how
+ * many the record has, of which the first `cap` are in f[]. *lines counts
+ * the newlines consumed. */
 static size_t csv_record(char **p, char *end, char delim, char **f, size_t *fl, size_t cap,
                          size_t *lines)
 {
@@ -528,7 +529,7 @@ static size_t csv_record(char **p, char *end, char delim, char **f, size_t *fl, 
         break;
     }
     *p = s;
-    return n < cap ? n : cap;
+    return n; /* the fields there are: the first `cap` are in f[] */
 }
 
 /* UTF-16 text (Excel's "Unicode text" export, Windows alarm tools) as
@@ -595,7 +596,9 @@ static char csv_delimiter(const char *s, const char *end)
     return d;
 }
 
-#define MAX_COLS 256
+/* Columns read; a wider export is warned about and its rows still checked
+ * against the header's full width. */
+#define MAX_COLS 1024
 
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
@@ -605,7 +608,11 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
     char delim = csv_delimiter(p, end);
     char *f[MAX_COLS];
     size_t fl[MAX_COLS], lines = 0;
-    size_t nh = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    size_t nh_all = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    size_t nh = nh_all < MAX_COLS ? nh_all : MAX_COLS;
+    if (nh_all > MAX_COLS)
+        fprintf(stderr, "%s:1: warning: %zu columns: only the first %d are read\n", file, nh_all,
+                MAX_COLS);
     char *header[MAX_COLS];
     for (size_t i = 0; i < nh; i++) header[i] = strndup(f[i], fl[i]);
     /* Which column feeds which label (-1: none). */
@@ -639,15 +646,15 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         row_t row;
         row.n = 0;
         row.have_time = row.resolved = row.bad_time = false;
-        if (nf != nh) {
+        if (nf != nh_all) {
             r->errors++;
             if (last_line > at) /* a quote left open swallows the rows after it */
                 report(r, file, at,
                        "not read: %zu fields, the header has %zu (the row spans lines %zu-%zu: a "
                        "quote not closed?)",
-                       nf, nh, at, last_line);
+                       nf, nh_all, at, last_line);
             else
-                report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh);
+                report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh_all);
             continue;
         }
         if (r->has_map) {
@@ -655,7 +662,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
                 if (src_of_map[m] >= 0)
                     row_add(r, &row, r->map[m].label, f[src_of_map[m]], fl[src_of_map[m]], true);
         } else {
-            row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nf, roles);
+            row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nh, roles);
         }
         row_emit(r, &row, file, at, fn, ctx);
     }
@@ -694,7 +701,7 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
             row_add(r, &row, r->map[m].label, v->valuestring, strlen(v->valuestring), true);
         } else if (cJSON_IsNumber(v)) {
             double d = v->valuedouble;
-            if (d == (double)(long long)d)
+            if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
                 snprintf(num, sizeof num, "%lld", (long long)d);
             else
                 snprintf(num, sizeof num, "%.17g", d);
@@ -734,7 +741,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
             fl->vals[i] = c->valuestring;
         } else if (cJSON_IsNumber(c)) {
             double d = c->valuedouble;
-            if (d == (double)(long long)d)
+            if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
                 snprintf(fl->nums[i], sizeof fl->nums[i], "%lld", (long long)d);
             else
                 snprintf(fl->nums[i], sizeof fl->nums[i], "%.17g", d);

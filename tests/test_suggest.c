@@ -333,6 +333,26 @@ static void test_csv_problem_lines(void)
     CHECK(out && strstr(out, "2 alerts, 2 fingerprints, 3 not decoded"));
     free(out);
     free(err);
+
+    /* a wide export (300 columns): a row a field short is refused, a
+     * column far to the right can be mapped */
+    FILE *f = fopen(path, "w");
+    for (int row = 0; row < 3; row++)
+        for (int col = 0; col < (row == 2 ? 299 : 300); col++)
+            fprintf(f, "%s%s%d%s", col ? "," : "", row ? "v" : "c", col,
+                    col == (row == 2 ? 298 : 299) ? "\n" : "");
+    fclose(f);
+    conf_t c;
+    conf_defaults(&c);
+    char e[200];
+    recorded_t *r = recorded_new(&c, "alertname=c299,c0", e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.rows[0], "alertname=v299 c0=v0");
+    CHECK_EQ_INT(recorded_errors(r), 1);
+    recorded_destroy(r);
+    conf_free(&c);
 }
 
 /* UTF-16 text with its byte order mark (Excel's "Unicode text", Windows
