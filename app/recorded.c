@@ -37,7 +37,18 @@ struct recorded {
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     int64_t last_time;
     bool have_time;
+    /* A file's alerts, copied, until it is read whole: handed out in
+     * event-time order (see recorded_read_buffer). */
+    struct held_alert *held;
+    size_t n_held, cap_held;
+    arena_t held_arena;
+    bool held_oom;
 };
+
+typedef struct held_alert {
+    alert_t alert;
+    size_t seq; /* file order: ties keep it */
+} held_alert_t;
 
 /* A problem with one row: the first REPORT_MAX of a file go to stderr as
  * FILE:LINE: message, the rest are counted and summed up at its end. */
@@ -102,6 +113,7 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
                                   conf->ingest.max_name_bytes, conf->ingest.max_value_bytes,
                                   conf->ingest.max_annotation_bytes};
     arena_init(&r->arena, 64 * 1024);
+    arena_init(&r->held_arena, 1024 * 1024);
     if (!map_spec) return r;
     r->has_map = true;
     char *spec = strdup(map_spec), *save = NULL;
@@ -165,6 +177,8 @@ void recorded_destroy(recorded_t *r)
         free(r->map[i].source);
     }
     arena_free(&r->arena);
+    arena_free(&r->held_arena);
+    free(r->held);
     free(r);
 }
 
@@ -1179,9 +1193,102 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
     return 0;
 }
 
+/* ---- event-time order ------------------------------------------------------ */
+
+static bool copy_labels(arena_t *a, const label_t *from, uint32_t n, label_t **to)
+{
+    *to = NULL;
+    if (!n) return true;
+    label_t *l = arena_alloc(a, n * sizeof *l);
+    if (!l) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        l[i].name.ptr = arena_strndup(a, from[i].name.ptr, from[i].name.len);
+        l[i].value.ptr = arena_strndup(a, from[i].value.ptr, from[i].value.len);
+        if (!l[i].name.ptr || !l[i].value.ptr) return false;
+        l[i].name.len = from[i].name.len;
+        l[i].value.len = from[i].value.len;
+    }
+    *to = l;
+    return true;
+}
+
+static bool copy_str(arena_t *a, str_t from, str_t *to)
+{
+    *to = (str_t){NULL, 0};
+    if (!from.len) return true;
+    to->ptr = arena_strndup(a, from.ptr, from.len);
+    to->len = from.len;
+    return to->ptr != NULL;
+}
+
+/* recorded_fn while a file is read: keeps a copy of the alert. */
+static void hold_alert(void *ctx, alert_t *a)
+{
+    recorded_t *r = ctx;
+    if (r->held_oom) return;
+    if (r->n_held == r->cap_held) {
+        size_t cap = r->cap_held ? r->cap_held * 2 : 4096;
+        held_alert_t *h = realloc(r->held, cap * sizeof *h);
+        if (!h) {
+            r->held_oom = true;
+            return;
+        }
+        r->held = h;
+        r->cap_held = cap;
+    }
+    held_alert_t *h = &r->held[r->n_held];
+    h->alert = *a;
+    h->seq = r->n_held;
+    if (!copy_labels(&r->held_arena, a->labels, a->n_labels, &h->alert.labels) ||
+        !copy_labels(&r->held_arena, a->annotations, a->n_annotations, &h->alert.annotations) ||
+        !copy_str(&r->held_arena, a->generator_url, &h->alert.generator_url) ||
+        !copy_str(&r->held_arena, a->source, &h->alert.source)) {
+        r->held_oom = true;
+        return;
+    }
+    r->n_held++;
+}
+
+static int held_cmp(const void *x, const void *y)
+{
+    const held_alert_t *a = x, *b = y;
+    if (a->alert.event_time_ms != b->alert.event_time_ms)
+        return a->alert.event_time_ms < b->alert.event_time_ms ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Hands a file's alerts out in event-time order (file order among equal
+ * times), as kafka:TOPIC is read in timestamp order. Exports are often
+ * newest first, and logs of several sensors interleave: replayed in file
+ * order, such a file would never let a window expire. Says on stderr when
+ * it reordered. */
+static void release_held(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
+{
+    size_t out_of_order = 0;
+    for (size_t i = 1; i < r->n_held; i++)
+        out_of_order += r->held[i].alert.event_time_ms < r->held[i - 1].alert.event_time_ms;
+    if (out_of_order) {
+        qsort(r->held, r->n_held, sizeof *r->held, held_cmp);
+        fprintf(stderr,
+                "%s: %zu alert%s earlier than the one before in the file (%s): read in event-time "
+                "order\n",
+                path, out_of_order, out_of_order == 1 ? "" : "s",
+                out_of_order * 2 > r->n_held ? "newest first?" : "interleaved sources?");
+    }
+    if (r->held_oom) fprintf(stderr, "%s: out of memory: only the first alerts are read\n", path);
+    for (size_t i = 0; i < r->n_held; i++) fn(ctx, &r->held[i].alert);
+    r->n_held = 0;
+    r->held_oom = false;
+    arena_reset(&r->held_arena);
+}
+
 void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
                           void *ctx)
 {
+    recorded_fn user_fn = fn;
+    void *user_ctx = ctx;
+    fn = hold_alert;
+    ctx = r;
     size_t utf8_len = 0;
     char *utf8 = utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
@@ -1196,4 +1303,5 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     }
     report_tail(r, path);
     free(utf8);
+    release_held(r, path, user_fn, user_ctx);
 }

@@ -1,13 +1,14 @@
 /*
  * `quell replay` and `quell explain`: recorded alerts through the same
  * decision core the workers run (decider_decide: rules, dedup, noise),
- * offline, in one thread, in input order.
+ * offline, in one thread, in input order (each file's alerts in event-time
+ * order: recorded.c).
  *
  * Determinism: the output is a function of the config, the candidate and
  * the input bytes only. Event time comes from the input (a line's
  * "receivedAt", else 1 ms after the previous line, starting from the first
  * line's receivedAt or startsAt); no clock is read; tables are sized from
- * the config; output order is input order, and summaries sort by count
+ * the config; output order is that order, and summaries sort by count
  * then name. So the same input gives the same bytes.
  *
  * Inputs: JSON lines as `quell gen` writes them, or a file holding one JSON

@@ -416,6 +416,39 @@ static void test_utf16(void)
     conf_free(&c);
 }
 
+/* An export listing the newest alert first is replayed in event-time
+ * order: three alerts 10 minutes apart are three incidents under a 5m
+ * window, whichever order the file holds them in. */
+static void test_time_order(void)
+{
+    char path[256], defaults[256], args[1024];
+    snprintf(path, sizeof path, "%s/newest-first.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/order.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "time,signature,host\n"
+                     "2026-03-02T10:20:00Z,ET SCAN a,h1\n"
+                     "2026-03-02T10:10:00Z,ET SCAN a,h1\n"
+                     "2026-03-02T10:00:00Z,ET SCAN a,h1\n");
+    conf_t c;
+    conf_defaults(&c);
+    char e[200];
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK(s.t[0] < s.t[1] && s.t[1] < s.t[2]);
+    recorded_destroy(r);
+    conf_free(&c);
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "3 alerts in, 3 incidents out"));
+    CHECK(err && strstr(err, "newest-first.csv: 2 alerts earlier than the one before in the file "
+                             "(newest first?): read in event-time order"));
+    free(out);
+    free(err);
+}
+
 /* JSON exports as tools write them, not only JSON lines: one array of
  * records (pretty-printed, as jq or a UI export writes it), a wrapper
  * object holding the records ({"messages": [...]}, {"hits": {"hits":
@@ -697,6 +730,7 @@ int main(void)
     test_json_documents();
     test_csv_problem_lines();
     test_utf16();
+    test_time_order();
     test_storm();
     test_eve_json();
     char cmd[300];
