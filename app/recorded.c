@@ -399,7 +399,8 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
     }
     if (!row->n) {
         r->errors++;
-        report(r, file, line, "not read: no labels (no mapped field has a value)");
+        report(r, file, line, "not read: no labels (no %sfield has a value)",
+               r->has_map ? "mapped " : "");
         return;
     }
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
@@ -881,6 +882,16 @@ static bool prom_shaped(const cJSON *j)
                                  cJSON_GetObjectItemCaseSensitive(j, "alerts"));
 }
 
+bool recorded_is_alertmanager_json(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    bool yes = j && prom_shaped(j);
+    while (yes && end < text + len && isspace((unsigned char)*end)) end++;
+    cJSON_Delete(j);
+    return yes && end == text + len;
+}
+
 /* Whether an object is one record itself: a mapped source resolves on it,
  * or (no mapping) a field names the alert. */
 static bool json_is_row(const recorded_t *r, const cJSON *j)
@@ -899,16 +910,29 @@ static bool json_is_row(const recorded_t *r, const cJSON *j)
     return roles[ROLE_NAME] >= 0;
 }
 
-/* The records of an export wrapper ({"messages": [...]}, {"events": [...]},
- * {"hits": {"hits": [...]}}): the first array of objects among its fields,
- * or their fields'. NULL when there is none. */
-static const cJSON *json_records(const cJSON *j, int depth)
+/* An object of no string field of its own: counts, flags and objects,
+ * as an export's envelope is ({"took": 3, "hits": {...}}). */
+static bool json_envelope(const cJSON *j)
 {
+    for (const cJSON *c = j->child; c; c = c->next)
+        if (cJSON_IsString(c)) return false;
+    return true;
+}
+
+/* The records of an export wrapper ({"messages": [...]}, {"Records":
+ * [...]}, {"hits": {"hits": [...]}}): the first array of objects among its
+ * fields, or their fields'. Without a mapping only through envelopes: an
+ * alert that carries a list of objects (New Relic's "targets", PagerDuty's
+ * "links", Graylog's matching messages) stays one record. NULL: none. */
+static const cJSON *json_records(const cJSON *j, int depth, bool envelopes_only)
+{
+    if (envelopes_only && !json_envelope(j)) return NULL;
     for (const cJSON *c = j->child; c; c = c->next)
         if (cJSON_IsArray(c) && cJSON_IsObject(c->child)) return c;
     if (depth > 0)
         for (const cJSON *c = j->child; c; c = c->next) {
-            const cJSON *inner = cJSON_IsObject(c) ? json_records(c, depth - 1) : NULL;
+            const cJSON *inner =
+                cJSON_IsObject(c) ? json_records(c, depth - 1, envelopes_only) : NULL;
             if (inner) return inner;
         }
     return NULL;
@@ -966,7 +990,7 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         report(r, file, line, "not read: not a JSON object");
         return;
     }
-    const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1) : NULL;
+    const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1, !r->has_map) : NULL;
     if (records)
         read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
     else if (r->has_map)

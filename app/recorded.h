@@ -72,6 +72,9 @@ uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
  * "receivedAt", else (when `with_starts_at`) its first alert's startsAt.
  * False when it has neither; *out is then 0. */
 bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64_t *out);
+/* Whether `text` is exactly one JSON document shaped as Alertmanager's: an
+ * alert ("labels"), a webhook payload ("alerts") or an array of alerts. */
+bool recorded_is_alertmanager_json(const char *text, size_t len);
 /* Event time from text as the mapping reads it; false when unparsable. */
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out);
 

@@ -318,6 +318,35 @@ static void test_check_and_explain(void)
     CHECK_EQ_INT(run("replay -c base.yaml", &out, &err), 2); /* no input */
     free(out);
     free(err);
+
+    /* explain reads what replay reads: a CSV row through --map, a
+     * vendor's JSON object with its roles guessed */
+    write_text("row.csv", "timestamp,signature,priority,src_ip\n"
+                          "2026-03-02T10:00:00Z,ET SCAN Nmap,1,203.0.113.5\n");
+    CHECK_EQ_INT(run("explain -c base.yaml --map "
+                     "alertname=signature,severity=priority,instance=src_ip,time=timestamp row.csv",
+                     &out, &err),
+                 0);
+    CHECK(out && strstr(out, "evaluated at 2026-03-02T10:00:00.000Z"));
+    CHECK(out && strstr(out, "labels {alertname=\"ET SCAN Nmap\", instance=\"203.0.113.5\", "
+                             "severity=\"1\"}"));
+    if (!out || !strstr(out, "ET SCAN Nmap"))
+        fprintf(stderr, "%s%s", out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    write_text("event.json", "{\"title\": \"[Triggered] Host down\", \"date\": \"1591216985000\","
+                             " \"host\": \"web-1\"}");
+    CHECK_EQ_INT(run("explain -c base.yaml event.json", &out, &err), 0);
+    CHECK(out && strstr(out, "labels {alertname=\"[Triggered] Host down\", host=\"web-1\"}"));
+    CHECK(out && strstr(out, "evaluated at 2020-06-03T20:43:05.000Z"));
+    free(out);
+    free(err);
+    /* a file with no alert in it says so and fails */
+    write_text("empty.csv", "timestamp,signature\n");
+    CHECK_EQ_INT(run("explain -c base.yaml empty.csv", &out, &err), 1);
+    CHECK(err && strstr(err, "empty.csv: no alert in it"));
+    free(out);
+    free(err);
 }
 
 int main(void)

@@ -496,6 +496,18 @@ static void test_json_documents(void)
             recorded_destroy(r);
         }
 
+    /* an alert that carries a list of objects is one record, not a wrapper */
+    snprintf(path, sizeof path, "%s/pd-event.json", dir);
+    write_text(path,
+               "{\"routing_key\": \"k\", \"event_action\": \"trigger\", \"payload\": "
+               "{\"summary\": \"Disk full\"}, \"links\": [{\"href\": \"h\", \"text\": \"t\"}]}");
+    recorded_t *one = recorded_new(&c, NULL, err, sizeof err);
+    seen_t s1 = {0};
+    CHECK_EQ_INT(recorded_read(one, path, keep_row, &s1), 0);
+    CHECK_EQ_INT(s1.n, 1);
+    CHECK(strstr(s1.rows[0], "payload_summary=Disk full") != NULL);
+    recorded_destroy(one);
+
     /* one array of 20,000 records, 1.3 MB: more than ingest.max_message_bytes */
     snprintf(path, sizeof path, "%s/big.json", dir);
     FILE *f = fopen(path, "w");
