@@ -422,20 +422,21 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
 
 /* ---- without a mapping: guessing the roles of fields ---------------------- */
 
-/* Field names (label-safe, case-insensitive) that play a role when no
- * mapping is given, most specific first. */
-static const char *const role_names[][24] = {
+/* Field names (label-safe; compared ignoring case and '_') that play a
+ * role when no mapping is given, most specific first. */
+static const char *const role_names[][32] = {
     /* alertname */
     {"alertname",
      "alert_signature",
      "signature",
+     "signature_name",
+     "sig_name",
+     "threat_name",
      "alert_name",
      "rule_name",
-     "rulename",
      "rule_description",
      "rule",
      "alarm_name",
-     "alarmname",
      "alarm",
      "check_name",
      "check",
@@ -449,16 +450,28 @@ static const char *const role_names[][24] = {
      "job",
      NULL},
     /* severity */
-    {"severity", "alert_severity", "priority", "perceived_severity", "perceivedseverity", "sev",
+    {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
      "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
-    {"time", "timestamp", "_timestamp", "ts", "datetime", "event_time", "eventtime", "alarm_time",
-     "created_at", "start_time", "occurred_at", "received_at", "finished_at", "date", NULL},
+    {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time", "created_at", "start_time",
+     "occurred_at", "received_at", "finished_at", "date", NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state */
     {"status", "state", "alarm_state", "current_state", "event_action", "result", "outcome", NULL},
 };
 enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
 static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
+
+/* A field name equals a role name ignoring case and '_': exports spell
+ * one column "Alert Name", "alert_name" and "AlertName". */
+static bool role_name_eq(const char *field, const char *role)
+{
+    for (;;) {
+        while (*field == '_') field++;
+        while (*role == '_') role++;
+        if (!*field || !*role) return !*field && !*role;
+        if (tolower((unsigned char)*field++) != tolower((unsigned char)*role++)) return false;
+    }
+}
 
 /* For each role, the index of the field playing it (-1: none). `names`
  * are label-safe. */
@@ -470,7 +483,7 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
             for (size_t i = 0; i < n && roles[r] < 0; i++) {
                 bool taken = false;
                 for (int q = 0; q < r; q++) taken |= roles[q] == (int)i;
-                if (!taken && names[i] && !strcasecmp(names[i], role_names[r][k]))
+                if (!taken && names[i] && role_name_eq(names[i], role_names[r][k]))
                     roles[r] = (int)i;
             }
     }

@@ -25,10 +25,10 @@
  * columns and the scalar fields of JSON objects that are not Alertmanager-
  * shaped (nested names joined with '_': alert.signature is
  * alert_signature) all become labels, names made label-safe, and roles are
- * guessed by name: the alert name from alertname, alert_signature,
+ * guessed by name (ignoring case and '_'): the alert name from alertname, alert_signature,
  * signature, rule, alarm, check, msg, title, name...; the severity from
  * severity, alert_severity, priority, level...; the time from time,
- * timestamp, @timestamp, ts...; the status from status or state.
+ * timestamp, @timestamp, ts...; the status from status, state, result...
  *
  * Single-threaded. Rows that cannot be read are reported on stderr as
  * FILE:LINE: message and counted, never silently dropped.

@@ -291,6 +291,27 @@ static void test_csv(void)
     CHECK_EQ_STR(s.rows[1], "alertname=HTTP down dedup_key=srv01/HTTP RESOLVED");
     recorded_destroy(r);
 
+    /* header names as exports spell them: spaces, case, no separator */
+    snprintf(path, sizeof path, "%s/export.csv", dir);
+    write_text(path, "Event Time,Signature Name,Severity Level,Source IP\n"
+                     "2026-03-02 10:00:00,ET SCAN Nmap,2,203.0.113.5\n");
+    r = recorded_new(&c, NULL, err, sizeof err);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.rows[0], "Source_IP=203.0.113.5 alertname=ET SCAN Nmap severity=2");
+    CHECK_EQ_INT(s.t[0], 1772445600000LL);
+    recorded_destroy(r);
+    snprintf(path, sizeof path, "%s/export2.csv", dir);
+    write_text(path, "AlertName;EventTime;host\nDisk full;1772445600;db-1\n");
+    r = recorded_new(&c, NULL, err, sizeof err);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.rows[0], "alertname=Disk full host=db-1");
+    CHECK_EQ_INT(s.t[0], 1772445600000LL);
+    recorded_destroy(r);
+
     static const char *const bad_maps[] = {"", "a=", "1x=y", "a=b,a=c"};
     for (size_t i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
         err[0] = '\0';
