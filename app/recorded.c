@@ -35,6 +35,7 @@ struct recorded {
     arena_t arena;
     uint64_t errors;
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
+    uint64_t no_times;            /* in this file: rows with no time at all */
     int64_t last_time;
     bool have_time;
     /* A file's alerts, copied, until it is read whole: handed out in
@@ -75,6 +76,11 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->bad_times)
         fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", where,
                 (unsigned long long)r->bad_times);
+    if (r->no_times)
+        fprintf(stderr,
+                "%s: %llu alerts without a time (no column or field was read as one, or it was "
+                "empty): each 1 ms after the previous; name it with --map time=COLUMN\n",
+                where, (unsigned long long)r->no_times);
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -403,6 +409,7 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
                r->has_map ? "mapped " : "");
         return;
     }
+    if (!row->have_time && !row->bad_time) r->no_times++;
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */
     for (uint32_t i = 0; i < row->n; i++)
@@ -1199,7 +1206,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
-    r->reported = r->bad_times = 0;
+    r->reported = r->bad_times = r->no_times = 0;
     for (size_t i = 0; i < n; i++)
         decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
                         false, fn, ctx);
@@ -1330,7 +1337,7 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     char *utf8 = utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
     kind_t kind = sniff(buf, len);
-    r->reported = r->bad_times = 0;
+    r->reported = r->bad_times = r->no_times = 0;
     if (kind == KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
     } else if (kind == KIND_PROTO) {

@@ -333,7 +333,8 @@ typedef struct {
     size_t n_folds;
     bool fold_all; /* one catch-all rule instead of one per family */
     bool flapping, min_duration;
-    int step; /* -1 = leave dedup.* as it is */
+    int step;         /* -1 = leave dedup.* as it is */
+    bool step_misses; /* the step gives fewest incidents but misses the target */
     uint32_t *excluded;
     size_t n_excluded;
     int64_t last_ms;
@@ -479,8 +480,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
         char was_w[32], was_r[32];
         fmt_duration(s->base.dedup.window_ms, was_w, sizeof was_w);
         fmt_duration(s->base.dedup.repeat_interval_ms, was_r, sizeof was_r);
-        sb_printf(b, "%s  window: %s            # was %s: the shortest step reaching the target\n",
-                  c, ladder[p->step].window, was_w);
+        sb_printf(b, "%s  window: %s            # was %s: %s\n", c, ladder[p->step].window, was_w,
+                  p->step_misses ? "the step giving fewest incidents (the target is not reached)"
+                                 : "the shortest step reaching the target");
         sb_printf(b, "%s  repeat_interval: %s   # was %s\n", c, ladder[p->step].repeat, was_r);
     }
     if (p->severity_map) {
@@ -773,7 +775,10 @@ static bool keeps_every_family(const suggest_t *s, const eval_t *now, const eval
 
 static int run_plan(const suggest_t *s, const plan_t *p, eval_t *e, sbuf_t *text)
 {
+    /* Emptied, not just rewound: a plan rendering nothing must not leave
+     * the previous plan's text to be written out. */
     text->n = 0;
+    if (text->s) text->s[0] = '\0';
     if (s->base_text) sb_printf(text, "%s\n", s->base_text);
     render(s, p, text);
     if (!text->s) sb_printf(text, "%s", "");
@@ -949,9 +954,21 @@ int suggest_main(int argc, char **argv)
     p.folds = calloc(s.families.n, sizeof *p.folds);
     size_t fanned = 0;
     uint64_t fanned_alerts = 0;
+    /* Alerts without a name are never folded: nothing says two of them are
+     * one signature, and one rule for all would give a new attack's first
+     * alert no incident of its own. The report says how to name them. */
+    uint64_t unnamed = 0;
+    for (size_t f = 0; f < s.families.n; f++)
+        if (!s.families.v[f][0]) unnamed += s.fam[f].alerts;
+    if (unnamed)
+        fprintf(stderr,
+                "quell suggest: %llu alerts have no alertname: no column or field was taken for "
+                "it; name one with --map alertname=COLUMN (see docs/tuning.md)\n",
+                (unsigned long long)unnamed);
     for (size_t k = 0; p.folds && k < s.families.n; k++) {
         uint32_t f = order[k];
         const family_t *fm = &s.fam[f];
+        if (!s.families.v[f][0]) continue;
         if (fm->raw_names >= p.id_variants)
             p.folds[p.n_folds++] = (fold_t){f, true};
         else if (fm->label_sets >= p.fold_min)
@@ -963,7 +980,7 @@ int suggest_main(int argc, char **argv)
         for (size_t k = 0; p.folds && k < s.families.n; k++) {
             uint32_t f = order[k];
             const family_t *fm = &s.fam[f];
-            if (fm->raw_names < p.id_variants && fm->label_sets >= p.fold_min)
+            if (s.families.v[f][0] && fm->raw_names < p.id_variants && fm->label_sets >= p.fold_min)
                 p.folds[p.n_folds++] = (fold_t){f, false};
         }
     }
@@ -1019,6 +1036,7 @@ int suggest_main(int argc, char **argv)
             fewest = best.forwarded;
         }
     }
+    p.step_misses = p.step >= 0 && (double)s.n < p.target * (double)fewest;
     if (run_plan(&s, &p, &e, &text) != 0) goto out;
 
     /* the report, as comments, then the config */
@@ -1039,6 +1057,11 @@ int suggest_main(int argc, char **argv)
               (unsigned long long)e.forwarded,
               e.forwarded ? (double)s.n / (double)e.forwarded : 0.0,
               e.forwarded ? (double)now.forwarded / (double)e.forwarded : 0.0, p.target);
+    if (unnamed)
+        sb_printf(&o,
+                  "# %llu alerts have no alertname: not folded; name the column with --map "
+                  "alertname=COLUMN\n",
+                  (unsigned long long)unnamed);
     if (e.forwarded && (double)s.n < p.target * (double)e.forwarded)
         sb_printf(&o, "# the target is not reached without hiding alert names; see "
                       "--exclusions\n");
