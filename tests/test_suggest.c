@@ -644,7 +644,7 @@ static void test_storm(void)
     snprintf(sug, sizeof sug, "%s/suggested.yaml", dir);
     snprintf(empty, sizeof empty, "%s/defaults.yaml", dir);
     write_text(empty, "# the defaults\n");
-    CHECK_EQ_INT(ids_storm_write(&st, storm, false, 15, 45000), 0);
+    CHECK_EQ_INT(ids_storm_write(&st, storm, IDS_CSV, 15, 45000), 0);
     CHECK(st.alerts > 40000 && st.alerts < 50000);
     const char *map = "alertname=signature,category,severity=priority,instance=src_ip,dest_ip,"
                       "time=timestamp";
@@ -740,6 +740,85 @@ static void test_storm(void)
     free(err);
 }
 
+typedef struct {
+    char **v;
+    size_t n, cap;
+} names_t;
+
+/* recorded_fn: each alert's alertname, in the order replay decides them. */
+static void keep_name(void *ctx, alert_t *a)
+{
+    names_t *nm = ctx;
+    if (nm->n == nm->cap) {
+        nm->cap = nm->cap ? nm->cap * 2 : 1024;
+        nm->v = realloc(nm->v, nm->cap * sizeof *nm->v);
+    }
+    const char *name = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        if (a->labels[i].name.len == 9 && !memcmp(a->labels[i].name.ptr, "alertname", 9))
+            name = a->labels[i].value.ptr, len = a->labels[i].value.len;
+    nm->v[nm->n++] = strndup(name, len);
+}
+
+/* The storm as a SIEM export (IDS_EXPORT): one JSON array, newest first,
+ * no --map (the roles from "Signature Name", "Severity", "Event Time"),
+ * rule ids in the names. Defaults plus the proposal shrink it at least
+ * 50x, and every signature new in a phase opens an incident with its first
+ * alert, judged in the order replay decides (event time: the reader's). */
+static void test_storm_export(void)
+{
+    ids_storm_t st;
+    char storm[256], sug[256], args[2048];
+    snprintf(storm, sizeof storm, "%s/export.json", dir);
+    snprintf(sug, sizeof sug, "%s/export.yaml", dir);
+    CHECK_EQ_INT(ids_storm_write(&st, storm, IDS_EXPORT, 23, 45000), 0);
+    char *out, *err;
+    snprintf(args, sizeof args, "suggest --owner secops -o %s %s", sug, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "(newest first?): read in event-time order"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "replay -c %s --format json %s", sug, storm);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    conf_t c;
+    conf_defaults(&c);
+    char e[200];
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    names_t nm = {0};
+    CHECK_EQ_INT(recorded_read(r, storm, keep_name, &nm), 0);
+    recorded_destroy(r);
+    conf_free(&c);
+    CHECK_EQ_INT(nm.n, st.alerts);
+    size_t forwards;
+    bool *fw = forwarded_rows(out, nm.n, &forwards);
+    free(out);
+    free(err);
+    double ratio = forwards ? (double)nm.n / (double)forwards : 0;
+    printf("export storm: %zu alerts, %zu incidents: %.1fx\n", nm.n, forwards, ratio);
+    CHECK(ratio >= 50);
+    for (int p = 1; p < IDS_PHASES; p++) {
+        size_t first = nm.n;
+        for (size_t g = 0; g < st.n_sig; g++) {
+            if (st.sig[g].phase != p) continue;
+            size_t sig_forwards = 0, sig_first = nm.n;
+            for (size_t i = 0; i < nm.n; i++)
+                if (sig_matches(nm.v[i], st.sig[g].name)) {
+                    sig_forwards += fw[i];
+                    if (sig_first == nm.n) sig_first = i;
+                }
+            if (!sig_forwards)
+                fprintf(stderr, "export, phase %d: \"%s\" never forwarded\n", p, st.sig[g].name);
+            CHECK(sig_forwards >= 1);
+            if (sig_first < first) first = sig_first;
+        }
+        CHECK(first < nm.n && fw[first]); /* the phase's first alert opens an incident */
+    }
+    for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
+    free(nm.v);
+    free(fw);
+}
+
 /* Suricata EVE JSON lines through a dotted --map; a bad row is reported as
  * FILE:LINE and counted, and the rest is still read. */
 static void test_eve_json(void)
@@ -748,7 +827,7 @@ static void test_eve_json(void)
     char storm[256], sug[256], args[2048];
     snprintf(storm, sizeof storm, "%s/eve.json", dir);
     snprintf(sug, sizeof sug, "%s/eve.yaml", dir);
-    CHECK_EQ_INT(ids_storm_write(&st, storm, true, 7, 9000), 0);
+    CHECK_EQ_INT(ids_storm_write(&st, storm, IDS_EVE, 7, 9000), 0);
     FILE *f = fopen(storm, "a");
     fputs("{\"timestamp\":\"yesterday\",\"alert\":{\"signature\":\"x\"}}\n[1, 2]\n", f);
     fclose(f);
@@ -798,6 +877,7 @@ int main(void)
     test_time_order();
     test_unnamed();
     test_storm();
+    test_storm_export();
     test_eve_json();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
