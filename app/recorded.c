@@ -635,21 +635,57 @@ static char csv_delimiter(const char *s, const char *end)
  * against the header's full width. */
 #define MAX_COLS 1024
 
+/* A header that is a YAML document's first line ("---", "groups:",
+ * "apiVersion: v1"): a rule or config file given as traffic, which CSV
+ * would read as one column of its lines. */
+static bool yaml_header(const char *h)
+{
+    if (!strncmp(h, "---", 3)) return true;
+    if (!(isalpha((unsigned char)*h) || *h == '_')) return false;
+    while (isalnum((unsigned char)*h) || *h == '_' || *h == '-' || *h == '.') h++;
+    return *h == ':' && (h[1] == '\0' || h[1] == ' ');
+}
+
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
 {
     char *p = buf, *end = buf + len;
     if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+    /* Blank lines and "# " comments before the header (an exporter's
+     * preamble) are skipped; "#fields..." is a header. */
+    size_t header_line = 1;
+    for (;;) {
+        const char *q = p;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+        bool comment = q < end && *q == '#' &&
+                       (q + 1 == end || q[1] == ' ' || q[1] == '\n' || q[1] == '\r' || q[1] == '#');
+        if (!(q < end && (*q == '\n' || comment))) break;
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl) {
+            p = end;
+            break;
+        }
+        p = (char *)nl + 1;
+        header_line++;
+    }
     char delim = csv_delimiter(p, end);
     char *f[MAX_COLS];
     size_t fl[MAX_COLS], lines = 0;
     size_t nh_all = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
     size_t nh = nh_all < MAX_COLS ? nh_all : MAX_COLS;
     if (nh_all > MAX_COLS)
-        fprintf(stderr, "%s:1: warning: %zu columns: only the first %d are read\n", file, nh_all,
-                MAX_COLS);
+        fprintf(stderr, "%s:%zu: warning: %zu columns: only the first %d are read\n", file,
+                header_line, nh_all, MAX_COLS);
     char *header[MAX_COLS];
     for (size_t i = 0; i < nh; i++) header[i] = strndup(f[i], fl[i]);
+    if (nh == 1 && header[0] && yaml_header(header[0])) {
+        r->errors++;
+        report(r, file, header_line,
+               "not read: YAML (a rule or config file?), not recorded alerts: CSV needs a header "
+               "line naming its columns");
+        free(header[0]);
+        return;
+    }
     /* Which column feeds which label (-1: none). */
     int src_of_map[MAX_MAP];
     char *auto_names[MAX_COLS] = {0};
@@ -662,14 +698,14 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
             for (size_t i = 0; i < nh && src_of_map[m] < 0; i++)
                 if (header[i] && !strcasecmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
             if (src_of_map[m] < 0)
-                fprintf(stderr, "%s:1: warning: --map: no column \"%s\" (label %s stays unset)\n",
-                        file, r->map[m].source, r->map[m].label);
+                fprintf(stderr, "%s:%zu: warning: --map: no column \"%s\" (label %s stays unset)\n",
+                        file, header_line, r->map[m].source, r->map[m].label);
         }
     } else {
         for (size_t i = 0; i < nh; i++) auto_names[i] = header[i] ? label_safe(header[i]) : NULL;
         guess_roles(auto_names, nh, roles);
     }
-    size_t line = 1 + lines; /* the line the next row starts on */
+    size_t line = header_line + lines; /* the line the next row starts on */
     while (p < end) {
         size_t at = line;
         lines = 0;

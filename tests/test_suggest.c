@@ -355,6 +355,33 @@ static void test_csv_problem_lines(void)
     free(out);
     free(err);
 
+    /* a YAML file (a Prometheus rule file, a config) given as traffic is
+     * refused as such, not read as a one-column CSV of its lines */
+    snprintf(path, sizeof path, "%s/rules.yml", dir);
+    write_text(path,
+               "# node rules\n\ngroups:\n  - name: node\n    rules:\n      - alert: HostDown\n"
+               "        expr: up == 0\n        labels: {severity: critical}\n");
+    snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    snprintf(want, sizeof want,
+             "%s:3: not read: YAML (a rule or config file?), not recorded alerts", path);
+    CHECK(err && strstr(err, want));
+    CHECK(out && strstr(out, "0 alerts, 0 fingerprints, 1 not decoded"));
+    if (!err || !strstr(err, want)) fprintf(stderr, "%s%s", out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+
+    /* an exporter's preamble before the header: skipped, lines still counted */
+    snprintf(path, sizeof path, "%s/preamble.csv", dir);
+    write_text(path, "# exported by sensor-7\n\nsignature,host\nET SCAN a,h1\nET SCAN b\n");
+    snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    snprintf(want, sizeof want, "%s:5: not read: 1 fields, the header has 2", path);
+    CHECK(err && strstr(err, want));
+    CHECK(out && strstr(out, "1 alerts, 1 fingerprints, 1 not decoded"));
+    free(out);
+    free(err);
+
     /* a wide export (300 columns): a row a field short is refused, a
      * column far to the right can be mapped */
     FILE *f = fopen(path, "w");
