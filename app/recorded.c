@@ -274,9 +274,13 @@ bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
     while (len && isspace((unsigned char)s[len - 1])) len--;
     if (!len || len > 60) return false;
     /* Unix seconds, ms, us or ns, by magnitude; a fraction is allowed. */
-    bool numeric = true;
-    for (size_t i = 0; i < len; i++) numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
-    if (numeric) {
+    bool numeric = isdigit((unsigned char)s[len - 1]); /* "1.2.3" and "17.": no time */
+    size_t dots = 0;
+    for (size_t i = 0; i < len; i++) {
+        dots += s[i] == '.';
+        numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
+    }
+    if (numeric && dots <= 1) {
         char tmp[64];
         memcpy(tmp, s, len);
         tmp[len] = '\0';

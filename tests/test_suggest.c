@@ -173,8 +173,9 @@ static void test_times(void)
         if (!got || t != ok[i].want) fprintf(stderr, "time \"%s\": %lld\n", ok[i].in, (long long)t);
         CHECK(got && t == ok[i].want);
     }
-    static const char *const bad[] = {"yesterday", "2026-13-02 10:00:01", "10:00:01", "",
-                                      "2026-03-02T10:00"};
+    static const char *const bad[] = {"yesterday",  "2026-13-02 10:00:01", "10:00:01",
+                                      "",           "2026-03-02T10:00",    "1.2.3",
+                                      "1772445601."};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
