@@ -37,6 +37,7 @@ struct recorded {
     uint64_t errors;
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     uint64_t no_times;            /* in this file: rows with no time at all */
+    uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
     int64_t last_time;
     bool have_time;
     /* A file's alerts, copied, until it is read whole: handed out in
@@ -77,6 +78,9 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->bad_times)
         fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", where,
                 (unsigned long long)r->bad_times);
+    if (r->cut_values)
+        fprintf(stderr, "%s: %llu values longer than ingest.max_value_bytes (%zu) cut there\n",
+                where, (unsigned long long)r->cut_values, r->limits.max_value_bytes);
     if (r->no_times)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
@@ -222,7 +226,10 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
     while (vlen && isspace((unsigned char)*v)) v++, vlen--;
     while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
     if (!vlen || row->n >= sizeof row->labels / sizeof *row->labels) return;
-    if (vlen > r->limits.max_value_bytes) vlen = r->limits.max_value_bytes;
+    if (vlen > r->limits.max_value_bytes) {
+        vlen = r->limits.max_value_bytes;
+        r->cut_values++;
+    }
     char *nv = arena_strndup(&r->arena, v, vlen);
     char *nn = arena_strndup(&r->arena, name, strlen(name));
     if (!nv || !nn) return;
@@ -928,7 +935,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
-    r->reported = r->bad_times = r->no_times = 0;
+    r->reported = r->bad_times = r->no_times = r->cut_values = 0;
     for (size_t i = 0; i < n; i++)
         decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
                         false, fn, ctx);
@@ -1059,7 +1066,7 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
-    r->reported = r->bad_times = r->no_times = 0;
+    r->reported = r->bad_times = r->no_times = r->cut_values = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {

@@ -372,6 +372,21 @@ static void test_csv_problem_lines(void)
     free(out);
     free(err);
 
+    /* a value longer than ingest.max_value_bytes is cut, and that is said */
+    snprintf(path, sizeof path, "%s/long.csv", dir);
+    FILE *lf = fopen(path, "w");
+    fputs("signature,host\n\"", lf);
+    for (int i = 0; i < 5000; i++) fputc('A' + i % 26, lf);
+    fputs("\",h1\n", lf);
+    fclose(lf);
+    snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err &&
+          strstr(err, "long.csv: 1 values longer than ingest.max_value_bytes (4096) cut there"));
+    CHECK(out && strstr(out, "1 alerts, 1 fingerprints"));
+    free(out);
+    free(err);
+
     /* an exporter's preamble before the header: skipped, lines still counted */
     snprintf(path, sizeof path, "%s/preamble.csv", dir);
     write_text(path, "# exported by sensor-7\n\nsignature,host\nET SCAN a,h1\nET SCAN b\n");
