@@ -22,6 +22,9 @@
 #include "recorded_int.h"
 
 #define MAX_MAP 64
+/* Columns read; a wider export is warned about and its rows still checked
+ * against the header's full width. */
+#define MAX_COLS 1024
 
 typedef struct {
     char *label;  /* target label ("time", "status" special) */
@@ -38,6 +41,7 @@ struct recorded {
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     uint64_t no_times;            /* in this file: rows with no time at all */
     uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
+    uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
     int64_t last_time;
     bool have_time;
     /* A file's alerts, copied, until it is read whole: handed out in
@@ -78,6 +82,12 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->bad_times)
         fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", where,
                 (unsigned long long)r->bad_times);
+    if (r->trimmed_rows)
+        fprintf(stderr,
+                "%s: %llu rows with more than ingest.max_labels (%zu) labels: alertname and "
+                "severity kept, the labels past the limit (in name order) dropped; --map picks "
+                "the ones to keep\n",
+                where, (unsigned long long)r->trimmed_rows, r->limits.max_labels);
     if (r->cut_values)
         fprintf(stderr, "%s: %llu values longer than ingest.max_value_bytes (%zu) cut there\n",
                 where, (unsigned long long)r->cut_values, r->limits.max_value_bytes);
@@ -194,7 +204,7 @@ static int label_cmp(const void *a, const void *b)
 }
 
 typedef struct {
-    label_t labels[MAX_MAP > 256 ? MAX_MAP : 256];
+    label_t labels[MAX_COLS]; /* every column of a row: none dropped before the trim */
     uint32_t n;
     bool have_time, resolved, bad_time;
     int64_t time_ms;
@@ -237,6 +247,12 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
     row->labels[row->n++] = (label_t){{nn, (uint32_t)strlen(nn)}, {nv, (uint32_t)vlen}};
 }
 
+static bool is_role_label(const label_t *l)
+{
+    return (l->name.len == 9 && !memcmp(l->name.ptr, "alertname", 9)) ||
+           (l->name.len == 8 && !memcmp(l->name.ptr, "severity", 8));
+}
+
 static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
                      void *ctx)
 {
@@ -261,7 +277,22 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
         if (!k || label_cmp(&row->labels[k - 1], &row->labels[i]))
             row->labels[k++] = row->labels[i];
     row->n = k;
-    if (row->n > r->limits.max_labels) row->n = (uint32_t)r->limits.max_labels;
+    if (row->n > r->limits.max_labels) {
+        /* Past the limit, keep the labels the decision reads (the name,
+         * the severity), then the first others in name order. */
+        uint32_t keep_other = (uint32_t)r->limits.max_labels, out = 0;
+        for (uint32_t i = 0; i < row->n; i++)
+            if (is_role_label(&row->labels[i]) && keep_other) keep_other--;
+        for (uint32_t i = 0; i < row->n; i++) {
+            bool role = is_role_label(&row->labels[i]);
+            if (role || keep_other) {
+                if (!role) keep_other--;
+                row->labels[out++] = row->labels[i];
+            }
+        }
+        row->n = out;
+        r->trimmed_rows++;
+    }
     alert_t a;
     memset(&a, 0, sizeof a);
     a.labels = row->labels;
@@ -358,10 +389,6 @@ static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const
 }
 
 /* ---- CSV ---------------------------------------------------------------- */
-
-/* Columns read; a wider export is warned about and its rows still checked
- * against the header's full width. */
-#define MAX_COLS 1024
 
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
@@ -505,7 +532,7 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
 
 /* Any JSON object without a mapping: its scalar fields, nested ones named
  * with '_' (alert.signature -> alert_signature), roles guessed. */
-#define MAX_FLAT 128
+#define MAX_FLAT 512 /* scalar fields of one object read without a mapping */
 typedef struct {
     char *names[MAX_FLAT];
     const char *vals[MAX_FLAT];
@@ -935,7 +962,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
-    r->reported = r->bad_times = r->no_times = r->cut_values = 0;
+    r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
     for (size_t i = 0; i < n; i++)
         decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
                         false, fn, ctx);
@@ -1066,7 +1093,7 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
-    r->reported = r->bad_times = r->no_times = r->cut_values = 0;
+    r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {

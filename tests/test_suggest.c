@@ -322,6 +322,42 @@ static void test_csv(void)
     conf_free(&c);
 }
 
+typedef struct {
+    char **v;
+    size_t n, cap;
+} names_t;
+
+/* recorded_fn: each alert's alertname, in the order replay decides them. */
+static void keep_name(void *ctx, alert_t *a)
+{
+    names_t *nm = ctx;
+    if (nm->n == nm->cap) {
+        nm->cap = nm->cap ? nm->cap * 2 : 1024;
+        nm->v = realloc(nm->v, nm->cap * sizeof *nm->v);
+    }
+    const char *name = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        if (a->labels[i].name.len == 9 && !memcmp(a->labels[i].name.ptr, "alertname", 9))
+            name = a->labels[i].value.ptr, len = a->labels[i].value.len;
+    nm->v[nm->n++] = strndup(name, len);
+}
+
+/* recorded_fn: "NAME|severity|N" (severity when the label is there, N
+ * the label count). */
+static void keep_name_and_count(void *ctx, alert_t *a)
+{
+    names_t *nm = ctx;
+    keep_name(ctx, a);
+    bool sev = false;
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        sev |= a->labels[i].name.len == 8 && !memcmp(a->labels[i].name.ptr, "severity", 8);
+    char buf[400];
+    snprintf(buf, sizeof buf, "%s|%s|%u", nm->v[nm->n - 1], sev ? "severity" : "-", a->n_labels);
+    free(nm->v[nm->n - 1]);
+    nm->v[nm->n - 1] = strdup(buf);
+}
+
 /* Problems in a CSV name the line the row starts on, counting the lines a
  * quoted field spans; a quote left open says which lines it swallowed. */
 static void test_csv_problem_lines(void)
@@ -398,9 +434,36 @@ static void test_csv_problem_lines(void)
     free(out);
     free(err);
 
+    /* more fields than ingest.max_labels (64): the alert's name and
+     * severity are kept, the labels past the limit dropped, and said */
+    FILE *f = fopen(path, "w");
+    fputs("zone", f);
+    for (int col = 0; col < 80; col++) fprintf(f, ",a%02d", col); /* sort before alertname */
+    fputs(",signature,priority\nz1", f);
+    for (int col = 0; col < 80; col++) fprintf(f, ",v%d", col);
+    fputs(",ET SCAN wide,1\n", f);
+    fclose(f);
+    conf_t wc;
+    conf_defaults(&wc);
+    char we[200];
+    recorded_t *wr = recorded_new(&wc, NULL, we, sizeof we);
+    names_t nm = {0};
+    CHECK_EQ_INT(recorded_read(wr, path, keep_name_and_count, &nm), 0);
+    CHECK_EQ_INT(nm.n, 1);
+    if (nm.n) CHECK_EQ_STR(nm.v[0], "ET SCAN wide|severity|64");
+    for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
+    free(nm.v);
+    recorded_destroy(wr);
+    conf_free(&wc);
+    snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "1 rows with more than ingest.max_labels (64) labels"));
+    free(out);
+    free(err);
+
     /* a wide export (300 columns): a row a field short is refused, a
      * column far to the right can be mapped */
-    FILE *f = fopen(path, "w");
+    f = fopen(path, "w");
     for (int row = 0; row < 3; row++)
         for (int col = 0; col < (row == 2 ? 299 : 300); col++)
             fprintf(f, "%s%s%d%s", col ? "," : "", row ? "v" : "c", col,
@@ -781,27 +844,6 @@ static void test_storm(void)
     if (out && (!first_hidden || strncmp(first_hidden, "\n    SEV1 ", 10))) fputs(out, stderr);
     free(out);
     free(err);
-}
-
-typedef struct {
-    char **v;
-    size_t n, cap;
-} names_t;
-
-/* recorded_fn: each alert's alertname, in the order replay decides them. */
-static void keep_name(void *ctx, alert_t *a)
-{
-    names_t *nm = ctx;
-    if (nm->n == nm->cap) {
-        nm->cap = nm->cap ? nm->cap * 2 : 1024;
-        nm->v = realloc(nm->v, nm->cap * sizeof *nm->v);
-    }
-    const char *name = "";
-    size_t len = 0;
-    for (uint32_t i = 0; i < a->n_labels; i++)
-        if (a->labels[i].name.len == 9 && !memcmp(a->labels[i].name.ptr, "alertname", 9))
-            name = a->labels[i].value.ptr, len = a->labels[i].value.len;
-    nm->v[nm->n++] = strndup(name, len);
 }
 
 /* The storm as a SIEM export (IDS_EXPORT): one JSON array, newest first,
