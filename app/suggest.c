@@ -30,6 +30,7 @@
  * Output is a function of the input bytes and flags: no clock is read
  * (expiries count from the last recorded event).
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,46 @@ static bool base_has(const suggest_t *s, const char *key)
     return false;
 }
 
+/* `s` as a YAML scalar: as it is when it is a plain word (secops,
+ * team-a, ops@example.org), else double-quoted with escapes, so an owner
+ * like "team: sec # ops" stays one value. */
+static void sb_yaml_scalar(sbuf_t *b, const char *s)
+{
+    bool plain = isalnum((unsigned char)*s) || *s == '_';
+    for (const char *p = s; plain && *p; p++)
+        plain = isalnum((unsigned char)*p) || strchr("_.@/+-", *p);
+    if (plain) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_printf(b, "\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            sb_printf(b, "\\x%02x", (unsigned char)*p);
+        else
+            sb_printf(b, "%c", *p);
+    }
+    sb_printf(b, "\"");
+}
+
+/* An alert name for a comment line of the report: on that line (control
+ * characters become spaces, a newline would end the comment and leave the
+ * rest as YAML) and at most 160 bytes. */
+static const char *comment_text(const char *s, char *out, size_t cap)
+{
+    size_t k = 0, limit = cap - 4 < 160 ? cap - 4 : 160;
+    for (; *s && k < limit; s++) out[k++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+    if (*s) {
+        while (k && ((unsigned char)out[k - 1] & 0xC0) == 0x80) k--; /* whole characters */
+        if (k && (unsigned char)out[k - 1] >= 0xC0) k--;
+        out[k++] = '.', out[k++] = '.', out[k++] = '.';
+    }
+    out[k] = '\0';
+    return out;
+}
+
 /* A YAML single-quoted scalar holding a matcher `name OP "value"` with
  * the value Go-quoted. */
 static void sb_matcher(sbuf_t *b, const char *name, const char *op, const char *value)
@@ -547,7 +588,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
             }
             sb_printf(b, "]\n%s    by: %s\n", c, by);
             if (f->ids) sb_printf(b, "%s    normalize: [alertname]\n", c);
-            sb_printf(b, "%s    owner: %s\n", c, p->owner);
+            sb_printf(b, "%s    owner: ", c);
+            sb_yaml_scalar(b, p->owner);
+            sb_printf(b, "\n");
             sb_printf(b,
                       "%s    comment: \"%llu alerts, %llu label sets, %llu raw names; "
                       "%llu incidents now\"\n",
@@ -560,7 +603,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
                 b, "%s  - name: fold-by-alertname   # every other alert: one incident per name\n",
                 c);
             sb_printf(b, "%s    matchers: ['alertname=~\".+\"']\n", c);
-            sb_printf(b, "%s    by: %s\n%s    owner: %s\n", c, by, c, p->owner);
+            sb_printf(b, "%s    by: %s\n%s    owner: ", c, by, c);
+            sb_yaml_scalar(b, p->owner);
+            sb_printf(b, "\n");
             sb_printf(b,
                       "%s    comment: \"most alert names fire with many label sets (hosts, "
                       "addresses)\"\n",
@@ -586,7 +631,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
             char *re = family_regex(norm);
             sb_printf(b, "%s  - name: quiet-%s\n%s    matchers: [", c, sl, c);
             sb_matcher(b, "alertname", "=~", re ? re : "");
-            sb_printf(b, "]\n%s    owner: %s\n%s    ends_at: %s\n", c, p->owner, c, until);
+            sb_printf(b, "]\n%s    owner: ", c);
+            sb_yaml_scalar(b, p->owner);
+            sb_printf(b, "\n%s    ends_at: %s\n", c, until);
             sb_printf(b, "%s    comment: \"SEV%u at worst, %llu alerts (%.1f%% of all)\"\n", c,
                       fm->worst_sev ? fm->worst_sev : 5, (unsigned long long)fm->alerts,
                       100.0 * (double)fm->alerts / (double)(s->n ? s->n : 1));
@@ -766,7 +813,7 @@ static bool keeps_every_family(const suggest_t *s, const eval_t *now, const eval
         bool excluded = false;
         for (size_t k = 0; k < p->n_excluded; k++) excluded |= p->excluded[k] == f;
         if (!excluded && now->fam_forwarded[f] && !e->fam_forwarded[f]) {
-            snprintf(first_lost, cap, "%s", s->families.v[f]);
+            comment_text(s->families.v[f], first_lost, cap);
             return false;
         }
     }
@@ -1080,8 +1127,10 @@ int suggest_main(int argc, char **argv)
     for (size_t k = 0; k < s.families.n && k < p.top; k++) {
         uint32_t f = order[k];
         const family_t *fm = &s.fam[f];
+        char shown[200];
         sb_printf(&o, "#   %s: %llu alerts, %llu label sets, %llu names, %llu -> %llu incidents",
-                  s.families.v[f][0] ? s.families.v[f] : "(no alertname)",
+                  s.families.v[f][0] ? comment_text(s.families.v[f], shown, sizeof shown)
+                                     : "(no alertname)",
                   (unsigned long long)fm->alerts, (unsigned long long)fm->label_sets,
                   (unsigned long long)fm->raw_names, (unsigned long long)now.fam_forwarded[f],
                   (unsigned long long)e.fam_forwarded[f]);

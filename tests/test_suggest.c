@@ -608,6 +608,37 @@ static void test_unnamed(void)
     free(err);
 }
 
+/* Alert names with a newline, quotes or a YAML-looking colon, and an
+ * owner that needs quoting: the proposal is still a config quell check
+ * accepts (names in the report's comments stay on their comment line). */
+static void test_awkward_names(void)
+{
+    char path[256], sug[256], args[1024];
+    snprintf(path, sizeof path, "%s/awkward.csv", dir);
+    snprintf(sug, sizeof sug, "%s/awkward.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fputs("time,signature,host\n", f);
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "%d,\"%s\",h%d\n", 1772445600 + i * 60,
+                i % 2 ? "Disk full\nkey: value # not a comment" : "say \"\"hi\"\": 'x'", i);
+    fclose(f);
+    char *out, *err;
+    snprintf(args, sizeof args, "suggest --owner 'team: sec # ops' -o %s %s", sug, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "check -c %s", sug);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    if (err && *err) {
+        fprintf(stderr, "check: %s", err);
+        char *yaml = check_read_file(sug, NULL);
+        if (yaml) fputs(yaml, stderr);
+        free(yaml);
+    }
+    free(out);
+    free(err);
+}
+
 /* JSON exports as tools write them, not only JSON lines: one array of
  * records (pretty-printed, as jq or a UI export writes it), a wrapper
  * object holding the records ({"messages": [...]}, {"hits": {"hits":
@@ -965,6 +996,7 @@ int main(void)
     test_utf16();
     test_time_order();
     test_unnamed();
+    test_awkward_names();
     test_storm();
     test_storm_export();
     test_eve_json();
