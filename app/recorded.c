@@ -744,6 +744,40 @@ static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest
                             recorded_fn fn, void *ctx);
 static int64_t prom_time(recorded_t *r, const char *text, size_t len);
 
+/* A PagerDuty Events v2 event with its dedup_key (without one, the intake
+ * makes a random key up, which replay must not: its output is a function
+ * of the input bytes). */
+static bool pd_event(const cJSON *j)
+{
+    const cJSON *action = cJSON_GetObjectItemCaseSensitive(j, "event_action");
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "dedup_key");
+    return cJSON_IsString(action) && cJSON_IsString(key) && key->valuestring[0] &&
+           cJSON_GetObjectItemCaseSensitive(j, "routing_key");
+}
+
+/* A PagerDuty event as the intake (POST /v2/enqueue) turns it into an
+ * alert: labels alertname="pagerduty" and dedup_key, so a resolve, which
+ * has no payload, meets its trigger; the routing key (a secret) is no
+ * label. */
+static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                          recorded_fn fn, void *ctx)
+{
+    char *body = cJSON_PrintUnformatted(j), *alert_json = NULL, key[300], why[256];
+    const char *pd_status = NULL;
+    if (!body) return;
+    if (intake_pd_to_alert(body, strlen(body), &alert_json, key, sizeof key, &pd_status, why,
+                           sizeof why) != QERR_OK) {
+        r->errors++;
+        report(r, file, line, "not read: PagerDuty event (%s): %s", pd_status, why);
+    } else {
+        size_t n = strlen(alert_json);
+        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n,
+                        prom_time(r, alert_json, n), false, fn, ctx);
+    }
+    cJSON_free(alert_json);
+    cJSON_free(body);
+}
+
 /* One JSON value of the input, starting at `line`: an object is a row (or,
  * an export wrapper that is no row itself, its records); an array is its
  * elements, each read so. Alertmanager-shaped values without a mapping go
@@ -753,6 +787,10 @@ static int64_t prom_time(recorded_t *r, const char *text, size_t len);
 static void read_json_value(recorded_t *r, const char *file, size_t line, const cJSON *j,
                             const char *text, size_t len, int depth, recorded_fn fn, void *ctx)
 {
+    if (!r->has_map && cJSON_IsObject(j) && pd_event(j)) {
+        read_pd_event(r, file, line, j, fn, ctx);
+        return;
+    }
     if (!r->has_map && prom_shaped(j)) {
         char *printed = text ? NULL : cJSON_PrintUnformatted(j);
         if (!text && !printed) return;

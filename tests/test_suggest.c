@@ -698,6 +698,23 @@ static void test_json_documents(void)
     CHECK(strstr(s1.rows[0], "payload_summary=Disk full") != NULL);
     recorded_destroy(one);
 
+    /* PagerDuty Events v2, no mapping: read as the intake reads them, so a
+     * resolve (no payload) closes its trigger: labels alertname="pagerduty"
+     * and dedup_key, not every field of the event */
+    snprintf(path, sizeof path, "%s/pd-events.json", dir);
+    write_text(path, "{\"routing_key\": \"R0123456789\", \"event_action\": \"trigger\", "
+                     "\"dedup_key\": \"srv01/HTTP\", \"payload\": {\"summary\": \"HTTP down\", "
+                     "\"source\": \"srv01\", \"severity\": \"critical\"}}\n"
+                     "{\"routing_key\": \"R0123456789\", \"event_action\": \"resolve\", "
+                     "\"dedup_key\": \"srv01/HTTP\"}\n");
+    recorded_t *pd = recorded_new(&c, NULL, err, sizeof err);
+    seen_t s2 = {0};
+    CHECK_EQ_INT(recorded_read(pd, path, keep_row, &s2), 0);
+    CHECK_EQ_INT(s2.n, 2);
+    CHECK_EQ_STR(s2.rows[0], "alertname=pagerduty dedup_key=srv01/HTTP");
+    CHECK_EQ_STR(s2.rows[1], "alertname=pagerduty dedup_key=srv01/HTTP RESOLVED");
+    recorded_destroy(pd);
+
     /* one array of 20,000 records, 1.3 MB: more than ingest.max_message_bytes */
     snprintf(path, sizeof path, "%s/big.json", dir);
     FILE *f = fopen(path, "w");
