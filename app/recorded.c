@@ -323,6 +323,9 @@ static const char *const role_names[][32] = {
      "alarm",
      "check_name",
      "check",
+     "condition_name",          /* New Relic */
+     "incident_condition_name", /* Google Cloud Monitoring (Stackdriver) */
+     "payload_summary",         /* PagerDuty Events v2 without a dedup_key */
      "event_name",
      "msg",
      "title",
@@ -337,9 +340,12 @@ static const char *const role_names[][32] = {
      "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
     {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time", "created_at", "start_time",
-     "occurred_at", "received_at", "finished_at", "date", NULL},
-    /* status: a check's result, PagerDuty's event_action, Pingdom's current_state */
-    {"status", "state", "alarm_state", "current_state", "event_action", "result", "outcome", NULL},
+     "occurred_at", "received_at", "finished_at", "started_at", "incident_started_at",
+     "payload_timestamp", "date", NULL},
+    /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
+     * Google Cloud Monitoring's incident.state */
+    {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
+     "outcome", NULL},
 };
 enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
 static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};

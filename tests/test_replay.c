@@ -337,6 +337,9 @@ static void test_vendor_payloads(void)
         {"pagerduty/pd-developer-docs__resolve_event.json", "suppressed by reason:\n    resolved "},
         {"other/pingdom_up.json", "suppressed by reason:\n    resolved "},
         {"grafana/alerta__grafana_alert_ok.json", "suppressed by reason:\n    resolved "},
+        {"other/stackdriver_closed.json", "suppressed by reason:\n    resolved "},
+        {"other/stackdriver_open.json", "alertname=\"CPU usage\""},
+        {"other/new_relic_notification.json", "alertname=\"New Relic Alert - Test Condition\""},
     };
     for (size_t i = 0; i < sizeof pinned / sizeof *pinned; i++) {
         char args[1400], *out, *err;

@@ -695,7 +695,7 @@ static void test_json_documents(void)
     seen_t s1 = {0};
     CHECK_EQ_INT(recorded_read(one, path, keep_row, &s1), 0);
     CHECK_EQ_INT(s1.n, 1);
-    CHECK(strstr(s1.rows[0], "payload_summary=Disk full") != NULL);
+    CHECK(strstr(s1.rows[0], "alertname=Disk full") != NULL);
     recorded_destroy(one);
 
     /* PagerDuty Events v2, no mapping: read as the intake reads them, so a
