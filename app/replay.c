@@ -537,7 +537,8 @@ static void replay_usage(FILE *out)
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
                  "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
-                 "         lines of any other shape (roles guessed, or named with --map), or\n"
+                 "         of any other shape (lines, an array, pretty-printed; roles guessed,\n"
+                 "         or named with --map), each file in event-time order, or\n"
                  "         kafka:TOPIC (with --brokers: the topic as it is now, in timestamp\n"
                  "         order). What `quell suggest` reads (see docs/tuning.md).\n");
 }
