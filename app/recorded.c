@@ -50,6 +50,7 @@ struct recorded {
     size_t n_held, cap_held;
     arena_t held_arena;
     bool held_oom;
+    size_t position; /* recorded_position: of the alert being handed out */
 };
 
 typedef struct held_alert {
@@ -181,6 +182,8 @@ void recorded_destroy(recorded_t *r)
 }
 
 uint64_t recorded_errors(const recorded_t *r) { return r->errors; }
+
+size_t recorded_position(const recorded_t *r) { return r->position; }
 
 /* ---- time --------------------------------------------------------------- */
 
@@ -912,6 +915,20 @@ static int kmsg_cmp(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* Hands a topic's alerts out in the order read, counting positions. */
+typedef struct {
+    recorded_fn fn;
+    void *ctx;
+    recorded_t *r;
+} kafka_fn_t;
+
+static void kafka_emit(void *ctx, alert_t *a)
+{
+    kafka_fn_t *k = ctx;
+    k->fn(k->ctx, a);
+    k->r->position++;
+}
+
 /* recorded.h. Messages are copied out, then sorted: the order librdkafka
  * interleaves partitions in is not the same from one read to the next. */
 int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, recorded_fn fn,
@@ -1007,9 +1024,11 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    r->position = 0;
+    kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
         decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
-                        false, fn, ctx);
+                        false, kafka_emit, &kf);
     report_tail(r, where);
     rc = 0;
 out:
@@ -1120,7 +1139,10 @@ static void release_held(recorded_t *r, const char *path, recorded_fn fn, void *
                 out_of_order * 2 > r->n_held ? "newest first?" : "interleaved sources?");
     }
     if (r->held_oom) fprintf(stderr, "%s: out of memory: only the first alerts are read\n", path);
-    for (size_t i = 0; i < r->n_held; i++) fn(ctx, &r->held[i].alert);
+    for (size_t i = 0; i < r->n_held; i++) {
+        r->position = r->held[i].seq;
+        fn(ctx, &r->held[i].alert);
+    }
     r->n_held = 0;
     r->held_oom = false;
     arena_reset(&r->held_arena);

@@ -68,6 +68,13 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
 
 uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
 
+/* Called from a recorded_fn: where the alert it is given stands in its
+ * input (0 for a file's first alert, counting alerts, not lines). A
+ * file's alerts are handed out in event-time order, so this differs from
+ * the order of the calls when the file was not in time order; replay
+ * prints its per-alert lines by it, in input order. */
+size_t recorded_position(const recorded_t *r);
+
 /* The event time of a Prometheus/Alertmanager JSON document: its
  * "receivedAt", else (when `with_starts_at`) its first alert's startsAt.
  * False when it has neither; *out is then 0. */

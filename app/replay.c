@@ -1,14 +1,14 @@
 /*
  * `quell replay` and `quell explain`: recorded alerts through the same
  * decision core the workers run (decider_decide: rules, dedup, noise),
- * offline, in one thread, in input order (each file's alerts in event-time
- * order: recorded.c).
+ * offline, in one thread: each file's alerts in event-time order
+ * (recorded.c), their per-alert JSON lines printed in input order.
  *
  * Determinism: the output is a function of the config, the candidate and
  * the input bytes only. Event time comes from the input (a line's
  * "receivedAt", else 1 ms after the previous line, starting from the first
  * line's receivedAt or startsAt); no clock is read; tables are sized from
- * the config; output order is that order, and summaries sort by count
+ * the config; per-alert lines are in input order, and summaries sort by count
  * then name. So the same input gives the same bytes.
  *
  * Inputs: JSON lines as `quell gen` writes them, or a file holding one JSON
@@ -79,6 +79,8 @@ typedef struct {
     side_t base, cand;
     bool has_cand, json;
     recorded_t *rec; /* CSV and --map inputs */
+    char **lines;    /* --format json: this input's per-alert lines, by input position */
+    size_t n_lines, cap_lines;
     ingest_limits_t limits;
     arena_t arena;
     uint64_t alerts_in, decode_errors;
@@ -388,18 +390,51 @@ static void decide_alert(replay_t *r, alert_t *a)
         }
     }
     if (r->json) {
-        char hex[17];
+        /* Decided in event-time order, printed in input order (line i is
+         * the input's alert i) once the input is read: replay_file. */
+        char hex[17], *line = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&line, &len);
+        if (!m) return;
         hex16(a->fingerprint, hex);
-        printf("{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":", hex,
-               cfwd ? "forward" : "suppress");
-        json_str(stdout, creason);
+        fprintf(m, "{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":", hex,
+                cfwd ? "forward" : "suppress");
+        json_str(m, creason);
         if (r->has_cand && (bfwd != cfwd || strcmp(breason, creason))) {
-            printf(",\"was\":{\"decision\":\"%s\",\"reason\":", bfwd ? "forward" : "suppress");
-            json_str(stdout, breason);
-            printf("}");
+            fprintf(m, ",\"was\":{\"decision\":\"%s\",\"reason\":", bfwd ? "forward" : "suppress");
+            json_str(m, breason);
+            fprintf(m, "}");
         }
-        printf("}\n");
+        fprintf(m, "}\n");
+        fclose(m);
+        size_t pos = recorded_position(r->rec);
+        if (pos >= r->cap_lines) {
+            size_t cap = r->cap_lines ? r->cap_lines : 1024;
+            while (cap <= pos) cap *= 2;
+            char **v = realloc(r->lines, cap * sizeof *v);
+            if (!v) {
+                free(line);
+                return;
+            }
+            memset(v + r->cap_lines, 0, (cap - r->cap_lines) * sizeof *v);
+            r->lines = v;
+            r->cap_lines = cap;
+        }
+        free(r->lines[pos]);
+        r->lines[pos] = line;
+        if (pos >= r->n_lines) r->n_lines = pos + 1;
     }
+}
+
+/* The per-alert JSON lines of one input, in input order. */
+static void flush_lines(replay_t *r)
+{
+    for (size_t i = 0; i < r->n_lines; i++) {
+        if (r->lines[i]) fputs(r->lines[i], stdout);
+        free(r->lines[i]);
+        r->lines[i] = NULL;
+    }
+    r->n_lines = 0;
 }
 
 static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
@@ -409,9 +444,11 @@ static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
  * of any shape, protobuf, CSV, and kafka:TOPIC. */
 static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
-    if (!strncmp(path, "kafka:", 6))
-        return recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r);
-    return recorded_read(r->rec, path, replay_recorded_cb, r);
+    int rc = !strncmp(path, "kafka:", 6)
+                 ? recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r)
+                 : recorded_read(r->rec, path, replay_recorded_cb, r);
+    flush_lines(r);
+    return rc;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -622,6 +659,8 @@ out:
     diff_free(r.newly_suppressed, r.n_ns);
     diff_free(r.newly_forwarded, r.n_nf);
     recorded_destroy(r.rec);
+    for (size_t i = 0; i < r.n_lines; i++) free(r.lines[i]);
+    free(r.lines);
     free(r.fps);
     free(inputs);
     fflush(stdout);

@@ -26,6 +26,8 @@ static int run(const char *args, char **out, char **err)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static bool *forwarded_rows(const char *out, size_t n, size_t *forwards);
+
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -323,24 +325,29 @@ static void test_csv(void)
 }
 
 typedef struct {
-    char **v;
+    char **v;      /* by input position (file order) when rec is set */
+    size_t *order; /* positions in the order the reader hands alerts out */
     size_t n, cap;
+    recorded_t *rec;
 } names_t;
 
 /* recorded_fn: each alert's alertname, in the order replay decides them. */
 static void keep_name(void *ctx, alert_t *a)
 {
     names_t *nm = ctx;
-    if (nm->n == nm->cap) {
+    size_t pos = nm->rec ? recorded_position(nm->rec) : nm->n; /* positions: a permutation */
+    while (nm->n >= nm->cap || pos >= nm->cap) {
         nm->cap = nm->cap ? nm->cap * 2 : 1024;
         nm->v = realloc(nm->v, nm->cap * sizeof *nm->v);
+        nm->order = realloc(nm->order, nm->cap * sizeof *nm->order);
     }
     const char *name = "";
     size_t len = 0;
     for (uint32_t i = 0; i < a->n_labels; i++)
         if (a->labels[i].name.len == 9 && !memcmp(a->labels[i].name.ptr, "alertname", 9))
             name = a->labels[i].value.ptr, len = a->labels[i].value.len;
-    nm->v[nm->n++] = strndup(name, len);
+    nm->order[nm->n++] = pos;
+    nm->v[pos] = strndup(name, len);
 }
 
 /* recorded_fn: "NAME|severity|N" (severity when the label is there, N
@@ -453,6 +460,7 @@ static void test_csv_problem_lines(void)
     if (nm.n) CHECK_EQ_STR(nm.v[0], "ET SCAN wide|severity|64");
     for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
     free(nm.v);
+    free(nm.order);
     recorded_destroy(wr);
     conf_free(&wc);
     snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
@@ -572,6 +580,19 @@ static void test_time_order(void)
     CHECK(out && strstr(out, "3 alerts in, 3 incidents out"));
     CHECK(err && strstr(err, "newest-first.csv: 2 alerts earlier than the one before in the file "
                              "(newest first?): read in event-time order"));
+    free(out);
+    free(err);
+    /* decided in event time, printed in file order: line i is row i */
+    write_text(path, "time,signature,host\n"
+                     "2026-03-02T10:20:00Z,ET SCAN a,h1\n"   /* new: 19 min after the last */
+                     "2026-03-02T10:00:00Z,ET SCAN a,h1\n"   /* new: the first */
+                     "2026-03-02T10:01:00Z,ET SCAN a,h1\n"); /* duplicate of the first */
+    snprintf(args, sizeof args, "replay -c %s --format json %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    size_t forwards;
+    bool *fw = forwarded_rows(out, 3, &forwards);
+    CHECK(fw[0] && fw[1] && !fw[2]);
+    free(fw);
     free(out);
     free(err);
 }
@@ -922,7 +943,7 @@ static void test_storm_export(void)
     conf_defaults(&c);
     char e[200];
     recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
-    names_t nm = {0};
+    names_t nm = {.rec = r};
     CHECK_EQ_INT(recorded_read(r, storm, keep_name, &nm), 0);
     recorded_destroy(r);
     conf_free(&c);
@@ -938,21 +959,24 @@ static void test_storm_export(void)
         size_t first = nm.n;
         for (size_t g = 0; g < st.n_sig; g++) {
             if (st.sig[g].phase != p) continue;
-            size_t sig_forwards = 0, sig_first = nm.n;
-            for (size_t i = 0; i < nm.n; i++)
+            size_t sig_forwards = 0, sig_first = nm.n; /* first in event time */
+            for (size_t k = 0; k < nm.n; k++) {
+                size_t i = nm.order[k]; /* replay's lines are in file order */
                 if (sig_matches(nm.v[i], st.sig[g].name)) {
                     sig_forwards += fw[i];
-                    if (sig_first == nm.n) sig_first = i;
+                    if (sig_first == nm.n) sig_first = k;
                 }
+            }
             if (!sig_forwards)
                 fprintf(stderr, "export, phase %d: \"%s\" never forwarded\n", p, st.sig[g].name);
             CHECK(sig_forwards >= 1);
             if (sig_first < first) first = sig_first;
         }
-        CHECK(first < nm.n && fw[first]); /* the phase's first alert opens an incident */
+        CHECK(first < nm.n && fw[nm.order[first]]); /* the phase's first alert opens one */
     }
     for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
     free(nm.v);
+    free(nm.order);
     free(fw);
 }
 
