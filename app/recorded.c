@@ -497,6 +497,54 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
     }
 }
 
+/* ---- fast.log ------------------------------------------------------------- */
+
+/* Suricata's or Snort's fast.log: one alert a line, its fields named as
+ * EVE names them (rec_fastlog_line), read as CSV rows are: through the
+ * mapping, or with roles guessed (signature, priority, timestamp). */
+static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_t len,
+                         recorded_fn fn, void *ctx)
+{
+    size_t line = 0;
+    for (const char *p = buf; p < buf + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+        const char *text = p;
+        p += l + 1;
+        line++;
+        size_t s = 0;
+        while (s < l && isspace((unsigned char)text[s])) s++;
+        if (s == l) continue;
+        rec_field_t f[REC_FASTLOG_FIELDS];
+        size_t n = rec_fastlog_line(text, l, f);
+        if (!n) {
+            r->errors++;
+            report(r, file, line, "not read: not a fast.log alert line");
+            continue;
+        }
+        arena_reset(&r->arena);
+        row_t row;
+        row.n = 0;
+        row.have_time = row.resolved = row.bad_time = false;
+        if (r->has_map) {
+            for (size_t m = 0; m < r->n_map; m++)
+                for (size_t i = 0; i < n; i++)
+                    if (!strcasecmp(f[i].name, r->map[m].source))
+                        row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
+        } else {
+            char *names[REC_FASTLOG_FIELDS];
+            const char *vals[REC_FASTLOG_FIELDS];
+            size_t lens[REC_FASTLOG_FIELDS];
+            for (size_t i = 0; i < n; i++)
+                names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
+            int roles[ROLE__COUNT];
+            guess_roles(names, n, roles);
+            row_from_fields(r, &row, names, vals, lens, n, roles);
+        }
+        row_emit(r, &row, file, line, fn, ctx);
+    }
+}
+
 /* ---- mapped JSON lines --------------------------------------------------- */
 
 static const cJSON *json_path(const cJSON *j, const char *path)
@@ -1162,6 +1210,8 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
+    } else if (kind == REC_KIND_FASTLOG) {
+        read_fastlog(r, path, buf, len, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {

@@ -11,7 +11,9 @@
  *     RFC 4180 quoting) and JSON of any flat or nested objects (IDS
  *     alerts, telecom alarms, cron check logs): one per line, pretty-printed
  *     one after another, in one array, or in an export wrapper's array
- *     ({"messages": [...]}).
+ *     ({"messages": [...]});
+ *   - Suricata's and Snort's fast.log, one alert a line, its fields named
+ *     as EVE names them (timestamp, signature, priority, src_ip ...).
  *
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted

@@ -13,7 +13,7 @@
 #include "recorded.h"
 
 /* Which reader a file needs, from its first bytes. */
-typedef enum { REC_KIND_JSON, REC_KIND_PROTO, REC_KIND_CSV } rec_kind_t;
+typedef enum { REC_KIND_JSON, REC_KIND_PROTO, REC_KIND_CSV, REC_KIND_FASTLOG } rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
 /* A label name quell accepts: [a-zA-Z_][a-zA-Z0-9_]*. */
@@ -40,5 +40,20 @@ char rec_csv_delimiter(const char *s, const char *end);
 size_t rec_csv_record(char **p, char *end, char delim, char **f, size_t *fl, size_t cap,
                       size_t *lines);
 bool rec_yaml_header(const char *h);
+
+/* One line of Suricata's or Snort's fast.log:
+ *   TIME  [**] [GID:SID:REV] MESSAGE [**] [Classification: C] [Priority: P]
+ *   {PROTO} SRC:PORT -> DST:PORT
+ * (classification and priority optional) as fields named as EVE names
+ * them: timestamp, signature_id, signature, classification, priority,
+ * proto, src_ip, src_port, dest_ip, dest_port. Values point into `s`.
+ * Returns how many were found, 0 when the line is not such an alert. */
+#define REC_FASTLOG_FIELDS 10
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t len;
+} rec_field_t;
+size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS]);
 
 #endif

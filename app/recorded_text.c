@@ -307,12 +307,94 @@ bool rec_yaml_header(const char *h)
     return *h == ':' && (h[1] == '\0' || h[1] == ' ');
 }
 
+/* Finds `needle` in s[0..len); NULL when absent. */
+static const char *find(const char *s, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; nl <= len && i <= len - nl; i++)
+        if (!memcmp(s + i, needle, nl)) return s + i;
+    return NULL;
+}
+
+static void trim(const char **v, size_t *len)
+{
+    while (*len && isspace((unsigned char)**v)) (*v)++, (*len)--;
+    while (*len && isspace((unsigned char)(*v)[*len - 1])) (*len)--;
+}
+
+/* "ADDR:PORT" as two fields; an address alone (ICMP) as one. */
+static size_t endpoint(const char *s, size_t len, const char *addr_name, const char *port_name,
+                       rec_field_t *f)
+{
+    trim(&s, &len);
+    size_t colon = len;
+    while (colon && s[colon - 1] != ':') colon--;
+    bool port = colon && colon < len;
+    for (size_t i = colon; port && i < len; i++) port = isdigit((unsigned char)s[i]);
+    if (!port) {
+        f[0] = (rec_field_t){addr_name, s, len};
+        return 1;
+    }
+    f[0] = (rec_field_t){addr_name, s, colon - 1};
+    f[1] = (rec_field_t){port_name, s + colon, len - colon};
+    return 2;
+}
+
+size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS])
+{
+    const char *end = s + len, *stars = find(s, len, "[**] [");
+    if (!stars) return 0;
+    size_t n = 0, tl = (size_t)(stars - s);
+    const char *t = s;
+    trim(&t, &tl);
+    if (!tl) return 0;
+    f[n++] = (rec_field_t){"timestamp", t, tl};
+    const char *id = stars + 6, *id_end = memchr(id, ']', (size_t)(end - id));
+    if (!id_end) return 0;
+    f[n++] = (rec_field_t){"signature_id", id, (size_t)(id_end - id)};
+    const char *msg = id_end + 1, *msg_end = find(msg, (size_t)(end - msg), "[**]");
+    if (!msg_end) return 0;
+    size_t ml = (size_t)(msg_end - msg);
+    trim(&msg, &ml);
+    if (!ml) return 0;
+    f[n++] = (rec_field_t){"signature", msg, ml};
+    const char *p = msg_end + 4;
+    static const struct {
+        const char *tag, *name;
+    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
+    for (size_t b = 0; b < 2; b++) {
+        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
+        const char *brace = memchr(p, '{', (size_t)(end - p));
+        if (!at || (brace && brace < at)) continue;
+        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
+        if (!close) return 0;
+        size_t vl = (size_t)(close - v);
+        trim(&v, &vl);
+        f[n++] = (rec_field_t){brackets[b].name, v, vl};
+        p = close + 1;
+    }
+    const char *brace = memchr(p, '{', (size_t)(end - p));
+    const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
+    if (!brace_end) return 0;
+    f[n++] = (rec_field_t){"proto", brace + 1, (size_t)(brace_end - brace - 1)};
+    const char *arrow = find(brace_end, (size_t)(end - brace_end), "->");
+    if (!arrow) return 0;
+    n += endpoint(brace_end + 1, (size_t)(arrow - brace_end - 1), "src_ip", "src_port", f + n);
+    n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + n);
+    return n;
+}
+
 rec_kind_t rec_sniff(const char *buf, size_t len)
 {
     size_t i = 0;
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3;
     while (i < len && isspace((unsigned char)buf[i])) i++;
     if (i < len && (buf[i] == '{' || buf[i] == '[')) return REC_KIND_JSON;
+    /* A first line that is a fast.log alert: no header to read. */
+    const char *nl = memchr(buf + i, '\n', len - i);
+    rec_field_t f[REC_FASTLOG_FIELDS];
+    if (i < len && rec_fastlog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, f))
+        return REC_KIND_FASTLOG;
     /* A first line of 3 or more bytes without control characters is a CSV
      * header, whatever comes after it (a stray NUL in a row is the row's
      * problem): a varint-delimited Alert has its field tag 0x0a ('\n')

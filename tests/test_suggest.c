@@ -766,6 +766,46 @@ static void test_json_documents(void)
     conf_free(&c);
 }
 
+/* Suricata's and Snort's fast.log, as the sensors write it: no header,
+ * one alert a line. Read without a mapping (the signature names it, the
+ * priority is its severity) and through one (the same field names as EVE
+ * and the CSV storm). */
+static void test_fastlog(void)
+{
+    char path[256], err[200];
+    snprintf(path, sizeof path, "%s/fast.log", dir);
+    write_text(path,
+               "03/02/2026-10:00:01.123456  [**] [1:2001219:20] ET SCAN Potential SSH Scan [**] "
+               "[Classification: Attempted Information Leak] [Priority: 2] {TCP} "
+               "203.0.113.5:51234 -> 10.1.0.7:22\n"
+               "\n"
+               "03/02/2026-10:00:02.5  [**] [1:2013504:6] ET POLICY GNU/Linux APT User-Agent [**] "
+               "[Priority: 3] {TCP} 10.1.0.9:40000 -> 198.51.100.4:80\n"
+               "garbage that is no alert\n");
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, err, sizeof err);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan classification=Attempted "
+                            "Information Leak dest_ip=10.1.0.7 dest_port=22 proto=TCP "
+                            "severity=2 signature_id=1:2001219:20 src_ip=203.0.113.5 "
+                            "src_port=51234");
+    CHECK_EQ_INT(s.t[0], 1772445601123LL);
+    CHECK(s.n == 2 && strstr(s.rows[1], "alertname=ET POLICY GNU/Linux APT User-Agent "));
+    CHECK_EQ_INT(recorded_errors(r), 1); /* the garbage line, reported */
+    recorded_destroy(r);
+    r = recorded_new(&c, "alertname=signature,severity=priority,instance=src_ip,time=timestamp",
+                     err, sizeof err);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan instance=203.0.113.5 severity=2");
+    recorded_destroy(r);
+    conf_free(&c);
+}
+
 /* ---- the storm ------------------------------------------------------------ */
 
 /* The signature of each data row of the CSV the generator wrote (its
@@ -1038,6 +1078,7 @@ int main(void)
     test_time_order();
     test_unnamed();
     test_awkward_names();
+    test_fastlog();
     test_storm();
     test_storm_export();
     test_eve_json();
