@@ -116,6 +116,19 @@ static qerr_t write_bytes(FILE *f, void *ctx)
     return !b->len || fwrite(b->buf, 1, b->len, f) == b->len ? QERR_OK : QERR_IO;
 }
 
+/* Waits until the consumer answered `ticket` (it serves requests every
+ * few tens of ms): false when stopping or after BARRIER_TIMEOUT_MS. */
+static bool consumer_wait(snapshot_writer_t *s, bool (*answered)(void *, uint64_t), uint64_t ticket)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
+    while (!answered(s->consumer.ctx, ticket)) {
+        if (stopping(s) || clock_mono_ns() > deadline) return false;
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 /* One snapshot: copies, barrier, write. false (and nothing renamed) when
  * any step did not finish. */
 static bool write_once(snapshot_writer_t *s)
@@ -133,15 +146,9 @@ static bool write_once(snapshot_writer_t *s)
      * (and, with routing, in the groups cut after them). */
     const snapshot_consumer_t *c = &s->consumer;
     uint64_t mark = c->mark_request ? c->mark_request(c->ctx) : 0;
-    int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
-    while (mark && !c->mark_taken(c->ctx, mark)) {
-        if (stopping(s)) goto out;
-        if (clock_mono_ns() > deadline) {
-            why = "the consumer did not take the commit mark in 30 s";
-            goto out;
-        }
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
+    if (mark && !consumer_wait(s, c->mark_taken, mark)) {
+        why = "the consumer did not take the commit mark in 30 s";
+        goto out;
     }
     uint64_t total = 0;
     for (size_t i = 0; i < s->n_workers; i++) {
@@ -156,16 +163,9 @@ static bool write_once(snapshot_writer_t *s)
      * handed out before this request. Not needed when the file beside
      * carries what is not delivered yet (see below). */
     bool barrier = !(s->beside.cut && s->beside.carries_undelivered);
-    uint64_t ticket = barrier ? c->barrier_request(c->ctx) : 0;
-    deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
-    while (barrier && !c->barrier_passed(c->ctx, ticket)) {
-        if (stopping(s)) goto out;
-        if (clock_mono_ns() > deadline) {
-            why = "forwards decided before the copy were not delivered in 30 s";
-            goto out;
-        }
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
+    if (barrier && !consumer_wait(s, c->barrier_passed, c->barrier_request(c->ctx))) {
+        why = "forwards decided before the copy were not delivered in 30 s";
+        goto out;
     }
     /* The file beside (routing groups) comes next: cut now, renamed
      * before the table file. Why this loses nothing after kill -9, with

@@ -337,15 +337,23 @@ static FILE *groups_conf_begin(const char *path, const char *brokers, const char
     return f;
 }
 
+/* The routing tests' own mock cluster (groups-* topics, 1 alert
+ * partition) and a producer into it. */
+static rd_kafka_t *groups_kafka_start(harness_mock_t *k)
+{
+    CHECK_EQ_INT(harness_mock_start(k, "groups", 1), 0);
+    char errbuf[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", k->brokers, NULL, 0);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof errbuf);
+    CHECK(p != NULL);
+    return p;
+}
+
 static void groups_across_kill(env_t *env)
 {
     harness_mock_t k;
-    CHECK_EQ_INT(harness_mock_start(&k, "groups", 1), 0);
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", k.brokers, NULL, 0);
-    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof errbuf);
-    CHECK(p != NULL);
+    rd_kafka_t *p = groups_kafka_start(&k);
     webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};
     CHECK(webhook_sink_start(&sink, 0));
     char conf[160], snap[160], groups[176];
@@ -497,12 +505,7 @@ static kinds_t kinds_of(const char *brokers, const char *name, int time_scale)
 static void resolve_across_kill(env_t *env)
 {
     harness_mock_t k;
-    CHECK_EQ_INT(harness_mock_start(&k, "groups", 1), 0);
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", k.brokers, NULL, 0);
-    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof errbuf);
-    CHECK(p != NULL);
+    rd_kafka_t *p = groups_kafka_start(&k);
     char conf[160], snap[160];
     snprintf(conf, sizeof conf, "%s/resolve.yaml", env->dir);
     snprintf(snap, sizeof snap, "%s/resolve.snapshot", env->dir);
@@ -629,12 +632,7 @@ static void groups_storm(env_t *env)
 {
     enum { KILLS = 3 };
     harness_mock_t k;
-    CHECK_EQ_INT(harness_mock_start(&k, "groups", 1), 0);
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", k.brokers, NULL, 0);
-    storm_t st = {rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof errbuf), 0};
-    CHECK(st.p != NULL);
+    storm_t st = {groups_kafka_start(&k), 0};
     webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};
     CHECK(webhook_sink_start(&sink, 0));
     char conf[160], snap[160];
@@ -727,6 +725,13 @@ int main(void)
                             .output_topic = "crash-incidents",
                             .dlq_topic = "crash-dlq",
                             .rate = 2000,
+                            /* The mock cluster keeps ~5 MiB a partition,
+                             * and commits trail by up to a snapshot
+                             * interval plus each restart: what is not
+                             * committed must stay well under that, or
+                             * retention deletes what quell will read
+                             * again (the test would count it lost). */
+                            .max_ahead = 20000,
                             .wait = true,
                             .timeout_s = 180 * env.time_scale};
     gen_opts_defaults(&lt.opts.gen);
