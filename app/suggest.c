@@ -933,11 +933,11 @@ int suggest_main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             goto out;
         }
-        FILE *fp = fopen(s.base_path, "rb");
-        if (fp) {
-            s.base_text = calloc(1, 1 << 20);
-            if (s.base_text && fread(s.base_text, 1, (1 << 20) - 1, fp) == 0) s.base_text[0] = '\0';
-            fclose(fp);
+        /* Copied whole into the proposal (conf_load refuses a file over
+         * 1 MiB, so this is never cut). */
+        if (!(s.base_text = file_read_all(s.base_path, NULL))) {
+            fprintf(stderr, "%s: cannot read it again to copy it\n", s.base_path);
+            goto out;
         }
     }
     if (ruleset_compile(&s.base, warn_drop, NULL, &s.base_rs, err, sizeof err) != QERR_OK ||
