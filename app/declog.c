@@ -40,27 +40,31 @@ typedef struct {
     declog_rec_t r;
 } kslot_t;
 
-/* What the writer looks at to place a kept record (its own array: a
- * set's 8 records are 9 KiB, their keys 6 cache lines). A record that
- * leaves the ring in the same run as the one kept for its fingerprint
- * (same decision: the alert kept firing, each decision a new ring record
- * once the ring turned over) only moves the times here, which readers
- * lay over the kept copy: a store to a small array, not a 1.1 KiB copy
- * into a large one (quell-declog-bench: ~300 ns an alert the other way).
- * fingerprint 0: free. */
+/* What the writer looks at to place a kept record: a set's fingerprints
+ * in one cache line (kept_fps; 0: free way), its times and run beside
+ * (kkey_t), apart from the 9 KiB of its records. A record that leaves the
+ * ring in the same run as the one kept for its fingerprint (the same
+ * decision: an alert that keeps firing makes a new ring record at each
+ * decision once the ring turned over) only moves the times here, which
+ * readers lay over the kept copy: a lookup in one cache line and a store
+ * to another, not a 1.1 KiB copy (quell-declog-bench: ~300 ns an alert
+ * that way). */
 typedef struct {
-    _Atomic uint64_t fingerprint;
     _Atomic int64_t decided_ms, event_ms, ends_ms;
     const void *rule; /* the run's decision, for the writer */
+    /* The ring's head from which no record of this fingerprint newer than
+     * the kept one can be in the ring (kept_continue). */
+    uint64_t ring_until;
     uint8_t kind;
     bool silenced;
 } kkey_t;
 
 typedef struct {
     slot_t *slots;
-    kslot_t *kept;     /* NULL: none */
-    kkey_t *kept_keys; /* by the same index, worker thread only */
-    size_t kept_sets;  /* a power of two */
+    kslot_t *kept;              /* NULL: none */
+    _Atomic uint64_t *kept_fps; /* by the same index; written by the worker */
+    kkey_t *kept_keys;          /* by the same index */
+    size_t kept_sets;           /* a power of two */
     /* Where a fingerprint's latest record is: head position + 1 (0: none),
      * by a hash of the fingerprint, direct-mapped. When that record holds
      * the same decision it is updated in place (see the top), which skips
@@ -123,9 +127,12 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
         while (o->open && sets * KEPT_WAYS * o->workers < o->open) sets *= 2;
         d->open_ms = o->open_ms;
         for (size_t i = 0; o->open && i < o->workers; i++) {
+            size_t fps_bytes = sets * KEPT_WAYS * sizeof(uint64_t); /* 64 per set */
             if (!(d->rings[i].kept = calloc(sets * KEPT_WAYS, sizeof(kslot_t))) ||
-                !(d->rings[i].kept_keys = calloc(sets * KEPT_WAYS, sizeof(kkey_t))))
+                !(d->rings[i].kept_keys = calloc(sets * KEPT_WAYS, sizeof(kkey_t))) ||
+                !(d->rings[i].kept_fps = aligned_alloc(64, fps_bytes)))
                 goto oom;
+            memset((void *)d->rings[i].kept_fps, 0, fps_bytes);
             d->rings[i].kept_sets = sets;
             d->kept_per_worker = sets * KEPT_WAYS;
         }
@@ -188,6 +195,7 @@ void declog_destroy(declog_t *d)
         free(d->rings[i].where);
         free(d->rings[i].kept);
         free(d->rings[i].kept_keys);
+        free((void *)d->rings[i].kept_fps);
         mbuf_free(&d->rings[i].json);
     }
     free(d->rings);
@@ -231,8 +239,6 @@ static void kslot_write(kslot_t *k, const declog_rec_t *r)
  * set gives up its oldest record, counted (quell_decision_log_kept_lost). */
 static void kkey_set(kkey_t *k, const declog_rec_t *r)
 {
-    atomic_store_explicit(&k->fingerprint, r ? r->fingerprint : 0, memory_order_relaxed);
-    if (!r) return;
     atomic_store_explicit(&k->decided_ms, r->decided_ms, memory_order_relaxed);
     atomic_store_explicit(&k->event_ms, r->event_ms, memory_order_relaxed);
     atomic_store_explicit(&k->ends_ms, r->ends_ms, memory_order_relaxed);
@@ -241,43 +247,54 @@ static void kkey_set(kkey_t *k, const declog_rec_t *r)
     k->silenced = r->silenced;
 }
 
-static void kept_note(declog_t *d, wring_t *ring, const declog_rec_t *r)
+static void kept_note(declog_t *d, wring_t *ring, const declog_rec_t *r, uint64_t h)
 {
     if (!ring->kept || !r->fingerprint) return;
     uint64_t fp = r->fingerprint;
     size_t at = ((fp ^ (fp >> 29)) & (ring->kept_sets - 1)) * KEPT_WAYS;
+    _Atomic uint64_t *fps = &ring->kept_fps[at];
     kkey_t *keys = &ring->kept_keys[at];
     bool open = rec_firing(r) && r->decided_ms + d->open_ms > clock_wall_coarse_ms();
-    int free_way = -1, oldest = -1;
     for (int i = 0; i < KEPT_WAYS; i++) {
+        if (atomic_load_explicit(&fps[i], memory_order_relaxed) != fp) continue;
         kkey_t *k = &keys[i];
-        uint64_t kfp = atomic_load_explicit(&k->fingerprint, memory_order_relaxed);
-        int64_t kdecided = atomic_load_explicit(&k->decided_ms, memory_order_relaxed);
-        if (kfp == fp) {
-            if (open && k->kind == r->kind && k->silenced == r->silenced && k->rule == r->rule) {
-                kkey_set(k, r); /* the same run: its times only */
-                return;
-            }
-            kkey_set(k, open ? r : NULL);
-            kslot_write(&ring->kept[at + i], open ? r : NULL);
+        /* Written at head h, a newer record of it may be at h - 1 (none is
+         * known here): it has left the ring once the head is past
+         * h - 1 + recent. */
+        k->ring_until = h + d->recent;
+        if (open && k->kind == r->kind && k->silenced == r->silenced && k->rule == r->rule) {
+            kkey_set(k, r); /* the same run: its times only */
             return;
         }
-        if (!kfp || kdecided + d->open_ms <= r->decided_ms) {
-            if (free_way < 0) free_way = i;
-        } else if (oldest < 0 || kdecided < atomic_load_explicit(&keys[oldest].decided_ms,
-                                                                 memory_order_relaxed)) {
-            oldest = i;
+        if (open) {
+            kslot_write(&ring->kept[at + i], r);
+            kkey_set(k, r);
+        } else {
+            atomic_store_explicit(&fps[i], 0, memory_order_relaxed);
+            kslot_write(&ring->kept[at + i], NULL);
         }
+        return;
     }
     if (!open) return;
-    if (free_way < 0) {
-        free_way = oldest;
+    int way = -1, oldest = 0;
+    for (int i = 0; i < KEPT_WAYS && way < 0; i++) {
+        int64_t decided = atomic_load_explicit(&keys[i].decided_ms, memory_order_relaxed);
+        if (!atomic_load_explicit(&fps[i], memory_order_relaxed) ||
+            decided + d->open_ms <= r->decided_ms)
+            way = i;
+        else if (decided < atomic_load_explicit(&keys[oldest].decided_ms, memory_order_relaxed))
+            oldest = i;
+    }
+    if (way < 0) {
+        way = oldest;
         atomic_fetch_add_explicit(&d->kept_lost, 1, memory_order_relaxed);
     }
-    /* The record first, then its key: a reader that sees the new key
-     * with the old record skips it (fingerprints differ). */
-    kslot_write(&ring->kept[at + free_way], r);
-    kkey_set(&keys[free_way], r);
+    /* The record, then its key and fingerprint: a reader that sees the
+     * new fingerprint with the old record skips it (they differ). */
+    kslot_write(&ring->kept[at + way], r);
+    kkey_set(&keys[way], r);
+    keys[way].ring_until = h + d->recent; /* see above */
+    atomic_store_explicit(&fps[way], fp, memory_order_relaxed);
 }
 
 /* Packs label pairs as "name\0value\0"; whole pairs only. */
@@ -376,6 +393,39 @@ static void fill(declog_rec_t *r, const alert_t *a, const incident_t *inc)
     r->n_labels = pack(r->labels, sizeof r->labels, a->labels, a->n_labels, &r->labels_cut);
 }
 
+/* Worker thread, a decision the ring cannot add to a run of its own: when
+ * the fingerprint's latest record is the kept one (no newer one can be in
+ * the ring: ring_until) with the same decision, the run goes on there, in
+ * place, as the ring continues its runs: no new ring record (the labels'
+ * copy, the bulk of a record's cost) and no eviction. Returns the record
+ * then; else NULL, with *way the fingerprint's kept key if it has one (a
+ * new ring record will be newer than it). */
+static declog_rec_t *kept_continue(wring_t *ring, const alert_t *a, const incident_t *inc,
+                                   uint64_t h, kkey_t **way)
+{
+    *way = NULL;
+    if (!ring->kept) return NULL;
+    uint64_t fp = a->fingerprint;
+    size_t at = ((fp ^ (fp >> 29)) & (ring->kept_sets - 1)) * KEPT_WAYS;
+    for (int i = 0; i < KEPT_WAYS; i++) {
+        if (atomic_load_explicit(&ring->kept_fps[at + i], memory_order_relaxed) != fp) continue;
+        kkey_t *key = *way = &ring->kept_keys[at + i];
+        if (h < key->ring_until || a->status != ALERT_FIRING || key->kind != (uint8_t)inc->kind ||
+            key->silenced != inc->silenced || key->rule != inc->rule)
+            return NULL;
+        kslot_t *k = &ring->kept[at + i];
+        uint64_t seq = atomic_load_explicit(&k->seq, memory_order_relaxed);
+        atomic_store_explicit(&k->seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        fill_decision(&k->r, a, inc, false);
+        k->r.times++;
+        atomic_store_explicit(&k->seq, seq + 2, memory_order_release);
+        kkey_set(key, &k->r);
+        return &k->r;
+    }
+    return NULL;
+}
+
 void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
 {
     if (!d || !d->rings) return;
@@ -392,8 +442,14 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
         bool update = *where && h - at < d->recent && last->fingerprint == fp &&
                       last->kind == (uint8_t)inc->kind && last->silenced == inc->silenced &&
                       last->rule == inc->rule;
+        kkey_t *kept_way = NULL;
+        declog_rec_t *kept = update ? NULL : kept_continue(ring, a, inc, h, &kept_way);
+        if (kept) {
+            r = kept;
+            goto topic;
+        }
         slot_t *s = &ring->slots[(update ? at : h) % d->recent];
-        if (!update && h >= d->recent) kept_note(d, ring, &s->r);
+        if (!update && h >= d->recent) kept_note(d, ring, &s->r, h);
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
         atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
@@ -403,6 +459,7 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
         } else {
             fill(&s->r, a, inc);
             *where = h + 1;
+            if (kept_way) kept_way->ring_until = h + d->recent + 1;
         }
         atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
         if (!update) atomic_store_explicit(&ring->head, h + 1, memory_order_release);
@@ -410,6 +467,7 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
     } else {
         fill(r, a, inc);
     }
+topic:
     if (d->rkt) {
         ring->json.len = 0;
         declog_rec_json(r, &ring->json);
@@ -455,7 +513,7 @@ void declog_each(declog_t *d, declog_fn fn, void *ctx)
             if (atomic_load_explicit(&k->seq, memory_order_relaxed) != s1 || !k->live) continue;
             /* The times of the same run moved since (kept_note). */
             const kkey_t *key = &ring->kept_keys[i];
-            if (atomic_load_explicit(&key->fingerprint, memory_order_relaxed) ==
+            if (atomic_load_explicit(&ring->kept_fps[i], memory_order_relaxed) ==
                 copy->fingerprint) {
                 int64_t decided = atomic_load_explicit(&key->decided_ms, memory_order_relaxed);
                 if (decided > copy->decided_ms) {

@@ -935,7 +935,8 @@ int suggest_main(int argc, char **argv)
         }
         /* Copied whole into the proposal (conf_load refuses a file over
          * 1 MiB, so this is never cut). */
-        if (!(s.base_text = file_read_all(s.base_path, NULL))) {
+        size_t base_len;
+        if (!(s.base_text = file_read_all(s.base_path, &base_len))) {
             fprintf(stderr, "%s: cannot read it again to copy it\n", s.base_path);
             goto out;
         }

@@ -148,6 +148,17 @@ static void test_kept(void)
     CHECK_EQ_INT(c.got[0].kind, DECISION_SUPPRESS_DUPLICATE);
     CHECK_EQ_INT(c.got[0].event_ms, 2);
     CHECK_EQ_INT(count_all(d), 10); /* 4 in the ring, 6 kept (fingerprints 1-6) */
+    CHECK_EQ_INT(records_of(d, 100, &c), 1);
+    /* Once the ring turned over, its run goes on in the kept record: no
+     * new ring record (7-10 stay in the ring), the times move. */
+    for (uint64_t fp = 15; fp <= 18; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, 3, "b");
+    note(d, 100, DECISION_SUPPRESS_DUPLICATE, NULL, 3, "a");
+    note(d, 100, DECISION_SUPPRESS_DUPLICATE, NULL, 4, "a");
+    CHECK_EQ_INT(records_of(d, 100, &c), 1);
+    CHECK_EQ_INT(c.got[0].kind, DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(c.got[0].event_ms, 4);
+    CHECK_EQ_INT(records_of(d, 18, &c), 1); /* still in the ring */
+    CHECK(c.got[0].times == 1);
     /* A newer record in the ring comes first. */
     note(d, 100, DECISION_SUPPRESS_FLAPPING, NULL, 4, "a");
     CHECK_EQ_INT(records_of(d, 100, &c), 2);
