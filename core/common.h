@@ -66,7 +66,8 @@ void hex16(uint64_t v, char out[17]);
 /* ---- files (core/file.c) ----------------------------------------------- */
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer (its length
- * without the NUL in *len_out); NULL with errno set when it cannot. */
+ * without the NUL in *len_out, unless len_out is NULL); NULL with errno
+ * set when it cannot. */
 char *file_read_all(const char *path, size_t *len_out);
 /* Replaces `path` atomically: `write` fills PATH.tmp, which is flushed,
  * fsynced and renamed over PATH. On any failure PATH is left as it was, the

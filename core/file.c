@@ -43,7 +43,7 @@ char *file_read_all(const char *path, size_t *len_out)
         return NULL;
     }
     buf[len] = '\0';
-    *len_out = len;
+    if (len_out) *len_out = len;
     return buf;
 }
 
