@@ -62,6 +62,10 @@
 #define NUDGE_INTERVAL_MS 5     /* at most this often: see nudge_fetch() */
 #define NUDGE_MIN_LAG     10000 /* messages known to be waiting, over all partitions */
 #define NUDGE_DRY_MS      20    /* then any lag: see nudge_fetch() */
+/* While the queue is dry and messages are still in flight, the consumer
+ * thread waits this long for more instead of 50 ms, so it sees them
+ * finish and commits promptly (see commit_when_idle()). */
+#define DRY_INFLIGHT_POLL_MS 2
 
 /* An ingest lane decodes, fingerprints and hands off the messages of the
  * partitions it is given, into its own ring to each worker (rings are
@@ -124,8 +128,11 @@ struct ingest {
     int64_t watermark_ms;
     unsigned unpublished; /* messages handed off since the last publish_all */
     int64_t last_nudge_ns;
-    int64_t dry_since_ns; /* the queue has been empty since; 0 = it is not */
-    size_t queue_peak;    /* longest consumer queue since the last nudge */
+    int64_t dry_since_ns;       /* the queue has been empty since; 0 = it is not */
+    size_t queue_peak;          /* longest consumer queue since the last nudge */
+    bool commit_owed;           /* messages handed out since the last idle commit */
+    int64_t idle_commit_ns;     /* when commit_when_idle() last committed */
+    int64_t idle_commit_gap_ns; /* at most one idle commit per this */
     _Alignas(CACHELINE) _Atomic uint64_t messages;
     _Atomic uint64_t offset_gaps;
     _Atomic uint64_t offsets_skipped;
@@ -209,13 +216,19 @@ static void part_remove(ingest_t *in, part_state_t *p)
     in->last_part = NULL;
 }
 
+/* Advances one partition's window past its finished messages. */
+static void part_advance(part_state_t *p)
+{
+    int64_t finished;
+    if (track_window_advance(p->window, &finished)) p->finished_offset = finished;
+}
+
 /* Advances one partition's window and stores its offset if it moved: the
  * offset after the last finished message, or, with commits held, no
  * further than the latest published mark. */
 static void part_store(ingest_t *in, part_state_t *p)
 {
-    int64_t finished;
-    if (track_window_advance(p->window, &finished)) p->finished_offset = finished;
+    part_advance(p);
     int64_t commit_offset = p->finished_offset;
     if (in->hold_commits && p->commit_limit < commit_offset) commit_offset = p->commit_limit;
     if (commit_offset < 0 || commit_offset == p->stored_offset) return;
@@ -396,6 +409,37 @@ static bool drain(ingest_t *in, part_state_t *only)
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
+}
+
+/* Consumer thread, while librdkafka's queue is dry. Auto-commit sends the
+ * stored offsets every kafka.commit_interval; a backlog's (or a burst's)
+ * last offsets would wait for that tick, up to the interval after the
+ * last alert was decided, and the consumer thread, blocked in its poll
+ * for up to 50 ms, stores them late too. So once the queue is dry and
+ * everything handed out is finished, this stores the offsets and commits
+ * them now (asynchronously: the stored offsets, what auto-commit would
+ * send). At most four times per commit interval, so trickling live traffic
+ * costs the broker a few more OffsetCommits, not one per message.
+ * Returns true while messages are still in flight (poll briefly). */
+static bool commit_when_idle(ingest_t *in, int64_t now_ns)
+{
+    if (!in->commit_owed) return false;
+    /* Every 2 ms while in flight: only the windows, not offsets_store
+     * (a list and a lock per partition) until all is finished. */
+    size_t n = 0;
+    for (size_t i = 0; i < in->n_parts; i++) {
+        part_advance(&in->parts[i]);
+        n += track_window_inflight(in->parts[i].window);
+    }
+    if (n > 0) return true;
+    if (now_ns - in->idle_commit_ns < in->idle_commit_gap_ns) return false;
+    store_all(in);
+    in->commit_owed = false;
+    in->idle_commit_ns = now_ns;
+    rd_kafka_resp_err_t err = rd_kafka_commit(in->rk, NULL, 1);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET && log_limit_allow(&in->err_log, 10000, NULL))
+        log_warn("ingest", "commit: %s", rd_kafka_err2str(err));
+    return false;
 }
 
 /* librdkafka 2.0 stops fetching while its consumer queue holds
@@ -662,6 +706,7 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
 
     char session[32], heartbeat[32], commit[32];
     snprintf(commit, sizeof(commit), "%lld", (long long)c->kafka.commit_interval_ms);
+    in->idle_commit_gap_ns = c->kafka.commit_interval_ms * 1000000 / 4;
     snprintf(session, sizeof(session), "%lld", (long long)c->kafka.session_timeout_ms);
     snprintf(heartbeat, sizeof(heartbeat), "%lld", (long long)(c->kafka.session_timeout_ms / 3));
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -1007,8 +1052,9 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
             if (!in->dry_since_ns) in->dry_since_ns = dry_ns;
             bool dry_long = dry_ns - in->dry_since_ns >= (int64_t)NUDGE_DRY_MS * 1000000;
             bool nudged = nudge_fetch(in, dry_ns, dry_long ? 1 : NUDGE_MIN_LAG);
+            bool busy = commit_when_idle(in, dry_ns);
             rebalances = in->rebalances;
-            batch[0] = rd_kafka_consumer_poll(in->rk, 50);
+            batch[0] = rd_kafka_consumer_poll(in->rk, busy ? DRY_INFLIGHT_POLL_MS : 50);
             got = batch[0] != NULL;
             if (got) in->dry_since_ns = 0;
             if (nudged) stat_add(&in->fetch_wait_ns, (uint64_t)(clock_mono_ns() - dry_ns));
@@ -1039,6 +1085,7 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
                     log_warn("ingest", "consumer: %s", rd_kafka_message_errstr(m));
             } else {
                 bool taken = handle_message(in, m, revoked_meanwhile, received_ns);
+                in->commit_owed = true;
                 if (++in->unpublished >= PUBLISH_EVERY) publish_all(in);
                 if (taken) continue;
             }
