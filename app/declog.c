@@ -29,8 +29,38 @@ typedef struct {
     declog_rec_t r;
 } slot_t;
 
+/* Open alerts whose records left the ring (see kept_note): set-associative
+ * by fingerprint, KEPT_WAYS records a set, written by the worker thread
+ * (seqlock per slot, as the ring's), scanned whole by readers. */
+#define KEPT_WAYS 8
+
+typedef struct {
+    _Atomic uint64_t seq;
+    bool live;
+    declog_rec_t r;
+} kslot_t;
+
+/* What the writer looks at to place a kept record (its own array: a
+ * set's 8 records are 9 KiB, their keys 6 cache lines). A record that
+ * leaves the ring in the same run as the one kept for its fingerprint
+ * (same decision: the alert kept firing, each decision a new ring record
+ * once the ring turned over) only moves the times here, which readers
+ * lay over the kept copy: a store to a small array, not a 1.1 KiB copy
+ * into a large one (quell-declog-bench: ~300 ns an alert the other way).
+ * fingerprint 0: free. */
+typedef struct {
+    _Atomic uint64_t fingerprint;
+    _Atomic int64_t decided_ms, event_ms, ends_ms;
+    const void *rule; /* the run's decision, for the writer */
+    uint8_t kind;
+    bool silenced;
+} kkey_t;
+
 typedef struct {
     slot_t *slots;
+    kslot_t *kept;     /* NULL: none */
+    kkey_t *kept_keys; /* by the same index, worker thread only */
+    size_t kept_sets;  /* a power of two */
     /* Where a fingerprint's latest record is: head position + 1 (0: none),
      * by a hash of the fingerprint, direct-mapped. When that record holds
      * the same decision it is updated in place (see the top), which skips
@@ -46,6 +76,8 @@ typedef struct {
 
 struct declog {
     size_t n_workers, recent;
+    size_t kept_per_worker; /* KEPT_WAYS * kept_sets; 0 = none */
+    int64_t open_ms;        /* how long a firing record stays open: dedup.window */
     wring_t *rings;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
@@ -53,6 +85,7 @@ struct declog {
     bool polling;
     _Atomic bool stop;
     _Atomic uint64_t produced, dropped;
+    _Atomic uint64_t kept_lost; /* open records pushed out of a full kept set */
 };
 
 static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf, size_t errlen)
@@ -82,6 +115,19 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
             if (!(d->rings[i].slots = calloc(d->recent, sizeof(slot_t)))) goto oom;
             if (!(d->rings[i].where = calloc(where, sizeof(uint64_t)))) goto oom;
             d->rings[i].where_mask = where - 1;
+        }
+        /* The kept records, split over the workers (fingerprints are
+         * sharded), in sets of KEPT_WAYS; calloc'd, so the pages of sets
+         * never used are never touched. */
+        size_t sets = 1;
+        while (o->open && sets * KEPT_WAYS * o->workers < o->open) sets *= 2;
+        d->open_ms = o->open_ms;
+        for (size_t i = 0; o->open && i < o->workers; i++) {
+            if (!(d->rings[i].kept = calloc(sets * KEPT_WAYS, sizeof(kslot_t))) ||
+                !(d->rings[i].kept_keys = calloc(sets * KEPT_WAYS, sizeof(kkey_t))))
+                goto oom;
+            d->rings[i].kept_sets = sets;
+            d->kept_per_worker = sets * KEPT_WAYS;
         }
     } else if (o->topic && *o->topic) {
         d->rings = calloc(o->workers, sizeof *d->rings); /* scratch records only */
@@ -140,6 +186,8 @@ void declog_destroy(declog_t *d)
     for (size_t i = 0; d->rings && i < d->n_workers; i++) {
         free(d->rings[i].slots);
         free(d->rings[i].where);
+        free(d->rings[i].kept);
+        free(d->rings[i].kept_keys);
         mbuf_free(&d->rings[i].json);
     }
     free(d->rings);
@@ -148,7 +196,89 @@ void declog_destroy(declog_t *d)
 
 bool declog_on(const declog_t *d) { return d && (d->recent || d->rk); }
 
-size_t declog_capacity(const declog_t *d) { return d ? d->recent * d->n_workers : 0; }
+size_t declog_capacity(const declog_t *d)
+{
+    return d ? (d->recent + d->kept_per_worker) * d->n_workers : 0;
+}
+
+/* Whether a record says its alert is open, its time aside: a firing alert's
+ * decision, not a resolve (GET /api/v2/alerts lists these). */
+static bool rec_firing(const declog_rec_t *r)
+{
+    decision_kind_t k = (decision_kind_t)r->kind;
+    return r->firing && k != DECISION_FORWARD_RESOLVED &&
+           k != DECISION_SUPPRESS_RESOLVED_NO_INCIDENT;
+}
+
+static void kslot_write(kslot_t *k, const declog_rec_t *r)
+{
+    uint64_t seq = atomic_load_explicit(&k->seq, memory_order_relaxed);
+    atomic_store_explicit(&k->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    k->live = r != NULL;
+    if (r) memcpy(&k->r, r, sizeof *r);
+    atomic_store_explicit(&k->seq, seq + 2, memory_order_release);
+}
+
+/* Worker thread: the record the ring is about to overwrite. The ring keeps
+ * the last `recent` records, so on a busy instance an alert that keeps
+ * firing without a change of decision (its run updated in place) or that
+ * fired once, long ago in records, would drop out of GET /api/v2/alerts
+ * while its incident is open. An open one is kept here instead, one per
+ * fingerprint (records leave the ring oldest first, so the one kept is
+ * the latest that left); a resolve leaving the ring removes it, and
+ * readers take a fingerprint's ring records before its kept one. A full
+ * set gives up its oldest record, counted (quell_decision_log_kept_lost). */
+static void kkey_set(kkey_t *k, const declog_rec_t *r)
+{
+    atomic_store_explicit(&k->fingerprint, r ? r->fingerprint : 0, memory_order_relaxed);
+    if (!r) return;
+    atomic_store_explicit(&k->decided_ms, r->decided_ms, memory_order_relaxed);
+    atomic_store_explicit(&k->event_ms, r->event_ms, memory_order_relaxed);
+    atomic_store_explicit(&k->ends_ms, r->ends_ms, memory_order_relaxed);
+    k->rule = r->rule;
+    k->kind = r->kind;
+    k->silenced = r->silenced;
+}
+
+static void kept_note(declog_t *d, wring_t *ring, const declog_rec_t *r)
+{
+    if (!ring->kept || !r->fingerprint) return;
+    uint64_t fp = r->fingerprint;
+    size_t at = ((fp ^ (fp >> 29)) & (ring->kept_sets - 1)) * KEPT_WAYS;
+    kkey_t *keys = &ring->kept_keys[at];
+    bool open = rec_firing(r) && r->decided_ms + d->open_ms > clock_wall_coarse_ms();
+    int free_way = -1, oldest = -1;
+    for (int i = 0; i < KEPT_WAYS; i++) {
+        kkey_t *k = &keys[i];
+        uint64_t kfp = atomic_load_explicit(&k->fingerprint, memory_order_relaxed);
+        int64_t kdecided = atomic_load_explicit(&k->decided_ms, memory_order_relaxed);
+        if (kfp == fp) {
+            if (open && k->kind == r->kind && k->silenced == r->silenced && k->rule == r->rule) {
+                kkey_set(k, r); /* the same run: its times only */
+                return;
+            }
+            kkey_set(k, open ? r : NULL);
+            kslot_write(&ring->kept[at + i], open ? r : NULL);
+            return;
+        }
+        if (!kfp || kdecided + d->open_ms <= r->decided_ms) {
+            if (free_way < 0) free_way = i;
+        } else if (oldest < 0 || kdecided < atomic_load_explicit(&keys[oldest].decided_ms,
+                                                                 memory_order_relaxed)) {
+            oldest = i;
+        }
+    }
+    if (!open) return;
+    if (free_way < 0) {
+        free_way = oldest;
+        atomic_fetch_add_explicit(&d->kept_lost, 1, memory_order_relaxed);
+    }
+    /* The record first, then its key: a reader that sees the new key
+     * with the old record skips it (fingerprints differ). */
+    kslot_write(&ring->kept[at + free_way], r);
+    kkey_set(&keys[free_way], r);
+}
 
 /* Packs label pairs as "name\0value\0"; whole pairs only. */
 static uint16_t pack(char *out, size_t cap, const label_t *l, uint32_t n, bool *cut)
@@ -263,6 +393,7 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
                       last->kind == (uint8_t)inc->kind && last->silenced == inc->silenced &&
                       last->rule == inc->rule;
         slot_t *s = &ring->slots[(update ? at : h) % d->recent];
+        if (!update && h >= d->recent) kept_note(d, ring, &s->r);
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
         atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
@@ -308,6 +439,31 @@ void declog_each(declog_t *d, declog_fn fn, void *ctx)
             memcpy(copy, &s->r, sizeof *copy);
             atomic_thread_fence(memory_order_acquire);
             if (atomic_load_explicit(&s->seq, memory_order_relaxed) != s1) continue;
+            if (!fn(ctx, copy)) {
+                free(copy);
+                return;
+            }
+        }
+        /* Then the open records the ring no longer holds: after its own,
+         * which are newer (see kept_note). */
+        for (size_t i = 0; ring->kept && i < ring->kept_sets * KEPT_WAYS; i++) {
+            kslot_t *k = &ring->kept[i];
+            uint64_t s1 = atomic_load_explicit(&k->seq, memory_order_acquire);
+            if ((s1 & 1) || !k->live) continue;
+            memcpy(copy, &k->r, sizeof *copy);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&k->seq, memory_order_relaxed) != s1 || !k->live) continue;
+            /* The times of the same run moved since (kept_note). */
+            const kkey_t *key = &ring->kept_keys[i];
+            if (atomic_load_explicit(&key->fingerprint, memory_order_relaxed) ==
+                copy->fingerprint) {
+                int64_t decided = atomic_load_explicit(&key->decided_ms, memory_order_relaxed);
+                if (decided > copy->decided_ms) {
+                    copy->decided_ms = decided;
+                    copy->event_ms = atomic_load_explicit(&key->event_ms, memory_order_relaxed);
+                    copy->ends_ms = atomic_load_explicit(&key->ends_ms, memory_order_relaxed);
+                }
+            }
             if (!fn(ctx, copy)) {
                 free(copy);
                 return;
@@ -365,4 +521,10 @@ void declog_metrics(declog_t *d, mbuf_t *b)
                    1, "result", "produced");
     metrics_sample(b, "quell_decision_log_records_total", d ? (double)atomic_load(&d->dropped) : 0,
                    1, "result", "dropped");
+    metrics_family(b, "quell_decision_log_kept_lost_total", "counter",
+                   "Open alerts' records pushed out of a full set of the kept records (older "
+                   "than the ring): GET /api/v2/alerts no longer lists them; raise "
+                   "decisions.open.");
+    metrics_sample(b, "quell_decision_log_kept_lost_total",
+                   d ? (double)atomic_load(&d->kept_lost) : 0, 0);
 }

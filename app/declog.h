@@ -46,6 +46,8 @@ void declog_rec_labels_json(const declog_rec_t *r, bool annotations, mbuf_t *b);
 typedef struct {
     size_t workers;
     size_t recent;      /* records per worker; 0 = no ring */
+    size_t open;        /* open alerts kept beyond the rings, in all; 0 = none */
+    int64_t open_ms;    /* how long a firing alert's record stays open */
     const char *topic;  /* NULL/"" = no topic */
     const conf_t *conf; /* brokers' properties for the topic's producer */
     const char *brokers;
@@ -65,8 +67,10 @@ size_t declog_capacity(const declog_t *d);
 void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc);
 
 /* Any thread: calls fn for every record still in the rings (newest of each
- * worker first); a record being overwritten is skipped. Stops when fn
- * returns false. */
+ * worker first), then for the records of open alerts that left them (one
+ * per fingerprint, older than any of its ring records: the first record a
+ * fingerprint gets is its latest); a record being overwritten is skipped.
+ * Stops when fn returns false. */
 typedef bool (*declog_fn)(void *ctx, const declog_rec_t *r);
 void declog_each(declog_t *d, declog_fn fn, void *ctx);
 

@@ -442,16 +442,19 @@ static qerr_t groups_firing_to_tables(group_firing_t *firing, dedup_table_t **ta
  * notification). Only after a complete drain, like the dedup snapshot:
  * else the periodic groups file stays, paired with the periodic table
  * file left in place. */
-static void groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
+static bool groups_keep(const conf_t *conf, router_t *router, qerr_t drain)
 {
     char path[4096], errbuf[512];
-    if (!groups_path(conf, path, sizeof(path))) return;
+    if (!groups_path(conf, path, sizeof(path))) return true;
     if (drain != QERR_OK) {
         log_warn("router", "drain incomplete: group state not saved");
-        return;
+        return false;
     }
-    if (router_groups_save(router, path, errbuf, sizeof(errbuf)) != QERR_OK)
+    if (router_groups_save(router, path, errbuf, sizeof(errbuf)) != QERR_OK) {
         log_error("router", "%s", errbuf);
+        return false;
+    }
+    return true;
 }
 
 /* A route's dedup_window, for the workers (memory store): the window of
@@ -552,6 +555,9 @@ static void routing_commit(void *ctx, void *prepared)
 
 static uint64_t barrier_request(void *ctx) { return ingest_barrier_request(ctx); }
 static bool barrier_passed(void *ctx, uint64_t t) { return ingest_barrier_passed(ctx, t); }
+static uint64_t mark_request(void *ctx) { return ingest_mark_request(ctx); }
+static bool mark_taken(void *ctx, uint64_t t) { return ingest_mark_taken(ctx, t); }
+static void mark_publish(void *ctx, uint64_t t) { ingest_mark_publish(ctx, t); }
 
 /* The routing groups for a periodic snapshot: the router thread writes
  * them into memory between two polls (router_groups_snapshot); 5 s is
@@ -563,7 +569,9 @@ static qerr_t groups_cut(void *ctx, char **buf, size_t *len, const _Atomic bool 
 
 /* Memory store with a snapshot file: written every snapshot_interval too
  * (dedup/snapshot.c), with the routing groups beside it (FILE.groups), so
- * kill -9 re-pages only what opened since and loses no group. */
+ * kill -9 re-pages only what opened since and loses no group. The
+ * consumer then commits only what a written snapshot covers
+ * (ingest_hold_commits). */
 static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store, ingest_t *in,
                                           dedup_worker_t **workers, size_t n_workers,
                                           inhibit_state_t *inhibit, router_t *router)
@@ -572,15 +580,19 @@ static snapshot_writer_t *snapshots_start(const conf_t *conf, bool shared_store,
     if (shared_store || !conf->dedup.snapshot_file || !*conf->dedup.snapshot_file ||
         conf->dedup.snapshot_interval_ms <= 0)
         return NULL;
-    snapshot_barrier_t b = {barrier_request, barrier_passed, in};
+    snapshot_consumer_t c = {barrier_request, barrier_passed, mark_request,
+                             mark_taken,      mark_publish,   in};
     /* With routing every forward goes to a group, and the groups file
      * carries what is not delivered: no delivery barrier (snapshot.c). */
     snapshot_beside_t groups = {".groups", groups_cut, router, true};
     snapshot_writer_t *s =
         snapshot_writer_start(conf->dedup.snapshot_file, workers, n_workers, inhibit,
                               groups_path(conf, gpath, sizeof gpath) ? &groups : NULL,
-                              conf->dedup.snapshot_interval_ms, &b, errbuf, sizeof(errbuf));
-    if (!s) log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
+                              conf->dedup.snapshot_interval_ms, &c, errbuf, sizeof(errbuf));
+    if (!s)
+        log_warn("dedup", "%s: the snapshot is written at a clean stop only", errbuf);
+    else
+        ingest_hold_commits(in);
     return s;
 }
 
@@ -673,7 +685,13 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     pthread_setname_np(router_thread, "quell-router");
     router_started = true;
 
-    declog_opts_t dlo = {n_workers, conf->decisions.recent, conf->decisions.topic, conf, brokers};
+    declog_opts_t dlo = {n_workers,
+                         conf->decisions.recent,
+                         conf->decisions.recent ? conf->decisions.open : 0,
+                         conf->dedup.window_ms,
+                         conf->decisions.topic,
+                         conf,
+                         brokers};
     if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
@@ -823,6 +841,12 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
              conf->kafka.group_id);
 
     qerr_t err = ingest_run(in, &stop_requested);
+    /* Commits held to the snapshots: the rest is committed once the state
+     * that covers it is saved, below (a restart would otherwise read again
+     * what the saved state already holds, and a resolve read again before
+     * its firing opens the incident anew). Not held, or not drained: now. */
+    bool commits_held = snapshots != NULL && err == QERR_OK;
+    if (!commits_held) ingest_close(in, false);
     snapshots_stop(snapshots); /* before the workers: it waits on them */
     snapshots = NULL;
     ops_stop(ops); /* no new intake while the rest stops */
@@ -832,18 +856,28 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     atomic_store(&rt.stop, true);
     pthread_join(router_thread, NULL);
     router_started = false;
-    groups_keep(conf, router, err);
+    bool saved = groups_keep(conf, router, err);
     if (conf->dedup.snapshot_file && *conf->dedup.snapshot_file) {
-        if (err == QERR_OK && dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers,
-                                                  errbuf, sizeof(errbuf)) != QERR_OK)
-            log_error("dedup", "snapshot not saved: %s", errbuf);
-        else if (err != QERR_OK)
+        if (err != QERR_OK) {
             log_warn("dedup", "drain incomplete: snapshot not saved, so nothing stale is restored");
+        } else if (!saved) {
+            log_warn("dedup", "group state not saved: snapshot not saved either (the pair stays)");
+        } else if (dedup_snapshot_save(conf->dedup.snapshot_file, tables, n_workers, errbuf,
+                                       sizeof(errbuf)) != QERR_OK) {
+            log_error("dedup", "snapshot not saved: %s", errbuf);
+            saved = false;
+        }
         char ipath[4096];
         snprintf(ipath, sizeof(ipath), "%s.inhibit", conf->dedup.snapshot_file);
-        if (err == QERR_OK && inhibit_state_save(inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK)
+        if (saved && err == QERR_OK &&
+            inhibit_state_save(inhibit, ipath, errbuf, sizeof(errbuf)) != QERR_OK) {
             log_error("rules", "inhibition state not saved: %s", errbuf);
+            saved = false;
+        }
     }
+    /* Everything finished is in the saved state: commit it all. If a save
+     * failed, only up to the last periodic snapshot's mark. */
+    if (commits_held) ingest_close(in, saved);
     errbuf[0] = '\0';
     print_summary(stdout, in, workers, n_workers, router);
     if (shared_store) print_store_summary(stdout, workers, n_workers);

@@ -116,7 +116,8 @@ static const conf_key_t conf_keys[] = {
      "Consumer group session timeout."},
     {"kafka.commit_interval", CT_DURATION, "1s", "10ms", "1m", NULL, F(kafka.commit_interval_ms), 0,
      "How often offsets of fully delivered messages are committed; a crash re-reads at most this "
-     "much."},
+     "much (with periodic snapshots, what the last one does not cover: see "
+     "dedup.snapshot_interval)."},
     {"kafka.properties", CT_MAP, "", NULL, "1024", NULL, F(kafka.properties), F(kafka.n_properties),
      "librdkafka properties passed through as they are (e.g. `security.protocol`); "
      "values are taken as text."},
@@ -154,7 +155,8 @@ static const conf_key_t conf_keys[] = {
      0,
      "How often the snapshot file (with FILE.inhibit, and FILE.groups with a `route:`) is "
      "also written while running (memory store), so a crash re-sends at most the incidents "
-     "opened since and loses no open group; `0s` = only at a clean stop."},
+     "opened since and loses no open group; offsets are committed only as far as the last one "
+     "written covers, so they trail by about this much; `0s` = only at a clean stop."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "
@@ -216,6 +218,10 @@ static const conf_key_t conf_keys[] = {
      "Decision records each worker keeps in memory (a run of the same decision on one "
      "fingerprint is one record, with its count) for `quell explain --fingerprint`, "
      "`/api/v1/explain` and `GET /api/v2/alerts`; 0 = none."},
+    {"decisions.open", CT_COUNT, "16384", "0", "10000000", NULL, F(decisions.open), 0,
+     "Open alerts whose records left those rings, still listed by `GET /api/v2/alerts` (one "
+     "record, ~1.1 KiB, per alert; memory taken as they come); beyond it the oldest give way, "
+     "counted in quell_decision_log_kept_lost_total; 0 = only what the rings hold."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
      "Exclusion rules (see docs/rules.md)."},

@@ -130,6 +130,7 @@ typedef struct {
     struct {
         char *topic;   /* "" = no decision log topic */
         size_t recent; /* per worker, for explain and GET /api/v2/alerts */
+        size_t open;   /* open alerts kept beyond the rings, for GET /api/v2/alerts */
     } decisions;
     /* Structured sections, NULL when absent from the file: compiled by the
      * module that owns them (rules/ for the rule sections, router/ for the

@@ -188,16 +188,25 @@ qerr_t dedup_snapshot_load(const char *path, dedup_table_t **tables, size_t n, u
 qerr_t dedup_snapshot_write(const char *path, dedup_entry_t *const *parts, const size_t *counts,
                             size_t n_parts, char *errbuf, size_t errlen);
 
-/* Periodic snapshots while the pipeline runs (snapshot.c). The barrier is
- * how the writer learns that every forward decided before a copy was taken
- * has been delivered: `request` returns a ticket, `passed` says whether
- * everything handed to the pipeline before the request is finished. Both
- * are called from the writer's thread. */
+/* Periodic snapshots while the pipeline runs (snapshot.c), and what the
+ * writer asks of the consumer, from the writer's thread:
+ * - the barrier: how the writer learns that every forward decided before a
+ *   copy was taken has been delivered: `barrier_request` returns a ticket,
+ *   `barrier_passed` says whether everything handed to the pipeline before
+ *   the request is finished;
+ * - the mark, when the consumer holds its commits to the snapshots
+ *   (ingest_hold_commits; NULL functions: it does not): `mark_request`
+ *   before the copies, `mark_taken` once the consumer noted where each
+ *   partition's finished messages end, `mark_publish` once the files are in
+ *   place, so offsets up to the mark may be committed. */
 typedef struct {
-    uint64_t (*request)(void *ctx);
-    bool (*passed)(void *ctx, uint64_t ticket);
+    uint64_t (*barrier_request)(void *ctx);
+    bool (*barrier_passed)(void *ctx, uint64_t ticket);
+    uint64_t (*mark_request)(void *ctx);
+    bool (*mark_taken)(void *ctx, uint64_t ticket);
+    void (*mark_publish)(void *ctx, uint64_t ticket);
     void *ctx;
-} snapshot_barrier_t;
+} snapshot_consumer_t;
 
 /* A file another stage keeps beside the snapshot (PATH + `suffix`), part
  * of every periodic write, renamed before the table file: `cut` is called
@@ -234,7 +243,7 @@ typedef struct inhibit_state inhibit_state_t; /* rules.h */
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
                                          size_t n_workers, inhibit_state_t *inhibit,
                                          const snapshot_beside_t *beside, int64_t interval_ms,
-                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         const snapshot_consumer_t *consumer, char *errbuf,
                                          size_t errlen);
 /* Stops and joins the thread (a write under way is finished or abandoned,
  * never left half-renamed); safe on NULL. Call before the workers stop. */

@@ -24,6 +24,18 @@
  * snapshot is published meanwhile (the previous one stays), counted in
  * `failures` and logged.
  *
+ * The other way round, state must not lag the offsets: a message finished
+ * and committed after the copies is neither in the state a restart loads
+ * nor read again (a resolve lost that way leaves its incident open, and
+ * the next firing is suppressed as a duplicate: a lost page). So the
+ * consumer holds its commits to the snapshots (ingest_hold_commits):
+ * before the copies the writer asks for a mark (per partition, the offset
+ * after the last finished message, so all before it is in the copies) and
+ * publishes it once the files are in place; only then are offsets up to
+ * it committed. A restart re-reads from the last published mark. Commits
+ * trail by about one interval; a clean stop saves the state, then commits
+ * everything (app/pipeline.c).
+ *
  * With routing, the groups (snapshot_beside_t, PATH.groups) are cut after
  * the copies and renamed before the table file, and they replace the
  * barrier: an incident in the copies whose notification is not delivered
@@ -56,7 +68,7 @@ struct snapshot_writer {
     inhibit_state_t *inhibit; /* saved beside, as PATH.inhibit; NULL: none */
     snapshot_beside_t beside; /* cut == NULL: none */
     int64_t interval_ms;
-    snapshot_barrier_t barrier;
+    snapshot_consumer_t consumer;
     pthread_t thread;
     pthread_mutex_t lock; /* guards nothing but the stop wait */
     pthread_cond_t cond;
@@ -104,6 +116,19 @@ static qerr_t write_bytes(FILE *f, void *ctx)
     return !b->len || fwrite(b->buf, 1, b->len, f) == b->len ? QERR_OK : QERR_IO;
 }
 
+/* Waits until the consumer answered `ticket` (it serves requests every
+ * few tens of ms): false when stopping or after BARRIER_TIMEOUT_MS. */
+static bool consumer_wait(snapshot_writer_t *s, bool (*answered)(void *, uint64_t), uint64_t ticket)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
+    while (!answered(s->consumer.ctx, ticket)) {
+        if (stopping(s) || clock_mono_ns() > deadline) return false;
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 /* One snapshot: copies, barrier, write. false (and nothing renamed) when
  * any step did not finish. */
 static bool write_once(snapshot_writer_t *s)
@@ -115,6 +140,14 @@ static bool write_once(snapshot_writer_t *s)
     size_t *counts = calloc(s->n_workers, sizeof(*counts));
     if (!parts || !counts) {
         why = "out of memory";
+        goto out;
+    }
+    /* The mark first: every message finished before it is in the copies
+     * (and, with routing, in the groups cut after them). */
+    const snapshot_consumer_t *c = &s->consumer;
+    uint64_t mark = c->mark_request ? c->mark_request(c->ctx) : 0;
+    if (mark && !consumer_wait(s, c->mark_taken, mark)) {
+        why = "the consumer did not take the commit mark in 30 s";
         goto out;
     }
     uint64_t total = 0;
@@ -130,22 +163,16 @@ static bool write_once(snapshot_writer_t *s)
      * handed out before this request. Not needed when the file beside
      * carries what is not delivered yet (see below). */
     bool barrier = !(s->beside.cut && s->beside.carries_undelivered);
-    uint64_t ticket = barrier ? s->barrier.request(s->barrier.ctx) : 0;
-    int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
-    while (barrier && !s->barrier.passed(s->barrier.ctx, ticket)) {
-        if (stopping(s)) goto out;
-        if (clock_mono_ns() > deadline) {
-            why = "forwards decided before the copy were not delivered in 30 s";
-            goto out;
-        }
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
+    if (barrier && !consumer_wait(s, c->barrier_passed, c->barrier_request(c->ctx))) {
+        why = "forwards decided before the copy were not delivered in 30 s";
+        goto out;
     }
     /* The file beside (routing groups) comes next: cut now, renamed
      * before the table file. Why this loses nothing after kill -9, with
-     * the offsets committed as before (once what a message produced is
-     * delivered), so after a restart everything not delivered is read
-     * again and decided against the restored table:
+     * the offsets committed up to the mark taken before the copies (and
+     * never before what a message produced is delivered), so after a
+     * restart everything not finished at the mark is read again and
+     * decided against the restored table:
      *
      * - Cut after the copies: the router routes everything its lanes hold
      *   before it cuts, and every forward decided before a copy was in a
@@ -159,7 +186,9 @@ static bool write_once(snapshot_writer_t *s)
      *   the table: re-read, it is forwarded again and folds into its
      *   group (a duplicate page at worst). At least once, never lost.
      * - So the groups are always newer than the table: they can hold a
-     *   firing alert decided after the copy whose offset was committed.
+     *   firing alert decided after the copy (its offset is read again;
+     *   a file written before commits were held to the marks may even
+     *   have it committed).
      *   The start loads the groups' firing alerts into the tables before
      *   the table file (app/pipeline.c), so its resolve is forwarded, not
      *   suppressed as resolved_no_incident. Renamed first for the same
@@ -202,6 +231,9 @@ static bool write_once(snapshot_writer_t *s)
             goto out;
         }
     }
+    /* All in place: a restart loads this state, so the offsets up to the
+     * mark may be committed. */
+    if (mark) c->mark_publish(c->ctx, mark);
     atomic_store(&s->last_entries, total);
     atomic_store(&s->last_write_ms, clock_wall_ms());
     atomic_fetch_add(&s->writes, 1);
@@ -240,7 +272,7 @@ static void *writer_main(void *arg)
 snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **workers,
                                          size_t n_workers, inhibit_state_t *inhibit,
                                          const snapshot_beside_t *beside, int64_t interval_ms,
-                                         const snapshot_barrier_t *barrier, char *errbuf,
+                                         const snapshot_consumer_t *consumer, char *errbuf,
                                          size_t errlen)
 {
     snapshot_writer_t *s = calloc(1, sizeof(*s));
@@ -254,7 +286,7 @@ snapshot_writer_t *snapshot_writer_start(const char *path, dedup_worker_t **work
     s->inhibit = inhibit;
     if (beside) s->beside = *beside;
     s->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-    s->barrier = *barrier;
+    s->consumer = *consumer;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {

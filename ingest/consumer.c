@@ -101,6 +101,10 @@ typedef struct {
     int64_t eof_since_ns;    /* monotonic time it reached its end; 0 = not at end */
     uint64_t pushed;         /* messages given a track slot so far */
     uint64_t barrier_at;     /* `pushed` when the barrier being served was raised */
+    int64_t finished_offset; /* after the last finished message; -1 = none yet */
+    int64_t mark_offset;     /* finished_offset when the mark being served was taken */
+    int64_t commit_limit;    /* commits held (ingest_hold_commits): stored at most
+                              * this far, the latest published mark; -1 = none */
     int64_t start_to_commit; /* new to the group and empty: commit this at its first
                               * fetch result (see on_assign); -1 = none */
 } part_state_t;
@@ -139,7 +143,18 @@ struct ingest {
     _Alignas(CACHELINE) _Atomic uint64_t barrier_req;
     _Atomic uint64_t barrier_done;
     uint64_t barrier_serving; /* consumer thread */
+    /* Commits held to the state snapshots (ingest_hold_commits): marks
+     * requested and published by the snapshot writer, taken and applied
+     * by the consumer thread. */
+    bool hold_commits;
+    bool closed; /* ingest_close done */
+    _Alignas(CACHELINE) _Atomic uint64_t mark_req;
+    _Atomic uint64_t mark_taken;
+    _Atomic uint64_t mark_published;
+    uint64_t mark_serving, mark_applied; /* consumer thread */
 };
+
+static void lanes_stop(ingest_t *in);
 
 static part_state_t *part_find(ingest_t *in, const char *topic, int32_t partition)
 {
@@ -180,6 +195,7 @@ static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition
     p->newest_event_ms = 0;
     p->eof_since_ns = 0;
     p->pushed = p->barrier_at = 0; /* nothing of it was handed out before */
+    p->finished_offset = p->mark_offset = p->commit_limit = -1; /* no mark covers it yet */
     p->start_to_commit = -1;
     in->n_parts++;
     return p;
@@ -193,12 +209,16 @@ static void part_remove(ingest_t *in, part_state_t *p)
     in->last_part = NULL;
 }
 
-/* Advances one partition's window and stores its offset if it moved. */
+/* Advances one partition's window and stores its offset if it moved: the
+ * offset after the last finished message, or, with commits held, no
+ * further than the latest published mark. */
 static void part_store(ingest_t *in, part_state_t *p)
 {
-    int64_t commit_offset;
-    if (!track_window_advance(p->window, &commit_offset)) return;
-    if (commit_offset == p->stored_offset) return;
+    int64_t finished;
+    if (track_window_advance(p->window, &finished)) p->finished_offset = finished;
+    int64_t commit_offset = p->finished_offset;
+    if (in->hold_commits && p->commit_limit < commit_offset) commit_offset = p->commit_limit;
+    if (commit_offset < 0 || commit_offset == p->stored_offset) return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = commit_offset;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(in->rk, l);
@@ -313,6 +333,50 @@ uint64_t ingest_barrier_request(ingest_t *in)
 bool ingest_barrier_passed(ingest_t *in, uint64_t ticket)
 {
     return atomic_load_explicit(&in->barrier_done, memory_order_acquire) >= ticket;
+}
+
+/* Consumer thread, every few ms, after store_all: commits held to the
+ * state snapshots (see ingest_hold_commits). A new mark request notes,
+ * per partition, the offset after the last finished message; a published
+ * mark (its snapshot is on disk) raises the partitions' commit limits to
+ * it. A partition assigned after the mark was taken has none (-1) and
+ * keeps its limit; one revoked meanwhile is gone. The writer asks for one
+ * mark at a time, so the mark published is the one being served, or an
+ * older one abandoned, which is ignored. */
+static void mark_serve(ingest_t *in)
+{
+    uint64_t req = atomic_load_explicit(&in->mark_req, memory_order_acquire);
+    if (req != in->mark_serving) {
+        for (size_t i = 0; i < in->n_parts; i++)
+            in->parts[i].mark_offset = in->parts[i].finished_offset;
+        in->mark_serving = req;
+        atomic_store_explicit(&in->mark_taken, req, memory_order_release);
+    }
+    uint64_t pub = atomic_load_explicit(&in->mark_published, memory_order_acquire);
+    if (pub == in->mark_applied || pub != in->mark_serving) return;
+    for (size_t i = 0; i < in->n_parts; i++) {
+        part_state_t *p = &in->parts[i];
+        if (p->mark_offset > p->commit_limit) p->commit_limit = p->mark_offset;
+    }
+    in->mark_applied = pub;
+    store_all(in);
+}
+
+void ingest_hold_commits(ingest_t *in) { in->hold_commits = true; }
+
+uint64_t ingest_mark_request(ingest_t *in)
+{
+    return atomic_fetch_add_explicit(&in->mark_req, 1, memory_order_acq_rel) + 1;
+}
+
+bool ingest_mark_taken(ingest_t *in, uint64_t ticket)
+{
+    return atomic_load_explicit(&in->mark_taken, memory_order_acquire) >= ticket;
+}
+
+void ingest_mark_publish(ingest_t *in, uint64_t ticket)
+{
+    atomic_store_explicit(&in->mark_published, ticket, memory_order_release);
 }
 
 /* Waits until the given partition (or all, when NULL) has nothing in
@@ -673,6 +737,7 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
 void ingest_destroy(ingest_t *in)
 {
     if (!in) return;
+    if (in->lanes) lanes_stop(in); /* when ingest_close was not called */
     if (in->queue) rd_kafka_queue_destroy(in->queue);
     if (in->rk) rd_kafka_destroy(in->rk);
     while (in->n_parts) part_remove(in, &in->parts[0]);
@@ -960,6 +1025,7 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
             update_watermark(in);
             tick_all(in);
             barrier_serve(in);
+            mark_serve(in);
             last_store_ns = now;
         }
         for (ssize_t i = 0; i < got; i++) {
@@ -984,13 +1050,23 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
     log_info("ingest", "draining %zu in-flight messages", inflight(in, NULL));
     bool drained = drain(in, NULL);
     if (!drained) log_error("ingest", "drain timed out; uncommitted messages will be re-read");
+    return drained ? QERR_OK : QERR_KAFKA;
+}
+
+void ingest_close(ingest_t *in, bool release_held)
+{
+    if (in->closed) return;
+    in->closed = true;
+    if (in->hold_commits && release_held) {
+        in->hold_commits = false;
+        store_all(in);
+    }
     rd_kafka_resp_err_t err = rd_kafka_commit(in->rk, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("ingest", "final commit: %s", rd_kafka_err2str(err));
     err = rd_kafka_consumer_close(in->rk);
     if (err) log_warn("ingest", "close: %s", rd_kafka_err2str(err));
     lanes_stop(in);
-    return drained ? QERR_OK : QERR_KAFKA;
 }
 
 void ingest_stats(ingest_t *in, ingest_stats_t *out)

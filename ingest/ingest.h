@@ -148,9 +148,14 @@ typedef struct ingest ingest_t;
 
 ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen);
 /* Runs the consumer in the calling thread until *stop is set, then drains:
- * waits until everything consumed is decided and delivered, commits the
- * offsets and leaves the group. Returns QERR_OK after a clean drain. */
+ * waits until everything consumed is decided and delivered. Returns
+ * QERR_OK after a clean drain. The consumer stays in the group until
+ * ingest_close. */
 qerr_t ingest_run(ingest_t *in, _Atomic bool *stop);
+/* After ingest_run, same thread: commits the stored offsets and leaves the
+ * group. With commits held, `release_held` first stores everything
+ * finished: pass true only once the state that covers it is saved. */
+void ingest_close(ingest_t *in, bool release_held);
 void ingest_destroy(ingest_t *in);
 /* Any thread; approximate while running. */
 void ingest_stats(ingest_t *in, ingest_stats_t *out);
@@ -163,6 +168,23 @@ size_t ingest_lag(ingest_t *in, ingest_lag_t *out, size_t cap);
  * within a few tens of ms once that holds; never while it is not running. */
 uint64_t ingest_barrier_request(ingest_t *in);
 bool ingest_barrier_passed(ingest_t *in, uint64_t ticket);
+
+/* Commits held to the state snapshots. Without it, an offset is committed
+ * once its message is finished; the state a restart after kill -9 loads is
+ * the last snapshot's, so a message finished and committed after that
+ * snapshot's copies would be neither in the state nor read again: a
+ * resolve lost leaves its incident open and the next firing of it is
+ * suppressed as a duplicate. Held, offsets are committed no further than
+ * the latest published mark: the snapshot writer requests a mark before
+ * it copies the state (taken by ingest_run's thread: per partition, the
+ * offset after the last finished message, so everything before it is in
+ * the copies), and publishes it once the files are renamed into place.
+ * A restart then re-reads what came after it. Call hold before
+ * ingest_run; the rest from the writer's thread. */
+void ingest_hold_commits(ingest_t *in);
+uint64_t ingest_mark_request(ingest_t *in);
+bool ingest_mark_taken(ingest_t *in, uint64_t ticket);
+void ingest_mark_publish(ingest_t *in, uint64_t ticket);
 
 /* ---- HTTP intake ------------------------------------------------------ */
 

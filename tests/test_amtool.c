@@ -467,6 +467,76 @@ out:
     redis_local_stop(&rl);
 }
 
+static size_t count_of(const mbuf_t *b, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = b->buf; p && (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+/* More open alerts than the decision rings hold (decisions.recent: 4 per
+ * worker): GET /api/v2/alerts and amtool still list every one of them
+ * (their records kept once they left the rings), and a resolved one drops
+ * out. */
+static void test_many_open(void)
+{
+    inst_t q = {0};
+    if (!inst_start(&q, "many", "decisions:\n  recent: 4\n")) {
+        CHECK(!"quell run did not become ready");
+        inst_stop(&q);
+        return;
+    }
+    enum { N = 40 };
+    mbuf_t post = {0}, b = {0};
+    mbuf_append(&post, "[", 1);
+    for (int i = 0; i < N; i++)
+        mbuf_printf(&post, "%s{\"labels\":{\"alertname\":\"Many\",\"instance\":\"h%d\"}}",
+                    i ? "," : "", i);
+    mbuf_append(&post, "]", 1);
+    CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts", post.buf, true, &b), 200);
+    /* Then one more decision per alert, so every first record left the ring. */
+    CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts", post.buf, true, &b), 200);
+    const char *path = "/api/v2/alerts?filter=alertname%3D%22Many%22";
+    size_t listed = 0;
+    for (int t = 0; t < 20000 && listed < N; t += 100) {
+        if (http_do("GET", &q, path, NULL, true, &b) == 200)
+            listed = count_of(&b, "\"fingerprint\"");
+        if (listed < N) harness_sleep_ms(100);
+    }
+    CHECK_EQ_INT(listed, N);
+    if (have_amtool) {
+        mbuf_t am = {0};
+        CHECK_EQ_INT(amtool(&q, "alert query alertname=Many", &am), 0);
+        CHECK_EQ_INT(count_of(&am, "Many"), N);
+        mbuf_free(&am);
+    }
+    /* h0 resolves, and 8 more alerts push its resolve out of the ring. */
+    CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts",
+                         "[{\"labels\":{\"alertname\":\"Many\",\"instance\":\"h0\"},"
+                         "\"endsAt\":\"2020-01-01T00:00:00Z\"}]",
+                         true, &b),
+                 200);
+    post.len = 0;
+    mbuf_append(&post, "[", 1);
+    for (int i = 0; i < 8; i++)
+        mbuf_printf(&post, "%s{\"labels\":{\"alertname\":\"More\",\"instance\":\"h%d\"}}",
+                    i ? "," : "", i);
+    mbuf_append(&post, "]", 1);
+    CHECK_EQ_INT(http_do("POST", &q, "/api/v2/alerts", post.buf, true, &b), 200);
+    CHECK(wait_for(&q, "/api/v2/alerts?filter=alertname%3D%22More%22", "\"h7\"", 20000));
+    bool h0_gone = false;
+    for (int t = 0; t < 20000 && !h0_gone; t += 100) {
+        h0_gone = http_do("GET", &q, path, NULL, true, &b) == 200 && !contains(&b, "\"h0\"");
+        if (!h0_gone) harness_sleep_ms(100);
+    }
+    CHECK(h0_gone);
+    CHECK_EQ_INT(count_of(&b, "\"fingerprint\""), N - 1);
+    printf("many open: %zu of %d listed with decision rings of 4\n", listed, N);
+    mbuf_free(&post);
+    mbuf_free(&b);
+    inst_stop(&q);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -481,6 +551,7 @@ int main(void)
     write_file(p, "authorization:\n  type: Bearer\n  credentials: " TOKEN "\n");
     have_amtool = system("amtool --version >/dev/null 2>&1") == 0;
     test_single();
+    test_many_open();
     test_shared();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -609,6 +609,7 @@ static void test_print_doc(void)
         "silences.retention",
         "decisions.topic",
         "decisions.recent",
+        "decisions.open",
         "exclusions",
         "noise",
         "inhibit_rules",

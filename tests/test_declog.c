@@ -2,7 +2,8 @@
  * The decision log's rings (app/declog.c): runs of one decision on one
  * fingerprint kept as one record with its count, a change of decision as a
  * new record, the ring's bound, and readers copying records while the
- * worker rewrites them in place (never half a record).
+ * worker rewrites them in place (never half a record), and the open
+ * alerts kept once their records left the ring.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -128,6 +129,57 @@ static void test_runs(void)
     declog_destroy(d);
 }
 
+/* Open alerts whose records left the ring stay listed (kept), one per
+ * fingerprint, until a resolve leaves the ring after them; a set that is
+ * full gives up its oldest, counted. */
+static void test_kept(void)
+{
+    declog_opts_t o = {.workers = 1, .recent = 4, .open = 64, .open_ms = 3600000};
+    char err[256];
+    declog_t *d = declog_new(&o, err, sizeof err);
+    CHECK(d != NULL);
+    CHECK_EQ_INT(declog_capacity(d), 4 + 64);
+    collect_t c;
+    note(d, 100, DECISION_FORWARD_NEW, NULL, 1, "a");
+    note(d, 100, DECISION_SUPPRESS_DUPLICATE, NULL, 2, "a");
+    for (uint64_t fp = 1; fp <= 10; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, 3, "b");
+    /* Both of 100's records left the ring; the latest is kept, once. */
+    CHECK_EQ_INT(records_of(d, 100, &c), 1);
+    CHECK_EQ_INT(c.got[0].kind, DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(c.got[0].event_ms, 2);
+    CHECK_EQ_INT(count_all(d), 10); /* 4 in the ring, 6 kept (fingerprints 1-6) */
+    /* A newer record in the ring comes first. */
+    note(d, 100, DECISION_SUPPRESS_FLAPPING, NULL, 4, "a");
+    CHECK_EQ_INT(records_of(d, 100, &c), 2);
+    CHECK_EQ_INT(c.got[0].kind, DECISION_SUPPRESS_FLAPPING);
+    /* It resolves; once the resolve left the ring, nothing is listed. */
+    note(d, 100, DECISION_FORWARD_RESOLVED, NULL, 5, "a");
+    for (uint64_t fp = 11; fp <= 14; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, 6, "b");
+    CHECK_EQ_INT(records_of(d, 100, &c), 0);
+    mbuf_t m = {0};
+    declog_metrics(d, &m);
+    CHECK(m.buf && strstr(m.buf, "quell_decision_log_kept_lost_total 0\n"));
+    mbuf_free(&m);
+    declog_destroy(d);
+
+    /* One set of 8: the 12 that left the ring keep the 8 newest. */
+    o.open = 8;
+    d = declog_new(&o, err, sizeof err);
+    for (uint64_t fp = 1; fp <= 16; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, (int64_t)fp, "b");
+    CHECK_EQ_INT(count_all(d), 4 + 8);
+    declog_metrics(d, &m);
+    CHECK(m.buf && strstr(m.buf, "quell_decision_log_kept_lost_total 4\n"));
+    mbuf_free(&m);
+    declog_destroy(d);
+
+    /* Past dedup.window (open_ms) a record is not kept. */
+    o.open_ms = 0;
+    d = declog_new(&o, err, sizeof err);
+    for (uint64_t fp = 1; fp <= 8; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, 1, "b");
+    CHECK_EQ_INT(count_all(d), 4);
+    declog_destroy(d);
+}
+
 /* The worker rewrites records in place while readers copy them: a copy is
  * whole, its fields from one write (event_ms = 1000 * times + fp, and the
  * description annotation says the same). */
@@ -185,6 +237,7 @@ static void test_readers_see_whole_records(void)
 int main(void)
 {
     test_runs();
+    test_kept();
     test_readers_see_whole_records();
     return check_summary("test_declog");
 }
