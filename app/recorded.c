@@ -19,8 +19,12 @@
 #include <string.h>
 
 #include "../ingest/ingest.h"
+#include "recorded_int.h"
 
 #define MAX_MAP 64
+/* Columns read; a wider export is warned about and its rows still checked
+ * against the header's full width. */
+#define MAX_COLS 1024
 
 typedef struct {
     char *label;  /* target label ("time", "status" special) */
@@ -35,9 +39,24 @@ struct recorded {
     arena_t arena;
     uint64_t errors;
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
+    uint64_t no_times;            /* in this file: rows with no time at all */
+    uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
+    uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
     int64_t last_time;
     bool have_time;
+    /* A file's alerts, copied, until it is read whole: handed out in
+     * event-time order (see recorded_read_buffer). */
+    struct held_alert *held;
+    size_t n_held, cap_held;
+    arena_t held_arena;
+    bool held_oom;
+    size_t position; /* recorded_position: of the alert being handed out */
 };
+
+typedef struct held_alert {
+    alert_t alert;
+    size_t seq; /* file order: ties keep it */
+} held_alert_t;
 
 /* A problem with one row: the first REPORT_MAX of a file go to stderr as
  * FILE:LINE: message, the rest are counted and summed up at its end. */
@@ -64,32 +83,23 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->bad_times)
         fprintf(stderr, "%s: %llu times not read (alerts kept, in file order)\n", where,
                 (unsigned long long)r->bad_times);
+    if (r->trimmed_rows)
+        fprintf(stderr,
+                "%s: %llu rows with more than ingest.max_labels (%zu) labels: alertname and "
+                "severity kept, the labels past the limit (in name order) dropped; --map picks "
+                "the ones to keep\n",
+                where, (unsigned long long)r->trimmed_rows, r->limits.max_labels);
+    if (r->cut_values)
+        fprintf(stderr, "%s: %llu values longer than ingest.max_value_bytes (%zu) cut there\n",
+                where, (unsigned long long)r->cut_values, r->limits.max_value_bytes);
+    if (r->no_times)
+        fprintf(stderr,
+                "%s: %llu alerts without a time (no column or field was read as one, or it was "
+                "empty): each 1 ms after the previous; name it with --map time=COLUMN\n",
+                where, (unsigned long long)r->no_times);
 }
 
 /* ---- setup -------------------------------------------------------------- */
-
-static bool label_name_ok(const char *s)
-{
-    if (!s[0] || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return false;
-    for (; *s; s++)
-        if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
-    return true;
-}
-
-/* A column name made into a label name: other bytes become '_', a leading
- * digit gets a '_' before it. */
-static char *label_safe(const char *s)
-{
-    size_t n = strlen(s);
-    char *o = malloc(n + 2);
-    if (!o) return NULL;
-    size_t k = 0;
-    if (!n || isdigit((unsigned char)s[0])) o[k++] = '_';
-    for (size_t i = 0; i < n; i++)
-        o[k++] = isalnum((unsigned char)s[i]) || s[i] == '_' ? s[i] : '_';
-    o[k] = '\0';
-    return o;
-}
 
 recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf, size_t errlen)
 {
@@ -102,6 +112,7 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
                                   conf->ingest.max_name_bytes, conf->ingest.max_value_bytes,
                                   conf->ingest.max_annotation_bytes};
     arena_init(&r->arena, 64 * 1024);
+    arena_init(&r->held_arena, 1024 * 1024);
     if (!map_spec) return r;
     r->has_map = true;
     char *spec = strdup(map_spec), *save = NULL;
@@ -122,7 +133,7 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
             m->label = strdup(tok);
             m->source = strdup(eq + 1);
         } else {
-            m->label = label_safe(tok);
+            m->label = rec_label_safe(tok);
             m->source = strdup(tok);
         }
         r->n_map++;
@@ -131,7 +142,7 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
             snprintf(errbuf, errlen, "--map: \"%s=\" names no column", m->label);
             goto fail;
         }
-        if (!label_name_ok(m->label)) {
+        if (!rec_label_name_ok(m->label)) {
             snprintf(errbuf, errlen, "--map: \"%s\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)",
                      m->label);
             goto fail;
@@ -165,114 +176,16 @@ void recorded_destroy(recorded_t *r)
         free(r->map[i].source);
     }
     arena_free(&r->arena);
+    arena_free(&r->held_arena);
+    free(r->held);
     free(r);
 }
 
 uint64_t recorded_errors(const recorded_t *r) { return r->errors; }
 
+size_t recorded_position(const recorded_t *r) { return r->position; }
+
 /* ---- time --------------------------------------------------------------- */
-
-/* Reads 1..max digits at *i. */
-static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int *digits)
-{
-    long v = 0;
-    int n = 0;
-    while (*i < len && n < max && isdigit((unsigned char)s[*i]))
-        v = v * 10 + (s[(*i)++] - '0'), n++;
-    *out = v;
-    if (digits) *digits = n;
-    return n > 0;
-}
-
-/* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
- * or '-', then h:m:s[.frac] and an optional zone (Z, UTC, GMT, +HH:MM,
- * +HHMM; none = UTC); or M/D/Y-h:m:s[.frac] and M/D-h:m:s[.frac] (Suricata
- * and Snort fast.log; no year = 1970, only order matters then). */
-static bool loose_time(const char *s, size_t len, int64_t *ms_out)
-{
-    size_t i = 0;
-    long a, b, c = -1, y, mo, d, h, mi, sec;
-    int da;
-    if (!num_at(s, len, &i, 4, &a, &da) || i >= len || (s[i] != '-' && s[i] != '/')) return false;
-    char sep = s[i++];
-    if (!num_at(s, len, &i, 2, &b, NULL)) return false;
-    if (i + 1 < len && s[i] == sep && isdigit((unsigned char)s[i + 1])) {
-        i++;
-        int dc;
-        if (!num_at(s, len, &i, 4, &c, &dc)) return false;
-        if (dc == 2 && da != 4) c += 2000; /* M/D/YY */
-    }
-    if (da == 4) {
-        if (c < 0) return false;
-        y = a, mo = b, d = c;
-    } else if (sep == '/') {
-        mo = a, d = b, y = c < 0 ? 1970 : c;
-    } else {
-        return false;
-    }
-    if (i >= len || (s[i] != 'T' && s[i] != ' ' && s[i] != '-')) return false;
-    while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-')) i++;
-    if (!num_at(s, len, &i, 2, &h, NULL) || i >= len || s[i++] != ':' ||
-        !num_at(s, len, &i, 2, &mi, NULL) || i >= len || s[i++] != ':' ||
-        !num_at(s, len, &i, 2, &sec, NULL))
-        return false;
-    long frac_ms = 0;
-    if (i < len && (s[i] == '.' || s[i] == ',')) {
-        i++;
-        int n = 0;
-        while (i < len && isdigit((unsigned char)s[i])) {
-            if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-            n++, i++;
-        }
-        if (!n) return false;
-        for (; n < 3; n++) frac_ms *= 10;
-    }
-    while (i < len && s[i] == ' ') i++;
-    long offset_s = 0;
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
-        i += 3;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1;
-        long oh, om = 0;
-        if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
-        if (i < len && s[i] == ':') i++;
-        if (i < len) num_at(s, len, &i, 2, &om, NULL);
-        offset_s = sign * (oh * 3600 + om * 60);
-    }
-    if (i != len) return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
-    int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *ms_out = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
-    return true;
-}
-
-bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
-{
-    while (len && isspace((unsigned char)*s)) s++, len--;
-    while (len && isspace((unsigned char)s[len - 1])) len--;
-    if (!len || len > 60) return false;
-    /* Unix seconds, ms, us or ns, by magnitude; a fraction is allowed. */
-    bool numeric = true;
-    for (size_t i = 0; i < len; i++) numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
-    if (numeric) {
-        char tmp[64];
-        memcpy(tmp, s, len);
-        tmp[len] = '\0';
-        double v = strtod(tmp, NULL);
-        if (v < 1e11)
-            v *= 1000.0;
-        else if (v >= 1e17)
-            v /= 1e6;
-        else if (v >= 1e14)
-            v /= 1e3;
-        *ms_out = (int64_t)v;
-        return true;
-    }
-    if (time_parse_rfc3339(s, len, ms_out)) return true;
-    return loose_time(s, len, ms_out);
-}
 
 static int64_t next_time(recorded_t *r, bool found, int64_t t)
 {
@@ -293,48 +206,13 @@ static int label_cmp(const void *a, const void *b)
     return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
 }
 
-/* Invalid UTF-8 bytes become '?': recorded exports are not always clean,
- * and a label value must be valid UTF-8. */
-static void utf8_clean(char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = n && i + n <= len && !(n == 2 && c < 0xC2);
-        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
-        if (ok && n == 3) {
-            unsigned c1 = (unsigned char)s[i + 1];
-            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-        }
-        if (ok && n == 4) {
-            unsigned c1 = (unsigned char)s[i + 1];
-            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90) && c <= 0xF4;
-        }
-        if (!ok) {
-            s[i++] = '?';
-            continue;
-        }
-        i += n;
-    }
-}
-
 typedef struct {
-    label_t labels[MAX_MAP > 256 ? MAX_MAP : 256];
+    label_t labels[MAX_COLS]; /* every column of a row: none dropped before the trim */
     uint32_t n;
     bool have_time, resolved, bad_time;
     int64_t time_ms;
     char bad_time_text[64];
 } row_t;
-
-static bool status_resolved(const char *v, size_t len)
-{
-    static const char *const words[] = {"resolved",  "ok",       "cleared",  "clear", "closed",
-                                        "recovered", "recovery", "inactive", "normal"};
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        if (strlen(words[i]) == len && !strncasecmp(words[i], v, len)) return true;
-    return false;
-}
 
 /* Adds label `name` = value (copied into the arena); "time" and "status"
  * are read instead when `special`. */
@@ -355,18 +233,27 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
         return;
     }
     if (special && !strcmp(name, "status")) {
-        row->resolved = status_resolved(v, vlen);
+        row->resolved = rec_status_resolved(v, vlen);
         return;
     }
     while (vlen && isspace((unsigned char)*v)) v++, vlen--;
     while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
     if (!vlen || row->n >= sizeof row->labels / sizeof *row->labels) return;
-    if (vlen > r->limits.max_value_bytes) vlen = r->limits.max_value_bytes;
+    if (vlen > r->limits.max_value_bytes) {
+        vlen = r->limits.max_value_bytes;
+        r->cut_values++;
+    }
     char *nv = arena_strndup(&r->arena, v, vlen);
     char *nn = arena_strndup(&r->arena, name, strlen(name));
     if (!nv || !nn) return;
-    utf8_clean(nv, vlen);
+    rec_utf8_clean(nv, vlen);
     row->labels[row->n++] = (label_t){{nn, (uint32_t)strlen(nn)}, {nv, (uint32_t)vlen}};
+}
+
+static bool is_role_label(const label_t *l)
+{
+    return (l->name.len == 9 && !memcmp(l->name.ptr, "alertname", 9)) ||
+           (l->name.len == 8 && !memcmp(l->name.ptr, "severity", 8));
 }
 
 static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
@@ -382,16 +269,33 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
     }
     if (!row->n) {
         r->errors++;
-        report(r, file, line, "not read: no labels (no mapped field has a value)");
+        report(r, file, line, "not read: no labels (no %sfield has a value)",
+               r->has_map ? "mapped " : "");
         return;
     }
+    if (!row->have_time && !row->bad_time) r->no_times++;
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */
     for (uint32_t i = 0; i < row->n; i++)
         if (!k || label_cmp(&row->labels[k - 1], &row->labels[i]))
             row->labels[k++] = row->labels[i];
     row->n = k;
-    if (row->n > r->limits.max_labels) row->n = (uint32_t)r->limits.max_labels;
+    if (row->n > r->limits.max_labels) {
+        /* Past the limit, keep the labels the decision reads (the name,
+         * the severity), then the first others in name order. */
+        uint32_t keep_other = (uint32_t)r->limits.max_labels, out = 0;
+        for (uint32_t i = 0; i < row->n; i++)
+            if (is_role_label(&row->labels[i]) && keep_other) keep_other--;
+        for (uint32_t i = 0; i < row->n; i++) {
+            bool role = is_role_label(&row->labels[i]);
+            if (role || keep_other) {
+                if (!role) keep_other--;
+                row->labels[out++] = row->labels[i];
+            }
+        }
+        row->n = out;
+        r->trimmed_rows++;
+    }
     alert_t a;
     memset(&a, 0, sizeof a);
     a.labels = row->labels;
@@ -404,41 +308,62 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
 
 /* ---- without a mapping: guessing the roles of fields ---------------------- */
 
-/* Field names (label-safe, case-insensitive) that play a role when no
- * mapping is given, most specific first. */
-static const char *const role_names[][24] = {
+/* Field names (label-safe; compared ignoring case and '_') that play a
+ * role when no mapping is given, most specific first. */
+static const char *const role_names[][32] = {
     /* alertname */
     {"alertname",
      "alert_signature",
      "signature",
+     "signature_name",
+     "sig_name",
+     "threat_name",
      "alert_name",
      "rule_name",
-     "rulename",
      "rule_description",
      "rule",
      "alarm_name",
-     "alarmname",
      "alarm",
      "check_name",
      "check",
+     "condition_name",          /* New Relic */
+     "incident_condition_name", /* Google Cloud Monitoring (Stackdriver) */
+     "payload_summary",         /* PagerDuty Events v2 without a dedup_key */
      "event_name",
      "msg",
      "title",
      "alert",
      "name",
      "summary",
+     "job_name", /* cron and batch check logs */
+     "job",
      NULL},
     /* severity */
-    {"severity", "alert_severity", "priority", "perceived_severity", "perceivedseverity", "sev",
+    {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
      "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
-    {"time", "timestamp", "_timestamp", "ts", "datetime", "event_time", "eventtime", "alarm_time",
-     "created_at", "start_time", "date", NULL},
-    /* status */
-    {"status", "state", "alarm_state", NULL},
+    {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time", "created_at", "start_time",
+     "occurred_at", "received_at", "finished_at", "started_at", "incident_started_at",
+     "payload_timestamp", "date", NULL},
+    /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
+     * Google Cloud Monitoring's incident.state */
+    {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
+     "outcome", NULL},
 };
 enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
 static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
+
+/* A field name equals a role name ignoring case and '_': exports spell
+ * one column "Alert Name", "alert_name" and "AlertName". */
+static bool role_name_eq(const char *field, const char *role)
+{
+    for (;;) {
+        while (*field == '_') field++;
+        while (*role == '_') role++;
+        if (!*field || !*role) return !*field && !*role;
+        if (tolower((unsigned char)*field++) != tolower((unsigned char)*role++)) return false;
+    }
+}
 
 /* For each role, the index of the field playing it (-1: none). `names`
  * are label-safe. */
@@ -450,7 +375,7 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
             for (size_t i = 0; i < n && roles[r] < 0; i++) {
                 bool taken = false;
                 for (int q = 0; q < r; q++) taken |= roles[q] == (int)i;
-                if (!taken && names[i] && !strcasecmp(names[i], role_names[r][k]))
+                if (!taken && names[i] && role_name_eq(names[i], role_names[r][k]))
                     roles[r] = (int)i;
             }
     }
@@ -474,88 +399,46 @@ static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const
 
 /* ---- CSV ---------------------------------------------------------------- */
 
-/* One record from *p (RFC 4180: quoted fields may hold the delimiter,
- * newlines and "" for a quote). Fields are unquoted in place; returns the
- * count, at most cap. *lines counts the newlines consumed. */
-static size_t csv_record(char **p, char *end, char delim, char **f, size_t *fl, size_t cap,
-                         size_t *lines)
-{
-    size_t n = 0;
-    char *s = *p;
-    for (;;) {
-        char *out = s, *start = s;
-        if (s < end && *s == '"') {
-            s++;
-            for (;;) {
-                if (s >= end) break;
-                if (*s == '"') {
-                    if (s + 1 < end && s[1] == '"') {
-                        *out++ = '"';
-                        s += 2;
-                        continue;
-                    }
-                    s++;
-                    break;
-                }
-                if (*s == '\n') (*lines)++;
-                *out++ = *s++;
-            }
-            while (s < end && *s != delim && *s != '\n') s++; /* junk after the quote */
-        } else {
-            while (s < end && *s != delim && *s != '\n') s++;
-            out = s;
-        }
-        size_t len = (size_t)(out - start);
-        if (len && start[len - 1] == '\r' && (s >= end || *s == '\n')) len--;
-        if (n < cap) {
-            f[n] = start;
-            fl[n] = len;
-        }
-        n++;
-        if (s < end && *s == delim) {
-            s++;
-            continue;
-        }
-        if (s < end) { /* '\n' */
-            s++;
-            (*lines)++;
-        }
-        break;
-    }
-    *p = s;
-    return n < cap ? n : cap;
-}
-
-static char csv_delimiter(const char *s, const char *end)
-{
-    static const char cands[] = {',', '\t', ';', '|'};
-    size_t best = 0;
-    char d = ',';
-    for (size_t c = 0; c < sizeof cands; c++) {
-        size_t n = 0;
-        bool q = false;
-        for (const char *p = s; p < end && (*p != '\n' || q); p++) {
-            if (*p == '"') q = !q;
-            if (!q && *p == cands[c]) n++;
-        }
-        if (n > best) best = n, d = cands[c];
-    }
-    return d;
-}
-
-#define MAX_COLS 256
-
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
 {
     char *p = buf, *end = buf + len;
     if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
-    char delim = csv_delimiter(p, end);
+    /* Blank lines and "# " comments before the header (an exporter's
+     * preamble) are skipped; "#fields..." is a header. */
+    size_t header_line = 1;
+    for (;;) {
+        const char *q = p;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+        bool comment = q < end && *q == '#' &&
+                       (q + 1 == end || q[1] == ' ' || q[1] == '\n' || q[1] == '\r' || q[1] == '#');
+        if (!(q < end && (*q == '\n' || comment))) break;
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl) {
+            p = end;
+            break;
+        }
+        p = (char *)nl + 1;
+        header_line++;
+    }
+    char delim = rec_csv_delimiter(p, end);
     char *f[MAX_COLS];
     size_t fl[MAX_COLS], lines = 0;
-    size_t nh = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    size_t nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    size_t nh = nh_all < MAX_COLS ? nh_all : MAX_COLS;
+    if (nh_all > MAX_COLS)
+        fprintf(stderr, "%s:%zu: warning: %zu columns: only the first %d are read\n", file,
+                header_line, nh_all, MAX_COLS);
     char *header[MAX_COLS];
     for (size_t i = 0; i < nh; i++) header[i] = strndup(f[i], fl[i]);
+    if (nh == 1 && header[0] && rec_yaml_header(header[0])) {
+        r->errors++;
+        report(r, file, header_line,
+               "not read: YAML (a rule or config file?), not recorded alerts: CSV needs a header "
+               "line naming its columns");
+        free(header[0]);
+        return;
+    }
     /* Which column feeds which label (-1: none). */
     int src_of_map[MAX_MAP];
     char *auto_names[MAX_COLS] = {0};
@@ -568,27 +451,35 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
             for (size_t i = 0; i < nh && src_of_map[m] < 0; i++)
                 if (header[i] && !strcasecmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
             if (src_of_map[m] < 0)
-                fprintf(stderr, "%s:1: warning: --map: no column \"%s\" (label %s stays unset)\n",
-                        file, r->map[m].source, r->map[m].label);
+                fprintf(stderr, "%s:%zu: warning: --map: no column \"%s\" (label %s stays unset)\n",
+                        file, header_line, r->map[m].source, r->map[m].label);
         }
     } else {
-        for (size_t i = 0; i < nh; i++) auto_names[i] = header[i] ? label_safe(header[i]) : NULL;
+        for (size_t i = 0; i < nh; i++)
+            auto_names[i] = header[i] ? rec_label_safe(header[i]) : NULL;
         guess_roles(auto_names, nh, roles);
     }
-    size_t line = 1 + lines;
+    size_t line = header_line + lines; /* the line the next row starts on */
     while (p < end) {
-        size_t at = line + 1;
+        size_t at = line;
         lines = 0;
-        size_t nf = csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+        size_t nf = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
         line += lines ? lines : 1;
+        size_t last_line = at + lines - (lines && p[-1] == '\n');
         if (nf == 1 && fl[0] == 0) continue; /* blank line */
         arena_reset(&r->arena);
         row_t row;
         row.n = 0;
         row.have_time = row.resolved = row.bad_time = false;
-        if (nf != nh) {
+        if (nf != nh_all) {
             r->errors++;
-            report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh);
+            if (last_line > at) /* a quote left open swallows the rows after it */
+                report(r, file, at,
+                       "not read: %zu fields, the header has %zu (the row spans lines %zu-%zu: a "
+                       "quote not closed?)",
+                       nf, nh_all, at, last_line);
+            else
+                report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh_all);
             continue;
         }
         if (r->has_map) {
@@ -596,13 +487,61 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
                 if (src_of_map[m] >= 0)
                     row_add(r, &row, r->map[m].label, f[src_of_map[m]], fl[src_of_map[m]], true);
         } else {
-            row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nf, roles);
+            row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nh, roles);
         }
         row_emit(r, &row, file, at, fn, ctx);
     }
     for (size_t i = 0; i < nh; i++) {
         free(header[i]);
         free(auto_names[i]);
+    }
+}
+
+/* ---- fast.log ------------------------------------------------------------- */
+
+/* Suricata's or Snort's fast.log: one alert a line, its fields named as
+ * EVE names them (rec_fastlog_line), read as CSV rows are: through the
+ * mapping, or with roles guessed (signature, priority, timestamp). */
+static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_t len,
+                         recorded_fn fn, void *ctx)
+{
+    size_t line = 0;
+    for (const char *p = buf; p < buf + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+        const char *text = p;
+        p += l + 1;
+        line++;
+        size_t s = 0;
+        while (s < l && isspace((unsigned char)text[s])) s++;
+        if (s == l) continue;
+        rec_field_t f[REC_FASTLOG_FIELDS];
+        size_t n = rec_fastlog_line(text, l, f);
+        if (!n) {
+            r->errors++;
+            report(r, file, line, "not read: not a fast.log alert line");
+            continue;
+        }
+        arena_reset(&r->arena);
+        row_t row;
+        row.n = 0;
+        row.have_time = row.resolved = row.bad_time = false;
+        if (r->has_map) {
+            for (size_t m = 0; m < r->n_map; m++)
+                for (size_t i = 0; i < n; i++)
+                    if (!strcasecmp(f[i].name, r->map[m].source))
+                        row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
+        } else {
+            char *names[REC_FASTLOG_FIELDS];
+            const char *vals[REC_FASTLOG_FIELDS];
+            size_t lens[REC_FASTLOG_FIELDS];
+            for (size_t i = 0; i < n; i++)
+                names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
+            int roles[ROLE__COUNT];
+            guess_roles(names, n, roles);
+            row_from_fields(r, &row, names, vals, lens, n, roles);
+        }
+        row_emit(r, &row, file, line, fn, ctx);
     }
 }
 
@@ -620,16 +559,10 @@ static const cJSON *json_path(const cJSON *j, const char *path)
     return j;
 }
 
-static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, const char *text,
-                                  size_t len, recorded_fn fn, void *ctx)
+/* One object through the mapping: a row. */
+static void read_mapped_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                             recorded_fn fn, void *ctx)
 {
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j || !cJSON_IsObject(j)) {
-        r->errors++;
-        report(r, file, line, "not read: not a JSON object");
-        cJSON_Delete(j);
-        return;
-    }
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
@@ -641,7 +574,7 @@ static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, 
             row_add(r, &row, r->map[m].label, v->valuestring, strlen(v->valuestring), true);
         } else if (cJSON_IsNumber(v)) {
             double d = v->valuedouble;
-            if (d == (double)(long long)d)
+            if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
                 snprintf(num, sizeof num, "%lld", (long long)d);
             else
                 snprintf(num, sizeof num, "%.17g", d);
@@ -651,13 +584,12 @@ static void read_mapped_json_line(recorded_t *r, const char *file, size_t line, 
             row_add(r, &row, r->map[m].label, s, strlen(s), true);
         }
     }
-    cJSON_Delete(j);
     row_emit(r, &row, file, line, fn, ctx);
 }
 
 /* Any JSON object without a mapping: its scalar fields, nested ones named
  * with '_' (alert.signature -> alert_signature), roles guessed. */
-#define MAX_FLAT 128
+#define MAX_FLAT 512 /* scalar fields of one object read without a mapping */
 typedef struct {
     char *names[MAX_FLAT];
     const char *vals[MAX_FLAT];
@@ -682,7 +614,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
             fl->vals[i] = c->valuestring;
         } else if (cJSON_IsNumber(c)) {
             double d = c->valuedouble;
-            if (d == (double)(long long)d)
+            if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
                 snprintf(fl->nums[i], sizeof fl->nums[i], "%lld", (long long)d);
             else
                 snprintf(fl->nums[i], sizeof fl->nums[i], "%.17g", d);
@@ -692,7 +624,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
         } else {
             continue;
         }
-        if (!(fl->names[i] = label_safe(path))) continue;
+        if (!(fl->names[i] = rec_label_safe(path))) continue;
         fl->lens[i] = strlen(fl->vals[i]);
         fl->n++;
     }
@@ -713,18 +645,6 @@ static void read_flat_json(recorded_t *r, const char *file, size_t line, const c
     row_from_fields(r, &row, fl.names, fl.vals, fl.lens, fl.n, roles);
     for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
     row_emit(r, &row, file, line, fn, ctx);
-}
-
-/* A JSON line that is not Alertmanager-shaped (no "labels", no "alerts"). */
-static bool read_if_flat(recorded_t *r, const char *file, size_t line, const char *text, size_t len,
-                         recorded_fn fn, void *ctx)
-{
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    bool flat = j && cJSON_IsObject(j) && !cJSON_GetObjectItemCaseSensitive(j, "labels") &&
-                !cJSON_GetObjectItemCaseSensitive(j, "alerts");
-    if (flat) read_flat_json(r, file, line, j, fn, ctx);
-    cJSON_Delete(j);
-    return flat;
 }
 
 /* ---- Prometheus JSON and protobuf ---------------------------------------- */
@@ -809,23 +729,220 @@ static void read_proto(recorded_t *r, const char *file, const char *buf, size_t 
     }
 }
 
-/* ---- files ---------------------------------------------------------------- */
+/* ---- JSON documents ------------------------------------------------------- */
 
-typedef enum { KIND_JSON, KIND_PROTO, KIND_CSV } kind_t;
-
-static kind_t sniff(const char *buf, size_t len)
+/* Alertmanager-shaped: an alert ("labels"), a webhook payload ("alerts"),
+ * or an array of alerts. These go through the ingest decoder. */
+static bool prom_shaped(const cJSON *j)
 {
-    size_t i = 0;
-    if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3;
-    while (i < len && isspace((unsigned char)buf[i])) i++;
-    if (i < len && (buf[i] == '{' || buf[i] == '[')) return KIND_JSON;
-    /* Text (printable ASCII or UTF-8 in the first bytes) is CSV. */
-    for (size_t k = i; k < len && k < i + 512; k++) {
-        unsigned char c = (unsigned char)buf[k];
-        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return KIND_PROTO;
-    }
-    return len ? KIND_CSV : KIND_JSON;
+    if (cJSON_IsArray(j)) j = j->child;
+    return cJSON_IsObject(j) && (cJSON_GetObjectItemCaseSensitive(j, "labels") ||
+                                 cJSON_GetObjectItemCaseSensitive(j, "alerts"));
 }
+
+bool recorded_is_alertmanager_json(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    bool yes = j && prom_shaped(j);
+    while (yes && end < text + len && isspace((unsigned char)*end)) end++;
+    cJSON_Delete(j);
+    return yes && end == text + len;
+}
+
+/* Whether an object is one record itself: a mapped source resolves on it,
+ * or (no mapping) a field names the alert. */
+static bool json_is_row(const recorded_t *r, const cJSON *j)
+{
+    if (r->has_map) {
+        for (size_t m = 0; m < r->n_map; m++)
+            if (json_path(j, r->map[m].source)) return true;
+        return false;
+    }
+    flat_t fl;
+    fl.n = 0;
+    flatten(&fl, j, "", 0);
+    int roles[ROLE__COUNT];
+    guess_roles(fl.names, fl.n, roles);
+    for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
+    return roles[ROLE_NAME] >= 0;
+}
+
+/* An object of no string field of its own: counts, flags and objects,
+ * as an export's envelope is ({"took": 3, "hits": {...}}). */
+static bool json_envelope(const cJSON *j)
+{
+    for (const cJSON *c = j->child; c; c = c->next)
+        if (cJSON_IsString(c)) return false;
+    return true;
+}
+
+/* The records of an export wrapper ({"messages": [...]}, {"Records":
+ * [...]}, {"hits": {"hits": [...]}}): the first array of objects among its
+ * fields, or their fields'. Without a mapping only through envelopes: an
+ * alert that carries a list of objects (New Relic's "targets", PagerDuty's
+ * "links", Graylog's matching messages) stays one record. NULL: none. */
+static const cJSON *json_records(const cJSON *j, int depth, bool envelopes_only)
+{
+    if (envelopes_only && !json_envelope(j)) return NULL;
+    for (const cJSON *c = j->child; c; c = c->next)
+        if (cJSON_IsArray(c) && cJSON_IsObject(c->child)) return c;
+    if (depth > 0)
+        for (const cJSON *c = j->child; c; c = c->next) {
+            const cJSON *inner =
+                cJSON_IsObject(c) ? json_records(c, depth - 1, envelopes_only) : NULL;
+            if (inner) return inner;
+        }
+    return NULL;
+}
+
+static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
+                            const char *text, size_t len, int64_t t, bool time_from_alert,
+                            recorded_fn fn, void *ctx);
+static int64_t prom_time(recorded_t *r, const char *text, size_t len);
+
+/* A PagerDuty Events v2 event with its dedup_key (without one, the intake
+ * makes a random key up, which replay must not: its output is a function
+ * of the input bytes). */
+static bool pd_event(const cJSON *j)
+{
+    const cJSON *action = cJSON_GetObjectItemCaseSensitive(j, "event_action");
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "dedup_key");
+    return cJSON_IsString(action) && cJSON_IsString(key) && key->valuestring[0] &&
+           cJSON_GetObjectItemCaseSensitive(j, "routing_key");
+}
+
+/* A PagerDuty event as the intake (POST /v2/enqueue) turns it into an
+ * alert: labels alertname="pagerduty" and dedup_key, so a resolve, which
+ * has no payload, meets its trigger; the routing key (a secret) is no
+ * label. */
+static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                          recorded_fn fn, void *ctx)
+{
+    char *body = cJSON_PrintUnformatted(j), *alert_json = NULL, key[300], why[256];
+    const char *pd_status = NULL;
+    if (!body) return;
+    if (intake_pd_to_alert(body, strlen(body), &alert_json, key, sizeof key, &pd_status, why,
+                           sizeof why) != QERR_OK) {
+        r->errors++;
+        report(r, file, line, "not read: PagerDuty event (%s): %s", pd_status, why);
+    } else {
+        size_t n = strlen(alert_json);
+        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n,
+                        prom_time(r, alert_json, n), false, fn, ctx);
+    }
+    cJSON_free(alert_json);
+    cJSON_free(body);
+}
+
+/* One JSON value of the input, starting at `line`: an object is a row (or,
+ * an export wrapper that is no row itself, its records); an array is its
+ * elements, each read so. Alertmanager-shaped values without a mapping go
+ * through the ingest decoder, as `quell run` reads them; `text` is the
+ * value's bytes when it is the top-level one (NULL for nested values,
+ * which are printed again for the decoder). `depth` bounds the unwrapping. */
+static void read_json_value(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                            const char *text, size_t len, int depth, recorded_fn fn, void *ctx)
+{
+    if (!r->has_map && cJSON_IsObject(j) && pd_event(j)) {
+        read_pd_event(r, file, line, j, fn, ctx);
+        return;
+    }
+    if (!r->has_map && prom_shaped(j)) {
+        char *printed = text ? NULL : cJSON_PrintUnformatted(j);
+        if (!text && !printed) return;
+        const char *t = text ? text : printed;
+        size_t tl = text ? len : strlen(printed);
+        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, t, tl, prom_time(r, t, tl), false, fn,
+                        ctx);
+        free(printed);
+        return;
+    }
+    if (cJSON_IsArray(j)) {
+        if (depth <= 0) {
+            r->errors++;
+            report(r, file, line, "not read: arrays nested too deep");
+            return;
+        }
+        bool any_object = false;
+        for (const cJSON *e = j->child; e; e = e->next) any_object |= cJSON_IsObject(e);
+        if (j->child && !any_object) { /* [1, 2]: a line that is no record */
+            r->errors++;
+            report(r, file, line, "not read: not a JSON object");
+            return;
+        }
+        for (const cJSON *e = j->child; e; e = e->next) {
+            if (cJSON_IsObject(e)) {
+                read_json_value(r, file, line, e, NULL, 0, depth - 1, fn, ctx);
+            } else {
+                r->errors++;
+                report(r, file, line, "not read: an array element that is not a JSON object");
+            }
+        }
+        return;
+    }
+    if (!cJSON_IsObject(j)) {
+        r->errors++;
+        report(r, file, line, "not read: not a JSON object");
+        return;
+    }
+    const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1, !r->has_map) : NULL;
+    if (records)
+        read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
+    else if (r->has_map)
+        read_mapped_json(r, file, line, j, fn, ctx);
+    else
+        read_flat_json(r, file, line, j, fn, ctx);
+}
+
+/* JSON text: one document, JSON lines, or documents one after another
+ * however they are laid out (pretty-printed, as jq prints them). A stretch
+ * that does not parse is skipped to the end of its line and reported. One
+ * document filling the whole input is a file, not a Kafka message, so
+ * ingest.max_message_bytes does not apply to it. */
+static void read_json_text(recorded_t *r, const char *file, const char *buf, size_t len,
+                           recorded_fn fn, void *ctx)
+{
+    const char *p = buf, *end = buf + len;
+    size_t line = 1;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+    bool first = true;
+    while (p < end) {
+        while (p < end && isspace((unsigned char)*p)) line += *p++ == '\n';
+        if (p >= end) break;
+        const char *doc_end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &doc_end, false);
+        if (!j || !doc_end || doc_end <= p) {
+            cJSON_Delete(j);
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            if (r->has_map) {
+                r->errors++;
+                report(r, file, line, "not read: not a JSON object");
+            } else {
+                /* the decoder's reason (bad_json, bad_utf8, ...) */
+                decode_and_emit(r, file, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l), false,
+                                fn, ctx);
+            }
+            p += l;
+            first = false;
+            continue;
+        }
+        const char *rest = doc_end;
+        while (rest < end && isspace((unsigned char)*rest)) rest++;
+        size_t saved_max = r->limits.max_message_bytes;
+        if (first && rest == end && (size_t)(doc_end - p) > saved_max)
+            r->limits.max_message_bytes = (size_t)(doc_end - p);
+        read_json_value(r, file, line, j, p, (size_t)(doc_end - p), 2, fn, ctx);
+        r->limits.max_message_bytes = saved_max;
+        cJSON_Delete(j);
+        for (const char *c = p; c < doc_end; c++) line += *c == '\n';
+        p = doc_end;
+        first = false;
+    }
+}
+
+/* ---- files ---------------------------------------------------------------- */
 
 /* ---- kafka:TOPIC ---------------------------------------------------------- */
 
@@ -844,6 +961,20 @@ static int kmsg_cmp(const void *a, const void *b)
     if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
     if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Hands a topic's alerts out in the order read, counting positions. */
+typedef struct {
+    recorded_fn fn;
+    void *ctx;
+    recorded_t *r;
+} kafka_fn_t;
+
+static void kafka_emit(void *ctx, alert_t *a)
+{
+    kafka_fn_t *k = ctx;
+    k->fn(k->ctx, a);
+    k->r->position++;
 }
 
 /* recorded.h. Messages are copied out, then sorted: the order librdkafka
@@ -940,10 +1071,12 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     if (n) qsort(msgs, n, sizeof *msgs, kmsg_cmp);
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
-    r->reported = r->bad_times = 0;
+    r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    r->position = 0;
+    kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
         decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
-                        false, fn, ctx);
+                        false, kafka_emit, &kf);
     report_tail(r, where);
     rc = 0;
 out:
@@ -971,48 +1104,120 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
     return 0;
 }
 
+/* ---- event-time order ------------------------------------------------------ */
+
+static bool copy_labels(arena_t *a, const label_t *from, uint32_t n, label_t **to)
+{
+    *to = NULL;
+    if (!n) return true;
+    label_t *l = arena_alloc(a, n * sizeof *l);
+    if (!l) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        l[i].name.ptr = arena_strndup(a, from[i].name.ptr, from[i].name.len);
+        l[i].value.ptr = arena_strndup(a, from[i].value.ptr, from[i].value.len);
+        if (!l[i].name.ptr || !l[i].value.ptr) return false;
+        l[i].name.len = from[i].name.len;
+        l[i].value.len = from[i].value.len;
+    }
+    *to = l;
+    return true;
+}
+
+static bool copy_str(arena_t *a, str_t from, str_t *to)
+{
+    *to = (str_t){NULL, 0};
+    if (!from.len) return true;
+    to->ptr = arena_strndup(a, from.ptr, from.len);
+    to->len = from.len;
+    return to->ptr != NULL;
+}
+
+/* recorded_fn while a file is read: keeps a copy of the alert. */
+static void hold_alert(void *ctx, alert_t *a)
+{
+    recorded_t *r = ctx;
+    if (r->held_oom) return;
+    if (r->n_held == r->cap_held) {
+        size_t cap = r->cap_held ? r->cap_held * 2 : 4096;
+        held_alert_t *h = realloc(r->held, cap * sizeof *h);
+        if (!h) {
+            r->held_oom = true;
+            return;
+        }
+        r->held = h;
+        r->cap_held = cap;
+    }
+    held_alert_t *h = &r->held[r->n_held];
+    h->alert = *a;
+    h->seq = r->n_held;
+    if (!copy_labels(&r->held_arena, a->labels, a->n_labels, &h->alert.labels) ||
+        !copy_labels(&r->held_arena, a->annotations, a->n_annotations, &h->alert.annotations) ||
+        !copy_str(&r->held_arena, a->generator_url, &h->alert.generator_url) ||
+        !copy_str(&r->held_arena, a->source, &h->alert.source)) {
+        r->held_oom = true;
+        return;
+    }
+    r->n_held++;
+}
+
+static int held_cmp(const void *x, const void *y)
+{
+    const held_alert_t *a = x, *b = y;
+    if (a->alert.event_time_ms != b->alert.event_time_ms)
+        return a->alert.event_time_ms < b->alert.event_time_ms ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Hands a file's alerts out in event-time order (file order among equal
+ * times), as kafka:TOPIC is read in timestamp order. Exports are often
+ * newest first, and logs of several sensors interleave: replayed in file
+ * order, such a file would never let a window expire. Says on stderr when
+ * it reordered. */
+static void release_held(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
+{
+    size_t out_of_order = 0;
+    for (size_t i = 1; i < r->n_held; i++)
+        out_of_order += r->held[i].alert.event_time_ms < r->held[i - 1].alert.event_time_ms;
+    if (out_of_order) {
+        qsort(r->held, r->n_held, sizeof *r->held, held_cmp);
+        fprintf(stderr,
+                "%s: %zu alert%s earlier than the one before in the file (%s): read in event-time "
+                "order\n",
+                path, out_of_order, out_of_order == 1 ? "" : "s",
+                out_of_order * 2 > r->n_held ? "newest first?" : "interleaved sources?");
+    }
+    if (r->held_oom) fprintf(stderr, "%s: out of memory: only the first alerts are read\n", path);
+    for (size_t i = 0; i < r->n_held; i++) {
+        r->position = r->held[i].seq;
+        fn(ctx, &r->held[i].alert);
+    }
+    r->n_held = 0;
+    r->held_oom = false;
+    arena_reset(&r->held_arena);
+}
+
 void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
                           void *ctx)
 {
-    kind_t kind = sniff(buf, len);
-    r->reported = r->bad_times = 0;
-    if (kind == KIND_CSV) {
+    recorded_fn user_fn = fn;
+    void *user_ctx = ctx;
+    fn = hold_alert;
+    ctx = r;
+    size_t utf8_len = 0;
+    char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
+    if (utf8) buf = utf8, len = utf8_len;
+    rec_kind_t kind = rec_sniff(buf, len);
+    r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
-    } else if (kind == KIND_PROTO) {
+    } else if (kind == REC_KIND_FASTLOG) {
+        read_fastlog(r, path, buf, len, fn, ctx);
+    } else if (kind == REC_KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {
-        /* One JSON document, or JSON lines. */
-        const char *end = NULL;
-        cJSON *whole = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-        bool one_doc = whole != NULL;
-        if (one_doc) {
-            while (end && end < buf + len && isspace((unsigned char)*end)) end++;
-            one_doc = end == buf + len;
-        }
-        cJSON_Delete(whole);
-        if (one_doc && !r->has_map) {
-            /* One flat object (a one-line EVE or Wazuh file) is a row. */
-            if (!read_if_flat(r, path, 1, buf, len, fn, ctx))
-                decode_and_emit(r, path, 1, INGEST_FORMAT_JSON, buf, len, prom_time(r, buf, len),
-                                false, fn, ctx);
-        } else {
-            size_t line = 0;
-            for (char *p = buf; p < buf + len;) {
-                char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-                line++;
-                size_t s = 0;
-                while (s < l && isspace((unsigned char)p[s])) s++;
-                if (s < l) {
-                    if (r->has_map)
-                        read_mapped_json_line(r, path, line, p, l, fn, ctx);
-                    else if (!read_if_flat(r, path, line, p, l, fn, ctx))
-                        decode_and_emit(r, path, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l),
-                                        false, fn, ctx);
-                }
-                p += l + 1;
-            }
-        }
+        read_json_text(r, path, buf, len, fn, ctx);
     }
     report_tail(r, path);
+    free(utf8);
+    release_held(r, path, user_fn, user_ctx);
 }

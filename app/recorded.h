@@ -8,24 +8,29 @@
  *   - varint-delimited protobuf `quell.v1.Alert`s (`quell gen --format
  *     proto`): event time from startsAt, else 1 ms after the previous;
  *   - CSV (or TSV, ';' or '|' separated; delimiter from the header line,
- *     RFC 4180 quoting) and, with a column mapping, JSON lines of any flat
- *     or nested objects (IDS alerts, telecom alarms, cron check logs).
+ *     RFC 4180 quoting) and JSON of any flat or nested objects (IDS
+ *     alerts, telecom alarms, cron check logs): one per line, pretty-printed
+ *     one after another, in one array, or in an export wrapper's array
+ *     ({"messages": [...]});
+ *   - Suricata's and Snort's fast.log, one alert a line, its fields named
+ *     as EVE names them (timestamp, signature, priority, src_ip ...).
  *
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted
  * SOURCE such as alert.signature walks nested JSON objects) or SOURCE alone
  * (a label of that name). Two targets are special: `time` is the event time
  * (RFC 3339, "YYYY-MM-DD HH:MM:SS[.f]" UTC, offsets with or without colon,
- * or Unix seconds/ms/us/ns), and `status` (resolved, ok, cleared, clear,
- * closed, recovered, inactive, normal -> resolved; anything else firing).
+ * or Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
+ * clear, closed, recovered, inactive, normal, up, success, passed ... ->
+ * resolved; anything else firing).
  * With a mapping only mapped fields become labels. Without one, CSV
  * columns and the scalar fields of JSON objects that are not Alertmanager-
  * shaped (nested names joined with '_': alert.signature is
  * alert_signature) all become labels, names made label-safe, and roles are
- * guessed by name: the alert name from alertname, alert_signature,
+ * guessed by name (ignoring case and '_'): the alert name from alertname, alert_signature,
  * signature, rule, alarm, check, msg, title, name...; the severity from
  * severity, alert_severity, priority, level...; the time from time,
- * timestamp, @timestamp, ts...; the status from status or state.
+ * timestamp, @timestamp, ts...; the status from status, state, result...
  *
  * Single-threaded. Rows that cannot be read are reported on stderr as
  * FILE:LINE: message and counted, never silently dropped.
@@ -65,10 +70,20 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
 
 uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
 
+/* Called from a recorded_fn: where the alert it is given stands in its
+ * input (0 for a file's first alert, counting alerts, not lines). A
+ * file's alerts are handed out in event-time order, so this differs from
+ * the order of the calls when the file was not in time order; replay
+ * prints its per-alert lines by it, in input order. */
+size_t recorded_position(const recorded_t *r);
+
 /* The event time of a Prometheus/Alertmanager JSON document: its
  * "receivedAt", else (when `with_starts_at`) its first alert's startsAt.
  * False when it has neither; *out is then 0. */
 bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64_t *out);
+/* Whether `text` is exactly one JSON document shaped as Alertmanager's: an
+ * alert ("labels"), a webhook payload ("alerts") or an array of alerts. */
+bool recorded_is_alertmanager_json(const char *text, size_t len);
 /* Event time from text as the mapping reads it; false when unparsable. */
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out);
 

@@ -1,13 +1,14 @@
 /*
  * `quell replay` and `quell explain`: recorded alerts through the same
  * decision core the workers run (decider_decide: rules, dedup, noise),
- * offline, in one thread, in input order.
+ * offline, in one thread: each file's alerts in event-time order
+ * (recorded.c), their per-alert JSON lines printed in input order.
  *
  * Determinism: the output is a function of the config, the candidate and
  * the input bytes only. Event time comes from the input (a line's
  * "receivedAt", else 1 ms after the previous line, starting from the first
  * line's receivedAt or startsAt); no clock is read; tables are sized from
- * the config; output order is input order, and summaries sort by count
+ * the config; per-alert lines are in input order, and summaries sort by count
  * then name. So the same input gives the same bytes.
  *
  * Inputs: JSON lines as `quell gen` writes them, or a file holding one JSON
@@ -78,6 +79,8 @@ typedef struct {
     side_t base, cand;
     bool has_cand, json;
     recorded_t *rec; /* CSV and --map inputs */
+    char **lines;    /* --format json: this input's per-alert lines, by input position */
+    size_t n_lines, cap_lines;
     ingest_limits_t limits;
     arena_t arena;
     uint64_t alerts_in, decode_errors;
@@ -387,18 +390,51 @@ static void decide_alert(replay_t *r, alert_t *a)
         }
     }
     if (r->json) {
-        char hex[17];
+        /* Decided in event-time order, printed in input order (line i is
+         * the input's alert i) once the input is read: replay_file. */
+        char hex[17], *line = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&line, &len);
+        if (!m) return;
         hex16(a->fingerprint, hex);
-        printf("{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":", hex,
-               cfwd ? "forward" : "suppress");
-        json_str(stdout, creason);
+        fprintf(m, "{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":", hex,
+                cfwd ? "forward" : "suppress");
+        json_str(m, creason);
         if (r->has_cand && (bfwd != cfwd || strcmp(breason, creason))) {
-            printf(",\"was\":{\"decision\":\"%s\",\"reason\":", bfwd ? "forward" : "suppress");
-            json_str(stdout, breason);
-            printf("}");
+            fprintf(m, ",\"was\":{\"decision\":\"%s\",\"reason\":", bfwd ? "forward" : "suppress");
+            json_str(m, breason);
+            fprintf(m, "}");
         }
-        printf("}\n");
+        fprintf(m, "}\n");
+        fclose(m);
+        size_t pos = recorded_position(r->rec);
+        if (pos >= r->cap_lines) {
+            size_t cap = r->cap_lines ? r->cap_lines : 1024;
+            while (cap <= pos) cap *= 2;
+            char **v = realloc(r->lines, cap * sizeof *v);
+            if (!v) {
+                free(line);
+                return;
+            }
+            memset(v + r->cap_lines, 0, (cap - r->cap_lines) * sizeof *v);
+            r->lines = v;
+            r->cap_lines = cap;
+        }
+        free(r->lines[pos]);
+        r->lines[pos] = line;
+        if (pos >= r->n_lines) r->n_lines = pos + 1;
     }
+}
+
+/* The per-alert JSON lines of one input, in input order. */
+static void flush_lines(replay_t *r)
+{
+    for (size_t i = 0; i < r->n_lines; i++) {
+        if (r->lines[i]) fputs(r->lines[i], stdout);
+        free(r->lines[i]);
+        r->lines[i] = NULL;
+    }
+    r->n_lines = 0;
 }
 
 static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
@@ -408,9 +444,11 @@ static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
  * of any shape, protobuf, CSV, and kafka:TOPIC. */
 static int replay_file(replay_t *r, const char *path, const char *brokers)
 {
-    if (!strncmp(path, "kafka:", 6))
-        return recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r);
-    return recorded_read(r->rec, path, replay_recorded_cb, r);
+    int rc = !strncmp(path, "kafka:", 6)
+                 ? recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r)
+                 : recorded_read(r->rec, path, replay_recorded_cb, r);
+    flush_lines(r);
+    return rc;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -536,7 +574,8 @@ static void replay_usage(FILE *out)
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
                  "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
-                 "         lines of any other shape (roles guessed, or named with --map), or\n"
+                 "         of any other shape (lines, an array, pretty-printed; roles guessed,\n"
+                 "         or named with --map), each file in event-time order, or\n"
                  "         kafka:TOPIC (with --brokers: the topic as it is now, in timestamp\n"
                  "         order). What `quell suggest` reads (see docs/tuning.md).\n");
 }
@@ -620,6 +659,8 @@ out:
     diff_free(r.newly_suppressed, r.n_ns);
     diff_free(r.newly_forwarded, r.n_nf);
     recorded_destroy(r.rec);
+    for (size_t i = 0; i < r.n_lines; i++) free(r.lines[i]);
+    free(r.lines);
     free(r.fps);
     free(inputs);
     fflush(stdout);
@@ -628,9 +669,72 @@ out:
 
 /* ---- explain -------------------------------------------------------------- */
 
+typedef struct {
+    side_t *side;
+    routing_t *routes;
+    int64_t wall_ms; /* the time of an alert that carries none */
+    size_t n;        /* alerts explained */
+} explain_t;
+
+/* What the config does with one alert, as of `now`. */
+static void explain_alert(explain_t *e, alert_t *a, int64_t now)
+{
+    side_t *s = e->side;
+    a->fingerprint = dedup_fingerprint_alert(&s->fpc, a);
+    char hex[17], ts[40];
+    hex16(a->fingerprint, hex);
+    fmt_time(now, ts, sizeof ts);
+    char *labels = render_labels(a);
+    printf("alert %zu: fingerprint %s, %s, evaluated at %s\n  labels %s\n", ++e->n, hex,
+           a->status == ALERT_FIRING ? "firing" : "resolved", ts, labels ? labels : "");
+    free(labels);
+    ruleset_explain(s->rs, a->labels, a->n_labels, now, stdout);
+    int g = fp_grouping_match(s->grouping, a->labels, a->n_labels);
+    if (g >= 0)
+        printf("grouping: rule %s folds it (the fingerprint above is the group's)\n",
+               fp_grouping_name(s->grouping, (size_t)g));
+    a->event_time_ms = now;
+    a->watermark_ms = now;
+    incident_t inc;
+    char rb[300];
+    decider_decide(s->decider, s->rs, a, &inc);
+    printf("decision (as the first alert of its incident): %s (%s)\n",
+           DECISION_IS_FORWARD(inc.kind) ? "forward" : "suppress",
+           decision_reason(&inc, rb, sizeof rb));
+    if (!e->routes) {
+        printf("routes: none configured (incidents go to kafka.output_topic)\n");
+        return;
+    }
+    const route_t *matched[64];
+    size_t nm = routing_match(e->routes, a->labels, a->n_labels, matched, 64);
+    for (size_t k = 0; k < nm && k < 64; k++) {
+        printf("route %s -> receiver %s", matched[k]->key,
+               matched[k]->receiver ? matched[k]->receiver->name : "(none)");
+        if (matched[k]->group_by_all) {
+            printf(", group_by [...]");
+        } else if (matched[k]->n_group_by) {
+            printf(", group_by [");
+            for (size_t i = 0; i < matched[k]->n_group_by; i++)
+                printf("%s%s", i ? ", " : "", matched[k]->group_by[i]);
+            printf("]");
+        }
+        printf("%s\n", matched[k]->cont ? " (continue)" : "");
+    }
+    if (!nm) printf("routes: none matches\n");
+}
+
+/* recorded_fn for inputs that are not Alertmanager JSON. A reader gives
+ * an alert without a time one in the first day of 1970 (the previous
+ * alert's plus 1 ms): such an alert is asked about as of now. */
+static void explain_recorded(void *ctx, alert_t *a)
+{
+    explain_t *e = ctx;
+    explain_alert(e, a, a->event_time_ms >= 86400000 ? a->event_time_ms : e->wall_ms);
+}
+
 int explain_main(int argc, char **argv)
 {
-    const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL;
+    const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL, *map = NULL;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
@@ -638,6 +742,8 @@ int explain_main(int argc, char **argv)
             fp_hex = argv[++i];
         else if (!strcmp(argv[i], "--url") && i + 1 < argc)
             url = argv[++i];
+        else if (!strcmp(argv[i], "--map") && i + 1 < argc)
+            map = argv[++i];
         else if (!alert_path && argv[i][0] != '-')
             alert_path = argv[i];
         else {
@@ -661,27 +767,46 @@ int explain_main(int argc, char **argv)
     }
     if (!path || !alert_path) {
         fprintf(stderr,
-                "usage: quell explain -c FILE ALERT.json\n"
-                "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n");
+                "usage: quell explain -c FILE [--map LABEL=COLUMN,...] ALERTS\n"
+                "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n"
+                "  ALERTS: an Alertmanager alert or webhook payload, or anything replay reads\n"
+                "          (CSV, JSON of any shape, protobuf; see docs/tuning.md)\n");
         return 2;
     }
     side_t s = {0};
-    routing_t *routes = NULL;
+    explain_t e = {&s, NULL, clock_wall_ms(), 0};
+    recorded_t *rec = NULL;
     int rc = 1;
     size_t len = 0;
     char *text = NULL;
     arena_t arena;
     arena_init(&arena, 64 * 1024);
     if (side_open(&s, path, false) != 0) goto out;
-    FILE *fp = fopen(alert_path, "rb");
-    if (!fp) {
+    /* Whole: an alert file is not a Kafka message; ingest.max_message_bytes
+     * still refuses a document too big to be one, with its reason. */
+    if (!(text = file_read_all(alert_path, &len))) {
         fprintf(stderr, "quell explain: cannot open %s\n", alert_path);
         goto out;
     }
-    text = malloc(1 << 20);
-    if (text) len = fread(text, 1, 1 << 20, fp);
-    fclose(fp);
-    if (!text) goto out;
+    char err[512];
+    if (routing_compile(&s.conf, &e.routes, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (map || !recorded_is_alertmanager_json(text, len)) {
+        /* CSV, a vendor's JSON, protobuf: read as replay reads them */
+        if (!(rec = recorded_new(&s.conf, map, err, sizeof err))) {
+            fprintf(stderr, "quell explain: %s\n", err);
+            goto out;
+        }
+        recorded_read_buffer(rec, alert_path, text, len, explain_recorded, &e);
+        if (!e.n) {
+            fprintf(stderr, "%s: no alert in it\n", alert_path);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
     const conf_t *c = &s.conf;
     ingest_limits_t limits = {c->ingest.max_message_bytes, c->ingest.max_labels,
                               c->ingest.max_name_bytes, c->ingest.max_value_bytes,
@@ -690,67 +815,20 @@ int explain_main(int argc, char **argv)
     recorded_json_time(text, len, true, &now); /* receivedAt, else startsAt */
     /* An alert without a time is asked about as of now: exclusion windows
      * and time intervals then answer "what happens if it fires today". */
-    if (now == 0) now = clock_wall_ms();
+    if (now == 0) now = e.wall_ms;
     alert_t *alerts = NULL;
     size_t n = 0;
-    char err[512];
-    decode_error_t e = ingest_decode(&arena, &limits, INGEST_FORMAT_JSON, text, len, now, &alerts,
-                                     &n, err, sizeof err);
-    if (e != DECODE_OK) {
-        fprintf(stderr, "%s: not decoded (%s): %s\n", alert_path, decode_error_str(e), err);
+    decode_error_t de = ingest_decode(&arena, &limits, INGEST_FORMAT_JSON, text, len, now, &alerts,
+                                      &n, err, sizeof err);
+    if (de != DECODE_OK) {
+        fprintf(stderr, "%s: not decoded (%s): %s\n", alert_path, decode_error_str(de), err);
         goto out;
     }
-    if (routing_compile(&s.conf, &routes, err, sizeof err) != QERR_OK) {
-        fprintf(stderr, "%s\n", err);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        alert_t *a = &alerts[i];
-        a->fingerprint = dedup_fingerprint_alert(&s.fpc, a);
-        char hex[17], ts[40];
-        hex16(a->fingerprint, hex);
-        fmt_time(now, ts, sizeof ts);
-        char *labels = render_labels(a);
-        printf("alert %zu: fingerprint %s, %s, evaluated at %s\n  labels %s\n", i + 1, hex,
-               a->status == ALERT_FIRING ? "firing" : "resolved", ts, labels ? labels : "");
-        free(labels);
-        ruleset_explain(s.rs, a->labels, a->n_labels, now, stdout);
-        int g = fp_grouping_match(s.grouping, a->labels, a->n_labels);
-        if (g >= 0)
-            printf("grouping: rule %s folds it (the fingerprint above is the group's)\n",
-                   fp_grouping_name(s.grouping, (size_t)g));
-        a->event_time_ms = now;
-        a->watermark_ms = now;
-        incident_t inc;
-        char rb[300];
-        decider_decide(s.decider, s.rs, a, &inc);
-        printf("decision (as the first alert of its incident): %s (%s)\n",
-               DECISION_IS_FORWARD(inc.kind) ? "forward" : "suppress",
-               decision_reason(&inc, rb, sizeof rb));
-        if (!routes) {
-            printf("routes: none configured (incidents go to kafka.output_topic)\n");
-        } else {
-            const route_t *matched[64];
-            size_t nm = routing_match(routes, a->labels, a->n_labels, matched, 64);
-            for (size_t k = 0; k < nm && k < 64; k++) {
-                printf("route %s -> receiver %s", matched[k]->key,
-                       matched[k]->receiver ? matched[k]->receiver->name : "(none)");
-                if (matched[k]->group_by_all) {
-                    printf(", group_by [...]");
-                } else if (matched[k]->n_group_by) {
-                    printf(", group_by [");
-                    for (size_t g = 0; g < matched[k]->n_group_by; g++)
-                        printf("%s%s", g ? ", " : "", matched[k]->group_by[g]);
-                    printf("]");
-                }
-                printf("%s\n", matched[k]->cont ? " (continue)" : "");
-            }
-            if (!nm) printf("routes: none matches\n");
-        }
-    }
+    for (size_t i = 0; i < n; i++) explain_alert(&e, &alerts[i], now);
     rc = 0;
 out:
-    routing_destroy(routes);
+    recorded_destroy(rec);
+    routing_destroy(e.routes);
     free(text);
     arena_free(&arena);
     side_close(&s);

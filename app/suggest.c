@@ -30,6 +30,7 @@
  * Output is a function of the input bytes and flags: no clock is read
  * (expiries count from the last recorded event).
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,7 +334,8 @@ typedef struct {
     size_t n_folds;
     bool fold_all; /* one catch-all rule instead of one per family */
     bool flapping, min_duration;
-    int step; /* -1 = leave dedup.* as it is */
+    int step;         /* -1 = leave dedup.* as it is */
+    bool step_misses; /* the step gives fewest incidents but misses the target */
     uint32_t *excluded;
     size_t n_excluded;
     int64_t last_ms;
@@ -348,6 +350,46 @@ static bool base_has(const suggest_t *s, const char *key)
         if (!strncmp(p, key, kl) && p[kl] == ':') return true;
     }
     return false;
+}
+
+/* `s` as a YAML scalar: as it is when it is a plain word (secops,
+ * team-a, ops@example.org), else double-quoted with escapes, so an owner
+ * like "team: sec # ops" stays one value. */
+static void sb_yaml_scalar(sbuf_t *b, const char *s)
+{
+    bool plain = isalnum((unsigned char)*s) || *s == '_';
+    for (const char *p = s; plain && *p; p++)
+        plain = isalnum((unsigned char)*p) || strchr("_.@/+-", *p);
+    if (plain) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_printf(b, "\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            sb_printf(b, "\\x%02x", (unsigned char)*p);
+        else
+            sb_printf(b, "%c", *p);
+    }
+    sb_printf(b, "\"");
+}
+
+/* An alert name for a comment line of the report: on that line (control
+ * characters become spaces, a newline would end the comment and leave the
+ * rest as YAML) and at most 160 bytes. */
+static const char *comment_text(const char *s, char *out, size_t cap)
+{
+    size_t k = 0, limit = cap - 4 < 160 ? cap - 4 : 160;
+    for (; *s && k < limit; s++) out[k++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+    if (*s) {
+        while (k && ((unsigned char)out[k - 1] & 0xC0) == 0x80) k--; /* whole characters */
+        if (k && (unsigned char)out[k - 1] >= 0xC0) k--;
+        out[k++] = '.', out[k++] = '.', out[k++] = '.';
+    }
+    out[k] = '\0';
+    return out;
 }
 
 /* A YAML single-quoted scalar holding a matcher `name OP "value"` with
@@ -479,8 +521,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
         char was_w[32], was_r[32];
         fmt_duration(s->base.dedup.window_ms, was_w, sizeof was_w);
         fmt_duration(s->base.dedup.repeat_interval_ms, was_r, sizeof was_r);
-        sb_printf(b, "%s  window: %s            # was %s: the shortest step reaching the target\n",
-                  c, ladder[p->step].window, was_w);
+        sb_printf(b, "%s  window: %s            # was %s: %s\n", c, ladder[p->step].window, was_w,
+                  p->step_misses ? "the step giving fewest incidents (the target is not reached)"
+                                 : "the shortest step reaching the target");
         sb_printf(b, "%s  repeat_interval: %s   # was %s\n", c, ladder[p->step].repeat, was_r);
     }
     if (p->severity_map) {
@@ -545,7 +588,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
             }
             sb_printf(b, "]\n%s    by: %s\n", c, by);
             if (f->ids) sb_printf(b, "%s    normalize: [alertname]\n", c);
-            sb_printf(b, "%s    owner: %s\n", c, p->owner);
+            sb_printf(b, "%s    owner: ", c);
+            sb_yaml_scalar(b, p->owner);
+            sb_printf(b, "\n");
             sb_printf(b,
                       "%s    comment: \"%llu alerts, %llu label sets, %llu raw names; "
                       "%llu incidents now\"\n",
@@ -558,7 +603,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
                 b, "%s  - name: fold-by-alertname   # every other alert: one incident per name\n",
                 c);
             sb_printf(b, "%s    matchers: ['alertname=~\".+\"']\n", c);
-            sb_printf(b, "%s    by: %s\n%s    owner: %s\n", c, by, c, p->owner);
+            sb_printf(b, "%s    by: %s\n%s    owner: ", c, by, c);
+            sb_yaml_scalar(b, p->owner);
+            sb_printf(b, "\n");
             sb_printf(b,
                       "%s    comment: \"most alert names fire with many label sets (hosts, "
                       "addresses)\"\n",
@@ -584,7 +631,9 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
             char *re = family_regex(norm);
             sb_printf(b, "%s  - name: quiet-%s\n%s    matchers: [", c, sl, c);
             sb_matcher(b, "alertname", "=~", re ? re : "");
-            sb_printf(b, "]\n%s    owner: %s\n%s    ends_at: %s\n", c, p->owner, c, until);
+            sb_printf(b, "]\n%s    owner: ", c);
+            sb_yaml_scalar(b, p->owner);
+            sb_printf(b, "\n%s    ends_at: %s\n", c, until);
             sb_printf(b, "%s    comment: \"SEV%u at worst, %llu alerts (%.1f%% of all)\"\n", c,
                       fm->worst_sev ? fm->worst_sev : 5, (unsigned long long)fm->alerts,
                       100.0 * (double)fm->alerts / (double)(s->n ? s->n : 1));
@@ -764,7 +813,7 @@ static bool keeps_every_family(const suggest_t *s, const eval_t *now, const eval
         bool excluded = false;
         for (size_t k = 0; k < p->n_excluded; k++) excluded |= p->excluded[k] == f;
         if (!excluded && now->fam_forwarded[f] && !e->fam_forwarded[f]) {
-            snprintf(first_lost, cap, "%s", s->families.v[f]);
+            comment_text(s->families.v[f], first_lost, cap);
             return false;
         }
     }
@@ -773,7 +822,10 @@ static bool keeps_every_family(const suggest_t *s, const eval_t *now, const eval
 
 static int run_plan(const suggest_t *s, const plan_t *p, eval_t *e, sbuf_t *text)
 {
+    /* Emptied, not just rewound: a plan rendering nothing must not leave
+     * the previous plan's text to be written out. */
     text->n = 0;
+    if (text->s) text->s[0] = '\0';
     if (s->base_text) sb_printf(text, "%s\n", s->base_text);
     render(s, p, text);
     if (!text->s) sb_printf(text, "%s", "");
@@ -881,11 +933,11 @@ int suggest_main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             goto out;
         }
-        FILE *fp = fopen(s.base_path, "rb");
-        if (fp) {
-            s.base_text = calloc(1, 1 << 20);
-            if (s.base_text && fread(s.base_text, 1, (1 << 20) - 1, fp) == 0) s.base_text[0] = '\0';
-            fclose(fp);
+        /* Copied whole into the proposal (conf_load refuses a file over
+         * 1 MiB, so this is never cut). */
+        if (!(s.base_text = file_read_all(s.base_path, NULL))) {
+            fprintf(stderr, "%s: cannot read it again to copy it\n", s.base_path);
+            goto out;
         }
     }
     if (ruleset_compile(&s.base, warn_drop, NULL, &s.base_rs, err, sizeof err) != QERR_OK ||
@@ -949,9 +1001,21 @@ int suggest_main(int argc, char **argv)
     p.folds = calloc(s.families.n, sizeof *p.folds);
     size_t fanned = 0;
     uint64_t fanned_alerts = 0;
+    /* Alerts without a name are never folded: nothing says two of them are
+     * one signature, and one rule for all would give a new attack's first
+     * alert no incident of its own. The report says how to name them. */
+    uint64_t unnamed = 0;
+    for (size_t f = 0; f < s.families.n; f++)
+        if (!s.families.v[f][0]) unnamed += s.fam[f].alerts;
+    if (unnamed)
+        fprintf(stderr,
+                "quell suggest: %llu alerts have no alertname: no column or field was taken for "
+                "it; name one with --map alertname=COLUMN (see docs/tuning.md)\n",
+                (unsigned long long)unnamed);
     for (size_t k = 0; p.folds && k < s.families.n; k++) {
         uint32_t f = order[k];
         const family_t *fm = &s.fam[f];
+        if (!s.families.v[f][0]) continue;
         if (fm->raw_names >= p.id_variants)
             p.folds[p.n_folds++] = (fold_t){f, true};
         else if (fm->label_sets >= p.fold_min)
@@ -963,7 +1027,7 @@ int suggest_main(int argc, char **argv)
         for (size_t k = 0; p.folds && k < s.families.n; k++) {
             uint32_t f = order[k];
             const family_t *fm = &s.fam[f];
-            if (fm->raw_names < p.id_variants && fm->label_sets >= p.fold_min)
+            if (s.families.v[f][0] && fm->raw_names < p.id_variants && fm->label_sets >= p.fold_min)
                 p.folds[p.n_folds++] = (fold_t){f, false};
         }
     }
@@ -1019,6 +1083,7 @@ int suggest_main(int argc, char **argv)
             fewest = best.forwarded;
         }
     }
+    p.step_misses = p.step >= 0 && (double)s.n < p.target * (double)fewest;
     if (run_plan(&s, &p, &e, &text) != 0) goto out;
 
     /* the report, as comments, then the config */
@@ -1039,6 +1104,11 @@ int suggest_main(int argc, char **argv)
               (unsigned long long)e.forwarded,
               e.forwarded ? (double)s.n / (double)e.forwarded : 0.0,
               e.forwarded ? (double)now.forwarded / (double)e.forwarded : 0.0, p.target);
+    if (unnamed)
+        sb_printf(&o,
+                  "# %llu alerts have no alertname: not folded; name the column with --map "
+                  "alertname=COLUMN\n",
+                  (unsigned long long)unnamed);
     if (e.forwarded && (double)s.n < p.target * (double)e.forwarded)
         sb_printf(&o, "# the target is not reached without hiding alert names; see "
                       "--exclusions\n");
@@ -1057,8 +1127,10 @@ int suggest_main(int argc, char **argv)
     for (size_t k = 0; k < s.families.n && k < p.top; k++) {
         uint32_t f = order[k];
         const family_t *fm = &s.fam[f];
+        char shown[200];
         sb_printf(&o, "#   %s: %llu alerts, %llu label sets, %llu names, %llu -> %llu incidents",
-                  s.families.v[f][0] ? s.families.v[f] : "(no alertname)",
+                  s.families.v[f][0] ? comment_text(s.families.v[f], shown, sizeof shown)
+                                     : "(no alertname)",
                   (unsigned long long)fm->alerts, (unsigned long long)fm->label_sets,
                   (unsigned long long)fm->raw_names, (unsigned long long)now.fam_forwarded[f],
                   (unsigned long long)e.fam_forwarded[f]);

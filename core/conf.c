@@ -866,6 +866,14 @@ static qerr_t unknown_key(load_t *ld, size_t line, const char *name)
     if (best)
         return fail(ld, line, "unknown key \"%s\" (did you mean \"%.*s\"?)", name, (int)best_len,
                     best);
+    /* The file most often given by mistake: alerting rules for Prometheus
+     * (plain, or as a Kubernetes PrometheusRule), which fire the alerts
+     * quell decides. */
+    if (!strcmp(name, "groups") || !strcmp(name, "apiVersion"))
+        return fail(ld, line,
+                    "unknown key \"%s\" (a Prometheus rule file? quell's config has other keys: "
+                    "`quell config` lists them)",
+                    name);
     return fail(ld, line, "unknown key \"%s\"", name);
 }
 

@@ -52,11 +52,13 @@ static const struct {
     uint8_t sev;
     const char *values;
 } default_severities[] = {
-    {1, "critical crit page p1 emergency alert fatal disaster"},
-    {2, "error err high major p2"},
-    {3, "warning warn medium average p3"},
-    {4, "info information informational low minor notice p4"},
-    {5, "none debug cosmetic ok p5"},
+    /* the words monitoring tools use, syslog's levels, X.733's perceived
+     * severities and incident tools' SEV1..SEV5 */
+    {1, "critical crit page p1 emergency emerg alert fatal disaster sev1 sev-1"},
+    {2, "error err high major p2 sev2 sev-2"},
+    {3, "warning warn medium average p3 sev3 sev-3"},
+    {4, "info information informational low minor notice indeterminate p4 sev4 sev-4"},
+    {5, "none debug cosmetic ok p5 sev5 sev-5"},
 };
 
 static qerr_t sev_add(ruleset_t *rs, const char *value, uint8_t sev)

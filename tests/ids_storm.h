@@ -5,9 +5,12 @@
  * ids), and attack phases, each bringing new signatures and categories
  * (one of them rare: two alerts). Deterministic for a seed. Written as CSV
  * (timestamp,signature,signature_id,category,priority,src_ip,src_port,
- * dest_ip,dest_port,proto) or as Suricata EVE JSON lines
+ * dest_ip,dest_port,proto), as Suricata EVE JSON lines
  * ({"timestamp":..,"src_ip":..,"alert":{"signature":..,"category":..,
- * "severity":..}}).
+ * "severity":..}}), or as a SIEM export: one pretty-printed JSON array,
+ * newest alert first, Unix-ms times, column names as a UI spells them
+ * ("Event Time", "Signature Name", "Source IP"), the rule id in the name
+ * as fast.log writes it ("... [1:2030001:3]").
  *
  * Nothing here is taken from a real data set: the shapes are the ones the
  * issue names (one signature from many hosts, bursts, ids in names).
@@ -87,8 +90,10 @@ static int ids_event_cmp(const void *a, const void *b)
     return x->sig - y->sig;
 }
 
+typedef enum { IDS_CSV, IDS_EVE, IDS_EXPORT } ids_shape_t;
+
 /* Writes about `scale` alerts (45,000 for the size the issue names). */
-static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t seed,
+static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape, uint64_t seed,
                            unsigned scale)
 {
     memset(st, 0, sizeof *st);
@@ -213,10 +218,12 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
         free(ev);
         return -1;
     }
-    if (!eve)
+    if (shape == IDS_CSV)
         fprintf(f, "timestamp,signature,signature_id,category,priority,src_ip,src_port,dest_ip,"
                    "dest_port,proto\n");
-    for (size_t i = 0; i < n; i++) {
+    if (shape == IDS_EXPORT) fputs("[\n", f);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = shape == IDS_EXPORT ? n - 1 - k : k; /* the export: newest first */
         const ids_sig_t *g = &st->sig[ev[i].sig];
         char name[220], ts[64];
         uint32_t id = ev[i].id;
@@ -244,7 +251,14 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
             snprintf(src, sizeof src, "10.1.%u.%u", ev[i].src / 250, 1 + ev[i].src % 250);
             snprintf(dst, sizeof dst, "198.51.100.%u", 1 + ev[i].dst % 200);
         }
-        if (eve)
+        if (shape == IDS_EXPORT)
+            fprintf(f,
+                    "%s  {\n    \"Event Time\": %lld,\n    \"Signature Name\": \"%s [1:%u:3]\",\n"
+                    "    \"Category\": \"%s\",\n    \"Severity\": %d,\n    \"Source IP\": \"%s\",\n"
+                    "    \"Destination IP\": \"%s\"\n  }",
+                    k ? ",\n" : "", (long long)ev[i].t, name, g->sid, g->category, g->priority, src,
+                    dst);
+        else if (shape == IDS_EVE)
             fprintf(f,
                     "{\"timestamp\":\"%s\",\"event_type\":\"alert\",\"src_ip\":\"%s\","
                     "\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u,\"proto\":\"TCP\","
@@ -256,6 +270,7 @@ static int ids_storm_write(ids_storm_t *st, const char *path, bool eve, uint64_t
             fprintf(f, "%s,\"%s\",%u,%s,%d,%s,%u,%s,%u,TCP\n", ts, name, g->sid, g->category,
                     g->priority, src, 1024 + id % 60000, dst, g->phase ? 443u : 53u);
     }
+    if (shape == IDS_EXPORT) fputs("\n]\n", f);
     st->alerts = n;
     free(ev);
     return fclose(f) == 0 ? 0 : -1;

@@ -299,6 +299,9 @@ static void test_errors(void)
                      "  window: 1m\n",
                      14, "unknown key \"kafka.brokerz\" (did you mean \"kafka.brokers\"?)"));
     CHECK(fails_with("colour: blue\n", 1, "unknown key \"colour\""));
+    /* a Prometheus rule file given as the config says what it looks like */
+    CHECK(fails_like("groups:\n  - name: node\n    rules: []\n", 1,
+                     "unknown key \"groups\" (a Prometheus rule file?"));
     CHECK(fails_with("log:\n  brokers: x\n", 2, "unknown key \"log.brokers\""));
 
     /* Wrong types. */

@@ -156,6 +156,19 @@ static void test_severity(void)
     label_t e[] = {{S("severity"), S("none")}};
     CHECK_EQ_INT(ruleset_severity(rs, e, 1), 5);
     CHECK_EQ_STR(verdict_of(rs, e, 1, 0), "pass");
+    /* incident tools' SEV1..SEV5, syslog's emerg/notice, X.733's
+     * indeterminate: ranked too, so replay lists them by severity */
+    static const struct {
+        const char *value;
+        int sev;
+    } spelled[] = {{"SEV1", 1}, {"sev-2", 2}, {"Sev3", 3},   {"sev4", 4},
+                   {"SEV5", 5}, {"emerg", 1}, {"notice", 4}, {"indeterminate", 4}};
+    for (size_t i = 0; i < sizeof spelled / sizeof *spelled; i++) {
+        label_t l[] = {{S("severity"), {spelled[i].value, (uint32_t)strlen(spelled[i].value)}}};
+        if (ruleset_severity(rs, l, 1) != spelled[i].sev)
+            fprintf(stderr, "severity \"%s\": %d\n", spelled[i].value, ruleset_severity(rs, l, 1));
+        CHECK_EQ_INT(ruleset_severity(rs, l, 1), spelled[i].sev);
+    }
     ruleset_destroy(rs);
     /* The map read the other way round: a source value to its SEV. */
     rs =

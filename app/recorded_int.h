@@ -1,0 +1,59 @@
+/*
+ * Private to the recorded traffic readers (recorded.c, recorded_text.c):
+ * the pure byte-level pieces recorded.c builds its readers from. Each
+ * takes bytes and returns a verdict or a new string; none keeps state.
+ * Any thread.
+ */
+#ifndef QUELL_APP_RECORDED_INT_H
+#define QUELL_APP_RECORDED_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "recorded.h"
+
+/* Which reader a file needs, from its first bytes. */
+typedef enum { REC_KIND_JSON, REC_KIND_PROTO, REC_KIND_CSV, REC_KIND_FASTLOG } rec_kind_t;
+rec_kind_t rec_sniff(const char *buf, size_t len);
+
+/* A label name quell accepts: [a-zA-Z_][a-zA-Z0-9_]*. */
+bool rec_label_name_ok(const char *s);
+/* A column name made into a label name (malloc'd; NULL when out of
+ * memory): other bytes become '_', a leading digit gets a '_' before it. */
+char *rec_label_safe(const char *s);
+
+/* In place: bytes that are not strict UTF-8, and NUL, become '?'. */
+void rec_utf8_clean(char *s, size_t len);
+/* UTF-16 text with a byte order mark as UTF-8: a malloc'd, NUL-terminated
+ * copy (the caller frees it) and its length; NULL when `buf` opens with no
+ * UTF-16 byte order mark (or out of memory). */
+char *rec_utf16_to_utf8(const char *buf, size_t len, size_t *out_len);
+
+/* Whether a status value means resolved (resolved, ok, cleared, up,
+ * success, passed ..., case-insensitively). */
+bool rec_status_resolved(const char *v, size_t len);
+
+/* CSV: the delimiter of the header line starting at `s` (, tab ; or |);
+ * one record from *p, unquoted in place, advancing *p (see recorded_text.c);
+ * whether a one-column header is a YAML document's first line. */
+char rec_csv_delimiter(const char *s, const char *end);
+size_t rec_csv_record(char **p, char *end, char delim, char **f, size_t *fl, size_t cap,
+                      size_t *lines);
+bool rec_yaml_header(const char *h);
+
+/* One line of Suricata's or Snort's fast.log:
+ *   TIME  [**] [GID:SID:REV] MESSAGE [**] [Classification: C] [Priority: P]
+ *   {PROTO} SRC:PORT -> DST:PORT
+ * (classification and priority optional) as fields named as EVE names
+ * them: timestamp, signature_id, signature, classification, priority,
+ * proto, src_ip, src_port, dest_ip, dest_port. Values point into `s`.
+ * Returns how many were found, 0 when the line is not such an alert. */
+#define REC_FASTLOG_FIELDS 10
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t len;
+} rec_field_t;
+size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS]);
+
+#endif

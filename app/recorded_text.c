@@ -1,0 +1,413 @@
+/*
+ * The bytes of recorded traffic (see recorded.h): times as exports spell
+ * them, text encodings (UTF-16 with a byte order mark, invalid UTF-8),
+ * CSV records, label names, status words, and which reader a file needs.
+ * Pure functions of their arguments: no reader state, no clock, so each is
+ * tested on its own (test_suggest) and fuzzed through the readers
+ * (fuzz_recorded). Any thread.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recorded_int.h"
+
+bool rec_label_name_ok(const char *s)
+{
+    if (!s[0] || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
+    return true;
+}
+
+/* A column name made into a label name: other bytes become '_', a leading
+ * digit gets a '_' before it. */
+char *rec_label_safe(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = malloc(n + 2);
+    if (!o) return NULL;
+    size_t k = 0;
+    if (!n || isdigit((unsigned char)s[0])) o[k++] = '_';
+    for (size_t i = 0; i < n; i++)
+        o[k++] = isalnum((unsigned char)s[i]) || s[i] == '_' ? s[i] : '_';
+    o[k] = '\0';
+    return o;
+}
+
+/* Reads 1..max digits at *i. */
+static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int *digits)
+{
+    long v = 0;
+    int n = 0;
+    while (*i < len && n < max && isdigit((unsigned char)s[*i]))
+        v = v * 10 + (s[(*i)++] - '0'), n++;
+    *out = v;
+    if (digits) *digits = n;
+    return n > 0;
+}
+
+/* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
+ * or '-', then h:m:s[.frac] and an optional zone (Z, UTC, GMT, +HH:MM,
+ * +HHMM; none = UTC); or M/D/Y-h:m:s[.frac] and M/D-h:m:s[.frac] (Suricata
+ * and Snort fast.log; no year = 1970, only order matters then). */
+static bool loose_time(const char *s, size_t len, int64_t *ms_out)
+{
+    size_t i = 0;
+    long a, b, c = -1, y, mo, d, h, mi, sec;
+    int da;
+    if (!num_at(s, len, &i, 4, &a, &da) || i >= len || (s[i] != '-' && s[i] != '/')) return false;
+    char sep = s[i++];
+    if (!num_at(s, len, &i, 2, &b, NULL)) return false;
+    if (i + 1 < len && s[i] == sep && isdigit((unsigned char)s[i + 1])) {
+        i++;
+        int dc;
+        if (!num_at(s, len, &i, 4, &c, &dc)) return false;
+        if (dc == 2 && da != 4) c += 2000; /* M/D/YY */
+    }
+    if (da == 4) {
+        if (c < 0) return false;
+        y = a, mo = b, d = c;
+    } else if (sep == '/') {
+        mo = a, d = b, y = c < 0 ? 1970 : c;
+    } else {
+        return false;
+    }
+    if (i >= len || (s[i] != 'T' && s[i] != ' ' && s[i] != '-')) return false;
+    while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-')) i++;
+    if (!num_at(s, len, &i, 2, &h, NULL) || i >= len || s[i++] != ':' ||
+        !num_at(s, len, &i, 2, &mi, NULL) || i >= len || s[i++] != ':' ||
+        !num_at(s, len, &i, 2, &sec, NULL))
+        return false;
+    long frac_ms = 0;
+    if (i < len && (s[i] == '.' || s[i] == ',')) {
+        i++;
+        int n = 0;
+        while (i < len && isdigit((unsigned char)s[i])) {
+            if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
+            n++, i++;
+        }
+        if (!n) return false;
+        for (; n < 3; n++) frac_ms *= 10;
+    }
+    while (i < len && s[i] == ' ') i++;
+    long offset_s = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
+        i += 3;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1;
+        long oh, om = 0;
+        if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
+        if (i < len && s[i] == ':') i++;
+        if (i < len) num_at(s, len, &i, 2, &om, NULL);
+        offset_s = sign * (oh * 3600 + om * 60);
+    }
+    if (i != len) return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+    int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *ms_out = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
+    return true;
+}
+
+bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
+{
+    while (len && isspace((unsigned char)*s)) s++, len--;
+    while (len && isspace((unsigned char)s[len - 1])) len--;
+    if (!len || len > 60) return false;
+    /* Unix seconds, ms, us or ns, by magnitude; a fraction is allowed. */
+    bool numeric = isdigit((unsigned char)s[len - 1]); /* "1.2.3" and "17.": no time */
+    size_t dots = 0;
+    for (size_t i = 0; i < len; i++) {
+        dots += s[i] == '.';
+        numeric &= isdigit((unsigned char)s[i]) || (s[i] == '.' && i);
+    }
+    if (numeric && dots <= 1) {
+        char tmp[64];
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        double v = strtod(tmp, NULL);
+        if (v < 1e11)
+            v *= 1000.0;
+        else if (v >= 1e17)
+            v /= 1e6;
+        else if (v >= 1e14)
+            v /= 1e3;
+        *ms_out = (int64_t)v;
+        return true;
+    }
+    if (time_parse_rfc3339(s, len, ms_out)) return true;
+    return loose_time(s, len, ms_out);
+}
+
+/* Invalid UTF-8 bytes become '?': recorded exports are not always clean,
+ * and a label value must be valid UTF-8. */
+void rec_utf8_clean(char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = n && i + n <= len && !(n == 2 && c < 0xC2);
+        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
+        if (ok && n == 3) {
+            unsigned c1 = (unsigned char)s[i + 1];
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+        }
+        if (ok && n == 4) {
+            unsigned c1 = (unsigned char)s[i + 1];
+            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90) && c <= 0xF4;
+        }
+        if (!ok || c == 0) { /* a NUL too: values are printed as C strings */
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
+bool rec_status_resolved(const char *v, size_t len)
+{
+    /* What a check that passed, a host back up (Pingdom, Nagios) or a
+     * PagerDuty "resolve" event say: each closes what a failure opened. */
+    static const char *const words[] = {
+        "resolved", "resolve", "ok", "cleared", "clear",     "closed",     "recovered", "recovery",
+        "inactive", "normal",  "up", "success", "succeeded", "successful", "pass",      "passed"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (strlen(words[i]) == len && !strncasecmp(words[i], v, len)) return true;
+    return false;
+}
+
+/* One record from *p (RFC 4180: quoted fields may hold the delimiter,
+ * newlines and "" for a quote). Fields are unquoted in place; returns how
+ * many the record has, of which the first `cap` are in f[]. *lines counts
+ * the newlines consumed. */
+size_t rec_csv_record(char **p, char *end, char delim, char **f, size_t *fl, size_t cap,
+                      size_t *lines)
+{
+    size_t n = 0;
+    char *s = *p;
+    for (;;) {
+        char *out = s, *start = s;
+        if (s < end && *s == '"') {
+            s++;
+            for (;;) {
+                if (s >= end) break;
+                if (*s == '"') {
+                    if (s + 1 < end && s[1] == '"') {
+                        *out++ = '"';
+                        s += 2;
+                        continue;
+                    }
+                    s++;
+                    break;
+                }
+                if (*s == '\n') (*lines)++;
+                *out++ = *s++;
+            }
+            while (s < end && *s != delim && *s != '\n') s++; /* junk after the quote */
+        } else {
+            while (s < end && *s != delim && *s != '\n') s++;
+            out = s;
+        }
+        size_t len = (size_t)(out - start);
+        if (len && start[len - 1] == '\r' && (s >= end || *s == '\n')) len--;
+        if (n < cap) {
+            f[n] = start;
+            fl[n] = len;
+        }
+        n++;
+        if (s < end && *s == delim) {
+            s++;
+            continue;
+        }
+        if (s < end) { /* '\n' */
+            s++;
+            (*lines)++;
+        }
+        break;
+    }
+    *p = s;
+    return n; /* the fields there are: the first `cap` are in f[] */
+}
+
+/* UTF-16 text (Excel's "Unicode text" export, Windows alarm tools) as
+ * UTF-8: a malloc'd, NUL-terminated copy and its length, or NULL when
+ * `buf` does not open with a UTF-16 byte order mark. A surrogate without
+ * its pair becomes '?'. */
+char *rec_utf16_to_utf8(const char *buf, size_t len, size_t *out_len)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    if (len < 2 || !((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) return NULL;
+    bool little = b[0] == 0xFF;
+    char *o = malloc(len / 2 * 3 + 1); /* a unit: at most 3 bytes; a pair: 4 */
+    if (!o) return NULL;
+    size_t k = 0;
+    for (size_t i = 2; i + 1 < len; i += 2) {
+        uint32_t cp = little ? (uint32_t)(b[i] | b[i + 1] << 8) : (uint32_t)(b[i] << 8 | b[i + 1]);
+        if (cp >= 0xD800 && cp < 0xE000) {
+            uint32_t lo = 0;
+            if (cp < 0xDC00 && i + 3 < len)
+                lo = little ? (uint32_t)(b[i + 2] | b[i + 3] << 8)
+                            : (uint32_t)(b[i + 2] << 8 | b[i + 3]);
+            if (lo >= 0xDC00 && lo < 0xE000) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 2;
+            } else {
+                cp = '?';
+            }
+        }
+        if (cp < 0x80) {
+            o[k++] = (char)cp;
+        } else if (cp < 0x800) {
+            o[k++] = (char)(0xC0 | cp >> 6);
+            o[k++] = (char)(0x80 | (cp & 63));
+        } else if (cp < 0x10000) {
+            o[k++] = (char)(0xE0 | cp >> 12);
+            o[k++] = (char)(0x80 | (cp >> 6 & 63));
+            o[k++] = (char)(0x80 | (cp & 63));
+        } else {
+            o[k++] = (char)(0xF0 | cp >> 18);
+            o[k++] = (char)(0x80 | (cp >> 12 & 63));
+            o[k++] = (char)(0x80 | (cp >> 6 & 63));
+            o[k++] = (char)(0x80 | (cp & 63));
+        }
+    }
+    o[k] = '\0';
+    *out_len = k;
+    return o;
+}
+
+char rec_csv_delimiter(const char *s, const char *end)
+{
+    static const char cands[] = {',', '\t', ';', '|'};
+    size_t best = 0;
+    char d = ',';
+    for (size_t c = 0; c < sizeof cands; c++) {
+        size_t n = 0;
+        bool q = false;
+        for (const char *p = s; p < end && (*p != '\n' || q); p++) {
+            if (*p == '"') q = !q;
+            if (!q && *p == cands[c]) n++;
+        }
+        if (n > best) best = n, d = cands[c];
+    }
+    return d;
+}
+
+/* A header that is a YAML document's first line ("---", "groups:",
+ * "apiVersion: v1"): a rule or config file given as traffic, which CSV
+ * would read as one column of its lines. */
+bool rec_yaml_header(const char *h)
+{
+    if (!strncmp(h, "---", 3)) return true;
+    if (!(isalpha((unsigned char)*h) || *h == '_')) return false;
+    while (isalnum((unsigned char)*h) || *h == '_' || *h == '-' || *h == '.') h++;
+    return *h == ':' && (h[1] == '\0' || h[1] == ' ');
+}
+
+/* Finds `needle` in s[0..len); NULL when absent. */
+static const char *find(const char *s, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; nl <= len && i <= len - nl; i++)
+        if (!memcmp(s + i, needle, nl)) return s + i;
+    return NULL;
+}
+
+static void trim(const char **v, size_t *len)
+{
+    while (*len && isspace((unsigned char)**v)) (*v)++, (*len)--;
+    while (*len && isspace((unsigned char)(*v)[*len - 1])) (*len)--;
+}
+
+/* "ADDR:PORT" as two fields; an address alone (ICMP) as one. */
+static size_t endpoint(const char *s, size_t len, const char *addr_name, const char *port_name,
+                       rec_field_t *f)
+{
+    trim(&s, &len);
+    size_t colon = len;
+    while (colon && s[colon - 1] != ':') colon--;
+    bool port = colon && colon < len;
+    for (size_t i = colon; port && i < len; i++) port = isdigit((unsigned char)s[i]);
+    if (!port) {
+        f[0] = (rec_field_t){addr_name, s, len};
+        return 1;
+    }
+    f[0] = (rec_field_t){addr_name, s, colon - 1};
+    f[1] = (rec_field_t){port_name, s + colon, len - colon};
+    return 2;
+}
+
+size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS])
+{
+    const char *end = s + len, *stars = find(s, len, "[**] [");
+    if (!stars) return 0;
+    size_t n = 0, tl = (size_t)(stars - s);
+    const char *t = s;
+    trim(&t, &tl);
+    if (!tl) return 0;
+    f[n++] = (rec_field_t){"timestamp", t, tl};
+    const char *id = stars + 6, *id_end = memchr(id, ']', (size_t)(end - id));
+    if (!id_end) return 0;
+    f[n++] = (rec_field_t){"signature_id", id, (size_t)(id_end - id)};
+    const char *msg = id_end + 1, *msg_end = find(msg, (size_t)(end - msg), "[**]");
+    if (!msg_end) return 0;
+    size_t ml = (size_t)(msg_end - msg);
+    trim(&msg, &ml);
+    if (!ml) return 0;
+    f[n++] = (rec_field_t){"signature", msg, ml};
+    const char *p = msg_end + 4;
+    static const struct {
+        const char *tag, *name;
+    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
+    for (size_t b = 0; b < 2; b++) {
+        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
+        const char *brace = memchr(p, '{', (size_t)(end - p));
+        if (!at || (brace && brace < at)) continue;
+        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
+        if (!close) return 0;
+        size_t vl = (size_t)(close - v);
+        trim(&v, &vl);
+        f[n++] = (rec_field_t){brackets[b].name, v, vl};
+        p = close + 1;
+    }
+    const char *brace = memchr(p, '{', (size_t)(end - p));
+    const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
+    if (!brace_end) return 0;
+    f[n++] = (rec_field_t){"proto", brace + 1, (size_t)(brace_end - brace - 1)};
+    const char *arrow = find(brace_end, (size_t)(end - brace_end), "->");
+    if (!arrow) return 0;
+    n += endpoint(brace_end + 1, (size_t)(arrow - brace_end - 1), "src_ip", "src_port", f + n);
+    n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + n);
+    return n;
+}
+
+rec_kind_t rec_sniff(const char *buf, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3;
+    while (i < len && isspace((unsigned char)buf[i])) i++;
+    if (i < len && (buf[i] == '{' || buf[i] == '[')) return REC_KIND_JSON;
+    /* A first line that is a fast.log alert: no header to read. */
+    const char *nl = memchr(buf + i, '\n', len - i);
+    rec_field_t f[REC_FASTLOG_FIELDS];
+    if (i < len && rec_fastlog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, f))
+        return REC_KIND_FASTLOG;
+    /* A first line of 3 or more bytes without control characters is a CSV
+     * header, whatever comes after it (a stray NUL in a row is the row's
+     * problem): a varint-delimited Alert has its field tag 0x0a ('\n')
+     * right after a one- or two-byte length. */
+    size_t k = i;
+    while (k < len && k < i + 512 && buf[k] != '\n' &&
+           ((unsigned char)buf[k] >= 0x20 || buf[k] == '\t' || buf[k] == '\r'))
+        k++;
+    if (k - i >= 3 && (k == len || buf[k] == '\n' || k == i + 512)) return REC_KIND_CSV;
+    /* Otherwise, text (printable ASCII or UTF-8 in the first bytes) is CSV. */
+    for (size_t k = i; k < len && k < i + 512; k++) {
+        unsigned char c = (unsigned char)buf[k];
+        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return REC_KIND_PROTO;
+    }
+    return len ? REC_KIND_CSV : REC_KIND_JSON;
+}
