@@ -38,33 +38,65 @@ static int32_t partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
     return n;
 }
 
-/* Creates `topic` (8 partitions, replication 1) when the cluster does not
- * have it, so a storm can be loaded into a fresh broker; a topic created
- * meanwhile by someone else is fine. append_time: its messages carry the
- * broker's append time (LogAppendTime) instead of the producer's. */
-static void ensure_topic(rd_kafka_t *rk, const char *topic, bool append_time)
+/* Waits until metadata shows `topic` with its partitions: it lags creation
+ * by a moment. */
+static void await_topic(rd_kafka_t *rk, const char *topic)
 {
-    if (partition_count(rk, topic, 5000) > 0) return;
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 8, 1, NULL, 0);
-    if (append_time) rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime");
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    if (ev) rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    /* Metadata lags creation by a moment. */
     for (int i = 0; i < 50 && partition_count(rk, topic, 1000) <= 0; i++) {
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
 }
 
+/* Creates `topic` (8 partitions, replication 1) when the cluster does not
+ * have it, so a storm can be loaded into a fresh broker; a topic created
+ * meanwhile by someone else is fine. 0, or -1 with a sentence in err.
+ *
+ * append_time: its messages carry the broker's append time (LogAppendTime)
+ * instead of the producer's, and the topic must be new. It is created
+ * before anything asks for its metadata: a producer's metadata request for
+ * a missing topic makes a broker with auto.create.topics.enable (as
+ * scripts/kafka-local.sh's) create it at once with the broker's defaults,
+ * CreateTime and num.partitions, and our CreateTopics then only found it
+ * existing. Every --append-time figure before this fix was measured from
+ * the producer's timestamp that way (kcat -J showed "tstype":"create" on
+ * 4 partitions). The mock cluster has no CreateTopics (librdkafka 2.0.2)
+ * but creates topics on that metadata request, which the path without
+ * append_time relies on. */
+static int ensure_topic(rd_kafka_t *rk, const char *topic, bool append_time, char *err,
+                        size_t errlen)
+{
+    if (!append_time && partition_count(rk, topic, 5000) > 0) return 0;
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 8, 1, NULL, 0);
+    if (append_time) rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    rd_kafka_resp_err_t cerr = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    if (ev && rd_kafka_event_error(ev))
+        cerr = rd_kafka_event_error(ev);
+    else if (n == 1)
+        cerr = rd_kafka_topic_result_error(tr[0]);
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    await_topic(rk, topic);
+    if (append_time && cerr) {
+        snprintf(err, errlen, "topic %s: LogAppendTime topic not created: %s", topic,
+                 rd_kafka_err2str(cerr));
+        return -1;
+    }
+    return 0;
+}
+
 static int marks_read(rd_kafka_t *rk, const char *topic, marks_t *m, bool end, char *err,
                       size_t errlen)
 {
     if (!m->start) {
-        ensure_topic(rk, topic, false);
+        (void)ensure_topic(rk, topic, false, err, errlen); /* checked below */
         m->n = partition_count(rk, topic, 10000);
         if (m->n <= 0) {
             snprintf(err, errlen, "topic %s: no metadata (does it exist?)", topic);
@@ -413,11 +445,11 @@ int load_ensure_topic(const char *brokers, const char *topic, bool append_time, 
 {
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, brokers, NULL, 0, NULL, errbuf, errlen);
     if (!rk) return -1;
-    ensure_topic(rk, topic, append_time);
-    int32_t n = partition_count(rk, topic, 10000);
+    int rc = ensure_topic(rk, topic, append_time, errbuf, errlen);
+    int32_t n = rc ? 0 : partition_count(rk, topic, 10000);
     rd_kafka_destroy(rk);
-    if (n <= 0) snprintf(errbuf, errlen, "topic %s could not be created", topic);
-    return n > 0 ? 0 : -1;
+    if (!rc && n <= 0) snprintf(errbuf, errlen, "topic %s could not be created", topic);
+    return !rc && n > 0 ? 0 : -1;
 }
 
 struct load_sampler {
