@@ -66,6 +66,7 @@
  * thread waits this long for more instead of 50 ms, so it sees them
  * finish and commits promptly (see commit_when_idle()). */
 #define DRY_INFLIGHT_POLL_MS 2
+#define DRY_INFLIGHT_SPAN_MS 200 /* ... for at most this long: see ingest_run */
 
 /* An ingest lane decodes, fingerprints and hands off the messages of the
  * partitions it is given, into its own ring to each worker (rings are
@@ -1052,7 +1053,12 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
             if (!in->dry_since_ns) in->dry_since_ns = dry_ns;
             bool dry_long = dry_ns - in->dry_since_ns >= (int64_t)NUDGE_DRY_MS * 1000000;
             bool nudged = nudge_fetch(in, dry_ns, dry_long ? 1 : NUDGE_MIN_LAG);
-            bool busy = commit_when_idle(in, dry_ns);
+            /* Brief polls only early in a dry spell: messages still in
+             * flight after DRY_INFLIGHT_SPAN_MS are held (a group's
+             * group_wait, a slow receiver), and 2 ms polls for all that
+             * time would be 500 wake-ups a second of an idle service. */
+            bool busy = commit_when_idle(in, dry_ns) &&
+                        dry_ns - in->dry_since_ns < (int64_t)DRY_INFLIGHT_SPAN_MS * 1000000;
             rebalances = in->rebalances;
             batch[0] = rd_kafka_consumer_poll(in->rk, busy ? DRY_INFLIGHT_POLL_MS : 50);
             got = batch[0] != NULL;
