@@ -35,6 +35,15 @@ int64_t clock_mono_ns(void); /* monotonic, for measuring durations */
 /* Unix time in ns (CLOCK_REALTIME). */
 int64_t clock_wall_ns(void);
 
+/* Asks served by another thread: the asker takes a ticket (a counter it
+ * bumps), the owner serves it between two units of its own work, and the
+ * asker waits here until `served(ctx, ticket)` holds, polling every ms.
+ * false after `timeout_ms` or once *cancel (may be NULL) is set. The
+ * workers' table copies and top-N, the router's groups cut and the
+ * snapshot's consumer barrier and marks all wait this way. */
+bool wait_served(bool (*served)(void *ctx, uint64_t ticket), void *ctx, uint64_t ticket,
+                 int timeout_ms, const _Atomic bool *cancel);
+
 /* Per-thread counters: written by their owner thread only, read by others.
  * A relaxed load+store is enough (single writer) and costs no lock prefix. */
 static inline void stat_add(_Atomic uint64_t *c, uint64_t n)

@@ -185,6 +185,18 @@ int64_t clock_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+bool wait_served(bool (*served)(void *ctx, uint64_t ticket), void *ctx, uint64_t ticket,
+                 int timeout_ms, const _Atomic bool *cancel)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (!served(ctx, ticket)) {
+        if ((cancel && atomic_load(cancel)) || clock_mono_ns() > deadline) return false;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 void hex16(uint64_t v, char out[17])
 {
     static const char digits[] = "0123456789abcdef";

@@ -116,19 +116,6 @@ static qerr_t write_bytes(FILE *f, void *ctx)
     return !b->len || fwrite(b->buf, 1, b->len, f) == b->len ? QERR_OK : QERR_IO;
 }
 
-/* Waits until the consumer answered `ticket` (it serves requests every
- * few tens of ms): false when stopping or after BARRIER_TIMEOUT_MS. */
-static bool consumer_wait(snapshot_writer_t *s, bool (*answered)(void *, uint64_t), uint64_t ticket)
-{
-    int64_t deadline = clock_mono_ns() + (int64_t)BARRIER_TIMEOUT_MS * 1000000;
-    while (!answered(s->consumer.ctx, ticket)) {
-        if (stopping(s) || clock_mono_ns() > deadline) return false;
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-    }
-    return true;
-}
-
 /* One snapshot: copies, barrier, write. false (and nothing renamed) when
  * any step did not finish. */
 static bool write_once(snapshot_writer_t *s)
@@ -146,7 +133,7 @@ static bool write_once(snapshot_writer_t *s)
      * (and, with routing, in the groups cut after them). */
     const snapshot_consumer_t *c = &s->consumer;
     uint64_t mark = c->mark_request ? c->mark_request(c->ctx) : 0;
-    if (mark && !consumer_wait(s, c->mark_taken, mark)) {
+    if (mark && !wait_served(c->mark_taken, c->ctx, mark, BARRIER_TIMEOUT_MS, &s->stop)) {
         why = "the consumer did not take the commit mark in 30 s";
         goto out;
     }
@@ -163,7 +150,8 @@ static bool write_once(snapshot_writer_t *s)
      * handed out before this request. Not needed when the file beside
      * carries what is not delivered yet (see below). */
     bool barrier = !(s->beside.cut && s->beside.carries_undelivered);
-    if (barrier && !consumer_wait(s, c->barrier_passed, c->barrier_request(c->ctx))) {
+    if (barrier && !wait_served(c->barrier_passed, c->ctx, c->barrier_request(c->ctx),
+                                BARRIER_TIMEOUT_MS, &s->stop)) {
         why = "forwards decided before the copy were not delivered in 30 s";
         goto out;
     }

@@ -461,15 +461,22 @@ void dedup_workers_stats_sum(dedup_worker_t **w, size_t n, dedup_worker_stats_t 
     }
 }
 
+static bool top_served(void *ctx, uint64_t want)
+{
+    dedup_worker_t *w = ctx;
+    return atomic_load_explicit(&w->top_done, memory_order_acquire) >= want;
+}
+
+static bool snap_served(void *ctx, uint64_t want)
+{
+    dedup_worker_t *w = ctx;
+    return atomic_load_explicit(&w->snap_done, memory_order_acquire) >= want;
+}
+
 size_t dedup_worker_top(dedup_worker_t *w, top_entry_t *out, size_t cap, int timeout_ms)
 {
     uint64_t want = atomic_fetch_add_explicit(&w->top_req, 1, memory_order_acq_rel) + 1;
-    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
-    while (atomic_load_explicit(&w->top_done, memory_order_acquire) < want) {
-        if (clock_mono_ns() > deadline) return 0;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    if (!wait_served(top_served, w, want, timeout_ms, NULL)) return 0;
     pthread_mutex_lock(&w->top_lock);
     size_t n = w->top_copy_n < cap ? w->top_copy_n : cap;
     memcpy(out, w->top_copy, n * sizeof(*out));
@@ -482,12 +489,7 @@ dedup_entry_t *dedup_worker_copy_table(dedup_worker_t *w, size_t *n, int timeout
 {
     *n = 0;
     uint64_t want = atomic_fetch_add_explicit(&w->snap_req, 1, memory_order_acq_rel) + 1;
-    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
-    while (atomic_load_explicit(&w->snap_done, memory_order_acquire) < want) {
-        if (clock_mono_ns() > deadline || (cancel && atomic_load(cancel))) return NULL;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    if (!wait_served(snap_served, w, want, timeout_ms, cancel)) return NULL;
     pthread_mutex_lock(&w->snap_lock);
     dedup_entry_t *v = w->snap_copy;
     *n = w->snap_copy_n;

@@ -454,6 +454,12 @@ static void groups_cut_serve(router_t *r, int64_t now_ms)
     atomic_store_explicit(&r->cut_served, asked, memory_order_release);
 }
 
+static bool cut_served(void *ctx, uint64_t ticket)
+{
+    router_t *r = ctx;
+    return atomic_load_explicit(&r->cut_served, memory_order_acquire) >= ticket;
+}
+
 qerr_t router_groups_snapshot(router_t *r, char **buf, size_t *len, int timeout_ms,
                               const _Atomic bool *stop)
 {
@@ -461,12 +467,7 @@ qerr_t router_groups_snapshot(router_t *r, char **buf, size_t *len, int timeout_
     *len = 0;
     if (!r->notifier) return QERR_OK;
     uint64_t ticket = atomic_fetch_add_explicit(&r->cut_asked, 1, memory_order_acq_rel) + 1;
-    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
-    while (atomic_load_explicit(&r->cut_served, memory_order_acquire) < ticket) {
-        if ((stop && atomic_load(stop)) || clock_mono_ns() > deadline) return QERR_IO;
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
+    if (!wait_served(cut_served, r, ticket, timeout_ms, stop)) return QERR_IO;
     /* Served, and the router thread does not touch `cut` until the next
      * ask, which only this (one) asker makes. */
     if (r->cut_err != QERR_OK) return r->cut_err;
