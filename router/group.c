@@ -468,16 +468,37 @@ static void mark_changed(group_table_t *gt, group_t *g, int64_t now_ms)
     if (due < g->timer.due_ms || !g->timer.prev) tw_insert(gt, &g->timer, due);
 }
 
+/* The group `a` belongs to on `route`, NULL when it has none yet; its key
+ * is left in gt->keybuf (*keylen bytes: 0 when out of memory), with its
+ * hash and group-label count, for group_create. */
+static group_t *group_lookup(group_table_t *gt, const route_t *route, const alert_t *a,
+                             size_t *keylen, uint32_t *n_group, uint64_t *id)
+{
+    *keylen = build_key(gt, route, a, n_group);
+    if (!*keylen) return NULL;
+    *id = XXH3_64bits(gt->keybuf, *keylen);
+    group_t *g = gt->buckets[*id & (gt->n_buckets - 1)];
+    while (g && (g->id != *id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
+    return g;
+}
+
+static group_t *group_find(group_table_t *gt, const route_t *route, const alert_t *a)
+{
+    size_t keylen;
+    uint32_t n_group;
+    uint64_t id;
+    return group_lookup(gt, route, a, &keylen, &n_group, &id);
+}
+
 qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a,
                        const incident_t *inc, const enrichment_t *en, msg_track_t *track,
                        int64_t now_ms)
 {
+    size_t keylen;
     uint32_t n_group;
-    size_t keylen = build_key(gt, route, a, &n_group);
+    uint64_t id;
+    group_t *g = group_lookup(gt, route, a, &keylen, &n_group, &id);
     if (!keylen) return QERR_NOMEM;
-    uint64_t id = XXH3_64bits(gt->keybuf, keylen);
-    group_t *g = gt->buckets[id & (gt->n_buckets - 1)];
-    while (g && (g->id != id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
     if (!g) g = group_create(gt, route, a, keylen, n_group, id, now_ms);
     if (!g) return QERR_NOMEM;
 
@@ -525,8 +546,6 @@ qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a
 }
 
 /* ---- notifications ---------------------------------------------------- */
-
-static group_t *group_find(group_table_t *gt, const route_t *route, const alert_t *a);
 
 bool group_table_has(group_table_t *gt, const route_t *route, const alert_t *a)
 {
@@ -852,17 +871,6 @@ void group_table_foreach_firing(const group_table_t *gt,
         for (const group_t *g = gt->buckets[b]; g; g = g->hnext)
             for (size_t i = 0; i < g->n_entries; i++)
                 if (g->entries[i].alert->status != ALERT_RESOLVED) fn(ctx, &g->entries[i].inc);
-}
-
-static group_t *group_find(group_table_t *gt, const route_t *route, const alert_t *a)
-{
-    uint32_t n_group;
-    size_t keylen = build_key(gt, route, a, &n_group);
-    if (!keylen) return NULL;
-    uint64_t id = XXH3_64bits(gt->keybuf, keylen);
-    group_t *g = gt->buckets[id & (gt->n_buckets - 1)];
-    while (g && (g->id != id || strcmp(g->key, gt->keybuf) != 0)) g = g->hnext;
-    return g;
 }
 
 qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
