@@ -79,11 +79,18 @@ typedef struct {
     side_t base, cand;
     bool has_cand, json;
     recorded_t *rec; /* CSV and --map inputs */
-    char **lines;    /* --format json: this input's per-alert lines, by input position */
+    /* --format json: this input's per-alert lines go out in input order.
+     * A line whose turn has come (`next_out`, the common case) is printed
+     * at once; one decided ahead of its turn waits in `lines`, by input
+     * position. `line` is the one being built. */
+    mbuf_t line;
+    size_t next_out;
+    char **lines;
     size_t n_lines, cap_lines;
     ingest_limits_t limits;
     arena_t arena;
     uint64_t alerts_in, decode_errors;
+    uint64_t lines_lost; /* --format json lines not printed: out of memory */
     uint64_t *fps;
     size_t n_fps, cap_fps;
     diff_item_t *newly_suppressed, *newly_forwarded;
@@ -354,6 +361,9 @@ static void json_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
+static bool line_wait(replay_t *r, size_t pos, const mbuf_t *b);
+static void print_waiting(replay_t *r, bool all);
+
 static void decide_alert(replay_t *r, alert_t *a)
 {
     a->fingerprint = dedup_fingerprint_alert(&r->base.fpc, a);
@@ -391,50 +401,72 @@ static void decide_alert(replay_t *r, alert_t *a)
     }
     if (r->json) {
         /* Decided in event-time order, printed in input order (line i is
-         * the input's alert i) once the input is read: replay_file. */
-        char hex[17], *line = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&line, &len);
-        if (!m) return;
+         * the input's alert i): see replay_t.lines. */
+        mbuf_t *b = &r->line;
+        char hex[17];
+        b->len = 0;
         hex16(a->fingerprint, hex);
-        fprintf(m, "{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":", hex,
-                cfwd ? "forward" : "suppress");
-        json_str(m, creason);
+        mbuf_printf(b, "{\"fingerprint\":\"%s\",\"decision\":\"%s\",\"reason\":\"", hex,
+                    cfwd ? "forward" : "suppress");
+        mbuf_json_str(b, creason, strlen(creason));
+        mbuf_append(b, "\"", 1);
         if (r->has_cand && (bfwd != cfwd || strcmp(breason, creason))) {
-            fprintf(m, ",\"was\":{\"decision\":\"%s\",\"reason\":", bfwd ? "forward" : "suppress");
-            json_str(m, breason);
-            fprintf(m, "}");
+            mbuf_printf(b, ",\"was\":{\"decision\":\"%s\",\"reason\":\"",
+                        bfwd ? "forward" : "suppress");
+            mbuf_json_str(b, breason, strlen(breason));
+            mbuf_append(b, "\"}", 2);
         }
-        fprintf(m, "}\n");
-        fclose(m);
+        mbuf_append(b, "}\n", 2);
+        if (b->oom) {
+            r->lines_lost++;
+            return;
+        }
         size_t pos = recorded_position(r->rec);
-        if (pos >= r->cap_lines) {
-            size_t cap = r->cap_lines ? r->cap_lines : 1024;
-            while (cap <= pos) cap *= 2;
-            char **v = realloc(r->lines, cap * sizeof *v);
-            if (!v) {
-                free(line);
-                return;
-            }
-            memset(v + r->cap_lines, 0, (cap - r->cap_lines) * sizeof *v);
-            r->lines = v;
-            r->cap_lines = cap;
+        if (pos == r->next_out) {
+            fwrite(b->buf, 1, b->len, stdout);
+            r->next_out++;
+            print_waiting(r, false);
+        } else if (!line_wait(r, pos, b)) {
+            r->lines_lost++;
         }
-        free(r->lines[pos]);
-        r->lines[pos] = line;
-        if (pos >= r->n_lines) r->n_lines = pos + 1;
     }
 }
 
-/* The per-alert JSON lines of one input, in input order. */
-static void flush_lines(replay_t *r)
+/* Keeps a line decided ahead of its turn (a copy of b) until its turn. */
+static bool line_wait(replay_t *r, size_t pos, const mbuf_t *b)
 {
-    for (size_t i = 0; i < r->n_lines; i++) {
-        if (r->lines[i]) fputs(r->lines[i], stdout);
-        free(r->lines[i]);
-        r->lines[i] = NULL;
+    if (pos >= r->cap_lines) {
+        size_t cap = r->cap_lines ? r->cap_lines : 1024;
+        while (cap <= pos) cap *= 2;
+        char **v = realloc(r->lines, cap * sizeof *v);
+        if (!v) return false;
+        memset(v + r->cap_lines, 0, (cap - r->cap_lines) * sizeof *v);
+        r->lines = v;
+        r->cap_lines = cap;
     }
-    r->n_lines = 0;
+    char *line = malloc(b->len + 1);
+    if (!line) return false;
+    memcpy(line, b->buf, b->len);
+    line[b->len] = '\0';
+    free(r->lines[pos]);
+    r->lines[pos] = line;
+    if (pos >= r->n_lines) r->n_lines = pos + 1;
+    return true;
+}
+
+/* Prints the waiting lines whose turn has come; `all` at the input's end
+ * (positions never decided, a record that did not decode, are skipped),
+ * which readies the next input. */
+static void print_waiting(replay_t *r, bool all)
+{
+    for (; r->next_out < r->n_lines; r->next_out++) {
+        char *line = r->lines[r->next_out];
+        if (!line && !all) return;
+        if (line) fputs(line, stdout);
+        free(line);
+        r->lines[r->next_out] = NULL;
+    }
+    if (all) r->n_lines = r->next_out = 0;
 }
 
 static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
@@ -447,7 +479,7 @@ static int replay_file(replay_t *r, const char *path, const char *brokers)
     int rc = !strncmp(path, "kafka:", 6)
                  ? recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r)
                  : recorded_read(r->rec, path, replay_recorded_cb, r);
-    flush_lines(r);
+    print_waiting(r, true);
     return rc;
 }
 
@@ -651,6 +683,11 @@ int replay_main(int argc, char **argv)
         }
     }
     rc = 0;
+    if (r.lines_lost) {
+        fprintf(stderr, "replay: %llu per-alert lines not printed: out of memory\n",
+                (unsigned long long)r.lines_lost);
+        rc = 1;
+    }
 out_arena:
     arena_free(&r.arena);
 out:
@@ -660,6 +697,7 @@ out:
     diff_free(r.newly_forwarded, r.n_nf);
     recorded_destroy(r.rec);
     for (size_t i = 0; i < r.n_lines; i++) free(r.lines[i]);
+    mbuf_free(&r.line);
     free(r.lines);
     free(r.fps);
     free(inputs);
