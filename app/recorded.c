@@ -5,9 +5,12 @@
  * Design: every reader ends in one alert_t built in a per-row arena (labels
  * sorted bytewise, names unique, empty values dropped as Prometheus does)
  * handed to the caller's callback, so `suggest` and `replay` see recorded
- * CSV exactly as they see alerts off Kafka. The input is read whole into
- * memory (recorded traffic of a week is tens of MB). Output and errors are
- * a function of the bytes only: no clock is read.
+ * CSV exactly as they see alerts off Kafka. A file is read whole into
+ * memory (recorded traffic of a week is tens of MB), one at a time, twice
+ * (read_inputs): its times first, then its alerts, each handed out when
+ * its event-time turn has come. Output and errors are a function of the
+ * bytes (and, for syslog dates without a year, the file's modification
+ * time) only: no clock is read.
  */
 #include "recorded.h"
 
@@ -17,6 +20,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "../ingest/ingest.h"
 #include "recorded_int.h"
@@ -44,19 +49,33 @@ struct recorded {
     uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
     int64_t last_time;
     bool have_time;
-    /* A file's alerts, copied, until it is read whole: handed out in
-     * event-time order (see recorded_read_buffer). */
-    struct held_alert *held;
-    size_t n_held, cap_held;
-    arena_t held_arena;
-    bool held_oom;
+    bool explain; /* recorded_set_explain: an alert without a time is asked about as of now */
+    /* Times of the file being read: how dates read (rec_time_opts_t), the
+     * votes its two-field dates cast on their order, the years its
+     * yearless dates rolled over (Dec -> Jan) since its first one. */
+    int date_order_forced; /* -1: from the data */
+    rec_time_opts_t topts;
+    long start_year;
+    uint64_t votes_dmy, votes_mdy, two_field_dates;
+    int year_offset;
+    bool have_yearless;
+    int64_t last_yearless_ms;
+    bool told_date_order;
+    /* A read of one or more inputs (recorded_read_files) goes twice over
+     * them: `scanning`, only each alert's event time is kept (`times`, in
+     * input order), nothing is reported; then the alerts are handed out in
+     * event-time order: `order` (NULL: input order is that order) lists
+     * input positions, `next_due` the next to hand out; an alert read
+     * before its turn waits, packed (pack_alert), in held[position]. */
+    bool scanning;
+    int64_t *times;
+    size_t n_times, cap_times;
+    size_t *order, next_due, n_order, read_pos;
+    void **held;
+    size_t n_held, peak_held;
+    bool scan_oom;
     size_t position; /* recorded_position: of the alert being handed out */
 };
-
-typedef struct held_alert {
-    alert_t alert;
-    size_t seq; /* file order: ties keep it */
-} held_alert_t;
 
 /* A problem with one row: the first REPORT_MAX of a file go to stderr as
  * FILE:LINE: message, the rest are counted and summed up at its end. */
@@ -65,7 +84,7 @@ static void report(recorded_t *r, const char *file, size_t line, const char *fmt
     __attribute__((format(printf, 4, 5)));
 static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
 {
-    if (r->reported++ >= REPORT_MAX) return;
+    if (r->scanning || r->reported++ >= REPORT_MAX) return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "%s:%zu: ", file, line);
@@ -77,6 +96,7 @@ static void report(recorded_t *r, const char *file, size_t line, const char *fmt
 /* After an input: how many problems were not listed, times not read. */
 static void report_tail(recorded_t *r, const char *where)
 {
+    if (r->scanning) return;
     if (r->reported > REPORT_MAX)
         fprintf(stderr, "%s: %llu more problems not listed\n", where,
                 (unsigned long long)(r->reported - REPORT_MAX));
@@ -92,7 +112,12 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->cut_values)
         fprintf(stderr, "%s: %llu values longer than ingest.max_value_bytes (%zu) cut there\n",
                 where, (unsigned long long)r->cut_values, r->limits.max_value_bytes);
-    if (r->no_times)
+    if (r->no_times && r->explain)
+        fprintf(stderr,
+                "%s: %llu alerts without a time (no column or field was read as one, or it was "
+                "empty): each explained as of now; name it with --map time=COLUMN\n",
+                where, (unsigned long long)r->no_times);
+    else if (r->no_times)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
                 "empty): each 1 ms after the previous; name it with --map time=COLUMN\n",
@@ -112,7 +137,8 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
                                   conf->ingest.max_name_bytes, conf->ingest.max_value_bytes,
                                   conf->ingest.max_annotation_bytes};
     arena_init(&r->arena, 64 * 1024);
-    arena_init(&r->held_arena, 1024 * 1024);
+    r->date_order_forced = -1;
+    r->topts = (rec_time_opts_t){REC_DATE_MDY, 1970};
     if (!map_spec) return r;
     r->has_map = true;
     char *spec = strdup(map_spec), *save = NULL;
@@ -176,7 +202,8 @@ void recorded_destroy(recorded_t *r)
         free(r->map[i].source);
     }
     arena_free(&r->arena);
-    arena_free(&r->held_arena);
+    free(r->times);
+    free(r->order);
     free(r->held);
     free(r);
 }
@@ -189,10 +216,38 @@ size_t recorded_position(const recorded_t *r) { return r->position; }
 
 static int64_t next_time(recorded_t *r, bool found, int64_t t)
 {
+    if (!found && r->explain) return 0; /* explain asks about it as of now */
     if (!found) t = r->have_time ? r->last_time + 1 : 0;
     r->last_time = t;
     r->have_time = true;
     return t;
+}
+
+/* A time as this file's times read (see recorded_t): a yearless date
+ * more than half a year before the previous one has rolled over into the
+ * next year (Dec 31 -> Jan 1), more than half a year after it back into
+ * the previous (a newest-first log). */
+static bool read_time(recorded_t *r, const char *v, size_t len, int64_t *ms)
+{
+    rec_time_info_t info;
+    r->topts.year = r->start_year + r->year_offset;
+    bool ok = rec_parse_time(v, len, &r->topts, ms, &info);
+    if (info.two_field_date) { /* 13/07/2017 votes D/M even when M/D cannot read it */
+        r->two_field_dates++;
+        r->votes_dmy += info.first_over_12;
+        r->votes_mdy += info.second_over_12;
+    }
+    if (!ok || !info.yearless) return ok;
+    const int64_t half_year = 183LL * 86400000;
+    if (r->have_yearless &&
+        (*ms < r->last_yearless_ms - half_year || *ms > r->last_yearless_ms + half_year)) {
+        r->year_offset += *ms < r->last_yearless_ms ? 1 : -1;
+        r->topts.year = r->start_year + r->year_offset;
+        if (!rec_parse_time(v, len, &r->topts, ms, &info)) return false;
+    }
+    r->have_yearless = true;
+    r->last_yearless_ms = *ms;
+    return true;
 }
 
 /* ---- building an alert from (label, value) pairs ----------------------- */
@@ -221,7 +276,7 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
 {
     if (special && !strcmp(name, "time")) {
         if (!vlen) return;
-        if (recorded_parse_time(v, vlen, &row->time_ms)) {
+        if (read_time(r, v, vlen, &row->time_ms)) {
             row->have_time = true;
         } else {
             row->bad_time = true;
@@ -264,7 +319,8 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
          * tuning on, in file order. */
         r->bad_times++;
         report(r, file, line,
-               "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
+               r->explain ? "warning: time \"%s\" not read: explained as of now"
+                          : "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
                row->bad_time_text);
     }
     if (!row->n) {
@@ -426,11 +482,18 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
     size_t fl[MAX_COLS], lines = 0;
     size_t nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
     size_t nh = nh_all < MAX_COLS ? nh_all : MAX_COLS;
-    if (nh_all > MAX_COLS)
+    if (nh_all > MAX_COLS && !r->scanning)
         fprintf(stderr, "%s:%zu: warning: %zu columns: only the first %d are read\n", file,
                 header_line, nh_all, MAX_COLS);
     char *header[MAX_COLS];
-    for (size_t i = 0; i < nh; i++) header[i] = strndup(f[i], fl[i]);
+    /* Names trimmed: CIC-IDS2017's CSVs have " Source IP", " Label". */
+    for (size_t i = 0; i < nh; i++) {
+        const char *h = f[i];
+        size_t hl = fl[i];
+        while (hl && (*h == ' ' || *h == '\t')) h++, hl--;
+        while (hl && (h[hl - 1] == ' ' || h[hl - 1] == '\t')) hl--;
+        header[i] = strndup(h, hl);
+    }
     if (nh == 1 && header[0] && rec_yaml_header(header[0])) {
         r->errors++;
         report(r, file, header_line,
@@ -450,7 +513,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
                 if (header[i] && !strcmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
             for (size_t i = 0; i < nh && src_of_map[m] < 0; i++)
                 if (header[i] && !strcasecmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
-            if (src_of_map[m] < 0)
+            if (src_of_map[m] < 0 && !r->scanning)
                 fprintf(stderr, "%s:%zu: warning: --map: no column \"%s\" (label %s stays unset)\n",
                         file, header_line, r->map[m].source, r->map[m].label);
         }
@@ -1091,118 +1154,177 @@ out:
     return rc;
 }
 
-int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
-{
-    size_t len = 0;
-    char *buf = file_read_all(path, &len);
-    if (!buf) {
-        fprintf(stderr, "quell: cannot open %s\n", path);
-        return -1;
-    }
-    recorded_read_buffer(r, path, buf, len, fn, ctx);
-    free(buf);
-    return 0;
-}
-
 /* ---- event-time order ------------------------------------------------------ */
 
-static bool copy_labels(arena_t *a, const label_t *from, uint32_t n, label_t **to)
+/* An alert packed into one allocation (labels, annotations and strings
+ * after the struct), to wait for its turn; NULL when out of memory. */
+static alert_t *pack_alert(const alert_t *a)
 {
-    *to = NULL;
-    if (!n) return true;
-    label_t *l = arena_alloc(a, n * sizeof *l);
-    if (!l) return false;
-    for (uint32_t i = 0; i < n; i++) {
-        l[i].name.ptr = arena_strndup(a, from[i].name.ptr, from[i].name.len);
-        l[i].value.ptr = arena_strndup(a, from[i].value.ptr, from[i].value.len);
-        if (!l[i].name.ptr || !l[i].value.ptr) return false;
-        l[i].name.len = from[i].name.len;
-        l[i].value.len = from[i].value.len;
+    size_t n = (size_t)a->n_labels + a->n_annotations, bytes = sizeof *a + n * sizeof(label_t);
+    for (uint32_t i = 0; i < a->n_labels; i++)
+        bytes += a->labels[i].name.len + a->labels[i].value.len + 2;
+    for (uint32_t i = 0; i < a->n_annotations; i++)
+        bytes += a->annotations[i].name.len + a->annotations[i].value.len + 2;
+    bytes += a->generator_url.len + a->source.len + 2;
+    alert_t *p = malloc(bytes);
+    if (!p) return NULL;
+    *p = *a;
+    label_t *l = (label_t *)(p + 1);
+    char *o = (char *)(l + n);
+#define PACK_STR(to, from)                                                                         \
+    do {                                                                                           \
+        (to).len = (from).len;                                                                     \
+        (to).ptr = o;                                                                              \
+        if ((from).len) memcpy(o, (from).ptr, (from).len);                                         \
+        o[(from).len] = '\0';                                                                      \
+        o += (from).len + 1;                                                                       \
+    } while (0)
+    p->labels = a->n_labels ? l : NULL;
+    for (uint32_t i = 0; i < a->n_labels; i++, l++) {
+        PACK_STR(l->name, a->labels[i].name);
+        PACK_STR(l->value, a->labels[i].value);
     }
-    *to = l;
-    return true;
+    p->annotations = a->n_annotations ? l : NULL;
+    for (uint32_t i = 0; i < a->n_annotations; i++, l++) {
+        PACK_STR(l->name, a->annotations[i].name);
+        PACK_STR(l->value, a->annotations[i].value);
+    }
+    PACK_STR(p->generator_url, a->generator_url);
+    PACK_STR(p->source, a->source);
+#undef PACK_STR
+    return p;
 }
 
-static bool copy_str(arena_t *a, str_t from, str_t *to)
-{
-    *to = (str_t){NULL, 0};
-    if (!from.len) return true;
-    to->ptr = arena_strndup(a, from.ptr, from.len);
-    to->len = from.len;
-    return to->ptr != NULL;
-}
-
-/* recorded_fn while a file is read: keeps a copy of the alert. */
-static void hold_alert(void *ctx, alert_t *a)
+/* recorded_fn of the first pass: keeps the event time only. */
+static void scan_alert(void *ctx, alert_t *a)
 {
     recorded_t *r = ctx;
-    if (r->held_oom) return;
-    if (r->n_held == r->cap_held) {
-        size_t cap = r->cap_held ? r->cap_held * 2 : 4096;
-        held_alert_t *h = realloc(r->held, cap * sizeof *h);
-        if (!h) {
-            r->held_oom = true;
+    if (r->n_times == r->cap_times) {
+        size_t cap = r->cap_times ? r->cap_times * 2 : 4096;
+        int64_t *t = realloc(r->times, cap * sizeof *t);
+        if (!t) {
+            r->scan_oom = true;
             return;
         }
-        r->held = h;
-        r->cap_held = cap;
+        r->times = t;
+        r->cap_times = cap;
     }
-    held_alert_t *h = &r->held[r->n_held];
-    h->alert = *a;
-    h->seq = r->n_held;
-    if (!copy_labels(&r->held_arena, a->labels, a->n_labels, &h->alert.labels) ||
-        !copy_labels(&r->held_arena, a->annotations, a->n_annotations, &h->alert.annotations) ||
-        !copy_str(&r->held_arena, a->generator_url, &h->alert.generator_url) ||
-        !copy_str(&r->held_arena, a->source, &h->alert.source)) {
-        r->held_oom = true;
+    r->times[r->n_times++] = a->event_time_ms;
+}
+
+typedef struct {
+    recorded_fn fn;
+    void *ctx;
+    recorded_t *r;
+} emit_t;
+
+/* Hands out the waiting alerts whose turn has come. */
+static void release_due(emit_t *e)
+{
+    recorded_t *r = e->r;
+    while (r->next_due < r->n_order) {
+        size_t pos = r->order[r->next_due];
+        alert_t *a = r->held[pos];
+        if (!a) {
+            if (pos < r->read_pos) { /* read in the first pass, not in this one: none */
+                r->next_due++;
+                continue;
+            }
+            return;
+        }
+        r->held[pos] = NULL;
+        r->n_held--;
+        r->next_due++;
+        r->position = pos;
+        e->fn(e->ctx, a);
+        free(a);
+    }
+}
+
+/* recorded_fn of the second pass: the alert now if its turn has come,
+ * else packed until it has. */
+static void emit_alert(void *ctx, alert_t *a)
+{
+    emit_t *e = ctx;
+    recorded_t *r = e->r;
+    size_t pos = r->read_pos++;
+    if (!r->order || pos >= r->n_order || r->order[r->next_due] == pos) {
+        if (r->order && pos < r->n_order) r->next_due++;
+        r->position = pos;
+        e->fn(e->ctx, a);
+        if (r->order) release_due(e);
         return;
     }
-    r->n_held++;
-}
-
-static int held_cmp(const void *x, const void *y)
-{
-    const held_alert_t *a = x, *b = y;
-    if (a->alert.event_time_ms != b->alert.event_time_ms)
-        return a->alert.event_time_ms < b->alert.event_time_ms ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* Hands a file's alerts out in event-time order (file order among equal
- * times), as kafka:TOPIC is read in timestamp order. Exports are often
- * newest first, and logs of several sensors interleave: replayed in file
- * order, such a file would never let a window expire. Says on stderr when
- * it reordered. */
-static void release_held(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
-{
-    size_t out_of_order = 0;
-    for (size_t i = 1; i < r->n_held; i++)
-        out_of_order += r->held[i].alert.event_time_ms < r->held[i - 1].alert.event_time_ms;
-    if (out_of_order) {
-        qsort(r->held, r->n_held, sizeof *r->held, held_cmp);
-        fprintf(stderr,
-                "%s: %zu alert%s earlier than the one before in the file (%s): read in event-time "
-                "order\n",
-                path, out_of_order, out_of_order == 1 ? "" : "s",
-                out_of_order * 2 > r->n_held ? "newest first?" : "interleaved sources?");
+    alert_t *p = pack_alert(a);
+    if (!p) { /* out of memory: decided now, out of its turn, rather than lost */
+        r->position = pos;
+        e->fn(e->ctx, a);
+        return;
     }
-    if (r->held_oom) fprintf(stderr, "%s: out of memory: only the first alerts are read\n", path);
-    for (size_t i = 0; i < r->n_held; i++) {
-        r->position = r->held[i].seq;
-        fn(ctx, &r->held[i].alert);
-    }
-    r->n_held = 0;
-    r->held_oom = false;
-    arena_reset(&r->held_arena);
+    r->held[pos] = p;
+    if (++r->n_held > r->peak_held) r->peak_held = r->n_held;
 }
 
-void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
-                          void *ctx)
+/* One input of a read: a file's path, or bytes the caller holds. */
+typedef struct {
+    const char *path;
+    char *buf; /* the caller's (recorded_read_buffer); NULL: read the file */
+    size_t len;
+    /* what the first pass found: how its times read */
+    int date_order;
+    long start_year;
+    int64_t mtime_ms; /* 0: unknown */
+    size_t first, n;  /* its alerts: positions first .. first+n-1 */
+    bool dates_undecided, dates_voted;
+} input_t;
+
+/* A file whole, in one allocation of its size: file_read_all grows its
+ * buffer by doubling, which for a 159 MB file touches 128 + 256 MB on the
+ * way. Not a regular file (a pipe): file_read_all. */
+static char *read_file(const char *path, size_t *len)
 {
-    recorded_fn user_fn = fn;
-    void *user_ctx = ctx;
-    fn = hold_alert;
-    ctx = r;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size < 0) goto other;
+    size_t size = (size_t)st.st_size;
+    if (!(buf = malloc(size + 2))) goto other;
+    size_t got = fread(buf, 1, size + 1, fp); /* one byte more: it grew? */
+    if (ferror(fp) || got > size) goto other;
+    fclose(fp);
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+other:
+    free(buf);
+    fclose(fp);
+    return file_read_all(path, len);
+}
+
+/* The bytes of an input: for the first pass a copy of the caller's (CSV
+ * fields are unquoted in place, so the second pass needs them as they
+ * were), else the file read again. NULL: cannot open it. */
+static char *input_bytes(const input_t *in, bool scanning, size_t *len, bool *owned)
+{
+    *owned = true;
+    if (in->buf) {
+        *len = in->len;
+        if (!scanning) {
+            *owned = false;
+            return in->buf;
+        }
+        char *c = malloc(in->len + 1);
+        if (c) memcpy(c, in->buf, in->len + 1);
+        return c;
+    }
+    return read_file(in->path, len);
+}
+
+/* One input through the reader its bytes need. */
+static void read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                     void *ctx)
+{
     size_t utf8_len = 0;
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
@@ -1219,5 +1341,247 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     }
     report_tail(r, path);
     free(utf8);
-    release_held(r, path, user_fn, user_ctx);
 }
+
+static void times_reset(recorded_t *r, const input_t *in)
+{
+    r->topts.date_order = in->date_order;
+    r->start_year = in->start_year;
+    r->year_offset = 0;
+    r->have_yearless = false;
+    r->votes_dmy = r->votes_mdy = r->two_field_dates = 0;
+}
+
+static long year_of(int64_t ms)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    return tm.tm_year + 1900L;
+}
+
+/* After an input's first pass: how its times should have been read. Its
+ * dates' order from their votes; a yearless date's year such that the
+ * last one falls at or before the file's modification time (a log is
+ * written as it goes), counting the rollovers before it. Returns whether
+ * that differs from how they were read. */
+static bool input_settle(recorded_t *r, input_t *in)
+{
+    bool changed = false;
+    int order = in->date_order;
+    in->dates_undecided = false;
+    in->dates_voted = r->votes_dmy != r->votes_mdy;
+    if (r->date_order_forced >= 0)
+        order = r->date_order_forced;
+    else if (r->votes_dmy > r->votes_mdy)
+        order = REC_DATE_DMY;
+    else if (r->votes_mdy > r->votes_dmy)
+        order = REC_DATE_MDY;
+    else if (r->two_field_dates)
+        in->dates_undecided = true;
+    if (order != in->date_order) in->date_order = order, changed = true;
+    if (r->have_yearless && in->mtime_ms) {
+        long y = year_of(in->mtime_ms);
+        /* the last yearless date as it would read in the mtime's year */
+        int64_t last = r->last_yearless_ms +
+                       (time_days_from_civil(y, 1, 1) - time_days_from_civil(r->topts.year, 1, 1)) *
+                           86400000LL;
+        long start = y - r->year_offset - (last > in->mtime_ms + 86400000LL ? 1 : 0);
+        if (start != in->start_year) in->start_year = start, changed = true;
+    }
+    return changed;
+}
+
+static int pos_cmp(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y; /* (time, position) pairs */
+    if (a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+/* The order to hand the alerts out in (r->order), from the first pass's
+ * times; NULL when input order is it. Says on stderr which inputs were
+ * out of order, and when the inputs' times overlap. */
+static void plan_order(recorded_t *r, const input_t *in, size_t n_in)
+{
+    size_t n = r->n_times, total_out = 0;
+    for (size_t k = 0; k < n_in; k++) {
+        size_t out = 0;
+        for (size_t i = in[k].first + 1; i < in[k].first + in[k].n; i++)
+            out += r->times[i] < r->times[i - 1];
+        total_out += out;
+        if (out)
+            fprintf(stderr,
+                    "%s: %zu alert%s earlier than the one before in the file (%s): read in "
+                    "event-time order\n",
+                    in[k].path, out, out == 1 ? "" : "s",
+                    out * 2 > in[k].n ? "newest first?" : "interleaved sources?");
+    }
+    for (size_t i = 1; i < n; i++) total_out += r->times[i] < r->times[i - 1];
+    bool across = false; /* inversions at the seams between inputs */
+    int64_t latest = INT64_MIN;
+    for (size_t k = 0; k < n_in; k++) {
+        for (size_t i = in[k].first; i < in[k].first + in[k].n && k; i++)
+            across |= r->times[i] < latest;
+        for (size_t i = in[k].first; i < in[k].first + in[k].n; i++)
+            if (r->times[i] > latest) latest = r->times[i];
+    }
+    if (across)
+        fprintf(stderr,
+                "%s ... %s: their times overlap: alerts decided in event-time order across "
+                "the %zu inputs\n",
+                in[0].path, in[n_in - 1].path, n_in);
+    if (!total_out && !across) return;
+    int64_t *pairs = malloc(n * 2 * sizeof *pairs);
+    size_t *order = malloc(n * sizeof *order);
+    void **held = calloc(n, sizeof *held);
+    if (!pairs || !order || !held) {
+        fprintf(stderr, "recorded: out of memory: alerts decided in input order\n");
+        free(pairs), free(order), free(held);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) pairs[2 * i] = r->times[i], pairs[2 * i + 1] = (int64_t)i;
+    qsort(pairs, n, 2 * sizeof *pairs, pos_cmp);
+    for (size_t i = 0; i < n; i++) order[i] = (size_t)pairs[2 * i + 1];
+    free(pairs);
+    r->order = order;
+    r->n_order = n;
+    r->held = held;
+}
+
+/* recorded.h: recorded_read_files, recorded_read and recorded_read_buffer. */
+static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, void *ctx)
+{
+    int rc = -1;
+    int64_t saved_last = r->last_time;
+    bool saved_have = r->have_time;
+    uint64_t saved_errors = r->errors;
+    for (size_t k = 0; k < n_in; k++) {
+        in[k].date_order = r->date_order_forced >= 0 ? r->date_order_forced : REC_DATE_MDY;
+        struct stat st;
+        in[k].mtime_ms = !stat(in[k].path, &st) ? (int64_t)st.st_mtime * 1000 : 0;
+        in[k].start_year = in[k].mtime_ms ? year_of(in[k].mtime_ms) : 1970;
+    }
+    /* First pass: times only. Again when it found the times were read
+     * wrong (a D/M/Y file, a log across New Year): at most twice more. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        r->scanning = true;
+        r->n_times = 0;
+        r->scan_oom = false;
+        r->last_time = saved_last;
+        r->have_time = saved_have;
+        bool changed = false;
+        for (size_t k = 0; k < n_in; k++) {
+            size_t len;
+            bool owned;
+            char *buf = input_bytes(&in[k], true, &len, &owned);
+            if (!buf) {
+                r->scanning = false;
+                fprintf(stderr, "quell: cannot open %s\n", in[k].path);
+                goto out;
+            }
+            times_reset(r, &in[k]);
+            in[k].first = r->n_times;
+            read_one(r, in[k].path, buf, len, scan_alert, r);
+            in[k].n = r->n_times - in[k].first;
+            free(buf);
+            changed |= input_settle(r, &in[k]);
+        }
+        /* A file whose dates never say their order reads as the others
+         * of this read do, or else M/D (said once). */
+        uint64_t dmy = 0, mdy = 0;
+        for (size_t k = 0; k < n_in; k++)
+            if (in[k].dates_voted) {
+                if (in[k].date_order == REC_DATE_DMY)
+                    dmy++;
+                else
+                    mdy++;
+            }
+        for (size_t k = 0; k < n_in; k++)
+            if (in[k].dates_undecided && dmy > mdy && in[k].date_order != REC_DATE_DMY)
+                in[k].date_order = REC_DATE_DMY, changed = true;
+        r->scanning = false;
+        if (!changed) break;
+    }
+    r->errors = saved_errors;
+    for (size_t k = 0; k < n_in; k++)
+        if (in[k].dates_undecided && !r->told_date_order) {
+            r->told_date_order = true;
+            fprintf(stderr,
+                    "%s: dates such as 5/7/2017 could be D/M/Y or M/D/Y (no day over 12 says "
+                    "which): read as %s; --date-order %s reads them the other way\n",
+                    in[k].path, in[k].date_order == REC_DATE_DMY ? "D/M/Y" : "M/D/Y (US)",
+                    in[k].date_order == REC_DATE_DMY ? "mdy" : "dmy");
+        }
+    if (r->scan_oom)
+        fprintf(stderr, "recorded: out of memory: alerts decided in input order\n");
+    else
+        plan_order(r, in, n_in);
+    /* Second pass: the alerts, in event-time order. */
+    r->last_time = saved_last;
+    r->have_time = saved_have;
+    r->next_due = r->read_pos = r->n_held = 0;
+    emit_t e = {fn, ctx, r};
+    for (size_t k = 0; k < n_in; k++) {
+        size_t len;
+        bool owned;
+        char *buf = input_bytes(&in[k], false, &len, &owned);
+        if (!buf) {
+            fprintf(stderr, "quell: cannot open %s\n", in[k].path);
+            goto out;
+        }
+        times_reset(r, &in[k]);
+        read_one(r, in[k].path, buf, len, emit_alert, &e);
+        if (owned) free(buf);
+    }
+    r->read_pos = SIZE_MAX; /* every position not held by now never comes */
+    if (r->order) release_due(&e);
+    rc = 0;
+out:
+    if (r->held)
+        for (size_t i = 0; i < r->n_order; i++) free(r->held[i]);
+    free(r->held);
+    free(r->order);
+    r->held = NULL;
+    r->order = NULL;
+    r->n_order = r->n_held = 0;
+    r->scanning = false;
+    return rc;
+}
+
+int recorded_read_files(recorded_t *r, const char *const *paths, size_t n, recorded_fn fn,
+                        void *ctx)
+{
+    input_t *in = calloc(n ? n : 1, sizeof *in);
+    if (!in) {
+        fprintf(stderr, "quell: out of memory\n");
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) in[k].path = paths[k];
+    int rc = read_inputs(r, in, n, fn, ctx);
+    free(in);
+    return rc;
+}
+
+int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
+{
+    return recorded_read_files(r, &path, 1, fn, ctx);
+}
+
+void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                          void *ctx)
+{
+    input_t in = {.path = path, .buf = buf, .len = len};
+    read_inputs(r, &in, 1, fn, ctx);
+}
+
+void recorded_set_date_order(recorded_t *r, int order) { r->date_order_forced = order; }
+
+int recorded_date_order_arg(const char *s)
+{
+    return !strcasecmp(s, "dmy") ? REC_DATE_DMY : !strcasecmp(s, "mdy") ? REC_DATE_MDY : -1;
+}
+
+void recorded_set_explain(recorded_t *r) { r->explain = true; }
+
+size_t recorded_peak_held(const recorded_t *r) { return r->peak_held; }

@@ -12,6 +12,27 @@
 
 #include "recorded.h"
 
+/* Times (recorded_text.c). A date of two small fields and a year
+ * (5/7/2017, 13.07.2017, fast.log's 07/05-08:42:10) reads as M/D or D/M
+ * as `date_order` says; a date without a year (syslog's "Dec  6
+ * 15:51:00", fast.log's M/D) takes `year`. */
+enum { REC_DATE_MDY, REC_DATE_DMY };
+typedef struct {
+    int date_order; /* REC_DATE_MDY or REC_DATE_DMY */
+    long year;      /* for a date without one */
+} rec_time_opts_t;
+/* What a read time says about its file: two-field dates vote on their
+ * order (first field over 12: D/M; second over 12: M/D); a yearless date
+ * gives its month, for the year's rollover. */
+typedef struct {
+    bool two_field_date, first_over_12, second_over_12;
+    bool yearless;
+    int month;
+} rec_time_info_t;
+/* `o` NULL: M/D, year 1970. `info` may be NULL. False when unparsable. */
+bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
+                    rec_time_info_t *info);
+
 /* Which reader a file needs, from its first bytes. */
 typedef enum { REC_KIND_JSON, REC_KIND_PROTO, REC_KIND_CSV, REC_KIND_FASTLOG } rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);

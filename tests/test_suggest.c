@@ -4,10 +4,12 @@
  * storm at least 50x, every attack phase still opens an incident, and the
  * candidate report lists the critical alert a suggestion hides first. */
 #include <stdlib.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../app/recorded.h"
+#include "../app/recorded_int.h"
 #include "../dedup/group.h"
 #include "check.h"
 #include "ids_storm.h"
@@ -168,6 +170,18 @@ static void test_times(void)
         {"1772445601.25", 1772445601250LL},
         {"1772445601000", 1772445601000LL},
         {" 2026-03-02T10:00:01Z ", 1772445601000LL},
+        {"2026-03-02T10:00", 1772445600000LL}, /* ISO 8601 without seconds */
+        {"2017-07-05 08:42:10.123456", 1499244130123LL},
+        {"2017-07-05T08:42:10.123456+02:00", 1499236930123LL}, /* RFC 5424 */
+        {"1499244130123456", 1499244130123LL},                 /* epoch us */
+        {"1499244130123456789", 1499244130123LL},              /* epoch ns */
+        {"5/7/2017 8:42", 1494146520000LL},                    /* M/D/Y, no seconds */
+        {"7/13/2017 3:30:12 PM", 1499959812000LL},             /* a 12-hour clock */
+        {"5/7/17 12:05 AM", 1494115500000LL},                  /* 2-digit year */
+        {"13.07.2017 08:42:10", 1499935330000LL},              /* dots: D.M.Y */
+        {"Wed Dec  6 15:51:00 2017", 1512575460000LL},         /* ctime */
+        {"06/Dec/2017:15:51:00 +0100", 1512571860000LL},       /* Apache */
+        {"Wed, 06 Dec 2017 15:51:00 +0000", 1512575460000LL},  /* RFC 2822 */
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -175,13 +189,38 @@ static void test_times(void)
         if (!got || t != ok[i].want) fprintf(stderr, "time \"%s\": %lld\n", ok[i].in, (long long)t);
         CHECK(got && t == ok[i].want);
     }
-    static const char *const bad[] = {"yesterday",  "2026-13-02 10:00:01", "10:00:01",
-                                      "",           "2026-03-02T10:00",    "1.2.3",
-                                      "1772445601."};
+    static const char *const bad[] = {
+        "yesterday", "2026-13-02 10:00:01", "10:00:01", "", "1.2.3", "1772445601.", "5/7",
+        "13:30 PM",  "Dec 32 10:00:00"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
     }
+}
+
+/* Two-field dates read in the order given, voting on it; yearless dates
+ * (syslog) take the year given. */
+static void test_time_orders(void)
+{
+    rec_time_opts_t mdy = {REC_DATE_MDY, 2026}, dmy = {REC_DATE_DMY, 2026};
+    rec_time_info_t info;
+    int64_t t = 0;
+    CHECK(rec_parse_time("5/7/2017 8:42", 13, &dmy, &t, &info));
+    CHECK_EQ_INT(t, 1499244120000LL); /* 5 July */
+    CHECK(info.two_field_date && !info.first_over_12 && !info.second_over_12);
+    CHECK(!rec_parse_time("13/07/2017 08:42:10", 19, &mdy, &t, &info));
+    CHECK(info.first_over_12);
+    CHECK(rec_parse_time("13/07/2017 08:42:10", 19, &dmy, &t, &info));
+    CHECK_EQ_INT(t, 1499935330000LL);
+    CHECK(rec_parse_time("7/13/2017 3:30:12 PM", 20, &mdy, &t, &info));
+    CHECK(info.second_over_12 && !info.first_over_12);
+    CHECK(rec_parse_time("Dec  6 15:51:00", 15, &mdy, &t, &info));
+    CHECK_EQ_INT(t, 1796572260000LL);
+    CHECK(info.yearless && info.month == 12);
+    rec_time_opts_t y2027 = {REC_DATE_MDY, 2027};
+    CHECK(rec_parse_time("Jan 01 00:00:01.123", 19, &y2027, &t, &info));
+    CHECK_EQ_INT(t, 1798761601123LL);
+    CHECK(rec_parse_time("<notatime", 9, &mdy, &t, &info) == false);
 }
 
 typedef struct {
@@ -593,6 +632,159 @@ static void test_time_order(void)
     bool *fw = forwarded_rows(out, 3, &forwards);
     CHECK(fw[0] && fw[1] && !fw[2]);
     free(fw);
+    free(out);
+    free(err);
+}
+
+/* A file's dates read D/M/Y when a first field over 12 says so anywhere
+ * in it (CIC-IDS2017 exports: " Timestamp" = 13/07/2017 08:42, 5/7/2017
+ * 8:42); M/D/Y when a second one does or nothing does (said once, with
+ * the way to say otherwise); --date-order overrides. */
+static void test_date_order_files(void)
+{
+    char path[256], defaults[256], args[1024], e[200];
+    snprintf(path, sizeof path, "%s/cic.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/dates.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "Flow ID, Source IP, Timestamp, Label\n"
+                     "1, 192.168.10.5, 5/7/2017 8:42, DoS Hulk\n"
+                     "2, 192.168.10.5, 6/7/2017 9:00, DoS Hulk\n"
+                     "3, 192.168.10.5, 13/7/2017 10:00:05, DoS Hulk\n");
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r =
+        recorded_new(&c, "alertname=Label,instance=Source IP,time=Timestamp", e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_INT(s.t[0], 1499244120000LL); /* 5 July, not 7 May */
+    CHECK_EQ_INT(s.t[2] - s.t[0], 8 * 86400000LL + 78 * 60000 + 5000);
+    recorded_destroy(r);
+    /* ambiguous throughout: M/D/Y, said once; --date-order dmy turns it */
+    write_text(path, "Timestamp,Label\n5/7/2017 8:42,DoS\n6/7/2017 8:43,DoS\n");
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s --map alertname=Label,time=Timestamp %s", defaults,
+             path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "cic.csv: dates such as 5/7/2017 could be D/M/Y or M/D/Y (no day over "
+                             "12 says which): read as M/D/Y (US); --date-order dmy reads them the "
+                             "other way"));
+    CHECK(err && !strstr(err, "not read"));
+    free(out);
+    free(err);
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    recorded_set_date_order(r, REC_DATE_DMY);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[0], 1499244120000LL);
+    CHECK_EQ_INT(s.t[1] - s.t[0], 86400000LL + 60000);
+    recorded_destroy(r);
+    /* a second field over 12: M/D/Y, nothing said */
+    write_text(path, "Timestamp,Label\n7/5/2017 8:42,DoS\n7/13/2017 3:30:12 PM,DoS\n");
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && !strstr(err, "could be D/M/Y"));
+    CHECK(out && strstr(out, "2 alerts in"));
+    free(out);
+    free(err);
+    conf_free(&c);
+}
+
+/* Syslog times have no year: the file's modification year, counting the
+ * rollovers before its last line (Dec 31 -> Jan 1 stays in order). */
+static void test_syslog_years(void)
+{
+    char path[256], e[200];
+    snprintf(path, sizeof path, "%s/syslog.csv", dir);
+    write_text(path, "time,msg,host\n"
+                     "Dec 31 23:59:58,sshd: Failed password,h1\n"
+                     "Jan  1 00:00:01.123,sshd: Failed password,h1\n");
+    struct timeval tv[2] = {{1798848000, 0}, {1798848000, 0}}; /* 2027-01-02 */
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[0], 1798761598000LL); /* 2026-12-31 */
+    CHECK_EQ_INT(s.t[1], 1798761601123LL); /* 2027-01-01 */
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+    /* a December log whose file was written on 2 January: last year's */
+    write_text(path, "time,msg,host\nDec  6 15:51:00,sshd: Failed password,h1\n");
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_INT(s.t[0], 1796572260000LL); /* 2026-12-06 */
+    recorded_destroy(r);
+    conf_free(&c);
+}
+
+/* Files given together are one stream in event-time order: two sensors'
+ * logs of the same hour are decided as the alerts happened. A file in
+ * time order holds no alert back. */
+static void test_across_files(void)
+{
+    char a[256], b[256], defaults[256], args[1024], e[200];
+    snprintf(a, sizeof a, "%s/sensor-a.csv", dir);
+    snprintf(b, sizeof b, "%s/sensor-b.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/across.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(a, "time,signature,host\n"
+                  "2026-03-02T10:00:00Z,ET SCAN a,h1\n"
+                  "2026-03-02T10:20:00Z,ET SCAN a,h1\n");
+    write_text(b, "time,signature,host\n"
+                  "2026-03-02T10:10:00Z,ET SCAN a,h1\n"
+                  "2026-03-02T10:12:00Z,ET SCAN a,h1\n");
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    const char *both[] = {a, b};
+    CHECK_EQ_INT(recorded_read_files(r, both, 2, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 4);
+    CHECK(s.t[0] < s.t[1] && s.t[1] < s.t[2] && s.t[2] < s.t[3]);
+    CHECK_EQ_INT(recorded_peak_held(r), 1); /* a's 10:20 waited for b */
+    recorded_destroy(r);
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, a, keep_row, &s), 0);
+    CHECK_EQ_INT(recorded_peak_held(r), 0);
+    recorded_destroy(r);
+    conf_free(&c);
+    /* 10:00 new, 10:10 new (10 min later), 10:12 duplicate, 10:20 new */
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s --format json %s %s", defaults, a, b);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    size_t forwards;
+    bool *fw = forwarded_rows(out, 4, &forwards);
+    CHECK(fw[0] && fw[1] && fw[2] && !fw[3]); /* lines in input order: a's, then b's */
+    free(fw);
+    CHECK(err && strstr(err, "their times overlap: alerts decided in event-time order across "
+                             "the 2 inputs"));
+    free(out);
+    free(err);
+}
+
+/* explain asks about an alert without a time as of now, and says so
+ * (not replay's "1 ms after the previous"). */
+static void test_explain_untimed(void)
+{
+    char path[256], defaults[256], args[1024];
+    snprintf(path, sizeof path, "%s/untimed.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/explain.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "signature,host\nET SCAN a,h1\nET SCAN b,h2\n");
+    char *out, *err;
+    snprintf(args, sizeof args, "explain -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "untimed.csv: 2 alerts without a time"));
+    CHECK(err && strstr(err, "each explained as of now"));
+    CHECK(err && !strstr(err, "1 ms"));
+    CHECK(out && strstr(out, "alert 2:"));
     free(out);
     free(err);
 }
@@ -1076,6 +1268,11 @@ int main(void)
     test_csv_problem_lines();
     test_utf16();
     test_time_order();
+    test_time_orders();
+    test_date_order_files();
+    test_syslog_years();
+    test_across_files();
+    test_explain_untimed();
     test_unnamed();
     test_awkward_names();
     test_fastlog();
