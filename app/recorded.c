@@ -45,6 +45,7 @@ struct recorded {
     uint64_t errors;
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     uint64_t no_times;            /* in this file: rows with no time at all */
+    uint64_t not_alerts;          /* in this file: rows that say they are no alert (skipped) */
     uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
     uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
     int64_t last_time;
@@ -112,6 +113,12 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->cut_values)
         fprintf(stderr, "%s: %llu values longer than ingest.max_value_bytes (%zu) cut there\n",
                 where, (unsigned long long)r->cut_values, r->limits.max_value_bytes);
+    if (r->not_alerts)
+        fprintf(stderr,
+                "%s: %llu records that are no alert skipped (named BENIGN or normal, as IDS "
+                "exports label traffic that is no attack; Suricata EVE events other than "
+                "alerts: flow, dns, http, stats ...)\n",
+                where, (unsigned long long)r->not_alerts);
     if (r->no_times && r->explain)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
@@ -329,6 +336,12 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
                r->has_map ? "mapped " : "");
         return;
     }
+    for (uint32_t i = 0; i < row->n; i++)
+        if (row->labels[i].name.len == 9 && !memcmp(row->labels[i].name.ptr, "alertname", 9) &&
+            rec_benign_name(row->labels[i].value.ptr, row->labels[i].value.len)) {
+            r->not_alerts++;
+            return;
+        }
     if (!row->have_time && !row->bad_time) r->no_times++;
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */
@@ -386,6 +399,7 @@ static const char *const role_names[][32] = {
      "incident_condition_name", /* Google Cloud Monitoring (Stackdriver) */
      "payload_summary",         /* PagerDuty Events v2 without a dedup_key */
      "event_name",
+     "note", /* Zeek notice.log: its msg is free text about one instance */
      "msg",
      "title",
      "alert",
@@ -393,6 +407,9 @@ static const char *const role_names[][32] = {
      "summary",
      "job_name", /* cron and batch check logs */
      "job",
+     "attack_cat", /* UNSW-NB15 */
+     "attack_type",
+     "label", /* CIC-IDS2017/2018 flows: " Label" */
      NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
@@ -477,7 +494,26 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         p = (char *)nl + 1;
         header_line++;
     }
-    char delim = rec_csv_delimiter(p, end);
+    /* A Zeek log (notice.log, conn.log ...): "#separator \x09", more "#"
+     * lines, the names after "#fields", "#close" at the end; "-" is an
+     * unset field, "(empty)" an empty set. */
+    bool zeek = end - p > 10 && !memcmp(p, "#separator", 10);
+    char delim;
+    if (zeek) {
+        for (;;) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            bool fields = end - p > 8 && !memcmp(p, "#fields", 7) && (p[7] == '\t' || p[7] == ' ');
+            if (fields || !nl) {
+                if (fields) p += 8;
+                break;
+            }
+            p = nl + 1;
+            header_line++;
+        }
+        delim = '\t';
+    } else {
+        delim = rec_csv_delimiter(p, end);
+    }
     char *f[MAX_COLS];
     size_t fl[MAX_COLS], lines = 0;
     size_t nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
@@ -529,7 +565,12 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         size_t nf = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
         line += lines ? lines : 1;
         size_t last_line = at + lines - (lines && p[-1] == '\n');
-        if (nf == 1 && fl[0] == 0) continue; /* blank line */
+        if (nf == 1 && fl[0] == 0) continue;           /* blank line */
+        if (zeek && fl[0] && f[0][0] == '#') continue; /* #types, #close ... */
+        if (zeek)
+            for (size_t i = 0; i < nf && i < MAX_COLS; i++)
+                if ((fl[i] == 1 && f[i][0] == '-') || (fl[i] == 7 && !memcmp(f[i], "(empty)", 7)))
+                    fl[i] = 0;
         arena_reset(&r->arena);
         row_t row;
         row.n = 0;
@@ -562,11 +603,12 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 
 /* ---- fast.log ------------------------------------------------------------- */
 
-/* Suricata's or Snort's fast.log: one alert a line, its fields named as
- * EVE names them (rec_fastlog_line), read as CSV rows are: through the
- * mapping, or with roles guessed (signature, priority, timestamp). */
-static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_t len,
-                         recorded_fn fn, void *ctx)
+/* Suricata's or Snort's fast.log, or syslog: one alert a line, its
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line),
+ * read as CSV rows are: through the mapping, or with roles guessed
+ * (signature or msg, priority, timestamp). */
+static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
+                       recorded_fn fn, void *ctx)
 {
     size_t line = 0;
     for (const char *p = buf; p < buf + len;) {
@@ -575,14 +617,15 @@ static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_
         const char *text = p;
         p += l + 1;
         line++;
+        if (l && text[l - 1] == '\r') l--;
         size_t s = 0;
         while (s < l && isspace((unsigned char)text[s])) s++;
         if (s == l) continue;
-        rec_field_t f[REC_FASTLOG_FIELDS];
-        size_t n = rec_fastlog_line(text, l, f);
+        rec_field_t f[REC_SYSLOG_FIELDS];
+        size_t n = syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
         if (!n) {
             r->errors++;
-            report(r, file, line, "not read: not a fast.log alert line");
+            report(r, file, line, "not read: not a %s line", syslog ? "syslog" : "fast.log alert");
             continue;
         }
         arena_reset(&r->arena);
@@ -595,9 +638,9 @@ static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_
                     if (!strcasecmp(f[i].name, r->map[m].source))
                         row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
         } else {
-            char *names[REC_FASTLOG_FIELDS];
-            const char *vals[REC_FASTLOG_FIELDS];
-            size_t lens[REC_FASTLOG_FIELDS];
+            char *names[REC_SYSLOG_FIELDS];
+            const char *vals[REC_SYSLOG_FIELDS];
+            size_t lens[REC_SYSLOG_FIELDS];
             for (size_t i = 0; i < n; i++)
                 names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
             int roles[ROLE__COUNT];
@@ -949,6 +992,11 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         report(r, file, line, "not read: not a JSON object");
         return;
     }
+    const cJSON *et = cJSON_GetObjectItemCaseSensitive(j, "event_type");
+    if (cJSON_IsString(et) && rec_eve_not_alert(et->valuestring)) {
+        r->not_alerts++;
+        return;
+    }
     const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1, !r->has_map) : NULL;
     if (records)
         read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
@@ -1135,6 +1183,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    r->not_alerts = 0;
     r->position = 0;
     kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
@@ -1330,10 +1379,11 @@ static void read_one(recorded_t *r, const char *path, char *buf, size_t len, rec
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    r->not_alerts = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
-    } else if (kind == REC_KIND_FASTLOG) {
-        read_fastlog(r, path, buf, len, fn, ctx);
+    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
+        read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {

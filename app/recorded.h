@@ -13,7 +13,11 @@
  *     one after another, in one array, or in an export wrapper's array
  *     ({"messages": [...]});
  *   - Suricata's and Snort's fast.log, one alert a line, its fields named
- *     as EVE names them (timestamp, signature, priority, src_ip ...).
+ *     as EVE names them (timestamp, signature, priority, src_ip ...);
+ *   - syslog lines (RFC 3164, RFC 5424; an IDS alert in one gives
+ *     fast.log's fields) and Zeek logs ("#fields" header);
+ *   - records that say they are no alert (named BENIGN or normal, Suricata
+ *     EVE's flow/dns/... events) are skipped and counted on stderr.
  *
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted

@@ -34,7 +34,13 @@ bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t
                     rec_time_info_t *info);
 
 /* Which reader a file needs, from its first bytes. */
-typedef enum { REC_KIND_JSON, REC_KIND_PROTO, REC_KIND_CSV, REC_KIND_FASTLOG } rec_kind_t;
+typedef enum {
+    REC_KIND_JSON,
+    REC_KIND_PROTO,
+    REC_KIND_CSV,
+    REC_KIND_FASTLOG,
+    REC_KIND_SYSLOG
+} rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
 /* A label name quell accepts: [a-zA-Z_][a-zA-Z0-9_]*. */
@@ -53,6 +59,12 @@ char *rec_utf16_to_utf8(const char *buf, size_t len, size_t *out_len);
 /* Whether a status value means resolved (resolved, ok, cleared, up,
  * success, passed ..., case-insensitively). */
 bool rec_status_resolved(const char *v, size_t len);
+
+/* Records that say they are no alert: an alert name an IDS data set gives
+ * traffic that is no attack (BENIGN, normal), a Suricata EVE event type
+ * other than an alert's (flow, dns, http, stats ...). */
+bool rec_benign_name(const char *v, size_t len);
+bool rec_eve_not_alert(const char *event_type);
 
 /* CSV: the delimiter of the header line starting at `s` (, tab ; or |);
  * one record from *p, unquoted in place, advancing *p (see recorded_text.c);
@@ -76,5 +88,17 @@ typedef struct {
     size_t len;
 } rec_field_t;
 size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS]);
+
+/* One syslog line: RFC 3164 ("Dec  6 15:51:00 HOST TAG[PID]: MESSAGE"),
+ * RFC 5424 ("<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MESSAGE") or a
+ * high-precision ISO timestamp in front of RFC 3164's host (rsyslog), a
+ * "<PRI>" allowed before either: fields timestamp, host, program, pid and
+ * msg; when the message is an IDS alert as Snort and Suricata log it to
+ * syslog ("[GID:SID:REV] MESSAGE [Classification: C] [Priority: P]
+ * {PROTO} SRC:PORT -> DST:PORT"), the fields fast.log's are instead of
+ * msg (which carries addresses and ports: one label set per alert).
+ * Values point into `s`; 0 when the line is no such line. */
+#define REC_SYSLOG_FIELDS 16
+size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS]);
 
 #endif

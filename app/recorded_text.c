@@ -326,6 +326,62 @@ bool rec_status_resolved(const char *v, size_t len)
     return false;
 }
 
+bool rec_benign_name(const char *v, size_t len)
+{
+    /* CIC-IDS2017/2018 "BENIGN", KDD/NSL-KDD "normal" ("normal." in KDD
+     * Cup 99), UNSW-NB15 "Normal": traffic an IDS data set labels as no
+     * attack, which it lists beside the attacks. */
+    while (len && isspace((unsigned char)*v)) v++, len--;
+    while (len && (isspace((unsigned char)v[len - 1]) || v[len - 1] == '.')) len--;
+    return (len == 6 && !strncasecmp(v, "benign", 6)) || (len == 6 && !strncasecmp(v, "normal", 6));
+}
+
+bool rec_eve_not_alert(const char *event_type)
+{
+    /* Suricata EVE's other event types: records of traffic and of the
+     * sensor, written to the same eve.json as its alerts. "anomaly" and
+     * "drop" stay alerts (a decoder anomaly, a dropped packet). */
+    static const char *const types[] = {"flow",
+                                        "netflow",
+                                        "dns",
+                                        "http",
+                                        "http2",
+                                        "tls",
+                                        "fileinfo",
+                                        "stats",
+                                        "ssh",
+                                        "smtp",
+                                        "krb5",
+                                        "smb",
+                                        "dhcp",
+                                        "rdp",
+                                        "nfs",
+                                        "ikev2",
+                                        "ike",
+                                        "tftp",
+                                        "snmp",
+                                        "sip",
+                                        "rfb",
+                                        "mqtt",
+                                        "quic",
+                                        "pgsql",
+                                        "ftp",
+                                        "ftp_data",
+                                        "dnp3",
+                                        "modbus",
+                                        "dcerpc",
+                                        "mdns",
+                                        "bittorrent-dht",
+                                        "frame",
+                                        "arp",
+                                        "ldap",
+                                        "pop3",
+                                        "websocket"};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        if (!strcmp(event_type, types[i])) return true;
+    return false;
+}
+
 /* One record from *p (RFC 4180: quoted fields may hold the delimiter,
  * newlines and "" for a quote). Fields are unquoted in place; returns how
  * many the record has, of which the first `cap` are in f[]. *lines counts
@@ -531,6 +587,137 @@ size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIE
     return n;
 }
 
+/* The next space-delimited token at *i: its start and length (0: none). */
+static size_t token_at(const char *s, size_t len, size_t *i, const char **tok)
+{
+    while (*i < len && s[*i] == ' ') (*i)++;
+    *tok = s + *i;
+    size_t n = 0;
+    while (*i < len && s[*i] != ' ') (*i)++, n++;
+    return n;
+}
+
+/* An IDS alert in a syslog message: "[GID:SID:REV] MESSAGE [Classification:
+ * C] [Priority: P] {PROTO} SRC -> DST" (classification, priority and the
+ * addresses optional). Returns the fields found, 0 when it is none. */
+static size_t ids_message(const char *s, size_t len, rec_field_t *f)
+{
+    if (!len || s[0] != '[') return 0;
+    size_t i = 1, colons = 0;
+    while (i < len && (isdigit((unsigned char)s[i]) || s[i] == ':')) colons += s[i++] == ':';
+    if (i >= len || s[i] != ']' || colons != 2) return 0;
+    size_t n = 0;
+    f[n++] = (rec_field_t){"signature_id", s + 1, i - 1};
+    const char *msg = s + i + 1, *end = s + len, *stop = end;
+    static const char *const stops[] = {"[Classification:", "[Priority:", "{"};
+    for (size_t k = 0; k < 3; k++) {
+        const char *at = find(msg, (size_t)(end - msg), stops[k]);
+        if (at && at < stop) stop = at;
+    }
+    size_t ml = (size_t)(stop - msg);
+    trim(&msg, &ml);
+    if (!ml) return 0;
+    f[n++] = (rec_field_t){"signature", msg, ml};
+    const char *p = stop;
+    static const struct {
+        const char *tag, *name;
+    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
+    for (size_t b = 0; b < 2; b++) {
+        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
+        const char *brace = memchr(p, '{', (size_t)(end - p));
+        if (!at || (brace && brace < at)) continue;
+        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
+        if (!close) break;
+        size_t vl = (size_t)(close - v);
+        trim(&v, &vl);
+        f[n++] = (rec_field_t){brackets[b].name, v, vl};
+        p = close + 1;
+    }
+    const char *brace = memchr(p, '{', (size_t)(end - p));
+    const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
+    const char *arrow = brace_end ? find(brace_end, (size_t)(end - brace_end), "->") : NULL;
+    if (!arrow) return n;
+    f[n++] = (rec_field_t){"proto", brace + 1, (size_t)(brace_end - brace - 1)};
+    n += endpoint(brace_end + 1, (size_t)(arrow - brace_end - 1), "src_ip", "src_port", f + n);
+    n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + n);
+    return n;
+}
+
+size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS])
+{
+    size_t i = 0, n = 0;
+    bool rfc5424 = false;
+    if (len && s[0] == '<') { /* <PRI> */
+        i = 1;
+        while (i < len && i < 5 && isdigit((unsigned char)s[i])) i++;
+        if (i == 1 || i >= len || s[i++] != '>') return 0;
+        if (i + 1 < len && s[i] == '1' && s[i + 1] == ' ') rfc5424 = true, i += 2;
+    }
+    const char *ts = s + i;
+    size_t tl;
+    if (i < len && isalpha((unsigned char)s[i])) { /* Mmm dd hh:mm:ss[.f] */
+        const char *t;
+        if (token_at(s, len, &i, &t) != 3 || !token_at(s, len, &i, &t) || !token_at(s, len, &i, &t))
+            return 0;
+        tl = (size_t)(s + i - ts);
+    } else {
+        tl = token_at(s, len, &i, &ts);
+    }
+    int64_t ms;
+    if (!tl || !rec_parse_time(ts, tl, NULL, &ms, NULL)) return 0;
+    for (size_t k = 0; k < tl; k++) /* "1499244130" is a number, not a syslog line */
+        if (ts[k] == ':') goto timed;
+    return 0;
+timed:
+    f[n++] = (rec_field_t){"timestamp", ts, tl};
+    const char *host, *tag;
+    size_t hl = token_at(s, len, &i, &host);
+    if (!hl) return 0;
+    f[n++] = (rec_field_t){"host", host, hl};
+    const char *msg;
+    size_t taglen = token_at(s, len, &i, &tag);
+    if (!taglen) return 0;
+    if (rfc5424) { /* APP PROCID MSGID SD MSG */
+        const char *procid, *msgid, *sd;
+        size_t pl = token_at(s, len, &i, &procid), ml = token_at(s, len, &i, &msgid);
+        if (!pl || !ml) return 0;
+        f[n++] = (rec_field_t){"program", tag, taglen};
+        if (!(pl == 1 && *procid == '-')) f[n++] = (rec_field_t){"pid", procid, pl};
+        while (i < len && s[i] == ' ') i++;
+        sd = s + i;
+        if (i < len && s[i] == '[') { /* structured data: up to "] " not in quotes */
+            bool q = false;
+            for (; i < len; i++) {
+                if (s[i] == '"' && s[i - 1] != '\\') q = !q;
+                if (!q && s[i] == ']' && (i + 1 == len || s[i + 1] == ' ')) {
+                    i++;
+                    break;
+                }
+            }
+        } else {
+            token_at(s, len, &i, &sd);
+        }
+        msg = s + i;
+    } else { /* TAG[PID]: MSG */
+        const char *colon = memchr(tag, ':', (size_t)(s + len - tag));
+        if (!colon || colon > tag + taglen) return 0;
+        const char *bracket = memchr(tag, '[', (size_t)(colon - tag));
+        const char *name_end = bracket ? bracket : colon;
+        if (name_end == tag) return 0;
+        f[n++] = (rec_field_t){"program", tag, (size_t)(name_end - tag)};
+        if (bracket && colon[-1] == ']' && colon - bracket > 2)
+            f[n++] = (rec_field_t){"pid", bracket + 1, (size_t)(colon - bracket - 2)};
+        msg = colon + 1;
+    }
+    size_t ml = (size_t)(s + len - msg);
+    trim(&msg, &ml);
+    if (ml > 3 && !memcmp(msg, "\xEF\xBB\xBF", 3)) msg += 3, ml -= 3; /* RFC 5424's BOM */
+    size_t ids = ids_message(msg, ml, f + n);
+    if (ids) return n + ids;
+    if (ml) f[n++] = (rec_field_t){"msg", msg, ml};
+    return n;
+}
+
 rec_kind_t rec_sniff(const char *buf, size_t len)
 {
     size_t i = 0;
@@ -542,6 +729,9 @@ rec_kind_t rec_sniff(const char *buf, size_t len)
     rec_field_t f[REC_FASTLOG_FIELDS];
     if (i < len && rec_fastlog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, f))
         return REC_KIND_FASTLOG;
+    rec_field_t sf[REC_SYSLOG_FIELDS];
+    if (i < len && rec_syslog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, sf))
+        return REC_KIND_SYSLOG;
     /* A first line of 3 or more bytes without control characters is a CSV
      * header, whatever comes after it (a stray NUL in a row is the row's
      * problem): a varint-delimited Alert has its field tag 0x0a ('\n')

@@ -789,6 +789,94 @@ static void test_explain_untimed(void)
     free(err);
 }
 
+/* The shapes IDS exports come in, without --map: records that are no
+ * alert are skipped (Suricata EVE's flow/dns events, CIC-IDS "BENIGN"
+ * rows), a Zeek log's "#fields" header and "-" for unset, syslog lines
+ * (an IDS alert in one read as fast.log's fields; other lines by their
+ * message). */
+static void test_ids_shapes(void)
+{
+    char path[256], e[200];
+    conf_t c;
+    conf_defaults(&c);
+    snprintf(path, sizeof path, "%s/eve-mixed.json", dir);
+    write_text(path,
+               "{\"timestamp\":\"2017-07-05T08:42:10.123456+0000\",\"event_type\":\"alert\","
+               "\"src_ip\":\"10.0.0.1\",\"alert\":{\"signature\":\"ET SCAN a\",\"severity\":2}}\n"
+               "{\"timestamp\":\"2017-07-05T08:42:11.000000+0000\",\"event_type\":\"flow\","
+               "\"src_ip\":\"10.0.0.1\",\"flow\":{\"pkts_toserver\":3}}\n"
+               "{\"timestamp\":\"2017-07-05T08:42:12.000000+0000\",\"event_type\":\"dns\","
+               "\"src_ip\":\"10.0.0.1\",\"dns\":{\"rrname\":\"x.example\"}}\n"
+               "{\"timestamp\":\"2017-07-05T08:42:13.000000+0000\",\"event_type\":\"anomaly\","
+               "\"src_ip\":\"10.0.0.1\",\"anomaly\":{\"event\":\"INVALID_ACK\"}}\n");
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2); /* the alert and the anomaly */
+    CHECK(strstr(s.rows[0], "alertname=ET SCAN a") != NULL);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    snprintf(path, sizeof path, "%s/cic-flows.csv", dir);
+    write_text(path, "Flow ID, Source IP, Timestamp, Flow Duration, Label\n"
+                     "a, 192.168.10.5, 5/7/2017 8:42, 10, BENIGN\n"
+                     "b, 172.16.0.1, 5/7/2017 8:43, 11, DoS Hulk\n"
+                     "c, 192.168.10.8, 5/7/2017 8:44, 12, benign\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.rows[0], "Flow_Duration=11 Flow_ID=b Source_IP=172.16.0.1 alertname=DoS Hulk");
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    snprintf(path, sizeof path, "%s/notice.log", dir);
+    write_text(path, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
+                     "#unset_field\t-\n#path\tnotice\n"
+                     "#fields\tts\tuid\tsrc\tnote\tmsg\tactions\n"
+                     "#types\ttime\tstring\taddr\tenum\tstring\tset[enum]\n"
+                     "1499244130.123456\t-\t10.0.0.1\tScan::Port_Scan\t10.0.0.1 scanned at "
+                     "least 15 unique ports\t(empty)\n"
+                     "#close\t2017-07-05-16-00-00\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(
+        s.rows[0],
+        "alertname=Scan::Port_Scan msg=10.0.0.1 scanned at least 15 unique ports src=10.0.0.1");
+    CHECK_EQ_INT(s.t[0], 1499244130123LL);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    snprintf(path, sizeof path, "%s/messages", dir);
+    write_text(path,
+               "Jul  5 08:42:10 sensor1 snort[4242]: [1:2001219:20] ET SCAN Potential SSH "
+               "Scan [Classification: Attempted Information Leak] [Priority: 2] {TCP} "
+               "10.0.0.1:40000 -> 192.168.10.5:22\n"
+               "Jul  5 08:42:11 web1 sshd[77]: Failed password for root from 10.0.0.1 port "
+               "40001 ssh2\n"
+               "<34>1 2017-07-05T08:42:12.5Z web1 su - ID47 - 'su root' failed on /dev/pts/8\n");
+    struct timeval tv[2] = {{1499270400, 0}, {1499270400, 0}}; /* 2017-07-05 16:00 */
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan classification=Attempted "
+                            "Information Leak dest_ip=192.168.10.5 dest_port=22 host=sensor1 "
+                            "pid=4242 program=snort proto=TCP severity=2 signature_id=1:2001219:20 "
+                            "src_ip=10.0.0.1 src_port=40000");
+    CHECK_EQ_STR(s.rows[1], "alertname=Failed password for root from 10.0.0.1 port 40001 ssh2 "
+                            "host=web1 pid=77 program=sshd");
+    CHECK_EQ_STR(s.rows[2], "alertname='su root' failed on /dev/pts/8 host=web1 program=su");
+    CHECK_EQ_INT(s.t[0], 1499244130000LL);
+    CHECK_EQ_INT(s.t[2], 1499244132500LL);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+    conf_free(&c);
+}
+
 /* Traffic where no column names the alert: suggest does not fold the
  * unnamed alerts into one incident (a new signature would open none), and
  * says how to name the column. */
@@ -1273,6 +1361,7 @@ int main(void)
     test_syslog_years();
     test_across_files();
     test_explain_untimed();
+    test_ids_shapes();
     test_unnamed();
     test_awkward_names();
     test_fastlog();
