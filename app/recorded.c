@@ -58,6 +58,11 @@ struct recorded {
     rec_time_opts_t topts;
     long start_year;
     uint64_t votes_dmy, votes_mdy, two_field_dates;
+    /* weaker votes, from one date to the next: the day changes more often
+     * than the month, so a first field that changes while the second
+     * stays says D/M (3/7/2017 -> 4/7/2017), and the other way M/D */
+    uint64_t steps_dmy, steps_mdy;
+    int prev_first, prev_second;
     int year_offset;
     bool have_yearless;
     int64_t last_yearless_ms;
@@ -243,6 +248,11 @@ static bool read_time(recorded_t *r, const char *v, size_t len, int64_t *ms)
         r->two_field_dates++;
         r->votes_dmy += info.first_over_12;
         r->votes_mdy += info.second_over_12;
+        if (r->prev_first) {
+            r->steps_dmy += info.first != r->prev_first && info.second == r->prev_second;
+            r->steps_mdy += info.second != r->prev_second && info.first == r->prev_first;
+        }
+        r->prev_first = info.first, r->prev_second = info.second;
     }
     if (!ok || !info.yearless) return ok;
     const int64_t half_year = 183LL * 86400000;
@@ -1400,6 +1410,8 @@ static void times_reset(recorded_t *r, const input_t *in)
     r->year_offset = 0;
     r->have_yearless = false;
     r->votes_dmy = r->votes_mdy = r->two_field_dates = 0;
+    r->steps_dmy = r->steps_mdy = 0;
+    r->prev_first = r->prev_second = 0;
 }
 
 static long year_of(int64_t ms)
@@ -1420,13 +1432,13 @@ static bool input_settle(recorded_t *r, input_t *in)
     bool changed = false;
     int order = in->date_order;
     in->dates_undecided = false;
-    in->dates_voted = r->votes_dmy != r->votes_mdy;
+    in->dates_voted = r->votes_dmy != r->votes_mdy || r->steps_dmy != r->steps_mdy;
     if (r->date_order_forced >= 0)
         order = r->date_order_forced;
-    else if (r->votes_dmy > r->votes_mdy)
-        order = REC_DATE_DMY;
-    else if (r->votes_mdy > r->votes_dmy)
-        order = REC_DATE_MDY;
+    else if (r->votes_dmy != r->votes_mdy)
+        order = r->votes_dmy > r->votes_mdy ? REC_DATE_DMY : REC_DATE_MDY;
+    else if (r->steps_dmy != r->steps_mdy)
+        order = r->steps_dmy > r->steps_mdy ? REC_DATE_DMY : REC_DATE_MDY;
     else if (r->two_field_dates)
         in->dates_undecided = true;
     if (order != in->date_order) in->date_order = order, changed = true;

@@ -26,6 +26,7 @@ typedef struct {
  * gives its month, for the year's rollover. */
 typedef struct {
     bool two_field_date, first_over_12, second_over_12;
+    int first, second; /* the two fields of such a date */
     bool yearless;
     int month;
 } rec_time_info_t;

@@ -223,6 +223,7 @@ static bool loose_time(const char *s, size_t len, const rec_time_opts_t *o, int6
             info->two_field_date = true;
             info->first_over_12 |= a > 12 && b <= 12;
             info->second_over_12 |= b > 12 && a <= 12;
+            info->first = (int)a, info->second = (int)b;
         }
         mo = dmy ? b : a, d = dmy ? a : b;
         if (c < 0) {

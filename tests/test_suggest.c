@@ -660,8 +660,9 @@ static void test_date_order_files(void)
     CHECK_EQ_INT(s.t[0], 1499244120000LL); /* 5 July, not 7 May */
     CHECK_EQ_INT(s.t[2] - s.t[0], 8 * 86400000LL + 78 * 60000 + 5000);
     recorded_destroy(r);
-    /* ambiguous throughout: M/D/Y, said once; --date-order dmy turns it */
-    write_text(path, "Timestamp,Label\n5/7/2017 8:42,DoS\n6/7/2017 8:43,DoS\n");
+    /* ambiguous throughout (one day): M/D/Y, said once; --date-order dmy
+     * turns it */
+    write_text(path, "Timestamp,Label\n5/7/2017 8:42,DoS\n5/7/2017 8:43,DoS\n");
     char *out, *err;
     snprintf(args, sizeof args, "replay -c %s --map alertname=Label,time=Timestamp %s", defaults,
              path);
@@ -678,7 +679,16 @@ static void test_date_order_files(void)
     CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
     CHECK_EQ_INT(s.n, 2);
     CHECK_EQ_INT(s.t[0], 1499244120000LL);
-    CHECK_EQ_INT(s.t[1] - s.t[0], 86400000LL + 60000);
+    CHECK_EQ_INT(s.t[1] - s.t[0], 60000);
+    recorded_destroy(r);
+    /* every field 12 or under, but the first changes from row to row
+     * while the second stays (3, 4, 5 July): the first is the day */
+    write_text(path, "Timestamp,Label\n3/7/2017 8:42,DoS\n4/7/2017 8:43,DoS\n5/7/2017 9:00,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_INT(s.t[2], 1499245200000LL); /* 2017-07-05 09:00 */
     recorded_destroy(r);
     /* a second field over 12: M/D/Y, nothing said */
     write_text(path, "Timestamp,Label\n7/5/2017 8:42,DoS\n7/13/2017 3:30:12 PM,DoS\n");
