@@ -217,9 +217,11 @@ static bool loose_time(const char *s, size_t len, const rec_time_opts_t *o, int6
         if (c < 0 || sep == '.') return false;
         y = a, mo = b, d = c;
     } else if (da <= 2 && (c >= 0 || sep == '/')) {
-        /* 13.07.2017: dots are German, Russian ... always D.M.Y */
-        bool dmy = sep == '.' || (o && o->date_order == REC_DATE_DMY);
-        if (info && sep != '.') {
+        /* 13.07.2017: dots are German, Russian ... always D.M.Y; a date
+         * joined to its clock by '-' is fast.log's, always M/D */
+        bool fastlog = sep == '/' && i < len && s[i] == '-';
+        bool dmy = sep == '.' || (!fastlog && o && o->date_order == REC_DATE_DMY);
+        if (info && sep != '.' && !fastlog) {
             info->two_field_date = true;
             info->first_over_12 |= a > 12 && b <= 12;
             info->second_over_12 |= b > 12 && a <= 12;

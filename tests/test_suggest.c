@@ -221,6 +221,10 @@ static void test_time_orders(void)
     CHECK(rec_parse_time("Jan 01 00:00:01.123", 19, &y2027, &t, &info));
     CHECK_EQ_INT(t, 1798761601123LL);
     CHECK(rec_parse_time("<notatime", 9, &mdy, &t, &info) == false);
+    /* fast.log's M/D-clock is M/D whatever the file's other dates say */
+    CHECK(rec_parse_time("07/05-08:42:10.5", 16, &dmy, &t, &info));
+    CHECK_EQ_INT(t, 1783240930500LL);
+    CHECK(!info.two_field_date);
 }
 
 typedef struct {
