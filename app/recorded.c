@@ -1327,8 +1327,10 @@ static void emit_alert(void *ctx, alert_t *a)
 /* One input of a read: a file's path, or bytes the caller holds. */
 typedef struct {
     const char *path;
-    char *buf; /* the caller's (recorded_read_buffer); NULL: read the file */
+    char *buf; /* the caller's (recorded_read_buffer), or a pipe's bytes (`owned`);
+                * NULL: read the file, once a pass */
     size_t len;
+    bool owned;
     /* what the first pass found: how its times read */
     int date_order;
     long start_year;
@@ -1521,7 +1523,18 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
     for (size_t k = 0; k < n_in; k++) {
         in[k].date_order = r->date_order_forced >= 0 ? r->date_order_forced : REC_DATE_MDY;
         struct stat st;
-        in[k].mtime_ms = !stat(in[k].path, &st) ? (int64_t)st.st_mtime * 1000 : 0;
+        bool have_st = !stat(in[k].path, &st);
+        in[k].mtime_ms = have_st ? (int64_t)st.st_mtime * 1000 : 0;
+        if (!in[k].buf && have_st && !S_ISREG(st.st_mode)) {
+            /* a pipe (<(zcat log.gz), /dev/stdin) cannot be read twice: its
+             * bytes are kept for the second pass */
+            in[k].mtime_ms = 0;
+            if (!(in[k].buf = file_read_all(in[k].path, &in[k].len))) {
+                fprintf(stderr, "quell: cannot open %s\n", in[k].path);
+                goto out;
+            }
+            in[k].owned = true;
+        }
         in[k].start_year = in[k].mtime_ms ? year_of(in[k].mtime_ms) : 1970;
     }
     /* First pass: times only. Again when it found the times were read
@@ -1579,6 +1592,9 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
         fprintf(stderr, "recorded: out of memory: alerts decided in input order\n");
     else
         plan_order(r, in, n_in);
+    free(r->times); /* the order has what the second pass needs */
+    r->times = NULL;
+    r->n_times = r->cap_times = 0;
     /* Second pass: the alerts, in event-time order. */
     r->last_time = saved_last;
     r->have_time = saved_have;
@@ -1608,6 +1624,8 @@ out:
     r->order = NULL;
     r->n_order = r->n_held = 0;
     r->scanning = false;
+    for (size_t k = 0; k < n_in; k++)
+        if (in[k].owned) free(in[k].buf);
     return rc;
 }
 
