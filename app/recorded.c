@@ -482,6 +482,36 @@ static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const
 
 /* ---- CSV ---------------------------------------------------------------- */
 
+/* Snort 2's alert_csv with its default fields (snort.conf "output
+ * alert_csv: FILE default"), which writes no header line. */
+#define SNORT_CSV_COLS 27
+static const char *const snort_csv_cols[SNORT_CSV_COLS] = {
+    "timestamp", "sig_generator", "sig_id",   "sig_rev",   "msg",    "proto",  "src",
+    "srcport",   "dst",           "dstport",  "ethsrc",    "ethdst", "ethlen", "tcpflags",
+    "tcpseq",    "tcpack",        "tcplen",   "tcpwindow", "ttl",    "tos",    "id",
+    "dgmlen",    "iplen",         "icmptype", "icmpcode",  "icmpid", "icmpseq"};
+
+/* Whether the CSV at `p` has no header line: its first field reads as a
+ * time (in either date order). Returns its first line's field count when
+ * so, else 0. Reads a copy: fields are unquoted in place. */
+static size_t csv_headerless(const char *p, const char *end, char delim)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    char *copy = strndup(p, l);
+    if (!copy) return 0;
+    char *cp = copy, *f[1];
+    size_t fl[1], lines = 0;
+    size_t n = rec_csv_record(&cp, copy + l, delim, f, fl, 1, &lines);
+    int64_t ms;
+    rec_time_opts_t mdy = {REC_DATE_MDY, 1970}, dmy = {REC_DATE_DMY, 1970};
+    bool timed = n >= 2 && fl[0] &&
+                 (rec_parse_time(f[0], fl[0], &mdy, &ms, NULL) ||
+                  rec_parse_time(f[0], fl[0], &dmy, &ms, NULL));
+    free(copy);
+    return timed ? n : 0;
+}
+
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
 {
@@ -525,15 +555,40 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         delim = rec_csv_delimiter(p, end);
     }
     char *f[MAX_COLS];
-    size_t fl[MAX_COLS], lines = 0;
-    size_t nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    size_t fl[MAX_COLS], lines = 0, nh_all;
+    char *header[MAX_COLS];
+    size_t headerless = zeek ? 0 : csv_headerless(p, end, delim);
+    if (headerless) {
+        /* A first line that starts with a time is a row: Snort's alert_csv
+         * writes none. Its columns are named as Snort names them when
+         * there are as many (snort.conf's default list), else timestamp,
+         * column_2, column_3 ... */
+        nh_all = headerless;
+        for (size_t i = 0; i < nh_all && i < MAX_COLS; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "column_%zu", i + 1);
+            header[i] = strdup(nh_all == SNORT_CSV_COLS ? snort_csv_cols[i]
+                               : i == 0                 ? "timestamp"
+                                                        : name);
+        }
+        if (!r->scanning)
+            fprintf(stderr,
+                    "%s:%zu: no header line (it starts with a time): columns named %s; name them "
+                    "with --map LABEL=column_N\n",
+                    file, header_line,
+                    nh_all == SNORT_CSV_COLS ? "as Snort's alert_csv names them (timestamp, "
+                                               "sig_generator, sig_id, sig_rev, msg, proto, src, "
+                                               "srcport, dst, dstport, ...)"
+                                             : "timestamp, column_2, column_3 ...");
+    } else {
+        nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    }
     size_t nh = nh_all < MAX_COLS ? nh_all : MAX_COLS;
     if (nh_all > MAX_COLS && !r->scanning)
         fprintf(stderr, "%s:%zu: warning: %zu columns: only the first %d are read\n", file,
                 header_line, nh_all, MAX_COLS);
-    char *header[MAX_COLS];
     /* Names trimmed: CIC-IDS2017's CSVs have " Source IP", " Label". */
-    for (size_t i = 0; i < nh; i++) {
+    for (size_t i = 0; i < nh && !headerless; i++) {
         const char *h = f[i];
         size_t hl = fl[i];
         while (hl && (*h == ' ' || *h == '\t')) h++, hl--;

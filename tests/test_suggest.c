@@ -852,6 +852,24 @@ static void test_ids_shapes(void)
     CHECK_EQ_INT(recorded_errors(r), 0);
     recorded_destroy(r);
 
+    /* Snort's alert_csv writes no header: a first line starting with a
+     * time is a row, its 27 columns named as Snort names them */
+    snprintf(path, sizeof path, "%s/alert.csv", dir);
+    write_text(path, "07/05-08:42:10.123456,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,"
+                     "10.0.0.1,40000,192.168.10.5,22,00:0C:29:01:11:22,00:50:56:C0:00:08,0x4A,"
+                     "***AP***,0x1,0x2,,0x3,64,0,7,60,20,,,,\n"
+                     "07/05-08:42:11.000000,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,"
+                     "10.0.0.2,40001,192.168.10.5,22,00:0C:29:01:11:22,00:50:56:C0:00:08,0x4A,"
+                     "***AP***,0x1,0x2,,0x3,64,0,8,60,20,,,,\n");
+    r = recorded_new(&c, "alertname=msg,instance=src,time=timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan instance=10.0.0.1");
+    CHECK_EQ_INT(s.t[1] - s.t[0], 877);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
     snprintf(path, sizeof path, "%s/notice.log", dir);
     write_text(path, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
                      "#unset_field\t-\n#path\tnotice\n"
