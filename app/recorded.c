@@ -1362,8 +1362,9 @@ static void emit_alert(void *ctx, alert_t *a)
     emit_t *e = ctx;
     recorded_t *r = e->r;
     size_t pos = r->read_pos++;
-    if (!r->order || pos >= r->n_order || r->order[r->next_due] == pos) {
-        if (r->order && pos < r->n_order) r->next_due++;
+    if (!r->order || pos >= r->n_order || r->next_due >= r->n_order ||
+        r->order[r->next_due] == pos) {
+        if (r->order && pos < r->n_order && r->next_due < r->n_order) r->next_due++;
         r->position = pos;
         e->fn(e->ctx, a);
         if (r->order) release_due(e);
