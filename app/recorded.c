@@ -400,6 +400,7 @@ static const char *const role_names[][32] = {
      "alert_name",
      "rule_name",
      "rule_description",
+     "rule_comment", /* OSSEC's JSON alerts */
      "rule",
      "alarm_name",
      "alarm",

@@ -852,6 +852,20 @@ static void test_ids_shapes(void)
     CHECK_EQ_INT(recorded_errors(r), 0);
     recorded_destroy(r);
 
+    /* OSSEC's JSON alerts: rule.comment names the alert, TimeStamp (ms) */
+    snprintf(path, sizeof path, "%s/ossec.json", dir);
+    write_text(path, "{\"rule\":{\"level\":5,\"comment\":\"SSHD authentication failed.\","
+                     "\"sidid\":5716},\"id\":\"1499244130.1234\",\"TimeStamp\":1499244130123,"
+                     "\"location\":\"/var/log/secure\",\"hostname\":\"web1\"}\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK(strstr(s.rows[0], "alertname=SSHD authentication failed.") != NULL);
+    CHECK(strstr(s.rows[0], "severity=5") != NULL);
+    CHECK_EQ_INT(s.t[0], 1499244130123LL);
+    recorded_destroy(r);
+
     /* Snort's alert_csv writes no header: a first line starting with a
      * time is a row, its 27 columns named as Snort names them */
     snprintf(path, sizeof path, "%s/alert.csv", dir);
