@@ -499,8 +499,10 @@ static size_t csv_headerless(const char *p, const char *end, char delim)
 {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-    char *copy = strndup(p, l);
+    char *copy = malloc(l + 1); /* not strndup: a NUL in the line would cut it short */
     if (!copy) return 0;
+    memcpy(copy, p, l);
+    copy[l] = '\0';
     char *cp = copy, *f[1];
     size_t fl[1], lines = 0;
     size_t n = rec_csv_record(&cp, copy + l, delim, f, fl, 1, &lines);
