@@ -1,8 +1,10 @@
 /*
- * Private to the recorded traffic readers (recorded.c, recorded_text.c):
- * the pure byte-level pieces recorded.c builds its readers from. Each
- * takes bytes and returns a verdict or a new string; none keeps state.
- * Any thread.
+ * Private to the recorded traffic readers (recorded.c, recorded_order.c,
+ * recorded_text.c): the reader's state (struct recorded, shared by the
+ * readers in recorded.c and the event-time order in recorded_order.c,
+ * single-threaded), and the pure byte-level pieces recorded.c builds its
+ * readers from (recorded_text.c: each takes bytes and returns a verdict or
+ * a new string, keeps no state, any thread).
  */
 #ifndef QUELL_APP_RECORDED_INT_H
 #define QUELL_APP_RECORDED_INT_H
@@ -10,17 +12,80 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../ingest/ingest.h"
 #include "recorded.h"
+
+/* Times (recorded_text.c): see rec_parse_time below. */
+typedef struct {
+    int date_order; /* REC_DATE_MDY or REC_DATE_DMY */
+    long year;      /* for a date without one */
+} rec_time_opts_t;
+
+#define MAX_MAP 64
+
+typedef struct {
+    char *label;  /* target label ("time", "status" special) */
+    char *source; /* column name or dotted JSON path */
+} map_entry_t;
+
+struct recorded {
+    map_entry_t map[MAX_MAP];
+    size_t n_map;
+    bool has_map;
+    ingest_limits_t limits;
+    arena_t arena;
+    uint64_t errors;
+    uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
+    uint64_t no_times;            /* in this file: rows with no time at all */
+    uint64_t not_alerts;          /* in this file: rows that say they are no alert (skipped) */
+    uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
+    uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
+    int64_t last_time;
+    bool have_time;
+    bool explain; /* recorded_set_explain: an alert without a time is asked about as of now */
+    /* Times of the file being read: how dates read (rec_time_opts_t), the
+     * votes its two-field dates cast on their order, the years its
+     * yearless dates rolled over (Dec -> Jan) since its first one. */
+    int date_order_forced; /* -1: from the data */
+    rec_time_opts_t topts;
+    long start_year;
+    uint64_t votes_dmy, votes_mdy, two_field_dates;
+    /* weaker votes, from one date to the next: the day changes more often
+     * than the month, so a first field that changes while the second
+     * stays says D/M (3/7/2017 -> 4/7/2017), and the other way M/D */
+    uint64_t steps_dmy, steps_mdy;
+    int prev_first, prev_second;
+    int year_offset;
+    bool have_yearless;
+    int64_t last_yearless_ms;
+    bool told_date_order;
+    /* A read of one or more inputs (recorded_read_files) goes twice over
+     * them: `scanning`, only each alert's event time is kept (`times`, in
+     * input order), nothing is reported; then the alerts are handed out in
+     * event-time order: `order` (NULL: input order is that order) lists
+     * input positions, `next_due` the next to hand out; an alert read
+     * before its turn waits, packed (pack_alert), in held[position]. */
+    bool scanning;
+    int64_t *times;
+    size_t n_times, cap_times;
+    size_t *order, next_due, n_order, read_pos;
+    void **held;
+    size_t n_held, peak_held;
+    bool scan_oom;
+    size_t position; /* recorded_position: of the alert being handed out */
+};
+
+/* One input through the reader its bytes need (recorded.c): `buf` holds
+ * `len` bytes and a NUL after them, and is modified (CSV fields are
+ * unquoted in place). Resets the input's counters and reports its tail. */
+void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                  void *ctx);
 
 /* Times (recorded_text.c). A date of two small fields and a year
  * (5/7/2017, 13.07.2017, fast.log's 07/05-08:42:10) reads as M/D or D/M
  * as `date_order` says; a date without a year (syslog's "Dec  6
  * 15:51:00", fast.log's M/D) takes `year`. */
 enum { REC_DATE_MDY, REC_DATE_DMY };
-typedef struct {
-    int date_order; /* REC_DATE_MDY or REC_DATE_DMY */
-    long year;      /* for a date without one */
-} rec_time_opts_t;
 /* What a read time says about its file: two-field dates vote on their
  * order (first field over 12: D/M; second over 12: M/D); a yearless date
  * gives its month, for the year's rollover. */
