@@ -96,6 +96,7 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
                                   conf->ingest.max_annotation_bytes};
     arena_init(&r->arena, 64 * 1024);
     r->date_order_forced = -1;
+    r->clock_forced = -1;
     r->topts = (rec_time_opts_t){REC_DATE_MDY, 1970};
     if (!map_spec) return r;
     r->has_map = true;
@@ -181,6 +182,34 @@ static int64_t next_time(recorded_t *r, bool found, int64_t t)
     return t;
 }
 
+/* A time with a clock as this file's clock reads (see recorded_t): with
+ * `clock12`, from the first step back of 6 to 12 hours within a date
+ * (12:59 -> 1:05 read in file order) 12 hours later, until the date
+ * changes; 12:xx stays (noon), and a time that says AM or PM is as it
+ * says. Whether or not, counts what the steps say for input_settle. */
+static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t raw)
+{
+    const int64_t hour_ms = 3600000;
+    if (info->ampm || info->hour == 0 || info->hour > 12) r->clock_24 = true;
+    bool same_day = r->clock_have_prev && info->day == r->clock_prev_day;
+    if (!same_day) r->clock_pm = false;
+    int64_t step = r->clock_have_prev ? raw - r->clock_prev_raw : 0;
+    r->clock_up += step > 0;
+    r->clock_down += step < 0;
+    r->clock_down_same_day += same_day && step < 0;
+    if (same_day && !r->clock_pm && step <= -6 * hour_ms && step > -12 * hour_ms) {
+        r->clock_pm = true;
+        r->clock_wraps++;
+    }
+    int64_t ms = raw + (r->clock_pm && !info->ampm && info->hour != 12 ? 12 * hour_ms : 0);
+    r->clock_wrapped_down += same_day && ms < r->clock_prev_ms;
+    r->clock_have_prev = true;
+    r->clock_prev_raw = raw;
+    r->clock_prev_ms = ms;
+    r->clock_prev_day = info->day;
+    return r->clock12 ? ms : raw;
+}
+
 /* A time as this file's times read (see recorded_t): a yearless date
  * more than half a year before the previous one has rolled over into the
  * next year (Dec 31 -> Jan 1), more than half a year after it back into
@@ -200,16 +229,19 @@ static bool read_time(recorded_t *r, const char *v, size_t len, int64_t *ms)
         }
         r->prev_first = info.first, r->prev_second = info.second;
     }
-    if (!ok || !info.yearless) return ok;
-    const int64_t half_year = 183LL * 86400000;
-    if (r->have_yearless &&
-        (*ms < r->last_yearless_ms - half_year || *ms > r->last_yearless_ms + half_year)) {
-        r->year_offset += *ms < r->last_yearless_ms ? 1 : -1;
-        r->topts.year = r->start_year + r->year_offset;
-        if (!rec_parse_time(v, len, &r->topts, ms, &info)) return false;
+    if (!ok) return false;
+    if (info.yearless) {
+        const int64_t half_year = 183LL * 86400000;
+        if (r->have_yearless &&
+            (*ms < r->last_yearless_ms - half_year || *ms > r->last_yearless_ms + half_year)) {
+            r->year_offset += *ms < r->last_yearless_ms ? 1 : -1;
+            r->topts.year = r->start_year + r->year_offset;
+            if (!rec_parse_time(v, len, &r->topts, ms, &info)) return false;
+        }
+        r->have_yearless = true;
+        r->last_yearless_ms = *ms;
     }
-    r->have_yearless = true;
-    r->last_yearless_ms = *ms;
+    if (info.clock) *ms = clock_time(r, &info, *ms);
     return true;
 }
 

@@ -25,7 +25,8 @@
  * (a label of that name). Two targets are special: `time` is the event time
  * (RFC 3339, "YYYY-MM-DD HH:MM[:SS[.f]]" UTC, offsets with or without colon,
  * D/M/Y or M/D/Y as the file's dates say (recorded_set_date_order), syslog
- * dates without a year (the file's modification year), month names, or
+ * dates without a year (the file's modification year, or recorded_set_year),
+ * a 12-hour clock without AM/PM (recorded_set_clock), month names, or
  * Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
  * clear, closed, recovered, inactive, normal, up, success, passed ... ->
  * resolved; anything else firing).
@@ -84,6 +85,22 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx);
 void recorded_set_date_order(recorded_t *r, int order);
 /* "dmy" or "mdy" (any case) as such an order; -1 otherwise. */
 int recorded_date_order_arg(const char *s);
+/* A clock such as 3:30 with no AM/PM: 12 (a 12-hour clock: each day's
+ * times from the first step back of 6 to 12 hours on, as 12:59 -> 1:05 in
+ * file order, read 12 hours later), 24 (as written), or -1 (the default):
+ * from the data, per file: 12 when no hour is over 12 (nor 0), nothing
+ * says AM or PM, the times mostly go forward in file order and such a
+ * step back is there, with fewer steps back once read so; said once on
+ * stderr. */
+void recorded_set_clock(recorded_t *r, int hours);
+/* "12" or "24" as such a clock; -1 otherwise. */
+int recorded_clock_arg(const char *s);
+/* Dates without a year (syslog's Dec  6 15:51:00): the year of a file's
+ * first one (later ones roll over into the next year as they do without
+ * it); 0 (the default): from the file's modification time. */
+void recorded_set_year(recorded_t *r, long year);
+/* A year 1970..9999 as text; -1 otherwise. */
+long recorded_year_arg(const char *s);
 /* For `quell explain`: an alert without a time is asked about as of now
  * (event time 0 from the reader), and the messages say so. */
 void recorded_set_explain(recorded_t *r);

@@ -59,6 +59,21 @@ struct recorded {
     bool have_yearless;
     int64_t last_yearless_ms;
     bool told_date_order;
+    /* A 12-hour clock written without AM/PM (CIC-IDS2017's 7/7/2017 3:30
+     * for 15:30): `clock_forced` 12, 24 or -1 (from the data); `clock12`
+     * the file is read so, each day's times from the first step back of
+     * 6 to 12 hours on (12:59 -> 1:05) 12 hours later. What the file's
+     * clock says about it: `clock_24` an hour 0 or over 12, or AM/PM, is
+     * there; steps between times in file order (up, down; down_same_day
+     * within a date, wrapped_down the same as the times read unwrapped);
+     * wraps, the steps back that unwrapping turns. */
+    int clock_forced;
+    bool clock12, clock_24, clock_pm, clock_have_prev, told_clock;
+    uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;
+    int64_t clock_prev_raw, clock_prev_ms, clock_prev_day;
+    /* --year: the year of a file's first yearless date (0: from the
+     * file's modification time) */
+    long year_forced;
     /* A read of one or more inputs (recorded_read_files) goes twice over
      * them: `scanning`, only each alert's event time is kept (`times`, in
      * input order), nothing is reported; then the alerts are handed out in
@@ -94,6 +109,12 @@ typedef struct {
     int first, second; /* the two fields of such a date */
     bool yearless;
     int month;
+    /* a date and a clock (not RFC 3339, not Unix time): the hour as
+     * written, whether AM/PM said which half of the day, the date's day
+     * (days since 1970-01-01, before any zone) */
+    bool clock, ampm;
+    int hour;
+    int64_t day;
 } rec_time_info_t;
 /* `o` NULL: M/D, year 1970. `info` may be NULL. False when unparsable. */
 bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,

@@ -143,6 +143,8 @@ typedef struct {
     int64_t mtime_ms; /* 0: unknown */
     size_t first, n;  /* its alerts: positions first .. first+n-1 */
     bool dates_undecided, dates_voted;
+    bool clock12; /* a 12-hour clock without AM/PM (recorded_t's clock12) */
+    uint64_t clock_wraps;
 } input_t;
 
 /* A file whole, in one allocation of its size: file_read_all grows its
@@ -197,6 +199,10 @@ static void times_reset(recorded_t *r, const input_t *in)
     r->votes_dmy = r->votes_mdy = r->two_field_dates = 0;
     r->steps_dmy = r->steps_mdy = 0;
     r->prev_first = r->prev_second = 0;
+    r->clock12 = in->clock12;
+    r->clock_24 = r->clock_pm = r->clock_have_prev = false;
+    r->clock_up = r->clock_down = r->clock_down_same_day = r->clock_wrapped_down = 0;
+    r->clock_wraps = 0;
 }
 
 static long year_of(int64_t ms)
@@ -227,7 +233,20 @@ static bool input_settle(recorded_t *r, input_t *in)
     else if (r->two_field_dates)
         in->dates_undecided = true;
     if (order != in->date_order) in->date_order = order, changed = true;
-    if (r->have_yearless && in->mtime_ms) {
+    /* A 12-hour clock without AM/PM: no hour over 12 (nor 0) and no AM/PM
+     * anywhere, times mostly going forward in file order (a newest-first
+     * file steps back all the way: its steps say nothing of a wrap), and a
+     * step back of 6 to 12 hours within a date that, read 12 hours later,
+     * leaves fewer steps back than there were. */
+    bool clock12 = r->clock_forced >= 0
+                       ? r->clock_forced == 12
+                       : !r->clock_24 && r->clock_wraps && r->clock_up > r->clock_down &&
+                             r->clock_wrapped_down < r->clock_down_same_day;
+    in->clock_wraps = r->clock_wraps;
+    if (clock12 != in->clock12) in->clock12 = clock12, changed = true;
+    if (r->year_forced) {
+        if (r->year_forced != in->start_year) in->start_year = r->year_forced, changed = true;
+    } else if (r->have_yearless && in->mtime_ms) {
         long y = year_of(in->mtime_ms);
         /* the last yearless date as it would read in the mtime's year */
         int64_t last = r->last_yearless_ms +
@@ -318,7 +337,9 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
             }
             in[k].owned = true;
         }
-        in[k].start_year = in[k].mtime_ms ? year_of(in[k].mtime_ms) : 1970;
+        in[k].start_year = r->year_forced   ? r->year_forced
+                           : in[k].mtime_ms ? year_of(in[k].mtime_ms)
+                                            : 1970;
     }
     /* First pass: times only. Again when it found the times were read
      * wrong (a D/M/Y file, a log across New Year): at most twice more. */
@@ -370,6 +391,15 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
                     "which): read as %s; --date-order %s reads them the other way\n",
                     in[k].path, in[k].date_order == REC_DATE_DMY ? "D/M/Y" : "M/D/Y (US)",
                     in[k].date_order == REC_DATE_DMY ? "mdy" : "dmy");
+        }
+    for (size_t k = 0; k < n_in; k++)
+        if (in[k].clock12 && r->clock_forced < 0 && !r->told_clock) {
+            r->told_clock = true;
+            fprintf(stderr,
+                    "%s: a 12-hour clock without AM/PM (no hour over 12, and the clock goes "
+                    "back 12 hours within a day, as at 12:59 -> 1:05): each day's times from "
+                    "there read as PM; --clock 24 reads them as written\n",
+                    in[k].path);
         }
     if (r->scan_oom)
         fprintf(stderr, "recorded: out of memory: alerts decided in input order\n");
@@ -443,6 +473,19 @@ void recorded_set_date_order(recorded_t *r, int order) { r->date_order_forced = 
 int recorded_date_order_arg(const char *s)
 {
     return !strcasecmp(s, "dmy") ? REC_DATE_DMY : !strcasecmp(s, "mdy") ? REC_DATE_MDY : -1;
+}
+
+void recorded_set_clock(recorded_t *r, int hours) { r->clock_forced = hours; }
+
+int recorded_clock_arg(const char *s) { return !strcmp(s, "12") ? 12 : !strcmp(s, "24") ? 24 : -1; }
+
+void recorded_set_year(recorded_t *r, long year) { r->year_forced = year; }
+
+long recorded_year_arg(const char *s)
+{
+    char *end;
+    long y = strtol(s, &end, 10);
+    return end != s && !*end && y >= 1970 && y <= 9999 ? y : -1;
 }
 
 void recorded_set_explain(recorded_t *r) { r->explain = true; }

@@ -48,7 +48,7 @@ static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int
 }
 
 static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, long *sec,
-                     long *frac_ms)
+                     long *frac_ms, rec_time_info_t *info)
 {
     /* h:mm[:ss[.frac]] [AM|PM]: seconds are left out by spreadsheets
      * ("5/7/2017 8:42"), a 12-hour clock by US exports ("3:30:12 PM"). */
@@ -56,6 +56,7 @@ static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, lo
     if (!num_at(s, len, i, 2, h, NULL) || *i >= len || s[(*i)++] != ':' ||
         !num_at(s, len, i, 2, mi, NULL))
         return false;
+    if (info) info->clock = true, info->hour = (int)*h;
     if (*i + 1 < len && s[*i] == ':' && isdigit((unsigned char)s[*i + 1])) {
         (*i)++;
         num_at(s, len, i, 2, sec, NULL);
@@ -79,6 +80,7 @@ static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, lo
         bool pm = s[k] == 'P' || s[k] == 'p';
         *h = *h % 12 + (pm ? 12 : 0);
         *i = k + 2;
+        if (info) info->ampm = true;
     }
     return true;
 }
@@ -105,10 +107,11 @@ static bool zone_at_end(const char *s, size_t len, size_t i, long *offset_s)
 }
 
 static bool civil_ms(long y, long mo, long d, long h, long mi, long sec, long frac_ms,
-                     long offset_s, int64_t *ms_out)
+                     long offset_s, int64_t *ms_out, rec_time_info_t *info)
 {
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
     int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    if (info) info->day = days;
     *ms_out = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
     return true;
 }
@@ -175,7 +178,7 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
         i++;
         while (i < len && s[i] == ' ') i++;
     }
-    if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms)) return false;
+    if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms, info)) return false;
     size_t k = i;
     while (k < len && s[k] == ' ') k++;
     long maybe_y;
@@ -186,7 +189,7 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
         y = o ? o->year : 1970;
         if (info) info->yearless = true, info->month = (int)mo;
     }
-    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out);
+    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out, info);
 }
 
 /* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
@@ -240,13 +243,13 @@ static bool loose_time(const char *s, size_t len, const rec_time_opts_t *o, int6
     if (i < len) {
         if (s[i] != 'T' && s[i] != ' ' && s[i] != '-' && s[i] != ':') return false;
         while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-' || s[i] == ':')) i++;
-        if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms)) return false;
+        if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms, info)) return false;
         if (!zone_at_end(s, len, i, &offset_s)) return false;
     } else if (yearless) {
         return false; /* "5/7": a fraction, not a time */
     }
     if (yearless && info) info->yearless = true, info->month = (int)mo;
-    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out);
+    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out, info);
 }
 
 bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,

@@ -615,7 +615,8 @@ static void replay_usage(FILE *out)
 {
     fprintf(out, "usage: quell replay -c FILE [--candidate FILE2] [--format text|json]\n"
                  "                    [--brokers LIST] [--map LABEL=COLUMN,...]\n"
-                 "                    [--date-order dmy|mdy] INPUT...\n"
+                 "                    [--date-order dmy|mdy] [--clock 12|24] [--year YYYY]\n"
+                 "                    INPUT...\n"
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
                  "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
@@ -625,13 +626,19 @@ static void replay_usage(FILE *out)
                  "         Files given one after another are decided in event-time order\n"
                  "         across them. What `quell suggest` reads (see docs/tuning.md).\n"
                  "  --date-order: how 5/7/2017 reads (default: from the data, per file: a\n"
-                 "         first field over 12 means D/M/Y, a second M/D/Y; else M/D/Y)\n");
+                 "         first field over 12 means D/M/Y, a second M/D/Y; else M/D/Y)\n"
+                 "  --clock 12|24: how 3:30 without AM/PM reads (default: from the data, per\n"
+                 "         file: 12 when no hour is over 12 and the clock goes back 12 hours\n"
+                 "         within a day, as at 12:59 -> 1:05; said on stderr)\n"
+                 "  --year YYYY: the year of dates without one (syslog's Dec  6 15:51:00; the\n"
+                 "         first such date's, default: from the file's modification time)\n");
 }
 
 int replay_main(int argc, char **argv)
 {
     const char *path = NULL, *cand = NULL, *format = "text", *brokers = NULL, *map = NULL;
-    int date_order = -1;
+    int date_order = -1, clock_hours = -1;
+    long year = 0;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     int rc = 2;
@@ -653,6 +660,17 @@ int replay_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--date-order") && i + 1 < argc) {
             if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
                 fprintf(stderr, "quell replay: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
+            if ((clock_hours = recorded_clock_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell replay: --clock: \"%s\" is not 12 or 24\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
+            if ((year = recorded_year_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell replay: --year: \"%s\" is not a year (1970..9999)\n",
+                        argv[i]);
                 goto out;
             }
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -686,6 +704,8 @@ int replay_main(int argc, char **argv)
                                  c->ingest.max_annotation_bytes};
     arena_init(&r.arena, 256 * 1024);
     if (date_order >= 0) recorded_set_date_order(r.rec, date_order);
+    if (clock_hours >= 0) recorded_set_clock(r.rec, clock_hours);
+    if (year > 0) recorded_set_year(r.rec, year);
     if (replay_inputs(&r, inputs, n_inputs, brokers) != 0) goto out_arena;
     r.decode_errors += recorded_errors(r.rec);
     if (r.json) {
@@ -795,7 +815,8 @@ static void explain_recorded(void *ctx, alert_t *a)
 int explain_main(int argc, char **argv)
 {
     const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL, *map = NULL;
-    int date_order = -1;
+    int date_order = -1, clock_hours = -1;
+    long year = 0;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
@@ -808,6 +829,17 @@ int explain_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--date-order") && i + 1 < argc) {
             if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
                 fprintf(stderr, "quell explain: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
+            if ((clock_hours = recorded_clock_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell explain: --clock: \"%s\" is not 12 or 24\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
+            if ((year = recorded_year_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell explain: --year: \"%s\" is not a year (1970..9999)\n",
+                        argv[i]);
                 return 2;
             }
         } else if (!alert_path && argv[i][0] != '-')
@@ -833,8 +865,8 @@ int explain_main(int argc, char **argv)
     }
     if (!path || !alert_path) {
         fprintf(stderr,
-                "usage: quell explain -c FILE [--map LABEL=COLUMN,...] [--date-order dmy|mdy] "
-                "ALERTS\n"
+                "usage: quell explain -c FILE [--map LABEL=COLUMN,...] [--date-order dmy|mdy]\n"
+                "                     [--clock 12|24] [--year YYYY] ALERTS\n"
                 "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n"
                 "  ALERTS: an Alertmanager alert or webhook payload, or anything replay reads\n"
                 "          (CSV, JSON of any shape, protobuf; see docs/tuning.md)\n");
@@ -868,6 +900,8 @@ int explain_main(int argc, char **argv)
         }
         recorded_set_explain(rec);
         if (date_order >= 0) recorded_set_date_order(rec, date_order);
+        if (clock_hours >= 0) recorded_set_clock(rec, clock_hours);
+        if (year > 0) recorded_set_year(rec, year);
         recorded_read_buffer(rec, alert_path, text, len, explain_recorded, &e);
         if (!e.n) {
             fprintf(stderr, "%s: no alert in it\n", alert_path);

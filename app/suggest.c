@@ -837,7 +837,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: quell suggest [-c FILE] [--map LABEL=COLUMN,...] [--target N] [--owner NAME]\n"
             "                     [--expires DURATION] [--exclusions] [--top N] [-o FILE]\n"
-            "                     [--brokers LIST] [--date-order dmy|mdy] INPUT...\n"
+            "                     [--brokers LIST] [--date-order dmy|mdy] [--clock 12|24]\n"
+            "                     [--year YYYY] INPUT...\n"
             "  Reads recorded alerts, the inputs replay takes (files of JSON, protobuf or CSV;\n"
             "  kafka:TOPIC with --brokers), and\n"
             "  writes a config proposing rules: grouping, severity, noise, dedup.window, and with\n"
@@ -851,7 +852,12 @@ static void usage(FILE *out)
             "  --id-variants N raw names a normalised name needs to fold by it (default 10)\n"
             "  --fold-min N    label sets an alert name needs to fold by name (default 3)\n"
             "  --date-order O  dmy or mdy: how 5/7/2017 reads (default: from the data, per\n"
-            "                  file; M/D/Y when no day over 12 says which)\n");
+            "                  file; M/D/Y when no day over 12 says which)\n"
+            "  --clock H       12 or 24: how 3:30 without AM/PM reads (default: from the data,\n"
+            "                  per file: 12 when no hour is over 12 and the clock goes back\n"
+            "                  12 hours within a day, as at 12:59 -> 1:05)\n"
+            "  --year YYYY     the year of dates without one (syslog's; default: from the\n"
+            "                  file's modification time)\n");
 }
 
 int suggest_main(int argc, char **argv)
@@ -859,7 +865,8 @@ int suggest_main(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *map = NULL, *out_path = NULL, *brokers = NULL;
-    int date_order = -1;
+    int date_order = -1, clock_hours = -1;
+    long year = 0;
     plan_t p = {.target = 60,
                 .owner = "unassigned",
                 .expires_ms = 30 * 86400000LL,
@@ -887,6 +894,17 @@ int suggest_main(int argc, char **argv)
         else if (!strcmp(a, "--date-order") && has) {
             if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
                 fprintf(stderr, "quell suggest: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
+            if ((clock_hours = recorded_clock_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell suggest: --clock: \"%s\" is not 12 or 24\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
+            if ((year = recorded_year_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell suggest: --year: \"%s\" is not a year (1970..9999)\n",
+                        argv[i]);
                 goto out;
             }
         } else if (!strcmp(a, "--brokers") && has)
@@ -966,6 +984,8 @@ int suggest_main(int argc, char **argv)
      * reading: keep both until then) */
     s.sev_label = "severity";
     if (date_order >= 0) recorded_set_date_order(s.reader, date_order);
+    if (clock_hours >= 0) recorded_set_clock(s.reader, clock_hours);
+    if (year > 0) recorded_set_year(s.reader, year);
     /* files one after another as one stream in event-time order, as
      * replay reads them; kafka:TOPIC on its own */
     for (size_t i = 0; i < n_inputs;) {

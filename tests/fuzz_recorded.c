@@ -76,6 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     recorded_t *r = recorded_new(&conf, map, err, sizeof err);
     if (!r) violated("a valid mapping refused");
+    /* the first byte's other digits: how a clock without AM/PM and a
+     * yearless date read (from the data, or forced) */
+    static const int clocks[] = {-1, 12, 24};
+    int clock_hours = clocks[data[0] / 5 % 3];
+    if (clock_hours > 0) recorded_set_clock(r, clock_hours);
+    if (data[0] / 15 % 2) recorded_set_year(r, 2017);
     char *buf = malloc(size);
     if (!buf) abort();
     memcpy(buf, data + 1, size - 1);

@@ -737,6 +737,157 @@ static void test_syslog_years(void)
     conf_free(&c);
 }
 
+/* A 12-hour clock written without AM/PM (CIC-IDS2017's 7/7/2017 3:30 for
+ * 15:30, 1:05 after 12:59): read so, each day from its wrap on, said once
+ * with the way back (--clock 24). Never when an hour over 12 or an AM/PM
+ * is there, nor for a newest-first file whose steps back are its order. */
+static void test_clock12(void)
+{
+    char path[256], defaults[256], args[1024], e[200];
+    snprintf(path, sizeof path, "%s/clock12.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/clock12.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    const int64_t day = 1499385600000LL, h = 3600000, m = 60000; /* 2017-07-07 */
+    const char *afternoon = "Timestamp,Label\n"
+                            "7/7/2017 11:58,DoS\n"
+                            "7/7/2017 12:30,DoS\n"
+                            "7/7/2017 12:59,DoS\n"
+                            "7/7/2017 1:05,DoS\n"
+                            "7/7/2017 3:30,DoS\n"
+                            "7/8/2017 9:00,DoS\n"
+                            "7/8/2017 1:10,DoS\n";
+    write_text(path, afternoon);
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 7);
+    CHECK_EQ_INT(s.t[0], day + 11 * h + 58 * m);
+    CHECK_EQ_INT(s.t[2], day + 12 * h + 59 * m);
+    CHECK_EQ_INT(s.t[3], day + 13 * h + 5 * m);
+    CHECK_EQ_INT(s.t[4], day + 15 * h + 30 * m);
+    CHECK_EQ_INT(s.t[5], day + 24 * h + 9 * h); /* a new date: morning again */
+    CHECK_EQ_INT(s.t[6], day + 24 * h + 13 * h + 10 * m);
+    recorded_destroy(r);
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s --map alertname=Label,time=Timestamp %s", defaults,
+             path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "clock12.csv: a 12-hour clock without AM/PM"));
+    CHECK(err && strstr(err, "--clock 24 reads them as written"));
+    CHECK(err && !strstr(err, "earlier than the one before")); /* in order once read so */
+    free(out);
+    free(err);
+    /* --clock 24: as written, 1:05 then sorted before 11:58 */
+    snprintf(args, sizeof args, "replay -c %s --clock 24 --map alertname=Label,time=Timestamp %s",
+             defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && !strstr(err, "12-hour clock"));
+    CHECK(err && strstr(err, "earlier than the one before"));
+    free(out);
+    free(err);
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    recorded_set_clock(r, 24);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 7);
+    CHECK_EQ_INT(s.t[0], day + 1 * h + 5 * m);
+    recorded_destroy(r);
+    snprintf(args, sizeof args, "replay -c %s --clock 13 %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 2);
+    CHECK(err && strstr(err, "--clock: \"13\" is not 12 or 24"));
+    free(out);
+    free(err);
+    /* an hour over 12 anywhere: a 24-hour clock, read as written */
+    static const char *const not12[] = {
+        "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 12:59,DoS\n7/7/2017 1:05,DoS\n"
+        "7/7/2017 13:30,DoS\n",
+        /* AM/PM said somewhere: each time as it says */
+        "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 12:59,DoS\n7/7/2017 1:05,DoS\n"
+        "7/7/2017 3:30 PM,DoS\n",
+        /* newest first, 24-hour, a night's gap (10:00 -> 3:00): the file
+         * steps back throughout, no wrap */
+        "Timestamp,Label\n7/7/2017 12:30,DoS\n7/7/2017 11:00,DoS\n7/7/2017 10:00,DoS\n"
+        "7/7/2017 3:00,DoS\n7/7/2017 2:00,DoS\n",
+    };
+    for (size_t k = 0; k < sizeof not12 / sizeof *not12; k++) {
+        write_text(path, not12[k]);
+        r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+        memset(&s, 0, sizeof s);
+        CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+        CHECK(s.n >= 4);
+        CHECK_EQ_INT(s.t[0], day + (k == 2 ? 2 : 1) * h + (k == 2 ? 0 : 5) * m);
+        recorded_destroy(r);
+        snprintf(args, sizeof args, "replay -c %s --map alertname=Label,time=Timestamp %s",
+                 defaults, path);
+        CHECK_EQ_INT(run(args, &out, &err), 0);
+        CHECK(err && !strstr(err, "12-hour clock"));
+        free(out);
+        free(err);
+    }
+    /* --clock 12 reads a file so even when its steps would not say it */
+    write_text(path, "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 1:05,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    recorded_set_clock(r, 12);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[1], day + 13 * h + 5 * m);
+    recorded_destroy(r);
+    conf_free(&c);
+}
+
+/* --year: the year of a file's first yearless date, whatever its
+ * modification time (which otherwise decides it). */
+static void test_year_flag(void)
+{
+    char path[256], defaults[256], args[1024], e[200];
+    snprintf(path, sizeof path, "%s/year.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/year.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "time,msg,host\n"
+                     "Dec  6 15:51:00,sshd: Failed password,h1\n"
+                     "Jan  1 00:00:01,sshd: Failed password,h1\n");
+    struct timeval tv[2] = {{1798848000, 0}, {1798848000, 0}}; /* 2027-01-02 */
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    recorded_set_year(r, 2017);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[0], 1512575460000LL); /* 2017-12-06 15:51 */
+    CHECK_EQ_INT(s.t[1], 1514764801000LL); /* 2018-01-01: the rollover counts on */
+    recorded_destroy(r);
+    CHECK_EQ_INT(recorded_year_arg("2017"), 2017);
+    CHECK_EQ_INT(recorded_year_arg("17x"), -1);
+    CHECK_EQ_INT(recorded_year_arg("1969"), -1);
+    /* through the commands: the same first time whatever the mtime */
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s --year 2017 --format json %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "\"alerts_in\":2"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "replay -c %s --year 20x7 %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 2);
+    CHECK(err && strstr(err, "--year: \"20x7\" is not a year"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "explain -c %s --year 2017 %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "2017-12-06T15:51:00"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "suggest -c %s --year 2017 %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    free(err);
+    conf_free(&c);
+}
+
 /* Files given together are one stream in event-time order: two sensors'
  * logs of the same hour are decided as the alerts happened. A file in
  * time order holds no alert back. */
@@ -1413,6 +1564,8 @@ int main(void)
     test_time_orders();
     test_date_order_files();
     test_syslog_years();
+    test_clock12();
+    test_year_flag();
     test_across_files();
     test_explain_untimed();
     test_ids_shapes();
