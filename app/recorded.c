@@ -183,27 +183,26 @@ static int64_t next_time(recorded_t *r, bool found, int64_t t)
 }
 
 /* A time with a clock as this file's clock reads (see recorded_t): with
- * `clock12`, from the first step back of 6 to 12 hours within a date
- * (12:59 -> 1:05 read in file order) 12 hours later, until the date
- * changes; 12:xx stays (noon), and a time that says AM or PM is as it
- * says. Whether or not, counts what the steps say for input_settle. */
+ * `clock12`, a time without AM/PM reads 12 hours later when that is
+ * nearer the time before it on the same date (12:59 -> 1:05 is 13:05, a
+ * straggler 11:50 after 13:05 stays 11:50; a tie goes forward); the first
+ * time of a date as written, 12:xx always (noon). Whether or not, counts
+ * what the steps say for input_settle. */
 static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t raw)
 {
-    const int64_t hour_ms = 3600000;
+    const int64_t half_day_ms = 12 * 3600000LL;
     if (info->ampm || info->hour == 0 || info->hour > 12) r->clock_24 = true;
     bool same_day = r->clock_have_prev && info->day == r->clock_prev_day;
-    if (!same_day) r->clock_pm = false;
-    int64_t step = r->clock_have_prev ? raw - r->clock_prev_raw : 0;
-    r->clock_up += step > 0;
-    r->clock_down += step < 0;
-    r->clock_down_same_day += same_day && step < 0;
-    if (same_day && !r->clock_pm && step <= -6 * hour_ms && step > -12 * hour_ms) {
-        r->clock_pm = true;
-        r->clock_wraps++;
-    }
-    int64_t ms = raw + (r->clock_pm && !info->ampm && info->hour != 12 ? 12 * hour_ms : 0);
+    r->clock_down_same_day += same_day && raw < r->clock_prev_raw;
+    bool pm = same_day && !info->ampm && info->hour != 12 &&
+              raw + half_day_ms - r->clock_prev_ms <= r->clock_prev_ms - raw;
+    r->clock_wraps += pm && !r->clock_pm;
+    int64_t ms = raw + (pm ? half_day_ms : 0);
+    r->clock_up += r->clock_have_prev && ms > r->clock_prev_ms;
+    r->clock_down += r->clock_have_prev && ms < r->clock_prev_ms;
     r->clock_wrapped_down += same_day && ms < r->clock_prev_ms;
     r->clock_have_prev = true;
+    r->clock_pm = pm;
     r->clock_prev_raw = raw;
     r->clock_prev_ms = ms;
     r->clock_prev_day = info->day;

@@ -85,13 +85,14 @@ int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx);
 void recorded_set_date_order(recorded_t *r, int order);
 /* "dmy" or "mdy" (any case) as such an order; -1 otherwise. */
 int recorded_date_order_arg(const char *s);
-/* A clock such as 3:30 with no AM/PM: 12 (a 12-hour clock: each day's
- * times from the first step back of 6 to 12 hours on, as 12:59 -> 1:05 in
- * file order, read 12 hours later), 24 (as written), or -1 (the default):
- * from the data, per file: 12 when no hour is over 12 (nor 0), nothing
- * says AM or PM, the times mostly go forward in file order and such a
- * step back is there, with fewer steps back once read so; said once on
- * stderr. */
+/* A clock such as 3:30 with no AM/PM: 12 (a 12-hour clock: a time reads
+ * 12 hours later when that is nearer the time before it in file order on
+ * the same date, as 1:05 after 12:59; a date's first time and 12:xx as
+ * written), 24 (as written), or -1 (the default): from the data, per
+ * file: 12 when no hour is over 12 (nor 0), nothing says AM or PM, the
+ * times mostly go forward in file order, the clock goes back 6 to 12
+ * hours within a date somewhere and fewer times go back once read so;
+ * said once on stderr. */
 void recorded_set_clock(recorded_t *r, int hours);
 /* "12" or "24" as such a clock; -1 otherwise. */
 int recorded_clock_arg(const char *s);

@@ -61,12 +61,14 @@ struct recorded {
     bool told_date_order;
     /* A 12-hour clock written without AM/PM (CIC-IDS2017's 7/7/2017 3:30
      * for 15:30): `clock_forced` 12, 24 or -1 (from the data); `clock12`
-     * the file is read so, each day's times from the first step back of
-     * 6 to 12 hours on (12:59 -> 1:05) 12 hours later. What the file's
-     * clock says about it: `clock_24` an hour 0 or over 12, or AM/PM, is
-     * there; steps between times in file order (up, down; down_same_day
-     * within a date, wrapped_down the same as the times read unwrapped);
-     * wraps, the steps back that unwrapping turns. */
+     * the file is read so (clock_time in recorded.c: a time reads 12 hours
+     * later when that is nearer the one before it that date). What the
+     * file's clock says about it: `clock_24` an hour 0 or over 12, or
+     * AM/PM, is there; steps between times in file order as read 12-hour
+     * (up, down; wrapped_down within a date) and as written (down_same_day,
+     * within a date);
+     * wraps, the times from which the 12-hour reading goes 12 hours later
+     * (`clock_pm`: the one before did). */
     int clock_forced;
     bool clock12, clock_24, clock_pm, clock_have_prev, told_clock;
     uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;

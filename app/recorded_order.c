@@ -234,10 +234,11 @@ static bool input_settle(recorded_t *r, input_t *in)
         in->dates_undecided = true;
     if (order != in->date_order) in->date_order = order, changed = true;
     /* A 12-hour clock without AM/PM: no hour over 12 (nor 0) and no AM/PM
-     * anywhere, times mostly going forward in file order (a newest-first
+     * anywhere, times mostly going forward in file order as so read (a newest-first
      * file steps back all the way: its steps say nothing of a wrap), and a
-     * step back of 6 to 12 hours within a date that, read 12 hours later,
-     * leaves fewer steps back than there were. */
+     * step back of 6 to 12 hours within a date (read 12 hours later, it is
+     * nearer the time before it) that leaves fewer steps back than there
+     * were when so read. */
     bool clock12 = r->clock_forced >= 0
                        ? r->clock_forced == 12
                        : !r->clock_24 && r->clock_wraps && r->clock_up > r->clock_down &&
@@ -397,8 +398,8 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
             r->told_clock = true;
             fprintf(stderr,
                     "%s: a 12-hour clock without AM/PM (no hour over 12, and the clock goes "
-                    "back 12 hours within a day, as at 12:59 -> 1:05): each day's times from "
-                    "there read as PM; --clock 24 reads them as written\n",
+                    "back 12 hours within a day, as at 12:59 -> 1:05): a time reads as PM when "
+                    "that is nearer the one before it; --clock 24 reads them as written\n",
                     in[k].path);
         }
     if (r->scan_oom)
