@@ -73,13 +73,17 @@ static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, lo
     }
     size_t k = *i;
     while (k < len && s[k] == ' ') k++;
+    /* AM, PM, or a.m., p.m. (Canadian, Australian locales) */
+    bool dotted =
+        len - k >= 4 && s[k + 1] == '.' && (s[k + 2] == 'M' || s[k + 2] == 'm') && s[k + 3] == '.';
+    size_t marker = dotted ? 4 : 2;
     if (len - k >= 2 && (s[k] == 'A' || s[k] == 'a' || s[k] == 'P' || s[k] == 'p') &&
-        (s[k + 1] == 'M' || s[k + 1] == 'm') &&
-        (k + 2 == len || !isalpha((unsigned char)s[k + 2]))) {
+        (dotted || s[k + 1] == 'M' || s[k + 1] == 'm') &&
+        (k + marker == len || !isalpha((unsigned char)s[k + marker]))) {
         if (*h < 1 || *h > 12) return false;
         bool pm = s[k] == 'P' || s[k] == 'p';
         *h = *h % 12 + (pm ? 12 : 0);
-        *i = k + 2;
+        *i = k + marker;
         if (info) info->ampm = true;
     }
     return true;
@@ -252,6 +256,51 @@ static bool loose_time(const char *s, size_t len, const rec_time_opts_t *o, int6
     return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out, info);
 }
 
+/* Dates and clocks written without separators: ISO 8601's basic format
+ * (20170707T153000Z, 20170707T1530+0200) and 14 digits YYYYMMDDhhmmss
+ * (WMI's CIM_DATETIME 20170707153000.000000+000, whose zone is minutes;
+ * some SIEM exports): read before Unix time, which 14 digits would be as
+ * milliseconds of the year 2609. Without the 'T' only a year 1970..2100
+ * is such a date. */
+static bool compact_time(const char *s, size_t len, int64_t *ms_out)
+{
+    size_t i = 0;
+    long date, clock, h, mi, sec = 0, frac_ms = 0, offset_s = 0;
+    int n;
+    if (!num_at(s, len, &i, 8, &date, &n) || n != 8 || i >= len) return false;
+    bool t = s[i] == 'T' || s[i] == 't';
+    if (t) i++;
+    if (!num_at(s, len, &i, 6, &clock, &n) || (n != 6 && !(t && n == 4)) ||
+        (i < len && isdigit((unsigned char)s[i])))
+        return false;
+    long y = date / 10000, mo = date / 100 % 100, d = date % 100;
+    if (!t && (y < 1970 || y > 2100)) return false;
+    if (n == 6)
+        h = clock / 10000, mi = clock / 100 % 100, sec = clock % 100;
+    else
+        h = clock / 100, mi = clock % 100;
+    int digits = 0;
+    if (i < len && (s[i] == '.' || s[i] == ',')) {
+        i++;
+        while (i < len && isdigit((unsigned char)s[i])) {
+            if (digits < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
+            digits++, i++;
+        }
+        if (!digits) return false;
+        for (int k = digits; k < 3; k++) frac_ms *= 10;
+    }
+    long minutes;
+    int dm;
+    size_t k = i + 1;
+    if (!t && digits == 6 && i < len && (s[i] == '+' || s[i] == '-') &&
+        num_at(s, len, &k, 3, &minutes, &dm) && dm == 3 && k == len) {
+        offset_s = (s[i] == '-' ? -60 : 60) * minutes; /* CIM_DATETIME: +UUU minutes */
+    } else if (!zone_at_end(s, len, i, &offset_s)) {
+        return false;
+    }
+    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out, NULL);
+}
+
 bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
                     rec_time_info_t *info)
 {
@@ -259,6 +308,7 @@ bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t
     while (len && isspace((unsigned char)*s)) s++, len--;
     while (len && isspace((unsigned char)s[len - 1])) len--;
     if (!len || len > 60) return false;
+    if (compact_time(s, len, ms_out)) return true;
     /* Unix seconds, ms, us or ns, by magnitude; a fraction is allowed. */
     bool numeric = isdigit((unsigned char)s[len - 1]); /* "1.2.3" and "17.": no time */
     size_t dots = 0;

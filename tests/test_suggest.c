@@ -182,6 +182,17 @@ static void test_times(void)
         {"Wed Dec  6 15:51:00 2017", 1512575460000LL},         /* ctime */
         {"06/Dec/2017:15:51:00 +0100", 1512571860000LL},       /* Apache */
         {"Wed, 06 Dec 2017 15:51:00 +0000", 1512575460000LL},  /* RFC 2822 */
+        {"20170707T153000Z", 1499441400000LL},                 /* ISO 8601 basic */
+        {"20170707T1530+0200", 1499434200000LL},
+        {"20170707T153000.250", 1499441400250LL},
+        {"20170707153000", 1499441400000LL},            /* not Unix ms (the year 2609) */
+        {"20170707153000.000000+060", 1499437800000LL}, /* WMI CIM_DATETIME: minutes */
+        {"2017-07-07 3:30:00 p.m.", 1499441400000LL},
+        {"7/7/2017 3:30:00 PM", 1499441400000LL}, /* Windows event export */
+        {"07-Jul-2017 15:30:00", 1499441400000LL},
+        {"1499441400.123456", 1499441400123LL},
+        {"2017-07-07 03:30:00 PM", 1499441400000LL},
+        {"Jul 7, 2017 3:30:00 PM", 1499441400000LL},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -189,9 +200,19 @@ static void test_times(void)
         if (!got || t != ok[i].want) fprintf(stderr, "time \"%s\": %lld\n", ok[i].in, (long long)t);
         CHECK(got && t == ok[i].want);
     }
-    static const char *const bad[] = {
-        "yesterday", "2026-13-02 10:00:01", "10:00:01", "", "1.2.3", "1772445601.", "5/7",
-        "13:30 PM",  "Dec 32 10:00:00"};
+    static const char *const bad[] = {"yesterday",
+                                      "2026-13-02 10:00:01",
+                                      "10:00:01",
+                                      "",
+                                      "1.2.3",
+                                      "1772445601.",
+                                      "5/7",
+                                      "13:30 PM",
+                                      "Dec 32 10:00:00",
+                                      "20171307T153000Z",
+                                      "20170707T15300",
+                                      "20170707T2530",
+                                      "20170707T1530.5.5"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
