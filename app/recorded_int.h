@@ -71,6 +71,7 @@ struct recorded {
      * (`clock_pm`: the one before did). */
     int clock_forced;
     bool clock12, clock_24, clock_pm, clock_have_prev, told_clock;
+    bool clock_continued; /* the clock goes on from a 12-hour input before it */
     uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;
     int64_t clock_prev_raw, clock_prev_ms, clock_prev_day;
     /* --year: the year of a file's first yearless date (0: from the

@@ -145,6 +145,10 @@ typedef struct {
     bool dates_undecided, dates_voted;
     bool clock12; /* a 12-hour clock without AM/PM (recorded_t's clock12) */
     uint64_t clock_wraps;
+    /* where its clock ended (its last time: as written, as read 12-hour,
+     * its date), for the input after it */
+    bool clock_ended, clock_end_pm;
+    int64_t clock_end_raw, clock_end_ms, clock_end_day;
 } input_t;
 
 /* A file whole, in one allocation of its size: file_read_all grows its
@@ -190,7 +194,11 @@ static char *input_bytes(const input_t *in, bool scanning, size_t *len, bool *ow
     return read_file(in->path, len);
 }
 
-static void times_reset(recorded_t *r, const input_t *in)
+/* Before an input is read: its times as the first pass settled them.
+ * After a 12-hour clock without AM/PM, an input's clock goes on from where
+ * the one before it ended (CIC-IDS2017's Friday afternoon files, 3:56
+ * after the morning file's 12:59, are 15:56); a new date starts afresh. */
+static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
 {
     r->topts.date_order = in->date_order;
     r->start_year = in->start_year;
@@ -203,6 +211,23 @@ static void times_reset(recorded_t *r, const input_t *in)
     r->clock_24 = r->clock_pm = r->clock_have_prev = false;
     r->clock_up = r->clock_down = r->clock_down_same_day = r->clock_wrapped_down = 0;
     r->clock_wraps = 0;
+    r->clock_continued = before && before->clock12 && before->clock_ended;
+    if (r->clock_continued) {
+        r->clock_have_prev = true;
+        r->clock_pm = before->clock_end_pm;
+        r->clock_prev_raw = before->clock_end_raw;
+        r->clock_prev_ms = before->clock_end_ms;
+        r->clock_prev_day = before->clock_end_day;
+    }
+}
+
+static void clock_end(const recorded_t *r, input_t *in)
+{
+    in->clock_ended = r->clock_have_prev;
+    in->clock_end_pm = r->clock_pm;
+    in->clock_end_raw = r->clock_prev_raw;
+    in->clock_end_ms = r->clock_prev_ms;
+    in->clock_end_day = r->clock_prev_day;
 }
 
 static long year_of(int64_t ms)
@@ -238,11 +263,12 @@ static bool input_settle(recorded_t *r, input_t *in)
      * file steps back all the way: its steps say nothing of a wrap), and a
      * step back of 6 to 12 hours within a date (read 12 hours later, it is
      * nearer the time before it) that leaves fewer steps back than there
-     * were when so read. */
+     * were when so read; or it follows such a file (times_reset). */
     bool clock12 = r->clock_forced >= 0
                        ? r->clock_forced == 12
-                       : !r->clock_24 && r->clock_wraps && r->clock_up > r->clock_down &&
-                             r->clock_wrapped_down < r->clock_down_same_day;
+                       : !r->clock_24 && r->clock_up > r->clock_down &&
+                             ((r->clock_wraps && r->clock_wrapped_down < r->clock_down_same_day) ||
+                              r->clock_continued);
     in->clock_wraps = r->clock_wraps;
     if (clock12 != in->clock12) in->clock12 = clock12, changed = true;
     if (r->year_forced) {
@@ -360,9 +386,10 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
                 fprintf(stderr, "quell: cannot open %s\n", in[k].path);
                 goto out;
             }
-            times_reset(r, &in[k]);
+            times_reset(r, &in[k], k ? &in[k - 1] : NULL);
             in[k].first = r->n_times;
             rec_read_one(r, in[k].path, buf, len, scan_alert, r);
+            clock_end(r, &in[k]);
             in[k].n = r->n_times - in[k].first;
             free(buf);
             changed |= input_settle(r, &in[k]);
@@ -422,7 +449,7 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
             fprintf(stderr, "quell: cannot open %s\n", in[k].path);
             goto out;
         }
-        times_reset(r, &in[k]);
+        times_reset(r, &in[k], k ? &in[k - 1] : NULL);
         rec_read_one(r, in[k].path, buf, len, emit_alert, &e);
         if (owned) free(buf);
     }

@@ -865,6 +865,33 @@ static void test_clock12(void)
     CHECK_EQ_INT(s.t[3], day + 14 * h + 10 * m);
     CHECK_EQ_INT(s.t[4], day + 14 * h + 30 * m);
     recorded_destroy(r);
+    /* files given one after another: an afternoon file (CIC-IDS2017's
+     * Friday-Afternoon) goes on from the 12-hour morning file before it;
+     * alone, or after a file of another date, it reads as written */
+    char after[256], *paths[2] = {path, after};
+    snprintf(after, sizeof after, "%s/clock12-afternoon.csv", dir);
+    write_text(path, afternoon);
+    write_text(after, "Timestamp,Label\n7/8/2017 3:56,DDoS\n7/8/2017 4:10,DDoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read_files(r, (const char *const *)paths, 2, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 9);
+    CHECK_EQ_INT(s.t[7], day + 24 * h + 15 * h + 56 * m);
+    CHECK_EQ_INT(s.t[8], day + 24 * h + 16 * h + 10 * m);
+    recorded_destroy(r);
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, after, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[0], day + 24 * h + 3 * h + 56 * m);
+    recorded_destroy(r);
+    write_text(after, "Timestamp,Label\n7/9/2017 3:56,DDoS\n7/9/2017 4:10,DDoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read_files(r, (const char *const *)paths, 2, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 9);
+    CHECK_EQ_INT(s.t[7], day + 48 * h + 3 * h + 56 * m);
+    recorded_destroy(r);
     /* --clock 12 reads a file so even when its steps would not say it */
     write_text(path, "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 1:05,DoS\n");
     r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
