@@ -3,10 +3,10 @@
  * recorded.h): inputs handed out in event-time order across them. Each
  * input is read twice: a first pass through the readers (rec_read_one)
  * keeps only each alert's event time and learns how the input's times
- * read (D/M/Y or M/D/Y, the year of a yearless date; read again when that
- * changed them); the order is planned from those times; the second pass
- * hands each alert out when its turn has come and packs one read ahead of
- * its turn until it has. Memory: one input's bytes at a time (a pipe's
+ * read (D/M/Y or M/D/Y, a 12-hour clock, the year of a yearless date;
+ * read again when that changed them); the order is planned from those
+ * times; the second pass hands each alert out when its turn has come and
+ * packs one read ahead of its turn until it has. Memory: one input's bytes at a time (a pipe's
  * kept), 16 bytes an alert for the order, and the alerts waiting.
  * Single-threaded, as the readers are.
  */
