@@ -137,10 +137,22 @@ static int month_at(const char *s, size_t len, size_t *i)
     return 0;
 }
 
+/* Between a date and its clock: spaces, and a ',' (QRadar's "Jul 7, 2017,
+ * 3:30:00 PM") or an '@' (Kibana's "Jul 7, 2017 @ 15:30:00.123") among
+ * them. */
+static void date_clock_sep(const char *s, size_t len, size_t *i)
+{
+    while (*i < len && s[*i] == ' ') (*i)++;
+    if (*i < len && (s[*i] == ',' || s[*i] == '@')) (*i)++;
+    while (*i < len && s[*i] == ' ') (*i)++;
+}
+
 /* Dates with a month's name: syslog (RFC 3164, "Dec  6 15:51:00", no
  * year), ctime ("Wed Dec  6 15:51:00 2017"), RFC 2822 ("Wed, 06 Dec 2017
- * 15:51:00 +0000"), Apache ("06/Dec/2017:15:51:00 +0000") and
- * "06-Dec-2017 15:51:00". */
+ * 15:51:00 +0000"), Apache ("06/Dec/2017:15:51:00 +0000"),
+ * "06-Dec-2017 15:51:00", Java's Date ("Fri Jul 07 15:30:00 UTC 2017"),
+ * Kibana's ("Jul 7, 2017 @ 15:30:00.123") and QRadar's ("Jul 7, 2017,
+ * 3:30:00 PM"). */
 static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
                              rec_time_info_t *info)
 {
@@ -164,10 +176,11 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
         size_t k = i;
         long maybe_y;
         int dy;
-        if (num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4 && k < len && s[k] == ' ') {
+        if (num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4 && k < len &&
+            (s[k] == ' ' || s[k] == ',')) {
             y = maybe_y;
             i = k;
-            while (i < len && s[i] == ' ') i++;
+            date_clock_sep(s, len, &i);
         }
     } else { /* DD Mon YYYY time, DD/Mon/YYYY:time, DD-Mon-YYYY time */
         if (!num_at(s, len, &i, 2, &d, NULL) || i >= len) return false;
@@ -178,15 +191,19 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
         int dy;
         if (!num_at(s, len, &i, 4, &y, &dy) || (dy != 4 && dy != 2)) return false;
         if (dy == 2) y += 2000;
-        if (i >= len || (s[i] != ' ' && s[i] != ':' && s[i] != 'T')) return false;
-        i++;
-        while (i < len && s[i] == ' ') i++;
+        if (i >= len || (s[i] != ' ' && s[i] != ':' && s[i] != 'T' && s[i] != ',')) return false;
+        if (s[i] == ':' || s[i] == 'T')
+            i++;
+        else
+            date_clock_sep(s, len, &i);
     }
     if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms, info)) return false;
     size_t k = i;
     while (k < len && s[k] == ' ') k++;
     long maybe_y;
     int dy;
+    if (y < 0 && len - k > 4 && (!strncasecmp(s + k, "UTC ", 4) || !strncasecmp(s + k, "GMT ", 4)))
+        for (k += 4; k < len && s[k] == ' ';) k++; /* Java's Date: Fri Jul 07 15:30:00 UTC 2017 */
     if (y < 0 && num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4) y = maybe_y, i = k; /* ctime */
     if (!zone_at_end(s, len, i, &offset_s)) return false;
     if (y < 0) {

@@ -193,6 +193,10 @@ static void test_times(void)
         {"1499441400.123456", 1499441400123LL},
         {"2017-07-07 03:30:00 PM", 1499441400000LL},
         {"Jul 7, 2017 3:30:00 PM", 1499441400000LL},
+        {"Jul 7, 2017 @ 15:30:00.123", 1499441400123LL},   /* Kibana */
+        {"Jul 7, 2017, 3:30:00 PM", 1499441400000LL},      /* QRadar */
+        {"Fri Jul 07 15:30:00 UTC 2017", 1499441400000LL}, /* Java's Date */
+        {"07 Jul 2017, 15:30", 1499441400000LL},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -212,7 +216,9 @@ static void test_times(void)
                                       "20171307T153000Z",
                                       "20170707T15300",
                                       "20170707T2530",
-                                      "20170707T1530.5.5"};
+                                      "20170707T1530.5.5",
+                                      "Jul 7, 2017 @@ 15:30",
+                                      "Fri Jul 07 15:30:00 CEST 2017"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
