@@ -182,27 +182,39 @@ static int64_t next_time(recorded_t *r, bool found, int64_t t)
     return t;
 }
 
-/* A time with a clock as this file's clock reads (see recorded_t): with
- * `clock12`, a time without AM/PM reads 12 hours later when that is
- * nearer the time before it on the same date (12:59 -> 1:05 is 13:05, a
- * straggler 11:50 after 13:05 stays 11:50; a tie goes forward); the first
- * time of a date as written, 12:xx always (noon). Whether or not, counts
- * what the steps say for input_settle. */
+/* A time with a clock as this file's clock reads (see recorded_t). With
+ * `clock12`, a time without AM/PM reads as whichever of its two readings
+ * (3:30 or 15:30; 12:30 or 0:30) is nearer the time before it on the same
+ * date, a tie going forward: 1:05 after 12:59 is 13:05, a straggler 11:50
+ * after 13:05 stays 11:50. A date's first time reads as written (12:xx
+ * noon), but 12:xx within 6 hours after the time before it, on the date
+ * before, is just past midnight (round-the-clock data: 11:59 PM, 12:00).
+ * Whether or not, counts what the steps say for input_settle. */
 static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t raw)
 {
-    const int64_t half_day_ms = 12 * 3600000LL;
+    const int64_t half_day_ms = 12 * 3600000LL, six_hours_ms = 6 * 3600000LL;
     if (info->ampm || info->hour == 0 || info->hour > 12) r->clock_24 = true;
     bool same_day = r->clock_have_prev && info->day == r->clock_prev_day;
     r->clock_down_same_day += same_day && raw < r->clock_prev_raw;
-    bool pm = same_day && !info->ampm && info->hour != 12 &&
-              raw + half_day_ms - r->clock_prev_ms <= r->clock_prev_ms - raw;
-    r->clock_wraps += pm && !r->clock_pm;
-    int64_t ms = raw + (pm ? half_day_ms : 0);
+    bool noon = info->hour == 12; /* as the parser reads 12:xx without AM/PM */
+    int64_t lo = noon ? raw - half_day_ms : raw, hi = noon ? raw : raw + half_day_ms;
+    int64_t ms = raw;
+    if (!info->ampm) {
+        if (same_day)
+            ms = hi - r->clock_prev_ms <= r->clock_prev_ms - lo ? hi : lo;
+        else if (noon && r->clock_have_prev && lo >= r->clock_prev_ms &&
+                 lo - r->clock_prev_ms <= six_hours_ms)
+            ms = lo;
+    }
+    if (!noon) {
+        bool pm = !info->ampm && ms == hi;
+        r->clock_wraps += pm && !r->clock_pm;
+        r->clock_pm = pm;
+    }
     r->clock_up += r->clock_have_prev && ms > r->clock_prev_ms;
     r->clock_down += r->clock_have_prev && ms < r->clock_prev_ms;
     r->clock_wrapped_down += same_day && ms < r->clock_prev_ms;
     r->clock_have_prev = true;
-    r->clock_pm = pm;
     r->clock_prev_raw = raw;
     r->clock_prev_ms = ms;
     r->clock_prev_day = info->day;

@@ -898,6 +898,21 @@ static void test_clock12(void)
     CHECK_EQ_INT(s.n, 9);
     CHECK_EQ_INT(s.t[7], day + 48 * h + 3 * h + 56 * m);
     recorded_destroy(r);
+    /* round the clock: 12:10 just after 11:50 PM is past midnight, then
+     * the morning, noon, the afternoon */
+    write_text(path, "Timestamp,Label\n7/7/2017 9:00,DoS\n7/7/2017 11:59,DoS\n"
+                     "7/7/2017 12:30,DoS\n7/7/2017 1:10,DoS\n7/7/2017 5:00,DoS\n"
+                     "7/7/2017 9:00,DoS\n7/7/2017 11:50,DoS\n7/8/2017 12:10,DoS\n"
+                     "7/8/2017 1:00,DoS\n7/8/2017 11:00,DoS\n7/8/2017 12:20,DoS\n"
+                     "7/8/2017 2:00,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 12);
+    static const int64_t clock_min[] = {540,  719,  750,  790,  1020, 1260,
+                                        1430, 1450, 1500, 2100, 2180, 2280};
+    for (size_t k = 0; k < 12; k++) CHECK_EQ_INT(s.t[k], day + clock_min[k] * m);
+    recorded_destroy(r);
     /* --clock 12 reads a file so even when its steps would not say it */
     write_text(path, "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 1:05,DoS\n");
     r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
