@@ -89,11 +89,11 @@ int recorded_date_order_arg(const char *s);
  * as whichever of its two readings is nearer the time before it in file
  * order on the same date, as 1:05 after 12:59 is 13:05; a date's first
  * time as written, 12:xx as noon unless just after the date before's last
- * time: past midnight), 24 (as written), or -1 (the default): from the data, per
- * file: 12 when no hour is over 12 (nor 0), nothing says AM or PM, the
- * times mostly go forward in file order, the clock goes back 6 to 12
- * hours within a date somewhere and fewer times go back once read so;
- * said once on stderr. */
+ * time: past midnight), 24 (as written), or -1 (the default): from the
+ * data, per file: 12 when no hour is over 12 (nor 0), nothing says AM or
+ * PM, the times mostly go forward in file order, the clock goes back 6 to
+ * 12 hours within a date somewhere and fewer times go back once read so,
+ * or the file follows such a file in the read; said once on stderr. */
 void recorded_set_clock(recorded_t *r, int hours);
 /* "12" or "24" as such a clock; -1 otherwise. */
 int recorded_clock_arg(const char *s);
