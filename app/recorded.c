@@ -193,13 +193,14 @@ static int64_t next_time(recorded_t *r, bool found, int64_t t)
 static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t raw)
 {
     const int64_t half_day_ms = 12 * 3600000LL, six_hours_ms = 6 * 3600000LL;
-    if (info->ampm || info->hour == 0 || info->hour > 12) r->clock_24 = true;
+    bool as_written = info->ampm || info->hour == 0 || info->hour > 12;
+    if (as_written) r->clock_24 = true; /* and each such time reads as written */
     bool same_day = r->clock_have_prev && info->day == r->clock_prev_day;
     r->clock_down_same_day += same_day && raw < r->clock_prev_raw;
     bool noon = info->hour == 12; /* as the parser reads 12:xx without AM/PM */
     int64_t lo = noon ? raw - half_day_ms : raw, hi = noon ? raw : raw + half_day_ms;
     int64_t ms = raw;
-    if (!info->ampm) {
+    if (!as_written) {
         if (same_day)
             ms = hi - r->clock_prev_ms <= r->clock_prev_ms - lo ? hi : lo;
         else if (noon && r->clock_have_prev && lo >= r->clock_prev_ms &&
@@ -207,7 +208,7 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
             ms = lo;
     }
     if (!noon) {
-        bool pm = !info->ampm && ms == hi;
+        bool pm = !as_written && ms == hi;
         r->clock_wraps += pm && !r->clock_pm;
         r->clock_pm = pm;
     }

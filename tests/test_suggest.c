@@ -922,6 +922,17 @@ static void test_clock12(void)
     CHECK_EQ_INT(s.n, 2);
     CHECK_EQ_INT(s.t[1], day + 13 * h + 5 * m);
     recorded_destroy(r);
+    /* ... but an hour over 12 (or 0) still reads as written */
+    write_text(path, "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 1:05,DoS\n"
+                     "7/7/2017 13:30,DoS\n7/7/2017 0:10,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    recorded_set_clock(r, 12);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 4);
+    CHECK_EQ_INT(s.t[0], day + 10 * m);
+    CHECK_EQ_INT(s.t[3], day + 13 * h + 30 * m);
+    recorded_destroy(r);
     conf_free(&c);
 }
 
