@@ -215,6 +215,7 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
     r->clock_up += r->clock_have_prev && ms > r->clock_prev_ms;
     r->clock_down += r->clock_have_prev && ms < r->clock_prev_ms;
     r->clock_wrapped_down += same_day && ms < r->clock_prev_ms;
+    r->clock_big_back += same_day && ms <= r->clock_prev_ms - six_hours_ms;
     r->clock_have_prev = true;
     r->clock_prev_raw = raw;
     r->clock_prev_ms = ms;

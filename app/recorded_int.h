@@ -73,6 +73,7 @@ struct recorded {
     bool clock12, clock_24, clock_pm, clock_have_prev, told_clock;
     bool clock_continued; /* the clock goes on from a 12-hour input before it */
     uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;
+    uint64_t clock_big_back; /* steps back of 6 hours or more within a date, read 12-hour */
     int64_t clock_prev_raw, clock_prev_ms, clock_prev_day;
     /* --year: the year of a file's first yearless date (0: from the
      * file's modification time) */

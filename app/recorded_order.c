@@ -210,7 +210,7 @@ static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
     r->clock12 = in->clock12;
     r->clock_24 = r->clock_pm = r->clock_have_prev = false;
     r->clock_up = r->clock_down = r->clock_down_same_day = r->clock_wrapped_down = 0;
-    r->clock_wraps = 0;
+    r->clock_wraps = r->clock_big_back = 0;
     r->clock_continued = before && before->clock12 && before->clock_ended;
     if (r->clock_continued) {
         r->clock_have_prev = true;
@@ -263,11 +263,15 @@ static bool input_settle(recorded_t *r, input_t *in)
      * file steps back all the way: its steps say nothing of a wrap), and a
      * step back of 6 to 12 hours within a date (read 12 hours later, it is
      * nearer the time before it) that leaves fewer steps back than there
-     * were when so read; or it follows such a file (times_reset). */
+     * were when so read, and fewer steps back of 6 hours or more left
+     * than such wraps (a file sorted by signature restarts its clock at
+     * each group: read 12-hour, each restart is still such a step); or it
+     * follows such a file (times_reset). */
     bool clock12 = r->clock_forced >= 0
                        ? r->clock_forced == 12
                        : !r->clock_24 && r->clock_up > r->clock_down &&
-                             ((r->clock_wraps && r->clock_wrapped_down < r->clock_down_same_day) ||
+                             ((r->clock_wraps && r->clock_wrapped_down < r->clock_down_same_day &&
+                               r->clock_big_back < r->clock_wraps) ||
                               r->clock_continued);
     in->clock_wraps = r->clock_wraps;
     if (clock12 != in->clock12) in->clock12 = clock12, changed = true;

@@ -841,6 +841,11 @@ static void test_clock12(void)
          * sorts first; docs/tuning.md says so), nothing mis-read */
         "Timestamp,Label\n7/7/2017 3:30,DoS\n7/7/2017 1:05,DoS\n7/7/2017 12:59,DoS\n"
         "7/7/2017 12:30,DoS\n7/7/2017 11:58,DoS\n",
+        /* 24-hour, a night's storm sorted by signature: the clock
+         * restarts at each group, not a 12-hour wrap */
+        "Timestamp,Label\n7/7/2017 1:05,A\n7/7/2017 6:00,A\n7/7/2017 11:00,A\n"
+        "7/7/2017 1:10,B\n7/7/2017 6:10,B\n7/7/2017 11:10,B\n"
+        "7/7/2017 1:20,C\n7/7/2017 6:20,C\n7/7/2017 11:20,C\n",
     };
     for (size_t k = 0; k < sizeof not12 / sizeof *not12; k++) {
         write_text(path, not12[k]);
