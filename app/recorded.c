@@ -184,11 +184,13 @@ static int64_t next_time(recorded_t *r, bool found, int64_t t)
 
 /* A time with a clock as this file's clock reads (see recorded_t). With
  * `clock12`, a time without AM/PM reads as whichever of its two readings
- * (3:30 or 15:30; 12:30 or 0:30) is nearer the time before it on the same
- * date, a tie going forward: 1:05 after 12:59 is 13:05, a straggler 11:50
- * after 13:05 stays 11:50. A date's first time reads as written (12:xx
- * noon), but 12:xx within 6 hours after the time before it, on the date
- * before, is just past midnight (round-the-clock data: 11:59 PM, 12:00).
+ * (3:30 or 15:30; 12:30 or 0:30) is nearer the latest time so far on the
+ * same date, a tie going forward: 1:05 after 12:59 is 13:05, a straggler
+ * 8:00 after 13:05 stays 8:00 and the 2:05 after it is 14:05 (the latest,
+ * not the one before: a straggler does not turn the afternoon after it).
+ * A date's first time reads as written (12:xx noon), but 12:xx within 6
+ * hours after the date before's latest is just past midnight
+ * (round-the-clock data: 11:59 PM, 12:00).
  * Whether or not, counts what the steps say for input_settle. */
 static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t raw)
 {
@@ -202,9 +204,9 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
     int64_t ms = raw;
     if (!as_written) {
         if (same_day)
-            ms = hi - r->clock_prev_ms <= r->clock_prev_ms - lo ? hi : lo;
-        else if (noon && r->clock_have_prev && lo >= r->clock_prev_ms &&
-                 lo - r->clock_prev_ms <= six_hours_ms)
+            ms = hi - r->clock_latest_ms <= r->clock_latest_ms - lo ? hi : lo;
+        else if (noon && r->clock_have_prev && lo >= r->clock_latest_ms &&
+                 lo - r->clock_latest_ms <= six_hours_ms)
             ms = lo;
     }
     if (!noon) {
@@ -215,7 +217,8 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
     r->clock_up += r->clock_have_prev && ms > r->clock_prev_ms;
     r->clock_down += r->clock_have_prev && ms < r->clock_prev_ms;
     r->clock_wrapped_down += same_day && ms < r->clock_prev_ms;
-    r->clock_big_back += same_day && ms <= r->clock_prev_ms - six_hours_ms;
+    r->clock_big_back += same_day && ms <= r->clock_latest_ms - six_hours_ms;
+    if (!same_day || ms > r->clock_latest_ms) r->clock_latest_ms = ms;
     r->clock_have_prev = true;
     r->clock_prev_raw = raw;
     r->clock_prev_ms = ms;

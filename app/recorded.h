@@ -86,10 +86,10 @@ void recorded_set_date_order(recorded_t *r, int order);
 /* "dmy" or "mdy" (any case) as such an order; -1 otherwise. */
 int recorded_date_order_arg(const char *s);
 /* A clock such as 3:30 with no AM/PM: 12 (a 12-hour clock: a time reads
- * as whichever of its two readings is nearer the time before it in file
- * order on the same date, as 1:05 after 12:59 is 13:05; a date's first
- * time as written, 12:xx as noon unless just after the date before's last
- * time: past midnight), 24 (as written), or -1 (the default): from the
+ * as whichever of its two readings is nearer the latest time before it in
+ * file order on the same date, as 1:05 after 12:59 is 13:05; a date's
+ * first time as written, 12:xx as noon unless just after the date before's
+ * latest time: past midnight), 24 (as written), or -1 (the default): from the
  * data, per file: 12 when no hour is over 12 (nor 0), nothing says AM or
  * PM, the times mostly go forward in file order, the clock goes back 6 to
  * 12 hours within a date somewhere and fewer times go back once read so,

@@ -62,7 +62,7 @@ struct recorded {
     /* A 12-hour clock written without AM/PM (CIC-IDS2017's 7/7/2017 3:30
      * for 15:30): `clock_forced` 12, 24 or -1 (from the data); `clock12`
      * the file is read so (clock_time in recorded.c: a time reads 12 hours
-     * later when that is nearer the one before it that date). What the
+     * later when that is nearer the latest before it that date). What the
      * file's clock says about it: `clock_24` an hour 0 or over 12, or
      * AM/PM, is there; steps between times in file order as read 12-hour
      * (up, down; wrapped_down within a date) and as written (down_same_day,
@@ -75,6 +75,7 @@ struct recorded {
     uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;
     uint64_t clock_big_back; /* steps back of 6 hours or more within a date, read 12-hour */
     int64_t clock_prev_raw, clock_prev_ms, clock_prev_day;
+    int64_t clock_latest_ms; /* the latest time of the date being read, read 12-hour */
     /* --year: the year of a file's first yearless date (0: from the
      * file's modification time) */
     long year_forced;

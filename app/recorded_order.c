@@ -148,7 +148,7 @@ typedef struct {
     /* where its clock ended (its last time: as written, as read 12-hour,
      * its date), for the input after it */
     bool clock_ended, clock_end_pm;
-    int64_t clock_end_raw, clock_end_ms, clock_end_day;
+    int64_t clock_end_raw, clock_end_ms, clock_end_latest, clock_end_day;
 } input_t;
 
 /* A file whole, in one allocation of its size: file_read_all grows its
@@ -217,6 +217,7 @@ static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
         r->clock_pm = before->clock_end_pm;
         r->clock_prev_raw = before->clock_end_raw;
         r->clock_prev_ms = before->clock_end_ms;
+        r->clock_latest_ms = before->clock_end_latest;
         r->clock_prev_day = before->clock_end_day;
     }
 }
@@ -227,6 +228,7 @@ static void clock_end(const recorded_t *r, input_t *in)
     in->clock_end_pm = r->clock_pm;
     in->clock_end_raw = r->clock_prev_raw;
     in->clock_end_ms = r->clock_prev_ms;
+    in->clock_end_latest = r->clock_latest_ms;
     in->clock_end_day = r->clock_prev_day;
 }
 
@@ -430,7 +432,7 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
             fprintf(stderr,
                     "%s: a 12-hour clock without AM/PM (no hour over 12, and the clock goes "
                     "back 12 hours within a day, as at 12:59 -> 1:05): a time reads as PM when "
-                    "that is nearer the one before it; --clock 24 reads them as written\n",
+                    "that is nearer the latest before it; --clock 24 reads them as written\n",
                     in[k].path);
         }
     if (r->scan_oom)

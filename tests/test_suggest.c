@@ -766,8 +766,9 @@ static void test_syslog_years(void)
 
 /* A 12-hour clock written without AM/PM (CIC-IDS2017's 7/7/2017 3:30 for
  * 15:30, 1:05 after 12:59): read so (a time 12 hours later when that is
- * nearer the one before it), said once with the way back (--clock 24). Never when an hour over 12
- * or an AM/PM is there, nor for a newest-first file whose steps back are its order. */
+ * nearer the latest before it), said once with the way back (--clock 24).
+ * Never when an hour over 12 or an AM/PM is there, nor for a newest-first
+ * file whose steps back are its order. */
 static void test_clock12(void)
 {
     char path[256], defaults[256], args[1024], e[200];
@@ -862,6 +863,17 @@ static void test_clock12(void)
         free(out);
         free(err);
     }
+    /* a straggler from early morning after the wrap stays in the morning
+     * and leaves the afternoon after it in the afternoon */
+    write_text(path, "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 12:30,DoS\n"
+                     "7/7/2017 1:05,DoS\n7/7/2017 8:00,DoS\n7/7/2017 2:05,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 5);
+    CHECK_EQ_INT(s.t[0], day + 8 * h);
+    CHECK_EQ_INT(s.t[4], day + 14 * h + 5 * m);
+    recorded_destroy(r);
     /* a straggler from the morning after the wrap stays in the morning;
      * 12:xx is noon on either side of it */
     write_text(path, "Timestamp,Label\n7/7/2017 10:40,DoS\n7/7/2017 2:10,DoS\n"
