@@ -264,7 +264,7 @@ static bool input_settle(recorded_t *r, input_t *in)
      * anywhere, times mostly going forward in file order as so read (a newest-first
      * file steps back all the way: its steps say nothing of a wrap), and a
      * step back of 6 to 12 hours within a date (read 12 hours later, it is
-     * nearer the time before it) that leaves fewer steps back than there
+     * nearer the latest before it) that leaves fewer steps back than there
      * were when so read, and fewer steps back of 6 hours or more left
      * than such wraps (a file sorted by signature restarts its clock at
      * each group: read 12-hour, each restart is still such a step); or it
