@@ -66,9 +66,8 @@ struct recorded {
      * file's clock says about it: `clock_24` an hour 0 or over 12, or
      * AM/PM, is there; steps between times in file order as read 12-hour
      * (up, down; wrapped_down within a date) and as written (down_same_day,
-     * within a date);
-     * wraps, the times from which the 12-hour reading goes 12 hours later
-     * (`clock_pm`: the one before did). */
+     * within a date); wraps, the times from which the 12-hour reading goes
+     * 12 hours later (`clock_pm`: the one before did). */
     int clock_forced;
     bool clock12, clock_24, clock_pm, clock_have_prev, told_clock;
     bool clock_continued; /* the clock goes on from a 12-hour input before it */

@@ -6,8 +6,9 @@
  * read (D/M/Y or M/D/Y, a 12-hour clock, the year of a yearless date;
  * read again when that changed them); the order is planned from those
  * times; the second pass hands each alert out when its turn has come and
- * packs one read ahead of its turn until it has. Memory: one input's bytes at a time (a pipe's
- * kept), 16 bytes an alert for the order, and the alerts waiting.
+ * packs one read ahead of its turn until it has. Memory: one input's
+ * bytes at a time (a pipe's kept), 16 bytes an alert for the order, and
+ * the alerts waiting.
  * Single-threaded, as the readers are.
  */
 #include <stdio.h>
@@ -144,7 +145,6 @@ typedef struct {
     size_t first, n;  /* its alerts: positions first .. first+n-1 */
     bool dates_undecided, dates_voted;
     bool clock12; /* a 12-hour clock without AM/PM (recorded_t's clock12) */
-    uint64_t clock_wraps;
     /* where its clock ended (its last time: as written, as read 12-hour,
      * its date), for the input after it */
     bool clock_ended, clock_end_pm;
@@ -261,21 +261,20 @@ static bool input_settle(recorded_t *r, input_t *in)
         in->dates_undecided = true;
     if (order != in->date_order) in->date_order = order, changed = true;
     /* A 12-hour clock without AM/PM: no hour over 12 (nor 0) and no AM/PM
-     * anywhere, times mostly going forward in file order as so read (a newest-first
-     * file steps back all the way: its steps say nothing of a wrap), and a
-     * step back of 6 to 12 hours within a date (read 12 hours later, it is
-     * nearer the latest before it) that leaves fewer steps back than there
-     * were when so read, and fewer steps back of 6 hours or more left
-     * than such wraps (a file sorted by signature restarts its clock at
-     * each group: read 12-hour, each restart is still such a step); or it
-     * follows such a file (times_reset). */
+     * anywhere; times mostly going forward in file order as so read (a
+     * newest-first file steps back all the way: its steps say nothing of
+     * a wrap); and either a step back of 6 to 12 hours within a date (read
+     * 12 hours later, it is nearer the latest before it) that leaves fewer
+     * steps back than there were, and fewer steps back of 6 hours or more
+     * left than such wraps (a file sorted by signature restarts its clock
+     * at each group: read 12-hour, each restart is still such a step), or
+     * it follows such a file (times_reset). */
     bool clock12 = r->clock_forced >= 0
                        ? r->clock_forced == 12
                        : !r->clock_24 && r->clock_up > r->clock_down &&
                              ((r->clock_wraps && r->clock_wrapped_down < r->clock_down_same_day &&
                                r->clock_big_back < r->clock_wraps) ||
                               r->clock_continued);
-    in->clock_wraps = r->clock_wraps;
     if (clock12 != in->clock12) in->clock12 = clock12, changed = true;
     if (r->year_forced) {
         if (r->year_forced != in->start_year) in->start_year = r->year_forced, changed = true;
