@@ -75,10 +75,11 @@
  * threads fed by the consumer thread over a job ring. A partition always
  * goes to the same lane, so its messages keep their order. */
 typedef struct {
-    rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick */
+    rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick or a fence */
     msg_track_t *t;
     int64_t event_ms, watermark_ms;
     int64_t received_ns; /* wall clock when the consumer thread took it */
+    bool fence;          /* see lane_fence */
 } job_t;
 
 typedef struct {
@@ -133,6 +134,7 @@ struct ingest {
     lane_t *lanes;
     size_t n_lanes;
     bool spread;        /* partitions on their home lanes; else all on lane 0 */
+    size_t *fence_pos;  /* per worker ring of lane 0: see lane_fence */
     int64_t backlog_ns; /* spread: when SOLO_LAG or more last waited */
     int64_t adapt_ns;   /* lanes_adapt last looked */
     log_limit_t err_log;
@@ -296,7 +298,7 @@ static void tick_all(ingest_t *in)
     for (size_t i = 1; i < in->n_lanes; i++) {
         job_t *j = ring_reserve(in->lanes[i].jobs, sizeof(*j));
         if (!j) continue;
-        *j = (job_t){NULL, NULL, 0, in->watermark_ms, 0};
+        *j = (job_t){NULL, NULL, 0, in->watermark_ms, 0, false};
         ring_commit_local(in->lanes[i].jobs);
         in->lanes[i].jobs_sent++;
     }
@@ -315,21 +317,21 @@ static void tick_all(ingest_t *in)
  * Order: a partition's messages may move to another lane only once the
  * workers have taken every record its current lane wrote, or a worker
  * reading two rings could decide a newer alert of a fingerprint before an
- * older one. So a switch waits until the lanes giving up partitions are
- * quiet (lanes_quiet): every job handed to them decoded and published,
- * every record in their rings to the workers released. A worker decides
- * one fingerprint's records in the order it takes them, from whichever
- * ring (as it must for one ring's order: the memory worker releases a
- * record once decided, the shared-store worker once copied into its
- * batch), so what it takes from the new lane comes after. Offsets are not
- * affected: the track windows are per partition, whichever lane decodes.
- * The lanes' own decisions never wait on this: at most QUIET_WAIT_MS of
- * the consumer thread's, once per switch to spread. Consumer thread. */
+ * older one. A worker decides one fingerprint's records in the order it
+ * takes them, from whichever ring (as it must for one ring's order: the
+ * memory worker releases a record once decided, the shared-store worker
+ * once copied into its batch), so what it takes from the new lane then
+ * comes after. Joining: the consumer thread notes where lane 0's rings
+ * end and sends each other lane a fence (lane_fence), which waits until
+ * the workers have read that far before the lane writes anything; the
+ * consumer thread never waits. Leaving: once the other lanes are quiet
+ * (lanes_quiet): every job handed to them decoded and published, every
+ * record in their rings released. Offsets are not affected: the track
+ * windows are per partition, whichever lane decodes. Consumer thread. */
 #define SPREAD_LAG     2048 /* messages: ~45 ms of 45,000 alerts/s */
 #define SOLO_LAG       256
 #define SOLO_AFTER_MS  100
 #define ADAPT_EVERY_MS 5 /* the lag costs a lock per partition */
-#define QUIET_WAIT_MS  5 /* the longest a switch to spread waits for lane 0 */
 
 /* Lanes [from, to) have nothing in flight to the workers. */
 static bool lanes_quiet(ingest_t *in, size_t from, size_t to)
@@ -385,14 +387,16 @@ static void lanes_adapt(ingest_t *in, int64_t now_ns)
         return;
     }
     if (lag < SPREAD_LAG) return;
-    /* Lane 0's last records were published just now: the worker takes
-     * them within microseconds unless its sink holds it, and then
-     * spreading would not help; try again later. */
+    for (size_t i = 1; i < in->n_lanes; i++) /* room for the fences (idle rings) */
+        if (!ring_reserve(in->lanes[i].jobs, sizeof(job_t))) return;
     publish_all(in);
-    int64_t deadline = clock_mono_ns() + (int64_t)QUIET_WAIT_MS * 1000000;
-    while (!lanes_quiet(in, 0, 1)) {
-        if (clock_mono_ns() > deadline) return;
-        sched_yield();
+    for (size_t r = 0; r < in->opts.n_rings; r++)
+        in->fence_pos[r] = ring_write_pos(in->lanes[0].rings[r]);
+    for (size_t i = 1; i < in->n_lanes; i++) {
+        job_t *j = ring_reserve(in->lanes[i].jobs, sizeof(*j));
+        *j = (job_t){.watermark_ms = in->watermark_ms, .fence = true};
+        ring_commit(in->lanes[i].jobs);
+        in->lanes[i].jobs_sent++;
     }
     in->backlog_ns = now_ns;
     lanes_set(in, true);
@@ -798,7 +802,8 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
     pthread_mutex_init(&in->lag_lock, NULL);
     in->n_lanes = opts->n_lanes ? opts->n_lanes : 1;
     in->lanes = calloc(in->n_lanes, sizeof(*in->lanes));
-    if (!in->lanes) {
+    in->fence_pos = calloc(opts->n_rings ? opts->n_rings : 1, sizeof(*in->fence_pos));
+    if (!in->lanes || !in->fence_pos) {
         snprintf(errbuf, errlen, "out of memory");
         ingest_destroy(in);
         return NULL;
@@ -905,6 +910,7 @@ void ingest_destroy(ingest_t *in)
         ring_destroy(in->lanes[i].jobs);
     }
     free(in->lanes);
+    free(in->fence_pos);
     free(in);
 }
 
@@ -1070,10 +1076,33 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
         publish_all(in); /* nothing waits on this thread while it waits */
         while (!(j = ring_reserve(jobs, room))) ring_wait_room(jobs, room, 100);
     }
-    *j = (job_t){m, t, event_ms, in->watermark_ms, received_ns};
+    *j = (job_t){m, t, event_ms, in->watermark_ms, received_ns, false};
     ring_commit_local(jobs);
     p->lane->jobs_sent++;
     return true;
+}
+
+/* A fence (lanes_adapt): before this lane writes anything of the
+ * partitions it takes over from lane 0, the workers take every record
+ * lane 0 had published when they were handed over. Lane thread; lane 0
+ * goes on meanwhile. Once per join, and the workers are microseconds
+ * behind unless a full sink holds them (then this lane would wait for
+ * ring room anyway). */
+static void lane_fence(lane_t *l)
+{
+    ingest_t *in = l->in;
+    for (size_t r = 0; r < in->opts.n_rings; r++) {
+        ring_t *ring = in->lanes[0].rings[r];
+        for (int k = 0; ring_read_pos(ring) < in->fence_pos[r]; k++) {
+            if (atomic_load_explicit(&l->stop, memory_order_acquire)) return;
+            if (k < 64) {
+                sched_yield();
+            } else {
+                struct timespec ts = {0, 100000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
 }
 
 static void *lane_main(void *arg)
@@ -1089,6 +1118,11 @@ static void *lane_main(void *arg)
             job_t j = *jp;
             ring_release_quiet(l->jobs); /* the consumer thread is woken per batch */
             l->jobs_taken++;
+            if (j.fence) {
+                lane_fence(l);
+                lane_publish(l); /* nothing to publish: marks the job done */
+                continue;
+            }
             if (!j.m) {
                 lane_tick(l, j.watermark_ms);
                 continue;
