@@ -31,6 +31,8 @@ struct ring {
     size_t tail_cache;    /* producer's last view of tail, saves cache misses */
     _Alignas(CACHELINE) _Atomic size_t tail;
     size_t tail_next; /* consumer-private: where the peeked record ends */
+    size_t read;      /* consumer-private: the next record to peek; past
+                       * tail while records are held (ring_hold) */
     /* Sleep/wake: a waiter sets its flag, re-checks, then sleeps on the
      * futex word; the other side bumps the word and wakes only if the flag
      * is set, so the fast path is one relaxed load. */
@@ -207,7 +209,7 @@ void ring_wait_room(ring_t *r, size_t len, int timeout_ms)
 
 void *ring_peek(ring_t *r, size_t *len)
 {
-    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    size_t tail = r->read;
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     if (tail == head) return NULL;
     size_t off = tail & r->mask;
@@ -231,7 +233,15 @@ void ring_release(ring_t *r)
 
 void ring_release_quiet(ring_t *r)
 {
+    r->read = r->tail_next;
     atomic_store_explicit(&r->tail, r->tail_next, memory_order_release);
+}
+
+void ring_hold(ring_t *r) { r->read = r->tail_next; }
+
+void ring_release_held(ring_t *r)
+{
+    atomic_store_explicit(&r->tail, r->read, memory_order_release);
 }
 
 void ring_wake_producer(ring_t *r) { wake(&r->producer_waiting, &r->room_seq); }

@@ -42,6 +42,13 @@ void ring_release(ring_t *r);
  * duplicate; a producer may wait one burst longer. */
 void ring_release_quiet(ring_t *r);
 void ring_wake_producer(ring_t *r);
+/* For a consumer deciding a batch in place: ring_hold moves past the
+ * peeked record without releasing it (the next peek returns the record
+ * after it; the producer cannot reuse its bytes), ring_release_held
+ * releases every record held so far, quietly (then ring_wake_producer).
+ * Copying the batch out instead was ~1.5% of a Redis-store run's CPU. */
+void ring_hold(ring_t *r);
+void ring_release_held(ring_t *r);
 size_t ring_used_bytes(const ring_t *r);
 /* Positions in the ring's byte stream; both only grow. write_pos: the
  * end of what the producer has published (producer thread). read_pos:

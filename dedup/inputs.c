@@ -12,7 +12,10 @@ void *dedup_inputs_peek(dedup_inputs_t *in, size_t i, size_t *len)
         int64_t wm = alert_rec_watermark(rec, *len);
         in->stamp[i] = wm;
         if (*len == ALERT_REC_TICK_BYTES) {
-            ring_release(ring);
+            if (in->hold)
+                ring_hold(ring);
+            else
+                ring_release(ring);
             continue;
         }
         int64_t low = wm;
