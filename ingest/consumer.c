@@ -318,16 +318,17 @@ static void tick_all(ingest_t *in)
  * workers have taken every record its current lane wrote, or a worker
  * reading two rings could decide a newer alert of a fingerprint before an
  * older one. A worker decides one fingerprint's records in the order it
- * takes them, from whichever ring (as it must for one ring's order: the
- * memory worker releases a record once decided, the shared-store worker
- * once copied into its batch), so what it takes from the new lane then
- * comes after. Joining: the consumer thread notes where lane 0's rings
- * end and sends each other lane a fence (lane_fence), which waits until
- * the workers have read that far before the lane writes anything; the
- * consumer thread never waits. Leaving: once the other lanes are quiet
- * (lanes_quiet): every job handed to them decoded and published, every
- * record in their rings released. Offsets are not affected: the track
- * windows are per partition, whichever lane decodes. Consumer thread. */
+ * takes them, from whichever ring (as it must for one ring's order: a
+ * worker releases a record once decided, or, the shared-store worker's
+ * parked records, once copied aside to go first in its next batch), so
+ * what it takes from the new lane then comes after. Joining: the consumer
+ * thread notes where lane 0's rings end and sends each other lane a fence
+ * (lane_fence), which waits until the workers have read that far before
+ * the lane writes anything; the consumer thread never waits. Leaving: once
+ * the other lanes are quiet (lanes_quiet): every job handed to them
+ * decoded and published, every record in their rings released. Offsets are
+ * not affected: the track windows are per partition, whichever lane
+ * decodes. Consumer thread. */
 #define SPREAD_LAG     2048 /* messages: ~45 ms of 45,000 alerts/s */
 #define SOLO_LAG       256
 #define SOLO_AFTER_MS  100
