@@ -222,13 +222,6 @@ static void print_summary(FILE *out, ingest_t *in, dedup_worker_t **workers, siz
                 "waited %.1f ms)\n",
                 (unsigned long long)is->fetch_nudges, (double)is->fetch_wait_ns / 1e6);
     fprintf(out, "  alerts in             %llu\n", (unsigned long long)is->alerts);
-    if (is->lanes_spread) /* consumer.c, lanes_adapt */
-        fprintf(out,
-                "  ingest lanes joined   %llu (for a backlog)\n"
-                "  ingest lanes left     %llu\n"
-                "  decoded by consumer   %llu alerts (the rest by the other lanes)\n",
-                (unsigned long long)is->lanes_spread, (unsigned long long)is->lanes_solo,
-                (unsigned long long)is->alerts_lane0);
     fprintf(out, "  alerts decided        %llu\n", (unsigned long long)t.decided);
     fprintf(out,
             "  incidents out         %llu (new %llu, repeat %llu, resolved %llu; delivered %llu)\n",

@@ -124,8 +124,7 @@ static const conf_key_t conf_keys[] = {
     /* ingest */
     {"ingest.threads", CT_INT, "0", "0", "16", NULL, F(ingest.threads), 0,
      "Threads decoding and fingerprinting Kafka messages, the consumer's own included; "
-     "while a backlog waits each takes a share of the partitions, while the consumer keeps "
-     "up its own thread decodes them all. 0 = one per CPU core."},
+     "each takes a share of the partitions. 0 = one per CPU core."},
     {"ingest.max_message_bytes", CT_SIZE, "1MiB", "1KiB", "64MiB", NULL,
      F(ingest.max_message_bytes), 0, "Larger Kafka messages are dead-lettered."},
     {"ingest.max_labels", CT_COUNT, "64", "1", "1024", NULL, F(ingest.max_labels), 0,

@@ -251,13 +251,3 @@ size_t ring_used_bytes(const ring_t *r)
     return atomic_load_explicit(&((ring_t *)r)->head, memory_order_relaxed) -
            atomic_load_explicit(&((ring_t *)r)->tail, memory_order_relaxed);
 }
-
-size_t ring_write_pos(const ring_t *r)
-{
-    return atomic_load_explicit(&((ring_t *)r)->head, memory_order_relaxed);
-}
-
-size_t ring_read_pos(const ring_t *r)
-{
-    return atomic_load_explicit(&((ring_t *)r)->tail, memory_order_acquire);
-}

@@ -50,13 +50,6 @@ void ring_wake_producer(ring_t *r);
 void ring_hold(ring_t *r);
 void ring_release_held(ring_t *r);
 size_t ring_used_bytes(const ring_t *r);
-/* Positions in the ring's byte stream; both only grow. write_pos: the
- * end of what the producer has published (producer thread). read_pos:
- * the end of what the consumer has released (any thread, acquire): once
- * read_pos reaches a write_pos, the consumer has taken every record
- * published before it. */
-size_t ring_write_pos(const ring_t *r);
-size_t ring_read_pos(const ring_t *r);
 /* Consumer side: blocks until a record is committed or `timeout_ms` passes
  * (futex; the producer wakes it only when it is actually waiting). */
 void ring_wait_data(ring_t *r, int timeout_ms);

@@ -30,7 +30,6 @@
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,11 +74,10 @@
  * threads fed by the consumer thread over a job ring. A partition always
  * goes to the same lane, so its messages keep their order. */
 typedef struct {
-    rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick or a fence */
+    rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick */
     msg_track_t *t;
     int64_t event_ms, watermark_ms;
     int64_t received_ns; /* wall clock when the consumer thread took it */
-    bool fence;          /* see lane_fence */
 } job_t;
 
 typedef struct {
@@ -88,15 +86,10 @@ typedef struct {
     ring_t *jobs;   /* from the consumer thread; NULL for lane 0 */
     arena_t arena;
     unsigned unpublished; /* records committed since the last publish */
-    uint64_t jobs_taken;  /* lane thread: jobs and ticks taken from `jobs` */
     log_limit_t decode_log;
     pthread_t thread;
     bool started;
     _Atomic bool stop;
-    /* jobs_taken as of the lane's last publish: every record of those
-     * jobs is visible to the workers (lanes_quiet). */
-    _Alignas(CACHELINE) _Atomic uint64_t jobs_published;
-    _Alignas(CACHELINE) uint64_t jobs_sent; /* consumer thread: jobs and ticks put in `jobs` */
     _Alignas(CACHELINE) _Atomic uint64_t alerts;
     _Atomic uint64_t decode_errors[DECODE__COUNT];
     _Atomic uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT];
@@ -105,8 +98,7 @@ typedef struct {
 typedef struct {
     char *topic;
     int32_t partition;
-    lane_t *lane; /* decodes its messages now: `home`, or lane 0 (see lanes_adapt) */
-    lane_t *home; /* its lane while the lanes are spread */
+    lane_t *lane;
     track_window_t *window;
     int64_t expected_offset; /* -1 until known */
     int64_t stored_offset;   /* last offset handed to offsets_store */
@@ -133,10 +125,6 @@ struct ingest {
     part_state_t *last_part; /* cache: consecutive messages share partitions */
     lane_t *lanes;
     size_t n_lanes;
-    bool spread;        /* partitions on their home lanes; else all on lane 0 */
-    size_t *fence_pos;  /* per worker ring of lane 0: see lane_fence */
-    int64_t backlog_ns; /* spread: when SOLO_LAG or more last waited */
-    int64_t adapt_ns;   /* lanes_adapt last looked */
     log_limit_t err_log;
     int64_t watermark_ms;
     unsigned unpublished; /* messages handed off since the last publish_all */
@@ -152,9 +140,7 @@ struct ingest {
     _Atomic uint64_t fetch_nudges;
     _Atomic uint64_t fetch_wait_ns; /* consumer thread idle after a nudge */
     _Atomic uint64_t first_message_ns;
-    _Atomic uint64_t lanes_spread; /* times the other lanes joined */
-    _Atomic uint64_t lanes_solo;   /* times they left */
-    _Atomic int32_t assigned;      /* partitions held now */
+    _Atomic int32_t assigned; /* partitions held now */
     /* Consumer lag per partition from librdkafka's statistics, replaced
      * whole on every statistics event (consumer thread); read by scrapes. */
     pthread_mutex_t lag_lock;
@@ -211,8 +197,7 @@ static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition
         return NULL;
     }
     p->partition = partition;
-    p->home = &in->lanes[(XXH3_64bits(topic, strlen(topic)) + (uint64_t)partition) % in->n_lanes];
-    p->lane = in->spread ? p->home : &in->lanes[0];
+    p->lane = &in->lanes[(XXH3_64bits(topic, strlen(topic)) + (uint64_t)partition) % in->n_lanes];
     p->expected_offset = -1;
     p->stored_offset = -1;
     p->newest_event_ms = 0;
@@ -263,7 +248,6 @@ static void lane_publish(lane_t *l)
 {
     for (size_t i = 0; i < l->in->opts.n_rings; i++) ring_publish(l->rings[i]);
     l->unpublished = 0;
-    if (l->jobs) atomic_store_explicit(&l->jobs_published, l->jobs_taken, memory_order_release);
 }
 
 /* Consumer thread: hands every record and job written since the last
@@ -298,109 +282,10 @@ static void tick_all(ingest_t *in)
     for (size_t i = 1; i < in->n_lanes; i++) {
         job_t *j = ring_reserve(in->lanes[i].jobs, sizeof(*j));
         if (!j) continue;
-        *j = (job_t){NULL, NULL, 0, in->watermark_ms, 0, false};
+        *j = (job_t){NULL, NULL, 0, in->watermark_ms, 0};
         ring_commit_local(in->lanes[i].jobs);
-        in->lanes[i].jobs_sent++;
     }
     publish_all(in);
-}
-
-/* Adaptive lanes. While the consumer keeps up (live traffic: a fetch
- * response's worth of messages at a time), the consumer thread decodes
- * every partition itself (lane 0): a message then costs one thread
- * wake-up fewer between Kafka and its worker, and one thread fewer wants
- * a core on a busy machine. When a backlog builds (SPREAD_LAG messages
- * known to wait, fetched or not), the other lanes join: each partition
- * goes to its home lane, as with fixed lanes. When fewer than SOLO_LAG
- * have waited for SOLO_AFTER_MS, they leave again.
- *
- * Order: a partition's messages may move to another lane only once the
- * workers have taken every record its current lane wrote, or a worker
- * reading two rings could decide a newer alert of a fingerprint before an
- * older one. A worker decides one fingerprint's records in the order it
- * takes them, from whichever ring (as it must for one ring's order: a
- * worker releases a record once decided, or, the shared-store worker's
- * parked records, once copied aside to go first in its next batch), so
- * what it takes from the new lane then comes after. Joining: the consumer
- * thread notes where lane 0's rings end and sends each other lane a fence
- * (lane_fence), which waits until the workers have read that far before
- * the lane writes anything; the consumer thread never waits. Leaving: once
- * the other lanes are quiet (lanes_quiet): every job handed to them
- * decoded and published, every record in their rings released. Offsets are
- * not affected: the track windows are per partition, whichever lane
- * decodes. Consumer thread. */
-#define SPREAD_LAG     2048 /* messages: ~45 ms of 45,000 alerts/s */
-#define SOLO_LAG       256
-#define SOLO_AFTER_MS  100
-#define ADAPT_EVERY_MS 5 /* the lag costs a lock per partition */
-
-/* Lanes [from, to) have nothing in flight to the workers. */
-static bool lanes_quiet(ingest_t *in, size_t from, size_t to)
-{
-    for (size_t i = from; i < to; i++) {
-        lane_t *l = &in->lanes[i];
-        if (l->jobs &&
-            atomic_load_explicit(&l->jobs_published, memory_order_acquire) != l->jobs_sent)
-            return false;
-        for (size_t r = 0; r < in->opts.n_rings; r++)
-            if (ring_used_bytes(l->rings[r])) return false;
-    }
-    return true;
-}
-
-static void lanes_set(ingest_t *in, bool spread)
-{
-    in->spread = spread;
-    for (size_t i = 0; i < in->n_parts; i++)
-        in->parts[i].lane = spread ? in->parts[i].home : &in->lanes[0];
-    stat_add(spread ? &in->lanes_spread : &in->lanes_solo, 1);
-}
-
-/* Messages known to wait: in librdkafka's queue, or in Kafka up to the
- * high watermark of each partition's last fetch. */
-static int64_t lag_known(ingest_t *in)
-{
-    int64_t lag = 0;
-    for (size_t i = 0; i < in->n_parts; i++) {
-        part_state_t *p = &in->parts[i];
-        int64_t lo, hi;
-        if (p->expected_offset >= 0 &&
-            rd_kafka_get_watermark_offsets(in->rk, p->topic, p->partition, &lo, &hi) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            hi > p->expected_offset)
-            lag += hi - p->expected_offset;
-    }
-    return lag;
-}
-
-/* Between batches. */
-static void lanes_adapt(ingest_t *in, int64_t now_ns)
-{
-    if (in->n_lanes < 2 || now_ns - in->adapt_ns < (int64_t)ADAPT_EVERY_MS * 1000000) return;
-    in->adapt_ns = now_ns;
-    int64_t lag = lag_known(in);
-    if (in->spread) {
-        if (lag >= SOLO_LAG)
-            in->backlog_ns = now_ns;
-        else if (now_ns - in->backlog_ns >= (int64_t)SOLO_AFTER_MS * 1000000 &&
-                 lanes_quiet(in, 1, in->n_lanes))
-            lanes_set(in, false);
-        return;
-    }
-    if (lag < SPREAD_LAG) return;
-    for (size_t i = 1; i < in->n_lanes; i++) /* room for the fences (idle rings) */
-        if (!ring_reserve(in->lanes[i].jobs, sizeof(job_t))) return;
-    publish_all(in);
-    for (size_t r = 0; r < in->opts.n_rings; r++)
-        in->fence_pos[r] = ring_write_pos(in->lanes[0].rings[r]);
-    for (size_t i = 1; i < in->n_lanes; i++) {
-        job_t *j = ring_reserve(in->lanes[i].jobs, sizeof(*j));
-        *j = (job_t){.watermark_ms = in->watermark_ms, .fence = true};
-        ring_commit(in->lanes[i].jobs);
-        in->lanes[i].jobs_sent++;
-    }
-    in->backlog_ns = now_ns;
-    lanes_set(in, true);
 }
 
 static void store_all(ingest_t *in)
@@ -803,8 +688,7 @@ ingest_t *ingest_new(const ingest_opts_t *opts, char *errbuf, size_t errlen)
     pthread_mutex_init(&in->lag_lock, NULL);
     in->n_lanes = opts->n_lanes ? opts->n_lanes : 1;
     in->lanes = calloc(in->n_lanes, sizeof(*in->lanes));
-    in->fence_pos = calloc(opts->n_rings ? opts->n_rings : 1, sizeof(*in->fence_pos));
-    if (!in->lanes || !in->fence_pos) {
+    if (!in->lanes) {
         snprintf(errbuf, errlen, "out of memory");
         ingest_destroy(in);
         return NULL;
@@ -911,7 +795,6 @@ void ingest_destroy(ingest_t *in)
         ring_destroy(in->lanes[i].jobs);
     }
     free(in->lanes);
-    free(in->fence_pos);
     free(in);
 }
 
@@ -1077,33 +960,9 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
         publish_all(in); /* nothing waits on this thread while it waits */
         while (!(j = ring_reserve(jobs, room))) ring_wait_room(jobs, room, 100);
     }
-    *j = (job_t){m, t, event_ms, in->watermark_ms, received_ns, false};
+    *j = (job_t){m, t, event_ms, in->watermark_ms, received_ns};
     ring_commit_local(jobs);
-    p->lane->jobs_sent++;
     return true;
-}
-
-/* A fence (lanes_adapt): before this lane writes anything of the
- * partitions it takes over from lane 0, the workers take every record
- * lane 0 had published when they were handed over. Lane thread; lane 0
- * goes on meanwhile. Once per join, and the workers are microseconds
- * behind unless a full sink holds them (then this lane would wait for
- * ring room anyway). */
-static void lane_fence(lane_t *l)
-{
-    ingest_t *in = l->in;
-    for (size_t r = 0; r < in->opts.n_rings; r++) {
-        ring_t *ring = in->lanes[0].rings[r];
-        for (int k = 0; ring_read_pos(ring) < in->fence_pos[r]; k++) {
-            if (atomic_load_explicit(&l->stop, memory_order_acquire)) return;
-            if (k < 64) {
-                sched_yield();
-            } else {
-                struct timespec ts = {0, 100000};
-                nanosleep(&ts, NULL);
-            }
-        }
-    }
 }
 
 static void *lane_main(void *arg)
@@ -1118,12 +977,6 @@ static void *lane_main(void *arg)
         if (jp) {
             job_t j = *jp;
             ring_release_quiet(l->jobs); /* the consumer thread is woken per batch */
-            l->jobs_taken++;
-            if (j.fence) {
-                lane_fence(l);
-                lane_publish(l); /* nothing to publish: marks the job done */
-                continue;
-            }
             if (!j.m) {
                 lane_tick(l, j.watermark_ms);
                 continue;
@@ -1244,7 +1097,6 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
             }
             rd_kafka_message_destroy(m);
         }
-        lanes_adapt(in, now);
     }
     publish_all(in);
 
@@ -1288,8 +1140,5 @@ void ingest_stats(ingest_t *in, ingest_stats_t *out)
     out->fetch_nudges = stat_get(&in->fetch_nudges);
     out->fetch_wait_ns = stat_get(&in->fetch_wait_ns);
     out->first_message_ns = stat_get(&in->first_message_ns);
-    out->lanes_spread = stat_get(&in->lanes_spread);
-    out->lanes_solo = stat_get(&in->lanes_solo);
-    out->alerts_lane0 = stat_get(&in->lanes[0].alerts);
     out->assigned_partitions = atomic_load_explicit(&in->assigned, memory_order_relaxed);
 }

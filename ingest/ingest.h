@@ -131,9 +131,6 @@ typedef struct {
     uint64_t fetch_nudges;     /* brokers woken to fetch again (consumer.c, nudge_fetch) */
     uint64_t fetch_wait_ns;    /* the consumer's wait for those fetches, messages behind */
     uint64_t first_message_ns; /* monotonic clock of the first message */
-    uint64_t lanes_spread;     /* times the other ingest lanes joined (a backlog) */
-    uint64_t lanes_solo;       /* times they left it to the consumer thread again */
-    uint64_t alerts_lane0;     /* alerts decoded by the consumer thread itself */
     uint64_t alerts_in[INGEST_SOURCE__COUNT][INGEST_FORMAT__COUNT]; /* by source, format */
     int32_t assigned_partitions;                                    /* held now (readiness) */
 } ingest_stats_t;

@@ -522,80 +522,6 @@ static void test_restart(env_t *env)
     if (check_failures) harness_dump_file(s.log_path);
 }
 
-/* Messages of `topic` in Kafka so far (partitions 0..3), asked through
- * `rk` (a client of env->brokers). */
-static long long produced_total(rd_kafka_t *rk, const char *topic)
-{
-    long long total = 0;
-    for (int p = 0; p < 4; p++) {
-        int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-            total += hi;
-    }
-    return total;
-}
-
-/* Ingest lanes that adapt (consumer.c, lanes_adapt): the consumer thread
- * decodes alone while it keeps up, the other lanes join for a backlog and
- * leave after it. Partitions change lanes mid-stream, with windows,
- * reminders and resolves in flight: quell's decisions still equal the
- * reference exactly (each fingerprint decided in its partition's order),
- * nothing is lost and every offset is committed. The backlogs: quell is
- * stopped (SIGSTOP) twice mid-stream while 6,000 more alerts come. */
-static void test_lane_handover(env_t *env)
-{
-    scenario_t s;
-    scenario_init(env, &s, "lanes", "5m", "30m");
-    harness_load_t lt = {.opts = load_opts_for(env, &s)};
-    lt.opts.gen.alerts = 30000;
-    lt.opts.gen.fingerprints = 500;
-    lt.opts.gen.spacing_ms = 200; /* 100 minutes of event time */
-    lt.opts.gen.resolve_share = 0.05;
-    lt.opts.rate = 8000;
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
-    CHECK(rk != NULL);
-    if (!rk) return;
-    pid_t pid = quell_start(&s);
-    pthread_t t;
-    pthread_create(&t, NULL, harness_load_thread, &lt);
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    for (long long at = 2000; at <= 14000; at += 12000) {
-        while (produced_total(rk, s.alerts) < at && clock_mono_ns() < deadline)
-            harness_sleep_ms(10);
-        kill(pid, SIGSTOP);
-        while (produced_total(rk, s.alerts) < at + 6000 && clock_mono_ns() < deadline)
-            harness_sleep_ms(10);
-        kill(pid, SIGCONT);
-    }
-    rd_kafka_destroy(rk);
-    pthread_join(t, NULL);
-    if (lt.rc) fprintf(stderr, "load: %s\n", lt.result.error);
-    CHECK_EQ_INT(lt.rc, 0);
-    CHECK_EQ_INT(quell_stop(env, pid), 0);
-    CHECK_EQ_INT(committed_total(env, &s), 30000);
-    CHECK_EQ_INT(harness_summary_value(s.out_path, "alerts decided"), 30000);
-    harness_expected_t e = harness_reference_decisions(&lt.opts.gen, 5 * 60000, 30 * 60000);
-    harness_expected_t got = {0};
-    CHECK(harness_summary_incidents(s.out_path, &got));
-    CHECK_EQ_INT(got.new, (long long)e.new);
-    CHECK_EQ_INT(got.repeat, (long long)e.repeat);
-    CHECK_EQ_INT(got.resolved, (long long)e.resolved);
-    CHECK_EQ_INT(lt.result.incidents, (long long)(e.new + e.repeat + e.resolved));
-    /* The lanes did switch, both ways, and both decoded. */
-    CHECK(harness_summary_value(s.out_path, "ingest lanes joined") >= 1);
-    CHECK(harness_summary_value(s.out_path, "ingest lanes left") >= 1);
-    long long alone = harness_summary_value(s.out_path, "decoded by consumer");
-    CHECK(alone > 0 && alone < 30000);
-    if (check_failures) {
-        harness_dump_file(s.out_path);
-        harness_dump_file(s.log_path);
-    }
-}
-
 static int env_init(env_t *env, int argc, char **argv)
 {
     const char *scale = getenv("QUELL_TIME_SCALE");
@@ -728,7 +654,6 @@ int main(int argc, char **argv)
     test_storm(&env, GEN_PROTO);
     test_latency_split(&env);
     test_window_semantics(&env);
-    test_lane_handover(&env);
     test_dead_letters(&env);
     test_rules_and_reload(&env);
     test_restart(&env);
