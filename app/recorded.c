@@ -1,13 +1,17 @@
 /*
  * Recorded traffic readers (see recorded.h): Prometheus JSON, protobuf,
- * and CSV / JSON lines through a column mapping.
+ * CSV / JSON lines through a column mapping, fast.log, syslog and Zeek
+ * logs, and kafka:TOPIC; files in event-time order: recorded_order.c.
  *
  * Design: every reader ends in one alert_t built in a per-row arena (labels
  * sorted bytewise, names unique, empty values dropped as Prometheus does)
  * handed to the caller's callback, so `suggest` and `replay` see recorded
- * CSV exactly as they see alerts off Kafka. The input is read whole into
- * memory (recorded traffic of a week is tens of MB). Output and errors are
- * a function of the bytes only: no clock is read.
+ * CSV exactly as they see alerts off Kafka. A file is read whole into
+ * memory (recorded traffic of a week is tens of MB), one at a time, twice
+ * (recorded_order.c): its times first, then its alerts, each handed out when
+ * its event-time turn has come. Output and errors are a function of the
+ * bytes (and, for syslog dates without a year, the file's modification
+ * time) only: no clock is read.
  */
 #include "recorded.h"
 
@@ -21,42 +25,9 @@
 #include "../ingest/ingest.h"
 #include "recorded_int.h"
 
-#define MAX_MAP 64
 /* Columns read; a wider export is warned about and its rows still checked
  * against the header's full width. */
 #define MAX_COLS 1024
-
-typedef struct {
-    char *label;  /* target label ("time", "status" special) */
-    char *source; /* column name or dotted JSON path */
-} map_entry_t;
-
-struct recorded {
-    map_entry_t map[MAX_MAP];
-    size_t n_map;
-    bool has_map;
-    ingest_limits_t limits;
-    arena_t arena;
-    uint64_t errors;
-    uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
-    uint64_t no_times;            /* in this file: rows with no time at all */
-    uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
-    uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
-    int64_t last_time;
-    bool have_time;
-    /* A file's alerts, copied, until it is read whole: handed out in
-     * event-time order (see recorded_read_buffer). */
-    struct held_alert *held;
-    size_t n_held, cap_held;
-    arena_t held_arena;
-    bool held_oom;
-    size_t position; /* recorded_position: of the alert being handed out */
-};
-
-typedef struct held_alert {
-    alert_t alert;
-    size_t seq; /* file order: ties keep it */
-} held_alert_t;
 
 /* A problem with one row: the first REPORT_MAX of a file go to stderr as
  * FILE:LINE: message, the rest are counted and summed up at its end. */
@@ -65,7 +36,7 @@ static void report(recorded_t *r, const char *file, size_t line, const char *fmt
     __attribute__((format(printf, 4, 5)));
 static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
 {
-    if (r->reported++ >= REPORT_MAX) return;
+    if (r->scanning || r->reported++ >= REPORT_MAX) return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "%s:%zu: ", file, line);
@@ -77,6 +48,7 @@ static void report(recorded_t *r, const char *file, size_t line, const char *fmt
 /* After an input: how many problems were not listed, times not read. */
 static void report_tail(recorded_t *r, const char *where)
 {
+    if (r->scanning) return;
     if (r->reported > REPORT_MAX)
         fprintf(stderr, "%s: %llu more problems not listed\n", where,
                 (unsigned long long)(r->reported - REPORT_MAX));
@@ -92,7 +64,18 @@ static void report_tail(recorded_t *r, const char *where)
     if (r->cut_values)
         fprintf(stderr, "%s: %llu values longer than ingest.max_value_bytes (%zu) cut there\n",
                 where, (unsigned long long)r->cut_values, r->limits.max_value_bytes);
-    if (r->no_times)
+    if (r->not_alerts)
+        fprintf(stderr,
+                "%s: %llu records that are no alert skipped (named BENIGN or normal, as IDS "
+                "exports label traffic that is no attack; Suricata EVE events other than "
+                "alerts: flow, dns, http, stats ...)\n",
+                where, (unsigned long long)r->not_alerts);
+    if (r->no_times && r->explain)
+        fprintf(stderr,
+                "%s: %llu alerts without a time (no column or field was read as one, or it was "
+                "empty): each explained as of now; name it with --map time=COLUMN\n",
+                where, (unsigned long long)r->no_times);
+    else if (r->no_times)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
                 "empty): each 1 ms after the previous; name it with --map time=COLUMN\n",
@@ -112,7 +95,8 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
                                   conf->ingest.max_name_bytes, conf->ingest.max_value_bytes,
                                   conf->ingest.max_annotation_bytes};
     arena_init(&r->arena, 64 * 1024);
-    arena_init(&r->held_arena, 1024 * 1024);
+    r->date_order_forced = -1;
+    r->topts = (rec_time_opts_t){REC_DATE_MDY, 1970};
     if (!map_spec) return r;
     r->has_map = true;
     char *spec = strdup(map_spec), *save = NULL;
@@ -176,7 +160,8 @@ void recorded_destroy(recorded_t *r)
         free(r->map[i].source);
     }
     arena_free(&r->arena);
-    arena_free(&r->held_arena);
+    free(r->times);
+    free(r->order);
     free(r->held);
     free(r);
 }
@@ -189,10 +174,43 @@ size_t recorded_position(const recorded_t *r) { return r->position; }
 
 static int64_t next_time(recorded_t *r, bool found, int64_t t)
 {
+    if (!found && r->explain) return 0; /* explain asks about it as of now */
     if (!found) t = r->have_time ? r->last_time + 1 : 0;
     r->last_time = t;
     r->have_time = true;
     return t;
+}
+
+/* A time as this file's times read (see recorded_t): a yearless date
+ * more than half a year before the previous one has rolled over into the
+ * next year (Dec 31 -> Jan 1), more than half a year after it back into
+ * the previous (a newest-first log). */
+static bool read_time(recorded_t *r, const char *v, size_t len, int64_t *ms)
+{
+    rec_time_info_t info;
+    r->topts.year = r->start_year + r->year_offset;
+    bool ok = rec_parse_time(v, len, &r->topts, ms, &info);
+    if (info.two_field_date) { /* 13/07/2017 votes D/M even when M/D cannot read it */
+        r->two_field_dates++;
+        r->votes_dmy += info.first_over_12;
+        r->votes_mdy += info.second_over_12;
+        if (r->prev_first) {
+            r->steps_dmy += info.first != r->prev_first && info.second == r->prev_second;
+            r->steps_mdy += info.second != r->prev_second && info.first == r->prev_first;
+        }
+        r->prev_first = info.first, r->prev_second = info.second;
+    }
+    if (!ok || !info.yearless) return ok;
+    const int64_t half_year = 183LL * 86400000;
+    if (r->have_yearless &&
+        (*ms < r->last_yearless_ms - half_year || *ms > r->last_yearless_ms + half_year)) {
+        r->year_offset += *ms < r->last_yearless_ms ? 1 : -1;
+        r->topts.year = r->start_year + r->year_offset;
+        if (!rec_parse_time(v, len, &r->topts, ms, &info)) return false;
+    }
+    r->have_yearless = true;
+    r->last_yearless_ms = *ms;
+    return true;
 }
 
 /* ---- building an alert from (label, value) pairs ----------------------- */
@@ -221,7 +239,7 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
 {
     if (special && !strcmp(name, "time")) {
         if (!vlen) return;
-        if (recorded_parse_time(v, vlen, &row->time_ms)) {
+        if (read_time(r, v, vlen, &row->time_ms)) {
             row->have_time = true;
         } else {
             row->bad_time = true;
@@ -264,7 +282,8 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
          * tuning on, in file order. */
         r->bad_times++;
         report(r, file, line,
-               "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
+               r->explain ? "warning: time \"%s\" not read: explained as of now"
+                          : "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
                row->bad_time_text);
     }
     if (!row->n) {
@@ -273,6 +292,12 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
                r->has_map ? "mapped " : "");
         return;
     }
+    for (uint32_t i = 0; i < row->n; i++)
+        if (row->labels[i].name.len == 9 && !memcmp(row->labels[i].name.ptr, "alertname", 9) &&
+            rec_benign_name(row->labels[i].value.ptr, row->labels[i].value.len)) {
+            r->not_alerts++;
+            return;
+        }
     if (!row->have_time && !row->bad_time) r->no_times++;
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */
@@ -321,6 +346,7 @@ static const char *const role_names[][32] = {
      "alert_name",
      "rule_name",
      "rule_description",
+     "rule_comment", /* OSSEC's JSON alerts */
      "rule",
      "alarm_name",
      "alarm",
@@ -330,6 +356,7 @@ static const char *const role_names[][32] = {
      "incident_condition_name", /* Google Cloud Monitoring (Stackdriver) */
      "payload_summary",         /* PagerDuty Events v2 without a dedup_key */
      "event_name",
+     "note", /* Zeek notice.log: its msg is free text about one instance */
      "msg",
      "title",
      "alert",
@@ -337,6 +364,9 @@ static const char *const role_names[][32] = {
      "summary",
      "job_name", /* cron and batch check logs */
      "job",
+     "attack_cat", /* UNSW-NB15 */
+     "attack_type",
+     "label", /* CIC-IDS2017/2018 flows: " Label" */
      NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
@@ -399,6 +429,38 @@ static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const
 
 /* ---- CSV ---------------------------------------------------------------- */
 
+/* Snort 2's alert_csv with its default fields (snort.conf "output
+ * alert_csv: FILE default"), which writes no header line. */
+#define SNORT_CSV_COLS 27
+static const char *const snort_csv_cols[SNORT_CSV_COLS] = {
+    "timestamp", "sig_generator", "sig_id",   "sig_rev",   "msg",    "proto",  "src",
+    "srcport",   "dst",           "dstport",  "ethsrc",    "ethdst", "ethlen", "tcpflags",
+    "tcpseq",    "tcpack",        "tcplen",   "tcpwindow", "ttl",    "tos",    "id",
+    "dgmlen",    "iplen",         "icmptype", "icmpcode",  "icmpid", "icmpseq"};
+
+/* Whether the CSV at `p` has no header line: its first field reads as a
+ * time (in either date order). Returns its first line's field count when
+ * so, else 0. Reads a copy: fields are unquoted in place. */
+static size_t csv_headerless(const char *p, const char *end, char delim)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    char *copy = malloc(l + 1); /* not strndup: a NUL in the line would cut it short */
+    if (!copy) return 0;
+    memcpy(copy, p, l);
+    copy[l] = '\0';
+    char *cp = copy, *f[1];
+    size_t fl[1], lines = 0;
+    size_t n = rec_csv_record(&cp, copy + l, delim, f, fl, 1, &lines);
+    int64_t ms;
+    rec_time_opts_t mdy = {REC_DATE_MDY, 1970}, dmy = {REC_DATE_DMY, 1970};
+    bool timed = n >= 2 && fl[0] &&
+                 (rec_parse_time(f[0], fl[0], &mdy, &ms, NULL) ||
+                  rec_parse_time(f[0], fl[0], &dmy, &ms, NULL));
+    free(copy);
+    return timed ? n : 0;
+}
+
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
 {
@@ -421,16 +483,67 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         p = (char *)nl + 1;
         header_line++;
     }
-    char delim = rec_csv_delimiter(p, end);
+    /* A Zeek log (notice.log, conn.log ...): "#separator \x09", more "#"
+     * lines, the names after "#fields", "#close" at the end; "-" is an
+     * unset field, "(empty)" an empty set. */
+    bool zeek = end - p > 10 && !memcmp(p, "#separator", 10);
+    char delim;
+    if (zeek) {
+        for (;;) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            bool fields = end - p > 8 && !memcmp(p, "#fields", 7) && (p[7] == '\t' || p[7] == ' ');
+            if (fields || !nl) {
+                if (fields) p += 8;
+                break;
+            }
+            p = nl + 1;
+            header_line++;
+        }
+        delim = '\t';
+    } else {
+        delim = rec_csv_delimiter(p, end);
+    }
     char *f[MAX_COLS];
-    size_t fl[MAX_COLS], lines = 0;
-    size_t nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    size_t fl[MAX_COLS], lines = 0, nh_all;
+    char *header[MAX_COLS];
+    size_t headerless = zeek ? 0 : csv_headerless(p, end, delim);
+    if (headerless) {
+        /* A first line that starts with a time is a row: Snort's alert_csv
+         * writes none. Its columns are named as Snort names them when
+         * there are as many (snort.conf's default list), else timestamp,
+         * column_2, column_3 ... */
+        nh_all = headerless;
+        for (size_t i = 0; i < nh_all && i < MAX_COLS; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "column_%zu", i + 1);
+            header[i] = strdup(nh_all == SNORT_CSV_COLS ? snort_csv_cols[i]
+                               : i == 0                 ? "timestamp"
+                                                        : name);
+        }
+        if (!r->scanning)
+            fprintf(stderr,
+                    "%s:%zu: no header line (it starts with a time): columns named %s; name them "
+                    "with --map LABEL=column_N\n",
+                    file, header_line,
+                    nh_all == SNORT_CSV_COLS ? "as Snort's alert_csv names them (timestamp, "
+                                               "sig_generator, sig_id, sig_rev, msg, proto, src, "
+                                               "srcport, dst, dstport, ...)"
+                                             : "timestamp, column_2, column_3 ...");
+    } else {
+        nh_all = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
+    }
     size_t nh = nh_all < MAX_COLS ? nh_all : MAX_COLS;
-    if (nh_all > MAX_COLS)
+    if (nh_all > MAX_COLS && !r->scanning)
         fprintf(stderr, "%s:%zu: warning: %zu columns: only the first %d are read\n", file,
                 header_line, nh_all, MAX_COLS);
-    char *header[MAX_COLS];
-    for (size_t i = 0; i < nh; i++) header[i] = strndup(f[i], fl[i]);
+    /* Names trimmed: CIC-IDS2017's CSVs have " Source IP", " Label". */
+    for (size_t i = 0; i < nh && !headerless; i++) {
+        const char *h = f[i];
+        size_t hl = fl[i];
+        while (hl && (*h == ' ' || *h == '\t')) h++, hl--;
+        while (hl && (h[hl - 1] == ' ' || h[hl - 1] == '\t')) hl--;
+        header[i] = strndup(h, hl);
+    }
     if (nh == 1 && header[0] && rec_yaml_header(header[0])) {
         r->errors++;
         report(r, file, header_line,
@@ -450,7 +563,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
                 if (header[i] && !strcmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
             for (size_t i = 0; i < nh && src_of_map[m] < 0; i++)
                 if (header[i] && !strcasecmp(header[i], r->map[m].source)) src_of_map[m] = (int)i;
-            if (src_of_map[m] < 0)
+            if (src_of_map[m] < 0 && !r->scanning)
                 fprintf(stderr, "%s:%zu: warning: --map: no column \"%s\" (label %s stays unset)\n",
                         file, header_line, r->map[m].source, r->map[m].label);
         }
@@ -466,7 +579,12 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         size_t nf = rec_csv_record(&p, end, delim, f, fl, MAX_COLS, &lines);
         line += lines ? lines : 1;
         size_t last_line = at + lines - (lines && p[-1] == '\n');
-        if (nf == 1 && fl[0] == 0) continue; /* blank line */
+        if (nf == 1 && fl[0] == 0) continue;           /* blank line */
+        if (zeek && fl[0] && f[0][0] == '#') continue; /* #types, #close ... */
+        if (zeek)
+            for (size_t i = 0; i < nf && i < MAX_COLS; i++)
+                if ((fl[i] == 1 && f[i][0] == '-') || (fl[i] == 7 && !memcmp(f[i], "(empty)", 7)))
+                    fl[i] = 0;
         arena_reset(&r->arena);
         row_t row;
         row.n = 0;
@@ -499,11 +617,12 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 
 /* ---- fast.log ------------------------------------------------------------- */
 
-/* Suricata's or Snort's fast.log: one alert a line, its fields named as
- * EVE names them (rec_fastlog_line), read as CSV rows are: through the
- * mapping, or with roles guessed (signature, priority, timestamp). */
-static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_t len,
-                         recorded_fn fn, void *ctx)
+/* Suricata's or Snort's fast.log, or syslog: one alert a line, its
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line),
+ * read as CSV rows are: through the mapping, or with roles guessed
+ * (signature or msg, priority, timestamp). */
+static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
+                       recorded_fn fn, void *ctx)
 {
     size_t line = 0;
     for (const char *p = buf; p < buf + len;) {
@@ -512,14 +631,15 @@ static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_
         const char *text = p;
         p += l + 1;
         line++;
+        if (l && text[l - 1] == '\r') l--;
         size_t s = 0;
         while (s < l && isspace((unsigned char)text[s])) s++;
         if (s == l) continue;
-        rec_field_t f[REC_FASTLOG_FIELDS];
-        size_t n = rec_fastlog_line(text, l, f);
+        rec_field_t f[REC_SYSLOG_FIELDS];
+        size_t n = syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
         if (!n) {
             r->errors++;
-            report(r, file, line, "not read: not a fast.log alert line");
+            report(r, file, line, "not read: not a %s line", syslog ? "syslog" : "fast.log alert");
             continue;
         }
         arena_reset(&r->arena);
@@ -532,9 +652,9 @@ static void read_fastlog(recorded_t *r, const char *file, const char *buf, size_
                     if (!strcasecmp(f[i].name, r->map[m].source))
                         row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
         } else {
-            char *names[REC_FASTLOG_FIELDS];
-            const char *vals[REC_FASTLOG_FIELDS];
-            size_t lens[REC_FASTLOG_FIELDS];
+            char *names[REC_SYSLOG_FIELDS];
+            const char *vals[REC_SYSLOG_FIELDS];
+            size_t lens[REC_SYSLOG_FIELDS];
             for (size_t i = 0; i < n; i++)
                 names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
             int roles[ROLE__COUNT];
@@ -886,6 +1006,11 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         report(r, file, line, "not read: not a JSON object");
         return;
     }
+    const cJSON *et = cJSON_GetObjectItemCaseSensitive(j, "event_type");
+    if (cJSON_IsString(et) && rec_eve_not_alert(et->valuestring)) {
+        r->not_alerts++;
+        return;
+    }
     const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1, !r->has_map) : NULL;
     if (records)
         read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
@@ -1072,6 +1197,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    r->not_alerts = 0;
     r->position = 0;
     kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
@@ -1091,127 +1217,21 @@ out:
     return rc;
 }
 
-int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
-{
-    size_t len = 0;
-    char *buf = file_read_all(path, &len);
-    if (!buf) {
-        fprintf(stderr, "quell: cannot open %s\n", path);
-        return -1;
-    }
-    recorded_read_buffer(r, path, buf, len, fn, ctx);
-    free(buf);
-    return 0;
-}
+/* ---- one input ------------------------------------------------------------ */
 
-/* ---- event-time order ------------------------------------------------------ */
-
-static bool copy_labels(arena_t *a, const label_t *from, uint32_t n, label_t **to)
+/* One input through the reader its bytes need. */
+void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn, void *ctx)
 {
-    *to = NULL;
-    if (!n) return true;
-    label_t *l = arena_alloc(a, n * sizeof *l);
-    if (!l) return false;
-    for (uint32_t i = 0; i < n; i++) {
-        l[i].name.ptr = arena_strndup(a, from[i].name.ptr, from[i].name.len);
-        l[i].value.ptr = arena_strndup(a, from[i].value.ptr, from[i].value.len);
-        if (!l[i].name.ptr || !l[i].value.ptr) return false;
-        l[i].name.len = from[i].name.len;
-        l[i].value.len = from[i].value.len;
-    }
-    *to = l;
-    return true;
-}
-
-static bool copy_str(arena_t *a, str_t from, str_t *to)
-{
-    *to = (str_t){NULL, 0};
-    if (!from.len) return true;
-    to->ptr = arena_strndup(a, from.ptr, from.len);
-    to->len = from.len;
-    return to->ptr != NULL;
-}
-
-/* recorded_fn while a file is read: keeps a copy of the alert. */
-static void hold_alert(void *ctx, alert_t *a)
-{
-    recorded_t *r = ctx;
-    if (r->held_oom) return;
-    if (r->n_held == r->cap_held) {
-        size_t cap = r->cap_held ? r->cap_held * 2 : 4096;
-        held_alert_t *h = realloc(r->held, cap * sizeof *h);
-        if (!h) {
-            r->held_oom = true;
-            return;
-        }
-        r->held = h;
-        r->cap_held = cap;
-    }
-    held_alert_t *h = &r->held[r->n_held];
-    h->alert = *a;
-    h->seq = r->n_held;
-    if (!copy_labels(&r->held_arena, a->labels, a->n_labels, &h->alert.labels) ||
-        !copy_labels(&r->held_arena, a->annotations, a->n_annotations, &h->alert.annotations) ||
-        !copy_str(&r->held_arena, a->generator_url, &h->alert.generator_url) ||
-        !copy_str(&r->held_arena, a->source, &h->alert.source)) {
-        r->held_oom = true;
-        return;
-    }
-    r->n_held++;
-}
-
-static int held_cmp(const void *x, const void *y)
-{
-    const held_alert_t *a = x, *b = y;
-    if (a->alert.event_time_ms != b->alert.event_time_ms)
-        return a->alert.event_time_ms < b->alert.event_time_ms ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* Hands a file's alerts out in event-time order (file order among equal
- * times), as kafka:TOPIC is read in timestamp order. Exports are often
- * newest first, and logs of several sensors interleave: replayed in file
- * order, such a file would never let a window expire. Says on stderr when
- * it reordered. */
-static void release_held(recorded_t *r, const char *path, recorded_fn fn, void *ctx)
-{
-    size_t out_of_order = 0;
-    for (size_t i = 1; i < r->n_held; i++)
-        out_of_order += r->held[i].alert.event_time_ms < r->held[i - 1].alert.event_time_ms;
-    if (out_of_order) {
-        qsort(r->held, r->n_held, sizeof *r->held, held_cmp);
-        fprintf(stderr,
-                "%s: %zu alert%s earlier than the one before in the file (%s): read in event-time "
-                "order\n",
-                path, out_of_order, out_of_order == 1 ? "" : "s",
-                out_of_order * 2 > r->n_held ? "newest first?" : "interleaved sources?");
-    }
-    if (r->held_oom) fprintf(stderr, "%s: out of memory: only the first alerts are read\n", path);
-    for (size_t i = 0; i < r->n_held; i++) {
-        r->position = r->held[i].seq;
-        fn(ctx, &r->held[i].alert);
-    }
-    r->n_held = 0;
-    r->held_oom = false;
-    arena_reset(&r->held_arena);
-}
-
-void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
-                          void *ctx)
-{
-    recorded_fn user_fn = fn;
-    void *user_ctx = ctx;
-    fn = hold_alert;
-    ctx = r;
     size_t utf8_len = 0;
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
+    r->not_alerts = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
-    } else if (kind == REC_KIND_FASTLOG) {
-        read_fastlog(r, path, buf, len, fn, ctx);
+    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
+        read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {
@@ -1219,5 +1239,4 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
     }
     report_tail(r, path);
     free(utf8);
-    release_held(r, path, user_fn, user_ctx);
 }

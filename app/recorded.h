@@ -13,14 +13,20 @@
  *     one after another, in one array, or in an export wrapper's array
  *     ({"messages": [...]});
  *   - Suricata's and Snort's fast.log, one alert a line, its fields named
- *     as EVE names them (timestamp, signature, priority, src_ip ...).
+ *     as EVE names them (timestamp, signature, priority, src_ip ...);
+ *   - syslog lines (RFC 3164, RFC 5424; an IDS alert in one gives
+ *     fast.log's fields) and Zeek logs ("#fields" header);
+ *   - records that say they are no alert (named BENIGN or normal, Suricata
+ *     EVE's flow/dns/... events) are skipped and counted on stderr.
  *
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted
  * SOURCE such as alert.signature walks nested JSON objects) or SOURCE alone
  * (a label of that name). Two targets are special: `time` is the event time
- * (RFC 3339, "YYYY-MM-DD HH:MM:SS[.f]" UTC, offsets with or without colon,
- * or Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
+ * (RFC 3339, "YYYY-MM-DD HH:MM[:SS[.f]]" UTC, offsets with or without colon,
+ * D/M/Y or M/D/Y as the file's dates say (recorded_set_date_order), syslog
+ * dates without a year (the file's modification year), month names, or
+ * Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
  * clear, closed, recovered, inactive, normal, up, success, passed ... ->
  * resolved; anything else firing).
  * With a mapping only mapped fields become labels. Without one, CSV
@@ -59,8 +65,30 @@ void recorded_destroy(recorded_t *r); /* NULL-safe */
 int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, recorded_fn fn,
                         void *ctx);
 
-/* Reads one file. Returns 0, or -1 when it cannot be opened (stderr says). */
+/* Reads files as one stream in event-time order (input order, then file
+ * order, among equal times): each alert is handed out when its turn has
+ * come, so memory holds only the alerts read ahead of their turn (none
+ * for files in time order given in time order). Each file is read twice:
+ * first its times only (and how they read: D/M/Y or M/D/Y, the year of a
+ * yearless date), then its alerts. Returns 0, or -1 when one cannot be
+ * opened (stderr says; nothing handed out when the first pass finds it). */
+int recorded_read_files(recorded_t *r, const char *const *paths, size_t n, recorded_fn fn,
+                        void *ctx);
+/* One file: recorded_read_files of one. */
 int recorded_read(recorded_t *r, const char *path, recorded_fn fn, void *ctx);
+
+/* Dates such as 5/7/2017: REC_DATE_MDY (0) or REC_DATE_DMY (1) whatever
+ * the data says; -1 (the default): from the data, per file (a first field
+ * over 12 somewhere means D/M/Y, a second one M/D/Y; else as the other
+ * files of the read, else M/D/Y, said once on stderr). */
+void recorded_set_date_order(recorded_t *r, int order);
+/* "dmy" or "mdy" (any case) as such an order; -1 otherwise. */
+int recorded_date_order_arg(const char *s);
+/* For `quell explain`: an alert without a time is asked about as of now
+ * (event time 0 from the reader), and the messages say so. */
+void recorded_set_explain(recorded_t *r);
+/* The most alerts held at once waiting for their turn (for tests). */
+size_t recorded_peak_held(const recorded_t *r);
 
 /* The same on bytes in memory: `buf` holds `len` bytes and a NUL after
  * them, and is modified (CSV fields are unquoted in place). `path` names
@@ -71,10 +99,11 @@ void recorded_read_buffer(recorded_t *r, const char *path, char *buf, size_t len
 uint64_t recorded_errors(const recorded_t *r); /* rows or lines not read */
 
 /* Called from a recorded_fn: where the alert it is given stands in its
- * input (0 for a file's first alert, counting alerts, not lines). A
- * file's alerts are handed out in event-time order, so this differs from
- * the order of the calls when the file was not in time order; replay
- * prints its per-alert lines by it, in input order. */
+ * read (0 for the first alert of the first file of a recorded_read_files
+ * call, counting alerts, not lines, across its files in the order given).
+ * Alerts are handed out in event-time order, so this differs from the
+ * order of the calls when the input was not in time order; replay prints
+ * its per-alert lines by it, in input order. */
 size_t recorded_position(const recorded_t *r);
 
 /* The event time of a Prometheus/Alertmanager JSON document: its

@@ -1,8 +1,10 @@
 /*
- * Private to the recorded traffic readers (recorded.c, recorded_text.c):
- * the pure byte-level pieces recorded.c builds its readers from. Each
- * takes bytes and returns a verdict or a new string; none keeps state.
- * Any thread.
+ * Private to the recorded traffic readers (recorded.c, recorded_order.c,
+ * recorded_text.c): the reader's state (struct recorded, shared by the
+ * readers in recorded.c and the event-time order in recorded_order.c,
+ * single-threaded), and the pure byte-level pieces recorded.c builds its
+ * readers from (recorded_text.c: each takes bytes and returns a verdict or
+ * a new string, keeps no state, any thread).
  */
 #ifndef QUELL_APP_RECORDED_INT_H
 #define QUELL_APP_RECORDED_INT_H
@@ -10,10 +12,101 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../ingest/ingest.h"
 #include "recorded.h"
 
+/* Times (recorded_text.c): see rec_parse_time below. */
+typedef struct {
+    int date_order; /* REC_DATE_MDY or REC_DATE_DMY */
+    long year;      /* for a date without one */
+} rec_time_opts_t;
+
+#define MAX_MAP 64
+
+typedef struct {
+    char *label;  /* target label ("time", "status" special) */
+    char *source; /* column name or dotted JSON path */
+} map_entry_t;
+
+struct recorded {
+    map_entry_t map[MAX_MAP];
+    size_t n_map;
+    bool has_map;
+    ingest_limits_t limits;
+    arena_t arena;
+    uint64_t errors;
+    uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
+    uint64_t no_times;            /* in this file: rows with no time at all */
+    uint64_t not_alerts;          /* in this file: rows that say they are no alert (skipped) */
+    uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
+    uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
+    int64_t last_time;
+    bool have_time;
+    bool explain; /* recorded_set_explain: an alert without a time is asked about as of now */
+    /* Times of the file being read: how dates read (rec_time_opts_t), the
+     * votes its two-field dates cast on their order, the years its
+     * yearless dates rolled over (Dec -> Jan) since its first one. */
+    int date_order_forced; /* -1: from the data */
+    rec_time_opts_t topts;
+    long start_year;
+    uint64_t votes_dmy, votes_mdy, two_field_dates;
+    /* weaker votes, from one date to the next: the day changes more often
+     * than the month, so a first field that changes while the second
+     * stays says D/M (3/7/2017 -> 4/7/2017), and the other way M/D */
+    uint64_t steps_dmy, steps_mdy;
+    int prev_first, prev_second;
+    int year_offset;
+    bool have_yearless;
+    int64_t last_yearless_ms;
+    bool told_date_order;
+    /* A read of one or more inputs (recorded_read_files) goes twice over
+     * them: `scanning`, only each alert's event time is kept (`times`, in
+     * input order), nothing is reported; then the alerts are handed out in
+     * event-time order: `order` (NULL: input order is that order) lists
+     * input positions, `next_due` the next to hand out; an alert read
+     * before its turn waits, packed (pack_alert), in held[position]. */
+    bool scanning;
+    int64_t *times;
+    size_t n_times, cap_times;
+    size_t *order, next_due, n_order, read_pos;
+    void **held;
+    size_t n_held, peak_held;
+    bool scan_oom;
+    size_t position; /* recorded_position: of the alert being handed out */
+};
+
+/* One input through the reader its bytes need (recorded.c): `buf` holds
+ * `len` bytes and a NUL after them, and is modified (CSV fields are
+ * unquoted in place). Resets the input's counters and reports its tail. */
+void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
+                  void *ctx);
+
+/* Times (recorded_text.c). A date of two small fields and a year
+ * (5/7/2017, 13.07.2017, fast.log's 07/05-08:42:10) reads as M/D or D/M
+ * as `date_order` says; a date without a year (syslog's "Dec  6
+ * 15:51:00", fast.log's M/D) takes `year`. */
+enum { REC_DATE_MDY, REC_DATE_DMY };
+/* What a read time says about its file: two-field dates vote on their
+ * order (first field over 12: D/M; second over 12: M/D); a yearless date
+ * gives its month, for the year's rollover. */
+typedef struct {
+    bool two_field_date, first_over_12, second_over_12;
+    int first, second; /* the two fields of such a date */
+    bool yearless;
+    int month;
+} rec_time_info_t;
+/* `o` NULL: M/D, year 1970. `info` may be NULL. False when unparsable. */
+bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
+                    rec_time_info_t *info);
+
 /* Which reader a file needs, from its first bytes. */
-typedef enum { REC_KIND_JSON, REC_KIND_PROTO, REC_KIND_CSV, REC_KIND_FASTLOG } rec_kind_t;
+typedef enum {
+    REC_KIND_JSON,
+    REC_KIND_PROTO,
+    REC_KIND_CSV,
+    REC_KIND_FASTLOG,
+    REC_KIND_SYSLOG
+} rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
 /* A label name quell accepts: [a-zA-Z_][a-zA-Z0-9_]*. */
@@ -32,6 +125,12 @@ char *rec_utf16_to_utf8(const char *buf, size_t len, size_t *out_len);
 /* Whether a status value means resolved (resolved, ok, cleared, up,
  * success, passed ..., case-insensitively). */
 bool rec_status_resolved(const char *v, size_t len);
+
+/* Records that say they are no alert: an alert name an IDS data set gives
+ * traffic that is no attack (BENIGN, normal), a Suricata EVE event type
+ * other than an alert's (flow, dns, http, stats ...). */
+bool rec_benign_name(const char *v, size_t len);
+bool rec_eve_not_alert(const char *event_type);
 
 /* CSV: the delimiter of the header line starting at `s` (, tab ; or |);
  * one record from *p, unquoted in place, advancing *p (see recorded_text.c);
@@ -55,5 +154,17 @@ typedef struct {
     size_t len;
 } rec_field_t;
 size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS]);
+
+/* One syslog line: RFC 3164 ("Dec  6 15:51:00 HOST TAG[PID]: MESSAGE"),
+ * RFC 5424 ("<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MESSAGE") or a
+ * high-precision ISO timestamp in front of RFC 3164's host (rsyslog), a
+ * "<PRI>" allowed before either: fields timestamp, host, program, pid and
+ * msg; when the message is an IDS alert as Snort and Suricata log it to
+ * syslog ("[GID:SID:REV] MESSAGE [Classification: C] [Priority: P]
+ * {PROTO} SRC:PORT -> DST:PORT"), the fields fast.log's are instead of
+ * msg (which carries addresses and ports: one label set per alert).
+ * Values point into `s`; 0 when the line is no such line. */
+#define REC_SYSLOG_FIELDS 16
+size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS]);
 
 #endif

@@ -47,51 +47,48 @@ static bool num_at(const char *s, size_t len, size_t *i, int max, long *out, int
     return n > 0;
 }
 
-/* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
- * or '-', then h:m:s[.frac] and an optional zone (Z, UTC, GMT, +HH:MM,
- * +HHMM; none = UTC); or M/D/Y-h:m:s[.frac] and M/D-h:m:s[.frac] (Suricata
- * and Snort fast.log; no year = 1970, only order matters then). */
-static bool loose_time(const char *s, size_t len, int64_t *ms_out)
+static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, long *sec,
+                     long *frac_ms)
 {
-    size_t i = 0;
-    long a, b, c = -1, y, mo, d, h, mi, sec;
-    int da;
-    if (!num_at(s, len, &i, 4, &a, &da) || i >= len || (s[i] != '-' && s[i] != '/')) return false;
-    char sep = s[i++];
-    if (!num_at(s, len, &i, 2, &b, NULL)) return false;
-    if (i + 1 < len && s[i] == sep && isdigit((unsigned char)s[i + 1])) {
-        i++;
-        int dc;
-        if (!num_at(s, len, &i, 4, &c, &dc)) return false;
-        if (dc == 2 && da != 4) c += 2000; /* M/D/YY */
-    }
-    if (da == 4) {
-        if (c < 0) return false;
-        y = a, mo = b, d = c;
-    } else if (sep == '/') {
-        mo = a, d = b, y = c < 0 ? 1970 : c;
-    } else {
+    /* h:mm[:ss[.frac]] [AM|PM]: seconds are left out by spreadsheets
+     * ("5/7/2017 8:42"), a 12-hour clock by US exports ("3:30:12 PM"). */
+    *sec = 0, *frac_ms = 0;
+    if (!num_at(s, len, i, 2, h, NULL) || *i >= len || s[(*i)++] != ':' ||
+        !num_at(s, len, i, 2, mi, NULL))
         return false;
-    }
-    if (i >= len || (s[i] != 'T' && s[i] != ' ' && s[i] != '-')) return false;
-    while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-')) i++;
-    if (!num_at(s, len, &i, 2, &h, NULL) || i >= len || s[i++] != ':' ||
-        !num_at(s, len, &i, 2, &mi, NULL) || i >= len || s[i++] != ':' ||
-        !num_at(s, len, &i, 2, &sec, NULL))
-        return false;
-    long frac_ms = 0;
-    if (i < len && (s[i] == '.' || s[i] == ',')) {
-        i++;
-        int n = 0;
-        while (i < len && isdigit((unsigned char)s[i])) {
-            if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-            n++, i++;
+    if (*i + 1 < len && s[*i] == ':' && isdigit((unsigned char)s[*i + 1])) {
+        (*i)++;
+        num_at(s, len, i, 2, sec, NULL);
+        if (*i < len && (s[*i] == '.' || s[*i] == ',')) {
+            (*i)++;
+            int n = 0;
+            while (*i < len && isdigit((unsigned char)s[*i])) {
+                if (n < 3) *frac_ms = *frac_ms * 10 + (s[*i] - '0');
+                n++, (*i)++;
+            }
+            if (!n) return false;
+            for (; n < 3; n++) *frac_ms *= 10;
         }
-        if (!n) return false;
-        for (; n < 3; n++) frac_ms *= 10;
     }
+    size_t k = *i;
+    while (k < len && s[k] == ' ') k++;
+    if (len - k >= 2 && (s[k] == 'A' || s[k] == 'a' || s[k] == 'P' || s[k] == 'p') &&
+        (s[k + 1] == 'M' || s[k + 1] == 'm') &&
+        (k + 2 == len || !isalpha((unsigned char)s[k + 2]))) {
+        if (*h < 1 || *h > 12) return false;
+        bool pm = s[k] == 'P' || s[k] == 'p';
+        *h = *h % 12 + (pm ? 12 : 0);
+        *i = k + 2;
+    }
+    return true;
+}
+
+/* An optional zone after the clock, then the end: Z, UTC, GMT, +HH:MM,
+ * +HHMM, +HH; none = UTC. */
+static bool zone_at_end(const char *s, size_t len, size_t i, long *offset_s)
+{
+    *offset_s = 0;
     while (i < len && s[i] == ' ') i++;
-    long offset_s = 0;
     if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
         i++;
     } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
@@ -102,17 +99,160 @@ static bool loose_time(const char *s, size_t len, int64_t *ms_out)
         if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
         if (i < len && s[i] == ':') i++;
         if (i < len) num_at(s, len, &i, 2, &om, NULL);
-        offset_s = sign * (oh * 3600 + om * 60);
+        *offset_s = sign * (oh * 3600 + om * 60);
     }
-    if (i != len) return false;
+    return i == len;
+}
+
+static bool civil_ms(long y, long mo, long d, long h, long mi, long sec, long frac_ms,
+                     long offset_s, int64_t *ms_out)
+{
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
     int64_t days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
     *ms_out = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + frac_ms;
     return true;
 }
 
-bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
+/* A month's English name or its first three letters at *i: 1..12, 0 when none. */
+static int month_at(const char *s, size_t len, size_t *i)
 {
+    static const char *const names[] = {"january",   "february", "march",    "april",
+                                        "may",       "june",     "july",     "august",
+                                        "september", "october",  "november", "december"};
+    size_t n = 0;
+    while (*i + n < len && isalpha((unsigned char)s[*i + n])) n++;
+    if (n < 3) return 0;
+    for (int m = 0; m < 12; m++)
+        if ((n == 3 || n == strlen(names[m])) && !strncasecmp(s + *i, names[m], n)) {
+            *i += n;
+            return m + 1;
+        }
+    return 0;
+}
+
+/* Dates with a month's name: syslog (RFC 3164, "Dec  6 15:51:00", no
+ * year), ctime ("Wed Dec  6 15:51:00 2017"), RFC 2822 ("Wed, 06 Dec 2017
+ * 15:51:00 +0000"), Apache ("06/Dec/2017:15:51:00 +0000") and
+ * "06-Dec-2017 15:51:00". */
+static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
+                             rec_time_info_t *info)
+{
+    size_t i = 0;
+    static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    for (int d = 0; d < 7; d++)
+        if (len > 3 && !strncasecmp(s, days[d], 3)) {
+            while (i < len && isalpha((unsigned char)s[i])) i++;
+            if (i < len && s[i] == ',') i++;
+            while (i < len && s[i] == ' ') i++;
+            break;
+        }
+    long y = -1, mo, d, h, mi, sec, frac_ms, offset_s;
+    if (i >= len) return false;
+    if (isalpha((unsigned char)s[i])) { /* Mon DD [YYYY] time [YYYY] */
+        if (!(mo = month_at(s, len, &i))) return false;
+        while (i < len && s[i] == ' ') i++;
+        if (!num_at(s, len, &i, 2, &d, NULL)) return false;
+        if (i < len && s[i] == ',') i++;
+        while (i < len && s[i] == ' ') i++;
+        size_t k = i;
+        long maybe_y;
+        int dy;
+        if (num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4 && k < len && s[k] == ' ') {
+            y = maybe_y;
+            i = k;
+            while (i < len && s[i] == ' ') i++;
+        }
+    } else { /* DD Mon YYYY time, DD/Mon/YYYY:time, DD-Mon-YYYY time */
+        if (!num_at(s, len, &i, 2, &d, NULL) || i >= len) return false;
+        char sep = s[i];
+        if (sep != ' ' && sep != '/' && sep != '-') return false;
+        i++;
+        if (!(mo = month_at(s, len, &i)) || i >= len || s[i++] != sep) return false;
+        int dy;
+        if (!num_at(s, len, &i, 4, &y, &dy) || (dy != 4 && dy != 2)) return false;
+        if (dy == 2) y += 2000;
+        if (i >= len || (s[i] != ' ' && s[i] != ':' && s[i] != 'T')) return false;
+        i++;
+        while (i < len && s[i] == ' ') i++;
+    }
+    if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms)) return false;
+    size_t k = i;
+    while (k < len && s[k] == ' ') k++;
+    long maybe_y;
+    int dy;
+    if (y < 0 && num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4) y = maybe_y, i = k; /* ctime */
+    if (!zone_at_end(s, len, i, &offset_s)) return false;
+    if (y < 0) {
+        y = o ? o->year : 1970;
+        if (info) info->yearless = true, info->month = (int)mo;
+    }
+    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out);
+}
+
+/* The other spellings recorded alerts use: Y-M-D or Y/M/D, then 'T', ' '
+ * or '-', then a clock (clock_at) and an optional zone; or two small
+ * fields and maybe a year (A/B/Y, A.B.Y, A-B-Y, A/B-clock of fast.log):
+ * M/D or D/M as `o` says, voted on in `info` (A > 12: D/M; B > 12: M/D). */
+static bool loose_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
+                       rec_time_info_t *info)
+{
+    size_t i = 0;
+    long a, b, c = -1, y, mo, d, h = 0, mi = 0, sec = 0, frac_ms = 0, offset_s = 0;
+    int da;
+    if (!num_at(s, len, &i, 4, &a, &da) || i >= len || (s[i] != '-' && s[i] != '/' && s[i] != '.'))
+        return false;
+    char sep = s[i++];
+    if (!num_at(s, len, &i, 2, &b, NULL)) return false;
+    if (i + 1 < len && s[i] == sep && isdigit((unsigned char)s[i + 1])) {
+        i++;
+        int dc;
+        if (!num_at(s, len, &i, 4, &c, &dc)) return false;
+        if (dc == 2 && da != 4)
+            c += 2000; /* M/D/YY */
+        else if (dc != 4 && da != 4)
+            return false;
+    }
+    bool yearless = false;
+    if (da == 4) {
+        if (c < 0 || sep == '.') return false;
+        y = a, mo = b, d = c;
+    } else if (da <= 2 && (c >= 0 || sep == '/')) {
+        /* 13.07.2017: dots are German, Russian ... always D.M.Y; a date
+         * joined to its clock by '-' is fast.log's, always M/D */
+        bool fastlog = sep == '/' && i < len && s[i] == '-';
+        bool dmy = sep == '.' || (!fastlog && o && o->date_order == REC_DATE_DMY);
+        if (info && sep != '.' && !fastlog) {
+            info->two_field_date = true;
+            info->first_over_12 |= a > 12 && b <= 12;
+            info->second_over_12 |= b > 12 && a <= 12;
+            info->first = (int)a, info->second = (int)b;
+        }
+        mo = dmy ? b : a, d = dmy ? a : b;
+        if (c < 0) {
+            yearless = true;
+            y = o ? o->year : 1970;
+        } else {
+            y = c;
+        }
+    } else {
+        return false;
+    }
+    if (i < len) {
+        if (s[i] != 'T' && s[i] != ' ' && s[i] != '-' && s[i] != ':') return false;
+        while (i < len && (s[i] == 'T' || s[i] == ' ' || s[i] == '-' || s[i] == ':')) i++;
+        if (!clock_at(s, len, &i, &h, &mi, &sec, &frac_ms)) return false;
+        if (!zone_at_end(s, len, i, &offset_s)) return false;
+    } else if (yearless) {
+        return false; /* "5/7": a fraction, not a time */
+    }
+    if (yearless && info) info->yearless = true, info->month = (int)mo;
+    return civil_ms(y, mo, d, h, mi, sec, frac_ms, offset_s, ms_out);
+}
+
+bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
+                    rec_time_info_t *info)
+{
+    if (info) memset(info, 0, sizeof *info);
     while (len && isspace((unsigned char)*s)) s++, len--;
     while (len && isspace((unsigned char)s[len - 1])) len--;
     if (!len || len > 60) return false;
@@ -138,7 +278,17 @@ bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
         return true;
     }
     if (time_parse_rfc3339(s, len, ms_out)) return true;
-    return loose_time(s, len, ms_out);
+    if (loose_time(s, len, o, ms_out, info)) return true;
+    rec_time_info_t loose_info = info ? *info : (rec_time_info_t){0};
+    if (info) memset(info, 0, sizeof *info);
+    if (named_month_time(s, len, o, ms_out, info)) return true;
+    if (info) *info = loose_info; /* 13/07/2017 read as M/D still votes D/M */
+    return false;
+}
+
+bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out)
+{
+    return rec_parse_time(s, len, NULL, ms_out, NULL);
 }
 
 /* Invalid UTF-8 bytes become '?': recorded exports are not always clean,
@@ -176,6 +326,62 @@ bool rec_status_resolved(const char *v, size_t len)
         "inactive", "normal",  "up", "success", "succeeded", "successful", "pass",      "passed"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strlen(words[i]) == len && !strncasecmp(words[i], v, len)) return true;
+    return false;
+}
+
+bool rec_benign_name(const char *v, size_t len)
+{
+    /* CIC-IDS2017/2018 "BENIGN", KDD/NSL-KDD "normal" ("normal." in KDD
+     * Cup 99), UNSW-NB15 "Normal": traffic an IDS data set labels as no
+     * attack, which it lists beside the attacks. */
+    while (len && isspace((unsigned char)*v)) v++, len--;
+    while (len && (isspace((unsigned char)v[len - 1]) || v[len - 1] == '.')) len--;
+    return (len == 6 && !strncasecmp(v, "benign", 6)) || (len == 6 && !strncasecmp(v, "normal", 6));
+}
+
+bool rec_eve_not_alert(const char *event_type)
+{
+    /* Suricata EVE's other event types: records of traffic and of the
+     * sensor, written to the same eve.json as its alerts. "anomaly" and
+     * "drop" stay alerts (a decoder anomaly, a dropped packet). */
+    static const char *const types[] = {"flow",
+                                        "netflow",
+                                        "dns",
+                                        "http",
+                                        "http2",
+                                        "tls",
+                                        "fileinfo",
+                                        "stats",
+                                        "ssh",
+                                        "smtp",
+                                        "krb5",
+                                        "smb",
+                                        "dhcp",
+                                        "rdp",
+                                        "nfs",
+                                        "ikev2",
+                                        "ike",
+                                        "tftp",
+                                        "snmp",
+                                        "sip",
+                                        "rfb",
+                                        "mqtt",
+                                        "quic",
+                                        "pgsql",
+                                        "ftp",
+                                        "ftp_data",
+                                        "dnp3",
+                                        "modbus",
+                                        "dcerpc",
+                                        "mdns",
+                                        "bittorrent-dht",
+                                        "frame",
+                                        "arp",
+                                        "ldap",
+                                        "pop3",
+                                        "websocket"};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        if (!strcmp(event_type, types[i])) return true;
     return false;
 }
 
@@ -384,6 +590,137 @@ size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIE
     return n;
 }
 
+/* The next space-delimited token at *i: its start and length (0: none). */
+static size_t token_at(const char *s, size_t len, size_t *i, const char **tok)
+{
+    while (*i < len && s[*i] == ' ') (*i)++;
+    *tok = s + *i;
+    size_t n = 0;
+    while (*i < len && s[*i] != ' ') (*i)++, n++;
+    return n;
+}
+
+/* An IDS alert in a syslog message: "[GID:SID:REV] MESSAGE [Classification:
+ * C] [Priority: P] {PROTO} SRC -> DST" (classification, priority and the
+ * addresses optional). Returns the fields found, 0 when it is none. */
+static size_t ids_message(const char *s, size_t len, rec_field_t *f)
+{
+    if (!len || s[0] != '[') return 0;
+    size_t i = 1, colons = 0;
+    while (i < len && (isdigit((unsigned char)s[i]) || s[i] == ':')) colons += s[i++] == ':';
+    if (i >= len || s[i] != ']' || colons != 2) return 0;
+    size_t n = 0;
+    f[n++] = (rec_field_t){"signature_id", s + 1, i - 1};
+    const char *msg = s + i + 1, *end = s + len, *stop = end;
+    static const char *const stops[] = {"[Classification:", "[Priority:", "{"};
+    for (size_t k = 0; k < 3; k++) {
+        const char *at = find(msg, (size_t)(end - msg), stops[k]);
+        if (at && at < stop) stop = at;
+    }
+    size_t ml = (size_t)(stop - msg);
+    trim(&msg, &ml);
+    if (!ml) return 0;
+    f[n++] = (rec_field_t){"signature", msg, ml};
+    const char *p = stop;
+    static const struct {
+        const char *tag, *name;
+    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
+    for (size_t b = 0; b < 2; b++) {
+        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
+        const char *brace = memchr(p, '{', (size_t)(end - p));
+        if (!at || (brace && brace < at)) continue;
+        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
+        if (!close) break;
+        size_t vl = (size_t)(close - v);
+        trim(&v, &vl);
+        f[n++] = (rec_field_t){brackets[b].name, v, vl};
+        p = close + 1;
+    }
+    const char *brace = memchr(p, '{', (size_t)(end - p));
+    const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
+    const char *arrow = brace_end ? find(brace_end, (size_t)(end - brace_end), "->") : NULL;
+    if (!arrow) return n;
+    f[n++] = (rec_field_t){"proto", brace + 1, (size_t)(brace_end - brace - 1)};
+    n += endpoint(brace_end + 1, (size_t)(arrow - brace_end - 1), "src_ip", "src_port", f + n);
+    n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + n);
+    return n;
+}
+
+size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS])
+{
+    size_t i = 0, n = 0;
+    bool rfc5424 = false;
+    if (len && s[0] == '<') { /* <PRI> */
+        i = 1;
+        while (i < len && i < 5 && isdigit((unsigned char)s[i])) i++;
+        if (i == 1 || i >= len || s[i++] != '>') return 0;
+        if (i + 1 < len && s[i] == '1' && s[i + 1] == ' ') rfc5424 = true, i += 2;
+    }
+    const char *ts = s + i;
+    size_t tl;
+    if (i < len && isalpha((unsigned char)s[i])) { /* Mmm dd hh:mm:ss[.f] */
+        const char *t;
+        if (token_at(s, len, &i, &t) != 3 || !token_at(s, len, &i, &t) || !token_at(s, len, &i, &t))
+            return 0;
+        tl = (size_t)(s + i - ts);
+    } else {
+        tl = token_at(s, len, &i, &ts);
+    }
+    int64_t ms;
+    if (!tl || !rec_parse_time(ts, tl, NULL, &ms, NULL)) return 0;
+    for (size_t k = 0; k < tl; k++) /* "1499244130" is a number, not a syslog line */
+        if (ts[k] == ':') goto timed;
+    return 0;
+timed:
+    f[n++] = (rec_field_t){"timestamp", ts, tl};
+    const char *host, *tag;
+    size_t hl = token_at(s, len, &i, &host);
+    if (!hl) return 0;
+    f[n++] = (rec_field_t){"host", host, hl};
+    const char *msg;
+    size_t taglen = token_at(s, len, &i, &tag);
+    if (!taglen) return 0;
+    if (rfc5424) { /* APP PROCID MSGID SD MSG */
+        const char *procid, *msgid, *sd;
+        size_t pl = token_at(s, len, &i, &procid), ml = token_at(s, len, &i, &msgid);
+        if (!pl || !ml) return 0;
+        f[n++] = (rec_field_t){"program", tag, taglen};
+        if (!(pl == 1 && *procid == '-')) f[n++] = (rec_field_t){"pid", procid, pl};
+        while (i < len && s[i] == ' ') i++;
+        sd = s + i;
+        if (i < len && s[i] == '[') { /* structured data: up to "] " not in quotes */
+            bool q = false;
+            for (; i < len; i++) {
+                if (s[i] == '"' && s[i - 1] != '\\') q = !q;
+                if (!q && s[i] == ']' && (i + 1 == len || s[i + 1] == ' ')) {
+                    i++;
+                    break;
+                }
+            }
+        } else {
+            token_at(s, len, &i, &sd);
+        }
+        msg = s + i;
+    } else { /* TAG[PID]: MSG */
+        const char *colon = memchr(tag, ':', (size_t)(s + len - tag));
+        if (!colon || colon > tag + taglen) return 0;
+        const char *bracket = memchr(tag, '[', (size_t)(colon - tag));
+        const char *name_end = bracket ? bracket : colon;
+        if (name_end == tag) return 0;
+        f[n++] = (rec_field_t){"program", tag, (size_t)(name_end - tag)};
+        if (bracket && colon[-1] == ']' && colon - bracket > 2)
+            f[n++] = (rec_field_t){"pid", bracket + 1, (size_t)(colon - bracket - 2)};
+        msg = colon + 1;
+    }
+    size_t ml = (size_t)(s + len - msg);
+    trim(&msg, &ml);
+    if (ml > 3 && !memcmp(msg, "\xEF\xBB\xBF", 3)) msg += 3, ml -= 3; /* RFC 5424's BOM */
+    size_t ids = ids_message(msg, ml, f + n);
+    if (ids) return n + ids;
+    if (ml) f[n++] = (rec_field_t){"msg", msg, ml};
+    return n;
+}
+
 rec_kind_t rec_sniff(const char *buf, size_t len)
 {
     size_t i = 0;
@@ -395,6 +732,9 @@ rec_kind_t rec_sniff(const char *buf, size_t len)
     rec_field_t f[REC_FASTLOG_FIELDS];
     if (i < len && rec_fastlog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, f))
         return REC_KIND_FASTLOG;
+    rec_field_t sf[REC_SYSLOG_FIELDS];
+    if (i < len && rec_syslog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, sf))
+        return REC_KIND_SYSLOG;
     /* A first line of 3 or more bytes without control characters is a CSV
      * header, whatever comes after it (a stray NUL in a row is the row's
      * problem): a varint-delimited Alert has its field tag 0x0a ('\n')

@@ -1,8 +1,9 @@
 /*
  * `quell replay` and `quell explain`: recorded alerts through the same
  * decision core the workers run (decider_decide: rules, dedup, noise),
- * offline, in one thread: each file's alerts in event-time order
- * (recorded.c), their per-alert JSON lines printed in input order.
+ * offline, in one thread: the alerts of the files given in event-time
+ * order across them (recorded.c), their per-alert JSON lines printed in
+ * input order.
  *
  * Determinism: the output is a function of the config, the candidate and
  * the input bytes only. Event time comes from the input (a line's
@@ -473,13 +474,24 @@ static void replay_recorded_cb(void *ctx, alert_t *a) { decide_alert(ctx, a); }
 
 /* Inputs go through the recorded-traffic readers (app/recorded.c), so
  * replay reads exactly what `quell suggest` reads: JSON documents and lines
- * of any shape, protobuf, CSV, and kafka:TOPIC. */
-static int replay_file(replay_t *r, const char *path, const char *brokers)
+ * of any shape, protobuf, CSV, and kafka:TOPIC. Files given one after
+ * another are one stream, decided in event-time order across them; a
+ * kafka:TOPIC is read on its own, where it stands among the inputs. */
+static int replay_inputs(replay_t *r, const char **inputs, size_t n, const char *brokers)
 {
-    int rc = !strncmp(path, "kafka:", 6)
-                 ? recorded_read_kafka(r->rec, path + 6, brokers, replay_recorded_cb, r)
-                 : recorded_read(r->rec, path, replay_recorded_cb, r);
-    print_waiting(r, true);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc;) {
+        size_t files = 0;
+        while (i + files < n && strncmp(inputs[i + files], "kafka:", 6)) files++;
+        if (files) {
+            rc = recorded_read_files(r->rec, inputs + i, files, replay_recorded_cb, r);
+            i += files;
+        } else {
+            rc = recorded_read_kafka(r->rec, inputs[i] + 6, brokers, replay_recorded_cb, r);
+            i++;
+        }
+        print_waiting(r, true);
+    }
     return rc;
 }
 
@@ -602,19 +614,24 @@ static void print_summary_json(const replay_t *r)
 static void replay_usage(FILE *out)
 {
     fprintf(out, "usage: quell replay -c FILE [--candidate FILE2] [--format text|json]\n"
-                 "                    [--brokers LIST] [--map LABEL=COLUMN,...] INPUT...\n"
+                 "                    [--brokers LIST] [--map LABEL=COLUMN,...]\n"
+                 "                    [--date-order dmy|mdy] INPUT...\n"
                  "  INPUT: JSON lines (as `quell gen` writes them; \"receivedAt\" sets a line's\n"
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
                  "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
                  "         of any other shape (lines, an array, pretty-printed; roles guessed,\n"
-                 "         or named with --map), each file in event-time order, or\n"
-                 "         kafka:TOPIC (with --brokers: the topic as it is now, in timestamp\n"
-                 "         order). What `quell suggest` reads (see docs/tuning.md).\n");
+                 "         or named with --map), syslog or fast.log lines, or kafka:TOPIC\n"
+                 "         (with --brokers: the topic as it is now, in timestamp order).\n"
+                 "         Files given one after another are decided in event-time order\n"
+                 "         across them. What `quell suggest` reads (see docs/tuning.md).\n"
+                 "  --date-order: how 5/7/2017 reads (default: from the data, per file: a\n"
+                 "         first field over 12 means D/M/Y, a second M/D/Y; else M/D/Y)\n");
 }
 
 int replay_main(int argc, char **argv)
 {
     const char *path = NULL, *cand = NULL, *format = "text", *brokers = NULL, *map = NULL;
+    int date_order = -1;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     int rc = 2;
@@ -633,7 +650,12 @@ int replay_main(int argc, char **argv)
             brokers = argv[++i];
         else if (!strcmp(argv[i], "--map") && i + 1 < argc)
             map = argv[++i];
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        else if (!strcmp(argv[i], "--date-order") && i + 1 < argc) {
+            if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell replay: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             replay_usage(stdout);
             free(inputs);
             return 0;
@@ -663,8 +685,8 @@ int replay_main(int argc, char **argv)
                                  c->ingest.max_name_bytes, c->ingest.max_value_bytes,
                                  c->ingest.max_annotation_bytes};
     arena_init(&r.arena, 256 * 1024);
-    for (size_t i = 0; i < n_inputs; i++)
-        if (replay_file(&r, inputs[i], brokers) != 0) goto out_arena;
+    if (date_order >= 0) recorded_set_date_order(r.rec, date_order);
+    if (replay_inputs(&r, inputs, n_inputs, brokers) != 0) goto out_arena;
     r.decode_errors += recorded_errors(r.rec);
     if (r.json) {
         print_summary_json(&r);
@@ -761,9 +783,9 @@ static void explain_alert(explain_t *e, alert_t *a, int64_t now)
     if (!nm) printf("routes: none matches\n");
 }
 
-/* recorded_fn for inputs that are not Alertmanager JSON. A reader gives
- * an alert without a time one in the first day of 1970 (the previous
- * alert's plus 1 ms): such an alert is asked about as of now. */
+/* recorded_fn for inputs that are not Alertmanager JSON. A reader in
+ * explain's mode (recorded_set_explain) gives an alert without a time
+ * event time 0: such an alert is asked about as of now. */
 static void explain_recorded(void *ctx, alert_t *a)
 {
     explain_t *e = ctx;
@@ -773,6 +795,7 @@ static void explain_recorded(void *ctx, alert_t *a)
 int explain_main(int argc, char **argv)
 {
     const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL, *map = NULL;
+    int date_order = -1;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
@@ -782,7 +805,12 @@ int explain_main(int argc, char **argv)
             url = argv[++i];
         else if (!strcmp(argv[i], "--map") && i + 1 < argc)
             map = argv[++i];
-        else if (!alert_path && argv[i][0] != '-')
+        else if (!strcmp(argv[i], "--date-order") && i + 1 < argc) {
+            if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell explain: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
+                return 2;
+            }
+        } else if (!alert_path && argv[i][0] != '-')
             alert_path = argv[i];
         else {
             fprintf(stderr, "quell explain: unknown option \"%s\"\n", argv[i]);
@@ -805,7 +833,8 @@ int explain_main(int argc, char **argv)
     }
     if (!path || !alert_path) {
         fprintf(stderr,
-                "usage: quell explain -c FILE [--map LABEL=COLUMN,...] ALERTS\n"
+                "usage: quell explain -c FILE [--map LABEL=COLUMN,...] [--date-order dmy|mdy] "
+                "ALERTS\n"
                 "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n"
                 "  ALERTS: an Alertmanager alert or webhook payload, or anything replay reads\n"
                 "          (CSV, JSON of any shape, protobuf; see docs/tuning.md)\n");
@@ -837,6 +866,8 @@ int explain_main(int argc, char **argv)
             fprintf(stderr, "quell explain: %s\n", err);
             goto out;
         }
+        recorded_set_explain(rec);
+        if (date_order >= 0) recorded_set_date_order(rec, date_order);
         recorded_read_buffer(rec, alert_path, text, len, explain_recorded, &e);
         if (!e.n) {
             fprintf(stderr, "%s: no alert in it\n", alert_path);

@@ -837,7 +837,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: quell suggest [-c FILE] [--map LABEL=COLUMN,...] [--target N] [--owner NAME]\n"
             "                     [--expires DURATION] [--exclusions] [--top N] [-o FILE]\n"
-            "                     [--brokers LIST] INPUT...\n"
+            "                     [--brokers LIST] [--date-order dmy|mdy] INPUT...\n"
             "  Reads recorded alerts, the inputs replay takes (files of JSON, protobuf or CSV;\n"
             "  kafka:TOPIC with --brokers), and\n"
             "  writes a config proposing rules: grouping, severity, noise, dedup.window, and with\n"
@@ -849,7 +849,9 @@ static void usage(FILE *out)
             "  --exclusions    also propose exclusions of low-severity noisy groups\n"
             "  --top N         noisiest groups listed in the report (default 10)\n"
             "  --id-variants N raw names a normalised name needs to fold by it (default 10)\n"
-            "  --fold-min N    label sets an alert name needs to fold by name (default 3)\n");
+            "  --fold-min N    label sets an alert name needs to fold by name (default 3)\n"
+            "  --date-order O  dmy or mdy: how 5/7/2017 reads (default: from the data, per\n"
+            "                  file; M/D/Y when no day over 12 says which)\n");
 }
 
 int suggest_main(int argc, char **argv)
@@ -857,6 +859,7 @@ int suggest_main(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *map = NULL, *out_path = NULL, *brokers = NULL;
+    int date_order = -1;
     plan_t p = {.target = 60,
                 .owner = "unassigned",
                 .expires_ms = 30 * 86400000LL,
@@ -881,7 +884,12 @@ int suggest_main(int argc, char **argv)
             s.base_path = argv[++i];
         else if (!strcmp(a, "--map") && has)
             map = argv[++i];
-        else if (!strcmp(a, "--brokers") && has)
+        else if (!strcmp(a, "--date-order") && has) {
+            if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
+                fprintf(stderr, "quell suggest: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(a, "--brokers") && has)
             brokers = argv[++i];
         else if (!strcmp(a, "-o") && has)
             out_path = argv[++i];
@@ -957,11 +965,17 @@ int suggest_main(int argc, char **argv)
      * "priority" when the data has that and not "severity" (decided after
      * reading: keep both until then) */
     s.sev_label = "severity";
-    for (size_t i = 0; i < n_inputs; i++)
-        if ((!strncmp(inputs[i], "kafka:", 6)
-                 ? recorded_read_kafka(s.reader, inputs[i] + 6, brokers, keep_alert, &s)
-                 : recorded_read(s.reader, inputs[i], keep_alert, &s)) != 0)
-            goto out;
+    if (date_order >= 0) recorded_set_date_order(s.reader, date_order);
+    /* files one after another as one stream in event-time order, as
+     * replay reads them; kafka:TOPIC on its own */
+    for (size_t i = 0; i < n_inputs;) {
+        size_t files = 0;
+        while (i + files < n_inputs && strncmp(inputs[i + files], "kafka:", 6)) files++;
+        int read_rc = files ? recorded_read_files(s.reader, inputs + i, files, keep_alert, &s)
+                            : recorded_read_kafka(s.reader, inputs[i] + 6, brokers, keep_alert, &s);
+        if (read_rc != 0) goto out;
+        i += files ? files : 1;
+    }
     if (!s.n) {
         fprintf(stderr, "quell suggest: no alerts read\n");
         goto out;

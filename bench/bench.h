@@ -127,6 +127,10 @@ typedef struct {
      * after an outage or a storm that outran it. Non-zero aborts. */
     int (*loaded)(void *ctx);
     void *loaded_ctx;
+    /* Whether the consumer is still running (NULL: not known): waiting for
+     * its commits stops at once when it has exited (a config it refused,
+     * a crash) instead of at the timeout. Called with loaded_ctx. */
+    bool (*alive)(void *ctx);
     gen_opts_t gen;
 } load_opts_t;
 

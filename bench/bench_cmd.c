@@ -181,6 +181,14 @@ static pid_t spawn_run(const bench_opts_t *o, const char *dir, const char *broke
     _exit(127);
 }
 
+/* Whether child `pid` has exited, without reaping it (stop_run does). */
+static bool child_exited(pid_t pid)
+{
+    siginfo_t info = {0};
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+    return info.si_pid != 0;
+}
+
 /* The embedded cluster's address from quell's log; NULL if quell died or
  * did not say within 30 s. */
 static char *wait_embedded(const char *dir, pid_t pid)
@@ -196,7 +204,7 @@ static char *wait_embedded(const char *dir, pid_t pid)
                 return strdup(line + 16);
             }
         if (f) fclose(f);
-        if (waitpid(pid, NULL, WNOHANG) == pid) return NULL;
+        if (child_exited(pid)) return NULL;
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
@@ -238,7 +246,9 @@ static int stop_run(pid_t pid)
     int status = 0;
     kill(pid, SIGTERM);
     for (int i = 0; i < 600; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) return status;
+        if (got < 0) return -1; /* not our child (any more) */
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
@@ -370,6 +380,13 @@ static int spawn_loaded(void *arg)
     return sc->pid > 0 ? 0 : -1;
 }
 
+/* Whether the run's `quell run` is still running. */
+static bool run_alive(void *arg)
+{
+    const spawn_ctx_t *sc = arg;
+    return sc->pid <= 0 || !child_exited(sc->pid); /* <= 0: not started yet */
+}
+
 /* ---- one run ----------------------------------------------------------- */
 
 static int one_run(const bench_opts_t *o, int run, bool latency, double rate, run_result_t *r,
@@ -441,11 +458,15 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
             snprintf(err, errlen, "fork: %s", strerror(errno));
             goto out;
         }
+        sc.pid = pid;
     }
     if (!brokers) {
         embedded = wait_embedded(dir, pid);
         if (!embedded) {
-            snprintf(err, errlen, "quell run did not start (see %s/log)", dir);
+            snprintf(err, errlen, "%s (quell's log: %s/log)",
+                     child_exited(pid) ? "quell exited before it started"
+                                       : "quell run did not start within 30 s",
+                     dir);
             goto out;
         }
         brokers = embedded;
@@ -467,6 +488,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
                                              : 0,
                       .loaded = backlog ? spawn_loaded : NULL,
                       .loaded_ctx = &sc,
+                      .alive = run_alive,
                       .batch = o->batch,
                       .gen = o->gen};
     if (latency && lo.gen.alerts > (uint64_t)(rate * 10) && rate * 10 >= 1000)

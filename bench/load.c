@@ -167,10 +167,14 @@ static int64_t committed_progress(rd_kafka_t *observer, const char *topic, const
 /* Waits until quell's group has taken every input partition (quell commits
  * a partition's starting offset when it is assigned one), so a storm is
  * not produced into topics nobody reads yet. */
-static bool wait_group_ready(rd_kafka_t *observer, const char *topic, const marks_t *in,
+/* Whether the consumer exited (o->alive said so). */
+static bool consumer_gone(const load_opts_t *o) { return o->alive && !o->alive(o->loaded_ctx); }
+
+static bool wait_group_ready(const load_opts_t *o, rd_kafka_t *observer, const marks_t *in,
                              int64_t deadline_ns)
 {
-    while (clock_mono_ns() < deadline_ns) {
+    const char *topic = o->topic;
+    while (clock_mono_ns() < deadline_ns && !consumer_gone(o)) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(in->n);
         for (int32_t p = 0; p < in->n; p++) rd_kafka_topic_partition_list_add(l, topic, p);
         bool ready = rd_kafka_committed(observer, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -308,9 +312,10 @@ int load_run(const load_opts_t *o, load_result_t *res)
     if (!gen) goto out;
 
     int64_t deadline = clock_mono_ns() + (int64_t)o->timeout_s * 1000000000;
-    if (o->wait && !o->loaded && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
-        snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?",
-                 o->group);
+    if (o->wait && !o->loaded && !wait_group_ready(o, obs, &in_marks, deadline)) {
+        snprintf(res->error, sizeof(res->error), "%s",
+                 consumer_gone(o) ? "quell exited before it consumed anything"
+                                  : "the group has no member: is quell running?");
         goto out;
     }
     int64_t t0 = clock_mono_ns();
@@ -400,9 +405,10 @@ int load_run(const load_opts_t *o, load_result_t *res)
             snprintf(res->error, sizeof(res->error), "the consumer did not start");
             goto out;
         }
-        if (o->wait && !wait_group_ready(obs, o->topic, &in_marks, deadline)) {
-            snprintf(res->error, sizeof(res->error), "group %s has no member: is quell running?",
-                     o->group);
+        if (o->wait && !wait_group_ready(o, obs, &in_marks, deadline)) {
+            snprintf(res->error, sizeof(res->error), "%s",
+                     consumer_gone(o) ? "quell exited before it consumed anything"
+                                      : "the group has no member: is quell running?");
             goto out;
         }
         t0 = clock_mono_ns();
@@ -412,6 +418,11 @@ int load_run(const load_opts_t *o, load_result_t *res)
         while (!done) {
             committed_progress(obs, o->topic, &in_marks, in_marks.end, &done);
             if (done) break;
+            if (consumer_gone(o)) {
+                snprintf(res->error, sizeof(res->error),
+                         "quell exited before it committed the storm");
+                goto out;
+            }
             if (clock_mono_ns() > deadline) {
                 snprintf(res->error, sizeof(res->error),
                          "timed out waiting for group %s to commit the storm", o->group);

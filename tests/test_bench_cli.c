@@ -235,6 +235,43 @@ static void test_batch(void)
     unlink(scenario);
 }
 
+/* A scenario whose config quell refuses: the run stops as soon as quell
+ * has exited and says so (it used to wait for commits until --timeout,
+ * then blame a missing group member), in backlog and live mode. */
+static void test_refused_config(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/refused.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "description: refused\ngen:\n  alerts: 1000\nconfig: |\n  dedup:\n    "
+               "window: banana\n");
+    fclose(f);
+    const char *modes[] = {"", " --live"};
+    for (int m = 0; m < 2; m++) {
+        char args[900], *out = NULL, *err = NULL;
+        snprintf(args, sizeof args, "bench --scenario %s --runs 1 --latency-rate 0 --timeout 100%s",
+                 path, modes[m]);
+        CHECK(run(args, &out, &err) != 0);
+        CHECK(err && strstr(err, "quell exited before"));
+        /* its log, kept for the operator, names the refused line */
+        const char *log = err ? strstr(err, "quell's log: ") : NULL;
+        CHECK(log != NULL);
+        if (log) {
+            char lp[700];
+            snprintf(lp, sizeof lp, "%.*s", (int)strcspn(log + 13, ")"), log + 13);
+            char *text = check_read_file(lp, NULL);
+            CHECK(text && strstr(text, "window"));
+            free(text);
+            char kept[700];
+            snprintf(kept, sizeof kept, "rm -rf '%.*s'", (int)(strlen(lp) - 4), lp);
+            CHECK_EQ_INT(system(kept), 0);
+        }
+        free(out);
+        free(err);
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -242,6 +279,7 @@ int main(void)
     test_tiny_scenario();
     test_baseline();
     test_batch();
+    test_refused_config();
     rmdir(dir);
     return check_summary("bench_cli");
 }

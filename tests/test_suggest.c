@@ -4,10 +4,12 @@
  * storm at least 50x, every attack phase still opens an incident, and the
  * candidate report lists the critical alert a suggestion hides first. */
 #include <stdlib.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../app/recorded.h"
+#include "../app/recorded_int.h"
 #include "../dedup/group.h"
 #include "check.h"
 #include "ids_storm.h"
@@ -168,6 +170,18 @@ static void test_times(void)
         {"1772445601.25", 1772445601250LL},
         {"1772445601000", 1772445601000LL},
         {" 2026-03-02T10:00:01Z ", 1772445601000LL},
+        {"2026-03-02T10:00", 1772445600000LL}, /* ISO 8601 without seconds */
+        {"2017-07-05 08:42:10.123456", 1499244130123LL},
+        {"2017-07-05T08:42:10.123456+02:00", 1499236930123LL}, /* RFC 5424 */
+        {"1499244130123456", 1499244130123LL},                 /* epoch us */
+        {"1499244130123456789", 1499244130123LL},              /* epoch ns */
+        {"5/7/2017 8:42", 1494146520000LL},                    /* M/D/Y, no seconds */
+        {"7/13/2017 3:30:12 PM", 1499959812000LL},             /* a 12-hour clock */
+        {"5/7/17 12:05 AM", 1494115500000LL},                  /* 2-digit year */
+        {"13.07.2017 08:42:10", 1499935330000LL},              /* dots: D.M.Y */
+        {"Wed Dec  6 15:51:00 2017", 1512575460000LL},         /* ctime */
+        {"06/Dec/2017:15:51:00 +0100", 1512571860000LL},       /* Apache */
+        {"Wed, 06 Dec 2017 15:51:00 +0000", 1512575460000LL},  /* RFC 2822 */
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -175,13 +189,42 @@ static void test_times(void)
         if (!got || t != ok[i].want) fprintf(stderr, "time \"%s\": %lld\n", ok[i].in, (long long)t);
         CHECK(got && t == ok[i].want);
     }
-    static const char *const bad[] = {"yesterday",  "2026-13-02 10:00:01", "10:00:01",
-                                      "",           "2026-03-02T10:00",    "1.2.3",
-                                      "1772445601."};
+    static const char *const bad[] = {
+        "yesterday", "2026-13-02 10:00:01", "10:00:01", "", "1.2.3", "1772445601.", "5/7",
+        "13:30 PM",  "Dec 32 10:00:00"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
     }
+}
+
+/* Two-field dates read in the order given, voting on it; yearless dates
+ * (syslog) take the year given. */
+static void test_time_orders(void)
+{
+    rec_time_opts_t mdy = {REC_DATE_MDY, 2026}, dmy = {REC_DATE_DMY, 2026};
+    rec_time_info_t info;
+    int64_t t = 0;
+    CHECK(rec_parse_time("5/7/2017 8:42", 13, &dmy, &t, &info));
+    CHECK_EQ_INT(t, 1499244120000LL); /* 5 July */
+    CHECK(info.two_field_date && !info.first_over_12 && !info.second_over_12);
+    CHECK(!rec_parse_time("13/07/2017 08:42:10", 19, &mdy, &t, &info));
+    CHECK(info.first_over_12);
+    CHECK(rec_parse_time("13/07/2017 08:42:10", 19, &dmy, &t, &info));
+    CHECK_EQ_INT(t, 1499935330000LL);
+    CHECK(rec_parse_time("7/13/2017 3:30:12 PM", 20, &mdy, &t, &info));
+    CHECK(info.second_over_12 && !info.first_over_12);
+    CHECK(rec_parse_time("Dec  6 15:51:00", 15, &mdy, &t, &info));
+    CHECK_EQ_INT(t, 1796572260000LL);
+    CHECK(info.yearless && info.month == 12);
+    rec_time_opts_t y2027 = {REC_DATE_MDY, 2027};
+    CHECK(rec_parse_time("Jan 01 00:00:01.123", 19, &y2027, &t, &info));
+    CHECK_EQ_INT(t, 1798761601123LL);
+    CHECK(rec_parse_time("<notatime", 9, &mdy, &t, &info) == false);
+    /* fast.log's M/D-clock is M/D whatever the file's other dates say */
+    CHECK(rec_parse_time("07/05-08:42:10.5", 16, &dmy, &t, &info));
+    CHECK_EQ_INT(t, 1783240930500LL);
+    CHECK(!info.two_field_date);
 }
 
 typedef struct {
@@ -595,6 +638,297 @@ static void test_time_order(void)
     free(fw);
     free(out);
     free(err);
+}
+
+/* A file's dates read D/M/Y when a first field over 12 says so anywhere
+ * in it (CIC-IDS2017 exports: " Timestamp" = 13/07/2017 08:42, 5/7/2017
+ * 8:42); M/D/Y when a second one does or nothing does (said once, with
+ * the way to say otherwise); --date-order overrides. */
+static void test_date_order_files(void)
+{
+    char path[256], defaults[256], args[1024], e[200];
+    snprintf(path, sizeof path, "%s/cic.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/dates.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "Flow ID, Source IP, Timestamp, Label\n"
+                     "1, 192.168.10.5, 5/7/2017 8:42, DoS Hulk\n"
+                     "2, 192.168.10.5, 6/7/2017 9:00, DoS Hulk\n"
+                     "3, 192.168.10.5, 13/7/2017 10:00:05, DoS Hulk\n");
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r =
+        recorded_new(&c, "alertname=Label,instance=Source IP,time=Timestamp", e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_INT(s.t[0], 1499244120000LL); /* 5 July, not 7 May */
+    CHECK_EQ_INT(s.t[2] - s.t[0], 8 * 86400000LL + 78 * 60000 + 5000);
+    recorded_destroy(r);
+    /* ambiguous throughout (one day): M/D/Y, said once; --date-order dmy
+     * turns it */
+    write_text(path, "Timestamp,Label\n5/7/2017 8:42,DoS\n5/7/2017 8:43,DoS\n");
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s --map alertname=Label,time=Timestamp %s", defaults,
+             path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "cic.csv: dates such as 5/7/2017 could be D/M/Y or M/D/Y (no day over "
+                             "12 says which): read as M/D/Y (US); --date-order dmy reads them the "
+                             "other way"));
+    CHECK(err && !strstr(err, "not read"));
+    free(out);
+    free(err);
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    recorded_set_date_order(r, REC_DATE_DMY);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[0], 1499244120000LL);
+    CHECK_EQ_INT(s.t[1] - s.t[0], 60000);
+    recorded_destroy(r);
+    /* every field 12 or under, but the first changes from row to row
+     * while the second stays (3, 4, 5 July): the first is the day */
+    write_text(path, "Timestamp,Label\n3/7/2017 8:42,DoS\n4/7/2017 8:43,DoS\n5/7/2017 9:00,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_INT(s.t[2], 1499245200000LL); /* 2017-07-05 09:00 */
+    recorded_destroy(r);
+    /* a second field over 12: M/D/Y, nothing said */
+    write_text(path, "Timestamp,Label\n7/5/2017 8:42,DoS\n7/13/2017 3:30:12 PM,DoS\n");
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && !strstr(err, "could be D/M/Y"));
+    CHECK(out && strstr(out, "2 alerts in"));
+    free(out);
+    free(err);
+    conf_free(&c);
+}
+
+/* Syslog times have no year: the file's modification year, counting the
+ * rollovers before its last line (Dec 31 -> Jan 1 stays in order). */
+static void test_syslog_years(void)
+{
+    char path[256], e[200];
+    snprintf(path, sizeof path, "%s/syslog.csv", dir);
+    write_text(path, "time,msg,host\n"
+                     "Dec 31 23:59:58,sshd: Failed password,h1\n"
+                     "Jan  1 00:00:01.123,sshd: Failed password,h1\n");
+    struct timeval tv[2] = {{1798848000, 0}, {1798848000, 0}}; /* 2027-01-02 */
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.t[0], 1798761598000LL); /* 2026-12-31 */
+    CHECK_EQ_INT(s.t[1], 1798761601123LL); /* 2027-01-01 */
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+    /* a December log whose file was written on 2 January: last year's */
+    write_text(path, "time,msg,host\nDec  6 15:51:00,sshd: Failed password,h1\n");
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_INT(s.t[0], 1796572260000LL); /* 2026-12-06 */
+    recorded_destroy(r);
+    conf_free(&c);
+}
+
+/* Files given together are one stream in event-time order: two sensors'
+ * logs of the same hour are decided as the alerts happened. A file in
+ * time order holds no alert back. */
+static void test_across_files(void)
+{
+    char a[256], b[256], defaults[256], args[2048], e[200];
+    snprintf(a, sizeof a, "%s/sensor-a.csv", dir);
+    snprintf(b, sizeof b, "%s/sensor-b.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/across.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(a, "time,signature,host\n"
+                  "2026-03-02T10:00:00Z,ET SCAN a,h1\n"
+                  "2026-03-02T10:20:00Z,ET SCAN a,h1\n");
+    write_text(b, "time,signature,host\n"
+                  "2026-03-02T10:10:00Z,ET SCAN a,h1\n"
+                  "2026-03-02T10:12:00Z,ET SCAN a,h1\n");
+    conf_t c;
+    conf_defaults(&c);
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    const char *both[] = {a, b};
+    CHECK_EQ_INT(recorded_read_files(r, both, 2, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 4);
+    CHECK(s.t[0] < s.t[1] && s.t[1] < s.t[2] && s.t[2] < s.t[3]);
+    CHECK_EQ_INT(recorded_peak_held(r), 1); /* a's 10:20 waited for b */
+    recorded_destroy(r);
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, a, keep_row, &s), 0);
+    CHECK_EQ_INT(recorded_peak_held(r), 0);
+    recorded_destroy(r);
+    conf_free(&c);
+    /* 10:00 new, 10:10 new (10 min later), 10:12 duplicate, 10:20 new */
+    char *out, *err;
+    snprintf(args, sizeof args, "replay -c %s --format json %s %s", defaults, a, b);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    size_t forwards;
+    bool *fw = forwarded_rows(out, 4, &forwards);
+    CHECK(fw[0] && fw[1] && fw[2] && !fw[3]); /* lines in input order: a's, then b's */
+    free(fw);
+    CHECK(err && strstr(err, "their times overlap: alerts decided in event-time order across "
+                             "the 2 inputs"));
+    free(out);
+    free(err);
+    /* a pipe is read once, its bytes kept for the second pass (run()
+     * puts quell first: `check` stands there, the pipe comes after) */
+    snprintf(args, sizeof args, "check -c %s >/dev/null; cat %s | %s replay -c %s /dev/stdin",
+             defaults, b, getenv("QUELL_BIN"), defaults);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "2 alerts in, 1 incidents out"));
+    free(out);
+    free(err);
+}
+
+/* explain asks about an alert without a time as of now, and says so
+ * (not replay's "1 ms after the previous"). */
+static void test_explain_untimed(void)
+{
+    char path[256], defaults[256], args[1024];
+    snprintf(path, sizeof path, "%s/untimed.csv", dir);
+    snprintf(defaults, sizeof defaults, "%s/explain.yaml", dir);
+    write_text(defaults, "# the defaults\n");
+    write_text(path, "signature,host\nET SCAN a,h1\nET SCAN b,h2\n");
+    char *out, *err;
+    snprintf(args, sizeof args, "explain -c %s %s", defaults, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "untimed.csv: 2 alerts without a time"));
+    CHECK(err && strstr(err, "each explained as of now"));
+    CHECK(err && !strstr(err, "1 ms"));
+    CHECK(out && strstr(out, "alert 2:"));
+    free(out);
+    free(err);
+}
+
+/* The shapes IDS exports come in, without --map: records that are no
+ * alert are skipped (Suricata EVE's flow/dns events, CIC-IDS "BENIGN"
+ * rows), a Zeek log's "#fields" header and "-" for unset, syslog lines
+ * (an IDS alert in one read as fast.log's fields; other lines by their
+ * message). */
+static void test_ids_shapes(void)
+{
+    char path[256], e[200];
+    conf_t c;
+    conf_defaults(&c);
+    snprintf(path, sizeof path, "%s/eve-mixed.json", dir);
+    write_text(path,
+               "{\"timestamp\":\"2017-07-05T08:42:10.123456+0000\",\"event_type\":\"alert\","
+               "\"src_ip\":\"10.0.0.1\",\"alert\":{\"signature\":\"ET SCAN a\",\"severity\":2}}\n"
+               "{\"timestamp\":\"2017-07-05T08:42:11.000000+0000\",\"event_type\":\"flow\","
+               "\"src_ip\":\"10.0.0.1\",\"flow\":{\"pkts_toserver\":3}}\n"
+               "{\"timestamp\":\"2017-07-05T08:42:12.000000+0000\",\"event_type\":\"dns\","
+               "\"src_ip\":\"10.0.0.1\",\"dns\":{\"rrname\":\"x.example\"}}\n"
+               "{\"timestamp\":\"2017-07-05T08:42:13.000000+0000\",\"event_type\":\"anomaly\","
+               "\"src_ip\":\"10.0.0.1\",\"anomaly\":{\"event\":\"INVALID_ACK\"}}\n");
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    seen_t s = {0};
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2); /* the alert and the anomaly */
+    CHECK(strstr(s.rows[0], "alertname=ET SCAN a") != NULL);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    snprintf(path, sizeof path, "%s/cic-flows.csv", dir);
+    write_text(path, "Flow ID, Source IP, Timestamp, Flow Duration, Label\n"
+                     "a, 192.168.10.5, 5/7/2017 8:42, 10, BENIGN\n"
+                     "b, 172.16.0.1, 5/7/2017 8:43, 11, DoS Hulk\n"
+                     "c, 192.168.10.8, 5/7/2017 8:44, 12, benign\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.rows[0], "Flow_Duration=11 Flow_ID=b Source_IP=172.16.0.1 alertname=DoS Hulk");
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    /* OSSEC's JSON alerts: rule.comment names the alert, TimeStamp (ms) */
+    snprintf(path, sizeof path, "%s/ossec.json", dir);
+    write_text(path, "{\"rule\":{\"level\":5,\"comment\":\"SSHD authentication failed.\","
+                     "\"sidid\":5716},\"id\":\"1499244130.1234\",\"TimeStamp\":1499244130123,"
+                     "\"location\":\"/var/log/secure\",\"hostname\":\"web1\"}\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK(strstr(s.rows[0], "alertname=SSHD authentication failed.") != NULL);
+    CHECK(strstr(s.rows[0], "severity=5") != NULL);
+    CHECK_EQ_INT(s.t[0], 1499244130123LL);
+    recorded_destroy(r);
+
+    /* Snort's alert_csv writes no header: a first line starting with a
+     * time is a row, its 27 columns named as Snort names them */
+    snprintf(path, sizeof path, "%s/alert.csv", dir);
+    write_text(path, "07/05-08:42:10.123456,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,"
+                     "10.0.0.1,40000,192.168.10.5,22,00:0C:29:01:11:22,00:50:56:C0:00:08,0x4A,"
+                     "***AP***,0x1,0x2,,0x3,64,0,7,60,20,,,,\n"
+                     "07/05-08:42:11.000000,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,"
+                     "10.0.0.2,40001,192.168.10.5,22,00:0C:29:01:11:22,00:50:56:C0:00:08,0x4A,"
+                     "***AP***,0x1,0x2,,0x3,64,0,8,60,20,,,,\n");
+    r = recorded_new(&c, "alertname=msg,instance=src,time=timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan instance=10.0.0.1");
+    CHECK_EQ_INT(s.t[1] - s.t[0], 877);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    snprintf(path, sizeof path, "%s/notice.log", dir);
+    write_text(path, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
+                     "#unset_field\t-\n#path\tnotice\n"
+                     "#fields\tts\tuid\tsrc\tnote\tmsg\tactions\n"
+                     "#types\ttime\tstring\taddr\tenum\tstring\tset[enum]\n"
+                     "1499244130.123456\t-\t10.0.0.1\tScan::Port_Scan\t10.0.0.1 scanned at "
+                     "least 15 unique ports\t(empty)\n"
+                     "#close\t2017-07-05-16-00-00\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(
+        s.rows[0],
+        "alertname=Scan::Port_Scan msg=10.0.0.1 scanned at least 15 unique ports src=10.0.0.1");
+    CHECK_EQ_INT(s.t[0], 1499244130123LL);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+
+    snprintf(path, sizeof path, "%s/messages", dir);
+    write_text(path,
+               "Jul  5 08:42:10 sensor1 snort[4242]: [1:2001219:20] ET SCAN Potential SSH "
+               "Scan [Classification: Attempted Information Leak] [Priority: 2] {TCP} "
+               "10.0.0.1:40000 -> 192.168.10.5:22\n"
+               "Jul  5 08:42:11 web1 sshd[77]: Failed password for root from 10.0.0.1 port "
+               "40001 ssh2\n"
+               "<34>1 2017-07-05T08:42:12.5Z web1 su - ID47 - 'su root' failed on /dev/pts/8\n");
+    struct timeval tv[2] = {{1499270400, 0}, {1499270400, 0}}; /* 2017-07-05 16:00 */
+    CHECK_EQ_INT(utimes(path, tv), 0);
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan classification=Attempted "
+                            "Information Leak dest_ip=192.168.10.5 dest_port=22 host=sensor1 "
+                            "pid=4242 program=snort proto=TCP severity=2 signature_id=1:2001219:20 "
+                            "src_ip=10.0.0.1 src_port=40000");
+    CHECK_EQ_STR(s.rows[1], "alertname=Failed password for root from 10.0.0.1 port 40001 ssh2 "
+                            "host=web1 pid=77 program=sshd");
+    CHECK_EQ_STR(s.rows[2], "alertname='su root' failed on /dev/pts/8 host=web1 program=su");
+    CHECK_EQ_INT(s.t[0], 1499244130000LL);
+    CHECK_EQ_INT(s.t[2], 1499244132500LL);
+    CHECK_EQ_INT(recorded_errors(r), 0);
+    recorded_destroy(r);
+    conf_free(&c);
 }
 
 /* Traffic where no column names the alert: suggest does not fold the
@@ -1076,6 +1410,12 @@ int main(void)
     test_csv_problem_lines();
     test_utf16();
     test_time_order();
+    test_time_orders();
+    test_date_order_files();
+    test_syslog_years();
+    test_across_files();
+    test_explain_untimed();
+    test_ids_shapes();
     test_unnamed();
     test_awkward_names();
     test_fastlog();
