@@ -598,6 +598,27 @@ static void trim(const char **v, size_t *len)
     while (*len && isspace((unsigned char)(*v)[*len - 1])) (*len)--;
 }
 
+/* An IDS alert's "[Classification: C]" and "[Priority: P]" after `p`
+ * (each optional, before the "{PROTO}"), appended to f[*n]; returns
+ * where they end, or NULL when one is not closed. */
+static const char *ids_brackets(const char *p, const char *end, rec_field_t *f, size_t *n)
+{
+    static const struct {
+        const char *tag, *name;
+    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
+    for (size_t b = 0; b < 2; b++) {
+        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
+        const char *brace = memchr(p, '{', (size_t)(end - p));
+        if (!at || (brace && brace < at)) continue;
+        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
+        if (!close) return NULL;
+        size_t vl = (size_t)(close - v);
+        trim(&v, &vl);
+        f[(*n)++] = (rec_field_t){brackets[b].name, v, vl};
+        p = close + 1;
+    }
+    return p;
+}
 /* "ADDR:PORT" as two fields; an address alone (ICMP) as one. */
 static size_t endpoint(const char *s, size_t len, const char *addr_name, const char *port_name,
                        rec_field_t *f)
@@ -635,20 +656,7 @@ size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIE
     if (!ml) return 0;
     f[n++] = (rec_field_t){"signature", msg, ml};
     const char *p = msg_end + 4;
-    static const struct {
-        const char *tag, *name;
-    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
-    for (size_t b = 0; b < 2; b++) {
-        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
-        const char *brace = memchr(p, '{', (size_t)(end - p));
-        if (!at || (brace && brace < at)) continue;
-        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
-        if (!close) return 0;
-        size_t vl = (size_t)(close - v);
-        trim(&v, &vl);
-        f[n++] = (rec_field_t){brackets[b].name, v, vl};
-        p = close + 1;
-    }
+    if (!(p = ids_brackets(p, end, f, &n))) return 0;
     const char *brace = memchr(p, '{', (size_t)(end - p));
     const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
     if (!brace_end) return 0;
@@ -692,20 +700,8 @@ static size_t ids_message(const char *s, size_t len, rec_field_t *f)
     if (!ml) return 0;
     f[n++] = (rec_field_t){"signature", msg, ml};
     const char *p = stop;
-    static const struct {
-        const char *tag, *name;
-    } brackets[] = {{"[Classification:", "classification"}, {"[Priority:", "priority"}};
-    for (size_t b = 0; b < 2; b++) {
-        const char *at = find(p, (size_t)(end - p), brackets[b].tag);
-        const char *brace = memchr(p, '{', (size_t)(end - p));
-        if (!at || (brace && brace < at)) continue;
-        const char *v = at + strlen(brackets[b].tag), *close = memchr(v, ']', (size_t)(end - v));
-        if (!close) break;
-        size_t vl = (size_t)(close - v);
-        trim(&v, &vl);
-        f[n++] = (rec_field_t){brackets[b].name, v, vl};
-        p = close + 1;
-    }
+    const char *after = ids_brackets(p, end, f, &n);
+    if (after) p = after;
     const char *brace = memchr(p, '{', (size_t)(end - p));
     const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
     const char *arrow = brace_end ? find(brace_end, (size_t)(end - brace_end), "->") : NULL;
