@@ -162,6 +162,7 @@ void recorded_destroy(recorded_t *r)
     }
     arena_free(&r->arena);
     free(r->times);
+    free(r->pm_days_build);
     free(r->order);
     free(r->held);
     free(r);
@@ -192,6 +193,62 @@ static int64_t next_time(recorded_t *r, bool found, int64_t t)
  * hours after the date before's latest is just past midnight
  * (round-the-clock data: 11:59 PM, 12:00).
  * Whether or not, counts what the steps say for input_settle. */
+/* One of a date's two newest-first readings (see struct recorded) of a
+ * time with readings lo and hi (raw as written); `first` of its date. */
+static int64_t rev_step(recorded_t *r, int c, bool first, bool as_written, bool noon, int64_t raw,
+                        int64_t lo, int64_t hi)
+{
+    const int64_t six_hours_ms = 6 * 3600000LL;
+    int64_t ms = raw;
+    if (first)
+        ms = c == 1 && !as_written && !noon ? hi : raw;
+    else if (!as_written)
+        ms = r->rev[c].earliest - lo <= hi - r->rev[c].earliest ? lo : hi;
+    if (!first) {
+        r->rev[c].up += ms > r->rev[c].prev;
+        r->rev[c].down += ms < r->rev[c].prev;
+        r->rev[c].big_up += ms >= r->rev[c].earliest + six_hours_ms;
+    }
+    if (first || ms < r->rev[c].earliest) r->rev[c].earliest = ms;
+    r->rev[c].prev = ms;
+    return ms;
+}
+
+void rec_clock_finish(recorded_t *r)
+{
+    if (!r->rev_have_day) return;
+    r->rev_have_day = false;
+    int c = r->rev[1].up < r->rev[0].up;
+    r->rev_up += r->rev[c].up;
+    r->rev_down += r->rev[c].down;
+    r->rev_big_up += r->rev[c].big_up;
+    memset(r->rev, 0, sizeof r->rev);
+    if (!c) return;
+    r->rev_pm_days++;
+    if (r->n_pm_build == r->cap_pm_build) {
+        size_t cap = r->cap_pm_build ? r->cap_pm_build * 2 : 16;
+        int64_t *d = realloc(r->pm_days_build, cap * sizeof *d);
+        if (!d) return; /* out of memory: that date reads as written */
+        r->pm_days_build = d;
+        r->cap_pm_build = cap;
+    }
+    r->pm_days_build[r->n_pm_build++] = r->rev_day;
+}
+
+static bool day_in(const int64_t *days, size_t n, int64_t day)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (days[mid] == day) return true;
+        if (days[mid] < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
 static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t raw)
 {
     const int64_t half_day_ms = 12 * 3600000LL, six_hours_ms = 6 * 3600000LL;
@@ -199,6 +256,7 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
     if (as_written) r->clock_24 = true; /* and each such time reads as written */
     bool same_day = r->clock_have_prev && info->day == r->clock_prev_day;
     r->clock_down_same_day += same_day && raw < r->clock_prev_raw;
+    r->clock_up_same_day += same_day && raw > r->clock_prev_raw;
     bool noon = info->hour == 12; /* as the parser reads 12:xx without AM/PM */
     int64_t lo = noon ? raw - half_day_ms : raw, hi = noon ? raw : raw + half_day_ms;
     int64_t ms = raw;
@@ -223,7 +281,17 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
     r->clock_prev_raw = raw;
     r->clock_prev_ms = ms;
     r->clock_prev_day = info->day;
-    return r->clock12 ? ms : raw;
+    bool new_date = !r->rev_have_day || info->day != r->rev_day;
+    if (new_date) {
+        rec_clock_finish(r);
+        r->rev_have_day = true;
+        r->rev_day = info->day;
+        r->rev_anchor_pm = day_in(r->pm_days, r->n_pm_days, info->day);
+    }
+    int64_t rev_ms[2];
+    for (int c = 0; c < 2; c++) rev_ms[c] = rev_step(r, c, new_date, as_written, noon, raw, lo, hi);
+    if (!r->clock12) return raw;
+    return r->clock_rev ? rev_ms[r->rev_anchor_pm] : ms;
 }
 
 /* A time as this file's times read (see recorded_t): a yearless date

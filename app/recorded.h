@@ -93,7 +93,8 @@ int recorded_date_order_arg(const char *s);
  * data, per file: 12 when no hour is over 12 (nor 0), nothing says AM or
  * PM, the times mostly go forward in file order, the clock goes back 6 to
  * 12 hours within a date somewhere and fewer times go back once read so,
- * or the file follows such a file in the read; said once on stderr. */
+ * or the file follows such a file in the read; in a newest-first file the
+ * same read from each date's end; said once on stderr. */
 void recorded_set_clock(recorded_t *r, int hours);
 /* "12" or "24" as such a clock; -1 otherwise. */
 int recorded_clock_arg(const char *s);

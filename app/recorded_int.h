@@ -74,7 +74,28 @@ struct recorded {
     uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;
     uint64_t clock_big_back; /* steps back of 6 hours or more within a date, read 12-hour */
     int64_t clock_prev_raw, clock_prev_ms, clock_prev_day;
-    int64_t clock_latest_ms; /* the latest time of the date being read, read 12-hour */
+    int64_t clock_latest_ms;    /* the latest time of the date being read, read 12-hour */
+    uint64_t clock_up_same_day; /* steps forward within a date, as written */
+    /* A newest-first file (`clock_rev`) reads each date from its earliest
+     * time (its last in file order) up: a time as whichever reading is
+     * nearer the earliest so far on its date, a tie going back. Its first
+     * time in file order (its latest) reads as written, or 12 hours later
+     * on the dates in `pm_days` (sorted; the input's): those where that
+     * leaves fewer steps forward. Both readings of a date run side by side
+     * (rev[0] as written, rev[1] 12 hours later) and the date's end says
+     * which won (rec_clock_finish): `pm_days_build`, and the counts of the
+     * winners' steps. */
+    bool clock_rev, rev_have_day, rev_anchor_pm;
+    int64_t rev_day;
+    struct {
+        int64_t earliest, prev;
+        uint64_t up, down, big_up;
+    } rev[2];
+    uint64_t rev_up, rev_down, rev_big_up, rev_pm_days;
+    const int64_t *pm_days;
+    size_t n_pm_days;
+    int64_t *pm_days_build;
+    size_t n_pm_build, cap_pm_build;
     /* --year: the year of a file's first yearless date (0: from the
      * file's modification time) */
     long year_forced;
@@ -123,6 +144,10 @@ typedef struct {
 /* `o` NULL: M/D, year 1970. `info` may be NULL. False when unparsable. */
 bool rec_parse_time(const char *s, size_t len, const rec_time_opts_t *o, int64_t *ms_out,
                     rec_time_info_t *info);
+
+/* The end of an input's times: the last date's newest-first readings
+ * decided (see struct recorded's clock_rev); recorded.c. */
+void rec_clock_finish(recorded_t *r);
 
 /* Which reader a file needs, from its first bytes. */
 typedef enum {

@@ -144,7 +144,10 @@ typedef struct {
     int64_t mtime_ms; /* 0: unknown */
     size_t first, n;  /* its alerts: positions first .. first+n-1 */
     bool dates_undecided, dates_voted;
-    bool clock12; /* a 12-hour clock without AM/PM (recorded_t's clock12) */
+    bool clock12;   /* a 12-hour clock without AM/PM (recorded_t's clock12) */
+    bool clock_rev; /* ... in a newest-first file; its dates read PM first: */
+    int64_t *pm_days;
+    size_t n_pm_days;
     /* where its clock ended (its last time: as written, as read 12-hour,
      * its date), for the input after it */
     bool clock_ended, clock_end_pm;
@@ -210,8 +213,15 @@ static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
     r->clock12 = in->clock12;
     r->clock_24 = r->clock_pm = r->clock_have_prev = false;
     r->clock_up = r->clock_down = r->clock_down_same_day = r->clock_wrapped_down = 0;
-    r->clock_wraps = r->clock_big_back = 0;
-    r->clock_continued = before && before->clock12 && before->clock_ended;
+    r->clock_wraps = r->clock_big_back = r->clock_up_same_day = 0;
+    r->clock_rev = in->clock_rev;
+    r->rev_have_day = false;
+    memset(r->rev, 0, sizeof r->rev);
+    r->rev_up = r->rev_down = r->rev_big_up = r->rev_pm_days = 0;
+    r->pm_days = in->pm_days;
+    r->n_pm_days = in->n_pm_days;
+    r->n_pm_build = 0;
+    r->clock_continued = before && before->clock12 && !before->clock_rev && before->clock_ended;
     if (r->clock_continued) {
         r->clock_have_prev = true;
         r->clock_pm = before->clock_end_pm;
@@ -222,14 +232,36 @@ static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
     }
 }
 
-static void clock_end(const recorded_t *r, input_t *in)
+static int day_cmp(const void *x, const void *y)
 {
+    const int64_t *a = x, *b = y;
+    return *a < *b ? -1 : *a > *b;
+}
+
+/* After an input's first-pass read: where its clock ended, and the dates
+ * a newest-first reading starts in the afternoon (taken from r). Returns
+ * whether those dates differ from the ones it was read with. */
+static bool clock_end(recorded_t *r, input_t *in)
+{
+    rec_clock_finish(r);
+    if (r->n_pm_build) qsort(r->pm_days_build, r->n_pm_build, sizeof *r->pm_days_build, day_cmp);
+    bool differ = r->n_pm_build != in->n_pm_days ||
+                  (in->n_pm_days &&
+                   memcmp(r->pm_days_build, in->pm_days, in->n_pm_days * sizeof *in->pm_days));
+    free(in->pm_days);
+    in->pm_days = r->pm_days_build;
+    in->n_pm_days = r->n_pm_build;
+    r->pm_days_build = NULL;
+    r->n_pm_build = r->cap_pm_build = 0;
+    r->pm_days = NULL;
+    r->n_pm_days = 0;
     in->clock_ended = r->clock_have_prev;
     in->clock_end_pm = r->clock_pm;
     in->clock_end_raw = r->clock_prev_raw;
     in->clock_end_ms = r->clock_prev_ms;
     in->clock_end_latest = r->clock_latest_ms;
     in->clock_end_day = r->clock_prev_day;
+    return differ;
 }
 
 static long year_of(int64_t ms)
@@ -275,7 +307,16 @@ static bool input_settle(recorded_t *r, input_t *in)
                              ((r->clock_wraps && r->clock_wrapped_down < r->clock_down_same_day &&
                                r->clock_big_back < r->clock_wraps) ||
                               r->clock_continued);
-    if (clock12 != in->clock12) in->clock12 = clock12, changed = true;
+    /* Newest first, the same read from each date's end: times mostly going
+     * back as so read, a date whose first (latest) time reads 12 hours
+     * later, fewer steps forward than as written, and fewer forward steps
+     * of 6 hours or more than such dates. */
+    bool rev = r->clock_forced < 0 && !clock12 && !r->clock_24 && r->rev_down > r->rev_up &&
+               r->rev_pm_days && r->rev_up < r->clock_up_same_day && r->rev_big_up < r->rev_pm_days;
+    if (r->clock_forced == 12 && r->rev_down > r->rev_up && r->clock_down > r->clock_up) rev = true;
+    if (rev) clock12 = true;
+    if (clock12 != in->clock12 || rev != in->clock_rev)
+        in->clock12 = clock12, in->clock_rev = rev, changed = true;
     if (r->year_forced) {
         if (r->year_forced != in->start_year) in->start_year = r->year_forced, changed = true;
     } else if (r->have_yearless && in->mtime_ms) {
@@ -394,10 +435,11 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
             times_reset(r, &in[k], k ? &in[k - 1] : NULL);
             in[k].first = r->n_times;
             rec_read_one(r, in[k].path, buf, len, scan_alert, r);
-            clock_end(r, &in[k]);
+            bool days_changed = clock_end(r, &in[k]);
             in[k].n = r->n_times - in[k].first;
             free(buf);
             changed |= input_settle(r, &in[k]);
+            changed |= days_changed && in[k].clock_rev; /* read with the dates it found */
         }
         /* A file whose dates never say their order reads as the others
          * of this read do, or else M/D (said once). */
@@ -470,8 +512,10 @@ out:
     r->order = NULL;
     r->n_order = r->n_held = 0;
     r->scanning = false;
-    for (size_t k = 0; k < n_in; k++)
+    for (size_t k = 0; k < n_in; k++) {
         if (in[k].owned) free(in[k].buf);
+        free(in[k].pm_days);
+    }
     return rc;
 }
 

@@ -838,10 +838,6 @@ static void test_clock12(void)
          * steps back throughout, no wrap */
         "Timestamp,Label\n7/7/2017 12:30,DoS\n7/7/2017 11:00,DoS\n7/7/2017 10:00,DoS\n"
         "7/7/2017 3:00,DoS\n7/7/2017 2:00,DoS\n",
-        /* a 12-hour clock newest first: not detected (its afternoon still
-         * sorts first; docs/tuning.md says so), nothing mis-read */
-        "Timestamp,Label\n7/7/2017 3:30,DoS\n7/7/2017 1:05,DoS\n7/7/2017 12:59,DoS\n"
-        "7/7/2017 12:30,DoS\n7/7/2017 11:58,DoS\n",
         /* 24-hour, a night's storm sorted by signature: the clock
          * restarts at each group, not a 12-hour wrap */
         "Timestamp,Label\n7/7/2017 1:05,A\n7/7/2017 6:00,A\n7/7/2017 11:00,A\n"
@@ -929,6 +925,35 @@ static void test_clock12(void)
     static const int64_t clock_min[] = {540,  719,  750,  790,  1020, 1260,
                                         1430, 1450, 1500, 2100, 2180, 2280};
     for (size_t k = 0; k < 12; k++) CHECK_EQ_INT(s.t[k], day + clock_min[k] * m);
+    recorded_destroy(r);
+    /* newest first: each date read from its end (its earliest time) up; a
+     * morning-only date stays in the morning */
+    write_text(path, "Timestamp,Label\n7/8/2017 10:00,DoS\n7/8/2017 9:00,DoS\n"
+                     "7/7/2017 3:30,DoS\n7/7/2017 1:05,DoS\n7/7/2017 12:59,DoS\n"
+                     "7/7/2017 12:30,DoS\n7/7/2017 11:58,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 7);
+    static const int64_t newest_min[] = {718, 750, 779, 785, 930, 1980, 2040};
+    for (size_t k = 0; k < 7; k++) CHECK_EQ_INT(s.t[k], day + newest_min[k] * m);
+    recorded_destroy(r);
+    snprintf(args, sizeof args, "replay -c %s --map alertname=Label,time=Timestamp %s", defaults,
+             path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(err && strstr(err, "clock12.csv: a 12-hour clock without AM/PM"));
+    free(out);
+    free(err);
+    /* the same D/M/Y: the dates are learnt after the first reading, and
+     * the afternoon's dates read again with them */
+    write_text(path, "Timestamp,Label\n9/7/2017 10:00,DoS\n9/7/2017 9:00,DoS\n"
+                     "8/7/2017 3:30,DoS\n8/7/2017 1:05,DoS\n8/7/2017 12:59,DoS\n"
+                     "8/7/2017 12:30,DoS\n8/7/2017 11:58,DoS\n");
+    r = recorded_new(&c, "alertname=Label,time=Timestamp", e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 7);
+    for (size_t k = 0; k < 7; k++) CHECK_EQ_INT(s.t[k], day + 24 * h + newest_min[k] * m);
     recorded_destroy(r);
     /* --clock 12 reads a file so even when its steps would not say it */
     write_text(path, "Timestamp,Label\n7/7/2017 11:58,DoS\n7/7/2017 1:05,DoS\n");
