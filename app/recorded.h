@@ -104,6 +104,21 @@ int recorded_clock_arg(const char *s);
 void recorded_set_year(recorded_t *r, long year);
 /* A year 1970..9999 as text; -1 otherwise. */
 long recorded_year_arg(const char *s);
+/* The time options replay, explain and suggest share: --date-order,
+ * --clock and --year, as recorded_set_date_order/_clock/_year take them. */
+typedef struct {
+    int date_order, clock_hours; /* -1: from the data */
+    long year;                   /* 0: from the file's modification time */
+} recorded_time_opts_t;
+#define RECORDED_TIME_OPTS_INIT                                                                    \
+    {                                                                                              \
+        .date_order = -1, .clock_hours = -1, .year = 0                                             \
+    }
+/* Reads argv[*i] (and its value, *i moved past it) when it is one of
+ * them: 1; 0 when it is not; -1 when its value is refused (said on stderr
+ * as "quell CMD: ..."). */
+int recorded_time_option(recorded_time_opts_t *o, const char *cmd, int argc, char **argv, int *i);
+void recorded_apply_time_opts(recorded_t *r, const recorded_time_opts_t *o);
 /* For `quell explain`: an alert without a time is asked about as of now
  * (event time 0 from the reader), and the messages say so. */
 void recorded_set_explain(recorded_t *r);

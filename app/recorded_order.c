@@ -565,6 +565,35 @@ long recorded_year_arg(const char *s)
     return end != s && !*end && y >= 1970 && y <= 9999 ? y : -1;
 }
 
+int recorded_time_option(recorded_time_opts_t *o, const char *cmd, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    bool date = !strcmp(a, "--date-order"), clock = !strcmp(a, "--clock"),
+         year = !strcmp(a, "--year");
+    if (!(date || clock || year) || *i + 1 >= argc) return 0;
+    const char *v = argv[++*i];
+    if (date && (o->date_order = recorded_date_order_arg(v)) < 0) {
+        fprintf(stderr, "quell %s: --date-order: \"%s\" is not dmy or mdy\n", cmd, v);
+        return -1;
+    }
+    if (clock && (o->clock_hours = recorded_clock_arg(v)) < 0) {
+        fprintf(stderr, "quell %s: --clock: \"%s\" is not 12 or 24\n", cmd, v);
+        return -1;
+    }
+    if (year && (o->year = recorded_year_arg(v)) < 0) {
+        fprintf(stderr, "quell %s: --year: \"%s\" is not a year (1970..9999)\n", cmd, v);
+        return -1;
+    }
+    return 1;
+}
+
+void recorded_apply_time_opts(recorded_t *r, const recorded_time_opts_t *o)
+{
+    if (o->date_order >= 0) recorded_set_date_order(r, o->date_order);
+    if (o->clock_hours >= 0) recorded_set_clock(r, o->clock_hours);
+    if (o->year > 0) recorded_set_year(r, o->year);
+}
+
 void recorded_set_explain(recorded_t *r) { r->explain = true; }
 
 size_t recorded_peak_held(const recorded_t *r) { return r->peak_held; }

@@ -637,8 +637,8 @@ static void replay_usage(FILE *out)
 int replay_main(int argc, char **argv)
 {
     const char *path = NULL, *cand = NULL, *format = "text", *brokers = NULL, *map = NULL;
-    int date_order = -1, clock_hours = -1;
-    long year = 0;
+    recorded_time_opts_t topts = RECORDED_TIME_OPTS_INIT;
+    int t;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     int rc = 2;
@@ -657,22 +657,8 @@ int replay_main(int argc, char **argv)
             brokers = argv[++i];
         else if (!strcmp(argv[i], "--map") && i + 1 < argc)
             map = argv[++i];
-        else if (!strcmp(argv[i], "--date-order") && i + 1 < argc) {
-            if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell replay: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
-                goto out;
-            }
-        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
-            if ((clock_hours = recorded_clock_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell replay: --clock: \"%s\" is not 12 or 24\n", argv[i]);
-                goto out;
-            }
-        } else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
-            if ((year = recorded_year_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell replay: --year: \"%s\" is not a year (1970..9999)\n",
-                        argv[i]);
-                goto out;
-            }
+        else if ((t = recorded_time_option(&topts, "replay", argc, argv, &i)) != 0) {
+            if (t < 0) goto out;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             replay_usage(stdout);
             free(inputs);
@@ -703,9 +689,7 @@ int replay_main(int argc, char **argv)
                                  c->ingest.max_name_bytes, c->ingest.max_value_bytes,
                                  c->ingest.max_annotation_bytes};
     arena_init(&r.arena, 256 * 1024);
-    if (date_order >= 0) recorded_set_date_order(r.rec, date_order);
-    if (clock_hours >= 0) recorded_set_clock(r.rec, clock_hours);
-    if (year > 0) recorded_set_year(r.rec, year);
+    recorded_apply_time_opts(r.rec, &topts);
     if (replay_inputs(&r, inputs, n_inputs, brokers) != 0) goto out_arena;
     r.decode_errors += recorded_errors(r.rec);
     if (r.json) {
@@ -815,8 +799,8 @@ static void explain_recorded(void *ctx, alert_t *a)
 int explain_main(int argc, char **argv)
 {
     const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL, *map = NULL;
-    int date_order = -1, clock_hours = -1;
-    long year = 0;
+    recorded_time_opts_t topts = RECORDED_TIME_OPTS_INIT;
+    int t;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
             path = argv[++i];
@@ -826,22 +810,8 @@ int explain_main(int argc, char **argv)
             url = argv[++i];
         else if (!strcmp(argv[i], "--map") && i + 1 < argc)
             map = argv[++i];
-        else if (!strcmp(argv[i], "--date-order") && i + 1 < argc) {
-            if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell explain: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
-            if ((clock_hours = recorded_clock_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell explain: --clock: \"%s\" is not 12 or 24\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
-            if ((year = recorded_year_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell explain: --year: \"%s\" is not a year (1970..9999)\n",
-                        argv[i]);
-                return 2;
-            }
+        else if ((t = recorded_time_option(&topts, "explain", argc, argv, &i)) != 0) {
+            if (t < 0) return 2;
         } else if (!alert_path && argv[i][0] != '-')
             alert_path = argv[i];
         else {
@@ -899,9 +869,7 @@ int explain_main(int argc, char **argv)
             goto out;
         }
         recorded_set_explain(rec);
-        if (date_order >= 0) recorded_set_date_order(rec, date_order);
-        if (clock_hours >= 0) recorded_set_clock(rec, clock_hours);
-        if (year > 0) recorded_set_year(rec, year);
+        recorded_apply_time_opts(rec, &topts);
         recorded_read_buffer(rec, alert_path, text, len, explain_recorded, &e);
         if (!e.n) {
             fprintf(stderr, "%s: no alert in it\n", alert_path);

@@ -865,8 +865,8 @@ int suggest_main(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *map = NULL, *out_path = NULL, *brokers = NULL;
-    int date_order = -1, clock_hours = -1;
-    long year = 0;
+    recorded_time_opts_t topts = RECORDED_TIME_OPTS_INIT;
+    int t;
     plan_t p = {.target = 60,
                 .owner = "unassigned",
                 .expires_ms = 30 * 86400000LL,
@@ -891,22 +891,8 @@ int suggest_main(int argc, char **argv)
             s.base_path = argv[++i];
         else if (!strcmp(a, "--map") && has)
             map = argv[++i];
-        else if (!strcmp(a, "--date-order") && has) {
-            if ((date_order = recorded_date_order_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell suggest: --date-order: \"%s\" is not dmy or mdy\n", argv[i]);
-                goto out;
-            }
-        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
-            if ((clock_hours = recorded_clock_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell suggest: --clock: \"%s\" is not 12 or 24\n", argv[i]);
-                goto out;
-            }
-        } else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
-            if ((year = recorded_year_arg(argv[++i])) < 0) {
-                fprintf(stderr, "quell suggest: --year: \"%s\" is not a year (1970..9999)\n",
-                        argv[i]);
-                goto out;
-            }
+        else if ((t = recorded_time_option(&topts, "suggest", argc, argv, &i)) != 0) {
+            if (t < 0) goto out;
         } else if (!strcmp(a, "--brokers") && has)
             brokers = argv[++i];
         else if (!strcmp(a, "-o") && has)
@@ -983,9 +969,7 @@ int suggest_main(int argc, char **argv)
      * "priority" when the data has that and not "severity" (decided after
      * reading: keep both until then) */
     s.sev_label = "severity";
-    if (date_order >= 0) recorded_set_date_order(s.reader, date_order);
-    if (clock_hours >= 0) recorded_set_clock(s.reader, clock_hours);
-    if (year > 0) recorded_set_year(s.reader, year);
+    recorded_apply_time_opts(s.reader, &topts);
     /* files one after another as one stream in event-time order, as
      * replay reads them; kafka:TOPIC on its own */
     for (size_t i = 0; i < n_inputs;) {
