@@ -71,6 +71,11 @@ bool store_worker_step(store_worker_t *sw, dedup_inputs_t *in, bool stopping);
 /* Whether something is still outstanding (forwards to confirm, parked
  * alerts, counts to flush): the worker must not sleep long nor stop yet. */
 bool store_worker_busy(const store_worker_t *sw);
+/* How long a busy worker whose rings are dry may sleep: 0 while forwards
+ * wait for their delivery or inputs for their release (look again within
+ * a millisecond), else until its next count flush or parked recheck, at
+ * most `cap_ms` (nothing there is woken by anything but time). */
+int store_worker_wait_ms(const store_worker_t *sw, int cap_ms);
 
 /* ---- the Redis adapter (store.c, store_redis.c) ---------------------- */
 

@@ -1150,6 +1150,17 @@ bool store_worker_step(store_worker_t *sw, dedup_inputs_t *in, bool stopping)
     return worked;
 }
 
+int store_worker_wait_ms(const store_worker_t *sw, int cap_ms)
+{
+    if (sw->out_n || sw->n_releases) return 0;
+    int64_t due = INT64_MAX;
+    if (sw->n_dirty || sw->n_evicted) due = sw->next_flush_ns;
+    if (sw->parked && sw->next_park_ns && sw->next_park_ns < due) due = sw->next_park_ns;
+    if (due == INT64_MAX) return cap_ms;
+    int64_t ms = (due - clock_mono_ns() + 999999) / 1000000;
+    return ms < 1 ? 1 : ms > cap_ms ? cap_ms : (int)ms;
+}
+
 bool store_worker_busy(const store_worker_t *sw)
 {
     return sw->out_n > 0 || sw->parked != NULL || sw->n_dirty > 0 || sw->n_evicted > 0 ||
