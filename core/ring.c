@@ -244,6 +244,14 @@ void ring_release_held(ring_t *r)
     atomic_store_explicit(&r->tail, r->read, memory_order_release);
 }
 
+void ring_skip(ring_t *r)
+{
+    if (r->read == atomic_load_explicit(&r->tail, memory_order_relaxed))
+        ring_release(r);
+    else
+        ring_hold(r);
+}
+
 void ring_wake_producer(ring_t *r) { wake(&r->producer_waiting, &r->room_seq); }
 
 size_t ring_used_bytes(const ring_t *r)

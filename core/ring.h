@@ -49,6 +49,9 @@ void ring_wake_producer(ring_t *r);
  * Copying the batch out instead was ~1.5% of a Redis-store run's CPU. */
 void ring_hold(ring_t *r);
 void ring_release_held(ring_t *r);
+/* Moves past the peeked record, a record nobody keeps (a tick): released
+ * at once when nothing is held before it, else held with those. */
+void ring_skip(ring_t *r);
 size_t ring_used_bytes(const ring_t *r);
 /* Consumer side: blocks until a record is committed or `timeout_ms` passes
  * (futex; the producer wakes it only when it is actually waiting). */

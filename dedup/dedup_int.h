@@ -21,8 +21,6 @@ typedef struct {
     ring_t *rings[DEDUP_MAX_INPUTS];
     int64_t stamp[DEDUP_MAX_INPUTS]; /* latest watermark stamp seen per ring; 0 = none */
     size_t n;
-    bool hold; /* the consumer holds records until its batch is done
-                * (ring_hold, the store worker): ticks are held too */
     ring_bell_t bell;
 } dedup_inputs_t;
 

@@ -12,10 +12,7 @@ void *dedup_inputs_peek(dedup_inputs_t *in, size_t i, size_t *len)
         int64_t wm = alert_rec_watermark(rec, *len);
         in->stamp[i] = wm;
         if (*len == ALERT_REC_TICK_BYTES) {
-            if (in->hold)
-                ring_hold(ring);
-            else
-                ring_release(ring);
+            ring_skip(ring);
             continue;
         }
         int64_t low = wm;

@@ -1055,7 +1055,6 @@ static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool st
     size_t len;
     void *rec;
     size_t taken = 0;
-    in->hold = true;
     /* Each batch starts at the next ring, so a busy one cannot starve
      * the others. */
     sw->ring_turn++;
