@@ -254,33 +254,33 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
     const int64_t half_day_ms = 12 * 3600000LL, six_hours_ms = 6 * 3600000LL;
     bool as_written = info->ampm || info->hour == 0 || info->hour > 12;
     if (as_written) r->clock_24 = true; /* and each such time reads as written */
-    bool same_day = r->clock_have_prev && info->day == r->clock_prev_day;
-    r->clock_down_same_day += same_day && raw < r->clock_prev_raw;
-    r->clock_up_same_day += same_day && raw > r->clock_prev_raw;
+    bool same_day = r->clock_at.have && info->day == r->clock_at.day;
+    r->clock_down_same_day += same_day && raw < r->clock_at.raw;
+    r->clock_up_same_day += same_day && raw > r->clock_at.raw;
     bool noon = info->hour == 12; /* as the parser reads 12:xx without AM/PM */
     int64_t lo = noon ? raw - half_day_ms : raw, hi = noon ? raw : raw + half_day_ms;
     int64_t ms = raw;
     if (!as_written) {
         if (same_day)
-            ms = hi - r->clock_latest_ms <= r->clock_latest_ms - lo ? hi : lo;
-        else if (noon && r->clock_have_prev && lo >= r->clock_latest_ms &&
-                 lo - r->clock_latest_ms <= six_hours_ms)
+            ms = hi - r->clock_at.latest_ms <= r->clock_at.latest_ms - lo ? hi : lo;
+        else if (noon && r->clock_at.have && lo >= r->clock_at.latest_ms &&
+                 lo - r->clock_at.latest_ms <= six_hours_ms)
             ms = lo;
     }
     if (!noon) {
         bool pm = !as_written && ms == hi;
-        r->clock_wraps += pm && !r->clock_pm;
-        r->clock_pm = pm;
+        r->clock_wraps += pm && !r->clock_at.pm;
+        r->clock_at.pm = pm;
     }
-    r->clock_up += r->clock_have_prev && ms > r->clock_prev_ms;
-    r->clock_down += r->clock_have_prev && ms < r->clock_prev_ms;
-    r->clock_wrapped_down += same_day && ms < r->clock_prev_ms;
-    r->clock_big_back += same_day && ms <= r->clock_latest_ms - six_hours_ms;
-    if (!same_day || ms > r->clock_latest_ms) r->clock_latest_ms = ms;
-    r->clock_have_prev = true;
-    r->clock_prev_raw = raw;
-    r->clock_prev_ms = ms;
-    r->clock_prev_day = info->day;
+    r->clock_up += r->clock_at.have && ms > r->clock_at.ms;
+    r->clock_down += r->clock_at.have && ms < r->clock_at.ms;
+    r->clock_wrapped_down += same_day && ms < r->clock_at.ms;
+    r->clock_big_back += same_day && ms <= r->clock_at.latest_ms - six_hours_ms;
+    if (!same_day || ms > r->clock_at.latest_ms) r->clock_at.latest_ms = ms;
+    r->clock_at.have = true;
+    r->clock_at.raw = raw;
+    r->clock_at.ms = ms;
+    r->clock_at.day = info->day;
     bool new_date = !r->rev_have_day || info->day != r->rev_day;
     if (new_date) {
         rec_clock_finish(r);

@@ -28,6 +28,15 @@ typedef struct {
     char *source; /* column name or dotted JSON path */
 } map_entry_t;
 
+/* Where a clock read 12-hour stands after a time: `have` one was read;
+ * the time as written (`raw`) and as read (`ms`, 12 h later when `pm`),
+ * its date (`day`), and the latest time read on that date (`latest_ms`).
+ * An input's end is the next input's start when its clock goes on. */
+typedef struct {
+    bool have, pm;
+    int64_t raw, ms, day, latest_ms;
+} rec_clock_at_t;
+
 struct recorded {
     map_entry_t map[MAX_MAP];
     size_t n_map;
@@ -67,14 +76,13 @@ struct recorded {
      * AM/PM, is there; steps between times in file order as read 12-hour
      * (up, down; wrapped_down within a date) and as written (down_same_day,
      * within a date); wraps, the times from which the 12-hour reading goes
-     * 12 hours later (`clock_pm`: the one before did). */
+     * 12 hours later (`clock_at.pm`: the one before did). */
     int clock_forced;
-    bool clock12, clock_24, clock_pm, clock_have_prev, told_clock;
+    bool clock12, clock_24, told_clock;
     bool clock_continued; /* the clock goes on from a 12-hour input before it */
     uint64_t clock_up, clock_down, clock_down_same_day, clock_wrapped_down, clock_wraps;
-    uint64_t clock_big_back; /* steps back of 6 hours or more within a date, read 12-hour */
-    int64_t clock_prev_raw, clock_prev_ms, clock_prev_day;
-    int64_t clock_latest_ms;    /* the latest time of the date being read, read 12-hour */
+    uint64_t clock_big_back;    /* steps back of 6 hours or more within a date, read 12-hour */
+    rec_clock_at_t clock_at;    /* where the clock stands: the last time read */
     uint64_t clock_up_same_day; /* steps forward within a date, as written */
     /* A newest-first file (`clock_rev`) reads each date from its earliest
      * time (its last in file order) up: a time as whichever reading is

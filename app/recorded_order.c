@@ -150,8 +150,7 @@ typedef struct {
     size_t n_pm_days;
     /* where its clock ended (its last time: as written, as read 12-hour,
      * its date), for the input after it */
-    bool clock_ended, clock_end_pm;
-    int64_t clock_end_raw, clock_end_ms, clock_end_latest, clock_end_day;
+    rec_clock_at_t clock_end;
 } input_t;
 
 /* A file whole, in one allocation of its size: file_read_all grows its
@@ -211,7 +210,8 @@ static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
     r->steps_dmy = r->steps_mdy = 0;
     r->prev_first = r->prev_second = 0;
     r->clock12 = in->clock12;
-    r->clock_24 = r->clock_pm = r->clock_have_prev = false;
+    r->clock_24 = false;
+    r->clock_at = (rec_clock_at_t){0};
     r->clock_up = r->clock_down = r->clock_down_same_day = r->clock_wrapped_down = 0;
     r->clock_wraps = r->clock_big_back = r->clock_up_same_day = 0;
     r->clock_rev = in->clock_rev;
@@ -221,15 +221,8 @@ static void times_reset(recorded_t *r, const input_t *in, const input_t *before)
     r->pm_days = in->pm_days;
     r->n_pm_days = in->n_pm_days;
     r->n_pm_build = 0;
-    r->clock_continued = before && before->clock12 && !before->clock_rev && before->clock_ended;
-    if (r->clock_continued) {
-        r->clock_have_prev = true;
-        r->clock_pm = before->clock_end_pm;
-        r->clock_prev_raw = before->clock_end_raw;
-        r->clock_prev_ms = before->clock_end_ms;
-        r->clock_latest_ms = before->clock_end_latest;
-        r->clock_prev_day = before->clock_end_day;
-    }
+    r->clock_continued = before && before->clock12 && !before->clock_rev && before->clock_end.have;
+    if (r->clock_continued) r->clock_at = before->clock_end;
 }
 
 static int day_cmp(const void *x, const void *y)
@@ -255,12 +248,7 @@ static bool clock_end(recorded_t *r, input_t *in)
     r->n_pm_build = r->cap_pm_build = 0;
     r->pm_days = NULL;
     r->n_pm_days = 0;
-    in->clock_ended = r->clock_have_prev;
-    in->clock_end_pm = r->clock_pm;
-    in->clock_end_raw = r->clock_prev_raw;
-    in->clock_end_ms = r->clock_prev_ms;
-    in->clock_end_latest = r->clock_latest_ms;
-    in->clock_end_day = r->clock_prev_day;
+    in->clock_end = r->clock_at;
     return differ;
 }
 

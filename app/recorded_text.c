@@ -586,10 +586,7 @@ bool rec_yaml_header(const char *h)
 /* Finds `needle` in s[0..len); NULL when absent. */
 static const char *find(const char *s, size_t len, const char *needle)
 {
-    size_t nl = strlen(needle);
-    for (size_t i = 0; nl <= len && i <= len - nl; i++)
-        if (!memcmp(s + i, needle, nl)) return s + i;
-    return NULL;
+    return memmem(s, len, needle, strlen(needle));
 }
 
 static void trim(const char **v, size_t *len)
