@@ -247,11 +247,17 @@ static void kkey_set(kkey_t *k, const declog_rec_t *r)
     k->silenced = r->silenced;
 }
 
+/* The first way of fp's set in a ring's kept records. */
+static size_t kept_set(const wring_t *ring, uint64_t fp)
+{
+    return ((fp ^ (fp >> 29)) & (ring->kept_sets - 1)) * KEPT_WAYS;
+}
+
 static void kept_note(declog_t *d, wring_t *ring, const declog_rec_t *r, uint64_t h)
 {
     if (!ring->kept || !r->fingerprint) return;
     uint64_t fp = r->fingerprint;
-    size_t at = ((fp ^ (fp >> 29)) & (ring->kept_sets - 1)) * KEPT_WAYS;
+    size_t at = kept_set(ring, fp);
     _Atomic uint64_t *fps = &ring->kept_fps[at];
     kkey_t *keys = &ring->kept_keys[at];
     bool open = rec_firing(r) && r->decided_ms + d->open_ms > clock_wall_coarse_ms();
@@ -406,7 +412,7 @@ static declog_rec_t *kept_continue(wring_t *ring, const alert_t *a, const incide
     *way = NULL;
     if (!ring->kept) return NULL;
     uint64_t fp = a->fingerprint;
-    size_t at = ((fp ^ (fp >> 29)) & (ring->kept_sets - 1)) * KEPT_WAYS;
+    size_t at = kept_set(ring, fp);
     for (int i = 0; i < KEPT_WAYS; i++) {
         if (atomic_load_explicit(&ring->kept_fps[at + i], memory_order_relaxed) != fp) continue;
         kkey_t *key = *way = &ring->kept_keys[at + i];
