@@ -153,30 +153,6 @@ typedef struct {
     rec_clock_at_t clock_end;
 } input_t;
 
-/* A file whole, in one allocation of its size: file_read_all grows its
- * buffer by doubling, which for a 159 MB file touches 128 + 256 MB on the
- * way. Not a regular file (a pipe): file_read_all. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size < 0) goto other;
-    size_t size = (size_t)st.st_size;
-    if (!(buf = malloc(size + 2))) goto other;
-    size_t got = fread(buf, 1, size + 1, fp); /* one byte more: it grew? */
-    if (ferror(fp) || got > size) goto other;
-    fclose(fp);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
-other:
-    free(buf);
-    fclose(fp);
-    return file_read_all(path, len);
-}
-
 /* The bytes of an input: for the first pass a copy of the caller's (CSV
  * fields are unquoted in place, so the second pass needs them as they
  * were), else the file read again. NULL: cannot open it. */
@@ -193,7 +169,7 @@ static char *input_bytes(const input_t *in, bool scanning, size_t *len, bool *ow
         if (c) memcpy(c, in->buf, in->len + 1);
         return c;
     }
-    return read_file(in->path, len);
+    return file_read_all(in->path, len);
 }
 
 /* Before an input is read: its times as the first pass settled them.

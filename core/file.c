@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -17,11 +18,23 @@ char *file_read_all(const char *path, size_t *len_out)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    /* A regular file in one allocation of its size (plus a byte, so the
+     * read that finds its end needs no growth): doubling from 1 MiB
+     * touched 128 + 256 MB on the way to a 159 MB file. A pipe, or a file
+     * that grows meanwhile, doubles. */
+    struct stat st;
+    size_t len = 0, cap = fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0
+                              ? (size_t)st.st_size + 1
+                              : 1 << 20;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(fp);
+        errno = ENOMEM;
+        return NULL;
+    }
     for (;;) {
-        if (len + 65536 > cap) {
-            cap = cap ? cap * 2 : 1 << 20;
+        if (len == cap) {
+            cap *= 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb) {
                 free(buf);
