@@ -108,6 +108,11 @@ bool store_entry_decode(const void *buf, size_t len, store_entry_t *e);
 /* A format-1 blob rewritten as format 2 (what the cas script compares
  * against); false, and nothing written, for anything else. */
 bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_ENTRY_BYTES]);
+/* What a touch makes of a format-2 entry `in`: count += delta, last seen
+ * raised to last_seen_ms, every other byte as it was (exactly the touch
+ * script's arithmetic). False when `in` is not a format-2 entry. */
+bool store_entry_touch(const unsigned char in[STORE_ENTRY_BYTES], uint64_t delta,
+                       int64_t last_seen_ms, unsigned char out[STORE_ENTRY_BYTES]);
 
 typedef enum {
     STORE_DECIDED = 0, /* `out` holds the decision; the entry may have changed */
@@ -148,12 +153,15 @@ void store_get_add(store_conn_t *c, uint64_t fp);
 /* Marks the pending forward (seq, incident id) delivered, if still pending. */
 void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id);
 /* Adds occurrences suppressed locally: count += delta, last_seen = max.
- * Its result is STORE_R_VALUE with the entry the touch wrote (cur_len 0:
- * no entry there, nothing written). Consecutive confirms (or touches) are
- * sent as one command of up to 128 fingerprints: confirms with one result
- * per command, touches one per fingerprint; size results by
- * store_queued(). */
-void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms);
+ * `expected` (NULL: unknown) is the entry the caller believes Redis holds:
+ * when it does, the touch writes store_entry_touch of it without the
+ * script's arithmetic (the same bytes). Its result is STORE_R_VALUE with
+ * the entry the touch wrote (cur_len 0: no entry there, nothing written).
+ * Consecutive confirms (or touches) are sent as one command of up to 128
+ * fingerprints: confirms with one result per command, touches one per
+ * fingerprint; size results by store_queued(). */
+void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms,
+                     const unsigned char *expected);
 
 typedef enum {
     STORE_R_OK = 0,   /* CAS applied / confirm done */

@@ -56,6 +56,16 @@ bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_EN
     return true;
 }
 
+bool store_entry_touch(const unsigned char in[STORE_ENTRY_BYTES], uint64_t delta,
+                       int64_t last_seen_ms, unsigned char out[STORE_ENTRY_BYTES])
+{
+    if (in[0] != 'Q' || in[1] != STORE_ENTRY_FORMAT) return false;
+    memmove(out, in, STORE_ENTRY_BYTES);
+    le64_put(out + 56, le64_get(in + 56) + delta);
+    if (last_seen_ms > (int64_t)le64_get(out + 40)) le64_put(out + 40, (uint64_t)last_seen_ms);
+    return true;
+}
+
 bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
 {
     unsigned char up[STORE_ENTRY_BYTES];

@@ -300,16 +300,12 @@ static void mark_dirty(store_worker_t *sw, l1_slot_t *s)
 
 static void flush_one(store_worker_t *sw, l1_slot_t *s)
 {
-    store_touch_add(sw->conn, s->fp, s->delta, s->delta_last_seen);
-    if (s->known) {
-        /* What the touch makes of the blob, so the next CAS expects it. */
-        store_entry_t e;
-        if (store_entry_decode(s->blob, STORE_ENTRY_BYTES, &e)) {
-            e.count += s->delta;
-            if (s->delta_last_seen > e.last_seen_ms) e.last_seen_ms = s->delta_last_seen;
-            store_entry_encode(&e, s->blob);
-        }
-    }
+    /* Redis likely holds the blob as cached (one instance writing it):
+     * then the touch writes the result below without the script working
+     * it out again. */
+    store_touch_add(sw->conn, s->fp, s->delta, s->delta_last_seen, s->known ? s->blob : NULL);
+    /* What the touch makes of the blob, so the next CAS expects it. */
+    if (s->known) store_entry_touch(s->blob, s->delta, s->delta_last_seen, s->blob);
     s->delta = 0;
     s->dirty = false;
 }

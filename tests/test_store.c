@@ -589,6 +589,78 @@ static void test_touch_answers(void)
     inst_destroy(&b);
 }
 
+/* The entry Redis holds for fp (decoded), or false. */
+static bool redis_entry(redisContext *c, const char *prefix, uint64_t fp, store_entry_t *e)
+{
+    redisReply *r = redisCommand(c, "GET %s%016llx", prefix, (unsigned long long)fp);
+    bool ok = r && r->type == REDIS_REPLY_STRING && store_entry_decode(r->str, (size_t)r->len, e);
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+/* A touch carries the entry the worker expects Redis to hold and the one
+ * it makes of it: written as is when Redis holds the expected one, else
+ * worked out by the script from what Redis holds (another instance wrote
+ * since). Either way it answers what Redis holds now. Two touches of one
+ * key in one pipeline both count: the scripts read their keys up front
+ * (MGET), so the second goes in a call of its own; sent in one call, its
+ * stale read would overwrite the first's count. */
+static void test_touch_expected(void)
+{
+    store_conf_t sc = conf_for("t-texp:");
+    redisContext *c = redis_local_client(&redis);
+    store_entry_t e = {.open = true,
+                       .incident_id = 7,
+                       .first_seen_ms = 1000,
+                       .last_seen_ms = 1000,
+                       .last_forward_ms = 1000,
+                       .count = 1};
+    unsigned char b[STORE_ENTRY_BYTES];
+    store_entry_encode(&e, b);
+    redisReply *r = redisCommand(c, "SET t-texp:%016llx %b PX 1000", 5ULL, b, sizeof b);
+    if (r) freeReplyObject(r);
+    store_conn_t *conn = store_conn_new(&sc, "test");
+    CHECK(store_conn_ready(conn));
+    store_result_t res[4];
+    store_entry_t d;
+    /* expected: written as worked out here, the TTL renewed */
+    store_touch_add(conn, 5, 2, 1005, b);
+    CHECK(store_run(conn, res, 1) == QERR_OK);
+    CHECK(res[0].kind == STORE_R_VALUE && res[0].cur_len == STORE_ENTRY_BYTES &&
+          store_entry_decode(res[0].cur, res[0].cur_len, &d) && d.count == 3 &&
+          d.last_seen_ms == 1005 && d.incident_id == 7);
+    CHECK(redis_entry(c, "t-texp:", 5, &d) && d.count == 3 && d.last_seen_ms == 1005);
+    r = redisCommand(c, "PTTL t-texp:%016llx", 5ULL);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 1000);
+    if (r) freeReplyObject(r);
+    /* stale expectation (b is no longer there): the script's arithmetic on
+     * what is there; last seen never goes back */
+    store_touch_add(conn, 5, 4, 1001, b);
+    CHECK(store_run(conn, res, 1) == QERR_OK);
+    CHECK(res[0].kind == STORE_R_VALUE && res[0].cur_len == STORE_ENTRY_BYTES &&
+          store_entry_decode(res[0].cur, res[0].cur_len, &d) && d.count == 7 &&
+          d.last_seen_ms == 1005);
+    CHECK(redis_entry(c, "t-texp:", 5, &d) && d.count == 7 && d.last_seen_ms == 1005);
+    /* one key twice in a pipeline, both expecting what is there now */
+    unsigned char now[STORE_ENTRY_BYTES];
+    memcpy(now, res[0].cur, sizeof now);
+    store_touch_add(conn, 5, 1, 1006, now);
+    store_touch_add(conn, 6, 1, 1006, NULL); /* absent: nothing written */
+    store_touch_add(conn, 5, 10, 1007, now);
+    CHECK_EQ_INT(store_queued(conn), 3);
+    CHECK(store_run(conn, res, 3) == QERR_OK);
+    CHECK(res[1].kind == STORE_R_VALUE && res[1].cur_len == 0);
+    CHECK(res[2].cur_len == STORE_ENTRY_BYTES &&
+          store_entry_decode(res[2].cur, res[2].cur_len, &d) && d.count == 18 &&
+          d.last_seen_ms == 1007);
+    CHECK(redis_entry(c, "t-texp:", 5, &d) && d.count == 18 && d.last_seen_ms == 1007);
+    r = redisCommand(c, "EXISTS t-texp:%016llx", 6ULL);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+    if (r) freeReplyObject(r);
+    store_conn_destroy(conn);
+    redisFree(c);
+}
+
 /* A fingerprint suppressed from L1 without a pause stays cached: each
  * count flush (every store.cache / 2) renews its slot, so its occurrences
  * never go to Redis after the first, however long the flood lasts (before:
@@ -832,6 +904,7 @@ int main(void)
     test_cache_sets();
     test_producer_woken();
     test_touch_answers();
+    test_touch_expected();
     test_cache_renewed();
     test_takeover();
     test_redis_restart();
