@@ -410,8 +410,13 @@ static void multi_send(store_conn_t *c)
  * the caller. */
 static size_t multi_add(store_conn_t *c, int script, uint64_t fp)
 {
-    bool again = false; /* fp is in the call already: its read would miss the first write */
-    for (size_t j = 0; j < c->multi_n && !again; j++) again = c->multi_fp[j] == fp;
+    /* fp in the call already: its read (MGET, up front) would miss the
+     * first one's write. Not for confirms: two of one key are of two
+     * forwards (seq differs), and an entry is pending for one of them at
+     * most, so the one that writes is the one the other does not see. */
+    bool again = false;
+    for (size_t j = 0; j < c->multi_n && !again && script != SCRIPT_CONFIRM; j++)
+        again = c->multi_fp[j] == fp;
     if (c->multi_n && (c->multi_script != script || c->multi_n == MULTI_KEYS || again))
         multi_send(c);
     c->multi_script = script;
