@@ -113,6 +113,13 @@ bool store_entry_upgrade(const void *buf, size_t len, unsigned char out[STORE_EN
  * script's arithmetic). False when `in` is not a format-2 entry. */
 bool store_entry_touch(const unsigned char in[STORE_ENTRY_BYTES], uint64_t delta,
                        int64_t last_seen_ms, unsigned char out[STORE_ENTRY_BYTES]);
+/* What a confirm of the forward `id` (seq u32 then incident id u64, little
+ * endian, as the confirm script gets it) makes of a format-2 entry `in`:
+ * the pending flag cleared, every other byte as it was. False when `in` is
+ * not a format-2 entry pending for that forward (the script writes
+ * nothing then either). */
+bool store_entry_confirm(const unsigned char in[STORE_ENTRY_BYTES], const unsigned char id[12],
+                         unsigned char out[STORE_ENTRY_BYTES]);
 
 typedef enum {
     STORE_DECIDED = 0, /* `out` holds the decision; the entry may have changed */
@@ -150,8 +157,12 @@ void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
                    const unsigned char desired[STORE_ENTRY_BYTES]);
 /* Plain reads in the same batch. */
 void store_get_add(store_conn_t *c, uint64_t fp);
-/* Marks the pending forward (seq, incident id) delivered, if still pending. */
-void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id);
+/* Marks the pending forward (seq, incident id) delivered, if still pending.
+ * `expected` (NULL: unknown): the entry the caller believes Redis holds;
+ * when it does, the confirm writes store_entry_confirm of it without the
+ * script working it out. */
+void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id,
+                       const unsigned char *expected);
 /* Adds occurrences suppressed locally: count += delta, last_seen = max.
  * `expected` (NULL: unknown) is the entry the caller believes Redis holds:
  * when it does, the touch writes store_entry_touch of it without the

@@ -66,6 +66,17 @@ bool store_entry_touch(const unsigned char in[STORE_ENTRY_BYTES], uint64_t delta
     return true;
 }
 
+bool store_entry_confirm(const unsigned char in[STORE_ENTRY_BYTES], const unsigned char id[12],
+                         unsigned char out[STORE_ENTRY_BYTES])
+{
+    if (in[0] != 'Q' || in[1] != STORE_ENTRY_FORMAT || !(in[2] & 2) || memcmp(in + 4, id, 4) != 0 ||
+        memcmp(in + 88, id + 4, 8) != 0)
+        return false;
+    memmove(out, in, STORE_ENTRY_BYTES);
+    out[2] = (unsigned char)(in[2] - 2);
+    return true;
+}
+
 bool store_entry_decode(const void *buf, size_t len, store_entry_t *e)
 {
     unsigned char up[STORE_ENTRY_BYTES];

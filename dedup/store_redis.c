@@ -90,16 +90,21 @@ static const char cas_lua[] =
  * (231,801 EVALSHA at 9.25 us each in Redis for 2M alerts); a call's
  * fixed cost (dispatch, the script's invocation, the reply) is now paid
  * once per batch. Each key is handled exactly as the one-key scripts did. */
+/* confirm's ARGV per key: the forward's id (seq and incident id), the
+ * entry expected ("" unknown) and the entry to write when it holds that
+ * (store_entry_confirm: skips the script's byte work, as touch does). */
 static const char confirm_lua[] =
     "local done = 0 "
     "local all = redis.call('MGET', unpack(KEYS)) "
     "for i = 1, #KEYS do "
-    "  local cur = all[i] "
-    "  if cur and " LUA_ENTRY_OK " then "
+    "  local cur, want = all[i], ARGV[3 * i - 1] "
+    "  if cur and #want > 0 and cur == want then "
+    "    redis.call('SET', KEYS[i], ARGV[3 * i], 'KEEPTTL') done = done + 1 "
+    "  elseif cur and " LUA_ENTRY_OK " then "
     "    local f = string.byte(cur, 3) "
     "    local id = string.sub(cur, 5, 16) "
     "    if #cur == 96 then id = string.sub(cur, 5, 8) .. string.sub(cur, 89, 96) end "
-    "    if f % 4 >= 2 and id == ARGV[i] then "
+    "    if f % 4 >= 2 and id == ARGV[3 * i - 2] then "
     "      redis.call('SET', KEYS[i], string.sub(cur, 1, 2) .. string.char(f - 2) .. "
     "string.sub(cur, 4), 'KEEPTTL') done = done + 1 end "
     "  end "
@@ -355,7 +360,7 @@ static void multi_send(store_conn_t *c)
             c->written = grow(c->written, &c->cap_written, sizeof(*c->written));
     c->n_queued += results;
     if (script == SCRIPT_CONFIRM) c->kinds[base] = CMD_CONFIRM;
-    size_t per_key = script == SCRIPT_CONFIRM ? 1 : script == SCRIPT_CAS ? 2 : 4;
+    size_t per_key = script == SCRIPT_CONFIRM ? 3 : script == SCRIPT_CAS ? 2 : 4;
     const char *argv[3 + MULTI_KEYS * (1 + MULTI_ARGS) + 1];
     size_t argvlen[3 + MULTI_KEYS * (1 + MULTI_ARGS) + 1];
     bool in_call[MULTI_KEYS];
@@ -448,13 +453,19 @@ void store_get_add(store_conn_t *c, uint64_t fp)
     c->multi_arg_len[i][1] = 0;
 }
 
-void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id)
+void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t incident_id,
+                       const unsigned char *expected)
 {
     size_t i = multi_add(c, SCRIPT_CONFIRM, fp);
     unsigned char *id = (unsigned char *)c->multi_arg[i][0];
     for (int b = 0; b < 4; b++) id[b] = (unsigned char)(seq >> (8 * b));
     for (int b = 0; b < 8; b++) id[4 + b] = (unsigned char)(incident_id >> (8 * b));
     c->multi_arg_len[i][0] = 12;
+    c->multi_arg_len[i][1] = c->multi_arg_len[i][2] = 0;
+    if (expected && store_entry_confirm(expected, id, (unsigned char *)c->multi_arg[i][2])) {
+        memcpy(c->multi_arg[i][1], expected, STORE_ENTRY_BYTES);
+        c->multi_arg_len[i][1] = c->multi_arg_len[i][2] = STORE_ENTRY_BYTES;
+    }
 }
 
 void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms,

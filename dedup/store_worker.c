@@ -130,6 +130,8 @@ typedef struct {
 typedef struct {
     uint64_t fp, incident_id;
     uint32_t seq;
+    bool known; /* expected: the entry as written, pending (L1's blob) */
+    unsigned char expected[STORE_ENTRY_BYTES];
 } confirm_t;
 
 typedef struct parked {
@@ -571,7 +573,8 @@ static size_t queue_pre(store_worker_t *sw)
     sw->n_evicted = 0;
     for (size_t i = 0; i < sw->n_confirms; i++)
         store_confirm_add(sw->conn, sw->confirms[i].fp, sw->confirms[i].seq,
-                          sw->confirms[i].incident_id);
+                          sw->confirms[i].incident_id,
+                          sw->confirms[i].known ? sw->confirms[i].expected : NULL);
     sw->n_confirms_sent = sw->n_confirms;
     sw->n_releases_sent = sw->n_releases;
     if (clock_mono_ns() >= sw->next_flush_ns) flush_dirty(sw);
@@ -913,7 +916,7 @@ static size_t collect_delivered(store_worker_t *sw)
             if (o->seq) {
                 if (sw->n_confirms == sw->cap_confirms)
                     sw->confirms = grow(sw->confirms, &sw->cap_confirms, sizeof(confirm_t));
-                sw->confirms[sw->n_confirms++] =
+                sw->confirms[sw->n_confirms] =
                     (confirm_t){.fp = o->fp, .incident_id = o->incident_id, .seq = o->seq};
             }
             if (sw->n_releases == sw->cap_releases)
@@ -922,10 +925,17 @@ static size_t collect_delivered(store_worker_t *sw)
             l1_slot_t *s = l1_find(sw, o->fp);
             if (s && s->known && s->view.pending && s->view.seq == o->seq &&
                 s->view.owner == sw->ctx.me) {
+                if (o->seq) {
+                    /* Likely what Redis holds: the entry as this worker
+                     * wrote it (the confirm goes in front of any CAS). */
+                    sw->confirms[sw->n_confirms].known = true;
+                    memcpy(sw->confirms[sw->n_confirms].expected, s->blob, STORE_ENTRY_BYTES);
+                }
                 /* What confirm makes of it, so the next CAS expects it. */
                 s->view.pending = false;
                 s->blob[2] &= (unsigned char)~2u;
             }
+            if (o->seq) sw->n_confirms++;
         }
         sw->out_head = (sw->out_head + 1) % OUTSTANDING_MAX;
         sw->out_n--;

@@ -661,6 +661,61 @@ static void test_touch_expected(void)
     redisFree(c);
 }
 
+/* A confirm carries the entry the worker wrote (pending) and the one it
+ * makes of it: written as is (TTL kept) when Redis holds the first, else
+ * the script clears the flag only if the entry is still pending for that
+ * forward. Another instance's forward pending since is never confirmed. */
+static void test_confirm_expected(void)
+{
+    store_conf_t sc = conf_for("t-cexp:");
+    redisContext *c = redis_local_client(&redis);
+    store_entry_t e = {.open = true,
+                       .pending = true,
+                       .pending_kind = DECISION_FORWARD_NEW,
+                       .seq = 3,
+                       .incident_id = 9,
+                       .pending_id = 9,
+                       .owner = 1,
+                       .first_seen_ms = 1000,
+                       .last_seen_ms = 1000,
+                       .last_forward_ms = 1000,
+                       .count = 1};
+    unsigned char b[STORE_ENTRY_BYTES], later[STORE_ENTRY_BYTES];
+    store_entry_encode(&e, b);
+    for (uint64_t fp = 1; fp <= 3; fp++) {
+        redisReply *r =
+            redisCommand(c, "SET t-cexp:%016llx %b PX 100000", (unsigned long long)fp, b, sizeof b);
+        if (r) freeReplyObject(r);
+    }
+    /* fp 2: touched since (count 5); fp 3: another instance's forward
+     * (seq 4, owner 2) pending since */
+    store_entry_t e2 = e, e3 = e;
+    e2.count = 5;
+    e3.seq = 4;
+    e3.owner = 2;
+    store_entry_encode(&e2, later);
+    redisReply *r = redisCommand(c, "SET t-cexp:%016llx %b KEEPTTL", 2ULL, later, sizeof later);
+    if (r) freeReplyObject(r);
+    store_entry_encode(&e3, later);
+    r = redisCommand(c, "SET t-cexp:%016llx %b KEEPTTL", 3ULL, later, sizeof later);
+    if (r) freeReplyObject(r);
+    store_conn_t *conn = store_conn_new(&sc, "test");
+    CHECK(store_conn_ready(conn));
+    for (uint64_t fp = 1; fp <= 3; fp++) store_confirm_add(conn, fp, 3, 9, b);
+    store_result_t res[1];
+    CHECK_EQ_INT(store_queued(conn), 1);
+    CHECK(store_run(conn, res, 1) == QERR_OK && res[0].kind == STORE_R_OK);
+    store_entry_t d;
+    CHECK(redis_entry(c, "t-cexp:", 1, &d) && !d.pending && d.seq == 3 && d.count == 1);
+    CHECK(redis_entry(c, "t-cexp:", 2, &d) && !d.pending && d.count == 5);
+    CHECK(redis_entry(c, "t-cexp:", 3, &d) && d.pending && d.seq == 4 && d.owner == 2);
+    r = redisCommand(c, "PTTL t-cexp:%016llx", 1ULL);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 1000 && r->integer <= 100000);
+    if (r) freeReplyObject(r);
+    store_conn_destroy(conn);
+    redisFree(c);
+}
+
 /* A fingerprint suppressed from L1 without a pause stays cached: each
  * count flush (every store.cache / 2) renews its slot, so its occurrences
  * never go to Redis after the first, however long the flood lasts (before:
@@ -905,6 +960,7 @@ int main(void)
     test_producer_woken();
     test_touch_answers();
     test_touch_expected();
+    test_confirm_expected();
     test_cache_renewed();
     test_takeover();
     test_redis_restart();
