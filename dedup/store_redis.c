@@ -11,7 +11,9 @@
  *            holds: the atomic step that makes two instances deciding one
  *            fingerprint agree; an expected "?" only reads the key;
  *   confirm  (per key) clear the pending flag iff the entry is still pending for this
- *            forward (seq + incident id), keeping the TTL;
+ *            forward (seq + incident id), keeping the TTL; when the key holds
+ *            the entry the caller expected, it writes the one the caller
+ *            worked out (store_entry_confirm);
  *   touch    (per key) fold suppressed occurrences in (count += n, last_seen = max)
  *            and renew the TTL, answering the entry it wrote (the worker's
  *            cache takes it as what Redis holds now); a no-op answering 0
