@@ -121,6 +121,19 @@ struct recorded {
     size_t n_held, peak_held;
     bool scan_oom;
     size_t position; /* recorded_position: of the alert being handed out */
+    /* The roles guessed for the last JSON objects' fields without a
+     * mapping (guess_json_roles), ROLES_CACHED shapes, replaced in turn:
+     * records of one file share a few shapes (Wazuh's differ by decoder),
+     * and guessing costs a comparison per field and role name. `key` lists
+     * the fields (name, key, array?) and whether full names only were
+     * tried. */
+#define ROLES_CACHED 8
+    struct {
+        char *key;
+        size_t key_len;
+        int roles[4];
+    } roles_cache[ROLES_CACHED];
+    size_t roles_next;
 };
 
 /* One input through the reader its bytes need (recorded.c): `buf` holds
