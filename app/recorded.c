@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../ingest/ingest.h"
 #include "recorded_int.h"
@@ -874,7 +875,8 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
 #define MAX_FLAT 512 /* scalar fields of one object read without a mapping */
 typedef struct {
     char *names[MAX_FLAT];
-    const char *leaves[MAX_FLAT]; /* the field's own key: "description" of rule.description */
+    const char *leaves[MAX_FLAT];  /* the field's own key: "description" of rule.description */
+    const char *parents[MAX_FLAT]; /* the key of the object it sits in: "rule"; "" at the top */
     const char *vals[MAX_FLAT];
     size_t lens[MAX_FLAT];
     size_t first_lens[MAX_FLAT]; /* an array's first element; else lens */
@@ -884,7 +886,7 @@ typedef struct {
     size_t n;
 } flat_t;
 
-static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
+static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *parent, int depth)
 {
     for (const cJSON *c = j->child; c && fl->n < MAX_FLAT; c = c->next) {
         if (!c->string) continue;
@@ -892,7 +894,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
         int pl = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "_" : "", c->string);
         if (pl < 0 || (size_t)pl >= sizeof path) continue; /* absurdly deep names: skipped */
         if (cJSON_IsObject(c)) {
-            if (depth < 4) flatten(fl, c, path, depth + 1);
+            if (depth < 4) flatten(fl, c, path, c->string, depth + 1);
             continue;
         }
         size_t i = fl->n;
@@ -908,6 +910,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
             continue;
         }
         fl->leaves[i] = c->string;
+        fl->parents[i] = parent;
         fl->lens[i] = strlen(fl->vals[i]);
         if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
         fl->n++;
@@ -922,27 +925,68 @@ static void flat_free(flat_t *fl)
     }
 }
 
+/* The last word of s[0, len): after the last '_', '-' or '.', or from
+ * its last capital starting a CamelCase word ("Component" in
+ * "AnalysisComponent"); all of it when none. */
+static const char *last_word(const char *s, size_t len, size_t *word_len)
+{
+    size_t p = len;
+    while (p > 0 && s[p - 1] != '_' && s[p - 1] != '-' && s[p - 1] != '.') {
+        p--;
+        if (p < len - 1 && isupper((unsigned char)s[p]) &&
+            (p == 0 || !isupper((unsigned char)s[p - 1])))
+            break;
+    }
+    *word_len = len - p;
+    return s + p;
+}
+
+/* Whether a word names a thing an alert is about rather than the alert:
+ * "name" in Wazuh's "agent" object is the host's, AMiner's
+ * PersistenceFileName a file's ("Default" for every detector). */
+static bool entity_word(const char *w, size_t len)
+{
+    static const char *const entities[] = {
+        "file",  "host",     "user",      "process", "parent",      "domain", "path",
+        "image", "computer", "account",   "device",  "machine",     "server", "node",
+        "agent", "manager",  "interface", "source",  "destination", "client", "observer"};
+    for (size_t i = 0; i < sizeof entities / sizeof *entities; i++)
+        if (strlen(entities[i]) == len && !strncasecmp(w, entities[i], len)) return true;
+    return false;
+}
+
 /* Whether a JSON key is role name `role` (ignoring case and '_'), or ends
  * with it as its last CamelCase or '_'-separated word when `suffix`
- * (AMiner's AnalysisComponentName, DetectionTimestamp); an array's key
- * may add a plural 's' (Timestamps). */
-static bool leaf_is_role(const char *leaf, bool array, const char *role, bool suffix)
+ * (AMiner's AnalysisComponentName, DetectionTimestamp), the word before
+ * it, or else the last of the object it sits in (`parent`), naming no
+ * entity (entity_word); an array's key may add a plural 's'
+ * (Timestamps). */
+static bool leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
+                         bool suffix)
 {
-    if (role_name_eq(leaf, role)) return true;
-    size_t ll = strlen(leaf), rl = strlen(role);
+    size_t ll = strlen(leaf), rl = strlen(role), wl;
+    const char *w;
+    if (role_name_eq(leaf, role)) {
+        w = last_word(parent, strlen(parent), &wl);
+        return !entity_word(w, wl);
+    }
     if (array && ll > 1 && (leaf[ll - 1] == 's' || leaf[ll - 1] == 'S')) {
         char one[128];
         if (ll - 1 < sizeof one) {
             memcpy(one, leaf, ll - 1);
             one[ll - 1] = '\0';
-            if (leaf_is_role(one, false, role, suffix)) return true;
+            if (leaf_is_role(one, parent, false, role, suffix)) return true;
         }
     }
     if (!suffix || strchr(role, '_') || ll <= rl) return false;
     const char *word = leaf + ll - rl;
     bool boundary = isupper((unsigned char)word[0]) ? !isupper((unsigned char)word[-1])
                                                     : word[-1] == '_' || word[-1] == '-';
-    return boundary && role_name_eq(word, role);
+    if (!boundary || !role_name_eq(word, role)) return false;
+    size_t ql = (size_t)(word - leaf);
+    while (ql && (leaf[ql - 1] == '_' || leaf[ql - 1] == '-')) ql--;
+    w = last_word(leaf, ql, &wl);
+    return !entity_word(w, wl);
 }
 
 /* Roles of a JSON object's fields: a full name as guess_roles reads it
@@ -963,8 +1007,8 @@ static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], 
                 for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
                     bool taken = false;
                     for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
-                    if (!taken &&
-                        leaf_is_role(fl->leaves[i], fl->arrays[i], role_names[q][k], suffix))
+                    if (!taken && leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i],
+                                               role_names[q][k], suffix))
                         roles[q] = (int)i;
                 }
     }
@@ -980,18 +1024,21 @@ static void guess_json_roles(recorded_t *r, const flat_t *fl, int roles[ROLE__CO
                              bool exact_only)
 {
     size_t len = 1;
-    for (size_t i = 0; i < fl->n; i++) len += strlen(fl->names[i]) + strlen(fl->leaves[i]) + 3;
+    for (size_t i = 0; i < fl->n; i++)
+        len += strlen(fl->names[i]) + strlen(fl->leaves[i]) + strlen(fl->parents[i]) + 4;
     char *key = malloc(len), *o = key;
     if (!key) {
         guess_json_roles_uncached(fl, roles, exact_only);
         return;
     }
     *o++ = exact_only ? 'x' : 'k';
-    for (size_t i = 0; i < fl->n; i++) { /* name NUL key NUL kind, for each field */
-        size_t nl = strlen(fl->names[i]) + 1, ll = strlen(fl->leaves[i]) + 1;
+    for (size_t i = 0; i < fl->n; i++) { /* name NUL key NUL parent NUL kind, for each field */
+        size_t nl = strlen(fl->names[i]) + 1, ll = strlen(fl->leaves[i]) + 1,
+               pl = strlen(fl->parents[i]) + 1;
         memcpy(o, fl->names[i], nl);
         memcpy(o + nl, fl->leaves[i], ll);
-        o += nl + ll;
+        memcpy(o + nl + ll, fl->parents[i], pl);
+        o += nl + ll + pl;
         *o++ = fl->arrays[i] ? 'a' : 's';
     }
     for (size_t c = 0; c < ROLES_CACHED; c++)
@@ -1014,7 +1061,7 @@ static void read_flat_json(recorded_t *r, const char *file, size_t line, const c
 {
     flat_t fl;
     fl.n = 0;
-    flatten(&fl, j, "", 0);
+    flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
     guess_json_roles(r, &fl, roles, false);
     if (roles[ROLE_TIME] >= 0) fl.lens[roles[ROLE_TIME]] = fl.first_lens[roles[ROLE_TIME]];
@@ -1142,7 +1189,7 @@ static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
     }
     flat_t fl;
     fl.n = 0;
-    flatten(&fl, j, "", 0);
+    flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
     guess_json_roles(r, &fl, roles, exact_only);
     flat_free(&fl);

@@ -1289,6 +1289,22 @@ static void test_nested_ids(void)
     CHECK_EQ_INT(s.t[0], 1642723799000LL);
     recorded_destroy(r);
 
+    /* a name of a thing the alert is about is not the alert's: without
+     * AnalysisComponentName (a detector registered without one), not
+     * PersistenceFileName ("Default" for every detector), nor agent.name */
+    snprintf(path, sizeof path, "%s/unnamed-nested.json", dir);
+    write_text(path, "{\"AnalysisComponent\": {\"PersistenceFileName\": \"Default\"}, "
+                     "\"agent\": {\"name\": \"web-1\"}, \"event\": {\"name\": \"port scan\"}}\n"
+                     "{\"AnalysisComponent\": {\"PersistenceFileName\": \"Default\"}, "
+                     "\"agent\": {\"name\": \"web-1\"}}\n");
+    r = recorded_new(&c, NULL, e, sizeof e);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK(strstr(s.rows[0], "alertname=port scan") != NULL);
+    CHECK(s.n == 2 && !strstr(s.rows[1], "alertname="));
+    recorded_destroy(r);
+
     /* an export wrapper with a "name" of its own still holds records */
     snprintf(path, sizeof path, "%s/wrapped.json", dir);
     write_text(path, "{\"export\": {\"name\": \"last week\"}, \"results\": [{\"signature\": "
