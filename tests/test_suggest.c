@@ -1233,11 +1233,26 @@ static void test_ids_shapes(void)
  * seconds is a time (its first element), a key ending in a role's word
  * too (DetectionTimestamp); an array of scalars is a label; an array of
  * objects inside a record named so does not make it a wrapper. */
-static void test_nested_ids(void)
+/* The rows of `path` read with mapping `map` (NULL: none) into `s`;
+ * returns the reader's problem count. */
+static uint64_t read_rows(const char *path, const char *map, seen_t *s)
 {
-    char path[256], e[200];
     conf_t c;
     conf_defaults(&c);
+    char e[200];
+    memset(s, 0, sizeof *s);
+    recorded_t *r = recorded_new(&c, map, e, sizeof e);
+    CHECK(r != NULL);
+    if (r) CHECK_EQ_INT(recorded_read(r, path, keep_row, s), 0);
+    uint64_t errors = r ? recorded_errors(r) : 1;
+    recorded_destroy(r);
+    conf_free(&c);
+    return errors;
+}
+
+static void test_nested_ids(void)
+{
+    char path[256];
     snprintf(path, sizeof path, "%s/aminer.json", dir);
     /* indented, one object after another, as AMiner's json.dumps writes */
     write_text(path, "{\n  \"AnalysisComponent\": {\n    \"AnalysisComponentType\": \"NewMatchPath"
@@ -1249,9 +1264,8 @@ static void test_nested_ids(void)
                      "{\"AnalysisComponent\": {\"AnalysisComponentName\": \"MissingMatchDetector"
                      "Cron\", \"AffectedLogAtomValues\": [{\"Value\": \"backup\", \"Interval\": "
                      "60}]}, \"LogData\": {\"DetectionTimestamp\": 1642723300.5}}\n");
-    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
-    seen_t s = {0};
-    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    seen_t s;
+    uint64_t errors = read_rows(path, NULL, &s);
     CHECK_EQ_INT(s.n, 2);
     CHECK(strstr(s.rows[0], "alertname=NewValueDetectorSshUser") != NULL);
     CHECK(strstr(s.rows[0], "AnalysisComponent_AffectedLogAtomPaths=/model/ssh/user, "
@@ -1261,33 +1275,25 @@ static void test_nested_ids(void)
     CHECK_EQ_INT(s.t[0], 1642723225250LL);
     CHECK(s.n == 2 && strstr(s.rows[1], "alertname=MissingMatchDetectorCron") != NULL);
     CHECK_EQ_INT(s.t[1], 1642723300500LL);
-    CHECK_EQ_INT(recorded_errors(r), 0);
-    recorded_destroy(r);
+    CHECK_EQ_INT(errors, 0);
 
     /* the same through a mapping: the array's first element is the time */
-    r = recorded_new(&c,
-                     "alertname=AnalysisComponent.AnalysisComponentName,time=LogData.Timestamps", e,
-                     sizeof e);
-    memset(&s, 0, sizeof s);
-    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    read_rows(path, "alertname=AnalysisComponent.AnalysisComponentName,time=LogData.Timestamps",
+              &s);
     CHECK_EQ_INT(s.n, 2);
     CHECK_EQ_STR(s.rows[0], "alertname=NewValueDetectorSshUser");
     CHECK_EQ_INT(s.t[0], 1642723225250LL);
-    recorded_destroy(r);
 
     /* Wazuh's rule.groups, a list of words, is a label */
     snprintf(path, sizeof path, "%s/wazuh-groups.json", dir);
     write_text(path, "{\"timestamp\":\"2022-01-21T00:09:59.000+0000\",\"rule\":{\"level\":7,"
                      "\"description\":\"Integrity checksum changed.\",\"groups\":[\"ossec\","
                      "\"syscheck\"]},\"agent\":{\"name\":\"mail\"}}\n");
-    r = recorded_new(&c, NULL, e, sizeof e);
-    memset(&s, 0, sizeof s);
-    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    read_rows(path, NULL, &s);
     CHECK_EQ_INT(s.n, 1);
     CHECK_EQ_STR(s.rows[0], "agent_name=mail alertname=Integrity checksum changed. "
                             "rule_groups=ossec, syscheck severity=7");
     CHECK_EQ_INT(s.t[0], 1642723799000LL);
-    recorded_destroy(r);
 
     /* a name of a thing the alert is about is not the alert's: without
      * AnalysisComponentName (a detector registered without one), not
@@ -1297,25 +1303,18 @@ static void test_nested_ids(void)
                      "\"agent\": {\"name\": \"web-1\"}, \"event\": {\"name\": \"port scan\"}}\n"
                      "{\"AnalysisComponent\": {\"PersistenceFileName\": \"Default\"}, "
                      "\"agent\": {\"name\": \"web-1\"}}\n");
-    r = recorded_new(&c, NULL, e, sizeof e);
-    memset(&s, 0, sizeof s);
-    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    read_rows(path, NULL, &s);
     CHECK_EQ_INT(s.n, 2);
     CHECK(strstr(s.rows[0], "alertname=port scan") != NULL);
     CHECK(s.n == 2 && !strstr(s.rows[1], "alertname="));
-    recorded_destroy(r);
 
     /* an export wrapper with a "name" of its own still holds records */
     snprintf(path, sizeof path, "%s/wrapped.json", dir);
     write_text(path, "{\"export\": {\"name\": \"last week\"}, \"results\": [{\"signature\": "
                      "\"ET SCAN a\"}, {\"signature\": \"ET SCAN b\"}]}\n");
-    r = recorded_new(&c, NULL, e, sizeof e);
-    memset(&s, 0, sizeof s);
-    CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
+    read_rows(path, NULL, &s);
     CHECK_EQ_INT(s.n, 2);
     CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN a");
-    recorded_destroy(r);
-    conf_free(&c);
 }
 
 /* Traffic where no column names the alert: suggest does not fold the
@@ -1576,6 +1575,35 @@ static bool sig_matches(const char *row_sig, const char *sig)
     return !strncmp(row_sig, sig, l) && (row_sig[l] == '\0' || row_sig[l] == ' ');
 }
 
+/* Every signature new in attack phases 1 .. phases - 1 (those of the
+ * IDSs in `sources`, 0: all) is forwarded at least once, and so is each
+ * phase's first alert, judged in the order replay decides: `nm` holds the
+ * names read back by input position and the reader's order, `fw` which
+ * of replay's lines (in input order) were forwarded. */
+static void check_phases(const char *what, const ids_storm_t *st, int phases, int sources,
+                         const names_t *nm, const bool *fw)
+{
+    for (int p = 1; p < phases; p++) {
+        size_t first = nm->n;
+        for (size_t g = 0; g < st->n_sig; g++) {
+            if (st->sig[g].phase != p || (sources && !(st->sig[g].source & sources))) continue;
+            size_t sig_forwards = 0, sig_first = nm->n; /* first in event time */
+            for (size_t k = 0; k < nm->n; k++) {
+                size_t i = nm->order[k]; /* replay's lines are in input order */
+                if (sig_matches(nm->v[i], st->sig[g].name)) {
+                    sig_forwards += fw[i];
+                    if (sig_first == nm->n) sig_first = k;
+                }
+            }
+            if (!sig_forwards)
+                fprintf(stderr, "%s, phase %d: \"%s\" never forwarded\n", what, p, st->sig[g].name);
+            CHECK(sig_forwards >= 1);
+            if (sig_first < first) first = sig_first;
+        }
+        CHECK(first < nm->n && fw[nm->order[first]]); /* the phase's first alert opens one */
+    }
+}
+
 static void test_storm(void)
 {
     ids_storm_t st;
@@ -1716,25 +1744,7 @@ static void test_storm_export(void)
     double ratio = forwards ? (double)nm.n / (double)forwards : 0;
     printf("export storm: %zu alerts, %zu incidents: %.1fx\n", nm.n, forwards, ratio);
     CHECK(ratio >= 50);
-    for (int p = 1; p < IDS_PHASES; p++) {
-        size_t first = nm.n;
-        for (size_t g = 0; g < st.n_sig; g++) {
-            if (st.sig[g].phase != p) continue;
-            size_t sig_forwards = 0, sig_first = nm.n; /* first in event time */
-            for (size_t k = 0; k < nm.n; k++) {
-                size_t i = nm.order[k]; /* replay's lines are in file order */
-                if (sig_matches(nm.v[i], st.sig[g].name)) {
-                    sig_forwards += fw[i];
-                    if (sig_first == nm.n) sig_first = k;
-                }
-            }
-            if (!sig_forwards)
-                fprintf(stderr, "export, phase %d: \"%s\" never forwarded\n", p, st.sig[g].name);
-            CHECK(sig_forwards >= 1);
-            if (sig_first < first) first = sig_first;
-        }
-        CHECK(first < nm.n && fw[nm.order[first]]); /* the phase's first alert opens one */
-    }
+    check_phases("export", &st, IDS_PHASES, 0, &nm, fw);
     for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
     free(nm.v);
     free(nm.order);
@@ -1825,25 +1835,7 @@ static void ait_check(const char *what, const ids_storm_t *st, const char *const
     int sources = 0;
     for (size_t i = 0; i < n_files; i++)
         sources |= strstr(files[i], "wazuh") ? AIT_WAZUH : AIT_AMINER;
-    for (int p = 1; p < AIT_PHASES; p++) {
-        size_t first = nm.n;
-        for (size_t g = 0; g < st->n_sig; g++) {
-            if (st->sig[g].phase != p || !(st->sig[g].source & sources)) continue;
-            size_t sig_forwards = 0, sig_first = nm.n; /* first in event time */
-            for (size_t k = 0; k < nm.n; k++) {
-                size_t i = nm.order[k]; /* replay's lines are in input order */
-                if (sig_matches(nm.v[i], st->sig[g].name)) {
-                    sig_forwards += fw[i];
-                    if (sig_first == nm.n) sig_first = k;
-                }
-            }
-            if (!sig_forwards)
-                fprintf(stderr, "%s, phase %d: \"%s\" never forwarded\n", what, p, st->sig[g].name);
-            CHECK(sig_forwards >= 1);
-            if (sig_first < first) first = sig_first;
-        }
-        CHECK(first < nm.n && fw[nm.order[first]]); /* the phase's first alert opens one */
-    }
+    check_phases(what, st, AIT_PHASES, sources, &nm, fw);
     for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
     free(nm.v);
     free(nm.order);
