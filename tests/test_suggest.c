@@ -1800,9 +1800,10 @@ static void test_eve_json(void)
  * AMiner's JSON, alone and as the two inputs of one scenario, without
  * --map. `files` are the inputs as written (for reading the names back);
  * `inputs` what quell is given (a pipe's /dev/stdin among them, fed by
- * `pipe`). Defaults plus the proposal shrink it at least 50x, and every
- * attack phase opens an incident, with every signature new in it, judged
- * in the order replay decides. */
+ * `pipe`). The proposal is a config quell check accepts; defaults plus it
+ * shrink the storm at least 50x, and every attack phase opens an
+ * incident, with every signature new in it, judged in the order replay
+ * decides. */
 static void ait_check(const char *what, const ids_storm_t *st, const char *const *files,
                       size_t n_files, const char *pipe, const char *inputs)
 {
@@ -1812,6 +1813,10 @@ static void ait_check(const char *what, const ids_storm_t *st, const char *const
     snprintf(args, sizeof args, "suggest --owner secops -o %s %s", sug, inputs);
     CHECK_EQ_INT(run_piped(pipe, args, &out, &err), 0);
     if (err && *err) fprintf(stderr, "%s: suggest: %s", what, err);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "check -c %s", sug); /* a config quell accepts */
+    CHECK_EQ_INT(run(args, &out, &err), 0);
     free(out);
     free(err);
     snprintf(args, sizeof args, "replay -c %s --format json %s", sug, inputs);
