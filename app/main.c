@@ -23,11 +23,11 @@ static void usage(FILE *out)
             "  quell top [-c FILE] [--url URL] [--window 1h] [--by alertname,service]\n"
             "      the noisiest alerts of a running quell, with a suggested rule for each\n"
             "  quell check -c FILE       validate a config and its rules (FILE:LINE:COL: message)\n"
-            "  quell replay -c FILE [--candidate FILE2] [--format text|json] INPUT...\n"
+            "  quell replay [-c FILE] [--candidate FILE2] [--format text|json] INPUT...\n"
             "      run recorded alerts through the decision core offline; diff a rule change\n"
             "  quell suggest [-c FILE] [--map LABEL=COLUMN,...] INPUT...\n"
             "      propose rules (grouping, severity, noise, window) from recorded traffic\n"
-            "  quell explain -c FILE [--map LABEL=COLUMN,...] ALERTS\n"
+            "  quell explain [-c FILE] [--map LABEL=COLUMN,...] ALERTS\n"
             "      each alert's fingerprint and every rule it matches, and why\n"
             "  quell explain [-c FILE] [--url URL] --fingerprint FP\n"
             "      a running quell's recent decisions on FP: decision, reason, incident\n"
@@ -54,6 +54,18 @@ static int load_config(conf_t *conf, const char *path)
     return 0;
 }
 
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: quell run [-c FILE] [--brokers LIST] [--log-level LEVEL] [--pid-file FILE]\n"
+            "  -c FILE         the config (default: the defaults, `quell config` lists them)\n"
+            "  --brokers LIST  Kafka bootstrap servers, over kafka.brokers (whose default,\n"
+            "                  `embedded`, starts an in-process cluster)\n"
+            "  --log-level L   error, warn, info or debug, over log.level\n"
+            "  --pid-file F    write the process id to F, removed on exit\n"
+            "  SIGTERM/SIGINT drain and commit; SIGHUP reloads the rules.\n");
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *brokers = NULL, *level = NULL, *pid_file = NULL;
@@ -66,8 +78,12 @@ static int cmd_run(int argc, char **argv)
             level = argv[++i];
         else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc)
             pid_file = argv[++i];
-        else {
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            run_usage(stdout);
+            return 0;
+        } else {
             fprintf(stderr, "quell run: unknown option \"%s\"\n", argv[i]);
+            run_usage(stderr);
             return 2;
         }
     }
@@ -113,6 +129,11 @@ static int check_routing(const conf_t *conf)
     return 0;
 }
 
+static const char check_usage[] =
+    "usage: quell check [-c] FILE\n"
+    "  validates a config, its rules and routes without starting anything;\n"
+    "  errors as FILE:LINE:COL: message, exit status 1\n";
+
 static int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
@@ -121,13 +142,16 @@ static int cmd_check(int argc, char **argv)
             path = argv[++i];
         else if (!path && argv[i][0] != '-')
             path = argv[i];
-        else {
-            fprintf(stderr, "quell check: unknown option \"%s\"\n", argv[i]);
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("%s", check_usage);
+            return 0;
+        } else {
+            fprintf(stderr, "quell check: unknown option \"%s\"\n%s", argv[i], check_usage);
             return 2;
         }
     }
     if (!path) {
-        fprintf(stderr, "quell check: -c FILE is required\n");
+        fprintf(stderr, "quell check: -c FILE is required\n%s", check_usage);
         return 2;
     }
     conf_t conf;

@@ -238,11 +238,12 @@ static int64_t side_window(void *ctx, const alert_t *a)
     return routing_dedup_window_ms(s->routes, a, s->keep_ms);
 }
 
+/* `path` NULL: the defaults, as `quell run` without -c. */
 static int side_open(side_t *s, const char *path, bool quiet)
 {
     char err[1024];
     conf_defaults(&s->conf);
-    if (conf_load(&s->conf, path, err, sizeof err) != QERR_OK) {
+    if (path && conf_load(&s->conf, path, err, sizeof err) != QERR_OK) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -613,7 +614,7 @@ static void print_summary_json(const replay_t *r)
 
 static void replay_usage(FILE *out)
 {
-    fprintf(out, "usage: quell replay -c FILE [--candidate FILE2] [--format text|json]\n"
+    fprintf(out, "usage: quell replay [-c FILE] [--candidate FILE2] [--format text|json]\n"
                  "                    [--brokers LIST] [--map LABEL=COLUMN,...]\n"
                  "                    [--date-order dmy|mdy] [--clock 12|24] [--year YYYY]\n"
                  "                    INPUT...\n"
@@ -625,6 +626,8 @@ static void replay_usage(FILE *out)
                  "         (with --brokers: the topic as it is now, in timestamp order).\n"
                  "         Files given one after another are decided in event-time order\n"
                  "         across them. What `quell suggest` reads (see docs/tuning.md).\n"
+                 "  -c FILE: the current rules (default: the defaults, as `quell run`\n"
+                 "         without -c); --candidate FILE2: the rules to compare them with\n"
                  "  --date-order: how 5/7/2017 reads (default: from the data, per file: a\n"
                  "         first field over 12 means D/M/Y, a second M/D/Y; else M/D/Y)\n"
                  "  --clock 12|24: how 3:30 without AM/PM reads (default: from the data, per\n"
@@ -668,9 +671,11 @@ int replay_main(int argc, char **argv)
             replay_usage(stderr);
             goto out;
         } else
-            inputs[n_inputs++] = argv[i];
+            inputs[n_inputs++] = strcmp(argv[i], "-") ? argv[i] : "/dev/stdin";
     }
-    if (!path || !n_inputs || (strcmp(format, "text") && strcmp(format, "json"))) {
+    if (!n_inputs || (strcmp(format, "text") && strcmp(format, "json"))) {
+        fprintf(stderr, "quell replay: %s\n",
+                n_inputs ? "--format must be text or json" : "no INPUT given");
         replay_usage(stderr);
         goto out;
     }
@@ -702,7 +707,7 @@ int replay_main(int argc, char **argv)
         print_side_text(&r.base, &r);
         if (r.has_cand) {
             print_side_text(&r.cand, &r);
-            printf("candidate change (%s -> %s):\n", path, cand);
+            printf("candidate change (%s -> %s):\n", path ? path : "defaults", cand);
             print_gain(&r);
             print_diff_text("newly suppressed", r.newly_suppressed, r.n_ns, r.count_ns);
             print_diff_text("newly let through", r.newly_forwarded, r.n_nf, r.count_nf);
@@ -796,6 +801,16 @@ static void explain_recorded(void *ctx, alert_t *a)
     explain_alert(e, a, a->event_time_ms >= 86400000 ? a->event_time_ms : e->wall_ms);
 }
 
+static void explain_usage(FILE *out)
+{
+    fprintf(out, "usage: quell explain [-c FILE] [--map LABEL=COLUMN,...] [--date-order dmy|mdy]\n"
+                 "                     [--clock 12|24] [--year YYYY] ALERTS\n"
+                 "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n"
+                 "  ALERTS: an Alertmanager alert or webhook payload, or anything replay reads\n"
+                 "          (CSV, JSON of any shape, protobuf; see docs/tuning.md); - is stdin\n"
+                 "  -c FILE: the rules to explain with (default: the defaults)\n");
+}
+
 int explain_main(int argc, char **argv)
 {
     const char *path = NULL, *alert_path = NULL, *fp_hex = NULL, *url = NULL, *map = NULL;
@@ -812,10 +827,14 @@ int explain_main(int argc, char **argv)
             map = argv[++i];
         else if ((t = recorded_time_option(&topts, "explain", argc, argv, &i)) != 0) {
             if (t < 0) return 2;
-        } else if (!alert_path && argv[i][0] != '-')
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            explain_usage(stdout);
+            return 0;
+        } else if (!alert_path && (argv[i][0] != '-' || !argv[i][1]))
             alert_path = argv[i];
         else {
             fprintf(stderr, "quell explain: unknown option \"%s\"\n", argv[i]);
+            explain_usage(stderr);
             return 2;
         }
     }
@@ -833,13 +852,10 @@ int explain_main(int argc, char **argv)
         conf_free(&c);
         return rc;
     }
-    if (!path || !alert_path) {
-        fprintf(stderr,
-                "usage: quell explain -c FILE [--map LABEL=COLUMN,...] [--date-order dmy|mdy]\n"
-                "                     [--clock 12|24] [--year YYYY] ALERTS\n"
-                "       quell explain [-c FILE] [--url http://HOST:PORT] --fingerprint FP\n"
-                "  ALERTS: an Alertmanager alert or webhook payload, or anything replay reads\n"
-                "          (CSV, JSON of any shape, protobuf; see docs/tuning.md)\n");
+    if (alert_path && !strcmp(alert_path, "-")) alert_path = "/dev/stdin";
+    if (!alert_path) {
+        fprintf(stderr, "quell explain: no ALERTS file given, nor --fingerprint\n");
+        explain_usage(stderr);
         return 2;
     }
     side_t s = {0};

@@ -932,7 +932,7 @@ int suggest_main(int argc, char **argv)
             usage(stderr);
             goto out;
         } else {
-            inputs[n_inputs++] = a;
+            inputs[n_inputs++] = strcmp(a, "-") ? a : "/dev/stdin";
         }
     }
     if (!n_inputs) {

@@ -131,6 +131,10 @@ typedef struct {
      * its commits stops at once when it has exited (a config it refused,
      * a crash) instead of at the timeout. Called with loaded_ctx. */
     bool (*alive)(void *ctx);
+    /* Set (monotonic ns) when the first alert is produced, for a watcher
+     * that times phases of the run from it (the latency run's warm-up);
+     * NULL: none. */
+    _Atomic int64_t *started_ns;
     gen_opts_t gen;
 } load_opts_t;
 

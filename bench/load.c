@@ -319,6 +319,7 @@ int load_run(const load_opts_t *o, load_result_t *res)
         goto out;
     }
     int64_t t0 = clock_mono_ns();
+    if (o->started_ns) atomic_store(o->started_ns, t0);
     const void *buf;
     size_t len;
     int64_t event_ms;

@@ -106,11 +106,74 @@ static void test_gen_and_usage(void)
     free(err);
 }
 
+/* Every command answers --help with its usage on stdout and status 0, as
+ * an SRE's first try at a command is; an unknown option is status 2 with
+ * the usage on stderr. */
+static void test_help(void)
+{
+    static const char *const cmds[] = {"run", "check", "replay", "explain", "suggest",
+                                       "top", "gen",   "load",   "bench",   NULL};
+    char args[64], want[64];
+    char *out, *err;
+    for (int i = 0; cmds[i]; i++) {
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        snprintf(want, sizeof want, "quell %s", cmds[i]);
+        CHECK_EQ_INT(run(args, &out, &err), 0);
+        CHECK(out && strstr(out, "usage:") && strstr(out, want));
+        if (!(out && strstr(out, want))) fprintf(stderr, "  %s --help said: %s\n", cmds[i], err);
+        free(out);
+        free(err);
+    }
+    static const char *const strict[] = {"run", "check", "replay", "explain", "suggest", NULL};
+    for (int i = 0; strict[i]; i++) {
+        snprintf(args, sizeof args, "%s --frobnicate x", strict[i]);
+        CHECK_EQ_INT(run(args, &out, &err), 2);
+        CHECK(err && strstr(err, "--frobnicate") && strstr(err, "usage:"));
+        free(out);
+        free(err);
+    }
+}
+
+/* replay and explain without -c judge with the defaults, as suggest and
+ * run do; "-" is stdin. */
+static void test_defaults_and_stdin(void)
+{
+    char alerts[256], args[700];
+    char *out, *err;
+    snprintf(alerts, sizeof alerts, "%s/alerts.json", dir);
+    write_text(alerts, "{\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"a\"},"
+                       "\"receivedAt\":\"2026-01-01T00:00:00Z\"}\n"
+                       "{\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"a\"},"
+                       "\"receivedAt\":\"2026-01-01T00:00:10Z\"}\n");
+    snprintf(args, sizeof args, "replay %s", alerts);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "2 alerts in, 1 incidents out"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "replay - <%s", alerts);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "2 alerts in, 1 incidents out"));
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("replay", &out, &err), 2);
+    CHECK(err && strstr(err, "no INPUT"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "explain - <%s", alerts);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "alertname=\"DiskFull\"") && strstr(out, "decision"));
+    free(out);
+    free(err);
+    unlink(alerts);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     test_check();
     test_gen_and_usage();
+    test_help();
+    test_defaults_and_stdin();
     rmdir(dir);
     return check_summary("cli");
 }
