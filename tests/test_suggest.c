@@ -1317,6 +1317,61 @@ static void test_nested_ids(void)
     CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN a");
 }
 
+/* The SEVn a proposal's severity map gives value `v` (0: none). */
+static int proposed_sev(const char *yaml, const char *v)
+{
+    char key[32];
+    snprintf(key, sizeof key, "\"%s\": SEV", v);
+    const char *m = yaml ? strstr(yaml, "  map: {") : NULL;
+    const char *k = m ? strstr(m, key) : NULL;
+    return k ? k[strlen(key)] - '0' : 0;
+}
+
+/* Numeric severities over 7 count up (Wazuh's rule.level: 12 is "high
+ * importance", 3 a successful login): the proposal ranks the higher level
+ * the more severe, where IDS priorities (1 most severe) stay as they
+ * were. */
+static void test_severity_levels(void)
+{
+    char path[256], sug[256], args[1024];
+    snprintf(path, sizeof path, "%s/levels.json", dir);
+    snprintf(sug, sizeof sug, "%s/levels.yaml", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 300; i++)
+        fprintf(f,
+                "{\"timestamp\":\"2022-01-21T00:%02d:%02d.000+0000\",\"rule\":{\"level\":%d,"
+                "\"description\":\"%s\"},\"agent\":{\"name\":\"host-%d\"}}\n",
+                i / 60, i % 60, i % 50 ? 3 : 12,
+                i % 50 ? "PAM: Login session opened." : "Web shell upload detected.", i % 40);
+    fclose(f);
+    char *out, *err;
+    snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    free(err);
+    char *yaml = check_read_file(sug, NULL);
+    int high = proposed_sev(yaml, "12"), low = proposed_sev(yaml, "3");
+    CHECK(high > 0 && low > 0 && high < low);
+    if (!(high > 0 && low > 0 && high < low) && yaml) fputs(yaml, stderr);
+    free(yaml);
+    /* priorities: 1 stays the most severe */
+    snprintf(path, sizeof path, "%s/priorities.csv", dir);
+    f = fopen(path, "w");
+    fputs("timestamp,signature,priority,src_ip\n", f);
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "2026-03-02T10:%02d:%02dZ,%s,%d,10.0.0.%d\n", i / 60, i % 60,
+                i % 50 ? "ET POLICY curl" : "ET EXPLOIT log4j", i % 50 ? 3 : 1, i % 40);
+    fclose(f);
+    snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    free(err);
+    yaml = check_read_file(sug, NULL);
+    high = proposed_sev(yaml, "1"), low = proposed_sev(yaml, "3");
+    CHECK(high > 0 && low > 0 && high < low);
+    free(yaml);
+}
+
 /* Traffic where no column names the alert: suggest does not fold the
  * unnamed alerts into one incident (a new signature would open none), and
  * says how to name the column. */
@@ -1894,6 +1949,7 @@ int main(void)
     test_explain_untimed();
     test_ids_shapes();
     test_nested_ids();
+    test_severity_levels();
     test_unnamed();
     test_awkward_names();
     test_fastlog();
