@@ -484,10 +484,10 @@ static int ait_storm_write(ids_storm_t *st, const char *wazuh_path, const char *
           "Suricata: Alert - ET POLICY DNS TXT query with long label", NULL},
          "ids\",\"suricata\",\"exfiltration",
          8,
-         "EntropyDetectorDnsQuery",
-         "EntropyDetector",
-         "Value entropy anomaly detected",
-         "\"/model/dns/query\"",
+         "ValueRangeDetectorDnsQueryLength",
+         "ValueRangeDetector",
+         "Value range anomaly detected",
+         "\"/model/dns/query_length\"",
          -1},
     };
     static const int64_t phase_at[6] = {8, 20, 33, 47, 60, 75};
