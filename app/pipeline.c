@@ -615,6 +615,10 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     router_t *router = NULL;
     ingest_t *in = NULL;
     ops_t *ops = NULL;
+    /* Before any thread starts: they inherit it (core/sched.c). */
+    if (conf->sched_slice_us > 0 &&
+        sched_slice_set((unsigned)conf->sched_slice_us, errbuf, sizeof errbuf) != QERR_OK)
+        log_warn("pipeline", "scheduler slice of %d us not set: %s", conf->sched_slice_us, errbuf);
     size_t n_workers =
         conf->workers > 0 ? (size_t)conf->workers : (size_t)sysconf(_SC_NPROCESSORS_ONLN) / 2;
     if (n_workers < 1) n_workers = 1;

@@ -960,6 +960,7 @@ int suggest_main(int argc, char **argv)
         }
     }
     if (!n_inputs) {
+        fprintf(stderr, "quell suggest: no INPUT given\n");
         usage(stderr);
         goto out;
     }

@@ -35,6 +35,14 @@ int64_t clock_mono_ns(void); /* monotonic, for measuring durations */
 /* Unix time in ns (CLOCK_REALTIME). */
 int64_t clock_wall_ns(void);
 
+/* The calling thread's scheduler slice request (sched_setattr's
+ * sched_runtime; core/sched.c), inherited by threads it starts later: us
+ * 0 = the kernel's default. A kernel without custom slices ignores it. */
+qerr_t sched_slice_set(unsigned us, char *errbuf, size_t errlen);
+/* The calling thread's slice in ns as the kernel reports it (0: none asked
+ * for; -1: unknown). */
+int64_t sched_slice_ns(void);
+
 /* Asks served by another thread: the asker takes a ticket (a counter it
  * bumps), the owner serves it between two units of its own work, and the
  * asker waits here until `served(ctx, ticket)` holds, polling every ms.

@@ -69,6 +69,7 @@ static inline const conf_node_t *conf_node_key(const conf_node_t *map, size_t i)
 typedef struct {
     int workers; /* 0 = half the cores, at least one */
     size_t ring_bytes;
+    int sched_slice_us; /* 0 = the kernel's (core/sched.c) */
     struct {
         log_level_t level;
         log_format_t format;

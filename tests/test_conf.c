@@ -7,6 +7,7 @@
  * removed right after loading, so a failed run leaves nothing behind but the
  * directory, which main() removes too.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -567,6 +568,7 @@ static void test_print_doc(void)
     static const char *const keys[] = {
         "workers",
         "ring_bytes",
+        "sched_slice_us",
         "log.level",
         "log.format",
         "kafka.brokers",
@@ -742,6 +744,40 @@ static void test_trees(void)
     CHECK(fails_like(big, 2, "aliases expand to more than 200000 nodes"));
 }
 
+static void *slice_of_new_thread(void *arg)
+{
+    *(int64_t *)arg = sched_slice_ns();
+    return NULL;
+}
+
+/* sched_slice_us: the default asks for 100 us; the request holds for the
+ * thread and for threads it starts afterwards (librdkafka's too). */
+static void test_sched_slice(void)
+{
+    conf_t c;
+    conf_defaults(&c);
+    CHECK_EQ_INT(c.sched_slice_us, 100);
+    conf_free(&c);
+    char err[256] = "";
+    int64_t before = sched_slice_ns();
+    CHECK_EQ_INT(sched_slice_set(300, err, sizeof err), QERR_OK);
+    if (sched_slice_ns() == before && before == 0) {
+        /* A kernel without custom slices (before 6.12) takes and ignores it. */
+        check_skips++;
+        printf("SKIP test_sched_slice: this kernel keeps no custom slice (Linux 6.12+)\n");
+        return;
+    }
+    CHECK_EQ_INT(sched_slice_ns(), 300000);
+    int64_t inherited = -1;
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, slice_of_new_thread, &inherited), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(inherited, 300000);
+    /* Back to the default (which the kernel then may report as its value). */
+    CHECK_EQ_INT(sched_slice_set(0, err, sizeof err), QERR_OK);
+    CHECK(sched_slice_ns() != 300000);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmp_dir)) {
@@ -759,6 +795,7 @@ int main(void)
     test_print_doc();
     test_input_limits();
     test_trees();
+    test_sched_slice();
     CHECK_EQ_INT(rmdir(tmp_dir), 0); /* every file was removed */
     return check_summary("conf");
 }
