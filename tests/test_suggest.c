@@ -425,6 +425,13 @@ static void keep_name(void *ctx, alert_t *a)
     nm->v[pos] = strndup(name, len);
 }
 
+static void names_free(names_t *nm)
+{
+    for (size_t i = 0; i < nm->n; i++) free(nm->v[i]);
+    free(nm->v);
+    free(nm->order);
+}
+
 /* recorded_fn: "NAME|severity|N" (severity when the label is there, N
  * the label count). */
 static void keep_name_and_count(void *ctx, alert_t *a)
@@ -533,9 +540,7 @@ static void test_csv_problem_lines(void)
     CHECK_EQ_INT(recorded_read(wr, path, keep_name_and_count, &nm), 0);
     CHECK_EQ_INT(nm.n, 1);
     if (nm.n) CHECK_EQ_STR(nm.v[0], "ET SCAN wide|severity|64");
-    for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
-    free(nm.v);
-    free(nm.order);
+    names_free(&nm);
     recorded_destroy(wr);
     conf_free(&wc);
     snprintf(args, sizeof args, "replay -c %s %s", defaults, path);
@@ -1800,9 +1805,7 @@ static void test_storm_export(void)
     printf("export storm: %zu alerts, %zu incidents: %.1fx\n", nm.n, forwards, ratio);
     CHECK(ratio >= 50);
     check_phases("export", &st, IDS_PHASES, 0, &nm, fw);
-    for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
-    free(nm.v);
-    free(nm.order);
+    names_free(&nm);
     free(fw);
 }
 
@@ -1896,9 +1899,7 @@ static void ait_check(const char *what, const ids_storm_t *st, const char *const
     for (size_t i = 0; i < n_files; i++)
         sources |= strstr(files[i], "wazuh") ? AIT_WAZUH : AIT_AMINER;
     check_phases(what, st, AIT_PHASES, sources, &nm, fw);
-    for (size_t i = 0; i < nm.n; i++) free(nm.v[i]);
-    free(nm.v);
-    free(nm.order);
+    names_free(&nm);
     free(fw);
 }
 
