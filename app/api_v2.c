@@ -13,9 +13,9 @@
  * request, so a reload (SIGHUP) shows at the next request.
  */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -671,47 +671,27 @@ qerr_t api_v2_routes(void *api, http_server_t *s)
 
 /* ---- quell explain --fingerprint ------------------------------------------------ */
 
-static size_t gather(char *p, size_t size, size_t n, void *ctx)
-{
-    mbuf_append(ctx, p, size * n);
-    return size * n;
-}
-
 int api_explain_fingerprint(const conf_t *conf, const char *url, const char *fp)
 {
-    char u[1024], auth[4200] = "";
+    char u[1024], err[512];
     if (url)
         snprintf(u, sizeof u, "%s/api/v1/explain?fingerprint=%s", url, fp);
     else
         snprintf(u, sizeof u, "http://%s/api/v1/explain?fingerprint=%s",
                  conf->http.listen[0] ? conf->http.listen : HTTP_DEFAULT_LISTEN, fp);
-    if (conf->http.auth_token_file && *conf->http.auth_token_file) {
-        char *tok = NULL, err[512];
-        if (http_load_token(conf->http.auth_token_file, &tok, err, sizeof err) != QERR_OK) {
-            fprintf(stderr, "quell explain: %s\n", err);
-            return 1;
-        }
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
-        free(tok);
+    char *tok = NULL;
+    if (conf->http.auth_token_file && *conf->http.auth_token_file &&
+        http_load_token(conf->http.auth_token_file, &tok, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "quell explain: %s\n", err);
+        return 1;
     }
-    CURL *c = curl_easy_init();
-    if (!c) return 1;
     mbuf_t body = {0};
-    struct curl_slist *h = auth[0] ? curl_slist_append(NULL, auth) : NULL;
-    curl_easy_setopt(c, CURLOPT_URL, u);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, gather);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    CURLcode rc = curl_easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    qerr_t rc = http_get(u, tok, 10000, &body, &status, err, sizeof err);
+    free(tok);
     int exit_code = 1;
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "quell explain: %s: %s (is quell run serving there?)\n", u,
-                curl_easy_strerror(rc));
+    if (rc != QERR_OK) {
+        fprintf(stderr, "quell explain: %s: %s (is quell run serving there?)\n", u, err);
     } else if (status != 200) {
         fprintf(stderr, "quell explain: %s answered %ld: %.*s\n", u, status, (int)body.len,
                 body.buf ? body.buf : "");

@@ -31,12 +31,6 @@ static void top_usage(FILE *out)
             "  for its noisiest alerts and prints a suggested rule for each\n");
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    mbuf_append(ctx, p, sz * n);
-    return sz * n;
-}
-
 /* Lowercase [a-z0-9-] slug of the group's values, for rule names. */
 static void slug_append(char *out, size_t cap, const char *s)
 {
@@ -263,24 +257,12 @@ int top_main(int argc, char **argv)
              limit);
     curl_free(by_q);
     curl_free(win_q);
-    struct curl_slist *h = NULL;
-    if (token) {
-        char auth[4200];
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
-    }
     mbuf_t body;
     mbuf_init(&body);
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    CURLcode cerr = curl_easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (cerr != CURLE_OK) {
-        fprintf(stderr, "quell top: %s: %s (is quell running?)\n", base, curl_easy_strerror(cerr));
+    char err[512];
+    if (http_get(full, token, 30000, &body, &status, err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "quell top: %s: %s (is quell running?)\n", base, err);
     } else if (status != 200) {
         fprintf(stderr, "quell top: %s answered %ld: %s", full, status, body.buf ? body.buf : "\n");
     } else {
@@ -294,7 +276,6 @@ int top_main(int argc, char **argv)
         cJSON_Delete(doc);
     }
     mbuf_free(&body);
-    curl_slist_free_all(h);
     curl_easy_cleanup(c);
     free(token);
     conf_free(&conf);

@@ -44,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -143,37 +142,19 @@ typedef struct {
     prom_hist_t h[LAT__COUNT];
 } steady_t;
 
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    FILE *f = ctx;
-    return fwrite(data, size, n, f);
-}
-
 /* GET /metrics of the quell on `port`, its three latency histograms. */
 static int steady_scrape(int port, steady_t *out)
 {
-    char url[64], *body = NULL;
-    size_t len = 0;
+    char url[64], err[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
-    FILE *f = open_memstream(&body, &len);
-    CURL *c = curl_easy_init();
-    if (!f || !c) {
-        if (f) fclose(f);
-        free(body);
-        curl_easy_cleanup(c);
-        return -1;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    CURLcode rc = curl_easy_perform(c);
+    mbuf_t b;
+    mbuf_init(&b);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    fclose(f);
+    bool ok = http_get(url, NULL, 10000, &b, &status, err, sizeof err) == QERR_OK &&
+              status == 200 && b.buf;
+    const char *body = b.buf;
     memset(out, 0, sizeof *out);
-    for (const char *line = body; rc == CURLE_OK && status == 200 && line && *line;) {
+    for (const char *line = body; ok && line && *line;) {
         for (int k = 0; k < LAT__COUNT; k++) {
             size_t pl = strlen(lat_metric[k]);
             prom_hist_t *h = &out->h[k];
@@ -186,8 +167,7 @@ static int steady_scrape(int port, steady_t *out)
         line = strchr(line, '\n');
         if (line) line++;
     }
-    free(body);
-    bool ok = rc == CURLE_OK && status == 200;
+    mbuf_free(&b);
     for (int k = 0; ok && k < LAT__COUNT; k++) ok = out->h[k].n > 1;
     return ok ? 0 : -1;
 }

@@ -12,6 +12,7 @@
  * naming the ones that fail.
  */
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -437,4 +438,47 @@ void http_server_destroy(http_server_t *s)
     if (s->d) MHD_stop_daemon(s->d);
     free(s->token);
     free(s);
+}
+
+/* ---- client ----------------------------------------------------------- */
+
+static size_t on_get_body(char *p, size_t size, size_t n, void *ctx)
+{
+    mbuf_append(ctx, p, size * n);
+    return size * n;
+}
+
+qerr_t http_get(const char *url, const char *token, long timeout_ms, mbuf_t *body, long *status,
+                char *errbuf, size_t errlen)
+{
+    *status = 0;
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(errbuf, errlen, "cannot start an HTTP client");
+        return QERR_NOMEM;
+    }
+    struct curl_slist *h = NULL;
+    if (token && *token) {
+        size_t n = strlen(token) + 32;
+        char *auth = malloc(n);
+        if (auth) {
+            snprintf(auth, n, "Authorization: Bearer %s", token);
+            h = curl_slist_append(NULL, auth);
+            free(auth);
+        }
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_get_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* callers may be threads */
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    else
+        snprintf(errbuf, errlen, "%s", curl_easy_strerror(rc));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? QERR_OK : QERR_IO;
 }

@@ -72,4 +72,12 @@ qerr_t http_load_token(const char *path, char **out, char *errbuf, size_t errlen
 /* Constant-time comparison of a presented token with the expected one. */
 bool http_token_equal(const char *got, size_t got_len, const char *want);
 
+/* The client side, as quell's commands use it (quell top, quell explain
+ * --fingerprint, the bench's /metrics scrapes): GET `url` with the bearer
+ * `token` (NULL or "": none), the body appended to `body` (initialised by
+ * the caller) and the status into *status. QERR_IO with the transport's
+ * error (refused, timed out) in errbuf when no answer came. */
+qerr_t http_get(const char *url, const char *token, long timeout_ms, mbuf_t *body, long *status,
+                char *errbuf, size_t errlen);
+
 #endif
