@@ -490,8 +490,11 @@ static const char *const role_names[][32] = {
     {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
      "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
-    {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time", "created_at", "start_time",
-     "occurred_at", "received_at", "finished_at", "started_at", "incident_started_at",
+    {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time",
+     /* when it fired, before when something was made (Graylog's check
+      * result: triggered_at; its condition's created_at) */
+     "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
+     "created_at", "start_time", "received_at", "finished_at", "started_at", "incident_started_at",
      "payload_timestamp", "date", NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
@@ -989,6 +992,16 @@ static bool leaf_is_role(const char *leaf, const char *parent, bool array, const
     return !entity_word(w, wl);
 }
 
+/* Whether a nested key's value reads as an alert's time: not a setting
+ * that happens to be called "time" (Graylog's condition parameters carry
+ * "time": 1, the minutes it looks back, which read as 1970). Any date from
+ * 1990 on. */
+static bool plausible_time(const char *v, size_t len)
+{
+    int64_t ms;
+    return recorded_parse_time(v, len, &ms) && ms >= 631152000000LL;
+}
+
 /* Roles of a JSON object's fields: a full name as guess_roles reads it
  * first (alert_signature, rule_description); for a role none has, a
  * field's own key in the role's list order, equal to a role name before
@@ -1007,8 +1020,10 @@ static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], 
                 for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
                     bool taken = false;
                     for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
-                    if (!taken && leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i],
-                                               role_names[q][k], suffix))
+                    if (!taken &&
+                        leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i], role_names[q][k],
+                                     suffix) &&
+                        (q != ROLE_TIME || plausible_time(fl->vals[i], fl->first_lens[i])))
                         roles[q] = (int)i;
                 }
     }
@@ -1255,9 +1270,17 @@ static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJ
         r->errors++;
         report(r, file, line, "not read: PagerDuty event (%s): %s", pd_status, why);
     } else {
+        /* The event's own time when it gives one (payload.timestamp);
+         * the intake stamps the time it arrived instead. */
         size_t n = strlen(alert_json);
-        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n,
-                        prom_time(r, alert_json, n), false, fn, ctx);
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "payload"), "timestamp");
+        int64_t t;
+        if (cJSON_IsString(ts) && read_time(r, ts->valuestring, strlen(ts->valuestring), &t))
+            t = next_time(r, true, t);
+        else
+            t = prom_time(r, alert_json, n);
+        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n, t, false, fn, ctx);
     }
     cJSON_free(alert_json);
     cJSON_free(body);

@@ -285,7 +285,7 @@ static void test_payloads(void)
  * with FILE:LINE, never a crash or silence; explain reads what replay
  * reads. A few answers pinned: PagerDuty's v1 webhook wraps two messages,
  * an Events v2 resolve is a resolve of its trigger's alert, Pingdom "UP"
- * and Grafana "ok" resolve. And each Prometheus rule file given as
+ * and Grafana "ok" resolve, events carry their own times. And each Prometheus rule file given as
  * traffic is refused as YAML. */
 static void test_vendor_payloads(void)
 {
@@ -340,6 +340,13 @@ static void test_vendor_payloads(void)
         {"other/stackdriver_closed.json", "suppressed by reason:\n    resolved "},
         {"other/stackdriver_open.json", "alertname=\"CPU usage\""},
         {"other/new_relic_notification.json", "alertname=\"New Relic Alert - Test Condition\""},
+        /* Each event's own time: PagerDuty's payload.timestamp (+0000),
+         * Pingdom's state_changed_timestamp, Graylog's triggered_at (not
+         * its condition's created_at, nor the "time": 1 of its settings,
+         * which read as 1970). */
+        {"pagerduty/pd-developer-docs__trigger_event.json", "2015-07-17T08:42:58.315Z new "},
+        {"other/pingdom_down.json", "2017-06-30T22:25:43.000Z new "},
+        {"other/graylog_notification.json", "2015-09-10T09:45:54.749Z new "},
     };
     for (size_t i = 0; i < sizeof pinned / sizeof *pinned; i++) {
         char args[1400], *out, *err;
