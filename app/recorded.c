@@ -499,7 +499,7 @@ static const char *const role_names[][32] = {
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
-     "outcome", NULL},
+     "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
 };
 enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
 static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
@@ -887,6 +887,11 @@ typedef struct {
     char *owned[MAX_FLAT]; /* an array's joined value; freed with the names */
     char nums[MAX_FLAT][32];
     size_t n;
+    /* JSON documents found inside string fields, read as objects there
+     * (an SNS notification's Message: the CloudWatch alarm itself); the
+     * leaves and parents point into them. */
+    cJSON *inner[4];
+    size_t n_inner;
 } flat_t;
 
 static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *parent, int depth)
@@ -899,6 +904,17 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *
         if (cJSON_IsObject(c)) {
             if (depth < 4) flatten(fl, c, path, c->string, depth + 1);
             continue;
+        }
+        if (cJSON_IsString(c) && depth < 4 && fl->n_inner < sizeof fl->inner / sizeof *fl->inner) {
+            const char *v = c->valuestring;
+            while (isspace((unsigned char)*v)) v++;
+            cJSON *inner = *v == '{' ? cJSON_Parse(v) : NULL;
+            if (cJSON_IsObject(inner)) {
+                fl->inner[fl->n_inner++] = inner;
+                flatten(fl, inner, path, c->string, depth + 1);
+                continue;
+            }
+            cJSON_Delete(inner);
         }
         size_t i = fl->n;
         fl->owned[i] = NULL;
@@ -926,6 +942,7 @@ static void flat_free(flat_t *fl)
         free(fl->names[i]);
         free(fl->owned[i]);
     }
+    for (size_t i = 0; i < fl->n_inner; i++) cJSON_Delete(fl->inner[i]);
 }
 
 /* The last word of s[0, len): after the last '_', '-' or '.', or from
@@ -992,6 +1009,18 @@ static bool leaf_is_role(const char *leaf, const char *parent, bool array, const
     return !entity_word(w, wl);
 }
 
+/* Whether a value is an encoded blob, not a name: an SNS notification's
+ * "Signature" (344 characters of base64) beside the CloudWatch alarm in
+ * its Message. */
+static bool blob_value(const char *v, size_t len)
+{
+    if (len < 64) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/' && v[i] != '=')
+            return false;
+    return true;
+}
+
 /* Whether a nested key's value reads as an alert's time: not a setting
  * that happens to be called "time" (Graylog's condition parameters carry
  * "time": 1, the minutes it looks back, which read as 1970). Any date from
@@ -1000,6 +1029,15 @@ static bool plausible_time(const char *v, size_t len)
 {
     int64_t ms;
     return recorded_parse_time(v, len, &ms) && ms >= 631152000000LL;
+}
+
+/* Whether field i's value can play role q: a blob names nothing, and a
+ * nested key (found by its own key) is a time only when it reads as one. */
+static bool role_value_ok(const flat_t *fl, int q, size_t i, bool nested)
+{
+    if (q == ROLE_NAME) return !blob_value(fl->vals[i], fl->lens[i]);
+    if (q == ROLE_TIME && nested) return plausible_time(fl->vals[i], fl->first_lens[i]);
+    return true;
 }
 
 /* Roles of a JSON object's fields: a full name as guess_roles reads it
@@ -1012,7 +1050,18 @@ static bool plausible_time(const char *v, size_t len)
  * full names only (is an object a record, or a wrapper around some?). */
 static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], bool exact_only)
 {
-    guess_roles(fl->names, fl->n, roles);
+    /* guess_roles, with role_value_ok */
+    for (int q = 0; q < ROLE__COUNT; q++) {
+        roles[q] = -1;
+        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
+            for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
+                bool taken = false;
+                for (int o = 0; o < q; o++) taken |= roles[o] == (int)i;
+                if (!taken && role_name_eq(fl->names[i], role_names[q][k]) &&
+                    role_value_ok(fl, q, i, false))
+                    roles[q] = (int)i;
+            }
+    }
     if (exact_only) return;
     for (int q = 0; q < ROLE__COUNT; q++) {
         for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
@@ -1023,7 +1072,7 @@ static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], 
                     if (!taken &&
                         leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i], role_names[q][k],
                                      suffix) &&
-                        (q != ROLE_TIME || plausible_time(fl->vals[i], fl->first_lens[i])))
+                        role_value_ok(fl, q, i, true))
                         roles[q] = (int)i;
                 }
     }
@@ -1075,7 +1124,7 @@ static void read_flat_json(recorded_t *r, const char *file, size_t line, const c
                            recorded_fn fn, void *ctx)
 {
     flat_t fl;
-    fl.n = 0;
+    fl.n = fl.n_inner = 0;
     flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
     guess_json_roles(r, &fl, roles, false);
@@ -1203,7 +1252,7 @@ static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
         return false;
     }
     flat_t fl;
-    fl.n = 0;
+    fl.n = fl.n_inner = 0;
     flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
     guess_json_roles(r, &fl, roles, exact_only);

@@ -287,6 +287,38 @@ static void test_payloads(void)
  * an Events v2 resolve is a resolve of its trigger's alert, Pingdom "UP"
  * and Grafana "ok" resolve, events carry their own times. And each Prometheus rule file given as
  * traffic is refused as YAML. */
+/* A CloudWatch alarm through SNS, made here: its state is the status
+ * (OK resolves), its name the alarm's, whatever the envelope around it. */
+static void test_sns_cloudwatch(void)
+{
+    static const char *const states[] = {"ALARM", "OK"};
+    char line[2][1400];
+    for (int k = 0; k < 2; k++) {
+        char sig[400];
+        memset(sig, 'Q', 344);
+        sig[344] = '\0';
+        snprintf(line[k], sizeof line[k],
+                 "{\"Type\":\"Notification\",\"MessageId\":\"m-%d\",\"Subject\":\"%s: "
+                 "\\\"HighCPU\\\"\",\"Message\":\"{\\\"AlarmName\\\":\\\"HighCPU\\\","
+                 "\\\"NewStateValue\\\":\\\"%s\\\",\\\"Region\\\":\\\"EU\\\"}\","
+                 "\"Timestamp\":\"2024-03-01T10:0%d:00.000Z\",\"Signature\":\"%s\"}\n",
+                 k, states[k], states[k], k, sig);
+    }
+    char both[3000];
+    snprintf(both, sizeof both, "%s%s", line[0], line[1]);
+    write_text("sns.json", both);
+    char *out, *err;
+    CHECK_EQ_INT(run("explain sns.json", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(out && strstr(out, "alert 1: fingerprint ") && strstr(out, ", firing,"));
+    CHECK(second && strstr(second, ", resolved,"));
+    CHECK(out && strstr(out, "alertname=\"HighCPU\"") && strstr(out, "2024-03-01T10:01:00.000Z"));
+    if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    unlink("sns.json");
+}
+
 static void test_vendor_payloads(void)
 {
     char root[1024];
@@ -347,6 +379,11 @@ static void test_vendor_payloads(void)
         {"pagerduty/pd-developer-docs__trigger_event.json", "2015-07-17T08:42:58.315Z new "},
         {"other/pingdom_down.json", "2017-06-30T22:25:43.000Z new "},
         {"other/graylog_notification.json", "2015-09-10T09:45:54.749Z new "},
+        /* An SNS notification's Message is the CloudWatch alarm, a JSON
+         * document in a string: named by its AlarmName, not by SNS's
+         * base64 Signature. */
+        {"other/cloudwatch_notification.json", "alertname=\"bucketbytesAlarm\""},
+        {"other/cloudwatch_insufficient_data.json", "alertname=\"notificationCountAlarm\""},
     };
     for (size_t i = 0; i < sizeof pinned / sizeof *pinned; i++) {
         char args[1400], *out, *err;
@@ -450,6 +487,7 @@ int main(void)
     test_inputs_as_suggest();
     test_payloads();
     test_vendor_payloads();
+    test_sns_cloudwatch();
     test_check_and_explain();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
