@@ -410,12 +410,19 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
                r->has_map ? "mapped " : "");
         return;
     }
-    for (uint32_t i = 0; i < row->n; i++)
-        if (row->labels[i].name.len == 9 && !memcmp(row->labels[i].name.ptr, "alertname", 9) &&
-            rec_benign_name(row->labels[i].value.ptr, row->labels[i].value.len)) {
+    for (uint32_t i = 0; i < row->n; i++) {
+        label_t *l = &row->labels[i];
+        if (l->name.len != 9 || memcmp(l->name.ptr, "alertname", 9)) continue;
+        bool resolved = false;
+        size_t skip = rec_status_prefix(l->value.ptr, l->value.len, &resolved);
+        l->value.ptr += skip;
+        l->value.len -= (uint32_t)skip;
+        row->resolved |= resolved;
+        if (rec_benign_name(l->value.ptr, l->value.len)) {
             r->not_alerts++;
             return;
         }
+    }
     if (!row->have_time && !row->bad_time) r->no_times++;
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */

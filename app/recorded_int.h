@@ -196,6 +196,10 @@ char *rec_utf16_to_utf8(const char *buf, size_t len, size_t *out_len);
 /* Whether a status value means resolved (resolved, ok, cleared, up,
  * success, passed ..., case-insensitively). */
 bool rec_status_resolved(const char *v, size_t len);
+/* The length of a state prefix of an alert's name, as notifications
+ * title it ("[Triggered] ", "[Recovered] ", "[FIRING:2] ", "[OK] "), 0
+ * when none; *resolved tells which. */
+size_t rec_status_prefix(const char *v, size_t len, bool *resolved);
 
 /* Records that say they are no alert: an alert name an IDS data set gives
  * traffic that is no attack (BENIGN, normal), a Suricata EVE event type

@@ -319,6 +319,35 @@ static void test_sns_cloudwatch(void)
     unlink("sns.json");
 }
 
+/* A state in front of the name, as Datadog and Alertmanager's chat and
+ * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
+ * opened; a bracket that is no state ("[TEST]") stays. */
+static void test_state_prefix(void)
+{
+    write_text("dd.json", "{\"title\":\"[Triggered] [TEST] Disk full\",\"host\":\"db1\","
+                          "\"date\":\"1591216985000\"}\n"
+                          "{\"title\":\"[Recovered] [TEST] Disk full\",\"host\":\"db1\","
+                          "\"date\":\"1591217985000\"}\n"
+                          "{\"title\":\"[FIRING:2] KubePodCrashLooping\",\"host\":\"db1\","
+                          "\"date\":\"1591218985000\"}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay dd.json", &out, &err), 0);
+    CHECK(out && strstr(out, "3 alerts in, 2 incidents out"));
+    CHECK(out && strstr(out, "forwarded: 1 new, 0 repeat, 1 resolved") == NULL &&
+          strstr(out, "resolved"));
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("explain dd.json", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(second && strstr(second, ", resolved,"));
+    CHECK(out && strstr(out, "alertname=\"[TEST] Disk full\""));
+    CHECK(out && strstr(out, "alertname=\"KubePodCrashLooping\""));
+    CHECK(out && !strstr(out, "[Triggered]") && !strstr(out, "[Recovered]"));
+    free(out);
+    free(err);
+    unlink("dd.json");
+}
+
 static void test_vendor_payloads(void)
 {
     char root[1024];
@@ -465,7 +494,8 @@ static void test_check_and_explain(void)
     write_text("event.json", "{\"title\": \"[Triggered] Host down\", \"date\": \"1591216985000\","
                              " \"host\": \"web-1\"}");
     CHECK_EQ_INT(run("explain -c base.yaml event.json", &out, &err), 0);
-    CHECK(out && strstr(out, "labels {alertname=\"[Triggered] Host down\", host=\"web-1\"}"));
+    /* the state in front of the title is the status, not the name */
+    CHECK(out && strstr(out, "labels {alertname=\"Host down\", host=\"web-1\"}"));
     CHECK(out && strstr(out, "evaluated at 2020-06-03T20:43:05.000Z"));
     free(out);
     free(err);
@@ -488,6 +518,7 @@ int main(void)
     test_payloads();
     test_vendor_payloads();
     test_sns_cloudwatch();
+    test_state_prefix();
     test_check_and_explain();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
