@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../ingest/ingest.h"
 #include "recorded_int.h"
@@ -165,6 +166,7 @@ void recorded_destroy(recorded_t *r)
     free(r->pm_days_build);
     free(r->order);
     free(r->held);
+    for (size_t i = 0; i < ROLES_CACHED; i++) free(r->roles_cache[i].key);
     free(r);
 }
 
@@ -408,12 +410,19 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
                r->has_map ? "mapped " : "");
         return;
     }
-    for (uint32_t i = 0; i < row->n; i++)
-        if (row->labels[i].name.len == 9 && !memcmp(row->labels[i].name.ptr, "alertname", 9) &&
-            rec_benign_name(row->labels[i].value.ptr, row->labels[i].value.len)) {
+    for (uint32_t i = 0; i < row->n; i++) {
+        label_t *l = &row->labels[i];
+        if (l->name.len != 9 || memcmp(l->name.ptr, "alertname", 9)) continue;
+        bool resolved = false;
+        size_t skip = rec_status_prefix(l->value.ptr, l->value.len, &resolved);
+        l->value.ptr += skip;
+        l->value.len -= (uint32_t)skip;
+        row->resolved |= resolved;
+        if (rec_benign_name(l->value.ptr, l->value.len)) {
             r->not_alerts++;
             return;
         }
+    }
     if (!row->have_time && !row->bad_time) r->no_times++;
     qsort(row->labels, row->n, sizeof *row->labels, label_cmp);
     uint32_t k = 0; /* names unique: the first of equal names stays */
@@ -488,13 +497,16 @@ static const char *const role_names[][32] = {
     {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
      "level", "rule_level", "criticality", "urgency", NULL},
     /* time */
-    {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time", "created_at", "start_time",
-     "occurred_at", "received_at", "finished_at", "started_at", "incident_started_at",
+    {"time", "timestamp", "ts", "datetime", "event_time", "alarm_time",
+     /* when it fired, before when something was made (Graylog's check
+      * result: triggered_at; its condition's created_at) */
+     "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
+     "created_at", "start_time", "received_at", "finished_at", "started_at", "incident_started_at",
      "payload_timestamp", "date", NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
-     "outcome", NULL},
+     "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
 };
 enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
 static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
@@ -795,6 +807,49 @@ static const cJSON *json_path(const cJSON *j, const char *path)
     return j;
 }
 
+/* A scalar as text, in `num` (32 bytes) when it is no string; NULL: no
+ * scalar. */
+static const char *scalar_text(const cJSON *c, char *num)
+{
+    if (cJSON_IsString(c)) return c->valuestring;
+    if (cJSON_IsBool(c)) return cJSON_IsTrue(c) ? "true" : "false";
+    if (!cJSON_IsNumber(c)) return NULL;
+    double d = c->valuedouble;
+    if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
+        snprintf(num, 32, "%lld", (long long)d);
+    else
+        snprintf(num, 32, "%.17g", d);
+    return num;
+}
+
+/* An array of scalars joined with ", " (malloc'd); NULL when it is empty,
+ * holds anything else, or out of memory. */
+static char *join_scalars(const cJSON *a, size_t *first_len)
+{
+    size_t cap = 0;
+    char num[32];
+    for (const cJSON *e = a->child; e; e = e->next) {
+        const char *t = scalar_text(e, num);
+        if (!t) return NULL;
+        cap += strlen(t) + 2;
+    }
+    if (!cap) return NULL;
+    char *out = malloc(cap + 1), *o = out;
+    if (!out) return NULL;
+    for (const cJSON *e = a->child; e; e = e->next) {
+        const char *t = scalar_text(e, num);
+        size_t l = strlen(t);
+        if (o != out)
+            *o++ = ',', *o++ = ' ';
+        else
+            *first_len = l;
+        memcpy(o, t, l);
+        o += l;
+    }
+    *o = '\0';
+    return out;
+}
+
 /* One object through the mapping: a row. */
 static void read_mapped_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
                              recorded_fn fn, void *ctx)
@@ -804,37 +859,49 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
     row.n = 0;
     row.have_time = row.resolved = row.bad_time = false;
     for (size_t m = 0; m < r->n_map; m++) {
-        const cJSON *v = json_path(j, r->map[m].source);
-        char num[64];
-        if (cJSON_IsString(v)) {
-            row_add(r, &row, r->map[m].label, v->valuestring, strlen(v->valuestring), true);
-        } else if (cJSON_IsNumber(v)) {
-            double d = v->valuedouble;
-            if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
-                snprintf(num, sizeof num, "%lld", (long long)d);
-            else
-                snprintf(num, sizeof num, "%.17g", d);
-            row_add(r, &row, r->map[m].label, num, strlen(num), true);
-        } else if (cJSON_IsBool(v)) {
-            const char *s = cJSON_IsTrue(v) ? "true" : "false";
-            row_add(r, &row, r->map[m].label, s, strlen(s), true);
+        char num[32];
+        const cJSON *src = json_path(j, r->map[m].source);
+        const char *v = scalar_text(src, num);
+        if (v) {
+            row_add(r, &row, r->map[m].label, v, strlen(v), true);
+        } else if (cJSON_IsArray(src)) { /* as without a mapping: see flat_t */
+            size_t first_len = 0;
+            char *joined = join_scalars(src, &first_len);
+            bool time = !strcmp(r->map[m].label, "time");
+            if (joined)
+                row_add(r, &row, r->map[m].label, joined, time ? first_len : strlen(joined), true);
+            free(joined);
         }
     }
     row_emit(r, &row, file, line, fn, ctx);
 }
 
 /* Any JSON object without a mapping: its scalar fields, nested ones named
- * with '_' (alert.signature -> alert_signature), roles guessed. */
+ * with '_' (alert.signature -> alert_signature), roles guessed. An array
+ * of scalars is one field too, its elements joined with ", " (Wazuh's
+ * rule.groups, AMiner's AffectedLogAtomPaths: what an alert is about);
+ * only its first element is read as a time (AMiner's LogData.Timestamps,
+ * one per log line, the first line's its event's). */
 #define MAX_FLAT 512 /* scalar fields of one object read without a mapping */
 typedef struct {
     char *names[MAX_FLAT];
+    const char *leaves[MAX_FLAT];  /* the field's own key: "description" of rule.description */
+    const char *parents[MAX_FLAT]; /* the key of the object it sits in: "rule"; "" at the top */
     const char *vals[MAX_FLAT];
     size_t lens[MAX_FLAT];
+    size_t first_lens[MAX_FLAT]; /* an array's first element; else lens */
+    bool arrays[MAX_FLAT];
+    char *owned[MAX_FLAT]; /* an array's joined value; freed with the names */
     char nums[MAX_FLAT][32];
     size_t n;
+    /* JSON documents found inside string fields, read as objects there
+     * (an SNS notification's Message: the CloudWatch alarm itself); the
+     * leaves and parents point into them. */
+    cJSON *inner[4];
+    size_t n_inner;
 } flat_t;
 
-static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
+static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *parent, int depth)
 {
     for (const cJSON *c = j->child; c && fl->n < MAX_FLAT; c = c->next) {
         if (!c->string) continue;
@@ -842,44 +909,239 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, int depth)
         int pl = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "_" : "", c->string);
         if (pl < 0 || (size_t)pl >= sizeof path) continue; /* absurdly deep names: skipped */
         if (cJSON_IsObject(c)) {
-            if (depth < 4) flatten(fl, c, path, depth + 1);
+            if (depth < 4) flatten(fl, c, path, c->string, depth + 1);
             continue;
+        }
+        if (cJSON_IsString(c) && depth < 4 && fl->n_inner < sizeof fl->inner / sizeof *fl->inner) {
+            const char *v = c->valuestring;
+            while (isspace((unsigned char)*v)) v++;
+            cJSON *inner = *v == '{' ? cJSON_Parse(v) : NULL;
+            if (cJSON_IsObject(inner)) {
+                fl->inner[fl->n_inner++] = inner;
+                flatten(fl, inner, path, c->string, depth + 1);
+                continue;
+            }
+            cJSON_Delete(inner);
         }
         size_t i = fl->n;
-        if (cJSON_IsString(c)) {
-            fl->vals[i] = c->valuestring;
-        } else if (cJSON_IsNumber(c)) {
-            double d = c->valuedouble;
-            if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
-                snprintf(fl->nums[i], sizeof fl->nums[i], "%lld", (long long)d);
-            else
-                snprintf(fl->nums[i], sizeof fl->nums[i], "%.17g", d);
-            fl->vals[i] = fl->nums[i];
-        } else if (cJSON_IsBool(c)) {
-            fl->vals[i] = cJSON_IsTrue(c) ? "true" : "false";
-        } else {
+        fl->owned[i] = NULL;
+        fl->arrays[i] = cJSON_IsArray(c);
+        if (fl->arrays[i])
+            fl->vals[i] = fl->owned[i] = join_scalars(c, &fl->first_lens[i]);
+        else
+            fl->vals[i] = scalar_text(c, fl->nums[i]);
+        if (!fl->vals[i]) continue;
+        if (!(fl->names[i] = rec_label_safe(path))) {
+            free(fl->owned[i]);
             continue;
         }
-        if (!(fl->names[i] = rec_label_safe(path))) continue;
+        fl->leaves[i] = c->string;
+        fl->parents[i] = parent;
         fl->lens[i] = strlen(fl->vals[i]);
+        if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
         fl->n++;
     }
+}
+
+static void flat_free(flat_t *fl)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        free(fl->names[i]);
+        free(fl->owned[i]);
+    }
+    for (size_t i = 0; i < fl->n_inner; i++) cJSON_Delete(fl->inner[i]);
+}
+
+/* The last word of s[0, len): after the last '_', '-' or '.', or from
+ * its last capital starting a CamelCase word ("Component" in
+ * "AnalysisComponent"); all of it when none. */
+static const char *last_word(const char *s, size_t len, size_t *word_len)
+{
+    size_t p = len;
+    while (p > 0 && s[p - 1] != '_' && s[p - 1] != '-' && s[p - 1] != '.') {
+        p--;
+        if (p < len - 1 && isupper((unsigned char)s[p]) &&
+            (p == 0 || !isupper((unsigned char)s[p - 1])))
+            break;
+    }
+    *word_len = len - p;
+    return s + p;
+}
+
+/* Whether a word names a thing an alert is about rather than the alert:
+ * "name" in Wazuh's "agent" object is the host's, AMiner's
+ * PersistenceFileName a file's ("Default" for every detector). */
+static bool entity_word(const char *w, size_t len)
+{
+    static const char *const entities[] = {
+        "file",  "host",     "user",      "process", "parent",      "domain", "path",
+        "image", "computer", "account",   "device",  "machine",     "server", "node",
+        "agent", "manager",  "interface", "source",  "destination", "client", "observer"};
+    for (size_t i = 0; i < sizeof entities / sizeof *entities; i++)
+        if (strlen(entities[i]) == len && !strncasecmp(w, entities[i], len)) return true;
+    return false;
+}
+
+/* Whether a JSON key is role name `role` (ignoring case and '_'), or ends
+ * with it as its last CamelCase or '_'-separated word when `suffix`
+ * (AMiner's AnalysisComponentName, DetectionTimestamp), the word before
+ * it, or else the last of the object it sits in (`parent`), naming no
+ * entity (entity_word); an array's key may add a plural 's'
+ * (Timestamps). */
+static bool leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
+                         bool suffix)
+{
+    size_t ll = strlen(leaf), rl = strlen(role), wl;
+    const char *w;
+    if (role_name_eq(leaf, role)) {
+        w = last_word(parent, strlen(parent), &wl);
+        return !entity_word(w, wl);
+    }
+    if (array && ll > 1 && (leaf[ll - 1] == 's' || leaf[ll - 1] == 'S')) {
+        char one[128];
+        if (ll - 1 < sizeof one) {
+            memcpy(one, leaf, ll - 1);
+            one[ll - 1] = '\0';
+            if (leaf_is_role(one, parent, false, role, suffix)) return true;
+        }
+    }
+    if (!suffix || strchr(role, '_') || ll <= rl) return false;
+    const char *word = leaf + ll - rl;
+    bool boundary = isupper((unsigned char)word[0]) ? !isupper((unsigned char)word[-1])
+                                                    : word[-1] == '_' || word[-1] == '-';
+    if (!boundary || !role_name_eq(word, role)) return false;
+    size_t ql = (size_t)(word - leaf);
+    while (ql && (leaf[ql - 1] == '_' || leaf[ql - 1] == '-')) ql--;
+    w = last_word(leaf, ql, &wl);
+    return !entity_word(w, wl);
+}
+
+/* Whether a value is an encoded blob, not a name: an SNS notification's
+ * "Signature" (344 characters of base64) beside the CloudWatch alarm in
+ * its Message. */
+static bool blob_value(const char *v, size_t len)
+{
+    if (len < 64) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/' && v[i] != '=')
+            return false;
+    return true;
+}
+
+/* Whether a nested key's value reads as an alert's time: not a setting
+ * that happens to be called "time" (Graylog's condition parameters carry
+ * "time": 1, the minutes it looks back, which read as 1970). Any date from
+ * 1990 on. */
+static bool plausible_time(const char *v, size_t len)
+{
+    int64_t ms;
+    return recorded_parse_time(v, len, &ms) && ms >= 631152000000LL;
+}
+
+/* Whether field i's value can play role q: a blob names nothing, and a
+ * nested key (found by its own key) is a time only when it reads as one. */
+static bool role_value_ok(const flat_t *fl, int q, size_t i, bool nested)
+{
+    if (q == ROLE_NAME) return !blob_value(fl->vals[i], fl->lens[i]);
+    if (q == ROLE_TIME && nested) return plausible_time(fl->vals[i], fl->first_lens[i]);
+    return true;
+}
+
+/* Roles of a JSON object's fields: a full name as guess_roles reads it
+ * first (alert_signature, rule_description); for a role none has, a
+ * field's own key in the role's list order, equal to a role name before
+ * ending with one: nested-JSON IDS outputs name their fields by the object
+ * they sit in (AMiner: AnalysisComponent.AnalysisComponentName,
+ * LogData.Timestamps), and their alert's name is the detector's, not its
+ * type's (several detectors share one) nor its message's. With `exact_only`,
+ * full names only (is an object a record, or a wrapper around some?). */
+static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], bool exact_only)
+{
+    /* guess_roles, with role_value_ok */
+    for (int q = 0; q < ROLE__COUNT; q++) {
+        roles[q] = -1;
+        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
+            for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
+                bool taken = false;
+                for (int o = 0; o < q; o++) taken |= roles[o] == (int)i;
+                if (!taken && role_name_eq(fl->names[i], role_names[q][k]) &&
+                    role_value_ok(fl, q, i, false))
+                    roles[q] = (int)i;
+            }
+    }
+    if (exact_only) return;
+    for (int q = 0; q < ROLE__COUNT; q++) {
+        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
+            for (int suffix = 0; suffix < 2 && roles[q] < 0; suffix++)
+                for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
+                    bool taken = false;
+                    for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+                    if (!taken &&
+                        leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i], role_names[q][k],
+                                     suffix) &&
+                        role_value_ok(fl, q, i, true))
+                        roles[q] = (int)i;
+                }
+    }
+}
+
+_Static_assert(ROLE__COUNT == sizeof((recorded_t *)0)->roles_cache[0].roles /
+                                  sizeof((recorded_t *)0)->roles_cache[0].roles[0],
+               "recorded_t.roles_cache holds one index per role");
+
+/* guess_json_roles_uncached, reusing the guess made for an object before
+ * with the same fields (see recorded_t.roles_cache). */
+static void guess_json_roles(recorded_t *r, const flat_t *fl, int roles[ROLE__COUNT],
+                             bool exact_only)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < fl->n; i++)
+        len += strlen(fl->names[i]) + strlen(fl->leaves[i]) + strlen(fl->parents[i]) + 4;
+    char *key = malloc(len), *o = key;
+    if (!key) {
+        guess_json_roles_uncached(fl, roles, exact_only);
+        return;
+    }
+    *o++ = exact_only ? 'x' : 'k';
+    for (size_t i = 0; i < fl->n; i++) { /* name NUL key NUL parent NUL kind, for each field */
+        size_t nl = strlen(fl->names[i]) + 1, ll = strlen(fl->leaves[i]) + 1,
+               pl = strlen(fl->parents[i]) + 1;
+        memcpy(o, fl->names[i], nl);
+        memcpy(o + nl, fl->leaves[i], ll);
+        memcpy(o + nl + ll, fl->parents[i], pl);
+        o += nl + ll + pl;
+        *o++ = fl->arrays[i] ? 'a' : 's';
+    }
+    for (size_t c = 0; c < ROLES_CACHED; c++)
+        if (r->roles_cache[c].key && r->roles_cache[c].key_len == len &&
+            !memcmp(r->roles_cache[c].key, key, len)) {
+            memcpy(roles, r->roles_cache[c].roles, sizeof r->roles_cache[c].roles);
+            free(key);
+            return;
+        }
+    guess_json_roles_uncached(fl, roles, exact_only);
+    size_t c = r->roles_next++ % ROLES_CACHED;
+    free(r->roles_cache[c].key);
+    r->roles_cache[c].key = key;
+    r->roles_cache[c].key_len = len;
+    memcpy(r->roles_cache[c].roles, roles, sizeof r->roles_cache[c].roles);
 }
 
 static void read_flat_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
                            recorded_fn fn, void *ctx)
 {
     flat_t fl;
-    fl.n = 0;
-    flatten(&fl, j, "", 0);
+    fl.n = fl.n_inner = 0;
+    flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
-    guess_roles(fl.names, fl.n, roles);
+    guess_json_roles(r, &fl, roles, false);
+    if (roles[ROLE_TIME] >= 0) fl.lens[roles[ROLE_TIME]] = fl.first_lens[roles[ROLE_TIME]];
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
     row.have_time = row.resolved = row.bad_time = false;
     row_from_fields(r, &row, fl.names, fl.vals, fl.lens, fl.n, roles);
-    for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
+    flat_free(&fl);
     row_emit(r, &row, file, line, fn, ctx);
 }
 
@@ -987,8 +1249,9 @@ bool recorded_is_alertmanager_json(const char *text, size_t len)
 }
 
 /* Whether an object is one record itself: a mapped source resolves on it,
- * or (no mapping) a field names the alert. */
-static bool json_is_row(const recorded_t *r, const cJSON *j)
+ * or (no mapping) a field names the alert (by its full name only when
+ * `exact_only`: see guess_json_roles). */
+static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
 {
     if (r->has_map) {
         for (size_t m = 0; m < r->n_map; m++)
@@ -996,11 +1259,11 @@ static bool json_is_row(const recorded_t *r, const cJSON *j)
         return false;
     }
     flat_t fl;
-    fl.n = 0;
-    flatten(&fl, j, "", 0);
+    fl.n = fl.n_inner = 0;
+    flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
-    guess_roles(fl.names, fl.n, roles);
-    for (size_t i = 0; i < fl.n; i++) free(fl.names[i]);
+    guess_json_roles(r, &fl, roles, exact_only);
+    flat_free(&fl);
     return roles[ROLE_NAME] >= 0;
 }
 
@@ -1063,9 +1326,17 @@ static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJ
         r->errors++;
         report(r, file, line, "not read: PagerDuty event (%s): %s", pd_status, why);
     } else {
+        /* The event's own time when it gives one (payload.timestamp);
+         * the intake stamps the time it arrived instead. */
         size_t n = strlen(alert_json);
-        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n,
-                        prom_time(r, alert_json, n), false, fn, ctx);
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "payload"), "timestamp");
+        int64_t t;
+        if (cJSON_IsString(ts) && read_time(r, ts->valuestring, strlen(ts->valuestring), &t))
+            t = next_time(r, true, t);
+        else
+            t = prom_time(r, alert_json, n);
+        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n, t, false, fn, ctx);
     }
     cJSON_free(alert_json);
     cJSON_free(body);
@@ -1127,7 +1398,15 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         r->not_alerts++;
         return;
     }
-    const cJSON *records = depth > 0 && !json_is_row(r, j) ? json_records(j, 1, !r->has_map) : NULL;
+    const cJSON *records =
+        depth > 0 && !json_is_row(r, j, true) ? json_records(j, 1, !r->has_map) : NULL;
+    /* An object named by a key of its own (an AMiner alert), whose array of
+     * objects holds no records (AffectedLogAtomValues of some detectors),
+     * is a record, not their wrapper; a wrapper with a "name" of its own
+     * around records stays one. */
+    if (records && !r->has_map && json_is_row(r, j, false) &&
+        !json_is_row(r, records->child, false))
+        records = NULL;
     if (records)
         read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
     else if (r->has_map)

@@ -121,6 +121,19 @@ struct recorded {
     size_t n_held, peak_held;
     bool scan_oom;
     size_t position; /* recorded_position: of the alert being handed out */
+    /* The roles guessed for the last JSON objects' fields without a
+     * mapping (guess_json_roles), ROLES_CACHED shapes, replaced in turn:
+     * records of one file share a few shapes (Wazuh's differ by decoder),
+     * and guessing costs a comparison per field and role name. `key` lists
+     * the fields (name, key, array?) and whether full names only were
+     * tried. */
+#define ROLES_CACHED 8
+    struct {
+        char *key;
+        size_t key_len;
+        int roles[4];
+    } roles_cache[ROLES_CACHED];
+    size_t roles_next;
 };
 
 /* One input through the reader its bytes need (recorded.c): `buf` holds
@@ -183,6 +196,10 @@ char *rec_utf16_to_utf8(const char *buf, size_t len, size_t *out_len);
 /* Whether a status value means resolved (resolved, ok, cleared, up,
  * success, passed ..., case-insensitively). */
 bool rec_status_resolved(const char *v, size_t len);
+/* The length of a state prefix of an alert's name, as notifications
+ * title it ("[Triggered] ", "[Recovered] ", "[FIRING:2] ", "[OK] "), 0
+ * when none; *resolved tells which. */
+size_t rec_status_prefix(const char *v, size_t len, bool *resolved);
 
 /* Records that say they are no alert: an alert name an IDS data set gives
  * traffic that is no attack (BENIGN, normal), a Suricata EVE event type

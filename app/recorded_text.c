@@ -399,6 +399,35 @@ bool rec_status_resolved(const char *v, size_t len)
     return false;
 }
 
+size_t rec_status_prefix(const char *v, size_t len, bool *resolved)
+{
+    /* Datadog's titles, Alertmanager's default mail and chat titles: the
+     * state rides in front of the name, so "[Recovered] X" must close what
+     * "[Triggered] X" opened rather than be an alert of its own. */
+    static const char *const firing[] = {"triggered", "re-triggered", "retriggered", "firing",
+                                         "alert",     "alerting",     "warn",        "warning",
+                                         "no data",   "renotify",     "problem"};
+    static const char *const ok[] = {"recovered", "resolved", "ok", "recovery"};
+    if (len < 4 || v[0] != '[') return 0;
+    const char *close = memchr(v, ']', len);
+    if (!close) return 0;
+    size_t wl = (size_t)(close - v - 1), skip = (size_t)(close - v) + 1;
+    const char *colon = memchr(v + 1, ':', wl); /* [FIRING:2] */
+    if (colon) {
+        for (const char *d = colon + 1; d < close; d++)
+            if (!isdigit((unsigned char)*d)) return 0;
+        wl = (size_t)(colon - v - 1);
+    }
+    while (skip < len && isspace((unsigned char)v[skip])) skip++;
+    if (skip == len) return 0; /* nothing would be left of the name */
+    for (size_t i = 0; i < sizeof firing / sizeof *firing; i++)
+        if (strlen(firing[i]) == wl && !strncasecmp(firing[i], v + 1, wl))
+            return *resolved = false, skip;
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strlen(ok[i]) == wl && !strncasecmp(ok[i], v + 1, wl)) return *resolved = true, skip;
+    return 0;
+}
+
 bool rec_benign_name(const char *v, size_t len)
 {
     /* CIC-IDS2017/2018 "BENIGN", KDD/NSL-KDD "normal" ("normal." in KDD

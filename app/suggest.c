@@ -10,8 +10,10 @@
  *      workers run): incidents per family;
  *   3. proposals, each kept only when it passes the evaluation below:
  *      - severity: a severity.map for numeric priorities (1 = most severe,
- *        as IDS and ticketing priorities count) the current rules do not
- *        rank, so replay lists critical changes first;
+ *        as IDS and ticketing priorities count; the highest when some are
+ *        over 7, as Wazuh's and OSSEC's levels and risk scores count) the
+ *        current rules do not rank, so replay lists critical changes
+ *        first;
  *      - grouping: a family whose name carries ids (several raw names)
  *        folds to one fingerprint per normalised name; a family firing
  *        with many label sets (one name on many hosts) folds by name and
@@ -499,6 +501,13 @@ static void by_labels(const suggest_t *s, uint32_t family, char *out, size_t cap
     if (o > 0 && (size_t)o < cap) snprintf(out + o, cap - (size_t)o, "]");
 }
 
+/* A severity's digits as a number, at most 10^9 (x * 100 stays in range). */
+static long sev_number(const char *v)
+{
+    long x = strtol(v, NULL, 10);
+    return x > 1000000000L || x < 0 ? 1000000000L : x;
+}
+
 /* Numbers in numeric order, then words bytewise. */
 static int sev_value_cmp(const void *x, const void *y)
 {
@@ -528,18 +537,33 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
     }
     if (p->severity_map) {
         const char *c = base_has(s, "severity") ? "# " : "";
-        sb_printf(b, "%sseverity:                # numeric priorities: 1 is the most severe\n", c);
-        sb_printf(b, "%s  labels: [%s]\n", c, s->sev_label);
-        sb_printf(b, "%s  map: {", c);
-        bool first = true;
         const char **vals = malloc((s->sev_values.n ? s->sev_values.n : 1) * sizeof *vals);
         size_t nv = 0;
         for (size_t i = 0; vals && i < s->sev_values.n; i++) vals[nv++] = s->sev_values.v[i];
         qsort(vals, nv, sizeof *vals, sev_value_cmp);
+        long top = 0; /* the highest number: numbers sort first, in numeric order */
+        for (size_t i = 0; i < nv && is_uint(vals[i]); i++) top = sev_number(vals[i]);
+        /* Priorities count 1 (or 0, syslog's emergency) as the most severe
+         * and stop at 5 (IDS) or 7 (syslog). Numbers over 7 are levels or
+         * scores counting up: Wazuh's and OSSEC's rule levels (0-15, 12
+         * and over "high importance"), risk scores (0-100). */
+        bool levels = top > 7;
+        sb_printf(b, "%sseverity:                # %s\n", c,
+                  levels ? "numeric levels: the highest is the most severe"
+                         : "numeric priorities: 1 is the most severe");
+        sb_printf(b, "%s  labels: [%s]\n", c, s->sev_label);
+        sb_printf(b, "%s  map: {", c);
+        bool first = true;
         for (size_t i = 0; i < nv; i++) {
             const char *v = vals[i];
             int sev = 0;
-            if (is_uint(v)) {
+            if (is_uint(v) && levels) {
+                long x = sev_number(v), pct = top > 16 ? x * 100 / (top > 100 ? top : 100) : 0;
+                if (top <= 16)
+                    sev = x >= 12 ? 1 : x >= 10 ? 2 : x >= 7 ? 3 : x >= 4 ? 4 : 5;
+                else
+                    sev = pct >= 90 ? 1 : pct >= 70 ? 2 : pct >= 40 ? 3 : pct >= 20 ? 4 : 5;
+            } else if (is_uint(v)) {
                 long x = strtol(v, NULL, 10);
                 sev = x <= 1 ? 1 : x >= 5 ? 5 : (int)x;
             } else if (*v) {

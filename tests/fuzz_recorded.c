@@ -61,6 +61,9 @@ static const char *const maps[] = {
     "alertname=alert.signature,category=alert.category,severity=alert.severity,time=timestamp,"
     "status=state",
     "a,b,c,time=t,status=s",
+    /* arrays of scalars through a mapping: a time of the first element */
+    "alertname=AnalysisComponent.AnalysisComponentName,time=LogData.Timestamps,"
+    "paths=AnalysisComponent.AffectedLogAtomPaths",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #define IDS_PHASES   6 /* 0 = background, 1..5 attack phases */
+#define AIT_PHASES   7 /* ait_storm_write: 0 = background, 1..6 attack phases */
 #define IDS_MAX_SIGS 64
 
 typedef struct {
@@ -37,12 +38,18 @@ typedef struct {
     unsigned alerts;          /* about how many */
     int id_kind;              /* 0 none, 1 hex flow id, 2 uuid, 3 decimal id */
     unsigned sid;
+    /* the AIT-ADS-like storm (ait_storm_write): which IDS writes it, and
+     * what it writes beside the name */
+    int source;        /* 0 network IDS, AIT_WAZUH, AIT_AMINER */
+    const char *kind;  /* Wazuh: rule.groups; AMiner: AnalysisComponentType */
+    const char *text;  /* Wazuh: the log line's program; AMiner: Message */
+    const char *paths; /* AMiner: AffectedLogAtomPaths, JSON array body */
 } ids_sig_t;
 
 typedef struct {
     ids_sig_t sig[IDS_MAX_SIGS];
     size_t n_sig;
-    int64_t phase_start_ms[IDS_PHASES];
+    int64_t phase_start_ms[AIT_PHASES];
     size_t alerts; /* written */
 } ids_storm_t;
 
@@ -59,9 +66,9 @@ static inline uint64_t ids_next(ids_rng_t *r)
 }
 static inline unsigned ids_below(ids_rng_t *r, unsigned n) { return (unsigned)(ids_next(r) % n); }
 
-static void ids_add(ids_storm_t *st, const char *name, const char *cat, int prio, int phase,
-                    int64_t start, int64_t end, unsigned sources, unsigned alerts, int id_kind,
-                    unsigned sid)
+static ids_sig_t *ids_add(ids_storm_t *st, const char *name, const char *cat, int prio, int phase,
+                          int64_t start, int64_t end, unsigned sources, unsigned alerts,
+                          int id_kind, unsigned sid)
 {
     ids_sig_t *g = &st->sig[st->n_sig++];
     snprintf(g->name, sizeof g->name, "%s", name);
@@ -74,6 +81,7 @@ static void ids_add(ids_storm_t *st, const char *name, const char *cat, int prio
     g->alerts = alerts;
     g->id_kind = id_kind;
     g->sid = sid;
+    return g;
 }
 
 typedef struct {
@@ -88,6 +96,44 @@ static int ids_event_cmp(const void *a, const void *b)
     const ids_event_t *x = a, *y = b;
     if (x->t != y->t) return x->t < y->t ? -1 : 1;
     return x->sig - y->sig;
+}
+
+/* The alerts of st's signatures, sorted by time: steady arrivals plus
+ * bursts (a tenth of the alerts within two minutes); NULL when out of
+ * memory. */
+static ids_event_t *ids_events(const ids_storm_t *st, ids_rng_t *rng, size_t *n_out)
+{
+    ids_rng_t r = *rng;
+    /* events: steady arrivals plus bursts (a tenth of the alerts within two minutes) */
+    size_t total = 0;
+    for (size_t i = 0; i < st->n_sig; i++) total += st->sig[i].alerts;
+    ids_event_t *ev = malloc(total * sizeof *ev);
+    if (!ev) return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_sig; i++) {
+        const ids_sig_t *g = &st->sig[i];
+        int64_t len = g->end_ms - g->start_ms;
+        unsigned bursts = g->alerts >= 100 ? 1 + ids_below(&r, 6) : 0;
+        int64_t burst_at[8];
+        for (unsigned b = 0; b < bursts; b++)
+            burst_at[b] = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
+        for (unsigned a = 0; a < g->alerts; a++) {
+            int64_t t;
+            if (a == 0)
+                t = g->start_ms; /* a signature's first alert opens its phase */
+            else if (bursts && ids_below(&r, 10) < 3)
+                t = burst_at[ids_below(&r, bursts)] + ids_below(&r, 120000);
+            else
+                t = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
+            if (t >= g->end_ms) t = g->end_ms - 1;
+            ev[n++] = (ids_event_t){t, (uint16_t)i, ids_below(&r, g->sources), ids_below(&r, 600),
+                                    ids_below(&r, 5000)};
+        }
+    }
+    qsort(ev, n, sizeof *ev, ids_event_cmp);
+    *rng = r;
+    *n_out = n;
+    return ev;
 }
 
 typedef enum { IDS_CSV, IDS_EVE, IDS_EXPORT } ids_shape_t;
@@ -186,33 +232,9 @@ static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape,
                     2030000 + (unsigned)(p * 10 + i));
         }
     }
-    /* events: steady arrivals plus bursts (a tenth of the alerts within two minutes) */
-    size_t total = 0;
-    for (size_t i = 0; i < st->n_sig; i++) total += st->sig[i].alerts;
-    ids_event_t *ev = malloc(total * sizeof *ev);
+    size_t n;
+    ids_event_t *ev = ids_events(st, &r, &n);
     if (!ev) return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < st->n_sig; i++) {
-        const ids_sig_t *g = &st->sig[i];
-        int64_t len = g->end_ms - g->start_ms;
-        unsigned bursts = g->alerts >= 100 ? 1 + ids_below(&r, 6) : 0;
-        int64_t burst_at[8];
-        for (unsigned b = 0; b < bursts; b++)
-            burst_at[b] = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
-        for (unsigned a = 0; a < g->alerts; a++) {
-            int64_t t;
-            if (a == 0)
-                t = g->start_ms; /* a signature's first alert opens its phase */
-            else if (bursts && ids_below(&r, 10) < 3)
-                t = burst_at[ids_below(&r, bursts)] + ids_below(&r, 120000);
-            else
-                t = g->start_ms + (int64_t)(ids_next(&r) % (uint64_t)len);
-            if (t >= g->end_ms) t = g->end_ms - 1;
-            ev[n++] = (ids_event_t){t, (uint16_t)i, ids_below(&r, g->sources), ids_below(&r, 600),
-                                    ids_below(&r, 5000)};
-        }
-    }
-    qsort(ev, n, sizeof *ev, ids_event_cmp);
     FILE *f = fopen(path, "w");
     if (!f) {
         free(ev);
@@ -274,6 +296,321 @@ static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape,
     st->alerts = n;
     free(ev);
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- an AIT-ADS-like scenario: Wazuh and AMiner alerts of one attack ----
+ *
+ * Per scenario, two host IDSs over four days, each writing its own file:
+ * Wazuh's alerts.json (one JSON object a line: "timestamp" with a +0000
+ * offset, "rule": {"level", "description", "id", "firedtimes", "groups"},
+ * "agent": {"id", "name", "ip"}, "manager", "id", "full_log",
+ * "predecoder", "decoder", "data", "location"), and AMiner's JSON
+ * ("AnalysisComponent": {"AnalysisComponentIdentifier", "...Type",
+ * "...Name", "Message", "PersistenceFileName", "AffectedLogAtomPaths",
+ * "AffectedLogAtomValues"}, "LogData": {"RawLogData": [...],
+ * "Timestamps": [epoch seconds], "DetectionTimestamp", "LogLinesCount"},
+ * "AMiner": {"ID"}). The background is recurring noise from many hosts
+ * (file integrity, ports, PAM and sudo, Suricata through Wazuh, AMiner
+ * detectors on every host seeing new values with the values in their
+ * messages); six attack phases (scans, a webshell upload, password
+ * cracking, privilege escalation, remote command execution, DNS
+ * exfiltration) each bring Wazuh rules and AMiner detector instances of
+ * their own, the AMiner ones of a type (and message) that also fires in
+ * the background, and make background rules burst. A signature's name is
+ * what names it: rule.description, AnalysisComponentName. Nothing is taken
+ * from a data set: field layouts as the two tools document them, names and
+ * values made up. */
+
+#define AIT_WAZUH        1
+#define AIT_AMINER       2
+#define AIT_WAZUH_ARRAY  1 /* Wazuh records as one pretty-printed JSON array (an export) */
+#define AIT_AMINER_LINES 2 /* AMiner records one a line, else indented (its json.dumps) */
+
+static const char *const ait_hosts[] = {"intranet-server", "mail",    "cloud-share", "dns",
+                                        "monitoring",      "vpn",     "ext-web",     "user-01",
+                                        "user-02",         "user-03", "user-04",     "user-05",
+                                        "user-06",         "user-07", "user-08",     "fw"};
+#define AIT_HOSTS ((unsigned)(sizeof ait_hosts / sizeof *ait_hosts))
+
+/* By detection time: for AMiner's alerts their time plus the delay in
+ * `dst` (see ait_storm_write), which no other field of theirs reads. */
+static int ait_detected_cmp(const void *a, const void *b)
+{
+    const ids_event_t *x = a, *y = b;
+    int64_t dx = x->t + x->dst, dy = y->t + y->dst;
+    if (dx != dy) return dx < dy ? -1 : 1;
+    return ids_event_cmp(a, b);
+}
+
+static void ait_time(char *ts, size_t cap, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t o = strftime(ts, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + o, cap - o, ".%03d+0000", (int)(ms % 1000));
+}
+
+/* Writes about `scale` alerts (45,000 for the size the issue names) of one
+ * scenario: the Wazuh ones to `wazuh_path`, the AMiner ones to
+ * `aminer_path` (either NULL: not written, its signatures still in st).
+ * `flags`: AIT_WAZUH_ARRAY, AIT_AMINER_LINES. st->alerts counts those
+ * written. */
+static int ait_storm_write(ids_storm_t *st, const char *wazuh_path, const char *aminer_path,
+                           uint64_t seed, unsigned scale, unsigned flags)
+{
+    memset(st, 0, sizeof *st);
+    ids_rng_t r = {seed | 1};
+    const int64_t H = 3600000, t0 = 1772409600000LL; /* 2026-03-02T00:00:00Z */
+    const int64_t span = 96 * H;
+    double k = scale / 45000.0;
+    st->phase_start_ms[0] = t0;
+    static const struct {
+        const char *desc, *groups, *program;
+        int level;
+        unsigned id, weight;
+    } wz_bg[] = {
+        {"Integrity checksum changed.", "ossec\",\"syscheck\",\"syscheck_entry_modified", "", 7,
+         550, 5000},
+        {"Listened ports status (netstat) changed (new port opened or closed).", "ossec", "", 7,
+         533, 2500},
+        {"PAM: Login session opened.", "pam\",\"syslog\",\"authentication_success", "sshd", 3, 5501,
+         4000},
+        {"PAM: Login session closed.", "pam\",\"syslog", "sshd", 3, 5502, 4000},
+        {"Successful sudo to ROOT executed.", "syslog\",\"sudo", "sudo", 3, 5402, 2500},
+        {"Suricata: Alert - ET POLICY GNU/Linux APT User-Agent Outbound", "ids\",\"suricata", "", 3,
+         86601, 2000},
+        {"Suricata: Alert - SURICATA STREAM Packet with invalid ack", "ids\",\"suricata", "", 3,
+         86601, 1500},
+        {"Dovecot Authentication Success.", "dovecot\",\"authentication_success", "dovecot", 3,
+         9706, 1200},
+        {"Web server 400 error code.", "web\",\"accesslog\",\"attack", "apache", 5, 31101, 800},
+        {"Host-based anomaly detection event (rootcheck).", "ossec\",\"rootcheck", "", 7, 510, 600},
+    };
+    /* AMiner detectors in the background: every AMiner host, each type of
+     * them also among the attack phases' detectors */
+    static const struct {
+        const char *name, *type, *message, *paths;
+        unsigned weight;
+    } am_bg[] = {
+        {"NewValueDetectorApacheRequest", "NewMatchPathValueDetector", "New value(s) detected",
+         "\"/model/accesslog/request\"", 3500},
+        {"NewValueComboDetectorSyslogUser", "NewMatchPathValueComboDetector",
+         "New value combination(s) detected", "\"/model/syslog/host\",\"/model/syslog/user\"",
+         2500},
+        {"ValueRangeDetectorAuditUid", "ValueRangeDetector", "Value range anomaly detected",
+         "\"/model/audit/uid\"", 2000},
+        {"CharsetDetectorApacheUserAgent", "CharsetDetector", "New character(s) detected",
+         "\"/model/accesslog/user_agent\"", 1500},
+        {"EventFrequencyDetectorSyslog", "EventFrequencyDetector", "Frequency anomaly detected",
+         "\"/model/syslog\"", 1200},
+    };
+    for (size_t i = 0; i < sizeof wz_bg / sizeof *wz_bg; i++) {
+        ids_sig_t *g =
+            ids_add(st, wz_bg[i].desc, NULL, wz_bg[i].level, 0, t0, t0 + span,
+                    4 + ids_below(&r, AIT_HOSTS - 4),
+                    (unsigned)(k * (wz_bg[i].weight + ids_below(&r, 300))), 0, wz_bg[i].id);
+        g->source = AIT_WAZUH;
+        g->kind = wz_bg[i].groups;
+        g->text = wz_bg[i].program;
+    }
+    /* a rule whose description carries an id: one family, many names */
+    ids_sig_t *sca = ids_add(st, "SCA: check failed: Ensure no world writable file, id", NULL, 7, 0,
+                             t0, t0 + span, AIT_HOSTS, (unsigned)(k * 900), 3, 19007);
+    sca->source = AIT_WAZUH;
+    sca->kind = "sca";
+    sca->text = "";
+    for (size_t i = 0; i < sizeof am_bg / sizeof *am_bg; i++) {
+        ids_sig_t *g = ids_add(st, am_bg[i].name, NULL, 0, 0, t0, t0 + span, 5,
+                               (unsigned)(k * (am_bg[i].weight + ids_below(&r, 300))), 0, 0);
+        g->source = AIT_AMINER;
+        g->kind = am_bg[i].type;
+        g->text = am_bg[i].message;
+        g->paths = am_bg[i].paths;
+    }
+    static const struct {
+        const char *wazuh[3], *wazuh_groups;
+        int level;
+        const char *aminer, *aminer_type, *aminer_message, *aminer_paths;
+        int burst; /* the background rule it makes burst, -1 none */
+    } phases[6] = {
+        {{"Suricata: Alert - ET SCAN Nmap Scripting Engine User-Agent Detected",
+          "Suricata: Alert - ET SCAN Possible Nikto Web Scanner",
+          "Multiple web server 400 error codes from same source ip."},
+         "web\",\"accesslog\",\"web_scan\",\"recon",
+         10,
+         "EventFrequencyDetectorApacheStatus",
+         "EventFrequencyDetector",
+         "Frequency anomaly detected",
+         "\"/model/accesslog/status\"",
+         8},
+        {{"Apache: file upload of a PHP script to a web directory",
+          "Suricata: Alert - ET WEB_SERVER WebShell Generic POST", NULL},
+         "web\",\"attack\",\"webshell",
+         12,
+         "NewValueComboDetectorApacheUpload",
+         "NewMatchPathValueComboDetector",
+         "New value combination(s) detected",
+         "\"/model/accesslog/method\",\"/model/accesslog/request\"",
+         -1},
+        {{"sshd: brute force trying to get access to the system. Non existent user.",
+          "PAM: Multiple failed logins in a small period of time.",
+          "Dovecot brute force attack (multiple auth failures)."},
+         "authentication_failures\",\"pam\",\"sshd",
+         10,
+         "NewValueDetectorSshFailedUser",
+         "NewMatchPathValueDetector",
+         "New value(s) detected",
+         "\"/model/auth/failed_user\"",
+         2},
+        {{"First time user executed sudo.", "Audit: user changed to root by a web process.", NULL},
+         "syslog\",\"sudo\",\"privilege_escalation",
+         9,
+         "ValueRangeDetectorAuditEuid",
+         "ValueRangeDetector",
+         "Value range anomaly detected",
+         "\"/model/audit/euid\"",
+         4},
+        {{"Audit: command executed by the web server user.",
+          "Suricata: Alert - ET ATTACK_RESPONSE id check returned root", NULL},
+         "audit\",\"audit_command\",\"rce",
+         11,
+         "CharsetDetectorAuditExecve",
+         "CharsetDetector",
+         "New character(s) detected",
+         "\"/model/audit/execve/argv\"",
+         -1},
+        {{"Suricata: Alert - ET DNS Excessive DNS queries to one domain",
+          "Suricata: Alert - ET POLICY DNS TXT query with long label", NULL},
+         "ids\",\"suricata\",\"exfiltration",
+         8,
+         "ValueRangeDetectorDnsQueryLength",
+         "ValueRangeDetector",
+         "Value range anomaly detected",
+         "\"/model/dns/query_length\"",
+         -1},
+    };
+    static const int64_t phase_at[6] = {8, 20, 33, 47, 60, 75};
+    for (int p = 0; p < 6; p++) {
+        int64_t s = t0 + phase_at[p] * H + ids_below(&r, 1800000);
+        st->phase_start_ms[p + 1] = s;
+        for (int i = 0; i < 3 && phases[p].wazuh[i]; i++) {
+            bool rare = i == 2 && p % 2 == 0; /* a rare one: two alerts */
+            ids_sig_t *g =
+                ids_add(st, phases[p].wazuh[i], NULL, phases[p].level, p + 1, s + i * 300000,
+                        s + (rare ? 1 : 2) * H + i * 300000, 1 + (unsigned)p % 3,
+                        rare ? 2 : (unsigned)(k * (200 + ids_below(&r, 600))), 0,
+                        100100 + (unsigned)(p * 10 + i));
+            g->source = AIT_WAZUH;
+            g->kind = phases[p].wazuh_groups;
+            g->text = "";
+        }
+        ids_sig_t *g = ids_add(st, phases[p].aminer, NULL, 0, p + 1, s + 60000, s + 2 * H, 2,
+                               (unsigned)(k * (150 + ids_below(&r, 400))), 0, 0);
+        g->source = AIT_AMINER;
+        g->kind = phases[p].aminer_type;
+        g->text = phases[p].aminer_message;
+        g->paths = phases[p].aminer_paths;
+        if (phases[p].burst >= 0) { /* the attack makes a background rule burst too */
+            const ids_sig_t *bg = &st->sig[phases[p].burst];
+            char name[sizeof bg->name]; /* ids_add writes into st */
+            memcpy(name, bg->name, sizeof name);
+            ids_sig_t *b = ids_add(st, name, NULL, bg->priority, 0, s, s + H / 2, 3,
+                                   (unsigned)(k * 400), 0, bg->sid);
+            b->source = AIT_WAZUH;
+            b->kind = bg->kind;
+            b->text = bg->text;
+        }
+    }
+    size_t n;
+    ids_event_t *ev = ids_events(st, &r, &n);
+    if (!ev) return -1;
+    /* AMiner writes an alert when it detects it, up to 5 s after the log
+     * line's time (Timestamps), from several logs: its file is in
+     * detection order, its log times a little out of order */
+    for (size_t e = 0; e < n; e++)
+        if (st->sig[ev[e].sig].source == AIT_AMINER)
+            ev[e].dst = 500 + ev[e].id % 4500;
+        else
+            ev[e].dst = 0;
+    qsort(ev, n, sizeof *ev, ait_detected_cmp);
+    FILE *wf = wazuh_path ? fopen(wazuh_path, "w") : NULL;
+    FILE *af = aminer_path ? fopen(aminer_path, "w") : NULL;
+    int rc = (wazuh_path && !wf) || (aminer_path && !af) ? -1 : 0;
+    bool wz_array = flags & AIT_WAZUH_ARRAY, am_lines = flags & AIT_AMINER_LINES;
+    if (wf && wz_array) fputs("[\n", wf);
+    size_t wz_n = 0, am_n = 0;
+    unsigned fired[IDS_MAX_SIGS] = {0};
+    for (size_t e = 0; e < n && !rc; e++) {
+        const ids_sig_t *g = &st->sig[ev[e].sig];
+        const char *host = ait_hosts[ev[e].src % AIT_HOSTS];
+        uint32_t id = ev[e].id;
+        char ts[64];
+        ait_time(ts, sizeof ts, ev[e].t);
+        fired[ev[e].sig]++;
+        if (g->source == AIT_WAZUH && wf) {
+            char desc[220], srcip[32];
+            if (g->id_kind == 3)
+                snprintf(desc, sizeof desc, "%s %u", g->name, 28000 + id % 40);
+            else
+                snprintf(desc, sizeof desc, "%s", g->name);
+            snprintf(srcip, sizeof srcip, g->phase ? "192.168.%u.%u" : "10.35.%u.%u",
+                     g->phase ? 230u : 35u + id % 3, 1 + id / 3 % 250);
+            const char *sp = wz_array ? "  " : "", *nl = wz_array ? "\n" : "";
+            fprintf(wf,
+                    "%s%s{%s%s\"timestamp\":\"%s\",%s%s\"rule\":{\"level\":%d,\"description\":"
+                    "\"%s\",\"id\":\"%u\",\"firedtimes\":%u,\"mail\":false,\"groups\":[\"%s\"]},"
+                    "%s%s\"agent\":{\"id\":\"%03u\",\"name\":\"%s\",\"ip\":\"10.35.35.%u\"},%s%s"
+                    "\"manager\":{\"name\":\"wazuh-manager\"},%s%s\"id\":\"%lld.%u\",%s%s"
+                    "\"full_log\":\"%s[%u]: event %u from %s on %s\",%s%s"
+                    "\"predecoder\":{\"program_name\":\"%s\",\"hostname\":\"%s\"},%s%s"
+                    "\"decoder\":{\"name\":\"%s\"},%s%s\"data\":{\"srcip\":\"%s\"},%s%s"
+                    "\"location\":\"/var/log/%s\"%s%s}",
+                    wz_n && wz_array ? ",\n" : "", sp, nl, sp, ts, nl, sp, g->priority, desc,
+                    g->sid, fired[ev[e].sig], g->kind, nl, sp, 1 + ev[e].src % AIT_HOSTS, host,
+                    100 + ev[e].src % AIT_HOSTS, nl, sp, nl, sp, (long long)(ev[e].t / 1000),
+                    (unsigned)e, nl, sp, *g->text ? g->text : "ossec", 1000 + id, id, srcip, host,
+                    nl, sp, *g->text ? g->text : "ossec", host, nl, sp,
+                    *g->text ? g->text : "ossec", nl, sp, srcip, nl, sp,
+                    *g->text ? "auth.log" : "ossec.log", nl, sp);
+            if (!wz_array) fputc('\n', wf);
+            wz_n++;
+        } else if (g->source == AIT_AMINER && af) {
+            /* the value the detector saw, and a message with values in it
+             * as some detectors write theirs */
+            const char *am_host = ait_hosts[ev[e].src % 5];
+            char msg[200];
+            if (!strcmp(g->kind, "EventFrequencyDetector") ||
+                !strcmp(g->kind, "ValueRangeDetector"))
+                snprintf(msg, sizeof msg, "%s: %u (expected %u-%u)", g->text, 40 + id % 300, id % 7,
+                         10 + id % 9);
+            else
+                snprintf(msg, sizeof msg, "%s", g->text);
+            const char *sp = am_lines ? "" : "  ", *sp2 = am_lines ? "" : "    ",
+                       *nl = am_lines ? "" : "\n";
+            double at = (double)ev[e].t / 1000.0;
+            fprintf(af,
+                    "{%s%s\"AnalysisComponent\": {%s%s\"AnalysisComponentIdentifier\": %u,%s%s"
+                    "\"AnalysisComponentType\": \"%s\",%s%s\"AnalysisComponentName\": \"%s\",%s%s"
+                    "\"Message\": \"%s\",%s%s\"PersistenceFileName\": \"Default\",%s%s"
+                    "\"TrainingMode\": false,%s%s\"AffectedLogAtomPaths\": [%s],%s%s"
+                    "\"AffectedLogAtomValues\": [\"v%u\"]%s%s},%s%s\"LogData\": {%s%s"
+                    "\"RawLogData\": [\"%s %s[%u]: value v%u\"],%s%s\"Timestamps\": [%.2f],%s%s"
+                    "\"DetectionTimestamp\": %.2f,%s%s\"LogLinesCount\": 1%s%s},%s%s"
+                    "\"AMiner\": {%s%s\"ID\": \"%s\"%s%s}%s}\n",
+                    nl, sp, nl, sp2, ev[e].sig, nl, sp2, g->kind, nl, sp2, g->name, nl, sp2, msg,
+                    nl, sp2, nl, sp2, nl, sp2, g->paths, nl, sp2, id, nl, sp, nl, sp, nl, sp2,
+                    am_host, g->kind, 1000 + id, id, nl, sp2, at, nl, sp2, at + ev[e].dst / 1000.0,
+                    nl, sp2, nl, sp, nl, sp, nl, sp2, am_host, nl, sp, nl);
+            am_n++;
+        }
+    }
+    if (wf && wz_array) fputs("\n]\n", wf);
+    st->alerts = wz_n + am_n;
+    free(ev);
+    if (wf && fclose(wf)) rc = -1;
+    if (af && fclose(af)) rc = -1;
+    return rc;
 }
 
 #endif

@@ -127,6 +127,7 @@ static void test_tiny_scenario(void)
             /* Sent-time stamps: well under a minute, ordered. */
             CHECK(p50 >= 0 && p50 <= p99 && p99 <= max && max < 60000);
             CHECK_EQ_INT((long long)num(lat, "rate"), 2000);
+            CHECK_EQ_INT((long long)num(lat, "loader_nice"), 10); /* the default */
             /* After the warm-up: from quell's /metrics, scraped ~0.5 s
              * into the 2 s run and at its end: the alerts decided in
              * between, fewer than the run's. (An interpolated quantile

@@ -285,8 +285,69 @@ static void test_payloads(void)
  * with FILE:LINE, never a crash or silence; explain reads what replay
  * reads. A few answers pinned: PagerDuty's v1 webhook wraps two messages,
  * an Events v2 resolve is a resolve of its trigger's alert, Pingdom "UP"
- * and Grafana "ok" resolve. And each Prometheus rule file given as
+ * and Grafana "ok" resolve, events carry their own times. And each Prometheus rule file given as
  * traffic is refused as YAML. */
+/* A CloudWatch alarm through SNS, made here: its state is the status
+ * (OK resolves), its name the alarm's, whatever the envelope around it. */
+static void test_sns_cloudwatch(void)
+{
+    static const char *const states[] = {"ALARM", "OK"};
+    char line[2][1400];
+    for (int k = 0; k < 2; k++) {
+        char sig[400];
+        memset(sig, 'Q', 344);
+        sig[344] = '\0';
+        snprintf(line[k], sizeof line[k],
+                 "{\"Type\":\"Notification\",\"MessageId\":\"m-%d\",\"Subject\":\"%s: "
+                 "\\\"HighCPU\\\"\",\"Message\":\"{\\\"AlarmName\\\":\\\"HighCPU\\\","
+                 "\\\"NewStateValue\\\":\\\"%s\\\",\\\"Region\\\":\\\"EU\\\"}\","
+                 "\"Timestamp\":\"2024-03-01T10:0%d:00.000Z\",\"Signature\":\"%s\"}\n",
+                 k, states[k], states[k], k, sig);
+    }
+    char both[3000];
+    snprintf(both, sizeof both, "%s%s", line[0], line[1]);
+    write_text("sns.json", both);
+    char *out, *err;
+    CHECK_EQ_INT(run("explain sns.json", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(out && strstr(out, "alert 1: fingerprint ") && strstr(out, ", firing,"));
+    CHECK(second && strstr(second, ", resolved,"));
+    CHECK(out && strstr(out, "alertname=\"HighCPU\"") && strstr(out, "2024-03-01T10:01:00.000Z"));
+    if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    unlink("sns.json");
+}
+
+/* A state in front of the name, as Datadog and Alertmanager's chat and
+ * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
+ * opened; a bracket that is no state ("[TEST]") stays. */
+static void test_state_prefix(void)
+{
+    write_text("dd.json", "{\"title\":\"[Triggered] [TEST] Disk full\",\"host\":\"db1\","
+                          "\"date\":\"1591216985000\"}\n"
+                          "{\"title\":\"[Recovered] [TEST] Disk full\",\"host\":\"db1\","
+                          "\"date\":\"1591217985000\"}\n"
+                          "{\"title\":\"[FIRING:2] KubePodCrashLooping\",\"host\":\"db1\","
+                          "\"date\":\"1591218985000\"}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay dd.json", &out, &err), 0);
+    CHECK(out && strstr(out, "3 alerts in, 2 incidents out"));
+    CHECK(out && strstr(out, "forwarded: 1 new, 0 repeat, 1 resolved") == NULL &&
+          strstr(out, "resolved"));
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("explain dd.json", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(second && strstr(second, ", resolved,"));
+    CHECK(out && strstr(out, "alertname=\"[TEST] Disk full\""));
+    CHECK(out && strstr(out, "alertname=\"KubePodCrashLooping\""));
+    CHECK(out && !strstr(out, "[Triggered]") && !strstr(out, "[Recovered]"));
+    free(out);
+    free(err);
+    unlink("dd.json");
+}
+
 static void test_vendor_payloads(void)
 {
     char root[1024];
@@ -340,6 +401,18 @@ static void test_vendor_payloads(void)
         {"other/stackdriver_closed.json", "suppressed by reason:\n    resolved "},
         {"other/stackdriver_open.json", "alertname=\"CPU usage\""},
         {"other/new_relic_notification.json", "alertname=\"New Relic Alert - Test Condition\""},
+        /* Each event's own time: PagerDuty's payload.timestamp (+0000),
+         * Pingdom's state_changed_timestamp, Graylog's triggered_at (not
+         * its condition's created_at, nor the "time": 1 of its settings,
+         * which read as 1970). */
+        {"pagerduty/pd-developer-docs__trigger_event.json", "2015-07-17T08:42:58.315Z new "},
+        {"other/pingdom_down.json", "2017-06-30T22:25:43.000Z new "},
+        {"other/graylog_notification.json", "2015-09-10T09:45:54.749Z new "},
+        /* An SNS notification's Message is the CloudWatch alarm, a JSON
+         * document in a string: named by its AlarmName, not by SNS's
+         * base64 Signature. */
+        {"other/cloudwatch_notification.json", "alertname=\"bucketbytesAlarm\""},
+        {"other/cloudwatch_insufficient_data.json", "alertname=\"notificationCountAlarm\""},
     };
     for (size_t i = 0; i < sizeof pinned / sizeof *pinned; i++) {
         char args[1400], *out, *err;
@@ -421,7 +494,8 @@ static void test_check_and_explain(void)
     write_text("event.json", "{\"title\": \"[Triggered] Host down\", \"date\": \"1591216985000\","
                              " \"host\": \"web-1\"}");
     CHECK_EQ_INT(run("explain -c base.yaml event.json", &out, &err), 0);
-    CHECK(out && strstr(out, "labels {alertname=\"[Triggered] Host down\", host=\"web-1\"}"));
+    /* the state in front of the title is the status, not the name */
+    CHECK(out && strstr(out, "labels {alertname=\"Host down\", host=\"web-1\"}"));
     CHECK(out && strstr(out, "evaluated at 2020-06-03T20:43:05.000Z"));
     free(out);
     free(err);
@@ -443,6 +517,8 @@ int main(void)
     test_inputs_as_suggest();
     test_payloads();
     test_vendor_payloads();
+    test_sns_cloudwatch();
+    test_state_prefix();
     test_check_and_explain();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
