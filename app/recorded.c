@@ -167,6 +167,7 @@ void recorded_destroy(recorded_t *r)
     free(r->order);
     free(r->held);
     for (size_t i = 0; i < ROLES_CACHED; i++) free(r->roles_cache[i].key);
+    free(r->shape);
     free(r);
 }
 
@@ -1054,9 +1055,14 @@ static bool role_value_ok(const flat_t *fl, int q, size_t i, bool nested)
  * they sit in (AMiner: AnalysisComponent.AnalysisComponentName,
  * LogData.Timestamps), and their alert's name is the detector's, not its
  * type's (several detectors share one) nor its message's. With `exact_only`,
- * full names only (is an object a record, or a wrapper around some?). */
-static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], bool exact_only)
+ * full names only (is an object a record, or a wrapper around some?).
+ * Returns whether a value decided the guess: role_value_ok turned down a
+ * field whose name fit. *time_nested: the time was found by its own key. */
+static bool guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], bool exact_only,
+                                      bool *time_nested)
 {
+    bool by_value = false;
+    *time_nested = false;
     /* guess_roles, with role_value_ok */
     for (int q = 0; q < ROLE__COUNT; q++) {
         roles[q] = -1;
@@ -1064,46 +1070,55 @@ static void guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], 
             for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
                 bool taken = false;
                 for (int o = 0; o < q; o++) taken |= roles[o] == (int)i;
-                if (!taken && role_name_eq(fl->names[i], role_names[q][k]) &&
-                    role_value_ok(fl, q, i, false))
+                if (taken || !role_name_eq(fl->names[i], role_names[q][k])) continue;
+                if (role_value_ok(fl, q, i, false))
                     roles[q] = (int)i;
+                else
+                    by_value = true;
             }
     }
-    if (exact_only) return;
+    if (exact_only) return by_value;
     for (int q = 0; q < ROLE__COUNT; q++) {
+        bool before = roles[q] >= 0;
         for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
             for (int suffix = 0; suffix < 2 && roles[q] < 0; suffix++)
                 for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
                     bool taken = false;
                     for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
-                    if (!taken &&
-                        leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i], role_names[q][k],
-                                     suffix) &&
-                        role_value_ok(fl, q, i, true))
+                    if (taken || !leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i],
+                                               role_names[q][k], suffix))
+                        continue;
+                    if (role_value_ok(fl, q, i, true))
                         roles[q] = (int)i;
+                    else
+                        by_value = true;
                 }
+        if (q == ROLE_TIME && !before && roles[q] >= 0) *time_nested = true;
     }
+    return by_value;
 }
 
 _Static_assert(ROLE__COUNT == sizeof((recorded_t *)0)->roles_cache[0].roles /
                                   sizeof((recorded_t *)0)->roles_cache[0].roles[0],
                "recorded_t.roles_cache holds one index per role");
 
-/* guess_json_roles_uncached, reusing the guess made for an object before
- * with the same fields (see recorded_t.roles_cache). */
-static void guess_json_roles(recorded_t *r, const flat_t *fl, int roles[ROLE__COUNT],
-                             bool exact_only)
+/* The shape of a flattened object (name NUL key NUL parent NUL kind, for
+ * each field, after a byte saying exact_only) into r->shape; its length,
+ * 0 when out of memory. */
+static size_t shape_key(recorded_t *r, const flat_t *fl, bool exact_only)
 {
     size_t len = 1;
     for (size_t i = 0; i < fl->n; i++)
         len += strlen(fl->names[i]) + strlen(fl->leaves[i]) + strlen(fl->parents[i]) + 4;
-    char *key = malloc(len), *o = key;
-    if (!key) {
-        guess_json_roles_uncached(fl, roles, exact_only);
-        return;
+    if (len > r->shape_cap) {
+        char *b = realloc(r->shape, len);
+        if (!b) return 0;
+        r->shape = b;
+        r->shape_cap = len;
     }
+    char *o = r->shape;
     *o++ = exact_only ? 'x' : 'k';
-    for (size_t i = 0; i < fl->n; i++) { /* name NUL key NUL parent NUL kind, for each field */
+    for (size_t i = 0; i < fl->n; i++) {
         size_t nl = strlen(fl->names[i]) + 1, ll = strlen(fl->leaves[i]) + 1,
                pl = strlen(fl->parents[i]) + 1;
         memcpy(o, fl->names[i], nl);
@@ -1112,36 +1127,54 @@ static void guess_json_roles(recorded_t *r, const flat_t *fl, int roles[ROLE__CO
         o += nl + ll + pl;
         *o++ = fl->arrays[i] ? 'a' : 's';
     }
-    for (size_t c = 0; c < ROLES_CACHED; c++)
-        if (r->roles_cache[c].key && r->roles_cache[c].key_len == len &&
-            !memcmp(r->roles_cache[c].key, key, len)) {
-            memcpy(roles, r->roles_cache[c].roles, sizeof r->roles_cache[c].roles);
-            free(key);
+    return len;
+}
+
+/* guess_json_roles_uncached, reusing the guess made for an object before
+ * with the same fields (see recorded_t.roles_cache) when this object's
+ * values fit it too. */
+static void guess_json_roles(recorded_t *r, const flat_t *fl, int roles[ROLE__COUNT],
+                             bool exact_only)
+{
+    size_t len = shape_key(r, fl, exact_only);
+    for (size_t c = 0; len && c < ROLES_CACHED; c++) {
+        if (!r->roles_cache[c].key || r->roles_cache[c].key_len != len ||
+            memcmp(r->roles_cache[c].key, r->shape, len))
+            continue;
+        const int *kept = r->roles_cache[c].roles;
+        if ((kept[ROLE_NAME] < 0 || role_value_ok(fl, ROLE_NAME, (size_t)kept[ROLE_NAME], false)) &&
+            (kept[ROLE_TIME] < 0 || role_value_ok(fl, ROLE_TIME, (size_t)kept[ROLE_TIME],
+                                                  r->roles_cache[c].time_nested))) {
+            memcpy(roles, kept, sizeof r->roles_cache[c].roles);
             return;
         }
-    guess_json_roles_uncached(fl, roles, exact_only);
+        break; /* a value of this object turns the kept guess down */
+    }
+    bool time_nested;
+    if (guess_json_roles_uncached(fl, roles, exact_only, &time_nested) || !len) return;
+    char *key = malloc(len);
+    if (!key) return;
+    memcpy(key, r->shape, len);
     size_t c = r->roles_next++ % ROLES_CACHED;
     free(r->roles_cache[c].key);
     r->roles_cache[c].key = key;
     r->roles_cache[c].key_len = len;
+    r->roles_cache[c].time_nested = time_nested;
     memcpy(r->roles_cache[c].roles, roles, sizeof r->roles_cache[c].roles);
 }
 
-static void read_flat_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
-                           recorded_fn fn, void *ctx)
+static void read_flat_row(recorded_t *r, const char *file, size_t line, flat_t *fl, recorded_fn fn,
+                          void *ctx)
 {
-    flat_t fl;
-    fl.n = fl.n_inner = 0;
-    flatten(&fl, j, "", "", 0);
     int roles[ROLE__COUNT];
-    guess_json_roles(r, &fl, roles, false);
-    if (roles[ROLE_TIME] >= 0) fl.lens[roles[ROLE_TIME]] = fl.first_lens[roles[ROLE_TIME]];
+    guess_json_roles(r, fl, roles, false);
+    if (roles[ROLE_TIME] >= 0) fl->lens[roles[ROLE_TIME]] = fl->first_lens[roles[ROLE_TIME]];
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
     row.have_time = row.resolved = row.bad_time = false;
-    row_from_fields(r, &row, fl.names, fl.vals, fl.lens, fl.n, roles);
-    flat_free(&fl);
+    row_from_fields(r, &row, fl->names, fl->vals, fl->lens, fl->n, roles);
+    flat_free(fl);
     row_emit(r, &row, file, line, fn, ctx);
 }
 
@@ -1398,21 +1431,37 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         r->not_alerts++;
         return;
     }
-    const cJSON *records =
-        depth > 0 && !json_is_row(r, j, true) ? json_records(j, 1, !r->has_map) : NULL;
+    if (r->has_map) {
+        const cJSON *records =
+            depth > 0 && !json_is_row(r, j, true) ? json_records(j, 1, false) : NULL;
+        if (records)
+            read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
+        else
+            read_mapped_json(r, file, line, j, fn, ctx);
+        return;
+    }
+    /* Flattened once: for whether it is a record or a wrapper around
+     * some, and for its row (flattening twice was 28% of replaying EVE). */
+    flat_t fl;
+    fl.n = fl.n_inner = 0;
+    flatten(&fl, j, "", "", 0);
+    int roles[ROLE__COUNT];
+    guess_json_roles(r, &fl, roles, true);
+    const cJSON *records = depth > 0 && roles[ROLE_NAME] < 0 ? json_records(j, 1, true) : NULL;
     /* An object named by a key of its own (an AMiner alert), whose array of
      * objects holds no records (AffectedLogAtomValues of some detectors),
      * is a record, not their wrapper; a wrapper with a "name" of its own
      * around records stays one. */
-    if (records && !r->has_map && json_is_row(r, j, false) &&
-        !json_is_row(r, records->child, false))
-        records = NULL;
-    if (records)
+    if (records) {
+        guess_json_roles(r, &fl, roles, false);
+        if (roles[ROLE_NAME] >= 0 && !json_is_row(r, records->child, false)) records = NULL;
+    }
+    if (records) {
+        flat_free(&fl);
         read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
-    else if (r->has_map)
-        read_mapped_json(r, file, line, j, fn, ctx);
-    else
-        read_flat_json(r, file, line, j, fn, ctx);
+    } else {
+        read_flat_row(r, file, line, &fl, fn, ctx);
+    }
 }
 
 /* JSON text: one document, JSON lines, or documents one after another

@@ -126,14 +126,19 @@ struct recorded {
      * records of one file share a few shapes (Wazuh's differ by decoder),
      * and guessing costs a comparison per field and role name. `key` lists
      * the fields (name, key, array?) and whether full names only were
-     * tried. */
+     * tried. A guess a value decided (role_value_ok turned a field down)
+     * is not kept; a kept one is checked against the values of the object
+     * it is reused for. `shape` is the key being built, reused. */
 #define ROLES_CACHED 8
     struct {
         char *key;
         size_t key_len;
         int roles[4];
+        bool time_nested; /* the time was found by its own key */
     } roles_cache[ROLES_CACHED];
     size_t roles_next;
+    char *shape;
+    size_t shape_cap;
 };
 
 /* One input through the reader its bytes need (recorded.c): `buf` holds

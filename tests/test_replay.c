@@ -348,6 +348,24 @@ static void test_state_prefix(void)
     unlink("dd.json");
 }
 
+/* Records of one shape whose values differ in what they can be: the
+ * first one's nested "time" is a setting (1), the next ones' a date. The
+ * guess a value decided is not reused for the next record of the shape. */
+static void test_roles_by_value(void)
+{
+    write_text("shape.json", "{\"check\":{\"name\":\"Disk\",\"time\":\"1\"},\"host\":\"a\"}\n"
+                             "{\"check\":{\"name\":\"Disk\",\"time\":\"2024-03-01T10:00:00Z\"},"
+                             "\"host\":\"b\"}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain shape.json", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(second && strstr(second, "evaluated at 2024-03-01T10:00:00.000Z"));
+    if (!(second && strstr(second, "2024-03-01T10:00:00.000Z"))) fprintf(stderr, "%s", out);
+    free(out);
+    free(err);
+    unlink("shape.json");
+}
+
 static void test_vendor_payloads(void)
 {
     char root[1024];
@@ -519,6 +537,7 @@ int main(void)
     test_vendor_payloads();
     test_sns_cloudwatch();
     test_state_prefix();
+    test_roles_by_value();
     test_check_and_explain();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
