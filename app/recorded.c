@@ -746,10 +746,42 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 
 /* ---- fast.log ------------------------------------------------------------- */
 
-/* Suricata's or Snort's fast.log, or syslog: one alert a line, its
- * fields named as EVE names them (rec_fastlog_line, rec_syslog_line),
- * read as CSV rows are: through the mapping, or with roles guessed
+/* The largest field count of a line or record reader. */
+#define REC_FIELDS_MAX 16
+_Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
+                   REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
+               "a reader's fields fit");
+
+/* A line's or record's fields, named as EVE (or Wazuh) names them, as an
+ * alert, read as CSV rows are: through the mapping, or with roles guessed
  * (signature or msg, priority, timestamp). */
+static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_field_t *f,
+                        size_t n, recorded_fn fn, void *ctx)
+{
+    arena_reset(&r->arena);
+    row_t row;
+    row.n = 0;
+    row.have_time = row.resolved = row.bad_time = false;
+    if (r->has_map) {
+        for (size_t m = 0; m < r->n_map; m++)
+            for (size_t i = 0; i < n; i++)
+                if (!strcasecmp(f[i].name, r->map[m].source))
+                    row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
+    } else {
+        char *names[REC_FIELDS_MAX];
+        const char *vals[REC_FIELDS_MAX];
+        size_t lens[REC_FIELDS_MAX];
+        for (size_t i = 0; i < n; i++)
+            names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
+        int roles[ROLE__COUNT];
+        guess_roles(names, n, roles);
+        row_from_fields(r, &row, names, vals, lens, n, roles);
+    }
+    row_emit(r, &row, file, line, fn, ctx);
+}
+
+/* Suricata's or Snort's fast.log, or syslog: one alert a line, its
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line). */
 static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
                        recorded_fn fn, void *ctx)
 {
@@ -771,26 +803,78 @@ static void read_lines(recorded_t *r, const char *file, const char *buf, size_t 
             report(r, file, line, "not read: not a %s line", syslog ? "syslog" : "fast.log alert");
             continue;
         }
-        arena_reset(&r->arena);
-        row_t row;
-        row.n = 0;
-        row.have_time = row.resolved = row.bad_time = false;
-        if (r->has_map) {
-            for (size_t m = 0; m < r->n_map; m++)
-                for (size_t i = 0; i < n; i++)
-                    if (!strcasecmp(f[i].name, r->map[m].source))
-                        row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
-        } else {
-            char *names[REC_SYSLOG_FIELDS];
-            const char *vals[REC_SYSLOG_FIELDS];
-            size_t lens[REC_SYSLOG_FIELDS];
-            for (size_t i = 0; i < n; i++)
-                names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
-            int roles[ROLE__COUNT];
-            guess_roles(names, n, roles);
-            row_from_fields(r, &row, names, vals, lens, n, roles);
+        emit_fields(r, file, line, f, n, fn, ctx);
+    }
+}
+
+/* ---- multi-line alerts: Snort's full alerts, OSSEC's alerts.log ------------ */
+
+/* One record (rec_snort_full, rec_ossec_record) from line `line` on. */
+static void read_record(recorded_t *r, const char *file, size_t line, rec_kind_t kind,
+                        const char *rec, size_t len, recorded_fn fn, void *ctx)
+{
+    rec_field_t f[REC_FIELDS_MAX];
+    size_t bad_line = 0;
+    const char *why = "";
+    size_t n = kind == REC_KIND_SNORT_FULL ? rec_snort_full(rec, len, f, &bad_line, &why)
+                                           : rec_ossec_record(rec, len, f, &bad_line, &why);
+    if (!n) {
+        r->errors++;
+        report(r, file, line + bad_line, "not read: %s", why);
+        return;
+    }
+    emit_fields(r, file, line, f, n, fn, ctx);
+}
+
+/* Lines not in a record (before the first, or after a Snort record's
+ * blank line): one problem a stretch, at its first line. */
+static void read_stray(recorded_t *r, const char *file, size_t first, size_t n, rec_kind_t kind)
+{
+    if (!n) return;
+    r->errors++;
+    report(r, file, first, "not read: %zu line%s outside any %s record", n, n == 1 ? "" : "s",
+           kind == REC_KIND_SNORT_FULL ? "Snort alert" : "OSSEC alert");
+}
+
+/* Records of several lines, each from its opening line (rec_record_start)
+ * to the next one; a Snort record ends at a blank line too (an OSSEC log
+ * may hold blank lines). One pass, a record at a time: nothing is held. */
+static void read_records(recorded_t *r, const char *file, const char *buf, size_t len,
+                         rec_kind_t kind, recorded_fn fn, void *ctx)
+{
+    const char *rec = NULL, *rec_end = NULL;
+    size_t line = 0, rec_line = 0, stray_first = 0, stray_n = 0;
+    if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) buf += 3, len -= 3; /* BOM */
+    for (const char *p = buf;;) {
+        bool at_end = p >= buf + len;
+        const char *text = p;
+        size_t l = 0;
+        if (!at_end) {
+            const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+            l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+            p += l + 1;
+            line++;
+            if (l && text[l - 1] == '\r') l--;
         }
-        row_emit(r, &row, file, line, fn, ctx);
+        size_t s = 0;
+        while (s < l && isspace((unsigned char)text[s])) s++;
+        bool blank = s == l, starts = !at_end && rec_record_start(kind, text, l);
+        if (rec && (at_end || starts || (blank && kind == REC_KIND_SNORT_FULL))) {
+            read_record(r, file, rec_line, kind, rec, (size_t)(rec_end - rec), fn, ctx);
+            rec = NULL;
+        }
+        if (at_end || starts) {
+            read_stray(r, file, stray_first, stray_n, kind);
+            stray_n = 0;
+        }
+        if (at_end) break;
+        if (starts) {
+            rec = text, rec_end = text + l, rec_line = line;
+        } else if (rec && !blank) {
+            rec_end = text + l;
+        } else if (!blank && !stray_n++) {
+            stray_first = line;
+        }
     }
 }
 
@@ -1676,6 +1760,8 @@ void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, record
         read_csv(r, path, buf, len, fn, ctx);
     } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
         read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
+    } else if (kind == REC_KIND_SNORT_FULL || kind == REC_KIND_OSSEC) {
+        read_records(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {

@@ -181,7 +181,9 @@ typedef enum {
     REC_KIND_PROTO,
     REC_KIND_CSV,
     REC_KIND_FASTLOG,
-    REC_KIND_SYSLOG
+    REC_KIND_SYSLOG,
+    REC_KIND_SNORT_FULL, /* Snort's full alerts: rec_snort_full */
+    REC_KIND_OSSEC       /* OSSEC's (Wazuh's) alerts.log: rec_ossec_record */
 } rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
@@ -234,6 +236,42 @@ typedef struct {
     size_t len;
 } rec_field_t;
 size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS]);
+
+/* Multi-line alerts, one record each. A record opens with a line of its
+ * own (rec_record_start: "[**] [" for REC_KIND_SNORT_FULL, "** Alert "
+ * for REC_KIND_OSSEC, other kinds none) and runs to the next one; Snort's
+ * also ends at a blank line. Each reader takes one record's lines
+ * (s[0..len), '\n' between them, a '\r' before one allowed) and returns
+ * its fields (values pointing into `s`), or 0 with `*why` (static text)
+ * and `*bad_line` (the offending line, 0 for the record's first) saying
+ * what is wrong. */
+bool rec_record_start(rec_kind_t kind, const char *s, size_t len);
+/* Snort's (and Suricata's) full alert format (`snort -A full`, Snort's
+ * `alert` file):
+ *   [**] [GID:SID:REV] MESSAGE [**]
+ *   [Classification: C] [Priority: P]        (optional, either optional)
+ *   TIME SRC[:PORT] -> DST[:PORT]            (M/D[/Y]-h:m:s.f as fast.log)
+ *   PROTO TTL:63 TOS:0x0 ID:61212 ...         (the packet's header)
+ *   ...                                       (TCP flags, [Xref => ...])
+ * as fast.log's fields (rec_fastlog_line): the proto from the packet's
+ * header line, none of the packet's own fields (TTL, ID, Seq: they differ
+ * per packet, every alert would be a label set of its own). */
+size_t rec_snort_full(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS],
+                      size_t *bad_line, const char **why);
+/* OSSEC's (and Wazuh's) alerts.log:
+ *   ** Alert 1596031871.1234: [mail ] - GROUP,GROUP,
+ *   2020 Jul 29 14:11:11 (AGENT) IP->LOCATION   (or HOST->LOCATION)
+ *   Rule: 5716 (level 5) -> 'DESCRIPTION'
+ *   Src IP: 10.0.0.9                            (Src Port, Dst IP, Dst Port,
+ *   User: root                                   User: each optional)
+ *   LOG LINE(S)
+ * as Wazuh's alerts.json names them flattened: timestamp, rule_groups,
+ * agent_name, agent_ip, location, rule_id, rule_level, rule_description,
+ * full_log (the log: every line after the key lines), and OSSEC's JSON
+ * srcip, srcport, dstip, dstport, user. The alert id is no field. */
+#define REC_OSSEC_FIELDS 16
+size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELDS],
+                        size_t *bad_line, const char **why);
 
 /* One syslog line: RFC 3164 ("Dec  6 15:51:00 HOST TAG[PID]: MESSAGE"),
  * RFC 5424 ("<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MESSAGE") or a
