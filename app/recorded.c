@@ -1,7 +1,8 @@
 /*
  * Recorded traffic readers (see recorded.h): Prometheus JSON, protobuf,
- * CSV / JSON lines through a column mapping, fast.log, syslog and Zeek
- * logs, and kafka:TOPIC; files in event-time order: recorded_order.c.
+ * CSV / JSON lines through a column mapping, fast.log, Snort's full
+ * alerts, OSSEC's alerts.log, syslog and Zeek logs, and kafka:TOPIC; files in event-time order:
+ * recorded_order.c.
  *
  * Design: every reader ends in one alert_t built in a per-row arena (labels
  * sorted bytewise, names unique, empty values dropped as Prometheus does)

@@ -14,6 +14,10 @@
  *     ({"messages": [...]});
  *   - Suricata's and Snort's fast.log, one alert a line, its fields named
  *     as EVE names them (timestamp, signature, priority, src_ip ...);
+ *   - Snort's (Suricata's) full alerts, a record of lines per alert, as
+ *     fast.log's fields; OSSEC's (Wazuh's) alerts.log, a record per
+ *     alert, its fields named as Wazuh's alerts.json flattened
+ *     (rule_description, rule_level ...);
  *   - syslog lines (RFC 3164, RFC 5424; an IDS alert in one gives
  *     fast.log's fields) and Zeek logs ("#fields" header);
  *   - records that say they are no alert (named BENIGN or normal, Suricata
