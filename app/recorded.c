@@ -902,6 +902,45 @@ typedef struct {
     size_t n_inner;
 } flat_t;
 
+/* A name/value pair object: exactly two members, a string "name" or
+ * "key" and a scalar "value" (any case). CloudWatch's Dimensions, AWS
+ * tags and many webhooks write their labels as arrays of these. */
+static bool name_value_pair(const cJSON *o, const cJSON **name, const cJSON **value)
+{
+    *name = *value = NULL;
+    int members = 0;
+    for (const cJSON *m = o->child; m; m = m->next, members++) {
+        if (!m->string) return false;
+        if (!strcasecmp(m->string, "name") || !strcasecmp(m->string, "key"))
+            *name = m;
+        else if (!strcasecmp(m->string, "value"))
+            *value = m;
+    }
+    return members == 2 && cJSON_IsString(*name) && *(*name)->valuestring && *value &&
+           !cJSON_IsObject(*value) && !cJSON_IsArray(*value) && !cJSON_IsNull(*value);
+}
+
+static void flat_add(flat_t *fl, const char *path, const cJSON *c, const char *leaf,
+                     const char *parent);
+
+/* An array of name/value pair objects, each pair one field named by its
+ * name under the array's path (Dimensions_BucketName); false when some
+ * element is no pair, and nothing is added. */
+static bool flatten_pairs(flat_t *fl, const cJSON *a, const char *path)
+{
+    const cJSON *k, *v;
+    if (!a->child) return false;
+    for (const cJSON *e = a->child; e; e = e->next)
+        if (!cJSON_IsObject(e) || !name_value_pair(e, &k, &v)) return false;
+    for (const cJSON *e = a->child; e && fl->n < MAX_FLAT; e = e->next) {
+        name_value_pair(e, &k, &v);
+        char sub[256];
+        int sl = snprintf(sub, sizeof sub, "%s_%s", path, k->valuestring);
+        if (sl > 0 && (size_t)sl < sizeof sub) flat_add(fl, sub, v, k->valuestring, a->string);
+    }
+    return true;
+}
+
 static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *parent, int depth)
 {
     for (const cJSON *c = j->child; c && fl->n < MAX_FLAT; c = c->next) {
@@ -913,6 +952,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *
             if (depth < 4) flatten(fl, c, path, c->string, depth + 1);
             continue;
         }
+        if (cJSON_IsArray(c) && cJSON_IsObject(c->child) && flatten_pairs(fl, c, path)) continue;
         if (cJSON_IsString(c) && depth < 4 && fl->n_inner < sizeof fl->inner / sizeof *fl->inner) {
             const char *v = c->valuestring;
             while (isspace((unsigned char)*v)) v++;
@@ -924,24 +964,32 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *
             }
             cJSON_Delete(inner);
         }
-        size_t i = fl->n;
-        fl->owned[i] = NULL;
-        fl->arrays[i] = cJSON_IsArray(c);
-        if (fl->arrays[i])
-            fl->vals[i] = fl->owned[i] = join_scalars(c, &fl->first_lens[i]);
-        else
-            fl->vals[i] = scalar_text(c, fl->nums[i]);
-        if (!fl->vals[i]) continue;
-        if (!(fl->names[i] = rec_label_safe(path))) {
-            free(fl->owned[i]);
-            continue;
-        }
-        fl->leaves[i] = c->string;
-        fl->parents[i] = parent;
-        fl->lens[i] = strlen(fl->vals[i]);
-        if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
-        fl->n++;
+        flat_add(fl, path, c, c->string, parent);
     }
+}
+
+/* One scalar, or array of scalars, as field `path`. */
+static void flat_add(flat_t *fl, const char *path, const cJSON *c, const char *leaf,
+                     const char *parent)
+{
+    if (fl->n >= MAX_FLAT) return;
+    size_t i = fl->n;
+    fl->owned[i] = NULL;
+    fl->arrays[i] = cJSON_IsArray(c);
+    if (fl->arrays[i])
+        fl->vals[i] = fl->owned[i] = join_scalars(c, &fl->first_lens[i]);
+    else
+        fl->vals[i] = scalar_text(c, fl->nums[i]);
+    if (!fl->vals[i]) return;
+    if (!(fl->names[i] = rec_label_safe(path))) {
+        free(fl->owned[i]);
+        return;
+    }
+    fl->leaves[i] = leaf;
+    fl->parents[i] = parent;
+    fl->lens[i] = strlen(fl->vals[i]);
+    if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
+    fl->n++;
 }
 
 static void flat_free(flat_t *fl)

@@ -292,19 +292,25 @@ static void test_payloads(void)
 static void test_sns_cloudwatch(void)
 {
     static const char *const states[] = {"ALARM", "OK"};
-    char line[2][1400];
+    char line[2][1800];
     for (int k = 0; k < 2; k++) {
         char sig[400];
         memset(sig, 'Q', 344);
         sig[344] = '\0';
-        snprintf(line[k], sizeof line[k],
-                 "{\"Type\":\"Notification\",\"MessageId\":\"m-%d\",\"Subject\":\"%s: "
-                 "\\\"HighCPU\\\"\",\"Message\":\"{\\\"AlarmName\\\":\\\"HighCPU\\\","
-                 "\\\"NewStateValue\\\":\\\"%s\\\",\\\"Region\\\":\\\"EU\\\"}\","
-                 "\"Timestamp\":\"2024-03-01T10:0%d:00.000Z\",\"Signature\":\"%s\"}\n",
-                 k, states[k], states[k], k, sig);
+        snprintf(
+            line[k], sizeof line[k],
+            "{\"Type\":\"Notification\",\"MessageId\":\"m-%d\",\"Subject\":\"%s: "
+            "\\\"HighCPU\\\"\",\"Message\":\"{\\\"AlarmName\\\":\\\"HighCPU\\\","
+            "\\\"NewStateValue\\\":\\\"%s\\\",\\\"Region\\\":\\\"EU\\\","
+            "\\\"Trigger\\\":{\\\"Dimensions\\\":[{\\\"value\\\":\\\"i-0a\\\","
+            "\\\"name\\\":\\\"InstanceId\\\"},{\\\"name\\\":\\\"AutoScalingGroupName\\\","
+            "\\\"value\\\":\\\"web\\\"}]}}\","
+            "\"Tags\":[{\"Key\":\"team\",\"Value\":\"storage\"},{\"Key\":\"tier\",\"Value\":1}],"
+            "\"Mixed\":[{\"name\":\"a\",\"value\":\"b\"},{\"other\":\"c\"}],"
+            "\"Timestamp\":\"2024-03-01T10:0%d:00.000Z\",\"Signature\":\"%s\"}\n",
+            k, states[k], states[k], k, sig);
     }
-    char both[3000];
+    char both[3800];
     snprintf(both, sizeof both, "%s%s", line[0], line[1]);
     write_text("sns.json", both);
     char *out, *err;
@@ -313,6 +319,12 @@ static void test_sns_cloudwatch(void)
     CHECK(out && strstr(out, "alert 1: fingerprint ") && strstr(out, ", firing,"));
     CHECK(second && strstr(second, ", resolved,"));
     CHECK(out && strstr(out, "alertname=\"HighCPU\"") && strstr(out, "2024-03-01T10:01:00.000Z"));
+    /* name/value pair arrays are labels, one per pair; an array whose
+     * elements are not all pairs is no label */
+    CHECK(out && strstr(out, "Message_Trigger_Dimensions_InstanceId=\"i-0a\"") &&
+          strstr(out, "Message_Trigger_Dimensions_AutoScalingGroupName=\"web\""));
+    CHECK(out && strstr(out, "Tags_team=\"storage\"") && strstr(out, "Tags_tier=\"1\""));
+    CHECK(out && !strstr(out, "Mixed"));
     if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
     free(out);
     free(err);
