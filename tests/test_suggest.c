@@ -202,6 +202,12 @@ static void test_times(void)
         {"Jul 7, 2017, 3:30:00 PM", 1499441400000LL},      /* QRadar */
         {"Fri Jul 07 15:30:00 UTC 2017", 1499441400000LL}, /* Java's Date */
         {"07 Jul 2017, 15:30", 1499441400000LL},
+        {"Fri Jul 07 15:30:00 CEST 2017", 1499434200000LL}, /* a zone's abbreviation */
+        {"2017-07-07 15:30:00 CEST", 1499434200000LL},
+        {"2017-07-07 10:30:00 EDT", 1499437800000LL},
+        {"Jul 7, 2017 7:30:00 AM PST", 1499441400000LL},
+        {"2017-07-07 15:30:00 GMT+2", 1499434200000LL},
+        {"2017-07-07T15:30:00 UTC+05:30", 1499421600000LL},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -223,7 +229,10 @@ static void test_times(void)
                                       "20170707T2530",
                                       "20170707T1530.5.5",
                                       "Jul 7, 2017 @@ 15:30",
-                                      "Fri Jul 07 15:30:00 CEST 2017"};
+                                      "2017-07-07 15:30:00 IST", /* India, Ireland or Israel */
+                                      "2017-07-07 15:30:00 XYZ",
+                                      "Fri Jul 07 15:30:00 CESTX 2017",
+                                      "2017-07-07 15:30:00 UTC+25"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
