@@ -590,6 +590,50 @@ static size_t csv_headerless(const char *p, const char *end, char delim)
     return timed ? n : 0;
 }
 
+static bool leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
+                         bool suffix);
+static bool plausible_time(const char *v, size_t len);
+
+/* Roles guess_roles left to none, from a CSV's header and first row:
+ * a column ending in a severity, status or time word ("Alarm Status",
+ * "Event Severity", "Raise Time"; not the name, which "NE Name" would
+ * take), else for the time the first column whose first value reads as
+ * a date from 1990 on with a date or clock in it ("Occurred On (NT)",
+ * "Last Seen"): alarm exports name their times every which way. */
+static void csv_more_roles(char *const *names, size_t nh, int roles[ROLE__COUNT], const char *p,
+                           const char *end, char delim)
+{
+    for (int q = ROLE_SEVERITY; q < ROLE__COUNT; q++)
+        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
+            for (size_t i = 0; i < nh && roles[q] < 0; i++) {
+                bool taken = false;
+                for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+                if (!taken && names[i] && leaf_is_role(names[i], "", false, role_names[q][k], true))
+                    roles[q] = (int)i;
+            }
+    if (roles[ROLE_TIME] >= 0) return;
+    size_t l = (size_t)(end - p) < 65536 ? (size_t)(end - p) : 65536;
+    char *copy = malloc(l + 1), **f = malloc(MAX_COLS * sizeof *f);
+    size_t *fl = malloc(MAX_COLS * sizeof *fl);
+    if (copy && f && fl) {
+        memcpy(copy, p, l);
+        copy[l] = '\0';
+        char *cp = copy;
+        size_t lines = 0, n = rec_csv_record(&cp, copy + l, delim, f, fl, MAX_COLS, &lines);
+        for (size_t i = 0; i < n && i < nh && roles[ROLE_TIME] < 0; i++) {
+            bool taken = false;
+            for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+            bool dated =
+                memchr(f[i], ':', fl[i]) || memchr(f[i], '-', fl[i]) || memchr(f[i], '/', fl[i]);
+            if (!taken && names[i] && dated && plausible_time(f[i], fl[i]))
+                roles[ROLE_TIME] = (int)i;
+        }
+    }
+    free(copy);
+    free(f);
+    free(fl);
+}
+
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
 {
@@ -700,6 +744,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         for (size_t i = 0; i < nh; i++)
             auto_names[i] = header[i] ? rec_label_safe(header[i]) : NULL;
         guess_roles(auto_names, nh, roles);
+        csv_more_roles(auto_names, nh, roles, p, end, delim);
     }
     size_t line = header_line + lines; /* the line the next row starts on */
     while (p < end) {

@@ -331,6 +331,36 @@ static void test_sns_cloudwatch(void)
     unlink("sns.json");
 }
 
+/* A network alarm export: the time in a column no role name fits
+ * ("Occurred On (NT)"), found by its first value; the status in "Alarm
+ * Status" (Cleared resolves); a 10-digit serial number is no time. */
+static void test_alarm_export(void)
+{
+    write_text("alarms.csv",
+               "Alarm Serial Number,Alarm Name,Severity,NE Name,Occurred On (NT),Alarm Status\n"
+               "1596031871,Cell Unavailable,Critical,eNodeB-0007,2024-05-01 10:00:00,Active\n"
+               "1596031871,Cell Unavailable,Critical,eNodeB-0007,2024-05-01 10:04:30,Cleared\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain alarms.csv", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(out && strstr(out, "2024-05-01T10:00:00.000Z") && strstr(out, ", firing,"));
+    CHECK(second && strstr(second, "2024-05-01T10:04:30.000Z") && strstr(second, ", resolved,"));
+    CHECK(out && strstr(out, "alertname=\"Cell Unavailable\"") &&
+          strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+    if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    /* no column reads as a date: none is the time, the serial included */
+    write_text("alarms.csv", "Alarm Serial Number,Alarm Name,NE Name\n"
+                             "1596031871,Cell Unavailable,eNodeB-0007\n");
+    CHECK_EQ_INT(run("explain alarms.csv", &out, &err), 0);
+    CHECK(out && !strstr(out, "2020-07-29") && strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+    CHECK(err && strstr(err, "without a time"));
+    free(out);
+    free(err);
+    unlink("alarms.csv");
+}
+
 /* A state in front of the name, as Datadog and Alertmanager's chat and
  * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
  * opened; a bracket that is no state ("[TEST]") stays. */
@@ -548,6 +578,7 @@ int main(void)
     test_payloads();
     test_vendor_payloads();
     test_sns_cloudwatch();
+    test_alarm_export();
     test_state_prefix();
     test_roles_by_value();
     test_check_and_explain();
