@@ -361,6 +361,37 @@ static void test_alarm_export(void)
     unlink("alarms.csv");
 }
 
+/* Compressed files given by name read as what they hold (before, a
+ * .gz was taken for protobuf and every line refused). */
+static void test_compressed(void)
+{
+    write_text("plain.csv", "time,alertname,instance\n"
+                            "2024-03-01T10:00:00Z,DiskFull,db1\n"
+                            "2024-03-01T10:01:00Z,DiskFull,db2\n"
+                            "2024-03-01T10:02:00Z,HighCPU,web1\n");
+    char *out, *err, *gz_out, *gz_err;
+    CHECK_EQ_INT(run("replay plain.csv", &out, &err), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cd %s && gzip -c plain.csv > packed.csv.gz", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay packed.csv.gz", &gz_out, &gz_err), 0);
+    CHECK(out && strstr(out, "3 alerts in"));
+    CHECK(gz_out && out && !strcmp(strstr(gz_out, "current rules"), strstr(out, "current rules")));
+    if (gz_err && *gz_err) fprintf(stderr, "%s", gz_err);
+    CHECK(gz_err && !*gz_err);
+    free(out);
+    free(err);
+    free(gz_out);
+    free(gz_err);
+    /* cut short: the lines before the cut, and it says so */
+    snprintf(cmd, sizeof cmd, "cd %s && head -c 40 packed.csv.gz > cut.csv.gz", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay cut.csv.gz", &out, &err), 0);
+    CHECK(err && strstr(err, "cut.csv.gz: gzip stream not whole, it ends early"));
+    free(out);
+    free(err);
+}
+
 /* A state in front of the name, as Datadog and Alertmanager's chat and
  * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
  * opened; a bracket that is no state ("[TEST]") stays. */
@@ -579,6 +610,7 @@ int main(void)
     test_vendor_payloads();
     test_sns_cloudwatch();
     test_alarm_export();
+    test_compressed();
     test_state_prefix();
     test_roles_by_value();
     test_check_and_explain();
