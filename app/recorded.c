@@ -1759,6 +1759,18 @@ out:
 /* One input through the reader its bytes need. */
 void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn, void *ctx)
 {
+    /* An archive holds files, not alerts: said, not read line by line as
+     * binary. (A compressed stream was unpacked before: recorded_unpack.) */
+    const char *archive = len > 262 && !memcmp(buf + 257, "ustar", 5) ? "tar xf"
+                          : len > 4 && !memcmp(buf, "PK\x03\x04", 4)  ? "unzip"
+                                                                      : NULL;
+    if (archive) {
+        r->errors++;
+        if (!r->scanning)
+            fprintf(stderr, "%s: not read: an archive of files (%s it and give its files)\n", path,
+                    archive);
+        return;
+    }
     size_t utf8_len = 0;
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;

@@ -390,6 +390,14 @@ static void test_compressed(void)
     CHECK(err && strstr(err, "cut.csv.gz: gzip stream not whole, it ends early"));
     free(out);
     free(err);
+    /* an archive is said to be one, not read as lines of binary */
+    snprintf(cmd, sizeof cmd, "cd %s && tar czf both.tar.gz plain.csv", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay both.tar.gz", &out, &err), 0);
+    CHECK(err && strstr(err, "both.tar.gz: not read: an archive of files (tar xf it"));
+    CHECK(out && strstr(out, "0 alerts, 0 fingerprints, 1 not decoded"));
+    free(out);
+    free(err);
 }
 
 /* A state in front of the name, as Datadog and Alertmanager's chat and
