@@ -1468,6 +1468,140 @@ static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJ
     cJSON_free(body);
 }
 
+/* ---- Prometheus's HTTP API: ALERTS over time, rules' alerts -------------- */
+
+/* An alert of Prometheus's API as a row: its labels but __name__ and
+ * alertstate, at `ms`, firing or resolved. */
+static void prom_api_row(recorded_t *r, const char *file, size_t line, const cJSON *labels,
+                         int64_t ms, bool resolved, recorded_fn fn, void *ctx)
+{
+    arena_reset(&r->arena);
+    row_t row;
+    row.n = 0;
+    row.have_time = true;
+    row.bad_time = false;
+    row.time_ms = ms;
+    row.resolved = resolved;
+    for (const cJSON *l = labels->child; l; l = l->next)
+        if (l->string && cJSON_IsString(l) && strcmp(l->string, "__name__") &&
+            strcmp(l->string, "alertstate"))
+            row_add(r, &row, l->string, l->valuestring, strlen(l->valuestring), false);
+    row_emit(r, &row, file, line, fn, ctx);
+}
+
+/* A sample's time: [1701000000.123, "1"]. */
+static bool prom_sample_ms(const cJSON *v, int64_t *ms)
+{
+    const cJSON *t = cJSON_IsArray(v) ? v->child : NULL;
+    if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 1e11) return false;
+    *ms = (int64_t)(t->valuedouble * 1000.0 + 0.5);
+    return true;
+}
+
+/* A response of Prometheus's HTTP API (Thanos and Mimir answer the same),
+ * as `curl` saves it; false when j is none:
+ *   - /api/v1/query_range?query=ALERTS (resultType "matrix"): the alerts
+ *     Prometheus held firing at each step. Each sample is the alert sent
+ *     again, as Prometheus resends firing alerts to Alertmanager; a gap in
+ *     a series longer than a step and a half is the alert resolved one
+ *     step after its last sample, and so is a series that stops before the
+ *     others end. The step is the shortest one between two samples.
+ *   - /api/v1/query?query=ALERTS (resultType "vector"): each series once.
+ *   - /api/v1/alerts: the rules' alerts, each at its activeAt.
+ * Pending alerts (alertstate or state "pending") never reached
+ * Alertmanager: skipped, and counted. A series without an alertname is
+ * not an alert: refused with its reason. */
+static bool read_prom_api(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                          recorded_fn fn, void *ctx)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(j, "status");
+    if (!cJSON_IsObject(data) || !cJSON_IsString(status)) return false;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(data, "resultType");
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(data, "result");
+    const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(data, "alerts");
+    uint64_t pending = 0;
+    if (cJSON_IsArray(alerts)) { /* /api/v1/alerts */
+        for (const cJSON *a = alerts->child; a; a = a->next) {
+            const cJSON *labels = cJSON_GetObjectItemCaseSensitive(a, "labels");
+            const cJSON *state = cJSON_GetObjectItemCaseSensitive(a, "state");
+            const cJSON *at = cJSON_GetObjectItemCaseSensitive(a, "activeAt");
+            int64_t ms;
+            if (!cJSON_IsObject(labels)) {
+                r->errors++;
+                report(r, file, line, "not read: a Prometheus alert without labels");
+                continue;
+            }
+            if (cJSON_IsString(state) && strcmp(state->valuestring, "firing")) {
+                pending++;
+                continue;
+            }
+            bool timed =
+                cJSON_IsString(at) && read_time(r, at->valuestring, strlen(at->valuestring), &ms);
+            prom_api_row(r, file, line, labels, timed ? ms : 0, false, fn, ctx);
+        }
+    } else if (cJSON_IsString(type) && cJSON_IsArray(result) &&
+               (!strcmp(type->valuestring, "matrix") || !strcmp(type->valuestring, "vector"))) {
+        bool matrix = !strcmp(type->valuestring, "matrix");
+        int64_t step = 0, last_ms = INT64_MIN, ms, prev;
+        for (const cJSON *s = result->child; matrix && s; s = s->next) {
+            prev = INT64_MIN;
+            const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
+            for (const cJSON *v = cJSON_IsArray(values) ? values->child : NULL; v; v = v->next) {
+                if (!prom_sample_ms(v, &ms)) continue;
+                if (prev != INT64_MIN && ms > prev && (!step || ms - prev < step)) step = ms - prev;
+                if (ms > last_ms) last_ms = ms;
+                prev = ms;
+            }
+        }
+        if (!step) step = 60000; /* one sample a series: Prometheus's default evaluation */
+        for (const cJSON *s = result->child; s; s = s->next) {
+            const cJSON *metric = cJSON_GetObjectItemCaseSensitive(s, "metric");
+            const cJSON *state = cJSON_GetObjectItemCaseSensitive(metric, "alertstate");
+            if (!cJSON_IsObject(metric) ||
+                !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(metric, "alertname"))) {
+                r->errors++;
+                report(r, file, line,
+                       "not read: a series without an alertname (query ALERTS, the series "
+                       "Prometheus keeps of its alerts)");
+                continue;
+            }
+            bool firing = !cJSON_IsString(state) || !strcmp(state->valuestring, "firing");
+            if (!matrix) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, "value");
+                if (!firing)
+                    pending++;
+                else if (prom_sample_ms(v, &ms))
+                    prom_api_row(r, file, line, metric, ms, false, fn, ctx);
+                continue;
+            }
+            const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
+            prev = INT64_MIN;
+            for (const cJSON *v = cJSON_IsArray(values) ? values->child : NULL; v; v = v->next) {
+                if (!prom_sample_ms(v, &ms)) continue;
+                if (!firing) {
+                    pending++;
+                    continue;
+                }
+                if (prev != INT64_MIN && ms - prev > step + step / 2)
+                    prom_api_row(r, file, line, metric, prev + step, true, fn, ctx);
+                prom_api_row(r, file, line, metric, ms, false, fn, ctx);
+                prev = ms;
+            }
+            if (prev != INT64_MIN && prev < last_ms - step / 2)
+                prom_api_row(r, file, line, metric, prev + step, true, fn, ctx);
+        }
+    } else {
+        return false;
+    }
+    if (pending)
+        report(r, file, line,
+               "%llu pending alert samples skipped (alertstate pending: not yet firing, never "
+               "sent to Alertmanager)",
+               (unsigned long long)pending);
+    return true;
+}
+
 /* One JSON value of the input, starting at `line`: an object is a row (or,
  * an export wrapper that is no row itself, its records); an array is its
  * elements, each read so. Alertmanager-shaped values without a mapping go
@@ -1481,6 +1615,7 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         read_pd_event(r, file, line, j, fn, ctx);
         return;
     }
+    if (!r->has_map && cJSON_IsObject(j) && read_prom_api(r, file, line, j, fn, ctx)) return;
     if (!r->has_map && prom_shaped(j)) {
         char *printed = text ? NULL : cJSON_PrintUnformatted(j);
         if (!text && !printed) return;

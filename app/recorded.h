@@ -5,6 +5,8 @@
  *     them), or one JSON document (a webhook payload, an alert array):
  *     replay's rules for event time ("receivedAt", else the first line's
  *     startsAt, else 1 ms after the previous line);
+ *   - Prometheus's HTTP API responses: query_range / query of ALERTS (each
+ *     sample an alert sent again, a gap resolving it), /api/v1/alerts;
  *   - varint-delimited protobuf `quell.v1.Alert`s (`quell gen --format
  *     proto`): event time from startsAt, else 1 ms after the previous;
  *   - CSV (or TSV, ';' or '|' separated; delimiter from the header line,

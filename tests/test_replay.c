@@ -400,6 +400,60 @@ static void test_compressed(void)
     free(err);
 }
 
+/* Prometheus's HTTP API as curl saves it: ALERTS over a range (each
+ * sample sent again, a gap or an early end resolves one step after the
+ * last sample, pending skipped and said), an instant query, the rules'
+ * alerts, and a series that is no alert refused with its reason. */
+static void test_prom_api(void)
+{
+    write_text("range.json",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"HighLatency\","
+               "\"alertstate\":\"firing\",\"instance\":\"web1\"},\"values\":[[1701000000,\"1\"],"
+               "[1701000060,\"1\"],[1701000120,\"1\"],[1701000600,\"1\"]]},"
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"HighLatency\","
+               "\"alertstate\":\"pending\",\"instance\":\"web2\"},\"values\":[[1701000000,\"1\"]]},"
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"DiskFull\","
+               "\"alertstate\":\"firing\",\"instance\":\"db1\"},\"values\":[[1701000030,\"1\"],"
+               "[1701000090,\"1\"]]},"
+               "{\"metric\":{\"__name__\":\"up\",\"instance\":\"db1\"},\"values\":[[1701000030,"
+               "\"1\"]]}]}}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain range.json", &out, &err), 0);
+    /* HighLatency: 3 samples, resolved at 12:03 (a gap), again at 12:10;
+     * DiskFull: 2 samples, resolved at 12:02:30 (it stops before 12:10) */
+    CHECK(out && strstr(out, "alert 7: ") && !strstr(out, "alert 9: "));
+    CHECK(out && strstr(out, "resolved, evaluated at 2023-11-26T12:03:00.000Z") &&
+          strstr(out, "resolved, evaluated at 2023-11-26T12:02:30.000Z") &&
+          strstr(out, "firing, evaluated at 2023-11-26T12:10:00.000Z"));
+    CHECK(out && strstr(out, "alertname=\"HighLatency\", instance=\"web1\"}") &&
+          !strstr(out, "alertstate") && !strstr(out, "__name__") && !strstr(out, "web2"));
+    CHECK(err && strstr(err, "1 pending alert samples skipped"));
+    CHECK(err && strstr(err, "not read: a series without an alertname"));
+    if (!(out && strstr(out, "alert 7: "))) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    write_text("vector.json",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"DiskFull\","
+               "\"alertstate\":\"firing\"},\"value\":[1701000030.5,\"1\"]}]}}\n");
+    CHECK_EQ_INT(run("explain vector.json", &out, &err), 0);
+    CHECK(out && strstr(out, "firing, evaluated at 2023-11-26T12:00:30.500Z") &&
+          !strstr(out, "alert 2: "));
+    free(out);
+    free(err);
+    write_text("rules.json",
+               "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":"
+               "\"HighLatency\",\"severity\":\"warning\"},\"state\":\"firing\",\"activeAt\":"
+               "\"2023-11-26T12:00:00Z\",\"value\":\"1e+00\"},{\"labels\":{\"alertname\":"
+               "\"DiskFull\"},\"state\":\"pending\",\"activeAt\":\"2023-11-26T12:01:00Z\"}]}}\n");
+    CHECK_EQ_INT(run("explain rules.json", &out, &err), 0);
+    CHECK(out && strstr(out, "alert 1: ") && strstr(out, "2023-11-26T12:00:00.000Z") &&
+          strstr(out, "alertname=\"HighLatency\"") && !strstr(out, "DiskFull"));
+    free(out);
+    free(err);
+}
+
 /* A state in front of the name, as Datadog and Alertmanager's chat and
  * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
  * opened; a bracket that is no state ("[TEST]") stays. */
@@ -619,6 +673,7 @@ int main(void)
     test_sns_cloudwatch();
     test_alarm_export();
     test_compressed();
+    test_prom_api();
     test_state_prefix();
     test_roles_by_value();
     test_check_and_explain();
