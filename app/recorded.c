@@ -591,6 +591,50 @@ static size_t csv_headerless(const char *p, const char *end, char delim)
     return timed ? n : 0;
 }
 
+static bool leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
+                         bool suffix);
+static bool plausible_time(const char *v, size_t len);
+
+/* Roles guess_roles left to none, from a CSV's header and first row:
+ * a column ending in a severity, status or time word ("Alarm Status",
+ * "Event Severity", "Raise Time"; not the name, which "NE Name" would
+ * take), else for the time the first column whose first value reads as
+ * a date from 1990 on with a date or clock in it ("Occurred On (NT)",
+ * "Last Seen"): alarm exports name their times every which way. */
+static void csv_more_roles(char *const *names, size_t nh, int roles[ROLE__COUNT], const char *p,
+                           const char *end, char delim)
+{
+    for (int q = ROLE_SEVERITY; q < ROLE__COUNT; q++)
+        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
+            for (size_t i = 0; i < nh && roles[q] < 0; i++) {
+                bool taken = false;
+                for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+                if (!taken && names[i] && leaf_is_role(names[i], "", false, role_names[q][k], true))
+                    roles[q] = (int)i;
+            }
+    if (roles[ROLE_TIME] >= 0) return;
+    size_t l = (size_t)(end - p) < 65536 ? (size_t)(end - p) : 65536;
+    char *copy = malloc(l + 1), **f = malloc(MAX_COLS * sizeof *f);
+    size_t *fl = malloc(MAX_COLS * sizeof *fl);
+    if (copy && f && fl) {
+        memcpy(copy, p, l);
+        copy[l] = '\0';
+        char *cp = copy;
+        size_t lines = 0, n = rec_csv_record(&cp, copy + l, delim, f, fl, MAX_COLS, &lines);
+        for (size_t i = 0; i < n && i < nh && roles[ROLE_TIME] < 0; i++) {
+            bool taken = false;
+            for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+            bool dated =
+                memchr(f[i], ':', fl[i]) || memchr(f[i], '-', fl[i]) || memchr(f[i], '/', fl[i]);
+            if (!taken && names[i] && dated && plausible_time(f[i], fl[i]))
+                roles[ROLE_TIME] = (int)i;
+        }
+    }
+    free(copy);
+    free(f);
+    free(fl);
+}
+
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
                      void *ctx)
 {
@@ -701,6 +745,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         for (size_t i = 0; i < nh; i++)
             auto_names[i] = header[i] ? rec_label_safe(header[i]) : NULL;
         guess_roles(auto_names, nh, roles);
+        csv_more_roles(auto_names, nh, roles, p, end, delim);
     }
     size_t line = header_line + lines; /* the line the next row starts on */
     while (p < end) {
@@ -987,6 +1032,45 @@ typedef struct {
     size_t n_inner;
 } flat_t;
 
+/* A name/value pair object: exactly two members, a string "name" or
+ * "key" and a scalar "value" (any case). CloudWatch's Dimensions, AWS
+ * tags and many webhooks write their labels as arrays of these. */
+static bool name_value_pair(const cJSON *o, const cJSON **name, const cJSON **value)
+{
+    *name = *value = NULL;
+    int members = 0;
+    for (const cJSON *m = o->child; m; m = m->next, members++) {
+        if (!m->string) return false;
+        if (!strcasecmp(m->string, "name") || !strcasecmp(m->string, "key"))
+            *name = m;
+        else if (!strcasecmp(m->string, "value"))
+            *value = m;
+    }
+    return members == 2 && cJSON_IsString(*name) && *(*name)->valuestring && *value &&
+           !cJSON_IsObject(*value) && !cJSON_IsArray(*value) && !cJSON_IsNull(*value);
+}
+
+static void flat_add(flat_t *fl, const char *path, const cJSON *c, const char *leaf,
+                     const char *parent);
+
+/* An array of name/value pair objects, each pair one field named by its
+ * name under the array's path (Dimensions_BucketName); false when some
+ * element is no pair, and nothing is added. */
+static bool flatten_pairs(flat_t *fl, const cJSON *a, const char *path)
+{
+    const cJSON *k, *v;
+    if (!a->child) return false;
+    for (const cJSON *e = a->child; e; e = e->next)
+        if (!cJSON_IsObject(e) || !name_value_pair(e, &k, &v)) return false;
+    for (const cJSON *e = a->child; e && fl->n < MAX_FLAT; e = e->next) {
+        name_value_pair(e, &k, &v);
+        char sub[256];
+        int sl = snprintf(sub, sizeof sub, "%s_%s", path, k->valuestring);
+        if (sl > 0 && (size_t)sl < sizeof sub) flat_add(fl, sub, v, k->valuestring, a->string);
+    }
+    return true;
+}
+
 static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *parent, int depth)
 {
     for (const cJSON *c = j->child; c && fl->n < MAX_FLAT; c = c->next) {
@@ -998,6 +1082,7 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *
             if (depth < 4) flatten(fl, c, path, c->string, depth + 1);
             continue;
         }
+        if (cJSON_IsArray(c) && cJSON_IsObject(c->child) && flatten_pairs(fl, c, path)) continue;
         if (cJSON_IsString(c) && depth < 4 && fl->n_inner < sizeof fl->inner / sizeof *fl->inner) {
             const char *v = c->valuestring;
             while (isspace((unsigned char)*v)) v++;
@@ -1009,24 +1094,32 @@ static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *
             }
             cJSON_Delete(inner);
         }
-        size_t i = fl->n;
-        fl->owned[i] = NULL;
-        fl->arrays[i] = cJSON_IsArray(c);
-        if (fl->arrays[i])
-            fl->vals[i] = fl->owned[i] = join_scalars(c, &fl->first_lens[i]);
-        else
-            fl->vals[i] = scalar_text(c, fl->nums[i]);
-        if (!fl->vals[i]) continue;
-        if (!(fl->names[i] = rec_label_safe(path))) {
-            free(fl->owned[i]);
-            continue;
-        }
-        fl->leaves[i] = c->string;
-        fl->parents[i] = parent;
-        fl->lens[i] = strlen(fl->vals[i]);
-        if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
-        fl->n++;
+        flat_add(fl, path, c, c->string, parent);
     }
+}
+
+/* One scalar, or array of scalars, as field `path`. */
+static void flat_add(flat_t *fl, const char *path, const cJSON *c, const char *leaf,
+                     const char *parent)
+{
+    if (fl->n >= MAX_FLAT) return;
+    size_t i = fl->n;
+    fl->owned[i] = NULL;
+    fl->arrays[i] = cJSON_IsArray(c);
+    if (fl->arrays[i])
+        fl->vals[i] = fl->owned[i] = join_scalars(c, &fl->first_lens[i]);
+    else
+        fl->vals[i] = scalar_text(c, fl->nums[i]);
+    if (!fl->vals[i]) return;
+    if (!(fl->names[i] = rec_label_safe(path))) {
+        free(fl->owned[i]);
+        return;
+    }
+    fl->leaves[i] = leaf;
+    fl->parents[i] = parent;
+    fl->lens[i] = strlen(fl->vals[i]);
+    if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
+    fl->n++;
 }
 
 static void flat_free(flat_t *fl)
@@ -1460,6 +1553,140 @@ static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJ
     cJSON_free(body);
 }
 
+/* ---- Prometheus's HTTP API: ALERTS over time, rules' alerts -------------- */
+
+/* An alert of Prometheus's API as a row: its labels but __name__ and
+ * alertstate, at `ms`, firing or resolved. */
+static void prom_api_row(recorded_t *r, const char *file, size_t line, const cJSON *labels,
+                         int64_t ms, bool resolved, recorded_fn fn, void *ctx)
+{
+    arena_reset(&r->arena);
+    row_t row;
+    row.n = 0;
+    row.have_time = true;
+    row.bad_time = false;
+    row.time_ms = ms;
+    row.resolved = resolved;
+    for (const cJSON *l = labels->child; l; l = l->next)
+        if (l->string && cJSON_IsString(l) && strcmp(l->string, "__name__") &&
+            strcmp(l->string, "alertstate"))
+            row_add(r, &row, l->string, l->valuestring, strlen(l->valuestring), false);
+    row_emit(r, &row, file, line, fn, ctx);
+}
+
+/* A sample's time: [1701000000.123, "1"]. */
+static bool prom_sample_ms(const cJSON *v, int64_t *ms)
+{
+    const cJSON *t = cJSON_IsArray(v) ? v->child : NULL;
+    if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 1e11) return false;
+    *ms = (int64_t)(t->valuedouble * 1000.0 + 0.5);
+    return true;
+}
+
+/* A response of Prometheus's HTTP API (Thanos and Mimir answer the same),
+ * as `curl` saves it; false when j is none:
+ *   - /api/v1/query_range?query=ALERTS (resultType "matrix"): the alerts
+ *     Prometheus held firing at each step. Each sample is the alert sent
+ *     again, as Prometheus resends firing alerts to Alertmanager; a gap in
+ *     a series longer than a step and a half is the alert resolved one
+ *     step after its last sample, and so is a series that stops before the
+ *     others end. The step is the shortest one between two samples.
+ *   - /api/v1/query?query=ALERTS (resultType "vector"): each series once.
+ *   - /api/v1/alerts: the rules' alerts, each at its activeAt.
+ * Pending alerts (alertstate or state "pending") never reached
+ * Alertmanager: skipped, and counted. A series without an alertname is
+ * not an alert: refused with its reason. */
+static bool read_prom_api(recorded_t *r, const char *file, size_t line, const cJSON *j,
+                          recorded_fn fn, void *ctx)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(j, "status");
+    if (!cJSON_IsObject(data) || !cJSON_IsString(status)) return false;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(data, "resultType");
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(data, "result");
+    const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(data, "alerts");
+    uint64_t pending = 0;
+    if (cJSON_IsArray(alerts)) { /* /api/v1/alerts */
+        for (const cJSON *a = alerts->child; a; a = a->next) {
+            const cJSON *labels = cJSON_GetObjectItemCaseSensitive(a, "labels");
+            const cJSON *state = cJSON_GetObjectItemCaseSensitive(a, "state");
+            const cJSON *at = cJSON_GetObjectItemCaseSensitive(a, "activeAt");
+            int64_t ms;
+            if (!cJSON_IsObject(labels)) {
+                r->errors++;
+                report(r, file, line, "not read: a Prometheus alert without labels");
+                continue;
+            }
+            if (cJSON_IsString(state) && strcmp(state->valuestring, "firing")) {
+                pending++;
+                continue;
+            }
+            bool timed =
+                cJSON_IsString(at) && read_time(r, at->valuestring, strlen(at->valuestring), &ms);
+            prom_api_row(r, file, line, labels, timed ? ms : 0, false, fn, ctx);
+        }
+    } else if (cJSON_IsString(type) && cJSON_IsArray(result) &&
+               (!strcmp(type->valuestring, "matrix") || !strcmp(type->valuestring, "vector"))) {
+        bool matrix = !strcmp(type->valuestring, "matrix");
+        int64_t step = 0, last_ms = INT64_MIN, ms, prev;
+        for (const cJSON *s = result->child; matrix && s; s = s->next) {
+            prev = INT64_MIN;
+            const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
+            for (const cJSON *v = cJSON_IsArray(values) ? values->child : NULL; v; v = v->next) {
+                if (!prom_sample_ms(v, &ms)) continue;
+                if (prev != INT64_MIN && ms > prev && (!step || ms - prev < step)) step = ms - prev;
+                if (ms > last_ms) last_ms = ms;
+                prev = ms;
+            }
+        }
+        if (!step) step = 60000; /* one sample a series: Prometheus's default evaluation */
+        for (const cJSON *s = result->child; s; s = s->next) {
+            const cJSON *metric = cJSON_GetObjectItemCaseSensitive(s, "metric");
+            const cJSON *state = cJSON_GetObjectItemCaseSensitive(metric, "alertstate");
+            if (!cJSON_IsObject(metric) ||
+                !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(metric, "alertname"))) {
+                r->errors++;
+                report(r, file, line,
+                       "not read: a series without an alertname (query ALERTS, the series "
+                       "Prometheus keeps of its alerts)");
+                continue;
+            }
+            bool firing = !cJSON_IsString(state) || !strcmp(state->valuestring, "firing");
+            if (!matrix) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, "value");
+                if (!firing)
+                    pending++;
+                else if (prom_sample_ms(v, &ms))
+                    prom_api_row(r, file, line, metric, ms, false, fn, ctx);
+                continue;
+            }
+            const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
+            prev = INT64_MIN;
+            for (const cJSON *v = cJSON_IsArray(values) ? values->child : NULL; v; v = v->next) {
+                if (!prom_sample_ms(v, &ms)) continue;
+                if (!firing) {
+                    pending++;
+                    continue;
+                }
+                if (prev != INT64_MIN && ms - prev > step + step / 2)
+                    prom_api_row(r, file, line, metric, prev + step, true, fn, ctx);
+                prom_api_row(r, file, line, metric, ms, false, fn, ctx);
+                prev = ms;
+            }
+            if (prev != INT64_MIN && prev < last_ms - step / 2)
+                prom_api_row(r, file, line, metric, prev + step, true, fn, ctx);
+        }
+    } else {
+        return false;
+    }
+    if (pending)
+        report(r, file, line,
+               "%llu pending alert samples skipped (alertstate pending: not yet firing, never "
+               "sent to Alertmanager)",
+               (unsigned long long)pending);
+    return true;
+}
+
 /* One JSON value of the input, starting at `line`: an object is a row (or,
  * an export wrapper that is no row itself, its records); an array is its
  * elements, each read so. Alertmanager-shaped values without a mapping go
@@ -1473,6 +1700,7 @@ static void read_json_value(recorded_t *r, const char *file, size_t line, const 
         read_pd_event(r, file, line, j, fn, ctx);
         return;
     }
+    if (!r->has_map && cJSON_IsObject(j) && read_prom_api(r, file, line, j, fn, ctx)) return;
     if (!r->has_map && prom_shaped(j)) {
         char *printed = text ? NULL : cJSON_PrintUnformatted(j);
         if (!text && !printed) return;
@@ -1751,6 +1979,18 @@ out:
 /* One input through the reader its bytes need. */
 void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn, void *ctx)
 {
+    /* An archive holds files, not alerts: said, not read line by line as
+     * binary. (A compressed stream was unpacked before: recorded_unpack.) */
+    const char *archive = len > 262 && !memcmp(buf + 257, "ustar", 5) ? "tar xf"
+                          : len > 4 && !memcmp(buf, "PK\x03\x04", 4)  ? "unzip"
+                                                                      : NULL;
+    if (archive) {
+        r->errors++;
+        if (!r->scanning)
+            fprintf(stderr, "%s: not read: an archive of files (%s it and give its files)\n", path,
+                    archive);
+        return;
+    }
     size_t utf8_len = 0;
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;

@@ -5,6 +5,8 @@
  *     them), or one JSON document (a webhook payload, an alert array):
  *     replay's rules for event time ("receivedAt", else the first line's
  *     startsAt, else 1 ms after the previous line);
+ *   - Prometheus's HTTP API responses: query_range / query of ALERTS (each
+ *     sample an alert sent again, a gap resolving it), /api/v1/alerts;
  *   - varint-delimited protobuf `quell.v1.Alert`s (`quell gen --format
  *     proto`): event time from startsAt, else 1 ms after the previous;
  *   - CSV (or TSV, ';' or '|' separated; delimiter from the header line,
@@ -152,6 +154,15 @@ bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64
 /* Whether `text` is exactly one JSON document shaped as Alertmanager's: an
  * alert ("labels"), a webhook payload ("alerts") or an array of alerts. */
 bool recorded_is_alertmanager_json(const char *text, size_t len);
+
+/* Compressed input (gzip, concatenated members too; xz; zstd), known by
+ * its magic bytes: *buf (malloc'd, *len bytes, NUL after them) is
+ * replaced by what it unpacks to. 0: done, or not compressed (nothing
+ * changed); 1: the stream broke or ended early, *buf holds what came out
+ * before it (stderr says); -1: out of memory (stderr says, *buf kept). */
+int recorded_unpack(const char *path, char **buf, size_t *len);
+/* "gzip", "xz", "zstd" when buf starts like one, else NULL. */
+const char *recorded_packed(const char *buf, size_t len);
 /* Event time from text as the mapping reads it; false when unparsable. */
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out);
 

@@ -89,24 +89,67 @@ static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, lo
     return true;
 }
 
-/* An optional zone after the clock, then the end: Z, UTC, GMT, +HH:MM,
- * +HHMM, +HH; none = UTC. */
+/* Zone abbreviations with one offset the world agrees on, as logs and
+ * Java's Date write them. Ambiguous ones are read as North America's
+ * (CST: Central, not China) as most parsers do; IST is not read at all
+ * (India, Ireland, Israel). */
+static const struct {
+    const char *name;
+    int minutes;
+} zone_abbrevs[] = {
+    {"EST", -300}, {"EDT", -240}, {"CST", -360},  {"CDT", -300},  {"MST", -420}, {"MDT", -360},
+    {"PST", -480}, {"PDT", -420}, {"AKST", -540}, {"AKDT", -480}, {"HST", -600}, {"WET", 0},
+    {"WEST", 60},  {"BST", 60},   {"CET", 60},    {"CEST", 120},  {"MET", 60},   {"MEST", 120},
+    {"EET", 120},  {"EEST", 180}, {"MSK", 180},   {"SGT", 480},   {"HKT", 480},  {"JST", 540},
+    {"KST", 540},  {"AEST", 600}, {"AEDT", 660},  {"NZST", 720},  {"NZDT", 780},
+};
+
+/* A zone at *i: Z; UTC or GMT, maybe with an offset (GMT+1,
+ * UTC+05:30); an offset +HH:MM, +HHMM, +HH; or an abbreviation of
+ * zone_abbrevs ending where letters do. */
+static bool zone_at(const char *s, size_t len, size_t *i, long *offset_s)
+{
+    size_t k = *i;
+    *offset_s = 0;
+    if (k < len && (s[k] == 'Z' || s[k] == 'z')) {
+        *i = k + 1;
+        return true;
+    }
+    size_t letters = 0;
+    while (k + letters < len && isalpha((unsigned char)s[k + letters])) letters++;
+    if (letters == 3 && (!strncasecmp(s + k, "UTC", 3) || !strncasecmp(s + k, "GMT", 3))) {
+        k += 3;
+        if (k >= len || (s[k] != '+' && s[k] != '-')) {
+            *i = k;
+            return true;
+        }
+    } else if (letters) {
+        for (size_t z = 0; z < sizeof zone_abbrevs / sizeof *zone_abbrevs; z++)
+            if (strlen(zone_abbrevs[z].name) == letters &&
+                !strncasecmp(s + k, zone_abbrevs[z].name, letters)) {
+                *offset_s = zone_abbrevs[z].minutes * 60L;
+                *i = k + letters;
+                return true;
+            }
+        return false;
+    }
+    if (k >= len || (s[k] != '+' && s[k] != '-')) return false;
+    int sign = s[k++] == '-' ? -1 : 1;
+    long oh, om = 0;
+    if (!num_at(s, len, &k, 2, &oh, NULL) || oh > 14) return false;
+    if (k < len && s[k] == ':') k++;
+    if (k < len) num_at(s, len, &k, 2, &om, NULL);
+    *offset_s = sign * (oh * 3600 + om * 60);
+    *i = k;
+    return true;
+}
+
+/* An optional zone after the clock (zone_at), then the end; none = UTC. */
 static bool zone_at_end(const char *s, size_t len, size_t i, long *offset_s)
 {
     *offset_s = 0;
     while (i < len && s[i] == ' ') i++;
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
-        i += 3;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1;
-        long oh, om = 0;
-        if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
-        if (i < len && s[i] == ':') i++;
-        if (i < len) num_at(s, len, &i, 2, &om, NULL);
-        *offset_s = sign * (oh * 3600 + om * 60);
-    }
+    if (i < len && !zone_at(s, len, &i, offset_s)) return false;
     return i == len;
 }
 
@@ -208,10 +251,18 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
     while (k < len && s[k] == ' ') k++;
     long maybe_y;
     int dy;
-    if (y < 0 && len - k > 4 && (!strncasecmp(s + k, "UTC ", 4) || !strncasecmp(s + k, "GMT ", 4)))
-        for (k += 4; k < len && s[k] == ' ';) k++; /* Java's Date: Fri Jul 07 15:30:00 UTC 2017 */
+    long zone_s = 0; /* Java's Date: Fri Jul 07 15:30:00 CEST 2017 */
+    size_t z = k;
+    if (y < 0 && zone_at(s, len, &z, &zone_s) && z < len && s[z] == ' ') {
+        while (z < len && s[z] == ' ') z++;
+        if (num_at(s, len, &z, 4, &maybe_y, &dy) && dy == 4)
+            y = maybe_y, i = z;
+        else
+            zone_s = 0;
+    }
     if (y < 0 && num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4) y = maybe_y, i = k; /* ctime */
     if (!zone_at_end(s, len, i, &offset_s)) return false;
+    offset_s += zone_s;
     if (y < 0) {
         y = o ? o->year : 1970;
         if (info) info->yearless = true, info->month = (int)mo;

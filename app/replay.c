@@ -874,6 +874,7 @@ int explain_main(int argc, char **argv)
         fprintf(stderr, "quell explain: cannot open %s\n", alert_path);
         goto out;
     }
+    if (recorded_unpack(alert_path, &text, &len) < 0) goto out;
     char err[512];
     if (routing_compile(&s.conf, &e.routes, err, sizeof err) != QERR_OK) {
         fprintf(stderr, "%s\n", err);

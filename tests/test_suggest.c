@@ -3,10 +3,13 @@
  * binary on generated IDS storms (ids_storm.h): the proposal shrinks the
  * storm at least 50x, every attack phase still opens an incident, and the
  * candidate report lists the critical alert a suggestion hides first. */
+#include <lzma.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "../app/recorded.h"
 #include "../app/recorded_int.h"
@@ -202,6 +205,12 @@ static void test_times(void)
         {"Jul 7, 2017, 3:30:00 PM", 1499441400000LL},      /* QRadar */
         {"Fri Jul 07 15:30:00 UTC 2017", 1499441400000LL}, /* Java's Date */
         {"07 Jul 2017, 15:30", 1499441400000LL},
+        {"Fri Jul 07 15:30:00 CEST 2017", 1499434200000LL}, /* a zone's abbreviation */
+        {"2017-07-07 15:30:00 CEST", 1499434200000LL},
+        {"2017-07-07 10:30:00 EDT", 1499437800000LL},
+        {"Jul 7, 2017 7:30:00 AM PST", 1499441400000LL},
+        {"2017-07-07 15:30:00 GMT+2", 1499434200000LL},
+        {"2017-07-07T15:30:00 UTC+05:30", 1499421600000LL},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -223,7 +232,10 @@ static void test_times(void)
                                       "20170707T2530",
                                       "20170707T1530.5.5",
                                       "Jul 7, 2017 @@ 15:30",
-                                      "Fri Jul 07 15:30:00 CEST 2017"};
+                                      "2017-07-07 15:30:00 IST", /* India, Ireland or Israel */
+                                      "2017-07-07 15:30:00 XYZ",
+                                      "Fri Jul 07 15:30:00 CESTX 2017",
+                                      "2017-07-07 15:30:00 UTC+25"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
@@ -2153,6 +2165,94 @@ static void test_storm_multiline(void)
                 "-");
 }
 
+/* text gzip'd (one member) into a malloc'd buffer */
+static char *gzip_of(const char *text, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return NULL;
+    size_t cap = deflateBound(&z, (uLong)len) + 32;
+    char *out = malloc(cap);
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* recorded_unpack: gzip (two members back to back), xz and zstd give the
+ * text back; a stream cut short or corrupt keeps what came before and
+ * says so; text that is not compressed is left alone. */
+static void test_unpack(void)
+{
+    size_t len = 0;
+    char *text = malloc(200001);
+    for (int i = 0; len < 200000 - 80; i++)
+        len += (size_t)snprintf(text + len, 200001 - len, "{\"alertname\":\"A%d\",\"n\":%d}\n",
+                                i % 37, i);
+    size_t glen;
+    char *gz = gzip_of(text, len, &glen);
+    CHECK(gz != NULL);
+    if (!gz) return;
+    /* two members: the text twice */
+    char *buf = malloc(2 * glen + 1);
+    memcpy(buf, gz, glen);
+    memcpy(buf + glen, gz, glen);
+    size_t blen = 2 * glen;
+    CHECK_EQ_STR(recorded_packed(buf, blen), "gzip");
+    CHECK_EQ_INT(recorded_unpack("t.gz", &buf, &blen), 0);
+    CHECK(blen == 2 * len && !memcmp(buf, text, len) && !memcmp(buf + len, text, len));
+    CHECK(buf[blen] == '\0');
+    free(buf);
+    /* cut short: what came out before the cut, and 1 */
+    buf = malloc(glen / 2 + 1);
+    memcpy(buf, gz, glen / 2);
+    blen = glen / 2;
+    CHECK_EQ_INT(recorded_unpack("t.gz", &buf, &blen), 1);
+    CHECK(blen > 0 && blen < len && !memcmp(buf, text, blen));
+    free(buf);
+    /* corrupt in the middle: found at once, or by the CRC at its end */
+    buf = malloc(glen + 1);
+    memcpy(buf, gz, glen);
+    memset(buf + glen / 2, 0xff, 64);
+    blen = glen;
+    CHECK_EQ_INT(recorded_unpack("t.gz", &buf, &blen), 1);
+    CHECK(blen > 1000 && !memcmp(buf, text, 1000)); /* what came before the damage */
+    free(buf);
+    free(gz);
+    /* xz */
+    size_t cap = lzma_stream_buffer_bound(len), xlen = 0;
+    buf = malloc(cap + 1);
+    CHECK(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, (const uint8_t *)text, len,
+                                  (uint8_t *)buf, &xlen, cap) == LZMA_OK);
+    CHECK_EQ_STR(recorded_packed(buf, xlen), "xz");
+    CHECK_EQ_INT(recorded_unpack("t.xz", &buf, &xlen), 0);
+    CHECK(xlen == len && !memcmp(buf, text, len));
+    free(buf);
+    /* zstd */
+    cap = ZSTD_compressBound(len);
+    buf = malloc(cap + 1);
+    size_t zlen = ZSTD_compress(buf, cap, text, len, 3);
+    CHECK(!ZSTD_isError(zlen));
+    CHECK_EQ_STR(recorded_packed(buf, zlen), "zstd");
+    CHECK_EQ_INT(recorded_unpack("t.zst", &buf, &zlen), 0);
+    CHECK(zlen == len && !memcmp(buf, text, len));
+    zlen = len / 3; /* not compressed: untouched */
+    CHECK(recorded_packed(buf, zlen) == NULL);
+    char *same = buf;
+    CHECK_EQ_INT(recorded_unpack("t.json", &buf, &zlen), 0);
+    CHECK(buf == same && zlen == len / 3);
+    free(buf);
+    free(text);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -2184,6 +2284,7 @@ int main(void)
     test_eve_json();
     test_storm_ait();
     test_storm_multiline();
+    test_unpack();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
