@@ -524,8 +524,9 @@ static const char *const role_names[][40] = {
      /* when it fired, before when something was made (Graylog's check
       * result: triggered_at; its condition's created_at) */
      "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
-     "created_at", "start_time", "received_at", "finished_at", "started_at", "incident_started_at",
-     "payload_timestamp", "date", NULL},
+     "created_at", "created_on" /* PagerDuty's incident export */, "opened_at" /* ServiceNow */,
+     "first_occurrence" /* Netcool */, "first_seen", "start_time", "received_at", "finished_at",
+     "started_at", "incident_started_at", "payload_timestamp", "date", NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
