@@ -486,6 +486,7 @@ static const char *const role_names[][40] = {
      "sig_name",
      "threat_name",
      "alert_name",
+     "alert_title", /* Microsoft's GUIDE incidents: AlertTitle */
      "rule_name",
      "rule_description",
      "rule_comment", /* OSSEC's JSON alerts */
