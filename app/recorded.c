@@ -1,8 +1,8 @@
 /*
  * Recorded traffic readers (see recorded.h): Prometheus JSON, protobuf,
  * CSV / JSON lines through a column mapping, fast.log, Snort's full
- * alerts, OSSEC's alerts.log, syslog and Zeek logs, and kafka:TOPIC; files in event-time order:
- * recorded_order.c.
+ * alerts, OSSEC's alerts.log, syslog and Zeek logs, and kafka:TOPIC;
+ * files in event-time order: recorded_order.c.
  *
  * Design: every reader ends in one alert_t built in a per-row arena (labels
  * sorted bytewise, names unique, empty values dropped as Prometheus does)
@@ -348,7 +348,8 @@ typedef struct {
     label_t labels[MAX_COLS]; /* every column of a row: none dropped before the trim */
     uint32_t n;
     bool have_time, resolved, bad_time;
-    int64_t time_ms;
+    bool have_end; /* when it ended: a row that is a whole incident */
+    int64_t time_ms, end_ms;
     char bad_time_text[64];
 } row_t;
 
@@ -372,6 +373,12 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
     }
     if (special && !strcmp(name, "status")) {
         row->resolved = rec_status_resolved(v, vlen);
+        return;
+    }
+    if (special && !strcmp(name, "end")) {
+        /* read as the file's dates read, without voting on them: an open
+         * problem's is empty */
+        row->have_end = vlen && rec_parse_time(v, vlen, &r->topts, &row->end_ms, NULL);
         return;
     }
     while (vlen && isspace((unsigned char)*v)) v++, vlen--;
@@ -455,6 +462,15 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
     a.status = row->resolved ? ALERT_RESOLVED : ALERT_FIRING;
     a.event_time_ms = next_time(r, row->have_time, row->time_ms);
     a.starts_at_ms = a.event_time_ms;
+    if (row->have_end && row->have_time && row->end_ms >= row->time_ms) {
+        /* A row that is a whole incident (a Zabbix problem, a PagerDuty
+         * incident, an alarm with its clear time): it fired at its time,
+         * whatever its status says now, and resolved at its end. */
+        a.status = ALERT_FIRING;
+        fn(ctx, &a);
+        a.status = ALERT_RESOLVED;
+        a.event_time_ms = row->end_ms;
+    }
     fn(ctx, &a);
 }
 
@@ -462,7 +478,7 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
 
 /* Field names (label-safe; compared ignoring case and '_') that play a
  * role when no mapping is given, most specific first. */
-static const char *const role_names[][32] = {
+static const char *const role_names[][40] = {
     /* alertname */
     {"alertname",
      "alert_signature",
@@ -471,6 +487,7 @@ static const char *const role_names[][32] = {
      "sig_name",
      "threat_name",
      "alert_name",
+     "alert_title", /* Microsoft's GUIDE incidents: AlertTitle */
      "rule_name",
      "rule_description",
      "rule_comment", /* OSSEC's JSON alerts */
@@ -493,7 +510,13 @@ static const char *const role_names[][32] = {
      "job",
      "attack_cat", /* UNSW-NB15 */
      "attack_type",
-     "label", /* CIC-IDS2017/2018 flows: " Label" */
+     "label",   /* CIC-IDS2017/2018 flows: " Label" */
+     "problem", /* Zabbix's problem export */
+     "trigger_name",
+     "trigger",
+     "service",     /* Riemann's events: host, service, state, description */
+     "message",     /* Opsgenie's alert export */
+     "description", /* PagerDuty's incident export */
      NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
@@ -503,15 +526,23 @@ static const char *const role_names[][32] = {
      /* when it fired, before when something was made (Graylog's check
       * result: triggered_at; its condition's created_at) */
      "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
-     "created_at", "start_time", "received_at", "finished_at", "started_at", "incident_started_at",
-     "payload_timestamp", "date", NULL},
+     "created_at", "created_on" /* PagerDuty's incident export */, "opened_at" /* ServiceNow */,
+     "first_occurrence" /* Netcool */, "first_seen", "start_time", "received_at", "finished_at",
+     "started_at", "incident_started_at", "payload_timestamp", "date", NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
      "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
+    /* end: when a row that is a whole incident ended (Zabbix's "Recovery
+     * time", PagerDuty's resolved_on, an alarm's clear time) */
+    {"recovery_time", "resolved_at", "resolved_on", "resolved_time", "resolve_time",
+     "resolution_time", "recovered_at", "recovered_time", "cleared_at", "cleared_on",
+     "cleared_time", "clear_time", "closed_at", "closed_on", "closed_time", "close_time",
+     "ended_at", "end_time", NULL},
 };
-enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
-static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
+enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE_END, ROLE__COUNT };
+static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status",
+                                                    "end"};
 
 /* A field name equals a role name ignoring case and '_': exports spell
  * one column "Alert Name", "alert_name" and "AlertName". */
@@ -541,12 +572,20 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
     }
 }
 
+/* A field that measures one occurrence, not what it is about: as a label
+ * it would make every occurrence a label set of its own (Zabbix's and
+ * PagerDuty's exports carry each problem's "Duration"). */
+static bool occurrence_field(const char *name)
+{
+    return role_name_eq(name, "duration") || role_name_eq(name, "elapsed");
+}
+
 /* One row of (label-safe name, value) fields, roles guessed. */
 static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
                             const size_t *lens, size_t n, const int roles[ROLE__COUNT])
 {
     for (size_t i = 0; i < n; i++) {
-        if (!names[i]) continue;
+        if (!names[i] || occurrence_field(names[i])) continue;
         int role = -1;
         for (int q = 0; q < ROLE__COUNT; q++)
             if (roles[q] == (int)i) role = q;
@@ -763,7 +802,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         arena_reset(&r->arena);
         row_t row;
         row.n = 0;
-        row.have_time = row.resolved = row.bad_time = false;
+        row.have_time = row.resolved = row.bad_time = row.have_end = false;
         if (nf != nh_all) {
             r->errors++;
             if (last_line > at) /* a quote left open swallows the rows after it */
@@ -807,7 +846,7 @@ static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = false;
     if (r->has_map) {
         for (size_t m = 0; m < r->n_map; m++)
             for (size_t i = 0; i < n; i++)
@@ -988,7 +1027,7 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = false;
     for (size_t m = 0; m < r->n_map; m++) {
         char num[32];
         const cJSON *src = json_path(j, r->map[m].source);
@@ -1350,7 +1389,7 @@ static void read_flat_row(recorded_t *r, const char *file, size_t line, flat_t *
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = false;
     row_from_fields(r, &row, fl->names, fl->vals, fl->lens, fl->n, roles);
     flat_free(fl);
     row_emit(r, &row, file, line, fn, ctx);
@@ -1564,7 +1603,7 @@ static void prom_api_row(recorded_t *r, const char *file, size_t line, const cJS
     row_t row;
     row.n = 0;
     row.have_time = true;
-    row.bad_time = false;
+    row.bad_time = row.have_end = false;
     row.time_ms = ms;
     row.resolved = resolved;
     for (const cJSON *l = labels->child; l; l = l->next)

@@ -28,14 +28,15 @@
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted
  * SOURCE such as alert.signature walks nested JSON objects) or SOURCE alone
- * (a label of that name). Two targets are special: `time` is the event time
+ * (a label of that name). Three targets are special: `time` is the event time
  * (RFC 3339, "YYYY-MM-DD HH:MM[:SS[.f]]" UTC, offsets with or without colon,
  * D/M/Y or M/D/Y as the file's dates say (recorded_set_date_order), syslog
  * dates without a year (the file's modification year, or recorded_set_year),
  * a 12-hour clock without AM/PM (recorded_set_clock), month names, or
  * Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
  * clear, closed, recovered, inactive, normal, up, success, passed ... ->
- * resolved; anything else firing).
+ * resolved; anything else firing); `end`, when a row that is a whole
+ * incident ended, makes it fire at its time and resolve at its end.
  * With a mapping only mapped fields become labels. Without one, CSV
  * columns and the scalar fields of JSON objects that are not Alertmanager-
  * shaped (nested names joined with '_': alert.signature is

@@ -133,7 +133,7 @@ struct recorded {
     struct {
         char *key;
         size_t key_len;
-        int roles[4];
+        int roles[5];
         bool time_nested; /* the time was found by its own key */
     } roles_cache[ROLES_CACHED];
     size_t roles_next;

@@ -454,6 +454,60 @@ static void test_prom_api(void)
     free(err);
 }
 
+/* Rows that are whole incidents: a Zabbix problem export (fired at
+ * "Time", resolved at "Recovery time", whatever its status says now; an
+ * open problem only fired) and a PagerDuty incident export (created_on,
+ * resolved_on); "Duration" measures one occurrence and is no label. */
+static void test_incident_rows(void)
+{
+    write_text("zabbix.csv",
+               "\"Severity\",\"Time\",\"Recovery time\",\"Status\",\"Host\",\"Problem\","
+               "\"Duration\"\n"
+               "\"High\",\"2024-05-01 10:00:00\",\"2024-05-01 10:05:00\",\"RESOLVED\",\"db1\","
+               "\"MySQL is down\",\"5m\"\n"
+               "\"Warning\",\"2024-05-01 10:01:00\",\"\",\"PROBLEM\",\"web1\",\"High CPU\","
+               "\"1h\"\n"
+               "\"High\",\"2024-05-01 10:02:00\",\"2024-05-01 10:02:30\",\"RESOLVED\",\"db1\","
+               "\"MySQL is down\",\"30s\"\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain zabbix.csv", &out, &err), 0);
+    const char *a[6] = {0};
+    for (int i = 1; i <= 5 && out; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "alert %d: ", i);
+        a[i] = strstr(out, key);
+    }
+    CHECK(a[5] && !strstr(out, "alert 6: "));
+    CHECK(a[1] && strstr(a[1], "firing, evaluated at 2024-05-01T10:00:00.000Z"));
+    CHECK(a[2] && strstr(a[2], "firing, evaluated at 2024-05-01T10:01:00.000Z"));
+    CHECK(a[3] && strstr(a[3], "firing, evaluated at 2024-05-01T10:02:00.000Z"));
+    CHECK(a[4] && strstr(a[4], "resolved, evaluated at 2024-05-01T10:02:30.000Z"));
+    CHECK(a[5] && strstr(a[5], "resolved, evaluated at 2024-05-01T10:05:00.000Z"));
+    /* both MySQL problems are one label set: the duration is no label */
+    CHECK(out && strstr(out, "alertname=\"MySQL is down\"") && !strstr(out, "Duration"));
+    CHECK(a[1] && a[3] && !strncmp(a[1] + 9, a[3] + 9, 29)); /* "fingerprint X," alike */
+    if (!a[5]) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    write_text("pd.csv", "id,incident_number,description,service_name,created_on,resolved_on,"
+                         "urgency,status\n"
+                         "PABC1,17,Disk full on db1,Database,2024-05-01T10:00:00Z,"
+                         "2024-05-01T11:00:00Z,high,resolved\n");
+    CHECK_EQ_INT(run("explain pd.csv", &out, &err), 0);
+    CHECK(out && strstr(out, "alert 1: ") && strstr(out, "firing, evaluated at 2024-05-01T10:00"));
+    CHECK(out && strstr(out, "alert 2: ") &&
+          strstr(out, "resolved, evaluated at 2024-05-01T11:00"));
+    CHECK(out && strstr(out, "alertname=\"Disk full on db1\""));
+    free(out);
+    free(err);
+    write_text("riemann.json", "{\"host\":\"h1\",\"service\":\"cpu\",\"state\":\"critical\","
+                               "\"description\":\"load 12.5\",\"time\":1714557600}\n");
+    CHECK_EQ_INT(run("explain riemann.json", &out, &err), 0);
+    CHECK(out && strstr(out, "alertname=\"cpu\"") && strstr(out, "description=\"load 12.5\""));
+    free(out);
+    free(err);
+}
+
 /* A state in front of the name, as Datadog and Alertmanager's chat and
  * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
  * opened; a bracket that is no state ("[TEST]") stays. */
@@ -674,6 +728,7 @@ int main(void)
     test_alarm_export();
     test_compressed();
     test_prom_api();
+    test_incident_rows();
     test_state_prefix();
     test_roles_by_value();
     test_check_and_explain();
