@@ -147,6 +147,73 @@ struct recorded {
 void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
                   void *ctx);
 
+/* ---- shared by the readers (recorded.c) and the JSON reader
+ * (recorded_json.c) ---- */
+
+/* Columns read; a wider export is warned about and its rows still checked
+ * against the header's full width. */
+#define MAX_COLS 1024
+
+/* A problem with one row: the first few of a file go to stderr as
+ * FILE:LINE: message, the rest are counted and summed up at its end. */
+void rec_report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The event time of an alert: `t` when `found`, else 1 ms after the
+ * previous one (0 for explain, which asks as of now). */
+int64_t rec_next_time(recorded_t *r, bool found, int64_t t);
+/* A time as this file's times read (its date order, year, 12-hour clock). */
+bool rec_read_time(recorded_t *r, const char *v, size_t len, int64_t *ms);
+
+/* One row being built from (label, value) pairs. */
+typedef struct {
+    label_t labels[MAX_COLS]; /* every column of a row: none dropped before the trim */
+    uint32_t n;
+    bool have_time, resolved, bad_time;
+    bool have_end; /* when it ended: a row that is a whole incident */
+    int64_t time_ms, end_ms;
+    char bad_time_text[64];
+} row_t;
+
+/* Adds label `name` = value (copied into the arena); "time", "status"
+ * and "end" are read instead when `special`. */
+void rec_row_add(recorded_t *r, row_t *row, const char *name, const char *v, size_t vlen,
+                 bool special);
+/* The row as an alert (or two: fired and resolved, for a row with an
+ * end) to fn; a row without labels is reported and counted. */
+void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
+                  void *ctx);
+
+/* The roles a field can play without a mapping, and the names tried for
+ * each, most specific first (NULL-terminated). */
+enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE_END, ROLE__COUNT };
+extern const char *const rec_role_names[ROLE__COUNT][40];
+/* A field name equals a role name ignoring case and '_'. */
+bool rec_role_name_eq(const char *field, const char *role);
+/* One row of (label-safe name, value) fields, roles[] playing their roles. */
+void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
+                         const size_t *lens, size_t n, const int roles[ROLE__COUNT]);
+/* Whether a key is role name `role`, or (suffix) ends with it as its last
+ * word, naming no entity (recorded_json.c). */
+bool rec_leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
+                      bool suffix);
+/* Whether a value reads as an alert's time: a date from 1990 on. */
+bool rec_plausible_time(const char *v, size_t len);
+
+/* Alertmanager/Prometheus JSON or protobuf through the ingest decoder, as
+ * `quell run` reads it, each alert at `t` (or its startsAt, when
+ * time_from_alert); a value it refuses is reported with its reason. */
+void rec_decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
+                         const char *text, size_t len, int64_t t, bool time_from_alert,
+                         recorded_fn fn, void *ctx);
+/* A Prometheus JSON value's event time (receivedAt, else the first
+ * line's startsAt, else 1 ms after the previous). */
+int64_t rec_prom_time(recorded_t *r, const char *text, size_t len);
+
+/* JSON text of any shape: one value after another (recorded_json.c). */
+void rec_read_json_text(recorded_t *r, const char *file, const char *buf, size_t len,
+                        recorded_fn fn, void *ctx);
+
 /* Times (recorded_text.c). A date of two small fields and a year
  * (5/7/2017, 13.07.2017, fast.log's 07/05-08:42:10) reads as M/D or D/M
  * as `date_order` says; a date without a year (syslog's "Dec  6
