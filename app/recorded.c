@@ -1,8 +1,9 @@
 /*
  * Recorded traffic readers (see recorded.h): Prometheus JSON, protobuf,
- * CSV / JSON lines through a column mapping, fast.log, Snort's full
- * alerts, OSSEC's alerts.log, syslog and Zeek logs, and kafka:TOPIC;
- * files in event-time order: recorded_order.c.
+ * CSV through a column mapping or guessed roles, fast.log, Snort's full
+ * alerts, OSSEC's alerts.log, syslog and Zeek logs, and kafka:TOPIC; JSON
+ * of any other shape: recorded_json.c; files in event-time order:
+ * recorded_order.c; compressed input: recorded_unpack.c.
  *
  * Design: every reader ends in one alert_t built in a per-row arena (labels
  * sorted bytewise, names unique, empty values dropped as Prometheus does)
