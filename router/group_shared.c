@@ -35,21 +35,37 @@
 
 #include "router_int.h"
 
+/* KEYS: the group hash, its alerts hash. ARGV: kind, now, repeat, ttl,
+ * cap, then (fingerprint, status, record) per alert; an empty record
+ * (oversized) is not written. Returns {0} (skip) or {1, previous send
+ * time, HGETALL of the alerts hash}. */
 static const char gate_lua[] =
     "local kind, now, rep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) "
-    "for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+    "local cap = tonumber(ARGV[5]) "
+    "for i = 6, #ARGV, 3 do "
+    "  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) "
+    "  if #ARGV[i + 2] > 0 and (redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 "
+    "      or redis.call('HLEN', KEYS[2]) < cap) then "
+    "    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end "
+    "end "
     "local send = 1 "
+    "local prev = tonumber(redis.call('HGET', KEYS[1], '_s') or '0') "
     "if kind == 'm' then "
     "  local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
     "  if now - last < rep * 0.9 then send = 0 end "
     "elseif kind == 'x' then "
     "  for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
     "    if v == 'f' then send = 0 break end end "
-    "  if send == 1 then redis.call('DEL', KEYS[1]) return 1 end "
+    "  if send == 1 then "
+    "    local all = redis.call('HGETALL', KEYS[2]) "
+    "    redis.call('DEL', KEYS[1], KEYS[2]) "
+    "    return {1, prev, all} end "
     "end "
-    "if send == 1 then redis.call('HSET', KEYS[1], '_t', ARGV[2]) end "
     "redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
-    "return send";
+    "redis.call('PEXPIRE', KEYS[2], ARGV[4]) "
+    "if send == 0 then return {0} end "
+    "redis.call('HSET', KEYS[1], '_t', ARGV[2], '_s', ARGV[2]) "
+    "return {1, prev, redis.call('HGETALL', KEYS[2])}";
 
 /* The firing slot: at most one firing notification per group_interval
  * over all instances. Returns 0 (claimed: _t = now) or when it frees. */
@@ -71,6 +87,9 @@ struct group_shared {
     size_t *lens;
     size_t cap;
     char *fields; /* 17 bytes per alert: hex fingerprint + NUL */
+    char aprefix[128];
+    uint8_t *records; /* the alerts' records of one gate call */
+    size_t records_cap;
 };
 
 group_shared_t *group_shared_new(const store_conf_t *sc, const char *prefix)
@@ -79,6 +98,7 @@ group_shared_t *group_shared_new(const store_conf_t *sc, const char *prefix)
     if (!gs) return NULL;
     gs->conf = *sc;
     snprintf(gs->prefix, sizeof(gs->prefix), "%sgrp:", prefix ? prefix : "");
+    snprintf(gs->aprefix, sizeof(gs->aprefix), "%sgrpa:", prefix ? prefix : "");
     gs->conf.prefix = gs->prefix;
     return gs;
 }
@@ -90,6 +110,7 @@ void group_shared_destroy(group_shared_t *gs)
     free(gs->argv);
     free(gs->lens);
     free(gs->fields);
+    free(gs->records);
     free(gs);
 }
 
@@ -147,23 +168,82 @@ static bool grow(group_shared_t *gs, size_t need)
     return true;
 }
 
-bool group_shared_gate(group_shared_t *gs, const notification_t *note)
+/* Room for `more` record bytes past `used` in gs->records. */
+static bool grow_records(group_shared_t *gs, size_t used, size_t more)
 {
+    if (used + more <= gs->records_cap) return true;
+    size_t cap = (used + more) * 2;
+    uint8_t *r = realloc(gs->records, cap);
+    if (!r) return false;
+    gs->records = r;
+    gs->records_cap = cap;
+    return true;
+}
+
+/* The gate's {1, prev, {field, record, ...}} into *others. */
+static void read_others(const redisReply *r, arena_t *arena, group_others_t *others)
+{
+    if (r->elements < 3 || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_ARRAY)
+        return;
+    others->prev_sent_ms = r->element[1]->integer;
+    const redisReply *all = r->element[2];
+    size_t n = all->elements / 2;
+    if (n > GROUP_SHARED_MAX_ALERTS) n = GROUP_SHARED_MAX_ALERTS;
+    others->v = n ? arena_alloc(arena, n * sizeof(*others->v)) : NULL;
+    if (!others->v) return;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *f = all->element[2 * i], *v = all->element[2 * i + 1];
+        char hex[17];
+        char *end = NULL;
+        bool ok = f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && f->len == 16;
+        if (ok) {
+            memcpy(hex, f->str, 16);
+            hex[16] = '\0';
+        }
+        uint64_t fp = ok ? strtoull(hex, &end, 16) : 0;
+        if (ok && end == hex + 16 &&
+            group_alert_decode((const uint8_t *)v->str, v->len, fp, arena, &others->v[others->n]))
+            others->n++;
+        else
+            others->malformed++;
+    }
+}
+
+bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *arena,
+                       group_others_t *others)
+{
+    if (others) memset(others, 0, sizeof(*others));
     if (!ready(gs)) return true;
-    size_t argc = 8 + 2 * note->n_alerts;
+    size_t argc = 10 + 3 * note->n_alerts;
     if (!grow(gs, argc)) return true;
-    char key[200], now[24], rep[24], ttl[24];
+    char key[200], akey[200], now[24], rep[24], ttl[24], cap[24];
     char kind = note->kind == NOTIFY_REMINDER ? 'm' : note->kind == NOTIFY_RESOLVED ? 'x' : 'f';
     snprintf(key, sizeof(key), "%s%016llx", gs->prefix, (unsigned long long)note->group_id);
+    snprintf(akey, sizeof(akey), "%s%016llx", gs->aprefix, (unsigned long long)note->group_id);
     snprintf(now, sizeof(now), "%lld", (long long)note->now_ms);
     snprintf(rep, sizeof(rep), "%lld", (long long)note->route->repeat_interval_ms);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)(2 * note->route->repeat_interval_ms + 3600000));
+    snprintf(cap, sizeof(cap), "%d", GROUP_SHARED_MAX_ALERTS);
     char kind_s[2] = {kind, 0};
-    const char *head[] = {"EVALSHA", gs->sha, "1", key, kind_s, now, rep, ttl};
+    const char *head[] = {"EVALSHA", gs->sha, "2", key, akey, kind_s, now, rep, ttl, cap};
     size_t n = 0;
-    for (; n < 8; n++) {
+    for (; n < 10; n++) {
         gs->argv[n] = (char *)head[n];
         gs->lens[n] = strlen(head[n]);
+    }
+    /* Records first into one buffer (it may move while growing), then
+     * the pointers. An alert that does not fit is sent without a record. */
+    size_t used = 0;
+    for (size_t i = 0; i < note->n_alerts; i++) {
+        size_t len = 0;
+        if (grow_records(gs, used, GROUP_ALERT_MAX_BYTES)) {
+            len = group_alert_encode(gs->records + used, GROUP_ALERT_MAX_BYTES, &note->alerts[i],
+                                     note->now_ms);
+        }
+        gs->lens[10 + 3 * i + 2] = len;
+        gs->argv[10 + 3 * i + 2] = (char *)(uintptr_t)used; /* an offset until the loop below */
+        used += len;
     }
     for (size_t i = 0; i < note->n_alerts; i++) {
         char *f = gs->fields + 17 * i;
@@ -172,9 +252,12 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note)
         gs->lens[n++] = 16;
         gs->argv[n] = note->alerts[i].alert->status == ALERT_RESOLVED ? "r" : "f";
         gs->lens[n++] = 1;
+        size_t off = (size_t)(uintptr_t)gs->argv[n];
+        gs->argv[n++] = gs->records ? (char *)gs->records + off : "";
     }
     redisReply *r = redisCommandArgv(gs->ctx, (int)n, (const char **)gs->argv, gs->lens);
-    if (!r || r->type != REDIS_REPLY_INTEGER) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
         char why[160];
         snprintf(why, sizeof(why), "%s",
                  r && r->type == REDIS_REPLY_ERROR
@@ -184,7 +267,8 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note)
         down(gs, why); /* NOSCRIPT too: the reconnect loads it again */
         return true;
     }
-    bool send = r->integer != 0;
+    bool send = r->element[0]->integer != 0;
+    if (send && others && arena) read_others(r, arena, others);
     freeReplyObject(r);
     return send;
 }

@@ -91,6 +91,9 @@ struct notifier {
     const route_t **matched;
     size_t matched_cap;
     arena_t scratch; /* protobuf encoding */
+    arena_t merge;   /* one notification composed across instances */
+    uint64_t malformed_records;
+    log_limit_t malformed_log;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -352,14 +355,43 @@ static void dispatch_proto(notifier_t *n, const receiver_t *rcv, const notificat
     stat_add(&n->st->delivered[rcv->kind], 1);
 }
 
+static void enrich_other(void *ctx, const alert_t *a, const incident_t *inc, enrichment_t *out)
+{
+    notifier_t *n = ctx;
+    routing_enrich(n->rt, a, inc, out);
+}
+
 static void on_notification(void *ctx, const notification_t *note)
 {
     notifier_t *n = ctx;
     const receiver_t *rcv = note->route->receiver;
-    if (n->o.group_shared && !group_shared_gate(n->o.group_shared, note)) {
-        /* Another instance covers it: nothing to deliver. */
-        for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
-        return;
+    notification_t merged;
+    if (n->o.group_shared) {
+        /* Kafka protobuf sends one Incident per alert: the other instances
+         * produce their own, so only this instance's are needed. */
+        bool per_alert = rcv->kind == RECV_KAFKA && rcv->protobuf;
+        group_others_t others;
+        arena_reset(&n->merge);
+        if (!group_shared_gate(n->o.group_shared, note, &n->merge, per_alert ? NULL : &others)) {
+            /* Another instance covers it: nothing to deliver. */
+            for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
+            return;
+        }
+        if (!per_alert) {
+            if (others.malformed) {
+                n->malformed_records += others.malformed;
+                uint64_t quiet = 0;
+                if (log_limit_allow(&n->malformed_log, 10000, &quiet))
+                    log_warn("router",
+                             "groups: %llu shared alert records refused as malformed so far "
+                             "(PREFIXgrpa:*); those alerts are left out of notifications",
+                             (unsigned long long)n->malformed_records);
+            }
+            /* Composed over every instance's alerts; on OOM this one's only. */
+            if (group_alerts_merge(note, others.v, others.n, others.prev_sent_ms, &n->merge,
+                                   enrich_other, n, &merged))
+                note = &merged;
+        }
     }
     stat_add(&n->st->notifications[rcv->kind], 1);
     if (rate_limited(n, rcv, note)) return;
@@ -569,6 +601,7 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
     n->now_ms = o->now_ms;
     n->rng = (uint64_t)clock_mono_ns() | 1;
     arena_init(&n->scratch, 65536);
+    arena_init(&n->merge, 65536);
     n->n_rs = routing_n_receivers(n->rt);
     n->rs = calloc(n->n_rs + 1, sizeof(*n->rs));
     n->groups = group_table_new(o->now_ms, o->tick_ms, on_notification, n);
@@ -624,6 +657,7 @@ void notifier_destroy(notifier_t *n)
     free(n->fmt);
     free(n->matched);
     arena_free(&n->scratch);
+    arena_free(&n->merge);
     free(n);
 }
 

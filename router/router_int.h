@@ -161,14 +161,62 @@ typedef struct {
     notifier_counters_t *counters;
 } notifier_opts_t;
 
+/* ---- a group's alerts across instances (group_alerts.c, pure) -------- */
+
+/* One record's most bytes (larger alerts are not shared: their own
+ * instance still lists them), and the most records kept per group. */
+#define GROUP_ALERT_MAX_BYTES   8192
+#define GROUP_SHARED_MAX_ALERTS 1000
+
+/* Another instance's alert as decoded from its record. */
+typedef struct {
+    alert_t alert;
+    incident_t inc;
+    int64_t written_ms; /* when its instance last wrote it */
+    bool listed;        /* group_alerts_merge: in the composed notification */
+} group_alert_t;
+
+/* Writes the record of `na` into buf; its length, or 0 when it needs more
+ * than cap or GROUP_ALERT_MAX_BYTES (then it is not shared). */
+size_t group_alert_encode(uint8_t *buf, size_t cap, const notify_alert_t *na, int64_t written_ms);
+/* Reads a record (field `fingerprint`) into out; strings and label arrays
+ * are copied into `arena` (owned by it). false on anything malformed or
+ * oversized, out then unspecified (arena memory may have been taken). */
+bool group_alert_decode(const uint8_t *buf, size_t len, uint64_t fingerprint, arena_t *arena,
+                        group_alert_t *out);
+typedef void (*group_enrich_fn)(void *ctx, const alert_t *a, const incident_t *inc,
+                                enrichment_t *out);
+/* Composes the group's notification: `own` (this instance's alerts, its
+ * own view winning for its fingerprints) plus the others' records. Lists
+ * firing records; a resolved record once, if written after prev_sent_ms
+ * (when any instance last sent one); a firing record past its endsAt as
+ * resolved, once; a RESOLVED notification lists every record resolved.
+ * Firing first, then resolved; counts over the whole. Sorts and marks
+ * `others` (alert/inc views point into it, so it must outlive *out); the
+ * alerts array comes from `arena`. false on OOM (send `own` then). */
+bool group_alerts_merge(const notification_t *own, group_alert_t *others, size_t n_others,
+                        int64_t prev_sent_ms, arena_t *arena, group_enrich_fn enrich, void *ctx,
+                        notification_t *out);
+
 /* Groups agreed through Redis (group_shared.c). Router thread only. */
 typedef struct group_shared group_shared_t;
 group_shared_t *group_shared_new(const store_conf_t *sc, const char *prefix);
 void group_shared_destroy(group_shared_t *gs);
-/* Records what `note` tells and says whether to send it: false when
- * another instance covers it (a reminder sent lately, a group still
- * firing elsewhere). Redis unavailable: true. */
-bool group_shared_gate(group_shared_t *gs, const notification_t *note);
+/* The group as the other instances published it (group_shared_gate). */
+typedef struct {
+    group_alert_t *v; /* in the arena given to the gate */
+    size_t n;
+    int64_t prev_sent_ms; /* when any instance last sent this group's notification */
+    size_t malformed;     /* records refused by group_alert_decode */
+} group_others_t;
+/* Records what `note` tells (each alert's status and record) and says
+ * whether to send it: false when another instance covers it (a reminder
+ * sent lately, a group still firing elsewhere). When it says true and
+ * `others` is not NULL, *others holds every record of the group (this
+ * instance's too: the merge skips them), decoded into `arena`; the same
+ * round trip. Redis unavailable: true, others->n = 0 (own alerts only). */
+bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *arena,
+                       group_others_t *others);
 /* Claims the group's next firing notification: 0 when no instance sent
  * one within the route's group_interval (now this one's), else the time
  * it may. Redis unavailable: 0. */

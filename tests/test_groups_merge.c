@@ -1,0 +1,281 @@
+/*
+ * One group's alerts merged across instances (Redis store,
+ * router/group_alerts.c, group_shared.c): two `quell run` instances of one
+ * consumer group, one Redis, two partitions (one each), one webhook
+ * receiver (tests/webhook_sink.c) both send to. The group "Merge" has four
+ * alerts on each partition, so each instance decides half of it; the
+ * halves differ in one label (zone) and share team and an annotation.
+ * Checked against what one Alertmanager would send:
+ *   - a firing notification lists all eight alerts (exact fingerprints and
+ *     label sets), with commonLabels {alertname, team} (zone differs
+ *     across the halves) and commonAnnotations over all eight;
+ *   - no two firing notifications for the group within group_interval;
+ *   - one resolved notification, listing all eight as resolved.
+ * Each stage has its own deadline; every server started here is stopped.
+ */
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+
+#include "check.h"
+#include "harness.h"
+#include "webhook_sink.h"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "redis_local.h"
+#pragma GCC diagnostic pop
+
+#define N                 2
+#define PER_PARTITION     4
+#define GROUP_INTERVAL_MS 1500
+
+static int time_scale(void)
+{
+    const char *s = getenv("QUELL_TIME_SCALE");
+    int v = s ? atoi(s) : 1;
+    return v > 0 ? v : 1;
+}
+
+static void produce_alert(rd_kafka_t *p, int partition, int k, bool resolved)
+{
+    char v[512];
+    snprintf(v, sizeof v,
+             "{\"labels\":{\"alertname\":\"Merge\",\"team\":\"db\",\"zone\":\"%s\","
+             "\"instance\":\"i%d\"},\"annotations\":{\"summary\":\"disk full\"},"
+             "\"status\":\"%s\"}",
+             partition ? "b" : "a", k, resolved ? "resolved" : "firing");
+    CHECK(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("gm-alerts"), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_VALUE(v, strlen(v)),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void produce_all(rd_kafka_t *p, bool resolved)
+{
+    for (int part = 0; part < N; part++)
+        for (int k = 0; k < PER_PARTITION; k++)
+            produce_alert(p, part, part * PER_PARTITION + k, resolved);
+    CHECK(rd_kafka_flush(p, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* One webhook request for group "Merge", as the checks need it. */
+typedef struct {
+    bool resolved;      /* the notification's status */
+    int n_alerts;       /* listed */
+    int n_firing;       /* listed firing */
+    unsigned instances; /* bit k: instance label "ik" listed */
+    unsigned firing_bits;
+    bool common_ok;   /* commonLabels exactly {alertname: Merge, team: db} */
+    bool annot_ok;    /* commonAnnotations {summary: disk full} */
+    bool labels_ok;   /* every alert's labels the ones produced for it */
+    int fps_distinct; /* distinct fingerprints listed */
+    int64_t at_ms;
+} seen_t;
+
+static bool read_note(const char *body, int64_t at_ms, seen_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->at_ms = at_ms;
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *st = cJSON_GetObjectItem(j, "status");
+    if (!cJSON_IsString(st)) {
+        cJSON_Delete(j);
+        return false;
+    }
+    out->resolved = !strcmp(st->valuestring, "resolved");
+    out->labels_ok = true;
+    char fps[64][17];
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "alerts"))
+    {
+        const cJSON *l = cJSON_GetObjectItem(a, "labels"), *s = cJSON_GetObjectItem(a, "status"),
+                    *fp = cJSON_GetObjectItem(a, "fingerprint");
+        const cJSON *inst = cJSON_GetObjectItem(l, "instance"),
+                    *zone = cJSON_GetObjectItem(l, "zone");
+        int k = -1;
+        if (cJSON_IsString(inst)) sscanf(inst->valuestring, "i%d", &k);
+        if (k < 0 || k >= N * PER_PARTITION || !cJSON_IsString(zone) ||
+            strcmp(zone->valuestring, k < PER_PARTITION ? "a" : "b") ||
+            cJSON_GetArraySize(l) != 4 || !cJSON_IsString(fp) || !cJSON_IsString(s)) {
+            out->labels_ok = false;
+            continue;
+        }
+        out->instances |= 1u << k;
+        bool firing = !strcmp(s->valuestring, "firing");
+        if (firing) {
+            out->n_firing++;
+            out->firing_bits |= 1u << k;
+        }
+        bool dup = false;
+        for (int i = 0; i < out->fps_distinct && i < 64; i++)
+            dup |= !strcmp(fps[i], fp->valuestring);
+        if (!dup && out->fps_distinct < 64)
+            snprintf(fps[out->fps_distinct++], 17, "%s", fp->valuestring);
+        out->n_alerts++;
+    }
+    const cJSON *cl = cJSON_GetObjectItem(j, "commonLabels"),
+                *ca = cJSON_GetObjectItem(j, "commonAnnotations");
+    const cJSON *an = cJSON_GetObjectItem(cl, "alertname"), *team = cJSON_GetObjectItem(cl, "team"),
+                *sum = cJSON_GetObjectItem(ca, "summary");
+    out->common_ok = cJSON_GetArraySize(cl) == 2 && cJSON_IsString(an) &&
+                     !strcmp(an->valuestring, "Merge") && cJSON_IsString(team) &&
+                     !strcmp(team->valuestring, "db");
+    out->annot_ok = cJSON_GetArraySize(ca) == 1 && cJSON_IsString(sum) &&
+                    !strcmp(sum->valuestring, "disk full");
+    cJSON_Delete(j);
+    return true;
+}
+
+/* Every request so far, parsed; returns how many. */
+static int read_all(webhook_sink_t *s, seen_t *v, int cap)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->mu);
+    int req = s->n_req < WEBHOOK_SINK_MAX ? s->n_req : WEBHOOK_SINK_MAX;
+    for (int i = 0; i < req && n < cap; i++)
+        if (s->body[i] && read_note(s->body[i], s->at_ms[i], &v[n])) n++;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static bool log_has(const char *path, const char *what)
+{
+    char *t = check_read_file(path, NULL);
+    bool has = t && strstr(t, what);
+    free(t);
+    return has;
+}
+
+int main(void)
+{
+    if (!redis_local_available()) {
+        printf("SKIP test_groups_merge: redis-server not installed\n");
+        return 77;
+    }
+    const int scale = time_scale();
+    const unsigned all_bits = (1u << (N * PER_PARTITION)) - 1;
+    redis_local_t redis = {0};
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/tmp/quell-gm-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_EQ_INT(redis_local_start(&redis), 0);
+    harness_mock_t kafka;
+    CHECK_EQ_INT(harness_mock_start(&kafka, "gm", N), 0);
+    webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    CHECK(webhook_sink_start(&sink, 0));
+
+    char conf[N][160], out[N][160], log[N][160];
+    pid_t pid[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(conf[i], sizeof(conf[i]), "%s/q%d.yaml", dir, i);
+        snprintf(out[i], sizeof(out[i]), "%s/q%d.out", dir, i);
+        snprintf(log[i], sizeof(log[i]), "%s/q%d.log", dir, i);
+        FILE *f = fopen(conf[i], "w");
+        fprintf(f,
+                "workers: 1\n"
+                "kafka:\n  brokers: \"%s\"\n  group_id: gm\n  topics: [gm-alerts]\n"
+                "  output_topic: gm-incidents\n  dlq_topic: gm-dlq\n"
+                "  session_timeout: 6s\n  commit_interval: 100ms\n"
+                "http:\n  listen: \"\"\n"
+                "dedup:\n  window: 1h\n  repeat_interval: 24h\n"
+                "store:\n  url: redis://127.0.0.1:%d/0\n  prefix: \"gm:\"\n  timeout: 200ms\n"
+                "  lease: 2s\n"
+                "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 300ms\n"
+                "  group_interval: %dms\n  repeat_interval: 1h\n"
+                "receivers:\n  - name: hook\n    type: webhook\n"
+                "    url: http://127.0.0.1:%u/hook\n    timeout: 5s\n",
+                kafka.brokers, redis.port, GROUP_INTERVAL_MS, sink.port);
+        fclose(f);
+        pid[i] = harness_quell_start(conf[i], out[i], log[i]);
+    }
+    /* Stage 1: each instance owns one partition. */
+    int64_t deadline = clock_mono_ns() + 60LL * scale * 1000000000;
+    bool assigned = false;
+    for (; !assigned && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
+        assigned = true;
+        for (int i = 0; i < N; i++) assigned &= log_has(log[i], "assigned 1 partitions");
+    }
+    CHECK(assigned);
+
+    char errbuf[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", kafka.brokers, NULL, 0);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf));
+    CHECK(p != NULL);
+
+    /* Stage 2: both halves fire; wait for a notification listing all. */
+    seen_t seen[WEBHOOK_SINK_MAX];
+    int n = 0;
+    bool merged = false;
+    if (p) produce_all(p, false);
+    deadline = clock_mono_ns() + 20LL * scale * 1000000000;
+    for (; !merged && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
+        n = read_all(&sink, seen, WEBHOOK_SINK_MAX);
+        for (int i = 0; i < n; i++) merged |= !seen[i].resolved && seen[i].firing_bits == all_bits;
+    }
+    CHECK(merged);
+    /* Let a late firing notification show (one would come within a
+     * group_interval), then resolve everything. */
+    harness_sleep_ms(GROUP_INTERVAL_MS * 2);
+
+    /* Stage 3: every alert resolves on both instances. */
+    if (p) produce_all(p, true);
+    bool resolved = false;
+    deadline = clock_mono_ns() + 20LL * scale * 1000000000;
+    for (; !resolved && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
+        n = read_all(&sink, seen, WEBHOOK_SINK_MAX);
+        for (int i = 0; i < n; i++) resolved |= seen[i].resolved;
+    }
+    CHECK(resolved);
+    /* A second resolved notification would come right after the first. */
+    harness_sleep_ms(GROUP_INTERVAL_MS * 2);
+    if (p) rd_kafka_destroy(p);
+    for (int i = 0; i < N; i++) CHECK_EQ_INT(harness_quell_stop(pid[i], 30000 * scale), 0);
+
+    n = read_all(&sink, seen, WEBHOOK_SINK_MAX);
+    int firing = 0, n_resolved = 0, close_firing = 0, full_firing = 0;
+    int64_t last_fire = 0;
+    for (int i = 0; i < n; i++) {
+        const seen_t *s = &seen[i];
+        CHECK(s->labels_ok);
+        if (s->resolved) {
+            n_resolved++;
+            /* All eight, every one resolved, common labels over all. */
+            CHECK_EQ_INT(s->instances, all_bits);
+            CHECK_EQ_INT(s->n_alerts, N * PER_PARTITION);
+            CHECK_EQ_INT(s->fps_distinct, N * PER_PARTITION);
+            CHECK_EQ_INT(s->n_firing, 0);
+            CHECK(s->common_ok);
+            CHECK(s->annot_ok);
+            continue;
+        }
+        firing++;
+        if (last_fire && s->at_ms - last_fire < GROUP_INTERVAL_MS - 100) close_firing++;
+        last_fire = s->at_ms;
+        if (s->firing_bits == all_bits) {
+            full_firing++;
+            CHECK_EQ_INT(s->n_alerts, N * PER_PARTITION);
+            CHECK_EQ_INT(s->fps_distinct, N * PER_PARTITION);
+            CHECK(s->common_ok);
+            CHECK(s->annot_ok);
+        }
+    }
+    CHECK(full_firing >= 1);
+    CHECK_EQ_INT(close_firing, 0);
+    CHECK_EQ_INT(n_resolved, 1);
+    printf("groups merge: %d webhook requests: %d firing (%d listing all %d alerts of both "
+           "instances, %d within group_interval of another), %d resolved\n",
+           n, firing, full_firing, N * PER_PARTITION, close_firing, n_resolved);
+
+    webhook_sink_free(&sink);
+    harness_mock_stop(&kafka);
+    redis_local_stop(&redis);
+    if (!check_failures) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    } else {
+        for (int i = 0; i < N; i++) harness_dump_file(log[i]);
+        fprintf(stderr, "logs kept in %s\n", dir);
+    }
+    return check_summary("groups merge");
+}
