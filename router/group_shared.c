@@ -6,26 +6,32 @@
  *
  * Each instance still groups what it decided (the Redis store makes every
  * fingerprint one instance's), so a FIRING notification is sent by the
- * instance that has the change, listing its alerts. Before any
- * notification leaves, one script call on PREFIXgrp:GROUPID:
+ * instance that has the change. Before any notification leaves, one
+ * script call on PREFIXgrp:GROUPID and PREFIXgrpa:GROUPID:
+ *   - publishes a record of each of the notification's alerts in the
+ *     alerts hash (group_alerts.c's encoding; at most
+ *     GROUP_SHARED_MAX_ALERTS fields, a record over GROUP_ALERT_MAX_BYTES
+ *     is not written) and, when the notification is to be sent, returns
+ *     every record of the group, so notify.c lists the whole group's
+ *     alerts (from every instance) in it, with no extra round trip;
  *   - records the notification's alerts (field = fingerprint, value "f"
  *     firing / "r" resolved) and, for a sent one, the time (field "_t");
  *   - FIRING: always sent once due; before it, group_shared_hold claims
  *     the group's firing slot (group.c asks): when another instance sent
  *     one within group_interval, the group waits until that has passed
  *     (holds kept), so the instances together send at most one firing
- *     notification per group_interval, as one Alertmanager would (each
- *     listing the alerts its instance decided);
+ *     notification per group_interval, as one Alertmanager would;
  *   - REMINDER: sent only if no instance notified this group within 90%
  *     of repeat_interval (the instances' timers drift apart by their own
  *     notification times), else skipped;
  *   - RESOLVED: sent only when no alert of the group is still firing on
- *     any instance (then the hash is deleted); otherwise skipped, and the
- *     last instance to resolve sends it.
- * The hash expires 2 x repeat_interval + 1 h after its last write, so a
+ *     any instance (then both hashes are deleted, the records returned
+ *     first); otherwise skipped, and the last instance to resolve sends it.
+ * The hashes expire 2 x repeat_interval + 1 h after their last write, so a
  * dead instance's firing alerts cannot hold a group's resolved forever.
  * A skipped notification releases its holds (nothing to deliver). Redis
- * unavailable: everything is sent, as before (a duplicate, never a miss).
+ * unavailable: everything is sent, as before (a duplicate, never a miss),
+ * each notification listing its own instance's alerts.
  *
  * Threads: the router thread only. Connections through redis_open.
  */
