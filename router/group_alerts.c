@@ -164,10 +164,18 @@ static int cmp_fp(const void *x, const void *y)
 }
 
 /* Whether another instance's record is listed, and as what. */
-static bool listed(const notification_t *own, int64_t prev_sent_ms, group_alert_t *g)
+static int cmp_u64(const void *x, const void *y)
 {
-    for (size_t i = 0; i < own->n_alerts; i++)
-        if (own->alerts[i].alert->fingerprint == g->alert.fingerprint) return false;
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* `own_fps`: this instance's fingerprints, sorted (its view wins). */
+static bool listed(const notification_t *own, const uint64_t *own_fps, int64_t prev_sent_ms,
+                   group_alert_t *g)
+{
+    if (bsearch(&g->alert.fingerprint, own_fps, own->n_alerts, sizeof(*own_fps), cmp_u64))
+        return false;
     alert_t *a = &g->alert;
     if (own->kind == NOTIFY_RESOLVED) {
         /* The group resolved on every instance: all of it listed resolved. */
@@ -197,9 +205,13 @@ bool group_alerts_merge(const notification_t *own, group_alert_t *others, size_t
     *out = *own;
     if (!n_others) return true;
     qsort(others, n_others, sizeof(*others), cmp_fp);
+    uint64_t *own_fps = arena_alloc(arena, (own->n_alerts + 1) * sizeof(*own_fps));
+    if (!own_fps) return false;
+    for (size_t i = 0; i < own->n_alerts; i++) own_fps[i] = own->alerts[i].alert->fingerprint;
+    qsort(own_fps, own->n_alerts, sizeof(*own_fps), cmp_u64);
     size_t extra = 0;
     for (size_t i = 0; i < n_others; i++) {
-        others[i].listed = listed(own, prev_sent_ms, &others[i]);
+        others[i].listed = listed(own, own_fps, prev_sent_ms, &others[i]);
         extra += others[i].listed;
     }
     if (!extra) return true;

@@ -64,12 +64,15 @@ typedef struct {
     int n_firing;       /* listed firing */
     unsigned instances; /* bit k: instance label "ik" listed */
     unsigned firing_bits;
-    bool common_ok;   /* commonLabels exactly {alertname: Merge, team: db} */
-    bool annot_ok;    /* commonAnnotations {summary: disk full} */
-    bool labels_ok;   /* every alert's labels the ones produced for it */
-    int fps_distinct; /* distinct fingerprints listed */
+    bool common_ok;       /* commonLabels exactly {alertname: Merge, team: db} */
+    bool annot_ok;        /* commonAnnotations {summary: disk full} */
+    bool labels_ok;       /* every alert's labels the ones produced for it */
+    int fps_distinct;     /* distinct fingerprints listed */
+    char fp_set[64 * 17]; /* the listed fingerprints, sorted, comma-separated */
     int64_t at_ms;
 } seen_t;
+
+static int cmp_fp(const void *a, const void *b) { return strcmp(a, b); }
 
 static bool read_note(const char *body, int64_t at_ms, seen_t *out)
 {
@@ -111,6 +114,11 @@ static bool read_note(const char *body, int64_t at_ms, seen_t *out)
         if (!dup && out->fps_distinct < 64)
             snprintf(fps[out->fps_distinct++], 17, "%s", fp->valuestring);
         out->n_alerts++;
+    }
+    qsort(fps, (size_t)out->fps_distinct, sizeof(fps[0]), cmp_fp);
+    for (int i = 0; i < out->fps_distinct; i++) {
+        strcat(out->fp_set, fps[i]);
+        strcat(out->fp_set, ",");
     }
     const cJSON *cl = cJSON_GetObjectItem(j, "commonLabels"),
                 *ca = cJSON_GetObjectItem(j, "commonAnnotations");
@@ -233,6 +241,9 @@ int main(void)
 
     n = read_all(&sink, seen, WEBHOOK_SINK_MAX);
     int firing = 0, n_resolved = 0, close_firing = 0, full_firing = 0;
+    const char *full_set = NULL; /* the fingerprints a full firing notification listed */
+    for (int i = 0; i < n; i++)
+        if (!seen[i].resolved && seen[i].firing_bits == all_bits) full_set = seen[i].fp_set;
     int64_t last_fire = 0;
     for (int i = 0; i < n; i++) {
         const seen_t *s = &seen[i];
@@ -246,6 +257,8 @@ int main(void)
             CHECK_EQ_INT(s->n_firing, 0);
             CHECK(s->common_ok);
             CHECK(s->annot_ok);
+            /* The same eight alerts (fingerprints) as the firing page. */
+            if (full_set) CHECK_EQ_STR(s->fp_set, full_set);
             continue;
         }
         firing++;
@@ -257,6 +270,7 @@ int main(void)
             CHECK_EQ_INT(s->fps_distinct, N * PER_PARTITION);
             CHECK(s->common_ok);
             CHECK(s->annot_ok);
+            CHECK_EQ_STR(s->fp_set, full_set);
         }
     }
     CHECK(full_firing >= 1);
