@@ -11,11 +11,16 @@
  *     across the halves) and commonAnnotations over all eight;
  *   - no two firing notifications for the group within group_interval;
  *   - one resolved notification, listing all eight as resolved.
+ * First, group_shared.c alone against the same Redis (two handles as two
+ * instances): the records come back with the gate's answer, a malformed
+ * one is left out, the resolved gate deletes both hashes, and an
+ * unreachable Redis sends with nothing merged.
  * Each stage has its own deadline; every server started here is stopped.
  */
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
+#include "../router/router_int.h"
 #include "check.h"
 #include "harness.h"
 #include "webhook_sink.h"
@@ -153,6 +158,120 @@ static bool log_has(const char *path, const char *what)
     return has;
 }
 
+/* ---- the Redis adapter alone (group_shared.c), two handles as two
+ * instances ------------------------------------------------------------ */
+
+#define LB(n, v)                                                                                   \
+    {                                                                                              \
+        {n, sizeof(n) - 1}, { v, sizeof(v) - 1 }                                                   \
+    }
+
+static label_t gl_a[] = {LB("alertname", "G"), LB("zone", "a")};
+static label_t gl_b[] = {LB("alertname", "G"), LB("zone", "b")};
+static label_t g_group[] = {LB("alertname", "G")};
+
+static notification_t gate_note(const route_t *route, notify_kind_t kind, notify_alert_t *na,
+                                int64_t now_ms)
+{
+    return (notification_t){.kind = kind,
+                            .route = route,
+                            .group_key = "{}:{alertname=\"G\"}",
+                            .group_id = 0x77,
+                            .group_labels = g_group,
+                            .n_group_labels = 1,
+                            .alerts = na,
+                            .n_alerts = 1,
+                            .n_firing = kind == NOTIFY_RESOLVED ? 0 : 1,
+                            .now_ms = now_ms};
+}
+
+static void test_gate_direct(const redis_local_t *redis)
+{
+    store_conf_t sc = {.port = redis->port, .timeout_ms = 500};
+    snprintf(sc.host, sizeof(sc.host), "127.0.0.1");
+    group_shared_t *one = group_shared_new(&sc, "gd:"), *two = group_shared_new(&sc, "gd:");
+    CHECK(one && two);
+    if (!one || !two) return;
+    receiver_t rcv = {.name = "hook", .kind = RECV_WEBHOOK};
+    route_t route = {.receiver = &rcv, .repeat_interval_ms = 3600000, .group_interval_ms = 1000};
+    const int64_t t = 1767225600000LL;
+    alert_t a = {.labels = gl_a, .n_labels = 2, .fingerprint = 0xa, .starts_at_ms = t};
+    alert_t b = {.labels = gl_b, .n_labels = 2, .fingerprint = 0xb, .starts_at_ms = t};
+    incident_t inc = {.count = 1, .first_seen_ms = t, .last_seen_ms = t};
+    notify_alert_t na = {&a, &inc, {0}}, nb = {&b, &inc, {0}};
+    arena_t ar;
+    arena_init(&ar, 8192);
+    group_others_t others;
+    notification_t note = gate_note(&route, NOTIFY_FIRING, &na, t), merged;
+
+    /* Instance one fires first: only its own record comes back. */
+    CHECK(group_shared_gate(one, &note, &ar, &others));
+    CHECK_EQ_INT(others.n, 1);
+    CHECK_EQ_INT(others.prev_sent_ms, 0);
+    /* Instance two, a group_interval later: one's alert is in its page. */
+    note = gate_note(&route, NOTIFY_FIRING, &nb, t + 1000);
+    CHECK(group_shared_gate(two, &note, &ar, &others));
+    CHECK_EQ_INT(others.n, 2);
+    CHECK_EQ_INT(others.prev_sent_ms, t);
+    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &ar, NULL, NULL,
+                             &merged));
+    CHECK_EQ_INT(merged.n_alerts, 2);
+    CHECK_EQ_INT(merged.n_firing, 2);
+    if (merged.n_alerts == 2) CHECK_EQ_INT(merged.alerts[1].alert->fingerprint, 0xa);
+    /* A record nobody can read is left out and counted; both hashes have
+     * the group record's expiry. */
+    redisContext *c = redis_local_client(redis);
+    CHECK(c != NULL);
+    if (c) {
+        redisReply *r = redisCommand(c, "HSET gd:grpa:0000000000000077 00000000000000ff junk");
+        if (r) freeReplyObject(r);
+        r = redisCommand(c, "PTTL gd:grpa:0000000000000077");
+        CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 3600000);
+        if (r) freeReplyObject(r);
+    }
+    note = gate_note(&route, NOTIFY_FIRING, &na, t + 2000);
+    CHECK(group_shared_gate(one, &note, &ar, &others));
+    CHECK_EQ_INT(others.n, 2);
+    CHECK_EQ_INT(others.malformed, 1);
+    if (c) {
+        redisReply *r = redisCommand(c, "HDEL gd:grpa:0000000000000077 00000000000000ff");
+        if (r) freeReplyObject(r);
+    }
+    /* One resolves: skipped (two still fires). Two resolves: sent, both
+     * listed resolved, both hashes gone. */
+    a.status = b.status = ALERT_RESOLVED;
+    a.ends_at_ms = b.ends_at_ms = t + 3000;
+    note = gate_note(&route, NOTIFY_RESOLVED, &na, t + 3000);
+    CHECK(!group_shared_gate(one, &note, &ar, &others));
+    note = gate_note(&route, NOTIFY_RESOLVED, &nb, t + 3100);
+    CHECK(group_shared_gate(two, &note, &ar, &others));
+    CHECK_EQ_INT(others.n, 2);
+    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &ar, NULL, NULL,
+                             &merged));
+    CHECK_EQ_INT(merged.n_alerts, 2);
+    CHECK_EQ_INT(merged.n_firing, 0);
+    for (size_t i = 0; i < merged.n_alerts; i++)
+        CHECK_EQ_INT(merged.alerts[i].alert->status, ALERT_RESOLVED);
+    if (c) {
+        redisReply *r = redisCommand(c, "EXISTS gd:grp:0000000000000077 gd:grpa:0000000000000077");
+        CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+    }
+    group_shared_destroy(one);
+    group_shared_destroy(two);
+
+    /* Redis unreachable: sent, own alerts only (nothing merged). */
+    sc.port = redis_local_free_port();
+    group_shared_t *down = group_shared_new(&sc, "gd:");
+    a.status = ALERT_FIRING;
+    note = gate_note(&route, NOTIFY_FIRING, &na, t + 4000);
+    CHECK(down && group_shared_gate(down, &note, &ar, &others));
+    CHECK_EQ_INT(others.n, 0);
+    group_shared_destroy(down);
+    arena_free(&ar);
+}
+
 int main(void)
 {
     if (!redis_local_available()) {
@@ -166,6 +285,8 @@ int main(void)
     snprintf(dir, sizeof(dir), "/tmp/quell-gm-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
     CHECK_EQ_INT(redis_local_start(&redis), 0);
+    /* Stage 0: the adapter's contract, before any quell runs. */
+    test_gate_direct(&redis);
     harness_mock_t kafka;
     CHECK_EQ_INT(harness_mock_start(&kafka, "gm", N), 0);
     webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};
