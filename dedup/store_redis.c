@@ -15,11 +15,12 @@
  *            the entry the caller expected, it writes the one the caller
  *            worked out (store_entry_confirm);
  *   touch    (per key) fold suppressed occurrences in (count += n, last_seen = max)
- *            and renew the TTL (or keep it: STORE_TTL_RENEW_MS), answering the entry it wrote (the worker's
- *            cache takes it as what Redis holds now); a no-op answering 0
- *            when the key is gone or of another format. When the key holds
- *            the entry the caller expected, it writes the entry the caller
- *            worked out (store_entry_touch) and answers 1.
+ *            and renew the TTL (or keep it: STORE_TTL_RENEW_MS), answering
+ *            the entry it wrote (the worker's cache takes it as what Redis
+ *            holds now); a no-op answering 0 when the key is gone or of
+ *            another format. When the key holds the entry the caller
+ *            expected, it writes the entry the caller worked out
+ *            (store_entry_touch) and answers 1.
  * Each takes up to MULTI_KEYS keys per call: consecutive commands of one
  * script queued on a connection are sent as one call, and reads its keys
  * with one MGET (a key twice in one call is never sent: the second starts
@@ -53,11 +54,12 @@
  * it (store_entry_upgrade), so a CAS against what C was given can succeed
  * and rewrite it as format 2.
  * Any number of keys; ARGV: the expected and desired entry per key, then
- * a renew flag per key (below) and the TTL. Answers one element per key: 1 (written), 0 (absent, not
- * written) or the entry it holds (not written). An expected "?" (never an
- * entry: those are 0, 64 or 96 bytes) reads the key without writing.
- * Each key is handled exactly as the one-key script of earlier builds did:
- * one call per CAS was ~10 us of Redis time, on the same 2 cores as quell
+ * a renew flag per key (below) and the TTL. Answers one element per key:
+ * 1 (written), 0 (absent, not written) or the entry it holds (not
+ * written). An expected "?" (never an entry: those are 0, 64 or 96 bytes)
+ * reads the key without writing. Each key is handled exactly as the
+ * one-key script of earlier builds did: one call per CAS was ~10 us of
+ * Redis time, on the same 2 cores as quell
  * (~135,000 calls per launch-day run); a call of 128 keys costs a fraction
  * of that per key. */
 /* Each script reads its keys with one MGET rather than one GET per key:
@@ -94,9 +96,8 @@ static const char cas_lua[] =
 
 /* confirm and touch take any number of keys (ARGV: one id per key for
  * confirm; a count and a last-seen per key, then the renew flags and the
- * TTL, for touch): the
- * adapter sends one call per MULTI_KEYS fingerprints rather than one per
- * fingerprint. confirm answers how many it cleared; touch one element per
+ * TTL, for touch): the adapter sends one call per MULTI_KEYS fingerprints
+ * rather than one per fingerprint. confirm answers how many it cleared; touch one element per
  * key, like cas: the entry written, or 0. Touches were ~70% of the script calls of a launch-day run
  * (231,801 EVALSHA at 9.25 us each in Redis for 2M alerts); a call's
  * fixed cost (dispatch, the script's invocation, the reply) is now paid

@@ -142,6 +142,13 @@ typedef struct {
     unsigned char expected[STORE_ENTRY_BYTES];
 } confirm_t;
 
+/* A touch of the periodic flush on the wire: whose, and whether it sets
+ * the key's TTL. */
+typedef struct {
+    uint64_t fp;
+    bool renew_ttl;
+} touched_t;
+
 typedef struct parked {
     struct parked *next;
     void *rec;
@@ -175,10 +182,7 @@ struct store_worker {
     /* The periodic flush's touches on the wire: their fingerprints in
      * order, the index of the first one's result, and when they were
      * queued (the answers renew L1 from then). */
-    struct touched {
-        uint64_t fp;
-        bool renew_ttl;
-    } *touched;
+    touched_t *touched;
     size_t n_touched, cap_touched, touched_first;
     int64_t touched_at_ns;
     /* forwards awaiting delivery, FIFO */
@@ -1041,7 +1045,7 @@ static void flush_dirty(store_worker_t *sw)
             bool renew = flush_one(sw, s, now);
             if (sw->n_touched == sw->cap_touched)
                 sw->touched = grow(sw->touched, &sw->cap_touched, sizeof(*sw->touched));
-            sw->touched[sw->n_touched++] = (struct touched){s->fp, renew};
+            sw->touched[sw->n_touched++] = (touched_t){s->fp, renew};
         }
         if (s) s->dirty = false;
     }

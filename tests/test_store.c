@@ -758,8 +758,7 @@ static long long pttl_of(redisContext *c, const char *prefix, uint64_t fp)
 
 static void pexpire(redisContext *c, const char *prefix, uint64_t fp, long long ms)
 {
-    redisReply *r =
-        redisCommand(c, "PEXPIRE %s%016llx %lld", prefix, (unsigned long long)fp, ms);
+    redisReply *r = redisCommand(c, "PEXPIRE %s%016llx %lld", prefix, (unsigned long long)fp, ms);
     CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
     if (r) freeReplyObject(r);
 }
@@ -801,7 +800,7 @@ static void test_ttl_flag(void)
     CHECK(store_run(conn, res, 1) == QERR_OK && res[0].kind == STORE_R_OK);
     CHECK(pttl_of(c, "t-tflag:", 1) > full - 5000);
     pexpire(c, "t-tflag:", 1, 200000);
-    store_touch_add(conn, 1, 1, 1001, b3, false); /* expected: kept */
+    store_touch_add(conn, 1, 1, 1001, b3, false);  /* expected: kept */
     store_touch_add(conn, 2, 1, 1001, NULL, true); /* absent: nothing written */
     CHECK(store_run(conn, res, 2) == QERR_OK && res[0].kind == STORE_R_VALUE &&
           res[0].cur_len == STORE_ENTRY_BYTES && res[1].cur_len == 0);
