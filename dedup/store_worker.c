@@ -249,15 +249,7 @@ store_worker_t *store_worker_new(const store_conf_t *sc, uint64_t me, const dedu
     arena_init(&sw->batch.scratch, 64 * 1024);
     size_t slots = 1024;
     while (slots < sc->cache_entries) slots <<= 1;
-    /* Zeroed by hand rather than calloc'd: calloc's fresh pages are the
-     * shared zero page until written, and L1 reads a set before it writes
-     * a slot of it, so each of its pages (~15 MiB at 65,536 slots) cost a
-     * second fault on its first write, with a TLB shootdown across the
-     * process's threads: ~1.5% of the dedup thread's samples in a launch-day
-     * run (`perf`, `do_wp_page` under group_to_l1). slots is a power of
-     * two >= 1024, so the size is a multiple of the alignment. */
-    sw->l1 = aligned_alloc(64, slots * sizeof(*sw->l1));
-    if (sw->l1) memset(sw->l1, 0, slots * sizeof(*sw->l1));
+    sw->l1 = calloc(slots, sizeof(*sw->l1));
     sw->l1_tag = aligned_alloc(L1_WAYS * sizeof(uint64_t), slots * sizeof(uint64_t));
     if (sw->l1_tag) memset(sw->l1_tag, 0, slots * sizeof(uint64_t));
     sw->l1_mask = slots - 1;
