@@ -1,7 +1,9 @@
 /*
  * Recorded traffic readers (see recorded.h): Prometheus JSON, protobuf,
- * CSV / JSON lines through a column mapping, fast.log, syslog and Zeek
- * logs, and kafka:TOPIC; files in event-time order: recorded_order.c.
+ * CSV through a column mapping or guessed roles, fast.log, Snort's full
+ * alerts, OSSEC's alerts.log, syslog and Zeek logs, and kafka:TOPIC; JSON
+ * of any other shape: recorded_json.c; files in event-time order:
+ * recorded_order.c; compressed input: recorded_unpack.c.
  *
  * Design: every reader ends in one alert_t built in a per-row arena (labels
  * sorted bytewise, names unique, empty values dropped as Prometheus does)
@@ -26,16 +28,10 @@
 #include "../ingest/ingest.h"
 #include "recorded_int.h"
 
-/* Columns read; a wider export is warned about and its rows still checked
- * against the header's full width. */
-#define MAX_COLS 1024
-
 /* A problem with one row: the first REPORT_MAX of a file go to stderr as
  * FILE:LINE: message, the rest are counted and summed up at its end. */
 #define REPORT_MAX 20
-static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+void rec_report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
 {
     if (r->scanning || r->reported++ >= REPORT_MAX) return;
     va_list ap;
@@ -177,7 +173,7 @@ size_t recorded_position(const recorded_t *r) { return r->position; }
 
 /* ---- time --------------------------------------------------------------- */
 
-static int64_t next_time(recorded_t *r, bool found, int64_t t)
+int64_t rec_next_time(recorded_t *r, bool found, int64_t t)
 {
     if (!found && r->explain) return 0; /* explain asks about it as of now */
     if (!found) t = r->have_time ? r->last_time + 1 : 0;
@@ -301,7 +297,7 @@ static int64_t clock_time(recorded_t *r, const rec_time_info_t *info, int64_t ra
  * more than half a year before the previous one has rolled over into the
  * next year (Dec 31 -> Jan 1), more than half a year after it back into
  * the previous (a newest-first log). */
-static bool read_time(recorded_t *r, const char *v, size_t len, int64_t *ms)
+bool rec_read_time(recorded_t *r, const char *v, size_t len, int64_t *ms)
 {
     rec_time_info_t info;
     r->topts.year = r->start_year + r->year_offset;
@@ -343,22 +339,14 @@ static int label_cmp(const void *a, const void *b)
     return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
 }
 
-typedef struct {
-    label_t labels[MAX_COLS]; /* every column of a row: none dropped before the trim */
-    uint32_t n;
-    bool have_time, resolved, bad_time;
-    int64_t time_ms;
-    char bad_time_text[64];
-} row_t;
-
 /* Adds label `name` = value (copied into the arena); "time" and "status"
  * are read instead when `special`. */
-static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, size_t vlen,
-                    bool special)
+void rec_row_add(recorded_t *r, row_t *row, const char *name, const char *v, size_t vlen,
+                 bool special)
 {
     if (special && !strcmp(name, "time")) {
         if (!vlen) return;
-        if (read_time(r, v, vlen, &row->time_ms)) {
+        if (rec_read_time(r, v, vlen, &row->time_ms)) {
             row->have_time = true;
         } else {
             row->bad_time = true;
@@ -371,6 +359,12 @@ static void row_add(recorded_t *r, row_t *row, const char *name, const char *v, 
     }
     if (special && !strcmp(name, "status")) {
         row->resolved = rec_status_resolved(v, vlen);
+        return;
+    }
+    if (special && !strcmp(name, "end")) {
+        /* read as the file's dates read, without voting on them: an open
+         * problem's is empty */
+        row->have_end = vlen && rec_parse_time(v, vlen, &r->topts, &row->end_ms, NULL);
         return;
     }
     while (vlen && isspace((unsigned char)*v)) v++, vlen--;
@@ -393,22 +387,23 @@ static bool is_role_label(const label_t *l)
            (l->name.len == 8 && !memcmp(l->name.ptr, "severity", 8));
 }
 
-static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
-                     void *ctx)
+void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
+                  void *ctx)
 {
     if (row->bad_time) {
         /* Kept: a week of alerts with an odd time format is still worth
          * tuning on, in file order. */
         r->bad_times++;
-        report(r, file, line,
-               r->explain ? "warning: time \"%s\" not read: explained as of now"
-                          : "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
-               row->bad_time_text);
+        rec_report(r, file, line,
+                   r->explain
+                       ? "warning: time \"%s\" not read: explained as of now"
+                       : "warning: time \"%s\" not read: taken as 1 ms after the previous alert",
+                   row->bad_time_text);
     }
     if (!row->n) {
         r->errors++;
-        report(r, file, line, "not read: no labels (no %sfield has a value)",
-               r->has_map ? "mapped " : "");
+        rec_report(r, file, line, "not read: no labels (no %sfield has a value)",
+                   r->has_map ? "mapped " : "");
         return;
     }
     for (uint32_t i = 0; i < row->n; i++) {
@@ -452,8 +447,17 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
     a.labels = row->labels;
     a.n_labels = row->n;
     a.status = row->resolved ? ALERT_RESOLVED : ALERT_FIRING;
-    a.event_time_ms = next_time(r, row->have_time, row->time_ms);
+    a.event_time_ms = rec_next_time(r, row->have_time, row->time_ms);
     a.starts_at_ms = a.event_time_ms;
+    if (row->have_end && row->have_time && row->end_ms >= row->time_ms) {
+        /* A row that is a whole incident (a Zabbix problem, a PagerDuty
+         * incident, an alarm with its clear time): it fired at its time,
+         * whatever its status says now, and resolved at its end. */
+        a.status = ALERT_FIRING;
+        fn(ctx, &a);
+        a.status = ALERT_RESOLVED;
+        a.event_time_ms = row->end_ms;
+    }
     fn(ctx, &a);
 }
 
@@ -461,7 +465,7 @@ static void row_emit(recorded_t *r, row_t *row, const char *file, size_t line, r
 
 /* Field names (label-safe; compared ignoring case and '_') that play a
  * role when no mapping is given, most specific first. */
-static const char *const role_names[][32] = {
+const char *const rec_role_names[ROLE__COUNT][40] = {
     /* alertname */
     {"alertname",
      "alert_signature",
@@ -470,6 +474,7 @@ static const char *const role_names[][32] = {
      "sig_name",
      "threat_name",
      "alert_name",
+     "alert_title", /* Microsoft's GUIDE incidents: AlertTitle */
      "rule_name",
      "rule_description",
      "rule_comment", /* OSSEC's JSON alerts */
@@ -492,7 +497,13 @@ static const char *const role_names[][32] = {
      "job",
      "attack_cat", /* UNSW-NB15 */
      "attack_type",
-     "label", /* CIC-IDS2017/2018 flows: " Label" */
+     "label",   /* CIC-IDS2017/2018 flows: " Label" */
+     "problem", /* Zabbix's problem export */
+     "trigger_name",
+     "trigger",
+     "service",     /* Riemann's events: host, service, state, description */
+     "message",     /* Opsgenie's alert export */
+     "description", /* PagerDuty's incident export */
      NULL},
     /* severity */
     {"severity", "alert_severity", "priority", "perceived_severity", "severity_level", "sev",
@@ -502,19 +513,26 @@ static const char *const role_names[][32] = {
      /* when it fired, before when something was made (Graylog's check
       * result: triggered_at; its condition's created_at) */
      "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
-     "created_at", "start_time", "received_at", "finished_at", "started_at", "incident_started_at",
-     "payload_timestamp", "date", NULL},
+     "created_at", "created_on" /* PagerDuty's incident export */, "opened_at" /* ServiceNow */,
+     "first_occurrence" /* Netcool */, "first_seen", "start_time", "received_at", "finished_at",
+     "started_at", "incident_started_at", "payload_timestamp", "date", NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
      "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
+    /* end: when a row that is a whole incident ended (Zabbix's "Recovery
+     * time", PagerDuty's resolved_on, an alarm's clear time) */
+    {"recovery_time", "resolved_at", "resolved_on", "resolved_time", "resolve_time",
+     "resolution_time", "recovered_at", "recovered_time", "cleared_at", "cleared_on",
+     "cleared_time", "clear_time", "closed_at", "closed_on", "closed_time", "close_time",
+     "ended_at", "end_time", NULL},
 };
-enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE__COUNT };
-static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status"};
+static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status",
+                                                    "end"};
 
 /* A field name equals a role name ignoring case and '_': exports spell
  * one column "Alert Name", "alert_name" and "AlertName". */
-static bool role_name_eq(const char *field, const char *role)
+bool rec_role_name_eq(const char *field, const char *role)
 {
     for (;;) {
         while (*field == '_') field++;
@@ -530,29 +548,37 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
 {
     for (int r = 0; r < ROLE__COUNT; r++) {
         roles[r] = -1;
-        for (size_t k = 0; role_names[r][k] && roles[r] < 0; k++)
+        for (size_t k = 0; rec_role_names[r][k] && roles[r] < 0; k++)
             for (size_t i = 0; i < n && roles[r] < 0; i++) {
                 bool taken = false;
                 for (int q = 0; q < r; q++) taken |= roles[q] == (int)i;
-                if (!taken && names[i] && role_name_eq(names[i], role_names[r][k]))
+                if (!taken && names[i] && rec_role_name_eq(names[i], rec_role_names[r][k]))
                     roles[r] = (int)i;
             }
     }
 }
 
+/* A field that measures one occurrence, not what it is about: as a label
+ * it would make every occurrence a label set of its own (Zabbix's and
+ * PagerDuty's exports carry each problem's "Duration"). */
+static bool occurrence_field(const char *name)
+{
+    return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed");
+}
+
 /* One row of (label-safe name, value) fields, roles guessed. */
-static void row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
-                            const size_t *lens, size_t n, const int roles[ROLE__COUNT])
+void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
+                         const size_t *lens, size_t n, const int roles[ROLE__COUNT])
 {
     for (size_t i = 0; i < n; i++) {
-        if (!names[i]) continue;
+        if (!names[i] || occurrence_field(names[i])) continue;
         int role = -1;
         for (int q = 0; q < ROLE__COUNT; q++)
             if (roles[q] == (int)i) role = q;
         if (role >= 0)
-            row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
+            rec_row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
         else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity"))
-            row_add(r, row, names[i], vals[i], lens[i], false);
+            rec_row_add(r, row, names[i], vals[i], lens[i], false);
     }
 }
 
@@ -588,6 +614,47 @@ static size_t csv_headerless(const char *p, const char *end, char delim)
                   rec_parse_time(f[0], fl[0], &dmy, &ms, NULL));
     free(copy);
     return timed ? n : 0;
+}
+
+/* Roles guess_roles left to none, from a CSV's header and first row:
+ * a column ending in a severity, status or time word ("Alarm Status",
+ * "Event Severity", "Raise Time"; not the name, which "NE Name" would
+ * take), else for the time the first column whose first value reads as
+ * a date from 1990 on with a date or clock in it ("Occurred On (NT)",
+ * "Last Seen"): alarm exports name their times every which way. */
+static void csv_more_roles(char *const *names, size_t nh, int roles[ROLE__COUNT], const char *p,
+                           const char *end, char delim)
+{
+    for (int q = ROLE_SEVERITY; q < ROLE__COUNT; q++)
+        for (size_t k = 0; rec_role_names[q][k] && roles[q] < 0; k++)
+            for (size_t i = 0; i < nh && roles[q] < 0; i++) {
+                bool taken = false;
+                for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+                if (!taken && names[i] &&
+                    rec_leaf_is_role(names[i], "", false, rec_role_names[q][k], true))
+                    roles[q] = (int)i;
+            }
+    if (roles[ROLE_TIME] >= 0) return;
+    size_t l = (size_t)(end - p) < 65536 ? (size_t)(end - p) : 65536;
+    char *copy = malloc(l + 1), **f = malloc(MAX_COLS * sizeof *f);
+    size_t *fl = malloc(MAX_COLS * sizeof *fl);
+    if (copy && f && fl) {
+        memcpy(copy, p, l);
+        copy[l] = '\0';
+        char *cp = copy;
+        size_t lines = 0, n = rec_csv_record(&cp, copy + l, delim, f, fl, MAX_COLS, &lines);
+        for (size_t i = 0; i < n && i < nh && roles[ROLE_TIME] < 0; i++) {
+            bool taken = false;
+            for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
+            bool dated =
+                memchr(f[i], ':', fl[i]) || memchr(f[i], '-', fl[i]) || memchr(f[i], '/', fl[i]);
+            if (!taken && names[i] && dated && rec_plausible_time(f[i], fl[i]))
+                roles[ROLE_TIME] = (int)i;
+        }
+    }
+    free(copy);
+    free(f);
+    free(fl);
 }
 
 static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, recorded_fn fn,
@@ -675,9 +742,10 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
     }
     if (nh == 1 && header[0] && rec_yaml_header(header[0])) {
         r->errors++;
-        report(r, file, header_line,
-               "not read: YAML (a rule or config file?), not recorded alerts: CSV needs a header "
-               "line naming its columns");
+        rec_report(
+            r, file, header_line,
+            "not read: YAML (a rule or config file?), not recorded alerts: CSV needs a header "
+            "line naming its columns");
         free(header[0]);
         return;
     }
@@ -700,6 +768,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         for (size_t i = 0; i < nh; i++)
             auto_names[i] = header[i] ? rec_label_safe(header[i]) : NULL;
         guess_roles(auto_names, nh, roles);
+        csv_more_roles(auto_names, nh, roles, p, end, delim);
     }
     size_t line = header_line + lines; /* the line the next row starts on */
     while (p < end) {
@@ -717,26 +786,28 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         arena_reset(&r->arena);
         row_t row;
         row.n = 0;
-        row.have_time = row.resolved = row.bad_time = false;
+        row.have_time = row.resolved = row.bad_time = row.have_end = false;
         if (nf != nh_all) {
             r->errors++;
             if (last_line > at) /* a quote left open swallows the rows after it */
-                report(r, file, at,
-                       "not read: %zu fields, the header has %zu (the row spans lines %zu-%zu: a "
-                       "quote not closed?)",
-                       nf, nh_all, at, last_line);
+                rec_report(
+                    r, file, at,
+                    "not read: %zu fields, the header has %zu (the row spans lines %zu-%zu: a "
+                    "quote not closed?)",
+                    nf, nh_all, at, last_line);
             else
-                report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh_all);
+                rec_report(r, file, at, "not read: %zu fields, the header has %zu", nf, nh_all);
             continue;
         }
         if (r->has_map) {
             for (size_t m = 0; m < r->n_map; m++)
                 if (src_of_map[m] >= 0)
-                    row_add(r, &row, r->map[m].label, f[src_of_map[m]], fl[src_of_map[m]], true);
+                    rec_row_add(r, &row, r->map[m].label, f[src_of_map[m]], fl[src_of_map[m]],
+                                true);
         } else {
-            row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nh, roles);
+            rec_row_from_fields(r, &row, auto_names, (const char *const *)f, fl, nh, roles);
         }
-        row_emit(r, &row, file, at, fn, ctx);
+        rec_row_emit(r, &row, file, at, fn, ctx);
     }
     for (size_t i = 0; i < nh; i++) {
         free(header[i]);
@@ -746,10 +817,42 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 
 /* ---- fast.log ------------------------------------------------------------- */
 
-/* Suricata's or Snort's fast.log, or syslog: one alert a line, its
- * fields named as EVE names them (rec_fastlog_line, rec_syslog_line),
- * read as CSV rows are: through the mapping, or with roles guessed
+/* The largest field count of a line or record reader. */
+#define REC_FIELDS_MAX 16
+_Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
+                   REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
+               "a reader's fields fit");
+
+/* A line's or record's fields, named as EVE (or Wazuh) names them, as an
+ * alert, read as CSV rows are: through the mapping, or with roles guessed
  * (signature or msg, priority, timestamp). */
+static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_field_t *f,
+                        size_t n, recorded_fn fn, void *ctx)
+{
+    arena_reset(&r->arena);
+    row_t row;
+    row.n = 0;
+    row.have_time = row.resolved = row.bad_time = row.have_end = false;
+    if (r->has_map) {
+        for (size_t m = 0; m < r->n_map; m++)
+            for (size_t i = 0; i < n; i++)
+                if (!strcasecmp(f[i].name, r->map[m].source))
+                    rec_row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
+    } else {
+        char *names[REC_FIELDS_MAX];
+        const char *vals[REC_FIELDS_MAX];
+        size_t lens[REC_FIELDS_MAX];
+        for (size_t i = 0; i < n; i++)
+            names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
+        int roles[ROLE__COUNT];
+        guess_roles(names, n, roles);
+        rec_row_from_fields(r, &row, names, vals, lens, n, roles);
+    }
+    rec_row_emit(r, &row, file, line, fn, ctx);
+}
+
+/* Suricata's or Snort's fast.log, or syslog: one alert a line, its
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line). */
 static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
                        recorded_fn fn, void *ctx)
 {
@@ -768,414 +871,83 @@ static void read_lines(recorded_t *r, const char *file, const char *buf, size_t 
         size_t n = syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
         if (!n) {
             r->errors++;
-            report(r, file, line, "not read: not a %s line", syslog ? "syslog" : "fast.log alert");
+            rec_report(r, file, line, "not read: not a %s line",
+                       syslog ? "syslog" : "fast.log alert");
             continue;
         }
-        arena_reset(&r->arena);
-        row_t row;
-        row.n = 0;
-        row.have_time = row.resolved = row.bad_time = false;
-        if (r->has_map) {
-            for (size_t m = 0; m < r->n_map; m++)
-                for (size_t i = 0; i < n; i++)
-                    if (!strcasecmp(f[i].name, r->map[m].source))
-                        row_add(r, &row, r->map[m].label, f[i].value, f[i].len, true);
-        } else {
-            char *names[REC_SYSLOG_FIELDS];
-            const char *vals[REC_SYSLOG_FIELDS];
-            size_t lens[REC_SYSLOG_FIELDS];
-            for (size_t i = 0; i < n; i++)
-                names[i] = (char *)f[i].name, vals[i] = f[i].value, lens[i] = f[i].len;
-            int roles[ROLE__COUNT];
-            guess_roles(names, n, roles);
-            row_from_fields(r, &row, names, vals, lens, n, roles);
+        emit_fields(r, file, line, f, n, fn, ctx);
+    }
+}
+
+/* ---- multi-line alerts: Snort's full alerts, OSSEC's alerts.log ------------ */
+
+/* One record (rec_snort_full, rec_ossec_record) from line `line` on. */
+static void read_record(recorded_t *r, const char *file, size_t line, rec_kind_t kind,
+                        const char *rec, size_t len, recorded_fn fn, void *ctx)
+{
+    rec_field_t f[REC_FIELDS_MAX];
+    size_t bad_line = 0;
+    const char *why = "";
+    size_t n = kind == REC_KIND_SNORT_FULL ? rec_snort_full(rec, len, f, &bad_line, &why)
+                                           : rec_ossec_record(rec, len, f, &bad_line, &why);
+    if (!n) {
+        r->errors++;
+        rec_report(r, file, line + bad_line, "not read: %s", why);
+        return;
+    }
+    emit_fields(r, file, line, f, n, fn, ctx);
+}
+
+/* Lines not in a record (before the first, or after a Snort record's
+ * blank line): one problem a stretch, at its first line. */
+static void read_stray(recorded_t *r, const char *file, size_t first, size_t n, rec_kind_t kind)
+{
+    if (!n) return;
+    r->errors++;
+    rec_report(r, file, first, "not read: %zu line%s outside any %s record", n, n == 1 ? "" : "s",
+               kind == REC_KIND_SNORT_FULL ? "Snort alert" : "OSSEC alert");
+}
+
+/* Records of several lines, each from its opening line (rec_record_start)
+ * to the next one; a Snort record ends at a blank line too (an OSSEC log
+ * may hold blank lines). One pass, a record at a time: nothing is held. */
+static void read_records(recorded_t *r, const char *file, const char *buf, size_t len,
+                         rec_kind_t kind, recorded_fn fn, void *ctx)
+{
+    const char *rec = NULL, *rec_end = NULL;
+    size_t line = 0, rec_line = 0, stray_first = 0, stray_n = 0;
+    if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) buf += 3, len -= 3; /* BOM */
+    for (const char *p = buf;;) {
+        bool at_end = p >= buf + len;
+        const char *text = p;
+        size_t l = 0;
+        if (!at_end) {
+            const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+            l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+            p += l + 1;
+            line++;
+            if (l && text[l - 1] == '\r') l--;
         }
-        row_emit(r, &row, file, line, fn, ctx);
-    }
-}
-
-/* ---- mapped JSON lines --------------------------------------------------- */
-
-static const cJSON *json_path(const cJSON *j, const char *path)
-{
-    const cJSON *direct = cJSON_GetObjectItemCaseSensitive(j, path);
-    if (direct) return direct;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *seg = strtok_r(buf, ".", &save); seg && j; seg = strtok_r(NULL, ".", &save))
-        j = cJSON_GetObjectItemCaseSensitive(j, seg);
-    return j;
-}
-
-/* A scalar as text, in `num` (32 bytes) when it is no string; NULL: no
- * scalar. */
-static const char *scalar_text(const cJSON *c, char *num)
-{
-    if (cJSON_IsString(c)) return c->valuestring;
-    if (cJSON_IsBool(c)) return cJSON_IsTrue(c) ? "true" : "false";
-    if (!cJSON_IsNumber(c)) return NULL;
-    double d = c->valuedouble;
-    if (d > -9e15 && d < 9e15 && d == (double)(long long)d) /* no UB cast */
-        snprintf(num, 32, "%lld", (long long)d);
-    else
-        snprintf(num, 32, "%.17g", d);
-    return num;
-}
-
-/* An array of scalars joined with ", " (malloc'd); NULL when it is empty,
- * holds anything else, or out of memory. */
-static char *join_scalars(const cJSON *a, size_t *first_len)
-{
-    size_t cap = 0;
-    char num[32];
-    for (const cJSON *e = a->child; e; e = e->next) {
-        const char *t = scalar_text(e, num);
-        if (!t) return NULL;
-        cap += strlen(t) + 2;
-    }
-    if (!cap) return NULL;
-    char *out = malloc(cap + 1), *o = out;
-    if (!out) return NULL;
-    for (const cJSON *e = a->child; e; e = e->next) {
-        const char *t = scalar_text(e, num);
-        size_t l = strlen(t);
-        if (o != out)
-            *o++ = ',', *o++ = ' ';
-        else
-            *first_len = l;
-        memcpy(o, t, l);
-        o += l;
-    }
-    *o = '\0';
-    return out;
-}
-
-/* One object through the mapping: a row. */
-static void read_mapped_json(recorded_t *r, const char *file, size_t line, const cJSON *j,
-                             recorded_fn fn, void *ctx)
-{
-    arena_reset(&r->arena);
-    row_t row;
-    row.n = 0;
-    row.have_time = row.resolved = row.bad_time = false;
-    for (size_t m = 0; m < r->n_map; m++) {
-        char num[32];
-        const cJSON *src = json_path(j, r->map[m].source);
-        const char *v = scalar_text(src, num);
-        if (v) {
-            row_add(r, &row, r->map[m].label, v, strlen(v), true);
-        } else if (cJSON_IsArray(src)) { /* as without a mapping: see flat_t */
-            size_t first_len = 0;
-            char *joined = join_scalars(src, &first_len);
-            bool time = !strcmp(r->map[m].label, "time");
-            if (joined)
-                row_add(r, &row, r->map[m].label, joined, time ? first_len : strlen(joined), true);
-            free(joined);
+        size_t s = 0;
+        while (s < l && isspace((unsigned char)text[s])) s++;
+        bool blank = s == l, starts = !at_end && rec_record_start(kind, text, l);
+        if (rec && (at_end || starts || (blank && kind == REC_KIND_SNORT_FULL))) {
+            read_record(r, file, rec_line, kind, rec, (size_t)(rec_end - rec), fn, ctx);
+            rec = NULL;
+        }
+        if (at_end || starts) {
+            read_stray(r, file, stray_first, stray_n, kind);
+            stray_n = 0;
+        }
+        if (at_end) break;
+        if (starts) {
+            rec = text, rec_end = text + l, rec_line = line;
+        } else if (rec && !blank) {
+            rec_end = text + l;
+        } else if (!blank && !stray_n++) {
+            stray_first = line;
         }
     }
-    row_emit(r, &row, file, line, fn, ctx);
-}
-
-/* Any JSON object without a mapping: its scalar fields, nested ones named
- * with '_' (alert.signature -> alert_signature), roles guessed. An array
- * of scalars is one field too, its elements joined with ", " (Wazuh's
- * rule.groups, AMiner's AffectedLogAtomPaths: what an alert is about);
- * only its first element is read as a time (AMiner's LogData.Timestamps,
- * one per log line, the first line's its event's). */
-#define MAX_FLAT 512 /* scalar fields of one object read without a mapping */
-typedef struct {
-    char *names[MAX_FLAT];
-    const char *leaves[MAX_FLAT];  /* the field's own key: "description" of rule.description */
-    const char *parents[MAX_FLAT]; /* the key of the object it sits in: "rule"; "" at the top */
-    const char *vals[MAX_FLAT];
-    size_t lens[MAX_FLAT];
-    size_t first_lens[MAX_FLAT]; /* an array's first element; else lens */
-    bool arrays[MAX_FLAT];
-    char *owned[MAX_FLAT]; /* an array's joined value; freed with the names */
-    char nums[MAX_FLAT][32];
-    size_t n;
-    /* JSON documents found inside string fields, read as objects there
-     * (an SNS notification's Message: the CloudWatch alarm itself); the
-     * leaves and parents point into them. */
-    cJSON *inner[4];
-    size_t n_inner;
-} flat_t;
-
-static void flatten(flat_t *fl, const cJSON *j, const char *prefix, const char *parent, int depth)
-{
-    for (const cJSON *c = j->child; c && fl->n < MAX_FLAT; c = c->next) {
-        if (!c->string) continue;
-        char path[256];
-        int pl = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "_" : "", c->string);
-        if (pl < 0 || (size_t)pl >= sizeof path) continue; /* absurdly deep names: skipped */
-        if (cJSON_IsObject(c)) {
-            if (depth < 4) flatten(fl, c, path, c->string, depth + 1);
-            continue;
-        }
-        if (cJSON_IsString(c) && depth < 4 && fl->n_inner < sizeof fl->inner / sizeof *fl->inner) {
-            const char *v = c->valuestring;
-            while (isspace((unsigned char)*v)) v++;
-            cJSON *inner = *v == '{' ? cJSON_Parse(v) : NULL;
-            if (cJSON_IsObject(inner)) {
-                fl->inner[fl->n_inner++] = inner;
-                flatten(fl, inner, path, c->string, depth + 1);
-                continue;
-            }
-            cJSON_Delete(inner);
-        }
-        size_t i = fl->n;
-        fl->owned[i] = NULL;
-        fl->arrays[i] = cJSON_IsArray(c);
-        if (fl->arrays[i])
-            fl->vals[i] = fl->owned[i] = join_scalars(c, &fl->first_lens[i]);
-        else
-            fl->vals[i] = scalar_text(c, fl->nums[i]);
-        if (!fl->vals[i]) continue;
-        if (!(fl->names[i] = rec_label_safe(path))) {
-            free(fl->owned[i]);
-            continue;
-        }
-        fl->leaves[i] = c->string;
-        fl->parents[i] = parent;
-        fl->lens[i] = strlen(fl->vals[i]);
-        if (!fl->arrays[i]) fl->first_lens[i] = fl->lens[i];
-        fl->n++;
-    }
-}
-
-static void flat_free(flat_t *fl)
-{
-    for (size_t i = 0; i < fl->n; i++) {
-        free(fl->names[i]);
-        free(fl->owned[i]);
-    }
-    for (size_t i = 0; i < fl->n_inner; i++) cJSON_Delete(fl->inner[i]);
-}
-
-/* The last word of s[0, len): after the last '_', '-' or '.', or from
- * its last capital starting a CamelCase word ("Component" in
- * "AnalysisComponent"); all of it when none. */
-static const char *last_word(const char *s, size_t len, size_t *word_len)
-{
-    size_t p = len;
-    while (p > 0 && s[p - 1] != '_' && s[p - 1] != '-' && s[p - 1] != '.') {
-        p--;
-        if (p < len - 1 && isupper((unsigned char)s[p]) &&
-            (p == 0 || !isupper((unsigned char)s[p - 1])))
-            break;
-    }
-    *word_len = len - p;
-    return s + p;
-}
-
-/* Whether a word names a thing an alert is about rather than the alert:
- * "name" in Wazuh's "agent" object is the host's, AMiner's
- * PersistenceFileName a file's ("Default" for every detector). */
-static bool entity_word(const char *w, size_t len)
-{
-    static const char *const entities[] = {
-        "file",  "host",     "user",      "process", "parent",      "domain", "path",
-        "image", "computer", "account",   "device",  "machine",     "server", "node",
-        "agent", "manager",  "interface", "source",  "destination", "client", "observer"};
-    for (size_t i = 0; i < sizeof entities / sizeof *entities; i++)
-        if (strlen(entities[i]) == len && !strncasecmp(w, entities[i], len)) return true;
-    return false;
-}
-
-/* Whether a JSON key is role name `role` (ignoring case and '_'), or ends
- * with it as its last CamelCase or '_'-separated word when `suffix`
- * (AMiner's AnalysisComponentName, DetectionTimestamp), the word before
- * it, or else the last of the object it sits in (`parent`), naming no
- * entity (entity_word); an array's key may add a plural 's'
- * (Timestamps). */
-static bool leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
-                         bool suffix)
-{
-    size_t ll = strlen(leaf), rl = strlen(role), wl;
-    const char *w;
-    if (role_name_eq(leaf, role)) {
-        w = last_word(parent, strlen(parent), &wl);
-        return !entity_word(w, wl);
-    }
-    if (array && ll > 1 && (leaf[ll - 1] == 's' || leaf[ll - 1] == 'S')) {
-        char one[128];
-        if (ll - 1 < sizeof one) {
-            memcpy(one, leaf, ll - 1);
-            one[ll - 1] = '\0';
-            if (leaf_is_role(one, parent, false, role, suffix)) return true;
-        }
-    }
-    if (!suffix || strchr(role, '_') || ll <= rl) return false;
-    const char *word = leaf + ll - rl;
-    bool boundary = isupper((unsigned char)word[0]) ? !isupper((unsigned char)word[-1])
-                                                    : word[-1] == '_' || word[-1] == '-';
-    if (!boundary || !role_name_eq(word, role)) return false;
-    size_t ql = (size_t)(word - leaf);
-    while (ql && (leaf[ql - 1] == '_' || leaf[ql - 1] == '-')) ql--;
-    w = last_word(leaf, ql, &wl);
-    return !entity_word(w, wl);
-}
-
-/* Whether a value is an encoded blob, not a name: an SNS notification's
- * "Signature" (344 characters of base64) beside the CloudWatch alarm in
- * its Message. */
-static bool blob_value(const char *v, size_t len)
-{
-    if (len < 64) return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/' && v[i] != '=')
-            return false;
-    return true;
-}
-
-/* Whether a nested key's value reads as an alert's time: not a setting
- * that happens to be called "time" (Graylog's condition parameters carry
- * "time": 1, the minutes it looks back, which read as 1970). Any date from
- * 1990 on. */
-static bool plausible_time(const char *v, size_t len)
-{
-    int64_t ms;
-    return recorded_parse_time(v, len, &ms) && ms >= 631152000000LL;
-}
-
-/* Whether field i's value can play role q: a blob names nothing, and a
- * nested key (found by its own key) is a time only when it reads as one. */
-static bool role_value_ok(const flat_t *fl, int q, size_t i, bool nested)
-{
-    if (q == ROLE_NAME) return !blob_value(fl->vals[i], fl->lens[i]);
-    if (q == ROLE_TIME && nested) return plausible_time(fl->vals[i], fl->first_lens[i]);
-    return true;
-}
-
-/* Roles of a JSON object's fields: a full name as guess_roles reads it
- * first (alert_signature, rule_description); for a role none has, a
- * field's own key in the role's list order, equal to a role name before
- * ending with one: nested-JSON IDS outputs name their fields by the object
- * they sit in (AMiner: AnalysisComponent.AnalysisComponentName,
- * LogData.Timestamps), and their alert's name is the detector's, not its
- * type's (several detectors share one) nor its message's. With `exact_only`,
- * full names only (is an object a record, or a wrapper around some?).
- * Returns whether a value decided the guess: role_value_ok turned down a
- * field whose name fit. *time_nested: the time was found by its own key. */
-static bool guess_json_roles_uncached(const flat_t *fl, int roles[ROLE__COUNT], bool exact_only,
-                                      bool *time_nested)
-{
-    bool by_value = false;
-    *time_nested = false;
-    /* guess_roles, with role_value_ok */
-    for (int q = 0; q < ROLE__COUNT; q++) {
-        roles[q] = -1;
-        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
-            for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
-                bool taken = false;
-                for (int o = 0; o < q; o++) taken |= roles[o] == (int)i;
-                if (taken || !role_name_eq(fl->names[i], role_names[q][k])) continue;
-                if (role_value_ok(fl, q, i, false))
-                    roles[q] = (int)i;
-                else
-                    by_value = true;
-            }
-    }
-    if (exact_only) return by_value;
-    for (int q = 0; q < ROLE__COUNT; q++) {
-        bool before = roles[q] >= 0;
-        for (size_t k = 0; role_names[q][k] && roles[q] < 0; k++)
-            for (int suffix = 0; suffix < 2 && roles[q] < 0; suffix++)
-                for (size_t i = 0; i < fl->n && roles[q] < 0; i++) {
-                    bool taken = false;
-                    for (int o = 0; o < ROLE__COUNT; o++) taken |= roles[o] == (int)i;
-                    if (taken || !leaf_is_role(fl->leaves[i], fl->parents[i], fl->arrays[i],
-                                               role_names[q][k], suffix))
-                        continue;
-                    if (role_value_ok(fl, q, i, true))
-                        roles[q] = (int)i;
-                    else
-                        by_value = true;
-                }
-        if (q == ROLE_TIME && !before && roles[q] >= 0) *time_nested = true;
-    }
-    return by_value;
-}
-
-_Static_assert(ROLE__COUNT == sizeof((recorded_t *)0)->roles_cache[0].roles /
-                                  sizeof((recorded_t *)0)->roles_cache[0].roles[0],
-               "recorded_t.roles_cache holds one index per role");
-
-/* The shape of a flattened object (name NUL key NUL parent NUL kind, for
- * each field, after a byte saying exact_only) into r->shape; its length,
- * 0 when out of memory. */
-static size_t shape_key(recorded_t *r, const flat_t *fl, bool exact_only)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < fl->n; i++)
-        len += strlen(fl->names[i]) + strlen(fl->leaves[i]) + strlen(fl->parents[i]) + 4;
-    if (len > r->shape_cap) {
-        char *b = realloc(r->shape, len);
-        if (!b) return 0;
-        r->shape = b;
-        r->shape_cap = len;
-    }
-    char *o = r->shape;
-    *o++ = exact_only ? 'x' : 'k';
-    for (size_t i = 0; i < fl->n; i++) {
-        size_t nl = strlen(fl->names[i]) + 1, ll = strlen(fl->leaves[i]) + 1,
-               pl = strlen(fl->parents[i]) + 1;
-        memcpy(o, fl->names[i], nl);
-        memcpy(o + nl, fl->leaves[i], ll);
-        memcpy(o + nl + ll, fl->parents[i], pl);
-        o += nl + ll + pl;
-        *o++ = fl->arrays[i] ? 'a' : 's';
-    }
-    return len;
-}
-
-/* guess_json_roles_uncached, reusing the guess made for an object before
- * with the same fields (see recorded_t.roles_cache) when this object's
- * values fit it too. */
-static void guess_json_roles(recorded_t *r, const flat_t *fl, int roles[ROLE__COUNT],
-                             bool exact_only)
-{
-    size_t len = shape_key(r, fl, exact_only);
-    for (size_t c = 0; len && c < ROLES_CACHED; c++) {
-        if (!r->roles_cache[c].key || r->roles_cache[c].key_len != len ||
-            memcmp(r->roles_cache[c].key, r->shape, len))
-            continue;
-        const int *kept = r->roles_cache[c].roles;
-        if ((kept[ROLE_NAME] < 0 || role_value_ok(fl, ROLE_NAME, (size_t)kept[ROLE_NAME], false)) &&
-            (kept[ROLE_TIME] < 0 || role_value_ok(fl, ROLE_TIME, (size_t)kept[ROLE_TIME],
-                                                  r->roles_cache[c].time_nested))) {
-            memcpy(roles, kept, sizeof r->roles_cache[c].roles);
-            return;
-        }
-        break; /* a value of this object turns the kept guess down */
-    }
-    bool time_nested;
-    if (guess_json_roles_uncached(fl, roles, exact_only, &time_nested) || !len) return;
-    char *key = malloc(len);
-    if (!key) return;
-    memcpy(key, r->shape, len);
-    size_t c = r->roles_next++ % ROLES_CACHED;
-    free(r->roles_cache[c].key);
-    r->roles_cache[c].key = key;
-    r->roles_cache[c].key_len = len;
-    r->roles_cache[c].time_nested = time_nested;
-    memcpy(r->roles_cache[c].roles, roles, sizeof r->roles_cache[c].roles);
-}
-
-static void read_flat_row(recorded_t *r, const char *file, size_t line, flat_t *fl, recorded_fn fn,
-                          void *ctx)
-{
-    int roles[ROLE__COUNT];
-    guess_json_roles(r, fl, roles, false);
-    if (roles[ROLE_TIME] >= 0) fl->lens[roles[ROLE_TIME]] = fl->first_lens[roles[ROLE_TIME]];
-    arena_reset(&r->arena);
-    row_t row;
-    row.n = 0;
-    row.have_time = row.resolved = row.bad_time = false;
-    row_from_fields(r, &row, fl->names, fl->vals, fl->lens, fl->n, roles);
-    flat_free(fl);
-    row_emit(r, &row, file, line, fn, ctx);
 }
 
 /* ---- Prometheus JSON and protobuf ---------------------------------------- */
@@ -1205,16 +977,16 @@ bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64
     return found;
 }
 
-static int64_t prom_time(recorded_t *r, const char *text, size_t len)
+int64_t rec_prom_time(recorded_t *r, const char *text, size_t len)
 {
     int64_t t;
     bool found = recorded_json_time(text, len, !r->have_time, &t);
-    return next_time(r, found, t);
+    return rec_next_time(r, found, t);
 }
 
-static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
-                            const char *text, size_t len, int64_t t, bool time_from_alert,
-                            recorded_fn fn, void *ctx)
+void rec_decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
+                         const char *text, size_t len, int64_t t, bool time_from_alert,
+                         recorded_fn fn, void *ctx)
 {
     arena_reset(&r->arena);
     alert_t *alerts = NULL;
@@ -1224,13 +996,13 @@ static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest
         ingest_decode(&r->arena, &r->limits, format, text, len, t, &alerts, &n, err, sizeof err);
     if (e != DECODE_OK) {
         r->errors++;
-        report(r, file, line, "not decoded (%s): %s", decode_error_str(e), err);
+        rec_report(r, file, line, "not decoded (%s): %s", decode_error_str(e), err);
         return;
     }
     for (size_t i = 0; i < n; i++) {
         alerts[i].event_time_ms = t;
         if (time_from_alert && alerts[i].starts_at_ms)
-            alerts[i].event_time_ms = next_time(r, true, alerts[i].starts_at_ms);
+            alerts[i].event_time_ms = rec_next_time(r, true, alerts[i].starts_at_ms);
         fn(ctx, &alerts[i]);
     }
 }
@@ -1251,263 +1023,12 @@ static void read_proto(recorded_t *r, const char *file, const char *buf, size_t 
         rec++;
         if (n > len - p) {
             r->errors++;
-            report(r, file, rec, "not decoded: record %zu is truncated", rec);
+            rec_report(r, file, rec, "not decoded: record %zu is truncated", rec);
             return;
         }
-        decode_and_emit(r, file, rec, INGEST_FORMAT_PROTO_ALERT, buf + p, (size_t)n,
-                        next_time(r, false, 0), true, fn, ctx);
+        rec_decode_and_emit(r, file, rec, INGEST_FORMAT_PROTO_ALERT, buf + p, (size_t)n,
+                            rec_next_time(r, false, 0), true, fn, ctx);
         p += n;
-    }
-}
-
-/* ---- JSON documents ------------------------------------------------------- */
-
-/* Alertmanager-shaped: an alert ("labels"), a webhook payload ("alerts"),
- * or an array of alerts. These go through the ingest decoder. */
-static bool prom_shaped(const cJSON *j)
-{
-    if (cJSON_IsArray(j)) j = j->child;
-    return cJSON_IsObject(j) && (cJSON_GetObjectItemCaseSensitive(j, "labels") ||
-                                 cJSON_GetObjectItemCaseSensitive(j, "alerts"));
-}
-
-bool recorded_is_alertmanager_json(const char *text, size_t len)
-{
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    bool yes = j && prom_shaped(j);
-    while (yes && end < text + len && isspace((unsigned char)*end)) end++;
-    cJSON_Delete(j);
-    return yes && end == text + len;
-}
-
-/* Whether an object is one record itself: a mapped source resolves on it,
- * or (no mapping) a field names the alert (by its full name only when
- * `exact_only`: see guess_json_roles). */
-static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
-{
-    if (r->has_map) {
-        for (size_t m = 0; m < r->n_map; m++)
-            if (json_path(j, r->map[m].source)) return true;
-        return false;
-    }
-    flat_t fl;
-    fl.n = fl.n_inner = 0;
-    flatten(&fl, j, "", "", 0);
-    int roles[ROLE__COUNT];
-    guess_json_roles(r, &fl, roles, exact_only);
-    flat_free(&fl);
-    return roles[ROLE_NAME] >= 0;
-}
-
-/* An object of no string field of its own: counts, flags and objects,
- * as an export's envelope is ({"took": 3, "hits": {...}}). */
-static bool json_envelope(const cJSON *j)
-{
-    for (const cJSON *c = j->child; c; c = c->next)
-        if (cJSON_IsString(c)) return false;
-    return true;
-}
-
-/* The records of an export wrapper ({"messages": [...]}, {"Records":
- * [...]}, {"hits": {"hits": [...]}}): the first array of objects among its
- * fields, or their fields'. Without a mapping only through envelopes: an
- * alert that carries a list of objects (New Relic's "targets", PagerDuty's
- * "links", Graylog's matching messages) stays one record. NULL: none. */
-static const cJSON *json_records(const cJSON *j, int depth, bool envelopes_only)
-{
-    if (envelopes_only && !json_envelope(j)) return NULL;
-    for (const cJSON *c = j->child; c; c = c->next)
-        if (cJSON_IsArray(c) && cJSON_IsObject(c->child)) return c;
-    if (depth > 0)
-        for (const cJSON *c = j->child; c; c = c->next) {
-            const cJSON *inner =
-                cJSON_IsObject(c) ? json_records(c, depth - 1, envelopes_only) : NULL;
-            if (inner) return inner;
-        }
-    return NULL;
-}
-
-static void decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
-                            const char *text, size_t len, int64_t t, bool time_from_alert,
-                            recorded_fn fn, void *ctx);
-static int64_t prom_time(recorded_t *r, const char *text, size_t len);
-
-/* A PagerDuty Events v2 event with its dedup_key (without one, the intake
- * makes a random key up, which replay must not: its output is a function
- * of the input bytes). */
-static bool pd_event(const cJSON *j)
-{
-    const cJSON *action = cJSON_GetObjectItemCaseSensitive(j, "event_action");
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "dedup_key");
-    return cJSON_IsString(action) && cJSON_IsString(key) && key->valuestring[0] &&
-           cJSON_GetObjectItemCaseSensitive(j, "routing_key");
-}
-
-/* A PagerDuty event as the intake (POST /v2/enqueue) turns it into an
- * alert: labels alertname="pagerduty" and dedup_key, so a resolve, which
- * has no payload, meets its trigger; the routing key (a secret) is no
- * label. */
-static void read_pd_event(recorded_t *r, const char *file, size_t line, const cJSON *j,
-                          recorded_fn fn, void *ctx)
-{
-    char *body = cJSON_PrintUnformatted(j), *alert_json = NULL, key[300], why[256];
-    const char *pd_status = NULL;
-    if (!body) return;
-    if (intake_pd_to_alert(body, strlen(body), &alert_json, key, sizeof key, &pd_status, why,
-                           sizeof why) != QERR_OK) {
-        r->errors++;
-        report(r, file, line, "not read: PagerDuty event (%s): %s", pd_status, why);
-    } else {
-        /* The event's own time when it gives one (payload.timestamp);
-         * the intake stamps the time it arrived instead. */
-        size_t n = strlen(alert_json);
-        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(j, "payload"), "timestamp");
-        int64_t t;
-        if (cJSON_IsString(ts) && read_time(r, ts->valuestring, strlen(ts->valuestring), &t))
-            t = next_time(r, true, t);
-        else
-            t = prom_time(r, alert_json, n);
-        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, alert_json, n, t, false, fn, ctx);
-    }
-    cJSON_free(alert_json);
-    cJSON_free(body);
-}
-
-/* One JSON value of the input, starting at `line`: an object is a row (or,
- * an export wrapper that is no row itself, its records); an array is its
- * elements, each read so. Alertmanager-shaped values without a mapping go
- * through the ingest decoder, as `quell run` reads them; `text` is the
- * value's bytes when it is the top-level one (NULL for nested values,
- * which are printed again for the decoder). `depth` bounds the unwrapping. */
-static void read_json_value(recorded_t *r, const char *file, size_t line, const cJSON *j,
-                            const char *text, size_t len, int depth, recorded_fn fn, void *ctx)
-{
-    if (!r->has_map && cJSON_IsObject(j) && pd_event(j)) {
-        read_pd_event(r, file, line, j, fn, ctx);
-        return;
-    }
-    if (!r->has_map && prom_shaped(j)) {
-        char *printed = text ? NULL : cJSON_PrintUnformatted(j);
-        if (!text && !printed) return;
-        const char *t = text ? text : printed;
-        size_t tl = text ? len : strlen(printed);
-        decode_and_emit(r, file, line, INGEST_FORMAT_JSON, t, tl, prom_time(r, t, tl), false, fn,
-                        ctx);
-        free(printed);
-        return;
-    }
-    if (cJSON_IsArray(j)) {
-        if (depth <= 0) {
-            r->errors++;
-            report(r, file, line, "not read: arrays nested too deep");
-            return;
-        }
-        bool any_object = false;
-        for (const cJSON *e = j->child; e; e = e->next) any_object |= cJSON_IsObject(e);
-        if (j->child && !any_object) { /* [1, 2]: a line that is no record */
-            r->errors++;
-            report(r, file, line, "not read: not a JSON object");
-            return;
-        }
-        for (const cJSON *e = j->child; e; e = e->next) {
-            if (cJSON_IsObject(e)) {
-                read_json_value(r, file, line, e, NULL, 0, depth - 1, fn, ctx);
-            } else {
-                r->errors++;
-                report(r, file, line, "not read: an array element that is not a JSON object");
-            }
-        }
-        return;
-    }
-    if (!cJSON_IsObject(j)) {
-        r->errors++;
-        report(r, file, line, "not read: not a JSON object");
-        return;
-    }
-    const cJSON *et = cJSON_GetObjectItemCaseSensitive(j, "event_type");
-    if (cJSON_IsString(et) && rec_eve_not_alert(et->valuestring)) {
-        r->not_alerts++;
-        return;
-    }
-    if (r->has_map) {
-        const cJSON *records =
-            depth > 0 && !json_is_row(r, j, true) ? json_records(j, 1, false) : NULL;
-        if (records)
-            read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
-        else
-            read_mapped_json(r, file, line, j, fn, ctx);
-        return;
-    }
-    /* Flattened once: for whether it is a record or a wrapper around
-     * some, and for its row (flattening twice was 28% of replaying EVE). */
-    flat_t fl;
-    fl.n = fl.n_inner = 0;
-    flatten(&fl, j, "", "", 0);
-    int roles[ROLE__COUNT];
-    guess_json_roles(r, &fl, roles, true);
-    const cJSON *records = depth > 0 && roles[ROLE_NAME] < 0 ? json_records(j, 1, true) : NULL;
-    /* An object named by a key of its own (an AMiner alert), whose array of
-     * objects holds no records (AffectedLogAtomValues of some detectors),
-     * is a record, not their wrapper; a wrapper with a "name" of its own
-     * around records stays one. */
-    if (records) {
-        guess_json_roles(r, &fl, roles, false);
-        if (roles[ROLE_NAME] >= 0 && !json_is_row(r, records->child, false)) records = NULL;
-    }
-    if (records) {
-        flat_free(&fl);
-        read_json_value(r, file, line, records, NULL, 0, depth - 1, fn, ctx);
-    } else {
-        read_flat_row(r, file, line, &fl, fn, ctx);
-    }
-}
-
-/* JSON text: one document, JSON lines, or documents one after another
- * however they are laid out (pretty-printed, as jq prints them). A stretch
- * that does not parse is skipped to the end of its line and reported. One
- * document filling the whole input is a file, not a Kafka message, so
- * ingest.max_message_bytes does not apply to it. */
-static void read_json_text(recorded_t *r, const char *file, const char *buf, size_t len,
-                           recorded_fn fn, void *ctx)
-{
-    const char *p = buf, *end = buf + len;
-    size_t line = 1;
-    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
-    bool first = true;
-    while (p < end) {
-        while (p < end && isspace((unsigned char)*p)) line += *p++ == '\n';
-        if (p >= end) break;
-        const char *doc_end = NULL;
-        cJSON *j = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &doc_end, false);
-        if (!j || !doc_end || doc_end <= p) {
-            cJSON_Delete(j);
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-            if (r->has_map) {
-                r->errors++;
-                report(r, file, line, "not read: not a JSON object");
-            } else {
-                /* the decoder's reason (bad_json, bad_utf8, ...) */
-                decode_and_emit(r, file, line, INGEST_FORMAT_JSON, p, l, prom_time(r, p, l), false,
-                                fn, ctx);
-            }
-            p += l;
-            first = false;
-            continue;
-        }
-        const char *rest = doc_end;
-        while (rest < end && isspace((unsigned char)*rest)) rest++;
-        size_t saved_max = r->limits.max_message_bytes;
-        if (first && rest == end && (size_t)(doc_end - p) > saved_max)
-            r->limits.max_message_bytes = (size_t)(doc_end - p);
-        read_json_value(r, file, line, j, p, (size_t)(doc_end - p), 2, fn, ctx);
-        r->limits.max_message_bytes = saved_max;
-        cJSON_Delete(j);
-        for (const char *c = p; c < doc_end; c++) line += *c == '\n';
-        p = doc_end;
-        first = false;
     }
 }
 
@@ -1645,8 +1166,8 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     r->position = 0;
     kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
-        decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
-                        false, kafka_emit, &kf);
+        rec_decode_and_emit(r, where, i + 1, msgs[i].format, msgs[i].bytes, msgs[i].len, msgs[i].ts,
+                            false, kafka_emit, &kf);
     report_tail(r, where);
     rc = 0;
 out:
@@ -1666,6 +1187,18 @@ out:
 /* One input through the reader its bytes need. */
 void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn, void *ctx)
 {
+    /* An archive holds files, not alerts: said, not read line by line as
+     * binary. (A compressed stream was unpacked before: recorded_unpack.) */
+    const char *archive = len > 262 && !memcmp(buf + 257, "ustar", 5) ? "tar xf"
+                          : len > 4 && !memcmp(buf, "PK\x03\x04", 4)  ? "unzip"
+                                                                      : NULL;
+    if (archive) {
+        r->errors++;
+        if (!r->scanning)
+            fprintf(stderr, "%s: not read: an archive of files (%s it and give its files)\n", path,
+                    archive);
+        return;
+    }
     size_t utf8_len = 0;
     char *utf8 = rec_utf16_to_utf8(buf, len, &utf8_len);
     if (utf8) buf = utf8, len = utf8_len;
@@ -1676,10 +1209,12 @@ void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, record
         read_csv(r, path, buf, len, fn, ctx);
     } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
         read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
+    } else if (kind == REC_KIND_SNORT_FULL || kind == REC_KIND_OSSEC) {
+        read_records(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {
         read_proto(r, path, buf, len, fn, ctx);
     } else {
-        read_json_text(r, path, buf, len, fn, ctx);
+        rec_read_json_text(r, path, buf, len, fn, ctx);
     }
     report_tail(r, path);
     free(utf8);

@@ -5,6 +5,8 @@
  *     them), or one JSON document (a webhook payload, an alert array):
  *     replay's rules for event time ("receivedAt", else the first line's
  *     startsAt, else 1 ms after the previous line);
+ *   - Prometheus's HTTP API responses: query_range / query of ALERTS (each
+ *     sample an alert sent again, a gap resolving it), /api/v1/alerts;
  *   - varint-delimited protobuf `quell.v1.Alert`s (`quell gen --format
  *     proto`): event time from startsAt, else 1 ms after the previous;
  *   - CSV (or TSV, ';' or '|' separated; delimiter from the header line,
@@ -14,6 +16,10 @@
  *     ({"messages": [...]});
  *   - Suricata's and Snort's fast.log, one alert a line, its fields named
  *     as EVE names them (timestamp, signature, priority, src_ip ...);
+ *   - Snort's (Suricata's) full alerts, a record of lines per alert, as
+ *     fast.log's fields; OSSEC's (Wazuh's) alerts.log, a record per
+ *     alert, its fields named as Wazuh's alerts.json flattened
+ *     (rule_description, rule_level ...);
  *   - syslog lines (RFC 3164, RFC 5424; an IDS alert in one gives
  *     fast.log's fields) and Zeek logs ("#fields" header);
  *   - records that say they are no alert (named BENIGN or normal, Suricata
@@ -22,14 +28,15 @@
  * The column mapping (`--map`) is a comma-separated list of LABEL=SOURCE
  * (the label LABEL takes the value of column / JSON field SOURCE; a dotted
  * SOURCE such as alert.signature walks nested JSON objects) or SOURCE alone
- * (a label of that name). Two targets are special: `time` is the event time
+ * (a label of that name). Three targets are special: `time` is the event time
  * (RFC 3339, "YYYY-MM-DD HH:MM[:SS[.f]]" UTC, offsets with or without colon,
  * D/M/Y or M/D/Y as the file's dates say (recorded_set_date_order), syslog
  * dates without a year (the file's modification year, or recorded_set_year),
  * a 12-hour clock without AM/PM (recorded_set_clock), month names, or
  * Unix seconds/ms/us/ns), and `status` (resolved, resolve, ok, cleared,
  * clear, closed, recovered, inactive, normal, up, success, passed ... ->
- * resolved; anything else firing).
+ * resolved; anything else firing); `end`, when a row that is a whole
+ * incident ended, makes it fire at its time and resolve at its end.
  * With a mapping only mapped fields become labels. Without one, CSV
  * columns and the scalar fields of JSON objects that are not Alertmanager-
  * shaped (nested names joined with '_': alert.signature is
@@ -148,6 +155,15 @@ bool recorded_json_time(const char *text, size_t len, bool with_starts_at, int64
 /* Whether `text` is exactly one JSON document shaped as Alertmanager's: an
  * alert ("labels"), a webhook payload ("alerts") or an array of alerts. */
 bool recorded_is_alertmanager_json(const char *text, size_t len);
+
+/* Compressed input (gzip, concatenated members too; xz; zstd), known by
+ * its magic bytes: *buf (malloc'd, *len bytes, NUL after them) is
+ * replaced by what it unpacks to. 0: done, or not compressed (nothing
+ * changed); 1: the stream broke or ended early, *buf holds what came out
+ * before it (stderr says); -1: out of memory (stderr says, *buf kept). */
+int recorded_unpack(const char *path, char **buf, size_t *len);
+/* "gzip", "xz", "zstd" when buf starts like one, else NULL. */
+const char *recorded_packed(const char *buf, size_t len);
 /* Event time from text as the mapping reads it; false when unparsable. */
 bool recorded_parse_time(const char *s, size_t len, int64_t *ms_out);
 

@@ -133,7 +133,7 @@ struct recorded {
     struct {
         char *key;
         size_t key_len;
-        int roles[4];
+        int roles[5];
         bool time_nested; /* the time was found by its own key */
     } roles_cache[ROLES_CACHED];
     size_t roles_next;
@@ -146,6 +146,73 @@ struct recorded {
  * unquoted in place). Resets the input's counters and reports its tail. */
 void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, recorded_fn fn,
                   void *ctx);
+
+/* ---- shared by the readers (recorded.c) and the JSON reader
+ * (recorded_json.c) ---- */
+
+/* Columns read; a wider export is warned about and its rows still checked
+ * against the header's full width. */
+#define MAX_COLS 1024
+
+/* A problem with one row: the first few of a file go to stderr as
+ * FILE:LINE: message, the rest are counted and summed up at its end. */
+void rec_report(recorded_t *r, const char *file, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The event time of an alert: `t` when `found`, else 1 ms after the
+ * previous one (0 for explain, which asks as of now). */
+int64_t rec_next_time(recorded_t *r, bool found, int64_t t);
+/* A time as this file's times read (its date order, year, 12-hour clock). */
+bool rec_read_time(recorded_t *r, const char *v, size_t len, int64_t *ms);
+
+/* One row being built from (label, value) pairs. */
+typedef struct {
+    label_t labels[MAX_COLS]; /* every column of a row: none dropped before the trim */
+    uint32_t n;
+    bool have_time, resolved, bad_time;
+    bool have_end; /* when it ended: a row that is a whole incident */
+    int64_t time_ms, end_ms;
+    char bad_time_text[64];
+} row_t;
+
+/* Adds label `name` = value (copied into the arena); "time", "status"
+ * and "end" are read instead when `special`. */
+void rec_row_add(recorded_t *r, row_t *row, const char *name, const char *v, size_t vlen,
+                 bool special);
+/* The row as an alert (or two: fired and resolved, for a row with an
+ * end) to fn; a row without labels is reported and counted. */
+void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
+                  void *ctx);
+
+/* The roles a field can play without a mapping, and the names tried for
+ * each, most specific first (NULL-terminated). */
+enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE_END, ROLE__COUNT };
+extern const char *const rec_role_names[ROLE__COUNT][40];
+/* A field name equals a role name ignoring case and '_'. */
+bool rec_role_name_eq(const char *field, const char *role);
+/* One row of (label-safe name, value) fields, roles[] playing their roles. */
+void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
+                         const size_t *lens, size_t n, const int roles[ROLE__COUNT]);
+/* Whether a key is role name `role`, or (suffix) ends with it as its last
+ * word, naming no entity (recorded_json.c). */
+bool rec_leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,
+                      bool suffix);
+/* Whether a value reads as an alert's time: a date from 1990 on. */
+bool rec_plausible_time(const char *v, size_t len);
+
+/* Alertmanager/Prometheus JSON or protobuf through the ingest decoder, as
+ * `quell run` reads it, each alert at `t` (or its startsAt, when
+ * time_from_alert); a value it refuses is reported with its reason. */
+void rec_decode_and_emit(recorded_t *r, const char *file, size_t line, ingest_format_t format,
+                         const char *text, size_t len, int64_t t, bool time_from_alert,
+                         recorded_fn fn, void *ctx);
+/* A Prometheus JSON value's event time (receivedAt, else the first
+ * line's startsAt, else 1 ms after the previous). */
+int64_t rec_prom_time(recorded_t *r, const char *text, size_t len);
+
+/* JSON text of any shape: one value after another (recorded_json.c). */
+void rec_read_json_text(recorded_t *r, const char *file, const char *buf, size_t len,
+                        recorded_fn fn, void *ctx);
 
 /* Times (recorded_text.c). A date of two small fields and a year
  * (5/7/2017, 13.07.2017, fast.log's 07/05-08:42:10) reads as M/D or D/M
@@ -181,7 +248,9 @@ typedef enum {
     REC_KIND_PROTO,
     REC_KIND_CSV,
     REC_KIND_FASTLOG,
-    REC_KIND_SYSLOG
+    REC_KIND_SYSLOG,
+    REC_KIND_SNORT_FULL, /* Snort's full alerts: rec_snort_full */
+    REC_KIND_OSSEC       /* OSSEC's (Wazuh's) alerts.log: rec_ossec_record */
 } rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
@@ -234,6 +303,42 @@ typedef struct {
     size_t len;
 } rec_field_t;
 size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS]);
+
+/* Multi-line alerts, one record each. A record opens with a line of its
+ * own (rec_record_start: "[**] [" for REC_KIND_SNORT_FULL, "** Alert "
+ * for REC_KIND_OSSEC, other kinds none) and runs to the next one; Snort's
+ * also ends at a blank line. Each reader takes one record's lines
+ * (s[0..len), '\n' between them, a '\r' before one allowed) and returns
+ * its fields (values pointing into `s`), or 0 with `*why` (static text)
+ * and `*bad_line` (the offending line, 0 for the record's first) saying
+ * what is wrong. */
+bool rec_record_start(rec_kind_t kind, const char *s, size_t len);
+/* Snort's (and Suricata's) full alert format (`snort -A full`, Snort's
+ * `alert` file):
+ *   [**] [GID:SID:REV] MESSAGE [**]
+ *   [Classification: C] [Priority: P]        (optional, either optional)
+ *   TIME SRC[:PORT] -> DST[:PORT]            (M/D[/Y]-h:m:s.f as fast.log)
+ *   PROTO TTL:63 TOS:0x0 ID:61212 ...         (the packet's header)
+ *   ...                                       (TCP flags, [Xref => ...])
+ * as fast.log's fields (rec_fastlog_line): the proto from the packet's
+ * header line, none of the packet's own fields (TTL, ID, Seq: they differ
+ * per packet, every alert would be a label set of its own). */
+size_t rec_snort_full(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS],
+                      size_t *bad_line, const char **why);
+/* OSSEC's (and Wazuh's) alerts.log:
+ *   ** Alert 1596031871.1234: [mail ] - GROUP,GROUP,
+ *   2020 Jul 29 14:11:11 (AGENT) IP->LOCATION   (or HOST->LOCATION)
+ *   Rule: 5716 (level 5) -> 'DESCRIPTION'
+ *   Src IP: 10.0.0.9                            (Src Port, Dst IP, Dst Port,
+ *   User: root                                   User: each optional)
+ *   LOG LINE(S)
+ * as Wazuh's alerts.json names them flattened: timestamp, rule_groups,
+ * agent_name, agent_ip, location, rule_id, rule_level, rule_description,
+ * full_log (the log: every line after the key lines), and OSSEC's JSON
+ * srcip, srcport, dstip, dstport, user. The alert id is no field. */
+#define REC_OSSEC_FIELDS 16
+size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELDS],
+                        size_t *bad_line, const char **why);
 
 /* One syslog line: RFC 3164 ("Dec  6 15:51:00 HOST TAG[PID]: MESSAGE"),
  * RFC 5424 ("<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MESSAGE") or a

@@ -352,27 +352,42 @@ static void plan_order(recorded_t *r, const input_t *in, size_t n_in)
     r->held = held;
 }
 
+/* Whether a regular file starts as a compressed stream does. */
+static bool file_packed(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char magic[8];
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return recorded_packed(magic, n) != NULL;
+}
+
 /* recorded.h: recorded_read_files, recorded_read and recorded_read_buffer. */
 static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, void *ctx)
 {
     int rc = -1;
     int64_t saved_last = r->last_time;
     bool saved_have = r->have_time;
-    uint64_t saved_errors = r->errors;
+    uint64_t saved_errors = r->errors, broken = 0;
     for (size_t k = 0; k < n_in; k++) {
         in[k].date_order = r->date_order_forced >= 0 ? r->date_order_forced : REC_DATE_MDY;
         struct stat st;
         bool have_st = !stat(in[k].path, &st);
         in[k].mtime_ms = have_st ? (int64_t)st.st_mtime * 1000 : 0;
-        if (!in[k].buf && have_st && !S_ISREG(st.st_mode)) {
-            /* a pipe (<(zcat log.gz), /dev/stdin) cannot be read twice: its
-             * bytes are kept for the second pass */
-            in[k].mtime_ms = 0;
+        if (!in[k].buf && have_st && (!S_ISREG(st.st_mode) || file_packed(in[k].path))) {
+            /* a pipe (<(zcat log.gz), /dev/stdin) cannot be read twice, and
+             * a compressed file is unpacked once: the bytes are kept for
+             * the second pass */
+            if (!S_ISREG(st.st_mode)) in[k].mtime_ms = 0;
             if (!(in[k].buf = file_read_all(in[k].path, &in[k].len))) {
                 fprintf(stderr, "quell: cannot open %s\n", in[k].path);
                 goto out;
             }
             in[k].owned = true;
+            int unpacked = recorded_unpack(in[k].path, &in[k].buf, &in[k].len);
+            if (unpacked < 0) goto out;
+            broken += unpacked > 0; /* a broken stream: counted as not read */
         }
         in[k].start_year = r->year_forced   ? r->year_forced
                            : in[k].mtime_ms ? year_of(in[k].mtime_ms)
@@ -421,7 +436,7 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
         r->scanning = false;
         if (!changed) break;
     }
-    r->errors = saved_errors;
+    r->errors = saved_errors + broken;
     for (size_t k = 0; k < n_in; k++)
         if (in[k].dates_undecided && !r->told_date_order) {
             r->told_date_order = true;

@@ -89,24 +89,67 @@ static bool clock_at(const char *s, size_t len, size_t *i, long *h, long *mi, lo
     return true;
 }
 
-/* An optional zone after the clock, then the end: Z, UTC, GMT, +HH:MM,
- * +HHMM, +HH; none = UTC. */
+/* Zone abbreviations with one offset the world agrees on, as logs and
+ * Java's Date write them. Ambiguous ones are read as North America's
+ * (CST: Central, not China) as most parsers do; IST is not read at all
+ * (India, Ireland, Israel). */
+static const struct {
+    const char *name;
+    int minutes;
+} zone_abbrevs[] = {
+    {"EST", -300}, {"EDT", -240}, {"CST", -360},  {"CDT", -300},  {"MST", -420}, {"MDT", -360},
+    {"PST", -480}, {"PDT", -420}, {"AKST", -540}, {"AKDT", -480}, {"HST", -600}, {"WET", 0},
+    {"WEST", 60},  {"BST", 60},   {"CET", 60},    {"CEST", 120},  {"MET", 60},   {"MEST", 120},
+    {"EET", 120},  {"EEST", 180}, {"MSK", 180},   {"SGT", 480},   {"HKT", 480},  {"JST", 540},
+    {"KST", 540},  {"AEST", 600}, {"AEDT", 660},  {"NZST", 720},  {"NZDT", 780},
+};
+
+/* A zone at *i: Z; UTC or GMT, maybe with an offset (GMT+1,
+ * UTC+05:30); an offset +HH:MM, +HHMM, +HH; or an abbreviation of
+ * zone_abbrevs ending where letters do. */
+static bool zone_at(const char *s, size_t len, size_t *i, long *offset_s)
+{
+    size_t k = *i;
+    *offset_s = 0;
+    if (k < len && (s[k] == 'Z' || s[k] == 'z')) {
+        *i = k + 1;
+        return true;
+    }
+    size_t letters = 0;
+    while (k + letters < len && isalpha((unsigned char)s[k + letters])) letters++;
+    if (letters == 3 && (!strncasecmp(s + k, "UTC", 3) || !strncasecmp(s + k, "GMT", 3))) {
+        k += 3;
+        if (k >= len || (s[k] != '+' && s[k] != '-')) {
+            *i = k;
+            return true;
+        }
+    } else if (letters) {
+        for (size_t z = 0; z < sizeof zone_abbrevs / sizeof *zone_abbrevs; z++)
+            if (strlen(zone_abbrevs[z].name) == letters &&
+                !strncasecmp(s + k, zone_abbrevs[z].name, letters)) {
+                *offset_s = zone_abbrevs[z].minutes * 60L;
+                *i = k + letters;
+                return true;
+            }
+        return false;
+    }
+    if (k >= len || (s[k] != '+' && s[k] != '-')) return false;
+    int sign = s[k++] == '-' ? -1 : 1;
+    long oh, om = 0;
+    if (!num_at(s, len, &k, 2, &oh, NULL) || oh > 14) return false;
+    if (k < len && s[k] == ':') k++;
+    if (k < len) num_at(s, len, &k, 2, &om, NULL);
+    *offset_s = sign * (oh * 3600 + om * 60);
+    *i = k;
+    return true;
+}
+
+/* An optional zone after the clock (zone_at), then the end; none = UTC. */
 static bool zone_at_end(const char *s, size_t len, size_t i, long *offset_s)
 {
     *offset_s = 0;
     while (i < len && s[i] == ' ') i++;
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (len - i >= 3 && (!strncasecmp(s + i, "UTC", 3) || !strncasecmp(s + i, "GMT", 3))) {
-        i += 3;
-    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1;
-        long oh, om = 0;
-        if (!num_at(s, len, &i, 2, &oh, NULL)) return false;
-        if (i < len && s[i] == ':') i++;
-        if (i < len) num_at(s, len, &i, 2, &om, NULL);
-        *offset_s = sign * (oh * 3600 + om * 60);
-    }
+    if (i < len && !zone_at(s, len, &i, offset_s)) return false;
     return i == len;
 }
 
@@ -167,7 +210,13 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
         }
     long y = -1, mo, d, h, mi, sec, frac_ms, offset_s;
     if (i >= len) return false;
-    if (isalpha((unsigned char)s[i])) { /* Mon DD [YYYY] time [YYYY] */
+    if (i == 0 && len > 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+        isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]) && s[4] == ' ' &&
+        isalpha((unsigned char)s[5])) { /* YYYY Mon DD time: OSSEC's alerts.log */
+        num_at(s, len, &i, 4, &y, NULL);
+        i++;
+    }
+    if (isalpha((unsigned char)s[i])) { /* [YYYY] Mon DD [YYYY] time [YYYY] */
         if (!(mo = month_at(s, len, &i))) return false;
         while (i < len && s[i] == ' ') i++;
         if (!num_at(s, len, &i, 2, &d, NULL)) return false;
@@ -176,7 +225,7 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
         size_t k = i;
         long maybe_y;
         int dy;
-        if (num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4 && k < len &&
+        if (y < 0 && num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4 && k < len &&
             (s[k] == ' ' || s[k] == ',')) {
             y = maybe_y;
             i = k;
@@ -202,10 +251,18 @@ static bool named_month_time(const char *s, size_t len, const rec_time_opts_t *o
     while (k < len && s[k] == ' ') k++;
     long maybe_y;
     int dy;
-    if (y < 0 && len - k > 4 && (!strncasecmp(s + k, "UTC ", 4) || !strncasecmp(s + k, "GMT ", 4)))
-        for (k += 4; k < len && s[k] == ' ';) k++; /* Java's Date: Fri Jul 07 15:30:00 UTC 2017 */
+    long zone_s = 0; /* Java's Date: Fri Jul 07 15:30:00 CEST 2017 */
+    size_t z = k;
+    if (y < 0 && zone_at(s, len, &z, &zone_s) && z < len && s[z] == ' ') {
+        while (z < len && s[z] == ' ') z++;
+        if (num_at(s, len, &z, 4, &maybe_y, &dy) && dy == 4)
+            y = maybe_y, i = z;
+        else
+            zone_s = 0;
+    }
     if (y < 0 && num_at(s, len, &k, 4, &maybe_y, &dy) && dy == 4) y = maybe_y, i = k; /* ctime */
     if (!zone_at_end(s, len, i, &offset_s)) return false;
+    offset_s += zone_s;
     if (y < 0) {
         y = o ? o->year : 1970;
         if (info) info->yearless = true, info->month = (int)mo;
@@ -663,6 +720,35 @@ static size_t endpoint(const char *s, size_t len, const char *addr_name, const c
     return 2;
 }
 
+/* "SRC[:PORT] -> DST[:PORT]" in p[0..end), appended to f[*n] (src_ip,
+ * src_port, dest_ip, dest_port); false when there is no arrow. */
+static bool ids_flow(const char *p, const char *end, rec_field_t *f, size_t *n)
+{
+    const char *arrow = find(p, (size_t)(end - p), "->");
+    if (!arrow) return false;
+    *n += endpoint(p, (size_t)(arrow - p), "src_ip", "src_port", f + *n);
+    *n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + *n);
+    return true;
+}
+
+/* The rule of an IDS alert as fast.log and Snort's full alerts write it,
+ * "[**] [GID:SID:REV] MESSAGE [**]" at `stars` (which opens "[**] ["):
+ * signature_id and signature appended to f[*n]; returns where it ends,
+ * NULL when it is not such a rule. */
+static const char *ids_rule(const char *stars, const char *end, rec_field_t *f, size_t *n)
+{
+    const char *id = stars + 6, *id_end = memchr(id, ']', (size_t)(end - id));
+    if (!id_end) return NULL;
+    const char *msg = id_end + 1, *msg_end = find(msg, (size_t)(end - msg), "[**]");
+    if (!msg_end) return NULL;
+    size_t ml = (size_t)(msg_end - msg);
+    trim(&msg, &ml);
+    if (!ml) return NULL;
+    f[(*n)++] = (rec_field_t){"signature_id", id, (size_t)(id_end - id)};
+    f[(*n)++] = (rec_field_t){"signature", msg, ml};
+    return msg_end + 4;
+}
+
 size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS])
 {
     const char *end = s + len, *stars = find(s, len, "[**] [");
@@ -672,26 +758,13 @@ size_t rec_fastlog_line(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIE
     trim(&t, &tl);
     if (!tl) return 0;
     f[n++] = (rec_field_t){"timestamp", t, tl};
-    const char *id = stars + 6, *id_end = memchr(id, ']', (size_t)(end - id));
-    if (!id_end) return 0;
-    f[n++] = (rec_field_t){"signature_id", id, (size_t)(id_end - id)};
-    const char *msg = id_end + 1, *msg_end = find(msg, (size_t)(end - msg), "[**]");
-    if (!msg_end) return 0;
-    size_t ml = (size_t)(msg_end - msg);
-    trim(&msg, &ml);
-    if (!ml) return 0;
-    f[n++] = (rec_field_t){"signature", msg, ml};
-    const char *p = msg_end + 4;
-    if (!(p = ids_brackets(p, end, f, &n))) return 0;
+    const char *p = ids_rule(stars, end, f, &n);
+    if (!p || !(p = ids_brackets(p, end, f, &n))) return 0;
     const char *brace = memchr(p, '{', (size_t)(end - p));
     const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
     if (!brace_end) return 0;
     f[n++] = (rec_field_t){"proto", brace + 1, (size_t)(brace_end - brace - 1)};
-    const char *arrow = find(brace_end, (size_t)(end - brace_end), "->");
-    if (!arrow) return 0;
-    n += endpoint(brace_end + 1, (size_t)(arrow - brace_end - 1), "src_ip", "src_port", f + n);
-    n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + n);
-    return n;
+    return ids_flow(brace_end + 1, end, f, &n) ? n : 0;
 }
 
 /* The next space-delimited token at *i: its start and length (0: none). */
@@ -730,11 +803,9 @@ static size_t ids_message(const char *s, size_t len, rec_field_t *f)
     if (after) p = after;
     const char *brace = memchr(p, '{', (size_t)(end - p));
     const char *brace_end = brace ? memchr(brace, '}', (size_t)(end - brace)) : NULL;
-    const char *arrow = brace_end ? find(brace_end, (size_t)(end - brace_end), "->") : NULL;
-    if (!arrow) return n;
+    if (!brace_end || !find(brace_end, (size_t)(end - brace_end), "->")) return n;
     f[n++] = (rec_field_t){"proto", brace + 1, (size_t)(brace_end - brace - 1)};
-    n += endpoint(brace_end + 1, (size_t)(arrow - brace_end - 1), "src_ip", "src_port", f + n);
-    n += endpoint(arrow + 2, (size_t)(end - arrow - 2), "dest_ip", "dest_port", f + n);
+    ids_flow(brace_end + 1, end, f, &n);
     return n;
 }
 
@@ -813,20 +884,212 @@ timed:
     return n;
 }
 
+/* ---- multi-line alerts ------------------------------------------------------ */
+
+/* The next line of a record at *p before `end`: its text without the line
+ * break and a '\r' before it; false at the end. */
+static bool record_line(const char **p, const char *end, const char **line, size_t *len)
+{
+    if (*p >= end) return false;
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    *line = *p;
+    *len = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
+    *p = nl ? nl + 1 : end;
+    if (*len && (*line)[*len - 1] == '\r') (*len)--;
+    return true;
+}
+
+bool rec_record_start(rec_kind_t kind, const char *s, size_t len)
+{
+    if (kind == REC_KIND_SNORT_FULL) return len >= 6 && !memcmp(s, "[**] [", 6);
+    return kind == REC_KIND_OSSEC && len >= 9 && !memcmp(s, "** Alert ", 9);
+}
+
+size_t rec_snort_full(const char *s, size_t len, rec_field_t f[REC_FASTLOG_FIELDS],
+                      size_t *bad_line, const char **why)
+{
+    const char *p = s, *end = s + len, *l;
+    size_t ll, n = 0, at = 0;
+    *bad_line = 0;
+    if (!record_line(&p, end, &l, &ll) || !rec_record_start(REC_KIND_SNORT_FULL, l, ll) ||
+        !ids_rule(l, l + ll, f, &n)) {
+        *why = "not a Snort alert (\"[**] [GID:SID:REV] MESSAGE [**]\")";
+        return 0;
+    }
+    /* "[Classification: C] [Priority: P]" (either, or the line, may be absent) */
+    at++;
+    bool more = record_line(&p, end, &l, &ll);
+    if (more && ll && l[0] == '[') {
+        if (!ids_brackets(l, l + ll, f, &n)) {
+            *bad_line = at, *why = "a [Classification: or [Priority: not closed";
+            return 0;
+        }
+        at++;
+        more = record_line(&p, end, &l, &ll);
+    }
+    /* TIME SRC[:PORT] -> DST[:PORT]; a packet that is no IP one has no addresses */
+    size_t i = 0;
+    const char *t = NULL;
+    size_t tl = more ? token_at(l, ll, &i, &t) : 0;
+    int64_t ms;
+    if (!tl || !rec_parse_time(t, tl, NULL, &ms, NULL)) {
+        *bad_line = at, *why = "no \"TIME SRC -> DST\" line after the alert's rule";
+        return 0;
+    }
+    f[n++] = (rec_field_t){"timestamp", t, tl};
+    ids_flow(l + i, l + ll, f, &n);
+    /* "PROTO TTL:..." (the packet's other fields differ per packet: no labels) */
+    if (record_line(&p, end, &l, &ll)) {
+        const char *proto, *ttl;
+        size_t k = 0, pl = token_at(l, ll, &k, &proto), tl2 = token_at(l, ll, &k, &ttl);
+        if (pl && tl2 > 4 && !memcmp(ttl, "TTL:", 4)) f[n++] = (rec_field_t){"proto", proto, pl};
+    }
+    return n;
+}
+
+/* Whether `s` opens with `prefix`. */
+static bool opens(const char *s, size_t len, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    return len >= pl && !memcmp(s, prefix, pl);
+}
+
+size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELDS],
+                        size_t *bad_line, const char **why)
+{
+    const char *p = s, *end = s + len, *l;
+    size_t ll, n = 0;
+    *bad_line = 0;
+    /* ** Alert ID:[ mail ] - GROUP,GROUP, */
+    const char *colon = NULL;
+    if (!record_line(&p, end, &l, &ll) || !opens(l, ll, "** Alert ") ||
+        !(colon = memchr(l + 9, ':', ll - 9))) {
+        *why = "not an OSSEC alert (\"** Alert ID: - GROUPS\")";
+        return 0;
+    }
+    const char *dash = find(colon, (size_t)(l + ll - colon), " -");
+    if (dash) {
+        const char *g = dash + 2;
+        size_t gl = (size_t)(l + ll - g);
+        trim(&g, &gl);
+        while (gl && g[gl - 1] == ',') gl--;
+        if (gl) f[n++] = (rec_field_t){"rule_groups", g, gl};
+    }
+    /* YYYY Mon DD hh:mm:ss (AGENT) IP->LOCATION, or HOST->LOCATION */
+    *bad_line = 1;
+    size_t i = 0;
+    const char *t, *tok;
+    if (!record_line(&p, end, &l, &ll) || !token_at(l, ll, &i, &t) || !token_at(l, ll, &i, &tok) ||
+        !token_at(l, ll, &i, &tok) || !token_at(l, ll, &i, &tok)) {
+        *why = "no \"YYYY Mon DD hh:mm:ss HOST->LOCATION\" line after \"** Alert\"";
+        return 0;
+    }
+    size_t tl = (size_t)(l + i - t);
+    int64_t ms;
+    if (!rec_parse_time(t, tl, NULL, &ms, NULL)) {
+        *why = "no time (YYYY Mon DD hh:mm:ss) after \"** Alert\"";
+        return 0;
+    }
+    f[n++] = (rec_field_t){"timestamp", t, tl};
+    const char *host = l + i, *line_end = l + ll, *arrow;
+    size_t hl;
+    while (host < line_end && *host == ' ') host++;
+    if (host < line_end && *host == '(') {
+        const char *close = memchr(host, ')', (size_t)(line_end - host));
+        arrow = close ? find(close, (size_t)(line_end - close), "->") : NULL;
+        if (arrow) {
+            const char *ip = close + 1;
+            size_t ipl = (size_t)(arrow - ip);
+            trim(&ip, &ipl);
+            if (ipl) f[n++] = (rec_field_t){"agent_ip", ip, ipl};
+            host++;
+            hl = (size_t)(close - host);
+        }
+    } else {
+        arrow = find(host, (size_t)(line_end - host), "->");
+        hl = arrow ? (size_t)(arrow - host) : 0;
+    }
+    if (!arrow) {
+        *why = "no HOST->LOCATION after the alert's time";
+        return 0;
+    }
+    trim(&host, &hl);
+    if (hl) f[n++] = (rec_field_t){"agent_name", host, hl};
+    const char *loc = arrow + 2;
+    size_t locl = (size_t)(line_end - loc);
+    trim(&loc, &locl);
+    if (locl) f[n++] = (rec_field_t){"location", loc, locl};
+    /* Rule: ID (level N) -> 'DESCRIPTION' */
+    *bad_line = 2;
+    const char *id = NULL, *lv = NULL;
+    size_t idl = 0, lvl = 0;
+    if (record_line(&p, end, &l, &ll) && opens(l, ll, "Rule: ")) {
+        for (id = l + 6; id < l + ll && *id == ' ';) id++;
+        while (id + idl < l + ll && isdigit((unsigned char)id[idl])) idl++;
+        const char *lp = find(l, ll, "(level ");
+        if (lp)
+            for (lv = lp + 7; lv + lvl < l + ll && isdigit((unsigned char)lv[lvl]);) lvl++;
+    }
+    const char *desc = idl && lvl ? find(lv + lvl, (size_t)(l + ll - lv - lvl), "->") : NULL;
+    size_t dl = desc ? (size_t)(l + ll - desc - 2) : 0;
+    if (desc) desc += 2, trim(&desc, &dl);
+    if (dl >= 2 && desc[0] == '\'' && desc[dl - 1] == '\'') desc++, dl -= 2;
+    if (!dl) {
+        *why = "no \"Rule: ID (level N) -> 'DESCRIPTION'\" line";
+        return 0;
+    }
+    f[n++] = (rec_field_t){"rule_id", id, idl};
+    f[n++] = (rec_field_t){"rule_level", lv, lvl};
+    f[n++] = (rec_field_t){"rule_description", desc, dl};
+    *bad_line = 0;
+    /* the fields OSSEC names ("Src IP: ..."), then the log itself: free
+     * text, one or more lines (a file's changes, a command's output) */
+    static const struct {
+        const char *key, *name;
+    } keys[] = {{"Src IP: ", "srcip"},
+                {"Src Port: ", "srcport"},
+                {"Dst IP: ", "dstip"},
+                {"Dst Port: ", "dstport"},
+                {"User: ", "user"}};
+    const char *rest = p;
+    while (record_line(&p, end, &l, &ll)) {
+        size_t k = 0, nk = sizeof keys / sizeof *keys;
+        while (k < nk && !opens(l, ll, keys[k].key)) k++;
+        if (k == nk) break;
+        const char *v = l + strlen(keys[k].key);
+        size_t vl = (size_t)(l + ll - v);
+        trim(&v, &vl);
+        if (vl) f[n++] = (rec_field_t){keys[k].name, v, vl};
+        rest = p;
+    }
+    size_t rl = (size_t)(end - rest);
+    trim(&rest, &rl);
+    if (rl) f[n++] = (rec_field_t){"full_log", rest, rl};
+    return n;
+}
+
 rec_kind_t rec_sniff(const char *buf, size_t len)
 {
     size_t i = 0;
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3;
     while (i < len && isspace((unsigned char)buf[i])) i++;
+    const char *nl = memchr(buf + i, '\n', len - i);
+    size_t first_len = nl ? (size_t)(nl - buf - i) : len - i;
+    /* A first record of Snort's full alerts ("[**] [1:2003068:6] MESSAGE
+     * [**]", not a JSON array) or of OSSEC's alerts.log ("** Alert 1596031871.1234:") */
+    rec_field_t f[REC_FASTLOG_FIELDS];
+    size_t n = 0;
+    if (rec_record_start(REC_KIND_SNORT_FULL, buf + i, first_len) &&
+        ids_rule(buf + i, buf + i + first_len, f, &n))
+        return REC_KIND_SNORT_FULL;
+    if (rec_record_start(REC_KIND_OSSEC, buf + i, first_len) && first_len > 9 &&
+        isdigit((unsigned char)buf[i + 9]) && memchr(buf + i + 9, ':', first_len - 9))
+        return REC_KIND_OSSEC;
     if (i < len && (buf[i] == '{' || buf[i] == '[')) return REC_KIND_JSON;
     /* A first line that is a fast.log alert: no header to read. */
-    const char *nl = memchr(buf + i, '\n', len - i);
-    rec_field_t f[REC_FASTLOG_FIELDS];
-    if (i < len && rec_fastlog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, f))
-        return REC_KIND_FASTLOG;
+    if (i < len && rec_fastlog_line(buf + i, first_len, f)) return REC_KIND_FASTLOG;
     rec_field_t sf[REC_SYSLOG_FIELDS];
-    if (i < len && rec_syslog_line(buf + i, nl ? (size_t)(nl - buf - i) : len - i, sf))
-        return REC_KIND_SYSLOG;
+    if (i < len && rec_syslog_line(buf + i, first_len, sf)) return REC_KIND_SYSLOG;
     /* A first line of 3 or more bytes without control characters is a CSV
      * header, whatever comes after it (a stray NUL in a row is the row's
      * problem): a varint-delimited Alert has its field tag 0x0a ('\n')

@@ -622,7 +622,8 @@ static void replay_usage(FILE *out)
                  "         event time, else lines are 1 ms apart), one JSON document (an\n"
                  "         Alertmanager webhook payload), varint-delimited protobuf, CSV, JSON\n"
                  "         of any other shape (lines, an array, pretty-printed; roles guessed,\n"
-                 "         or named with --map), syslog or fast.log lines, or kafka:TOPIC\n"
+                 "         or named with --map), syslog or fast.log lines, Snort's full\n"
+                 "         alerts, OSSEC's (Wazuh's) alerts.log, or kafka:TOPIC\n"
                  "         (with --brokers: the topic as it is now, in timestamp order).\n"
                  "         Files given one after another are decided in event-time order\n"
                  "         across them. What `quell suggest` reads (see docs/tuning.md).\n"
@@ -873,6 +874,7 @@ int explain_main(int argc, char **argv)
         fprintf(stderr, "quell explain: cannot open %s\n", alert_path);
         goto out;
     }
+    if (recorded_unpack(alert_path, &text, &len) < 0) goto out;
     char err[512];
     if (routing_compile(&s.conf, &e.routes, err, sizeof err) != QERR_OK) {
         fprintf(stderr, "%s\n", err);

@@ -56,8 +56,10 @@ static const struct {
      * severities and incident tools' SEV1..SEV5 */
     {1, "critical crit page p1 emergency emerg alert fatal disaster sev1 sev-1"},
     {2, "error err high major p2 sev2 sev-2"},
-    {3, "warning warn medium average p3 sev3 sev-3"},
-    {4, "info information informational low minor notice indeterminate p4 sev4 sev-4"},
+    /* X.733 ranks minor above warning; they share SEV3, the level
+     * Prometheus's warning has always had */
+    {3, "warning warn medium average minor p3 sev3 sev-3"},
+    {4, "info information informational low notice indeterminate p4 sev4 sev-4"},
     {5, "none debug cosmetic ok p5 sev5 sev-5"},
 };
 

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config
   librdkafka-dev libxxhash-dev libjemalloc-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcjson-dev libsimdjson-dev
-  libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev liblzma-dev libzstd-dev
   redis-server kcat prometheus wrk prometheus-alertmanager
 )
 # redis-server also runs as Redis Sentinel (`redis-server FILE --sentinel`,

@@ -10,7 +10,11 @@
  * "severity":..}}), or as a SIEM export: one pretty-printed JSON array,
  * newest alert first, Unix-ms times, column names as a UI spells them
  * ("Event Time", "Signature Name", "Source IP"), the rule id in the name
- * as fast.log writes it ("... [1:2030001:3]").
+ * as fast.log writes it ("... [1:2030001:3]"), or as Snort's full alerts
+ * (IDS_SNORT_FULL: `snort -A full -y`, a record of lines per alert: rule,
+ * classification and priority, time and addresses, the packet's headers
+ * with their per-packet fields, an Xref; ICMP without ports; one
+ * signature without a classification line).
  *
  * Nothing here is taken from a real data set: the shapes are the ones the
  * issue names (one signature from many hosts, bursts, ids in names).
@@ -136,7 +140,7 @@ static ids_event_t *ids_events(const ids_storm_t *st, ids_rng_t *rng, size_t *n_
     return ev;
 }
 
-typedef enum { IDS_CSV, IDS_EVE, IDS_EXPORT } ids_shape_t;
+typedef enum { IDS_CSV, IDS_EVE, IDS_EXPORT, IDS_SNORT_FULL } ids_shape_t;
 
 /* Writes about `scale` alerts (45,000 for the size the issue names). */
 static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape, uint64_t seed,
@@ -280,7 +284,32 @@ static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape,
                     "    \"Destination IP\": \"%s\"\n  }",
                     k ? ",\n" : "", (long long)ev[i].t, name, g->sid, g->category, g->priority, src,
                     dst);
-        else if (shape == IDS_EVE)
+        else if (shape == IDS_SNORT_FULL) {
+            /* Snort's time with -y: MM/DD/YY-hh:mm:ss.uuuuuu */
+            char sts[64];
+            struct tm stm;
+            gmtime_r(&secs, &stm);
+            size_t so = strftime(sts, sizeof sts, "%m/%d/%y-%H:%M:%S", &stm);
+            snprintf(sts + so, sizeof sts - so, ".%03d%03u", (int)(ev[i].t % 1000), id % 1000);
+            bool icmp = strstr(g->name, "ICMP") != NULL;
+            fprintf(f, "[**] [1:%u:3] %s [**]\n", g->sid, name);
+            if (g->sid != 2000000 + 3) /* one signature's rule has no classtype */
+                fprintf(f, "[Classification: %s] [Priority: %d] \n", g->category, g->priority);
+            if (icmp)
+                fprintf(f,
+                        "%s %s -> %s\nICMP TTL:64 TOS:0x0 ID:%u IpLen:20 DgmLen:84\n"
+                        "Type:8  Code:0  ID:%u   Seq:%u  ECHO\n",
+                        sts, src, dst, id * 7 % 65536, id, id % 97);
+            else
+                fprintf(f,
+                        "%s %s:%u -> %s:%u\nTCP TTL:%u TOS:0x0 ID:%u IpLen:20 DgmLen:%u DF\n"
+                        "***AP*** Seq: 0x%08X  Ack: 0x%08X  Win: 0x%X  TcpLen: 32\n",
+                        sts, src, 1024 + id % 60000, dst, g->phase ? 443u : 53u, 48 + id % 80,
+                        id * 13 % 65536, 52 + id % 1400, id * 2654435761u, id * 40503u,
+                        0x1000 + id % 0xE000);
+            if (g->sid % 3 == 0) fprintf(f, "[Xref => http://doc.example.net/%u]\n", g->sid);
+            fputc('\n', f);
+        } else if (shape == IDS_EVE)
             fprintf(f,
                     "{\"timestamp\":\"%s\",\"event_type\":\"alert\",\"src_ip\":\"%s\","
                     "\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u,\"proto\":\"TCP\","
@@ -317,7 +346,13 @@ static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape,
  * exfiltration) each bring Wazuh rules and AMiner detector instances of
  * their own, the AMiner ones of a type (and message) that also fires in
  * the background, and make background rules burst. A signature's name is
- * what names it: rule.description, AnalysisComponentName. Nothing is taken
+ * what names it: rule.description, AnalysisComponentName. With
+ * AIT_WAZUH_LOG the Wazuh alerts are written as OSSEC's (and Wazuh's)
+ * alerts.log instead: "** Alert ID: [mail ] - GROUPS,", "YYYY Mon DD
+ * hh:mm:ss (AGENT) IP->LOCATION" (the manager's own "HOST->LOCATION" for
+ * the firewall host), "Rule: ID (level N) -> 'DESCRIPTION'", Src IP and
+ * User lines, the log line (several for file integrity), a blank line.
+ * Nothing is taken
  * from a data set: field layouts as the two tools document them, names and
  * values made up. */
 
@@ -325,6 +360,7 @@ static int ids_storm_write(ids_storm_t *st, const char *path, ids_shape_t shape,
 #define AIT_AMINER       2
 #define AIT_WAZUH_ARRAY  1 /* Wazuh records as one pretty-printed JSON array (an export) */
 #define AIT_AMINER_LINES 2 /* AMiner records one a line, else indented (its json.dumps) */
+#define AIT_WAZUH_LOG    4 /* Wazuh records as its alerts.log text (OSSEC's format), not JSON */
 
 static const char *const ait_hosts[] = {"intranet-server", "mail",    "cloud-share", "dns",
                                         "monitoring",      "vpn",     "ext-web",     "user-01",
@@ -538,6 +574,8 @@ static int ait_storm_write(ids_storm_t *st, const char *wazuh_path, const char *
     FILE *af = aminer_path ? fopen(aminer_path, "w") : NULL;
     int rc = (wazuh_path && !wf) || (aminer_path && !af) ? -1 : 0;
     bool wz_array = flags & AIT_WAZUH_ARRAY, am_lines = flags & AIT_AMINER_LINES;
+    bool wz_log = flags & AIT_WAZUH_LOG;
+    if (wz_log) wz_array = false;
     if (wf && wz_array) fputs("[\n", wf);
     size_t wz_n = 0, am_n = 0;
     unsigned fired[IDS_MAX_SIGS] = {0};
@@ -557,6 +595,40 @@ static int ait_storm_write(ids_storm_t *st, const char *wazuh_path, const char *
             snprintf(srcip, sizeof srcip, g->phase ? "192.168.%u.%u" : "10.35.%u.%u",
                      g->phase ? 230u : 35u + id % 3, 1 + id / 3 % 250);
             const char *sp = wz_array ? "  " : "", *nl = wz_array ? "\n" : "";
+            if (wz_log) {
+                char groups[200], when[64];
+                size_t o = 0;
+                for (const char *k = g->kind; *k && o + 2 < sizeof groups; k++)
+                    if (*k != '"') groups[o++] = *k; /* "a\",\"b" -> a,b */
+                groups[o] = '\0';
+                time_t secs = (time_t)(ev[e].t / 1000);
+                struct tm tm;
+                gmtime_r(&secs, &tm);
+                strftime(when, sizeof when, "%Y %b %d %H:%M:%S", &tm);
+                const char *prog = *g->text ? g->text : "ossec";
+                fprintf(wf, "** Alert %lld.%u:%s - %s,\n", (long long)(ev[e].t / 1000),
+                        (unsigned)e * 1237, g->priority >= 12 ? " mail " : "", groups);
+                if (ev[e].src % AIT_HOSTS == AIT_HOSTS - 1) /* the manager's own logs */
+                    fprintf(wf, "%s wazuh-manager->/var/log/%s\n", when,
+                            *g->text ? "auth.log" : "ossec.log");
+                else
+                    fprintf(wf, "%s (%s) 10.35.35.%u->/var/log/%s\n", when, host,
+                            100 + ev[e].src % AIT_HOSTS, *g->text ? "auth.log" : "ossec.log");
+                fprintf(wf, "Rule: %u (level %d) -> '%s'\n", g->sid, g->priority, desc);
+                if (*g->text) fprintf(wf, "Src IP: %s\nUser: user%u\n", srcip, id % 7);
+                strftime(when, sizeof when, "%b %e %H:%M:%S", &tm);
+                if (!strcmp(prog, "ossec") && strstr(g->kind, "syscheck"))
+                    fprintf(wf,
+                            "File '/etc/app/conf%u' modified\nMode: scheduled\n"
+                            "Changed attributes: size,mtime\nSize changed from '%u' to '%u'\n",
+                            id % 40, id % 900, id % 900 + 16);
+                else
+                    fprintf(wf, "%s %s %s[%u]: event %u from %s\n", when, host, prog, 1000 + id, id,
+                            srcip);
+                fputc('\n', wf);
+                wz_n++;
+                continue;
+            }
             fprintf(wf,
                     "%s%s{%s%s\"timestamp\":\"%s\",%s%s\"rule\":{\"level\":%d,\"description\":"
                     "\"%s\",\"id\":\"%u\",\"firedtimes\":%u,\"mail\":false,\"groups\":[\"%s\"]},"

@@ -292,19 +292,25 @@ static void test_payloads(void)
 static void test_sns_cloudwatch(void)
 {
     static const char *const states[] = {"ALARM", "OK"};
-    char line[2][1400];
+    char line[2][1800];
     for (int k = 0; k < 2; k++) {
         char sig[400];
         memset(sig, 'Q', 344);
         sig[344] = '\0';
-        snprintf(line[k], sizeof line[k],
-                 "{\"Type\":\"Notification\",\"MessageId\":\"m-%d\",\"Subject\":\"%s: "
-                 "\\\"HighCPU\\\"\",\"Message\":\"{\\\"AlarmName\\\":\\\"HighCPU\\\","
-                 "\\\"NewStateValue\\\":\\\"%s\\\",\\\"Region\\\":\\\"EU\\\"}\","
-                 "\"Timestamp\":\"2024-03-01T10:0%d:00.000Z\",\"Signature\":\"%s\"}\n",
-                 k, states[k], states[k], k, sig);
+        snprintf(
+            line[k], sizeof line[k],
+            "{\"Type\":\"Notification\",\"MessageId\":\"m-%d\",\"Subject\":\"%s: "
+            "\\\"HighCPU\\\"\",\"Message\":\"{\\\"AlarmName\\\":\\\"HighCPU\\\","
+            "\\\"NewStateValue\\\":\\\"%s\\\",\\\"Region\\\":\\\"EU\\\","
+            "\\\"Trigger\\\":{\\\"Dimensions\\\":[{\\\"value\\\":\\\"i-0a\\\","
+            "\\\"name\\\":\\\"InstanceId\\\"},{\\\"name\\\":\\\"AutoScalingGroupName\\\","
+            "\\\"value\\\":\\\"web\\\"}]}}\","
+            "\"Tags\":[{\"Key\":\"team\",\"Value\":\"storage\"},{\"Key\":\"tier\",\"Value\":1}],"
+            "\"Mixed\":[{\"name\":\"a\",\"value\":\"b\"},{\"other\":\"c\"}],"
+            "\"Timestamp\":\"2024-03-01T10:0%d:00.000Z\",\"Signature\":\"%s\"}\n",
+            k, states[k], states[k], k, sig);
     }
-    char both[3000];
+    char both[3800];
     snprintf(both, sizeof both, "%s%s", line[0], line[1]);
     write_text("sns.json", both);
     char *out, *err;
@@ -313,10 +319,193 @@ static void test_sns_cloudwatch(void)
     CHECK(out && strstr(out, "alert 1: fingerprint ") && strstr(out, ", firing,"));
     CHECK(second && strstr(second, ", resolved,"));
     CHECK(out && strstr(out, "alertname=\"HighCPU\"") && strstr(out, "2024-03-01T10:01:00.000Z"));
+    /* name/value pair arrays are labels, one per pair; an array whose
+     * elements are not all pairs is no label */
+    CHECK(out && strstr(out, "Message_Trigger_Dimensions_InstanceId=\"i-0a\"") &&
+          strstr(out, "Message_Trigger_Dimensions_AutoScalingGroupName=\"web\""));
+    CHECK(out && strstr(out, "Tags_team=\"storage\"") && strstr(out, "Tags_tier=\"1\""));
+    CHECK(out && !strstr(out, "Mixed"));
     if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
     free(out);
     free(err);
     unlink("sns.json");
+}
+
+/* A network alarm export: the time in a column no role name fits
+ * ("Occurred On (NT)"), found by its first value; the status in "Alarm
+ * Status" (Cleared resolves); a 10-digit serial number is no time. */
+static void test_alarm_export(void)
+{
+    write_text("alarms.csv",
+               "Alarm Serial Number,Alarm Name,Severity,NE Name,Occurred On (NT),Alarm Status\n"
+               "1596031871,Cell Unavailable,Critical,eNodeB-0007,2024-05-01 10:00:00,Active\n"
+               "1596031871,Cell Unavailable,Critical,eNodeB-0007,2024-05-01 10:04:30,Cleared\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain alarms.csv", &out, &err), 0);
+    const char *second = out ? strstr(out, "alert 2: ") : NULL;
+    CHECK(out && strstr(out, "2024-05-01T10:00:00.000Z") && strstr(out, ", firing,"));
+    CHECK(second && strstr(second, "2024-05-01T10:04:30.000Z") && strstr(second, ", resolved,"));
+    CHECK(out && strstr(out, "alertname=\"Cell Unavailable\"") &&
+          strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+    if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    /* no column reads as a date: none is the time, the serial included */
+    write_text("alarms.csv", "Alarm Serial Number,Alarm Name,NE Name\n"
+                             "1596031871,Cell Unavailable,eNodeB-0007\n");
+    CHECK_EQ_INT(run("explain alarms.csv", &out, &err), 0);
+    CHECK(out && !strstr(out, "2020-07-29") && strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+    CHECK(err && strstr(err, "without a time"));
+    free(out);
+    free(err);
+    unlink("alarms.csv");
+}
+
+/* Compressed files given by name read as what they hold (before, a
+ * .gz was taken for protobuf and every line refused). */
+static void test_compressed(void)
+{
+    write_text("plain.csv", "time,alertname,instance\n"
+                            "2024-03-01T10:00:00Z,DiskFull,db1\n"
+                            "2024-03-01T10:01:00Z,DiskFull,db2\n"
+                            "2024-03-01T10:02:00Z,HighCPU,web1\n");
+    char *out, *err, *gz_out, *gz_err;
+    CHECK_EQ_INT(run("replay plain.csv", &out, &err), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cd %s && gzip -c plain.csv > packed.csv.gz", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay packed.csv.gz", &gz_out, &gz_err), 0);
+    CHECK(out && strstr(out, "3 alerts in"));
+    CHECK(gz_out && out && !strcmp(strstr(gz_out, "current rules"), strstr(out, "current rules")));
+    if (gz_err && *gz_err) fprintf(stderr, "%s", gz_err);
+    CHECK(gz_err && !*gz_err);
+    free(out);
+    free(err);
+    free(gz_out);
+    free(gz_err);
+    /* cut short: the lines before the cut, and it says so */
+    snprintf(cmd, sizeof cmd, "cd %s && head -c 40 packed.csv.gz > cut.csv.gz", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay cut.csv.gz", &out, &err), 0);
+    CHECK(err && strstr(err, "cut.csv.gz: gzip stream not whole, it ends early"));
+    free(out);
+    free(err);
+    /* an archive is said to be one, not read as lines of binary */
+    snprintf(cmd, sizeof cmd, "cd %s && tar czf both.tar.gz plain.csv", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("replay both.tar.gz", &out, &err), 0);
+    CHECK(err && strstr(err, "both.tar.gz: not read: an archive of files (tar xf it"));
+    CHECK(out && strstr(out, "0 alerts, 0 fingerprints, 1 not decoded"));
+    free(out);
+    free(err);
+}
+
+/* Prometheus's HTTP API as curl saves it: ALERTS over a range (each
+ * sample sent again, a gap or an early end resolves one step after the
+ * last sample, pending skipped and said), an instant query, the rules'
+ * alerts, and a series that is no alert refused with its reason. */
+static void test_prom_api(void)
+{
+    write_text("range.json",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"HighLatency\","
+               "\"alertstate\":\"firing\",\"instance\":\"web1\"},\"values\":[[1701000000,\"1\"],"
+               "[1701000060,\"1\"],[1701000120,\"1\"],[1701000600,\"1\"]]},"
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"HighLatency\","
+               "\"alertstate\":\"pending\",\"instance\":\"web2\"},\"values\":[[1701000000,\"1\"]]},"
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"DiskFull\","
+               "\"alertstate\":\"firing\",\"instance\":\"db1\"},\"values\":[[1701000030,\"1\"],"
+               "[1701000090,\"1\"]]},"
+               "{\"metric\":{\"__name__\":\"up\",\"instance\":\"db1\"},\"values\":[[1701000030,"
+               "\"1\"]]}]}}\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain range.json", &out, &err), 0);
+    /* HighLatency: 3 samples, resolved at 12:03 (a gap), again at 12:10;
+     * DiskFull: 2 samples, resolved at 12:02:30 (it stops before 12:10) */
+    CHECK(out && strstr(out, "alert 7: ") && !strstr(out, "alert 9: "));
+    CHECK(out && strstr(out, "resolved, evaluated at 2023-11-26T12:03:00.000Z") &&
+          strstr(out, "resolved, evaluated at 2023-11-26T12:02:30.000Z") &&
+          strstr(out, "firing, evaluated at 2023-11-26T12:10:00.000Z"));
+    CHECK(out && strstr(out, "alertname=\"HighLatency\", instance=\"web1\"}") &&
+          !strstr(out, "alertstate") && !strstr(out, "__name__") && !strstr(out, "web2"));
+    CHECK(err && strstr(err, "1 pending alert samples skipped"));
+    CHECK(err && strstr(err, "not read: a series without an alertname"));
+    if (!(out && strstr(out, "alert 7: "))) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    write_text("vector.json",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+               "{\"metric\":{\"__name__\":\"ALERTS\",\"alertname\":\"DiskFull\","
+               "\"alertstate\":\"firing\"},\"value\":[1701000030.5,\"1\"]}]}}\n");
+    CHECK_EQ_INT(run("explain vector.json", &out, &err), 0);
+    CHECK(out && strstr(out, "firing, evaluated at 2023-11-26T12:00:30.500Z") &&
+          !strstr(out, "alert 2: "));
+    free(out);
+    free(err);
+    write_text("rules.json",
+               "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":"
+               "\"HighLatency\",\"severity\":\"warning\"},\"state\":\"firing\",\"activeAt\":"
+               "\"2023-11-26T12:00:00Z\",\"value\":\"1e+00\"},{\"labels\":{\"alertname\":"
+               "\"DiskFull\"},\"state\":\"pending\",\"activeAt\":\"2023-11-26T12:01:00Z\"}]}}\n");
+    CHECK_EQ_INT(run("explain rules.json", &out, &err), 0);
+    CHECK(out && strstr(out, "alert 1: ") && strstr(out, "2023-11-26T12:00:00.000Z") &&
+          strstr(out, "alertname=\"HighLatency\"") && !strstr(out, "DiskFull"));
+    free(out);
+    free(err);
+}
+
+/* Rows that are whole incidents: a Zabbix problem export (fired at
+ * "Time", resolved at "Recovery time", whatever its status says now; an
+ * open problem only fired) and a PagerDuty incident export (created_on,
+ * resolved_on); "Duration" measures one occurrence and is no label. */
+static void test_incident_rows(void)
+{
+    write_text("zabbix.csv",
+               "\"Severity\",\"Time\",\"Recovery time\",\"Status\",\"Host\",\"Problem\","
+               "\"Duration\"\n"
+               "\"High\",\"2024-05-01 10:00:00\",\"2024-05-01 10:05:00\",\"RESOLVED\",\"db1\","
+               "\"MySQL is down\",\"5m\"\n"
+               "\"Warning\",\"2024-05-01 10:01:00\",\"\",\"PROBLEM\",\"web1\",\"High CPU\","
+               "\"1h\"\n"
+               "\"High\",\"2024-05-01 10:02:00\",\"2024-05-01 10:02:30\",\"RESOLVED\",\"db1\","
+               "\"MySQL is down\",\"30s\"\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("explain zabbix.csv", &out, &err), 0);
+    const char *a[6] = {0};
+    for (int i = 1; i <= 5 && out; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "alert %d: ", i);
+        a[i] = strstr(out, key);
+    }
+    CHECK(a[5] && !strstr(out, "alert 6: "));
+    CHECK(a[1] && strstr(a[1], "firing, evaluated at 2024-05-01T10:00:00.000Z"));
+    CHECK(a[2] && strstr(a[2], "firing, evaluated at 2024-05-01T10:01:00.000Z"));
+    CHECK(a[3] && strstr(a[3], "firing, evaluated at 2024-05-01T10:02:00.000Z"));
+    CHECK(a[4] && strstr(a[4], "resolved, evaluated at 2024-05-01T10:02:30.000Z"));
+    CHECK(a[5] && strstr(a[5], "resolved, evaluated at 2024-05-01T10:05:00.000Z"));
+    /* both MySQL problems are one label set: the duration is no label */
+    CHECK(out && strstr(out, "alertname=\"MySQL is down\"") && !strstr(out, "Duration"));
+    CHECK(a[1] && a[3] && !strncmp(a[1] + 9, a[3] + 9, 29)); /* "fingerprint X," alike */
+    if (!a[5]) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+    write_text("pd.csv", "id,incident_number,description,service_name,created_on,resolved_on,"
+                         "urgency,status\n"
+                         "PABC1,17,Disk full on db1,Database,2024-05-01T10:00:00Z,"
+                         "2024-05-01T11:00:00Z,high,resolved\n");
+    CHECK_EQ_INT(run("explain pd.csv", &out, &err), 0);
+    CHECK(out && strstr(out, "alert 1: ") && strstr(out, "firing, evaluated at 2024-05-01T10:00"));
+    CHECK(out && strstr(out, "alert 2: ") &&
+          strstr(out, "resolved, evaluated at 2024-05-01T11:00"));
+    CHECK(out && strstr(out, "alertname=\"Disk full on db1\""));
+    free(out);
+    free(err);
+    write_text("riemann.json", "{\"host\":\"h1\",\"service\":\"cpu\",\"state\":\"critical\","
+                               "\"description\":\"load 12.5\",\"time\":1714557600}\n");
+    CHECK_EQ_INT(run("explain riemann.json", &out, &err), 0);
+    CHECK(out && strstr(out, "alertname=\"cpu\"") && strstr(out, "description=\"load 12.5\""));
+    free(out);
+    free(err);
 }
 
 /* A state in front of the name, as Datadog and Alertmanager's chat and
@@ -536,6 +725,10 @@ int main(void)
     test_payloads();
     test_vendor_payloads();
     test_sns_cloudwatch();
+    test_alarm_export();
+    test_compressed();
+    test_prom_api();
+    test_incident_rows();
     test_state_prefix();
     test_roles_by_value();
     test_check_and_explain();

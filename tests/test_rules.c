@@ -161,8 +161,9 @@ static void test_severity(void)
     static const struct {
         const char *value;
         int sev;
-    } spelled[] = {{"SEV1", 1}, {"sev-2", 2}, {"Sev3", 3},   {"sev4", 4},
-                   {"SEV5", 5}, {"emerg", 1}, {"notice", 4}, {"indeterminate", 4}};
+    } spelled[] = {{"SEV1", 1},  {"sev-2", 2}, {"Sev3", 3},   {"sev4", 4},
+                   {"SEV5", 5},  {"emerg", 1}, {"notice", 4}, {"indeterminate", 4},
+                   {"Major", 2}, {"Minor", 3}, {"warning", 3}}; /* X.733: minor over warning */
     for (size_t i = 0; i < sizeof spelled / sizeof *spelled; i++) {
         label_t l[] = {{S("severity"), {spelled[i].value, (uint32_t)strlen(spelled[i].value)}}};
         if (ruleset_severity(rs, l, 1) != spelled[i].sev)

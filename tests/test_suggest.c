@@ -3,10 +3,13 @@
  * binary on generated IDS storms (ids_storm.h): the proposal shrinks the
  * storm at least 50x, every attack phase still opens an incident, and the
  * candidate report lists the critical alert a suggestion hides first. */
+#include <lzma.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "../app/recorded.h"
 #include "../app/recorded_int.h"
@@ -202,6 +205,12 @@ static void test_times(void)
         {"Jul 7, 2017, 3:30:00 PM", 1499441400000LL},      /* QRadar */
         {"Fri Jul 07 15:30:00 UTC 2017", 1499441400000LL}, /* Java's Date */
         {"07 Jul 2017, 15:30", 1499441400000LL},
+        {"Fri Jul 07 15:30:00 CEST 2017", 1499434200000LL}, /* a zone's abbreviation */
+        {"2017-07-07 15:30:00 CEST", 1499434200000LL},
+        {"2017-07-07 10:30:00 EDT", 1499437800000LL},
+        {"Jul 7, 2017 7:30:00 AM PST", 1499441400000LL},
+        {"2017-07-07 15:30:00 GMT+2", 1499434200000LL},
+        {"2017-07-07T15:30:00 UTC+05:30", 1499421600000LL},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int64_t t = -1;
@@ -223,7 +232,10 @@ static void test_times(void)
                                       "20170707T2530",
                                       "20170707T1530.5.5",
                                       "Jul 7, 2017 @@ 15:30",
-                                      "Fri Jul 07 15:30:00 CEST 2017"};
+                                      "2017-07-07 15:30:00 IST", /* India, Ireland or Israel */
+                                      "2017-07-07 15:30:00 XYZ",
+                                      "Fri Jul 07 15:30:00 CESTX 2017",
+                                      "2017-07-07 15:30:00 UTC+25"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t t;
         CHECK(!recorded_parse_time(bad[i], strlen(bad[i]), &t));
@@ -1586,6 +1598,200 @@ static void test_fastlog(void)
     conf_free(&c);
 }
 
+/* Rows of longer alerts than seen_t holds (an OSSEC alert's full log). */
+typedef struct {
+    char rows[8][1200];
+    int64_t t[8];
+    size_t n;
+} long_rows_t;
+
+static void keep_long_row(void *ctx, alert_t *a)
+{
+    long_rows_t *s = ctx;
+    if (s->n == 8) return;
+    char *o = s->rows[s->n], *end = o + sizeof s->rows[0];
+    for (uint32_t i = 0; i < a->n_labels && o < end; i++) {
+        int k =
+            snprintf(o, (size_t)(end - o), "%s%.*s=%.*s", i ? " " : "", (int)a->labels[i].name.len,
+                     a->labels[i].name.ptr, (int)a->labels[i].value.len, a->labels[i].value.ptr);
+        o += k > 0 ? k : 0;
+    }
+    s->t[s->n++] = a->event_time_ms;
+}
+
+/* `path` read without a mapping into `s`, the year of yearless dates
+ * `year`; returns the problems counted. */
+static uint64_t read_long_rows(const char *path, long year, long_rows_t *s)
+{
+    conf_t c;
+    conf_defaults(&c);
+    char e[200];
+    memset(s, 0, sizeof *s);
+    recorded_t *r = recorded_new(&c, NULL, e, sizeof e);
+    CHECK(r != NULL);
+    if (!r) return 1;
+    recorded_set_year(r, year);
+    CHECK_EQ_INT(recorded_read(r, path, keep_long_row, s), 0);
+    uint64_t errors = recorded_errors(r);
+    recorded_destroy(r);
+    conf_free(&c);
+    return errors;
+}
+
+/* Snort's full alerts (`snort -A full`): a record of lines per alert, read
+ * as one alert with fast.log's fields and none of the packet's own (TTL,
+ * ID, Seq differ per packet); the classification line may be absent, ICMP
+ * has no ports, Xref lines are no fields; a time with or without its
+ * year; a malformed record is reported at its line and counted. */
+static void test_snort_full(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/alert.full", dir);
+    const char *text = "[**] [1:2003068:6] ET SCAN Potential SSH Scan OUTBOUND [**]\n"
+                       "[Classification: Attempted Information Leak] [Priority: 2] \n"
+                       "03/07-16:11:04.322197 172.16.112.50:1025 -> 172.16.115.20:22\n"
+                       "TCP TTL:63 TOS:0x0 ID:61212 IpLen:20 DgmLen:60 DF\n"
+                       "******S* Seq: 0x3A5E24FB  Ack: 0x0  Win: 0x7D78  TcpLen: 40\n"
+                       "[Xref => http://doc.emergingthreats.net/2003068]\n"
+                       "\n"
+                       "[**] [1:384:5] ICMP PING [**]\n"
+                       "[Classification: Misc activity] [Priority: 3] \n"
+                       "03/07/00-16:11:05.000001 172.16.112.50 -> 172.16.115.20\n"
+                       "ICMP TTL:64 TOS:0x0 ID:1 IpLen:20 DgmLen:84\n"
+                       "Type:8  Code:0  ID:1   Seq:1  ECHO\n"
+                       "\n"
+                       "[**] [119:4:1] (http_inspect) BARE BYTE UNICODE ENCODING [**]\n"
+                       "03/07-16:11:06.5 10.0.0.1:80 -> 10.0.0.2:4000\n"
+                       "TCP TTL:64 TOS:0x0 ID:2 IpLen:20 DgmLen:84\n"
+                       "***AP*** Seq: 0x1  Ack: 0x2  Win: 0x3  TcpLen: 20\n"
+                       "\n"
+                       "[**] [1:1:1] rule line cut short\n"
+                       "03/07-16:11:07.5 10.0.0.1:80 -> 10.0.0.2:4000\n"
+                       "\n"
+                       "[**] [1:2:1] no time line [**]\n"
+                       "[Priority: 1]\n"
+                       "TCP TTL:64 TOS:0x0 ID:2 IpLen:20 DgmLen:84\n"
+                       "\n"
+                       "stray text between records\n"
+                       "more of it\n";
+    write_text(path, text);
+    CHECK_EQ_INT(rec_sniff(text, strlen(text)), REC_KIND_SNORT_FULL);
+    long_rows_t s;
+    CHECK_EQ_INT(read_long_rows(path, 2026, &s), 3); /* two records, one stretch */
+    CHECK_EQ_INT(s.n, 3);
+    /* in event time: the -y record's 2000 first */
+    CHECK_EQ_STR(s.rows[0], "alertname=ICMP PING classification=Misc activity "
+                            "dest_ip=172.16.115.20 proto=ICMP severity=3 signature_id=1:384:5 "
+                            "src_ip=172.16.112.50");
+    CHECK_EQ_INT(s.t[0], 952445465000LL); /* 2000-03-07T16:11:05.000Z */
+    CHECK_EQ_STR(s.rows[1], "alertname=ET SCAN Potential SSH Scan OUTBOUND "
+                            "classification=Attempted Information Leak dest_ip=172.16.115.20 "
+                            "dest_port=22 proto=TCP severity=2 signature_id=1:2003068:6 "
+                            "src_ip=172.16.112.50 src_port=1025");
+    CHECK_EQ_INT(s.t[1], 1772899864322LL); /* 2026-03-07T16:11:04.322Z: --year */
+    CHECK_EQ_STR(s.rows[2], "alertname=(http_inspect) BARE BYTE UNICODE ENCODING "
+                            "dest_ip=10.0.0.2 dest_port=4000 proto=TCP signature_id=119:4:1 "
+                            "src_ip=10.0.0.1 src_port=80");
+    /* the reader on its own: the offending line of a record */
+    rec_field_t f[REC_FASTLOG_FIELDS];
+    size_t bad = 99;
+    const char *why = NULL;
+    const char *rec = "[**] [1:2:1] x [**]\n[Priority: 1]\nno time here\n";
+    CHECK_EQ_INT(rec_snort_full(rec, strlen(rec), f, &bad, &why), 0);
+    CHECK_EQ_INT(bad, 2);
+    CHECK(why && strstr(why, "TIME SRC -> DST"));
+    rec = "[**] [1:2:1] x [**]\r\n[Priority: 1\r\n03/07-16:11:07.5 a -> b\r\n";
+    CHECK_EQ_INT(rec_snort_full(rec, strlen(rec), f, &bad, &why), 0);
+    CHECK_EQ_INT(bad, 1);
+    /* through the binary: FILE:LINE: reason, and counted */
+    char args[600], want[400], *out, *err;
+    snprintf(args, sizeof args, "replay --format json %s", path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    snprintf(want, sizeof want, "%s:19: not read: not a Snort alert", path);
+    CHECK(err && strstr(err, want));
+    snprintf(want, sizeof want, "%s:24: not read: no \"TIME SRC -> DST\" line", path);
+    CHECK(err && strstr(err, want));
+    snprintf(want, sizeof want, "%s:26: not read: 2 lines outside any Snort alert record", path);
+    CHECK(err && strstr(err, want));
+    if (err && !strstr(err, want)) fputs(err, stderr);
+    CHECK(out && strstr(out, "\"alerts_in\":3,") && strstr(out, "\"decode_errors\":3"));
+    free(out);
+    free(err);
+}
+
+/* OSSEC's (and Wazuh's) alerts.log: a record of lines per alert, named as
+ * Wazuh's alerts.json names them flattened, the level the severity (the
+ * role rule.level plays); the agent's "(NAME) IP->" and the manager's
+ * "HOST->" second lines; the key lines; the log, one line or several, a
+ * label of its own (full_log, as Wazuh's JSON has it); a malformed record
+ * reported at its line. */
+static void test_ossec_log(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/alerts.log", dir);
+    const char *text =
+        "** Alert 1596031871.1234: - syslog,sshd,authentication_failed,\n"
+        "2020 Jul 29 14:11:11 (agent01) 10.0.0.5->/var/log/auth.log\n"
+        "Rule: 5716 (level 5) -> 'SSHD authentication failed.'\n"
+        "Src IP: 10.0.0.9\n"
+        "User: root\n"
+        "Jul 29 14:11:10 agent01 sshd[123]: Failed password for root from 10.0.0.9 port 4444 "
+        "ssh2\n"
+        "\n"
+        "** Alert 1596031872.1300: mail  - ossec,syscheck,\n"
+        "2020 Jul 29 14:11:12 wazuh-manager->syscheck\n"
+        "Rule: 550 (level 7) -> 'Integrity checksum changed.'\n"
+        "File '/etc/hosts' modified\n"
+        "Size changed from '221' to '237'\n"
+        "\n"
+        "\n"
+        "** Alert 1596031873.1400: - syslog,\n"
+        "2020 Jul 29 14:11:13 host1->/var/log/messages\n"
+        "Rule: 1002 level 2\n"
+        "a log line\n"
+        "\n"
+        "** Alert 1596031874.1500: - syslog,\n"
+        "Jul 29 14:11:14 host1 no year, no arrow\n"
+        "\n";
+    write_text(path, text);
+    CHECK_EQ_INT(rec_sniff(text, strlen(text)), REC_KIND_OSSEC);
+    long_rows_t s;
+    CHECK_EQ_INT(read_long_rows(path, 0, &s), 2);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_STR(s.rows[0],
+                 "agent_ip=10.0.0.5 agent_name=agent01 alertname=SSHD authentication failed. "
+                 "full_log=Jul 29 14:11:10 agent01 sshd[123]: Failed password for root from "
+                 "10.0.0.9 port 4444 ssh2 location=/var/log/auth.log "
+                 "rule_groups=syslog,sshd,authentication_failed rule_id=5716 severity=5 "
+                 "srcip=10.0.0.9 user=root");
+    CHECK_EQ_INT(s.t[0], 1596031871000LL);
+    CHECK_EQ_STR(s.rows[1], "agent_name=wazuh-manager alertname=Integrity checksum changed. "
+                            "full_log=File '/etc/hosts' modified\nSize changed from '221' to "
+                            "'237' location=syscheck rule_groups=ossec,syscheck rule_id=550 "
+                            "severity=7");
+    rec_field_t f[REC_OSSEC_FIELDS];
+    size_t bad = 99;
+    const char *why = NULL;
+    const char *rec = "** Alert 1.2: - a,\n2020 Jul 29 14:11:13 h->l\nRule: 1 (level 2) x\n";
+    CHECK_EQ_INT(rec_ossec_record(rec, strlen(rec), f, &bad, &why), 0);
+    CHECK_EQ_INT(bad, 2);
+    CHECK(why && strstr(why, "Rule: ID (level N)"));
+    rec = "** Alert 1.2: - a,\r\n2020 Jul 29 14:11:13 (h) 10.0.0.1->l\r\nRule: 1 (level 12) -> "
+          "'D'\r\n";
+    CHECK_EQ_INT(rec_ossec_record(rec, strlen(rec), f, &bad, &why), 8); /* no log */
+    char args[600], want[400], *out, *err;
+    snprintf(args, sizeof args, "replay --format json %s", path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    snprintf(want, sizeof want, "%s:17: not read: no \"Rule: ID (level N)", path);
+    CHECK(err && strstr(err, want));
+    snprintf(want, sizeof want, "%s:21: not read: no time", path);
+    CHECK(err && strstr(err, want));
+    if (err && !strstr(err, want)) fputs(err, stderr);
+    CHECK(out && strstr(out, "\"alerts_in\":2,") && strstr(out, "\"decode_errors\":2"));
+    free(out);
+    free(err);
+}
+
 /* ---- the storm ------------------------------------------------------------ */
 
 /* The signature of each data row of the CSV the generator wrote (its
@@ -1854,16 +2060,18 @@ static void test_eve_json(void)
     free(err);
 }
 
-/* The AIT-ADS-like scenario (ait_storm_write): Wazuh's alerts.json and
- * AMiner's JSON, alone and as the two inputs of one scenario, without
- * --map. `files` are the inputs as written (for reading the names back);
+/* A storm through suggest and replay without --map (the AIT-ADS-like
+ * scenario of ait_storm_write: Wazuh's alerts.json and AMiner's JSON,
+ * alone and as the two inputs of one scenario; Snort's full alerts;
+ * OSSEC's alerts.log). `files` are the inputs as written (for reading the names back);
  * `inputs` what quell is given (a pipe's /dev/stdin among them, fed by
  * `pipe`). The proposal is a config quell check accepts; defaults plus it
  * shrink the storm at least 50x, and every attack phase opens an
  * incident, with every signature new in it, judged in the order replay
  * decides. */
-static void ait_check(const char *what, const ids_storm_t *st, const char *const *files,
-                      size_t n_files, const char *pipe, const char *inputs)
+static void storm_check(const char *what, const ids_storm_t *st, int phases, int sources,
+                        const char *const *files, size_t n_files, const char *pipe,
+                        const char *inputs)
 {
     char sug[256], args[2048];
     snprintf(sug, sizeof sug, "%s/ait.yaml", dir);
@@ -1895,12 +2103,20 @@ static void ait_check(const char *what, const ids_storm_t *st, const char *const
     double ratio = forwards ? (double)nm.n / (double)forwards : 0;
     printf("%s: %zu alerts, %zu incidents: %.1fx\n", what, nm.n, forwards, ratio);
     CHECK(ratio >= 50);
+    check_phases(what, st, phases, sources, &nm, fw);
+    names_free(&nm);
+    free(fw);
+}
+
+/* storm_check of ait_storm_write's storm, the phases of the IDSs whose
+ * files are given ("wazuh" in a Wazuh file's name). */
+static void ait_check(const char *what, const ids_storm_t *st, const char *const *files,
+                      size_t n_files, const char *pipe, const char *inputs)
+{
     int sources = 0;
     for (size_t i = 0; i < n_files; i++)
         sources |= strstr(files[i], "wazuh") ? AIT_WAZUH : AIT_AMINER;
-    check_phases(what, st, AIT_PHASES, sources, &nm, fw);
-    names_free(&nm);
-    free(fw);
+    storm_check(what, st, AIT_PHASES, sources, files, n_files, pipe, inputs);
 }
 
 static void test_storm_ait(void)
@@ -1924,6 +2140,117 @@ static void test_storm_ait(void)
     ait_check("ait wazuh", &st, files, 1, NULL, wz);
     CHECK_EQ_INT(ait_storm_write(&st, NULL, am, 6, 8000, 0), 0);
     ait_check("ait aminer", &st, files + 1, 1, NULL, am);
+}
+
+/* The multi-line IDS formats as storms, without --map: Snort's full
+ * alerts (the IDS storm of ids_storm_write, 45,000 alerts as the issue
+ * names, test_storm's size), and OSSEC's alerts.log (the AIT-ADS-like
+ * scenario's Wazuh alerts as Wazuh writes them to alerts.log, gzip'd
+ * through a pipe given as "-", ait_check's size). Defaults plus the
+ * proposal shrink each at least 50x, and every signature new in an
+ * attack phase opens an incident, the phase's first alert too. */
+static void test_storm_multiline(void)
+{
+    ids_storm_t st;
+    char path[256], pipe[600];
+    snprintf(path, sizeof path, "%s/snort-alert.full", dir);
+    const char *files[1] = {path};
+    CHECK_EQ_INT(ids_storm_write(&st, path, IDS_SNORT_FULL, 31, 45000), 0);
+    CHECK(st.alerts > 40000 && st.alerts < 50000);
+    storm_check("snort full storm", &st, IDS_PHASES, 0, files, 1, NULL, path);
+    snprintf(path, sizeof path, "%s/wazuh-alerts.log", dir);
+    CHECK_EQ_INT(ait_storm_write(&st, path, NULL, 41, 9000, AIT_WAZUH_LOG), 0);
+    snprintf(pipe, sizeof pipe, "gzip -1c %s | gzip -dc", path);
+    storm_check("ossec alerts.log storm (gzip'd, -)", &st, AIT_PHASES, AIT_WAZUH, files, 1, pipe,
+                "-");
+}
+
+/* text gzip'd (one member) into a malloc'd buffer */
+static char *gzip_of(const char *text, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return NULL;
+    size_t cap = deflateBound(&z, (uLong)len) + 32;
+    char *out = malloc(cap);
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* recorded_unpack: gzip (two members back to back), xz and zstd give the
+ * text back; a stream cut short or corrupt keeps what came before and
+ * says so; text that is not compressed is left alone. */
+static void test_unpack(void)
+{
+    size_t len = 0;
+    char *text = malloc(200001);
+    for (int i = 0; len < 200000 - 80; i++)
+        len += (size_t)snprintf(text + len, 200001 - len, "{\"alertname\":\"A%d\",\"n\":%d}\n",
+                                i % 37, i);
+    size_t glen;
+    char *gz = gzip_of(text, len, &glen);
+    CHECK(gz != NULL);
+    if (!gz) return;
+    /* two members: the text twice */
+    char *buf = malloc(2 * glen + 1);
+    memcpy(buf, gz, glen);
+    memcpy(buf + glen, gz, glen);
+    size_t blen = 2 * glen;
+    CHECK_EQ_STR(recorded_packed(buf, blen), "gzip");
+    CHECK_EQ_INT(recorded_unpack("t.gz", &buf, &blen), 0);
+    CHECK(blen == 2 * len && !memcmp(buf, text, len) && !memcmp(buf + len, text, len));
+    CHECK(buf[blen] == '\0');
+    free(buf);
+    /* cut short: what came out before the cut, and 1 */
+    buf = malloc(glen / 2 + 1);
+    memcpy(buf, gz, glen / 2);
+    blen = glen / 2;
+    CHECK_EQ_INT(recorded_unpack("t.gz", &buf, &blen), 1);
+    CHECK(blen > 0 && blen < len && !memcmp(buf, text, blen));
+    free(buf);
+    /* corrupt in the middle: found at once, or by the CRC at its end */
+    buf = malloc(glen + 1);
+    memcpy(buf, gz, glen);
+    memset(buf + glen / 2, 0xff, 64);
+    blen = glen;
+    CHECK_EQ_INT(recorded_unpack("t.gz", &buf, &blen), 1);
+    CHECK(blen > 1000 && !memcmp(buf, text, 1000)); /* what came before the damage */
+    free(buf);
+    free(gz);
+    /* xz */
+    size_t cap = lzma_stream_buffer_bound(len), xlen = 0;
+    buf = malloc(cap + 1);
+    CHECK(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, (const uint8_t *)text, len,
+                                  (uint8_t *)buf, &xlen, cap) == LZMA_OK);
+    CHECK_EQ_STR(recorded_packed(buf, xlen), "xz");
+    CHECK_EQ_INT(recorded_unpack("t.xz", &buf, &xlen), 0);
+    CHECK(xlen == len && !memcmp(buf, text, len));
+    free(buf);
+    /* zstd */
+    cap = ZSTD_compressBound(len);
+    buf = malloc(cap + 1);
+    size_t zlen = ZSTD_compress(buf, cap, text, len, 3);
+    CHECK(!ZSTD_isError(zlen));
+    CHECK_EQ_STR(recorded_packed(buf, zlen), "zstd");
+    CHECK_EQ_INT(recorded_unpack("t.zst", &buf, &zlen), 0);
+    CHECK(zlen == len && !memcmp(buf, text, len));
+    zlen = len / 3; /* not compressed: untouched */
+    CHECK(recorded_packed(buf, zlen) == NULL);
+    char *same = buf;
+    CHECK_EQ_INT(recorded_unpack("t.json", &buf, &zlen), 0);
+    CHECK(buf == same && zlen == len / 3);
+    free(buf);
+    free(text);
 }
 
 int main(void)
@@ -1950,10 +2277,14 @@ int main(void)
     test_unnamed();
     test_awkward_names();
     test_fastlog();
+    test_snort_full();
+    test_ossec_log();
     test_storm();
     test_storm_export();
     test_eve_json();
     test_storm_ait();
+    test_storm_multiline();
+    test_unpack();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
