@@ -15,11 +15,12 @@
  *            the entry the caller expected, it writes the one the caller
  *            worked out (store_entry_confirm);
  *   touch    (per key) fold suppressed occurrences in (count += n, last_seen = max)
- *            and renew the TTL, answering the entry it wrote (the worker's
- *            cache takes it as what Redis holds now); a no-op answering 0
- *            when the key is gone or of another format. When the key holds
- *            the entry the caller expected, it writes the entry the caller
- *            worked out (store_entry_touch) and answers 1.
+ *            and renew the TTL (or keep it: STORE_TTL_RENEW_MS), answering
+ *            the entry it wrote (the worker's cache takes it as what Redis
+ *            holds now); a no-op answering 0 when the key is gone or of
+ *            another format. When the key holds the entry the caller
+ *            expected, it writes the entry the caller worked out
+ *            (store_entry_touch) and answers 1.
  * Each takes up to MULTI_KEYS keys per call: consecutive commands of one
  * script queued on a connection are sent as one call, and reads its keys
  * with one MGET (a key twice in one call is never sent: the second starts
@@ -53,11 +54,12 @@
  * it (store_entry_upgrade), so a CAS against what C was given can succeed
  * and rewrite it as format 2.
  * Any number of keys; ARGV: the expected and desired entry per key, then
- * the TTL. Answers one element per key: 1 (written), 0 (absent, not
- * written) or the entry it holds (not written). An expected "?" (never an
- * entry: those are 0, 64 or 96 bytes) reads the key without writing.
- * Each key is handled exactly as the one-key script of earlier builds did:
- * one call per CAS was ~10 us of Redis time, on the same 2 cores as quell
+ * a renew flag per key (below) and the TTL. Answers one element per key:
+ * 1 (written), 0 (absent, not written) or the entry it holds (not
+ * written). An expected "?" (never an entry: those are 0, 64 or 96 bytes)
+ * reads the key without writing. Each key is handled exactly as the
+ * one-key script of earlier builds did: one call per CAS was ~10 us of
+ * Redis time, on the same 2 cores as quell
  * (~135,000 calls per launch-day run); a call of 128 keys costs a fraction
  * of that per key. */
 /* Each script reads its keys with one MGET rather than one GET per key:
@@ -66,8 +68,14 @@
  * for a key of another type where GET raised WRONGTYPE: cas then writes
  * an absent-expected key with NX (and raises WRONGTYPE with a GET when
  * that finds the key there), so a foreign key is never overwritten. */
+/* cas and touch: ARGV[#ARGV - 1] holds a byte per key, '1' where the
+ * write sets the TTL (PX), else it keeps the key's (KEEPTTL: the caller
+ * set it less than STORE_TTL_RENEW_MS / 2 ago); PX was ~1 us of Redis CPU
+ * per key of the ~3-4 a key's write costs (a hiredis loop of 128-key
+ * calls: 3.9-4.2 against 2.9-3.2 us). A key expected absent always gets
+ * it. */
 static const char cas_lua[] =
-    "local out, ttl = {}, ARGV[#ARGV] "
+    "local out, ttl, renew = {}, ARGV[#ARGV], ARGV[#ARGV - 1] "
     "local all = redis.call('MGET', unpack(KEYS)) "
     "for i = 1, #KEYS do "
     "  local cur = all[i] "
@@ -79,15 +87,17 @@ static const char cas_lua[] =
     "    if redis.call('SET', KEYS[i], ARGV[2 * i], 'NX', 'PX', ttl) then out[i] = 1 "
     "    else out[i] = redis.call('GET', KEYS[i]) or 0 end "
     "  elseif want ~= '?' and (cur or '') == want then "
-    "    redis.call('SET', KEYS[i], ARGV[2 * i], 'PX', ttl) out[i] = 1 "
+    "    if string.byte(renew, i) == 49 then redis.call('SET', KEYS[i], ARGV[2 * i], 'PX', ttl) "
+    "    else redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL') end "
+    "    out[i] = 1 "
     "  else out[i] = cur or 0 end "
     "end "
     "return out";
 
 /* confirm and touch take any number of keys (ARGV: one id per key for
- * confirm; a count and a last-seen per key, then the TTL, for touch): the
- * adapter sends one call per MULTI_KEYS fingerprints rather than one per
- * fingerprint. confirm answers how many it cleared; touch one element per
+ * confirm; a count and a last-seen per key, then the renew flags and the
+ * TTL, for touch): the adapter sends one call per MULTI_KEYS fingerprints
+ * rather than one per fingerprint. confirm answers how many it cleared; touch one element per
  * key, like cas: the entry written, or 0. Touches were ~70% of the script calls of a launch-day run
  * (231,801 EVALSHA at 9.25 us each in Redis for 2M alerts); a call's
  * fixed cost (dispatch, the script's invocation, the reply) is now paid
@@ -120,20 +130,24 @@ static const char confirm_lua[] =
  * new Lua strings per key were ~1.5 us of Redis CPU in a hiredis loop,
  * more than the GET. */
 static const char touch_lua[] =
-    "local out, ttl = {}, ARGV[#ARGV] "
+    "local out, ttl, renew = {}, ARGV[#ARGV], ARGV[#ARGV - 1] "
     "local all = redis.call('MGET', unpack(KEYS)) "
+    "local function put(i, v) "
+    "  if string.byte(renew, i) == 49 then redis.call('SET', KEYS[i], v, 'PX', ttl) "
+    "  else redis.call('SET', KEYS[i], v, 'KEEPTTL') end "
+    "end "
     "for i = 1, #KEYS do "
     "  local cur, want = all[i], ARGV[4 * i - 3] "
     "  out[i] = 0 "
     "  if cur and #want > 0 and cur == want then "
-    "    redis.call('SET', KEYS[i], ARGV[4 * i - 2], 'PX', ttl) out[i] = 1 "
+    "    put(i, ARGV[4 * i - 2]) out[i] = 1 "
     "  elseif cur and " LUA_ENTRY_OK " then "
     "    local ls = struct.unpack('<l', cur, 41) local n = struct.unpack('<L', cur, 57) "
     "    local nls = tonumber(ARGV[4 * i]) if ls > nls then nls = ls end "
     "    out[i] = string.sub(cur, 1, 40) .. struct.pack('<l', nls) .. "
     "string.sub(cur, 49, 56) .. struct.pack('<L', n + tonumber(ARGV[4 * i - 1])) .. "
     "string.sub(cur, 65) "
-    "    redis.call('SET', KEYS[i], out[i], 'PX', ttl) "
+    "    put(i, out[i]) "
     "  end "
     "end "
     "return out";
@@ -203,6 +217,7 @@ struct store_conn {
     char multi_arg[MULTI_KEYS][MULTI_ARGS][MULTI_ARG];
     size_t multi_arg_len[MULTI_KEYS][MULTI_ARGS];
     cmd_kind_t multi_kind[MULTI_KEYS];
+    char multi_renew[MULTI_KEYS]; /* cas, touch: '1' sets the TTL, '0' keeps it */
     store_conn_stats_t stats;
 };
 
@@ -216,7 +231,7 @@ store_conn_t *store_conn_new(const store_conf_t *sc, const char *name)
     c->conf.prefix = c->prefix;
     snprintf(c->name, sizeof(c->name), "%s", name);
     store_conf_where(sc, c->where, sizeof(c->where));
-    snprintf(c->ttl, sizeof(c->ttl), "%lld", (long long)sc->ttl_ms);
+    snprintf(c->ttl, sizeof(c->ttl), "%lld", (long long)(sc->ttl_ms + STORE_TTL_RENEW_MS));
     c->backoff_ms = 100;
     return c;
 }
@@ -297,6 +312,10 @@ static bool connect_now(store_conn_t *c)
         drop(c, errbuf);
         return false;
     }
+    /* Keep the reader's buffer between rounds (hiredis frees one over
+     * 16 KiB whenever it runs empty, and a round's answers are often
+     * more: a malloc, a free and fresh pages per round trip). */
+    c->ctx->reader->maxbuf = 0;
     if (!load_scripts(c)) return false;
     c->set_nx_get = server_major(c) >= 7;
     if (c->ever_up) c->stats.reconnects++;
@@ -346,7 +365,7 @@ static void call_push(store_conn_t *c, size_t first, size_t n, bool array)
 }
 
 /* Sends the gathered call: EVALSHA sha N key... then each key's arguments
- * (then the TTL for cas and touch). CASes expecting an absent key go
+ * (then the renew flags and the TTL for cas and touch). CASes expecting an absent key go
  * first, each as SET key desired NX GET PX ttl, when the server has it. */
 static void multi_send(store_conn_t *c)
 {
@@ -363,8 +382,9 @@ static void multi_send(store_conn_t *c)
     c->n_queued += results;
     if (script == SCRIPT_CONFIRM) c->kinds[base] = CMD_CONFIRM;
     size_t per_key = script == SCRIPT_CONFIRM ? 3 : script == SCRIPT_CAS ? 2 : 4;
-    const char *argv[3 + MULTI_KEYS * (1 + MULTI_ARGS) + 1];
-    size_t argvlen[3 + MULTI_KEYS * (1 + MULTI_ARGS) + 1];
+    const char *argv[3 + MULTI_KEYS * (1 + MULTI_ARGS) + 2];
+    size_t argvlen[3 + MULTI_KEYS * (1 + MULTI_ARGS) + 2];
+    char renew[MULTI_KEYS];
     bool in_call[MULTI_KEYS];
     size_t n_call = 0;
     for (size_t i = 0; i < n; i++) {
@@ -398,7 +418,13 @@ static void multi_send(store_conn_t *c)
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; in_call[i] && j < per_key; j++)
             argv[k] = c->multi_arg[i][j], argvlen[k++] = c->multi_arg_len[i][j];
-    if (script != SCRIPT_CONFIRM) argv[k] = c->ttl, argvlen[k++] = strlen(c->ttl);
+    if (script != SCRIPT_CONFIRM) {
+        size_t r = 0;
+        for (size_t i = 0; i < n; i++)
+            if (in_call[i]) renew[r++] = c->multi_renew[i];
+        argv[k] = renew, argvlen[k++] = r;
+        argv[k] = c->ttl, argvlen[k++] = strlen(c->ttl);
+    }
     if (c->ctx) redisAppendCommandArgv(c->ctx, (int)k, argv, argvlen);
     if (script == SCRIPT_CONFIRM) {
         call_push(c, base, 1, false);
@@ -434,10 +460,11 @@ static size_t multi_add(store_conn_t *c, int script, uint64_t fp)
 }
 
 void store_cas_add(store_conn_t *c, uint64_t fp, const unsigned char *expected,
-                   const unsigned char desired[STORE_ENTRY_BYTES])
+                   const unsigned char desired[STORE_ENTRY_BYTES], bool renew_ttl)
 {
     size_t i = multi_add(c, SCRIPT_CAS, fp);
     c->multi_kind[i] = CMD_CAS;
+    c->multi_renew[i] = renew_ttl || !expected ? '1' : '0';
     c->multi_arg_len[i][0] = expected ? STORE_ENTRY_BYTES : 0;
     if (expected) memcpy(c->multi_arg[i][0], expected, STORE_ENTRY_BYTES);
     memcpy(c->multi_arg[i][1], desired, STORE_ENTRY_BYTES);
@@ -450,6 +477,7 @@ void store_get_add(store_conn_t *c, uint64_t fp)
      * of one round share its calls. */
     size_t i = multi_add(c, SCRIPT_CAS, fp);
     c->multi_kind[i] = CMD_GET;
+    c->multi_renew[i] = '0'; /* nothing written */
     c->multi_arg[i][0][0] = '?';
     c->multi_arg_len[i][0] = 1;
     c->multi_arg_len[i][1] = 0;
@@ -471,9 +499,10 @@ void store_confirm_add(store_conn_t *c, uint64_t fp, uint32_t seq, uint64_t inci
 }
 
 void store_touch_add(store_conn_t *c, uint64_t fp, uint64_t delta, int64_t last_seen_ms,
-                     const unsigned char *expected)
+                     const unsigned char *expected, bool renew_ttl)
 {
     size_t i = multi_add(c, SCRIPT_TOUCH, fp);
+    c->multi_renew[i] = renew_ttl ? '1' : '0';
     c->multi_arg_len[i][0] = c->multi_arg_len[i][1] = 0;
     if (expected &&
         store_entry_touch(expected, delta, last_seen_ms, (unsigned char *)c->multi_arg[i][1])) {

@@ -48,6 +48,9 @@
  * slots), each a CAS expecting it absent, lost: a second round trip for
  * its batch (half the run's round trips). */
 #define L1_WAYS 8
+/* How far ahead of the record being taken the batch's next ones are
+ * prefetched (assemble). */
+#define RECORD_PREFETCH_BYTES 2048
 
 typedef struct {
     uint64_t fp;
@@ -57,6 +60,9 @@ typedef struct {
     unsigned char blob[STORE_ENTRY_BYTES];
     store_entry_t view; /* blob plus the local delta */
     int64_t fresh_until_ns;
+    /* When this worker queued the write that last set the key's TTL (0:
+     * unknown); writes within STORE_TTL_RENEW_MS / 2 of it keep the TTL. */
+    int64_t ttl_set_ns;
     uint64_t delta;
     int64_t delta_last_seen;
 } l1_slot_t;
@@ -98,6 +104,8 @@ typedef struct {
     bool loaded;     /* base taken from L1 (when its first round is queued) */
     uint64_t delta;
     int64_t delta_last_seen;
+    bool renew_ttl;    /* the CAS sets the key's TTL */
+    int64_t queued_ns; /* when the CAS was queued */
     unsigned char desired[STORE_ENTRY_BYTES];
     int first_item, last_item; /* range in items[] (items of other groups interleave) */
 } group_t;
@@ -134,6 +142,13 @@ typedef struct {
     unsigned char expected[STORE_ENTRY_BYTES];
 } confirm_t;
 
+/* A touch of the periodic flush on the wire: whose, and whether it sets
+ * the key's TTL. */
+typedef struct {
+    uint64_t fp;
+    bool renew_ttl;
+} touched_t;
+
 typedef struct parked {
     struct parked *next;
     void *rec;
@@ -167,7 +182,7 @@ struct store_worker {
     /* The periodic flush's touches on the wire: their fingerprints in
      * order, the index of the first one's result, and when they were
      * queued (the answers renew L1 from then). */
-    uint64_t *touched;
+    touched_t *touched;
     size_t n_touched, cap_touched, touched_first;
     int64_t touched_at_ns;
     /* forwards awaiting delivery, FIFO */
@@ -300,16 +315,28 @@ static void mark_dirty(store_worker_t *sw, l1_slot_t *s)
     sw->dirty_fps[sw->n_dirty++] = s->fp;
 }
 
-static void flush_one(store_worker_t *sw, l1_slot_t *s)
+/* Whether a write of slot `s`'s key queued at now_ns must set its TTL
+ * (STORE_TTL_RENEW_MS): yes unless this worker set it recently. */
+static bool ttl_due(const l1_slot_t *s, int64_t now_ns)
 {
+    return !s || s->ttl_set_ns == 0 ||
+           now_ns - s->ttl_set_ns >= (int64_t)STORE_TTL_RENEW_MS / 2 * 1000000;
+}
+
+/* Queues the touch of slot `s`'s delta; returns whether it sets the TTL. */
+static bool flush_one(store_worker_t *sw, l1_slot_t *s, int64_t now_ns)
+{
+    bool renew = ttl_due(s, now_ns);
     /* Redis likely holds the blob as cached (one instance writing it):
      * then the touch writes the result below without the script working
      * it out again. */
-    store_touch_add(sw->conn, s->fp, s->delta, s->delta_last_seen, s->known ? s->blob : NULL);
+    store_touch_add(sw->conn, s->fp, s->delta, s->delta_last_seen, s->known ? s->blob : NULL,
+                    renew);
     /* What the touch makes of the blob, so the next CAS expects it. */
     if (s->known) store_entry_touch(s->blob, s->delta, s->delta_last_seen, s->blob);
     s->delta = 0;
     s->dirty = false;
+    return renew;
 }
 
 /* Of two used slots, whether `a` is worth more than `b`: an open
@@ -506,11 +533,14 @@ static bool decide_group(store_worker_t *sw, batch_t *b, group_t *gr)
     return memcmp(gr->expected, gr->desired, STORE_ENTRY_BYTES) != 0;
 }
 
+/* ttl_set_ns: when the write that set the key's TTL was queued (0: this
+ * did not set it). */
 static void group_to_l1(store_worker_t *sw, group_t *gr, const unsigned char *blob, bool known,
-                        int64_t now_ns)
+                        int64_t now_ns, int64_t ttl_set_ns)
 {
     l1_slot_t *s = l1_claim(sw, gr->fp);
     s->known = known;
+    if (ttl_set_ns) s->ttl_set_ns = ttl_set_ns;
     if (known) {
         memcpy(s->blob, blob, STORE_ENTRY_BYTES);
         if (!store_entry_decode(blob, STORE_ENTRY_BYTES, &s->view)) {
@@ -569,7 +599,8 @@ static void flush_dirty(store_worker_t *sw);
  * number of results they take. */
 static size_t queue_pre(store_worker_t *sw)
 {
-    for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i]);
+    int64_t now_ns = clock_mono_ns();
+    for (size_t i = 0; i < sw->n_evicted; i++) flush_one(sw, &sw->evicted[i], now_ns);
     sw->n_evicted = 0;
     for (size_t i = 0; i < sw->n_confirms; i++)
         store_confirm_add(sw->conn, sw->confirms[i].fp, sw->confirms[i].seq,
@@ -596,7 +627,8 @@ static void touches_answered(store_worker_t *sw, const store_result_t *results)
     for (size_t i = 0; i < sw->n_touched; i++) {
         const store_result_t *r = &results[sw->touched_first + i];
         if (r->kind != STORE_R_VALUE) continue; /* not run (NOSCRIPT) */
-        l1_slot_t *s = l1_find(sw, sw->touched[i]);
+        l1_slot_t *s = l1_find(sw, sw->touched[i].fp);
+        if (s && sw->touched[i].renew_ttl && r->cur_len) s->ttl_set_ns = sw->touched_at_ns;
         if (!s || !s->known || s->dirty) continue;
         store_entry_t e;
         if (r->cur_len != STORE_ENTRY_BYTES || !store_entry_decode(r->cur, r->cur_len, &e)) {
@@ -643,7 +675,10 @@ static bool round_send(store_worker_t *sw, batch_t *b)
             store_get_add(sw->conn, gr->fp);
             pending++;
         } else if (decide_group(sw, b, gr)) {
-            store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL, gr->desired);
+            gr->renew_ttl = !gr->known_expected || ttl_due(l1_find(sw, gr->fp), now_ns);
+            gr->queued_ns = now_ns;
+            store_cas_add(sw->conn, gr->fp, gr->known_expected ? gr->expected : NULL, gr->desired,
+                          gr->renew_ttl);
             pending++;
         } else if (!gr->from_redis) {
             /* Nothing to write, but decided on a cached or guessed base
@@ -654,7 +689,7 @@ static bool round_send(store_worker_t *sw, batch_t *b)
             pending++;
         } else {
             gr->done = true;
-            group_to_l1(sw, gr, gr->expected, gr->known_expected, now_ns);
+            group_to_l1(sw, gr, gr->expected, gr->known_expected, now_ns, 0);
         }
     }
     b->pre = pre;
@@ -703,7 +738,7 @@ static qerr_t round_recv(store_worker_t *sw, batch_t *b)
             group_rebase(sw, gr, res);
         } else if (res->kind == STORE_R_OK) {
             gr->done = true;
-            group_to_l1(sw, gr, gr->desired, true, now_ns);
+            group_to_l1(sw, gr, gr->desired, true, now_ns, gr->renew_ttl ? gr->queued_ns : 0);
         } else {
             stat_add(&sw->stats->conflicts, 1);
             group_rebase(sw, gr, res);
@@ -999,10 +1034,10 @@ static void flush_dirty(store_worker_t *sw)
     for (size_t i = 0; i < sw->n_dirty; i++) {
         l1_slot_t *s = l1_find(sw, sw->dirty_fps[i]);
         if (s && s->dirty && s->delta) {
-            flush_one(sw, s);
+            bool renew = flush_one(sw, s, now);
             if (sw->n_touched == sw->cap_touched)
-                sw->touched = grow(sw->touched, &sw->cap_touched, sizeof(uint64_t));
-            sw->touched[sw->n_touched++] = s->fp;
+                sw->touched = grow(sw->touched, &sw->cap_touched, sizeof(*sw->touched));
+            sw->touched[sw->n_touched++] = (touched_t){s->fp, renew};
         }
         if (s) s->dirty = false;
     }
@@ -1066,7 +1101,21 @@ static bool assemble(store_worker_t *sw, batch_t *b, dedup_inputs_t *in, bool st
     sw->ring_turn++;
     for (size_t r = 0; r < in->n; r++) {
         size_t which = (sw->ring_turn + r) % in->n;
+        const char *fetched = NULL; /* prefetched up to here in this ring */
         while (taken < sw->conf.batch && (rec = dedup_inputs_peek(in, which, &len))) {
+            /* A backlog's records were written long before this worker
+             * (the slower stage with Redis) reaches them: out of cache,
+             * and each record's header tells where the next one starts,
+             * so every record was a miss in turn (ring_peek and
+             * alert_rec_read ~10% of the dedup thread's samples in a
+             * launch-day run, 2% with the memory store, whose worker
+             * keeps up). Records lie one after the other: the lines
+             * ahead are asked for while this one is read. A line past
+             * the ring's end is only a hint that fetches nothing useful. */
+            const char *ahead = (const char *)rec + len + RECORD_PREFETCH_BYTES;
+            if (!fetched || fetched < (const char *)rec || fetched > ahead)
+                fetched = (const char *)rec;
+            for (; fetched < ahead; fetched += CACHELINE) __builtin_prefetch(fetched, 0, 3);
             ring_hold(in->rings[which]);
             item_t *it = new_item(b);
             it->rec = rec;

@@ -624,7 +624,7 @@ static void test_touch_expected(void)
     store_result_t res[4];
     store_entry_t d;
     /* expected: written as worked out here, the TTL renewed */
-    store_touch_add(conn, 5, 2, 1005, b);
+    store_touch_add(conn, 5, 2, 1005, b, true);
     CHECK(store_run(conn, res, 1) == QERR_OK);
     CHECK(res[0].kind == STORE_R_VALUE && res[0].cur_len == STORE_ENTRY_BYTES &&
           store_entry_decode(res[0].cur, res[0].cur_len, &d) && d.count == 3 &&
@@ -635,7 +635,7 @@ static void test_touch_expected(void)
     if (r) freeReplyObject(r);
     /* stale expectation (b is no longer there): the script's arithmetic on
      * what is there; last seen never goes back */
-    store_touch_add(conn, 5, 4, 1001, b);
+    store_touch_add(conn, 5, 4, 1001, b, true);
     CHECK(store_run(conn, res, 1) == QERR_OK);
     CHECK(res[0].kind == STORE_R_VALUE && res[0].cur_len == STORE_ENTRY_BYTES &&
           store_entry_decode(res[0].cur, res[0].cur_len, &d) && d.count == 7 &&
@@ -644,9 +644,9 @@ static void test_touch_expected(void)
     /* one key twice in a pipeline, both expecting what is there now */
     unsigned char now[STORE_ENTRY_BYTES];
     memcpy(now, res[0].cur, sizeof now);
-    store_touch_add(conn, 5, 1, 1006, now);
-    store_touch_add(conn, 6, 1, 1006, NULL); /* absent: nothing written */
-    store_touch_add(conn, 5, 10, 1007, now);
+    store_touch_add(conn, 5, 1, 1006, now, true);
+    store_touch_add(conn, 6, 1, 1006, NULL, true); /* absent: nothing written */
+    store_touch_add(conn, 5, 10, 1007, now, true);
     CHECK_EQ_INT(store_queued(conn), 3);
     CHECK(store_run(conn, res, 3) == QERR_OK);
     CHECK(res[1].kind == STORE_R_VALUE && res[1].cur_len == 0);
@@ -746,6 +746,121 @@ static void test_cache_renewed(void)
     CHECK_EQ_INT(in.decisions[DECISION_SUPPRESS_DUPLICATE], (uint64_t)n);
     CHECK((uint64_t)n - (in.stats.local - local) <= 1); /* without renewal: 3 or more */
     inst_destroy(&in);
+}
+
+static long long pttl_of(redisContext *c, const char *prefix, uint64_t fp)
+{
+    redisReply *r = redisCommand(c, "PTTL %s%016llx", prefix, (unsigned long long)fp);
+    long long ms = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -3;
+    if (r) freeReplyObject(r);
+    return ms;
+}
+
+static void pexpire(redisContext *c, const char *prefix, uint64_t fp, long long ms)
+{
+    redisReply *r = redisCommand(c, "PEXPIRE %s%016llx %lld", prefix, (unsigned long long)fp, ms);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    if (r) freeReplyObject(r);
+}
+
+/* The adapter's renew flag: a cas or touch that renews sets the TTL to
+ * ttl_ms + STORE_TTL_RENEW_MS, one that does not keeps the key's, on the
+ * expected path and on the script's own (a stale expectation) alike; a
+ * CAS expecting the key absent sets it whatever the flag. */
+static void test_ttl_flag(void)
+{
+    store_conf_t sc = conf_for("t-tflag:");
+    long long full = sc.ttl_ms + STORE_TTL_RENEW_MS;
+    redisContext *c = redis_local_client(&redis);
+    store_conn_t *conn = store_conn_new(&sc, "test");
+    CHECK(store_conn_ready(conn));
+    store_entry_t e = {.open = true,
+                       .incident_id = 7,
+                       .first_seen_ms = 1000,
+                       .last_seen_ms = 1000,
+                       .last_forward_ms = 1000,
+                       .count = 1};
+    unsigned char b[STORE_ENTRY_BYTES], b2[STORE_ENTRY_BYTES], b3[STORE_ENTRY_BYTES];
+    store_entry_encode(&e, b);
+    store_result_t res[2];
+    store_cas_add(conn, 1, NULL, b, false); /* absent: the TTL is set anyway */
+    CHECK(store_run(conn, res, 1) == QERR_OK && res[0].kind == STORE_R_OK);
+    long long t = pttl_of(c, "t-tflag:", 1);
+    CHECK(t > full - 5000 && t <= full);
+    pexpire(c, "t-tflag:", 1, 200000);
+    e.count = 2;
+    store_entry_encode(&e, b2);
+    store_cas_add(conn, 1, b, b2, false); /* kept */
+    CHECK(store_run(conn, res, 1) == QERR_OK && res[0].kind == STORE_R_OK);
+    t = pttl_of(c, "t-tflag:", 1);
+    CHECK(t > 190000 && t <= 200000);
+    e.count = 3;
+    store_entry_encode(&e, b3);
+    store_cas_add(conn, 1, b2, b3, true); /* renewed */
+    CHECK(store_run(conn, res, 1) == QERR_OK && res[0].kind == STORE_R_OK);
+    CHECK(pttl_of(c, "t-tflag:", 1) > full - 5000);
+    pexpire(c, "t-tflag:", 1, 200000);
+    store_touch_add(conn, 1, 1, 1001, b3, false);  /* expected: kept */
+    store_touch_add(conn, 2, 1, 1001, NULL, true); /* absent: nothing written */
+    CHECK(store_run(conn, res, 2) == QERR_OK && res[0].kind == STORE_R_VALUE &&
+          res[0].cur_len == STORE_ENTRY_BYTES && res[1].cur_len == 0);
+    t = pttl_of(c, "t-tflag:", 1);
+    CHECK(t > 190000 && t <= 200000);
+    CHECK_EQ_INT(pttl_of(c, "t-tflag:", 2), -2);
+    store_touch_add(conn, 1, 1, 1002, b, false); /* stale expectation: kept */
+    CHECK(store_run(conn, res, 1) == QERR_OK && res[0].cur_len == STORE_ENTRY_BYTES);
+    t = pttl_of(c, "t-tflag:", 1);
+    CHECK(t > 190000 && t <= 200000);
+    store_touch_add(conn, 1, 1, 1003, b, true); /* stale expectation: renewed */
+    CHECK(store_run(conn, res, 1) == QERR_OK && res[0].cur_len == STORE_ENTRY_BYTES);
+    CHECK(pttl_of(c, "t-tflag:", 1) > full - 5000);
+    store_entry_t d;
+    CHECK(redis_entry(c, "t-tflag:", 1, &d) && d.count == 6 && d.last_seen_ms == 1003);
+    store_conn_destroy(conn);
+    redisFree(c);
+}
+
+/* A worker keeps the TTL it set itself a moment ago (KEEPTTL on its count
+ * flushes and CASes) and every write still leaves the key at least ttl_ms
+ * to live; a worker that did not set the TTL (another instance, or this
+ * one after its cache lost the slot) renews it. The key's TTL is cut
+ * below a renewal's (but above ttl_ms) by hand to see which write did
+ * what. */
+static void test_ttl_kept(void)
+{
+    store_conf_t sc = conf_for("t-tkeep:");
+    long long full = sc.ttl_ms + STORE_TTL_RENEW_MS, cut = sc.ttl_ms + 20000;
+    redisContext *c = redis_local_client(&redis);
+    inst_t a;
+    inst_init(&a, &sc, 51);
+    push(&a, 3, ALERT_FIRING, 1000); /* new: SET NX, the TTL set */
+    drain(&a);
+    CHECK_EQ_INT(a.sink.n, 1);
+    long long t = pttl_of(c, "t-tkeep:", 3);
+    CHECK(t > full - 5000 && t <= full);
+    pexpire(c, "t-tkeep:", 3, cut);
+    for (int i = 1; i <= 20; i++) push(&a, 3, ALERT_FIRING, 1000 + i); /* from L1: a touch */
+    drain(&a);
+    CHECK_EQ_INT(a.stats.local, 20);
+    t = pttl_of(c, "t-tkeep:", 3);
+    CHECK(t > cut - 10000 && t <= cut && t > sc.ttl_ms);
+    push(&a, 3, ALERT_RESOLVED, 2000); /* a forward: a CAS */
+    drain(&a);
+    CHECK_EQ_INT(a.sink.n, 2);
+    t = pttl_of(c, "t-tkeep:", 3);
+    CHECK(t > cut - 10000 && t <= cut && t > sc.ttl_ms);
+    store_entry_t d;
+    CHECK(redis_entry(c, "t-tkeep:", 3, &d) && !d.open && d.count == 22);
+    /* Another instance writes it: the TTL it never set is renewed. */
+    inst_t b;
+    inst_init(&b, &sc, 52);
+    push(&b, 3, ALERT_FIRING, 3000);
+    drain(&b);
+    CHECK_EQ_INT(b.sink.n, 1);
+    CHECK(pttl_of(c, "t-tkeep:", 3) > full - 5000);
+    inst_destroy(&b);
+    inst_destroy(&a);
+    redisFree(c);
 }
 
 /* An instance dies between decision and delivery: its input stays
@@ -930,7 +1045,7 @@ static void test_ttl(void)
     CHECK_EQ_INT(no_ttl, 0);
     redisReply *r = redisCommand(c, "PTTL t-closed:%016llx", 2ULL);
     CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 2 * P.window_ms &&
-          r->integer <= store_ttl_ms(&P, 1000));
+          r->integer <= store_ttl_ms(&P, 1000) + STORE_TTL_RENEW_MS);
     if (r) freeReplyObject(r);
     redisFree(c);
 }
@@ -962,6 +1077,8 @@ int main(void)
     test_touch_expected();
     test_confirm_expected();
     test_cache_renewed();
+    test_ttl_flag();
+    test_ttl_kept();
     test_takeover();
     test_redis_restart();
     test_noscript();

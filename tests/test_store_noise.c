@@ -533,7 +533,7 @@ static void test_format1_in_redis(void)
     sc.port = redis.port;
     store_conn_t *conn = store_conn_new(&sc, "test");
     CHECK(store_conn_ready(conn));
-    store_touch_add(conn, 78, 5, T0 + 3 * MIN, NULL);
+    store_touch_add(conn, 78, 5, T0 + 3 * MIN, NULL, true);
     store_result_t res[1];
     CHECK(store_run(conn, res, 1) == QERR_OK);
     store_conn_destroy(conn);
