@@ -159,7 +159,8 @@ int main(void)
     size_t from_a = seen.n;
     read_notifications(notes[1], &seen);
     CHECK(from_a > 0 && seen.n > from_a); /* both instances notified */
-    qsort(seen.v, seen.n, sizeof(*seen.v), cmp_seen);
+    /* none read: its array is NULL, which qsort may not be given */
+    if (seen.n) qsort(seen.v, seen.n, sizeof(*seen.v), cmp_seen);
     size_t names_n = 0, wrong = 0;
     for (size_t i = 0; i < seen.n;) {
         size_t j = i, novel_fps = 0;
