@@ -262,3 +262,14 @@ bool harness_summary_incidents(const char *path, harness_expected_t *out)
     if (f) fclose(f);
     return found;
 }
+
+void harness_dir_done(const char *dir, bool failed)
+{
+    if (failed) {
+        fprintf(stderr, "logs kept in %s\n", dir);
+        return;
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}

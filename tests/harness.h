@@ -59,6 +59,9 @@ int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
 long long harness_summary_value(const char *path, const char *name);
 /* Copies a file to stderr (a failed test shows quell's log). */
 void harness_dump_file(const char *path);
+/* A test's temporary directory at its end: removed when the test passed,
+ * kept and said ("logs kept in DIR") when it failed. */
+void harness_dir_done(const char *dir, bool failed);
 
 /* Distinct fingerprints in `opts`'s storm, counted by the generator itself. */
 size_t harness_distinct_in_storm(const gen_opts_t *opts);

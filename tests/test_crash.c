@@ -834,12 +834,6 @@ int main(void)
     free(out.part);
     free(out.off);
     harness_mock_stop(&kafka);
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", env.dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", env.dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", env.dir);
-    }
+    harness_dir_done(env.dir, check_failures > 0);
     return check_summary("crash");
 }

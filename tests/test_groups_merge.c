@@ -404,13 +404,8 @@ int main(void)
     webhook_sink_free(&sink);
     harness_mock_stop(&kafka);
     redis_local_stop(&redis);
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    } else {
+    if (check_failures)
         for (int i = 0; i < N; i++) harness_dump_file(log[i]);
-        fprintf(stderr, "logs kept in %s\n", dir);
-    }
+    harness_dir_done(dir, check_failures > 0);
     return check_summary("groups merge");
 }

@@ -254,12 +254,6 @@ int main(void)
     free(notes.fps);
     harness_mock_stop(&kafka);
     redis_local_stop(&redis);
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", dir);
-    }
+    harness_dir_done(dir, check_failures > 0);
     return check_summary("groups shared");
 }

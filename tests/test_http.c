@@ -729,12 +729,6 @@ int main(void)
     }
     if (env.admin) rd_kafka_destroy(env.admin);
     curl_global_cleanup();
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", env.dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", env.dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", env.dir);
-    }
+    harness_dir_done(env.dir, check_failures > 0);
     return check_summary("http");
 }

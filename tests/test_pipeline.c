@@ -634,13 +634,7 @@ static void env_destroy(env_t *env)
 {
     if (env->mock) rd_kafka_mock_cluster_destroy(env->mock);
     if (env->admin) rd_kafka_destroy(env->admin);
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", env->dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", env->dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", env->dir);
-    }
+    harness_dir_done(env->dir, check_failures > 0);
 }
 
 int main(int argc, char **argv)

@@ -416,12 +416,6 @@ int main(void)
     if (!check_failures) test_sentinel_auth();
     if (!check_failures) test_failover();
     servers_kill_all();
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", dir);
-    }
+    harness_dir_done(dir, check_failures > 0);
     return check_summary("sentinel");
 }

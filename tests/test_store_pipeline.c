@@ -526,12 +526,6 @@ int main(void)
     rd_kafka_mock_cluster_destroy(env.mock);
     rd_kafka_destroy(env.admin);
     redis_local_stop(&redis);
-    if (!check_failures) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", env.dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", env.dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", env.dir);
-    }
+    harness_dir_done(env.dir, check_failures > 0);
     return check_summary("store pipeline");
 }
