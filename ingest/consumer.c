@@ -73,6 +73,9 @@
  * single-producer). Lane 0 is the consumer thread itself; lanes 1.. are
  * threads fed by the consumer thread over a job ring. A partition always
  * goes to the same lane, so its messages keep their order. */
+/* A start commit is committed again this long after it was sent. */
+#define START_CHECK_NS (1000LL * 1000000)
+
 typedef struct {
     rd_kafka_message_t *m; /* the lane destroys it; NULL: a watermark tick */
     msg_track_t *t;
@@ -112,6 +115,8 @@ typedef struct {
                               * this far, the latest published mark; -1 = none */
     int64_t start_to_commit; /* new to the group and empty: commit this at its first
                               * fetch result (see on_assign); -1 = none */
+    int64_t start_check;     /* that start commit, to be checked (retry_starts); -1 = none */
+    int64_t start_check_ns;  /* not before this (monotonic) */
 } part_state_t;
 
 struct ingest {
@@ -204,7 +209,7 @@ static part_state_t *part_add(ingest_t *in, const char *topic, int32_t partition
     p->eof_since_ns = 0;
     p->pushed = p->barrier_at = 0; /* nothing of it was handed out before */
     p->finished_offset = p->mark_offset = p->commit_limit = -1; /* no mark covers it yet */
-    p->start_to_commit = -1;
+    p->start_to_commit = p->start_check = -1;
     in->n_parts++;
     return p;
 }
@@ -506,13 +511,47 @@ static void nudge_early(ingest_t *in, int64_t now_ns)
     if (nudge_fetch(in, now_ns, (int64_t)queued + 1)) in->queue_peak = 0;
 }
 
-/* Commits where a partition new to the group starts (see on_assign). */
+/* Commits where a partition new to the group starts (see on_assign):
+ * asynchronously, then once more a second later (retry_starts). */
 static void commit_start(ingest_t *in, part_state_t *p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = offset;
     rd_kafka_commit(in->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
+    p->start_check = offset;
+    p->start_check_ns = clock_mono_ns() + START_CHECK_NS;
+}
+
+/* Consumer thread, with the periodic stores. A start commit sent while
+ * the group was still rebalancing (a second instance joining) is refused
+ * ("rebalance in progress") and, for an empty partition, nothing else
+ * would ever commit it: the group never shows it owns the partition, and
+ * quell load, lag dashboards and the next owner's start go by what is
+ * committed. So it is committed again, synchronously, until it holds,
+ * while nothing later of the partition has been stored (an offset stored
+ * since is committed by the auto-commit and must not be moved back). */
+static void retry_starts(ingest_t *in, int64_t now_ns)
+{
+    for (size_t i = 0; i < in->n_parts; i++) {
+        part_state_t *p = &in->parts[i];
+        if (p->start_check < 0 || now_ns < p->start_check_ns) continue;
+        if (p->stored_offset >= 0) {
+            p->start_check = -1;
+            continue;
+        }
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->start_check;
+        rd_kafka_resp_err_t err = rd_kafka_commit(in->rk, l, 0);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->start_check = -1;
+        } else {
+            log_debug("ingest", "%s[%d]: start commit again: %s", p->topic, (int)p->partition,
+                      rd_kafka_err2str(err));
+            p->start_check_ns = now_ns + START_CHECK_NS;
+        }
+    }
 }
 
 /* Consumer thread: the first fetch result (a message or the end) of a
@@ -1078,6 +1117,7 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
             tick_all(in);
             barrier_serve(in);
             mark_serve(in);
+            retry_starts(in, now);
             last_store_ns = now;
         }
         for (ssize_t i = 0; i < got; i++) {
