@@ -473,8 +473,9 @@ static void test_rules_and_reload(env_t *env)
     if (check_failures) harness_dump_file(s.log_path);
 }
 
-/* Messages of `topic` the group has committed so far (partitions 0..3). */
-static long long committed_total(env_t *env, const scenario_t *s)
+/* The group's committed offsets of `topic` (partitions 0..3; -1: none);
+ * false when they could not be read. */
+static bool committed_offsets(env_t *env, const scenario_t *s, int64_t off[4])
 {
     char errbuf[256];
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -483,30 +484,31 @@ static long long committed_total(env_t *env, const scenario_t *s)
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
     for (int p = 0; p < 4; p++) rd_kafka_topic_partition_list_add(l, s->alerts, p);
-    long long total = 0;
-    if (rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (int p = 0; p < 4; p++)
-            if (l->elems[p].offset > 0) total += l->elems[p].offset;
+    bool ok = rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int p = 0; p < 4; p++) off[p] = ok ? l->elems[p].offset : -1;
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
+    return ok;
+}
+
+/* Messages of `topic` the group has committed so far. */
+static long long committed_total(env_t *env, const scenario_t *s)
+{
+    int64_t off[4];
+    long long total = 0;
+    if (committed_offsets(env, s, off))
+        for (int p = 0; p < 4; p++)
+            if (off[p] > 0) total += off[p];
     return total;
 }
 
-/* Partitions of `topic` (0..3) whose start the group has committed. */
+/* Partitions of `topic` whose start the group has committed. */
 static int committed_partitions(env_t *env, const scenario_t *s)
 {
-    char errbuf[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", env->brokers, NULL, 0);
-    rd_kafka_conf_set(kc, "group.id", s->group, NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, sizeof(errbuf));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-    for (int p = 0; p < 4; p++) rd_kafka_topic_partition_list_add(l, s->alerts, p);
+    int64_t off[4];
     int n = 0;
-    if (rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (int p = 0; p < 4; p++) n += l->elems[p].offset >= 0;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(rk);
+    if (committed_offsets(env, s, off))
+        for (int p = 0; p < 4; p++) n += off[p] >= 0;
     return n;
 }
 
