@@ -146,7 +146,7 @@ size_t alert_rec_size(const alert_t *a)
 static void put_str(uint32_t **lens, char **bytes, str_t s)
 {
     *(*lens)++ = s.len;
-    if (s.len) memcpy(*bytes, s.ptr, s.len);
+    copy_short(*bytes, s.ptr, s.len);
     *bytes += s.len;
 }
 

@@ -59,10 +59,10 @@ static inline void hasher_label(fp_hasher_t *h, str_t name, str_t value)
     if (h->mode != FP_ALERTMANAGER && !h->xstate && h->used + need <= sizeof(h->buf)) {
         /* The usual case, one label straight into the buffer. */
         unsigned char *p = h->buf + h->used;
-        memcpy(p, name.ptr, name.len);
+        copy_short(p, name.ptr, name.len);
         p[name.len] = sep;
         p += name.len + 1;
-        memcpy(p, value.ptr, value.len);
+        copy_short(p, value.ptr, value.len);
         p[value.len] = sep;
         h->used += need;
         return;

@@ -1021,6 +1021,26 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 static bool pb_varint_long(pbr_t *r, uint64_t *v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Two to eight bytes (an alert's timestamps in ms take six, a long
+     * string's length two) from one word when the message has eight left:
+     * the byte loop below, a branch and a bounds check per byte, was 7% of
+     * an ingest lane. The stop byte is the first with its top bit clear. */
+    if (r->end - r->p >= 8) {
+        uint64_t w;
+        memcpy(&w, r->p, 8);
+        uint64_t stops = ~w & HIGHS;
+        if (stops) {
+            unsigned nbytes = ((unsigned)__builtin_ctzll(stops) + 1) / 8;
+            if (nbytes < 8) w &= (1ull << (8 * nbytes)) - 1;
+            uint64_t x = w & 0x7f;
+            for (unsigned k = 1; k < 8; k++) x |= (w >> k) & (0x7full << (7 * k));
+            r->p += nbytes;
+            *v = x;
+            return true;
+        }
+    }
+#endif
     uint64_t x = 0;
     for (unsigned shift = 0; shift < 70 && r->p < r->end; shift += 7) {
         uint8_t b = *r->p++;

@@ -1001,6 +1001,41 @@ static void test_proto_differential(void)
         CHECK_EQ_INT(alerts[0].n_labels, shapes[k][0]);
         CHECK_EQ_INT(alerts[0].n_annotations, shapes[k][1]);
     }
+    /* Timestamps of every varint length, 1 to 10 bytes, read from a word
+     * or byte by byte: in the middle of the alert (a label follows) and as
+     * its last field, and cut short by one byte. */
+    kv_t one = {"alertname", "VarintLengths"};
+    for (int bits = 0; bits <= 64; bits++) {
+        for (int minus = 0; minus < 2; minus++) {
+            uint64_t v = bits == 64 ? UINT64_MAX : (1ull << bits) - (uint64_t)minus;
+            if (v == 0) continue; /* proto3 leaves a zero out */
+            Quell__V1__Alert m;
+            pb_fill(&m, &one, 1, NULL, 0);
+            m.starts_at_ms = (int64_t)v;
+            size_t n = pb_pack(&m, buf, sizeof buf); /* labels first, then field 4 */
+            uint64_t before = agreed;
+            differential_one(buf, n, false, &agreed, &refused);
+            CHECK(agreed == before + 1);
+            CHECK(n_alerts == 1 && (uint64_t)alerts[0].starts_at_ms == v);
+            /* field 4 first, then the label */
+            size_t hdr = 0;
+            uint8_t moved[64];
+            moved[hdr++] = 0x20;
+            for (uint64_t x = v;; x >>= 7) {
+                moved[hdr++] = (uint8_t)(x >= 0x80 ? (x & 0x7f) | 0x80 : x);
+                if (x < 0x80) break;
+            }
+            size_t label_len = n - hdr; /* the label field, as pb_pack wrote it */
+            memcpy(moved + hdr, buf, label_len);
+            before = agreed;
+            differential_one(moved, hdr + label_len, false, &agreed, &refused);
+            CHECK(agreed == before + 1);
+            CHECK(n_alerts == 1 && (uint64_t)alerts[0].starts_at_ms == v);
+            uint64_t refused_before = refused;
+            differential_one(buf, n - 1, false, &agreed, &refused); /* truncated varint */
+            CHECK(refused == refused_before + 1);
+        }
+    }
     fprintf(stderr,
             "decode: protobuf reader agrees with protobuf-c: %llu accepted alike, %llu "
             "refused alike\n",

@@ -323,6 +323,23 @@ static void test_quiet_release(void)
     ring_destroy(w.r);
 }
 
+/* copy_short (core/common.h, the record's string copy): every length up to
+ * past its inline sizes, at every alignment; exactly n bytes written. */
+static void test_copy_short(void)
+{
+    unsigned char src[80], dst[96];
+    for (size_t i = 0; i < sizeof src; i++) src[i] = (unsigned char)(i * 7 + 1);
+    for (size_t n = 0; n <= 70; n++)
+        for (size_t off = 0; off < 8; off++) {
+            memset(dst, 0xee, sizeof dst);
+            copy_short(dst + 8 + off, src + off, n);
+            bool ok = memcmp(dst + 8 + off, src + off, n) == 0;
+            for (size_t i = 0; i < sizeof dst; i++)
+                if (i < 8 + off || i >= 8 + off + n) ok = ok && dst[i] == 0xee;
+            CHECK(ok);
+        }
+}
+
 int main(void)
 {
     test_spsc();
@@ -333,5 +350,6 @@ int main(void)
     test_alert_record();
     test_poll_any();
     test_quiet_release();
+    test_copy_short();
     return check_summary("ring");
 }
