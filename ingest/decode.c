@@ -416,6 +416,41 @@ static decode_error_t finish_labels(dctx_t *c, alert_t *a, label_t *l, size_t n)
     return DECODE_OK;
 }
 
+/* The usual label set, checked in one pass: names valid and within the
+ * limit, values non-empty, within the limit and valid UTF-8, names
+ * strictly ascending (so sorted and unique), no more than the limit. True
+ * means check_pair() on each and finish_labels() take them as they are;
+ * false says nothing, and the caller runs those two, which give the
+ * refusal and its sentence, or sort, or drop the empty values. Their loops
+ * and calls, one after the other, cost more than the checks. */
+static bool labels_plain(const dctx_t *c, const label_t *l, size_t n)
+{
+    if (n == 0 || n > c->lim.labels) return false;
+    for (size_t i = 0; i < n; i++) {
+        size_t nlen = l[i].name.len, vlen = l[i].value.len;
+        if (nlen > c->lim.name || vlen == 0 || vlen > c->lim.value ||
+            !valid_label_name(l[i].name.ptr, nlen))
+            return false;
+        if (i && label_cmp(&l[i - 1], &l[i]) >= 0) return false;
+        if (!c->text_is_utf8 && utf8_check(c, l[i].value.ptr, vlen) != UTF8_OK) return false;
+    }
+    return true;
+}
+
+/* The same for annotations: what check_pair() accepts, without the
+ * sentence of what it refuses. */
+static bool annotations_plain(const dctx_t *c, const label_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t nlen = l[i].name.len, vlen = l[i].value.len;
+        if (nlen == 0 || nlen > c->lim.name || vlen > c->lim.annotation) return false;
+        if (!c->text_is_utf8 && (utf8_check(c, l[i].name.ptr, nlen) != UTF8_OK ||
+                                 utf8_check(c, l[i].value.ptr, vlen) != UTF8_OK))
+            return false;
+    }
+    return true;
+}
+
 typedef enum { STATUS_DERIVE, STATUS_FIRING, STATUS_RESOLVED } status_hint_t;
 
 /* An explicit status (webhook "status", protobuf STATUS_*) wins. Otherwise
@@ -1109,6 +1144,19 @@ static bool pb_label(pbr_t r, label_t *out)
     unsigned wt;
     bool bad;
     uint64_t n;
+    /* What every encoder writes for a short label: name then value, each a
+     * one-byte tag and a one-byte length, filling the submessage exactly.
+     * The loop below reads the same from it. */
+    size_t len = (size_t)(r.end - r.p);
+    if (len >= 4 && r.p[0] == 0x0a && r.p[1] < 0x80 && (size_t)r.p[1] + 4 <= len) {
+        size_t nlen = r.p[1];
+        const uint8_t *v = r.p + 2 + nlen;
+        if (v[0] == 0x12 && v[1] < 0x80 && 4 + nlen + v[1] == len) {
+            out->name = (str_t){(const char *)r.p + 2, (uint32_t)nlen};
+            out->value = (str_t){(const char *)v + 2, v[1]};
+            return true;
+        }
+    }
     str_t name = {"", 0}, value = {"", 0};
     while (pb_tag(&r, &f, &wt, &bad)) {
         if (f == 1 || f == 2) {
@@ -1230,9 +1278,16 @@ static decode_error_t pb_alert(dctx_t *c, const pb_alert_t *m, alert_t *a)
 {
     decode_error_t r;
     memset(a, 0, sizeof(*a));
-    if ((r = pb_check_pairs(c, m->labels, m->n_labels, true))) return r;
-    if ((r = finish_labels(c, a, m->labels, m->n_labels))) return r;
-    if ((r = pb_check_pairs(c, m->annotations, m->n_annotations, false))) return r;
+    if (labels_plain(c, m->labels, m->n_labels)) {
+        a->labels = m->labels;
+        a->n_labels = m->n_labels;
+    } else {
+        if ((r = pb_check_pairs(c, m->labels, m->n_labels, true))) return r;
+        if ((r = finish_labels(c, a, m->labels, m->n_labels))) return r;
+    }
+    if (!annotations_plain(c, m->annotations, m->n_annotations) &&
+        (r = pb_check_pairs(c, m->annotations, m->n_annotations, false)))
+        return r;
     a->annotations = m->annotations;
     a->n_annotations = m->n_annotations;
     if ((r = check_text(c, "generator_url", m->generator_url.ptr, m->generator_url.len,

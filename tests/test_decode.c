@@ -401,6 +401,90 @@ static void test_proto(void)
     CHECK_EQ_INT(decode("\xff\xfe garbage"), DECODE_BAD_PROTO);
 }
 
+/* The protobuf reader takes the usual label set in one pass
+ * (labels_plain) and everything else through the per-label checks: for
+ * label sets on both sides of that line, a protobuf alert and its JSON
+ * twin give the same verdict, sentence and labels. */
+static void test_proto_json_twins(void)
+{
+    static const ingest_limits_t lim = {1 << 20, 4, 8, 16, 32};
+    static const kv_t sets[][5] = {
+        {{"a", "1"}, {"b", "2"}, {"c", "3"}},                         /* plain */
+        {{"b", "2"}, {"a", "1"}, {"c", "3"}},                         /* unsorted */
+        {{"a", "1"}, {"a", "2"}},                                     /* duplicate */
+        {{"a", "1"}, {"b", ""}, {"c", "3"}},                          /* an empty value */
+        {{"a", ""}},                                                  /* nothing left */
+        {{"a", "1"}, {"b-c", "2"}},                                   /* bad name */
+        {{"a", "1"}, {"9", "2"}},                                     /* bad first byte */
+        {{"a", "1"}, {"longname9", "2"}},                             /* name over 8 */
+        {{"a", "1"}, {"b", "0123456789abcdefX"}},                     /* value over 16 */
+        {{"a", "1"}, {"b", "x\xc3"}},                                 /* bad UTF-8 */
+        {{"a", "\xc3\xa9"}, {"b", "\xf0\x9f\x94\xa5"}},               /* good UTF-8 */
+        {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}}, /* 5 > 4 */
+        {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", ""}},  /* 4 left */
+        {{"B", "1"}, {"_", "2"}, {"a", "3"}, {"aa", "4"}},            /* bytewise order */
+    };
+    static const kv_t notes[][2] = {
+        {{"summary", "s"}},
+        {{"", "no name"}},
+        {{"summary", "0123456789abcdef0123456789abcdefX"}}, /* over 32 */
+        {{"sum\xff", "s"}},
+        {{"free text name", "x\xe2\x82"}},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+        for (size_t k = 0; k < sizeof notes / sizeof *notes; k++) {
+            kv_t l[5], an[1];
+            size_t nl = 0;
+            char js[1024];
+            size_t o = (size_t)snprintf(js, sizeof js, "{\"labels\":{");
+            for (; nl < 5 && sets[i][nl].name; nl++) {
+                l[nl] = sets[i][nl];
+                o += (size_t)snprintf(js + o, sizeof js - o, "%s\"%s\":\"%s\"", nl ? "," : "",
+                                      l[nl].name, l[nl].value);
+            }
+            an[0] = notes[k][0];
+            snprintf(js + o, sizeof js - o, "},\"annotations\":{\"%s\":\"%s\"}}", an[0].name,
+                     an[0].value);
+            Quell__V1__Alert m;
+            uint8_t buf[1024];
+            pb_fill(&m, l, nl, an, 1);
+            size_t n = pb_pack(&m, buf, sizeof buf);
+            decode_error_t rp = decode_lim(&lim, INGEST_FORMAT_PROTO_ALERT, buf, n);
+            char perr[512];
+            snprintf(perr, sizeof perr, "%s", err);
+            size_t pn = n_alerts ? alerts[0].n_labels : 0;
+            char plabels[256] = "";
+            for (size_t j = 0, po = 0; j < pn; j++)
+                po += (size_t)snprintf(
+                    plabels + po, sizeof plabels - po, "%.*s=%.*s;",
+                    (int)alerts[0].labels[j].name.len, alerts[0].labels[j].name.ptr,
+                    (int)alerts[0].labels[j].value.len, alerts[0].labels[j].value.ptr);
+            decode_error_t rj = decode_lim(&lim, INGEST_FORMAT_JSON, js, strlen(js));
+            char jlabels[256] = "";
+            for (size_t j = 0, jo = 0; rj == DECODE_OK && j < alerts[0].n_labels; j++)
+                jo += (size_t)snprintf(
+                    jlabels + jo, sizeof jlabels - jo, "%.*s=%.*s;",
+                    (int)alerts[0].labels[j].name.len, alerts[0].labels[j].name.ptr,
+                    (int)alerts[0].labels[j].value.len, alerts[0].labels[j].value.ptr);
+            /* JSON checks the UTF-8 of the whole text before any field:
+             * there a bad byte anywhere is the refusal, and the protobuf
+             * alert's own (its labels come first) need only be one too.
+             * Otherwise the same verdict, sentence (but for bad UTF-8's
+             * offsets) and labels. */
+            bool same = rj == DECODE_BAD_UTF8 && rp != DECODE_BAD_UTF8
+                            ? rp != DECODE_OK
+                            : rp == rj && (rp == DECODE_BAD_UTF8 || strcmp(perr, err) == 0) &&
+                                  strcmp(plabels, jlabels) == 0;
+            if (!same)
+                fprintf(stderr,
+                        "  set %zu, annotation %zu: protobuf %s \"%s\" [%s], JSON %s \"%s\" "
+                        "[%s]\n",
+                        i, k, decode_error_str(rp), perr, plabels, decode_error_str(rj), err,
+                        jlabels);
+            CHECK(same);
+        }
+}
+
 /* ---- refusals ---------------------------------------------------------- */
 
 static void test_errors(void)
@@ -1104,6 +1188,7 @@ int main(void)
 {
     arena_init(&arena, 64 * 1024);
     test_proto_differential();
+    test_proto_json_twins();
     test_utf8_every_offset();
     test_json_object();
     test_json_array_and_webhook();
