@@ -187,9 +187,9 @@ int main(int argc, char **argv)
     storm_t p = storm_make(alerts, fingerprints, GEN_PROTO);
     run("json", &j);
     run("proto", &p);
-    printf("ingest lane alone (decode, fingerprint, record into a ring), best of 5 passes, thread "
+    printf("ingest lane alone (decode, fingerprint, record into a ring), best of 15 passes, thread "
            "CPU ns per alert: json %.0f, proto %.0f\n",
-           lane_pass_ns(&j, 5), lane_pass_ns(&p, 5));
+           lane_pass_ns(&j, 15), lane_pass_ns(&p, 15));
     storm_free(&j);
     storm_free(&p);
     return 0;

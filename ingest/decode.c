@@ -823,7 +823,7 @@ static decode_error_t json_text(dctx_t *c, const char *field, const jd_val_t *v,
  * then one copy of the span and rebased pointers (a copy per string was a
  * sixth of the decode time); per string otherwise (never seen). */
 static decode_error_t json_pairs(dctx_t *c, bool label, const jd_val_t *obj, label_t **out,
-                                 size_t *n_out)
+                                 size_t *n_out, bool *plain_out)
 {
     const char *kind = label ? "label" : "annotation";
     quoted_t q;
@@ -832,13 +832,29 @@ static decode_error_t json_pairs(dctx_t *c, bool label, const jd_val_t *obj, lab
     jd_member_t *m = json_members(c, obj);
     label_t *l = arena_array(c, n, sizeof(label_t));
     if (n && (!m || !l)) return fail(c, DECODE_TOO_LARGE, "out of memory for %zu %ss", n, kind);
+    /* The usual object, all strings that labels_plain() (annotations_plain())
+     * takes, needs no check_pair() per member, and labels no
+     * finish_labels(): *plain_out. The pairs point into the parser until
+     * the copy below. Otherwise each member in turn, for the first
+     * refusal's sentence. */
+    bool plain = true;
+    for (size_t i = 0; plain && i < n; i++) {
+        const jd_member_t *e = &m[i];
+        plain =
+            e->val.type == JD_STRING && e->key_len <= UINT32_MAX && e->val.u.str.len <= UINT32_MAX;
+        l[i].name = (str_t){e->key, (uint32_t)e->key_len};
+        l[i].value = (str_t){e->val.u.str.ptr, (uint32_t)e->val.u.str.len};
+    }
+    if (plain) plain = label ? labels_plain(c, l, n) : annotations_plain(c, l, n);
+    *plain_out = plain;
     const char *lo = NULL, *hi = NULL;
     for (size_t i = 0; i < n; i++) {
         const jd_member_t *e = &m[i];
-        if (e->val.type != JD_STRING)
+        if (!plain && e->val.type != JD_STRING)
             return fail(c, DECODE_BAD_SHAPE, "%s \"%s\": value is %s, not a string", kind,
                         quote(&q, e->key, e->key_len), json_type(&e->val));
-        if ((r = check_pair(c, label, e->key, e->key_len, e->val.u.str.ptr, e->val.u.str.len)))
+        if (!plain &&
+            (r = check_pair(c, label, e->key, e->key_len, e->val.u.str.ptr, e->val.u.str.len)))
             return r;
         bytes += e->key_len + e->val.u.str.len;
         const char *k = e->key, *v = e->val.u.str.ptr;
@@ -914,12 +930,19 @@ static decode_error_t json_alert(dctx_t *c, const jd_val_t *obj, const jd_member
         return fail(c, DECODE_BAD_SHAPE, "\"labels\" is %s, not an object", json_type(labels));
     label_t *l;
     size_t n;
-    if ((r = json_pairs(c, true, labels, &l, &n)) || (r = finish_labels(c, a, l, n))) return r;
+    bool plain;
+    if ((r = json_pairs(c, true, labels, &l, &n, &plain))) return r;
+    if (plain) {
+        a->labels = l;
+        a->n_labels = (uint32_t)n;
+    } else if ((r = finish_labels(c, a, l, n))) {
+        return r;
+    }
     if (annotations && annotations->type != JD_NULL) {
         if (annotations->type != JD_OBJECT)
             return fail(c, DECODE_BAD_SHAPE, "\"annotations\" is %s, not an object",
                         json_type(annotations));
-        if ((r = json_pairs(c, false, annotations, &a->annotations, &n))) return r;
+        if ((r = json_pairs(c, false, annotations, &a->annotations, &n, &plain))) return r;
         a->n_annotations = (uint32_t)n;
     }
 
