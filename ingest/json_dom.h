@@ -61,9 +61,11 @@ typedef struct {
     jd_val_t val;
 } jd_member_t;
 
-/* Parses `len` bytes (copied into the thread's padded buffer, so `buf` needs
- * no padding and may be freed right after). On JD_OK *root is the value. On
- * failure *why (if not NULL) gets simdjson's sentence for the error. */
+/* Parses `len` bytes, read where they lie when the 64 bytes after them are
+ * on the same page, else copied into the thread's padded buffer: `buf`
+ * needs no padding and may be freed right after. On JD_OK *root is the
+ * value. On failure *why (if not NULL) gets simdjson's sentence for the
+ * error. */
 jd_status_t jd_parse(const char *buf, size_t len, jd_val_t *root, const char **why) JD_NOEXCEPT;
 
 /* The members of an object / the items of an array, in document order

@@ -27,7 +27,9 @@
  * kinds; anything else fails with the input printed.
  */
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../bench/bench.h"
 #include "../core/core.h"
@@ -326,11 +328,47 @@ static void test_known_differences(void)
                  sizeof cases / sizeof *cases);
 }
 
+/* jd_parse reads a text where it lies when the 64 bytes after it are on
+ * its page (json_dom.cpp), else copies it: texts ending 0 to 80 bytes
+ * before an unreadable page, followed by bytes that would change them if
+ * read as JSON, decode as the reference decodes them. */
+static void test_page_edges(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    if (map == MAP_FAILED) return;
+    CHECK(mprotect(map + page, page, PROT_NONE) == 0);
+    static const char *const texts[] = {
+        "{\"labels\":{\"alertname\":\"Edge\",\"job\":\"x\"},\"annotations\":{\"s\":\"t\"}}",
+        "[{\"labels\":{\"a\":\"1\"}},{\"labels\":{\"b\":\"2\"}}]",
+        "{\"labels\":{\"a\":\"b\"},\"n\":12345",  /* cut short */
+        "{\"labels\":{\"a\":\"b\"},\"n\":12345}", /* a number just before the end */
+        "{\"labels\":{\"a\":\"b\"}} trailing",
+        "12345",
+        "\"string\"",
+    };
+    uint64_t failed = n_failed, seen = n_same_ok + n_same_refused;
+    for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+        size_t len = strlen(texts[t]);
+        for (size_t gap = 0; gap <= 80; gap++) {
+            for (size_t i = 0; i < page; i++) map[i] = "\"\\1{,]"[i % 6];
+            uint8_t *at = map + page - gap - len;
+            memcpy(at, texts[t], len);
+            compare(&roomy, at, len);
+        }
+    }
+    CHECK_EQ_INT(n_failed, failed);
+    CHECK_EQ_INT(n_same_ok + n_same_refused - seen, 81 * (sizeof texts / sizeof *texts));
+    munmap(map, 2 * page);
+}
+
 int main(void)
 {
     arena_init(&arena_new, 64 * 1024);
     arena_init(&arena_ref, 64 * 1024);
     test_known_differences();
+    test_page_edges();
     test_shared_data();
     test_gen_storm();
     fprintf(stderr,
