@@ -127,9 +127,7 @@ struct ingest {
     unsigned rebalances;     /* bumped by every rebalance callback */
     part_state_t *parts;
     size_t n_parts, cap_parts;
-    part_state_t *last_part;           /* cache: consecutive messages share partitions */
-    const rd_kafka_topic_t *lane0_rkt; /* of the last message lane 0 decoded */
-    int32_t lane0_partition;
+    part_state_t *last_part; /* cache: consecutive messages share partitions */
     lane_t *lanes;
     size_t n_lanes;
     log_limit_t err_log;
@@ -988,8 +986,6 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
     }
 
     if (p->lane->jobs == NULL) {
-        in->lane0_rkt = m->rkt; /* see prefetch_payload() */
-        in->lane0_partition = m->partition;
         decode_message(p->lane, m, t, event_ms, in->watermark_ms, received_ns);
         return false;
     }
@@ -1008,19 +1004,25 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
     return true;
 }
 
-/* A message's payload was written by librdkafka's broker thread well
- * before a lane takes it (its queue holds up to QUEUE_KBYTES), and the
- * first reads of it wait on memory: a lane asks for the next message's
- * first 128 bytes before it decodes one. The consumer thread does so only
- * for a message it decodes itself (its partition is lane 0's, as the last
- * one it decoded): lines it fetched for another lane would have to leave
- * its core's cache again. */
+/* The messages of a batch were written by librdkafka's broker thread well
+ * before this thread takes them (its queue holds up to QUEUE_KBYTES): the
+ * first read of each message object and payload waits on memory. Asking
+ * for them a few messages ahead lets those waits overlap the decoding. */
+#define PREFETCH_MESSAGES 4 /* message objects this far ahead */
+#define PREFETCH_PAYLOADS 2 /* payloads (their first 128 bytes) this far ahead */
+
 static inline void prefetch_payload(const rd_kafka_message_t *m)
 {
     if (m->payload) {
         __builtin_prefetch(m->payload);
         __builtin_prefetch((const char *)m->payload + 64);
     }
+}
+
+static inline void prefetch_ahead(rd_kafka_message_t *const *batch, ssize_t i, ssize_t got)
+{
+    if (i + PREFETCH_MESSAGES < got) __builtin_prefetch(batch[i + PREFETCH_MESSAGES]);
+    if (i + PREFETCH_PAYLOADS < got) prefetch_payload(batch[i + PREFETCH_PAYLOADS]);
 }
 
 static void *lane_main(void *arg)
@@ -1143,9 +1145,7 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
         }
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = batch[i];
-            if (i + 1 < got && batch[i + 1]->rkt == in->lane0_rkt &&
-                batch[i + 1]->partition == in->lane0_partition)
-                prefetch_payload(batch[i + 1]);
+            prefetch_ahead(batch, i, got);
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 part_state_t *p = part_find(in, rd_kafka_topic_name(m->rkt), m->partition);
                 if (p) start_fetched(in, p);
