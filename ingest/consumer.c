@@ -1004,27 +1004,6 @@ static bool handle_message(ingest_t *in, rd_kafka_message_t *m, bool revoked_mea
     return true;
 }
 
-/* The messages of a batch were written by librdkafka's broker thread well
- * before this thread takes them (its queue holds up to QUEUE_KBYTES): the
- * first read of each message object and payload waits on memory. Asking
- * for them a few messages ahead lets those waits overlap the decoding. */
-#define PREFETCH_MESSAGES 4 /* message objects this far ahead */
-#define PREFETCH_PAYLOADS 2 /* payloads (their first 128 bytes) this far ahead */
-
-static inline void prefetch_payload(const rd_kafka_message_t *m)
-{
-    if (m->payload) {
-        __builtin_prefetch(m->payload);
-        __builtin_prefetch((const char *)m->payload + 64);
-    }
-}
-
-static inline void prefetch_ahead(rd_kafka_message_t *const *batch, ssize_t i, ssize_t got)
-{
-    if (i + PREFETCH_MESSAGES < got) __builtin_prefetch(batch[i + PREFETCH_MESSAGES]);
-    if (i + PREFETCH_PAYLOADS < got) prefetch_payload(batch[i + PREFETCH_PAYLOADS]);
-}
-
 static void *lane_main(void *arg)
 {
     lane_t *l = arg;
@@ -1041,8 +1020,6 @@ static void *lane_main(void *arg)
                 lane_tick(l, j.watermark_ms);
                 continue;
             }
-            const job_t *next = ring_peek(l->jobs, &len); /* peeked again at the top */
-            if (next && next->m) prefetch_payload(next->m);
             decode_message(l, j.m, j.t, j.event_ms, j.watermark_ms, j.received_ns);
             rd_kafka_message_destroy(j.m);
             if (++l->unpublished >= PUBLISH_EVERY) {
@@ -1145,7 +1122,6 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
         }
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = batch[i];
-            prefetch_ahead(batch, i, got);
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 part_state_t *p = part_find(in, rd_kafka_topic_name(m->rkt), m->partition);
                 if (p) start_fetched(in, p);
