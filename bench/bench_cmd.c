@@ -28,6 +28,7 @@
  * --out DIR a CSV time series (seconds, alerts in, decided, incidents out).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -91,6 +92,15 @@ typedef struct {
 } bench_opts_t;
 
 /* What one run of `quell run` reported, plus what the loader measured. */
+/* quell run's CPU by kind of thread, from /proc/PID/task: the consumer
+ * thread (ingest lane 0 too), the other ingest lanes, the dedup workers,
+ * librdkafka's threads, the rest (router, HTTP, reload). The total moves
+ * with whatever else runs on a shared machine; one kind's share of it, or
+ * the lanes' figure against a baseline's, shows where a change went. */
+enum { THR_CONSUMER, THR_LANES, THR_DEDUP, THR_KAFKA, THR_OTHER, THR__COUNT };
+static const char *const thr_names[THR__COUNT] = {"consumer", "ingest_lanes", "dedup", "librdkafka",
+                                                  "other"};
+
 typedef struct {
     double alerts_per_s, quell_alerts_per_s, seconds;
     uint64_t produced, messages, alerts_in, decided, incidents, inc_new, inc_repeat, inc_resolved;
@@ -114,6 +124,7 @@ typedef struct {
     uint64_t steady_alerts;
     uint64_t peak_rss_kb;
     double cpu_seconds; /* quell run's user + system time (the embedded broker included) */
+    double thread_cpu_s[THR__COUNT]; /* the same by kind of thread (thread_cpu()) */
 } run_result_t;
 
 /* ---- steady state: the latency after a warm-up ------------------------- */
@@ -373,6 +384,46 @@ static double cpu_seconds(pid_t pid)
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* utime + stime of each of a live process's threads, summed by kind (the
+ * thread names quell and librdkafka give them). */
+static void thread_cpu(pid_t pid, double out[THR__COUNT])
+{
+    char path[64];
+    for (int k = 0; k < THR__COUNT; k++) out[k] = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char file[64 + sizeof e->d_name], buf[1024];
+        snprintf(file, sizeof file, "/proc/%d/task/%.*s/stat", (int)pid, (int)sizeof e->d_name - 1,
+                 e->d_name);
+        FILE *f = fopen(file, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f) fclose(f);
+        buf[n] = '\0';
+        const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        if (!open || !close || close < open ||
+            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) !=
+                2)
+            continue;
+        size_t clen = (size_t)(close - open - 1);
+        const char *comm = open + 1;
+        int kind = THR_OTHER;
+        if (atoi(e->d_name) == (int)pid)
+            kind = THR_CONSUMER;
+        else if (clen == 12 && !memcmp(comm, "quell-ingest", 12))
+            kind = THR_LANES;
+        else if (clen == 11 && !memcmp(comm, "quell-dedup", 11))
+            kind = THR_DEDUP;
+        else if (clen >= 4 && !memcmp(comm, "rdk:", 4))
+            kind = THR_KAFKA;
+        out[kind] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    if (d) closedir(d);
 }
 
 static uint64_t peak_rss_kb(pid_t pid)
@@ -724,6 +775,7 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     }
     r->peak_rss_kb = peak_rss_kb(pid);
     r->cpu_seconds = cpu_seconds(pid);
+    thread_cpu(pid, r->thread_cpu_s);
     /* The sampler talks to the embedded cluster, which stops with quell. */
     atomic_store(&sp.stop, true);
     pthread_join(sp.thread, NULL);
@@ -810,6 +862,7 @@ static int cmp_double(const void *a, const void *b)
 typedef struct {
     int med; /* the run with the median alerts/s */
     double alerts_per_s, cpu_us_per_alert, peak_rss_mib;
+    double thread_us_per_alert[THR__COUNT];
 } run_stats_t;
 
 static double median_of(double *v, int n)
@@ -830,10 +883,31 @@ static run_stats_t run_stats(const run_result_t *runs, int n)
     st.cpu_us_per_alert = median_of(v, n);
     for (int i = 0; i < n; i++) v[i] = (double)runs[i].peak_rss_kb / 1024.0;
     st.peak_rss_mib = median_of(v, n);
+    for (int k = 0; k < THR__COUNT; k++) {
+        for (int i = 0; i < n; i++)
+            v[i] = runs[i].decided ? runs[i].thread_cpu_s[k] * 1e6 / (double)runs[i].decided : 0;
+        st.thread_us_per_alert[k] = median_of(v, n);
+    }
     return st;
 }
 
 static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+static void print_text_threads(const char *label, const run_stats_t *st)
+{
+    printf("%s", label);
+    for (int k = 0; k < THR__COUNT; k++)
+        printf("%s %s %.3f", k ? "," : "", thr_names[k], st->thread_us_per_alert[k]);
+    printf(" us per alert (medians)\n");
+}
+
+static void print_json_threads(const run_stats_t *st)
+{
+    printf("\"cpu_us_per_alert_by_thread\":{");
+    for (int k = 0; k < THR__COUNT; k++)
+        printf("%s\"%s\":%.3f", k ? "," : "", thr_names[k], st->thread_us_per_alert[k]);
+    printf("}");
+}
 
 static void print_json_baseline(const bench_opts_t *bo, const run_result_t *base, int n,
                                 const run_stats_t *bst, const run_stats_t *st)
@@ -842,8 +916,10 @@ static void print_json_baseline(const bench_opts_t *bo, const run_result_t *base
            "\"alerts_per_second_runs\":[",
            bo->self, bo->store ? bo->store : "memory", bst->alerts_per_s);
     for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", base[i].alerts_per_s);
-    printf("],\"cpu_us_per_alert\":%.3f,\"peak_rss_mib\":%.1f,\"incidents_out\":%llu},",
+    printf("],\"cpu_us_per_alert\":%.3f,\"peak_rss_mib\":%.1f,\"incidents_out\":%llu,",
            bst->cpu_us_per_alert, bst->peak_rss_mib, (unsigned long long)base[bst->med].incidents);
+    print_json_threads(bst);
+    printf("},");
     printf("\"ratio\":{\"alerts_per_second\":%.3f,\"cpu_per_alert\":%.3f,\"peak_rss\":%.3f}",
            ratio(st->alerts_per_s, bst->alerts_per_s),
            ratio(st->cpu_us_per_alert, bst->cpu_us_per_alert),
@@ -859,6 +935,7 @@ static void print_text_baseline(const bench_opts_t *bo, const run_result_t *base
     printf(")\n    CPU per alert       %.3f us (median); peak RSS %.1f MiB (median); %llu "
            "incidents out\n",
            bst->cpu_us_per_alert, bst->peak_rss_mib, (unsigned long long)base[bst->med].incidents);
+    print_text_threads("    CPU by thread      ", bst);
     printf("  this / baseline       alerts/s %.3fx, CPU per alert %.3fx, peak RSS %.3fx\n",
            ratio(st->alerts_per_s, bst->alerts_per_s),
            ratio(st->cpu_us_per_alert, bst->cpu_us_per_alert),
@@ -926,6 +1003,8 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
         printf("\"latency_ms\":null,");
     printf("\"cpu_seconds\":%.2f,\"cpu_us_per_alert\":%.3f,\"peak_rss_mib\":%.1f,", r->cpu_seconds,
            st->cpu_us_per_alert, st->peak_rss_mib);
+    print_json_threads(st);
+    printf(",");
     printf("\"peak_rss_bytes\":%llu,\"tracked_fingerprints\":%llu,\"table_bytes\":%.0f,"
            "\"bytes_per_fingerprint\":%.1f,\"expired\":%llu,\"evicted\":%llu,",
            (unsigned long long)r->peak_rss_kb * 1024, (unsigned long long)r->tracked,
@@ -998,6 +1077,7 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
            o->brokers || !o->live ? "" : " (embedded broker included)");
     printf("  medians over the runs CPU per alert %.3f us, peak RSS %.1f MiB\n",
            st->cpu_us_per_alert, st->peak_rss_mib);
+    print_text_threads("  CPU by thread        ", st);
     printf("  tracked fingerprints  %llu at exit, %.1f bytes per table slot (%llu expired, %llu "
            "evicted)\n",
            (unsigned long long)r->tracked, r->bytes_per_slot, (unsigned long long)r->expired,

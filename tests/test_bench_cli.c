@@ -196,8 +196,30 @@ static void test_baseline(void)
             CHECK(bi > 0 && fabs(bi - ci) <= 0.05 * ci);
             CHECK(num(ratio, "alerts_per_second") > 0 && num(ratio, "cpu_per_alert") > 0 &&
                   num(ratio, "peak_rss") > 0);
+            const cJSON *bt = cJSON_GetObjectItem(b, "cpu_us_per_alert_by_thread");
+            CHECK(cJSON_IsObject(bt) && num(bt, "consumer") > 0);
         }
         CHECK(num(j, "cpu_us_per_alert") > 0);
+        /* By kind of thread: the consumer (lane 0 too) worked, and the
+         * kinds add up to about the whole (/proc's ticks of 10 ms, per
+         * thread: a small storm leaves some kinds at 0). */
+        const cJSON *t = cJSON_GetObjectItem(j, "cpu_us_per_alert_by_thread");
+        CHECK(cJSON_IsObject(t));
+        if (cJSON_IsObject(t)) {
+            double sum = 0;
+            static const char *const kinds[] = {"consumer", "ingest_lanes", "dedup", "librdkafka",
+                                                "other"};
+            for (size_t k = 0; k < 5; k++) sum += num(t, kinds[k]);
+            double whole = num(j, "cpu_us_per_alert");
+            if (!(num(t, "consumer") > 0 && sum > 0.5 * whole && sum < 2 * whole)) {
+                fprintf(stderr, "  by thread:");
+                for (size_t k = 0; k < 5; k++)
+                    fprintf(stderr, " %s %.3f", kinds[k], num(t, kinds[k]));
+                fprintf(stderr, "; whole %.3f us per alert\n", whole);
+            }
+            CHECK(num(t, "consumer") > 0);
+            CHECK(sum > 0.5 * whole && sum < 2 * whole);
+        }
     }
     cJSON_Delete(j);
     free(out), free(err);
