@@ -33,9 +33,6 @@ typedef struct {
  * by fingerprint, KEPT_WAYS records a set, written by the worker thread
  * (seqlock per slot, as the ring's), scanned whole by readers. */
 #define KEPT_WAYS 8
-/* A worker's kept records are faulted in at the start up to this size
- * (see declog_new). */
-#define KEPT_PREFAULT_MAX (32u << 20)
 
 typedef struct {
     _Atomic uint64_t seq;
@@ -122,22 +119,10 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
             if (!(d->rings[i].slots = calloc(d->recent, sizeof(slot_t)))) goto oom;
             if (!(d->rings[i].where = calloc(where, sizeof(uint64_t)))) goto oom;
             d->rings[i].where_mask = where - 1;
-            /* Written from the worker's first decisions on (a ring turns
-             * over in its first ~1,000 alerts): faulted in now, not by
-             * the worker while a first burst waits on it. */
-            mem_prefault(d->rings[i].slots, d->recent * sizeof(slot_t));
-            mem_prefault(d->rings[i].where, where * sizeof(uint64_t));
         }
         /* The kept records, split over the workers (fingerprints are
-         * sharded), in sets of KEPT_WAYS. Faulted in now: a set's first
-         * record touches its pages, and as soon as a few thousand
-         * fingerprints have left the rings every set has one, so a busy
-         * start faulted the whole array in on the worker thread (launch-day
-         * at 45,000 alerts/s: ~6,500 faults, ~20 ms of the worker, in its
-         * first second). It costs an idle quell its ~18 MiB (the default
-         * decisions.open) from the start instead of as alerts come; a
-         * worker's share over KEPT_PREFAULT_MAX (decisions.open raised
-         * past ~29,000 a worker) is still taken as alerts come. */
+         * sharded), in sets of KEPT_WAYS; calloc'd, so the pages of sets
+         * never used are never touched. */
         size_t sets = 1;
         while (o->open && sets * KEPT_WAYS * o->workers < o->open) sets *= 2;
         d->open_ms = o->open_ms;
@@ -148,11 +133,6 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
                 !(d->rings[i].kept_fps = aligned_alloc(64, fps_bytes)))
                 goto oom;
             memset((void *)d->rings[i].kept_fps, 0, fps_bytes);
-            size_t kept_bytes = sets * KEPT_WAYS * sizeof(kslot_t);
-            if (kept_bytes <= KEPT_PREFAULT_MAX) {
-                mem_prefault(d->rings[i].kept, kept_bytes);
-                mem_prefault(d->rings[i].kept_keys, sets * KEPT_WAYS * sizeof(kkey_t));
-            }
             d->rings[i].kept_sets = sets;
             d->kept_per_worker = sets * KEPT_WAYS;
         }

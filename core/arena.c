@@ -2,31 +2,12 @@
  * Bump allocator for per-message decoding. One thread owns an arena; it
  * allocates while decoding a message and resets once the message's alerts
  * have been copied into the worker rings, so the steady state allocates
- * nothing: chunks are kept and reused across resets. Also mem_prefault(),
- * for memory other threads start writing all at once (arena.h).
+ * nothing: chunks are kept and reused across resets.
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "arena.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* the kernel's value; an older kernel says EINVAL */
-#endif
-
-void mem_prefault(void *p, size_t len)
-{
-    if (!p || !len) return;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    /* Whole pages around the range: they are this process's (a mapping is
-     * page-granular), and populating changes no byte. */
-    uintptr_t start = (uintptr_t)p & ~(page - 1);
-    uintptr_t end = ((uintptr_t)p + len + page - 1) & ~(page - 1);
-    (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE); /* best effort */
-}
 
 struct arena_chunk {
     arena_chunk_t *next;

@@ -226,9 +226,8 @@ static const conf_key_t conf_keys[] = {
      "`/api/v1/explain` and `GET /api/v2/alerts`; 0 = none."},
     {"decisions.open", CT_COUNT, "16384", "0", "10000000", NULL, F(decisions.open), 0,
      "Open alerts whose records left those rings, still listed by `GET /api/v2/alerts` (one "
-     "record, ~1.1 KiB, per alert; faulted in at the start up to 32 MiB a worker, the rest as "
-     "they come); beyond it the oldest give way, counted in quell_decision_log_kept_lost_total; 0 "
-     "= only what the rings hold."},
+     "record, ~1.1 KiB, per alert; memory taken as they come); beyond it the oldest give way, "
+     "counted in quell_decision_log_kept_lost_total; 0 = only what the rings hold."},
     /* structured sections, compiled by their modules */
     {"exclusions", CT_TREE, "", NULL, NULL, NULL, F(exclusions), 0,
      "Exclusion rules (see docs/rules.md)."},

@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "ring.h"
 
 #define RING_SKIP UINT64_MAX
@@ -61,11 +60,6 @@ ring_t *ring_new(size_t capacity_bytes)
         free(r);
         return NULL;
     }
-    /* A ring's first lap is its pages' first touches, by the producer in
-     * the middle of the first burst (4 MiB is 1,024 faults); one lap
-     * touches them all anyway, so resident from the start costs nothing
-     * a busy ring does not hold already. */
-    mem_prefault(r->buf, cap);
     r->capacity = cap;
     r->mask = cap - 1;
     atomic_init(&r->head, 0);

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "../core/arena.h"
 #include "dedup.h"
 #include "rules_int.h"
 
@@ -821,9 +820,6 @@ rules_cache_t *rules_cache_new(size_t entries)
         free(c);
         return NULL;
     }
-    /* Filled by label sets as they first come: the first burst of traffic
-     * would fault it in on the worker thread (~5 MiB at 65,536 entries). */
-    mem_prefault(c->e, n * sizeof *c->e);
     c->mask = n - 1;
     return c;
 }

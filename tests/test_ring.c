@@ -1,13 +1,10 @@
 /* Ring handoff under concurrency: a producer thread writes records of
  * varying sizes (so wrap-around and skip markers happen constantly) while
- * the consumer checks order and content; plus track windows, the alert
- * record round trip and the page prefault rings are made with. */
+ * the consumer checks order and content; plus track windows and the alert
+ * record round trip. */
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../core/core.h"
 #include "check.h"
@@ -326,78 +323,6 @@ static void test_quiet_release(void)
     ring_destroy(w.r);
 }
 
-static long minor_faults(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return ru.ru_minflt;
-}
-
-/* Whether this kernel populates on request (5.14+); mem_prefault does
- * nothing elsewhere, and then there is nothing to count. */
-static bool kernel_populates(void)
-{
-    long page = sysconf(_SC_PAGESIZE);
-    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return false;
-    bool ok = madvise(p, (size_t)page, 23 /* MADV_POPULATE_WRITE */) == 0;
-    munmap(p, (size_t)page);
-    return ok;
-}
-
-/* mem_prefault: no byte changes (any range, unaligned ends included), and
- * the pages it covered take no fault when written afterwards. Faults are
- * counted with slack: sanitizers' shadow memory faults on its own. */
-static void test_prefault(void)
-{
-    mem_prefault(NULL, 4096);
-    size_t len = 3 * 1024 * 1024 + 123;
-    unsigned char *p = malloc(len);
-    CHECK(p != NULL);
-    for (size_t i = 0; i < len; i++) p[i] = (unsigned char)(i * 7 + 1);
-    mem_prefault(p + 3, len - 7);
-    mem_prefault(p, 0);
-    size_t bad = 0;
-    for (size_t i = 0; i < len; i++) bad += p[i] != (unsigned char)(i * 7 + 1);
-    CHECK_EQ_INT(bad, 0);
-    free(p);
-
-    if (!kernel_populates()) {
-        check_skips++;
-        printf("SKIP prefault counts: the kernel does not populate on request\n");
-        return;
-    }
-    long page = sysconf(_SC_PAGESIZE);
-    size_t pages = 512, bytes = pages * (size_t)page;
-    unsigned char *m =
-        mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    CHECK(m != MAP_FAILED);
-    if (m == MAP_FAILED) return;
-    mem_prefault(m + 100, bytes - 200); /* whole pages around the range */
-    long before = minor_faults();
-    for (size_t i = 0; i < bytes; i += (size_t)page) m[i] = 1;
-    long faults = minor_faults() - before;
-    CHECK(faults < (long)pages / 4);
-    munmap(m, bytes);
-
-    /* A ring's buffer comes faulted in: a lap of records takes no fault. */
-    ring_t *r = ring_new(1024 * 1024);
-    before = minor_faults();
-    for (int i = 0; i < 2048; i++) {
-        unsigned char *rec = ring_reserve(r, 500);
-        CHECK(rec != NULL);
-        if (!rec) break;
-        memset(rec, i, 500);
-        ring_commit(r);
-        size_t got;
-        CHECK(ring_peek(r, &got) == rec && got == 500);
-        ring_release(r);
-    }
-    faults = minor_faults() - before;
-    CHECK(faults < 256 / 4); /* 1 MiB is 256 pages */
-    ring_destroy(r);
-}
-
 int main(void)
 {
     test_spsc();
@@ -408,6 +333,5 @@ int main(void)
     test_alert_record();
     test_poll_any();
     test_quiet_release();
-    test_prefault();
     return check_summary("ring");
 }
