@@ -397,6 +397,7 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
      * wrong (a D/M/Y file, a log across New Year): at most twice more. */
     for (int attempt = 0; attempt < 3; attempt++) {
         r->scanning = true;
+        rec_fired_reset(r);
         r->n_times = 0;
         r->scan_oom = false;
         r->last_time = saved_last;
@@ -466,6 +467,7 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
     r->last_time = saved_last;
     r->have_time = saved_have;
     r->next_due = r->read_pos = r->n_held = 0;
+    rec_fired_reset(r); /* each pass emits the alerts the first counted */
     emit_t e = {fn, ctx, r};
     for (size_t k = 0; k < n_in; k++) {
         size_t len;

@@ -500,6 +500,45 @@ static void test_incident_rows(void)
     CHECK(out && strstr(out, "alertname=\"Disk full on db1\""));
     free(out);
     free(err);
+    /* PagerDuty's REST API incidents: resolved ones timed by created_at,
+     * closed at last_status_change_at (no label: it moves with each
+     * update). Before, each was a resolve with no firing: nothing opened. */
+    write_text("pd-api.json",
+               "{\"incidents\":[{\"id\":\"Q1A\",\"title\":\"Disk full on db1\",\"status\":"
+               "\"resolved\",\"urgency\":\"high\",\"created_at\":\"2024-05-01T10:00:00Z\","
+               "\"last_status_change_at\":\"2024-05-01T10:03:00Z\"},"
+               "{\"id\":\"Q1C\",\"title\":\"CPU high\",\"status\":\"triggered\",\"urgency\":"
+               "\"low\",\"created_at\":\"2024-05-01T11:00:00Z\",\"last_status_change_at\":"
+               "\"2024-05-01T11:00:00Z\"}],\"more\":false}\n");
+    CHECK_EQ_INT(run("explain pd-api.json", &out, &err), 0);
+    const char *d1 = out ? strstr(out, "alert 1: ") : NULL,
+               *d2 = out ? strstr(out, "alert 2: ") : NULL,
+               *d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:03:00"));
+    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
+          !strstr(out, "alert 4: "));
+    CHECK(out && !strstr(out, "last_status_change_at"));
+    free(out);
+    free(err);
+    /* Opsgenie's alerts, closed, without a close time: each fired; an
+     * event log timed by created_at whose resolve follows its firing
+     * keeps it a resolve, even with an id of its own (a label set of its
+     * own, the name still open). */
+    write_text("og.csv", "TinyId,Message,Alias,Status,CreatedAt\n"
+                         "1,Disk full,disk-db1,closed,2024-05-01 10:00:00\n"
+                         "2,CPU high,cpu-api1,open,2024-05-01 10:05:00\n"
+                         "3,CPU high,cpu-api1,closed,2024-05-01 10:06:00\n");
+    CHECK_EQ_INT(run("explain og.csv", &out, &err), 0);
+    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
+    d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "firing, evaluated at 2024-05-01T10:05:00"));
+    CHECK(d3 && strstr(d3, "resolved, evaluated at 2024-05-01T10:06:00") &&
+          !strstr(out, "alert 4: "));
+    if (!d3) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
     write_text("riemann.json", "{\"host\":\"h1\",\"service\":\"cpu\",\"state\":\"critical\","
                                "\"description\":\"load 12.5\",\"time\":1714557600}\n");
     CHECK_EQ_INT(run("explain riemann.json", &out, &err), 0);
