@@ -169,6 +169,7 @@ void recorded_destroy(recorded_t *r)
     }
     arena_free(&r->arena);
     free(r->times);
+    free(r->closes);
     free(r->pm_days_build);
     free(r->order);
     free(r->held);
@@ -555,6 +556,7 @@ void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, reco
         fn(ctx, &a);
         a.status = ALERT_RESOLVED;
         a.event_time_ms = row->end_ms;
+        r->emitting_close = true;
     } else if (row->resolved && (row->time_is_start || r->map_time_start) && row->have_time &&
                !fired_before) {
         /* A closed row timed by when it was created, of an alert nothing
@@ -572,9 +574,11 @@ void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, reco
         fn(ctx, &a);
         a.status = ALERT_RESOLVED;
         a.event_time_ms = row->changed_ms;
+        r->emitting_close = true;
     }
     fired_mark(r, fp, name, a.status == ALERT_FIRING);
     fn(ctx, &a);
+    r->emitting_close = false;
 }
 
 /* ---- without a mapping: guessing the roles of fields ---------------------- */

@@ -116,6 +116,10 @@ struct recorded {
      * before its turn waits, packed (pack_alert), in held[position]. */
     bool scanning;
     int64_t *times;
+    /* closes[i]: alert i is the close of a row that is a whole incident
+     * (at its end, after the row's next ones: not a file out of order) */
+    uint8_t *closes;
+    bool emitting_close;
     size_t n_times, cap_times;
     size_t *order, next_due, n_order, read_pos;
     void **held;

@@ -521,6 +521,17 @@ static void test_incident_rows(void)
     CHECK(out && !strstr(out, "last_status_change_at"));
     free(out);
     free(err);
+    /* A close after the next row's creation is no file out of order. */
+    write_text("pd-long.json",
+               "{\"incidents\":[{\"title\":\"Disk full\",\"status\":\"resolved\",\"created_at\":"
+               "\"2024-05-01T10:00:00Z\",\"last_status_change_at\":\"2024-05-01T12:00:00Z\"},"
+               "{\"title\":\"CPU high\",\"status\":\"resolved\",\"created_at\":"
+               "\"2024-05-01T11:00:00Z\",\"last_status_change_at\":\"2024-05-01T11:10:00Z\"}]}\n");
+    CHECK_EQ_INT(run("replay pd-long.json", &out, &err), 0);
+    CHECK(out && strstr(out, "4 alerts in, "));
+    CHECK(err && !strstr(err, "earlier than the one before"));
+    free(out);
+    free(err);
     /* Opsgenie's alerts, closed, without a close time: each fired; an
      * event log timed by created_at whose resolve follows its firing
      * keeps it a resolve, even with an id of its own (a label set of its
