@@ -704,6 +704,113 @@ static bool occurrence_field(const char *name)
     return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed");
 }
 
+/* The words of a label-safe field name, split at '_' and where a lower
+ * case letter or digit meets an upper case one (NewStateReason: New,
+ * State, Reason), lower-cased into out[]; how many (at most max). */
+static size_t name_words(const char *name, char out[][24], size_t max)
+{
+    size_t n = 0, l = 0;
+    for (const char *c = name;; c++) {
+        bool split =
+            !*c || *c == '_' || (l && isupper((unsigned char)*c) && !isupper((unsigned char)c[-1]));
+        if (split && l) {
+            out[n][l < 23 ? l : 23] = '\0';
+            if (++n == max) return n;
+            l = 0;
+        }
+        if (!*c) return n;
+        if (*c != '_') {
+            if (l < 23) out[n][l] = (char)tolower((unsigned char)*c);
+            l++;
+        }
+    }
+}
+
+static bool word_in(const char *w, const char *const *set)
+{
+    for (; *set; set++)
+        if (!strcmp(w, *set)) return true;
+    return false;
+}
+
+/* 8-4-4-4-12 hex digits: a message's or an event's own id. */
+static bool uuid_value(const char *v, size_t len)
+{
+    if (len != 36) return false;
+    for (size_t i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? v[i] != '-' : !isxdigit((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
+/* A field that changes from one notification of an alert to the next
+ * without saying which alert it is: as a label, the firing and its
+ * resolve would be two label sets, and the resolve would close nothing
+ * (a CloudWatch alarm through SNS: MessageId, StateChangeTime,
+ * OldStateValue, NewStateReason, Signature; Grafana's alert annotations:
+ * id, created, timeEnd, prevState). Not a label, then:
+ *   - the row's own id: a field named id (uuid, guid), or one whose last
+ *     word is id holding a UUID (rule ids, agent ids stay);
+ *   - a time: a value that reads as a date from 1990 on, written with a
+ *     date and a clock, or digits under a name whose last word is a time
+ *     word (created, updatedAt, timeEnd);
+ *   - the state before this one and the reason for this one (OldStateValue,
+ *     prevState, NewStateReason);
+ *   - an encoded blob (a signature, a base64 packet). */
+static bool volatile_field(const char *name, const char *v, size_t len)
+{
+    static const char *const ids[] = {"id", "uuid", "guid", NULL};
+    static const char *const time_words[] = {"at",      "on",      "time",     "date",
+                                             "created", "updated", "modified", "timestamp",
+                                             "ts",      "end",     "start",    NULL};
+    static const char *const before[] = {"old", "prev", "previous", NULL};
+    static const char *const state[] = {"state", "status", "value", NULL};
+    char w[8][24];
+    size_t nw = name_words(name, w, 8);
+    if (!nw) return false;
+    if ((nw == 1 && word_in(w[0], ids)) || (word_in(w[nw - 1], ids) && uuid_value(v, len)))
+        return true;
+    bool digits = len > 0;
+    for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)v[i]);
+    bool dated = (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
+    if ((dated || (digits && word_in(w[nw - 1], time_words))) && len < 64 &&
+        rec_plausible_time(v, len))
+        return true;
+    bool had_before = false, had_state = false;
+    for (size_t i = 0; i < nw; i++) {
+        had_before |= word_in(w[i], before);
+        had_state |= !strcmp(w[i], "state");
+    }
+    if ((had_before && word_in(w[nw - 1], state)) || (had_state && !strcmp(w[nw - 1], "reason")))
+        return true;
+    if (len >= 64) {
+        bool base64 = true, marked = false;
+        for (size_t i = 0; i < len && base64; i++) {
+            base64 = isalnum((unsigned char)v[i]) || v[i] == '+' || v[i] == '/' || v[i] == '=';
+            marked |= v[i] == '+' || v[i] == '/' || v[i] == '=';
+        }
+        if (base64 && (marked || len >= 200)) return true;
+    }
+    return false;
+}
+
+/* The length of a state in front of a value, as mail subjects and
+ * notification titles put it ("ALARM: ", "OK: " from CloudWatch through
+ * SNS, Nagios's "PROBLEM: " and "RECOVERY: "; in brackets, Grafana's
+ * "[Alerting] " and "[OK] ", rec_status_prefix): it changes with the
+ * state, the rest names the alert. Upper case only: "Note: x" stays. */
+static size_t state_colon_prefix(const char *v, size_t len)
+{
+    static const char *const states[] = {"ALARM",     "OK",       "INSUFFICIENT_DATA", "FIRING",
+                                         "RESOLVED",  "PROBLEM",  "RECOVERY",          "TRIGGERED",
+                                         "RECOVERED", "CRITICAL", "WARNING",           NULL};
+    for (const char *const *s = states; *s; s++) {
+        size_t sl = strlen(*s);
+        if (len > sl + 2 && !memcmp(v, *s, sl) && v[sl] == ':' && v[sl + 1] == ' ') return sl + 2;
+    }
+    return 0;
+}
+
 /* One row of (label-safe name, value) fields, roles guessed. */
 void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
                          const size_t *lens, size_t n, const int roles[ROLE__COUNT])
@@ -714,10 +821,15 @@ void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const ch
         for (int q = 0; q < ROLE__COUNT; q++)
             if (roles[q] == (int)i) role = q;
         if (role == ROLE_TIME && start_time_name(names[i])) row->time_is_start = true;
-        if (role >= 0)
+        if (role >= 0) {
             rec_row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
-        else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity"))
-            rec_row_add(r, row, names[i], vals[i], lens[i], false);
+        } else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity") &&
+                   !volatile_field(names[i], vals[i], lens[i])) {
+            bool ignored;
+            size_t skip = state_colon_prefix(vals[i], lens[i]);
+            if (!skip) skip = rec_status_prefix(vals[i], lens[i], &ignored);
+            rec_row_add(r, row, names[i], vals[i] + skip, lens[i] - skip, false);
+        }
     }
 }
 
