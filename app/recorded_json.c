@@ -80,7 +80,8 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = row.have_end = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = row.time_is_start =
+        row.have_changed = false;
     for (size_t m = 0; m < r->n_map; m++) {
         char num[32];
         const cJSON *src = json_path(j, r->map[m].source);
@@ -443,7 +444,8 @@ static void read_flat_row(recorded_t *r, const char *file, size_t line, flat_t *
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = row.have_end = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = row.time_is_start =
+        row.have_changed = false;
     rec_row_from_fields(r, &row, fl->names, fl->vals, fl->lens, fl->n, roles);
     flat_free(fl);
     rec_row_emit(r, &row, file, line, fn, ctx);
@@ -570,7 +572,7 @@ static void prom_api_row(recorded_t *r, const char *file, size_t line, const cJS
     row_t row;
     row.n = 0;
     row.have_time = true;
-    row.bad_time = row.have_end = false;
+    row.bad_time = row.have_end = row.time_is_start = row.have_changed = false;
     row.time_ms = ms;
     row.resolved = resolved;
     for (const cJSON *l = labels->child; l; l = l->next)
