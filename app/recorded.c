@@ -701,7 +701,10 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
  * PagerDuty's exports carry each problem's "Duration"). */
 static bool occurrence_field(const char *name)
 {
-    return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed");
+    /* count: how many times it was folded so far (Kubernetes events,
+     * Opsgenie's alerts) */
+    return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed") ||
+           rec_role_name_eq(name, "count");
 }
 
 /* The words of a label-safe field name, split at '_' and where a lower
@@ -749,17 +752,17 @@ static bool uuid_value(const char *v, size_t len)
  * (a CloudWatch alarm through SNS: MessageId, StateChangeTime,
  * OldStateValue, NewStateReason, Signature; Grafana's alert annotations:
  * id, created, timeEnd, prevState). Not a label, then:
- *   - the row's own id: a field named id (uuid, guid), or one whose last
- *     word is id holding a UUID (rule ids, agent ids stay);
+ *   - the row's own id: a field named id (uuid, guid, uid), or one whose
+ *     last word is one of those holding a UUID (rule ids, agent ids stay);
  *   - a time: a value that reads as a date from 1990 on, written with a
  *     date and a clock, or digits under a name whose last word is a time
  *     word (created, updatedAt, timeEnd);
  *   - the state before this one and the reason for this one (OldStateValue,
- *     prevState, NewStateReason);
+ *     prevState, NewStateReason); Kubernetes's resourceVersion;
  *   - an encoded blob (a signature, a base64 packet). */
 static bool volatile_field(const char *name, const char *v, size_t len)
 {
-    static const char *const ids[] = {"id", "uuid", "guid", NULL};
+    static const char *const ids[] = {"id", "uuid", "guid", "uid", NULL};
     static const char *const time_words[] = {"at",      "on",      "time",     "date",
                                              "created", "updated", "modified", "timestamp",
                                              "ts",      "end",     "start",    NULL};
@@ -783,6 +786,8 @@ static bool volatile_field(const char *name, const char *v, size_t len)
     }
     if ((had_before && word_in(w[nw - 1], state)) || (had_state && !strcmp(w[nw - 1], "reason")))
         return true;
+    /* Kubernetes's resourceVersion: moves with every write of the object */
+    if (nw >= 2 && !strcmp(w[nw - 2], "resource") && !strcmp(w[nw - 1], "version")) return true;
     if (len >= 64) {
         bool base64 = true, marked = false;
         for (size_t i = 0; i < len && base64; i++) {

@@ -635,6 +635,38 @@ static void test_notification_pairs(void)
     }
 }
 
+/* `kubectl get events -o json`: a List whose items are the events (it
+ * read as one alert without a name before: its apiVersion and kind are
+ * strings, so it was no envelope), without what moves with each write. */
+static void test_kubectl_events(void)
+{
+    write_text(
+        "events.json",
+        "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"},"
+        "\"items\":[{\"kind\":\"Event\",\"count\":3,\"lastTimestamp\":\"2024-05-01T10:00:00Z\","
+        "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\",\"uid\":"
+        "\"e6a9d681-52a3-492f-ad8a-2b80dc7bf61d\"},\"message\":\"Back-off restarting failed "
+        "container\",\"metadata\":{\"resourceVersion\":\"571325\",\"uid\":"
+        "\"e082a174-c4f8-48fd-bf8e-51589860bf65\"},\"reason\":\"BackOff\",\"type\":\"Warning\"},"
+        "{\"kind\":\"Event\",\"count\":4,\"lastTimestamp\":\"2024-05-01T10:01:00Z\","
+        "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\",\"uid\":"
+        "\"e6a9d681-52a3-492f-ad8a-2b80dc7bf61d\"},\"message\":\"Back-off restarting failed "
+        "container\",\"metadata\":{\"resourceVersion\":\"571390\",\"uid\":"
+        "\"e082a174-c4f8-48fd-bf8e-51589860bf65\"},\"reason\":\"BackOff\",\"type\":"
+        "\"Warning\"}]}\n");
+    char *out, *err, fp1[17], fp2[17];
+    CHECK_EQ_INT(run("explain events.json", &out, &err), 0);
+    explained_fp(out, 1, fp1);
+    explained_fp(out, 2, fp2);
+    CHECK(fp1[0] && !strcmp(fp1, fp2) && !strstr(out, "alert 3: "));
+    CHECK(out && strstr(out, "alertname=\"Back-off restarting failed container\"") &&
+          strstr(out, "involvedObject_name=\"web-1\"") && strstr(out, "reason=\"BackOff\""));
+    CHECK(out && !strstr(out, "resourceVersion") && !strstr(out, "count=") && !strstr(out, "uid="));
+    if (!fp1[0]) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
 /* A state in front of the name, as Datadog and Alertmanager's chat and
  * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
  * opened; a bracket that is no state ("[TEST]") stays. */
@@ -858,6 +890,7 @@ int main(void)
     test_incident_rows();
     test_state_prefix();
     test_notification_pairs();
+    test_kubectl_events();
     test_roles_by_value();
     test_check_and_explain();
     char cmd[512];
