@@ -71,6 +71,11 @@ static void report_tail(recorded_t *r, const char *where)
                 "exports label traffic that is no attack; Suricata EVE events other than "
                 "alerts: flow, dns, http, stats ...)\n",
                 where, (unsigned long long)r->not_alerts);
+    if (r->other_lines)
+        fprintf(stderr,
+                "%s: %llu log lines that are no alert skipped (notifications, flapping, "
+                "downtime, current states, the log's own lines)\n",
+                where, (unsigned long long)r->other_lines);
     if (r->no_times && r->explain)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
@@ -1077,7 +1082,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 /* The largest field count of a line or record reader. */
 #define REC_FIELDS_MAX 16
 _Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
-                   REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
+                   REC_NAGIOS_FIELDS <= REC_SYSLOG_FIELDS && REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
                "a reader's fields fit");
 
 /* A line's or record's fields, named as EVE (or Wazuh) names them, as an
@@ -1110,10 +1115,13 @@ static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_
 }
 
 /* Suricata's or Snort's fast.log, or syslog: one alert a line, its
- * fields named as EVE names them (rec_fastlog_line, rec_syslog_line). */
-static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
-                       recorded_fn fn, void *ctx)
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line); or
+ * Nagios's log (rec_nagios_line), whose lines that are no alert are
+ * counted and skipped. */
+static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len,
+                       rec_kind_t kind, recorded_fn fn, void *ctx)
 {
+    bool syslog = kind == REC_KIND_SYSLOG, nagios = kind == REC_KIND_NAGIOS;
     size_t line = 0;
     for (const char *p = buf; p < buf + len;) {
         const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
@@ -1126,11 +1134,21 @@ static void read_lines(recorded_t *r, const char *file, const char *buf, size_t 
         while (s < l && isspace((unsigned char)text[s])) s++;
         if (s == l) continue;
         rec_field_t f[REC_SYSLOG_FIELDS];
-        size_t n = syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
+        size_t n = nagios ? 0 : syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
+        if (!n && nagios) {
+            int got = rec_nagios_line(text, l, f);
+            if (got < 0) {
+                r->other_lines++;
+                continue;
+            }
+            n = (size_t)got;
+        }
         if (!n) {
             r->errors++;
             rec_report(r, file, line, "not read: not a %s line",
-                       syslog ? "syslog" : "fast.log alert");
+                       nagios   ? "Nagios log"
+                       : syslog ? "syslog"
+                                : "fast.log alert");
             continue;
         }
         emit_fields(r, file, line, f, n, fn, ctx);
@@ -1420,7 +1438,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
-    r->not_alerts = 0;
+    r->not_alerts = r->other_lines = 0;
     r->position = 0;
     kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
@@ -1462,11 +1480,11 @@ void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, record
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
-    r->not_alerts = 0;
+    r->not_alerts = r->other_lines = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
-    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
-        read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
+    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG || kind == REC_KIND_NAGIOS) {
+        read_lines(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_SNORT_FULL || kind == REC_KIND_OSSEC) {
         read_records(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {

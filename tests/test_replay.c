@@ -667,6 +667,40 @@ static void test_kubectl_events(void)
     free(err);
 }
 
+/* Nagios's log (Icinga's, Naemon's): its SERVICE and HOST ALERT lines
+ * are the alerts, OK and UP resolve them; notifications and the log's own
+ * lines are counted and skipped; an alert line cut short is reported. It
+ * was every line "not decoded (bad_json)" before. */
+static void test_nagios_log(void)
+{
+    write_text("nagios.log",
+               "[1701000000] LOG ROTATION: DAILY\n"
+               "[1701000000] SERVICE ALERT: web01;HTTP;CRITICAL;SOFT;1;CRITICAL - Socket timeout\n"
+               "[1701000060] SERVICE ALERT: web01;HTTP;CRITICAL;HARD;3;CRITICAL - a;b;c\n"
+               "[1701000060] SERVICE NOTIFICATION: oncall;web01;HTTP;CRITICAL;notify;CRITICAL\n"
+               "[1701000300] SERVICE ALERT: web01;HTTP;OK;HARD;3;HTTP OK: 200 OK\n"
+               "[1701000400] HOST ALERT: db02;DOWN;HARD;5;PING CRITICAL - Packet loss = 100%\n"
+               "[1701000450] SERVICE ALERT: db02;Disk\n"
+               "[1701000500] HOST ALERT: db02;UP;HARD;1;PING OK - Packet loss = 0%\n");
+    char *out, *err, fp[6][17];
+    CHECK_EQ_INT(run("explain nagios.log", &out, &err), 0);
+    for (int k = 1; k <= 5; k++) explained_fp(out, k, fp[k]);
+    CHECK(fp[1][0] && !strcmp(fp[1], fp[2]) && !strcmp(fp[1], fp[3]));
+    CHECK(fp[4][0] && !strcmp(fp[4], fp[5]) && strcmp(fp[1], fp[4]));
+    CHECK(out && !strstr(out, "alert 6: "));
+    const char *a3 = out ? strstr(out, "alert 3: ") : NULL,
+               *a5 = out ? strstr(out, "alert 5: ") : NULL;
+    CHECK(a3 && strstr(a3, "resolved, evaluated at 2023-11-26T12:05:00"));
+    CHECK(a5 && strstr(a5, "resolved, evaluated at 2023-11-26T12:08:20"));
+    CHECK(out && strstr(out, "{alertname=\"HTTP\", host=\"web01\"}") &&
+          strstr(out, "{alertname=\"host\", host=\"db02\"}"));
+    CHECK(err && strstr(err, "nagios.log: 2 log lines that are no alert skipped"));
+    CHECK(err && strstr(err, "nagios.log:7: not read: not a Nagios log line"));
+    if (!a5) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
 /* A state in front of the name, as Datadog and Alertmanager's chat and
  * mail titles put it: "[Recovered] X" resolves what "[Triggered] X"
  * opened; a bracket that is no state ("[TEST]") stays. */
@@ -891,6 +925,7 @@ int main(void)
     test_state_prefix();
     test_notification_pairs();
     test_kubectl_events();
+    test_nagios_log();
     test_roles_by_value();
     test_check_and_explain();
     char cmd[512];
