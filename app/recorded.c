@@ -640,17 +640,34 @@ const char *const rec_role_names[ROLE__COUNT][40] = {
      "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
      "created_at", "created_on" /* PagerDuty's incident export */, "opened_at" /* ServiceNow */,
      "first_occurrence" /* Netcool */, "first_seen", "start_time", "received_at", "finished_at",
-     "started_at", "incident_started_at", "payload_timestamp", "date", NULL},
+     "started_at", "incident_started_at", "payload_timestamp", "date",
+     "clock" /* Zabbix's API: epoch seconds */, NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
      "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
     /* end: when a row that is a whole incident ended (Zabbix's "Recovery
      * time", PagerDuty's resolved_on, an alarm's clear time) */
-    {"recovery_time", "resolved_at", "resolved_on", "resolved_time", "resolve_time",
-     "resolution_time", "recovered_at", "recovered_time", "cleared_at", "cleared_on",
-     "cleared_time", "clear_time", "closed_at", "closed_on", "closed_time", "close_time",
-     "ended_at", "end_time", NULL},
+    {"recovery_time",
+     "resolved_at",
+     "resolved_on",
+     "resolved_time",
+     "resolve_time",
+     "resolution_time",
+     "recovered_at",
+     "recovered_time",
+     "cleared_at",
+     "cleared_on",
+     "cleared_time",
+     "clear_time",
+     "closed_at",
+     "closed_on",
+     "closed_time",
+     "close_time",
+     "ended_at",
+     "end_time",
+     "r_clock" /* Zabbix's problem.get: 0 while open */,
+     NULL},
     /* changed: when a row's state last changed, its close for a closed one
      * timed by its creation (PagerDuty's REST incidents, Opsgenie's
      * alerts); never a label, as it changes with every update */
@@ -707,9 +724,13 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
 static bool occurrence_field(const char *name)
 {
     /* count: how many times it was folded so far (Kubernetes events,
-     * Opsgenie's alerts) */
-    return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed") ||
-           rec_role_name_eq(name, "count");
+     * Opsgenie's alerts); whether someone acknowledged it yet (Zabbix's
+     * "Ack", Opsgenie's) is its handling, not the alert */
+    static const char *const names[] = {"duration", "elapsed", "count", "acknowledged",
+                                        "ack",      "acked",   NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (rec_role_name_eq(name, names[i])) return true;
+    return false;
 }
 
 /* The words of a label-safe field name, split at '_' and where a lower

@@ -497,9 +497,18 @@ static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
  * {"apiVersion": "v1", "kind": "List", "items": [...]}). */
 static bool json_envelope(const cJSON *j)
 {
-    static const char *const list_words[] = {"apiVersion", "kind",          "object", "next",
-                                             "next_page",  "nextPageToken", "cursor", "next_cursor",
-                                             "continue",   "self",          NULL};
+    static const char *const list_words[] = {"jsonrpc" /* Zabbix's API */,
+                                             "apiVersion",
+                                             "kind",
+                                             "object",
+                                             "next",
+                                             "next_page",
+                                             "nextPageToken",
+                                             "cursor",
+                                             "next_cursor",
+                                             "continue",
+                                             "self",
+                                             NULL};
     for (const cJSON *c = j->child; c; c = c->next) {
         if (!cJSON_IsString(c)) continue;
         bool listing = false;

@@ -521,6 +521,24 @@ static void test_incident_rows(void)
     CHECK(out && !strstr(out, "last_status_change_at"));
     free(out);
     free(err);
+    /* Zabbix's API (problem.get through JSON-RPC): clock, r_clock (0 while
+     * open); whether it was acknowledged is no label. */
+    write_text("zabbix-api.json",
+               "{\"jsonrpc\":\"2.0\",\"result\":[{\"objectid\":\"15112\",\"clock\":\"1714557600\","
+               "\"r_clock\":\"1714557900\",\"name\":\"Agent unreachable\",\"acknowledged\":\"1\","
+               "\"severity\":\"3\"},{\"objectid\":\"15112\",\"clock\":\"1714561200\",\"r_clock\":"
+               "\"0\",\"name\":\"Agent unreachable\",\"acknowledged\":\"0\",\"severity\":\"3\"}],"
+               "\"id\":1}\n");
+    CHECK_EQ_INT(run("explain zabbix-api.json", &out, &err), 0);
+    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
+    d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:05:00"));
+    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
+          !strstr(out, "alert 4: "));
+    CHECK(out && strstr(out, "alertname=\"Agent unreachable\"") && !strstr(out, "acknowledged"));
+    free(out);
+    free(err);
     /* A close after the next row's creation is no file out of order. */
     write_text("pd-long.json",
                "{\"incidents\":[{\"title\":\"Disk full\",\"status\":\"resolved\",\"created_at\":"
