@@ -71,6 +71,11 @@ static void report_tail(recorded_t *r, const char *where)
                 "exports label traffic that is no attack; Suricata EVE events other than "
                 "alerts: flow, dns, http, stats ...)\n",
                 where, (unsigned long long)r->not_alerts);
+    if (r->other_lines)
+        fprintf(stderr,
+                "%s: %llu log lines that are no alert skipped (notifications, flapping, "
+                "downtime, current states, the log's own lines)\n",
+                where, (unsigned long long)r->other_lines);
     if (r->no_times && r->explain)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
@@ -635,17 +640,34 @@ const char *const rec_role_names[ROLE__COUNT][40] = {
      "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
      "created_at", "created_on" /* PagerDuty's incident export */, "opened_at" /* ServiceNow */,
      "first_occurrence" /* Netcool */, "first_seen", "start_time", "received_at", "finished_at",
-     "started_at", "incident_started_at", "payload_timestamp", "date", NULL},
+     "started_at", "incident_started_at", "payload_timestamp", "date",
+     "clock" /* Zabbix's API: epoch seconds */, NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
      "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
     /* end: when a row that is a whole incident ended (Zabbix's "Recovery
      * time", PagerDuty's resolved_on, an alarm's clear time) */
-    {"recovery_time", "resolved_at", "resolved_on", "resolved_time", "resolve_time",
-     "resolution_time", "recovered_at", "recovered_time", "cleared_at", "cleared_on",
-     "cleared_time", "clear_time", "closed_at", "closed_on", "closed_time", "close_time",
-     "ended_at", "end_time", NULL},
+    {"recovery_time",
+     "resolved_at",
+     "resolved_on",
+     "resolved_time",
+     "resolve_time",
+     "resolution_time",
+     "recovered_at",
+     "recovered_time",
+     "cleared_at",
+     "cleared_on",
+     "cleared_time",
+     "clear_time",
+     "closed_at",
+     "closed_on",
+     "closed_time",
+     "close_time",
+     "ended_at",
+     "end_time",
+     "r_clock" /* Zabbix's problem.get: 0 while open */,
+     NULL},
     /* changed: when a row's state last changed, its close for a closed one
      * timed by its creation (PagerDuty's REST incidents, Opsgenie's
      * alerts); never a label, as it changes with every update */
@@ -701,7 +723,14 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
  * PagerDuty's exports carry each problem's "Duration"). */
 static bool occurrence_field(const char *name)
 {
-    return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed");
+    /* count: how many times it was folded so far (Kubernetes events,
+     * Opsgenie's alerts); whether someone acknowledged it yet (Zabbix's
+     * "Ack", Opsgenie's) is its handling, not the alert */
+    static const char *const names[] = {"duration", "elapsed", "count", "acknowledged",
+                                        "ack",      "acked",   NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (rec_role_name_eq(name, names[i])) return true;
+    return false;
 }
 
 /* The words of a label-safe field name, split at '_' and where a lower
@@ -749,17 +778,17 @@ static bool uuid_value(const char *v, size_t len)
  * (a CloudWatch alarm through SNS: MessageId, StateChangeTime,
  * OldStateValue, NewStateReason, Signature; Grafana's alert annotations:
  * id, created, timeEnd, prevState). Not a label, then:
- *   - the row's own id: a field named id (uuid, guid), or one whose last
- *     word is id holding a UUID (rule ids, agent ids stay);
+ *   - the row's own id: a field named id (uuid, guid, uid), or one whose
+ *     last word is one of those holding a UUID (rule ids, agent ids stay);
  *   - a time: a value that reads as a date from 1990 on, written with a
  *     date and a clock, or digits under a name whose last word is a time
  *     word (created, updatedAt, timeEnd);
  *   - the state before this one and the reason for this one (OldStateValue,
- *     prevState, NewStateReason);
+ *     prevState, NewStateReason); Kubernetes's resourceVersion;
  *   - an encoded blob (a signature, a base64 packet). */
 static bool volatile_field(const char *name, const char *v, size_t len)
 {
-    static const char *const ids[] = {"id", "uuid", "guid", NULL};
+    static const char *const ids[] = {"id", "uuid", "guid", "uid", NULL};
     static const char *const time_words[] = {"at",      "on",      "time",     "date",
                                              "created", "updated", "modified", "timestamp",
                                              "ts",      "end",     "start",    NULL};
@@ -783,6 +812,8 @@ static bool volatile_field(const char *name, const char *v, size_t len)
     }
     if ((had_before && word_in(w[nw - 1], state)) || (had_state && !strcmp(w[nw - 1], "reason")))
         return true;
+    /* Kubernetes's resourceVersion: moves with every write of the object */
+    if (nw >= 2 && !strcmp(w[nw - 2], "resource") && !strcmp(w[nw - 1], "version")) return true;
     if (len >= 64) {
         bool base64 = true, marked = false;
         for (size_t i = 0; i < len && base64; i++) {
@@ -1072,7 +1103,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 /* The largest field count of a line or record reader. */
 #define REC_FIELDS_MAX 16
 _Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
-                   REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
+                   REC_NAGIOS_FIELDS <= REC_SYSLOG_FIELDS && REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
                "a reader's fields fit");
 
 /* A line's or record's fields, named as EVE (or Wazuh) names them, as an
@@ -1105,10 +1136,13 @@ static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_
 }
 
 /* Suricata's or Snort's fast.log, or syslog: one alert a line, its
- * fields named as EVE names them (rec_fastlog_line, rec_syslog_line). */
-static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
-                       recorded_fn fn, void *ctx)
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line); or
+ * Nagios's log (rec_nagios_line), whose lines that are no alert are
+ * counted and skipped. */
+static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len,
+                       rec_kind_t kind, recorded_fn fn, void *ctx)
 {
+    bool syslog = kind == REC_KIND_SYSLOG, nagios = kind == REC_KIND_NAGIOS;
     size_t line = 0;
     for (const char *p = buf; p < buf + len;) {
         const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
@@ -1121,11 +1155,21 @@ static void read_lines(recorded_t *r, const char *file, const char *buf, size_t 
         while (s < l && isspace((unsigned char)text[s])) s++;
         if (s == l) continue;
         rec_field_t f[REC_SYSLOG_FIELDS];
-        size_t n = syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
+        size_t n = nagios ? 0 : syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
+        if (!n && nagios) {
+            int got = rec_nagios_line(text, l, f);
+            if (got < 0) {
+                r->other_lines++;
+                continue;
+            }
+            n = (size_t)got;
+        }
         if (!n) {
             r->errors++;
             rec_report(r, file, line, "not read: not a %s line",
-                       syslog ? "syslog" : "fast.log alert");
+                       nagios   ? "Nagios log"
+                       : syslog ? "syslog"
+                                : "fast.log alert");
             continue;
         }
         emit_fields(r, file, line, f, n, fn, ctx);
@@ -1415,7 +1459,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
-    r->not_alerts = 0;
+    r->not_alerts = r->other_lines = 0;
     r->position = 0;
     kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
@@ -1457,11 +1501,11 @@ void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, record
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
-    r->not_alerts = 0;
+    r->not_alerts = r->other_lines = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
-    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
-        read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
+    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG || kind == REC_KIND_NAGIOS) {
+        read_lines(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_SNORT_FULL || kind == REC_KIND_OSSEC) {
         read_records(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {

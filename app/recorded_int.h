@@ -48,6 +48,7 @@ struct recorded {
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     uint64_t no_times;            /* in this file: rows with no time at all */
     uint64_t not_alerts;          /* in this file: rows that say they are no alert (skipped) */
+    uint64_t other_lines;         /* in this file: log lines that are no alert (skipped) */
     uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
     uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
     int64_t last_time;
@@ -270,7 +271,8 @@ typedef enum {
     REC_KIND_FASTLOG,
     REC_KIND_SYSLOG,
     REC_KIND_SNORT_FULL, /* Snort's full alerts: rec_snort_full */
-    REC_KIND_OSSEC       /* OSSEC's (Wazuh's) alerts.log: rec_ossec_record */
+    REC_KIND_OSSEC,      /* OSSEC's (Wazuh's) alerts.log: rec_ossec_record */
+    REC_KIND_NAGIOS      /* Nagios's (Icinga's, Naemon's) log: rec_nagios_line */
 } rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
@@ -371,5 +373,17 @@ size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELD
  * Values point into `s`; 0 when the line is no such line. */
 #define REC_SYSLOG_FIELDS 16
 size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS]);
+
+/* One line of Nagios's log (nagios.log; Icinga's and Naemon's are the
+ * same): "[EPOCH] SERVICE ALERT: HOST;SERVICE;STATE;TYPE;ATTEMPT;OUTPUT" or
+ * "[EPOCH] HOST ALERT: HOST;STATE;TYPE;ATTEMPT;OUTPUT", as fields
+ * timestamp, alertname (the service, "host" for a host), host and state
+ * (OK and UP resolve). The state type (SOFT, HARD), the attempt and the
+ * check's output are no fields: they change with each check. Returns how
+ * many fields, 0 when the line is no Nagios log line (or an alert with
+ * fields missing), -1 when it is one but no alert (a notification, flapping, downtime, the current
+ * states logged at a rotation, the log's own lines). */
+#define REC_NAGIOS_FIELDS 4
+int rec_nagios_line(const char *s, size_t len, rec_field_t f[REC_NAGIOS_FIELDS]);
 
 #endif

@@ -491,12 +491,31 @@ static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
     return roles[ROLE_NAME] >= 0;
 }
 
-/* An object of no string field of its own: counts, flags and objects,
- * as an export's envelope is ({"took": 3, "hits": {...}}). */
+/* An object of no string field of its own but what says which list it is
+ * and where the next page is: counts, flags and objects, as an export's
+ * envelope is ({"took": 3, "hits": {...}}; `kubectl get events -o json`:
+ * {"apiVersion": "v1", "kind": "List", "items": [...]}). */
 static bool json_envelope(const cJSON *j)
 {
-    for (const cJSON *c = j->child; c; c = c->next)
-        if (cJSON_IsString(c)) return false;
+    static const char *const list_words[] = {"jsonrpc" /* Zabbix's API */,
+                                             "apiVersion",
+                                             "kind",
+                                             "object",
+                                             "next",
+                                             "next_page",
+                                             "nextPageToken",
+                                             "cursor",
+                                             "next_cursor",
+                                             "continue",
+                                             "self",
+                                             NULL};
+    for (const cJSON *c = j->child; c; c = c->next) {
+        if (!cJSON_IsString(c)) continue;
+        bool listing = false;
+        for (size_t i = 0; list_words[i] && !listing; i++)
+            listing = c->string && rec_role_name_eq(c->string, list_words[i]);
+        if (!listing) return false;
+    }
     return true;
 }
 

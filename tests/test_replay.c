@@ -521,6 +521,24 @@ static void test_incident_rows(void)
     CHECK(out && !strstr(out, "last_status_change_at"));
     free(out);
     free(err);
+    /* Zabbix's API (problem.get through JSON-RPC): clock, r_clock (0 while
+     * open); whether it was acknowledged is no label. */
+    write_text("zabbix-api.json",
+               "{\"jsonrpc\":\"2.0\",\"result\":[{\"objectid\":\"15112\",\"clock\":\"1714557600\","
+               "\"r_clock\":\"1714557900\",\"name\":\"Agent unreachable\",\"acknowledged\":\"1\","
+               "\"severity\":\"3\"},{\"objectid\":\"15112\",\"clock\":\"1714561200\",\"r_clock\":"
+               "\"0\",\"name\":\"Agent unreachable\",\"acknowledged\":\"0\",\"severity\":\"3\"}],"
+               "\"id\":1}\n");
+    CHECK_EQ_INT(run("explain zabbix-api.json", &out, &err), 0);
+    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
+    d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:05:00"));
+    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
+          !strstr(out, "alert 4: "));
+    CHECK(out && strstr(out, "alertname=\"Agent unreachable\"") && !strstr(out, "acknowledged"));
+    free(out);
+    free(err);
     /* A close after the next row's creation is no file out of order. */
     write_text("pd-long.json",
                "{\"incidents\":[{\"title\":\"Disk full\",\"status\":\"resolved\",\"created_at\":"
@@ -633,6 +651,72 @@ static void test_notification_pairs(void)
         free(out);
         free(err);
     }
+}
+
+/* `kubectl get events -o json`: a List whose items are the events (it
+ * read as one alert without a name before: its apiVersion and kind are
+ * strings, so it was no envelope), without what moves with each write. */
+static void test_kubectl_events(void)
+{
+    write_text(
+        "events.json",
+        "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"},"
+        "\"items\":[{\"kind\":\"Event\",\"count\":3,\"lastTimestamp\":\"2024-05-01T10:00:00Z\","
+        "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\",\"uid\":"
+        "\"e6a9d681-52a3-492f-ad8a-2b80dc7bf61d\"},\"message\":\"Back-off restarting failed "
+        "container\",\"metadata\":{\"resourceVersion\":\"571325\",\"uid\":"
+        "\"e082a174-c4f8-48fd-bf8e-51589860bf65\"},\"reason\":\"BackOff\",\"type\":\"Warning\"},"
+        "{\"kind\":\"Event\",\"count\":4,\"lastTimestamp\":\"2024-05-01T10:01:00Z\","
+        "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\",\"uid\":"
+        "\"e6a9d681-52a3-492f-ad8a-2b80dc7bf61d\"},\"message\":\"Back-off restarting failed "
+        "container\",\"metadata\":{\"resourceVersion\":\"571390\",\"uid\":"
+        "\"e082a174-c4f8-48fd-bf8e-51589860bf65\"},\"reason\":\"BackOff\",\"type\":"
+        "\"Warning\"}]}\n");
+    char *out, *err, fp1[17], fp2[17];
+    CHECK_EQ_INT(run("explain events.json", &out, &err), 0);
+    explained_fp(out, 1, fp1);
+    explained_fp(out, 2, fp2);
+    CHECK(fp1[0] && !strcmp(fp1, fp2) && !strstr(out, "alert 3: "));
+    CHECK(out && strstr(out, "alertname=\"Back-off restarting failed container\"") &&
+          strstr(out, "involvedObject_name=\"web-1\"") && strstr(out, "reason=\"BackOff\""));
+    CHECK(out && !strstr(out, "resourceVersion") && !strstr(out, "count=") && !strstr(out, "uid="));
+    if (!fp1[0]) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
+/* Nagios's log (Icinga's, Naemon's): its SERVICE and HOST ALERT lines
+ * are the alerts, OK and UP resolve them; notifications and the log's own
+ * lines are counted and skipped; an alert line cut short is reported. It
+ * was every line "not decoded (bad_json)" before. */
+static void test_nagios_log(void)
+{
+    write_text("nagios.log",
+               "[1701000000] LOG ROTATION: DAILY\n"
+               "[1701000000] SERVICE ALERT: web01;HTTP;CRITICAL;SOFT;1;CRITICAL - Socket timeout\n"
+               "[1701000060] SERVICE ALERT: web01;HTTP;CRITICAL;HARD;3;CRITICAL - a;b;c\n"
+               "[1701000060] SERVICE NOTIFICATION: oncall;web01;HTTP;CRITICAL;notify;CRITICAL\n"
+               "[1701000300] SERVICE ALERT: web01;HTTP;OK;HARD;3;HTTP OK: 200 OK\n"
+               "[1701000400] HOST ALERT: db02;DOWN;HARD;5;PING CRITICAL - Packet loss = 100%\n"
+               "[1701000450] SERVICE ALERT: db02;Disk\n"
+               "[1701000500] HOST ALERT: db02;UP;HARD;1;PING OK - Packet loss = 0%\n");
+    char *out, *err, fp[6][17];
+    CHECK_EQ_INT(run("explain nagios.log", &out, &err), 0);
+    for (int k = 1; k <= 5; k++) explained_fp(out, k, fp[k]);
+    CHECK(fp[1][0] && !strcmp(fp[1], fp[2]) && !strcmp(fp[1], fp[3]));
+    CHECK(fp[4][0] && !strcmp(fp[4], fp[5]) && strcmp(fp[1], fp[4]));
+    CHECK(out && !strstr(out, "alert 6: "));
+    const char *a3 = out ? strstr(out, "alert 3: ") : NULL,
+               *a5 = out ? strstr(out, "alert 5: ") : NULL;
+    CHECK(a3 && strstr(a3, "resolved, evaluated at 2023-11-26T12:05:00"));
+    CHECK(a5 && strstr(a5, "resolved, evaluated at 2023-11-26T12:08:20"));
+    CHECK(out && strstr(out, "{alertname=\"HTTP\", host=\"web01\"}") &&
+          strstr(out, "{alertname=\"host\", host=\"db02\"}"));
+    CHECK(err && strstr(err, "nagios.log: 2 log lines that are no alert skipped"));
+    CHECK(err && strstr(err, "nagios.log:7: not read: not a Nagios log line"));
+    if (!a5) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
 }
 
 /* A state in front of the name, as Datadog and Alertmanager's chat and
@@ -858,6 +942,8 @@ int main(void)
     test_incident_rows();
     test_state_prefix();
     test_notification_pairs();
+    test_kubectl_events();
+    test_nagios_log();
     test_roles_by_value();
     test_check_and_explain();
     char cmd[512];
