@@ -198,7 +198,7 @@ static void test_gate_direct(const redis_local_t *redis)
     alert_t a = {.labels = gl_a, .n_labels = 2, .fingerprint = 0xa, .starts_at_ms = t};
     alert_t b = {.labels = gl_b, .n_labels = 2, .fingerprint = 0xb, .starts_at_ms = t};
     incident_t inc = {.count = 1, .first_seen_ms = t, .last_seen_ms = t};
-    notify_alert_t na = {&a, &inc, {0}}, nb = {&b, &inc, {0}};
+    notify_alert_t na = {&a, &inc, {0}, 0}, nb = {&b, &inc, {0}, 0};
     arena_t ar;
     arena_init(&ar, 8192);
     group_others_t others;
