@@ -808,7 +808,7 @@ static void expire(group_table_t *gt, group_t *g, int64_t now_ms)
         mark_changed(gt, g, now_ms);
     }
     g->expires_ms = next;
-    if (moved && gt->refresh && g->notified && !g->changed) notify(gt, g, NOTIFY_REFRESH, now_ms);
+    if (moved && gt->refresh && g->notified) notify(gt, g, NOTIFY_REFRESH, now_ms);
 }
 
 /* Returns false when the group closed (freed). */
