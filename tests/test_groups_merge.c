@@ -272,6 +272,72 @@ static void test_gate_direct(const redis_local_t *redis)
     arena_free(&ar);
 }
 
+/* Alerts without endsAt over two instances: each record carries its end
+ * (last occurrence + resolve_timeout); a live instance republishes it when
+ * it moves on (REFRESH, never sent); a dead one's alert counts as resolved
+ * once its end passed, in listings and for the group's resolved. */
+static void test_gate_dead_instance(const redis_local_t *redis)
+{
+    store_conf_t sc = {.port = redis->port, .timeout_ms = 500};
+    snprintf(sc.host, sizeof(sc.host), "127.0.0.1");
+    group_shared_t *one = group_shared_new(&sc, "gx:"), *two = group_shared_new(&sc, "gx:");
+    CHECK(one && two);
+    if (!one || !two) return;
+    receiver_t rcv = {.name = "hook", .kind = RECV_WEBHOOK};
+    route_t route = {.receiver = &rcv, .repeat_interval_ms = 3600000, .group_interval_ms = 1000};
+    const int64_t t = 1767225600000LL;
+    alert_t a = {.labels = gl_a, .n_labels = 2, .fingerprint = 0xa, .starts_at_ms = t};
+    alert_t b = {.labels = gl_b, .n_labels = 2, .fingerprint = 0xb, .starts_at_ms = t};
+    incident_t inc = {.count = 1, .first_seen_ms = t, .last_seen_ms = t};
+    notify_alert_t na = {&a, &inc, {0}, t + 5000}, nb = {&b, &inc, {0}, t + 5000};
+    arena_t ar;
+    arena_init(&ar, 8192);
+    group_others_t others;
+    notification_t note = gate_note(&route, NOTIFY_FIRING, &na, t), merged;
+    CHECK(group_shared_gate(one, &note, &ar, &others));
+    note = gate_note(&route, NOTIFY_FIRING, &nb, t + 1000);
+    CHECK(group_shared_gate(two, &note, &ar, &others));
+    CHECK_EQ_INT(others.n, 2);
+    for (size_t i = 0; i < others.n; i++) CHECK_EQ_INT(others.v[i].alert.ends_at_ms, t + 5000);
+    /* One's alert occurred again: its end moves on, published, not sent. */
+    na.ends_ms = t + 9000;
+    note = gate_note(&route, NOTIFY_REFRESH, &na, t + 4000);
+    CHECK(!group_shared_gate(one, &note, &ar, &others));
+    /* Two's stops: resolved at t + 5 s. One's is still firing at t + 6 s:
+     * two's resolved is skipped, and two's listing has it firing. */
+    b.status = ALERT_RESOLVED;
+    b.ends_at_ms = t + 5000;
+    nb.ends_ms = 0;
+    note = gate_note(&route, NOTIFY_RESOLVED, &nb, t + 6000);
+    CHECK(!group_shared_gate(two, &note, &ar, &others));
+    /* One's instance dies. Past its end (t + 9 s), a firing notification
+     * of two lists it resolved, with that end as endsAt... */
+    note = gate_note(&route, NOTIFY_FIRING, &nb, t + 9500);
+    CHECK(group_shared_gate(two, &note, &ar, &others));
+    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &ar, NULL, NULL,
+                             &merged));
+    CHECK_EQ_INT(merged.n_alerts, 2);
+    CHECK_EQ_INT(merged.n_firing, 0);
+    for (size_t i = 0; i < merged.n_alerts; i++) {
+        CHECK_EQ_INT(merged.alerts[i].alert->status, ALERT_RESOLVED);
+        if (merged.alerts[i].alert->fingerprint == 0xa)
+            CHECK_EQ_INT(merged.alerts[i].alert->ends_at_ms, t + 9000);
+    }
+    /* ...and the group's resolved goes out, not held until the TTL. */
+    note = gate_note(&route, NOTIFY_RESOLVED, &nb, t + 9600);
+    CHECK(group_shared_gate(two, &note, &ar, &others));
+    redisContext *c = redis_local_client(redis);
+    if (c) {
+        redisReply *r = redisCommand(c, "EXISTS gx:grp:0000000000000077 gx:grpa:0000000000000077");
+        CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+    }
+    group_shared_destroy(one);
+    group_shared_destroy(two);
+    arena_free(&ar);
+}
+
 int main(void)
 {
     if (!redis_local_available()) {
@@ -287,6 +353,7 @@ int main(void)
     CHECK_EQ_INT(redis_local_start(&redis), 0);
     /* Stage 0: the adapter's contract, before any quell runs. */
     test_gate_direct(&redis);
+    test_gate_dead_instance(&redis);
     harness_mock_t kafka;
     CHECK_EQ_INT(harness_mock_start(&kafka, "gm", N), 0);
     webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};
