@@ -561,13 +561,16 @@ bool declog_latest(declog_t *d, uint64_t fp, declog_times_t *out)
         wring_t *ring = &d->rings[w];
         uint64_t h = atomic_load_explicit(&ring->head, memory_order_acquire);
         declog_times_t t;
-        /* The newest ring record by the worker's index; when another
-         * fingerprint took its index entry, a walk from the newest. */
+        /* The newest ring record by the worker's index. An entry out of
+         * the ring (or none) means fp has no record in it: a newer one
+         * would have moved the entry. One that names another fingerprint
+         * (it took the entry since) leaves fp's possibly further back: a
+         * walk from the newest then. */
         uint64_t at =
             __atomic_load_n(&ring->where[(fp ^ (fp >> 31)) & ring->where_mask], __ATOMIC_RELAXED);
-        bool got =
-            at && at <= h && h - (at - 1) <= d->recent && ring_times(d, ring, at - 1, fp, &t);
-        for (uint64_t i = 1; !got && i <= (h < d->recent ? h : d->recent); i++)
+        bool in_ring = at && at <= h && h - (at - 1) <= d->recent;
+        bool got = in_ring && ring_times(d, ring, at - 1, fp, &t);
+        for (uint64_t i = 1; !got && in_ring && i <= (h < d->recent ? h : d->recent); i++)
             got = ring_times(d, ring, h - i, fp, &t);
         /* Its kept record (an open alert that left the ring): older than
          * any of its ring records, so only without one. */
