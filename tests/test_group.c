@@ -298,6 +298,19 @@ static bool seen_fn(void *ctx, uint64_t fp, int64_t *seen_ms, int64_t *event_ms,
 
 #define RT (5 * M) /* resolve_timeout */
 
+static const int64_t t0 = 1000 * S; /* the clock at the start */
+
+/* A table resolving by time into *s, *r a route grouping by alertname. */
+static group_table_t *resolving_table(route_t *r, sink_t *s, int64_t t0, group_seen_fn seen,
+                                      void *ctx, bool refresh)
+{
+    static char *by_alertname[] = {"alertname"};
+    *r = test_route(by_alertname, 1, false);
+    group_table_t *gt = group_table_new(t0, 100, on_note, s);
+    group_table_set_resolve(gt, RT, seen, ctx, refresh);
+    return gt;
+}
+
 /* Advances in 1 s steps (the router thread's pace, coarser). */
 static void run_to(group_table_t *gt, int64_t from, int64_t to)
 {
@@ -307,12 +320,9 @@ static void run_to(group_table_t *gt, int64_t from, int64_t to)
 
 static void test_resolve_timeout_without_ends_at(void)
 {
-    char *gb[] = {"alertname"};
-    route_t r = test_route(gb, 1, false);
+    route_t r;
     sink_t s = {0};
-    int64_t t0 = 1000 * S;
-    group_table_t *gt = group_table_new(t0, 100, on_note, &s);
-    group_table_set_resolve(gt, RT, NULL, NULL, false);
+    group_table_t *gt = resolving_table(&r, &s, t0, NULL, NULL, false);
     label_t l1[] = {L("alertname", "Cron"), L("job", "backup")};
     alert_t a = mk(l1, 2, 1, false);
     a.event_time_ms = t0;
@@ -348,12 +358,9 @@ static void test_resolve_timeout_without_ends_at(void)
 
 static void test_resolve_at_ends_at(void)
 {
-    char *gb[] = {"alertname"};
-    route_t r = test_route(gb, 1, false);
+    route_t r;
     sink_t s = {0};
-    int64_t t0 = 1000 * S;
-    group_table_t *gt = group_table_new(t0, 100, on_note, &s);
-    group_table_set_resolve(gt, RT, NULL, NULL, false);
+    group_table_t *gt = resolving_table(&r, &s, t0, NULL, NULL, false);
     label_t l1[] = {L("alertname", "Lag"), L("host", "a")};
     label_t l2[] = {L("alertname", "Lag"), L("host", "b")};
     incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
@@ -408,15 +415,27 @@ static void test_resolve_at_ends_at(void)
     group_table_destroy(gt);
 }
 
+/* `a` fires (again) at t; within `ms` exactly one firing notification,
+ * listing `states`. */
+static void fires_again(group_table_t *gt, const route_t *r, sink_t *s, alert_t *a, int64_t t,
+                        int64_t ms, const char *states)
+{
+    int before = s->calls;
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    a->event_time_ms = t;
+    CHECK(group_table_add(gt, r, a, &inc, NULL, NULL, t) == QERR_OK);
+    run_to(gt, t, t + ms);
+    CHECK_EQ_INT(s->calls, before + 1);
+    CHECK_EQ_INT(s->kind[before], NOTIFY_FIRING);
+    CHECK_EQ_STR(s->states[before], states);
+}
+
 static void test_resolve_seen_and_reopen(void)
 {
-    char *gb[] = {"alertname"};
-    route_t r = test_route(gb, 1, false);
+    route_t r;
     sink_t s = {0};
     seen_t seen = {.fp = 1};
-    int64_t t0 = 1000 * S;
-    group_table_t *gt = group_table_new(t0, 100, on_note, &s);
-    group_table_set_resolve(gt, RT, seen_fn, &seen, true);
+    group_table_t *gt = resolving_table(&r, &s, t0, seen_fn, &seen, true);
     label_t l1[] = {L("alertname", "Disk"), L("host", "a")};
     label_t l2[] = {L("alertname", "Disk"), L("host", "b")};
     alert_t a = mk(l1, 2, 1, false), b = mk(l2, 2, 2, false);
@@ -451,14 +470,8 @@ static void test_resolve_seen_and_reopen(void)
 
     /* b fires again (a new incident: the dedup window had closed): it
      * reopens in the group, an update lists it firing. */
-    int before = s.calls;
     int64_t t = t0 + 30 * M + S;
-    b.event_time_ms = t;
-    CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, t) == QERR_OK);
-    run_to(gt, t, t + 5 * S);
-    CHECK_EQ_INT(s.calls, before + 1);
-    CHECK_EQ_INT(s.kind[before], NOTIFY_FIRING);
-    CHECK_EQ_STR(s.states[before], "FF");
+    fires_again(gt, &r, &s, &b, t, 5 * S, "FF");
 
     /* Both stop: both resolve, one resolved notification, closed. */
     seen.fp = 0;
@@ -468,14 +481,7 @@ static void test_resolve_seen_and_reopen(void)
     CHECK_EQ_INT(group_table_count(gt), 0);
 
     /* It fires again later: a new group, paged again after group_wait. */
-    before = s.calls;
-    t += H;
-    a.event_time_ms = t;
-    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t) == QERR_OK);
-    run_to(gt, t, t + 31 * S);
-    CHECK_EQ_INT(s.calls, before + 1);
-    CHECK_EQ_INT(s.kind[before], NOTIFY_FIRING);
-    CHECK_EQ_STR(s.states[before], "F");
+    fires_again(gt, &r, &s, &a, t + H, 31 * S, "F");
     group_table_destroy(gt);
 }
 
@@ -483,11 +489,9 @@ static void test_resolve_before_first_notification(void)
 {
     /* An alert whose endsAt passes before group_wait: nobody was paged,
      * the group closes silently (as a resolve before group_wait). */
-    char *gb[] = {"alertname"};
-    route_t r = test_route(gb, 1, false);
+    route_t r;
     sink_t s = {0};
-    group_table_t *gt = group_table_new(0, 100, on_note, &s);
-    group_table_set_resolve(gt, RT, NULL, NULL, false);
+    group_table_t *gt = resolving_table(&r, &s, 0, NULL, NULL, false);
     label_t l1[] = {L("alertname", "Blip")};
     alert_t a = mk(l1, 1, 1, false);
     a.event_time_ms = 10 * S;

@@ -25,6 +25,7 @@
 #include "../core/core.h"
 #include "check.h"
 #include "harness.h"
+#include "http_client.h"
 #include "webhook_sink.h"
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -32,36 +33,6 @@
 #pragma GCC diagnostic pop
 
 static int http_port;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    mbuf_append(ctx, p, sz * n);
-    return sz * n;
-}
-
-/* The status (0 when the request failed); the NUL-terminated body in out. */
-static long http_do(const char *method, const char *path, const char *body, mbuf_t *out)
-{
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", http_port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    out->len = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    mbuf_append(out, "", 1);
-    out->len--;
-    return status;
-}
 
 /* Posts alertname=name (firing), with `ends_at` (RFC 3339) when given;
  * returns when it was posted (wall clock). */
@@ -72,7 +43,7 @@ static int64_t post_alert(const char *name, const char *ends_at)
              ends_at ? ",\"endsAt\":\"" : "", ends_at ? ends_at : "", ends_at ? "\"" : "");
     mbuf_t b = {0};
     int64_t at = clock_wall_ms();
-    CHECK_EQ_INT(http_do("POST", "/api/v2/alerts", body, &b), 200);
+    CHECK_EQ_INT(http_client_do(http_port, "POST", "/api/v2/alerts", body, &b), 200);
     mbuf_free(&b);
     return at;
 }
@@ -90,11 +61,6 @@ static int64_t arrival(webhook_sink_t *s, const char *a, const char *b, int skip
     pthread_mutex_unlock(&s->mu);
     return at;
 }
-
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    do {                                                                                           \
-        for (int waited_ = 0; !(cond) && waited_ < (ms); waited_ += 20) harness_sleep_ms(20);      \
-    } while (0)
 
 #define FIRING   "\"status\":\"firing\""
 #define RESOLVED "\"status\":\"resolved\""
@@ -139,7 +105,7 @@ int main(void)
     mbuf_t m = {0};
     bool ready = false;
     for (int i = 0; i < 600 && !ready; i++) { /* the group's first assignment */
-        ready = http_do("GET", "/-/ready", NULL, &m) == 200;
+        ready = http_client_do(http_port, "GET", "/-/ready", NULL, &m) == 200;
         if (!ready) harness_sleep_ms(50);
     }
     CHECK(ready);
@@ -151,7 +117,7 @@ int main(void)
     time_format_rfc3339(ends_ms, ends);
     post_alert("Ends", ends);
     const char *gone = "\"alertname\":\"Gone\"";
-    WAIT_UNTIL(arrival(&a, gone, FIRING, 0), 10000 * scale);
+    HARNESS_WAIT_UNTIL(arrival(&a, gone, FIRING, 0), 10000 * scale);
     CHECK(arrival(&a, gone, FIRING, 0) > 0);
     CHECK_EQ_INT(arrival(&a, gone, RESOLVED, 0), 0);
 
@@ -159,7 +125,8 @@ int main(void)
     int64_t posted = post_alert("Api", NULL);
     bool listed = false;
     for (int i = 0; i < 100 && !listed; i++) {
-        listed = http_do("GET", "/api/v2/alerts?filter=alertname%3D%22Api%22", NULL, &m) == 200 &&
+        listed = http_client_do(http_port, "GET", "/api/v2/alerts?filter=alertname%3D%22Api%22",
+                                NULL, &m) == 200 &&
                  strstr(m.buf, "\"Api\"");
         if (!listed) harness_sleep_ms(20);
     }
@@ -183,11 +150,11 @@ int main(void)
 
     /* Meanwhile Gone and Ends resolved: Gone no sooner than its
      * resolve_timeout, Ends at its endsAt, which its payload shows. */
-    WAIT_UNTIL(arrival(&a, gone, RESOLVED, 0), 10000 * scale);
+    HARNESS_WAIT_UNTIL(arrival(&a, gone, RESOLVED, 0), 10000 * scale);
     int64_t gone_resolved = arrival(&a, gone, RESOLVED, 0);
     CHECK(gone_resolved >= gone_at + resolve_ms);
     const char *endsn = "\"alertname\":\"Ends\"";
-    WAIT_UNTIL(arrival(&a, endsn, RESOLVED, 0), 10000 * scale);
+    HARNESS_WAIT_UNTIL(arrival(&a, endsn, RESOLVED, 0), 10000 * scale);
     int64_t ends_resolved = arrival(&a, endsn, RESOLVED, 0);
     CHECK(ends_resolved >= ends_ms);
     char want[64];
@@ -195,13 +162,13 @@ int main(void)
     CHECK_EQ_INT(webhook_sink_matching(&a, endsn, want), 1);
 
     /* Kept stops: resolved resolve_timeout after its last post. */
-    WAIT_UNTIL(arrival(&a, kept, RESOLVED, 0), 10000 * scale);
+    HARNESS_WAIT_UNTIL(arrival(&a, kept, RESOLVED, 0), 10000 * scale);
     CHECK(arrival(&a, kept, RESOLVED, 0) >= kept_last + resolve_ms);
     CHECK_EQ_INT(webhook_sink_matching(&a, kept, RESOLVED), 1);
 
     /* Gone again, after its group closed: a new group, paged again. */
     post_alert("Gone", NULL);
-    WAIT_UNTIL(arrival(&a, gone, FIRING, 1), 10000 * scale);
+    HARNESS_WAIT_UNTIL(arrival(&a, gone, FIRING, 1), 10000 * scale);
     CHECK(arrival(&a, gone, FIRING, 1) > gone_resolved);
 
     CHECK_EQ_INT(harness_quell_stop(pid, 30000), 0);
