@@ -19,7 +19,11 @@
  * an end passes, the group first asks `seen` whether the alert occurred
  * since (the dedup workers fold repeats, so the router is not told of
  * them), then marks it resolved: a change, notified at the next update
- * (group_interval), as any resolve.
+ * (group_interval), as any resolve. An alert that comes back within the
+ * dedup window of its last occurrence is folded into its still-open
+ * incident, so no forward would reopen it: it is watched (`lapsed`, a
+ * copy) until that window has passed, asking `seen` every second, and a
+ * firing occurrence since its end reopens it as a forward would.
  *
  * Pure and single-threaded over a driven clock (the caller passes now_ms):
  * the router thread in production, the test in tests. Each group has one
@@ -67,8 +71,19 @@ typedef struct {
     incident_t inc;
     enrichment_t enrich;
     int64_t ends_ms; /* firing: when it resolves without news (0 = never) */
+    int64_t seen_ms; /* its last occurrence known, on the groups' clock */
     uint8_t sent;    /* what the last notification said about it */
 } entry_t;
+
+/* An alert resolved by time while dedup may still fold its comeback. */
+typedef struct {
+    const route_t *route;
+    alert_t *alert; /* owned copy, as it was firing */
+    incident_t inc;
+    enrichment_t enrich;
+    int64_t since_ms; /* its end: a later occurrence reopens it */
+    int64_t until_ms; /* its last occurrence + the dedup window */
+} lapsed_t;
 
 typedef struct group group_t;
 struct group {
@@ -118,7 +133,11 @@ struct group_table {
     int64_t resolve_timeout_ms; /* 0: alerts resolve only when told */
     group_seen_fn seen;         /* NULL: only group_table_add tells */
     void *seen_ctx;
-    bool refresh; /* a NOTIFY_REFRESH when an alert's end moved on */
+    bool refresh;    /* a NOTIFY_REFRESH when an alert's end moved on */
+    int64_t fold_ms; /* dedup.window: how long a comeback may be folded */
+    lapsed_t *lapsed;
+    size_t n_lapsed, cap_lapsed;
+    int64_t lapsed_due_ms; /* the next look at them */
     bool track_delivery;
     group_t *closing; /* closed while a notification was unconfirmed (hnext) */
     size_t n_closing;
@@ -331,6 +350,8 @@ void group_table_destroy(group_table_t *gt)
             group_free(g);
         }
     }
+    for (size_t i = 0; i < gt->n_lapsed; i++) free(gt->lapsed[i].alert);
+    free(gt->lapsed);
     free(gt->buckets);
     free(gt->scratch);
     free(gt->keybuf);
@@ -579,6 +600,7 @@ qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a
     }
     e->inc = *inc;
     if (en) e->enrich = *en;
+    e->seen_ms = now_ms;
     e->ends_ms =
         status == SENT_FIRING && gt->resolve_timeout_ms
             ? router_alert_ends_ms(a->ends_at_ms, a->event_time_ms, now_ms, gt->resolve_timeout_ms)
@@ -733,8 +755,9 @@ void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx)
 }
 
 void group_table_set_resolve(group_table_t *gt, int64_t resolve_timeout_ms, group_seen_fn seen,
-                             void *ctx, bool refresh)
+                             void *ctx, bool refresh, int64_t fold_ms)
 {
+    gt->fold_ms = fold_ms;
     gt->resolve_timeout_ms = resolve_timeout_ms > 0 ? resolve_timeout_ms : 0;
     gt->seen = seen;
     gt->seen_ctx = ctx;
@@ -775,6 +798,56 @@ static bool group_muted(group_table_t *gt, group_t *g, int64_t now_ms)
     return true;
 }
 
+/* An entry resolving by time whose comeback dedup may fold (its dedup
+ * window reaches past its end): watched (see the note at the top). Out of
+ * memory: not watched, it reopens at its next forward. */
+static void lapse(group_table_t *gt, group_t *g, const entry_t *e)
+{
+    int64_t fold =
+        g->route->dedup_window_ms > gt->fold_ms ? g->route->dedup_window_ms : gt->fold_ms;
+    if (!gt->seen || e->seen_ms + fold <= e->ends_ms) return;
+    if (gt->n_lapsed == gt->cap_lapsed) {
+        size_t cap = gt->cap_lapsed ? gt->cap_lapsed * 2 : 16;
+        lapsed_t *l = realloc(gt->lapsed, cap * sizeof(*l));
+        if (!l) return;
+        gt->lapsed = l;
+        gt->cap_lapsed = cap;
+    }
+    alert_t *copy = alert_clone(e->alert);
+    if (!copy) return;
+    gt->lapsed[gt->n_lapsed++] =
+        (lapsed_t){g->route, copy, e->inc, e->enrich, e->ends_ms, e->seen_ms + fold};
+}
+
+/* Every second: a watched alert that occurred since its end reopens (as
+ * its forward would: in its group, or a new one); one whose dedup window
+ * passed is let go (its comeback is a new incident, forwarded). */
+static void lapsed_watch(group_table_t *gt, int64_t now_ms)
+{
+    if (!gt->n_lapsed || now_ms < gt->lapsed_due_ms) return;
+    gt->lapsed_due_ms = now_ms + 1000;
+    size_t w = 0;
+    for (size_t i = 0; i < gt->n_lapsed; i++) {
+        lapsed_t *l = &gt->lapsed[i];
+        int64_t seen_ms, event_ms, ends_at_ms;
+        bool back =
+            gt->seen(gt->seen_ctx, l->alert->fingerprint, &seen_ms, &event_ms, &ends_at_ms) &&
+            seen_ms > l->since_ms;
+        if (back) {
+            l->alert->event_time_ms = event_ms;
+            l->alert->ends_at_ms = ends_at_ms;
+            /* Out of memory: not reopened now; its next forward does. */
+            group_table_add(gt, l->route, l->alert, &l->inc, &l->enrich, NULL, seen_ms);
+        }
+        if (back || now_ms >= l->until_ms) {
+            free(l->alert);
+            continue;
+        }
+        gt->lapsed[w++] = *l;
+    }
+    gt->n_lapsed = w;
+}
+
 /* The firing alerts whose end has passed: asks `seen` first (also for
  * those ending within half a resolve_timeout, so one pass covers a group
  * whose alerts go on firing), moves on the ends of those that occurred
@@ -793,6 +866,7 @@ static void expire(group_table_t *gt, group_t *g, int64_t now_ms)
                 router_alert_ends_ms(ends_at_ms, event_ms, seen_ms, gt->resolve_timeout_ms);
             if (end > e->ends_ms) {
                 e->ends_ms = end;
+                e->seen_ms = seen_ms;
                 moved = true;
             }
         }
@@ -802,6 +876,7 @@ static void expire(group_table_t *gt, group_t *g, int64_t now_ms)
         }
         /* Resolved by time, as Alertmanager's ResolvedAt: its endsAt is
          * its own, else when it timed out. */
+        lapse(gt, g, e);
         e->alert->status = ALERT_RESOLVED;
         if (!e->alert->ends_at_ms) e->alert->ends_at_ms = e->ends_ms;
         e->ends_ms = 0;
@@ -871,6 +946,7 @@ static void fire_slot(group_table_t *gt, tw_node_t *head, int64_t now_ms)
 void group_table_advance(group_table_t *gt, int64_t now_ms)
 {
     if (gt->closing) closing_sweep(gt);
+    lapsed_watch(gt, now_ms);
     int64_t target = now_ms / gt->tick_ms;
     if (target <= gt->cur_tick) return;
     if (target - gt->cur_tick >= WHEEL_SLOTS) {

@@ -734,7 +734,8 @@ void notifier_set_resolve(notifier_t *n, int64_t resolve_timeout_ms, group_seen_
     n->o.seen_ctx = ctx;
     /* Shared groups republish their alerts' records when their ends move
      * on, so the other instances do not take them for resolved. */
-    group_table_set_resolve(n->groups, resolve_timeout_ms, seen, ctx, n->o.group_shared != NULL);
+    group_table_set_resolve(n->groups, resolve_timeout_ms, seen, ctx, n->o.group_shared != NULL,
+                            n->o.dedup_window_ms);
 }
 
 void notifier_flush(notifier_t *n, int64_t now_ms)

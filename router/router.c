@@ -199,6 +199,7 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
                                              .group_shared = r->group_shared,
                                              .counters = &r->counters};
         r->resolve_timeout_ms = conf->global.resolve_timeout_ms;
+        r->notifier_opts.dedup_window_ms = conf->dedup.window_ms;
         r->generation = 1;
         r->notifier = notifier_new(&r->notifier_opts, errbuf, errlen);
         if (!r->notifier) {

@@ -71,9 +71,12 @@ typedef router_seen_fn group_seen_fn;
 /* Alerts resolve by time (Alertmanager's resolve_timeout): a firing alert
  * whose end (router_alert_ends_ms) passes resolves unless `seen` (may be
  * NULL) says it occurred since. 0 = they resolve only when told (the
- * default). `refresh`: a NOTIFY_REFRESH when ends moved on that way. */
+ * default). `refresh`: a NOTIFY_REFRESH when ends moved on that way.
+ * `fold_ms`: dedup.window (a route's dedup_window when longer): an alert
+ * resolved by time whose comeback dedup may fold is watched through
+ * `seen` that long after its last occurrence, and reopened. */
 void group_table_set_resolve(group_table_t *gt, int64_t resolve_timeout_ms, group_seen_fn seen,
-                             void *ctx, bool refresh);
+                             void *ctx, bool refresh, int64_t fold_ms);
 /* Frees every group. Holds still in groups are not released: their input
  * is re-read after a restart (at-least-once). */
 void group_table_destroy(group_table_t *gt);
@@ -179,6 +182,7 @@ typedef struct {
     int64_t resolve_timeout_ms;
     group_seen_fn seen;
     void *seen_ctx;
+    int64_t dedup_window_ms; /* dedup.window: see group_table_set_resolve */
 } notifier_opts_t;
 
 /* ---- a group's alerts across instances (group_alerts.c, pure) -------- */

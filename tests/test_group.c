@@ -296,7 +296,8 @@ static bool seen_fn(void *ctx, uint64_t fp, int64_t *seen_ms, int64_t *event_ms,
     return true;
 }
 
-#define RT (5 * M) /* resolve_timeout */
+#define RT   (5 * M) /* resolve_timeout */
+#define FOLD (5 * M) /* dedup.window */
 
 static const int64_t t0 = 1000 * S; /* the clock at the start */
 
@@ -307,7 +308,7 @@ static group_table_t *resolving_table(route_t *r, sink_t *s, int64_t t0, group_s
     static char *by_alertname[] = {"alertname"};
     *r = test_route(by_alertname, 1, false);
     group_table_t *gt = group_table_new(t0, 100, on_note, s);
-    group_table_set_resolve(gt, RT, seen, ctx, refresh);
+    group_table_set_resolve(gt, RT, seen, ctx, refresh, FOLD);
     return gt;
 }
 
@@ -348,7 +349,7 @@ static void test_resolve_timeout_without_ends_at(void)
     CHECK_EQ_INT(group_table_count(gt), 0);
 
     /* Off (0): an alert resolves only when a resolve arrives. */
-    group_table_set_resolve(gt, 0, NULL, NULL, false);
+    group_table_set_resolve(gt, 0, NULL, NULL, false, 0);
     CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0 + H) == QERR_OK);
     run_to(gt, t0 + H, t0 + 2 * H);
     CHECK_EQ_INT(s.calls, 3);
@@ -485,6 +486,50 @@ static void test_resolve_seen_and_reopen(void)
     group_table_destroy(gt);
 }
 
+/* An alert that comes back after it resolved by time, within its dedup
+ * window: the workers fold the comeback into its open incident (no
+ * forward), so the group watches the decision log and reopens it. */
+static void test_resolve_comeback_folded(void)
+{
+    route_t r;
+    sink_t s = {0};
+    seen_t seen = {.fp = 1};
+    group_table_t *gt = resolving_table(&r, &s, t0, seen_fn, &seen, false);
+    r.dedup_window_ms = 30 * M; /* this route's alerts: a 30 m dedup window */
+    label_t l1[] = {L("alertname", "Lag"), L("host", "a")};
+    alert_t a = mk(l1, 2, 1, false);
+    a.event_time_ms = t0;
+    a.ends_at_ms = t0 + 4 * M; /* Prometheus: 4 evaluation intervals */
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    seen.seen_ms = seen.event_ms = t0;
+    seen.ends_at_ms = t0 + 4 * M;
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0) == QERR_OK);
+    /* Its rule stops: resolved at t0 + 4 m, the group's resolved at the
+     * update t0 + 5 m 30 s, closed. */
+    run_to(gt, t0, t0 + 6 * M);
+    CHECK_EQ_INT(s.calls, 2);
+    CHECK_EQ_INT(s.kind[1], NOTIFY_RESOLVED);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    /* It comes back at t0 + 10 m, 10 m after its last occurrence: folded
+     * by dedup, seen in the decision log; a new group pages again. */
+    seen.seen_ms = seen.event_ms = t0 + 10 * M;
+    seen.ends_at_ms = t0 + 14 * M;
+    run_to(gt, t0 + 6 * M, t0 + 10 * M + 32 * S);
+    CHECK_EQ_INT(s.calls, 3);
+    CHECK_EQ_INT(s.kind[2], NOTIFY_FIRING);
+    CHECK_EQ_STR(s.states[2], "F");
+    CHECK(s.at[2] >= t0 + 10 * M + 30 * S);
+    /* Gone again, past the window of its last occurrence: let go (its
+     * next occurrence is a new incident, forwarded). */
+    run_to(gt, t0 + 10 * M + 32 * S, t0 + 60 * M);
+    CHECK_EQ_INT(s.kind[s.calls - 1], NOTIFY_RESOLVED);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    int asked = seen.asked;
+    run_to(gt, t0 + 60 * M, t0 + 70 * M);
+    CHECK_EQ_INT(seen.asked, asked);
+    group_table_destroy(gt);
+}
+
 static void test_resolve_before_first_notification(void)
 {
     /* An alert whose endsAt passes before group_wait: nobody was paged,
@@ -510,6 +555,7 @@ int main(void)
     test_resolve_at_ends_at();
     test_resolve_seen_and_reopen();
     test_resolve_before_first_notification();
+    test_resolve_comeback_folded();
     test_snapshot();
     test_timings();
     test_silent_close_and_keys();
