@@ -15,9 +15,11 @@
  *     every record of the group, so notify.c lists the whole group's
  *     alerts (from every instance) in it, with no extra round trip;
  *   - records the notification's alerts (field = fingerprint, value "f"
- *     firing, "f:END" firing until END (Unix ms: its endsAt, or its last
- *     occurrence + resolve_timeout; router_alert_ends_ms), "r" resolved)
- *     and, for a sent one, the time (field "_t");
+ *     firing / "r" resolved; for a firing one with an end, field "e" +
+ *     fingerprint = END, Unix ms: its endsAt, or its last occurrence +
+ *     resolve_timeout, router_alert_ends_ms; a separate field, so an older
+ *     quell's script still reads "f") and, for a sent one, the time
+ *     (field "_t");
  *   - FIRING: always sent once due; before it, group_shared_hold claims
  *     the group's firing slot (group.c asks): when another instance sent
  *     one within group_interval, the group waits until that has passed
@@ -27,7 +29,7 @@
  *     of repeat_interval (the instances' timers drift apart by their own
  *     notification times), else skipped;
  *   - RESOLVED: sent only when no alert of the group is still firing on
- *     any instance, an "f:END" whose END has passed counting as resolved
+ *     any instance, an "f" whose END has passed counting as resolved
  *     (a dead instance's alerts resolve as its own groups would have
  *     resolved them; then both hashes are deleted, the records returned
  *     first); otherwise skipped, and the last instance to resolve sends it;
@@ -49,14 +51,20 @@
 #include "router_int.h"
 
 /* KEYS: the group hash, its alerts hash. ARGV: kind (f, m, x, p), now, repeat, ttl,
- * cap, then (fingerprint, status, record) per alert; an empty record
+ * cap, then (fingerprint, status, record) per alert: status "r", "f" or
+ * "f:END" (stored as "f" and, apart, eFINGERPRINT = END); an empty record
  * (oversized) is not written. Returns {0} (skip) or {1, previous send
  * time, HGETALL of the alerts hash}. */
 static const char gate_lua[] =
     "local kind, now, rep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) "
     "local cap = tonumber(ARGV[5]) "
     "for i = 6, #ARGV, 3 do "
-    "  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) "
+    "  local st = ARGV[i + 1] "
+    "  if string.sub(st, 1, 2) == 'f:' then "
+    "    redis.call('HSET', KEYS[1], ARGV[i], 'f', 'e' .. ARGV[i], string.sub(st, 3)) "
+    "  else "
+    "    redis.call('HSET', KEYS[1], ARGV[i], st) "
+    "    redis.call('HDEL', KEYS[1], 'e' .. ARGV[i]) end "
     "  if #ARGV[i + 2] > 0 and (redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 "
     "      or redis.call('HLEN', KEYS[2]) < cap) then "
     "    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end "
@@ -67,9 +75,11 @@ static const char gate_lua[] =
     "  local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
     "  if now - last < rep * 0.9 then send = 0 end "
     "elseif kind == 'x' then "
-    "  for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
-    "    if v == 'f' or (string.sub(v, 1, 2) == 'f:' and tonumber(string.sub(v, 3)) > now) "
-    "    then send = 0 break end end "
+    "  local st = redis.call('HGETALL', KEYS[1]) "
+    "  for i = 1, #st, 2 do "
+    "    if st[i + 1] == 'f' then "
+    "      local e = tonumber(redis.call('HGET', KEYS[1], 'e' .. st[i]) or '0') "
+    "      if e == 0 or e > now then send = 0 break end end end "
     "  if send == 1 then "
     "    local all = redis.call('HGETALL', KEYS[2]) "
     "    redis.call('DEL', KEYS[1], KEYS[2]) "

@@ -317,6 +317,16 @@ static void test_gate_dead_instance(const redis_local_t *redis)
     CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
     CHECK_EQ_INT(others.n, 2);
     for (size_t i = 0; i < others.n; i++) CHECK_EQ_INT(others.v[i].alert.ends_at_ms, T0 + 5000);
+    /* The status stays "f" (what an older quell reads); the end beside. */
+    redisContext *c = redis_local_client(redis);
+    if (c) {
+        redisReply *r = redisCommand(c, "HMGET gx:grp:0000000000000077 000000000000000a "
+                                        "e000000000000000a");
+        CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+              r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "f") &&
+              r->element[1]->type == REDIS_REPLY_STRING && atoll(r->element[1]->str) == T0 + 5000);
+        if (r) freeReplyObject(r);
+    }
     /* One's alert occurred again: its end moves on, published, not sent. */
     g.na.ends_ms = T0 + 9000;
     note = gate_note(&g.route, NOTIFY_REFRESH, &g.na, T0 + 4000);
@@ -344,7 +354,6 @@ static void test_gate_dead_instance(const redis_local_t *redis)
     /* ...and the group's resolved goes out, not held until the TTL. */
     note = gate_note(&g.route, NOTIFY_RESOLVED, &g.nb, T0 + 9600);
     CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
-    redisContext *c = redis_local_client(redis);
     if (c) {
         redisReply *r = redisCommand(c, "EXISTS gx:grp:0000000000000077 gx:grpa:0000000000000077");
         CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
