@@ -441,9 +441,14 @@ static bool list_one(void *ctx, const declog_rec_t *r)
     list_t *l = ctx;
     if (!seen_add(l, r->fingerprint)) return true; /* an older decision of a listed one */
     decision_kind_t k = (decision_kind_t)r->kind;
+    /* Open while its incident may be, and until its end as a route group
+     * counts it (Alertmanager lists no alert whose endsAt has passed):
+     * its endsAt, else its last occurrence + global.resolve_timeout. */
+    int64_t resolve_ms = l->a->o.conf->global.resolve_timeout_ms;
     bool open = r->firing && k != DECISION_FORWARD_RESOLVED &&
                 k != DECISION_SUPPRESS_RESOLVED_NO_INCIDENT &&
-                r->decided_ms + l->a->o.conf->dedup.window_ms > l->now;
+                r->decided_ms + l->a->o.conf->dedup.window_ms > l->now &&
+                router_alert_ends_ms(r->ends_ms, r->event_ms, r->decided_ms, resolve_ms) > l->now;
     if (!open) return true;
     label_t lv[512];
     uint32_t nl = declog_rec_labels(r, false, lv, 512); /* sorted, as the alert's were */
@@ -478,7 +483,8 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         hex16(r->fingerprint, fp);
         mbuf_append(b, "{\"annotations\":", 15);
         declog_rec_labels_json(r, true, b);
-        int64_t end = r->ends_ms ? r->ends_ms : r->event_ms + l->a->o.conf->dedup.window_ms;
+        /* Alertmanager's: received without endsAt, it gets now + resolve_timeout. */
+        int64_t end = r->ends_ms ? r->ends_ms : r->decided_ms + resolve_ms;
         fmt_time(end, t);
         mbuf_printf(b, ",\"endsAt\":\"%s\",\"fingerprint\":\"%s\",\"receivers\":[", t, fp);
         for (size_t i = 0; i < nr; i++) {

@@ -464,7 +464,7 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
             s->r.times++;
         } else {
             fill(&s->r, a, inc);
-            *where = h + 1;
+            __atomic_store_n(where, h + 1, __ATOMIC_RELAXED); /* declog_latest reads it */
             if (kept_way) kept_way->ring_until = h + d->recent + 1;
         }
         atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
@@ -535,6 +535,60 @@ void declog_each(declog_t *d, declog_fn fn, void *ctx)
         }
     }
     free(copy);
+}
+
+/* Ring record `at` of fp when the slot still holds it, under its
+ * seqlock: the times only. */
+static bool ring_times(const declog_t *d, wring_t *ring, uint64_t at, uint64_t fp,
+                       declog_times_t *out)
+{
+    slot_t *s = &ring->slots[at % d->recent];
+    uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+    if (s1 & 1) return false;
+    declog_times_t t = {s->r.decided_ms, s->r.event_ms, s->r.ends_ms, rec_firing(&s->r)};
+    bool mine = s->r.fingerprint == fp;
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&s->seq, memory_order_relaxed) != s1 || !mine) return false;
+    *out = t;
+    return true;
+}
+
+bool declog_latest(declog_t *d, uint64_t fp, declog_times_t *out)
+{
+    if (!d || !d->recent) return false;
+    bool found = false;
+    for (size_t w = 0; w < d->n_workers; w++) {
+        wring_t *ring = &d->rings[w];
+        uint64_t h = atomic_load_explicit(&ring->head, memory_order_acquire);
+        declog_times_t t;
+        /* The newest ring record by the worker's index. An entry out of
+         * the ring (or none) means fp has no record in it: a newer one
+         * would have moved the entry. One that names another fingerprint
+         * (it took the entry since) leaves fp's possibly further back: a
+         * walk from the newest then. */
+        uint64_t at =
+            __atomic_load_n(&ring->where[(fp ^ (fp >> 31)) & ring->where_mask], __ATOMIC_RELAXED);
+        bool in_ring = at && at <= h && h - (at - 1) <= d->recent;
+        bool got = in_ring && ring_times(d, ring, at - 1, fp, &t);
+        for (uint64_t i = 1; !got && in_ring && i <= (h < d->recent ? h : d->recent); i++)
+            got = ring_times(d, ring, h - i, fp, &t);
+        /* Its kept record (an open alert that left the ring): older than
+         * any of its ring records, so only without one. */
+        for (int i = 0; !got && ring->kept && i < KEPT_WAYS; i++) {
+            size_t k = kept_set(ring, fp) + (size_t)i;
+            if (atomic_load_explicit(&ring->kept_fps[k], memory_order_relaxed) != fp) continue;
+            const kkey_t *key = &ring->kept_keys[k];
+            t = (declog_times_t){atomic_load_explicit(&key->decided_ms, memory_order_relaxed),
+                                 atomic_load_explicit(&key->event_ms, memory_order_relaxed),
+                                 atomic_load_explicit(&key->ends_ms, memory_order_relaxed), true};
+            got = true;
+        }
+        if (got && (!found || t.decided_ms > out->decided_ms)) {
+            *out = t;
+            found = true;
+        }
+    }
+    return found;
 }
 
 static void json_time(mbuf_t *b, const char *key, int64_t ms)

@@ -74,6 +74,16 @@ void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)
 typedef bool (*declog_fn)(void *ctx, const declog_rec_t *r);
 void declog_each(declog_t *d, declog_fn fn, void *ctx);
 
+/* Any thread: the times of the latest decision on `fp` the log holds (a
+ * lookup in each worker's ring index and kept records; a walk over a ring
+ * whose index entry another fingerprint took). `firing`: of a firing
+ * alert, not a resolve. false when the log holds none. */
+typedef struct {
+    int64_t decided_ms, event_ms, ends_ms;
+    bool firing;
+} declog_times_t;
+bool declog_latest(declog_t *d, uint64_t fp, declog_times_t *out);
+
 /* The record as the topic carries it (one JSON object, no newline). */
 void declog_rec_json(const declog_rec_t *r, mbuf_t *b);
 

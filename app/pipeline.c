@@ -56,6 +56,20 @@ static void log_decided(void *ctx, const alert_t *a, const incident_t *inc)
 
 static void declog_families(void *ctx, mbuf_t *b) { declog_metrics(ctx, b); }
 
+/* Router thread: whether a routed alert occurred again since its group was
+ * told, from the decision log (the workers fold repeats, which the router
+ * never sees): so a group resolves by time only what stopped occurring. */
+static bool seen_in_log(void *ctx, uint64_t fp, int64_t *seen_ms, int64_t *event_ms,
+                        int64_t *ends_at_ms)
+{
+    declog_times_t t;
+    if (!declog_latest(ctx, fp, &t) || !t.firing) return false;
+    *seen_ms = t.decided_ms; /* the wall clock, as the groups' */
+    *event_ms = t.event_ms;
+    *ends_at_ms = t.ends_ms;
+    return true;
+}
+
 /* The rules' metrics, through the ops hooks (scrape threads). */
 typedef struct {
     rules_live_t *live;
@@ -673,8 +687,25 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         fflush(stderr);
     }
 
+    /* The decision log before the router: route groups ask it whether an
+     * alert occurred again (global.resolve_timeout). */
+    declog_opts_t dlo = {n_workers,
+                         conf->decisions.recent,
+                         conf->decisions.recent ? conf->decisions.open : 0,
+                         conf->dedup.window_ms,
+                         conf->decisions.topic,
+                         conf,
+                         brokers};
+    if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
     router = router_new(conf, brokers, errbuf, sizeof(errbuf));
-    if (!router || !groups_restore(conf, router, &firing, errbuf, sizeof(errbuf))) goto out;
+    if (!router) goto out;
+    if (conf->decisions.recent)
+        router_set_seen(router, seen_in_log, declog);
+    else if (router_routing(router))
+        log_warn("router", "decisions.recent is 0: route groups cannot tell an alert that "
+                           "stopped from one the dedup workers fold, so alerts resolve in "
+                           "groups only when a resolve arrives (global.resolve_timeout unused)");
+    if (!groups_restore(conf, router, &firing, errbuf, sizeof(errbuf))) goto out;
     routing_live =
         routing_live_new(router_routing(router), api_v2_view_new(conf), api_v2_view_free);
     if (!routing_live || !routing_live_current(routing_live)->view) {
@@ -688,15 +719,6 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
     if (pthread_create(&router_thread, NULL, router_main, &rt) != 0) goto out;
     pthread_setname_np(router_thread, "quell-router");
     router_started = true;
-
-    declog_opts_t dlo = {n_workers,
-                         conf->decisions.recent,
-                         conf->decisions.recent ? conf->decisions.open : 0,
-                         conf->dedup.window_ms,
-                         conf->decisions.topic,
-                         conf,
-                         brokers};
-    if (!(declog = declog_new(&dlo, errbuf, sizeof(errbuf)))) goto out;
 
     dedup_params_t params = {conf->dedup.window_ms, conf->dedup.repeat_interval_ms};
     windows.live = routing_live;

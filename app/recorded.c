@@ -24,9 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 #include "../ingest/ingest.h"
+
 #include "recorded_int.h"
+
+static bool start_time_name(const char *name);
 
 /* A problem with one row: the first REPORT_MAX of a file go to stderr as
  * FILE:LINE: message, the rest are counted and summed up at its end. */
@@ -67,6 +71,11 @@ static void report_tail(recorded_t *r, const char *where)
                 "exports label traffic that is no attack; Suricata EVE events other than "
                 "alerts: flow, dns, http, stats ...)\n",
                 where, (unsigned long long)r->not_alerts);
+    if (r->other_lines)
+        fprintf(stderr,
+                "%s: %llu log lines that are no alert skipped (notifications, flapping, "
+                "downtime, current states, the log's own lines)\n",
+                where, (unsigned long long)r->other_lines);
     if (r->no_times && r->explain)
         fprintf(stderr,
                 "%s: %llu alerts without a time (no column or field was read as one, or it was "
@@ -134,6 +143,12 @@ recorded_t *recorded_new(const conf_t *conf, const char *map_spec, char *errbuf,
                 snprintf(errbuf, errlen, "--map: label \"%s\" is mapped twice", m->label);
                 goto fail;
             }
+        if (!strcmp(m->label, "time")) {
+            const char *leaf = strrchr(m->source, '.');
+            char *safe = rec_label_safe(leaf ? leaf + 1 : m->source);
+            r->map_time_start = safe && start_time_name(safe);
+            free(safe);
+        }
     }
     free(spec);
     if (!r->n_map) {
@@ -159,11 +174,13 @@ void recorded_destroy(recorded_t *r)
     }
     arena_free(&r->arena);
     free(r->times);
+    free(r->closes);
     free(r->pm_days_build);
     free(r->order);
     free(r->held);
     for (size_t i = 0; i < ROLES_CACHED; i++) free(r->roles_cache[i].key);
     free(r->shape);
+    free(r->fired);
     free(r);
 }
 
@@ -361,6 +378,10 @@ void rec_row_add(recorded_t *r, row_t *row, const char *name, const char *v, siz
         row->resolved = rec_status_resolved(v, vlen);
         return;
     }
+    if (special && !strcmp(name, "changed")) {
+        row->have_changed = vlen && rec_parse_time(v, vlen, &r->topts, &row->changed_ms, NULL);
+        return;
+    }
     if (special && !strcmp(name, "end")) {
         /* read as the file's dates read, without voting on them: an open
          * problem's is empty */
@@ -379,6 +400,85 @@ void rec_row_add(recorded_t *r, row_t *row, const char *name, const char *v, siz
     if (!nv || !nn) return;
     rec_utf8_clean(nv, vlen);
     row->labels[row->n++] = (label_t){{nn, (uint32_t)strlen(nn)}, {nv, (uint32_t)vlen}};
+}
+
+/* The label set of a row (labels sorted, names unique). */
+static uint64_t labels_hash(const row_t *row)
+{
+    uint64_t h = row->n;
+    for (uint32_t i = 0; i < row->n; i++) {
+        h = XXH3_64bits_withSeed(row->labels[i].name.ptr, row->labels[i].name.len, h);
+        h = XXH3_64bits_withSeed(row->labels[i].value.ptr, row->labels[i].value.len, ~h);
+    }
+    return h ? h : 1;
+}
+
+/* The key of a row's alert name in r->fired, beside its label sets'. */
+static uint64_t name_key(const row_t *row)
+{
+    for (uint32_t i = 0; i < row->n; i++)
+        if (row->labels[i].name.len == 9 && !memcmp(row->labels[i].name.ptr, "alertname", 9)) {
+            uint64_t h = XXH3_64bits_withSeed(row->labels[i].value.ptr, row->labels[i].value.len,
+                                              0x6e616d65ull);
+            return h ? h : 1;
+        }
+    return 0;
+}
+
+/* r->fired: the slot of key, or the empty one where it goes. */
+static size_t fired_slot(const recorded_t *r, uint64_t key)
+{
+    size_t i = (size_t)key & (r->fired_cap - 1);
+    while (r->fired[i].key && r->fired[i].key != key) i = (i + 1) & (r->fired_cap - 1);
+    return i;
+}
+
+static uint32_t fired_count(const recorded_t *r, uint64_t key)
+{
+    if (!r->fired_cap || !key) return 0;
+    size_t i = fired_slot(r, key);
+    return r->fired[i].key == key ? r->fired[i].open : 0;
+}
+
+void rec_fired_reset(recorded_t *r)
+{
+    if (r->fired_cap) memset(r->fired, 0, r->fired_cap * sizeof *r->fired);
+    r->fired_n = 0;
+}
+
+/* Adds delta to key's count; out of memory, nothing is recorded (a later
+ * closed row of it is then read as a whole incident). */
+static void fired_add(recorded_t *r, uint64_t key, int delta)
+{
+    if (!key || (delta < 0 && !r->fired_cap)) return;
+    if ((r->fired_n + 1) * 4 > r->fired_cap * 3) {
+        size_t cap = r->fired_cap ? r->fired_cap * 2 : 1024;
+        __typeof__(r->fired) grown = calloc(cap, sizeof *grown);
+        if (!grown) return;
+        __typeof__(r->fired) old = r->fired;
+        size_t old_cap = r->fired_cap;
+        r->fired = grown;
+        r->fired_cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].key) r->fired[fired_slot(r, old[i].key)] = old[i];
+        free(old);
+    }
+    size_t i = fired_slot(r, key);
+    if (!r->fired[i].key) {
+        if (delta < 0) return;
+        r->fired[i].key = key;
+        r->fired_n++;
+    }
+    if (delta > 0 || r->fired[i].open) r->fired[i].open += (uint32_t)delta;
+}
+
+/* Records whether the row's label set is open now, and counts the open
+ * label sets of its name. */
+static void fired_mark(recorded_t *r, uint64_t fp, uint64_t name, bool open)
+{
+    if (open == (fired_count(r, fp) > 0)) return;
+    fired_add(r, fp, open ? 1 : -1);
+    fired_add(r, name, open ? 1 : -1);
 }
 
 static bool is_role_label(const label_t *l)
@@ -449,6 +549,10 @@ void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, reco
     a.status = row->resolved ? ALERT_RESOLVED : ALERT_FIRING;
     a.event_time_ms = rec_next_time(r, row->have_time, row->time_ms);
     a.starts_at_ms = a.event_time_ms;
+    /* Open before this row: its label set, or another of its name (a
+     * stream of events whose ids differ: PagerDuty's webhook messages) */
+    uint64_t fp = labels_hash(row), name = name_key(row);
+    bool fired_before = fired_count(r, fp) || fired_count(r, name);
     if (row->have_end && row->have_time && row->end_ms >= row->time_ms) {
         /* A row that is a whole incident (a Zabbix problem, a PagerDuty
          * incident, an alarm with its clear time): it fired at its time,
@@ -457,8 +561,29 @@ void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, reco
         fn(ctx, &a);
         a.status = ALERT_RESOLVED;
         a.event_time_ms = row->end_ms;
+        r->emitting_close = true;
+    } else if (row->resolved && (row->time_is_start || r->map_time_start) && row->have_time &&
+               !fired_before) {
+        /* A closed row timed by when it was created, of an alert nothing
+         * before it opened (PagerDuty's REST incidents: created_at, status
+         * resolved; Opsgenie's alerts: createdAt, closed): a whole incident
+         * too, not the resolve of one. It fired then, and resolved when its
+         * state last changed (last_status_change_at, updatedAt); without
+         * that, it only fired, as an open problem's row does. */
+        a.status = ALERT_FIRING;
+        if (!row->have_changed || row->changed_ms < row->time_ms) {
+            fired_mark(r, fp, name, true);
+            fn(ctx, &a);
+            return;
+        }
+        fn(ctx, &a);
+        a.status = ALERT_RESOLVED;
+        a.event_time_ms = row->changed_ms;
+        r->emitting_close = true;
     }
+    fired_mark(r, fp, name, a.status == ALERT_FIRING);
     fn(ctx, &a);
+    r->emitting_close = false;
 }
 
 /* ---- without a mapping: guessing the roles of fields ---------------------- */
@@ -515,20 +640,55 @@ const char *const rec_role_names[ROLE__COUNT][40] = {
      "triggered_at", "detected_at", "raised_at", "fired_at", "alerted_at", "occurred_at",
      "created_at", "created_on" /* PagerDuty's incident export */, "opened_at" /* ServiceNow */,
      "first_occurrence" /* Netcool */, "first_seen", "start_time", "received_at", "finished_at",
-     "started_at", "incident_started_at", "payload_timestamp", "date", NULL},
+     "started_at", "incident_started_at", "payload_timestamp", "date",
+     "clock" /* Zabbix's API: epoch seconds */, NULL},
     /* status: a check's result, PagerDuty's event_action, Pingdom's current_state,
      * Google Cloud Monitoring's incident.state */
     {"status", "state", "alarm_state", "current_state", "incident_state", "event_action", "result",
      "outcome", "new_state_value" /* CloudWatch: ALARM, OK */, NULL},
     /* end: when a row that is a whole incident ended (Zabbix's "Recovery
      * time", PagerDuty's resolved_on, an alarm's clear time) */
-    {"recovery_time", "resolved_at", "resolved_on", "resolved_time", "resolve_time",
-     "resolution_time", "recovered_at", "recovered_time", "cleared_at", "cleared_on",
-     "cleared_time", "clear_time", "closed_at", "closed_on", "closed_time", "close_time",
-     "ended_at", "end_time", NULL},
+    {"recovery_time",
+     "resolved_at",
+     "resolved_on",
+     "resolved_time",
+     "resolve_time",
+     "resolution_time",
+     "recovered_at",
+     "recovered_time",
+     "cleared_at",
+     "cleared_on",
+     "cleared_time",
+     "clear_time",
+     "closed_at",
+     "closed_on",
+     "closed_time",
+     "close_time",
+     "ended_at",
+     "end_time",
+     "r_clock" /* Zabbix's problem.get: 0 while open */,
+     NULL},
+    /* changed: when a row's state last changed, its close for a closed one
+     * timed by its creation (PagerDuty's REST incidents, Opsgenie's
+     * alerts); never a label, as it changes with every update */
+    {"last_status_change_at", "last_state_change_at", "last_state_change", "updated_at",
+     "updated_on", "last_updated", "last_updated_at", "modified_at", "last_modified", NULL},
 };
-static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time", "status",
-                                                    "end"};
+static const char *const role_label[ROLE__COUNT] = {"alertname", "severity", "time",
+                                                    "status",    "end",      "changed"};
+
+/* Whether a time field says when the alert started or was created, not
+ * when this row's event happened (see rec_row_emit). */
+static bool start_time_name(const char *name)
+{
+    static const char *const names[] = {
+        "created_at",       "created_on", "creation_time", "opened_at",  "opened_on",
+        "first_occurrence", "first_seen", "start_time",    "started_at", "incident_started_at",
+        "triggered_at",     "fired_at",   "raised_at",     NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (rec_role_name_eq(name, names[i])) return true;
+    return false;
+}
 
 /* A field name equals a role name ignoring case and '_': exports spell
  * one column "Alert Name", "alert_name" and "AlertName". */
@@ -563,7 +723,123 @@ static void guess_roles(char *const *names, size_t n, int roles[ROLE__COUNT])
  * PagerDuty's exports carry each problem's "Duration"). */
 static bool occurrence_field(const char *name)
 {
-    return rec_role_name_eq(name, "duration") || rec_role_name_eq(name, "elapsed");
+    /* count: how many times it was folded so far (Kubernetes events,
+     * Opsgenie's alerts); whether someone acknowledged it yet (Zabbix's
+     * "Ack", Opsgenie's) is its handling, not the alert */
+    static const char *const names[] = {"duration", "elapsed", "count", "acknowledged",
+                                        "ack",      "acked",   NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (rec_role_name_eq(name, names[i])) return true;
+    return false;
+}
+
+/* The words of a label-safe field name, split at '_' and where a lower
+ * case letter or digit meets an upper case one (NewStateReason: New,
+ * State, Reason), lower-cased into out[]; how many (at most max). */
+static size_t name_words(const char *name, char out[][24], size_t max)
+{
+    size_t n = 0, l = 0;
+    for (const char *c = name;; c++) {
+        bool split =
+            !*c || *c == '_' || (l && isupper((unsigned char)*c) && !isupper((unsigned char)c[-1]));
+        if (split && l) {
+            out[n][l < 23 ? l : 23] = '\0';
+            if (++n == max) return n;
+            l = 0;
+        }
+        if (!*c) return n;
+        if (*c != '_') {
+            if (l < 23) out[n][l] = (char)tolower((unsigned char)*c);
+            l++;
+        }
+    }
+}
+
+static bool word_in(const char *w, const char *const *set)
+{
+    for (; *set; set++)
+        if (!strcmp(w, *set)) return true;
+    return false;
+}
+
+/* 8-4-4-4-12 hex digits: a message's or an event's own id. */
+static bool uuid_value(const char *v, size_t len)
+{
+    if (len != 36) return false;
+    for (size_t i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? v[i] != '-' : !isxdigit((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
+/* A field that changes from one notification of an alert to the next
+ * without saying which alert it is: as a label, the firing and its
+ * resolve would be two label sets, and the resolve would close nothing
+ * (a CloudWatch alarm through SNS: MessageId, StateChangeTime,
+ * OldStateValue, NewStateReason, Signature; Grafana's alert annotations:
+ * id, created, timeEnd, prevState). Not a label, then:
+ *   - the row's own id: a field named id (uuid, guid, uid), or one whose
+ *     last word is one of those holding a UUID (rule ids, agent ids stay);
+ *   - a time: a value that reads as a date from 1990 on, written with a
+ *     date and a clock, or digits under a name whose last word is a time
+ *     word (created, updatedAt, timeEnd);
+ *   - the state before this one and the reason for this one (OldStateValue,
+ *     prevState, NewStateReason); Kubernetes's resourceVersion;
+ *   - an encoded blob (a signature, a base64 packet). */
+static bool volatile_field(const char *name, const char *v, size_t len)
+{
+    static const char *const ids[] = {"id", "uuid", "guid", "uid", NULL};
+    static const char *const time_words[] = {"at",      "on",      "time",     "date",
+                                             "created", "updated", "modified", "timestamp",
+                                             "ts",      "end",     "start",    NULL};
+    static const char *const before[] = {"old", "prev", "previous", NULL};
+    static const char *const state[] = {"state", "status", "value", NULL};
+    char w[8][24];
+    size_t nw = name_words(name, w, 8);
+    if (!nw) return false;
+    if ((nw == 1 && word_in(w[0], ids)) || (word_in(w[nw - 1], ids) && uuid_value(v, len)))
+        return true;
+    bool digits = len > 0;
+    for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)v[i]);
+    bool dated = (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
+    if ((dated || (digits && word_in(w[nw - 1], time_words))) && len < 64 &&
+        rec_plausible_time(v, len))
+        return true;
+    bool had_before = false, had_state = false;
+    for (size_t i = 0; i < nw; i++) {
+        had_before |= word_in(w[i], before);
+        had_state |= !strcmp(w[i], "state");
+    }
+    if ((had_before && word_in(w[nw - 1], state)) || (had_state && !strcmp(w[nw - 1], "reason")))
+        return true;
+    /* Kubernetes's resourceVersion: moves with every write of the object */
+    if (nw >= 2 && !strcmp(w[nw - 2], "resource") && !strcmp(w[nw - 1], "version")) return true;
+    if (len >= 64) {
+        bool base64 = true, marked = false;
+        for (size_t i = 0; i < len && base64; i++) {
+            base64 = isalnum((unsigned char)v[i]) || v[i] == '+' || v[i] == '/' || v[i] == '=';
+            marked |= v[i] == '+' || v[i] == '/' || v[i] == '=';
+        }
+        if (base64 && (marked || len >= 200)) return true;
+    }
+    return false;
+}
+
+/* The length of a state in front of a value, as mail subjects and
+ * notification titles put it ("ALARM: ", "OK: " from CloudWatch through
+ * SNS, Nagios's "PROBLEM: " and "RECOVERY: "; in brackets, Grafana's
+ * "[Alerting] " and "[OK] ", rec_status_prefix): it changes with the
+ * state, the rest names the alert. Upper case only: "Note: x" stays. */
+static size_t state_colon_prefix(const char *v, size_t len)
+{
+    static const char *const states[] = {"ALARM",     "OK",       "INSUFFICIENT_DATA", "FIRING",
+                                         "RESOLVED",  "PROBLEM",  "RECOVERY",          "TRIGGERED",
+                                         "RECOVERED", "CRITICAL", "WARNING",           NULL};
+    for (const char *const *s = states; *s; s++) {
+        size_t sl = strlen(*s);
+        if (len > sl + 2 && !memcmp(v, *s, sl) && v[sl] == ':' && v[sl + 1] == ' ') return sl + 2;
+    }
+    return 0;
 }
 
 /* One row of (label-safe name, value) fields, roles guessed. */
@@ -575,10 +851,16 @@ void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const ch
         int role = -1;
         for (int q = 0; q < ROLE__COUNT; q++)
             if (roles[q] == (int)i) role = q;
-        if (role >= 0)
+        if (role == ROLE_TIME && start_time_name(names[i])) row->time_is_start = true;
+        if (role >= 0) {
             rec_row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
-        else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity"))
-            rec_row_add(r, row, names[i], vals[i], lens[i], false);
+        } else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity") &&
+                   !volatile_field(names[i], vals[i], lens[i])) {
+            bool ignored;
+            size_t skip = state_colon_prefix(vals[i], lens[i]);
+            if (!skip) skip = rec_status_prefix(vals[i], lens[i], &ignored);
+            rec_row_add(r, row, names[i], vals[i] + skip, lens[i] - skip, false);
+        }
     }
 }
 
@@ -786,7 +1068,8 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
         arena_reset(&r->arena);
         row_t row;
         row.n = 0;
-        row.have_time = row.resolved = row.bad_time = row.have_end = false;
+        row.have_time = row.resolved = row.bad_time = row.have_end = row.time_is_start =
+            row.have_changed = false;
         if (nf != nh_all) {
             r->errors++;
             if (last_line > at) /* a quote left open swallows the rows after it */
@@ -820,7 +1103,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 /* The largest field count of a line or record reader. */
 #define REC_FIELDS_MAX 16
 _Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
-                   REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
+                   REC_NAGIOS_FIELDS <= REC_SYSLOG_FIELDS && REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
                "a reader's fields fit");
 
 /* A line's or record's fields, named as EVE (or Wazuh) names them, as an
@@ -832,7 +1115,8 @@ static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = row.have_end = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = row.time_is_start =
+        row.have_changed = false;
     if (r->has_map) {
         for (size_t m = 0; m < r->n_map; m++)
             for (size_t i = 0; i < n; i++)
@@ -852,10 +1136,13 @@ static void emit_fields(recorded_t *r, const char *file, size_t line, const rec_
 }
 
 /* Suricata's or Snort's fast.log, or syslog: one alert a line, its
- * fields named as EVE names them (rec_fastlog_line, rec_syslog_line). */
-static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len, bool syslog,
-                       recorded_fn fn, void *ctx)
+ * fields named as EVE names them (rec_fastlog_line, rec_syslog_line); or
+ * Nagios's log (rec_nagios_line), whose lines that are no alert are
+ * counted and skipped. */
+static void read_lines(recorded_t *r, const char *file, const char *buf, size_t len,
+                       rec_kind_t kind, recorded_fn fn, void *ctx)
 {
+    bool syslog = kind == REC_KIND_SYSLOG, nagios = kind == REC_KIND_NAGIOS;
     size_t line = 0;
     for (const char *p = buf; p < buf + len;) {
         const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
@@ -868,11 +1155,21 @@ static void read_lines(recorded_t *r, const char *file, const char *buf, size_t 
         while (s < l && isspace((unsigned char)text[s])) s++;
         if (s == l) continue;
         rec_field_t f[REC_SYSLOG_FIELDS];
-        size_t n = syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
+        size_t n = nagios ? 0 : syslog ? rec_syslog_line(text, l, f) : rec_fastlog_line(text, l, f);
+        if (!n && nagios) {
+            int got = rec_nagios_line(text, l, f);
+            if (got < 0) {
+                r->other_lines++;
+                continue;
+            }
+            n = (size_t)got;
+        }
         if (!n) {
             r->errors++;
             rec_report(r, file, line, "not read: not a %s line",
-                       syslog ? "syslog" : "fast.log alert");
+                       nagios   ? "Nagios log"
+                       : syslog ? "syslog"
+                                : "fast.log alert");
             continue;
         }
         emit_fields(r, file, line, f, n, fn, ctx);
@@ -1162,7 +1459,7 @@ int recorded_read_kafka(recorded_t *r, const char *topic, const char *brokers, r
     char where[300];
     snprintf(where, sizeof where, "kafka:%s", topic);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
-    r->not_alerts = 0;
+    r->not_alerts = r->other_lines = 0;
     r->position = 0;
     kafka_fn_t kf = {fn, ctx, r};
     for (size_t i = 0; i < n; i++)
@@ -1204,11 +1501,11 @@ void rec_read_one(recorded_t *r, const char *path, char *buf, size_t len, record
     if (utf8) buf = utf8, len = utf8_len;
     rec_kind_t kind = rec_sniff(buf, len);
     r->reported = r->bad_times = r->no_times = r->cut_values = r->trimmed_rows = 0;
-    r->not_alerts = 0;
+    r->not_alerts = r->other_lines = 0;
     if (kind == REC_KIND_CSV) {
         read_csv(r, path, buf, len, fn, ctx);
-    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG) {
-        read_lines(r, path, buf, len, kind == REC_KIND_SYSLOG, fn, ctx);
+    } else if (kind == REC_KIND_FASTLOG || kind == REC_KIND_SYSLOG || kind == REC_KIND_NAGIOS) {
+        read_lines(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_SNORT_FULL || kind == REC_KIND_OSSEC) {
         read_records(r, path, buf, len, kind, fn, ctx);
     } else if (kind == REC_KIND_PROTO) {

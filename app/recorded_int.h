@@ -41,12 +41,14 @@ struct recorded {
     map_entry_t map[MAX_MAP];
     size_t n_map;
     bool has_map;
+    bool map_time_start; /* --map's time is a start or creation time (see row_t) */
     ingest_limits_t limits;
     arena_t arena;
     uint64_t errors;
     uint64_t reported, bad_times; /* in this file: lines written to stderr, times not read */
     uint64_t no_times;            /* in this file: rows with no time at all */
     uint64_t not_alerts;          /* in this file: rows that say they are no alert (skipped) */
+    uint64_t other_lines;         /* in this file: log lines that are no alert (skipped) */
     uint64_t cut_values;          /* in this file: values cut at ingest.max_value_bytes */
     uint64_t trimmed_rows;        /* in this file: rows with labels past ingest.max_labels */
     int64_t last_time;
@@ -115,6 +117,10 @@ struct recorded {
      * before its turn waits, packed (pack_alert), in held[position]. */
     bool scanning;
     int64_t *times;
+    /* closes[i]: alert i is the close of a row that is a whole incident
+     * (at its end, after the row's next ones: not a file out of order) */
+    uint8_t *closes;
+    bool emitting_close;
     size_t n_times, cap_times;
     size_t *order, next_due, n_order, read_pos;
     void **held;
@@ -133,12 +139,21 @@ struct recorded {
     struct {
         char *key;
         size_t key_len;
-        int roles[5];
+        int roles[6];
         bool time_nested; /* the time was found by its own key */
     } roles_cache[ROLES_CACHED];
     size_t roles_next;
     char *shape;
     size_t shape_cap;
+    /* Label sets fired and not resolved so far, and how many of each
+     * alert name (open addressing on a hash; key 0 is empty): a resolved
+     * row of a whole incident is told from the resolve of one opened
+     * before (rec_row_emit). */
+    struct {
+        uint64_t key;
+        uint32_t open;
+    } * fired;
+    size_t fired_n, fired_cap;
 };
 
 /* One input through the reader its bytes need (recorded.c): `buf` holds
@@ -171,14 +186,20 @@ typedef struct {
     uint32_t n;
     bool have_time, resolved, bad_time;
     bool have_end; /* when it ended: a row that is a whole incident */
-    int64_t time_ms, end_ms;
+    /* timed by when it started or was created (created_at, opened_at...),
+     * and when its state last changed (last_status_change_at, updated_at):
+     * a closed such row is a whole incident too */
+    bool time_is_start, have_changed;
+    int64_t time_ms, end_ms, changed_ms;
     char bad_time_text[64];
 } row_t;
 
-/* Adds label `name` = value (copied into the arena); "time", "status"
- * and "end" are read instead when `special`. */
+/* Adds label `name` = value (copied into the arena); "time", "status",
+ * "end" and "changed" are read instead when `special`. */
 void rec_row_add(recorded_t *r, row_t *row, const char *name, const char *v, size_t vlen,
                  bool special);
+/* Forgets which label sets were fired (a pass over the inputs starts). */
+void rec_fired_reset(recorded_t *r);
 /* The row as an alert (or two: fired and resolved, for a row with an
  * end) to fn; a row without labels is reported and counted. */
 void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, recorded_fn fn,
@@ -186,7 +207,7 @@ void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, reco
 
 /* The roles a field can play without a mapping, and the names tried for
  * each, most specific first (NULL-terminated). */
-enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE_END, ROLE__COUNT };
+enum { ROLE_NAME, ROLE_SEVERITY, ROLE_TIME, ROLE_STATUS, ROLE_END, ROLE_CHANGED, ROLE__COUNT };
 extern const char *const rec_role_names[ROLE__COUNT][40];
 /* A field name equals a role name ignoring case and '_'. */
 bool rec_role_name_eq(const char *field, const char *role);
@@ -250,7 +271,8 @@ typedef enum {
     REC_KIND_FASTLOG,
     REC_KIND_SYSLOG,
     REC_KIND_SNORT_FULL, /* Snort's full alerts: rec_snort_full */
-    REC_KIND_OSSEC       /* OSSEC's (Wazuh's) alerts.log: rec_ossec_record */
+    REC_KIND_OSSEC,      /* OSSEC's (Wazuh's) alerts.log: rec_ossec_record */
+    REC_KIND_NAGIOS      /* Nagios's (Icinga's, Naemon's) log: rec_nagios_line */
 } rec_kind_t;
 rec_kind_t rec_sniff(const char *buf, size_t len);
 
@@ -351,5 +373,17 @@ size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELD
  * Values point into `s`; 0 when the line is no such line. */
 #define REC_SYSLOG_FIELDS 16
 size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS]);
+
+/* One line of Nagios's log (nagios.log; Icinga's and Naemon's are the
+ * same): "[EPOCH] SERVICE ALERT: HOST;SERVICE;STATE;TYPE;ATTEMPT;OUTPUT" or
+ * "[EPOCH] HOST ALERT: HOST;STATE;TYPE;ATTEMPT;OUTPUT", as fields
+ * timestamp, alertname (the service, "host" for a host), host and state
+ * (OK and UP resolve). The state type (SOFT, HARD), the attempt and the
+ * check's output are no fields: they change with each check. Returns how
+ * many fields, 0 when the line is no Nagios log line (or an alert with
+ * fields missing), -1 when it is one but no alert (a notification, flapping, downtime, the current
+ * states logged at a rotation, the log's own lines). */
+#define REC_NAGIOS_FIELDS 4
+int rec_nagios_line(const char *s, size_t len, rec_field_t f[REC_NAGIOS_FIELDS]);
 
 #endif

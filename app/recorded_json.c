@@ -80,7 +80,8 @@ static void read_mapped_json(recorded_t *r, const char *file, size_t line, const
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = row.have_end = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = row.time_is_start =
+        row.have_changed = false;
     for (size_t m = 0; m < r->n_map; m++) {
         char num[32];
         const cJSON *src = json_path(j, r->map[m].source);
@@ -443,7 +444,8 @@ static void read_flat_row(recorded_t *r, const char *file, size_t line, flat_t *
     arena_reset(&r->arena);
     row_t row;
     row.n = 0;
-    row.have_time = row.resolved = row.bad_time = row.have_end = false;
+    row.have_time = row.resolved = row.bad_time = row.have_end = row.time_is_start =
+        row.have_changed = false;
     rec_row_from_fields(r, &row, fl->names, fl->vals, fl->lens, fl->n, roles);
     flat_free(fl);
     rec_row_emit(r, &row, file, line, fn, ctx);
@@ -489,12 +491,31 @@ static bool json_is_row(recorded_t *r, const cJSON *j, bool exact_only)
     return roles[ROLE_NAME] >= 0;
 }
 
-/* An object of no string field of its own: counts, flags and objects,
- * as an export's envelope is ({"took": 3, "hits": {...}}). */
+/* An object of no string field of its own but what says which list it is
+ * and where the next page is: counts, flags and objects, as an export's
+ * envelope is ({"took": 3, "hits": {...}}; `kubectl get events -o json`:
+ * {"apiVersion": "v1", "kind": "List", "items": [...]}). */
 static bool json_envelope(const cJSON *j)
 {
-    for (const cJSON *c = j->child; c; c = c->next)
-        if (cJSON_IsString(c)) return false;
+    static const char *const list_words[] = {"jsonrpc" /* Zabbix's API */,
+                                             "apiVersion",
+                                             "kind",
+                                             "object",
+                                             "next",
+                                             "next_page",
+                                             "nextPageToken",
+                                             "cursor",
+                                             "next_cursor",
+                                             "continue",
+                                             "self",
+                                             NULL};
+    for (const cJSON *c = j->child; c; c = c->next) {
+        if (!cJSON_IsString(c)) continue;
+        bool listing = false;
+        for (size_t i = 0; list_words[i] && !listing; i++)
+            listing = c->string && rec_role_name_eq(c->string, list_words[i]);
+        if (!listing) return false;
+    }
     return true;
 }
 
@@ -570,7 +591,7 @@ static void prom_api_row(recorded_t *r, const char *file, size_t line, const cJS
     row_t row;
     row.n = 0;
     row.have_time = true;
-    row.bad_time = row.have_end = false;
+    row.bad_time = row.have_end = row.time_is_start = row.have_changed = false;
     row.time_ms = ms;
     row.resolved = resolved;
     for (const cJSON *l = labels->child; l; l = l->next)

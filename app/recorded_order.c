@@ -67,13 +67,16 @@ static void scan_alert(void *ctx, alert_t *a)
     if (r->n_times == r->cap_times) {
         size_t cap = r->cap_times ? r->cap_times * 2 : 4096;
         int64_t *t = realloc(r->times, cap * sizeof *t);
-        if (!t) {
+        if (t) r->times = t;
+        uint8_t *c = t ? realloc(r->closes, cap) : NULL;
+        if (!c) {
             r->scan_oom = true;
             return;
         }
-        r->times = t;
+        r->closes = c;
         r->cap_times = cap;
     }
+    r->closes[r->n_times] = r->emitting_close;
     r->times[r->n_times++] = a->event_time_ms;
 }
 
@@ -309,16 +312,23 @@ static void plan_order(recorded_t *r, const input_t *in, size_t n_in)
 {
     size_t n = r->n_times, total_out = 0;
     for (size_t k = 0; k < n_in; k++) {
-        size_t out = 0;
-        for (size_t i = in[k].first + 1; i < in[k].first + in[k].n; i++)
-            out += r->times[i] < r->times[i - 1];
+        /* said of the rows' own times: a whole incident's close comes
+         * after the rows read next */
+        size_t out = 0, opens = 0;
+        int64_t prev = INT64_MIN;
+        for (size_t i = in[k].first; i < in[k].first + in[k].n; i++) {
+            if (r->closes[i]) continue;
+            out += r->times[i] < prev;
+            prev = r->times[i];
+            opens++;
+        }
         total_out += out;
         if (out)
             fprintf(stderr,
                     "%s: %zu alert%s earlier than the one before in the file (%s): read in "
                     "event-time order\n",
                     in[k].path, out, out == 1 ? "" : "s",
-                    out * 2 > in[k].n ? "newest first?" : "interleaved sources?");
+                    out * 2 > opens ? "newest first?" : "interleaved sources?");
     }
     for (size_t i = 1; i < n; i++) total_out += r->times[i] < r->times[i - 1];
     bool across = false; /* inversions at the seams between inputs */
@@ -397,6 +407,7 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
      * wrong (a D/M/Y file, a log across New Year): at most twice more. */
     for (int attempt = 0; attempt < 3; attempt++) {
         r->scanning = true;
+        rec_fired_reset(r);
         r->n_times = 0;
         r->scan_oom = false;
         r->last_time = saved_last;
@@ -460,12 +471,15 @@ static int read_inputs(recorded_t *r, input_t *in, size_t n_in, recorded_fn fn, 
     else
         plan_order(r, in, n_in);
     free(r->times); /* the order has what the second pass needs */
+    free(r->closes);
     r->times = NULL;
+    r->closes = NULL;
     r->n_times = r->cap_times = 0;
     /* Second pass: the alerts, in event-time order. */
     r->last_time = saved_last;
     r->have_time = saved_have;
     r->next_due = r->read_pos = r->n_held = 0;
+    rec_fired_reset(r); /* each pass emits the alerts the first counted */
     emit_t e = {fn, ctx, r};
     for (size_t k = 0; k < n_in; k++) {
         size_t len;

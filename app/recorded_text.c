@@ -1068,6 +1068,45 @@ size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELD
     return n;
 }
 
+/* "[EPOCH] ": the length of it, 0 when the line does not open so. */
+static size_t nagios_stamp(const char *s, size_t len)
+{
+    size_t i = 1;
+    if (!len || s[0] != '[') return 0;
+    while (i < len && isdigit((unsigned char)s[i])) i++;
+    return i >= 10 && i <= 12 && i + 1 < len && s[i] == ']' && s[i + 1] == ' ' ? i + 2 : 0;
+}
+
+int rec_nagios_line(const char *s, size_t len, rec_field_t f[REC_NAGIOS_FIELDS])
+{
+    size_t at = nagios_stamp(s, len);
+    if (!at) return 0;
+    const char *p = s + at, *end = s + len;
+    bool service = (size_t)(end - p) > 15 && !memcmp(p, "SERVICE ALERT: ", 15);
+    bool host = !service && (size_t)(end - p) > 12 && !memcmp(p, "HOST ALERT: ", 12);
+    if (!service && !host) return -1;
+    p += service ? 15 : 12;
+    /* HOST;[SERVICE;]STATE;TYPE;ATTEMPT;OUTPUT (the output may hold ';') */
+    const char *part[4];
+    size_t part_len[4], want = service ? 4 : 3;
+    for (size_t k = 0; k < want; k++) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        if (!semi || semi == p) return 0; /* an alert cut short: reported */
+        part[k] = p;
+        part_len[k] = (size_t)(semi - p);
+        p = semi + 1;
+    }
+    int n = 0;
+    f[n++] = (rec_field_t){"timestamp", s + 1, at - 3};
+    if (service)
+        f[n++] = (rec_field_t){"alertname", part[1], part_len[1]};
+    else
+        f[n++] = (rec_field_t){"alertname", "host", 4};
+    f[n++] = (rec_field_t){"host", part[0], part_len[0]};
+    f[n++] = (rec_field_t){"state", part[want - 2], part_len[want - 2]};
+    return n;
+}
+
 rec_kind_t rec_sniff(const char *buf, size_t len)
 {
     size_t i = 0;
@@ -1085,6 +1124,8 @@ rec_kind_t rec_sniff(const char *buf, size_t len)
     if (rec_record_start(REC_KIND_OSSEC, buf + i, first_len) && first_len > 9 &&
         isdigit((unsigned char)buf[i + 9]) && memchr(buf + i + 9, ':', first_len - 9))
         return REC_KIND_OSSEC;
+    /* "[1701000000] LOG ROTATION: DAILY", "[1701000000] SERVICE ALERT: ..." */
+    if (nagios_stamp(buf + i, first_len) && memchr(buf + i, ':', first_len)) return REC_KIND_NAGIOS;
     if (i < len && (buf[i] == '{' || buf[i] == '[')) return REC_KIND_JSON;
     /* A first line that is a fast.log alert: no header to read. */
     if (i < len && rec_fastlog_line(buf + i, first_len, f)) return REC_KIND_FASTLOG;

@@ -121,6 +121,11 @@ typedef struct {
      * share of alerts decided within 5 ms. */
     bool have_steady;
     double steady_ms[3][2], steady_within_5ms;
+    /* The loader's produce to ack p99 over the same window (from the
+     * scrape at the warm-up to its last ack; -1: none): the broker's write
+     * path while the steady figures were taken, which tells a run whose
+     * tail was the broker's from one whose tail was quell's. */
+    double steady_ack_p99_ms;
     uint64_t steady_alerts;
     uint64_t peak_rss_kb;
     double cpu_seconds; /* quell run's user + system time (the embedded broker included) */
@@ -267,7 +272,35 @@ typedef struct {
     _Atomic int64_t started_ns;
     steady_t at_warm;
     _Atomic bool warm;
+    /* The loader's ack latency (load_result_t.ack_latency, written by its
+     * delivery callback) and a copy taken at the warm-up scrape. */
+    const hist_t *ack;
+    hist_t ack_at_warm;
 } sampler_t;
+
+/* Quantile q of the values recorded into `b` since `a` was copied from it
+ * (hist_merge into an empty one), in ns; -1 when none. Bucket upper
+ * bounds as hist_quantile gives them, capped by b's maximum. */
+static double hist_since_quantile(const hist_t *a, const hist_t *b, double q)
+{
+    hist_t *d = malloc(sizeof *d);
+    if (!d) return -1;
+    hist_init(d);
+    uint64_t total = 0;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        uint64_t va = atomic_load_explicit(&a->buckets[i], memory_order_relaxed);
+        uint64_t vb = atomic_load_explicit(&b->buckets[i], memory_order_relaxed);
+        uint64_t n = vb > va ? vb - va : 0;
+        atomic_store_explicit(&d->buckets[i], n, memory_order_relaxed);
+        total += n;
+    }
+    atomic_store_explicit(&d->count, total, memory_order_relaxed);
+    atomic_store_explicit(&d->max_ns, atomic_load_explicit(&b->max_ns, memory_order_relaxed),
+                          memory_order_relaxed);
+    double v = total ? (double)hist_quantile(d, q) : -1;
+    free(d);
+    return v;
+}
 
 static void *sampler_main(void *arg)
 {
@@ -279,8 +312,11 @@ static void *sampler_main(void *arg)
         int64_t started = atomic_load(&sp->started_ns);
         if (sp->warmup_ns && started && !atomic_load(&sp->warm) &&
             clock_mono_ns() - started >= sp->warmup_ns &&
-            steady_scrape(sp->http_port, &sp->at_warm) == 0)
+            steady_scrape(sp->http_port, &sp->at_warm) == 0) {
+            /* started: the loader has reset its result, so `ack` is live */
+            if (sp->ack) hist_merge(&sp->ack_at_warm, sp->ack);
             atomic_store(&sp->warm, true);
+        }
         uint64_t in, committed, out;
         if (load_sampler_read(sp->s, &in, &committed, &out) == 0) {
             double t = (double)(clock_mono_ns() - sp->t0_ns) / 1e9, dt = t - last_t;
@@ -727,10 +763,13 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     double lat_s = 10 + (latency ? o->warmup_s : 0); /* ten seconds are plenty */
     if (latency && lo.gen.alerts > (uint64_t)(rate * lat_s) && rate * 10 >= 1000)
         lo.gen.alerts = (uint64_t)(rate * lat_s);
+    load_result_t lr;
+    hist_init(&sp.ack_at_warm);
     if (latency && o->warmup_s > 0 && http_port > 0) {
         sp.warmup_ns = (int64_t)(o->warmup_s * 1e9);
         sp.http_port = http_port;
         lo.started_ns = &sp.started_ns;
+        sp.ack = &lr.ack_latency;
     }
 
     sp.s = load_sampler_new(brokers, topic, group, output, err, errlen);
@@ -756,7 +795,6 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     if (pthread_create(&sp.thread, NULL, sampler_main, &sp) != 0) goto out;
     sampling = true;
 
-    load_result_t lr;
     int lrc = backlog ? load_run(&lo, &lr) : load_run_niced(&lo, &lr, o->loader_nice);
     if (backlog) pid = sc.pid;
     if (lrc != 0) {
@@ -769,9 +807,12 @@ static int one_run(const bench_opts_t *o, int run, bool latency, double rate, ru
     r->ack_ms[1] = (double)hist_quantile(&lr.ack_latency, 0.99) / 1e6;
     r->ack_ms[2] = (double)stat_get(&lr.ack_latency.max_ns) / 1e6;
     r->alerts_per_s = lr.seconds > 0 ? (double)lr.produced / lr.seconds : 0;
+    r->steady_ack_p99_ms = -1;
     if (atomic_load(&sp.warm)) {
         steady_t at_end;
         if (steady_scrape(http_port, &at_end) == 0) steady_result(&sp.at_warm, &at_end, r);
+        double ack = hist_since_quantile(&sp.ack_at_warm, &lr.ack_latency, 0.99);
+        if (ack >= 0) r->steady_ack_p99_ms = ack / 1e6;
     }
     r->peak_rss_kb = peak_rss_kb(pid);
     r->cpu_seconds = cpu_seconds(pid);
@@ -990,14 +1031,19 @@ static void print_json(const bench_opts_t *o, const run_result_t *runs, int n, i
                    lat->lat_split_ms[i][0], lat->lat_split_ms[i][1], lat->lat_split_ms[i][2]);
         printf(",\"loader_produce_to_ack\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
                lat->ack_ms[0], lat->ack_ms[1], lat->ack_ms[2]);
-        if (lat->have_steady)
+        if (lat->have_steady) {
             printf(",\"after_warmup\":{\"warmup_s\":%.1f,\"alerts\":%llu,\"p50\":%.3f,"
                    "\"p99\":%.3f,\"within_5ms_pct\":%.2f,\"to_consumed_p99\":%.3f,"
-                   "\"consumed_to_decided_p99\":%.3f}",
+                   "\"consumed_to_decided_p99\":%.3f,\"loader_produce_to_ack_p99\":",
                    o->warmup_s, (unsigned long long)lat->steady_alerts,
                    lat->steady_ms[LAT_DECIDED][0], lat->steady_ms[LAT_DECIDED][1],
                    100 * lat->steady_within_5ms, lat->steady_ms[LAT_CONSUMED][1],
                    lat->steady_ms[LAT_IN_QUELL][1]);
+            if (lat->steady_ack_p99_ms >= 0)
+                printf("%.3f}", lat->steady_ack_p99_ms);
+            else
+                printf("null}");
+        }
         printf("},");
     } else
         printf("\"latency_ms\":null,");
@@ -1055,8 +1101,11 @@ static void print_text(const bench_opts_t *o, const run_result_t *runs, int n, i
                "after the first %.1f s; /metrics, as histogram_quantile)\n",
                lat->steady_ms[LAT_DECIDED][0], lat->steady_ms[LAT_DECIDED][1],
                100 * lat->steady_within_5ms, (unsigned long long)lat->steady_alerts, o->warmup_s);
-        printf("    to consumed p99 %.3f ms, consumed to decided p99 %.3f ms\n",
+        printf("    to consumed p99 %.3f ms, consumed to decided p99 %.3f ms",
                lat->steady_ms[LAT_CONSUMED][1], lat->steady_ms[LAT_IN_QUELL][1]);
+        if (lat->steady_ack_p99_ms >= 0)
+            printf("; loader's produce to ack p99 %.3f ms", lat->steady_ack_p99_ms);
+        printf("\n");
     } else if (lat && lat->have_latency && o->warmup_s > 0)
         printf("  after the warm-up     n/a (no /metrics scrape: the scenario sets http, or the "
                "run was shorter than the warm-up)\n");

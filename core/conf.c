@@ -163,6 +163,13 @@ static const conf_key_t conf_keys[] = {
      "also written while running (memory store), so a crash re-sends at most the incidents "
      "opened since and loses no open group; offsets are committed only as far as the last one "
      "written covers, so they trail by about this much; `0s` = only at a clean stop."},
+    /* global (Alertmanager's section) */
+    {"global.resolve_timeout", CT_DURATION, "5m", "10ms", "365d", NULL,
+     F(global.resolve_timeout_ms), 0,
+     "A routed alert that states no endsAt is resolved in its groups when it has not occurred "
+     "again for this long; one with endsAt, once that passes (Alertmanager's "
+     "`global.resolve_timeout`); also the endsAt `GET /api/v2/alerts` shows for it. Read at "
+     "start."},
     /* store */
     {"store.url", CT_STRING, "memory", NULL, NULL, NULL, F(store.url), 0,
      "Where dedup windows live: `memory` (this process) or `redis://HOST:PORT/DB`, shared by "

@@ -105,6 +105,9 @@ typedef struct {
         int64_t snapshot_interval_ms; /* periodic snapshots; 0 = only at a clean stop */
     } dedup;
     struct {
+        int64_t resolve_timeout_ms; /* an alert without endsAt resolves after this */
+    } global;
+    struct {
         char *url;    /* "memory" or "redis://HOST:PORT/DB" (dedup/store.c parses it) */
         char *prefix; /* Redis key prefix */
         int64_t timeout_ms;

@@ -11,6 +11,20 @@
  *     group closes (a group resolved before its first notification closes
  *     silently: nobody was paged, so there is nothing to resolve).
  *
+ * An alert resolves by a resolved occurrence, or (resolve_timeout set) by
+ * not occurring again: each firing alert has an end on the groups' clock
+ * (router_alert_ends_ms: its endsAt, else its last occurrence +
+ * resolve_timeout, Alertmanager's rule). The group's timer is the earlier
+ * of its next flush (`flush_ms`) and its earliest end (`expires_ms`); when
+ * an end passes, the group first asks `seen` whether the alert occurred
+ * since (the dedup workers fold repeats, so the router is not told of
+ * them), then marks it resolved: a change, notified at the next update
+ * (group_interval), as any resolve. An alert that comes back within the
+ * dedup window of its last occurrence is folded into its still-open
+ * incident, so no forward would reopen it: it is watched (`lapsed`, a
+ * copy) until that window has passed, asking `seen` every second, and a
+ * firing occurrence since its end reopens it as a forward would.
+ *
  * Pure and single-threaded over a driven clock (the caller passes now_ms):
  * the router thread in production, the test in tests. Each group has one
  * timer, on a hashed timer wheel (intrusive list per slot): adding,
@@ -56,8 +70,20 @@ typedef struct {
     alert_t *alert; /* owned deep copy: one allocation */
     incident_t inc;
     enrichment_t enrich;
-    uint8_t sent; /* what the last notification said about it */
+    int64_t ends_ms; /* firing: when it resolves without news (0 = never) */
+    int64_t seen_ms; /* its last occurrence known, on the groups' clock */
+    uint8_t sent;    /* what the last notification said about it */
 } entry_t;
+
+/* An alert resolved by time while dedup may still fold its comeback. */
+typedef struct {
+    const route_t *route;
+    alert_t *alert; /* owned copy, as it was firing */
+    incident_t inc;
+    enrichment_t enrich;
+    int64_t since_ms; /* its end: a later occurrence reopens it */
+    int64_t until_ms; /* its last occurrence + the dedup window */
+} lapsed_t;
 
 typedef struct group group_t;
 struct group {
@@ -77,7 +103,9 @@ struct group {
     size_t n_tracks, cap_tracks;
     uint64_t folded;
     int64_t last_notify_ms;
-    bool notified; /* a firing notification went out */
+    int64_t flush_ms;   /* the next flush (the timer is this or expires_ms) */
+    int64_t expires_ms; /* no firing entry ends before this (0 = none ends) */
+    bool notified;      /* a firing notification went out */
     bool changed;
     /* Delivery tracking (gt->track_delivery): notifications not yet
      * confirmed hold units of `ack`; the rest is the state as of the last
@@ -102,6 +130,14 @@ struct group_table {
     void *muted_ctx;
     group_hold_fn hold; /* NULL: a firing notification goes when due */
     void *hold_ctx;
+    int64_t resolve_timeout_ms; /* 0: alerts resolve only when told */
+    group_seen_fn seen;         /* NULL: only group_table_add tells */
+    void *seen_ctx;
+    bool refresh;    /* a NOTIFY_REFRESH when an alert's end moved on */
+    int64_t fold_ms; /* dedup.window: how long a comeback may be folded */
+    lapsed_t *lapsed;
+    size_t n_lapsed, cap_lapsed;
+    int64_t lapsed_due_ms; /* the next look at them */
     bool track_delivery;
     group_t *closing; /* closed while a notification was unconfirmed (hnext) */
     size_t n_closing;
@@ -134,6 +170,15 @@ static void tw_insert(group_table_t *gt, tw_node_t *n, int64_t due_ms)
     n->prev = head;
     head->next->prev = n;
     head->next = n;
+}
+
+/* The group's timer: its next flush, or sooner the earliest end of its
+ * firing alerts. */
+static void arm(group_table_t *gt, group_t *g, int64_t flush_ms)
+{
+    g->flush_ms = flush_ms;
+    int64_t due = g->expires_ms && g->expires_ms < flush_ms ? g->expires_ms : flush_ms;
+    tw_insert(gt, &g->timer, due);
 }
 
 /* ---- alert copies ----------------------------------------------------- */
@@ -240,6 +285,16 @@ static size_t build_key(group_table_t *gt, const route_t *r, const alert_t *a, u
     return keybuf_put(gt, &len, "}", 1) ? len : 0;
 }
 
+/* ---- ends ------------------------------------------------------------- */
+
+int64_t router_alert_ends_ms(int64_t ends_at_ms, int64_t event_ms, int64_t seen_ms,
+                             int64_t resolve_timeout_ms)
+{
+    if (!ends_at_ms) return seen_ms + resolve_timeout_ms;
+    int64_t left = ends_at_ms - (event_ms ? event_ms : seen_ms);
+    return seen_ms + (left > 0 ? left : 0);
+}
+
 /* ---- table ------------------------------------------------------------ */
 
 group_table_t *group_table_new(int64_t now_ms, int64_t tick_ms, notify_fn fn, void *ctx)
@@ -295,6 +350,8 @@ void group_table_destroy(group_table_t *gt)
             group_free(g);
         }
     }
+    for (size_t i = 0; i < gt->n_lapsed; i++) free(gt->lapsed[i].alert);
+    free(gt->lapsed);
     free(gt->buckets);
     free(gt->scratch);
     free(gt->keybuf);
@@ -403,7 +460,7 @@ static group_t *group_create(group_table_t *gt, const route_t *r, const alert_t 
     g->hnext = gt->buckets[b];
     gt->buckets[b] = g;
     gt->n_groups++;
-    tw_insert(gt, &g->timer, now_ms + r->group_wait_ms);
+    arm(gt, g, now_ms + r->group_wait_ms);
     if (gt->n_groups > gt->n_buckets) table_grow(gt);
     return g;
 }
@@ -465,7 +522,15 @@ static void mark_changed(group_table_t *gt, group_t *g, int64_t now_ms)
     if (!g->notified) return; /* the first notification is at group_wait */
     int64_t due = g->last_notify_ms + g->route->group_interval_ms;
     if (due < now_ms) due = now_ms;
-    if (due < g->timer.due_ms || !g->timer.prev) tw_insert(gt, &g->timer, due);
+    if (due < g->flush_ms || !g->timer.prev) arm(gt, g, due);
+}
+
+/* A firing entry's end: the group's timer comes no later than it. */
+static void expiry_note(group_table_t *gt, group_t *g, int64_t ends_ms)
+{
+    if (!ends_ms || (g->expires_ms && g->expires_ms <= ends_ms)) return;
+    g->expires_ms = ends_ms;
+    if (g->timer.prev && ends_ms < g->timer.due_ms) tw_insert(gt, &g->timer, ends_ms);
 }
 
 /* The group `a` belongs to on `route`, NULL when it has none yet; its key
@@ -535,6 +600,12 @@ qerr_t group_table_add(group_table_t *gt, const route_t *route, const alert_t *a
     }
     e->inc = *inc;
     if (en) e->enrich = *en;
+    e->seen_ms = now_ms;
+    e->ends_ms =
+        status == SENT_FIRING && gt->resolve_timeout_ms
+            ? router_alert_ends_ms(a->ends_at_ms, a->event_time_ms, now_ms, gt->resolve_timeout_ms)
+            : 0;
+    expiry_note(gt, g, e->ends_ms);
     if (e->sent == status && !g->changed) {
         /* Already notified in this state: folded in, nothing new to say. */
         track_done(track);
@@ -564,13 +635,51 @@ static void settle(group_t *g)
     told_clear(g);
 }
 
-static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms)
+/* The group's alerts as one notification (firing first) into gt->scratch;
+ * false on OOM. No holds. */
+static bool compose(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms,
+                    notification_t *note)
 {
     if (gt->scratch_cap < g->n_entries) {
         notify_alert_t *s = realloc(gt->scratch, g->n_entries * sizeof(*s));
-        if (!s) return; /* retried at the next tick: the group keeps its holds */
+        if (!s) return false;
         gt->scratch = s;
         gt->scratch_cap = g->n_entries;
+    }
+    size_t n = 0, n_firing = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < g->n_entries; i++) {
+            entry_t *e = &g->entries[i];
+            bool firing = e->alert->status != ALERT_RESOLVED;
+            if (firing != (pass == 0)) continue;
+            gt->scratch[n++] = (notify_alert_t){e->alert, &e->inc, e->enrich, e->ends_ms};
+            n_firing += firing;
+        }
+    }
+    *note = (notification_t){
+        .kind = kind,
+        .route = g->route,
+        .group_key = g->key,
+        .group_id = g->id,
+        .group_labels = g->labels,
+        .n_group_labels = g->n_labels,
+        .alerts = gt->scratch,
+        .n_alerts = n,
+        .n_firing = n_firing,
+        .folded = g->folded,
+        .now_ms = now_ms,
+    };
+    return true;
+}
+
+static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms)
+{
+    notification_t note;
+    /* On OOM: retried at the next tick, the group keeps its holds. */
+    if (!compose(gt, g, kind, now_ms, &note)) return;
+    if (kind == NOTIFY_REFRESH) { /* tells, sends nothing, changes nothing */
+        gt->fn(gt->ctx, &note);
+        return;
     }
     size_t n_holds = g->n_tracks;
     if (gt->track_delivery) {
@@ -582,31 +691,8 @@ static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t no
         track_add(&g->ack, 1);
         g->tracks[g->n_tracks++] = &g->ack;
     }
-    size_t n = 0, n_firing = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < g->n_entries; i++) {
-            entry_t *e = &g->entries[i];
-            bool firing = e->alert->status != ALERT_RESOLVED;
-            if (firing != (pass == 0)) continue;
-            gt->scratch[n++] = (notify_alert_t){e->alert, &e->inc, e->enrich};
-            n_firing += firing;
-        }
-    }
-    notification_t note = {
-        .kind = kind,
-        .route = g->route,
-        .group_key = g->key,
-        .group_id = g->id,
-        .group_labels = g->labels,
-        .n_group_labels = g->n_labels,
-        .alerts = gt->scratch,
-        .n_alerts = n,
-        .n_firing = n_firing,
-        .folded = g->folded,
-        .tracks = g->tracks,
-        .n_tracks = g->n_tracks,
-        .now_ms = now_ms,
-    };
+    note.tracks = g->tracks;
+    note.n_tracks = g->n_tracks;
     gt->fn(gt->ctx, &note);
     gt->held -= n_holds;
     g->n_tracks = 0;
@@ -668,6 +754,16 @@ void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx)
     gt->hold_ctx = ctx;
 }
 
+void group_table_set_resolve(group_table_t *gt, int64_t resolve_timeout_ms, group_seen_fn seen,
+                             void *ctx, bool refresh, int64_t fold_ms)
+{
+    gt->fold_ms = fold_ms;
+    gt->resolve_timeout_ms = resolve_timeout_ms > 0 ? resolve_timeout_ms : 0;
+    gt->seen = seen;
+    gt->seen_ctx = ctx;
+    gt->refresh = refresh;
+}
+
 /* A flush while the route is muted (Alertmanager's time muting): nothing
  * is sent and nothing is marked sent. Resolved alerts leave the group (a
  * muted route never tells them; if every alert resolved, the group closes
@@ -698,13 +794,106 @@ static bool group_muted(group_table_t *gt, group_t *g, int64_t now_ms)
     }
     if (shrunk) index_rebuild(g);
     g->changed = changed;
-    tw_insert(gt, &g->timer, now_ms + g->route->group_interval_ms);
+    arm(gt, g, now_ms + g->route->group_interval_ms);
     return true;
+}
+
+/* An entry resolving by time whose comeback dedup may fold (its dedup
+ * window reaches past its end): watched (see the note at the top). Out of
+ * memory: not watched, it reopens at its next forward. */
+static void lapse(group_table_t *gt, group_t *g, const entry_t *e)
+{
+    int64_t fold =
+        g->route->dedup_window_ms > gt->fold_ms ? g->route->dedup_window_ms : gt->fold_ms;
+    if (!gt->seen || e->seen_ms + fold <= e->ends_ms) return;
+    if (gt->n_lapsed == gt->cap_lapsed) {
+        size_t cap = gt->cap_lapsed ? gt->cap_lapsed * 2 : 16;
+        lapsed_t *l = realloc(gt->lapsed, cap * sizeof(*l));
+        if (!l) return;
+        gt->lapsed = l;
+        gt->cap_lapsed = cap;
+    }
+    alert_t *copy = alert_clone(e->alert);
+    if (!copy) return;
+    gt->lapsed[gt->n_lapsed++] =
+        (lapsed_t){g->route, copy, e->inc, e->enrich, e->ends_ms, e->seen_ms + fold};
+}
+
+/* Every second: a watched alert that occurred since its end reopens (as
+ * its forward would: in its group, or a new one); one whose dedup window
+ * passed is let go (its comeback is a new incident, forwarded). */
+static void lapsed_watch(group_table_t *gt, int64_t now_ms)
+{
+    if (!gt->n_lapsed || now_ms < gt->lapsed_due_ms) return;
+    gt->lapsed_due_ms = now_ms + 1000;
+    size_t w = 0;
+    for (size_t i = 0; i < gt->n_lapsed; i++) {
+        lapsed_t *l = &gt->lapsed[i];
+        int64_t seen_ms, event_ms, ends_at_ms;
+        bool back =
+            gt->seen(gt->seen_ctx, l->alert->fingerprint, &seen_ms, &event_ms, &ends_at_ms) &&
+            seen_ms > l->since_ms;
+        if (back) {
+            l->alert->event_time_ms = event_ms;
+            l->alert->ends_at_ms = ends_at_ms;
+            /* Out of memory: not reopened now; its next forward does. */
+            group_table_add(gt, l->route, l->alert, &l->inc, &l->enrich, NULL, seen_ms);
+        }
+        if (back || now_ms >= l->until_ms) {
+            free(l->alert);
+            continue;
+        }
+        gt->lapsed[w++] = *l;
+    }
+    gt->n_lapsed = w;
+}
+
+/* The firing alerts whose end has passed: asks `seen` first (also for
+ * those ending within half a resolve_timeout, so one pass covers a group
+ * whose alerts go on firing), moves on the ends of those that occurred
+ * since, resolves the others (a change). Recomputes expires_ms. */
+static void expire(group_table_t *gt, group_t *g, int64_t now_ms)
+{
+    int64_t next = 0, soon = now_ms + gt->resolve_timeout_ms / 2;
+    bool moved = false;
+    for (size_t i = 0; i < g->n_entries; i++) {
+        entry_t *e = &g->entries[i];
+        if (e->alert->status == ALERT_RESOLVED || !e->ends_ms) continue;
+        int64_t seen_ms, event_ms, ends_at_ms;
+        if (e->ends_ms <= soon && gt->seen &&
+            gt->seen(gt->seen_ctx, e->alert->fingerprint, &seen_ms, &event_ms, &ends_at_ms)) {
+            int64_t end =
+                router_alert_ends_ms(ends_at_ms, event_ms, seen_ms, gt->resolve_timeout_ms);
+            if (end > e->ends_ms) {
+                e->ends_ms = end;
+                e->seen_ms = seen_ms;
+                moved = true;
+            }
+        }
+        if (e->ends_ms > now_ms) {
+            if (!next || e->ends_ms < next) next = e->ends_ms;
+            continue;
+        }
+        /* Resolved by time, as Alertmanager's ResolvedAt: its endsAt is
+         * its own, else when it timed out. */
+        lapse(gt, g, e);
+        e->alert->status = ALERT_RESOLVED;
+        if (!e->alert->ends_at_ms) e->alert->ends_at_ms = e->ends_ms;
+        e->ends_ms = 0;
+        mark_changed(gt, g, now_ms);
+    }
+    g->expires_ms = next;
+    if (moved && gt->refresh && g->notified) notify(gt, g, NOTIFY_REFRESH, now_ms);
 }
 
 /* Returns false when the group closed (freed). */
 static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force)
 {
+    if (g->expires_ms && g->expires_ms <= now_ms) expire(gt, g, now_ms);
+    if (!force && g->flush_ms > now_ms) {
+        arm(gt, g, g->flush_ms); /* only an end was due */
+        return true;
+    }
     if (gt->muted && gt->muted(gt->muted_ctx, g->route, now_ms)) return group_muted(gt, g, now_ms);
     size_t n_firing = 0;
     for (size_t i = 0; i < g->n_entries; i++)
@@ -723,7 +912,7 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
          * wait for its group_interval, holds kept. Not at shutdown. */
         int64_t until = gt->hold && !force ? gt->hold(gt->hold_ctx, r, g->id, now_ms) : 0;
         if (until > now_ms) {
-            tw_insert(gt, &g->timer, until);
+            arm(gt, g, until);
             return true;
         }
         notify(gt, g, NOTIFY_FIRING, now_ms);
@@ -732,7 +921,7 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
     } else if (!force && now_ms - g->last_notify_ms >= r->repeat_interval_ms) {
         notify(gt, g, NOTIFY_REMINDER, now_ms);
     }
-    tw_insert(gt, &g->timer, g->last_notify_ms + r->repeat_interval_ms);
+    arm(gt, g, g->last_notify_ms + r->repeat_interval_ms);
     return true;
 }
 
@@ -757,6 +946,7 @@ static void fire_slot(group_table_t *gt, tw_node_t *head, int64_t now_ms)
 void group_table_advance(group_table_t *gt, int64_t now_ms)
 {
     if (gt->closing) closing_sweep(gt);
+    lapsed_watch(gt, now_ms);
     int64_t target = now_ms / gt->tick_ms;
     if (target <= gt->cur_tick) return;
     if (target - gt->cur_tick >= WHEEL_SLOTS) {
@@ -958,9 +1148,9 @@ qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes
         }
         g->acked_last_ms = g->last_notify_ms;
         if (g->notified)
-            tw_insert(gt, &g->timer,
-                      g->changed ? g->last_notify_ms + r->group_interval_ms
-                                 : g->last_notify_ms + r->repeat_interval_ms);
+            arm(gt, g,
+                g->changed ? g->last_notify_ms + r->group_interval_ms
+                           : g->last_notify_ms + r->repeat_interval_ms);
         (*loaded) += !existed;
     }
     free(buf);

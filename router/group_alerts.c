@@ -11,6 +11,10 @@
  *   u8 severity                   incident_t.severity
  *   u64 count                     occurrences folded into the incident
  *   i64 starts_at, ends_at, first_seen, last_seen, written   (Unix ms)
+ *                                 ends_at: a firing alert's end as its
+ *                                 instance's groups count it (its endsAt,
+ *                                 else last occurrence + resolve_timeout:
+ *                                 notify_alert_t.ends_ms), when it has one
  *   u16 n_labels, u16 n_annotations
  *   n_labels x (u16 len, name, u16 len, value)   sorted by name, unique
  *   n_annotations x (u16 len, name, u16 len, value)
@@ -68,7 +72,8 @@ size_t group_alert_encode(uint8_t *buf, size_t cap, const notify_alert_t *na, in
     buf[2] = a->status == ALERT_RESOLVED ? 1 : 0;
     buf[3] = inc ? inc->severity : 0;
     put_le(buf + 4, inc ? inc->count : 1, 8);
-    int64_t t[5] = {a->starts_at_ms, a->ends_at_ms, inc ? inc->first_seen_ms : 0,
+    int64_t ends = a->status != ALERT_RESOLVED && na->ends_ms ? na->ends_ms : a->ends_at_ms;
+    int64_t t[5] = {a->starts_at_ms, ends, inc ? inc->first_seen_ms : 0,
                     inc ? inc->last_seen_ms : 0, written_ms};
     for (int i = 0; i < 5; i++) put_le(buf + 12 + 8 * i, (uint64_t)t[i], 8);
     put_le(buf + 52, a->n_labels, 2);
@@ -186,9 +191,11 @@ static bool listed(const notification_t *own, const uint64_t *own_fps, int64_t p
         return true;
     }
     if (a->status == ALERT_FIRING && a->ends_at_ms && a->ends_at_ms <= own->now_ms) {
-        /* Past its endsAt and not refreshed (its instance stopped, or has
-         * not notified since): resolved, as Alertmanager would have it;
-         * listed once, in the first notification after endsAt. */
+        /* Past its end (its endsAt, or its last occurrence +
+         * resolve_timeout as its instance counted it) and not refreshed:
+         * its instance stopped (a live one republishes a record whose end
+         * moved on), so resolved, as Alertmanager would have it; listed
+         * once, in the first notification after its end. */
         a->status = ALERT_RESOLVED;
         g->inc.kind = DECISION_FORWARD_RESOLVED;
         return a->ends_at_ms > prev_sent_ms;

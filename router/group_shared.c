@@ -15,7 +15,11 @@
  *     every record of the group, so notify.c lists the whole group's
  *     alerts (from every instance) in it, with no extra round trip;
  *   - records the notification's alerts (field = fingerprint, value "f"
- *     firing / "r" resolved) and, for a sent one, the time (field "_t");
+ *     firing / "r" resolved; for a firing one with an end, field "e" +
+ *     fingerprint = END, Unix ms: its endsAt, or its last occurrence +
+ *     resolve_timeout, router_alert_ends_ms; a separate field, so an older
+ *     quell's script still reads "f") and, for a sent one, the time
+ *     (field "_t");
  *   - FIRING: always sent once due; before it, group_shared_hold claims
  *     the group's firing slot (group.c asks): when another instance sent
  *     one within group_interval, the group waits until that has passed
@@ -25,8 +29,13 @@
  *     of repeat_interval (the instances' timers drift apart by their own
  *     notification times), else skipped;
  *   - RESOLVED: sent only when no alert of the group is still firing on
- *     any instance (then both hashes are deleted, the records returned
- *     first); otherwise skipped, and the last instance to resolve sends it.
+ *     any instance, an "f" whose END has passed counting as resolved
+ *     (a dead instance's alerts resolve as its own groups would have
+ *     resolved them; then both hashes are deleted, the records returned
+ *     first); otherwise skipped, and the last instance to resolve sends it;
+ *   - REFRESH (an alert's end moved on: it occurred again, though nothing
+ *     changed to notify): only the records and statuses, never sent, so
+ *     the other instances do not take a live instance's alerts for ended.
  * The hashes expire 2 x repeat_interval + 1 h after their last write, so a
  * dead instance's firing alerts cannot hold a group's resolved forever.
  * A skipped notification releases its holds (nothing to deliver). Redis
@@ -41,15 +50,21 @@
 
 #include "router_int.h"
 
-/* KEYS: the group hash, its alerts hash. ARGV: kind, now, repeat, ttl,
- * cap, then (fingerprint, status, record) per alert; an empty record
+/* KEYS: the group hash, its alerts hash. ARGV: kind (f, m, x, p), now, repeat, ttl,
+ * cap, then (fingerprint, status, record) per alert: status "r", "f" or
+ * "f:END" (stored as "f" and, apart, eFINGERPRINT = END); an empty record
  * (oversized) is not written. Returns {0} (skip) or {1, previous send
  * time, HGETALL of the alerts hash}. */
 static const char gate_lua[] =
     "local kind, now, rep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) "
     "local cap = tonumber(ARGV[5]) "
     "for i = 6, #ARGV, 3 do "
-    "  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) "
+    "  local st = ARGV[i + 1] "
+    "  if string.sub(st, 1, 2) == 'f:' then "
+    "    redis.call('HSET', KEYS[1], ARGV[i], 'f', 'e' .. ARGV[i], string.sub(st, 3)) "
+    "  else "
+    "    redis.call('HSET', KEYS[1], ARGV[i], st) "
+    "    redis.call('HDEL', KEYS[1], 'e' .. ARGV[i]) end "
     "  if #ARGV[i + 2] > 0 and (redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 "
     "      or redis.call('HLEN', KEYS[2]) < cap) then "
     "    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end "
@@ -60,12 +75,16 @@ static const char gate_lua[] =
     "  local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
     "  if now - last < rep * 0.9 then send = 0 end "
     "elseif kind == 'x' then "
-    "  for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
-    "    if v == 'f' then send = 0 break end end "
+    "  local st = redis.call('HGETALL', KEYS[1]) "
+    "  for i = 1, #st, 2 do "
+    "    if st[i + 1] == 'f' then "
+    "      local e = tonumber(redis.call('HGET', KEYS[1], 'e' .. st[i]) or '0') "
+    "      if e == 0 or e > now then send = 0 break end end end "
     "  if send == 1 then "
     "    local all = redis.call('HGETALL', KEYS[2]) "
     "    redis.call('DEL', KEYS[1], KEYS[2]) "
     "    return {1, prev, all} end "
+    "elseif kind == 'p' then send = 0 "
     "end "
     "redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
     "redis.call('PEXPIRE', KEYS[2], ARGV[4]) "
@@ -82,6 +101,8 @@ static const char hold_lua[] = "local now, gi = tonumber(ARGV[1]), tonumber(ARGV
                                "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
                                "return 0";
 
+#define FIELD_BYTES 48 /* 17 of fingerprint, then up to 24 of "f:END" */
+
 struct group_shared {
     store_conf_t conf;
     char prefix[128];
@@ -92,7 +113,7 @@ struct group_shared {
     char **argv;
     size_t *lens;
     size_t cap;
-    char *fields; /* 17 bytes per alert: hex fingerprint + NUL */
+    char *fields; /* FIELD_BYTES per alert: hex fingerprint + NUL, then its status */
     char aprefix[128];
     uint8_t *records; /* the alerts' records of one gate call */
     size_t records_cap;
@@ -167,7 +188,7 @@ static bool grow(group_shared_t *gs, size_t need)
     if (a) gs->argv = a;
     size_t *l = realloc(gs->lens, cap * sizeof(*l));
     if (l) gs->lens = l;
-    char *f = realloc(gs->fields, cap * 17);
+    char *f = realloc(gs->fields, cap * FIELD_BYTES);
     if (f) gs->fields = f;
     if (!a || !l || !f) return false;
     gs->cap = cap;
@@ -224,7 +245,10 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *
     size_t argc = 10 + 3 * note->n_alerts;
     if (!grow(gs, argc)) return true;
     char key[200], akey[200], now[24], rep[24], ttl[24], cap[24];
-    char kind = note->kind == NOTIFY_REMINDER ? 'm' : note->kind == NOTIFY_RESOLVED ? 'x' : 'f';
+    char kind = note->kind == NOTIFY_REMINDER   ? 'm'
+                : note->kind == NOTIFY_RESOLVED ? 'x'
+                : note->kind == NOTIFY_REFRESH  ? 'p'
+                                                : 'f';
     snprintf(key, sizeof(key), "%s%016llx", gs->prefix, (unsigned long long)note->group_id);
     snprintf(akey, sizeof(akey), "%s%016llx", gs->aprefix, (unsigned long long)note->group_id);
     snprintf(now, sizeof(now), "%lld", (long long)note->now_ms);
@@ -252,12 +276,19 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *
         used += len;
     }
     for (size_t i = 0; i < note->n_alerts; i++) {
-        char *f = gs->fields + 17 * i;
-        snprintf(f, 17, "%016llx", (unsigned long long)note->alerts[i].alert->fingerprint);
+        const notify_alert_t *na = &note->alerts[i];
+        char *f = gs->fields + FIELD_BYTES * i, *st = f + 17;
+        snprintf(f, 17, "%016llx", (unsigned long long)na->alert->fingerprint);
         gs->argv[n] = f;
         gs->lens[n++] = 16;
-        gs->argv[n] = note->alerts[i].alert->status == ALERT_RESOLVED ? "r" : "f";
-        gs->lens[n++] = 1;
+        if (na->alert->status == ALERT_RESOLVED)
+            snprintf(st, FIELD_BYTES - 17, "r");
+        else if (na->ends_ms)
+            snprintf(st, FIELD_BYTES - 17, "f:%lld", (long long)na->ends_ms);
+        else
+            snprintf(st, FIELD_BYTES - 17, "f");
+        gs->argv[n] = st;
+        gs->lens[n++] = strlen(st);
         size_t off = (size_t)(uintptr_t)gs->argv[n];
         gs->argv[n++] = gs->records ? (char *)gs->records + off : "";
     }

@@ -366,6 +366,11 @@ static void on_notification(void *ctx, const notification_t *note)
     notifier_t *n = ctx;
     const receiver_t *rcv = note->route->receiver;
     notification_t merged;
+    if (note->kind == NOTIFY_REFRESH) {
+        /* The alerts' records only (group_shared.c): nothing is sent. */
+        if (n->o.group_shared) group_shared_gate(n->o.group_shared, note, NULL, NULL);
+        return;
+    }
     if (n->o.group_shared) {
         /* Kafka protobuf sends one Incident per alert: the other instances
          * produce their own, so only this instance's are needed. */
@@ -611,6 +616,7 @@ notifier_t *notifier_new(const notifier_opts_t *o, char *errbuf, size_t errlen)
      * what receivers have for a save (FILE.groups). */
     if (n->groups) group_table_track_delivery(n->groups);
     if (n->groups && o->group_shared) group_table_set_hold(n->groups, group_hold, n);
+    if (n->groups) notifier_set_resolve(n, o->resolve_timeout_ms, o->seen, o->seen_ctx);
     n->novelty = novelty_new(n->rt);
     n->multi = curl_multi_init();
     if (!n->rs || !n->groups || !n->novelty || !n->multi) {
@@ -719,6 +725,17 @@ void notifier_run(notifier_t *n, int64_t now_ms, int wait_ms)
         reap(n);
     }
     start_due(n);
+}
+
+void notifier_set_resolve(notifier_t *n, int64_t resolve_timeout_ms, group_seen_fn seen, void *ctx)
+{
+    n->o.resolve_timeout_ms = resolve_timeout_ms;
+    n->o.seen = seen;
+    n->o.seen_ctx = ctx;
+    /* Shared groups republish their alerts' records when their ends move
+     * on, so the other instances do not take them for resolved. */
+    group_table_set_resolve(n->groups, resolve_timeout_ms, seen, ctx, n->o.group_shared != NULL,
+                            n->o.dedup_window_ms);
 }
 
 void notifier_flush(notifier_t *n, int64_t now_ms)

@@ -102,8 +102,9 @@ size_t router_format_webhook(char *buf, size_t cap, const receiver_t *rcv, const
         put_lit(&w, ",\"startsAt\":");
         put_time(&w, a->starts_at_ms ? a->starts_at_ms : n->alerts[i].inc->first_seen_ms);
         put_lit(&w, ",\"endsAt\":");
-        /* Alertmanager sends Go's zero time for "not ended". */
-        if (resolved || a->ends_at_ms)
+        /* Alertmanager sends Go's zero time for "not ended", an endsAt
+         * still ahead included (types.Alerts hides it until it passes). */
+        if (resolved)
             put_time(&w, a->ends_at_ms ? a->ends_at_ms : n->alerts[i].inc->last_seen_ms);
         else
             put_lit(&w, "\"0001-01-01T00:00:00Z\"");

@@ -55,6 +55,7 @@ struct router {
     notifier_counters_t counters;     /* every generation's, so reloads never reset them */
     novelty_shared_t *novelty_shared; /* Redis store only */
     group_shared_t *group_shared;     /* Redis store only */
+    int64_t resolve_timeout_ms;       /* global.resolve_timeout: in use from router_set_seen */
     size_t lane_bytes;
     pthread_mutex_t lane_lock; /* registration only */
     ring_t *lanes[MAX_LANES];
@@ -197,6 +198,8 @@ router_t *router_new(const conf_t *conf, const char *brokers, char *errbuf, size
                                              .novelty_shared = r->novelty_shared,
                                              .group_shared = r->group_shared,
                                              .counters = &r->counters};
+        r->resolve_timeout_ms = conf->global.resolve_timeout_ms;
+        r->notifier_opts.dedup_window_ms = conf->dedup.window_ms;
         r->generation = 1;
         r->notifier = notifier_new(&r->notifier_opts, errbuf, errlen);
         if (!r->notifier) {
@@ -495,6 +498,15 @@ void router_groups_firing(router_t *r, void (*fn)(void *ctx, const incident_t *i
 const routing_t *router_routing(const router_t *r) { return r->routing; }
 
 void router_follow(router_t *r, routing_live_t *live) { r->live = live; }
+
+void router_set_seen(router_t *r, router_seen_fn fn, void *ctx)
+{
+    if (!r->notifier) return;
+    r->notifier_opts.resolve_timeout_ms = r->resolve_timeout_ms;
+    r->notifier_opts.seen = fn;
+    r->notifier_opts.seen_ctx = ctx;
+    notifier_set_resolve(r->notifier, r->resolve_timeout_ms, fn, ctx);
+}
 
 void router_drain(router_t *r) { atomic_store_explicit(&r->draining, true, memory_order_release); }
 

@@ -264,4 +264,19 @@ qerr_t router_groups_load(router_t *r, const char *path, uint64_t *loaded, char 
 void router_groups_firing(router_t *r, void (*fn)(void *ctx, const incident_t *inc), void *ctx);
 void router_stats(router_t *r, router_stats_t *out);
 
+/* Where a firing alert stops counting as firing, on the clock of the one
+ * who saw it (Alertmanager's endsAt): seen at `seen_ms`, with its own
+ * endsAt what was left of it at its event time (so a replay of old
+ * traffic lives as long as it did live), else resolve_timeout_ms later. */
+int64_t router_alert_ends_ms(int64_t ends_at_ms, int64_t event_ms, int64_t seen_ms,
+                             int64_t resolve_timeout_ms);
+/* Before the router thread starts: how route groups learn that an alert
+ * occurred again though the dedup workers folded it (see group_seen_fn in
+ * router_int.h; `fn` is called on the router thread). Without it, alerts
+ * resolve in their groups by their forwards alone, so they do not resolve
+ * by time (global.resolve_timeout) at all. */
+typedef bool (*router_seen_fn)(void *ctx, uint64_t fingerprint, int64_t *seen_ms, int64_t *event_ms,
+                               int64_t *ends_at_ms);
+void router_set_seen(router_t *r, router_seen_fn fn, void *ctx);
+
 #endif

@@ -17,12 +17,16 @@ typedef enum {
     NOTIFY_FIRING = 0, /* first notification, or an update after a change */
     NOTIFY_REMINDER,   /* nothing changed for repeat_interval */
     NOTIFY_RESOLVED,   /* every alert resolved: the last one; the group closes */
+    NOTIFY_REFRESH,    /* nothing to send: the alerts' ends moved on (shared groups
+                        * republish their records); carries no holds */
 } notify_kind_t;
 
 typedef struct {
     const alert_t *alert; /* the latest occurrence */
     const incident_t *inc;
     enrichment_t enrich;
+    int64_t ends_ms; /* firing: when it resolves unless it occurs again, on the
+                      * groups' clock (router_alert_ends_ms); 0 = never */
 } notify_alert_t;
 
 /* One group notification: views valid only during the callback. */
@@ -59,6 +63,20 @@ void group_table_set_mute(group_table_t *gt, group_muted_fn fn, void *ctx);
  * group_interval; group_shared.c). NULL = always now. */
 typedef int64_t (*group_hold_fn)(void *ctx, const route_t *r, uint64_t group_id, int64_t now_ms);
 void group_table_set_hold(group_table_t *gt, group_hold_fn fn, void *ctx);
+/* Whether `fingerprint` occurred firing since the group was told (the
+ * dedup workers fold repeats, which reach no group): true with when, on
+ * the groups' clock, and its event time and endsAt (0: none); false when
+ * unknown or its latest occurrence was a resolve. Router thread. */
+typedef router_seen_fn group_seen_fn;
+/* Alerts resolve by time (Alertmanager's resolve_timeout): a firing alert
+ * whose end (router_alert_ends_ms) passes resolves unless `seen` (may be
+ * NULL) says it occurred since. 0 = they resolve only when told (the
+ * default). `refresh`: a NOTIFY_REFRESH when ends moved on that way.
+ * `fold_ms`: dedup.window (a route's dedup_window when longer): an alert
+ * resolved by time whose comeback dedup may fold is watched through
+ * `seen` that long after its last occurrence, and reopened. */
+void group_table_set_resolve(group_table_t *gt, int64_t resolve_timeout_ms, group_seen_fn seen,
+                             void *ctx, bool refresh, int64_t fold_ms);
 /* Frees every group. Holds still in groups are not released: their input
  * is re-read after a restart (at-least-once). */
 void group_table_destroy(group_table_t *gt);
@@ -159,6 +177,12 @@ typedef struct {
      * generation's notifier, so a reload does not reset them. NULL = the
      * notifier's own. Outlives the notifier. */
     notifier_counters_t *counters;
+    /* Alerts that stop occurring resolve (group_table_set_resolve): after
+     * resolve_timeout_ms without endsAt (0 = never), asking `seen` first. */
+    int64_t resolve_timeout_ms;
+    group_seen_fn seen;
+    void *seen_ctx;
+    int64_t dedup_window_ms; /* dedup.window: see group_table_set_resolve */
 } notifier_opts_t;
 
 /* ---- a group's alerts across instances (group_alerts.c, pure) -------- */
@@ -242,6 +266,9 @@ qerr_t notifier_submit(notifier_t *n, const alert_t *a, const incident_t *inc, m
 /* Fires due group timers, starts due HTTP requests, completes finished
  * ones; waits up to wait_ms for network activity. */
 void notifier_run(notifier_t *n, int64_t now_ms, int wait_ms);
+/* Alerts resolve by time from now on (see notifier_opts_t.resolve_timeout_ms):
+ * before any alert is submitted. */
+void notifier_set_resolve(notifier_t *n, int64_t resolve_timeout_ms, group_seen_fn seen, void *ctx);
 /* Sends every group's pending notification and digest now (shutdown). */
 void notifier_flush(notifier_t *n, int64_t now_ms);
 /* Notifications queued, in flight or held in a digest. */

@@ -17,6 +17,12 @@
 
 void harness_sleep_ms(int ms);
 
+/* Polls `cond` every 20 ms until it holds or `ms` have passed. */
+#define HARNESS_WAIT_UNTIL(cond, ms)                                                               \
+    do {                                                                                           \
+        for (int waited_ = 0; !(cond) && waited_ < (ms); waited_ += 20) harness_sleep_ms(20);      \
+    } while (0)
+
 /* qsort order of uint64_t values. */
 int harness_cmp_u64(const void *a, const void *b);
 

@@ -141,6 +141,11 @@ static void test_tiny_scenario(void)
                 CHECK(sp50 > 0 && sp50 <= sp99 && sp99 < 60000);
                 CHECK(within >= 0 && within <= 100);
                 CHECK(num(st, "to_consumed_p99") > 0 && num(st, "consumed_to_decided_p99") > 0);
+                /* The loader's acks over the same window: some, and none
+                 * slower than the whole run's slowest. */
+                const cJSON *ack = cJSON_GetObjectItem(lat, "loader_produce_to_ack");
+                double ack99 = num(st, "loader_produce_to_ack_p99");
+                CHECK(ack99 > 0 && cJSON_IsObject(ack) && ack99 <= num(ack, "max"));
             }
         }
         CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "store_round_trips_per_alert")));

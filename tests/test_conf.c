@@ -111,6 +111,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.ingest.max_annotation_bytes, 65536);
     CHECK_EQ_INT(c.dedup.window_ms, 5 * 60 * 1000);
     CHECK_EQ_INT(c.dedup.repeat_interval_ms, 4 * 3600 * 1000);
+    CHECK_EQ_INT(c.global.resolve_timeout_ms, 5 * 60 * 1000);
     CHECK_EQ_INT(c.dedup.max_fingerprints, 1000000);
     CHECK_EQ_INT(c.dedup.fingerprint, FP_XXH3);
     CHECK_EQ_INT(c.dedup.fingerprint_labels.n, 0);
@@ -330,6 +331,10 @@ static void test_errors(void)
     CHECK(fails_with("ingest:\n  max_labels: 1025\n", 2,
                      "ingest.max_labels: 1025 is out of range 1..1024"));
     CHECK(fails_with("dedup:\n  window: 0\n", 2, "dedup.window: 0 is out of range 1s..30d"));
+    CHECK(fails_with("global:\n  resolve_timeout: 0s\n", 2,
+                     "global.resolve_timeout: 0s is out of range 10ms..365d"));
+    CHECK(fails_like("global:\n  resolve_timeout: soon\n", 2, "global.resolve_timeout"));
+    CHECK(fails_like("global:\n  resolve_timout: 5m\n", 2, "global.resolve_timeout"));
     CHECK(fails_with("dedup:\n  repeat_interval: 366d\n", 2,
                      "dedup.repeat_interval: 366d is out of range 1s..365d"));
     CHECK(fails_with("dedup:\n  max_fingerprints: 1000000001\n", 2,
@@ -594,6 +599,7 @@ static void test_print_doc(void)
         "dedup.ignore_labels",
         "dedup.snapshot_file",
         "dedup.snapshot_interval",
+        "global.resolve_timeout",
         "store.url",
         "store.prefix",
         "store.timeout",

@@ -191,6 +191,45 @@ static void test_kept(void)
     declog_destroy(d);
 }
 
+/* declog_latest: a fingerprint's latest decision, from the ring (by the
+ * index, or a walk when another fingerprint took its index entry) or its
+ * kept record; what route groups ask before resolving an alert by time. */
+static void test_latest(void)
+{
+    declog_opts_t o = {.workers = 2, .recent = 8, .open = 64, .open_ms = 3600000};
+    char err[256];
+    declog_t *d = declog_new(&o, err, sizeof err);
+    CHECK(d != NULL);
+    declog_times_t t;
+    CHECK(!declog_latest(d, 100, &t));
+    note(d, 100, DECISION_FORWARD_NEW, NULL, 1, "a");
+    note(d, 100, DECISION_SUPPRESS_DUPLICATE, NULL, 2, "a");
+    CHECK(declog_latest(d, 100, &t));
+    CHECK(t.firing);
+    CHECK_EQ_INT(t.event_ms, 2);
+    CHECK(t.decided_ms > 0);
+    CHECK(!declog_latest(d, 55, &t));
+    /* 132 takes 100's index entry (8 ring slots, 32 entries): a walk. */
+    note(d, 132, DECISION_FORWARD_NEW, NULL, 3, "b");
+    CHECK(declog_latest(d, 100, &t) && t.event_ms == 2);
+    CHECK(declog_latest(d, 132, &t) && t.event_ms == 3);
+    /* The ring turns over: 100's record is kept, its run goes on there. */
+    for (uint64_t fp = 1; fp <= 10; fp++) note(d, fp, DECISION_FORWARD_NEW, NULL, 4, "c");
+    CHECK(declog_latest(d, 100, &t) && t.firing && t.event_ms == 2);
+    note(d, 100, DECISION_SUPPRESS_DUPLICATE, NULL, 5, "a");
+    CHECK(declog_latest(d, 100, &t) && t.firing && t.event_ms == 5);
+    /* A resolve is the latest: not firing. */
+    note(d, 100, DECISION_FORWARD_RESOLVED, NULL, 6, "a");
+    CHECK(declog_latest(d, 100, &t));
+    CHECK(!t.firing);
+    declog_destroy(d);
+    /* No ring: nothing to say. */
+    o.recent = 0;
+    d = declog_new(&o, err, sizeof err);
+    CHECK(d && !declog_latest(d, 100, &t));
+    declog_destroy(d);
+}
+
 /* The worker rewrites records in place while readers copy them: a copy is
  * whole, its fields from one write (event_ms = 1000 * times + fp, and the
  * description annotation says the same). */
@@ -247,6 +286,7 @@ static void test_readers_see_whole_records(void)
 
 int main(void)
 {
+    test_latest();
     test_runs();
     test_kept();
     test_readers_see_whole_records();

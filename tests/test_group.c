@@ -11,6 +11,8 @@ typedef struct {
     notify_kind_t kind[64];
     size_t n_alerts[64], n_firing[64];
     int64_t at[64];
+    char states[64][8];  /* per alert: F firing, R resolved (firing first) */
+    int64_t ends_at[64]; /* the first resolved alert's endsAt */
     char key[256];
     msg_track_t *tracks[1024];
     size_t n_tracks;
@@ -24,6 +26,14 @@ static void on_note(void *ctx, const notification_t *n)
         s->n_alerts[s->calls] = n->n_alerts;
         s->n_firing[s->calls] = n->n_firing;
         s->at[s->calls] = n->now_ms;
+        s->ends_at[s->calls] = 0;
+        for (size_t i = 0; i < n->n_alerts && i < 7; i++) {
+            bool resolved = n->alerts[i].alert->status == ALERT_RESOLVED;
+            s->states[s->calls][i] = resolved ? 'R' : 'F';
+            if (resolved && !s->ends_at[s->calls])
+                s->ends_at[s->calls] = n->alerts[i].alert->ends_at_ms;
+        }
+        s->states[s->calls][n->n_alerts < 7 ? n->n_alerts : 7] = '\0';
     }
     snprintf(s->key, sizeof(s->key), "%s", n->group_key);
     s->calls++;
@@ -265,8 +275,287 @@ static void test_snapshot(void)
     fclose(f);
 }
 
+/* ---- resolve by time (Alertmanager's resolve_timeout) ------------------ */
+
+/* What the decision log would answer: the fingerprint's last occurrence. */
+typedef struct {
+    uint64_t fp;
+    int64_t seen_ms, event_ms, ends_at_ms;
+    int asked;
+} seen_t;
+
+static bool seen_fn(void *ctx, uint64_t fp, int64_t *seen_ms, int64_t *event_ms,
+                    int64_t *ends_at_ms)
+{
+    seen_t *s = ctx;
+    s->asked++;
+    if (fp != s->fp || !s->seen_ms) return false;
+    *seen_ms = s->seen_ms;
+    *event_ms = s->event_ms;
+    *ends_at_ms = s->ends_at_ms;
+    return true;
+}
+
+#define RT   (5 * M) /* resolve_timeout */
+#define FOLD (5 * M) /* dedup.window */
+
+static const int64_t t0 = 1000 * S; /* the clock at the start */
+
+/* A table resolving by time into *s, *r a route grouping by alertname. */
+static group_table_t *resolving_table(route_t *r, sink_t *s, int64_t t0, group_seen_fn seen,
+                                      void *ctx, bool refresh)
+{
+    static char *by_alertname[] = {"alertname"};
+    *r = test_route(by_alertname, 1, false);
+    group_table_t *gt = group_table_new(t0, 100, on_note, s);
+    group_table_set_resolve(gt, RT, seen, ctx, refresh, FOLD);
+    return gt;
+}
+
+/* Advances in 1 s steps (the router thread's pace, coarser). */
+static void run_to(group_table_t *gt, int64_t from, int64_t to)
+{
+    for (int64_t t = from; t <= to; t += S) group_table_advance(gt, t);
+    group_table_advance(gt, to);
+}
+
+static void test_resolve_timeout_without_ends_at(void)
+{
+    route_t r;
+    sink_t s = {0};
+    group_table_t *gt = resolving_table(&r, &s, t0, NULL, NULL, false);
+    label_t l1[] = {L("alertname", "Cron"), L("job", "backup")};
+    alert_t a = mk(l1, 2, 1, false);
+    a.event_time_ms = t0;
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0) == QERR_OK);
+    run_to(gt, t0, t0 + 31 * S);
+    CHECK_EQ_INT(s.calls, 1);
+    CHECK_EQ_INT(s.kind[0], NOTIFY_FIRING);
+    CHECK_EQ_STR(s.states[0], "F");
+    /* Not sent again: firing until its last occurrence + resolve_timeout. */
+    run_to(gt, t0 + 31 * S, t0 + RT - S);
+    CHECK_EQ_INT(s.calls, 1);
+    CHECK_EQ_INT(group_table_count(gt), 1);
+    /* Then resolved: a change, told at the next update (group_interval
+     * after the first notification), the group's resolved notification,
+     * with endsAt = last occurrence + resolve_timeout; the group closes. */
+    run_to(gt, t0 + RT - S, t0 + 30 * S + 5 * M + S);
+    CHECK_EQ_INT(s.calls, 2);
+    CHECK_EQ_INT(s.kind[1], NOTIFY_RESOLVED);
+    CHECK_EQ_INT(s.n_firing[1], 0);
+    CHECK_EQ_STR(s.states[1], "R");
+    CHECK_EQ_INT(s.ends_at[1], t0 + RT);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+
+    /* Off (0): an alert resolves only when a resolve arrives. */
+    group_table_set_resolve(gt, 0, NULL, NULL, false, 0);
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0 + H) == QERR_OK);
+    run_to(gt, t0 + H, t0 + 2 * H);
+    CHECK_EQ_INT(s.calls, 3);
+    CHECK_EQ_INT(group_table_count(gt), 1);
+    group_table_destroy(gt);
+}
+
+static void test_resolve_at_ends_at(void)
+{
+    route_t r;
+    sink_t s = {0};
+    group_table_t *gt = resolving_table(&r, &s, t0, NULL, NULL, false);
+    label_t l1[] = {L("alertname", "Lag"), L("host", "a")};
+    label_t l2[] = {L("alertname", "Lag"), L("host", "b")};
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    /* Prometheus sends endsAt = now + 4 evaluation intervals (here 8 m);
+     * one host's rule stops, the other's goes on (re-sent: a REPEAT
+     * forward, or the same alert again with a later endsAt). */
+    alert_t a = mk(l1, 2, 1, false), b = mk(l2, 2, 2, false);
+    a.event_time_ms = b.event_time_ms = t0;
+    a.ends_at_ms = b.ends_at_ms = t0 + 8 * M;
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0) == QERR_OK);
+    CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, t0) == QERR_OK);
+    run_to(gt, t0, t0 + 31 * S);
+    CHECK_EQ_INT(s.calls, 1);
+    CHECK_EQ_STR(s.states[0], "FF");
+    for (int64_t t = t0 + M; t <= t0 + 20 * M; t += M) {
+        b.event_time_ms = t;
+        b.ends_at_ms = t + 8 * M;
+        CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, t) == QERR_OK);
+        run_to(gt, t - M + S, t);
+    }
+    /* a ended at t0 + 8 m: the update after it lists it resolved with its
+     * own endsAt, b firing; then a leaves the group. */
+    CHECK_EQ_INT(s.calls, 2);
+    CHECK_EQ_INT(s.kind[1], NOTIFY_FIRING);
+    CHECK(s.at[1] >= t0 + 8 * M && s.at[1] <= t0 + 8 * M + 2 * S);
+    CHECK_EQ_STR(s.states[1], "FR");
+    CHECK_EQ_INT(s.ends_at[1], t0 + 8 * M);
+    CHECK_EQ_INT(s.n_firing[1], 1);
+    /* b stops at t0 + 20 m: resolved at its endsAt, t0 + 28 m. */
+    run_to(gt, t0 + 20 * M, t0 + 28 * M - S);
+    CHECK_EQ_INT(s.calls, 2);
+    run_to(gt, t0 + 28 * M - S, t0 + 28 * M + S);
+    CHECK_EQ_INT(s.calls, 3);
+    CHECK_EQ_INT(s.kind[2], NOTIFY_RESOLVED);
+    CHECK_EQ_STR(s.states[2], "R");
+    CHECK_EQ_INT(s.ends_at[2], t0 + 28 * M);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+
+    /* A replay of old traffic: endsAt is as far past the event time as it
+     * was live, so the alert lives as long on the groups' clock. */
+    int64_t t1 = t0 + H;
+    alert_t old = mk(l1, 2, 1, false);
+    old.event_time_ms = t0 - 30 * 24 * H;
+    old.ends_at_ms = old.event_time_ms + 3 * M;
+    CHECK(group_table_add(gt, &r, &old, &inc, NULL, NULL, t1) == QERR_OK);
+    run_to(gt, t1, t1 + 31 * S);
+    CHECK_EQ_INT(s.calls, 4);
+    CHECK_EQ_INT(s.kind[3], NOTIFY_FIRING);
+    run_to(gt, t1 + 31 * S, t1 + 30 * S + 5 * M + S);
+    CHECK_EQ_INT(s.calls, 5);
+    CHECK_EQ_INT(s.kind[4], NOTIFY_RESOLVED);
+    group_table_destroy(gt);
+}
+
+/* `a` fires (again) at t; within `ms` exactly one firing notification,
+ * listing `states`. */
+static void fires_again(group_table_t *gt, const route_t *r, sink_t *s, alert_t *a, int64_t t,
+                        int64_t ms, const char *states)
+{
+    int before = s->calls;
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    a->event_time_ms = t;
+    CHECK(group_table_add(gt, r, a, &inc, NULL, NULL, t) == QERR_OK);
+    run_to(gt, t, t + ms);
+    CHECK_EQ_INT(s->calls, before + 1);
+    CHECK_EQ_INT(s->kind[before], NOTIFY_FIRING);
+    CHECK_EQ_STR(s->states[before], states);
+}
+
+static void test_resolve_seen_and_reopen(void)
+{
+    route_t r;
+    sink_t s = {0};
+    seen_t seen = {.fp = 1};
+    group_table_t *gt = resolving_table(&r, &s, t0, seen_fn, &seen, true);
+    label_t l1[] = {L("alertname", "Disk"), L("host", "a")};
+    label_t l2[] = {L("alertname", "Disk"), L("host", "b")};
+    alert_t a = mk(l1, 2, 1, false), b = mk(l2, 2, 2, false);
+    a.event_time_ms = b.event_time_ms = t0;
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0) == QERR_OK);
+    CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, t0) == QERR_OK);
+    run_to(gt, t0, t0 + 31 * S);
+    CHECK_EQ_INT(s.calls, 1);
+    /* a goes on occurring, folded by the dedup workers: the group never
+     * sees it, the decision log does (seen). b stops. */
+    for (int64_t t = t0 + 30 * S; t <= t0 + 30 * M; t += 30 * S) {
+        seen.seen_ms = seen.event_ms = t;
+        run_to(gt, t - 29 * S, t);
+    }
+    CHECK(seen.asked >= 1);
+    CHECK(seen.asked <= 12); /* about two lookups per resolve_timeout */
+    /* b resolved at t0 + 5 m, told in the update at t0 + 5 m 30 s; a's end
+     * moved on, which a shared group republishes (NOTIFY_REFRESH). */
+    int updates = 0, refreshes = 0;
+    for (int i = 1; i < s.calls && i < 64; i++) {
+        updates += s.kind[i] == NOTIFY_FIRING;
+        refreshes += s.kind[i] == NOTIFY_REFRESH;
+    }
+    CHECK_EQ_INT(updates, 1);
+    CHECK(refreshes >= 1);
+    int u = 1;
+    while (u < s.calls && s.kind[u] != NOTIFY_FIRING) u++;
+    CHECK_EQ_STR(s.states[u], "FR");
+    CHECK_EQ_INT(s.ends_at[u], t0 + RT);
+    CHECK_EQ_INT(group_table_count(gt), 1);
+
+    /* b fires again (a new incident: the dedup window had closed): it
+     * reopens in the group, an update lists it firing. */
+    int64_t t = t0 + 30 * M + S;
+    fires_again(gt, &r, &s, &b, t, 5 * S, "FF");
+
+    /* Both stop: both resolve, one resolved notification, closed. */
+    seen.fp = 0;
+    run_to(gt, t + 5 * S, t + 12 * M);
+    CHECK_EQ_INT(s.kind[s.calls - 1], NOTIFY_RESOLVED);
+    CHECK_EQ_STR(s.states[s.calls - 1], "RR");
+    CHECK_EQ_INT(group_table_count(gt), 0);
+
+    /* It fires again later: a new group, paged again after group_wait. */
+    fires_again(gt, &r, &s, &a, t + H, 31 * S, "F");
+    group_table_destroy(gt);
+}
+
+/* An alert that comes back after it resolved by time, within its dedup
+ * window: the workers fold the comeback into its open incident (no
+ * forward), so the group watches the decision log and reopens it. */
+static void test_resolve_comeback_folded(void)
+{
+    route_t r;
+    sink_t s = {0};
+    seen_t seen = {.fp = 1};
+    group_table_t *gt = resolving_table(&r, &s, t0, seen_fn, &seen, false);
+    r.dedup_window_ms = 30 * M; /* this route's alerts: a 30 m dedup window */
+    label_t l1[] = {L("alertname", "Lag"), L("host", "a")};
+    alert_t a = mk(l1, 2, 1, false);
+    a.event_time_ms = t0;
+    a.ends_at_ms = t0 + 4 * M; /* Prometheus: 4 evaluation intervals */
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    seen.seen_ms = seen.event_ms = t0;
+    seen.ends_at_ms = t0 + 4 * M;
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0) == QERR_OK);
+    /* Its rule stops: resolved at t0 + 4 m, the group's resolved at the
+     * update t0 + 5 m 30 s, closed. */
+    run_to(gt, t0, t0 + 6 * M);
+    CHECK_EQ_INT(s.calls, 2);
+    CHECK_EQ_INT(s.kind[1], NOTIFY_RESOLVED);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    /* It comes back at t0 + 10 m, 10 m after its last occurrence: folded
+     * by dedup, seen in the decision log; a new group pages again. */
+    seen.seen_ms = seen.event_ms = t0 + 10 * M;
+    seen.ends_at_ms = t0 + 14 * M;
+    run_to(gt, t0 + 6 * M, t0 + 10 * M + 32 * S);
+    CHECK_EQ_INT(s.calls, 3);
+    CHECK_EQ_INT(s.kind[2], NOTIFY_FIRING);
+    CHECK_EQ_STR(s.states[2], "F");
+    CHECK(s.at[2] >= t0 + 10 * M + 30 * S);
+    /* Gone again, past the window of its last occurrence: let go (its
+     * next occurrence is a new incident, forwarded). */
+    run_to(gt, t0 + 10 * M + 32 * S, t0 + 60 * M);
+    CHECK_EQ_INT(s.kind[s.calls - 1], NOTIFY_RESOLVED);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    int asked = seen.asked;
+    run_to(gt, t0 + 60 * M, t0 + 70 * M);
+    CHECK_EQ_INT(seen.asked, asked);
+    group_table_destroy(gt);
+}
+
+static void test_resolve_before_first_notification(void)
+{
+    /* An alert whose endsAt passes before group_wait: nobody was paged,
+     * the group closes silently (as a resolve before group_wait). */
+    route_t r;
+    sink_t s = {0};
+    group_table_t *gt = resolving_table(&r, &s, 0, NULL, NULL, false);
+    label_t l1[] = {L("alertname", "Blip")};
+    alert_t a = mk(l1, 1, 1, false);
+    a.event_time_ms = 10 * S;
+    a.ends_at_ms = 20 * S;
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, 10 * S) == QERR_OK);
+    run_to(gt, 10 * S, 2 * M);
+    CHECK_EQ_INT(s.calls, 0);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    group_table_destroy(gt);
+}
+
 int main(void)
 {
+    test_resolve_timeout_without_ends_at();
+    test_resolve_at_ends_at();
+    test_resolve_seen_and_reopen();
+    test_resolve_before_first_notification();
+    test_resolve_comeback_folded();
     test_snapshot();
     test_timings();
     test_silent_close_and_keys();

@@ -47,7 +47,7 @@ static bool str_same(str_t a, str_t b)
 
 static size_t encode(uint8_t *buf, const alert_t *a, const incident_t *inc, int64_t written)
 {
-    notify_alert_t na = {a, inc, {0}};
+    notify_alert_t na = {a, inc, {0}, 0};
     return group_alert_encode(buf, GROUP_ALERT_MAX_BYTES, &na, written);
 }
 
@@ -179,7 +179,7 @@ static void test_merge(void)
      * to ours), db2 firing, db3 resolved at T+500. */
     alert_t own_a = make_alert(la, 0xa1, ALERT_FIRING);
     incident_t own_inc = {.count = 2, .first_seen_ms = T, .last_seen_ms = T};
-    notify_alert_t own_na = {&own_a, &own_inc, {0}};
+    notify_alert_t own_na = {&own_a, &own_inc, {0}, 0};
     notification_t own = {.kind = NOTIFY_FIRING,
                           .route = &route,
                           .group_key = "{}:{alertname=\"DiskFull\"}",
@@ -265,8 +265,60 @@ static void test_merge(void)
     arena_free(&ar);
 }
 
+/* A firing alert's record carries its end as its instance counts it
+ * (endsAt, or last occurrence + resolve_timeout), so another instance's
+ * merge lists it resolved once that passed, as Alertmanager would. */
+static void test_record_end(void)
+{
+    uint8_t buf[GROUP_ALERT_MAX_BYTES];
+    arena_t ar;
+    arena_init(&ar, 8192);
+    alert_t a = make_alert(la, 0xa1, ALERT_FIRING);
+    incident_t inc = {.count = 1, .first_seen_ms = T, .last_seen_ms = T};
+    notify_alert_t na = {&a, &inc, {0}, T + 300000};
+    group_alert_t g;
+    size_t n = group_alert_encode(buf, sizeof buf, &na, T);
+    CHECK(n > 0 && group_alert_decode(buf, n, 0xa1, &ar, &g));
+    CHECK_EQ_INT(g.alert.ends_at_ms, T + 300000);
+    /* A resolved one keeps its own endsAt. */
+    alert_t r = make_alert(la, 0xa1, ALERT_RESOLVED);
+    na.alert = &r;
+    n = group_alert_encode(buf, sizeof buf, &na, T);
+    CHECK(n > 0 && group_alert_decode(buf, n, 0xa1, &ar, &g));
+    CHECK_EQ_INT(g.alert.ends_at_ms, T + 9000);
+    /* Before its end another instance lists it firing; after, resolved
+     * with that end, once. */
+    na.alert = &a;
+    group_alert_t others[1];
+    alert_t own_a = make_alert(lb, 0xb2, ALERT_FIRING);
+    notify_alert_t own_na = {&own_a, &inc, {0}, 0};
+    notification_t own = {.kind = NOTIFY_FIRING, .alerts = &own_na, .n_alerts = 1, .n_firing = 1};
+    notification_t out;
+    for (int step = 0; step < 3; step++) {
+        int64_t now = step == 0 ? T + 299000 : T + 301000;
+        int64_t prev = step == 2 ? T + 301000 : T;
+        n = group_alert_encode(buf, sizeof buf, &na, T);
+        CHECK(group_alert_decode(buf, n, 0xa1, &ar, &others[0]));
+        own.now_ms = now;
+        CHECK(group_alerts_merge(&own, others, 1, prev, &ar, NULL, NULL, &out));
+        if (step == 0) {
+            CHECK_EQ_INT(out.n_alerts, 2);
+            CHECK_EQ_INT(out.n_firing, 2);
+        } else if (step == 1) {
+            CHECK_EQ_INT(out.n_alerts, 2);
+            CHECK_EQ_INT(out.n_firing, 1);
+            CHECK_EQ_INT(out.alerts[1].alert->status, ALERT_RESOLVED);
+            CHECK_EQ_INT(out.alerts[1].alert->ends_at_ms, T + 300000);
+        } else {
+            CHECK_EQ_INT(out.n_alerts, 1); /* told once */
+        }
+    }
+    arena_free(&ar);
+}
+
 int main(void)
 {
+    test_record_end();
     test_round_trip();
     test_refused();
     test_merge();

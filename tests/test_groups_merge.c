@@ -185,35 +185,64 @@ static notification_t gate_note(const route_t *route, notify_kind_t kind, notify
                             .now_ms = now_ms};
 }
 
+/* Two handles on one Redis as two instances, one group of two alerts. */
+typedef struct {
+    store_conf_t sc;
+    group_shared_t *one, *two;
+    receiver_t rcv;
+    route_t route;
+    alert_t a, b;
+    incident_t inc;
+    notify_alert_t na, nb;
+    arena_t ar;
+} gate_rig_t;
+
+static const int64_t T0 = 1767225600000LL;
+
+static bool gate_rig_new(gate_rig_t *g, const redis_local_t *redis, const char *prefix)
+{
+    memset(g, 0, sizeof *g);
+    g->sc = (store_conf_t){.port = redis->port, .timeout_ms = 500};
+    snprintf(g->sc.host, sizeof(g->sc.host), "127.0.0.1");
+    g->one = group_shared_new(&g->sc, prefix);
+    g->two = group_shared_new(&g->sc, prefix);
+    g->rcv = (receiver_t){.name = "hook", .kind = RECV_WEBHOOK};
+    g->route =
+        (route_t){.receiver = &g->rcv, .repeat_interval_ms = 3600000, .group_interval_ms = 1000};
+    g->a = (alert_t){.labels = gl_a, .n_labels = 2, .fingerprint = 0xa, .starts_at_ms = T0};
+    g->b = (alert_t){.labels = gl_b, .n_labels = 2, .fingerprint = 0xb, .starts_at_ms = T0};
+    g->inc = (incident_t){.count = 1, .first_seen_ms = T0, .last_seen_ms = T0};
+    g->na = (notify_alert_t){&g->a, &g->inc, {0}, 0};
+    g->nb = (notify_alert_t){&g->b, &g->inc, {0}, 0};
+    arena_init(&g->ar, 8192);
+    CHECK(g->one && g->two);
+    return g->one && g->two;
+}
+
+static void gate_rig_free(gate_rig_t *g)
+{
+    group_shared_destroy(g->one);
+    group_shared_destroy(g->two);
+    arena_free(&g->ar);
+}
+
 static void test_gate_direct(const redis_local_t *redis)
 {
-    store_conf_t sc = {.port = redis->port, .timeout_ms = 500};
-    snprintf(sc.host, sizeof(sc.host), "127.0.0.1");
-    group_shared_t *one = group_shared_new(&sc, "gd:"), *two = group_shared_new(&sc, "gd:");
-    CHECK(one && two);
-    if (!one || !two) return;
-    receiver_t rcv = {.name = "hook", .kind = RECV_WEBHOOK};
-    route_t route = {.receiver = &rcv, .repeat_interval_ms = 3600000, .group_interval_ms = 1000};
-    const int64_t t = 1767225600000LL;
-    alert_t a = {.labels = gl_a, .n_labels = 2, .fingerprint = 0xa, .starts_at_ms = t};
-    alert_t b = {.labels = gl_b, .n_labels = 2, .fingerprint = 0xb, .starts_at_ms = t};
-    incident_t inc = {.count = 1, .first_seen_ms = t, .last_seen_ms = t};
-    notify_alert_t na = {&a, &inc, {0}}, nb = {&b, &inc, {0}};
-    arena_t ar;
-    arena_init(&ar, 8192);
+    gate_rig_t g;
+    if (!gate_rig_new(&g, redis, "gd:")) return;
     group_others_t others;
-    notification_t note = gate_note(&route, NOTIFY_FIRING, &na, t), merged;
+    notification_t note = gate_note(&g.route, NOTIFY_FIRING, &g.na, T0), merged;
 
     /* Instance one fires first: only its own record comes back. */
-    CHECK(group_shared_gate(one, &note, &ar, &others));
+    CHECK(group_shared_gate(g.one, &note, &g.ar, &others));
     CHECK_EQ_INT(others.n, 1);
     CHECK_EQ_INT(others.prev_sent_ms, 0);
     /* Instance two, a group_interval later: one's alert is in its page. */
-    note = gate_note(&route, NOTIFY_FIRING, &nb, t + 1000);
-    CHECK(group_shared_gate(two, &note, &ar, &others));
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.nb, T0 + 1000);
+    CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
     CHECK_EQ_INT(others.n, 2);
-    CHECK_EQ_INT(others.prev_sent_ms, t);
-    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &ar, NULL, NULL,
+    CHECK_EQ_INT(others.prev_sent_ms, T0);
+    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &g.ar, NULL, NULL,
                              &merged));
     CHECK_EQ_INT(merged.n_alerts, 2);
     CHECK_EQ_INT(merged.n_firing, 2);
@@ -229,8 +258,8 @@ static void test_gate_direct(const redis_local_t *redis)
         CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer > 3600000);
         if (r) freeReplyObject(r);
     }
-    note = gate_note(&route, NOTIFY_FIRING, &na, t + 2000);
-    CHECK(group_shared_gate(one, &note, &ar, &others));
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.na, T0 + 2000);
+    CHECK(group_shared_gate(g.one, &note, &g.ar, &others));
     CHECK_EQ_INT(others.n, 2);
     CHECK_EQ_INT(others.malformed, 1);
     if (c) {
@@ -239,14 +268,14 @@ static void test_gate_direct(const redis_local_t *redis)
     }
     /* One resolves: skipped (two still fires). Two resolves: sent, both
      * listed resolved, both hashes gone. */
-    a.status = b.status = ALERT_RESOLVED;
-    a.ends_at_ms = b.ends_at_ms = t + 3000;
-    note = gate_note(&route, NOTIFY_RESOLVED, &na, t + 3000);
-    CHECK(!group_shared_gate(one, &note, &ar, &others));
-    note = gate_note(&route, NOTIFY_RESOLVED, &nb, t + 3100);
-    CHECK(group_shared_gate(two, &note, &ar, &others));
+    g.a.status = g.b.status = ALERT_RESOLVED;
+    g.a.ends_at_ms = g.b.ends_at_ms = T0 + 3000;
+    note = gate_note(&g.route, NOTIFY_RESOLVED, &g.na, T0 + 3000);
+    CHECK(!group_shared_gate(g.one, &note, &g.ar, &others));
+    note = gate_note(&g.route, NOTIFY_RESOLVED, &g.nb, T0 + 3100);
+    CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
     CHECK_EQ_INT(others.n, 2);
-    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &ar, NULL, NULL,
+    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &g.ar, NULL, NULL,
                              &merged));
     CHECK_EQ_INT(merged.n_alerts, 2);
     CHECK_EQ_INT(merged.n_firing, 0);
@@ -258,18 +287,80 @@ static void test_gate_direct(const redis_local_t *redis)
         if (r) freeReplyObject(r);
         redisFree(c);
     }
-    group_shared_destroy(one);
-    group_shared_destroy(two);
+    group_shared_destroy(g.one);
+    group_shared_destroy(g.two);
 
     /* Redis unreachable: sent, own alerts only (nothing merged). */
-    sc.port = redis_local_free_port();
-    group_shared_t *down = group_shared_new(&sc, "gd:");
-    a.status = ALERT_FIRING;
-    note = gate_note(&route, NOTIFY_FIRING, &na, t + 4000);
-    CHECK(down && group_shared_gate(down, &note, &ar, &others));
+    g.sc.port = redis_local_free_port();
+    group_shared_t *down = group_shared_new(&g.sc, "gd:");
+    g.a.status = ALERT_FIRING;
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.na, T0 + 4000);
+    CHECK(down && group_shared_gate(down, &note, &g.ar, &others));
     CHECK_EQ_INT(others.n, 0);
     group_shared_destroy(down);
-    arena_free(&ar);
+    arena_free(&g.ar);
+}
+
+/* Alerts without endsAt over two instances: each record carries its end
+ * (last occurrence + resolve_timeout); a live instance republishes it when
+ * it moves on (REFRESH, never sent); a dead one's alert counts as resolved
+ * once its end passed, in listings and for the group's resolved. */
+static void test_gate_dead_instance(const redis_local_t *redis)
+{
+    gate_rig_t g;
+    if (!gate_rig_new(&g, redis, "gx:")) return;
+    g.na.ends_ms = g.nb.ends_ms = T0 + 5000;
+    group_others_t others;
+    notification_t note = gate_note(&g.route, NOTIFY_FIRING, &g.na, T0), merged;
+    CHECK(group_shared_gate(g.one, &note, &g.ar, &others));
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.nb, T0 + 1000);
+    CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
+    CHECK_EQ_INT(others.n, 2);
+    for (size_t i = 0; i < others.n; i++) CHECK_EQ_INT(others.v[i].alert.ends_at_ms, T0 + 5000);
+    /* The status stays "f" (what an older quell reads); the end beside. */
+    redisContext *c = redis_local_client(redis);
+    if (c) {
+        redisReply *r = redisCommand(c, "HMGET gx:grp:0000000000000077 000000000000000a "
+                                        "e000000000000000a");
+        CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+              r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "f") &&
+              r->element[1]->type == REDIS_REPLY_STRING && atoll(r->element[1]->str) == T0 + 5000);
+        if (r) freeReplyObject(r);
+    }
+    /* One's alert occurred again: its end moves on, published, not sent. */
+    g.na.ends_ms = T0 + 9000;
+    note = gate_note(&g.route, NOTIFY_REFRESH, &g.na, T0 + 4000);
+    CHECK(!group_shared_gate(g.one, &note, &g.ar, &others));
+    /* Two's stops: resolved at T0 + 5 s. One's is still firing at T0 + 6 s:
+     * two's resolved is skipped. */
+    g.b.status = ALERT_RESOLVED;
+    g.b.ends_at_ms = T0 + 5000;
+    g.nb.ends_ms = 0;
+    note = gate_note(&g.route, NOTIFY_RESOLVED, &g.nb, T0 + 6000);
+    CHECK(!group_shared_gate(g.two, &note, &g.ar, &others));
+    /* One's instance dies. Past its end (T0 + 9 s), a firing notification
+     * of two lists it resolved, with that end as endsAt... */
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.nb, T0 + 9500);
+    CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
+    CHECK(group_alerts_merge(&note, others.v, others.n, others.prev_sent_ms, &g.ar, NULL, NULL,
+                             &merged));
+    CHECK_EQ_INT(merged.n_alerts, 2);
+    CHECK_EQ_INT(merged.n_firing, 0);
+    for (size_t i = 0; i < merged.n_alerts; i++) {
+        CHECK_EQ_INT(merged.alerts[i].alert->status, ALERT_RESOLVED);
+        if (merged.alerts[i].alert->fingerprint == 0xa)
+            CHECK_EQ_INT(merged.alerts[i].alert->ends_at_ms, T0 + 9000);
+    }
+    /* ...and the group's resolved goes out, not held until the TTL. */
+    note = gate_note(&g.route, NOTIFY_RESOLVED, &g.nb, T0 + 9600);
+    CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
+    if (c) {
+        redisReply *r = redisCommand(c, "EXISTS gx:grp:0000000000000077 gx:grpa:0000000000000077");
+        CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+    }
+    gate_rig_free(&g);
 }
 
 int main(void)
@@ -287,6 +378,7 @@ int main(void)
     CHECK_EQ_INT(redis_local_start(&redis), 0);
     /* Stage 0: the adapter's contract, before any quell runs. */
     test_gate_direct(&redis);
+    test_gate_dead_instance(&redis);
     harness_mock_t kafka;
     CHECK_EQ_INT(harness_mock_start(&kafka, "gm", N), 0);
     webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};

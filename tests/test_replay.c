@@ -500,10 +500,221 @@ static void test_incident_rows(void)
     CHECK(out && strstr(out, "alertname=\"Disk full on db1\""));
     free(out);
     free(err);
+    /* PagerDuty's REST API incidents: resolved ones timed by created_at,
+     * closed at last_status_change_at (no label: it moves with each
+     * update). Before, each was a resolve with no firing: nothing opened. */
+    write_text("pd-api.json",
+               "{\"incidents\":[{\"id\":\"Q1A\",\"title\":\"Disk full on db1\",\"status\":"
+               "\"resolved\",\"urgency\":\"high\",\"created_at\":\"2024-05-01T10:00:00Z\","
+               "\"last_status_change_at\":\"2024-05-01T10:03:00Z\"},"
+               "{\"id\":\"Q1C\",\"title\":\"CPU high\",\"status\":\"triggered\",\"urgency\":"
+               "\"low\",\"created_at\":\"2024-05-01T11:00:00Z\",\"last_status_change_at\":"
+               "\"2024-05-01T11:00:00Z\"}],\"more\":false}\n");
+    CHECK_EQ_INT(run("explain pd-api.json", &out, &err), 0);
+    const char *d1 = out ? strstr(out, "alert 1: ") : NULL,
+               *d2 = out ? strstr(out, "alert 2: ") : NULL,
+               *d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:03:00"));
+    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
+          !strstr(out, "alert 4: "));
+    CHECK(out && !strstr(out, "last_status_change_at"));
+    free(out);
+    free(err);
+    /* Zabbix's API (problem.get through JSON-RPC): clock, r_clock (0 while
+     * open); whether it was acknowledged is no label. */
+    write_text("zabbix-api.json",
+               "{\"jsonrpc\":\"2.0\",\"result\":[{\"objectid\":\"15112\",\"clock\":\"1714557600\","
+               "\"r_clock\":\"1714557900\",\"name\":\"Agent unreachable\",\"acknowledged\":\"1\","
+               "\"severity\":\"3\"},{\"objectid\":\"15112\",\"clock\":\"1714561200\",\"r_clock\":"
+               "\"0\",\"name\":\"Agent unreachable\",\"acknowledged\":\"0\",\"severity\":\"3\"}],"
+               "\"id\":1}\n");
+    CHECK_EQ_INT(run("explain zabbix-api.json", &out, &err), 0);
+    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
+    d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:05:00"));
+    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
+          !strstr(out, "alert 4: "));
+    CHECK(out && strstr(out, "alertname=\"Agent unreachable\"") && !strstr(out, "acknowledged"));
+    free(out);
+    free(err);
+    /* A close after the next row's creation is no file out of order. */
+    write_text("pd-long.json",
+               "{\"incidents\":[{\"title\":\"Disk full\",\"status\":\"resolved\",\"created_at\":"
+               "\"2024-05-01T10:00:00Z\",\"last_status_change_at\":\"2024-05-01T12:00:00Z\"},"
+               "{\"title\":\"CPU high\",\"status\":\"resolved\",\"created_at\":"
+               "\"2024-05-01T11:00:00Z\",\"last_status_change_at\":\"2024-05-01T11:10:00Z\"}]}\n");
+    CHECK_EQ_INT(run("replay pd-long.json", &out, &err), 0);
+    CHECK(out && strstr(out, "4 alerts in, "));
+    CHECK(err && !strstr(err, "earlier than the one before"));
+    free(out);
+    free(err);
+    /* Opsgenie's alerts, closed, without a close time: each fired; an
+     * event log timed by created_at whose resolve follows its firing
+     * keeps it a resolve, even with an id of its own (a label set of its
+     * own, the name still open). */
+    write_text("og.csv", "TinyId,Message,Alias,Status,CreatedAt\n"
+                         "1,Disk full,disk-db1,closed,2024-05-01 10:00:00\n"
+                         "2,CPU high,cpu-api1,open,2024-05-01 10:05:00\n"
+                         "3,CPU high,cpu-api1,closed,2024-05-01 10:06:00\n");
+    CHECK_EQ_INT(run("explain og.csv", &out, &err), 0);
+    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
+    d3 = out ? strstr(out, "alert 3: ") : NULL;
+    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
+    CHECK(d2 && strstr(d2, "firing, evaluated at 2024-05-01T10:05:00"));
+    CHECK(d3 && strstr(d3, "resolved, evaluated at 2024-05-01T10:06:00") &&
+          !strstr(out, "alert 4: "));
+    if (!d3) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
     write_text("riemann.json", "{\"host\":\"h1\",\"service\":\"cpu\",\"state\":\"critical\","
                                "\"description\":\"load 12.5\",\"time\":1714557600}\n");
     CHECK_EQ_INT(run("explain riemann.json", &out, &err), 0);
     CHECK(out && strstr(out, "alertname=\"cpu\"") && strstr(out, "description=\"load 12.5\""));
+    free(out);
+    free(err);
+}
+
+/* The fingerprint `explain` gives alert k (1-based), "" when none. */
+static void explained_fp(const char *out, int k, char fp[17])
+{
+    char key[32];
+    snprintf(key, sizeof key, "alert %d: fingerprint ", k);
+    const char *at = out ? strstr(out, key) : NULL;
+    fp[0] = '\0';
+    if (at) snprintf(fp, 17, "%.16s", at + strlen(key));
+}
+
+/* A firing notification and its resolve are one label set, though the
+ * fields that change from one notification to the next differ: each
+ * pair below was two label sets before, so the resolve closed nothing. */
+static void test_notification_pairs(void)
+{
+    static const struct {
+        const char *name, *text, *gone[4], *kept;
+    } pairs[] = {
+        {"cloudwatch.json",
+         "{\"Type\":\"Notification\",\"MessageId\":\"e288882d-4281-5be4-8fde-dccc11c8cb01\","
+         "\"Subject\":\"ALARM: \\\"disk\\\" in EU\",\"Timestamp\":\"2024-05-01T10:00:00.100Z\","
+         "\"Signature\":\"Wui8ZxaiH1IXLGJOTonbzc9lUaoq5HN3e2tPaX7G122R4r9P+"
+         "Gbs01gOUsKMjPFiOwdvLT5rQjJw"
+         "czb+1F6r6kt4qhU3\",\"Message\":\"{\\\"AlarmName\\\":\\\"disk\\\",\\\"AWSAccountId\\\":"
+         "\\\"1234567890\\\",\\\"NewStateValue\\\":\\\"ALARM\\\",\\\"OldStateValue\\\":"
+         "\\\"OK\\\",\\\"NewStateReason\\\":\\\"Threshold Crossed: "
+         "97.0\\\",\\\"StateChangeTime\\\":"
+         "\\\"2024-05-01T10:00:00.000+0000\\\"}\"}\n"
+         "{\"Type\":\"Notification\",\"MessageId\":\"f288882d-4281-5be4-8fde-dccc11c8cb02\","
+         "\"Subject\":\"OK: \\\"disk\\\" in EU\",\"Timestamp\":\"2024-05-01T10:03:00.100Z\","
+         "\"Signature\":\"Xui8ZxaiH1IXLGJOTonbzc9lUaoq5HN3e2tPaX7G122R4r9P+"
+         "Gbs01gOUsKMjPFiOwdvLT5rQjJw"
+         "czb+1F6r6kt4qhU3\",\"Message\":\"{\\\"AlarmName\\\":\\\"disk\\\",\\\"AWSAccountId\\\":"
+         "\\\"1234567890\\\",\\\"NewStateValue\\\":\\\"OK\\\",\\\"OldStateValue\\\":"
+         "\\\"ALARM\\\",\\\"NewStateReason\\\":\\\"Threshold Crossed: "
+         "0.0\\\",\\\"StateChangeTime\\\":"
+         "\\\"2024-05-01T10:03:00.000+0000\\\"}\"}\n",
+         {"MessageId", "OldStateValue", "NewStateReason", "Signature="},
+         "Message_AWSAccountId=\"1234567890\""},
+        {"grafana-annotations.json",
+         "{\"id\":1201,\"alertId\":12,\"alertName\":\"High CPU\",\"newState\":\"alerting\","
+         "\"prevState\":\"ok\",\"created\":1714557600000,\"time\":1714557600000,\"timeEnd\":"
+         "1714557600000}\n"
+         "{\"id\":1202,\"alertId\":12,\"alertName\":\"High CPU\",\"newState\":\"ok\","
+         "\"prevState\":\"alerting\",\"created\":1714557780000,\"time\":1714557780000,\"timeEnd\":"
+         "1714557780000}\n",
+         {"id=", "prevState", "created", "timeEnd"},
+         "alertId=\"12\""},
+        {"grafana-legacy.json",
+         "{\"ruleName\":\"CPU alert\",\"ruleId\":7,\"state\":\"alerting\",\"title\":"
+         "\"[Alerting] CPU alert\",\"evalMatches\":[]}\n"
+         "{\"ruleName\":\"CPU alert\",\"ruleId\":7,\"state\":\"ok\",\"title\":\"[OK] CPU alert\","
+         "\"evalMatches\":[]}\n",
+         {"[Alerting]", "[OK]", NULL, NULL},
+         "title=\"CPU alert\""},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        write_text(pairs[i].name, pairs[i].text);
+        char cmd[128], *out, *err, fp1[17], fp2[17];
+        snprintf(cmd, sizeof cmd, "explain %s", pairs[i].name);
+        CHECK_EQ_INT(run(cmd, &out, &err), 0);
+        explained_fp(out, 1, fp1);
+        explained_fp(out, 2, fp2);
+        CHECK(fp1[0] && !strcmp(fp1, fp2));
+        CHECK(out && strstr(out, "alert 1: ") && strstr(strstr(out, "alert 1: "), "firing"));
+        CHECK(out && strstr(out, "alert 2: ") && strstr(strstr(out, "alert 2: "), "resolved"));
+        for (int g = 0; g < 4 && pairs[i].gone[g]; g++) {
+            const char *labels = out ? strstr(out, "  labels {") : NULL;
+            CHECK(labels && !strstr(labels, pairs[i].gone[g]));
+        }
+        CHECK(out && strstr(out, pairs[i].kept));
+        if (!fp1[0] || strcmp(fp1, fp2)) fprintf(stderr, "%s: %s%s", pairs[i].name, out, err);
+        free(out);
+        free(err);
+    }
+}
+
+/* `kubectl get events -o json`: a List whose items are the events (it
+ * read as one alert without a name before: its apiVersion and kind are
+ * strings, so it was no envelope), without what moves with each write. */
+static void test_kubectl_events(void)
+{
+    write_text(
+        "events.json",
+        "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"},"
+        "\"items\":[{\"kind\":\"Event\",\"count\":3,\"lastTimestamp\":\"2024-05-01T10:00:00Z\","
+        "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\",\"uid\":"
+        "\"e6a9d681-52a3-492f-ad8a-2b80dc7bf61d\"},\"message\":\"Back-off restarting failed "
+        "container\",\"metadata\":{\"resourceVersion\":\"571325\",\"uid\":"
+        "\"e082a174-c4f8-48fd-bf8e-51589860bf65\"},\"reason\":\"BackOff\",\"type\":\"Warning\"},"
+        "{\"kind\":\"Event\",\"count\":4,\"lastTimestamp\":\"2024-05-01T10:01:00Z\","
+        "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web-1\",\"uid\":"
+        "\"e6a9d681-52a3-492f-ad8a-2b80dc7bf61d\"},\"message\":\"Back-off restarting failed "
+        "container\",\"metadata\":{\"resourceVersion\":\"571390\",\"uid\":"
+        "\"e082a174-c4f8-48fd-bf8e-51589860bf65\"},\"reason\":\"BackOff\",\"type\":"
+        "\"Warning\"}]}\n");
+    char *out, *err, fp1[17], fp2[17];
+    CHECK_EQ_INT(run("explain events.json", &out, &err), 0);
+    explained_fp(out, 1, fp1);
+    explained_fp(out, 2, fp2);
+    CHECK(fp1[0] && !strcmp(fp1, fp2) && !strstr(out, "alert 3: "));
+    CHECK(out && strstr(out, "alertname=\"Back-off restarting failed container\"") &&
+          strstr(out, "involvedObject_name=\"web-1\"") && strstr(out, "reason=\"BackOff\""));
+    CHECK(out && !strstr(out, "resourceVersion") && !strstr(out, "count=") && !strstr(out, "uid="));
+    if (!fp1[0]) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
+/* Nagios's log (Icinga's, Naemon's): its SERVICE and HOST ALERT lines
+ * are the alerts, OK and UP resolve them; notifications and the log's own
+ * lines are counted and skipped; an alert line cut short is reported. It
+ * was every line "not decoded (bad_json)" before. */
+static void test_nagios_log(void)
+{
+    write_text("nagios.log",
+               "[1701000000] LOG ROTATION: DAILY\n"
+               "[1701000000] SERVICE ALERT: web01;HTTP;CRITICAL;SOFT;1;CRITICAL - Socket timeout\n"
+               "[1701000060] SERVICE ALERT: web01;HTTP;CRITICAL;HARD;3;CRITICAL - a;b;c\n"
+               "[1701000060] SERVICE NOTIFICATION: oncall;web01;HTTP;CRITICAL;notify;CRITICAL\n"
+               "[1701000300] SERVICE ALERT: web01;HTTP;OK;HARD;3;HTTP OK: 200 OK\n"
+               "[1701000400] HOST ALERT: db02;DOWN;HARD;5;PING CRITICAL - Packet loss = 100%\n"
+               "[1701000450] SERVICE ALERT: db02;Disk\n"
+               "[1701000500] HOST ALERT: db02;UP;HARD;1;PING OK - Packet loss = 0%\n");
+    char *out, *err, fp[6][17];
+    CHECK_EQ_INT(run("explain nagios.log", &out, &err), 0);
+    for (int k = 1; k <= 5; k++) explained_fp(out, k, fp[k]);
+    CHECK(fp[1][0] && !strcmp(fp[1], fp[2]) && !strcmp(fp[1], fp[3]));
+    CHECK(fp[4][0] && !strcmp(fp[4], fp[5]) && strcmp(fp[1], fp[4]));
+    CHECK(out && !strstr(out, "alert 6: "));
+    const char *a3 = out ? strstr(out, "alert 3: ") : NULL,
+               *a5 = out ? strstr(out, "alert 5: ") : NULL;
+    CHECK(a3 && strstr(a3, "resolved, evaluated at 2023-11-26T12:05:00"));
+    CHECK(a5 && strstr(a5, "resolved, evaluated at 2023-11-26T12:08:20"));
+    CHECK(out && strstr(out, "{alertname=\"HTTP\", host=\"web01\"}") &&
+          strstr(out, "{alertname=\"host\", host=\"db02\"}"));
+    CHECK(err && strstr(err, "nagios.log: 2 log lines that are no alert skipped"));
+    CHECK(err && strstr(err, "nagios.log:7: not read: not a Nagios log line"));
+    if (!a5) fprintf(stderr, "%s%s", out, err);
     free(out);
     free(err);
 }
@@ -730,6 +941,9 @@ int main(void)
     test_prom_api();
     test_incident_rows();
     test_state_prefix();
+    test_notification_pairs();
+    test_kubectl_events();
+    test_nagios_log();
     test_roles_by_value();
     test_check_and_explain();
     char cmd[512];

@@ -22,42 +22,19 @@
 #include "../core/core.h"
 #include "check.h"
 #include "harness.h"
+#include "http_client.h"
 #include "webhook_sink.h"
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "redis_local.h" /* redis_local_free_port */
 #pragma GCC diagnostic pop
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    mbuf_append(ctx, p, sz * n);
-    return sz * n;
-}
-
 static int http_port;
 
 /* The status (0 when the request failed); the NUL-terminated body in out. */
 static long http_do(const char *method, const char *path, const char *body, mbuf_t *out)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", http_port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    out->len = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    mbuf_append(out, "", 1);
-    out->len--;
-    return status;
+    return http_client_do(http_port, method, path, body, out);
 }
 
 /* quell_config_reloads_total{result="..."}, -1 when not read. */
@@ -115,11 +92,6 @@ static void write_config(const char *receiver, uint16_t port_a, uint16_t port_b)
     CHECK(rename(tmp, conf_path) == 0);
 }
 
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    do {                                                                                           \
-        for (int waited_ = 0; !(cond) && waited_ < (ms); waited_ += 20) harness_sleep_ms(20);      \
-    } while (0)
-
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -144,7 +116,7 @@ int main(void)
 
     /* Generation 1: to A. */
     post_alert("Before1", false);
-    WAIT_UNTIL(webhook_sink_matching(&a, "Before1", NULL) > 0, 15000);
+    HARNESS_WAIT_UNTIL(webhook_sink_matching(&a, "Before1", NULL) > 0, 15000);
     CHECK_EQ_INT(webhook_sink_matching(&a, "Before1", NULL), 1);
     long long ok0 = reloads("success"), failed0 = reloads("failure");
     CHECK(ok0 >= 1 && failed0 >= 0);
@@ -152,17 +124,17 @@ int main(void)
     /* Generation 2: to B. */
     write_config("B", a.port, b.port);
     kill(pid, SIGHUP);
-    WAIT_UNTIL(reloads("success") > ok0, 10000);
+    HARNESS_WAIT_UNTIL(reloads("success") > ok0, 10000);
     CHECK(reloads("success") > ok0);
     CHECK_EQ_INT(reloads("failure"), failed0);
     CHECK_EQ_INT(http_do("GET", "/api/v2/status", NULL, &m), 200);
     CHECK(m.buf && strstr(m.buf, "receiver: \\\"B\\\""));
     post_alert("After1", false);
-    WAIT_UNTIL(webhook_sink_matching(&b, "After1", NULL) > 0, 10000);
+    HARNESS_WAIT_UNTIL(webhook_sink_matching(&b, "After1", NULL) > 0, 10000);
     CHECK_EQ_INT(webhook_sink_matching(&b, "After1", NULL), 1);
     /* Before1's group was notified on A's route: it resolves there. */
     post_alert("Before1", true);
-    WAIT_UNTIL(webhook_sink_matching(&a, "Before1", "\"status\":\"resolved\"") > 0, 10000);
+    HARNESS_WAIT_UNTIL(webhook_sink_matching(&a, "Before1", "\"status\":\"resolved\"") > 0, 10000);
     CHECK_EQ_INT(webhook_sink_matching(&a, "Before1", "\"status\":\"resolved\""), 1);
 
     /* A routing that does not compile is refused as a whole. */
@@ -181,11 +153,11 @@ int main(void)
     }
     long long ok1 = reloads("success");
     kill(pid, SIGHUP);
-    WAIT_UNTIL(reloads("failure") > failed0, 10000);
+    HARNESS_WAIT_UNTIL(reloads("failure") > failed0, 10000);
     CHECK(reloads("failure") > failed0);
     CHECK_EQ_INT(reloads("success"), ok1);
     post_alert("After2", false);
-    WAIT_UNTIL(webhook_sink_matching(&b, "After2", NULL) > 0, 10000);
+    HARNESS_WAIT_UNTIL(webhook_sink_matching(&b, "After2", NULL) > 0, 10000);
     CHECK_EQ_INT(webhook_sink_matching(&b, "After2", NULL), 1);
 
     CHECK_EQ_INT(harness_quell_stop(pid, 30000), 0);
