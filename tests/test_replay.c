@@ -454,6 +454,29 @@ static void test_prom_api(void)
     free(err);
 }
 
+/* `explain FILE`, checked to say exactly three alerts, alert k with
+ * want[k] ("firing, evaluated at 2024-..."): its output (freed by the
+ * caller). */
+static char *explain_three(const char *file, const char *const want[3])
+{
+    char cmd[128], *out, *err;
+    snprintf(cmd, sizeof cmd, "explain %s", file);
+    CHECK_EQ_INT(run(cmd, &out, &err), 0);
+    bool all = out && !strstr(out, "alert 4: ");
+    for (int k = 0; k < 3; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "alert %d: ", k + 1);
+        const char *at = out ? strstr(out, key) : NULL;
+        const char *next = at ? strstr(at + 1, "alert ") : NULL;
+        const char *w = at ? strstr(at, want[k]) : NULL;
+        all &= w && (!next || w < next);
+    }
+    CHECK(all);
+    if (!all) fprintf(stderr, "%s: %s%s", file, out, err);
+    free(err);
+    return out;
+}
+
 /* Rows that are whole incidents: a Zabbix problem export (fired at
  * "Time", resolved at "Recovery time", whatever its status says now; an
  * open problem only fired) and a PagerDuty incident export (created_on,
@@ -510,35 +533,23 @@ static void test_incident_rows(void)
                "{\"id\":\"Q1C\",\"title\":\"CPU high\",\"status\":\"triggered\",\"urgency\":"
                "\"low\",\"created_at\":\"2024-05-01T11:00:00Z\",\"last_status_change_at\":"
                "\"2024-05-01T11:00:00Z\"}],\"more\":false}\n");
-    CHECK_EQ_INT(run("explain pd-api.json", &out, &err), 0);
-    const char *d1 = out ? strstr(out, "alert 1: ") : NULL,
-               *d2 = out ? strstr(out, "alert 2: ") : NULL,
-               *d3 = out ? strstr(out, "alert 3: ") : NULL;
-    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
-    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:03:00"));
-    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
-          !strstr(out, "alert 4: "));
+    const char *const pd_want[3] /* and Zabbix's */ = {"firing, evaluated at 2024-05-01T10:00:00",
+                                                       "resolved, evaluated at 2024-05-01T10:03:00",
+                                                       "firing, evaluated at 2024-05-01T11:00:00"};
+    out = explain_three("pd-api.json", pd_want);
     CHECK(out && !strstr(out, "last_status_change_at"));
     free(out);
-    free(err);
     /* Zabbix's API (problem.get through JSON-RPC): clock, r_clock (0 while
      * open); whether it was acknowledged is no label. */
     write_text("zabbix-api.json",
                "{\"jsonrpc\":\"2.0\",\"result\":[{\"objectid\":\"15112\",\"clock\":\"1714557600\","
-               "\"r_clock\":\"1714557900\",\"name\":\"Agent unreachable\",\"acknowledged\":\"1\","
+               "\"r_clock\":\"1714557780\",\"name\":\"Agent unreachable\",\"acknowledged\":\"1\","
                "\"severity\":\"3\"},{\"objectid\":\"15112\",\"clock\":\"1714561200\",\"r_clock\":"
                "\"0\",\"name\":\"Agent unreachable\",\"acknowledged\":\"0\",\"severity\":\"3\"}],"
                "\"id\":1}\n");
-    CHECK_EQ_INT(run("explain zabbix-api.json", &out, &err), 0);
-    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
-    d3 = out ? strstr(out, "alert 3: ") : NULL;
-    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
-    CHECK(d2 && strstr(d2, "resolved, evaluated at 2024-05-01T10:05:00"));
-    CHECK(d3 && strstr(d3, "firing, evaluated at 2024-05-01T11:00:00") &&
-          !strstr(out, "alert 4: "));
+    out = explain_three("zabbix-api.json", pd_want); /* the same times */
     CHECK(out && strstr(out, "alertname=\"Agent unreachable\"") && !strstr(out, "acknowledged"));
     free(out);
-    free(err);
     /* A close after the next row's creation is no file out of order. */
     write_text("pd-long.json",
                "{\"incidents\":[{\"title\":\"Disk full\",\"status\":\"resolved\",\"created_at\":"
@@ -558,16 +569,10 @@ static void test_incident_rows(void)
                          "1,Disk full,disk-db1,closed,2024-05-01 10:00:00\n"
                          "2,CPU high,cpu-api1,open,2024-05-01 10:05:00\n"
                          "3,CPU high,cpu-api1,closed,2024-05-01 10:06:00\n");
-    CHECK_EQ_INT(run("explain og.csv", &out, &err), 0);
-    d1 = out ? strstr(out, "alert 1: ") : NULL, d2 = out ? strstr(out, "alert 2: ") : NULL,
-    d3 = out ? strstr(out, "alert 3: ") : NULL;
-    CHECK(d1 && strstr(d1, "firing, evaluated at 2024-05-01T10:00:00"));
-    CHECK(d2 && strstr(d2, "firing, evaluated at 2024-05-01T10:05:00"));
-    CHECK(d3 && strstr(d3, "resolved, evaluated at 2024-05-01T10:06:00") &&
-          !strstr(out, "alert 4: "));
-    if (!d3) fprintf(stderr, "%s%s", out, err);
-    free(out);
-    free(err);
+    const char *const og_want[3] = {"firing, evaluated at 2024-05-01T10:00:00",
+                                    "firing, evaluated at 2024-05-01T10:05:00",
+                                    "resolved, evaluated at 2024-05-01T10:06:00"};
+    free(explain_three("og.csv", og_want));
     write_text("riemann.json", "{\"host\":\"h1\",\"service\":\"cpu\",\"state\":\"critical\","
                                "\"description\":\"load 12.5\",\"time\":1714557600}\n");
     CHECK_EQ_INT(run("explain riemann.json", &out, &err), 0);
