@@ -553,33 +553,30 @@ void rec_row_emit(recorded_t *r, row_t *row, const char *file, size_t line, reco
      * stream of events whose ids differ: PagerDuty's webhook messages) */
     uint64_t fp = labels_hash(row), name = name_key(row);
     bool fired_before = fired_count(r, fp) || fired_count(r, name);
-    if (row->have_end && row->have_time && row->end_ms >= row->time_ms) {
-        /* A row that is a whole incident (a Zabbix problem, a PagerDuty
-         * incident, an alarm with its clear time): it fired at its time,
-         * whatever its status says now, and resolved at its end. */
+    /* A row that is a whole incident (a Zabbix problem, a PagerDuty
+     * incident, an alarm with its clear time): it fired at its time,
+     * whatever its status says now, and resolved at its end. So is a
+     * closed row timed by when it was created, of an alert nothing before
+     * it opened (PagerDuty's REST incidents: created_at, status resolved;
+     * Opsgenie's alerts: createdAt, closed), not the resolve of one: its
+     * end is when its state last changed (last_status_change_at,
+     * updatedAt); without that, it only fired, as an open problem's row
+     * does (end -1). */
+    int64_t end_ms = row->end_ms;
+    bool whole = row->have_time && row->have_end && end_ms >= row->time_ms;
+    if (!whole && row->have_time && row->resolved && (row->time_is_start || r->map_time_start) &&
+        !fired_before) {
+        whole = true;
+        end_ms = row->have_changed && row->changed_ms >= row->time_ms ? row->changed_ms : -1;
+    }
+    if (whole) {
         a.status = ALERT_FIRING;
-        fn(ctx, &a);
-        a.status = ALERT_RESOLVED;
-        a.event_time_ms = row->end_ms;
-        r->emitting_close = true;
-    } else if (row->resolved && (row->time_is_start || r->map_time_start) && row->have_time &&
-               !fired_before) {
-        /* A closed row timed by when it was created, of an alert nothing
-         * before it opened (PagerDuty's REST incidents: created_at, status
-         * resolved; Opsgenie's alerts: createdAt, closed): a whole incident
-         * too, not the resolve of one. It fired then, and resolved when its
-         * state last changed (last_status_change_at, updatedAt); without
-         * that, it only fired, as an open problem's row does. */
-        a.status = ALERT_FIRING;
-        if (!row->have_changed || row->changed_ms < row->time_ms) {
-            fired_mark(r, fp, name, true);
+        if (end_ms >= 0) {
             fn(ctx, &a);
-            return;
+            a.status = ALERT_RESOLVED;
+            a.event_time_ms = end_ms;
+            r->emitting_close = true;
         }
-        fn(ctx, &a);
-        a.status = ALERT_RESOLVED;
-        a.event_time_ms = row->changed_ms;
-        r->emitting_close = true;
     }
     fired_mark(r, fp, name, a.status == ALERT_FIRING);
     fn(ctx, &a);
@@ -801,7 +798,9 @@ static bool volatile_field(const char *name, const char *v, size_t len)
         return true;
     bool digits = len > 0;
     for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)v[i]);
-    bool dated = (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
+    /* a date opens with a digit: a URL ("https://h/p") is not parsed */
+    bool dated = len && isdigit((unsigned char)v[0]) &&
+                 (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
     if ((dated || (digits && word_in(w[nw - 1], time_words))) && len < 64 &&
         rec_plausible_time(v, len))
         return true;
