@@ -730,32 +730,36 @@ static bool occurrence_field(const char *name)
     return false;
 }
 
-/* The words of a label-safe field name, split at '_' and where a lower
- * case letter or digit meets an upper case one (NewStateReason: New,
- * State, Reason), lower-cased into out[]; how many (at most max). */
-static size_t name_words(const char *name, char out[][24], size_t max)
+/* A word of a field name. */
+typedef struct {
+    const char *p;
+    size_t n;
+} word_t;
+
+/* The last `max` words of a field name, last first (rec_last_word:
+ * NewStateReason is Reason, State, New); how many. */
+static size_t name_words(const char *name, word_t *w, size_t max)
 {
-    size_t n = 0, l = 0;
-    for (const char *c = name;; c++) {
-        bool split =
-            !*c || *c == '_' || (l && isupper((unsigned char)*c) && !isupper((unsigned char)c[-1]));
-        if (split && l) {
-            out[n][l < 23 ? l : 23] = '\0';
-            if (++n == max) return n;
-            l = 0;
-        }
-        if (!*c) return n;
-        if (*c != '_') {
-            if (l < 23) out[n][l] = (char)tolower((unsigned char)*c);
-            l++;
-        }
+    size_t len = strlen(name), n = 0;
+    while (len && n < max) {
+        size_t wl;
+        const char *s = rec_last_word(name, len, &wl);
+        if (wl) w[n++] = (word_t){s, wl};
+        len = (size_t)(s - name);
+        while (len && (name[len - 1] == '_' || name[len - 1] == '-' || name[len - 1] == '.')) len--;
     }
+    return n;
 }
 
-static bool word_in(const char *w, const char *const *set)
+static bool word_is(word_t w, const char *s)
+{
+    return strlen(s) == w.n && !strncasecmp(w.p, s, w.n);
+}
+
+static bool word_in(word_t w, const char *const *set)
 {
     for (; *set; set++)
-        if (!strcmp(w, *set)) return true;
+        if (word_is(w, *set)) return true;
     return false;
 }
 
@@ -791,28 +795,25 @@ static bool volatile_field(const char *name, const char *v, size_t len)
                                              "ts",      "end",     "start",    NULL};
     static const char *const before[] = {"old", "prev", "previous", NULL};
     static const char *const state[] = {"state", "status", "value", NULL};
-    char w[8][24];
+    word_t w[8]; /* last first */
     size_t nw = name_words(name, w, 8);
     if (!nw) return false;
-    if ((nw == 1 && word_in(w[0], ids)) || (word_in(w[nw - 1], ids) && uuid_value(v, len)))
-        return true;
+    if ((nw == 1 && word_in(w[0], ids)) || (word_in(w[0], ids) && uuid_value(v, len))) return true;
     bool digits = len > 0;
     for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)v[i]);
     /* a date opens with a digit: a URL ("https://h/p") is not parsed */
     bool dated = len && isdigit((unsigned char)v[0]) &&
                  (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
-    if ((dated || (digits && word_in(w[nw - 1], time_words))) && len < 64 &&
-        rec_plausible_time(v, len))
+    if ((dated || (digits && word_in(w[0], time_words))) && len < 64 && rec_plausible_time(v, len))
         return true;
     bool had_before = false, had_state = false;
     for (size_t i = 0; i < nw; i++) {
         had_before |= word_in(w[i], before);
-        had_state |= !strcmp(w[i], "state");
+        had_state |= word_is(w[i], "state");
     }
-    if ((had_before && word_in(w[nw - 1], state)) || (had_state && !strcmp(w[nw - 1], "reason")))
-        return true;
+    if ((had_before && word_in(w[0], state)) || (had_state && word_is(w[0], "reason"))) return true;
     /* Kubernetes's resourceVersion: moves with every write of the object */
-    if (nw >= 2 && !strcmp(w[nw - 2], "resource") && !strcmp(w[nw - 1], "version")) return true;
+    if (nw >= 2 && word_is(w[1], "resource") && word_is(w[0], "version")) return true;
     if (len >= 64) {
         bool base64 = true, marked = false;
         for (size_t i = 0; i < len && base64; i++) {

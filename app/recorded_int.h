@@ -214,6 +214,10 @@ bool rec_role_name_eq(const char *field, const char *role);
 /* One row of (label-safe name, value) fields, roles[] playing their roles. */
 void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const char *const *vals,
                          const size_t *lens, size_t n, const int roles[ROLE__COUNT]);
+/* The last word of s[0, len): after the last '_', '-' or '.', or from
+ * its last capital starting a CamelCase word ("Component" in
+ * "AnalysisComponent"); all of it when none (recorded_json.c). */
+const char *rec_last_word(const char *s, size_t len, size_t *word_len);
 /* Whether a key is role name `role`, or (suffix) ends with it as its last
  * word, naming no entity (recorded_json.c). */
 bool rec_leaf_is_role(const char *leaf, const char *parent, bool array, const char *role,

@@ -225,10 +225,7 @@ static void flat_free(flat_t *fl)
     for (size_t i = 0; i < fl->n_inner; i++) cJSON_Delete(fl->inner[i]);
 }
 
-/* The last word of s[0, len): after the last '_', '-' or '.', or from
- * its last capital starting a CamelCase word ("Component" in
- * "AnalysisComponent"); all of it when none. */
-static const char *last_word(const char *s, size_t len, size_t *word_len)
+const char *rec_last_word(const char *s, size_t len, size_t *word_len)
 {
     size_t p = len;
     while (p > 0 && s[p - 1] != '_' && s[p - 1] != '-' && s[p - 1] != '.') {
@@ -267,7 +264,7 @@ bool rec_leaf_is_role(const char *leaf, const char *parent, bool array, const ch
     size_t ll = strlen(leaf), rl = strlen(role), wl;
     const char *w;
     if (rec_role_name_eq(leaf, role)) {
-        w = last_word(parent, strlen(parent), &wl);
+        w = rec_last_word(parent, strlen(parent), &wl);
         return !entity_word(w, wl);
     }
     if (array && ll > 1 && (leaf[ll - 1] == 's' || leaf[ll - 1] == 'S')) {
@@ -285,7 +282,7 @@ bool rec_leaf_is_role(const char *leaf, const char *parent, bool array, const ch
     if (!boundary || !rec_role_name_eq(word, role)) return false;
     size_t ql = (size_t)(word - leaf);
     while (ql && (leaf[ql - 1] == '_' || leaf[ql - 1] == '-')) ql--;
-    w = last_word(leaf, ql, &wl);
+    w = rec_last_word(leaf, ql, &wl);
     return !entity_word(w, wl);
 }
 
