@@ -273,3 +273,24 @@ void harness_dir_done(const char *dir, bool failed)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
+
+FILE *harness_fleet_conf(const char *dir, int i, const char *prefix, const char *brokers,
+                         int redis_port, char conf[160], char out[160], char log[160])
+{
+    snprintf(conf, 160, "%s/q%d.yaml", dir, i);
+    snprintf(out, 160, "%s/q%d.out", dir, i);
+    snprintf(log, 160, "%s/q%d.log", dir, i);
+    FILE *f = fopen(conf, "w");
+    if (f)
+        fprintf(f,
+                "workers: 1\n"
+                "kafka:\n  brokers: \"%s\"\n  group_id: %s\n  topics: [%s-alerts]\n"
+                "  output_topic: %s-incidents\n  dlq_topic: %s-dlq\n"
+                "  session_timeout: 6s\n  commit_interval: 100ms\n"
+                "http:\n  listen: \"\"\n"
+                "dedup:\n  window: 1h\n  repeat_interval: 24h\n"
+                "store:\n  url: redis://127.0.0.1:%d/0\n  prefix: \"%s:\"\n  timeout: 200ms\n"
+                "  lease: 2s\n",
+                brokers, prefix, prefix, prefix, prefix, redis_port, prefix);
+    return f;
+}

@@ -69,6 +69,16 @@ void harness_dump_file(const char *path);
  * kept and said ("logs kept in DIR") when it failed. */
 void harness_dir_done(const char *dir, bool failed);
 
+/* Instance i of a fleet of quells sharing a Redis store: its config,
+ * output and log paths under `dir` (DIR/qI.yaml, .out, .log, each
+ * char[160]), and its config open for writing with what the fleet shares
+ * written: one worker, group PREFIX on topics PREFIX-alerts (-incidents,
+ * -dlq) at `brokers`, no HTTP, dedup 1h/24h, the store at
+ * redis://127.0.0.1:REDIS_PORT/0 with prefix "PREFIX:". The caller adds its
+ * route and receivers and closes it. NULL when it cannot be opened. */
+FILE *harness_fleet_conf(const char *dir, int i, const char *prefix, const char *brokers,
+                         int redis_port, char conf[160], char out[160], char log[160]);
+
 /* Distinct fingerprints in `opts`'s storm, counted by the generator itself. */
 size_t harness_distinct_in_storm(const gen_opts_t *opts);
 

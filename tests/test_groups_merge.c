@@ -387,24 +387,14 @@ int main(void)
     char conf[N][160], out[N][160], log[N][160];
     pid_t pid[N];
     for (int i = 0; i < N; i++) {
-        snprintf(conf[i], sizeof(conf[i]), "%s/q%d.yaml", dir, i);
-        snprintf(out[i], sizeof(out[i]), "%s/q%d.out", dir, i);
-        snprintf(log[i], sizeof(log[i]), "%s/q%d.log", dir, i);
-        FILE *f = fopen(conf[i], "w");
+        FILE *f =
+            harness_fleet_conf(dir, i, "gm", kafka.brokers, redis.port, conf[i], out[i], log[i]);
         fprintf(f,
-                "workers: 1\n"
-                "kafka:\n  brokers: \"%s\"\n  group_id: gm\n  topics: [gm-alerts]\n"
-                "  output_topic: gm-incidents\n  dlq_topic: gm-dlq\n"
-                "  session_timeout: 6s\n  commit_interval: 100ms\n"
-                "http:\n  listen: \"\"\n"
-                "dedup:\n  window: 1h\n  repeat_interval: 24h\n"
-                "store:\n  url: redis://127.0.0.1:%d/0\n  prefix: \"gm:\"\n  timeout: 200ms\n"
-                "  lease: 2s\n"
                 "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 300ms\n"
                 "  group_interval: %dms\n  repeat_interval: 1h\n"
                 "receivers:\n  - name: hook\n    type: webhook\n"
                 "    url: http://127.0.0.1:%u/hook\n    timeout: 5s\n",
-                kafka.brokers, redis.port, GROUP_INTERVAL_MS, sink.port);
+                GROUP_INTERVAL_MS, sink.port);
         fclose(f);
         pid[i] = harness_quell_start(conf[i], out[i], log[i]);
     }

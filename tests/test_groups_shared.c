@@ -141,24 +141,13 @@ int main(void)
     char conf[N][160], out[N][160], log[N][160], file[N][160];
     pid_t pid[N];
     for (int i = 0; i < N; i++) {
-        snprintf(conf[i], sizeof(conf[i]), "%s/q%d.yaml", dir, i);
-        snprintf(out[i], sizeof(out[i]), "%s/q%d.out", dir, i);
-        snprintf(log[i], sizeof(log[i]), "%s/q%d.log", dir, i);
         snprintf(file[i], sizeof(file[i]), "%s/q%d.jsonl", dir, i);
-        FILE *f = fopen(conf[i], "w");
+        FILE *f = harness_fleet_conf(dir, i, "gs", brokers, redis.port, conf[i], out[i], log[i]);
         fprintf(f,
-                "workers: 1\n"
-                "kafka:\n  brokers: \"%s\"\n  group_id: gs\n  topics: [gs-alerts]\n"
-                "  output_topic: gs-incidents\n  dlq_topic: gs-dlq\n"
-                "  session_timeout: 6s\n  commit_interval: 100ms\n"
-                "http:\n  listen: \"\"\n"
-                "dedup:\n  window: 1h\n  repeat_interval: 24h\n"
-                "store:\n  url: redis://127.0.0.1:%d/0\n  prefix: \"gs:\"\n  timeout: 200ms\n"
-                "  lease: 2s\n"
                 "route:\n  receiver: notes\n  group_by: [alertname]\n  group_wait: 300ms\n"
                 "  group_interval: %dms\n  repeat_interval: %dms\n"
                 "receivers:\n  - name: notes\n    type: file\n    path: %s\n",
-                brokers, redis.port, GROUP_INTERVAL_MS, REPEAT_MS, file[i]);
+                GROUP_INTERVAL_MS, REPEAT_MS, file[i]);
         fclose(f);
         pid[i] = harness_quell_start(conf[i], out[i], log[i]);
     }
