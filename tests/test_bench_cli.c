@@ -206,8 +206,11 @@ static void test_baseline(void)
         }
         CHECK(num(j, "cpu_us_per_alert") > 0);
         /* By kind of thread: the consumer (lane 0 too) worked, and the
-         * kinds add up to about the whole (/proc's ticks of 10 ms, per
-         * thread: a small storm leaves some kinds at 0). */
+         * kinds never add up to more than the whole. Not "about the whole":
+         * they are read per live thread in /proc's ticks of 10 ms, each
+         * rounded down, and threads that ended before the reading (start-up,
+         * admin clients) are in the whole only; on 2,000 alerts one tick
+         * is 5 us per alert, and CI saw the kinds sum to half the whole. */
         const cJSON *t = cJSON_GetObjectItem(j, "cpu_us_per_alert_by_thread");
         CHECK(cJSON_IsObject(t));
         if (cJSON_IsObject(t)) {
@@ -216,14 +219,19 @@ static void test_baseline(void)
                                                 "other"};
             for (size_t k = 0; k < 5; k++) sum += num(t, kinds[k]);
             double whole = num(j, "cpu_us_per_alert");
-            if (!(num(t, "consumer") > 0 && sum > 0.5 * whole && sum < 2 * whole)) {
+            /* Each kind is its own median over the runs: a tick per kind
+             * of slack, and a quarter for runs that split differently. */
+            double tick = 1e6 / (double)sysconf(_SC_CLK_TCK) / num(j, "alerts_decided");
+            CHECK_EQ_INT((long long)num(j, "alerts_decided"), 2000);
+            bool adds_up = sum <= 1.25 * whole + 5 * tick;
+            if (!(num(t, "consumer") > 0 && adds_up)) {
                 fprintf(stderr, "  by thread:");
                 for (size_t k = 0; k < 5; k++)
                     fprintf(stderr, " %s %.3f", kinds[k], num(t, kinds[k]));
                 fprintf(stderr, "; whole %.3f us per alert\n", whole);
             }
             CHECK(num(t, "consumer") > 0);
-            CHECK(sum > 0.5 * whole && sum < 2 * whole);
+            CHECK(adds_up);
         }
     }
     cJSON_Delete(j);
