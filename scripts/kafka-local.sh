@@ -59,28 +59,6 @@ EOF
   die "could not fetch any of: $VERSIONS"
 }
 
-# Runs ARGV[1..] with the scheduler slice ARGV[0] µs, as quell's own threads ask for
-# theirs (core/sched.c, conf sched_slice_us): on Linux 6.12+ (EEVDF) a SCHED_OTHER
-# thread may ask for a shorter slice, unprivileged, which gives it an earlier deadline
-# when it wakes. Every thread the JVM makes inherits it. A broker on its own host has
-# its cores; on a machine shared with other work (this project's 2-core one: the broker,
-# the bench's loader, quell and other engineers' builds), its request threads were
-# otherwise woken behind a neighbour's 1.4 ms slice, and appends and fetches waited
-# tens of ms (docs/performance.md, "The broker's share of the cores"). It asks for no
-# more CPU, only to be run sooner when it wakes. Where the call fails (an older
-# kernel, another architecture) the broker runs as before, saying so once.
-SLICE_EXEC='
-  my $us = shift @ARGV;
-  my %nr = (x86_64 => 314, aarch64 => 274);   # SYS_sched_setattr
-  my $nr = $nr{(POSIX::uname())[4]};
-  if ($us > 0) {
-    # struct sched_attr (48 bytes): size, policy, flags, nice, priority, runtime, deadline, period
-    my $attr = pack("LLQlLQQQ", 48, 0, 0, getpriority(0, 0), 0, $us * 1000, 0, 0);
-    ($nr && syscall($nr, 0, $attr, 0) == 0)
-      or warn "kafka-local: no scheduler slice of $us us for the broker: " . ($nr ? $! : "unknown architecture") . "\n";
-  }
-  exec { $ARGV[0] } @ARGV or die "kafka-local: exec $ARGV[0]: $!\n";'
-
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 free_port() {  # random probing: no python/ss needed; collisions are unlikely in a 25k range
@@ -153,7 +131,9 @@ start() {
   # their Kafka timestamps, and the 7-day default deleted them within the first
   # retention check, before quell had read them.
   # Settings a production single broker on 2 cores would have, and why (read against
-  # decision latency, docs/performance.md, "The broker's share of the cores"):
+  # decision latency, docs/performance.md, "The broker's settings and its share of the
+  # cores"; a 100 us scheduler slice for its threads, as quell's have, was measured
+  # there and not kept):
   # - num.network.threads / num.io.threads 2 each (defaults 3 and 8): one of each per
   #   core; more only adds threads waiting for the same 2 cores.
   # - log.flush.* left unset: Kafka's default (no fsync per append; the kernel writes
@@ -208,10 +188,7 @@ EOF
   # setsid+nohup: the broker must outlive this script and the caller's session/signals.
   # The wrapper writes its own pid just before exec'ing java, so the pid file is exact
   # whether or not setsid had to fork.
-  # The broker's threads ask for the scheduler slice quell's do (QUELL_KAFKA_SLICE_US,
-  # default 100; 0 leaves the kernel's): see slice_exec.
   setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/kafka.pid" \
-    perl -MPOSIX -e "$SLICE_EXEC" "${QUELL_KAFKA_SLICE_US:-100}" \
     java "${heap[@]}" "${jvm[@]}" -cp "$cp" kafka.Kafka "$DIR/server.properties" \
     </dev/null >>"$DIR/stdout.log" 2>&1 &
   disown  # no "Killed" job chatter from this shell if the broker dies early
@@ -238,7 +215,7 @@ case "${1:-}" in
            echo "kafka-local: SKIP: java or mvn not installed; real-Kafka tests will be skipped" >&2
            exit 0
          fi
-         need_tools java setsid nohup perl
+         need_tools java setsid nohup
          # A free port can be taken by someone else between the probe and the
          # broker's bind ("Unable to start acceptor"): try fresh ports again.
          for attempt in 1 2 3; do
