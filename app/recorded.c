@@ -787,6 +787,76 @@ static bool uuid_value(const char *v, size_t len)
  *   - the state before this one and the reason for this one (OldStateValue,
  *     prevState, NewStateReason); Kubernetes's resourceVersion;
  *   - an encoded blob (a signature, a base64 packet). */
+/* A field that names one packet, flow, process or log line rather than
+ * what an alert is about (IDS and host-agent outputs): as a label, every
+ * row would be a label set of its own and an attack signature seen over
+ * hundreds of connections hundreds of incidents. What identifies an
+ * attack phase (the signature or rule, its category, the targeted host and
+ * service: dest_ip, dest_port) stays. Not a label, then:
+ *   - the client side's ephemeral port (1024 and up): src_port, srcport,
+ *     sport, spt (CEF), source_port, client_port, Zeek's id.orig_p;
+ *   - an id of one occurrence: flow_id, tx_id, pcap_cnt, session, request,
+ *     trace, span, message, packet and connection ids (Zeek's uid and
+ *     fuid), an event id longer than 5 digits (Windows's EventID 4625 is
+ *     a kind of event; a SIEM's event_id 90210377 one event);
+ *   - a process id (pid, ppid: syslog's, Wazuh's, EDR events');
+ *   - per-row counters: flow bytes and packets (flow.bytes_toserver),
+ *     Wazuh's rule.firedtimes, pcap_cnt;
+ *   - the raw log line or packet an alert quotes (Wazuh's full_log, ECS's
+ *     event.original opening with a time; EVE's payload_printable): it
+ *     holds the time, the pid and the ports;
+ *   - the probe that ran a check and its output (Pingdom's first_probe,
+ *     second_probe, description and long_description: its DOWN and its UP
+ *     came from other probe locations with other texts, so the UP closed
+ *     nothing). */
+static bool per_row_field(const char *name, const word_t *w, size_t nw, const char *v, size_t len)
+{
+    static const char *const src_ports[] = {"srcport", "sport", "spt", "sourceport", NULL};
+    static const char *const src_words[] = {"src", "source", "orig", "client", "s", NULL};
+    static const char *const occ_ids[] = {"flow",   "tx",   "transaction", "session",    "request",
+                                          "trace",  "span", "correlation", "message",    "msg",
+                                          "packet", "pkt",  "conn",        "connection", "event",
+                                          "record", NULL};
+    static const char *const one_word_ids[] = {"flowid",    "txid",    "eventid", "sessionid",
+                                               "requestid", "traceid", "spanid",  "fuid",
+                                               "pid",       "ppid",    NULL};
+    /* a word of the name, with digits: flow_bytes_toserver, pcap_cnt */
+    static const char *const counters[] = {"firedtimes", "cnt", "bytes", "pkts", "packets", NULL};
+    static const char *const logs[] = {"full_log", "raw_log", "event_original", NULL};
+    static const char *const raw[] = {"payload",     "payload_printable", "packet",
+                                      "description", "long_description",  NULL};
+    bool digits = len > 0;
+    for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)v[i]);
+    /* a source port under 1024 is a server's answer (http_inspect's
+     * alerts on a response come from port 80): it names the service */
+    bool ephemeral = digits && (len > 4 || atoi(v) >= 1024);
+    if (word_in(w[0], src_ports) && ephemeral) return true;
+    if (nw >= 2 && word_in(w[1], src_words) && (word_is(w[0], "port") || word_is(w[0], "p")) &&
+        ephemeral)
+        return true;
+    if (word_in(w[0], one_word_ids) && !(word_is(w[0], "eventid") && digits && len <= 5))
+        return true;
+    if (nw >= 2 && word_is(w[0], "id") && word_in(w[1], occ_ids) &&
+        !(word_is(w[1], "event") && digits && len <= 5))
+        return true;
+    for (size_t i = 0; i < nw; i++)
+        if (word_is(w[i], "probe") || (digits && word_in(w[i], counters))) return true;
+    for (size_t i = 0; raw[i]; i++)
+        if (rec_role_name_eq(name, raw[i])) return true;
+    /* a quoted log line opens with its time (a clock in its first 32
+     * bytes); a syscheck alert's full_log ("File '/etc/hosts' modified")
+     * says which file, and stays */
+    for (size_t i = 0; logs[i]; i++)
+        if (rec_role_name_eq(name, logs[i]))
+            for (size_t k = 0; k + 8 <= len && k < 32; k++)
+                if (isdigit((unsigned char)v[k]) && isdigit((unsigned char)v[k + 1]) &&
+                    v[k + 2] == ':' && isdigit((unsigned char)v[k + 3]) &&
+                    isdigit((unsigned char)v[k + 4]) && v[k + 5] == ':' &&
+                    isdigit((unsigned char)v[k + 6]) && isdigit((unsigned char)v[k + 7]))
+                    return true;
+    return false;
+}
+
 static bool volatile_field(const char *name, const char *v, size_t len)
 {
     static const char *const ids[] = {"id", "uuid", "guid", "uid", NULL};
@@ -806,6 +876,12 @@ static bool volatile_field(const char *name, const char *v, size_t len)
                  (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
     if ((dated || (digits && word_in(w[0], time_words))) && len < 64 && rec_plausible_time(v, len))
         return true;
+    /* a time word's value in any other spelling (Wazuh's
+     * predecoder.timestamp "Nov 14 22:13:20", without a year) */
+    int64_t ms;
+    if (!digits && len && len < 64 && word_in(w[0], time_words) && recorded_parse_time(v, len, &ms))
+        return true;
+    if (per_row_field(name, w, nw, v, len)) return true;
     bool had_before = false, had_state = false;
     for (size_t i = 0; i < nw; i++) {
         had_before |= word_in(w[i], before);

@@ -1161,7 +1161,7 @@ static void test_ids_shapes(void)
     memset(&s, 0, sizeof s);
     CHECK_EQ_INT(recorded_read(r, path, keep_row, &s), 0);
     CHECK_EQ_INT(s.n, 1);
-    CHECK_EQ_STR(s.rows[0], "Flow_Duration=11 Flow_ID=b Source_IP=172.16.0.1 alertname=DoS Hulk");
+    CHECK_EQ_STR(s.rows[0], "Flow_Duration=11 Source_IP=172.16.0.1 alertname=DoS Hulk");
     CHECK_EQ_INT(recorded_errors(r), 0);
     recorded_destroy(r);
 
@@ -1232,10 +1232,10 @@ static void test_ids_shapes(void)
     CHECK_EQ_INT(s.n, 3);
     CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan classification=Attempted "
                             "Information Leak dest_ip=192.168.10.5 dest_port=22 host=sensor1 "
-                            "pid=4242 program=snort proto=TCP severity=2 signature_id=1:2001219:20 "
-                            "src_ip=10.0.0.1 src_port=40000");
+                            "program=snort proto=TCP severity=2 signature_id=1:2001219:20 "
+                            "src_ip=10.0.0.1");
     CHECK_EQ_STR(s.rows[1], "alertname=Failed password for root from 10.0.0.1 port 40001 ssh2 "
-                            "host=web1 pid=77 program=sshd");
+                            "host=web1 program=sshd");
     CHECK_EQ_STR(s.rows[2], "alertname='su root' failed on /dev/pts/8 host=web1 program=su");
     CHECK_EQ_INT(s.t[0], 1499244130000LL);
     CHECK_EQ_INT(s.t[2], 1499244132500LL);
@@ -1582,8 +1582,7 @@ static void test_fastlog(void)
     CHECK_EQ_INT(s.n, 2);
     CHECK_EQ_STR(s.rows[0], "alertname=ET SCAN Potential SSH Scan classification=Attempted "
                             "Information Leak dest_ip=10.1.0.7 dest_port=22 proto=TCP "
-                            "severity=2 signature_id=1:2001219:20 src_ip=203.0.113.5 "
-                            "src_port=51234");
+                            "severity=2 signature_id=1:2001219:20 src_ip=203.0.113.5");
     CHECK_EQ_INT(s.t[0], 1772445601123LL);
     CHECK(s.n == 2 && strstr(s.rows[1], "alertname=ET POLICY GNU/Linux APT User-Agent "));
     CHECK_EQ_INT(recorded_errors(r), 1); /* the garbage line, reported */
@@ -1687,7 +1686,7 @@ static void test_snort_full(void)
     CHECK_EQ_STR(s.rows[1], "alertname=ET SCAN Potential SSH Scan OUTBOUND "
                             "classification=Attempted Information Leak dest_ip=172.16.115.20 "
                             "dest_port=22 proto=TCP severity=2 signature_id=1:2003068:6 "
-                            "src_ip=172.16.112.50 src_port=1025");
+                            "src_ip=172.16.112.50");
     CHECK_EQ_INT(s.t[1], 1772899864322LL); /* 2026-03-07T16:11:04.322Z: --year */
     CHECK_EQ_STR(s.rows[2], "alertname=(http_inspect) BARE BYTE UNICODE ENCODING "
                             "dest_ip=10.0.0.2 dest_port=4000 proto=TCP signature_id=119:4:1 "
@@ -1760,8 +1759,7 @@ static void test_ossec_log(void)
     CHECK_EQ_INT(s.n, 2);
     CHECK_EQ_STR(s.rows[0],
                  "agent_ip=10.0.0.5 agent_name=agent01 alertname=SSHD authentication failed. "
-                 "full_log=Jul 29 14:11:10 agent01 sshd[123]: Failed password for root from "
-                 "10.0.0.9 port 4444 ssh2 location=/var/log/auth.log "
+                 "location=/var/log/auth.log "
                  "rule_groups=syslog,sshd,authentication_failed rule_id=5716 severity=5 "
                  "srcip=10.0.0.9 user=root");
     CHECK_EQ_INT(s.t[0], 1596031871000LL);
