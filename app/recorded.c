@@ -928,7 +928,19 @@ void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const ch
         for (int q = 0; q < ROLE__COUNT; q++)
             if (roles[q] == (int)i) role = q;
         if (role == ROLE_TIME && start_time_name(names[i])) row->time_is_start = true;
-        if (role >= 0) {
+        if (role == ROLE_SEVERITY && roles[ROLE_END] >= 0 && names[roles[ROLE_END]] &&
+            rec_role_name_eq(names[roles[ROLE_END]], "r_clock") && lens[i] == 1 &&
+            vals[i][0] >= '0' && vals[i][0] <= '5') {
+            /* Zabbix's API (problem.get, event.get: timed by clock, closed
+             * by r_clock) writes its severity as a digit counting up from
+             * 0, "Not classified", to 5, "Disaster": read as the word its
+             * UI shows, which the severity rules rank (as a number, a
+             * disaster would read as a priority 5, the least severe) */
+            static const char *const zabbix[] = {"not classified", "information", "warning",
+                                                 "average",        "high",        "disaster"};
+            const char *w = zabbix[vals[i][0] - '0'];
+            rec_row_add(r, row, role_label[role], w, strlen(w), false);
+        } else if (role >= 0) {
             rec_row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
         } else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity") &&
                    !volatile_field(names[i], vals[i], lens[i])) {

@@ -1387,6 +1387,57 @@ static void test_severity_levels(void)
     high = proposed_sev(yaml, "1"), low = proposed_sev(yaml, "3");
     CHECK(high > 0 && low > 0 && high < low);
     free(yaml);
+    /* Other numeric scales, by their highest value and a 0 among them:
+     * CEF's 0-10 (9-10 very high), syslog's 0-7 (0 emergency), a 0-5
+     * scale counting up from "not classified" (Zabbix), IDS priorities
+     * 1-4. Before, CEF's 10 was SEV2 and 9 SEV3 (as Wazuh's levels),
+     * syslog's 2 (critical) SEV2, a Zabbix disaster (5) SEV5. */
+    static const struct {
+        const char *what;
+        int values[8], n;
+        const char *value[4];
+        int want[4];
+    } scales[] = {
+        {"cef", {0, 3, 5, 7, 8, 9, 10}, 7, {"10", "9", "8", "3"}, {1, 1, 2, 4}},
+        {"syslog", {0, 2, 3, 4, 5, 6, 7}, 7, {"0", "2", "3", "7"}, {1, 1, 2, 5}},
+        {"zero-up", {0, 1, 2, 3, 4, 5}, 6, {"5", "4", "1", "0"}, {1, 2, 4, 5}},
+        {"ids", {1, 2, 3, 4}, 4, {"1", "2", "3", "4"}, {1, 2, 3, 4}},
+    };
+    for (size_t k = 0; k < sizeof scales / sizeof *scales; k++) {
+        snprintf(path, sizeof path, "%s/scale-%s.csv", dir, scales[k].what);
+        f = fopen(path, "w");
+        fputs("timestamp,signature,severity,host\n", f);
+        for (int i = 0; i < 300; i++)
+            fprintf(f, "2026-03-02T10:%02d:%02dZ,check %d,%d,h%d\n", i / 60, i % 60,
+                    i % scales[k].n, scales[k].values[i % scales[k].n], i % 40);
+        fclose(f);
+        snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
+        CHECK_EQ_INT(run(args, &out, &err), 0);
+        free(out);
+        free(err);
+        yaml = check_read_file(sug, NULL);
+        bool ok = true;
+        for (int j = 0; j < 4; j++)
+            ok &= proposed_sev(yaml, scales[k].value[j]) == scales[k].want[j];
+        CHECK(ok);
+        if (!ok && yaml) fprintf(stderr, "%s:\n%s", scales[k].what, yaml);
+        free(yaml);
+    }
+    /* Zabbix's API (problem.get: clock, r_clock) writes severity 0-5 as a
+     * digit: read as its word (5 "disaster" is SEV1 under the defaults) */
+    snprintf(path, sizeof path, "%s/zabbix-problems.json", dir);
+    write_text(path, "{\"jsonrpc\":\"2.0\",\"result\":[{\"eventid\":\"9001\",\"clock\":"
+                     "\"1714557600\",\"r_clock\":\"0\",\"name\":\"Zabbix agent is not "
+                     "available\",\"severity\":\"5\"},{\"eventid\":\"9002\",\"clock\":"
+                     "\"1714557660\",\"r_clock\":\"1714557900\",\"name\":\"High CPU\","
+                     "\"severity\":\"0\"}],\"id\":1}\n");
+    snprintf(args, sizeof args, "explain %s", path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK(out && strstr(out, "severity=\"disaster\"") &&
+          strstr(out, "severity=\"not classified\""));
+    if (!out || !strstr(out, "severity=\"disaster\"")) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
 }
 
 /* Traffic where no column names the alert: suggest does not fold the
