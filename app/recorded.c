@@ -799,7 +799,8 @@ static bool uuid_value(const char *v, size_t len)
  *     trace, span, message, packet and connection ids (Zeek's uid and
  *     fuid), an event id longer than 5 digits (Windows's EventID 4625 is
  *     a kind of event; a SIEM's event_id 90210377 one event);
- *   - a process id (pid, ppid: syslog's, Wazuh's, EDR events');
+ *   - a process id (pid, ppid: syslog's, Wazuh's, EDR events'; CEF's spid,
+ *     dpid, dvcpid) and CEF's externalId;
  *   - per-row counters: flow bytes and packets (flow.bytes_toserver),
  *     Wazuh's rule.firedtimes, pcap_cnt;
  *   - the raw log line or packet an alert quotes (Wazuh's full_log, ECS's
@@ -813,13 +814,13 @@ static bool per_row_field(const char *name, const word_t *w, size_t nw, const ch
 {
     static const char *const src_ports[] = {"srcport", "sport", "spt", "sourceport", NULL};
     static const char *const src_words[] = {"src", "source", "orig", "client", "s", NULL};
-    static const char *const occ_ids[] = {"flow",   "tx",   "transaction", "session",    "request",
-                                          "trace",  "span", "correlation", "message",    "msg",
-                                          "packet", "pkt",  "conn",        "connection", "event",
-                                          "record", NULL};
-    static const char *const one_word_ids[] = {"flowid",    "txid",    "eventid", "sessionid",
-                                               "requestid", "traceid", "spanid",  "fuid",
-                                               "pid",       "ppid",    NULL};
+    static const char *const occ_ids[] = {
+        "flow", "tx",          "transaction", "session", "request",  "trace",
+        "span", "correlation", "message",     "msg",     "packet",   "pkt",
+        "conn", "connection",  "event",       "record",  "external", NULL};
+    static const char *const one_word_ids[] = {
+        "flowid", "txid", "eventid", "sessionid", "requestid", "traceid", "spanid",
+        "fuid",   "pid",  "ppid",    "spid",      "dpid",      "dvcpid",  NULL};
     /* a word of the name, with digits: flow_bytes_toserver, pcap_cnt */
     static const char *const counters[] = {"firedtimes", "cnt", "bytes", "pkts", "packets", NULL};
     static const char *const logs[] = {"full_log", "raw_log", "event_original", NULL};
@@ -1189,7 +1190,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 /* ---- fast.log ------------------------------------------------------------- */
 
 /* The largest field count of a line or record reader. */
-#define REC_FIELDS_MAX 16
+#define REC_FIELDS_MAX 40
 _Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
                    REC_NAGIOS_FIELDS <= REC_SYSLOG_FIELDS && REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
                "a reader's fields fit");

@@ -757,6 +757,42 @@ static void test_per_row_fields(void)
     free(err);
 }
 
+/* CEF (ArcSight's Common Event Format), alone on a line or as a syslog
+ * message: named by its header's Name, timed by rt, its severity 0-10
+ * read as CEF's bands (10 Very-High: SEV1), its source port, process
+ * ids, external id and byte counts no labels. Before, a bare CEF line was
+ * "not a syslog line" and a syslog one an alert named by the whole
+ * header. */
+static void test_cef(void)
+{
+    write_text("cef.log",
+               "Dec  6 15:51:00 fw01 CEF:0|Security|threatmanager|1.0|100|worm successfully "
+               "stopped|10|src=10.0.0.1 dst=2.1.2.2 spt=50211 dpt=445 spid=771 externalId=99120045 "
+               "in=512 out=90 proto=TCP act=blocked rt=1704448862000\n"
+               "<134>Dec  6 15:52:00 fw01 CEF:0|Security|threatmanager|1.0|100|worm successfully "
+               "stopped|10|src=10.0.0.1 dst=2.1.2.2 spt=50999 dpt=445 spid=812 externalId=99120977 "
+               "in=1500 out=312 proto=TCP act=blocked rt=1704448922000\n"
+               "CEF:0|Trend Micro|Deep Security Agent|10.0|4000000|Eicar_test_file|6|cn1=1 "
+               "cn1Label=Host ID dvchost=web7 act=Clean rt=Jan 05 2024 10:03:02 fname=eicar.exe\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay cef.log", &out, &err), 0);
+    CHECK(out && strstr(out, "3 alerts, 2 fingerprints"));
+    CHECK(err && !strstr(err, "not read"));
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("explain cef.log", &out, &err), 0);
+    CHECK(out && strstr(out, "alertname=\"worm successfully stopped\"") &&
+          strstr(out, "severity=\"Very-High\"") && strstr(out, "severity=\"Medium\"") &&
+          strstr(out, "device_vendor=\"Trend Micro\"") && strstr(out, "dpt=\"445\"") &&
+          strstr(out, "evaluated at 2024-01-05T10:01:02") &&
+          strstr(out, "evaluated at 2024-01-05T10:03:02"));
+    CHECK(out && !strstr(out, "spt=") && !strstr(out, "spid=") && !strstr(out, "externalId=") &&
+          !strstr(out, "bytes_in="));
+    if (!out || !strstr(out, "severity=\"Very-High\"")) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
 /* `kubectl get events -o json`: a List whose items are the events (it
  * read as one alert without a name before: its apiVersion and kind are
  * strings, so it was no envelope), without what moves with each write. */
@@ -1048,6 +1084,7 @@ int main(void)
     test_notification_pairs();
     test_kubectl_events();
     test_per_row_fields();
+    test_cef();
     test_nagios_log();
     test_roles_by_value();
     test_check_and_explain();
