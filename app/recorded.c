@@ -803,9 +803,9 @@ static bool uuid_value(const char *v, size_t len)
  *     dpid, dvcpid) and CEF's externalId;
  *   - per-row counters: flow bytes and packets (flow.bytes_toserver),
  *     Wazuh's rule.firedtimes, pcap_cnt;
- *   - the raw log line or packet an alert quotes (Wazuh's full_log, ECS's
- *     event.original opening with a time; EVE's payload_printable): it
- *     holds the time, the pid and the ports;
+ *   - the raw log line or packet an alert quotes (Wazuh's full_log,
+ *     AMiner's RawLogData, ECS's event.original, holding a time; EVE's
+ *     payload_printable): it holds the time, the pid and the ports;
  *   - the probe that ran a check and its output (Pingdom's first_probe,
  *     second_probe, description and long_description: its DOWN and its UP
  *     came from other probe locations with other texts, so the UP closed
@@ -823,7 +823,6 @@ static bool per_row_field(const char *name, const word_t *w, size_t nw, const ch
         "fuid",   "pid",  "ppid",    "spid",      "dpid",      "dvcpid",  NULL};
     /* a word of the name, with digits: flow_bytes_toserver, pcap_cnt */
     static const char *const counters[] = {"firedtimes", "cnt", "bytes", "pkts", "packets", NULL};
-    static const char *const logs[] = {"full_log", "raw_log", "event_original", NULL};
     static const char *const raw[] = {"payload",     "payload_printable", "packet",
                                       "description", "long_description",  NULL};
     bool digits = len > 0;
@@ -844,17 +843,20 @@ static bool per_row_field(const char *name, const word_t *w, size_t nw, const ch
         if (word_is(w[i], "probe") || (digits && word_in(w[i], counters))) return true;
     for (size_t i = 0; raw[i]; i++)
         if (rec_role_name_eq(name, raw[i])) return true;
-    /* a quoted log line opens with its time (a clock in its first 32
-     * bytes); a syscheck alert's full_log ("File '/etc/hosts' modified")
-     * says which file, and stays */
-    for (size_t i = 0; logs[i]; i++)
-        if (rec_role_name_eq(name, logs[i]))
-            for (size_t k = 0; k + 8 <= len && k < 32; k++)
-                if (isdigit((unsigned char)v[k]) && isdigit((unsigned char)v[k + 1]) &&
-                    v[k + 2] == ':' && isdigit((unsigned char)v[k + 3]) &&
-                    isdigit((unsigned char)v[k + 4]) && v[k + 5] == ':' &&
-                    isdigit((unsigned char)v[k + 6]) && isdigit((unsigned char)v[k + 7]))
-                    return true;
+    /* a quoted log line opens with its time (a clock in its first 64
+     * bytes: syslog's, Apache's after the client's address); a syscheck
+     * alert's full_log ("File '/etc/hosts' modified") says which file,
+     * and stays. Wazuh's full_log, raw_log, AMiner's LogData.RawLogData,
+     * ECS's event.original. */
+    bool quoted_log =
+        (nw >= 2 && word_is(w[0], "log") && (word_is(w[1], "full") || word_is(w[1], "raw"))) ||
+        (nw >= 3 && word_is(w[0], "data") && word_is(w[1], "log") && word_is(w[2], "raw")) ||
+        (nw >= 2 && word_is(w[0], "original") && word_is(w[1], "event"));
+    for (size_t k = 0; quoted_log && k + 8 <= len && k < 64; k++)
+        if (isdigit((unsigned char)v[k]) && isdigit((unsigned char)v[k + 1]) && v[k + 2] == ':' &&
+            isdigit((unsigned char)v[k + 3]) && isdigit((unsigned char)v[k + 4]) &&
+            v[k + 5] == ':' && isdigit((unsigned char)v[k + 6]) && isdigit((unsigned char)v[k + 7]))
+            return true;
     return false;
 }
 

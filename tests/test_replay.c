@@ -714,10 +714,22 @@ static void test_per_row_fields(void)
         "203.0.113.5 port 50999 ssh2\",\"predecoder\":{\"timestamp\":\"May  1 10:01:00\"},"
         "\"data\":{\"srcip\":\"203.0.113.5\",\"srcport\":\"50999\"},\"process\":{\"pid\":4377},"
         "\"event\":{\"id\":\"90210999\"}}\n");
+    /* AMiner: the raw log line it quotes holds the line's time */
+    write_text(
+        "per-row-aminer.json",
+        "{\"AnalysisComponent\":{\"AnalysisComponentType\":\"NewMatchPathValueComboDetector\","
+        "\"AnalysisComponentName\":\"NewUserAgentDetector\",\"Message\":\"New value\"},"
+        "\"LogData\":{\"RawLogData\":[\"10.0.0.9 - - [29/Jul/2020:14:11:10 +0000] \\\"GET / "
+        "HTTP/1.1\\\" 200 612\"],\"Timestamps\":[1596031870],\"LogLinesCount\":1}}\n"
+        "{\"AnalysisComponent\":{\"AnalysisComponentType\":\"NewMatchPathValueComboDetector\","
+        "\"AnalysisComponentName\":\"NewUserAgentDetector\",\"Message\":\"New value\"},"
+        "\"LogData\":{\"RawLogData\":[\"10.0.0.9 - - [29/Jul/2020:14:12:10 +0000] \\\"GET /x "
+        "HTTP/1.1\\\" 200 612\"],\"Timestamps\":[1596031930],\"LogLinesCount\":1}}\n");
     static const struct {
         const char *file, *want;
     } cases[] = {
         {"per-row-eve.json", "6 alerts, 3 fingerprints"},
+        {"per-row-aminer.json", "2 alerts, 1 fingerprints"},
         {"per-row-notice.log", "3 alerts, 1 fingerprints"},
         {"per-row-wazuh.json", "2 alerts, 1 fingerprints"},
     };
