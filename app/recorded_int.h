@@ -37,8 +37,19 @@ typedef struct {
     int64_t raw, ms, day, latest_ms;
 } rec_clock_at_t;
 
+/* A label name and what it says of its values (recorded.c's
+ * field_class); an empty name is an empty slot. */
+#define REC_NAME_CLASSES 256
+typedef struct {
+    char name[40];
+    uint16_t cls;
+} rec_name_class_t;
+
 struct recorded {
     map_entry_t map[MAX_MAP];
+    /* what label names say of their values (recorded.c's field_class),
+     * by a hash of the name: a row's names are the last row's */
+    rec_name_class_t name_class[REC_NAME_CLASSES];
     size_t n_map;
     bool has_map;
     bool map_time_start; /* --map's time is a start or creation time (see row_t) */
