@@ -825,6 +825,8 @@ static uint16_t field_class(const char *name)
         if (word_is(w[i], "probe")) c |= FC_ALWAYS;
         if (word_in(w[i], counters)) c |= FC_COUNTER;
     }
+    /* Zeek's notice.log "n": the count a notice carries */
+    if (!strcmp(name, "n")) c |= FC_COUNTER;
     if ((had_before && word_in(w[0], state)) || (had_state && word_is(w[0], "reason")))
         c |= FC_ALWAYS;
     /* Kubernetes's resourceVersion: moves with every write of the object */
@@ -879,7 +881,7 @@ static uint16_t field_class_of(recorded_t *r, const char *name)
  *   - a process id (pid, ppid: syslog's, Wazuh's, EDR events'; CEF's spid,
  *     dpid, dvcpid) and CEF's externalId;
  *   - per-row counters: flow bytes and packets (flow.bytes_toserver),
- *     Wazuh's rule.firedtimes, pcap_cnt;
+ *     Wazuh's rule.firedtimes, pcap_cnt, Zeek's n;
  *   - the raw log line or packet an alert quotes (Wazuh's full_log,
  *     AMiner's RawLogData, ECS's event.original, holding a clock in its
  *     first 64 bytes: syslog's, Apache's after the client's address; a

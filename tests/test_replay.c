@@ -693,11 +693,11 @@ static void test_per_row_fields(void)
     write_text(
         "per-row-notice.log",
         "#separator \\x09\n#path\tnotice\n"
-        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tnote\n"
-        "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\n"
-        "1714557600.1\tCa1b2c3d4\t10.0.0.9\t51022\t192.168.1.10\t22\tSSH::Password_Guessing\n"
-        "1714557660.2\tCffee0011\t10.0.0.9\t51877\t192.168.1.10\t22\tSSH::Password_Guessing\n"
-        "1714557720.3\tC99887766\t10.0.0.9\t60001\t192.168.1.10\t22\tSSH::Password_Guessing\n");
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tnote\tn\n"
+        "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\n"
+        "1714557600.1\tCa1b2c3d4\t10.0.0.9\t51022\t192.168.1.10\t22\tSSH::Password_Guessing\t30\n"
+        "1714557660.2\tCffee0011\t10.0.0.9\t51877\t192.168.1.10\t22\tSSH::Password_Guessing\t41\n"
+        "1714557720.3\tC99887766\t10.0.0.9\t60001\t192.168.1.10\t22\tSSH::Password_Guessing\t57\n");
     write_text(
         "per-row-wazuh.json",
         "{\"timestamp\":\"2024-05-01T10:00:00.000+0000\",\"rule\":{\"level\":5,"
