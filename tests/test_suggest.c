@@ -1397,19 +1397,22 @@ static void test_severity_levels(void)
         int values[8], n;
         const char *value[4];
         int want[4];
+        const char *first_hidden; /* a most severe value, listed first */
     } scales[] = {
-        {"cef", {0, 3, 5, 7, 8, 9, 10}, 7, {"10", "9", "8", "3"}, {1, 1, 2, 4}},
-        {"syslog", {0, 2, 3, 4, 5, 6, 7}, 7, {"0", "2", "3", "7"}, {1, 1, 2, 5}},
-        {"zero-up", {0, 1, 2, 3, 4, 5}, 6, {"5", "4", "1", "0"}, {1, 2, 4, 5}},
-        {"ids", {1, 2, 3, 4}, 4, {"1", "2", "3", "4"}, {1, 2, 3, 4}},
+        {"cef", {0, 3, 5, 7, 8, 10}, 6, {"10", "8", "5", "3"}, {1, 2, 3, 4}, "=\"10\"}"},
+        {"syslog", {0, 2, 3, 4, 5, 6, 7}, 7, {"0", "2", "3", "7"}, {1, 1, 2, 5}, "=\"0\"}"},
+        {"zero-up", {0, 1, 2, 3, 4, 5}, 6, {"5", "4", "1", "0"}, {1, 2, 4, 5}, "=\"5\"}"},
+        {"ids", {1, 2, 3, 4}, 4, {"1", "2", "3", "4"}, {1, 2, 3, 4}, "=\"1\"}"},
     };
+    static const char *const check_names[] = {"disk", "cpu", "memory", "network",
+                                              "dns",  "ntp", "raid"};
     for (size_t k = 0; k < sizeof scales / sizeof *scales; k++) {
         snprintf(path, sizeof path, "%s/scale-%s.csv", dir, scales[k].what);
         f = fopen(path, "w");
         fputs("timestamp,signature,severity,host\n", f);
         for (int i = 0; i < 300; i++)
-            fprintf(f, "2026-03-02T10:%02d:%02dZ,check %d,%d,h%d\n", i / 60, i % 60,
-                    i % scales[k].n, scales[k].values[i % scales[k].n], i % 40);
+            fprintf(f, "2026-03-02T10:%02d:%02dZ,%s check,%d,h%d\n", i / 60, i % 60,
+                    check_names[i % scales[k].n], scales[k].values[i % scales[k].n], i % 40);
         fclose(f);
         snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
         CHECK_EQ_INT(run(args, &out, &err), 0);
@@ -1422,6 +1425,19 @@ static void test_severity_levels(void)
         CHECK(ok);
         if (!ok && yaml) fprintf(stderr, "%s:\n%s", scales[k].what, yaml);
         free(yaml);
+        /* the candidate lists what it newly hides most severe first: the
+         * most severe value's alerts, as SEV1 */
+        snprintf(args, sizeof args, "replay --candidate %s %s", sug, path);
+        CHECK_EQ_INT(run(args, &out, &err), 0);
+        const char *ns = out ? strstr(out, "  newly suppressed: ") : NULL;
+        const char *first = ns ? strchr(ns, '\n') : NULL;
+        const char *eol = first ? strchr(first + 1, '\n') : NULL;
+        const char *at = first ? strstr(first, scales[k].first_hidden) : NULL;
+        ok = first && !strncmp(first, "\n    SEV1 ", 10) && at && at < eol;
+        CHECK(ok);
+        if (!ok) fprintf(stderr, "%s: %s", scales[k].what, out ? out : "");
+        free(out);
+        free(err);
     }
     /* Zabbix's API (problem.get: clock, r_clock) writes severity 0-5 as a
      * digit: read as its word (5 "disaster" is SEV1 under the defaults) */
