@@ -801,16 +801,25 @@ static uint16_t field_class(const char *name)
     static const char *const src_ports[] = {"srcport", "sport", "spt", "sourceport", NULL};
     static const char *const src_words[] = {"src", "source", "orig", "client", "s", NULL};
     static const char *const occ_ids[] = {
-        "flow", "tx",          "transaction", "session", "request",  "trace",
-        "span", "correlation", "message",     "msg",     "packet",   "pkt",
-        "conn", "connection",  "event",       "record",  "external", NULL};
+        "flow",      "tx",           "transaction", "session", "request",  "trace",
+        "span",      "correlation",  "message",     "msg",     "packet",   "pkt",
+        "conn",      "connection",   "event",       "record",  "external", "run",
+        "execution", "notification", NULL};
     static const char *const one_word_ids[] = {
         "flowid", "txid", "eventid", "sessionid", "requestid", "traceid", "spanid",
         "fuid",   "pid",  "ppid",    "spid",      "dpid",      "dvcpid",  NULL};
     /* a word of the name, with digits: flow_bytes_toserver, pcap_cnt */
-    static const char *const counters[] = {"firedtimes", "cnt", "bytes", "pkts", "packets", NULL};
-    static const char *const raw[] = {"payload",     "payload_printable", "packet",
-                                      "description", "long_description",  NULL};
+    static const char *const counters[] = {
+        "firedtimes", "cnt",     "bytes",    "pkts",  "packets", "seq", "sequence",
+        "serial",     "attempt", "attempts", "retry", "retries", NULL};
+    /* Snort's alert_csv: the packet's own header fields, with digits */
+    static const char *const packet_fields[] = {"tcpseq",  "tcpack", "tcplen", "tcpwindow",
+                                                "ttl",     "dgmlen", "iplen",  "icmpid",
+                                                "icmpseq", "ethlen", NULL};
+    static const char *const raw[] = {
+        "payload", "payload_printable", "packet",        "description", "long_description",
+        "output",  "long_output",       "plugin_output", "stdout",      "stderr",
+        NULL};
     word_t w[8]; /* last first */
     size_t nw = name_words(name, w, 8);
     if (!nw) return FC_NO_WORDS;
@@ -827,6 +836,8 @@ static uint16_t field_class(const char *name)
     }
     /* Zeek's notice.log "n": the count a notice carries */
     if (!strcmp(name, "n")) c |= FC_COUNTER;
+    for (size_t i = 0; packet_fields[i]; i++)
+        if (!strcmp(name, packet_fields[i])) c |= FC_COUNTER;
     if ((had_before && word_in(w[0], state)) || (had_state && word_is(w[0], "reason")))
         c |= FC_ALWAYS;
     /* Kubernetes's resourceVersion: moves with every write of the object */
@@ -881,7 +892,10 @@ static uint16_t field_class_of(recorded_t *r, const char *name)
  *   - a process id (pid, ppid: syslog's, Wazuh's, EDR events'; CEF's spid,
  *     dpid, dvcpid) and CEF's externalId;
  *   - per-row counters: flow bytes and packets (flow.bytes_toserver),
- *     Wazuh's rule.firedtimes, pcap_cnt, Zeek's n;
+ *     Wazuh's rule.firedtimes, pcap_cnt, Zeek's n, a sequence or serial
+ *     number (an alarm's, Netcool's Serial), an attempt or retry count
+ *     (a cron job's), Snort's alert_csv packet fields (tcpseq, ttl ...);
+ *   - a run's or a notification's id (a cron job's run_id);
  *   - the raw log line or packet an alert quotes (Wazuh's full_log,
  *     AMiner's RawLogData, ECS's event.original, holding a clock in its
  *     first 64 bytes: syslog's, Apache's after the client's address; a
@@ -890,7 +904,8 @@ static uint16_t field_class_of(recorded_t *r, const char *name)
  *   - the probe that ran a check and its output (Pingdom's first_probe,
  *     second_probe, description and long_description: its DOWN and its UP
  *     came from other probe locations with other texts, so the UP closed
- *     nothing). */
+ *     nothing; Nagios's plugin_output, a cron job's output, stdout,
+ *     stderr). */
 static bool per_row_field(uint16_t c, const char *v, size_t len, bool digits)
 {
     /* a source port under 1024 is a server's answer (http_inspect's

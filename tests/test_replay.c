@@ -333,7 +333,8 @@ static void test_sns_cloudwatch(void)
 
 /* A network alarm export: the time in a column no role name fits
  * ("Occurred On (NT)"), found by its first value; the status in "Alarm
- * Status" (Cleared resolves); a 10-digit serial number is no time. */
+ * Status" (Cleared resolves); a 10-digit serial number is no time (and,
+ * a sequence, no label). */
 static void test_alarm_export(void)
 {
     write_text("alarms.csv",
@@ -345,8 +346,9 @@ static void test_alarm_export(void)
     const char *second = out ? strstr(out, "alert 2: ") : NULL;
     CHECK(out && strstr(out, "2024-05-01T10:00:00.000Z") && strstr(out, ", firing,"));
     CHECK(second && strstr(second, "2024-05-01T10:04:30.000Z") && strstr(second, ", resolved,"));
+    /* the serial number, a sequence, is no label either */
     CHECK(out && strstr(out, "alertname=\"Cell Unavailable\"") &&
-          strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+          strstr(out, "NE_Name=\"eNodeB-0007\"") && !strstr(out, "Alarm_Serial_Number"));
     if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
     free(out);
     free(err);
@@ -354,7 +356,7 @@ static void test_alarm_export(void)
     write_text("alarms.csv", "Alarm Serial Number,Alarm Name,NE Name\n"
                              "1596031871,Cell Unavailable,eNodeB-0007\n");
     CHECK_EQ_INT(run("explain alarms.csv", &out, &err), 0);
-    CHECK(out && !strstr(out, "2020-07-29") && strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+    CHECK(out && !strstr(out, "2020-07-29") && strstr(out, "alertname=\"Cell Unavailable\""));
     CHECK(err && strstr(err, "without a time"));
     free(out);
     free(err);
@@ -725,9 +727,22 @@ static void test_per_row_fields(void)
         "\"AnalysisComponentName\":\"NewUserAgentDetector\",\"Message\":\"New value\"},"
         "\"LogData\":{\"RawLogData\":[\"10.0.0.9 - - [29/Jul/2020:14:12:10 +0000] \\\"GET /x "
         "HTTP/1.1\\\" 200 612\"],\"Timestamps\":[1596031930],\"LogLinesCount\":1}}\n");
+    /* a cron job's runs (run id, attempt, output) and an alarm's
+     * notifications (serial, sequence number) */
+    write_text("per-row-cron.csv",
+               "job,host,result,finished_at,run_id,attempt,output\n"
+               "backup,db1,failed,2024-05-01T02:00:00Z,8812,1,rsync error 23 at 02:00:00\n"
+               "backup,db1,failed,2024-05-01T02:05:00Z,8813,2,rsync error 12 at 02:05:01\n"
+               "backup,db1,success,2024-05-01T02:10:00Z,8814,3,sent 1203 bytes\n");
+    write_text("per-row-alarms.csv",
+               "Serial,Node,Alarm Name,Perceived Severity,Event Time,Sequence Number\n"
+               "100234,ne-1,LOS,critical,2024-05-01 10:00:00,5501\n"
+               "100299,ne-1,LOS,critical,2024-05-01 10:03:00,5533\n");
     static const struct {
         const char *file, *want;
     } cases[] = {
+        {"per-row-cron.csv", "3 alerts, 1 fingerprints"},
+        {"per-row-alarms.csv", "2 alerts, 1 fingerprints"},
         {"per-row-eve.json", "6 alerts, 3 fingerprints"},
         {"per-row-aminer.json", "2 alerts, 1 fingerprints"},
         {"per-row-notice.log", "3 alerts, 1 fingerprints"},
