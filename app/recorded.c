@@ -812,7 +812,8 @@ static uint16_t field_class(const char *name)
     static const char *const counters[] = {
         "firedtimes", "cnt",     "bytes",    "pkts",  "packets", "seq", "sequence",
         "serial",     "attempt", "attempts", "retry", "retries", NULL};
-    /* Snort's alert_csv: the packet's own header fields, with digits */
+    /* Snort's alert_csv: the packet's own header fields (decimal or hex:
+     * tcpseq 0x1A2B3C4D) */
     static const char *const packet_fields[] = {"tcpseq",  "tcpack", "tcplen", "tcpwindow",
                                                 "ttl",     "dgmlen", "iplen",  "icmpid",
                                                 "icmpseq", "ethlen", NULL};
@@ -837,7 +838,7 @@ static uint16_t field_class(const char *name)
     /* Zeek's notice.log "n": the count a notice carries */
     if (!strcmp(name, "n")) c |= FC_COUNTER;
     for (size_t i = 0; packet_fields[i]; i++)
-        if (!strcmp(name, packet_fields[i])) c |= FC_COUNTER;
+        if (!strcmp(name, packet_fields[i])) c |= FC_ALWAYS;
     if ((had_before && word_in(w[0], state)) || (had_state && word_is(w[0], "reason")))
         c |= FC_ALWAYS;
     /* Kubernetes's resourceVersion: moves with every write of the object */

@@ -738,9 +738,19 @@ static void test_per_row_fields(void)
                "Serial,Node,Alarm Name,Perceived Severity,Event Time,Sequence Number\n"
                "100234,ne-1,LOS,critical,2024-05-01 10:00:00,5501\n"
                "100299,ne-1,LOS,critical,2024-05-01 10:03:00,5533\n");
+    /* Snort's alert_csv without a header: the packet's own fields (TCP
+     * sequence and ack numbers, window, TTL, IP id, lengths; hex or not) */
+    write_text("per-row-snort.csv",
+               "11/14-22:13:20.123456 ,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,10.0.0.9,"
+               "51234,192.168.1.10,22,00:11:22:33:44:55,66:77:88:99:AA:BB,0x4A,***AP***,0x1A2B3C4D,"
+               "0x5E6F7A8B,,0x1F5,64,0,54321,60,20,,,,\n"
+               "11/14-22:13:25.123456 ,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,10.0.0.9,"
+               "51299,192.168.1.10,22,00:11:22:33:44:55,66:77:88:99:AA:BB,0x4E,***AP***,0x1A2B3CFF,"
+               "0x5E6F7AFF,,0x1F6,63,0,54399,64,24,,,,\n");
     static const struct {
         const char *file, *want;
     } cases[] = {
+        {"per-row-snort.csv", "2 alerts, 1 fingerprints"},
         {"per-row-cron.csv", "3 alerts, 1 fingerprints"},
         {"per-row-alarms.csv", "2 alerts, 1 fingerprints"},
         {"per-row-eve.json", "6 alerts, 3 fingerprints"},
