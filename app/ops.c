@@ -188,8 +188,8 @@ static void ingest_metrics(ops_t *o, mbuf_t *b)
 /* With a `route:`: group notifications by receiver type and their fate. */
 static void routing_metrics(const notifier_stats_t *n, mbuf_t *b)
 {
-    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
-                                                      "slack", "file",    "stdout"};
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty", "slack",
+                                                      "file",  "stdout",  "none"};
     metrics_family(b, "quell_routed_incidents_total", "counter",
                    "Incidents the routing tree took (forwarded decisions, with a route:).");
     metrics_sample(b, "quell_routed_incidents_total", (double)n->alerts, 0);

@@ -253,11 +253,15 @@ static qerr_t compile_receiver(compile_t *c, const conf_t *conf, const conf_node
         if (err != QERR_OK) return err;
     }
     if (!r->name || !*r->name) return fail(c, m, "a receiver needs a `name:`");
-    if (!kind_node)
+    /* A receiver without an integration is valid in Alertmanager (the usual
+     * `- name: 'null'` that Watchdog routes to): its groups are kept and
+     * their notifications dropped. */
+    if (!kind_node && (r->url || r->routing_key || r->path || r->topic))
         return fail(c, m,
                     "receiver \"%s\" needs a kind: `type: webhook` (or kafka, pagerduty, slack, "
                     "file, stdout), `webhook: {url: ...}` or `webhook_configs: [{url: ...}]`",
                     r->name);
+    if (!kind_node) r->kind = RECV_NONE;
     switch (r->kind) {
     case RECV_WEBHOOK:
     case RECV_SLACK:
@@ -277,7 +281,8 @@ static qerr_t compile_receiver(compile_t *c, const conf_t *conf, const conf_node
     case RECV_KAFKA:
         if (!r->topic) r->topic = strdup(conf->kafka.output_topic);
         break;
-    case RECV_STDOUT: break;
+    case RECV_STDOUT:
+    case RECV_NONE: break;
     }
     return QERR_OK;
 }

@@ -241,7 +241,8 @@ static void test_receiver_forms(void)
                   "q.yml:5:22: webhook_configs: one entry per receiver"));
     CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook: {colour: red}\n",
                   "q.yml:5:15: unknown webhook key \"colour\""));
-    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n", "needs a kind"));
+    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    url: 'http://h/x'\n",
+                  "needs a kind"));
 }
 
 static void test_enrichment(void)
