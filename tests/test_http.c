@@ -353,6 +353,13 @@ static void test_intake(env_t *env)
                       "[{\"labels\":{\"alertname\":\"A\"},\"startsAt\":\"yesterday\"}]", TOKEN,
                       NULL),
                  400);
+    /* Alertmanager refuses an endsAt before the startsAt. */
+    CHECK_EQ_INT(post(&q, "/api/v2/alerts",
+                      "[{\"labels\":{\"alertname\":\"A\"},\"startsAt\":\"2030-01-02T00:00:00Z\","
+                      "\"endsAt\":\"2030-01-01T00:00:00Z\"}]",
+                      TOKEN, &body),
+                 400);
+    CHECK(body.buf && strstr(body.buf, "start time must be before end time"));
     mbuf_t many;
     mbuf_init(&many);
     mbuf_printf(&many, "[");
