@@ -168,10 +168,10 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
                 flaps >= 4 && flaps * 4 >= occ ? " (flaps: see noise below first)" : "");
         if (flaps >= 4 && flaps * 4 >= occ && flaps > max_flaps) max_flaps = flaps;
         fprintf(out, "  - name: %s\n    matchers:\n", name);
-        cJSON_ArrayForEach(l, labels)
-        {
-            if (*l->valuestring) print_matcher(out, l->string, l->valuestring);
-        }
+        /* An empty value is a label the group's alerts lack: `name=""`
+         * keeps the rule to them (and a list with no entry would be no
+         * list: `quell check` refuses it). */
+        cJSON_ArrayForEach(l, labels) print_matcher(out, l->string, l->valuestring);
         fprintf(out,
                 "    owner: \"\"  # who answers for this exclusion\n"
                 "    comment: \"quell top %s: %.0f occurrences, %.0f incidents in %s\"\n"

@@ -522,6 +522,10 @@ static void test_intake(env_t *env)
                                    "      - 'alertname=\"DiskFull\"'\n"
                                    "      - 'service=\"db\"'\n"));
     CHECK(report && strstr(report, "66.7% already suppressed"));
+    /* A group whose alerts lack a label: the rule says so (name=""), not
+     * a rule wider than the group, nor an empty matchers: list. */
+    CHECK(report && strstr(report, "      - 'alertname=\"pagerduty\"'\n"
+                                   "      - 'service=\"\"'\n"));
     free(report);
     /* Kafka down: the intake answers 503 (after its 5 s publish timeout)
      * instead of pretending; back up, it answers 200 again. */
