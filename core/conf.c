@@ -688,6 +688,7 @@ static qerr_t load_map(load_t *ld, const conf_key_t *k, yaml_node_t *v)
                 goto out;
             }
             conf_kv_t *e = &kv[n++];
+            e->line = (uint32_t)node_line(kn);
             e->key = strdup(key);
             e->value = strdup(val);
             if (!e->key || !e->value) {
@@ -957,6 +958,12 @@ static bool listen_shape_ok(const char *s)
 /* Rules between keys, checked once the whole file is read. */
 static qerr_t check_cross(load_t *ld)
 {
+    const char *url = ld->c->store.url;
+    if (url && strcmp(url, "memory") != 0 && strncmp(url, "redis://", 8) != 0) {
+        size_t line = ld->key_line[key_find("store.url") - conf_keys];
+        return fail(ld, line ? line : 1,
+                    "store.url: \"%s\" is neither memory nor redis://HOST:PORT/DB", url);
+    }
     if (ld->c->http.listen && !listen_shape_ok(ld->c->http.listen)) {
         size_t line = ld->key_line[key_find("http.listen") - conf_keys];
         return fail(ld, line ? line : 1,
