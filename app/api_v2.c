@@ -314,17 +314,39 @@ static const char *silence_id(const http_req_t *req)
     return req->path + strlen("/api/v2/silence/");
 }
 
+/* go-swagger checks {silenceID} is a UUID (strfmt: 8-4-4-4-12 hex digits,
+ * or 32 without the dashes) before the handler runs: 422, code 601. */
+static bool silence_id_valid(const http_req_t *req, http_resp_t *resp)
+{
+    const char *id = silence_id(req);
+    size_t len = strlen(id), digits = 0;
+    bool ok = len == 36 || len == 32;
+    for (size_t i = 0; ok && i < len; i++) {
+        bool dash = len == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+        ok = dash ? id[i] == '-' : (strchr("0123456789abcdefABCDEF", id[i]) && id[i]);
+        digits += !dash;
+    }
+    if (ok && digits == 32) return true;
+    static const char head[] = "{\"code\":601,\"message\":\"silenceID in path must be of type "
+                               "uuid: \\\"";
+    mbuf_append(&resp->body, head, sizeof(head) - 1);
+    mbuf_json_str(&resp->body, id, len);
+    mbuf_append(&resp->body, "\\\"\"}", 4);
+    set_json(resp, 422);
+    return false;
+}
+
 static void on_silence_get(void *ctx, const http_req_t *req, http_resp_t *resp)
 {
     api_v2_t *a = ctx;
-    if (!silencer_there(a, resp)) return;
+    if (!silence_id_valid(req, resp) || !silencer_there(a, resp)) return;
     set_json(resp, silencer_get(a->o.silencer, silence_id(req), &resp->body));
 }
 
 static void on_silence_delete(void *ctx, const http_req_t *req, http_resp_t *resp)
 {
     api_v2_t *a = ctx;
-    if (!silencer_there(a, resp)) return;
+    if (!silence_id_valid(req, resp) || !silencer_there(a, resp)) return;
     set_json(resp, silencer_expire(a->o.silencer, silence_id(req), &resp->body));
 }
 

@@ -2,8 +2,9 @@
  * The order of GET /api/v2/alerts and /api/v2/alerts/groups (app/api_v2.c)
  * is Alertmanager's: alerts by fingerprint; groups by their labels
  * (model.LabelSet.Before), then receiver; a group's alerts by job, then
- * instance, then labels (types.AlertSlice). The API is served from a
- * decision log filled here, on a free loopback port, and read with curl.
+ * instance, then labels (types.AlertSlice); a {silenceID} that is no UUID
+ * gets go-swagger's 422. The API is served from a decision log filled
+ * here, on a free loopback port, and read with curl.
  */
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -129,6 +130,11 @@ static void test_served_order(void)
         "\"0000000000000010\"", "\"labels\":{\"alertname\":\"A\"}",
         "\"0000000000000030\"", "\"labels\":{\"alertname\":\"B\"}"};
     CHECK(b.buf && in_order(b.buf, grouped, 6));
+    /* go-swagger's check of {silenceID}, before the handler. */
+    CHECK_EQ_INT(get(port, "/api/v2/silence/abc", &b), 422);
+    CHECK_EQ_STR(b.buf, "{\"code\":601,\"message\":\"silenceID in path must be of type uuid: "
+                        "\\\"abc\\\"\"}");
+    CHECK(get(port, "/api/v2/silence/0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", &b) != 422);
     mbuf_free(&b);
     http_server_destroy(s);
     api_v2_destroy(api);
