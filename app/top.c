@@ -86,7 +86,7 @@ static double num(const cJSON *o, const char *k)
     return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static void print_report(FILE *out, const cJSON *doc, const char *window, const char *url)
+void top_print_report(FILE *out, const cJSON *doc, const char *window, const char *url)
 {
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(doc, "groups");
     const cJSON *by = cJSON_GetObjectItemCaseSensitive(doc, "by");
@@ -183,7 +183,7 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
                 "# some alerts flap: hold them while they flip instead of excluding them\n"
                 "noise:\n"
                 "  flapping:\n"
-                "    min_changes: %.0f\n"
+                "    threshold: %.0f\n"
                 "    window: %s\n",
                 max_flaps >= 8 ? max_flaps / 2 : 4, window);
 }
@@ -270,7 +270,7 @@ int top_main(int argc, char **argv)
         if (!doc) {
             fprintf(stderr, "quell top: %s did not answer JSON\n", full);
         } else {
-            print_report(stdout, doc, window, base);
+            top_print_report(stdout, doc, window, base);
             rc = 0;
         }
         cJSON_Delete(doc);
