@@ -146,6 +146,9 @@ void top_print_report(FILE *out, const cJSON *doc, const char *window, const cha
     fprintf(out, "exclusions:\n");
     i = 0;
     double max_flaps = 0;
+    /* Rule names are unique in a config: two groups whose values slug
+     * alike (or cut at the same length) get their rank appended. */
+    char(*used)[80] = calloc((size_t)n, sizeof(*used));
     cJSON_ArrayForEach(g, groups)
     {
         i++;
@@ -161,6 +164,14 @@ void top_print_report(FILE *out, const cJSON *doc, const char *window, const cha
         }
         size_t nl = strlen(name);
         if (nl && name[nl - 1] == '-') name[nl - 1] = '\0';
+        for (int k = 0; used; k++) {
+            bool dup = false;
+            for (int u = 0; u < i - 1 && !dup; u++) dup = !strcmp(used[u], name);
+            if (!dup) break;
+            size_t at = strlen(name) < sizeof(name) - 16 ? strlen(name) : sizeof(name) - 16;
+            snprintf(name + at, sizeof(name) - at, k ? "-%d-%d" : "-%d", i, k);
+        }
+        if (used) snprintf(used[i - 1], sizeof(used[i - 1]), "%s", name);
         fprintf(out,
                 "  # %d. %.0f occurrences, %.1f%% already suppressed, %.0f incidents, %.0f "
                 "flaps%s\n",
@@ -178,6 +189,7 @@ void top_print_report(FILE *out, const cJSON *doc, const char *window, const cha
                 "    ends_at: \"%s\"\n",
                 today, occ, inc, window, ends);
     }
+    free(used);
     if (max_flaps > 0)
         fprintf(out,
                 "# some alerts flap: hold them while they flip instead of excluding them\n"

@@ -2,7 +2,8 @@
  * `quell top`'s report (app/top.c) from a GET /api/v1/top answer: the
  * rules it suggests are a config `quell check` takes (the loader and the
  * rule compiler accept them), for a flapping group (the noise block) and
- * a group whose alerts lack the grouping label (name="").
+ * a group whose alerts lack the grouping label (name=""), two groups
+ * whose names would be the same.
  */
 #include <cjson/cJSON.h>
 
@@ -14,7 +15,12 @@ static const char answer[] =
     "{\"labels\":{\"alertname\":\"Flappy\",\"service\":\"db\"},\"occurrences\":20,"
     "\"suppressed\":5,\"incidents\":6,\"flaps\":12,\"fingerprints\":2,\"first_seen_ms\":0},"
     "{\"labels\":{\"alertname\":\"\",\"service\":\"\"},\"occurrences\":9,\"suppressed\":0,"
-    "\"incidents\":9,\"flaps\":0,\"fingerprints\":9,\"first_seen_ms\":0}]}";
+    "\"incidents\":9,\"flaps\":0,\"fingerprints\":9,\"first_seen_ms\":0},"
+    /* Two groups that slug alike: "a-b"/"" and "a"/"b". */
+    "{\"labels\":{\"alertname\":\"a-b\",\"service\":\"\"},\"occurrences\":5,\"suppressed\":0,"
+    "\"incidents\":5,\"flaps\":0,\"fingerprints\":1,\"first_seen_ms\":0},"
+    "{\"labels\":{\"alertname\":\"a\",\"service\":\"b\"},\"occurrences\":4,\"suppressed\":0,"
+    "\"incidents\":4,\"flaps\":0,\"fingerprints\":1,\"first_seen_ms\":0}]}";
 
 static void test_suggestion_loads(void)
 {
@@ -31,6 +37,7 @@ static void test_suggestion_loads(void)
     const char *rules = strstr(text, "\nexclusions:\n");
     CHECK(rules != NULL);
     CHECK(strstr(text, "    threshold: 6\n") != NULL);
+    CHECK(strstr(text, "  - name: noisy-a-b\n") && strstr(text, "  - name: noisy-a-b-4\n"));
     CHECK(strstr(text, "      - 'alertname=\"\"'\n      - 'service=\"\"'\n") != NULL);
     if (rules) {
         conf_t c;
