@@ -492,6 +492,10 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
         http_route(o->http, "GET", "/api/v1/top", HTTP_AUTH, on_top, o) != QERR_OK ||
         http_route(o->http, "POST", "/api/v2/alerts", HTTP_AUTH, intake_alertmanager, o->intake) !=
             QERR_OK ||
+        /* Alertmanager 0.25 still takes v1's (same body): Prometheus
+         * configs with `api_version: v1` keep working. */
+        http_route(o->http, "POST", "/api/v1/alerts", HTTP_AUTH, intake_alertmanager, o->intake) !=
+            QERR_OK ||
         http_route(o->http, "POST", "/v2/enqueue", 0, intake_pagerduty, o->intake) != QERR_OK ||
         http_ready_check(o->http, "kafka", ready_kafka, o) != QERR_OK ||
         http_ready_check(o->http, "store", ready_store, o) != QERR_OK) {

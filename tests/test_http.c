@@ -382,6 +382,9 @@ static void test_intake(env_t *env)
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", good, TOKEN, NULL), 200);
     CHECK_EQ_INT(topic_count(env, q.alerts), 4);
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", "[]", TOKEN, NULL), 200);
+    /* Alertmanager's v1 path (Prometheus's `api_version: v1`), the same intake. */
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", TOKEN, NULL), 200);
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", NULL, NULL), 401);
 
     /* PagerDuty: the examples from the shared data. */
     static const char *const pd_ok[] = {
