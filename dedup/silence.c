@@ -132,7 +132,28 @@ qerr_t srec_compile(const srec_t *r, matcher_set_t **out, char *errbuf, size_t e
             return QERR_INVALID;
         }
     }
-    if (matcher_set_matches(ms, NULL, 0)) {
+    /* Alertmanager's matchesEmpty: only `=` and `=~` matchers can match the
+     * empty string; a negative one (`severity!="critical"`) never counts
+     * as matching it, so it alone makes a valid silence. */
+    bool all_match_empty = true;
+    for (size_t i = 0; i < r->n_m && all_match_empty; i++) {
+        const smatch_t *m = &r->m[i];
+        if (!m->is_equal) {
+            all_match_empty = false;
+        } else if (!m->is_regex) {
+            all_match_empty = !*m->value;
+        } else {
+            char why[400];
+            matcher_set_t *one = matcher_set_new();
+            if (!one ||
+                matcher_set_add(one, m->name, MATCH_RE, m->value, why, sizeof why) != QERR_OK)
+                all_match_empty = false; /* compiled above: only OOM gets here */
+            else
+                all_match_empty = matcher_set_matches(one, NULL, 0);
+            matcher_set_destroy(one);
+        }
+    }
+    if (all_match_empty) {
         snprintf(errbuf, errlen, "at least one matcher must not match the empty string");
         matcher_set_destroy(ms);
         return QERR_INVALID;

@@ -139,6 +139,28 @@ static void test_validation(void)
     CHECK_EQ_INT(post(s, b, &out), 400);
     CHECK(strstr(out.buf, "must not match the empty string") != NULL);
     free(b);
+    /* A negative matcher never counts as matching the empty string
+     * (Alertmanager's matchesEmpty): alone, it is a valid silence; with
+     * a positive one that matches it, too. */
+    b = body(NULL,
+             "[{\"name\":\"severity\",\"value\":\"critical\",\"isRegex\":false,"
+             "\"isEqual\":false}]",
+             now, now + MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    b = body(NULL,
+             "[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false},"
+             "{\"name\":\"b\",\"value\":\"x.*\",\"isRegex\":true,\"isEqual\":false}]",
+             now, now + MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    b = body(NULL,
+             "[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false},"
+             "{\"name\":\"b\",\"value\":\"x*\",\"isRegex\":true}]",
+             now, now + MIN);
+    CHECK_EQ_INT(post(s, b, &out), 400);
+    CHECK(strstr(out.buf, "must not match the empty string") != NULL);
+    free(b);
     b = body(NULL, "[{\"name\":\"0bad\",\"value\":\"x\",\"isRegex\":false}]", now, now + MIN);
     CHECK_EQ_INT(post(s, b, &out), 400);
     CHECK(strstr(out.buf, "invalid label name") != NULL);
