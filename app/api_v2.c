@@ -585,15 +585,15 @@ static bool list_one(void *ctx, const declog_rec_t *r)
     size_t nr = l->routes ? routing_match(l->routes, lv, nl, routes, 16) : 0;
     if (nr > 16) nr = 16;
     if (nr == 0) routes[nr++] = NULL;
-    if (l->receiver) {
-        bool any = false;
-        for (size_t i = 0; i < nr && !any; i++) {
-            const char *name = receiver_name(l, routes[i]);
-            label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
-            any = matcher_set_matches(l->receiver, &rl, 1);
-        }
-        if (!any) return true;
+    bool wanted[16]; /* route i's receiver passes receiver= */
+    bool any = false;
+    for (size_t i = 0; i < nr; i++) {
+        const char *name = receiver_name(l, routes[i]);
+        label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
+        wanted[i] = !l->receiver || matcher_set_matches(l->receiver, &rl, 1);
+        any |= wanted[i];
     }
+    if (!any) return true;
     mbuf_t sb = {0};
     silences_match_all_json(l->sil, lv, nl, l->now, &sb);
     bool silenced = sb.len > 2;
@@ -656,7 +656,10 @@ static bool list_one(void *ctx, const declog_rec_t *r)
             mbuf_free(&one);
         } else {
             size_t idx = l->n_items++;
-            for (size_t i = 0; l->groups && i < nr; i++) add_to_group(l, routes[i], lv, nl, idx);
+            /* Groups: only those of the routes receiver= keeps, as
+             * Alertmanager filters its dispatcher's routes. */
+            for (size_t i = 0; l->groups && i < nr; i++)
+                if (wanted[i]) add_to_group(l, routes[i], lv, nl, idx);
         }
     }
     mbuf_free(&sb);

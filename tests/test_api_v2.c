@@ -142,11 +142,54 @@ static void test_served_order(void)
     conf_free(&conf);
 }
 
+/* receiver= keeps an alert matching any of its routes' receivers in
+ * /api/v2/alerts, but only the groups of the routes it names. */
+static void test_receiver_filter(void)
+{
+    const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n  routes:\n"
+                       "    - {matchers: ['alertname=\"A\"'], receiver: a, continue: true}\n"
+                       "    - {matchers: ['alertname=\"A\"'], receiver: b}\n"
+                       "receivers:\n  - {name: r, type: stdout}\n  - {name: a, type: stdout}\n"
+                       "  - {name: b, type: stdout}\n";
+    conf_t conf;
+    conf_defaults(&conf);
+    char err[512] = "";
+    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
+    declog_opts_t o = {.workers = 1, .recent = 16, .open = 16, .open_ms = 3600000};
+    declog_t *d = declog_new(&o, err, sizeof err);
+    label_t a[] = {L("alertname", "A")};
+    note(d, 0x1, a, 1);
+    api_v2_opts_t ao = {.conf = &conf, .declog = d};
+    api_v2_t *api = api_v2_new(&ao);
+    http_opts_t ho = {.listen = "127.0.0.1:0", .max_request_bytes = 1 << 20};
+    http_server_t *s = http_server_new(&ho, err, sizeof err);
+    CHECK(api && s && api_v2_routes(api, s) == QERR_OK &&
+          http_server_start(s, err, sizeof err) == QERR_OK);
+    uint16_t port = s ? http_server_port(s) : 0;
+    mbuf_t b = {0};
+    CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"a\"}") &&
+          strstr(b.buf, "\"receiver\":{\"name\":\"b\"}"));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts/groups?receiver=b", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"b\"}") &&
+          !strstr(b.buf, "\"receiver\":{\"name\":\"a\"}"));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?receiver=b", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"receivers\":[{\"name\":\"a\"},{\"name\":\"b\"}]"));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?receiver=r", &b), 200);
+    CHECK_EQ_STR(b.buf, "[]");
+    mbuf_free(&b);
+    http_server_destroy(s);
+    api_v2_destroy(api);
+    declog_destroy(d);
+    conf_free(&conf);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     test_comparators();
     test_served_order();
+    test_receiver_filter();
     curl_global_cleanup();
     return check_summary("test_api_v2");
 }
