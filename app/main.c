@@ -219,12 +219,22 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1, "/proc/self/exe");
-    if (!strcmp(cmd, "config")) {
-        conf_print_doc(stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("quell %s (librdkafka %s)\n", QUELL_VERSION, rd_kafka_version_str());
+    if (!strcmp(cmd, "config") || !strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        /* They take no option: one is a mistake (exit 2), but --help. */
+        bool config = !strcmp(cmd, "config");
+        if (argc > 2) {
+            bool help = !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h");
+            FILE *to = help ? stdout : stderr;
+            if (!help) fprintf(stderr, "quell %s: unknown option \"%s\"\n", cmd, argv[2]);
+            fprintf(to, "usage: quell %s\n  %s\n", config ? "config" : "version",
+                    config ? "prints every config key, its type, default and meaning"
+                           : "prints quell's version and librdkafka's");
+            return help ? 0 : 2;
+        }
+        if (config)
+            conf_print_doc(stdout);
+        else
+            printf("quell %s (librdkafka %s)\n", QUELL_VERSION, rd_kafka_version_str());
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

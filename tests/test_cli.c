@@ -127,8 +127,8 @@ static void test_gen_and_usage(void)
  * the usage on stderr. */
 static void test_help(void)
 {
-    static const char *const cmds[] = {"run", "check", "replay", "explain", "suggest",
-                                       "top", "gen",   "load",   "bench",   NULL};
+    static const char *const cmds[] = {"run", "check", "replay", "explain", "suggest", "top",
+                                       "gen", "load",  "bench",  "config",  "version", NULL};
     char args[64], want[64];
     char *out, *err;
     for (int i = 0; cmds[i]; i++) {
@@ -140,7 +140,8 @@ static void test_help(void)
         free(out);
         free(err);
     }
-    static const char *const strict[] = {"run", "check", "replay", "explain", "suggest", NULL};
+    static const char *const strict[] = {"run",     "check",  "replay",  "explain",
+                                         "suggest", "config", "version", NULL};
     for (int i = 0; strict[i]; i++) {
         snprintf(args, sizeof args, "%s --frobnicate x", strict[i]);
         CHECK_EQ_INT(run(args, &out, &err), 2);
