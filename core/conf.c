@@ -883,6 +883,11 @@ static qerr_t unknown_key(load_t *ld, size_t line, const char *name)
     /* The file most often given by mistake: alerting rules for Prometheus
      * (plain, or as a Kubernetes PrometheusRule), which fire the alerts
      * quell decides. */
+    /* Alertmanager's older name for the same section. */
+    if (!strcmp(name, "mute_time_intervals"))
+        return fail(ld, line,
+                    "unknown key \"mute_time_intervals\" (Alertmanager's older name for "
+                    "time_intervals: rename it time_intervals)");
     if (!strcmp(name, "groups") || !strcmp(name, "apiVersion"))
         return fail(ld, line,
                     "unknown key \"%s\" (a Prometheus rule file? quell's config has other keys: "
