@@ -100,15 +100,27 @@ static qerr_t get_uint(compile_t *c, const conf_node_t *n, const char *what, uin
     return QERR_OK;
 }
 
+/* The booleans Alertmanager's YAML (gopkg.in/yaml.v2, YAML 1.1) reads, so
+ * `continue: yes` carries over as it does there. */
+static int yaml11_bool(const char *t)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                      "on",   "On",   "ON",   "y",   "Y"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO",
+                                     "off",   "Off",   "OFF",   "n",  "N"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcmp(t, yes[i])) return 1;
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (!strcmp(t, no[i])) return 0;
+    return -1;
+}
+
 static qerr_t get_bool(compile_t *c, const conf_node_t *n, const char *what, bool *out)
 {
     if (want_kind(c, n, CONF_NODE_SCALAR, what) != QERR_OK) return QERR_INVALID;
-    if (!strcmp(n->text, "true"))
-        *out = true;
-    else if (!strcmp(n->text, "false"))
-        *out = false;
-    else
-        return fail(c, n, "%s must be true or false", what);
+    int v = yaml11_bool(n->text);
+    if (v < 0) return fail(c, n, "%s must be true or false", what);
+    *out = v == 1;
     return QERR_OK;
 }
 
