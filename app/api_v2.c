@@ -756,17 +756,17 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
     if (l.oom) goto oom;
     sort_list = &l;
     if (!groups) {
-        qsort(l.items, l.n_items, sizeof *l.items, item_fp_cmp);
+        if (l.n_items > 1) qsort(l.items, l.n_items, sizeof *l.items, item_fp_cmp);
         for (size_t i = 0; i < l.n_items; i++) {
             if (i) mbuf_append(b, ",", 1);
             mbuf_append(b, l.items[i].json.buf, l.items[i].json.len);
         }
     } else {
-        qsort(l.g, l.n_g, sizeof *l.g, group_cmp);
+        if (l.n_g > 1) qsort(l.g, l.n_g, sizeof *l.g, group_cmp);
     }
     for (size_t i = 0; groups && i < l.n_g; i++) {
         group_t *g = &l.g[i];
-        qsort(g->items, g->n, sizeof *g->items, group_item_cmp);
+        if (g->n > 1) qsort(g->items, g->n, sizeof *g->items, group_item_cmp);
         mbuf_append(b, i ? ",{\"alerts\":[" : "{\"alerts\":[", i ? 12 : 11);
         for (size_t k = 0; k < g->n; k++) {
             const mbuf_t *one = &l.items[g->items[k]].json;
