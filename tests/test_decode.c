@@ -1201,8 +1201,8 @@ static void test_may_have_headers(void)
     /* A value ending on a page boundary: the next page is never read (here
      * it is unreadable, so a read would crash the test). */
     long page = sysconf(_SC_PAGESIZE);
-    unsigned char *two = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *two =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(two != MAP_FAILED);
     if (two == MAP_FAILED) return;
     CHECK(mprotect(two + page, (size_t)page, PROT_NONE) == 0);
