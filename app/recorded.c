@@ -773,6 +773,155 @@ static bool uuid_value(const char *v, size_t len)
     return true;
 }
 
+/* What a field name says of its values (field_class): bits. */
+enum {
+    FC_SRC_PORT = 1 << 0,   /* a source port: volatile when ephemeral */
+    FC_ID = 1 << 1,         /* an id of one occurrence */
+    FC_EVENT_ID = 1 << 2,   /* ... of an event: a kind when 5 digits or fewer */
+    FC_COUNTER = 1 << 3,    /* a counter: volatile when digits */
+    FC_ALWAYS = 1 << 4,     /* always volatile: a probe, a packet, a check's
+                             * description, the row's own id, a state
+                             * before, a reason, a resourceVersion */
+    FC_QUOTED_LOG = 1 << 5, /* a log line: volatile when it holds a clock */
+    FC_ID_WORD = 1 << 6,    /* a last word id, uuid ...: volatile on a UUID */
+    FC_TIME_WORD = 1 << 7,  /* a last word naming a time */
+    FC_NO_WORDS = 1 << 8    /* no word at all: never volatile */
+};
+
+/* The classes of a field name (FC_*), from its words: see volatile_field
+ * and per_row_field for what each means. */
+static uint16_t field_class(const char *name)
+{
+    static const char *const ids[] = {"id", "uuid", "guid", "uid", NULL};
+    static const char *const time_words[] = {"at",      "on",      "time",     "date",
+                                             "created", "updated", "modified", "timestamp",
+                                             "ts",      "end",     "start",    NULL};
+    static const char *const before[] = {"old", "prev", "previous", NULL};
+    static const char *const state[] = {"state", "status", "value", NULL};
+    static const char *const src_ports[] = {"srcport", "sport", "spt", "sourceport", NULL};
+    static const char *const src_words[] = {"src", "source", "orig", "client", "s", NULL};
+    static const char *const occ_ids[] = {
+        "flow",      "tx",           "transaction", "session", "request",  "trace",
+        "span",      "correlation",  "message",     "msg",     "packet",   "pkt",
+        "conn",      "connection",   "event",       "record",  "external", "run",
+        "execution", "notification", NULL};
+    static const char *const one_word_ids[] = {
+        "flowid", "txid", "eventid", "sessionid", "requestid", "traceid", "spanid",
+        "fuid",   "pid",  "ppid",    "spid",      "dpid",      "dvcpid",  NULL};
+    /* a word of the name, with digits: flow_bytes_toserver, pcap_cnt */
+    static const char *const counters[] = {
+        "firedtimes", "cnt",     "bytes",    "pkts",  "packets", "seq", "sequence",
+        "serial",     "attempt", "attempts", "retry", "retries", NULL};
+    /* Snort's alert_csv: the packet's own header fields (decimal or hex:
+     * tcpseq 0x1A2B3C4D) */
+    static const char *const packet_fields[] = {"tcpseq",  "tcpack", "tcplen", "tcpwindow",
+                                                "ttl",     "dgmlen", "iplen",  "icmpid",
+                                                "icmpseq", "ethlen", NULL};
+    static const char *const raw[] = {
+        "payload", "payload_printable", "packet",        "description", "long_description",
+        "output",  "long_output",       "plugin_output", "stdout",      "stderr",
+        NULL};
+    word_t w[8]; /* last first */
+    size_t nw = name_words(name, w, 8);
+    if (!nw) return FC_NO_WORDS;
+    uint16_t c = 0;
+    if (nw == 1 && word_in(w[0], ids)) c |= FC_ALWAYS;
+    if (word_in(w[0], ids)) c |= FC_ID_WORD;
+    if (word_in(w[0], time_words)) c |= FC_TIME_WORD;
+    bool had_before = false, had_state = false;
+    for (size_t i = 0; i < nw; i++) {
+        had_before |= word_in(w[i], before);
+        had_state |= word_is(w[i], "state");
+        if (word_is(w[i], "probe")) c |= FC_ALWAYS;
+        if (word_in(w[i], counters)) c |= FC_COUNTER;
+    }
+    /* Zeek's notice.log "n": the count a notice carries */
+    if (!strcmp(name, "n")) c |= FC_COUNTER;
+    for (size_t i = 0; packet_fields[i]; i++)
+        if (!strcmp(name, packet_fields[i])) c |= FC_ALWAYS;
+    if ((had_before && word_in(w[0], state)) || (had_state && word_is(w[0], "reason")))
+        c |= FC_ALWAYS;
+    /* Kubernetes's resourceVersion: moves with every write of the object */
+    if (nw >= 2 && word_is(w[1], "resource") && word_is(w[0], "version")) c |= FC_ALWAYS;
+    if (word_in(w[0], src_ports) ||
+        (nw >= 2 && word_in(w[1], src_words) && (word_is(w[0], "port") || word_is(w[0], "p"))))
+        c |= FC_SRC_PORT;
+    if (word_in(w[0], one_word_ids) || (nw >= 2 && word_is(w[0], "id") && word_in(w[1], occ_ids)))
+        c |= FC_ID;
+    if (word_is(w[0], "eventid") || (nw >= 2 && word_is(w[0], "id") && word_is(w[1], "event")))
+        c |= FC_EVENT_ID;
+    for (size_t i = 0; raw[i]; i++)
+        if (rec_role_name_eq(name, raw[i])) c |= FC_ALWAYS;
+    /* Wazuh's full_log, raw_log, AMiner's LogData.RawLogData, ECS's
+     * event.original */
+    if ((nw >= 2 && word_is(w[0], "log") && (word_is(w[1], "full") || word_is(w[1], "raw"))) ||
+        (nw >= 3 && word_is(w[0], "data") && word_is(w[1], "log") && word_is(w[2], "raw")) ||
+        (nw >= 2 && word_is(w[0], "original") && word_is(w[1], "event")))
+        c |= FC_QUOTED_LOG;
+    return c;
+}
+
+/* field_class of a name, remembered by name in r: a row's fields are
+ * the previous row's more often than not, so the word lists are read once
+ * a name, not once a value. */
+static uint16_t field_class_of(recorded_t *r, const char *name)
+{
+    size_t len = strlen(name);
+    if (len >= sizeof r->name_class[0].name) return field_class(name);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)name[i]) * 16777619u;
+    rec_name_class_t *e = &r->name_class[h % REC_NAME_CLASSES];
+    if (strcmp(e->name, name)) {
+        memcpy(e->name, name, len + 1);
+        e->cls = field_class(name);
+    }
+    return e->cls;
+}
+
+/* A field that names one packet, flow, process or log line rather than
+ * what an alert is about (IDS and host-agent outputs), class c: as a
+ * label, every row would be a label set of its own and an attack
+ * signature seen over hundreds of connections hundreds of incidents. What
+ * identifies an attack phase (the signature or rule, its category, the
+ * targeted host and service: dest_ip, dest_port) stays. Not a label, then:
+ *   - the client side's ephemeral port (1024 and up): src_port, srcport,
+ *     sport, spt (CEF), source_port, client_port, Zeek's id.orig_p;
+ *   - an id of one occurrence: flow_id, tx_id, session, request, trace,
+ *     span, message, packet and connection ids (Zeek's uid and fuid), an
+ *     event id longer than 5 digits (Windows's EventID 4625 is a kind of
+ *     event; a SIEM's event_id 90210377 one event);
+ *   - a process id (pid, ppid: syslog's, Wazuh's, EDR events'; CEF's spid,
+ *     dpid, dvcpid) and CEF's externalId;
+ *   - per-row counters: flow bytes and packets (flow.bytes_toserver),
+ *     Wazuh's rule.firedtimes, pcap_cnt, Zeek's n, a sequence or serial
+ *     number (an alarm's, Netcool's Serial), an attempt or retry count
+ *     (a cron job's), Snort's alert_csv packet fields (tcpseq, ttl ...);
+ *   - a run's or a notification's id (a cron job's run_id);
+ *   - the raw log line or packet an alert quotes (Wazuh's full_log,
+ *     AMiner's RawLogData, ECS's event.original, holding a clock in its
+ *     first 64 bytes: syslog's, Apache's after the client's address; a
+ *     syscheck alert's full_log, "File '/etc/hosts' modified", says which
+ *     file, and stays; EVE's payload_printable);
+ *   - the probe that ran a check and its output (Pingdom's first_probe,
+ *     second_probe, description and long_description: its DOWN and its UP
+ *     came from other probe locations with other texts, so the UP closed
+ *     nothing; Nagios's plugin_output, a cron job's output, stdout,
+ *     stderr). */
+static bool per_row_field(uint16_t c, const char *v, size_t len, bool digits)
+{
+    /* a source port under 1024 is a server's answer (http_inspect's
+     * alerts on a response come from port 80): it names the service */
+    if ((c & FC_SRC_PORT) && digits && (len > 4 || atoi(v) >= 1024)) return true;
+    if ((c & FC_ID) && !((c & FC_EVENT_ID) && digits && len <= 5)) return true;
+    if ((c & FC_COUNTER) && digits) return true;
+    for (size_t k = 0; (c & FC_QUOTED_LOG) && k + 8 <= len && k < 64; k++)
+        if (isdigit((unsigned char)v[k]) && isdigit((unsigned char)v[k + 1]) && v[k + 2] == ':' &&
+            isdigit((unsigned char)v[k + 3]) && isdigit((unsigned char)v[k + 4]) &&
+            v[k + 5] == ':' && isdigit((unsigned char)v[k + 6]) && isdigit((unsigned char)v[k + 7]))
+            return true;
+    return false;
+}
+
 /* A field that changes from one notification of an alert to the next
  * without saying which alert it is: as a label, the firing and its
  * resolve would be two label sets, and the resolve would close nothing
@@ -786,34 +935,27 @@ static bool uuid_value(const char *v, size_t len)
  *     word (created, updatedAt, timeEnd);
  *   - the state before this one and the reason for this one (OldStateValue,
  *     prevState, NewStateReason); Kubernetes's resourceVersion;
- *   - an encoded blob (a signature, a base64 packet). */
-static bool volatile_field(const char *name, const char *v, size_t len)
+ *   - an encoded blob (a signature, a base64 packet);
+ *   - a field of one packet, flow, process or log line (per_row_field).
+ * What a name says is read once a name (field_class_of). */
+static bool volatile_field(recorded_t *r, const char *name, const char *v, size_t len)
 {
-    static const char *const ids[] = {"id", "uuid", "guid", "uid", NULL};
-    static const char *const time_words[] = {"at",      "on",      "time",     "date",
-                                             "created", "updated", "modified", "timestamp",
-                                             "ts",      "end",     "start",    NULL};
-    static const char *const before[] = {"old", "prev", "previous", NULL};
-    static const char *const state[] = {"state", "status", "value", NULL};
-    word_t w[8]; /* last first */
-    size_t nw = name_words(name, w, 8);
-    if (!nw) return false;
-    if ((nw == 1 && word_in(w[0], ids)) || (word_in(w[0], ids) && uuid_value(v, len))) return true;
+    uint16_t c = field_class_of(r, name);
+    if (c & FC_NO_WORDS) return false;
+    if ((c & FC_ALWAYS) || ((c & FC_ID_WORD) && uuid_value(v, len))) return true;
     bool digits = len > 0;
     for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)v[i]);
     /* a date opens with a digit: a URL ("https://h/p") is not parsed */
     bool dated = len && isdigit((unsigned char)v[0]) &&
                  (memchr(v, '-', len) || memchr(v, '/', len)) && memchr(v, ':', len);
-    if ((dated || (digits && word_in(w[0], time_words))) && len < 64 && rec_plausible_time(v, len))
+    if ((dated || (digits && (c & FC_TIME_WORD))) && len < 64 && rec_plausible_time(v, len))
         return true;
-    bool had_before = false, had_state = false;
-    for (size_t i = 0; i < nw; i++) {
-        had_before |= word_in(w[i], before);
-        had_state |= word_is(w[i], "state");
-    }
-    if ((had_before && word_in(w[0], state)) || (had_state && word_is(w[0], "reason"))) return true;
-    /* Kubernetes's resourceVersion: moves with every write of the object */
-    if (nw >= 2 && word_is(w[1], "resource") && word_is(w[0], "version")) return true;
+    /* a time word's value in any other spelling (Wazuh's
+     * predecoder.timestamp "Nov 14 22:13:20", without a year) */
+    int64_t ms;
+    if (!digits && len && len < 64 && (c & FC_TIME_WORD) && recorded_parse_time(v, len, &ms))
+        return true;
+    if (per_row_field(c, v, len, digits)) return true;
     if (len >= 64) {
         bool base64 = true, marked = false;
         for (size_t i = 0; i < len && base64; i++) {
@@ -852,10 +994,22 @@ void rec_row_from_fields(recorded_t *r, row_t *row, char *const *names, const ch
         for (int q = 0; q < ROLE__COUNT; q++)
             if (roles[q] == (int)i) role = q;
         if (role == ROLE_TIME && start_time_name(names[i])) row->time_is_start = true;
-        if (role >= 0) {
+        if (role == ROLE_SEVERITY && roles[ROLE_END] >= 0 && names[roles[ROLE_END]] &&
+            rec_role_name_eq(names[roles[ROLE_END]], "r_clock") && lens[i] == 1 &&
+            vals[i][0] >= '0' && vals[i][0] <= '5') {
+            /* Zabbix's API (problem.get, event.get: timed by clock, closed
+             * by r_clock) writes its severity as a digit counting up from
+             * 0, "Not classified", to 5, "Disaster": read as the word its
+             * UI shows, which the severity rules rank (as a number, a
+             * disaster would read as a priority 5, the least severe) */
+            static const char *const zabbix[] = {"not classified", "information", "warning",
+                                                 "average",        "high",        "disaster"};
+            const char *w = zabbix[vals[i][0] - '0'];
+            rec_row_add(r, row, role_label[role], w, strlen(w), false);
+        } else if (role >= 0) {
             rec_row_add(r, row, role_label[role], vals[i], lens[i], role >= ROLE_TIME);
         } else if (strcmp(names[i], "alertname") && strcmp(names[i], "severity") &&
-                   !volatile_field(names[i], vals[i], lens[i])) {
+                   !volatile_field(r, names[i], vals[i], lens[i])) {
             bool ignored;
             size_t skip = state_colon_prefix(vals[i], lens[i]);
             if (!skip) skip = rec_status_prefix(vals[i], lens[i], &ignored);
@@ -1101,7 +1255,7 @@ static void read_csv(recorded_t *r, const char *file, char *buf, size_t len, rec
 /* ---- fast.log ------------------------------------------------------------- */
 
 /* The largest field count of a line or record reader. */
-#define REC_FIELDS_MAX 16
+#define REC_FIELDS_MAX 40
 _Static_assert(REC_SYSLOG_FIELDS <= REC_FIELDS_MAX && REC_OSSEC_FIELDS <= REC_FIELDS_MAX &&
                    REC_NAGIOS_FIELDS <= REC_SYSLOG_FIELDS && REC_FASTLOG_FIELDS <= REC_FIELDS_MAX,
                "a reader's fields fit");

@@ -37,8 +37,19 @@ typedef struct {
     int64_t raw, ms, day, latest_ms;
 } rec_clock_at_t;
 
+/* A label name and what it says of its values (recorded.c's
+ * field_class); an empty name is an empty slot. */
+#define REC_NAME_CLASSES 256
+typedef struct {
+    char name[40];
+    uint16_t cls;
+} rec_name_class_t;
+
 struct recorded {
     map_entry_t map[MAX_MAP];
+    /* what label names say of their values (recorded.c's field_class),
+     * by a hash of the name: a row's names are the last row's */
+    rec_name_class_t name_class[REC_NAME_CLASSES];
     size_t n_map;
     bool has_map;
     bool map_time_start; /* --map's time is a start or creation time (see row_t) */
@@ -375,8 +386,18 @@ size_t rec_ossec_record(const char *s, size_t len, rec_field_t f[REC_OSSEC_FIELD
  * {PROTO} SRC:PORT -> DST:PORT"), the fields fast.log's are instead of
  * msg (which carries addresses and ports: one label set per alert).
  * Values point into `s`; 0 when the line is no such line. */
-#define REC_SYSLOG_FIELDS 16
+#define REC_SYSLOG_FIELDS 40
 size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS]);
+
+/* A CEF event (ArcSight's Common Event Format, "CEF:0|VENDOR|PRODUCT|
+ * VERSION|SIGNATURE ID|NAME|SEVERITY|key=value ..."), alone on a line or
+ * as a syslog message (then rec_syslog_line's host and time come first):
+ * fields device_vendor, device_product, device_version, signature_id,
+ * signature (the name), severity (a number 0-10 as CEF's band: Low,
+ * Medium, High, Very-High), and the extension's keys of CEF's dictionary
+ * (rt as timestamp; spt, the source port, as such is no label). At most
+ * `cap` fields; 0 when `s` opens with no CEF header. */
+size_t rec_cef(const char *s, size_t len, rec_field_t *f, size_t cap);
 
 /* One line of Nagios's log (nagios.log; Icinga's and Naemon's are the
  * same): "[EPOCH] SERVICE ALERT: HOST;SERVICE;STATE;TYPE;ATTEMPT;OUTPUT" or

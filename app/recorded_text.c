@@ -809,6 +809,154 @@ static size_t ids_message(const char *s, size_t len, rec_field_t *f)
     return n;
 }
 
+/* CEF's extension keys (ArcSight's dictionary, the ones devices write),
+ * each under the field name it reads as: its own, or one saying what it
+ * is where the short key would read as something else ("rt", the time the
+ * event happened; "in"/"out", bytes; "start"/"end", the activity's, not an
+ * incident's). A key outside the dictionary is skipped (names must be
+ * static here). */
+static const struct {
+    const char *key, *name;
+} cef_keys[] = {
+    {"act", "act"},
+    {"app", "app"},
+    {"cat", "cat"},
+    {"cnt", "cnt"},
+    {"cn1", "cn1"},
+    {"cn1Label", "cn1Label"},
+    {"cn2", "cn2"},
+    {"cn2Label", "cn2Label"},
+    {"cn3", "cn3"},
+    {"cn3Label", "cn3Label"},
+    {"cs1", "cs1"},
+    {"cs1Label", "cs1Label"},
+    {"cs2", "cs2"},
+    {"cs2Label", "cs2Label"},
+    {"cs3", "cs3"},
+    {"cs3Label", "cs3Label"},
+    {"cs4", "cs4"},
+    {"cs4Label", "cs4Label"},
+    {"cs5", "cs5"},
+    {"cs5Label", "cs5Label"},
+    {"cs6", "cs6"},
+    {"cs6Label", "cs6Label"},
+    {"destinationServiceName", "destinationServiceName"},
+    {"deviceDirection", "deviceDirection"},
+    {"deviceExternalId", "deviceExternalId"},
+    {"deviceFacility", "deviceFacility"},
+    {"deviceProcessName", "deviceProcessName"},
+    {"dhost", "dhost"},
+    {"dmac", "dmac"},
+    {"dntdom", "dntdom"},
+    {"dpid", "dpid"},
+    {"dpriv", "dpriv"},
+    {"dproc", "dproc"},
+    {"dpt", "dpt"},
+    {"dst", "dst"},
+    {"duid", "duid"},
+    {"duser", "duser"},
+    {"dvc", "dvc"},
+    {"dvchost", "dvchost"},
+    {"dvcmac", "dvcmac"},
+    {"dvcpid", "dvcpid"},
+    {"end", "activity_end"},
+    {"externalId", "externalId"},
+    {"fileHash", "fileHash"},
+    {"filePath", "filePath"},
+    {"fname", "fname"},
+    {"fsize", "file_bytes"},
+    {"in", "bytes_in"},
+    {"msg", "msg"},
+    {"out", "bytes_out"},
+    {"outcome", "outcome_of_event"},
+    {"proto", "proto"},
+    {"reason", "reason"},
+    {"request", "request"},
+    {"requestClientApplication", "requestClientApplication"},
+    {"requestMethod", "requestMethod"},
+    {"rt", "timestamp"},
+    {"shost", "shost"},
+    {"smac", "smac"},
+    {"sntdom", "sntdom"},
+    {"spid", "spid"},
+    {"spriv", "spriv"},
+    {"sproc", "sproc"},
+    {"spt", "spt"},
+    {"src", "src"},
+    {"start", "activity_start"},
+    {"suid", "suid"},
+    {"suser", "suser"},
+};
+
+/* Severity of a CEF header: 0-10, or a word (Low, Medium, High,
+ * Very-High). A digit reads as CEF's bands, so the severity rules rank it
+ * whatever the file's range: 0-3 Low, 4-6 Medium, 7-8 High, 9-10
+ * Very-High. */
+static void cef_severity(const char **v, size_t *len)
+{
+    size_t l = *len;
+    if (!l || l > 2 || !isdigit((unsigned char)(*v)[0]) ||
+        (l == 2 && !isdigit((unsigned char)(*v)[1])))
+        return;
+    int x = atoi(*v);
+    if (x > 10) return;
+    const char *w = x >= 9 ? "Very-High" : x >= 7 ? "High" : x >= 4 ? "Medium" : "Low";
+    *v = w;
+    *len = strlen(w);
+}
+
+size_t rec_cef(const char *s, size_t len, rec_field_t *f, size_t cap)
+{
+    if (len < 4 || memcmp(s, "CEF:", 4) || cap < 6) return 0;
+    /* CEF:Version|Vendor|Product|Version|Signature ID|Name|Severity|Extension,
+     * '|' escaped as "\|" in the header */
+    static const char *const header[] = {
+        NULL,           "device_vendor", "device_product", "device_version",
+        "signature_id", "signature",     "severity"};
+    size_t i = 4, n = 0;
+    for (size_t h = 0; h < 7; h++) {
+        size_t start = i;
+        while (i < len && !(s[i] == '|' && s[i - 1] != '\\')) i++;
+        if (i >= len) return 0;
+        const char *v = s + start;
+        size_t vl = i - start;
+        trim(&v, &vl);
+        i++;
+        if (!header[h] || !vl) continue;
+        if (h == 6) cef_severity(&v, &vl);
+        f[n++] = (rec_field_t){header[h], v, vl};
+    }
+    /* Extension: key=value pairs; a value runs to the space before the
+     * next key= ('=' in a value is escaped "\=") */
+    const char *end = s + len, *p = s + i;
+    while (p < end && n < cap) {
+        while (p < end && *p == ' ') p++;
+        const char *k = p;
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == '.')) p++;
+        if (p >= end || *p != '=' || p == k) break;
+        size_t kl = (size_t)(p - k);
+        const char *v = ++p, *next = end;
+        for (const char *q = p; q < end; q++) {
+            if (*q != ' ') continue;
+            const char *r = q + 1;
+            while (r < end && (isalnum((unsigned char)*r) || *r == '_' || *r == '.')) r++;
+            if (r < end && *r == '=' && r > q + 1) {
+                next = q;
+                break;
+            }
+        }
+        size_t vl = (size_t)(next - v);
+        trim(&v, &vl);
+        p = next;
+        for (size_t c = 0; c < sizeof cef_keys / sizeof *cef_keys; c++)
+            if (strlen(cef_keys[c].key) == kl && !memcmp(cef_keys[c].key, k, kl)) {
+                if (vl) f[n++] = (rec_field_t){cef_keys[c].name, v, vl};
+                break;
+            }
+    }
+    return n;
+}
+
 size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELDS])
 {
     size_t i = 0, n = 0;
@@ -819,6 +967,8 @@ size_t rec_syslog_line(const char *s, size_t len, rec_field_t f[REC_SYSLOG_FIELD
         if (i == 1 || i >= len || s[i++] != '>') return 0;
         if (i + 1 < len && s[i] == '1' && s[i + 1] == ' ') rfc5424 = true, i += 2;
     }
+    if (len - i > 4 && !memcmp(s + i, "CEF:", 4)) /* a CEF line without a syslog header */
+        return rec_cef(s + i, len - i, f, REC_SYSLOG_FIELDS);
     const char *ts = s + i;
     size_t tl;
     if (i < len && isalpha((unsigned char)s[i])) { /* Mmm dd hh:mm:ss[.f] */
@@ -843,6 +993,10 @@ timed:
     const char *msg;
     size_t taglen = token_at(s, len, &i, &tag);
     if (!taglen) return 0;
+    if (taglen > 4 && !memcmp(tag, "CEF:", 4)) { /* ArcSight's "HOST CEF:0|..." */
+        msg = tag;
+        goto cef;
+    }
     if (rfc5424) { /* APP PROCID MSGID SD MSG */
         const char *procid, *msgid, *sd;
         size_t pl = token_at(s, len, &i, &procid), ml = token_at(s, len, &i, &msgid);
@@ -875,9 +1029,19 @@ timed:
             f[n++] = (rec_field_t){"pid", bracket + 1, (size_t)(colon - bracket - 2)};
         msg = colon + 1;
     }
+cef:;
     size_t ml = (size_t)(s + len - msg);
     trim(&msg, &ml);
     if (ml > 3 && !memcmp(msg, "\xEF\xBB\xBF", 3)) msg += 3, ml -= 3; /* RFC 5424's BOM */
+    size_t cef = rec_cef(msg, ml, f + n, REC_SYSLOG_FIELDS - n);
+    if (cef) { /* the event's own time (rt) over the syslog header's */
+        for (size_t k = n; k < n + cef; k++)
+            if (!strcmp(f[k].name, "timestamp")) {
+                memmove(f, f + 1, (n + cef - 1) * sizeof *f);
+                return n + cef - 1;
+            }
+        return n + cef;
+    }
     size_t ids = ids_message(msg, ml, f + n);
     if (ids) return n + ids;
     if (ml) f[n++] = (rec_field_t){"msg", msg, ml};

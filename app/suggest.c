@@ -508,6 +508,61 @@ static long sev_number(const char *v)
     return x > 1000000000L || x < 0 ? 1000000000L : x;
 }
 
+/* How a file's numeric severities count, from their highest value and
+ * whether 0 is among them. Priorities count down from 1: IDS priorities
+ * (Suricata's and Snort's 1-4, 1 the highest), ticket priorities 1-5.
+ * Syslog's severities count down from 0 (emergency) to 7 (debug): a
+ * highest value of 6 or 7 (informational, debug) is that scale. A scale
+ * with 0 that stops at 5 or under counts up from "nothing": Zabbix's 0
+ * (not classified) to 5 (disaster); a priority counting down writes its
+ * top as 1 or as P0, not 0 (a syslog file holding no severity under 6 is
+ * read so too: export it with its words). Over 7, levels count up: up to
+ * 10 CEF's 0-10 (9-10 very high, 7-8 high, 4-6 medium), up to 16 Wazuh's
+ * and OSSEC's rule levels 0-15 (12 and over "high importance"), beyond
+ * that scores, as a share of 100 (or of the highest). */
+typedef enum {
+    SEV_SCALE_PRIORITY,
+    SEV_SCALE_SYSLOG,
+    SEV_SCALE_UP5,
+    SEV_SCALE_CEF,
+    SEV_SCALE_LEVEL,
+    SEV_SCALE_SCORE
+} sev_scale_t;
+
+static const char *const sev_scale_says[] = {
+    "numeric priorities: 1 is the most severe",
+    "syslog severities: 0 (emergency) is the most severe, 7 (debug) the least",
+    "numeric levels from 0 (not classified) up: 5 (disaster) is the most severe",
+    "numeric levels 0-10 (CEF): the highest is the most severe",
+    "numeric levels: the highest is the most severe",
+    "numeric scores: the highest is the most severe"};
+
+static sev_scale_t sev_scale(long top, bool zero)
+{
+    if (top > 16) return SEV_SCALE_SCORE;
+    if (top > 10) return SEV_SCALE_LEVEL;
+    if (top > 7) return SEV_SCALE_CEF;
+    if (top >= 6) return SEV_SCALE_SYSLOG;
+    return zero ? SEV_SCALE_UP5 : SEV_SCALE_PRIORITY;
+}
+
+/* SEV1..SEV5 of a number on its scale. */
+static int sev_of_number(long x, long top, sev_scale_t scale)
+{
+    switch (scale) {
+    case SEV_SCALE_PRIORITY: return x <= 1 ? 1 : x >= 5 ? 5 : (int)x;
+    /* emergency, alert, critical; error; warning; notice; info, debug */
+    case SEV_SCALE_SYSLOG: return x <= 2 ? 1 : x == 3 ? 2 : x == 4 ? 3 : x == 5 ? 4 : 5;
+    /* disaster; high; average, warning; information; not classified */
+    case SEV_SCALE_UP5: return x >= 5 ? 1 : x == 4 ? 2 : x >= 2 ? 3 : x == 1 ? 4 : 5;
+    case SEV_SCALE_LEVEL: return x >= 12 ? 1 : x >= 10 ? 2 : x >= 7 ? 3 : x >= 4 ? 4 : 5;
+    case SEV_SCALE_CEF:
+    case SEV_SCALE_SCORE: break;
+    }
+    long pct = x * 100 / (scale == SEV_SCALE_CEF ? 10 : top > 100 ? top : 100);
+    return pct >= 90 ? 1 : pct >= 70 ? 2 : pct >= 40 ? 3 : pct >= 20 ? 4 : 5;
+}
+
 /* Numbers in numeric order, then words bytewise. */
 static int sev_value_cmp(const void *x, const void *y)
 {
@@ -543,29 +598,17 @@ static void render(const suggest_t *s, const plan_t *p, sbuf_t *b)
         qsort(vals, nv, sizeof *vals, sev_value_cmp);
         long top = 0; /* the highest number: numbers sort first, in numeric order */
         for (size_t i = 0; i < nv && is_uint(vals[i]); i++) top = sev_number(vals[i]);
-        /* Priorities count 1 (or 0, syslog's emergency) as the most severe
-         * and stop at 5 (IDS) or 7 (syslog). Numbers over 7 are levels or
-         * scores counting up: Wazuh's and OSSEC's rule levels (0-15, 12
-         * and over "high importance"), risk scores (0-100). */
-        bool levels = top > 7;
-        sb_printf(b, "%sseverity:                # %s\n", c,
-                  levels ? "numeric levels: the highest is the most severe"
-                         : "numeric priorities: 1 is the most severe");
+        bool zero = nv && is_uint(vals[0]) && sev_number(vals[0]) == 0;
+        sev_scale_t scale = sev_scale(top, zero);
+        sb_printf(b, "%sseverity:                # %s\n", c, sev_scale_says[scale]);
         sb_printf(b, "%s  labels: [%s]\n", c, s->sev_label);
         sb_printf(b, "%s  map: {", c);
         bool first = true;
         for (size_t i = 0; i < nv; i++) {
             const char *v = vals[i];
             int sev = 0;
-            if (is_uint(v) && levels) {
-                long x = sev_number(v), pct = top > 16 ? x * 100 / (top > 100 ? top : 100) : 0;
-                if (top <= 16)
-                    sev = x >= 12 ? 1 : x >= 10 ? 2 : x >= 7 ? 3 : x >= 4 ? 4 : 5;
-                else
-                    sev = pct >= 90 ? 1 : pct >= 70 ? 2 : pct >= 40 ? 3 : pct >= 20 ? 4 : 5;
-            } else if (is_uint(v)) {
-                long x = strtol(v, NULL, 10);
-                sev = x <= 1 ? 1 : x >= 5 ? 5 : (int)x;
+            if (is_uint(v)) {
+                sev = sev_of_number(sev_number(v), top, scale);
             } else if (*v) {
                 label_t l = {{s->sev_label, (uint32_t)strlen(s->sev_label)},
                              {v, (uint32_t)strlen(v)}};

@@ -54,14 +54,29 @@ static const struct {
 } default_severities[] = {
     /* the words monitoring tools use, syslog's levels, X.733's perceived
      * severities and incident tools' SEV1..SEV5 */
-    {1, "critical crit page p1 emergency emerg alert fatal disaster sev1 sev-1"},
+    {1, "critical crit page p0 p1 emergency emerg alert fatal disaster sev0 sev1 sev-1 "
+        "very-high very_high"},
     {2, "error err high major p2 sev2 sev-2"},
     /* X.733 ranks minor above warning; they share SEV3, the level
      * Prometheus's warning has always had */
     {3, "warning warn medium average minor p3 sev3 sev-3"},
     {4, "info information informational low notice indeterminate p4 sev4 sev-4"},
     {5, "none debug cosmetic ok p5 sev5 sev-5"},
+    /* Nagios's (Icinga's, Naemon's) states: a host DOWN is as critical as a
+     * CRITICAL service, UNREACHABLE (behind a host that is down) one less,
+     * UNKNOWN (the check itself failed) a warning; Zabbix's "Not
+     * classified" and CEF's "Very-High" (two words, a space: added as
+     * such) */
+    {1, "down"},
+    {2, "unreachable"},
+    {3, "unknown"},
 };
+
+/* Severity words of more than one word (a space in them). */
+static const struct {
+    uint8_t sev;
+    const char *value;
+} default_phrases[] = {{1, "very high"}, {5, "not classified"}};
 
 static qerr_t sev_add(ruleset_t *rs, const char *value, uint8_t sev)
 {
@@ -87,6 +102,8 @@ static qerr_t sev_defaults(ruleset_t *rs)
         for (char *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save))
             if (sev_add(rs, t, default_severities[i].sev)) return QERR_NOMEM;
     }
+    for (size_t i = 0; i < sizeof default_phrases / sizeof *default_phrases; i++)
+        if (sev_add(rs, default_phrases[i].value, default_phrases[i].sev)) return QERR_NOMEM;
     return QERR_OK;
 }
 

@@ -359,6 +359,8 @@ void group_table_destroy(group_table_t *gt)
 }
 
 size_t group_table_count(const group_table_t *gt) { return gt->n_groups; }
+
+size_t group_table_watched(const group_table_t *gt) { return gt->n_lapsed; }
 size_t group_table_held(const group_table_t *gt) { return gt->held; }
 
 static void table_grow(group_table_t *gt)
@@ -801,11 +803,9 @@ static bool group_muted(group_table_t *gt, group_t *g, int64_t now_ms)
 /* An entry resolving by time whose comeback dedup may fold (its dedup
  * window reaches past its end): watched (see the note at the top). Out of
  * memory: not watched, it reopens at its next forward. */
-static void lapse(group_table_t *gt, group_t *g, const entry_t *e)
+static void watch(group_table_t *gt, const route_t *r, const alert_t *a, const incident_t *inc,
+                  const enrichment_t *en, int64_t since_ms, int64_t until_ms)
 {
-    int64_t fold =
-        g->route->dedup_window_ms > gt->fold_ms ? g->route->dedup_window_ms : gt->fold_ms;
-    if (!gt->seen || e->seen_ms + fold <= e->ends_ms) return;
     if (gt->n_lapsed == gt->cap_lapsed) {
         size_t cap = gt->cap_lapsed ? gt->cap_lapsed * 2 : 16;
         lapsed_t *l = realloc(gt->lapsed, cap * sizeof(*l));
@@ -813,10 +813,17 @@ static void lapse(group_table_t *gt, group_t *g, const entry_t *e)
         gt->lapsed = l;
         gt->cap_lapsed = cap;
     }
-    alert_t *copy = alert_clone(e->alert);
+    alert_t *copy = alert_clone(a);
     if (!copy) return;
-    gt->lapsed[gt->n_lapsed++] =
-        (lapsed_t){g->route, copy, e->inc, e->enrich, e->ends_ms, e->seen_ms + fold};
+    gt->lapsed[gt->n_lapsed++] = (lapsed_t){r, copy, *inc, *en, since_ms, until_ms};
+}
+
+static void lapse(group_table_t *gt, group_t *g, const entry_t *e)
+{
+    int64_t fold =
+        g->route->dedup_window_ms > gt->fold_ms ? g->route->dedup_window_ms : gt->fold_ms;
+    if (!gt->seen || e->seen_ms + fold <= e->ends_ms) return;
+    watch(gt, g->route, e->alert, &e->inc, &e->enrich, e->ends_ms, e->seen_ms + fold);
 }
 
 /* Every second: a watched alert that occurred since its end reopens (as
@@ -824,7 +831,9 @@ static void lapse(group_table_t *gt, group_t *g, const entry_t *e)
  * passed is let go (its comeback is a new incident, forwarded). */
 static void lapsed_watch(group_table_t *gt, int64_t now_ms)
 {
-    if (!gt->n_lapsed || now_ms < gt->lapsed_due_ms) return;
+    /* Restored from a file before the decision log was handed over: they
+     * wait for it. */
+    if (!gt->n_lapsed || !gt->seen || now_ms < gt->lapsed_due_ms) return;
     gt->lapsed_due_ms = now_ms + 1000;
     size_t w = 0;
     for (size_t i = 0; i < gt->n_lapsed; i++) {
@@ -989,21 +998,40 @@ typedef struct {
     size_t cap;
 } rec_buf_t;
 
-static bool write_entry(FILE *f, const entry_t *e, rec_buf_t *rb)
+/* flags (what was sent, enrichment), incident, alert record: an entry's
+ * and a watched alert's common part. */
+static bool write_alert(FILE *f, uint8_t sent, const enrichment_t *en, const incident_t *incident,
+                        const alert_t *a, rec_buf_t *rb)
 {
-    incident_t inc = e->inc;
+    incident_t inc = *incident;
     inc.rule = NULL; /* a pointer into this process's rule set */
-    uint64_t len = alert_rec_size(e->alert);
+    uint64_t len = alert_rec_size(a);
     if (len > rb->cap) {
         void *nr = realloc(rb->rec, len);
         if (!nr) return false;
         rb->rec = nr;
         rb->cap = len;
     }
-    alert_rec_write(rb->rec, e->alert, NULL);
-    uint8_t flags =
-        (uint8_t)(e->sent | (e->enrich.novel ? 4 : 0) | (e->enrich.urgency_high ? 8 : 0));
+    alert_rec_write(rb->rec, a, NULL);
+    uint8_t flags = (uint8_t)(sent | (en->novel ? 4 : 0) | (en->urgency_high ? 8 : 0));
     return wr(f, &flags, 1) && wr(f, &inc, sizeof(inc)) && wr(f, &len, 8) && wr(f, rb->rec, len);
+}
+
+static bool write_entry(FILE *f, const entry_t *e, rec_buf_t *rb)
+{
+    return write_alert(f, e->sent, &e->enrich, &e->inc, e->alert, rb);
+}
+
+static bool write_route(FILE *f, const route_t *r)
+{
+    uint32_t route_id = r->id, klen = (uint32_t)strlen(r->key);
+    return wr(f, &route_id, 4) && wr(f, &klen, 4) && wr(f, r->key, klen);
+}
+
+static bool write_lapsed(FILE *f, const lapsed_t *l, rec_buf_t *rb)
+{
+    return write_route(f, l->route) && wr(f, &l->since_ms, 8) && wr(f, &l->until_ms, 8) &&
+           write_alert(f, 0, &l->enrich, &l->inc, l->alert, rb);
 }
 
 /* A group with a notification its receiver has not confirmed is written
@@ -1016,13 +1044,11 @@ static bool write_entry(FILE *f, const entry_t *e, rec_buf_t *rb)
 static bool write_group(FILE *f, const group_t *g, rec_buf_t *rb)
 {
     bool pending = unconfirmed(g);
-    uint32_t route_id = g->route->id, klen = (uint32_t)strlen(g->route->key);
     int64_t last = pending ? g->acked_last_ms : g->last_notify_ms;
     uint64_t ne = g->n_entries + (pending ? g->n_told : 0);
     uint8_t notified = g->notified, changed = pending || g->changed;
-    bool ok = wr(f, &route_id, 4) && wr(f, &klen, 4) && wr(f, g->route->key, klen) &&
-              wr(f, &last, 8) && wr(f, &g->folded, 8) && wr(f, &notified, 1) &&
-              wr(f, &changed, 1) && wr(f, &ne, 8);
+    bool ok = write_route(f, g->route) && wr(f, &last, 8) && wr(f, &g->folded, 8) &&
+              wr(f, &notified, 1) && wr(f, &changed, 1) && wr(f, &ne, 8);
     for (size_t i = 0; ok && pending && i < g->n_told; i++) ok = write_entry(f, &g->told[i], rb);
     for (size_t i = 0; ok && i < g->n_entries; i++) ok = write_entry(f, &g->entries[i], rb);
     return ok;
@@ -1048,6 +1074,16 @@ qerr_t group_table_save(const group_table_t *const *gts, size_t n_tables, FILE *
             for (const group_t *g = gt->buckets[b]; ok && g; g = g->hnext)
                 ok = write_group(f, g, &rb) && ++written;
     }
+    /* Then the watched alerts (lapsed), so a restart goes on watching an
+     * alert resolved by time whose comeback dedup may still fold: without
+     * them it would stay resolved while it fires again. A file that ends
+     * after the groups (an older quell's) has none. */
+    uint64_t nl = 0;
+    for (size_t t = 0; t < n_tables; t++) nl += gts[t]->n_lapsed;
+    ok = ok && wr(f, &nl, 8);
+    for (size_t t = 0; ok && t < n_tables; t++)
+        for (size_t i = 0; ok && i < gts[t]->n_lapsed; i++)
+            ok = write_lapsed(f, &gts[t]->lapsed[i], &rb);
     free(rb.rec);
     /* A closing group confirmed between the count and the walk would make
      * them differ: not on one thread, but a file that lies is refused. */
@@ -1061,6 +1097,63 @@ void group_table_foreach_firing(const group_table_t *gt,
         for (const group_t *g = gt->buckets[b]; g; g = g->hnext)
             for (size_t i = 0; i < g->n_entries; i++)
                 if (g->entries[i].alert->status != ALERT_RESOLVED) fn(ctx, &g->entries[i].inc);
+}
+
+/* A route as written (id and key) and the one of the current config it
+ * still is, or NULL (the config changed: what was on it is dropped). */
+static qerr_t read_route(FILE *f, char **key, const route_t *const *routes, size_t n_routes,
+                         const route_t **out)
+{
+    uint32_t route_id, klen;
+    if (!rd(f, &route_id, 4) || !rd(f, &klen, 4) || klen > (1u << 20)) return QERR_INVALID;
+    free(*key);
+    *key = malloc(klen + 1);
+    if (!*key) return QERR_NOMEM;
+    if (!rd(f, *key, klen)) return QERR_INVALID;
+    (*key)[klen] = '\0';
+    *out = route_id < n_routes && !strcmp(routes[route_id]->key, *key) ? routes[route_id] : NULL;
+    return QERR_OK;
+}
+
+/* What write_alert wrote; the alert is in `scratch` (reset here). */
+static qerr_t read_alert(FILE *f, char **buf, arena_t *scratch, uint8_t *flags, incident_t *inc,
+                         alert_t *a)
+{
+    uint64_t len;
+    if (!rd(f, flags, 1) || !rd(f, inc, sizeof(*inc)) || !rd(f, &len, 8) || len > (64u << 20))
+        return QERR_INVALID;
+    char *nb = realloc(*buf, len ? len : 1);
+    if (!nb) return QERR_NOMEM;
+    *buf = nb;
+    msg_track_t *track;
+    arena_reset(scratch);
+    if (!rd(f, *buf, len) || alert_rec_read(*buf, len, scratch, a, &track) != QERR_OK)
+        return QERR_INVALID;
+    return QERR_OK;
+}
+
+/* The watched alerts after the groups; none in an older quell's file. */
+static qerr_t load_lapsed(group_table_t *gt, FILE *f, char **key, char **buf, arena_t *scratch,
+                          const route_t *const *routes, size_t n_routes, int64_t now_ms)
+{
+    uint64_t n;
+    if (!rd(f, &n, 8)) return feof(f) ? QERR_OK : QERR_INVALID;
+    qerr_t err = QERR_OK;
+    for (uint64_t i = 0; i < n && err == QERR_OK; i++) {
+        const route_t *r;
+        int64_t since_ms, until_ms;
+        uint8_t flags;
+        incident_t inc;
+        alert_t a;
+        err = read_route(f, key, routes, n_routes, &r);
+        if (err == QERR_OK && (!rd(f, &since_ms, 8) || !rd(f, &until_ms, 8))) err = QERR_INVALID;
+        if (err == QERR_OK) err = read_alert(f, buf, scratch, &flags, &inc, &a);
+        if (err == QERR_OK && r && until_ms > now_ms) {
+            enrichment_t en = {.novel = flags & 4, .urgency_high = flags & 8};
+            watch(gt, r, &a, &inc, &en, since_ms, until_ms);
+        }
+    }
+    return err;
 }
 
 qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes, size_t n_routes,
@@ -1077,50 +1170,25 @@ qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes
     char *buf = NULL, *key = NULL;
     qerr_t err = QERR_OK;
     for (uint64_t gi = 0; gi < n && err == QERR_OK; gi++) {
-        uint32_t route_id, klen;
         int64_t last;
         uint64_t folded, ne;
         uint8_t notified, changed;
-        if (!rd(f, &route_id, 4) || !rd(f, &klen, 4) || klen > (1u << 20)) {
+        const route_t *r;
+        err = read_route(f, &key, routes, n_routes, &r);
+        if (err != QERR_OK) break;
+        if (!rd(f, &last, 8) || !rd(f, &folded, 8) || !rd(f, &notified, 1) || !rd(f, &changed, 1) ||
+            !rd(f, &ne, 8)) {
             err = QERR_INVALID;
             break;
         }
-        free(key);
-        key = malloc(klen + 1);
-        if (!key || !rd(f, key, klen) || !rd(f, &last, 8) || !rd(f, &folded, 8) ||
-            !rd(f, &notified, 1) || !rd(f, &changed, 1) || !rd(f, &ne, 8)) {
-            err = QERR_INVALID;
-            break;
-        }
-        key[klen] = '\0';
-        /* The same route in the current config, or the group is dropped. */
-        const route_t *r =
-            route_id < n_routes && !strcmp(routes[route_id]->key, key) ? routes[route_id] : NULL;
         group_t *g = NULL;
         bool existed = false; /* a group of the same key came earlier in the file */
         for (uint64_t i = 0; i < ne && err == QERR_OK; i++) {
             uint8_t flags;
             incident_t inc;
-            uint64_t len;
-            if (!rd(f, &flags, 1) || !rd(f, &inc, sizeof(inc)) || !rd(f, &len, 8) ||
-                len > (64u << 20)) {
-                err = QERR_INVALID;
-                break;
-            }
-            char *nb = realloc(buf, len ? len : 1);
-            if (!nb) {
-                err = QERR_NOMEM;
-                break;
-            }
-            buf = nb;
             alert_t a;
-            msg_track_t *track;
-            arena_reset(&scratch);
-            if (!rd(f, buf, len) || alert_rec_read(buf, len, &scratch, &a, &track) != QERR_OK) {
-                err = QERR_INVALID;
-                break;
-            }
-            if (!r) continue;
+            err = read_alert(f, &buf, &scratch, &flags, &inc, &a);
+            if (err != QERR_OK || !r) continue;
             if (i == 0) existed = group_find(gt, r, &a) != NULL;
             enrichment_t en = {.novel = flags & 4, .urgency_high = flags & 8};
             err = group_table_add(gt, r, &a, &inc, &en, NULL, now_ms);
@@ -1153,6 +1221,7 @@ qerr_t group_table_load(group_table_t *gt, FILE *f, const route_t *const *routes
                            : g->last_notify_ms + r->repeat_interval_ms);
         (*loaded) += !existed;
     }
+    if (err == QERR_OK) err = load_lapsed(gt, f, &key, &buf, &scratch, routes, n_routes, now_ms);
     free(buf);
     free(key);
     arena_free(&scratch);

@@ -754,6 +754,8 @@ size_t notifier_pending(const notifier_t *n)
 
 size_t notifier_groups(const notifier_t *n) { return group_table_count(n->groups); }
 
+size_t notifier_watched(const notifier_t *n) { return group_table_watched(n->groups); }
+
 /* Any thread. */
 void notifier_counters_read(const notifier_counters_t *c, notifier_stats_t *out)
 {

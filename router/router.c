@@ -333,9 +333,11 @@ static void run_retired(router_t *r, int64_t now_ms, bool flush)
         if (flush) notifier_flush(t->notifier, now_ms);
         notifier_run(t->notifier, now_ms, 0);
         /* A closing group's last notification may still be with the
-         * producer, which releases the group's own hold on its ack. */
+         * producer, which releases the group's own hold on its ack; an
+         * alert resolved by time is watched until dedup stops folding its
+         * comeback (at most the dedup window), which reopens it here. */
         if (notifier_groups(t->notifier) || notifier_pending(t->notifier) ||
-            notifier_closing(t->notifier)) {
+            notifier_closing(t->notifier) || notifier_watched(t->notifier)) {
             pp = &t->next;
             continue;
         }

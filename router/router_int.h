@@ -92,6 +92,8 @@ void group_table_advance(group_table_t *gt, int64_t now_ms);
  * (shutdown: so the holds can be released and offsets committed). */
 void group_table_flush(group_table_t *gt, int64_t now_ms);
 size_t group_table_count(const group_table_t *gt);
+/* Alerts resolved by time still watched for a comeback dedup may fold. */
+size_t group_table_watched(const group_table_t *gt);
 /* Whether the group of `a` on `route` exists and has an entry for a's
  * fingerprint (open or resolved but not yet notified). */
 bool group_table_has(group_table_t *gt, const route_t *route, const alert_t *a);
@@ -274,6 +276,7 @@ void notifier_flush(notifier_t *n, int64_t now_ms);
 /* Notifications queued, in flight or held in a digest. */
 size_t notifier_pending(const notifier_t *n);
 size_t notifier_groups(const notifier_t *n);
+size_t notifier_watched(const notifier_t *n); /* group_table_watched */
 /* Group state to/from `path` (see group_table_save); a missing file loads
  * nothing. Errors as "PATH: message" in errbuf. */
 qerr_t notifier_save_groups(notifier_t *n, const char *path, char *errbuf, size_t errlen);

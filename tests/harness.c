@@ -63,6 +63,28 @@ long long harness_summary_value(const char *path, const char *name)
     return v;
 }
 
+bool harness_file_has(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char line[4096]; /* a log line longer than this is split, and not matched across */
+    bool has = false;
+    while (!has && fgets(line, sizeof(line), f)) has = strstr(line, what) != NULL;
+    fclose(f);
+    return has;
+}
+
+bool harness_wait_files(const char *const *paths, int n, const char *what, int timeout_ms)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;; harness_sleep_ms(50)) {
+        bool all = true;
+        for (int i = 0; all && i < n; i++) all = harness_file_has(paths[i], what);
+        if (all) return true;
+        if (clock_mono_ns() >= deadline) return false;
+    }
+}
+
 void harness_dump_file(const char *path)
 {
     FILE *f = fopen(path, "r");

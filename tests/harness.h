@@ -63,6 +63,11 @@ int harness_consume_all(const char *brokers, const char *topic, int timeout_ms,
 
 /* The value of a "  name   N" line of quell's run summary; -1 if absent. */
 long long harness_summary_value(const char *path, const char *name);
+/* Whether a line of the file at `path` holds `what` (quell's log said it). */
+bool harness_file_has(const char *path, const char *what);
+/* Waits up to `timeout_ms` until every one of the `n` files holds `what`
+ * (each instance's log says "assigned 2 partitions"); whether they did. */
+bool harness_wait_files(const char *const *paths, int n, const char *what, int timeout_ms);
 /* Copies a file to stderr (a failed test shows quell's log). */
 void harness_dump_file(const char *path);
 /* A test's temporary directory at its end: removed when the test passed,

@@ -530,6 +530,94 @@ static void test_resolve_comeback_folded(void)
     group_table_destroy(gt);
 }
 
+/* The same comeback across a restart: the watch is saved beside the
+ * groups and restored, so the comeback dedup folds still reopens. */
+static void test_resolve_comeback_across_restart(void)
+{
+    route_t r;
+    sink_t s = {0};
+    seen_t seen = {.fp = 1};
+    group_table_t *gt = resolving_table(&r, &s, t0, seen_fn, &seen, false);
+    r.dedup_window_ms = 30 * M;
+    label_t l1[] = {L("alertname", "Lag"), L("host", "a")};
+    alert_t a = mk(l1, 2, 1, false);
+    a.event_time_ms = t0;
+    a.ends_at_ms = t0 + 4 * M;
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    seen.seen_ms = seen.event_ms = t0;
+    seen.ends_at_ms = t0 + 4 * M;
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, t0) == QERR_OK);
+    run_to(gt, t0, t0 + 6 * M);
+    CHECK_EQ_INT(s.kind[1], NOTIFY_RESOLVED);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    CHECK_EQ_INT(group_table_watched(gt), 1);
+    FILE *f = tmpfile();
+    CHECK(group_table_save((const group_table_t *const[]){gt}, 1, f) == QERR_OK);
+    group_table_destroy(gt);
+
+    /* Restarted: loaded before the decision log is handed over (as at
+     * start), then the comeback at t0 + 10 m reopens. */
+    rewind(f);
+    sink_t s2 = {0};
+    gt = group_table_new(t0 + 6 * M, 100, on_note, &s2);
+    const route_t *routes[] = {&r};
+    uint64_t loaded = 0, dropped = 0;
+    CHECK(group_table_load(gt, f, routes, 1, t0 + 6 * M, &loaded, &dropped) == QERR_OK);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    CHECK_EQ_INT(group_table_watched(gt), 1);
+    group_table_advance(gt, t0 + 6 * M + 2 * S); /* no decision log yet: waits */
+    group_table_set_resolve(gt, RT, seen_fn, &seen, false, FOLD);
+    seen.seen_ms = seen.event_ms = t0 + 10 * M;
+    seen.ends_at_ms = t0 + 14 * M;
+    run_to(gt, t0 + 6 * M + 2 * S, t0 + 10 * M + 32 * S);
+    CHECK_EQ_INT(s2.calls, 1);
+    CHECK_EQ_INT(s2.kind[0], NOTIFY_FIRING);
+    CHECK_EQ_STR(s2.states[0], "F");
+    group_table_destroy(gt);
+
+    /* Restored after the window of its last occurrence passed, or on a
+     * route the config no longer has: not watched. */
+    rewind(f);
+    gt = group_table_new(0, 100, on_note, &s2);
+    CHECK(group_table_load(gt, f, routes, 1, t0 + 31 * M, &loaded, &dropped) == QERR_OK);
+    CHECK_EQ_INT(group_table_watched(gt), 0);
+    group_table_destroy(gt);
+    rewind(f);
+    route_t other = r;
+    other.key = "{}/{team=\"b\"}";
+    const route_t *routes2[] = {&other};
+    gt = group_table_new(0, 100, on_note, &s2);
+    CHECK(group_table_load(gt, f, routes2, 1, t0 + 6 * M, &loaded, &dropped) == QERR_OK);
+    CHECK_EQ_INT(group_table_watched(gt), 0);
+    group_table_destroy(gt);
+
+    /* A file cut after its groups (an older quell's) loads, watching none;
+     * one cut inside the watched alerts is refused. */
+    fseek(f, 0, SEEK_END);
+    long whole = ftell(f);
+    rewind(f);
+    char *bytes = malloc((size_t)whole);
+    CHECK(bytes && fread(bytes, 1, (size_t)whole, f) == (size_t)whole);
+    fclose(f);
+    size_t groups_end = strlen("QUELLGRP1\n") + 8; /* no groups were open */
+    f = tmpfile();
+    fwrite(bytes, 1, groups_end, f);
+    rewind(f);
+    gt = group_table_new(0, 100, on_note, &s2);
+    CHECK(group_table_load(gt, f, routes, 1, t0 + 6 * M, &loaded, &dropped) == QERR_OK);
+    CHECK_EQ_INT(group_table_watched(gt), 0);
+    group_table_destroy(gt);
+    fclose(f);
+    f = tmpfile();
+    fwrite(bytes, 1, (size_t)whole - 3, f);
+    rewind(f);
+    gt = group_table_new(0, 100, on_note, &s2);
+    CHECK(group_table_load(gt, f, routes, 1, t0 + 6 * M, &loaded, &dropped) == QERR_INVALID);
+    group_table_destroy(gt);
+    fclose(f);
+    free(bytes);
+}
+
 static void test_resolve_before_first_notification(void)
 {
     /* An alert whose endsAt passes before group_wait: nobody was paged,
@@ -556,6 +644,7 @@ int main(void)
     test_resolve_seen_and_reopen();
     test_resolve_before_first_notification();
     test_resolve_comeback_folded();
+    test_resolve_comeback_across_restart();
     test_snapshot();
     test_timings();
     test_silent_close_and_keys();

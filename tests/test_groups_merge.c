@@ -150,14 +150,6 @@ static int read_all(webhook_sink_t *s, seen_t *v, int cap)
     return n;
 }
 
-static bool log_has(const char *path, const char *what)
-{
-    char *t = check_read_file(path, NULL);
-    bool has = t && strstr(t, what);
-    free(t);
-    return has;
-}
-
 /* ---- the Redis adapter alone (group_shared.c), two handles as two
  * instances ------------------------------------------------------------ */
 
@@ -403,7 +395,7 @@ int main(void)
     bool assigned = false;
     for (; !assigned && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
         assigned = true;
-        for (int i = 0; i < N; i++) assigned &= log_has(log[i], "assigned 1 partitions");
+        for (int i = 0; i < N; i++) assigned &= harness_file_has(log[i], "assigned 1 partitions");
     }
     CHECK(assigned);
 

@@ -151,15 +151,9 @@ int main(void)
         fclose(f);
         pid[i] = harness_quell_start(conf[i], out[i], log[i]);
     }
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000;
-    for (bool all = false; !all && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
-        all = true;
-        for (int i = 0; i < N; i++) {
-            char *t = check_read_file(log[i], NULL);
-            all &= t && strstr(t, "assigned 2 partitions");
-            free(t);
-        }
-    }
+    const char *logs[N];
+    for (int i = 0; i < N; i++) logs[i] = log[i];
+    harness_wait_files(logs, N, "assigned 2 partitions", 60000);
     gen_opts_t g;
     gen_opts_defaults(&g);
     g.alerts = 6000;
@@ -180,15 +174,7 @@ int main(void)
      * (An alert that fires and resolves within one group_interval is never
      * notified firing, by one Alertmanager either: the resolves come well
      * after.) */
-    deadline = clock_mono_ns() + 60LL * 1000000000;
-    for (bool all = false; !all && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
-        all = true;
-        for (int i = 0; i < 2; i++) {
-            char *t = check_read_file(log[i], NULL);
-            all &= t && strstr(t, "assigned 1 partitions");
-            free(t);
-        }
-    }
+    harness_wait_files(logs, 2, "assigned 1 partitions", 60000);
     harness_sleep_ms(REPEAT_MS * 5 / 2);
     /* Every alert resolves: the same label sets, all resolved. */
     g.resolve_share = 1.0;

@@ -125,15 +125,8 @@ int main(void)
     }
     /* Each stage has its own bound inside ctest's, so a slow one says
      * which it was instead of the whole test being killed. */
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000;
-    bool both = false;
-    for (; !both && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
-        char *ta = check_read_file(log[0], NULL), *tb = check_read_file(log[1], NULL);
-        both =
-            ta && tb && strstr(ta, "assigned 2 partitions") && strstr(tb, "assigned 2 partitions");
-        free(ta);
-        free(tb);
-    }
+    const char *logs[] = {log[0], log[1]};
+    bool both = harness_wait_files(logs, 2, "assigned 2 partitions", 60000);
     if (!both) fprintf(stderr, "the two instances did not share the partitions within 60 s\n");
     CHECK(both);
     load_opts_t o = {.brokers = brokers,

@@ -668,11 +668,9 @@ static void test_routing(env_t *env)
     snprintf(groups, sizeof(groups), "%s.groups", s.snapshot_path);
     CHECK(access(groups, R_OK) == 0);
     pid = quell_start(&s);
-    harness_sleep_ms(1000);
+    const char *logs[] = {s.log_path};
+    CHECK(harness_wait_files(logs, 1, "open groups from", 30000 * env->time_scale));
     CHECK_EQ_INT(quell_stop(env, pid), 0);
-    char *log = check_read_file(s.log_path, NULL);
-    CHECK(log && strstr(log, "open groups from") != NULL);
-    free(log);
     if (check_failures) harness_dump_file(s.log_path);
 }
 

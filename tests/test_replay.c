@@ -333,7 +333,8 @@ static void test_sns_cloudwatch(void)
 
 /* A network alarm export: the time in a column no role name fits
  * ("Occurred On (NT)"), found by its first value; the status in "Alarm
- * Status" (Cleared resolves); a 10-digit serial number is no time. */
+ * Status" (Cleared resolves); a 10-digit serial number is no time (and,
+ * a sequence, no label). */
 static void test_alarm_export(void)
 {
     write_text("alarms.csv",
@@ -345,8 +346,9 @@ static void test_alarm_export(void)
     const char *second = out ? strstr(out, "alert 2: ") : NULL;
     CHECK(out && strstr(out, "2024-05-01T10:00:00.000Z") && strstr(out, ", firing,"));
     CHECK(second && strstr(second, "2024-05-01T10:04:30.000Z") && strstr(second, ", resolved,"));
+    /* the serial number, a sequence, is no label either */
     CHECK(out && strstr(out, "alertname=\"Cell Unavailable\"") &&
-          strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+          strstr(out, "NE_Name=\"eNodeB-0007\"") && !strstr(out, "Alarm_Serial_Number"));
     if (!(second && strstr(second, ", resolved,"))) fprintf(stderr, "%s%s", out, err);
     free(out);
     free(err);
@@ -354,7 +356,7 @@ static void test_alarm_export(void)
     write_text("alarms.csv", "Alarm Serial Number,Alarm Name,NE Name\n"
                              "1596031871,Cell Unavailable,eNodeB-0007\n");
     CHECK_EQ_INT(run("explain alarms.csv", &out, &err), 0);
-    CHECK(out && !strstr(out, "2020-07-29") && strstr(out, "Alarm_Serial_Number=\"1596031871\""));
+    CHECK(out && !strstr(out, "2020-07-29") && strstr(out, "alertname=\"Cell Unavailable\""));
     CHECK(err && strstr(err, "without a time"));
     free(out);
     free(err);
@@ -576,7 +578,9 @@ static void test_incident_rows(void)
     write_text("riemann.json", "{\"host\":\"h1\",\"service\":\"cpu\",\"state\":\"critical\","
                                "\"description\":\"load 12.5\",\"time\":1714557600}\n");
     CHECK_EQ_INT(run("explain riemann.json", &out, &err), 0);
-    CHECK(out && strstr(out, "alertname=\"cpu\"") && strstr(out, "description=\"load 12.5\""));
+    /* its description is what it measured this time: no label */
+    CHECK(out && strstr(out, "alertname=\"cpu\"") && strstr(out, "host=\"h1\"") &&
+          !strstr(out, "description="));
     free(out);
     free(err);
 }
@@ -656,6 +660,174 @@ static void test_notification_pairs(void)
         free(out);
         free(err);
     }
+}
+
+/* Fields of one packet, flow, process or log line split no incident: an
+ * IDS signature on one target over many connections (flow_id, src_port,
+ * tx_id, pcap_cnt, flow counters differ per row), Zeek's notices (uid,
+ * id.orig_p), Wazuh's alerts (pid in full_log, data.srcport, firedtimes,
+ * the event id) are one label set each; what identifies an attack phase
+ * (signature, category, target host and port) still splits. Before, each
+ * row was a label set of its own. And Pingdom's DOWN and its UP (other
+ * probe locations, other descriptions) are one label set: the UP closes
+ * the DOWN. */
+static void test_per_row_fields(void)
+{
+    char eve[8192] = "";
+    size_t o = 0;
+    for (int i = 0; i < 6; i++) {
+        /* rows 0-3: one signature on one target; 4: another target; 5:
+         * another signature */
+        int sid = i == 5 ? 2001219 : 2010935;
+        o += (size_t)snprintf(
+            eve + o, sizeof eve - o,
+            "{\"timestamp\":\"2024-05-01T10:00:%02d.000000+0000\",\"flow_id\":%lld,"
+            "\"in_iface\":\"eth0\",\"event_type\":\"alert\",\"src_ip\":\"10.0.0.9\","
+            "\"src_port\":%d,\"dest_ip\":\"192.168.1.%d\",\"dest_port\":1433,\"proto\":\"TCP\","
+            "\"tx_id\":%d,\"pcap_cnt\":%d,\"alert\":{\"action\":\"allowed\",\"gid\":1,"
+            "\"signature_id\":%d,\"rev\":5,\"signature\":\"ET SCAN sig %d\",\"category\":"
+            "\"Potentially Bad Traffic\",\"severity\":2},\"flow\":{\"pkts_toserver\":%d,"
+            "\"bytes_toserver\":%d,\"start\":\"2024-05-01T10:00:%02d.000000+0000\"}}\n",
+            i, 1234567890123456LL + i * 7919, 40000 + i * 13, i == 4 ? 11 : 10, i, 1000 + i, sid,
+            sid, 3 + i, 200 + i * 60, i);
+    }
+    write_text("per-row-eve.json", eve);
+    write_text(
+        "per-row-notice.log",
+        "#separator \\x09\n#path\tnotice\n"
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tnote\tn\n"
+        "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\n"
+        "1714557600.1\tCa1b2c3d4\t10.0.0.9\t51022\t192.168.1.10\t22\tSSH::Password_Guessing\t30\n"
+        "1714557660.2\tCffee0011\t10.0.0.9\t51877\t192.168.1.10\t22\tSSH::Password_Guessing\t41\n"
+        "1714557720.3\tC99887766\t10.0.0.9\t60001\t192.168.1.10\t22\tSSH::Password_Guessing\t57\n");
+    write_text(
+        "per-row-wazuh.json",
+        "{\"timestamp\":\"2024-05-01T10:00:00.000+0000\",\"rule\":{\"level\":5,"
+        "\"description\":\"sshd: authentication failed.\",\"id\":\"5716\",\"firedtimes\":1},"
+        "\"agent\":{\"id\":\"001\",\"name\":\"web1\"},\"id\":\"1714557600.100\","
+        "\"full_log\":\"May  1 10:00:00 web1 sshd[4242]: Failed password for root from "
+        "203.0.113.5 port 50111 ssh2\",\"predecoder\":{\"timestamp\":\"May  1 10:00:00\"},"
+        "\"data\":{\"srcip\":\"203.0.113.5\",\"srcport\":\"50111\"},\"process\":{\"pid\":4242},"
+        "\"event\":{\"id\":\"90210377\"}}\n"
+        "{\"timestamp\":\"2024-05-01T10:01:00.000+0000\",\"rule\":{\"level\":5,"
+        "\"description\":\"sshd: authentication failed.\",\"id\":\"5716\",\"firedtimes\":2},"
+        "\"agent\":{\"id\":\"001\",\"name\":\"web1\"},\"id\":\"1714557660.200\","
+        "\"full_log\":\"May  1 10:01:00 web1 sshd[4377]: Failed password for root from "
+        "203.0.113.5 port 50999 ssh2\",\"predecoder\":{\"timestamp\":\"May  1 10:01:00\"},"
+        "\"data\":{\"srcip\":\"203.0.113.5\",\"srcport\":\"50999\"},\"process\":{\"pid\":4377},"
+        "\"event\":{\"id\":\"90210999\"}}\n");
+    /* AMiner: the raw log line it quotes holds the line's time */
+    write_text(
+        "per-row-aminer.json",
+        "{\"AnalysisComponent\":{\"AnalysisComponentType\":\"NewMatchPathValueComboDetector\","
+        "\"AnalysisComponentName\":\"NewUserAgentDetector\",\"Message\":\"New value\"},"
+        "\"LogData\":{\"RawLogData\":[\"10.0.0.9 - - [29/Jul/2020:14:11:10 +0000] \\\"GET / "
+        "HTTP/1.1\\\" 200 612\"],\"Timestamps\":[1596031870],\"LogLinesCount\":1}}\n"
+        "{\"AnalysisComponent\":{\"AnalysisComponentType\":\"NewMatchPathValueComboDetector\","
+        "\"AnalysisComponentName\":\"NewUserAgentDetector\",\"Message\":\"New value\"},"
+        "\"LogData\":{\"RawLogData\":[\"10.0.0.9 - - [29/Jul/2020:14:12:10 +0000] \\\"GET /x "
+        "HTTP/1.1\\\" 200 612\"],\"Timestamps\":[1596031930],\"LogLinesCount\":1}}\n");
+    /* a cron job's runs (run id, attempt, output) and an alarm's
+     * notifications (serial, sequence number) */
+    write_text("per-row-cron.csv",
+               "job,host,result,finished_at,run_id,attempt,output\n"
+               "backup,db1,failed,2024-05-01T02:00:00Z,8812,1,rsync error 23 at 02:00:00\n"
+               "backup,db1,failed,2024-05-01T02:05:00Z,8813,2,rsync error 12 at 02:05:01\n"
+               "backup,db1,success,2024-05-01T02:10:00Z,8814,3,sent 1203 bytes\n");
+    write_text("per-row-alarms.csv",
+               "Serial,Node,Alarm Name,Perceived Severity,Event Time,Sequence Number\n"
+               "100234,ne-1,LOS,critical,2024-05-01 10:00:00,5501\n"
+               "100299,ne-1,LOS,critical,2024-05-01 10:03:00,5533\n");
+    /* Snort's alert_csv without a header: the packet's own fields (TCP
+     * sequence and ack numbers, window, TTL, IP id, lengths; hex or not) */
+    write_text("per-row-snort.csv",
+               "11/14-22:13:20.123456 ,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,10.0.0.9,"
+               "51234,192.168.1.10,22,00:11:22:33:44:55,66:77:88:99:AA:BB,0x4A,***AP***,0x1A2B3C4D,"
+               "0x5E6F7A8B,,0x1F5,64,0,54321,60,20,,,,\n"
+               "11/14-22:13:25.123456 ,1,2001219,20,\"ET SCAN Potential SSH Scan\",TCP,10.0.0.9,"
+               "51299,192.168.1.10,22,00:11:22:33:44:55,66:77:88:99:AA:BB,0x4E,***AP***,0x1A2B3CFF,"
+               "0x5E6F7AFF,,0x1F6,63,0,54399,64,24,,,,\n");
+    static const struct {
+        const char *file, *want;
+    } cases[] = {
+        {"per-row-snort.csv", "2 alerts, 1 fingerprints"},
+        {"per-row-cron.csv", "3 alerts, 1 fingerprints"},
+        {"per-row-alarms.csv", "2 alerts, 1 fingerprints"},
+        {"per-row-eve.json", "6 alerts, 3 fingerprints"},
+        {"per-row-aminer.json", "2 alerts, 1 fingerprints"},
+        {"per-row-notice.log", "3 alerts, 1 fingerprints"},
+        {"per-row-wazuh.json", "2 alerts, 1 fingerprints"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char cmd[256], *out, *err;
+        snprintf(cmd, sizeof cmd, "replay %s", cases[i].file);
+        CHECK_EQ_INT(run(cmd, &out, &err), 0);
+        CHECK(out && strstr(out, cases[i].want));
+        if (!out || !strstr(out, cases[i].want))
+            fprintf(stderr, "%s: %s%s", cases[i].file, out, err);
+        free(out);
+        free(err);
+    }
+    /* the target's port and a server's answering port (under 1024) stay */
+    char *out, *err;
+    CHECK_EQ_INT(run("explain per-row-eve.json", &out, &err), 0);
+    CHECK(out && strstr(out, "dest_port=\"1433\"") && strstr(out, "alert_category=") &&
+          !strstr(out, "src_port") && !strstr(out, "flow_id") && !strstr(out, "tx_id") &&
+          !strstr(out, "pcap_cnt") && !strstr(out, "flow_bytes"));
+    free(out);
+    free(err);
+    char path[1024];
+    if (!CHECK_DATA(path, "payloads/other")) return;
+    char cmd[2400], fp1[17], fp2[17];
+    /* explain reads one file: the two objects one after the other */
+    snprintf(cmd, sizeof cmd, "cat %s/pingdom_down.json %s/pingdom_up.json >%s/pingdom.json", path,
+             path, dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    CHECK_EQ_INT(run("explain pingdom.json", &out, &err), 0);
+    explained_fp(out, 1, fp1);
+    explained_fp(out, 2, fp2);
+    CHECK(fp1[0] && !strcmp(fp1, fp2));
+    CHECK(out && strstr(out, "check_id=\"803318\"") && !strstr(out, "probe") &&
+          !strstr(out, "description="));
+    if (!fp1[0] || strcmp(fp1, fp2)) fprintf(stderr, "pingdom: %s%s", out, err);
+    free(out);
+    free(err);
+}
+
+/* CEF (ArcSight's Common Event Format), alone on a line or as a syslog
+ * message: named by its header's Name, timed by rt, its severity 0-10
+ * read as CEF's bands (10 Very-High: SEV1), its source port, process
+ * ids, external id and byte counts no labels. Before, a bare CEF line was
+ * "not a syslog line" and a syslog one an alert named by the whole
+ * header. */
+static void test_cef(void)
+{
+    write_text("cef.log",
+               "Dec  6 15:51:00 fw01 CEF:0|Security|threatmanager|1.0|100|worm successfully "
+               "stopped|10|src=10.0.0.1 dst=2.1.2.2 spt=50211 dpt=445 spid=771 externalId=99120045 "
+               "in=512 out=90 proto=TCP act=blocked rt=1704448862000\n"
+               "<134>Dec  6 15:52:00 fw01 CEF:0|Security|threatmanager|1.0|100|worm successfully "
+               "stopped|10|src=10.0.0.1 dst=2.1.2.2 spt=50999 dpt=445 spid=812 externalId=99120977 "
+               "in=1500 out=312 proto=TCP act=blocked rt=1704448922000\n"
+               "CEF:0|Trend Micro|Deep Security Agent|10.0|4000000|Eicar_test_file|6|cn1=1 "
+               "cn1Label=Host ID dvchost=web7 act=Clean rt=Jan 05 2024 10:03:02 fname=eicar.exe\n");
+    char *out, *err;
+    CHECK_EQ_INT(run("replay cef.log", &out, &err), 0);
+    CHECK(out && strstr(out, "3 alerts, 2 fingerprints"));
+    CHECK(err && !strstr(err, "not read"));
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("explain cef.log", &out, &err), 0);
+    CHECK(out && strstr(out, "alertname=\"worm successfully stopped\"") &&
+          strstr(out, "severity=\"Very-High\"") && strstr(out, "severity=\"Medium\"") &&
+          strstr(out, "device_vendor=\"Trend Micro\"") && strstr(out, "dpt=\"445\"") &&
+          strstr(out, "evaluated at 2024-01-05T10:01:02") &&
+          strstr(out, "evaluated at 2024-01-05T10:03:02"));
+    CHECK(out && !strstr(out, "spt=") && !strstr(out, "spid=") && !strstr(out, "externalId=") &&
+          !strstr(out, "bytes_in="));
+    if (!out || !strstr(out, "severity=\"Very-High\"")) fprintf(stderr, "%s%s", out, err);
+    free(out);
+    free(err);
 }
 
 /* `kubectl get events -o json`: a List whose items are the events (it
@@ -948,6 +1120,8 @@ int main(void)
     test_state_prefix();
     test_notification_pairs();
     test_kubectl_events();
+    test_per_row_fields();
+    test_cef();
     test_nagios_log();
     test_roles_by_value();
     test_check_and_explain();

@@ -257,14 +257,8 @@ static void start_two(env_t *env, const scenario_t *s, pid_t *a, pid_t *b)
     char la[200], lb[200];
     snprintf(la, sizeof(la), "%s/%s-a.log", env->dir, s->name);
     snprintf(lb, sizeof(lb), "%s/%s-b.log", env->dir, s->name);
-    int64_t deadline = clock_mono_ns() + 60LL * 1000000000 * env->time_scale;
-    for (bool both = false; !both && clock_mono_ns() < deadline; harness_sleep_ms(50)) {
-        char *ta = check_read_file(la, NULL), *tb = check_read_file(lb, NULL);
-        both =
-            ta && tb && strstr(ta, "assigned 2 partitions") && strstr(tb, "assigned 2 partitions");
-        free(ta);
-        free(tb);
-    }
+    const char *logs[] = {la, lb};
+    harness_wait_files(logs, 2, "assigned 2 partitions", 60000 * env->time_scale);
 }
 
 static void test_two_instances(env_t *env)
@@ -420,7 +414,12 @@ static void test_redis_outage(env_t *env)
     lt.opts.gen.fingerprints = 2000;
     lt.opts.rate = 6000; /* ~5 s of traffic */
     pid_t a = quell_start(env, &s, "a");
-    harness_sleep_ms(1000);
+    /* The outage must fall while quell decides: its group join took 3 s
+     * on a loaded CI machine, and Redis was back before the first alert. */
+    char log[200];
+    snprintf(log, sizeof(log), "%s/%s-a.log", env->dir, s.name);
+    const char *logs[] = {log};
+    CHECK(harness_wait_files(logs, 1, "assigned", 60000 * env->time_scale));
     pthread_t th;
     pthread_create(&th, NULL, harness_load_thread, &lt);
     harness_sleep_ms(1500);
@@ -442,8 +441,6 @@ static void test_redis_outage(env_t *env)
     CHECK_EQ_INT(in.degraded, degraded);       /* and marked on the incidents */
     CHECK_EQ_INT(summary_value(env, &s, "a", "alerts decided"), 30000);
     /* Recovered without a restart: Redis holds the incidents again. */
-    char log[200];
-    snprintf(log, sizeof(log), "%s/%s-a.log", env->dir, s.name);
     char *text = check_read_file(log, NULL);
     CHECK(text && strstr(text, "reachable again"));
     free(text);
