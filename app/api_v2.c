@@ -314,17 +314,39 @@ static const char *silence_id(const http_req_t *req)
     return req->path + strlen("/api/v2/silence/");
 }
 
+/* go-swagger checks {silenceID} is a UUID (strfmt: 8-4-4-4-12 hex digits,
+ * or 32 without the dashes) before the handler runs: 422, code 601. */
+static bool silence_id_valid(const http_req_t *req, http_resp_t *resp)
+{
+    const char *id = silence_id(req);
+    size_t len = strlen(id), digits = 0;
+    bool ok = len == 36 || len == 32;
+    for (size_t i = 0; ok && i < len; i++) {
+        bool dash = len == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+        ok = dash ? id[i] == '-' : (strchr("0123456789abcdefABCDEF", id[i]) && id[i]);
+        digits += !dash;
+    }
+    if (ok && digits == 32) return true;
+    static const char head[] = "{\"code\":601,\"message\":\"silenceID in path must be of type "
+                               "uuid: \\\"";
+    mbuf_append(&resp->body, head, sizeof(head) - 1);
+    mbuf_json_str(&resp->body, id, len);
+    mbuf_append(&resp->body, "\\\"\"}", 4);
+    set_json(resp, 422);
+    return false;
+}
+
 static void on_silence_get(void *ctx, const http_req_t *req, http_resp_t *resp)
 {
     api_v2_t *a = ctx;
-    if (!silencer_there(a, resp)) return;
+    if (!silence_id_valid(req, resp) || !silencer_there(a, resp)) return;
     set_json(resp, silencer_get(a->o.silencer, silence_id(req), &resp->body));
 }
 
 static void on_silence_delete(void *ctx, const http_req_t *req, http_resp_t *resp)
 {
     api_v2_t *a = ctx;
-    if (!silencer_there(a, resp)) return;
+    if (!silence_id_valid(req, resp) || !silencer_there(a, resp)) return;
     set_json(resp, silencer_expire(a->o.silencer, silence_id(req), &resp->body));
 }
 
@@ -333,12 +355,23 @@ static void on_silence_delete(void *ctx, const http_req_t *req, http_resp_t *res
 /* One group of GET /api/v2/alerts/groups: a route and the values of its
  * group_by labels, as Alertmanager's dispatcher makes them. */
 typedef struct {
-    const route_t *route; /* NULL: no routing tree (one implicit receiver) */
-    char *key;            /* route id + the group labels' JSON */
-    mbuf_t labels;        /* the group labels as a JSON object */
-    mbuf_t alerts;
-    size_t n;
+    const route_t *route;  /* NULL: no routing tree (one implicit receiver) */
+    char *key;             /* route id + the group labels' JSON */
+    mbuf_t labels;         /* the group labels as a JSON object */
+    label_t *group_labels; /* owned copy, sorted by name: the group's order */
+    uint32_t n_group_labels;
+    size_t *items; /* indexes into list_t.items */
+    size_t n, cap;
 } group_t;
+
+/* One listed alert, kept until the answer is sorted as Alertmanager sorts
+ * it (by fingerprint; in a group by job, instance, then labels). */
+typedef struct {
+    uint64_t fingerprint;
+    mbuf_t json;
+    label_t *labels; /* owned copy (one block), sorted by name */
+    uint32_t n_labels;
+} item_t;
 
 typedef struct {
     api_v2_t *a;
@@ -352,10 +385,10 @@ typedef struct {
     uint64_t *seen; /* fingerprints already listed (latest decision wins) */
     size_t seen_mask;
     bool groups;
-    mbuf_t *out; /* the alerts list */
-    size_t n;
     group_t *g;
     size_t n_g, cap_g;
+    item_t *items;
+    size_t n_items, cap_items;
     bool oom;
 } list_t;
 
@@ -376,6 +409,93 @@ static const char *receiver_name(const list_t *l, const route_t *r)
     return r && r->receiver ? r->receiver->name : l->root_receiver;
 }
 
+static bool in_group_by(const route_t *r, const label_t *l)
+{
+    if (!r) return false;
+    bool in = r->group_by_all;
+    for (size_t k = 0; !in && k < r->n_group_by; k++)
+        in = strlen(r->group_by[k]) == l->name.len &&
+             !memcmp(r->group_by[k], l->name.ptr, l->name.len);
+    return in;
+}
+
+/* An owned copy of lv (all of it, or with `group_of` only the labels in
+ * that route's group_by) in one block; NULL on OOM. */
+static label_t *labels_copy(const label_t *lv, uint32_t nl, bool group, const route_t *group_of,
+                            uint32_t *n_out)
+{
+    size_t bytes = 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nl; i++)
+        if (!group || in_group_by(group_of, &lv[i])) {
+            bytes += lv[i].name.len + lv[i].value.len;
+            n++;
+        }
+    label_t *out = malloc(n * sizeof *out + bytes + 1);
+    if (!out) return NULL;
+    char *p = (char *)(out + n);
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < nl; i++) {
+        if (group && !in_group_by(group_of, &lv[i])) continue;
+        memcpy(p, lv[i].name.ptr, lv[i].name.len);
+        out[j].name = (str_t){p, lv[i].name.len};
+        p += lv[i].name.len;
+        memcpy(p, lv[i].value.ptr, lv[i].value.len);
+        out[j].value = (str_t){p, lv[i].value.len};
+        p += lv[i].value.len;
+        j++;
+    }
+    *n_out = n;
+    return out;
+}
+
+static int str_cmp(str_t a, str_t b)
+{
+    int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+    if (c) return c;
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+int api_labels_cmp(const label_t *a, uint32_t na, const label_t *b, uint32_t nb)
+{
+    if (na != nb) return na < nb ? -1 : 1;
+    /* Over the union of the names in order: the first name one set lacks
+     * puts the set that has it after; else the first differing value. */
+    uint32_t i = 0, j = 0;
+    while (i < na && j < nb) {
+        int c = str_cmp(a[i].name, b[j].name);
+        if (c < 0) return 1;  /* a has a name b lacks */
+        if (c > 0) return -1; /* b has a name a lacks */
+        c = str_cmp(a[i].value, b[j].value);
+        if (c) return c;
+        i++;
+        j++;
+    }
+    return 0;
+}
+
+static const label_t *label_named(const label_t *lv, uint32_t nl, const char *name)
+{
+    size_t len = strlen(name);
+    for (uint32_t i = 0; i < nl; i++)
+        if (lv[i].name.len == len && !memcmp(lv[i].name.ptr, name, len)) return &lv[i];
+    return NULL;
+}
+
+int api_group_alert_cmp(const label_t *a, uint32_t na, const label_t *b, uint32_t nb)
+{
+    static const char *const keys[] = {"job", "instance"};
+    for (size_t k = 0; k < 2; k++) {
+        const label_t *x = label_named(a, na, keys[k]), *y = label_named(b, nb, keys[k]);
+        if (!x && !y) continue;
+        if (!x) return 1; /* the alert with the label comes first */
+        if (!y) return -1;
+        int c = str_cmp(x->value, y->value);
+        if (c) return c;
+    }
+    return api_labels_cmp(a, na, b, nb);
+}
+
 /* The group labels of an alert on route r: its group_by labels (all with
  * `[...]`), as a JSON object. */
 static void group_labels(const route_t *r, const label_t *lv, uint32_t nl, mbuf_t *b)
@@ -383,11 +503,7 @@ static void group_labels(const route_t *r, const label_t *lv, uint32_t nl, mbuf_
     mbuf_append(b, "{", 1);
     bool first = true;
     for (uint32_t i = 0; r && i < nl; i++) {
-        bool in = r->group_by_all;
-        for (size_t k = 0; !in && k < r->n_group_by; k++)
-            in = strlen(r->group_by[k]) == lv[i].name.len &&
-                 !memcmp(r->group_by[k], lv[i].name.ptr, lv[i].name.len);
-        if (!in) continue;
+        if (!in_group_by(r, &lv[i])) continue;
         mbuf_append(b, first ? "\"" : ",\"", first ? 1 : 2);
         mbuf_json_str(b, lv[i].name.ptr, lv[i].name.len);
         mbuf_append(b, "\":\"", 3);
@@ -398,8 +514,7 @@ static void group_labels(const route_t *r, const label_t *lv, uint32_t nl, mbuf_
     mbuf_append(b, "}", 1);
 }
 
-static void add_to_group(list_t *l, const route_t *r, const label_t *lv, uint32_t nl,
-                         const mbuf_t *alert)
+static void add_to_group(list_t *l, const route_t *r, const label_t *lv, uint32_t nl, size_t item)
 {
     mbuf_t gl = {0};
     group_labels(r, lv, nl, &gl);
@@ -429,10 +544,22 @@ static void add_to_group(list_t *l, const route_t *r, const label_t *lv, uint32_
         if (g->key) snprintf(g->key, kl, "%s%s", head, gl.buf ? gl.buf : "");
         g->labels = gl;
         gl = (mbuf_t){0};
+        g->group_labels = labels_copy(lv, nl, true, r, &g->n_group_labels);
+        if (!g->key || !g->group_labels) l->oom = true;
     }
     group_t *g = &l->g[i];
-    if (g->n++) mbuf_append(&g->alerts, ",", 1);
-    mbuf_append(&g->alerts, alert->buf, alert->len);
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 8;
+        size_t *ni = realloc(g->items, nc * sizeof *ni);
+        if (!ni) {
+            l->oom = true;
+            mbuf_free(&gl);
+            return;
+        }
+        g->items = ni;
+        g->cap = nc;
+    }
+    g->items[g->n++] = item;
     mbuf_free(&gl);
 }
 
@@ -458,15 +585,15 @@ static bool list_one(void *ctx, const declog_rec_t *r)
     size_t nr = l->routes ? routing_match(l->routes, lv, nl, routes, 16) : 0;
     if (nr > 16) nr = 16;
     if (nr == 0) routes[nr++] = NULL;
-    if (l->receiver) {
-        bool any = false;
-        for (size_t i = 0; i < nr && !any; i++) {
-            const char *name = receiver_name(l, routes[i]);
-            label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
-            any = matcher_set_matches(l->receiver, &rl, 1);
-        }
-        if (!any) return true;
+    bool wanted[16]; /* route i's receiver passes receiver= */
+    bool any = false;
+    for (size_t i = 0; i < nr; i++) {
+        const char *name = receiver_name(l, routes[i]);
+        label_t rl = {{"receiver", 8}, {name, (uint32_t)strlen(name)}};
+        wanted[i] = !l->receiver || matcher_set_matches(l->receiver, &rl, 1);
+        any |= wanted[i];
     }
+    if (!any) return true;
     mbuf_t sb = {0};
     silences_match_all_json(l->sil, lv, nl, l->now, &sb);
     bool silenced = sb.len > 2;
@@ -512,13 +639,28 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         declog_rec_labels_json(r, false, b);
         mbuf_append(b, "}", 1);
         if (one.oom) l->oom = true;
-        if (l->groups) {
-            for (size_t i = 0; i < nr; i++) add_to_group(l, routes[i], lv, nl, &one);
-        } else {
-            if (l->n++) mbuf_append(l->out, ",", 1);
-            mbuf_append(l->out, one.buf, one.len);
+        if (l->n_items == l->cap_items) {
+            size_t nc = l->cap_items ? l->cap_items * 2 : 64;
+            item_t *ni = realloc(l->items, nc * sizeof *ni);
+            if (ni) {
+                l->items = ni;
+                l->cap_items = nc;
+            }
         }
-        mbuf_free(&one);
+        item_t *it = l->n_items < l->cap_items ? &l->items[l->n_items] : NULL;
+        if (it) *it = (item_t){.fingerprint = r->fingerprint, .json = one};
+        if (it && l->groups) it->labels = labels_copy(lv, nl, false, NULL, &it->n_labels);
+        if (!it || (l->groups && !it->labels)) {
+            l->oom = true;
+            if (it) free(it->labels);
+            mbuf_free(&one);
+        } else {
+            size_t idx = l->n_items++;
+            /* Groups: only those of the routes receiver= keeps, as
+             * Alertmanager filters its dispatcher's routes. */
+            for (size_t i = 0; l->groups && i < nr; i++)
+                if (wanted[i]) add_to_group(l, routes[i], lv, nl, idx);
+        }
     }
     mbuf_free(&sb);
     return true;
@@ -536,6 +678,32 @@ static bool bool_param(const http_req_t *req, const char *name, bool def, bool *
     else
         return false;
     return true;
+}
+
+/* The list being sorted, for the comparators (qsort has no context
+ * argument; each HTTP connection thread sorts its own list). */
+static _Thread_local const list_t *sort_list;
+
+static int item_fp_cmp(const void *x, const void *y)
+{
+    uint64_t a = ((const item_t *)x)->fingerprint, b = ((const item_t *)y)->fingerprint;
+    return a < b ? -1 : a > b;
+}
+
+static int group_item_cmp(const void *x, const void *y)
+{
+    const item_t *a = &sort_list->items[*(const size_t *)x];
+    const item_t *b = &sort_list->items[*(const size_t *)y];
+    return api_group_alert_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
+}
+
+/* Alertmanager's AlertGroups order: group labels, then receiver name. */
+static int group_cmp(const void *x, const void *y)
+{
+    const group_t *a = x, *b = y;
+    int c = api_labels_cmp(a->group_labels, a->n_group_labels, b->group_labels, b->n_group_labels);
+    if (c) return c;
+    return strcmp(receiver_name(sort_list, a->route), receiver_name(sort_list, b->route));
 }
 
 static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, bool groups)
@@ -581,15 +749,30 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
     l.seen_mask = slots - 1;
     l.sil = a->o.live ? rules_live_silences(a->o.live) : NULL;
     l.groups = groups;
-    l.out = &resp->body;
     mbuf_t *b = &resp->body;
     mbuf_append(b, "[", 1);
     declog_each(a->o.declog, list_one, &l);
     silences_release(l.sil);
+    if (l.oom) goto oom;
+    sort_list = &l;
+    if (!groups) {
+        if (l.n_items > 1) qsort(l.items, l.n_items, sizeof *l.items, item_fp_cmp);
+        for (size_t i = 0; i < l.n_items; i++) {
+            if (i) mbuf_append(b, ",", 1);
+            mbuf_append(b, l.items[i].json.buf, l.items[i].json.len);
+        }
+    } else {
+        if (l.n_g > 1) qsort(l.g, l.n_g, sizeof *l.g, group_cmp);
+    }
     for (size_t i = 0; groups && i < l.n_g; i++) {
         group_t *g = &l.g[i];
+        if (g->n > 1) qsort(g->items, g->n, sizeof *g->items, group_item_cmp);
         mbuf_append(b, i ? ",{\"alerts\":[" : "{\"alerts\":[", i ? 12 : 11);
-        mbuf_append(b, g->alerts.buf, g->alerts.len);
+        for (size_t k = 0; k < g->n; k++) {
+            const mbuf_t *one = &l.items[g->items[k]].json;
+            if (k) mbuf_append(b, ",", 1);
+            mbuf_append(b, one->buf, one->len);
+        }
         mbuf_append(b, "],\"labels\":", 11);
         mbuf_append(b, g->labels.buf, g->labels.len);
         mbuf_append(b, ",\"receiver\":{\"name\":", 20);
@@ -603,12 +786,19 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
 oom:
     resp->body.oom = true;
 out:
+    sort_list = NULL;
     for (size_t i = 0; i < l.n_g; i++) {
         free(l.g[i].key);
         mbuf_free(&l.g[i].labels);
-        mbuf_free(&l.g[i].alerts);
+        free(l.g[i].group_labels);
+        free(l.g[i].items);
     }
     free(l.g);
+    for (size_t i = 0; i < l.n_items; i++) {
+        mbuf_free(&l.items[i].json);
+        free(l.items[i].labels);
+    }
+    free(l.items);
     free(l.seen);
     matcher_set_destroy(l.filter);
     matcher_set_destroy(l.receiver);

@@ -33,6 +33,14 @@ void api_v2_destroy(api_v2_t *a); /* after the HTTP server stopped; NULL-safe */
 /* Registers the routes (ops_stages_t.add_routes). */
 qerr_t api_v2_routes(void *api, http_server_t *s);
 
+/* Alertmanager's orders, as strcmp answers (pure): label sets sorted by
+ * name compared as model.LabelSet.Before (fewer labels first, then the
+ * first name only one has, then values), and alerts within a group as
+ * types.AlertSlice (job, then instance, an alert with the label first,
+ * then their labels). GET /api/v2/alerts/groups sorts by them. */
+int api_labels_cmp(const label_t *a, uint32_t na, const label_t *b, uint32_t nb);
+int api_group_alert_cmp(const label_t *a, uint32_t na, const label_t *b, uint32_t nb);
+
 /* `quell explain --fingerprint FP`: asks a running quell (http.listen of
  * `conf`, or `url`) for its recent decisions on FP and prints them.
  * Returns the process exit code. */

@@ -24,6 +24,11 @@ int explain_main(int argc, char **argv);
 int check_rules(const conf_t *conf);
 /* `quell top`: the noisy-alert report from a running instance. */
 int top_main(int argc, char **argv);
+/* Prints the report of one GET /api/v1/top answer (`doc`) with a rule per
+ * group, as `quell top` does; the rules after "exclusions:" are a config
+ * `quell check` takes. */
+struct cJSON;
+void top_print_report(FILE *out, const struct cJSON *doc, const char *window, const char *url);
 
 /* ---- ops: the HTTP side of `quell run` ---- */
 

@@ -66,6 +66,24 @@ static void run_usage(FILE *out)
             "  SIGTERM/SIGINT drain and commit; SIGHUP reloads the rules.\n");
 }
 
+/* kafka.properties go to librdkafka as they are: `quell check` asks it
+ * about each, so a typo fails here with its line, not at start. */
+static int check_kafka_properties(const conf_t *conf)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int rc = 0;
+    for (size_t i = 0; kc && i < conf->kafka.n_properties && rc == 0; i++) {
+        const conf_kv_t *p = &conf->kafka.properties[i];
+        char why[512];
+        if (rd_kafka_conf_set(kc, p->key, p->value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "%s:%u: kafka.properties.%s: %s\n", conf->path, p->line, p->key, why);
+            rc = 1;
+        }
+    }
+    rd_kafka_conf_destroy(kc);
+    return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *brokers = NULL, *level = NULL, *pid_file = NULL;
@@ -88,7 +106,7 @@ static int cmd_run(int argc, char **argv)
         }
     }
     conf_t conf;
-    if (load_config(&conf, path) != 0) {
+    if (load_config(&conf, path) != 0 || check_kafka_properties(&conf) != 0) {
         conf_free(&conf);
         return 1;
     }
@@ -158,6 +176,7 @@ static int cmd_check(int argc, char **argv)
     int rc = load_config(&conf, path) == 0 ? 0 : 1;
     if (rc == 0) rc = check_rules(&conf);
     if (rc == 0) rc = check_routing(&conf);
+    if (rc == 0) rc = check_kafka_properties(&conf);
     conf_free(&conf);
     if (rc == 0) printf("%s: ok\n", path);
     return rc;
@@ -200,12 +219,22 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "load")) return load_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return top_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return bench_main(argc - 1, argv + 1, "/proc/self/exe");
-    if (!strcmp(cmd, "config")) {
-        conf_print_doc(stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("quell %s (librdkafka %s)\n", QUELL_VERSION, rd_kafka_version_str());
+    if (!strcmp(cmd, "config") || !strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        /* They take no option: one is a mistake (exit 2), but --help. */
+        bool config = !strcmp(cmd, "config");
+        if (argc > 2) {
+            bool help = !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h");
+            FILE *to = help ? stdout : stderr;
+            if (!help) fprintf(stderr, "quell %s: unknown option \"%s\"\n", cmd, argv[2]);
+            fprintf(to, "usage: quell %s\n  %s\n", config ? "config" : "version",
+                    config ? "prints every config key, its type, default and meaning"
+                           : "prints quell's version and librdkafka's");
+            return help ? 0 : 2;
+        }
+        if (config)
+            conf_print_doc(stdout);
+        else
+            printf("quell %s (librdkafka %s)\n", QUELL_VERSION, rd_kafka_version_str());
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

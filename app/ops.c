@@ -188,8 +188,8 @@ static void ingest_metrics(ops_t *o, mbuf_t *b)
 /* With a `route:`: group notifications by receiver type and their fate. */
 static void routing_metrics(const notifier_stats_t *n, mbuf_t *b)
 {
-    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
-                                                      "slack", "file",    "stdout"};
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty", "slack",
+                                                      "file",  "stdout",  "none"};
     metrics_family(b, "quell_routed_incidents_total", "counter",
                    "Incidents the routing tree took (forwarded decisions, with a route:).");
     metrics_sample(b, "quell_routed_incidents_total", (double)n->alerts, 0);
@@ -491,6 +491,10 @@ ops_t *ops_start(const ops_stages_t *st, char *errbuf, size_t errlen)
     if (http_route(o->http, "GET", "/metrics", 0, on_metrics, o) != QERR_OK ||
         http_route(o->http, "GET", "/api/v1/top", HTTP_AUTH, on_top, o) != QERR_OK ||
         http_route(o->http, "POST", "/api/v2/alerts", HTTP_AUTH, intake_alertmanager, o->intake) !=
+            QERR_OK ||
+        /* Alertmanager 0.25 still takes v1's (same body): Prometheus
+         * configs with `api_version: v1` keep working. */
+        http_route(o->http, "POST", "/api/v1/alerts", HTTP_AUTH, intake_alertmanager, o->intake) !=
             QERR_OK ||
         http_route(o->http, "POST", "/v2/enqueue", 0, intake_pagerduty, o->intake) != QERR_OK ||
         http_ready_check(o->http, "kafka", ready_kafka, o) != QERR_OK ||

@@ -204,8 +204,8 @@ static rd_kafka_mock_cluster_t *embedded_start(const conf_t *c, rd_kafka_t **own
 static void print_routing_summary(FILE *out, const router_stats_t *rs)
 {
     if (!rs->routing) return;
-    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty",
-                                                      "slack", "file",    "stdout"};
+    static const char *const kinds[RECEIVER_KINDS] = {"kafka", "webhook", "pagerduty", "slack",
+                                                      "file",  "stdout",  "none"};
     const notifier_stats_t *n = &rs->notify;
     fprintf(out, "  notifications         %llu routed incidents\n", (unsigned long long)n->alerts);
     for (int k = 0; k < RECEIVER_KINDS; k++)

@@ -86,7 +86,7 @@ static double num(const cJSON *o, const char *k)
     return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static void print_report(FILE *out, const cJSON *doc, const char *window, const char *url)
+void top_print_report(FILE *out, const cJSON *doc, const char *window, const char *url)
 {
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(doc, "groups");
     const cJSON *by = cJSON_GetObjectItemCaseSensitive(doc, "by");
@@ -146,6 +146,9 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
     fprintf(out, "exclusions:\n");
     i = 0;
     double max_flaps = 0;
+    /* Rule names are unique in a config: two groups whose values slug
+     * alike (or cut at the same length) get their rank appended. */
+    char(*used)[80] = calloc((size_t)n, sizeof(*used));
     cJSON_ArrayForEach(g, groups)
     {
         i++;
@@ -161,6 +164,14 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
         }
         size_t nl = strlen(name);
         if (nl && name[nl - 1] == '-') name[nl - 1] = '\0';
+        for (int k = 0; used; k++) {
+            bool dup = false;
+            for (int u = 0; u < i - 1 && !dup; u++) dup = !strcmp(used[u], name);
+            if (!dup) break;
+            size_t at = strlen(name) < sizeof(name) - 16 ? strlen(name) : sizeof(name) - 16;
+            snprintf(name + at, sizeof(name) - at, k ? "-%d-%d" : "-%d", i, k);
+        }
+        if (used) snprintf(used[i - 1], sizeof(used[i - 1]), "%s", name);
         fprintf(out,
                 "  # %d. %.0f occurrences, %.1f%% already suppressed, %.0f incidents, %.0f "
                 "flaps%s\n",
@@ -168,22 +179,23 @@ static void print_report(FILE *out, const cJSON *doc, const char *window, const 
                 flaps >= 4 && flaps * 4 >= occ ? " (flaps: see noise below first)" : "");
         if (flaps >= 4 && flaps * 4 >= occ && flaps > max_flaps) max_flaps = flaps;
         fprintf(out, "  - name: %s\n    matchers:\n", name);
-        cJSON_ArrayForEach(l, labels)
-        {
-            if (*l->valuestring) print_matcher(out, l->string, l->valuestring);
-        }
+        /* An empty value is a label the group's alerts lack: `name=""`
+         * keeps the rule to them (and a list with no entry would be no
+         * list: `quell check` refuses it). */
+        cJSON_ArrayForEach(l, labels) print_matcher(out, l->string, l->valuestring);
         fprintf(out,
                 "    owner: \"\"  # who answers for this exclusion\n"
                 "    comment: \"quell top %s: %.0f occurrences, %.0f incidents in %s\"\n"
                 "    ends_at: \"%s\"\n",
                 today, occ, inc, window, ends);
     }
+    free(used);
     if (max_flaps > 0)
         fprintf(out,
                 "# some alerts flap: hold them while they flip instead of excluding them\n"
                 "noise:\n"
                 "  flapping:\n"
-                "    min_changes: %.0f\n"
+                "    threshold: %.0f\n"
                 "    window: %s\n",
                 max_flaps >= 8 ? max_flaps / 2 : 4, window);
 }
@@ -270,7 +282,7 @@ int top_main(int argc, char **argv)
         if (!doc) {
             fprintf(stderr, "quell top: %s did not answer JSON\n", full);
         } else {
-            print_report(stdout, doc, window, base);
+            top_print_report(stdout, doc, window, base);
             rc = 0;
         }
         cJSON_Delete(doc);

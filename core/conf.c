@@ -688,6 +688,7 @@ static qerr_t load_map(load_t *ld, const conf_key_t *k, yaml_node_t *v)
                 goto out;
             }
             conf_kv_t *e = &kv[n++];
+            e->line = (uint32_t)node_line(kn);
             e->key = strdup(key);
             e->value = strdup(val);
             if (!e->key || !e->value) {
@@ -882,6 +883,11 @@ static qerr_t unknown_key(load_t *ld, size_t line, const char *name)
     /* The file most often given by mistake: alerting rules for Prometheus
      * (plain, or as a Kubernetes PrometheusRule), which fire the alerts
      * quell decides. */
+    /* Alertmanager's older name for the same section. */
+    if (!strcmp(name, "mute_time_intervals"))
+        return fail(ld, line,
+                    "unknown key \"mute_time_intervals\" (Alertmanager's older name for "
+                    "time_intervals: rename it time_intervals)");
     if (!strcmp(name, "groups") || !strcmp(name, "apiVersion"))
         return fail(ld, line,
                     "unknown key \"%s\" (a Prometheus rule file? quell's config has other keys: "
@@ -927,9 +933,49 @@ static qerr_t walk_map(load_t *ld, yaml_node_t *map, const char *prefix)
     return QERR_OK;
 }
 
+/* http.listen's shape, as core/http.c binds it: empty, host:port or
+ * [v6]:port with a numeric port. The host is resolved only by `quell run`. */
+static bool listen_shape_ok(const char *s)
+{
+    if (!*s) return true;
+    const char *port;
+    size_t host_len;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') return false;
+        host_len = (size_t)(close - s - 1);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon) return false;
+        host_len = (size_t)(colon - s);
+        port = colon + 1;
+    }
+    if (host_len >= 128 || !*port || strlen(port) > 5) return false;
+    unsigned long v = 0;
+    for (const char *p = port; *p; p++) {
+        if (*p < '0' || *p > '9') return false;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    return v <= 65535;
+}
+
 /* Rules between keys, checked once the whole file is read. */
 static qerr_t check_cross(load_t *ld)
 {
+    const char *url = ld->c->store.url;
+    if (url && strcmp(url, "memory") != 0 && strncmp(url, "redis://", 8) != 0) {
+        size_t line = ld->key_line[key_find("store.url") - conf_keys];
+        return fail(ld, line ? line : 1,
+                    "store.url: \"%s\" is neither memory nor redis://HOST:PORT/DB", url);
+    }
+    if (ld->c->http.listen && !listen_shape_ok(ld->c->http.listen)) {
+        size_t line = ld->key_line[key_find("http.listen") - conf_keys];
+        return fail(ld, line ? line : 1,
+                    "http.listen: \"%s\" is not host:port or [v6]:port with a numeric port "
+                    "(e.g. 0.0.0.0:9095; empty = no HTTP server)",
+                    ld->c->http.listen);
+    }
     const conf_key_t *fl = key_find("dedup.fingerprint_labels");
     const conf_key_t *il = key_find("dedup.ignore_labels");
     if (ld->c->dedup.fingerprint_labels.n && ld->c->dedup.ignore_labels.n) {

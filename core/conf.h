@@ -22,6 +22,7 @@ typedef struct {
 typedef struct {
     char *key;
     char *value;
+    uint32_t line; /* where the file set it (0 = not from a file) */
 } conf_kv_t;
 
 typedef enum { FP_XXH3 = 0, FP_ALERTMANAGER } fingerprint_mode_t;

@@ -507,8 +507,12 @@ pcre2_code *go_regex_compile_anchored(const char *re, size_t len, char *errbuf, 
     if (!c) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);
-        snprintf(errbuf, errlen, "error parsing regexp: %s: `%.*s`", (const char *)msg, (int)len,
-                 re);
+        /* Go's words for the commonest mistakes (regexp/syntax's ErrMissingParen,
+         * ErrUnexpectedParen); PCRE2's for the rest. */
+        const char *go = code == PCRE2_ERROR_MISSING_CLOSING_PARENTHESIS     ? "missing closing )"
+                         : code == PCRE2_ERROR_UNMATCHED_CLOSING_PARENTHESIS ? "unexpected )"
+                                                                             : (const char *)msg;
+        snprintf(errbuf, errlen, "error parsing regexp: %s: `%.*s`", go, (int)len, re);
         free(pat);
         return NULL;
     }

@@ -132,7 +132,28 @@ qerr_t srec_compile(const srec_t *r, matcher_set_t **out, char *errbuf, size_t e
             return QERR_INVALID;
         }
     }
-    if (matcher_set_matches(ms, NULL, 0)) {
+    /* Alertmanager's matchesEmpty: only `=` and `=~` matchers can match the
+     * empty string; a negative one (`severity!="critical"`) never counts
+     * as matching it, so it alone makes a valid silence. */
+    bool all_match_empty = true;
+    for (size_t i = 0; i < r->n_m && all_match_empty; i++) {
+        const smatch_t *m = &r->m[i];
+        if (!m->is_equal) {
+            all_match_empty = false;
+        } else if (!m->is_regex) {
+            all_match_empty = !*m->value;
+        } else {
+            char why[400];
+            matcher_set_t *one = matcher_set_new();
+            if (!one ||
+                matcher_set_add(one, m->name, MATCH_RE, m->value, why, sizeof why) != QERR_OK)
+                all_match_empty = false; /* compiled above: only OOM gets here */
+            else
+                all_match_empty = matcher_set_matches(one, NULL, 0);
+            matcher_set_destroy(one);
+        }
+    }
+    if (all_match_empty) {
         snprintf(errbuf, errlen, "at least one matcher must not match the empty string");
         matcher_set_destroy(ms);
         return QERR_INVALID;
@@ -180,8 +201,18 @@ static qerr_t json_time(const cJSON *o, const char *key, int64_t *out, char *err
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsString(v) || !time_parse_rfc3339(v->valuestring, strlen(v->valuestring), out)) {
-        snprintf(errbuf, errlen, "%s in body must be of type date-time: \"%s\"", key,
-                 cJSON_IsString(v) ? v->valuestring : "");
+        /* Go fails the unmarshalling of the whole body on it. */
+        if (cJSON_IsString(v))
+            snprintf(errbuf, errlen, "parsing time \"%s\": not an RFC 3339 date-time",
+                     v->valuestring);
+        else
+            snprintf(errbuf, errlen,
+                     "json: cannot unmarshal %s into Go struct field PostableSilence.%s of type "
+                     "strfmt.DateTime",
+                     cJSON_IsNumber(v) ? "number"
+                     : cJSON_IsBool(v) ? "bool"
+                                       : "object",
+                     key);
         return QERR_INVALID;
     }
     return QERR_OK;
@@ -202,36 +233,54 @@ int srec_from_json(const cJSON *o, srec_t *r, char *errbuf, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(o)) {
-        snprintf(errbuf, errlen, "silence must be an object");
+        snprintf(errbuf, errlen,
+                 "json: cannot unmarshal %s into Go value of type models.PostableSilence",
+                 cJSON_IsArray(o)    ? "array"
+                 : cJSON_IsString(o) ? "string"
+                                     : "number");
         return 400;
     }
     const char *miss = missing_field(o);
     if (miss) {
         snprintf(errbuf, errlen, "%s in body is required", miss);
-        return 422;
+        return 602;
     }
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof r->id)
         snprintf(r->id, sizeof r->id, "%s", id->valuestring);
     if (json_time(o, "startsAt", &r->starts_ms, errbuf, errlen) ||
         json_time(o, "endsAt", &r->ends_ms, errbuf, errlen))
-        return 422;
+        return 400;
     const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "updatedAt");
     if (cJSON_IsString(up))
         time_parse_rfc3339(up->valuestring, strlen(up->valuestring), &r->updated_ms);
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(o, "createdBy");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(o, "comment");
     if (!cJSON_IsString(cb) || !cJSON_IsString(cm)) {
-        snprintf(errbuf, errlen, "%s in body must be of type string",
+        const cJSON *bad = cJSON_IsString(cb) ? cm : cb;
+        snprintf(errbuf, errlen,
+                 "json: cannot unmarshal %s into Go struct field PostableSilence.%s of type string",
+                 cJSON_IsNumber(bad) ? "number"
+                 : cJSON_IsBool(bad) ? "bool"
+                                     : "object",
                  cJSON_IsString(cb) ? "comment" : "createdBy");
-        return 422;
+        return 400;
     }
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "matchers");
     if (!cJSON_IsArray(ms)) {
-        snprintf(errbuf, errlen, "matchers in body must be of type array");
-        return 422;
+        snprintf(errbuf, errlen,
+                 "json: cannot unmarshal %s into Go struct field PostableSilence.matchers of "
+                 "type models.Matchers",
+                 cJSON_IsString(ms)   ? "string"
+                 : cJSON_IsNumber(ms) ? "number"
+                                      : "object");
+        return 400;
     }
     int n = cJSON_GetArraySize(ms);
+    if (n == 0) {
+        snprintf(errbuf, errlen, "matchers in body should have at least 1 items");
+        return 612;
+    }
     r->created_by = strdup(cb->valuestring);
     r->comment = strdup(cm->valuestring);
     r->m = calloc(n ? (size_t)n : 1, sizeof *r->m);
@@ -248,7 +297,7 @@ int srec_from_json(const cJSON *o, srec_t *r, char *errbuf, size_t errlen)
                      : !cJSON_IsString(vl) ? "value"
                                            : "isRegex");
             srec_free(r);
-            return 422;
+            return 602;
         }
         smatch_t *sm = &r->m[r->n_m++];
         sm->name = strdup(nm->valuestring);

@@ -27,8 +27,11 @@ typedef struct {
 
 void srec_free(srec_t *r);
 qerr_t srec_copy(srec_t *dst, const srec_t *src);
-/* The API's JSON object: 200, or an HTTP status (400, 422, 500) with a
- * message. `r` is empty on error. */
+/* The API's JSON object: 200; 400 when the body does not unmarshal as a
+ * postableSilence (Alertmanager answers {"code":400,"message":...}); or
+ * go-swagger's validation code (602 a required field, 612 too few
+ * matchers), answered with 422; 500 out of memory. With a message. `r` is
+ * empty on error. */
 int srec_from_json(const cJSON *o, srec_t *r, char *errbuf, size_t errlen);
 /* gettableSilence (with_status) or the stored form (without). */
 void srec_json(const srec_t *r, int64_t now_ms, bool with_status, mbuf_t *b);

@@ -387,16 +387,22 @@ silences_t *silencer_current(silencer_t *s)
 
 /* ---- the API ------------------------------------------------------------------- */
 
-/* Alertmanager answers errors with a JSON string. */
+/* Alertmanager answers errors with a JSON string; go-swagger's own
+ * refusals (a body that does not unmarshal, 400; a validation, 422 with
+ * its code, 6xx) with {"code":N,"message":...}. */
+static int fail_obj(mbuf_t *out, int status, int code, const char *msg)
+{
+    out->len = 0;
+    mbuf_printf(out, "{\"code\":%d,\"message\":\"", code);
+    mbuf_json_str(out, msg, strlen(msg));
+    mbuf_append(out, "\"}", 2);
+    return status;
+}
+
 static int fail(mbuf_t *out, int status, const char *msg)
 {
     out->len = 0;
-    if (status == 422) {
-        mbuf_append(out, "{\"code\":602,\"message\":\"", 23);
-        mbuf_json_str(out, msg, strlen(msg));
-        mbuf_append(out, "\"}", 2);
-        return status;
-    }
+    if (status == 422) return fail_obj(out, 422, 602, msg);
     mbuf_append(out, "\"", 1);
     mbuf_json_str(out, msg, strlen(msg));
     mbuf_append(out, "\"", 1);
@@ -425,10 +431,19 @@ int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
 {
     char why[600];
     cJSON *o = cJSON_ParseWithLength(body, len);
-    if (!o) return fail(out, 400, "parsing silence body failed: not valid JSON");
+    if (!o)
+        return fail_obj(out, 400, 400,
+                        "parsing silence body from \"\" failed, because the body is not valid "
+                        "JSON");
     srec_t rec;
     int st = srec_from_json(o, &rec, why, sizeof why);
     cJSON_Delete(o);
+    if (st == 400) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "parsing silence body from \"\" failed, because %s", why);
+        return fail_obj(out, 400, 400, msg);
+    }
+    if (st >= 600) return fail_obj(out, 422, st, why);
     if (st != 200) return fail(out, st, why);
     int64_t now = clock_wall_ms();
     matcher_set_t *ms = NULL;

@@ -274,6 +274,18 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         am_fail(it, resp, 400, msg);
         goto out;
     }
+    /* Alertmanager's Alert.Validate: an endsAt before the startsAt. */
+    for (size_t k = 0; k < n; k++)
+        if (alerts[k].starts_at_ms && alerts[k].ends_at_ms &&
+            alerts[k].ends_at_ms < alerts[k].starts_at_ms) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "invalid alerts: alert %zu: start time must be before end time; nothing was "
+                     "accepted",
+                     k);
+            am_fail(it, resp, 400, msg);
+            goto out;
+        }
     if (n > it->max_alerts) {
         char msg[160];
         snprintf(msg, sizeof(msg), "%zu alerts in one request; http.max_alerts is %zu", n,

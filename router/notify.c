@@ -399,6 +399,12 @@ static void on_notification(void *ctx, const notification_t *note)
         }
     }
     stat_add(&n->st->notifications[rcv->kind], 1);
+    if (rcv->kind == RECV_NONE) {
+        /* Nothing to send: delivered as soon as decided. */
+        for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
+        stat_add(&n->st->delivered[rcv->kind], 1);
+        return;
+    }
     if (rate_limited(n, rcv, note)) return;
     if (rcv->kind == RECV_KAFKA && rcv->protobuf) {
         dispatch_proto(n, rcv, note);

@@ -100,15 +100,27 @@ static qerr_t get_uint(compile_t *c, const conf_node_t *n, const char *what, uin
     return QERR_OK;
 }
 
+/* The booleans Alertmanager's YAML (gopkg.in/yaml.v2, YAML 1.1) reads, so
+ * `continue: yes` carries over as it does there. */
+static int yaml11_bool(const char *t)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                      "on",   "On",   "ON",   "y",   "Y"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO",
+                                     "off",   "Off",   "OFF",   "n",  "N"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcmp(t, yes[i])) return 1;
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (!strcmp(t, no[i])) return 0;
+    return -1;
+}
+
 static qerr_t get_bool(compile_t *c, const conf_node_t *n, const char *what, bool *out)
 {
     if (want_kind(c, n, CONF_NODE_SCALAR, what) != QERR_OK) return QERR_INVALID;
-    if (!strcmp(n->text, "true"))
-        *out = true;
-    else if (!strcmp(n->text, "false"))
-        *out = false;
-    else
-        return fail(c, n, "%s must be true or false", what);
+    int v = yaml11_bool(n->text);
+    if (v < 0) return fail(c, n, "%s must be true or false", what);
+    *out = v == 1;
     return QERR_OK;
 }
 
@@ -253,11 +265,15 @@ static qerr_t compile_receiver(compile_t *c, const conf_t *conf, const conf_node
         if (err != QERR_OK) return err;
     }
     if (!r->name || !*r->name) return fail(c, m, "a receiver needs a `name:`");
-    if (!kind_node)
+    /* A receiver without an integration is valid in Alertmanager (the usual
+     * `- name: 'null'` that Watchdog routes to): its groups are kept and
+     * their notifications dropped. */
+    if (!kind_node && (r->url || r->routing_key || r->path || r->topic))
         return fail(c, m,
                     "receiver \"%s\" needs a kind: `type: webhook` (or kafka, pagerduty, slack, "
                     "file, stdout), `webhook: {url: ...}` or `webhook_configs: [{url: ...}]`",
                     r->name);
+    if (!kind_node) r->kind = RECV_NONE;
     switch (r->kind) {
     case RECV_WEBHOOK:
     case RECV_SLACK:
@@ -277,7 +293,8 @@ static qerr_t compile_receiver(compile_t *c, const conf_t *conf, const conf_node
     case RECV_KAFKA:
         if (!r->topic) r->topic = strdup(conf->kafka.output_topic);
         break;
-    case RECV_STDOUT: break;
+    case RECV_STDOUT:
+    case RECV_NONE: break;
     }
     return QERR_OK;
 }

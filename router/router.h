@@ -44,6 +44,7 @@ typedef enum {
     RECV_SLACK,
     RECV_FILE,
     RECV_STDOUT,
+    RECV_NONE, /* no integration (Alertmanager's `- name: 'null'`): notifications dropped */
 } receiver_kind_t;
 
 /* One `receivers:` entry. Strings are owned by the routing_t. */
@@ -185,7 +186,7 @@ int64_t novelty_window_ms(const novelty_t *nv);
 
 typedef struct router router_t;
 
-#define RECEIVER_KINDS 6
+#define RECEIVER_KINDS 7
 typedef struct {
     uint64_t alerts;                        /* incidents routed */
     uint64_t notifications[RECEIVER_KINDS]; /* group notifications, by receiver kind */

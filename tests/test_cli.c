@@ -62,6 +62,22 @@ static void test_check(void)
     CHECK(err && strncmp(err, want, strlen(want)) == 0);
     free(out);
     free(err);
+    /* What `quell run` would refuse at start: a librdkafka property it
+     * does not know (with the property's line), a store.url of no scheme. */
+    write_text(route, "workers: 1\nkafka:\n  properties:\n    security.protocol: SASL_SSL\n"
+                      "    sasl.mechanismz: PLAIN\n");
+    snprintf(args, sizeof(args), "check -c %s", route);
+    CHECK_EQ_INT(run(args, &out, &err), 1);
+    snprintf(want, sizeof(want), "%s:5: kafka.properties.sasl.mechanismz: ", route);
+    CHECK(err && strncmp(err, want, strlen(want)) == 0);
+    free(out);
+    free(err);
+    write_text(route, "store:\n  url: redis-1:6379\n");
+    CHECK_EQ_INT(run(args, &out, &err), 1);
+    snprintf(want, sizeof(want), "%s:2: store.url: \"redis-1:6379\" is neither", route);
+    CHECK(err && strncmp(err, want, strlen(want)) == 0);
+    free(out);
+    free(err);
     snprintf(want, sizeof(want), "%s:2: unknown key \"kafka.brokerz\"", bad);
 
     /* `run` refuses the same file before touching Kafka. */
@@ -111,8 +127,8 @@ static void test_gen_and_usage(void)
  * the usage on stderr. */
 static void test_help(void)
 {
-    static const char *const cmds[] = {"run", "check", "replay", "explain", "suggest",
-                                       "top", "gen",   "load",   "bench",   NULL};
+    static const char *const cmds[] = {"run", "check", "replay", "explain", "suggest", "top",
+                                       "gen", "load",  "bench",  "config",  "version", NULL};
     char args[64], want[64];
     char *out, *err;
     for (int i = 0; cmds[i]; i++) {
@@ -124,7 +140,8 @@ static void test_help(void)
         free(out);
         free(err);
     }
-    static const char *const strict[] = {"run", "check", "replay", "explain", "suggest", NULL};
+    static const char *const strict[] = {"run",     "check",  "replay",  "explain",
+                                         "suggest", "config", "version", NULL};
     for (int i = 0; strict[i]; i++) {
         snprintf(args, sizeof args, "%s --frobnicate x", strict[i]);
         CHECK_EQ_INT(run(args, &out, &err), 2);

@@ -376,6 +376,16 @@ static void test_errors(void)
                      "(fingerprint_labels already names every label used)"));
     CHECK(fails_like("dedup:\n  ignore_labels: [b]\n  fingerprint_labels: [a]\n", 3,
                      "cannot both be set"));
+    CHECK(fails_like("mute_time_intervals:\n  - name: off\n", 1,
+                     "Alertmanager's older name for time_intervals: rename it"));
+    /* http.listen: `quell check` refuses what `quell run` cannot bind. */
+    CHECK(fails_like("http:\n  listen: 9095\n", 2, "http.listen: \"9095\" is not host:port"));
+    CHECK(fails_like("workers: 1\nhttp:\n  listen: \"localhost:abc\"\n", 3, "is not host:port"));
+    CHECK(fails_like("http:\n  listen: \"[::1]9095\"\n", 2, "is not host:port"));
+    CHECK(fails_like("http:\n  listen: \"0.0.0.0:70000\"\n", 2, "is not host:port"));
+    CHECK(loads_ok("http:\n  listen: \"[::1]:9095\"\n"));
+    CHECK(loads_ok("http:\n  listen: \":9095\"\n"));
+    CHECK(loads_ok("http:\n  listen: \"\"\n"));
 
     /* Shapes: dotted keys, a non-map top level, several documents. */
     CHECK(fails_with("kafka.brokers: x\n", 1,

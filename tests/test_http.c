@@ -353,6 +353,13 @@ static void test_intake(env_t *env)
                       "[{\"labels\":{\"alertname\":\"A\"},\"startsAt\":\"yesterday\"}]", TOKEN,
                       NULL),
                  400);
+    /* Alertmanager refuses an endsAt before the startsAt. */
+    CHECK_EQ_INT(post(&q, "/api/v2/alerts",
+                      "[{\"labels\":{\"alertname\":\"A\"},\"startsAt\":\"2030-01-02T00:00:00Z\","
+                      "\"endsAt\":\"2030-01-01T00:00:00Z\"}]",
+                      TOKEN, &body),
+                 400);
+    CHECK(body.buf && strstr(body.buf, "start time must be before end time"));
     mbuf_t many;
     mbuf_init(&many);
     mbuf_printf(&many, "[");
@@ -375,6 +382,9 @@ static void test_intake(env_t *env)
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", good, TOKEN, NULL), 200);
     CHECK_EQ_INT(topic_count(env, q.alerts), 4);
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", "[]", TOKEN, NULL), 200);
+    /* Alertmanager's v1 path (Prometheus's `api_version: v1`), the same intake. */
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", TOKEN, NULL), 200);
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", NULL, NULL), 401);
 
     /* PagerDuty: the examples from the shared data. */
     static const char *const pd_ok[] = {
@@ -515,6 +525,10 @@ static void test_intake(env_t *env)
                                    "      - 'alertname=\"DiskFull\"'\n"
                                    "      - 'service=\"db\"'\n"));
     CHECK(report && strstr(report, "66.7% already suppressed"));
+    /* A group whose alerts lack a label: the rule says so (name=""), not
+     * a rule wider than the group, nor an empty matchers: list. */
+    CHECK(report && strstr(report, "      - 'alertname=\"pagerduty\"'\n"
+                                   "      - 'service=\"\"'\n"));
     free(report);
     /* Kafka down: the intake answers 503 (after its 5 s publish timeout)
      * instead of pretending; back up, it answers 200 again. */

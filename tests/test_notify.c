@@ -308,6 +308,27 @@ static void test_file_and_continue(void)
     unlink(path);
 }
 
+/* A receiver with no integration (Alertmanager's `- name: 'null'`, where
+ * Watchdog is routed): its notifications are counted, go nowhere, and
+ * release their holds so the input's offsets commit. */
+static void test_null_receiver(void)
+{
+    rig_t r;
+    CHECK(rig_new(&r, "route:\n  receiver: 'null'\n  group_wait: 0s\n"
+                      "receivers:\n  - name: 'null'\n"));
+    CHECK(routing_receiver(r.rt, 0)->kind == RECV_NONE);
+    msg_track_t t = {.pending = 1};
+    submit(&r, "1", 0x500, &t);
+    RUN_UNTIL(&r, atomic_load(&t.pending) == 0, 3000);
+    CHECK_EQ_INT(t.pending, 0);
+    notifier_stats_t st;
+    notifier_stats(r.n, &st);
+    CHECK_EQ_INT(st.notifications[RECV_NONE], 1);
+    CHECK_EQ_INT(st.delivered[RECV_NONE], 1);
+    CHECK_EQ_INT(r.dlq.n, 0);
+    rig_free(&r);
+}
+
 /* Group state saved while a notification is with its receiver (FILE.groups
  * is written every snapshot_interval, not only after a drain): restored,
  * that notification is sent again, since quell cannot know it arrived; a
@@ -394,6 +415,7 @@ int main(void)
     test_rate_limit_digest();
     test_receiver_down_a_while();
     test_file_and_continue();
+    test_null_receiver();
     test_saved_in_flight_sent_again();
     return check_summary("test_notify");
 }

@@ -241,7 +241,31 @@ static void test_receiver_forms(void)
                   "q.yml:5:22: webhook_configs: one entry per receiver"));
     CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook: {colour: red}\n",
                   "q.yml:5:15: unknown webhook key \"colour\""));
-    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n", "needs a kind"));
+    CHECK(refused("route:\n  receiver: a\nreceivers:\n  - name: a\n    url: 'http://h/x'\n",
+                  "needs a kind"));
+    /* Alertmanager's YAML 1.1 booleans: `continue: yes` as there. */
+    {
+        const char *yaml = "route:\n  receiver: a\n  routes:\n    - receiver: a\n"
+                           "      continue: yes\n    - receiver: a\n      continue: Off\n"
+                           "receivers:\n  - {name: a, type: stdout}\n";
+        conf_t c;
+        conf_defaults(&c);
+        char err[512] = "";
+        routing_t *rt = NULL;
+        qerr_t e = conf_load_buffer(&c, "q.yml", yaml, strlen(yaml), err, sizeof(err));
+        if (e == QERR_OK) e = routing_compile(&c, &rt, err, sizeof(err));
+        if (e != QERR_OK) fprintf(stderr, "yes/Off: %s\n", err);
+        CHECK_EQ_INT(e, QERR_OK);
+        label_t l = {{"x", 1}, {"1", 1}};
+        const route_t *got[4];
+        /* continue: yes on the first child, so both children match. */
+        CHECK_EQ_INT(rt ? routing_match(rt, &l, 1, got, 4) : 0, 2);
+        routing_destroy(rt);
+        conf_free(&c);
+    }
+    CHECK(refused("route:\n  receiver: a\n  routes:\n    - receiver: a\n      continue: maybe\n"
+                  "receivers:\n  - {name: a, type: stdout}\n",
+                  "continue must be true or false"));
 }
 
 static void test_enrichment(void)

@@ -1,0 +1,195 @@
+/*
+ * The order of GET /api/v2/alerts and /api/v2/alerts/groups (app/api_v2.c)
+ * is Alertmanager's: alerts by fingerprint; groups by their labels
+ * (model.LabelSet.Before), then receiver; a group's alerts by job, then
+ * instance, then labels (types.AlertSlice); a {silenceID} that is no UUID
+ * gets go-swagger's 422. The API is served from a decision log filled
+ * here, on a free loopback port, and read with curl.
+ */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../app/api_v2.h"
+#include "check.h"
+
+#define L(n, v)                                                                                    \
+    {                                                                                              \
+        {n, sizeof(n) - 1}, { v, sizeof(v) - 1 }                                                   \
+    }
+
+static void test_comparators(void)
+{
+    label_t a1[] = {L("a", "1")};
+    label_t a1b1[] = {L("a", "1"), L("b", "1")};
+    label_t a1c1[] = {L("a", "1"), L("c", "1")};
+    label_t a2[] = {L("a", "2")};
+    /* Fewer labels first; then the set lacking the first differing name. */
+    CHECK(api_labels_cmp(a1, 1, a1b1, 2) < 0 && api_labels_cmp(a1b1, 2, a1, 1) > 0);
+    CHECK(api_labels_cmp(a1c1, 2, a1b1, 2) < 0 && api_labels_cmp(a1b1, 2, a1c1, 2) > 0);
+    CHECK(api_labels_cmp(a1, 1, a2, 1) < 0 && api_labels_cmp(a2, 1, a1, 1) > 0);
+    CHECK_EQ_INT(api_labels_cmp(a1b1, 2, a1b1, 2), 0);
+    label_t job_z[] = {L("alertname", "A"), L("job", "z")};
+    label_t inst_1[] = {L("alertname", "A"), L("instance", "i1")};
+    label_t inst_2[] = {L("alertname", "A"), L("instance", "i2")};
+    label_t job_a_i9[] = {L("alertname", "B"), L("instance", "i9"), L("job", "a")};
+    /* An alert with a job comes first, then by job, then instance. */
+    CHECK(api_group_alert_cmp(job_z, 2, inst_1, 2) < 0);
+    CHECK(api_group_alert_cmp(job_a_i9, 3, job_z, 2) < 0);
+    CHECK(api_group_alert_cmp(inst_1, 2, inst_2, 2) < 0);
+    CHECK(api_group_alert_cmp(inst_2, 2, inst_1, 2) > 0);
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
+{
+    mbuf_append(ctx, p, sz * n);
+    return sz * n;
+}
+
+static long get(uint16_t port, const char *path, mbuf_t *out)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    out->len = 0;
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    long code = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    mbuf_append(out, "", 1);
+    return code;
+}
+
+static void note(declog_t *d, uint64_t fp, label_t *labels, uint32_t n)
+{
+    int64_t now = clock_wall_ms();
+    alert_t a = {.fingerprint = fp,
+                 .labels = labels,
+                 .n_labels = n,
+                 .event_time_ms = now,
+                 .status = ALERT_FIRING};
+    incident_t inc = {
+        .kind = DECISION_FORWARD_NEW, .fingerprint = fp, .first_seen_ms = now, .last_seen_ms = now};
+    declog_note(d, 0, &a, &inc);
+}
+
+/* Positions of `want` strings in `text`: true when each is found after the last. */
+static bool in_order(const char *text, const char *const *want, size_t n)
+{
+    const char *at = text;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = at ? strstr(at, want[i]) : NULL;
+        if (!p) {
+            fprintf(stderr, "not in order: %s\n  in %s\n", want[i], text);
+            return false;
+        }
+        at = p + strlen(want[i]);
+    }
+    return true;
+}
+
+static void test_served_order(void)
+{
+    const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n"
+                       "receivers:\n  - {name: r, type: stdout}\n";
+    conf_t conf;
+    conf_defaults(&conf);
+    char err[512] = "";
+    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
+    declog_opts_t o = {.workers = 1, .recent = 64, .open = 64, .open_ms = 3600000};
+    declog_t *d = declog_new(&o, err, sizeof err);
+    CHECK(d != NULL);
+    label_t b_job[] = {L("alertname", "B"), L("instance", "i9"), L("job", "a")};
+    label_t a_i2[] = {L("alertname", "A"), L("instance", "i2")};
+    label_t a_job[] = {L("alertname", "A"), L("job", "z")};
+    label_t a_i1[] = {L("alertname", "A"), L("instance", "i1")};
+    /* Neither in fingerprint order nor its reverse. */
+    note(d, 0x30, b_job, 3);
+    note(d, 0x10, a_i2, 2);
+    note(d, 0x40, a_job, 2);
+    note(d, 0x20, a_i1, 2);
+    api_v2_opts_t ao = {.conf = &conf, .declog = d};
+    api_v2_t *api = api_v2_new(&ao);
+    http_opts_t ho = {.listen = "127.0.0.1:0", .max_request_bytes = 1 << 20};
+    http_server_t *s = http_server_new(&ho, err, sizeof err);
+    CHECK(api && s && api_v2_routes(api, s) == QERR_OK &&
+          http_server_start(s, err, sizeof err) == QERR_OK);
+    uint16_t port = s ? http_server_port(s) : 0;
+    mbuf_t b = {0};
+    CHECK_EQ_INT(get(port, "/api/v2/alerts", &b), 200);
+    static const char *const by_fp[] = {"\"0000000000000010\"", "\"0000000000000020\"",
+                                        "\"0000000000000030\"", "\"0000000000000040\""};
+    CHECK(b.buf && in_order(b.buf, by_fp, 4));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
+    /* Group A (job first, then instance i1, i2), then group B. */
+    static const char *const grouped[] = {
+        "\"0000000000000040\"", "\"0000000000000020\"",
+        "\"0000000000000010\"", "\"labels\":{\"alertname\":\"A\"}",
+        "\"0000000000000030\"", "\"labels\":{\"alertname\":\"B\"}"};
+    CHECK(b.buf && in_order(b.buf, grouped, 6));
+    /* go-swagger's check of {silenceID}, before the handler. */
+    CHECK_EQ_INT(get(port, "/api/v2/silence/abc", &b), 422);
+    CHECK_EQ_STR(b.buf, "{\"code\":601,\"message\":\"silenceID in path must be of type uuid: "
+                        "\\\"abc\\\"\"}");
+    CHECK(get(port, "/api/v2/silence/0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", &b) != 422);
+    mbuf_free(&b);
+    http_server_destroy(s);
+    api_v2_destroy(api);
+    declog_destroy(d);
+    conf_free(&conf);
+}
+
+/* receiver= keeps an alert matching any of its routes' receivers in
+ * /api/v2/alerts, but only the groups of the routes it names. */
+static void test_receiver_filter(void)
+{
+    const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n  routes:\n"
+                       "    - {matchers: ['alertname=\"A\"'], receiver: a, continue: true}\n"
+                       "    - {matchers: ['alertname=\"A\"'], receiver: b}\n"
+                       "receivers:\n  - {name: r, type: stdout}\n  - {name: a, type: stdout}\n"
+                       "  - {name: b, type: stdout}\n";
+    conf_t conf;
+    conf_defaults(&conf);
+    char err[512] = "";
+    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
+    declog_opts_t o = {.workers = 1, .recent = 16, .open = 16, .open_ms = 3600000};
+    declog_t *d = declog_new(&o, err, sizeof err);
+    label_t a[] = {L("alertname", "A")};
+    note(d, 0x1, a, 1);
+    api_v2_opts_t ao = {.conf = &conf, .declog = d};
+    api_v2_t *api = api_v2_new(&ao);
+    http_opts_t ho = {.listen = "127.0.0.1:0", .max_request_bytes = 1 << 20};
+    http_server_t *s = http_server_new(&ho, err, sizeof err);
+    CHECK(api && s && api_v2_routes(api, s) == QERR_OK &&
+          http_server_start(s, err, sizeof err) == QERR_OK);
+    uint16_t port = s ? http_server_port(s) : 0;
+    mbuf_t b = {0};
+    CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"a\"}") &&
+          strstr(b.buf, "\"receiver\":{\"name\":\"b\"}"));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts/groups?receiver=b", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"b\"}") &&
+          !strstr(b.buf, "\"receiver\":{\"name\":\"a\"}"));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?receiver=b", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"receivers\":[{\"name\":\"a\"},{\"name\":\"b\"}]"));
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?receiver=r", &b), 200);
+    CHECK_EQ_STR(b.buf, "[]");
+    mbuf_free(&b);
+    http_server_destroy(s);
+    api_v2_destroy(api);
+    declog_destroy(d);
+    conf_free(&conf);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    test_comparators();
+    test_served_order();
+    test_receiver_filter();
+    curl_global_cleanup();
+    return check_summary("test_api_v2");
+}
