@@ -876,7 +876,9 @@ static void decode_message(lane_t *l, const rd_kafka_message_t *m, msg_track_t *
     rd_kafka_headers_t *hdrs = NULL;
     const void *ct;
     size_t ct_len;
-    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = NULL;
+    if (!ingest_may_have_headers(m->payload, m->len) ||
+        rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = NULL;
     if (hdrs &&
         rd_kafka_header_get_last(hdrs, "quell-source", &ct, &ct_len) == RD_KAFKA_RESP_ERR_NO_ERROR)
         source = ingest_source_from_header(ct, ct_len);

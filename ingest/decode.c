@@ -62,6 +62,14 @@ const char *decode_error_str(decode_error_t e)
     return (unsigned)e < DECODE__COUNT ? error_names[e] : "unknown";
 }
 
+bool ingest_may_have_headers(const void *value, size_t len)
+{
+    if (!value || len == 0) return true;
+    const unsigned char *after = (const unsigned char *)value + len;
+    if (((uintptr_t)after & 4095) == 0) return true; /* 4096: the smallest page size */
+    return *after != 0;
+}
+
 ingest_format_t ingest_format_of(ingest_format_t format, const void *buf, size_t len)
 {
     if (format != INGEST_FORMAT_AUTO) return format;

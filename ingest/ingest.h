@@ -48,6 +48,18 @@ typedef enum {
 ingest_format_t ingest_format_of(ingest_format_t format, const void *buf, size_t len);
 const char *ingest_format_str(ingest_format_t f); /* "json", "protobuf" */
 
+/* Whether a consumed Kafka message's value may be followed by headers, read
+ * off the byte after the value, without rd_kafka_message_headers(): for a
+ * message with none that call still builds and frees a parse buffer (two
+ * allocations) to read the record's header count, 0, every message. A v2
+ * record stores its header count (a zigzag varint: 0 is the byte 0) right
+ * after its value, and librdkafka hands out the value where it lies in the
+ * record. v0/v1 messages have no headers, whatever the byte. Returns true
+ * (ask librdkafka) unless that byte is 0; also when there is no value or its
+ * end is a page boundary, so the byte is read only on the page of the
+ * value's last byte, which is mapped. */
+bool ingest_may_have_headers(const void *value, size_t len);
+
 /* Where a message came from, for metrics: the HTTP intake marks what it
  * publishes with a `quell-source` header; anything else is "kafka". */
 typedef enum {

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "../bench/bench.h"
 #include "../core/core.h"
@@ -1184,6 +1185,36 @@ static void test_utf8_every_offset(void)
     CHECK_EQ_INT(wrong, 0);
 }
 
+/* The byte after a Kafka value: a v2 record's header count. 0 says no
+ * headers; anything else, or no byte that may be read, asks librdkafka. */
+static void test_may_have_headers(void)
+{
+    /* value "abc", then header counts 0, 1 (zigzag 2), -1 (zigzag 1) */
+    static const unsigned char none[] = {'a', 'b', 'c', 0x00, 0x7f};
+    static const unsigned char one[] = {'a', 'b', 'c', 0x02, 0x00};
+    static const unsigned char null_hdrs[] = {'a', 'b', 'c', 0x01};
+    CHECK(!ingest_may_have_headers(none, 3));
+    CHECK(ingest_may_have_headers(one, 3));
+    CHECK(ingest_may_have_headers(null_hdrs, 3));
+    CHECK(ingest_may_have_headers(none, 0)); /* no value: ask */
+    CHECK(ingest_may_have_headers(NULL, 0));
+    /* A value ending on a page boundary: the next page is never read (here
+     * it is unreadable, so a read would crash the test). */
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *two =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    if (two == MAP_FAILED) return;
+    CHECK(mprotect(two + page, (size_t)page, PROT_NONE) == 0);
+    memset(two, 0, (size_t)page);
+    unsigned char *value = two + page - 3;
+    CHECK(ingest_may_have_headers(value, 3));
+    CHECK(!ingest_may_have_headers(value - 1, 3)); /* the 0 after it is on its page */
+    two[page - 1] = 2;
+    CHECK(ingest_may_have_headers(value - 1, 3));
+    munmap(two, (size_t)page * 2);
+}
+
 int main(void)
 {
     arena_init(&arena, 64 * 1024);
@@ -1198,6 +1229,7 @@ int main(void)
     test_errors();
     test_time();
     test_content_type();
+    test_may_have_headers();
     test_payloads();
     test_arena_reuse();
     test_threads();

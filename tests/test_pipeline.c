@@ -610,6 +610,17 @@ static int env_init(env_t *env, int argc, char **argv)
  * and, for one route with `continue`, a kafka receiver. Offsets are
  * committed only after delivery (load waits for the commits), and every
  * fingerprint of the storm reaches the file: nothing lost in grouping. */
+/* The restarted quell of test_routing logged "running:" after restoring
+ * its groups. */
+static bool restarted_running(const char *log_path)
+{
+    char *log = check_read_file(log_path, NULL);
+    const char *restored = log ? strstr(log, "open groups from") : NULL;
+    bool running = restored && strstr(restored, "running: ") != NULL;
+    free(log);
+    return running;
+}
+
 static void test_routing(env_t *env)
 {
     scenario_t s;
@@ -670,6 +681,11 @@ static void test_routing(env_t *env)
     pid = quell_start(&s);
     const char *logs[] = {s.log_path};
     CHECK(harness_wait_files(logs, 1, "open groups from", 30000 * env->time_scale));
+    /* Stopped once it runs: quell takes SIGTERM as a drain only from its
+     * "running:" line on (the groups are restored before), and the log
+     * holds the first run's "running:" too. */
+    HARNESS_WAIT_UNTIL(restarted_running(s.log_path), 30000 * env->time_scale);
+    CHECK(restarted_running(s.log_path));
     CHECK_EQ_INT(quell_stop(env, pid), 0);
     if (check_failures) harness_dump_file(s.log_path);
 }
