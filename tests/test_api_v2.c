@@ -91,6 +91,20 @@ static bool in_order(const char *text, const char *const *want, size_t n)
     return true;
 }
 
+/* The API over `d` on an HTTP server of its own (a free port), started;
+ * its port, 0 when it did not start. */
+static uint16_t serve(const conf_t *conf, declog_t *d, api_v2_t **api, http_server_t **s)
+{
+    char err[256];
+    api_v2_opts_t ao = {.conf = conf, .declog = d};
+    *api = api_v2_new(&ao);
+    http_opts_t ho = {.listen = "127.0.0.1:0", .max_request_bytes = 1 << 20};
+    *s = http_server_new(&ho, err, sizeof err);
+    CHECK(*api && *s && api_v2_routes(*api, *s) == QERR_OK &&
+          http_server_start(*s, err, sizeof err) == QERR_OK);
+    return *s ? http_server_port(*s) : 0;
+}
+
 static void test_served_order(void)
 {
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n"
@@ -111,13 +125,9 @@ static void test_served_order(void)
     note(d, 0x10, a_i2, 2);
     note(d, 0x40, a_job, 2);
     note(d, 0x20, a_i1, 2);
-    api_v2_opts_t ao = {.conf = &conf, .declog = d};
-    api_v2_t *api = api_v2_new(&ao);
-    http_opts_t ho = {.listen = "127.0.0.1:0", .max_request_bytes = 1 << 20};
-    http_server_t *s = http_server_new(&ho, err, sizeof err);
-    CHECK(api && s && api_v2_routes(api, s) == QERR_OK &&
-          http_server_start(s, err, sizeof err) == QERR_OK);
-    uint16_t port = s ? http_server_port(s) : 0;
+    api_v2_t *api;
+    http_server_t *s;
+    uint16_t port = serve(&conf, d, &api, &s);
     mbuf_t b = {0};
     CHECK_EQ_INT(get(port, "/api/v2/alerts", &b), 200);
     static const char *const by_fp[] = {"\"0000000000000010\"", "\"0000000000000020\"",
@@ -159,13 +169,9 @@ static void test_receiver_filter(void)
     declog_t *d = declog_new(&o, err, sizeof err);
     label_t a[] = {L("alertname", "A")};
     note(d, 0x1, a, 1);
-    api_v2_opts_t ao = {.conf = &conf, .declog = d};
-    api_v2_t *api = api_v2_new(&ao);
-    http_opts_t ho = {.listen = "127.0.0.1:0", .max_request_bytes = 1 << 20};
-    http_server_t *s = http_server_new(&ho, err, sizeof err);
-    CHECK(api && s && api_v2_routes(api, s) == QERR_OK &&
-          http_server_start(s, err, sizeof err) == QERR_OK);
-    uint16_t port = s ? http_server_port(s) : 0;
+    api_v2_t *api;
+    http_server_t *s;
+    uint16_t port = serve(&conf, d, &api, &s);
     mbuf_t b = {0};
     CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
     CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"a\"}") &&

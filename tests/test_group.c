@@ -206,6 +206,16 @@ static void test_many_groups(void)
     group_table_destroy(gt);
 }
 
+/* A table restored from the start of `f` under a config of one route. */
+static group_table_t *restore(FILE *f, const route_t *route, int64_t now_ms, sink_t *s, qerr_t *err)
+{
+    rewind(f);
+    group_table_t *gt = group_table_new(now_ms, 100, on_note, s);
+    uint64_t loaded, dropped;
+    *err = group_table_load(gt, f, (const route_t *const[]){route}, 1, now_ms, &loaded, &dropped);
+    return gt;
+}
+
 static void test_snapshot(void)
 {
     char *gb[] = {"alertname"};
@@ -577,19 +587,19 @@ static void test_resolve_comeback_across_restart(void)
 
     /* Restored after the window of its last occurrence passed, or on a
      * route the config no longer has: not watched. */
-    rewind(f);
-    gt = group_table_new(0, 100, on_note, &s2);
-    CHECK(group_table_load(gt, f, routes, 1, t0 + 31 * M, &loaded, &dropped) == QERR_OK);
-    CHECK_EQ_INT(group_table_watched(gt), 0);
-    group_table_destroy(gt);
-    rewind(f);
+    qerr_t err;
     route_t other = r;
     other.key = "{}/{team=\"b\"}";
-    const route_t *routes2[] = {&other};
-    gt = group_table_new(0, 100, on_note, &s2);
-    CHECK(group_table_load(gt, f, routes2, 1, t0 + 6 * M, &loaded, &dropped) == QERR_OK);
-    CHECK_EQ_INT(group_table_watched(gt), 0);
-    group_table_destroy(gt);
+    const struct {
+        const route_t *route;
+        int64_t at;
+    } late[] = {{&r, t0 + 31 * M}, {&other, t0 + 6 * M}};
+    for (size_t i = 0; i < 2; i++) {
+        gt = restore(f, late[i].route, late[i].at, &s2, &err);
+        CHECK(err == QERR_OK);
+        CHECK_EQ_INT(group_table_watched(gt), 0);
+        group_table_destroy(gt);
+    }
 
     /* A file cut after its groups (an older quell's) loads, watching none;
      * one cut inside the watched alerts is refused. */
@@ -602,17 +612,15 @@ static void test_resolve_comeback_across_restart(void)
     size_t groups_end = strlen("QUELLGRP1\n") + 8; /* no groups were open */
     f = tmpfile();
     fwrite(bytes, 1, groups_end, f);
-    rewind(f);
-    gt = group_table_new(0, 100, on_note, &s2);
-    CHECK(group_table_load(gt, f, routes, 1, t0 + 6 * M, &loaded, &dropped) == QERR_OK);
+    gt = restore(f, &r, t0 + 6 * M, &s2, &err);
+    CHECK(err == QERR_OK);
     CHECK_EQ_INT(group_table_watched(gt), 0);
     group_table_destroy(gt);
     fclose(f);
     f = tmpfile();
     fwrite(bytes, 1, (size_t)whole - 3, f);
-    rewind(f);
-    gt = group_table_new(0, 100, on_note, &s2);
-    CHECK(group_table_load(gt, f, routes, 1, t0 + 6 * M, &loaded, &dropped) == QERR_INVALID);
+    gt = restore(f, &r, t0 + 6 * M, &s2, &err);
+    CHECK(err == QERR_INVALID);
     group_table_destroy(gt);
     fclose(f);
     free(bytes);
