@@ -162,15 +162,22 @@ static void test_conformance(void)
     free(text);
 }
 
+/* A whole config (as q.yml) loaded into *c and its routing compiled into
+ * *rt; the caller frees both, whatever the result. */
+static qerr_t load_compile(const char *yaml, conf_t *c, routing_t **rt, char *err, size_t errlen)
+{
+    conf_defaults(c);
+    qerr_t e = conf_load_buffer(c, "q.yml", yaml, strlen(yaml), err, errlen);
+    return e == QERR_OK ? routing_compile(c, rt, err, errlen) : e;
+}
+
 /* "FILE:LINE:COL: message" for a config that must be refused. */
 static bool refused(const char *yaml, const char *want)
 {
     conf_t c;
-    conf_defaults(&c);
     char err[512] = "";
     routing_t *rt = NULL;
-    qerr_t e = conf_load_buffer(&c, "q.yml", yaml, strlen(yaml), err, sizeof(err));
-    if (e == QERR_OK) e = routing_compile(&c, &rt, err, sizeof(err));
+    qerr_t e = load_compile(yaml, &c, &rt, err, sizeof(err));
     routing_destroy(rt);
     conf_free(&c);
     bool ok = e == QERR_INVALID && strstr(err, want) != NULL;
@@ -219,11 +226,9 @@ static void test_receiver_forms(void)
         char yaml[512];
         snprintf(yaml, sizeof(yaml), "route:\n  receiver: a\nreceivers:\n%s", forms[i]);
         conf_t c;
-        conf_defaults(&c);
         char err[512] = "";
         routing_t *rt = NULL;
-        qerr_t e = conf_load_buffer(&c, "q.yml", yaml, strlen(yaml), err, sizeof(err));
-        if (e == QERR_OK) e = routing_compile(&c, &rt, err, sizeof(err));
+        qerr_t e = load_compile(yaml, &c, &rt, err, sizeof(err));
         if (e != QERR_OK) fprintf(stderr, "form %zu: %s\n", i, err);
         CHECK_EQ_INT(e, QERR_OK);
         CHECK(rt && routing_n_receivers(rt) == 1);
@@ -249,11 +254,9 @@ static void test_receiver_forms(void)
                            "      continue: yes\n    - receiver: a\n      continue: Off\n"
                            "receivers:\n  - {name: a, type: stdout}\n";
         conf_t c;
-        conf_defaults(&c);
         char err[512] = "";
         routing_t *rt = NULL;
-        qerr_t e = conf_load_buffer(&c, "q.yml", yaml, strlen(yaml), err, sizeof(err));
-        if (e == QERR_OK) e = routing_compile(&c, &rt, err, sizeof(err));
+        qerr_t e = load_compile(yaml, &c, &rt, err, sizeof(err));
         if (e != QERR_OK) fprintf(stderr, "yes/Off: %s\n", err);
         CHECK_EQ_INT(e, QERR_OK);
         label_t l = {{"x", 1}, {"1", 1}};
