@@ -216,6 +216,21 @@ qerr_t store_send(store_conn_t *c);
 qerr_t store_recv(store_conn_t *c, store_result_t *results, size_t n);
 size_t store_queued(const store_conn_t *c); /* commands store_run will send */
 
+/* Commands in RESP, Redis's wire format, written straight into a buffer
+ * the connection keeps (store_redis.c): "*argc\r\n" then "$len\r\n"
+ * bytes "\r\n" per argument, byte for byte what hiredis's
+ * redisFormatCommandArgv makes of the same arguments. The buffer grows
+ * (abort on out of memory, as the other batch buffers) and is reused:
+ * resp_reset empties it without freeing. Owned by one thread. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} resp_buf_t;
+void resp_cmd(resp_buf_t *b, size_t argc);
+void resp_arg(resp_buf_t *b, const void *p, size_t len);
+void resp_reset(resp_buf_t *b);
+void resp_free(resp_buf_t *b);
+
 typedef struct {
     uint64_t round_trips;
     uint64_t commands;

@@ -4,8 +4,10 @@
  * redis-server started here on a free loopback port: window expiry and
  * repeats with a driven event clock, two instances racing on the same
  * fingerprints, takeover of a dead instance's pending forward, Redis killed
- * and restarted, and a TTL on every key.
+ * and restarted, and a TTL on every key. The adapter's own RESP
+ * formatting against hiredis's.
  */
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 
 #include "../dedup/dedup_int.h"
@@ -121,6 +123,64 @@ static void test_pending_rules(void)
     other.pending = false;
     CHECK_EQ_INT(store_decide(&other, &P, &a, 9, ALERT_FIRING, 400, &inc), STORE_DECIDED);
     CHECK_EQ_INT(inc.kind, DECISION_SUPPRESS_DUPLICATE);
+}
+
+/* The adapter writes its commands as RESP itself (resp_*): byte for
+ * byte what hiredis formats of the same arguments, for empty, binary
+ * (CR, LF, NUL inside), long and numeric arguments, several commands
+ * in one buffer, and a buffer reused after resp_reset. */
+static void test_resp_format(void)
+{
+    static char big[70000];
+    for (size_t i = 0; i < sizeof(big); i++) big[i] = (char)(i * 7 + 3);
+    const char bin[] = {'a', '\r', '\n', 0, '$', '*', '\n'};
+    const char *argv1[] = {"EVALSHA", "0123456789abcdef0123456789abcdef01234567", "2", "", bin};
+    size_t len1[] = {7, 40, 1, 0, sizeof(bin)};
+    const char *argv2[] = {"SET", big, "NX", "GET", "PX", "360000"};
+    size_t len2[] = {3, sizeof(big), 2, 3, 2, 6};
+    const char *argv3[] = {"X"};
+    size_t len3[] = {1};
+    struct {
+        int argc;
+        const char **argv;
+        const size_t *len;
+    } cmds[] = {{5, argv1, len1}, {6, argv2, len2}, {1, argv3, len3}};
+    resp_buf_t b = {0};
+    for (int round = 0; round < 2; round++) {
+        resp_reset(&b);
+        size_t want_len = 0;
+        char *want = NULL;
+        for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+            resp_cmd(&b, (size_t)cmds[c].argc);
+            for (int i = 0; i < cmds[c].argc; i++) resp_arg(&b, cmds[c].argv[i], cmds[c].len[i]);
+            char *one = NULL;
+            int n = redisFormatCommandArgv(&one, cmds[c].argc, cmds[c].argv, cmds[c].len);
+            CHECK(n > 0);
+            if (n <= 0) return;
+            want = realloc(want, want_len + (size_t)n);
+            memcpy(want + want_len, one, (size_t)n);
+            want_len += (size_t)n;
+            free(one);
+        }
+        CHECK_EQ_INT(b.len, want_len);
+        CHECK(b.len == want_len && memcmp(b.buf, want, want_len) == 0);
+        free(want);
+    }
+    /* 9 and 100 arguments: counts of one and three digits */
+    for (size_t argc = 9; argc <= 100; argc += 91) {
+        resp_reset(&b);
+        resp_cmd(&b, argc);
+        const char *argv[100];
+        size_t lens[100];
+        for (size_t i = 0; i < argc; i++) argv[i] = big, lens[i] = i * 11;
+        for (size_t i = 0; i < argc; i++) resp_arg(&b, argv[i], lens[i]);
+        char *one = NULL;
+        int n = redisFormatCommandArgv(&one, (int)argc, argv, lens);
+        CHECK(n > 0 && b.len == (size_t)n && memcmp(b.buf, one, (size_t)n) == 0);
+        free(one);
+    }
+    resp_free(&b);
+    CHECK(b.buf == NULL && b.len == 0);
 }
 
 static void test_url(void)
@@ -1057,6 +1117,7 @@ int main(void)
     test_table_clear();
     test_pending_rules();
     test_url();
+    test_resp_format();
     if (!redis_local_available()) {
         printf("SKIP: redis-server not installed\n");
         return check_failures ? 1 : 77;
