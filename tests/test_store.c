@@ -256,9 +256,20 @@ static store_conf_t conf_for(const char *prefix)
     return sc;
 }
 
+/* The order decisions were counted in, while order_on (test_local_first). */
+static struct {
+    uint64_t fp;
+    decision_kind_t kind;
+} order_log[64];
+static size_t order_n;
+static bool order_on;
+
 static void count_decided(void *ctx, const alert_t *a, const incident_t *inc)
 {
-    (void)a;
+    if (order_on && order_n < 64) {
+        order_log[order_n].fp = a->fingerprint;
+        order_log[order_n++].kind = inc->kind;
+    }
     decision_kind_t k = inc->kind;
     _Atomic uint64_t *decisions = ctx;
     stat_add(&decisions[k], 1);
@@ -407,6 +418,43 @@ typedef struct {
     inst_t *in;
     pthread_barrier_t *bar;
 } race_arg_t;
+
+/* Alerts that need no round (decided from L1) are acted on while the
+ * batch is assembled, before the round that decides the others; each
+ * fingerprint's decisions keep their input order. */
+static void test_local_first(void)
+{
+    store_conf_t sc = conf_for("t-local-first:");
+    inst_t in;
+    inst_init(&in, &sc, 23);
+    push(&in, 5, ALERT_FIRING, 1000);
+    push(&in, 8, ALERT_FIRING, 1000);
+    drain(&in);
+    uint64_t local0 = in.stats.local;
+    order_n = 0;
+    order_on = true;
+    push(&in, 6, ALERT_FIRING, 2000);                   /* new: decided in the round */
+    msg_track_t *t5 = push(&in, 5, ALERT_FIRING, 2000); /* L1: a duplicate */
+    push(&in, 8, ALERT_RESOLVED, 2000);                 /* the round: a resolve */
+    push(&in, 8, ALERT_FIRING, 2001); /* behind it in 8's group, though L1 holds 8 */
+    push(&in, 6, ALERT_FIRING, 2001); /* 6's group: a duplicate */
+    push(&in, 5, ALERT_FIRING, 2001); /* L1 */
+    step_ring(in.sw, in.ring, false);
+    order_on = false;
+    CHECK_EQ_INT(in.stats.local - local0, 2);
+    CHECK_EQ_INT(atomic_load(&t5->pending), 0);
+    CHECK_EQ_INT(order_n, 6);
+    static const uint64_t fps[] = {5, 5, 6, 8, 8, 6};
+    for (size_t i = 0; i < order_n && i < 6; i++) CHECK_EQ_INT(order_log[i].fp, fps[i]);
+    CHECK_EQ_INT(order_log[0].kind, DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(order_log[1].kind, DECISION_SUPPRESS_DUPLICATE);
+    CHECK_EQ_INT(order_log[2].kind, DECISION_FORWARD_NEW);
+    CHECK_EQ_INT(order_log[3].kind, DECISION_FORWARD_RESOLVED);
+    CHECK(order_log[4].kind != DECISION_FORWARD_RESOLVED);
+    CHECK_EQ_INT(order_log[5].kind, DECISION_SUPPRESS_DUPLICATE);
+    drain(&in);
+    inst_destroy(&in);
+}
 
 static void *race_main(void *arg)
 {
@@ -1128,6 +1176,7 @@ int main(void)
     }
     test_window_and_repeat_redis();
     test_cache();
+    test_local_first();
     test_race("t-race:", 64);
     test_race("t-race-wide:", 1024);
     test_confirms_ride();
