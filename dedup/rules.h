@@ -141,6 +141,8 @@ void ruleset_eval(const ruleset_t *rs, const label_t *labels, uint32_t n_labels,
 typedef struct rules_cache rules_cache_t;
 rules_cache_t *rules_cache_new(size_t entries); /* rounded up to a power of two */
 void rules_cache_destroy(rules_cache_t *c);
+/* Owner thread: asks for label_key's cache line, an evaluation ahead. */
+void rules_cache_prefetch(const rules_cache_t *c, uint64_t label_key);
 void ruleset_eval_cached(const ruleset_t *rs, rules_cache_t *c, uint64_t label_key,
                          const label_t *labels, uint32_t n_labels, int64_t now_ms,
                          rules_verdict_t *out);
@@ -247,6 +249,10 @@ void decider_silence_wall_clock(decider_t *d, bool wall);
  * before the first decision. */
 typedef int64_t (*decider_window_fn)(void *ctx, const alert_t *a);
 void decider_set_window(decider_t *d, decider_window_fn fn, void *ctx);
+/* Decider's thread: asks for the cache lines decider_decide() of an alert
+ * with this fingerprint will read first, a decision ahead (see
+ * dedup_table_prefetch for `deep`). A hint: nothing changes. */
+void decider_prefetch(const decider_t *d, uint64_t fingerprint, bool deep);
 /* Decides one alert at its event time. `rs` may be NULL (no rules). */
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a,
                                incident_t *out);
