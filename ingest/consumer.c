@@ -1017,19 +1017,12 @@ static void *lane_main(void *arg)
         const job_t *jp = ring_peek(l->jobs, &len);
         if (jp) {
             job_t j = *jp;
-            /* The next job's message object now, its payload once this
-             * one is decoded (the object has come in by then): both were
-             * written on other cores (see prefetch_batch). */
-            const job_t *next = ring_peek_next(l->jobs, &len);
-            rd_kafka_message_t *next_m = next ? next->m : NULL;
-            if (next_m) __builtin_prefetch(next_m, 0, 3);
             ring_release_quiet(l->jobs); /* the consumer thread is woken per batch */
             if (!j.m) {
                 lane_tick(l, j.watermark_ms);
                 continue;
             }
             decode_message(l, j.m, j.t, j.event_ms, j.watermark_ms, j.received_ns);
-            if (next_m && next_m->payload) __builtin_prefetch(next_m->payload, 0, 3);
             rd_kafka_message_destroy(j.m);
             if (++l->unpublished >= PUBLISH_EVERY) {
                 lane_publish(l);
@@ -1076,26 +1069,6 @@ static void lanes_stop(ingest_t *in)
         pthread_join(l->thread, NULL);
         l->started = false;
     }
-}
-
-/* Consumer thread, before batch[i] is handled: librdkafka's broker thread
- * wrote the messages (and decompressed their payloads) on another core, a
- * fetch or more ago, so each one's first touch was a miss. The message
- * objects are asked for PREFETCH_AHEAD messages ahead, and the payload of
- * the next one when this thread decodes it (its partition's lane is the
- * consumer's own; known from the partition the messages before it came
- * from: they come in runs of one partition). Another lane's payloads are
- * left to that lane (lane_main), whose core reads them. */
-#define PREFETCH_AHEAD 4
-static void prefetch_batch(const ingest_t *in, rd_kafka_message_t *const *batch, ssize_t i,
-                           ssize_t got)
-{
-    if (i + PREFETCH_AHEAD < got) __builtin_prefetch(batch[i + PREFETCH_AHEAD], 0, 3);
-    if (i + 1 >= got) return;
-    const rd_kafka_message_t *n = batch[i + 1];
-    const part_state_t *p = in->last_part;
-    if (p && !p->lane->jobs && n->partition == p->partition && n->payload)
-        __builtin_prefetch(n->payload, 0, 3);
 }
 
 qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
@@ -1151,7 +1124,6 @@ qerr_t ingest_run(ingest_t *in, _Atomic bool *stop)
         }
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = batch[i];
-            prefetch_batch(in, batch, i, got);
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 part_state_t *p = part_find(in, rd_kafka_topic_name(m->rkt), m->partition);
                 if (p) start_fetched(in, p);
