@@ -56,7 +56,7 @@ static const struct {
     [CT_COUNT] = {"int", "an integer"},
     [CT_SIZE] = {"size", "a size (bytes, or a number with KiB, MiB or GiB, e.g. 4MiB)"},
     [CT_DURATION] = {"duration",
-                     "a duration (a number with a unit ms, s, m, h, d or w, e.g. 30s or 1h30m)"},
+                     "a duration (a number with a unit ms, s, m, h, d, w or y, e.g. 30s or 1h30m)"},
     [CT_STRING] = {"string", "a string"},
     [CT_ENUM] = {"enum", "one of the values"}, /* load_value() lists them */
     [CT_LIST] = {"string list", "a list of strings"},
@@ -332,18 +332,25 @@ static int parse_size(const char *s, int64_t *out)
     return -1;
 }
 
-/* Prometheus style: units from largest to smallest, each at most once. A bare
- * number other than 0 is refused: "10" could mean seconds or milliseconds. */
+/* Prometheus' model.ParseDuration, the grammar Alertmanager's and
+ * Prometheus' configs use: "0", or numbers each followed by a unit of
+ * y (365d), w, d, h, m, s, ms, from largest to smallest, each at most once
+ * ("1y2w", "1h30m", "90s"). No sign, fraction, space or empty string; a
+ * bare number other than 0 is refused ("10" could mean seconds or
+ * milliseconds). A total over Go's time.Duration (2^63-1 ns, about 292
+ * years) is refused as Prometheus refuses it, though milliseconds would
+ * hold it: a config one accepts, the other reads too. */
 qerr_t conf_parse_duration_ms(const char *s, int64_t *out)
 {
     static const struct {
         const char *unit;
         int64_t ms;
     } units[] = {
-        {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
-        {"m", 60000LL},        {"s", 1000LL},     {"ms", 1LL},
+        {"y", 365 * 86400000LL}, {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
+        {"m", 60000LL},          {"s", 1000LL},         {"ms", 1LL},
     };
     const size_t n_units = sizeof(units) / sizeof(units[0]);
+    const int64_t max_ms = INT64_MAX / 1000000; /* whole ms within 2^63-1 ns */
     if (!s || !out || !*s) return QERR_INVALID;
     if (strcmp(s, "0") == 0) {
         *out = 0;
@@ -355,19 +362,18 @@ qerr_t conf_parse_duration_ms(const char *s, int64_t *out)
         int64_t n;
         p = parse_digits(p, &n);
         if (!p) return QERR_INVALID;
-        size_t best = n_units, best_len = 0; /* longest match: "ms" over "m" */
-        for (size_t i = 0; i < n_units; i++) {
-            size_t len = strlen(units[i].unit);
-            if (len > best_len && strncmp(p, units[i].unit, len) == 0) {
-                best = i;
-                best_len = len;
-            }
-        }
-        if (best == n_units || best < next_rank) return QERR_INVALID;
-        if (n > (INT64_MAX - total) / units[best].ms) return QERR_INVALID;
-        total += n * units[best].ms;
-        p += best_len;
-        next_rank = best + 1;
+        /* The unit is every non-digit up to the next number, as Prometheus
+         * reads it: "1hm" has the unknown unit "hm", not h then m. */
+        size_t len = 0;
+        while (p[len] && (p[len] < '0' || p[len] > '9')) len++;
+        size_t u = 0;
+        while (u < n_units && (strlen(units[u].unit) != len || strncmp(p, units[u].unit, len) != 0))
+            u++;
+        if (u == n_units || u < next_rank) return QERR_INVALID;
+        if (n > (max_ms - total) / units[u].ms) return QERR_INVALID;
+        total += n * units[u].ms;
+        p += len;
+        next_rank = u + 1;
     }
     *out = total;
     return QERR_OK;

@@ -165,7 +165,9 @@ qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen);
  * "NAME:LINE: message" errors. The caller keeps `buf`. */
 qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len, char *errbuf,
                         size_t errlen);
-/* Parses a duration such as "250ms", "30s", "5m", "4h", "1d", "1h30m". */
+/* Parses a duration as Prometheus does (model.ParseDuration): "250ms", "30s",
+ * "5m", "4h", "1d", "2w", "1y", "1h30m"; "0". QERR_INVALID for anything else,
+ * a total over 2^63-1 ns included. */
 qerr_t conf_parse_duration_ms(const char *s, int64_t *out);
 void conf_free(conf_t *c);
 /* Every key with type, default and description, as a Markdown table. */
