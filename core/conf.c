@@ -31,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "conf.h"
@@ -156,7 +158,8 @@ static const conf_key_t conf_keys[] = {
      "Labels left out of the fingerprint."},
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
-     "empty = not kept, so a restart re-forwards incidents still open."},
+     "empty = not kept, so a restart re-forwards incidents still open. Its directory must exist "
+     "and be writable (`quell check` and `quell run` refuse it otherwise)."},
     {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL, F(dedup.snapshot_interval_ms),
      0,
      "How often the snapshot file (with FILE.inhibit, and FILE.groups with a `route:`) is "
@@ -221,7 +224,8 @@ static const conf_key_t conf_keys[] = {
     {"silences.file", CT_STRING, "", "0", NULL, NULL, F(silences.file), 0,
      "Where silences set over the API are kept (memory store; written atomically on every "
      "change, read at start); empty = `dedup.snapshot_file` + `.silences`, or not kept when "
-     "that is empty too. With the Redis store they live in Redis."},
+     "that is empty too. With the Redis store they live in Redis. Its directory must exist and "
+     "be writable, as for `dedup.snapshot_file`."},
     {"silences.retention", CT_DURATION, "120h", "1m", "365d", NULL, F(silences.retention_ms), 0,
      "How long an expired silence is still listed (Alertmanager's `--data.retention`)."},
     {"decisions.topic", CT_STRING, "", "0", NULL, NULL, F(decisions.topic), 0,
@@ -1132,6 +1136,14 @@ qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len
         rc = fail(&ld, 1, "larger than %d bytes; is this the config file?", CONF_MAX_FILE_BYTES);
     else
         rc = load_buffer(&ld, (const unsigned char *)buf, len);
+    if (rc == QERR_OK) {
+        /* kept for checks made after the load (conf_check_paths) */
+        uint32_t *lines = calloc(N_KEYS, sizeof *lines);
+        if (!lines) rc = QERR_NOMEM;
+        for (size_t i = 0; lines && i < N_KEYS; i++) lines[i] = (uint32_t)ld.key_line[i];
+        free(c->key_lines);
+        c->key_lines = lines;
+    }
     if (rc == QERR_NOMEM && errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", name);
     return rc;
 }
@@ -1210,7 +1222,60 @@ void conf_free(conf_t *c)
             tree_free(field);
     }
     free(c->path);
+    free(c->key_lines);
     memset(c, 0, sizeof(*c));
+}
+
+uint32_t conf_key_line(const conf_t *c, const char *name)
+{
+    const conf_key_t *k = key_find(name);
+    return c->key_lines && k ? c->key_lines[k - conf_keys] : 0;
+}
+
+/* The directory `file` is written in: a writable directory, or why not. */
+static const char *dir_problem(const char *file, char *dir, size_t cap)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash)
+        snprintf(dir, cap, ".");
+    else if (slash == file)
+        snprintf(dir, cap, "/");
+    else
+        snprintf(dir, cap, "%.*s", (int)(slash - file), file);
+    struct stat st;
+    if (stat(dir, &st) != 0) return errno == ENOENT ? "does not exist" : strerror(errno);
+    if (!S_ISDIR(st.st_mode)) return "is not a directory";
+    if (access(dir, W_OK | X_OK) != 0) return "is not writable";
+    return NULL;
+}
+
+qerr_t conf_check_paths(const conf_t *c, char *errbuf, size_t errlen)
+{
+    const struct {
+        const char *key, *file;
+    } written[] = {
+        {"dedup.snapshot_file", c->dedup.snapshot_file},
+        {"silences.file", c->silences.file},
+    };
+    for (size_t i = 0; i < sizeof written / sizeof *written; i++) {
+        const char *f = written[i].file;
+        if (!f || !*f) continue;
+        uint32_t line = conf_key_line(c, written[i].key);
+        char dir[PATH_MAX];
+        const char *why = dir_problem(f, dir, sizeof dir);
+        struct stat st;
+        if (why) {
+            snprintf(errbuf, errlen, "%s:%u: %s: \"%s\": directory %s %s", c->path, line ? line : 1,
+                     written[i].key, f, dir, why);
+            return QERR_INVALID;
+        }
+        if (stat(f, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(errbuf, errlen, "%s:%u: %s: \"%s\" is a directory, not a file", c->path,
+                     line ? line : 1, written[i].key, f);
+            return QERR_INVALID;
+        }
+    }
+    return QERR_OK;
 }
 
 void conf_print_doc(FILE *out)
