@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -666,18 +667,21 @@ static bool list_one(void *ctx, const declog_rec_t *r)
     return true;
 }
 
-static bool bool_param(const http_req_t *req, const char *name, bool def, bool *out)
+/* A boolean query parameter as Alertmanager 0.25 reads it (go-swagger's
+ * binding, swag.ConvertBool): the last value given counts; an empty one
+ * means the default; true, yes, 1, y, on, t, ok, checked and selected, in
+ * any case, mean true, and anything else, "maybe" included, means false:
+ * never an error (checked against a running Alertmanager 0.25). */
+static bool bool_param(const http_req_t *req, const char *name, bool def)
 {
-    const char *v = http_req_query(req, name);
-    *out = def;
-    if (!v) return true;
-    if (!strcmp(v, "true"))
-        *out = true;
-    else if (!strcmp(v, "false"))
-        *out = false;
-    else
-        return false;
-    return true;
+    static const char *const truthy[] = {"true", "yes", "1",       "y",       "on",
+                                         "t",    "ok",  "checked", "selected"};
+    const char *vals[32];
+    size_t n = http_req_query_all(req, name, vals, sizeof vals / sizeof *vals);
+    if (!n || !*vals[n - 1]) return def;
+    for (size_t i = 0; i < sizeof truthy / sizeof *truthy; i++)
+        if (!strcasecmp(vals[n - 1], truthy[i])) return true;
+    return false;
 }
 
 /* The list being sorted, for the comparators (qsort has no context
@@ -714,15 +718,10 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
     const char *filters[16];
     size_t nf = http_req_query_all(req, "filter", filters, 16);
     char why[400];
-    bool unprocessed;
-    if (!bool_param(req, "silenced", true, &l.want_silenced) ||
-        !bool_param(req, "inhibited", true, &l.want_inhibited) ||
-        !bool_param(req, "active", true, &l.want_active) ||
-        !bool_param(req, "unprocessed", true, &unprocessed)) {
-        mbuf_append(&resp->body, "\"bad boolean parameter\"", 23);
-        set_json(resp, 400);
-        return;
-    }
+    /* (unprocessed: nothing quell lists is ever unprocessed) */
+    l.want_silenced = bool_param(req, "silenced", true);
+    l.want_inhibited = bool_param(req, "inhibited", true);
+    l.want_active = bool_param(req, "active", true);
     if (nf && !(l.filter = matcher_set_new())) goto oom;
     for (size_t i = 0; i < nf; i++)
         if (matcher_set_parse(l.filter, filters[i], why, sizeof why) != QERR_OK) {

@@ -190,12 +190,81 @@ static void test_receiver_filter(void)
     conf_free(&conf);
 }
 
+/* Boolean query parameters as a running Alertmanager 0.25 answers them
+ * (go-swagger, swag.ConvertBool): never a 400; true, yes, 1, y, on, t, ok,
+ * checked, selected in any case are true, any other value false, an empty
+ * one the default, and the last of repeated ones counts. */
+static void test_bool_params(void)
+{
+    const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n"
+                       "receivers:\n  - {name: r, type: stdout}\n";
+    conf_t conf;
+    conf_defaults(&conf);
+    char err[512] = "";
+    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
+    declog_opts_t o = {.workers = 1, .recent = 16, .open = 16, .open_ms = 3600000};
+    declog_t *d = declog_new(&o, err, sizeof err);
+    label_t a[] = {L("alertname", "A")};
+    note(d, 0x1, a, 1);
+    api_v2_t *api;
+    http_server_t *s;
+    uint16_t port = serve(&conf, d, &api, &s);
+    mbuf_t b = {0};
+    static const struct {
+        const char *query;
+        bool listed; /* the one active, unsilenced, uninhibited alert */
+    } cases[] = {
+        {"active=maybe", false},
+        {"active=false", false},
+        {"active=0", false},
+        {"active=no", false},
+        {"active=2", false},
+        {"active=true", true},
+        {"active=TRUE", true},
+        {"active=yes", true},
+        {"active=1", true},
+        {"active=Y", true},
+        {"active=on", true},
+        {"active=t", true},
+        {"active=ok", true},
+        {"active=checked", true},
+        {"active=selected", true},
+        {"active=", true},
+        {"active=true&active=maybe", false},
+        {"active=false&active=true", true},
+        {"silenced=maybe", true},
+        {"inhibited=x", true},
+        {"unprocessed=maybe", true},
+        {"active=maybe&silenced=maybe&inhibited=maybe", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[200];
+        for (int groups = 0; groups < 2; groups++) {
+            snprintf(path, sizeof path, "/api/v2/alerts%s?%s", groups ? "/groups" : "",
+                     cases[i].query);
+            int st = get(port, path, &b);
+            bool listed = b.buf && strstr(b.buf, "\"0000000000000001\"");
+            if (st != 200 || listed != cases[i].listed)
+                fprintf(stderr, "%s: %d %s\n", path, st, b.buf ? b.buf : "");
+            CHECK_EQ_INT(st, 200);
+            CHECK_EQ_INT(listed, cases[i].listed);
+            if (!cases[i].listed) CHECK_EQ_STR(b.buf, "[]");
+        }
+    }
+    mbuf_free(&b);
+    http_server_destroy(s);
+    api_v2_destroy(api);
+    declog_destroy(d);
+    conf_free(&conf);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     test_comparators();
     test_served_order();
     test_receiver_filter();
+    test_bool_params();
     curl_global_cleanup();
     return check_summary("test_api_v2");
 }
