@@ -677,8 +677,12 @@ static bool list_one(void *ctx, const declog_rec_t *r)
         mbuf_append(b, sb.buf, sb.len);
         mbuf_printf(b, ",\"state\":\"%s\"}", suppressed ? "suppressed" : "active");
         fmt_time(r->decided_ms, t);
-        mbuf_printf(b, ",\"updatedAt\":\"%s\",\"generatorURL\":", t);
-        json_string(b, r->generator_url);
+        mbuf_printf(b, ",\"updatedAt\":\"%s\"", t);
+        /* omitted when empty, as Alertmanager's GettableAlert omits it */
+        if (r->generator_url[0]) {
+            mbuf_append(b, ",\"generatorURL\":", 16);
+            json_string(b, r->generator_url);
+        }
         mbuf_append(b, ",\"labels\":", 10);
         declog_rec_labels_json(r, false, b);
         mbuf_append(b, "}", 1);
