@@ -430,6 +430,12 @@ static int commit(silencer_t *s, const srec_t *rec, mbuf_t *out)
 int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
 {
     char why[600];
+    size_t blank = 0;
+    while (blank < len && (body[blank] == ' ' || body[blank] == '\t' || body[blank] == '\r' ||
+                           body[blank] == '\n'))
+        blank++;
+    if (blank == len) /* go-swagger: io.EOF from the decoder */
+        return fail_obj(out, 422, 602, "silence in body is required");
     cJSON *o = cJSON_ParseWithLength(body, len);
     if (!o)
         return fail_obj(out, 400, 400,

@@ -166,7 +166,7 @@ const char *intake_api_str(intake_api_t a)
     return a == INTAKE_API_ALERTMANAGER ? "alertmanager" : "pagerduty";
 }
 
-static const int code_values[INTAKE_CODE__COUNT] = {200, 202, 400, 401, 413, 503};
+static const int code_values[INTAKE_CODE__COUNT] = {200, 202, 400, 401, 413, 422, 503};
 
 int intake_code_value(intake_code_t c) { return code_values[c]; }
 
@@ -234,16 +234,30 @@ static rd_kafka_resp_err_t publish(intake_t *it, intake_api_t api, const out_msg
 
 /* ---- Alertmanager: POST /api/v2/alerts -------------------------------- */
 
-static void am_fail(intake_t *it, http_resp_t *resp, int status, const char *msg)
+/* Refusals in the shape Alertmanager 0.25 gives them (checked against a
+ * running one): on /api/v2/alerts a JSON string, on Prometheus's v1 path
+ * {"status":"error","errorType":...,"error":...}. The text is quell's. */
+static void am_fail(intake_t *it, const http_req_t *req, http_resp_t *resp, int status,
+                    const char *msg)
 {
     if (status != 503)
         LOG_LIMITED(LOG_WARN, "intake", "alertmanager-refused", 10000,
-                    "refused POST /api/v2/alerts with %d: %s", status, msg);
+                    "refused POST %s with %d: %s", req->path, status, msg);
     else
-        LOG_LIMITED(LOG_ERROR, "intake", "alertmanager-unavailable", 10000,
-                    "POST /api/v2/alerts: %s", msg);
+        LOG_LIMITED(LOG_ERROR, "intake", "alertmanager-unavailable", 10000, "POST %s: %s",
+                    req->path, msg);
     resp->status = status;
-    mbuf_printf(&resp->body, "%s\n", msg);
+    resp->content_type = "application/json";
+    if (!strncmp(req->path, "/api/v1/", 8)) {
+        mbuf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":\"",
+                    status == 503 ? "unavailable" : "bad_data");
+        mbuf_json_str(&resp->body, msg, strlen(msg));
+        mbuf_append(&resp->body, "\"}", 2);
+    } else {
+        mbuf_append(&resp->body, "\"", 1);
+        mbuf_json_str(&resp->body, msg, strlen(msg));
+        mbuf_append(&resp->body, "\"", 1);
+    }
     count(it, INTAKE_API_ALERTMANAGER, status);
 }
 
@@ -252,8 +266,16 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
     intake_t *it = ctx;
     size_t i = 0;
     while (i < req->body_len && strchr(" \t\r\n", req->body[i])) i++;
+    if (i == req->body_len && strncmp(req->path, "/api/v1/", 8) != 0) {
+        /* go-swagger's answer to no body at all */
+        resp->status = 422;
+        resp->content_type = "application/json";
+        mbuf_printf(&resp->body, "{\"code\":602,\"message\":\"alerts in body is required\"}");
+        count(it, INTAKE_API_ALERTMANAGER, 422);
+        return;
+    }
     if (i == req->body_len || req->body[i] != '[') {
-        am_fail(it, resp, 400, "expected a JSON array of postable alerts");
+        am_fail(it, req, resp, 400, "expected a JSON array of postable alerts");
         return;
     }
     arena_t arena;
@@ -271,7 +293,7 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         char msg[600];
         snprintf(msg, sizeof(msg), "invalid alerts (%s): %s; nothing was accepted",
                  decode_error_str(e), errbuf);
-        am_fail(it, resp, 400, msg);
+        am_fail(it, req, resp, 400, msg);
         goto out;
     }
     /* Alertmanager's Alert.Validate: an endsAt before the startsAt. */
@@ -283,26 +305,26 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
                      "invalid alerts: alert %zu: start time must be before end time; nothing was "
                      "accepted",
                      k);
-            am_fail(it, resp, 400, msg);
+            am_fail(it, req, resp, 400, msg);
             goto out;
         }
     if (n > it->max_alerts) {
         char msg[160];
         snprintf(msg, sizeof(msg), "%zu alerts in one request; http.max_alerts is %zu", n,
                  it->max_alerts);
-        am_fail(it, resp, 413, msg);
+        am_fail(it, req, resp, 413, msg);
         goto out;
     }
     /* The decoder said every alert is valid; now split the array into one
      * message per alert, each element re-serialized as it was sent. */
     root = cJSON_ParseWithLength(req->body, req->body_len);
     if (!root || !cJSON_IsArray(root) || (size_t)cJSON_GetArraySize(root) != n) {
-        am_fail(it, resp, 400, "expected a JSON array of postable alerts");
+        am_fail(it, req, resp, 400, "expected a JSON array of postable alerts");
         goto out;
     }
     msgs = calloc(n ? n : 1, sizeof(*msgs));
     if (!msgs) {
-        am_fail(it, resp, 503, "out of memory");
+        am_fail(it, req, resp, 503, "out of memory");
         goto out;
     }
     const cJSON *el;
@@ -316,7 +338,7 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         made++;
     }
     if (made != n) {
-        am_fail(it, resp, 503, "out of memory");
+        am_fail(it, req, resp, 503, "out of memory");
         goto out;
     }
     int failed = 0;
@@ -325,10 +347,14 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         char msg[300];
         snprintf(msg, sizeof(msg), "kafka did not take %d of %zu alerts: %s; retry", failed, n,
                  rd_kafka_err2str(err));
-        am_fail(it, resp, 503, msg);
+        am_fail(it, req, resp, 503, msg);
         goto out;
     }
     resp->status = 200;
+    if (!strncmp(req->path, "/api/v1/", 8)) { /* v1's success body; v2's is empty */
+        resp->content_type = "application/json";
+        mbuf_printf(&resp->body, "{\"status\":\"success\"}");
+    }
     count(it, INTAKE_API_ALERTMANAGER, 200);
 out:
     for (size_t k = 0; k < made; k++) cJSON_free(msgs[k].value);

@@ -345,6 +345,20 @@ static void test_intake(env_t *env)
                            "{\"labels\":{}}]";
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", bad_last, TOKEN, &body), 400);
     CHECK(body.buf && strstr(body.buf, "alert 2"));
+    /* in Alertmanager's shapes: a JSON string on v2, v1's error object,
+     * go-swagger's 422 for no body */
+    CHECK(body.buf && body.buf[0] == '"' && body.buf[body.len - 1] == '"');
+    mbuf_free(&body);
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", bad_last, TOKEN, &body), 400);
+    const char *v1_err =
+        "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid alerts";
+    CHECK(body.buf && !strncmp(body.buf, v1_err, strlen(v1_err)));
+    mbuf_free(&body);
+    CHECK_EQ_INT(post(&q, "/api/v2/alerts", "", TOKEN, &body), 422);
+    CHECK_EQ_STR(body.buf, "{\"code\":602,\"message\":\"alerts in body is required\"}");
+    mbuf_free(&body);
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "", TOKEN, &body), 400);
+    CHECK(body.buf && strstr(body.buf, "\"errorType\":\"bad_data\""));
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"A\"}},", TOKEN, NULL),
                  400);
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", "{\"labels\":{\"alertname\":\"A\"}}", TOKEN, NULL),
@@ -383,7 +397,9 @@ static void test_intake(env_t *env)
     CHECK_EQ_INT(topic_count(env, q.alerts), 4);
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", "[]", TOKEN, NULL), 200);
     /* Alertmanager's v1 path (Prometheus's `api_version: v1`), the same intake. */
-    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", TOKEN, NULL), 200);
+    mbuf_free(&body);
+    CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", TOKEN, &body), 200);
+    CHECK_EQ_STR(body.buf, "{\"status\":\"success\"}");
     CHECK_EQ_INT(post(&q, "/api/v1/alerts", "[]", NULL, NULL), 401);
 
     /* PagerDuty: the examples from the shared data. */

@@ -173,6 +173,9 @@ static void test_validation(void)
                           "\"createdBy\":\"x\",\"comment\":\"y\"}";
     CHECK_EQ_INT(post(s, missing, &out), 422);
     CHECK(strstr(out.buf, "startsAt in body is required") != NULL);
+    /* no body at all: go-swagger's "required" (Alertmanager 0.25) */
+    CHECK_EQ_INT(post(s, " \n", &out), 422);
+    CHECK_EQ_STR(out.buf, "{\"code\":602,\"message\":\"silence in body is required\"}");
     CHECK_EQ_INT(post(s, "{nope", &out), 400);
     CHECK(strncmp(out.buf, "{\"code\":400,\"message\":", 22) == 0);
     out.len = 0;
