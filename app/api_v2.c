@@ -764,16 +764,17 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
     l.root_receiver = v ? v->receiver : "";
     const char *filters[16];
     size_t nf = http_req_query_all(req, "filter", filters, 16);
-    char why[400];
+    char why[1024];
     /* (unprocessed: nothing quell lists is ever unprocessed) */
     l.want_silenced = bool_param(req, "silenced", true);
     l.want_inhibited = bool_param(req, "inhibited", true);
     l.want_active = bool_param(req, "active", true);
     if (nf && !(l.filter = matcher_set_new())) goto oom;
     for (size_t i = 0; i < nf; i++)
-        if (matcher_set_parse(l.filter, filters[i], why, sizeof why) != QERR_OK) {
-            mbuf_printf(&resp->body, "\"bad matcher format: ");
-            mbuf_json_str(&resp->body, filters[i], strlen(filters[i]));
+        if (matcher_set_parse_filter(l.filter, filters[i], why, sizeof why) != QERR_OK) {
+            /* Alertmanager 0.25's labels.ParseMatcher and its words */
+            mbuf_append(&resp->body, "\"", 1);
+            mbuf_json_str(&resp->body, why, strlen(why));
             mbuf_append(&resp->body, "\"", 1);
             set_json(resp, 400);
             goto out;
@@ -781,7 +782,8 @@ static void list_alerts(api_v2_t *a, const http_req_t *req, http_resp_t *resp, b
     const char *rcv = http_req_query(req, "receiver");
     if (rcv && *rcv) {
         if (!(l.receiver = matcher_set_new())) goto oom;
-        if (matcher_set_add(l.receiver, "receiver", MATCH_RE, rcv, why, sizeof why) != QERR_OK) {
+        if (matcher_set_add_api(l.receiver, "receiver", MATCH_RE, rcv, why, sizeof why) !=
+            QERR_OK) {
             mbuf_printf(&resp->body, "\"failed to parse receiver param: ");
             mbuf_json_str(&resp->body, why, strlen(why));
             mbuf_append(&resp->body, "\"", 1);

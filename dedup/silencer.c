@@ -544,12 +544,14 @@ int silencer_list(silencer_t *s, const char *const *filters, size_t n_filters, m
     if (n_filters > 16) n_filters = 16;
     int st = 200;
     for (size_t i = 0; i < n_filters; i++) {
-        char why[400];
-        if (!(f[i] = matcher_set_new()) ||
-            matcher_set_parse(f[i], filters[i], why, sizeof why) != QERR_OK) {
-            char msg[500];
-            snprintf(msg, sizeof msg, "bad matcher format: %s", filters[i]);
-            st = fail(out, 400, msg);
+        char why[1024];
+        /* one matcher each, as Alertmanager 0.25 parses filter= */
+        if (!(f[i] = matcher_set_new())) {
+            st = fail(out, 500, "out of memory");
+            goto out;
+        }
+        if (matcher_set_parse_filter(f[i], filters[i], why, sizeof why) != QERR_OK) {
+            st = fail(out, 400, why);
             goto out;
         }
     }

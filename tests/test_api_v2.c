@@ -186,6 +186,18 @@ static void test_receiver_filter(void)
     CHECK(b.buf && strstr(b.buf, "\"receivers\":[{\"name\":\"a\"},{\"name\":\"b\"}]"));
     CHECK_EQ_INT(get(port, "/api/v2/alerts?receiver=r", &b), 200);
     CHECK_EQ_STR(b.buf, "[]");
+    /* bad receiver= and filter=: Alertmanager 0.25's status and words */
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?receiver=a%29", &b), 400);
+    CHECK_EQ_STR(b.buf, "\"failed to parse receiver param: error parsing regexp: unexpected ): "
+                        "`^(?:a))$`\"");
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?filter=", &b), 400);
+    CHECK_EQ_STR(b.buf, "\"bad matcher format: \"");
+    CHECK_EQ_INT(get(port, "/api/v2/alerts/groups?filter=%7Ba%3D%22b%22%7D", &b), 400);
+    CHECK_EQ_STR(b.buf, "\"bad matcher format: {a=\\\"b\\\"}\"");
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?filter=a%3D%22b", &b), 400);
+    CHECK_EQ_STR(b.buf, "\"matcher value contains unescaped double quote: \\\"b\"");
+    CHECK_EQ_INT(get(port, "/api/v2/alerts?filter=alertname%3DA", &b), 200);
+    CHECK(b.buf && strstr(b.buf, "\"alertname\":\"A\""));
     mbuf_free(&b);
     http_server_destroy(s);
     api_v2_destroy(api);

@@ -187,6 +187,12 @@ static void test_validation(void)
     const char *bad_filter = "foo=~\"(";
     out.len = 0;
     CHECK_EQ_INT(silencer_list(s, &bad_filter, 1, &out), 400);
+    CHECK_EQ_STR(out.buf, "\"matcher value contains unescaped double quote: \\\"(\"");
+    /* one matcher per filter, as Alertmanager 0.25: no braces, no list */
+    const char *braces = "{a=\"b\"}";
+    out.len = 0;
+    CHECK_EQ_INT(silencer_list(s, &braces, 1, &out), 400);
+    CHECK_EQ_STR(out.buf, "\"bad matcher format: {a=\\\"b\\\"}\"");
     mbuf_free(&out);
     silencer_destroy(s);
 }
