@@ -23,13 +23,15 @@ done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 # apt's own output goes to a log; one line says what is installed, and the
-# log's tail is shown only when apt fails.
+# log's tail is shown only when apt fails. Another apt (a desktop's
+# updater, a second checkout's deps.sh) is waited for, up to 10 minutes,
+# instead of failing on its lock.
 log=${TMPDIR:-/tmp}/quell-deps.log
 echo "deps: installing ${missing[*]} (apt's output: $log)" >&2
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+if ! { $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq && $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
   echo "deps: apt-get failed; the end of $log:" >&2
   tail -n 20 "$log" >&2
   exit 1

@@ -287,7 +287,10 @@ bool harness_summary_incidents(const char *path, harness_expected_t *out)
 
 void harness_dir_done(const char *dir, bool failed)
 {
-    if (failed) {
+    /* QUELL_TEST_KEEP=1 keeps a passing run's logs too, to compare them
+     * with a failing run's. */
+    const char *keep = getenv("QUELL_TEST_KEEP");
+    if (failed || (keep && *keep == '1')) {
         fprintf(stderr, "logs kept in %s\n", dir);
         return;
     }
