@@ -943,9 +943,20 @@ int api_explain_fingerprint(const conf_t *conf, const char *url, const char *fp)
     } else {
         cJSON *arr = cJSON_ParseWithLength(body.buf, body.len);
         int n = cJSON_GetArraySize(arr);
+        if (!cJSON_IsArray(arr)) {
+            fprintf(stderr, "quell explain: %s answered 200 but not a JSON array\n", u);
+            cJSON_Delete(arr);
+            goto out;
+        }
         if (n == 0) {
-            printf("fingerprint %s: no recent decision (decisions.recent per worker are kept)\n",
-                   fp);
+            /* found nothing: an error, as replay and explain of a file
+             * without alerts are (exit 1) */
+            fprintf(stderr,
+                    "quell explain: fingerprint %s: no recent decision (decisions.recent per "
+                    "worker are kept)\n",
+                    fp);
+            cJSON_Delete(arr);
+            goto out;
         }
         for (int i = 0; i < n; i++) {
             cJSON *r = cJSON_GetArrayItem(arr, i);
@@ -964,6 +975,7 @@ int api_explain_fingerprint(const conf_t *conf, const char *url, const char *fp)
         cJSON_Delete(arr);
         exit_code = 0;
     }
+out:
     mbuf_free(&body);
     return exit_code;
 }

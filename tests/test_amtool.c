@@ -297,6 +297,17 @@ static void test_single(void)
     CHECK(ex && pclose(ex) == 0);
     CHECK(contains(&exo, reason) && contains(&exo, "suppress"));
     mbuf_free(&exo);
+    /* a fingerprint with no recent decision: said on stderr, exit 1 */
+    snprintf(cmd, sizeof cmd, "%s explain -c %s --fingerprint 0123456789abcdef 2>&1",
+             getenv("QUELL_BIN"), q.conf);
+    ex = popen(cmd, "r");
+    exo = (mbuf_t){0};
+    while (ex && fgets(line, sizeof line, ex)) mbuf_append(&exo, line, strlen(line));
+    mbuf_append(&exo, "", 1);
+    int ex_st = ex ? pclose(ex) : -1;
+    CHECK(WIFEXITED(ex_st) && WEXITSTATUS(ex_st) == 1);
+    CHECK(contains(&exo, "fingerprint 0123456789abcdef: no recent decision"));
+    mbuf_free(&exo);
     /* The decision log topic has the record too (decisions.topic). */
     char brokers[128] = "";
     char *log = check_read_file(q.log, NULL);
