@@ -427,6 +427,39 @@ static int commit(silencer_t *s, const srec_t *rec, mbuf_t *out)
     return 200;
 }
 
+/* Alertmanager 0.25's canUpdate: an update keeps the silence's id only
+ * with the same matchers (in order) and, while it is active, the same
+ * start (to the second); while pending, a start not in the past. An
+ * expired one is never updated. */
+static bool can_update(const srec_t *prev, const srec_t *rec, int64_t now)
+{
+    if (prev->n_m != rec->n_m) return false;
+    for (size_t i = 0; i < prev->n_m; i++) {
+        const smatch_t *a = &prev->m[i], *b = &rec->m[i];
+        if (strcmp(a->name, b->name) || strcmp(a->value, b->value) || a->is_regex != b->is_regex ||
+            a->is_equal != b->is_equal)
+            return false;
+    }
+    if (prev->ends_ms <= now) return false;                  /* expired */
+    if (prev->starts_ms > now) return rec->starts_ms >= now; /* pending */
+    return rec->starts_ms / 1000 == prev->starts_ms / 1000 && rec->ends_ms >= now;
+}
+
+/* Expires `r` (the caller holds the lock): endsAt = now, and a pending
+ * one's startsAt too. 200, or the failure's status with its body. */
+static int expire_locked(silencer_t *s, const srec_t *r, int64_t now, mbuf_t *out)
+{
+    srec_t upd;
+    if (srec_copy(&upd, r) != QERR_OK) return fail(out, 500, "out of memory");
+    if (upd.starts_ms > now) upd.starts_ms = now;
+    upd.ends_ms = now;
+    upd.updated_ms = now;
+    int st = commit(s, &upd, out); /* may move `r`: upd's id is logged */
+    if (st == 200) log_info("silence", "silence %s expired", upd.id);
+    srec_free(&upd);
+    return st;
+}
+
 int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
 {
     char why[600];
@@ -475,9 +508,16 @@ int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
             st = fail(out, 404, "silence not found");
             goto out;
         }
-        /* Like Alertmanager, an expired silence is not revived: the update
-         * becomes a new silence. */
-        if (prev->ends_ms <= now) silence_new_id(rec.id);
+        /* Like Alertmanager, an update it cannot make in place (other
+         * matchers, an active one's start moved, an expired one) becomes a
+         * new silence, and the old one, unless expired already, expires. */
+        if (!can_update(prev, &rec, now)) {
+            if (prev->ends_ms > now && (st = expire_locked(s, prev, now, out)) != 200) {
+                pthread_mutex_unlock(&s->lock);
+                goto out;
+            }
+            silence_new_id(rec.id);
+        }
     } else {
         silence_new_id(rec.id);
     }
@@ -604,17 +644,7 @@ int silencer_expire(silencer_t *s, const char *id, mbuf_t *out)
     } else if (r->ends_ms <= now) {
         st = 200; /* already expired: left as it is, not an error (0.25) */
     } else {
-        srec_t upd;
-        if (srec_copy(&upd, r) != QERR_OK) {
-            st = fail(out, 500, "out of memory");
-        } else {
-            if (upd.starts_ms > now) upd.starts_ms = now;
-            upd.ends_ms = now;
-            upd.updated_ms = now;
-            st = commit(s, &upd, out);
-            if (st == 200) log_info("silence", "silence %s expired", id);
-            srec_free(&upd);
-        }
+        st = expire_locked(s, r, now, out);
     }
     pthread_mutex_unlock(&s->lock);
     return st;
