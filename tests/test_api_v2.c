@@ -287,7 +287,11 @@ static double wall_s(void)
  * so a loaded machine slows both. The order is still Alertmanager's. */
 static void test_many_groups(void)
 {
-    enum { N_ALERTS = 100000, N_GROUPS = 10000 };
+    /* Under the sanitizers (QUELL_TIME_SCALE > 1) a fifth of it, and no
+     * timing: ASan's cost is not the code's. */
+    const char *scale = getenv("QUELL_TIME_SCALE");
+    bool timed = !scale || atoi(scale) <= 1;
+    const uint32_t N_ALERTS = timed ? 100000 : 20000, N_GROUPS = N_ALERTS / 10;
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname, g]\n"
                        "receivers:\n  - {name: r, type: stdout}\n";
     conf_t conf;
@@ -318,10 +322,10 @@ static void test_many_groups(void)
     t0 = wall_s();
     CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
     double t_groups = wall_s() - t0;
-    fprintf(stderr, "%d alerts: /alerts %.3f s, /alerts/groups (%d groups) %.3f s\n", N_ALERTS,
+    fprintf(stderr, "%u alerts: /alerts %.3f s, /alerts/groups (%u groups) %.3f s\n", N_ALERTS,
             t_alerts, N_GROUPS, t_groups);
     CHECK(b.len > alerts_len);
-    CHECK(t_groups < 3 * t_alerts + 0.5);
+    if (timed) CHECK(t_groups < 3 * t_alerts + 0.5);
     /* every group once, in group-label order */
     size_t n = 0;
     const char *at = b.buf, *prev = NULL;
