@@ -261,6 +261,86 @@ static void am_fail(intake_t *it, const http_req_t *req, http_resp_t *resp, int 
     count(it, INTAKE_API_ALERTMANAGER, status);
 }
 
+/* Go's url.ParseRequestURI accepting `s`, what go-swagger's "uri" format
+ * asks of a generatorURL: no control byte; an absolute path, or a scheme
+ * ([A-Za-z][A-Za-z0-9+.-]*:) then an opaque part or //authority whose host
+ * has only the characters Go allows there and a numeric port. */
+static bool go_request_uri(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) return false;
+    if (*s == '/') return true;
+    const char *p = s;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) return false;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p != ':') return false;
+    const char *rest = p + 1;
+    if (strncmp(rest, "//", 2) != 0) return true; /* opaque, or an absolute path */
+    const char *auth = rest + 2, *auth_end = auth + strcspn(auth, "/?#");
+    const char *host = auth;
+    for (const char *q = auth; q < auth_end; q++)
+        if (*q == '@') host = q + 1;
+    const char *port = NULL;
+    if (*host != '[')
+        for (const char *q = host; q < auth_end; q++)
+            if (*q == ':') port = q;
+    for (const char *q = host; q < (port ? port : auth_end); q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              (unsigned char)*q >= 0x80 || strchr("-._~!$&'()*+,;=:[]<>\"%", *q)))
+            return false;
+    for (const char *q = port ? port + 1 : auth_end; q < auth_end; q++)
+        if (*q < '0' || *q > '9') return false;
+    return true;
+}
+
+/* go-swagger's validation of a postableAlerts body, as Alertmanager 0.25
+ * answers it before its own checks: the first alert, in order, with a
+ * generatorURL that is no URI (601) or without labels (602) gets 422 with
+ * its index. false when the body passes (or is no JSON array: the
+ * decoder's refusal says why). */
+static bool swagger_refuses(const http_req_t *req, http_resp_t *resp)
+{
+    cJSON *root = cJSON_ParseWithLength(req->body, req->body_len);
+    const cJSON *el;
+    int k = 0;
+    bool refused = false;
+    const cJSON *arr = cJSON_IsArray(root) ? root : NULL;
+    cJSON_ArrayForEach(el, arr)
+    {
+        if (cJSON_IsObject(el)) {
+            const cJSON *url = cJSON_GetObjectItemCaseSensitive(el, "generatorURL");
+            const cJSON *labels = cJSON_GetObjectItemCaseSensitive(el, "labels");
+            if (cJSON_IsString(url) && *url->valuestring && !go_request_uri(url->valuestring)) {
+                mbuf_printf(&resp->body,
+                            "{\"code\":601,\"message\":\"%d.generatorURL in body must be of type "
+                            "uri: \\\"",
+                            k);
+                mbuf_t v = {0};
+                mbuf_json_str(&v, url->valuestring, strlen(url->valuestring));
+                /* the value is quoted inside the message: escape it twice */
+                mbuf_json_str(&resp->body, v.buf ? v.buf : "", v.len);
+                mbuf_free(&v);
+                mbuf_append(&resp->body, "\\\"\"}", 4);
+                refused = true;
+            } else if (!labels || cJSON_IsNull(labels)) {
+                mbuf_printf(&resp->body,
+                            "{\"code\":602,\"message\":\"%d.labels in body is required\"}", k);
+                refused = true;
+            }
+        }
+        if (refused) break;
+        k++;
+    }
+    cJSON_Delete(root);
+    if (refused) {
+        resp->status = 422;
+        resp->content_type = "application/json";
+    }
+    return refused;
+}
+
 void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
 {
     intake_t *it = ctx;
@@ -276,6 +356,13 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
     }
     if (i == req->body_len || req->body[i] != '[') {
         am_fail(it, req, resp, 400, "expected a JSON array of postable alerts");
+        return;
+    }
+    if (strncmp(req->path, "/api/v1/", 8) != 0 && swagger_refuses(req, resp)) {
+        LOG_LIMITED(LOG_WARN, "intake", "alertmanager-refused", 10000,
+                    "refused POST %s with 422: %.*s", req->path, (int)resp->body.len,
+                    resp->body.buf ? resp->body.buf : "");
+        count(it, INTAKE_API_ALERTMANAGER, 422);
         return;
     }
     arena_t arena;

@@ -325,9 +325,10 @@ static void test_intake(env_t *env)
     CHECK_EQ_INT(get(&q, "/api/v2/alerts", TOKEN, NULL), 200);
 
     const char *good =
-        "[{\"labels\":{\"alertname\":\"DiskFull\",\"service\":\"db\"}},"
-        "{\"labels\":{\"alertname\":\"DiskFull\",\"service\":\"db\"}},"
-        "{\"labels\":{\"alertname\":\"DiskFull\",\"service\":\"db\"}},"
+        "[{\"labels\":{\"alertname\":\"DiskFull\",\"service\":\"db\"},"
+        "\"generatorURL\":\"http://prom-1:9090/graph?g0.expr=disk%3E0.9&g0.tab=1\"},"
+        "{\"labels\":{\"alertname\":\"DiskFull\",\"service\":\"db\"},\"generatorURL\":\"/graph\"},"
+        "{\"labels\":{\"alertname\":\"DiskFull\",\"service\":\"db\"},\"generatorURL\":\"\"},"
         "{\"labels\":{\"alertname\":\"CPU\",\"service\":\"api\"},"
         "\"annotations\":{\"summary\":\"hot\"},\"startsAt\":\"2026-01-01T00:00:00Z\"}]";
     /* The token: none, wrong, right. /metrics never needs it. */
@@ -356,6 +357,31 @@ static void test_intake(env_t *env)
     mbuf_free(&body);
     CHECK_EQ_INT(post(&q, "/api/v2/alerts", "", TOKEN, &body), 422);
     CHECK_EQ_STR(body.buf, "{\"code\":602,\"message\":\"alerts in body is required\"}");
+    /* go-swagger's checks first, the first alert failing one: as a
+     * running Alertmanager 0.25 answered these bodies */
+    static const struct {
+        const char *body, *answer;
+    } swagger[] = {
+        {"[{\"labels\":{\"a\":\"b\"}},{}]",
+         "{\"code\":602,\"message\":\"1.labels in body is required\"}"},
+        {"[{\"labels\":null}]", "{\"code\":602,\"message\":\"0.labels in body is required\"}"},
+        {"[{\"labels\":{\"a\":\"b\"},\"generatorURL\":\"x y\"},{}]",
+         "{\"code\":601,\"message\":\"0.generatorURL in body must be of type uri: \\\"x y\\\"\"}"},
+        {"[{\"labels\":{},\"generatorURL\":\"grafana\"}]",
+         "{\"code\":601,\"message\":\"0.generatorURL in body must be of type uri: "
+         "\\\"grafana\\\"\"}"},
+        {"[{\"labels\":{\"a\":\"b\"},\"generatorURL\":\"http://h:99x/\"}]",
+         "{\"code\":601,\"message\":\"0.generatorURL in body must be of type uri: "
+         "\\\"http://h:99x/\\\"\"}"},
+        {"[{\"labels\":{\"a\":\"b\"},\"generatorURL\":\"gr\\\"a\"}]",
+         "{\"code\":601,\"message\":\"0.generatorURL in body must be of type uri: "
+         "\\\"gr\\\\\\\"a\\\"\"}"},
+    };
+    for (size_t k = 0; k < sizeof swagger / sizeof *swagger; k++) {
+        mbuf_free(&body);
+        CHECK_EQ_INT(post(&q, "/api/v2/alerts", swagger[k].body, TOKEN, &body), 422);
+        CHECK_EQ_STR(body.buf, swagger[k].answer);
+    }
     mbuf_free(&body);
     CHECK_EQ_INT(post(&q, "/api/v1/alerts", "", TOKEN, &body), 400);
     CHECK(body.buf && strstr(body.buf, "\"errorType\":\"bad_data\""));
