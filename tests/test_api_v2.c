@@ -106,29 +106,56 @@ static uint16_t serve(const conf_t *conf, declog_t *d, api_v2_t **api, http_serv
     return *s ? http_server_port(*s) : 0;
 }
 
+/* A config, a decision log, and the API over them on a server of its own. */
+typedef struct {
+    conf_t conf;
+    declog_t *d;
+    api_v2_t *api;
+    http_server_t *s;
+} rig_t;
+
+/* Loads `yaml` and makes a decision log; false when either failed. */
+static bool rig_new(rig_t *r, const char *yaml, uint32_t recent, uint32_t open)
+{
+    memset(r, 0, sizeof *r);
+    conf_defaults(&r->conf);
+    char err[512] = "";
+    if (conf_load_buffer(&r->conf, "q.yml", yaml, strlen(yaml), err, sizeof err) != QERR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return false;
+    }
+    declog_opts_t o = {.workers = 1, .recent = recent, .open = open, .open_ms = 3600000};
+    r->d = declog_new(&o, err, sizeof err);
+    return r->d != NULL;
+}
+
+/* Serves it: its port, 0 when it did not start. */
+static uint16_t rig_serve(rig_t *r) { return serve(&r->conf, r->d, &r->api, &r->s); }
+
+static void rig_free(rig_t *r)
+{
+    http_server_destroy(r->s);
+    api_v2_destroy(r->api);
+    declog_destroy(r->d);
+    conf_free(&r->conf);
+}
+
 static void test_served_order(void)
 {
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n"
                        "receivers:\n  - {name: r, type: stdout}\n";
-    conf_t conf;
-    conf_defaults(&conf);
-    char err[512] = "";
-    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
-    declog_opts_t o = {.workers = 1, .recent = 64, .open = 64, .open_ms = 3600000};
-    declog_t *d = declog_new(&o, err, sizeof err);
-    CHECK(d != NULL);
+    rig_t r;
+    CHECK(rig_new(&r, yaml, 64, 64));
     label_t b_job[] = {L("alertname", "B"), L("instance", "i9"), L("job", "a")};
     label_t a_i2[] = {L("alertname", "A"), L("instance", "i2")};
     label_t a_job[] = {L("alertname", "A"), L("job", "z")};
     label_t a_i1[] = {L("alertname", "A"), L("instance", "i1")};
     /* Neither in fingerprint order nor its reverse. */
-    note(d, 0x30, b_job, 3);
-    note(d, 0x10, a_i2, 2);
-    note(d, 0x40, a_job, 2);
-    note(d, 0x20, a_i1, 2);
-    api_v2_t *api;
-    http_server_t *s;
-    uint16_t port = serve(&conf, d, &api, &s);
+    note(r.d, 0x30, b_job, 3);
+    note(r.d, 0x10, a_i2, 2);
+    note(r.d, 0x40, a_job, 2);
+    note(r.d, 0x20, a_i1, 2);
+    uint16_t port = rig_serve(&r);
     mbuf_t b = {0};
     CHECK_EQ_INT(get(port, "/api/v2/alerts", &b), 200);
     static const char *const by_fp[] = {"\"0000000000000010\"", "\"0000000000000020\"",
@@ -149,10 +176,7 @@ static void test_served_order(void)
                         "\\\"abc\\\"\"}");
     CHECK(get(port, "/api/v2/silence/0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", &b) != 422);
     mbuf_free(&b);
-    http_server_destroy(s);
-    api_v2_destroy(api);
-    declog_destroy(d);
-    conf_free(&conf);
+    rig_free(&r);
 }
 
 /* receiver= keeps an alert matching any of its routes' receivers in
@@ -164,17 +188,11 @@ static void test_receiver_filter(void)
                        "    - {matchers: ['alertname=\"A\"'], receiver: b}\n"
                        "receivers:\n  - {name: r, type: stdout}\n  - {name: a, type: stdout}\n"
                        "  - {name: b, type: stdout}\n";
-    conf_t conf;
-    conf_defaults(&conf);
-    char err[512] = "";
-    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
-    declog_opts_t o = {.workers = 1, .recent = 16, .open = 16, .open_ms = 3600000};
-    declog_t *d = declog_new(&o, err, sizeof err);
+    rig_t r;
+    CHECK(rig_new(&r, yaml, 16, 16));
     label_t a[] = {L("alertname", "A")};
-    note(d, 0x1, a, 1);
-    api_v2_t *api;
-    http_server_t *s;
-    uint16_t port = serve(&conf, d, &api, &s);
+    note(r.d, 0x1, a, 1);
+    uint16_t port = rig_serve(&r);
     mbuf_t b = {0};
     CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
     CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"a\"}") &&
@@ -199,10 +217,7 @@ static void test_receiver_filter(void)
     CHECK_EQ_INT(get(port, "/api/v2/alerts?filter=alertname%3DA", &b), 200);
     CHECK(b.buf && strstr(b.buf, "\"alertname\":\"A\""));
     mbuf_free(&b);
-    http_server_destroy(s);
-    api_v2_destroy(api);
-    declog_destroy(d);
-    conf_free(&conf);
+    rig_free(&r);
 }
 
 /* Boolean query parameters as a running Alertmanager 0.25 answers them
@@ -213,17 +228,11 @@ static void test_bool_params(void)
 {
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n"
                        "receivers:\n  - {name: r, type: stdout}\n";
-    conf_t conf;
-    conf_defaults(&conf);
-    char err[512] = "";
-    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
-    declog_opts_t o = {.workers = 1, .recent = 16, .open = 16, .open_ms = 3600000};
-    declog_t *d = declog_new(&o, err, sizeof err);
+    rig_t r;
+    CHECK(rig_new(&r, yaml, 16, 16));
     label_t a[] = {L("alertname", "A")};
-    note(d, 0x1, a, 1);
-    api_v2_t *api;
-    http_server_t *s;
-    uint16_t port = serve(&conf, d, &api, &s);
+    note(r.d, 0x1, a, 1);
+    uint16_t port = rig_serve(&r);
     mbuf_t b = {0};
     static const struct {
         const char *query;
@@ -267,10 +276,7 @@ static void test_bool_params(void)
         }
     }
     mbuf_free(&b);
-    http_server_destroy(s);
-    api_v2_destroy(api);
-    declog_destroy(d);
-    conf_free(&conf);
+    rig_free(&r);
 }
 
 static double wall_s(void)
@@ -294,13 +300,8 @@ static void test_many_groups(void)
     const uint32_t N_ALERTS = timed ? 100000 : 20000, N_GROUPS = N_ALERTS / 10;
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname, g]\n"
                        "receivers:\n  - {name: r, type: stdout}\n";
-    conf_t conf;
-    conf_defaults(&conf);
-    char err[512] = "";
-    CHECK(conf_load_buffer(&conf, "q.yml", yaml, strlen(yaml), err, sizeof err) == QERR_OK);
-    declog_opts_t o = {.workers = 1, .recent = N_ALERTS, .open = 16, .open_ms = 3600000};
-    declog_t *d = declog_new(&o, err, sizeof err);
-    CHECK(d != NULL);
+    rig_t r;
+    CHECK(rig_new(&r, yaml, N_ALERTS, 16));
     for (uint32_t i = 0; i < N_ALERTS; i++) {
         char g[16], inst[16];
         /* groups met in no sorted order: g is a scrambled i */
@@ -309,11 +310,9 @@ static void test_many_groups(void)
         label_t lv[] = {L("alertname", "Storm"),
                         {{"g", 1}, {g, (uint32_t)gl}},
                         {{"instance", 8}, {inst, (uint32_t)il}}};
-        note(d, 0x1000000ull + i, lv, 3);
+        note(r.d, 0x1000000ull + i, lv, 3);
     }
-    api_v2_t *api;
-    http_server_t *s;
-    uint16_t port = serve(&conf, d, &api, &s);
+    uint16_t port = rig_serve(&r);
     mbuf_t b = {0};
     double t0 = wall_s();
     CHECK_EQ_INT(get(port, "/api/v2/alerts", &b), 200);
@@ -339,10 +338,7 @@ static void test_many_groups(void)
     CHECK_EQ_INT(n, N_GROUPS);
     CHECK(ordered);
     mbuf_free(&b);
-    http_server_destroy(s);
-    api_v2_destroy(api);
-    declog_destroy(d);
-    conf_free(&conf);
+    rig_free(&r);
 }
 
 int main(void)
