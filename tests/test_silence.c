@@ -123,12 +123,19 @@ static decision_kind_t decide(decider_t *d, rules_live_t *live, label_t *l, uint
 
 /* ---- validation: Alertmanager's codes and messages ------------------------------ */
 
-static void test_validation(void)
+/* A silencer of its own, in memory (no file, no Redis). */
+static silencer_t *memory_silencer(void)
 {
     silencer_opts_t o = {.retention_ms = 120 * 60 * MIN, .poll_ms = 100};
     char err[256];
     silencer_t *s = silencer_new(&o, err, sizeof err);
     CHECK(s != NULL);
+    return s;
+}
+
+static void test_validation(void)
+{
+    silencer_t *s = memory_silencer();
     if (!s) return;
     int64_t now = clock_wall_ms();
     mbuf_t out = {0};
@@ -561,10 +568,7 @@ out:
  * silence, and the old one expires. */
 static void test_update_in_place(void)
 {
-    silencer_opts_t o = {.retention_ms = 120 * 60 * MIN, .poll_ms = 100};
-    char err[256];
-    silencer_t *s = silencer_new(&o, err, sizeof err);
-    CHECK(s != NULL);
+    silencer_t *s = memory_silencer();
     if (!s) return;
     int64_t now = clock_wall_ms();
     const char *m1 = "[{\"name\":\"a\",\"value\":\"1\",\"isRegex\":false}]";
