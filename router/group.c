@@ -962,7 +962,8 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
     } else if (!force && now_ms - g->last_notify_ms >= r->repeat_interval_ms) {
         notify(gt, g, NOTIFY_REMINDER, now_ms);
     }
-    arm(gt, g, g->last_notify_ms + r->repeat_interval_ms);
+    /* Changed already: alerts the gate said were resolved elsewhere. */
+    arm(gt, g, g->last_notify_ms + (g->changed ? r->group_interval_ms : r->repeat_interval_ms));
     return true;
 }
 
