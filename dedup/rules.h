@@ -41,6 +41,20 @@ void matcher_set_destroy(matcher_set_t *ms); /* NULL-safe */
  * "COL: message" (1-based column, in characters, in `text`) to errbuf. */
 qerr_t matcher_set_parse(matcher_set_t *ms, const char *text, char *errbuf, size_t errlen);
 
+/* Parses one matcher as Alertmanager 0.25's API reads a `filter` query
+ * parameter (labels.ParseMatcher): `name op value`, the name
+ * [a-zA-Z_:][a-zA-Z0-9_:]*, spaces around, the value optionally in double
+ * quotes with \" \\ \n escapes; no braces, no list. On error returns
+ * QERR_INVALID, appends nothing and writes Alertmanager's own message to
+ * errbuf ("bad matcher format: TEXT", "matcher value contains unescaped
+ * double quote: VALUE", a regex's "error parsing regexp: ..."). */
+qerr_t matcher_set_parse_filter(matcher_set_t *ms, const char *text, char *errbuf, size_t errlen);
+
+/* matcher_set_add() as Alertmanager's API builds a matcher (labels.NewMatcher),
+ * with its regex error text, which quotes the anchored "^(?:RE)$". */
+qerr_t matcher_set_add_api(matcher_set_t *ms, const char *name, match_op_t op, const char *value,
+                           char *errbuf, size_t errlen);
+
 /* Appends one matcher (for legacy `match:`/`match_re:` maps); regexes are
  * compiled anchored. Errors as "message" (no column). */
 qerr_t matcher_set_add(matcher_set_t *ms, const char *name, match_op_t op, const char *value,
