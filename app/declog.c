@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../dedup/dedup.h"
 #include "declog.h"
@@ -97,6 +98,18 @@ static bool set(rd_kafka_conf_t *kc, const char *k, const char *v, char *errbuf,
     return rd_kafka_conf_set(kc, k, v, errbuf, errlen) == RD_KAFKA_CONF_OK;
 }
 
+/* The kept records: 18 MiB with the defaults, where a decision that
+ * continues a kept run lands on a page of its own. In 2 MiB pages where
+ * the kernel allows them (madvise mode), so those are not TLB misses too;
+ * anonymous memory, so the pages never touched cost nothing, as calloc's. */
+static void *kept_alloc(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: refused, small pages */
+    return p;
+}
+
 static void *poll_main(void *arg)
 {
     declog_t *d = arg;
@@ -128,12 +141,12 @@ declog_t *declog_new(const declog_opts_t *o, char *errbuf, size_t errlen)
         d->open_ms = o->open_ms;
         for (size_t i = 0; o->open && i < o->workers; i++) {
             size_t fps_bytes = sets * KEPT_WAYS * sizeof(uint64_t); /* 64 per set */
-            if (!(d->rings[i].kept = calloc(sets * KEPT_WAYS, sizeof(kslot_t))) ||
+            d->rings[i].kept_sets = sets; /* before: declog_destroy unmaps by it */
+            if (!(d->rings[i].kept = kept_alloc(sets * KEPT_WAYS * sizeof(kslot_t))) ||
                 !(d->rings[i].kept_keys = calloc(sets * KEPT_WAYS, sizeof(kkey_t))) ||
                 !(d->rings[i].kept_fps = aligned_alloc(64, fps_bytes)))
                 goto oom;
             memset((void *)d->rings[i].kept_fps, 0, fps_bytes);
-            d->rings[i].kept_sets = sets;
             d->kept_per_worker = sets * KEPT_WAYS;
         }
     } else if (o->topic && *o->topic) {
@@ -193,7 +206,8 @@ void declog_destroy(declog_t *d)
     for (size_t i = 0; d->rings && i < d->n_workers; i++) {
         free(d->rings[i].slots);
         free(d->rings[i].where);
-        free(d->rings[i].kept);
+        if (d->rings[i].kept)
+            munmap(d->rings[i].kept, d->rings[i].kept_sets * KEPT_WAYS * sizeof(kslot_t));
         free(d->rings[i].kept_keys);
         free((void *)d->rings[i].kept_fps);
         mbuf_free(&d->rings[i].json);
@@ -369,6 +383,13 @@ static void fill_decision(declog_rec_t *r, const alert_t *a, const incident_t *i
     r->kind = (uint8_t)inc->kind;
     r->firing = a->status == ALERT_FIRING;
     r->silenced = inc->silenced;
+    /* A run's annotations and generatorURL are nearly always the same:
+     * when the alert's digest says so (known: from a ring record), they
+     * are neither read (their bytes are in another core's ring record)
+     * nor rewritten, and a decision continuing a run touches only the
+     * record's first lines. */
+    if (!fresh && a->details_hash && a->details_hash == r->details_hash) return;
+    r->details_hash = a->details_hash;
     bool cut = false;
     r->n_annotations =
         pack(r->annotations, sizeof r->annotations, a->annotations, a->n_annotations, &cut);
@@ -430,6 +451,37 @@ static declog_rec_t *kept_continue(wring_t *ring, const alert_t *a, const incide
         return &k->r;
     }
     return NULL;
+}
+
+/* The lines of a record's sequence and header, which a decision compares
+ * before it continues the record's run. (Its annotations and generatorURL
+ * too were more prefetches than a core's fill buffers take.) */
+static void prefetch_run(const void *slot, size_t end)
+{
+    uintptr_t p = (uintptr_t)slot & ~(uintptr_t)(CACHELINE - 1);
+    for (; p < (uintptr_t)slot + end; p += CACHELINE) __builtin_prefetch((const void *)p, 1, 3);
+}
+
+void declog_prefetch(const declog_t *d, size_t w, uint64_t fp, bool deep)
+{
+    if (!d || !d->recent) return;
+    const wring_t *ring = &d->rings[w];
+    const uint64_t *where = &ring->where[(fp ^ (fp >> 31)) & ring->where_mask];
+    size_t at = ring->kept ? kept_set(ring, fp) : 0;
+    if (!deep) {
+        __builtin_prefetch(where, 0, 3);
+        if (ring->kept) __builtin_prefetch((const void *)&ring->kept_fps[at], 0, 3);
+        return;
+    }
+    uint64_t h = atomic_load_explicit(&((wring_t *)ring)->head, memory_order_relaxed);
+    if (*where && h - (*where - 1) < d->recent)
+        prefetch_run(&ring->slots[(*where - 1) % d->recent], offsetof(slot_t, r.annotations));
+    for (int i = 0; ring->kept && i < KEPT_WAYS; i++) {
+        if (atomic_load_explicit(&ring->kept_fps[at + i], memory_order_relaxed) != fp) continue;
+        __builtin_prefetch(&ring->kept_keys[at + i], 1, 3);
+        prefetch_run(&ring->kept[at + i], offsetof(kslot_t, r.annotations));
+        break;
+    }
 }
 
 void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc)

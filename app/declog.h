@@ -25,16 +25,20 @@ typedef struct {
     int64_t starts_ms, ends_ms;
     int64_t first_seen_ms; /* with the fingerprint, the incident id */
     uint64_t times;        /* decisions in this run, this one included */
+    uint64_t details_hash; /* alert_t.details_hash of the annotations and URL held */
     const void *rule;      /* incident_t.rule of the run: compared, never read */
     uint8_t kind;          /* decision_kind_t */
     bool firing;
     bool silenced;
     bool labels_cut;
-    char reason[80]; /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
     uint16_t n_labels, n_annotations;
-    char labels[640];
+    /* What a decision that continues a run rewrites lies in the lines
+     * above and these two, next to each other (a run's reason and labels
+     * do not change). */
     char annotations[192];
     char generator_url[128];
+    char reason[80]; /* decision_reason(): "excluded:<rule>", "silenced:<id>", ... */
+    char labels[640];
 } declog_rec_t;
 
 /* The record's labels (or annotations) back as label_t, pointing into it;
@@ -65,6 +69,12 @@ size_t declog_capacity(const declog_t *d);
 /* Worker `w`'s thread only: records one decision. Never blocks: a full
  * producer queue drops the record from the topic (counted). */
 void declog_note(declog_t *d, size_t w, const alert_t *a, const incident_t *inc);
+
+/* Worker `w`'s thread only: asks for the cache lines declog_note() of a
+ * decision on `fingerprint` will read and write first, a decision ahead;
+ * `deep` (once a first call had time to land): the records those name.
+ * A hint: the log is unchanged. */
+void declog_prefetch(const declog_t *d, size_t w, uint64_t fingerprint, bool deep);
 
 /* Any thread: calls fn for every record still in the rings (newest of each
  * worker first), then for the records of open alerts that left them (one

@@ -42,12 +42,14 @@ static void usage(FILE *out)
             QUELL_VERSION);
 }
 
+/* For check and run: the file, then the paths it names on this machine. */
 static int load_config(conf_t *conf, const char *path)
 {
     conf_defaults(conf);
     if (!path) return 0;
     char errbuf[1024];
-    if (conf_load(conf, path, errbuf, sizeof(errbuf)) != QERR_OK) {
+    if (conf_load(conf, path, errbuf, sizeof(errbuf)) != QERR_OK ||
+        conf_check_paths(conf, errbuf, sizeof(errbuf)) != QERR_OK) {
         fprintf(stderr, "%s\n", errbuf);
         return -1;
     }

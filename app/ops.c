@@ -245,7 +245,8 @@ static void intake_metrics(ops_t *o, mbuf_t *b)
     for (int a = 0; a < INTAKE_API__COUNT; a++)
         for (int c = 0; c < INTAKE_CODE__COUNT; c++) {
             if (a == INTAKE_API_ALERTMANAGER && c == INTAKE_CODE_202) continue;
-            if (a == INTAKE_API_PAGERDUTY && c == INTAKE_CODE_200) continue;
+            if (a == INTAKE_API_PAGERDUTY && (c == INTAKE_CODE_200 || c == INTAKE_CODE_422))
+                continue;
             char code[8];
             snprintf(code, sizeof(code), "%d", intake_code_value((intake_code_t)c));
             metrics_sample(b, "quell_intake_requests_total", (double)s.requests[a][c], 2, "api",

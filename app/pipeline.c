@@ -54,6 +54,12 @@ static void log_decided(void *ctx, const alert_t *a, const incident_t *inc)
     declog_note(wl->declog, wl->worker, a, inc);
 }
 
+static void log_prefetch(void *ctx, uint64_t fp, bool deep)
+{
+    worker_log_t *wl = ctx;
+    declog_prefetch(wl->declog, wl->worker, fp, deep);
+}
+
 static void declog_families(void *ctx, mbuf_t *b) { declog_metrics(ctx, b); }
 
 /* Router thread: whether a routed alert occurred again since its group was
@@ -757,7 +763,8 @@ int pipeline_run(conf_t *conf, const char *brokers_override)
         }
         dedup_worker_use_rules(workers[i], live, deciders[i], i);
         wlogs[i] = (worker_log_t){declog, i};
-        if (declog_on(declog)) dedup_worker_set_decided_hook(workers[i], log_decided, &wlogs[i]);
+        if (declog_on(declog))
+            dedup_worker_set_decided_hook(workers[i], log_decided, log_prefetch, &wlogs[i]);
     }
     store_conf_t store_conf;
     if (store_setup(conf, &params, workers, n_workers, &shared_store, &store_conf, errbuf,

@@ -698,6 +698,16 @@ int replay_main(int argc, char **argv)
     recorded_apply_time_opts(r.rec, &topts);
     if (replay_inputs(&r, inputs, n_inputs, brokers) != 0) goto out_arena;
     r.decode_errors += recorded_errors(r.rec);
+    if (!r.alerts_in) {
+        /* Nothing decoded: a summary of zeros would read as "these rules
+         * suppress nothing" (exit 1, as suggest and explain do). */
+        fprintf(stderr, "quell replay: no alert read from %s%s", n_inputs == 1 ? "" : "any of the ",
+                n_inputs == 1 ? inputs[0] : "inputs");
+        if (r.decode_errors)
+            fprintf(stderr, " (%llu not decoded)", (unsigned long long)r.decode_errors);
+        fprintf(stderr, "\n");
+        goto out_arena;
+    }
     if (r.json) {
         print_summary_json(&r);
     } else {
@@ -911,6 +921,11 @@ int explain_main(int argc, char **argv)
                                       &n, err, sizeof err);
     if (de != DECODE_OK) {
         fprintf(stderr, "%s: not decoded (%s): %s\n", alert_path, decode_error_str(de), err);
+        goto out;
+    }
+    if (!n) {
+        /* a webhook payload with "alerts": [] */
+        fprintf(stderr, "%s: no alert in it\n", alert_path);
         goto out;
     }
     for (size_t i = 0; i < n; i++) explain_alert(&e, &alerts[i], now);

@@ -31,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "conf.h"
@@ -56,7 +58,7 @@ static const struct {
     [CT_COUNT] = {"int", "an integer"},
     [CT_SIZE] = {"size", "a size (bytes, or a number with KiB, MiB or GiB, e.g. 4MiB)"},
     [CT_DURATION] = {"duration",
-                     "a duration (a number with a unit ms, s, m, h, d or w, e.g. 30s or 1h30m)"},
+                     "a duration (a number with a unit ms, s, m, h, d, w or y, e.g. 30s or 1h30m)"},
     [CT_STRING] = {"string", "a string"},
     [CT_ENUM] = {"enum", "one of the values"}, /* load_value() lists them */
     [CT_LIST] = {"string list", "a list of strings"},
@@ -156,7 +158,8 @@ static const conf_key_t conf_keys[] = {
      "Labels left out of the fingerprint."},
     {"dedup.snapshot_file", CT_STRING, "", "0", NULL, NULL, F(dedup.snapshot_file), 0,
      "Where open incidents are saved on shutdown and restored at start (memory store); "
-     "empty = not kept, so a restart re-forwards incidents still open."},
+     "empty = not kept, so a restart re-forwards incidents still open. Its directory must exist "
+     "and be writable (`quell check` and `quell run` refuse it otherwise)."},
     {"dedup.snapshot_interval", CT_DURATION, "5s", "0ms", "1h", NULL, F(dedup.snapshot_interval_ms),
      0,
      "How often the snapshot file (with FILE.inhibit, and FILE.groups with a `route:`) is "
@@ -221,7 +224,8 @@ static const conf_key_t conf_keys[] = {
     {"silences.file", CT_STRING, "", "0", NULL, NULL, F(silences.file), 0,
      "Where silences set over the API are kept (memory store; written atomically on every "
      "change, read at start); empty = `dedup.snapshot_file` + `.silences`, or not kept when "
-     "that is empty too. With the Redis store they live in Redis."},
+     "that is empty too. With the Redis store they live in Redis. Its directory must exist and "
+     "be writable, as for `dedup.snapshot_file`."},
     {"silences.retention", CT_DURATION, "120h", "1m", "365d", NULL, F(silences.retention_ms), 0,
      "How long an expired silence is still listed (Alertmanager's `--data.retention`)."},
     {"decisions.topic", CT_STRING, "", "0", NULL, NULL, F(decisions.topic), 0,
@@ -332,18 +336,25 @@ static int parse_size(const char *s, int64_t *out)
     return -1;
 }
 
-/* Prometheus style: units from largest to smallest, each at most once. A bare
- * number other than 0 is refused: "10" could mean seconds or milliseconds. */
+/* Prometheus' model.ParseDuration, the grammar Alertmanager's and
+ * Prometheus' configs use: "0", or numbers each followed by a unit of
+ * y (365d), w, d, h, m, s, ms, from largest to smallest, each at most once
+ * ("1y2w", "1h30m", "90s"). No sign, fraction, space or empty string; a
+ * bare number other than 0 is refused ("10" could mean seconds or
+ * milliseconds). A total over Go's time.Duration (2^63-1 ns, about 292
+ * years) is refused as Prometheus refuses it, though milliseconds would
+ * hold it: a config one accepts, the other reads too. */
 qerr_t conf_parse_duration_ms(const char *s, int64_t *out)
 {
     static const struct {
         const char *unit;
         int64_t ms;
     } units[] = {
-        {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
-        {"m", 60000LL},        {"s", 1000LL},     {"ms", 1LL},
+        {"y", 365 * 86400000LL}, {"w", 7 * 86400000LL}, {"d", 86400000LL}, {"h", 3600000LL},
+        {"m", 60000LL},          {"s", 1000LL},         {"ms", 1LL},
     };
     const size_t n_units = sizeof(units) / sizeof(units[0]);
+    const int64_t max_ms = INT64_MAX / 1000000; /* whole ms within 2^63-1 ns */
     if (!s || !out || !*s) return QERR_INVALID;
     if (strcmp(s, "0") == 0) {
         *out = 0;
@@ -355,19 +366,18 @@ qerr_t conf_parse_duration_ms(const char *s, int64_t *out)
         int64_t n;
         p = parse_digits(p, &n);
         if (!p) return QERR_INVALID;
-        size_t best = n_units, best_len = 0; /* longest match: "ms" over "m" */
-        for (size_t i = 0; i < n_units; i++) {
-            size_t len = strlen(units[i].unit);
-            if (len > best_len && strncmp(p, units[i].unit, len) == 0) {
-                best = i;
-                best_len = len;
-            }
-        }
-        if (best == n_units || best < next_rank) return QERR_INVALID;
-        if (n > (INT64_MAX - total) / units[best].ms) return QERR_INVALID;
-        total += n * units[best].ms;
-        p += best_len;
-        next_rank = best + 1;
+        /* The unit is every non-digit up to the next number, as Prometheus
+         * reads it: "1hm" has the unknown unit "hm", not h then m. */
+        size_t len = 0;
+        while (p[len] && (p[len] < '0' || p[len] > '9')) len++;
+        size_t u = 0;
+        while (u < n_units && (strlen(units[u].unit) != len || strncmp(p, units[u].unit, len) != 0))
+            u++;
+        if (u == n_units || u < next_rank) return QERR_INVALID;
+        if (n > (max_ms - total) / units[u].ms) return QERR_INVALID;
+        total += n * units[u].ms;
+        p += len;
+        next_rank = u + 1;
     }
     *out = total;
     return QERR_OK;
@@ -1126,6 +1136,14 @@ qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len
         rc = fail(&ld, 1, "larger than %d bytes; is this the config file?", CONF_MAX_FILE_BYTES);
     else
         rc = load_buffer(&ld, (const unsigned char *)buf, len);
+    if (rc == QERR_OK) {
+        /* kept for checks made after the load (conf_check_paths) */
+        uint32_t *lines = calloc(N_KEYS, sizeof *lines);
+        if (!lines) rc = QERR_NOMEM;
+        for (size_t i = 0; lines && i < N_KEYS; i++) lines[i] = (uint32_t)ld.key_line[i];
+        free(c->key_lines);
+        c->key_lines = lines;
+    }
     if (rc == QERR_NOMEM && errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", name);
     return rc;
 }
@@ -1204,7 +1222,60 @@ void conf_free(conf_t *c)
             tree_free(field);
     }
     free(c->path);
+    free(c->key_lines);
     memset(c, 0, sizeof(*c));
+}
+
+uint32_t conf_key_line(const conf_t *c, const char *name)
+{
+    const conf_key_t *k = key_find(name);
+    return c->key_lines && k ? c->key_lines[k - conf_keys] : 0;
+}
+
+/* The directory `file` is written in: a writable directory, or why not. */
+static const char *dir_problem(const char *file, char *dir, size_t cap)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash)
+        snprintf(dir, cap, ".");
+    else if (slash == file)
+        snprintf(dir, cap, "/");
+    else
+        snprintf(dir, cap, "%.*s", (int)(slash - file), file);
+    struct stat st;
+    if (stat(dir, &st) != 0) return errno == ENOENT ? "does not exist" : strerror(errno);
+    if (!S_ISDIR(st.st_mode)) return "is not a directory";
+    if (access(dir, W_OK | X_OK) != 0) return "is not writable";
+    return NULL;
+}
+
+qerr_t conf_check_paths(const conf_t *c, char *errbuf, size_t errlen)
+{
+    const struct {
+        const char *key, *file;
+    } written[] = {
+        {"dedup.snapshot_file", c->dedup.snapshot_file},
+        {"silences.file", c->silences.file},
+    };
+    for (size_t i = 0; i < sizeof written / sizeof *written; i++) {
+        const char *f = written[i].file;
+        if (!f || !*f) continue;
+        uint32_t line = conf_key_line(c, written[i].key);
+        char dir[PATH_MAX];
+        const char *why = dir_problem(f, dir, sizeof dir);
+        struct stat st;
+        if (why) {
+            snprintf(errbuf, errlen, "%s:%u: %s: \"%s\": directory %s %s", c->path, line ? line : 1,
+                     written[i].key, f, dir, why);
+            return QERR_INVALID;
+        }
+        if (stat(f, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(errbuf, errlen, "%s:%u: %s: \"%s\" is a directory, not a file", c->path,
+                     line ? line : 1, written[i].key, f);
+            return QERR_INVALID;
+        }
+    }
+    return QERR_OK;
 }
 
 void conf_print_doc(FILE *out)

@@ -152,6 +152,8 @@ typedef struct {
     conf_node_t *novelty;        /* router */
     conf_node_t *urgency;        /* router */
     char *path;                  /* the file loaded last ("" for defaults): prefixes errors */
+    uint32_t *key_lines;         /* per key of the table, its line in `path` (0 = not set
+                                    there); NULL for defaults. conf_key_line() reads it */
 } conf_t;
 
 /* Fills every key with its default. Free with conf_free(). */
@@ -165,9 +167,22 @@ qerr_t conf_load(conf_t *c, const char *path, char *errbuf, size_t errlen);
  * "NAME:LINE: message" errors. The caller keeps `buf`. */
 qerr_t conf_load_buffer(conf_t *c, const char *name, const char *buf, size_t len, char *errbuf,
                         size_t errlen);
-/* Parses a duration such as "250ms", "30s", "5m", "4h", "1d", "1h30m". */
+/* Parses a duration as Prometheus does (model.ParseDuration): "250ms", "30s",
+ * "5m", "4h", "1d", "2w", "1y", "1h30m"; "0". QERR_INVALID for anything else,
+ * a total over 2^63-1 ns included. */
 qerr_t conf_parse_duration_ms(const char *s, int64_t *out);
 void conf_free(conf_t *c);
+/* The line of `path` that set key `name` ("dedup.snapshot_file"); 0 when
+ * the file did not set it or no file was loaded. */
+uint32_t conf_key_line(const conf_t *c, const char *name);
+/* What `quell check` and `quell run` verify on the machine beyond the
+ * file's own text: the directory of each file quell writes
+ * (dedup.snapshot_file, silences.file) exists, is a directory and is
+ * writable, so a wrong path is refused at load rather than logged at the
+ * first snapshot. QERR_INVALID with "FILE:LINE: message" in errbuf.
+ * replay, suggest and explain read a config without this check: they
+ * write none of these files. */
+qerr_t conf_check_paths(const conf_t *c, char *errbuf, size_t errlen);
 /* Every key with type, default and description, as a Markdown table. */
 void conf_print_doc(FILE *out);
 

@@ -22,6 +22,8 @@
 
 #define RING_SKIP UINT64_MAX
 #define RING_HDR  8
+/* ring_peek_next: how much of the record after the next one to ask for. */
+#define RING_PREFETCH_BYTES 256
 
 struct ring {
     _Alignas(CACHELINE) _Atomic size_t head;
@@ -222,6 +224,29 @@ void *ring_peek(ring_t *r, size_t *len)
     }
     *len = (size_t)hdr;
     r->tail_next = tail + RING_HDR + pad8((size_t)hdr);
+    return r->buf + off + RING_HDR;
+}
+
+const void *ring_peek_next(ring_t *r, size_t *len)
+{
+    size_t pos = r->tail_next;
+    size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (pos == head) return NULL;
+    size_t off = pos & r->mask;
+    uint64_t hdr;
+    memcpy(&hdr, r->buf + off, sizeof(hdr));
+    if (hdr == RING_SKIP) {
+        pos += r->capacity - off;
+        if (pos == head) return NULL;
+        off = 0;
+        memcpy(&hdr, r->buf, sizeof(hdr));
+    }
+    *len = (size_t)hdr;
+    /* The record after it, when published: its first lines are asked for
+     * now, so that the next call finds its header in cache. */
+    size_t after = pos + RING_HDR + pad8((size_t)hdr);
+    for (size_t i = 0; i < RING_PREFETCH_BYTES && after + i < head; i += CACHELINE)
+        __builtin_prefetch(r->buf + ((after + i) & r->mask), 0, 3);
     return r->buf + off + RING_HDR;
 }
 

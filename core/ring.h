@@ -36,6 +36,11 @@ void ring_publish(ring_t *r);
 /* Consumer side. NULL when empty. */
 void *ring_peek(ring_t *r, size_t *len);
 void ring_release(ring_t *r);
+/* Consumer side: the record after the one ring_peek last returned, left
+ * where it is (NULL when none is published yet): to ask for what deciding
+ * it will need while the peeked one is decided. Prefetches the first lines
+ * of the one after it, when published (records come from another core). */
+const void *ring_peek_next(ring_t *r, size_t *len);
 /* ring_release in two halves, for a consumer taking records in bursts:
  * release each record quietly, then wake a producer waiting for room once
  * per burst. The wake-up check costs a full fence, as much as deciding a

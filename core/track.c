@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "track.h"
 
 #define TRACK_CHUNK_SLOTS 1024 /* 16 KiB */
@@ -119,6 +121,7 @@ typedef struct {
      * the latency split for free. 0: unknown, or more than 71 minutes (a
      * replayed storm's old timestamps, whose latency means nothing). */
     uint32_t received_after_us;
+    uint64_t details_hash; /* alert_t.details_hash */
 } rec_hdr_t;
 
 static uint32_t received_after_us(const alert_t *a)
@@ -169,11 +172,19 @@ void alert_rec_write(void *dst, const alert_t *a, msg_track_t *track)
         put_str(&lens, &bytes, a->labels[i].name);
         put_str(&lens, &bytes, a->labels[i].value);
     }
+    const uint32_t *details_lens = lens;
+    const char *details = bytes;
     for (uint32_t i = 0; i < a->n_annotations; i++) {
         put_str(&lens, &bytes, a->annotations[i].name);
         put_str(&lens, &bytes, a->annotations[i].value);
     }
     put_str(&lens, &bytes, a->generator_url);
+    /* The annotations and the URL lie together, just written: their
+     * lengths, then their bytes (~15 ns for launch-day's). */
+    uint64_t dh = XXH3_64bits_withSeed(
+        details, (size_t)(bytes - details),
+        XXH3_64bits(details_lens, (size_t)((const char *)lens - (const char *)details_lens)));
+    h->details_hash = dh ? dh : 1; /* 0 means not known */
     put_str(&lens, &bytes, a->source);
 }
 
@@ -198,6 +209,7 @@ qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *ou
     out->status = (alert_status_t)h->status;
     out->n_labels = h->n_labels;
     out->n_annotations = h->n_annotations;
+    out->details_hash = h->details_hash;
     out->received_ns =
         h->received_after_us ? (h->event_time_ms * 1000 + h->received_after_us) * 1000 : 0;
     out->labels = arena_alloc(scratch, sizeof(label_t) * (h->n_labels + 1));
@@ -232,6 +244,17 @@ int64_t alert_rec_watermark(const void *rec, size_t len)
     else
         wm = ((const rec_hdr_t *)rec)->watermark_ms;
     return wm;
+}
+
+bool alert_rec_peek(const void *rec, size_t len, uint64_t *fingerprint, int64_t *event_time_ms,
+                    msg_track_t **track)
+{
+    if (len < sizeof(rec_hdr_t)) return false;
+    const rec_hdr_t *h = rec;
+    *fingerprint = h->fingerprint;
+    *event_time_ms = h->event_time_ms;
+    *track = h->track;
+    return true;
 }
 
 void alert_rec_set_watermark(void *rec, int64_t watermark_ms)

@@ -67,5 +67,9 @@ qerr_t alert_rec_read(const void *rec, size_t len, arena_t *scratch, alert_t *ou
 void alert_rec_write_tick(void *dst, int64_t watermark_ms);
 int64_t alert_rec_watermark(const void *rec, size_t len);      /* alert or tick */
 void alert_rec_set_watermark(void *rec, int64_t watermark_ms); /* alert records only */
+/* An alert record's fingerprint, event time and track, without reading the
+ * rest; false for a tick. */
+bool alert_rec_peek(const void *rec, size_t len, uint64_t *fingerprint, int64_t *event_time_ms,
+                    msg_track_t **track);
 
 #endif

@@ -51,6 +51,10 @@ typedef struct {
     str_t generator_url;
     str_t source;
     uint64_t fingerprint;
+    /* A digest of the annotations and generator_url, to tell whether they
+     * changed without reading them (the decision log): set from a ring
+     * record (alert_rec_read); 0 = not known, never equal to a record's. */
+    uint64_t details_hash;
 } alert_t;
 
 /* What a dedup worker decided for one alert. */

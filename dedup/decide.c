@@ -118,6 +118,16 @@ static bool noise_grow(decider_t *d, size_t slots)
     return true;
 }
 
+void decider_prefetch(const decider_t *d, uint64_t fp, bool deep)
+{
+    dedup_table_prefetch(d->table, fp, deep);
+    if (deep) return;
+    /* Keyed by the fingerprint only when it covers every label; else by a
+     * hash of the labels, which is not known here. */
+    if (d->o.fingerprint_covers_labels) rules_cache_prefetch(d->cache, fp);
+    if (d->noise) __builtin_prefetch(&d->noise[noise_home(fp ? fp : 1, d->noise_mask)], 1, 3);
+}
+
 static noise_slot_t *noise_slot(decider_t *d, uint64_t fp)
 {
     uint64_t key = fp ? fp : 1; /* 0 marks an empty slot */

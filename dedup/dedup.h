@@ -111,6 +111,11 @@ decision_kind_t dedup_decide(dedup_table_t *t, const dedup_params_t *p, uint64_t
                              alert_status_t status, int64_t now_ms, int64_t watermark_ms,
                              incident_t *out);
 
+/* Owner thread: asks for the cache lines dedup_decide(fingerprint) will
+ * read first, a decision ahead; `deep` (once a first call had time to
+ * land): the entry its bucket names too. A hint: the table is unchanged. */
+void dedup_table_prefetch(const dedup_table_t *t, uint64_t fingerprint, bool deep);
+
 void dedup_table_stats(const dedup_table_t *t, dedup_table_stats_t *out);
 
 /* Snapshot entries for persistence across a clean restart: calls `fn` for
@@ -348,7 +353,14 @@ void store_probe_destroy(store_probe_t *p); /* NULL-safe */
 #define TOP_LABEL_BYTES 232
 #define TOP_BUCKET_MS   (5 * 60 * 1000)
 #define TOP_BUCKETS     24 /* 2 h of 5-minute buckets */
+/* One TOP_BUCKET_MS of an entry's counts: the four side by side, so a
+ * decision writes one cache line of buckets, not four. */
 typedef struct {
+    uint32_t count, suppressed, incidents, flaps;
+} top_bucket_t;
+typedef struct {
+    /* What every decision of the fingerprint writes comes first (the
+     * bucket it counts in aside); the labels, written once, last. */
     uint64_t fingerprint;
     uint64_t count; /* occurrences since it entered the sketch, plus `error` */
     uint64_t error;
@@ -356,15 +368,14 @@ typedef struct {
     uint64_t incidents;                  /* new incidents opened */
     uint64_t flaps;                      /* firing <-> resolved changes */
     int64_t first_seen_ms, last_seen_ms; /* event time */
-    uint8_t last_status;
-    uint16_t labels_len;
-    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
     /* The same counts per TOP_BUCKET_MS of event time, for the last
      * TOP_BUCKETS of them (ring indexed by epoch % TOP_BUCKETS; `epoch` is
      * the newest one written), so a report can ask for "the last hour". */
     int64_t epoch;
-    uint32_t b_count[TOP_BUCKETS], b_suppressed[TOP_BUCKETS], b_incidents[TOP_BUCKETS],
-        b_flaps[TOP_BUCKETS];
+    uint8_t last_status;
+    uint16_t labels_len;
+    top_bucket_t b[TOP_BUCKETS];
+    char labels[TOP_LABEL_BYTES]; /* "name\0value\0" pairs; whole pairs that fit */
 } top_entry_t;
 
 /* Counts of one entry over a window ending now: bucketed (5-minute
@@ -380,6 +391,10 @@ typedef struct top_sketch top_sketch_t;
 top_sketch_t *top_sketch_new(size_t k);
 void top_sketch_destroy(top_sketch_t *s);
 void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_t now_ms);
+/* Owner thread: asks for the cache lines top_sketch_add(fp, now_ms) will
+ * touch, a decision ahead. `deep` (after a first call had time to land):
+ * the entry the index names too. A hint: no effect on the counts. */
+void top_sketch_prefetch(const top_sketch_t *s, uint64_t fp, int64_t now_ms, bool deep);
 size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap);
 size_t top_sketch_capacity(const top_sketch_t *s);
 /* A label's value in an entry (NULL when absent or truncated away). */
@@ -442,7 +457,12 @@ dedup_table_t *dedup_worker_table(dedup_worker_t *w);
  * while the rule set it was decided with is held, so inc->rule is valid
  * during the call. Set before the worker starts. */
 typedef void (*dedup_decided_fn)(void *ctx, const alert_t *a, const incident_t *inc);
-void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn, void *ctx);
+/* Also on the worker's thread, a decision ahead of the one it names: asks
+ * for the cache lines `fn` will touch for this fingerprint (first, then
+ * `deep`, see dedup_table_prefetch). NULL: none. A hint only. */
+typedef void (*dedup_prefetch_fn)(void *ctx, uint64_t fingerprint, bool deep);
+void dedup_worker_set_decided_hook(dedup_worker_t *w, dedup_decided_fn fn,
+                                   dedup_prefetch_fn prefetch, void *ctx);
 /* Any thread; approximate while the worker runs. The table's own figures
  * come from dedup_table_stats(dedup_worker_table(w)), and only once the
  * worker has stopped: the table belongs to its thread. */

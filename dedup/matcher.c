@@ -167,6 +167,132 @@ qerr_t matcher_set_add(matcher_set_t *ms, const char *name, match_op_t op, const
     return QERR_OK;
 }
 
+qerr_t matcher_set_add_api(matcher_set_t *ms, const char *name, match_op_t op, const char *value,
+                           char *errbuf, size_t errlen)
+{
+    qerr_t rc = matcher_set_add(ms, name, op, value, errbuf, errlen);
+    if (rc != QERR_INVALID || (op != MATCH_RE && op != MATCH_NRE)) return rc;
+    /* labels.NewMatcher compiles "^(?:" + value + ")$" and Go's error
+     * quotes that whole text; go_regex_compile_anchored quotes the value. */
+    char tail[1100];
+    snprintf(tail, sizeof tail, ": `%s`", value);
+    size_t el = strlen(errbuf), tl = strlen(tail);
+    if (el >= tl && !strcmp(errbuf + el - tl, tail))
+        snprintf(errbuf + el - tl, errlen - (el - tl), ": `^(?:%s)$`", value);
+    return rc;
+}
+
+static bool go_space(char c) /* RE2's \s */
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+static bool name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+
+/* labels.ParseMatcher of Alertmanager 0.25: its regex
+ * ^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*((?s).*?)\s*$ and then
+ * its unquoting, by hand. */
+qerr_t matcher_set_parse_filter(matcher_set_t *ms, const char *text, char *errbuf, size_t errlen)
+{
+    const char *p = text, *end = text + strlen(text);
+    while (p < end && go_space(*p)) p++;
+    const char *name = p;
+    if (p == end || !name_start(*p)) goto bad_format;
+    while (p < end && (name_start(*p) || (*p >= '0' && *p <= '9'))) p++;
+    size_t name_len = (size_t)(p - name);
+    while (p < end && go_space(*p)) p++;
+    match_op_t op;
+    if (p + 1 < end && p[0] == '=' && p[1] == '~') {
+        op = MATCH_RE;
+        p += 2;
+    } else if (p < end && p[0] == '=') {
+        op = MATCH_EQ;
+        p += 1;
+    } else if (p + 1 < end && p[0] == '!' && p[1] == '=') {
+        op = MATCH_NE;
+        p += 2;
+    } else if (p + 1 < end && p[0] == '!' && p[1] == '~') {
+        op = MATCH_NRE;
+        p += 2;
+    } else {
+        goto bad_format;
+    }
+    while (p < end && go_space(*p)) p++;
+    const char *raw_end = end;
+    while (raw_end > p && go_space(raw_end[-1])) raw_end--;
+    size_t raw_len = (size_t)(raw_end - p);
+    const char *raw = p; /* ms[3] in Go, for the messages */
+    const char *v = raw;
+    size_t vlen = raw_len;
+    bool want_quote = false;
+    if (vlen && *v == '"') {
+        v++;
+        vlen--;
+        want_quote = true;
+    }
+    if (!utf8_valid(v, vlen)) {
+        snprintf(errbuf, errlen, "matcher value not valid UTF-8: %.*s", (int)raw_len, raw);
+        return QERR_INVALID;
+    }
+    char *value = malloc(vlen + 1), *name_z = malloc(name_len + 1);
+    if (!value || !name_z) {
+        free(value);
+        free(name_z);
+        snprintf(errbuf, errlen, "out of memory");
+        return QERR_NOMEM;
+    }
+    size_t n = 0;
+    bool escaped = false, quote_error = false;
+    for (size_t i = 0; i < vlen && !quote_error; i++) {
+        char c = v[i];
+        if (escaped) {
+            escaped = false;
+            if (c == 'n') {
+                value[n++] = '\n';
+            } else if (c == '"' || c == '\\') {
+                value[n++] = c;
+            } else { /* a spurious escape: the backslash stays */
+                value[n++] = '\\';
+                value[n++] = c; /* (n <= i + 1 <= vlen: room) */
+            }
+            continue;
+        }
+        if (c == '\\') {
+            if (i < vlen - 1)
+                escaped = true;
+            else
+                value[n++] = '\\'; /* a last backslash is a literal one */
+        } else if (c == '"') {
+            if (!want_quote || i < vlen - 1)
+                quote_error = true;
+            else
+                want_quote = false;
+        } else {
+            value[n++] = c;
+        }
+    }
+    if (quote_error || want_quote) {
+        free(value);
+        free(name_z);
+        snprintf(errbuf, errlen, "matcher value contains unescaped double quote: %.*s",
+                 (int)raw_len, raw);
+        return QERR_INVALID;
+    }
+    value[n] = '\0';
+    memcpy(name_z, name, name_len);
+    name_z[name_len] = '\0';
+    qerr_t rc = matcher_set_add_api(ms, name_z, op, value, errbuf, errlen);
+    free(value);
+    free(name_z);
+    return rc;
+bad_format:
+    snprintf(errbuf, errlen, "bad matcher format: %s", text);
+    return QERR_INVALID;
+}
+
 /* Labels are sorted bytewise by name (memcmp order, shorter first on a
  * common prefix): binary search. */
 bool labels_get(const label_t *labels, uint32_t n, const char *name, size_t name_len,

@@ -41,6 +41,20 @@ void matcher_set_destroy(matcher_set_t *ms); /* NULL-safe */
  * "COL: message" (1-based column, in characters, in `text`) to errbuf. */
 qerr_t matcher_set_parse(matcher_set_t *ms, const char *text, char *errbuf, size_t errlen);
 
+/* Parses one matcher as Alertmanager 0.25's API reads a `filter` query
+ * parameter (labels.ParseMatcher): `name op value`, the name
+ * [a-zA-Z_:][a-zA-Z0-9_:]*, spaces around, the value optionally in double
+ * quotes with \" \\ \n escapes; no braces, no list. On error returns
+ * QERR_INVALID, appends nothing and writes Alertmanager's own message to
+ * errbuf ("bad matcher format: TEXT", "matcher value contains unescaped
+ * double quote: VALUE", a regex's "error parsing regexp: ..."). */
+qerr_t matcher_set_parse_filter(matcher_set_t *ms, const char *text, char *errbuf, size_t errlen);
+
+/* matcher_set_add() as Alertmanager's API builds a matcher (labels.NewMatcher),
+ * with its regex error text, which quotes the anchored "^(?:RE)$". */
+qerr_t matcher_set_add_api(matcher_set_t *ms, const char *name, match_op_t op, const char *value,
+                           char *errbuf, size_t errlen);
+
 /* Appends one matcher (for legacy `match:`/`match_re:` maps); regexes are
  * compiled anchored. Errors as "message" (no column). */
 qerr_t matcher_set_add(matcher_set_t *ms, const char *name, match_op_t op, const char *value,
@@ -141,6 +155,8 @@ void ruleset_eval(const ruleset_t *rs, const label_t *labels, uint32_t n_labels,
 typedef struct rules_cache rules_cache_t;
 rules_cache_t *rules_cache_new(size_t entries); /* rounded up to a power of two */
 void rules_cache_destroy(rules_cache_t *c);
+/* Owner thread: asks for label_key's cache line, an evaluation ahead. */
+void rules_cache_prefetch(const rules_cache_t *c, uint64_t label_key);
 void ruleset_eval_cached(const ruleset_t *rs, rules_cache_t *c, uint64_t label_key,
                          const label_t *labels, uint32_t n_labels, int64_t now_ms,
                          rules_verdict_t *out);
@@ -247,6 +263,10 @@ void decider_silence_wall_clock(decider_t *d, bool wall);
  * before the first decision. */
 typedef int64_t (*decider_window_fn)(void *ctx, const alert_t *a);
 void decider_set_window(decider_t *d, decider_window_fn fn, void *ctx);
+/* Decider's thread: asks for the cache lines decider_decide() of an alert
+ * with this fingerprint will read first, a decision ahead (see
+ * dedup_table_prefetch for `deep`). A hint: nothing changes. */
+void decider_prefetch(const decider_t *d, uint64_t fingerprint, bool deep);
 /* Decides one alert at its event time. `rs` may be NULL (no rules). */
 decision_kind_t decider_decide(decider_t *d, const ruleset_t *rs, const alert_t *a,
                                incident_t *out);

@@ -848,6 +848,17 @@ void rules_cache_destroy(rules_cache_t *c)
     free(c);
 }
 
+static cache_entry_t *cache_slot(const rules_cache_t *c, uint64_t label_key)
+{
+    /* Mix the key: fingerprints' low bits also pick dedup slots. */
+    return &c->e[(label_key * 0x9E3779B97F4A7C15ull >> 20) & c->mask];
+}
+
+void rules_cache_prefetch(const rules_cache_t *c, uint64_t label_key)
+{
+    if (c) __builtin_prefetch(cache_slot(c, label_key), 0, 3);
+}
+
 void ruleset_eval_cached(const ruleset_t *rs, rules_cache_t *c, uint64_t label_key,
                          const label_t *labels, uint32_t n_labels, int64_t now_ms,
                          rules_verdict_t *out)
@@ -856,8 +867,7 @@ void ruleset_eval_cached(const ruleset_t *rs, rules_cache_t *c, uint64_t label_k
         ruleset_eval(rs, labels, n_labels, now_ms, out);
         return;
     }
-    /* Mix the key: fingerprints' low bits also pick dedup slots. */
-    cache_entry_t *e = &c->e[(label_key * 0x9E3779B97F4A7C15ull >> 20) & c->mask];
+    cache_entry_t *e = cache_slot(c, label_key);
     if (e->generation != rs->generation || e->key != label_key) {
         size_t total = static_matches(rs, labels, n_labels, e->idx, CACHE_IDX);
         e->key = label_key;

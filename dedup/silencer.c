@@ -427,9 +427,48 @@ static int commit(silencer_t *s, const srec_t *rec, mbuf_t *out)
     return 200;
 }
 
+/* Alertmanager 0.25's canUpdate: an update keeps the silence's id only
+ * with the same matchers (in order) and, while it is active, the same
+ * start (to the second); while pending, a start not in the past. An
+ * expired one is never updated. */
+static bool can_update(const srec_t *prev, const srec_t *rec, int64_t now)
+{
+    if (prev->n_m != rec->n_m) return false;
+    for (size_t i = 0; i < prev->n_m; i++) {
+        const smatch_t *a = &prev->m[i], *b = &rec->m[i];
+        if (strcmp(a->name, b->name) || strcmp(a->value, b->value) || a->is_regex != b->is_regex ||
+            a->is_equal != b->is_equal)
+            return false;
+    }
+    if (prev->ends_ms <= now) return false;                  /* expired */
+    if (prev->starts_ms > now) return rec->starts_ms >= now; /* pending */
+    return rec->starts_ms / 1000 == prev->starts_ms / 1000 && rec->ends_ms >= now;
+}
+
+/* Expires `r` (the caller holds the lock): endsAt = now, and a pending
+ * one's startsAt too. 200, or the failure's status with its body. */
+static int expire_locked(silencer_t *s, const srec_t *r, int64_t now, mbuf_t *out)
+{
+    srec_t upd;
+    if (srec_copy(&upd, r) != QERR_OK) return fail(out, 500, "out of memory");
+    if (upd.starts_ms > now) upd.starts_ms = now;
+    upd.ends_ms = now;
+    upd.updated_ms = now;
+    int st = commit(s, &upd, out); /* may move `r`: upd's id is logged */
+    if (st == 200) log_info("silence", "silence %s expired", upd.id);
+    srec_free(&upd);
+    return st;
+}
+
 int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
 {
     char why[600];
+    size_t blank = 0;
+    while (blank < len && (body[blank] == ' ' || body[blank] == '\t' || body[blank] == '\r' ||
+                           body[blank] == '\n'))
+        blank++;
+    if (blank == len) /* go-swagger: io.EOF from the decoder */
+        return fail_obj(out, 422, 602, "silence in body is required");
     cJSON *o = cJSON_ParseWithLength(body, len);
     if (!o)
         return fail_obj(out, 400, 400,
@@ -469,9 +508,16 @@ int silencer_post(silencer_t *s, const char *body, size_t len, mbuf_t *out)
             st = fail(out, 404, "silence not found");
             goto out;
         }
-        /* Like Alertmanager, an expired silence is not revived: the update
-         * becomes a new silence. */
-        if (prev->ends_ms <= now) silence_new_id(rec.id);
+        /* Like Alertmanager, an update it cannot make in place (other
+         * matchers, an active one's start moved, an expired one) becomes a
+         * new silence, and the old one, unless expired already, expires. */
+        if (!can_update(prev, &rec, now)) {
+            if (prev->ends_ms > now && (st = expire_locked(s, prev, now, out)) != 200) {
+                pthread_mutex_unlock(&s->lock);
+                goto out;
+            }
+            silence_new_id(rec.id);
+        }
     } else {
         silence_new_id(rec.id);
     }
@@ -538,12 +584,14 @@ int silencer_list(silencer_t *s, const char *const *filters, size_t n_filters, m
     if (n_filters > 16) n_filters = 16;
     int st = 200;
     for (size_t i = 0; i < n_filters; i++) {
-        char why[400];
-        if (!(f[i] = matcher_set_new()) ||
-            matcher_set_parse(f[i], filters[i], why, sizeof why) != QERR_OK) {
-            char msg[500];
-            snprintf(msg, sizeof msg, "bad matcher format: %s", filters[i]);
-            st = fail(out, 400, msg);
+        char why[1024];
+        /* one matcher each, as Alertmanager 0.25 parses filter= */
+        if (!(f[i] = matcher_set_new())) {
+            st = fail(out, 500, "out of memory");
+            goto out;
+        }
+        if (matcher_set_parse_filter(f[i], filters[i], why, sizeof why) != QERR_OK) {
+            st = fail(out, 400, why);
             goto out;
         }
     }
@@ -588,24 +636,15 @@ int silencer_expire(silencer_t *s, const char *id, mbuf_t *out)
     int64_t now = clock_wall_ms();
     srec_t *r = find(s, id);
     int st;
+    /* As a running Alertmanager 0.25 answers (amtool 0.25 prints its
+     * 500 as "silence not found"; later versions answer 404, which amtool
+     * 0.25 reports as a status outside its spec). */
     if (!r) {
-        st = 404;
+        st = fail(out, 500, "silence not found");
     } else if (r->ends_ms <= now) {
-        char msg[100];
-        snprintf(msg, sizeof msg, "silence %s already expired", id);
-        st = fail(out, 500, msg);
+        st = 200; /* already expired: left as it is, not an error (0.25) */
     } else {
-        srec_t upd;
-        if (srec_copy(&upd, r) != QERR_OK) {
-            st = fail(out, 500, "out of memory");
-        } else {
-            if (upd.starts_ms > now) upd.starts_ms = now;
-            upd.ends_ms = now;
-            upd.updated_ms = now;
-            st = commit(s, &upd, out);
-            if (st == 200) log_info("silence", "silence %s expired", id);
-            srec_free(&upd);
-        }
+        st = expire_locked(s, r, now, out);
     }
     pthread_mutex_unlock(&s->lock);
     return st;

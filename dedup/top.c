@@ -150,7 +150,7 @@ static int bucket_for(top_entry_t *e, int64_t epoch)
         if (skip > TOP_BUCKETS) skip = TOP_BUCKETS;
         for (int64_t i = 0; i < skip; i++) {
             int b = (int)((epoch - i) % TOP_BUCKETS);
-            e->b_count[b] = e->b_suppressed[b] = e->b_incidents[b] = e->b_flaps[b] = 0;
+            e->b[b] = (top_bucket_t){0};
         }
         e->epoch = epoch;
     }
@@ -170,10 +170,10 @@ void top_entry_window(const top_entry_t *e, int64_t now_ms, int64_t window_ms, t
     for (int64_t ep = now_epoch - n + 1; ep <= now_epoch; ep++) {
         if (ep < 0 || ep > e->epoch || e->epoch - ep >= TOP_BUCKETS) continue;
         int b = (int)(ep % TOP_BUCKETS);
-        out->count += e->b_count[b];
-        out->suppressed += e->b_suppressed[b];
-        out->incidents += e->b_incidents[b];
-        out->flaps += e->b_flaps[b];
+        out->count += e->b[b].count;
+        out->suppressed += e->b[b].suppressed;
+        out->incidents += e->b[b].incidents;
+        out->flaps += e->b[b].flaps;
     }
 }
 
@@ -205,18 +205,13 @@ void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_
             slot = index_find(s, a->fingerprint); /* the removal may have moved slots */
         }
         e = &s->entries[ei];
-        /* Field by field: the entry is large, and its labels are rewritten
-         * just below anyway. */
+        /* Counts and buckets: the labels are rewritten just below. */
         memset(e, 0, offsetof(top_entry_t, labels));
         e->fingerprint = a->fingerprint;
         e->count = base + 1;
         e->error = base;
         e->first_seen_ms = now_ms;
         e->epoch = now_ms / TOP_BUCKET_MS;
-        memset(e->b_count, 0, sizeof(e->b_count));
-        memset(e->b_suppressed, 0, sizeof(e->b_suppressed));
-        memset(e->b_incidents, 0, sizeof(e->b_incidents));
-        memset(e->b_flaps, 0, sizeof(e->b_flaps));
         e->labels_len = pack_labels(e->labels, a);
         s->index[slot] = ei + 1;
         s->heap[s->hpos[ei]].count = e->count;
@@ -231,11 +226,28 @@ void top_sketch_add(top_sketch_t *s, const alert_t *a, decision_kind_t k, int64_
     if (k == DECISION_FORWARD_NEW) e->incidents++;
     int b = bucket_for(e, now_ms / TOP_BUCKET_MS);
     if (b >= 0) {
-        e->b_count[b]++;
-        if (!DECISION_IS_FORWARD(k)) e->b_suppressed[b]++;
-        if (k == DECISION_FORWARD_NEW) e->b_incidents[b]++;
-        if (flapped) e->b_flaps[b]++;
+        top_bucket_t *bk = &e->b[b];
+        bk->count++;
+        if (!DECISION_IS_FORWARD(k)) bk->suppressed++;
+        if (k == DECISION_FORWARD_NEW) bk->incidents++;
+        if (flapped) bk->flaps++;
     }
+}
+
+void top_sketch_prefetch(const top_sketch_t *s, uint64_t fp, int64_t now_ms, bool deep)
+{
+    const uint32_t *slot = &s->index[slot_of(s, fp)];
+    if (!deep) {
+        __builtin_prefetch(slot, 0, 3);
+        return;
+    }
+    /* The entry's counts and the bucket of now_ms: the index slot came
+     * in meanwhile. */
+    uint32_t v = *slot;
+    if (!v || now_ms < 0) return;
+    const top_entry_t *e = &s->entries[v - 1];
+    __builtin_prefetch(e, 1, 3);
+    __builtin_prefetch(&e->b[(now_ms / TOP_BUCKET_MS) % TOP_BUCKETS], 1, 3);
 }
 
 size_t top_sketch_copy(const top_sketch_t *s, top_entry_t *out, size_t cap)

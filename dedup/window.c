@@ -101,6 +101,17 @@ static uint32_t lookup(const dedup_table_t *t, uint64_t fp)
     return i;
 }
 
+void dedup_table_prefetch(const dedup_table_t *t, uint64_t fp, bool deep)
+{
+    const uint32_t *b = &t->buckets[bucket_of(t, fp)];
+    if (!deep) {
+        __builtin_prefetch(b, 0, 3);
+        return;
+    }
+    uint32_t i = *b;
+    if (i != NIL) __builtin_prefetch(&t->entries[i], 1, 3);
+}
+
 static void lru_unlink(dedup_table_t *t, uint32_t i)
 {
     entry_t *e = &t->entries[i];

@@ -213,6 +213,7 @@ typedef enum {
     INTAKE_CODE_400,
     INTAKE_CODE_401,
     INTAKE_CODE_413,
+    INTAKE_CODE_422, /* Alertmanager's intake: no body at all (go-swagger) */
     INTAKE_CODE_503,
     INTAKE_CODE__COUNT
 } intake_code_t;

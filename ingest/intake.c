@@ -166,7 +166,7 @@ const char *intake_api_str(intake_api_t a)
     return a == INTAKE_API_ALERTMANAGER ? "alertmanager" : "pagerduty";
 }
 
-static const int code_values[INTAKE_CODE__COUNT] = {200, 202, 400, 401, 413, 503};
+static const int code_values[INTAKE_CODE__COUNT] = {200, 202, 400, 401, 413, 422, 503};
 
 int intake_code_value(intake_code_t c) { return code_values[c]; }
 
@@ -234,17 +234,111 @@ static rd_kafka_resp_err_t publish(intake_t *it, intake_api_t api, const out_msg
 
 /* ---- Alertmanager: POST /api/v2/alerts -------------------------------- */
 
-static void am_fail(intake_t *it, http_resp_t *resp, int status, const char *msg)
+/* Refusals in the shape Alertmanager 0.25 gives them (checked against a
+ * running one): on /api/v2/alerts a JSON string, on Prometheus's v1 path
+ * {"status":"error","errorType":...,"error":...}. The text is quell's. */
+static void am_fail(intake_t *it, const http_req_t *req, http_resp_t *resp, int status,
+                    const char *msg)
 {
     if (status != 503)
         LOG_LIMITED(LOG_WARN, "intake", "alertmanager-refused", 10000,
-                    "refused POST /api/v2/alerts with %d: %s", status, msg);
+                    "refused POST %s with %d: %s", req->path, status, msg);
     else
-        LOG_LIMITED(LOG_ERROR, "intake", "alertmanager-unavailable", 10000,
-                    "POST /api/v2/alerts: %s", msg);
+        LOG_LIMITED(LOG_ERROR, "intake", "alertmanager-unavailable", 10000, "POST %s: %s",
+                    req->path, msg);
     resp->status = status;
-    mbuf_printf(&resp->body, "%s\n", msg);
+    resp->content_type = "application/json";
+    if (!strncmp(req->path, "/api/v1/", 8)) {
+        mbuf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":\"",
+                    status == 503 ? "unavailable" : "bad_data");
+        mbuf_json_str(&resp->body, msg, strlen(msg));
+        mbuf_append(&resp->body, "\"}", 2);
+    } else {
+        mbuf_append(&resp->body, "\"", 1);
+        mbuf_json_str(&resp->body, msg, strlen(msg));
+        mbuf_append(&resp->body, "\"", 1);
+    }
     count(it, INTAKE_API_ALERTMANAGER, status);
+}
+
+/* Go's url.ParseRequestURI accepting `s`, what go-swagger's "uri" format
+ * asks of a generatorURL: no control byte; an absolute path, or a scheme
+ * ([A-Za-z][A-Za-z0-9+.-]*:) then an opaque part or //authority whose host
+ * has only the characters Go allows there and a numeric port. */
+static bool go_request_uri(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) return false;
+    if (*s == '/') return true;
+    const char *p = s;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) return false;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p != ':') return false;
+    const char *rest = p + 1;
+    if (strncmp(rest, "//", 2) != 0) return true; /* opaque, or an absolute path */
+    const char *auth = rest + 2, *auth_end = auth + strcspn(auth, "/?#");
+    const char *host = auth;
+    for (const char *q = auth; q < auth_end; q++)
+        if (*q == '@') host = q + 1;
+    const char *port = NULL;
+    if (*host != '[')
+        for (const char *q = host; q < auth_end; q++)
+            if (*q == ':') port = q;
+    for (const char *q = host; q < (port ? port : auth_end); q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              (unsigned char)*q >= 0x80 || strchr("-._~!$&'()*+,;=:[]<>\"%", *q)))
+            return false;
+    for (const char *q = port ? port + 1 : auth_end; q < auth_end; q++)
+        if (*q < '0' || *q > '9') return false;
+    return true;
+}
+
+/* go-swagger's validation of a postableAlerts body, as Alertmanager 0.25
+ * answers it before its own checks: the first alert, in order, with a
+ * generatorURL that is no URI (601) or without labels (602) gets 422 with
+ * its index. false when the body passes (or is no JSON array: the
+ * decoder's refusal says why). */
+static bool swagger_refuses(const http_req_t *req, http_resp_t *resp)
+{
+    cJSON *root = cJSON_ParseWithLength(req->body, req->body_len);
+    const cJSON *el;
+    int k = 0;
+    bool refused = false;
+    const cJSON *arr = cJSON_IsArray(root) ? root : NULL;
+    cJSON_ArrayForEach(el, arr)
+    {
+        if (cJSON_IsObject(el)) {
+            const cJSON *url = cJSON_GetObjectItemCaseSensitive(el, "generatorURL");
+            const cJSON *labels = cJSON_GetObjectItemCaseSensitive(el, "labels");
+            if (cJSON_IsString(url) && *url->valuestring && !go_request_uri(url->valuestring)) {
+                mbuf_printf(&resp->body,
+                            "{\"code\":601,\"message\":\"%d.generatorURL in body must be of type "
+                            "uri: \\\"",
+                            k);
+                mbuf_t v = {0};
+                mbuf_json_str(&v, url->valuestring, strlen(url->valuestring));
+                /* the value is quoted inside the message: escape it twice */
+                mbuf_json_str(&resp->body, v.buf ? v.buf : "", v.len);
+                mbuf_free(&v);
+                mbuf_append(&resp->body, "\\\"\"}", 4);
+                refused = true;
+            } else if (!labels || cJSON_IsNull(labels)) {
+                mbuf_printf(&resp->body,
+                            "{\"code\":602,\"message\":\"%d.labels in body is required\"}", k);
+                refused = true;
+            }
+        }
+        if (refused) break;
+        k++;
+    }
+    cJSON_Delete(root);
+    if (refused) {
+        resp->status = 422;
+        resp->content_type = "application/json";
+    }
+    return refused;
 }
 
 void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
@@ -252,8 +346,23 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
     intake_t *it = ctx;
     size_t i = 0;
     while (i < req->body_len && strchr(" \t\r\n", req->body[i])) i++;
+    if (i == req->body_len && strncmp(req->path, "/api/v1/", 8) != 0) {
+        /* go-swagger's answer to no body at all */
+        resp->status = 422;
+        resp->content_type = "application/json";
+        mbuf_printf(&resp->body, "{\"code\":602,\"message\":\"alerts in body is required\"}");
+        count(it, INTAKE_API_ALERTMANAGER, 422);
+        return;
+    }
     if (i == req->body_len || req->body[i] != '[') {
-        am_fail(it, resp, 400, "expected a JSON array of postable alerts");
+        am_fail(it, req, resp, 400, "expected a JSON array of postable alerts");
+        return;
+    }
+    if (strncmp(req->path, "/api/v1/", 8) != 0 && swagger_refuses(req, resp)) {
+        LOG_LIMITED(LOG_WARN, "intake", "alertmanager-refused", 10000,
+                    "refused POST %s with 422: %.*s", req->path, (int)resp->body.len,
+                    resp->body.buf ? resp->body.buf : "");
+        count(it, INTAKE_API_ALERTMANAGER, 422);
         return;
     }
     arena_t arena;
@@ -271,7 +380,7 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         char msg[600];
         snprintf(msg, sizeof(msg), "invalid alerts (%s): %s; nothing was accepted",
                  decode_error_str(e), errbuf);
-        am_fail(it, resp, 400, msg);
+        am_fail(it, req, resp, 400, msg);
         goto out;
     }
     /* Alertmanager's Alert.Validate: an endsAt before the startsAt. */
@@ -283,26 +392,26 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
                      "invalid alerts: alert %zu: start time must be before end time; nothing was "
                      "accepted",
                      k);
-            am_fail(it, resp, 400, msg);
+            am_fail(it, req, resp, 400, msg);
             goto out;
         }
     if (n > it->max_alerts) {
         char msg[160];
         snprintf(msg, sizeof(msg), "%zu alerts in one request; http.max_alerts is %zu", n,
                  it->max_alerts);
-        am_fail(it, resp, 413, msg);
+        am_fail(it, req, resp, 413, msg);
         goto out;
     }
     /* The decoder said every alert is valid; now split the array into one
      * message per alert, each element re-serialized as it was sent. */
     root = cJSON_ParseWithLength(req->body, req->body_len);
     if (!root || !cJSON_IsArray(root) || (size_t)cJSON_GetArraySize(root) != n) {
-        am_fail(it, resp, 400, "expected a JSON array of postable alerts");
+        am_fail(it, req, resp, 400, "expected a JSON array of postable alerts");
         goto out;
     }
     msgs = calloc(n ? n : 1, sizeof(*msgs));
     if (!msgs) {
-        am_fail(it, resp, 503, "out of memory");
+        am_fail(it, req, resp, 503, "out of memory");
         goto out;
     }
     const cJSON *el;
@@ -316,7 +425,7 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         made++;
     }
     if (made != n) {
-        am_fail(it, resp, 503, "out of memory");
+        am_fail(it, req, resp, 503, "out of memory");
         goto out;
     }
     int failed = 0;
@@ -325,10 +434,14 @@ void intake_alertmanager(void *ctx, const http_req_t *req, http_resp_t *resp)
         char msg[300];
         snprintf(msg, sizeof(msg), "kafka did not take %d of %zu alerts: %s; retry", failed, n,
                  rd_kafka_err2str(err));
-        am_fail(it, resp, 503, msg);
+        am_fail(it, req, resp, 503, msg);
         goto out;
     }
     resp->status = 200;
+    if (!strncmp(req->path, "/api/v1/", 8)) { /* v1's success body; v2's is empty */
+        resp->content_type = "application/json";
+        mbuf_printf(&resp->body, "{\"status\":\"success\"}");
+    }
     count(it, INTAKE_API_ALERTMANAGER, 200);
 out:
     for (size_t k = 0; k < made; k++) cJSON_free(msgs[k].value);

@@ -133,7 +133,8 @@ struct group_table {
     int64_t resolve_timeout_ms; /* 0: alerts resolve only when told */
     group_seen_fn seen;         /* NULL: only group_table_add tells */
     void *seen_ctx;
-    bool refresh;    /* a NOTIFY_REFRESH when an alert's end moved on */
+    bool refresh;    /* shared groups: a NOTIFY_REFRESH when an alert's end moved
+                      * on, a NOTIFY_UNTOLD for a group never notified here */
     int64_t fold_ms; /* dedup.window: how long a comeback may be folded */
     lapsed_t *lapsed;
     size_t n_lapsed, cap_lapsed;
@@ -143,6 +144,7 @@ struct group_table {
     size_t n_closing;
     /* scratch for notifications */
     notify_alert_t *scratch;
+    uint64_t *elsewhere; /* scratch_cap of them: resolved by another instance */
     size_t scratch_cap;
     char *keybuf;
     size_t keybuf_cap;
@@ -354,6 +356,7 @@ void group_table_destroy(group_table_t *gt)
     free(gt->lapsed);
     free(gt->buckets);
     free(gt->scratch);
+    free(gt->elsewhere);
     free(gt->keybuf);
     free(gt);
 }
@@ -646,6 +649,9 @@ static bool compose(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t n
         notify_alert_t *s = realloc(gt->scratch, g->n_entries * sizeof(*s));
         if (!s) return false;
         gt->scratch = s;
+        uint64_t *w = realloc(gt->elsewhere, g->n_entries * sizeof(*w));
+        if (!w) return false;
+        gt->elsewhere = w;
         gt->scratch_cap = g->n_entries;
     }
     size_t n = 0, n_firing = 0;
@@ -654,7 +660,8 @@ static bool compose(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t n
             entry_t *e = &g->entries[i];
             bool firing = e->alert->status != ALERT_RESOLVED;
             if (firing != (pass == 0)) continue;
-            gt->scratch[n++] = (notify_alert_t){e->alert, &e->inc, e->enrich, e->ends_ms};
+            gt->scratch[n++] =
+                (notify_alert_t){e->alert, &e->inc, e->enrich, e->ends_ms, e->seen_ms};
             n_firing += firing;
         }
     }
@@ -674,13 +681,32 @@ static bool compose(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t n
     return true;
 }
 
+/* Firing entries another instance resolved since this one last saw them
+ * (shared groups: their partitions moved; the gate said so): resolved
+ * here too, a change, so the group moves on to its update or resolved. */
+static void resolve_elsewhere(group_table_t *gt, group_t *g, size_t n, int64_t now_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = entry_find(g, gt->elsewhere[i]);
+        if (!e || e->alert->status == ALERT_RESOLVED) continue;
+        e->alert->status = ALERT_RESOLVED;
+        if (!e->alert->ends_at_ms) e->alert->ends_at_ms = now_ms;
+        e->ends_ms = 0;
+        mark_changed(gt, g, now_ms);
+    }
+}
+
 static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t now_ms)
 {
     notification_t note;
+    size_t n_elsewhere = 0;
     /* On OOM: retried at the next tick, the group keeps its holds. */
     if (!compose(gt, g, kind, now_ms, &note)) return;
-    if (kind == NOTIFY_REFRESH) { /* tells, sends nothing, changes nothing */
+    note.resolved_elsewhere = gt->elsewhere;
+    note.n_resolved_elsewhere = &n_elsewhere;
+    if (kind == NOTIFY_REFRESH) { /* tells, sends nothing */
         gt->fn(gt->ctx, &note);
+        resolve_elsewhere(gt, g, n_elsewhere, now_ms);
         return;
     }
     size_t n_holds = g->n_tracks;
@@ -700,6 +726,7 @@ static void notify(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t no
     g->n_tracks = 0;
     g->last_notify_ms = now_ms;
     g->changed = false;
+    resolve_elsewhere(gt, g, n_elsewhere, now_ms);
 }
 
 static void release_all(group_table_t *gt, group_t *g)
@@ -910,6 +937,11 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
     if (n_firing == 0) {
         if (g->notified)
             notify(gt, g, NOTIFY_RESOLVED, now_ms);
+        else if (gt->refresh)
+            /* Shared: another instance may have notified these alerts
+             * before their partitions moved here; the gate records them
+             * resolved and sends the group's resolved if it is the last. */
+            notify(gt, g, NOTIFY_UNTOLD, now_ms);
         else
             release_all(gt, g);
         table_remove(gt, g);
@@ -930,7 +962,8 @@ static bool group_fire(group_table_t *gt, group_t *g, int64_t now_ms, bool force
     } else if (!force && now_ms - g->last_notify_ms >= r->repeat_interval_ms) {
         notify(gt, g, NOTIFY_REMINDER, now_ms);
     }
-    arm(gt, g, g->last_notify_ms + r->repeat_interval_ms);
+    /* Changed already: alerts the gate said were resolved elsewhere. */
+    arm(gt, g, g->last_notify_ms + (g->changed ? r->group_interval_ms : r->repeat_interval_ms));
     return true;
 }
 

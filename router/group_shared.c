@@ -35,7 +35,16 @@
  *     first); otherwise skipped, and the last instance to resolve sends it;
  *   - REFRESH (an alert's end moved on: it occurred again, though nothing
  *     changed to notify): only the records and statuses, never sent, so
- *     the other instances do not take a live instance's alerts for ended.
+ *     the other instances do not take a live instance's alerts for ended;
+ *   - UNTOLD (every alert resolved in a group this instance never
+ *     notified: their partitions moved here after another instance
+ *     notified them firing): records those resolved, and sends the
+ *     group's resolved when it is the last, as RESOLVED would;
+ *   - a firing status the hash holds resolved since the sender last saw
+ *     the alert (it was resolved where its partition moved) is stale: not
+ *     written, handed back so the sender's group resolves it too.
+ * After the resolved, the group hash stays as a tombstone until it
+ * expires, so nothing sends it twice; a new firing alert reopens it.
  * The hashes expire 2 x repeat_interval + 1 h after their last write, so a
  * dead instance's firing alerts cannot hold a group's resolved forever.
  * A skipped notification releases its holds (nothing to deliver). Redis
@@ -50,47 +59,75 @@
 
 #include "router_int.h"
 
-/* KEYS: the group hash, its alerts hash. ARGV: kind (f, m, x, p), now, repeat, ttl,
- * cap, then (fingerprint, status, record) per alert: status "r", "f" or
- * "f:END" (stored as "f" and, apart, eFINGERPRINT = END); an empty record
- * (oversized) is not written. Returns {0} (skip) or {1, previous send
- * time, HGETALL of the alerts hash}. */
+/* KEYS: the group hash, its alerts hash. ARGV: kind (f firing, m
+ * reminder, x resolved, u resolved here but never notified here, p
+ * refresh), now, repeat, ttl, cap, then (fingerprint, status, record) per
+ * alert: status "r", or "f:END:SEEN" (END empty: never; SEEN: its last
+ * occurrence known to the sender), stored as "f" and, apart, eFINGERPRINT
+ * = END; "r" is stored with wFINGERPRINT = when. A firing status whose
+ * field says "r" written at or after SEEN is stale (another instance
+ * resolved it since): not written, returned. An empty record (oversized)
+ * is not written. Once the group's resolved is sent, the alerts hash goes
+ * and the group hash stays as a tombstone (_c; statuses kept, _t and _s
+ * gone) until its TTL, so a late stale writer learns and nothing re-sends
+ * it; a new firing alert reopens the group. Returns {send, previous send
+ * time, HGETALL of the alerts hash (when sent), stale fingerprints}. */
 static const char gate_lua[] =
     "local kind, now, rep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) "
     "local cap = tonumber(ARGV[5]) "
+    "if kind == 'u' and redis.call('HEXISTS', KEYS[1], '_s') == 0 then return {0, 0, {}, {}} end "
+    "local stale = {} "
     "for i = 6, #ARGV, 3 do "
-    "  local st = ARGV[i + 1] "
-    "  if string.sub(st, 1, 2) == 'f:' then "
-    "    redis.call('HSET', KEYS[1], ARGV[i], 'f', 'e' .. ARGV[i], string.sub(st, 3)) "
+    "  local fp, st, put = ARGV[i], ARGV[i + 1], true "
+    "  if string.sub(st, 1, 1) == 'f' then "
+    "    local e, seen = string.match(st, '^f:(%d*):(%d+)$') "
+    "    if redis.call('HGET', KEYS[1], fp) == 'r' and "
+    "        tonumber(redis.call('HGET', KEYS[1], 'w' .. fp) or '0') >= tonumber(seen) then "
+    "      put = false "
+    "      stale[#stale + 1] = fp "
+    "    else "
+    "      redis.call('HSET', KEYS[1], fp, 'f') "
+    "      if e ~= '' then redis.call('HSET', KEYS[1], 'e' .. fp, e) "
+    "      else redis.call('HDEL', KEYS[1], 'e' .. fp) end "
+    "      redis.call('HDEL', KEYS[1], 'w' .. fp, '_c') end "
+    "  elseif kind == 'u' and redis.call('HGET', KEYS[1], fp) ~= 'f' then "
+    "    put = false "
     "  else "
-    "    redis.call('HSET', KEYS[1], ARGV[i], st) "
-    "    redis.call('HDEL', KEYS[1], 'e' .. ARGV[i]) end "
-    "  if #ARGV[i + 2] > 0 and (redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 "
+    "    redis.call('HSET', KEYS[1], fp, 'r', 'w' .. fp, ARGV[2]) "
+    "    redis.call('HDEL', KEYS[1], 'e' .. fp) end "
+    "  if put and #ARGV[i + 2] > 0 and (redis.call('HEXISTS', KEYS[2], fp) == 1 "
     "      or redis.call('HLEN', KEYS[2]) < cap) then "
-    "    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end "
+    "    redis.call('HSET', KEYS[2], fp, ARGV[i + 2]) end "
     "end "
-    "local send = 1 "
-    "local prev = tonumber(redis.call('HGET', KEYS[1], '_s') or '0') "
-    "if kind == 'm' then "
-    "  local last = tonumber(redis.call('HGET', KEYS[1], '_t') or '0') "
-    "  if now - last < rep * 0.9 then send = 0 end "
-    "elseif kind == 'x' then "
+    "local function firing_left() "
     "  local st = redis.call('HGETALL', KEYS[1]) "
     "  for i = 1, #st, 2 do "
     "    if st[i + 1] == 'f' then "
     "      local e = tonumber(redis.call('HGET', KEYS[1], 'e' .. st[i]) or '0') "
-    "      if e == 0 or e > now then send = 0 break end end end "
-    "  if send == 1 then "
+    "      if e == 0 or e > now then return true end end end "
+    "  return false "
+    "end "
+    "local send = 1 "
+    "local prev = tonumber(redis.call('HGET', KEYS[1], '_s') or '0') "
+    "if kind == 'p' or redis.call('HEXISTS', KEYS[1], '_c') == 1 then send = 0 "
+    "elseif kind == 'x' or kind == 'u' then "
+    "  if (kind == 'u' and prev == 0) or firing_left() then send = 0 "
+    "  else "
     "    local all = redis.call('HGETALL', KEYS[2]) "
-    "    redis.call('DEL', KEYS[1], KEYS[2]) "
-    "    return {1, prev, all} end "
-    "elseif kind == 'p' then send = 0 "
+    "    redis.call('DEL', KEYS[2]) "
+    "    redis.call('HDEL', KEYS[1], '_t', '_s') "
+    "    redis.call('HSET', KEYS[1], '_c', ARGV[2]) "
+    "    redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
+    "    return {1, prev, all, stale} end "
+    "elseif kind == 'm' and now - tonumber(redis.call('HGET', KEYS[1], '_t') or '0') < rep * 0.9 "
+    "    then send = 0 "
+    "elseif #stale > 0 and not firing_left() then send = 0 "
     "end "
     "redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
     "redis.call('PEXPIRE', KEYS[2], ARGV[4]) "
-    "if send == 0 then return {0} end "
+    "if send == 0 then return {0, 0, {}, stale} end "
     "redis.call('HSET', KEYS[1], '_t', ARGV[2], '_s', ARGV[2]) "
-    "return {1, prev, redis.call('HGETALL', KEYS[2])}";
+    "return {1, prev, redis.call('HGETALL', KEYS[2]), stale}";
 
 /* The firing slot: at most one firing notification per group_interval
  * over all instances. Returns 0 (claimed: _t = now) or when it frees. */
@@ -101,7 +138,7 @@ static const char hold_lua[] = "local now, gi = tonumber(ARGV[1]), tonumber(ARGV
                                "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
                                "return 0";
 
-#define FIELD_BYTES 48 /* 17 of fingerprint, then up to 24 of "f:END" */
+#define FIELD_BYTES 64 /* 17 of fingerprint, then up to 44 of "f:END:SEEN" */
 
 struct group_shared {
     store_conf_t conf;
@@ -237,17 +274,37 @@ static void read_others(const redisReply *r, arena_t *arena, group_others_t *oth
     }
 }
 
+/* The gate's stale fingerprints into note->resolved_elsewhere. */
+static void read_stale(const redisReply *stale, const notification_t *note)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < stale->elements && n < note->n_alerts; i++) {
+        const redisReply *f = stale->element[i];
+        char hex[17], *end = NULL;
+        if (f->type != REDIS_REPLY_STRING || f->len != 16) continue;
+        memcpy(hex, f->str, 16);
+        hex[16] = '\0';
+        uint64_t fp = strtoull(hex, &end, 16);
+        if (end == hex + 16) note->resolved_elsewhere[n++] = fp;
+    }
+    *note->n_resolved_elsewhere = n;
+}
+
 bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *arena,
                        group_others_t *others)
 {
     if (others) memset(others, 0, sizeof(*others));
-    if (!ready(gs)) return true;
+    if (note->n_resolved_elsewhere) *note->n_resolved_elsewhere = 0;
+    /* Without Redis each instance notifies its own groups only. */
+    bool fallback = note->kind != NOTIFY_UNTOLD;
+    if (!ready(gs)) return fallback;
     size_t argc = 10 + 3 * note->n_alerts;
-    if (!grow(gs, argc)) return true;
+    if (!grow(gs, argc)) return fallback;
     char key[200], akey[200], now[24], rep[24], ttl[24], cap[24];
     char kind = note->kind == NOTIFY_REMINDER   ? 'm'
                 : note->kind == NOTIFY_RESOLVED ? 'x'
                 : note->kind == NOTIFY_REFRESH  ? 'p'
+                : note->kind == NOTIFY_UNTOLD   ? 'u'
                                                 : 'f';
     snprintf(key, sizeof(key), "%s%016llx", gs->prefix, (unsigned long long)note->group_id);
     snprintf(akey, sizeof(akey), "%s%016llx", gs->aprefix, (unsigned long long)note->group_id);
@@ -284,9 +341,10 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *
         if (na->alert->status == ALERT_RESOLVED)
             snprintf(st, FIELD_BYTES - 17, "r");
         else if (na->ends_ms)
-            snprintf(st, FIELD_BYTES - 17, "f:%lld", (long long)na->ends_ms);
+            snprintf(st, FIELD_BYTES - 17, "f:%lld:%lld", (long long)na->ends_ms,
+                     (long long)na->seen_ms);
         else
-            snprintf(st, FIELD_BYTES - 17, "f");
+            snprintf(st, FIELD_BYTES - 17, "f::%lld", (long long)na->seen_ms);
         gs->argv[n] = st;
         gs->lens[n++] = strlen(st);
         size_t off = (size_t)(uintptr_t)gs->argv[n];
@@ -302,10 +360,12 @@ bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *
                      : (gs->ctx->errstr[0] ? gs->ctx->errstr : "no reply"));
         if (r) freeReplyObject(r);
         down(gs, why); /* NOSCRIPT too: the reconnect loads it again */
-        return true;
+        return fallback;
     }
     bool send = r->element[0]->integer != 0;
     if (send && others && arena) read_others(r, arena, others);
+    if (note->resolved_elsewhere && r->elements >= 4 && r->element[3]->type == REDIS_REPLY_ARRAY)
+        read_stale(r->element[3], note);
     freeReplyObject(r);
     return send;
 }

@@ -371,16 +371,25 @@ static void on_notification(void *ctx, const notification_t *note)
         if (n->o.group_shared) group_shared_gate(n->o.group_shared, note, NULL, NULL);
         return;
     }
-    if (n->o.group_shared) {
+    notification_t untold;
+    if (n->o.group_shared || note->kind == NOTIFY_UNTOLD) {
         /* Kafka protobuf sends one Incident per alert: the other instances
          * produce their own, so only this instance's are needed. */
         bool per_alert = rcv->kind == RECV_KAFKA && rcv->protobuf;
         group_others_t others;
         arena_reset(&n->merge);
-        if (!group_shared_gate(n->o.group_shared, note, &n->merge, per_alert ? NULL : &others)) {
-            /* Another instance covers it: nothing to deliver. */
+        if (!n->o.group_shared ||
+            !group_shared_gate(n->o.group_shared, note, &n->merge, per_alert ? NULL : &others)) {
+            /* Another instance covers it (or nobody was told): nothing to
+             * deliver. */
             for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);
             return;
+        }
+        if (note->kind == NOTIFY_UNTOLD) {
+            /* The last of a group another instance notified: its resolved. */
+            untold = *note;
+            untold.kind = NOTIFY_RESOLVED;
+            note = &untold;
         }
         if (!per_alert) {
             if (others.malformed) {

@@ -19,6 +19,11 @@ typedef enum {
     NOTIFY_RESOLVED,   /* every alert resolved: the last one; the group closes */
     NOTIFY_REFRESH,    /* nothing to send: the alerts' ends moved on (shared groups
                         * republish their records); carries no holds */
+    NOTIFY_UNTOLD,     /* every alert resolved in a group this instance never
+                        * notified (shared groups: another instance may have,
+                        * before the alerts' partitions moved here); sent, as
+                        * the group's resolved, only when one did and nothing
+                        * of it still fires; the group closes */
 } notify_kind_t;
 
 typedef struct {
@@ -27,6 +32,7 @@ typedef struct {
     enrichment_t enrich;
     int64_t ends_ms; /* firing: when it resolves unless it occurs again, on the
                       * groups' clock (router_alert_ends_ms); 0 = never */
+    int64_t seen_ms; /* its last occurrence known here, on the groups' clock */
 } notify_alert_t;
 
 /* One group notification: views valid only during the callback. */
@@ -46,6 +52,12 @@ typedef struct {
     msg_track_t *const *tracks;
     size_t n_tracks;
     int64_t now_ms;
+    /* Shared groups: the gate lists here (room for n_alerts) the alerts
+     * this notification has firing that another instance resolved since
+     * this one last saw them (their partitions moved); the group resolves
+     * them. NULL: not asked. */
+    uint64_t *resolved_elsewhere;
+    size_t *n_resolved_elsewhere;
 } notification_t;
 
 typedef void (*notify_fn)(void *ctx, const notification_t *n);
@@ -237,10 +249,14 @@ typedef struct {
 } group_others_t;
 /* Records what `note` tells (each alert's status and record) and says
  * whether to send it: false when another instance covers it (a reminder
- * sent lately, a group still firing elsewhere). When it says true and
- * `others` is not NULL, *others holds every record of the group (this
- * instance's too: the merge skips them), decoded into `arena`; the same
- * round trip. Redis unavailable: true, others->n = 0 (own alerts only). */
+ * sent lately, a group still firing elsewhere, a resolved already sent).
+ * A firing alert another instance resolved after this one last saw it is
+ * not recorded firing again: it is listed in note->resolved_elsewhere.
+ * When it says true and `others` is not NULL, *others holds every record
+ * of the group (this instance's too: the merge skips them), decoded into
+ * `arena`; the same round trip. Redis unavailable: true, others->n = 0
+ * (own alerts only); false for NOTIFY_UNTOLD (each instance then notifies
+ * only its own groups). */
 bool group_shared_gate(group_shared_t *gs, const notification_t *note, arena_t *arena,
                        group_others_t *others);
 /* Claims the group's next firing notification: 0 when no instance sent

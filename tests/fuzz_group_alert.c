@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     group_alert_t g;
     if (!group_alert_decode(data, size, 0x1234, &arena, &g)) return 0;
     static uint8_t again[GROUP_ALERT_MAX_BYTES];
-    notify_alert_t na = {&g.alert, &g.inc, {0}, 0};
+    notify_alert_t na = {&g.alert, &g.inc, {0}, 0, 0};
     size_t len = group_alert_encode(again, sizeof(again), &na, g.written_ms);
     if (len != size || memcmp(again, data, size) != 0) {
         fprintf(stderr,

@@ -9,7 +9,9 @@
  * - a successful parse renders (matcher_set_format) and the rendering,
  *   parsed again, gives as many matchers with the same names, operators
  *   and values (Alertmanager's String() form round-trips);
- * - matching any label set built from the input terminates.
+ * - matching any label set built from the input terminates;
+ * - matcher_set_parse_filter (the API's filter=) appends exactly one
+ *   matcher, or none with an error.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size / 2 > 1 && memcmp(text, "a", 1) > 0) (void)matcher_set_matches(ms, l, 2);
         (void)matcher_set_matches(ms, l, 1);
     }
+    matcher_set_destroy(ms);
+    /* The API's filter= parser: one matcher or an error, nothing else. */
+    ms = matcher_set_new();
+    rc = matcher_set_parse_filter(ms, text, err, sizeof err);
+    if (rc == QERR_OK && matcher_set_count(ms) != 1) violated("filter: not one matcher", text);
+    if (rc == QERR_INVALID && matcher_set_count(ms) != 0)
+        violated("filter: error but appended", text);
     matcher_set_destroy(ms);
     /* The regex translation on its own. */
     size_t plen;

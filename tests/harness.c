@@ -168,6 +168,13 @@ int harness_mock_start(harness_mock_t *m, const char *prefix, int alert_partitio
     *m = (harness_mock_t){0};
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set(kc, "log_level", "3", NULL, 0);
+    /* QUELL_TEST_MOCK_DEBUG=1: the mock coordinator's log on stderr (and
+     * each fleet instance's consumer-group log at debug level), to see
+     * what a group did in a failed run. */
+    if (getenv("QUELL_TEST_MOCK_DEBUG")) {
+        rd_kafka_conf_set(kc, "log_level", "7", NULL, 0);
+        rd_kafka_conf_set(kc, "debug", "mock", NULL, 0);
+    }
     if (!(m->admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errbuf, sizeof(errbuf)))) return -1;
     if (!(m->mock = rd_kafka_mock_cluster_new(m->admin, 1))) return -1;
     snprintf(m->brokers, sizeof(m->brokers), "%s", rd_kafka_mock_cluster_bootstraps(m->mock));
@@ -311,11 +318,15 @@ FILE *harness_fleet_conf(const char *dir, int i, const char *prefix, const char 
                 "workers: 1\n"
                 "kafka:\n  brokers: \"%s\"\n  group_id: %s\n  topics: [%s-alerts]\n"
                 "  output_topic: %s-incidents\n  dlq_topic: %s-dlq\n"
-                "  session_timeout: 6s\n  commit_interval: 100ms\n"
+                "  session_timeout: 6s\n  commit_interval: 100ms\n%s"
                 "http:\n  listen: \"\"\n"
                 "dedup:\n  window: 1h\n  repeat_interval: 24h\n"
                 "store:\n  url: redis://127.0.0.1:%d/0\n  prefix: \"%s:\"\n  timeout: 200ms\n"
                 "  lease: 2s\n",
-                brokers, prefix, prefix, prefix, prefix, redis_port, prefix);
+                brokers, prefix, prefix, prefix, prefix,
+                getenv("QUELL_TEST_MOCK_DEBUG")
+                    ? "  properties: {debug: cgrp}\nlog:\n  level: debug\n"
+                    : "",
+                redis_port, prefix);
     return f;
 }

@@ -331,6 +331,11 @@ static void test_errors(void)
     CHECK(fails_with("ingest:\n  max_labels: 1025\n", 2,
                      "ingest.max_labels: 1025 is out of range 1..1024"));
     CHECK(fails_with("dedup:\n  window: 0\n", 2, "dedup.window: 0 is out of range 1s..30d"));
+    /* y as Prometheus reads it (365d), within a key's range or not */
+    CHECK(loads_ok("dedup:\n  repeat_interval: 1y\n"));
+    CHECK(loads_ok("silences:\n  retention: 1w2d\n"));
+    CHECK(fails_with("dedup:\n  window: 1y\n", 2, "dedup.window: 1y is out of range 1s..30d"));
+    CHECK(fails_like("dedup:\n  window: 1d1w\n", 2, "dedup.window: \"1d1w\" is not a duration"));
     CHECK(fails_with("global:\n  resolve_timeout: 0s\n", 2,
                      "global.resolve_timeout: 0s is out of range 10ms..365d"));
     CHECK(fails_like("global:\n  resolve_timeout: soon\n", 2, "global.resolve_timeout"));
@@ -351,7 +356,7 @@ static void test_errors(void)
     /* Durations and sizes. */
     CHECK(fails_with("kafka:\n  session_timeout: 30\n", 2,
                      "kafka.session_timeout: \"30\" is not a duration (a number with a unit ms, "
-                     "s, m, h, d or w, e.g. 30s or 1h30m)"));
+                     "s, m, h, d, w or y, e.g. 30s or 1h30m)"));
     CHECK(fails_with("ring_bytes: 4MB\n", 1,
                      "ring_bytes: \"4MB\" is not a size (bytes, or a number with KiB, MiB or GiB, "
                      "e.g. 4MiB)"));
@@ -476,7 +481,17 @@ static void test_durations(void)
         {"1m30s500ms", 90500},
         {"1w2d3h4m5s6ms", 788645006},
         {"007s", 7000},
-        {"9223372036854775807ms", INT64_MAX},
+        /* y, and any combination from largest to smallest unit, as
+         * Prometheus' model.ParseDuration reads them */
+        {"1y", 31536000000},
+        {"1y2w", 32745600000},
+        {"2y1d", 63158400000},
+        {"1y1w1d1h1m1s1ms", 32230861001},
+        {"0y0s", 0},
+        /* the most Go's time.Duration holds (2^63-1 ns), in whole ms */
+        {"9223372036854ms", 9223372036854},
+        {"292y", 9208512000000},
+        {"106751d23h47m16s854ms", 9223372036854},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         int64_t ms = -1;
@@ -506,8 +521,22 @@ static void test_durations(void)
         "1.5h",
         "1H",
         "1 s",
-        "1y",
+        "1Y",
         "1sm",
+        "1hm",
+        "1ms5",
+        "1s1y",
+        "1y1y",
+        "1d1w",
+        "1yr",
+        "1 y",
+        "-1y",
+        /* over 2^63-1 ns, as Prometheus refuses ("duration out of range") */
+        "9223372036855ms",
+        "293y",
+        "106752d",
+        "106751d23h47m16s855ms",
+        "9223372036854775807ms",
         "9223372036854775808ms",
         "9223372036854776s",
         "15250284453w",

@@ -645,8 +645,75 @@ static void test_resolve_before_first_notification(void)
     group_table_destroy(gt);
 }
 
+/* Shared groups (refresh on): what group_shared.c's gate may answer. */
+typedef struct {
+    sink_t sink;
+    uint64_t elsewhere; /* reported resolved elsewhere by the second call */
+} shared_sink_t;
+
+static void on_shared_note(void *ctx, const notification_t *n)
+{
+    shared_sink_t *s = ctx;
+    if (s->sink.calls == 1 && n->resolved_elsewhere) {
+        n->resolved_elsewhere[0] = s->elsewhere;
+        *n->n_resolved_elsewhere = 1;
+    }
+    on_note(&s->sink, n);
+}
+
+static void test_shared_partition_moved(void)
+{
+    static char *by_alertname[] = {"alertname"};
+    route_t r = test_route(by_alertname, 1, false);
+    label_t l1[] = {L("alertname", "Disk"), L("instance", "a")};
+    label_t l2[] = {L("alertname", "Disk"), L("instance", "b")};
+    incident_t inc = {.kind = DECISION_FORWARD_NEW, .count = 1};
+    /* A resolve in a group this instance never notified: not closed
+     * silently but handed to the gate (NOTIFY_UNTOLD), which knows whether
+     * another instance notified it before the partition moved. */
+    shared_sink_t ss = {0};
+    group_table_t *gt = group_table_new(0, 100, on_shared_note, &ss);
+    group_table_set_resolve(gt, RT, NULL, NULL, true, FOLD);
+    alert_t b = mk(l2, 2, 2, true);
+    b.event_time_ms = 10 * S;
+    CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, 10 * S) == QERR_OK);
+    run_to(gt, 10 * S, 2 * M);
+    CHECK_EQ_INT(ss.sink.calls, 1);
+    CHECK_EQ_INT(ss.sink.kind[0], NOTIFY_UNTOLD);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    group_table_destroy(gt);
+
+    /* Two firing alerts notified here; b resolves here, while a, whose
+     * partition moved, was resolved by another instance (the gate says
+     * so at the update): the group resolves a too and sends its resolved
+     * at the next group_interval, not when a's endsAt (1 h) passes. */
+    ss = (shared_sink_t){.elsewhere = 1};
+    gt = group_table_new(0, 100, on_shared_note, &ss);
+    group_table_set_resolve(gt, RT, NULL, NULL, true, FOLD);
+    alert_t a = mk(l1, 2, 1, false);
+    b = mk(l2, 2, 2, false);
+    a.event_time_ms = b.event_time_ms = 10 * S;
+    a.ends_at_ms = b.ends_at_ms = H;
+    CHECK(group_table_add(gt, &r, &a, &inc, NULL, NULL, 10 * S) == QERR_OK);
+    CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, 10 * S) == QERR_OK);
+    run_to(gt, 10 * S, 1 * M);
+    CHECK_EQ_INT(ss.sink.calls, 1);
+    b.status = ALERT_RESOLVED;
+    b.ends_at_ms = M;
+    CHECK(group_table_add(gt, &r, &b, &inc, NULL, NULL, M) == QERR_OK);
+    run_to(gt, M, 12 * M);
+    CHECK_EQ_INT(ss.sink.calls, 3);
+    CHECK_EQ_INT(ss.sink.kind[1], NOTIFY_FIRING);
+    CHECK_EQ_STR(ss.sink.states[1], "FR");
+    CHECK_EQ_INT(ss.sink.kind[2], NOTIFY_RESOLVED);
+    CHECK(ss.sink.at[2] < 12 * M);
+    CHECK_EQ_INT(group_table_count(gt), 0);
+    group_table_destroy(gt);
+}
+
 int main(void)
 {
+    test_shared_partition_moved();
     test_resolve_timeout_without_ends_at();
     test_resolve_at_ends_at();
     test_resolve_seen_and_reopen();

@@ -47,7 +47,7 @@ static bool str_same(str_t a, str_t b)
 
 static size_t encode(uint8_t *buf, const alert_t *a, const incident_t *inc, int64_t written)
 {
-    notify_alert_t na = {a, inc, {0}, 0};
+    notify_alert_t na = {a, inc, {0}, 0, 0};
     return group_alert_encode(buf, GROUP_ALERT_MAX_BYTES, &na, written);
 }
 
@@ -179,7 +179,7 @@ static void test_merge(void)
      * to ours), db2 firing, db3 resolved at T+500. */
     alert_t own_a = make_alert(la, 0xa1, ALERT_FIRING);
     incident_t own_inc = {.count = 2, .first_seen_ms = T, .last_seen_ms = T};
-    notify_alert_t own_na = {&own_a, &own_inc, {0}, 0};
+    notify_alert_t own_na = {&own_a, &own_inc, {0}, 0, 0};
     notification_t own = {.kind = NOTIFY_FIRING,
                           .route = &route,
                           .group_key = "{}:{alertname=\"DiskFull\"}",
@@ -275,7 +275,7 @@ static void test_record_end(void)
     arena_init(&ar, 8192);
     alert_t a = make_alert(la, 0xa1, ALERT_FIRING);
     incident_t inc = {.count = 1, .first_seen_ms = T, .last_seen_ms = T};
-    notify_alert_t na = {&a, &inc, {0}, T + 300000};
+    notify_alert_t na = {&a, &inc, {0}, T + 300000, 0};
     group_alert_t g;
     size_t n = group_alert_encode(buf, sizeof buf, &na, T);
     CHECK(n > 0 && group_alert_decode(buf, n, 0xa1, &ar, &g));
@@ -291,7 +291,7 @@ static void test_record_end(void)
     na.alert = &a;
     group_alert_t others[1];
     alert_t own_a = make_alert(lb, 0xb2, ALERT_FIRING);
-    notify_alert_t own_na = {&own_a, &inc, {0}, 0};
+    notify_alert_t own_na = {&own_a, &inc, {0}, 0, 0};
     notification_t own = {.kind = NOTIFY_FIRING, .alerts = &own_na, .n_alerts = 1, .n_firing = 1};
     notification_t out;
     for (int step = 0; step < 3; step++) {

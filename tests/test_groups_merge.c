@@ -204,8 +204,8 @@ static bool gate_rig_new(gate_rig_t *g, const redis_local_t *redis, const char *
     g->a = (alert_t){.labels = gl_a, .n_labels = 2, .fingerprint = 0xa, .starts_at_ms = T0};
     g->b = (alert_t){.labels = gl_b, .n_labels = 2, .fingerprint = 0xb, .starts_at_ms = T0};
     g->inc = (incident_t){.count = 1, .first_seen_ms = T0, .last_seen_ms = T0};
-    g->na = (notify_alert_t){&g->a, &g->inc, {0}, 0};
-    g->nb = (notify_alert_t){&g->b, &g->inc, {0}, 0};
+    g->na = (notify_alert_t){&g->a, &g->inc, {0}, 0, T0};
+    g->nb = (notify_alert_t){&g->b, &g->inc, {0}, 0, T0};
     arena_init(&g->ar, 8192);
     CHECK(g->one && g->two);
     return g->one && g->two;
@@ -216,6 +216,20 @@ static void gate_rig_free(gate_rig_t *g)
     group_shared_destroy(g->one);
     group_shared_destroy(g->two);
     arena_free(&g->ar);
+}
+
+/* After the group's resolved: the alerts hash is gone, the group hash
+ * is a tombstone (_c, no _s). */
+static bool tombstone(redisContext *c, const char *prefix)
+{
+    redisReply *r = redisCommand(c, "EXISTS %sgrpa:0000000000000077", prefix);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+    if (r) freeReplyObject(r);
+    r = redisCommand(c, "HMGET %sgrp:0000000000000077 _c _s", prefix);
+    ok = ok && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_NIL;
+    if (r) freeReplyObject(r);
+    return ok;
 }
 
 static void test_gate_direct(const redis_local_t *redis)
@@ -274,9 +288,7 @@ static void test_gate_direct(const redis_local_t *redis)
     for (size_t i = 0; i < merged.n_alerts; i++)
         CHECK_EQ_INT(merged.alerts[i].alert->status, ALERT_RESOLVED);
     if (c) {
-        redisReply *r = redisCommand(c, "EXISTS gd:grp:0000000000000077 gd:grpa:0000000000000077");
-        CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
-        if (r) freeReplyObject(r);
+        CHECK(tombstone(c, "gd:"));
         redisFree(c);
     }
     group_shared_destroy(g.one);
@@ -347,7 +359,87 @@ static void test_gate_dead_instance(const redis_local_t *redis)
     note = gate_note(&g.route, NOTIFY_RESOLVED, &g.nb, T0 + 9600);
     CHECK(group_shared_gate(g.two, &note, &g.ar, &others));
     if (c) {
-        redisReply *r = redisCommand(c, "EXISTS gx:grp:0000000000000077 gx:grpa:0000000000000077");
+        CHECK(tombstone(c, "gx:"));
+        redisFree(c);
+    }
+    gate_rig_free(&g);
+}
+
+/* A partition moved between firing and resolve: instance one notified
+ * both alerts firing; alert a's partition then moved to two, which
+ * decides its resolve in a group it never notified (NOTIFY_UNTOLD). The
+ * group's resolved still goes out, once, as one Alertmanager's would: two
+ * records a resolved; one, still holding a firing from before the move,
+ * learns it was resolved elsewhere instead of recording it firing again,
+ * and its own resolved is the group's last. Then nothing re-sends it,
+ * and a new firing reopens the group. */
+static void test_gate_partition_moved(const redis_local_t *redis)
+{
+    gate_rig_t g;
+    if (!gate_rig_new(&g, redis, "gp:")) return;
+    group_others_t others;
+    uint64_t elsewhere[2];
+    size_t n_elsewhere = 9;
+    notify_alert_t both[2] = {g.na, g.nb};
+    notification_t note = gate_note(&g.route, NOTIFY_FIRING, both, T0);
+    note.n_alerts = 2;
+    note.n_firing = 2;
+    CHECK(group_shared_gate(g.one, &note, &g.ar, &others));
+    /* Two: a resolved, in a group it never notified. Not the last. */
+    alert_t a_res = g.a;
+    a_res.status = ALERT_RESOLVED;
+    a_res.ends_at_ms = T0 + 2000;
+    notify_alert_t na_res = {&a_res, &g.inc, {0}, 0, T0 + 2000};
+    note = gate_note(&g.route, NOTIFY_UNTOLD, &na_res, T0 + 2000);
+    CHECK(!group_shared_gate(g.two, &note, &g.ar, &others));
+    /* One: its b resolved, a still firing here as of T0: an update, not
+     * sent (nothing left firing), a listed as resolved elsewhere. */
+    alert_t b_res = g.b;
+    b_res.status = ALERT_RESOLVED;
+    b_res.ends_at_ms = T0 + 2500;
+    notify_alert_t one_view[2] = {g.na, {&b_res, &g.inc, {0}, 0, T0 + 2500}};
+    note = gate_note(&g.route, NOTIFY_FIRING, one_view, T0 + 3000);
+    note.n_alerts = 2;
+    note.resolved_elsewhere = elsewhere;
+    note.n_resolved_elsewhere = &n_elsewhere;
+    CHECK(!group_shared_gate(g.one, &note, &g.ar, &others));
+    CHECK_EQ_INT(n_elsewhere, 1);
+    if (n_elsewhere == 1) CHECK_EQ_INT(elsewhere[0], 0xa);
+    /* One resolves a too (the gate said so): the group's resolved, with
+     * both records. */
+    notify_alert_t all_res[2] = {{&a_res, &g.inc, {0}, 0, T0}, one_view[1]};
+    note = gate_note(&g.route, NOTIFY_RESOLVED, all_res, T0 + 4000);
+    note.n_alerts = 2;
+    CHECK(group_shared_gate(g.one, &note, &g.ar, &others));
+    CHECK_EQ_INT(others.n, 2);
+    redisContext *c = redis_local_client(redis);
+    if (c) CHECK(tombstone(c, "gp:"));
+    /* Late: two's untold resolve and one's stale firing are not sent. */
+    note = gate_note(&g.route, NOTIFY_UNTOLD, &na_res, T0 + 5000);
+    CHECK(!group_shared_gate(g.two, &note, &g.ar, &others));
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.na, T0 + 5000);
+    note.resolved_elsewhere = elsewhere;
+    note.n_resolved_elsewhere = &n_elsewhere;
+    CHECK(!group_shared_gate(g.one, &note, &g.ar, &others));
+    CHECK_EQ_INT(n_elsewhere, 1);
+    /* Redis down: an untold resolve is never sent (each instance then
+     * notifies only its own groups). */
+    store_conf_t sc = g.sc;
+    sc.port = redis_local_free_port();
+    group_shared_t *down = group_shared_new(&sc, "gp:");
+    note = gate_note(&g.route, NOTIFY_UNTOLD, &na_res, T0 + 5500);
+    CHECK(down && !group_shared_gate(down, &note, &g.ar, &others));
+    group_shared_destroy(down);
+    /* a fires again, seen after its resolve: the group reopens. */
+    g.na.seen_ms = T0 + 6000;
+    note = gate_note(&g.route, NOTIFY_FIRING, &g.na, T0 + 6000);
+    note.resolved_elsewhere = elsewhere;
+    note.n_resolved_elsewhere = &n_elsewhere;
+    CHECK(group_shared_gate(g.one, &note, &g.ar, &others));
+    CHECK_EQ_INT(n_elsewhere, 0);
+    CHECK_EQ_INT(others.prev_sent_ms, 0);
+    if (c) {
+        redisReply *r = redisCommand(c, "HEXISTS gp:grp:0000000000000077 _c");
         CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
         if (r) freeReplyObject(r);
         redisFree(c);
@@ -371,6 +463,7 @@ int main(void)
     /* Stage 0: the adapter's contract, before any quell runs. */
     test_gate_direct(&redis);
     test_gate_dead_instance(&redis);
+    test_gate_partition_moved(&redis);
     harness_mock_t kafka;
     CHECK_EQ_INT(harness_mock_start(&kafka, "gm", N), 0);
     webhook_sink_t sink = {.mu = PTHREAD_MUTEX_INITIALIZER};

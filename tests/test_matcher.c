@@ -533,6 +533,66 @@ static void test_set_api(void)
     matcher_set_destroy(NULL);
 }
 
+/* filter= of Alertmanager 0.25's API (labels.ParseMatcher): every case
+ * below is what a running Alertmanager 0.25 answered for
+ * GET /api/v2/silences?filter=TEXT (NULL: accepted, else its 400 body). */
+static void test_parse_filter(void)
+{
+    static const struct {
+        const char *text, *error;
+        match_op_t op;
+        const char *name, *value;
+    } cases[] = {
+        {"", "bad matcher format: ", 0, NULL, NULL},
+        {"foo", "bad matcher format: foo", 0, NULL, NULL},
+        {"=b", "bad matcher format: =b", 0, NULL, NULL},
+        {"1a=b", "bad matcher format: 1a=b", 0, NULL, NULL},
+        {"{a=\"b\"}", "bad matcher format: {a=\"b\"}", 0, NULL, NULL},
+        {"a=~\"(", "matcher value contains unescaped double quote: \"(", 0, NULL, NULL},
+        {"a=\"b", "matcher value contains unescaped double quote: \"b", 0, NULL, NULL},
+        {"a=\"b\",c=\"d\"", "matcher value contains unescaped double quote: \"b\",c=\"d\"", 0, NULL,
+         NULL},
+        {"a=\"b\"\"", "matcher value contains unescaped double quote: \"b\"\"", 0, NULL, NULL},
+        {"a=~\"(\"", "error parsing regexp: missing closing ): `^(?:()$`", 0, NULL, NULL},
+        {"a!~b", NULL, MATCH_NRE, "a", "b"},
+        {"a=b=c", NULL, MATCH_EQ, "a", "b=c"},
+        {"a==b", NULL, MATCH_EQ, "a", "=b"},
+        {"  a = \"b c\"  ", NULL, MATCH_EQ, "a", "b c"},
+        {"a=\"b\\\"c\"", NULL, MATCH_EQ, "a", "b\"c"},
+        {"a=b\\", NULL, MATCH_EQ, "a", "b\\"},
+        {"a=\"\"", NULL, MATCH_EQ, "a", ""},
+        {"a=", NULL, MATCH_EQ, "a", ""},
+        {"a:b=c", NULL, MATCH_EQ, "a:b", "c"},
+        {"a=~b.*", NULL, MATCH_RE, "a", "b.*"},
+        {"a!=\"x\\ny\"", NULL, MATCH_NE, "a", "x\ny"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        matcher_set_t *ms = matcher_set_new();
+        char err[256] = "";
+        qerr_t rc = matcher_set_parse_filter(ms, cases[i].text, err, sizeof err);
+        if ((rc == QERR_OK) != !cases[i].error ||
+            (cases[i].error && strcmp(err, cases[i].error) != 0))
+            fprintf(stderr, "filter [%s]: rc %d, \"%s\", want %s\n", cases[i].text, (int)rc, err,
+                    cases[i].error ? cases[i].error : "ok");
+        if (cases[i].error) {
+            CHECK_EQ_INT(rc, QERR_INVALID);
+            CHECK_EQ_STR(err, cases[i].error);
+            CHECK_EQ_INT(matcher_set_count(ms), 0);
+        } else {
+            CHECK_EQ_INT(rc, QERR_OK);
+            matcher_view_t v;
+            CHECK(matcher_set_get(ms, 0, &v));
+            CHECK_EQ_INT(matcher_set_count(ms), 1);
+            if (matcher_set_count(ms) == 1) {
+                CHECK_EQ_INT(v.op, cases[i].op);
+                CHECK_EQ_STR(v.name, cases[i].name);
+                CHECK_EQ_STR(v.value, cases[i].value);
+            }
+        }
+        matcher_set_destroy(ms);
+    }
+}
+
 static void test_from_node(void)
 {
     conf_t conf;
@@ -588,6 +648,7 @@ int main(void)
     test_go_regex_syntax();
     test_own_table();
     test_set_api();
+    test_parse_filter();
     test_from_node();
     return check_summary("test_matcher");
 }

@@ -49,9 +49,13 @@ static void sample(notification_t *n, notify_alert_t *na, alert_t *a, incident_t
         a[0].status = a[1].status = ALERT_RESOLVED;
         a[0].ends_at_ms = a[1].ends_at_ms = T + 60000;
     }
-    na[0] = (notify_alert_t){
-        &a[0], &inc[0], {.runbook_url = "https://rb/disk", .novel = true, .urgency_high = true}, 0};
-    na[1] = (notify_alert_t){&a[1], &inc[1], {0}, 0};
+    na[0] =
+        (notify_alert_t){&a[0],
+                         &inc[0],
+                         {.runbook_url = "https://rb/disk", .novel = true, .urgency_high = true},
+                         0,
+                         0};
+    na[1] = (notify_alert_t){&a[1], &inc[1], {0}, 0, 0};
     *n = (notification_t){.kind = kind,
                           .route = route,
                           .group_key = "{}/{team=\"db\"}:{alertname=\"DiskFull\", team=\"db\"}",

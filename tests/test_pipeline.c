@@ -200,10 +200,14 @@ static void test_storm(env_t *env, gen_format_t format)
     CHECK(want > 100);
     CHECK_EQ_INT(r.incidents, (long long)want);
     check_one_incident_each(env, &s, want);
-    /* quell's own counters agree with what Kafka saw. */
-    CHECK_EQ_INT(harness_summary_value(s.out_path, "alerts in"), 20000);
-    CHECK_EQ_INT(harness_summary_value(s.out_path, "alerts decided"), 20000);
-    CHECK_EQ_INT(harness_summary_value(s.out_path, "duplicate"), 20000 - (long long)want);
+    /* quell's own counters agree with what Kafka saw: every message once,
+     * or (at least once) more when the group lost its partitions before
+     * their offsets were committed (a session timeout on a starved
+     * broker): then re-read, and every re-read a duplicate. */
+    long long in = harness_summary_value(s.out_path, "alerts in");
+    CHECK(in == 20000 || (in > 20000 && harness_file_has(s.log_path, "partitions (lost)")));
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "alerts decided"), in);
+    CHECK_EQ_INT(harness_summary_value(s.out_path, "duplicate"), in - (long long)want);
     if (check_failures) harness_dump_file(s.log_path);
 }
 

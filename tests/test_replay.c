@@ -388,16 +388,17 @@ static void test_compressed(void)
     /* cut short: the lines before the cut, and it says so */
     snprintf(cmd, sizeof cmd, "cd %s && head -c 40 packed.csv.gz > cut.csv.gz", dir);
     CHECK_EQ_INT(system(cmd), 0);
-    CHECK_EQ_INT(run("replay cut.csv.gz", &out, &err), 0);
+    /* (40 bytes hold no whole alert line: nothing read, exit 1) */
+    CHECK_EQ_INT(run("replay cut.csv.gz", &out, &err), 1);
     CHECK(err && strstr(err, "cut.csv.gz: gzip stream not whole, it ends early"));
     free(out);
     free(err);
     /* an archive is said to be one, not read as lines of binary */
     snprintf(cmd, sizeof cmd, "cd %s && tar czf both.tar.gz plain.csv", dir);
     CHECK_EQ_INT(system(cmd), 0);
-    CHECK_EQ_INT(run("replay both.tar.gz", &out, &err), 0);
+    CHECK_EQ_INT(run("replay both.tar.gz", &out, &err), 1);
     CHECK(err && strstr(err, "both.tar.gz: not read: an archive of files (tar xf it"));
-    CHECK(out && strstr(out, "0 alerts, 0 fingerprints, 1 not decoded"));
+    CHECK(err && strstr(err, "quell replay: no alert read from both.tar.gz (1 not decoded)"));
     free(out);
     free(err);
 }
@@ -1024,8 +1025,9 @@ static void test_vendor_payloads(void)
     if (!CHECK_DATA(rules, "rules/kube-prometheus/nodeExporter-prometheusRule.yaml")) return;
     char args[1200], *out, *err;
     snprintf(args, sizeof args, "replay -c v.yaml %s", rules);
-    CHECK_EQ_INT(run(args, &out, &err), 0);
+    CHECK_EQ_INT(run(args, &out, &err), 1);
     CHECK(err && strstr(err, "not read: YAML (a rule or config file?)"));
+    CHECK(err && strstr(err, "quell replay: no alert read from "));
     free(out);
     free(err);
 }
@@ -1100,6 +1102,43 @@ static void test_check_and_explain(void)
     CHECK(err && strstr(err, "empty.csv: no alert in it"));
     free(out);
     free(err);
+    /* a webhook payload without alerts is no alert either */
+    write_text("nothing.json", "{\"version\": \"4\", \"status\": \"firing\", \"alerts\": []}");
+    CHECK_EQ_INT(run("explain -c base.yaml nothing.json", &out, &err), 1);
+    CHECK(err && strstr(err, "nothing.json: no alert in it"));
+    free(out);
+    free(err);
+}
+
+/* Replay that read no alert fails (exit 1) and says so on stderr, whether
+ * the inputs were empty, not alerts, or a payload without alerts; one
+ * input with alerts among empty ones is a replay. */
+static void test_nothing_read(void)
+{
+    char *out, *err;
+    write_text("blank.json", "");
+    write_text("none.json", "{\"alerts\": []}");
+    write_text("prose.txt", "not an alert\n");
+    CHECK_EQ_INT(run("replay blank.json", &out, &err), 1);
+    CHECK(err && strstr(err, "quell replay: no alert read from blank.json\n"));
+    CHECK(out && !*out);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("replay --format json blank.json none.json prose.txt", &out, &err), 1);
+    CHECK(err && strstr(err, "quell replay: no alert read from any of the inputs"));
+    CHECK(out && !*out);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("replay - < /dev/null", &out, &err), 1);
+    CHECK(err && strstr(err, "quell replay: no alert read from /dev/stdin"));
+    free(out);
+    free(err);
+    write_text("one.json", "{\"labels\": {\"alertname\": \"A\"}, \"startsAt\": "
+                           "\"2024-01-01T00:00:00Z\"}\n");
+    CHECK_EQ_INT(run("replay blank.json one.json", &out, &err), 0);
+    CHECK(out && strstr(out, "1 alerts"));
+    free(out);
+    free(err);
 }
 
 int main(void)
@@ -1125,6 +1164,7 @@ int main(void)
     test_nagios_log();
     test_roles_by_value();
     test_check_and_explain();
+    test_nothing_read();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);

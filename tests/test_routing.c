@@ -195,6 +195,34 @@ static void test_errors(void)
     CHECK(refused(
         "route:\n  receiver: a\n  group_wait: soon\nreceivers:\n  - {name: a, type: stdout}\n",
         "q.yml:3:15: group_wait: \"soon\" is not a duration"));
+    /* durations read as Alertmanager's (Prometheus' model.ParseDuration) */
+    CHECK(refused("route:\n  receiver: a\n  repeat_interval: 1d1y\nreceivers:\n"
+                  "  - {name: a, type: stdout}\n",
+                  "q.yml:3:20: repeat_interval: \"1d1y\" is not a duration"));
+    CHECK(refused("route:\n  receiver: a\n  group_interval: 300y\nreceivers:\n"
+                  "  - {name: a, type: stdout}\n",
+                  "q.yml:3:19: group_interval: \"300y\" is not a duration"));
+    {
+        conf_t c;
+        char err[512] = "";
+        routing_t *rt = NULL;
+        CHECK_EQ_INT(load_compile("route:\n  receiver: a\n  group_wait: 0\n"
+                                  "  group_interval: 1h30m\n  repeat_interval: 1y2w\n"
+                                  "receivers:\n  - {name: a, type: stdout}\n",
+                                  &c, &rt, err, sizeof err),
+                     QERR_OK);
+        if (*err) fprintf(stderr, "%s\n", err);
+        const route_t *got[4];
+        label_t l = {{"x", 1}, {"y", 1}};
+        CHECK_EQ_INT(rt ? routing_match(rt, &l, 1, got, 4) : 0, 1);
+        if (rt) {
+            CHECK_EQ_INT(got[0]->group_wait_ms, 0);
+            CHECK_EQ_INT(got[0]->group_interval_ms, 5400000);
+            CHECK_EQ_INT(got[0]->repeat_interval_ms, (365 + 14) * 86400000LL);
+        }
+        routing_destroy(rt);
+        conf_free(&c);
+    }
     CHECK(refused("route:\n  receiver: a\n  colour: red\nreceivers:\n  - {name: a, type: stdout}\n",
                   "q.yml:3:3: unknown route key \"colour\""));
     CHECK(refused("route:\n  receiver: a\nreceivers:\n  - {name: a, type: webhook}\n",

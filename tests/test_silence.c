@@ -59,6 +59,40 @@ static int post(silencer_t *s, const char *b, mbuf_t *out)
     return silencer_post(s, b, strlen(b), out);
 }
 
+/* The startsAt a silence was stored with, as the API shows it. */
+static bool stored_start(silencer_t *s, const char *id, char out[40])
+{
+    mbuf_t g = {0};
+    bool ok = silencer_get(s, id, &g) == 200;
+    const char *p = ok ? strstr(g.buf, "\"startsAt\":\"") : NULL;
+    if (p) snprintf(out, 40, "%.*s", (int)strcspn(p + 12, "\""), p + 12);
+    mbuf_free(&g);
+    return p != NULL;
+}
+
+/* A body like body()'s with a startsAt given as text. */
+static char *body_at(const char *id, const char *matchers, const char *start, int64_t end_ms)
+{
+    char *b = body(id, matchers, 0, end_ms);
+    char zero[40];
+    iso(0, zero);
+    char *at = strstr(b, zero);
+    size_t zl = strlen(zero), sl = strlen(start);
+    memmove(at + sl, at + zl, strlen(at + zl) + 1);
+    memcpy(at, start, sl);
+    return b;
+}
+
+static bool state_is(silencer_t *s, const char *id, const char *state)
+{
+    mbuf_t g = {0};
+    char want[64];
+    snprintf(want, sizeof want, "\"state\":\"%s\"", state);
+    bool ok = silencer_get(s, id, &g) == 200 && strstr(g.buf, want);
+    mbuf_free(&g);
+    return ok;
+}
+
 static ruleset_t *empty_rules(void)
 {
     conf_t c;
@@ -89,12 +123,19 @@ static decision_kind_t decide(decider_t *d, rules_live_t *live, label_t *l, uint
 
 /* ---- validation: Alertmanager's codes and messages ------------------------------ */
 
-static void test_validation(void)
+/* A silencer of its own, in memory (no file, no Redis). */
+static silencer_t *memory_silencer(void)
 {
     silencer_opts_t o = {.retention_ms = 120 * 60 * MIN, .poll_ms = 100};
     char err[256];
     silencer_t *s = silencer_new(&o, err, sizeof err);
     CHECK(s != NULL);
+    return s;
+}
+
+static void test_validation(void)
+{
+    silencer_t *s = memory_silencer();
     if (!s) return;
     int64_t now = clock_wall_ms();
     mbuf_t out = {0};
@@ -173,14 +214,26 @@ static void test_validation(void)
                           "\"createdBy\":\"x\",\"comment\":\"y\"}";
     CHECK_EQ_INT(post(s, missing, &out), 422);
     CHECK(strstr(out.buf, "startsAt in body is required") != NULL);
+    /* no body at all: go-swagger's "required" (Alertmanager 0.25) */
+    CHECK_EQ_INT(post(s, " \n", &out), 422);
+    CHECK_EQ_STR(out.buf, "{\"code\":602,\"message\":\"silence in body is required\"}");
     CHECK_EQ_INT(post(s, "{nope", &out), 400);
     CHECK(strncmp(out.buf, "{\"code\":400,\"message\":", 22) == 0);
     out.len = 0;
     CHECK_EQ_INT(silencer_get(s, "0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", &out), 404);
-    CHECK_EQ_INT(silencer_expire(s, "0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", &out), 404);
+    /* Alertmanager 0.25: 500 "silence not found" (a GET: an empty 404) */
+    out.len = 0;
+    CHECK_EQ_INT(silencer_expire(s, "0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", &out), 500);
+    CHECK_EQ_STR(out.buf, "\"silence not found\"");
     const char *bad_filter = "foo=~\"(";
     out.len = 0;
     CHECK_EQ_INT(silencer_list(s, &bad_filter, 1, &out), 400);
+    CHECK_EQ_STR(out.buf, "\"matcher value contains unescaped double quote: \\\"(\"");
+    /* one matcher per filter, as Alertmanager 0.25: no braces, no list */
+    const char *braces = "{a=\"b\"}";
+    out.len = 0;
+    CHECK_EQ_INT(silencer_list(s, &braces, 1, &out), 400);
+    CHECK_EQ_STR(out.buf, "\"bad matcher format: {a=\\\"b\\\"}\"");
     mbuf_free(&out);
     silencer_destroy(s);
 }
@@ -270,9 +323,12 @@ static void test_decisions_and_file(void)
     out.len = 0;
     CHECK_EQ_INT(silencer_get(s, id, &out), 200);
     CHECK(strstr(out.buf, "\"createdBy\":\"me\"") != NULL);
-    /* Update by id: the same id, the new comment. */
-    b = body(id, "[{\"name\":\"alertname\",\"value\":\"Test\",\"isRegex\":false}]", now,
-             now + 90 * MIN);
+    /* Update by id: the same id, the new comment (the stored start sent
+     * back, as amtool does: a moved start would make a new silence). */
+    char start[40] = "";
+    CHECK(stored_start(s, id, start));
+    b = body_at(id, "[{\"name\":\"alertname\",\"value\":\"Test\",\"isRegex\":false}]", start,
+                now + 90 * MIN);
     char *c = strstr(b, "maint");
     memcpy(c, "maynt", 5);
     CHECK_EQ_INT(post(s, b, &out), 200);
@@ -313,7 +369,8 @@ static void test_decisions_and_file(void)
     CHECK_EQ_INT(decide(d, live, test, 2, 17, now, &inc, reason, sizeof reason),
                  DECISION_SUPPRESS_EXCLUDED);
     /* Expire = delete: no longer silences, still listed as expired, then
-     * a second expire is Alertmanager's 500. */
+     * a second expire is a 200 that changes nothing, as Alertmanager 0.25
+     * answers it. */
     out.len = 0;
     CHECK_EQ_INT(silencer_expire(s, id, &out), 200);
     CHECK_EQ_INT(decide(d, live, test, 2, 18, now + 1, &inc, reason, sizeof reason),
@@ -321,8 +378,15 @@ static void test_decisions_and_file(void)
     out.len = 0;
     CHECK_EQ_INT(silencer_get(s, id, &out), 200);
     CHECK(strstr(out.buf, "\"state\":\"expired\"") != NULL);
+    mbuf_t before = {0};
+    mbuf_append(&before, out.buf, out.len);
     out.len = 0;
-    CHECK_EQ_INT(silencer_expire(s, id, &out), 500);
+    CHECK_EQ_INT(silencer_expire(s, id, &out), 200);
+    CHECK_EQ_INT(out.len, 0);
+    out.len = 0;
+    CHECK_EQ_INT(silencer_get(s, id, &out), 200);
+    CHECK(out.len == before.len && !memcmp(out.buf, before.buf, out.len));
+    mbuf_free(&before);
     mbuf_free(&out);
     silencer_destroy(s);
 out:
@@ -498,12 +562,84 @@ out:
     redis_local_stop(&rl);
 }
 
+/* An update keeps the id only where Alertmanager 0.25's canUpdate lets it
+ * (checked against a running 0.25): the same matchers, an active one's
+ * start unchanged, a pending one's start not in the past; otherwise a new
+ * silence, and the old one expires. */
+static void test_update_in_place(void)
+{
+    silencer_t *s = memory_silencer();
+    if (!s) return;
+    int64_t now = clock_wall_ms();
+    const char *m1 = "[{\"name\":\"a\",\"value\":\"1\",\"isRegex\":false}]";
+    const char *m2 = "[{\"name\":\"a\",\"value\":\"2\",\"isRegex\":false}]";
+    mbuf_t out = {0};
+    char a[40] = "", b_id[40] = "", c[40] = "", start[40] = "";
+    char *b = body(NULL, m1, now, now + 60 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, a));
+    CHECK(stored_start(s, a, start));
+    /* same matchers and start, a later end: in place */
+    b = body_at(a, m1, start, now + 90 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, c));
+    CHECK_EQ_STR(c, a);
+    CHECK(state_is(s, a, "active"));
+    /* other matchers: a new silence, the old one expired */
+    b = body_at(a, m2, start, now + 90 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, b_id));
+    CHECK(strcmp(b_id, a) != 0);
+    CHECK(state_is(s, a, "expired"));
+    CHECK(state_is(s, b_id, "active"));
+    /* an active one's start moved: new again */
+    b = body(b_id, m2, now - 60 * MIN, now + 90 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, c));
+    CHECK(strcmp(c, b_id) != 0);
+    CHECK(state_is(s, b_id, "expired"));
+    CHECK(state_is(s, c, "active"));
+    /* pending: a later start is in place, a start in the past is not */
+    char p[40] = "", q[40] = "";
+    b = body(NULL, m1, now + 30 * MIN, now + 60 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, p));
+    b = body(p, m1, now + 20 * MIN, now + 60 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, q));
+    CHECK_EQ_STR(q, p);
+    CHECK(state_is(s, p, "pending"));
+    b = body(p, m1, now - MIN, now + 60 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, q));
+    CHECK(strcmp(q, p) != 0);
+    CHECK(state_is(s, p, "expired"));
+    CHECK(state_is(s, q, "active"));
+    /* an expired one: a new silence, the old one left expired */
+    b = body_at(a, m1, start, now + 90 * MIN);
+    CHECK_EQ_INT(post(s, b, &out), 200);
+    free(b);
+    CHECK(id_of(&out, c));
+    CHECK(strcmp(c, a) != 0);
+    CHECK(state_is(s, a, "expired"));
+    mbuf_free(&out);
+    silencer_destroy(s);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, LOG_FMT_LOGFMT);
     test_validation();
     test_decisions_and_file();
     test_no_escape();
+    test_update_in_place();
     test_shared_redis();
     return check_summary("silence");
 }
