@@ -1,9 +1,7 @@
 /*
  * The shared store's Redis adapter: one hiredis connection per thread,
  * commands written as RESP into a buffer the connection keeps (resp_*
- * below) and sent from it to the connection's socket as one pipeline per
- * store_run(), i.e. one round trip; hiredis connects and reads the
- * replies.
+ * below) and sent as one pipeline per store_run(), i.e. one round trip.
  *
  * Three Lua scripts, loaded with SCRIPT LOAD on every (re)connect and called
  * with EVALSHA; a NOSCRIPT reply (Redis restarted, SCRIPT FLUSH) fails the
@@ -40,12 +38,10 @@
  * demoted by a failover) drops the connection like any error, and the
  * reconnect asks the sentinels for the new master.
  */
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "dedup_int.h"
 
@@ -222,7 +218,7 @@ struct store_conn {
     size_t multi_arg_len[MULTI_KEYS][MULTI_ARGS];
     cmd_kind_t multi_kind[MULTI_KEYS];
     char multi_renew[MULTI_KEYS]; /* cas, touch: '1' sets the TTL, '0' keeps it */
-    /* The round's commands, formatted; written to the socket by
+    /* The round's commands, formatted; handed to hiredis in one piece by
      * store_send. Formatting each call with redisAppendCommandArgv (an
      * sds per call built with sdscatfmt per argument, then appended to
      * hiredis's output buffer, which grows by realloc and is freed after
@@ -661,28 +657,20 @@ qerr_t store_send(store_conn_t *c)
         resp_reset(&c->out);
         return QERR_IO;
     }
-    /* Written from the buffer itself rather than appended to hiredis's
-     * output buffer (redisAppendFormattedCommand: a copy into an sds
-     * allocated afresh every round, ~2% of the dedup thread's samples with
-     * its page faults). hiredis's own buffer is empty between rounds (the
-     * setup commands write theirs whole), so its reads below see the
-     * replies of exactly these commands. The socket blocks up to
-     * store.timeout (redisSetTimeout): EAGAIN is that timeout. */
-    const char *p = c->out.buf;
-    size_t left = c->out.len;
-    while (left) {
-        ssize_t w = send(c->ctx->fd, p, left, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            resp_reset(&c->out);
-            drop(c, w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "write timed out"
-                                                                       : "write failed");
+    /* The round's commands in one piece: one copy into hiredis's output
+     * buffer, written below. */
+    int appended = redisAppendFormattedCommand(c->ctx, c->out.buf, c->out.len);
+    resp_reset(&c->out);
+    if (appended != REDIS_OK) {
+        drop(c, c->ctx->errstr[0] ? c->ctx->errstr : "out of memory");
+        return QERR_IO;
+    }
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c->ctx, &done) != REDIS_OK) {
+            drop(c, c->ctx->errstr[0] ? c->ctx->errstr : "write failed");
             return QERR_IO;
         }
-        p += w;
-        left -= (size_t)w;
-    }
-    resp_reset(&c->out);
     return QERR_OK;
 }
 
