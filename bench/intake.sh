@@ -9,7 +9,7 @@ SECS=${2:-10}
 command -v wrk >/dev/null || { echo "intake.sh: wrk is not installed (scripts/deps.sh)" >&2; exit 1; }
 work=$(mktemp -d)
 pid=""
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || true; }; rm -rf "$work"; }
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

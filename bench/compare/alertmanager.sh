@@ -47,8 +47,8 @@ TOOLS=bench/compare/am_tools.py
 work=$(mktemp -d)
 rpid="" ampid=""
 cleanup() {
-  [[ -n $ampid ]] && kill "$ampid" 2>/dev/null && wait "$ampid" 2>/dev/null
-  [[ -n $rpid ]] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+  [[ -n $ampid ]] && kill "$ampid" 2>/dev/null && { wait "$ampid" 2>/dev/null || true; }
+  [[ -n $rpid ]] && kill "$rpid" 2>/dev/null && { wait "$rpid" 2>/dev/null || true; }
   rm -rf "$work"
 }
 trap cleanup EXIT
