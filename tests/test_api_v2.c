@@ -132,6 +132,18 @@ static bool rig_new(rig_t *r, const char *yaml, uint32_t recent, uint32_t open)
 /* Serves it: its port, 0 when it did not start. */
 static uint16_t rig_serve(rig_t *r) { return serve(&r->conf, r->d, &r->api, &r->s); }
 
+/* The rig with one active alert {alertname="A"} (fingerprint 1), served:
+ * its port. */
+static uint16_t rig_one_alert(rig_t *r, const char *yaml)
+{
+    bool made = rig_new(r, yaml, 16, 16);
+    CHECK(made);
+    if (!made) return 0;
+    label_t a[] = {L("alertname", "A")};
+    note(r->d, 0x1, a, 1);
+    return rig_serve(r);
+}
+
 static void rig_free(rig_t *r)
 {
     http_server_destroy(r->s);
@@ -189,10 +201,7 @@ static void test_receiver_filter(void)
                        "receivers:\n  - {name: r, type: stdout}\n  - {name: a, type: stdout}\n"
                        "  - {name: b, type: stdout}\n";
     rig_t r;
-    CHECK(rig_new(&r, yaml, 16, 16));
-    label_t a[] = {L("alertname", "A")};
-    note(r.d, 0x1, a, 1);
-    uint16_t port = rig_serve(&r);
+    uint16_t port = rig_one_alert(&r, yaml);
     mbuf_t b = {0};
     CHECK_EQ_INT(get(port, "/api/v2/alerts/groups", &b), 200);
     CHECK(b.buf && strstr(b.buf, "\"receiver\":{\"name\":\"a\"}") &&
@@ -229,10 +238,7 @@ static void test_bool_params(void)
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname]\n"
                        "receivers:\n  - {name: r, type: stdout}\n";
     rig_t r;
-    CHECK(rig_new(&r, yaml, 16, 16));
-    label_t a[] = {L("alertname", "A")};
-    note(r.d, 0x1, a, 1);
-    uint16_t port = rig_serve(&r);
+    uint16_t port = rig_one_alert(&r, yaml);
     mbuf_t b = {0};
     static const struct {
         const char *query;
