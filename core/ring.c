@@ -209,45 +209,45 @@ void ring_wait_room(ring_t *r, size_t len, int timeout_ms)
     atomic_store_explicit(&r->producer_waiting, 0, memory_order_relaxed);
 }
 
-void *ring_peek(ring_t *r, size_t *len)
+/* The record at *pos (past a skip marker, which moves *pos), NULL when
+ * none is published before `head`. */
+static unsigned char *record_at(const ring_t *r, size_t *pos, size_t head, size_t *len)
 {
-    size_t tail = r->read;
-    size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-    if (tail == head) return NULL;
-    size_t off = tail & r->mask;
+    if (*pos == head) return NULL;
+    size_t off = *pos & r->mask;
     uint64_t hdr;
     memcpy(&hdr, r->buf + off, sizeof(hdr));
     if (hdr == RING_SKIP) {
-        tail += r->capacity - off;
+        *pos += r->capacity - off;
+        if (*pos == head) return NULL;
         off = 0;
         memcpy(&hdr, r->buf, sizeof(hdr));
     }
     *len = (size_t)hdr;
-    r->tail_next = tail + RING_HDR + pad8((size_t)hdr);
     return r->buf + off + RING_HDR;
+}
+
+void *ring_peek(ring_t *r, size_t *len)
+{
+    size_t pos = r->read;
+    unsigned char *rec =
+        record_at(r, &pos, atomic_load_explicit(&r->head, memory_order_acquire), len);
+    if (rec) r->tail_next = pos + RING_HDR + pad8(*len);
+    return rec;
 }
 
 const void *ring_peek_next(ring_t *r, size_t *len)
 {
     size_t pos = r->tail_next;
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-    if (pos == head) return NULL;
-    size_t off = pos & r->mask;
-    uint64_t hdr;
-    memcpy(&hdr, r->buf + off, sizeof(hdr));
-    if (hdr == RING_SKIP) {
-        pos += r->capacity - off;
-        if (pos == head) return NULL;
-        off = 0;
-        memcpy(&hdr, r->buf, sizeof(hdr));
-    }
-    *len = (size_t)hdr;
+    const unsigned char *rec = record_at(r, &pos, head, len);
+    if (!rec) return NULL;
     /* The record after it, when published: its first lines are asked for
      * now, so that the next call finds its header in cache. */
-    size_t after = pos + RING_HDR + pad8((size_t)hdr);
+    size_t after = pos + RING_HDR + pad8(*len);
     for (size_t i = 0; i < RING_PREFETCH_BYTES && after + i < head; i += CACHELINE)
         __builtin_prefetch(r->buf + ((after + i) & r->mask), 0, 3);
-    return r->buf + off + RING_HDR;
+    return rec;
 }
 
 void ring_release(ring_t *r)

@@ -213,13 +213,18 @@ void store_worker_set_rules(store_worker_t *sw, const dedup_rules_hook_t *h, voi
     sw->rules_ctx = ctx;
 }
 
+static void count_decision(store_worker_t *sw, const item_t *it)
+{
+    sw->decided(sw->decided_ctx, &it->a, &it->inc);
+}
+
 /* A rule suppressed it, or L1 decided it (a suppression): counted, its
  * input released, the store untouched (L1's counts reach it with the next
  * count flush). */
 static void act_now(store_worker_t *sw, item_t *it)
 {
     if (it->state == IT_LOCAL) stat_add(&sw->stats->local, 1);
-    sw->decided(sw->decided_ctx, &it->a, &it->inc);
+    count_decision(sw, it);
     track_done(it->track);
     free(it->parked_copy);
     it->parked_copy = NULL;
@@ -769,11 +774,6 @@ static void run_groups(store_worker_t *sw, batch_t *b)
 }
 
 /* ---- acting on decisions ------------------------------------------------ */
-
-static void count_decision(store_worker_t *sw, const item_t *it)
-{
-    sw->decided(sw->decided_ctx, &it->a, &it->inc);
-}
 
 static void poll_outstanding(store_worker_t *sw, bool wait_all);
 

@@ -681,6 +681,16 @@ static bool compose(group_table_t *gt, group_t *g, notify_kind_t kind, int64_t n
     return true;
 }
 
+/* A firing entry resolved (by time, or elsewhere): its endsAt is its own,
+ * else `end_ms`. A change. */
+static void resolve_entry(group_table_t *gt, group_t *g, entry_t *e, int64_t end_ms, int64_t now_ms)
+{
+    e->alert->status = ALERT_RESOLVED;
+    if (!e->alert->ends_at_ms) e->alert->ends_at_ms = end_ms;
+    e->ends_ms = 0;
+    mark_changed(gt, g, now_ms);
+}
+
 /* Firing entries another instance resolved since this one last saw them
  * (shared groups: their partitions moved; the gate said so): resolved
  * here too, a change, so the group moves on to its update or resolved. */
@@ -688,11 +698,7 @@ static void resolve_elsewhere(group_table_t *gt, group_t *g, size_t n, int64_t n
 {
     for (size_t i = 0; i < n; i++) {
         entry_t *e = entry_find(g, gt->elsewhere[i]);
-        if (!e || e->alert->status == ALERT_RESOLVED) continue;
-        e->alert->status = ALERT_RESOLVED;
-        if (!e->alert->ends_at_ms) e->alert->ends_at_ms = now_ms;
-        e->ends_ms = 0;
-        mark_changed(gt, g, now_ms);
+        if (e && e->alert->status != ALERT_RESOLVED) resolve_entry(gt, g, e, now_ms, now_ms);
     }
 }
 
@@ -913,10 +919,7 @@ static void expire(group_table_t *gt, group_t *g, int64_t now_ms)
         /* Resolved by time, as Alertmanager's ResolvedAt: its endsAt is
          * its own, else when it timed out. */
         lapse(gt, g, e);
-        e->alert->status = ALERT_RESOLVED;
-        if (!e->alert->ends_at_ms) e->alert->ends_at_ms = e->ends_ms;
-        e->ends_ms = 0;
-        mark_changed(gt, g, now_ms);
+        resolve_entry(gt, g, e, e->ends_ms, now_ms);
     }
     g->expires_ms = next;
     if (moved && gt->refresh && g->notified) notify(gt, g, NOTIFY_REFRESH, now_ms);

@@ -111,7 +111,7 @@ static const char gate_lua[] =
     "local prev = tonumber(redis.call('HGET', KEYS[1], '_s') or '0') "
     "if kind == 'p' or redis.call('HEXISTS', KEYS[1], '_c') == 1 then send = 0 "
     "elseif kind == 'x' or kind == 'u' then "
-    "  if (kind == 'u' and prev == 0) or firing_left() then send = 0 "
+    "  if firing_left() then send = 0 "
     "  else "
     "    local all = redis.call('HGETALL', KEYS[2]) "
     "    redis.call('DEL', KEYS[2]) "

@@ -372,14 +372,14 @@ static void on_notification(void *ctx, const notification_t *note)
         return;
     }
     notification_t untold;
-    if (n->o.group_shared || note->kind == NOTIFY_UNTOLD) {
+    /* NOTIFY_UNTOLD comes only from shared groups (group.c's `refresh`). */
+    if (n->o.group_shared) {
         /* Kafka protobuf sends one Incident per alert: the other instances
          * produce their own, so only this instance's are needed. */
         bool per_alert = rcv->kind == RECV_KAFKA && rcv->protobuf;
         group_others_t others;
         arena_reset(&n->merge);
-        if (!n->o.group_shared ||
-            !group_shared_gate(n->o.group_shared, note, &n->merge, per_alert ? NULL : &others)) {
+        if (!group_shared_gate(n->o.group_shared, note, &n->merge, per_alert ? NULL : &others)) {
             /* Another instance covers it (or nobody was told): nothing to
              * deliver. */
             for (size_t i = 0; i < note->n_tracks; i++) track_done(note->tracks[i]);

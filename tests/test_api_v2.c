@@ -292,18 +292,17 @@ static double wall_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* /alerts/groups finds an alert's group by a hash of its key, not by a
- * scan of the groups found so far: with 100,000 alerts in 10,000 groups
- * (a scan: 10^9 key compares, seconds) it costs about what /alerts, the
- * same alerts ungrouped, costs. Timed against /alerts in the same process,
- * so a loaded machine slows both. The order is still Alertmanager's. */
+/* /alerts/groups over 100,000 alerts in 10,000 groups: every group once,
+ * in Alertmanager's order. Its time beside /alerts is printed, never
+ * asserted (speed is measured in bench/, not by a timed test): with the
+ * hash index 0.7-1.1 s against 0.4-0.7 s, with the scan it replaced (10^9
+ * key compares) 4.0 s. */
 static void test_many_groups(void)
 {
-    /* Under the sanitizers (QUELL_TIME_SCALE > 1) a fifth of it, and no
-     * timing: ASan's cost is not the code's. */
+    /* Under the sanitizers (QUELL_TIME_SCALE > 1) a fifth of it. */
     const char *scale = getenv("QUELL_TIME_SCALE");
-    bool timed = !scale || atoi(scale) <= 1;
-    const uint32_t N_ALERTS = timed ? 100000 : 20000, N_GROUPS = N_ALERTS / 10;
+    bool full = !scale || atoi(scale) <= 1;
+    const uint32_t N_ALERTS = full ? 100000 : 20000, N_GROUPS = N_ALERTS / 10;
     const char *yaml = "route:\n  receiver: r\n  group_by: [alertname, g]\n"
                        "receivers:\n  - {name: r, type: stdout}\n";
     rig_t r;
@@ -330,7 +329,6 @@ static void test_many_groups(void)
     fprintf(stderr, "%u alerts: /alerts %.3f s, /alerts/groups (%u groups) %.3f s\n", N_ALERTS,
             t_alerts, N_GROUPS, t_groups);
     CHECK(b.len > alerts_len);
-    if (timed) CHECK(t_groups < 3 * t_alerts + 0.5);
     /* every group once, in group-label order */
     size_t n = 0;
     const char *at = b.buf, *prev = NULL;

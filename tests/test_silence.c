@@ -59,6 +59,19 @@ static int post(silencer_t *s, const char *b, mbuf_t *out)
     return silencer_post(s, b, strlen(b), out);
 }
 
+/* POSTs body(id, matchers, start_ms, end_ms): the answer is `code` and,
+ * unless `words` is NULL, holds them. */
+static void post_expect(silencer_t *s, const char *id, const char *matchers, int64_t start_ms,
+                        int64_t end_ms, int code, const char *words, mbuf_t *out)
+{
+    char *b = body(id, matchers, start_ms, end_ms);
+    int got = post(s, b, out);
+    bool ok = got == code && (!words || (out->buf && strstr(out->buf, words)));
+    CHECK(ok);
+    if (!ok) fprintf(stderr, "  %d (want %d) for %s: %s\n", got, code, matchers, out->buf);
+    free(b);
+}
+
 /* The startsAt a silence was stored with, as the API shows it. */
 static bool stored_start(silencer_t *s, const char *id, char out[40])
 {
@@ -146,14 +159,10 @@ static void test_validation(void)
     CHECK_EQ_STR(out.buf, "\"silence invalid: invalid label matcher 0: invalid regular expression "
                           "\\\"(\\\": error parsing regexp: missing closing ): `(`\"");
     free(b);
-    b = body(NULL, ok_m, now + 2 * MIN, now + MIN);
-    CHECK_EQ_INT(post(s, b, &out), 400);
-    CHECK(strstr(out.buf, "start time must be before end time") != NULL);
-    free(b);
-    b = body(NULL, ok_m, now - 10 * MIN, now - 5 * MIN);
-    CHECK_EQ_INT(post(s, b, &out), 400);
-    CHECK(strstr(out.buf, "end time can't be in the past") != NULL);
-    free(b);
+    post_expect(s, NULL, ok_m, now + 2 * MIN, now + MIN, 400, "start time must be before end time",
+                &out);
+    post_expect(s, NULL, ok_m, now - 10 * MIN, now - 5 * MIN, 400, "end time can't be in the past",
+                &out);
     /* go-swagger's minItems, before Alertmanager's handler runs. */
     b = body(NULL, "[]", now, now + MIN);
     CHECK_EQ_INT(post(s, b, &out), 422);
@@ -176,36 +185,25 @@ static void test_validation(void)
     CHECK(
         strstr(out.buf, "\"code\":400") &&
         strstr(out.buf, "cannot unmarshal number into Go struct field PostableSilence.createdBy"));
-    b = body(NULL, "[{\"name\":\"a\",\"value\":\".*\",\"isRegex\":true}]", now, now + MIN);
-    CHECK_EQ_INT(post(s, b, &out), 400);
-    CHECK(strstr(out.buf, "must not match the empty string") != NULL);
-    free(b);
+    post_expect(s, NULL, "[{\"name\":\"a\",\"value\":\".*\",\"isRegex\":true}]", now, now + MIN,
+                400, "must not match the empty string", &out);
     /* A negative matcher never counts as matching the empty string
      * (Alertmanager's matchesEmpty): alone, it is a valid silence; with
      * a positive one that matches it, too. */
-    b = body(NULL,
-             "[{\"name\":\"severity\",\"value\":\"critical\",\"isRegex\":false,"
-             "\"isEqual\":false}]",
-             now, now + MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
-    b = body(NULL,
-             "[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false},"
-             "{\"name\":\"b\",\"value\":\"x.*\",\"isRegex\":true,\"isEqual\":false}]",
-             now, now + MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
-    b = body(NULL,
-             "[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false},"
-             "{\"name\":\"b\",\"value\":\"x*\",\"isRegex\":true}]",
-             now, now + MIN);
-    CHECK_EQ_INT(post(s, b, &out), 400);
-    CHECK(strstr(out.buf, "must not match the empty string") != NULL);
-    free(b);
-    b = body(NULL, "[{\"name\":\"0bad\",\"value\":\"x\",\"isRegex\":false}]", now, now + MIN);
-    CHECK_EQ_INT(post(s, b, &out), 400);
-    CHECK(strstr(out.buf, "invalid label name") != NULL);
-    free(b);
+    post_expect(s, NULL,
+                "[{\"name\":\"severity\",\"value\":\"critical\",\"isRegex\":false,"
+                "\"isEqual\":false}]",
+                now, now + MIN, 200, NULL, &out);
+    post_expect(s, NULL,
+                "[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false},"
+                "{\"name\":\"b\",\"value\":\"x.*\",\"isRegex\":true,\"isEqual\":false}]",
+                now, now + MIN, 200, NULL, &out);
+    post_expect(s, NULL,
+                "[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false},"
+                "{\"name\":\"b\",\"value\":\"x*\",\"isRegex\":true}]",
+                now, now + MIN, 400, "must not match the empty string", &out);
+    post_expect(s, NULL, "[{\"name\":\"0bad\",\"value\":\"x\",\"isRegex\":false}]", now, now + MIN,
+                400, "invalid label name", &out);
     b = body("0d5b5e0e-3c5f-4c3e-9a9e-2d2d2d2d2d2d", ok_m, now, now + MIN);
     CHECK_EQ_INT(post(s, b, &out), 404);
     CHECK_EQ_STR(out.buf, "\"silence not found\"");
@@ -337,10 +335,8 @@ static void test_decisions_and_file(void)
     CHECK(id_of(&out, id2));
     CHECK_EQ_STR(id2, id);
     /* A pending silence does not silence yet. */
-    b = body(NULL, "[{\"name\":\"alertname\",\"value\":\"Other\",\"isRegex\":false}]",
-             now + 30 * MIN, now + 60 * MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
+    post_expect(s, NULL, "[{\"name\":\"alertname\",\"value\":\"Other\",\"isRegex\":false}]",
+                now + 30 * MIN, now + 60 * MIN, 200, NULL, &out);
     CHECK_EQ_INT(decide(d, live, other, 1, 14, now, &inc, reason, sizeof reason),
                  DECISION_FORWARD_NEW);
     out.len = 0;
@@ -596,28 +592,20 @@ static void test_update_in_place(void)
     CHECK(state_is(s, a, "expired"));
     CHECK(state_is(s, b_id, "active"));
     /* an active one's start moved: new again */
-    b = body(b_id, m2, now - 60 * MIN, now + 90 * MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
+    post_expect(s, b_id, m2, now - 60 * MIN, now + 90 * MIN, 200, NULL, &out);
     CHECK(id_of(&out, c));
     CHECK(strcmp(c, b_id) != 0);
     CHECK(state_is(s, b_id, "expired"));
     CHECK(state_is(s, c, "active"));
     /* pending: a later start is in place, a start in the past is not */
     char p[40] = "", q[40] = "";
-    b = body(NULL, m1, now + 30 * MIN, now + 60 * MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
+    post_expect(s, NULL, m1, now + 30 * MIN, now + 60 * MIN, 200, NULL, &out);
     CHECK(id_of(&out, p));
-    b = body(p, m1, now + 20 * MIN, now + 60 * MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
+    post_expect(s, p, m1, now + 20 * MIN, now + 60 * MIN, 200, NULL, &out);
     CHECK(id_of(&out, q));
     CHECK_EQ_STR(q, p);
     CHECK(state_is(s, p, "pending"));
-    b = body(p, m1, now - MIN, now + 60 * MIN);
-    CHECK_EQ_INT(post(s, b, &out), 200);
-    free(b);
+    post_expect(s, p, m1, now - MIN, now + 60 * MIN, 200, NULL, &out);
     CHECK(id_of(&out, q));
     CHECK(strcmp(q, p) != 0);
     CHECK(state_is(s, p, "expired"));

@@ -36,6 +36,17 @@ static int run_piped(const char *pipe, const char *args, char **out, char **err)
 
 static int run(const char *args, char **out, char **err) { return run_piped(NULL, args, out, err); }
 
+/* `quell suggest -o SUG PATH`, which must succeed: the proposal it wrote. */
+static char *suggest_into(const char *sug, const char *path)
+{
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    free(out);
+    free(err);
+    return check_read_file(sug, NULL);
+}
+
 static bool *forwarded_rows(const char *out, size_t n, size_t *forwards);
 
 static void write_text(const char *path, const char *text)
@@ -1379,11 +1390,7 @@ static void test_severity_levels(void)
         fprintf(f, "2026-03-02T10:%02d:%02dZ,%s,%d,10.0.0.%d\n", i / 60, i % 60,
                 i % 50 ? "ET POLICY curl" : "ET EXPLOIT log4j", i % 50 ? 3 : 1, i % 40);
     fclose(f);
-    snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
-    CHECK_EQ_INT(run(args, &out, &err), 0);
-    free(out);
-    free(err);
-    yaml = check_read_file(sug, NULL);
+    yaml = suggest_into(sug, path);
     high = proposed_sev(yaml, "1"), low = proposed_sev(yaml, "3");
     CHECK(high > 0 && low > 0 && high < low);
     free(yaml);
@@ -1414,11 +1421,7 @@ static void test_severity_levels(void)
             fprintf(f, "2026-03-02T10:%02d:%02dZ,%s check,%d,h%d\n", i / 60, i % 60,
                     check_names[i % scales[k].n], scales[k].values[i % scales[k].n], i % 40);
         fclose(f);
-        snprintf(args, sizeof args, "suggest -o %s %s", sug, path);
-        CHECK_EQ_INT(run(args, &out, &err), 0);
-        free(out);
-        free(err);
-        yaml = check_read_file(sug, NULL);
+        yaml = suggest_into(sug, path);
         bool ok = true;
         for (int j = 0; j < 4; j++)
             ok &= proposed_sev(yaml, scales[k].value[j]) == scales[k].want[j];
